@@ -1,0 +1,26 @@
+//! The rules of the bond between two partners, as pure functions and state machines.
+//!
+//! Everything here is deterministic and free of I/O: time comes in as arguments
+//! (Unix milliseconds), never from a clock. The server, the clients and the tests all
+//! read the product's rules from this crate.
+//!
+//! - [`geo`]: geodesic distance and initial bearing on WGS84 (Karney, via
+//!   geographiclib-rs), and the pessimistic distance of two fixes.
+//! - [`tier`]: the tiers, the three profiles and their ranges, strength, and the
+//!   hysteresis that keeps a tier from flapping.
+//! - [`pull`]: what one partner learns of the other: exact within sight range,
+//!   coarsened beyond it.
+//! - [`contact`]: lost and restored contact, and the stretch of an implausible jump.
+//! - [`thoughts`]: live typing as edits with sequence numbers (XEP-0301's model).
+#![deny(missing_docs)]
+
+pub mod contact;
+pub mod geo;
+pub mod pull;
+pub mod thoughts;
+pub mod tier;
+
+pub use contact::{Contact, ContactEvent, Stretch, StretchDetector};
+pub use geo::{Fix, Geodesic};
+pub use pull::Pull;
+pub use tier::{Profile, Tier, TierChange, TierSet, TierState};

@@ -1,0 +1,5 @@
+//! Integration tests of the bond's rules, in one binary so the suite links once:
+//! the GeographicLib reference set for the geodesy, and property tests for the rest.
+
+mod geodtest;
+mod properties;

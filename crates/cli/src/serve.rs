@@ -1,0 +1,87 @@
+//! `haurach serve`: load the configuration, bind, and run the server until Ctrl-C or
+//! SIGTERM.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::Args;
+use haurach_server::Config;
+
+/// Settings of `haurach serve`. Each overrides the TOML file and `HAURACH_*` variables.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Read settings from this TOML file (see --print-config for every setting).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:7420].
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<SocketAddr>,
+    /// Directory of the SQLite database [default: ./haurach-data].
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
+    /// Seconds of silence after which a partner has lost contact [default: 60].
+    #[arg(long, value_name = "SECONDS")]
+    contact_timeout: Option<f64>,
+    /// Print the example configuration file, with every default, and exit.
+    #[arg(long)]
+    print_config: bool,
+}
+
+/// Runs the server.
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    if args.print_config {
+        print!("{}", Config::example());
+        return Ok(());
+    }
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("HAURACH_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let mut config = Config::load(args.config.as_deref(), std::env::vars())?;
+    if let Some(listen) = args.listen {
+        config.listen = listen;
+    }
+    if let Some(data) = args.data {
+        config.data = data;
+    }
+    if let Some(timeout) = args.contact_timeout {
+        config.contact_timeout_s = timeout;
+    }
+    config.validate()?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(
+        "haurach is listening on http://{addr} (data in {})",
+        config.data.display()
+    );
+    // Tests that start the binary read this line to learn the port when given port 0.
+    println!("listening on http://{addr}");
+    haurach_server::run(config, listener, shutdown_signal()).await?;
+    tracing::info!("haurach stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

@@ -1,0 +1,333 @@
+//! Request and response bodies of the HTTP API.
+
+use std::collections::BTreeMap;
+
+use haurach_bond::{Profile, Tier};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// `POST /api/v1/accounts` and `POST /api/v1/sessions`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Credentials {
+    /// The citizen's name: 1 to 32 letters, digits, `-`, `_` or `.`; unique, case-insensitive.
+    pub name: String,
+    /// At least 8 characters.
+    pub password: String,
+}
+
+/// A citizen as others see them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Account {
+    /// The account's id (a UUIDv7).
+    pub id: Uuid,
+    /// The citizen's name.
+    pub name: String,
+    /// When the account was created.
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: OffsetDateTime,
+}
+
+/// `POST /api/v1/sessions` → 200.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Session {
+    /// The bearer token: send it as `Authorization: Bearer TOKEN`.
+    pub token: String,
+    /// Who it belongs to.
+    pub account: Account,
+}
+
+/// `POST /api/v1/bond/invites` → 201.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Invite {
+    /// A short code the partner types: eight letters and digits in two groups, `ABCD-EFGH`.
+    pub code: String,
+    /// When the code stops working (24 hours after it was made).
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub expires_at: OffsetDateTime,
+}
+
+/// `POST /api/v1/bond`: accept a partner's invite.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AcceptInvite {
+    /// The partner's invite code (case and dashes do not matter).
+    pub code: String,
+    /// The distances of the bond; `story` when absent.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, example = "story")]
+    pub profile: Option<Profile>,
+}
+
+/// `PUT /api/v1/me/position` (and the link's `position` frame).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PositionUpdate {
+    /// Latitude, degrees in [-90, 90].
+    pub lat: f64,
+    /// Longitude, degrees in [-180, 180].
+    pub lon: f64,
+    /// Radius of uncertainty, metres (≥ 0); 0 when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accuracy_m: Option<f64>,
+    /// When the fix was taken; now when absent. At most a minute in the future.
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub at: Option<OffsetDateTime>,
+}
+
+/// One tier of the bond as `GET /api/v1/bond` shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct TierView {
+    /// Whether it is open now.
+    pub open: bool,
+    /// The distance within which it opens, metres; `null` when open at any range.
+    pub range_m: Option<f64>,
+}
+
+/// The pull toward the partner.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PullView {
+    /// Bearing toward the partner, degrees clockwise from north; rounded to 5° unless exact.
+    pub bearing_deg: f64,
+    /// Distance to the partner, metres; two significant figures unless exact.
+    pub distance_m: f64,
+    /// Whether the pull is exact (within sight range).
+    pub exact: bool,
+    /// The partner's position, only when exact.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub position: Option<LatLon>,
+}
+
+/// A point.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct LatLon {
+    /// Latitude, degrees.
+    pub lat: f64,
+    /// Longitude, degrees.
+    pub lon: f64,
+}
+
+/// The next tier to open as the partners come closer.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct NextTier {
+    /// Which tier.
+    #[schema(value_type = String)]
+    pub tier: Tier,
+    /// How much closer the partners must come, metres (two significant figures).
+    pub opens_in_m: f64,
+}
+
+/// Whether the partner's link is live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ContactState {
+    /// Heard from within the contact timeout.
+    Live,
+    /// Silent for longer than the contact timeout.
+    Lost,
+}
+
+/// `GET /api/v1/bond` → the bond as one partner sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct BondView {
+    /// The bond's id.
+    pub id: Uuid,
+    /// The partner's name.
+    pub partner: String,
+    /// The distances in use.
+    #[schema(value_type = String, example = "story")]
+    pub profile: Profile,
+    /// The strength of the bond in [0, 1].
+    pub strength: f64,
+    /// Every tier by key, open or not.
+    #[schema(value_type = BTreeMap<String, TierView>)]
+    pub tiers: BTreeMap<Tier, TierView>,
+    /// The pull; `null` until both partners have a position.
+    pub pull: Option<PullView>,
+    /// The next tier to open, if any and if the pull is known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_tier: Option<NextTier>,
+    /// Whether the partner's link is live.
+    pub contact: ContactState,
+    /// Whether the partner is guarding their thoughts.
+    pub partner_guarded: bool,
+    /// Alarms raised and not yet acknowledged by their receiver, in order.
+    pub alarms: Vec<Message>,
+    /// The sequence number of the newest message of the bond (0 when none).
+    pub last_seq: i64,
+    /// When the bond was made.
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub since: OffsetDateTime,
+}
+
+/// The kind of a stored message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum MessageKind {
+    /// Words; needs the voice tier.
+    Voice,
+    /// One of [`Feeling`]; needs the feelings tier.
+    Feeling,
+    /// Terror; passes at any range and stays raised until the partner acknowledges it.
+    Alarm,
+}
+
+impl MessageKind {
+    /// The tier a message of this kind needs.
+    pub fn tier(self) -> Tier {
+        match self {
+            MessageKind::Voice => Tier::Voice,
+            MessageKind::Feeling => Tier::Feelings,
+            MessageKind::Alarm => Tier::Alarm,
+        }
+    }
+
+    /// The API's key.
+    pub fn key(self) -> &'static str {
+        match self {
+            MessageKind::Voice => "voice",
+            MessageKind::Feeling => "feeling",
+            MessageKind::Alarm => "alarm",
+        }
+    }
+
+    /// The kind named by an API key.
+    pub fn from_key(key: &str) -> Option<MessageKind> {
+        [MessageKind::Voice, MessageKind::Feeling, MessageKind::Alarm]
+            .into_iter()
+            .find(|k| k.key() == key)
+    }
+}
+
+/// What a partner can feel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Feeling {
+    /// Calm.
+    Calm,
+    /// Joy.
+    Joy,
+    /// Pleasure.
+    Pleasure,
+    /// Victory.
+    Victory,
+    /// Love.
+    Love,
+    /// Longing.
+    Longing,
+    /// Sadness.
+    Sadness,
+    /// Fear.
+    Fear,
+}
+
+impl Feeling {
+    /// Every feeling, in the order a client shows them.
+    pub const ALL: [Feeling; 8] = [
+        Feeling::Calm,
+        Feeling::Joy,
+        Feeling::Pleasure,
+        Feeling::Victory,
+        Feeling::Love,
+        Feeling::Longing,
+        Feeling::Sadness,
+        Feeling::Fear,
+    ];
+
+    /// The API's key.
+    pub fn key(self) -> &'static str {
+        match self {
+            Feeling::Calm => "calm",
+            Feeling::Joy => "joy",
+            Feeling::Pleasure => "pleasure",
+            Feeling::Victory => "victory",
+            Feeling::Love => "love",
+            Feeling::Longing => "longing",
+            Feeling::Sadness => "sadness",
+            Feeling::Fear => "fear",
+        }
+    }
+
+    /// The feeling named by an API key.
+    pub fn from_key(key: &str) -> Option<Feeling> {
+        Feeling::ALL.into_iter().find(|f| f.key() == key)
+    }
+}
+
+/// `POST /api/v1/bond/messages` (and the link's `send` frame).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SendMessage {
+    /// `voice`, `feeling` or `alarm`.
+    pub kind: MessageKind,
+    /// The client's id for this message (1 to 64 characters, e.g. a UUID): a retry with
+    /// the same id is answered with the stored message instead of storing it twice.
+    pub id: String,
+    /// The words (voice: required, 1 to 4,000 characters; alarm: optional).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    /// The feeling (feeling: required).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feeling: Option<Feeling>,
+}
+
+/// A stored message of the bond.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Message {
+    /// Its place in the bond's sequence (increasing, never reused).
+    pub seq: i64,
+    /// The sender's id for it.
+    pub id: String,
+    /// The sender's name.
+    pub from: String,
+    /// What kind of message.
+    pub kind: MessageKind,
+    /// The words, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    /// The feeling, for `feeling`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feeling: Option<Feeling>,
+    /// When it was stored.
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub sent_at: OffsetDateTime,
+    /// For an alarm: when its receiver acknowledged it.
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub acknowledged_at: Option<OffsetDateTime>,
+}
+
+/// `GET /api/v1/bond/messages?after=SEQ` → the messages after a sequence number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct MessagePage {
+    /// In sequence order, at most `limit`.
+    pub messages: Vec<Message>,
+    /// Whether more messages follow the last one.
+    pub more: bool,
+}
+
+/// `GET /api/v1/me` → who the token belongs to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Me {
+    /// The account.
+    pub account: Account,
+    /// The last position the server holds, if any.
+    pub position: Option<LatLon>,
+    /// Whether the account is bonded.
+    pub bonded: bool,
+}

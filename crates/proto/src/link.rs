@@ -1,0 +1,151 @@
+//! The frames of the live link (`GET /api/v1/link`, a WebSocket of JSON text frames).
+//! Every frame is an object with a `type`. See `docs/protocol.md` for the conversation.
+
+use haurach_bond::Tier;
+use haurach_bond::thoughts::Edit;
+use serde::{Deserialize, Serialize};
+
+use crate::api::{BondView, ContactState, Message, MessageKind, NextTier, PullView, SendMessage};
+use crate::problem::Problem;
+
+/// What the server sends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerFrame {
+    /// First frame of every connection: who you are and the bond as it stands. Stored
+    /// messages after the resume point follow as `message` frames, then live frames.
+    Hello {
+        /// Your name.
+        you: String,
+        /// The bond, if any.
+        bond: Option<Box<BondView>>,
+        /// Messages after this sequence number follow this frame.
+        resume_after: i64,
+    },
+    /// The pull moved (either partner moved).
+    Pull {
+        /// The pull toward the partner.
+        pull: PullView,
+        /// The bond's strength in [0, 1].
+        strength: f64,
+        /// The next tier to open.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        next_tier: Option<NextTier>,
+    },
+    /// A tier opened or closed.
+    Tier {
+        /// Which tier.
+        tier: Tier,
+        /// Whether it is now open.
+        open: bool,
+        /// Its range, metres (`null`: any range).
+        range_m: Option<f64>,
+    },
+    /// A partner's link went silent or came back (sent to both partners).
+    Contact {
+        /// Whose link: the partner's name, or yours (you were unreachable).
+        who: String,
+        /// `lost` or `live`.
+        state: ContactState,
+        /// For `live` after a loss: how long contact was lost, milliseconds.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        lost_for_ms: Option<i64>,
+    },
+    /// Someone's position jumped faster than plausible travel.
+    Stretch {
+        /// Whose position jumped.
+        who: String,
+        /// How far, metres.
+        jump_m: f64,
+        /// The implied speed, km/h.
+        speed_kmh: f64,
+    },
+    /// A stored message (voice, feeling, alarm), from either partner, in sequence order.
+    Message {
+        /// The message.
+        message: Message,
+    },
+    /// Your `send` frame was stored (or had been already).
+    Sent {
+        /// Your id for it.
+        id: String,
+        /// Its sequence number.
+        seq: i64,
+    },
+    /// An alarm was acknowledged by its receiver.
+    AlarmAcknowledged {
+        /// The alarm's sequence number.
+        seq: i64,
+        /// Who acknowledged it.
+        by: String,
+    },
+    /// The partner's thought, as typed (only while thoughts are open and unguarded).
+    Thought {
+        /// The batch's sequence number.
+        seq: u64,
+        /// Whether the batch restarts from the empty text.
+        reset: bool,
+        /// The edits.
+        edits: Vec<Edit>,
+    },
+    /// The partner guarded or unguarded their thoughts.
+    Guard {
+        /// Whether they are guarded now.
+        on: bool,
+    },
+    /// A bond was made (you accepted an invite, or your invite was accepted).
+    Bonded {
+        /// The new bond.
+        bond: Box<BondView>,
+    },
+    /// The bond was ended by either partner.
+    BondEnded,
+    /// A frame you sent could not be taken; the link stays open.
+    Error {
+        /// Your id, for a failed `send`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        /// What went wrong.
+        problem: Problem,
+    },
+}
+
+/// What a client sends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientFrame {
+    /// A new position (same fields and rules as `PUT /api/v1/me/position`).
+    Position(crate::api::PositionUpdate),
+    /// Send a message; answered by `sent` (after commit) or `error`.
+    Send(SendMessage),
+    /// I have seen every message up to `seq`: the server resumes after it next time.
+    Ack {
+        /// The highest sequence number seen.
+        seq: i64,
+    },
+    /// Acknowledge an alarm from the partner.
+    AckAlarm {
+        /// The alarm's sequence number.
+        seq: i64,
+    },
+    /// A batch of edits to the thought being typed.
+    Thought {
+        /// Increasing by one per batch; a reset may restart anywhere.
+        seq: u64,
+        /// Whether this batch restarts from the empty text (send one every few seconds).
+        reset: bool,
+        /// The edits.
+        edits: Vec<Edit>,
+    },
+    /// Guard (or unguard) my thoughts: while guarded, nothing I type passes.
+    Guard {
+        /// Whether to guard.
+        on: bool,
+    },
+    /// Nothing to say, but I am here (keeps contact live).
+    Heartbeat,
+}
+
+/// Kinds a `send` frame may carry, for error messages.
+pub const SENDABLE: [MessageKind; 3] =
+    [MessageKind::Voice, MessageKind::Feeling, MessageKind::Alarm];

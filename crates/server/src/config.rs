@@ -1,0 +1,216 @@
+//! The server's configuration: defaults, then a TOML file, then `HAURACH_*` environment
+//! variables, then command-line flags (applied by the binary). Checked once into a
+//! [`Config`] that is passed down; there is no global.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// Everything the server needs to know to run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Where to listen.
+    pub listen: SocketAddr,
+    /// Where the SQLite database lives.
+    pub data: PathBuf,
+    /// A partner silent for longer than this many seconds has lost contact.
+    pub contact_timeout_s: f64,
+    /// A position jump faster than this, km/h, stretches the bond.
+    pub max_speed_kmh: f64,
+    /// The largest request body accepted, bytes.
+    pub max_body_bytes: usize,
+    /// How long an invite code works, hours.
+    pub invite_ttl_h: f64,
+    /// The most live links the server holds at once; more are refused with 503.
+    pub max_links: usize,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 7420)),
+            data: PathBuf::from("haurach-data"),
+            contact_timeout_s: 60.0,
+            max_speed_kmh: 300.0,
+            max_body_bytes: 64 * 1024,
+            invite_ttl_h: 24.0,
+            max_links: 20_000,
+        }
+    }
+}
+
+/// Configuration that could not be read or makes no sense.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The TOML file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The TOML file is not valid.
+    #[error("{path}: {source}")]
+    Toml {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: Box<toml::de::Error>,
+    },
+    /// An environment variable holds something unusable.
+    #[error("{name}={value:?}: {why}")]
+    Env {
+        /// The variable.
+        name: String,
+        /// Its value.
+        value: String,
+        /// Why it is unusable.
+        why: String,
+    },
+    /// A value is out of its range.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Defaults, overlaid by the TOML file if one is given, then by `HAURACH_*` variables
+    /// from `env` (pass `std::env::vars()`).
+    pub fn load(
+        file: Option<&std::path::Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let mut config = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.to_owned(),
+                    source,
+                })?;
+                toml::from_str(&text).map_err(|source| ConfigError::Toml {
+                    path: path.to_owned(),
+                    source: Box::new(source),
+                })?
+            }
+            None => Config::default(),
+        };
+        for (name, value) in env {
+            let Some(key) = name.strip_prefix("HAURACH_") else {
+                continue;
+            };
+            let bad = |why: String| ConfigError::Env {
+                name: name.clone(),
+                value: value.clone(),
+                why,
+            };
+            match key {
+                "LISTEN" => config.listen = value.parse().map_err(|e| bad(format!("{e}")))?,
+                "DATA" => config.data = PathBuf::from(&value),
+                "CONTACT_TIMEOUT_S" => {
+                    config.contact_timeout_s = value.parse().map_err(|e| bad(format!("{e}")))?
+                }
+                "MAX_SPEED_KMH" => {
+                    config.max_speed_kmh = value.parse().map_err(|e| bad(format!("{e}")))?
+                }
+                "MAX_BODY_BYTES" => {
+                    config.max_body_bytes = value.parse().map_err(|e| bad(format!("{e}")))?
+                }
+                "INVITE_TTL_H" => {
+                    config.invite_ttl_h = value.parse().map_err(|e| bad(format!("{e}")))?
+                }
+                "MAX_LINKS" => config.max_links = value.parse().map_err(|e| bad(format!("{e}")))?,
+                // Variables the client side of the binary reads, not the server.
+                "SERVER" | "HOME" | "AS" | "LOG" => {}
+                _ => return Err(bad("not a Haurach setting".into())),
+            }
+        }
+        Ok(config)
+    }
+
+    /// Checks that every value is usable.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let positive = |name: &str, v: f64| {
+            if v.is_finite() && v > 0.0 {
+                Ok(())
+            } else {
+                Err(ConfigError::Invalid(format!(
+                    "{name} must be a positive number, not {v}"
+                )))
+            }
+        };
+        positive("contact_timeout_s", self.contact_timeout_s)?;
+        positive("max_speed_kmh", self.max_speed_kmh)?;
+        positive("invite_ttl_h", self.invite_ttl_h)?;
+        if self.max_body_bytes < 1024 {
+            return Err(ConfigError::Invalid(
+                "max_body_bytes must be at least 1024".into(),
+            ));
+        }
+        if self.max_links == 0 {
+            return Err(ConfigError::Invalid("max_links must be at least 1".into()));
+        }
+        Ok(())
+    }
+
+    /// The contact timeout as a duration.
+    pub fn contact_timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.contact_timeout_s)
+    }
+
+    /// The example configuration file, every setting at its default, with comments.
+    pub fn example() -> String {
+        let d = Config::default();
+        format!(
+            "# Haurach server configuration (haurach serve --config FILE).\n\
+             # Every setting is optional; HAURACH_<NAME> environment variables and flags override it.\n\n\
+             # Address to listen on (HAURACH_LISTEN, --listen).\n\
+             listen = \"{}\"\n\
+             # Directory of the SQLite database (HAURACH_DATA, --data).\n\
+             data = \"{}\"\n\
+             # Seconds of silence after which a partner has lost contact.\n\
+             contact_timeout_s = {:.1}\n\
+             # A position jump faster than this (km/h) stretches the bond.\n\
+             max_speed_kmh = {:.1}\n\
+             # Largest request body, bytes.\n\
+             max_body_bytes = {}\n\
+             # Hours an invite code works.\n\
+             invite_ttl_h = {:.1}\n\
+             # Most live links (WebSockets) held at once.\n\
+             max_links = {}\n",
+            d.listen,
+            d.data.display(),
+            d.contact_timeout_s,
+            d.max_speed_kmh,
+            d.max_body_bytes,
+            d.invite_ttl_h,
+            d.max_links
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_parses_back_to_the_defaults() {
+        let parsed: Config = toml::from_str(&Config::example()).unwrap();
+        assert_eq!(parsed, Config::default());
+    }
+
+    #[test]
+    fn env_overrides_and_rejects_typos() {
+        let c = Config::load(
+            None,
+            [("HAURACH_CONTACT_TIMEOUT_S".to_string(), "5".to_string())],
+        )
+        .unwrap();
+        assert_eq!(c.contact_timeout_s, 5.0);
+        let err = Config::load(None, [("HAURACH_LISTN".to_string(), "x".to_string())])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("HAURACH_LISTN"), "{err}");
+    }
+}

@@ -1,0 +1,509 @@
+//! The HTTP API: routes, the bearer-token extractor, and the handlers, which check input
+//! and call the [`Hub`]. Every error leaves as problem+json through [`ApiError`].
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, Query, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use haurach_bond::Fix;
+use haurach_bond::geo::valid_coordinates;
+use haurach_proto::{
+    AcceptInvite, Account, Credentials, Invite, LatLon, Me, MessagePage, PositionUpdate,
+    SendMessage, Session,
+};
+use serde::Deserialize;
+
+use crate::auth;
+use crate::bus::Bus;
+use crate::error::ApiError;
+use crate::hub::{Hub, now_ms, timestamp};
+use crate::store::{AccountId, AccountRecord, Store, StoreError};
+
+/// The state every handler shares.
+pub type AppState<S, B> = Arc<App<S, B>>;
+
+/// The hub plus what only the HTTP layer needs.
+pub struct App<S, B> {
+    /// The hub.
+    pub hub: Hub<S, B>,
+    /// Failed logins per name, to answer 429 to password guessing.
+    login_failures: Mutex<HashMap<String, (u32, Instant)>>,
+    /// Caps the number of live links.
+    pub links: Arc<tokio::sync::Semaphore>,
+    /// Tells every link to close when the server shuts down.
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
+}
+
+impl<S, B> App<S, B> {
+    /// The shared state of a server.
+    pub fn new(hub: Hub<S, B>, shutdown: tokio::sync::watch::Receiver<bool>) -> App<S, B> {
+        let max_links = hub.config.max_links;
+        App {
+            hub,
+            login_failures: Mutex::new(HashMap::new()),
+            links: Arc::new(tokio::sync::Semaphore::new(max_links)),
+            shutdown,
+        }
+    }
+}
+
+/// Failed logins allowed per name within [`LOGIN_WINDOW`] before 429.
+const LOGIN_ATTEMPTS: u32 = 10;
+const LOGIN_WINDOW: Duration = Duration::from_secs(60);
+
+/// The router of the whole server.
+pub fn router<S: Store, B: Bus>(app: AppState<S, B>) -> Router {
+    let max_body = app.hub.config.max_body_bytes;
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics::<S, B>))
+        .route("/api/v1/openapi.json", get(crate::openapi::document))
+        .route("/api/v1/accounts", post(create_account::<S, B>))
+        .route("/api/v1/sessions", post(create_session::<S, B>))
+        .route(
+            "/api/v1/sessions/current",
+            axum::routing::delete(revoke_session::<S, B>),
+        )
+        .route("/api/v1/me", get(me::<S, B>))
+        .route("/api/v1/me/position", put(put_position::<S, B>))
+        .route("/api/v1/bond/invites", post(create_invite::<S, B>))
+        .route(
+            "/api/v1/bond",
+            get(get_bond::<S, B>)
+                .post(accept_invite::<S, B>)
+                .delete(end_bond::<S, B>),
+        )
+        .route(
+            "/api/v1/bond/messages",
+            get(list_messages::<S, B>).post(send_message::<S, B>),
+        )
+        .route(
+            "/api/v1/bond/alarms/{seq}/ack",
+            post(acknowledge_alarm::<S, B>),
+        )
+        .route("/api/v1/link", get(crate::link::upgrade::<S, B>))
+        .merge(crate::web::routes())
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(middleware::from_fn(problems_only))
+        .layer(middleware::from_fn_with_state(app.clone(), count_responses::<S, B>))
+        .with_state(app)
+}
+
+async fn count_responses<S: Store, B: Bus>(
+    State(app): State<AppState<S, B>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let res = next.run(req).await;
+    let m = &app.hub.metrics;
+    match res.status().as_u16() {
+        200..=299 => m.http_2xx.inc(),
+        400..=499 => m.http_4xx.inc(),
+        500..=599 => m.http_5xx.inc(),
+        _ => {}
+    }
+    res
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("no_such_route", "there is no such route; see /api/v1/openapi.json")
+}
+
+/// A safety net under every route: an error answered by the framework itself (405 for a
+/// wrong method, 413 before a body is read) still leaves as problem+json.
+async fn problems_only(req: Request, next: Next) -> Response {
+    let res = next.run(req).await;
+    let status = res.status();
+    let is_problem = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes() == haurach_proto::problem::PROBLEM_JSON.as_bytes());
+    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+        return res;
+    }
+    let (code, detail) = match status {
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method_not_allowed",
+            "this route does not take that method; see /api/v1/openapi.json",
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => (
+            "body_too_large",
+            "the request body is larger than this server accepts",
+        ),
+        _ => ("http_error", "the request could not be handled"),
+    };
+    let mut problem = ApiError::new(status, code, detail).into_response();
+    if let Some(allow) = res.headers().get(header::ALLOW) {
+        problem.headers_mut().insert(header::ALLOW, allow.clone());
+    }
+    problem
+}
+
+/// The caller, from `Authorization: Bearer TOKEN` or `?token=TOKEN`.
+pub struct Caller {
+    /// Their account.
+    pub account: AccountId,
+    /// The hash of the token they used.
+    pub token_hash: Vec<u8>,
+}
+
+impl<S: Store, B: Bus> FromRequestParts<AppState<S, B>> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        app: &AppState<S, B>,
+    ) -> Result<Caller, ApiError> {
+        let from_header = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::to_owned);
+        let from_query = || {
+            parts.uri.query().and_then(|q| {
+                q.split('&')
+                    .find_map(|kv| kv.strip_prefix("token="))
+                    .map(str::to_owned)
+            })
+        };
+        let token = from_header.or_else(from_query).ok_or_else(|| {
+            ApiError::unauthorized("log in first: send Authorization: Bearer TOKEN")
+        })?;
+        let token_hash = auth::token_hash(token.trim());
+        let account = app
+            .hub
+            .store
+            .session_account(&token_hash)
+            .await?
+            .ok_or_else(|| {
+                ApiError::unauthorized("this session is unknown or was logged out: log in again")
+            })?;
+        Ok(Caller {
+            account,
+            token_hash,
+        })
+    }
+}
+
+fn account_view(a: &AccountRecord) -> Account {
+    Account {
+        id: a.id.0,
+        name: a.name.clone(),
+        created_at: timestamp(a.created_at),
+    }
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+async fn metrics<S: Store, B: Bus>(State(app): State<AppState<S, B>>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        )],
+        app.hub.metrics.render(),
+    )
+        .into_response()
+}
+
+fn check_name(name: &str) -> Result<(), ApiError> {
+    let ok = (1..=32).contains(&name.chars().count())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
+            "invalid_name",
+            "a name is 1 to 32 letters, digits, '-', '_' or '.'",
+        ))
+    }
+}
+
+async fn create_account<S: Store, B: Bus>(
+    State(app): State<AppState<S, B>>,
+    body: Result<Json<Credentials>, JsonRejection>,
+) -> Result<(StatusCode, Json<Account>), ApiError> {
+    let Json(creds) = body?;
+    check_name(&creds.name)?;
+    let n = creds.password.chars().count();
+    if !(8..=1024).contains(&n) {
+        return Err(ApiError::invalid(
+            "invalid_password",
+            "a password is 8 to 1,024 characters",
+        ));
+    }
+    if app.hub.store.account_by_name(&creds.name).await?.is_some() {
+        return Err(name_taken(&creds.name));
+    }
+    let password = creds.password;
+    let phc = tokio::task::spawn_blocking(move || auth::hash_password(&password))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)?;
+    match app
+        .hub
+        .store
+        .create_account(&creds.name, &phc, now_ms())
+        .await
+    {
+        Ok(account) => Ok((StatusCode::CREATED, Json(account_view(&account)))),
+        Err(StoreError::Conflict(_)) => Err(name_taken(&creds.name)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn name_taken(name: &str) -> ApiError {
+    ApiError::conflict("name_taken", format!("the name {name:?} is taken"))
+}
+
+async fn create_session<S: Store, B: Bus>(
+    State(app): State<AppState<S, B>>,
+    body: Result<Json<Credentials>, JsonRejection>,
+) -> Result<Json<Session>, ApiError> {
+    let Json(creds) = body?;
+    let key = creds.name.to_lowercase();
+    {
+        let failures = app.login_failures.lock().expect("login lock");
+        if let Some((n, since)) = failures.get(&key)
+            && *n >= LOGIN_ATTEMPTS
+            && since.elapsed() < LOGIN_WINDOW
+        {
+            let wait = LOGIN_WINDOW.saturating_sub(since.elapsed()).as_secs() + 1;
+            return Err(ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_attempts",
+                format!("too many failed logins for this name: try again in {wait} s"),
+            ));
+        }
+    }
+    let account = app.hub.store.account_by_name(&creds.name).await?;
+    let ok = match &account {
+        Some(a) => {
+            let (password, phc) = (creds.password.clone(), a.password_hash.clone());
+            tokio::task::spawn_blocking(move || auth::verify_password(&password, &phc))
+                .await
+                .map_err(ApiError::internal)?
+        }
+        None => false,
+    };
+    let Some(account) = account.filter(|_| ok) else {
+        let mut failures = app.login_failures.lock().expect("login lock");
+        let entry = failures.entry(key).or_insert((0, Instant::now()));
+        if entry.1.elapsed() >= LOGIN_WINDOW {
+            *entry = (0, Instant::now());
+        }
+        entry.0 += 1;
+        return Err(ApiError::unauthorized("wrong name or password"));
+    };
+    app.login_failures.lock().expect("login lock").remove(&key);
+    let token = auth::new_token();
+    app.hub
+        .store
+        .create_session(&auth::token_hash(&token), account.id, now_ms())
+        .await?;
+    Ok(Json(Session {
+        token,
+        account: account_view(&account),
+    }))
+}
+
+async fn revoke_session<S: Store, B: Bus>(
+    State(app): State<AppState<S, B>>,
+    caller: Caller,
+) -> Result<StatusCode, ApiError> {
+    app.hub
+        .store
+        .revoke_session(&caller.token_hash, now_ms())
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn me<S: Store, B: Bus>(
+    State(app): State<AppState<S, B>>,
+    caller: Caller,
+) -> Result<Json<Me>, ApiError> {
+    let account = app
+        .hub
+        .store
+        .account(caller.account)
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("this account no longer exists"))?;
+    let position = app.hub.store.position(caller.account).await?;
+    let bonded = app.hub.store.bond_of(caller.account).await?.is_some();
+    Ok(Json(Me {
+        account: account_view(&account),
+        position: position.map(|p| LatLon {
+            lat: p.fix.lat,
+            lon: p.fix.lon,
+        }),
+        bonded,
+    }))
+}
+
+/// Checks a position update and turns it into a fix taken at `at` (or now).
+pub fn fix_of(update: &PositionUpdate, now_ms: i64) -> Result<Fix, ApiError> {
+    if !valid_coordinates(update.lat, update.lon) {
+        return Err(ApiError::invalid(
+            "invalid_position",
+            format!(
+                "lat must be in [-90, 90] and lon in [-180, 180]; got lat {} lon {}",
+                update.lat, update.lon
+            ),
+        ));
+    }
+    let accuracy_m = update.accuracy_m.unwrap_or(0.0);
+    if !(accuracy_m.is_finite() && (0.0..=1_000_000.0).contains(&accuracy_m)) {
+        return Err(ApiError::invalid(
+            "invalid_position",
+            format!("accuracy_m must be between 0 and 1,000,000 metres; got {accuracy_m}"),
+        ));
+    }
+    let at_ms = match update.at {
+        None => now_ms,
+        Some(at) => {
+            let ms = (at.unix_timestamp_nanos() / 1_000_000) as i64;
+            if ms > now_ms + 60_000 {
+                return Err(ApiError::invalid(
+                    "invalid_position",
+                    "at is more than a minute in the future: check the device's clock",
+                ));
+            }
+            ms
+        }
+    };
+    Ok(Fix {
+        lat: update.lat,
+        lon: update.lon,
+        accuracy_m,
+        at_ms,
+    })
+}
+
+async fn put_position<S: Store, B: Bus>(
+    State(app): State<AppState<S, B>>,
+    caller: Caller,
+    body: Result<Json<PositionUpdate>, JsonRejection>,
+) -> Result<StatusCode, ApiError> {
+    let Json(update) = body?;
+    let fix = fix_of(&update, now_ms())?;
+    app.hub.position(caller.account, fix).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn create_invite<S: Store, B: Bus>(
+    State(app): State<AppState<S, B>>,
+    caller: Caller,
+) -> Result<(StatusCode, Json<Invite>), ApiError> {
+    let (code, expires) = app.hub.create_invite(caller.account).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(Invite {
+            code,
+            expires_at: timestamp(expires),
+        }),
+    ))
+}
+
+async fn accept_invite<S: Store, B: Bus>(
+    State(app): State<AppState<S, B>>,
+    caller: Caller,
+    body: Result<Json<AcceptInvite>, JsonRejection>,
+) -> Result<(StatusCode, Json<haurach_proto::BondView>), ApiError> {
+    let Json(accept) = body?;
+    let view = app
+        .hub
+        .accept_invite(caller.account, &accept.code, accept.profile.unwrap_or_default())
+        .await?;
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+async fn get_bond<S: Store, B: Bus>(
+    State(app): State<AppState<S, B>>,
+    caller: Caller,
+) -> Result<Json<haurach_proto::BondView>, ApiError> {
+    app.hub.bond_view(caller.account).await?.map(Json).ok_or_else(|| {
+        ApiError::not_found(
+            "not_bonded",
+            "you have no partner yet: make an invite or accept your partner's",
+        )
+    })
+}
+
+async fn end_bond<S: Store, B: Bus>(
+    State(app): State<AppState<S, B>>,
+    caller: Caller,
+) -> Result<StatusCode, ApiError> {
+    app.hub.end_bond(caller.account).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn send_message<S: Store, B: Bus>(
+    State(app): State<AppState<S, B>>,
+    caller: Caller,
+    body: Result<Json<SendMessage>, JsonRejection>,
+) -> Result<(StatusCode, Json<haurach_proto::Message>), ApiError> {
+    let Json(send) = body?;
+    let (message, is_new) = app.hub.send_message(caller.account, send).await?;
+    // A retry gets the stored message back with 200, so a client can tell it was not
+    // stored twice; the first time it is 201.
+    let status = if is_new {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(message)))
+}
+
+/// `?after=SEQ&limit=N` of `GET /api/v1/bond/messages`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MessagesQuery {
+    #[serde(default)]
+    after: i64,
+    #[serde(default = "default_limit")]
+    limit: u32,
+}
+
+fn default_limit() -> u32 {
+    100
+}
+
+async fn list_messages<S: Store, B: Bus>(
+    State(app): State<AppState<S, B>>,
+    caller: Caller,
+    query: Result<Query<MessagesQuery>, QueryRejection>,
+) -> Result<Json<MessagePage>, ApiError> {
+    let Query(q) = query.map_err(|e| {
+        ApiError::bad_request("invalid_query", e.body_text().to_lowercase())
+    })?;
+    if !(1..=500).contains(&q.limit) {
+        return Err(ApiError::invalid("invalid_limit", "limit must be 1 to 500"));
+    }
+    let (messages, more) = app.hub.messages(caller.account, q.after, q.limit).await?;
+    Ok(Json(MessagePage { messages, more }))
+}
+
+async fn acknowledge_alarm<S: Store, B: Bus>(
+    State(app): State<AppState<S, B>>,
+    caller: Caller,
+    seq: Result<Path<i64>, PathRejection>,
+) -> Result<Json<haurach_proto::Message>, ApiError> {
+    let Path(seq) = seq.map_err(|_| {
+        ApiError::bad_request("invalid_path", "the alarm's sequence number must be an integer")
+    })?;
+    Ok(Json(app.hub.acknowledge_alarm(caller.account, seq).await?))
+}

@@ -1,0 +1,750 @@
+//! The hub: where the bond's rules meet storage and the bus. It keeps, per live bond, the
+//! runtime state the rules need (fixes, tiers with their hysteresis, contact, stretch,
+//! guards) behind one async mutex per bond, so the two partners' updates are applied one
+//! at a time and their events go out in order.
+//!
+//! Handlers (HTTP and the link) call the hub; the hub writes to the store first and
+//! publishes on the bus after, so nothing is announced that is not committed.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use haurach_bond::contact::ContactEvent;
+use haurach_bond::geo::pessimistic_distance;
+use haurach_bond::pull::{coarsen_distance, pull};
+use haurach_bond::thoughts::Edit;
+use haurach_bond::{Contact, Fix, Profile, StretchDetector, Tier, TierChange, TierState};
+use haurach_proto::{
+    BondView, ContactState, Feeling, LatLon, Message, MessageKind, NextTier, PullView,
+    SendMessage, ServerFrame, TierView,
+};
+use time::OffsetDateTime;
+use tokio::sync::Mutex as AsyncMutex;
+
+use crate::bus::{Bus, Frame};
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+use crate::store::{
+    AccountId, Appended, BondId, BondRecord, MessageRecord, NewMessage, PositionRecord, Store,
+    StoreError,
+};
+
+/// The current time, Unix milliseconds.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Unix milliseconds as a timestamp.
+pub fn timestamp(ms: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+/// The live state of one bond.
+struct BondRuntime {
+    record: BondRecord,
+    tiers: TierState,
+    fixes: [Option<Fix>; 2],
+    contact: [Contact; 2],
+    stretch: [StretchDetector; 2],
+    guarded: [bool; 2],
+}
+
+impl BondRuntime {
+    fn distance(&self) -> Option<f64> {
+        match self.fixes {
+            [Some(a), Some(b)] => Some(pessimistic_distance(&a, &b)),
+            _ => None,
+        }
+    }
+
+    /// The pull, strength and next tier as member `idx` sees them.
+    fn pull_for(&self, idx: usize) -> Option<(PullView, f64, Option<NextTier>)> {
+        let (me, partner) = (self.fixes[idx]?, self.fixes[1 - idx]?);
+        let d = pessimistic_distance(&me, &partner);
+        let sight = self.tiers.is_open(Tier::Sight);
+        let p = pull(&me, &partner, sight);
+        let profile = self.record.profile;
+        let next_tier = Tier::ALL.into_iter().find_map(|tier| {
+            let range = profile.range_m(tier)?;
+            if self.tiers.is_open(tier) {
+                return None;
+            }
+            let gap = (d - range).max(0.0);
+            Some(NextTier {
+                tier,
+                opens_in_m: if sight { gap } else { coarsen_distance(gap) },
+            })
+        });
+        let view = PullView {
+            bearing_deg: p.bearing_deg,
+            distance_m: p.distance_m,
+            exact: p.exact,
+            position: p.position.map(|(lat, lon)| LatLon { lat, lon }),
+        };
+        Some((view, profile.strength(d), next_tier))
+    }
+}
+
+/// The hub. Shared by every handler as `Arc<Hub<S, B>>`.
+pub struct Hub<S, B> {
+    /// Durable storage.
+    pub store: S,
+    /// Live events.
+    pub bus: B,
+    /// The configuration the server was started with.
+    pub config: Config,
+    /// Counters for `/metrics`.
+    pub metrics: Metrics,
+    /// The runtime of every bond touched since start, by id. The map's lock is held only
+    /// to look up or insert; each runtime has its own async lock.
+    bonds: Mutex<HashMap<BondId, Arc<AsyncMutex<BondRuntime>>>>,
+    /// Which bond each account is in (`None`: known to be unbonded), filled on demand.
+    membership: Mutex<HashMap<AccountId, Option<BondId>>>,
+}
+
+/// A locked bond runtime and which member the caller is.
+struct Held {
+    runtime: Arc<AsyncMutex<BondRuntime>>,
+    idx: usize,
+}
+
+impl<S: Store, B: Bus> Hub<S, B> {
+    /// A hub over a store and a bus.
+    pub fn new(store: S, bus: B, config: Config) -> Hub<S, B> {
+        Hub {
+            store,
+            bus,
+            config,
+            metrics: Metrics::default(),
+            bonds: Mutex::new(HashMap::new()),
+            membership: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn timeout_ms(&self) -> i64 {
+        (self.config.contact_timeout_s * 1000.0) as i64
+    }
+
+    fn publish(&self, to: AccountId, frame: &ServerFrame) {
+        let json = serde_json::to_string(frame).expect("server frames always serialise");
+        let seq = match frame {
+            ServerFrame::Message { message } => Some(message.seq),
+            _ => None,
+        };
+        self.bus.publish(
+            to,
+            Frame {
+                seq,
+                json: json.into(),
+            },
+        );
+    }
+
+    /// The runtime of `account`'s bond, loading it from the store on first use.
+    async fn held(&self, account: AccountId) -> Result<Option<Held>, StoreError> {
+        let cached = self.membership.lock().expect("hub lock").get(&account).copied();
+        let record = match cached {
+            Some(None) => return Ok(None),
+            Some(Some(bond_id)) => {
+                let cached_rt = self.bonds.lock().expect("hub lock").get(&bond_id).cloned();
+                if let Some(rt) = cached_rt {
+                    let idx = rt.lock().await.record.index_of(account);
+                    if let Some(idx) = idx {
+                        return Ok(Some(Held { runtime: rt, idx }));
+                    }
+                }
+                self.store.bond_of(account).await?
+            }
+            None => self.store.bond_of(account).await?,
+        };
+        let Some(record) = record else {
+            self.membership.lock().expect("hub lock").insert(account, None);
+            return Ok(None);
+        };
+        let idx = record.index_of(account).expect("bond_of returns the account's bond");
+        let existing = self.bonds.lock().expect("hub lock").get(&record.id).cloned();
+        let runtime = match existing {
+            Some(rt) => rt,
+            None => {
+                let rt = Arc::new(AsyncMutex::new(self.load_runtime(record.clone()).await?));
+                // Another task may have loaded it meanwhile: keep the first.
+                self.bonds
+                    .lock()
+                    .expect("hub lock")
+                    .entry(record.id)
+                    .or_insert(rt)
+                    .clone()
+            }
+        };
+        {
+            let mut membership = self.membership.lock().expect("hub lock");
+            for member in record.members {
+                membership.insert(member, Some(record.id));
+            }
+        }
+        Ok(Some(Held { runtime, idx }))
+    }
+
+    async fn load_runtime(&self, record: BondRecord) -> Result<BondRuntime, StoreError> {
+        let now = now_ms();
+        let mut positions = [None, None];
+        for (i, member) in record.members.iter().enumerate() {
+            positions[i] = self.store.position(*member).await?;
+        }
+        let contact = positions.map(|p: Option<PositionRecord>| {
+            Contact::new(self.timeout_ms(), p.map(|p| p.received_at), now)
+        });
+        let fixes = positions.map(|p| p.map(|p| p.fix));
+        let stretch = fixes.map(|f| StretchDetector::new(self.config.max_speed_kmh, f));
+        Ok(BondRuntime {
+            tiers: TierState::new(record.open_tiers),
+            record,
+            fixes,
+            contact,
+            stretch,
+            guarded: [false, false],
+        })
+    }
+
+    fn forget_bond(&self, record: &BondRecord) {
+        self.bonds.lock().expect("hub lock").remove(&record.id);
+        let mut membership = self.membership.lock().expect("hub lock");
+        for member in record.members {
+            membership.remove(&member);
+        }
+    }
+
+    fn publish_contact(&self, rt: &BondRuntime, idx: usize, event: ContactEvent) {
+        let frame = match event {
+            ContactEvent::Lost { .. } => ServerFrame::Contact {
+                who: rt.record.names[idx].clone(),
+                state: ContactState::Lost,
+                lost_for_ms: None,
+            },
+            ContactEvent::Restored { lost_for_ms } => ServerFrame::Contact {
+                who: rt.record.names[idx].clone(),
+                state: ContactState::Live,
+                lost_for_ms: Some(lost_for_ms),
+            },
+        };
+        for member in rt.record.members {
+            self.publish(member, &frame);
+        }
+    }
+
+    /// The caller was heard from (any frame on the link, any write over HTTP).
+    pub async fn heard(&self, account: AccountId) -> Result<(), ApiError> {
+        if let Some(held) = self.held(account).await? {
+            let mut rt = held.runtime.lock().await;
+            if let Some(event) = rt.contact[held.idx].heard(now_ms()) {
+                self.publish_contact(&rt, held.idx, event);
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes a new position: stores it, then moves the bond (tiers, pull, stretch, contact)
+    /// and tells both partners.
+    pub async fn position(&self, account: AccountId, fix: Fix) -> Result<(), ApiError> {
+        let now = now_ms();
+        self.store
+            .save_position(
+                account,
+                PositionRecord {
+                    fix,
+                    received_at: now,
+                },
+            )
+            .await?;
+        self.metrics.positions.inc();
+        let Some(held) = self.held(account).await? else {
+            return Ok(());
+        };
+        let mut rt = held.runtime.lock().await;
+        let idx = held.idx;
+        if let Some(event) = rt.contact[idx].heard(now) {
+            self.publish_contact(&rt, idx, event);
+        }
+        if let Some(stretch) = rt.stretch[idx].observe(&fix) {
+            let frame = ServerFrame::Stretch {
+                who: rt.record.names[idx].clone(),
+                jump_m: stretch.jump_m,
+                speed_kmh: stretch.speed_kmh,
+            };
+            for member in rt.record.members {
+                self.publish(member, &frame);
+            }
+        }
+        // An older fix than the one held (a delayed retry) is stored nowhere and moves
+        // nothing: the store ignores it the same way.
+        if rt.fixes[idx].is_some_and(|held| held.at_ms > fix.at_ms) {
+            return Ok(());
+        }
+        rt.fixes[idx] = Some(fix);
+        let Some(d) = rt.distance() else {
+            return Ok(());
+        };
+        let profile = rt.record.profile;
+        let changes = rt.tiers.update(profile, d);
+        if !changes.is_empty() {
+            self.store
+                .set_open_tiers(rt.record.id, rt.tiers.open())
+                .await?;
+            self.publish_tier_changes(&rt, &changes);
+        }
+        for i in 0..2 {
+            if let Some((pull, strength, next_tier)) = rt.pull_for(i) {
+                let frame = ServerFrame::Pull {
+                    pull,
+                    strength,
+                    next_tier,
+                };
+                self.publish(rt.record.members[i], &frame);
+            }
+        }
+        Ok(())
+    }
+
+    fn publish_tier_changes(&self, rt: &BondRuntime, changes: &[TierChange]) {
+        for change in changes {
+            let frame = ServerFrame::Tier {
+                tier: change.tier,
+                open: change.open,
+                range_m: rt.record.profile.range_m(change.tier),
+            };
+            for member in rt.record.members {
+                self.publish(member, &frame);
+            }
+        }
+    }
+
+    /// The bond as `account` sees it, or `None` when unbonded.
+    pub async fn bond_view(&self, account: AccountId) -> Result<Option<BondView>, ApiError> {
+        let Some(held) = self.held(account).await? else {
+            return Ok(None);
+        };
+        let (record, view) = {
+            let rt = held.runtime.lock().await;
+            let idx = held.idx;
+            let partner = 1 - idx;
+            let profile = rt.record.profile;
+            let tiers: BTreeMap<Tier, TierView> = Tier::ALL
+                .into_iter()
+                .map(|t| {
+                    (
+                        t,
+                        TierView {
+                            open: rt.tiers.is_open(t),
+                            range_m: profile.range_m(t),
+                        },
+                    )
+                })
+                .collect();
+            let pulled = rt.pull_for(idx);
+            let view = BondView {
+                id: rt.record.id.0,
+                partner: rt.record.names[partner].clone(),
+                profile,
+                strength: pulled.map_or(0.0, |p| p.1),
+                tiers,
+                pull: pulled.map(|p| p.0),
+                next_tier: pulled.and_then(|p| p.2),
+                contact: if rt.contact[partner].is_live() {
+                    ContactState::Live
+                } else {
+                    ContactState::Lost
+                },
+                partner_guarded: rt.guarded[partner],
+                alarms: Vec::new(),
+                last_seq: 0,
+                since: timestamp(rt.record.created_at),
+            };
+            (rt.record.clone(), view)
+        };
+        let alarms = self.store.raised_alarms(record.id).await?;
+        let last_seq = self.store.last_seq(record.id).await?;
+        Ok(Some(BondView {
+            alarms: alarms.iter().map(|m| message_view(&record, m)).collect(),
+            last_seq,
+            ..view
+        }))
+    }
+
+    /// Stores a message if its tier is open and tells both partners. Returns the message
+    /// and whether it is new (false: a retry of one already stored).
+    pub async fn send_message(
+        &self,
+        account: AccountId,
+        send: SendMessage,
+    ) -> Result<(Message, bool), ApiError> {
+        validate_message(&send)?;
+        let Some(held) = self.held(account).await? else {
+            return Err(not_bonded());
+        };
+        let mut rt = held.runtime.lock().await;
+        if let Some(event) = rt.contact[held.idx].heard(now_ms()) {
+            self.publish_contact(&rt, held.idx, event);
+        }
+        let tier = send.kind.tier();
+        if !rt.tiers.is_open(tier) {
+            // A retry of a message accepted before the partners drifted apart still gets
+            // its answer; a new one is refused without being stored.
+            if let Some(stored) = self.store.message_by_client_id(account, &send.id).await? {
+                return Ok((message_view(&rt.record, &stored), false));
+            }
+            let distance = rt.pull_for(held.idx).map(|p| p.0.distance_m);
+            return Err(ApiError::tier_closed(
+                tier,
+                rt.record.profile.range_m(tier),
+                distance,
+            ));
+        }
+        let appended = self
+            .store
+            .append_message(NewMessage {
+                bond: rt.record.id,
+                sender: account,
+                client_id: send.id.clone(),
+                kind: send.kind,
+                body: send.body.clone(),
+                feeling: send.feeling,
+                sent_at: now_ms(),
+            })
+            .await?;
+        let (record, is_new) = match appended {
+            Appended::Existing(m) => (m, false),
+            Appended::Conflict(_) => {
+                return Err(ApiError::conflict(
+                    "message_id_reused",
+                    format!(
+                        "you already sent a different message with id {:?}; use a new id",
+                        send.id
+                    ),
+                ));
+            }
+            Appended::New(m) => (m, true),
+        };
+        let message = message_view(&rt.record, &record);
+        if is_new {
+            self.metrics.messages.inc();
+            let frame = ServerFrame::Message {
+                message: message.clone(),
+            };
+            for member in rt.record.members {
+                self.publish(member, &frame);
+            }
+        }
+        Ok((message, is_new))
+    }
+
+    /// A page of the bond's messages after `after`.
+    pub async fn messages(
+        &self,
+        account: AccountId,
+        after: i64,
+        limit: u32,
+    ) -> Result<(Vec<Message>, bool), ApiError> {
+        let Some(held) = self.held(account).await? else {
+            return Err(not_bonded());
+        };
+        let record = held.runtime.lock().await.record.clone();
+        let mut page = self.store.messages_after(record.id, after, limit + 1).await?;
+        let more = page.len() > limit as usize;
+        page.truncate(limit as usize);
+        Ok((page.iter().map(|m| message_view(&record, m)).collect(), more))
+    }
+
+    /// The receiver acknowledges an alarm; both partners are told.
+    pub async fn acknowledge_alarm(&self, account: AccountId, seq: i64) -> Result<Message, ApiError> {
+        let Some(held) = self.held(account).await? else {
+            return Err(not_bonded());
+        };
+        let rt = held.runtime.lock().await;
+        let alarm = match self
+            .store
+            .acknowledge_alarm(rt.record.id, seq, account, now_ms())
+            .await
+        {
+            Ok(alarm) => alarm,
+            Err(StoreError::NotFound(_)) => {
+                return Err(ApiError::not_found(
+                    "alarm_not_found",
+                    format!("there is no alarm {seq} in your bond"),
+                ));
+            }
+            Err(StoreError::Conflict(_)) => {
+                return Err(ApiError::conflict(
+                    "own_alarm",
+                    "you raised this alarm: only your partner can acknowledge it",
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let frame = ServerFrame::AlarmAcknowledged {
+            seq,
+            by: rt.record.names[held.idx].clone(),
+        };
+        for member in rt.record.members {
+            self.publish(member, &frame);
+        }
+        Ok(message_view(&rt.record, &alarm))
+    }
+
+    /// The caller has seen every message up to `seq`.
+    pub async fn delivered(&self, account: AccountId, seq: i64) -> Result<(), ApiError> {
+        Ok(self.store.set_delivered(account, seq).await?)
+    }
+
+    /// Passes a batch of thought edits to the partner, if thoughts are open and the
+    /// sender is not guarding them. Never stored. Returns whether it passed.
+    pub async fn thought(
+        &self,
+        account: AccountId,
+        seq: u64,
+        reset: bool,
+        edits: Vec<Edit>,
+    ) -> Result<bool, ApiError> {
+        let Some(held) = self.held(account).await? else {
+            return Err(not_bonded());
+        };
+        let rt = held.runtime.lock().await;
+        if rt.guarded[held.idx] || !rt.tiers.is_open(Tier::Thoughts) {
+            return Ok(false);
+        }
+        self.metrics.thoughts.inc();
+        let frame = ServerFrame::Thought { seq, reset, edits };
+        self.publish(rt.record.members[1 - held.idx], &frame);
+        Ok(true)
+    }
+
+    /// Guards or unguards the caller's thoughts; the partner is told.
+    pub async fn guard(&self, account: AccountId, on: bool) -> Result<(), ApiError> {
+        let Some(held) = self.held(account).await? else {
+            return Err(not_bonded());
+        };
+        let mut rt = held.runtime.lock().await;
+        if rt.guarded[held.idx] != on {
+            rt.guarded[held.idx] = on;
+            let partner = rt.record.members[1 - held.idx];
+            self.publish(partner, &ServerFrame::Guard { on });
+            if on {
+                // Whatever the partner had on screen is withdrawn: an empty reset.
+                let clear = ServerFrame::Thought {
+                    seq: 0,
+                    reset: true,
+                    edits: Vec::new(),
+                };
+                self.publish(partner, &clear);
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes an invite code for `account`, who must not be bonded.
+    pub async fn create_invite(&self, account: AccountId) -> Result<(String, i64), ApiError> {
+        if self.held(account).await?.is_some() {
+            return Err(ApiError::conflict(
+                "already_bonded",
+                "you are bonded already: end the bond before inviting someone else",
+            ));
+        }
+        let now = now_ms();
+        let expires = now + (self.config.invite_ttl_h * 3_600_000.0) as i64;
+        // A collision among 29^8 codes is unlikely but possible: try a few.
+        for _ in 0..5 {
+            let code = crate::auth::invite_code();
+            match self.store.create_invite(&code, account, now, expires).await {
+                Ok(()) => return Ok((crate::auth::display_code(&code), expires)),
+                Err(StoreError::Conflict(_)) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(ApiError::internal("five invite codes in a row collided"))
+    }
+
+    /// Accepts an invite and makes the bond; both partners are told.
+    pub async fn accept_invite(
+        &self,
+        account: AccountId,
+        code: &str,
+        profile: Profile,
+    ) -> Result<BondView, ApiError> {
+        let code = crate::auth::normalise_code(code).ok_or_else(|| {
+            ApiError::invalid(
+                "invalid_invite_code",
+                "an invite code is eight letters and digits, like K7QF-3MZP",
+            )
+        })?;
+        let initial = TierState::initial(profile).open();
+        let record = match self
+            .store
+            .accept_invite(&code, account, profile, initial, now_ms())
+            .await
+        {
+            Ok(record) => record,
+            Err(StoreError::NotFound("invite_expired")) => {
+                return Err(ApiError::not_found(
+                    "invite_expired",
+                    "this invite code has expired: ask your partner for a new one",
+                ));
+            }
+            Err(StoreError::NotFound(_)) => {
+                return Err(ApiError::not_found(
+                    "invite_not_found",
+                    "no invite has this code: check it with your partner",
+                ));
+            }
+            Err(StoreError::Conflict("own_invite")) => {
+                return Err(ApiError::invalid(
+                    "own_invite",
+                    "this is your own invite code: give it to your partner to accept",
+                ));
+            }
+            Err(StoreError::Conflict("already_bonded")) => {
+                return Err(ApiError::conflict(
+                    "already_bonded",
+                    "you are bonded already: end the bond before accepting another",
+                ));
+            }
+            Err(StoreError::Conflict(_)) => {
+                return Err(ApiError::conflict(
+                    "partner_bonded",
+                    "whoever made this invite has bonded with someone else since",
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        self.forget_bond(&record);
+        // Positions known before the bond existed count from the start.
+        if let Some(held) = self.held(account).await? {
+            let mut rt = held.runtime.lock().await;
+            if let Some(d) = rt.distance() {
+                let changes = rt.tiers.update(profile, d);
+                if !changes.is_empty() {
+                    self.store
+                        .set_open_tiers(rt.record.id, rt.tiers.open())
+                        .await?;
+                }
+            }
+        }
+        for member in record.members {
+            if let Some(view) = self.bond_view(member).await? {
+                let frame = ServerFrame::Bonded {
+                    bond: Box::new(view),
+                };
+                self.publish(member, &frame);
+            }
+        }
+        self.bond_view(account)
+            .await?
+            .ok_or_else(|| ApiError::internal("a bond just made cannot be found"))
+    }
+
+    /// Ends the caller's bond; both partners are told.
+    pub async fn end_bond(&self, account: AccountId) -> Result<(), ApiError> {
+        let Some(held) = self.held(account).await? else {
+            return Err(not_bonded());
+        };
+        let rt = held.runtime.lock().await;
+        self.store.end_bond(rt.record.id, now_ms()).await?;
+        self.forget_bond(&rt.record);
+        for member in rt.record.members {
+            self.publish(member, &ServerFrame::BondEnded);
+        }
+        Ok(())
+    }
+
+    /// Declares lost every partner silent for longer than the contact timeout. Called
+    /// periodically by the server.
+    pub async fn sweep(&self) {
+        let now = now_ms();
+        let runtimes: Vec<_> = self
+            .bonds
+            .lock()
+            .expect("hub lock")
+            .values()
+            .cloned()
+            .collect();
+        for runtime in runtimes {
+            let mut rt = runtime.lock().await;
+            for idx in 0..2 {
+                if let Some(event) = rt.contact[idx].tick(now) {
+                    self.publish_contact(&rt, idx, event);
+                }
+            }
+        }
+    }
+}
+
+fn not_bonded() -> ApiError {
+    ApiError::not_found(
+        "not_bonded",
+        "you have no partner yet: make an invite or accept your partner's",
+    )
+}
+
+fn validate_message(send: &SendMessage) -> Result<(), ApiError> {
+    if send.id.is_empty() || send.id.chars().count() > 64 {
+        return Err(ApiError::invalid(
+            "invalid_message_id",
+            "a message id must be 1 to 64 characters",
+        ));
+    }
+    let body_len = send.body.as_ref().map_or(0, |b| b.chars().count());
+    if body_len > 4000 {
+        return Err(ApiError::invalid(
+            "body_too_long",
+            format!("a message body is at most 4,000 characters, this one has {body_len}"),
+        ));
+    }
+    match send.kind {
+        MessageKind::Voice if send.body.as_deref().is_none_or(|b| b.trim().is_empty()) => Err(
+            ApiError::invalid("body_required", "a voice message needs a non-empty body"),
+        ),
+        MessageKind::Voice if send.feeling.is_some() => Err(ApiError::invalid(
+            "unexpected_feeling",
+            "a voice message carries no feeling; send a feeling message for that",
+        )),
+        MessageKind::Feeling if send.feeling.is_none() => Err(ApiError::invalid(
+            "feeling_required",
+            format!(
+                "a feeling message needs a feeling, one of: {}",
+                Feeling::ALL.map(Feeling::key).join(", ")
+            ),
+        )),
+        MessageKind::Feeling if send.body.is_some() => Err(ApiError::invalid(
+            "unexpected_body",
+            "a feeling message carries no body; send a voice message for words",
+        )),
+        MessageKind::Alarm if send.feeling.is_some() => Err(ApiError::invalid(
+            "unexpected_feeling",
+            "an alarm carries no feeling",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// A stored message as the API shows it.
+pub fn message_view(bond: &BondRecord, m: &MessageRecord) -> Message {
+    let from = bond
+        .index_of(m.sender)
+        .map(|i| bond.names[i].clone())
+        .unwrap_or_default();
+    Message {
+        seq: m.seq,
+        id: m.client_id.clone(),
+        from,
+        kind: m.kind,
+        body: m.body.clone(),
+        feeling: m.feeling,
+        sent_at: timestamp(m.sent_at),
+        acknowledged_at: m.acknowledged_at.map(timestamp),
+    }
+}
+

@@ -1,0 +1,253 @@
+//! The live link (`GET /api/v1/link`): one WebSocket per connected client.
+//!
+//! On connect the link subscribes to the bus *first*, then sends `hello` and replays the
+//! stored messages after the resume point, then forwards live frames, skipping live copies
+//! of messages it has already replayed. Because the subscription starts before the replay,
+//! nothing falls between the two; because it skips by sequence number, nothing is doubled.
+//!
+//! Ownership: the link task owns its socket and its bus [`Subscription`](crate::bus::Subscription);
+//! dropping them (on close, error, lag or shutdown) deregisters the link. The semaphore
+//! permit it holds is released at the same moment.
+
+use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUpgrade};
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Response};
+use haurach_proto::{ClientFrame, ServerFrame};
+use serde::Deserialize;
+use tokio::sync::OwnedSemaphorePermit;
+
+use crate::bus::Bus;
+use crate::error::ApiError;
+use crate::http::{AppState, Caller, fix_of};
+use crate::hub::{message_view, now_ms};
+use crate::store::{AccountId, Store};
+
+/// `?after=SEQ` (and `?token=`, read by [`Caller`]).
+#[derive(Debug, Deserialize)]
+pub struct LinkQuery {
+    after: Option<i64>,
+}
+
+/// WebSocket buffer sizes: small, so ten thousand idle links stay cheap (tungstenite's
+/// default read buffer is 128 KiB per connection).
+const READ_BUFFER: usize = 4 * 1024;
+const WRITE_BUFFER: usize = 4 * 1024;
+/// The largest frame a client may send.
+const MAX_CLIENT_FRAME: usize = 64 * 1024;
+/// Stored messages replayed per store query.
+const REPLAY_PAGE: u32 = 500;
+
+/// Upgrades to the live link.
+pub async fn upgrade<S: Store, B: Bus>(
+    State(app): State<AppState<S, B>>,
+    caller: Caller,
+    query: Result<Query<LinkQuery>, axum::extract::rejection::QueryRejection>,
+    ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+) -> Result<Response, ApiError> {
+    let Query(query) = query.map_err(|e| {
+        ApiError::bad_request("invalid_query", e.body_text().to_lowercase())
+    })?;
+    let ws = ws.map_err(|_| {
+        ApiError::bad_request(
+            "websocket_expected",
+            "the link is a WebSocket: connect with a WebSocket client",
+        )
+    })?;
+    let permit = app.links.clone().try_acquire_owned().map_err(|_| {
+        ApiError::unavailable(
+            "too_many_links",
+            "the server holds as many live links as it is configured for; try again later",
+        )
+    })?;
+    Ok(ws
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(WRITE_BUFFER)
+        .max_message_size(MAX_CLIENT_FRAME)
+        .max_frame_size(MAX_CLIENT_FRAME)
+        .on_upgrade(move |socket| async move {
+            app.hub.metrics.links.add(1);
+            if let Err(e) = run(&app, caller.account, query.after, socket, permit).await {
+                tracing::debug!(error = %e, "link ended");
+            }
+            app.hub.metrics.links.add(-1);
+        })
+        .into_response())
+}
+
+/// Why a link ended early.
+#[derive(Debug, thiserror::Error)]
+enum LinkError {
+    #[error("socket: {0}")]
+    Socket(#[from] axum::Error),
+    #[error("{0}")]
+    Api(#[from] ApiError),
+}
+
+async fn send(socket: &mut WebSocket, frame: &ServerFrame) -> Result<(), LinkError> {
+    let json = serde_json::to_string(frame).expect("server frames always serialise");
+    socket.send(WsMessage::Text(json.into())).await?;
+    Ok(())
+}
+
+async fn close(socket: &mut WebSocket, code: u16, reason: &str) {
+    let _ = socket
+        .send(WsMessage::Close(Some(CloseFrame {
+            code,
+            reason: reason.into(),
+        })))
+        .await;
+}
+
+async fn run<S: Store, B: Bus>(
+    app: &AppState<S, B>,
+    account: AccountId,
+    after: Option<i64>,
+    mut socket: WebSocket,
+    _permit: OwnedSemaphorePermit,
+) -> Result<(), LinkError> {
+    let hub = &app.hub;
+    let mut shutdown = app.shutdown.clone();
+    let mut sub = hub.bus.subscribe(account);
+    hub.heard(account).await?;
+    let record = hub
+        .store
+        .account(account)
+        .await
+        .map_err(ApiError::from)?
+        .ok_or_else(|| ApiError::unauthorized("this account no longer exists"))?;
+    let resume_after = after.unwrap_or(record.delivered_seq);
+    let bond = hub.bond_view(account).await?;
+    send(
+        &mut socket,
+        &ServerFrame::Hello {
+            you: record.name.clone(),
+            bond: bond.map(Box::new),
+            resume_after,
+        },
+    )
+    .await?;
+
+    // Replay what was stored after the resume point.
+    let mut last_sent = resume_after;
+    if let Some(bond) = hub.store.bond_of(account).await.map_err(ApiError::from)? {
+        loop {
+            let page = hub
+                .store
+                .messages_after(bond.id, last_sent, REPLAY_PAGE)
+                .await
+                .map_err(ApiError::from)?;
+            for m in &page {
+                send(
+                    &mut socket,
+                    &ServerFrame::Message {
+                        message: message_view(&bond, m),
+                    },
+                )
+                .await?;
+                last_sent = m.seq;
+            }
+            if page.len() < REPLAY_PAGE as usize {
+                break;
+            }
+        }
+    }
+
+    loop {
+        tokio::select! {
+            incoming = socket.recv() => {
+                let Some(incoming) = incoming else { return Ok(()) };
+                match incoming? {
+                    WsMessage::Text(text) => {
+                        hub.heard(account).await?;
+                        handle(app, account, &mut socket, text.as_str()).await?;
+                    }
+                    WsMessage::Binary(_) => {
+                        let problem = ApiError::bad_request(
+                            "binary_frame",
+                            "the link takes JSON text frames",
+                        ).problem();
+                        send(&mut socket, &ServerFrame::Error { id: None, problem }).await?;
+                    }
+                    WsMessage::Ping(_) | WsMessage::Pong(_) => hub.heard(account).await?,
+                    WsMessage::Close(_) => return Ok(()),
+                }
+            }
+            frame = sub.recv() => match frame {
+                Ok(Some(frame)) => {
+                    if frame.seq.is_some_and(|seq| seq <= last_sent) {
+                        continue;
+                    }
+                    if let Some(seq) = frame.seq {
+                        last_sent = seq;
+                    }
+                    socket.send(WsMessage::Text(frame.json.as_ref().into())).await?;
+                }
+                Ok(None) => return Ok(()),
+                Err(_lagged) => {
+                    hub.metrics.links_lagged.inc();
+                    // 1013: try again later. The client resumes with ?after=SEQ and the
+                    // store gives it whatever it missed.
+                    close(&mut socket, 1013, "fell behind: reconnect with ?after=SEQ").await;
+                    return Ok(());
+                }
+            },
+            _ = shutdown.changed() => {
+                close(&mut socket, 1001, "server shutting down").await;
+                return Ok(());
+            }
+        }
+    }
+}
+
+async fn handle<S: Store, B: Bus>(
+    app: &AppState<S, B>,
+    account: AccountId,
+    socket: &mut WebSocket,
+    text: &str,
+) -> Result<(), LinkError> {
+    let hub = &app.hub;
+    let frame: ClientFrame = match serde_json::from_str(text) {
+        Ok(frame) => frame,
+        Err(e) => {
+            let problem = if e.is_data() {
+                ApiError::invalid("invalid_frame", format!("cannot take this frame: {e}"))
+            } else {
+                ApiError::bad_request("malformed_json", format!("frame is not JSON: {e}"))
+            }
+            .problem();
+            return send(socket, &ServerFrame::Error { id: None, problem }).await;
+        }
+    };
+    let result = match frame {
+        ClientFrame::Position(update) => match fix_of(&update, now_ms()) {
+            Ok(fix) => hub.position(account, fix).await,
+            Err(e) => Err(e),
+        },
+        ClientFrame::Send(message) => {
+            let id = message.id.clone();
+            match hub.send_message(account, message).await {
+                Ok((m, _)) => {
+                    return send(socket, &ServerFrame::Sent { id, seq: m.seq }).await;
+                }
+                Err(e) => {
+                    let problem = e.problem();
+                    return send(socket, &ServerFrame::Error { id: Some(id), problem }).await;
+                }
+            }
+        }
+        ClientFrame::Ack { seq } => hub.delivered(account, seq).await,
+        ClientFrame::AckAlarm { seq } => hub.acknowledge_alarm(account, seq).await.map(|_| ()),
+        ClientFrame::Thought { seq, reset, edits } => {
+            hub.thought(account, seq, reset, edits).await.map(|_| ())
+        }
+        ClientFrame::Guard { on } => hub.guard(account, on).await,
+        ClientFrame::Heartbeat => Ok(()),
+    };
+    match result {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            let problem = e.problem();
+            send(socket, &ServerFrame::Error { id: None, problem }).await
+        }
+    }
+}

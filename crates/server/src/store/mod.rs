@@ -1,0 +1,316 @@
+//! Storage: the [`Store`] trait every backend implements, and the records it keeps.
+//!
+//! The store knows nothing of HTTP or of the live link. Every method is one transaction:
+//! when it returns `Ok`, what it wrote is committed. The conformance suite in
+//! `tests/it/store.rs` is the contract a backend must pass.
+
+use std::future::Future;
+
+use haurach_bond::{Fix, Profile, TierSet};
+use haurach_proto::{Feeling, MessageKind};
+use uuid::Uuid;
+
+pub mod sqlite;
+
+pub use sqlite::Sqlite;
+
+/// An account's id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AccountId(pub Uuid);
+
+/// A bond's id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct BondId(pub Uuid);
+
+impl AccountId {
+    /// A new, time-ordered id.
+    pub fn new() -> AccountId {
+        AccountId(Uuid::now_v7())
+    }
+}
+
+impl Default for AccountId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl BondId {
+    /// A new, time-ordered id.
+    pub fn new() -> BondId {
+        BondId(Uuid::now_v7())
+    }
+}
+
+impl Default for BondId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// An account as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountRecord {
+    /// Its id.
+    pub id: AccountId,
+    /// The name as the citizen wrote it.
+    pub name: String,
+    /// The argon2id PHC string.
+    pub password_hash: String,
+    /// Unix milliseconds.
+    pub created_at: i64,
+    /// The link resumes after this sequence number.
+    pub delivered_seq: i64,
+}
+
+/// A live bond as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BondRecord {
+    /// Its id.
+    pub id: BondId,
+    /// The two partners: the one who invited, then the one who accepted.
+    pub members: [AccountId; 2],
+    /// Their names, in the same order.
+    pub names: [String; 2],
+    /// The distances in use.
+    pub profile: Profile,
+    /// The tiers open when last stored (hysteresis survives restarts).
+    pub open_tiers: TierSet,
+    /// Unix milliseconds.
+    pub created_at: i64,
+}
+
+impl BondRecord {
+    /// 0 or 1: which member `account` is.
+    pub fn index_of(&self, account: AccountId) -> Option<usize> {
+        self.members.iter().position(|m| *m == account)
+    }
+}
+
+/// A stored position with when the server received it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PositionRecord {
+    /// The fix.
+    pub fix: Fix,
+    /// Unix milliseconds.
+    pub received_at: i64,
+}
+
+/// A message to store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMessage {
+    /// The bond it belongs to.
+    pub bond: BondId,
+    /// Who sent it.
+    pub sender: AccountId,
+    /// The sender's id for it (idempotency key).
+    pub client_id: String,
+    /// What kind.
+    pub kind: MessageKind,
+    /// Words.
+    pub body: Option<String>,
+    /// Feeling.
+    pub feeling: Option<Feeling>,
+    /// Unix milliseconds.
+    pub sent_at: i64,
+}
+
+/// A stored message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageRecord {
+    /// Its place in the sequence.
+    pub seq: i64,
+    /// The bond.
+    pub bond: BondId,
+    /// Who sent it.
+    pub sender: AccountId,
+    /// The sender's id for it.
+    pub client_id: String,
+    /// What kind.
+    pub kind: MessageKind,
+    /// Words.
+    pub body: Option<String>,
+    /// Feeling.
+    pub feeling: Option<Feeling>,
+    /// Unix milliseconds.
+    pub sent_at: i64,
+    /// For alarms: when acknowledged, Unix milliseconds.
+    pub acknowledged_at: Option<i64>,
+}
+
+/// What storing a message did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Appended {
+    /// It is new and now stored.
+    New(MessageRecord),
+    /// The same sender had stored the same message under this id already.
+    Existing(MessageRecord),
+    /// The same sender used this id for a different message.
+    Conflict(MessageRecord),
+}
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A uniqueness rule was broken (a name taken, an account already bonded).
+    #[error("conflict: {0}")]
+    Conflict(&'static str),
+    /// The thing does not exist.
+    #[error("not found: {0}")]
+    NotFound(&'static str),
+    /// The database failed.
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    /// A migration failed.
+    #[error("migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// Stored data could not be read back.
+    #[error("corrupt data: {0}")]
+    Corrupt(String),
+}
+
+/// Shorthand for store results.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Durable storage of accounts, sessions, bonds, positions and messages.
+pub trait Store: Clone + Send + Sync + 'static {
+    /// Creates an account; `Conflict("name_taken")` when the name (any case) exists.
+    fn create_account(
+        &self,
+        name: &str,
+        password_hash: &str,
+        now_ms: i64,
+    ) -> impl Future<Output = StoreResult<AccountRecord>> + Send;
+
+    /// The account with this name, any case.
+    fn account_by_name(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = StoreResult<Option<AccountRecord>>> + Send;
+
+    /// The account with this id.
+    fn account(
+        &self,
+        id: AccountId,
+    ) -> impl Future<Output = StoreResult<Option<AccountRecord>>> + Send;
+
+    /// Records a session by the hash of its token.
+    fn create_session(
+        &self,
+        token_hash: &[u8],
+        account: AccountId,
+        now_ms: i64,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// The account of a session that exists and is not revoked.
+    fn session_account(
+        &self,
+        token_hash: &[u8],
+    ) -> impl Future<Output = StoreResult<Option<AccountId>>> + Send;
+
+    /// Revokes a session; false when there was no live one.
+    fn revoke_session(
+        &self,
+        token_hash: &[u8],
+        now_ms: i64,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+
+    /// Stores an invite code (normalised) for `account`.
+    fn create_invite(
+        &self,
+        code: &str,
+        account: AccountId,
+        now_ms: i64,
+        expires_ms: i64,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// Uses an invite: in one transaction, checks that it exists and has not expired, that
+    /// neither its maker nor `acceptor` is bonded and that they are two people, makes the
+    /// bond and deletes the code. Errors: `NotFound("invite")`, `NotFound("invite_expired")`,
+    /// `Conflict("own_invite")`, `Conflict("already_bonded")`, `Conflict("partner_bonded")`.
+    fn accept_invite(
+        &self,
+        code: &str,
+        acceptor: AccountId,
+        profile: Profile,
+        open_tiers: TierSet,
+        now_ms: i64,
+    ) -> impl Future<Output = StoreResult<BondRecord>> + Send;
+
+    /// The live bond of an account.
+    fn bond_of(
+        &self,
+        account: AccountId,
+    ) -> impl Future<Output = StoreResult<Option<BondRecord>>> + Send;
+
+    /// Records the tiers now open.
+    fn set_open_tiers(
+        &self,
+        bond: BondId,
+        open: TierSet,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// Ends a live bond; false when it was not live.
+    fn end_bond(&self, bond: BondId, now_ms: i64) -> impl Future<Output = StoreResult<bool>> + Send;
+
+    /// Stores an account's latest position (an older fix than the stored one is ignored).
+    fn save_position(
+        &self,
+        account: AccountId,
+        position: PositionRecord,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// An account's latest position.
+    fn position(
+        &self,
+        account: AccountId,
+    ) -> impl Future<Output = StoreResult<Option<PositionRecord>>> + Send;
+
+    /// Stores a message, once per (sender, client id).
+    fn append_message(
+        &self,
+        message: NewMessage,
+    ) -> impl Future<Output = StoreResult<Appended>> + Send;
+
+    /// The message a sender stored under a client id.
+    fn message_by_client_id(
+        &self,
+        sender: AccountId,
+        client_id: &str,
+    ) -> impl Future<Output = StoreResult<Option<MessageRecord>>> + Send;
+
+    /// A bond's messages with `seq > after`, in order, at most `limit`.
+    fn messages_after(
+        &self,
+        bond: BondId,
+        after: i64,
+        limit: u32,
+    ) -> impl Future<Output = StoreResult<Vec<MessageRecord>>> + Send;
+
+    /// A bond's alarms not yet acknowledged, in order.
+    fn raised_alarms(
+        &self,
+        bond: BondId,
+    ) -> impl Future<Output = StoreResult<Vec<MessageRecord>>> + Send;
+
+    /// The newest sequence number of a bond (0 when it has no messages).
+    fn last_seq(&self, bond: BondId) -> impl Future<Output = StoreResult<i64>> + Send;
+
+    /// Acknowledges an alarm of `bond` sent by someone other than `by`. Returns the
+    /// message; `NotFound("alarm")` when there is no such alarm in the bond,
+    /// `Conflict("own_alarm")` when `by` sent it. Acknowledging twice keeps the first time.
+    fn acknowledge_alarm(
+        &self,
+        bond: BondId,
+        seq: i64,
+        by: AccountId,
+        now_ms: i64,
+    ) -> impl Future<Output = StoreResult<MessageRecord>> + Send;
+
+    /// Moves an account's delivery cursor forward to `seq` (never back).
+    fn set_delivered(
+        &self,
+        account: AccountId,
+        seq: i64,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+}

@@ -1,0 +1,528 @@
+//! The SQLite backend: one file under the data directory, in WAL mode with
+//! `synchronous = FULL`, so a committed write survives a crash of the process or the
+//! machine. Writes go through a pool of one connection (SQLite has one writer at a time
+//! anyway, and a single writer never meets `SQLITE_BUSY`); reads use their own pool.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use haurach_bond::{Fix, Profile, TierSet};
+use haurach_proto::{Feeling, MessageKind};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{AssertSqlSafe, Row, Sqlite as Db, Transaction};
+use uuid::Uuid;
+
+use super::{
+    AccountId, AccountRecord, Appended, BondId, BondRecord, MessageRecord, NewMessage,
+    PositionRecord, Store, StoreError, StoreResult,
+};
+
+/// The SQLite store. Cloning shares the pools.
+#[derive(Debug, Clone)]
+pub struct Sqlite {
+    writer: SqlitePool,
+    reader: SqlitePool,
+}
+
+impl Sqlite {
+    /// Opens (creating if needed) `DIR/haurach.db` and applies the migrations.
+    pub async fn open(dir: &Path) -> StoreResult<Sqlite> {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            StoreError::Corrupt(format!("cannot create data directory {}: {e}", dir.display()))
+        })?;
+        let options = SqliteConnectOptions::new()
+            .filename(dir.join("haurach.db"))
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await?;
+        sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options.read_only(true))
+            .await?;
+        Ok(Sqlite { writer, reader })
+    }
+
+    async fn begin(&self) -> StoreResult<Transaction<'static, Db>> {
+        // IMMEDIATE takes the write lock up front, so a transaction that reads and then
+        // writes cannot fail half-way on a lock upgrade.
+        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
+    async fn bond_by_id(
+        tx: &mut Transaction<'static, Db>,
+        bond: &str,
+    ) -> StoreResult<Option<BondRecord>> {
+        let row = sqlx::query(BOND_SELECT)
+            .bind(bond)
+            .fetch_optional(&mut **tx)
+            .await?;
+        row.map(|r| bond_from_row(&r)).transpose()
+    }
+}
+
+const BOND_SELECT: &str = "SELECT b.id, b.a, b.b, b.profile, b.open_tiers, b.created_at, \
+     aa.name AS a_name, ab.name AS b_name \
+     FROM bonds b JOIN accounts aa ON aa.id = b.a JOIN accounts ab ON ab.id = b.b \
+     WHERE b.id = ? AND b.ended_at IS NULL";
+
+const MESSAGE_COLUMNS: &str =
+    "seq, bond_id, sender_id, client_id, kind, body, feeling, sent_at, acknowledged_at";
+
+fn uuid(row: &SqliteRow, column: &str) -> StoreResult<Uuid> {
+    let text: String = row.try_get(column)?;
+    Uuid::from_str(&text).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
+}
+
+fn account_from_row(row: &SqliteRow) -> StoreResult<AccountRecord> {
+    Ok(AccountRecord {
+        id: AccountId(uuid(row, "id")?),
+        name: row.try_get("name")?,
+        password_hash: row.try_get("password_hash")?,
+        created_at: row.try_get("created_at")?,
+        delivered_seq: row.try_get("delivered_seq")?,
+    })
+}
+
+fn bond_from_row(row: &SqliteRow) -> StoreResult<BondRecord> {
+    let profile: String = row.try_get("profile")?;
+    let bits: i64 = row.try_get("open_tiers")?;
+    Ok(BondRecord {
+        id: BondId(uuid(row, "id")?),
+        members: [AccountId(uuid(row, "a")?), AccountId(uuid(row, "b")?)],
+        names: [row.try_get("a_name")?, row.try_get("b_name")?],
+        profile: Profile::from_key(&profile)
+            .ok_or_else(|| StoreError::Corrupt(format!("profile {profile:?}")))?,
+        open_tiers: TierSet::from_bits(bits as u16),
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+fn message_from_row(row: &SqliteRow) -> StoreResult<MessageRecord> {
+    let kind: String = row.try_get("kind")?;
+    let feeling: Option<String> = row.try_get("feeling")?;
+    Ok(MessageRecord {
+        seq: row.try_get("seq")?,
+        bond: BondId(uuid(row, "bond_id")?),
+        sender: AccountId(uuid(row, "sender_id")?),
+        client_id: row.try_get("client_id")?,
+        kind: MessageKind::from_key(&kind)
+            .ok_or_else(|| StoreError::Corrupt(format!("message kind {kind:?}")))?,
+        body: row.try_get("body")?,
+        feeling: feeling
+            .map(|f| {
+                Feeling::from_key(&f).ok_or_else(|| StoreError::Corrupt(format!("feeling {f:?}")))
+            })
+            .transpose()?,
+        sent_at: row.try_get("sent_at")?,
+        acknowledged_at: row.try_get("acknowledged_at")?,
+    })
+}
+
+fn is_unique_violation(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+impl Store for Sqlite {
+    async fn create_account(
+        &self,
+        name: &str,
+        password_hash: &str,
+        now_ms: i64,
+    ) -> StoreResult<AccountRecord> {
+        let id = AccountId::new();
+        let res = sqlx::query(
+            "INSERT INTO accounts (id, name, name_key, password_hash, created_at) \
+             VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(id.0.to_string())
+        .bind(name)
+        .bind(name.to_lowercase())
+        .bind(password_hash)
+        .bind(now_ms)
+        .execute(&self.writer)
+        .await;
+        match res {
+            Ok(_) => Ok(AccountRecord {
+                id,
+                name: name.to_owned(),
+                password_hash: password_hash.to_owned(),
+                created_at: now_ms,
+                delivered_seq: 0,
+            }),
+            Err(e) if is_unique_violation(&e) => Err(StoreError::Conflict("name_taken")),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn account_by_name(&self, name: &str) -> StoreResult<Option<AccountRecord>> {
+        sqlx::query("SELECT * FROM accounts WHERE name_key = ?")
+            .bind(name.to_lowercase())
+            .fetch_optional(&self.reader)
+            .await?
+            .map(|r| account_from_row(&r))
+            .transpose()
+    }
+
+    async fn account(&self, id: AccountId) -> StoreResult<Option<AccountRecord>> {
+        sqlx::query("SELECT * FROM accounts WHERE id = ?")
+            .bind(id.0.to_string())
+            .fetch_optional(&self.reader)
+            .await?
+            .map(|r| account_from_row(&r))
+            .transpose()
+    }
+
+    async fn create_session(
+        &self,
+        token_hash: &[u8],
+        account: AccountId,
+        now_ms: i64,
+    ) -> StoreResult<()> {
+        sqlx::query("INSERT INTO sessions (token_hash, account_id, created_at) VALUES (?, ?, ?)")
+            .bind(token_hash)
+            .bind(account.0.to_string())
+            .bind(now_ms)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn session_account(&self, token_hash: &[u8]) -> StoreResult<Option<AccountId>> {
+        let row = sqlx::query(
+            "SELECT account_id FROM sessions WHERE token_hash = ? AND revoked_at IS NULL",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.reader)
+        .await?;
+        row.map(|r| uuid(&r, "account_id").map(AccountId))
+            .transpose()
+    }
+
+    async fn revoke_session(&self, token_hash: &[u8], now_ms: i64) -> StoreResult<bool> {
+        let res = sqlx::query(
+            "UPDATE sessions SET revoked_at = ? WHERE token_hash = ? AND revoked_at IS NULL",
+        )
+        .bind(now_ms)
+        .bind(token_hash)
+        .execute(&self.writer)
+        .await?;
+        Ok(res.rows_affected() == 1)
+    }
+
+    async fn create_invite(
+        &self,
+        code: &str,
+        account: AccountId,
+        now_ms: i64,
+        expires_ms: i64,
+    ) -> StoreResult<()> {
+        let res = sqlx::query(
+            "INSERT INTO invites (code, account_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
+        )
+        .bind(code)
+        .bind(account.0.to_string())
+        .bind(now_ms)
+        .bind(expires_ms)
+        .execute(&self.writer)
+        .await;
+        match res {
+            Ok(_) => Ok(()),
+            Err(e) if is_unique_violation(&e) => Err(StoreError::Conflict("invite_code_taken")),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn accept_invite(
+        &self,
+        code: &str,
+        acceptor: AccountId,
+        profile: Profile,
+        open_tiers: TierSet,
+        now_ms: i64,
+    ) -> StoreResult<BondRecord> {
+        let mut tx = self.begin().await?;
+        let invite = sqlx::query("SELECT account_id, expires_at FROM invites WHERE code = ?")
+            .bind(code)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(StoreError::NotFound("invite"))?;
+        let inviter = AccountId(uuid(&invite, "account_id")?);
+        let expires_at: i64 = invite.try_get("expires_at")?;
+        if expires_at <= now_ms {
+            return Err(StoreError::NotFound("invite_expired"));
+        }
+        if inviter == acceptor {
+            return Err(StoreError::Conflict("own_invite"));
+        }
+        for (who, why) in [(acceptor, "already_bonded"), (inviter, "partner_bonded")] {
+            let bonded = sqlx::query("SELECT 1 FROM bond_members WHERE account_id = ?")
+                .bind(who.0.to_string())
+                .fetch_optional(&mut *tx)
+                .await?;
+            if bonded.is_some() {
+                return Err(StoreError::Conflict(why));
+            }
+        }
+        let id = BondId::new();
+        sqlx::query(
+            "INSERT INTO bonds (id, a, b, profile, open_tiers, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(id.0.to_string())
+        .bind(inviter.0.to_string())
+        .bind(acceptor.0.to_string())
+        .bind(profile.key())
+        .bind(i64::from(open_tiers.bits()))
+        .bind(now_ms)
+        .execute(&mut *tx)
+        .await?;
+        for who in [inviter, acceptor] {
+            sqlx::query("INSERT INTO bond_members (account_id, bond_id) VALUES (?, ?)")
+                .bind(who.0.to_string())
+                .bind(id.0.to_string())
+                .execute(&mut *tx)
+                .await?;
+        }
+        // An account has one way in at a time: using the code retires every other code of
+        // the inviter too, so a second person cannot bond with them later.
+        sqlx::query("DELETE FROM invites WHERE account_id IN (?, ?)")
+            .bind(inviter.0.to_string())
+            .bind(acceptor.0.to_string())
+            .execute(&mut *tx)
+            .await?;
+        let bond = Self::bond_by_id(&mut tx, &id.0.to_string())
+            .await?
+            .ok_or_else(|| StoreError::Corrupt("bond vanished inside its transaction".into()))?;
+        tx.commit().await?;
+        Ok(bond)
+    }
+
+    async fn bond_of(&self, account: AccountId) -> StoreResult<Option<BondRecord>> {
+        let row = sqlx::query(
+            "SELECT b.id, b.a, b.b, b.profile, b.open_tiers, b.created_at, \
+             aa.name AS a_name, ab.name AS b_name \
+             FROM bond_members m JOIN bonds b ON b.id = m.bond_id \
+             JOIN accounts aa ON aa.id = b.a JOIN accounts ab ON ab.id = b.b \
+             WHERE m.account_id = ?",
+        )
+        .bind(account.0.to_string())
+        .fetch_optional(&self.reader)
+        .await?;
+        row.map(|r| bond_from_row(&r)).transpose()
+    }
+
+    async fn set_open_tiers(&self, bond: BondId, open: TierSet) -> StoreResult<()> {
+        sqlx::query("UPDATE bonds SET open_tiers = ? WHERE id = ?")
+            .bind(i64::from(open.bits()))
+            .bind(bond.0.to_string())
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn end_bond(&self, bond: BondId, now_ms: i64) -> StoreResult<bool> {
+        let mut tx = self.begin().await?;
+        let res = sqlx::query("UPDATE bonds SET ended_at = ? WHERE id = ? AND ended_at IS NULL")
+            .bind(now_ms)
+            .bind(bond.0.to_string())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM bond_members WHERE bond_id = ?")
+            .bind(bond.0.to_string())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(res.rows_affected() == 1)
+    }
+
+    async fn save_position(&self, account: AccountId, position: PositionRecord) -> StoreResult<()> {
+        let fix = position.fix;
+        sqlx::query(
+            "INSERT INTO positions (account_id, lat, lon, accuracy_m, at, received_at) \
+             VALUES (?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (account_id) DO UPDATE SET lat = excluded.lat, lon = excluded.lon, \
+             accuracy_m = excluded.accuracy_m, at = excluded.at, received_at = excluded.received_at \
+             WHERE excluded.at >= positions.at",
+        )
+        .bind(account.0.to_string())
+        .bind(fix.lat)
+        .bind(fix.lon)
+        .bind(fix.accuracy_m)
+        .bind(fix.at_ms)
+        .bind(position.received_at)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn position(&self, account: AccountId) -> StoreResult<Option<PositionRecord>> {
+        let row = sqlx::query("SELECT * FROM positions WHERE account_id = ?")
+            .bind(account.0.to_string())
+            .fetch_optional(&self.reader)
+            .await?;
+        row.map(|r| {
+            Ok(PositionRecord {
+                fix: Fix {
+                    lat: r.try_get("lat")?,
+                    lon: r.try_get("lon")?,
+                    accuracy_m: r.try_get("accuracy_m")?,
+                    at_ms: r.try_get("at")?,
+                },
+                received_at: r.try_get("received_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn append_message(&self, m: NewMessage) -> StoreResult<Appended> {
+        let mut tx = self.begin().await?;
+        let existing = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE sender_id = ? AND client_id = ?"
+        )))
+        .bind(m.sender.0.to_string())
+        .bind(&m.client_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(row) = existing {
+            let stored = message_from_row(&row)?;
+            let same = stored.bond == m.bond
+                && stored.kind == m.kind
+                && stored.body == m.body
+                && stored.feeling == m.feeling;
+            return Ok(if same {
+                Appended::Existing(stored)
+            } else {
+                Appended::Conflict(stored)
+            });
+        }
+        let seq: i64 = sqlx::query_scalar(
+            "INSERT INTO messages (bond_id, sender_id, client_id, kind, body, feeling, sent_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING seq",
+        )
+        .bind(m.bond.0.to_string())
+        .bind(m.sender.0.to_string())
+        .bind(&m.client_id)
+        .bind(m.kind.key())
+        .bind(&m.body)
+        .bind(m.feeling.map(Feeling::key))
+        .bind(m.sent_at)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Appended::New(MessageRecord {
+            seq,
+            bond: m.bond,
+            sender: m.sender,
+            client_id: m.client_id,
+            kind: m.kind,
+            body: m.body,
+            feeling: m.feeling,
+            sent_at: m.sent_at,
+            acknowledged_at: None,
+        }))
+    }
+
+    async fn message_by_client_id(
+        &self,
+        sender: AccountId,
+        client_id: &str,
+    ) -> StoreResult<Option<MessageRecord>> {
+        sqlx::query(AssertSqlSafe(format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE sender_id = ? AND client_id = ?"
+        )))
+        .bind(sender.0.to_string())
+        .bind(client_id)
+        .fetch_optional(&self.reader)
+        .await?
+        .map(|r| message_from_row(&r))
+        .transpose()
+    }
+
+    async fn messages_after(
+        &self,
+        bond: BondId,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<MessageRecord>> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE bond_id = ? AND seq > ? \
+             ORDER BY seq LIMIT ?"
+        )))
+        .bind(bond.0.to_string())
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter().map(message_from_row).collect()
+    }
+
+    async fn raised_alarms(&self, bond: BondId) -> StoreResult<Vec<MessageRecord>> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE bond_id = ? AND kind = 'alarm' \
+             AND acknowledged_at IS NULL ORDER BY seq"
+        )))
+        .bind(bond.0.to_string())
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter().map(message_from_row).collect()
+    }
+
+    async fn last_seq(&self, bond: BondId) -> StoreResult<i64> {
+        let seq: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM messages WHERE bond_id = ?")
+            .bind(bond.0.to_string())
+            .fetch_one(&self.reader)
+            .await?;
+        Ok(seq.unwrap_or(0))
+    }
+
+    async fn acknowledge_alarm(
+        &self,
+        bond: BondId,
+        seq: i64,
+        by: AccountId,
+        now_ms: i64,
+    ) -> StoreResult<MessageRecord> {
+        let mut tx = self.begin().await?;
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE bond_id = ? AND seq = ? AND kind = 'alarm'"
+        )))
+        .bind(bond.0.to_string())
+        .bind(seq)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(StoreError::NotFound("alarm"))?;
+        let mut alarm = message_from_row(&row)?;
+        if alarm.sender == by {
+            return Err(StoreError::Conflict("own_alarm"));
+        }
+        if alarm.acknowledged_at.is_none() {
+            sqlx::query("UPDATE messages SET acknowledged_at = ? WHERE seq = ?")
+                .bind(now_ms)
+                .bind(seq)
+                .execute(&mut *tx)
+                .await?;
+            alarm.acknowledged_at = Some(now_ms);
+        }
+        tx.commit().await?;
+        Ok(alarm)
+    }
+
+    async fn set_delivered(&self, account: AccountId, seq: i64) -> StoreResult<()> {
+        sqlx::query("UPDATE accounts SET delivered_seq = MAX(delivered_seq, ?) WHERE id = ?")
+            .bind(seq)
+            .bind(account.0.to_string())
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+}
