@@ -188,6 +188,8 @@ impl<S: Store, B: Bus> FromRequestParts<AppState<S, B>> for Caller {
             .ok_or_else(|| {
                 ApiError::unauthorized("this session is unknown or was logged out: log in again")
             })?;
+        // Any request from a citizen shows they are there: contact is live.
+        app.hub.heard(account).await?;
         Ok(Caller {
             account,
             token_hash,

@@ -106,6 +106,9 @@ pub struct Hub<S, B> {
     bonds: Mutex<HashMap<BondId, Arc<AsyncMutex<BondRuntime>>>>,
     /// Which bond each account is in (`None`: known to be unbonded), filled on demand.
     membership: Mutex<HashMap<AccountId, Option<BondId>>>,
+    /// When each account was last heard from since start, bonded or not, so a bond made
+    /// a moment after its partner was active starts with contact live.
+    last_heard: Mutex<HashMap<AccountId, i64>>,
 }
 
 /// A locked bond runtime and which member the caller is.
@@ -124,6 +127,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
             metrics: Metrics::default(),
             bonds: Mutex::new(HashMap::new()),
             membership: Mutex::new(HashMap::new()),
+            last_heard: Mutex::new(HashMap::new()),
         }
     }
 
@@ -197,8 +201,15 @@ impl<S: Store, B: Bus> Hub<S, B> {
         for (i, member) in record.members.iter().enumerate() {
             positions[i] = self.store.position(*member).await?;
         }
-        let contact = positions.map(|p: Option<PositionRecord>| {
-            Contact::new(self.timeout_ms(), p.map(|p| p.received_at), now)
+        let contact = std::array::from_fn(|i| {
+            let heard = self
+                .last_heard
+                .lock()
+                .expect("hub lock")
+                .get(&record.members[i])
+                .copied();
+            let stored = positions[i].map(|p: PositionRecord| p.received_at);
+            Contact::new(self.timeout_ms(), heard.max(stored), now)
         });
         let fixes = positions.map(|p| p.map(|p| p.fix));
         let stretch = fixes.map(|f| StretchDetector::new(self.config.max_speed_kmh, f));
@@ -240,9 +251,11 @@ impl<S: Store, B: Bus> Hub<S, B> {
 
     /// The caller was heard from (any frame on the link, any write over HTTP).
     pub async fn heard(&self, account: AccountId) -> Result<(), ApiError> {
+        let now = now_ms();
+        self.last_heard.lock().expect("hub lock").insert(account, now);
         if let Some(held) = self.held(account).await? {
             let mut rt = held.runtime.lock().await;
-            if let Some(event) = rt.contact[held.idx].heard(now_ms()) {
+            if let Some(event) = rt.contact[held.idx].heard(now) {
                 self.publish_contact(&rt, held.idx, event);
             }
         }
@@ -263,6 +276,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
             )
             .await?;
         self.metrics.positions.inc();
+        self.last_heard.lock().expect("hub lock").insert(account, now);
         let Some(held) = self.held(account).await? else {
             return Ok(());
         };

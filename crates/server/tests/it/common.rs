@@ -1,0 +1,260 @@
+//! A server started in-process on a port-0 listener, and small clients for it.
+
+use std::net::SocketAddr;
+
+use futures_util::{SinkExt, StreamExt};
+use haurach_proto::{ClientFrame, ServerFrame};
+use haurach_server::Config;
+use serde_json::{Value, json};
+use tempfile::TempDir;
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// A running server; stopped when dropped or by [`TestServer::stop`].
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub dir: TempDir,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl TestServer {
+    pub async fn start() -> TestServer {
+        TestServer::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        TestServer::start_in(dir, tweak).await
+    }
+
+    /// Starts a server on an existing data directory (for restarts).
+    pub async fn start_in(dir: TempDir, tweak: impl FnOnce(&mut Config)) -> TestServer {
+        let mut config = Config {
+            data: dir.path().to_owned(),
+            ..Config::default()
+        };
+        tweak(&mut config);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            haurach_server::run(config, listener, async {
+                let _ = stopped.await;
+            })
+            .await
+            .expect("server runs");
+        });
+        TestServer {
+            addr,
+            dir,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    /// Stops the server and waits for it; returns the data directory.
+    pub async fn stop(mut self) -> TempDir {
+        let _ = self.stop.take().unwrap().send(());
+        self.task.take().unwrap().await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        std::mem::replace(&mut self.dir, dir)
+    }
+
+    /// Registers and logs in `name`; returns the token.
+    pub async fn citizen(&self, name: &str) -> String {
+        let creds = json!({"name": name, "password": "purple-dragon"});
+        let (status, _) = self.call("POST", "/api/v1/accounts", None, Some(&creds)).await;
+        assert_eq!(status, 201, "register {name}");
+        let (status, body) = self.call("POST", "/api/v1/sessions", None, Some(&creds)).await;
+        assert_eq!(status, 200, "login {name}");
+        body["token"].as_str().unwrap().to_owned()
+    }
+
+    /// Two citizens bonded in `profile`; returns their tokens (inviter first).
+    pub async fn pair(&self, a: &str, b: &str, profile: &str) -> (String, String) {
+        let (ta, tb) = (self.citizen(a).await, self.citizen(b).await);
+        let (status, invite) = self.call("POST", "/api/v1/bond/invites", Some(&ta), None).await;
+        assert_eq!(status, 201);
+        let accept = json!({"code": invite["code"], "profile": profile});
+        let (status, bond) = self.call("POST", "/api/v1/bond", Some(&tb), Some(&accept)).await;
+        assert_eq!(status, 201, "{bond}");
+        (ta, tb)
+    }
+
+    pub async fn put_position(&self, token: &str, lat: f64, lon: f64) {
+        let (status, body) = self
+            .call(
+                "PUT",
+                "/api/v1/me/position",
+                Some(token),
+                Some(&json!({"lat": lat, "lon": lon})),
+            )
+            .await;
+        assert_eq!(status, 204, "{body}");
+    }
+
+    /// One HTTP request; returns the status and the JSON body (Null when empty).
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> (u16, Value) {
+        http(self.addr, method, path, token, body.map(|b| b.to_string()).as_deref()).await
+    }
+
+    pub async fn link(&self, token: &str, after: Option<i64>) -> Link {
+        let mut url = format!("ws://{}/api/v1/link?token={token}", self.addr);
+        if let Some(after) = after {
+            url.push_str(&format!("&after={after}"));
+        }
+        let (ws, _) = tokio_tungstenite::connect_async(url).await.expect("link connects");
+        Link { ws }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// A minimal HTTP/1.1 client over a plain socket, so tests see exactly what the server
+/// sends (status, content type, body).
+pub async fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&str>,
+) -> (u16, Value) {
+    let (status, headers, body) = raw(addr, method, path, token, body, "application/json").await;
+    if status >= 400 {
+        assert!(
+            headers.contains("content-type: application/problem+json"),
+            "{method} {path} → {status} without problem+json: {headers}\n{body}"
+        );
+    }
+    let json = if body.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&body).unwrap_or(Value::String(body))
+    };
+    (status, json)
+}
+
+/// A raw HTTP exchange: status, lowercase headers, body.
+pub async fn raw(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&str>,
+    content_type: &str,
+) -> (u16, String, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let mut req = format!("{method} {path} HTTP/1.1\r\nhost: test\r\nconnection: close\r\n");
+    if let Some(token) = token {
+        req.push_str(&format!("authorization: Bearer {token}\r\n"));
+    }
+    let body = body.unwrap_or("");
+    if !body.is_empty() || matches!(method, "POST" | "PUT") {
+        req.push_str(&format!(
+            "content-type: {content_type}\r\ncontent-length: {}\r\n",
+            body.len()
+        ));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    stream.write_all(req.as_bytes()).await.unwrap();
+    let mut res = Vec::new();
+    stream.read_to_end(&mut res).await.unwrap();
+    let res = String::from_utf8_lossy(&res).into_owned();
+    let (head, rest) = res.split_once("\r\n\r\n").expect("a full response");
+    let status: u16 = head.split(' ').nth(1).unwrap().parse().unwrap();
+    let head = head.to_lowercase();
+    let body = if head.contains("transfer-encoding: chunked") {
+        dechunk(rest)
+    } else {
+        rest.to_owned()
+    };
+    (status, head, body)
+}
+
+fn dechunk(mut s: &str) -> String {
+    let mut out = String::new();
+    loop {
+        let Some((size, rest)) = s.split_once("\r\n") else { break };
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        s = &rest[n + 2..];
+    }
+    out
+}
+
+/// A live link.
+pub struct Link {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+impl Link {
+    pub async fn send(&mut self, frame: &ClientFrame) {
+        let json = serde_json::to_string(frame).unwrap();
+        self.ws.send(WsMessage::Text(json.into())).await.unwrap();
+    }
+
+    pub async fn send_text(&mut self, text: &str) {
+        self.ws.send(WsMessage::Text(text.into())).await.unwrap();
+    }
+
+    /// The next frame, failing after five seconds.
+    pub async fn next(&mut self) -> ServerFrame {
+        self.try_next(std::time::Duration::from_secs(5))
+            .await
+            .expect("a frame within 5 s")
+    }
+
+    /// The next frame within `wait`, or `None`.
+    pub async fn try_next(&mut self, wait: std::time::Duration) -> Option<ServerFrame> {
+        loop {
+            let msg = tokio::time::timeout(wait, self.ws.next()).await.ok()??;
+            match msg.expect("link stays healthy") {
+                WsMessage::Text(text) => {
+                    return Some(serde_json::from_str(&text).expect("frames parse"));
+                }
+                WsMessage::Close(_) => return None,
+                _ => continue,
+            }
+        }
+    }
+
+    /// Frames until one matches, failing after five seconds.
+    pub async fn until(&mut self, mut pred: impl FnMut(&ServerFrame) -> bool) -> ServerFrame {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let frame = self
+                .try_next(left)
+                .await
+                .expect("the awaited frame within 5 s");
+            if pred(&frame) {
+                return frame;
+            }
+        }
+    }
+
+    pub async fn close(mut self) {
+        let _ = self.ws.close(None).await;
+    }
+}

@@ -1,0 +1,283 @@
+//! The live link over a real WebSocket: hello and replay, live frames, resuming without
+//! loss or doubling, thoughts and their guard, tiers, contact and stretch.
+
+use std::time::Duration;
+
+use haurach_bond::Tier;
+use haurach_bond::thoughts::{Edit, ThoughtText};
+use haurach_proto::{ClientFrame, ContactState, MessageKind, PositionUpdate, SendMessage, ServerFrame};
+use serde_json::json;
+
+use crate::common::TestServer;
+
+fn voice(id: &str, body: &str) -> ClientFrame {
+    ClientFrame::Send(SendMessage {
+        kind: MessageKind::Voice,
+        id: id.into(),
+        body: Some(body.into()),
+        feeling: None,
+    })
+}
+
+fn at(lat: f64, lon: f64) -> ClientFrame {
+    ClientFrame::Position(PositionUpdate {
+        lat,
+        lon,
+        accuracy_m: None,
+        at: None,
+    })
+}
+
+fn body_of(frame: &ServerFrame) -> Option<String> {
+    match frame {
+        ServerFrame::Message { message } => message.body.clone(),
+        _ => None,
+    }
+}
+
+#[tokio::test]
+async fn messages_arrive_live_and_resume_without_loss_or_doubling() {
+    let s = TestServer::start().await;
+    let (spike, amethyst) = s.pair("spike", "amethyst", "open").await;
+    let mut a = s.link(&amethyst, None).await;
+    let ServerFrame::Hello { you, bond, resume_after } = a.next().await else {
+        panic!("hello first")
+    };
+    assert_eq!((you.as_str(), resume_after), ("amethyst", 0));
+    assert_eq!(bond.unwrap().partner, "spike");
+
+    let mut sp = s.link(&spike, None).await;
+    sp.next().await; // hello
+    sp.send(&voice("m1", "one")).await;
+    let sent = sp.until(|f| matches!(f, ServerFrame::Sent { .. })).await;
+    let ServerFrame::Sent { id, seq: seq1 } = sent else { unreachable!() };
+    assert_eq!(id, "m1");
+    let got = a.until(|f| matches!(f, ServerFrame::Message { .. })).await;
+    assert_eq!(body_of(&got).as_deref(), Some("one"));
+    a.send(&ClientFrame::Ack { seq: seq1 }).await;
+    // The ack is processed in order with what follows on the same link.
+    a.send(&ClientFrame::Heartbeat).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    a.close().await;
+
+    // While amethyst is away, two more; a retry of the second is not a third.
+    sp.send(&voice("m2", "two")).await;
+    sp.send(&voice("m3", "three")).await;
+    sp.send(&voice("m3", "three")).await;
+    for _ in 0..3 {
+        sp.until(|f| matches!(f, ServerFrame::Sent { .. })).await;
+    }
+
+    // Back without ?after: resumes after what was acknowledged.
+    let mut a = s.link(&amethyst, None).await;
+    let ServerFrame::Hello { resume_after, .. } = a.next().await else { panic!() };
+    assert_eq!(resume_after, seq1);
+    let replayed = [body_of(&a.next().await), body_of(&a.next().await)];
+    assert_eq!(replayed, [Some("two".into()), Some("three".into())]);
+    assert!(
+        a.try_next(Duration::from_millis(300)).await.is_none(),
+        "nothing doubled"
+    );
+
+    // With ?after=0: everything, once, in order; then live messages follow.
+    let mut b = s.link(&amethyst, Some(0)).await;
+    b.next().await;
+    let mut bodies = Vec::new();
+    for _ in 0..3 {
+        bodies.push(body_of(&b.next().await).unwrap());
+    }
+    assert_eq!(bodies, ["one", "two", "three"]);
+    sp.send(&voice("m4", "four")).await;
+    let live = b.until(|f| matches!(f, ServerFrame::Message { .. })).await;
+    assert_eq!(body_of(&live).as_deref(), Some("four"));
+}
+
+#[tokio::test]
+async fn bad_frames_get_an_error_and_the_link_stays_open() {
+    let s = TestServer::start().await;
+    let (spike, _amethyst) = s.pair("spike", "amethyst", "story").await;
+    let mut sp = s.link(&spike, None).await;
+    sp.next().await;
+    for (text, code) in [
+        ("not json", "malformed_json"),
+        (r#"{"type":"teleport"}"#, "invalid_frame"),
+        (r#"{"type":"position","lat":95,"lon":0}"#, "invalid_position"),
+    ] {
+        sp.send_text(text).await;
+        let ServerFrame::Error { problem, .. } = sp.until(|f| matches!(f, ServerFrame::Error { .. })).await else {
+            unreachable!()
+        };
+        assert_eq!(problem.code, code, "{text}");
+    }
+    // Voice is closed (no positions): the send fails with the tier, by id.
+    sp.send(&voice("v1", "hello?")).await;
+    let ServerFrame::Error { id, problem } = sp.until(|f| matches!(f, ServerFrame::Error { .. })).await else {
+        unreachable!()
+    };
+    assert_eq!((id.as_deref(), problem.code.as_str(), problem.status), (Some("v1"), "tier_closed", 403));
+    // Still alive.
+    sp.send(&ClientFrame::Send(SendMessage {
+        kind: MessageKind::Alarm,
+        id: "a1".into(),
+        body: None,
+        feeling: None,
+    }))
+    .await;
+    assert!(matches!(
+        sp.until(|f| matches!(f, ServerFrame::Sent { .. })).await,
+        ServerFrame::Sent { .. }
+    ));
+}
+
+#[tokio::test]
+async fn tiers_open_as_partners_approach_and_close_past_the_hysteresis() {
+    let s = TestServer::start().await;
+    let (spike, amethyst) = s.pair("spike", "amethyst", "city").await;
+    let mut sp = s.link(&spike, None).await;
+    sp.next().await;
+    let mut am = s.link(&amethyst, None).await;
+    am.next().await;
+    sp.send(&at(48.8566, 2.3522)).await;
+    // 1.2 km north: nothing but pull and alarm.
+    am.send(&at(48.8674, 2.3522)).await;
+    let ServerFrame::Pull { pull, .. } = sp.until(|f| matches!(f, ServerFrame::Pull { .. })).await else {
+        unreachable!()
+    };
+    assert_eq!(pull.bearing_deg, 0.0);
+    assert_eq!(pull.distance_m, 1200.0);
+    // 790 m: feelings, voice and thoughts open, in that order, for both.
+    am.send(&at(48.8637, 2.3522)).await;
+    let mut opened = Vec::new();
+    while opened.len() < 3 {
+        if let ServerFrame::Tier { tier, open: true, .. } = sp.next().await {
+            opened.push(tier);
+        }
+    }
+    assert_eq!(opened, [Tier::Feelings, Tier::Voice, Tier::Thoughts]);
+    // 840 m: inside 1.1 × 800 m, thoughts stay open; no tier frame at all.
+    am.send(&at(48.86415, 2.3522)).await;
+    let frame = sp.until(|f| matches!(f, ServerFrame::Pull { .. } | ServerFrame::Tier { .. })).await;
+    assert!(matches!(frame, ServerFrame::Pull { .. }), "{frame:?}");
+    // 900 m: past 880 m, thoughts close (voice stays: 900 < 935).
+    am.send(&at(48.8647, 2.3522)).await;
+    let ServerFrame::Tier { tier, open, range_m } = sp.until(|f| matches!(f, ServerFrame::Tier { .. })).await else {
+        unreachable!()
+    };
+    assert_eq!((tier, open, range_m), (Tier::Thoughts, false, Some(800.0)));
+}
+
+#[tokio::test]
+async fn thoughts_pass_live_unless_guarded_or_out_of_range() {
+    let s = TestServer::start().await;
+    let (spike, amethyst) = s.pair("spike", "amethyst", "story").await;
+    let mut sp = s.link(&spike, None).await;
+    sp.next().await;
+    let mut am = s.link(&amethyst, None).await;
+    am.next().await;
+    s.put_position(&spike, 30.0, 31.0).await;
+    s.put_position(&amethyst, 30.0, 31.3).await; // ~29 km: thoughts closed
+    let think = |seq, reset, edits: Vec<Edit>| ClientFrame::Thought { seq, reset, edits };
+    sp.send(&think(1, true, vec![Edit::Insert { pos: 0, text: "far away".into() }])).await;
+    assert!(
+        am.try_next(Duration::from_millis(300))
+            .await
+            .is_none_or(|f| !matches!(f, ServerFrame::Thought { .. })),
+        "no thoughts at 29 km"
+    );
+
+    s.put_position(&amethyst, 30.0, 31.1).await; // ~9.6 km
+    am.until(|f| matches!(f, ServerFrame::Tier { tier: Tier::Thoughts, open: true, .. })).await;
+    let mut text = ThoughtText::default();
+    sp.send(&think(1, true, vec![Edit::Insert { pos: 0, text: "I wonder if she".into() }])).await;
+    sp.send(&think(2, false, vec![Edit::Insert { pos: 15, text: "'s attractive".into() }])).await;
+    for _ in 0..2 {
+        let ServerFrame::Thought { seq, reset, edits } =
+            am.until(|f| matches!(f, ServerFrame::Thought { .. })).await
+        else {
+            unreachable!()
+        };
+        assert!(text.apply(seq, reset, &edits));
+    }
+    assert_eq!(text.text(), "I wonder if she's attractive");
+
+    // Guarded: the partner is told, the text is withdrawn, and nothing passes.
+    sp.send(&ClientFrame::Guard { on: true }).await;
+    assert!(matches!(am.next().await, ServerFrame::Guard { on: true }));
+    let ServerFrame::Thought { seq, reset, edits } = am.next().await else { panic!() };
+    assert!(text.apply(seq, reset, &edits));
+    assert_eq!(text.text(), "");
+    sp.send(&think(3, false, vec![Edit::Insert { pos: 0, text: "secret".into() }])).await;
+    assert!(
+        am.try_next(Duration::from_millis(300)).await.is_none(),
+        "a guarded thought does not pass"
+    );
+    let (_, view) = s.call("GET", "/api/v1/bond", Some(&amethyst), None).await;
+    assert_eq!(view["partner_guarded"], json!(true));
+}
+
+#[tokio::test]
+async fn contact_is_lost_after_silence_and_restored_with_its_length() {
+    let s = TestServer::start_with(|c| c.contact_timeout_s = 0.5).await;
+    let (spike, amethyst) = s.pair("spike", "amethyst", "open").await;
+    let mut am = s.link(&amethyst, None).await;
+    am.next().await;
+    let sp = s.link(&spike, None).await;
+    // spike connects, then goes silent.
+    let lost = am
+        .until(|f| matches!(f, ServerFrame::Contact { state: ContactState::Lost, .. }))
+        .await;
+    let ServerFrame::Contact { who, .. } = lost else { unreachable!() };
+    assert_eq!(who, "spike");
+    let (_, view) = s.call("GET", "/api/v1/bond", Some(&amethyst), None).await;
+    assert_eq!(view["contact"], "lost");
+    drop(sp);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    s.put_position(&spike, 1.0, 1.0).await;
+    let restored = am
+        .until(|f| matches!(f, ServerFrame::Contact { who, state: ContactState::Live, .. } if who == "spike"))
+        .await;
+    let ServerFrame::Contact { lost_for_ms, .. } = restored else { unreachable!() };
+    assert!(lost_for_ms.unwrap() >= 500, "{restored:?}");
+}
+
+#[tokio::test]
+async fn an_implausible_jump_stretches_the_bond() {
+    let s = TestServer::start().await;
+    let (spike, amethyst) = s.pair("spike", "amethyst", "open").await;
+    let mut am = s.link(&amethyst, None).await;
+    am.next().await;
+    s.put_position(&spike, 30.0, 31.0).await;
+    s.put_position(&spike, 30.0, 31.001).await; // a walker's step
+    s.put_position(&spike, 30.5, 31.0).await; // 55 km in an instant
+    let ServerFrame::Stretch { who, jump_m, speed_kmh } =
+        am.until(|f| matches!(f, ServerFrame::Stretch { .. })).await
+    else {
+        unreachable!()
+    };
+    assert_eq!(who, "spike");
+    assert!(jump_m > 50_000.0 && speed_kmh > 300.0, "{jump_m} {speed_kmh}");
+}
+
+#[tokio::test]
+async fn the_partner_hears_of_the_bond_and_its_end_live() {
+    let s = TestServer::start().await;
+    let spike = s.citizen("spike").await;
+    let amethyst = s.citizen("amethyst").await;
+    let mut sp = s.link(&spike, None).await;
+    let ServerFrame::Hello { bond, .. } = sp.next().await else { panic!() };
+    assert!(bond.is_none());
+    let (_, invite) = s.call("POST", "/api/v1/bond/invites", Some(&spike), None).await;
+    let (status, _) = s
+        .call("POST", "/api/v1/bond", Some(&amethyst), Some(&json!({"code": invite["code"]})))
+        .await;
+    assert_eq!(status, 201);
+    let ServerFrame::Bonded { bond } = sp.until(|f| matches!(f, ServerFrame::Bonded { .. })).await else {
+        unreachable!()
+    };
+    assert_eq!(bond.partner, "amethyst");
+    s.call("DELETE", "/api/v1/bond", Some(&amethyst), None).await;
+    assert!(matches!(
+        sp.until(|f| matches!(f, ServerFrame::BondEnded)).await,
+        ServerFrame::BondEnded
+    ));
+}

@@ -1,0 +1,8 @@
+//! Integration tests of the server, in one binary: the store's conformance suite, the
+//! HTTP contract through the router, and the live link over a real socket.
+
+mod api;
+mod common;
+mod link;
+mod restart;
+mod store;

@@ -1,0 +1,279 @@
+//! The store's conformance suite: one scripted story every backend must pass. A new
+//! backend adds one `#[tokio::test]` that opens it and calls [`conformance`].
+
+use haurach_bond::{Fix, Profile, Tier, TierSet};
+use haurach_proto::{Feeling, MessageKind};
+use haurach_server::store::{
+    AccountId, Appended, NewMessage, PositionRecord, Sqlite, Store, StoreError,
+};
+
+#[tokio::test]
+async fn sqlite_passes_the_conformance_suite() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Sqlite::open(dir.path()).await.unwrap();
+    conformance(store).await;
+}
+
+#[tokio::test]
+async fn sqlite_reopens_with_everything_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, bond_id) = {
+        let store = Sqlite::open(dir.path()).await.unwrap();
+        let a = store.create_account("spike", "h", 1).await.unwrap();
+        let b = store.create_account("amethyst", "h", 1).await.unwrap();
+        store.create_invite("ABCDEFGH", a.id, 1, 1_000).await.unwrap();
+        let bond = store
+            .accept_invite("ABCDEFGH", b.id, Profile::City, TierSet::always(), 2)
+            .await
+            .unwrap();
+        store.save_position(a.id, position(30.0, 31.0, 5)).await.unwrap();
+        append(&store, bond.id, a.id, "m1", "hello").await;
+        (a.id, bond.id)
+    };
+    let store = Sqlite::open(dir.path()).await.unwrap();
+    let bond = store.bond_of(a).await.unwrap().expect("the bond survives");
+    assert_eq!(bond.id, bond_id);
+    assert_eq!(bond.profile, Profile::City);
+    assert_eq!(store.position(a).await.unwrap().unwrap().fix.lat, 30.0);
+    let messages = store.messages_after(bond.id, 0, 10).await.unwrap();
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0].body.as_deref(), Some("hello"));
+}
+
+fn position(lat: f64, lon: f64, at_ms: i64) -> PositionRecord {
+    PositionRecord {
+        fix: Fix {
+            lat,
+            lon,
+            accuracy_m: 3.0,
+            at_ms,
+        },
+        received_at: at_ms,
+    }
+}
+
+async fn append<S: Store>(
+    store: &S,
+    bond: haurach_server::store::BondId,
+    sender: AccountId,
+    id: &str,
+    body: &str,
+) -> Appended {
+    store
+        .append_message(NewMessage {
+            bond,
+            sender,
+            client_id: id.into(),
+            kind: MessageKind::Voice,
+            body: Some(body.into()),
+            feeling: None,
+            sent_at: 10,
+        })
+        .await
+        .unwrap()
+}
+
+/// The story every store must tell the same way.
+pub async fn conformance<S: Store>(store: S) {
+    // Accounts: names are unique whatever their case, and found whatever the case.
+    let spike = store.create_account("Spike", "hash-s", 1).await.unwrap();
+    let amethyst = store.create_account("amethyst", "hash-a", 2).await.unwrap();
+    let twilight = store.create_account("twilight", "hash-t", 3).await.unwrap();
+    assert!(matches!(
+        store.create_account("SPIKE", "x", 4).await,
+        Err(StoreError::Conflict("name_taken"))
+    ));
+    let found = store.account_by_name("spike").await.unwrap().unwrap();
+    assert_eq!((found.id, found.name.as_str()), (spike.id, "Spike"));
+    assert_eq!(store.account(amethyst.id).await.unwrap().unwrap().name, "amethyst");
+    assert!(store.account_by_name("nobody").await.unwrap().is_none());
+
+    // Sessions: found by hash until revoked, revoked once.
+    store.create_session(b"hash-1", spike.id, 5).await.unwrap();
+    assert_eq!(store.session_account(b"hash-1").await.unwrap(), Some(spike.id));
+    assert!(store.revoke_session(b"hash-1", 6).await.unwrap());
+    assert!(!store.revoke_session(b"hash-1", 7).await.unwrap());
+    assert_eq!(store.session_account(b"hash-1").await.unwrap(), None);
+
+    // Invites: expired, own, unknown, then a bond; one partner each.
+    store.create_invite("EXPIRED1", spike.id, 10, 20).await.unwrap();
+    assert!(matches!(
+        store.accept_invite("EXPIRED1", amethyst.id, Profile::Story, TierSet::always(), 20).await,
+        Err(StoreError::NotFound("invite_expired"))
+    ));
+    store.create_invite("SPIKE123", spike.id, 10, 1_000).await.unwrap();
+    assert!(matches!(
+        store.create_invite("SPIKE123", twilight.id, 10, 1_000).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(matches!(
+        store.accept_invite("SPIKE123", spike.id, Profile::Story, TierSet::always(), 30).await,
+        Err(StoreError::Conflict("own_invite"))
+    ));
+    assert!(matches!(
+        store.accept_invite("NOSUCH12", amethyst.id, Profile::Story, TierSet::always(), 30).await,
+        Err(StoreError::NotFound("invite"))
+    ));
+    store.create_invite("SPIKE456", spike.id, 10, 1_000).await.unwrap();
+    let bond = store
+        .accept_invite("SPIKE123", amethyst.id, Profile::Story, TierSet::always(), 40)
+        .await
+        .unwrap();
+    assert_eq!(bond.members, [spike.id, amethyst.id]);
+    assert_eq!(bond.names, ["Spike".to_string(), "amethyst".to_string()]);
+    assert_eq!(bond.open_tiers, TierSet::always());
+    assert_eq!(store.bond_of(amethyst.id).await.unwrap().unwrap().id, bond.id);
+    // The inviter's other codes are retired with the bond: nobody else can use them.
+    assert!(matches!(
+        store.accept_invite("SPIKE456", twilight.id, Profile::Story, TierSet::always(), 41).await,
+        Err(StoreError::NotFound("invite"))
+    ));
+    store.create_invite("TWILIGHT", twilight.id, 42, 1_000).await.unwrap();
+    assert!(matches!(
+        store.accept_invite("TWILIGHT", spike.id, Profile::Story, TierSet::always(), 43).await,
+        Err(StoreError::Conflict("already_bonded"))
+    ));
+    assert!(store.bond_of(twilight.id).await.unwrap().is_none());
+
+    // Tiers are stored as bits.
+    let mut open = TierSet::always();
+    open.insert(Tier::Feelings);
+    store.set_open_tiers(bond.id, open).await.unwrap();
+    assert_eq!(store.bond_of(spike.id).await.unwrap().unwrap().open_tiers, open);
+
+    // Positions: the newest fix wins, an older one is ignored.
+    store.save_position(spike.id, position(30.0, 31.0, 100)).await.unwrap();
+    store.save_position(spike.id, position(30.5, 31.5, 50)).await.unwrap();
+    assert_eq!(store.position(spike.id).await.unwrap().unwrap().fix.lat, 30.0);
+    store.save_position(spike.id, position(30.1, 31.1, 200)).await.unwrap();
+    let p = store.position(spike.id).await.unwrap().unwrap();
+    assert_eq!((p.fix.lat, p.fix.lon, p.fix.accuracy_m, p.fix.at_ms), (30.1, 31.1, 3.0, 200));
+    assert!(store.position(twilight.id).await.unwrap().is_none());
+
+    // Messages: in order, once per (sender, id); a different message under a used id is a
+    // conflict; another sender may use the same id.
+    let first = match append(&store, bond.id, spike.id, "m1", "hello").await {
+        Appended::New(m) => m,
+        other => panic!("{other:?}"),
+    };
+    assert!(matches!(
+        append(&store, bond.id, spike.id, "m1", "hello").await,
+        Appended::Existing(m) if m.seq == first.seq
+    ));
+    assert!(matches!(
+        append(&store, bond.id, spike.id, "m1", "goodbye").await,
+        Appended::Conflict(_)
+    ));
+    let second = match append(&store, bond.id, amethyst.id, "m1", "hi back").await {
+        Appended::New(m) => m,
+        other => panic!("{other:?}"),
+    };
+    assert!(second.seq > first.seq);
+    let alarm = match store
+        .append_message(NewMessage {
+            bond: bond.id,
+            sender: amethyst.id,
+            client_id: "a1".into(),
+            kind: MessageKind::Alarm,
+            body: None,
+            feeling: None,
+            sent_at: 11,
+        })
+        .await
+        .unwrap()
+    {
+        Appended::New(m) => m,
+        other => panic!("{other:?}"),
+    };
+    let feeling = match store
+        .append_message(NewMessage {
+            bond: bond.id,
+            sender: spike.id,
+            client_id: "f1".into(),
+            kind: MessageKind::Feeling,
+            body: None,
+            feeling: Some(Feeling::Calm),
+            sent_at: 12,
+        })
+        .await
+        .unwrap()
+    {
+        Appended::New(m) => m,
+        other => panic!("{other:?}"),
+    };
+    let all = store.messages_after(bond.id, 0, 100).await.unwrap();
+    let seqs: Vec<i64> = all.iter().map(|m| m.seq).collect();
+    assert_eq!(seqs, vec![first.seq, second.seq, alarm.seq, feeling.seq]);
+    assert_eq!(all[3].feeling, Some(Feeling::Calm));
+    let page = store.messages_after(bond.id, first.seq, 2).await.unwrap();
+    assert_eq!(page.iter().map(|m| m.seq).collect::<Vec<_>>(), vec![second.seq, alarm.seq]);
+    assert_eq!(store.last_seq(bond.id).await.unwrap(), feeling.seq);
+    let found = store.message_by_client_id(amethyst.id, "m1").await.unwrap().unwrap();
+    assert_eq!(found.seq, second.seq);
+    assert!(store.message_by_client_id(twilight.id, "m1").await.unwrap().is_none());
+
+    // Alarms: raised until the receiver acknowledges; the sender cannot.
+    assert_eq!(store.raised_alarms(bond.id).await.unwrap().len(), 1);
+    assert!(matches!(
+        store.acknowledge_alarm(bond.id, alarm.seq, amethyst.id, 20).await,
+        Err(StoreError::Conflict("own_alarm"))
+    ));
+    assert!(matches!(
+        store.acknowledge_alarm(bond.id, first.seq, spike.id, 20).await,
+        Err(StoreError::NotFound("alarm"))
+    ));
+    let acked = store.acknowledge_alarm(bond.id, alarm.seq, spike.id, 21).await.unwrap();
+    assert_eq!(acked.acknowledged_at, Some(21));
+    let again = store.acknowledge_alarm(bond.id, alarm.seq, spike.id, 99).await.unwrap();
+    assert_eq!(again.acknowledged_at, Some(21), "the first acknowledgement stands");
+    assert!(store.raised_alarms(bond.id).await.unwrap().is_empty());
+
+    // The delivery cursor only moves forward.
+    store.set_delivered(spike.id, second.seq).await.unwrap();
+    store.set_delivered(spike.id, first.seq).await.unwrap();
+    assert_eq!(store.account(spike.id).await.unwrap().unwrap().delivered_seq, second.seq);
+
+    // Ending the bond frees both partners; it ends once.
+    assert!(store.end_bond(bond.id, 50).await.unwrap());
+    assert!(!store.end_bond(bond.id, 51).await.unwrap());
+    assert!(store.bond_of(spike.id).await.unwrap().is_none());
+    assert!(store.bond_of(amethyst.id).await.unwrap().is_none());
+    // And they can bond again, with new sequence numbers after the old ones.
+    store.create_invite("AGAIN123", amethyst.id, 60, 1_000).await.unwrap();
+    let bond2 = store
+        .accept_invite("AGAIN123", spike.id, Profile::Open, TierSet::always(), 61)
+        .await
+        .unwrap();
+    assert_ne!(bond2.id, bond.id);
+    assert_eq!(bond2.members, [amethyst.id, spike.id]);
+    let next = match append(&store, bond2.id, spike.id, "m9", "again").await {
+        Appended::New(m) => m,
+        other => panic!("{other:?}"),
+    };
+    assert!(next.seq > feeling.seq, "sequence numbers are never reused");
+    assert_eq!(store.messages_after(bond2.id, 0, 10).await.unwrap().len(), 1);
+
+    // Racing acceptances of two invites by one person: exactly one bond.
+    let x = store.create_account("x", "h", 70).await.unwrap();
+    let y = store.create_account("y", "h", 70).await.unwrap();
+    let z = store.create_account("z", "h", 70).await.unwrap();
+    store.create_invite("XXXXXXXX", x.id, 70, 1_000).await.unwrap();
+    store.create_invite("YYYYYYYY", y.id, 70, 1_000).await.unwrap();
+    let (r1, r2) = tokio::join!(
+        store.accept_invite("XXXXXXXX", z.id, Profile::Story, TierSet::always(), 71),
+        store.accept_invite("YYYYYYYY", z.id, Profile::Story, TierSet::always(), 71),
+    );
+    assert_eq!(
+        [r1.is_ok(), r2.is_ok()].iter().filter(|ok| **ok).count(),
+        1,
+        "one person, one partner"
+    );
+
+    // Racing retries of one message: stored once.
+    let (m1, m2) = tokio::join!(
+        append(&store, bond2.id, amethyst.id, "race", "once"),
+        append(&store, bond2.id, amethyst.id, "race", "once"),
+    );
+    let news = [&m1, &m2].iter().filter(|a| matches!(a, Appended::New(_))).count();
+    assert_eq!(news, 1, "{m1:?} {m2:?}");
+}
