@@ -53,6 +53,8 @@ struct BondRuntime {
     contact: [Contact; 2],
     stretch: [StretchDetector; 2],
     guarded: [bool; 2],
+    /// Set when the bond ends, for tasks that looked the runtime up just before.
+    ended: bool,
 }
 
 impl BondRuntime {
@@ -111,10 +113,21 @@ pub struct Hub<S, B> {
     last_heard: Mutex<HashMap<AccountId, i64>>,
 }
 
-/// A locked bond runtime and which member the caller is.
+/// A bond runtime and which member the caller is.
 struct Held {
     runtime: Arc<AsyncMutex<BondRuntime>>,
     idx: usize,
+}
+
+impl Held {
+    /// Locks the runtime; a bond that ended meanwhile is no bond.
+    async fn lock(&self) -> Result<tokio::sync::MutexGuard<'_, BondRuntime>, ApiError> {
+        let rt = self.runtime.lock().await;
+        if rt.ended {
+            return Err(not_bonded());
+        }
+        Ok(rt)
+    }
 }
 
 impl<S: Store, B: Bus> Hub<S, B> {
@@ -220,6 +233,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
             contact,
             stretch,
             guarded: [false, false],
+            ended: false,
         })
     }
 
@@ -254,7 +268,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
         let now = now_ms();
         self.last_heard.lock().expect("hub lock").insert(account, now);
         if let Some(held) = self.held(account).await? {
-            let mut rt = held.runtime.lock().await;
+            let mut rt = held.lock().await?;
             if let Some(event) = rt.contact[held.idx].heard(now) {
                 self.publish_contact(&rt, held.idx, event);
             }
@@ -280,7 +294,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
         let Some(held) = self.held(account).await? else {
             return Ok(());
         };
-        let mut rt = held.runtime.lock().await;
+        let mut rt = held.lock().await?;
         let idx = held.idx;
         if let Some(event) = rt.contact[idx].heard(now) {
             self.publish_contact(&rt, idx, event);
@@ -344,7 +358,9 @@ impl<S: Store, B: Bus> Hub<S, B> {
             return Ok(None);
         };
         let (record, view) = {
-            let rt = held.runtime.lock().await;
+            let Ok(rt) = held.lock().await else {
+                return Ok(None);
+            };
             let idx = held.idx;
             let partner = 1 - idx;
             let profile = rt.record.profile;
@@ -401,7 +417,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
         let Some(held) = self.held(account).await? else {
             return Err(not_bonded());
         };
-        let mut rt = held.runtime.lock().await;
+        let mut rt = held.lock().await?;
         if let Some(event) = rt.contact[held.idx].heard(now_ms()) {
             self.publish_contact(&rt, held.idx, event);
         }
@@ -467,7 +483,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
         let Some(held) = self.held(account).await? else {
             return Err(not_bonded());
         };
-        let record = held.runtime.lock().await.record.clone();
+        let record = held.lock().await?.record.clone();
         let mut page = self.store.messages_after(record.id, after, limit + 1).await?;
         let more = page.len() > limit as usize;
         page.truncate(limit as usize);
@@ -479,7 +495,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
         let Some(held) = self.held(account).await? else {
             return Err(not_bonded());
         };
-        let rt = held.runtime.lock().await;
+        let rt = held.lock().await?;
         let alarm = match self
             .store
             .acknowledge_alarm(rt.record.id, seq, account, now_ms())
@@ -527,7 +543,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
         let Some(held) = self.held(account).await? else {
             return Err(not_bonded());
         };
-        let rt = held.runtime.lock().await;
+        let rt = held.lock().await?;
         if rt.guarded[held.idx] || !rt.tiers.is_open(Tier::Thoughts) {
             return Ok(false);
         }
@@ -542,7 +558,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
         let Some(held) = self.held(account).await? else {
             return Err(not_bonded());
         };
-        let mut rt = held.runtime.lock().await;
+        let mut rt = held.lock().await?;
         if rt.guarded[held.idx] != on {
             rt.guarded[held.idx] = on;
             let partner = rt.record.members[1 - held.idx];
@@ -637,7 +653,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
         self.forget_bond(&record);
         // Positions known before the bond existed count from the start.
         if let Some(held) = self.held(account).await? {
-            let mut rt = held.runtime.lock().await;
+            let mut rt = held.lock().await?;
             if let Some(d) = rt.distance() {
                 let changes = rt.tiers.update(profile, d);
                 if !changes.is_empty() {
@@ -665,8 +681,9 @@ impl<S: Store, B: Bus> Hub<S, B> {
         let Some(held) = self.held(account).await? else {
             return Err(not_bonded());
         };
-        let rt = held.runtime.lock().await;
+        let mut rt = held.lock().await?;
         self.store.end_bond(rt.record.id, now_ms()).await?;
+        rt.ended = true;
         self.forget_bond(&rt.record);
         for member in rt.record.members {
             self.publish(member, &ServerFrame::BondEnded);
