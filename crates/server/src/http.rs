@@ -402,7 +402,7 @@ async fn put_position<S: Store, B: Bus>(
 ) -> Result<StatusCode, ApiError> {
     let Json(update) = body?;
     let fix = fix_of(&update, now_ms())?;
-    app.hub.position(caller.account, fix).await?;
+    app.hub.position(caller.account, fix, true).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -26,6 +26,7 @@ use crate::bus::{Bus, Frame};
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
+use crate::positions::PositionWriter;
 use crate::store::{
     AccountId, Appended, BondId, BondRecord, MessageRecord, NewMessage, PositionRecord, Store,
     StoreError,
@@ -108,6 +109,8 @@ pub struct Hub<S, B> {
     bonds: Mutex<HashMap<BondId, Arc<AsyncMutex<BondRuntime>>>>,
     /// Which bond each account is in (`None`: known to be unbonded), filled on demand.
     membership: Mutex<HashMap<AccountId, Option<BondId>>>,
+    /// Group-commits positions.
+    positions: PositionWriter,
     /// When each account was last heard from since start, bonded or not, so a bond made
     /// a moment after its partner was active starts with contact live.
     last_heard: Mutex<HashMap<AccountId, i64>>,
@@ -134,13 +137,14 @@ impl<S: Store, B: Bus> Hub<S, B> {
     /// A hub over a store and a bus.
     pub fn new(store: S, bus: B, config: Config) -> Hub<S, B> {
         Hub {
-            store,
             bus,
             config,
             metrics: Metrics::default(),
             bonds: Mutex::new(HashMap::new()),
             membership: Mutex::new(HashMap::new()),
             last_heard: Mutex::new(HashMap::new()),
+            positions: PositionWriter::start(store.clone()),
+            store,
         }
     }
 
@@ -277,18 +281,20 @@ impl<S: Store, B: Bus> Hub<S, B> {
     }
 
     /// Takes a new position: stores it, then moves the bond (tiers, pull, stretch, contact)
-    /// and tells both partners.
-    pub async fn position(&self, account: AccountId, fix: Fix) -> Result<(), ApiError> {
+    /// and tells both partners. With `durable`, returns only once the position is
+    /// committed (HTTP acknowledges it); otherwise it is committed within
+    /// [`LINGER`](crate::positions::LINGER) (the link does not acknowledge positions).
+    pub async fn position(&self, account: AccountId, fix: Fix, durable: bool) -> Result<(), ApiError> {
         let now = now_ms();
-        self.store
-            .save_position(
-                account,
-                PositionRecord {
-                    fix,
-                    received_at: now,
-                },
-            )
-            .await?;
+        let record = PositionRecord {
+            fix,
+            received_at: now,
+        };
+        if durable {
+            self.positions.write(account, record).await?;
+        } else {
+            self.positions.queue(account, record).await;
+        }
         self.metrics.positions.inc();
         self.last_heard.lock().expect("hub lock").insert(account, now);
         let Some(held) = self.held(account).await? else {

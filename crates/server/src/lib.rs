@@ -15,6 +15,7 @@ pub mod hub;
 pub mod link;
 pub mod metrics;
 pub mod openapi;
+pub mod positions;
 pub mod store;
 pub mod web;
 

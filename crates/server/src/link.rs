@@ -220,7 +220,7 @@ async fn handle<S: Store, B: Bus>(
     };
     let result = match frame {
         ClientFrame::Position(update) => match fix_of(&update, now_ms()) {
-            Ok(fix) => hub.position(account, fix).await,
+            Ok(fix) => hub.position(account, fix, false).await,
             Err(e) => Err(e),
         },
         ClientFrame::Send(message) => {

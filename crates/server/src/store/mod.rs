@@ -253,11 +253,11 @@ pub trait Store: Clone + Send + Sync + 'static {
     /// Ends a live bond; false when it was not live.
     fn end_bond(&self, bond: BondId, now_ms: i64) -> impl Future<Output = StoreResult<bool>> + Send;
 
-    /// Stores an account's latest position (an older fix than the stored one is ignored).
-    fn save_position(
+    /// Stores accounts' latest positions, in one transaction (a fix older than the one
+    /// stored is ignored).
+    fn save_positions(
         &self,
-        account: AccountId,
-        position: PositionRecord,
+        batch: &[(AccountId, PositionRecord)],
     ) -> impl Future<Output = StoreResult<()>> + Send;
 
     /// An account's latest position.

@@ -345,23 +345,28 @@ impl Store for Sqlite {
         Ok(res.rows_affected() == 1)
     }
 
-    async fn save_position(&self, account: AccountId, position: PositionRecord) -> StoreResult<()> {
-        let fix = position.fix;
-        sqlx::query(
-            "INSERT INTO positions (account_id, lat, lon, accuracy_m, at, received_at) \
-             VALUES (?, ?, ?, ?, ?, ?) \
-             ON CONFLICT (account_id) DO UPDATE SET lat = excluded.lat, lon = excluded.lon, \
-             accuracy_m = excluded.accuracy_m, at = excluded.at, received_at = excluded.received_at \
-             WHERE excluded.at >= positions.at",
-        )
-        .bind(account.0.to_string())
-        .bind(fix.lat)
-        .bind(fix.lon)
-        .bind(fix.accuracy_m)
-        .bind(fix.at_ms)
-        .bind(position.received_at)
-        .execute(&self.writer)
-        .await?;
+    async fn save_positions(&self, batch: &[(AccountId, PositionRecord)]) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        for (account, position) in batch {
+            let fix = position.fix;
+            sqlx::query(
+                "INSERT INTO positions (account_id, lat, lon, accuracy_m, at, received_at) \
+                 VALUES (?, ?, ?, ?, ?, ?) \
+                 ON CONFLICT (account_id) DO UPDATE SET lat = excluded.lat, lon = excluded.lon, \
+                 accuracy_m = excluded.accuracy_m, at = excluded.at, \
+                 received_at = excluded.received_at \
+                 WHERE excluded.at >= positions.at",
+            )
+            .bind(account.0.to_string())
+            .bind(fix.lat)
+            .bind(fix.lon)
+            .bind(fix.accuracy_m)
+            .bind(fix.at_ms)
+            .bind(position.received_at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 

@@ -26,7 +26,7 @@ async fn sqlite_reopens_with_everything_in_place() {
             .accept_invite("ABCDEFGH", b.id, Profile::City, TierSet::always(), 2)
             .await
             .unwrap();
-        store.save_position(a.id, position(30.0, 31.0, 5)).await.unwrap();
+        store.save_positions(&[(a.id, position(30.0, 31.0, 5))]).await.unwrap();
         append(&store, bond.id, a.id, "m1", "hello").await;
         (a.id, bond.id)
     };
@@ -142,10 +142,10 @@ pub async fn conformance<S: Store>(store: S) {
     assert_eq!(store.bond_of(spike.id).await.unwrap().unwrap().open_tiers, open);
 
     // Positions: the newest fix wins, an older one is ignored.
-    store.save_position(spike.id, position(30.0, 31.0, 100)).await.unwrap();
-    store.save_position(spike.id, position(30.5, 31.5, 50)).await.unwrap();
+    store.save_positions(&[(spike.id, position(30.0, 31.0, 100))]).await.unwrap();
+    store.save_positions(&[(spike.id, position(30.5, 31.5, 50))]).await.unwrap();
     assert_eq!(store.position(spike.id).await.unwrap().unwrap().fix.lat, 30.0);
-    store.save_position(spike.id, position(30.1, 31.1, 200)).await.unwrap();
+    store.save_positions(&[(spike.id, position(30.1, 31.1, 200))]).await.unwrap();
     let p = store.position(spike.id).await.unwrap().unwrap();
     assert_eq!((p.fix.lat, p.fix.lon, p.fix.accuracy_m, p.fix.at_ms), (30.1, 31.1, 3.0, 200));
     assert!(store.position(twilight.id).await.unwrap().is_none());
