@@ -14,5 +14,5 @@ pub mod link;
 pub mod problem;
 
 pub use api::*;
-pub use link::{ClientFrame, ServerFrame};
+pub use link::{ClientFrame, Mover, ServerFrame};
 pub use problem::Problem;

@@ -24,6 +24,8 @@ pub enum ServerFrame {
     },
     /// The pull moved (either partner moved).
     Pull {
+        /// Who moved: `you` or `partner`.
+        moved: Mover,
         /// The pull toward the partner.
         pull: PullView,
         /// The bond's strength in [0, 1].
@@ -108,6 +110,16 @@ pub enum ServerFrame {
         /// What went wrong.
         problem: Problem,
     },
+}
+
+/// Whose move a `pull` frame follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mover {
+    /// You moved.
+    You,
+    /// Your partner moved.
+    Partner,
 }
 
 /// What a client sends.

@@ -16,7 +16,7 @@ use haurach_bond::pull::{coarsen_distance, pull};
 use haurach_bond::thoughts::Edit;
 use haurach_bond::{Contact, Fix, Profile, StretchDetector, Tier, TierChange, TierState};
 use haurach_proto::{
-    BondView, ContactState, Feeling, LatLon, Message, MessageKind, NextTier, PullView,
+    BondView, ContactState, Feeling, LatLon, Message, MessageKind, Mover, NextTier, PullView,
     SendMessage, ServerFrame, TierView,
 };
 use time::OffsetDateTime;
@@ -335,6 +335,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
         for i in 0..2 {
             if let Some((pull, strength, next_tier)) = rt.pull_for(i) {
                 let frame = ServerFrame::Pull {
+                    moved: if i == idx { Mover::You } else { Mover::Partner },
                     pull,
                     strength,
                     next_tier,
