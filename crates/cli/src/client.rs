@@ -1,39 +1,591 @@
-//! The client commands: they talk to a server over HTTP and the live link.
+//! The client commands: they talk to a server over HTTP and the live link, as the
+//! citizen whose session the sessions file holds (see [`sessions`]).
+//!
+//! - [`api`]: the HTTP client (wire types in and out, problem details as errors).
+//! - [`link`]: `watch` and `think` over the live link.
+//! - [`show`]: the bond and the link's frames as a person reads them.
+//! - [`sessions`]: who is logged in where.
 
+pub mod api;
+pub mod link;
+pub mod sessions;
+pub mod show;
+
+use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::path::PathBuf;
+use std::time::Duration;
 
-use clap::Subcommand;
+use anyhow::Context as _;
+use clap::{Args, Subcommand};
+use haurach_bond::Profile;
+use haurach_proto::{
+    AcceptInvite, Account, BondView, Credentials, Feeling, Invite, Message, MessageKind,
+    PositionUpdate, SendMessage, Session,
+};
+use reqwest::Method;
+
+use crate::replay::ReplayArgs;
+use crate::walk::WalkArgs;
+use api::Api;
+use sessions::{Saved, Sessions};
+
+/// The server the client talks to when none is given.
+pub const DEFAULT_SERVER: &str = "http://127.0.0.1:7420";
 
 /// Client commands.
 #[derive(Debug, Subcommand)]
 pub enum ClientCommand {
-    /// Create an account on the server.
+    /// Create an account on the server, and log in as it
+    ///
+    /// The password comes from --password, else HAURACH_PASSWORD, else it is asked for
+    /// (twice, without echo) when stdin is a terminal, else it is read as one line of
+    /// stdin. A name is 1 to 32 letters, digits, '-', '_' or '.'; a password at least 8
+    /// characters.
+    ///
+    /// Examples:
+    ///   haurach register amethyst
+    ///   echo 'reaching-west-too' | haurach register amethyst
+    #[command(verbatim_doc_comment)]
     Register {
         /// Your name.
         name: String,
+        #[command(flatten)]
+        password: PasswordArg,
     },
+    /// Log in, and remember the session (in HOME/sessions.toml, mode 0600)
+    ///
+    /// The one who logged in last acts by default; pick another with --as NAME. The
+    /// password comes as for register.
+    ///
+    /// Examples:
+    ///   haurach login spike
+    ///   HAURACH_PASSWORD=... haurach --server http://city.example:7420 login spike
+    #[command(verbatim_doc_comment)]
+    Login {
+        /// Your name.
+        name: String,
+        #[command(flatten)]
+        password: PasswordArg,
+    },
+    /// End the session on the server and forget it here
+    ///
+    /// Examples:
+    ///   haurach logout
+    ///   haurach --as spike logout
+    #[command(verbatim_doc_comment)]
+    Logout,
+    /// Make an invite code for your partner (it works for 24 hours)
+    ///
+    /// Prints the code and the exact command your partner types to accept it.
+    ///
+    /// Example:
+    ///   haurach invite
+    ///   # your partner: haurach accept K7QF-3MZP
+    #[command(verbatim_doc_comment)]
+    Invite,
+    /// Accept your partner's invite code and bond with them
+    ///
+    /// The profile sets the distances at which things pass: "story" (feelings at 20 km,
+    /// sight at 2 km), "city" (feelings at 1 km, sight at 100 m) or "open" (everything at
+    /// any range, memories still within 25 m).
+    ///
+    /// Examples:
+    ///   haurach accept K7QF-3MZP
+    ///   haurach --as spike accept k7qf3mzp --profile city
+    #[command(verbatim_doc_comment)]
+    Accept {
+        /// The code, as your partner gave it (case and dashes do not matter).
+        code: String,
+        /// The distances of the bond: story, city or open [default: story].
+        #[arg(long, value_parser = parse_profile)]
+        profile: Option<Profile>,
+    },
+    /// End your bond
+    ///
+    /// Example:
+    ///   haurach unbond
+    #[command(verbatim_doc_comment)]
+    Unbond,
+    /// Where your partner is, and what passes between you at this distance
+    ///
+    /// Beyond sight range the pull is coarsened (bearing to 5°, distance to two
+    /// significant figures); within it, the exact position is shown.
+    ///
+    /// Examples:
+    ///   haurach where
+    ///   # amethyst is east-north-east, 17 km away (strength 0.03); voice opens in 300 m
+    ///   haurach where --json | jq .pull
+    #[command(verbatim_doc_comment)]
+    Where {
+        /// Print the bond as the API gives it (JSON).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Say something to your partner (needs the voice tier)
+    ///
+    /// The message is stored before this returns; if the network fails it is sent again
+    /// with the same id, so it never arrives twice.
+    ///
+    /// Examples:
+    ///   haurach say "You miss someone as well, don't you?"
+    ///   haurach say I HEARD that     # the words need no quotes
+    #[command(verbatim_doc_comment)]
+    Say {
+        /// The words.
+        #[arg(required = true, num_args = 1.., allow_hyphen_values = true)]
+        text: Vec<String>,
+    },
+    /// Send a feeling (needs the feelings tier)
+    ///
+    /// Feelings: calm, joy, pleasure, victory, love, longing, sadness, fear.
+    ///
+    /// Example:
+    ///   haurach feel calm
+    #[command(verbatim_doc_comment)]
+    Feel {
+        /// One of calm, joy, pleasure, victory, love, longing, sadness, fear.
+        #[arg(value_parser = parse_feeling)]
+        feeling: Feeling,
+    },
+    /// Raise an alarm: it goes through at any range, until your partner acknowledges it
+    ///
+    /// Examples:
+    ///   haurach alarm
+    ///   haurach alarm the sand is moving
+    #[command(verbatim_doc_comment)]
+    Alarm {
+        /// What is wrong (optional).
+        #[arg(num_args = 0.., allow_hyphen_values = true)]
+        text: Vec<String>,
+    },
+    /// Acknowledge your partner's alarm
+    ///
+    /// Example:
+    ///   haurach ack 14      # the number `where` and `watch` show
+    #[command(verbatim_doc_comment)]
+    Ack {
+        /// The alarm's sequence number.
+        seq: i64,
+    },
+    /// Say where you are (one position)
+    ///
+    /// Examples:
+    ///   haurach move 23.12036 53.66059
+    ///   haurach move -- -33.92 18.42 --accuracy 15
+    #[command(verbatim_doc_comment, allow_negative_numbers = true)]
+    Move {
+        /// Latitude, degrees in [-90, 90].
+        lat: f64,
+        /// Longitude, degrees in [-180, 180].
+        lon: f64,
+        /// How sure you are of it, metres.
+        #[arg(long, value_name = "M")]
+        accuracy: Option<f64>,
+    },
+    /// Follow the live link: the pull, tiers, contact, messages, thoughts
+    ///
+    /// Each message is acknowledged once printed, so the next watch resumes after it. If
+    /// the link drops, watch reconnects by itself (saying so on stderr) and resumes after
+    /// the last message it printed.
+    ///
+    /// Examples:
+    ///   haurach watch
+    ///   haurach watch --json                 # raw frames, one per line
+    ///   haurach watch --count 1 --for 60     # wait for one message, at most a minute
+    #[command(verbatim_doc_comment)]
+    Watch {
+        /// Print the raw frames (JSON, one per line).
+        #[arg(long)]
+        json: bool,
+        /// Stop after this many messages (voice, feelings, alarms).
+        #[arg(long, value_name = "N")]
+        count: Option<u64>,
+        /// Stop after this many seconds (an error if --count was not reached).
+        #[arg(long = "for", value_name = "SECONDS")]
+        for_s: Option<f64>,
+        /// Resume after this message number instead of after the last one acknowledged.
+        #[arg(long, value_name = "SEQ")]
+        after: Option<i64>,
+    },
+    /// Think aloud: each line typed on stdin becomes the thought your partner sees
+    ///
+    /// Needs the thoughts tier; thoughts are live, never stored.
+    ///
+    /// Examples:
+    ///   haurach think
+    ///   echo "I wonder if she's attractive..." | haurach think
+    #[command(verbatim_doc_comment)]
+    Think,
+    /// Walk a simulated position: a straight line, a GPX track, or a scenario's side
+    ///
+    /// Each step is sent to the server as a position.
+    ///
+    /// Tiers opening and closing are printed as they happen; a progress bar shows on a
+    /// terminal.
+    ///
+    /// Examples:
+    ///   haurach walk --from 23.120,53.660 --to 23.133,53.770 --speed 4 --speedup 60
+    ///   haurach walk --gpx track.gpx --speedup 10
+    ///   haurach walk --scenario scenarios/desert.toml --who spike --speedup 600
+    #[command(verbatim_doc_comment)]
+    Walk(WalkArgs),
+    /// Replay a scenario fast-forwarded and print its timeline
+    ///
+    /// Without --server (the flag; HAURACH_SERVER does not count) a server is started in
+    /// this process with a temporary database. With it, the scenario's partners are
+    /// registered there (or logged in with the scenario's passwords).
+    ///
+    /// Examples:
+    ///   haurach replay scenarios/desert.toml
+    ///   # day 1 15:54   20.0 km  feelings opened (within 20 km)
+    ///   haurach replay scenarios/desert.toml --json
+    ///   haurach replay scenarios/desert.toml --server http://127.0.0.1:7420
+    #[command(verbatim_doc_comment)]
+    Replay(ReplayArgs),
+}
+
+/// `--password` (or `HAURACH_PASSWORD`).
+#[derive(Debug, Args)]
+pub struct PasswordArg {
+    /// The password (prefer HAURACH_PASSWORD or typing it when asked: arguments are
+    /// visible to other users of this machine).
+    #[arg(long, env = "HAURACH_PASSWORD", hide_env_values = true)]
+    password: Option<String>,
+}
+
+fn parse_profile(s: &str) -> Result<Profile, String> {
+    Profile::from_key(&s.to_lowercase()).ok_or_else(|| {
+        format!(
+            "no such profile: choose one of {}",
+            Profile::ALL.map(Profile::key).join(", ")
+        )
+    })
+}
+
+fn parse_feeling(s: &str) -> Result<Feeling, String> {
+    Feeling::from_key(&s.to_lowercase()).ok_or_else(|| {
+        format!(
+            "no such feeling: choose one of {}",
+            Feeling::ALL.map(Feeling::key).join(", ")
+        )
+    })
 }
 
 /// What every client command needs: the server, who is acting, where sessions are kept.
 pub struct Context {
-    #[allow(dead_code)]
     server: String,
+    server_flag: bool,
+    as_name: Option<String>,
+    home: PathBuf,
 }
 
 impl Context {
-    /// A context from the global flags.
+    /// A context from the global flags; `server_flag` says whether `--server` was typed
+    /// (rather than taken from the environment or the default).
     pub fn new(
         server: String,
-        _as_name: Option<String>,
-        _home: Option<PathBuf>,
+        server_flag: bool,
+        as_name: Option<String>,
+        home: Option<PathBuf>,
     ) -> anyhow::Result<Context> {
-        Ok(Context { server })
+        let server = sessions::server_key(&server);
+        if !(server.starts_with("http://") || server.starts_with("https://")) {
+            anyhow::bail!("--server must be an http:// or https:// URL, not {server:?}");
+        }
+        let home = match home {
+            Some(home) => home,
+            None => sessions::default_home()?,
+        };
+        Ok(Context {
+            server,
+            server_flag,
+            as_name,
+            home,
+        })
+    }
+
+    fn anonymous(&self) -> anyhow::Result<Api> {
+        Api::new(&self.server, None)
+    }
+
+    /// The session of `--as NAME` (or `fallback`), else of whoever logged in last.
+    fn session(&self, fallback: Option<&str>) -> anyhow::Result<(Saved, Api)> {
+        let sessions = Sessions::load(&self.home)?;
+        let name = self.as_name.as_deref().or(fallback);
+        let saved = sessions
+            .pick(&self.server, name)
+            .cloned()
+            .ok_or_else(|| match name {
+                Some(name) => anyhow::anyhow!(
+                    "{name} is not logged in on {}: haurach --as {name} login {name}",
+                    self.server
+                ),
+                None => anyhow::anyhow!(
+                    "nobody is logged in on {}: haurach login NAME (or haurach register NAME)",
+                    self.server
+                ),
+            })?;
+        let api = Api::new(&self.server, Some(saved.token.clone()))?;
+        Ok((saved, api))
+    }
+
+    fn remember(&self, session: &Session) -> anyhow::Result<()> {
+        let mut sessions = Sessions::load(&self.home)?;
+        sessions.insert(&self.server, &session.account.name, &session.token);
+        sessions.save(&self.home)
+    }
+
+    /// `haurach` as the partner should type it against this server.
+    fn command_prefix(&self) -> String {
+        if self.server == DEFAULT_SERVER {
+            "haurach".to_owned()
+        } else {
+            format!("haurach --server {}", self.server)
+        }
     }
 }
 
 impl ClientCommand {
     /// Runs the command.
-    pub async fn run(self, _ctx: Context) -> anyhow::Result<()> {
-        anyhow::bail!("client commands are being written")
+    pub async fn run(self, ctx: Context) -> anyhow::Result<()> {
+        match self {
+            ClientCommand::Register { name, password } => {
+                let password = password_for(&name, password.password, true)?;
+                let creds = Credentials { name, password };
+                let api = ctx.anonymous()?;
+                let account: Account = api.post("/api/v1/accounts", &creds).await?;
+                let session: Session = api.post("/api/v1/sessions", &creds).await?;
+                ctx.remember(&session)?;
+                outln!(
+                    "registered {} on {}; you are logged in as {}",
+                    account.name,
+                    ctx.server,
+                    account.name
+                );
+            }
+            ClientCommand::Login { name, password } => {
+                let password = password_for(&name, password.password, false)?;
+                let creds = Credentials { name, password };
+                let session: Session = ctx.anonymous()?.post("/api/v1/sessions", &creds).await?;
+                ctx.remember(&session)?;
+                outln!("logged in as {} on {}", session.account.name, ctx.server);
+            }
+            ClientCommand::Logout => {
+                let (saved, api) = ctx.session(None)?;
+                match api
+                    .empty(Method::DELETE, "/api/v1/sessions/current", None)
+                    .await
+                {
+                    Ok(()) => {}
+                    // Revoked already: forgetting it here is all that is left to do.
+                    Err(e) if e.code() == Some("unauthorized") => {}
+                    Err(e) => return Err(e.into()),
+                }
+                let mut sessions = Sessions::load(&ctx.home)?;
+                sessions.remove(&ctx.server, &saved.name);
+                sessions.save(&ctx.home)?;
+                outln!("logged out {} from {}", saved.name, ctx.server);
+            }
+            ClientCommand::Invite => {
+                let (_, api) = ctx.session(None)?;
+                let invite: Invite = api.json(Method::POST, "/api/v1/bond/invites", None).await?;
+                outln!(
+                    "invite code: {} (works until {})",
+                    invite.code,
+                    show::date(invite.expires_at)
+                );
+                outln!("your partner accepts it with:");
+                outln!("  {} accept {}", ctx.command_prefix(), invite.code);
+            }
+            ClientCommand::Accept { code, profile } => {
+                let (_, api) = ctx.session(None)?;
+                let accept = AcceptInvite { code, profile };
+                let view: BondView = api.post("/api/v1/bond", &accept).await?;
+                outln!(
+                    "bonded with {} ({} profile)",
+                    view.partner,
+                    view.profile.key()
+                );
+                outln!("{}", show::bond(&view));
+            }
+            ClientCommand::Unbond => {
+                let (_, api) = ctx.session(None)?;
+                let view: BondView = api.get("/api/v1/bond").await?;
+                api.empty(Method::DELETE, "/api/v1/bond", None).await?;
+                outln!("the bond with {} is ended", view.partner);
+            }
+            ClientCommand::Where { json } => {
+                let (_, api) = ctx.session(None)?;
+                let view: BondView = api.get("/api/v1/bond").await?;
+                if json {
+                    outln!("{}", serde_json::to_string_pretty(&view)?);
+                } else {
+                    outln!("{}", show::bond(&view));
+                }
+            }
+            ClientCommand::Say { text } => {
+                let (saved, api) = ctx.session(None)?;
+                let m = send(&api, MessageKind::Voice, Some(text.join(" ")), None).await?;
+                outln!("{}", show::message(&saved.name, &m));
+            }
+            ClientCommand::Feel { feeling } => {
+                let (saved, api) = ctx.session(None)?;
+                let m = send(&api, MessageKind::Feeling, None, Some(feeling)).await?;
+                outln!("{}", show::message(&saved.name, &m));
+            }
+            ClientCommand::Alarm { text } => {
+                let (_, api) = ctx.session(None)?;
+                let body = (!text.is_empty()).then(|| text.join(" "));
+                let m = send(&api, MessageKind::Alarm, body, None).await?;
+                outln!(
+                    "alarm #{} raised: your partner feels it at any range until they acknowledge it (haurach ack {})",
+                    m.seq,
+                    m.seq
+                );
+            }
+            ClientCommand::Ack { seq } => {
+                let (_, api) = ctx.session(None)?;
+                let m: Message = api
+                    .json(
+                        Method::POST,
+                        &format!("/api/v1/bond/alarms/{seq}/ack"),
+                        None,
+                    )
+                    .await?;
+                outln!("acknowledged alarm #{} from {}", m.seq, m.from);
+            }
+            ClientCommand::Move { lat, lon, accuracy } => {
+                let (_, api) = ctx.session(None)?;
+                let update = PositionUpdate {
+                    lat,
+                    lon,
+                    accuracy_m: accuracy,
+                    at: None,
+                };
+                crate::walk::put_position(&api, &update).await?;
+                outln!("you are at {lat:.5}, {lon:.5}");
+                if let Some(view) = crate::walk::bond_of(&api).await? {
+                    outln!(
+                        "{}",
+                        show::pull_sentence(
+                            &view.partner,
+                            view.pull.as_ref(),
+                            view.strength,
+                            view.next_tier.as_ref()
+                        )
+                    );
+                }
+            }
+            ClientCommand::Watch {
+                json,
+                count,
+                for_s,
+                after,
+            } => {
+                let duration = match for_s {
+                    Some(s) if s.is_finite() && s >= 0.0 => Some(Duration::from_secs_f64(s)),
+                    Some(s) => anyhow::bail!("--for must be a number of seconds, not {s}"),
+                    None => None,
+                };
+                let (saved, api) = ctx.session(None)?;
+                let opts = link::WatchOptions {
+                    json,
+                    count,
+                    duration,
+                    after,
+                };
+                link::watch(api.base(), &saved.token, opts).await?;
+            }
+            ClientCommand::Think => {
+                let (saved, api) = ctx.session(None)?;
+                link::think(api.base(), &saved.token).await?;
+            }
+            ClientCommand::Walk(args) => {
+                let who = args.scenario_partner()?;
+                let (_, api) = ctx.session(who.as_deref())?;
+                crate::walk::run(&api, &args).await?;
+            }
+            ClientCommand::Replay(args) => {
+                let server = ctx.server_flag.then_some(ctx.server.as_str());
+                crate::replay::run(server, &args).await?;
+            }
+        }
+        Ok(())
     }
+}
+
+/// Stores a message with a fresh UUIDv7 id (the same id on every retry).
+async fn send(
+    api: &Api,
+    kind: MessageKind,
+    body: Option<String>,
+    feeling: Option<Feeling>,
+) -> anyhow::Result<Message> {
+    let message = SendMessage {
+        kind,
+        id: uuid::Uuid::now_v7().to_string(),
+        body,
+        feeling,
+    };
+    Ok(api.send_message(&message).await?)
+}
+
+/// The password: given, else asked on the terminal without echo, else a line of stdin.
+fn password_for(name: &str, given: Option<String>, confirm: bool) -> anyhow::Result<String> {
+    if let Some(password) = given {
+        return Ok(password);
+    }
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        let mut line = String::new();
+        stdin
+            .lock()
+            .read_line(&mut line)
+            .context("cannot read the password from stdin")?;
+        let password = line.trim_end_matches(['\r', '\n']).to_owned();
+        if password.is_empty() {
+            anyhow::bail!(
+                "no password given: pass --password, set HAURACH_PASSWORD, or pipe it on stdin"
+            );
+        }
+        return Ok(password);
+    }
+    let password = prompt_hidden(&format!("password for {name}: "))?;
+    if confirm && prompt_hidden("again, to be sure: ")? != password {
+        anyhow::bail!("the two passwords differ");
+    }
+    Ok(password)
+}
+
+/// Reads a line from the terminal with echo turned off (by `stty`, so no unsafe code is
+/// needed here); echo is turned back on however the read ends.
+fn prompt_hidden(prompt: &str) -> anyhow::Result<String> {
+    struct Echo(bool);
+    impl Drop for Echo {
+        fn drop(&mut self) {
+            if self.0 {
+                let _ = stty("echo");
+            }
+        }
+    }
+    let mut stderr = std::io::stderr();
+    write!(stderr, "{prompt}")?;
+    stderr.flush()?;
+    let echo_off = Echo(stty("-echo"));
+    if !echo_off.0 {
+        eprint!("(your typing will show) ");
+    }
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    drop(echo_off);
+    eprintln!();
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+}
+
+fn stty(arg: &str) -> bool {
+    std::process::Command::new("stty")
+        .arg(arg)
+        .stdin(std::process::Stdio::inherit())
+        .status()
+        .is_ok_and(|s| s.success())
 }

@@ -2,12 +2,27 @@
 //!
 //! `main` only parses arguments and dispatches; each command lives in its own module.
 
+/// `println!` for the program's output: when stdout is closed early (`haurach where |
+/// head -1`), the program ends quietly instead of panicking.
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::print_line(format_args!($($arg)*))
+    };
+}
+
 mod client;
+mod gpx;
+mod replay;
+mod scenario;
 mod serve;
+mod track;
+mod walk;
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 
 /// Haurach: a self-hosted, real-time link for two people who want to find each other.
 ///
@@ -21,7 +36,7 @@ use clap::{Parser, Subcommand};
 #[command(name = "haurach", version, about, long_about, verbatim_doc_comment)]
 struct Cli {
     /// The server the client commands talk to.
-    #[arg(long, global = true, env = "HAURACH_SERVER", default_value = "http://127.0.0.1:7420")]
+    #[arg(long, global = true, env = "HAURACH_SERVER", default_value = client::DEFAULT_SERVER)]
     server: String,
 
     /// Act as this logged-in citizen (default: whoever logged in last).
@@ -40,18 +55,49 @@ struct Cli {
 enum Command {
     /// Run the server (SQLite under ./haurach-data, on 127.0.0.1:7420, unless told otherwise).
     Serve(serve::ServeArgs),
+    /// Measure the live workload (optionally side by side with Mosquitto); see docs/benchmarks.md.
+    Bench(haurach_bench::BenchArgs),
     #[command(flatten)]
     Client(client::ClientCommand),
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
-    match cli.command {
+async fn main() -> ExitCode {
+    let matches = Cli::command().get_matches();
+    // `replay` starts its own server unless `--server` is typed: a HAURACH_SERVER in the
+    // environment should not make it register scenario accounts on a real server.
+    let server_flag = matches.value_source("server") == Some(ValueSource::CommandLine);
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    let res = match cli.command {
         Command::Serve(args) => serve::run(args).await,
+        Command::Bench(args) => haurach_bench::run(args).await,
         Command::Client(command) => {
-            let ctx = client::Context::new(cli.server, cli.as_name, cli.home)?;
-            command.run(ctx).await
+            match client::Context::new(cli.server, server_flag, cli.as_name, cli.home) {
+                Ok(ctx) => command.run(ctx).await,
+                Err(e) => Err(e),
+            }
         }
+    };
+    match res {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // `{:#}` gives the cause chain on one line: "cannot read x.toml: not found".
+            eprintln!("haurach: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Writes one line on stdout (see [`outln!`]).
+pub(crate) fn print_line(args: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_fmt(args).and_then(|()| out.write_all(b"\n"))
+        && e.kind() == std::io::ErrorKind::BrokenPipe
+    {
+        std::process::exit(0);
     }
 }

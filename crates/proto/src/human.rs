@@ -8,7 +8,11 @@ pub fn distance(m: f64) -> String {
     let m = m.max(0.0);
     if m < 1000.0 {
         // Below 100 m, a metre matters; above, tens of metres are enough.
-        let rounded = if m < 100.0 { m.round() } else { (m / 10.0).round() * 10.0 };
+        let rounded = if m < 100.0 {
+            m.round()
+        } else {
+            (m / 10.0).round() * 10.0
+        };
         if rounded < 1000.0 {
             return format!("{rounded:.0} m");
         }
@@ -29,11 +33,19 @@ pub fn duration_ms(ms: i64) -> String {
         60..3600 => format!("{} min", s / 60),
         3600..86_400 => {
             let (h, m) = (s / 3600, (s % 3600) / 60);
-            if m == 0 { format!("{h} h") } else { format!("{h} h {m} min") }
+            if m == 0 {
+                format!("{h} h")
+            } else {
+                format!("{h} h {m} min")
+            }
         }
         _ => {
             let d = s / 86_400;
-            if d == 1 { "1 day".to_owned() } else { format!("{d} days") }
+            if d == 1 {
+                "1 day".to_owned()
+            } else {
+                format!("{d} days")
+            }
         }
     }
 }
@@ -42,7 +54,7 @@ fn group_thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

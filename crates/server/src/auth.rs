@@ -15,8 +15,11 @@ pub fn hash_password(password: &str) -> Result<String, String> {
 
 /// Whether `password` matches a stored PHC string.
 pub fn verify_password(password: &str, phc: &str) -> bool {
-    PasswordHash::new(phc)
-        .is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+    PasswordHash::new(phc).is_ok_and(|h| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &h)
+            .is_ok()
+    })
 }
 
 /// A new bearer token: `hau_` and 43 characters of base64url (256 random bits).

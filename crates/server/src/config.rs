@@ -61,13 +61,12 @@ pub enum ConfigError {
         /// Why.
         source: Box<toml::de::Error>,
     },
-    /// An environment variable holds something unusable.
-    #[error("{name}={value:?}: {why}")]
+    /// An environment variable holds something unusable. Its value is kept out of the
+    /// message: it may be a secret set for another program.
+    #[error("{name}: {why}")]
     Env {
         /// The variable.
         name: String,
-        /// Its value.
-        value: String,
         /// Why it is unusable.
         why: String,
     },
@@ -102,7 +101,6 @@ impl Config {
             };
             let bad = |why: String| ConfigError::Env {
                 name: name.clone(),
-                value: value.clone(),
                 why,
             };
             match key {
@@ -121,8 +119,8 @@ impl Config {
                     config.invite_ttl_h = value.parse().map_err(|e| bad(format!("{e}")))?
                 }
                 "MAX_LINKS" => config.max_links = value.parse().map_err(|e| bad(format!("{e}")))?,
-                // Variables the client side of the binary reads, not the server.
-                "SERVER" | "HOME" | "AS" | "LOG" => {}
+                // Variables the client side of the binary (or the log filter) reads.
+                "SERVER" | "HOME" | "AS" | "LOG" | "PASSWORD" => {}
                 _ => return Err(bad("not a Haurach setting".into())),
             }
         }
@@ -212,5 +210,11 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("HAURACH_LISTN"), "{err}");
+        // A client's password in the environment neither stops the server nor is printed.
+        let env = [("HAURACH_PASSWORD".to_string(), "my-secret".to_string())];
+        assert!(Config::load(None, env).is_ok());
+        let env = [("HAURACH_LISTEN".to_string(), "my-secret".to_string())];
+        let err = Config::load(None, env).unwrap_err().to_string();
+        assert!(!err.contains("my-secret"), "{err}");
     }
 }

@@ -109,11 +109,7 @@ impl ApiError {
         };
         Problem {
             kind: format!("{PROBLEM_BASE}{}", self.code),
-            title: self
-                .status
-                .canonical_reason()
-                .unwrap_or("Error")
-                .to_owned(),
+            title: self.status.canonical_reason().unwrap_or("Error").to_owned(),
             status: self.status.as_u16(),
             detail: self.detail.clone(),
             code: self.code.to_owned(),

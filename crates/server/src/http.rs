@@ -94,7 +94,10 @@ pub fn router<S: Store, B: Bus>(app: AppState<S, B>) -> Router {
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(max_body))
         .layer(middleware::from_fn(problems_only))
-        .layer(middleware::from_fn_with_state(app.clone(), count_responses::<S, B>))
+        .layer(middleware::from_fn_with_state(
+            app.clone(),
+            count_responses::<S, B>,
+        ))
         .with_state(app)
 }
 
@@ -115,7 +118,10 @@ async fn count_responses<S: Store, B: Bus>(
 }
 
 async fn not_found() -> ApiError {
-    ApiError::not_found("no_such_route", "there is no such route; see /api/v1/openapi.json")
+    ApiError::not_found(
+        "no_such_route",
+        "there is no such route; see /api/v1/openapi.json",
+    )
 }
 
 /// A safety net under every route: an error answered by the framework itself (405 for a
@@ -428,7 +434,11 @@ async fn accept_invite<S: Store, B: Bus>(
     let Json(accept) = body?;
     let view = app
         .hub
-        .accept_invite(caller.account, &accept.code, accept.profile.unwrap_or_default())
+        .accept_invite(
+            caller.account,
+            &accept.code,
+            accept.profile.unwrap_or_default(),
+        )
         .await?;
     Ok((StatusCode::CREATED, Json(view)))
 }
@@ -437,12 +447,16 @@ async fn get_bond<S: Store, B: Bus>(
     State(app): State<AppState<S, B>>,
     caller: Caller,
 ) -> Result<Json<haurach_proto::BondView>, ApiError> {
-    app.hub.bond_view(caller.account).await?.map(Json).ok_or_else(|| {
-        ApiError::not_found(
-            "not_bonded",
-            "you have no partner yet: make an invite or accept your partner's",
-        )
-    })
+    app.hub
+        .bond_view(caller.account)
+        .await?
+        .map(Json)
+        .ok_or_else(|| {
+            ApiError::not_found(
+                "not_bonded",
+                "you have no partner yet: make an invite or accept your partner's",
+            )
+        })
 }
 
 async fn end_bond<S: Store, B: Bus>(
@@ -489,9 +503,8 @@ async fn list_messages<S: Store, B: Bus>(
     caller: Caller,
     query: Result<Query<MessagesQuery>, QueryRejection>,
 ) -> Result<Json<MessagePage>, ApiError> {
-    let Query(q) = query.map_err(|e| {
-        ApiError::bad_request("invalid_query", e.body_text().to_lowercase())
-    })?;
+    let Query(q) =
+        query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text().to_lowercase()))?;
     if !(1..=500).contains(&q.limit) {
         return Err(ApiError::invalid("invalid_limit", "limit must be 1 to 500"));
     }
@@ -505,7 +518,10 @@ async fn acknowledge_alarm<S: Store, B: Bus>(
     seq: Result<Path<i64>, PathRejection>,
 ) -> Result<Json<haurach_proto::Message>, ApiError> {
     let Path(seq) = seq.map_err(|_| {
-        ApiError::bad_request("invalid_path", "the alarm's sequence number must be an integer")
+        ApiError::bad_request(
+            "invalid_path",
+            "the alarm's sequence number must be an integer",
+        )
     })?;
     Ok(Json(app.hub.acknowledge_alarm(caller.account, seq).await?))
 }

@@ -169,7 +169,12 @@ impl<S: Store, B: Bus> Hub<S, B> {
 
     /// The runtime of `account`'s bond, loading it from the store on first use.
     async fn held(&self, account: AccountId) -> Result<Option<Held>, StoreError> {
-        let cached = self.membership.lock().expect("hub lock").get(&account).copied();
+        let cached = self
+            .membership
+            .lock()
+            .expect("hub lock")
+            .get(&account)
+            .copied();
         let record = match cached {
             Some(None) => return Ok(None),
             Some(Some(bond_id)) => {
@@ -185,11 +190,21 @@ impl<S: Store, B: Bus> Hub<S, B> {
             None => self.store.bond_of(account).await?,
         };
         let Some(record) = record else {
-            self.membership.lock().expect("hub lock").insert(account, None);
+            self.membership
+                .lock()
+                .expect("hub lock")
+                .insert(account, None);
             return Ok(None);
         };
-        let idx = record.index_of(account).expect("bond_of returns the account's bond");
-        let existing = self.bonds.lock().expect("hub lock").get(&record.id).cloned();
+        let idx = record
+            .index_of(account)
+            .expect("bond_of returns the account's bond");
+        let existing = self
+            .bonds
+            .lock()
+            .expect("hub lock")
+            .get(&record.id)
+            .cloned();
         let runtime = match existing {
             Some(rt) => rt,
             None => {
@@ -270,7 +285,10 @@ impl<S: Store, B: Bus> Hub<S, B> {
     /// The caller was heard from (any frame on the link, any write over HTTP).
     pub async fn heard(&self, account: AccountId) -> Result<(), ApiError> {
         let now = now_ms();
-        self.last_heard.lock().expect("hub lock").insert(account, now);
+        self.last_heard
+            .lock()
+            .expect("hub lock")
+            .insert(account, now);
         if let Some(held) = self.held(account).await? {
             let mut rt = held.lock().await?;
             if let Some(event) = rt.contact[held.idx].heard(now) {
@@ -284,7 +302,12 @@ impl<S: Store, B: Bus> Hub<S, B> {
     /// and tells both partners. With `durable`, returns only once the position is
     /// committed (HTTP acknowledges it); otherwise it is committed within
     /// [`LINGER`](crate::positions::LINGER) (the link does not acknowledge positions).
-    pub async fn position(&self, account: AccountId, fix: Fix, durable: bool) -> Result<(), ApiError> {
+    pub async fn position(
+        &self,
+        account: AccountId,
+        fix: Fix,
+        durable: bool,
+    ) -> Result<(), ApiError> {
         let now = now_ms();
         let record = PositionRecord {
             fix,
@@ -296,7 +319,10 @@ impl<S: Store, B: Bus> Hub<S, B> {
             self.positions.queue(account, record).await;
         }
         self.metrics.positions.inc();
-        self.last_heard.lock().expect("hub lock").insert(account, now);
+        self.last_heard
+            .lock()
+            .expect("hub lock")
+            .insert(account, now);
         let Some(held) = self.held(account).await? else {
             return Ok(());
         };
@@ -491,14 +517,24 @@ impl<S: Store, B: Bus> Hub<S, B> {
             return Err(not_bonded());
         };
         let record = held.lock().await?.record.clone();
-        let mut page = self.store.messages_after(record.id, after, limit + 1).await?;
+        let mut page = self
+            .store
+            .messages_after(record.id, after, limit + 1)
+            .await?;
         let more = page.len() > limit as usize;
         page.truncate(limit as usize);
-        Ok((page.iter().map(|m| message_view(&record, m)).collect(), more))
+        Ok((
+            page.iter().map(|m| message_view(&record, m)).collect(),
+            more,
+        ))
     }
 
     /// The receiver acknowledges an alarm; both partners are told.
-    pub async fn acknowledge_alarm(&self, account: AccountId, seq: i64) -> Result<Message, ApiError> {
+    pub async fn acknowledge_alarm(
+        &self,
+        account: AccountId,
+        seq: i64,
+    ) -> Result<Message, ApiError> {
         let Some(held) = self.held(account).await? else {
             return Err(not_bonded());
         };
@@ -785,4 +821,3 @@ pub fn message_view(bond: &BondRecord, m: &MessageRecord) -> Message {
         acknowledged_at: m.acknowledged_at.map(timestamp),
     }
 }
-

@@ -65,7 +65,10 @@ pub async fn launch<S: Store, B: Bus>(
 ) -> Result<(), ServerError> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let sweep_every = Duration::from_secs_f64((config.contact_timeout_s / 4.0).clamp(0.05, 1.0));
-    let app = Arc::new(http::App::new(Hub::new(store, bus, config), stop_rx.clone()));
+    let app = Arc::new(http::App::new(
+        Hub::new(store, bus, config),
+        stop_rx.clone(),
+    ));
 
     // The sweeper declares contact lost; it owns a clone of the state and ends with the
     // shutdown signal.

@@ -44,9 +44,8 @@ pub async fn upgrade<S: Store, B: Bus>(
     query: Result<Query<LinkQuery>, axum::extract::rejection::QueryRejection>,
     ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
-    let Query(query) = query.map_err(|e| {
-        ApiError::bad_request("invalid_query", e.body_text().to_lowercase())
-    })?;
+    let Query(query) =
+        query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text().to_lowercase()))?;
     let ws = ws.map_err(|_| {
         ApiError::bad_request(
             "websocket_expected",
@@ -231,7 +230,14 @@ async fn handle<S: Store, B: Bus>(
                 }
                 Err(e) => {
                     let problem = e.problem();
-                    return send(socket, &ServerFrame::Error { id: Some(id), problem }).await;
+                    return send(
+                        socket,
+                        &ServerFrame::Error {
+                            id: Some(id),
+                            problem,
+                        },
+                    )
+                    .await;
                 }
             }
         }

@@ -61,13 +61,41 @@ impl Metrics {
     pub fn render(&self) -> String {
         let mut out = String::new();
         let mut one = |name: &str, kind: &str, help: &str, value: String| {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+            );
         };
-        one("haurach_links_open", "gauge", "Live links open now.", self.links.get().to_string());
-        one("haurach_positions_total", "counter", "Positions taken.", self.positions.get().to_string());
-        one("haurach_messages_total", "counter", "Messages stored.", self.messages.get().to_string());
-        one("haurach_thoughts_total", "counter", "Thought batches passed to a partner.", self.thoughts.get().to_string());
-        one("haurach_links_lagged_total", "counter", "Links closed because they fell behind.", self.links_lagged.get().to_string());
+        one(
+            "haurach_links_open",
+            "gauge",
+            "Live links open now.",
+            self.links.get().to_string(),
+        );
+        one(
+            "haurach_positions_total",
+            "counter",
+            "Positions taken.",
+            self.positions.get().to_string(),
+        );
+        one(
+            "haurach_messages_total",
+            "counter",
+            "Messages stored.",
+            self.messages.get().to_string(),
+        );
+        one(
+            "haurach_thoughts_total",
+            "counter",
+            "Thought batches passed to a partner.",
+            self.thoughts.get().to_string(),
+        );
+        one(
+            "haurach_links_lagged_total",
+            "counter",
+            "Links closed because they fell behind.",
+            self.links_lagged.get().to_string(),
+        );
         let _ = writeln!(
             out,
             "# HELP haurach_http_responses_total HTTP responses by status class.\n\

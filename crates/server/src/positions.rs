@@ -40,7 +40,11 @@ impl PositionWriter {
     }
 
     /// Writes a position and waits until it is committed.
-    pub async fn write(&self, account: AccountId, position: PositionRecord) -> Result<(), StoreError> {
+    pub async fn write(
+        &self,
+        account: AccountId,
+        position: PositionRecord,
+    ) -> Result<(), StoreError> {
         let (done, wait) = oneshot::channel();
         self.tx
             .send((account, position, Some(done)))
@@ -48,8 +52,12 @@ impl PositionWriter {
             .map_err(|_| StoreError::Corrupt("the position writer has stopped".into()))?;
         match wait.await {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(StoreError::Corrupt(format!("writing positions failed: {e}"))),
-            Err(_) => Err(StoreError::Corrupt("the position writer has stopped".into())),
+            Ok(Err(e)) => Err(StoreError::Corrupt(format!(
+                "writing positions failed: {e}"
+            ))),
+            Err(_) => Err(StoreError::Corrupt(
+                "the position writer has stopped".into(),
+            )),
         }
     }
 
@@ -60,36 +68,38 @@ impl PositionWriter {
     }
 }
 
-async fn run<S: Store>(store: S, mut rx: mpsc::Receiver<(AccountId, PositionRecord, Option<Waiter>)>) {
+async fn run<S: Store>(
+    store: S,
+    mut rx: mpsc::Receiver<(AccountId, PositionRecord, Option<Waiter>)>,
+) {
     let mut pending: HashMap<AccountId, PositionRecord> = HashMap::new();
     let mut waiters: Vec<Waiter> = Vec::new();
     let mut open = true;
-    while open || !pending.is_empty() {
-        // Wait for the first position of a batch, or for the linger of a waiting batch.
-        if pending.is_empty() {
-            match rx.recv().await {
-                Some(item) => take(&mut pending, &mut waiters, item),
-                None => break,
-            }
-        } else if waiters.is_empty() && open {
-            match tokio::time::timeout(LINGER, rx.recv()).await {
-                Ok(Some(item)) => {
-                    take(&mut pending, &mut waiters, item);
-                    // Keep gathering until the linger is over or someone waits.
-                    if waiters.is_empty() {
-                        continue;
-                    }
+    while open {
+        // The first position of a batch...
+        let Some(item) = rx.recv().await else { break };
+        take(&mut pending, &mut waiters, item);
+        // ...then more until someone waits or the first has lingered long enough.
+        let deadline = tokio::time::Instant::now() + LINGER;
+        while waiters.is_empty() {
+            match tokio::time::timeout_at(deadline, rx.recv()).await {
+                Ok(Some(item)) => take(&mut pending, &mut waiters, item),
+                Ok(None) => {
+                    open = false;
+                    break;
                 }
-                Ok(None) => open = false,
-                Err(_elapsed) => {}
+                Err(_elapsed) => break,
             }
         }
-        // Gather whatever else is already queued: that is the group in group commit.
+        // Whatever else is already queued joins: that is the group in group commit.
         while let Ok(item) = rx.try_recv() {
             take(&mut pending, &mut waiters, item);
         }
         let batch: Vec<_> = pending.drain().collect();
-        let result = store.save_positions(&batch).await.map_err(|e| e.to_string());
+        let result = store
+            .save_positions(&batch)
+            .await
+            .map_err(|e| e.to_string());
         if let Err(e) = &result {
             tracing::error!(error = %e, n = batch.len(), "writing positions failed");
         }
@@ -158,7 +168,10 @@ mod tests {
         writer.queue(a, at(3.0, 1)).await;
         let deadline = tokio::time::Instant::now() + LINGER * 8;
         while store.position(a).await.unwrap().is_none() {
-            assert!(tokio::time::Instant::now() < deadline, "not written within the linger");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "not written within the linger"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }

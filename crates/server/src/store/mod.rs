@@ -251,7 +251,8 @@ pub trait Store: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = StoreResult<()>> + Send;
 
     /// Ends a live bond; false when it was not live.
-    fn end_bond(&self, bond: BondId, now_ms: i64) -> impl Future<Output = StoreResult<bool>> + Send;
+    fn end_bond(&self, bond: BondId, now_ms: i64)
+    -> impl Future<Output = StoreResult<bool>> + Send;
 
     /// Stores accounts' latest positions, in one transaction (a fix older than the one
     /// stored is ignored).

@@ -31,14 +31,28 @@ pub struct Sqlite {
 impl Sqlite {
     /// Opens (creating if needed) `DIR/haurach.db` and applies the migrations.
     pub async fn open(dir: &Path) -> StoreResult<Sqlite> {
+        Sqlite::open_with(dir, SqliteSynchronous::Full).await
+    }
+
+    /// Opens the database for loading many records fast, without waiting for the disk
+    /// (`synchronous = OFF`): a crash may lose what was written. Only for filling a
+    /// database before a server uses it, as `haurach bench` does; never for serving.
+    pub async fn open_for_bulk_load(dir: &Path) -> StoreResult<Sqlite> {
+        Sqlite::open_with(dir, SqliteSynchronous::Off).await
+    }
+
+    async fn open_with(dir: &Path, synchronous: SqliteSynchronous) -> StoreResult<Sqlite> {
         std::fs::create_dir_all(dir).map_err(|e| {
-            StoreError::Corrupt(format!("cannot create data directory {}: {e}", dir.display()))
+            StoreError::Corrupt(format!(
+                "cannot create data directory {}: {e}",
+                dir.display()
+            ))
         })?;
         let options = SqliteConnectOptions::new()
             .filename(dir.join("haurach.db"))
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
+            .synchronous(synchronous)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
         let writer = SqlitePoolOptions::new()
@@ -483,10 +497,11 @@ impl Store for Sqlite {
     }
 
     async fn last_seq(&self, bond: BondId) -> StoreResult<i64> {
-        let seq: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM messages WHERE bond_id = ?")
-            .bind(bond.0.to_string())
-            .fetch_one(&self.reader)
-            .await?;
+        let seq: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(seq) FROM messages WHERE bond_id = ?")
+                .bind(bond.0.to_string())
+                .fetch_one(&self.reader)
+                .await?;
         Ok(seq.unwrap_or(0))
     }
 

@@ -34,7 +34,10 @@ async fn health_metrics_and_openapi_answer() {
         ("get", "/healthz"),
         ("get", "/metrics"),
     ] {
-        assert!(doc["paths"][path][method].is_object(), "{method} {path} is not documented");
+        assert!(
+            doc["paths"][path][method].is_object(),
+            "{method} {path} is not documented"
+        );
     }
     assert!(doc["components"]["schemas"]["BondView"].is_object());
 }
@@ -43,7 +46,8 @@ async fn health_metrics_and_openapi_answer() {
 async fn every_documented_route_exists() {
     let s = TestServer::start().await;
     let token = s.citizen("spike").await;
-    for (method, path, ..) in haurach_server::openapi::ROUTES {
+    for route in haurach_server::openapi::ROUTES {
+        let (method, path) = (route.method, route.path);
         let path = path.replace("{seq}", "1");
         let (status, body) = http(s.addr, &method.to_uppercase(), &path, Some(&token), None).await;
         assert!(
@@ -63,18 +67,42 @@ async fn registration_and_login_refuse_bad_input_clearly() {
     assert!(account["id"].is_string());
 
     let cases: &[(&str, u16, &str)] = &[
-        (r#"{"name":"SPIKE","password":"purple-dragon"}"#, 409, "name_taken"),
-        (r#"{"name":"sp ike","password":"purple-dragon"}"#, 422, "invalid_name"),
-        (r#"{"name":"","password":"purple-dragon"}"#, 422, "invalid_name"),
-        (r#"{"name":"twilight","password":"short"}"#, 422, "invalid_password"),
+        (
+            r#"{"name":"SPIKE","password":"purple-dragon"}"#,
+            409,
+            "name_taken",
+        ),
+        (
+            r#"{"name":"sp ike","password":"purple-dragon"}"#,
+            422,
+            "invalid_name",
+        ),
+        (
+            r#"{"name":"","password":"purple-dragon"}"#,
+            422,
+            "invalid_name",
+        ),
+        (
+            r#"{"name":"twilight","password":"short"}"#,
+            422,
+            "invalid_password",
+        ),
         (r#"{"name":"twilight"}"#, 422, "invalid_body"),
-        (r#"{"name":"twilight","password":"purple-dragon","admin":true}"#, 422, "invalid_body"),
+        (
+            r#"{"name":"twilight","password":"purple-dragon","admin":true}"#,
+            422,
+            "invalid_body",
+        ),
         (r#"{"name":"twilight","password":"#, 400, "malformed_json"),
         ("[1,2,3]", 422, "invalid_body"),
     ];
     for (body, want, code) in cases {
         let (status, problem) = http(s.addr, "POST", "/api/v1/accounts", None, Some(body)).await;
-        assert_eq!((status, problem["code"].as_str().unwrap()), (*want, *code), "{body}");
+        assert_eq!(
+            (status, problem["code"].as_str().unwrap()),
+            (*want, *code),
+            "{body}"
+        );
         assert_eq!(problem["status"], *want);
         assert!(problem["type"].as_str().unwrap().ends_with(code));
         let detail = problem["detail"].as_str().unwrap();
@@ -82,14 +110,24 @@ async fn registration_and_login_refuse_bad_input_clearly() {
     }
 
     // Not JSON at all.
-    let (status, _, body) =
-        raw(s.addr, "POST", "/api/v1/accounts", None, Some("name=x"), "text/plain").await;
+    let (status, _, body) = raw(
+        s.addr,
+        "POST",
+        "/api/v1/accounts",
+        None,
+        Some("name=x"),
+        "text/plain",
+    )
+    .await;
     assert_eq!(status, 415, "{body}");
 
     // Too large a body: 413, and the server is still up.
     let huge = format!(r#"{{"name":"x","password":"{}"}}"#, "p".repeat(100_000));
     let (status, problem) = http(s.addr, "POST", "/api/v1/accounts", None, Some(&huge)).await;
-    assert_eq!((status, problem["code"].as_str()), (413, Some("body_too_large")));
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (413, Some("body_too_large"))
+    );
     let (status, _) = s.call("GET", "/healthz", None, None).await;
     assert_eq!(status, 200);
 
@@ -97,7 +135,9 @@ async fn registration_and_login_refuse_bad_input_clearly() {
     let wrong = json!({"name": "spike", "password": "not-the-password"});
     let (status, p1) = s.call("POST", "/api/v1/sessions", None, Some(&wrong)).await;
     let nobody = json!({"name": "nobody", "password": "purple-dragon"});
-    let (status2, p2) = s.call("POST", "/api/v1/sessions", None, Some(&nobody)).await;
+    let (status2, p2) = s
+        .call("POST", "/api/v1/sessions", None, Some(&nobody))
+        .await;
     assert_eq!((status, status2), (401, 401));
     assert_eq!(p1["detail"], p2["detail"]);
 }
@@ -109,13 +149,22 @@ async fn password_guessing_is_slowed_with_429() {
     let wrong = json!({"name": "spike", "password": "guess-guess"});
     let mut statuses = Vec::new();
     for _ in 0..11 {
-        statuses.push(s.call("POST", "/api/v1/sessions", None, Some(&wrong)).await.0);
+        statuses.push(
+            s.call("POST", "/api/v1/sessions", None, Some(&wrong))
+                .await
+                .0,
+        );
     }
     assert_eq!(statuses[..10], [401; 10]);
     assert_eq!(statuses[10], 429);
     // Even the right password waits out the window: the guesser cannot tell.
     let right = json!({"name": "spike", "password": "purple-dragon"});
-    assert_eq!(s.call("POST", "/api/v1/sessions", None, Some(&right)).await.0, 429);
+    assert_eq!(
+        s.call("POST", "/api/v1/sessions", None, Some(&right))
+            .await
+            .0,
+        429
+    );
 }
 
 #[tokio::test]
@@ -123,23 +172,44 @@ async fn sessions_are_bearer_tokens_that_can_be_revoked() {
     let s = TestServer::start().await;
     let token = s.citizen("spike").await;
     let (status, me) = s.call("GET", "/api/v1/me", Some(&token), None).await;
-    assert_eq!((status, me["account"]["name"].as_str()), (200, Some("spike")));
+    assert_eq!(
+        (status, me["account"]["name"].as_str()),
+        (200, Some("spike"))
+    );
     assert_eq!(s.call("GET", "/api/v1/me", None, None).await.0, 401);
-    assert_eq!(s.call("GET", "/api/v1/me", Some("hau_forged"), None).await.0, 401);
-    let (status, _) = s.call("DELETE", "/api/v1/sessions/current", Some(&token), None).await;
+    assert_eq!(
+        s.call("GET", "/api/v1/me", Some("hau_forged"), None)
+            .await
+            .0,
+        401
+    );
+    let (status, _) = s
+        .call("DELETE", "/api/v1/sessions/current", Some(&token), None)
+        .await;
     assert_eq!(status, 204);
     let (status, problem) = s.call("GET", "/api/v1/me", Some(&token), None).await;
-    assert_eq!((status, problem["code"].as_str()), (401, Some("unauthorized")));
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (401, Some("unauthorized"))
+    );
 }
 
 #[tokio::test]
 async fn bonding_by_invite_one_partner_each() {
     let s = TestServer::start().await;
-    let (spike, amethyst, twilight) =
-        (s.citizen("spike").await, s.citizen("amethyst").await, s.citizen("twilight").await);
-    assert_eq!(s.call("GET", "/api/v1/bond", Some(&spike), None).await.0, 404);
+    let (spike, amethyst, twilight) = (
+        s.citizen("spike").await,
+        s.citizen("amethyst").await,
+        s.citizen("twilight").await,
+    );
+    assert_eq!(
+        s.call("GET", "/api/v1/bond", Some(&spike), None).await.0,
+        404
+    );
 
-    let (status, invite) = s.call("POST", "/api/v1/bond/invites", Some(&spike), None).await;
+    let (status, invite) = s
+        .call("POST", "/api/v1/bond/invites", Some(&spike), None)
+        .await;
     assert_eq!(status, 201);
     let code = invite["code"].as_str().unwrap().to_owned();
     assert!(
@@ -155,22 +225,59 @@ async fn bonding_by_invite_one_partner_each() {
         }
         body
     };
-    let (status, p) = s.call("POST", "/api/v1/bond", Some(&spike), Some(&accept(&code, None))).await;
+    let (status, p) = s
+        .call(
+            "POST",
+            "/api/v1/bond",
+            Some(&spike),
+            Some(&accept(&code, None)),
+        )
+        .await;
     assert_eq!((status, p["code"].as_str()), (422, Some("own_invite")));
-    let (status, p) =
-        s.call("POST", "/api/v1/bond", Some(&amethyst), Some(&accept("ZZZZ-ZZZZ", None))).await;
-    assert_eq!((status, p["code"].as_str()), (404, Some("invite_not_found")));
-    let (status, p) =
-        s.call("POST", "/api/v1/bond", Some(&amethyst), Some(&accept("nope", None))).await;
-    assert_eq!((status, p["code"].as_str()), (422, Some("invalid_invite_code")));
-    let (status, p) =
-        s.call("POST", "/api/v1/bond", Some(&amethyst), Some(&accept(&code, Some("far")))).await;
+    let (status, p) = s
+        .call(
+            "POST",
+            "/api/v1/bond",
+            Some(&amethyst),
+            Some(&accept("ZZZZ-ZZZZ", None)),
+        )
+        .await;
+    assert_eq!(
+        (status, p["code"].as_str()),
+        (404, Some("invite_not_found"))
+    );
+    let (status, p) = s
+        .call(
+            "POST",
+            "/api/v1/bond",
+            Some(&amethyst),
+            Some(&accept("nope", None)),
+        )
+        .await;
+    assert_eq!(
+        (status, p["code"].as_str()),
+        (422, Some("invalid_invite_code"))
+    );
+    let (status, p) = s
+        .call(
+            "POST",
+            "/api/v1/bond",
+            Some(&amethyst),
+            Some(&accept(&code, Some("far"))),
+        )
+        .await;
     assert_eq!(status, 422, "{p}");
 
     // Typed in lowercase without the dash, it still works.
     let typed = code.replace('-', "").to_lowercase();
-    let (status, bond) =
-        s.call("POST", "/api/v1/bond", Some(&amethyst), Some(&accept(&typed, Some("city")))).await;
+    let (status, bond) = s
+        .call(
+            "POST",
+            "/api/v1/bond",
+            Some(&amethyst),
+            Some(&accept(&typed, Some("city"))),
+        )
+        .await;
     assert_eq!(status, 201, "{bond}");
     assert_eq!(bond["partner"], "spike");
     assert_eq!(bond["profile"], "city");
@@ -179,25 +286,67 @@ async fn bonding_by_invite_one_partner_each() {
     let (status, view) = s.call("GET", "/api/v1/bond", Some(&spike), None).await;
     assert_eq!(status, 200);
     assert_eq!(view["partner"], "amethyst");
-    let keys: Vec<&str> = view["tiers"].as_object().unwrap().keys().map(String::as_str).collect();
-    for tier in ["pull", "alarm", "feelings", "voice", "thoughts", "images", "glimpse", "sight", "memories"] {
+    let keys: Vec<&str> = view["tiers"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    for tier in [
+        "pull", "alarm", "feelings", "voice", "thoughts", "images", "glimpse", "sight", "memories",
+    ] {
         assert!(keys.contains(&tier), "tier {tier} missing from {keys:?}");
     }
-    assert_eq!(view["tiers"]["feelings"], json!({"open": false, "range_m": 1000.0}));
-    assert_eq!(view["tiers"]["alarm"], json!({"open": true, "range_m": null}));
-    assert_eq!(view["pull"], Value::Null, "no pull before both have a position");
+    assert_eq!(
+        view["tiers"]["feelings"],
+        json!({"open": false, "range_m": 1000.0})
+    );
+    assert_eq!(
+        view["tiers"]["alarm"],
+        json!({"open": true, "range_m": null})
+    );
+    assert_eq!(
+        view["pull"],
+        Value::Null,
+        "no pull before both have a position"
+    );
 
     // The code is used up, and a bonded person cannot bond again.
-    let (status, _) = s.call("POST", "/api/v1/bond", Some(&twilight), Some(&accept(&code, None))).await;
+    let (status, _) = s
+        .call(
+            "POST",
+            "/api/v1/bond",
+            Some(&twilight),
+            Some(&accept(&code, None)),
+        )
+        .await;
     assert_eq!(status, 404);
-    let (status, p) = s.call("POST", "/api/v1/bond/invites", Some(&spike), None).await;
+    let (status, p) = s
+        .call("POST", "/api/v1/bond/invites", Some(&spike), None)
+        .await;
     assert_eq!((status, p["code"].as_str()), (409, Some("already_bonded")));
 
     // Ending it frees both.
-    assert_eq!(s.call("DELETE", "/api/v1/bond", Some(&amethyst), None).await.0, 204);
-    assert_eq!(s.call("GET", "/api/v1/bond", Some(&spike), None).await.0, 404);
-    assert_eq!(s.call("DELETE", "/api/v1/bond", Some(&spike), None).await.0, 404);
-    assert_eq!(s.call("POST", "/api/v1/bond/invites", Some(&spike), None).await.0, 201);
+    assert_eq!(
+        s.call("DELETE", "/api/v1/bond", Some(&amethyst), None)
+            .await
+            .0,
+        204
+    );
+    assert_eq!(
+        s.call("GET", "/api/v1/bond", Some(&spike), None).await.0,
+        404
+    );
+    assert_eq!(
+        s.call("DELETE", "/api/v1/bond", Some(&spike), None).await.0,
+        404
+    );
+    assert_eq!(
+        s.call("POST", "/api/v1/bond/invites", Some(&spike), None)
+            .await
+            .0,
+        201
+    );
 }
 
 #[tokio::test]
@@ -225,7 +374,14 @@ async fn positions_are_checked() {
         (format!(r#"{{"lat":0,"lon":0,"at":"{soon}"}}"#), 204),
     ];
     for (body, want) in cases {
-        let (status, problem) = http(s.addr, "PUT", "/api/v1/me/position", Some(&token), Some(&body)).await;
+        let (status, problem) = http(
+            s.addr,
+            "PUT",
+            "/api/v1/me/position",
+            Some(&token),
+            Some(&body),
+        )
+        .await;
         assert_eq!(status, want, "{body} → {problem}");
     }
     let (_, me) = s.call("GET", "/api/v1/me", Some(&token), None).await;
@@ -245,26 +401,43 @@ async fn messages_pass_only_through_open_tiers_and_exactly_once() {
     };
     // No positions yet: voice is closed, the alarm passes.
     let voice = send("voice", "v1", json!({"body": "can you hear me?"}));
-    let (status, p) = s.call("POST", "/api/v1/bond/messages", Some(&spike), Some(&voice)).await;
-    assert_eq!((status, p["code"].as_str(), p["tier"].as_str()), (403, Some("tier_closed"), Some("voice")));
+    let (status, p) = s
+        .call("POST", "/api/v1/bond/messages", Some(&spike), Some(&voice))
+        .await;
+    assert_eq!(
+        (status, p["code"].as_str(), p["tier"].as_str()),
+        (403, Some("tier_closed"), Some("voice"))
+    );
     assert_eq!(p["range_m"], 17000.0);
 
     // 100 km apart: feelings and voice closed, the alarm goes through.
     s.put_position(&spike, 30.0, 31.0).await;
     s.put_position(&amethyst, 30.0, 32.04).await;
-    let (status, p) = s.call("POST", "/api/v1/bond/messages", Some(&spike), Some(&voice)).await;
+    let (status, p) = s
+        .call("POST", "/api/v1/bond/messages", Some(&spike), Some(&voice))
+        .await;
     assert_eq!(status, 403);
     let d = p["distance_m"].as_f64().unwrap();
     assert!((99_000.0..=101_000.0).contains(&d), "{p}");
     assert!(p["detail"].as_str().unwrap().contains("17 km"), "{p}");
     let feel = send("feeling", "f1", json!({"feeling": "fear"}));
-    assert_eq!(s.call("POST", "/api/v1/bond/messages", Some(&spike), Some(&feel)).await.0, 403);
+    assert_eq!(
+        s.call("POST", "/api/v1/bond/messages", Some(&spike), Some(&feel))
+            .await
+            .0,
+        403
+    );
     let alarm = send("alarm", "a1", json!({"body": "terror"}));
-    let (status, raised) = s.call("POST", "/api/v1/bond/messages", Some(&spike), Some(&alarm)).await;
+    let (status, raised) = s
+        .call("POST", "/api/v1/bond/messages", Some(&spike), Some(&alarm))
+        .await;
     assert_eq!(status, 201, "{raised}");
     let alarm_seq = raised["seq"].as_i64().unwrap();
     let (_, view) = s.call("GET", "/api/v1/bond", Some(&amethyst), None).await;
-    assert_eq!(view["alarms"][0]["seq"], alarm_seq, "the alarm stays raised");
+    assert_eq!(
+        view["alarms"][0]["seq"], alarm_seq,
+        "the alarm stays raised"
+    );
 
     // The sender cannot acknowledge their own alarm; the partner can, once.
     let ack = format!("/api/v1/bond/alarms/{alarm_seq}/ack");
@@ -274,36 +447,90 @@ async fn messages_pass_only_through_open_tiers_and_exactly_once() {
     assert!(acked["acknowledged_at"].is_string());
     let (_, view) = s.call("GET", "/api/v1/bond", Some(&amethyst), None).await;
     assert_eq!(view["alarms"], json!([]));
-    assert_eq!(s.call("POST", "/api/v1/bond/alarms/999999/ack", Some(&amethyst), None).await.0, 404);
-    assert_eq!(s.call("POST", "/api/v1/bond/alarms/x/ack", Some(&amethyst), None).await.0, 400);
+    assert_eq!(
+        s.call(
+            "POST",
+            "/api/v1/bond/alarms/999999/ack",
+            Some(&amethyst),
+            None
+        )
+        .await
+        .0,
+        404
+    );
+    assert_eq!(
+        s.call("POST", "/api/v1/bond/alarms/x/ack", Some(&amethyst), None)
+            .await
+            .0,
+        400
+    );
 
     // 16.5 km: voice opens.
     s.put_position(&amethyst, 30.0, 31.171).await;
-    let (status, first) = s.call("POST", "/api/v1/bond/messages", Some(&spike), Some(&voice)).await;
+    let (status, first) = s
+        .call("POST", "/api/v1/bond/messages", Some(&spike), Some(&voice))
+        .await;
     assert_eq!(status, 201, "{first}");
     // A retry with the same id: the same message, not a second one.
-    let (status, retry) = s.call("POST", "/api/v1/bond/messages", Some(&spike), Some(&voice)).await;
+    let (status, retry) = s
+        .call("POST", "/api/v1/bond/messages", Some(&spike), Some(&voice))
+        .await;
     assert_eq!((status, &retry["seq"]), (200, &first["seq"]));
     let changed = send("voice", "v1", json!({"body": "something else"}));
-    let (status, p) = s.call("POST", "/api/v1/bond/messages", Some(&spike), Some(&changed)).await;
-    assert_eq!((status, p["code"].as_str()), (409, Some("message_id_reused")));
+    let (status, p) = s
+        .call(
+            "POST",
+            "/api/v1/bond/messages",
+            Some(&spike),
+            Some(&changed),
+        )
+        .await;
+    assert_eq!(
+        (status, p["code"].as_str()),
+        (409, Some("message_id_reused"))
+    );
 
     for (body, want) in [
         (json!({"kind": "shout", "id": "x1", "body": "hey"}), 422),
         (json!({"kind": "voice", "id": "x2"}), 422),
         (json!({"kind": "voice", "id": "x3", "body": "   "}), 422),
-        (json!({"kind": "feeling", "id": "x4", "feeling": "boredom"}), 422),
+        (
+            json!({"kind": "feeling", "id": "x4", "feeling": "boredom"}),
+            422,
+        ),
         (json!({"kind": "feeling", "id": "x5"}), 422),
         (json!({"kind": "voice", "id": "", "body": "hey"}), 422),
-        (json!({"kind": "voice", "id": "x6", "body": "w".repeat(4001)}), 422),
+        (
+            json!({"kind": "voice", "id": "x6", "body": "w".repeat(4001)}),
+            422,
+        ),
     ] {
-        let (status, p) = s.call("POST", "/api/v1/bond/messages", Some(&spike), Some(&body)).await;
+        let (status, p) = s
+            .call("POST", "/api/v1/bond/messages", Some(&spike), Some(&body))
+            .await;
         assert_eq!(status, want, "{body} → {p}");
     }
 
     let reply = send("voice", "r1", json!({"body": "I hear you"}));
-    assert_eq!(s.call("POST", "/api/v1/bond/messages", Some(&amethyst), Some(&reply)).await.0, 201);
-    let (status, page) = s.call("GET", "/api/v1/bond/messages?after=0", Some(&amethyst), None).await;
+    assert_eq!(
+        s.call(
+            "POST",
+            "/api/v1/bond/messages",
+            Some(&amethyst),
+            Some(&reply)
+        )
+        .await
+        .0,
+        201
+    );
+    let (status, page) = s
+        .call(
+            "GET",
+            "/api/v1/bond/messages?after=0",
+            Some(&amethyst),
+            None,
+        )
+        .await;
     assert_eq!(status, 200);
     let bodies: Vec<&str> = page["messages"]
         .as_array()
@@ -315,11 +542,26 @@ async fn messages_pass_only_through_open_tiers_and_exactly_once() {
     assert_eq!(page["more"], false);
     let first_seq = first["seq"].as_i64().unwrap();
     let (_, page) = s
-        .call("GET", &format!("/api/v1/bond/messages?after={first_seq}&limit=1"), Some(&spike), None)
+        .call(
+            "GET",
+            &format!("/api/v1/bond/messages?after={first_seq}&limit=1"),
+            Some(&spike),
+            None,
+        )
         .await;
     assert_eq!(page["messages"][0]["from"], "amethyst");
-    assert_eq!(s.call("GET", "/api/v1/bond/messages?after=abc", Some(&spike), None).await.0, 400);
-    assert_eq!(s.call("GET", "/api/v1/bond/messages?limit=0", Some(&spike), None).await.0, 422);
+    assert_eq!(
+        s.call("GET", "/api/v1/bond/messages?after=abc", Some(&spike), None)
+            .await
+            .0,
+        400
+    );
+    assert_eq!(
+        s.call("GET", "/api/v1/bond/messages?limit=0", Some(&spike), None)
+            .await
+            .0,
+        422
+    );
 }
 
 #[tokio::test]
@@ -328,11 +570,15 @@ async fn nobody_reaches_into_someone_elses_bond() {
     let (spike, _amethyst) = s.pair("spike", "amethyst", "open").await;
     let (rarity, _applejack) = s.pair("rarity", "applejack", "open").await;
     let alarm = json!({"kind": "alarm", "id": "a1"});
-    let (_, raised) = s.call("POST", "/api/v1/bond/messages", Some(&spike), Some(&alarm)).await;
+    let (_, raised) = s
+        .call("POST", "/api/v1/bond/messages", Some(&spike), Some(&alarm))
+        .await;
     let ack = format!("/api/v1/bond/alarms/{}/ack", raised["seq"]);
     let (status, p) = s.call("POST", &ack, Some(&rarity), None).await;
     assert_eq!((status, p["code"].as_str()), (404, Some("alarm_not_found")));
-    let (_, page) = s.call("GET", "/api/v1/bond/messages", Some(&rarity), None).await;
+    let (_, page) = s
+        .call("GET", "/api/v1/bond/messages", Some(&rarity), None)
+        .await;
     assert_eq!(page["messages"], json!([]));
 }
 
@@ -347,7 +593,10 @@ async fn the_pull_is_coarse_beyond_sight_and_exact_within() {
     assert_eq!(pull["exact"], false);
     assert_eq!(pull["bearing_deg"], 90.0);
     assert_eq!(pull["distance_m"], 17000.0);
-    assert!(pull.get("position").is_none(), "no coordinates beyond sight: {pull}");
+    assert!(
+        pull.get("position").is_none(),
+        "no coordinates beyond sight: {pull}"
+    );
     assert_eq!(view["tiers"]["feelings"]["open"], true);
     assert_eq!(view["tiers"]["voice"]["open"], false);
     assert_eq!(view["next_tier"]["tier"], "voice");
@@ -359,7 +608,10 @@ async fn the_pull_is_coarse_beyond_sight_and_exact_within() {
     let pull = &view["pull"];
     assert_eq!(pull["exact"], true);
     assert_eq!(pull["position"], json!({"lat": 30.001, "lon": 31.01}));
-    assert!((pull["distance_m"].as_f64().unwrap() - 974.0).abs() < 5.0, "{pull}");
+    assert!(
+        (pull["distance_m"].as_f64().unwrap() - 974.0).abs() < 5.0,
+        "{pull}"
+    );
     assert_eq!(view["tiers"]["sight"]["open"], true);
     assert_eq!(view["next_tier"]["tier"], "memories");
     // The other side sees the mirror image.

@@ -67,9 +67,13 @@ impl TestServer {
     /// Registers and logs in `name`; returns the token.
     pub async fn citizen(&self, name: &str) -> String {
         let creds = json!({"name": name, "password": "purple-dragon"});
-        let (status, _) = self.call("POST", "/api/v1/accounts", None, Some(&creds)).await;
+        let (status, _) = self
+            .call("POST", "/api/v1/accounts", None, Some(&creds))
+            .await;
         assert_eq!(status, 201, "register {name}");
-        let (status, body) = self.call("POST", "/api/v1/sessions", None, Some(&creds)).await;
+        let (status, body) = self
+            .call("POST", "/api/v1/sessions", None, Some(&creds))
+            .await;
         assert_eq!(status, 200, "login {name}");
         body["token"].as_str().unwrap().to_owned()
     }
@@ -77,10 +81,14 @@ impl TestServer {
     /// Two citizens bonded in `profile`; returns their tokens (inviter first).
     pub async fn pair(&self, a: &str, b: &str, profile: &str) -> (String, String) {
         let (ta, tb) = (self.citizen(a).await, self.citizen(b).await);
-        let (status, invite) = self.call("POST", "/api/v1/bond/invites", Some(&ta), None).await;
+        let (status, invite) = self
+            .call("POST", "/api/v1/bond/invites", Some(&ta), None)
+            .await;
         assert_eq!(status, 201);
         let accept = json!({"code": invite["code"], "profile": profile});
-        let (status, bond) = self.call("POST", "/api/v1/bond", Some(&tb), Some(&accept)).await;
+        let (status, bond) = self
+            .call("POST", "/api/v1/bond", Some(&tb), Some(&accept))
+            .await;
         assert_eq!(status, 201, "{bond}");
         (ta, tb)
     }
@@ -105,7 +113,14 @@ impl TestServer {
         token: Option<&str>,
         body: Option<&Value>,
     ) -> (u16, Value) {
-        http(self.addr, method, path, token, body.map(|b| b.to_string()).as_deref()).await
+        http(
+            self.addr,
+            method,
+            path,
+            token,
+            body.map(|b| b.to_string()).as_deref(),
+        )
+        .await
     }
 
     pub async fn link(&self, token: &str, after: Option<i64>) -> Link {
@@ -113,7 +128,9 @@ impl TestServer {
         if let Some(after) = after {
             url.push_str(&format!("&after={after}"));
         }
-        let (ws, _) = tokio_tungstenite::connect_async(url).await.expect("link connects");
+        let (ws, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("link connects");
         Link { ws }
     }
 }
@@ -191,8 +208,7 @@ pub async fn raw(
 
 fn dechunk(mut s: &str) -> String {
     let mut out = String::new();
-    loop {
-        let Some((size, rest)) = s.split_once("\r\n") else { break };
+    while let Some((size, rest)) = s.split_once("\r\n") {
         let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
         if n == 0 {
             break;

@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use haurach_bond::Tier;
 use haurach_bond::thoughts::{Edit, ThoughtText};
-use haurach_proto::{ClientFrame, ContactState, MessageKind, PositionUpdate, SendMessage, ServerFrame};
+use haurach_proto::{
+    ClientFrame, ContactState, MessageKind, PositionUpdate, SendMessage, ServerFrame,
+};
 use serde_json::json;
 
 use crate::common::TestServer;
@@ -40,7 +42,12 @@ async fn messages_arrive_live_and_resume_without_loss_or_doubling() {
     let s = TestServer::start().await;
     let (spike, amethyst) = s.pair("spike", "amethyst", "open").await;
     let mut a = s.link(&amethyst, None).await;
-    let ServerFrame::Hello { you, bond, resume_after } = a.next().await else {
+    let ServerFrame::Hello {
+        you,
+        bond,
+        resume_after,
+    } = a.next().await
+    else {
         panic!("hello first")
     };
     assert_eq!((you.as_str(), resume_after), ("amethyst", 0));
@@ -50,7 +57,9 @@ async fn messages_arrive_live_and_resume_without_loss_or_doubling() {
     sp.next().await; // hello
     sp.send(&voice("m1", "one")).await;
     let sent = sp.until(|f| matches!(f, ServerFrame::Sent { .. })).await;
-    let ServerFrame::Sent { id, seq: seq1 } = sent else { unreachable!() };
+    let ServerFrame::Sent { id, seq: seq1 } = sent else {
+        unreachable!()
+    };
     assert_eq!(id, "m1");
     let got = a.until(|f| matches!(f, ServerFrame::Message { .. })).await;
     assert_eq!(body_of(&got).as_deref(), Some("one"));
@@ -70,7 +79,9 @@ async fn messages_arrive_live_and_resume_without_loss_or_doubling() {
 
     // Back without ?after: resumes after what was acknowledged.
     let mut a = s.link(&amethyst, None).await;
-    let ServerFrame::Hello { resume_after, .. } = a.next().await else { panic!() };
+    let ServerFrame::Hello { resume_after, .. } = a.next().await else {
+        panic!()
+    };
     assert_eq!(resume_after, seq1);
     let replayed = [body_of(&a.next().await), body_of(&a.next().await)];
     assert_eq!(replayed, [Some("two".into()), Some("three".into())]);
@@ -101,20 +112,30 @@ async fn bad_frames_get_an_error_and_the_link_stays_open() {
     for (text, code) in [
         ("not json", "malformed_json"),
         (r#"{"type":"teleport"}"#, "invalid_frame"),
-        (r#"{"type":"position","lat":95,"lon":0}"#, "invalid_position"),
+        (
+            r#"{"type":"position","lat":95,"lon":0}"#,
+            "invalid_position",
+        ),
     ] {
         sp.send_text(text).await;
-        let ServerFrame::Error { problem, .. } = sp.until(|f| matches!(f, ServerFrame::Error { .. })).await else {
+        let ServerFrame::Error { problem, .. } =
+            sp.until(|f| matches!(f, ServerFrame::Error { .. })).await
+        else {
             unreachable!()
         };
         assert_eq!(problem.code, code, "{text}");
     }
     // Voice is closed (no positions): the send fails with the tier, by id.
     sp.send(&voice("v1", "hello?")).await;
-    let ServerFrame::Error { id, problem } = sp.until(|f| matches!(f, ServerFrame::Error { .. })).await else {
+    let ServerFrame::Error { id, problem } =
+        sp.until(|f| matches!(f, ServerFrame::Error { .. })).await
+    else {
         unreachable!()
     };
-    assert_eq!((id.as_deref(), problem.code.as_str(), problem.status), (Some("v1"), "tier_closed", 403));
+    assert_eq!(
+        (id.as_deref(), problem.code.as_str(), problem.status),
+        (Some("v1"), "tier_closed", 403)
+    );
     // Still alive.
     sp.send(&ClientFrame::Send(SendMessage {
         kind: MessageKind::Alarm,
@@ -140,7 +161,8 @@ async fn tiers_open_as_partners_approach_and_close_past_the_hysteresis() {
     sp.send(&at(48.8566, 2.3522)).await;
     // 1.2 km north: nothing but pull and alarm.
     am.send(&at(48.8674, 2.3522)).await;
-    let ServerFrame::Pull { pull, .. } = sp.until(|f| matches!(f, ServerFrame::Pull { .. })).await else {
+    let ServerFrame::Pull { pull, .. } = sp.until(|f| matches!(f, ServerFrame::Pull { .. })).await
+    else {
         unreachable!()
     };
     assert_eq!(pull.bearing_deg, 0.0);
@@ -149,18 +171,28 @@ async fn tiers_open_as_partners_approach_and_close_past_the_hysteresis() {
     am.send(&at(48.8637, 2.3522)).await;
     let mut opened = Vec::new();
     while opened.len() < 3 {
-        if let ServerFrame::Tier { tier, open: true, .. } = sp.next().await {
+        if let ServerFrame::Tier {
+            tier, open: true, ..
+        } = sp.next().await
+        {
             opened.push(tier);
         }
     }
     assert_eq!(opened, [Tier::Feelings, Tier::Voice, Tier::Thoughts]);
     // 840 m: inside 1.1 × 800 m, thoughts stay open; no tier frame at all.
     am.send(&at(48.86415, 2.3522)).await;
-    let frame = sp.until(|f| matches!(f, ServerFrame::Pull { .. } | ServerFrame::Tier { .. })).await;
+    let frame = sp
+        .until(|f| matches!(f, ServerFrame::Pull { .. } | ServerFrame::Tier { .. }))
+        .await;
     assert!(matches!(frame, ServerFrame::Pull { .. }), "{frame:?}");
     // 900 m: past 880 m, thoughts close (voice stays: 900 < 935).
     am.send(&at(48.8647, 2.3522)).await;
-    let ServerFrame::Tier { tier, open, range_m } = sp.until(|f| matches!(f, ServerFrame::Tier { .. })).await else {
+    let ServerFrame::Tier {
+        tier,
+        open,
+        range_m,
+    } = sp.until(|f| matches!(f, ServerFrame::Tier { .. })).await
+    else {
         unreachable!()
     };
     assert_eq!((tier, open, range_m), (Tier::Thoughts, false, Some(800.0)));
@@ -177,7 +209,15 @@ async fn thoughts_pass_live_unless_guarded_or_out_of_range() {
     s.put_position(&spike, 30.0, 31.0).await;
     s.put_position(&amethyst, 30.0, 31.3).await; // ~29 km: thoughts closed
     let think = |seq, reset, edits: Vec<Edit>| ClientFrame::Thought { seq, reset, edits };
-    sp.send(&think(1, true, vec![Edit::Insert { pos: 0, text: "far away".into() }])).await;
+    sp.send(&think(
+        1,
+        true,
+        vec![Edit::Insert {
+            pos: 0,
+            text: "far away".into(),
+        }],
+    ))
+    .await;
     assert!(
         am.try_next(Duration::from_millis(300))
             .await
@@ -186,10 +226,36 @@ async fn thoughts_pass_live_unless_guarded_or_out_of_range() {
     );
 
     s.put_position(&amethyst, 30.0, 31.1).await; // ~9.6 km
-    am.until(|f| matches!(f, ServerFrame::Tier { tier: Tier::Thoughts, open: true, .. })).await;
+    am.until(|f| {
+        matches!(
+            f,
+            ServerFrame::Tier {
+                tier: Tier::Thoughts,
+                open: true,
+                ..
+            }
+        )
+    })
+    .await;
     let mut text = ThoughtText::default();
-    sp.send(&think(1, true, vec![Edit::Insert { pos: 0, text: "I wonder if she".into() }])).await;
-    sp.send(&think(2, false, vec![Edit::Insert { pos: 15, text: "'s attractive".into() }])).await;
+    sp.send(&think(
+        1,
+        true,
+        vec![Edit::Insert {
+            pos: 0,
+            text: "I wonder if she".into(),
+        }],
+    ))
+    .await;
+    sp.send(&think(
+        2,
+        false,
+        vec![Edit::Insert {
+            pos: 15,
+            text: "'s attractive".into(),
+        }],
+    ))
+    .await;
     for _ in 0..2 {
         let ServerFrame::Thought { seq, reset, edits } =
             am.until(|f| matches!(f, ServerFrame::Thought { .. })).await
@@ -203,10 +269,20 @@ async fn thoughts_pass_live_unless_guarded_or_out_of_range() {
     // Guarded: the partner is told, the text is withdrawn, and nothing passes.
     sp.send(&ClientFrame::Guard { on: true }).await;
     assert!(matches!(am.next().await, ServerFrame::Guard { on: true }));
-    let ServerFrame::Thought { seq, reset, edits } = am.next().await else { panic!() };
+    let ServerFrame::Thought { seq, reset, edits } = am.next().await else {
+        panic!()
+    };
     assert!(text.apply(seq, reset, &edits));
     assert_eq!(text.text(), "");
-    sp.send(&think(3, false, vec![Edit::Insert { pos: 0, text: "secret".into() }])).await;
+    sp.send(&think(
+        3,
+        false,
+        vec![Edit::Insert {
+            pos: 0,
+            text: "secret".into(),
+        }],
+    ))
+    .await;
     assert!(
         am.try_next(Duration::from_millis(300)).await.is_none(),
         "a guarded thought does not pass"
@@ -224,9 +300,19 @@ async fn contact_is_lost_after_silence_and_restored_with_its_length() {
     let sp = s.link(&spike, None).await;
     // spike connects, then goes silent.
     let lost = am
-        .until(|f| matches!(f, ServerFrame::Contact { state: ContactState::Lost, .. }))
+        .until(|f| {
+            matches!(
+                f,
+                ServerFrame::Contact {
+                    state: ContactState::Lost,
+                    ..
+                }
+            )
+        })
         .await;
-    let ServerFrame::Contact { who, .. } = lost else { unreachable!() };
+    let ServerFrame::Contact { who, .. } = lost else {
+        unreachable!()
+    };
     assert_eq!(who, "spike");
     let (_, view) = s.call("GET", "/api/v1/bond", Some(&amethyst), None).await;
     assert_eq!(view["contact"], "lost");
@@ -236,7 +322,9 @@ async fn contact_is_lost_after_silence_and_restored_with_its_length() {
     let restored = am
         .until(|f| matches!(f, ServerFrame::Contact { who, state: ContactState::Live, .. } if who == "spike"))
         .await;
-    let ServerFrame::Contact { lost_for_ms, .. } = restored else { unreachable!() };
+    let ServerFrame::Contact { lost_for_ms, .. } = restored else {
+        unreachable!()
+    };
     assert!(lost_for_ms.unwrap() >= 500, "{restored:?}");
 }
 
@@ -249,13 +337,19 @@ async fn an_implausible_jump_stretches_the_bond() {
     s.put_position(&spike, 30.0, 31.0).await;
     s.put_position(&spike, 30.0, 31.001).await; // a walker's step
     s.put_position(&spike, 30.5, 31.0).await; // 55 km in an instant
-    let ServerFrame::Stretch { who, jump_m, speed_kmh } =
-        am.until(|f| matches!(f, ServerFrame::Stretch { .. })).await
+    let ServerFrame::Stretch {
+        who,
+        jump_m,
+        speed_kmh,
+    } = am.until(|f| matches!(f, ServerFrame::Stretch { .. })).await
     else {
         unreachable!()
     };
     assert_eq!(who, "spike");
-    assert!(jump_m > 50_000.0 && speed_kmh > 300.0, "{jump_m} {speed_kmh}");
+    assert!(
+        jump_m > 50_000.0 && speed_kmh > 300.0,
+        "{jump_m} {speed_kmh}"
+    );
 }
 
 #[tokio::test]
@@ -264,18 +358,29 @@ async fn the_partner_hears_of_the_bond_and_its_end_live() {
     let spike = s.citizen("spike").await;
     let amethyst = s.citizen("amethyst").await;
     let mut sp = s.link(&spike, None).await;
-    let ServerFrame::Hello { bond, .. } = sp.next().await else { panic!() };
+    let ServerFrame::Hello { bond, .. } = sp.next().await else {
+        panic!()
+    };
     assert!(bond.is_none());
-    let (_, invite) = s.call("POST", "/api/v1/bond/invites", Some(&spike), None).await;
+    let (_, invite) = s
+        .call("POST", "/api/v1/bond/invites", Some(&spike), None)
+        .await;
     let (status, _) = s
-        .call("POST", "/api/v1/bond", Some(&amethyst), Some(&json!({"code": invite["code"]})))
+        .call(
+            "POST",
+            "/api/v1/bond",
+            Some(&amethyst),
+            Some(&json!({"code": invite["code"]})),
+        )
         .await;
     assert_eq!(status, 201);
-    let ServerFrame::Bonded { bond } = sp.until(|f| matches!(f, ServerFrame::Bonded { .. })).await else {
+    let ServerFrame::Bonded { bond } = sp.until(|f| matches!(f, ServerFrame::Bonded { .. })).await
+    else {
         unreachable!()
     };
     assert_eq!(bond.partner, "amethyst");
-    s.call("DELETE", "/api/v1/bond", Some(&amethyst), None).await;
+    s.call("DELETE", "/api/v1/bond", Some(&amethyst), None)
+        .await;
     assert!(matches!(
         sp.until(|f| matches!(f, ServerFrame::BondEnded)).await,
         ServerFrame::BondEnded

@@ -15,7 +15,9 @@ async fn everything_acknowledged_survives_a_restart() {
     s.put_position(&amethyst, 30.0, 31.5).await;
     for (i, body) in ["before", "the", "restart"].iter().enumerate() {
         let send = json!({"kind": "voice", "id": format!("m{i}"), "body": body});
-        let (status, _) = s.call("POST", "/api/v1/bond/messages", Some(&spike), Some(&send)).await;
+        let (status, _) = s
+            .call("POST", "/api/v1/bond/messages", Some(&spike), Some(&send))
+            .await;
         assert_eq!(status, 201);
     }
     let dir = s.stop().await;
@@ -24,16 +26,28 @@ async fn everything_acknowledged_survives_a_restart() {
     let (status, view) = s.call("GET", "/api/v1/bond", Some(&amethyst), None).await;
     assert_eq!(status, 200, "sessions and the bond survive");
     assert_eq!(view["partner"], "spike");
-    assert!(view["pull"]["distance_m"].as_f64().unwrap() > 40_000.0, "positions survive");
+    assert!(
+        view["pull"]["distance_m"].as_f64().unwrap() > 40_000.0,
+        "positions survive"
+    );
     let mut link = s.link(&amethyst, None).await;
-    let ServerFrame::Hello { .. } = link.next().await else { panic!() };
+    let ServerFrame::Hello { .. } = link.next().await else {
+        panic!()
+    };
     let mut bodies = Vec::new();
     for _ in 0..3 {
-        let ServerFrame::Message { message } = link.next().await else { panic!() };
+        let ServerFrame::Message { message } = link.next().await else {
+            panic!()
+        };
         bodies.push(message.body.unwrap());
     }
     assert_eq!(bodies, ["before", "the", "restart"]);
     // The account can still log in with its password.
     let creds = json!({"name": "spike", "password": "purple-dragon"});
-    assert_eq!(s.call("POST", "/api/v1/sessions", None, Some(&creds)).await.0, 200);
+    assert_eq!(
+        s.call("POST", "/api/v1/sessions", None, Some(&creds))
+            .await
+            .0,
+        200
+    );
 }

@@ -21,12 +21,18 @@ async fn sqlite_reopens_with_everything_in_place() {
         let store = Sqlite::open(dir.path()).await.unwrap();
         let a = store.create_account("spike", "h", 1).await.unwrap();
         let b = store.create_account("amethyst", "h", 1).await.unwrap();
-        store.create_invite("ABCDEFGH", a.id, 1, 1_000).await.unwrap();
+        store
+            .create_invite("ABCDEFGH", a.id, 1, 1_000)
+            .await
+            .unwrap();
         let bond = store
             .accept_invite("ABCDEFGH", b.id, Profile::City, TierSet::always(), 2)
             .await
             .unwrap();
-        store.save_positions(&[(a.id, position(30.0, 31.0, 5))]).await.unwrap();
+        store
+            .save_positions(&[(a.id, position(30.0, 31.0, 5))])
+            .await
+            .unwrap();
         append(&store, bond.id, a.id, "m1", "hello").await;
         (a.id, bond.id)
     };
@@ -85,52 +91,109 @@ pub async fn conformance<S: Store>(store: S) {
     ));
     let found = store.account_by_name("spike").await.unwrap().unwrap();
     assert_eq!((found.id, found.name.as_str()), (spike.id, "Spike"));
-    assert_eq!(store.account(amethyst.id).await.unwrap().unwrap().name, "amethyst");
+    assert_eq!(
+        store.account(amethyst.id).await.unwrap().unwrap().name,
+        "amethyst"
+    );
     assert!(store.account_by_name("nobody").await.unwrap().is_none());
 
     // Sessions: found by hash until revoked, revoked once.
     store.create_session(b"hash-1", spike.id, 5).await.unwrap();
-    assert_eq!(store.session_account(b"hash-1").await.unwrap(), Some(spike.id));
+    assert_eq!(
+        store.session_account(b"hash-1").await.unwrap(),
+        Some(spike.id)
+    );
     assert!(store.revoke_session(b"hash-1", 6).await.unwrap());
     assert!(!store.revoke_session(b"hash-1", 7).await.unwrap());
     assert_eq!(store.session_account(b"hash-1").await.unwrap(), None);
 
     // Invites: expired, own, unknown, then a bond; one partner each.
-    store.create_invite("EXPIRED1", spike.id, 10, 20).await.unwrap();
+    store
+        .create_invite("EXPIRED1", spike.id, 10, 20)
+        .await
+        .unwrap();
     assert!(matches!(
-        store.accept_invite("EXPIRED1", amethyst.id, Profile::Story, TierSet::always(), 20).await,
+        store
+            .accept_invite(
+                "EXPIRED1",
+                amethyst.id,
+                Profile::Story,
+                TierSet::always(),
+                20
+            )
+            .await,
         Err(StoreError::NotFound("invite_expired"))
     ));
-    store.create_invite("SPIKE123", spike.id, 10, 1_000).await.unwrap();
+    store
+        .create_invite("SPIKE123", spike.id, 10, 1_000)
+        .await
+        .unwrap();
     assert!(matches!(
-        store.create_invite("SPIKE123", twilight.id, 10, 1_000).await,
+        store
+            .create_invite("SPIKE123", twilight.id, 10, 1_000)
+            .await,
         Err(StoreError::Conflict(_))
     ));
     assert!(matches!(
-        store.accept_invite("SPIKE123", spike.id, Profile::Story, TierSet::always(), 30).await,
+        store
+            .accept_invite("SPIKE123", spike.id, Profile::Story, TierSet::always(), 30)
+            .await,
         Err(StoreError::Conflict("own_invite"))
     ));
     assert!(matches!(
-        store.accept_invite("NOSUCH12", amethyst.id, Profile::Story, TierSet::always(), 30).await,
+        store
+            .accept_invite(
+                "NOSUCH12",
+                amethyst.id,
+                Profile::Story,
+                TierSet::always(),
+                30
+            )
+            .await,
         Err(StoreError::NotFound("invite"))
     ));
-    store.create_invite("SPIKE456", spike.id, 10, 1_000).await.unwrap();
+    store
+        .create_invite("SPIKE456", spike.id, 10, 1_000)
+        .await
+        .unwrap();
     let bond = store
-        .accept_invite("SPIKE123", amethyst.id, Profile::Story, TierSet::always(), 40)
+        .accept_invite(
+            "SPIKE123",
+            amethyst.id,
+            Profile::Story,
+            TierSet::always(),
+            40,
+        )
         .await
         .unwrap();
     assert_eq!(bond.members, [spike.id, amethyst.id]);
     assert_eq!(bond.names, ["Spike".to_string(), "amethyst".to_string()]);
     assert_eq!(bond.open_tiers, TierSet::always());
-    assert_eq!(store.bond_of(amethyst.id).await.unwrap().unwrap().id, bond.id);
+    assert_eq!(
+        store.bond_of(amethyst.id).await.unwrap().unwrap().id,
+        bond.id
+    );
     // The inviter's other codes are retired with the bond: nobody else can use them.
     assert!(matches!(
-        store.accept_invite("SPIKE456", twilight.id, Profile::Story, TierSet::always(), 41).await,
+        store
+            .accept_invite(
+                "SPIKE456",
+                twilight.id,
+                Profile::Story,
+                TierSet::always(),
+                41
+            )
+            .await,
         Err(StoreError::NotFound("invite"))
     ));
-    store.create_invite("TWILIGHT", twilight.id, 42, 1_000).await.unwrap();
+    store
+        .create_invite("TWILIGHT", twilight.id, 42, 1_000)
+        .await
+        .unwrap();
     assert!(matches!(
-        store.accept_invite("TWILIGHT", spike.id, Profile::Story, TierSet::always(), 43).await,
+        store
+            .accept_invite("TWILIGHT", spike.id, Profile::Story, TierSet::always(), 43)
+            .await,
         Err(StoreError::Conflict("already_bonded"))
     ));
     assert!(store.bond_of(twilight.id).await.unwrap().is_none());
@@ -139,15 +202,33 @@ pub async fn conformance<S: Store>(store: S) {
     let mut open = TierSet::always();
     open.insert(Tier::Feelings);
     store.set_open_tiers(bond.id, open).await.unwrap();
-    assert_eq!(store.bond_of(spike.id).await.unwrap().unwrap().open_tiers, open);
+    assert_eq!(
+        store.bond_of(spike.id).await.unwrap().unwrap().open_tiers,
+        open
+    );
 
     // Positions: the newest fix wins, an older one is ignored.
-    store.save_positions(&[(spike.id, position(30.0, 31.0, 100))]).await.unwrap();
-    store.save_positions(&[(spike.id, position(30.5, 31.5, 50))]).await.unwrap();
-    assert_eq!(store.position(spike.id).await.unwrap().unwrap().fix.lat, 30.0);
-    store.save_positions(&[(spike.id, position(30.1, 31.1, 200))]).await.unwrap();
+    store
+        .save_positions(&[(spike.id, position(30.0, 31.0, 100))])
+        .await
+        .unwrap();
+    store
+        .save_positions(&[(spike.id, position(30.5, 31.5, 50))])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.position(spike.id).await.unwrap().unwrap().fix.lat,
+        30.0
+    );
+    store
+        .save_positions(&[(spike.id, position(30.1, 31.1, 200))])
+        .await
+        .unwrap();
     let p = store.position(spike.id).await.unwrap().unwrap();
-    assert_eq!((p.fix.lat, p.fix.lon, p.fix.accuracy_m, p.fix.at_ms), (30.1, 31.1, 3.0, 200));
+    assert_eq!(
+        (p.fix.lat, p.fix.lon, p.fix.accuracy_m, p.fix.at_ms),
+        (30.1, 31.1, 3.0, 200)
+    );
     assert!(store.position(twilight.id).await.unwrap().is_none());
 
     // Messages: in order, once per (sender, id); a different message under a used id is a
@@ -206,32 +287,67 @@ pub async fn conformance<S: Store>(store: S) {
     assert_eq!(seqs, vec![first.seq, second.seq, alarm.seq, feeling.seq]);
     assert_eq!(all[3].feeling, Some(Feeling::Calm));
     let page = store.messages_after(bond.id, first.seq, 2).await.unwrap();
-    assert_eq!(page.iter().map(|m| m.seq).collect::<Vec<_>>(), vec![second.seq, alarm.seq]);
+    assert_eq!(
+        page.iter().map(|m| m.seq).collect::<Vec<_>>(),
+        vec![second.seq, alarm.seq]
+    );
     assert_eq!(store.last_seq(bond.id).await.unwrap(), feeling.seq);
-    let found = store.message_by_client_id(amethyst.id, "m1").await.unwrap().unwrap();
+    let found = store
+        .message_by_client_id(amethyst.id, "m1")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(found.seq, second.seq);
-    assert!(store.message_by_client_id(twilight.id, "m1").await.unwrap().is_none());
+    assert!(
+        store
+            .message_by_client_id(twilight.id, "m1")
+            .await
+            .unwrap()
+            .is_none()
+    );
 
     // Alarms: raised until the receiver acknowledges; the sender cannot.
     assert_eq!(store.raised_alarms(bond.id).await.unwrap().len(), 1);
     assert!(matches!(
-        store.acknowledge_alarm(bond.id, alarm.seq, amethyst.id, 20).await,
+        store
+            .acknowledge_alarm(bond.id, alarm.seq, amethyst.id, 20)
+            .await,
         Err(StoreError::Conflict("own_alarm"))
     ));
     assert!(matches!(
-        store.acknowledge_alarm(bond.id, first.seq, spike.id, 20).await,
+        store
+            .acknowledge_alarm(bond.id, first.seq, spike.id, 20)
+            .await,
         Err(StoreError::NotFound("alarm"))
     ));
-    let acked = store.acknowledge_alarm(bond.id, alarm.seq, spike.id, 21).await.unwrap();
+    let acked = store
+        .acknowledge_alarm(bond.id, alarm.seq, spike.id, 21)
+        .await
+        .unwrap();
     assert_eq!(acked.acknowledged_at, Some(21));
-    let again = store.acknowledge_alarm(bond.id, alarm.seq, spike.id, 99).await.unwrap();
-    assert_eq!(again.acknowledged_at, Some(21), "the first acknowledgement stands");
+    let again = store
+        .acknowledge_alarm(bond.id, alarm.seq, spike.id, 99)
+        .await
+        .unwrap();
+    assert_eq!(
+        again.acknowledged_at,
+        Some(21),
+        "the first acknowledgement stands"
+    );
     assert!(store.raised_alarms(bond.id).await.unwrap().is_empty());
 
     // The delivery cursor only moves forward.
     store.set_delivered(spike.id, second.seq).await.unwrap();
     store.set_delivered(spike.id, first.seq).await.unwrap();
-    assert_eq!(store.account(spike.id).await.unwrap().unwrap().delivered_seq, second.seq);
+    assert_eq!(
+        store
+            .account(spike.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .delivered_seq,
+        second.seq
+    );
 
     // Ending the bond frees both partners; it ends once.
     assert!(store.end_bond(bond.id, 50).await.unwrap());
@@ -239,7 +355,10 @@ pub async fn conformance<S: Store>(store: S) {
     assert!(store.bond_of(spike.id).await.unwrap().is_none());
     assert!(store.bond_of(amethyst.id).await.unwrap().is_none());
     // And they can bond again, with new sequence numbers after the old ones.
-    store.create_invite("AGAIN123", amethyst.id, 60, 1_000).await.unwrap();
+    store
+        .create_invite("AGAIN123", amethyst.id, 60, 1_000)
+        .await
+        .unwrap();
     let bond2 = store
         .accept_invite("AGAIN123", spike.id, Profile::Open, TierSet::always(), 61)
         .await
@@ -251,14 +370,23 @@ pub async fn conformance<S: Store>(store: S) {
         other => panic!("{other:?}"),
     };
     assert!(next.seq > feeling.seq, "sequence numbers are never reused");
-    assert_eq!(store.messages_after(bond2.id, 0, 10).await.unwrap().len(), 1);
+    assert_eq!(
+        store.messages_after(bond2.id, 0, 10).await.unwrap().len(),
+        1
+    );
 
     // Racing acceptances of two invites by one person: exactly one bond.
     let x = store.create_account("x", "h", 70).await.unwrap();
     let y = store.create_account("y", "h", 70).await.unwrap();
     let z = store.create_account("z", "h", 70).await.unwrap();
-    store.create_invite("XXXXXXXX", x.id, 70, 1_000).await.unwrap();
-    store.create_invite("YYYYYYYY", y.id, 70, 1_000).await.unwrap();
+    store
+        .create_invite("XXXXXXXX", x.id, 70, 1_000)
+        .await
+        .unwrap();
+    store
+        .create_invite("YYYYYYYY", y.id, 70, 1_000)
+        .await
+        .unwrap();
     let (r1, r2) = tokio::join!(
         store.accept_invite("XXXXXXXX", z.id, Profile::Story, TierSet::always(), 71),
         store.accept_invite("YYYYYYYY", z.id, Profile::Story, TierSet::always(), 71),
@@ -274,6 +402,9 @@ pub async fn conformance<S: Store>(store: S) {
         append(&store, bond2.id, amethyst.id, "race", "once"),
         append(&store, bond2.id, amethyst.id, "race", "once"),
     );
-    let news = [&m1, &m2].iter().filter(|a| matches!(a, Appended::New(_))).count();
+    let news = [&m1, &m2]
+        .iter()
+        .filter(|a| matches!(a, Appended::New(_)))
+        .count();
     assert_eq!(news, 1, "{m1:?} {m2:?}");
 }

@@ -1,0 +1,461 @@
+//! `haurach bench`: the live workload (pairs of partners sending positions, each update
+//! forwarded to the partner) against a Haurach server this command starts, and with
+//! `--compare mosquitto` the same workload against Mosquitto, the broker a person would
+//! use with the OwnTracks app instead. Every phase starts a fresh server process pinned to
+//! core 0; the load generator runs pinned to core 1. See docs/benchmarks.md.
+#![deny(missing_docs)]
+
+mod load;
+mod seed;
+mod target;
+mod wire;
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::{Args, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use load::{Load, Proto, Step};
+use target::{Server, cpu_seconds, rss_bytes};
+
+/// A phase of the benchmark.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Phase {
+    /// P pairs at 1 Hz: delivered updates/s, latency, server CPU and memory.
+    Steady,
+    /// 100 pairs, the rate stepped up until p99 passes 50 ms or updates are lost.
+    Saturation,
+    /// Voice messages acknowledged only after commit: messages/s and ack latency.
+    Voice,
+    /// Memory per connected, idle client.
+    Idle,
+}
+
+/// What to compare with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Compare {
+    /// Debian's mosquitto, persistence off, OwnTracks topics.
+    Mosquitto,
+}
+
+/// `haurach bench`.
+#[derive(Debug, Args)]
+#[command(after_long_help = "Examples:\n  \
+    haurach bench                                  # all phases, Haurach only\n  \
+    haurach bench --compare mosquitto              # side by side, ends with the ratio line\n  \
+    haurach bench --pairs 9900 --phases steady     # the 10k-pairs run this machine allows\n\n\
+    The open-file limit is raised to its hard limit; where that is 20,000 (as here) a \
+    server holding two sockets per pair tops out just under 10,000 pairs: the bench says \
+    so and uses what fits.")]
+pub struct BenchArgs {
+    /// Pairs in the steady phase (each pair is two connections).
+    #[arg(long, default_value_t = 1000)]
+    pub pairs: usize,
+    /// Seconds each measured window lasts (each saturation step lasts half of it).
+    #[arg(long, default_value_t = 10.0)]
+    pub seconds: f64,
+    /// Phases to run, comma-separated.
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [Phase::Steady, Phase::Saturation, Phase::Voice, Phase::Idle])]
+    pub phases: Vec<Phase>,
+    /// Run the steady, saturation and idle phases against this too, in the same run.
+    #[arg(long, value_enum)]
+    pub compare: Option<Compare>,
+    /// Pairs in the saturation phase.
+    #[arg(long, default_value_t = 100)]
+    pub saturation_pairs: usize,
+    /// Pairs in the voice phase.
+    #[arg(long, default_value_t = 100)]
+    pub voice_pairs: usize,
+    /// Idle connections in the idle phase.
+    #[arg(long, default_value_t = 19_800)]
+    pub idle_connections: usize,
+}
+
+/// Per-client rates the saturation phase steps through, Hz.
+const SATURATION_HZ: [f64; 12] = [
+    25.0, 50.0, 100.0, 150.0, 200.0, 250.0, 300.0, 350.0, 400.0, 500.0, 600.0, 800.0,
+];
+
+/// One server's results.
+#[derive(Debug, Default, Clone)]
+struct Results {
+    steady: Option<SteadyResult>,
+    sustainable: Option<(f64, f64, usize)>,
+    voice: Option<(f64, f64, u64)>,
+    idle_bytes_per_conn: Option<(f64, usize)>,
+}
+
+#[derive(Debug, Clone)]
+struct SteadyResult {
+    pairs: usize,
+    rate: f64,
+    lost: u64,
+    p50: f64,
+    p99: f64,
+    p999: f64,
+    max: f64,
+    server_cpu: f64,
+    server_rss: u64,
+    generator_cpu: f64,
+}
+
+fn bar(len: u64, what: &str) -> ProgressBar {
+    let pb = ProgressBar::new(len);
+    pb.set_style(
+        ProgressStyle::with_template("{msg:>28} [{bar:30}] {pos}/{len} {elapsed}")
+            .expect("template")
+            .progress_chars("=> "),
+    );
+    pb.set_message(what.to_owned());
+    pb
+}
+
+fn spinner(what: String) -> ProgressBar {
+    let pb = ProgressBar::new_spinner();
+    pb.set_message(what);
+    pb.enable_steady_tick(Duration::from_millis(200));
+    pb
+}
+
+/// Runs the benchmark and prints the table (and, with `--compare`, the ratio line).
+pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        args.seconds > 0.0 && args.seconds <= 600.0,
+        "--seconds must be in (0, 600]"
+    );
+    let limit = rlimit::increase_nofile_limit(u64::MAX).unwrap_or(1024);
+    // Each connection costs the generator one descriptor; keep a margin for the rest.
+    let max_conns = limit.saturating_sub(200) as usize;
+    let mut pairs = args.pairs;
+    if pairs * 2 > max_conns {
+        pairs = max_conns / 2;
+        eprintln!(
+            "note: the open-file limit is {limit}, so the steady phase runs {pairs} pairs instead of {}",
+            args.pairs
+        );
+    }
+    let idle = args.idle_connections.min(max_conns) & !1;
+    if idle < args.idle_connections {
+        eprintln!(
+            "note: the open-file limit is {limit}, so the idle phase holds {idle} connections"
+        );
+    }
+    let pinned = target::can_pin();
+    if pinned {
+        let me = std::process::id().to_string();
+        let _ = std::process::Command::new("taskset")
+            .args(["-a", "-cp", "1", &me])
+            .stdout(std::process::Stdio::null())
+            .status();
+    } else {
+        eprintln!("note: one core or no taskset: server and load generator share the CPU");
+    }
+
+    let need = [
+        if args.phases.contains(&Phase::Steady) {
+            pairs
+        } else {
+            0
+        },
+        if args.phases.contains(&Phase::Saturation) {
+            args.saturation_pairs
+        } else {
+            0
+        },
+        if args.phases.contains(&Phase::Voice) {
+            args.voice_pairs
+        } else {
+            0
+        },
+        if args.phases.contains(&Phase::Idle) {
+            idle / 2
+        } else {
+            0
+        },
+    ]
+    .into_iter()
+    .max()
+    .unwrap_or(0);
+    let dir = tempfile::tempdir()?;
+    let seeding = bar(need as u64, "bonding pairs");
+    let tokens: Vec<[String; 2]> = seed::pairs(dir.path(), need, &seeding)
+        .await?
+        .into_iter()
+        .map(|p| p.tokens)
+        .collect();
+    seeding.finish_and_clear();
+
+    let mut haurach = Results::default();
+    let mut other = Results::default();
+    let mosquitto = args.compare == Some(Compare::Mosquitto);
+    for phase in &args.phases {
+        let servers: &[Proto] = match (phase, mosquitto) {
+            (Phase::Voice, _) | (_, false) => &[Proto::Haurach],
+            _ => &[Proto::Haurach, Proto::Mqtt],
+        };
+        for proto in servers {
+            target::wait_quiet(Duration::from_secs(10));
+            let server = match proto {
+                Proto::Haurach => target::start_haurach(dir.path())?,
+                Proto::Mqtt => target::start_mosquitto(dir.path())?,
+            };
+            let results = if *proto == Proto::Haurach {
+                &mut haurach
+            } else {
+                &mut other
+            };
+            let name = if *proto == Proto::Haurach {
+                "haurach"
+            } else {
+                "mosquitto"
+            };
+            match phase {
+                Phase::Steady => {
+                    results.steady =
+                        Some(steady(&server, *proto, &tokens[..pairs], args.seconds, name).await?)
+                }
+                Phase::Saturation => {
+                    results.sustainable = Some(
+                        saturation(
+                            &server,
+                            *proto,
+                            &tokens[..args.saturation_pairs],
+                            args.seconds / 2.0,
+                            name,
+                        )
+                        .await?,
+                    )
+                }
+                Phase::Voice => {
+                    results.voice =
+                        Some(voice(&server, &tokens[..args.voice_pairs], args.seconds).await?)
+                }
+                Phase::Idle => {
+                    results.idle_bytes_per_conn =
+                        Some(idle_memory(&server, *proto, &tokens[..idle / 2], name).await?)
+                }
+            }
+        }
+    }
+    print!("{}", table(&haurach, mosquitto.then_some(&other), pinned));
+    if mosquitto {
+        let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
+            (Some(a), Some(b)) if b > 0.0 => format!("{:.2}", a / b),
+            _ => "n/a".to_owned(),
+        };
+        println!(
+            "ratio throughput={} p99={} bytes_per_conn={}",
+            ratio(
+                haurach.sustainable.map(|s| s.0),
+                other.sustainable.map(|s| s.0)
+            ),
+            ratio(
+                haurach.steady.as_ref().map(|s| s.p99),
+                other.steady.as_ref().map(|s| s.p99)
+            ),
+            ratio(
+                haurach.idle_bytes_per_conn.map(|s| s.0),
+                other.idle_bytes_per_conn.map(|s| s.0)
+            ),
+        );
+    }
+    Ok(())
+}
+
+async fn steady(
+    server: &Server,
+    proto: Proto,
+    tokens: &[[String; 2]],
+    seconds: f64,
+    name: &str,
+) -> anyhow::Result<SteadyResult> {
+    let connecting = bar(tokens.len() as u64 * 2, &format!("{name}: connecting"));
+    let mut load = Load::connect(proto, server.addr, tokens, &connecting)
+        .await
+        .context("connecting")?;
+    connecting.finish_and_clear();
+    load.warm_up().await?;
+    let pb = spinner(format!(
+        "{name}: steady, {} pairs at 1 Hz for {seconds} s",
+        tokens.len()
+    ));
+    let (cpu0, gen0) = (cpu_seconds(server.pid()), cpu_seconds(std::process::id()));
+    let t0 = std::time::Instant::now();
+    let step = load.step(1.0, seconds, Duration::from_secs(3)).await?;
+    let wall = t0.elapsed().as_secs_f64();
+    let (cpu1, gen1) = (cpu_seconds(server.pid()), cpu_seconds(std::process::id()));
+    let rss = rss_bytes(server.pid());
+    pb.finish_and_clear();
+    load.close().await;
+    Ok(SteadyResult {
+        pairs: tokens.len(),
+        rate: step.rate(),
+        lost: step.lost(),
+        p50: step.ms(0.5),
+        p99: step.ms(0.99),
+        p999: step.ms(0.999),
+        max: step.latency.max() as f64 / 1000.0,
+        server_cpu: (cpu1 - cpu0) / wall * 100.0,
+        server_rss: rss,
+        generator_cpu: (gen1 - gen0) / wall * 100.0,
+    })
+}
+
+/// Steps the per-client rate up until p99 passes 50 ms or an update is lost; returns the
+/// last rate that held: (delivered updates/s, its p99 ms, steps run).
+async fn saturation(
+    server: &Server,
+    proto: Proto,
+    tokens: &[[String; 2]],
+    seconds: f64,
+    name: &str,
+) -> anyhow::Result<(f64, f64, usize)> {
+    let connecting = bar(tokens.len() as u64 * 2, &format!("{name}: connecting"));
+    let mut load = Load::connect(proto, server.addr, tokens, &connecting).await?;
+    connecting.finish_and_clear();
+    load.warm_up().await?;
+    let pb = bar(SATURATION_HZ.len() as u64, &format!("{name}: saturation"));
+    let mut held = (0.0, 0.0, 0);
+    for (i, hz) in SATURATION_HZ.into_iter().enumerate() {
+        let step: Step = load.step(hz, seconds, Duration::from_secs(2)).await?;
+        pb.inc(1);
+        let line = format!(
+            "  {name}: {:>7.0} offered/s → {:>7.0} delivered/s, p99 {:.1} ms, lost {}",
+            hz * tokens.len() as f64 * 2.0,
+            step.rate(),
+            step.ms(0.99),
+            step.lost()
+        );
+        pb.suspend(|| eprintln!("{line}"));
+        if step.ms(0.99) > 50.0 || step.lost() > 0 {
+            break;
+        }
+        held = (step.rate(), step.ms(0.99), i + 1);
+    }
+    pb.finish_and_clear();
+    load.close().await;
+    Ok(held)
+}
+
+/// Returns (messages/s, ack p99 ms, errors).
+async fn voice(
+    server: &Server,
+    tokens: &[[String; 2]],
+    seconds: f64,
+) -> anyhow::Result<(f64, f64, u64)> {
+    let connecting = bar(tokens.len() as u64 * 2, "haurach: connecting");
+    let mut load = Load::connect(Proto::Haurach, server.addr, tokens, &connecting).await?;
+    connecting.finish_and_clear();
+    load.warm_up().await?;
+    let pb = spinner(format!(
+        "haurach: durable voice, {} clients for {seconds} s",
+        tokens.len() * 2
+    ));
+    let (n, errors, latency, secs) = load.voice(seconds).await?;
+    pb.finish_and_clear();
+    load.close().await;
+    Ok((
+        n as f64 / secs,
+        latency.value_at_quantile(0.99) as f64 / 1000.0,
+        errors,
+    ))
+}
+
+/// Returns (bytes of server RSS per idle connection, connections).
+async fn idle_memory(
+    server: &Server,
+    proto: Proto,
+    tokens: &[[String; 2]],
+    name: &str,
+) -> anyhow::Result<(f64, usize)> {
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = rss_bytes(server.pid());
+    let connecting = bar(tokens.len() as u64 * 2, &format!("{name}: idle clients"));
+    let load = Load::connect(proto, server.addr, tokens, &connecting).await?;
+    connecting.finish_and_clear();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let after = rss_bytes(server.pid());
+    load.close().await;
+    let n = tokens.len() * 2;
+    Ok((after.saturating_sub(before) as f64 / n as f64, n))
+}
+
+fn table(h: &Results, m: Option<&Results>, pinned: bool) -> String {
+    let mut out = String::new();
+    let col =
+        |r: &Results, f: &dyn Fn(&Results) -> Option<String>| f(r).unwrap_or_else(|| "-".into());
+    let mut row = |label: &str, f: &dyn Fn(&Results) -> Option<String>| {
+        let _ = write!(out, "{label:<34} {:>14}", col(h, f));
+        if let Some(m) = m {
+            let _ = write!(out, " {:>14}", col(m, f));
+        }
+        out.push('\n');
+    };
+    let header: &dyn Fn(&Results) -> Option<String> = &|_| None;
+    let _ = header;
+    row("steady: pairs (connections)", &|r| {
+        r.steady
+            .as_ref()
+            .map(|s| format!("{} ({})", s.pairs, s.pairs * 2))
+    });
+    row("steady: delivered updates/s", &|r| {
+        r.steady.as_ref().map(|s| format!("{:.0}", s.rate))
+    });
+    row("steady: lost", &|r| {
+        r.steady.as_ref().map(|s| s.lost.to_string())
+    });
+    row("steady: latency p50 ms", &|r| {
+        r.steady.as_ref().map(|s| format!("{:.2}", s.p50))
+    });
+    row("steady: latency p99 ms", &|r| {
+        r.steady.as_ref().map(|s| format!("{:.2}", s.p99))
+    });
+    row("steady: latency p999 ms", &|r| {
+        r.steady.as_ref().map(|s| format!("{:.2}", s.p999))
+    });
+    row("steady: latency max ms", &|r| {
+        r.steady.as_ref().map(|s| format!("{:.2}", s.max))
+    });
+    row("steady: server CPU %", &|r| {
+        r.steady.as_ref().map(|s| format!("{:.1}", s.server_cpu))
+    });
+    row("steady: server RSS MiB", &|r| {
+        r.steady
+            .as_ref()
+            .map(|s| format!("{:.1}", s.server_rss as f64 / 1048576.0))
+    });
+    row("steady: load generator CPU %", &|r| {
+        r.steady.as_ref().map(|s| format!("{:.1}", s.generator_cpu))
+    });
+    row("saturation: sustainable updates/s", &|r| {
+        r.sustainable.map(|s| format!("{:.0}", s.0))
+    });
+    row("saturation: p99 ms at that rate", &|r| {
+        r.sustainable.map(|s| format!("{:.2}", s.1))
+    });
+    row("voice: acknowledged messages/s", &|r| {
+        r.voice.map(|s| format!("{:.0}", s.0))
+    });
+    row("voice: ack latency p99 ms", &|r| {
+        r.voice.map(|s| format!("{:.2}", s.1))
+    });
+    row("voice: errors", &|r| r.voice.map(|s| s.2.to_string()));
+    row("idle: connections", &|r| {
+        r.idle_bytes_per_conn.map(|s| s.1.to_string())
+    });
+    row("idle: server bytes per connection", &|r| {
+        r.idle_bytes_per_conn.map(|s| format!("{:.0}", s.0))
+    });
+    let mut head = format!("{:<34} {:>14}", "", "haurach");
+    if m.is_some() {
+        let _ = write!(head, " {:>14}", "mosquitto");
+    }
+    let note = if pinned {
+        "servers pinned to core 0, load generator to core 1\n"
+    } else {
+        "server and load generator share the CPU\n"
+    };
+    format!("{head}\n{out}{note}")
+}

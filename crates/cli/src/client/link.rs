@@ -1,0 +1,563 @@
+//! The live link from the command line: `watch` prints every frame as a line a person
+//! reads (or the raw JSON), acknowledges each message so the server resumes after it,
+//! and reconnects by itself with `?after=SEQ` when the link drops; `think` streams the
+//! lines typed on stdin as thoughts.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use futures_util::{SinkExt as _, StreamExt as _};
+use haurach_bond::Tier;
+use haurach_bond::thoughts::{Edit, ThoughtText, diff};
+use haurach_proto::{ClientFrame, ContactState, Problem, ServerFrame, human};
+use tokio::io::AsyncBufReadExt as _;
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use super::show;
+
+type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// How often an idle link says it is still there (the server's contact timeout is 60 s
+/// by default).
+const HEARTBEAT: Duration = Duration::from_secs(15);
+/// The longest wait between two reconnection attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// Reconnection attempts in a row before `watch` gives up.
+const MAX_FAILURES: u32 = 40;
+/// A thought batch that restarts from the whole text is sent every this many batches, so
+/// a receiver that missed one resynchronises.
+const RESET_EVERY: u64 = 10;
+
+/// The WebSocket URL of the link: `http` becomes `ws`, `https` becomes `wss`.
+pub fn link_url(base: &str, token: &str, after: Option<i64>) -> String {
+    let base = base.trim_end_matches('/');
+    let ws = if let Some(rest) = base.strip_prefix("https://") {
+        format!("wss://{rest}")
+    } else if let Some(rest) = base.strip_prefix("http://") {
+        format!("ws://{rest}")
+    } else {
+        base.to_owned()
+    };
+    let mut url = format!("{ws}/api/v1/link?token={token}");
+    if let Some(after) = after {
+        url.push_str(&format!("&after={after}"));
+    }
+    url
+}
+
+/// Why a connection attempt failed: worth retrying or not.
+enum ConnectError {
+    /// The server refused us for good (401, 404...): say its detail and stop.
+    Fatal(anyhow::Error),
+    /// The network or a restarting server: try again.
+    Transient(String),
+}
+
+async fn connect(base: &str, token: &str, after: Option<i64>) -> Result<Socket, ConnectError> {
+    use tokio_tungstenite::tungstenite::Error;
+    match tokio_tungstenite::connect_async(link_url(base, token, after)).await {
+        Ok((socket, _)) => Ok(socket),
+        Err(Error::Http(res)) => {
+            let status = res.status();
+            let detail = res
+                .body()
+                .as_deref()
+                .and_then(|b| serde_json::from_slice::<Problem>(b).ok())
+                .map_or_else(|| format!("the server answered {status}"), |p| p.detail);
+            if status.is_server_error() || status.as_u16() == 429 {
+                Err(ConnectError::Transient(detail))
+            } else {
+                Err(ConnectError::Fatal(anyhow::anyhow!("{detail}")))
+            }
+        }
+        Err(Error::Url(e)) => Err(ConnectError::Fatal(anyhow::anyhow!(
+            "cannot connect the link to {base}: {e}"
+        ))),
+        Err(e) => Err(ConnectError::Transient(format!(
+            "cannot reach the server at {base}: {e}"
+        ))),
+    }
+}
+
+async fn send(socket: &mut Socket, frame: &ClientFrame) -> anyhow::Result<()> {
+    let json = serde_json::to_string(frame).expect("client frames always serialise");
+    socket.send(WsMessage::text(json)).await?;
+    Ok(())
+}
+
+/// Closes the link politely and waits (briefly) for the server's answer, so every frame
+/// sent before, acknowledgements included, has been handled when this returns.
+async fn close(socket: &mut Socket) {
+    let _ = socket.close(None).await;
+    let _ = tokio::time::timeout(Duration::from_secs(2), async {
+        while let Some(Ok(_)) = socket.next().await {}
+    })
+    .await;
+}
+
+/// What a person sees of the link: it remembers who is who and the partner's thought.
+#[derive(Debug, Default)]
+pub struct LinkView {
+    me: String,
+    partner: Option<String>,
+    thought: ThoughtText,
+}
+
+impl LinkView {
+    fn partner(&self) -> &str {
+        self.partner.as_deref().unwrap_or("your partner")
+    }
+
+    /// The line for a frame; `None` for frames with nothing to tell a person.
+    pub fn line(&mut self, frame: &ServerFrame) -> Option<String> {
+        Some(match frame {
+            ServerFrame::Hello { you, bond, .. } => {
+                self.me = you.clone();
+                self.partner = bond.as_ref().map(|b| b.partner.clone());
+                match bond {
+                    Some(b) => format!(
+                        "linked as {you}; {}",
+                        show::pull_sentence(
+                            &b.partner,
+                            b.pull.as_ref(),
+                            b.strength,
+                            b.next_tier.as_ref()
+                        )
+                    ),
+                    None => format!("linked as {you}; no partner yet (haurach invite)"),
+                }
+            }
+            ServerFrame::Pull {
+                pull,
+                strength,
+                next_tier,
+                ..
+            } => show::pull_sentence(self.partner(), Some(pull), *strength, next_tier.as_ref()),
+            ServerFrame::Tier {
+                tier,
+                open: true,
+                range_m,
+            } => format!("{} opened ({})", tier.key(), show::range(*range_m)),
+            ServerFrame::Tier {
+                tier,
+                open: false,
+                range_m,
+            } => match range_m {
+                Some(r) => format!(
+                    "{} closed (you drifted past {})",
+                    tier.key(),
+                    human::distance(r * haurach_bond::TierState::HYSTERESIS)
+                ),
+                None => format!("{} closed", tier.key()),
+            },
+            ServerFrame::Contact {
+                who,
+                state,
+                lost_for_ms,
+            } => {
+                let mine = who.eq_ignore_ascii_case(&self.me);
+                match (state, mine) {
+                    (ContactState::Lost, false) => format!("contact with {who} lost"),
+                    (ContactState::Lost, true) => {
+                        format!(
+                            "your link went silent: {} lost contact with you",
+                            self.partner()
+                        )
+                    }
+                    (ContactState::Live, _) => {
+                        let whose = if mine {
+                            "your contact".to_owned()
+                        } else {
+                            format!("contact with {who}")
+                        };
+                        match lost_for_ms.filter(|ms| *ms > 0) {
+                            Some(ms) => {
+                                format!("{whose} restored after {}", human::duration_ms(ms))
+                            }
+                            None => format!("{whose} is live"),
+                        }
+                    }
+                }
+            }
+            ServerFrame::Stretch {
+                who,
+                jump_m,
+                speed_kmh,
+            } => {
+                let who = if who.eq_ignore_ascii_case(&self.me) {
+                    "you"
+                } else {
+                    who.as_str()
+                };
+                format!(
+                    "the bond stretched: {who} jumped {} (as fast as {:.0} km/h)",
+                    human::distance(*jump_m),
+                    speed_kmh
+                )
+            }
+            ServerFrame::Message { message } => show::message(&self.me, message),
+            ServerFrame::Sent { id, seq } => format!("sent #{seq} ({id})"),
+            ServerFrame::AlarmAcknowledged { seq, by } => {
+                if by.eq_ignore_ascii_case(&self.me) {
+                    format!("you acknowledged alarm #{seq}")
+                } else {
+                    format!("{by} acknowledged alarm #{seq}")
+                }
+            }
+            ServerFrame::Thought { seq, reset, edits } => {
+                let before = self.thought.text().to_owned();
+                if !self.thought.apply(*seq, *reset, edits) {
+                    return Some(format!(
+                        "({}'s thought is out of step; it comes back with the next reset)",
+                        self.partner()
+                    ));
+                }
+                let text = self.thought.text();
+                if text == before {
+                    return None;
+                }
+                if text.is_empty() {
+                    format!("{} stopped thinking aloud", self.partner())
+                } else {
+                    format!("{} is thinking: {text}", self.partner())
+                }
+            }
+            ServerFrame::Guard { on: true } => format!("{} guarded their thoughts", self.partner()),
+            ServerFrame::Guard { on: false } => {
+                format!("{} unguarded their thoughts", self.partner())
+            }
+            ServerFrame::Bonded { bond } => {
+                self.partner = Some(bond.partner.clone());
+                format!(
+                    "bonded with {} ({} profile)",
+                    bond.partner,
+                    bond.profile.key()
+                )
+            }
+            ServerFrame::BondEnded => {
+                let line = format!("the bond with {} was ended", self.partner());
+                self.partner = None;
+                line
+            }
+            ServerFrame::Error { id, problem } => match id {
+                Some(id) => format!("error ({id}): {}", problem.detail),
+                None => format!("error: {}", problem.detail),
+            },
+        })
+    }
+}
+
+/// Options of `watch`.
+#[derive(Debug, Clone, Copy)]
+pub struct WatchOptions {
+    /// Print raw frames.
+    pub json: bool,
+    /// Stop after this many messages.
+    pub count: Option<u64>,
+    /// Stop after this long.
+    pub duration: Option<Duration>,
+    /// Resume after this sequence number instead of where the server left off.
+    pub after: Option<i64>,
+}
+
+/// `haurach watch`.
+pub async fn watch(base: &str, token: &str, opts: WatchOptions) -> anyhow::Result<()> {
+    let deadline = opts.duration.map(|d| Instant::now() + d);
+    let mut view = LinkView::default();
+    let mut resume = opts.after;
+    let mut n_messages = 0u64;
+    let mut failures = 0u32;
+    if opts.count == Some(0) {
+        return Ok(());
+    }
+    loop {
+        let attempt = connect(base, token, resume);
+        let connected = match deadline {
+            Some(d) => match tokio::time::timeout_at(d, attempt).await {
+                Ok(res) => res,
+                Err(_) => return out_of_time(opts.count, n_messages),
+            },
+            None => attempt.await,
+        };
+        let why = match connected {
+            Err(ConnectError::Fatal(e)) => return Err(e),
+            Err(ConnectError::Transient(why)) => why,
+            Ok(mut socket) => {
+                let ended = session(
+                    &mut socket,
+                    &mut view,
+                    &mut resume,
+                    &mut n_messages,
+                    &mut failures,
+                    opts,
+                    deadline,
+                )
+                .await?;
+                match ended {
+                    Ended::Done => {
+                        close(&mut socket).await;
+                        return Ok(());
+                    }
+                    Ended::OutOfTime => {
+                        close(&mut socket).await;
+                        return out_of_time(opts.count, n_messages);
+                    }
+                    Ended::Dropped(why) => why,
+                }
+            }
+        };
+        failures += 1;
+        if failures > MAX_FAILURES {
+            anyhow::bail!("gave up after {MAX_FAILURES} attempts to reconnect: {why}");
+        }
+        let wait = backoff(failures);
+        let secs = wait.as_secs_f64();
+        match resume {
+            Some(after) => {
+                eprintln!("link dropped ({why}); reconnecting in {secs:.1} s with ?after={after}")
+            }
+            None => eprintln!("link dropped ({why}); reconnecting in {secs:.1} s"),
+        }
+        let wake = Instant::now() + wait;
+        match deadline {
+            Some(d) if d <= wake => {
+                tokio::time::sleep_until(d).await;
+                return out_of_time(opts.count, n_messages);
+            }
+            _ => tokio::time::sleep_until(wake).await,
+        }
+    }
+}
+
+/// 0.5 s, 1 s, 2 s... up to [`MAX_BACKOFF`].
+fn backoff(failures: u32) -> Duration {
+    let ms = 500u64.saturating_mul(1 << failures.saturating_sub(1).min(10));
+    Duration::from_millis(ms).min(MAX_BACKOFF)
+}
+
+fn out_of_time(count: Option<u64>, seen: u64) -> anyhow::Result<()> {
+    match count {
+        Some(n) if seen < n => {
+            anyhow::bail!("saw {seen} of {n} messages before the time given with --for ran out")
+        }
+        _ => Ok(()),
+    }
+}
+
+enum Ended {
+    Done,
+    OutOfTime,
+    Dropped(String),
+}
+
+async fn session(
+    socket: &mut Socket,
+    view: &mut LinkView,
+    resume: &mut Option<i64>,
+    n_messages: &mut u64,
+    failures: &mut u32,
+    opts: WatchOptions,
+    deadline: Option<Instant>,
+) -> anyhow::Result<Ended> {
+    let mut heartbeat = tokio::time::interval_at(Instant::now() + HEARTBEAT, HEARTBEAT);
+    let far = Instant::now() + Duration::from_secs(100 * 365 * 86_400);
+    loop {
+        let incoming = tokio::select! {
+            incoming = socket.next() => incoming,
+            _ = heartbeat.tick() => {
+                if let Err(e) = send(socket, &ClientFrame::Heartbeat).await {
+                    return Ok(Ended::Dropped(e.to_string()));
+                }
+                continue;
+            }
+            _ = tokio::time::sleep_until(deadline.unwrap_or(far)) => return Ok(Ended::OutOfTime),
+        };
+        let text = match incoming {
+            None => return Ok(Ended::Dropped("the server closed the connection".into())),
+            Some(Err(e)) => return Ok(Ended::Dropped(e.to_string())),
+            Some(Ok(WsMessage::Text(text))) => text,
+            Some(Ok(WsMessage::Close(frame))) => {
+                let why = frame
+                    .map(|f| f.reason.to_string())
+                    .filter(|r| !r.is_empty())
+                    .unwrap_or_else(|| "the server closed the link".into());
+                return Ok(Ended::Dropped(why));
+            }
+            Some(Ok(_)) => continue,
+        };
+        let frame: ServerFrame = match serde_json::from_str(text.as_str()) {
+            Ok(frame) => frame,
+            Err(e) => {
+                if opts.json {
+                    outln!("{text}");
+                } else {
+                    eprintln!("a frame this client does not know ({e}): {text}");
+                }
+                continue;
+            }
+        };
+        if opts.json {
+            outln!("{text}");
+        } else if let Some(line) = view.line(&frame) {
+            if matches!(frame, ServerFrame::Error { .. }) {
+                eprintln!("{line}");
+            } else {
+                outln!("{line}");
+            }
+        }
+        match &frame {
+            ServerFrame::Hello { resume_after, .. } => {
+                *failures = 0;
+                if resume.is_none() {
+                    *resume = Some(*resume_after);
+                }
+            }
+            ServerFrame::Message { message } => {
+                *resume = Some(message.seq);
+                // Printed: the server may resume after it next time.
+                send(socket, &ClientFrame::Ack { seq: message.seq }).await?;
+                *n_messages += 1;
+                if opts.count.is_some_and(|n| *n_messages >= n) {
+                    return Ok(Ended::Done);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// `haurach think`: each line typed becomes the thought the partner sees.
+pub async fn think(base: &str, token: &str) -> anyhow::Result<()> {
+    let mut socket = match connect(base, token, None).await {
+        Ok(s) => s,
+        Err(ConnectError::Fatal(e)) => return Err(e),
+        Err(ConnectError::Transient(why)) => anyhow::bail!("{why}"),
+    };
+    // The hello says whether thoughts can pass at all: the server drops them silently
+    // when they cannot, so the person is told here.
+    let hello = loop {
+        match socket.next().await {
+            Some(Ok(WsMessage::Text(text))) => {
+                if let Ok(frame @ ServerFrame::Hello { .. }) = serde_json::from_str(text.as_str()) {
+                    break frame;
+                }
+            }
+            Some(Ok(_)) => {}
+            _ => anyhow::bail!("the link closed before it said hello"),
+        }
+    };
+    let ServerFrame::Hello { bond, .. } = hello else {
+        unreachable!("matched above")
+    };
+    let Some(bond) = bond else {
+        anyhow::bail!("you have no partner yet: make an invite or accept your partner's");
+    };
+    let partner = bond.partner.clone();
+    match bond.tiers.get(&Tier::Thoughts) {
+        Some(t) if !t.open => eprintln!(
+            "thoughts are closed ({}): {partner} will not hear them until you come closer",
+            show::range(t.range_m)
+        ),
+        _ => eprintln!("thinking to {partner}: each line you type replaces your thought"),
+    }
+
+    let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+    let mut text = String::new();
+    let mut seq: u64 = 0;
+    let mut heartbeat = tokio::time::interval_at(Instant::now() + HEARTBEAT, HEARTBEAT);
+    loop {
+        tokio::select! {
+            line = lines.next_line() => {
+                let Some(line) = line.context("cannot read stdin")? else { break };
+                let reset = seq == 0 || seq.is_multiple_of(RESET_EVERY);
+                let edits = if reset {
+                    vec![Edit::Insert { pos: 0, text: line.clone() }]
+                } else {
+                    diff(&text, &line)
+                };
+                send(&mut socket, &ClientFrame::Thought { seq, reset, edits }).await?;
+                seq += 1;
+                text = line;
+            }
+            incoming = socket.next() => match incoming {
+                Some(Ok(WsMessage::Text(t))) => {
+                    if let Ok(ServerFrame::Error { problem, .. }) = serde_json::from_str(t.as_str()) {
+                        eprintln!("error: {}", problem.detail);
+                    } else if let Ok(ServerFrame::Tier { tier: Tier::Thoughts, open, .. }) = serde_json::from_str(t.as_str()) {
+                        let state = if open { "opened" } else { "closed" };
+                        eprintln!("thoughts {state}");
+                    }
+                }
+                Some(Ok(WsMessage::Close(_))) | None | Some(Err(_)) => {
+                    anyhow::bail!("the link dropped");
+                }
+                Some(Ok(_)) => {}
+            },
+            _ = heartbeat.tick() => send(&mut socket, &ClientFrame::Heartbeat).await?,
+        }
+    }
+    close(&mut socket).await;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn link_urls() {
+        assert_eq!(
+            link_url("http://127.0.0.1:7420/", "hau_x", None),
+            "ws://127.0.0.1:7420/api/v1/link?token=hau_x"
+        );
+        assert_eq!(
+            link_url("https://city.example", "t", Some(12)),
+            "wss://city.example/api/v1/link?token=t&after=12"
+        );
+    }
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        assert_eq!(backoff(1), Duration::from_millis(500));
+        assert_eq!(backoff(2), Duration::from_secs(1));
+        assert_eq!(backoff(3), Duration::from_secs(2));
+        assert_eq!(backoff(40), MAX_BACKOFF);
+    }
+
+    #[test]
+    fn thoughts_show_as_the_current_text() {
+        let mut view = LinkView {
+            me: "spike".into(),
+            partner: Some("amethyst".into()),
+            ..LinkView::default()
+        };
+        let insert = |pos, text: &str| Edit::Insert {
+            pos,
+            text: text.into(),
+        };
+        let line = view.line(&ServerFrame::Thought {
+            seq: 0,
+            reset: true,
+            edits: vec![insert(0, "I wonder")],
+        });
+        assert_eq!(line.as_deref(), Some("amethyst is thinking: I wonder"));
+        let line = view.line(&ServerFrame::Thought {
+            seq: 1,
+            reset: false,
+            edits: vec![insert(8, " if he's attractive")],
+        });
+        assert_eq!(
+            line.as_deref(),
+            Some("amethyst is thinking: I wonder if he's attractive")
+        );
+        let gap = view.line(&ServerFrame::Thought {
+            seq: 5,
+            reset: false,
+            edits: vec![],
+        });
+        assert!(gap.unwrap().contains("out of step"));
+    }
+}

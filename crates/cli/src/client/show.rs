@@ -1,0 +1,188 @@
+//! The bond and the link's frames as a person reads them: "amethyst is east-north-east,
+//! 17 km away (strength 0.03); voice opens in 300 m".
+
+use haurach_bond::Tier;
+use haurach_bond::geo::compass_point;
+use haurach_proto::human;
+use haurach_proto::{BondView, ContactState, Message, MessageKind, NextTier, PullView};
+
+/// Where the partner is, in one sentence.
+pub fn pull_sentence(
+    partner: &str,
+    pull: Option<&PullView>,
+    strength: f64,
+    next: Option<&NextTier>,
+) -> String {
+    let Some(pull) = pull else {
+        return format!(
+            "{partner}: where you both are is not known yet (each of you sends a position with `haurach move LAT LON`)"
+        );
+    };
+    let mut out = if pull.distance_m < 1.0 {
+        format!("{partner} is right here (strength {strength:.2})")
+    } else {
+        format!(
+            "{partner} is {}, {} away (strength {strength:.2})",
+            compass_point(pull.bearing_deg),
+            human::distance(pull.distance_m)
+        )
+    };
+    if let Some(p) = pull.position {
+        out.push_str(&format!(" at {:.5}, {:.5}", p.lat, p.lon));
+    }
+    if let Some(next) = next {
+        out.push_str(&format!(
+            "; {} opens in {}",
+            next.tier.key(),
+            human::distance(next.opens_in_m)
+        ));
+    }
+    out
+}
+
+/// A tier's range as a person says it.
+pub fn range(range_m: Option<f64>) -> String {
+    match range_m {
+        Some(r) => format!("within {}", human::distance(r)),
+        None => "at any range".to_owned(),
+    }
+}
+
+/// The whole bond, as `haurach where` prints it.
+pub fn bond(view: &BondView) -> String {
+    let mut out = pull_sentence(
+        &view.partner,
+        view.pull.as_ref(),
+        view.strength,
+        view.next_tier.as_ref(),
+    );
+    out.push('\n');
+    for tier in Tier::ALL {
+        let Some(t) = view.tiers.get(&tier) else {
+            continue;
+        };
+        let (mark, state) = if t.open {
+            ("✓", "open  ")
+        } else {
+            ("·", "closed")
+        };
+        out.push_str(&format!(
+            "  {mark} {:<9} {state}  {}\n",
+            tier.key(),
+            range(t.range_m)
+        ));
+    }
+    let contact = match view.contact {
+        ContactState::Live => "contact: live".to_owned(),
+        ContactState::Lost => format!("contact: lost (nothing heard from {} lately)", view.partner),
+    };
+    out.push_str(&contact);
+    out.push_str(&format!(
+        "; {} profile; bonded since {}",
+        view.profile.key(),
+        date(view.since)
+    ));
+    if view.partner_guarded {
+        out.push_str(&format!("\n{} is guarding their thoughts", view.partner));
+    }
+    for alarm in &view.alarms {
+        out.push('\n');
+        out.push_str(&format!("raised alarm #{} from {}", alarm.seq, alarm.from));
+        if let Some(body) = &alarm.body {
+            out.push_str(&format!(": {body:?}"));
+        }
+        if alarm.from != view.partner {
+            out.push_str(" (waiting for your partner to acknowledge it)");
+        } else {
+            out.push_str(&format!(" (acknowledge it: haurach ack {})", alarm.seq));
+        }
+    }
+    out
+}
+
+/// A stored message as one line; `me` is the reader's name.
+pub fn message(me: &str, m: &Message) -> String {
+    let mine = m.from.eq_ignore_ascii_case(me);
+    let who = if mine { "you" } else { m.from.as_str() };
+    let text = match m.kind {
+        MessageKind::Voice => format!("{who}: {}", m.body.as_deref().unwrap_or("")),
+        MessageKind::Feeling => {
+            let feeling = m.feeling.map_or("something", |f| f.key());
+            if mine {
+                format!("you feel {feeling}")
+            } else {
+                format!("{who} feels {feeling}")
+            }
+        }
+        MessageKind::Alarm => {
+            let mut line = format!("ALARM from {who}");
+            if let Some(body) = m.body.as_deref().filter(|b| !b.is_empty()) {
+                line.push_str(&format!(": {body}"));
+            }
+            if m.acknowledged_at.is_some() {
+                line.push_str(" (acknowledged)");
+            } else if !mine {
+                line.push_str(&format!(" (acknowledge it: haurach ack {})", m.seq));
+            }
+            line
+        }
+    };
+    format!("#{} {} {text}", m.seq, clock(m.sent_at))
+}
+
+/// `HH:MM` in UTC.
+fn clock(t: time::OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!("{:02}:{:02}", t.hour(), t.minute())
+}
+
+/// `YYYY-MM-DD HH:MM UTC`.
+pub fn date(t: time::OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{}-{:02}-{:02} {:02}:{:02} UTC",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use haurach_proto::LatLon;
+
+    #[test]
+    fn the_pull_reads_as_a_sentence() {
+        let pull = PullView {
+            bearing_deg: 65.0,
+            distance_m: 17_000.0,
+            exact: false,
+            position: None,
+        };
+        let next = NextTier {
+            tier: Tier::Voice,
+            opens_in_m: 300.0,
+        };
+        assert_eq!(
+            pull_sentence("amethyst", Some(&pull), 0.0313, Some(&next)),
+            "amethyst is east-north-east, 17 km away (strength 0.03); voice opens in 300 m"
+        );
+        let near = PullView {
+            bearing_deg: 180.0,
+            distance_m: 850.0,
+            exact: true,
+            position: Some(LatLon {
+                lat: 23.1,
+                lon: 53.8,
+            }),
+        };
+        assert_eq!(
+            pull_sentence("spike", Some(&near), 0.5, None),
+            "spike is south, 850 m away (strength 0.50) at 23.10000, 53.80000"
+        );
+        assert!(pull_sentence("spike", None, 0.0, None).contains("not known yet"));
+    }
+}

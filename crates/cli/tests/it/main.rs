@@ -1,0 +1,11 @@
+//! The CLI's integration tests, in one binary so the suite links once. Each test starts
+//! the real server binary on a port-0 listener with its own data directory and drives
+//! the real CLI as a subprocess, with its own sessions home.
+
+mod account;
+mod link;
+mod replay;
+mod restart;
+mod retry;
+mod support;
+mod walk;
