@@ -8,7 +8,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::broadcast;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use tokio::sync::mpsc;
 
 use crate::store::AccountId;
 
@@ -41,8 +43,10 @@ impl From<String> for Frame {
 }
 
 /// How many frames a link may fall behind before it is closed (and resumes from the store
-/// when it reconnects), rather than silently skipping frames.
-pub const LINK_BACKLOG: usize = 256;
+/// when it reconnects), rather than silently skipping frames. A broadcast channel allocates
+/// all its slots up front, about 64 bytes each, for every connected account: 64 slots keep
+/// an idle link cheap and still hold a burst of a bond's events (at most ten at once).
+pub const LINK_BACKLOG: usize = 64;
 
 /// Carries frames to the links of an account, wherever they are connected.
 pub trait Bus: Clone + Send + Sync + 'static {
@@ -57,8 +61,9 @@ pub trait Bus: Clone + Send + Sync + 'static {
 /// A stream of frames for one account. A receiver that falls more than [`LINK_BACKLOG`]
 /// frames behind gets `Err(Lagged)` and should close its link.
 pub struct Subscription {
-    rx: broadcast::Receiver<Frame>,
-    _guard: Option<SubscriptionGuard>,
+    rx: mpsc::Receiver<Frame>,
+    lagged: Arc<AtomicBool>,
+    _guard: SubscriptionGuard,
 }
 
 /// The receiver fell behind and frames were lost to it.
@@ -68,37 +73,48 @@ pub struct Lagged;
 impl Subscription {
     /// The next frame, `Ok(None)` when the bus is gone.
     pub async fn recv(&mut self) -> Result<Option<Frame>, Lagged> {
-        match self.rx.recv().await {
-            Ok(frame) => Ok(Some(frame)),
-            Err(broadcast::error::RecvError::Closed) => Ok(None),
-            Err(broadcast::error::RecvError::Lagged(_)) => Err(Lagged),
+        if self.lagged.load(Ordering::Acquire) {
+            return Err(Lagged);
         }
+        Ok(self.rx.recv().await)
     }
 }
 
-/// Removes an account's channel from the [`LocalBus`] when its last subscriber leaves.
+/// One subscriber's end of the channel, as the bus holds it.
+struct Subscriber {
+    id: u64,
+    tx: mpsc::Sender<Frame>,
+    lagged: Arc<AtomicBool>,
+}
+
+type Channels = Arc<Mutex<HashMap<AccountId, Vec<Subscriber>>>>;
+
+/// Removes a subscriber from the [`LocalBus`] when its [`Subscription`] is dropped.
 struct SubscriptionGuard {
-    channels: Arc<Mutex<HashMap<AccountId, broadcast::Sender<Frame>>>>,
+    channels: Channels,
     account: AccountId,
+    id: u64,
 }
 
 impl Drop for SubscriptionGuard {
     fn drop(&mut self) {
         let mut channels = self.channels.lock().expect("bus lock poisoned");
-        // The subscription's receiver is declared before this guard, so it is already
-        // dropped: no receiver left means this was the last subscriber.
-        if let Some(tx) = channels.get(&self.account)
-            && tx.receiver_count() == 0
-        {
-            channels.remove(&self.account);
+        if let Some(subs) = channels.get_mut(&self.account) {
+            subs.retain(|s| s.id != self.id);
+            if subs.is_empty() {
+                channels.remove(&self.account);
+            }
         }
     }
 }
 
-/// The in-process bus: one broadcast channel per account with at least one link.
+/// The in-process bus: a bounded channel per connected link, found by account. (A
+/// bounded mpsc channel allocates its slots as they fill, so an idle link costs little;
+/// a broadcast channel would allocate all of them up front.)
 #[derive(Clone, Default)]
 pub struct LocalBus {
-    channels: Arc<Mutex<HashMap<AccountId, broadcast::Sender<Frame>>>>,
+    channels: Channels,
+    next_id: Arc<AtomicU64>,
 }
 
 impl LocalBus {
@@ -111,24 +127,39 @@ impl LocalBus {
 impl Bus for LocalBus {
     fn publish(&self, account: AccountId, frame: Frame) {
         let channels = self.channels.lock().expect("bus lock poisoned");
-        if let Some(tx) = channels.get(&account) {
-            // An error only means nobody is listening right now.
-            let _ = tx.send(frame);
+        if let Some(subs) = channels.get(&account) {
+            for sub in subs {
+                if let Err(mpsc::error::TrySendError::Full(_)) = sub.tx.try_send(frame.clone()) {
+                    // The link is told on its next receive and closes; it resumes from the
+                    // store. Frames are never skipped without a word.
+                    sub.lagged.store(true, Ordering::Release);
+                }
+            }
         }
     }
 
     fn subscribe(&self, account: AccountId) -> Subscription {
-        let mut channels = self.channels.lock().expect("bus lock poisoned");
-        let rx = channels
+        let (tx, rx) = mpsc::channel(LINK_BACKLOG);
+        let lagged = Arc::new(AtomicBool::new(false));
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        self.channels
+            .lock()
+            .expect("bus lock poisoned")
             .entry(account)
-            .or_insert_with(|| broadcast::channel(LINK_BACKLOG).0)
-            .subscribe();
+            .or_default()
+            .push(Subscriber {
+                id,
+                tx,
+                lagged: lagged.clone(),
+            });
         Subscription {
             rx,
-            _guard: Some(SubscriptionGuard {
+            lagged,
+            _guard: SubscriptionGuard {
                 channels: self.channels.clone(),
                 account,
-            }),
+                id,
+            },
         }
     }
 }

@@ -108,7 +108,8 @@ pub struct Hub<S, B> {
     /// to look up or insert; each runtime has its own async lock.
     bonds: Mutex<HashMap<BondId, Arc<AsyncMutex<BondRuntime>>>>,
     /// Which bond each account is in (`None`: known to be unbonded), filled on demand.
-    membership: Mutex<HashMap<AccountId, Option<BondId>>>,
+    /// The index says which member of the bond the account is.
+    membership: Mutex<HashMap<AccountId, Option<(BondId, usize)>>>,
     /// Group-commits positions.
     positions: PositionWriter,
     /// When each account was last heard from since start, bonded or not, so a bond made
@@ -177,13 +178,10 @@ impl<S: Store, B: Bus> Hub<S, B> {
             .copied();
         let record = match cached {
             Some(None) => return Ok(None),
-            Some(Some(bond_id)) => {
+            Some(Some((bond_id, idx))) => {
                 let cached_rt = self.bonds.lock().expect("hub lock").get(&bond_id).cloned();
-                if let Some(rt) = cached_rt {
-                    let idx = rt.lock().await.record.index_of(account);
-                    if let Some(idx) = idx {
-                        return Ok(Some(Held { runtime: rt, idx }));
-                    }
+                if let Some(runtime) = cached_rt {
+                    return Ok(Some(Held { runtime, idx }));
                 }
                 self.store.bond_of(account).await?
             }
@@ -220,8 +218,8 @@ impl<S: Store, B: Bus> Hub<S, B> {
         };
         {
             let mut membership = self.membership.lock().expect("hub lock");
-            for member in record.members {
-                membership.insert(member, Some(record.id));
+            for (i, member) in record.members.into_iter().enumerate() {
+                membership.insert(member, Some((record.id, i)));
             }
         }
         Ok(Some(Held { runtime, idx }))

@@ -29,8 +29,9 @@ pub struct LinkQuery {
 }
 
 /// WebSocket buffer sizes: small, so ten thousand idle links stay cheap (tungstenite's
-/// default read buffer is 128 KiB per connection).
-const READ_BUFFER: usize = 4 * 1024;
+/// default read buffer is 128 KiB per connection). Client frames are small (a position is
+/// about 150 bytes); the buffer grows for a larger one.
+const READ_BUFFER: usize = 2 * 1024;
 const WRITE_BUFFER: usize = 4 * 1024;
 /// The largest frame a client may send.
 const MAX_CLIENT_FRAME: usize = 64 * 1024;
@@ -107,6 +108,27 @@ async fn run<S: Store, B: Bus>(
     let hub = &app.hub;
     let mut shutdown = app.shutdown.clone();
     let mut sub = hub.bus.subscribe(account);
+    let mut last_sent = Box::pin(greet(app, account, after, &mut socket)).await?;
+    forward(
+        app,
+        account,
+        &mut socket,
+        &mut sub,
+        &mut shutdown,
+        &mut last_sent,
+    )
+    .await
+}
+
+/// Sends `hello` and replays the stored messages after the resume point; returns the
+/// sequence number of the last message sent.
+async fn greet<S: Store, B: Bus>(
+    app: &AppState<S, B>,
+    account: AccountId,
+    after: Option<i64>,
+    socket: &mut WebSocket,
+) -> Result<i64, LinkError> {
+    let hub = &app.hub;
     hub.heard(account).await?;
     let record = hub
         .store
@@ -117,7 +139,7 @@ async fn run<S: Store, B: Bus>(
     let resume_after = after.unwrap_or(record.delivered_seq);
     let bond = hub.bond_view(account).await?;
     send(
-        &mut socket,
+        socket,
         &ServerFrame::Hello {
             you: record.name.clone(),
             bond: bond.map(Box::new),
@@ -137,7 +159,7 @@ async fn run<S: Store, B: Bus>(
                 .map_err(ApiError::from)?;
             for m in &page {
                 send(
-                    &mut socket,
+                    socket,
                     &ServerFrame::Message {
                         message: message_view(&bond, m),
                     },
@@ -150,34 +172,48 @@ async fn run<S: Store, B: Bus>(
             }
         }
     }
+    Ok(last_sent)
+}
 
+/// Forwards live frames and takes the client's, until either side closes.
+async fn forward<S: Store, B: Bus>(
+    app: &AppState<S, B>,
+    account: AccountId,
+    socket: &mut WebSocket,
+    sub: &mut crate::bus::Subscription,
+    shutdown: &mut tokio::sync::watch::Receiver<bool>,
+    last_sent: &mut i64,
+) -> Result<(), LinkError> {
+    let hub = &app.hub;
     loop {
         tokio::select! {
             incoming = socket.recv() => {
                 let Some(incoming) = incoming else { return Ok(()) };
                 match incoming? {
                     WsMessage::Text(text) => {
-                        hub.heard(account).await?;
-                        handle(app, account, &mut socket, text.as_str()).await?;
+                        // Boxed: the futures of handling a frame (store calls among them)
+                        // are large, and would otherwise be part of every idle link's task.
+                        Box::pin(hub.heard(account)).await?;
+                        Box::pin(handle(app, account, socket, text.as_str())).await?;
                     }
                     WsMessage::Binary(_) => {
                         let problem = ApiError::bad_request(
                             "binary_frame",
                             "the link takes JSON text frames",
                         ).problem();
-                        send(&mut socket, &ServerFrame::Error { id: None, problem }).await?;
+                        send(socket, &ServerFrame::Error { id: None, problem }).await?;
                     }
-                    WsMessage::Ping(_) | WsMessage::Pong(_) => hub.heard(account).await?,
+                    WsMessage::Ping(_) | WsMessage::Pong(_) => Box::pin(hub.heard(account)).await?,
                     WsMessage::Close(_) => return Ok(()),
                 }
             }
             frame = sub.recv() => match frame {
                 Ok(Some(frame)) => {
-                    if frame.seq.is_some_and(|seq| seq <= last_sent) {
+                    if frame.seq.is_some_and(|seq| seq <= *last_sent) {
                         continue;
                     }
                     if let Some(seq) = frame.seq {
-                        last_sent = seq;
+                        *last_sent = seq;
                     }
                     socket.send(WsMessage::Text(frame.json.as_ref().into())).await?;
                 }
@@ -186,12 +222,12 @@ async fn run<S: Store, B: Bus>(
                     hub.metrics.links_lagged.inc();
                     // 1013: try again later. The client resumes with ?after=SEQ and the
                     // store gives it whatever it missed.
-                    close(&mut socket, 1013, "fell behind: reconnect with ?after=SEQ").await;
+                    close(socket, 1013, "fell behind: reconnect with ?after=SEQ").await;
                     return Ok(());
                 }
             },
             _ = shutdown.changed() => {
-                close(&mut socket, 1001, "server shutting down").await;
+                close(socket, 1001, "server shutting down").await;
                 return Ok(());
             }
         }
