@@ -26,6 +26,7 @@ use crate::bus::{Bus, Frame};
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
+use crate::messages::MessageWriter;
 use crate::positions::PositionWriter;
 use crate::store::{
     AccountId, Appended, BondId, BondRecord, MessageRecord, NewMessage, PositionRecord, Store,
@@ -112,6 +113,8 @@ pub struct Hub<S, B> {
     membership: Mutex<HashMap<AccountId, Option<(BondId, usize)>>>,
     /// Group-commits positions.
     positions: PositionWriter,
+    /// Group-commits messages.
+    messages: MessageWriter,
     /// When each account was last heard from since start, bonded or not, so a bond made
     /// a moment after its partner was active starts with contact live.
     last_heard: Mutex<HashMap<AccountId, i64>>,
@@ -145,6 +148,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
             membership: Mutex::new(HashMap::new()),
             last_heard: Mutex::new(HashMap::new()),
             positions: PositionWriter::start(store.clone()),
+            messages: MessageWriter::start(store.clone()),
             store,
         }
     }
@@ -467,8 +471,8 @@ impl<S: Store, B: Bus> Hub<S, B> {
             ));
         }
         let appended = self
-            .store
-            .append_message(NewMessage {
+            .messages
+            .append(NewMessage {
                 bond: rt.record.id,
                 sender: account,
                 client_id: send.id.clone(),

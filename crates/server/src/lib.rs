@@ -13,6 +13,7 @@ pub mod error;
 pub mod http;
 pub mod hub;
 pub mod link;
+pub mod messages;
 pub mod metrics;
 pub mod openapi;
 pub mod positions;

@@ -267,11 +267,25 @@ pub trait Store: Clone + Send + Sync + 'static {
         account: AccountId,
     ) -> impl Future<Output = StoreResult<Option<PositionRecord>>> + Send;
 
-    /// Stores a message, once per (sender, client id).
+    /// Stores messages in one transaction, each once per (sender, client id), in order (a
+    /// retry later in the batch finds the earlier one). One result per message.
+    fn append_messages(
+        &self,
+        batch: Vec<NewMessage>,
+    ) -> impl Future<Output = StoreResult<Vec<Appended>>> + Send;
+
+    /// Stores one message, once per (sender, client id).
     fn append_message(
         &self,
         message: NewMessage,
-    ) -> impl Future<Output = StoreResult<Appended>> + Send;
+    ) -> impl Future<Output = StoreResult<Appended>> + Send {
+        async move {
+            let mut results = self.append_messages(vec![message]).await?;
+            results
+                .pop()
+                .ok_or_else(|| StoreError::Corrupt("no result for a stored message".into()))
+        }
+    }
 
     /// The message a sender stored under a client id.
     fn message_by_client_id(

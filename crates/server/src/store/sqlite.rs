@@ -147,6 +147,53 @@ fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
 }
 
+/// Stores one message inside a transaction, once per (sender, client id).
+async fn append_in(tx: &mut Transaction<'static, Db>, m: NewMessage) -> StoreResult<Appended> {
+    let existing = sqlx::query(AssertSqlSafe(format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE sender_id = ? AND client_id = ?"
+    )))
+    .bind(m.sender.0.to_string())
+    .bind(&m.client_id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    if let Some(row) = existing {
+        let stored = message_from_row(&row)?;
+        let same = stored.bond == m.bond
+            && stored.kind == m.kind
+            && stored.body == m.body
+            && stored.feeling == m.feeling;
+        return Ok(if same {
+            Appended::Existing(stored)
+        } else {
+            Appended::Conflict(stored)
+        });
+    }
+    let seq: i64 = sqlx::query_scalar(
+        "INSERT INTO messages (bond_id, sender_id, client_id, kind, body, feeling, sent_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING seq",
+    )
+    .bind(m.bond.0.to_string())
+    .bind(m.sender.0.to_string())
+    .bind(&m.client_id)
+    .bind(m.kind.key())
+    .bind(&m.body)
+    .bind(m.feeling.map(Feeling::key))
+    .bind(m.sent_at)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(Appended::New(MessageRecord {
+        seq,
+        bond: m.bond,
+        sender: m.sender,
+        client_id: m.client_id,
+        kind: m.kind,
+        body: m.body,
+        feeling: m.feeling,
+        sent_at: m.sent_at,
+        acknowledged_at: None,
+    }))
+}
+
 impl Store for Sqlite {
     async fn create_account(
         &self,
@@ -403,52 +450,14 @@ impl Store for Sqlite {
         .transpose()
     }
 
-    async fn append_message(&self, m: NewMessage) -> StoreResult<Appended> {
+    async fn append_messages(&self, batch: Vec<NewMessage>) -> StoreResult<Vec<Appended>> {
         let mut tx = self.begin().await?;
-        let existing = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE sender_id = ? AND client_id = ?"
-        )))
-        .bind(m.sender.0.to_string())
-        .bind(&m.client_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if let Some(row) = existing {
-            let stored = message_from_row(&row)?;
-            let same = stored.bond == m.bond
-                && stored.kind == m.kind
-                && stored.body == m.body
-                && stored.feeling == m.feeling;
-            return Ok(if same {
-                Appended::Existing(stored)
-            } else {
-                Appended::Conflict(stored)
-            });
+        let mut results = Vec::with_capacity(batch.len());
+        for m in batch {
+            results.push(append_in(&mut tx, m).await?);
         }
-        let seq: i64 = sqlx::query_scalar(
-            "INSERT INTO messages (bond_id, sender_id, client_id, kind, body, feeling, sent_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING seq",
-        )
-        .bind(m.bond.0.to_string())
-        .bind(m.sender.0.to_string())
-        .bind(&m.client_id)
-        .bind(m.kind.key())
-        .bind(&m.body)
-        .bind(m.feeling.map(Feeling::key))
-        .bind(m.sent_at)
-        .fetch_one(&mut *tx)
-        .await?;
         tx.commit().await?;
-        Ok(Appended::New(MessageRecord {
-            seq,
-            bond: m.bond,
-            sender: m.sender,
-            client_id: m.client_id,
-            kind: m.kind,
-            body: m.body,
-            feeling: m.feeling,
-            sent_at: m.sent_at,
-            acknowledged_at: None,
-        }))
+        Ok(results)
     }
 
     async fn message_by_client_id(

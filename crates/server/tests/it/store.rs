@@ -397,6 +397,28 @@ pub async fn conformance<S: Store>(store: S) {
         "one person, one partner"
     );
 
+    // A batch holding a message and its retry stores it once, in order.
+    let twice = |id: &str| NewMessage {
+        bond: bond2.id,
+        sender: spike.id,
+        client_id: id.into(),
+        kind: MessageKind::Voice,
+        body: Some("batched".into()),
+        feeling: None,
+        sent_at: 80,
+    };
+    let results = store
+        .append_messages(vec![twice("b1"), twice("b2"), twice("b1")])
+        .await
+        .unwrap();
+    match &results[..] {
+        [Appended::New(a), Appended::New(b), Appended::Existing(c)] => {
+            assert!(a.seq < b.seq);
+            assert_eq!(a.seq, c.seq);
+        }
+        other => panic!("{other:?}"),
+    }
+
     // Racing retries of one message: stored once.
     let (m1, m2) = tokio::join!(
         append(&store, bond2.id, amethyst.id, "race", "once"),

@@ -1,0 +1,66 @@
+//! The message writer: messages reach the store through one task that group-commits
+//! them. Every sender waits until the transaction holding its message has committed
+//! (a message is acknowledged only once durable), but all the messages that arrive while
+//! one transaction is being written share the next one, so the cost of a commit (an
+//! `fsync`) is paid once per batch, not once per message.
+//!
+//! Ownership: [`MessageWriter`] handles are the senders of the channel; the task owns the
+//! receiver and ends when every handle is dropped.
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::store::{Appended, NewMessage, Store, StoreError};
+
+/// Messages in one transaction at most.
+const MAX_BATCH: usize = 1024;
+
+type Reply = oneshot::Sender<Result<Appended, String>>;
+
+/// A handle to the writer task.
+#[derive(Clone)]
+pub struct MessageWriter {
+    tx: mpsc::Sender<(NewMessage, Reply)>,
+}
+
+impl MessageWriter {
+    /// Starts the writer task over `store`.
+    pub fn start<S: Store>(store: S) -> MessageWriter {
+        let (tx, rx) = mpsc::channel(MAX_BATCH * 4);
+        tokio::spawn(run(store, rx));
+        MessageWriter { tx }
+    }
+
+    /// Stores a message and returns once it is committed.
+    pub async fn append(&self, message: NewMessage) -> Result<Appended, StoreError> {
+        let (reply, wait) = oneshot::channel();
+        let stopped = || StoreError::Corrupt("the message writer has stopped".into());
+        self.tx.send((message, reply)).await.map_err(|_| stopped())?;
+        match wait.await {
+            Ok(Ok(appended)) => Ok(appended),
+            Ok(Err(e)) => Err(StoreError::Corrupt(format!("storing messages failed: {e}"))),
+            Err(_) => Err(stopped()),
+        }
+    }
+}
+
+async fn run<S: Store>(store: S, mut rx: mpsc::Receiver<(NewMessage, Reply)>) {
+    let mut incoming = Vec::with_capacity(MAX_BATCH);
+    // Wait for one message, then take every other one already waiting: no lingering, so
+    // a lone message is written at once and a crowd shares a commit.
+    while rx.recv_many(&mut incoming, MAX_BATCH).await > 0 {
+        let (batch, replies): (Vec<NewMessage>, Vec<Reply>) = incoming.drain(..).unzip();
+        match store.append_messages(batch).await {
+            Ok(appended) => {
+                for (reply, a) in replies.into_iter().zip(appended) {
+                    let _ = reply.send(Ok(a));
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "storing messages failed");
+                for reply in replies {
+                    let _ = reply.send(Err(e.to_string()));
+                }
+            }
+        }
+    }
+}
