@@ -25,8 +25,8 @@ use tokio::sync::Mutex as AsyncMutex;
 use crate::bus::{Bus, Frame};
 use crate::config::Config;
 use crate::error::ApiError;
-use crate::metrics::Metrics;
 use crate::messages::MessageWriter;
+use crate::metrics::Metrics;
 use crate::positions::PositionWriter;
 use crate::store::{
     AccountId, Appended, BondId, BondRecord, MessageRecord, NewMessage, PositionRecord, Store,

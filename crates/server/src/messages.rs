@@ -34,7 +34,10 @@ impl MessageWriter {
     pub async fn append(&self, message: NewMessage) -> Result<Appended, StoreError> {
         let (reply, wait) = oneshot::channel();
         let stopped = || StoreError::Corrupt("the message writer has stopped".into());
-        self.tx.send((message, reply)).await.map_err(|_| stopped())?;
+        self.tx
+            .send((message, reply))
+            .await
+            .map_err(|_| stopped())?;
         match wait.await {
             Ok(Ok(appended)) => Ok(appended),
             Ok(Err(e)) => Err(StoreError::Corrupt(format!("storing messages failed: {e}"))),

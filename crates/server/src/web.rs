@@ -1,19 +1,144 @@
-//! The pages the server serves itself at `/`.
+//! The web client, served by the server itself: `web/index.html` at `/` and the files of
+//! `web/assets/` under `/assets/`. The files are embedded into the binary when it is
+//! compiled (in debug builds too, so what the tests load is what ships); nothing is read
+//! from disk or fetched from elsewhere at run time.
+//!
+//! Every response carries an `ETag` (the file's SHA-256) and `Cache-Control: no-cache`:
+//! the asset names carry no version, so a browser must revalidate each time, and a
+//! matching `If-None-Match` is answered with 304 and no body. An unknown asset is a 404
+//! problem, like any unknown route.
 
 use axum::Router;
-use axum::response::Html;
+use axum::extract::Path;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use rust_embed::RustEmbed;
 
-/// Routes for the web pages.
+use crate::error::ApiError;
+
+/// The client's files, from the workspace's `web/` folder.
+#[derive(RustEmbed)]
+#[folder = "../../web/"]
+struct Client;
+
+/// What the page may load: only this server, nothing inline, no frames.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
+     style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; \
+     base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/// Routes for the web client.
 pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
-    Router::new().route("/", get(index))
+    Router::new()
+        .route("/", get(index))
+        .route("/assets/{*path}", get(asset))
 }
 
-async fn index() -> Html<&'static str> {
-    Html(
-        "<!doctype html><html lang=en><meta charset=utf-8><title>Haurach</title>\
-         <h1>Haurach</h1><p>This server is running. The API is described at \
-         <a href=/api/v1/openapi.json>/api/v1/openapi.json</a>; the live link is \
-         <code>/api/v1/link</code>.</p></html>",
-    )
+async fn index(headers: HeaderMap) -> Response {
+    serve("index.html", &headers)
+        .unwrap_or_else(|| ApiError::internal("web/index.html was not embedded").into_response())
+}
+
+async fn asset(Path(path): Path<String>, headers: HeaderMap) -> Response {
+    serve(&format!("assets/{path}"), &headers).unwrap_or_else(|| {
+        ApiError::not_found(
+            "no_such_asset",
+            format!("the web client has no file assets/{path}"),
+        )
+        .into_response()
+    })
+}
+
+/// The embedded file at `path`, or `None` when there is none.
+fn serve(path: &str, request: &HeaderMap) -> Option<Response> {
+    let file = Client::get(path)?;
+    let etag = format!("\"{}\"", hex(&file.metadata.sha256_hash()[..16]));
+    let mut headers = HeaderMap::new();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.insert(
+        header::ETAG,
+        HeaderValue::from_str(&etag).expect("a hex etag is a valid header"),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    let fresh = request
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|tag| tag.trim() == etag || tag.trim() == "*")
+        });
+    if fresh {
+        return Some((StatusCode::NOT_MODIFIED, headers).into_response());
+    }
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(content_type(path)),
+    );
+    if path.ends_with(".html") {
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+        );
+    }
+    Some((headers, file.data.into_owned()).into_response())
+}
+
+/// The media type of a client file, by its extension.
+fn content_type(path: &str) -> &'static str {
+    let ext = path.rsplit_once('.').map_or("", |(_, ext)| ext);
+    match ext {
+        "html" => "text/html; charset=utf-8",
+        "js" | "mjs" => "text/javascript; charset=utf-8",
+        "css" => "text/css; charset=utf-8",
+        "json" => "application/json",
+        "geojson" => "application/geo+json",
+        "webmanifest" => "application/manifest+json",
+        "svg" => "image/svg+xml",
+        "png" => "image/png",
+        "ico" => "image/x-icon",
+        "txt" | "md" => "text/plain; charset=utf-8",
+        _ => "application/octet-stream",
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_client_is_embedded_with_its_types() {
+        let index = serve("index.html", &HeaderMap::new()).expect("index.html is embedded");
+        assert_eq!(index.status(), StatusCode::OK);
+        assert_eq!(
+            index.headers()[header::CONTENT_TYPE],
+            "text/html; charset=utf-8"
+        );
+        assert_eq!(index.headers()[header::CACHE_CONTROL], "no-cache");
+        let js = serve("assets/app.js", &HeaderMap::new()).expect("app.js is embedded");
+        assert_eq!(
+            js.headers()[header::CONTENT_TYPE],
+            "text/javascript; charset=utf-8"
+        );
+        assert!(serve("assets/nothing-here.js", &HeaderMap::new()).is_none());
+    }
+
+    #[test]
+    fn a_matching_etag_is_answered_with_304() {
+        let first = serve("assets/app.js", &HeaderMap::new()).unwrap();
+        let mut request = HeaderMap::new();
+        request.insert(header::IF_NONE_MATCH, first.headers()[header::ETAG].clone());
+        let again = serve("assets/app.js", &request).unwrap();
+        assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+    }
 }

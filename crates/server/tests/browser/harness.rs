@@ -1,0 +1,586 @@
+//! What the browser tests stand on: chromedriver started on a free port (and killed when
+//! dropped), the server run in-process, a browser window per partner with its own profile
+//! and its geolocation set through the DevTools protocol, polling helpers that wait for
+//! what a person would see, and full-page screenshots under `target/artifacts/browser/`.
+
+use std::fmt::Display;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use haurach_server::Config;
+use serde_json::{Value, json};
+use tempfile::TempDir;
+use thirtyfour::prelude::*;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const CHROMIUM: &str = "/usr/bin/chromium";
+/// How long a condition may take to become true.
+pub const WAIT: Duration = Duration::from_secs(10);
+const POLL: Duration = Duration::from_millis(100);
+/// The password every test citizen uses.
+pub const PASSWORD: &str = "purple-dragon";
+
+/// Held by a test for its whole run: the browser tests run one at a time, since each
+/// starts two Chromiums and the machines they run on may have two cores. A file lock, so
+/// it holds both between threads (`cargo test`) and between processes (`cargo nextest`).
+pub struct Serial {
+    _lock: std::fs::File,
+}
+
+pub async fn serial() -> Serial {
+    let path = artifacts().join("serial.lock");
+    tokio::task::spawn_blocking(move || {
+        let file = std::fs::File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .expect("open the browser tests' lock file");
+        file.lock().expect("lock the browser tests' lock file");
+        Serial { _lock: file }
+    })
+    .await
+    .expect("the lock task")
+}
+
+/// Where screenshots and logs go: `target/artifacts/browser/`.
+pub fn artifacts() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"));
+    let dir = target.join("artifacts").join("browser");
+    std::fs::create_dir_all(dir.join("logs")).expect("create target/artifacts/browser");
+    dir
+}
+
+/// Polls `probe` every 100 ms until it gives a value, for up to [`WAIT`]. The probe also
+/// says what it saw, so a timeout tells what was on screen instead of only "timed out".
+pub async fn eventually<T>(
+    what: impl Display,
+    mut probe: impl AsyncFnMut() -> (Option<T>, String),
+) -> T {
+    let start = Instant::now();
+    loop {
+        let (value, seen) = probe().await;
+        if let Some(value) = value {
+            return value;
+        }
+        if start.elapsed() > WAIT {
+            panic!("waited {WAIT:?} for {what}; last saw: {seen}");
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+// ------------------------------------------------------------------------ chromedriver
+
+/// A chromedriver process on a free port; killed when dropped.
+pub struct Chromedriver {
+    child: Child,
+    port: u16,
+}
+
+impl Chromedriver {
+    /// Starts chromedriver and waits until `/status` says it is ready.
+    pub async fn start(test: &str) -> Chromedriver {
+        assert!(
+            Path::new(CHROMEDRIVER).exists() && Path::new(CHROMIUM).exists(),
+            "{CHROMEDRIVER} or {CHROMIUM} is missing: the browser tests need Debian's \
+             chromium and chromium-driver. `scripts/test` installs them (CI runs it), or \
+             `apt-get install chromium chromium-driver`"
+        );
+        let port = free_port();
+        let log = std::fs::File::create(
+            artifacts()
+                .join("logs")
+                .join(format!("{test}-chromedriver.log")),
+        )
+        .expect("create the chromedriver log");
+        let child = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::from(log.try_clone().expect("log file")))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("start chromedriver");
+        let driver = Chromedriver { child, port };
+        eventually("chromedriver to answer /status", async || {
+            let status = http_get(port, "/status");
+            let ready = status
+                .as_deref()
+                .is_ok_and(|s| s.contains("\"ready\":true"));
+            (ready.then_some(()), format!("{status:?}"))
+        })
+        .await;
+        driver
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Chromedriver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    listener.local_addr().expect("local address").port()
+}
+
+/// A bare HTTP GET to localhost, so waiting for chromedriver needs no HTTP client.
+fn http_get(port: u16, path: &str) -> std::io::Result<String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(Duration::from_millis(500)))?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )?;
+    // Read what comes until the server closes or pauses: the status fits in one read.
+    let mut response = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => response.extend_from_slice(&buf[..n]),
+            Err(e) if response.is_empty() => return Err(e),
+            Err(_) => break,
+        }
+    }
+    Ok(String::from_utf8_lossy(&response).into_owned())
+}
+
+// ------------------------------------------------------------------------------ server
+
+/// The server, run in-process on a port-0 listener (or a given address, to come back on
+/// the same port after a restart).
+pub struct Server {
+    pub addr: SocketAddr,
+    dir: Option<TempDir>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl Server {
+    /// A server with a 2-second contact timeout, so the contact tests are quick.
+    pub async fn start() -> Server {
+        Server::start_on(
+            tempfile::tempdir().expect("tempdir"),
+            "127.0.0.1:0".parse().unwrap(),
+        )
+        .await
+    }
+
+    /// A server on `dir` listening on `addr`.
+    pub async fn start_on(dir: TempDir, addr: SocketAddr) -> Server {
+        let config = Config {
+            data: dir.path().to_owned(),
+            contact_timeout_s: 2.0,
+            ..Config::default()
+        };
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .expect("bind the server");
+        let addr = listener.local_addr().expect("local address");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            haurach_server::run(config, listener, async {
+                let _ = stopped.await;
+            })
+            .await
+            .expect("the server runs");
+        });
+        Server {
+            addr,
+            dir: Some(dir),
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    /// Stops the server; returns its data directory, to start it again.
+    pub async fn stop(mut self) -> TempDir {
+        let _ = self.stop.take().expect("running").send(());
+        let task = self.task.take().expect("running");
+        tokio::time::timeout(WAIT, task)
+            .await
+            .expect("the server stops within 10 s")
+            .expect("the server task ends cleanly");
+        self.dir.take().expect("data directory")
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+// ----------------------------------------------------------------------------- browser
+
+/// One browser window: one partner.
+pub struct Browser {
+    pub driver: WebDriver,
+    /// The citizen's name, for messages.
+    pub name: String,
+    /// The Chromium profile, reused when the window is opened again.
+    pub profile: PathBuf,
+    origin: String,
+}
+
+impl Browser {
+    /// Opens a fresh window on the server's page, with geolocation allowed.
+    pub async fn open(
+        cd: &Chromedriver,
+        server: &Server,
+        name: &str,
+        profile: &Path,
+        width: u32,
+        at: (f64, f64),
+    ) -> Browser {
+        let mut caps = DesiredCapabilities::chrome();
+        caps.set_binary(CHROMIUM).expect("binary");
+        for arg in [
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--window-size=390,844",
+            "--lang=en-GB",
+            "--force-device-scale-factor=1",
+        ] {
+            caps.add_arg(arg).expect("argument");
+        }
+        caps.add_arg(&format!("--user-data-dir={}", profile.display()))
+            .expect("argument");
+        let driver = WebDriver::new(cd.url(), caps)
+            .await
+            .expect("a Chromium session through chromedriver");
+        let browser = Browser {
+            driver,
+            name: name.to_owned(),
+            profile: profile.to_owned(),
+            origin: server.url(),
+        };
+        browser
+            .cdp(
+                "Browser.grantPermissions",
+                json!({"permissions": ["geolocation", "sensors"], "origin": browser.origin}),
+            )
+            .await;
+        browser.set_viewport(width, 844, true).await;
+        browser.set_position(at.0, at.1).await;
+        browser
+            .driver
+            .goto(format!("{}/", browser.origin))
+            .await
+            .expect("open the page");
+        // The test server's contact timeout is 2 s: heartbeats must come more often.
+        browser
+            .driver
+            .execute(
+                "localStorage.setItem('haurach.heartbeat_ms', '500')",
+                vec![],
+            )
+            .await
+            .expect("set the heartbeat");
+        browser
+    }
+
+    /// Sends a DevTools command.
+    pub async fn cdp(&self, method: &str, params: Value) -> Value {
+        self.driver
+            .cdp()
+            .send_raw(method, params)
+            .await
+            .unwrap_or_else(|e| panic!("{method}: {e}"))
+    }
+
+    /// Makes the page a phone's (`mobile`) or a desktop's of the given size. A window
+    /// cannot be made narrower than 500 px, so the viewport is emulated instead.
+    pub async fn set_viewport(&self, width: u32, height: u32, mobile: bool) {
+        self.cdp(
+            "Emulation.setDeviceMetricsOverride",
+            json!({"width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile}),
+        )
+        .await;
+    }
+
+    /// Sets where the device says it is.
+    pub async fn set_position(&self, lat: f64, lon: f64) {
+        self.cdp(
+            "Emulation.setGeolocationOverride",
+            json!({"latitude": lat, "longitude": lon, "accuracy": 5}),
+        )
+        .await;
+    }
+
+    /// Runs a script in the page and returns what it returns.
+    pub async fn js(&self, script: &str, args: Vec<Value>) -> Value {
+        self.driver
+            .execute(script, args)
+            .await
+            .unwrap_or_else(|e| panic!("{}: script failed: {e}", self.name))
+            .json()
+            .clone()
+    }
+
+    /// How many messages in the history read exactly `body`.
+    pub async fn count_messages(&self, body: &str) -> usize {
+        let n = self
+            .js(
+                "return [...document.querySelectorAll('#history .msg-body')]\
+                 .filter((e) => e.textContent === arguments[0]).length",
+                vec![json!(body)],
+            )
+            .await;
+        n.as_u64().unwrap_or(0) as usize
+    }
+
+    /// The text alternative of an element with `aria-labelledby` or a `<title>`.
+    pub async fn text_content(&self, css: &str) -> String {
+        self.js(
+            "return document.querySelector(arguments[0])?.textContent ?? ''",
+            vec![json!(css)],
+        )
+        .await
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+    }
+
+    pub async fn find(&self, css: &str) -> WebElement {
+        self.driver
+            .find(By::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{}: no element {css}: {e}", self.name))
+    }
+
+    /// The text a person sees in the element (empty when it is hidden or absent).
+    pub async fn text(&self, css: &str) -> String {
+        match self.driver.find(By::Css(css)).await {
+            Ok(el) => el.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        }
+    }
+
+    pub async fn shown(&self, css: &str) -> bool {
+        match self.driver.find(By::Css(css)).await {
+            Ok(el) => el.is_displayed().await.unwrap_or(false),
+            Err(_) => false,
+        }
+    }
+
+    /// Waits until the element's visible text contains `want`; returns the text.
+    pub async fn wait_text(&self, css: &str, want: &str) -> String {
+        eventually(
+            format!("{}: {css} to say {want:?}", self.name),
+            async || {
+                let text = self.text(css).await;
+                (
+                    text.contains(want).then(|| text.clone()),
+                    format!("{text:?}"),
+                )
+            },
+        )
+        .await
+    }
+
+    /// Waits until the element's visible text no longer contains `gone`.
+    pub async fn wait_text_without(&self, css: &str, gone: &str) -> String {
+        eventually(
+            format!("{}: {css} to stop saying {gone:?}", self.name),
+            async || {
+                let text = self.text(css).await;
+                (
+                    (!text.contains(gone)).then(|| text.clone()),
+                    format!("{text:?}"),
+                )
+            },
+        )
+        .await
+    }
+
+    pub async fn wait_shown(&self, css: &str) {
+        eventually(format!("{}: {css} to be shown", self.name), async || {
+            let shown = self.shown(css).await;
+            (shown.then_some(()), format!("shown: {shown}"))
+        })
+        .await
+    }
+
+    pub async fn wait_hidden(&self, css: &str) {
+        eventually(format!("{}: {css} to be hidden", self.name), async || {
+            let shown = self.shown(css).await;
+            ((!shown).then_some(()), format!("shown: {shown}"))
+        })
+        .await
+    }
+
+    /// Waits until an attribute has a value containing `want`; returns it.
+    pub async fn wait_attr(&self, css: &str, attr: &str, want: &str) -> String {
+        eventually(
+            format!("{}: {css}[{attr}] to contain {want:?}", self.name),
+            async || {
+                let value = match self.driver.find(By::Css(css)).await {
+                    Ok(el) => el.attr(attr).await.ok().flatten().unwrap_or_default(),
+                    Err(_) => String::new(),
+                };
+                (
+                    value.contains(want).then(|| value.clone()),
+                    format!("{value:?}"),
+                )
+            },
+        )
+        .await
+    }
+
+    pub async fn click(&self, css: &str) {
+        self.find(css)
+            .await
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("click {css}: {e}"));
+    }
+
+    /// Replaces the content of an input, as typed.
+    pub async fn fill(&self, css: &str, text: &str) {
+        let el = self.find(css).await;
+        el.clear().await.expect("clear");
+        el.send_keys(text).await.expect("type");
+    }
+
+    /// Waits until the tiers list says `tier` is `state` ("open" or "closed").
+    pub async fn wait_tier(&self, tier: &str, state: &str) {
+        let css = format!("#tiers li[data-tier={tier}] .tier-state");
+        eventually(
+            format!("{}: the {tier} tier to be {state}", self.name),
+            async || {
+                let seen = self.text(&css).await.to_lowercase();
+                ((seen == state).then_some(()), format!("{seen:?}"))
+            },
+        )
+        .await
+    }
+
+    /// Registers through the gate's form and waits for the bond screen.
+    pub async fn register(&self) {
+        self.click("#tab-register").await;
+        self.fill("#auth-name", &self.name).await;
+        self.fill("#auth-password", PASSWORD).await;
+        self.click("#auth-submit").await;
+        self.wait_shown("#screen-bond").await;
+    }
+
+    /// Tries to register again under the same name (the form is on screen).
+    pub async fn register_again(&self) {
+        self.click("#tab-register").await;
+        self.fill("#auth-name", &self.name).await;
+        self.fill("#auth-password", PASSWORD).await;
+        self.click("#auth-submit").await;
+    }
+
+    /// A full-page screenshot at `target/artifacts/browser/NAME.png`.
+    pub async fn shot(&self, name: &str) {
+        // From the top: a full-page capture of a scrolled page draws the sticky header
+        // where the scroll left it.
+        self.js("window.scrollTo(0, 0)", vec![]).await;
+        let shot = self
+            .cdp(
+                "Page.captureScreenshot",
+                json!({"format": "png", "captureBeyondViewport": true}),
+            )
+            .await;
+        let data = shot["data"].as_str().expect("screenshot data");
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(data)
+            .expect("base64 png");
+        let path = artifacts().join(format!("{name}.png"));
+        std::fs::write(&path, png).expect("write the screenshot");
+    }
+
+    pub async fn quit(self) {
+        self.driver.quit().await.expect("close the browser");
+    }
+}
+
+/// Two partners, each in a window, registered and bonded through the page itself: the
+/// first makes an invite code, the second types it and picks the profile. Positions are
+/// set before the link screen opens, so the pull shows at once.
+pub struct Pair {
+    pub spike: Browser,
+    pub amethyst: Browser,
+    pub profiles: TempDir,
+}
+
+impl Pair {
+    pub async fn bond(
+        cd: &Chromedriver,
+        server: &Server,
+        profile: &str,
+        spike_at: (f64, f64),
+        amethyst_at: (f64, f64),
+        screenshots: bool,
+    ) -> Pair {
+        let profiles = tempfile::tempdir().expect("tempdir");
+        // Spike's phone is a small one, 360 px wide; Amethyst's is 390 px.
+        let spike_profile = profiles.path().join("spike");
+        let spike = Browser::open(cd, server, "Spike", &spike_profile, 360, spike_at).await;
+        let amethyst_profile = profiles.path().join("amethyst");
+        let amethyst =
+            Browser::open(cd, server, "Amethyst", &amethyst_profile, 390, amethyst_at).await;
+
+        if screenshots {
+            spike.wait_shown("#screen-welcome").await;
+            spike.shot("welcome").await;
+        }
+        spike.register().await;
+        amethyst.register().await;
+        spike.click("#invite-make").await;
+        let code = eventually("Spike's invite code", async || {
+            let code = spike.text("#invite-code").await;
+            ((code.len() == 9).then(|| code.clone()), code)
+        })
+        .await;
+        amethyst.fill("#accept-code", &code).await;
+        amethyst
+            .click(&format!("input[name=profile][value={profile}]"))
+            .await;
+        if screenshots {
+            spike.shot("bond-invite").await;
+            amethyst.shot("bond-accept").await;
+        }
+        amethyst.click("#accept-form button[type=submit]").await;
+        spike.wait_shown("#screen-link").await;
+        amethyst.wait_shown("#screen-link").await;
+        Pair {
+            spike,
+            amethyst,
+            profiles,
+        }
+    }
+
+    pub async fn quit(self) {
+        self.spike.quit().await;
+        self.amethyst.quit().await;
+    }
+}

@@ -1,0 +1,9 @@
+//! The web client in a real browser: Debian's Chromium driven through chromedriver, two
+//! windows as two partners, the server in-process. Each test asserts what a person sees
+//! (text and accessible labels) and saves screenshots under `target/artifacts/browser/`.
+//!
+//! Needs /usr/bin/chromium and /usr/bin/chromedriver (`scripts/test` installs them).
+
+mod gate;
+mod harness;
+mod link;

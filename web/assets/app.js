@@ -1,0 +1,1189 @@
+// The Haurach web client: the gate (register, log in), bonding, and the link itself.
+//
+// State lives in one object, `state`; the server is the source of truth and every `hello`
+// frame (each (re)connection) replaces the bond as the page knows it. Messages the person
+// sends go to a local outbox first (kept in localStorage) and leave it only when the
+// server says they are stored (`sent`), so a message typed while offline goes out after
+// the reconnection, with the same id, and the server stores it once.
+
+import { api, ApiError, newId, session } from "./api.js";
+import * as fmt from "./format.js";
+import { holdToConfirm } from "./hold.js";
+import { Link } from "./link.js";
+import { destination, Radar } from "./radar.js";
+import { ThoughtSender, ThoughtText } from "./thoughts.js";
+
+const $ = (id) => document.getElementById(id);
+
+/** How often the whole thought is sent again from empty (XEP-0301's reset). */
+const THOUGHT_RESET_MS = 3000;
+/** Messages kept on screen. */
+const HISTORY_SHOWN = 200;
+/** Messages fetched back from the resume point when the page opens. */
+const HISTORY_FETCH = 500;
+/** A bond view that says "lost" right after connecting is often only the partner not
+ *  having spoken yet; the banner waits this long for a `contact` frame to say "live". */
+const LOST_GRACE_MS = 2500;
+
+const state = {
+  me: null,
+  bond: null,
+  /** seq → Message, for the bond on screen. */
+  messages: new Map(),
+  /** The highest message seq shown: the link resumes after it. null until the first hello. */
+  cursor: null,
+  acked: 0,
+  outbox: [],
+  /** {lat, lon, accuracy_m, source: "device"|"hand"} */
+  position: null,
+  heading: null,
+  guarded: localStorage.getItem("haurach.guard") === "on",
+  partnerThought: new ThoughtText(),
+  historyFor: null,
+  screen: "loading",
+  gpsWatch: null,
+  contactShownLost: false,
+  alarmsIn: [],
+  mode: "login",
+};
+
+const link = new Link({
+  token: () => session.token,
+  after: () => state.cursor,
+  onFrame: (frame) => onFrame(frame),
+  onState: (s, detail) => renderConnection(s, detail),
+  onDrop: () => checkSession(),
+});
+
+const thoughts = new ThoughtSender((frame) => link.send(frame));
+
+// ---------------------------------------------------------------------------- screens
+
+function show(screen, { focus = true } = {}) {
+  const changed = state.screen !== screen;
+  state.screen = screen;
+  for (const s of document.querySelectorAll(".screen")) {
+    s.hidden = s.id !== `screen-${screen}`;
+  }
+  $("page-foot").hidden = screen !== "bond";
+  if (changed && focus) {
+    const heading = document.querySelector(`#screen-${screen} h1`);
+    heading?.focus({ preventScroll: false });
+  }
+  if (screen === "link") startPosition();
+}
+
+async function boot() {
+  wire();
+  if (!session.token) {
+    show("welcome");
+    return;
+  }
+  state.me = session.name;
+  loadOutbox();
+  show("loading", { focus: false });
+  link.start();
+}
+
+/** After a failed or dropped connection: is the session still good? */
+async function checkSession() {
+  if (!session.token) return;
+  try {
+    await api.me();
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 401) {
+      logout("Your session has ended: log in again.");
+    }
+  }
+}
+
+function logout(message) {
+  const token = session.token;
+  link.stop();
+  if (token && !message) api.logout().catch(() => {});
+  if (state.me) localStorage.removeItem(outboxKey());
+  session.clear();
+  stopPosition();
+  Object.assign(state, {
+    me: null,
+    bond: null,
+    messages: new Map(),
+    cursor: null,
+    acked: 0,
+    outbox: [],
+    historyFor: null,
+    alarmsIn: [],
+  });
+  for (const id of ["banner-alarm", "banner-alarm-out", "banner-contact", "banner-stretch", "banner-offline"]) {
+    $(id).hidden = true;
+  }
+  $("conn").hidden = true;
+  show("welcome");
+  if (message) showAuthError(message);
+}
+
+// ----------------------------------------------------------------------------- frames
+
+function onFrame(f) {
+  switch (f.type) {
+    case "hello":
+      return onHello(f);
+    case "bonded":
+      notice(`You are bonded with ${f.bond.partner}.`);
+      enterBond(f.bond);
+      return;
+    case "bond_ended":
+      return onBondEnded();
+    case "pull":
+      if (!state.bond) return;
+      Object.assign(state.bond, { pull: f.pull, strength: f.strength, next_tier: f.next_tier ?? null });
+      renderBond();
+      return;
+    case "tier":
+      return onTier(f);
+    case "contact":
+      return onContact(f);
+    case "stretch":
+      return onStretch(f);
+    case "message":
+      return onMessage(f.message);
+    case "sent":
+      takeFromOutbox(f.id);
+      renderHistory();
+      renderAlarms();
+      return;
+    case "alarm_acknowledged":
+      return onAlarmAcknowledged(f);
+    case "thought":
+      if (state.partnerThought.apply(f.seq, f.reset, f.edits)) renderPartnerThought();
+      return;
+    case "guard":
+      if (state.bond) state.bond.partner_guarded = f.on;
+      if (f.on) state.partnerThought.clear();
+      renderPartnerThought();
+      return;
+    case "error":
+      return onError(f);
+    default:
+      return;
+  }
+}
+
+function onHello(f) {
+  state.me = f.you;
+  if (state.cursor === null) state.cursor = f.resume_after;
+  state.cursor = Math.max(state.cursor, f.resume_after);
+  state.acked = Math.max(state.acked, f.resume_after);
+  $("me-name").textContent = f.you;
+  if (!f.bond) {
+    state.bond = null;
+    showBondScreen();
+    return;
+  }
+  enterBond(f.bond, { resumeAfter: f.resume_after });
+  // Whatever was waiting goes out now, in order, with its original ids.
+  for (const item of state.outbox) link.send(sendFrame(item));
+  link.send({ type: "guard", on: state.guarded });
+  if (state.position) sendPosition(true);
+  thoughts.reset($("thought-text").value);
+}
+
+function enterBond(bond, { resumeAfter } = {}) {
+  const newBond = !state.bond || state.bond.id !== bond.id;
+  state.bond = bond;
+  if (newBond) {
+    state.messages = new Map();
+    state.partnerThought.clear();
+    state.alarmsIn = [];
+    state.contactShownLost = false;
+    $("banner-contact").hidden = true;
+  }
+  // The bond's raised alarms are the truth: one from the partner is shown until answered
+  // (even after a reload), and one no longer listed was answered while this page was away.
+  const raised = new Set();
+  for (const alarm of bond.alarms) {
+    addMessage(alarm);
+    raised.add(alarm.seq);
+    if (alarm.from === bond.partner && !state.alarmsIn.includes(alarm.seq)) {
+      state.alarmsIn.push(alarm.seq);
+    }
+  }
+  state.alarmsIn = state.alarmsIn.filter((seq) => raised.has(seq));
+  for (const m of state.messages.values()) {
+    if (m.kind === "alarm" && !m.acknowledged_at && !raised.has(m.seq)) {
+      m.acknowledged_at = new Date().toISOString();
+    }
+  }
+  if (state.historyFor !== bond.id) {
+    state.historyFor = bond.id;
+    loadHistory(bond.id, resumeAfter ?? state.cursor ?? bond.last_seq);
+  }
+  for (const el of document.querySelectorAll(".partner-name")) el.textContent = bond.partner;
+  $("bond-profile").textContent = bond.profile;
+  if (bond.contact === "lost") {
+    setTimeout(() => {
+      if (state.bond === bond && bond.contact === "lost") showContactLost();
+    }, LOST_GRACE_MS);
+  } else if (state.contactShownLost) {
+    showContactRestored(null);
+  }
+  show("link");
+  renderBond();
+  renderHistory();
+  renderAlarms();
+  renderPartnerThought();
+  renderGuard();
+}
+
+function onBondEnded() {
+  const partner = state.bond?.partner;
+  state.bond = null;
+  state.messages = new Map();
+  state.historyFor = null;
+  state.alarmsIn = [];
+  state.outbox = [];
+  saveOutbox();
+  stopPosition();
+  for (const id of ["banner-alarm", "banner-alarm-out", "banner-contact", "banner-stretch"]) {
+    $(id).hidden = true;
+  }
+  showBondScreen();
+  if (partner) notice(`The bond with ${partner} has ended.`);
+}
+
+const tierNews = { opened: [], closed: [], timer: null };
+
+function onTier(f) {
+  if (!state.bond) return;
+  const was = state.bond.tiers[f.tier]?.open;
+  state.bond.tiers[f.tier] = { open: f.open, range_m: f.range_m };
+  if (f.tier === "thoughts") {
+    if (f.open) thoughts.reset($("thought-text").value);
+    else state.partnerThought.clear();
+  }
+  if (was !== f.open) {
+    (f.open ? tierNews.opened : tierNews.closed).push(f.tier === "images" ? "Images" : fmt.TIER_NAMES[f.tier] ?? f.tier);
+    clearTimeout(tierNews.timer);
+    tierNews.timer = setTimeout(announceTiers, 150);
+  }
+  renderBond();
+  renderPartnerThought();
+}
+
+function announceTiers() {
+  const list = (names) => {
+    const words = names.map((n, i) => (i === 0 ? n : n.toLowerCase()));
+    return words.length === 1 ? words[0] : `${words.slice(0, -1).join(", ")} and ${words.at(-1)}`;
+  };
+  const parts = [];
+  if (tierNews.opened.length) parts.push(`${list(tierNews.opened)} opened.`);
+  if (tierNews.closed.length) parts.push(`${fmt.capitalise(list(tierNews.closed).toLowerCase())} closed.`);
+  tierNews.opened = [];
+  tierNews.closed = [];
+  notice(parts.join(" "));
+}
+
+function onContact(f) {
+  if (!state.bond || f.who !== state.bond.partner) return;
+  state.bond.contact = f.state;
+  if (f.state === "lost") showContactLost();
+  else if (state.contactShownLost) showContactRestored(f.lost_for_ms);
+  renderPull();
+}
+
+function onStretch(f) {
+  const whose = state.bond && f.who === state.bond.partner ? `${f.who}'s position` : "Your position";
+  $("banner-stretch-detail").textContent =
+    `${whose} jumped ${fmt.distance(f.jump_m)} (${Math.round(f.speed_kmh).toLocaleString("en-US")} km/h): ` +
+    "the link strains until it settles.";
+  showBanner("banner-stretch", 20000);
+}
+
+function onMessage(m) {
+  const isNew = !state.messages.has(m.seq);
+  addMessage(m);
+  if (m.from === state.me) takeFromOutbox(m.id);
+  if (isNew && state.bond && m.from === state.bond.partner) {
+    if (m.kind === "alarm" && !m.acknowledged_at) {
+      if (!state.alarmsIn.includes(m.seq)) state.alarmsIn.push(m.seq);
+      navigator.vibrate?.([400, 150, 400, 150, 400]);
+    }
+    if (m.kind === "feeling") {
+      $("feeling-last").textContent =
+        `${m.from} feels ${m.feeling} (${fmt.clock(new Date(m.sent_at))}).`;
+    }
+  }
+  renderHistory();
+  renderAlarms();
+  scheduleAck();
+}
+
+function onAlarmAcknowledged(f) {
+  const m = state.messages.get(f.seq);
+  if (m) m.acknowledged_at = new Date().toISOString();
+  state.alarmsIn = state.alarmsIn.filter((s) => s !== f.seq);
+  if (f.by !== state.me) {
+    $("alarm-status").textContent = `${f.by} heard your alarm.`;
+    notice(`${f.by} heard your alarm.`);
+  }
+  renderHistory();
+  renderAlarms();
+}
+
+function onError(f) {
+  const detail = f.problem?.detail ?? "the server refused that";
+  if (f.id) {
+    const item = state.outbox.find((i) => i.id === f.id);
+    takeFromOutbox(f.id);
+    renderHistory();
+    if (item?.kind === "voice") showError("voice-error", `Not sent (“${item.body}”): ${detail}.`);
+    else if (item?.kind === "alarm") $("alarm-status").textContent = `Alarm not raised: ${detail}.`;
+    else if (item?.kind === "feeling") $("feeling-last").textContent = `Not sent: ${detail}.`;
+    else notice(`Not sent: ${detail}.`);
+    return;
+  }
+  notice(`The server refused: ${detail}.`);
+}
+
+// ---------------------------------------------------------------------------- history
+
+async function loadHistory(bondId, upTo) {
+  let after = Math.max(0, upTo - HISTORY_FETCH);
+  try {
+    for (;;) {
+      const page = await api.messages(after, 500);
+      if (state.historyFor !== bondId) return;
+      for (const m of page.messages) addMessage(m);
+      if (!page.more || page.messages.length === 0) break;
+      after = page.messages.at(-1).seq;
+      if (after >= upTo) break;
+    }
+  } catch {
+    // The link replays what matters; older history can wait for the next load.
+    state.historyFor = null;
+  }
+  renderHistory();
+}
+
+function addMessage(m) {
+  const known = state.messages.get(m.seq);
+  state.messages.set(m.seq, known && known.acknowledged_at && !m.acknowledged_at ? known : m);
+  if (state.cursor === null || m.seq > state.cursor) state.cursor = m.seq;
+}
+
+let ackTimer = null;
+function scheduleAck() {
+  clearTimeout(ackTimer);
+  ackTimer = setTimeout(() => {
+    if (document.visibilityState !== "visible") return;
+    if (state.cursor !== null && state.cursor > state.acked && link.send({ type: "ack", seq: state.cursor })) {
+      state.acked = state.cursor;
+    }
+  }, 300);
+}
+
+// ----------------------------------------------------------------------------- outbox
+
+function outboxKey() {
+  return `haurach.outbox.${state.me}`;
+}
+
+function loadOutbox() {
+  try {
+    state.outbox = JSON.parse(localStorage.getItem(outboxKey()) || "[]");
+  } catch {
+    state.outbox = [];
+  }
+}
+
+function saveOutbox() {
+  if (state.me) localStorage.setItem(outboxKey(), JSON.stringify(state.outbox));
+}
+
+function takeFromOutbox(id) {
+  const before = state.outbox.length;
+  state.outbox = state.outbox.filter((i) => i.id !== id);
+  if (state.outbox.length !== before) saveOutbox();
+}
+
+function sendFrame(item) {
+  const frame = { type: "send", kind: item.kind, id: item.id };
+  if (item.body !== undefined) frame.body = item.body;
+  if (item.feeling !== undefined) frame.feeling = item.feeling;
+  return frame;
+}
+
+/** Queues a message and sends it if the link is up. */
+function sendMessage(kind, fields) {
+  const item = { id: newId(), kind, at: new Date().toISOString(), ...fields };
+  state.outbox.push(item);
+  saveOutbox();
+  link.send(sendFrame(item));
+  renderHistory();
+  return item;
+}
+
+// --------------------------------------------------------------------------- position
+
+function startPosition() {
+  renderPosition();
+  if (state.gpsWatch !== null) return;
+  const hand = readHandPosition();
+  if (hand) {
+    if (!state.position) state.position = { ...hand, accuracy_m: 0, source: "hand" };
+    renderPosition();
+    return;
+  }
+  if (!("geolocation" in navigator)) {
+    positionStatus("This browser cannot tell where you are: set your position below.");
+    return;
+  }
+  if (!window.isSecureContext) {
+    positionStatus("Location needs a secure (HTTPS) page: set your position below.");
+    return;
+  }
+  state.gpsWatch = navigator.geolocation.watchPosition(
+    (p) => {
+      state.position = {
+        lat: p.coords.latitude,
+        lon: p.coords.longitude,
+        accuracy_m: Math.min(1e6, Math.max(0, p.coords.accuracy || 0)),
+        source: "device",
+      };
+      sendPosition();
+      renderPosition();
+      renderBond();
+    },
+    (err) => {
+      const why =
+        err.code === err.PERMISSION_DENIED
+          ? "Location is not allowed for this page"
+          : "Your device cannot find where you are just now";
+      positionStatus(`${why}: set your position below.`);
+    },
+    { enableHighAccuracy: true, maximumAge: 5000, timeout: 60000 },
+  );
+}
+
+function stopPosition() {
+  if (state.gpsWatch !== null) navigator.geolocation.clearWatch(state.gpsWatch);
+  state.gpsWatch = null;
+}
+
+function readHandPosition() {
+  try {
+    const p = JSON.parse(localStorage.getItem("haurach.hand_position") || "null");
+    return p && Number.isFinite(p.lat) && Number.isFinite(p.lon) ? p : null;
+  } catch {
+    return null;
+  }
+}
+
+function setHandPosition(lat, lon) {
+  stopPosition();
+  localStorage.setItem("haurach.hand_position", JSON.stringify({ lat, lon }));
+  state.position = { lat, lon, accuracy_m: 0, source: "hand" };
+  $("position-error").hidden = true;
+  sendPosition(true);
+  renderPosition();
+  renderBond();
+}
+
+let positionTimer = null;
+let positionSentAt = 0;
+/** Sends where I am, at most once a second (a GPS can report many times a second). */
+function sendPosition(now = false) {
+  clearTimeout(positionTimer);
+  const wait = now ? 0 : Math.max(0, 1000 - (Date.now() - positionSentAt));
+  positionTimer = setTimeout(() => {
+    const p = state.position;
+    if (!p) return;
+    if (link.send({ type: "position", lat: p.lat, lon: p.lon, accuracy_m: p.accuracy_m })) {
+      positionSentAt = Date.now();
+    }
+  }, wait);
+}
+
+function positionStatus(text) {
+  $("position-status").textContent = text;
+}
+
+function renderPosition() {
+  const p = state.position;
+  const hand = p?.source === "hand";
+  $("gps-resume").hidden = !hand || !("geolocation" in navigator);
+  if (!p) {
+    if (state.gpsWatch !== null) positionStatus("Finding where you are…");
+    return;
+  }
+  const acc = p.accuracy_m > 0 ? ` (within ${fmt.distance(p.accuracy_m)})` : "";
+  positionStatus(
+    `You are at ${fmt.coordinates(p.lat, p.lon)}${acc}, ` +
+      (hand ? "set by hand." : "from your device."),
+  );
+}
+
+// ---------------------------------------------------------------------------- compass
+
+function onOrientation(ev) {
+  let h = null;
+  if (typeof ev.webkitCompassHeading === "number") h = ev.webkitCompassHeading;
+  else if (ev.absolute && typeof ev.alpha === "number") h = 360 - ev.alpha;
+  if (h === null || !Number.isFinite(h)) return;
+  const screenAngle = screen.orientation?.angle ?? 0;
+  const heading = (((h + screenAngle) % 360) + 360) % 360;
+  // Redraw only when the heading moved by a degree or more.
+  if (state.heading !== null && Math.abs(fmt.signedAngle(heading - state.heading)) < 1) return;
+  state.heading = heading;
+  requestRenderPull();
+}
+
+function startCompass() {
+  window.addEventListener("deviceorientationabsolute", onOrientation);
+  window.addEventListener("deviceorientation", onOrientation);
+}
+
+let pullFrame = null;
+function requestRenderPull() {
+  if (pullFrame !== null) return;
+  pullFrame = requestAnimationFrame(() => {
+    pullFrame = null;
+    renderPull();
+  });
+}
+
+// ---------------------------------------------------------------------------- render
+
+let radar = null;
+
+function renderConnection(s, detail) {
+  const conn = $("conn");
+  conn.hidden = s === "stopped";
+  conn.dataset.state = s;
+  const text = {
+    connecting: "connecting…",
+    live: "live",
+    offline: "offline",
+    stopped: "logged out",
+  }[s];
+  $("conn-text").textContent = text;
+  if (state.bond && state.screen === "link") {
+    requestRenderPull();
+    renderHistory();
+  }
+  const offline = $("banner-offline");
+  if (s === "offline") {
+    const secs = Math.max(1, Math.round(detail.retryInMs / 1000));
+    $("banner-offline-detail").textContent =
+      `Trying again in ${secs} s. What you send now waits and goes out when the link is back.`;
+    offline.hidden = false;
+    if (state.screen === "loading") $("loading-title").nextElementSibling.textContent =
+      "Cannot reach the server yet: trying again…";
+  } else if (s === "live" || s === "stopped") {
+    offline.hidden = true;
+  }
+}
+
+function showBondScreen() {
+  show("bond");
+  const saved = readInvite();
+  if (saved) showInvite(saved);
+}
+
+function renderBond() {
+  if (!state.bond || state.screen !== "link") return;
+  renderPull();
+  renderStrength();
+  renderTiers();
+  renderGates();
+}
+
+function pullSentence() {
+  const b = state.bond;
+  if (!b.pull) {
+    return state.position
+      ? `Waiting for ${b.partner}'s position…`
+      : "Waiting for your position: allow location, or set it below.";
+  }
+  return `${b.partner} is ${fmt.compassPoint(b.pull.bearing_deg)}, ${fmt.distance(b.pull.distance_m)}`;
+}
+
+function renderPull() {
+  const b = state.bond;
+  if (!b) return;
+  const sentence = pullSentence();
+  const compass = state.heading !== null;
+  let text = sentence;
+  if (b.pull && (b.contact === "lost" || !link.live)) text += " (last known)";
+  if (b.pull && compass) text += ` — ${fmt.relativeDirection(b.pull.bearing_deg, state.heading)}`;
+  if ($("pull-text").textContent !== text) $("pull-text").textContent = text;
+  $("heading-mode").textContent = compass
+    ? "The arrow turns with your phone (compass)."
+    : "North is up (this device gives no compass heading).";
+  const exact = $("pull-exact");
+  if (b.pull?.exact && b.pull.position) {
+    exact.hidden = false;
+    exact.textContent =
+      `Within sight: ${b.partner} is exactly at ${fmt.coordinates(b.pull.position.lat, b.pull.position.lon)}.`;
+  } else {
+    exact.hidden = true;
+  }
+  const next = b.next_tier;
+  const ring = next && b.tiers[next.tier]?.range_m
+    ? { tier: next.tier, range: b.tiers[next.tier].range_m }
+    : null;
+  radar.render({
+    pull: b.pull,
+    heading: state.heading ?? 0,
+    partner: b.partner,
+    ring,
+    label: b.pull ? `${sentence}. You are at the centre.` : sentence,
+  });
+}
+
+function renderStrength() {
+  const pct = Math.round((state.bond.strength ?? 0) * 100);
+  const meter = $("strength");
+  meter.setAttribute("aria-valuenow", String(pct));
+  meter.setAttribute("aria-valuetext", `${pct}%`);
+  $("strength-fill").style.width = `${pct}%`;
+  $("strength-text").textContent = `${pct}%`;
+}
+
+function renderTiers() {
+  const b = state.bond;
+  const ul = $("tiers");
+  const keys = [...fmt.TIER_ORDER, ...Object.keys(b.tiers).filter((k) => !fmt.TIER_ORDER.includes(k))];
+  const items = [];
+  for (const key of keys) {
+    const t = b.tiers[key];
+    if (!t) continue;
+    const li = document.createElement("li");
+    li.dataset.tier = key;
+    li.dataset.open = String(t.open);
+    const name = document.createElement("span");
+    name.className = "tier-name";
+    name.textContent = fmt.TIER_NAMES[key] ?? key;
+    const range = document.createElement("span");
+    range.className = "tier-range";
+    range.textContent = t.range_m === null ? "any distance" : `within ${fmt.distance(t.range_m)}`;
+    const badge = document.createElement("span");
+    badge.className = "tier-state";
+    badge.textContent = t.open ? "open" : "closed";
+    li.append(name, range, badge);
+    items.push(li);
+  }
+  ul.replaceChildren(...items);
+  const next = b.next_tier;
+  let line = "";
+  if (next) {
+    const name = fmt.TIER_NAMES[next.tier] ?? next.tier;
+    const verb = fmt.PLURAL_TIERS.has(next.tier) ? "open" : "opens";
+    line = next.opens_in_m > 0
+      ? `${name} ${verb} in ${fmt.distance(next.opens_in_m)}`
+      : `${name} ${verb} any moment now`;
+  } else if (b.pull) {
+    line = "Everything is open.";
+  }
+  $("next-tier").textContent = line;
+}
+
+function closedNote(tier, what) {
+  const t = state.bond.tiers[tier];
+  if (!t || t.open) return "";
+  const apart = state.bond.pull ? ` — you are ${fmt.distance(state.bond.pull.distance_m)} apart` : "";
+  return `${what} within ${fmt.distance(t.range_m)}${apart}.`;
+}
+
+function renderGates() {
+  const b = state.bond;
+  const feelings = closedNote("feelings", "Feelings pass");
+  $("feelings-closed").hidden = !feelings;
+  $("feelings-closed").textContent = feelings;
+  for (const btn of $("feelings").querySelectorAll("button")) btn.disabled = Boolean(feelings);
+
+  const voice = closedNote("voice", "Voice passes");
+  $("voice-closed").hidden = !voice;
+  $("voice-closed").textContent = voice;
+  $("voice-send").disabled = Boolean(voice);
+
+  const thoughtsNote = closedNote("thoughts", "Thoughts pass");
+  $("thoughts-closed").hidden = !thoughtsNote;
+  $("thoughts-closed").textContent = thoughtsNote ? `${thoughtsNote} Nothing you type reaches ${b.partner} now.` : "";
+}
+
+function messageLine(m) {
+  const who = m.from === state.me ? "You" : m.from;
+  switch (m.kind) {
+    case "voice":
+      return { who, text: m.body ?? "" };
+    case "feeling":
+      return { who, text: `${m.from === state.me ? "felt" : "feels"} ${m.feeling}`, feeling: true };
+    case "alarm": {
+      const answered = m.acknowledged_at ? "answered" : "not answered yet";
+      return { who, text: `raised the alarm${m.body ? `: ${m.body}` : ""} (${answered})`, alarm: true };
+    }
+    default:
+      return { who, text: m.body ?? m.kind };
+  }
+}
+
+/**
+ * Renders the history without rebuilding it: the list is a live region, and a screen
+ * reader announces every node added to it, so nodes are kept (by sender and id, which a
+ * message keeps from the outbox to the store) and only new ones are inserted.
+ */
+function renderHistory() {
+  const ol = $("history");
+  if (!ol) return;
+  const wanted = [];
+  const seqs = [...state.messages.keys()].sort((a, b) => a - b).slice(-HISTORY_SHOWN);
+  for (const seq of seqs) {
+    const m = state.messages.get(seq);
+    wanted.push({ m, line: messageLine(m), pending: false });
+  }
+  for (const item of state.outbox) {
+    const m = { from: state.me, sent_at: item.at, id: item.id };
+    wanted.push({ m, line: messageLine({ ...item, from: state.me }), pending: true });
+  }
+  if (wanted.length === 0) {
+    wanted.push(null);
+  }
+  const atBottom = ol.scrollHeight - ol.scrollTop - ol.clientHeight < 40;
+  const existing = new Map();
+  for (const li of ol.children) existing.set(li.dataset.key, li);
+  let at = ol.firstElementChild;
+  const keep = new Set();
+  for (const w of wanted) {
+    const key = w ? `${w.m.from}:${w.m.id}` : "empty";
+    keep.add(key);
+    let li = existing.get(key);
+    if (!li) {
+      li = document.createElement("li");
+      li.dataset.key = key;
+    }
+    fillHistoryItem(li, w);
+    if (li !== at) ol.insertBefore(li, at);
+    else at = at.nextElementSibling;
+  }
+  for (const li of [...ol.children]) if (!keep.has(li.dataset.key)) li.remove();
+  if (atBottom) ol.scrollTop = ol.scrollHeight;
+}
+
+/** Fills a history item, touching it only when what it shows has changed. */
+function fillHistoryItem(li, w) {
+  if (!w) {
+    if (li.dataset.sig !== "empty") {
+      li.className = "msg empty";
+      li.textContent = "No messages yet.";
+      li.dataset.sig = "empty";
+    }
+    return;
+  }
+  const { m, line, pending } = w;
+  const when = pending
+    ? link.live ? "sending…" : "waiting for the link…"
+    : fmt.clock(new Date(m.sent_at));
+  const sig = JSON.stringify([line, when, pending]);
+  if (li.dataset.sig === sig) return;
+  li.dataset.sig = sig;
+  li.className = `msg ${m.from === state.me ? "from-me" : "from-partner"}`;
+  if (line.alarm) li.classList.add("msg-alarm");
+  if (line.feeling) li.classList.add("msg-feeling");
+  if (pending) li.classList.add("pending");
+  if (m.seq !== undefined) li.dataset.seq = String(m.seq);
+  const head = document.createElement("span");
+  head.className = "msg-head";
+  const who = document.createElement("strong");
+  who.textContent = line.who;
+  const time = document.createElement("time");
+  time.dateTime = m.sent_at;
+  time.textContent = when;
+  head.append(who, " ", time);
+  const body = document.createElement("span");
+  body.className = "msg-body";
+  body.textContent = line.text;
+  li.replaceChildren(head, body);
+}
+
+function renderAlarms() {
+  const banner = $("banner-alarm");
+  const seq = state.alarmsIn[0];
+  const m = seq !== undefined ? state.messages.get(seq) : null;
+  if (m && !m.acknowledged_at) {
+    $("banner-alarm-title").textContent = `${m.from} raised the alarm!`;
+    $("banner-alarm-detail").textContent =
+      `At ${fmt.clock(new Date(m.sent_at))}${m.body ? `: “${m.body}”` : ""}. Let them know you felt it.`;
+    $("alarm-ack").hidden = false;
+    $("alarm-ack").dataset.seq = String(seq);
+    banner.hidden = false;
+  } else {
+    banner.hidden = true;
+    $("alarm-ack").hidden = true;
+  }
+  // My own raised alarms still waiting for an answer (or for the link, if offline).
+  const mine = [...state.messages.values()].filter(
+    (x) => x.kind === "alarm" && x.from === state.me && !x.acknowledged_at,
+  );
+  const queued = state.outbox.some((i) => i.kind === "alarm");
+  const out = $("banner-alarm-out");
+  if ((mine.length > 0 || queued) && state.bond) {
+    const text = mine.length > 0
+      ? `Your alarm is raised: waiting for ${state.bond.partner} to answer…`
+      : link.live ? "Raising your alarm…" : "Your alarm goes out as soon as the link is back…";
+    $("banner-alarm-out-text").textContent = text;
+    $("alarm-status").textContent = text;
+    out.hidden = false;
+  } else {
+    out.hidden = true;
+  }
+}
+
+function renderPartnerThought() {
+  const b = state.bond;
+  if (!b) return;
+  const p = $("partner-thought");
+  const text = b.tiers.thoughts?.open && !b.partner_guarded ? state.partnerThought.text : "";
+  p.textContent = text;
+  p.dataset.empty = String(text === "");
+  $("partner-guard").textContent = b.partner_guarded ? `${b.partner} is guarding their thoughts.` : "";
+}
+
+function renderGuard() {
+  const g = $("guard");
+  g.setAttribute("aria-checked", String(state.guarded));
+  const partner = state.bond?.partner ?? "your partner";
+  $("guard-state").textContent = state.guarded
+    ? `Guarded: nothing you type reaches ${partner}.`
+    : `Not guarded: ${partner} sees what you type.`;
+}
+
+// --------------------------------------------------------------------------- banners
+
+const bannerTimers = {};
+function showBanner(id, hideAfterMs) {
+  const el = $(id);
+  el.hidden = false;
+  clearTimeout(bannerTimers[id]);
+  if (hideAfterMs) bannerTimers[id] = setTimeout(() => (el.hidden = true), hideAfterMs);
+}
+
+function notice(text) {
+  if (!text) return;
+  $("banner-notice-text").textContent = text;
+  showBanner("banner-notice", 6000);
+}
+
+function showContactLost() {
+  const b = state.bond;
+  if (!b) return;
+  state.contactShownLost = true;
+  const el = $("banner-contact");
+  el.className = "banner banner-lost";
+  $("banner-contact-title").textContent = `Contact with ${b.partner} lost`;
+  $("banner-contact-detail").textContent =
+    `Their link is silent. What you send waits for them.`;
+  showBanner("banner-contact");
+}
+
+function showContactRestored(ms) {
+  const b = state.bond;
+  if (!b) return;
+  state.contactShownLost = false;
+  const el = $("banner-contact");
+  el.className = "banner banner-restored";
+  $("banner-contact-title").textContent = `Contact with ${b.partner} restored`;
+  $("banner-contact-detail").textContent = ms ? `after ${fmt.duration(ms)}.` : "";
+  showBanner("banner-contact", 10000);
+}
+
+function showError(id, text) {
+  const el = $(id);
+  if (!el) return;
+  el.textContent = text;
+  el.hidden = false;
+  clearTimeout(bannerTimers[id]);
+  bannerTimers[id] = setTimeout(() => (el.hidden = true), 15000);
+}
+
+function showAuthError(text) {
+  $("auth-error").textContent = text;
+  $("auth-error").hidden = false;
+}
+
+// ---------------------------------------------------------------------------- invite
+
+function inviteKey() {
+  return `haurach.invite.${state.me}`;
+}
+
+function readInvite() {
+  try {
+    const saved = JSON.parse(localStorage.getItem(inviteKey()) || "null");
+    return saved && new Date(saved.expires_at) > new Date() ? saved : null;
+  } catch {
+    return null;
+  }
+}
+
+function showInvite(invite) {
+  $("invite-code").textContent = invite.code;
+  $("invite-box").hidden = false;
+  $("invite-empty").hidden = true;
+  $("invite-make").textContent = "Make a new code";
+  const expires = new Date(invite.expires_at);
+  $("invite-hint").textContent =
+    "Give this code to your partner. It works until " +
+    `${expires.toLocaleDateString([], { weekday: "long" })} ${fmt.clock(expires)}; ` +
+    "this page moves on by itself once they enter it.";
+}
+
+async function copyText(text) {
+  try {
+    await navigator.clipboard.writeText(text);
+    return true;
+  } catch {
+    // No clipboard API on plain-HTTP pages: select and copy the old way.
+    const area = document.createElement("textarea");
+    area.value = text;
+    area.setAttribute("readonly", "");
+    area.className = "visually-hidden";
+    document.body.append(area);
+    area.select();
+    const ok = document.execCommand?.("copy") ?? false;
+    area.remove();
+    return ok;
+  }
+}
+
+// ------------------------------------------------------------------------------ wire
+
+function setMode(mode) {
+  state.mode = mode;
+  const login = mode === "login";
+  $("tab-login").setAttribute("aria-selected", String(login));
+  $("tab-register").setAttribute("aria-selected", String(!login));
+  $("tab-login").tabIndex = login ? 0 : -1;
+  $("tab-register").tabIndex = login ? -1 : 0;
+  $("auth-form").setAttribute("aria-labelledby", login ? "tab-login" : "tab-register");
+  $("auth-submit").textContent = login ? "Log in" : "Register";
+  $("auth-password").autocomplete = login ? "current-password" : "new-password";
+  $("auth-error").hidden = true;
+}
+
+function wire() {
+  // Scrolling to a field must not leave it under the sticky header and banners.
+  new ResizeObserver(() => {
+    document.documentElement.style.setProperty("--sticky-h", `${$("sticky").offsetHeight}px`);
+  }).observe($("sticky"));
+
+  radar = new Radar($("radar"), (bearing, dist) => {
+    if (!state.position) {
+      showError("position-error", "The radar is centred on you: set your position with coordinates first.");
+      return;
+    }
+    const p = destination(state.position.lat, state.position.lon, bearing, dist);
+    $("pos-lat").value = p.lat.toFixed(5);
+    $("pos-lon").value = p.lon.toFixed(5);
+    setHandPosition(p.lat, p.lon);
+  });
+
+  // The gate.
+  for (const tab of [$("tab-login"), $("tab-register")]) {
+    tab.addEventListener("click", () => setMode(tab.id === "tab-login" ? "login" : "register"));
+    tab.addEventListener("keydown", (ev) => {
+      if (!["ArrowLeft", "ArrowRight", "Home", "End"].includes(ev.key)) return;
+      ev.preventDefault();
+      const next = state.mode === "login" ? "register" : "login";
+      setMode(ev.key === "Home" ? "login" : ev.key === "End" ? "register" : next);
+      $(`tab-${state.mode}`).focus();
+    });
+  }
+  $("auth-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const name = $("auth-name").value.trim();
+    const password = $("auth-password").value;
+    if (!name) return showAuthError("Enter your name.");
+    if (state.mode === "register" && password.length < 8) {
+      return showAuthError("Choose a password of at least 8 characters.");
+    }
+    $("auth-submit").disabled = true;
+    $("auth-error").hidden = true;
+    try {
+      if (state.mode === "register") await api.register(name, password);
+      const s = await api.login(name, password);
+      session.save(s.token, s.account.name);
+      state.me = s.account.name;
+      $("auth-password").value = "";
+      loadOutbox();
+      show("loading");
+      link.start();
+    } catch (e) {
+      showAuthError(`${fmt.capitalise(e.message)}.`);
+    } finally {
+      $("auth-submit").disabled = false;
+    }
+  });
+
+  // Bonding.
+  $("invite-make").addEventListener("click", async () => {
+    $("invite-error").hidden = true;
+    try {
+      const invite = await api.invite();
+      localStorage.setItem(inviteKey(), JSON.stringify(invite));
+      showInvite(invite);
+      $("invite-code").focus?.();
+    } catch (e) {
+      showError("invite-error", `${fmt.capitalise(e.message)}.`);
+    }
+  });
+  $("invite-copy").addEventListener("click", async () => {
+    const ok = await copyText($("invite-code").textContent);
+    $("invite-copied").textContent = ok ? "Copied." : "Select the code and copy it by hand.";
+  });
+  $("accept-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const code = $("accept-code").value.trim();
+    if (!code) return showError("accept-error", "Enter the code your partner gave you.");
+    const profile = new FormData($("accept-form")).get("profile") || "story";
+    try {
+      const bond = await api.accept(code, profile);
+      $("accept-code").value = "";
+      enterBond(bond);
+    } catch (e) {
+      showError("accept-error", `${fmt.capitalise(e.message)}.`);
+    }
+  });
+
+  // Feelings.
+  const feelings = $("feelings");
+  for (const f of fmt.FEELINGS) {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = `feeling feeling-${f}`;
+    b.textContent = fmt.capitalise(f);
+    b.addEventListener("click", () => {
+      sendMessage("feeling", { feeling: f });
+      $("feeling-last").textContent = `You sent ${f}.`;
+    });
+    feelings.append(b);
+  }
+
+  // Voice.
+  $("voice-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const body = $("voice-text").value.trim();
+    if (!body) return;
+    sendMessage("voice", { body });
+    $("voice-text").value = "";
+    $("voice-error").hidden = true;
+  });
+
+  // Thoughts.
+  let thoughtTimer = null;
+  $("thought-text").addEventListener("input", () => {
+    // Keystrokes within 50 ms go out as one batch.
+    if (thoughtTimer !== null) return;
+    thoughtTimer = setTimeout(() => {
+      thoughtTimer = null;
+      thoughts.update($("thought-text").value);
+    }, 50);
+  });
+  setInterval(() => {
+    const text = $("thought-text").value;
+    if (state.bond && link.live && (text !== "" || thoughts.sent !== "")) thoughts.reset(text);
+  }, THOUGHT_RESET_MS);
+  $("guard").addEventListener("click", () => {
+    state.guarded = !state.guarded;
+    localStorage.setItem("haurach.guard", state.guarded ? "on" : "off");
+    link.send({ type: "guard", on: state.guarded });
+    if (!state.guarded) thoughts.reset($("thought-text").value);
+    renderGuard();
+  });
+
+  // The alarm.
+  holdToConfirm($("alarm-hold"), {
+    ms: 1000,
+    onStart: () => ($("alarm-hold-label").textContent = "Keep holding…"),
+    onDone: () => {
+      $("alarm-hold-label").textContent = "Hold to raise the alarm";
+      sendMessage("alarm", {});
+      renderAlarms();
+    },
+    onCancel: () => {
+      $("alarm-hold-label").textContent = "Hold to raise the alarm";
+      $("alarm-status").textContent = "Keep holding for a whole second to raise the alarm.";
+    },
+  });
+  $("alarm-ack").addEventListener("click", async () => {
+    const seq = Number($("alarm-ack").dataset.seq);
+    if (!Number.isFinite(seq)) return;
+    if (!link.send({ type: "ack_alarm", seq })) {
+      try {
+        await api.ackAlarm(seq);
+        onAlarmAcknowledged({ seq, by: state.me });
+      } catch (e) {
+        notice(`Could not answer the alarm: ${e.message}.`);
+      }
+    }
+  });
+
+  // Position by hand.
+  $("position-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const lat = Number($("pos-lat").value.trim().replace(",", "."));
+    const lon = Number($("pos-lon").value.trim().replace(",", "."));
+    const latText = $("pos-lat").value.trim();
+    const lonText = $("pos-lon").value.trim();
+    if (!latText || !Number.isFinite(lat) || lat < -90 || lat > 90) {
+      return showError("position-error", "Latitude is a number from -90 to 90.");
+    }
+    if (!lonText || !Number.isFinite(lon) || lon < -180 || lon > 180) {
+      return showError("position-error", "Longitude is a number from -180 to 180.");
+    }
+    setHandPosition(lat, lon);
+  });
+  $("gps-resume").addEventListener("click", () => {
+    localStorage.removeItem("haurach.hand_position");
+    state.position = null;
+    startPosition();
+  });
+
+  // The compass. Most phones just send headings; iOS sends none until asked, and asking
+  // needs a tap, so a touch device that stays silent gets a button to ask with.
+  startCompass();
+  const DOE = window.DeviceOrientationEvent;
+  if (DOE && typeof DOE.requestPermission === "function" && matchMedia("(pointer: coarse)").matches) {
+    setTimeout(() => ($("compass-enable").hidden = state.heading !== null), 1500);
+    $("compass-enable").addEventListener("click", async () => {
+      try {
+        if ((await DOE.requestPermission()) === "granted") $("compass-enable").hidden = true;
+      } catch {
+        // Refused: north stays up.
+      }
+    });
+  }
+
+  // Leaving.
+  $("end-bond").addEventListener("click", async () => {
+    const partner = state.bond?.partner ?? "your partner";
+    if (!confirm(`End the bond with ${partner}? You will both need a new code to bond again.`)) return;
+    try {
+      await api.endBond();
+      onBondEnded();
+    } catch (e) {
+      notice(`Could not end the bond: ${e.message}.`);
+    }
+  });
+  for (const b of document.querySelectorAll(".logout")) b.addEventListener("click", () => logout());
+
+  $("conn-retry").addEventListener("click", () => link.reconnectNow());
+  for (const b of document.querySelectorAll("[data-close]")) {
+    b.addEventListener("click", () => ($(b.dataset.close).hidden = true));
+  }
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible") scheduleAck();
+  });
+}
+
+boot();
