@@ -28,10 +28,11 @@ use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 ///
 /// Run a server with `haurach serve`, then use the client commands against it:
 ///
-///   haurach register amethyst && haurach login amethyst
+///   haurach register amethyst           # asks for a password, then logs you in
 ///   haurach invite                      # prints a code for your partner
-///   haurach --as spike accept K7QF-3MZP # your partner, in another terminal
-///   haurach where                       # "east-north-east, 17 km; voice opens in 0.3 km"
+///   haurach --as spike accept K7QF-3MZP # your partner (registered as spike)
+///   haurach where                       # "spike is east-north-east, 17 km away; ..."
+///   haurach bench --compare mosquitto   # how fast this machine serves the link
 #[derive(Debug, Parser)]
 #[command(name = "haurach", version, about, long_about, verbatim_doc_comment)]
 struct Cli {
