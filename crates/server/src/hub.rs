@@ -318,7 +318,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
         if durable {
             self.positions.write(account, record).await?;
         } else {
-            self.positions.queue(account, record).await;
+            self.positions.queue(account, record);
         }
         self.metrics.positions.inc();
         self.last_heard

@@ -193,7 +193,6 @@ async fn forward<S: Store, B: Bus>(
                     WsMessage::Text(text) => {
                         // Boxed: the futures of handling a frame (store calls among them)
                         // are large, and would otherwise be part of every idle link's task.
-                        Box::pin(hub.heard(account)).await?;
                         Box::pin(handle(app, account, socket, text.as_str())).await?;
                     }
                     WsMessage::Binary(_) => {
@@ -253,10 +252,17 @@ async fn handle<S: Store, B: Bus>(
             return send(socket, &ServerFrame::Error { id: None, problem }).await;
         }
     };
+    // Any frame shows the client is there; a position says so itself.
+    if !matches!(frame, ClientFrame::Position(_)) {
+        hub.heard(account).await?;
+    }
     let result = match frame {
         ClientFrame::Position(update) => match fix_of(&update, now_ms()) {
             Ok(fix) => hub.position(account, fix, false).await,
-            Err(e) => Err(e),
+            Err(e) => {
+                hub.heard(account).await?;
+                Err(e)
+            }
         },
         ClientFrame::Send(message) => {
             let id = message.id.clone();
