@@ -71,6 +71,10 @@ pub struct BenchArgs {
     /// Idle connections in the idle phase.
     #[arg(long, default_value_t = 19_800)]
     pub idle_connections: usize,
+    /// Before each phase, wait at most this many seconds for the machine to be quiet
+    /// (under 8 % busy over a second); 0 starts at once.
+    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+    pub quiet_wait: f64,
 }
 
 /// Per-client rates the saturation phase steps through, Hz.
@@ -196,7 +200,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             _ => &[Proto::Haurach, Proto::Mqtt],
         };
         for proto in servers {
-            target::wait_quiet(Duration::from_secs(10));
+            target::wait_quiet(Duration::from_secs_f64(args.quiet_wait.clamp(0.0, 600.0)));
             let server = match proto {
                 Proto::Haurach => target::start_haurach(dir.path())?,
                 Proto::Mqtt => target::start_mosquitto(dir.path())?,

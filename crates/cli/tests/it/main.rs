@@ -3,6 +3,7 @@
 //! the real CLI as a subprocess, with its own sessions home.
 
 mod account;
+mod bench;
 mod link;
 mod replay;
 mod restart;
