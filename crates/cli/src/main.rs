@@ -2,6 +2,10 @@
 //!
 //! `main` only parses arguments and dispatches; each command lives in its own module.
 
+// Doc comments in this crate are `--help` text read in a terminal, where a URL is
+// written bare; rustdoc's link syntax would show up there as angle brackets.
+#![allow(rustdoc::bare_urls)]
+
 /// `println!` for the program's output: when stdout is closed early (`haurach where |
 /// head -1`), the program ends quietly instead of panicking.
 macro_rules! outln {

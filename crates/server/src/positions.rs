@@ -8,7 +8,7 @@
 //! next batch, at most [`LINGER`] later. A crash within that window loses at most that much
 //! of a moving person's track, never a message.
 //!
-//! Ownership: the writer task holds a clone of the shared [`Pending`] state and ends when
+//! Ownership: the writer task holds a clone of the shared pending state and ends when
 //! it is the last holder (every [`PositionWriter`] dropped), after a last flush.
 
 use std::collections::HashMap;
