@@ -57,6 +57,23 @@ pub fn inverse(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> Geodesic {
     }
 }
 
+/// The solution of the inverse problem seen from both ends, from one computation: the
+/// geodesic from the first point to the second, and from the second back to the first
+/// (the same distance; the bearing is the forward azimuth at the second point, reversed).
+pub fn inverse_both(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> (Geodesic, Geodesic) {
+    let (s12, azi1, azi2, _a12): (f64, f64, f64, f64) = WGS84.inverse(lat1, lon1, lat2, lon2);
+    (
+        Geodesic {
+            distance_m: s12,
+            bearing_deg: normalize_bearing(azi1),
+        },
+        Geodesic {
+            distance_m: s12,
+            bearing_deg: normalize_bearing(azi2 + 180.0),
+        },
+    )
+}
+
 /// The point reached from (lat, lon) after `distance_m` along `bearing_deg`, as (lat, lon)
 /// with the longitude normalised to [-180, 180].
 pub fn destination(lat: f64, lon: f64, bearing_deg: f64, distance_m: f64) -> (f64, f64) {

@@ -21,7 +21,16 @@ pub struct Pull {
 /// The distance is the plain geodesic distance between the two fixes, not the
 /// pessimistic one: it is what the partner is shown, not what opens tiers.
 pub fn pull(me: &Fix, partner: &Fix, sight_open: bool) -> Pull {
-    let g = geo::inverse(me.lat, me.lon, partner.lat, partner.lon);
+    pull_along(
+        geo::inverse(me.lat, me.lon, partner.lat, partner.lon),
+        partner,
+        sight_open,
+    )
+}
+
+/// The pull toward `partner` along a geodesic already computed from me to them (see
+/// [`geo::inverse_both`]): exact when `sight_open`, coarsened otherwise.
+pub fn pull_along(g: geo::Geodesic, partner: &Fix, sight_open: bool) -> Pull {
     if sight_open {
         Pull {
             bearing_deg: g.bearing_deg,

@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use haurach_bond::contact::ContactEvent;
-use haurach_bond::geo::pessimistic_distance;
-use haurach_bond::pull::{coarsen_distance, pull};
+use haurach_bond::geo::{Geodesic, inverse_both};
+use haurach_bond::pull::{coarsen_distance, pull_along};
 use haurach_bond::thoughts::Edit;
 use haurach_bond::{Contact, Fix, Profile, StretchDetector, Tier, TierChange, TierState};
 use haurach_proto::{
@@ -59,20 +59,37 @@ struct BondRuntime {
     ended: bool,
 }
 
+/// The geometry between the partners' latest fixes, computed once per move.
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    /// The geodesic from each member toward the other.
+    toward: [Geodesic; 2],
+    /// Distance plus both accuracies: what tiers and strength are judged by.
+    pessimistic_m: f64,
+}
+
+/// What one member is told of the pull.
+type PullFor = (PullView, f64, Option<NextTier>);
+
 impl BondRuntime {
-    fn distance(&self) -> Option<f64> {
-        match self.fixes {
-            [Some(a), Some(b)] => Some(pessimistic_distance(&a, &b)),
-            _ => None,
-        }
+    /// The geometry between the partners, when both have a fix (one geodesic inverse).
+    fn span(&self) -> Option<Span> {
+        let [Some(a), Some(b)] = self.fixes else {
+            return None;
+        };
+        let (ab, ba) = inverse_both(a.lat, a.lon, b.lat, b.lon);
+        Some(Span {
+            toward: [ab, ba],
+            pessimistic_m: ab.distance_m + a.accuracy_or_zero() + b.accuracy_or_zero(),
+        })
     }
 
     /// The pull, strength and next tier as member `idx` sees them.
-    fn pull_for(&self, idx: usize) -> Option<(PullView, f64, Option<NextTier>)> {
-        let (me, partner) = (self.fixes[idx]?, self.fixes[1 - idx]?);
-        let d = pessimistic_distance(&me, &partner);
+    fn pull_for(&self, idx: usize, span: &Span) -> Option<PullFor> {
+        let partner = self.fixes[1 - idx]?;
+        let d = span.pessimistic_m;
         let sight = self.tiers.is_open(Tier::Sight);
-        let p = pull(&me, &partner, sight);
+        let p = pull_along(span.toward[idx], &partner, sight);
         let profile = self.record.profile;
         let next_tier = Tier::ALL.into_iter().find_map(|tier| {
             let range = profile.range_m(tier)?;
@@ -92,6 +109,11 @@ impl BondRuntime {
             position: p.position.map(|(lat, lon)| LatLon { lat, lon }),
         };
         Some((view, profile.strength(d), next_tier))
+    }
+
+    /// [`BondRuntime::pull_for`] computing the geometry itself.
+    fn pull_now(&self, idx: usize) -> Option<PullFor> {
+        self.pull_for(idx, &self.span()?)
     }
 }
 
@@ -349,11 +371,11 @@ impl<S: Store, B: Bus> Hub<S, B> {
             return Ok(());
         }
         rt.fixes[idx] = Some(fix);
-        let Some(d) = rt.distance() else {
+        let Some(span) = rt.span() else {
             return Ok(());
         };
         let profile = rt.record.profile;
-        let changes = rt.tiers.update(profile, d);
+        let changes = rt.tiers.update(profile, span.pessimistic_m);
         if !changes.is_empty() {
             self.store
                 .set_open_tiers(rt.record.id, rt.tiers.open())
@@ -361,7 +383,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
             self.publish_tier_changes(&rt, &changes);
         }
         for i in 0..2 {
-            if let Some((pull, strength, next_tier)) = rt.pull_for(i) {
+            if let Some((pull, strength, next_tier)) = rt.pull_for(i, &span) {
                 let frame = ServerFrame::Pull {
                     moved: if i == idx { Mover::You } else { Mover::Partner },
                     pull,
@@ -411,7 +433,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
                     )
                 })
                 .collect();
-            let pulled = rt.pull_for(idx);
+            let pulled = rt.pull_now(idx);
             let view = BondView {
                 id: rt.record.id.0,
                 partner: rt.record.names[partner].clone(),
@@ -463,7 +485,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
             if let Some(stored) = self.store.message_by_client_id(account, &send.id).await? {
                 return Ok((message_view(&rt.record, &stored), false));
             }
-            let distance = rt.pull_for(held.idx).map(|p| p.0.distance_m);
+            let distance = rt.pull_now(held.idx).map(|p| p.0.distance_m);
             return Err(ApiError::tier_closed(
                 tier,
                 rt.record.profile.range_m(tier),
@@ -699,8 +721,8 @@ impl<S: Store, B: Bus> Hub<S, B> {
         // Positions known before the bond existed count from the start.
         if let Some(held) = self.held(account).await? {
             let mut rt = held.lock().await?;
-            if let Some(d) = rt.distance() {
-                let changes = rt.tiers.update(profile, d);
+            if let Some(span) = rt.span() {
+                let changes = rt.tiers.update(profile, span.pessimistic_m);
                 if !changes.is_empty() {
                     self.store
                         .set_open_tiers(rt.record.id, rt.tiers.open())

@@ -411,3 +411,25 @@ proptest! {
         prop_assert_eq!(thought.text(), "");
     }
 }
+
+proptest! {
+    /// One inverse seen from both ends agrees with two separate inverses.
+    #[test]
+    fn inverse_both_matches_two_inverses(
+        lat1 in -89.0f64..89.0, lon1 in -180.0f64..180.0,
+        lat2 in -89.0f64..89.0, lon2 in -180.0f64..180.0,
+    ) {
+        let (ab, ba) = haurach_bond::geo::inverse_both(lat1, lon1, lat2, lon2);
+        let ab2 = haurach_bond::geo::inverse(lat1, lon1, lat2, lon2);
+        let ba2 = haurach_bond::geo::inverse(lat2, lon2, lat1, lon1);
+        prop_assert!((ab.distance_m - ab2.distance_m).abs() < 1e-6);
+        prop_assert!((ba.distance_m - ba2.distance_m).abs() < 1e-6);
+        // Near-antipodal pairs have many shortest paths; compare bearings elsewhere.
+        if ab.distance_m < 19_000_000.0 {
+            let diff = (ab.bearing_deg - ab2.bearing_deg).abs();
+            prop_assert!(diff.min(360.0 - diff) < 1e-6, "{} {}", ab.bearing_deg, ab2.bearing_deg);
+            let diff = (ba.bearing_deg - ba2.bearing_deg).abs();
+            prop_assert!(diff.min(360.0 - diff) < 1e-6, "{} {}", ba.bearing_deg, ba2.bearing_deg);
+        }
+    }
+}
