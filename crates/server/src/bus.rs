@@ -43,10 +43,9 @@ impl From<String> for Frame {
 }
 
 /// How many frames a link may fall behind before it is closed (and resumes from the store
-/// when it reconnects), rather than silently skipping frames. A broadcast channel allocates
-/// all its slots up front, about 64 bytes each, for every connected account: 64 slots keep
-/// an idle link cheap and still hold a burst of a bond's events (at most ten at once).
-pub const LINK_BACKLOG: usize = 64;
+/// when it reconnects), rather than silently skipping frames. The channel's slots are
+/// allocated as they fill (in blocks of 32), so an idle link does not pay for them.
+pub const LINK_BACKLOG: usize = 256;
 
 /// Carries frames to the links of an account, wherever they are connected.
 pub trait Bus: Clone + Send + Sync + 'static {

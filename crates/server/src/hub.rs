@@ -180,18 +180,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
     }
 
     fn publish(&self, to: AccountId, frame: &ServerFrame) {
-        let json = serde_json::to_string(frame).expect("server frames always serialise");
-        let seq = match frame {
-            ServerFrame::Message { message } => Some(message.seq),
-            _ => None,
-        };
-        self.bus.publish(
-            to,
-            Frame {
-                seq,
-                json: json.into(),
-            },
-        );
+        publish_to(&self.bus, to, frame);
     }
 
     /// The runtime of `account`'s bond, loading it from the store on first use.
@@ -492,19 +481,41 @@ impl<S: Store, B: Bus> Hub<S, B> {
                 distance,
             ));
         }
+        let record = rt.record.clone();
+        // The bond is free again before the commit: messages of one bond may share a
+        // batch. The writer publishes each new message right after the commit, in
+        // sequence order, so links (which skip what they have seen by sequence number)
+        // never see a later message before an earlier one.
+        drop(rt);
+        let announce = {
+            let (bus, record) = (self.bus.clone(), record.clone());
+            Box::new(move |appended: &Appended| {
+                if let Appended::New(m) = appended {
+                    let frame = ServerFrame::Message {
+                        message: message_view(&record, m),
+                    };
+                    for member in record.members {
+                        publish_to(&bus, member, &frame);
+                    }
+                }
+            })
+        };
         let appended = self
             .messages
-            .append(NewMessage {
-                bond: rt.record.id,
-                sender: account,
-                client_id: send.id.clone(),
-                kind: send.kind,
-                body: send.body.clone(),
-                feeling: send.feeling,
-                sent_at: now_ms(),
-            })
+            .append(
+                NewMessage {
+                    bond: record.id,
+                    sender: account,
+                    client_id: send.id.clone(),
+                    kind: send.kind,
+                    body: send.body.clone(),
+                    feeling: send.feeling,
+                    sent_at: now_ms(),
+                },
+                announce,
+            )
             .await?;
-        let (record, is_new) = match appended {
+        let (stored, is_new) = match appended {
             Appended::Existing(m) => (m, false),
             Appended::Conflict(_) => {
                 return Err(ApiError::conflict(
@@ -517,16 +528,10 @@ impl<S: Store, B: Bus> Hub<S, B> {
             }
             Appended::New(m) => (m, true),
         };
-        let message = message_view(&rt.record, &record);
         if is_new {
             self.metrics.messages.inc();
-            let frame = ServerFrame::Message {
-                message: message.clone(),
-            };
-            for member in rt.record.members {
-                self.publish(member, &frame);
-            }
         }
+        let message = message_view(&record, &stored);
         Ok((message, is_new))
     }
 
@@ -778,6 +783,22 @@ impl<S: Store, B: Bus> Hub<S, B> {
             }
         }
     }
+}
+
+/// Serialises a frame once and puts it on the bus for `to`.
+fn publish_to<B: Bus>(bus: &B, to: AccountId, frame: &ServerFrame) {
+    let json = serde_json::to_string(frame).expect("server frames always serialise");
+    let seq = match frame {
+        ServerFrame::Message { message } => Some(message.seq),
+        _ => None,
+    };
+    bus.publish(
+        to,
+        Frame {
+            seq,
+            json: json.into(),
+        },
+    );
 }
 
 fn not_bonded() -> ApiError {

@@ -16,10 +16,14 @@ const MAX_BATCH: usize = 1024;
 
 type Reply = oneshot::Sender<Result<Appended, String>>;
 
+/// What to do with a message once it is committed, run by the writer in sequence order
+/// before the sender is answered (the hub publishes new messages with it).
+pub type AfterCommit = Box<dyn FnOnce(&Appended) + Send>;
+
 /// A handle to the writer task.
 #[derive(Clone)]
 pub struct MessageWriter {
-    tx: mpsc::Sender<(NewMessage, Reply)>,
+    tx: mpsc::Sender<(NewMessage, AfterCommit, Reply)>,
 }
 
 impl MessageWriter {
@@ -30,12 +34,16 @@ impl MessageWriter {
         MessageWriter { tx }
     }
 
-    /// Stores a message and returns once it is committed.
-    pub async fn append(&self, message: NewMessage) -> Result<Appended, StoreError> {
+    /// Stores a message and returns once it is committed, after `after_commit` has run.
+    pub async fn append(
+        &self,
+        message: NewMessage,
+        after_commit: AfterCommit,
+    ) -> Result<Appended, StoreError> {
         let (reply, wait) = oneshot::channel();
         let stopped = || StoreError::Corrupt("the message writer has stopped".into());
         self.tx
-            .send((message, reply))
+            .send((message, after_commit, reply))
             .await
             .map_err(|_| stopped())?;
         match wait.await {
@@ -46,21 +54,27 @@ impl MessageWriter {
     }
 }
 
-async fn run<S: Store>(store: S, mut rx: mpsc::Receiver<(NewMessage, Reply)>) {
+async fn run<S: Store>(store: S, mut rx: mpsc::Receiver<(NewMessage, AfterCommit, Reply)>) {
     let mut incoming = Vec::with_capacity(MAX_BATCH);
     // Wait for one message, then take every other one already waiting: no lingering, so
     // a lone message is written at once and a crowd shares a commit.
     while rx.recv_many(&mut incoming, MAX_BATCH).await > 0 {
-        let (batch, replies): (Vec<NewMessage>, Vec<Reply>) = incoming.drain(..).unzip();
+        let mut batch = Vec::with_capacity(incoming.len());
+        let mut replies = Vec::with_capacity(incoming.len());
+        for (message, after, reply) in incoming.drain(..) {
+            batch.push(message);
+            replies.push((after, reply));
+        }
         match store.append_messages(batch).await {
             Ok(appended) => {
-                for (reply, a) in replies.into_iter().zip(appended) {
+                for ((after, reply), a) in replies.into_iter().zip(appended) {
+                    after(&a);
                     let _ = reply.send(Ok(a));
                 }
             }
             Err(e) => {
                 tracing::error!(error = %e, "storing messages failed");
-                for reply in replies {
+                for (_, reply) in replies {
                     let _ = reply.send(Err(e.to_string()));
                 }
             }

@@ -149,28 +149,12 @@ fn is_unique_violation(err: &sqlx::Error) -> bool {
 
 /// Stores one message inside a transaction, once per (sender, client id).
 async fn append_in(tx: &mut Transaction<'static, Db>, m: NewMessage) -> StoreResult<Appended> {
-    let existing = sqlx::query(AssertSqlSafe(format!(
-        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE sender_id = ? AND client_id = ?"
-    )))
-    .bind(m.sender.0.to_string())
-    .bind(&m.client_id)
-    .fetch_optional(&mut **tx)
-    .await?;
-    if let Some(row) = existing {
-        let stored = message_from_row(&row)?;
-        let same = stored.bond == m.bond
-            && stored.kind == m.kind
-            && stored.body == m.body
-            && stored.feeling == m.feeling;
-        return Ok(if same {
-            Appended::Existing(stored)
-        } else {
-            Appended::Conflict(stored)
-        });
-    }
-    let seq: i64 = sqlx::query_scalar(
+    // Insert first: a new message (the common case) costs one statement. Only when the
+    // (sender, client id) pair exists already is the stored one read back.
+    let seq: Option<i64> = sqlx::query_scalar(
         "INSERT INTO messages (bond_id, sender_id, client_id, kind, body, feeling, sent_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING seq",
+         VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (sender_id, client_id) DO NOTHING \
+         RETURNING seq",
     )
     .bind(m.bond.0.to_string())
     .bind(m.sender.0.to_string())
@@ -179,19 +163,38 @@ async fn append_in(tx: &mut Transaction<'static, Db>, m: NewMessage) -> StoreRes
     .bind(&m.body)
     .bind(m.feeling.map(Feeling::key))
     .bind(m.sent_at)
+    .fetch_optional(&mut **tx)
+    .await?;
+    if let Some(seq) = seq {
+        return Ok(Appended::New(MessageRecord {
+            seq,
+            bond: m.bond,
+            sender: m.sender,
+            client_id: m.client_id,
+            kind: m.kind,
+            body: m.body,
+            feeling: m.feeling,
+            sent_at: m.sent_at,
+            acknowledged_at: None,
+        }));
+    }
+    let row = sqlx::query(AssertSqlSafe(format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE sender_id = ? AND client_id = ?"
+    )))
+    .bind(m.sender.0.to_string())
+    .bind(&m.client_id)
     .fetch_one(&mut **tx)
     .await?;
-    Ok(Appended::New(MessageRecord {
-        seq,
-        bond: m.bond,
-        sender: m.sender,
-        client_id: m.client_id,
-        kind: m.kind,
-        body: m.body,
-        feeling: m.feeling,
-        sent_at: m.sent_at,
-        acknowledged_at: None,
-    }))
+    let stored = message_from_row(&row)?;
+    let same = stored.bond == m.bond
+        && stored.kind == m.kind
+        && stored.body == m.body
+        && stored.feeling == m.feeling;
+    Ok(if same {
+        Appended::Existing(stored)
+    } else {
+        Appended::Conflict(stored)
+    })
 }
 
 impl Store for Sqlite {

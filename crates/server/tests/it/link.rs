@@ -386,3 +386,32 @@ async fn the_partner_hears_of_the_bond_and_its_end_live() {
         ServerFrame::BondEnded
     ));
 }
+
+#[tokio::test]
+async fn messages_sent_at_once_from_both_sides_arrive_all_in_order() {
+    // Regression guard: messages of one bond share group commits; a link that skips what
+    // it has seen by sequence number must still get every one.
+    let s = TestServer::start().await;
+    let (spike, amethyst) = s.pair("spike", "amethyst", "open").await;
+    let mut watcher = s.link(&amethyst, None).await;
+    watcher.next().await;
+    let mut a = s.link(&spike, None).await;
+    a.next().await;
+    let mut b = s.link(&amethyst, None).await;
+    b.next().await;
+    for i in 0..50 {
+        a.send(&voice(&format!("s{i}"), "from spike")).await;
+        b.send(&voice(&format!("a{i}"), "from amethyst")).await;
+    }
+    let mut seqs = Vec::new();
+    while seqs.len() < 100 {
+        if let ServerFrame::Message { message } = watcher.next().await {
+            seqs.push(message.seq);
+        }
+    }
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
+    let (_, page) = s
+        .call("GET", "/api/v1/bond/messages?limit=500", Some(&spike), None)
+        .await;
+    assert_eq!(page["messages"].as_array().unwrap().len(), 100);
+}
