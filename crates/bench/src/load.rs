@@ -85,6 +85,8 @@ pub struct Load {
     /// Responses to `send` frames (voice phase): one channel per client.
     acks: Vec<Arc<tokio::sync::Notify>>,
     ack_errors: Arc<AtomicU64>,
+    /// Partner updates that matched no tracked send (the warm-up's).
+    untracked: Arc<AtomicU64>,
 }
 
 /// The outcome of one timed step.
@@ -206,6 +208,7 @@ impl Load {
             .map(|_| Arc::new(tokio::sync::Notify::new()))
             .collect();
         let ack_errors = Arc::new(AtomicU64::new(0));
+        let untracked = Arc::new(AtomicU64::new(0));
         let mut readers = JoinSet::new();
         let mut writers = Vec::with_capacity(n_pairs * 2);
         for (idx, stream) in streams.into_iter().enumerate() {
@@ -216,6 +219,7 @@ impl Load {
             let recorder = recorder.clone();
             let ack = acks[idx].clone();
             let ack_errors = ack_errors.clone();
+            let untracked = untracked.clone();
             readers.spawn(async move {
                 let mut buf = Vec::with_capacity(4096);
                 let mut chunk = [0u8; 4096];
@@ -231,10 +235,14 @@ impl Load {
                             .lock()
                             .expect("fifo lock")
                             .pop_front();
-                        if let Some(sent) = sent
-                            && recorder.recording.load(Ordering::Relaxed)
-                        {
-                            recorder.record(idx, now.duration_since(sent).as_micros() as u64);
+                        match sent {
+                            Some(sent) if recorder.recording.load(Ordering::Relaxed) => {
+                                recorder.record(idx, now.duration_since(sent).as_micros() as u64);
+                            }
+                            Some(_) => {}
+                            None => {
+                                untracked.fetch_add(1, Ordering::Relaxed);
+                            }
                         }
                     };
                     match proto {
@@ -266,21 +274,29 @@ impl Load {
             readers,
             acks,
             ack_errors,
+            untracked,
         })
     }
 
     /// Haurach: every client sends one position, untracked, so both partners have a fix
-    /// before the measured sends; then waits for the updates it causes to drain.
+    /// before the measured sends; then waits until the update each pair's second fix
+    /// causes has arrived (at most a minute), and a little longer for the rest to drain.
     pub async fn warm_up(&mut self) -> anyhow::Result<()> {
         if self.proto == Proto::Haurach {
             let at = now_rfc3339();
             let mut out = Vec::new();
+            let before = self.untracked.load(Ordering::Relaxed);
             for (idx, w) in self.writers.iter_mut().enumerate() {
                 payload(self.proto, idx / 2, idx % 2, 0, &at, &mut out);
                 w.write_all(&out).await?;
             }
+            let want = before + self.pairs.len() as u64;
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while self.untracked.load(Ordering::Relaxed) < want && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
         }
-        tokio::time::sleep(Duration::from_millis(1500)).await;
+        tokio::time::sleep(Duration::from_millis(1000)).await;
         Ok(())
     }
 

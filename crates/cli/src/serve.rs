@@ -34,7 +34,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         print!("{}", Config::example());
         return Ok(());
     }
+    // Logs go to stderr: stdout carries only the "listening on" line, which programs
+    // that start the server read and may then stop reading.
     tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("HAURACH_LOG")
                 .unwrap_or_else(|_| "info".into()),

@@ -366,9 +366,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
         let profile = rt.record.profile;
         let changes = rt.tiers.update(profile, span.pessimistic_m);
         if !changes.is_empty() {
-            self.store
-                .set_open_tiers(rt.record.id, rt.tiers.open())
-                .await?;
+            self.positions.queue_tiers(rt.record.id, rt.tiers.open());
             self.publish_tier_changes(&rt, &changes);
         }
         for i in 0..2 {
@@ -729,9 +727,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
             if let Some(span) = rt.span() {
                 let changes = rt.tiers.update(profile, span.pessimistic_m);
                 if !changes.is_empty() {
-                    self.store
-                        .set_open_tiers(rt.record.id, rt.tiers.open())
-                        .await?;
+                    self.positions.queue_tiers(rt.record.id, rt.tiers.open());
                 }
             }
         }

@@ -1,12 +1,15 @@
-//! The position writer: positions reach the store through one task that group-commits
-//! them. Every position received is written, but many of them share one transaction, and
-//! of several fixes from one account only the newest is written.
+//! The position writer: positions (and the open tiers of bonds, the memory of their
+//! hysteresis) reach the store through one task that group-commits them. Every position
+//! received is written, but many of them share one transaction, and of several fixes from
+//! one account only the newest is written; likewise the newest tiers of a bond.
 //!
 //! A position sent over HTTP is acknowledged (204) only after its transaction commits: the
 //! caller waits, and wakes the writer at once. A position sent over the link is not
 //! acknowledged at all, so it neither waits nor wakes anyone: it is committed with the
 //! next batch, at most [`LINGER`] later. A crash within that window loses at most that much
-//! of a moving person's track, never a message.
+//! of a moving person's track, never a message. Tiers are queued the same way: after a
+//! crash they are recomputed from the next fix, and only a tier held open inside its
+//! hysteresis band could close a moment early.
 //!
 //! Ownership: the writer task holds a clone of the shared pending state and ends when
 //! it is the last holder (every [`PositionWriter`] dropped), after a last flush.
@@ -17,7 +20,9 @@ use std::time::Duration;
 
 use tokio::sync::{Notify, oneshot};
 
-use crate::store::{AccountId, PositionRecord, Store, StoreError};
+use haurach_bond::TierSet;
+
+use crate::store::{AccountId, BondId, PositionRecord, Store, StoreError};
 
 /// How long a position that nobody waits for may stay unwritten.
 pub const LINGER: Duration = Duration::from_millis(250);
@@ -28,6 +33,7 @@ type Waiter = oneshot::Sender<Result<(), String>>;
 #[derive(Default)]
 struct Pending {
     queue: Mutex<(HashMap<AccountId, PositionRecord>, Vec<Waiter>)>,
+    tiers: Mutex<HashMap<BondId, TierSet>>,
     /// Wakes the writer for a caller that waits.
     wake: Notify,
 }
@@ -82,6 +88,15 @@ impl PositionWriter {
     pub fn queue(&self, account: AccountId, position: PositionRecord) {
         self.put(account, position, None);
     }
+
+    /// Queues a bond's open tiers to be committed within [`LINGER`], without waiting.
+    pub fn queue_tiers(&self, bond: BondId, open: TierSet) {
+        self.pending
+            .tiers
+            .lock()
+            .expect("positions lock")
+            .insert(bond, open);
+    }
 }
 
 async fn run<S: Store>(store: S, pending: Arc<Pending>) {
@@ -96,6 +111,13 @@ async fn run<S: Store>(store: S, pending: Arc<Pending>) {
             let mut queue = pending.queue.lock().expect("positions lock");
             (std::mem::take(&mut queue.0), std::mem::take(&mut queue.1))
         };
+        let tiers = std::mem::take(&mut *pending.tiers.lock().expect("positions lock"));
+        if !tiers.is_empty() {
+            let tiers: Vec<_> = tiers.into_iter().collect();
+            if let Err(e) = store.set_open_tiers(&tiers).await {
+                tracing::error!(error = %e, n = tiers.len(), "writing tiers failed");
+            }
+        }
         if !batch.is_empty() {
             let batch: Vec<_> = batch.into_iter().collect();
             let result = store

@@ -243,11 +243,10 @@ pub trait Store: Clone + Send + Sync + 'static {
         account: AccountId,
     ) -> impl Future<Output = StoreResult<Option<BondRecord>>> + Send;
 
-    /// Records the tiers now open.
+    /// Records the tiers now open, for several bonds, in one transaction.
     fn set_open_tiers(
         &self,
-        bond: BondId,
-        open: TierSet,
+        open: &[(BondId, TierSet)],
     ) -> impl Future<Output = StoreResult<()>> + Send;
 
     /// Ends a live bond; false when it was not live.

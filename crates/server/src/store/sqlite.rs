@@ -385,12 +385,16 @@ impl Store for Sqlite {
         row.map(|r| bond_from_row(&r)).transpose()
     }
 
-    async fn set_open_tiers(&self, bond: BondId, open: TierSet) -> StoreResult<()> {
-        sqlx::query("UPDATE bonds SET open_tiers = ? WHERE id = ?")
-            .bind(i64::from(open.bits()))
-            .bind(bond.0.to_string())
-            .execute(&self.writer)
-            .await?;
+    async fn set_open_tiers(&self, open: &[(BondId, TierSet)]) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        for (bond, set) in open {
+            sqlx::query("UPDATE bonds SET open_tiers = ? WHERE id = ?")
+                .bind(i64::from(set.bits()))
+                .bind(bond.0.to_string())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 

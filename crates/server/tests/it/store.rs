@@ -201,7 +201,7 @@ pub async fn conformance<S: Store>(store: S) {
     // Tiers are stored as bits.
     let mut open = TierSet::always();
     open.insert(Tier::Feelings);
-    store.set_open_tiers(bond.id, open).await.unwrap();
+    store.set_open_tiers(&[(bond.id, open)]).await.unwrap();
     assert_eq!(
         store.bond_of(spike.id).await.unwrap().unwrap().open_tiers,
         open
