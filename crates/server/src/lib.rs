@@ -24,6 +24,8 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::serve::ListenerExt;
+
 pub use config::Config;
 
 use bus::{Bus, LocalBus};
@@ -90,6 +92,12 @@ pub async fn launch<S: Store, B: Bus>(
 
     let router = http::router(app);
     let mut stop_wait = stop_rx.clone();
+    // Frames are small and latency matters: no Nagle delay on any connection.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
     let result = axum::serve(listener, router)
         .with_graceful_shutdown(async move {
             shutdown.await;
