@@ -258,7 +258,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
         });
         let fixes = positions.map(|p| p.map(|p| p.fix));
         let stretch = fixes.map(|f| StretchDetector::new(self.config.max_speed_kmh, f));
-        Ok(BondRuntime {
+        let mut runtime = BondRuntime {
             tiers: TierState::new(record.open_tiers),
             record,
             fixes,
@@ -266,7 +266,18 @@ impl<S: Store, B: Bus> Hub<S, B> {
             stretch,
             guarded: [false, false],
             ended: false,
-        })
+        };
+        // The stored tiers carry the hysteresis; the stored fixes say where the partners
+        // are. Tiers are written a moment after they change, so after a crash the two can
+        // disagree: the fixes win, and the stored tiers only keep open what the band allows.
+        if let Some(span) = runtime.span() {
+            let profile = runtime.record.profile;
+            if !runtime.tiers.update(profile, span.pessimistic_m).is_empty() {
+                self.positions
+                    .queue_tiers(runtime.record.id, runtime.tiers.open());
+            }
+        }
+        Ok(runtime)
     }
 
     fn forget_bond(&self, record: &BondRecord) {

@@ -51,3 +51,28 @@ async fn everything_acknowledged_survives_a_restart() {
         200
     );
 }
+
+#[tokio::test]
+async fn tiers_follow_the_stored_positions_when_their_own_write_was_lost() {
+    // Regression: tiers are written a moment after they change; a server killed in that
+    // moment came back with every tier closed although the partners stood 5 km apart.
+    let s = TestServer::start().await;
+    let (spike, amethyst) = s.pair("spike", "amethyst", "story").await;
+    s.put_position(&spike, 30.0, 31.0).await;
+    s.put_position(&amethyst, 30.0, 31.05).await;
+    let dir = s.stop().await;
+    {
+        use haurach_server::store::{Sqlite, Store};
+        let store = Sqlite::open(dir.path()).await.unwrap();
+        let a = store.account_by_name("spike").await.unwrap().unwrap();
+        let bond = store.bond_of(a.id).await.unwrap().unwrap();
+        store
+            .set_open_tiers(&[(bond.id, haurach_bond::TierSet::always())])
+            .await
+            .unwrap();
+    }
+    let s = TestServer::start_in(dir, |_| {}).await;
+    let (_, view) = s.call("GET", "/api/v1/bond", Some(&amethyst), None).await;
+    assert_eq!(view["tiers"]["glimpse"]["open"], true, "{view}");
+    assert_eq!(view["tiers"]["sight"]["open"], false, "{view}");
+}
