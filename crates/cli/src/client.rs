@@ -465,15 +465,7 @@ impl ClientCommand {
                 crate::walk::put_position(&api, &update).await?;
                 outln!("you are at {lat:.5}, {lon:.5}");
                 if let Some(view) = crate::walk::bond_of(&api).await? {
-                    outln!(
-                        "{}",
-                        show::pull_sentence(
-                            &view.partner,
-                            view.pull.as_ref(),
-                            view.strength,
-                            view.next_tier.as_ref()
-                        )
-                    );
+                    outln!("{}", show::bond_sentence(&view));
                 }
             }
             ClientCommand::Watch {

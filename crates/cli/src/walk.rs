@@ -186,12 +186,7 @@ async fn walk(
                     for line in tier_changes(before, view) {
                         bar.suspend(|| outln!("{line}"));
                     }
-                    bar.set_message(show::pull_sentence(
-                        &view.partner,
-                        view.pull.as_ref(),
-                        view.strength,
-                        view.next_tier.as_ref(),
-                    ));
+                    bar.set_message(show::bond_sentence(view));
                 }
                 None => bar.suspend(|| outln!("the bond was ended")),
             }
@@ -213,15 +208,7 @@ async fn walk(
     }
     outln!("{summary}");
     if let Some(view) = &bond {
-        outln!(
-            "{}",
-            show::pull_sentence(
-                &view.partner,
-                view.pull.as_ref(),
-                view.strength,
-                view.next_tier.as_ref()
-            )
-        );
+        outln!("{}", show::bond_sentence(view));
     }
     Ok(())
 }

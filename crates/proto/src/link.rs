@@ -5,7 +5,7 @@ use haurach_bond::Tier;
 use haurach_bond::thoughts::Edit;
 use serde::{Deserialize, Serialize};
 
-use crate::api::{BondView, ContactState, Message, MessageKind, NextTier, PullView, SendMessage};
+use crate::api::{BondView, ContactState, Message, NextTier, PullView, SendMessage};
 use crate::problem::Problem;
 
 /// What the server sends.
@@ -157,7 +157,3 @@ pub enum ClientFrame {
     /// Nothing to say, but I am here (keeps contact live).
     Heartbeat,
 }
-
-/// Kinds a `send` frame may carry, for error messages.
-pub const SENDABLE: [MessageKind; 3] =
-    [MessageKind::Voice, MessageKind::Feeling, MessageKind::Alarm];

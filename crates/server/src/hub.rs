@@ -472,10 +472,8 @@ impl<S: Store, B: Bus> Hub<S, B> {
         let Some(held) = self.held(account).await? else {
             return Err(not_bonded());
         };
-        let mut rt = held.lock().await?;
-        if let Some(event) = rt.contact[held.idx].heard(now_ms()) {
-            self.publish_contact(&rt, held.idx, event);
-        }
+        // The caller has been heard already: the HTTP extractor and the link both say so.
+        let rt = held.lock().await?;
         let tier = send.kind.tier();
         if !rt.tiers.is_open(tier) {
             // A retry of a message accepted before the partners drifted apart still gets

@@ -118,15 +118,7 @@ impl LinkView {
                 self.me = you.clone();
                 self.partner = bond.as_ref().map(|b| b.partner.clone());
                 match bond {
-                    Some(b) => format!(
-                        "linked as {you}; {}",
-                        show::pull_sentence(
-                            &b.partner,
-                            b.pull.as_ref(),
-                            b.strength,
-                            b.next_tier.as_ref()
-                        )
-                    ),
+                    Some(b) => format!("linked as {you}; {}", show::bond_sentence(b)),
                     None => format!("linked as {you}; no partner yet (haurach invite)"),
                 }
             }

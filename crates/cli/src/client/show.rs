@@ -7,6 +7,16 @@ use haurach_proto::human;
 use haurach_proto::{BondView, ContactState, Message, MessageKind, NextTier, PullView};
 
 /// Where the partner is, in one sentence.
+/// The pull sentence for a whole bond view.
+pub fn bond_sentence(view: &BondView) -> String {
+    pull_sentence(
+        &view.partner,
+        view.pull.as_ref(),
+        view.strength,
+        view.next_tier.as_ref(),
+    )
+}
+
 pub fn pull_sentence(
     partner: &str,
     pull: Option<&PullView>,
