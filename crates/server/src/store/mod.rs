@@ -10,8 +10,10 @@ use haurach_bond::{Fix, Profile, TierSet};
 use haurach_proto::{Feeling, MessageKind};
 use uuid::Uuid;
 
+pub mod postgres;
 pub mod sqlite;
 
+pub use postgres::Postgres;
 pub use sqlite::Sqlite;
 
 /// An account's id.
