@@ -323,6 +323,9 @@ pub trait Store: Clone + Send + Sync + 'static {
         now_ms: i64,
     ) -> impl Future<Output = StoreResult<MessageRecord>> + Send;
 
+    /// Whether the database answers now.
+    fn healthy(&self) -> impl Future<Output = bool> + Send;
+
     /// Moves an account's delivery cursor forward to `seq` (never back).
     fn set_delivered(
         &self,

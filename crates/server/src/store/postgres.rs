@@ -440,16 +440,13 @@ impl Store for Postgres {
                 _ => latest.push((account, p)),
             }
         }
-        let mut columns: (Vec<Uuid>, Vec<f64>, Vec<f64>, Vec<f64>, Vec<i64>, Vec<i64>) =
-            Default::default();
-        for (account, p) in &latest {
-            columns.0.push(account.0);
-            columns.1.push(p.fix.lat);
-            columns.2.push(p.fix.lon);
-            columns.3.push(p.fix.accuracy_m);
-            columns.4.push(p.fix.at_ms);
-            columns.5.push(p.received_at);
-        }
+        // Column arrays for one UNNEST insert.
+        let ids: Vec<Uuid> = latest.iter().map(|(a, _)| a.0).collect();
+        let lats: Vec<f64> = latest.iter().map(|(_, p)| p.fix.lat).collect();
+        let lons: Vec<f64> = latest.iter().map(|(_, p)| p.fix.lon).collect();
+        let accuracies: Vec<f64> = latest.iter().map(|(_, p)| p.fix.accuracy_m).collect();
+        let taken: Vec<i64> = latest.iter().map(|(_, p)| p.fix.at_ms).collect();
+        let received: Vec<i64> = latest.iter().map(|(_, p)| p.received_at).collect();
         sqlx::query(
             "INSERT INTO positions (account_id, lat, lon, accuracy_m, at, received_at) \
              SELECT * FROM UNNEST($1::uuid[], $2::float8[], $3::float8[], $4::float8[], \
@@ -459,12 +456,12 @@ impl Store for Postgres {
              received_at = excluded.received_at \
              WHERE excluded.at >= positions.at",
         )
-        .bind(&columns.0)
-        .bind(&columns.1)
-        .bind(&columns.2)
-        .bind(&columns.3)
-        .bind(&columns.4)
-        .bind(&columns.5)
+        .bind(&ids)
+        .bind(&lats)
+        .bind(&lons)
+        .bind(&accuracies)
+        .bind(&taken)
+        .bind(&received)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -593,6 +590,10 @@ impl Store for Postgres {
         }
         tx.commit().await?;
         Ok(alarm)
+    }
+
+    async fn healthy(&self) -> bool {
+        sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
     }
 
     async fn set_delivered(&self, account: AccountId, seq: i64) -> StoreResult<()> {
