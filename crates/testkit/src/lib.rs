@@ -166,30 +166,51 @@ impl PgCluster {
         if as_postgres {
             chown_to_postgres(dir.path());
         }
-        let port = free_port();
+        let cluster = PgCluster {
+            dir,
+            bin,
+            as_postgres,
+            port: free_port(),
+        };
+        cluster.resume();
+        Ok(cluster)
+    }
+
+    /// Stops the server (a fast shutdown: sessions are cut off), keeping its data, to
+    /// test what the nodes do while the database is down.
+    pub fn pause(&self) {
+        run(
+            {
+                let mut c = pg_command(&self.bin, "pg_ctl", self.as_postgres);
+                c.arg("-D")
+                    .arg(self.dir.path().join("data"))
+                    .args(["-m", "fast", "-w", "stop"]);
+                c
+            },
+            "pg_ctl stop",
+        );
+    }
+
+    /// Starts the server (again), on the same port and data.
+    pub fn resume(&self) {
         let options = format!(
-            "-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={} \
+            "-c listen_addresses=127.0.0.1 -c port={} -c unix_socket_directories={} \
              -c max_connections=200 -c shared_buffers=32MB",
-            dir.path().display()
+            self.port,
+            self.dir.path().display()
         );
         run(
             {
-                let mut c = pg_command(&bin, "pg_ctl", as_postgres);
+                let mut c = pg_command(&self.bin, "pg_ctl", self.as_postgres);
                 c.arg("-D")
-                    .arg(&data)
+                    .arg(self.dir.path().join("data"))
                     .args(["-o", &options, "-l"])
-                    .arg(dir.path().join("postgres.log"))
+                    .arg(self.dir.path().join("postgres.log"))
                     .args(["-w", "-t", "60", "start"]);
                 c
             },
             "pg_ctl start",
         );
-        Ok(PgCluster {
-            dir,
-            bin,
-            as_postgres,
-            port,
-        })
     }
 
     /// The URL of the cluster's `postgres` database.
@@ -264,6 +285,7 @@ fn template(bin: &Path, as_postgres: bool) -> PathBuf {
 /// Debian's `nats-server` on a free loopback port, killed when dropped.
 pub struct NatsServer {
     child: Child,
+    program: PathBuf,
     port: u16,
 }
 
@@ -282,15 +304,23 @@ impl NatsServer {
                 )
             })?;
         let port = free_port();
-        let mut child = Command::new(program)
-            .args(["-a", "127.0.0.1", "-p", &port.to_string()])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn nats-server");
-        wait_for_port(port, &mut child, "nats-server");
-        Ok(NatsServer { child, port })
+        let child = spawn_nats(&program, port);
+        Ok(NatsServer {
+            child,
+            program,
+            port,
+        })
+    }
+
+    /// Kills the server, to test what the nodes do without it.
+    pub fn pause(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the server again on the same port.
+    pub fn resume(&mut self) {
+        self.child = spawn_nats(&self.program, self.port);
     }
 
     /// Its URL.
@@ -302,6 +332,18 @@ impl NatsServer {
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
+}
+
+fn spawn_nats(program: &Path, port: u16) -> Child {
+    let mut child = Command::new(program)
+        .args(["-a", "127.0.0.1", "-p", &port.to_string()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn nats-server");
+    wait_for_port(port, &mut child, "nats-server");
+    child
 }
 
 impl Drop for NatsServer {

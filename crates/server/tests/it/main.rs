@@ -4,5 +4,6 @@
 mod api;
 mod common;
 mod link;
+mod outage;
 mod restart;
 mod store;
