@@ -222,6 +222,17 @@ impl PgCluster {
     pub fn port(&self) -> u16 {
         self.port
     }
+
+    /// The postmaster's process id (sessions are its children), when running.
+    pub fn pid(&self) -> Option<u32> {
+        std::fs::read_to_string(self.dir.path().join("data/postmaster.pid"))
+            .ok()?
+            .lines()
+            .next()?
+            .trim()
+            .parse()
+            .ok()
+    }
 }
 
 impl Drop for PgCluster {
@@ -328,7 +339,7 @@ impl NatsServer {
         format!("nats://127.0.0.1:{}", self.port)
     }
 
-    /// Its process id (to stop it in a test of what happens without it).
+    /// Its process id.
     pub fn pid(&self) -> u32 {
         self.child.id()
     }

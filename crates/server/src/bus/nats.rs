@@ -67,7 +67,10 @@ impl NatsBus {
             .name("haurach")
             .no_echo()
             .event_callback(|event| async move {
-                tracing::warn!(%event, "NATS");
+                match event {
+                    async_nats::Event::Connected => tracing::info!("NATS connected"),
+                    other => tracing::warn!(event = %other, "NATS"),
+                }
             })
             .connect(url)
             .await

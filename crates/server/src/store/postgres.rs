@@ -33,7 +33,18 @@ impl Postgres {
     /// migrations. Several nodes may do this at once: sqlx takes an advisory lock while
     /// migrating.
     pub async fn connect(url: &str) -> StoreResult<Postgres> {
+        Postgres::connect_with(url.parse()?).await
+    }
+
+    /// Connects for loading many records fast, without waiting for the disk at each
+    /// commit (`synchronous_commit = off`): a crash may lose the last moment's writes.
+    /// Only for filling a database before a server uses it, as `haurach bench` does.
+    pub async fn connect_for_bulk_load(url: &str) -> StoreResult<Postgres> {
         let options: PgConnectOptions = url.parse()?;
+        Postgres::connect_with(options.options([("synchronous_commit", "off")])).await
+    }
+
+    async fn connect_with(options: PgConnectOptions) -> StoreResult<Postgres> {
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(5))
