@@ -25,6 +25,7 @@ use crate::auth;
 use crate::bus::Bus;
 use crate::error::ApiError;
 use crate::hub::{Hub, now_ms, timestamp};
+use crate::places_api;
 use crate::store::{AccountId, AccountRecord, Store, StoreError};
 
 /// The state every handler shares.
@@ -40,6 +41,8 @@ pub struct App<S, B> {
     pub links: Arc<tokio::sync::Semaphore>,
     /// Tells every link to close when the server shuts down.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
+    /// OwnTracks credentials verified lately.
+    pub owntracks: crate::owntracks::BasicCache,
 }
 
 impl<S, B> App<S, B> {
@@ -51,6 +54,7 @@ impl<S, B> App<S, B> {
             login_failures: Mutex::new(HashMap::new()),
             links: Arc::new(tokio::sync::Semaphore::new(max_links)),
             shutdown,
+            owntracks: crate::owntracks::BasicCache::default(),
         }
     }
 }
@@ -90,6 +94,22 @@ pub fn router<S: Store, B: Bus>(app: AppState<S, B>) -> Router {
             post(acknowledge_alarm::<S, B>),
         )
         .route("/api/v1/link", get(crate::link::upgrade::<S, B>))
+        .route("/api/v1/places", get(places_api::list_places::<S, B>))
+        .route(
+            "/api/v1/places/{name}",
+            put(places_api::put_place::<S, B>).delete(places_api::delete_place::<S, B>),
+        )
+        .route(
+            "/api/v1/bond/meeting",
+            get(places_api::get_meeting::<S, B>)
+                .put(places_api::pin_meeting::<S, B>)
+                .delete(places_api::unpin_meeting::<S, B>),
+        )
+        .route(
+            "/api/v1/me/journey.gpx",
+            get(places_api::journey_gpx::<S, B>),
+        )
+        .route("/owntracks", post(crate::owntracks::post::<S, B>))
         .merge(crate::web::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(max_body))

@@ -48,15 +48,17 @@ pub fn timestamp(ms: i64) -> OffsetDateTime {
 }
 
 /// The live state of one bond.
-struct BondRuntime {
-    record: BondRecord,
-    tiers: TierState,
-    fixes: [Option<Fix>; 2],
+pub(crate) struct BondRuntime {
+    pub(crate) record: BondRecord,
+    pub(crate) tiers: TierState,
+    pub(crate) fixes: [Option<Fix>; 2],
     contact: [Contact; 2],
     stretch: [StretchDetector; 2],
     guarded: [bool; 2],
     /// Set when the bond ends, for tasks that looked the runtime up just before.
     ended: bool,
+    /// The meeting point's state: recent speeds, the pin, who has reached it.
+    pub(crate) needle: crate::meeting::Needle,
 }
 
 /// The geometry between the partners' latest fixes, computed once per move.
@@ -133,6 +135,8 @@ pub struct Hub<S, B> {
     /// Which bond each account is in (`None`: known to be unbonded), filled on demand.
     /// The index says which member of the bond the account is.
     membership: Mutex<HashMap<AccountId, Option<(BondId, usize)>>>,
+    /// Each account's places and whether they are inside, loaded on first use.
+    pub(crate) places: crate::places::PlaceCache,
     /// Group-commits positions.
     positions: PositionWriter,
     /// Group-commits messages.
@@ -143,14 +147,14 @@ pub struct Hub<S, B> {
 }
 
 /// A bond runtime and which member the caller is.
-struct Held {
+pub(crate) struct Held {
     runtime: Arc<AsyncMutex<BondRuntime>>,
-    idx: usize,
+    pub(crate) idx: usize,
 }
 
 impl Held {
     /// Locks the runtime; a bond that ended meanwhile is no bond.
-    async fn lock(&self) -> Result<tokio::sync::MutexGuard<'_, BondRuntime>, ApiError> {
+    pub(crate) async fn lock(&self) -> Result<tokio::sync::MutexGuard<'_, BondRuntime>, ApiError> {
         let rt = self.runtime.lock().await;
         if rt.ended {
             return Err(not_bonded());
@@ -169,6 +173,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
             bonds: Mutex::new(HashMap::new()),
             membership: Mutex::new(HashMap::new()),
             last_heard: Mutex::new(HashMap::new()),
+            places: crate::places::PlaceCache::default(),
             positions: PositionWriter::start(store.clone()),
             messages: MessageWriter::start(store.clone()),
             store,
@@ -179,12 +184,12 @@ impl<S: Store, B: Bus> Hub<S, B> {
         (self.config.contact_timeout_s * 1000.0) as i64
     }
 
-    fn publish(&self, to: AccountId, frame: &ServerFrame) {
+    pub(crate) fn publish(&self, to: AccountId, frame: &ServerFrame) {
         publish_to(&self.bus, to, frame);
     }
 
     /// The runtime of `account`'s bond, loading it from the store on first use.
-    async fn held(&self, account: AccountId) -> Result<Option<Held>, StoreError> {
+    pub(crate) async fn held(&self, account: AccountId) -> Result<Option<Held>, StoreError> {
         let cached = self
             .membership
             .lock()
@@ -266,6 +271,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
             stretch,
             guarded: [false, false],
             ended: false,
+            needle: crate::meeting::Needle::default(),
         };
         // The stored tiers carry the hysteresis; the stored fixes say where the partners
         // are. Tiers are written a moment after they change, so after a crash the two can
@@ -347,6 +353,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
             .lock()
             .expect("hub lock")
             .insert(account, now);
+        self.judge_places(account, &fix).await?;
         let Some(held) = self.held(account).await? else {
             return Ok(());
         };
@@ -391,7 +398,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
                 self.publish(rt.record.members[i], &frame);
             }
         }
-        Ok(())
+        self.meeting_moved(&mut rt, idx, &fix, now).await
     }
 
     fn publish_tier_changes(&self, rt: &BondRuntime, changes: &[TierChange]) {
@@ -806,7 +813,7 @@ fn publish_to<B: Bus>(bus: &B, to: AccountId, frame: &ServerFrame) {
     );
 }
 
-fn not_bonded() -> ApiError {
+pub(crate) fn not_bonded() -> ApiError {
     ApiError::not_found(
         "not_bonded",
         "you have no partner yet: make an invite or accept your partner's",

@@ -10,8 +10,10 @@ use haurach_bond::{Fix, Profile, TierSet};
 use haurach_proto::{Feeling, MessageKind};
 use uuid::Uuid;
 
+pub mod places;
 pub mod sqlite;
 
+pub use places::{PinRecord, PlaceRecord, PlaceStore};
 pub use sqlite::Sqlite;
 
 /// An account's id.
@@ -172,8 +174,9 @@ pub enum StoreError {
 /// Shorthand for store results.
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// Durable storage of accounts, sessions, bonds, positions and messages.
-pub trait Store: Clone + Send + Sync + 'static {
+/// Durable storage of accounts, sessions, bonds, positions and messages; places, the
+/// meeting point and journeys through its supertrait [`PlaceStore`].
+pub trait Store: PlaceStore + Clone + Send + Sync + 'static {
     /// Creates an account; `Conflict("name_taken")` when the name (any case) exists.
     fn create_account(
         &self,
@@ -254,7 +257,7 @@ pub trait Store: Clone + Send + Sync + 'static {
     -> impl Future<Output = StoreResult<bool>> + Send;
 
     /// Stores accounts' latest positions, in one transaction (a fix older than the one
-    /// stored is ignored).
+    /// stored is ignored), and appends each fix to its account's journey.
     fn save_positions(
         &self,
         batch: &[(AccountId, PositionRecord)],
