@@ -26,6 +26,8 @@ pub struct Config {
     pub invite_ttl_h: f64,
     /// The most live links the server holds at once; more are refused with 503.
     pub max_links: usize,
+    /// How many days each fix of a person's journey is kept (for their GPX export).
+    pub journey_days: f64,
 }
 
 impl Default for Config {
@@ -38,6 +40,7 @@ impl Default for Config {
             max_body_bytes: 64 * 1024,
             invite_ttl_h: 24.0,
             max_links: 20_000,
+            journey_days: 30.0,
         }
     }
 }
@@ -119,6 +122,9 @@ impl Config {
                     config.invite_ttl_h = value.parse().map_err(|e| bad(format!("{e}")))?
                 }
                 "MAX_LINKS" => config.max_links = value.parse().map_err(|e| bad(format!("{e}")))?,
+                "JOURNEY_DAYS" => {
+                    config.journey_days = value.parse().map_err(|e| bad(format!("{e}")))?
+                }
                 // Variables the client side of the binary (or the log filter) reads.
                 "SERVER" | "HOME" | "AS" | "LOG" | "PASSWORD" => {}
                 _ => return Err(bad("not a Haurach setting".into())),
@@ -141,6 +147,7 @@ impl Config {
         positive("contact_timeout_s", self.contact_timeout_s)?;
         positive("max_speed_kmh", self.max_speed_kmh)?;
         positive("invite_ttl_h", self.invite_ttl_h)?;
+        positive("journey_days", self.journey_days)?;
         if self.max_body_bytes < 1024 {
             return Err(ConfigError::Invalid(
                 "max_body_bytes must be at least 1024".into(),
@@ -150,6 +157,11 @@ impl Config {
             return Err(ConfigError::Invalid("max_links must be at least 1".into()));
         }
         Ok(())
+    }
+
+    /// How long a journey's fixes are kept, milliseconds.
+    pub fn journey_keep_ms(&self) -> i64 {
+        (self.journey_days * 86_400_000.0) as i64
     }
 
     /// The contact timeout as a duration.
@@ -176,14 +188,17 @@ impl Config {
              # Hours an invite code works.\n\
              invite_ttl_h = {:.1}\n\
              # Most live links (WebSockets) held at once.\n\
-             max_links = {}\n",
+             max_links = {}\n\
+             # Days each fix of a person's journey is kept, then deleted (HAURACH_JOURNEY_DAYS).\n\
+             journey_days = {:.1}\n",
             d.listen,
             d.data.display(),
             d.contact_timeout_s,
             d.max_speed_kmh,
             d.max_body_bytes,
             d.invite_ttl_h,
-            d.max_links
+            d.max_links,
+            d.journey_days
         )
     }
 }

@@ -51,6 +51,9 @@ pub enum ServerError {
     Io(#[from] std::io::Error),
 }
 
+/// How often fixes older than the journey's retention are deleted.
+const JOURNEY_SWEEP: Duration = Duration::from_secs(3600);
+
 /// Runs the server on `listener` with SQLite under `config.data` and the in-process bus
 /// until `shutdown` completes.
 pub async fn run(
@@ -78,7 +81,7 @@ pub async fn launch<S: Store, B: Bus>(
         stop_rx.clone(),
     ));
 
-    // The sweeper declares contact lost; it owns a clone of the state and ends with the
+    // The sweeper declares contact lost and deletes old journeys; it owns a clone of the state and ends with the
     // shutdown signal.
     let sweeper = {
         let app = app.clone();
@@ -86,9 +89,13 @@ pub async fn launch<S: Store, B: Bus>(
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(sweep_every);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            // Journeys older than `journey_days` are deleted at start and every hour.
+            let mut journeys = tokio::time::interval(JOURNEY_SWEEP);
+            journeys.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tokio::select! {
                     _ = tick.tick() => app.hub.sweep().await,
+                    _ = journeys.tick() => app.hub.forget_old_journeys().await,
                     _ = stop.changed() => return,
                 }
             }

@@ -307,3 +307,15 @@ impl<S: Store, B: Bus> Hub<S, B> {
             })
     }
 }
+
+impl<S: Store, B: Bus> Hub<S, B> {
+    /// Deletes every journey fix older than the configured retention (`journey_days`).
+    pub async fn forget_old_journeys(&self) {
+        let cutoff = now_ms() - self.config.journey_keep_ms();
+        match self.store.forget_journey_before(cutoff).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(n, "deleted journey fixes past their retention"),
+            Err(e) => tracing::error!(error = %e, "deleting old journey fixes failed"),
+        }
+    }
+}

@@ -4,5 +4,7 @@
 mod api;
 mod common;
 mod link;
+mod owntracks;
+mod places;
 mod restart;
 mod store;
