@@ -135,15 +135,16 @@ fn query_value(t: OffsetDateTime) -> String {
     segment(&t.format(&Rfc3339).unwrap_or_default())
 }
 
+/// A place on one line; `owner` is "you are" or "they are".
 fn place_line(p: &PlaceView, owner: &str) -> String {
     let where_ = match p.position {
         Some(c) => format!("at {:.5}, {:.5}", c.lat, c.lon),
         None => "(where: within sight range)".to_owned(),
     };
     let state = if p.inside {
-        format!("{owner} is there")
+        format!("{owner} there")
     } else {
-        format!("{owner} is not there")
+        format!("{owner} not there")
     };
     format!(
         "  {} — {where_}, radius {}; {state}",
@@ -216,7 +217,7 @@ pub async fn place(ctx: Context, args: PlaceArgs) -> anyhow::Result<()> {
                     Some(&input),
                 )
                 .await?;
-            outln!("{}", place_line(&view, "you"));
+            outln!("{}", place_line(&view, "you are"));
         }
         PlaceCommand::List { json } => {
             let view: PlacesView = api.get("/api/v1/places").await?;
@@ -232,13 +233,13 @@ pub async fn place(ctx: Context, args: PlaceArgs) -> anyhow::Result<()> {
             } else {
                 outln!("{}'s places:", saved.name);
                 for p in &view.mine {
-                    outln!("{}", place_line(p, "you"));
+                    outln!("{}", place_line(p, "you are"));
                 }
             }
             if !view.partner.is_empty() {
                 outln!("your partner's places:");
                 for p in &view.partner {
-                    outln!("{}", place_line(p, "they"));
+                    outln!("{}", place_line(p, "they are"));
                 }
             }
         }
