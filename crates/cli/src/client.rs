@@ -241,6 +241,7 @@ pub enum ClientCommand {
     ///   haurach replay scenarios/desert.toml
     ///   # day 1 15:54   20.0 km  feelings opened (within 20 km)
     ///   haurach replay scenarios/desert.toml --json
+    ///   haurach replay scenarios/desert.toml --svg desert.svg   # the journey, drawn
     ///   haurach replay scenarios/desert.toml --server http://127.0.0.1:7420
     #[command(verbatim_doc_comment)]
     Replay(ReplayArgs),

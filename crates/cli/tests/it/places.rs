@@ -109,3 +109,36 @@ fn a_walked_gpx_track_comes_back_as_the_same_points() {
     assert_eq!(points(&out), []);
     assert!(out.starts_with("<?xml"), "{out}");
 }
+
+#[test]
+fn the_desert_crossing_is_drawn() {
+    let dir = tempfile::tempdir().unwrap();
+    let svg_path = dir.path().join("desert.svg");
+    let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scenarios/desert.toml");
+    // Without --server, replay starts its own.
+    let out = crate::support::haurach()
+        .args(["replay", scenario, "--svg", svg_path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let svg = std::fs::read_to_string(&svg_path).unwrap();
+    assert!(svg.starts_with("<svg "), "{svg}");
+    // Every ranged tier of the story profile has its band, and each opened on the way.
+    for tier in [
+        "feelings", "voice", "thoughts", "images", "glimpse", "sight", "memories",
+    ] {
+        assert!(svg.contains(&format!(">{tier} ≤ ")), "no band for {tier}");
+        assert!(
+            svg.contains(&format!(">{tier} opened<")),
+            "{tier} not marked"
+        );
+    }
+    assert!(
+        svg.contains("day 2 09:00"),
+        "the time axis reads as the story's clock"
+    );
+}
