@@ -3,8 +3,8 @@
 //! Moving toward each other along the geodesic between them at their recent speeds, the
 //! partners meet soonest at the point where they arrive together: the one who moves
 //! faster covers the larger share, `va / (va + vb)` of the way. That point minimises the
-//! later of the two arrivals. When either speed is unknown, the suggestion falls back to
-//! the geodesic midpoint.
+//! later of the two arrivals. When either speed is unknown (or both partners are at
+//! rest), the suggestion is the geodesic midpoint.
 //!
 //! A person standing still can still walk: a recent speed below [`REST_SPEED_MPS`] counts
 //! as that speed, so a partner at rest is not made to wait for the other to walk the
@@ -32,7 +32,8 @@ pub struct Suggestion {
     pub lat: f64,
     /// Longitude, degrees.
     pub lon: f64,
-    /// Whether it came from the speeds (false: the geodesic midpoint).
+    /// Whether the speeds moved it off the geodesic midpoint (false: a speed is unknown,
+    /// or both are at rest).
     pub by_speed: bool,
     /// For each partner (in the order given): distance to the point, metres.
     pub distance_m: [f64; 2],
@@ -56,11 +57,10 @@ pub fn eta_s(distance_m: f64, speed_mps: Option<f64>) -> f64 {
 /// The fair meeting point of two partners at `a` and `b` with their recent speeds.
 pub fn suggest(a: &Fix, speed_a: Option<f64>, b: &Fix, speed_b: Option<f64>) -> Suggestion {
     let g = geo::inverse(a.lat, a.lon, b.lat, b.lon);
+    let (va, vb) = (usable_speed(speed_a), usable_speed(speed_b));
+    // Both at rest (or walking no faster than a rest counts) also meet halfway.
     let (share, by_speed) = match (speed_a, speed_b) {
-        (Some(_), Some(_)) => {
-            let (va, vb) = (usable_speed(speed_a), usable_speed(speed_b));
-            (va / (va + vb), true)
-        }
+        (Some(_), Some(_)) if va > REST_SPEED_MPS || vb > REST_SPEED_MPS => (va / (va + vb), true),
         _ => (0.5, false),
     };
     let da = g.distance_m * share;
@@ -160,6 +160,15 @@ mod tests {
         assert!((s.eta_s[0] - 1_600.0).abs() < 1e-6 && (s.eta_s[1] - 1_600.0).abs() < 1e-6);
         let from_a = geo::inverse(0.0, 0.0, s.lat, s.lon).distance_m;
         assert!((from_a - 8_000.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn two_at_rest_meet_halfway() {
+        let a = fix(0.0, 0.0, 0);
+        let b = fix(0.0, 0.2, 0);
+        let s = suggest(&a, Some(0.2), &b, Some(0.0));
+        assert!(!s.by_speed);
+        assert!((s.lon - 0.1).abs() < 1e-9, "{s:?}");
     }
 
     #[test]

@@ -307,7 +307,13 @@ mod tests {
         assert!(svg.contains("glimpse ≤ 10 km"), "{svg}");
         assert!(svg.contains("feelings opened") && svg.contains("sight opened"));
         assert_eq!(svg.matches("<circle").count(), 2);
-        let line = svg.split("points=\"").nth(1).unwrap().split('"').next().unwrap();
+        let line = svg
+            .split("points=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap();
         assert_eq!(line.split(' ').count(), 101);
         assert!(svg.trim_end().ends_with("</svg>"));
     }

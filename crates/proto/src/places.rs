@@ -93,7 +93,8 @@ pub struct MeetingView {
     /// it the point would give the partner's position away).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub position: Option<LatLon>,
-    /// For a suggestion: whether it came from both recent speeds (false: the midpoint).
+    /// For a suggestion: whether the recent speeds moved it off the midpoint (false: a
+    /// speed is unknown, or both are at rest).
     pub by_speed: bool,
     /// Whether distances and times are exact (false: two significant figures).
     pub exact: bool,
