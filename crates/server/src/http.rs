@@ -59,6 +59,44 @@ impl<S, B> App<S, B> {
     }
 }
 
+impl<S, B> App<S, B> {
+    /// 429 when `name` failed to log in too often lately (the login form and OwnTracks'
+    /// Basic auth count together).
+    pub(crate) fn login_throttled(&self, name: &str) -> Option<ApiError> {
+        let failures = self.login_failures.lock().expect("login lock");
+        let (n, since) = failures.get(&name.to_lowercase())?;
+        if *n < LOGIN_ATTEMPTS || since.elapsed() >= LOGIN_WINDOW {
+            return None;
+        }
+        let wait = LOGIN_WINDOW.saturating_sub(since.elapsed()).as_secs() + 1;
+        Some(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_attempts",
+            format!("too many failed logins for this name: try again in {wait} s"),
+        ))
+    }
+
+    /// Counts a failed login of `name`.
+    pub(crate) fn login_failed(&self, name: &str) {
+        let mut failures = self.login_failures.lock().expect("login lock");
+        let entry = failures
+            .entry(name.to_lowercase())
+            .or_insert((0, Instant::now()));
+        if entry.1.elapsed() >= LOGIN_WINDOW {
+            *entry = (0, Instant::now());
+        }
+        entry.0 += 1;
+    }
+
+    /// Forgets the failures of `name` after a good login.
+    pub(crate) fn login_succeeded(&self, name: &str) {
+        self.login_failures
+            .lock()
+            .expect("login lock")
+            .remove(&name.to_lowercase());
+    }
+}
+
 /// Failed logins allowed per name within [`LOGIN_WINDOW`] before 429.
 const LOGIN_ATTEMPTS: u32 = 10;
 const LOGIN_WINDOW: Duration = Duration::from_secs(60);
@@ -303,20 +341,8 @@ async fn create_session<S: Store, B: Bus>(
     body: Result<Json<Credentials>, JsonRejection>,
 ) -> Result<Json<Session>, ApiError> {
     let Json(creds) = body?;
-    let key = creds.name.to_lowercase();
-    {
-        let failures = app.login_failures.lock().expect("login lock");
-        if let Some((n, since)) = failures.get(&key)
-            && *n >= LOGIN_ATTEMPTS
-            && since.elapsed() < LOGIN_WINDOW
-        {
-            let wait = LOGIN_WINDOW.saturating_sub(since.elapsed()).as_secs() + 1;
-            return Err(ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "too_many_attempts",
-                format!("too many failed logins for this name: try again in {wait} s"),
-            ));
-        }
+    if let Some(throttled) = app.login_throttled(&creds.name) {
+        return Err(throttled);
     }
     let account = app.hub.store.account_by_name(&creds.name).await?;
     let ok = match &account {
@@ -329,15 +355,10 @@ async fn create_session<S: Store, B: Bus>(
         None => false,
     };
     let Some(account) = account.filter(|_| ok) else {
-        let mut failures = app.login_failures.lock().expect("login lock");
-        let entry = failures.entry(key).or_insert((0, Instant::now()));
-        if entry.1.elapsed() >= LOGIN_WINDOW {
-            *entry = (0, Instant::now());
-        }
-        entry.0 += 1;
+        app.login_failed(&creds.name);
         return Err(ApiError::unauthorized("wrong name or password"));
     };
-    app.login_failures.lock().expect("login lock").remove(&key);
+    app.login_succeeded(&creds.name);
     let token = auth::new_token();
     app.hub
         .store

@@ -1,7 +1,8 @@
 //! The meeting point (the Needle) at run time: each partner's recent speed, the pin if a
-//! partner set one, and who has reached it. After every move both partners get a
-//! `meeting` frame with their own distance and time to it and the other's; reaching it
-//! is a `meeting_reached` frame for both.
+//! partner set one, and who has reached it. After a move each partner gets a `meeting`
+//! frame with their own distance and time to it and the other's, when it changed by
+//! something they would notice (5 %, not every metre: a frame per move per partner would
+//! double the link's traffic); reaching it is a `meeting_reached` frame for both.
 //!
 //! Privacy: a suggested point lies between the partners, so beyond sight range its
 //! coordinates would give the partner's position away. It is then shown only as a
@@ -27,6 +28,37 @@ pub struct Needle {
     pin: Option<Option<PinRecord>>,
     /// Who has reached the suggested point (a pin keeps its own, stored).
     reached_suggestion: [bool; 2],
+    /// What each member was last sent, so a move that changes nothing they would notice
+    /// sends nothing.
+    last_sent: [Option<MeetingView>; 2],
+}
+
+/// Whether `new` differs from `old` enough to send: anything but the numbers, or a
+/// distance or time that moved by 5 % (and at least 10 m or 10 s).
+fn worth_sending(old: Option<&MeetingView>, new: &MeetingView) -> bool {
+    let Some(old) = old else {
+        return true;
+    };
+    let moved = |a: f64, b: f64, floor: f64| (a - b).abs() >= (0.05 * a.abs()).max(floor);
+    let leg_moved = |a: &MeetingLeg, b: &MeetingLeg| {
+        a.arrived != b.arrived
+            || moved(a.distance_m, b.distance_m, 10.0)
+            || moved(a.eta_s, b.eta_s, 10.0)
+            || a.bearing_deg.map(haurach_bond::pull::coarsen_bearing)
+                != b.bearing_deg.map(haurach_bond::pull::coarsen_bearing)
+    };
+    old.kind != new.kind
+        || old.name != new.name
+        || old.pinned_by != new.pinned_by
+        || old.by_speed != new.by_speed
+        || old.exact != new.exact
+        || old.position.is_some() != new.position.is_some()
+        || leg_moved(&old.you, &new.you)
+        || match (&old.partner, &new.partner) {
+            (Some(a), Some(b)) => leg_moved(a, b),
+            (None, None) => false,
+            _ => true,
+        }
 }
 
 /// The meeting point itself, before it is shown to anyone.
@@ -132,14 +164,20 @@ impl<S: Store, B: Bus> Hub<S, B> {
         Ok(())
     }
 
-    fn publish_meeting(&self, rt: &BondRuntime, now: i64) {
+    /// Sends each member the meeting point if it changed for them (`always`: even if not).
+    fn publish_meeting(&self, rt: &mut BondRuntime, now: i64, always: bool) {
         for i in 0..2 {
-            if let Some(view) = view_for(rt, i, now) {
-                let frame = ServerFrame::Meeting {
-                    meeting: Box::new(view),
-                };
-                self.publish(rt.record.members[i], &frame);
+            let Some(view) = view_for(rt, i, now) else {
+                continue;
+            };
+            if !always && !worth_sending(rt.needle.last_sent[i].as_ref(), &view) {
+                continue;
             }
+            rt.needle.last_sent[i] = Some(view.clone());
+            let frame = ServerFrame::Meeting {
+                meeting: Box::new(view),
+            };
+            self.publish(rt.record.members[i], &frame);
         }
     }
 
@@ -184,7 +222,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
                 }
             }
         }
-        self.publish_meeting(rt, now);
+        self.publish_meeting(rt, now, is != was);
         Ok(())
     }
 
@@ -258,7 +296,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
         }
         self.store.set_pin(rt.record.id, Some(&record)).await?;
         rt.needle.pin = Some(Some(record));
-        self.publish_meeting(&rt, now);
+        self.publish_meeting(&mut rt, now, true);
         Ok(view_for(&rt, held.idx, now))
     }
 
@@ -269,7 +307,47 @@ impl<S: Store, B: Bus> Hub<S, B> {
         self.store.set_pin(rt.record.id, None).await?;
         rt.needle.pin = Some(None);
         rt.needle.reached_suggestion = [false; 2];
-        self.publish_meeting(&rt, now_ms());
+        self.publish_meeting(&mut rt, now_ms(), true);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view(you_m: f64, arrived: bool) -> MeetingView {
+        MeetingView {
+            kind: MeetingKind::Suggested,
+            name: None,
+            pinned_by: None,
+            position: None,
+            by_speed: false,
+            exact: false,
+            you: MeetingLeg {
+                distance_m: you_m,
+                bearing_deg: Some(90.0),
+                eta_s: you_m,
+                arrived,
+            },
+            partner: None,
+        }
+    }
+
+    #[test]
+    fn only_a_change_a_person_notices_is_sent_again() {
+        assert!(worth_sending(None, &view(1_000.0, false)));
+        let sent = view(1_000.0, false);
+        assert!(!worth_sending(Some(&sent), &view(1_000.0, false)));
+        assert!(!worth_sending(Some(&sent), &view(960.0, false)));
+        assert!(worth_sending(Some(&sent), &view(940.0, false)));
+        assert!(worth_sending(Some(&sent), &view(1_000.0, true)));
+        let mut pinned = view(1_000.0, false);
+        pinned.kind = MeetingKind::Pinned;
+        assert!(worth_sending(Some(&sent), &pinned));
+        // Close by, ten metres still count.
+        let near = view(30.0, false);
+        assert!(!worth_sending(Some(&near), &view(25.0, false)));
+        assert!(worth_sending(Some(&near), &view(19.0, false)));
     }
 }

@@ -3,8 +3,9 @@
 //! The app posts the same JSON it would publish over MQTT (one message, or an array of
 //! them) and shows whatever the answer's JSON array holds. Here:
 //!
-//! - HTTP Basic auth is the citizen's Haurach name and password; `X-Limit-D` names the
-//!   device (logged; a citizen's devices all move the same person).
+//! - HTTP Basic auth is the citizen's Haurach name and password (failures count with the
+//!   login form's: ten a minute per name, then 429); `X-Limit-D` names the device
+//!   (logged; a citizen's devices all move the same person).
 //! - `location` and `transition` are position fixes (Haurach judges places itself, so a
 //!   transition counts for the fix it carries, not for the app's verdict); `waypoint`
 //!   and `waypoints` become the citizen's places (`desc` is the name, `rad` the radius);
@@ -138,6 +139,11 @@ async fn authenticate<S: Store, B: Bus>(
     {
         return Ok(*account);
     }
+    // After the cache: someone guessing a citizen's password does not lock out their
+    // phone, which keeps posting with credentials verified before.
+    if let Some(throttled) = app.login_throttled(&name) {
+        return Err(throttled.into_response());
+    }
     let account = app
         .hub
         .store
@@ -155,6 +161,7 @@ async fn authenticate<S: Store, B: Bus>(
     };
     match account.filter(|_| ok) {
         Some(a) => {
+            app.login_succeeded(&name);
             app.owntracks
                 .verified
                 .lock()
@@ -162,7 +169,10 @@ async fn authenticate<S: Store, B: Bus>(
                 .insert(key, (a.id, Instant::now()));
             Ok(a.id)
         }
-        None => Err(unauthorized("wrong name or password")),
+        None => {
+            app.login_failed(&name);
+            Err(unauthorized("wrong name or password"))
+        }
     }
 }
 

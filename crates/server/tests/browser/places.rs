@@ -75,7 +75,10 @@ async fn places_news_the_meeting_point_and_the_journey_in_the_page() {
     // Amethyst pins her home; both see it. (Her quick walk stretched the bond: its
     // banner sits on top of the page, so the button is brought to the middle first.)
     amethyst
-        .js("document.querySelector('#meeting-pin').scrollIntoView({block: 'center'})", vec![])
+        .js(
+            "document.querySelector('#meeting-pin').scrollIntoView({block: 'center'})",
+            vec![],
+        )
         .await;
     amethyst.click("#meeting-pin").await;
     spike

@@ -193,6 +193,17 @@ async fn an_empty_body_is_ignored_and_credentials_are_required() {
     assert!(headers.contains("www-authenticate: basic"), "{headers}");
     let (status, _, _) = post(&s, Some(("spike", "not-the-password")), b"").await;
     assert_eq!(status, 401);
+    // Guessing is limited as at the login form: ten failures a minute per name.
+    for _ in 0..9 {
+        post(&s, Some(("spike", "guess")), b"").await;
+    }
+    let (status, _, answer) = post(&s, Some(("spike", "guess")), b"").await;
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (429, Some("too_many_attempts"))
+    );
+    // The phone that logged in before keeps working.
+    assert_eq!(post(&s, SPIKE, b"").await.0, 200);
     let (status, _, answer) = post(&s, SPIKE, b"{not json").await;
     assert_eq!(
         (status, answer["code"].as_str()),
