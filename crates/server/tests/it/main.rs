@@ -8,3 +8,4 @@ mod owntracks;
 mod places;
 mod restart;
 mod store;
+mod store_places;
