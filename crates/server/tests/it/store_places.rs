@@ -1,8 +1,8 @@
-//! The conformance suite of [`PlaceStore`]: places, the pinned meeting point and the
+//! The conformance suite of `PlaceStore` (a supertrait of `Store`): places, the pinned meeting point and the
 //! journey, as every backend must keep them.
 
 use haurach_bond::{Fix, Profile, TierSet};
-use haurach_server::store::{PinRecord, PlaceRecord, PlaceStore, PositionRecord, Sqlite, Store};
+use haurach_server::store::{PinRecord, PlaceRecord, PositionRecord, Sqlite, Store};
 
 #[tokio::test]
 async fn sqlite_passes_the_places_conformance_suite() {
