@@ -77,9 +77,15 @@ pub fn suggest(a: &Fix, speed_a: Option<f64>, b: &Fix, speed_b: Option<f64>) -> 
 
 /// A person's recent speed from their recent fixes: the length of the path over the last
 /// [`SPEED_WINDOW_MS`], divided by the time it took.
+///
+/// The path's length is kept as fixes come and go (one geodesic inverse per fix, never
+/// one per step of the window), so reading the speed costs nothing.
 #[derive(Debug, Clone, Default)]
 pub struct RecentSpeed {
-    fixes: std::collections::VecDeque<Fix>,
+    /// Each fix with the length of the step that reached it from the one before.
+    fixes: std::collections::VecDeque<(Fix, f64)>,
+    /// The sum of the steps after the first fix, metres.
+    path_m: f64,
 }
 
 impl RecentSpeed {
@@ -90,34 +96,41 @@ impl RecentSpeed {
 
     /// Takes a fix; an older one than the newest held is ignored.
     pub fn observe(&mut self, fix: Fix) {
-        if self.fixes.back().is_some_and(|last| last.at_ms > fix.at_ms) {
-            return;
-        }
-        self.fixes.push_back(fix);
+        let step = match self.fixes.back() {
+            Some((last, _)) if last.at_ms > fix.at_ms => return,
+            Some((last, _)) => geo::inverse(last.lat, last.lon, fix.lat, fix.lon).distance_m,
+            None => 0.0,
+        };
+        self.fixes.push_back((fix, step));
+        self.path_m += step;
+        let mut popped = false;
         while self
             .fixes
             .front()
-            .is_some_and(|first| fix.at_ms - first.at_ms > SPEED_WINDOW_MS)
+            .is_some_and(|(first, _)| fix.at_ms - first.at_ms > SPEED_WINDOW_MS)
         {
             self.fixes.pop_front();
+            popped = true;
+        }
+        if popped {
+            // The new first fix's step starts outside the window. The sum is taken again
+            // (additions only) rather than subtracted, so no rounding drift builds up.
+            if let Some((_, step)) = self.fixes.front_mut() {
+                *step = 0.0;
+            }
+            self.path_m = self.fixes.iter().map(|(_, step)| step).sum();
         }
     }
 
     /// Metres per second over the window, or `None` when the fixes span less than
     /// [`MIN_SPEED_SPAN_MS`] or the newest is older than the window at `now_ms`.
     pub fn speed_mps(&self, now_ms: i64) -> Option<f64> {
-        let (first, last) = (self.fixes.front()?, self.fixes.back()?);
+        let (first, last) = (self.fixes.front()?.0, self.fixes.back()?.0);
         let span = last.at_ms - first.at_ms;
         if span < MIN_SPEED_SPAN_MS || now_ms - last.at_ms > SPEED_WINDOW_MS {
             return None;
         }
-        let path: f64 = self
-            .fixes
-            .iter()
-            .zip(self.fixes.iter().skip(1))
-            .map(|(p, q)| geo::inverse(p.lat, p.lon, q.lat, q.lon).distance_m)
-            .sum();
-        Some(path / (span as f64 / 1000.0))
+        Some(self.path_m.max(0.0) / (span as f64 / 1000.0))
     }
 }
 
@@ -181,6 +194,10 @@ mod tests {
         assert!((s.eta_s[0] - s.eta_s[1]).abs() < 1e-6);
     }
 
+    fn lat_at(north_m: f64) -> f64 {
+        geo::destination(0.0, 0.0, 0.0, north_m).0
+    }
+
     #[test]
     fn recent_speed_is_path_over_time_within_the_window() {
         let mut r = RecentSpeed::new();
@@ -194,6 +211,14 @@ mod tests {
         assert!((v - 5.0).abs() < 1e-6, "{v}");
         // Nothing heard for longer than the window: unknown.
         assert_eq!(r.speed_mps(180_000 + SPEED_WINDOW_MS + 1), None);
+        // Resting at 900 m until 440 s: the fixes before 140 s leave the window, and with
+        // them their steps. 700 m to 900 m over 300 s.
+        r.observe(fix(lat_at(900.0), 0.0, 440_000));
+        let v = r.speed_mps(440_000).unwrap();
+        assert!((v - 200.0 / 300.0).abs() < 1e-9, "{v}");
+        // Still resting at 560 s: only the rest is left, 0 m over 120 s.
+        r.observe(fix(lat_at(900.0), 0.0, 560_000));
+        assert_eq!(r.speed_mps(560_000), Some(0.0));
         // A single fix spans no time.
         let mut one = RecentSpeed::new();
         one.observe(fix(0.0, 0.0, 0));

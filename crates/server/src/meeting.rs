@@ -103,9 +103,8 @@ fn point(rt: &BondRuntime, now: i64) -> Option<Point> {
     })
 }
 
-/// The meeting point as member `idx` sees it.
-fn view_for(rt: &BondRuntime, idx: usize, now: i64) -> Option<MeetingView> {
-    let p = point(rt, now)?;
+/// The meeting point `p` as member `idx` sees it.
+fn view_for(rt: &BondRuntime, idx: usize, now: i64, p: &Point) -> Option<MeetingView> {
     let pinned = rt.needle.pin();
     let sight = rt.tiers.is_open(Tier::Sight);
     let reached = rt.needle.reached();
@@ -166,8 +165,11 @@ impl<S: Store, B: Bus> Hub<S, B> {
 
     /// Sends each member the meeting point if it changed for them (`always`: even if not).
     fn publish_meeting(&self, rt: &mut BondRuntime, now: i64, always: bool) {
+        let Some(p) = point(rt, now) else {
+            return;
+        };
         for i in 0..2 {
-            let Some(view) = view_for(rt, i, now) else {
+            let Some(view) = view_for(rt, i, now, &p) else {
                 continue;
             };
             if !always && !worth_sending(rt.needle.last_sent[i].as_ref(), &view) {
@@ -234,13 +236,16 @@ impl<S: Store, B: Bus> Hub<S, B> {
         let held = self.held(account).await?.ok_or_else(not_bonded)?;
         let mut rt = held.lock().await?;
         self.load_pin(&mut rt).await?;
-        view_for(&rt, held.idx, now_ms()).ok_or_else(|| {
-            ApiError::not_found(
-                "meeting_unknown",
-                "where to meet is not known yet: both partners need a position (or pin a \
+        let now = now_ms();
+        point(&rt, now)
+            .and_then(|p| view_for(&rt, held.idx, now, &p))
+            .ok_or_else(|| {
+                ApiError::not_found(
+                    "meeting_unknown",
+                    "where to meet is not known yet: both partners need a position (or pin a \
                  meeting point)",
-            )
-        })
+                )
+            })
     }
 
     /// Pins the meeting point to one of the caller's places or to a point; both are told.
@@ -248,7 +253,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
         &self,
         account: crate::store::AccountId,
         pin: PinMeeting,
-    ) -> Result<Option<MeetingView>, ApiError> {
+    ) -> Result<(), ApiError> {
         let (name, lat, lon) = match (&pin.place, pin.lat, pin.lon) {
             (Some(place), None, None) => {
                 let p = self.own_place(account, place).await?;
@@ -297,7 +302,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
         self.store.set_pin(rt.record.id, Some(&record)).await?;
         rt.needle.pin = Some(Some(record));
         self.publish_meeting(&mut rt, now, true);
-        Ok(view_for(&rt, held.idx, now))
+        Ok(())
     }
 
     /// Unpins the meeting point: back to Haurach's suggestion; both are told.
