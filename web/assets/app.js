@@ -9,7 +9,9 @@
 import { api, ApiError, newId, session } from "./api.js";
 import * as fmt from "./format.js";
 import { holdToConfirm } from "./hold.js";
+import { Journey } from "./journey.js";
 import { Link } from "./link.js";
+import { Places } from "./places.js";
 import { destination, Radar } from "./radar.js";
 import { ThoughtSender, ThoughtText } from "./thoughts.js";
 
@@ -56,6 +58,14 @@ const link = new Link({
 });
 
 const thoughts = new ThoughtSender((frame) => link.send(frame));
+
+const places = new Places({
+  position: () => state.position,
+  me: () => state.me,
+  partner: () => state.bond?.partner ?? null,
+  notice: (text) => notice(text),
+});
+let journey = null;
 
 // ---------------------------------------------------------------------------- screens
 
@@ -137,10 +147,16 @@ function onFrame(f) {
     case "pull":
       if (!state.bond) return;
       Object.assign(state.bond, { pull: f.pull, strength: f.strength, next_tier: f.next_tier ?? null });
+      journey?.addPull(f.pull.distance_m);
       renderBond();
       return;
     case "tier":
+      journey?.onTier(f);
       return onTier(f);
+    case "place":
+    case "meeting":
+    case "meeting_reached":
+      return places.onFrame(f);
     case "contact":
       return onContact(f);
     case "stretch":
@@ -228,6 +244,8 @@ function enterBond(bond, { resumeAfter } = {}) {
     showContactRestored(null);
   }
   show("link");
+  places.enter(bond);
+  journey?.enter(bond);
   renderBond();
   renderHistory();
   renderAlarms();
@@ -247,6 +265,8 @@ function onBondEnded() {
   for (const id of ["banner-alarm", "banner-alarm-out", "banner-contact", "banner-stretch"]) {
     $(id).hidden = true;
   }
+  places.leave();
+  journey?.leave();
   showBondScreen();
   if (partner) notice(`The bond with ${partner} has ended.`);
 }
@@ -972,6 +992,8 @@ function setMode(mode) {
 }
 
 function wire() {
+  places.wire();
+  journey = new Journey($("journey"), $("journey-empty"));
   // Scrolling to a field must not leave it under the sticky header and banners.
   new ResizeObserver(() => {
     document.documentElement.style.setProperty("--sticky-h", `${$("sticky").offsetHeight}px`);

@@ -12,10 +12,14 @@
 //!   coarsened beyond it.
 //! - [`contact`]: lost and restored contact, and the stretch of an implausible jump.
 //! - [`thoughts`]: live typing as edits with sequence numbers (XEP-0301's model).
+//! - [`place`]: named places, and arriving and leaving with accuracy and hysteresis.
+//! - [`meeting`]: the fair meeting point (the Needle) and each one's recent speed.
 #![deny(missing_docs)]
 
 pub mod contact;
 pub mod geo;
+pub mod meeting;
+pub mod place;
 pub mod pull;
 pub mod thoughts;
 pub mod tier;

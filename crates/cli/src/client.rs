@@ -3,11 +3,13 @@
 //!
 //! - [`api`]: the HTTP client (wire types in and out, problem details as errors).
 //! - [`link`]: `watch` and `think` over the live link.
+//! - [`places`]: `place`, `meet` and `journey`.
 //! - [`show`]: the bond and the link's frames as a person reads them.
 //! - [`sessions`]: who is logged in where.
 
 pub mod api;
 pub mod link;
+pub mod places;
 pub mod sessions;
 pub mod show;
 
@@ -239,9 +241,43 @@ pub enum ClientCommand {
     ///   haurach replay scenarios/desert.toml
     ///   # day 1 15:54   20.0 km  feelings opened (within 20 km)
     ///   haurach replay scenarios/desert.toml --json
+    ///   haurach replay scenarios/desert.toml --svg desert.svg   # the journey, drawn
     ///   haurach replay scenarios/desert.toml --server http://127.0.0.1:7420
     #[command(verbatim_doc_comment)]
     Replay(ReplayArgs),
+    /// Your places (home, work...): add, list, rm
+    ///
+    /// Your partner hears when you arrive at or leave one, by name, at any range.
+    ///
+    /// Examples:
+    ///   haurach place add home 45.7681 14.3605 --radius 80
+    ///   haurach place list
+    ///   haurach place rm home
+    #[command(verbatim_doc_comment)]
+    Place(places::PlaceArgs),
+    /// Where to meet your partner (the Needle): show it, pin it, unpin it
+    ///
+    /// Unless pinned, Haurach suggests the point where you both arrive soonest at your
+    /// recent speeds (halfway when a speed is unknown). Beyond sight range the suggested
+    /// point is shown only as a rounded distance and direction: its coordinates would
+    /// give your partner's position away. A pinned point is shown to both.
+    ///
+    /// Examples:
+    ///   haurach meet                         # meet halfway: you are 8.5 km east, about 1 h 50 min; ...
+    ///   haurach meet --pin home              # one of your places
+    ///   haurach meet --at 45.77,14.36 --name "the Needle"
+    ///   haurach meet --unpin
+    #[command(verbatim_doc_comment)]
+    Meet(places::MeetArgs),
+    /// Export your own journey as GPX (only yours: a partner's track is never exported)
+    ///
+    /// The server keeps each fix for journey_days days (see haurach serve --print-config).
+    ///
+    /// Examples:
+    ///   haurach journey --gpx today.gpx --from 2026-11-23T00:00:00Z
+    ///   haurach journey --gpx - | head
+    #[command(verbatim_doc_comment)]
+    Journey(places::JourneyArgs),
 }
 
 /// `--password` (or `HAURACH_PASSWORD`).
@@ -386,6 +422,9 @@ impl ClientCommand {
                 sessions.save(&ctx.home)?;
                 outln!("logged out {} from {}", saved.name, ctx.server);
             }
+            ClientCommand::Place(args) => places::place(ctx, args).await?,
+            ClientCommand::Meet(args) => places::meet(ctx, args).await?,
+            ClientCommand::Journey(args) => places::journey(ctx, args).await?,
             ClientCommand::Invite => {
                 let (_, api) = ctx.session(None)?;
                 let invite: Invite = api.json(Method::POST, "/api/v1/bond/invites", None).await?;

@@ -14,6 +14,7 @@ macro_rules! outln {
     };
 }
 
+mod chart;
 mod client;
 mod gpx;
 mod replay;

@@ -1,6 +1,6 @@
 //! `haurach replay`: runs a scenario fast-forwarded against a server (an in-process one,
 //! unless `--server` is given) and prints its timeline: when, how far apart, and what
-//! opened.
+//! opened; with `--svg FILE`, also draws it ([`crate::chart`]).
 //!
 //! Both partners walk their tracks on the scenario's clock. The clock advances in small
 //! steps: each partner moves at most half of `--step-m` per step (so they come at most
@@ -42,6 +42,10 @@ pub struct ReplayArgs {
     /// The partners come at most this much closer per step, metres.
     #[arg(long, value_name = "M", default_value_t = 100.0)]
     step_m: f64,
+    /// Also draw the journey as an SVG: the distance over time, the tiers' bands behind
+    /// it, and where each tier opened.
+    #[arg(long, value_name = "FILE")]
+    svg: Option<PathBuf>,
 }
 
 /// The whole timeline, as `--json` prints it.
@@ -59,6 +63,9 @@ pub struct Timeline {
     pub steps: u64,
     /// What happened, in order.
     pub events: Vec<Event>,
+    /// The distance after every step: (seconds since the start of day 1, metres).
+    #[serde(skip)]
+    pub samples: Vec<(f64, f64)>,
 }
 
 /// One line of the timeline.
@@ -198,7 +205,41 @@ pub async fn run(server: Option<&str>, args: &ReplayArgs) -> anyhow::Result<()> 
     } else {
         outln!("{} steps", timeline.steps);
     }
+    if let Some(path) = &args.svg {
+        std::fs::write(path, draw(&timeline))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        eprintln!("drew the journey in {}", path.display());
+    }
     Ok(())
+}
+
+/// The timeline as a chart (see [`crate::chart`]).
+fn draw(timeline: &Timeline) -> String {
+    let openings: Vec<crate::chart::Opening> = timeline
+        .events
+        .iter()
+        .filter_map(|e| match e.what {
+            What::Tier {
+                tier, open: true, ..
+            } => Some(crate::chart::Opening {
+                t_s: e.t_s,
+                distance_m: e.distance_m,
+                tier,
+            }),
+            _ => None,
+        })
+        .collect();
+    let title = format!(
+        "{}: {} and {}",
+        timeline.title, timeline.partners[0], timeline.partners[1]
+    );
+    crate::chart::svg(&crate::chart::Chart {
+        title: &title,
+        profile: timeline.profile,
+        samples: &timeline.samples,
+        openings: &openings,
+        time_label: &format_time,
+    })
 }
 
 /// A partner being walked.
@@ -273,6 +314,7 @@ async fn replay(
     let view = read_bond(&walkers[0]).await?;
     let mut open = open_tiers(&view);
     let mut d = gap(&walkers);
+    let mut samples = vec![(t_start, d)];
     let event = |step, t_s: f64, distance_m, what| Event {
         step,
         t_s,
@@ -340,6 +382,7 @@ async fn replay(
         }
         let prev_d = d;
         d = gap(&walkers);
+        samples.push((t, d));
         for w in &walkers {
             for p in w
                 .track
@@ -397,6 +440,7 @@ async fn replay(
         server: server_label.to_owned(),
         steps: step,
         events,
+        samples,
     })
 }
 

@@ -2,6 +2,7 @@
 //!
 //! - [`api`]: request and response bodies of the HTTP API (`/api/v1/...`).
 //! - [`link`]: the frames of the live link (`/api/v1/link`, a WebSocket).
+//! - [`places`]: places and the meeting point (the Needle).
 //! - [`problem`]: RFC 9457 problem details, the shape of every HTTP error.
 //!
 //! Timestamps are RFC 3339 strings; distances are metres; bearings are degrees clockwise
@@ -11,8 +12,10 @@
 pub mod api;
 pub mod human;
 pub mod link;
+pub mod places;
 pub mod problem;
 
 pub use api::*;
 pub use link::{ClientFrame, Mover, ServerFrame};
+pub use places::*;
 pub use problem::Problem;

@@ -102,6 +102,19 @@ pub enum ServerFrame {
     },
     /// The bond was ended by either partner.
     BondEnded,
+    /// Someone arrived at or left one of their places (sent to both partners, at any
+    /// range; the place's coordinates are not in it).
+    Place(crate::places::PlaceNews),
+    /// Where to meet, after either partner moved or the meeting point was pinned.
+    Meeting {
+        /// The meeting point as you see it.
+        meeting: Box<crate::places::MeetingView>,
+    },
+    /// Someone reached the meeting point (sent to both).
+    MeetingReached {
+        /// Who: your partner's name or yours.
+        who: String,
+    },
     /// A frame you sent could not be taken; the link stays open.
     Error {
         /// Your id, for a failed `send`.

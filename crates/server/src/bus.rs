@@ -112,6 +112,34 @@ pub enum BondEvent {
         /// The two members.
         members: [Uuid; 2],
     },
+    /// The meeting point was pinned, moved or unpinned (read it again from the store).
+    PinChanged {
+        /// The bond.
+        bond: Uuid,
+        /// Whether a pin is set now.
+        pinned: bool,
+    },
+    /// A person's places changed: added, deleted, or arrived at or left (read them again
+    /// from the store).
+    PlacesChanged {
+        /// The person.
+        account: Uuid,
+    },
+}
+
+impl BondEvent {
+    /// The bond (or, for a person's own state, the person) it is about: its subject.
+    pub fn about(&self) -> Uuid {
+        match self {
+            BondEvent::Fix { bond, .. }
+            | BondEvent::Heard { bond, .. }
+            | BondEvent::Guard { bond, .. }
+            | BondEvent::Formed { bond, .. }
+            | BondEvent::Ended { bond, .. }
+            | BondEvent::PinChanged { bond, .. } => *bond,
+            BondEvent::PlacesChanged { account } => *account,
+        }
+    }
 }
 
 /// Carries frames to the links of an account, wherever they are connected.

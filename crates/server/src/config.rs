@@ -32,6 +32,8 @@ pub struct Config {
     /// NATS for live events between several nodes (`nats://host:4222`). Without it, live
     /// events stay inside this process.
     pub nats_url: Option<String>,
+    /// How many days each fix of a person's journey is kept (for their GPX export).
+    pub journey_days: f64,
 }
 
 impl Default for Config {
@@ -46,6 +48,7 @@ impl Default for Config {
             max_links: 20_000,
             database_url: None,
             nats_url: None,
+            journey_days: 30.0,
         }
     }
 }
@@ -129,6 +132,9 @@ impl Config {
                 "MAX_LINKS" => config.max_links = value.parse().map_err(|e| bad(format!("{e}")))?,
                 "DATABASE_URL" => config.database_url = Some(value).filter(|v| !v.is_empty()),
                 "NATS_URL" => config.nats_url = Some(value).filter(|v| !v.is_empty()),
+                "JOURNEY_DAYS" => {
+                    config.journey_days = value.parse().map_err(|e| bad(format!("{e}")))?
+                }
                 // Variables the client side of the binary (or the log filter) reads.
                 "SERVER" | "HOME" | "AS" | "LOG" | "PASSWORD" => {}
                 _ => return Err(bad("not a Haurach setting".into())),
@@ -151,6 +157,7 @@ impl Config {
         positive("contact_timeout_s", self.contact_timeout_s)?;
         positive("max_speed_kmh", self.max_speed_kmh)?;
         positive("invite_ttl_h", self.invite_ttl_h)?;
+        positive("journey_days", self.journey_days)?;
         if self.max_body_bytes < 1024 {
             return Err(ConfigError::Invalid(
                 "max_body_bytes must be at least 1024".into(),
@@ -185,6 +192,11 @@ impl Config {
         Ok(())
     }
 
+    /// How long a journey's fixes are kept, milliseconds.
+    pub fn journey_keep_ms(&self) -> i64 {
+        (self.journey_days * 86_400_000.0) as i64
+    }
+
     /// The contact timeout as a duration.
     pub fn contact_timeout(&self) -> Duration {
         Duration::from_secs_f64(self.contact_timeout_s)
@@ -209,7 +221,9 @@ impl Config {
              # Hours an invite code works.\n\
              invite_ttl_h = {:.1}\n\
              # Most live links (WebSockets) held at once.\n\
-             max_links = {}\n\n\
+             max_links = {}\n\
+             # Days each fix of a person's journey is kept, then deleted (HAURACH_JOURNEY_DAYS).\n\
+             journey_days = {:.1}\n\n\
              # Several nodes serving one city share a PostgreSQL database and a NATS server\n\
              # (see docs/deploy.md). Without these, one node serves it from SQLite.\n\
              # database_url = \"postgres://haurach:secret@127.0.0.1:5432/haurach\"  (HAURACH_DATABASE_URL)\n\
@@ -220,7 +234,8 @@ impl Config {
             d.max_speed_kmh,
             d.max_body_bytes,
             d.invite_ttl_h,
-            d.max_links
+            d.max_links,
+            d.journey_days
         )
     }
 }

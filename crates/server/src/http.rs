@@ -25,6 +25,7 @@ use crate::auth;
 use crate::bus::Bus;
 use crate::error::ApiError;
 use crate::hub::{Hub, now_ms, timestamp};
+use crate::places_api;
 use crate::store::{AccountId, AccountRecord, Store, StoreError};
 
 /// The state every handler shares.
@@ -40,6 +41,8 @@ pub struct App<S, B> {
     pub links: Arc<tokio::sync::Semaphore>,
     /// Tells every link to close when the server shuts down.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
+    /// OwnTracks credentials verified lately.
+    pub owntracks: crate::owntracks::BasicCache,
 }
 
 impl<S, B> App<S, B> {
@@ -51,7 +54,46 @@ impl<S, B> App<S, B> {
             login_failures: Mutex::new(HashMap::new()),
             links: Arc::new(tokio::sync::Semaphore::new(max_links)),
             shutdown,
+            owntracks: crate::owntracks::BasicCache::default(),
         }
+    }
+}
+
+impl<S, B> App<S, B> {
+    /// 429 when `name` failed to log in too often lately (the login form and OwnTracks'
+    /// Basic auth count together).
+    pub(crate) fn login_throttled(&self, name: &str) -> Option<ApiError> {
+        let failures = self.login_failures.lock().expect("login lock");
+        let (n, since) = failures.get(&name.to_lowercase())?;
+        if *n < LOGIN_ATTEMPTS || since.elapsed() >= LOGIN_WINDOW {
+            return None;
+        }
+        let wait = LOGIN_WINDOW.saturating_sub(since.elapsed()).as_secs() + 1;
+        Some(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_attempts",
+            format!("too many failed logins for this name: try again in {wait} s"),
+        ))
+    }
+
+    /// Counts a failed login of `name`.
+    pub(crate) fn login_failed(&self, name: &str) {
+        let mut failures = self.login_failures.lock().expect("login lock");
+        let entry = failures
+            .entry(name.to_lowercase())
+            .or_insert((0, Instant::now()));
+        if entry.1.elapsed() >= LOGIN_WINDOW {
+            *entry = (0, Instant::now());
+        }
+        entry.0 += 1;
+    }
+
+    /// Forgets the failures of `name` after a good login.
+    pub(crate) fn login_succeeded(&self, name: &str) {
+        self.login_failures
+            .lock()
+            .expect("login lock")
+            .remove(&name.to_lowercase());
     }
 }
 
@@ -90,6 +132,22 @@ pub fn router<S: Store, B: Bus>(app: AppState<S, B>) -> Router {
             post(acknowledge_alarm::<S, B>),
         )
         .route("/api/v1/link", get(crate::link::upgrade::<S, B>))
+        .route("/api/v1/places", get(places_api::list_places::<S, B>))
+        .route(
+            "/api/v1/places/{name}",
+            put(places_api::put_place::<S, B>).delete(places_api::delete_place::<S, B>),
+        )
+        .route(
+            "/api/v1/bond/meeting",
+            get(places_api::get_meeting::<S, B>)
+                .put(places_api::pin_meeting::<S, B>)
+                .delete(places_api::unpin_meeting::<S, B>),
+        )
+        .route(
+            "/api/v1/me/journey.gpx",
+            get(places_api::journey_gpx::<S, B>),
+        )
+        .route("/owntracks", post(crate::owntracks::post::<S, B>))
         .merge(crate::web::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(max_body))
@@ -295,20 +353,8 @@ async fn create_session<S: Store, B: Bus>(
     body: Result<Json<Credentials>, JsonRejection>,
 ) -> Result<Json<Session>, ApiError> {
     let Json(creds) = body?;
-    let key = creds.name.to_lowercase();
-    {
-        let failures = app.login_failures.lock().expect("login lock");
-        if let Some((n, since)) = failures.get(&key)
-            && *n >= LOGIN_ATTEMPTS
-            && since.elapsed() < LOGIN_WINDOW
-        {
-            let wait = LOGIN_WINDOW.saturating_sub(since.elapsed()).as_secs() + 1;
-            return Err(ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "too_many_attempts",
-                format!("too many failed logins for this name: try again in {wait} s"),
-            ));
-        }
+    if let Some(throttled) = app.login_throttled(&creds.name) {
+        return Err(throttled);
     }
     let account = app.hub.store.account_by_name(&creds.name).await?;
     let ok = match &account {
@@ -321,15 +367,10 @@ async fn create_session<S: Store, B: Bus>(
         None => false,
     };
     let Some(account) = account.filter(|_| ok) else {
-        let mut failures = app.login_failures.lock().expect("login lock");
-        let entry = failures.entry(key).or_insert((0, Instant::now()));
-        if entry.1.elapsed() >= LOGIN_WINDOW {
-            *entry = (0, Instant::now());
-        }
-        entry.0 += 1;
+        app.login_failed(&creds.name);
         return Err(ApiError::unauthorized("wrong name or password"));
     };
-    app.login_failures.lock().expect("login lock").remove(&key);
+    app.login_succeeded(&creds.name);
     let token = auth::new_token();
     app.hub
         .store

@@ -48,15 +48,17 @@ pub fn timestamp(ms: i64) -> OffsetDateTime {
 }
 
 /// The live state of one bond.
-struct BondRuntime {
-    record: BondRecord,
-    tiers: TierState,
-    fixes: [Option<Fix>; 2],
+pub(crate) struct BondRuntime {
+    pub(crate) record: BondRecord,
+    pub(crate) tiers: TierState,
+    pub(crate) fixes: [Option<Fix>; 2],
     contact: [Contact; 2],
     stretch: [StretchDetector; 2],
     guarded: [bool; 2],
     /// Set when the bond ends, for tasks that looked the runtime up just before.
     ended: bool,
+    /// The meeting point's state: recent speeds, the pin, who has reached it.
+    pub(crate) needle: crate::meeting::Needle,
 }
 
 /// The geometry between the partners' latest fixes, computed once per move.
@@ -133,6 +135,8 @@ pub struct Hub<S, B> {
     /// Which bond each account is in (`None`: known to be unbonded), filled on demand.
     /// The index says which member of the bond the account is.
     membership: Mutex<HashMap<AccountId, Option<(BondId, usize)>>>,
+    /// Each account's places and whether they are inside, loaded on first use.
+    pub(crate) places: crate::places::PlaceCache,
     /// Group-commits positions.
     positions: PositionWriter,
     /// Group-commits messages.
@@ -143,14 +147,14 @@ pub struct Hub<S, B> {
 }
 
 /// A bond runtime and which member the caller is.
-struct Held {
+pub(crate) struct Held {
     runtime: Arc<AsyncMutex<BondRuntime>>,
-    idx: usize,
+    pub(crate) idx: usize,
 }
 
 impl Held {
     /// Locks the runtime; a bond that ended meanwhile is no bond.
-    async fn lock(&self) -> Result<tokio::sync::MutexGuard<'_, BondRuntime>, ApiError> {
+    pub(crate) async fn lock(&self) -> Result<tokio::sync::MutexGuard<'_, BondRuntime>, ApiError> {
         let rt = self.runtime.lock().await;
         if rt.ended {
             return Err(not_bonded());
@@ -169,6 +173,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
             bonds: Mutex::new(HashMap::new()),
             membership: Mutex::new(HashMap::new()),
             last_heard: Mutex::new(HashMap::new()),
+            places: crate::places::PlaceCache::default(),
             positions: PositionWriter::start(store.clone()),
             messages: MessageWriter::start(store.clone()),
             store,
@@ -179,19 +184,19 @@ impl<S: Store, B: Bus> Hub<S, B> {
         (self.config.contact_timeout_s * 1000.0) as i64
     }
 
-    fn publish(&self, to: AccountId, frame: &ServerFrame) {
+    pub(crate) fn publish(&self, to: AccountId, frame: &ServerFrame) {
         publish_to(&self.bus, to, frame);
     }
 
     /// Tells `to`'s links on this node only (each node tells its own links what follows
     /// from a bond's shared state).
-    fn publish_local(&self, to: AccountId, frame: &ServerFrame) {
+    pub(crate) fn publish_local(&self, to: AccountId, frame: &ServerFrame) {
         let json = serde_json::to_string(frame).expect("server frames always serialise");
         self.bus.publish_local(to, Frame::from(json));
     }
 
     /// The runtime of `account`'s bond, loading it from the store on first use.
-    async fn held(&self, account: AccountId) -> Result<Option<Held>, StoreError> {
+    pub(crate) async fn held(&self, account: AccountId) -> Result<Option<Held>, StoreError> {
         let cached = self
             .membership
             .lock()
@@ -277,6 +282,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
             stretch,
             guarded: [false, false],
             ended: false,
+            needle: crate::meeting::Needle::default(),
         };
         // The stored tiers carry the hysteresis; the stored fixes say where the partners
         // are. Tiers are written a moment after they change, so after a crash the two can
@@ -363,6 +369,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
             .lock()
             .expect("hub lock")
             .insert(account, now);
+        self.judge_places(account, &fix).await?;
         let Some(held) = self.held(account).await? else {
             return Ok(());
         };
@@ -376,13 +383,20 @@ impl<S: Store, B: Bus> Hub<S, B> {
             at_ms: fix.at_ms,
             received_at: now,
         });
-        self.moved(&mut rt, held.idx, fix, now, true).await;
-        Ok(())
+        self.moved(&mut rt, held.idx, fix, now, true).await
     }
 
     /// Member `idx` of the bond sent `fix`, heard at `now`, on this node (`here`) or on
-    /// another. Updates contact, stretch, tiers and the pull, and tells this node's links.
-    async fn moved(&self, rt: &mut BondRuntime, idx: usize, fix: Fix, now: i64, here: bool) {
+    /// another. Updates contact, stretch, tiers, the pull and the meeting point, and tells
+    /// this node's links.
+    async fn moved(
+        &self,
+        rt: &mut BondRuntime,
+        idx: usize,
+        fix: Fix,
+        now: i64,
+        here: bool,
+    ) -> Result<(), ApiError> {
         if let Some(event) = rt.contact[idx].heard(now) {
             self.publish_contact(rt, idx, event);
         }
@@ -402,7 +416,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
         // An older fix than the one held (a delayed retry) is stored nowhere and moves
         // nothing: the store ignores it the same way.
         if rt.fixes[idx].is_some_and(|held| held.at_ms > fix.at_ms) {
-            return;
+            return Ok(());
         }
         rt.fixes[idx] = Some(fix);
         if rt.fixes[1 - idx].is_none() {
@@ -415,7 +429,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
             }
         }
         let Some(span) = rt.span() else {
-            return;
+            return Ok(());
         };
         let profile = rt.record.profile;
         let changes = rt.tiers.update(profile, span.pessimistic_m);
@@ -434,6 +448,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
                 self.publish_local(rt.record.members[i], &frame);
             }
         }
+        self.meeting_moved(rt, idx, &fix, now, here).await
     }
 
     /// Applies a change another node shared. Bonds this node has not loaded are skipped:
@@ -448,10 +463,15 @@ impl<S: Store, B: Bus> Hub<S, B> {
                 }
                 return;
             }
+            BondEvent::PlacesChanged { account } => {
+                self.places.forget(AccountId(*account));
+                return;
+            }
             BondEvent::Fix { bond, .. }
             | BondEvent::Heard { bond, .. }
             | BondEvent::Guard { bond, .. }
-            | BondEvent::Ended { bond, .. } => BondId(*bond),
+            | BondEvent::Ended { bond, .. }
+            | BondEvent::PinChanged { bond, .. } => BondId(*bond),
         };
         let Some(runtime) = self.bonds.lock().expect("hub lock").get(&bond).cloned() else {
             return;
@@ -481,7 +501,9 @@ impl<S: Store, B: Bus> Hub<S, B> {
                     accuracy_m,
                     at_ms,
                 };
-                self.moved(&mut rt, idx, fix, received_at, false).await;
+                if let Err(e) = self.moved(&mut rt, idx, fix, received_at, false).await {
+                    tracing::warn!(error = ?e, "cannot apply a fix another node shared");
+                }
             }
             BondEvent::Heard { idx, at, .. } => {
                 let idx = usize::from(idx.min(1));
@@ -498,7 +520,12 @@ impl<S: Store, B: Bus> Hub<S, B> {
                 rt.ended = true;
                 self.forget_bond(&rt.record);
             }
-            BondEvent::Formed { .. } => {}
+            BondEvent::PinChanged { pinned, .. } => {
+                if let Err(e) = self.meeting_changed(&mut rt, pinned).await {
+                    tracing::warn!(error = ?e, "cannot read a pin another node changed");
+                }
+            }
+            BondEvent::Formed { .. } | BondEvent::PlacesChanged { .. } => {}
         }
     }
 
@@ -927,7 +954,7 @@ fn publish_to<B: Bus>(bus: &B, to: AccountId, frame: &ServerFrame) {
     );
 }
 
-fn not_bonded() -> ApiError {
+pub(crate) fn not_bonded() -> ApiError {
     ApiError::not_found(
         "not_bonded",
         "you have no partner yet: make an invite or accept your partner's",

@@ -10,12 +10,17 @@ pub mod auth;
 pub mod bus;
 pub mod config;
 pub mod error;
+pub mod gpx;
 pub mod http;
 pub mod hub;
 pub mod link;
+pub mod meeting;
 pub mod messages;
 pub mod metrics;
 pub mod openapi;
+pub mod owntracks;
+pub mod places;
+pub mod places_api;
 pub mod positions;
 pub mod store;
 pub mod web;
@@ -48,6 +53,9 @@ pub enum ServerError {
     #[error("live events: {0}")]
     Nats(#[from] bus::nats::NatsError),
 }
+
+/// How often fixes older than the journey's retention are deleted.
+const JOURNEY_SWEEP: Duration = Duration::from_secs(3600);
 
 /// Runs the server on `listener` until `shutdown` completes: with SQLite under
 /// `config.data`, or PostgreSQL at `config.database_url`; with the in-process bus, or NATS
@@ -97,7 +105,7 @@ pub async fn launch<S: Store, B: Bus>(
         stop_rx.clone(),
     ));
 
-    // The sweeper declares contact lost; it owns a clone of the state and ends with the
+    // The sweeper declares contact lost and deletes old journeys; it owns a clone of the state and ends with the
     // shutdown signal.
     let sweeper = {
         let app = app.clone();
@@ -105,9 +113,13 @@ pub async fn launch<S: Store, B: Bus>(
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(sweep_every);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            // Journeys older than `journey_days` are deleted at start and every hour.
+            let mut journeys = tokio::time::interval(JOURNEY_SWEEP);
+            journeys.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tokio::select! {
                     _ = tick.tick() => app.hub.sweep().await,
+                    _ = journeys.tick() => app.hub.forget_old_journeys().await,
                     _ = stop.changed() => return,
                 }
             }

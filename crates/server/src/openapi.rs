@@ -6,8 +6,9 @@
 use axum::Json;
 use haurach_proto::{
     AcceptInvite, Account, BondView, ContactState, Credentials, Feeling, Invite, LatLon, Me,
-    Message, MessageKind, MessagePage, NextTier, PositionUpdate, Problem, PullView, SendMessage,
-    Session, TierView,
+    MeetingKind, MeetingLeg, MeetingView, Message, MessageKind, MessagePage, NextTier, PinMeeting,
+    PlaceEvent, PlaceInput, PlaceNews, PlaceView, PlacesView, PositionUpdate, Problem, PullView,
+    SendMessage, Session, TierView,
 };
 use serde_json::{Value, json};
 use utoipa::OpenApi;
@@ -30,10 +31,19 @@ use utoipa::OpenApi;
         Invite,
         LatLon,
         Me,
+        MeetingKind,
+        MeetingLeg,
+        MeetingView,
         Message,
         MessageKind,
         MessagePage,
         NextTier,
+        PinMeeting,
+        PlaceEvent,
+        PlaceInput,
+        PlaceNews,
+        PlaceView,
+        PlacesView,
         PositionUpdate,
         Problem,
         PullView,
@@ -228,6 +238,87 @@ pub const ROUTES: &[Route] = &[
         auth: true,
         errors: &[400, 401, 503],
     },
+    // Places, the meeting point, the journey and OwnTracks (issue 6).
+    Route {
+        method: "get",
+        path: "/api/v1/places",
+        summary: "My places and my partner's (their centres only within sight range).",
+        request: None,
+        status: 200,
+        response: Some("PlacesView"),
+        auth: true,
+        errors: &[401],
+    },
+    Route {
+        method: "put",
+        path: "/api/v1/places/{name}",
+        summary: "Name a place: centre and radius (201 when new, 200 when replaced).",
+        request: Some("PlaceInput"),
+        status: 201,
+        response: Some("PlaceView"),
+        auth: true,
+        errors: &[400, 401, 409, 413, 422],
+    },
+    Route {
+        method: "delete",
+        path: "/api/v1/places/{name}",
+        summary: "Forget one of my places.",
+        request: None,
+        status: 204,
+        response: None,
+        auth: true,
+        errors: &[401, 404],
+    },
+    Route {
+        method: "get",
+        path: "/api/v1/bond/meeting",
+        summary: "Where to meet: suggested (fair to both) or pinned, with each one's distance and ETA.",
+        request: None,
+        status: 200,
+        response: Some("MeetingView"),
+        auth: true,
+        errors: &[401, 404],
+    },
+    Route {
+        method: "put",
+        path: "/api/v1/bond/meeting",
+        summary: "Pin the meeting point to one of my places or to a point; both are told.",
+        request: Some("PinMeeting"),
+        status: 204,
+        response: None,
+        auth: true,
+        errors: &[400, 401, 404, 422],
+    },
+    Route {
+        method: "delete",
+        path: "/api/v1/bond/meeting",
+        summary: "Unpin the meeting point: back to the suggestion.",
+        request: None,
+        status: 204,
+        response: None,
+        auth: true,
+        errors: &[401, 404],
+    },
+    Route {
+        method: "get",
+        path: "/api/v1/me/journey.gpx",
+        summary: "My own journey as GPX 1.1 (?from=, ?to= RFC 3339); never a partner's.",
+        request: None,
+        status: 200,
+        response: None,
+        auth: true,
+        errors: &[400, 401, 422],
+    },
+    Route {
+        method: "post",
+        path: "/owntracks",
+        summary: "The OwnTracks app's HTTP mode (Basic auth): its JSON in, the partner as a friend out.",
+        request: None,
+        status: 200,
+        response: None,
+        auth: false,
+        errors: &[400, 401, 413, 422],
+    },
 ];
 
 /// The document.
@@ -276,11 +367,20 @@ pub fn build() -> Value {
         if path.contains("{seq}") {
             op["parameters"] = json!([{"name": "seq", "in": "path", "required": true, "schema": {"type": "integer"}}]);
         }
+        if path.contains("{name}") {
+            op["parameters"] = json!([{"name": "name", "in": "path", "required": true, "schema": {"type": "string"}}]);
+        }
+        if *path == "/owntracks" {
+            op["security"] = json!([{"basic": []}]);
+        }
         let entry = paths.entry(path.to_string()).or_insert_with(|| json!({}));
         entry[*method] = op;
     }
     doc["paths"] = Value::Object(paths);
-    doc["components"]["securitySchemes"] = json!({"bearer": {"type": "http", "scheme": "bearer"}});
+    doc["components"]["securitySchemes"] = json!({
+        "bearer": {"type": "http", "scheme": "bearer"},
+        "basic": {"type": "http", "scheme": "basic"},
+    });
     doc
 }
 

@@ -178,6 +178,11 @@ impl Api {
         self.call(method, path, body).await.map(|_| ())
     }
 
+    /// `GET path` → the body as it is (GPX, SVG).
+    pub async fn bytes(&self, path: &str) -> Result<Vec<u8>, ApiError> {
+        self.call(Method::GET, path, None).await.map(|(_, b)| b)
+    }
+
     /// `GET path` → JSON.
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ApiError> {
         self.json(Method::GET, path, None).await

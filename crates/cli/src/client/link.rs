@@ -234,6 +234,28 @@ impl LinkView {
                 self.partner = None;
                 line
             }
+            ServerFrame::Place(news) => {
+                let who = if news.who.eq_ignore_ascii_case(&self.me) {
+                    "you"
+                } else {
+                    news.who.as_str()
+                };
+                match news.event {
+                    haurach_proto::PlaceEvent::Arrived => {
+                        format!("{who} arrived at {}", news.place)
+                    }
+                    haurach_proto::PlaceEvent::Left => format!("{who} left {}", news.place),
+                }
+            }
+            // Sent on every move: a line each would drown the rest; `haurach meet` shows it.
+            ServerFrame::Meeting { .. } => return None,
+            ServerFrame::MeetingReached { who } => {
+                if who.eq_ignore_ascii_case(&self.me) {
+                    "you reached the meeting point".to_owned()
+                } else {
+                    format!("{who} reached the meeting point")
+                }
+            }
             ServerFrame::Error { id, problem } => match id {
                 Some(id) => format!("error ({id}): {}", problem.detail),
                 None => format!("error: {}", problem.detail),

@@ -6,6 +6,7 @@ mod account;
 mod bench;
 mod link;
 mod multinode;
+mod places;
 mod replay;
 mod restart;
 mod retry;

@@ -69,6 +69,15 @@ fn partners_on_two_nodes_walk_together_and_a_killed_node_loses_nothing() {
     spike.ok(&["move", "23.1330", "53.7710"]);
     amethyst_watch.expect("spike is west, 500 m away", WAIT);
 
+    // Spike pins where to meet, on node 1; node 2 knows at once, and when Amethyst gets
+    // there (on node 2), both are told.
+    spike.ok(&["meet", "--at", "23.1330,53.7740"]);
+    let out = amethyst.ok(&["meet"]);
+    assert!(out.starts_with("meet at the point spike pinned"), "{out}");
+    amethyst.ok(&["move", "23.1330", "53.7740"]);
+    amethyst_watch.expect("you reached the meeting point", WAIT);
+    spike_watch.expect("amethyst reached the meeting point", WAIT);
+
     // Messages both ways.
     spike.ok(&["say", "hello from node one"]);
     amethyst_watch.expect("spike: hello from node one", WAIT);

@@ -153,15 +153,8 @@ async fn send(client: async_nats::Client, mut out: mpsc::Receiver<Outgoing>) {
                 (format!("haurach.acct.{}", account.0), buf.freeze())
             }
             Outgoing::Bond(event) => {
-                let bond = match &event {
-                    BondEvent::Fix { bond, .. }
-                    | BondEvent::Heard { bond, .. }
-                    | BondEvent::Guard { bond, .. }
-                    | BondEvent::Formed { bond, .. }
-                    | BondEvent::Ended { bond, .. } => *bond,
-                };
                 let json = serde_json::to_vec(&event).expect("bond events serialise");
-                (format!("haurach.bond.{bond}"), Bytes::from(json))
+                (format!("haurach.bond.{}", event.about()), Bytes::from(json))
             }
         };
         if let Err(e) = client.publish(subject, payload).await {

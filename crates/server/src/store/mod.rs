@@ -10,9 +10,12 @@ use haurach_bond::{Fix, Profile, TierSet};
 use haurach_proto::{Feeling, MessageKind};
 use uuid::Uuid;
 
+pub mod places;
+mod places_postgres;
 pub mod postgres;
 pub mod sqlite;
 
+pub use places::{PinRecord, PlaceRecord, PlaceStore};
 pub use postgres::Postgres;
 pub use sqlite::Sqlite;
 
@@ -174,8 +177,9 @@ pub enum StoreError {
 /// Shorthand for store results.
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// Durable storage of accounts, sessions, bonds, positions and messages.
-pub trait Store: Clone + Send + Sync + 'static {
+/// Durable storage of accounts, sessions, bonds, positions and messages; places, the
+/// meeting point and journeys through its supertrait [`PlaceStore`].
+pub trait Store: PlaceStore + Clone + Send + Sync + 'static {
     /// Creates an account; `Conflict("name_taken")` when the name (any case) exists.
     fn create_account(
         &self,
@@ -256,7 +260,7 @@ pub trait Store: Clone + Send + Sync + 'static {
     -> impl Future<Output = StoreResult<bool>> + Send;
 
     /// Stores accounts' latest positions, in one transaction (a fix older than the one
-    /// stored is ignored).
+    /// stored is ignored), and appends each fix to its account's journey.
     fn save_positions(
         &self,
         batch: &[(AccountId, PositionRecord)],

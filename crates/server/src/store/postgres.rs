@@ -451,6 +451,7 @@ impl Store for Postgres {
                 _ => latest.push((account, p)),
             }
         }
+        let mut tx = self.pool.begin().await?;
         // Column arrays for one UNNEST insert.
         let ids: Vec<Uuid> = latest.iter().map(|(a, _)| a.0).collect();
         let lats: Vec<f64> = latest.iter().map(|(_, p)| p.fix.lat).collect();
@@ -473,8 +474,33 @@ impl Store for Postgres {
         .bind(&accuracies)
         .bind(&taken)
         .bind(&received)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        // The journey keeps every fix of the batch (see `store::places`); a retry is not
+        // doubled.
+        let (mut j_ids, mut j_at, mut j_lat, mut j_lon, mut j_acc) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for (account, p) in batch {
+            j_ids.push(account.0);
+            j_at.push(p.fix.at_ms);
+            j_lat.push(p.fix.lat);
+            j_lon.push(p.fix.lon);
+            j_acc.push(p.fix.accuracy_m);
+        }
+        sqlx::query(
+            "INSERT INTO journey (account_id, at, lat, lon, accuracy_m) \
+             SELECT * FROM UNNEST($1::uuid[], $2::int8[], $3::float8[], $4::float8[], \
+                                  $5::float8[]) \
+             ON CONFLICT (account_id, at) DO NOTHING",
+        )
+        .bind(&j_ids)
+        .bind(&j_at)
+        .bind(&j_lat)
+        .bind(&j_lon)
+        .bind(&j_acc)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
         Ok(())
     }
 

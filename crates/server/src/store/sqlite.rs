@@ -25,7 +25,7 @@ use super::{
 #[derive(Debug, Clone)]
 pub struct Sqlite {
     writer: SqlitePool,
-    reader: SqlitePool,
+    pub(super) reader: SqlitePool,
 }
 
 impl Sqlite {
@@ -67,7 +67,7 @@ impl Sqlite {
         Ok(Sqlite { writer, reader })
     }
 
-    async fn begin(&self) -> StoreResult<Transaction<'static, Db>> {
+    pub(super) async fn begin(&self) -> StoreResult<Transaction<'static, Db>> {
         // IMMEDIATE takes the write lock up front, so a transaction that reads and then
         // writes cannot fail half-way on a lock upgrade.
         Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
@@ -93,7 +93,7 @@ const BOND_SELECT: &str = "SELECT b.id, b.a, b.b, b.profile, b.open_tiers, b.cre
 const MESSAGE_COLUMNS: &str =
     "seq, bond_id, sender_id, client_id, kind, body, feeling, sent_at, acknowledged_at";
 
-fn uuid(row: &SqliteRow, column: &str) -> StoreResult<Uuid> {
+pub(super) fn uuid(row: &SqliteRow, column: &str) -> StoreResult<Uuid> {
     let text: String = row.try_get(column)?;
     Uuid::from_str(&text).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
 }
@@ -431,6 +431,18 @@ impl Store for Sqlite {
             .bind(fix.accuracy_m)
             .bind(fix.at_ms)
             .bind(position.received_at)
+            .execute(&mut *tx)
+            .await?;
+            // The journey keeps every fix (see `store::places`); a retry is not doubled.
+            sqlx::query(
+                "INSERT OR IGNORE INTO journey (account_id, at, lat, lon, accuracy_m) \
+                 VALUES (?, ?, ?, ?, ?)",
+            )
+            .bind(account.0.to_string())
+            .bind(fix.at_ms)
+            .bind(fix.lat)
+            .bind(fix.lon)
+            .bind(fix.accuracy_m)
             .execute(&mut *tx)
             .await?;
         }

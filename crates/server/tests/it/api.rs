@@ -48,7 +48,7 @@ async fn every_documented_route_exists() {
     let token = s.citizen("spike").await;
     for route in haurach_server::openapi::ROUTES {
         let (method, path) = (route.method, route.path);
-        let path = path.replace("{seq}", "1");
+        let path = path.replace("{seq}", "1").replace("{name}", "home");
         let (status, body) = http(s.addr, &method.to_uppercase(), &path, Some(&token), None).await;
         assert!(
             body.get("code") != Some(&json!("no_such_route")) && status != 405,

@@ -5,5 +5,8 @@ mod api;
 mod common;
 mod link;
 mod outage;
+mod owntracks;
+mod places;
 mod restart;
 mod store;
+mod store_places;

@@ -1,0 +1,478 @@
+//! `POST /owntracks`: the OwnTracks phone app in its HTTP mode as a position source.
+//!
+//! The app posts the same JSON it would publish over MQTT (one message, or an array of
+//! them) and shows whatever the answer's JSON array holds. Here:
+//!
+//! - HTTP Basic auth is the citizen's Haurach name and password (failures count with the
+//!   login form's: ten a minute per name, then 429); `X-Limit-D` names the device
+//!   (logged; a citizen's devices all move the same person).
+//! - `location` and `transition` are position fixes (Haurach judges places itself, so a
+//!   transition counts for the fix it carries, not for the app's verdict); `waypoint`
+//!   and `waypoints` become the citizen's places (`desc` is the name, `rad` the radius);
+//!   `card`, `lwt`, `status`, `steps` and `beacon` are read and ignored; a zero-length
+//!   body is ignored.
+//! - `encrypted` is refused (Haurach has no key: turn encryption off in the app), so are
+//!   `cmd` and `request` (they go to a device, not from it), unknown types and messages
+//!   missing what the OwnTracks schema requires: 422 problem+json.
+//! - The answer is always a JSON array: the partner as an OwnTracks friend, a `card` with
+//!   their name and a `tid`, and a `location` with the `tid` and a `tst`. The location
+//!   obeys the bond's privacy: exact within sight range; beyond it a point placed from
+//!   the caller's own position along the coarsened bearing and distance (never the real
+//!   one), with an `acc` as wide as the rounding. The meeting point, when both see it,
+//!   is a second friend, "the Needle".
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use haurach_bond::pull::{coarsen_bearing, coarsen_distance};
+use haurach_bond::{Fix, Tier, geo};
+use haurach_proto::{PlaceInput, PositionUpdate};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::auth;
+use crate::bus::Bus;
+use crate::error::ApiError;
+use crate::http::{AppState, fix_of};
+use crate::hub::{Hub, now_ms};
+use crate::store::{AccountId, Store};
+
+/// How long a verified name and password are trusted without hashing them again. The app
+/// posts every fix with the same credentials; argon2id on each would cost more than the
+/// fix.
+const TRUSTED_FOR: Duration = Duration::from_secs(300);
+
+/// Verified Basic credentials, by the SHA-256 of `name:password`.
+#[derive(Debug, Default)]
+pub struct BasicCache {
+    verified: Mutex<HashMap<[u8; 32], (AccountId, Instant)>>,
+}
+
+fn unauthorized(detail: &str) -> Response {
+    let mut res = ApiError::unauthorized(detail).into_response();
+    res.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Basic realm=\"haurach\", charset=\"UTF-8\""),
+    );
+    res
+}
+
+fn invalid(detail: impl Into<String>) -> ApiError {
+    ApiError::invalid("owntracks_invalid", detail)
+}
+
+fn unsupported(detail: impl Into<String>) -> ApiError {
+    ApiError::invalid("owntracks_unsupported", detail)
+}
+
+/// The name and password of `Authorization: Basic ...`.
+fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, encoded) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = decode_base64(encoded.trim())?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (name, password) = text.split_once(':')?;
+    Some((name.to_owned(), password.to_owned()))
+}
+
+/// Standard base64 with padding (RFC 4648 §4), as HTTP Basic uses it.
+fn decode_base64(s: &str) -> Option<Vec<u8>> {
+    fn value(c: u8) -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        } as u32)
+    }
+    let bytes = s.trim_end_matches('=').as_bytes();
+    if s.len() % 4 == 1 || bytes.len() + 2 < s.len() {
+        return None;
+    }
+    let mut out = Vec::with_capacity(bytes.len() * 3 / 4);
+    for chunk in bytes.chunks(4) {
+        let mut acc = 0u32;
+        for (i, &c) in chunk.iter().enumerate() {
+            acc |= value(c)? << (18 - 6 * i);
+        }
+        let n = chunk.len() * 6 / 8;
+        out.extend_from_slice(&acc.to_be_bytes()[1..=n]);
+    }
+    Some(out)
+}
+
+/// Whether a `face` is plausibly base64 (the schema's rule): its alphabet only.
+fn looks_base64(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'=' | b'\n' | b'\r'))
+}
+
+async fn authenticate<S: Store, B: Bus>(
+    app: &AppState<S, B>,
+    headers: &HeaderMap,
+) -> Result<AccountId, Response> {
+    let Some((name, password)) = basic_credentials(headers) else {
+        return Err(unauthorized(
+            "send your Haurach name and password with HTTP Basic auth (in the app: \
+             Settings, Connection, Identification)",
+        ));
+    };
+    let key: [u8; 32] = Sha256::digest(format!("{}:{password}", name.to_lowercase())).into();
+    if let Some((account, at)) = app
+        .owntracks
+        .verified
+        .lock()
+        .expect("owntracks lock")
+        .get(&key)
+        && at.elapsed() < TRUSTED_FOR
+    {
+        return Ok(*account);
+    }
+    // After the cache: someone guessing a citizen's password does not lock out their
+    // phone, which keeps posting with credentials verified before.
+    if let Some(throttled) = app.login_throttled(&name) {
+        return Err(throttled.into_response());
+    }
+    let account = app
+        .hub
+        .store
+        .account_by_name(&name)
+        .await
+        .map_err(|e| ApiError::from(e).into_response())?;
+    let ok = match &account {
+        Some(a) => {
+            let phc = a.password_hash.clone();
+            tokio::task::spawn_blocking(move || auth::verify_password(&password, &phc))
+                .await
+                .unwrap_or(false)
+        }
+        None => false,
+    };
+    match account.filter(|_| ok) {
+        Some(a) => {
+            app.login_succeeded(&name);
+            app.owntracks
+                .verified
+                .lock()
+                .expect("owntracks lock")
+                .insert(key, (a.id, Instant::now()));
+            Ok(a.id)
+        }
+        None => {
+            app.login_failed(&name);
+            Err(unauthorized("wrong name or password"))
+        }
+    }
+}
+
+fn number(msg: &Value, field: &str, kind: &str) -> Result<Option<f64>, ApiError> {
+    match msg.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => Ok(n.as_f64()),
+        Some(_) => Err(invalid(format!("{kind}: {field} must be a number"))),
+    }
+}
+
+fn required(msg: &Value, field: &str, kind: &str) -> Result<f64, ApiError> {
+    number(msg, field, kind)?.ok_or_else(|| invalid(format!("{kind}: {field} is required")))
+}
+
+/// A `location` or `transition` as a fix.
+fn fix_of_message(msg: &Value, kind: &str) -> Result<Fix, ApiError> {
+    let lat = required(msg, "lat", kind)?;
+    let lon = required(msg, "lon", kind)?;
+    let tst = required(msg, "tst", kind)?;
+    // The app sends -1 (or nothing) when it does not know the accuracy.
+    let acc = number(msg, "acc", kind)?.filter(|a| *a >= 0.0);
+    let at = time::OffsetDateTime::from_unix_timestamp(tst as i64)
+        .map_err(|_| invalid(format!("{kind}: tst {tst} is not a time")))?;
+    fix_of(
+        &PositionUpdate {
+            lat,
+            lon,
+            accuracy_m: acc,
+            at: Some(at),
+        },
+        now_ms(),
+    )
+}
+
+/// A `waypoint` as a place: its `desc` is the name, `rad` the radius.
+fn place_of_waypoint(msg: &Value) -> Result<(String, PlaceInput), ApiError> {
+    let desc = msg.get("desc").and_then(Value::as_str).ok_or_else(|| {
+        invalid("waypoint: desc (the place's name), lat, lon and rad are required to make a place")
+    })?;
+    let input = PlaceInput {
+        lat: required(msg, "lat", "waypoint")?,
+        lon: required(msg, "lon", "waypoint")?,
+        radius_m: required(msg, "rad", "waypoint")?,
+    };
+    Ok((desc.trim().to_owned(), input))
+}
+
+/// What one message asks of the hub.
+enum Action {
+    Fix(Fix),
+    Places(Vec<(String, PlaceInput)>),
+    Nothing,
+}
+
+/// Reads one OwnTracks message.
+fn read_message(msg: &Value) -> Result<Action, ApiError> {
+    let Some(kind) = msg.get("_type").and_then(Value::as_str) else {
+        return Err(invalid(
+            "every OwnTracks message is a JSON object with a _type",
+        ));
+    };
+    match kind {
+        "location" => Ok(Action::Fix(fix_of_message(msg, "location")?)),
+        "transition" => {
+            for field in ["acc", "wtst"] {
+                required(msg, field, "transition")?;
+            }
+            match msg.get("event").and_then(Value::as_str) {
+                Some("enter" | "leave") => {}
+                _ => return Err(invalid("transition: event must be \"enter\" or \"leave\"")),
+            }
+            Ok(Action::Fix(fix_of_message(msg, "transition")?))
+        }
+        "waypoint" => Ok(Action::Places(vec![place_of_waypoint(msg)?])),
+        "waypoints" => {
+            let list = msg
+                .get("waypoints")
+                .and_then(Value::as_array)
+                .ok_or_else(|| invalid("waypoints: waypoints must be an array of waypoint"))?;
+            Ok(Action::Places(
+                list.iter()
+                    .map(place_of_waypoint)
+                    .collect::<Result<_, _>>()?,
+            ))
+        }
+        "card" => {
+            if let Some(face) = msg.get("face")
+                && !face.as_str().is_some_and(looks_base64)
+            {
+                return Err(invalid("card: face must be a base64 image"));
+            }
+            Ok(Action::Nothing)
+        }
+        "lwt" => {
+            required(msg, "tst", "lwt")?;
+            Ok(Action::Nothing)
+        }
+        "steps" => {
+            for field in ["from", "to", "steps", "tst"] {
+                required(msg, field, "steps")?;
+            }
+            Ok(Action::Nothing)
+        }
+        "status" | "beacon" => Ok(Action::Nothing),
+        "encrypted" => Err(unsupported(
+            "encrypted payloads cannot be read: Haurach has no key; turn off encryption in \
+             the app (Settings, Encryption key) and use https",
+        )),
+        "cmd" | "request" => Err(unsupported(format!(
+            "{kind} messages are for a device; Haurach does not take them"
+        ))),
+        other => Err(unsupported(format!(
+            "Haurach does not know OwnTracks messages of _type {other:?}"
+        ))),
+    }
+}
+
+/// An OwnTracks tracker id for a name: its first two letters or digits, upper case.
+pub fn tid_of(name: &str) -> String {
+    let tid: String = name
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(2)
+        .collect::<String>()
+        .to_uppercase();
+    if tid.is_empty() { "HP".into() } else { tid }
+}
+
+/// What the partner looks like to an OwnTracks app.
+struct FriendView {
+    name: String,
+    /// (lat, lon, acc, tst seconds) of the partner, as the caller may see it.
+    location: Option<(f64, f64, f64, i64)>,
+    /// The meeting point, when it can be shown.
+    needle: Option<(f64, f64, String)>,
+}
+
+impl<S: Store, B: Bus> Hub<S, B> {
+    async fn friend_view(&self, account: AccountId) -> Result<Option<FriendView>, ApiError> {
+        let Some(held) = self.held(account).await? else {
+            return Ok(None);
+        };
+        let (name, me, partner, sight) = {
+            let rt = held.lock().await?;
+            (
+                rt.record.names[1 - held.idx].clone(),
+                rt.fixes[held.idx],
+                rt.fixes[1 - held.idx],
+                rt.tiers.is_open(Tier::Sight),
+            )
+        };
+        let location = match (me, partner) {
+            (_, Some(p)) if sight => Some((p.lat, p.lon, p.accuracy_or_zero(), p.at_ms / 1000)),
+            (Some(m), Some(p)) => {
+                let g = geo::inverse(m.lat, m.lon, p.lat, p.lon);
+                let (bearing, distance) = (
+                    coarsen_bearing(g.bearing_deg),
+                    coarsen_distance(g.distance_m),
+                );
+                let (lat, lon) = geo::destination(m.lat, m.lon, bearing, distance);
+                // The rounding's reach: half the distance step plus 2.5° across.
+                let acc = (distance * 0.05 + distance * 2.5f64.to_radians().tan()).round();
+                Some((lat, lon, acc, p.at_ms / 1000))
+            }
+            _ => None,
+        };
+        let needle = match self.meeting_view(account).await {
+            Ok(view) => view.position.map(|p| {
+                (
+                    p.lat,
+                    p.lon,
+                    view.name.unwrap_or_else(|| "the Needle".to_owned()),
+                )
+            }),
+            Err(_) => None,
+        };
+        Ok(Some(FriendView {
+            name,
+            location,
+            needle,
+        }))
+    }
+}
+
+/// The answer: the partner (and the meeting point) as OwnTracks friends.
+fn friends(view: Option<FriendView>, now_s: i64) -> Value {
+    let Some(view) = view else {
+        return json!([]);
+    };
+    let tid = tid_of(&view.name);
+    let mut out = vec![json!({"_type": "card", "tid": tid, "name": view.name})];
+    if let Some((lat, lon, acc, tst)) = view.location {
+        out.push(json!({
+            "_type": "location", "tid": tid, "lat": lat, "lon": lon, "acc": acc, "tst": tst,
+            "topic": format!("owntracks/haurach/{tid}"),
+        }));
+    }
+    if let Some((lat, lon, name)) = view.needle {
+        out.push(json!({"_type": "card", "tid": "ND", "name": name}));
+        out.push(json!({
+            "_type": "location", "tid": "ND", "lat": lat, "lon": lon, "tst": now_s,
+            "topic": "owntracks/haurach/needle",
+        }));
+    }
+    Value::Array(out)
+}
+
+/// `POST /owntracks`.
+pub async fn post<S: Store, B: Bus>(
+    State(app): State<AppState<S, B>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match handle(&app, &headers, &body).await {
+        Ok(value) => axum::Json(value).into_response(),
+        Err(res) => res,
+    }
+}
+
+async fn handle<S: Store, B: Bus>(
+    app: &AppState<S, B>,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Value, Response> {
+    let account = authenticate(app, headers).await?;
+    let device = headers
+        .get("x-limit-d")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    tracing::debug!(device, bytes = body.len(), "owntracks post");
+    let fail = |e: ApiError| e.into_response();
+    if !body.iter().all(u8::is_ascii_whitespace) {
+        let value: Value = serde_json::from_slice(body).map_err(|e| {
+            fail(ApiError::bad_request(
+                "malformed_json",
+                format!("the body is not JSON: {e}"),
+            ))
+        })?;
+        let messages = match value {
+            Value::Array(list) => list,
+            other => vec![other],
+        };
+        // Everything is read before anything is done: a bad message in an array leaves
+        // nothing half applied.
+        let actions: Vec<Action> = messages
+            .iter()
+            .map(read_message)
+            .collect::<Result<_, _>>()
+            .map_err(fail)?;
+        let mut heard = false;
+        for action in actions {
+            match action {
+                Action::Fix(fix) => {
+                    app.hub.position(account, fix, true).await.map_err(fail)?;
+                    heard = true;
+                }
+                Action::Places(places) => {
+                    app.hub.put_places(account, places).await.map_err(fail)?;
+                }
+                Action::Nothing => {}
+            }
+        }
+        if !heard {
+            app.hub.heard(account).await.map_err(fail)?;
+        }
+    } else {
+        app.hub.heard(account).await.map_err(fail)?;
+    }
+    let view = app.hub.friend_view(account).await.map_err(fail)?;
+    Ok(friends(view, now_ms() / 1000))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_decodes_as_http_basic_sends_it() {
+        assert_eq!(
+            decode_base64("YW1ldGh5c3Q6czNjcjN0IQ==").unwrap(),
+            b"amethyst:s3cr3t!"
+        );
+        assert_eq!(decode_base64("YWI=").unwrap(), b"ab");
+        assert_eq!(decode_base64("YWJj").unwrap(), b"abc");
+        assert_eq!(decode_base64("").unwrap(), b"");
+        assert!(decode_base64("YW!j").is_none());
+        assert!(decode_base64("Y").is_none());
+    }
+
+    #[test]
+    fn tracker_ids_are_two_characters() {
+        assert_eq!(tid_of("amethyst"), "AM");
+        assert_eq!(tid_of("s.p-ike"), "SP");
+        assert_eq!(tid_of("-"), "HP");
+    }
+
+    #[test]
+    fn timestamps_are_seconds() {
+        use crate::hub::timestamp;
+        assert_eq!(timestamp(1_000).unix_timestamp(), 1);
+    }
+}

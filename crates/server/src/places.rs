@@ -1,0 +1,335 @@
+//! Places at run time: each person's places with whether they are inside, judged on every
+//! fix by the rules of [`haurach_bond::place`], and the news of arriving and leaving, which
+//! both partners receive at any range. A place's coordinates reach the partner only within
+//! sight range, like the pull.
+//!
+//! Whether someone is inside is the memory of the hysteresis: it is committed before the
+//! news goes out, so a restart neither repeats an arrival nor forgets one.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use haurach_bond::place::{Transition, valid_radius};
+use haurach_bond::{Fix, Tier};
+use haurach_proto::{
+    LatLon, PlaceEvent, PlaceInput, PlaceNews, PlaceView, PlacesView, ServerFrame,
+};
+use tokio::sync::Mutex as AsyncMutex;
+
+use crate::bus::{BondEvent, Bus};
+use crate::error::ApiError;
+use crate::hub::{Hub, now_ms, timestamp};
+use crate::store::{AccountId, PlaceRecord, Store};
+
+/// The most places one person may keep.
+pub const MAX_PLACES: usize = 100;
+
+/// One person's places as last loaded, and the time of the fix they were judged by.
+#[derive(Debug, Default)]
+pub(crate) struct Judged {
+    places: Option<Vec<PlaceRecord>>,
+    last_at_ms: i64,
+}
+
+/// Every person's places, loaded on first use. The map's lock is held only to look up or
+/// insert; each person's entry has its own async lock, held across the store's commit so
+/// their fixes are judged one at a time.
+#[derive(Debug, Default)]
+pub struct PlaceCache {
+    by_account: Mutex<HashMap<AccountId, Arc<AsyncMutex<Judged>>>>,
+}
+
+impl PlaceCache {
+    /// Drops what is held of `account`'s places: another node changed them.
+    pub(crate) fn forget(&self, account: AccountId) {
+        self.by_account
+            .lock()
+            .expect("places lock")
+            .remove(&account);
+    }
+
+    fn entry(&self, account: AccountId) -> Arc<AsyncMutex<Judged>> {
+        self.by_account
+            .lock()
+            .expect("places lock")
+            .entry(account)
+            .or_default()
+            .clone()
+    }
+}
+
+/// Checks a place's name: what a person can type, and short.
+pub fn check_place_name(name: &str) -> Result<(), ApiError> {
+    let n = name.chars().count();
+    if (1..=64).contains(&n) && !name.chars().any(char::is_control) && name.trim() == name {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
+            "invalid_place_name",
+            "a place's name is 1 to 64 characters, without control characters or \
+             surrounding spaces",
+        ))
+    }
+}
+
+/// Checks a place's centre and radius.
+pub fn check_place(input: &PlaceInput) -> Result<(), ApiError> {
+    if !haurach_bond::geo::valid_coordinates(input.lat, input.lon) {
+        return Err(ApiError::invalid(
+            "invalid_position",
+            format!(
+                "lat must be in [-90, 90] and lon in [-180, 180]; got lat {} lon {}",
+                input.lat, input.lon
+            ),
+        ));
+    }
+    if !valid_radius(input.radius_m) {
+        return Err(ApiError::invalid(
+            "invalid_radius",
+            format!(
+                "radius_m must be between {} and {} metres; got {}",
+                haurach_bond::place::MIN_RADIUS_M,
+                haurach_bond::place::MAX_RADIUS_M,
+                input.radius_m
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn view(p: &PlaceRecord, with_position: bool) -> PlaceView {
+    PlaceView {
+        name: p.name.clone(),
+        radius_m: p.radius_m,
+        position: with_position.then_some(LatLon {
+            lat: p.lat,
+            lon: p.lon,
+        }),
+        inside: p.inside,
+    }
+}
+
+impl<S: Store, B: Bus> Hub<S, B> {
+    /// Loads `account`'s places into a held entry if they are not there yet.
+    async fn loaded<'a>(
+        &self,
+        account: AccountId,
+        judged: &'a mut Judged,
+    ) -> Result<&'a mut Vec<PlaceRecord>, ApiError> {
+        if judged.places.is_none() {
+            judged.places = Some(self.store.places(account).await?);
+        }
+        Ok(judged.places.as_mut().expect("just loaded"))
+    }
+
+    /// Judges `account`'s places by a new fix; commits and announces every arrival and
+    /// departure (to the person and, when bonded, to their partner).
+    pub(crate) async fn judge_places(&self, account: AccountId, fix: &Fix) -> Result<(), ApiError> {
+        let entry = self.places.entry(account);
+        let mut judged = entry.lock().await;
+        if fix.at_ms < judged.last_at_ms {
+            return Ok(());
+        }
+        judged.last_at_ms = fix.at_ms;
+        let places = self.loaded(account, &mut judged).await?;
+        let changes: Vec<(usize, Transition)> = places
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| p.place().transition(p.inside, fix).map(|t| (i, t)))
+            .collect();
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let updates: Vec<(String, bool)> = changes
+            .iter()
+            .map(|(i, t)| (places[*i].name.clone(), *t == Transition::Arrived))
+            .collect();
+        self.store.set_inside(account, &updates).await?;
+        self.bus
+            .share(BondEvent::PlacesChanged { account: account.0 });
+        for (i, t) in &changes {
+            places[*i].inside = *t == Transition::Arrived;
+        }
+        let news: Vec<PlaceNews> = changes
+            .iter()
+            .map(|(i, t)| PlaceNews {
+                who: String::new(),
+                place: places[*i].name.clone(),
+                event: match t {
+                    Transition::Arrived => PlaceEvent::Arrived,
+                    Transition::Left => PlaceEvent::Left,
+                },
+                at: timestamp(fix.at_ms),
+            })
+            .collect();
+        drop(judged);
+        self.announce_places(account, news).await
+    }
+
+    async fn announce_places(
+        &self,
+        account: AccountId,
+        news: Vec<PlaceNews>,
+    ) -> Result<(), ApiError> {
+        let (who, to) = match self.held(account).await? {
+            Some(held) => {
+                let rt = held.lock().await?;
+                (
+                    rt.record.names[held.idx].clone(),
+                    rt.record.members.to_vec(),
+                )
+            }
+            None => {
+                let name = self.store.account(account).await?.map(|a| a.name);
+                (name.unwrap_or_default(), vec![account])
+            }
+        };
+        for mut n in news {
+            n.who = who.clone();
+            let frame = ServerFrame::Place(n);
+            for member in &to {
+                self.publish(*member, &frame);
+            }
+        }
+        Ok(())
+    }
+
+    /// The caller's places and their partner's (with coordinates only within sight).
+    pub async fn places_view(&self, account: AccountId) -> Result<PlacesView, ApiError> {
+        let partner = match self.held(account).await? {
+            Some(held) => {
+                let rt = held.lock().await?;
+                Some((
+                    rt.record.members[1 - held.idx],
+                    rt.tiers.is_open(Tier::Sight),
+                ))
+            }
+            None => None,
+        };
+        let mine = {
+            let entry = self.places.entry(account);
+            let mut judged = entry.lock().await;
+            self.loaded(account, &mut judged)
+                .await?
+                .iter()
+                .map(|p| view(p, true))
+                .collect()
+        };
+        let partner = match partner {
+            Some((other, sight)) => {
+                let entry = self.places.entry(other);
+                let mut judged = entry.lock().await;
+                self.loaded(other, &mut judged)
+                    .await?
+                    .iter()
+                    .map(|p| view(p, sight))
+                    .collect()
+            }
+            None => Vec::new(),
+        };
+        Ok(PlacesView { mine, partner })
+    }
+
+    /// Creates or replaces the caller's places by name; whether each is new. Whether the
+    /// owner is inside is judged at once from their latest fix, without news: making a
+    /// place where one stands is not arriving there.
+    pub async fn put_places(
+        &self,
+        account: AccountId,
+        places: Vec<(String, PlaceInput)>,
+    ) -> Result<Vec<(PlaceView, bool)>, ApiError> {
+        for (name, input) in &places {
+            check_place_name(name)?;
+            check_place(input)?;
+        }
+        let latest = self.store.position(account).await?.map(|p| p.fix);
+        let entry = self.places.entry(account);
+        let mut judged = entry.lock().await;
+        let held = self.loaded(account, &mut judged).await?;
+        let n_new = places
+            .iter()
+            .filter(|(name, _)| {
+                !held
+                    .iter()
+                    .any(|p| p.name.to_lowercase() == name.to_lowercase())
+            })
+            .count();
+        if held.len() + n_new > MAX_PLACES {
+            return Err(ApiError::conflict(
+                "too_many_places",
+                format!("a person keeps at most {MAX_PLACES} places: delete one first"),
+            ));
+        }
+        let now = now_ms();
+        let records: Vec<PlaceRecord> = places
+            .into_iter()
+            .map(|(name, input)| {
+                let mut record = PlaceRecord {
+                    name,
+                    lat: input.lat,
+                    lon: input.lon,
+                    radius_m: input.radius_m,
+                    inside: false,
+                    updated_at: now,
+                };
+                record.inside = latest.is_some_and(|fix| record.place().judge(false, &fix));
+                record
+            })
+            .collect();
+        let created = self.store.put_places(account, &records).await?;
+        self.bus
+            .share(BondEvent::PlacesChanged { account: account.0 });
+        // Reload: the store resolved names that differ only in case.
+        judged.places = Some(self.store.places(account).await?);
+        Ok(records
+            .iter()
+            .zip(created)
+            .map(|(r, c)| (view(r, true), c))
+            .collect())
+    }
+
+    /// Deletes one of the caller's places.
+    pub async fn delete_place(&self, account: AccountId, name: &str) -> Result<(), ApiError> {
+        let entry = self.places.entry(account);
+        let mut judged = entry.lock().await;
+        if !self.store.delete_place(account, name).await? {
+            return Err(ApiError::not_found(
+                "place_not_found",
+                format!("you have no place named {name:?}"),
+            ));
+        }
+        self.bus
+            .share(BondEvent::PlacesChanged { account: account.0 });
+        judged.places = Some(self.store.places(account).await?);
+        Ok(())
+    }
+
+    /// One of the caller's places, by name (any case).
+    pub async fn own_place(&self, account: AccountId, name: &str) -> Result<PlaceRecord, ApiError> {
+        let entry = self.places.entry(account);
+        let mut judged = entry.lock().await;
+        self.loaded(account, &mut judged)
+            .await?
+            .iter()
+            .find(|p| p.name.to_lowercase() == name.to_lowercase())
+            .cloned()
+            .ok_or_else(|| {
+                ApiError::not_found(
+                    "place_not_found",
+                    format!("you have no place named {name:?}"),
+                )
+            })
+    }
+}
+
+impl<S: Store, B: Bus> Hub<S, B> {
+    /// Deletes every journey fix older than the configured retention (`journey_days`).
+    pub async fn forget_old_journeys(&self) {
+        let cutoff = now_ms() - self.config.journey_keep_ms();
+        match self.store.forget_journey_before(cutoff).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(n, "deleted journey fixes past their retention"),
+            Err(e) => tracing::error!(error = %e, "deleting old journey fixes failed"),
+        }
+    }
+}

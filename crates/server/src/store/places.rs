@@ -1,0 +1,288 @@
+//! Storage of places, the pinned meeting point and the journey: the [`PlaceStore`] trait
+//! (a supertrait of [`Store`](super::Store), so every backend has it) and its SQLite
+//! implementation. Like the rest of the store, each method is one transaction.
+
+use std::future::Future;
+
+use haurach_bond::Fix;
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+
+use super::sqlite::uuid as sqlite_uuid;
+use super::{AccountId, BondId, Sqlite, StoreResult};
+
+/// A place as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlaceRecord {
+    /// Its name as its owner wrote it.
+    pub name: String,
+    /// Latitude of the centre, degrees.
+    pub lat: f64,
+    /// Longitude of the centre, degrees.
+    pub lon: f64,
+    /// Radius, metres.
+    pub radius_m: f64,
+    /// Whether the owner was inside at their last fix.
+    pub inside: bool,
+    /// Unix milliseconds.
+    pub updated_at: i64,
+}
+
+impl PlaceRecord {
+    /// The place as the rules see it.
+    pub fn place(&self) -> haurach_bond::place::Place {
+        haurach_bond::place::Place {
+            lat: self.lat,
+            lon: self.lon,
+            radius_m: self.radius_m,
+        }
+    }
+}
+
+/// A meeting point a partner pinned.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PinRecord {
+    /// The place's name or the pin's label.
+    pub name: Option<String>,
+    /// Latitude, degrees.
+    pub lat: f64,
+    /// Longitude, degrees.
+    pub lon: f64,
+    /// Who pinned it.
+    pub pinned_by: AccountId,
+    /// Unix milliseconds.
+    pub pinned_at: i64,
+    /// Which members (by index in the bond) have reached it.
+    pub reached: [bool; 2],
+}
+
+/// Places, the pinned meeting point and the journey.
+pub trait PlaceStore {
+    /// Creates or replaces places of `account` by name (any case), with whether the owner
+    /// is inside each. Returns, per place, whether it is new.
+    fn put_places(
+        &self,
+        account: AccountId,
+        places: &[PlaceRecord],
+    ) -> impl Future<Output = StoreResult<Vec<bool>>> + Send;
+
+    /// An account's places, by name.
+    fn places(
+        &self,
+        account: AccountId,
+    ) -> impl Future<Output = StoreResult<Vec<PlaceRecord>>> + Send;
+
+    /// Deletes a place by name (any case); false when there was none.
+    fn delete_place(
+        &self,
+        account: AccountId,
+        name: &str,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+
+    /// Records whether the owner is inside each named place.
+    fn set_inside(
+        &self,
+        account: AccountId,
+        changes: &[(String, bool)],
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// The bond's pinned meeting point.
+    fn pin(&self, bond: BondId) -> impl Future<Output = StoreResult<Option<PinRecord>>> + Send;
+
+    /// Pins the bond's meeting point (`None`: back to the suggestion).
+    fn set_pin(
+        &self,
+        bond: BondId,
+        pin: Option<&PinRecord>,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// An account's journey between two times (Unix milliseconds, inclusive), in order,
+    /// at most `limit` fixes.
+    fn journey(
+        &self,
+        account: AccountId,
+        from_ms: i64,
+        to_ms: i64,
+        limit: u32,
+    ) -> impl Future<Output = StoreResult<Vec<Fix>>> + Send;
+
+    /// Deletes every journey fix taken before `cutoff_ms`; returns how many.
+    fn forget_journey_before(
+        &self,
+        cutoff_ms: i64,
+    ) -> impl Future<Output = StoreResult<u64>> + Send;
+}
+
+fn place_from_row(r: &SqliteRow) -> StoreResult<PlaceRecord> {
+    Ok(PlaceRecord {
+        name: r.try_get("name")?,
+        lat: r.try_get("lat")?,
+        lon: r.try_get("lon")?,
+        radius_m: r.try_get("radius_m")?,
+        inside: r.try_get::<i64, _>("inside")? != 0,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
+impl PlaceStore for Sqlite {
+    async fn put_places(
+        &self,
+        account: AccountId,
+        places: &[PlaceRecord],
+    ) -> StoreResult<Vec<bool>> {
+        let mut tx = self.begin().await?;
+        let mut created = Vec::with_capacity(places.len());
+        for p in places {
+            let existed = sqlx::query("SELECT 1 FROM places WHERE account_id = ? AND name_key = ?")
+                .bind(account.0.to_string())
+                .bind(p.name.to_lowercase())
+                .fetch_optional(&mut *tx)
+                .await?
+                .is_some();
+            sqlx::query(
+                "INSERT INTO places (account_id, name, name_key, lat, lon, radius_m, inside, \
+                 updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) \
+                 ON CONFLICT (account_id, name_key) DO UPDATE SET name = excluded.name, \
+                 lat = excluded.lat, lon = excluded.lon, radius_m = excluded.radius_m, \
+                 inside = excluded.inside, updated_at = excluded.updated_at",
+            )
+            .bind(account.0.to_string())
+            .bind(&p.name)
+            .bind(p.name.to_lowercase())
+            .bind(p.lat)
+            .bind(p.lon)
+            .bind(p.radius_m)
+            .bind(i64::from(p.inside))
+            .bind(p.updated_at)
+            .execute(&mut *tx)
+            .await?;
+            created.push(!existed);
+        }
+        tx.commit().await?;
+        Ok(created)
+    }
+
+    async fn places(&self, account: AccountId) -> StoreResult<Vec<PlaceRecord>> {
+        let rows = sqlx::query("SELECT * FROM places WHERE account_id = ? ORDER BY name_key")
+            .bind(account.0.to_string())
+            .fetch_all(&self.reader)
+            .await?;
+        rows.iter().map(place_from_row).collect()
+    }
+
+    async fn delete_place(&self, account: AccountId, name: &str) -> StoreResult<bool> {
+        let mut tx = self.begin().await?;
+        let res = sqlx::query("DELETE FROM places WHERE account_id = ? AND name_key = ?")
+            .bind(account.0.to_string())
+            .bind(name.to_lowercase())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(res.rows_affected() == 1)
+    }
+
+    async fn set_inside(&self, account: AccountId, changes: &[(String, bool)]) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        for (name, inside) in changes {
+            sqlx::query("UPDATE places SET inside = ? WHERE account_id = ? AND name_key = ?")
+                .bind(i64::from(*inside))
+                .bind(account.0.to_string())
+                .bind(name.to_lowercase())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn pin(&self, bond: BondId) -> StoreResult<Option<PinRecord>> {
+        let row = sqlx::query("SELECT * FROM meeting_pins WHERE bond_id = ?")
+            .bind(bond.0.to_string())
+            .fetch_optional(&self.reader)
+            .await?;
+        row.map(|r| {
+            let reached: i64 = r.try_get("reached")?;
+            Ok(PinRecord {
+                name: r.try_get("name")?,
+                lat: r.try_get("lat")?,
+                lon: r.try_get("lon")?,
+                pinned_by: AccountId(sqlite_uuid(&r, "pinned_by")?),
+                pinned_at: r.try_get("pinned_at")?,
+                reached: [reached & 1 != 0, reached & 2 != 0],
+            })
+        })
+        .transpose()
+    }
+
+    async fn set_pin(&self, bond: BondId, pin: Option<&PinRecord>) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        match pin {
+            None => {
+                sqlx::query("DELETE FROM meeting_pins WHERE bond_id = ?")
+                    .bind(bond.0.to_string())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            Some(p) => {
+                let reached = i64::from(p.reached[0]) | (i64::from(p.reached[1]) << 1);
+                sqlx::query(
+                    "INSERT INTO meeting_pins (bond_id, name, lat, lon, pinned_by, pinned_at, \
+                     reached) VALUES (?, ?, ?, ?, ?, ?, ?) \
+                     ON CONFLICT (bond_id) DO UPDATE SET name = excluded.name, \
+                     lat = excluded.lat, lon = excluded.lon, pinned_by = excluded.pinned_by, \
+                     pinned_at = excluded.pinned_at, reached = excluded.reached",
+                )
+                .bind(bond.0.to_string())
+                .bind(&p.name)
+                .bind(p.lat)
+                .bind(p.lon)
+                .bind(p.pinned_by.0.to_string())
+                .bind(p.pinned_at)
+                .bind(reached)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn journey(
+        &self,
+        account: AccountId,
+        from_ms: i64,
+        to_ms: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<Fix>> {
+        let rows = sqlx::query(
+            "SELECT at, lat, lon, accuracy_m FROM journey \
+             WHERE account_id = ? AND at >= ? AND at <= ? ORDER BY at LIMIT ?",
+        )
+        .bind(account.0.to_string())
+        .bind(from_ms)
+        .bind(to_ms)
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Fix {
+                    lat: r.try_get("lat")?,
+                    lon: r.try_get("lon")?,
+                    accuracy_m: r.try_get("accuracy_m")?,
+                    at_ms: r.try_get("at")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn forget_journey_before(&self, cutoff_ms: i64) -> StoreResult<u64> {
+        let mut tx = self.begin().await?;
+        let res = sqlx::query("DELETE FROM journey WHERE at < ?")
+            .bind(cutoff_ms)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(res.rows_affected())
+    }
+}
