@@ -413,6 +413,8 @@ fn friends(view: Option<FriendView>, news: &[haurach_proto::PlaceNews], now_s: i
     let tid = tid_of(&view.name);
     let mut out = vec![json!({"_type": "card", "tid": tid, "name": view.name})];
     if let Some((lat, lon, acc, tst)) = view.location {
+        // The booklet types `acc` as an integer of metres.
+        let acc = acc.round() as i64;
         out.push(json!({
             "_type": "location", "tid": tid, "lat": lat, "lon": lon, "acc": acc, "tst": tst,
             "topic": format!("owntracks/haurach/{tid}"),

@@ -266,6 +266,8 @@ async fn the_partner_is_a_friend_whose_location_is_exact_only_within_sight() {
         friend["acc"].as_f64().unwrap() >= off,
         "the circle covers her: {friend}"
     );
+    // Whole metres, as the booklet types it.
+    assert!(friend["acc"].is_i64(), "{friend}");
 
     // Within sight range (2 km), the exact position.
     let (status, _, answer) = post(&s, SPIKE, &location(23.125, 53.765, now_s())).await;
