@@ -3,7 +3,7 @@
 // The server decides everything (crates/server/src/places.rs, meeting.rs); this module
 // shows it and sends what the person asks for.
 
-import { call } from "./api.js";
+import { call, session } from "./api.js";
 import * as fmt from "./format.js";
 
 const $ = (id) => document.getElementById(id);
@@ -31,6 +31,28 @@ export class Places {
     $("meeting-pin").addEventListener("click", () => this.pin());
     $("meeting-pin-here").addEventListener("click", () => this.pinHere());
     $("meeting-unpin").addEventListener("click", () => this.unpin());
+    $("journey-gpx").addEventListener("click", () => this.downloadJourney());
+  }
+
+  /** Saves the person's own journey as a GPX file (the route needs the bearer token,
+   *  so it is fetched and handed to the browser as a file). */
+  async downloadJourney() {
+    $("journey-error").hidden = true;
+    try {
+      const res = await fetch("/api/v1/me/journey.gpx", {
+        headers: { Authorization: `Bearer ${session.token}` },
+        cache: "no-store",
+      });
+      if (!res.ok) throw new Error((await res.json()).detail ?? `the server answered ${res.status}`);
+      const url = URL.createObjectURL(await res.blob());
+      const a = document.createElement("a");
+      a.href = url;
+      a.download = `journey-${new Date().toISOString().slice(0, 10)}.gpx`;
+      a.click();
+      setTimeout(() => URL.revokeObjectURL(url), 10_000);
+    } catch (e) {
+      this.error("journey-error", `${fmt.capitalise(e.message)}.`);
+    }
   }
 
   /** A bond is on screen (after every hello): read places and the meeting point. */

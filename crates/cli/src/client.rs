@@ -258,12 +258,13 @@ pub enum ClientCommand {
     /// Where to meet your partner (the Needle): show it, pin it, unpin it
     ///
     /// Unless pinned, Haurach suggests the point where you both arrive soonest at your
-    /// recent speeds (halfway when a speed is unknown). Beyond sight range the suggested
+    /// recent speeds (halfway when a speed is unknown or both of you are at rest; at
+    /// rest counts as a 1 m/s walk for the times). Beyond sight range the suggested
     /// point is shown only as a rounded distance and direction: its coordinates would
     /// give your partner's position away. A pinned point is shown to both.
     ///
     /// Examples:
-    ///   haurach meet                         # meet halfway: you are 8.5 km east, about 1 h 50 min; ...
+    ///   haurach meet                         # meet halfway: you are 8.5 km east, about 2 h 21 min; ...
     ///   haurach meet --pin home              # one of your places
     ///   haurach meet --at 45.77,14.36 --name "the Needle"
     ///   haurach meet --unpin

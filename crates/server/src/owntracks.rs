@@ -19,7 +19,8 @@
 //!   obeys the bond's privacy: exact within sight range; beyond it a point placed from
 //!   the caller's own position along the coarsened bearing and distance (never the real
 //!   one), with an `acc` as wide as the rounding. The meeting point, when both see it,
-//!   is a second friend, "the Needle".
+//!   is a second friend, "the Needle". The partner arriving at or leaving a place since
+//!   the last post comes as their `transition`s ([`NewsBox`]).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -51,6 +52,50 @@ const TRUSTED_FOR: Duration = Duration::from_secs(300);
 #[derive(Debug, Default)]
 pub struct BasicCache {
     verified: Mutex<HashMap<[u8; 32], (AccountId, Instant)>>,
+}
+
+/// News of a partner's places, held for citizens who use the app: it cannot be pushed to
+/// a phone in HTTP mode, so it rides on the answer to the phone's next post, as OwnTracks
+/// `transition` messages (which the app shows as notifications). Held in memory, at most
+/// [`NEWS_KEPT`] per citizen: a restart drops what was not fetched yet (the places'
+/// state itself is stored, and shows in the app's next answer).
+#[derive(Debug, Default)]
+pub struct NewsBox {
+    boxes: Mutex<HashMap<AccountId, std::collections::VecDeque<haurach_proto::PlaceNews>>>,
+}
+
+/// The most place news held for one phone.
+pub const NEWS_KEPT: usize = 20;
+
+impl NewsBox {
+    /// From now on, hold news for `account` (it posted from the app).
+    pub fn enrol(&self, account: AccountId) {
+        self.boxes
+            .lock()
+            .expect("news lock")
+            .entry(account)
+            .or_default();
+    }
+
+    /// Holds news for `account` if it uses the app.
+    pub fn offer(&self, account: AccountId, news: &haurach_proto::PlaceNews) {
+        if let Some(queue) = self.boxes.lock().expect("news lock").get_mut(&account) {
+            if queue.len() == NEWS_KEPT {
+                queue.pop_front();
+            }
+            queue.push_back(news.clone());
+        }
+    }
+
+    /// Everything held for `account`, oldest first.
+    fn take(&self, account: AccountId) -> Vec<haurach_proto::PlaceNews> {
+        self.boxes
+            .lock()
+            .expect("news lock")
+            .get_mut(&account)
+            .map(|q| q.drain(..).collect())
+            .unwrap_or_default()
+    }
 }
 
 fn unauthorized(detail: &str) -> Response {
@@ -358,18 +403,34 @@ impl<S: Store, B: Bus> Hub<S, B> {
     }
 }
 
-/// The answer: the partner (and the meeting point) as OwnTracks friends.
-fn friends(view: Option<FriendView>, now_s: i64) -> Value {
+/// The answer: the partner (and the meeting point) as OwnTracks friends, and the news of
+/// the partner's places since the last post as their `transition`s (placed where the
+/// friend is shown: a place's own coordinates are not the phone's to know beyond sight).
+fn friends(view: Option<FriendView>, news: &[haurach_proto::PlaceNews], now_s: i64) -> Value {
     let Some(view) = view else {
         return json!([]);
     };
     let tid = tid_of(&view.name);
     let mut out = vec![json!({"_type": "card", "tid": tid, "name": view.name})];
     if let Some((lat, lon, acc, tst)) = view.location {
+        // The booklet types `acc` as an integer of metres.
+        let acc = acc.round() as i64;
         out.push(json!({
             "_type": "location", "tid": tid, "lat": lat, "lon": lon, "acc": acc, "tst": tst,
             "topic": format!("owntracks/haurach/{tid}"),
         }));
+        for n in news.iter().filter(|n| n.who == view.name) {
+            let at = n.at.unix_timestamp();
+            out.push(json!({
+                "_type": "transition", "tid": tid, "t": "c",
+                "event": match n.event {
+                    haurach_proto::PlaceEvent::Arrived => "enter",
+                    haurach_proto::PlaceEvent::Left => "leave",
+                },
+                "desc": n.place, "lat": lat, "lon": lon, "acc": acc, "tst": at, "wtst": at,
+                "topic": format!("owntracks/haurach/{tid}/event"),
+            }));
+        }
     }
     if let Some((lat, lon, name)) = view.needle {
         out.push(json!({"_type": "card", "tid": "ND", "name": name}));
@@ -399,6 +460,7 @@ async fn handle<S: Store, B: Bus>(
     body: &[u8],
 ) -> Result<Value, Response> {
     let account = authenticate(app, headers).await?;
+    app.hub.places.owntracks_news.enrol(account);
     let device = headers
         .get("x-limit-d")
         .and_then(|v| v.to_str().ok())
@@ -443,7 +505,8 @@ async fn handle<S: Store, B: Bus>(
         app.hub.heard(account).await.map_err(fail)?;
     }
     let view = app.hub.friend_view(account).await.map_err(fail)?;
-    Ok(friends(view, now_ms() / 1000))
+    let news = app.hub.places.owntracks_news.take(account);
+    Ok(friends(view, &news, now_ms() / 1000))
 }
 
 #[cfg(test)]

@@ -37,6 +37,8 @@ pub(crate) struct Judged {
 #[derive(Debug, Default)]
 pub struct PlaceCache {
     by_account: Mutex<HashMap<AccountId, Arc<AsyncMutex<Judged>>>>,
+    /// The partner's place news held for citizens who use the OwnTracks app.
+    pub(crate) owntracks_news: crate::owntracks::NewsBox,
 }
 
 impl PlaceCache {
@@ -186,6 +188,9 @@ impl<S: Store, B: Bus> Hub<S, B> {
         };
         for mut n in news {
             n.who = who.clone();
+            for member in to.iter().filter(|m| **m != account) {
+                self.places.owntracks_news.offer(*member, &n);
+            }
             let frame = ServerFrame::Place(n);
             for member in &to {
                 self.publish(*member, &frame);

@@ -108,6 +108,28 @@ async fn places_news_the_meeting_point_and_the_journey_in_the_page() {
     })
     .await;
     assert!(label.contains("now 1.7 km"), "{label}");
+    // Her own journey downloads as GPX (what the page fetches, checked in the page).
+    let gpx = amethyst
+        .js(
+            "const r = await fetch('/api/v1/me/journey.gpx', {headers: {Authorization: \
+             'Bearer ' + localStorage.getItem('haurach.token')}}); return await r.text()",
+            vec![],
+        )
+        .await;
+    let gpx = gpx.as_str().unwrap_or_default();
+    assert!(gpx.contains("<trkpt lat=\"0\" lon=\"10.02\">"), "{gpx}");
+    assert!(
+        !gpx.contains("lon=\"10\""),
+        "spike's track is not hers: {gpx}"
+    );
+    amethyst
+        .js(
+            "document.querySelector('#journey-gpx').scrollIntoView({block: 'center'})",
+            vec![],
+        )
+        .await;
+    amethyst.click("#journey-gpx").await;
+    assert!(!amethyst.shown("#journey-error").await);
     spike.shot("places-spike").await;
     amethyst.shot("places-amethyst").await;
     pair.quit().await;

@@ -266,6 +266,8 @@ async fn the_partner_is_a_friend_whose_location_is_exact_only_within_sight() {
         friend["acc"].as_f64().unwrap() >= off,
         "the circle covers her: {friend}"
     );
+    // Whole metres, as the booklet types it.
+    assert!(friend["acc"].is_i64(), "{friend}");
 
     // Within sight range (2 km), the exact position.
     let (status, _, answer) = post(&s, SPIKE, &location(23.125, 53.765, now_s())).await;
@@ -316,4 +318,52 @@ async fn an_owntracks_walker_and_a_web_partner_see_each_others_places() {
     )
     .await;
     assert_eq!(gpx.matches("<trkpt").count(), 2, "{gpx}");
+}
+
+#[tokio::test]
+async fn the_partners_places_reach_the_phone_as_transitions() {
+    let s = TestServer::start().await;
+    let (_, amethyst) = s.pair("spike", "amethyst", "story").await;
+    // Spike's phone posts once: from now on news is held for it.
+    post(&s, SPIKE, &location(23.12, 53.60, now_s() - 100)).await;
+    let (status, _) = s
+        .call(
+            "PUT",
+            "/api/v1/places/tower",
+            Some(&amethyst),
+            Some(&json!({"lat": 23.13, "lon": 53.77, "radius_m": 200.0})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    s.put_position(&amethyst, 23.0, 53.0).await;
+    s.put_position(&amethyst, 23.13, 53.7701).await;
+    let (_, _, answer) = post(&s, SPIKE, b"").await;
+    let transitions: Vec<&Value> = answer
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["_type"] == "transition")
+        .collect();
+    assert_eq!(transitions.len(), 1, "{answer}");
+    let t = transitions[0];
+    assert_eq!(
+        (t["tid"].as_str(), t["event"].as_str(), t["desc"].as_str()),
+        (Some("AM"), Some("enter"), Some("tower"))
+    );
+    // Placed where the friend is shown (beyond sight: the rounded pull), not at the tower.
+    assert_eq!(
+        (t["lat"].clone(), t["lon"].clone()),
+        (answer[1]["lat"].clone(), answer[1]["lon"].clone())
+    );
+    assert_ne!(t["lon"].as_f64(), Some(53.77));
+    // Delivered once.
+    let (_, _, again) = post(&s, SPIKE, b"").await;
+    assert!(
+        again
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["_type"] != "transition"),
+        "{again}"
+    );
 }
