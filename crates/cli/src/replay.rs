@@ -178,6 +178,8 @@ pub async fn run(server: Option<&str>, args: &ReplayArgs) -> anyhow::Result<()> 
             let config = haurach_server::Config {
                 listen: addr,
                 data: data.path().to_owned(),
+                // A throwaway city for the scenario's characters: they walk straight in.
+                gate: haurach_proto::GateMode::Open,
                 ..haurach_server::Config::default()
             };
             let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

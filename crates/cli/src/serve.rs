@@ -23,6 +23,11 @@ pub struct ServeArgs {
     /// Seconds of silence after which a partner has lost contact [default: 60].
     #[arg(long, value_name = "SECONDS")]
     contact_timeout: Option<f64>,
+    /// How newcomers get in: open (anyone registers), application (they fill the
+    /// gatekeeper's book and the tower answers) or invite (only with a code) [default:
+    /// application]. The first account on a fresh server is the tower's (an admin).
+    #[arg(long, value_name = "MODE", value_parser = ["open", "application", "invite"])]
+    gate: Option<String>,
     /// Print the example configuration file, with every default, and exit.
     #[arg(long)]
     print_config: bool,
@@ -52,6 +57,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     if let Some(timeout) = args.contact_timeout {
         config.contact_timeout_s = timeout;
+    }
+    if let Some(gate) = args.gate {
+        config.gate = haurach_proto::GateMode::from_key(&gate).context("unknown gate mode")?;
     }
     config.validate()?;
     let listener = tokio::net::TcpListener::bind(config.listen)

@@ -26,6 +26,14 @@ pub struct Config {
     pub invite_ttl_h: f64,
     /// The most live links the server holds at once; more are refused with 503.
     pub max_links: usize,
+    /// How newcomers get in: `open`, `application` (the tower answers) or `invite`.
+    pub gate: haurach_proto::GateMode,
+    /// The most parcel bytes one letter carries.
+    pub max_parcel_bytes: u64,
+    /// The most parcel bytes one citizen may have uploaded in all.
+    pub parcel_quota_bytes: u64,
+    /// The most letters one citizen sends in 24 hours.
+    pub letters_per_day: u32,
 }
 
 impl Default for Config {
@@ -38,6 +46,10 @@ impl Default for Config {
             max_body_bytes: 64 * 1024,
             invite_ttl_h: 24.0,
             max_links: 20_000,
+            gate: haurach_proto::GateMode::Application,
+            max_parcel_bytes: 25 * 1024 * 1024,
+            parcel_quota_bytes: 1024 * 1024 * 1024,
+            letters_per_day: 1_000,
         }
     }
 }
@@ -119,6 +131,19 @@ impl Config {
                     config.invite_ttl_h = value.parse().map_err(|e| bad(format!("{e}")))?
                 }
                 "MAX_LINKS" => config.max_links = value.parse().map_err(|e| bad(format!("{e}")))?,
+                "GATE" => {
+                    config.gate = haurach_proto::GateMode::from_key(&value)
+                        .ok_or_else(|| bad("must be open, application or invite".into()))?
+                }
+                "MAX_PARCEL_BYTES" => {
+                    config.max_parcel_bytes = value.parse().map_err(|e| bad(format!("{e}")))?
+                }
+                "PARCEL_QUOTA_BYTES" => {
+                    config.parcel_quota_bytes = value.parse().map_err(|e| bad(format!("{e}")))?
+                }
+                "LETTERS_PER_DAY" => {
+                    config.letters_per_day = value.parse().map_err(|e| bad(format!("{e}")))?
+                }
                 // Variables the client side of the binary (or the log filter) reads.
                 "SERVER" | "HOME" | "AS" | "LOG" | "PASSWORD" => {}
                 _ => return Err(bad("not a Haurach setting".into())),
@@ -144,6 +169,12 @@ impl Config {
         if self.max_body_bytes < 1024 {
             return Err(ConfigError::Invalid(
                 "max_body_bytes must be at least 1024".into(),
+            ));
+        }
+        if self.max_parcel_bytes == 0 || self.parcel_quota_bytes == 0 || self.letters_per_day == 0 {
+            return Err(ConfigError::Invalid(
+                "max_parcel_bytes, parcel_quota_bytes and letters_per_day must be at least 1"
+                    .into(),
             ));
         }
         if self.max_links == 0 {
@@ -176,14 +207,28 @@ impl Config {
              # Hours an invite code works.\n\
              invite_ttl_h = {:.1}\n\
              # Most live links (WebSockets) held at once.\n\
-             max_links = {}\n",
+             max_links = {}\n\n\
+             # How newcomers get in (HAURACH_GATE, --gate): \"open\" (anyone registers),\n\
+             # \"application\" (they fill the gatekeeper's book and the tower answers) or\n\
+             # \"invite\" (only with a code a citizen made). The first account is the tower's.\n\
+             gate = \"{}\"\n\
+             # Most parcel bytes in one letter.\n\
+             max_parcel_bytes = {}\n\
+             # Most parcel bytes one citizen may upload in all.\n\
+             parcel_quota_bytes = {}\n\
+             # Most letters one citizen sends in 24 hours.\n\
+             letters_per_day = {}\n",
             d.listen,
             d.data.display(),
             d.contact_timeout_s,
             d.max_speed_kmh,
             d.max_body_bytes,
             d.invite_ttl_h,
-            d.max_links
+            d.max_links,
+            d.gate.key(),
+            d.max_parcel_bytes,
+            d.parcel_quota_bytes,
+            d.letters_per_day
         )
     }
 }

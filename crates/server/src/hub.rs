@@ -140,6 +140,8 @@ pub struct Hub<S, B> {
     /// When each account was last heard from since start, bonded or not, so a bond made
     /// a moment after its partner was active starts with contact live.
     last_heard: Mutex<HashMap<AccountId, i64>>,
+    /// Accepted summonses, which follow their parties' positions.
+    pub summons: crate::summons::Tracker,
 }
 
 /// A bond runtime and which member the caller is.
@@ -169,6 +171,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
             bonds: Mutex::new(HashMap::new()),
             membership: Mutex::new(HashMap::new()),
             last_heard: Mutex::new(HashMap::new()),
+            summons: crate::summons::Tracker::default(),
             positions: PositionWriter::start(store.clone()),
             messages: MessageWriter::start(store.clone()),
             store,
@@ -347,6 +350,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
             .lock()
             .expect("hub lock")
             .insert(account, now);
+        crate::summons::moved(self, account, fix).await;
         let Some(held) = self.held(account).await? else {
             return Ok(());
         };

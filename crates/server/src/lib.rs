@@ -7,17 +7,22 @@
 #![deny(missing_docs)]
 
 pub mod auth;
+pub mod blobs;
 pub mod bus;
+pub mod city;
 pub mod config;
 pub mod error;
+pub mod gate;
 pub mod http;
 pub mod hub;
+pub mod letters;
 pub mod link;
 pub mod messages;
 pub mod metrics;
 pub mod openapi;
 pub mod positions;
 pub mod store;
+pub mod summons;
 pub mod web;
 
 use std::future::Future;

@@ -47,7 +47,8 @@ impl Server {
     /// listens: it is bound by then, so no test sleeps waiting for it.
     pub fn start_on(data: &Path, listen: &str) -> Server {
         let mut child = haurach()
-            .args(["serve", "--listen", listen, "--data"])
+            // The gate is open: these tests register citizens freely.
+            .args(["serve", "--gate", "open", "--listen", listen, "--data"])
             .arg(data)
             .env("HAURACH_LOG", "warn")
             .stdin(Stdio::null())

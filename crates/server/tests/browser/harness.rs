@@ -185,6 +185,8 @@ impl Server {
         let config = Config {
             data: dir.path().to_owned(),
             contact_timeout_s: 2.0,
+            // Tests register citizens freely; the gate's own tests set their mode.
+            gate: haurach_proto::GateMode::Open,
             ..Config::default()
         };
         let listener = tokio::net::TcpListener::bind(addr)
