@@ -164,10 +164,13 @@ pub async fn moved<S: Store, B: Bus>(hub: &Hub<S, B>, account: AccountId, fix: F
             }
             a.clone()
         };
-        let arrived = match (updated.summoner_fix, updated.summoned_fix) {
-            (Some(a), Some(b)) => inverse(a.lat, a.lon, b.lat, b.lon).distance_m <= ARRIVAL_M,
-            _ => false,
-        };
+        // Where the summoner is: their latest fix, else where they called from.
+        let (to_lat, to_lon) = updated
+            .summoner_fix
+            .map_or((updated.record.lat, updated.record.lon), |f| (f.lat, f.lon));
+        let arrived = updated
+            .summoned_fix
+            .is_some_and(|b| inverse(b.lat, b.lon, to_lat, to_lon).distance_m <= ARRIVAL_M);
         let mut record = updated.record.clone();
         if arrived {
             match hub
