@@ -468,7 +468,7 @@ pub fn bytes(n: u64) -> String {
     const GIB: u64 = 1024 * MIB;
     let unit = |size: u64, name: &str| {
         let v = n as f64 / size as f64;
-        if v >= 10.0 || n % size == 0 {
+        if v >= 10.0 || n.is_multiple_of(size) {
             format!("{:.0} {name}", v)
         } else {
             format!("{v:.1} {name}")

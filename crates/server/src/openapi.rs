@@ -88,7 +88,8 @@ pub struct Route {
     pub response: Option<&'static str>,
     /// Whether it needs a bearer token.
     pub auth: bool,
-    /// The problem statuses it may answer.
+    /// The problem statuses it may answer (every route with a bearer token may answer
+    /// 403 to an applicant the tower has not let in yet).
     pub errors: &'static [u16],
 }
 
@@ -152,7 +153,7 @@ pub const ROUTES: &[Route] = &[
         status: 204,
         response: None,
         auth: true,
-        errors: &[401],
+        errors: &[401, 403],
     },
     Route {
         method: "get",
@@ -162,7 +163,7 @@ pub const ROUTES: &[Route] = &[
         status: 200,
         response: Some("Me"),
         auth: true,
-        errors: &[401],
+        errors: &[401, 403],
     },
     Route {
         method: "put",
@@ -172,7 +173,7 @@ pub const ROUTES: &[Route] = &[
         status: 204,
         response: None,
         auth: true,
-        errors: &[400, 401, 422],
+        errors: &[400, 401, 403, 422],
     },
     Route {
         method: "post",
@@ -182,7 +183,7 @@ pub const ROUTES: &[Route] = &[
         status: 201,
         response: Some("Invite"),
         auth: true,
-        errors: &[401, 409],
+        errors: &[401, 403, 409],
     },
     Route {
         method: "post",
@@ -192,7 +193,7 @@ pub const ROUTES: &[Route] = &[
         status: 201,
         response: Some("BondView"),
         auth: true,
-        errors: &[400, 401, 404, 409, 422],
+        errors: &[400, 401, 403, 404, 409, 422],
     },
     Route {
         method: "get",
@@ -202,7 +203,7 @@ pub const ROUTES: &[Route] = &[
         status: 200,
         response: Some("BondView"),
         auth: true,
-        errors: &[401, 404],
+        errors: &[401, 403, 404],
     },
     Route {
         method: "delete",
@@ -212,7 +213,7 @@ pub const ROUTES: &[Route] = &[
         status: 204,
         response: None,
         auth: true,
-        errors: &[401, 404],
+        errors: &[401, 403, 404],
     },
     Route {
         method: "post",
@@ -232,7 +233,7 @@ pub const ROUTES: &[Route] = &[
         status: 200,
         response: Some("MessagePage"),
         auth: true,
-        errors: &[400, 401, 404, 422],
+        errors: &[400, 401, 403, 404, 422],
     },
     Route {
         method: "post",
@@ -242,7 +243,7 @@ pub const ROUTES: &[Route] = &[
         status: 200,
         response: Some("Message"),
         auth: true,
-        errors: &[400, 401, 404, 409],
+        errors: &[400, 401, 403, 404, 409],
     },
     Route {
         method: "get",
@@ -252,7 +253,7 @@ pub const ROUTES: &[Route] = &[
         status: 101,
         response: None,
         auth: true,
-        errors: &[400, 401, 503],
+        errors: &[400, 401, 403, 503],
     },
     // The city (gate.rs, letters.rs, summons.rs).
     Route {
@@ -273,7 +274,7 @@ pub const ROUTES: &[Route] = &[
         status: 200,
         response: Some("Arrival"),
         auth: true,
-        errors: &[401, 404],
+        errors: &[401, 403, 404],
     },
     Route {
         method: "get",
