@@ -971,3 +971,90 @@ async fn a_summons_pulls_the_summoned_to_the_summoner_and_stretches_their_bond()
         .await;
     assert_eq!(status, 403);
 }
+
+/// When several newcomers arrive at an empty city at once, exactly one becomes the tower;
+/// the others are applicants (the count of accounts and the insert share one transaction).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn of_newcomers_arriving_at_once_at_an_empty_city_exactly_one_is_the_tower() {
+    let s = TestServer::start_with(|c| c.gate = GateMode::Application).await;
+    let start = std::sync::Arc::new(tokio::sync::Barrier::new(6));
+    let mut tasks = Vec::new();
+    for i in 0..6 {
+        let (addr, start) = (s.addr, start.clone());
+        tasks.push(tokio::spawn(async move {
+            let body = json!({"name": format!("newcomer{i}"), "password": "purple-dragon",
+                              "book": {"name": format!("Newcomer {i}")}})
+            .to_string();
+            start.wait().await;
+            http(addr, "POST", "/api/v1/accounts", None, Some(&body))
+                .await
+                .0
+        }));
+    }
+    let mut statuses = Vec::new();
+    for t in tasks {
+        statuses.push(t.await.unwrap());
+    }
+    statuses.sort();
+    assert_eq!(statuses, [201, 202, 202, 202, 202, 202]);
+}
+
+/// The store's own guarantee, without HTTP in between: for each letter a read and a
+/// return are started together on the store; exactly one succeeds and the other sees
+/// `letter_moved`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_store_moves_each_letter_exactly_once_under_concurrency() {
+    use haurach_server::store::city::{LetterLimits, LetterMove, NewLetter, Sent};
+    use haurach_server::store::{CityStore, Sqlite, Store, StoreError};
+    let dir = tempfile::tempdir().unwrap();
+    let store = Sqlite::open(dir.path()).await.unwrap();
+    let spike = store.create_account("spike", "h", 1).await.unwrap();
+    let twilight = store.create_account("twilight", "h", 1).await.unwrap();
+    let limits = LetterLimits {
+        max_parcel_bytes: 1,
+        letters_per_day: 1_000,
+    };
+    let mut ids = Vec::new();
+    for i in 0..50 {
+        let sent = store
+            .send_letter(
+                NewLetter {
+                    sender: spike.id,
+                    to: Some("twilight".into()),
+                    body: format!("letter {i}"),
+                    parcels: vec![],
+                    in_reply_to: None,
+                    client_id: None,
+                    now_ms: 2,
+                },
+                limits,
+            )
+            .await
+            .unwrap();
+        let Sent::New(letter) = sent else {
+            panic!("a new letter")
+        };
+        ids.push(letter.id);
+    }
+    let mut tasks = Vec::new();
+    for id in &ids {
+        for how in [LetterMove::Read, LetterMove::Return] {
+            let (store, id, who) = (store.clone(), *id, twilight.id);
+            tasks.push(tokio::spawn(async move {
+                store.move_letter(id, who, how, 3).await
+            }));
+        }
+    }
+    let mut results = Vec::new();
+    for t in tasks {
+        results.push(t.await.unwrap());
+    }
+    for (i, pair) in results.chunks(2).enumerate() {
+        let wins = pair.iter().filter(|r| r.is_ok()).count();
+        let moved = pair
+            .iter()
+            .filter(|r| matches!(r, Err(StoreError::Conflict("letter_moved"))))
+            .count();
+        assert_eq!((wins, moved), (1, 1), "letter {i}: {pair:?}");
+    }
+}
