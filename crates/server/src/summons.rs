@@ -94,9 +94,16 @@ impl Tracker {
     }
 }
 
-/// The summons as either side sees it: the summoner's exact position always (it is what
-/// a summons carries), the summoned's only once they accepted.
-fn view(record: &SummonsRecord, summoner: Option<Fix>, summoned: Option<Fix>) -> Summons {
+/// The summons as `viewer` (either side) sees it. The summoner's exact position is
+/// always in it (it is what a summons carries). The summoned's position, and the pull
+/// from it toward the summoner, reach the summoner only once the summoned accepted: the
+/// pull and the summoner's position together would give the summoned away.
+fn view(
+    record: &SummonsRecord,
+    summoner: Option<Fix>,
+    summoned: Option<Fix>,
+    viewer: AccountId,
+) -> Summons {
     let summoner = summoner.map_or(
         LatLon {
             lat: record.lat,
@@ -107,8 +114,9 @@ fn view(record: &SummonsRecord, summoner: Option<Fix>, summoned: Option<Fix>) ->
             lon: f.lon,
         },
     );
-    let pull = summoned.map(|f| inverse(f.lat, f.lon, summoner.lat, summoner.lon));
     let shares = matches!(record.state, SummonState::Accepted | SummonState::Arrived);
+    let summoned = summoned.filter(|_| shares || viewer == record.summoned);
+    let pull = summoned.map(|f| inverse(f.lat, f.lon, summoner.lat, summoner.lon));
     Summons {
         id: record.id.0,
         from: record.summoner_name.clone(),
@@ -125,12 +133,19 @@ fn view(record: &SummonsRecord, summoner: Option<Fix>, summoned: Option<Fix>) ->
     }
 }
 
-fn publish_both<B: Bus>(bus: &B, summons: &Summons, record: &SummonsRecord) {
-    let frame = ServerFrame::Summons {
-        summons: Box::new(summons.clone()),
-    };
-    publish(bus, record.summoner, &frame);
-    publish(bus, record.summoned, &frame);
+/// Tells both sides, each with their own view.
+fn publish_both<B: Bus>(
+    bus: &B,
+    record: &SummonsRecord,
+    summoner: Option<Fix>,
+    summoned: Option<Fix>,
+) {
+    for viewer in [record.summoner, record.summoned] {
+        let frame = ServerFrame::Summons {
+            summons: Box::new(view(record, summoner, summoned, viewer)),
+        };
+        publish(bus, viewer, &frame);
+    }
 }
 
 /// A position arrived from `account`: every accepted summons it is part of moves, and
@@ -192,8 +207,12 @@ pub async fn moved<S: Store, B: Bus>(hub: &Hub<S, B>, account: AccountId, fix: F
                 }
             }
         }
-        let summons = view(&record, updated.summoner_fix, updated.summoned_fix);
-        publish_both(&hub.bus, &summons, &record);
+        publish_both(
+            &hub.bus,
+            &record,
+            updated.summoner_fix,
+            updated.summoned_fix,
+        );
     }
 }
 
@@ -289,15 +308,17 @@ pub async fn summon<S: Store, B: Bus>(
         .await?
         .map(|p| p.fix);
     // The summoned sees the pull from where they are; the summoner sees the call.
-    let summons = view(&record, None, summoned_fix);
-    publish_both(&app.hub.bus, &summons, &record);
-    let mine = view(&record, None, None);
-    Ok((StatusCode::CREATED, Json(mine)))
+    publish_both(&app.hub.bus, &record, None, summoned_fix);
+    Ok((
+        StatusCode::CREATED,
+        Json(view(&record, None, summoned_fix, caller.account)),
+    ))
 }
 
 async fn current_view<S: Store, B: Bus>(
     hub: &Hub<S, B>,
     record: &SummonsRecord,
+    viewer: AccountId,
 ) -> Result<Summons, ApiError> {
     let summoner = if record.state == SummonState::Calling {
         None
@@ -305,7 +326,7 @@ async fn current_view<S: Store, B: Bus>(
         hub.store.position(record.summoner).await?.map(|p| p.fix)
     };
     let summoned = hub.store.position(record.summoned).await?.map(|p| p.fix);
-    Ok(view(record, summoner, summoned))
+    Ok(view(record, summoner, summoned, viewer))
 }
 
 /// `GET /api/v1/summons`: the summonses still calling or accepted that you are part of.
@@ -315,7 +336,7 @@ pub async fn list<S: Store, B: Bus>(
 ) -> Result<Json<SummonsList>, ApiError> {
     let mut summonses = Vec::new();
     for record in app.hub.store.open_summonses(caller.account).await? {
-        summonses.push(current_view(&app.hub, &record).await?);
+        summonses.push(current_view(&app.hub, &record, caller.account).await?);
     }
     Ok(Json(SummonsList { summonses }))
 }
@@ -332,7 +353,7 @@ pub async fn one<S: Store, B: Bus>(
         .summons(summons_id(id)?, caller.account)
         .await?
         .ok_or_else(|| store_problem(StoreError::NotFound("summons")))?;
-    Ok(Json(current_view(&app.hub, &record).await?))
+    Ok(Json(current_view(&app.hub, &record, caller.account).await?))
 }
 
 async fn answer<S: Store, B: Bus>(
@@ -387,9 +408,13 @@ async fn answer<S: Store, B: Bus>(
     } else {
         app.hub.summons.remove(id);
     }
-    let summons = view(&record, summoner_fix, summoned_fix);
-    publish_both(&app.hub.bus, &summons, &record);
-    Ok(Json(summons))
+    publish_both(&app.hub.bus, &record, summoner_fix, summoned_fix);
+    Ok(Json(view(
+        &record,
+        summoner_fix,
+        summoned_fix,
+        caller.account,
+    )))
 }
 
 /// `POST /api/v1/summons/{id}/accept`: go (only the summoned). From now on both see each

@@ -857,6 +857,24 @@ async fn a_summons_pulls_the_summoned_to_the_summoner_and_stretches_their_bond()
         summons.summoned, None,
         "his position is not shared before he accepts"
     );
+    // Nor is the pull, which with her own position would give him away.
+    let frame = twilight_link
+        .until(|f| matches!(f, ServerFrame::Summons { .. }))
+        .await;
+    let ServerFrame::Summons { summons: hers } = frame else {
+        unreachable!()
+    };
+    assert_eq!(
+        (hers.state, hers.distance_m, hers.bearing_deg),
+        (SummonState::Calling, None, None)
+    );
+    let (_, listed) = s
+        .call("GET", "/api/v1/summons", Some(&twilight), None)
+        .await;
+    assert!(
+        listed["summonses"][0].get("distance_m").is_none(),
+        "{listed}"
+    );
 
     // Only the summoned answers.
     let (status, problem) = s
