@@ -193,8 +193,23 @@ function bookRows(dl, arrival) {
   }
 }
 
+/** While the applicant's page is open, the book is looked at again every 15 s. */
+let applicantPoll = null;
+
 function showApplicant(arrival) {
   city.hooks.show("applicant");
+  clearInterval(applicantPoll);
+  if (!arrival.decision) {
+    applicantPoll = setInterval(async () => {
+      if (state().screen !== "applicant" || !session.token) return clearInterval(applicantPoll);
+      try {
+        const again = await api.myArrival();
+        if (again.decision) showApplicant(again);
+      } catch {
+        // The next tick tries again.
+      }
+    }, 15_000);
+  }
   bookRows($("applicant-book"), arrival);
   const answer = $("applicant-answer");
   if (arrival.decision) {
@@ -533,6 +548,10 @@ export function onFrame(f) {
     case "summons":
       renderSummonsBanner(f.summons);
       return true;
+    case "application":
+      city.hooks.notice(`${f.arrival.account.name} applied at the gate: the tower's queue has their book.`);
+      if (state().screen === "tower") renderTower();
+      return true;
     case "partner_summoned":
       city.hooks.stretch(`${f.partner} answered ${f.by}'s summons and is going to them.`);
       return true;
@@ -543,6 +562,7 @@ export function onFrame(f) {
 
 /** Forget everything of the session. */
 export function reset() {
+  clearInterval(applicantPoll);
   Object.assign(city, { standing: null, replyTo: null, summons: null, box: "inbox" });
   $("city-nav").hidden = true;
   $("banner-summons").hidden = true;

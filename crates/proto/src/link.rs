@@ -119,6 +119,11 @@ pub enum ServerFrame {
         /// The summons as you see it now.
         summons: Box<crate::city::Summons>,
     },
+    /// For the tower: a newcomer applied at the gate and waits for an answer.
+    Application {
+        /// Their page of the book.
+        arrival: Box<crate::city::Arrival>,
+    },
     /// Your partner accepted a summons that takes them away from you: the bond stretches.
     PartnerSummoned {
         /// Your partner.

@@ -221,7 +221,15 @@ pub async fn register<S: Store, B: Bus>(
             e => store_problem(e),
         })?;
     Ok(if arrival.standing == Standing::Applicant {
-        (StatusCode::ACCEPTED, Json(arrival_view(&arrival))).into_response()
+        // The book goes to the tower: every tower account's links are told.
+        let view = arrival_view(&arrival);
+        let frame = haurach_proto::ServerFrame::Application {
+            arrival: Box::new(view.clone()),
+        };
+        for tower in app.hub.store.towers().await? {
+            crate::city::publish(&app.hub.bus, tower, &frame);
+        }
+        (StatusCode::ACCEPTED, Json(view)).into_response()
     } else {
         (StatusCode::CREATED, Json(account_view(&arrival.account))).into_response()
     })

@@ -226,6 +226,10 @@ impl LinkView {
                     summons.state.key()
                 )
             }
+            ServerFrame::Application { arrival } => format!(
+                "{} applied at the gate: haurach gate queue",
+                arrival.account.name
+            ),
             ServerFrame::PartnerSummoned { partner, by } => {
                 format!(
                     "the bond stretches: {partner} answered {by}'s summons and is going to them"

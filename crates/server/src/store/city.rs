@@ -219,6 +219,9 @@ pub trait CityStore: Clone + Send + Sync + 'static {
         now_ms: i64,
     ) -> impl Future<Output = StoreResult<ArrivalRecord>> + Send;
 
+    /// The tower's accounts (to tell them of a new application).
+    fn towers(&self) -> impl Future<Output = StoreResult<Vec<AccountId>>> + Send;
+
     /// The book's page of an account.
     fn arrival(
         &self,

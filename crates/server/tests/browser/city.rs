@@ -184,6 +184,10 @@ async fn an_application_at_the_gate_is_approved_by_the_tower() {
         .wait_text("#applicant-status", "sent to the tower")
         .await;
     twilight.wait_text("#applicant-book", "Letter Bearer").await;
+    // The tower hears of it at once.
+    celestia
+        .wait_text("#banner-notice-text", "Twilight applied at the gate")
+        .await;
 
     celestia.click("#nav-tower").await;
     celestia.wait_shown("#screen-tower").await;

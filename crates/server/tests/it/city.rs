@@ -91,6 +91,8 @@ async fn the_first_account_is_the_towers_and_applicants_wait_for_its_answer() {
         (200, &json!("tower"), &json!("first"))
     );
 
+    let mut tower_link = s.link(&tower, None).await;
+
     // Then the gate asks for the book.
     let (status, problem) =
         register(&s, json!({"name": "twilight", "password": "purple-dragon"})).await;
@@ -106,6 +108,14 @@ async fn the_first_account_is_the_towers_and_applicants_wait_for_its_answer() {
     assert_eq!(status, 202, "{page}");
     assert_eq!(page["standing"], "applicant");
     assert_eq!(page["book"]["calling"], "Letter Bearer, I assume?");
+    // The book goes to the tower at once.
+    let frame = tower_link
+        .until(|f| matches!(f, ServerFrame::Application { .. }))
+        .await;
+    let ServerFrame::Application { arrival } = frame else {
+        unreachable!()
+    };
+    assert_eq!(arrival.account.name, "twilight");
     let (status, _) = register(
         &s,
         json!({"name": "trixie", "password": "purple-dragon", "book": book("Trixie")}),

@@ -356,6 +356,13 @@ impl CityStore for Sqlite {
         Ok(arrival)
     }
 
+    async fn towers(&self) -> StoreResult<Vec<AccountId>> {
+        let rows = sqlx::query("SELECT id FROM accounts WHERE standing = 'tower'")
+            .fetch_all(&self.reader)
+            .await?;
+        rows.iter().map(|r| Ok(AccountId(uuid(r, "id")?))).collect()
+    }
+
     async fn arrival(&self, account: AccountId) -> StoreResult<Option<ArrivalRecord>> {
         sqlx::query(AssertSqlSafe(format!(
             "{ARRIVAL_SELECT} WHERE r.account_id = ?"
