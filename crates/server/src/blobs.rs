@@ -181,3 +181,84 @@ impl BlobStore for FsBlobs {
         Ok(Some((size, Box::pin(stream) as BlobStream)))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(chunks: &[&'static [u8]]) -> impl Stream<Item = Result<Bytes, io::Error>> + Unpin {
+        futures_util::stream::iter(
+            chunks
+                .iter()
+                .map(|c| Ok(Bytes::from_static(c)))
+                .collect::<Vec<_>>(),
+        )
+    }
+
+    async fn read_all(blobs: &FsBlobs, hash: &str) -> Option<Vec<u8>> {
+        let (size, mut stream) = blobs.get(hash).await.unwrap()?;
+        let mut out = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            out.extend_from_slice(&chunk.unwrap());
+        }
+        assert_eq!(out.len() as u64, size);
+        Some(out)
+    }
+
+    fn tmp_files(root: &Path) -> usize {
+        std::fs::read_dir(root.join("tmp")).map_or(0, |d| d.count())
+    }
+
+    #[tokio::test]
+    async fn a_blob_is_stored_once_by_its_hash_and_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let blobs = FsBlobs::new(dir.path());
+        let a = blobs
+            .put(body(&[b"a box, ", b"breathed on"]), 100)
+            .await
+            .unwrap();
+        // SHA-256 of "a box, breathed on".
+        assert_eq!(
+            a.hash,
+            format!("{:x}", Sha256::digest(b"a box, breathed on"))
+        );
+        assert_eq!(a.size, 18);
+        let b = blobs
+            .put(body(&[b"a box, breathed on"]), 100)
+            .await
+            .unwrap();
+        assert_eq!(a, b, "the same content is the same blob");
+        let files = std::fs::read_dir(dir.path().join(&a.hash[..2]))
+            .unwrap()
+            .count();
+        assert_eq!(files, 1, "stored once");
+        assert_eq!(tmp_files(dir.path()), 0);
+        assert_eq!(
+            read_all(&blobs, &a.hash).await.unwrap(),
+            b"a box, breathed on"
+        );
+    }
+
+    #[tokio::test]
+    async fn too_large_a_blob_leaves_nothing_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let blobs = FsBlobs::new(dir.path());
+        let err = blobs
+            .put(body(&[b"0123456789", b"x"]), 10)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, BlobError::TooLarge(10)), "{err}");
+        assert_eq!(tmp_files(dir.path()), 0);
+        let empty = blobs.put(body(&[]), 10).await.unwrap();
+        assert_eq!(empty.size, 0);
+    }
+
+    #[tokio::test]
+    async fn unknown_or_malformed_hashes_are_no_blob() {
+        let dir = tempfile::tempdir().unwrap();
+        let blobs = FsBlobs::new(dir.path());
+        assert!(read_all(&blobs, &"0".repeat(64)).await.is_none());
+        assert!(read_all(&blobs, "../../etc/passwd").await.is_none());
+        assert!(!is_hash(&"A".repeat(64)));
+    }
+}
