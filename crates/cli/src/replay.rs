@@ -408,10 +408,15 @@ async fn enter(anonymous: &Api, name: &str, password: &str) -> anyhow::Result<Ap
         name: name.to_owned(),
         password: password.to_owned(),
     };
+    // 201 is an account; 202 an application waiting for the tower (`standing`).
     match anonymous
-        .post::<_, haurach_proto::Account>("/api/v1/accounts", &creds)
+        .post::<_, serde_json::Value>("/api/v1/accounts", &creds)
         .await
     {
+        Ok(answer) if answer.get("standing").is_some() => anyhow::bail!(
+            "{name} applied at the server's gate and waits for the tower: approve them \
+             (haurach gate approve {name} --answer ...), or run the server with --gate open"
+        ),
         Ok(_) => {}
         Err(e) if e.code() == Some("name_taken") => {}
         Err(e) => return Err(anyhow::Error::new(e).context(format!("cannot register {name}"))),
