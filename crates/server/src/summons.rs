@@ -45,6 +45,8 @@ struct Active {
 #[derive(Debug, Default)]
 pub struct Tracker {
     loaded: tokio::sync::OnceCell<()>,
+    /// How many summonses are followed: while none is, a position takes no lock here.
+    n_active: std::sync::atomic::AtomicUsize,
     active: Mutex<HashMap<SummonsId, Active>>,
     by_account: Mutex<HashMap<AccountId, Vec<SummonsId>>>,
 }
@@ -71,7 +73,16 @@ impl Tracker {
     fn insert(&self, active: Active) {
         let id = active.record.id;
         let members = [active.record.summoner, active.record.summoned];
-        self.active.lock().expect("tracker lock").insert(id, active);
+        if self
+            .active
+            .lock()
+            .expect("tracker lock")
+            .insert(id, active)
+            .is_none()
+        {
+            self.n_active
+                .fetch_add(1, std::sync::atomic::Ordering::Release);
+        }
         let mut by_account = self.by_account.lock().expect("tracker lock");
         for m in members {
             by_account.entry(m).or_default().push(id);
@@ -82,6 +93,8 @@ impl Tracker {
         let Some(active) = self.active.lock().expect("tracker lock").remove(&id) else {
             return;
         };
+        self.n_active
+            .fetch_sub(1, std::sync::atomic::Ordering::Release);
         let mut by_account = self.by_account.lock().expect("tracker lock");
         for m in [active.record.summoner, active.record.summoned] {
             if let Some(ids) = by_account.get_mut(&m) {
@@ -150,7 +163,8 @@ fn publish_both<B: Bus>(
 
 /// A position arrived from `account`: every accepted summons it is part of moves, and
 /// one that brought the summoned to the summoner ends as `arrived`. Called by the hub for
-/// every position; costs one map lookup when the account is in no summons.
+/// every position; costs an atomic load while no summons is accepted anywhere, and one
+/// map lookup when the account is in none.
 pub async fn moved<S: Store, B: Bus>(hub: &Hub<S, B>, account: AccountId, fix: Fix) {
     let tracker = &hub.summons;
     if let Err(e) = tracker.ensure_loaded(&hub.store).await {
