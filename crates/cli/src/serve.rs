@@ -70,6 +70,16 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         "haurach is listening on http://{addr} (data in {})",
         config.data.display()
     );
+    tracing::info!(
+        "the gate is {}: {}",
+        config.gate.key(),
+        match config.gate {
+            haurach_proto::GateMode::Open => "anyone who registers is a citizen",
+            haurach_proto::GateMode::Application =>
+                "newcomers apply and the tower answers (haurach gate queue)",
+            haurach_proto::GateMode::Invite => "newcomers need a code (haurach gate invite)",
+        }
+    );
     // Tests that start the binary read this line to learn the port when given port 0.
     println!("listening on http://{addr}");
     haurach_server::run(config, listener, shutdown_signal()).await?;
