@@ -66,7 +66,9 @@ export async function call(method, path, body) {
 }
 
 export const api = {
-  register: (name, password) => call("POST", "/api/v1/accounts", { name, password }),
+  /** `extra`: the gatekeeper's book or an invite code (city.js). */
+  register: (name, password, extra = {}) =>
+    call("POST", "/api/v1/accounts", { name, password, ...extra }),
   login: (name, password) => call("POST", "/api/v1/sessions", { name, password }),
   logout: () => call("DELETE", "/api/v1/sessions/current"),
   me: () => call("GET", "/api/v1/me"),

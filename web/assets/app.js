@@ -7,6 +7,7 @@
 // the reconnection, with the same id, and the server stores it once.
 
 import { api, ApiError, newId, session } from "./api.js";
+import * as city from "./city.js";
 import * as fmt from "./format.js";
 import { holdToConfirm } from "./hold.js";
 import { Journey } from "./journey.js";
@@ -85,6 +86,22 @@ function show(screen, { focus = true } = {}) {
 
 async function boot() {
   wire();
+  city.init({
+    show,
+    home: showHome,
+    notice,
+    stretch: (text) => {
+      $("banner-stretch-detail").textContent = text;
+      showBanner("banner-stretch");
+    },
+    position: () => state.position,
+    me: () => state.me,
+    enter: () => {
+      loadOutbox();
+      show("loading");
+      link.start();
+    },
+  });
   if (!session.token) {
     show("welcome");
     return;
@@ -92,7 +109,23 @@ async function boot() {
   state.me = session.name;
   loadOutbox();
   show("loading", { focus: false });
+  // An applicant waits for the tower on their own page; the link is closed to them.
+  try {
+    if (!(await city.admitted())) return;
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 401) return logout("Your session has ended: log in again.");
+  }
   link.start();
+}
+
+/** The bond's own screen (the city's navigation comes back here). */
+function showHome() {
+  if (state.bond) {
+    show("link");
+    renderBond();
+  } else {
+    showBondScreen();
+  }
 }
 
 /** After a failed or dropped connection: is the session still good? */
@@ -110,6 +143,7 @@ async function checkSession() {
 function logout(message) {
   const token = session.token;
   link.stop();
+  city.reset();
   if (token && !message) api.logout().catch(() => {});
   if (state.me) localStorage.removeItem(outboxKey());
   session.clear();
@@ -181,6 +215,7 @@ function onFrame(f) {
     case "error":
       return onError(f);
     default:
+      city.onFrame(f);
       return;
   }
 }
@@ -1032,13 +1067,14 @@ function wire() {
     $("auth-submit").disabled = true;
     $("auth-error").hidden = true;
     try {
-      if (state.mode === "register") await api.register(name, password);
+      if (state.mode === "register") await api.register(name, password, city.registration());
       const s = await api.login(name, password);
       session.save(s.token, s.account.name);
       state.me = s.account.name;
       $("auth-password").value = "";
       loadOutbox();
       show("loading");
+      if (!(await city.admitted())) return;
       link.start();
     } catch (e) {
       showAuthError(`${fmt.capitalise(e.message)}.`);

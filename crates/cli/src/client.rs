@@ -8,6 +8,7 @@
 //! - [`sessions`]: who is logged in where.
 
 pub mod api;
+pub mod city;
 pub mod link;
 pub mod places;
 pub mod sessions;
@@ -37,22 +38,35 @@ pub const DEFAULT_SERVER: &str = "http://127.0.0.1:7420";
 /// Client commands.
 #[derive(Debug, Subcommand)]
 pub enum ClientCommand {
-    /// Create an account on the server, and log in as it
+    /// Come in through the city's gate (create an account), and log in as it
     ///
     /// The password comes from --password, else HAURACH_PASSWORD, else it is asked for
     /// (twice, without echo) when stdin is a terminal, else it is read as one line of
     /// stdin. A name is 1 to 32 letters, digits, '-', '_' or '.'; a password at least 8
     /// characters.
     ///
+    /// The first account of a new city is the tower's (its admin). After that, an open
+    /// gate lets anyone in; an application gate (the default) writes you in the
+    /// gatekeeper's book (--called is required there) and waits for the tower's answer
+    /// (see `haurach gate status`); an invite-only gate needs --invite CODE.
+    ///
     /// Examples:
     ///   haurach register amethyst
     ///   echo 'reaching-west-too' | haurach register amethyst
+    ///   haurach register twilight --called Twilight --family-name Sparkle \
+    ///       --from "the desert" --age 19 --calling "letter bearer" --note "a pull"
+    ///   haurach register rarity --invite K7QF-3MZP
     #[command(verbatim_doc_comment)]
     Register {
         /// Your name.
         name: String,
         #[command(flatten)]
         password: PasswordArg,
+        #[command(flatten)]
+        book: city::BookArgs,
+        /// An invite code, for a city whose gate is invite-only.
+        #[arg(long, value_name = "CODE")]
+        invite: Option<String>,
     },
     /// Log in, and remember the session (in HOME/sessions.toml, mode 0600)
     ///
@@ -231,6 +245,15 @@ pub enum ClientCommand {
     ///   haurach walk --scenario scenarios/desert.toml --who spike --speedup 600
     #[command(verbatim_doc_comment)]
     Walk(WalkArgs),
+    /// The city's gate: your application, and the tower's queue, answers and register
+    #[command(subcommand)]
+    Gate(city::GateCommand),
+    /// Fire-mail: letters and parcels to anyone by name
+    #[command(subcommand)]
+    Letter(city::LetterCommand),
+    /// Summoning: call someone who allowed it to come to you
+    #[command(subcommand)]
+    Summons(city::SummonsCommand),
     /// Replay a scenario fast-forwarded and print its timeline
     ///
     /// Without --server (the flag; HAURACH_SERVER does not count) a server is started in
@@ -283,11 +306,11 @@ pub enum ClientCommand {
 
 /// `--password` (or `HAURACH_PASSWORD`).
 #[derive(Debug, Args)]
-pub struct PasswordArg {
+pub(crate) struct PasswordArg {
     /// The password (prefer HAURACH_PASSWORD or typing it when asked: arguments are
     /// visible to other users of this machine).
     #[arg(long, env = "HAURACH_PASSWORD", hide_env_values = true)]
-    password: Option<String>,
+    pub(crate) password: Option<String>,
 }
 
 fn parse_profile(s: &str) -> Result<Profile, String> {
@@ -386,20 +409,45 @@ impl ClientCommand {
     /// Runs the command.
     pub async fn run(self, ctx: Context) -> anyhow::Result<()> {
         match self {
-            ClientCommand::Register { name, password } => {
+            ClientCommand::Register {
+                name,
+                password,
+                book,
+                invite,
+            } => {
                 let password = password_for(&name, password.password, true)?;
-                let creds = Credentials { name, password };
+                let registration = haurach_proto::Registration {
+                    name: name.clone(),
+                    password: password.clone(),
+                    book: book.book(),
+                    invite,
+                };
                 let api = ctx.anonymous()?;
-                let account: Account = api.post("/api/v1/accounts", &creds).await?;
+                // 201 is an account; 202 is a page of the book waiting for the tower.
+                let answer: serde_json::Value = api.post("/api/v1/accounts", &registration).await?;
+                let creds = Credentials { name, password };
                 let session: Session = api.post("/api/v1/sessions", &creds).await?;
                 ctx.remember(&session)?;
-                outln!(
-                    "registered {} on {}; you are logged in as {}",
-                    account.name,
-                    ctx.server,
-                    account.name
-                );
+                if answer.get("standing").and_then(|s| s.as_str()) == Some("applicant") {
+                    outln!(
+                        "{} is written in the gatekeeper's book on {}: your application is with the tower",
+                        session.account.name,
+                        ctx.server
+                    );
+                    outln!("until it answers you can only read your book: haurach gate status");
+                } else {
+                    let account: Account = serde_json::from_value(answer)?;
+                    outln!(
+                        "registered {} on {}; you are logged in as {}",
+                        account.name,
+                        ctx.server,
+                        account.name
+                    );
+                }
             }
+            ClientCommand::Gate(command) => city::gate(ctx, command).await?,
+            ClientCommand::Letter(command) => city::letter(ctx, command).await?,
+            ClientCommand::Summons(command) => city::summons(ctx, command).await?,
             ClientCommand::Login { name, password } => {
                 let password = password_for(&name, password.password, false)?;
                 let creds = Credentials { name, password };
@@ -563,7 +611,11 @@ async fn send(
 }
 
 /// The password: given, else asked on the terminal without echo, else a line of stdin.
-fn password_for(name: &str, given: Option<String>, confirm: bool) -> anyhow::Result<String> {
+pub(crate) fn password_for(
+    name: &str,
+    given: Option<String>,
+    confirm: bool,
+) -> anyhow::Result<String> {
     if let Some(password) = given {
         return Ok(password);
     }

@@ -15,6 +15,7 @@ macro_rules! outln {
 }
 
 mod chart;
+mod admin;
 mod client;
 mod gpx;
 mod replay;
@@ -37,7 +38,12 @@ use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 ///   haurach invite                      # prints a code for your partner
 ///   haurach --as spike accept K7QF-3MZP # your partner (registered as spike)
 ///   haurach where                       # "spike is east-north-east, 17 km away; ..."
+///   haurach letter send twilight "A box for you" --parcel box.png
 ///   haurach bench --compare mosquitto   # how fast this machine serves the link
+///
+/// The first account of a new server is the tower's (its admin); after that newcomers
+/// apply at the gate and the tower answers (haurach gate queue), unless the server runs
+/// with --gate open or --gate invite.
 #[derive(Debug, Parser)]
 #[command(name = "haurach", version, about, long_about, verbatim_doc_comment)]
 struct Cli {
@@ -61,6 +67,17 @@ struct Cli {
 enum Command {
     /// Run the server (SQLite under ./haurach-data, on 127.0.0.1:7420, unless told otherwise).
     Serve(serve::ServeArgs),
+    /// Make a tower (admin) account in a server's data directory
+    ///
+    /// The first account of a new city is the tower's already; this makes another (or
+    /// one for a city whose first account went to someone else). The password comes as
+    /// for register.
+    ///
+    /// Examples:
+    ///   haurach admin celestia --data /var/lib/haurach
+    ///   HAURACH_PASSWORD=... haurach admin luna
+    #[command(verbatim_doc_comment)]
+    Admin(admin::AdminArgs),
     /// Measure the live workload (optionally side by side with Mosquitto); see docs/benchmarks.md.
     Bench(haurach_bench::BenchArgs),
     #[command(flatten)]
@@ -80,6 +97,7 @@ async fn main() -> ExitCode {
     let res = match cli.command {
         Command::Serve(args) => serve::run(args).await,
         Command::Bench(args) => haurach_bench::run(args).await,
+        Command::Admin(args) => admin::run(args).await,
         Command::Client(command) => {
             match client::Context::new(cli.server, server_flag, cli.as_name, cli.home) {
                 Ok(ctx) => command.run(ctx).await,

@@ -185,6 +185,8 @@ pub async fn run(server: Option<&str>, args: &ReplayArgs) -> anyhow::Result<()> 
             let config = haurach_server::Config {
                 listen: addr,
                 data: data.path().to_owned(),
+                // A throwaway city for the scenario's characters: they walk straight in.
+                gate: haurach_proto::GateMode::Open,
                 ..haurach_server::Config::default()
             };
             let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -450,10 +452,15 @@ async fn enter(anonymous: &Api, name: &str, password: &str) -> anyhow::Result<Ap
         name: name.to_owned(),
         password: password.to_owned(),
     };
+    // 201 is an account; 202 an application waiting for the tower (`standing`).
     match anonymous
-        .post::<_, haurach_proto::Account>("/api/v1/accounts", &creds)
+        .post::<_, serde_json::Value>("/api/v1/accounts", &creds)
         .await
     {
+        Ok(answer) if answer.get("standing").is_some() => anyhow::bail!(
+            "{name} applied at the server's gate and waits for the tower: approve them \
+             (haurach gate approve {name} --answer ...), or run the server with --gate open"
+        ),
         Ok(_) => {}
         Err(e) if e.code() == Some("name_taken") => {}
         Err(e) => return Err(anyhow::Error::new(e).context(format!("cannot register {name}"))),

@@ -31,6 +31,11 @@ pub struct ServeArgs {
     /// HAURACH_NATS_URL). Needs --database-url: the nodes share one database.
     #[arg(long, value_name = "URL")]
     nats_url: Option<String>,
+    /// How newcomers get in: open (anyone registers), application (they fill the
+    /// gatekeeper's book and the tower answers) or invite (only with a code) [default:
+    /// application]. The first account on a fresh server is the tower's (an admin).
+    #[arg(long, value_name = "MODE", value_parser = ["open", "application", "invite"])]
+    gate: Option<String>,
     /// Print the example configuration file, with every default, and exit.
     #[arg(long)]
     print_config: bool,
@@ -67,6 +72,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(url) = args.nats_url {
         config.nats_url = Some(url);
     }
+    if let Some(gate) = args.gate {
+        config.gate = haurach_proto::GateMode::from_key(&gate).context("unknown gate mode")?;
+    }
     config.validate()?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -83,6 +91,16 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         ""
     };
     tracing::info!("haurach is listening on http://{addr} ({storage}{events})");
+    tracing::info!(
+        "the gate is {}: {}",
+        config.gate.key(),
+        match config.gate {
+            haurach_proto::GateMode::Open => "anyone who registers is a citizen",
+            haurach_proto::GateMode::Application =>
+                "newcomers apply and the tower answers (haurach gate queue)",
+            haurach_proto::GateMode::Invite => "newcomers need a code (haurach gate invite)",
+        }
+    );
     // Tests that start the binary read this line to learn the port when given port 0.
     println!("listening on http://{addr}");
     haurach_server::run(config, listener, shutdown_signal()).await?;

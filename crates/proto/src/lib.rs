@@ -1,6 +1,7 @@
 //! The JSON that Haurach's server and clients speak, defined once.
 //!
 //! - [`api`]: request and response bodies of the HTTP API (`/api/v1/...`).
+//! - [`city`]: the gate and the tower, fire-mail, summoning.
 //! - [`link`]: the frames of the live link (`/api/v1/link`, a WebSocket).
 //! - [`places`]: places and the meeting point (the Needle).
 //! - [`problem`]: RFC 9457 problem details, the shape of every HTTP error.
@@ -10,12 +11,14 @@
 #![deny(missing_docs)]
 
 pub mod api;
+pub mod city;
 pub mod human;
 pub mod link;
 pub mod places;
 pub mod problem;
 
 pub use api::*;
+pub use city::*;
 pub use link::{ClientFrame, Mover, ServerFrame};
 pub use places::*;
 pub use problem::Problem;

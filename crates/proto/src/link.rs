@@ -115,6 +115,35 @@ pub enum ServerFrame {
         /// Who: your partner's name or yours.
         who: String,
     },
+    /// Fire-mail: a letter arrived in your hands (sent to you, or returned to you). Its
+    /// body is not in the frame: read it with `POST /api/v1/letters/{id}/read`.
+    Letter {
+        /// The letter as you see it now.
+        letter: Box<crate::city::Letter>,
+    },
+    /// Fire-mail: a letter you sent was delivered, read or returned (a receipt).
+    LetterReceipt {
+        /// The letter as you see it now.
+        letter: Box<crate::city::Letter>,
+    },
+    /// A summons: someone calls you (`calling`), or a summons you are part of changed
+    /// (accepted, declined, ended, arrived, or the other side moved while accepted).
+    Summons {
+        /// The summons as you see it now.
+        summons: Box<crate::city::Summons>,
+    },
+    /// For the tower: a newcomer applied at the gate and waits for an answer.
+    Application {
+        /// Their page of the book.
+        arrival: Box<crate::city::Arrival>,
+    },
+    /// Your partner accepted a summons that takes them away from you: the bond stretches.
+    PartnerSummoned {
+        /// Your partner.
+        partner: String,
+        /// Who summoned them.
+        by: String,
+    },
     /// A frame you sent could not be taken; the link stays open.
     Error {
         /// Your id, for a failed `send`.

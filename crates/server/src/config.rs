@@ -34,6 +34,14 @@ pub struct Config {
     pub nats_url: Option<String>,
     /// How many days each fix of a person's journey is kept (for their GPX export).
     pub journey_days: f64,
+    /// How newcomers get in: `open`, `application` (the tower answers) or `invite`.
+    pub gate: haurach_proto::GateMode,
+    /// The most parcel bytes one letter carries.
+    pub max_parcel_bytes: u64,
+    /// The most parcel bytes one citizen may have uploaded in all.
+    pub parcel_quota_bytes: u64,
+    /// The most letters one citizen sends in 24 hours.
+    pub letters_per_day: u32,
 }
 
 impl Default for Config {
@@ -49,6 +57,10 @@ impl Default for Config {
             database_url: None,
             nats_url: None,
             journey_days: 30.0,
+            gate: haurach_proto::GateMode::Application,
+            max_parcel_bytes: 25 * 1024 * 1024,
+            parcel_quota_bytes: 1024 * 1024 * 1024,
+            letters_per_day: 1_000,
         }
     }
 }
@@ -135,6 +147,19 @@ impl Config {
                 "JOURNEY_DAYS" => {
                     config.journey_days = value.parse().map_err(|e| bad(format!("{e}")))?
                 }
+                "GATE" => {
+                    config.gate = haurach_proto::GateMode::from_key(&value)
+                        .ok_or_else(|| bad("must be open, application or invite".into()))?
+                }
+                "MAX_PARCEL_BYTES" => {
+                    config.max_parcel_bytes = value.parse().map_err(|e| bad(format!("{e}")))?
+                }
+                "PARCEL_QUOTA_BYTES" => {
+                    config.parcel_quota_bytes = value.parse().map_err(|e| bad(format!("{e}")))?
+                }
+                "LETTERS_PER_DAY" => {
+                    config.letters_per_day = value.parse().map_err(|e| bad(format!("{e}")))?
+                }
                 // Variables the client side of the binary (or the log filter) reads.
                 "SERVER" | "HOME" | "AS" | "LOG" | "PASSWORD" => {}
                 _ => return Err(bad("not a Haurach setting".into())),
@@ -161,6 +186,12 @@ impl Config {
         if self.max_body_bytes < 1024 {
             return Err(ConfigError::Invalid(
                 "max_body_bytes must be at least 1024".into(),
+            ));
+        }
+        if self.max_parcel_bytes == 0 || self.parcel_quota_bytes == 0 || self.letters_per_day == 0 {
+            return Err(ConfigError::Invalid(
+                "max_parcel_bytes, parcel_quota_bytes and letters_per_day must be at least 1"
+                    .into(),
             ));
         }
         if self.max_links == 0 {
@@ -224,6 +255,16 @@ impl Config {
              max_links = {}\n\
              # Days each fix of a person's journey is kept, then deleted (HAURACH_JOURNEY_DAYS).\n\
              journey_days = {:.1}\n\n\
+             # How newcomers get in (HAURACH_GATE, --gate): \"open\" (anyone registers),\n\
+             # \"application\" (they fill the gatekeeper's book and the tower answers) or\n\
+             # \"invite\" (only with a code a citizen made). The first account is the tower's.\n\
+             gate = \"{}\"\n\
+             # Most parcel bytes in one letter.\n\
+             max_parcel_bytes = {}\n\
+             # Most parcel bytes one citizen may upload in all.\n\
+             parcel_quota_bytes = {}\n\
+             # Most letters one citizen sends in 24 hours.\n\
+             letters_per_day = {}\n\n\
              # Several nodes serving one city share a PostgreSQL database and a NATS server\n\
              # (see docs/deploy.md). Without these, one node serves it from SQLite.\n\
              # database_url = \"postgres://haurach:secret@127.0.0.1:5432/haurach\"  (HAURACH_DATABASE_URL)\n\
@@ -235,7 +276,11 @@ impl Config {
             d.max_body_bytes,
             d.invite_ttl_h,
             d.max_links,
-            d.journey_days
+            d.journey_days,
+            d.gate.key(),
+            d.max_parcel_bytes,
+            d.parcel_quota_bytes,
+            d.letters_per_day
         )
     }
 }

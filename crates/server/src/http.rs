@@ -43,13 +43,17 @@ pub struct App<S, B> {
     pub shutdown: tokio::sync::watch::Receiver<bool>,
     /// OwnTracks credentials verified lately.
     pub owntracks: crate::owntracks::BasicCache,
+    /// Where parcels' bytes are kept (`DATA/parcels`).
+    pub blobs: crate::blobs::FsBlobs,
 }
 
 impl<S, B> App<S, B> {
     /// The shared state of a server.
     pub fn new(hub: Hub<S, B>, shutdown: tokio::sync::watch::Receiver<bool>) -> App<S, B> {
         let max_links = hub.config.max_links;
+        let blobs = crate::blobs::FsBlobs::new(hub.config.data.join("parcels"));
         App {
+            blobs,
             hub,
             login_failures: Mutex::new(HashMap::new()),
             links: Arc::new(tokio::sync::Semaphore::new(max_links)),
@@ -108,12 +112,8 @@ pub fn router<S: Store, B: Bus>(app: AppState<S, B>) -> Router {
         .route("/healthz", get(healthz::<S, B>))
         .route("/metrics", get(metrics::<S, B>))
         .route("/api/v1/openapi.json", get(crate::openapi::document))
-        .route("/api/v1/accounts", post(create_account::<S, B>))
+        .route("/api/v1/accounts", post(crate::gate::register::<S, B>))
         .route("/api/v1/sessions", post(create_session::<S, B>))
-        .route(
-            "/api/v1/sessions/current",
-            axum::routing::delete(revoke_session::<S, B>),
-        )
         .route("/api/v1/me", get(me::<S, B>))
         .route("/api/v1/me/position", put(put_position::<S, B>))
         .route("/api/v1/bond/invites", post(create_invite::<S, B>))
@@ -148,6 +148,7 @@ pub fn router<S: Store, B: Bus>(app: AppState<S, B>) -> Router {
             get(places_api::journey_gpx::<S, B>),
         )
         .route("/owntracks", post(crate::owntracks::post::<S, B>))
+        .merge(crate::city::routes(&app))
         .merge(crate::web::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(max_body))
@@ -212,12 +213,17 @@ async fn problems_only(req: Request, next: Next) -> Response {
     problem
 }
 
-/// The caller, from `Authorization: Bearer TOKEN` or `?token=TOKEN`.
+/// The caller, from `Authorization: Bearer TOKEN` or `?token=TOKEN`: a citizen (or the
+/// tower). An applicant the tower has not let in yet is refused here with 403, so every
+/// route that takes a `Caller` is closed to them; the few they may use take a
+/// [`Visitor`](crate::gate::Visitor).
 pub struct Caller {
     /// Their account.
     pub account: AccountId,
     /// The hash of the token they used.
     pub token_hash: Vec<u8>,
+    /// Where they stand (tower or citizen).
+    pub standing: haurach_proto::Standing,
 }
 
 impl<S: Store, B: Bus> FromRequestParts<AppState<S, B>> for Caller {
@@ -227,41 +233,19 @@ impl<S: Store, B: Bus> FromRequestParts<AppState<S, B>> for Caller {
         parts: &mut Parts,
         app: &AppState<S, B>,
     ) -> Result<Caller, ApiError> {
-        let from_header = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::to_owned);
-        let from_query = || {
-            parts.uri.query().and_then(|q| {
-                q.split('&')
-                    .find_map(|kv| kv.strip_prefix("token="))
-                    .map(str::to_owned)
-            })
-        };
-        let token = from_header.or_else(from_query).ok_or_else(|| {
-            ApiError::unauthorized("log in first: send Authorization: Bearer TOKEN")
-        })?;
-        let token_hash = auth::token_hash(token.trim());
-        let account = app
-            .hub
-            .store
-            .session_account(&token_hash)
-            .await?
-            .ok_or_else(|| {
-                ApiError::unauthorized("this session is unknown or was logged out: log in again")
-            })?;
+        let visitor = crate::gate::Visitor::from_request_parts(parts, app).await?;
+        crate::gate::inside(visitor.standing)?;
         // Any request from a citizen shows they are there: contact is live.
-        app.hub.heard(account).await?;
+        app.hub.heard(visitor.account).await?;
         Ok(Caller {
-            account,
-            token_hash,
+            account: visitor.account,
+            token_hash: visitor.token_hash,
+            standing: visitor.standing,
         })
     }
 }
 
-fn account_view(a: &AccountRecord) -> Account {
+pub(crate) fn account_view(a: &AccountRecord) -> Account {
     Account {
         id: a.id.0,
         name: a.name.clone(),
@@ -296,7 +280,7 @@ async fn metrics<S: Store, B: Bus>(State(app): State<AppState<S, B>>) -> Respons
         .into_response()
 }
 
-fn check_name(name: &str) -> Result<(), ApiError> {
+pub(crate) fn check_name(name: &str) -> Result<(), ApiError> {
     let ok = (1..=32).contains(&name.chars().count())
         && name
             .chars()
@@ -311,40 +295,7 @@ fn check_name(name: &str) -> Result<(), ApiError> {
     }
 }
 
-async fn create_account<S: Store, B: Bus>(
-    State(app): State<AppState<S, B>>,
-    body: Result<Json<Credentials>, JsonRejection>,
-) -> Result<(StatusCode, Json<Account>), ApiError> {
-    let Json(creds) = body?;
-    check_name(&creds.name)?;
-    let n = creds.password.chars().count();
-    if !(8..=1024).contains(&n) {
-        return Err(ApiError::invalid(
-            "invalid_password",
-            "a password is 8 to 1,024 characters",
-        ));
-    }
-    if app.hub.store.account_by_name(&creds.name).await?.is_some() {
-        return Err(name_taken(&creds.name));
-    }
-    let password = creds.password;
-    let phc = tokio::task::spawn_blocking(move || auth::hash_password(&password))
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(ApiError::internal)?;
-    match app
-        .hub
-        .store
-        .create_account(&creds.name, &phc, now_ms())
-        .await
-    {
-        Ok(account) => Ok((StatusCode::CREATED, Json(account_view(&account)))),
-        Err(StoreError::Conflict(_)) => Err(name_taken(&creds.name)),
-        Err(e) => Err(e.into()),
-    }
-}
-
-fn name_taken(name: &str) -> ApiError {
+pub(crate) fn name_taken(name: &str) -> ApiError {
     ApiError::conflict("name_taken", format!("the name {name:?} is taken"))
 }
 
@@ -380,17 +331,6 @@ async fn create_session<S: Store, B: Bus>(
         token,
         account: account_view(&account),
     }))
-}
-
-async fn revoke_session<S: Store, B: Bus>(
-    State(app): State<AppState<S, B>>,
-    caller: Caller,
-) -> Result<StatusCode, ApiError> {
-    app.hub
-        .store
-        .revoke_session(&caller.token_hash, now_ms())
-        .await?;
-    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn me<S: Store, B: Bus>(

@@ -144,6 +144,8 @@ pub struct Hub<S, B> {
     /// When each account was last heard from since start, bonded or not, so a bond made
     /// a moment after its partner was active starts with contact live.
     last_heard: Mutex<HashMap<AccountId, i64>>,
+    /// Accepted summonses, which follow their parties' positions.
+    pub summons: crate::summons::Tracker,
 }
 
 /// A bond runtime and which member the caller is.
@@ -174,6 +176,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
             membership: Mutex::new(HashMap::new()),
             last_heard: Mutex::new(HashMap::new()),
             places: crate::places::PlaceCache::default(),
+            summons: crate::summons::Tracker::default(),
             positions: PositionWriter::start(store.clone()),
             messages: MessageWriter::start(store.clone()),
             store,
@@ -370,6 +373,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
             .expect("hub lock")
             .insert(account, now);
         self.judge_places(account, &fix).await?;
+        crate::summons::moved(self, account, fix).await;
         let Some(held) = self.held(account).await? else {
             return Ok(());
         };

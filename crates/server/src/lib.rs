@@ -7,12 +7,16 @@
 #![deny(missing_docs)]
 
 pub mod auth;
+pub mod blobs;
 pub mod bus;
+pub mod city;
 pub mod config;
 pub mod error;
 pub mod gpx;
+pub mod gate;
 pub mod http;
 pub mod hub;
+pub mod letters;
 pub mod link;
 pub mod meeting;
 pub mod messages;
@@ -23,6 +27,7 @@ pub mod places;
 pub mod places_api;
 pub mod positions;
 pub mod store;
+pub mod summons;
 pub mod web;
 
 use std::future::Future;

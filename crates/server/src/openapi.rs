@@ -10,6 +10,11 @@ use haurach_proto::{
     PlaceEvent, PlaceInput, PlaceNews, PlaceView, PlacesView, PositionUpdate, Problem, PullView,
     SendMessage, Session, TierView,
 };
+use haurach_proto::{
+    Arrival, ArrivalList, Decision, DecisionBody, GateBook, GateInfo, GateInvite, GateMode, Letter,
+    LetterList, LetterState, Parcel, ParcelRef, ParcelUpload, Registration, SendLetter, Standing,
+    SummonBody, SummonPermissions, SummonState, Summons, SummonsList,
+};
 use serde_json::{Value, json};
 use utoipa::OpenApi;
 
@@ -49,7 +54,29 @@ use utoipa::OpenApi;
         PullView,
         SendMessage,
         Session,
-        TierView
+        TierView,
+        Arrival,
+        ArrivalList,
+        Decision,
+        DecisionBody,
+        GateBook,
+        GateInfo,
+        GateInvite,
+        GateMode,
+        Letter,
+        LetterList,
+        LetterState,
+        Parcel,
+        ParcelRef,
+        ParcelUpload,
+        Registration,
+        SendLetter,
+        Standing,
+        SummonBody,
+        SummonPermissions,
+        SummonState,
+        Summons,
+        SummonsList
     ))
 )]
 struct Schemas;
@@ -71,7 +98,8 @@ pub struct Route {
     pub response: Option<&'static str>,
     /// Whether it needs a bearer token.
     pub auth: bool,
-    /// The problem statuses it may answer.
+    /// The problem statuses it may answer (every route with a bearer token may answer
+    /// 403 to an applicant the tower has not let in yet).
     pub errors: &'static [u16],
 }
 
@@ -111,12 +139,12 @@ pub const ROUTES: &[Route] = &[
     Route {
         method: "post",
         path: "/api/v1/accounts",
-        summary: "Register a citizen.",
-        request: Some("Credentials"),
+        summary: "Come in through the gate: 201 with the account (open gate, an invite code, or the first account, which is the tower's); 202 with your page of the book (Arrival) when the application goes to the tower.",
+        request: Some("Registration"),
         status: 201,
         response: Some("Account"),
         auth: false,
-        errors: &[400, 409, 413, 422],
+        errors: &[400, 403, 404, 409, 413, 422],
     },
     Route {
         method: "post",
@@ -136,7 +164,7 @@ pub const ROUTES: &[Route] = &[
         status: 204,
         response: None,
         auth: true,
-        errors: &[401],
+        errors: &[401, 403],
     },
     Route {
         method: "get",
@@ -146,7 +174,7 @@ pub const ROUTES: &[Route] = &[
         status: 200,
         response: Some("Me"),
         auth: true,
-        errors: &[401],
+        errors: &[401, 403],
     },
     Route {
         method: "put",
@@ -156,7 +184,7 @@ pub const ROUTES: &[Route] = &[
         status: 204,
         response: None,
         auth: true,
-        errors: &[400, 401, 422],
+        errors: &[400, 401, 403, 422],
     },
     Route {
         method: "post",
@@ -166,7 +194,7 @@ pub const ROUTES: &[Route] = &[
         status: 201,
         response: Some("Invite"),
         auth: true,
-        errors: &[401, 409],
+        errors: &[401, 403, 409],
     },
     Route {
         method: "post",
@@ -176,7 +204,7 @@ pub const ROUTES: &[Route] = &[
         status: 201,
         response: Some("BondView"),
         auth: true,
-        errors: &[400, 401, 404, 409, 422],
+        errors: &[400, 401, 403, 404, 409, 422],
     },
     Route {
         method: "get",
@@ -186,7 +214,7 @@ pub const ROUTES: &[Route] = &[
         status: 200,
         response: Some("BondView"),
         auth: true,
-        errors: &[401, 404],
+        errors: &[401, 403, 404],
     },
     Route {
         method: "delete",
@@ -196,7 +224,7 @@ pub const ROUTES: &[Route] = &[
         status: 204,
         response: None,
         auth: true,
-        errors: &[401, 404],
+        errors: &[401, 403, 404],
     },
     Route {
         method: "post",
@@ -216,7 +244,7 @@ pub const ROUTES: &[Route] = &[
         status: 200,
         response: Some("MessagePage"),
         auth: true,
-        errors: &[400, 401, 404, 422],
+        errors: &[400, 401, 403, 404, 422],
     },
     Route {
         method: "post",
@@ -226,7 +254,7 @@ pub const ROUTES: &[Route] = &[
         status: 200,
         response: Some("Message"),
         auth: true,
-        errors: &[400, 401, 404, 409],
+        errors: &[400, 401, 403, 404, 409],
     },
     Route {
         method: "get",
@@ -236,7 +264,248 @@ pub const ROUTES: &[Route] = &[
         status: 101,
         response: None,
         auth: true,
-        errors: &[400, 401, 503],
+        errors: &[400, 401, 403, 503],
+    },
+    // The city (gate.rs, letters.rs, summons.rs).
+    Route {
+        method: "get",
+        path: "/api/v1/gate",
+        summary: "The gate: its mode (open, application, invite) and whether the city is empty (the first account is the tower's).",
+        request: None,
+        status: 200,
+        response: Some("GateInfo"),
+        auth: false,
+        errors: &[],
+    },
+    Route {
+        method: "get",
+        path: "/api/v1/gate/me",
+        summary: "Your page of the gatekeeper's book, with the tower's answer once given. Open to applicants.",
+        request: None,
+        status: 200,
+        response: Some("Arrival"),
+        auth: true,
+        errors: &[401, 403, 404],
+    },
+    Route {
+        method: "get",
+        path: "/api/v1/gate/queue",
+        summary: "Tower: applications waiting for an answer, oldest first.",
+        request: None,
+        status: 200,
+        response: Some("ArrivalList"),
+        auth: true,
+        errors: &[401, 403],
+    },
+    Route {
+        method: "post",
+        path: "/api/v1/gate/applications/{name}/decision",
+        summary: "Tower: approve or decline an application with a written answer.",
+        request: Some("DecisionBody"),
+        status: 200,
+        response: Some("Arrival"),
+        auth: true,
+        errors: &[400, 401, 403, 404, 409, 422],
+    },
+    Route {
+        method: "get",
+        path: "/api/v1/gate/register",
+        summary: "Tower: the register of everyone who arrived, how, and what the tower decided.",
+        request: None,
+        status: 200,
+        response: Some("ArrivalList"),
+        auth: true,
+        errors: &[401, 403],
+    },
+    Route {
+        method: "get",
+        path: "/api/v1/gate/register.csv",
+        summary: "Tower: the register as CSV (text/csv).",
+        request: None,
+        status: 200,
+        response: None,
+        auth: true,
+        errors: &[401, 403],
+    },
+    Route {
+        method: "post",
+        path: "/api/v1/gate/invites",
+        summary: "A code that lets one person through an invite-only gate.",
+        request: None,
+        status: 201,
+        response: Some("GateInvite"),
+        auth: true,
+        errors: &[401, 403],
+    },
+    Route {
+        method: "post",
+        path: "/api/v1/parcels",
+        summary: "Upload a file (the raw request body) into the blob store; attach it to a letter by its hash. Durable before 201.",
+        request: None,
+        status: 201,
+        response: Some("ParcelUpload"),
+        auth: true,
+        errors: &[400, 401, 403, 413],
+    },
+    Route {
+        method: "get",
+        path: "/api/v1/letters",
+        summary: "Your letters: ?box=inbox (in your hands; listing them delivers them) or ?box=sent, newest first.",
+        request: None,
+        status: 200,
+        response: Some("LetterList"),
+        auth: true,
+        errors: &[400, 401, 403, 422],
+    },
+    Route {
+        method: "post",
+        path: "/api/v1/letters",
+        summary: "Send (breathe on) a letter by name, with parcels; a reply with in_reply_to. 201 once committed, 200 for a retry with the same id.",
+        request: Some("SendLetter"),
+        status: 201,
+        response: Some("Letter"),
+        auth: true,
+        errors: &[400, 401, 403, 404, 409, 413, 422, 429],
+    },
+    Route {
+        method: "get",
+        path: "/api/v1/letters/{id}",
+        summary: "One of your letters (sealed until read, for its recipient).",
+        request: None,
+        status: 200,
+        response: Some("Letter"),
+        auth: true,
+        errors: &[400, 401, 403, 404],
+    },
+    Route {
+        method: "post",
+        path: "/api/v1/letters/{id}/read",
+        summary: "Open an unread letter in your hands; the sender gets a read receipt.",
+        request: None,
+        status: 200,
+        response: Some("Letter"),
+        auth: true,
+        errors: &[400, 401, 403, 404, 409],
+    },
+    Route {
+        method: "post",
+        path: "/api/v1/letters/{id}/return",
+        summary: "Return an unread letter (and its parcels) to its sender.",
+        request: None,
+        status: 200,
+        response: Some("Letter"),
+        auth: true,
+        errors: &[400, 401, 403, 404, 409],
+    },
+    Route {
+        method: "get",
+        path: "/api/v1/letters/{id}/parcels/{index}",
+        summary: "A parcel's bytes (its sender, or the recipient once read).",
+        request: None,
+        status: 200,
+        response: None,
+        auth: true,
+        errors: &[400, 401, 403, 404],
+    },
+    Route {
+        method: "get",
+        path: "/api/v1/letters/threads/{id}",
+        summary: "The letters of a thread, oldest first.",
+        request: None,
+        status: 200,
+        response: Some("LetterList"),
+        auth: true,
+        errors: &[400, 401, 403, 404],
+    },
+    Route {
+        method: "get",
+        path: "/api/v1/summons/allowed",
+        summary: "Who may summon you.",
+        request: None,
+        status: 200,
+        response: Some("SummonPermissions"),
+        auth: true,
+        errors: &[401, 403],
+    },
+    Route {
+        method: "put",
+        path: "/api/v1/summons/allowed/{name}",
+        summary: "Allow someone to summon you.",
+        request: None,
+        status: 204,
+        response: None,
+        auth: true,
+        errors: &[401, 403, 404, 422],
+    },
+    Route {
+        method: "delete",
+        path: "/api/v1/summons/allowed/{name}",
+        summary: "No longer allow someone to summon you.",
+        request: None,
+        status: 204,
+        response: None,
+        auth: true,
+        errors: &[401, 403, 404, 422],
+    },
+    Route {
+        method: "get",
+        path: "/api/v1/summons",
+        summary: "Summonses still calling or accepted that you are part of.",
+        request: None,
+        status: 200,
+        response: Some("SummonsList"),
+        auth: true,
+        errors: &[401, 403],
+    },
+    Route {
+        method: "post",
+        path: "/api/v1/summons",
+        summary: "Summon someone who allowed it, with your exact position.",
+        request: Some("SummonBody"),
+        status: 201,
+        response: Some("Summons"),
+        auth: true,
+        errors: &[400, 401, 403, 404, 409, 422],
+    },
+    Route {
+        method: "get",
+        path: "/api/v1/summons/{id}",
+        summary: "One summons.",
+        request: None,
+        status: 200,
+        response: Some("Summons"),
+        auth: true,
+        errors: &[400, 401, 403, 404],
+    },
+    Route {
+        method: "post",
+        path: "/api/v1/summons/{id}/accept",
+        summary: "Accept a summons (the summoned): exact positions pass both ways until arrival.",
+        request: None,
+        status: 200,
+        response: Some("Summons"),
+        auth: true,
+        errors: &[400, 401, 403, 404, 409],
+    },
+    Route {
+        method: "post",
+        path: "/api/v1/summons/{id}/decline",
+        summary: "Decline a summons (the summoned).",
+        request: None,
+        status: 200,
+        response: Some("Summons"),
+        auth: true,
+        errors: &[400, 401, 403, 404, 409],
+    },
+    Route {
+        method: "post",
+        path: "/api/v1/summons/{id}/end",
+        summary: "End a summons still calling or accepted (either side).",
+        request: None,
+        status: 200,
+        response: Some("Summons"),
+        auth: true,
+        errors: &[400, 401, 403, 404, 409],
     },
     // Places, the meeting point, the journey and OwnTracks (issue 6).
     Route {
@@ -364,8 +633,20 @@ pub fn build() -> Value {
         if *auth {
             op["security"] = json!([{"bearer": []}]);
         }
-        if path.contains("{seq}") {
-            op["parameters"] = json!([{"name": "seq", "in": "path", "required": true, "schema": {"type": "integer"}}]);
+        let parameters: Vec<Value> = path
+            .split('/')
+            .filter_map(|seg| seg.strip_prefix('{')?.strip_suffix('}'))
+            .map(|name| {
+                let kind = if matches!(name, "seq" | "index") {
+                    "integer"
+                } else {
+                    "string"
+                };
+                json!({"name": name, "in": "path", "required": true, "schema": {"type": kind}})
+            })
+            .collect();
+        if !parameters.is_empty() {
+            op["parameters"] = Value::Array(parameters);
         }
         if path.contains("{name}") {
             op["parameters"] = json!([{"name": "name", "in": "path", "required": true, "schema": {"type": "string"}}]);

@@ -183,6 +183,59 @@ impl Api {
         self.call(Method::GET, path, None).await.map(|(_, b)| b)
     }
 
+    /// `POST path` with raw bytes (a parcel) → JSON.
+    pub async fn upload<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        bytes: Vec<u8>,
+    ) -> Result<T, ApiError> {
+        let mut req = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+            // A parcel may take longer than a JSON request.
+            .timeout(Duration::from_secs(600))
+            .body(bytes);
+        if let Some(token) = &self.token {
+            req = req.bearer_auth(token);
+        }
+        let res = req.send().await.map_err(|e| self.network(&e))?;
+        let (status, bytes) = self.read(res).await?;
+        serde_json::from_slice(&bytes).map_err(|e| ApiError::Unexpected {
+            status,
+            what: format!("{e} in {}", snippet(&bytes)),
+        })
+    }
+
+    /// `GET path` → the raw bytes (a parcel).
+    pub async fn download(&self, path: &str) -> Result<Vec<u8>, ApiError> {
+        let mut req = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .timeout(Duration::from_secs(600));
+        if let Some(token) = &self.token {
+            req = req.bearer_auth(token);
+        }
+        let res = req.send().await.map_err(|e| self.network(&e))?;
+        Ok(self.read(res).await?.1)
+    }
+
+    /// The status and body of a success, or the problem.
+    async fn read(&self, res: reqwest::Response) -> Result<(StatusCode, Vec<u8>), ApiError> {
+        let status = res.status();
+        let bytes = res.bytes().await.map_err(|e| self.network(&e))?.to_vec();
+        if status.is_success() {
+            return Ok((status, bytes));
+        }
+        match serde_json::from_slice::<Problem>(&bytes) {
+            Ok(problem) => Err(ApiError::Problem(Box::new(problem))),
+            Err(_) => Err(ApiError::Unexpected {
+                status,
+                what: snippet(&bytes),
+            }),
+        }
+    }
+
     /// `GET path` → JSON.
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ApiError> {
         self.json(Method::GET, path, None).await

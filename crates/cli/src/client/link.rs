@@ -191,6 +191,50 @@ impl LinkView {
                 )
             }
             ServerFrame::Message { message } => show::message(&self.me, message),
+            ServerFrame::Letter { letter } => match letter.state {
+                haurach_proto::LetterState::Returned => format!(
+                    "your letter to {} came back unopened (haurach letter inbox)",
+                    letter.to
+                ),
+                _ => format!(
+                    "a letter from {} is in your hands{} (haurach letter inbox)",
+                    letter.from,
+                    if letter.parcels.is_empty() {
+                        ""
+                    } else {
+                        ", with a parcel"
+                    }
+                ),
+            },
+            ServerFrame::LetterReceipt { letter } => match letter.state {
+                haurach_proto::LetterState::Read => format!("{} read your letter", letter.to),
+                _ => format!("your letter reached {}", letter.to),
+            },
+            ServerFrame::Summons { summons } => {
+                let pull = match (summons.bearing_deg, summons.distance_m) {
+                    (Some(b), Some(d)) => format!(
+                        ", {} {}",
+                        haurach_bond::geo::compass_point(b),
+                        human::distance(d)
+                    ),
+                    _ => String::new(),
+                };
+                format!(
+                    "SUMMONS: {} summons {} ({}){pull}; haurach summons list",
+                    summons.from,
+                    summons.to,
+                    summons.state.key()
+                )
+            }
+            ServerFrame::Application { arrival } => format!(
+                "{} applied at the gate: haurach gate queue",
+                arrival.account.name
+            ),
+            ServerFrame::PartnerSummoned { partner, by } => {
+                format!(
+                    "the bond stretches: {partner} answered {by}'s summons and is going to them"
+                )
+            }
             ServerFrame::Sent { id, seq } => format!("sent #{seq} ({id})"),
             ServerFrame::AlarmAcknowledged { seq, by } => {
                 if by.eq_ignore_ascii_case(&self.me) {

@@ -4,6 +4,7 @@
 
 mod account;
 mod bench;
+mod city;
 mod link;
 mod multinode;
 mod places;

@@ -10,11 +10,13 @@ use haurach_bond::{Fix, Profile, TierSet};
 use haurach_proto::{Feeling, MessageKind};
 use uuid::Uuid;
 
+pub mod city;
 pub mod places;
 mod places_postgres;
 pub mod postgres;
 pub mod sqlite;
 
+pub use city::CityStore;
 pub use places::{PinRecord, PlaceRecord, PlaceStore};
 pub use postgres::Postgres;
 pub use sqlite::Sqlite;
@@ -178,8 +180,9 @@ pub enum StoreError {
 pub type StoreResult<T> = Result<T, StoreError>;
 
 /// Durable storage of accounts, sessions, bonds, positions and messages; places, the
-/// meeting point and journeys through its supertrait [`PlaceStore`].
-pub trait Store: PlaceStore + Clone + Send + Sync + 'static {
+/// meeting point and journeys through its supertrait [`PlaceStore`]; the city's records
+/// through [`CityStore`].
+pub trait Store: PlaceStore + CityStore + Clone + Send + Sync + 'static {
     /// Creates an account; `Conflict("name_taken")` when the name (any case) exists.
     fn create_account(
         &self,

@@ -16,6 +16,8 @@ use sqlx::sqlite::{
 use sqlx::{AssertSqlSafe, Row, Sqlite as Db, Transaction};
 use uuid::Uuid;
 
+mod city;
+
 use super::{
     AccountId, AccountRecord, Appended, BondId, BondRecord, MessageRecord, NewMessage,
     PositionRecord, Store, StoreError, StoreResult,

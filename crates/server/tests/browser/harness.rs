@@ -182,9 +182,21 @@ impl Server {
 
     /// A server on `dir` listening on `addr`.
     pub async fn start_on(dir: TempDir, addr: SocketAddr) -> Server {
+        // Tests register citizens freely; the gate's own tests set their mode.
+        Server::start_with(dir, addr, haurach_proto::GateMode::Open).await
+    }
+
+    /// A fresh server whose gate is in `gate` mode.
+    pub async fn start_gate(gate: haurach_proto::GateMode) -> Server {
+        let dir = tempfile::tempdir().expect("tempdir");
+        Server::start_with(dir, "127.0.0.1:0".parse().unwrap(), gate).await
+    }
+
+    async fn start_with(dir: TempDir, addr: SocketAddr, gate: haurach_proto::GateMode) -> Server {
         let config = Config {
             data: dir.path().to_owned(),
             contact_timeout_s: 2.0,
+            gate,
             ..Config::default()
         };
         let listener = tokio::net::TcpListener::bind(addr)

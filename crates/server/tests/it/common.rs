@@ -33,8 +33,11 @@ impl TestServer {
 
     /// Starts a server on an existing data directory (for restarts).
     pub async fn start_in(dir: TempDir, tweak: impl FnOnce(&mut Config)) -> TestServer {
+        // The gate is open: these tests register citizens freely; the gate's other
+        // modes have their own tests (tests/it/gate.rs).
         let mut config = Config {
             data: dir.path().to_owned(),
+            gate: haurach_proto::GateMode::Open,
             ..Config::default()
         };
         tweak(&mut config);

@@ -2,6 +2,7 @@
 //! HTTP contract through the router, and the live link over a real socket.
 
 mod api;
+mod city;
 mod common;
 mod link;
 mod outage;

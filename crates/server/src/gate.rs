@@ -1,0 +1,458 @@
+//! The gate and the tower: registration in the gate's three modes, the gatekeeper's book,
+//! the tower's queue and answers, the register (JSON and CSV), gate invites, and the
+//! extractors that keep an applicant out of everything else ([`Visitor`], [`Tower`]).
+
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, PathRejection};
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use haurach_proto::{
+    Arrival, ArrivalList, DecisionBody, GateBook, GateInfo, GateInvite, GateMode, Registration,
+    Standing,
+};
+
+use crate::auth;
+use crate::bus::Bus;
+use crate::city::store_problem;
+use crate::error::ApiError;
+use crate::http::{AppState, Caller, account_view, check_name, name_taken};
+use crate::hub::{now_ms, timestamp};
+use crate::store::city::{ArrivalRecord, NewArrival};
+use crate::store::{AccountId, Store, StoreError};
+
+/// Anyone with a live session, whatever their standing: an applicant may use only the
+/// routes that take a `Visitor` (their own page of the book, logging out).
+pub struct Visitor {
+    /// Their account.
+    pub account: AccountId,
+    /// The hash of the token they used.
+    pub token_hash: Vec<u8>,
+    /// Where they stand.
+    pub standing: Standing,
+}
+
+impl<S: Store, B: Bus> FromRequestParts<AppState<S, B>> for Visitor {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        app: &AppState<S, B>,
+    ) -> Result<Visitor, ApiError> {
+        let from_header = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::to_owned);
+        let from_query = || {
+            parts.uri.query().and_then(|q| {
+                q.split('&')
+                    .find_map(|kv| kv.strip_prefix("token="))
+                    .map(str::to_owned)
+            })
+        };
+        let token = from_header.or_else(from_query).ok_or_else(|| {
+            ApiError::unauthorized("log in first: send Authorization: Bearer TOKEN")
+        })?;
+        let token_hash = auth::token_hash(token.trim());
+        let (account, standing) = app
+            .hub
+            .store
+            .session_standing(&token_hash)
+            .await?
+            .ok_or_else(|| {
+                ApiError::unauthorized("this session is unknown or was logged out: log in again")
+            })?;
+        Ok(Visitor {
+            account,
+            token_hash,
+            standing,
+        })
+    }
+}
+
+/// 403 unless the standing is inside the city.
+pub fn inside(standing: Standing) -> Result<(), ApiError> {
+    match standing {
+        Standing::Tower | Standing::Citizen => Ok(()),
+        Standing::Applicant => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "awaiting_tower",
+            "your application is with the tower: until it is approved you can only read it \
+             (GET /api/v1/gate/me)",
+        )),
+        Standing::Declined => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "application_declined",
+            "the tower declined your application: its answer is in your book \
+             (GET /api/v1/gate/me)",
+        )),
+    }
+}
+
+/// A caller from the tower (an admin).
+pub struct Tower(pub Caller);
+
+impl<S: Store, B: Bus> FromRequestParts<AppState<S, B>> for Tower {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        app: &AppState<S, B>,
+    ) -> Result<Tower, ApiError> {
+        let caller = Caller::from_request_parts(parts, app).await?;
+        if caller.standing != Standing::Tower {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "tower_only",
+                "only the tower (an admin) may do this",
+            ));
+        }
+        Ok(Tower(caller))
+    }
+}
+
+/// A page of the book as the API shows it.
+pub fn arrival_view(a: &ArrivalRecord) -> Arrival {
+    Arrival {
+        account: account_view(&a.account),
+        standing: a.standing,
+        way: a.way.clone(),
+        book: a.book.clone(),
+        invited_by: a.invited_by.clone(),
+        arrived_at: timestamp(a.arrived_at),
+        decision: a.decision,
+        answer: a.answer.clone(),
+        decided_by: a.decided_by.clone(),
+        decided_at: a.decided_at.map(timestamp),
+    }
+}
+
+/// Trims every text of the book (an empty one is no answer) and checks lengths.
+fn clean_book(book: GateBook) -> Result<GateBook, ApiError> {
+    fn text(field: &str, v: Option<String>, max: usize) -> Result<Option<String>, ApiError> {
+        let v = v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+        if let Some(s) = &v
+            && s.chars().count() > max
+        {
+            return Err(ApiError::invalid(
+                "invalid_book",
+                format!("book.{field} is at most {max} characters"),
+            ));
+        }
+        Ok(v)
+    }
+    if book.age.is_some_and(|a| a > 10_000) {
+        return Err(ApiError::invalid(
+            "invalid_book",
+            "book.age is in years, at most 10,000 (dragons live long)",
+        ));
+    }
+    Ok(GateBook {
+        name: text("name", book.name, 200)?,
+        family_name: text("family_name", book.family_name, 200)?,
+        from: text("from", book.from, 200)?,
+        age: book.age,
+        calling: text("calling", book.calling, 200)?,
+        note: text("note", book.note, 2000)?,
+    })
+}
+
+/// `POST /api/v1/accounts`: through the gate. 201 with the account for a citizen (or the
+/// tower, for the first account); 202 with the page of the book for an applicant.
+pub async fn register<S: Store, B: Bus>(
+    State(app): State<AppState<S, B>>,
+    body: Result<Json<Registration>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(reg) = body?;
+    check_name(&reg.name)?;
+    let n = reg.password.chars().count();
+    if !(8..=1024).contains(&n) {
+        return Err(ApiError::invalid(
+            "invalid_password",
+            "a password is 8 to 1,024 characters",
+        ));
+    }
+    let book = clean_book(reg.book.unwrap_or_default())?;
+    let invite = match reg.invite.as_deref() {
+        None => None,
+        Some(typed) => Some(auth::normalise_code(typed).ok_or_else(|| {
+            ApiError::invalid("invalid_code", "an invite code is eight letters and digits")
+        })?),
+    };
+    let mode = app.hub.config.gate;
+    let first = app.hub.store.is_empty_city().await?;
+    if !first && mode == GateMode::Application && book.name.is_none() {
+        return Err(ApiError::invalid(
+            "book_required",
+            "this city's gate takes applications: write at least your name in the \
+             gatekeeper's book (book.name), and where you come from, your age, your calling \
+             and a note if you like",
+        ));
+    }
+    if !first && mode == GateMode::Invite && invite.is_none() {
+        return Err(invite_required());
+    }
+    if app.hub.store.account_by_name(&reg.name).await?.is_some() {
+        return Err(name_taken(&reg.name));
+    }
+    let password = reg.password;
+    let phc = tokio::task::spawn_blocking(move || auth::hash_password(&password))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)?;
+    let arrival = app
+        .hub
+        .store
+        .arrive(NewArrival {
+            name: reg.name.clone(),
+            password_hash: phc,
+            book,
+            invite,
+            mode,
+            now_ms: now_ms(),
+        })
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict("name_taken") => name_taken(&reg.name),
+            StoreError::Conflict("invite_required") => invite_required(),
+            e => store_problem(e),
+        })?;
+    Ok(if arrival.standing == Standing::Applicant {
+        // The book goes to the tower: every tower account's links are told.
+        let view = arrival_view(&arrival);
+        let frame = haurach_proto::ServerFrame::Application {
+            arrival: Box::new(view.clone()),
+        };
+        for tower in app.hub.store.towers().await? {
+            crate::city::publish(&app.hub.bus, tower, &frame);
+        }
+        (StatusCode::ACCEPTED, Json(view)).into_response()
+    } else {
+        (StatusCode::CREATED, Json(account_view(&arrival.account))).into_response()
+    })
+}
+
+fn invite_required() -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "invite_required",
+        "this city lets people in by invitation only: ask a citizen for a code",
+    )
+}
+
+/// `GET /api/v1/gate`: the gate's mode, for a client choosing what form to show.
+pub async fn info<S: Store, B: Bus>(
+    State(app): State<AppState<S, B>>,
+) -> Result<Json<GateInfo>, ApiError> {
+    Ok(Json(GateInfo {
+        mode: app.hub.config.gate,
+        first: app.hub.store.is_empty_city().await?,
+    }))
+}
+
+/// `GET /api/v1/gate/me`: the caller's page of the book, with the tower's answer once
+/// given. Open to applicants.
+pub async fn my_arrival<S: Store, B: Bus>(
+    State(app): State<AppState<S, B>>,
+    visitor: Visitor,
+) -> Result<Json<Arrival>, ApiError> {
+    let arrival = app
+        .hub
+        .store
+        .arrival(visitor.account)
+        .await?
+        .ok_or_else(|| {
+            // Accounts made before the gate existed (or by a bulk load) have no page.
+            ApiError::not_found(
+                "no_arrival",
+                "you came in before the gate kept its book: there is no page for you",
+            )
+        })?;
+    Ok(Json(arrival_view(&arrival)))
+}
+
+/// `DELETE /api/v1/sessions/current` for anyone, applicants included.
+pub async fn logout<S: Store, B: Bus>(
+    State(app): State<AppState<S, B>>,
+    visitor: Visitor,
+) -> Result<StatusCode, ApiError> {
+    app.hub
+        .store
+        .revoke_session(&visitor.token_hash, now_ms())
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /api/v1/gate/queue`: applications waiting for the tower.
+pub async fn queue<S: Store, B: Bus>(
+    State(app): State<AppState<S, B>>,
+    _tower: Tower,
+) -> Result<Json<ArrivalList>, ApiError> {
+    let arrivals = app.hub.store.register(true).await?;
+    Ok(Json(ArrivalList {
+        arrivals: arrivals.iter().map(arrival_view).collect(),
+    }))
+}
+
+/// `POST /api/v1/gate/applications/{name}/decision`: approve or decline, with a written
+/// answer the applicant reads in their book.
+pub async fn decide<S: Store, B: Bus>(
+    State(app): State<AppState<S, B>>,
+    Tower(tower): Tower,
+    name: Result<Path<String>, PathRejection>,
+    body: Result<Json<DecisionBody>, JsonRejection>,
+) -> Result<Json<Arrival>, ApiError> {
+    let Path(name) =
+        name.map_err(|_| ApiError::bad_request("invalid_path", "a name is expected"))?;
+    let Json(body) = body?;
+    let answer = body.answer.trim();
+    if !(1..=2000).contains(&answer.chars().count()) {
+        return Err(ApiError::invalid(
+            "invalid_answer",
+            "write an answer in the book: 1 to 2,000 characters",
+        ));
+    }
+    let arrival = app
+        .hub
+        .store
+        .decide(&name, body.decision, answer, tower.account, now_ms())
+        .await
+        .map_err(store_problem)?;
+    Ok(Json(arrival_view(&arrival)))
+}
+
+/// `GET /api/v1/gate/register`: every arrival, oldest first.
+pub async fn register_json<S: Store, B: Bus>(
+    State(app): State<AppState<S, B>>,
+    _tower: Tower,
+) -> Result<Json<ArrivalList>, ApiError> {
+    let arrivals = app.hub.store.register(false).await?;
+    Ok(Json(ArrivalList {
+        arrivals: arrivals.iter().map(arrival_view).collect(),
+    }))
+}
+
+/// `GET /api/v1/gate/register.csv`: the register as CSV (RFC 4180), for a spreadsheet.
+pub async fn register_csv<S: Store, B: Bus>(
+    State(app): State<AppState<S, B>>,
+    _tower: Tower,
+) -> Result<Response, ApiError> {
+    let arrivals = app.hub.store.register(false).await?;
+    let csv = register_to_csv(&arrivals);
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/csv; charset=utf-8; header=present"),
+            ),
+            (
+                header::CONTENT_DISPOSITION,
+                HeaderValue::from_static("attachment; filename=\"register.csv\""),
+            ),
+        ],
+        csv,
+    )
+        .into_response())
+}
+
+/// The register as CSV: one header line, one line per arrival, CRLF line ends.
+pub fn register_to_csv(arrivals: &[ArrivalRecord]) -> String {
+    let mut out = String::from(
+        "account,name,family_name,from,age,calling,note,way,invited_by,arrived_at,standing,\
+         decision,answer,decided_by,decided_at\r\n",
+    );
+    let time = |ms: i64| {
+        timestamp(ms)
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default()
+    };
+    for a in arrivals {
+        let cells = [
+            a.account.name.clone(),
+            a.book.name.clone().unwrap_or_default(),
+            a.book.family_name.clone().unwrap_or_default(),
+            a.book.from.clone().unwrap_or_default(),
+            a.book.age.map(|n| n.to_string()).unwrap_or_default(),
+            a.book.calling.clone().unwrap_or_default(),
+            a.book.note.clone().unwrap_or_default(),
+            a.way.clone(),
+            a.invited_by.clone().unwrap_or_default(),
+            time(a.arrived_at),
+            a.standing.key().to_owned(),
+            a.decision.map(|d| d.key().to_owned()).unwrap_or_default(),
+            a.answer.clone().unwrap_or_default(),
+            a.decided_by.clone().unwrap_or_default(),
+            a.decided_at.map(time).unwrap_or_default(),
+        ];
+        let line: Vec<String> = cells.iter().map(|c| csv_cell(c)).collect();
+        out.push_str(&line.join(","));
+        out.push_str("\r\n");
+    }
+    out
+}
+
+/// One CSV cell: quoted when it holds a comma, quote or line break; a cell a spreadsheet
+/// would run as a formula (`=`, `+`, `-`, `@` first) is prefixed with `'`, since what
+/// newcomers write in the book is not trusted.
+fn csv_cell(text: &str) -> String {
+    let guarded = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}")
+    } else {
+        text.to_owned()
+    };
+    if guarded.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", guarded.replace('"', "\"\""))
+    } else {
+        guarded
+    }
+}
+
+/// `POST /api/v1/gate/invites`: a code that lets one person through an invite-only gate.
+pub async fn create_gate_invite<S: Store, B: Bus>(
+    State(app): State<AppState<S, B>>,
+    caller: Caller,
+) -> Result<(StatusCode, Json<GateInvite>), ApiError> {
+    let now = now_ms();
+    let expires = now + (app.hub.config.invite_ttl_h * 3_600_000.0) as i64;
+    // A clash of random codes is rare; try a few.
+    for _ in 0..5 {
+        let code = auth::invite_code();
+        match app
+            .hub
+            .store
+            .create_gate_invite(&code, caller.account, now, expires)
+            .await
+        {
+            Ok(()) => {
+                return Ok((
+                    StatusCode::CREATED,
+                    Json(GateInvite {
+                        code: auth::display_code(&code),
+                        expires_at: timestamp(expires),
+                    }),
+                ));
+            }
+            Err(StoreError::Conflict(_)) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ApiError::internal("five invite codes in a row were taken"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_cells_are_quoted_and_formulas_defused() {
+        assert_eq!(csv_cell("plain"), "plain");
+        assert_eq!(csv_cell("a,b"), "\"a,b\"");
+        assert_eq!(csv_cell("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_cell("two\nlines"), "\"two\nlines\"");
+        assert_eq!(csv_cell("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
+        assert_eq!(csv_cell("-1"), "'-1");
+    }
+}

@@ -1,0 +1,483 @@
+//! Fire-mail: parcels uploaded into the blob store, letters sent by name, read, replied
+//! to (threaded) or returned to sender, with delivered and read receipts. A letter is in
+//! exactly one place (its holder); each move is one conditional update in the store, so
+//! of a read and a return racing each other exactly one wins.
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use haurach_proto::{
+    Letter, LetterList, LetterState, Parcel, ParcelUpload, SendLetter, ServerFrame,
+};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use crate::blobs::{BlobError, BlobStore, is_hash};
+use crate::bus::Bus;
+use crate::city::{publish, store_problem};
+use crate::error::ApiError;
+use crate::http::{AppState, Caller};
+use crate::hub::{now_ms, timestamp};
+use crate::store::city::{
+    LetterBox, LetterId, LetterLimits, LetterMove, LetterRecord, NewLetter, ParcelRecord, Sent,
+};
+use crate::store::{AccountId, Store};
+
+/// The longest letter, characters.
+pub const MAX_LETTER_CHARS: usize = 20_000;
+/// The most files in one letter.
+pub const MAX_PARCELS: usize = 20;
+
+/// A letter as `viewer` (one of its parties) sees it: the recipient sees the words only
+/// once they have read it.
+pub fn letter_view(l: &LetterRecord, viewer: AccountId) -> Letter {
+    let sealed = viewer == l.recipient && viewer != l.sender && l.state != LetterState::Read;
+    Letter {
+        id: l.id.0,
+        from: l.sender_name.clone(),
+        to: l.recipient_name.clone(),
+        holder: if l.holder == l.sender {
+            l.sender_name.clone()
+        } else {
+            l.recipient_name.clone()
+        },
+        state: l.state,
+        body: (!sealed).then(|| l.body.clone()),
+        parcels: l
+            .parcels
+            .iter()
+            .enumerate()
+            .map(|(i, p)| Parcel {
+                index: i as u32,
+                name: p.name.clone(),
+                hash: p.hash.clone(),
+                size: p.size,
+            })
+            .collect(),
+        thread: l.thread.0,
+        in_reply_to: l.in_reply_to.map(|id| id.0),
+        sent_at: timestamp(l.sent_at),
+        delivered_at: l.delivered_at.map(timestamp),
+        read_at: l.read_at.map(timestamp),
+        returned_at: l.returned_at.map(timestamp),
+    }
+}
+
+fn letter_id(path: Result<Path<Uuid>, PathRejection>) -> Result<LetterId, ApiError> {
+    path.map(|Path(id)| LetterId(id))
+        .map_err(|_| ApiError::bad_request("invalid_path", "a letter's id is a UUID"))
+}
+
+/// `POST /api/v1/parcels`: the request body is the file. Durable (fsynced) before 201.
+pub async fn upload<S: Store, B: Bus>(
+    State(app): State<AppState<S, B>>,
+    caller: Caller,
+    req: Request,
+) -> Result<(StatusCode, Json<ParcelUpload>), ApiError> {
+    let limit = app.hub.config.max_parcel_bytes;
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "parcel_too_large",
+            format!("a parcel is at most {} (max_parcel_bytes)", bytes(limit)),
+        )
+    };
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large());
+    }
+    // Refuse early when the quota is already used up, before reading the body.
+    let used = app.hub.store.uploaded_bytes(caller.account).await?;
+    if used + declared.unwrap_or(0) > app.hub.config.parcel_quota_bytes {
+        return Err(quota_exceeded(used, app.hub.config.parcel_quota_bytes));
+    }
+    let blob = app
+        .blobs
+        .put(req.into_body().into_data_stream(), limit)
+        .await
+        .map_err(|e| match e {
+            BlobError::TooLarge(_) => too_large(),
+            BlobError::Body(why) => ApiError::bad_request("unreadable_body", why),
+            BlobError::Io(e) => ApiError::internal(e),
+        })?;
+    app.hub
+        .store
+        .record_upload(
+            caller.account,
+            &blob.hash,
+            blob.size,
+            app.hub.config.parcel_quota_bytes,
+            now_ms(),
+        )
+        .await
+        .map_err(|e| match e {
+            crate::store::StoreError::Conflict("parcel_quota_exceeded") => {
+                quota_exceeded(used, app.hub.config.parcel_quota_bytes)
+            }
+            e => store_problem(e),
+        })?;
+    Ok((
+        StatusCode::CREATED,
+        Json(ParcelUpload {
+            hash: blob.hash,
+            size: blob.size,
+        }),
+    ))
+}
+
+fn quota_exceeded(used: u64, quota: u64) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "parcel_quota_exceeded",
+        format!(
+            "your parcels take {} of your {} quota: this one does not fit",
+            bytes(used),
+            bytes(quota)
+        ),
+    )
+}
+
+/// `POST /api/v1/letters`: breathe on a letter. 201 once committed (200 for a retry
+/// with the same id); the recipient's links are told at once.
+pub async fn send<S: Store, B: Bus>(
+    State(app): State<AppState<S, B>>,
+    caller: Caller,
+    body: Result<Json<SendLetter>, JsonRejection>,
+) -> Result<(StatusCode, Json<Letter>), ApiError> {
+    let Json(send) = body?;
+    if send.body.trim().is_empty() {
+        return Err(ApiError::invalid(
+            "empty_letter",
+            "a letter needs some words",
+        ));
+    }
+    if send.body.chars().count() > MAX_LETTER_CHARS {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "letter_too_long",
+            format!("a letter is at most {MAX_LETTER_CHARS} characters"),
+        ));
+    }
+    if let Some(id) = &send.id
+        && !(1..=64).contains(&id.chars().count())
+    {
+        return Err(ApiError::invalid(
+            "invalid_id",
+            "a letter's id is 1 to 64 characters",
+        ));
+    }
+    if send.parcels.len() > MAX_PARCELS {
+        return Err(ApiError::invalid(
+            "too_many_parcels",
+            format!("a letter carries at most {MAX_PARCELS} parcels"),
+        ));
+    }
+    let mut parcels = Vec::with_capacity(send.parcels.len());
+    for p in &send.parcels {
+        let name = p.name.trim();
+        if !(1..=200).contains(&name.chars().count()) || name.contains(['/', '\\', '\0']) {
+            return Err(ApiError::invalid(
+                "invalid_parcel_name",
+                "a parcel's name is 1 to 200 characters, without / or \\",
+            ));
+        }
+        if !is_hash(&p.hash) {
+            return Err(ApiError::invalid(
+                "unknown_parcel",
+                "a parcel's hash is the SHA-256 hex that POST /api/v1/parcels answered",
+            ));
+        }
+        // The size is the uploader's record; the store checks it.
+        let size = app
+            .hub
+            .store
+            .uploaded_size(caller.account, &p.hash)
+            .await?
+            .ok_or_else(|| store_problem(crate::store::StoreError::NotFound("parcel")))?;
+        parcels.push(ParcelRecord {
+            name: name.to_owned(),
+            hash: p.hash.clone(),
+            size,
+        });
+    }
+    let limits = LetterLimits {
+        max_parcel_bytes: app.hub.config.max_parcel_bytes,
+        letters_per_day: app.hub.config.letters_per_day,
+    };
+    let sent = app
+        .hub
+        .store
+        .send_letter(
+            NewLetter {
+                sender: caller.account,
+                to: send.to.clone(),
+                body: send.body,
+                parcels,
+                in_reply_to: send.in_reply_to.map(LetterId),
+                client_id: send.id,
+                now_ms: now_ms(),
+            },
+            limits,
+        )
+        .await
+        .map_err(store_problem)?;
+    let (status, letter) = match sent {
+        Sent::New(letter) => {
+            // Committed: now it may appear in the recipient's hands.
+            publish(
+                &app.hub.bus,
+                letter.recipient,
+                &ServerFrame::Letter {
+                    letter: Box::new(letter_view(&letter, letter.recipient)),
+                },
+            );
+            (StatusCode::CREATED, letter)
+        }
+        Sent::Existing(letter) => (StatusCode::OK, letter),
+    };
+    Ok((status, Json(letter_view(&letter, caller.account))))
+}
+
+/// Tells senders their letters were delivered.
+fn publish_receipts<B: Bus>(bus: &B, letters: &[LetterRecord]) {
+    for l in letters {
+        publish(
+            bus,
+            l.sender,
+            &ServerFrame::LetterReceipt {
+                letter: Box::new(letter_view(l, l.sender)),
+            },
+        );
+    }
+}
+
+/// `?box=inbox|sent&limit=N` of `GET /api/v1/letters`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    #[serde(default, rename = "box")]
+    which: Option<String>,
+    #[serde(default)]
+    limit: Option<u32>,
+}
+
+/// `GET /api/v1/letters?box=inbox|sent`: the letters in your hands (inbox, the default)
+/// or those you wrote (sent), newest first. Listing the inbox is delivery: senders get
+/// their delivered receipts.
+pub async fn list<S: Store, B: Bus>(
+    State(app): State<AppState<S, B>>,
+    caller: Caller,
+    query: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Json<LetterList>, ApiError> {
+    let Query(q) =
+        query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text().to_lowercase()))?;
+    let which = match q.which.as_deref() {
+        None | Some("inbox") => LetterBox::Inbox,
+        Some("sent") => LetterBox::Sent,
+        Some(_) => return Err(ApiError::invalid("invalid_box", "box is inbox or sent")),
+    };
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::invalid("invalid_limit", "limit must be 1 to 500"));
+    }
+    let mut letters = app.hub.store.letters(caller.account, which, limit).await?;
+    if which == LetterBox::Inbox {
+        let fresh: Vec<LetterId> = letters
+            .iter()
+            .filter(|l| l.recipient == caller.account && l.delivered_at.is_none())
+            .map(|l| l.id)
+            .collect();
+        let marked = app
+            .hub
+            .store
+            .mark_delivered(caller.account, &fresh, now_ms())
+            .await?;
+        publish_receipts(&app.hub.bus, &marked);
+        for m in marked {
+            if let Some(l) = letters.iter_mut().find(|l| l.id == m.id) {
+                *l = m;
+            }
+        }
+    }
+    Ok(Json(LetterList {
+        letters: letters
+            .iter()
+            .map(|l| letter_view(l, caller.account))
+            .collect(),
+    }))
+}
+
+/// `GET /api/v1/letters/{id}`: one of your letters (sealed until read, for the recipient).
+pub async fn one<S: Store, B: Bus>(
+    State(app): State<AppState<S, B>>,
+    caller: Caller,
+    id: Result<Path<Uuid>, PathRejection>,
+) -> Result<Json<Letter>, ApiError> {
+    let id = letter_id(id)?;
+    let mut letter = app
+        .hub
+        .store
+        .letter(id, caller.account)
+        .await?
+        .ok_or_else(|| store_problem(crate::store::StoreError::NotFound("letter")))?;
+    if letter.recipient == caller.account && letter.delivered_at.is_none() {
+        let marked = app
+            .hub
+            .store
+            .mark_delivered(caller.account, &[id], now_ms())
+            .await?;
+        publish_receipts(&app.hub.bus, &marked);
+        if let Some(m) = marked.into_iter().next() {
+            letter = m;
+        }
+    }
+    Ok(Json(letter_view(&letter, caller.account)))
+}
+
+async fn move_letter<S: Store, B: Bus>(
+    app: &AppState<S, B>,
+    caller: &Caller,
+    id: LetterId,
+    how: LetterMove,
+) -> Result<Json<Letter>, ApiError> {
+    let letter = app
+        .hub
+        .store
+        .move_letter(id, caller.account, how, now_ms())
+        .await
+        .map_err(store_problem)?;
+    let frame = match how {
+        // The sender's receipt.
+        LetterMove::Read => ServerFrame::LetterReceipt {
+            letter: Box::new(letter_view(&letter, letter.sender)),
+        },
+        // Back in the sender's hands.
+        LetterMove::Return => ServerFrame::Letter {
+            letter: Box::new(letter_view(&letter, letter.sender)),
+        },
+    };
+    publish(&app.hub.bus, letter.sender, &frame);
+    Ok(Json(letter_view(&letter, caller.account)))
+}
+
+/// `POST /api/v1/letters/{id}/read`: open a letter in your hands; the sender gets a read
+/// receipt. 409 `letter_moved` when it was read or returned already.
+pub async fn read<S: Store, B: Bus>(
+    State(app): State<AppState<S, B>>,
+    caller: Caller,
+    id: Result<Path<Uuid>, PathRejection>,
+) -> Result<Json<Letter>, ApiError> {
+    move_letter(&app, &caller, letter_id(id)?, LetterMove::Read).await
+}
+
+/// `POST /api/v1/letters/{id}/return`: send an unopened letter (and its parcels) back to
+/// where it came from. 409 `letter_moved` when it was read or returned already.
+pub async fn return_to_sender<S: Store, B: Bus>(
+    State(app): State<AppState<S, B>>,
+    caller: Caller,
+    id: Result<Path<Uuid>, PathRejection>,
+) -> Result<Json<Letter>, ApiError> {
+    move_letter(&app, &caller, letter_id(id)?, LetterMove::Return).await
+}
+
+/// `GET /api/v1/letters/threads/{id}`: the letters of a thread you are party to, oldest
+/// first.
+pub async fn thread<S: Store, B: Bus>(
+    State(app): State<AppState<S, B>>,
+    caller: Caller,
+    id: Result<Path<Uuid>, PathRejection>,
+) -> Result<Json<LetterList>, ApiError> {
+    let id = letter_id(id)?;
+    let letters = app.hub.store.thread(id, caller.account).await?;
+    if letters.is_empty() {
+        return Err(store_problem(crate::store::StoreError::NotFound("letter")));
+    }
+    Ok(Json(LetterList {
+        letters: letters
+            .iter()
+            .map(|l| letter_view(l, caller.account))
+            .collect(),
+    }))
+}
+
+/// `GET /api/v1/letters/{id}/parcels/{index}`: a parcel's bytes, for its sender, or for
+/// the recipient once they have read the letter.
+pub async fn parcel<S: Store, B: Bus>(
+    State(app): State<AppState<S, B>>,
+    caller: Caller,
+    path: Result<Path<(Uuid, u32)>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let Path((id, index)) = path.map_err(|_| {
+        ApiError::bad_request(
+            "invalid_path",
+            "expected a letter's id and a parcel's index",
+        )
+    })?;
+    let letter = app
+        .hub
+        .store
+        .letter(LetterId(id), caller.account)
+        .await?
+        .ok_or_else(|| store_problem(crate::store::StoreError::NotFound("letter")))?;
+    if letter.sender != caller.account && letter.state != LetterState::Read {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "letter_sealed",
+            "read the letter first (POST /api/v1/letters/{id}/read)",
+        ));
+    }
+    let p = letter.parcels.get(index as usize).ok_or_else(|| {
+        ApiError::not_found("no_such_parcel", "this letter has no parcel at that index")
+    })?;
+    let (size, stream) = app
+        .blobs
+        .get(&p.hash)
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| {
+            ApiError::internal(format!("parcel {} is missing from the blob store", p.hash))
+        })?;
+    let disposition = format!(
+        "attachment; filename=\"{}\"",
+        p.name.replace(['"', '\r', '\n'], "_")
+    );
+    let mut res = Body::from_stream(stream).into_response();
+    let headers = res.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(size));
+    if let Ok(v) = HeaderValue::from_str(&disposition) {
+        headers.insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(res)
+}
+
+/// Bytes as people read them: `25 MiB`, `300 KiB`, `12 bytes`.
+pub fn bytes(n: u64) -> String {
+    const KIB: u64 = 1024;
+    const MIB: u64 = 1024 * KIB;
+    const GIB: u64 = 1024 * MIB;
+    let unit = |size: u64, name: &str| {
+        let v = n as f64 / size as f64;
+        if v >= 10.0 || n.is_multiple_of(size) {
+            format!("{:.0} {name}", v)
+        } else {
+            format!("{v:.1} {name}")
+        }
+    };
+    match n {
+        n if n >= GIB => unit(GIB, "GiB"),
+        n if n >= MIB => unit(MIB, "MiB"),
+        n if n >= KIB => unit(KIB, "KiB"),
+        n => format!("{n} bytes"),
+    }
+}
