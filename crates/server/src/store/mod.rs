@@ -11,6 +11,7 @@ use haurach_proto::{Feeling, MessageKind};
 use uuid::Uuid;
 
 pub mod city;
+mod city_postgres;
 pub mod places;
 mod places_postgres;
 pub mod postgres;

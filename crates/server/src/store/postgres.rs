@@ -79,7 +79,7 @@ const BOND_SELECT: &str = "SELECT b.id, b.a, b.b, b.profile, b.open_tiers, b.cre
 const MESSAGE_COLUMNS: &str =
     "seq, bond_id, sender_id, client_id, kind, body, feeling, sent_at, acknowledged_at";
 
-fn account_from_row(row: &PgRow) -> StoreResult<AccountRecord> {
+pub(super) fn account_from_row(row: &PgRow) -> StoreResult<AccountRecord> {
     Ok(AccountRecord {
         id: AccountId(row.try_get("id")?),
         name: row.try_get("name")?,
@@ -127,7 +127,7 @@ fn message_from_row(row: &PgRow) -> StoreResult<MessageRecord> {
 }
 
 /// The constraint a unique violation broke, if that is what `err` is.
-fn unique_violation(err: &sqlx::Error) -> Option<String> {
+pub(super) fn unique_violation(err: &sqlx::Error) -> Option<String> {
     match err {
         sqlx::Error::Database(db) if db.is_unique_violation() => {
             Some(db.constraint().unwrap_or_default().to_owned())
