@@ -14,8 +14,8 @@ macro_rules! outln {
     };
 }
 
-mod chart;
 mod admin;
+mod chart;
 mod client;
 mod gpx;
 mod replay;

@@ -1,6 +1,7 @@
 //! Parcels' bytes, stored once by content hash behind [`BlobStore`]. [`FsBlobs`] keeps
-//! them as files under the data directory (`DIR/parcels/ab/abcdef…`); another backend
-//! (an object store) can implement the same trait later.
+//! them as files under the data directory (`DIR/parcels/ab/abcdef…`), for one node;
+//! [`PgBlobs`] keeps them in PostgreSQL, where every node of a city reaches them;
+//! [`Blobs`] is whichever the server was configured with.
 //!
 //! A blob is durable before `put` returns: the bytes are written to a temporary file,
 //! which is fsynced, renamed to its hash, and the directory fsynced, so an acknowledged
@@ -179,6 +180,112 @@ impl BlobStore for FsBlobs {
             }
         });
         Ok(Some((size, Box::pin(stream) as BlobStream)))
+    }
+}
+
+/// Blobs in PostgreSQL (`parcel_blobs`), for a city served by several nodes: the bytes
+/// are committed before `put` returns. An upload is held in memory until it is complete
+/// (parcels are limited to `max_parcel_bytes`, 25 MiB by default), so it is hashed and
+/// written in one statement.
+#[derive(Debug, Clone)]
+pub struct PgBlobs {
+    pool: sqlx::PgPool,
+}
+
+impl PgBlobs {
+    /// Blobs in the database of `pool` (its migrations create the table).
+    pub fn new(pool: sqlx::PgPool) -> PgBlobs {
+        PgBlobs { pool }
+    }
+}
+
+fn db_error(e: sqlx::Error) -> BlobError {
+    BlobError::Io(io::Error::other(e))
+}
+
+impl BlobStore for PgBlobs {
+    async fn put<E: std::fmt::Display + Send>(
+        &self,
+        mut body: impl Stream<Item = Result<Bytes, E>> + Send + Unpin,
+        limit: u64,
+    ) -> Result<Blob, BlobError> {
+        let mut bytes = Vec::new();
+        let mut hasher = Sha256::new();
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(|e| BlobError::Body(e.to_string()))?;
+            if (bytes.len() + chunk.len()) as u64 > limit {
+                return Err(BlobError::TooLarge(limit));
+            }
+            hasher.update(&chunk);
+            bytes.extend_from_slice(&chunk);
+        }
+        let hash = format!("{:x}", hasher.finalize());
+        let size = bytes.len() as u64;
+        // Stored once: the same content uploaded again changes nothing.
+        sqlx::query(
+            "INSERT INTO parcel_blobs (hash, size, bytes) VALUES ($1, $2, $3) \
+             ON CONFLICT (hash) DO NOTHING",
+        )
+        .bind(&hash)
+        .bind(size as i64)
+        .bind(bytes)
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(Blob { hash, size })
+    }
+
+    async fn get(&self, hash: &str) -> Result<Option<(u64, BlobStream)>, BlobError> {
+        if !is_hash(hash) {
+            return Ok(None);
+        }
+        let bytes: Option<Vec<u8>> =
+            sqlx::query_scalar("SELECT bytes FROM parcel_blobs WHERE hash = $1")
+                .bind(hash)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_error)?;
+        Ok(bytes.map(|b| {
+            let size = b.len() as u64;
+            let chunks: Vec<io::Result<Bytes>> = Bytes::from(b)
+                .chunks(64 * 1024)
+                .map(|c| Ok(Bytes::copy_from_slice(c)))
+                .collect();
+            (
+                size,
+                Box::pin(futures_util::stream::iter(chunks)) as BlobStream,
+            )
+        }))
+    }
+}
+
+/// The blob store a server was configured with: files under the data directory (one
+/// node), or PostgreSQL (several nodes, which must all reach every parcel).
+#[derive(Debug, Clone)]
+pub enum Blobs {
+    /// Files under `DATA/parcels`.
+    Files(FsBlobs),
+    /// The `parcel_blobs` table.
+    Postgres(PgBlobs),
+}
+
+impl BlobStore for Blobs {
+    async fn put<E: std::fmt::Display + Send>(
+        &self,
+        body: impl Stream<Item = Result<Bytes, E>> + Send + Unpin,
+        limit: u64,
+    ) -> Result<Blob, BlobError> {
+        match self {
+            Blobs::Files(b) => b.put(body, limit).await,
+            Blobs::Postgres(b) => b.put(body, limit).await,
+        }
+    }
+
+    async fn get(&self, hash: &str) -> Result<Option<(u64, BlobStream)>, BlobError> {
+        match self {
+            Blobs::Files(b) => b.get(hash).await,
+            Blobs::Postgres(b) => b.get(hash).await,
+        }
     }
 }
 

@@ -125,6 +125,13 @@ pub enum BondEvent {
         /// The person.
         account: Uuid,
     },
+    /// A summons was accepted, declined, ended or reached (read it again from the store).
+    SummonsChanged {
+        /// The summons.
+        id: Uuid,
+        /// Either party (to read it as).
+        party: Uuid,
+    },
 }
 
 impl BondEvent {
@@ -138,6 +145,7 @@ impl BondEvent {
             | BondEvent::Ended { bond, .. }
             | BondEvent::PinChanged { bond, .. } => *bond,
             BondEvent::PlacesChanged { account } => *account,
+            BondEvent::SummonsChanged { id, .. } => *id,
         }
     }
 }

@@ -26,7 +26,7 @@ use crate::bus::Bus;
 use crate::error::ApiError;
 use crate::hub::{Hub, now_ms, timestamp};
 use crate::places_api;
-use crate::store::{AccountId, AccountRecord, Store, StoreError};
+use crate::store::{AccountId, AccountRecord, Store};
 
 /// The state every handler shares.
 pub type AppState<S, B> = Arc<App<S, B>>;
@@ -43,15 +43,18 @@ pub struct App<S, B> {
     pub shutdown: tokio::sync::watch::Receiver<bool>,
     /// OwnTracks credentials verified lately.
     pub owntracks: crate::owntracks::BasicCache,
-    /// Where parcels' bytes are kept (`DATA/parcels`).
-    pub blobs: crate::blobs::FsBlobs,
+    /// Where parcels' bytes are kept (`DATA/parcels`, or PostgreSQL).
+    pub blobs: crate::blobs::Blobs,
 }
 
 impl<S, B> App<S, B> {
     /// The shared state of a server.
-    pub fn new(hub: Hub<S, B>, shutdown: tokio::sync::watch::Receiver<bool>) -> App<S, B> {
+    pub fn new(
+        hub: Hub<S, B>,
+        blobs: crate::blobs::Blobs,
+        shutdown: tokio::sync::watch::Receiver<bool>,
+    ) -> App<S, B> {
         let max_links = hub.config.max_links;
-        let blobs = crate::blobs::FsBlobs::new(hub.config.data.join("parcels"));
         App {
             blobs,
             hub,

@@ -471,6 +471,11 @@ impl<S: Store, B: Bus> Hub<S, B> {
                 self.places.forget(AccountId(*account));
                 return;
             }
+            BondEvent::SummonsChanged { id, party } => {
+                let (id, party) = (crate::store::city::SummonsId(*id), AccountId(*party));
+                crate::summons::refresh(self, id, party).await;
+                return;
+            }
             BondEvent::Fix { bond, .. }
             | BondEvent::Heard { bond, .. }
             | BondEvent::Guard { bond, .. }
@@ -529,7 +534,9 @@ impl<S: Store, B: Bus> Hub<S, B> {
                     tracing::warn!(error = ?e, "cannot read a pin another node changed");
                 }
             }
-            BondEvent::Formed { .. } | BondEvent::PlacesChanged { .. } => {}
+            BondEvent::Formed { .. }
+            | BondEvent::PlacesChanged { .. }
+            | BondEvent::SummonsChanged { .. } => {}
         }
     }
 

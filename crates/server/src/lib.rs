@@ -12,8 +12,8 @@ pub mod bus;
 pub mod city;
 pub mod config;
 pub mod error;
-pub mod gpx;
 pub mod gate;
+pub mod gpx;
 pub mod http;
 pub mod hub;
 pub mod letters;
@@ -38,6 +38,7 @@ use axum::serve::ListenerExt;
 
 pub use config::Config;
 
+use blobs::{Blobs, FsBlobs, PgBlobs};
 use bus::{Bus, LocalBus};
 use hub::Hub;
 use store::{Postgres, Sqlite, Store};
@@ -78,7 +79,8 @@ pub async fn run(
     match (config.database_url.clone(), nats) {
         (None, None) => {
             let store = Sqlite::open(&config.data).await?;
-            launch(store, LocalBus::new(), config, listener, shutdown).await
+            let blobs = Blobs::Files(FsBlobs::new(config.data.join("parcels")));
+            launch(store, LocalBus::new(), blobs, config, listener, shutdown).await
         }
         (None, Some(_)) => Err(config::ConfigError::Invalid(
             "nats_url needs database_url (checked by validate)".into(),
@@ -86,19 +88,22 @@ pub async fn run(
         .into()),
         (Some(url), None) => {
             let store = Postgres::connect(&url).await?;
-            launch(store, LocalBus::new(), config, listener, shutdown).await
+            let blobs = Blobs::Postgres(PgBlobs::new(store.pool().clone()));
+            launch(store, LocalBus::new(), blobs, config, listener, shutdown).await
         }
         (Some(url), Some(nats)) => {
             let store = Postgres::connect(&url).await?;
-            launch(store, nats, config, listener, shutdown).await
+            let blobs = Blobs::Postgres(PgBlobs::new(store.pool().clone()));
+            launch(store, nats, blobs, config, listener, shutdown).await
         }
     }
 }
 
-/// Runs the server over any store and bus.
+/// Runs the server over any store, bus and blob store.
 pub async fn launch<S: Store, B: Bus>(
     store: S,
     bus: B,
+    blobs: Blobs,
     config: Config,
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -107,6 +112,7 @@ pub async fn launch<S: Store, B: Bus>(
     let sweep_every = Duration::from_secs_f64((config.contact_timeout_s / 4.0).clamp(0.05, 1.0));
     let app = Arc::new(http::App::new(
         Hub::new(store, bus, config),
+        blobs,
         stop_rx.clone(),
     ));
 

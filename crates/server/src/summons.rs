@@ -19,7 +19,7 @@ use haurach_proto::{
 };
 use uuid::Uuid;
 
-use crate::bus::Bus;
+use crate::bus::{BondEvent, Bus};
 use crate::city::{publish, store_problem};
 use crate::error::ApiError;
 use crate::http::{AppState, Caller, check_name};
@@ -161,6 +161,41 @@ fn publish_both<B: Bus>(
     }
 }
 
+/// Another node changed summons `id` (accepted, declined, ended, reached): follows it or
+/// stops, as the store now says.
+pub async fn refresh<S: Store, B: Bus>(hub: &Hub<S, B>, id: SummonsId, party: AccountId) {
+    let tracker = &hub.summons;
+    if let Err(e) = tracker.ensure_loaded(&hub.store).await {
+        tracing::error!(error = %e, "cannot load accepted summonses");
+        return;
+    }
+    tracker.remove(id);
+    let record = match hub.store.summons(id, party).await {
+        Ok(Some(record)) if record.state == SummonState::Accepted => record,
+        Ok(_) => return,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read a summons another node changed");
+            return;
+        }
+    };
+    let fix_of = |who| async move { hub.store.position(who).await.ok().flatten().map(|p| p.fix) };
+    let (summoner_fix, summoned_fix) =
+        (fix_of(record.summoner).await, fix_of(record.summoned).await);
+    tracker.insert(Active {
+        record,
+        summoner_fix,
+        summoned_fix,
+    });
+}
+
+/// Tells the other nodes that summons `record` changed.
+fn share<B: Bus>(bus: &B, record: &SummonsRecord) {
+    bus.share(BondEvent::SummonsChanged {
+        id: record.id.0,
+        party: record.summoner.0,
+    });
+}
+
 /// A position arrived from `account`: every accepted summons it is part of moves, and
 /// one that brought the summoned to the summoner ends as `arrived`. Called by the hub for
 /// every position; costs an atomic load while no summons is accepted anywhere, and one
@@ -193,6 +228,23 @@ pub async fn moved<S: Store, B: Bus>(hub: &Hub<S, B>, account: AccountId, fix: F
             }
             a.clone()
         };
+        // With several nodes the other side's fixes may arrive elsewhere: the store has
+        // the latest.
+        let mut updated = updated;
+        if hub.bus.several_nodes() {
+            let other = if updated.record.summoner == account {
+                updated.record.summoned
+            } else {
+                updated.record.summoner
+            };
+            if let Ok(Some(p)) = hub.store.position(other).await {
+                if other == updated.record.summoner {
+                    updated.summoner_fix = Some(p.fix);
+                } else {
+                    updated.summoned_fix = Some(p.fix);
+                }
+            }
+        }
         // Where the summoner is: their latest fix, else where they called from.
         let (to_lat, to_lon) = updated
             .summoner_fix
@@ -210,6 +262,7 @@ pub async fn moved<S: Store, B: Bus>(hub: &Hub<S, B>, account: AccountId, fix: F
                 Ok(r) => {
                     record = r;
                     tracker.remove(id);
+                    share(&hub.bus, &record);
                 }
                 Err(StoreError::Conflict(_)) => {
                     tracker.remove(id);
@@ -422,6 +475,7 @@ async fn answer<S: Store, B: Bus>(
     } else {
         app.hub.summons.remove(id);
     }
+    share(&app.hub.bus, &record);
     publish_both(&app.hub.bus, &record, summoner_fix, summoned_fix);
     Ok(Json(view(
         &record,

@@ -318,7 +318,7 @@ impl Store for Postgres {
         // deadlocking, and the second finds the first's work committed.
         let mut people = [maker, acceptor.0];
         people.sort();
-        sqlx::query("SELECT 1 FROM accounts WHERE id = ANY($1) ORDER BY id FOR UPDATE")
+        sqlx::query("SELECT 1 FROM accounts WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE")
             .bind(&people[..])
             .fetch_all(&mut *tx)
             .await?;
