@@ -530,7 +530,7 @@ impl Store for Postgres {
         bonds.dedup();
         // Hold every bond of the batch, in id order, until commit: seq order is then commit
         // order within each bond, whichever node appends.
-        sqlx::query("SELECT 1 FROM bonds WHERE id = ANY($1) ORDER BY id FOR UPDATE")
+        sqlx::query("SELECT 1 FROM bonds WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE")
             .bind(&bonds)
             .fetch_all(&mut *tx)
             .await?;
