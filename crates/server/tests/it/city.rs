@@ -1086,3 +1086,51 @@ async fn the_store_moves_each_letter_exactly_once_under_concurrency() {
         assert_eq!((wins, moved), (1, 1), "letter {i}: {pair:?}");
     }
 }
+
+/// An accepted summons is kept in the store: after a restart the server still follows it
+/// and passes the summoned's moves to the summoner.
+#[tokio::test]
+async fn an_accepted_summons_is_still_followed_after_a_restart() {
+    let s = TestServer::start().await;
+    let spike = s.citizen("spike").await;
+    let twilight = s.citizen("twilight").await;
+    s.put_position(&spike, 46.0, 7.0).await;
+    s.call(
+        "PUT",
+        "/api/v1/summons/allowed/twilight",
+        Some(&spike),
+        None,
+    )
+    .await;
+    let call = json!({"to": "spike", "lat": 46.05, "lon": 7.0});
+    let (_, summons) = s
+        .call("POST", "/api/v1/summons", Some(&twilight), Some(&call))
+        .await;
+    let id = summons["id"].as_str().unwrap().to_owned();
+    let (status, _) = s
+        .call(
+            "POST",
+            &format!("/api/v1/summons/{id}/accept"),
+            Some(&spike),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+
+    let dir = s.stop().await;
+    let s = TestServer::start_in(dir, |c| c.gate = GateMode::Open).await;
+    let mut twilight_link = s.link(&twilight, None).await;
+    s.put_position(&spike, 46.04, 7.0).await;
+    let frame = twilight_link
+        .until(|f| matches!(f, ServerFrame::Summons { .. }))
+        .await;
+    let ServerFrame::Summons { summons } = frame else {
+        unreachable!()
+    };
+    assert_eq!(summons.state, SummonState::Accepted);
+    assert_eq!(summons.summoned.map(|p| p.lat), Some(46.04));
+    assert!(
+        (summons.distance_m.unwrap() - 1_112.0).abs() < 5.0,
+        "{summons:?}"
+    );
+}
