@@ -194,17 +194,11 @@ pub async fn send<S: Store, B: Bus>(
                 "a parcel's hash is the SHA-256 hex that POST /api/v1/parcels answered",
             ));
         }
-        // The size is the uploader's record; the store checks it.
-        let size = app
-            .hub
-            .store
-            .uploaded_size(caller.account, &p.hash)
-            .await?
-            .ok_or_else(|| store_problem(crate::store::StoreError::NotFound("parcel")))?;
         parcels.push(ParcelRecord {
             name: name.to_owned(),
             hash: p.hash.clone(),
-            size,
+            // The store fills it in from the upload, inside the letter's transaction.
+            size: 0,
         });
     }
     let limits = LetterLimits {
