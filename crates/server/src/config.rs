@@ -26,6 +26,12 @@ pub struct Config {
     pub invite_ttl_h: f64,
     /// The most live links the server holds at once; more are refused with 503.
     pub max_links: usize,
+    /// PostgreSQL instead of SQLite (`postgres://user:password@host:port/database`): for a
+    /// city served by several nodes, which all connect to the same database.
+    pub database_url: Option<String>,
+    /// NATS for live events between several nodes (`nats://host:4222`). Without it, live
+    /// events stay inside this process.
+    pub nats_url: Option<String>,
     /// How newcomers get in: `open`, `application` (the tower answers) or `invite`.
     pub gate: haurach_proto::GateMode,
     /// The most parcel bytes one letter carries.
@@ -46,6 +52,8 @@ impl Default for Config {
             max_body_bytes: 64 * 1024,
             invite_ttl_h: 24.0,
             max_links: 20_000,
+            database_url: None,
+            nats_url: None,
             gate: haurach_proto::GateMode::Application,
             max_parcel_bytes: 25 * 1024 * 1024,
             parcel_quota_bytes: 1024 * 1024 * 1024,
@@ -131,6 +139,8 @@ impl Config {
                     config.invite_ttl_h = value.parse().map_err(|e| bad(format!("{e}")))?
                 }
                 "MAX_LINKS" => config.max_links = value.parse().map_err(|e| bad(format!("{e}")))?,
+                "DATABASE_URL" => config.database_url = Some(value).filter(|v| !v.is_empty()),
+                "NATS_URL" => config.nats_url = Some(value).filter(|v| !v.is_empty()),
                 "GATE" => {
                     config.gate = haurach_proto::GateMode::from_key(&value)
                         .ok_or_else(|| bad("must be open, application or invite".into()))?
@@ -180,6 +190,29 @@ impl Config {
         if self.max_links == 0 {
             return Err(ConfigError::Invalid("max_links must be at least 1".into()));
         }
+        if let Some(url) = &self.database_url
+            && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
+        {
+            return Err(ConfigError::Invalid(
+                "database_url must be a PostgreSQL URL, postgres://user:password@host:port/database \
+                 (leave it out to use SQLite under `data`)"
+                    .into(),
+            ));
+        }
+        if self.nats_url.is_some() && self.database_url.is_none() {
+            return Err(ConfigError::Invalid(
+                "nats_url is for several nodes, and several nodes must share one PostgreSQL \
+                 database: set database_url too"
+                    .into(),
+            ));
+        }
+        if let Some(url) = &self.nats_url
+            && !(url.starts_with("nats://") || url.starts_with("tls://"))
+        {
+            return Err(ConfigError::Invalid(
+                "nats_url must look like nats://host:4222 (leave it out for one node)".into(),
+            ));
+        }
         Ok(())
     }
 
@@ -208,6 +241,10 @@ impl Config {
              invite_ttl_h = {:.1}\n\
              # Most live links (WebSockets) held at once.\n\
              max_links = {}\n\n\
+             # Several nodes serving one city share a PostgreSQL database and a NATS server\n\
+             # (see docs/deploy.md). Without these, one node serves it from SQLite.\n\
+             # database_url = \"postgres://haurach:secret@127.0.0.1:5432/haurach\"  (HAURACH_DATABASE_URL)\n\
+             # nats_url = \"nats://127.0.0.1:4222\"  (HAURACH_NATS_URL)\n\n\
              # How newcomers get in (HAURACH_GATE, --gate): \"open\" (anyone registers),\n\
              # \"application\" (they fill the gatekeeper's book and the tower answers) or\n\
              # \"invite\" (only with a code a citizen made). The first account is the tower's.\n\

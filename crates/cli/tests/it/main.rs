@@ -6,6 +6,7 @@ mod account;
 mod bench;
 mod city;
 mod link;
+mod multinode;
 mod replay;
 mod restart;
 mod retry;

@@ -46,7 +46,8 @@ impl Server {
     /// A server on a fresh data directory whose gate is in `gate` mode.
     pub fn start_gate(gate: &str) -> Server {
         let dir = tempfile::tempdir().unwrap();
-        let mut server = Server::start_on_with(&dir.path().join("data"), "127.0.0.1:0", gate);
+        let data = dir.path().join("data");
+        let mut server = Server::start_with(&data, "127.0.0.1:0", &[("HAURACH_GATE", gate)]);
         server._dir = Some(dir);
         server
     }
@@ -55,15 +56,18 @@ impl Server {
     /// listens: it is bound by then, so no test sleeps waiting for it. The gate is open:
     /// these tests register citizens freely.
     pub fn start_on(data: &Path, listen: &str) -> Server {
-        Server::start_on_with(data, listen, "open")
+        Server::start_with(data, listen, &[])
     }
 
-    /// [`Server::start_on`] with the gate in `gate` mode.
-    pub fn start_on_with(data: &Path, listen: &str, gate: &str) -> Server {
+    /// [`Server::start_on`] with more `HAURACH_*` settings in the environment.
+    pub fn start_with(data: &Path, listen: &str, env: &[(&str, &str)]) -> Server {
         let mut child = haurach()
-            .args(["serve", "--gate", gate, "--listen", listen, "--data"])
+            .args(["serve", "--listen", listen, "--data"])
             .arg(data)
             .env("HAURACH_LOG", "warn")
+            // The gate is open unless `env` says otherwise: tests register freely.
+            .env("HAURACH_GATE", "open")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -368,5 +372,44 @@ impl LosingProxy {
             }
         });
         LosingProxy { url }
+    }
+}
+
+/// A load balancer in front of several servers, as a deployment has: each connection goes
+/// to the first server that takes it, so when one dies, clients reconnecting through the
+/// balancer reach the next. Its threads end with the test process.
+pub struct Balancer {
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+}
+
+impl Balancer {
+    /// A balancer over `addrs` (`127.0.0.1:PORT` each), in order of preference.
+    pub fn start(addrs: &[&str]) -> Balancer {
+        use std::net::{Shutdown, TcpListener, TcpStream};
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let addrs: Vec<String> = addrs.iter().map(|a| (*a).to_owned()).collect();
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { return };
+                let Some(upstream) = addrs.iter().find_map(|a| TcpStream::connect(a).ok()) else {
+                    continue;
+                };
+                let _ = client.set_nodelay(true);
+                let _ = upstream.set_nodelay(true);
+                for (mut from, mut to) in [
+                    (client.try_clone().unwrap(), upstream.try_clone().unwrap()),
+                    (upstream, client),
+                ] {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(Shutdown::Write);
+                        let _ = from.shutdown(Shutdown::Read);
+                    });
+                }
+            }
+        });
+        Balancer { url }
     }
 }

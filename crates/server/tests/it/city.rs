@@ -6,7 +6,133 @@ use haurach_proto::{GateMode, LetterState, ServerFrame, SummonState};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use haurach_server::Config;
+use haurach_testkit::{PgCluster, or_skip};
+
 use crate::common::{TestServer, http, raw};
+
+/// Where a test's city keeps its records: SQLite in a temporary directory, or a
+/// throwaway PostgreSQL cluster. Each story below runs on both.
+pub enum Db {
+    Sqlite,
+    Postgres(PgCluster),
+}
+
+async fn city_server(db: &Db, tweak: impl FnOnce(&mut Config)) -> TestServer {
+    let url = match db {
+        Db::Sqlite => None,
+        Db::Postgres(pg) => Some(pg.url()),
+    };
+    TestServer::start_with(move |c| {
+        c.database_url = url;
+        tweak(c);
+    })
+    .await
+}
+
+#[tokio::test]
+async fn sqlite_the_first_account_is_the_towers_and_applicants_wait_for_its_answer() {
+    the_first_account_is_the_towers_and_applicants_wait_for_its_answer(Db::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_the_first_account_is_the_towers_and_applicants_wait_for_its_answer() {
+    let Some(pg) = or_skip(PgCluster::start()) else {
+        return;
+    };
+    the_first_account_is_the_towers_and_applicants_wait_for_its_answer(Db::Postgres(pg)).await;
+}
+
+#[tokio::test]
+async fn sqlite_an_invite_only_gate_lets_in_only_holders_of_a_code() {
+    an_invite_only_gate_lets_in_only_holders_of_a_code(Db::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_an_invite_only_gate_lets_in_only_holders_of_a_code() {
+    let Some(pg) = or_skip(PgCluster::start()) else {
+        return;
+    };
+    an_invite_only_gate_lets_in_only_holders_of_a_code(Db::Postgres(pg)).await;
+}
+
+#[tokio::test]
+async fn sqlite_a_letter_with_a_parcel_moves_from_hand_to_hand_with_receipts() {
+    a_letter_with_a_parcel_moves_from_hand_to_hand_with_receipts(Db::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_a_letter_with_a_parcel_moves_from_hand_to_hand_with_receipts() {
+    let Some(pg) = or_skip(PgCluster::start()) else {
+        return;
+    };
+    a_letter_with_a_parcel_moves_from_hand_to_hand_with_receipts(Db::Postgres(pg)).await;
+}
+
+#[tokio::test]
+async fn sqlite_return_to_sender_puts_the_letter_and_parcel_back_in_the_senders_hands() {
+    return_to_sender_puts_the_letter_and_parcel_back_in_the_senders_hands(Db::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_return_to_sender_puts_the_letter_and_parcel_back_in_the_senders_hands() {
+    let Some(pg) = or_skip(PgCluster::start()) else {
+        return;
+    };
+    return_to_sender_puts_the_letter_and_parcel_back_in_the_senders_hands(Db::Postgres(pg)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_a_read_and_a_return_racing_each_other_exactly_one_wins() {
+    a_read_and_a_return_racing_each_other_exactly_one_wins(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_a_read_and_a_return_racing_each_other_exactly_one_wins() {
+    let Some(pg) = or_skip(PgCluster::start()) else {
+        return;
+    };
+    a_read_and_a_return_racing_each_other_exactly_one_wins(Db::Postgres(pg)).await;
+}
+
+#[tokio::test]
+async fn sqlite_bad_letters_and_parcels_get_clear_problems_and_leave_nothing_behind() {
+    bad_letters_and_parcels_get_clear_problems_and_leave_nothing_behind(Db::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_bad_letters_and_parcels_get_clear_problems_and_leave_nothing_behind() {
+    let Some(pg) = or_skip(PgCluster::start()) else {
+        return;
+    };
+    bad_letters_and_parcels_get_clear_problems_and_leave_nothing_behind(Db::Postgres(pg)).await;
+}
+
+#[tokio::test]
+async fn sqlite_a_summons_pulls_the_summoned_to_the_summoner_and_stretches_their_bond() {
+    a_summons_pulls_the_summoned_to_the_summoner_and_stretches_their_bond(Db::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_a_summons_pulls_the_summoned_to_the_summoner_and_stretches_their_bond() {
+    let Some(pg) = or_skip(PgCluster::start()) else {
+        return;
+    };
+    a_summons_pulls_the_summoned_to_the_summoner_and_stretches_their_bond(Db::Postgres(pg)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_of_newcomers_arriving_at_once_at_an_empty_city_exactly_one_is_the_tower() {
+    of_newcomers_arriving_at_once_at_an_empty_city_exactly_one_is_the_tower(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_of_newcomers_arriving_at_once_at_an_empty_city_exactly_one_is_the_tower() {
+    let Some(pg) = or_skip(PgCluster::start()) else {
+        return;
+    };
+    of_newcomers_arriving_at_once_at_an_empty_city_exactly_one_is_the_tower(Db::Postgres(pg)).await;
+}
 
 async fn register(s: &TestServer, body: Value) -> (u16, Value) {
     s.call("POST", "/api/v1/accounts", None, Some(&body)).await
@@ -72,9 +198,8 @@ async fn download(s: &TestServer, token: &str, path: &str) -> (u16, Vec<u8>) {
     (status, body)
 }
 
-#[tokio::test]
-async fn the_first_account_is_the_towers_and_applicants_wait_for_its_answer() {
-    let s = TestServer::start_with(|c| c.gate = GateMode::Application).await;
+async fn the_first_account_is_the_towers_and_applicants_wait_for_its_answer(db: Db) {
+    let s = city_server(&db, |c| c.gate = GateMode::Application).await;
     let (status, gate) = s.call("GET", "/api/v1/gate", None, None).await;
     assert_eq!(
         (status, &gate["mode"], &gate["first"]),
@@ -310,9 +435,8 @@ async fn the_first_account_is_the_towers_and_applicants_wait_for_its_answer() {
     );
 }
 
-#[tokio::test]
-async fn an_invite_only_gate_lets_in_only_holders_of_a_code() {
-    let s = TestServer::start_with(|c| c.gate = GateMode::Invite).await;
+async fn an_invite_only_gate_lets_in_only_holders_of_a_code(db: Db) {
+    let s = city_server(&db, |c| c.gate = GateMode::Invite).await;
     let (status, _) = register(&s, json!({"name": "celestia", "password": "purple-dragon"})).await;
     assert_eq!(status, 201, "the first account needs no code");
     let tower = login(&s, "celestia").await;
@@ -363,9 +487,8 @@ async fn an_invite_only_gate_lets_in_only_holders_of_a_code() {
     );
 }
 
-#[tokio::test]
-async fn a_letter_with_a_parcel_moves_from_hand_to_hand_with_receipts() {
-    let s = TestServer::start().await;
+async fn a_letter_with_a_parcel_moves_from_hand_to_hand_with_receipts(db: Db) {
+    let s = city_server(&db, |_| {}).await;
     let spike = s.citizen("spike").await;
     let twilight = s.citizen("twilight").await;
     let mut spike_link = s.link(&spike, None).await;
@@ -523,9 +646,8 @@ async fn a_letter_with_a_parcel_moves_from_hand_to_hand_with_receipts() {
     assert_eq!(status, 404);
 }
 
-#[tokio::test]
-async fn return_to_sender_puts_the_letter_and_parcel_back_in_the_senders_hands() {
-    let s = TestServer::start().await;
+async fn return_to_sender_puts_the_letter_and_parcel_back_in_the_senders_hands(db: Db) {
+    let s = city_server(&db, |_| {}).await;
     let spike = s.citizen("spike").await;
     let twilight = s.citizen("twilight").await;
     let mut spike_link = s.link(&spike, None).await;
@@ -587,9 +709,8 @@ async fn return_to_sender_puts_the_letter_and_parcel_back_in_the_senders_hands()
 /// at the same moment on two connections (all letters at once, so the server handles
 /// dozens of moves concurrently). Exactly one of each pair wins, and the letter ends in
 /// exactly the place the winner put it.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_read_and_a_return_racing_each_other_exactly_one_wins() {
-    let s = TestServer::start().await;
+async fn a_read_and_a_return_racing_each_other_exactly_one_wins(db: Db) {
+    let s = city_server(&db, |_| {}).await;
     let spike = s.citizen("spike").await;
     let twilight = s.citizen("twilight").await;
     let mut ids = Vec::new();
@@ -670,9 +791,8 @@ async fn a_read_and_a_return_racing_each_other_exactly_one_wins() {
     assert_eq!(reads_won + returns_won, ids.len());
 }
 
-#[tokio::test]
-async fn bad_letters_and_parcels_get_clear_problems_and_leave_nothing_behind() {
-    let s = TestServer::start_with(|c| {
+async fn bad_letters_and_parcels_get_clear_problems_and_leave_nothing_behind(db: Db) {
+    let s = city_server(&db, |c| {
         c.max_parcel_bytes = 1000;
         c.parcel_quota_bytes = 1500;
         c.letters_per_day = 3;
@@ -802,9 +922,8 @@ async fn bad_letters_and_parcels_get_clear_problems_and_leave_nothing_behind() {
     );
 }
 
-#[tokio::test]
-async fn a_summons_pulls_the_summoned_to_the_summoner_and_stretches_their_bond() {
-    let s = TestServer::start().await;
+async fn a_summons_pulls_the_summoned_to_the_summoner_and_stretches_their_bond(db: Db) {
+    let s = city_server(&db, |_| {}).await;
     // Spike and Amethyst are bonded; Twilight summons Spike away.
     let (spike, amethyst) = s.pair("spike", "amethyst", "story").await;
     let twilight = s.citizen("twilight").await;
@@ -1002,9 +1121,8 @@ async fn a_summons_pulls_the_summoned_to_the_summoner_and_stretches_their_bond()
 
 /// When several newcomers arrive at an empty city at once, exactly one becomes the tower;
 /// the others are applicants (the count of accounts and the insert share one transaction).
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn of_newcomers_arriving_at_once_at_an_empty_city_exactly_one_is_the_tower() {
-    let s = TestServer::start_with(|c| c.gate = GateMode::Application).await;
+async fn of_newcomers_arriving_at_once_at_an_empty_city_exactly_one_is_the_tower(db: Db) {
+    let s = city_server(&db, |c| c.gate = GateMode::Application).await;
     let start = std::sync::Arc::new(tokio::sync::Barrier::new(6));
     let mut tasks = Vec::new();
     for i in 0..6 {
@@ -1029,47 +1147,38 @@ async fn of_newcomers_arriving_at_once_at_an_empty_city_exactly_one_is_the_tower
 
 /// The store's own guarantee, without HTTP in between: for each letter a read and a
 /// return are started together on the store; exactly one succeeds and the other sees
-/// `letter_moved`.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn the_store_moves_each_letter_exactly_once_under_concurrency() {
+/// `letter_moved`. On PostgreSQL the two run on two pools, as on two nodes.
+async fn each_letter_moves_exactly_once<S: haurach_server::store::Store>(node1: S, node2: S) {
+    use haurach_server::store::StoreError;
     use haurach_server::store::city::{LetterLimits, LetterMove, NewLetter, Sent};
-    use haurach_server::store::{CityStore, Sqlite, Store, StoreError};
-    let dir = tempfile::tempdir().unwrap();
-    let store = Sqlite::open(dir.path()).await.unwrap();
-    let spike = store.create_account("spike", "h", 1).await.unwrap();
-    let twilight = store.create_account("twilight", "h", 1).await.unwrap();
+    let spike = node1.create_account("spike", "h", 1).await.unwrap();
+    let twilight = node1.create_account("twilight", "h", 1).await.unwrap();
     let limits = LetterLimits {
         max_parcel_bytes: 1,
         letters_per_day: 1_000,
     };
     let mut ids = Vec::new();
     for i in 0..50 {
-        let sent = store
-            .send_letter(
-                NewLetter {
-                    sender: spike.id,
-                    to: Some("twilight".into()),
-                    body: format!("letter {i}"),
-                    parcels: vec![],
-                    in_reply_to: None,
-                    client_id: None,
-                    now_ms: 2,
-                },
-                limits,
-            )
-            .await
-            .unwrap();
-        let Sent::New(letter) = sent else {
+        let letter = NewLetter {
+            sender: spike.id,
+            to: Some("twilight".into()),
+            body: format!("letter {i}"),
+            parcels: vec![],
+            in_reply_to: None,
+            client_id: None,
+            now_ms: 2,
+        };
+        let Sent::New(letter) = node1.send_letter(letter, limits).await.unwrap() else {
             panic!("a new letter")
         };
         ids.push(letter.id);
     }
     let mut tasks = Vec::new();
     for id in &ids {
-        for how in [LetterMove::Read, LetterMove::Return] {
-            let (store, id, who) = (store.clone(), *id, twilight.id);
+        for (how, node) in [(LetterMove::Read, &node1), (LetterMove::Return, &node2)] {
+            let (node, id, who) = (node.clone(), *id, twilight.id);
             tasks.push(tokio::spawn(async move {
-                store.move_letter(id, who, how, 3).await
+                node.move_letter(id, who, how, 3).await
             }));
         }
     }
@@ -1085,6 +1194,29 @@ async fn the_store_moves_each_letter_exactly_once_under_concurrency() {
             .count();
         assert_eq!((wins, moved), (1, 1), "letter {i}: {pair:?}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_moves_each_letter_exactly_once_under_concurrency() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = haurach_server::store::Sqlite::open(dir.path())
+        .await
+        .unwrap();
+    each_letter_moves_exactly_once(store.clone(), store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_moves_each_letter_exactly_once_across_two_nodes() {
+    let Some(pg) = or_skip(PgCluster::start()) else {
+        return;
+    };
+    let node1 = haurach_server::store::Postgres::connect(&pg.url())
+        .await
+        .unwrap();
+    let node2 = haurach_server::store::Postgres::connect(&pg.url())
+        .await
+        .unwrap();
+    each_letter_moves_exactly_once(node1, node2).await;
 }
 
 /// An accepted summons is kept in the store: after a restart the server still follows it

@@ -5,5 +5,6 @@ mod api;
 mod city;
 mod common;
 mod link;
+mod outage;
 mod restart;
 mod store;
