@@ -194,17 +194,11 @@ pub async fn send<S: Store, B: Bus>(
                 "a parcel's hash is the SHA-256 hex that POST /api/v1/parcels answered",
             ));
         }
-        // The size is the uploader's record; the store checks it.
-        let size = app
-            .hub
-            .store
-            .uploaded_size(caller.account, &p.hash)
-            .await?
-            .ok_or_else(|| store_problem(crate::store::StoreError::NotFound("parcel")))?;
         parcels.push(ParcelRecord {
             name: name.to_owned(),
             hash: p.hash.clone(),
-            size,
+            // The store fills it in from the upload, inside the letter's transaction.
+            size: 0,
         });
     }
     let limits = LetterLimits {
@@ -455,6 +449,11 @@ pub async fn parcel<S: Store, B: Bus>(
         HeaderValue::from_static("application/octet-stream"),
     );
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from(size));
+    // A parcel is whatever its sender put in it: never let a browser run it as a page.
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     if let Ok(v) = HeaderValue::from_str(&disposition) {
         headers.insert(header::CONTENT_DISPOSITION, v);
     }

@@ -14,7 +14,6 @@ fn node(pg: &PgCluster, nats: &NatsServer, dir: &tempfile::TempDir, name: &str) 
     Server::start_with(
         &dir.path().join(name),
         "127.0.0.1:0",
-        "open",
         &[
             ("HAURACH_DATABASE_URL", &pg.url()),
             ("HAURACH_NATS_URL", &nats.url()),

@@ -46,7 +46,8 @@ impl Server {
     /// A server on a fresh data directory whose gate is in `gate` mode.
     pub fn start_gate(gate: &str) -> Server {
         let dir = tempfile::tempdir().unwrap();
-        let mut server = Server::start_on_with(&dir.path().join("data"), "127.0.0.1:0", gate);
+        let data = dir.path().join("data");
+        let mut server = Server::start_with(&data, "127.0.0.1:0", &[("HAURACH_GATE", gate)]);
         server._dir = Some(dir);
         server
     }
@@ -55,20 +56,17 @@ impl Server {
     /// listens: it is bound by then, so no test sleeps waiting for it. The gate is open:
     /// these tests register citizens freely.
     pub fn start_on(data: &Path, listen: &str) -> Server {
-        Server::start_with(data, listen, "open", &[])
+        Server::start_with(data, listen, &[])
     }
 
-    /// [`Server::start_on`] with the gate in `gate` mode.
-    pub fn start_on_with(data: &Path, listen: &str, gate: &str) -> Server {
-        Server::start_with(data, listen, gate, &[])
-    }
-
-    /// [`Server::start_on_with`] with more `HAURACH_*` settings in the environment.
-    pub fn start_with(data: &Path, listen: &str, gate: &str, env: &[(&str, &str)]) -> Server {
+    /// [`Server::start_on`] with more `HAURACH_*` settings in the environment.
+    pub fn start_with(data: &Path, listen: &str, env: &[(&str, &str)]) -> Server {
         let mut child = haurach()
-            .args(["serve", "--gate", gate, "--listen", listen, "--data"])
+            .args(["serve", "--listen", listen, "--data"])
             .arg(data)
             .env("HAURACH_LOG", "warn")
+            // The gate is open unless `env` says otherwise: tests register freely.
+            .env("HAURACH_GATE", "open")
             .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

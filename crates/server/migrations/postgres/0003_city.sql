@@ -1,5 +1,5 @@
--- The city: the gate and the tower, fire-mail, summoning. The PostgreSQL twin of
--- migrations/sqlite/0003_city.sql. Times are Unix milliseconds; ids are UUIDv7.
+-- The city: the PostgreSQL twin of migrations/sqlite/0003_city.sql. Times are Unix
+-- milliseconds; ids are UUIDv7.
 
 -- Where an account stands at the gate: 'tower' (an admin), 'citizen', 'applicant'
 -- (waiting for the tower) or 'declined'. Accounts made before the gate existed, and
@@ -57,7 +57,7 @@ CREATE TABLE letters (
     body         TEXT NOT NULL,
     state        TEXT NOT NULL,            -- unread | read | returned
     sent_at      BIGINT NOT NULL,
-    delivered_at BIGINT,                   -- the recipient's client first had it
+    delivered_at BIGINT,                  -- the recipient's client first had it
     read_at      BIGINT,
     returned_at  BIGINT,
     UNIQUE (sender_id, client_id)
@@ -68,7 +68,7 @@ CREATE INDEX letters_by_thread ON letters (thread_id, sent_at);
 
 CREATE TABLE letter_parcels (
     letter_id UUID NOT NULL REFERENCES letters (id),
-    idx       INTEGER NOT NULL,
+    idx       BIGINT NOT NULL,
     name      TEXT NOT NULL,
     hash      TEXT NOT NULL,
     size      BIGINT NOT NULL,
@@ -88,7 +88,7 @@ CREATE TABLE summons (
     summoner_id UUID NOT NULL REFERENCES accounts (id),
     summoned_id UUID NOT NULL REFERENCES accounts (id),
     state       TEXT NOT NULL,             -- calling | accepted | declined | ended | arrived
-    lat         DOUBLE PRECISION NOT NULL, -- where the summoner called from
+    lat         DOUBLE PRECISION NOT NULL,             -- where the summoner called from
     lon         DOUBLE PRECISION NOT NULL,
     accuracy_m  DOUBLE PRECISION NOT NULL,
     created_at  BIGINT NOT NULL,
@@ -96,7 +96,4 @@ CREATE TABLE summons (
     ended_at    BIGINT,
     ended_by    UUID REFERENCES accounts (id)
 );
--- Unique where SQLite's is a plain index: SQLite's single writer keeps one open summons
--- per pair; here two nodes may summon at once, and the index lets only one commit.
-CREATE UNIQUE INDEX summons_open ON summons (summoned_id, summoner_id)
-    WHERE state IN ('calling', 'accepted');
+CREATE INDEX summons_open ON summons (summoned_id, summoner_id) WHERE state IN ('calling', 'accepted');

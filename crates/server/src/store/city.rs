@@ -80,7 +80,8 @@ pub struct NewLetter {
     pub to: Option<String>,
     /// The words.
     pub body: String,
-    /// Files, each already uploaded by the sender.
+    /// Files, each already uploaded by the sender (their `size` is filled in by the
+    /// store, from the upload).
     pub parcels: Vec<ParcelRecord>,
     /// The letter answered.
     pub in_reply_to: Option<LetterId>,
@@ -265,13 +266,6 @@ pub trait CityStore: Clone + Send + Sync + 'static {
         quota: u64,
         now_ms: i64,
     ) -> impl Future<Output = StoreResult<u64>> + Send;
-
-    /// The size of a blob `account` uploaded, or `None` when they did not upload it.
-    fn uploaded_size(
-        &self,
-        account: AccountId,
-        hash: &str,
-    ) -> impl Future<Output = StoreResult<Option<u64>>> + Send;
 
     /// Every summons now accepted (for following positions after a restart).
     fn accepted_summonses(&self) -> impl Future<Output = StoreResult<Vec<SummonsRecord>>> + Send;

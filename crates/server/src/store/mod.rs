@@ -11,7 +11,6 @@ use haurach_proto::{Feeling, MessageKind};
 use uuid::Uuid;
 
 pub mod city;
-mod city_postgres;
 pub mod places;
 mod places_postgres;
 pub mod postgres;

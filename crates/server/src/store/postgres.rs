@@ -17,6 +17,8 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{AssertSqlSafe, Postgres as Db, Row, Transaction};
 use uuid::Uuid;
 
+mod city;
+
 use super::{
     AccountId, AccountRecord, Appended, BondId, BondRecord, MessageRecord, NewMessage,
     PositionRecord, Store, StoreError, StoreResult,

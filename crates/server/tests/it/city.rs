@@ -1,17 +1,138 @@
 //! The city over HTTP and the link: the gate's modes and the tower, fire-mail (parcels,
 //! receipts, threads, return to sender, the exactly-once move under a race, bad input),
-//! and summoning; then the store's own races (one tower, one move, quotas, one open
-//! summons). Each story runs on SQLite and on PostgreSQL (`sqlite_…` and `postgres_…`).
+//! and summoning.
 
-use haurach_proto::{GateBook, GateMode, LetterState, ServerFrame, Standing, SummonState};
-use haurach_server::Config;
-use haurach_server::store::city::{LetterLimits, LetterMove, NewArrival, NewLetter, Sent};
-use haurach_server::store::{AccountId, Postgres, Sqlite, Store, StoreError};
-use haurach_testkit::{PgCluster, or_skip};
+use haurach_proto::{GateMode, LetterState, ServerFrame, SummonState};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use haurach_server::Config;
+use haurach_testkit::{PgCluster, or_skip};
+
 use crate::common::{TestServer, http, raw};
+
+/// Where a test's city keeps its records: SQLite in a temporary directory, or a
+/// throwaway PostgreSQL cluster. Each story below runs on both.
+pub enum Db {
+    Sqlite,
+    Postgres(PgCluster),
+}
+
+async fn city_server(db: &Db, tweak: impl FnOnce(&mut Config)) -> TestServer {
+    let url = match db {
+        Db::Sqlite => None,
+        Db::Postgres(pg) => Some(pg.url()),
+    };
+    TestServer::start_with(move |c| {
+        c.database_url = url;
+        tweak(c);
+    })
+    .await
+}
+
+#[tokio::test]
+async fn sqlite_the_first_account_is_the_towers_and_applicants_wait_for_its_answer() {
+    the_first_account_is_the_towers_and_applicants_wait_for_its_answer(Db::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_the_first_account_is_the_towers_and_applicants_wait_for_its_answer() {
+    let Some(pg) = or_skip(PgCluster::start()) else {
+        return;
+    };
+    the_first_account_is_the_towers_and_applicants_wait_for_its_answer(Db::Postgres(pg)).await;
+}
+
+#[tokio::test]
+async fn sqlite_an_invite_only_gate_lets_in_only_holders_of_a_code() {
+    an_invite_only_gate_lets_in_only_holders_of_a_code(Db::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_an_invite_only_gate_lets_in_only_holders_of_a_code() {
+    let Some(pg) = or_skip(PgCluster::start()) else {
+        return;
+    };
+    an_invite_only_gate_lets_in_only_holders_of_a_code(Db::Postgres(pg)).await;
+}
+
+#[tokio::test]
+async fn sqlite_a_letter_with_a_parcel_moves_from_hand_to_hand_with_receipts() {
+    a_letter_with_a_parcel_moves_from_hand_to_hand_with_receipts(Db::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_a_letter_with_a_parcel_moves_from_hand_to_hand_with_receipts() {
+    let Some(pg) = or_skip(PgCluster::start()) else {
+        return;
+    };
+    a_letter_with_a_parcel_moves_from_hand_to_hand_with_receipts(Db::Postgres(pg)).await;
+}
+
+#[tokio::test]
+async fn sqlite_return_to_sender_puts_the_letter_and_parcel_back_in_the_senders_hands() {
+    return_to_sender_puts_the_letter_and_parcel_back_in_the_senders_hands(Db::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_return_to_sender_puts_the_letter_and_parcel_back_in_the_senders_hands() {
+    let Some(pg) = or_skip(PgCluster::start()) else {
+        return;
+    };
+    return_to_sender_puts_the_letter_and_parcel_back_in_the_senders_hands(Db::Postgres(pg)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_a_read_and_a_return_racing_each_other_exactly_one_wins() {
+    a_read_and_a_return_racing_each_other_exactly_one_wins(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_a_read_and_a_return_racing_each_other_exactly_one_wins() {
+    let Some(pg) = or_skip(PgCluster::start()) else {
+        return;
+    };
+    a_read_and_a_return_racing_each_other_exactly_one_wins(Db::Postgres(pg)).await;
+}
+
+#[tokio::test]
+async fn sqlite_bad_letters_and_parcels_get_clear_problems_and_leave_nothing_behind() {
+    bad_letters_and_parcels_get_clear_problems_and_leave_nothing_behind(Db::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_bad_letters_and_parcels_get_clear_problems_and_leave_nothing_behind() {
+    let Some(pg) = or_skip(PgCluster::start()) else {
+        return;
+    };
+    bad_letters_and_parcels_get_clear_problems_and_leave_nothing_behind(Db::Postgres(pg)).await;
+}
+
+#[tokio::test]
+async fn sqlite_a_summons_pulls_the_summoned_to_the_summoner_and_stretches_their_bond() {
+    a_summons_pulls_the_summoned_to_the_summoner_and_stretches_their_bond(Db::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_a_summons_pulls_the_summoned_to_the_summoner_and_stretches_their_bond() {
+    let Some(pg) = or_skip(PgCluster::start()) else {
+        return;
+    };
+    a_summons_pulls_the_summoned_to_the_summoner_and_stretches_their_bond(Db::Postgres(pg)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_of_newcomers_arriving_at_once_at_an_empty_city_exactly_one_is_the_tower() {
+    of_newcomers_arriving_at_once_at_an_empty_city_exactly_one_is_the_tower(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_of_newcomers_arriving_at_once_at_an_empty_city_exactly_one_is_the_tower() {
+    let Some(pg) = or_skip(PgCluster::start()) else {
+        return;
+    };
+    of_newcomers_arriving_at_once_at_an_empty_city_exactly_one_is_the_tower(Db::Postgres(pg)).await;
+}
 
 async fn register(s: &TestServer, body: Value) -> (u16, Value) {
     s.call("POST", "/api/v1/accounts", None, Some(&body)).await
@@ -77,20 +198,8 @@ async fn download(s: &TestServer, token: &str, path: &str) -> (u16, Vec<u8>) {
     (status, body)
 }
 
-#[tokio::test]
-async fn sqlite_the_first_account_is_the_towers_and_applicants_wait_for_its_answer() {
-    the_first_account_is_the_towers_and_applicants_wait_for_its_answer(Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn postgres_the_first_account_is_the_towers_and_applicants_wait_for_its_answer() {
-    the_first_account_is_the_towers_and_applicants_wait_for_its_answer(Backend::Postgres).await;
-}
-
-async fn the_first_account_is_the_towers_and_applicants_wait_for_its_answer(backend: Backend) {
-    let Some(s) = backend.start(|c| c.gate = GateMode::Application).await else {
-        return;
-    };
+async fn the_first_account_is_the_towers_and_applicants_wait_for_its_answer(db: Db) {
+    let s = city_server(&db, |c| c.gate = GateMode::Application).await;
     let (status, gate) = s.call("GET", "/api/v1/gate", None, None).await;
     assert_eq!(
         (status, &gate["mode"], &gate["first"]),
@@ -326,20 +435,8 @@ async fn the_first_account_is_the_towers_and_applicants_wait_for_its_answer(back
     );
 }
 
-#[tokio::test]
-async fn sqlite_an_invite_only_gate_lets_in_only_holders_of_a_code() {
-    an_invite_only_gate_lets_in_only_holders_of_a_code(Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn postgres_an_invite_only_gate_lets_in_only_holders_of_a_code() {
-    an_invite_only_gate_lets_in_only_holders_of_a_code(Backend::Postgres).await;
-}
-
-async fn an_invite_only_gate_lets_in_only_holders_of_a_code(backend: Backend) {
-    let Some(s) = backend.start(|c| c.gate = GateMode::Invite).await else {
-        return;
-    };
+async fn an_invite_only_gate_lets_in_only_holders_of_a_code(db: Db) {
+    let s = city_server(&db, |c| c.gate = GateMode::Invite).await;
     let (status, _) = register(&s, json!({"name": "celestia", "password": "purple-dragon"})).await;
     assert_eq!(status, 201, "the first account needs no code");
     let tower = login(&s, "celestia").await;
@@ -390,20 +487,8 @@ async fn an_invite_only_gate_lets_in_only_holders_of_a_code(backend: Backend) {
     );
 }
 
-#[tokio::test]
-async fn sqlite_a_letter_with_a_parcel_moves_from_hand_to_hand_with_receipts() {
-    a_letter_with_a_parcel_moves_from_hand_to_hand_with_receipts(Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn postgres_a_letter_with_a_parcel_moves_from_hand_to_hand_with_receipts() {
-    a_letter_with_a_parcel_moves_from_hand_to_hand_with_receipts(Backend::Postgres).await;
-}
-
-async fn a_letter_with_a_parcel_moves_from_hand_to_hand_with_receipts(backend: Backend) {
-    let Some(s) = backend.start(|_| {}).await else {
-        return;
-    };
+async fn a_letter_with_a_parcel_moves_from_hand_to_hand_with_receipts(db: Db) {
+    let s = city_server(&db, |_| {}).await;
     let spike = s.citizen("spike").await;
     let twilight = s.citizen("twilight").await;
     let mut spike_link = s.link(&spike, None).await;
@@ -415,12 +500,12 @@ async fn a_letter_with_a_parcel_moves_from_hand_to_hand_with_receipts(backend: B
     let hash = format!("{:x}", Sha256::digest(&box_bytes));
     assert_eq!(parcel["hash"], hash.as_str());
     assert_eq!(parcel["size"], box_bytes.len());
-    // Stored once by content: under the data directory with SQLite; with PostgreSQL in
-    // the database, where every node reaches it.
+    // Stored once by content: on one node under the data directory; with PostgreSQL in
+    // the database, where every node reaches it, and not on this node's disk.
     let stored = s.dir.path().join("parcels").join(&hash[..2]).join(&hash);
-    match backend {
-        Backend::Sqlite => assert_eq!(std::fs::read(&stored).unwrap(), box_bytes),
-        Backend::Postgres => assert!(!stored.exists()),
+    match &db {
+        Db::Sqlite => assert_eq!(std::fs::read(&stored).unwrap(), box_bytes),
+        Db::Postgres(_) => assert!(!stored.exists(), "a parcel under one node's data directory"),
     }
 
     let letter = json!({"to": "Twilight", "body": "A box for you. Breathe on it to send it back.",
@@ -565,20 +650,8 @@ async fn a_letter_with_a_parcel_moves_from_hand_to_hand_with_receipts(backend: B
     assert_eq!(status, 404);
 }
 
-#[tokio::test]
-async fn sqlite_return_to_sender_puts_the_letter_and_parcel_back_in_the_senders_hands() {
-    return_to_sender_puts_the_letter_and_parcel_back_in_the_senders_hands(Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn postgres_return_to_sender_puts_the_letter_and_parcel_back_in_the_senders_hands() {
-    return_to_sender_puts_the_letter_and_parcel_back_in_the_senders_hands(Backend::Postgres).await;
-}
-
-async fn return_to_sender_puts_the_letter_and_parcel_back_in_the_senders_hands(backend: Backend) {
-    let Some(s) = backend.start(|_| {}).await else {
-        return;
-    };
+async fn return_to_sender_puts_the_letter_and_parcel_back_in_the_senders_hands(db: Db) {
+    let s = city_server(&db, |_| {}).await;
     let spike = s.citizen("spike").await;
     let twilight = s.citizen("twilight").await;
     let mut spike_link = s.link(&spike, None).await;
@@ -636,24 +709,12 @@ async fn return_to_sender_puts_the_letter_and_parcel_back_in_the_senders_hands(b
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn sqlite_a_read_and_a_return_racing_each_other_exactly_one_wins() {
-    a_read_and_a_return_racing_each_other_exactly_one_wins(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn postgres_a_read_and_a_return_racing_each_other_exactly_one_wins() {
-    a_read_and_a_return_racing_each_other_exactly_one_wins(Backend::Postgres).await;
-}
-
 /// The race the issue asks about: for each of many letters a read and a return are sent
 /// at the same moment on two connections (all letters at once, so the server handles
 /// dozens of moves concurrently). Exactly one of each pair wins, and the letter ends in
 /// exactly the place the winner put it.
-async fn a_read_and_a_return_racing_each_other_exactly_one_wins(backend: Backend) {
-    let Some(s) = backend.start(|_| {}).await else {
-        return;
-    };
+async fn a_read_and_a_return_racing_each_other_exactly_one_wins(db: Db) {
+    let s = city_server(&db, |_| {}).await;
     let spike = s.citizen("spike").await;
     let twilight = s.citizen("twilight").await;
     let mut ids = Vec::new();
@@ -734,27 +795,13 @@ async fn a_read_and_a_return_racing_each_other_exactly_one_wins(backend: Backend
     assert_eq!(reads_won + returns_won, ids.len());
 }
 
-#[tokio::test]
-async fn sqlite_bad_letters_and_parcels_get_clear_problems_and_leave_nothing_behind() {
-    bad_letters_and_parcels_get_clear_problems_and_leave_nothing_behind(Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn postgres_bad_letters_and_parcels_get_clear_problems_and_leave_nothing_behind() {
-    bad_letters_and_parcels_get_clear_problems_and_leave_nothing_behind(Backend::Postgres).await;
-}
-
-async fn bad_letters_and_parcels_get_clear_problems_and_leave_nothing_behind(backend: Backend) {
-    let Some(s) = backend
-        .start(|c| {
-            c.max_parcel_bytes = 1000;
-            c.parcel_quota_bytes = 1500;
-            c.letters_per_day = 3;
-        })
-        .await
-    else {
-        return;
-    };
+async fn bad_letters_and_parcels_get_clear_problems_and_leave_nothing_behind(db: Db) {
+    let s = city_server(&db, |c| {
+        c.max_parcel_bytes = 1000;
+        c.parcel_quota_bytes = 1500;
+        c.letters_per_day = 3;
+    })
+    .await;
     let spike = s.citizen("spike").await;
     let twilight = s.citizen("twilight").await;
     let cases = [
@@ -879,20 +926,8 @@ async fn bad_letters_and_parcels_get_clear_problems_and_leave_nothing_behind(bac
     );
 }
 
-#[tokio::test]
-async fn sqlite_a_summons_pulls_the_summoned_to_the_summoner_and_stretches_their_bond() {
-    a_summons_pulls_the_summoned_to_the_summoner_and_stretches_their_bond(Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn postgres_a_summons_pulls_the_summoned_to_the_summoner_and_stretches_their_bond() {
-    a_summons_pulls_the_summoned_to_the_summoner_and_stretches_their_bond(Backend::Postgres).await;
-}
-
-async fn a_summons_pulls_the_summoned_to_the_summoner_and_stretches_their_bond(backend: Backend) {
-    let Some(s) = backend.start(|_| {}).await else {
-        return;
-    };
+async fn a_summons_pulls_the_summoned_to_the_summoner_and_stretches_their_bond(db: Db) {
+    let s = city_server(&db, |_| {}).await;
     // Spike and Amethyst are bonded; Twilight summons Spike away.
     let (spike, amethyst) = s.pair("spike", "amethyst", "story").await;
     let twilight = s.citizen("twilight").await;
@@ -1088,23 +1123,10 @@ async fn a_summons_pulls_the_summoned_to_the_summoner_and_stretches_their_bond(b
     assert_eq!(status, 403);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn sqlite_of_newcomers_arriving_at_once_at_an_empty_city_exactly_one_is_the_tower() {
-    of_newcomers_arriving_at_once_at_an_empty_city_exactly_one_is_the_tower(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn postgres_of_newcomers_arriving_at_once_at_an_empty_city_exactly_one_is_the_tower() {
-    of_newcomers_arriving_at_once_at_an_empty_city_exactly_one_is_the_tower(Backend::Postgres)
-        .await;
-}
-
 /// When several newcomers arrive at an empty city at once, exactly one becomes the tower;
 /// the others are applicants (the count of accounts and the insert share one transaction).
-async fn of_newcomers_arriving_at_once_at_an_empty_city_exactly_one_is_the_tower(backend: Backend) {
-    let Some(s) = backend.start(|c| c.gate = GateMode::Application).await else {
-        return;
-    };
+async fn of_newcomers_arriving_at_once_at_an_empty_city_exactly_one_is_the_tower(db: Db) {
+    let s = city_server(&db, |c| c.gate = GateMode::Application).await;
     let start = std::sync::Arc::new(tokio::sync::Barrier::new(6));
     let mut tasks = Vec::new();
     for i in 0..6 {
@@ -1129,44 +1151,38 @@ async fn of_newcomers_arriving_at_once_at_an_empty_city_exactly_one_is_the_tower
 
 /// The store's own guarantee, without HTTP in between: for each letter a read and a
 /// return are started together on the store; exactly one succeeds and the other sees
-/// `letter_moved`.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn sqlite_the_store_moves_each_letter_exactly_once_under_concurrency() {
-    the_store_moves_each_letter_exactly_once_under_concurrency(sqlite().await).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn postgres_the_store_moves_each_letter_exactly_once_under_concurrency() {
-    let Some((store, _pg)) = postgres().await else {
-        return;
-    };
-    the_store_moves_each_letter_exactly_once_under_concurrency(store).await;
-}
-
-async fn the_store_moves_each_letter_exactly_once_under_concurrency<S: Store>(store: S) {
-    let spike = store.create_account("spike", "h", 1).await.unwrap();
-    let twilight = store.create_account("twilight", "h", 1).await.unwrap();
+/// `letter_moved`. On PostgreSQL the two run on two pools, as on two nodes.
+async fn each_letter_moves_exactly_once<S: haurach_server::store::Store>(node1: S, node2: S) {
+    use haurach_server::store::StoreError;
+    use haurach_server::store::city::{LetterLimits, LetterMove, NewLetter, Sent};
+    let spike = node1.create_account("spike", "h", 1).await.unwrap();
+    let twilight = node1.create_account("twilight", "h", 1).await.unwrap();
     let limits = LetterLimits {
         max_parcel_bytes: 1,
         letters_per_day: 1_000,
     };
     let mut ids = Vec::new();
     for i in 0..50 {
-        let sent = store
-            .send_letter(letter(spike.id, &format!("letter {i}"), None), limits)
-            .await
-            .unwrap();
-        let Sent::New(letter) = sent else {
+        let letter = NewLetter {
+            sender: spike.id,
+            to: Some("twilight".into()),
+            body: format!("letter {i}"),
+            parcels: vec![],
+            in_reply_to: None,
+            client_id: None,
+            now_ms: 2,
+        };
+        let Sent::New(letter) = node1.send_letter(letter, limits).await.unwrap() else {
             panic!("a new letter")
         };
         ids.push(letter.id);
     }
     let mut tasks = Vec::new();
     for id in &ids {
-        for how in [LetterMove::Read, LetterMove::Return] {
-            let (store, id, who) = (store.clone(), *id, twilight.id);
+        for (how, node) in [(LetterMove::Read, &node1), (LetterMove::Return, &node2)] {
+            let (node, id, who) = (node.clone(), *id, twilight.id);
             tasks.push(tokio::spawn(async move {
-                store.move_letter(id, who, how, 3).await
+                node.move_letter(id, who, how, 3).await
             }));
         }
     }
@@ -1184,255 +1200,73 @@ async fn the_store_moves_each_letter_exactly_once_under_concurrency<S: Store>(st
     }
 }
 
-/// Newcomers arriving at an empty city at once, straight on the store: exactly one is
-/// the tower, the others wait as applicants.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn sqlite_the_store_makes_exactly_one_tower_of_simultaneous_first_arrivals() {
-    the_store_makes_exactly_one_tower_of_simultaneous_first_arrivals(sqlite().await).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn postgres_the_store_makes_exactly_one_tower_of_simultaneous_first_arrivals() {
-    let Some((store, _pg)) = postgres().await else {
-        return;
-    };
-    the_store_makes_exactly_one_tower_of_simultaneous_first_arrivals(store).await;
-}
-
-async fn the_store_makes_exactly_one_tower_of_simultaneous_first_arrivals<S: Store>(store: S) {
-    let start = std::sync::Arc::new(tokio::sync::Barrier::new(8));
-    let mut tasks = Vec::new();
-    for i in 0..8 {
-        let (store, start) = (store.clone(), start.clone());
-        tasks.push(tokio::spawn(async move {
-            let arrival = NewArrival {
-                name: format!("newcomer{i}"),
-                password_hash: "h".into(),
-                book: GateBook::default(),
-                invite: None,
-                mode: GateMode::Application,
-                now_ms: 1,
-            };
-            start.wait().await;
-            store.arrive(arrival).await.unwrap().standing
-        }));
-    }
-    let mut towers = 0;
-    for t in tasks {
-        match t.await.unwrap() {
-            Standing::Tower => towers += 1,
-            Standing::Applicant => {}
-            other => panic!("a newcomer is {other:?}"),
-        }
-    }
-    assert_eq!(towers, 1);
-    assert_eq!(store.towers().await.unwrap().len(), 1);
-}
-
-/// Quotas hold when one citizen's requests arrive at once: of many uploads only those
-/// that fit are recorded, of many letters only the day's allowance is sent, and a letter
-/// retried at once under one client id is sent once.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn sqlite_the_store_keeps_quotas_and_client_ids_under_concurrency() {
-    the_store_keeps_quotas_and_client_ids_under_concurrency(sqlite().await).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn postgres_the_store_keeps_quotas_and_client_ids_under_concurrency() {
-    let Some((store, _pg)) = postgres().await else {
-        return;
-    };
-    the_store_keeps_quotas_and_client_ids_under_concurrency(store).await;
-}
-
-async fn the_store_keeps_quotas_and_client_ids_under_concurrency<S: Store>(store: S) {
-    let spike = store.create_account("spike", "h", 1).await.unwrap();
-    store.create_account("twilight", "h", 1).await.unwrap();
-
-    let mut tasks = Vec::new();
-    for i in 0..10 {
-        let store = store.clone();
-        tasks.push(tokio::spawn(async move {
-            store
-                .record_upload(spike.id, &format!("{i:064x}"), 300, 1_000, 2)
-                .await
-        }));
-    }
-    let mut recorded = 0;
-    for t in tasks {
-        match t.await.unwrap() {
-            Ok(_) => recorded += 1,
-            Err(StoreError::Conflict("parcel_quota_exceeded")) => {}
-            Err(e) => panic!("upload: {e}"),
-        }
-    }
-    assert_eq!(recorded, 3);
-    assert_eq!(store.uploaded_bytes(spike.id).await.unwrap(), 900);
-
-    let limits = LetterLimits {
-        max_parcel_bytes: 1,
-        letters_per_day: 5,
-    };
-    let mut tasks = Vec::new();
-    for i in 0..10 {
-        let store = store.clone();
-        tasks.push(tokio::spawn(async move {
-            let again = letter(spike.id, "the same letter", Some("retry".into()));
-            let other = letter(spike.id, &format!("letter {i}"), None);
-            (
-                store.send_letter(again, limits).await,
-                store.send_letter(other, limits).await,
-            )
-        }));
-    }
-    let (mut new, mut existing, mut refused, mut ids) = (0, 0, 0, Vec::new());
-    for t in tasks {
-        let (again, other) = t.await.unwrap();
-        match again.unwrap() {
-            Sent::New(l) => {
-                new += 1;
-                ids.push(l.id);
-            }
-            Sent::Existing(l) => {
-                existing += 1;
-                ids.push(l.id);
-            }
-        }
-        match other {
-            Ok(Sent::New(_)) => new += 1,
-            Err(StoreError::Conflict("letter_quota_exceeded")) => refused += 1,
-            res => panic!("a letter: {res:?}"),
-        }
-    }
-    ids.dedup();
-    assert_eq!(ids.len(), 1, "the retried letter is one letter");
-    assert_eq!((new, existing, refused), (5, 9, 6));
-}
-
-/// Summonses of one pair at once: exactly one is open. An accept and a decline of one
-/// summons at once: exactly one is its answer.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn sqlite_the_store_keeps_one_open_summons_and_one_answer_under_concurrency() {
-    the_store_keeps_one_open_summons_and_one_answer_under_concurrency(sqlite().await).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn postgres_the_store_keeps_one_open_summons_and_one_answer_under_concurrency() {
-    let Some((store, _pg)) = postgres().await else {
-        return;
-    };
-    the_store_keeps_one_open_summons_and_one_answer_under_concurrency(store).await;
-}
-
-async fn the_store_keeps_one_open_summons_and_one_answer_under_concurrency<S: Store>(store: S) {
-    let spike = store.create_account("spike", "h", 1).await.unwrap();
-    let twilight = store.create_account("twilight", "h", 1).await.unwrap();
-    store
-        .set_summon_permission(spike.id, "twilight", true, 1)
+async fn sqlite_moves_each_letter_exactly_once_under_concurrency() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = haurach_server::store::Sqlite::open(dir.path())
         .await
         .unwrap();
-    for round in 0..10 {
-        let mut tasks = Vec::new();
-        for _ in 0..6 {
-            let store = store.clone();
-            tasks.push(tokio::spawn(async move {
-                store.summon(twilight.id, "spike", 46.0, 7.0, 10.0, 2).await
-            }));
-        }
-        let mut open = Vec::new();
-        for t in tasks {
-            match t.await.unwrap() {
-                Ok(summons) => open.push(summons),
-                Err(StoreError::Conflict("summons_open")) => {}
-                Err(e) => panic!("round {round}: summon: {e}"),
-            }
-        }
-        assert_eq!(open.len(), 1, "round {round}");
-        let id = open[0].id;
-        let answers = [SummonState::Accepted, SummonState::Declined].map(|to| {
-            let store = store.clone();
-            tokio::spawn(async move { store.answer_summons(id, spike.id, to, 3).await })
-        });
-        let mut won = Vec::new();
-        for t in answers {
-            match t.await.unwrap() {
-                Ok(summons) => won.push(summons.state),
-                Err(StoreError::Conflict("summons_moved")) => {}
-                Err(e) => panic!("round {round}: answer: {e}"),
-            }
-        }
-        assert_eq!(won.len(), 1, "round {round}");
-        if won[0] == SummonState::Accepted {
-            store
-                .answer_summons(id, twilight.id, SummonState::Ended, 4)
-                .await
-                .unwrap();
-        }
-    }
+    each_letter_moves_exactly_once(store.clone(), store).await;
 }
 
-fn letter(sender: AccountId, body: &str, client_id: Option<String>) -> NewLetter {
-    NewLetter {
-        sender,
-        to: Some("twilight".into()),
-        body: body.into(),
-        parcels: vec![],
-        in_reply_to: None,
-        client_id,
-        now_ms: 2,
-    }
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_moves_each_letter_exactly_once_across_two_nodes() {
+    let Some(pg) = or_skip(PgCluster::start()) else {
+        return;
+    };
+    let node1 = haurach_server::store::Postgres::connect(&pg.url())
+        .await
+        .unwrap();
+    let node2 = haurach_server::store::Postgres::connect(&pg.url())
+        .await
+        .unwrap();
+    each_letter_moves_exactly_once(node1, node2).await;
 }
 
-async fn sqlite() -> Sqlite {
-    // The directory is left behind on purpose: the store keeps its files open for the
-    // whole test, and the OS's temporary directory is cleaned in time.
-    let dir = tempfile::tempdir().unwrap().keep();
-    Sqlite::open(&dir).await.unwrap()
-}
-
-/// A store on a throwaway cluster (kept alive by the second half), or `None` when
-/// PostgreSQL is not installed.
-async fn postgres() -> Option<(Postgres, PgCluster)> {
-    let pg = or_skip(PgCluster::start())?;
-    let store = Postgres::connect(&pg.url()).await.unwrap();
-    Some((store, pg))
-}
-
-/// Where a test server keeps the city.
-#[derive(Debug, Clone, Copy)]
-enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-/// A test server with the PostgreSQL cluster it uses, if any (dropped after the server).
-struct City {
-    server: TestServer,
-    _pg: Option<PgCluster>,
-}
-
-impl std::ops::Deref for City {
-    type Target = TestServer;
-
-    fn deref(&self) -> &TestServer {
-        &self.server
-    }
-}
-
-impl Backend {
-    /// Starts a server on this backend; `None` (the test is skipped) when PostgreSQL is
-    /// not installed.
-    async fn start(self, tweak: impl FnOnce(&mut Config)) -> Option<City> {
-        let pg = match self {
-            Backend::Sqlite => None,
-            Backend::Postgres => Some(or_skip(PgCluster::start())?),
-        };
-        let url = pg.as_ref().map(PgCluster::url);
-        let server = TestServer::start_with(|config| {
-            config.database_url = url;
-            tweak(config);
-        })
+/// An accepted summons is kept in the store: after a restart the server still follows it
+/// and passes the summoned's moves to the summoner.
+#[tokio::test]
+async fn an_accepted_summons_is_still_followed_after_a_restart() {
+    let s = TestServer::start().await;
+    let spike = s.citizen("spike").await;
+    let twilight = s.citizen("twilight").await;
+    s.put_position(&spike, 46.0, 7.0).await;
+    s.call(
+        "PUT",
+        "/api/v1/summons/allowed/twilight",
+        Some(&spike),
+        None,
+    )
+    .await;
+    let call = json!({"to": "spike", "lat": 46.05, "lon": 7.0});
+    let (_, summons) = s
+        .call("POST", "/api/v1/summons", Some(&twilight), Some(&call))
         .await;
-        Some(City { server, _pg: pg })
-    }
+    let id = summons["id"].as_str().unwrap().to_owned();
+    let (status, _) = s
+        .call(
+            "POST",
+            &format!("/api/v1/summons/{id}/accept"),
+            Some(&spike),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+
+    let dir = s.stop().await;
+    let s = TestServer::start_in(dir, |c| c.gate = GateMode::Open).await;
+    let mut twilight_link = s.link(&twilight, None).await;
+    s.put_position(&spike, 46.04, 7.0).await;
+    let frame = twilight_link
+        .until(|f| matches!(f, ServerFrame::Summons { .. }))
+        .await;
+    let ServerFrame::Summons { summons } = frame else {
+        unreachable!()
+    };
+    assert_eq!(summons.state, SummonState::Accepted);
+    assert_eq!(summons.summoned.map(|p| p.lat), Some(46.04));
+    assert!(
+        (summons.distance_m.unwrap() - 1_112.0).abs() < 5.0,
+        "{summons:?}"
+    );
 }

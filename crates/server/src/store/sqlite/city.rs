@@ -499,16 +499,6 @@ impl CityStore for Sqlite {
         Ok(total)
     }
 
-    async fn uploaded_size(&self, account: AccountId, hash: &str) -> StoreResult<Option<u64>> {
-        let size: Option<i64> =
-            sqlx::query_scalar("SELECT size FROM parcel_uploads WHERE account_id = ? AND hash = ?")
-                .bind(account.0.to_string())
-                .bind(hash)
-                .fetch_optional(&self.reader)
-                .await?;
-        Ok(size.map(|s| s as u64))
-    }
-
     async fn accepted_summonses(&self) -> StoreResult<Vec<SummonsRecord>> {
         let rows = sqlx::query(AssertSqlSafe(format!(
             "{SUMMONS_SELECT} WHERE m.state = 'accepted' ORDER BY m.created_at"
@@ -544,7 +534,13 @@ impl CityStore for Sqlite {
                 let same_to =
                     l.to.as_deref()
                         .is_none_or(|to| to.eq_ignore_ascii_case(&stored.recipient_name));
-                if stored.body != l.body || stored.parcels != l.parcels || !same_to {
+                let same_parcels = stored.parcels.len() == l.parcels.len()
+                    && stored
+                        .parcels
+                        .iter()
+                        .zip(&l.parcels)
+                        .all(|(a, b)| a.name == b.name && a.hash == b.hash);
+                if stored.body != l.body || !same_parcels || !same_to {
                     return Err(StoreError::Conflict("id_reused"));
                 }
                 return Ok(Sent::Existing(stored));
@@ -589,8 +585,10 @@ impl CityStore for Sqlite {
         if sent_today >= i64::from(limits.letters_per_day) {
             return Err(StoreError::Conflict("letter_quota_exceeded"));
         }
+        // Each parcel must be one the sender uploaded; its size is the upload's.
+        let mut parcels = l.parcels.clone();
         let mut total: u64 = 0;
-        for p in &l.parcels {
+        for p in &mut parcels {
             let size: Option<i64> = sqlx::query_scalar(
                 "SELECT size FROM parcel_uploads WHERE account_id = ? AND hash = ?",
             )
@@ -598,13 +596,7 @@ impl CityStore for Sqlite {
             .bind(&p.hash)
             .fetch_optional(&mut *tx)
             .await?;
-            let size = size.ok_or(StoreError::NotFound("parcel"))?;
-            if size as u64 != p.size {
-                return Err(StoreError::Corrupt(format!(
-                    "parcel {} is {size} bytes, not {}",
-                    p.hash, p.size
-                )));
-            }
+            p.size = size.ok_or(StoreError::NotFound("parcel"))? as u64;
             total += p.size;
         }
         if total > limits.max_parcel_bytes {
@@ -627,7 +619,7 @@ impl CityStore for Sqlite {
         .bind(l.now_ms)
         .execute(&mut *tx)
         .await?;
-        for (idx, p) in l.parcels.iter().enumerate() {
+        for (idx, p) in parcels.iter().enumerate() {
             sqlx::query(
                 "INSERT INTO letter_parcels (letter_id, idx, name, hash, size) VALUES (?, ?, ?, ?, ?)",
             )

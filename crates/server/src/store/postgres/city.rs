@@ -1,34 +1,20 @@
-//! [`CityStore`] on PostgreSQL: the same gate, letters and summonses as
-//! [`store::sqlite::city`](super::sqlite) keeps in SQLite, with the same errors.
-//!
-//! SQLite has one writer, so its transactions never race; here several nodes write at
-//! once, and each race is closed in the database:
-//! - the first arrival of an empty city takes an advisory lock, so exactly one is the
-//!   tower;
-//! - a gate invite, an application's decision and a summons' answer are read with a row
-//!   lock, so the second of two racing moves sees the first's result;
-//! - a letter moves by one conditional UPDATE (`state = 'unread'`), which PostgreSQL
-//!   re-checks after waiting for a concurrent move of the same row;
-//! - an account's quotas (letters a day, upload bytes) and its letters' client ids are
-//!   checked under that account's row lock;
-//! - one open summons per pair is a unique partial index.
-//!
-//! A method takes at most one account row lock (`FOR NO KEY UPDATE`, which does not block
-//! other transactions' foreign-key checks) and locks several letters in id order, so two
-//! nodes never wait on each other in a cycle.
+//! [`CityStore`] for PostgreSQL: the gate, letters and summonses. Where SQLite's single
+//! writer serialises everything, here several nodes write at once, so each check-then-act
+//! holds a lock for its transaction: arrivals take an advisory lock (one first account),
+//! per-citizen limits lock the citizen's row, and a letter's or summons' move is one
+//! conditional `UPDATE` (or a `SELECT ... FOR UPDATE` first).
 
 use haurach_proto::{Decision, GateBook, GateMode, LetterState, Standing, SummonState};
 use sqlx::postgres::PgRow;
 use sqlx::{AssertSqlSafe, Postgres as Db, Row, Transaction};
 use uuid::Uuid;
 
-use super::Postgres;
-use super::city::{
+use super::{Postgres, account_from_row, unique_violation};
+use crate::store::city::{
     ArrivalRecord, CityStore, LetterBox, LetterId, LetterLimits, LetterMove, LetterRecord,
     NewArrival, NewLetter, ParcelRecord, Sent, SummonsId, SummonsRecord,
 };
-use super::postgres::{account_from_row, unique_violation};
-use super::{AccountId, StoreError, StoreResult};
+use crate::store::{AccountId, StoreError, StoreResult};
 
 const ARRIVAL_SELECT: &str = "SELECT a.*, r.way, r.given_name, r.family_name, r.from_place, \
      r.age, r.calling, r.note, r.arrived_at, r.decision, r.answer, r.decided_at, \
@@ -45,8 +31,18 @@ const SUMMONS_SELECT: &str = "SELECT m.*, a.name AS summoner_name, b.name AS sum
 
 const DAY_MS: i64 = 24 * 3600 * 1000;
 
-/// The advisory lock arrivals take while the city is empty ("Haurach" in ASCII, then 1).
-const FIRST_ARRIVAL_LOCK: i64 = 0x4861_7572_6163_6801;
+/// The advisory lock arrivals take turns on ("gate" in ASCII).
+const ARRIVALS_LOCK: i64 = 0x6761_7465;
+
+/// Locks an account's row for the rest of the transaction, so one citizen's limits are
+/// checked and used by one transaction at a time.
+async fn lock_account(tx: &mut Transaction<'static, Db>, account: AccountId) -> StoreResult<()> {
+    sqlx::query("SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE")
+        .bind(account.0)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
 
 fn standing_of(row: &PgRow) -> StoreResult<Standing> {
     let key: String = row.try_get("standing")?;
@@ -84,10 +80,10 @@ fn arrival_from_row(row: &PgRow) -> StoreResult<ArrivalRecord> {
 fn summons_from_row(row: &PgRow) -> StoreResult<SummonsRecord> {
     let state: String = row.try_get("state")?;
     Ok(SummonsRecord {
-        id: SummonsId(row.try_get("id")?),
-        summoner: AccountId(row.try_get("summoner_id")?),
+        id: SummonsId(row.try_get::<Uuid, _>("id")?),
+        summoner: AccountId(row.try_get::<Uuid, _>("summoner_id")?),
         summoner_name: row.try_get("summoner_name")?,
-        summoned: AccountId(row.try_get("summoned_id")?),
+        summoned: AccountId(row.try_get::<Uuid, _>("summoned_id")?),
         summoned_name: row.try_get("summoned_name")?,
         state: SummonState::from_key(&state)
             .ok_or_else(|| StoreError::Corrupt(format!("summons state {state:?}")))?,
@@ -101,17 +97,16 @@ fn summons_from_row(row: &PgRow) -> StoreResult<SummonsRecord> {
 /// A letter's row, without its parcels.
 fn letter_from_row(row: &PgRow) -> StoreResult<LetterRecord> {
     let state: String = row.try_get("state")?;
-    let in_reply_to: Option<Uuid> = row.try_get("in_reply_to")?;
     Ok(LetterRecord {
-        id: LetterId(row.try_get("id")?),
-        sender: AccountId(row.try_get("sender_id")?),
+        id: LetterId(row.try_get::<Uuid, _>("id")?),
+        sender: AccountId(row.try_get::<Uuid, _>("sender_id")?),
         sender_name: row.try_get("sender_name")?,
-        recipient: AccountId(row.try_get("recipient_id")?),
+        recipient: AccountId(row.try_get::<Uuid, _>("recipient_id")?),
         recipient_name: row.try_get("recipient_name")?,
-        holder: AccountId(row.try_get("holder_id")?),
+        holder: AccountId(row.try_get::<Uuid, _>("holder_id")?),
         client_id: row.try_get("client_id")?,
-        thread: LetterId(row.try_get("thread_id")?),
-        in_reply_to: in_reply_to.map(LetterId),
+        thread: LetterId(row.try_get::<Uuid, _>("thread_id")?),
+        in_reply_to: row.try_get::<Option<Uuid>, _>("in_reply_to")?.map(LetterId),
         body: row.try_get("body")?,
         state: LetterState::from_key(&state)
             .ok_or_else(|| StoreError::Corrupt(format!("letter state {state:?}")))?,
@@ -123,38 +118,33 @@ fn letter_from_row(row: &PgRow) -> StoreResult<LetterRecord> {
     })
 }
 
-/// Letters from their rows, with their parcels read on `exec` in one query. A letter's
-/// parcels never change once it is committed, so this second read needs no transaction.
+/// Letters from their rows, each with its parcels read on `exec`.
 async fn load_letters<'e, E>(exec: E, rows: Vec<PgRow>) -> StoreResult<Vec<LetterRecord>>
 where
-    E: sqlx::Executor<'e, Database = Db>,
+    E: sqlx::Executor<'e, Database = Db> + Copy,
 {
     let mut letters = rows
         .iter()
         .map(letter_from_row)
         .collect::<StoreResult<Vec<_>>>()?;
-    if letters.is_empty() {
-        return Ok(letters);
-    }
-    let ids: Vec<Uuid> = letters.iter().map(|l| l.id.0).collect();
-    let parcels = sqlx::query(
-        "SELECT letter_id, name, hash, size FROM letter_parcels WHERE letter_id = ANY($1) \
-         ORDER BY letter_id, idx",
-    )
-    .bind(&ids)
-    .fetch_all(exec)
-    .await?;
-    for p in parcels {
-        let letter_id: Uuid = p.try_get("letter_id")?;
-        let size: i64 = p.try_get("size")?;
-        let parcel = ParcelRecord {
-            name: p.try_get("name")?,
-            hash: p.try_get("hash")?,
-            size: size as u64,
-        };
-        for letter in letters.iter_mut().filter(|l| l.id.0 == letter_id) {
-            letter.parcels.push(parcel.clone());
-        }
+    for letter in &mut letters {
+        let parcels = sqlx::query(
+            "SELECT name, hash, size FROM letter_parcels WHERE letter_id = $1 ORDER BY idx",
+        )
+        .bind(letter.id.0)
+        .fetch_all(exec)
+        .await?;
+        letter.parcels = parcels
+            .iter()
+            .map(|p| {
+                let size: i64 = p.try_get("size")?;
+                Ok(ParcelRecord {
+                    name: p.try_get("name")?,
+                    hash: p.try_get("hash")?,
+                    size: size as u64,
+                })
+            })
+            .collect::<StoreResult<_>>()?;
     }
     Ok(letters)
 }
@@ -163,11 +153,27 @@ async fn letter_in(
     tx: &mut Transaction<'static, Db>,
     id: LetterId,
 ) -> StoreResult<Option<LetterRecord>> {
-    let rows = sqlx::query(AssertSqlSafe(format!("{LETTER_SELECT} WHERE l.id = $1")))
+    let row = sqlx::query(AssertSqlSafe(format!("{LETTER_SELECT} WHERE l.id = $1")))
         .bind(id.0)
-        .fetch_all(&mut **tx)
+        .fetch_optional(&mut **tx)
         .await?;
-    Ok(load_letters(&mut **tx, rows).await?.pop())
+    let Some(row) = row else { return Ok(None) };
+    let mut letter = letter_from_row(&row)?;
+    let parcels = sqlx::query(
+        "SELECT name, hash, size FROM letter_parcels WHERE letter_id = $1 ORDER BY idx",
+    )
+    .bind(id.0)
+    .fetch_all(&mut **tx)
+    .await?;
+    for p in parcels {
+        let size: i64 = p.try_get("size")?;
+        letter.parcels.push(ParcelRecord {
+            name: p.try_get("name")?,
+            hash: p.try_get("hash")?,
+            size: size as u64,
+        });
+    }
+    Ok(Some(letter))
 }
 
 async fn arrival_in(
@@ -203,26 +209,8 @@ async fn account_id_by_name(
         .bind(name.to_lowercase())
         .fetch_optional(&mut **tx)
         .await?;
-    row.map(|r| Ok((AccountId(r.try_get("id")?), standing_of(&r)?)))
+    row.map(|r| Ok((AccountId(r.try_get::<Uuid, _>("id")?), standing_of(&r)?)))
         .transpose()
-}
-
-/// Takes `account`'s row lock until the transaction ends: its quotas and client ids are
-/// checked and used by one transaction at a time, whichever node runs it.
-async fn lock_account(tx: &mut Transaction<'static, Db>, account: AccountId) -> StoreResult<()> {
-    sqlx::query("SELECT 1 FROM accounts WHERE id = $1 FOR NO KEY UPDATE")
-        .bind(account.0)
-        .fetch_optional(&mut **tx)
-        .await?;
-    Ok(())
-}
-
-/// Whether the city has no account yet, as this transaction's statement sees it.
-async fn city_is_empty(tx: &mut Transaction<'static, Db>) -> StoreResult<bool> {
-    let any: Option<i32> = sqlx::query_scalar("SELECT 1 FROM accounts LIMIT 1")
-        .fetch_optional(&mut **tx)
-        .await?;
-    Ok(any.is_none())
 }
 
 /// Inserts an account and its page of the book inside `tx`.
@@ -252,9 +240,7 @@ async fn insert_arrival(
     .await;
     match res {
         Ok(_) => {}
-        Err(e) if unique_violation(&e).is_some() => {
-            return Err(StoreError::Conflict("name_taken"));
-        }
+        Err(e) if unique_violation(&e).is_some() => return Err(StoreError::Conflict("name_taken")),
         Err(e) => return Err(e.into()),
     }
     sqlx::query(
@@ -266,7 +252,7 @@ async fn insert_arrival(
     .bind(&book.name)
     .bind(&book.family_name)
     .bind(&book.from)
-    .bind(book.age.map(|a| i32::try_from(a).unwrap_or(i32::MAX)))
+    .bind(book.age.map(|a| a as i32))
     .bind(&book.calling)
     .bind(&book.note)
     .bind(invited_by.map(|a| a.0))
@@ -286,34 +272,36 @@ impl CityStore for Postgres {
              WHERE s.token_hash = $1 AND s.revoked_at IS NULL",
         )
         .bind(token_hash)
-        .fetch_optional(self.pool())
+        .fetch_optional(&self.pool)
         .await?;
-        row.map(|r| Ok((AccountId(r.try_get("account_id")?), standing_of(&r)?)))
-            .transpose()
+        row.map(|r| {
+            Ok((
+                AccountId(r.try_get::<Uuid, _>("account_id")?),
+                standing_of(&r)?,
+            ))
+        })
+        .transpose()
     }
 
     async fn is_empty_city(&self) -> StoreResult<bool> {
-        let any: Option<i32> = sqlx::query_scalar("SELECT 1 FROM accounts LIMIT 1")
-            .fetch_optional(self.pool())
+        let any: Option<i64> = sqlx::query_scalar("SELECT 1::BIGINT FROM accounts LIMIT 1")
+            .fetch_optional(&self.pool)
             .await?;
         Ok(any.is_none())
     }
 
     async fn arrive(&self, a: NewArrival) -> StoreResult<ArrivalRecord> {
-        let mut tx = self.pool().begin().await?;
-        // Arrivals at an empty city take turns on an advisory lock and look again once they
-        // hold it (each statement sees what was committed before it), so exactly one is
-        // first. Arrivals at a city that has people need no lock: it never empties.
-        let mut first = city_is_empty(&mut tx).await?;
-        if first {
-            sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                .bind(FIRST_ARRIVAL_LOCK)
-                .execute(&mut *tx)
-                .await?;
-            first = city_is_empty(&mut tx).await?;
-        }
+        let mut tx = self.pool.begin().await?;
+        // Arrivals are rare: they take turns, so exactly one is the first (the tower).
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(ARRIVALS_LOCK)
+            .execute(&mut *tx)
+            .await?;
+        let first: Option<i64> = sqlx::query_scalar("SELECT 1::BIGINT FROM accounts LIMIT 1")
+            .fetch_optional(&mut *tx)
+            .await?;
         let mut invited_by = None;
-        let (standing, way) = if first {
+        let (standing, way) = if first.is_none() {
             (Standing::Tower, "first")
         } else {
             match a.mode {
@@ -324,11 +312,8 @@ impl CityStore for Postgres {
                         .invite
                         .as_deref()
                         .ok_or(StoreError::Conflict("invite_required"))?;
-                    // Locked: of two arrivals with one code, the second waits and then
-                    // finds it used.
                     let row = sqlx::query(
-                        "SELECT made_by, expires_at FROM gate_invites \
-                         WHERE code = $1 AND used_by IS NULL FOR NO KEY UPDATE",
+                        "SELECT made_by, expires_at FROM gate_invites WHERE code = $1 AND used_by IS NULL",
                     )
                     .bind(code)
                     .fetch_optional(&mut *tx)
@@ -338,7 +323,7 @@ impl CityStore for Postgres {
                     if expires_at <= a.now_ms {
                         return Err(StoreError::NotFound("gate_invite_expired"));
                     }
-                    invited_by = Some(AccountId(row.try_get("made_by")?));
+                    invited_by = Some(AccountId(row.try_get::<Uuid, _>("made_by")?));
                     (Standing::Citizen, "invite")
                 }
             }
@@ -373,13 +358,7 @@ impl CityStore for Postgres {
         password_hash: &str,
         now_ms: i64,
     ) -> StoreResult<ArrivalRecord> {
-        let mut tx = self.pool().begin().await?;
-        // An arrival at an empty city that waits on this lock then sees this tower and is
-        // not made a second one.
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(FIRST_ARRIVAL_LOCK)
-            .execute(&mut *tx)
-            .await?;
+        let mut tx = self.pool.begin().await?;
         let id = insert_arrival(
             &mut tx,
             name,
@@ -398,10 +377,10 @@ impl CityStore for Postgres {
 
     async fn towers(&self) -> StoreResult<Vec<AccountId>> {
         let rows = sqlx::query("SELECT id FROM accounts WHERE standing = 'tower'")
-            .fetch_all(self.pool())
+            .fetch_all(&self.pool)
             .await?;
         rows.iter()
-            .map(|r| Ok(AccountId(r.try_get("id")?)))
+            .map(|r| Ok(AccountId(r.try_get::<Uuid, _>("id")?)))
             .collect()
     }
 
@@ -410,7 +389,7 @@ impl CityStore for Postgres {
             "{ARRIVAL_SELECT} WHERE r.account_id = $1"
         )))
         .bind(account.0)
-        .fetch_optional(self.pool())
+        .fetch_optional(&self.pool)
         .await?
         .map(|r| arrival_from_row(&r))
         .transpose()
@@ -425,7 +404,7 @@ impl CityStore for Postgres {
         let rows = sqlx::query(AssertSqlSafe(format!(
             "{ARRIVAL_SELECT}{filter} ORDER BY r.arrived_at, a.id"
         )))
-        .fetch_all(self.pool())
+        .fetch_all(&self.pool)
         .await?;
         rows.iter().map(arrival_from_row).collect()
     }
@@ -438,18 +417,16 @@ impl CityStore for Postgres {
         by: AccountId,
         now_ms: i64,
     ) -> StoreResult<ArrivalRecord> {
-        let mut tx = self.pool().begin().await?;
-        // The page is locked: of two towers deciding at once, the second waits and then
-        // sees the first's decision.
+        let mut tx = self.pool.begin().await?;
         let row = sqlx::query(
             "SELECT a.id, r.decision FROM accounts a JOIN arrivals r ON r.account_id = a.id \
-             WHERE a.name_key = $1 AND r.way = 'application' FOR NO KEY UPDATE OF r",
+             WHERE a.name_key = $1 AND r.way = 'application' FOR UPDATE OF r",
         )
         .bind(name.to_lowercase())
         .fetch_optional(&mut *tx)
         .await?
         .ok_or(StoreError::NotFound("applicant"))?;
-        let id = AccountId(row.try_get("id")?);
+        let id = AccountId(row.try_get::<Uuid, _>("id")?);
         let decided: Option<String> = row.try_get("decision")?;
         if decided.is_some() {
             return Err(StoreError::Conflict("already_decided"));
@@ -487,14 +464,13 @@ impl CityStore for Postgres {
         expires_ms: i64,
     ) -> StoreResult<()> {
         let res = sqlx::query(
-            "INSERT INTO gate_invites (code, made_by, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4)",
+            "INSERT INTO gate_invites (code, made_by, created_at, expires_at) VALUES ($1, $2, $3, $4)",
         )
         .bind(code)
         .bind(by.0)
         .bind(now_ms)
         .bind(expires_ms)
-        .execute(self.pool())
+        .execute(&self.pool)
         .await;
         match res {
             Ok(_) => Ok(()),
@@ -513,15 +489,15 @@ impl CityStore for Postgres {
         quota: u64,
         now_ms: i64,
     ) -> StoreResult<u64> {
-        let mut tx = self.pool().begin().await?;
-        // Two uploads by one account on two nodes would otherwise both fit the quota.
+        let mut tx = self.pool.begin().await?;
         lock_account(&mut tx, account).await?;
-        let had: Option<i32> =
-            sqlx::query_scalar("SELECT 1 FROM parcel_uploads WHERE account_id = $1 AND hash = $2")
-                .bind(account.0)
-                .bind(hash)
-                .fetch_optional(&mut *tx)
-                .await?;
+        let had: Option<i64> = sqlx::query_scalar(
+            "SELECT 1::BIGINT FROM parcel_uploads WHERE account_id = $1 AND hash = $2",
+        )
+        .bind(account.0)
+        .bind(hash)
+        .fetch_optional(&mut *tx)
+        .await?;
         let used: i64 = sqlx::query_scalar(
             "SELECT COALESCE(SUM(size), 0)::BIGINT FROM parcel_uploads WHERE account_id = $1",
         )
@@ -536,8 +512,7 @@ impl CityStore for Postgres {
             return Err(StoreError::Conflict("parcel_quota_exceeded"));
         }
         sqlx::query(
-            "INSERT INTO parcel_uploads (account_id, hash, size, uploaded_at) \
-             VALUES ($1, $2, $3, $4)",
+            "INSERT INTO parcel_uploads (account_id, hash, size, uploaded_at) VALUES ($1, $2, $3, $4)",
         )
         .bind(account.0)
         .bind(hash)
@@ -549,22 +524,11 @@ impl CityStore for Postgres {
         Ok(total)
     }
 
-    async fn uploaded_size(&self, account: AccountId, hash: &str) -> StoreResult<Option<u64>> {
-        let size: Option<i64> = sqlx::query_scalar(
-            "SELECT size FROM parcel_uploads WHERE account_id = $1 AND hash = $2",
-        )
-        .bind(account.0)
-        .bind(hash)
-        .fetch_optional(self.pool())
-        .await?;
-        Ok(size.map(|s| s as u64))
-    }
-
     async fn accepted_summonses(&self) -> StoreResult<Vec<SummonsRecord>> {
         let rows = sqlx::query(AssertSqlSafe(format!(
             "{SUMMONS_SELECT} WHERE m.state = 'accepted' ORDER BY m.created_at"
         )))
-        .fetch_all(self.pool())
+        .fetch_all(&self.pool)
         .await?;
         rows.iter().map(summons_from_row).collect()
     }
@@ -574,32 +538,35 @@ impl CityStore for Postgres {
             "SELECT COALESCE(SUM(size), 0)::BIGINT FROM parcel_uploads WHERE account_id = $1",
         )
         .bind(account.0)
-        .fetch_one(self.pool())
+        .fetch_one(&self.pool)
         .await?;
         Ok(used as u64)
     }
 
     async fn send_letter(&self, l: NewLetter, limits: LetterLimits) -> StoreResult<Sent> {
-        let mut tx = self.pool().begin().await?;
-        // The sender's letters are sent one at a time, whichever node takes them: a retry
-        // finds the first under its client id, and the day's count is exact.
+        let mut tx = self.pool.begin().await?;
         lock_account(&mut tx, l.sender).await?;
         if let Some(client_id) = &l.client_id {
-            let id: Option<Uuid> = sqlx::query_scalar(
-                "SELECT id FROM letters WHERE sender_id = $1 AND client_id = $2",
-            )
-            .bind(l.sender.0)
-            .bind(client_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-            if let Some(id) = id {
-                let stored = letter_in(&mut tx, LetterId(id))
+            let row = sqlx::query("SELECT id FROM letters WHERE sender_id = $1 AND client_id = $2")
+                .bind(l.sender.0)
+                .bind(client_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if let Some(row) = row {
+                let id = LetterId(row.try_get::<Uuid, _>("id")?);
+                let stored = letter_in(&mut tx, id)
                     .await?
                     .ok_or_else(|| StoreError::Corrupt("letter vanished".into()))?;
                 let same_to =
                     l.to.as_deref()
                         .is_none_or(|to| to.eq_ignore_ascii_case(&stored.recipient_name));
-                if stored.body != l.body || stored.parcels != l.parcels || !same_to {
+                let same_parcels = stored.parcels.len() == l.parcels.len()
+                    && stored
+                        .parcels
+                        .iter()
+                        .zip(&l.parcels)
+                        .all(|(a, b)| a.name == b.name && a.hash == b.hash);
+                if stored.body != l.body || !same_parcels || !same_to {
                     return Err(StoreError::Conflict("id_reused"));
                 }
                 return Ok(Sent::Existing(stored));
@@ -645,8 +612,10 @@ impl CityStore for Postgres {
         if sent_today >= i64::from(limits.letters_per_day) {
             return Err(StoreError::Conflict("letter_quota_exceeded"));
         }
+        // Each parcel must be one the sender uploaded; its size is the upload's.
+        let mut parcels = l.parcels.clone();
         let mut total: u64 = 0;
-        for p in &l.parcels {
+        for p in &mut parcels {
             let size: Option<i64> = sqlx::query_scalar(
                 "SELECT size FROM parcel_uploads WHERE account_id = $1 AND hash = $2",
             )
@@ -654,13 +623,7 @@ impl CityStore for Postgres {
             .bind(&p.hash)
             .fetch_optional(&mut *tx)
             .await?;
-            let size = size.ok_or(StoreError::NotFound("parcel"))?;
-            if size as u64 != p.size {
-                return Err(StoreError::Corrupt(format!(
-                    "parcel {} is {size} bytes, not {}",
-                    p.hash, p.size
-                )));
-            }
+            p.size = size.ok_or(StoreError::NotFound("parcel"))? as u64;
             total += p.size;
         }
         if total > limits.max_parcel_bytes {
@@ -670,11 +633,11 @@ impl CityStore for Postgres {
         let thread = thread.unwrap_or(id);
         sqlx::query(
             "INSERT INTO letters (id, sender_id, recipient_id, holder_id, client_id, thread_id, \
-             in_reply_to, body, state, sent_at) \
-             VALUES ($1, $2, $3, $3, $4, $5, $6, $7, 'unread', $8)",
+             in_reply_to, body, state, sent_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'unread', $9)",
         )
         .bind(id.0)
         .bind(l.sender.0)
+        .bind(recipient.0)
         .bind(recipient.0)
         .bind(&l.client_id)
         .bind(thread.0)
@@ -683,13 +646,12 @@ impl CityStore for Postgres {
         .bind(l.now_ms)
         .execute(&mut *tx)
         .await?;
-        for (idx, p) in l.parcels.iter().enumerate() {
+        for (idx, p) in parcels.iter().enumerate() {
             sqlx::query(
-                "INSERT INTO letter_parcels (letter_id, idx, name, hash, size) \
-                 VALUES ($1, $2, $3, $4, $5)",
+                "INSERT INTO letter_parcels (letter_id, idx, name, hash, size) VALUES ($1, $2, $3, $4, $5)",
             )
             .bind(id.0)
-            .bind(idx as i32)
+            .bind(idx as i64)
             .bind(&p.name)
             .bind(&p.hash)
             .bind(p.size as i64)
@@ -705,13 +667,14 @@ impl CityStore for Postgres {
 
     async fn letter(&self, id: LetterId, account: AccountId) -> StoreResult<Option<LetterRecord>> {
         let rows = sqlx::query(AssertSqlSafe(format!(
-            "{LETTER_SELECT} WHERE l.id = $1 AND (l.sender_id = $2 OR l.recipient_id = $2)"
+            "{LETTER_SELECT} WHERE l.id = $1 AND (l.sender_id = $2 OR l.recipient_id = $3)"
         )))
         .bind(id.0)
         .bind(account.0)
-        .fetch_all(self.pool())
+        .bind(account.0)
+        .fetch_all(&self.pool)
         .await?;
-        Ok(load_letters(self.pool(), rows).await?.pop())
+        Ok(load_letters(&self.pool, rows).await?.pop())
     }
 
     async fn letters(
@@ -729,21 +692,22 @@ impl CityStore for Postgres {
         )))
         .bind(account.0)
         .bind(i64::from(limit))
-        .fetch_all(self.pool())
+        .fetch_all(&self.pool)
         .await?;
-        load_letters(self.pool(), rows).await
+        load_letters(&self.pool, rows).await
     }
 
     async fn thread(&self, thread: LetterId, account: AccountId) -> StoreResult<Vec<LetterRecord>> {
         let rows = sqlx::query(AssertSqlSafe(format!(
-            "{LETTER_SELECT} WHERE l.thread_id = $1 AND (l.sender_id = $2 OR l.recipient_id = $2) \
+            "{LETTER_SELECT} WHERE l.thread_id = $1 AND (l.sender_id = $2 OR l.recipient_id = $3) \
              ORDER BY l.sent_at, l.id"
         )))
         .bind(thread.0)
         .bind(account.0)
-        .fetch_all(self.pool())
+        .bind(account.0)
+        .fetch_all(&self.pool)
         .await?;
-        load_letters(self.pool(), rows).await
+        load_letters(&self.pool, rows).await
     }
 
     async fn mark_delivered(
@@ -755,18 +719,7 @@ impl CityStore for Postgres {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let mut tx = self.pool().begin().await?;
-        // Lock the letters in id order before updating them in the caller's order, so two
-        // nodes marking overlapping batches never deadlock.
-        let all: Vec<Uuid> = ids.iter().map(|id| id.0).collect();
-        sqlx::query(
-            "SELECT 1 FROM letters WHERE id = ANY($1) AND recipient_id = $2 \
-             ORDER BY id FOR NO KEY UPDATE",
-        )
-        .bind(&all)
-        .bind(account.0)
-        .fetch_all(&mut *tx)
-        .await?;
+        let mut tx = self.pool.begin().await?;
         let mut marked = Vec::new();
         for id in ids {
             let res = sqlx::query(
@@ -795,11 +748,10 @@ impl CityStore for Postgres {
         how: LetterMove,
         now_ms: i64,
     ) -> StoreResult<LetterRecord> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.pool.begin().await?;
         // The move is one conditional UPDATE: only a letter still unread in the caller's
-        // hands moves. Of two racing moves, the second waits for the first's row lock and
-        // PostgreSQL checks its WHERE again against the committed row, which no longer
-        // matches: it updates nothing.
+        // hands moves. Of two racing moves the second waits for the first's row lock,
+        // then re-reads the row, finds the state changed and updates nothing.
         let sql = match how {
             LetterMove::Read => {
                 "UPDATE letters SET state = 'read', read_at = $1, \
@@ -835,7 +787,7 @@ impl CityStore for Postgres {
         allowed: bool,
         now_ms: i64,
     ) -> StoreResult<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.pool.begin().await?;
         let (grantee, _) = account_id_by_name(&mut tx, grantee)
             .await?
             .ok_or(StoreError::NotFound("citizen"))?;
@@ -861,13 +813,12 @@ impl CityStore for Postgres {
     }
 
     async fn summon_permissions(&self, grantor: AccountId) -> StoreResult<Vec<String>> {
-        // Byte order, as SQLite sorts, whatever the database's collation.
         Ok(sqlx::query_scalar(
             "SELECT a.name FROM summon_permissions p JOIN accounts a ON a.id = p.grantee_id \
-             WHERE p.grantor_id = $1 ORDER BY a.name_key COLLATE \"C\"",
+             WHERE p.grantor_id = $1 ORDER BY a.name_key",
         )
         .bind(grantor.0)
-        .fetch_all(self.pool())
+        .fetch_all(&self.pool)
         .await?)
     }
 
@@ -880,7 +831,8 @@ impl CityStore for Postgres {
         accuracy_m: f64,
         now_ms: i64,
     ) -> StoreResult<SummonsRecord> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.pool.begin().await?;
+        lock_account(&mut tx, summoner).await?;
         let (summoned, standing) = account_id_by_name(&mut tx, to)
             .await?
             .ok_or(StoreError::NotFound("summoned"))?;
@@ -890,8 +842,8 @@ impl CityStore for Postgres {
         if summoned == summoner {
             return Err(StoreError::Conflict("own_summons"));
         }
-        let allowed: Option<i32> = sqlx::query_scalar(
-            "SELECT 1 FROM summon_permissions WHERE grantor_id = $1 AND grantee_id = $2",
+        let allowed: Option<i64> = sqlx::query_scalar(
+            "SELECT 1::BIGINT FROM summon_permissions WHERE grantor_id = $1 AND grantee_id = $2",
         )
         .bind(summoned.0)
         .bind(summoner.0)
@@ -900,8 +852,8 @@ impl CityStore for Postgres {
         if allowed.is_none() {
             return Err(StoreError::Conflict("not_allowed"));
         }
-        let open: Option<i32> = sqlx::query_scalar(
-            "SELECT 1 FROM summons WHERE summoned_id = $1 AND summoner_id = $2 \
+        let open: Option<i64> = sqlx::query_scalar(
+            "SELECT 1::BIGINT FROM summons WHERE summoned_id = $1 AND summoner_id = $2 \
              AND state IN ('calling', 'accepted')",
         )
         .bind(summoned.0)
@@ -912,9 +864,7 @@ impl CityStore for Postgres {
             return Err(StoreError::Conflict("summons_open"));
         }
         let id = SummonsId(Uuid::now_v7());
-        // Two summonses of one pair racing past the check above: the unique index
-        // `summons_open` lets the first commit and fails the second.
-        let res = sqlx::query(
+        sqlx::query(
             "INSERT INTO summons (id, summoner_id, summoned_id, state, lat, lon, accuracy_m, \
              created_at) VALUES ($1, $2, $3, 'calling', $4, $5, $6, $7)",
         )
@@ -926,14 +876,7 @@ impl CityStore for Postgres {
         .bind(accuracy_m)
         .bind(now_ms)
         .execute(&mut *tx)
-        .await;
-        match res {
-            Ok(_) => {}
-            Err(e) if unique_violation(&e).is_some() => {
-                return Err(StoreError::Conflict("summons_open"));
-            }
-            Err(e) => return Err(e.into()),
-        }
+        .await?;
         let record = summons_in(&mut tx, id)
             .await?
             .ok_or_else(|| StoreError::Corrupt("summons vanished".into()))?;
@@ -947,11 +890,12 @@ impl CityStore for Postgres {
         account: AccountId,
     ) -> StoreResult<Option<SummonsRecord>> {
         sqlx::query(AssertSqlSafe(format!(
-            "{SUMMONS_SELECT} WHERE m.id = $1 AND (m.summoner_id = $2 OR m.summoned_id = $2)"
+            "{SUMMONS_SELECT} WHERE m.id = $1 AND (m.summoner_id = $2 OR m.summoned_id = $3)"
         )))
         .bind(id.0)
         .bind(account.0)
-        .fetch_optional(self.pool())
+        .bind(account.0)
+        .fetch_optional(&self.pool)
         .await?
         .map(|r| summons_from_row(&r))
         .transpose()
@@ -959,11 +903,12 @@ impl CityStore for Postgres {
 
     async fn open_summonses(&self, account: AccountId) -> StoreResult<Vec<SummonsRecord>> {
         let rows = sqlx::query(AssertSqlSafe(format!(
-            "{SUMMONS_SELECT} WHERE (m.summoner_id = $1 OR m.summoned_id = $1) \
+            "{SUMMONS_SELECT} WHERE (m.summoner_id = $1 OR m.summoned_id = $2) \
              AND m.state IN ('calling', 'accepted') ORDER BY m.created_at"
         )))
         .bind(account.0)
-        .fetch_all(self.pool())
+        .bind(account.0)
+        .fetch_all(&self.pool)
         .await?;
         rows.iter().map(summons_from_row).collect()
     }
@@ -975,19 +920,15 @@ impl CityStore for Postgres {
         to: SummonState,
         now_ms: i64,
     ) -> StoreResult<SummonsRecord> {
-        let mut tx = self.pool().begin().await?;
-        // Locked: of two racing answers (an accept and an end), the second waits and then
-        // sees the first's state.
-        let current = sqlx::query(AssertSqlSafe(format!(
-            "{SUMMONS_SELECT} WHERE m.id = $1 FOR NO KEY UPDATE OF m"
-        )))
-        .bind(id.0)
-        .fetch_optional(&mut *tx)
-        .await?
-        .map(|r| summons_from_row(&r))
-        .transpose()?
-        .filter(|s| s.summoner == account || s.summoned == account)
-        .ok_or(StoreError::NotFound("summons"))?;
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT 1 FROM summons WHERE id = $1 FOR UPDATE")
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await?;
+        let current = summons_in(&mut tx, id)
+            .await?
+            .filter(|s| s.summoner == account || s.summoned == account)
+            .ok_or(StoreError::NotFound("summons"))?;
         let (from, only_summoned): (&[&str], bool) = match to {
             SummonState::Accepted | SummonState::Declined => (&["calling"], true),
             SummonState::Ended => (&["calling", "accepted"], false),
@@ -1004,13 +945,14 @@ impl CityStore for Postgres {
         sqlx::query(
             "UPDATE summons SET state = $1, \
              answered_at = CASE WHEN $2 THEN $3 ELSE answered_at END, \
-             ended_at = CASE WHEN $4 THEN $3 ELSE ended_at END, \
-             ended_by = CASE WHEN $5 THEN $6 ELSE ended_by END WHERE id = $7",
+             ended_at = CASE WHEN $4 THEN $5 ELSE ended_at END, \
+             ended_by = CASE WHEN $6 THEN $7 ELSE ended_by END WHERE id = $8",
         )
         .bind(to.key())
         .bind(answered)
         .bind(now_ms)
         .bind(!answered || to == SummonState::Declined)
+        .bind(now_ms)
         .bind(to == SummonState::Ended)
         .bind(account.0)
         .bind(id.0)
