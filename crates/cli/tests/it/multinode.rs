@@ -84,6 +84,44 @@ fn partners_on_two_nodes_walk_together_and_a_killed_node_loses_nothing() {
     amethyst.ok(&["say", "hello from node two"]);
     spike_watch.expect("amethyst: hello from node two", WAIT);
 
+    // A summons across nodes: called through node 1, accepted through node 2; node 1
+    // then follows it (Spike's moves reach Amethyst), and node 2 sees her arrive.
+    amethyst.ok(&["summons", "allow", "spike"]);
+    spike.ok(&["summons", "call", "amethyst", "23.1330", "53.7710"]);
+    amethyst_watch.expect("SUMMONS: spike summons amethyst (calling)", WAIT);
+    let list = amethyst.ok(&["summons", "list"]);
+    let summons = list.split_whitespace().next().unwrap().to_owned();
+    amethyst.ok(&["summons", "accept", &summons]);
+    amethyst_watch.expect("SUMMONS: spike summons amethyst (accepted)", WAIT);
+    spike.ok(&["move", "23.1330", "53.7720"]);
+    amethyst_watch.expect("SUMMONS: spike summons amethyst (accepted)", WAIT);
+    amethyst.ok(&["move", "23.1330", "53.7721"]);
+    spike_watch.expect("SUMMONS: spike summons amethyst (arrived)", WAIT);
+
+    // Fire-mail across nodes: a letter with a parcel sent through node 1 is in
+    // Amethyst's hands on node 2 at once, and its bytes come back whole there.
+    let files = tempfile::tempdir().unwrap();
+    let parcel = files.path().join("map.bin");
+    let bytes: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 253) as u8).collect();
+    std::fs::write(&parcel, &bytes).unwrap();
+    let out = spike.ok(&[
+        "letter",
+        "send",
+        "amethyst",
+        "the way to the well",
+        "--parcel",
+        parcel.to_str().unwrap(),
+    ]);
+    assert!(out.contains("it is in their hands now"), "{out}");
+    amethyst_watch.expect("a letter from spike is in your hands", WAIT);
+    let inbox = amethyst.ok(&["letter", "inbox"]);
+    let id = inbox.split_whitespace().next().unwrap().to_owned();
+    let saved = files.path().join("saved");
+    std::fs::create_dir(&saved).unwrap();
+    let out = amethyst.ok(&["letter", "read", &id, "--save", saved.to_str().unwrap()]);
+    assert!(out.contains("the way to the well"), "{out}");
+    assert_eq!(std::fs::read(saved.join("map.bin")).unwrap(), bytes);
+
     // Node 1 dies. Spike's watch reconnects through the balancer, to node 2.
     node1.kill();
     amethyst.ok(&["say", "while you were away"]);
