@@ -2,4 +2,5 @@
 //! the GeographicLib reference set for the geodesy, and property tests for the rest.
 
 mod geodtest;
+mod images;
 mod properties;
