@@ -26,6 +26,11 @@ pub struct Config {
     pub invite_ttl_h: f64,
     /// The most live links the server holds at once; more are refused with 503.
     pub max_links: usize,
+    /// The largest picture accepted, bytes (a larger upload is refused with 413).
+    pub max_image_bytes: usize,
+    /// The most pixels a picture may have, in megapixels; checked from its header before
+    /// it is decoded.
+    pub max_image_megapixels: u32,
 }
 
 impl Default for Config {
@@ -38,6 +43,8 @@ impl Default for Config {
             max_body_bytes: 64 * 1024,
             invite_ttl_h: 24.0,
             max_links: 20_000,
+            max_image_bytes: 20 * 1024 * 1024,
+            max_image_megapixels: 40,
         }
     }
 }
@@ -119,6 +126,12 @@ impl Config {
                     config.invite_ttl_h = value.parse().map_err(|e| bad(format!("{e}")))?
                 }
                 "MAX_LINKS" => config.max_links = value.parse().map_err(|e| bad(format!("{e}")))?,
+                "MAX_IMAGE_BYTES" => {
+                    config.max_image_bytes = value.parse().map_err(|e| bad(format!("{e}")))?
+                }
+                "MAX_IMAGE_MEGAPIXELS" => {
+                    config.max_image_megapixels = value.parse().map_err(|e| bad(format!("{e}")))?
+                }
                 // Variables the client side of the binary (or the log filter) reads.
                 "SERVER" | "HOME" | "AS" | "LOG" | "PASSWORD" => {}
                 _ => return Err(bad("not a Haurach setting".into())),
@@ -144,6 +157,16 @@ impl Config {
         if self.max_body_bytes < 1024 {
             return Err(ConfigError::Invalid(
                 "max_body_bytes must be at least 1024".into(),
+            ));
+        }
+        if self.max_image_bytes < 1024 {
+            return Err(ConfigError::Invalid(
+                "max_image_bytes must be at least 1024".into(),
+            ));
+        }
+        if !(1..=268).contains(&self.max_image_megapixels) {
+            return Err(ConfigError::Invalid(
+                "max_image_megapixels must be 1 to 268 (16,384 pixels a side)".into(),
             ));
         }
         if self.max_links == 0 {
@@ -176,14 +199,20 @@ impl Config {
              # Hours an invite code works.\n\
              invite_ttl_h = {:.1}\n\
              # Most live links (WebSockets) held at once.\n\
-             max_links = {}\n",
+             max_links = {}\n\
+             # Largest picture accepted, bytes.\n\
+             max_image_bytes = {}\n\
+             # Most pixels a picture may have, megapixels (checked before decoding).\n\
+             max_image_megapixels = {}\n",
             d.listen,
             d.data.display(),
             d.contact_timeout_s,
             d.max_speed_kmh,
             d.max_body_bytes,
             d.invite_ttl_h,
-            d.max_links
+            d.max_links,
+            d.max_image_bytes,
+            d.max_image_megapixels
         )
     }
 }

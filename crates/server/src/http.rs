@@ -40,13 +40,18 @@ pub struct App<S, B> {
     pub links: Arc<tokio::sync::Semaphore>,
     /// Tells every link to close when the server shuts down.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
+    /// Where pictures are kept, and the permits to decode them.
+    pub pictures: crate::images::Pictures,
 }
 
 impl<S, B> App<S, B> {
     /// The shared state of a server.
     pub fn new(hub: Hub<S, B>, shutdown: tokio::sync::watch::Receiver<bool>) -> App<S, B> {
         let max_links = hub.config.max_links;
+        let pictures =
+            crate::images::Pictures::new(&hub.config.data, hub.config.max_image_megapixels);
         App {
+            pictures,
             hub,
             login_failures: Mutex::new(HashMap::new()),
             links: Arc::new(tokio::sync::Semaphore::new(max_links)),
@@ -90,6 +95,9 @@ pub fn router<S: Store, B: Bus>(app: AppState<S, B>) -> Router {
             post(acknowledge_alarm::<S, B>),
         )
         .route("/api/v1/link", get(crate::link::upgrade::<S, B>))
+        .merge(crate::images::routes::<S, B>(
+            app.hub.config.max_image_bytes,
+        ))
         .merge(crate::web::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(max_body))

@@ -12,6 +12,7 @@ pub mod config;
 pub mod error;
 pub mod http;
 pub mod hub;
+pub mod images;
 pub mod link;
 pub mod messages;
 pub mod metrics;

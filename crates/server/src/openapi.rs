@@ -5,9 +5,9 @@
 
 use axum::Json;
 use haurach_proto::{
-    AcceptInvite, Account, BondView, ContactState, Credentials, Feeling, Invite, LatLon, Me,
-    Message, MessageKind, MessagePage, NextTier, PositionUpdate, Problem, PullView, SendMessage,
-    Session, TierView,
+    AcceptInvite, Account, BondView, ContactState, Credentials, Feeling, ImageList, ImageView,
+    Invite, LatLon, Me, Message, MessageKind, MessagePage, NextTier, PositionUpdate, Problem,
+    PullView, SendMessage, Session, TierView,
 };
 use serde_json::{Value, json};
 use utoipa::OpenApi;
@@ -27,6 +27,8 @@ use utoipa::OpenApi;
         ContactState,
         Credentials,
         Feeling,
+        ImageList,
+        ImageView,
         Invite,
         LatLon,
         Me,
@@ -218,6 +220,49 @@ pub const ROUTES: &[Route] = &[
         errors: &[400, 401, 404, 409],
     },
     Route {
+        method: "post",
+        path: "/api/v1/bond/images",
+        summary: "Send a picture: the raw bytes of a JPEG, PNG or WebP as the body, ?id=CLIENT_ID \
+                  for retries. Stored without its metadata; needs the images tier. 201 once \
+                  stored, 200 for a retry.",
+        request: None,
+        status: 201,
+        response: Some("ImageView"),
+        auth: true,
+        errors: &[400, 401, 403, 404, 409, 413, 415, 422],
+    },
+    Route {
+        method: "get",
+        path: "/api/v1/bond/images",
+        summary: "The bond's images, each with the side I may see now.",
+        request: None,
+        status: 200,
+        response: Some("ImageList"),
+        auth: true,
+        errors: &[401, 404],
+    },
+    Route {
+        method: "get",
+        path: "/api/v1/bond/images/{id}/picture",
+        summary: "The picture (image/jpeg or image/png) at the size the bond's strength allows \
+                  (?side=N for a smaller one); the header haurach-side gives its longest side.",
+        request: None,
+        status: 200,
+        response: None,
+        auth: true,
+        errors: &[400, 401, 404],
+    },
+    Route {
+        method: "get",
+        path: "/api/v1/bond/images/{id}/original",
+        summary: "The picture exactly as I uploaded it, metadata included; only for its sender.",
+        request: None,
+        status: 200,
+        response: None,
+        auth: true,
+        errors: &[401, 403, 404],
+    },
+    Route {
         method: "get",
         path: "/api/v1/link",
         summary: "The live link (WebSocket upgrade; ?token=, ?after=SEQ). See docs/protocol.md.",
@@ -274,6 +319,9 @@ pub fn build() -> Value {
         }
         if path.contains("{seq}") {
             op["parameters"] = json!([{"name": "seq", "in": "path", "required": true, "schema": {"type": "integer"}}]);
+        }
+        if path.contains("{id}") {
+            op["parameters"] = json!([{"name": "id", "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}}]);
         }
         let entry = paths.entry(path.to_string()).or_insert_with(|| json!({}));
         entry[*method] = op;

@@ -10,8 +10,10 @@ use haurach_bond::{Fix, Profile, TierSet};
 use haurach_proto::{Feeling, MessageKind};
 use uuid::Uuid;
 
+pub mod images;
 pub mod sqlite;
 
+pub use images::{ImageId, ImageRecord, ImageStore};
 pub use sqlite::Sqlite;
 
 /// An account's id.
@@ -172,8 +174,9 @@ pub enum StoreError {
 /// Shorthand for store results.
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// Durable storage of accounts, sessions, bonds, positions and messages.
-pub trait Store: Clone + Send + Sync + 'static {
+/// Durable storage of accounts, sessions, bonds, positions and messages (and, through
+/// its supertraits, of each feature that keeps its own tables).
+pub trait Store: ImageStore + Clone + Send + Sync + 'static {
     /// Creates an account; `Conflict("name_taken")` when the name (any case) exists.
     fn create_account(
         &self,

@@ -24,8 +24,8 @@ use super::{
 /// The SQLite store. Cloning shares the pools.
 #[derive(Debug, Clone)]
 pub struct Sqlite {
-    writer: SqlitePool,
-    reader: SqlitePool,
+    pub(super) writer: SqlitePool,
+    pub(super) reader: SqlitePool,
 }
 
 impl Sqlite {

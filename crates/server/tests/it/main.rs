@@ -3,6 +3,7 @@
 
 mod api;
 mod common;
+mod images;
 mod link;
 mod restart;
 mod store;

@@ -1,0 +1,46 @@
+//! Images sent between partners: what the API says about them.
+//!
+//! A picture is uploaded as raw bytes (`POST /api/v1/bond/images?id=CLIENT_ID`), stored
+//! without its metadata, and announced to both partners as a `message` of kind `image`
+//! whose `body` is the image's id. The pixels are fetched from
+//! `GET /api/v1/bond/images/{id}/picture`, at the size the bond's strength allows.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// An image as one partner sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ImageView {
+    /// The image's id (a UUIDv7); also the `body` of its `image` message.
+    pub id: Uuid,
+    /// The sender's id for it (the `?id=` of the upload).
+    pub client_id: String,
+    /// The sender's name.
+    pub from: String,
+    /// Width of the picture as sent (upright), pixels.
+    pub width: u32,
+    /// Height of the picture as sent (upright), pixels.
+    pub height: u32,
+    /// The longest side the caller may see now, pixels: the full size for the sender;
+    /// for the receiver, what the highest strength reached since it was sent allows
+    /// (it never shrinks).
+    pub side: u32,
+    /// The highest strength of the bond since the image was sent; it sets `side` for
+    /// the receiver.
+    pub seen_strength: f64,
+    /// Where to fetch the picture at `side` (append `?side=N` for a smaller one).
+    pub picture: String,
+    /// When it was stored.
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub sent_at: OffsetDateTime,
+}
+
+/// `GET /api/v1/bond/images` → the bond's images, oldest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ImageList {
+    /// The images.
+    pub images: Vec<ImageView>,
+}
