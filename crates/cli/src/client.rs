@@ -3,11 +3,13 @@
 //!
 //! - [`api`]: the HTTP client (wire types in and out, problem details as errors).
 //! - [`link`]: `watch` and `think` over the live link.
+//! - [`pictures`]: `send-image` and `picture`.
 //! - [`show`]: the bond and the link's frames as a person reads them.
 //! - [`sessions`]: who is logged in where.
 
 pub mod api;
 pub mod link;
+pub mod pictures;
 pub mod sessions;
 pub mod show;
 
@@ -157,6 +159,42 @@ pub enum ClientCommand {
         /// What is wrong (optional).
         #[arg(num_args = 0.., allow_hyphen_values = true)]
         text: Vec<String>,
+    },
+    /// Send a picture to your partner (needs the images tier)
+    ///
+    /// JPEG, PNG or WebP. The server strips every piece of metadata (EXIF, so where it
+    /// was taken, above all) before your partner sees it, and keeps your original for
+    /// you. Your partner sees it at the size your closeness allows: a thumbnail at the
+    /// edge of the images tier, full size within sight range; it sharpens as you come
+    /// closer and never blurs again.
+    ///
+    /// Examples:
+    ///   haurach send-image sunset.jpg
+    ///   haurach --as spike send-image constellation.png
+    #[command(verbatim_doc_comment)]
+    SendImage {
+        /// The picture file.
+        file: PathBuf,
+    },
+    /// List the pictures of your bond, or save one
+    ///
+    /// Without an id, lists every picture with how sharp you may see it now. With one,
+    /// saves it (at the size allowed now) to --out, or ID.jpg in this directory.
+    ///
+    /// Examples:
+    ///   haurach picture
+    ///   haurach picture 0198c0de-... --out sky.jpg
+    ///   haurach picture 0198c0de-... --side 256     # a smaller one
+    #[command(verbatim_doc_comment)]
+    Picture {
+        /// The image's id (as `picture` lists it, or `watch` shows it).
+        id: Option<String>,
+        /// Where to save it.
+        #[arg(long, short, value_name = "FILE", requires = "id")]
+        out: Option<PathBuf>,
+        /// At most this many pixels on its longest side.
+        #[arg(long, value_name = "PX", requires = "id")]
+        side: Option<u32>,
     },
     /// Acknowledge your partner's alarm
     ///
@@ -427,6 +465,30 @@ impl ClientCommand {
                 let (saved, api) = ctx.session(None)?;
                 let m = send(&api, MessageKind::Voice, Some(text.join(" ")), None).await?;
                 outln!("{}", show::message(&saved.name, &m));
+            }
+            ClientCommand::SendImage { file } => {
+                let (saved, api) = ctx.session(None)?;
+                let image = pictures::send(&api, &file).await?;
+                outln!("sent: {}", pictures::line(&saved.name, &image));
+            }
+            ClientCommand::Picture { id: None, .. } => {
+                let (saved, api) = ctx.session(None)?;
+                let list = pictures::list(&api).await?;
+                if list.images.is_empty() {
+                    outln!("no pictures yet: send one with haurach send-image FILE");
+                }
+                for image in &list.images {
+                    outln!("{}", pictures::line(&saved.name, image));
+                }
+            }
+            ClientCommand::Picture {
+                id: Some(id),
+                out,
+                side,
+            } => {
+                let (_, api) = ctx.session(None)?;
+                let (path, side) = pictures::fetch(&api, &id, side, out).await?;
+                outln!("saved {} ({side} px on its longest side)", path.display());
             }
             ClientCommand::Feel { feeling } => {
                 let (saved, api) = ctx.session(None)?;

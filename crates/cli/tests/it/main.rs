@@ -5,6 +5,7 @@
 mod account;
 mod bench;
 mod link;
+mod pictures;
 mod replay;
 mod restart;
 mod retry;
