@@ -10,6 +10,7 @@ import { api, ApiError, newId, session } from "./api.js";
 import * as fmt from "./format.js";
 import { holdToConfirm } from "./hold.js";
 import { Link } from "./link.js";
+import { Pictures } from "./pictures.js";
 import { destination, Radar } from "./radar.js";
 import { ThoughtSender, ThoughtText } from "./thoughts.js";
 
@@ -56,6 +57,12 @@ const link = new Link({
 });
 
 const thoughts = new ThoughtSender((frame) => link.send(frame));
+
+const pictures = new Pictures({
+  gallery: $("gallery"),
+  me: () => state.me,
+  onStatus: (text) => ($("image-status").textContent = text),
+});
 
 // ---------------------------------------------------------------------------- screens
 
@@ -137,6 +144,7 @@ function onFrame(f) {
     case "pull":
       if (!state.bond) return;
       Object.assign(state.bond, { pull: f.pull, strength: f.strength, next_tier: f.next_tier ?? null });
+      pictures.onStrength(f.strength);
       renderBond();
       return;
     case "tier":
@@ -192,6 +200,7 @@ function enterBond(bond, { resumeAfter } = {}) {
   const newBond = !state.bond || state.bond.id !== bond.id;
   state.bond = bond;
   if (newBond) {
+    pictures.reset();
     state.messages = new Map();
     state.partnerThought.clear();
     state.alarmsIn = [];
@@ -228,6 +237,7 @@ function enterBond(bond, { resumeAfter } = {}) {
     showContactRestored(null);
   }
   show("link");
+  pictures.refresh();
   renderBond();
   renderHistory();
   renderAlarms();
@@ -238,6 +248,7 @@ function enterBond(bond, { resumeAfter } = {}) {
 function onBondEnded() {
   const partner = state.bond?.partner;
   state.bond = null;
+  pictures.reset();
   state.messages = new Map();
   state.historyFor = null;
   state.alarmsIn = [];
@@ -302,6 +313,7 @@ function onStretch(f) {
 function onMessage(m) {
   const isNew = !state.messages.has(m.seq);
   addMessage(m);
+  if (isNew) pictures.onMessage(m);
   if (m.from === state.me) takeFromOutbox(m.id);
   if (isNew && state.bond && m.from === state.bond.partner) {
     if (m.kind === "alarm" && !m.acknowledged_at) {
@@ -707,6 +719,11 @@ function renderGates() {
   $("voice-closed").textContent = voice;
   $("voice-send").disabled = Boolean(voice);
 
+  const imagesNote = closedNote("images", "Pictures pass");
+  $("images-closed").hidden = !imagesNote;
+  $("images-closed").textContent = imagesNote;
+  $("image-file").disabled = Boolean(imagesNote);
+
   const thoughtsNote = closedNote("thoughts", "Thoughts pass");
   $("thoughts-closed").hidden = !thoughtsNote;
   $("thoughts-closed").textContent = thoughtsNote ? `${thoughtsNote} Nothing you type reaches ${b.partner} now.` : "";
@@ -723,6 +740,8 @@ function messageLine(m) {
       const answered = m.acknowledged_at ? "answered" : "not answered yet";
       return { who, text: `raised the alarm${m.body ? `: ${m.body}` : ""} (${answered})`, alarm: true };
     }
+    case "image":
+      return { who, text: m.from === state.me ? "sent a picture" : "sent a picture (see Pictures)" };
     default:
       return { who, text: m.body ?? m.kind };
   }
@@ -1077,6 +1096,23 @@ function wire() {
     sendMessage("voice", { body });
     $("voice-text").value = "";
     $("voice-error").hidden = true;
+  });
+
+  // Pictures.
+  $("image-file").addEventListener("change", async () => {
+    const input = $("image-file");
+    const file = input.files?.[0];
+    if (!file) return;
+    $("image-error").hidden = true;
+    $("image-status").textContent = `Sending ${file.name}…`;
+    try {
+      await pictures.send(file);
+    } catch (e) {
+      $("image-status").textContent = "";
+      showError("image-error", `${file.name} was not sent: ${e.message}.`);
+    } finally {
+      input.value = "";
+    }
   });
 
   // Thoughts.
