@@ -1,5 +1,5 @@
-//! How sharp a picture the partner sees: the longest side of an image's rendition as a
-//! function of the bond's strength.
+//! How sharp a picture the partner sees: the longest side of an image's rendition, and
+//! the frame rate and size of the live sight, as functions of the bond's strength.
 //!
 //! At the edge of the images tier a picture arrives as a thumbnail of
 //! [`THUMBNAIL_SIDE`] pixels; within sight range it arrives at full size. Between the two
@@ -32,6 +32,8 @@
 //! 500 m, 256 px at 300 m, 1024 px at 150 m, full size at 100 m.
 //!
 //! The "open" profile has strength 1 everywhere, so pictures pass at full size.
+//!
+//! [`sight_params`] is the same idea for the live sight: frame rate and frame size.
 
 use crate::tier::{Profile, Tier};
 
@@ -95,4 +97,58 @@ pub fn rendition_side(profile: Profile, strength: f64) -> Side {
         .copied()
         .unwrap_or(THUMBNAIL_SIDE);
     Side::AtMost(rung)
+}
+
+/// How the live sight flows at a strength: frames per second and the longest side of a
+/// frame, pixels.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SightParams {
+    /// Frames per second.
+    pub fps: f64,
+    /// Longest side of a frame, pixels (a multiple of 16).
+    pub side: u32,
+}
+
+/// The slowest, smallest sight: at the edge of the sight tier.
+pub const SIGHT_EDGE: SightParams = SightParams {
+    fps: 2.0,
+    side: 240,
+};
+
+/// The fastest, largest sight: together (strength 1).
+pub const SIGHT_TOGETHER: SightParams = SightParams {
+    fps: 15.0,
+    side: 720,
+};
+
+/// The frame rate and frame size of the live sight at `strength` in `profile`.
+///
+/// From [`SIGHT_EDGE`] at the edge of the sight tier to [`SIGHT_TOGETHER`] at strength
+/// 1, both growing geometrically with strength, like the pictures' sides:
+///
+/// ```text
+/// t    = (strength - s_sight) / (1 - s_sight)        clamped to [0, 1]
+/// fps  = 2 × 7.5^t                                     (2 to 15 frames a second)
+/// side = 240 × 3^t, rounded to a multiple of 16        (240 to 720 pixels)
+/// ```
+///
+/// For the story profile: 2 fps at 240 px at 2 km, 2.3 fps at 256 px at 1.5 km, 2.8 fps
+/// at 288 px at 1 km, 3.8 fps at 336 px at 500 m, 15 fps at 720 px within 25 m. Whether sight is open at all is the
+/// tier's business; a strength below the edge (hysteresis) gives the edge's values.
+pub fn sight_params(profile: Profile, strength: f64) -> SightParams {
+    let s_sight = profile
+        .range_m(Tier::Sight)
+        .map_or(0.0, |range| profile.strength(range));
+    let t = if strength.is_nan() || s_sight >= 1.0 {
+        0.0
+    } else {
+        ((strength - s_sight) / (1.0 - s_sight)).clamp(0.0, 1.0)
+    };
+    let fps = SIGHT_EDGE.fps * (SIGHT_TOGETHER.fps / SIGHT_EDGE.fps).powf(t);
+    let side = f64::from(SIGHT_EDGE.side)
+        * (f64::from(SIGHT_TOGETHER.side) / f64::from(SIGHT_EDGE.side)).powf(t);
+    SightParams {
+        fps,
+        side: ((side / 16.0).round() as u32 * 16).clamp(SIGHT_EDGE.side, SIGHT_TOGETHER.side),
+    }
 }

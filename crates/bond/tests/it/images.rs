@@ -1,6 +1,9 @@
 //! The strength-to-size curve of image renditions.
 
-use haurach_bond::images::{LADDER, LARGEST_RUNG, Side, THUMBNAIL_SIDE, rendition_side};
+use haurach_bond::images::{
+    LADDER, LARGEST_RUNG, SIGHT_EDGE, SIGHT_TOGETHER, Side, THUMBNAIL_SIDE, rendition_side,
+    sight_params,
+};
 use haurach_bond::{Profile, Tier};
 use proptest::prelude::*;
 
@@ -90,6 +93,36 @@ proptest! {
             if let Side::AtMost(side) = s_near {
                 prop_assert!(LADDER.contains(&side));
             }
+        }
+    }
+}
+
+#[test]
+fn sight_runs_from_the_edge_to_together() {
+    let at = |d: f64| sight_params(Profile::Story, Profile::Story.strength(d));
+    assert_eq!(at(2_000.0), SIGHT_EDGE);
+    assert_eq!(at(2_100.0), SIGHT_EDGE, "held open by hysteresis");
+    assert_eq!(at(20.0), SIGHT_TOGETHER);
+    assert_eq!(at(1_500.0).side, 256);
+    assert_eq!(at(1_000.0).side, 288);
+    assert!((at(1_000.0).fps - 2.75).abs() < 0.01);
+    assert_eq!(at(500.0).side, 336);
+    assert_eq!(sight_params(Profile::Open, 1.0), SIGHT_TOGETHER);
+    assert_eq!(sight_params(Profile::City, f64::NAN), SIGHT_EDGE);
+}
+
+proptest! {
+    /// Closer never means a slower or smaller sight.
+    #[test]
+    fn closer_sight_is_never_poorer(a in 0.0..3_000.0f64, b in 0.0..3_000.0f64) {
+        for profile in Profile::ALL {
+            let (near, far) = if a <= b { (a, b) } else { (b, a) };
+            let (n, f) = (
+                sight_params(profile, profile.strength(near)),
+                sight_params(profile, profile.strength(far)),
+            );
+            prop_assert!(n.fps >= f.fps && n.side >= f.side);
+            prop_assert!(n.side % 16 == 0);
         }
     }
 }
