@@ -153,6 +153,15 @@ pub fn sniff(bytes: &[u8]) -> Option<Kind> {
     }
 }
 
+/// The width and height a JPEG, PNG or WebP announces in its header, without decoding
+/// it; `None` when it is none of those or the header is unreadable.
+pub fn dimensions(bytes: &[u8]) -> Option<(u32, u32)> {
+    let kind = sniff(bytes)?;
+    let mut reader = ImageReader::new(Cursor::new(bytes));
+    reader.set_format(kind.format());
+    reader.into_dimensions().ok()
+}
+
 /// Checks an upload, decodes it safely and strips it of every piece of metadata.
 pub fn accept(bytes: &[u8], limits: Limits) -> Result<Accepted, PictureError> {
     let kind = sniff(bytes).ok_or_else(|| {

@@ -44,3 +44,12 @@ pub struct ImageList {
     /// The images.
     pub images: Vec<ImageView>,
 }
+
+/// `GET` and `PUT /api/v1/me/camera`: whether my partner may glimpse and see through my
+/// camera. Off until turned on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CameraConsent {
+    /// Whether it is allowed.
+    pub allow: bool,
+}

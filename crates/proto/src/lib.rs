@@ -16,6 +16,6 @@ pub mod link;
 pub mod problem;
 
 pub use api::*;
-pub use images::{ImageList, ImageView};
+pub use images::{CameraConsent, ImageList, ImageView};
 pub use link::{ClientFrame, Mover, ServerFrame};
 pub use problem::Problem;

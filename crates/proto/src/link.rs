@@ -102,6 +102,28 @@ pub enum ServerFrame {
     },
     /// The bond was ended by either partner.
     BondEnded,
+    /// Your partner asks for a glimpse through your camera (sent only when you allow
+    /// it). Answer with one binary frame: `0x01` followed by a JPEG whose longest side is
+    /// at most `side`.
+    GlimpseAsked {
+        /// Your partner's name.
+        by: String,
+        /// The longest side the glimpse may have at this strength, pixels.
+        side: u32,
+    },
+    /// How your live sight is flowing, about once a second while you send it: what you
+    /// sent, what reached your partner, and what the bond allows now.
+    SightRate {
+        /// Frames a second you sent.
+        sent_fps: f64,
+        /// Frames a second that reached your partner (the rest were dropped: too fast for
+        /// the bond, too large, or your partner's connection was behind).
+        delivered_fps: f64,
+        /// Frames a second the bond allows now.
+        allowed_fps: f64,
+        /// The longest side of a frame the bond allows now, pixels.
+        side: u32,
+    },
     /// A frame you sent could not be taken; the link stays open.
     Error {
         /// Your id, for a failed `send`.
@@ -156,4 +178,8 @@ pub enum ClientFrame {
     },
     /// Nothing to say, but I am here (keeps contact live).
     Heartbeat,
+    /// Ask for a glimpse through the partner's camera (needs the glimpse tier and the
+    /// partner's consent, `PUT /api/v1/me/camera`). The glimpse arrives as a binary
+    /// frame `0x01` + JPEG.
+    GlimpseAsk,
 }

@@ -42,6 +42,8 @@ pub struct App<S, B> {
     pub shutdown: tokio::sync::watch::Receiver<bool>,
     /// Where pictures are kept, and the permits to decode them.
     pub pictures: crate::images::Pictures,
+    /// Camera frames (glimpse and sight) between partners' links.
+    pub sight: crate::sight::Relay,
 }
 
 impl<S, B> App<S, B> {
@@ -52,6 +54,7 @@ impl<S, B> App<S, B> {
             crate::images::Pictures::new(&hub.config.data, hub.config.max_image_megapixels);
         App {
             pictures,
+            sight: crate::sight::Relay::default(),
             hub,
             login_failures: Mutex::new(HashMap::new()),
             links: Arc::new(tokio::sync::Semaphore::new(max_links)),

@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
+use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Path as UrlPath, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -35,7 +35,7 @@ use axum::{Json, Router};
 use haurach_bond::Tier;
 use haurach_bond::images::{LADDER, THUMBNAIL_SIDE, rendition_side};
 use haurach_picture::{Kind, Limits, PictureError};
-use haurach_proto::{ImageList, ImageView, MessageKind, SendMessage};
+use haurach_proto::{CameraConsent, ImageList, ImageView, MessageKind, SendMessage};
 use serde::Deserialize;
 use tokio::sync::Semaphore;
 use uuid::Uuid;
@@ -69,6 +69,11 @@ impl Pictures {
                 max_pixels: u64::from(max_megapixels) * 1_000_000,
             },
         }
+    }
+
+    /// The permits to decode, resize or encode a picture.
+    pub fn work(&self) -> &Arc<Semaphore> {
+        &self.work
     }
 
     fn image_dir(&self, id: ImageId) -> PathBuf {
@@ -122,6 +127,10 @@ pub fn routes<S: Store, B: Bus>(max_image_bytes: usize) -> Router<AppState<S, B>
         )
         .route("/api/v1/bond/images/{id}/picture", get(picture::<S, B>))
         .route("/api/v1/bond/images/{id}/original", get(original::<S, B>))
+        .route(
+            "/api/v1/me/camera",
+            get(get_camera::<S, B>).put(put_camera::<S, B>),
+        )
 }
 
 fn not_bonded() -> ApiError {
@@ -502,6 +511,26 @@ async fn original<S: Store, B: Bus>(
     res.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("private"));
     Ok(res)
+}
+
+async fn get_camera<S: Store, B: Bus>(
+    State(app): State<AppState<S, B>>,
+    caller: Caller,
+) -> Result<Json<CameraConsent>, ApiError> {
+    let allow = app.sight.consent(&app.hub.store, caller.account).await?;
+    Ok(Json(CameraConsent { allow }))
+}
+
+async fn put_camera<S: Store, B: Bus>(
+    State(app): State<AppState<S, B>>,
+    caller: Caller,
+    body: Result<Json<CameraConsent>, JsonRejection>,
+) -> Result<Json<CameraConsent>, ApiError> {
+    let Json(consent) = body?;
+    app.sight
+        .set_consent(&app.hub.store, caller.account, consent.allow)
+        .await?;
+    Ok(Json(consent))
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ pub mod messages;
 pub mod metrics;
 pub mod openapi;
 pub mod positions;
+pub mod sight;
 pub mod store;
 pub mod web;
 

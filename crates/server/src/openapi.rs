@@ -5,9 +5,9 @@
 
 use axum::Json;
 use haurach_proto::{
-    AcceptInvite, Account, BondView, ContactState, Credentials, Feeling, ImageList, ImageView,
-    Invite, LatLon, Me, Message, MessageKind, MessagePage, NextTier, PositionUpdate, Problem,
-    PullView, SendMessage, Session, TierView,
+    AcceptInvite, Account, BondView, CameraConsent, ContactState, Credentials, Feeling, ImageList,
+    ImageView, Invite, LatLon, Me, Message, MessageKind, MessagePage, NextTier, PositionUpdate,
+    Problem, PullView, SendMessage, Session, TierView,
 };
 use serde_json::{Value, json};
 use utoipa::OpenApi;
@@ -24,6 +24,7 @@ use utoipa::OpenApi;
         AcceptInvite,
         Account,
         BondView,
+        CameraConsent,
         ContactState,
         Credentials,
         Feeling,
@@ -261,6 +262,26 @@ pub const ROUTES: &[Route] = &[
         response: None,
         auth: true,
         errors: &[401, 403, 404],
+    },
+    Route {
+        method: "get",
+        path: "/api/v1/me/camera",
+        summary: "Whether my partner may glimpse and see through my camera (off until turned on).",
+        request: None,
+        status: 200,
+        response: Some("CameraConsent"),
+        auth: true,
+        errors: &[401],
+    },
+    Route {
+        method: "put",
+        path: "/api/v1/me/camera",
+        summary: "Allow (or stop allowing) my partner to glimpse and see through my camera.",
+        request: Some("CameraConsent"),
+        status: 200,
+        response: Some("CameraConsent"),
+        auth: true,
+        errors: &[400, 401, 415, 422],
     },
     Route {
         method: "get",

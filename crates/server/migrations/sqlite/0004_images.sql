@@ -18,3 +18,11 @@ CREATE TABLE images (
     UNIQUE (sender_id, client_id)
 );
 CREATE INDEX images_by_bond ON images (bond_id, sent_at);
+
+-- Whether a citizen lets their partner glimpse and see through their camera. No row
+-- means no: it is off until they turn it on.
+CREATE TABLE camera_consent (
+    account_id TEXT PRIMARY KEY REFERENCES accounts (id),
+    allow      INTEGER NOT NULL,                       -- 0 or 1
+    updated_at INTEGER NOT NULL
+);

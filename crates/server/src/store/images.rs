@@ -85,6 +85,18 @@ pub trait ImageStore {
         id: ImageId,
         strength: f64,
     ) -> impl Future<Output = StoreResult<f64>> + Send;
+
+    /// Whether `account` lets their partner glimpse and see through their camera (false
+    /// until they say so).
+    fn camera_allowed(&self, account: AccountId) -> impl Future<Output = StoreResult<bool>> + Send;
+
+    /// Records whether `account` lets their partner use their camera.
+    fn set_camera_allowed(
+        &self,
+        account: AccountId,
+        allow: bool,
+        now_ms: i64,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
 }
 
 fn uuid(row: &SqliteRow, column: &str) -> StoreResult<Uuid> {
@@ -197,5 +209,35 @@ impl ImageStore for Sqlite {
             .await?
             .ok_or(StoreError::NotFound("image"))?;
         Ok(row.try_get("seen_strength")?)
+    }
+
+    async fn camera_allowed(&self, account: AccountId) -> StoreResult<bool> {
+        let row = sqlx::query("SELECT allow FROM camera_consent WHERE account_id = ?")
+            .bind(account.0.to_string())
+            .fetch_optional(&self.writer)
+            .await?;
+        Ok(match row {
+            Some(r) => r.try_get::<i64, _>("allow")? != 0,
+            None => false,
+        })
+    }
+
+    async fn set_camera_allowed(
+        &self,
+        account: AccountId,
+        allow: bool,
+        now_ms: i64,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO camera_consent (account_id, allow, updated_at) VALUES (?, ?, ?) \
+             ON CONFLICT (account_id) DO UPDATE SET allow = excluded.allow, \
+             updated_at = excluded.updated_at",
+        )
+        .bind(account.0.to_string())
+        .bind(i64::from(allow))
+        .bind(now_ms)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
     }
 }

@@ -6,4 +6,5 @@ mod common;
 mod images;
 mod link;
 mod restart;
+mod sight;
 mod store;
