@@ -6,7 +6,8 @@
 // server says they are stored (`sent`), so a message typed while offline goes out after
 // the reconnection, with the same id, and the server stores it once.
 
-import { api, ApiError, newId, session } from "./api.js";
+import { api, ApiError, call, newId, session } from "./api.js";
+import { Camera } from "./camera.js";
 import * as fmt from "./format.js";
 import { holdToConfirm } from "./hold.js";
 import { Link } from "./link.js";
@@ -52,11 +53,14 @@ const link = new Link({
   token: () => session.token,
   after: () => state.cursor,
   onFrame: (frame) => onFrame(frame),
+  onBinary: (bytes) => camera.onBinary(bytes),
   onState: (s, detail) => renderConnection(s, detail),
   onDrop: () => checkSession(),
 });
 
 const thoughts = new ThoughtSender((frame) => link.send(frame));
+
+const camera = new Camera({ link, call, el: (id) => $(id), bond: () => state.bond });
 
 const pictures = new Pictures({
   gallery: $("gallery"),
@@ -107,6 +111,8 @@ async function checkSession() {
 function logout(message) {
   const token = session.token;
   link.stop();
+  camera.reset();
+  pictures.reset();
   if (token && !message) api.logout().catch(() => {});
   if (state.me) localStorage.removeItem(outboxKey());
   session.clear();
@@ -170,7 +176,18 @@ function onFrame(f) {
       if (f.on) state.partnerThought.clear();
       renderPartnerThought();
       return;
+    case "glimpse_asked":
+      camera.onAsked(f);
+      return;
+    case "sight_rate":
+      camera.onRate(f);
+      return;
     case "error":
+      if (["camera_not_allowed", "no_glimpse_asked"].includes(f.problem?.code) ||
+          (f.problem?.code === "tier_closed" && ["glimpse", "sight"].includes(f.problem?.tier))) {
+        $("glimpse-status").textContent = `${fmt.capitalise(f.problem.detail)}.`;
+        return;
+      }
       return onError(f);
     default:
       return;
@@ -238,6 +255,7 @@ function enterBond(bond, { resumeAfter } = {}) {
   }
   show("link");
   pictures.refresh();
+  camera.load();
   renderBond();
   renderHistory();
   renderAlarms();
@@ -249,6 +267,7 @@ function onBondEnded() {
   const partner = state.bond?.partner;
   state.bond = null;
   pictures.reset();
+  camera.reset();
   state.messages = new Map();
   state.historyFor = null;
   state.alarmsIn = [];
@@ -277,6 +296,7 @@ function onTier(f) {
     clearTimeout(tierNews.timer);
     tierNews.timer = setTimeout(announceTiers, 150);
   }
+  camera.follow();
   renderBond();
   renderPartnerThought();
 }
@@ -1129,6 +1149,16 @@ function wire() {
     const text = $("thought-text").value;
     if (state.bond && link.live && (text !== "" || thoughts.sent !== "")) thoughts.reset(text);
   }, THOUGHT_RESET_MS);
+  // Glimpse and sight.
+  $("camera-allow").addEventListener("click", async () => {
+    try {
+      await camera.setAllow(!camera.allow);
+    } catch (e) {
+      $("camera-state").textContent = `Not changed: ${e.message}.`;
+    }
+  });
+  $("glimpse-ask").addEventListener("click", () => camera.askGlimpse());
+
   $("guard").addEventListener("click", () => {
     state.guarded = !state.guarded;
     localStorage.setItem("haurach.guard", state.guarded ? "on" : "off");

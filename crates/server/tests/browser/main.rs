@@ -8,3 +8,4 @@ mod gate;
 mod harness;
 mod link;
 mod pictures;
+mod sight;
