@@ -102,6 +102,14 @@ pub enum ServerFrame {
     },
     /// The bond was ended by either partner.
     BondEnded,
+    /// Part of a stroke your partner drew over a picture of the bond.
+    Trace {
+        /// Who drew it.
+        from: String,
+        /// The stroke.
+        #[serde(flatten)]
+        trace: Trace,
+    },
     /// Your partner asks for a glimpse through your camera (sent only when you allow
     /// it). Answer with one binary frame: `0x01` followed by a JPEG whose longest side is
     /// at most `side`.
@@ -178,8 +186,27 @@ pub enum ClientFrame {
     },
     /// Nothing to say, but I am here (keeps contact live).
     Heartbeat,
+    /// Part of a stroke drawn over a picture of the bond (needs the images tier). Passed
+    /// to the partner as a `trace` frame; not stored.
+    Trace(Trace),
     /// Ask for a glimpse through the partner's camera (needs the glimpse tier and the
     /// partner's consent, `PUT /api/v1/me/camera`). The glimpse arrives as a binary
     /// frame `0x01` + JPEG.
     GlimpseAsk,
+}
+
+/// Part of a stroke drawn over a picture: points in the picture's own coordinates, from
+/// (0, 0) at its top left to (1, 1) at its bottom right, so they land in place whatever
+/// size each side shows it at.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Trace {
+    /// The picture: an image's id.
+    pub image: uuid::Uuid,
+    /// The stroke this belongs to (the drawer's number; a new number starts a new line).
+    pub stroke: u32,
+    /// Points of the stroke, each `[x, y]` in [0, 1]; at most 256 a frame.
+    pub points: Vec<[f32; 2]>,
+    /// Whether the stroke ends here.
+    #[serde(default)]
+    pub end: bool,
 }

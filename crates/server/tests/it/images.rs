@@ -339,3 +339,53 @@ async fn a_retried_upload_is_stored_once_and_survives_a_restart() {
     s.put_position(&tokens.1, 0.0, east(14_000.0)).await;
     assert_eq!(seen_side(&s, &tokens.1, &id).await, 512);
 }
+
+#[tokio::test]
+async fn a_trace_over_a_picture_reaches_the_partner_in_place_while_images_are_open() {
+    let s = TestServer::start().await;
+    let (amethyst, spike) = s.pair("amethyst", "spike", "story").await;
+    s.put_position(&amethyst, 0.0, 0.0).await;
+    s.put_position(&spike, 0.0, east(5_000.0)).await;
+    let sent = send_image(&s, &amethyst, "sky", GPS_PHOTO).await;
+    let id = sent.json()["id"].as_str().unwrap().to_owned();
+    let mut a = s.link(&amethyst, None).await;
+    let mut b = s.link(&spike, None).await;
+
+    let stroke = serde_json::json!({
+        "type": "trace", "image": id, "stroke": 1,
+        "points": [[0.1, 0.2], [0.5, 0.25], [0.9, 0.3]], "end": true
+    });
+    a.send_text(&stroke.to_string()).await;
+    let got = b.until(|f| matches!(f, ServerFrame::Trace { .. })).await;
+    let ServerFrame::Trace { from, trace } = got else {
+        unreachable!()
+    };
+    assert_eq!(from, "amethyst");
+    assert_eq!(trace.image.to_string(), id);
+    assert_eq!(trace.points, vec![[0.1, 0.2], [0.5, 0.25], [0.9, 0.3]]);
+    assert!(trace.end);
+
+    let outside = serde_json::json!({
+        "type": "trace", "image": id, "stroke": 2, "points": [[1.5, 0.2]]
+    });
+    a.send_text(&outside.to_string()).await;
+    let err = a.until(|f| matches!(f, ServerFrame::Error { .. })).await;
+    let ServerFrame::Error { problem, .. } = err else {
+        unreachable!()
+    };
+    assert_eq!(problem.code, "invalid_trace");
+
+    // Out of the images range, strokes stop.
+    s.put_position(&spike, 0.0, east(18_000.0)).await;
+    a.send_text(&stroke.to_string()).await;
+    let err = a
+        .until(|f| matches!(f, ServerFrame::Error { problem, .. } if problem.code == "tier_closed"))
+        .await;
+    assert!(matches!(err, ServerFrame::Error { .. }));
+    while let Some(f) = b.try_next(std::time::Duration::from_millis(300)).await {
+        assert!(
+            !matches!(f, ServerFrame::Trace { .. }),
+            "a stroke passed out of range"
+        );
+    }
+}
