@@ -66,6 +66,8 @@ const pictures = new Pictures({
   gallery: $("gallery"),
   me: () => state.me,
   onStatus: (text) => ($("image-status").textContent = text),
+  sendFrame: (frame) => link.send(frame),
+  canTrace: () => Boolean(state.bond?.tiers?.images?.open),
 });
 
 // ---------------------------------------------------------------------------- screens
@@ -175,6 +177,9 @@ function onFrame(f) {
       if (state.bond) state.bond.partner_guarded = f.on;
       if (f.on) state.partnerThought.clear();
       renderPartnerThought();
+      return;
+    case "trace":
+      pictures.onTrace(f);
       return;
     case "glimpse_asked":
       camera.onAsked(f);

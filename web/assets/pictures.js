@@ -3,11 +3,18 @@
 // crates/bond); this page only asks again when the bond grows stronger, and swaps a
 // picture for the sharper one when the server allows more. A picture never shrinks: the
 // server remembers the strongest moment since it was sent.
+//
+// Trace: a finger (or mouse) drawn over a picture sends the stroke to the partner, whose
+// page draws it over the same picture in the same place (points are fractions of the
+// picture's width and height), while the images tier is open.
 
 import { ApiError, session } from "./api.js";
 
 /** How often, at most, the gallery asks the server whether pictures may sharpen. */
 const REFRESH_MS = 1000;
+/** Points of a stroke go out in batches this often. */
+const TRACE_BATCH_MS = 50;
+const SVG = "http://www.w3.org/2000/svg";
 
 async function problemOf(res) {
   let json = null;
@@ -30,11 +37,18 @@ export class Pictures {
    * @param {HTMLElement} o.gallery the list the pictures go in
    * @param {() => string|null} o.me the name of the person using the page
    * @param {(text: string) => void} o.onStatus a sentence about the last send
+   * @param {(frame: object) => boolean} o.sendFrame sends a link frame
+   * @param {() => boolean} o.canTrace whether the images tier is open
    */
-  constructor({ gallery, me, onStatus }) {
+  constructor({ gallery, me, onStatus, sendFrame, canTrace }) {
     this.gallery = gallery;
     this.me = me;
     this.onStatus = onStatus;
+    this.sendFrame = sendFrame;
+    this.canTrace = canTrace;
+    this.strokeNo = 0;
+    /** "from:stroke" → the polyline being drawn */
+    this.lines = new Map();
     /** image id → {figure, img, side, url} */
     this.shown = new Map();
     this.strength = 0;
@@ -107,10 +121,19 @@ export class Pictures {
       img.height = image.height;
       img.decoding = "async";
       const caption = document.createElement("figcaption");
-      figure.append(img, caption);
+      const frame = document.createElement("div");
+      frame.className = "picture-frame";
+      const svg = document.createElementNS(SVG, "svg");
+      svg.setAttribute("class", "trace");
+      svg.setAttribute("viewBox", "0 0 1 1");
+      svg.setAttribute("preserveAspectRatio", "none");
+      svg.setAttribute("aria-hidden", "true");
+      frame.append(img, svg);
+      figure.append(frame, caption);
       this.gallery.prepend(figure);
-      entry = { figure, img, caption, side: 0, url: null };
+      entry = { figure, img, caption, svg, side: 0, url: null };
       this.shown.set(image.id, entry);
+      this.drawable(image.id, svg);
     }
     if (image.side <= entry.side) return;
     const res = await fetch(image.picture, { headers: auth(), cache: "no-store" });
@@ -128,6 +151,78 @@ export class Pictures {
         ? `${who} · full size`
         : `${who} · ${side} of ${full} pixels: sharper as you come closer`;
     entry.figure.dataset.sharp = String(side >= full);
+  }
+
+  /** Lets the person draw over a picture; each stroke goes to the partner as it is drawn. */
+  drawable(id, svg) {
+    let stroke = null;
+    const at = (ev) => {
+      const r = svg.getBoundingClientRect();
+      const clamp = (v) => Math.min(1, Math.max(0, v));
+      return [clamp((ev.clientX - r.left) / r.width), clamp((ev.clientY - r.top) / r.height)];
+    };
+    const flush = (end) => {
+      if (!stroke) return;
+      if (stroke.pending.length || end) {
+        this.sendFrame({ type: "trace", image: id, stroke: stroke.no, points: stroke.pending, end });
+        stroke.pending = [];
+      }
+      if (end) {
+        clearInterval(stroke.timer);
+        stroke = null;
+      }
+    };
+    svg.addEventListener("pointerdown", (ev) => {
+      if (!this.canTrace()) return;
+      ev.preventDefault();
+      try {
+        svg.setPointerCapture(ev.pointerId);
+      } catch {
+        // A pointer the browser no longer tracks: the stroke still draws.
+      }
+      this.strokeNo += 1;
+      const line = this.line(svg, "mine");
+      stroke = { no: this.strokeNo, line, pending: [], timer: setInterval(() => flush(false), TRACE_BATCH_MS) };
+      const p = at(ev);
+      stroke.pending.push(p);
+      this.extend(line, [p]);
+    });
+    svg.addEventListener("pointermove", (ev) => {
+      if (!stroke) return;
+      const p = at(ev);
+      stroke.pending.push(p);
+      this.extend(stroke.line, [p]);
+    });
+    for (const type of ["pointerup", "pointercancel"]) svg.addEventListener(type, () => flush(true));
+  }
+
+  line(svg, whose) {
+    const line = document.createElementNS(SVG, "polyline");
+    line.setAttribute("class", `stroke stroke-${whose}`);
+    line.setAttribute("points", "");
+    svg.append(line);
+    return line;
+  }
+
+  extend(line, points) {
+    const more = points.map(([x, y]) => `${x.toFixed(4)},${y.toFixed(4)}`).join(" ");
+    const now = line.getAttribute("points");
+    line.setAttribute("points", now ? `${now} ${more}` : more);
+  }
+
+  /** Part of a stroke the partner drew: drawn over the same picture, in place. */
+  onTrace(f) {
+    const entry = this.shown.get(f.image);
+    if (!entry) return;
+    const key = `${f.from}:${f.stroke}`;
+    let line = this.lines.get(key);
+    if (!line) {
+      line = this.line(entry.svg, "theirs");
+      line.dataset.from = f.from;
+      this.lines.set(key, line);
+    }
+    this.extend(line, f.points);
+    if (f.end) this.lines.delete(key);
   }
 
   /** Sends a picture file; resolves when it is stored (throws ApiError otherwise). */

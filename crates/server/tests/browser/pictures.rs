@@ -95,6 +95,55 @@ async fn a_picture_sharpens_as_the_partners_come_closer() {
         .await;
     pair.spike.shot("picture-near").await;
 
+    // She traces a line over the picture; it appears over Spike's copy, in place.
+    let svg = pair.amethyst.find("#gallery .trace").await;
+    pair.amethyst
+        .driver
+        .action_chain()
+        .move_to_element_center(&svg)
+        .click_and_hold()
+        .move_by_offset(40, 10)
+        .move_by_offset(40, 10)
+        .release()
+        .perform()
+        .await
+        .expect("draw a stroke");
+    let theirs = eventually("Amethyst's stroke on Spike's picture", async || {
+        let v = pair
+            .spike
+            .js(
+                "const l = document.querySelector('#gallery .stroke-theirs'); \
+                 return l ? l.getAttribute('points') : null;",
+                vec![],
+            )
+            .await;
+        let points: Vec<(f64, f64)> = v
+            .as_str()
+            .unwrap_or("")
+            .split_whitespace()
+            .filter_map(|p| p.split_once(','))
+            .map(|(x, y)| (x.parse().unwrap(), y.parse().unwrap()))
+            .collect();
+        ((points.len() >= 3).then(|| points.clone()), format!("{v}"))
+    })
+    .await;
+    let mine = pair
+        .amethyst
+        .js(
+            "return document.querySelector('#gallery .stroke-mine').getAttribute('points')",
+            vec![],
+        )
+        .await;
+    // The stroke starts at the picture's centre and goes right and down on both sides.
+    let (x0, y0) = theirs[0];
+    assert!(
+        (x0 - 0.5).abs() < 0.02 && (y0 - 0.5).abs() < 0.02,
+        "{theirs:?}"
+    );
+    let (x1, y1) = *theirs.last().unwrap();
+    assert!(x1 > x0 + 0.1 && y1 > y0, "{theirs:?} (hers: {mine})");
+    pair.spike.shot("trace").await;
+
     // She walks away to 12 km; after a reload the picture is still whole.
     pair.amethyst.set_position(0.0, 10.108).await;
     pair.spike
