@@ -136,7 +136,9 @@ export class Camera {
     if (!(await this.ensureCamera())) return;
     const jpeg = await this.grab(f.side);
     this.link.sendBinary(framed(GLIMPSE, jpeg));
-    this.el("camera-state").textContent = `${f.by} glimpsed through your camera.`;
+    this.el("camera-state").textContent = f.on_sending
+      ? `${f.by} saw you as their picture reached you.`
+      : `${f.by} glimpsed through your camera.`;
     if (!keep && !this.timer) this.releaseCamera();
   }
 

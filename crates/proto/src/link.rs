@@ -118,6 +118,10 @@ pub enum ServerFrame {
         by: String,
         /// The longest side the glimpse may have at this strength, pixels.
         side: u32,
+        /// Whether this is the return glimpse of a picture your partner just sent you
+        /// (not a request they made).
+        #[serde(default)]
+        on_sending: bool,
     },
     /// How your live sight is flowing, about once a second while you send it: what you
     /// sent, what reached your partner, and what the bond allows now.

@@ -330,7 +330,13 @@ async fn upload<S: Store, B: Bus>(
         .map_err(ApiError::internal)?;
     }
     match app.hub.store.insert_image(&record).await {
-        Ok(()) => finish(&app, &standing, caller.account, record, true).await,
+        Ok(()) => {
+            let answer = finish(&app, &standing, caller.account, record, true).await?;
+            // "I saw you when I sent that image to you": a short look back, if the
+            // receiver allows their camera.
+            crate::sight::return_glimpse(&app, caller.account).await?;
+            Ok(answer)
+        }
         Err(StoreError::Conflict(_)) => {
             // A concurrent retry stored it first: ours is a spare copy.
             let _ = tokio::fs::remove_dir_all(pictures.image_dir(record.id)).await;

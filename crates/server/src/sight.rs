@@ -79,6 +79,9 @@ struct Pending {
     asker: AccountId,
     side: u32,
     expires_ms: i64,
+    /// The tier that must still be open when the answer comes: glimpse for an asked
+    /// glimpse, images for the return glimpse of a picture sent.
+    tier: Tier,
 }
 
 /// Camera frames between partners.
@@ -193,15 +196,37 @@ fn camera_not_allowed(who: &str) -> ApiError {
 /// A `glimpse_ask` from `asker`: checks the tier and the partner's consent, then asks the
 /// partner's client for a frame.
 pub async fn ask<S: Store, B: Bus>(app: &AppState<S, B>, asker: AccountId) -> Result<(), ApiError> {
+    request(app, asker, Tier::Glimpse, false).await
+}
+
+/// The short return glimpse of sending a picture ("I saw you when I sent that image to
+/// you"): the sender gets one glimpse of the receiver, within the images tier, if the
+/// receiver allows their camera. Quietly nothing otherwise.
+pub async fn return_glimpse<S: Store, B: Bus>(
+    app: &AppState<S, B>,
+    sender: AccountId,
+) -> Result<(), ApiError> {
+    match request(app, sender, Tier::Images, true).await {
+        Err(e) if e.status() == StatusCode::FORBIDDEN => Ok(()),
+        other => other,
+    }
+}
+
+async fn request<S: Store, B: Bus>(
+    app: &AppState<S, B>,
+    asker: AccountId,
+    tier: Tier,
+    on_sending: bool,
+) -> Result<(), ApiError> {
     let standing = app
         .hub
-        .standing(asker, Tier::Glimpse)
+        .standing(asker, tier)
         .await?
         .ok_or_else(|| ApiError::not_found("not_bonded", "you have no partner yet"))?;
     if !standing.open {
         return Err(ApiError::tier_closed(
-            Tier::Glimpse,
-            standing.bond.profile.range_m(Tier::Glimpse),
+            tier,
+            standing.bond.profile.range_m(tier),
             standing.distance_m,
         ));
     }
@@ -219,11 +244,13 @@ pub async fn ask<S: Store, B: Bus>(app: &AppState<S, B>, asker: AccountId) -> Re
             asker,
             side,
             expires_ms: now_ms() + GLIMPSE_TTL_MS,
+            tier,
         },
     );
     let frame = ServerFrame::GlimpseAsked {
         by: standing.bond.names[standing.idx].clone(),
         side,
+        on_sending,
     };
     let json = serde_json::to_string(&frame).expect("server frames always serialise");
     app.hub.bus.publish(
@@ -274,13 +301,13 @@ async fn glimpse<S: Store, B: Bus>(
         })?;
     let standing = app
         .hub
-        .standing(account, Tier::Glimpse)
+        .standing(account, pending.tier)
         .await?
         .ok_or_else(|| ApiError::not_found("not_bonded", "you have no partner yet"))?;
     if !standing.open {
         return Err(ApiError::tier_closed(
-            Tier::Glimpse,
-            standing.bond.profile.range_m(Tier::Glimpse),
+            pending.tier,
+            standing.bond.profile.range_m(pending.tier),
             standing.distance_m,
         ));
     }

@@ -389,4 +389,3 @@ async fn a_trace_over_a_picture_reaches_the_partner_in_place_while_images_are_op
         );
     }
 }
-

@@ -144,10 +144,16 @@ async fn a_glimpse_needs_consent_and_arrives_blurred_without_metadata() {
     let asked = b
         .until(|f| matches!(f, ServerFrame::GlimpseAsked { .. }))
         .await;
-    let ServerFrame::GlimpseAsked { by, side } = asked else {
+    let ServerFrame::GlimpseAsked {
+        by,
+        side,
+        on_sending,
+    } = asked
+    else {
         unreachable!()
     };
     assert_eq!(by, "amethyst");
+    assert!(!on_sending);
     assert_eq!(side, 192, "8 km: a blurry look");
     // Spike's client answers with a camera frame (a real photo with GPS, here).
     b.send_binary(0x01, GPS_PHOTO).await;
@@ -235,4 +241,62 @@ async fn sight_flows_at_the_allowed_size_and_rate_and_stops_out_of_range() {
     let err = b.until(|f| problem_code(f).is_some()).await;
     assert_eq!(problem_code(&err), Some("tier_closed"));
     assert!(a.binary(Duration::from_millis(500)).await.is_none());
+}
+
+#[tokio::test]
+async fn sending_a_picture_opens_a_short_return_glimpse() {
+    let s = TestServer::start().await;
+    let (amethyst, spike) = s.pair("amethyst", "spike", "story").await;
+    s.put_position(&amethyst, 0.0, 0.0).await;
+    s.put_position(&spike, 0.0, east(12_000.0)).await;
+    allow_camera(&s, &spike).await;
+    let mut a = Raw::open(&s, &amethyst).await;
+    let mut b = Raw::open(&s, &spike).await;
+
+    // 12 km: images pass, glimpse (10 km) does not; the picture still looks back.
+    let (status, _) =
+        crate::common::http(s.addr, "GET", "/api/v1/bond", Some(&amethyst), None).await;
+    assert_eq!(status, 200);
+    let sent = upload(&s, &amethyst, GPS_PHOTO).await;
+    assert_eq!(sent, 201);
+    let asked = b
+        .until(|f| matches!(f, ServerFrame::GlimpseAsked { .. }))
+        .await;
+    let ServerFrame::GlimpseAsked {
+        by,
+        side,
+        on_sending,
+    } = asked
+    else {
+        unreachable!()
+    };
+    assert_eq!((by.as_str(), side, on_sending), ("amethyst", 96, true));
+    b.send_binary(0x01, &camera_frame(640, 480)).await;
+    let got = a
+        .binary(Duration::from_secs(5))
+        .await
+        .expect("the return glimpse");
+    let img = image::load_from_memory(&got[1..]).unwrap();
+    assert_eq!((img.width(), img.height()), (96, 72));
+}
+
+/// Uploads a picture; returns the status.
+async fn upload(s: &TestServer, token: &str, bytes: &[u8]) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = TcpStream::connect(s.addr).await.unwrap();
+    let head = format!(
+        "POST /api/v1/bond/images?id=back HTTP/1.1\r\nhost: t\r\nconnection: close\r\n\
+         authorization: Bearer {token}\r\ncontent-type: image/jpeg\r\ncontent-length: {}\r\n\r\n",
+        bytes.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(bytes).await.unwrap();
+    let mut res = Vec::new();
+    stream.read_to_end(&mut res).await.unwrap();
+    String::from_utf8_lossy(&res[..12])
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap()
 }
