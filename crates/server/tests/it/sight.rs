@@ -254,9 +254,6 @@ async fn sending_a_picture_opens_a_short_return_glimpse() {
     let mut b = Raw::open(&s, &spike).await;
 
     // 12 km: images pass, glimpse (10 km) does not; the picture still looks back.
-    let (status, _) =
-        crate::common::http(s.addr, "GET", "/api/v1/bond", Some(&amethyst), None).await;
-    assert_eq!(status, 200);
     let sent = upload(&s, &amethyst, GPS_PHOTO).await;
     assert_eq!(sent, 201);
     let asked = b
