@@ -1,4 +1,5 @@
-//! Images sent between partners: what the API says about them.
+//! Images sent between partners, camera consent and the journals of memories: what the
+//! API says about them.
 //!
 //! A picture is uploaded as raw bytes (`POST /api/v1/bond/images?id=CLIENT_ID`), stored
 //! without its metadata, and announced to both partners as a `message` of kind `image`
@@ -52,4 +53,51 @@ pub struct ImageList {
 pub struct CameraConsent {
     /// Whether it is allowed.
     pub allow: bool,
+}
+
+/// `POST /api/v1/me/memories`: words for my journal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewMemory {
+    /// My id for it, so a retry is stored once (1 to 64 characters).
+    pub id: String,
+    /// The words (1 to 10,000 characters).
+    pub body: String,
+}
+
+/// An entry of a journal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct MemoryView {
+    /// The entry's id (a UUIDv7).
+    pub id: Uuid,
+    /// Whose journal it is in.
+    pub author: String,
+    /// The words, or the photo's caption.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    /// Where to fetch its photo, if it is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub photo: Option<String>,
+    /// When it was written.
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: OffsetDateTime,
+    /// When it opened to the partner (the two were together), if it has.
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub shared_at: Option<OffsetDateTime>,
+}
+
+/// A list of journal entries, oldest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct MemoryList {
+    /// Whether the journals are open to each other right now (the partners are within
+    /// the memories range).
+    pub open: bool,
+    /// The entries.
+    pub memories: Vec<MemoryView>,
 }

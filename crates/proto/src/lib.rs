@@ -16,6 +16,6 @@ pub mod link;
 pub mod problem;
 
 pub use api::*;
-pub use images::{CameraConsent, ImageList, ImageView};
+pub use images::{CameraConsent, ImageList, ImageView, MemoryList, MemoryView, NewMemory};
 pub use link::{ClientFrame, Mover, ServerFrame};
 pub use problem::Problem;

@@ -101,6 +101,9 @@ pub fn router<S: Store, B: Bus>(app: AppState<S, B>) -> Router {
         .merge(crate::images::routes::<S, B>(
             app.hub.config.max_image_bytes,
         ))
+        .merge(crate::memories::routes::<S, B>(
+            app.hub.config.max_image_bytes,
+        ))
         .merge(crate::web::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(max_body))

@@ -14,6 +14,7 @@ pub mod http;
 pub mod hub;
 pub mod images;
 pub mod link;
+pub mod memories;
 pub mod messages;
 pub mod metrics;
 pub mod openapi;

@@ -26,3 +26,21 @@ CREATE TABLE camera_consent (
     allow      INTEGER NOT NULL,                       -- 0 or 1
     updated_at INTEGER NOT NULL
 );
+
+-- Each citizen's private journal: words, or a photo (its files under DATA/memories/ID/).
+-- An entry opens to the partner of a bond when the two are together (within the
+-- memories range); `shared_bond` and `shared_at` record that, and it stays shared.
+CREATE TABLE memories (
+    id          TEXT PRIMARY KEY,                         -- UUIDv7
+    account_id  TEXT NOT NULL REFERENCES accounts (id),
+    client_id   TEXT NOT NULL,
+    body        TEXT,                                     -- the words, or a photo's caption
+    photo_type  TEXT,                                     -- stripped photo's media type, if a photo
+    width       INTEGER,
+    height      INTEGER,
+    created_at  INTEGER NOT NULL,
+    shared_bond TEXT REFERENCES bonds (id),
+    shared_at   INTEGER,
+    UNIQUE (account_id, client_id)
+);
+CREATE INDEX memories_by_account ON memories (account_id, created_at);

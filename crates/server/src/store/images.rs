@@ -1,6 +1,7 @@
-//! Storage of images: the [`ImageStore`] trait (a supertrait of [`Store`](super::Store))
-//! and its SQLite implementation. The pixels are files kept by `crate::images`; the store
-//! keeps who sent what to whom and the highest strength each image has been seen at.
+//! Storage of what the partners see of each other: the [`ImageStore`] trait (a supertrait
+//! of [`Store`](super::Store)) and its SQLite implementation. Images (the pixels are files
+//! kept by `crate::images`; the store keeps who sent what to whom and the highest strength
+//! each image has been seen at), camera consent, and the journals of memories.
 
 use std::future::Future;
 use std::str::FromStr;
@@ -55,7 +56,26 @@ pub struct ImageRecord {
     pub seen_strength: f64,
 }
 
-/// Durable storage of images.
+/// A journal entry as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemoryRecord {
+    /// Its id.
+    pub id: Uuid,
+    /// Whose journal.
+    pub account: AccountId,
+    /// The author's id for it (idempotency key).
+    pub client_id: String,
+    /// The words, or a photo's caption.
+    pub body: Option<String>,
+    /// The stripped photo's media type, for a photo.
+    pub photo_type: Option<String>,
+    /// Unix milliseconds.
+    pub created_at: i64,
+    /// The bond it opened to, and when.
+    pub shared: Option<(BondId, i64)>,
+}
+
+/// Durable storage of images, camera consent and memories.
 pub trait ImageStore {
     /// Stores a new image. `Conflict("image_id_reused")` when its sender already stored
     /// one under the same client id (look it up with [`ImageStore::image_by_client_id`]).
@@ -97,6 +117,61 @@ pub trait ImageStore {
         allow: bool,
         now_ms: i64,
     ) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// Stores a journal entry. `Conflict("memory_id_reused")` when its author already
+    /// stored one under the same client id.
+    fn insert_memory(&self, memory: &MemoryRecord) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// The entry an author stored under a client id.
+    fn memory_by_client_id(
+        &self,
+        account: AccountId,
+        client_id: &str,
+    ) -> impl Future<Output = StoreResult<Option<MemoryRecord>>> + Send;
+
+    /// The entry with this id.
+    fn memory(&self, id: Uuid) -> impl Future<Output = StoreResult<Option<MemoryRecord>>> + Send;
+
+    /// An author's entries, oldest first; with `shared_in`, only those opened to that
+    /// bond.
+    fn memories_of(
+        &self,
+        account: AccountId,
+        shared_in: Option<BondId>,
+    ) -> impl Future<Output = StoreResult<Vec<MemoryRecord>>> + Send;
+
+    /// Opens every entry of `account` not yet opened to a bond to `bond`, now; returns
+    /// how many opened.
+    fn open_memories(
+        &self,
+        account: AccountId,
+        bond: BondId,
+        now_ms: i64,
+    ) -> impl Future<Output = StoreResult<u64>> + Send;
+}
+
+fn memory_from_row(row: &SqliteRow) -> StoreResult<MemoryRecord> {
+    let shared_bond: Option<String> = row.try_get("shared_bond")?;
+    let shared_at: Option<i64> = row.try_get("shared_at")?;
+    let shared = match (shared_bond, shared_at) {
+        (Some(bond), Some(at)) => Some((
+            BondId(
+                Uuid::from_str(&bond)
+                    .map_err(|e| StoreError::Corrupt(format!("shared_bond: {e}")))?,
+            ),
+            at,
+        )),
+        _ => None,
+    };
+    Ok(MemoryRecord {
+        id: uuid(row, "id")?,
+        account: AccountId(uuid(row, "account_id")?),
+        client_id: row.try_get("client_id")?,
+        body: row.try_get("body")?,
+        photo_type: row.try_get("photo_type")?,
+        created_at: row.try_get("created_at")?,
+        shared,
+    })
 }
 
 fn uuid(row: &SqliteRow, column: &str) -> StoreResult<Uuid> {
@@ -239,5 +314,93 @@ impl ImageStore for Sqlite {
         .execute(&self.writer)
         .await?;
         Ok(())
+    }
+
+    async fn insert_memory(&self, memory: &MemoryRecord) -> StoreResult<()> {
+        let res = sqlx::query(
+            "INSERT INTO memories (id, account_id, client_id, body, photo_type, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(memory.id.to_string())
+        .bind(memory.account.0.to_string())
+        .bind(&memory.client_id)
+        .bind(&memory.body)
+        .bind(&memory.photo_type)
+        .bind(memory.created_at)
+        .execute(&self.writer)
+        .await;
+        match res {
+            Ok(_) => Ok(()),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                Err(StoreError::Conflict("memory_id_reused"))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn memory_by_client_id(
+        &self,
+        account: AccountId,
+        client_id: &str,
+    ) -> StoreResult<Option<MemoryRecord>> {
+        let row = sqlx::query("SELECT * FROM memories WHERE account_id = ? AND client_id = ?")
+            .bind(account.0.to_string())
+            .bind(client_id)
+            .fetch_optional(&self.writer)
+            .await?;
+        row.map(|r| memory_from_row(&r)).transpose()
+    }
+
+    async fn memory(&self, id: Uuid) -> StoreResult<Option<MemoryRecord>> {
+        let row = sqlx::query("SELECT * FROM memories WHERE id = ?")
+            .bind(id.to_string())
+            .fetch_optional(&self.reader)
+            .await?;
+        row.map(|r| memory_from_row(&r)).transpose()
+    }
+
+    async fn memories_of(
+        &self,
+        account: AccountId,
+        shared_in: Option<BondId>,
+    ) -> StoreResult<Vec<MemoryRecord>> {
+        // From the writer: an entry opened a moment ago must be listed.
+        let rows = match shared_in {
+            None => {
+                sqlx::query("SELECT * FROM memories WHERE account_id = ? ORDER BY created_at, id")
+                    .bind(account.0.to_string())
+                    .fetch_all(&self.writer)
+                    .await?
+            }
+            Some(bond) => {
+                sqlx::query(
+                    "SELECT * FROM memories WHERE account_id = ? AND shared_bond = ? \
+                     ORDER BY created_at, id",
+                )
+                .bind(account.0.to_string())
+                .bind(bond.0.to_string())
+                .fetch_all(&self.writer)
+                .await?
+            }
+        };
+        rows.iter().map(memory_from_row).collect()
+    }
+
+    async fn open_memories(
+        &self,
+        account: AccountId,
+        bond: BondId,
+        now_ms: i64,
+    ) -> StoreResult<u64> {
+        let res = sqlx::query(
+            "UPDATE memories SET shared_bond = ?, shared_at = ? \
+             WHERE account_id = ? AND shared_bond IS NULL",
+        )
+        .bind(bond.0.to_string())
+        .bind(now_ms)
+        .bind(account.0.to_string())
+        .execute(&self.writer)
+        .await?;
+        Ok(res.rows_affected())
     }
 }

@@ -13,7 +13,7 @@ use uuid::Uuid;
 pub mod images;
 pub mod sqlite;
 
-pub use images::{ImageId, ImageRecord, ImageStore};
+pub use images::{ImageId, ImageRecord, ImageStore, MemoryRecord};
 pub use sqlite::Sqlite;
 
 /// An account's id.

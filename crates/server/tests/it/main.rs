@@ -5,6 +5,7 @@ mod api;
 mod common;
 mod images;
 mod link;
+mod memories;
 mod restart;
 mod sight;
 mod store;
