@@ -8,6 +8,7 @@
 
 import { api, ApiError, call, newId, session } from "./api.js";
 import { Camera } from "./camera.js";
+import { Memories } from "./memories.js";
 import * as fmt from "./format.js";
 import { holdToConfirm } from "./hold.js";
 import { Link } from "./link.js";
@@ -62,6 +63,8 @@ const thoughts = new ThoughtSender((frame) => link.send(frame));
 
 const camera = new Camera({ link, call, el: (id) => $(id), bond: () => state.bond });
 
+const memories = new Memories({ el: (id) => $(id), bond: () => state.bond });
+
 const pictures = new Pictures({
   gallery: $("gallery"),
   me: () => state.me,
@@ -115,6 +118,7 @@ function logout(message) {
   link.stop();
   camera.reset();
   pictures.reset();
+  memories.reset();
   if (token && !message) api.logout().catch(() => {});
   if (state.me) localStorage.removeItem(outboxKey());
   session.clear();
@@ -261,6 +265,7 @@ function enterBond(bond, { resumeAfter } = {}) {
   show("link");
   pictures.refresh();
   camera.load();
+  memories.refresh();
   renderBond();
   renderHistory();
   renderAlarms();
@@ -273,6 +278,7 @@ function onBondEnded() {
   state.bond = null;
   pictures.reset();
   camera.reset();
+  memories.reset();
   state.messages = new Map();
   state.historyFor = null;
   state.alarmsIn = [];
@@ -302,6 +308,7 @@ function onTier(f) {
     tierNews.timer = setTimeout(announceTiers, 150);
   }
   camera.follow();
+  if (f.tier === "memories" && was !== f.open) memories.refresh();
   renderBond();
   renderPartnerThought();
 }
@@ -1154,6 +1161,33 @@ function wire() {
     const text = $("thought-text").value;
     if (state.bond && link.live && (text !== "" || thoughts.sent !== "")) thoughts.reset(text);
   }, THOUGHT_RESET_MS);
+  // Memories.
+  $("memory-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const body = $("memory-text").value.trim();
+    if (!body) return;
+    try {
+      await memories.write(body);
+      $("memory-text").value = "";
+      $("memory-error").hidden = true;
+    } catch (e) {
+      showError("memory-error", `Not kept: ${e.message}.`);
+    }
+  });
+  $("memory-photo").addEventListener("change", async () => {
+    const file = $("memory-photo").files?.[0];
+    if (!file) return;
+    try {
+      await memories.writePhoto(file, $("memory-text").value.trim());
+      $("memory-text").value = "";
+      $("memory-error").hidden = true;
+    } catch (e) {
+      showError("memory-error", `${file.name} was not kept: ${e.message}.`);
+    } finally {
+      $("memory-photo").value = "";
+    }
+  });
+
   // Glimpse and sight.
   $("camera-allow").addEventListener("click", async () => {
     try {

@@ -3,7 +3,7 @@
 //!
 //! - [`api`]: the HTTP client (wire types in and out, problem details as errors).
 //! - [`link`]: `watch` and `think` over the live link.
-//! - [`pictures`]: `send-image` and `picture`.
+//! - [`pictures`]: `send-image`, `picture`, `remember` and `memories`.
 //! - [`show`]: the bond and the link's frames as a person reads them.
 //! - [`sessions`]: who is logged in where.
 
@@ -195,6 +195,35 @@ pub enum ClientCommand {
         /// At most this many pixels on its longest side.
         #[arg(long, value_name = "PX", requires = "id")]
         side: Option<u32>,
+    },
+    /// Write in your private journal (words, or a photo with --photo)
+    ///
+    /// Your journal opens to your partner when you are together (within 25 m), and what
+    /// opened stays shared; what you write while apart stays yours until next time. A
+    /// photo loses its metadata (its location above all) before it is kept.
+    ///
+    /// Examples:
+    ///   haurach remember the Glass Needle at dusk
+    ///   haurach remember --photo needle.jpg the Needle from the bridge
+    #[command(verbatim_doc_comment)]
+    Remember {
+        /// The words (or the photo's caption).
+        #[arg(num_args = 0.., allow_hyphen_values = true)]
+        text: Vec<String>,
+        /// A photo to keep.
+        #[arg(long, value_name = "FILE")]
+        photo: Option<PathBuf>,
+    },
+    /// Read your journal, or with --partner what of your partner's has opened to you
+    ///
+    /// Examples:
+    ///   haurach memories
+    ///   haurach memories --partner
+    #[command(verbatim_doc_comment)]
+    Memories {
+        /// Your partner's journal instead of yours.
+        #[arg(long)]
+        partner: bool,
     },
     /// Acknowledge your partner's alarm
     ///
@@ -489,6 +518,29 @@ impl ClientCommand {
                 let (_, api) = ctx.session(None)?;
                 let (path, side) = pictures::fetch(&api, &id, side, out).await?;
                 outln!("saved {} ({side} px on its longest side)", path.display());
+            }
+            ClientCommand::Remember { text, photo } => {
+                let (_, api) = ctx.session(None)?;
+                let text = (!text.is_empty()).then(|| text.join(" "));
+                let m = pictures::remember(&api, text, photo.as_deref()).await?;
+                let shared = if m.shared_at.is_some() {
+                    "; you are together, so it is shared already"
+                } else {
+                    ""
+                };
+                outln!("kept in your journal{shared}");
+            }
+            ClientCommand::Memories { partner } => {
+                let (_, api) = ctx.session(None)?;
+                let (path, whose) = if partner {
+                    ("/api/v1/bond/memories", "your partner's")
+                } else {
+                    ("/api/v1/me/memories", "your")
+                };
+                let list: haurach_proto::MemoryList = api.get(path).await?;
+                for line in pictures::journal(&list, whose) {
+                    outln!("{line}");
+                }
             }
             ClientCommand::Feel { feeling } => {
                 let (saved, api) = ctx.session(None)?;

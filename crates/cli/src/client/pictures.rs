@@ -1,4 +1,5 @@
-//! `send-image` and `picture`: pictures to and from the partner.
+//! `send-image` and `picture`: pictures to and from the partner; `remember` and
+//! `memories`: the journals.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -102,4 +103,73 @@ pub fn line(me: &str, image: &ImageView) -> String {
         "{}  from {who}, {} × {}: {sharpness}",
         image.id, image.width, image.height
     )
+}
+
+/// Writes words (or a photo, with the words as its caption) in the caller's journal.
+pub async fn remember(
+    api: &Api,
+    text: Option<String>,
+    photo: Option<&Path>,
+) -> anyhow::Result<haurach_proto::MemoryView> {
+    let id = uuid::Uuid::now_v7().to_string();
+    match photo {
+        Some(file) => {
+            let bytes =
+                std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+            let content_type = media_type(&bytes).unwrap_or("application/octet-stream");
+            let mut path = format!("/api/v1/me/memories/photos?id={id}");
+            if let Some(text) = &text {
+                let caption: String = text
+                    .bytes()
+                    .map(|b| match b {
+                        b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                            (b as char).to_string()
+                        }
+                        _ => format!("%{b:02X}"),
+                    })
+                    .collect();
+                path.push_str(&format!("&caption={caption}"));
+            }
+            let (_, _, body) = api
+                .bytes(Method::POST, &path, Some((content_type, bytes)))
+                .await?;
+            serde_json::from_slice(&body).context("the server's answer is not a memory")
+        }
+        None => {
+            let body = text.context("write something, or give --photo FILE")?;
+            Ok(api
+                .post(
+                    "/api/v1/me/memories",
+                    &haurach_proto::NewMemory { id, body },
+                )
+                .await?)
+        }
+    }
+}
+
+/// A journal as lines.
+pub fn journal(list: &haurach_proto::MemoryList, whose: &str) -> Vec<String> {
+    let mut lines = vec![if list.open {
+        "you are together: your journals are open to each other".to_owned()
+    } else {
+        "your journals open to each other when you are together (within 25 m)".to_owned()
+    }];
+    if list.memories.is_empty() {
+        lines.push(format!("nothing in {whose} journal yet"));
+    }
+    for m in &list.memories {
+        let what = match (&m.body, &m.photo) {
+            (Some(body), Some(_)) => format!("[photo] {body}"),
+            (Some(body), None) => body.clone(),
+            (None, Some(_)) => "[photo]".to_owned(),
+            (None, None) => String::new(),
+        };
+        let shared = if m.shared_at.is_some() {
+            " (shared)"
+        } else {
+            ""
+        };
+        lines.push(format!("{}  {what}{shared}", m.created_at.date()));
+    }
+    lines
 }

@@ -49,3 +49,39 @@ fn a_picture_sent_from_the_command_line_arrives_blurred_and_without_its_position
     let err = cli.fails(&["--as", "amethyst", "send-image", notes.to_str().unwrap()]);
     assert!(err.contains("not a JPEG, PNG or WebP"), "{err}");
 }
+
+#[test]
+fn a_journal_opens_when_together_from_the_command_line() {
+    let server = Server::start();
+    let cli = Cli::new(&server);
+    cli.bonded_pair("city");
+    cli.ok_as("spike", &["move", "0", "0"]);
+    cli.ok_as("amethyst", &["move", "0", "0.01"]);
+
+    let out = cli.ok_as(
+        "amethyst",
+        &["remember", "the", "Glass", "Needle", "at", "dusk"],
+    );
+    assert_eq!(out.trim(), "kept in your journal");
+    let out = cli.ok_as(
+        "amethyst",
+        &["remember", "--photo", GPS_PHOTO, "from the bridge"],
+    );
+    assert_eq!(out.trim(), "kept in your journal");
+    let out = cli.ok_as("spike", &["memories", "--partner"]);
+    assert!(
+        out.contains("nothing in your partner's journal yet"),
+        "{out}"
+    );
+
+    // Together: her journal opens to him, and stays open once they part.
+    cli.ok_as("amethyst", &["move", "0", "0.0001"]);
+    let out = cli.ok_as("spike", &["memories", "--partner"]);
+    assert!(out.contains("you are together"), "{out}");
+    cli.ok_as("amethyst", &["move", "0", "0.01"]);
+    let out = cli.ok_as("spike", &["memories", "--partner"]);
+    assert!(out.contains("the Glass Needle at dusk (shared)"), "{out}");
+    assert!(out.contains("[photo] from the bridge (shared)"), "{out}");
+    let out = cli.ok_as("amethyst", &["memories"]);
+    assert!(out.contains("the Glass Needle at dusk (shared)"), "{out}");
+}

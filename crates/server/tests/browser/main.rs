@@ -7,5 +7,6 @@
 mod gate;
 mod harness;
 mod link;
+mod memories;
 mod pictures;
 mod sight;
