@@ -18,7 +18,7 @@ use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use load::{Load, Proto, Step};
-use target::{Server, cpu_seconds, rss_bytes};
+use target::{Deployment, cpu_seconds};
 
 /// A phase of the benchmark.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -38,6 +38,42 @@ pub enum Phase {
 pub enum Compare {
     /// Debian's mosquitto, persistence off, OwnTracks topics.
     Mosquitto,
+    /// The cost of several nodes: one node on SQLite, one node on PostgreSQL, and two
+    /// nodes on PostgreSQL + NATS with each pair's members on different nodes (a
+    /// throwaway PostgreSQL cluster and NATS server are started, pinned beside the nodes).
+    Nodes,
+}
+
+/// One column of the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Setup {
+    /// One Haurach node on SQLite.
+    Haurach,
+    /// Mosquitto.
+    Mosquitto,
+    /// One Haurach node on PostgreSQL.
+    Postgres,
+    /// Two Haurach nodes on PostgreSQL and NATS.
+    TwoNodes,
+}
+
+impl Setup {
+    fn name(self) -> &'static str {
+        match self {
+            Setup::Haurach => "haurach",
+            Setup::Mosquitto => "mosquitto",
+            Setup::Postgres => "postgres",
+            Setup::TwoNodes => "2 nodes+nats",
+        }
+    }
+
+    fn proto(self) -> Proto {
+        if self == Setup::Mosquitto {
+            Proto::Mqtt
+        } else {
+            Proto::Haurach
+        }
+    }
 }
 
 /// `haurach bench`.
@@ -45,6 +81,7 @@ pub enum Compare {
 #[command(after_long_help = "Examples:\n  \
     haurach bench                                  # all phases, Haurach only\n  \
     haurach bench --compare mosquitto              # side by side, ends with the ratio line\n  \
+    haurach bench --compare nodes --phases steady,voice  # SQLite, PostgreSQL, 2 nodes + NATS\n  \
     haurach bench --pairs 9900 --phases steady     # the 10k-pairs run this machine allows\n\n\
     The open-file limit is raised to its hard limit; where that is 20,000 (as here) a \
     server holding two sockets per pair tops out just under 10,000 pairs: the bench says \
@@ -191,40 +228,86 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         .collect();
     seeding.finish_and_clear();
 
-    let mut haurach = Results::default();
-    let mut other = Results::default();
-    let mosquitto = args.compare == Some(Compare::Mosquitto);
+    let setups: &[Setup] = match args.compare {
+        None => &[Setup::Haurach],
+        Some(Compare::Mosquitto) => &[Setup::Haurach, Setup::Mosquitto],
+        Some(Compare::Nodes) => &[Setup::Haurach, Setup::Postgres, Setup::TwoNodes],
+    };
+    // The multi-node comparison needs a PostgreSQL cluster (seeded like the SQLite
+    // directory, with the same accounts) and a NATS server.
+    let (pg, nats, pg_tokens) = if args.compare == Some(Compare::Nodes) {
+        let pg = haurach_testkit::PgCluster::start().map_err(anyhow::Error::msg)?;
+        let nats = haurach_testkit::NatsServer::start().map_err(anyhow::Error::msg)?;
+        if let Some(pid) = pg.pid() {
+            target::pin_to_server_core(pid);
+        }
+        target::pin_to_server_core(nats.pid());
+        let seeding = bar(need as u64, "bonding pairs in PostgreSQL");
+        let tokens: Vec<[String; 2]> = seed::pairs_in_postgres(&pg.url(), need, &seeding)
+            .await?
+            .into_iter()
+            .map(|p| p.tokens)
+            .collect();
+        seeding.finish_and_clear();
+        (Some(pg), Some(nats), tokens)
+    } else {
+        (None, None, Vec::new())
+    };
+
+    let mut results: Vec<Results> = setups.iter().map(|_| Results::default()).collect();
     for phase in &args.phases {
-        let servers: &[Proto] = match (phase, mosquitto) {
-            (Phase::Voice, _) | (_, false) => &[Proto::Haurach],
-            _ => &[Proto::Haurach, Proto::Mqtt],
-        };
-        for proto in servers {
+        for (setup, results) in setups.iter().zip(results.iter_mut()) {
+            // Mosquitto stores nothing; idle memory of several nodes says nothing new.
+            let skip = match phase {
+                Phase::Voice => *setup == Setup::Mosquitto,
+                Phase::Idle => matches!(setup, Setup::Postgres | Setup::TwoNodes),
+                _ => false,
+            };
+            if skip {
+                continue;
+            }
             target::wait_quiet(Duration::from_secs_f64(args.quiet_wait.clamp(0.0, 600.0)));
-            let server = match proto {
-                Proto::Haurach => target::start_haurach(dir.path())?,
-                Proto::Mqtt => target::start_mosquitto(dir.path())?,
+            let (deployment, tokens) = match setup {
+                Setup::Haurach => (
+                    Deployment::one(target::start_haurach(dir.path(), &[])?),
+                    &tokens,
+                ),
+                Setup::Mosquitto => (
+                    Deployment::one(target::start_mosquitto(dir.path())?),
+                    &tokens,
+                ),
+                Setup::Postgres => {
+                    let url = pg.as_ref().expect("started").url();
+                    let env = [("HAURACH_DATABASE_URL", url)];
+                    (
+                        Deployment::one(target::start_haurach(dir.path(), &env)?),
+                        &pg_tokens,
+                    )
+                }
+                Setup::TwoNodes => {
+                    let env = [
+                        ("HAURACH_DATABASE_URL", pg.as_ref().expect("started").url()),
+                        ("HAURACH_NATS_URL", nats.as_ref().expect("started").url()),
+                    ];
+                    let nodes = vec![
+                        target::start_haurach(dir.path(), &env)?,
+                        target::start_haurach(dir.path(), &env)?,
+                    ];
+                    (Deployment { nodes }, &pg_tokens)
+                }
             };
-            let results = if *proto == Proto::Haurach {
-                &mut haurach
-            } else {
-                &mut other
-            };
-            let name = if *proto == Proto::Haurach {
-                "haurach"
-            } else {
-                "mosquitto"
-            };
+            let (proto, name) = (setup.proto(), setup.name());
             match phase {
                 Phase::Steady => {
-                    results.steady =
-                        Some(steady(&server, *proto, &tokens[..pairs], args.seconds, name).await?)
+                    results.steady = Some(
+                        steady(&deployment, proto, &tokens[..pairs], args.seconds, name).await?,
+                    )
                 }
                 Phase::Saturation => {
                     results.sustainable = Some(
                         saturation(
-                            &server,
-                            *proto,
+                            &deployment,
+                            proto,
                             &tokens[..args.saturation_pairs],
                             args.seconds / 2.0,
                             name,
@@ -233,17 +316,25 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
                     )
                 }
                 Phase::Voice => {
-                    results.voice =
-                        Some(voice(&server, &tokens[..args.voice_pairs], args.seconds).await?)
+                    results.voice = Some(
+                        voice(&deployment, &tokens[..args.voice_pairs], args.seconds, name).await?,
+                    )
                 }
                 Phase::Idle => {
                     results.idle_bytes_per_conn =
-                        Some(idle_memory(&server, *proto, &tokens[..idle / 2], name).await?)
+                        Some(idle_memory(&deployment, proto, &tokens[..idle / 2], name).await?)
                 }
             }
         }
     }
-    print!("{}", table(&haurach, mosquitto.then_some(&other), pinned));
+    let columns: Vec<(&str, &Results)> = setups
+        .iter()
+        .map(|s| s.name())
+        .zip(results.iter())
+        .collect();
+    print!("{}", table(&columns, pinned));
+    let mosquitto = args.compare == Some(Compare::Mosquitto);
+    let (haurach, other) = (&results[0], results.get(1).cloned().unwrap_or_default());
     if mosquitto {
         let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
             (Some(a), Some(b)) if b > 0.0 => format!("{:.2}", a / b),
@@ -269,14 +360,14 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
 }
 
 async fn steady(
-    server: &Server,
+    server: &Deployment,
     proto: Proto,
     tokens: &[[String; 2]],
     seconds: f64,
     name: &str,
 ) -> anyhow::Result<SteadyResult> {
     let connecting = bar(tokens.len() as u64 * 2, &format!("{name}: connecting"));
-    let mut load = Load::connect(proto, server.addr, tokens, &connecting)
+    let mut load = Load::connect(proto, server.addrs(), tokens, &connecting)
         .await
         .context("connecting")?;
     connecting.finish_and_clear();
@@ -285,12 +376,12 @@ async fn steady(
         "{name}: steady, {} pairs at 1 Hz for {seconds} s",
         tokens.len()
     ));
-    let (cpu0, gen0) = (cpu_seconds(server.pid()), cpu_seconds(std::process::id()));
+    let (cpu0, gen0) = (server.cpu_seconds(), cpu_seconds(std::process::id()));
     let t0 = std::time::Instant::now();
     let step = load.step(1.0, seconds, Duration::from_secs(3)).await?;
     let wall = t0.elapsed().as_secs_f64();
-    let (cpu1, gen1) = (cpu_seconds(server.pid()), cpu_seconds(std::process::id()));
-    let rss = rss_bytes(server.pid());
+    let (cpu1, gen1) = (server.cpu_seconds(), cpu_seconds(std::process::id()));
+    let rss = server.rss_bytes();
     pb.finish_and_clear();
     load.close().await;
     Ok(SteadyResult {
@@ -310,14 +401,14 @@ async fn steady(
 /// Steps the per-client rate up until p99 passes 50 ms or an update is lost; returns the
 /// last rate that held: (delivered updates/s, its p99 ms, steps run).
 async fn saturation(
-    server: &Server,
+    server: &Deployment,
     proto: Proto,
     tokens: &[[String; 2]],
     seconds: f64,
     name: &str,
 ) -> anyhow::Result<(f64, f64, usize)> {
     let connecting = bar(tokens.len() as u64 * 2, &format!("{name}: connecting"));
-    let mut load = Load::connect(proto, server.addr, tokens, &connecting).await?;
+    let mut load = Load::connect(proto, server.addrs(), tokens, &connecting).await?;
     connecting.finish_and_clear();
     load.warm_up().await?;
     let pb = bar(SATURATION_HZ.len() as u64, &format!("{name}: saturation"));
@@ -345,16 +436,17 @@ async fn saturation(
 
 /// Returns (messages/s, ack p99 ms, errors).
 async fn voice(
-    server: &Server,
+    server: &Deployment,
     tokens: &[[String; 2]],
     seconds: f64,
+    name: &str,
 ) -> anyhow::Result<(f64, f64, u64)> {
-    let connecting = bar(tokens.len() as u64 * 2, "haurach: connecting");
-    let mut load = Load::connect(Proto::Haurach, server.addr, tokens, &connecting).await?;
+    let connecting = bar(tokens.len() as u64 * 2, &format!("{name}: connecting"));
+    let mut load = Load::connect(Proto::Haurach, server.addrs(), tokens, &connecting).await?;
     connecting.finish_and_clear();
     load.warm_up().await?;
     let pb = spinner(format!(
-        "haurach: durable voice, {} clients for {seconds} s",
+        "{name}: durable voice, {} clients for {seconds} s",
         tokens.len() * 2
     ));
     let (n, errors, latency, secs) = load.voice(seconds).await?;
@@ -369,31 +461,31 @@ async fn voice(
 
 /// Returns (bytes of server RSS per idle connection, connections).
 async fn idle_memory(
-    server: &Server,
+    server: &Deployment,
     proto: Proto,
     tokens: &[[String; 2]],
     name: &str,
 ) -> anyhow::Result<(f64, usize)> {
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let before = rss_bytes(server.pid());
+    let before = server.rss_bytes();
     let connecting = bar(tokens.len() as u64 * 2, &format!("{name}: idle clients"));
-    let load = Load::connect(proto, server.addr, tokens, &connecting).await?;
+    let load = Load::connect(proto, server.addrs(), tokens, &connecting).await?;
     connecting.finish_and_clear();
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let after = rss_bytes(server.pid());
+    let after = server.rss_bytes();
     load.close().await;
     let n = tokens.len() * 2;
     Ok((after.saturating_sub(before) as f64 / n as f64, n))
 }
 
-fn table(h: &Results, m: Option<&Results>, pinned: bool) -> String {
+fn table(columns: &[(&str, &Results)], pinned: bool) -> String {
     let mut out = String::new();
     let col =
         |r: &Results, f: &dyn Fn(&Results) -> Option<String>| f(r).unwrap_or_else(|| "-".into());
     let mut row = |label: &str, f: &dyn Fn(&Results) -> Option<String>| {
-        let _ = write!(out, "{label:<34} {:>14}", col(h, f));
-        if let Some(m) = m {
-            let _ = write!(out, " {:>14}", col(m, f));
+        let _ = write!(out, "{label:<34}");
+        for (_, r) in columns {
+            let _ = write!(out, " {:>14}", col(r, f));
         }
         out.push('\n');
     };
@@ -452,9 +544,9 @@ fn table(h: &Results, m: Option<&Results>, pinned: bool) -> String {
     row("idle: server bytes per connection", &|r| {
         r.idle_bytes_per_conn.map(|s| format!("{:.0}", s.0))
     });
-    let mut head = format!("{:<34} {:>14}", "", "haurach");
-    if m.is_some() {
-        let _ = write!(head, " {:>14}", "mosquitto");
+    let mut head = format!("{:<34}", "");
+    for (name, _) in columns {
+        let _ = write!(head, " {name:>14}");
     }
     let note = if pinned {
         "servers pinned to core 0, load generator to core 1\n"

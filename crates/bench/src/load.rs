@@ -164,10 +164,11 @@ fn now_rfc3339() -> String {
 
 impl Load {
     /// Connects `tokens.len()` pairs (Haurach: the members' tokens; MQTT: only the count
-    /// matters), at most 128 handshakes at a time, and starts every reader.
+    /// matters), the first member of each pair to `addrs[0]` and the second to `addrs[1]`,
+    /// at most 128 handshakes at a time, and starts every reader.
     pub async fn connect(
         proto: Proto,
-        addr: SocketAddr,
+        addrs: [SocketAddr; 2],
         tokens: &[[String; 2]],
         progress: &indicatif::ProgressBar,
     ) -> anyhow::Result<Load> {
@@ -178,6 +179,8 @@ impl Load {
             for (member, token) in pair_tokens.iter().enumerate() {
                 let gate = gate.clone();
                 let token = token.clone();
+                // Each member of a pair on its own node, when there are two.
+                let addr = addrs[member];
                 connecting.spawn(async move {
                     let _permit = gate.acquire().await.expect("open");
                     let name = format!("{}{pair}", if member == 0 { "a" } else { "b" });

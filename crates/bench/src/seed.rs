@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use haurach_server::auth;
-use haurach_server::store::{Sqlite, Store};
+use haurach_server::store::{Postgres, Sqlite, Store};
 
 /// One bonded pair: both members' tokens.
 pub struct Pair {
@@ -20,7 +20,23 @@ pub async fn pairs(
     n: usize,
     progress: &indicatif::ProgressBar,
 ) -> anyhow::Result<Vec<Pair>> {
-    let store = Sqlite::open_for_bulk_load(data).await?;
+    pairs_in(Sqlite::open_for_bulk_load(data).await?, n, progress).await
+}
+
+/// Creates `n` bonded pairs in the PostgreSQL database at `url`.
+pub async fn pairs_in_postgres(
+    url: &str,
+    n: usize,
+    progress: &indicatif::ProgressBar,
+) -> anyhow::Result<Vec<Pair>> {
+    pairs_in(Postgres::connect_for_bulk_load(url).await?, n, progress).await
+}
+
+async fn pairs_in<S: Store>(
+    store: S,
+    n: usize,
+    progress: &indicatif::ProgressBar,
+) -> anyhow::Result<Vec<Pair>> {
     let phc = auth::hash_password("bench-password").map_err(anyhow::Error::msg)?;
     let mut pairs = Vec::with_capacity(n);
     for i in 0..n {

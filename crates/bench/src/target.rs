@@ -50,8 +50,9 @@ fn pinned(program: &str, args: &[String]) -> Command {
     cmd
 }
 
-/// Starts `haurach serve` (this very binary) on `data`, on a free loopback port.
-pub fn start_haurach(data: &Path) -> anyhow::Result<Server> {
+/// Starts `haurach serve` (this very binary) on `data`, on a free loopback port, with
+/// more `HAURACH_*` settings in `env`.
+pub fn start_haurach(data: &Path, env: &[(&str, String)]) -> anyhow::Result<Server> {
     let exe = std::env::current_exe().context("cannot find the haurach binary")?;
     let args = vec![
         "serve".to_owned(),
@@ -66,6 +67,7 @@ pub fn start_haurach(data: &Path) -> anyhow::Result<Server> {
         .env("HAURACH_MAX_LINKS", "40000")
         // Idle links in the memory phase send nothing for a while.
         .env("HAURACH_CONTACT_TIMEOUT_S", "3600")
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -123,6 +125,48 @@ impl Server {
     /// The process to measure: the shell `exec`s, so the child's pid is the server's.
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+}
+
+/// What one column of the table runs against: one server, or two Haurach nodes.
+pub struct Deployment {
+    /// The server processes measured (one, or two nodes).
+    pub nodes: Vec<Server>,
+}
+
+impl Deployment {
+    /// One server.
+    pub fn one(server: Server) -> Deployment {
+        Deployment {
+            nodes: vec![server],
+        }
+    }
+
+    /// Where each member of a pair connects: the first node, and the last.
+    pub fn addrs(&self) -> [SocketAddr; 2] {
+        [self.nodes[0].addr, self.nodes[self.nodes.len() - 1].addr]
+    }
+
+    /// CPU seconds of every node together.
+    pub fn cpu_seconds(&self) -> f64 {
+        self.nodes.iter().map(|n| cpu_seconds(n.pid())).sum()
+    }
+
+    /// Resident memory of every node together, bytes.
+    pub fn rss_bytes(&self) -> u64 {
+        self.nodes.iter().map(|n| rss_bytes(n.pid())).sum()
+    }
+}
+
+/// Pins a running process (all its threads) to core 0, beside the servers, when pinning
+/// is possible: for PostgreSQL and NATS, which the multi-node comparison starts.
+pub fn pin_to_server_core(pid: u32) {
+    if can_pin() {
+        let _ = Command::new("taskset")
+            .args(["-a", "-cp", "0", &pid.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
     }
 }
 

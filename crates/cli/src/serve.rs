@@ -23,6 +23,14 @@ pub struct ServeArgs {
     /// Seconds of silence after which a partner has lost contact [default: 60].
     #[arg(long, value_name = "SECONDS")]
     contact_timeout: Option<f64>,
+    /// PostgreSQL instead of SQLite, for several nodes serving one city
+    /// (postgres://user:password@host:port/database; env HAURACH_DATABASE_URL).
+    #[arg(long, value_name = "URL")]
+    database_url: Option<String>,
+    /// NATS for live events between several nodes (nats://host:4222; env
+    /// HAURACH_NATS_URL). Needs --database-url: the nodes share one database.
+    #[arg(long, value_name = "URL")]
+    nats_url: Option<String>,
     /// Print the example configuration file, with every default, and exit.
     #[arg(long)]
     print_config: bool,
@@ -53,15 +61,28 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(timeout) = args.contact_timeout {
         config.contact_timeout_s = timeout;
     }
+    if let Some(url) = args.database_url {
+        config.database_url = Some(url);
+    }
+    if let Some(url) = args.nats_url {
+        config.nats_url = Some(url);
+    }
     config.validate()?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
-    tracing::info!(
-        "haurach is listening on http://{addr} (data in {})",
-        config.data.display()
-    );
+    let storage = match &config.database_url {
+        // The URL may carry a password: say only which kind of store.
+        Some(_) => "data in PostgreSQL".to_owned(),
+        None => format!("data in {}", config.data.display()),
+    };
+    let events = if config.nats_url.is_some() {
+        ", live events over NATS"
+    } else {
+        ""
+    };
+    tracing::info!("haurach is listening on http://{addr} ({storage}{events})");
     // Tests that start the binary read this line to learn the port when given port 0.
     println!("listening on http://{addr}");
     haurach_server::run(config, listener, shutdown_signal()).await?;

@@ -1,18 +1,29 @@
 //! The event bus: every live event for an account (pull updates, tier changes, contact,
 //! messages, thoughts) passes through a [`Bus`], so a second node can carry them between
-//! machines without touching the handlers. [`LocalBus`] is the in-process backend.
+//! machines without touching the handlers. [`LocalBus`] is the in-process backend, for a
+//! city served by one node; [`nats::NatsBus`] carries events between several nodes.
 //!
 //! Events are JSON text frames, serialised once by the publisher and shared by every
 //! link of the account.
+//!
+//! With several nodes, each node keeps its own copy of a bond's live state (fixes, tiers,
+//! contact, guards). The node that hears something shares it with the others as a
+//! [`BondEvent`]; every copy applies it, and each node tells *its own* links what follows
+//! from it (pull, tiers, contact) with [`Bus::publish_local`], so every link is told once,
+//! by the node it is connected to.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
+use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
+use uuid::Uuid;
 
 use crate::store::AccountId;
+
+pub mod nats;
 
 /// One serialised server frame, with the sequence number of the message it carries (so a
 /// link replaying stored messages can skip live copies it has already sent).
@@ -47,14 +58,100 @@ impl From<String> for Frame {
 /// allocated as they fill (in blocks of 32), so an idle link does not pay for them.
 pub const LINK_BACKLOG: usize = 256;
 
+/// A change to a bond's live state, shared between nodes so each node's copy of the bond
+/// stays the same as the others'. Member indexes are 0 (who invited) and 1.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum BondEvent {
+    /// A member sent a position.
+    Fix {
+        /// The bond.
+        bond: Uuid,
+        /// Which member.
+        idx: u8,
+        /// Degrees.
+        lat: f64,
+        /// Degrees.
+        lon: f64,
+        /// Metres.
+        accuracy_m: f64,
+        /// When the fix was taken, Unix milliseconds.
+        at_ms: i64,
+        /// When the server heard it, Unix milliseconds.
+        received_at: i64,
+    },
+    /// A member was heard from (a frame, a heartbeat, an HTTP call).
+    Heard {
+        /// The bond.
+        bond: Uuid,
+        /// Which member.
+        idx: u8,
+        /// Unix milliseconds.
+        at: i64,
+    },
+    /// A member guarded or unguarded their thoughts.
+    Guard {
+        /// The bond.
+        bond: Uuid,
+        /// Which member.
+        idx: u8,
+        /// Guarded now.
+        on: bool,
+    },
+    /// Two people bonded: whatever a node believed about them is stale.
+    Formed {
+        /// The bond.
+        bond: Uuid,
+        /// The two members.
+        members: [Uuid; 2],
+    },
+    /// A bond ended.
+    Ended {
+        /// The bond.
+        bond: Uuid,
+        /// The two members.
+        members: [Uuid; 2],
+    },
+}
+
 /// Carries frames to the links of an account, wherever they are connected.
 pub trait Bus: Clone + Send + Sync + 'static {
-    /// Sends a frame to every link of `account` (none may be connected: then it is dropped;
-    /// what must not be lost is in the store).
+    /// Sends a frame to every link of `account` on every node (none may be connected: then
+    /// it is dropped; what must not be lost is in the store).
     fn publish(&self, account: AccountId, frame: Frame);
+
+    /// Sends a frame to the links of `account` connected to this node only: for what every
+    /// node works out for itself from the shared [`BondEvent`]s.
+    fn publish_local(&self, account: AccountId, frame: Frame) {
+        self.publish(account, frame);
+    }
 
     /// Receives the frames for `account` from now on. Dropping the [`Subscription`] ends it.
     fn subscribe(&self, account: AccountId) -> Subscription;
+
+    /// Whether several nodes serve the city. Then message frames may arrive out of
+    /// sequence order or go missing (a link treats one as a notice and reads the messages
+    /// from the store), and what a node remembers of an account can be changed by another
+    /// node at any moment (the hub caches less).
+    fn several_nodes(&self) -> bool {
+        false
+    }
+
+    /// Shares a change of a bond's live state with the other nodes (none on one node).
+    fn share(&self, event: BondEvent) {
+        let _ = event;
+    }
+
+    /// The changes other nodes share, for the hub to apply; `None` on one node, and after
+    /// the first call.
+    fn take_bond_events(&self) -> Option<mpsc::Receiver<BondEvent>> {
+        None
+    }
+
+    /// Whether the bus can reach the other nodes now.
+    fn healthy(&self) -> bool {
+        true
+    }
 }
 
 /// A stream of frames for one account. A receiver that falls more than [`LINK_BACKLOG`]

@@ -31,6 +31,12 @@ pub struct Config {
     /// The most pixels a picture may have, in megapixels; checked from its header before
     /// it is decoded.
     pub max_image_megapixels: u32,
+    /// PostgreSQL instead of SQLite (`postgres://user:password@host:port/database`): for a
+    /// city served by several nodes, which all connect to the same database.
+    pub database_url: Option<String>,
+    /// NATS for live events between several nodes (`nats://host:4222`). Without it, live
+    /// events stay inside this process.
+    pub nats_url: Option<String>,
 }
 
 impl Default for Config {
@@ -45,6 +51,8 @@ impl Default for Config {
             max_links: 20_000,
             max_image_bytes: 20 * 1024 * 1024,
             max_image_megapixels: 40,
+            database_url: None,
+            nats_url: None,
         }
     }
 }
@@ -132,6 +140,8 @@ impl Config {
                 "MAX_IMAGE_MEGAPIXELS" => {
                     config.max_image_megapixels = value.parse().map_err(|e| bad(format!("{e}")))?
                 }
+                "DATABASE_URL" => config.database_url = Some(value).filter(|v| !v.is_empty()),
+                "NATS_URL" => config.nats_url = Some(value).filter(|v| !v.is_empty()),
                 // Variables the client side of the binary (or the log filter) reads.
                 "SERVER" | "HOME" | "AS" | "LOG" | "PASSWORD" => {}
                 _ => return Err(bad("not a Haurach setting".into())),
@@ -172,6 +182,29 @@ impl Config {
         if self.max_links == 0 {
             return Err(ConfigError::Invalid("max_links must be at least 1".into()));
         }
+        if let Some(url) = &self.database_url
+            && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
+        {
+            return Err(ConfigError::Invalid(
+                "database_url must be a PostgreSQL URL, postgres://user:password@host:port/database \
+                 (leave it out to use SQLite under `data`)"
+                    .into(),
+            ));
+        }
+        if self.nats_url.is_some() && self.database_url.is_none() {
+            return Err(ConfigError::Invalid(
+                "nats_url is for several nodes, and several nodes must share one PostgreSQL \
+                 database: set database_url too"
+                    .into(),
+            ));
+        }
+        if let Some(url) = &self.nats_url
+            && !(url.starts_with("nats://") || url.starts_with("tls://"))
+        {
+            return Err(ConfigError::Invalid(
+                "nats_url must look like nats://host:4222 (leave it out for one node)".into(),
+            ));
+        }
         Ok(())
     }
 
@@ -203,7 +236,11 @@ impl Config {
              # Largest picture accepted, bytes.\n\
              max_image_bytes = {}\n\
              # Most pixels a picture may have, megapixels (checked before decoding).\n\
-             max_image_megapixels = {}\n",
+             max_image_megapixels = {}\n\n\
+             # Several nodes serving one city share a PostgreSQL database and a NATS server\n\
+             # (see docs/deploy.md). Without these, one node serves it from SQLite.\n\
+             # database_url = \"postgres://haurach:secret@127.0.0.1:5432/haurach\"  (HAURACH_DATABASE_URL)\n\
+             # nats_url = \"nats://127.0.0.1:4222\"  (HAURACH_NATS_URL)\n",
             d.listen,
             d.data.display(),
             d.contact_timeout_s,

@@ -139,7 +139,25 @@ impl IntoResponse for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> ApiError {
-        ApiError::internal(err)
+        match &err {
+            // The database is down or out of reach (PostgreSQL on another machine): nothing
+            // was written, and trying again later is the right thing to do.
+            StoreError::Database(
+                sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::Io(_)
+                | sqlx::Error::Tls(_),
+            ) => {
+                tracing::warn!(error = %err, "storage unavailable");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "storage_unavailable",
+                    "the database cannot be reached just now; nothing was stored: try again \
+                     in a moment",
+                )
+            }
+            _ => ApiError::internal(err),
+        }
     }
 }
 

@@ -71,7 +71,7 @@ const LOGIN_WINDOW: Duration = Duration::from_secs(60);
 pub fn router<S: Store, B: Bus>(app: AppState<S, B>) -> Router {
     let max_body = app.hub.config.max_body_bytes;
     Router::new()
-        .route("/healthz", get(healthz))
+        .route("/healthz", get(healthz::<S, B>))
         .route("/metrics", get(metrics::<S, B>))
         .route("/api/v1/openapi.json", get(crate::openapi::document))
         .route("/api/v1/accounts", post(create_account::<S, B>))
@@ -225,8 +225,20 @@ fn account_view(a: &AccountRecord) -> Account {
     }
 }
 
-async fn healthz() -> &'static str {
-    "ok\n"
+/// `ok` when this node can store and (with several nodes) reach the others; otherwise
+/// 503 saying which is missing, so a load balancer sends people elsewhere.
+async fn healthz<S: Store, B: Bus>(State(app): State<AppState<S, B>>) -> Response {
+    let store = app.hub.store.healthy().await;
+    let bus = app.hub.bus.healthy();
+    if store && bus {
+        return "ok\n".into_response();
+    }
+    let missing = match (store, bus) {
+        (false, false) => "the database and the event bus (NATS) cannot be reached",
+        (false, true) => "the database cannot be reached",
+        _ => "the event bus (NATS) cannot be reached",
+    };
+    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unhealthy", missing).into_response()
 }
 
 async fn metrics<S: Store, B: Bus>(State(app): State<AppState<S, B>>) -> Response {

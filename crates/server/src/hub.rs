@@ -22,7 +22,7 @@ use haurach_proto::{
 use time::OffsetDateTime;
 use tokio::sync::Mutex as AsyncMutex;
 
-use crate::bus::{Bus, Frame};
+use crate::bus::{BondEvent, Bus, Frame};
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::messages::MessageWriter;
@@ -198,6 +198,13 @@ impl<S: Store, B: Bus> Hub<S, B> {
         publish_to(&self.bus, to, frame);
     }
 
+    /// Tells `to`'s links on this node only (each node tells its own links what follows
+    /// from a bond's shared state).
+    fn publish_local(&self, to: AccountId, frame: &ServerFrame) {
+        let json = serde_json::to_string(frame).expect("server frames always serialise");
+        self.bus.publish_local(to, Frame::from(json));
+    }
+
     /// The runtime of `account`'s bond, loading it from the store on first use.
     async fn held(&self, account: AccountId) -> Result<Option<Held>, StoreError> {
         let cached = self
@@ -218,10 +225,14 @@ impl<S: Store, B: Bus> Hub<S, B> {
             None => self.store.bond_of(account).await?,
         };
         let Some(record) = record else {
-            self.membership
-                .lock()
-                .expect("hub lock")
-                .insert(account, None);
+            // With several nodes, another node may bond this account at any moment: an
+            // unbonded account is looked up each time (it costs only the unbonded).
+            if !self.bus.several_nodes() {
+                self.membership
+                    .lock()
+                    .expect("hub lock")
+                    .insert(account, None);
+            }
             return Ok(None);
         };
         let idx = record
@@ -317,7 +328,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
             },
         };
         for member in rt.record.members {
-            self.publish(member, &frame);
+            self.publish_local(member, &frame);
         }
     }
 
@@ -333,6 +344,11 @@ impl<S: Store, B: Bus> Hub<S, B> {
             if let Some(event) = rt.contact[held.idx].heard(now) {
                 self.publish_contact(&rt, held.idx, event);
             }
+            self.bus.share(BondEvent::Heard {
+                bond: rt.record.id.0,
+                idx: held.idx as u8,
+                at: now,
+            });
         }
         Ok(())
     }
@@ -366,34 +382,61 @@ impl<S: Store, B: Bus> Hub<S, B> {
             return Ok(());
         };
         let mut rt = held.lock().await?;
-        let idx = held.idx;
+        self.bus.share(BondEvent::Fix {
+            bond: rt.record.id.0,
+            idx: held.idx as u8,
+            lat: fix.lat,
+            lon: fix.lon,
+            accuracy_m: fix.accuracy_m,
+            at_ms: fix.at_ms,
+            received_at: now,
+        });
+        self.moved(&mut rt, held.idx, fix, now, true).await;
+        Ok(())
+    }
+
+    /// Member `idx` of the bond sent `fix`, heard at `now`, on this node (`here`) or on
+    /// another. Updates contact, stretch, tiers and the pull, and tells this node's links.
+    async fn moved(&self, rt: &mut BondRuntime, idx: usize, fix: Fix, now: i64, here: bool) {
         if let Some(event) = rt.contact[idx].heard(now) {
-            self.publish_contact(&rt, idx, event);
+            self.publish_contact(rt, idx, event);
         }
         if let Some(stretch) = rt.stretch[idx].observe(&fix) {
-            let frame = ServerFrame::Stretch {
-                who: rt.record.names[idx].clone(),
-                jump_m: stretch.jump_m,
-                speed_kmh: stretch.speed_kmh,
-            };
-            for member in rt.record.members {
-                self.publish(member, &frame);
+            // Both partners everywhere are told, once, by the node that heard the fix.
+            if here {
+                let frame = ServerFrame::Stretch {
+                    who: rt.record.names[idx].clone(),
+                    jump_m: stretch.jump_m,
+                    speed_kmh: stretch.speed_kmh,
+                };
+                for member in rt.record.members {
+                    self.publish(member, &frame);
+                }
             }
         }
         // An older fix than the one held (a delayed retry) is stored nowhere and moves
         // nothing: the store ignores it the same way.
         if rt.fixes[idx].is_some_and(|held| held.at_ms > fix.at_ms) {
-            return Ok(());
+            return;
         }
         rt.fixes[idx] = Some(fix);
+        if rt.fixes[1 - idx].is_none() {
+            // The partner's fix may have been stored after this bond was loaded (on
+            // another node, or a moment before the bond was made).
+            let partner = rt.record.members[1 - idx];
+            match self.store.position(partner).await {
+                Ok(stored) => rt.fixes[1 - idx] = stored.map(|p| p.fix),
+                Err(e) => tracing::warn!(error = %e, "cannot read the partner's position"),
+            }
+        }
         let Some(span) = rt.span() else {
-            return Ok(());
+            return;
         };
         let profile = rt.record.profile;
         let changes = rt.tiers.update(profile, span.pessimistic_m);
         if !changes.is_empty() {
             self.positions.queue_tiers(rt.record.id, rt.tiers.open());
-            self.publish_tier_changes(&rt, &changes);
+            self.publish_tier_changes(rt, &changes);
         }
         for i in 0..2 {
             if let Some((pull, strength, next_tier)) = rt.pull_for(i, &span) {
@@ -403,10 +446,75 @@ impl<S: Store, B: Bus> Hub<S, B> {
                     strength,
                     next_tier,
                 };
-                self.publish(rt.record.members[i], &frame);
+                self.publish_local(rt.record.members[i], &frame);
             }
         }
-        Ok(())
+    }
+
+    /// Applies a change another node shared. Bonds this node has not loaded are skipped:
+    /// when it loads one, it reads the state from the store.
+    pub async fn apply(&self, event: BondEvent) {
+        let bond = match &event {
+            BondEvent::Formed { members, .. } => {
+                // Whatever this node believed about the two is stale.
+                let mut membership = self.membership.lock().expect("hub lock");
+                for member in members {
+                    membership.remove(&AccountId(*member));
+                }
+                return;
+            }
+            BondEvent::Fix { bond, .. }
+            | BondEvent::Heard { bond, .. }
+            | BondEvent::Guard { bond, .. }
+            | BondEvent::Ended { bond, .. } => BondId(*bond),
+        };
+        let Some(runtime) = self.bonds.lock().expect("hub lock").get(&bond).cloned() else {
+            return;
+        };
+        let mut rt = runtime.lock().await;
+        if rt.ended {
+            return;
+        }
+        match event {
+            BondEvent::Fix {
+                idx,
+                lat,
+                lon,
+                accuracy_m,
+                at_ms,
+                received_at,
+                ..
+            } => {
+                let idx = usize::from(idx.min(1));
+                self.last_heard
+                    .lock()
+                    .expect("hub lock")
+                    .insert(rt.record.members[idx], received_at);
+                let fix = Fix {
+                    lat,
+                    lon,
+                    accuracy_m,
+                    at_ms,
+                };
+                self.moved(&mut rt, idx, fix, received_at, false).await;
+            }
+            BondEvent::Heard { idx, at, .. } => {
+                let idx = usize::from(idx.min(1));
+                self.last_heard
+                    .lock()
+                    .expect("hub lock")
+                    .insert(rt.record.members[idx], at);
+                if let Some(event) = rt.contact[idx].heard(at) {
+                    self.publish_contact(&rt, idx, event);
+                }
+            }
+            BondEvent::Guard { idx, on, .. } => rt.guarded[usize::from(idx.min(1))] = on,
+            BondEvent::Ended { .. } => {
+                rt.ended = true;
+                self.forget_bond(&rt.record);
+            }
+            BondEvent::Formed { .. } => {}
+        }
     }
 
     fn publish_tier_changes(&self, rt: &BondRuntime, changes: &[TierChange]) {
@@ -417,7 +525,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
                 range_m: rt.record.profile.range_m(change.tier),
             };
             for member in rt.record.members {
-                self.publish(member, &frame);
+                self.publish_local(member, &frame);
             }
         }
     }
@@ -685,6 +793,11 @@ impl<S: Store, B: Bus> Hub<S, B> {
         let mut rt = held.lock().await?;
         if rt.guarded[held.idx] != on {
             rt.guarded[held.idx] = on;
+            self.bus.share(BondEvent::Guard {
+                bond: rt.record.id.0,
+                idx: held.idx as u8,
+                on,
+            });
             let partner = rt.record.members[1 - held.idx];
             self.publish(partner, &ServerFrame::Guard { on });
             if on {
@@ -775,6 +888,10 @@ impl<S: Store, B: Bus> Hub<S, B> {
             Err(e) => return Err(e.into()),
         };
         self.forget_bond(&record);
+        self.bus.share(BondEvent::Formed {
+            bond: record.id.0,
+            members: record.members.map(|m| m.0),
+        });
         // Positions known before the bond existed count from the start.
         if let Some(held) = self.held(account).await? {
             let mut rt = held.lock().await?;
@@ -807,6 +924,10 @@ impl<S: Store, B: Bus> Hub<S, B> {
         self.store.end_bond(rt.record.id, now_ms()).await?;
         rt.ended = true;
         self.forget_bond(&rt.record);
+        self.bus.share(BondEvent::Ended {
+            bond: rt.record.id.0,
+            members: rt.record.members.map(|m| m.0),
+        });
         for member in rt.record.members {
             self.publish(member, &ServerFrame::BondEnded);
         }

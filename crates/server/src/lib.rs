@@ -33,7 +33,7 @@ pub use config::Config;
 
 use bus::{Bus, LocalBus};
 use hub::Hub;
-use store::{Sqlite, Store};
+use store::{Postgres, Sqlite, Store};
 
 /// Why the server could not start or stopped.
 #[derive(Debug, thiserror::Error)]
@@ -47,18 +47,42 @@ pub enum ServerError {
     /// Serving failed.
     #[error("serving: {0}")]
     Io(#[from] std::io::Error),
+    /// NATS could not be reached.
+    #[error("live events: {0}")]
+    Nats(#[from] bus::nats::NatsError),
 }
 
-/// Runs the server on `listener` with SQLite under `config.data` and the in-process bus
-/// until `shutdown` completes.
+/// Runs the server on `listener` until `shutdown` completes: with SQLite under
+/// `config.data`, or PostgreSQL at `config.database_url`; with the in-process bus, or NATS
+/// at `config.nats_url`.
 pub async fn run(
     config: Config,
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
     config.validate()?;
-    let store = Sqlite::open(&config.data).await?;
-    launch(store, LocalBus::new(), config, listener, shutdown).await
+    let nats = match &config.nats_url {
+        Some(url) => Some(bus::nats::NatsBus::connect(url).await?),
+        None => None,
+    };
+    match (config.database_url.clone(), nats) {
+        (None, None) => {
+            let store = Sqlite::open(&config.data).await?;
+            launch(store, LocalBus::new(), config, listener, shutdown).await
+        }
+        (None, Some(_)) => Err(config::ConfigError::Invalid(
+            "nats_url needs database_url (checked by validate)".into(),
+        )
+        .into()),
+        (Some(url), None) => {
+            let store = Postgres::connect(&url).await?;
+            launch(store, LocalBus::new(), config, listener, shutdown).await
+        }
+        (Some(url), Some(nats)) => {
+            let store = Postgres::connect(&url).await?;
+            launch(store, nats, config, listener, shutdown).await
+        }
+    }
 }
 
 /// Runs the server over any store and bus.
@@ -93,6 +117,16 @@ pub async fn launch<S: Store, B: Bus>(
         })
     };
 
+    // Changes other nodes share, applied in the order they arrive.
+    let applier = app.hub.bus.take_bond_events().map(|mut events| {
+        let app = app.clone();
+        tokio::spawn(async move {
+            while let Some(event) = events.recv().await {
+                app.hub.apply(event).await;
+            }
+        })
+    });
+
     let router = http::router(app);
     let mut stop_wait = stop_rx.clone();
     // Frames are small and latency matters: no Nagle delay on any connection.
@@ -110,5 +144,8 @@ pub async fn launch<S: Store, B: Bus>(
         })
         .await;
     sweeper.abort();
+    if let Some(applier) = applier {
+        applier.abort();
+    }
     Ok(result?)
 }

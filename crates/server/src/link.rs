@@ -178,6 +178,40 @@ async fn greet<S: Store, B: Bus>(
     Ok(last_sent)
 }
 
+/// Sends the stored messages after `last_sent` up to `upto`, in order.
+async fn catch_up<S: Store, B: Bus>(
+    app: &AppState<S, B>,
+    account: AccountId,
+    socket: &mut WebSocket,
+    last_sent: &mut i64,
+    upto: i64,
+) -> Result<(), LinkError> {
+    let store = &app.hub.store;
+    let Some(bond) = store.bond_of(account).await.map_err(ApiError::from)? else {
+        return Ok(());
+    };
+    while *last_sent < upto {
+        let page = store
+            .messages_after(bond.id, *last_sent, REPLAY_PAGE)
+            .await
+            .map_err(ApiError::from)?;
+        for m in page.iter().take_while(|m| m.seq <= upto) {
+            send(
+                socket,
+                &ServerFrame::Message {
+                    message: message_view(&bond, m),
+                },
+            )
+            .await?;
+            *last_sent = m.seq;
+        }
+        if page.len() < REPLAY_PAGE as usize || page.last().is_some_and(|m| m.seq >= upto) {
+            break;
+        }
+    }
+    Ok(())
+}
+
 /// Forwards live frames and takes the client's, until either side closes.
 async fn forward<S: Store, B: Bus>(
     app: &AppState<S, B>,
@@ -223,6 +257,15 @@ async fn forward<S: Store, B: Bus>(
                         continue;
                     }
                     if let Some(seq) = frame.seq {
+                        if hub.bus.several_nodes() {
+                            // Several nodes publish: this frame may have overtaken an
+                            // earlier message, or one may be lost. The store has them all,
+                            // in order.
+                            Box::pin(catch_up(app, account, socket, last_sent, seq)).await?;
+                            if *last_sent >= seq {
+                                continue;
+                            }
+                        }
                         *last_sent = seq;
                     }
                     socket.send(WsMessage::Text(frame.json.as_ref().into())).await?;

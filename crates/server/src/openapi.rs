@@ -76,12 +76,13 @@ pub const ROUTES: &[Route] = &[
     Route {
         method: "get",
         path: "/healthz",
-        summary: "Liveness: 200 when the server answers.",
+        summary: "Health: 200 when this node can store and reach the other nodes; 503 \
+                  saying which is missing otherwise.",
         request: None,
         status: 200,
         response: None,
         auth: false,
-        errors: &[],
+        errors: &[503],
     },
     Route {
         method: "get",

@@ -64,8 +64,6 @@ struct Inner {
     flows: HashMap<AccountId, Flow>,
     /// Asked account → the glimpse waiting for its answer.
     glimpses: HashMap<AccountId, Pending>,
-    /// Cache of the stored camera consent.
-    consent: HashMap<AccountId, bool>,
 }
 
 struct Flow {
@@ -153,18 +151,10 @@ impl Relay {
         delivered
     }
 
-    /// Whether `account` allows their camera (cached after the first read).
+    /// Whether `account` allows their camera. Read from the store each time (not cached):
+    /// with several nodes, a consent withdrawn on one must hold on every other at once.
     pub async fn consent<S: Store>(&self, store: &S, account: AccountId) -> Result<bool, ApiError> {
-        if let Some(allow) = self.inner.lock().expect("relay lock").consent.get(&account) {
-            return Ok(*allow);
-        }
-        let allow = store.camera_allowed(account).await?;
-        self.inner
-            .lock()
-            .expect("relay lock")
-            .consent
-            .insert(account, allow);
-        Ok(allow)
+        Ok(store.camera_allowed(account).await?)
     }
 
     /// Records whether `account` allows their camera (committed first).
@@ -176,7 +166,6 @@ impl Relay {
     ) -> Result<(), ApiError> {
         store.set_camera_allowed(account, allow, now_ms()).await?;
         let mut inner = self.inner.lock().expect("relay lock");
-        inner.consent.insert(account, allow);
         if !allow {
             inner.glimpses.remove(&account);
             inner.flows.remove(&account);

@@ -62,3 +62,63 @@ fn a_small_bench_prints_the_table_and_the_ratio_line() {
         }
     }
 }
+
+#[test]
+fn the_cost_of_several_nodes_is_measured_in_one_run() {
+    use haurach_testkit::{NatsServer, PgCluster, or_skip};
+    // The bench starts its own; these only check that it can.
+    if or_skip(PgCluster::start()).is_none() || or_skip(NatsServer::start()).is_none() {
+        return;
+    }
+    let out = haurach()
+        .args([
+            "bench",
+            "--compare",
+            "nodes",
+            "--pairs",
+            "6",
+            "--seconds",
+            "1",
+            "--phases",
+            "steady,voice",
+            "--voice-pairs",
+            "3",
+            "--quiet-wait",
+            "0",
+        ])
+        .output()
+        .expect("haurach bench runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let head = stdout.lines().next().unwrap_or_default();
+    let columns: Vec<&str> = head.split("  ").filter(|c| !c.trim().is_empty()).collect();
+    assert_eq!(
+        columns.iter().map(|c| c.trim()).collect::<Vec<_>>(),
+        ["haurach", "postgres", "2 nodes+nats"],
+        "{stdout}"
+    );
+    for label in [
+        "steady: delivered updates/s",
+        "voice: acknowledged messages/s",
+    ] {
+        let line = stdout
+            .lines()
+            .find(|l| l.starts_with(label))
+            .unwrap_or_else(|| panic!("no {label:?} row in\n{stdout}"));
+        let values: Vec<f64> = line[label.len()..]
+            .split_whitespace()
+            .map(|v| v.parse().unwrap())
+            .collect();
+        assert_eq!(values.len(), 3, "{line}");
+        assert!(values.iter().all(|v| *v > 0.0), "{line}");
+    }
+    let errors = stdout
+        .lines()
+        .find(|l| l.starts_with("voice: errors"))
+        .unwrap();
+    assert!(
+        errors.split_whitespace().skip(2).all(|v| v == "0"),
+        "{errors}"
+    );
+}

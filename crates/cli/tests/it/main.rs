@@ -5,6 +5,7 @@
 mod account;
 mod bench;
 mod link;
+mod multinode;
 mod pictures;
 mod replay;
 mod restart;

@@ -46,10 +46,16 @@ impl Server {
     /// A server on `data`, listening on `listen`. Returns once it has said where it
     /// listens: it is bound by then, so no test sleeps waiting for it.
     pub fn start_on(data: &Path, listen: &str) -> Server {
+        Server::start_with(data, listen, &[])
+    }
+
+    /// [`Server::start_on`] with more `HAURACH_*` settings in the environment.
+    pub fn start_with(data: &Path, listen: &str, env: &[(&str, &str)]) -> Server {
         let mut child = haurach()
             .args(["serve", "--listen", listen, "--data"])
             .arg(data)
             .env("HAURACH_LOG", "warn")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -354,5 +360,44 @@ impl LosingProxy {
             }
         });
         LosingProxy { url }
+    }
+}
+
+/// A load balancer in front of several servers, as a deployment has: each connection goes
+/// to the first server that takes it, so when one dies, clients reconnecting through the
+/// balancer reach the next. Its threads end with the test process.
+pub struct Balancer {
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+}
+
+impl Balancer {
+    /// A balancer over `addrs` (`127.0.0.1:PORT` each), in order of preference.
+    pub fn start(addrs: &[&str]) -> Balancer {
+        use std::net::{Shutdown, TcpListener, TcpStream};
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let addrs: Vec<String> = addrs.iter().map(|a| (*a).to_owned()).collect();
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { return };
+                let Some(upstream) = addrs.iter().find_map(|a| TcpStream::connect(a).ok()) else {
+                    continue;
+                };
+                let _ = client.set_nodelay(true);
+                let _ = upstream.set_nodelay(true);
+                for (mut from, mut to) in [
+                    (client.try_clone().unwrap(), upstream.try_clone().unwrap()),
+                    (upstream, client),
+                ] {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(Shutdown::Write);
+                        let _ = from.shutdown(Shutdown::Read);
+                    });
+                }
+            }
+        });
+        Balancer { url }
     }
 }

@@ -11,9 +11,12 @@ use haurach_proto::{Feeling, MessageKind};
 use uuid::Uuid;
 
 pub mod images;
+mod images_postgres;
+pub mod postgres;
 pub mod sqlite;
 
 pub use images::{ImageId, ImageRecord, ImageStore, MemoryRecord};
+pub use postgres::Postgres;
 pub use sqlite::Sqlite;
 
 /// An account's id.
@@ -323,6 +326,9 @@ pub trait Store: ImageStore + Clone + Send + Sync + 'static {
         by: AccountId,
         now_ms: i64,
     ) -> impl Future<Output = StoreResult<MessageRecord>> + Send;
+
+    /// Whether the database answers now.
+    fn healthy(&self) -> impl Future<Output = bool> + Send;
 
     /// Moves an account's delivery cursor forward to `seq` (never back).
     fn set_delivered(

@@ -553,6 +553,10 @@ impl Store for Sqlite {
         Ok(alarm)
     }
 
+    async fn healthy(&self) -> bool {
+        sqlx::query("SELECT 1").execute(&self.reader).await.is_ok()
+    }
+
     async fn set_delivered(&self, account: AccountId, seq: i64) -> StoreResult<()> {
         sqlx::query("UPDATE accounts SET delivered_seq = MAX(delivered_seq, ?) WHERE id = ?")
             .bind(seq)

@@ -4,8 +4,10 @@
 mod api;
 mod common;
 mod images;
+mod images_store;
 mod link;
 mod memories;
+mod outage;
 mod restart;
 mod sight;
 mod store;

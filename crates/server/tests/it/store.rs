@@ -4,14 +4,116 @@
 use haurach_bond::{Fix, Profile, Tier, TierSet};
 use haurach_proto::{Feeling, MessageKind};
 use haurach_server::store::{
-    AccountId, Appended, NewMessage, PositionRecord, Sqlite, Store, StoreError,
+    AccountId, Appended, NewMessage, PositionRecord, Postgres, Sqlite, Store, StoreError,
 };
+use haurach_testkit::{PgCluster, or_skip};
 
 #[tokio::test]
 async fn sqlite_passes_the_conformance_suite() {
     let dir = tempfile::tempdir().unwrap();
     let store = Sqlite::open(dir.path()).await.unwrap();
     conformance(store).await;
+}
+
+#[tokio::test]
+async fn postgres_passes_the_conformance_suite() {
+    let Some(pg) = or_skip(PgCluster::start()) else {
+        return;
+    };
+    let store = Postgres::connect(&pg.url()).await.unwrap();
+    conformance(store).await;
+}
+
+/// Two nodes (two pools) appending to one bond at once: every message is stored once, and
+/// the sequence a reader resumes from has no holes and no repeats.
+#[tokio::test]
+async fn postgres_keeps_one_bonds_messages_in_order_across_nodes() {
+    let Some(pg) = or_skip(PgCluster::start()) else {
+        return;
+    };
+    let node1 = Postgres::connect(&pg.url()).await.unwrap();
+    let node2 = Postgres::connect(&pg.url()).await.unwrap();
+    let a = node1.create_account("spike", "h", 1).await.unwrap();
+    let b = node1.create_account("amethyst", "h", 1).await.unwrap();
+    node1
+        .create_invite("ABCDEFGH", a.id, 1, 1_000)
+        .await
+        .unwrap();
+    let bond = node2
+        .accept_invite("ABCDEFGH", b.id, Profile::City, TierSet::always(), 2)
+        .await
+        .unwrap();
+    let send = |store: Postgres, who: AccountId, tag: &'static str| async move {
+        for i in 0..100 {
+            let batch = (0..3)
+                .map(|j| NewMessage {
+                    bond: bond.id,
+                    sender: who,
+                    client_id: format!("{tag}-{i}-{j}"),
+                    kind: MessageKind::Voice,
+                    body: Some(format!("{tag} {i} {j}")),
+                    feeling: None,
+                    sent_at: 10,
+                })
+                .collect();
+            store.append_messages(batch).await.unwrap();
+        }
+    };
+    tokio::join!(
+        send(node1.clone(), a.id, "a"),
+        send(node2.clone(), b.id, "b")
+    );
+    let stored = node1.messages_after(bond.id, 0, 1_000).await.unwrap();
+    assert_eq!(stored.len(), 600, "every message stored exactly once");
+    assert!(stored.windows(2).all(|w| w[0].seq < w[1].seq));
+    // Resuming from any point gives exactly the rest.
+    let middle = stored[299].seq;
+    let rest = node2.messages_after(bond.id, middle, 1_000).await.unwrap();
+    assert_eq!(rest.len(), 300);
+}
+
+/// Two nodes accepting two different codes of one inviter at the same moment: exactly one
+/// bond is made.
+#[tokio::test]
+async fn postgres_makes_one_bond_when_two_nodes_race_for_one_person() {
+    let Some(pg) = or_skip(PgCluster::start()) else {
+        return;
+    };
+    let node1 = Postgres::connect(&pg.url()).await.unwrap();
+    let node2 = Postgres::connect(&pg.url()).await.unwrap();
+    let a = node1.create_account("spike", "h", 1).await.unwrap();
+    let b = node1.create_account("amethyst", "h", 1).await.unwrap();
+    let c = node1.create_account("garnet", "h", 1).await.unwrap();
+    node1
+        .create_invite("AAAAAAAA", a.id, 1, 1_000)
+        .await
+        .unwrap();
+    node1
+        .create_invite("BBBBBBBB", a.id, 1, 1_000)
+        .await
+        .unwrap();
+    let (r1, r2) = tokio::join!(
+        node1.accept_invite("AAAAAAAA", b.id, Profile::City, TierSet::always(), 2),
+        node2.accept_invite("BBBBBBBB", c.id, Profile::City, TierSet::always(), 2),
+    );
+    assert_eq!(
+        r1.is_ok() as u8 + r2.is_ok() as u8,
+        1,
+        "exactly one acceptance wins: {r1:?} {r2:?}"
+    );
+    let loser = if r1.is_ok() { r2 } else { r1 };
+    assert!(
+        matches!(
+            loser,
+            Err(StoreError::Conflict("partner_bonded")) | Err(StoreError::NotFound("invite"))
+        ),
+        "{loser:?}"
+    );
+    let bond = node2.bond_of(a.id).await.unwrap().unwrap();
+    let partner = bond.members[1];
+    assert!(partner == b.id || partner == c.id);
+    let other = if partner == b.id { c.id } else { b.id };
+    assert!(node1.bond_of(other).await.unwrap().is_none());
 }
 
 #[tokio::test]
