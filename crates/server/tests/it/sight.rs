@@ -228,8 +228,12 @@ async fn sight_flows_at_the_allowed_size_and_rate_and_stops_out_of_range() {
     assert_eq!(side, 288);
     assert!((allowed_fps - 2.75).abs() < 0.01, "{allowed_fps}");
     assert!(sent_fps > 5.0, "sent {sent_fps}");
+    // Frames sent faster than the bond allows were dropped: what passed is about the
+    // allowed rate (loosely: the first window also counts the frames sent before it).
     assert!(
-        delivered_fps <= allowed_fps / 0.8 + 0.5 && delivered_fps >= 1.0,
+        delivered_fps >= 1.0
+            && delivered_fps < sent_fps * 0.7
+            && delivered_fps <= 2.0 * allowed_fps,
         "delivered {delivered_fps} of {sent_fps}"
     );
 
