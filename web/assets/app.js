@@ -6,12 +6,15 @@
 // server says they are stored (`sent`), so a message typed while offline goes out after
 // the reconnection, with the same id, and the server stores it once.
 
-import { api, ApiError, newId, session } from "./api.js";
+import { api, ApiError, call, newId, session } from "./api.js";
+import { Camera } from "./camera.js";
 import * as city from "./city.js";
+import { Memories } from "./memories.js";
 import * as fmt from "./format.js";
 import { holdToConfirm } from "./hold.js";
 import { Journey } from "./journey.js";
 import { Link } from "./link.js";
+import { Pictures } from "./pictures.js";
 import { Places } from "./places.js";
 import { destination, Radar } from "./radar.js";
 import { ThoughtSender, ThoughtText } from "./thoughts.js";
@@ -54,6 +57,7 @@ const link = new Link({
   token: () => session.token,
   after: () => state.cursor,
   onFrame: (frame) => onFrame(frame),
+  onBinary: (bytes) => camera.onBinary(bytes),
   onState: (s, detail) => renderConnection(s, detail),
   onDrop: () => checkSession(),
 });
@@ -67,6 +71,17 @@ const places = new Places({
   notice: (text) => notice(text),
 });
 let journey = null;
+const camera = new Camera({ link, call, el: (id) => $(id), bond: () => state.bond });
+
+const memories = new Memories({ el: (id) => $(id), bond: () => state.bond });
+
+const pictures = new Pictures({
+  gallery: $("gallery"),
+  me: () => state.me,
+  onStatus: (text) => ($("image-status").textContent = text),
+  sendFrame: (frame) => link.send(frame),
+  canTrace: () => Boolean(state.bond?.tiers?.images?.open),
+});
 
 // ---------------------------------------------------------------------------- screens
 
@@ -144,6 +159,9 @@ function logout(message) {
   const token = session.token;
   link.stop();
   city.reset();
+  camera.reset();
+  pictures.reset();
+  memories.reset();
   if (token && !message) api.logout().catch(() => {});
   if (state.me) localStorage.removeItem(outboxKey());
   session.clear();
@@ -182,6 +200,7 @@ function onFrame(f) {
       if (!state.bond) return;
       Object.assign(state.bond, { pull: f.pull, strength: f.strength, next_tier: f.next_tier ?? null });
       journey?.addPull(f.pull.distance_m);
+      pictures.onStrength(f.strength);
       renderBond();
       return;
     case "tier":
@@ -212,7 +231,21 @@ function onFrame(f) {
       if (f.on) state.partnerThought.clear();
       renderPartnerThought();
       return;
+    case "trace":
+      pictures.onTrace(f);
+      return;
+    case "glimpse_asked":
+      camera.onAsked(f);
+      return;
+    case "sight_rate":
+      camera.onRate(f);
+      return;
     case "error":
+      if (["camera_not_allowed", "no_glimpse_asked"].includes(f.problem?.code) ||
+          (f.problem?.code === "tier_closed" && ["glimpse", "sight"].includes(f.problem?.tier))) {
+        $("glimpse-status").textContent = `${fmt.capitalise(f.problem.detail)}.`;
+        return;
+      }
       return onError(f);
     default:
       city.onFrame(f);
@@ -243,6 +276,7 @@ function enterBond(bond, { resumeAfter } = {}) {
   const newBond = !state.bond || state.bond.id !== bond.id;
   state.bond = bond;
   if (newBond) {
+    pictures.reset();
     state.messages = new Map();
     state.partnerThought.clear();
     state.alarmsIn = [];
@@ -281,6 +315,9 @@ function enterBond(bond, { resumeAfter } = {}) {
   show("link");
   places.enter(bond);
   journey?.enter(bond);
+  pictures.refresh();
+  camera.load();
+  memories.refresh();
   renderBond();
   renderHistory();
   renderAlarms();
@@ -291,6 +328,9 @@ function enterBond(bond, { resumeAfter } = {}) {
 function onBondEnded() {
   const partner = state.bond?.partner;
   state.bond = null;
+  pictures.reset();
+  camera.reset();
+  memories.reset();
   state.messages = new Map();
   state.historyFor = null;
   state.alarmsIn = [];
@@ -321,6 +361,8 @@ function onTier(f) {
     clearTimeout(tierNews.timer);
     tierNews.timer = setTimeout(announceTiers, 150);
   }
+  camera.follow();
+  if (f.tier === "memories" && was !== f.open) memories.refresh();
   renderBond();
   renderPartnerThought();
 }
@@ -357,6 +399,7 @@ function onStretch(f) {
 function onMessage(m) {
   const isNew = !state.messages.has(m.seq);
   addMessage(m);
+  if (isNew) pictures.onMessage(m);
   if (m.from === state.me) takeFromOutbox(m.id);
   if (isNew && state.bond && m.from === state.bond.partner) {
     if (m.kind === "alarm" && !m.acknowledged_at) {
@@ -762,6 +805,11 @@ function renderGates() {
   $("voice-closed").textContent = voice;
   $("voice-send").disabled = Boolean(voice);
 
+  const imagesNote = closedNote("images", "Pictures pass");
+  $("images-closed").hidden = !imagesNote;
+  $("images-closed").textContent = imagesNote;
+  $("image-file").disabled = Boolean(imagesNote);
+
   const thoughtsNote = closedNote("thoughts", "Thoughts pass");
   $("thoughts-closed").hidden = !thoughtsNote;
   $("thoughts-closed").textContent = thoughtsNote ? `${thoughtsNote} Nothing you type reaches ${b.partner} now.` : "";
@@ -778,6 +826,8 @@ function messageLine(m) {
       const answered = m.acknowledged_at ? "answered" : "not answered yet";
       return { who, text: `raised the alarm${m.body ? `: ${m.body}` : ""} (${answered})`, alarm: true };
     }
+    case "image":
+      return { who, text: m.from === state.me ? "sent a picture" : "sent a picture (see Pictures)" };
     default:
       return { who, text: m.body ?? m.kind };
   }
@@ -1137,6 +1187,23 @@ function wire() {
     $("voice-error").hidden = true;
   });
 
+  // Pictures.
+  $("image-file").addEventListener("change", async () => {
+    const input = $("image-file");
+    const file = input.files?.[0];
+    if (!file) return;
+    $("image-error").hidden = true;
+    $("image-status").textContent = `Sending ${file.name}…`;
+    try {
+      await pictures.send(file);
+    } catch (e) {
+      $("image-status").textContent = "";
+      showError("image-error", `${file.name} was not sent: ${e.message}.`);
+    } finally {
+      input.value = "";
+    }
+  });
+
   // Thoughts.
   let thoughtTimer = null;
   $("thought-text").addEventListener("input", () => {
@@ -1151,6 +1218,43 @@ function wire() {
     const text = $("thought-text").value;
     if (state.bond && link.live && (text !== "" || thoughts.sent !== "")) thoughts.reset(text);
   }, THOUGHT_RESET_MS);
+  // Memories.
+  $("memory-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const body = $("memory-text").value.trim();
+    if (!body) return;
+    try {
+      await memories.write(body);
+      $("memory-text").value = "";
+      $("memory-error").hidden = true;
+    } catch (e) {
+      showError("memory-error", `Not kept: ${e.message}.`);
+    }
+  });
+  $("memory-photo").addEventListener("change", async () => {
+    const file = $("memory-photo").files?.[0];
+    if (!file) return;
+    try {
+      await memories.writePhoto(file, $("memory-text").value.trim());
+      $("memory-text").value = "";
+      $("memory-error").hidden = true;
+    } catch (e) {
+      showError("memory-error", `${file.name} was not kept: ${e.message}.`);
+    } finally {
+      $("memory-photo").value = "";
+    }
+  });
+
+  // Glimpse and sight.
+  $("camera-allow").addEventListener("click", async () => {
+    try {
+      await camera.setAllow(!camera.allow);
+    } catch (e) {
+      $("camera-state").textContent = `Not changed: ${e.message}.`;
+    }
+  });
+  $("glimpse-ask").addEventListener("click", () => camera.askGlimpse());
+
   $("guard").addEventListener("click", () => {
     state.guarded = !state.guarded;
     localStorage.setItem("haurach.guard", state.guarded ? "on" : "off");

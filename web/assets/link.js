@@ -24,6 +24,7 @@ export class Link {
    * @param {() => number|null} o.after resume after this message sequence number
    *        (null: after what the account acknowledged)
    * @param {(frame: object) => void} o.onFrame every server frame, parsed
+   * @param {(bytes: Uint8Array) => void} [o.onBinary] every binary frame (camera frames)
    * @param {(state: string, detail: object) => void} o.onState
    *        "connecting" | "live" | "offline" ({retryInMs}) | "stopped"
    * @param {() => void} o.onDrop called after a connection fails or drops
@@ -83,6 +84,16 @@ export class Link {
     return true;
   }
 
+  /** Sends a binary frame (a camera frame) if the link is up and not backed up; returns
+   *  whether it went out. A frame that would queue behind more than `maxBuffered` bytes
+   *  is not sent: live frames are worth more dropped than late. */
+  sendBinary(bytes, maxBuffered = 256 * 1024) {
+    if (!this.live || !this.ws || this.ws.readyState !== WebSocket.OPEN) return false;
+    if (this.ws.bufferedAmount > maxBuffered) return false;
+    this.ws.send(bytes);
+    return true;
+  }
+
   connect() {
     const token = this.o.token();
     if (!token) return;
@@ -101,8 +112,13 @@ export class Link {
       return;
     }
     this.ws = ws;
+    ws.binaryType = "arraybuffer";
     ws.onmessage = (ev) => {
       if (this.ws !== ws) return;
+      if (ev.data instanceof ArrayBuffer) {
+        this.o.onBinary?.(new Uint8Array(ev.data));
+        return;
+      }
       let frame;
       try {
         frame = JSON.parse(ev.data);

@@ -8,6 +8,7 @@
 //!   geographiclib-rs), and the pessimistic distance of two fixes.
 //! - [`tier`]: the tiers, the three profiles and their ranges, strength, and the
 //!   hysteresis that keeps a tier from flapping.
+//! - [`images`]: how sharp a picture the partner sees at a given strength.
 //! - [`pull`]: what one partner learns of the other: exact within sight range,
 //!   coarsened beyond it.
 //! - [`contact`]: lost and restored contact, and the stretch of an implausible jump.
@@ -18,6 +19,7 @@
 
 pub mod contact;
 pub mod geo;
+pub mod images;
 pub mod meeting;
 pub mod place;
 pub mod pull;

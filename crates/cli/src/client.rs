@@ -4,12 +4,14 @@
 //! - [`api`]: the HTTP client (wire types in and out, problem details as errors).
 //! - [`link`]: `watch` and `think` over the live link.
 //! - [`places`]: `place`, `meet` and `journey`.
+//! - [`pictures`]: `send-image`, `picture`, `remember` and `memories`.
 //! - [`show`]: the bond and the link's frames as a person reads them.
 //! - [`sessions`]: who is logged in where.
 
 pub mod api;
 pub mod city;
 pub mod link;
+pub mod pictures;
 pub mod places;
 pub mod sessions;
 pub mod show;
@@ -173,6 +175,71 @@ pub enum ClientCommand {
         /// What is wrong (optional).
         #[arg(num_args = 0.., allow_hyphen_values = true)]
         text: Vec<String>,
+    },
+    /// Send a picture to your partner (needs the images tier)
+    ///
+    /// JPEG, PNG or WebP. The server strips every piece of metadata (EXIF, so where it
+    /// was taken, above all) before your partner sees it, and keeps your original for
+    /// you. Your partner sees it at the size your closeness allows: a thumbnail at the
+    /// edge of the images tier, full size within sight range; it sharpens as you come
+    /// closer and never blurs again.
+    ///
+    /// Examples:
+    ///   haurach send-image sunset.jpg
+    ///   haurach --as spike send-image constellation.png
+    #[command(verbatim_doc_comment)]
+    SendImage {
+        /// The picture file.
+        file: PathBuf,
+    },
+    /// List the pictures of your bond, or save one
+    ///
+    /// Without an id, lists every picture with how sharp you may see it now. With one,
+    /// saves it (at the size allowed now) to --out, or ID.jpg in this directory.
+    ///
+    /// Examples:
+    ///   haurach picture
+    ///   haurach picture 0198c0de-... --out sky.jpg
+    ///   haurach picture 0198c0de-... --side 256     # a smaller one
+    #[command(verbatim_doc_comment)]
+    Picture {
+        /// The image's id (as `picture` lists it, or `watch` shows it).
+        id: Option<String>,
+        /// Where to save it.
+        #[arg(long, short, value_name = "FILE", requires = "id")]
+        out: Option<PathBuf>,
+        /// At most this many pixels on its longest side.
+        #[arg(long, value_name = "PX", requires = "id")]
+        side: Option<u32>,
+    },
+    /// Write in your private journal (words, or a photo with --photo)
+    ///
+    /// Your journal opens to your partner when you are together (within 25 m), and what
+    /// opened stays shared; what you write while apart stays yours until next time. A
+    /// photo loses its metadata (its location above all) before it is kept.
+    ///
+    /// Examples:
+    ///   haurach remember the Glass Needle at dusk
+    ///   haurach remember --photo needle.jpg the Needle from the bridge
+    #[command(verbatim_doc_comment)]
+    Remember {
+        /// The words (or the photo's caption).
+        #[arg(num_args = 0.., allow_hyphen_values = true)]
+        text: Vec<String>,
+        /// A photo to keep.
+        #[arg(long, value_name = "FILE")]
+        photo: Option<PathBuf>,
+    },
+    /// Read your journal, or with --partner what of your partner's has opened to you
+    ///
+    /// Examples:
+    ///   haurach memories
+    ///   haurach memories --partner
+    #[command(verbatim_doc_comment)]
+    Memories {
+        /// Your partner's journal instead of yours.
+        #[arg(long)]
+        partner: bool,
     },
     /// Acknowledge your partner's alarm
     ///
@@ -515,6 +582,53 @@ impl ClientCommand {
                 let (saved, api) = ctx.session(None)?;
                 let m = send(&api, MessageKind::Voice, Some(text.join(" ")), None).await?;
                 outln!("{}", show::message(&saved.name, &m));
+            }
+            ClientCommand::SendImage { file } => {
+                let (saved, api) = ctx.session(None)?;
+                let image = pictures::send(&api, &file).await?;
+                outln!("sent: {}", pictures::line(&saved.name, &image));
+            }
+            ClientCommand::Picture { id: None, .. } => {
+                let (saved, api) = ctx.session(None)?;
+                let list = pictures::list(&api).await?;
+                if list.images.is_empty() {
+                    outln!("no pictures yet: send one with haurach send-image FILE");
+                }
+                for image in &list.images {
+                    outln!("{}", pictures::line(&saved.name, image));
+                }
+            }
+            ClientCommand::Picture {
+                id: Some(id),
+                out,
+                side,
+            } => {
+                let (_, api) = ctx.session(None)?;
+                let (path, side) = pictures::fetch(&api, &id, side, out).await?;
+                outln!("saved {} ({side} px on its longest side)", path.display());
+            }
+            ClientCommand::Remember { text, photo } => {
+                let (_, api) = ctx.session(None)?;
+                let text = (!text.is_empty()).then(|| text.join(" "));
+                let m = pictures::remember(&api, text, photo.as_deref()).await?;
+                let shared = if m.shared_at.is_some() {
+                    "; you are together, so it is shared already"
+                } else {
+                    ""
+                };
+                outln!("kept in your journal{shared}");
+            }
+            ClientCommand::Memories { partner } => {
+                let (_, api) = ctx.session(None)?;
+                let (path, whose) = if partner {
+                    ("/api/v1/bond/memories", "your partner's")
+                } else {
+                    ("/api/v1/me/memories", "your")
+                };
+                let list: haurach_proto::MemoryList = api.get(path).await?;
+                for line in pictures::journal(&list, whose) {
+                    outln!("{line}");
+                }
             }
             ClientCommand::Feel { feeling } => {
                 let (saved, api) = ctx.session(None)?;

@@ -180,6 +180,9 @@ pub enum MessageKind {
     Feeling,
     /// Terror; passes at any range and stays raised until the partner acknowledges it.
     Alarm,
+    /// A picture; needs the images tier. Its `body` is the image's id. Sent only through
+    /// `POST /api/v1/bond/images`.
+    Image,
 }
 
 impl MessageKind {
@@ -189,6 +192,7 @@ impl MessageKind {
             MessageKind::Voice => Tier::Voice,
             MessageKind::Feeling => Tier::Feelings,
             MessageKind::Alarm => Tier::Alarm,
+            MessageKind::Image => Tier::Images,
         }
     }
 
@@ -198,14 +202,20 @@ impl MessageKind {
             MessageKind::Voice => "voice",
             MessageKind::Feeling => "feeling",
             MessageKind::Alarm => "alarm",
+            MessageKind::Image => "image",
         }
     }
 
     /// The kind named by an API key.
     pub fn from_key(key: &str) -> Option<MessageKind> {
-        [MessageKind::Voice, MessageKind::Feeling, MessageKind::Alarm]
-            .into_iter()
-            .find(|k| k.key() == key)
+        [
+            MessageKind::Voice,
+            MessageKind::Feeling,
+            MessageKind::Alarm,
+            MessageKind::Image,
+        ]
+        .into_iter()
+        .find(|k| k.key() == key)
     }
 }
 

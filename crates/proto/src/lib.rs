@@ -2,6 +2,7 @@
 //!
 //! - [`api`]: request and response bodies of the HTTP API (`/api/v1/...`).
 //! - [`city`]: the gate and the tower, fire-mail, summoning.
+//! - [`images`]: images sent between partners.
 //! - [`link`]: the frames of the live link (`/api/v1/link`, a WebSocket).
 //! - [`places`]: places and the meeting point (the Needle).
 //! - [`problem`]: RFC 9457 problem details, the shape of every HTTP error.
@@ -13,12 +14,14 @@
 pub mod api;
 pub mod city;
 pub mod human;
+pub mod images;
 pub mod link;
 pub mod places;
 pub mod problem;
 
 pub use api::*;
 pub use city::*;
+pub use images::{CameraConsent, ImageList, ImageView, MemoryList, MemoryView, NewMemory};
 pub use link::{ClientFrame, Mover, ServerFrame};
 pub use places::*;
 pub use problem::Problem;

@@ -144,6 +144,40 @@ pub enum ServerFrame {
         /// Who summoned them.
         by: String,
     },
+    /// Part of a stroke your partner drew over a picture of the bond.
+    Trace {
+        /// Who drew it.
+        from: String,
+        /// The stroke.
+        #[serde(flatten)]
+        trace: Trace,
+    },
+    /// Your partner asks for a glimpse through your camera (sent only when you allow
+    /// it). Answer with one binary frame: `0x01` followed by a JPEG whose longest side is
+    /// at most `side`.
+    GlimpseAsked {
+        /// Your partner's name.
+        by: String,
+        /// The longest side the glimpse may have at this strength, pixels.
+        side: u32,
+        /// Whether this is the return glimpse of a picture your partner just sent you
+        /// (not a request they made).
+        #[serde(default)]
+        on_sending: bool,
+    },
+    /// How your live sight is flowing, about once a second while you send it: what you
+    /// sent, what reached your partner, and what the bond allows now.
+    SightRate {
+        /// Frames a second you sent.
+        sent_fps: f64,
+        /// Frames a second that reached your partner (the rest were dropped: too fast for
+        /// the bond, too large, or your partner's connection was behind).
+        delivered_fps: f64,
+        /// Frames a second the bond allows now.
+        allowed_fps: f64,
+        /// The longest side of a frame the bond allows now, pixels.
+        side: u32,
+    },
     /// A frame you sent could not be taken; the link stays open.
     Error {
         /// Your id, for a failed `send`.
@@ -198,4 +232,27 @@ pub enum ClientFrame {
     },
     /// Nothing to say, but I am here (keeps contact live).
     Heartbeat,
+    /// Part of a stroke drawn over a picture of the bond (needs the images tier). Passed
+    /// to the partner as a `trace` frame; not stored.
+    Trace(Trace),
+    /// Ask for a glimpse through the partner's camera (needs the glimpse tier and the
+    /// partner's consent, `PUT /api/v1/me/camera`). The glimpse arrives as a binary
+    /// frame `0x01` + JPEG.
+    GlimpseAsk,
+}
+
+/// Part of a stroke drawn over a picture: points in the picture's own coordinates, from
+/// (0, 0) at its top left to (1, 1) at its bottom right, so they land in place whatever
+/// size each side shows it at.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Trace {
+    /// The picture: an image's id.
+    pub image: uuid::Uuid,
+    /// The stroke this belongs to (the drawer's number; a new number starts a new line).
+    pub stroke: u32,
+    /// Points of the stroke, each `[x, y]` in [0, 1]; at most 256 a frame.
+    pub points: Vec<[f32; 2]>,
+    /// Whether the stroke ends here.
+    #[serde(default)]
+    pub end: bool,
 }

@@ -26,6 +26,11 @@ pub struct Config {
     pub invite_ttl_h: f64,
     /// The most live links the server holds at once; more are refused with 503.
     pub max_links: usize,
+    /// The largest picture accepted, bytes (a larger upload is refused with 413).
+    pub max_image_bytes: usize,
+    /// The most pixels a picture may have, in megapixels; checked from its header before
+    /// it is decoded.
+    pub max_image_megapixels: u32,
     /// PostgreSQL instead of SQLite (`postgres://user:password@host:port/database`): for a
     /// city served by several nodes, which all connect to the same database.
     pub database_url: Option<String>,
@@ -54,6 +59,8 @@ impl Default for Config {
             max_body_bytes: 64 * 1024,
             invite_ttl_h: 24.0,
             max_links: 20_000,
+            max_image_bytes: 20 * 1024 * 1024,
+            max_image_megapixels: 40,
             database_url: None,
             nats_url: None,
             journey_days: 30.0,
@@ -142,6 +149,12 @@ impl Config {
                     config.invite_ttl_h = value.parse().map_err(|e| bad(format!("{e}")))?
                 }
                 "MAX_LINKS" => config.max_links = value.parse().map_err(|e| bad(format!("{e}")))?,
+                "MAX_IMAGE_BYTES" => {
+                    config.max_image_bytes = value.parse().map_err(|e| bad(format!("{e}")))?
+                }
+                "MAX_IMAGE_MEGAPIXELS" => {
+                    config.max_image_megapixels = value.parse().map_err(|e| bad(format!("{e}")))?
+                }
                 "DATABASE_URL" => config.database_url = Some(value).filter(|v| !v.is_empty()),
                 "NATS_URL" => config.nats_url = Some(value).filter(|v| !v.is_empty()),
                 "JOURNEY_DAYS" => {
@@ -192,6 +205,16 @@ impl Config {
             return Err(ConfigError::Invalid(
                 "max_parcel_bytes, parcel_quota_bytes and letters_per_day must be at least 1"
                     .into(),
+            ));
+        }
+        if self.max_image_bytes < 1024 {
+            return Err(ConfigError::Invalid(
+                "max_image_bytes must be at least 1024".into(),
+            ));
+        }
+        if !(1..=268).contains(&self.max_image_megapixels) {
+            return Err(ConfigError::Invalid(
+                "max_image_megapixels must be 1 to 268 (16,384 pixels a side)".into(),
             ));
         }
         if self.max_links == 0 {
@@ -265,6 +288,10 @@ impl Config {
              parcel_quota_bytes = {}\n\
              # Most letters one citizen sends in 24 hours.\n\
              letters_per_day = {}\n\n\
+             # Largest picture accepted, bytes.\n\
+             max_image_bytes = {}\n\
+             # Most pixels a picture may have, megapixels (checked before decoding).\n\
+             max_image_megapixels = {}\n\n\
              # Several nodes serving one city share a PostgreSQL database and a NATS server\n\
              # (see docs/deploy.md). Without these, one node serves it from SQLite.\n\
              # database_url = \"postgres://haurach:secret@127.0.0.1:5432/haurach\"  (HAURACH_DATABASE_URL)\n\
@@ -280,7 +307,9 @@ impl Config {
             d.gate.key(),
             d.max_parcel_bytes,
             d.parcel_quota_bytes,
-            d.letters_per_day
+            d.letters_per_day,
+            d.max_image_bytes,
+            d.max_image_megapixels
         )
     }
 }

@@ -45,6 +45,10 @@ pub struct App<S, B> {
     pub owntracks: crate::owntracks::BasicCache,
     /// Where parcels' bytes are kept (`DATA/parcels`, or PostgreSQL).
     pub blobs: crate::blobs::Blobs,
+    /// Where pictures are kept, and the permits to decode them.
+    pub pictures: crate::images::Pictures,
+    /// Camera frames (glimpse and sight) between partners' links.
+    pub sight: crate::sight::Relay,
 }
 
 impl<S, B> App<S, B> {
@@ -55,8 +59,12 @@ impl<S, B> App<S, B> {
         shutdown: tokio::sync::watch::Receiver<bool>,
     ) -> App<S, B> {
         let max_links = hub.config.max_links;
+        let pictures =
+            crate::images::Pictures::new(&hub.config.data, hub.config.max_image_megapixels);
         App {
             blobs,
+            pictures,
+            sight: crate::sight::Relay::default(),
             hub,
             login_failures: Mutex::new(HashMap::new()),
             links: Arc::new(tokio::sync::Semaphore::new(max_links)),
@@ -152,6 +160,12 @@ pub fn router<S: Store, B: Bus>(app: AppState<S, B>) -> Router {
         )
         .route("/owntracks", post(crate::owntracks::post::<S, B>))
         .merge(crate::city::routes(&app))
+        .merge(crate::images::routes::<S, B>(
+            app.hub.config.max_image_bytes,
+        ))
+        .merge(crate::memories::routes::<S, B>(
+            app.hub.config.max_image_bytes,
+        ))
         .merge(crate::web::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(max_body))

@@ -47,6 +47,21 @@ pub fn timestamp(ms: i64) -> OffsetDateTime {
         .unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
+/// Where one partner's bond stands for a tier at a moment ([`Hub::standing`]).
+#[derive(Debug, Clone)]
+pub struct Standing {
+    /// The bond.
+    pub bond: BondRecord,
+    /// Which member the partner asking is (0 or 1).
+    pub idx: usize,
+    /// Whether the tier is open.
+    pub open: bool,
+    /// The strength of the bond (0 while a position is missing).
+    pub strength: f64,
+    /// The distance as this partner may know it (coarse beyond sight range), if known.
+    pub distance_m: Option<f64>,
+}
+
 /// The live state of one bond.
 pub(crate) struct BondRuntime {
     pub(crate) record: BondRecord,
@@ -607,6 +622,26 @@ impl<S: Store, B: Bus> Hub<S, B> {
         }))
     }
 
+    /// Where `account`'s bond stands for `tier` right now, or `None` when unbonded.
+    pub async fn standing(
+        &self,
+        account: AccountId,
+        tier: Tier,
+    ) -> Result<Option<Standing>, ApiError> {
+        let Some(held) = self.held(account).await? else {
+            return Ok(None);
+        };
+        let rt = held.lock().await?;
+        let pulled = rt.pull_now(held.idx);
+        Ok(Some(Standing {
+            bond: rt.record.clone(),
+            idx: held.idx,
+            open: rt.tiers.is_open(tier),
+            strength: pulled.map_or(0.0, |p| p.1),
+            distance_m: pulled.map(|p| p.0.distance_m),
+        }))
+    }
+
     /// Stores a message if its tier is open and tells both partners. Returns the message
     /// and whether it is new (false: a retry of one already stored).
     pub async fn send_message(
@@ -615,6 +650,16 @@ impl<S: Store, B: Bus> Hub<S, B> {
         send: SendMessage,
     ) -> Result<(Message, bool), ApiError> {
         validate_message(&send)?;
+        self.deliver_message(account, send).await
+    }
+
+    /// [`Hub::send_message`] without checking the message's shape: for kinds that only
+    /// the server composes (an `image` message, after its picture is stored).
+    pub(crate) async fn deliver_message(
+        &self,
+        account: AccountId,
+        send: SendMessage,
+    ) -> Result<(Message, bool), ApiError> {
         let Some(held) = self.held(account).await? else {
             return Err(not_bonded());
         };
@@ -1008,6 +1053,10 @@ fn validate_message(send: &SendMessage) -> Result<(), ApiError> {
         MessageKind::Alarm if send.feeling.is_some() => Err(ApiError::invalid(
             "unexpected_feeling",
             "an alarm carries no feeling",
+        )),
+        MessageKind::Image => Err(ApiError::invalid(
+            "use_images_route",
+            "send a picture with POST /api/v1/bond/images; its message follows by itself",
         )),
         _ => Ok(()),
     }

@@ -33,8 +33,9 @@ pub struct LinkQuery {
 /// about 150 bytes); the buffer grows for a larger one.
 const READ_BUFFER: usize = 2 * 1024;
 const WRITE_BUFFER: usize = 4 * 1024;
-/// The largest frame a client may send.
-const MAX_CLIENT_FRAME: usize = 64 * 1024;
+/// The largest frame a client may send: a camera frame of the live sight (720 pixels at
+/// most, usually 20-80 KiB as JPEG) fits with room to spare.
+const MAX_CLIENT_FRAME: usize = 256 * 1024;
 /// Stored messages replayed per store query.
 const REPLAY_PAGE: u32 = 500;
 
@@ -108,12 +109,14 @@ async fn run<S: Store, B: Bus>(
     let hub = &app.hub;
     let mut shutdown = app.shutdown.clone();
     let mut sub = hub.bus.subscribe(account);
+    let mut view = app.sight.attach(account);
     let mut last_sent = Box::pin(greet(app, account, after, &mut socket)).await?;
     forward(
         app,
         account,
         &mut socket,
         &mut sub,
+        &mut view,
         &mut shutdown,
         &mut last_sent,
     )
@@ -215,6 +218,7 @@ async fn forward<S: Store, B: Bus>(
     account: AccountId,
     socket: &mut WebSocket,
     sub: &mut crate::bus::Subscription,
+    view: &mut crate::sight::View,
     shutdown: &mut tokio::sync::watch::Receiver<bool>,
     last_sent: &mut i64,
 ) -> Result<(), LinkError> {
@@ -229,16 +233,23 @@ async fn forward<S: Store, B: Bus>(
                         // are large, and would otherwise be part of every idle link's task.
                         Box::pin(handle(app, account, socket, text.as_str())).await?;
                     }
-                    WsMessage::Binary(_) => {
-                        let problem = ApiError::bad_request(
-                            "binary_frame",
-                            "the link takes JSON text frames",
-                        ).problem();
-                        send(socket, &ServerFrame::Error { id: None, problem }).await?;
+                    WsMessage::Binary(bytes) => {
+                        // Camera frames: glimpse and sight (crate::sight).
+                        match Box::pin(crate::sight::incoming(app, account, bytes)).await {
+                            Ok(Some(frame)) => send(socket, &frame).await?,
+                            Ok(None) => {}
+                            Err(e) => {
+                                let problem = e.problem();
+                                send(socket, &ServerFrame::Error { id: None, problem }).await?;
+                            }
+                        }
                     }
                     WsMessage::Ping(_) | WsMessage::Pong(_) => Box::pin(hub.heard(account)).await?,
                     WsMessage::Close(_) => return Ok(()),
                 }
+            }
+            Some(camera) = view.rx.recv() => {
+                socket.send(WsMessage::Binary(camera)).await?;
             }
             frame = sub.recv() => match frame {
                 Ok(Some(frame)) => {
@@ -333,6 +344,8 @@ async fn handle<S: Store, B: Bus>(
         }
         ClientFrame::Guard { on } => hub.guard(account, on).await,
         ClientFrame::Heartbeat => Ok(()),
+        ClientFrame::GlimpseAsk => crate::sight::ask(app, account).await,
+        ClientFrame::Trace(trace) => crate::images::trace(app, account, trace).await,
     };
     match result {
         Ok(()) => Ok(()),

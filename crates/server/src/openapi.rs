@@ -5,10 +5,11 @@
 
 use axum::Json;
 use haurach_proto::{
-    AcceptInvite, Account, BondView, ContactState, Credentials, Feeling, Invite, LatLon, Me,
-    MeetingKind, MeetingLeg, MeetingView, Message, MessageKind, MessagePage, NextTier, PinMeeting,
-    PlaceEvent, PlaceInput, PlaceNews, PlaceView, PlacesView, PositionUpdate, Problem, PullView,
-    SendMessage, Session, TierView,
+    AcceptInvite, Account, BondView, CameraConsent, ContactState, Credentials, Feeling, ImageList,
+    ImageView, Invite, LatLon, Me, MeetingKind, MeetingLeg, MeetingView, MemoryList, MemoryView,
+    Message, MessageKind, MessagePage, NewMemory, NextTier, PinMeeting, PlaceEvent, PlaceInput,
+    PlaceNews, PlaceView, PlacesView, PositionUpdate, Problem, PullView, SendMessage, Session,
+    TierView,
 };
 use haurach_proto::{
     Arrival, ArrivalList, Decision, DecisionBody, GateBook, GateInfo, GateInvite, GateMode, Letter,
@@ -30,18 +31,24 @@ use utoipa::OpenApi;
         AcceptInvite,
         Account,
         BondView,
+        CameraConsent,
         ContactState,
         Credentials,
         Feeling,
+        ImageList,
+        ImageView,
         Invite,
         LatLon,
         Me,
         MeetingKind,
         MeetingLeg,
         MeetingView,
+        MemoryList,
+        MemoryView,
         Message,
         MessageKind,
         MessagePage,
+        NewMemory,
         NextTier,
         PinMeeting,
         PlaceEvent,
@@ -255,6 +262,120 @@ pub const ROUTES: &[Route] = &[
         response: Some("Message"),
         auth: true,
         errors: &[400, 401, 403, 404, 409],
+    },
+    Route {
+        method: "post",
+        path: "/api/v1/bond/images",
+        summary: "Send a picture: the raw bytes of a JPEG, PNG or WebP as the body, ?id=CLIENT_ID \
+                  for retries. Stored without its metadata; needs the images tier. 201 once \
+                  stored, 200 for a retry.",
+        request: None,
+        status: 201,
+        response: Some("ImageView"),
+        auth: true,
+        errors: &[400, 401, 403, 404, 409, 413, 415, 422],
+    },
+    Route {
+        method: "get",
+        path: "/api/v1/bond/images",
+        summary: "The bond's images, each with the side I may see now.",
+        request: None,
+        status: 200,
+        response: Some("ImageList"),
+        auth: true,
+        errors: &[401, 404],
+    },
+    Route {
+        method: "get",
+        path: "/api/v1/bond/images/{id}/picture",
+        summary: "The picture (image/jpeg or image/png) at the size the bond's strength allows \
+                  (?side=N for a smaller one); the header haurach-side gives its longest side.",
+        request: None,
+        status: 200,
+        response: None,
+        auth: true,
+        errors: &[400, 401, 404],
+    },
+    Route {
+        method: "get",
+        path: "/api/v1/bond/images/{id}/original",
+        summary: "The picture exactly as I uploaded it, metadata included; only for its sender.",
+        request: None,
+        status: 200,
+        response: None,
+        auth: true,
+        errors: &[401, 403, 404],
+    },
+    Route {
+        method: "get",
+        path: "/api/v1/me/camera",
+        summary: "Whether my partner may glimpse and see through my camera (off until turned on).",
+        request: None,
+        status: 200,
+        response: Some("CameraConsent"),
+        auth: true,
+        errors: &[401],
+    },
+    Route {
+        method: "put",
+        path: "/api/v1/me/camera",
+        summary: "Allow (or stop allowing) my partner to glimpse and see through my camera.",
+        request: Some("CameraConsent"),
+        status: 200,
+        response: Some("CameraConsent"),
+        auth: true,
+        errors: &[400, 401, 415, 422],
+    },
+    Route {
+        method: "get",
+        path: "/api/v1/me/memories",
+        summary: "My journal, oldest first (opening both journals first when we are together).",
+        request: None,
+        status: 200,
+        response: Some("MemoryList"),
+        auth: true,
+        errors: &[401],
+    },
+    Route {
+        method: "post",
+        path: "/api/v1/me/memories",
+        summary: "Write words in my journal. 201 once stored, 200 for a retry with the same id.",
+        request: Some("NewMemory"),
+        status: 201,
+        response: Some("MemoryView"),
+        auth: true,
+        errors: &[400, 401, 409, 415, 422],
+    },
+    Route {
+        method: "post",
+        path: "/api/v1/me/memories/photos",
+        summary: "Put a photo in my journal: the raw bytes of a JPEG, PNG or WebP as the body, \
+                  ?id=CLIENT_ID and an optional ?caption=. Stored without its metadata.",
+        request: None,
+        status: 201,
+        response: Some("MemoryView"),
+        auth: true,
+        errors: &[400, 401, 409, 413, 415, 422],
+    },
+    Route {
+        method: "get",
+        path: "/api/v1/bond/memories",
+        summary: "My partner's journal as far as it opened to me (when we were together).",
+        request: None,
+        status: 200,
+        response: Some("MemoryList"),
+        auth: true,
+        errors: &[401, 404],
+    },
+    Route {
+        method: "get",
+        path: "/api/v1/memories/{id}/photo",
+        summary: "A journal photo: mine, or my partner's once it opened to me.",
+        request: None,
+        status: 200,
+        response: None,
+        auth: true,
+        errors: &[401, 404],
     },
     Route {
         method: "get",
@@ -653,6 +774,9 @@ pub fn build() -> Value {
         }
         if *path == "/owntracks" {
             op["security"] = json!([{"basic": []}]);
+        }
+        if path.contains("{id}") {
+            op["parameters"] = json!([{"name": "id", "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}}]);
         }
         let entry = paths.entry(path.to_string()).or_insert_with(|| json!({}));
         entry[*method] = op;

@@ -22,9 +22,10 @@ use crate::error::ApiError;
 #[folder = "../../web/"]
 struct Client;
 
-/// What the page may load: only this server, nothing inline, no frames.
+/// What the page may load: only this server, nothing inline, no frames. `blob:` images
+/// are the pictures the page fetched itself (with its bearer token) and shows.
 const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
-     style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; \
+     style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; \
      base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 /// Routes for the web client.

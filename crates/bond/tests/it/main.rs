@@ -2,5 +2,6 @@
 //! the GeographicLib reference set for the geodesy, and property tests for the rest.
 
 mod geodtest;
+mod images;
 mod places;
 mod properties;

@@ -62,7 +62,7 @@ impl ApiError {
     }
 
     /// Whether repeating the same request may succeed.
-    fn is_transient(&self) -> bool {
+    pub fn is_transient(&self) -> bool {
         match self {
             ApiError::Network { .. } => true,
             ApiError::Problem(p) => matches!(p.status, 502..=504),
@@ -114,20 +114,34 @@ impl Api {
         path: &str,
         body: Option<&(dyn erased::Body + Sync)>,
     ) -> Result<(StatusCode, Vec<u8>), ApiError> {
+        let body = body.map(|b| ("application/json", b.to_json()));
+        let (status, _, bytes) = self.bytes(method, path, body).await?;
+        Ok((status, bytes))
+    }
+
+    /// Sends one request with a body of any type (`(content type, bytes)`); returns the
+    /// status, the headers and the body of a success.
+    pub async fn bytes(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<(&str, Vec<u8>)>,
+    ) -> Result<(StatusCode, reqwest::header::HeaderMap, Vec<u8>), ApiError> {
         let mut req = self.http.request(method, format!("{}{path}", self.base));
         if let Some(token) = &self.token {
             req = req.bearer_auth(token);
         }
-        if let Some(body) = body {
+        if let Some((content_type, bytes)) = body {
             req = req
-                .header(reqwest::header::CONTENT_TYPE, "application/json")
-                .body(body.to_json());
+                .header(reqwest::header::CONTENT_TYPE, content_type)
+                .body(bytes);
         }
         let res = req.send().await.map_err(|e| self.network(&e))?;
         let status = res.status();
+        let headers = res.headers().clone();
         let bytes = res.bytes().await.map_err(|e| self.network(&e))?.to_vec();
         if status.is_success() {
-            return Ok((status, bytes));
+            return Ok((status, headers, bytes));
         }
         match serde_json::from_slice::<Problem>(&bytes) {
             Ok(problem) => Err(ApiError::Problem(Box::new(problem))),
@@ -179,8 +193,8 @@ impl Api {
     }
 
     /// `GET path` → the body as it is (GPX, SVG).
-    pub async fn bytes(&self, path: &str) -> Result<Vec<u8>, ApiError> {
-        self.call(Method::GET, path, None).await.map(|(_, b)| b)
+    pub async fn get_bytes(&self, path: &str) -> Result<Vec<u8>, ApiError> {
+        self.bytes(Method::GET, path, None).await.map(|(_, _, b)| b)
     }
 
     /// `POST path` with raw bytes (a parcel) → JSON.

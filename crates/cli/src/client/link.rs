@@ -236,6 +236,14 @@ impl LinkView {
                 )
             }
             ServerFrame::Sent { id, seq } => format!("sent #{seq} ({id})"),
+            ServerFrame::Trace { from, trace } if trace.end => {
+                format!("{from} traced a line over a picture ({})", trace.image)
+            }
+            ServerFrame::Trace { .. } => return None,
+            ServerFrame::GlimpseAsked { by, .. } => {
+                format!("{by} asks for a glimpse through your camera (answer from the web client)")
+            }
+            ServerFrame::SightRate { .. } => return None,
             ServerFrame::AlarmAcknowledged { seq, by } => {
                 if by.eq_ignore_ascii_case(&self.me) {
                     format!("you acknowledged alarm #{seq}")

@@ -296,7 +296,7 @@ pub async fn journey(ctx: Context, args: JourneyArgs) -> anyhow::Result<()> {
     } else {
         format!("/api/v1/me/journey.gpx?{}", query.join("&"))
     };
-    let gpx = api.bytes(&path).await?;
+    let gpx = api.get_bytes(&path).await?;
     let n = gpx.windows(6).filter(|w| w == b"<trkpt").count();
     if args.gpx.as_os_str() == "-" {
         use std::io::Write as _;

@@ -124,6 +124,14 @@ pub fn message(me: &str, m: &Message) -> String {
                 format!("{who} feels {feeling}")
             }
         }
+        MessageKind::Image => {
+            let id = m.body.as_deref().unwrap_or("");
+            if mine {
+                format!("you sent a picture ({id})")
+            } else {
+                format!("{who} sent a picture: haurach picture {id}")
+            }
+        }
         MessageKind::Alarm => {
             let mut line = format!("ALARM from {who}");
             if let Some(body) = m.body.as_deref().filter(|b| !b.is_empty()) {

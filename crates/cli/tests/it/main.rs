@@ -7,6 +7,7 @@ mod bench;
 mod city;
 mod link;
 mod multinode;
+mod pictures;
 mod places;
 mod replay;
 mod restart;

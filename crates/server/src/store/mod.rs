@@ -11,12 +11,15 @@ use haurach_proto::{Feeling, MessageKind};
 use uuid::Uuid;
 
 pub mod city;
+pub mod images;
+mod images_postgres;
 pub mod places;
 mod places_postgres;
 pub mod postgres;
 pub mod sqlite;
 
 pub use city::CityStore;
+pub use images::{ImageId, ImageRecord, ImageStore, MemoryRecord};
 pub use places::{PinRecord, PlaceRecord, PlaceStore};
 pub use postgres::Postgres;
 pub use sqlite::Sqlite;
@@ -181,8 +184,8 @@ pub type StoreResult<T> = Result<T, StoreError>;
 
 /// Durable storage of accounts, sessions, bonds, positions and messages; places, the
 /// meeting point and journeys through its supertrait [`PlaceStore`]; the city's records
-/// through [`CityStore`].
-pub trait Store: PlaceStore + CityStore + Clone + Send + Sync + 'static {
+/// through [`CityStore`]; pictures and journals through [`ImageStore`].
+pub trait Store: PlaceStore + CityStore + ImageStore + Clone + Send + Sync + 'static {
     /// Creates an account; `Conflict("name_taken")` when the name (any case) exists.
     fn create_account(
         &self,

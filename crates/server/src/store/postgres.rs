@@ -27,7 +27,7 @@ use super::{
 /// The PostgreSQL store. Cloning shares the pool.
 #[derive(Debug, Clone)]
 pub struct Postgres {
-    pool: PgPool,
+    pub(super) pool: PgPool,
 }
 
 impl Postgres {

@@ -26,7 +26,7 @@ use super::{
 /// The SQLite store. Cloning shares the pools.
 #[derive(Debug, Clone)]
 pub struct Sqlite {
-    writer: SqlitePool,
+    pub(super) writer: SqlitePool,
     pub(super) reader: SqlitePool,
 }
 

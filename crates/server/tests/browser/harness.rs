@@ -279,6 +279,9 @@ impl Browser {
             "--window-size=390,844",
             "--lang=en-GB",
             "--force-device-scale-factor=1",
+            // A fake camera (a moving test pattern) that needs no permission prompt.
+            "--use-fake-device-for-media-stream",
+            "--use-fake-ui-for-media-stream",
         ] {
             caps.add_arg(arg).expect("argument");
         }

@@ -8,4 +8,7 @@ mod city;
 mod gate;
 mod harness;
 mod link;
+mod memories;
+mod pictures;
 mod places;
+mod sight;

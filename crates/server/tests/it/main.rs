@@ -4,10 +4,14 @@
 mod api;
 mod city;
 mod common;
+mod images;
+mod images_store;
 mod link;
+mod memories;
 mod outage;
 mod owntracks;
 mod places;
 mod restart;
+mod sight;
 mod store;
 mod store_places;

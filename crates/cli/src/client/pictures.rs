@@ -1,0 +1,175 @@
+//! `send-image` and `picture`: pictures to and from the partner; `remember` and
+//! `memories`: the journals.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use haurach_proto::{ImageList, ImageView};
+use reqwest::Method;
+
+use super::api::Api;
+
+/// How many times an upload is tried while the network fails (the same id each time, so
+/// it is stored once).
+const SEND_ATTEMPTS: u32 = 4;
+
+/// The media type of a picture file, from its first bytes (what the server checks too).
+fn media_type(bytes: &[u8]) -> Option<&'static str> {
+    if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        Some("image/jpeg")
+    } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some("image/png")
+    } else if bytes.len() >= 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
+        Some("image/webp")
+    } else {
+        None
+    }
+}
+
+/// Uploads a picture; returns the stored image as the sender sees it.
+pub async fn send(api: &Api, file: &Path) -> anyhow::Result<ImageView> {
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    // The server decides; a wrong guess here only changes the header it ignores.
+    let content_type = media_type(&bytes).unwrap_or("application/octet-stream");
+    let path = format!("/api/v1/bond/images?id={}", uuid::Uuid::now_v7());
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match api
+            .bytes(Method::POST, &path, Some((content_type, bytes.clone())))
+            .await
+        {
+            Ok((_, _, body)) => {
+                return serde_json::from_slice(&body)
+                    .context("the server's answer is not an image");
+            }
+            Err(e) if e.is_transient() && attempt < SEND_ATTEMPTS => {
+                let wait = Duration::from_millis(200 << attempt.min(5));
+                eprintln!("{e}; sending again in {} ms", wait.as_millis());
+                tokio::time::sleep(wait).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// The bond's images as the caller may see them now.
+pub async fn list(api: &Api) -> anyhow::Result<ImageList> {
+    Ok(api.get("/api/v1/bond/images").await?)
+}
+
+/// Saves an image's picture, at the size allowed (or `side` if smaller), to `out` (or
+/// `ID.jpg` / `ID.png` in the current directory). Returns where, and the side.
+pub async fn fetch(
+    api: &Api,
+    id: &str,
+    side: Option<u32>,
+    out: Option<PathBuf>,
+) -> anyhow::Result<(PathBuf, u32)> {
+    let mut path = format!("/api/v1/bond/images/{id}/picture");
+    if let Some(side) = side {
+        path.push_str(&format!("?side={side}"));
+    }
+    let (_, headers, bytes) = api.bytes(Method::GET, &path, None).await?;
+    let got_side = headers
+        .get("haurach-side")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let extension = match media_type(&bytes) {
+        Some("image/png") => "png",
+        _ => "jpg",
+    };
+    let out = out.unwrap_or_else(|| PathBuf::from(format!("{id}.{extension}")));
+    std::fs::write(&out, &bytes).with_context(|| format!("cannot write {}", out.display()))?;
+    Ok((out, got_side))
+}
+
+/// One image as a line: who sent it, its id and how sharp it is.
+pub fn line(me: &str, image: &ImageView) -> String {
+    let who = if image.from.eq_ignore_ascii_case(me) {
+        "you".to_owned()
+    } else {
+        image.from.clone()
+    };
+    let full = image.width.max(image.height);
+    let sharpness = if image.side >= full {
+        "full size".to_owned()
+    } else {
+        format!("{} px of {full} (sharper as you come closer)", image.side)
+    };
+    format!(
+        "{}  from {who}, {} × {}: {sharpness}",
+        image.id, image.width, image.height
+    )
+}
+
+/// Writes words (or a photo, with the words as its caption) in the caller's journal.
+pub async fn remember(
+    api: &Api,
+    text: Option<String>,
+    photo: Option<&Path>,
+) -> anyhow::Result<haurach_proto::MemoryView> {
+    let id = uuid::Uuid::now_v7().to_string();
+    match photo {
+        Some(file) => {
+            let bytes =
+                std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+            let content_type = media_type(&bytes).unwrap_or("application/octet-stream");
+            let mut path = format!("/api/v1/me/memories/photos?id={id}");
+            if let Some(text) = &text {
+                let caption: String = text
+                    .bytes()
+                    .map(|b| match b {
+                        b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                            (b as char).to_string()
+                        }
+                        _ => format!("%{b:02X}"),
+                    })
+                    .collect();
+                path.push_str(&format!("&caption={caption}"));
+            }
+            let (_, _, body) = api
+                .bytes(Method::POST, &path, Some((content_type, bytes)))
+                .await?;
+            serde_json::from_slice(&body).context("the server's answer is not a memory")
+        }
+        None => {
+            let body = text.context("write something, or give --photo FILE")?;
+            Ok(api
+                .post(
+                    "/api/v1/me/memories",
+                    &haurach_proto::NewMemory { id, body },
+                )
+                .await?)
+        }
+    }
+}
+
+/// A journal as lines.
+pub fn journal(list: &haurach_proto::MemoryList, whose: &str) -> Vec<String> {
+    let mut lines = vec![if list.open {
+        "you are together: your journals are open to each other".to_owned()
+    } else {
+        "your journals open to each other when you are together (within 25 m)".to_owned()
+    }];
+    if list.memories.is_empty() {
+        lines.push(format!("nothing in {whose} journal yet"));
+    }
+    for m in &list.memories {
+        let what = match (&m.body, &m.photo) {
+            (Some(body), Some(_)) => format!("[photo] {body}"),
+            (Some(body), None) => body.clone(),
+            (None, Some(_)) => "[photo]".to_owned(),
+            (None, None) => String::new(),
+        };
+        let shared = if m.shared_at.is_some() {
+            " (shared)"
+        } else {
+            ""
+        };
+        lines.push(format!("{}  {what}{shared}", m.created_at.date()));
+    }
+    lines
+}

@@ -1,0 +1,103 @@
+//! Images sent between partners, camera consent and the journals of memories: what the
+//! API says about them.
+//!
+//! A picture is uploaded as raw bytes (`POST /api/v1/bond/images?id=CLIENT_ID`), stored
+//! without its metadata, and announced to both partners as a `message` of kind `image`
+//! whose `body` is the image's id. The pixels are fetched from
+//! `GET /api/v1/bond/images/{id}/picture`, at the size the bond's strength allows.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// An image as one partner sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ImageView {
+    /// The image's id (a UUIDv7); also the `body` of its `image` message.
+    pub id: Uuid,
+    /// The sender's id for it (the `?id=` of the upload).
+    pub client_id: String,
+    /// The sender's name.
+    pub from: String,
+    /// Width of the picture as sent (upright), pixels.
+    pub width: u32,
+    /// Height of the picture as sent (upright), pixels.
+    pub height: u32,
+    /// The longest side the caller may see now, pixels: the full size for the sender;
+    /// for the receiver, what the highest strength reached since it was sent allows
+    /// (it never shrinks).
+    pub side: u32,
+    /// The highest strength of the bond since the image was sent; it sets `side` for
+    /// the receiver.
+    pub seen_strength: f64,
+    /// Where to fetch the picture at `side` (append `?side=N` for a smaller one).
+    pub picture: String,
+    /// When it was stored.
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub sent_at: OffsetDateTime,
+}
+
+/// `GET /api/v1/bond/images` → the bond's images, oldest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ImageList {
+    /// The images.
+    pub images: Vec<ImageView>,
+}
+
+/// `GET` and `PUT /api/v1/me/camera`: whether my partner may glimpse and see through my
+/// camera. Off until turned on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CameraConsent {
+    /// Whether it is allowed.
+    pub allow: bool,
+}
+
+/// `POST /api/v1/me/memories`: words for my journal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewMemory {
+    /// My id for it, so a retry is stored once (1 to 64 characters).
+    pub id: String,
+    /// The words (1 to 10,000 characters).
+    pub body: String,
+}
+
+/// An entry of a journal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct MemoryView {
+    /// The entry's id (a UUIDv7).
+    pub id: Uuid,
+    /// Whose journal it is in.
+    pub author: String,
+    /// The words, or the photo's caption.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    /// Where to fetch its photo, if it is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub photo: Option<String>,
+    /// When it was written.
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: OffsetDateTime,
+    /// When it opened to the partner (the two were together), if it has.
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub shared_at: Option<OffsetDateTime>,
+}
+
+/// A list of journal entries, oldest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct MemoryList {
+    /// Whether the journals are open to each other right now (the partners are within
+    /// the memories range).
+    pub open: bool,
+    /// The entries.
+    pub memories: Vec<MemoryView>,
+}

@@ -1,0 +1,225 @@
+//! [`ImageStore`] on PostgreSQL: the same promises as the SQLite implementation in
+//! `images.rs`, each method one statement (so one transaction).
+
+use sqlx::Row;
+use sqlx::postgres::PgRow;
+use uuid::Uuid;
+
+use super::images::{ImageId, ImageRecord, ImageStore, MemoryRecord};
+use super::{AccountId, BondId, Postgres, StoreError, StoreResult};
+
+fn image_from_row(row: &PgRow) -> StoreResult<ImageRecord> {
+    let dimension = |column: &str| -> StoreResult<u32> {
+        let v: i32 = row.try_get(column)?;
+        u32::try_from(v).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
+    };
+    let size: i64 = row.try_get("original_size")?;
+    Ok(ImageRecord {
+        id: ImageId(row.try_get("id")?),
+        bond: BondId(row.try_get("bond_id")?),
+        sender: AccountId(row.try_get("sender_id")?),
+        client_id: row.try_get("client_id")?,
+        original_type: row.try_get("original_type")?,
+        stripped_type: row.try_get("stripped_type")?,
+        width: dimension("width")?,
+        height: dimension("height")?,
+        original_size: u64::try_from(size)
+            .map_err(|e| StoreError::Corrupt(format!("original_size: {e}")))?,
+        sent_at: row.try_get("sent_at")?,
+        seen_strength: row.try_get("seen_strength")?,
+    })
+}
+
+fn memory_from_row(row: &PgRow) -> StoreResult<MemoryRecord> {
+    let shared_bond: Option<Uuid> = row.try_get("shared_bond")?;
+    let shared_at: Option<i64> = row.try_get("shared_at")?;
+    Ok(MemoryRecord {
+        id: row.try_get("id")?,
+        account: AccountId(row.try_get("account_id")?),
+        client_id: row.try_get("client_id")?,
+        body: row.try_get("body")?,
+        photo_type: row.try_get("photo_type")?,
+        created_at: row.try_get("created_at")?,
+        shared: shared_bond.zip(shared_at).map(|(b, at)| (BondId(b), at)),
+    })
+}
+
+fn unique_or(err: sqlx::Error, conflict: &'static str) -> StoreError {
+    match err {
+        sqlx::Error::Database(e) if e.is_unique_violation() => StoreError::Conflict(conflict),
+        e => e.into(),
+    }
+}
+
+impl ImageStore for Postgres {
+    async fn insert_image(&self, image: &ImageRecord) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO images (id, bond_id, sender_id, client_id, original_type, \
+             stripped_type, width, height, original_size, sent_at, seen_strength) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(image.id.0)
+        .bind(image.bond.0)
+        .bind(image.sender.0)
+        .bind(&image.client_id)
+        .bind(&image.original_type)
+        .bind(&image.stripped_type)
+        .bind(i32::try_from(image.width).unwrap_or(i32::MAX))
+        .bind(i32::try_from(image.height).unwrap_or(i32::MAX))
+        .bind(i64::try_from(image.original_size).unwrap_or(i64::MAX))
+        .bind(image.sent_at)
+        .bind(image.seen_strength)
+        .execute(&self.pool)
+        .await
+        .map(|_| ())
+        .map_err(|e| unique_or(e, "image_id_reused"))
+    }
+
+    async fn image(&self, id: ImageId) -> StoreResult<Option<ImageRecord>> {
+        let row = sqlx::query("SELECT * FROM images WHERE id = $1")
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| image_from_row(&r)).transpose()
+    }
+
+    async fn image_by_client_id(
+        &self,
+        sender: AccountId,
+        client_id: &str,
+    ) -> StoreResult<Option<ImageRecord>> {
+        let row = sqlx::query("SELECT * FROM images WHERE sender_id = $1 AND client_id = $2")
+            .bind(sender.0)
+            .bind(client_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| image_from_row(&r)).transpose()
+    }
+
+    async fn images_of_bond(&self, bond: BondId, limit: u32) -> StoreResult<Vec<ImageRecord>> {
+        let rows =
+            sqlx::query("SELECT * FROM images WHERE bond_id = $1 ORDER BY sent_at, id LIMIT $2")
+                .bind(bond.0)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter().map(image_from_row).collect()
+    }
+
+    async fn raise_seen_strength(&self, id: ImageId, strength: f64) -> StoreResult<f64> {
+        let strength = if strength.is_finite() { strength } else { 0.0 };
+        // GREATEST in one statement: two nodes raising at once keep the higher.
+        let row = sqlx::query(
+            "UPDATE images SET seen_strength = GREATEST(seen_strength, $1) WHERE id = $2 \
+             RETURNING seen_strength",
+        )
+        .bind(strength)
+        .bind(id.0)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound("image"))?;
+        Ok(row.try_get("seen_strength")?)
+    }
+
+    async fn camera_allowed(&self, account: AccountId) -> StoreResult<bool> {
+        let row = sqlx::query("SELECT allow FROM camera_consent WHERE account_id = $1")
+            .bind(account.0)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(match row {
+            Some(r) => r.try_get("allow")?,
+            None => false,
+        })
+    }
+
+    async fn set_camera_allowed(
+        &self,
+        account: AccountId,
+        allow: bool,
+        now_ms: i64,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO camera_consent (account_id, allow, updated_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (account_id) DO UPDATE SET allow = EXCLUDED.allow, \
+             updated_at = EXCLUDED.updated_at",
+        )
+        .bind(account.0)
+        .bind(allow)
+        .bind(now_ms)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn insert_memory(&self, memory: &MemoryRecord) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO memories (id, account_id, client_id, body, photo_type, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(memory.id)
+        .bind(memory.account.0)
+        .bind(&memory.client_id)
+        .bind(&memory.body)
+        .bind(&memory.photo_type)
+        .bind(memory.created_at)
+        .execute(&self.pool)
+        .await
+        .map(|_| ())
+        .map_err(|e| unique_or(e, "memory_id_reused"))
+    }
+
+    async fn memory_by_client_id(
+        &self,
+        account: AccountId,
+        client_id: &str,
+    ) -> StoreResult<Option<MemoryRecord>> {
+        let row = sqlx::query("SELECT * FROM memories WHERE account_id = $1 AND client_id = $2")
+            .bind(account.0)
+            .bind(client_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| memory_from_row(&r)).transpose()
+    }
+
+    async fn memory(&self, id: Uuid) -> StoreResult<Option<MemoryRecord>> {
+        let row = sqlx::query("SELECT * FROM memories WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| memory_from_row(&r)).transpose()
+    }
+
+    async fn memories_of(
+        &self,
+        account: AccountId,
+        shared_in: Option<BondId>,
+    ) -> StoreResult<Vec<MemoryRecord>> {
+        let rows = sqlx::query(
+            "SELECT * FROM memories WHERE account_id = $1 \
+             AND ($2::uuid IS NULL OR shared_bond = $2) ORDER BY created_at, id",
+        )
+        .bind(account.0)
+        .bind(shared_in.map(|b| b.0))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(memory_from_row).collect()
+    }
+
+    async fn open_memories(
+        &self,
+        account: AccountId,
+        bond: BondId,
+        now_ms: i64,
+    ) -> StoreResult<u64> {
+        let res = sqlx::query(
+            "UPDATE memories SET shared_bond = $1, shared_at = $2 \
+             WHERE account_id = $3 AND shared_bond IS NULL",
+        )
+        .bind(bond.0)
+        .bind(now_ms)
+        .bind(account.0)
+        .execute(&self.pool)
+        .await?;
+        Ok(res.rows_affected())
+    }
+}

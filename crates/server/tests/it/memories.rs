@@ -1,0 +1,152 @@
+//! Memories: private journals that open to each other when the partners are together
+//! and stay open afterwards.
+
+use serde_json::{Value, json};
+
+use crate::common::TestServer;
+
+fn east(m: f64) -> f64 {
+    m / 111_319.49
+}
+
+const GPS_PHOTO: &[u8] = include_bytes!("../../../picture/tests/gps-photo.jpg");
+
+async fn post_photo(s: &TestServer, token: &str, id: &str, bytes: &[u8]) -> (u16, Value) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+    let head = format!(
+        "POST /api/v1/me/memories/photos?id={id}&caption=the%20needle HTTP/1.1\r\nhost: t\r\n\
+         connection: close\r\nauthorization: Bearer {token}\r\ncontent-type: image/jpeg\r\n\
+         content-length: {}\r\n\r\n",
+        bytes.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(bytes).await.unwrap();
+    let mut res = Vec::new();
+    stream.read_to_end(&mut res).await.unwrap();
+    let split = res.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let status = String::from_utf8_lossy(&res[9..12]).parse().unwrap();
+    (
+        status,
+        serde_json::from_slice(&res[split + 4..]).unwrap_or(Value::Null),
+    )
+}
+
+async fn get_bytes(s: &TestServer, token: &str, path: &str) -> (u16, Vec<u8>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+    let req = format!(
+        "GET {path} HTTP/1.1\r\nhost: t\r\nconnection: close\r\nauthorization: Bearer {token}\r\n\r\n"
+    );
+    stream.write_all(req.as_bytes()).await.unwrap();
+    let mut res = Vec::new();
+    stream.read_to_end(&mut res).await.unwrap();
+    let split = res.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let status = String::from_utf8_lossy(&res[9..12]).parse().unwrap();
+    (status, res[split + 4..].to_vec())
+}
+
+fn bodies(list: &Value) -> Vec<String> {
+    list["memories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["body"].as_str().unwrap_or("").to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn journals_open_when_together_and_stay_open() {
+    let s = TestServer::start().await;
+    let (amethyst, spike) = s.pair("amethyst", "spike", "story").await;
+    s.put_position(&amethyst, 0.0, 0.0).await;
+    s.put_position(&spike, 0.0, east(3_000.0)).await;
+
+    // Apart: written, private.
+    let (status, m) = s
+        .call(
+            "POST",
+            "/api/v1/me/memories",
+            Some(&amethyst),
+            Some(&json!({"id": "m1", "body": "the desert at night"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{m}");
+    assert!(m.get("shared_at").is_none());
+    let (status, again) = s
+        .call(
+            "POST",
+            "/api/v1/me/memories",
+            Some(&amethyst),
+            Some(&json!({"id": "m1", "body": "the desert at night"})),
+        )
+        .await;
+    assert_eq!(
+        (status, &again["id"]),
+        (200, &m["id"]),
+        "a retry is stored once"
+    );
+    let (status, photo) = post_photo(&s, &amethyst, "p1", GPS_PHOTO).await;
+    assert_eq!(status, 201, "{photo}");
+    let photo_url = photo["photo"].as_str().unwrap().to_owned();
+
+    let (_, theirs) = s
+        .call("GET", "/api/v1/bond/memories", Some(&spike), None)
+        .await;
+    assert_eq!(theirs["open"], false);
+    assert_eq!(theirs["memories"], json!([]));
+    let (status, _) = get_bytes(&s, &spike, &photo_url).await;
+    assert_eq!(status, 404, "a private photo is not there for him");
+
+    // Together (10 m): both journals open.
+    s.put_position(&spike, 0.0, east(10.0)).await;
+    let (_, theirs) = s
+        .call("GET", "/api/v1/bond/memories", Some(&spike), None)
+        .await;
+    assert_eq!(theirs["open"], true);
+    assert_eq!(bodies(&theirs), ["the desert at night", "the needle"]);
+    let (status, bytes) = get_bytes(&s, &spike, &photo_url).await;
+    assert_eq!(status, 200);
+    assert!(
+        !bytes.windows(4).any(|w| w == b"Exif"),
+        "the photo's EXIF passed"
+    );
+    assert!(image::load_from_memory(&bytes).is_ok());
+
+    // Apart again: what was opened stays; what is written now stays private.
+    s.put_position(&spike, 0.0, east(5_000.0)).await;
+    s.call(
+        "POST",
+        "/api/v1/me/memories",
+        Some(&amethyst),
+        Some(&json!({"id": "m2", "body": "missing him"})),
+    )
+    .await;
+    let (_, theirs) = s
+        .call("GET", "/api/v1/bond/memories", Some(&spike), None)
+        .await;
+    assert_eq!(theirs["open"], false);
+    assert_eq!(bodies(&theirs), ["the desert at night", "the needle"]);
+    let (_, mine) = s
+        .call("GET", "/api/v1/me/memories", Some(&amethyst), None)
+        .await;
+    assert_eq!(
+        bodies(&mine),
+        ["the desert at night", "the needle", "missing him"]
+    );
+    assert!(mine["memories"][0]["shared_at"].is_string());
+    assert!(mine["memories"][2].get("shared_at").is_none());
+
+    let (status, bad) = s
+        .call(
+            "POST",
+            "/api/v1/me/memories",
+            Some(&amethyst),
+            Some(&json!({"id": "m3", "body": "  "})),
+        )
+        .await;
+    assert_eq!(
+        (status, bad["code"].as_str()),
+        (422, Some("invalid_memory"))
+    );
+}

@@ -1,0 +1,303 @@
+//! Glimpse and sight over real links: binary camera frames, consent, the size and rate
+//! the strength allows, and the stop when the partners leave the range.
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use haurach_proto::ServerFrame;
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use crate::common::TestServer;
+
+const GPS_PHOTO: &[u8] = include_bytes!("../../../picture/tests/gps-photo.jpg");
+
+fn east(m: f64) -> f64 {
+    m / 111_319.49
+}
+
+/// A link that sees binary frames too.
+struct Raw {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+enum Got {
+    Json(ServerFrame),
+    Binary(Vec<u8>),
+}
+
+impl Raw {
+    async fn open(s: &TestServer, token: &str) -> Raw {
+        let url = format!("ws://{}/api/v1/link?token={token}", s.addr);
+        let (ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+        let mut raw = Raw { ws };
+        assert!(matches!(
+            raw.next().await,
+            Some(Got::Json(ServerFrame::Hello { .. }))
+        ));
+        raw
+    }
+
+    async fn next_within(&mut self, wait: Duration) -> Option<Got> {
+        loop {
+            let msg = tokio::time::timeout(wait, self.ws.next())
+                .await
+                .ok()??
+                .unwrap();
+            match msg {
+                WsMessage::Text(t) => return Some(Got::Json(serde_json::from_str(&t).unwrap())),
+                WsMessage::Binary(b) => return Some(Got::Binary(b.to_vec())),
+                WsMessage::Close(_) => return None,
+                _ => {}
+            }
+        }
+    }
+
+    async fn next(&mut self) -> Option<Got> {
+        self.next_within(Duration::from_secs(5)).await
+    }
+
+    /// The next binary frame, skipping JSON ones (pulls, tiers).
+    async fn binary(&mut self, wait: Duration) -> Option<Vec<u8>> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.next_within(left).await? {
+                Got::Binary(b) => return Some(b),
+                Got::Json(_) => {}
+            }
+        }
+    }
+
+    /// The next JSON frame matching `pred`, skipping others.
+    async fn until(&mut self, pred: impl Fn(&ServerFrame) -> bool) -> ServerFrame {
+        loop {
+            match self.next().await.expect("a frame within 5 s") {
+                Got::Json(f) if pred(&f) => return f,
+                _ => {}
+            }
+        }
+    }
+
+    async fn send_json(&mut self, v: Value) {
+        self.ws
+            .send(WsMessage::Text(v.to_string().into()))
+            .await
+            .unwrap();
+    }
+
+    async fn send_binary(&mut self, kind: u8, jpeg: &[u8]) {
+        let mut frame = vec![kind];
+        frame.extend_from_slice(jpeg);
+        self.ws.send(WsMessage::Binary(frame.into())).await.unwrap();
+    }
+}
+
+fn camera_frame(width: u32, height: u32) -> Vec<u8> {
+    let img = image::DynamicImage::ImageRgb8(image::RgbImage::from_pixel(
+        width,
+        height,
+        image::Rgb([120, 60, 180]),
+    ));
+    haurach_picture::encode(&img, 70).unwrap()
+}
+
+fn problem_code(f: &ServerFrame) -> Option<&str> {
+    match f {
+        ServerFrame::Error { problem, .. } => Some(problem.code.as_str()),
+        _ => None,
+    }
+}
+
+async fn allow_camera(s: &TestServer, token: &str) {
+    let (status, body) = s
+        .call(
+            "PUT",
+            "/api/v1/me/camera",
+            Some(token),
+            Some(&json!({"allow": true})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+}
+
+#[tokio::test]
+async fn a_glimpse_needs_consent_and_arrives_blurred_without_metadata() {
+    let s = TestServer::start().await;
+    let (amethyst, spike) = s.pair("amethyst", "spike", "story").await;
+    s.put_position(&amethyst, 0.0, 0.0).await;
+    s.put_position(&spike, 0.0, east(8_000.0)).await;
+    let mut a = Raw::open(&s, &amethyst).await;
+    let mut b = Raw::open(&s, &spike).await;
+
+    // Off until turned on.
+    let (_, consent) = s.call("GET", "/api/v1/me/camera", Some(&spike), None).await;
+    assert_eq!(consent, json!({"allow": false}));
+    a.send_json(json!({"type": "glimpse_ask"})).await;
+    let refused = a.until(|f| problem_code(f).is_some()).await;
+    assert_eq!(problem_code(&refused), Some("camera_not_allowed"));
+
+    allow_camera(&s, &spike).await;
+    a.send_json(json!({"type": "glimpse_ask"})).await;
+    let asked = b
+        .until(|f| matches!(f, ServerFrame::GlimpseAsked { .. }))
+        .await;
+    let ServerFrame::GlimpseAsked {
+        by,
+        side,
+        on_sending,
+    } = asked
+    else {
+        unreachable!()
+    };
+    assert_eq!(by, "amethyst");
+    assert!(!on_sending);
+    assert_eq!(side, 192, "8 km: a blurry look");
+    // Spike's client answers with a camera frame (a real photo with GPS, here).
+    b.send_binary(0x01, GPS_PHOTO).await;
+    let got = a.binary(Duration::from_secs(5)).await.expect("the glimpse");
+    assert_eq!(got[0], 0x01);
+    let img = image::load_from_memory(&got[1..]).unwrap();
+    assert_eq!((img.width(), img.height()), (192, 144));
+    assert!(!got.windows(4).any(|w| w == b"Exif"), "metadata passed");
+
+    // An answer nobody asked for is refused.
+    b.send_binary(0x01, GPS_PHOTO).await;
+    let err = b.until(|f| problem_code(f).is_some()).await;
+    assert_eq!(problem_code(&err), Some("no_glimpse_asked"));
+}
+
+#[tokio::test]
+async fn sight_flows_at_the_allowed_size_and_rate_and_stops_out_of_range() {
+    let s = TestServer::start().await;
+    let (amethyst, spike) = s.pair("amethyst", "spike", "story").await;
+    s.put_position(&amethyst, 0.0, 0.0).await;
+    s.put_position(&spike, 0.0, east(1_000.0)).await;
+    let mut a = Raw::open(&s, &amethyst).await;
+    let mut b = Raw::open(&s, &spike).await;
+
+    // Without consent, nothing flows.
+    b.send_binary(0x02, &camera_frame(288, 216)).await;
+    let err = b.until(|f| problem_code(f).is_some()).await;
+    assert_eq!(problem_code(&err), Some("camera_not_allowed"));
+    allow_camera(&s, &spike).await;
+
+    // 1 km: 288 pixels at 2.75 frames a second.
+    let frame = camera_frame(288, 216);
+    b.send_binary(0x02, &frame).await;
+    let got = a
+        .binary(Duration::from_secs(5))
+        .await
+        .expect("a sight frame");
+    assert_eq!(got[0], 0x02);
+    assert_eq!(&got[1..], &frame[..], "passed on untouched");
+    let img = image::load_from_memory(&got[1..]).unwrap();
+    assert_eq!(img.width(), 288);
+
+    // Too large a frame is dropped; so is one sent faster than the bond allows.
+    b.send_binary(0x02, &camera_frame(640, 480)).await;
+    b.send_binary(0x02, &frame).await;
+    assert!(
+        a.binary(Duration::from_millis(300)).await.is_none(),
+        "an oversized or early frame passed"
+    );
+
+    // Frames at 10 a second for over a second: about 2.75 of them reach Amethyst, and
+    // Spike is told so.
+    let mut report = None;
+    for _ in 0..15 {
+        b.send_binary(0x02, &frame).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        while let Some(Got::Json(f)) = b.next_within(Duration::from_millis(1)).await {
+            if matches!(f, ServerFrame::SightRate { .. }) {
+                report = Some(f);
+            }
+        }
+    }
+    let Some(ServerFrame::SightRate {
+        sent_fps,
+        delivered_fps,
+        allowed_fps,
+        side,
+    }) = report
+    else {
+        panic!("no sight_rate within 1.5 s of frames");
+    };
+    assert_eq!(side, 288);
+    assert!((allowed_fps - 2.75).abs() < 0.01, "{allowed_fps}");
+    assert!(sent_fps > 5.0, "sent {sent_fps}");
+    // Frames sent faster than the bond allows were dropped: what passed is about the
+    // allowed rate (loosely: the first window also counts the frames sent before it).
+    assert!(
+        delivered_fps >= 1.0
+            && delivered_fps < sent_fps * 0.7
+            && delivered_fps <= 2.0 * allowed_fps,
+        "delivered {delivered_fps} of {sent_fps}"
+    );
+
+    // Spike walks out of sight range: the next frame is refused and none reaches her.
+    while a.binary(Duration::from_millis(200)).await.is_some() {}
+    s.put_position(&spike, 0.0, east(3_000.0)).await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    b.send_binary(0x02, &frame).await;
+    let err = b.until(|f| problem_code(f).is_some()).await;
+    assert_eq!(problem_code(&err), Some("tier_closed"));
+    assert!(a.binary(Duration::from_millis(500)).await.is_none());
+}
+
+#[tokio::test]
+async fn sending_a_picture_opens_a_short_return_glimpse() {
+    let s = TestServer::start().await;
+    let (amethyst, spike) = s.pair("amethyst", "spike", "story").await;
+    s.put_position(&amethyst, 0.0, 0.0).await;
+    s.put_position(&spike, 0.0, east(12_000.0)).await;
+    allow_camera(&s, &spike).await;
+    let mut a = Raw::open(&s, &amethyst).await;
+    let mut b = Raw::open(&s, &spike).await;
+
+    // 12 km: images pass, glimpse (10 km) does not; the picture still looks back.
+    let sent = upload(&s, &amethyst, GPS_PHOTO).await;
+    assert_eq!(sent, 201);
+    let asked = b
+        .until(|f| matches!(f, ServerFrame::GlimpseAsked { .. }))
+        .await;
+    let ServerFrame::GlimpseAsked {
+        by,
+        side,
+        on_sending,
+    } = asked
+    else {
+        unreachable!()
+    };
+    assert_eq!((by.as_str(), side, on_sending), ("amethyst", 96, true));
+    b.send_binary(0x01, &camera_frame(640, 480)).await;
+    let got = a
+        .binary(Duration::from_secs(5))
+        .await
+        .expect("the return glimpse");
+    let img = image::load_from_memory(&got[1..]).unwrap();
+    assert_eq!((img.width(), img.height()), (96, 72));
+}
+
+/// Uploads a picture; returns the status.
+async fn upload(s: &TestServer, token: &str, bytes: &[u8]) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = TcpStream::connect(s.addr).await.unwrap();
+    let head = format!(
+        "POST /api/v1/bond/images?id=back HTTP/1.1\r\nhost: t\r\nconnection: close\r\n\
+         authorization: Bearer {token}\r\ncontent-type: image/jpeg\r\ncontent-length: {}\r\n\r\n",
+        bytes.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(bytes).await.unwrap();
+    let mut res = Vec::new();
+    stream.read_to_end(&mut res).await.unwrap();
+    String::from_utf8_lossy(&res[..12])
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap()
+}

@@ -1,0 +1,212 @@
+// Glimpse and sight: the partner's camera, as the bond allows.
+//
+// - My camera is mine: nothing is captured unless I turn on "Let my partner see through
+//   my camera" (stored on the server, off until turned on).
+// - A glimpse: within glimpse range I may ask; the server asks the partner's page, which
+//   (if they allowed it) captures one frame at the size the server names and sends it
+//   as a binary frame 0x01 + JPEG; it arrives here as the same.
+// - Sight: within sight range, a page that allows its camera sends frames (0x02 + JPEG)
+//   by itself, starting slow and small and following what the server says the bond
+//   allows (`sight_rate`). Leaving the range stops the camera.
+
+const GLIMPSE = 0x01;
+const SIGHT = 0x02;
+/** Where a sight starts before the server's first report: the edge of the sight tier. */
+const START = { fps: 2, side: 240 };
+
+async function encode(canvas) {
+  const blob = await new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", 0.7));
+  return new Uint8Array(await blob.arrayBuffer());
+}
+
+function framed(kind, jpeg) {
+  const out = new Uint8Array(jpeg.length + 1);
+  out[0] = kind;
+  out.set(jpeg, 1);
+  return out;
+}
+
+export class Camera {
+  /**
+   * @param {object} o
+   * @param {import("./link.js").Link} o.link
+   * @param {(method: string, path: string, body?: object) => Promise<any>} o.call
+   * @param {(id: string) => HTMLElement} o.el
+   * @param {() => object|null} o.bond the bond as the page knows it
+   */
+  constructor({ link, call, el, bond }) {
+    this.link = link;
+    this.call = call;
+    this.el = el;
+    this.bond = bond;
+    this.allow = false;
+    this.stream = null;
+    this.video = null;
+    this.params = { ...START };
+    this.timer = null;
+    this.urls = { glimpse: null, sight: null };
+    this.sending = false;
+  }
+
+  /** Reads my consent from the server (each time the bond screen opens). */
+  async load() {
+    try {
+      const { allow } = await this.call("GET", "/api/v1/me/camera");
+      this.allow = allow;
+    } catch {
+      this.allow = false;
+    }
+    this.render();
+    this.follow();
+  }
+
+  async setAllow(allow) {
+    const res = await this.call("PUT", "/api/v1/me/camera", { allow });
+    this.allow = res.allow;
+    this.render();
+    this.follow();
+  }
+
+  render() {
+    const sw = this.el("camera-allow");
+    sw.setAttribute("aria-checked", String(this.allow));
+    const partner = this.bond()?.partner ?? "your partner";
+    this.el("camera-state").textContent = this.allow
+      ? `${partner} may glimpse and, within sight range, see through your camera.`
+      : `Off: ${partner} cannot see through your camera.`;
+    const b = this.bond();
+    const glimpseOpen = Boolean(b?.tiers?.glimpse?.open);
+    this.el("glimpse-ask").disabled = !glimpseOpen;
+  }
+
+  /** A tier opened or closed, or consent changed: start or stop the sight. */
+  follow() {
+    const open = Boolean(this.bond()?.tiers?.sight?.open);
+    if (open && this.allow) this.startSight();
+    else this.stopSight();
+    if (!open) {
+      this.el("sight-view").hidden = true;
+      this.el("sight-status").textContent = "";
+    }
+    this.render();
+  }
+
+  askGlimpse() {
+    this.el("glimpse-status").textContent = "Asking…";
+    this.link.send({ type: "glimpse_ask" });
+  }
+
+  async ensureCamera() {
+    if (this.stream) return true;
+    try {
+      this.stream = await navigator.mediaDevices.getUserMedia({ video: true, audio: false });
+    } catch (e) {
+      this.el("camera-state").textContent = `The camera could not be opened: ${e.message}.`;
+      return false;
+    }
+    this.video = document.createElement("video");
+    this.video.muted = true;
+    this.video.playsInline = true;
+    this.video.srcObject = this.stream;
+    await this.video.play();
+    return true;
+  }
+
+  releaseCamera() {
+    for (const t of this.stream?.getTracks() ?? []) t.stop();
+    this.stream = null;
+    this.video = null;
+  }
+
+  /** One frame of the camera, its longest side at most `side`, as JPEG. */
+  async grab(side) {
+    const v = this.video;
+    const scale = Math.min(1, side / Math.max(v.videoWidth, v.videoHeight));
+    const canvas = document.createElement("canvas");
+    canvas.width = Math.max(1, Math.round(v.videoWidth * scale));
+    canvas.height = Math.max(1, Math.round(v.videoHeight * scale));
+    canvas.getContext("2d").drawImage(v, 0, 0, canvas.width, canvas.height);
+    return encode(canvas);
+  }
+
+  /** The partner asked for a glimpse (the server only asks when I allowed it). */
+  async onAsked(f) {
+    if (!this.allow) return;
+    const keep = Boolean(this.stream);
+    if (!(await this.ensureCamera())) return;
+    const jpeg = await this.grab(f.side);
+    this.link.sendBinary(framed(GLIMPSE, jpeg));
+    this.el("camera-state").textContent = f.on_sending
+      ? `${f.by} saw you as their picture reached you.`
+      : `${f.by} glimpsed through your camera.`;
+    if (!keep && !this.timer) this.releaseCamera();
+  }
+
+  async startSight() {
+    if (this.timer || this.sending) return;
+    this.sending = true;
+    const ok = await this.ensureCamera();
+    this.sending = false;
+    if (!ok || this.timer) return;
+    const tick = async () => {
+      if (!this.timer) return;
+      try {
+        this.link.sendBinary(framed(SIGHT, await this.grab(this.params.side)));
+      } catch {
+        // A frame lost; the next one follows.
+      }
+      this.timer = setTimeout(tick, 1000 / this.params.fps);
+    };
+    this.timer = setTimeout(tick, 0);
+  }
+
+  stopSight() {
+    clearTimeout(this.timer);
+    this.timer = null;
+    this.params = { ...START };
+    this.releaseCamera();
+    this.el("sight-out").textContent = "";
+  }
+
+  /** The server says how my sight flows: follow what the bond allows. */
+  onRate(f) {
+    this.params = { fps: f.allowed_fps, side: f.side };
+    const partner = this.bond()?.partner ?? "Your partner";
+    this.el("sight-out").textContent =
+      `${partner} sees you: ${f.delivered_fps.toFixed(1)} of ${f.sent_fps.toFixed(1)} frames a second ` +
+      `(the bond allows ${f.allowed_fps.toFixed(1)} at ${f.side} pixels).`;
+  }
+
+  /** A camera frame from the partner. */
+  onBinary(bytes) {
+    const kind = bytes[0];
+    const url = URL.createObjectURL(new Blob([bytes.subarray(1)], { type: "image/jpeg" }));
+    const which = kind === GLIMPSE ? "glimpse" : kind === SIGHT ? "sight" : null;
+    if (!which) return URL.revokeObjectURL(url);
+    const img = this.el(`${which}-img`);
+    const old = this.urls[which];
+    this.urls[which] = url;
+    img.onload = () => {
+      if (old) URL.revokeObjectURL(old);
+      img.dataset.width = String(img.naturalWidth);
+    };
+    img.src = url;
+    this.el(`${which}-view`).hidden = false;
+    const partner = this.bond()?.partner ?? "your partner";
+    if (which === "glimpse") {
+      this.el("glimpse-status").textContent = `A glimpse through ${partner}'s eyes, blurred by the distance.`;
+    } else {
+      this.el("sight-status").textContent = `What ${partner} sees, live.`;
+    }
+  }
+
+  /** The bond ended or the page logs out. */
+  reset() {
+    this.stopSight();
+    for (const which of ["glimpse", "sight"]) {
+      if (this.urls[which]) URL.revokeObjectURL(this.urls[which]);
+      this.urls[which] = null;
+      this.el(`${which}-view`).hidden = true;
+    }
+  }
+}
