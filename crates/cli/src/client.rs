@@ -362,7 +362,8 @@ pub enum ClientCommand {
     Meet(places::MeetArgs),
     /// Export your own journey as GPX (only yours: a partner's track is never exported)
     ///
-    /// The server keeps each fix for journey_days days (see haurach serve --print-config).
+    /// The server keeps each fix for journey_days days (see haurach serve --print-config);
+    /// of a live link's stream (the web client) it keeps one fix every 5 seconds.
     ///
     /// Examples:
     ///   haurach journey --gpx today.gpx --from 2026-11-23T00:00:00Z

@@ -29,6 +29,8 @@ pub const MAX_PLACES: usize = 100;
 pub(crate) struct Judged {
     places: Option<Vec<PlaceRecord>>,
     last_at_ms: i64,
+    /// The newest fix judged: fresher than the store's, whose write may still be queued.
+    last_fix: Option<Fix>,
 }
 
 /// Every person's places, loaded on first use. The map's lock is held only to look up or
@@ -133,6 +135,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
             return Ok(());
         }
         judged.last_at_ms = fix.at_ms;
+        judged.last_fix = Some(*fix);
         let places = self.loaded(account, &mut judged).await?;
         let changes: Vec<(usize, Transition)> = places
             .iter()
@@ -247,9 +250,14 @@ impl<S: Store, B: Bus> Hub<S, B> {
             check_place_name(name)?;
             check_place(input)?;
         }
-        let latest = self.store.position(account).await?.map(|p| p.fix);
         let entry = self.places.entry(account);
         let mut judged = entry.lock().await;
+        // The fix judged last if this server has seen one (a link's position may not be
+        // committed yet), else the stored one.
+        let latest = match judged.last_fix {
+            Some(fix) => Some(fix),
+            None => self.store.position(account).await?.map(|p| p.fix),
+        };
         let held = self.loaded(account, &mut judged).await?;
         let n_new = places
             .iter()

@@ -11,6 +11,11 @@
 //! crash they are recomputed from the next fix, and only a tier held open inside its
 //! hysteresis band could close a moment early.
 //!
+//! The same transaction appends to each account's journey every acknowledged fix and, of
+//! a live link's stream, one fix per [`JOURNEY_EVERY_MS`]: a journey is for looking back
+//! at, and a fix a second would make it five times dearer to keep (see
+//! `docs/benchmarks.md`).
+//!
 //! Ownership: the writer task holds a clone of the shared pending state and ends when
 //! it is the last holder (every [`PositionWriter`] dropped), after a last flush.
 
@@ -27,12 +32,23 @@ use crate::store::{AccountId, BondId, PositionRecord, Store, StoreError};
 /// How long a position that nobody waits for may stay unwritten.
 pub const LINGER: Duration = Duration::from_millis(250);
 
+/// Of the fixes a live link sends (not acknowledged, at up to a few a second), the journey
+/// keeps one per this many milliseconds of fix time; every acknowledged fix (HTTP) is kept.
+pub const JOURNEY_EVERY_MS: i64 = 5_000;
+
 type Waiter = oneshot::Sender<Result<(), String>>;
+
+/// An account's newest position, and whether it goes into the journey.
+type Newest = HashMap<AccountId, (PositionRecord, bool)>;
 
 /// What is waiting to be written.
 #[derive(Default)]
 struct Pending {
-    queue: Mutex<(HashMap<AccountId, PositionRecord>, Vec<Waiter>)>,
+    /// The newest position of each account (and whether it goes into the journey), and
+    /// who waits for the batch.
+    queue: Mutex<(Newest, Vec<Waiter>)>,
+    /// When each account's journey last took a fix (fix time).
+    journeyed: Mutex<HashMap<AccountId, i64>>,
     tiers: Mutex<HashMap<BondId, TierSet>>,
     /// Wakes the writer for a caller that waits.
     wake: Notify,
@@ -53,13 +69,27 @@ impl PositionWriter {
     }
 
     fn put(&self, account: AccountId, position: PositionRecord, waiter: Option<Waiter>) {
+        let at = position.fix.at_ms;
+        let journey = {
+            let mut journeyed = self.pending.journeyed.lock().expect("positions lock");
+            let due = waiter.is_some()
+                || journeyed
+                    .get(&account)
+                    .is_none_or(|last| at >= last + JOURNEY_EVERY_MS || at < *last);
+            if due {
+                journeyed.insert(account, at);
+            }
+            due
+        };
         let mut queue = self.pending.queue.lock().expect("positions lock");
-        let newer = queue
-            .0
-            .get(&account)
-            .is_none_or(|held| held.fix.at_ms <= position.fix.at_ms);
-        if newer {
-            queue.0.insert(account, position);
+        match queue.0.get_mut(&account) {
+            // A newer fix replaces the one held; if either was due in the journey, the
+            // newer one goes there.
+            Some(held) if held.0.fix.at_ms <= at => *held = (position, journey || held.1),
+            Some(held) => held.1 |= journey,
+            None => {
+                queue.0.insert(account, (position, journey));
+            }
         }
         queue.1.extend(waiter);
     }
@@ -119,9 +149,12 @@ async fn run<S: Store>(store: S, pending: Arc<Pending>) {
             }
         }
         if !batch.is_empty() {
-            let batch: Vec<_> = batch.into_iter().collect();
+            let batch: Vec<_> = batch
+                .into_iter()
+                .map(|(account, (position, journey))| (account, position, journey))
+                .collect();
             let result = store
-                .save_positions(&batch)
+                .save_positions_and_journey(&batch)
                 .await
                 .map_err(|e| e.to_string());
             if let Err(e) = &result {
@@ -147,7 +180,7 @@ mod tests {
     use haurach_bond::Fix;
 
     use super::*;
-    use crate::store::Sqlite;
+    use crate::store::{PlaceStore, Sqlite};
 
     fn at(lat: f64, at_ms: i64) -> PositionRecord {
         PositionRecord {
@@ -176,6 +209,30 @@ mod tests {
         writer.write(b, at(7.0, 1)).await.unwrap();
         assert_eq!(store.position(b).await.unwrap().unwrap().fix.lat, 7.0);
         assert_eq!(store.position(a).await.unwrap().unwrap().fix.lat, 10.0);
+    }
+
+    #[tokio::test]
+    async fn a_link_keeps_a_journey_fix_every_five_seconds_and_http_every_fix() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Sqlite::open(dir.path()).await.unwrap();
+        let a = store.create_account("a", "h", 0).await.unwrap().id;
+        let writer = PositionWriter::start(store.clone());
+        // A link sends a fix a second for 12 s; each is committed before the next.
+        for i in 0..=12 {
+            writer.queue(a, at(f64::from(i), i64::from(i) * 1_000));
+            tokio::time::sleep(LINGER * 2).await;
+        }
+        // An acknowledged fix 1 s after the last is kept all the same.
+        writer.write(a, at(13.0, 13_000)).await.unwrap();
+        let kept: Vec<f64> = store
+            .journey(a, 0, i64::MAX, 100)
+            .await
+            .unwrap()
+            .iter()
+            .map(|f| f.lat)
+            .collect();
+        assert_eq!(kept, [0.0, 5.0, 10.0, 13.0]);
+        assert_eq!(store.position(a).await.unwrap().unwrap().fix.lat, 13.0);
     }
 
     #[tokio::test]

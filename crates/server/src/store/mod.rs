@@ -266,7 +266,7 @@ pub trait Store: PlaceStore + CityStore + ImageStore + Clone + Send + Sync + 'st
     -> impl Future<Output = StoreResult<bool>> + Send;
 
     /// Stores accounts' latest positions, in one transaction (a fix older than the one
-    /// stored is ignored), and appends each fix to its account's journey.
+    /// stored is ignored).
     fn save_positions(
         &self,
         batch: &[(AccountId, PositionRecord)],

@@ -8,8 +8,8 @@ use haurach_bond::Fix;
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
-use super::sqlite::uuid as sqlite_uuid;
-use super::{AccountId, BondId, Sqlite, StoreResult};
+use super::sqlite::{POSITION_UPSERT, uuid as sqlite_uuid};
+use super::{AccountId, BondId, PositionRecord, Sqlite, StoreResult};
 
 /// A place as stored.
 #[derive(Debug, Clone, PartialEq)]
@@ -94,6 +94,14 @@ pub trait PlaceStore {
         &self,
         bond: BondId,
         pin: Option<&PinRecord>,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// Stores accounts' latest positions as [`Store::save_positions`](super::Store::save_positions)
+    /// does, and in the same transaction appends to its account's journey each fix marked
+    /// `true` (a retry of a fix already there is not doubled).
+    fn save_positions_and_journey(
+        &self,
+        batch: &[(AccountId, PositionRecord, bool)],
     ) -> impl Future<Output = StoreResult<()>> + Send;
 
     /// An account's journey between two times (Unix milliseconds, inclusive), in order,
@@ -239,6 +247,40 @@ impl PlaceStore for Sqlite {
                 .bind(p.pinned_by.0.to_string())
                 .bind(p.pinned_at)
                 .bind(reached)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn save_positions_and_journey(
+        &self,
+        batch: &[(AccountId, PositionRecord, bool)],
+    ) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        for (account, position, journey) in batch {
+            let fix = position.fix;
+            sqlx::query(POSITION_UPSERT)
+                .bind(account.0.to_string())
+                .bind(fix.lat)
+                .bind(fix.lon)
+                .bind(fix.accuracy_m)
+                .bind(fix.at_ms)
+                .bind(position.received_at)
+                .execute(&mut *tx)
+                .await?;
+            if *journey {
+                sqlx::query(
+                    "INSERT OR IGNORE INTO journey (account_id, at, lat, lon, accuracy_m) \
+                     VALUES (?, ?, ?, ?, ?)",
+                )
+                .bind(account.0.to_string())
+                .bind(fix.at_ms)
+                .bind(fix.lat)
+                .bind(fix.lon)
+                .bind(fix.accuracy_m)
                 .execute(&mut *tx)
                 .await?;
             }

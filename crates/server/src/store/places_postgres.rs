@@ -5,7 +5,9 @@ use haurach_bond::Fix;
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 
-use super::{AccountId, BondId, PinRecord, PlaceRecord, PlaceStore, Postgres, StoreResult};
+use super::{
+    AccountId, BondId, PinRecord, PlaceRecord, PlaceStore, PositionRecord, Postgres, StoreResult,
+};
 
 fn place_from_row(r: &PgRow) -> StoreResult<PlaceRecord> {
     Ok(PlaceRecord {
@@ -130,6 +132,23 @@ impl PlaceStore for Postgres {
                 .await?;
             }
         }
+        Ok(())
+    }
+
+    async fn save_positions_and_journey(
+        &self,
+        batch: &[(AccountId, PositionRecord, bool)],
+    ) -> StoreResult<()> {
+        let positions: Vec<(AccountId, PositionRecord)> =
+            batch.iter().map(|(a, p, _)| (*a, *p)).collect();
+        let journey: Vec<(AccountId, Fix)> = batch
+            .iter()
+            .filter(|(_, _, keep)| *keep)
+            .map(|(a, p, _)| (*a, p.fix))
+            .collect();
+        let mut tx = self.pool().begin().await?;
+        super::postgres::save_positions_in(&mut tx, &positions, &journey).await?;
+        tx.commit().await?;
         Ok(())
     }
 

@@ -187,6 +187,72 @@ async fn append_in(tx: &mut Transaction<'static, Db>, m: NewMessage) -> StoreRes
     })
 }
 
+/// Upserts accounts' latest positions (a fix older than the one stored is ignored) and
+/// appends `journey` fixes (a retry is not doubled), inside `tx`, rows in id order.
+pub(super) async fn save_positions_in(
+    tx: &mut Transaction<'static, Db>,
+    batch: &[(AccountId, PositionRecord)],
+    journey: &[(AccountId, Fix)],
+) -> StoreResult<()> {
+    if !batch.is_empty() {
+        // The newest fix per account (a batch may hold several), in id order.
+        let mut latest: Vec<(AccountId, PositionRecord)> = Vec::with_capacity(batch.len());
+        let mut sorted = batch.to_vec();
+        sorted.sort_by_key(|(account, p)| (*account, p.fix.at_ms));
+        for (account, p) in sorted {
+            match latest.last_mut() {
+                Some((last, kept)) if *last == account => *kept = p,
+                _ => latest.push((account, p)),
+            }
+        }
+        // Column arrays for one UNNEST insert.
+        let ids: Vec<Uuid> = latest.iter().map(|(a, _)| a.0).collect();
+        let lats: Vec<f64> = latest.iter().map(|(_, p)| p.fix.lat).collect();
+        let lons: Vec<f64> = latest.iter().map(|(_, p)| p.fix.lon).collect();
+        let accuracies: Vec<f64> = latest.iter().map(|(_, p)| p.fix.accuracy_m).collect();
+        let taken: Vec<i64> = latest.iter().map(|(_, p)| p.fix.at_ms).collect();
+        let received: Vec<i64> = latest.iter().map(|(_, p)| p.received_at).collect();
+        sqlx::query(
+            "INSERT INTO positions (account_id, lat, lon, accuracy_m, at, received_at) \
+             SELECT * FROM UNNEST($1::uuid[], $2::float8[], $3::float8[], $4::float8[], \
+                                  $5::int8[], $6::int8[]) \
+             ON CONFLICT (account_id) DO UPDATE SET lat = excluded.lat, lon = excluded.lon, \
+             accuracy_m = excluded.accuracy_m, at = excluded.at, \
+             received_at = excluded.received_at \
+             WHERE excluded.at >= positions.at",
+        )
+        .bind(&ids)
+        .bind(&lats)
+        .bind(&lons)
+        .bind(&accuracies)
+        .bind(&taken)
+        .bind(&received)
+        .execute(&mut **tx)
+        .await?;
+    }
+    if !journey.is_empty() {
+        let ids: Vec<Uuid> = journey.iter().map(|(a, _)| a.0).collect();
+        let taken: Vec<i64> = journey.iter().map(|(_, f)| f.at_ms).collect();
+        let lats: Vec<f64> = journey.iter().map(|(_, f)| f.lat).collect();
+        let lons: Vec<f64> = journey.iter().map(|(_, f)| f.lon).collect();
+        let accuracies: Vec<f64> = journey.iter().map(|(_, f)| f.accuracy_m).collect();
+        sqlx::query(
+            "INSERT INTO journey (account_id, at, lat, lon, accuracy_m) \
+             SELECT * FROM UNNEST($1::uuid[], $2::int8[], $3::float8[], $4::float8[], \
+                                  $5::float8[]) \
+             ON CONFLICT (account_id, at) DO NOTHING",
+        )
+        .bind(&ids)
+        .bind(&taken)
+        .bind(&lats)
+        .bind(&lons)
+        .bind(&accuracies)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
 impl Store for Postgres {
     async fn create_account(
         &self,
@@ -440,68 +506,8 @@ impl Store for Postgres {
     }
 
     async fn save_positions(&self, batch: &[(AccountId, PositionRecord)]) -> StoreResult<()> {
-        if batch.is_empty() {
-            return Ok(());
-        }
-        // The newest fix per account (a batch may hold several), in id order.
-        let mut latest: Vec<(AccountId, PositionRecord)> = Vec::with_capacity(batch.len());
-        let mut sorted = batch.to_vec();
-        sorted.sort_by_key(|(account, p)| (*account, p.fix.at_ms));
-        for (account, p) in sorted {
-            match latest.last_mut() {
-                Some((last, kept)) if *last == account => *kept = p,
-                _ => latest.push((account, p)),
-            }
-        }
         let mut tx = self.pool.begin().await?;
-        // Column arrays for one UNNEST insert.
-        let ids: Vec<Uuid> = latest.iter().map(|(a, _)| a.0).collect();
-        let lats: Vec<f64> = latest.iter().map(|(_, p)| p.fix.lat).collect();
-        let lons: Vec<f64> = latest.iter().map(|(_, p)| p.fix.lon).collect();
-        let accuracies: Vec<f64> = latest.iter().map(|(_, p)| p.fix.accuracy_m).collect();
-        let taken: Vec<i64> = latest.iter().map(|(_, p)| p.fix.at_ms).collect();
-        let received: Vec<i64> = latest.iter().map(|(_, p)| p.received_at).collect();
-        sqlx::query(
-            "INSERT INTO positions (account_id, lat, lon, accuracy_m, at, received_at) \
-             SELECT * FROM UNNEST($1::uuid[], $2::float8[], $3::float8[], $4::float8[], \
-                                  $5::int8[], $6::int8[]) \
-             ON CONFLICT (account_id) DO UPDATE SET lat = excluded.lat, lon = excluded.lon, \
-             accuracy_m = excluded.accuracy_m, at = excluded.at, \
-             received_at = excluded.received_at \
-             WHERE excluded.at >= positions.at",
-        )
-        .bind(&ids)
-        .bind(&lats)
-        .bind(&lons)
-        .bind(&accuracies)
-        .bind(&taken)
-        .bind(&received)
-        .execute(&mut *tx)
-        .await?;
-        // The journey keeps every fix of the batch (see `store::places`); a retry is not
-        // doubled.
-        let (mut j_ids, mut j_at, mut j_lat, mut j_lon, mut j_acc) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        for (account, p) in batch {
-            j_ids.push(account.0);
-            j_at.push(p.fix.at_ms);
-            j_lat.push(p.fix.lat);
-            j_lon.push(p.fix.lon);
-            j_acc.push(p.fix.accuracy_m);
-        }
-        sqlx::query(
-            "INSERT INTO journey (account_id, at, lat, lon, accuracy_m) \
-             SELECT * FROM UNNEST($1::uuid[], $2::int8[], $3::float8[], $4::float8[], \
-                                  $5::float8[]) \
-             ON CONFLICT (account_id, at) DO NOTHING",
-        )
-        .bind(&j_ids)
-        .bind(&j_at)
-        .bind(&j_lat)
-        .bind(&j_lon)
-        .bind(&j_acc)
-        .execute(&mut *tx)
-        .await?;
+        save_positions_in(&mut tx, batch, &[]).await?;
         tx.commit().await?;
         Ok(())
     }

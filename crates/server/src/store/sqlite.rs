@@ -92,6 +92,14 @@ const BOND_SELECT: &str = "SELECT b.id, b.a, b.b, b.profile, b.open_tiers, b.cre
      FROM bonds b JOIN accounts aa ON aa.id = b.a JOIN accounts ab ON ab.id = b.b \
      WHERE b.id = ? AND b.ended_at IS NULL";
 
+/// Stores an account's latest position; a fix older than the one stored is ignored.
+pub(super) const POSITION_UPSERT: &str = "INSERT INTO positions (account_id, lat, lon, accuracy_m, at, received_at) \
+     VALUES (?, ?, ?, ?, ?, ?) \
+     ON CONFLICT (account_id) DO UPDATE SET lat = excluded.lat, lon = excluded.lon, \
+     accuracy_m = excluded.accuracy_m, at = excluded.at, \
+     received_at = excluded.received_at \
+     WHERE excluded.at >= positions.at";
+
 const MESSAGE_COLUMNS: &str =
     "seq, bond_id, sender_id, client_id, kind, body, feeling, sent_at, acknowledged_at";
 
@@ -419,34 +427,15 @@ impl Store for Sqlite {
         let mut tx = self.begin().await?;
         for (account, position) in batch {
             let fix = position.fix;
-            sqlx::query(
-                "INSERT INTO positions (account_id, lat, lon, accuracy_m, at, received_at) \
-                 VALUES (?, ?, ?, ?, ?, ?) \
-                 ON CONFLICT (account_id) DO UPDATE SET lat = excluded.lat, lon = excluded.lon, \
-                 accuracy_m = excluded.accuracy_m, at = excluded.at, \
-                 received_at = excluded.received_at \
-                 WHERE excluded.at >= positions.at",
-            )
-            .bind(account.0.to_string())
-            .bind(fix.lat)
-            .bind(fix.lon)
-            .bind(fix.accuracy_m)
-            .bind(fix.at_ms)
-            .bind(position.received_at)
-            .execute(&mut *tx)
-            .await?;
-            // The journey keeps every fix (see `store::places`); a retry is not doubled.
-            sqlx::query(
-                "INSERT OR IGNORE INTO journey (account_id, at, lat, lon, accuracy_m) \
-                 VALUES (?, ?, ?, ?, ?)",
-            )
-            .bind(account.0.to_string())
-            .bind(fix.at_ms)
-            .bind(fix.lat)
-            .bind(fix.lon)
-            .bind(fix.accuracy_m)
-            .execute(&mut *tx)
-            .await?;
+            sqlx::query(POSITION_UPSERT)
+                .bind(account.0.to_string())
+                .bind(fix.lat)
+                .bind(fix.lon)
+                .bind(fix.accuracy_m)
+                .bind(fix.at_ms)
+                .bind(position.received_at)
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         Ok(())

@@ -117,7 +117,7 @@ async fn places_news_the_meeting_point_and_the_journey_in_the_page() {
         )
         .await;
     let gpx = gpx.as_str().unwrap_or_default();
-    assert!(gpx.contains("<trkpt lat=\"0\" lon=\"10.02\">"), "{gpx}");
+    assert!(gpx.contains("<trkpt lat=\"0\" lon=\"10.015\">"), "{gpx}");
     assert!(
         !gpx.contains("lon=\"10\""),
         "spike's track is not hers: {gpx}"

@@ -108,15 +108,33 @@ pub async fn places_conformance<S: Store>(store: S) {
     store.set_pin(bond.id, None).await.unwrap();
     assert_eq!(store.pin(bond.id).await.unwrap(), None);
 
-    // The journey: every fix saved as a position, in order, a retry kept once; the
-    // latest position still ignores an older fix, the journey keeps it.
-    store.save_positions(&[(a, fix(1.0, 1_000))]).await.unwrap();
+    // The journey: the fixes marked for it, saved with the positions, in order, a retry
+    // kept once; the latest position still ignores an older fix, the journey keeps it.
     store
-        .save_positions(&[(a, fix(2.0, 2_000)), (b, fix(7.0, 2_000))])
+        .save_positions_and_journey(&[(a, fix(1.0, 1_000), true)])
         .await
         .unwrap();
-    store.save_positions(&[(a, fix(2.0, 2_000))]).await.unwrap();
-    store.save_positions(&[(a, fix(1.5, 1_500))]).await.unwrap();
+    store
+        .save_positions_and_journey(&[(a, fix(2.0, 2_000), true), (b, fix(7.0, 2_000), true)])
+        .await
+        .unwrap();
+    store
+        .save_positions_and_journey(&[(a, fix(2.0, 2_000), true)])
+        .await
+        .unwrap();
+    store
+        .save_positions_and_journey(&[(a, fix(1.5, 1_500), true)])
+        .await
+        .unwrap();
+    // Not marked: the position moves, the journey does not.
+    store
+        .save_positions_and_journey(&[(b, fix(8.0, 3_000), false)])
+        .await
+        .unwrap();
+    assert_eq!(store.position(b).await.unwrap().unwrap().fix.lat, 8.0);
+    // The bond's own save_positions keeps no journey.
+    store.save_positions(&[(b, fix(9.0, 4_000))]).await.unwrap();
+    assert_eq!(store.position(b).await.unwrap().unwrap().fix.lat, 9.0);
     assert_eq!(store.position(a).await.unwrap().unwrap().fix.lat, 2.0);
     let journey = store.journey(a, 0, i64::MAX, 100).await.unwrap();
     let lats: Vec<f64> = journey.iter().map(|f| f.lat).collect();
