@@ -197,6 +197,11 @@ impl PgBlobs {
     pub fn new(pool: sqlx::PgPool) -> PgBlobs {
         PgBlobs { pool }
     }
+
+    /// The database's pool (pictures' files share it).
+    pub fn pool(&self) -> sqlx::PgPool {
+        self.pool.clone()
+    }
 }
 
 fn db_error(e: sqlx::Error) -> BlobError {

@@ -125,6 +125,20 @@ pub enum BondEvent {
         /// The person.
         account: Uuid,
     },
+    /// A partner asked for a glimpse of `asked` (or sent a picture, whose return glimpse
+    /// is this): whichever node `asked`'s client answers on must know what was asked.
+    GlimpseAsked {
+        /// Who is asked for a camera frame.
+        asked: Uuid,
+        /// Who gets the glimpse.
+        asker: Uuid,
+        /// The longest side the glimpse may have, pixels.
+        side: u32,
+        /// Until when the answer is taken, Unix milliseconds.
+        expires_ms: i64,
+        /// The tier that must still be open when the answer comes.
+        tier: haurach_bond::Tier,
+    },
     /// A summons was accepted, declined, ended or reached (read it again from the store).
     SummonsChanged {
         /// The summons.
@@ -146,6 +160,7 @@ impl BondEvent {
             | BondEvent::PinChanged { bond, .. } => *bond,
             BondEvent::PlacesChanged { account } => *account,
             BondEvent::SummonsChanged { id, .. } => *id,
+            BondEvent::GlimpseAsked { asked, .. } => *asked,
         }
     }
 }
@@ -181,6 +196,19 @@ pub trait Bus: Clone + Send + Sync + 'static {
     /// The changes other nodes share, for the hub to apply; `None` on one node, and after
     /// the first call.
     fn take_bond_events(&self) -> Option<mpsc::Receiver<BondEvent>> {
+        None
+    }
+
+    /// Sends a camera frame (glimpse or sight, binary) to the links of `to` on the other
+    /// nodes; this node's links get it from the [`Relay`](crate::sight::Relay) directly.
+    /// Live and lossy, like the relay: a frame that finds no room is dropped.
+    fn publish_camera(&self, to: AccountId, frame: bytes::Bytes) {
+        let _ = (to, frame);
+    }
+
+    /// The camera frames other nodes publish, for this node's relay; `None` on one node,
+    /// and after the first call.
+    fn take_camera_frames(&self) -> Option<mpsc::Receiver<(AccountId, bytes::Bytes)>> {
         None
     }
 

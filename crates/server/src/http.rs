@@ -60,7 +60,14 @@ impl<S, B> App<S, B> {
     ) -> App<S, B> {
         let max_links = hub.config.max_links;
         let pictures =
-            crate::images::Pictures::new(&hub.config.data, hub.config.max_image_megapixels);
+            crate::images::Pictures::new(&hub.config.data, hub.config.max_image_megapixels, {
+                match &blobs {
+                    crate::blobs::Blobs::Files(_) => {
+                        crate::files::Files::Disk(hub.config.data.clone())
+                    }
+                    crate::blobs::Blobs::Postgres(pg) => crate::files::Files::Postgres(pg.pool()),
+                }
+            });
         App {
             blobs,
             pictures,

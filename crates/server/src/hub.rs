@@ -486,6 +486,8 @@ impl<S: Store, B: Bus> Hub<S, B> {
                 self.places.forget(AccountId(*account));
                 return;
             }
+            // The relay's, not the hub's (see `launch`).
+            BondEvent::GlimpseAsked { .. } => return,
             BondEvent::SummonsChanged { id, party } => {
                 let (id, party) = (crate::store::city::SummonsId(*id), AccountId(*party));
                 crate::summons::refresh(self, id, party).await;
@@ -551,7 +553,8 @@ impl<S: Store, B: Bus> Hub<S, B> {
             }
             BondEvent::Formed { .. }
             | BondEvent::PlacesChanged { .. }
-            | BondEvent::SummonsChanged { .. } => {}
+            | BondEvent::SummonsChanged { .. }
+            | BondEvent::GlimpseAsked { .. } => {}
         }
     }
 

@@ -6,7 +6,8 @@
 //! under [`Pictures::work`] (so a burst of uploads cannot decode more pictures at once
 //! than there are permits, whatever their size). Then, in this order:
 //!
-//! 1. the original and the stripped picture are written to `DATA/images/ID/` and synced,
+//! 1. the original and the stripped picture are written to `DATA/images/ID/` and synced
+//!    (with several nodes, to PostgreSQL: see `crate::files`),
 //! 2. the image's row is committed,
 //! 3. its `image` message (body: the image's id) is committed and published, which is
 //!    when the sender is answered and the partner told.
@@ -49,8 +50,13 @@ use crate::store::{AccountId, ImageId, ImageRecord, Store, StoreError};
 /// Where pictures are kept and how many may be decoded at once.
 #[derive(Debug)]
 pub struct Pictures {
+    /// The data directory.
+    data: PathBuf,
     /// `DATA/images`.
     dir: PathBuf,
+    /// Where the pictures themselves are kept (the data directory, or PostgreSQL for
+    /// several nodes).
+    pub(crate) files: crate::files::Files,
     /// Permits to decode, resize or encode a picture. Each job holds up to a few hundred
     /// megabytes for a large photo, so they are capped at the number of cores.
     work: Arc<Semaphore>,
@@ -60,10 +66,12 @@ pub struct Pictures {
 
 impl Pictures {
     /// Pictures under `data/images`, with the configured limits.
-    pub fn new(data: &Path, max_megapixels: u32) -> Pictures {
+    pub fn new(data: &Path, max_megapixels: u32, files: crate::files::Files) -> Pictures {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         Pictures {
+            data: data.to_owned(),
             dir: data.join("images"),
+            files,
             work: Arc::new(Semaphore::new(cores)),
             limits: Limits {
                 max_pixels: u64::from(max_megapixels) * 1_000_000,
@@ -74,6 +82,11 @@ impl Pictures {
     /// The permits to decode, resize or encode a picture.
     pub fn work(&self) -> &Arc<Semaphore> {
         &self.work
+    }
+
+    /// The data directory the files are named under.
+    pub(crate) fn data(&self) -> &Path {
+        &self.data
     }
 
     fn image_dir(&self, id: ImageId) -> PathBuf {
@@ -99,21 +112,6 @@ impl Pictures {
 
 fn extension(mime: &str) -> &'static str {
     Kind::from_mime(mime).map_or("bin", Kind::extension)
-}
-
-/// Writes `bytes` to `path` durably: a temporary file, synced, renamed into place.
-fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let tmp = path.with_extension("tmp");
-    let mut file = std::fs::File::create(&tmp)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    std::fs::rename(&tmp, path)
-}
-
-/// Syncs a directory, so the names of files just written in it survive a crash.
-fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    std::fs::File::open(dir)?.sync_all()
 }
 
 /// The image routes, merged into the router by `http::router`.
@@ -316,18 +314,15 @@ async fn upload<S: Store, B: Bus>(
         seen_strength: standing.strength,
     };
     {
-        let (dir, root) = (pictures.image_dir(record.id), pictures.dir.clone());
         let (original, full) = (pictures.original_path(&record), pictures.full_path(&record));
-        tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-            std::fs::create_dir_all(&dir)?;
-            write_durably(&original, &bytes)?;
-            write_durably(&full, &accepted.stripped)?;
-            sync_dir(&dir)?;
-            sync_dir(&root)
-        })
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(ApiError::internal)?;
+        pictures
+            .files
+            .put(
+                &pictures.data,
+                vec![(original, bytes.to_vec()), (full, accepted.stripped)],
+            )
+            .await
+            .map_err(ApiError::internal)?;
     }
     match app.hub.store.insert_image(&record).await {
         Ok(()) => {
@@ -339,7 +334,10 @@ async fn upload<S: Store, B: Bus>(
         }
         Err(StoreError::Conflict(_)) => {
             // A concurrent retry stored it first: ours is a spare copy.
-            let _ = tokio::fs::remove_dir_all(pictures.image_dir(record.id)).await;
+            let _ = pictures
+                .files
+                .remove_dir(&pictures.data, &pictures.image_dir(record.id))
+                .await;
             let existing = app
                 .hub
                 .store
@@ -467,23 +465,33 @@ async fn rendition(
 ) -> Result<Vec<u8>, ApiError> {
     let longest = image.width.max(image.height);
     let full = pictures.full_path(image);
+    let read_full = || async {
+        pictures
+            .files
+            .get(&pictures.data, &full)
+            .await
+            .map_err(ApiError::internal)?
+            .ok_or_else(|| ApiError::internal("a stored picture's file is missing"))
+    };
     if side >= longest {
-        return tokio::fs::read(&full).await.map_err(ApiError::internal);
+        return read_full().await;
     }
+    // Renditions are a cache on this node's disk, whichever store keeps the pictures.
     let path = pictures.rendition_path(image, side);
     match tokio::fs::read(&path).await {
         Ok(bytes) => return Ok(bytes),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(ApiError::internal(e)),
     }
+    let stripped = read_full().await?;
     let _permit = pictures.work.acquire().await.map_err(ApiError::internal)?;
     tokio::task::spawn_blocking(move || -> Result<Vec<u8>, ApiError> {
-        let stripped = std::fs::read(&full).map_err(ApiError::internal)?;
         let bytes = haurach_picture::render(&stripped, side).map_err(ApiError::internal)?;
         // A cache: it can be cut again, so it is not synced. The rename makes a
         // half-written file impossible to read.
         let tmp = path.with_extension(format!("{}.tmp", Uuid::now_v7()));
-        std::fs::write(&tmp, &bytes)
+        std::fs::create_dir_all(path.parent().expect("a rendition has a directory"))
+            .and_then(|()| std::fs::write(&tmp, &bytes))
             .and_then(|()| std::fs::rename(&tmp, &path))
             .map_err(ApiError::internal)?;
         Ok(bytes)
@@ -506,9 +514,13 @@ async fn original<S: Store, B: Bus>(
             "only the sender can fetch the original (it may carry where it was taken); ask for the picture instead",
         ));
     }
-    let bytes = tokio::fs::read(app.pictures.original_path(&image))
+    let bytes = app
+        .pictures
+        .files
+        .get(&app.pictures.data, &app.pictures.original_path(&image))
         .await
-        .map_err(ApiError::internal)?;
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::internal("a stored picture's original is missing"))?;
     let mut res = bytes.into_response();
     res.headers_mut().insert(
         header::CONTENT_TYPE,

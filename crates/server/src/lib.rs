@@ -12,6 +12,7 @@ pub mod bus;
 pub mod city;
 pub mod config;
 pub mod error;
+pub mod files;
 pub mod gate;
 pub mod gpx;
 pub mod http;
@@ -140,12 +141,37 @@ pub async fn launch<S: Store, B: Bus>(
         })
     };
 
-    // Changes other nodes share, applied in the order they arrive.
+    // Changes other nodes share, applied in the order they arrive; a glimpse asked there
+    // is the relay's to remember.
     let applier = app.hub.bus.take_bond_events().map(|mut events| {
         let app = app.clone();
         tokio::spawn(async move {
             while let Some(event) = events.recv().await {
-                app.hub.apply(event).await;
+                match event {
+                    bus::BondEvent::GlimpseAsked {
+                        asked,
+                        asker,
+                        side,
+                        expires_ms,
+                        tier,
+                    } => app.sight.expect_glimpse(
+                        store::AccountId(asked),
+                        store::AccountId(asker),
+                        side,
+                        expires_ms,
+                        tier,
+                    ),
+                    other => app.hub.apply(other).await,
+                }
+            }
+        })
+    });
+    // Camera frames other nodes pass to links here.
+    let cameras = app.hub.bus.take_camera_frames().map(|mut frames| {
+        let app = app.clone();
+        tokio::spawn(async move {
+            while let Some((to, frame)) = frames.recv().await {
+                app.sight.deliver(to, frame);
             }
         })
     });
@@ -167,8 +193,8 @@ pub async fn launch<S: Store, B: Bus>(
         })
         .await;
     sweeper.abort();
-    if let Some(applier) = applier {
-        applier.abort();
+    for task in [applier, cameras].into_iter().flatten() {
+        task.abort();
     }
     Ok(result?)
 }

@@ -132,20 +132,11 @@ async fn store<S: Store, B: Bus>(
         ));
     }
     if let (Some(bytes), Some(path)) = (files, photo_path(&app.hub.config.data, &record)) {
-        let dir = dir(&app.hub.config.data, record.id);
-        tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-            use std::io::Write;
-            std::fs::create_dir_all(&dir)?;
-            let tmp = path.with_extension("tmp");
-            let mut file = std::fs::File::create(&tmp)?;
-            file.write_all(&bytes)?;
-            file.sync_all()?;
-            std::fs::rename(&tmp, &path)?;
-            std::fs::File::open(&dir)?.sync_all()
-        })
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(ApiError::internal)?;
+        app.pictures
+            .files
+            .put(app.pictures.data(), vec![(path, bytes)])
+            .await
+            .map_err(ApiError::internal)?;
     }
     match app.hub.store.insert_memory(&record).await {
         Ok(()) => {}
@@ -309,7 +300,13 @@ async fn photo<S: Store, B: Bus>(
         return Err(missing());
     }
     let path = photo_path(&app.hub.config.data, &memory).ok_or_else(missing)?;
-    let bytes = tokio::fs::read(path).await.map_err(ApiError::internal)?;
+    let bytes = app
+        .pictures
+        .files
+        .get(app.pictures.data(), &path)
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(missing)?;
     let mut res = bytes.into_response();
     res.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -137,9 +137,9 @@ impl Relay {
         }
     }
 
-    /// Puts a frame in the queue of every link of `to` that has room; true when at least
-    /// one took it.
-    fn deliver(&self, to: AccountId, frame: Bytes) -> bool {
+    /// Puts a frame in the queue of every link of `to` on this node that has room; true
+    /// when at least one took it.
+    pub(crate) fn deliver(&self, to: AccountId, frame: Bytes) -> bool {
         let inner = self.inner.lock().expect("relay lock");
         let Some(views) = inner.viewers.get(&to) else {
             return false;
@@ -149,6 +149,27 @@ impl Relay {
             delivered |= tx.try_send(frame.clone()).is_ok();
         }
         delivered
+    }
+
+    /// Remembers a glimpse another node asked of `asked`, so an answer arriving here is
+    /// taken.
+    pub(crate) fn expect_glimpse(
+        &self,
+        asked: AccountId,
+        asker: AccountId,
+        side: u32,
+        expires_ms: i64,
+        tier: Tier,
+    ) {
+        self.inner.lock().expect("relay lock").glimpses.insert(
+            asked,
+            Pending {
+                asker,
+                side,
+                expires_ms,
+                tier,
+            },
+        );
     }
 
     /// Whether `account` allows their camera. Read from the store each time (not cached):
@@ -227,15 +248,17 @@ async fn request<S: Store, B: Bus>(
     let side = rendition_side(standing.bond.profile, standing.strength).of(u32::MAX);
     // Full size is the camera's own; a glimpse is never more than sight's largest frame.
     let side = side.min(haurach_bond::images::SIGHT_TOGETHER.side);
-    app.sight.inner.lock().expect("relay lock").glimpses.insert(
-        partner,
-        Pending {
-            asker,
-            side,
-            expires_ms: now_ms() + GLIMPSE_TTL_MS,
-            tier,
-        },
-    );
+    let expires_ms = now_ms() + GLIMPSE_TTL_MS;
+    app.sight
+        .expect_glimpse(partner, asker, side, expires_ms, tier);
+    // The partner's client may answer on another node.
+    app.hub.bus.share(crate::bus::BondEvent::GlimpseAsked {
+        asked: partner.0,
+        asker: asker.0,
+        side,
+        expires_ms,
+        tier,
+    });
     let frame = ServerFrame::GlimpseAsked {
         by: standing.bond.names[standing.idx].clone(),
         side,
@@ -250,6 +273,18 @@ async fn request<S: Store, B: Bus>(
         },
     );
     Ok(())
+}
+
+/// Passes a camera frame to the links of `to`: this node's through the relay, the other
+/// nodes' over the bus. True when it was taken: by a link here, or (with several nodes)
+/// by the bus, which cannot say whether a link there had room.
+fn pass<S: Store, B: Bus>(app: &AppState<S, B>, to: AccountId, frame: Bytes) -> bool {
+    let here = app.sight.deliver(to, frame.clone());
+    if app.hub.bus.several_nodes() {
+        app.hub.bus.publish_camera(to, frame);
+        return true;
+    }
+    here
 }
 
 /// A binary frame from `account`'s link. Returns a frame to answer on the same link (a
@@ -322,7 +357,7 @@ async fn glimpse<S: Store, B: Bus>(
     let mut out = Vec::with_capacity(shown.len() + 1);
     out.push(GLIMPSE);
     out.extend_from_slice(&shown);
-    app.sight.deliver(pending.asker, Bytes::from(out));
+    pass(app, pending.asker, Bytes::from(out));
     Ok(())
 }
 
@@ -379,7 +414,7 @@ async fn sight<S: Store, B: Bus>(
             .and_then(|f| f.last_accepted)
             .is_none_or(|last| now.duration_since(last).as_secs_f64() >= RATE_SLACK / params.fps)
     };
-    let delivered = fits && on_time && app.sight.deliver(partner, frame);
+    let delivered = fits && on_time && pass(app, partner, frame);
     let mut inner = app.sight.inner.lock().expect("relay lock");
     let flow = inner.flows.entry(account).or_insert(Flow {
         window_start: now,

@@ -6,6 +6,8 @@
 //!   the message's sequence number (8 bytes, big-endian; `i64::MIN` for none) followed by
 //!   the frame's JSON.
 //! - `haurach.bond.<bond id>`: a [`BondEvent`] as JSON.
+//! - `haurach.cam.<account id>`: a camera frame (glimpse or sight) for the account's links,
+//!   as the link sends it (`0x01`/`0x02` + JPEG).
 //!
 //! Each node subscribes to both wildcards, and connects with `no_echo`, so it never hears
 //! its own events back: it delivers them to its own links directly. Core NATS delivers at
@@ -31,9 +33,14 @@ const OUTBOX: usize = 65_536;
 /// Shared changes waiting for the hub.
 const INBOX: usize = 65_536;
 
+/// Camera frames from other nodes waiting for this node's relay; more are dropped (a
+/// live view, never queued without bound).
+const CAMERA_INBOX: usize = 64;
+
 enum Outgoing {
     Frame(AccountId, Frame),
     Bond(BondEvent),
+    Camera(AccountId, Bytes),
 }
 
 /// The bus over NATS. Cloning shares the connection.
@@ -43,6 +50,7 @@ pub struct NatsBus {
     client: async_nats::Client,
     outbox: mpsc::Sender<Outgoing>,
     inbox: Arc<Mutex<Option<mpsc::Receiver<BondEvent>>>>,
+    cameras: Arc<Mutex<Option<mpsc::Receiver<(AccountId, Bytes)>>>>,
     dropped: Arc<std::sync::atomic::AtomicU64>,
 }
 
@@ -83,17 +91,24 @@ impl NatsBus {
             .subscribe("haurach.bond.*")
             .await
             .map_err(|e| err(e.to_string()))?;
+        let camera_frames = client
+            .subscribe("haurach.cam.*")
+            .await
+            .map_err(|e| err(e.to_string()))?;
         let local = LocalBus::new();
         let (outbox, out_rx) = mpsc::channel(OUTBOX);
         let (in_tx, inbox) = mpsc::channel(INBOX);
+        let (cam_tx, cameras) = mpsc::channel(CAMERA_INBOX);
         tokio::spawn(deliver(frames, local.clone()));
         tokio::spawn(receive_bond_events(bonds, in_tx));
+        tokio::spawn(receive_camera_frames(camera_frames, cam_tx));
         tokio::spawn(send(client.clone(), out_rx));
         Ok(NatsBus {
             local,
             client,
             outbox,
             inbox: Arc::new(Mutex::new(Some(inbox))),
+            cameras: Arc::new(Mutex::new(Some(cameras))),
             dropped: Arc::default(),
         })
     }
@@ -137,6 +152,14 @@ impl Bus for NatsBus {
         self.inbox.lock().expect("bus lock").take()
     }
 
+    fn publish_camera(&self, to: AccountId, frame: Bytes) {
+        self.enqueue(Outgoing::Camera(to, frame));
+    }
+
+    fn take_camera_frames(&self) -> Option<mpsc::Receiver<(AccountId, Bytes)>> {
+        self.cameras.lock().expect("bus lock").take()
+    }
+
     fn healthy(&self) -> bool {
         self.client.connection_state() == State::Connected
     }
@@ -152,6 +175,7 @@ async fn send(client: async_nats::Client, mut out: mpsc::Receiver<Outgoing>) {
                 buf.put_slice(frame.json.as_bytes());
                 (format!("haurach.acct.{}", account.0), buf.freeze())
             }
+            Outgoing::Camera(account, frame) => (format!("haurach.cam.{}", account.0), frame),
             Outgoing::Bond(event) => {
                 let json = serde_json::to_vec(&event).expect("bond events serialise");
                 (format!("haurach.bond.{}", event.about()), Bytes::from(json))
@@ -189,6 +213,28 @@ async fn deliver(mut frames: async_nats::Subscriber, local: LocalBus) {
                 json: json.into(),
             },
         );
+    }
+}
+
+/// Passes camera frames other nodes publish to this node's relay, dropping what finds
+/// no room.
+async fn receive_camera_frames(
+    mut frames: async_nats::Subscriber,
+    to: mpsc::Sender<(AccountId, Bytes)>,
+) {
+    while let Some(msg) = frames.next().await {
+        let Some(account) = msg
+            .subject
+            .as_str()
+            .strip_prefix("haurach.cam.")
+            .and_then(|id| Uuid::parse_str(id).ok())
+        else {
+            continue;
+        };
+        match to.try_send((AccountId(account), msg.payload)) {
+            Ok(()) | Err(mpsc::error::TrySendError::Full(_)) => {}
+            Err(mpsc::error::TrySendError::Closed(_)) => return,
+        }
     }
 }
 
