@@ -33,6 +33,9 @@ const OUTBOX: usize = 65_536;
 /// Shared changes waiting for the hub.
 const INBOX: usize = 65_536;
 
+/// Camera frames from other nodes, each for an account's links.
+type CameraFrames = mpsc::Receiver<(AccountId, Bytes)>;
+
 /// Camera frames from other nodes waiting for this node's relay; more are dropped (a
 /// live view, never queued without bound).
 const CAMERA_INBOX: usize = 64;
@@ -50,7 +53,7 @@ pub struct NatsBus {
     client: async_nats::Client,
     outbox: mpsc::Sender<Outgoing>,
     inbox: Arc<Mutex<Option<mpsc::Receiver<BondEvent>>>>,
-    cameras: Arc<Mutex<Option<mpsc::Receiver<(AccountId, Bytes)>>>>,
+    cameras: Arc<Mutex<Option<CameraFrames>>>,
     dropped: Arc<std::sync::atomic::AtomicU64>,
 }
 
