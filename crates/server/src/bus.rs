@@ -35,6 +35,21 @@ pub struct Frame {
     pub json: Arc<str>,
 }
 
+impl Frame {
+    /// A server frame serialised once, with the sequence number of the message it carries.
+    pub fn of(frame: &haurach_proto::ServerFrame) -> Frame {
+        let json = serde_json::to_string(frame).expect("server frames always serialise");
+        let seq = match frame {
+            haurach_proto::ServerFrame::Message { message } => Some(message.seq),
+            _ => None,
+        };
+        Frame {
+            seq,
+            json: json.into(),
+        }
+    }
+}
+
 impl From<&str> for Frame {
     fn from(json: &str) -> Frame {
         Frame {

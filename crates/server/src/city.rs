@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::routing::{delete, get, post, put};
 use haurach_proto::ServerFrame;
 
-use crate::bus::{Bus, Frame};
+use crate::bus::Bus;
 use crate::error::ApiError;
 use crate::http::AppState;
 use crate::store::{AccountId, Store, StoreError};
@@ -161,6 +161,5 @@ pub fn store_problem(err: StoreError) -> ApiError {
 
 /// Sends a frame to every link of `to`.
 pub fn publish<B: Bus>(bus: &B, to: AccountId, frame: &ServerFrame) {
-    let json = serde_json::to_string(frame).expect("server frames always serialise");
-    bus.publish(to, Frame::from(json));
+    crate::hub::publish_to(bus, to, frame);
 }

@@ -209,8 +209,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
     /// Tells `to`'s links on this node only (each node tells its own links what follows
     /// from a bond's shared state).
     pub(crate) fn publish_local(&self, to: AccountId, frame: &ServerFrame) {
-        let json = serde_json::to_string(frame).expect("server frames always serialise");
-        self.bus.publish_local(to, Frame::from(json));
+        self.bus.publish_local(to, Frame::of(frame));
     }
 
     /// The runtime of `account`'s bond, loading it from the store on first use.
@@ -998,19 +997,8 @@ impl<S: Store, B: Bus> Hub<S, B> {
 }
 
 /// Serialises a frame once and puts it on the bus for `to`.
-fn publish_to<B: Bus>(bus: &B, to: AccountId, frame: &ServerFrame) {
-    let json = serde_json::to_string(frame).expect("server frames always serialise");
-    let seq = match frame {
-        ServerFrame::Message { message } => Some(message.seq),
-        _ => None,
-    };
-    bus.publish(
-        to,
-        Frame {
-            seq,
-            json: json.into(),
-        },
-    );
+pub(crate) fn publish_to<B: Bus>(bus: &B, to: AccountId, frame: &ServerFrame) {
+    bus.publish(to, Frame::of(frame));
 }
 
 pub(crate) fn not_bonded() -> ApiError {

@@ -575,13 +575,10 @@ pub async fn trace<S: Store, B: Bus>(
         from: standing.bond.names[standing.idx].clone(),
         trace,
     };
-    let json = serde_json::to_string(&frame).expect("server frames always serialise");
-    app.hub.bus.publish(
+    crate::hub::publish_to(
+        &app.hub.bus,
         standing.bond.members[1 - standing.idx],
-        crate::bus::Frame {
-            seq: None,
-            json: json.into(),
-        },
+        &frame,
     );
     Ok(())
 }

@@ -34,7 +34,7 @@ use haurach_picture::Limits;
 use haurach_proto::ServerFrame;
 use tokio::sync::mpsc;
 
-use crate::bus::{Bus, Frame};
+use crate::bus::Bus;
 use crate::error::ApiError;
 use crate::http::AppState;
 use crate::hub::now_ms;
@@ -264,14 +264,7 @@ async fn request<S: Store, B: Bus>(
         side,
         on_sending,
     };
-    let json = serde_json::to_string(&frame).expect("server frames always serialise");
-    app.hub.bus.publish(
-        partner,
-        Frame {
-            seq: None,
-            json: json.into(),
-        },
-    );
+    crate::hub::publish_to(&app.hub.bus, partner, &frame);
     Ok(())
 }
 
