@@ -253,6 +253,15 @@ impl Subscription {
         }
         Ok(self.rx.recv().await)
     }
+
+    /// The next frame if one is waiting, without waiting: `Ok(None)` when none is (or the
+    /// bus is gone; [`Subscription::recv`] tells which).
+    pub fn try_recv(&mut self) -> Result<Option<Frame>, Lagged> {
+        if self.lagged.load(Ordering::Acquire) {
+            return Err(Lagged);
+        }
+        Ok(self.rx.try_recv().ok())
+    }
 }
 
 /// One subscriber's end of the channel, as the bus holds it.

@@ -74,6 +74,9 @@ pub(crate) struct BondRuntime {
     ended: bool,
     /// The meeting point's state: recent speeds, the pin, who has reached it.
     pub(crate) needle: crate::meeting::Needle,
+    /// The pull each member was last told, so a mover is told their own pull again only
+    /// when it changed by something they would notice ([`noticeable`]).
+    told: [Option<PullFor>; 2],
 }
 
 /// The geometry between the partners' latest fixes, computed once per move.
@@ -87,6 +90,26 @@ struct Span {
 
 /// What one member is told of the pull.
 type PullFor = (PullView, f64, Option<NextTier>);
+
+/// Whether a member told `old` would notice `new`: exactness, the partner's position or
+/// the next tier changed, the bearing turned by a degree, a distance moved by a metre (or
+/// 0.2 % of it, whichever is more), or the strength by half a percent. Coarse values
+/// (beyond sight range) change only in steps, so any change of theirs counts.
+fn noticeable(old: &PullFor, new: &PullFor) -> bool {
+    let ((op, os, ot), (np, ns, nt)) = (old, new);
+    let moved = |a: f64, b: f64| (a - b).abs() >= (0.002 * a.abs()).max(1.0);
+    let turned = (op.bearing_deg - np.bearing_deg).rem_euclid(360.0);
+    op.exact != np.exact
+        || op.position != np.position
+        || turned.min(360.0 - turned) >= 1.0
+        || moved(op.distance_m, np.distance_m)
+        || (os - ns).abs() >= 0.005
+        || match (ot, nt) {
+            (Some(a), Some(b)) => a.tier != b.tier || moved(a.opens_in_m, b.opens_in_m),
+            (None, None) => false,
+            _ => true,
+        }
+}
 
 impl BondRuntime {
     /// The geometry between the partners, when both have a fix (one geodesic inverse).
@@ -300,6 +323,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
             guarded: [false, false],
             ended: false,
             needle: crate::meeting::Needle::default(),
+            told: [None, None],
         };
         // The stored tiers carry the hysteresis; the stored fixes say where the partners
         // are. Tiers are written a moment after they change, so after a crash the two can
@@ -456,15 +480,28 @@ impl<S: Store, B: Bus> Hub<S, B> {
             self.publish_tier_changes(rt, &changes);
         }
         for i in 0..2 {
-            if let Some((pull, strength, next_tier)) = rt.pull_for(i, &span) {
-                let frame = ServerFrame::Pull {
-                    moved: if i == idx { Mover::You } else { Mover::Partner },
-                    pull,
-                    strength,
-                    next_tier,
-                };
-                self.publish_local(rt.record.members[i], &frame);
+            let Some(now_told) = rt.pull_for(i, &span) else {
+                continue;
+            };
+            // The partner is told of every move (that is the update); the mover only when
+            // their own pull changed by what they would notice: a phone at rest sending
+            // its GPS noise once a second does not redraw its own compass.
+            if i == idx
+                && rt.told[i]
+                    .as_ref()
+                    .is_some_and(|old| !noticeable(old, &now_told))
+            {
+                continue;
             }
+            let (pull, strength, next_tier) = now_told;
+            rt.told[i] = Some(now_told);
+            let frame = ServerFrame::Pull {
+                moved: if i == idx { Mover::You } else { Mover::Partner },
+                pull,
+                strength,
+                next_tier,
+            };
+            self.publish_local(rt.record.members[i], &frame);
         }
         self.meeting_moved(rt, idx, &fix, now, here).await
     }
@@ -1068,5 +1105,44 @@ pub fn message_view(bond: &BondRecord, m: &MessageRecord) -> Message {
         feeling: m.feeling,
         sent_at: timestamp(m.sent_at),
         acknowledged_at: m.acknowledged_at.map(timestamp),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn told(bearing_deg: f64, distance_m: f64, strength: f64) -> PullFor {
+        let pull = PullView {
+            bearing_deg,
+            distance_m,
+            exact: true,
+            position: Some(LatLon { lat: 1.0, lon: 2.0 }),
+        };
+        let next = NextTier {
+            tier: Tier::Memories,
+            opens_in_m: distance_m - 25.0,
+        };
+        (pull, strength, Some(next))
+    }
+
+    #[test]
+    fn gps_noise_is_not_noticed_but_a_step_or_a_turn_is() {
+        let old = told(90.0, 372.0, 0.8);
+        assert!(!noticeable(&old, &told(90.2, 372.4, 0.801)));
+        assert!(
+            noticeable(&old, &told(90.0, 373.5, 0.8)),
+            "a metre and a half closer"
+        );
+        assert!(noticeable(&old, &told(91.5, 372.0, 0.8)), "turned 1.5°");
+        assert!(noticeable(&old, &told(90.0, 372.0, 0.81)), "stronger");
+        assert!(!noticeable(
+            &told(359.7, 372.0, 0.8),
+            &told(0.2, 372.0, 0.8)
+        ));
+        let mut far = told(90.0, 372.0, 0.8);
+        far.0.exact = false;
+        far.0.position = None;
+        assert!(noticeable(&old, &far), "sight closed");
     }
 }

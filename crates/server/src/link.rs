@@ -12,6 +12,7 @@
 use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
+use futures_util::SinkExt as _;
 use haurach_proto::{ClientFrame, ServerFrame};
 use serde::Deserialize;
 use tokio::sync::OwnedSemaphorePermit;
@@ -38,6 +39,8 @@ const WRITE_BUFFER: usize = 4 * 1024;
 const MAX_CLIENT_FRAME: usize = 256 * 1024;
 /// Stored messages replayed per store query.
 const REPLAY_PAGE: u32 = 500;
+/// The most live frames written with one flush.
+const WRITE_BATCH: usize = 32;
 
 /// Upgrades to the live link.
 pub async fn upgrade<S: Store, B: Bus>(
@@ -251,40 +254,69 @@ async fn forward<S: Store, B: Bus>(
             Some(camera) = view.rx.recv() => {
                 socket.send(WsMessage::Binary(camera)).await?;
             }
-            frame = sub.recv() => match frame {
-                Ok(Some(frame)) => {
-                    if frame.seq.is_some_and(|seq| seq <= *last_sent) {
-                        continue;
-                    }
-                    if let Some(seq) = frame.seq {
-                        if hub.bus.several_nodes() {
-                            // Several nodes publish: this frame may have overtaken an
-                            // earlier message, or one may be lost. The store has them all,
-                            // in order.
-                            Box::pin(catch_up(app, account, socket, last_sent, seq)).await?;
-                            if *last_sent >= seq {
-                                continue;
-                            }
+            frame = sub.recv() => {
+                // Whatever else is already waiting goes out in the same write: under load
+                // one system call carries several frames.
+                let mut next = frame;
+                let mut fed = 0;
+                loop {
+                    match next {
+                        Ok(Some(frame)) => {
+                            Box::pin(pass(app, account, socket, last_sent, frame)).await?;
+                            fed += 1;
                         }
-                        *last_sent = seq;
+                        Ok(None) if fed == 0 => return Ok(()),
+                        Ok(None) => break,
+                        Err(_lagged) => {
+                            hub.metrics.links_lagged.inc();
+                            // 1013: try again later. The client resumes with ?after=SEQ
+                            // and the store gives it whatever it missed.
+                            close(socket, 1013, "fell behind: reconnect with ?after=SEQ").await;
+                            return Ok(());
+                        }
                     }
-                    socket.send(WsMessage::Text(frame.json.as_ref().into())).await?;
+                    if fed == WRITE_BATCH {
+                        break;
+                    }
+                    next = sub.try_recv();
                 }
-                Ok(None) => return Ok(()),
-                Err(_lagged) => {
-                    hub.metrics.links_lagged.inc();
-                    // 1013: try again later. The client resumes with ?after=SEQ and the
-                    // store gives it whatever it missed.
-                    close(socket, 1013, "fell behind: reconnect with ?after=SEQ").await;
-                    return Ok(());
-                }
-            },
+                socket.flush().await?;
+            }
             _ = shutdown.changed() => {
                 close(socket, 1001, "server shutting down").await;
                 return Ok(());
             }
         }
     }
+}
+
+/// Queues one live frame for the socket (the caller flushes), skipping a message already
+/// sent; with several nodes, first sends any stored message the frame may have overtaken.
+async fn pass<S: Store, B: Bus>(
+    app: &AppState<S, B>,
+    account: AccountId,
+    socket: &mut WebSocket,
+    last_sent: &mut i64,
+    frame: crate::bus::Frame,
+) -> Result<(), LinkError> {
+    if frame.seq.is_some_and(|seq| seq <= *last_sent) {
+        return Ok(());
+    }
+    if let Some(seq) = frame.seq {
+        if app.hub.bus.several_nodes() {
+            // Several nodes publish: this frame may have overtaken an earlier message, or
+            // one may be lost. The store has them all, in order.
+            catch_up(app, account, socket, last_sent, seq).await?;
+            if *last_sent >= seq {
+                return Ok(());
+            }
+        }
+        *last_sent = seq;
+    }
+    socket
+        .feed(WsMessage::Text(frame.json.as_ref().into()))
+        .await?;
+    Ok(())
 }
 
 async fn handle<S: Store, B: Bus>(

@@ -6,7 +6,7 @@ use std::time::Duration;
 use haurach_bond::Tier;
 use haurach_bond::thoughts::{Edit, ThoughtText};
 use haurach_proto::{
-    ClientFrame, ContactState, MessageKind, PositionUpdate, SendMessage, ServerFrame,
+    ClientFrame, ContactState, MessageKind, Mover, PositionUpdate, SendMessage, ServerFrame,
 };
 use serde_json::json;
 
@@ -196,6 +196,33 @@ async fn tiers_open_as_partners_approach_and_close_past_the_hysteresis() {
         unreachable!()
     };
     assert_eq!((tier, open, range_m), (Tier::Thoughts, false, Some(800.0)));
+}
+
+#[tokio::test]
+async fn the_partner_hears_every_move_and_the_mover_only_what_they_would_notice() {
+    let s = TestServer::start().await;
+    let (spike, amethyst) = s.pair("spike", "amethyst", "city").await;
+    let mut sp = s.link(&spike, None).await;
+    sp.next().await;
+    let mut am = s.link(&amethyst, None).await;
+    am.next().await;
+    // Over HTTP, so the order is known: Amethyst's fix comes second and Spike is told.
+    s.put_position(&spike, 48.8566, 2.3522).await;
+    s.put_position(&amethyst, 48.8674, 2.3522).await;
+    let pull =
+        |f: &ServerFrame, who: Mover| matches!(f, ServerFrame::Pull { moved, .. } if *moved == who);
+    sp.until(|f| pull(f, Mover::Partner)).await;
+    // GPS noise: 0.3 m north. Amethyst is told (every move is an update); Spike's own
+    // compass would not move, so he is not.
+    sp.send(&at(48.856_603, 2.3522)).await;
+    am.until(|f| pull(f, Mover::Partner)).await;
+    // 200 m north: both are told, and the next pull Spike hears is this one.
+    sp.send(&at(48.8584, 2.3522)).await;
+    am.until(|f| pull(f, Mover::Partner)).await;
+    let ServerFrame::Pull { pull: seen, .. } = sp.until(|f| pull(f, Mover::You)).await else {
+        unreachable!()
+    };
+    assert_eq!(seen.distance_m, 1000.0, "{seen:?}");
 }
 
 #[tokio::test]
