@@ -5,10 +5,10 @@
 use std::future::Future;
 
 use haurach_bond::Fix;
-use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
+use sqlx::{AssertSqlSafe, Row};
 
-use super::sqlite::{POSITION_UPSERT, uuid as sqlite_uuid};
+use super::sqlite::{runs, upsert_positions, uuid as sqlite_uuid, values};
 use super::{AccountId, BondId, PositionRecord, Sqlite, StoreResult};
 
 /// A place as stored.
@@ -260,30 +260,32 @@ impl PlaceStore for Sqlite {
         batch: &[(AccountId, PositionRecord, bool)],
     ) -> StoreResult<()> {
         let mut tx = self.begin().await?;
-        for (account, position, journey) in batch {
-            let fix = position.fix;
-            sqlx::query(POSITION_UPSERT)
-                .bind(account.0.to_string())
-                .bind(fix.lat)
-                .bind(fix.lon)
-                .bind(fix.accuracy_m)
-                .bind(fix.at_ms)
-                .bind(position.received_at)
-                .execute(&mut *tx)
-                .await?;
-            if *journey {
-                sqlx::query(
-                    "INSERT OR IGNORE INTO journey (account_id, at, lat, lon, accuracy_m) \
-                     VALUES (?, ?, ?, ?, ?)",
-                )
-                .bind(account.0.to_string())
-                .bind(fix.at_ms)
-                .bind(fix.lat)
-                .bind(fix.lon)
-                .bind(fix.accuracy_m)
-                .execute(&mut *tx)
-                .await?;
+        let positions: Vec<(AccountId, PositionRecord)> =
+            batch.iter().map(|(a, p, _)| (*a, *p)).collect();
+        for run in runs(&positions) {
+            upsert_positions(&mut tx, run).await?;
+        }
+        let journey: Vec<(AccountId, PositionRecord)> = batch
+            .iter()
+            .filter(|(_, _, journey)| *journey)
+            .map(|(a, p, _)| (*a, *p))
+            .collect();
+        for run in runs(&journey) {
+            let sql = format!(
+                "INSERT OR IGNORE INTO journey (account_id, at, lat, lon, accuracy_m) VALUES {}",
+                values(run.len(), 5)
+            );
+            let mut query = sqlx::query(AssertSqlSafe(sql));
+            for (account, position) in run {
+                let fix = position.fix;
+                query = query
+                    .bind(account.0.to_string())
+                    .bind(fix.at_ms)
+                    .bind(fix.lat)
+                    .bind(fix.lon)
+                    .bind(fix.accuracy_m);
             }
+            query.execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())

@@ -92,13 +92,63 @@ const BOND_SELECT: &str = "SELECT b.id, b.a, b.b, b.profile, b.open_tiers, b.cre
      FROM bonds b JOIN accounts aa ON aa.id = b.a JOIN accounts ab ON ab.id = b.b \
      WHERE b.id = ? AND b.ended_at IS NULL";
 
-/// Stores an account's latest position; a fix older than the one stored is ignored.
-pub(super) const POSITION_UPSERT: &str = "INSERT INTO positions (account_id, lat, lon, accuracy_m, at, received_at) \
-     VALUES (?, ?, ?, ?, ?, ?) \
-     ON CONFLICT (account_id) DO UPDATE SET lat = excluded.lat, lon = excluded.lon, \
-     accuracy_m = excluded.accuracy_m, at = excluded.at, \
-     received_at = excluded.received_at \
-     WHERE excluded.at >= positions.at";
+/// How many rows one multi-row statement carries, largest first. A batch is cut greedily
+/// into runs of these sizes: a handful of distinct statements (each prepared once, then
+/// cached by sqlx) serve every batch, and a run costs one round trip to the connection's
+/// thread instead of one per row. 128 rows of 7 columns stay far below SQLite's 32,766
+/// parameters.
+const ROWS_PER_STATEMENT: [usize; 4] = [128, 32, 8, 1];
+
+/// `items` cut into runs of [`ROWS_PER_STATEMENT`] sizes, in order.
+pub(super) fn runs<T>(mut items: &[T]) -> Vec<&[T]> {
+    let mut out = Vec::new();
+    while !items.is_empty() {
+        let size = ROWS_PER_STATEMENT
+            .into_iter()
+            .find(|size| *size <= items.len())
+            .unwrap_or(1);
+        let (run, rest) = items.split_at(size);
+        out.push(run);
+        items = rest;
+    }
+    out
+}
+
+/// The `VALUES` list of an `INSERT` of `rows` rows of `columns` parameters each.
+pub(super) fn values(rows: usize, columns: usize) -> String {
+    let row = format!("({})", vec!["?"; columns].join(", "));
+    vec![row; rows].join(", ")
+}
+
+/// Stores accounts' latest positions (one run of at most 128, each account once); a fix
+/// older than the one stored is ignored.
+pub(super) async fn upsert_positions(
+    tx: &mut Transaction<'static, Db>,
+    run: &[(AccountId, PositionRecord)],
+) -> StoreResult<()> {
+    let sql = format!(
+        "INSERT INTO positions (account_id, lat, lon, accuracy_m, at, received_at) \
+         VALUES {} \
+         ON CONFLICT (account_id) DO UPDATE SET lat = excluded.lat, lon = excluded.lon, \
+         accuracy_m = excluded.accuracy_m, at = excluded.at, \
+         received_at = excluded.received_at \
+         WHERE excluded.at >= positions.at",
+        values(run.len(), 6)
+    );
+    let mut query = sqlx::query(AssertSqlSafe(sql));
+    for (account, position) in run {
+        let fix = position.fix;
+        query = query
+            .bind(account.0.to_string())
+            .bind(fix.lat)
+            .bind(fix.lon)
+            .bind(fix.accuracy_m)
+            .bind(fix.at_ms)
+            .bind(position.received_at);
+    }
+    query.execute(&mut **tx).await?;
+    Ok(())
+}
 
 const MESSAGE_COLUMNS: &str =
     "seq, bond_id, sender_id, client_id, kind, body, feeling, sent_at, acknowledged_at";
@@ -155,6 +205,44 @@ fn message_from_row(row: &SqliteRow) -> StoreResult<MessageRecord> {
 
 fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+/// Inserts a run of messages in one statement, skipping any whose (sender, client id) is
+/// stored already; returns each message's new sequence number, `None` for one skipped.
+/// Rows are inserted in the run's order, so sequence numbers follow it. The second of
+/// two messages with one (sender, client id) in a run gets `None` too.
+async fn insert_new(
+    tx: &mut Transaction<'static, Db>,
+    run: &[NewMessage],
+) -> StoreResult<Vec<Option<i64>>> {
+    let sql = format!(
+        "INSERT INTO messages (bond_id, sender_id, client_id, kind, body, feeling, sent_at) \
+         VALUES {} ON CONFLICT (sender_id, client_id) DO NOTHING \
+         RETURNING seq, sender_id, client_id",
+        values(run.len(), 7)
+    );
+    let mut query = sqlx::query(AssertSqlSafe(sql));
+    for m in run {
+        query = query
+            .bind(m.bond.0.to_string())
+            .bind(m.sender.0.to_string())
+            .bind(&m.client_id)
+            .bind(m.kind.key())
+            .bind(&m.body)
+            .bind(m.feeling.map(Feeling::key))
+            .bind(m.sent_at);
+    }
+    let rows = query.fetch_all(&mut **tx).await?;
+    // RETURNING's order is not promised: match the rows by their key.
+    let mut inserted = std::collections::HashMap::with_capacity(rows.len());
+    for row in rows {
+        let key: (String, String) = (row.try_get("sender_id")?, row.try_get("client_id")?);
+        inserted.insert(key, row.try_get::<i64, _>("seq")?);
+    }
+    Ok(run
+        .iter()
+        .map(|m| inserted.remove(&(m.sender.0.to_string(), m.client_id.clone())))
+        .collect())
 }
 
 /// Stores one message inside a transaction, once per (sender, client id).
@@ -425,17 +513,8 @@ impl Store for Sqlite {
 
     async fn save_positions(&self, batch: &[(AccountId, PositionRecord)]) -> StoreResult<()> {
         let mut tx = self.begin().await?;
-        for (account, position) in batch {
-            let fix = position.fix;
-            sqlx::query(POSITION_UPSERT)
-                .bind(account.0.to_string())
-                .bind(fix.lat)
-                .bind(fix.lon)
-                .bind(fix.accuracy_m)
-                .bind(fix.at_ms)
-                .bind(position.received_at)
-                .execute(&mut *tx)
-                .await?;
+        for run in runs(batch) {
+            upsert_positions(&mut tx, run).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -463,8 +542,25 @@ impl Store for Sqlite {
     async fn append_messages(&self, batch: Vec<NewMessage>) -> StoreResult<Vec<Appended>> {
         let mut tx = self.begin().await?;
         let mut results = Vec::with_capacity(batch.len());
-        for m in batch {
-            results.push(append_in(&mut tx, m).await?);
+        for run in runs(&batch) {
+            let seqs = insert_new(&mut tx, run).await?;
+            for (m, seq) in run.iter().zip(seqs) {
+                results.push(match seq {
+                    Some(seq) => Appended::New(MessageRecord {
+                        seq,
+                        bond: m.bond,
+                        sender: m.sender,
+                        client_id: m.client_id.clone(),
+                        kind: m.kind,
+                        body: m.body.clone(),
+                        feeling: m.feeling,
+                        sent_at: m.sent_at,
+                        acknowledged_at: None,
+                    }),
+                    // Sent before (a retry): read back what was stored and compare.
+                    None => append_in(&mut tx, m.clone()).await?,
+                });
+            }
         }
         tx.commit().await?;
         Ok(results)

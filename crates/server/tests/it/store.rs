@@ -521,6 +521,39 @@ pub async fn conformance<S: Store>(store: S) {
         other => panic!("{other:?}"),
     }
 
+    // A big batch (stored in runs of many rows per statement) keeps its order, and its
+    // retries and reused ids are told apart wherever they fall.
+    let mut big: Vec<NewMessage> = (0..300).map(|i| twice(&format!("big-{i}"))).collect();
+    big[200] = twice("big-7");
+    big[250].client_id = "b2".into();
+    big[250].body = Some("not what b2 said".into());
+    let results = store.append_messages(big).await.unwrap();
+    assert_eq!(results.len(), 300);
+    let mut last = c_seq(&results[0]);
+    for (i, r) in results.iter().enumerate() {
+        match (i, r) {
+            (200, Appended::Existing(m)) => assert_eq!(m.client_id, "big-7"),
+            (250, Appended::Conflict(m)) => assert_eq!(m.body.as_deref(), Some("batched")),
+            (200 | 250, other) => panic!("{i}: {other:?}"),
+            (_, Appended::New(m)) => {
+                assert_eq!(m.client_id, format!("big-{i}"));
+                assert!(i == 0 || m.seq > last, "{i}: seq {} after {last}", m.seq);
+                last = m.seq;
+            }
+            (_, other) => panic!("{i}: {other:?}"),
+        }
+    }
+    let stored = store
+        .messages_after(bond2.id, c_seq(&results[0]) - 1, 1_000)
+        .await
+        .unwrap();
+    let ids: Vec<&str> = stored.iter().map(|m| m.client_id.as_str()).collect();
+    let expected: Vec<String> = (0..300)
+        .filter(|i| *i != 200 && *i != 250)
+        .map(|i| format!("big-{i}"))
+        .collect();
+    assert_eq!(ids, expected, "stored once each, in the batch's order");
+
     // Racing retries of one message: stored once.
     let (m1, m2) = tokio::join!(
         append(&store, bond2.id, amethyst.id, "race", "once"),
@@ -531,4 +564,10 @@ pub async fn conformance<S: Store>(store: S) {
         .filter(|a| matches!(a, Appended::New(_)))
         .count();
     assert_eq!(news, 1, "{m1:?} {m2:?}");
+}
+
+fn c_seq(appended: &Appended) -> i64 {
+    match appended {
+        Appended::New(m) | Appended::Existing(m) | Appended::Conflict(m) => m.seq,
+    }
 }
