@@ -4,13 +4,15 @@
 //   my camera" (stored on the server, off until turned on).
 // - A glimpse: within glimpse range I may ask; the server asks the partner's page, which
 //   (if they allowed it) captures one frame at the size the server names and sends it
-//   as a binary frame 0x01 + JPEG; it arrives here as the same.
+//   as a binary frame 0x01 + JPEG; it arrives here as 0x01 + its id (16 bytes) + JPEG.
 // - Sight: within sight range, a page that allows its camera sends frames (0x02 + JPEG)
 //   by itself, starting slow and small and following what the server says the bond
 //   allows (`sight_rate`). Leaving the range stops the camera.
 
 const GLIMPSE = 0x01;
 const SIGHT = 0x02;
+/** Bytes of the glimpse's id after the first byte of a glimpse from the server. */
+const GLIMPSE_ID = 16;
 /** Where a sight starts before the server's first report: the edge of the sight tier. */
 const START = { fps: 2, side: 240 };
 
@@ -180,9 +182,11 @@ export class Camera {
   /** A camera frame from the partner. */
   onBinary(bytes) {
     const kind = bytes[0];
-    const url = URL.createObjectURL(new Blob([bytes.subarray(1)], { type: "image/jpeg" }));
     const which = kind === GLIMPSE ? "glimpse" : kind === SIGHT ? "sight" : null;
-    if (!which) return URL.revokeObjectURL(url);
+    if (!which) return;
+    // A glimpse from the server carries its id before the JPEG.
+    const jpeg = bytes.subarray(which === "glimpse" ? 1 + GLIMPSE_ID : 1);
+    const url = URL.createObjectURL(new Blob([jpeg], { type: "image/jpeg" }));
     const img = this.el(`${which}-img`);
     const old = this.urls[which];
     this.urls[which] = url;
