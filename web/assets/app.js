@@ -71,7 +71,7 @@ const places = new Places({
   notice: (text) => notice(text),
 });
 let journey = null;
-const camera = new Camera({ link, call, el: (id) => $(id), bond: () => state.bond });
+const camera = new Camera({ link, call, el: (id) => $(id), bond: () => state.bond, me: () => state.me });
 
 const memories = new Memories({ el: (id) => $(id), bond: () => state.bond });
 
@@ -232,10 +232,15 @@ function onFrame(f) {
       renderPartnerThought();
       return;
     case "trace":
-      pictures.onTrace(f);
+      // Over a picture of the gallery, or over a glimpse or the sight.
+      if (f.image) pictures.onTrace(f);
+      else camera.onTrace(f);
       return;
     case "glimpse_asked":
       camera.onAsked(f);
+      return;
+    case "glimpse_sent":
+      camera.onGlimpseSent(f);
       return;
     case "sight_rate":
       camera.onRate(f);

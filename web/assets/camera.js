@@ -7,16 +7,34 @@
 //   as a binary frame 0x01 + JPEG; it arrives here as the same.
 // - Sight: within sight range, a page that allows its camera sends frames (0x02 + JPEG)
 //   by itself, starting slow and small and following what the server says the bond
-//   allows (`sight_rate`). Leaving the range stops the camera.
+//   allows (`sight_rate`). Leaving the range stops the camera. While it sends, the page
+//   shows its own camera view: what the partner sees.
+// - Trace (while the images tier is open): strokes drawn over a glimpse or the sight go
+//   to the partner and land on the same picture on their side (trace.js). A glimpse is
+//   named by the id the server gave it: it comes in the binary frame to the one who
+//   asked (0x01 + 16 bytes of id + JPEG), and in `glimpse_sent` to the one who sent it,
+//   whose page keeps the frame it sent and shows the strokes over it. The sight is named
+//   by whose camera it is: a stroke over the partner's sight appears over their own
+//   camera view, and one over my own view over their sight of me.
+
+import { TraceCanvas } from "./trace.js";
 
 const GLIMPSE = 0x01;
 const SIGHT = 0x02;
+/** Bytes of the glimpse's id after the first byte of a glimpse from the server. */
+const GLIMPSE_ID = 16;
 /** Where a sight starts before the server's first report: the edge of the sight tier. */
 const START = { fps: 2, side: 240 };
 
 async function encode(canvas) {
   const blob = await new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", 0.7));
   return new Uint8Array(await blob.arrayBuffer());
+}
+
+/** A UUID's 16 bytes in its usual written form. */
+function uuid(bytes) {
+  const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
 function framed(kind, jpeg) {
@@ -33,19 +51,39 @@ export class Camera {
    * @param {(method: string, path: string, body?: object) => Promise<any>} o.call
    * @param {(id: string) => HTMLElement} o.el
    * @param {() => object|null} o.bond the bond as the page knows it
+   * @param {() => string|null} o.me the name of the person using the page
    */
-  constructor({ link, call, el, bond }) {
+  constructor({ link, call, el, bond, me }) {
     this.link = link;
     this.call = call;
     this.el = el;
     this.bond = bond;
+    this.me = me;
     this.allow = false;
     this.stream = null;
     this.video = null;
     this.params = { ...START };
     this.timer = null;
-    this.urls = { glimpse: null, sight: null };
+    this.urls = { glimpse: null, sight: null, sent: null };
     this.sending = false;
+    /** The id of the glimpse shown from the partner, and of the last one I sent. */
+    this.glimpseIn = null;
+    this.glimpseOut = null;
+    /** The JPEG of my glimpse on its way, until the server says it passed. */
+    this.pending = null;
+    const trace = (canvas, over) =>
+      new TraceCanvas({
+        canvas: el(canvas),
+        over,
+        sendFrame: (frame) => link.send(frame),
+        canTrace: () => Boolean(this.bond()?.tiers?.images?.open),
+      });
+    this.traces = {
+      glimpse: trace("glimpse-trace", () => (this.glimpseIn ? { glimpse: this.glimpseIn } : null)),
+      sent: trace("glimpse-sent-trace", () => (this.glimpseOut ? { glimpse: this.glimpseOut } : null)),
+      sight: trace("sight-trace", () => (this.bond() ? { sight: this.bond().partner } : null)),
+      self: trace("sight-self-trace", () => (this.me() ? { sight: this.me() } : null)),
+    };
   }
 
   /** Reads my consent from the server (each time the bond screen opens). */
@@ -86,6 +124,7 @@ export class Camera {
     else this.stopSight();
     if (!open) {
       this.el("sight-view").hidden = true;
+      this.traces.sight.clear();
       this.el("sight-status").textContent = "";
     }
     this.render();
@@ -135,11 +174,37 @@ export class Camera {
     const keep = Boolean(this.stream);
     if (!(await this.ensureCamera())) return;
     const jpeg = await this.grab(f.side);
+    this.pending = jpeg;
     this.link.sendBinary(framed(GLIMPSE, jpeg));
     this.el("camera-state").textContent = f.on_sending
       ? `${f.by} saw you as their picture reached you.`
       : `${f.by} glimpsed through your camera.`;
     if (!keep && !this.timer) this.releaseCamera();
+  }
+
+  /** The glimpse I sent passed, under this id: show it, ready for my partner's strokes. */
+  onGlimpseSent(f) {
+    if (!this.pending) return;
+    const url = URL.createObjectURL(new Blob([this.pending], { type: "image/jpeg" }));
+    this.pending = null;
+    if (this.urls.sent) URL.revokeObjectURL(this.urls.sent);
+    this.urls.sent = url;
+    this.glimpseOut = f.glimpse;
+    this.traces.sent.clear();
+    this.el("glimpse-sent-img").src = url;
+    this.el("glimpse-sent").hidden = false;
+  }
+
+  /** Part of a stroke the partner drew over a glimpse or the sight. */
+  onTrace(f) {
+    let on = null;
+    if (f.glimpse) {
+      if (f.glimpse === this.glimpseIn) on = "glimpse";
+      else if (f.glimpse === this.glimpseOut) on = "sent";
+    } else if (f.sight) {
+      on = f.sight === this.me() ? (this.timer ? "self" : null) : "sight";
+    }
+    if (on) this.traces[on].add(f);
   }
 
   async startSight() {
@@ -148,6 +213,12 @@ export class Camera {
     const ok = await this.ensureCamera();
     this.sending = false;
     if (!ok || this.timer) return;
+    const self = this.el("sight-self-video");
+    self.srcObject = this.stream;
+    self.play().catch(() => {
+      // Shown without playing (a browser that refuses): the sight still goes out.
+    });
+    this.el("sight-self").hidden = false;
     const tick = async () => {
       if (!this.timer) return;
       try {
@@ -166,6 +237,9 @@ export class Camera {
     this.params = { ...START };
     this.releaseCamera();
     this.el("sight-out").textContent = "";
+    this.el("sight-self").hidden = true;
+    this.el("sight-self-video").srcObject = null;
+    this.traces.self.clear();
   }
 
   /** The server says how my sight flows: follow what the bond allows. */
@@ -180,9 +254,16 @@ export class Camera {
   /** A camera frame from the partner. */
   onBinary(bytes) {
     const kind = bytes[0];
-    const url = URL.createObjectURL(new Blob([bytes.subarray(1)], { type: "image/jpeg" }));
     const which = kind === GLIMPSE ? "glimpse" : kind === SIGHT ? "sight" : null;
-    if (!which) return URL.revokeObjectURL(url);
+    if (!which) return;
+    let jpeg = bytes.subarray(1);
+    if (which === "glimpse") {
+      // A new picture: the strokes over the last one do not belong on it.
+      this.glimpseIn = uuid(bytes.subarray(1, 1 + GLIMPSE_ID));
+      jpeg = bytes.subarray(1 + GLIMPSE_ID);
+      this.traces.glimpse.clear();
+    }
+    const url = URL.createObjectURL(new Blob([jpeg], { type: "image/jpeg" }));
     const img = this.el(`${which}-img`);
     const old = this.urls[which];
     this.urls[which] = url;
@@ -203,10 +284,14 @@ export class Camera {
   /** The bond ended or the page logs out. */
   reset() {
     this.stopSight();
-    for (const which of ["glimpse", "sight"]) {
+    for (const which of ["glimpse", "sight", "sent"]) {
       if (this.urls[which]) URL.revokeObjectURL(this.urls[which]);
       this.urls[which] = null;
-      this.el(`${which}-view`).hidden = true;
     }
+    for (const id of ["glimpse-view", "sight-view", "glimpse-sent"]) this.el(id).hidden = true;
+    for (const t of Object.values(this.traces)) t.clear();
+    this.glimpseIn = null;
+    this.glimpseOut = null;
+    this.pending = null;
   }
 }

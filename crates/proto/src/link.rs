@@ -144,7 +144,7 @@ pub enum ServerFrame {
         /// Who summoned them.
         by: String,
     },
-    /// Part of a stroke your partner drew over a picture of the bond.
+    /// Part of a stroke your partner drew over a picture, a glimpse or the sight.
     Trace {
         /// Who drew it.
         from: String,
@@ -164,6 +164,13 @@ pub enum ServerFrame {
         /// (not a request they made).
         #[serde(default)]
         on_sending: bool,
+    },
+    /// The glimpse you just sent was passed to your partner, under this id: a stroke they
+    /// draw over it comes as a `trace` frame naming it (`"glimpse": ID`). Answers your
+    /// binary glimpse frame, on the same link.
+    GlimpseSent {
+        /// The glimpse's id.
+        glimpse: uuid::Uuid,
     },
     /// How your live sight is flowing, about once a second while you send it: what you
     /// sent, what reached your partner, and what the bond allows now.
@@ -232,8 +239,8 @@ pub enum ClientFrame {
     },
     /// Nothing to say, but I am here (keeps contact live).
     Heartbeat,
-    /// Part of a stroke drawn over a picture of the bond (needs the images tier). Passed
-    /// to the partner as a `trace` frame; not stored.
+    /// Part of a stroke drawn over a picture of the bond, a glimpse or the live sight
+    /// (needs the images tier). Passed to the partner as a `trace` frame; not stored.
     Trace(Trace),
     /// Ask for a glimpse through the partner's camera (needs the glimpse tier and the
     /// partner's consent, `PUT /api/v1/me/camera`). The glimpse arrives as a binary
@@ -241,13 +248,18 @@ pub enum ClientFrame {
     GlimpseAsk,
 }
 
-/// Part of a stroke drawn over a picture: points in the picture's own coordinates, from
-/// (0, 0) at its top left to (1, 1) at its bottom right, so they land in place whatever
-/// size each side shows it at.
+/// Part of a stroke drawn over something the partners both see: points in that picture's
+/// own coordinates, from (0, 0) at its top left to (1, 1) at its bottom right, so they land
+/// in place whatever size each side shows it at.
+///
+/// On the wire the target is one field beside the others, `image`, `glimpse` or `sight`
+/// (see [`Over`]): `{"type": "trace", "image": ID, "stroke": 1, "points": [[x, y]]}` is
+/// a stroke over a picture, as it always was.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Trace {
-    /// The picture: an image's id.
-    pub image: uuid::Uuid,
+    /// What the stroke is drawn over.
+    #[serde(flatten)]
+    pub over: Over,
     /// The stroke this belongs to (the drawer's number; a new number starts a new line).
     pub stroke: u32,
     /// Points of the stroke, each `[x, y]` in [0, 1]; at most 256 a frame.
@@ -255,4 +267,94 @@ pub struct Trace {
     /// Whether the stroke ends here.
     #[serde(default)]
     pub end: bool,
+}
+
+/// What a stroke is drawn over: the same picture on both sides.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Over {
+    /// A picture of the bond: the image's id (`"image": ID`).
+    Image(uuid::Uuid),
+    /// A glimpse: its id (`"glimpse": ID`), which the server gives each glimpse it passes
+    /// on (in the binary frame to the one who asked, in `glimpse_sent` to the one who
+    /// sent it). The asker draws over what they received, the sender over the frame they
+    /// sent: both are the same picture.
+    Glimpse(uuid::Uuid),
+    /// The live sight through someone's camera: whose, by name (`"sight": NAME`). Drawn
+    /// over the partner's sight it appears over that partner's own camera view; drawn
+    /// over one's own camera view, over the sight the partner receives of it.
+    Sight(String),
+}
+
+impl std::fmt::Display for Over {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Over::Image(id) => write!(f, "a picture ({id})"),
+            Over::Glimpse(id) => write!(f, "a glimpse ({id})"),
+            Over::Sight(whose) => write!(f, "{whose}'s sight"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trace(json: serde_json::Value) -> Trace {
+        match serde_json::from_value(json).expect("a trace frame") {
+            ClientFrame::Trace(t) => t,
+            other => panic!("not a trace: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_trace_names_an_image_as_it_always_did() {
+        let id = uuid::Uuid::nil();
+        let t = trace(serde_json::json!({
+            "type": "trace", "image": id, "stroke": 3, "points": [[0.5, 0.25]]
+        }));
+        assert_eq!(t.over, Over::Image(id));
+        assert!(!t.end);
+        let back = serde_json::to_value(ClientFrame::Trace(t)).unwrap();
+        assert_eq!(
+            back,
+            serde_json::json!({
+                "type": "trace", "image": id, "stroke": 3, "points": [[0.5, 0.25]], "end": false
+            })
+        );
+    }
+
+    #[test]
+    fn a_trace_may_name_a_glimpse_or_someones_sight() {
+        let id = uuid::Uuid::from_u128(7);
+        let t = trace(serde_json::json!({
+            "type": "trace", "glimpse": id, "stroke": 1, "points": [], "end": true
+        }));
+        assert_eq!(t.over, Over::Glimpse(id));
+        let t = trace(serde_json::json!({
+            "type": "trace", "sight": "amethyst", "stroke": 1, "points": [[0.0, 1.0]]
+        }));
+        assert_eq!(t.over, Over::Sight("amethyst".into()));
+        let frame = ServerFrame::Trace {
+            from: "spike".into(),
+            trace: t,
+        };
+        let json = serde_json::to_value(&frame).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "type": "trace", "from": "spike", "sight": "amethyst", "stroke": 1,
+                "points": [[0.0, 1.0]], "end": false
+            })
+        );
+        assert_eq!(serde_json::from_value::<ServerFrame>(json).unwrap(), frame);
+    }
+
+    #[test]
+    fn a_trace_over_nothing_is_refused() {
+        let res = serde_json::from_value::<ClientFrame>(serde_json::json!({
+            "type": "trace", "stroke": 1, "points": []
+        }));
+        assert!(res.is_err());
+    }
 }

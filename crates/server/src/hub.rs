@@ -77,6 +77,9 @@ pub(crate) struct BondRuntime {
     /// The pull each member was last told, so a mover is told their own pull again only
     /// when it changed by something they would notice ([`noticeable`]).
     told: [Option<PullFor>; 2],
+    /// Whether this node has opened both journals to the bond since the memories tier
+    /// last opened ([`Hub::open_journals`]); false while it is closed.
+    journals_opened: bool,
 }
 
 /// The geometry between the partners' latest fixes, computed once per move.
@@ -324,6 +327,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
             ended: false,
             needle: crate::meeting::Needle::default(),
             told: [None, None],
+            journals_opened: false,
         };
         // The stored tiers carry the hysteresis; the stored fixes say where the partners
         // are. Tiers are written a moment after they change, so after a crash the two can
@@ -335,6 +339,9 @@ impl<S: Store, B: Bus> Hub<S, B> {
                     .queue_tiers(runtime.record.id, runtime.tiers.open());
             }
         }
+        // Loaded together (after a restart, or on a node that had not held the bond):
+        // the journals may not have been opened yet. Opening is idempotent.
+        self.open_journals(&mut runtime).await;
         Ok(runtime)
     }
 
@@ -475,6 +482,9 @@ impl<S: Store, B: Bus> Hub<S, B> {
         };
         let profile = rt.record.profile;
         let changes = rt.tiers.update(profile, span.pessimistic_m);
+        // Before the memories tier is announced, and before a fix sent over HTTP is
+        // acknowledged: the partners are together, their journals open to each other.
+        self.open_journals(rt).await;
         if !changes.is_empty() {
             self.positions.queue_tiers(rt.record.id, rt.tiers.open());
             self.publish_tier_changes(rt, &changes);
@@ -592,6 +602,33 @@ impl<S: Store, B: Bus> Hub<S, B> {
             | BondEvent::SummonsChanged { .. }
             | BondEvent::GlimpseAsked { .. } => {}
         }
+    }
+
+    /// Opens both partners' journals to their bond when the memories tier is open and
+    /// this node has not opened them since it opened: the moment the partners come
+    /// together, whether or not either touches a journal then (`crate::memories`). Called
+    /// under the bond's lock after its tiers moved, before the change is announced.
+    ///
+    /// Every node holding the bond does this for its own copy; the store only marks
+    /// entries not yet opened, so the second time is a no-op. A failure is logged and
+    /// tried again at the partners' next fix while they are still together (and the
+    /// journals also open whenever either touches them together).
+    async fn open_journals(&self, rt: &mut BondRuntime) {
+        if !rt.tiers.is_open(Tier::Memories) {
+            rt.journals_opened = false;
+            return;
+        }
+        if rt.journals_opened {
+            return;
+        }
+        let now = now_ms();
+        for member in rt.record.members {
+            if let Err(e) = self.store.open_memories(member, rt.record.id, now).await {
+                tracing::warn!(error = %e, "cannot open the journals of partners together");
+                return;
+            }
+        }
+        rt.journals_opened = true;
     }
 
     fn publish_tier_changes(&self, rt: &BondRuntime, changes: &[TierChange]) {
@@ -974,6 +1011,8 @@ impl<S: Store, B: Bus> Hub<S, B> {
             let mut rt = held.lock().await?;
             if let Some(span) = rt.span() {
                 let changes = rt.tiers.update(profile, span.pessimistic_m);
+                // Bonded while together: their journals open at once.
+                self.open_journals(&mut rt).await;
                 if !changes.is_empty() {
                     self.positions.queue_tiers(rt.record.id, rt.tiers.open());
                 }

@@ -138,7 +138,7 @@ fn not_bonded() -> ApiError {
     )
 }
 
-fn no_such_image() -> ApiError {
+pub(crate) fn no_such_image() -> ApiError {
     ApiError::not_found("no_such_image", "there is no such image in your bond")
 }
 
@@ -529,58 +529,6 @@ async fn original<S: Store, B: Bus>(
     res.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("private"));
     Ok(res)
-}
-
-/// The most points one `trace` frame may carry.
-const TRACE_POINTS: usize = 256;
-
-/// A `trace` frame from a link: part of a stroke over a picture of the bond, passed to
-/// the partner while the images tier is open. Strokes are live, like thoughts: not
-/// stored.
-pub async fn trace<S: Store, B: Bus>(
-    app: &AppState<S, B>,
-    account: AccountId,
-    trace: haurach_proto::link::Trace,
-) -> Result<(), ApiError> {
-    if trace.points.is_empty() && !trace.end {
-        return Ok(());
-    }
-    if trace.points.len() > TRACE_POINTS
-        || trace
-            .points
-            .iter()
-            .flatten()
-            .any(|v| !(v.is_finite() && (0.0..=1.0).contains(v)))
-    {
-        return Err(ApiError::invalid(
-            "invalid_trace",
-            "a trace carries at most 256 points, each [x, y] in [0, 1]",
-        ));
-    }
-    let standing = standing(app, account).await?;
-    if !standing.open {
-        return Err(ApiError::tier_closed(
-            Tier::Images,
-            standing.bond.profile.range_m(Tier::Images),
-            standing.distance_m,
-        ));
-    }
-    app.hub
-        .store
-        .image(ImageId(trace.image))
-        .await?
-        .filter(|image| image.bond == standing.bond.id)
-        .ok_or_else(no_such_image)?;
-    let frame = haurach_proto::ServerFrame::Trace {
-        from: standing.bond.names[standing.idx].clone(),
-        trace,
-    };
-    crate::hub::publish_to(
-        &app.hub.bus,
-        standing.bond.members[1 - standing.idx],
-        &frame,
-    );
-    Ok(())
 }
 
 async fn get_camera<S: Store, B: Bus>(

@@ -32,6 +32,7 @@ pub mod positions;
 pub mod sight;
 pub mod store;
 pub mod summons;
+pub mod trace;
 pub mod web;
 
 use std::future::Future;

@@ -377,7 +377,7 @@ async fn handle<S: Store, B: Bus>(
         ClientFrame::Guard { on } => hub.guard(account, on).await,
         ClientFrame::Heartbeat => Ok(()),
         ClientFrame::GlimpseAsk => crate::sight::ask(app, account).await,
-        ClientFrame::Trace(trace) => crate::images::trace(app, account, trace).await,
+        ClientFrame::Trace(trace) => crate::trace::trace(app, account, trace).await,
     };
     match result {
         Ok(()) => Ok(()),

@@ -2,10 +2,22 @@
 //! together (the memories tier, 25 m in every profile) their journals open to each
 //! other, and what was opened stays shared afterwards, whatever the distance.
 //!
-//! Opening happens when either partner touches the journals while together (writes an
-//! entry or reads either journal): every entry of both not yet opened to this bond is
-//! marked opened, in one statement per partner, before the answer. An entry written while
-//! apart stays private until the next time they are together.
+//! Opening marks every entry of both journals not yet opened to this bond as opened, in
+//! one statement per partner (idempotent: an entry is opened once, to the first bond that
+//! opens it). It happens:
+//!
+//! - the moment the partners come together: when the hub sees the memories tier open
+//!   (`Hub::open_journals`, under the bond's lock, committed before the `tier` frame goes
+//!   out and before the fix that brought them together is acknowledged), also when a
+//!   bond is made between partners already together and when a node loads a bond whose
+//!   partners are together. So a partner who never touches the journal while together
+//!   still reads the other's entries afterwards. With several nodes every node holding
+//!   the bond does it for its own copy; the second time changes nothing;
+//! - whenever either partner touches the journals while together (writes an entry or
+//!   reads either journal), before the answer: so an entry written while together is
+//!   open at once.
+//!
+//! An entry written while apart stays private until the next time they are together.
 //!
 //! Photos are accepted like pictures (`haurach_picture::accept`: type, size and bombs
 //! checked, every piece of metadata stripped) and kept under `DATA/memories/ID/`. The

@@ -5,7 +5,11 @@
 //!   the other allows their camera (`PUT /api/v1/me/camera`, off until turned on), their
 //!   client is sent `glimpse_asked {by, side}` and answers with one frame. The server
 //!   re-encodes it without metadata, no larger than the side the strength allows (the
-//!   pictures' curve), and passes it to the asker.
+//!   pictures' curve), gives it an id (a UUIDv7) and passes it to the asker as `0x01` +
+//!   the id's 16 bytes + JPEG; the sender's link is answered `glimpse_sent {glimpse}`
+//!   with the same id. Both sides can then name this glimpse in a `trace` frame
+//!   (`crate::trace`): the asker draws over what they received, the sender's client
+//!   shows the stroke over the frame it sent.
 //! - `0x02` + JPEG: a frame of the live sight, within sight range, from a partner who
 //!   allows their camera. The server checks the frame's size (from its header) and rate
 //!   against `haurach_bond::images::sight_params` and passes it on untouched; it does not
@@ -33,6 +37,7 @@ use haurach_bond::images::{rendition_side, sight_params};
 use haurach_picture::Limits;
 use haurach_proto::ServerFrame;
 use tokio::sync::mpsc;
+use uuid::Uuid;
 
 use crate::bus::Bus;
 use crate::error::ApiError;
@@ -42,6 +47,8 @@ use crate::store::{AccountId, Store};
 
 /// First byte of a glimpse frame.
 pub const GLIMPSE: u8 = 0x01;
+/// Bytes of the id between the first byte and the JPEG of a glimpse the server passes on.
+pub const GLIMPSE_ID_LEN: usize = 16;
 /// First byte of a sight frame.
 pub const SIGHT: u8 = 0x02;
 /// Frames waiting for one link's socket; more are dropped.
@@ -280,15 +287,15 @@ fn pass<S: Store, B: Bus>(app: &AppState<S, B>, to: AccountId, frame: Bytes) -> 
     here
 }
 
-/// A binary frame from `account`'s link. Returns a frame to answer on the same link (a
-/// `sight_rate` now and then), or an error for it.
+/// A binary frame from `account`'s link. Returns a frame to answer on the same link
+/// (`glimpse_sent` for a glimpse, a `sight_rate` now and then), or an error for it.
 pub async fn incoming<S: Store, B: Bus>(
     app: &AppState<S, B>,
     account: AccountId,
     frame: Bytes,
 ) -> Result<Option<ServerFrame>, ApiError> {
     match frame.first() {
-        Some(&GLIMPSE) => glimpse(app, account, frame.slice(1..)).await.map(|()| None),
+        Some(&GLIMPSE) => glimpse(app, account, frame.slice(1..)).await.map(Some),
         Some(&SIGHT) => sight(app, account, frame).await,
         _ => Err(ApiError::bad_request(
             "binary_frame",
@@ -297,11 +304,13 @@ pub async fn incoming<S: Store, B: Bus>(
     }
 }
 
+/// The answer to a glimpse asked of `account`: re-encoded, given an id and passed to the
+/// asker. Returns the `glimpse_sent` frame for the sender's link.
 async fn glimpse<S: Store, B: Bus>(
     app: &AppState<S, B>,
     account: AccountId,
     jpeg: Bytes,
-) -> Result<(), ApiError> {
+) -> Result<ServerFrame, ApiError> {
     let pending = app
         .sight
         .inner
@@ -347,11 +356,13 @@ async fn glimpse<S: Store, B: Bus>(
         .await
         .map_err(ApiError::internal)??
     };
-    let mut out = Vec::with_capacity(shown.len() + 1);
+    let id = Uuid::now_v7();
+    let mut out = Vec::with_capacity(1 + GLIMPSE_ID_LEN + shown.len());
     out.push(GLIMPSE);
+    out.extend_from_slice(id.as_bytes());
     out.extend_from_slice(&shown);
     pass(app, pending.asker, Bytes::from(out));
-    Ok(())
+    Ok(ServerFrame::GlimpseSent { glimpse: id })
 }
 
 async fn sight<S: Store, B: Bus>(

@@ -9,6 +9,7 @@ use anyhow::Context as _;
 use futures_util::{SinkExt as _, StreamExt as _};
 use haurach_bond::Tier;
 use haurach_bond::thoughts::{Edit, ThoughtText, diff};
+use haurach_proto::link::Over;
 use haurach_proto::{ClientFrame, ContactState, Problem, ServerFrame, human};
 use tokio::io::AsyncBufReadExt as _;
 use tokio::net::TcpStream;
@@ -236,14 +237,18 @@ impl LinkView {
                 )
             }
             ServerFrame::Sent { id, seq } => format!("sent #{seq} ({id})"),
-            ServerFrame::Trace { from, trace } if trace.end => {
-                format!("{from} traced a line over a picture ({})", trace.image)
-            }
+            ServerFrame::Trace { from, trace } if trace.end => match &trace.over {
+                Over::Sight(whose) if whose.eq_ignore_ascii_case(&self.me) => {
+                    format!("{from} traced a line over what you see")
+                }
+                Over::Sight(_) => format!("{from} traced a line over what they see"),
+                over => format!("{from} traced a line over {over}"),
+            },
             ServerFrame::Trace { .. } => return None,
             ServerFrame::GlimpseAsked { by, .. } => {
                 format!("{by} asks for a glimpse through your camera (answer from the web client)")
             }
-            ServerFrame::SightRate { .. } => return None,
+            ServerFrame::SightRate { .. } | ServerFrame::GlimpseSent { .. } => return None,
             ServerFrame::AlarmAcknowledged { seq, by } => {
                 if by.eq_ignore_ascii_case(&self.me) {
                     format!("you acknowledged alarm #{seq}")

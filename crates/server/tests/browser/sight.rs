@@ -1,9 +1,10 @@
 //! Glimpse and sight in real Chromium with its fake camera: Spike asks for a glimpse and
 //! gets a blurred look through Amethyst's camera once she allows it; within sight range
 //! her camera streams to his window at the size the bond allows; walking out of range
-//! stops it.
+//! stops it. A stroke he draws over the glimpse or over the live sight appears on her
+//! page over the frame she sent or over her own camera view, in the same place.
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::harness::{Browser, Chromedriver, Pair, Server, eventually, serial};
 
@@ -112,5 +113,134 @@ async fn a_glimpse_and_a_few_seconds_of_sight_through_the_fake_camera() {
         )
         .await;
     assert_eq!(live, Value::String(String::new()), "her camera still sends");
+    pair.quit().await;
+}
+
+/// Draws a stroke over the canvas `css` in `b`'s window: from its centre, two moves of
+/// (`dx`, `dy`) pixels. Returns where it started and ended, as fractions of the canvas.
+async fn draw(b: &Browser, css: &str, dx: i64, dy: i64) -> [(f64, f64); 2] {
+    let size = b
+        .js(
+            "const c = document.querySelector(arguments[0]); \
+             c.scrollIntoView({block: 'center'}); \
+             const r = c.getBoundingClientRect(); return [r.width, r.height];",
+            vec![json!(css)],
+        )
+        .await;
+    let (w, h) = (size[0].as_f64().unwrap(), size[1].as_f64().unwrap());
+    assert!(w > 100.0 && h > 50.0, "{css} is {w} × {h}");
+    let canvas = b.find(css).await;
+    b.driver
+        .action_chain()
+        .move_to_element_center(&canvas)
+        .click_and_hold()
+        .move_by_offset(dx, dy)
+        .move_by_offset(dx, dy)
+        .release()
+        .perform()
+        .await
+        .expect("draw a stroke");
+    let end = (0.5 + 2.0 * dx as f64 / w, 0.5 + 2.0 * dy as f64 / h);
+    [(0.5, 0.5), end]
+}
+
+/// How many painted pixels the canvas `css` has within 3 pixels of each point (fractions
+/// of its size), read back with `getImageData`; `None` while it has no size.
+async fn ink(b: &Browser, css: &str, points: &[(f64, f64)]) -> Option<Vec<u64>> {
+    let points: Vec<_> = points.iter().map(|(x, y)| json!([x, y])).collect();
+    let v = b
+        .js(
+            "const c = document.querySelector(arguments[0]); \
+             if (!c || !c.width || !c.height) return null; \
+             const ctx = c.getContext('2d'); \
+             return arguments[1].map(([fx, fy]) => { \
+               const x = Math.round(fx * c.width), y = Math.round(fy * c.height); \
+               const d = ctx.getImageData(Math.max(0, x - 3), Math.max(0, y - 3), 7, 7).data; \
+               let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++; \
+               return n; });",
+            vec![json!(css), json!(points)],
+        )
+        .await;
+    v.as_array()
+        .map(|a| a.iter().map(|n| n.as_u64().unwrap_or(0)).collect())
+}
+
+/// Waits until the canvas `css` in `b`'s window is painted along a stroke from `start` to
+/// `end` (both ends and the middle), and nowhere near the corners the stroke stays away
+/// from.
+async fn wait_stroke(b: &Browser, css: &str, [start, end]: [(f64, f64); 2]) {
+    let middle = ((start.0 + end.0) / 2.0, (start.1 + end.1) / 2.0);
+    let on = [start, middle, end];
+    // Away from the stroke: the two corners on the side it does not go to.
+    let far_x = if end.0 > start.0 { 0.1 } else { 0.9 };
+    let away = [(far_x, 0.1), (far_x, 0.9)];
+    let all: Vec<_> = on.iter().chain(&away).copied().collect();
+    eventually(
+        format!("{}: a stroke on {css} from {start:?} to {end:?}", b.name),
+        async || {
+            let seen = ink(b, css, &all).await;
+            let ok = seen
+                .as_ref()
+                .is_some_and(|n| n[..3].iter().all(|&n| n > 0) && n[3..].iter().all(|&n| n == 0));
+            (
+                ok.then_some(()),
+                format!("inked pixels near {all:?}: {seen:?}"),
+            )
+        },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stroke_over_a_glimpse_and_over_the_live_sight_lands_in_place_on_the_other_side() {
+    let _serial = serial().await;
+    let server = Server::start().await;
+    let cd = Chromedriver::start("sight-trace").await;
+    // 1.5 km apart: pictures, glimpse and sight are all open.
+    let pair = Pair::bond(&cd, &server, "story", SPIKE, (0.0, 10.0135), false).await;
+    let (spike, amethyst) = (&pair.spike, &pair.amethyst);
+    spike.wait_tier("sight", "open").await;
+    amethyst.wait_tier("sight", "open").await;
+    amethyst.click("#camera-allow").await;
+    amethyst
+        .wait_attr("#camera-allow", "aria-checked", "true")
+        .await;
+
+    // Spike glimpses through her camera and draws over the glimpse; the stroke appears
+    // over the frame her camera sent, in the same place.
+    spike.click("#glimpse-ask").await;
+    spike
+        .wait_text("#glimpse-status", "blurred by the distance")
+        .await;
+    eventually("the glimpse on Spike's page", async || {
+        let n = natural(spike, "#glimpse-img").await;
+        (n, format!("{n:?}"))
+    })
+    .await;
+    amethyst.wait_shown("#glimpse-sent").await;
+    eventually("the glimpse Amethyst sent, on her page", async || {
+        let n = natural(amethyst, "#glimpse-sent-img").await;
+        (n, format!("{n:?}"))
+    })
+    .await;
+    let stroke = draw(spike, "#glimpse-trace", 40, 10).await;
+    wait_stroke(spike, "#glimpse-trace", stroke).await;
+    wait_stroke(amethyst, "#glimpse-sent-trace", stroke).await;
+    amethyst.shot("trace-glimpse").await;
+
+    // Her camera streams to Spike; he draws over the live sight, up and to the left. The
+    // stroke appears over her own camera view, what her camera sends.
+    spike.wait_text("#sight-status", "live").await;
+    amethyst.wait_shown("#sight-self").await;
+    let stroke = draw(spike, "#sight-trace", -40, -20).await;
+    wait_stroke(amethyst, "#sight-self-trace", stroke).await;
+    // His stroke over the sight is not drawn over the glimpse she sent.
+    let glimpse = ink(amethyst, "#glimpse-sent-trace", &stroke[1..]).await;
+    assert_eq!(
+        glimpse,
+        Some(vec![0]),
+        "the sight's stroke over the glimpse"
+    );
+    amethyst.shot("trace-sight").await;
     pair.quit().await;
 }

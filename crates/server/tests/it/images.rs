@@ -361,7 +361,10 @@ async fn a_trace_over_a_picture_reaches_the_partner_in_place_while_images_are_op
         unreachable!()
     };
     assert_eq!(from, "amethyst");
-    assert_eq!(trace.image.to_string(), id);
+    assert_eq!(
+        trace.over,
+        haurach_proto::link::Over::Image(id.parse().unwrap())
+    );
     assert_eq!(trace.points, vec![[0.1, 0.2], [0.5, 0.25], [0.9, 0.3]]);
     assert!(trace.end);
 

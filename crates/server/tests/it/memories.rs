@@ -150,3 +150,103 @@ async fn journals_open_when_together_and_stay_open() {
         (422, Some("invalid_memory"))
     );
 }
+
+/// Writes an entry of words in `token`'s journal.
+async fn remember(s: &TestServer, token: &str, id: &str, body: &str) {
+    let (status, m) = s
+        .call(
+            "POST",
+            "/api/v1/me/memories",
+            Some(token),
+            Some(&json!({"id": id, "body": body})),
+        )
+        .await;
+    assert_eq!(status, 201, "{m}");
+}
+
+/// The partner's journal as `token` reads it.
+async fn partners_journal(s: &TestServer, token: &str) -> Vec<String> {
+    let (status, list) = s
+        .call("GET", "/api/v1/bond/memories", Some(token), None)
+        .await;
+    assert_eq!(status, 200, "{list}");
+    bodies(&list)
+}
+
+/// Regression: journals opened only when a partner touched them while together, so two
+/// who met and parted without opening the app's journal saw nothing of each other's
+/// afterwards. They open the moment the partners come together.
+#[tokio::test]
+async fn journals_open_the_moment_the_partners_come_together_untouched() {
+    let s = TestServer::start().await;
+    let (amethyst, spike) = s.pair("amethyst", "spike", "story").await;
+    s.put_position(&amethyst, 0.0, 0.0).await;
+    s.put_position(&spike, 0.0, east(3_000.0)).await;
+    remember(&s, &amethyst, "a1", "the desert at night").await;
+    remember(&s, &spike, "s1", "a pull to the east").await;
+
+    // Together for a moment (10 m), then apart again: nobody touched a journal.
+    s.put_position(&spike, 0.0, east(10.0)).await;
+    s.put_position(&spike, 0.0, east(4_000.0)).await;
+
+    assert_eq!(partners_journal(&s, &spike).await, ["the desert at night"]);
+    assert_eq!(
+        partners_journal(&s, &amethyst).await,
+        ["a pull to the east"]
+    );
+    // What was written after they parted stays private.
+    remember(&s, &amethyst, "a2", "missing him").await;
+    assert_eq!(partners_journal(&s, &spike).await, ["the desert at night"]);
+}
+
+/// Two nodes of one city (PostgreSQL + NATS), a partner on each: they come together
+/// through node two and part, touching no journal; both nodes' copies of the bond see
+/// the memories tier open, and each partner reads the other's journal afterwards through
+/// either node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn journals_open_on_coming_together_with_two_nodes() {
+    use haurach_testkit::{NatsServer, PgCluster, or_skip};
+    let Some(pg) = or_skip(PgCluster::start()) else {
+        return;
+    };
+    let Some(nats) = or_skip(NatsServer::start()) else {
+        return;
+    };
+    let node = |pg: &PgCluster, nats: &NatsServer| {
+        let (db, bus) = (pg.url(), nats.url());
+        TestServer::start_with(move |c| {
+            c.database_url = Some(db);
+            c.nats_url = Some(bus);
+        })
+    };
+    let one = node(&pg, &nats).await;
+    let two = node(&pg, &nats).await;
+    let (amethyst, spike) = one.pair("amethyst", "spike", "story").await;
+    one.put_position(&amethyst, 0.0, 0.0).await;
+    two.put_position(&spike, 0.0, east(3_000.0)).await;
+    remember(&one, &amethyst, "a1", "the desert at night").await;
+    remember(&two, &spike, "s1", "a pull to the east").await;
+    // Both nodes hold the bond: each has a link of one partner.
+    let mut a = one.link(&amethyst, None).await;
+    let _b = two.link(&spike, None).await;
+
+    two.put_position(&spike, 0.0, east(10.0)).await;
+    // Node one hears of it over NATS and tells Amethyst; the journals are open by then.
+    a.until(|f| {
+        matches!(
+            f,
+            haurach_proto::ServerFrame::Tier {
+                tier: haurach_bond::Tier::Memories,
+                open: true,
+                ..
+            }
+        )
+    })
+    .await;
+    two.put_position(&spike, 0.0, east(4_000.0)).await;
+
+    for s in [&one, &two] {
+        assert_eq!(partners_journal(s, &spike).await, ["the desert at night"]);
+        assert_eq!(partners_journal(s, &amethyst).await, ["a pull to the east"]);
+    }
+}

@@ -104,6 +104,24 @@ fn camera_frame(width: u32, height: u32) -> Vec<u8> {
     haurach_picture::encode(&img, 70).unwrap()
 }
 
+/// A glimpse as the server passes it on: `0x01`, the glimpse's id, the JPEG.
+fn glimpse_parts(frame: &[u8]) -> (uuid::Uuid, &[u8]) {
+    assert_eq!(frame[0], 0x01, "not a glimpse");
+    let id = uuid::Uuid::from_slice(&frame[1..17]).unwrap();
+    (id, &frame[17..])
+}
+
+/// The `glimpse_sent` answer to a glimpse frame: its id.
+async fn glimpse_sent(raw: &mut Raw) -> uuid::Uuid {
+    match raw
+        .until(|f| matches!(f, ServerFrame::GlimpseSent { .. }))
+        .await
+    {
+        ServerFrame::GlimpseSent { glimpse } => glimpse,
+        _ => unreachable!(),
+    }
+}
+
 fn problem_code(f: &ServerFrame) -> Option<&str> {
     match f {
         ServerFrame::Error { problem, .. } => Some(problem.code.as_str()),
@@ -158,10 +176,12 @@ async fn a_glimpse_needs_consent_and_arrives_blurred_without_metadata() {
     // Spike's client answers with a camera frame (a real photo with GPS, here).
     b.send_binary(0x01, GPS_PHOTO).await;
     let got = a.binary(Duration::from_secs(5)).await.expect("the glimpse");
-    assert_eq!(got[0], 0x01);
-    let img = image::load_from_memory(&got[1..]).unwrap();
+    let (id, jpeg) = glimpse_parts(&got);
+    let img = image::load_from_memory(jpeg).unwrap();
     assert_eq!((img.width(), img.height()), (192, 144));
     assert!(!got.windows(4).any(|w| w == b"Exif"), "metadata passed");
+    // Spike's link hears which glimpse it was, by the id Amethyst got with it.
+    assert_eq!(glimpse_sent(&mut b).await, id);
 
     // An answer nobody asked for is refused.
     b.send_binary(0x01, GPS_PHOTO).await;
@@ -277,8 +297,115 @@ async fn sending_a_picture_opens_a_short_return_glimpse() {
         .binary(Duration::from_secs(5))
         .await
         .expect("the return glimpse");
-    let img = image::load_from_memory(&got[1..]).unwrap();
+    let img = image::load_from_memory(glimpse_parts(&got).1).unwrap();
     assert_eq!((img.width(), img.height()), (96, 72));
+}
+
+/// The next `trace` frame `raw` receives: who drew it and what over.
+async fn next_trace(raw: &mut Raw) -> (String, haurach_proto::link::Trace) {
+    match raw.until(|f| matches!(f, ServerFrame::Trace { .. })).await {
+        ServerFrame::Trace { from, trace } => (from, trace),
+        _ => unreachable!(),
+    }
+}
+
+#[tokio::test]
+async fn a_trace_over_a_glimpse_or_the_sight_reaches_the_partner_over_the_same_picture() {
+    use haurach_proto::link::Over;
+    let s = TestServer::start().await;
+    let (amethyst, spike) = s.pair("amethyst", "spike", "story").await;
+    s.put_position(&amethyst, 0.0, 0.0).await;
+    s.put_position(&spike, 0.0, east(1_000.0)).await;
+    allow_camera(&s, &spike).await;
+    let mut a = Raw::open(&s, &amethyst).await;
+    let mut b = Raw::open(&s, &spike).await;
+
+    // A glimpse through Spike's camera; Amethyst draws over it.
+    a.send_json(json!({"type": "glimpse_ask"})).await;
+    b.until(|f| matches!(f, ServerFrame::GlimpseAsked { .. }))
+        .await;
+    b.send_binary(0x01, &camera_frame(640, 480)).await;
+    let got = a.binary(Duration::from_secs(5)).await.expect("the glimpse");
+    let (glimpse, _) = glimpse_parts(&got);
+    assert_eq!(glimpse_sent(&mut b).await, glimpse);
+    a.send_json(json!({
+        "type": "trace", "glimpse": glimpse, "stroke": 1,
+        "points": [[0.25, 0.5], [0.75, 0.5]], "end": true
+    }))
+    .await;
+    let (from, trace) = next_trace(&mut b).await;
+    assert_eq!(from, "amethyst");
+    assert_eq!(trace.over, Over::Glimpse(glimpse));
+    assert_eq!(trace.points, vec![[0.25, 0.5], [0.75, 0.5]]);
+    assert!(trace.end);
+
+    // Over the live sight through Spike's camera: he gets it, to show over his own view.
+    a.send_json(json!({
+        "type": "trace", "sight": "spike", "stroke": 2, "points": [[0.5, 0.5], [0.6, 0.7]]
+    }))
+    .await;
+    let (_, trace) = next_trace(&mut b).await;
+    assert_eq!(trace.over, Over::Sight("spike".into()));
+    assert_eq!((trace.stroke, trace.end), (2, false));
+    // And the other way: Spike draws over his own view, Amethyst gets it for hers of it.
+    b.send_json(json!({
+        "type": "trace", "sight": "spike", "stroke": 1, "points": [[0.1, 0.1]], "end": true
+    }))
+    .await;
+    let (from, trace) = next_trace(&mut a).await;
+    assert_eq!(
+        (from.as_str(), trace.over),
+        ("spike", Over::Sight("spike".into()))
+    );
+
+    // Refused, with the reason: a point outside the picture (or beyond any number), the
+    // sight of someone outside the bond, a trace over nothing.
+    for (bad, code) in [
+        (
+            json!({"type": "trace", "sight": "spike", "stroke": 3, "points": [[0.5, 1.5]]}),
+            "invalid_trace",
+        ),
+        (
+            json!({"type": "trace", "glimpse": glimpse, "stroke": 3, "points": [[1e50, 0.5]]}),
+            "invalid_trace",
+        ),
+        (
+            json!({"type": "trace", "sight": "twilight", "stroke": 3, "points": [[0.5, 0.5]]}),
+            "invalid_trace",
+        ),
+        (
+            json!({"type": "trace", "stroke": 3, "points": [[0.5, 0.5]]}),
+            "invalid_frame",
+        ),
+    ] {
+        a.send_json(bad.clone()).await;
+        let err = a.until(|f| problem_code(f).is_some()).await;
+        assert_eq!(problem_code(&err), Some(code), "{bad}");
+    }
+    let many: Vec<[f32; 2]> = vec![[0.5, 0.5]; 257];
+    a.send_json(json!({"type": "trace", "sight": "spike", "stroke": 4, "points": many}))
+        .await;
+    let err = a.until(|f| problem_code(f).is_some()).await;
+    assert_eq!(problem_code(&err), Some("invalid_trace"));
+
+    // Out of the images range (18 km), strokes over a glimpse or the sight stop.
+    s.put_position(&spike, 0.0, east(18_000.0)).await;
+    for over in [json!({"glimpse": glimpse}), json!({"sight": "spike"})] {
+        let mut stroke = json!({"type": "trace", "stroke": 5, "points": [[0.5, 0.5]], "end": true});
+        stroke
+            .as_object_mut()
+            .unwrap()
+            .extend(over.as_object().unwrap().clone());
+        a.send_json(stroke).await;
+        let err = a.until(|f| problem_code(f).is_some()).await;
+        assert_eq!(problem_code(&err), Some("tier_closed"), "{over}");
+    }
+    while let Some(got) = b.next_within(Duration::from_millis(300)).await {
+        assert!(
+            !matches!(got, Got::Json(ServerFrame::Trace { .. })),
+            "a stroke passed out of range"
+        );
+    }
 }
 
 /// Uploads a picture; returns the status.
@@ -338,8 +465,26 @@ async fn glimpse_and_sight_cross_between_two_nodes() {
         .binary(Duration::from_secs(5))
         .await
         .expect("the glimpse crosses nodes");
-    assert_eq!(got[0], 0x01);
+    let (glimpse, _) = glimpse_parts(&got);
     assert!(!got.windows(4).any(|w| w == b"Exif"), "metadata passed");
+    assert_eq!(glimpse_sent(&mut b).await, glimpse);
+
+    // Strokes drawn on node one over the glimpse and over Spike's sight reach him on
+    // node two.
+    for over in [json!({"glimpse": glimpse}), json!({"sight": "spike"})] {
+        let mut stroke = json!({"type": "trace", "stroke": 1, "points": [[0.5, 0.5]], "end": true});
+        stroke
+            .as_object_mut()
+            .unwrap()
+            .extend(over.as_object().unwrap().clone());
+        a.send_json(stroke).await;
+        let got = b.until(|f| matches!(f, ServerFrame::Trace { .. })).await;
+        let ServerFrame::Trace { from, trace } = got else {
+            unreachable!()
+        };
+        assert_eq!(from, "amethyst");
+        assert_eq!(serde_json::to_value(&trace.over).unwrap(), over);
+    }
 
     // Sight sent on node two reaches node one untouched.
     let frame = camera_frame(288, 216);
