@@ -56,16 +56,32 @@ impl Sqlite {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(synchronous)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
+            .busy_timeout(Duration::from_secs(10))
+            // Checkpoint the WAL into the database every 16,384 pages (64 MiB) rather than
+            // every 1,000: a page changed by many commits is copied back once per
+            // checkpoint, so fewer checkpoints copy fewer pages (durable voice: 10,600 →
+            // 13,100 messages/s in `haurach bench`). Every commit is still synced to the
+            // WAL before it is acknowledged.
+            .pragma("wal_autocheckpoint", "16384");
+        // Every connection is opened now and kept (no idle or age limit): each runs on a
+        // thread of its own, and those threads are made to yield to the live link's
+        // below.
         let writer = SqlitePoolOptions::new()
+            .min_connections(1)
             .max_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
             .connect_with(options.clone())
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
         let reader = SqlitePoolOptions::new()
-            .max_connections(4)
+            .min_connections(READERS)
+            .max_connections(READERS)
+            .idle_timeout(None)
+            .max_lifetime(None)
             .connect_with(options.read_only(true))
             .await?;
+        yield_to_the_link();
         Ok(Sqlite { writer, reader })
     }
 
@@ -91,6 +107,45 @@ const BOND_SELECT: &str = "SELECT b.id, b.a, b.b, b.profile, b.open_tiers, b.cre
      aa.name AS a_name, ab.name AS b_name \
      FROM bonds b JOIN accounts aa ON aa.id = b.a JOIN accounts ab ON ab.id = b.b \
      WHERE b.id = ? AND b.ended_at IS NULL";
+
+/// Connections in the read pool.
+const READERS: u32 = 4;
+
+/// The niceness of SQLite's connection threads (the process's own threads stay at 0).
+const DATABASE_NICENESS: i32 = 10;
+
+/// Lowers the scheduling priority of SQLite's connection threads (sqlx runs each
+/// connection on a thread named `sqlx-sqlite-worker-N`) to [`DATABASE_NICENESS`].
+///
+/// Why: on a busy core the position writer's group commit (thousands of rows every
+/// 250 ms) took half the core from the thread serving the live links for tens of
+/// milliseconds at a time, and every update waited behind it. With 19,800 links at 1 Hz
+/// (`haurach bench --pairs 9900 --phases steady`) the median update took 14 ms and p99
+/// 95 ms; at niceness 10, 0.9 ms and 5.5 ms. Nothing waits longer for durability than
+/// the commit itself: the database threads still run whenever the links leave the core
+/// idle, and get a tenth of it when they do not. Linux only; elsewhere nothing changes.
+fn yield_to_the_link() {
+    #[cfg(target_os = "linux")]
+    {
+        let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+            return;
+        };
+        for task in tasks.flatten() {
+            let named = std::fs::read_to_string(task.path().join("comm"))
+                .is_ok_and(|comm| comm.starts_with("sqlx-sqlite-wor"));
+            let tid = task
+                .file_name()
+                .to_str()
+                .and_then(|t| t.parse::<i32>().ok());
+            if let (true, Some(pid)) = (named, tid.and_then(rustix::process::Pid::from_raw)) {
+                // On Linux, a thread id given as the "process" sets that one thread.
+                if let Err(e) = rustix::process::setpriority_process(Some(pid), DATABASE_NICENESS) {
+                    tracing::debug!(error = %e, "cannot lower a database thread's priority");
+                }
+            }
+        }
+    }
+}
 
 /// How many rows one multi-row statement carries, largest first. A batch is cut greedily
 /// into runs of these sizes: a handful of distinct statements (each prepared once, then
