@@ -37,6 +37,9 @@ pub struct Suggestion {
     pub by_speed: bool,
     /// For each partner (in the order given): distance to the point, metres.
     pub distance_m: [f64; 2],
+    /// For each partner: the bearing toward the point (toward the other partner, since
+    /// the point lies on the geodesic between them), degrees.
+    pub bearing_deg: [f64; 2],
     /// For each partner: the estimated time to walk (or ride) there, seconds.
     pub eta_s: [f64; 2],
 }
@@ -56,7 +59,20 @@ pub fn eta_s(distance_m: f64, speed_mps: Option<f64>) -> f64 {
 
 /// The fair meeting point of two partners at `a` and `b` with their recent speeds.
 pub fn suggest(a: &Fix, speed_a: Option<f64>, b: &Fix, speed_b: Option<f64>) -> Suggestion {
-    let g = geo::inverse(a.lat, a.lon, b.lat, b.lon);
+    let (ab, ba) = geo::inverse_both(a.lat, a.lon, b.lat, b.lon);
+    suggest_along(a, [&ab, &ba], speed_a, speed_b)
+}
+
+/// [`suggest`] when the geodesic between the partners is solved already: `toward[0]` from
+/// `a` toward the partner, `toward[1]` back (as [`geo::inverse_both`] gives them). Costs
+/// one direct geodesic (the point itself) and nothing else.
+pub fn suggest_along(
+    a: &Fix,
+    toward: [&geo::Geodesic; 2],
+    speed_a: Option<f64>,
+    speed_b: Option<f64>,
+) -> Suggestion {
+    let g = toward[0];
     let (va, vb) = (usable_speed(speed_a), usable_speed(speed_b));
     // Both at rest (or walking no faster than a rest counts) also meet halfway.
     let (share, by_speed) = match (speed_a, speed_b) {
@@ -71,6 +87,7 @@ pub fn suggest(a: &Fix, speed_a: Option<f64>, b: &Fix, speed_b: Option<f64>) -> 
         lon,
         by_speed,
         distance_m: [da, db],
+        bearing_deg: [g.bearing_deg, toward[1].bearing_deg],
         eta_s: [eta_s(da, speed_a), eta_s(db, speed_b)],
     }
 }
@@ -144,6 +161,18 @@ mod tests {
             lon,
             accuracy_m: 0.0,
             at_ms,
+        }
+    }
+
+    #[test]
+    fn each_partners_way_to_the_point_is_what_an_inverse_to_it_gives() {
+        let (a, b) = (fix(48.85, 2.35, 0), fix(45.76, 4.83, 0));
+        let s = suggest(&a, Some(2.0), &b, Some(6.0));
+        assert!(s.by_speed);
+        for (i, from) in [a, b].iter().enumerate() {
+            let g = geo::inverse(from.lat, from.lon, s.lat, s.lon);
+            assert!((g.distance_m - s.distance_m[i]).abs() < 1e-6, "{i}: {g:?} {s:?}");
+            assert!((g.bearing_deg - s.bearing_deg[i]).abs() < 1e-6, "{i}: {g:?} {s:?}");
         }
     }
 

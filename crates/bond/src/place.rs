@@ -60,8 +60,12 @@ impl Place {
 
     /// Whether someone who was `inside` (or not) is inside after `fix`.
     pub fn judge(&self, inside: bool, fix: &Fix) -> bool {
-        let d = self.distance_m(fix);
-        let acc = fix.accuracy_or_zero();
+        self.judge_at(inside, self.distance_m(fix), fix.accuracy_or_zero())
+    }
+
+    /// [`Place::judge`] for a fix `d` metres from the centre with accuracy `acc`, when the
+    /// distance is known already.
+    pub fn judge_at(&self, inside: bool, d: f64, acc: f64) -> bool {
         if inside {
             d - acc <= self.exit_radius_m()
         } else {

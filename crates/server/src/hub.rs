@@ -513,7 +513,8 @@ impl<S: Store, B: Bus> Hub<S, B> {
             };
             self.publish_local(rt.record.members[i], &frame);
         }
-        self.meeting_moved(rt, idx, &fix, now, here).await
+        self.meeting_moved(rt, idx, &fix, now, here, span.toward)
+            .await
     }
 
     /// Applies a change another node shared. Bonds this node has not loaded are skipped:

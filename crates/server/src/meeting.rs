@@ -9,7 +9,8 @@
 //! coarsened bearing and distance (like the pull), and the partner's distance and time
 //! to it are rounded the same way. A pinned point was shared on purpose: both see it.
 
-use haurach_bond::meeting::{ARRIVAL_RADIUS_M, RecentSpeed, eta_s, suggest};
+use haurach_bond::geo::Geodesic;
+use haurach_bond::meeting::{ARRIVAL_RADIUS_M, RecentSpeed, eta_s, suggest_along};
 use haurach_bond::place::Place;
 use haurach_bond::pull::{coarsen_bearing, coarsen_distance};
 use haurach_bond::{Fix, Tier, geo};
@@ -66,6 +67,8 @@ struct Point {
     lat: f64,
     lon: f64,
     by_speed: bool,
+    /// The geodesic from each member's fix to the point, for a member with a fix.
+    legs: [Option<Geodesic>; 2],
 }
 
 impl Needle {
@@ -78,28 +81,44 @@ impl Needle {
     }
 }
 
-/// Where to meet now, if it is known.
-fn point(rt: &BondRuntime, now: i64) -> Option<Point> {
+/// Where to meet now, if it is known. `toward`: the geodesic between the partners' fixes
+/// if it is solved already (each way), so a suggestion costs one direct geodesic more.
+fn point(rt: &BondRuntime, now: i64, toward: Option<[Geodesic; 2]>) -> Option<Point> {
     if let Some(pin) = rt.needle.pin() {
+        let legs = rt
+            .fixes
+            .map(|fix| fix.map(|f| geo::inverse(f.lat, f.lon, pin.lat, pin.lon)));
         return Some(Point {
             lat: pin.lat,
             lon: pin.lon,
             by_speed: false,
+            legs,
         });
     }
     let [Some(a), Some(b)] = rt.fixes else {
         return None;
     };
-    let s = suggest(
+    let [ab, ba] = toward.unwrap_or_else(|| {
+        let (ab, ba) = geo::inverse_both(a.lat, a.lon, b.lat, b.lon);
+        [ab, ba]
+    });
+    let s = suggest_along(
         &a,
+        [&ab, &ba],
         rt.needle.speeds[0].speed_mps(now),
-        &b,
         rt.needle.speeds[1].speed_mps(now),
     );
+    // The point lies on the geodesic between the partners: each one's way to it is part
+    // of that geodesic, in their own direction.
+    let leg = |i: usize| Geodesic {
+        distance_m: s.distance_m[i],
+        bearing_deg: s.bearing_deg[i],
+    };
     Some(Point {
         lat: s.lat,
         lon: s.lon,
         by_speed: s.by_speed,
+        legs: [Some(leg(0)), Some(leg(1))],
     })
 }
 
@@ -109,8 +128,7 @@ fn view_for(rt: &BondRuntime, idx: usize, now: i64, p: &Point) -> Option<Meeting
     let sight = rt.tiers.is_open(Tier::Sight);
     let reached = rt.needle.reached();
     let leg = |i: usize, exact: bool, with_bearing: bool| -> Option<MeetingLeg> {
-        let fix = rt.fixes[i]?;
-        let g = geo::inverse(fix.lat, fix.lon, p.lat, p.lon);
+        let g = p.legs[i]?;
         let eta = eta_s(g.distance_m, rt.needle.speeds[i].speed_mps(now));
         Some(if exact {
             MeetingLeg {
@@ -165,11 +183,15 @@ impl<S: Store, B: Bus> Hub<S, B> {
 
     /// Sends each member the meeting point if it changed for them (`always`: even if not).
     fn publish_meeting(&self, rt: &mut BondRuntime, now: i64, always: bool) {
-        let Some(p) = point(rt, now) else {
-            return;
-        };
+        if let Some(p) = point(rt, now, None) {
+            self.publish_meeting_at(rt, now, always, &p);
+        }
+    }
+
+    /// [`Hub::publish_meeting`] for the point `p`, worked out already.
+    fn publish_meeting_at(&self, rt: &mut BondRuntime, now: i64, always: bool, p: &Point) {
         for i in 0..2 {
-            let Some(view) = view_for(rt, i, now, &p) else {
+            let Some(view) = view_for(rt, i, now, p) else {
                 continue;
             };
             if !always && !worth_sending(rt.needle.last_sent[i].as_ref(), &view) {
@@ -211,10 +233,11 @@ impl<S: Store, B: Bus> Hub<S, B> {
         fix: &Fix,
         now: i64,
         here: bool,
+        toward: [Geodesic; 2],
     ) -> Result<(), ApiError> {
         rt.needle.speeds[idx].observe(*fix);
         self.load_pin(rt).await?;
-        let Some(p) = point(rt, now) else {
+        let Some(p) = point(rt, now, Some(toward)) else {
             return Ok(());
         };
         let target = Place {
@@ -223,7 +246,10 @@ impl<S: Store, B: Bus> Hub<S, B> {
             radius_m: ARRIVAL_RADIUS_M,
         };
         let was = rt.needle.reached()[idx];
-        let is = target.judge(was, fix);
+        let is = match p.legs[idx] {
+            Some(leg) => target.judge_at(was, leg.distance_m, fix.accuracy_or_zero()),
+            None => target.judge(was, fix),
+        };
         if is != was {
             let bond = rt.record.id;
             match rt.needle.pin.as_mut().and_then(Option::as_mut) {
@@ -246,7 +272,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
                 }
             }
         }
-        self.publish_meeting(rt, now, is != was);
+        self.publish_meeting_at(rt, now, is != was, &p);
         Ok(())
     }
 
@@ -259,7 +285,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
         let mut rt = held.lock().await?;
         self.load_pin(&mut rt).await?;
         let now = now_ms();
-        point(&rt, now)
+        point(&rt, now, None)
             .and_then(|p| view_for(&rt, held.idx, now, &p))
             .ok_or_else(|| {
                 ApiError::not_found(
