@@ -171,8 +171,14 @@ mod tests {
         assert!(s.by_speed);
         for (i, from) in [a, b].iter().enumerate() {
             let g = geo::inverse(from.lat, from.lon, s.lat, s.lon);
-            assert!((g.distance_m - s.distance_m[i]).abs() < 1e-6, "{i}: {g:?} {s:?}");
-            assert!((g.bearing_deg - s.bearing_deg[i]).abs() < 1e-6, "{i}: {g:?} {s:?}");
+            assert!(
+                (g.distance_m - s.distance_m[i]).abs() < 1e-6,
+                "{i}: {g:?} {s:?}"
+            );
+            assert!(
+                (g.bearing_deg - s.bearing_deg[i]).abs() < 1e-6,
+                "{i}: {g:?} {s:?}"
+            );
         }
     }
 

@@ -56,16 +56,12 @@ impl Sqlite {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(synchronous)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10))
-            // Checkpoint the WAL into the database every 16,384 pages (64 MiB) rather than
-            // every 1,000: a page changed by many commits is copied back once per
-            // checkpoint, so fewer checkpoints copy fewer pages (durable voice: 10,600 →
-            // 13,100 messages/s in `haurach bench`). Every commit is still synced to the
-            // WAL before it is acknowledged.
-            .pragma("wal_autocheckpoint", "16384");
+            .busy_timeout(Duration::from_secs(10));
         // Every connection is opened now and kept (no idle or age limit): each runs on a
-        // thread of its own, and those threads are made to yield to the live link's
-        // below.
+        // thread of its own, and below, those threads are made to yield to the thread
+        // serving the live links. (SQLite's default WAL checkpoint, every 1,000 pages,
+        // stays: checkpoints of 16,384 pages gave durable voice 20 % more but put stalls
+        // of 0.2-1 s into the live links' p99 at 19,800 links, see docs/benchmarks.md.)
         let writer = SqlitePoolOptions::new()
             .min_connections(1)
             .max_connections(1)
