@@ -93,6 +93,14 @@ async fn send(socket: &mut WebSocket, frame: &ServerFrame) -> Result<(), LinkErr
     Ok(())
 }
 
+/// Queues a frame without flushing it: for replies to a client frame, flushed by the
+/// caller together with whatever else is waiting for the link.
+async fn reply(socket: &mut WebSocket, frame: &ServerFrame) -> Result<(), LinkError> {
+    let json = serde_json::to_string(frame).expect("server frames always serialise");
+    socket.feed(WsMessage::Text(json.into())).await?;
+    Ok(())
+}
+
 async fn close(socket: &mut WebSocket, code: u16, reason: &str) {
     let _ = socket
         .send(WsMessage::Close(Some(CloseFrame {
@@ -235,6 +243,17 @@ async fn forward<S: Store, B: Bus>(
                         // Boxed: the futures of handling a frame (store calls among them)
                         // are large, and would otherwise be part of every idle link's task.
                         Box::pin(handle(app, account, socket, text.as_str())).await?;
+                        // The reply was queued, not flushed: what the frame caused for
+                        // this link (a message's own copy after `sent`) goes in the same
+                        // write.
+                        let mut fed = 0;
+                        while fed < WRITE_BATCH {
+                            // A lag is left for the next receive to report.
+                            let Ok(Some(frame)) = sub.try_recv() else { break };
+                            Box::pin(pass(app, account, socket, last_sent, frame)).await?;
+                            fed += 1;
+                        }
+                        socket.flush().await?;
                     }
                     WsMessage::Binary(bytes) => {
                         // Camera frames: glimpse and sight (crate::sight).
@@ -335,7 +354,7 @@ async fn handle<S: Store, B: Bus>(
                 ApiError::bad_request("malformed_json", format!("frame is not JSON: {e}"))
             }
             .problem();
-            return send(socket, &ServerFrame::Error { id: None, problem }).await;
+            return reply(socket, &ServerFrame::Error { id: None, problem }).await;
         }
     };
     // Any frame shows the client is there; a position says so itself.
@@ -354,11 +373,11 @@ async fn handle<S: Store, B: Bus>(
             let id = message.id.clone();
             match hub.send_message(account, message).await {
                 Ok((m, _)) => {
-                    return send(socket, &ServerFrame::Sent { id, seq: m.seq }).await;
+                    return reply(socket, &ServerFrame::Sent { id, seq: m.seq }).await;
                 }
                 Err(e) => {
                     let problem = e.problem();
-                    return send(
+                    return reply(
                         socket,
                         &ServerFrame::Error {
                             id: Some(id),
@@ -383,7 +402,7 @@ async fn handle<S: Store, B: Bus>(
         Ok(()) => Ok(()),
         Err(e) => {
             let problem = e.problem();
-            send(socket, &ServerFrame::Error { id: None, problem }).await
+            reply(socket, &ServerFrame::Error { id: None, problem }).await
         }
     }
 }
