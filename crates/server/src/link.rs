@@ -88,8 +88,8 @@ enum LinkError {
 }
 
 async fn send(socket: &mut WebSocket, frame: &ServerFrame) -> Result<(), LinkError> {
-    let json = serde_json::to_string(frame).expect("server frames always serialise");
-    socket.send(WsMessage::Text(json.into())).await?;
+    reply(socket, frame).await?;
+    socket.flush().await?;
     Ok(())
 }
 
@@ -246,14 +246,7 @@ async fn forward<S: Store, B: Bus>(
                         // The reply was queued, not flushed: what the frame caused for
                         // this link (a message's own copy after `sent`) goes in the same
                         // write.
-                        let mut fed = 0;
-                        while fed < WRITE_BATCH {
-                            // A lag is left for the next receive to report.
-                            let Ok(Some(frame)) = sub.try_recv() else { break };
-                            Box::pin(pass(app, account, socket, last_sent, frame)).await?;
-                            fed += 1;
-                        }
-                        socket.flush().await?;
+                        Box::pin(pass_waiting(app, account, socket, sub, last_sent, None)).await?;
                     }
                     WsMessage::Binary(bytes) => {
                         // Camera frames: glimpse and sight (crate::sight).
@@ -273,40 +266,48 @@ async fn forward<S: Store, B: Bus>(
             Some(camera) = view.rx.recv() => {
                 socket.send(WsMessage::Binary(camera)).await?;
             }
-            frame = sub.recv() => {
-                // Whatever else is already waiting goes out in the same write: under load
-                // one system call carries several frames.
-                let mut next = frame;
-                let mut fed = 0;
-                loop {
-                    match next {
-                        Ok(Some(frame)) => {
-                            Box::pin(pass(app, account, socket, last_sent, frame)).await?;
-                            fed += 1;
-                        }
-                        Ok(None) if fed == 0 => return Ok(()),
-                        Ok(None) => break,
-                        Err(_lagged) => {
-                            hub.metrics.links_lagged.inc();
-                            // 1013: try again later. The client resumes with ?after=SEQ
-                            // and the store gives it whatever it missed.
-                            close(socket, 1013, "fell behind: reconnect with ?after=SEQ").await;
-                            return Ok(());
-                        }
-                    }
-                    if fed == WRITE_BATCH {
-                        break;
-                    }
-                    next = sub.try_recv();
+            frame = sub.recv() => match frame {
+                Ok(Some(frame)) => {
+                    Box::pin(pass_waiting(app, account, socket, sub, last_sent, Some(frame)))
+                        .await?;
                 }
-                socket.flush().await?;
-            }
+                Ok(None) => return Ok(()),
+                Err(_lagged) => {
+                    hub.metrics.links_lagged.inc();
+                    // 1013: try again later. The client resumes with ?after=SEQ and the
+                    // store gives it whatever it missed.
+                    close(socket, 1013, "fell behind: reconnect with ?after=SEQ").await;
+                    return Ok(());
+                }
+            },
             _ = shutdown.changed() => {
                 close(socket, 1001, "server shutting down").await;
                 return Ok(());
             }
         }
     }
+}
+
+/// Writes `first` and every live frame already waiting (up to [`WRITE_BATCH`]) with one
+/// flush: under load one system call carries several frames. A lag is left for the next
+/// [`Subscription::recv`](crate::bus::Subscription::recv) to report.
+async fn pass_waiting<S: Store, B: Bus>(
+    app: &AppState<S, B>,
+    account: AccountId,
+    socket: &mut WebSocket,
+    sub: &mut crate::bus::Subscription,
+    last_sent: &mut i64,
+    first: Option<crate::bus::Frame>,
+) -> Result<(), LinkError> {
+    let mut next = first;
+    for _ in 0..WRITE_BATCH {
+        let Some(frame) = next.take().or_else(|| sub.try_recv().ok().flatten()) else {
+            break;
+        };
+        pass(app, account, socket, last_sent, frame).await?;
+    }
+    socket.flush().await?;
+    Ok(())
 }
 
 /// Queues one live frame for the socket (the caller flushes), skipping a message already

@@ -125,6 +125,37 @@ pub struct NewMessage {
     pub sent_at: i64,
 }
 
+impl NewMessage {
+    /// The message as stored under `seq`.
+    pub fn stored(&self, seq: i64) -> MessageRecord {
+        MessageRecord {
+            seq,
+            bond: self.bond,
+            sender: self.sender,
+            client_id: self.client_id.clone(),
+            kind: self.kind,
+            body: self.body.clone(),
+            feeling: self.feeling,
+            sent_at: self.sent_at,
+            acknowledged_at: None,
+        }
+    }
+
+    /// How it compares with `stored`, the message stored earlier under its (sender,
+    /// client id): the same message again (a retry), or another reusing the id.
+    pub fn against(&self, stored: MessageRecord) -> Appended {
+        let same = stored.bond == self.bond
+            && stored.kind == self.kind
+            && stored.body == self.body
+            && stored.feeling == self.feeling;
+        if same {
+            Appended::Existing(stored)
+        } else {
+            Appended::Conflict(stored)
+        }
+    }
+}
+
 /// A stored message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MessageRecord {

@@ -140,7 +140,7 @@ pub(super) fn unique_violation(err: &sqlx::Error) -> Option<String> {
 
 /// Stores one message inside a transaction that holds its bond's row lock, once per
 /// (sender, client id).
-async fn append_in(tx: &mut Transaction<'static, Db>, m: NewMessage) -> StoreResult<Appended> {
+async fn append_in(tx: &mut Transaction<'static, Db>, m: &NewMessage) -> StoreResult<Appended> {
     let seq: Option<i64> = sqlx::query_scalar(
         "INSERT INTO messages (bond_id, sender_id, client_id, kind, body, feeling, sent_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (sender_id, client_id) DO NOTHING \
@@ -156,17 +156,7 @@ async fn append_in(tx: &mut Transaction<'static, Db>, m: NewMessage) -> StoreRes
     .fetch_optional(&mut **tx)
     .await?;
     if let Some(seq) = seq {
-        return Ok(Appended::New(MessageRecord {
-            seq,
-            bond: m.bond,
-            sender: m.sender,
-            client_id: m.client_id,
-            kind: m.kind,
-            body: m.body,
-            feeling: m.feeling,
-            sent_at: m.sent_at,
-            acknowledged_at: None,
-        }));
+        return Ok(Appended::New(m.stored(seq)));
     }
     let row = sqlx::query(AssertSqlSafe(format!(
         "SELECT {MESSAGE_COLUMNS} FROM messages WHERE sender_id = $1 AND client_id = $2"
@@ -175,16 +165,7 @@ async fn append_in(tx: &mut Transaction<'static, Db>, m: NewMessage) -> StoreRes
     .bind(&m.client_id)
     .fetch_one(&mut **tx)
     .await?;
-    let stored = message_from_row(&row)?;
-    let same = stored.bond == m.bond
-        && stored.kind == m.kind
-        && stored.body == m.body
-        && stored.feeling == m.feeling;
-    Ok(if same {
-        Appended::Existing(stored)
-    } else {
-        Appended::Conflict(stored)
-    })
+    Ok(m.against(message_from_row(&row)?))
 }
 
 /// Upserts accounts' latest positions (a fix older than the one stored is ignored) and
@@ -544,7 +525,7 @@ impl Store for Postgres {
             .await?;
         let mut results = Vec::with_capacity(batch.len());
         for m in batch {
-            results.push(append_in(&mut tx, m).await?);
+            results.push(append_in(&mut tx, &m).await?);
         }
         tx.commit().await?;
         Ok(results)

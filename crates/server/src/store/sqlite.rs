@@ -296,37 +296,8 @@ async fn insert_new(
         .collect())
 }
 
-/// Stores one message inside a transaction, once per (sender, client id).
-async fn append_in(tx: &mut Transaction<'static, Db>, m: NewMessage) -> StoreResult<Appended> {
-    // Insert first: a new message (the common case) costs one statement. Only when the
-    // (sender, client id) pair exists already is the stored one read back.
-    let seq: Option<i64> = sqlx::query_scalar(
-        "INSERT INTO messages (bond_id, sender_id, client_id, kind, body, feeling, sent_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (sender_id, client_id) DO NOTHING \
-         RETURNING seq",
-    )
-    .bind(m.bond.0.to_string())
-    .bind(m.sender.0.to_string())
-    .bind(&m.client_id)
-    .bind(m.kind.key())
-    .bind(&m.body)
-    .bind(m.feeling.map(Feeling::key))
-    .bind(m.sent_at)
-    .fetch_optional(&mut **tx)
-    .await?;
-    if let Some(seq) = seq {
-        return Ok(Appended::New(MessageRecord {
-            seq,
-            bond: m.bond,
-            sender: m.sender,
-            client_id: m.client_id,
-            kind: m.kind,
-            body: m.body,
-            feeling: m.feeling,
-            sent_at: m.sent_at,
-            acknowledged_at: None,
-        }));
-    }
+/// The message stored earlier under `m`'s (sender, client id), compared with `m`.
+async fn stored_before(tx: &mut Transaction<'static, Db>, m: &NewMessage) -> StoreResult<Appended> {
     let row = sqlx::query(AssertSqlSafe(format!(
         "SELECT {MESSAGE_COLUMNS} FROM messages WHERE sender_id = ? AND client_id = ?"
     )))
@@ -334,16 +305,7 @@ async fn append_in(tx: &mut Transaction<'static, Db>, m: NewMessage) -> StoreRes
     .bind(&m.client_id)
     .fetch_one(&mut **tx)
     .await?;
-    let stored = message_from_row(&row)?;
-    let same = stored.bond == m.bond
-        && stored.kind == m.kind
-        && stored.body == m.body
-        && stored.feeling == m.feeling;
-    Ok(if same {
-        Appended::Existing(stored)
-    } else {
-        Appended::Conflict(stored)
-    })
+    Ok(m.against(message_from_row(&row)?))
 }
 
 impl Store for Sqlite {
@@ -597,19 +559,9 @@ impl Store for Sqlite {
             let seqs = insert_new(&mut tx, run).await?;
             for (m, seq) in run.iter().zip(seqs) {
                 results.push(match seq {
-                    Some(seq) => Appended::New(MessageRecord {
-                        seq,
-                        bond: m.bond,
-                        sender: m.sender,
-                        client_id: m.client_id.clone(),
-                        kind: m.kind,
-                        body: m.body.clone(),
-                        feeling: m.feeling,
-                        sent_at: m.sent_at,
-                        acknowledged_at: None,
-                    }),
-                    // Sent before (a retry): read back what was stored and compare.
-                    None => append_in(&mut tx, m.clone()).await?,
+                    Some(seq) => Appended::New(m.stored(seq)),
+                    // Stored before (a retry, or an id reused): read it back and compare.
+                    None => stored_before(&mut tx, m).await?,
                 });
             }
         }

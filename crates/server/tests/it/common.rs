@@ -13,6 +13,38 @@ use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+/// Two nodes of one city, on a throwaway PostgreSQL cluster and NATS server that live as
+/// long as they do (the nodes are dropped first).
+pub struct TwoNodes {
+    pub one: TestServer,
+    pub two: TestServer,
+    _pg: haurach_testkit::PgCluster,
+    _nats: haurach_testkit::NatsServer,
+}
+
+/// Starts [`TwoNodes`]; `None` (the test skips, unless servers are required) where
+/// PostgreSQL or NATS cannot start.
+pub async fn two_nodes() -> Option<TwoNodes> {
+    use haurach_testkit::{NatsServer, PgCluster, or_skip};
+    let pg = or_skip(PgCluster::start())?;
+    let nats = or_skip(NatsServer::start())?;
+    let node = || {
+        let (db, bus) = (pg.url(), nats.url());
+        TestServer::start_with(move |c| {
+            c.database_url = Some(db);
+            c.nats_url = Some(bus);
+        })
+    };
+    let one = node().await;
+    let two = node().await;
+    Some(TwoNodes {
+        one,
+        two,
+        _pg: pg,
+        _nats: nats,
+    })
+}
+
 /// A running server; stopped when dropped or by [`TestServer::stop`].
 pub struct TestServer {
     pub addr: SocketAddr,

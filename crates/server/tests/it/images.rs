@@ -398,36 +398,24 @@ async fn a_trace_over_a_picture_reaches_the_partner_in_place_while_images_are_op
 /// of it is on the sending node's disk.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_picture_sent_through_one_node_is_seen_through_the_other() {
-    use haurach_testkit::{NatsServer, PgCluster, or_skip};
-    let Some(pg) = or_skip(PgCluster::start()) else {
+    let Some(nodes) = crate::common::two_nodes().await else {
         return;
     };
-    let Some(nats) = or_skip(NatsServer::start()) else {
-        return;
-    };
-    let node = |pg: &PgCluster, nats: &NatsServer| {
-        let (db, bus) = (pg.url(), nats.url());
-        TestServer::start_with(move |c| {
-            c.database_url = Some(db);
-            c.nats_url = Some(bus);
-        })
-    };
-    let one = node(&pg, &nats).await;
-    let two = node(&pg, &nats).await;
+    let (one, two) = (&nodes.one, &nodes.two);
     let (amethyst, spike) = one.pair("amethyst", "spike", "story").await;
     one.put_position(&amethyst, 0.0, 0.0).await;
     two.put_position(&spike, 0.0, east(5_000.0)).await;
 
-    let sent = send_image(&one, &amethyst, "photo-1", GPS_PHOTO).await;
+    let sent = send_image(one, &amethyst, "photo-1", GPS_PHOTO).await;
     assert_eq!(sent.status, 201, "{}", String::from_utf8_lossy(&sent.body));
     let id = sent.json()["id"].as_str().unwrap().to_owned();
     assert!(
         !one.dir.path().join("images").join(&id).exists(),
         "a picture kept on one node's disk"
     );
-    assert_eq!(seen_side(&two, &spike, &id).await, 512, "5 km apart");
+    assert_eq!(seen_side(two, &spike, &id).await, 512, "5 km apart");
     let original = get(
-        &two,
+        two,
         &amethyst,
         &format!("/api/v1/bond/images/{id}/original"),
     )

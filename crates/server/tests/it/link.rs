@@ -10,7 +10,7 @@ use haurach_proto::{
 };
 use serde_json::json;
 
-use crate::common::TestServer;
+use crate::common::{Link, TestServer};
 
 fn voice(id: &str, body: &str) -> ClientFrame {
     ClientFrame::Send(SendMessage {
@@ -28,6 +28,16 @@ fn at(lat: f64, lon: f64) -> ClientFrame {
         accuracy_m: None,
         at: None,
     })
+}
+
+/// Spike and Amethyst, bonded with `profile`, each on a link past its `hello`.
+async fn linked(s: &TestServer, profile: &str) -> (String, String, Link, Link) {
+    let (spike, amethyst) = s.pair("spike", "amethyst", profile).await;
+    let mut sp = s.link(&spike, None).await;
+    sp.next().await;
+    let mut am = s.link(&amethyst, None).await;
+    am.next().await;
+    (spike, amethyst, sp, am)
 }
 
 fn body_of(frame: &ServerFrame) -> Option<String> {
@@ -153,11 +163,7 @@ async fn bad_frames_get_an_error_and_the_link_stays_open() {
 #[tokio::test]
 async fn tiers_open_as_partners_approach_and_close_past_the_hysteresis() {
     let s = TestServer::start().await;
-    let (spike, amethyst) = s.pair("spike", "amethyst", "city").await;
-    let mut sp = s.link(&spike, None).await;
-    sp.next().await;
-    let mut am = s.link(&amethyst, None).await;
-    am.next().await;
+    let (_, _, mut sp, mut am) = linked(&s, "city").await;
     sp.send(&at(48.8566, 2.3522)).await;
     // 1.2 km north: nothing but pull and alarm.
     am.send(&at(48.8674, 2.3522)).await;
@@ -201,11 +207,7 @@ async fn tiers_open_as_partners_approach_and_close_past_the_hysteresis() {
 #[tokio::test]
 async fn the_partner_hears_every_move_and_the_mover_only_what_they_would_notice() {
     let s = TestServer::start().await;
-    let (spike, amethyst) = s.pair("spike", "amethyst", "city").await;
-    let mut sp = s.link(&spike, None).await;
-    sp.next().await;
-    let mut am = s.link(&amethyst, None).await;
-    am.next().await;
+    let (spike, amethyst, mut sp, mut am) = linked(&s, "city").await;
     // Over HTTP, so the order is known: Amethyst's fix comes second and Spike is told.
     s.put_position(&spike, 48.8566, 2.3522).await;
     s.put_position(&amethyst, 48.8674, 2.3522).await;
@@ -228,11 +230,7 @@ async fn the_partner_hears_every_move_and_the_mover_only_what_they_would_notice(
 #[tokio::test]
 async fn thoughts_pass_live_unless_guarded_or_out_of_range() {
     let s = TestServer::start().await;
-    let (spike, amethyst) = s.pair("spike", "amethyst", "story").await;
-    let mut sp = s.link(&spike, None).await;
-    sp.next().await;
-    let mut am = s.link(&amethyst, None).await;
-    am.next().await;
+    let (spike, amethyst, mut sp, mut am) = linked(&s, "story").await;
     s.put_position(&spike, 30.0, 31.0).await;
     s.put_position(&amethyst, 30.0, 31.3).await; // ~29 km: thoughts closed
     let think = |seq, reset, edits: Vec<Edit>| ClientFrame::Thought { seq, reset, edits };

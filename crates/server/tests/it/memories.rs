@@ -205,27 +205,15 @@ async fn journals_open_the_moment_the_partners_come_together_untouched() {
 /// either node.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn journals_open_on_coming_together_with_two_nodes() {
-    use haurach_testkit::{NatsServer, PgCluster, or_skip};
-    let Some(pg) = or_skip(PgCluster::start()) else {
+    let Some(nodes) = crate::common::two_nodes().await else {
         return;
     };
-    let Some(nats) = or_skip(NatsServer::start()) else {
-        return;
-    };
-    let node = |pg: &PgCluster, nats: &NatsServer| {
-        let (db, bus) = (pg.url(), nats.url());
-        TestServer::start_with(move |c| {
-            c.database_url = Some(db);
-            c.nats_url = Some(bus);
-        })
-    };
-    let one = node(&pg, &nats).await;
-    let two = node(&pg, &nats).await;
+    let (one, two) = (&nodes.one, &nodes.two);
     let (amethyst, spike) = one.pair("amethyst", "spike", "story").await;
     one.put_position(&amethyst, 0.0, 0.0).await;
     two.put_position(&spike, 0.0, east(3_000.0)).await;
-    remember(&one, &amethyst, "a1", "the desert at night").await;
-    remember(&two, &spike, "s1", "a pull to the east").await;
+    remember(one, &amethyst, "a1", "the desert at night").await;
+    remember(two, &spike, "s1", "a pull to the east").await;
     // Both nodes hold the bond: each has a link of one partner.
     let mut a = one.link(&amethyst, None).await;
     let _b = two.link(&spike, None).await;

@@ -433,28 +433,16 @@ async fn upload(s: &TestServer, token: &str, bytes: &[u8]) -> u16 {
 /// node and answered on the other arrives, and so do sight frames.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn glimpse_and_sight_cross_between_two_nodes() {
-    use haurach_testkit::{NatsServer, PgCluster, or_skip};
-    let Some(pg) = or_skip(PgCluster::start()) else {
+    let Some(nodes) = crate::common::two_nodes().await else {
         return;
     };
-    let Some(nats) = or_skip(NatsServer::start()) else {
-        return;
-    };
-    let node = |pg: &PgCluster, nats: &NatsServer| {
-        let (db, bus) = (pg.url(), nats.url());
-        TestServer::start_with(move |c| {
-            c.database_url = Some(db);
-            c.nats_url = Some(bus);
-        })
-    };
-    let one = node(&pg, &nats).await;
-    let two = node(&pg, &nats).await;
+    let (one, two) = (&nodes.one, &nodes.two);
     let (amethyst, spike) = one.pair("amethyst", "spike", "story").await;
     one.put_position(&amethyst, 0.0, 0.0).await;
     two.put_position(&spike, 0.0, east(1_000.0)).await;
-    allow_camera(&two, &spike).await;
-    let mut a = Raw::open(&one, &amethyst).await;
-    let mut b = Raw::open(&two, &spike).await;
+    allow_camera(two, &spike).await;
+    let mut a = Raw::open(one, &amethyst).await;
+    let mut b = Raw::open(two, &spike).await;
 
     // Asked on node one, answered on node two, seen on node one.
     a.send_json(json!({"type": "glimpse_ask"})).await;
