@@ -83,6 +83,18 @@ impl Contact {
     pub fn last_heard_ms(&self) -> Option<i64> {
         self.last_heard_ms
     }
+
+    /// The moment after which a live contact turns lost unless heard again: [`tick`]
+    /// at any later time returns `Lost`. `None` while contact is lost.
+    ///
+    /// [`tick`]: Contact::tick
+    pub fn lost_after_ms(&self) -> Option<i64> {
+        if self.lost {
+            return None;
+        }
+        self.last_heard_ms
+            .map(|at| at.saturating_add(self.timeout_ms))
+    }
 }
 
 /// A jump faster than plausible travel: the bond stretches.
@@ -179,6 +191,18 @@ mod tests {
         assert!(contact.is_live());
         assert_eq!(contact.last_heard_ms(), Some(5 * MINUTE));
         assert_eq!(contact.heard(5 * MINUTE + 10), None);
+    }
+
+    #[test]
+    fn a_live_contact_says_when_it_will_be_lost_and_a_lost_one_does_not() {
+        let mut contact = Contact::new(MINUTE, Some(0), 0);
+        assert_eq!(contact.lost_after_ms(), Some(MINUTE));
+        contact.heard(30_000);
+        assert_eq!(contact.lost_after_ms(), Some(30_000 + MINUTE));
+        assert_eq!(contact.tick(30_000 + MINUTE), None);
+        assert!(contact.tick(30_001 + MINUTE).is_some());
+        assert_eq!(contact.lost_after_ms(), None);
+        assert_eq!(Contact::new(MINUTE, None, 0).lost_after_ms(), None);
     }
 
     #[test]

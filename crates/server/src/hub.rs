@@ -7,6 +7,7 @@
 //! publishes on the bus after, so nothing is announced that is not committed.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -80,6 +81,12 @@ pub(crate) struct BondRuntime {
     /// Whether this node has opened both journals to the bond since the memories tier
     /// last opened ([`Hub::open_journals`]); false while it is closed.
     journals_opened: bool,
+    /// When a live contact of the bond turns lost unless heard again, Unix ms (`i64::MAX`
+    /// while neither is live), for the sweep to skip the bonds that cannot be due without
+    /// locking them. It may be early, never late: hearing a live partner only moves the
+    /// true moment later, and the sweep sets it right when it finds it early; a contact
+    /// restored sets it at once ([`BondRuntime::heard`]).
+    contact_due: Arc<AtomicI64>,
 }
 
 /// The geometry between the partners' latest fixes, computed once per move.
@@ -115,6 +122,26 @@ fn noticeable(old: &PullFor, new: &PullFor) -> bool {
 }
 
 impl BondRuntime {
+    /// Member `idx` was heard at `at`: returns `Restored` when contact was lost.
+    fn heard(&mut self, idx: usize, at: i64) -> Option<ContactEvent> {
+        let event = self.contact[idx].heard(at);
+        if event.is_some() {
+            self.note_contact_due();
+        }
+        event
+    }
+
+    /// Publishes when a live contact next turns lost ([`BondRuntime::contact_due`]).
+    fn note_contact_due(&self) {
+        let due = self
+            .contact
+            .iter()
+            .filter_map(Contact::lost_after_ms)
+            .min()
+            .unwrap_or(i64::MAX);
+        self.contact_due.store(due, Ordering::Relaxed);
+    }
+
     /// The geometry between the partners, when both have a fix (one geodesic inverse).
     fn span(&self) -> Option<Span> {
         let [Some(a), Some(b)] = self.fixes else {
@@ -171,8 +198,9 @@ pub struct Hub<S, B> {
     /// Counters for `/metrics`.
     pub metrics: Metrics,
     /// The runtime of every bond touched since start, by id. The map's lock is held only
-    /// to look up or insert; each runtime has its own async lock.
-    bonds: Mutex<HashMap<BondId, Arc<AsyncMutex<BondRuntime>>>>,
+    /// to look up or insert (or, in the sweep, to read each bond's contact deadline); each
+    /// runtime has its own async lock.
+    bonds: Mutex<HashMap<BondId, BondEntry>>,
     /// Which bond each account is in (`None`: known to be unbonded), filled on demand.
     /// The index says which member of the bond the account is.
     membership: Mutex<HashMap<AccountId, Option<(BondId, usize)>>>,
@@ -187,6 +215,24 @@ pub struct Hub<S, B> {
     last_heard: Mutex<HashMap<AccountId, i64>>,
     /// Accepted summonses, which follow their parties' positions.
     pub summons: crate::summons::Tracker,
+}
+
+/// A bond's runtime in the hub's map, with the moment it next needs the sweep, which
+/// the sweep reads without taking the runtime's lock.
+#[derive(Clone)]
+struct BondEntry {
+    runtime: Arc<AsyncMutex<BondRuntime>>,
+    /// [`BondRuntime::contact_due`], shared.
+    contact_due: Arc<AtomicI64>,
+}
+
+impl BondEntry {
+    fn new(runtime: BondRuntime) -> BondEntry {
+        BondEntry {
+            contact_due: runtime.contact_due.clone(),
+            runtime: Arc::new(AsyncMutex::new(runtime)),
+        }
+    }
 }
 
 /// A bond runtime and which member the caller is.
@@ -249,7 +295,12 @@ impl<S: Store, B: Bus> Hub<S, B> {
         let record = match cached {
             Some(None) => return Ok(None),
             Some(Some((bond_id, idx))) => {
-                let cached_rt = self.bonds.lock().expect("hub lock").get(&bond_id).cloned();
+                let cached_rt = self
+                    .bonds
+                    .lock()
+                    .expect("hub lock")
+                    .get(&bond_id)
+                    .map(|e| e.runtime.clone());
                 if let Some(runtime) = cached_rt {
                     return Ok(Some(Held { runtime, idx }));
                 }
@@ -276,17 +327,18 @@ impl<S: Store, B: Bus> Hub<S, B> {
             .lock()
             .expect("hub lock")
             .get(&record.id)
-            .cloned();
+            .map(|e| e.runtime.clone());
         let runtime = match existing {
             Some(rt) => rt,
             None => {
-                let rt = Arc::new(AsyncMutex::new(self.load_runtime(record.clone()).await?));
+                let entry = BondEntry::new(self.load_runtime(record.clone()).await?);
                 // Another task may have loaded it meanwhile: keep the first.
                 self.bonds
                     .lock()
                     .expect("hub lock")
                     .entry(record.id)
-                    .or_insert(rt)
+                    .or_insert(entry)
+                    .runtime
                     .clone()
             }
         };
@@ -328,7 +380,9 @@ impl<S: Store, B: Bus> Hub<S, B> {
             needle: crate::meeting::Needle::default(),
             told: [None, None],
             journals_opened: false,
+            contact_due: Arc::new(AtomicI64::new(0)),
         };
+        runtime.note_contact_due();
         // The stored tiers carry the hysteresis; the stored fixes say where the partners
         // are. Tiers are written a moment after they change, so after a crash the two can
         // disagree: the fixes win, and the stored tiers only keep open what the band allows.
@@ -380,7 +434,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
             .insert(account, now);
         if let Some(held) = self.held(account).await? {
             let mut rt = held.lock().await?;
-            if let Some(event) = rt.contact[held.idx].heard(now) {
+            if let Some(event) = rt.heard(held.idx, now) {
                 self.publish_contact(&rt, held.idx, event);
             }
             self.bus.share(BondEvent::Heard {
@@ -446,7 +500,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
         now: i64,
         here: bool,
     ) -> Result<(), ApiError> {
-        if let Some(event) = rt.contact[idx].heard(now) {
+        if let Some(event) = rt.heard(idx, now) {
             self.publish_contact(rt, idx, event);
         }
         if let Some(stretch) = rt.stretch[idx].observe(&fix) {
@@ -546,7 +600,13 @@ impl<S: Store, B: Bus> Hub<S, B> {
             | BondEvent::Ended { bond, .. }
             | BondEvent::PinChanged { bond, .. } => BondId(*bond),
         };
-        let Some(runtime) = self.bonds.lock().expect("hub lock").get(&bond).cloned() else {
+        let Some(runtime) = self
+            .bonds
+            .lock()
+            .expect("hub lock")
+            .get(&bond)
+            .map(|e| e.runtime.clone())
+        else {
             return;
         };
         let mut rt = runtime.lock().await;
@@ -584,7 +644,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
                     .lock()
                     .expect("hub lock")
                     .insert(rt.record.members[idx], at);
-                if let Some(event) = rt.contact[idx].heard(at) {
+                if let Some(event) = rt.heard(idx, at) {
                     self.publish_contact(&rt, idx, event);
                 }
             }
@@ -1055,20 +1115,24 @@ impl<S: Store, B: Bus> Hub<S, B> {
     /// periodically by the server.
     pub async fn sweep(&self) {
         let now = now_ms();
-        let runtimes: Vec<_> = self
+        // Only bonds whose deadline has passed are locked: with thousands of live bonds,
+        // locking each every sweep held the links' thread for milliseconds.
+        let due: Vec<_> = self
             .bonds
             .lock()
             .expect("hub lock")
             .values()
-            .cloned()
+            .filter(|e| e.contact_due.load(Ordering::Relaxed) < now)
+            .map(|e| e.runtime.clone())
             .collect();
-        for runtime in runtimes {
+        for runtime in due {
             let mut rt = runtime.lock().await;
             for idx in 0..2 {
                 if let Some(event) = rt.contact[idx].tick(now) {
                     self.publish_contact(&rt, idx, event);
                 }
             }
+            rt.note_contact_due();
         }
     }
 }

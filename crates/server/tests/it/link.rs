@@ -351,6 +351,9 @@ async fn contact_is_lost_after_silence_and_restored_with_its_length() {
         unreachable!()
     };
     assert!(lost_for_ms.unwrap() >= 500, "{restored:?}");
+    // Restored, then silent again: lost again (the sweep watches the bond once more).
+    am.until(|f| matches!(f, ServerFrame::Contact { who, state: ContactState::Lost, .. } if who == "spike"))
+        .await;
 }
 
 #[tokio::test]
