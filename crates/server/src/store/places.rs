@@ -5,10 +5,11 @@
 use std::future::Future;
 
 use haurach_bond::Fix;
+use sqlx::Arguments as _;
+use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
-use sqlx::{AssertSqlSafe, Row};
 
-use super::sqlite::{runs, upsert_positions, uuid as sqlite_uuid, values};
+use super::sqlite::{MultiRow, runs, upsert_positions, uuid as sqlite_uuid};
 use super::{AccountId, BondId, PositionRecord, Sqlite, StoreResult};
 
 /// A place as stored.
@@ -259,6 +260,7 @@ impl PlaceStore for Sqlite {
         &self,
         batch: &[(AccountId, PositionRecord, bool)],
     ) -> StoreResult<()> {
+        let started = std::time::Instant::now();
         let mut tx = self.begin().await?;
         let positions: Vec<(AccountId, PositionRecord)> =
             batch.iter().map(|(a, p, _)| (*a, *p)).collect();
@@ -270,24 +272,24 @@ impl PlaceStore for Sqlite {
             .filter(|(_, _, journey)| *journey)
             .map(|(a, p, _)| (*a, *p))
             .collect();
+        static INSERT_JOURNEY: MultiRow = MultiRow::new(
+            "INSERT OR IGNORE INTO journey (account_id, at, lat, lon, accuracy_m)",
+            5,
+            "",
+        );
         for run in runs(&journey) {
-            let sql = format!(
-                "INSERT OR IGNORE INTO journey (account_id, at, lat, lon, accuracy_m) VALUES {}",
-                values(run.len(), 5)
-            );
-            let mut query = sqlx::query(AssertSqlSafe(sql));
-            for (account, position) in run {
+            let query = INSERT_JOURNEY.query(run, |args, (account, position)| {
                 let fix = position.fix;
-                query = query
-                    .bind(account.0.to_string())
-                    .bind(fix.at_ms)
-                    .bind(fix.lat)
-                    .bind(fix.lon)
-                    .bind(fix.accuracy_m);
-            }
+                args.add(account.0.to_string())?;
+                args.add(fix.at_ms)?;
+                args.add(fix.lat)?;
+                args.add(fix.lon)?;
+                args.add(fix.accuracy_m)
+            })?;
             query.execute(&mut *tx).await?;
         }
         tx.commit().await?;
+        self.after_write(started);
         Ok(())
     }
 

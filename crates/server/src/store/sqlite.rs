@@ -5,18 +5,24 @@
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
+use std::time::Instant;
 
 use haurach_bond::{Fix, Profile, TierSet};
 use haurach_proto::{Feeling, MessageKind};
+use sqlx::Arguments as _;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
-    SqliteSynchronous,
+    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteRow, SqliteSynchronous,
 };
 use sqlx::{AssertSqlSafe, Row, Sqlite as Db, Transaction};
 use uuid::Uuid;
 
 mod city;
+mod scheduling;
+
+use scheduling::Scheduling;
 
 use super::{
     AccountId, AccountRecord, Appended, BondId, BondRecord, MessageRecord, NewMessage,
@@ -28,6 +34,8 @@ use super::{
 pub struct Sqlite {
     pub(super) writer: SqlitePool,
     pub(super) reader: SqlitePool,
+    /// How the connections' threads are scheduled ([`scheduling`]).
+    scheduling: Arc<Scheduling>,
 }
 
 impl Sqlite {
@@ -58,10 +66,12 @@ impl Sqlite {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
         // Every connection is opened now and kept (no idle or age limit): each runs on a
-        // thread of its own, and below, those threads are made to yield to the thread
-        // serving the live links. (SQLite's default WAL checkpoint, every 1,000 pages,
-        // stays: checkpoints of 16,384 pages gave durable voice 20 % more but put stalls
-        // of 0.2-1 s into the live links' p99 at 19,800 links, see docs/benchmarks.md.)
+        // thread of its own, and below, those threads are made to yield to the threads
+        // serving the live links ([`scheduling`]). (SQLite's default WAL checkpoint, every
+        // 1,000 pages, stays: checkpoints of 16,384 pages gave durable voice 20 % more but
+        // put stalls of 0.2-1 s into the live links' p99 at 19,800 links, see
+        // docs/benchmarks.md.)
+        let before = scheduling::database_threads();
         let writer = SqlitePoolOptions::new()
             .min_connections(1)
             .max_connections(1)
@@ -77,8 +87,17 @@ impl Sqlite {
             .max_lifetime(None)
             .connect_with(options.read_only(true))
             .await?;
-        yield_to_the_link();
-        Ok(Sqlite { writer, reader })
+        let scheduling = Arc::new(Scheduling::of_threads_since(&before));
+        Ok(Sqlite {
+            writer,
+            reader,
+            scheduling,
+        })
+    }
+
+    /// A write that began at `started` has committed ([`Scheduling::after_write`]).
+    pub(super) fn after_write(&self, started: Instant) {
+        self.scheduling.after_write(started.elapsed());
     }
 
     pub(super) async fn begin(&self) -> StoreResult<Transaction<'static, Db>> {
@@ -107,48 +126,12 @@ const BOND_SELECT: &str = "SELECT b.id, b.a, b.b, b.profile, b.open_tiers, b.cre
 /// Connections in the read pool.
 const READERS: u32 = 4;
 
-/// The niceness of SQLite's connection threads (the process's own threads stay at 0).
-const DATABASE_NICENESS: i32 = 10;
-
-/// Lowers the scheduling priority of SQLite's connection threads (sqlx runs each
-/// connection on a thread named `sqlx-sqlite-worker-N`) to [`DATABASE_NICENESS`].
-///
-/// Why: on a busy core the position writer's group commit (thousands of rows every
-/// 250 ms) took half the core from the thread serving the live links for tens of
-/// milliseconds at a time, and every update waited behind it. With 19,800 links at 1 Hz
-/// (`haurach bench --pairs 9900 --phases steady`) the median update took 14 ms and p99
-/// 95 ms; at niceness 10, 0.9 ms and 5.5 ms. Nothing waits longer for durability than
-/// the commit itself: the database threads still run whenever the links leave the core
-/// idle, and get a tenth of it when they do not. Linux only; elsewhere nothing changes.
-fn yield_to_the_link() {
-    #[cfg(target_os = "linux")]
-    {
-        let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-            return;
-        };
-        for task in tasks.flatten() {
-            let named = std::fs::read_to_string(task.path().join("comm"))
-                .is_ok_and(|comm| comm.starts_with("sqlx-sqlite-wor"));
-            let tid = task
-                .file_name()
-                .to_str()
-                .and_then(|t| t.parse::<i32>().ok());
-            if let (true, Some(pid)) = (named, tid.and_then(rustix::process::Pid::from_raw)) {
-                // On Linux, a thread id given as the "process" sets that one thread.
-                if let Err(e) = rustix::process::setpriority_process(Some(pid), DATABASE_NICENESS) {
-                    tracing::debug!(error = %e, "cannot lower a database thread's priority");
-                }
-            }
-        }
-    }
-}
-
 /// How many rows one multi-row statement carries, largest first. A batch is cut greedily
 /// into runs of these sizes: a handful of distinct statements (each prepared once, then
 /// cached by sqlx) serve every batch, and a run costs one round trip to the connection's
-/// thread instead of one per row. 128 rows of 7 columns stay far below SQLite's 32,766
+/// thread instead of one per row. 512 rows of 7 columns stay far below SQLite's 32,766
 /// parameters.
-const ROWS_PER_STATEMENT: [usize; 4] = [128, 32, 8, 1];
+const ROWS_PER_STATEMENT: [usize; 4] = [512, 64, 8, 1];
 
 /// `items` cut into runs of [`ROWS_PER_STATEMENT`] sizes, in order.
 pub(super) fn runs<T>(mut items: &[T]) -> Vec<&[T]> {
@@ -165,38 +148,87 @@ pub(super) fn runs<T>(mut items: &[T]) -> Vec<&[T]> {
     out
 }
 
-/// The `VALUES` list of an `INSERT` of `rows` rows of `columns` parameters each.
-pub(super) fn values(rows: usize, columns: usize) -> String {
-    let row = format!("({})", vec!["?"; columns].join(", "));
-    vec![row; rows].join(", ")
+/// A multi-row `INSERT`: `head`, a `VALUES` list of one row per item, then `tail`. Its text
+/// for each run size is built once, on first use; the arguments of a run are bound into
+/// one buffer sized for them.
+pub(super) struct MultiRow {
+    head: &'static str,
+    tail: &'static str,
+    columns: usize,
+    sql: OnceLock<Vec<String>>,
 }
 
-/// Stores accounts' latest positions (one run of at most 128, each account once); a fix
-/// older than the one stored is ignored.
+impl MultiRow {
+    pub(super) const fn new(head: &'static str, columns: usize, tail: &'static str) -> MultiRow {
+        MultiRow {
+            head,
+            tail,
+            columns,
+            sql: OnceLock::new(),
+        }
+    }
+
+    /// The statement for a run of `rows` rows (one of [`ROWS_PER_STATEMENT`]).
+    fn sql(&'static self, rows: usize) -> &'static str {
+        let all = self.sql.get_or_init(|| {
+            let row = format!("({})", vec!["?"; self.columns].join(", "));
+            ROWS_PER_STATEMENT
+                .iter()
+                .map(|n| {
+                    format!(
+                        "{} VALUES {} {}",
+                        self.head,
+                        vec![row.as_str(); *n].join(", "),
+                        self.tail
+                    )
+                })
+                .collect()
+        });
+        let at = ROWS_PER_STATEMENT
+            .iter()
+            .position(|n| *n == rows)
+            .expect("a run has one of the statement sizes");
+        &all[at]
+    }
+
+    /// The query for `run`, each item's columns added by `bind` in order.
+    pub(super) fn query<T>(
+        &'static self,
+        run: &[T],
+        mut bind: impl FnMut(&mut SqliteArguments, &T) -> Result<(), sqlx::error::BoxDynError>,
+    ) -> StoreResult<sqlx::query::Query<'static, Db, SqliteArguments>> {
+        let mut args = SqliteArguments::default();
+        args.reserve(run.len() * self.columns, 0);
+        for item in run {
+            bind(&mut args, item).map_err(sqlx::Error::Encode)?;
+        }
+        Ok(sqlx::query_with(self.sql(run.len()), args))
+    }
+}
+
+static UPSERT_POSITIONS: MultiRow = MultiRow::new(
+    "INSERT INTO positions (account_id, lat, lon, accuracy_m, at, received_at)",
+    6,
+    "ON CONFLICT (account_id) DO UPDATE SET lat = excluded.lat, lon = excluded.lon, \
+     accuracy_m = excluded.accuracy_m, at = excluded.at, received_at = excluded.received_at \
+     WHERE excluded.at >= positions.at",
+);
+
+/// Stores accounts' latest positions (one run, each account once); a fix older than the
+/// one stored is ignored.
 pub(super) async fn upsert_positions(
     tx: &mut Transaction<'static, Db>,
     run: &[(AccountId, PositionRecord)],
 ) -> StoreResult<()> {
-    let sql = format!(
-        "INSERT INTO positions (account_id, lat, lon, accuracy_m, at, received_at) \
-         VALUES {} \
-         ON CONFLICT (account_id) DO UPDATE SET lat = excluded.lat, lon = excluded.lon, \
-         accuracy_m = excluded.accuracy_m, at = excluded.at, \
-         received_at = excluded.received_at \
-         WHERE excluded.at >= positions.at",
-        values(run.len(), 6)
-    );
-    let mut query = sqlx::query(AssertSqlSafe(sql));
-    for (account, position) in run {
+    let query = UPSERT_POSITIONS.query(run, |args, (account, position)| {
         let fix = position.fix;
-        query = query
-            .bind(account.0.to_string())
-            .bind(fix.lat)
-            .bind(fix.lon)
-            .bind(fix.accuracy_m)
-            .bind(fix.at_ms)
-            .bind(position.received_at);
-    }
+        args.add(account.0.to_string())?;
+        args.add(fix.lat)?;
+        args.add(fix.lon)?;
+        args.add(fix.accuracy_m)?;
+        args.add(fix.at_ms)?;
+        args.add(position.received_at)
+    })?;
     query.execute(&mut **tx).await?;
     Ok(())
 }
@@ -266,23 +298,20 @@ async fn insert_new(
     tx: &mut Transaction<'static, Db>,
     run: &[NewMessage],
 ) -> StoreResult<Vec<Option<i64>>> {
-    let sql = format!(
-        "INSERT INTO messages (bond_id, sender_id, client_id, kind, body, feeling, sent_at) \
-         VALUES {} ON CONFLICT (sender_id, client_id) DO NOTHING \
-         RETURNING seq, sender_id, client_id",
-        values(run.len(), 7)
+    static INSERT: MultiRow = MultiRow::new(
+        "INSERT INTO messages (bond_id, sender_id, client_id, kind, body, feeling, sent_at)",
+        7,
+        "ON CONFLICT (sender_id, client_id) DO NOTHING RETURNING seq, sender_id, client_id",
     );
-    let mut query = sqlx::query(AssertSqlSafe(sql));
-    for m in run {
-        query = query
-            .bind(m.bond.0.to_string())
-            .bind(m.sender.0.to_string())
-            .bind(&m.client_id)
-            .bind(m.kind.key())
-            .bind(&m.body)
-            .bind(m.feeling.map(Feeling::key))
-            .bind(m.sent_at);
-    }
+    let query = INSERT.query(run, |args, m| {
+        args.add(m.bond.0.to_string())?;
+        args.add(m.sender.0.to_string())?;
+        args.add(m.client_id.as_str())?;
+        args.add(m.kind.key())?;
+        args.add(m.body.as_deref())?;
+        args.add(m.feeling.map(Feeling::key))?;
+        args.add(m.sent_at)
+    })?;
     let rows = query.fetch_all(&mut **tx).await?;
     // RETURNING's order is not promised: match the rows by their key.
     let mut inserted = std::collections::HashMap::with_capacity(rows.len());
@@ -525,11 +554,13 @@ impl Store for Sqlite {
     }
 
     async fn save_positions(&self, batch: &[(AccountId, PositionRecord)]) -> StoreResult<()> {
+        let started = Instant::now();
         let mut tx = self.begin().await?;
         for run in runs(batch) {
             upsert_positions(&mut tx, run).await?;
         }
         tx.commit().await?;
+        self.after_write(started);
         Ok(())
     }
 
@@ -553,6 +584,7 @@ impl Store for Sqlite {
     }
 
     async fn append_messages(&self, batch: Vec<NewMessage>) -> StoreResult<Vec<Appended>> {
+        let started = Instant::now();
         let mut tx = self.begin().await?;
         let mut results = Vec::with_capacity(batch.len());
         for run in runs(&batch) {
@@ -566,6 +598,7 @@ impl Store for Sqlite {
             }
         }
         tx.commit().await?;
+        self.after_write(started);
         Ok(results)
     }
 

@@ -1,0 +1,198 @@
+//! How SQLite's connection threads share the CPU with the threads serving the links.
+//!
+//! sqlx runs each SQLite connection on a thread of its own (`sqlx-sqlite-worker-N`). The
+//! position writer's group commit keeps that thread busy for milliseconds at a time, and
+//! on a busy core every live update that arrived meanwhile waited behind it.
+//!
+//! - At niceness 10 the thread got a tenth of a contended core, but each turn it got
+//!   was a full time slice (the kernel lets a running thread finish its slice before
+//!   a woken one takes over). With 19,800 links at 1 Hz on one core, p99 was
+//!   2.4-3.0 ms.
+//! - Under `SCHED_IDLE`, a link's thread that wakes takes the core at once. p99 fell
+//!   to 1.8-2.4 ms with the same load (`haurach bench --pairs 9900 --phases steady`,
+//!   docs/benchmarks.md).
+//!
+//! Nothing is acknowledged sooner or later than its commit either way: the database
+//! threads still run whenever the links leave the core idle.
+//!
+//! A core saturated by the links would leave an idle-scheduled thread almost nothing, so
+//! acknowledged writes (a message, a fix over HTTP) could wait for seconds. To prevent
+//! that, a write that takes longer than [`SLOW_WRITE`] raises the threads to the normal
+//! policy at niceness 10 (a tenth of the core) until [`RAISED_FOR`] passes without a
+//! slow write. That hold is short on purpose: 19,800 links connecting at once saturate
+//! the core for a moment, and a 10 s hold kept the threads raised long after, with p99
+//! back at 2.5 ms.
+//!
+//! Linux only; elsewhere the threads keep the process's scheduling.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use crate::hub::now_ms;
+
+/// A write slower than this raises the database threads.
+pub(super) const SLOW_WRITE: Duration = Duration::from_secs(1);
+
+/// How long the threads stay raised after the last slow write.
+const RAISED_FOR: Duration = Duration::from_secs(2);
+
+/// The niceness of the database threads while raised.
+const RAISED_NICENESS: i32 = 10;
+
+/// The connection threads of one store and how they are scheduled.
+#[derive(Debug)]
+pub(super) struct Scheduling {
+    /// Their thread ids.
+    threads: Vec<i32>,
+    /// Until when they stay raised, Unix ms; 0 while idle-scheduled.
+    raised_until_ms: AtomicI64,
+}
+
+impl Scheduling {
+    /// The connection threads started since `before` was taken ([`database_threads`]):
+    /// this store's. They are set to `SCHED_IDLE` now.
+    pub(super) fn of_threads_since(before: &[i32]) -> Scheduling {
+        let threads = database_threads()
+            .into_iter()
+            .filter(|t| !before.contains(t))
+            .collect();
+        let scheduling = Scheduling {
+            threads,
+            raised_until_ms: AtomicI64::new(0),
+        };
+        scheduling.set(false);
+        scheduling
+    }
+
+    /// A write took `took`: raise the threads when it was slow, or lower them again once
+    /// [`RAISED_FOR`] has passed since the last slow one.
+    pub(super) fn after_write(&self, took: Duration) {
+        let now = now_ms();
+        let until = self.raised_until_ms.load(Ordering::Relaxed);
+        if took > SLOW_WRITE {
+            if until == 0 {
+                tracing::warn!(
+                    took_ms = took.as_millis() as u64,
+                    "a database write was slow: the CPU is saturated; database threads \
+                     now take a tenth of it from the live links"
+                );
+                self.set(true);
+            }
+            self.raised_until_ms
+                .store(now + RAISED_FOR.as_millis() as i64, Ordering::Relaxed);
+        } else if until != 0 && now > until {
+            self.raised_until_ms.store(0, Ordering::Relaxed);
+            self.set(false);
+        }
+    }
+
+    /// Whether the threads are raised now.
+    #[cfg(test)]
+    pub(super) fn raised(&self) -> bool {
+        self.raised_until_ms.load(Ordering::Relaxed) != 0
+    }
+
+    #[cfg(target_os = "linux")]
+    fn set(&self, raised: bool) {
+        let policy = if raised {
+            uapi::c::SCHED_OTHER
+        } else {
+            uapi::c::SCHED_IDLE
+        };
+        let param = uapi::c::sched_param { sched_priority: 0 };
+        for tid in &self.threads {
+            // On Linux, a thread id given as the "process" sets that one thread.
+            let set = uapi::sched_setscheduler(*tid, policy, &param).and_then(|_| {
+                if raised {
+                    uapi::setpriority(uapi::c::PRIO_PROCESS as _, *tid as _, RAISED_NICENESS)
+                } else {
+                    Ok(())
+                }
+            });
+            if let Err(e) = set {
+                tracing::debug!(error = %e, tid, "cannot set a database thread's scheduling");
+            }
+        }
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn set(&self, _raised: bool) {}
+}
+
+/// The ids of the process's SQLite connection threads.
+pub(super) fn database_threads() -> Vec<i32> {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return Vec::new();
+    };
+    tasks
+        .flatten()
+        .filter(|task| {
+            std::fs::read_to_string(task.path().join("comm"))
+                .is_ok_and(|comm| comm.starts_with("sqlx-sqlite-wor"))
+        })
+        .filter_map(|task| task.file_name().to_str()?.parse().ok())
+        .collect()
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+
+    /// The policy of thread `tid` as the kernel reports it (5 is `SCHED_IDLE`, 0 the
+    /// normal policy), and its niceness.
+    fn policy_and_nice(tid: i32) -> (u32, i32) {
+        let sched = std::fs::read_to_string(format!("/proc/self/task/{tid}/sched")).unwrap();
+        let policy = sched
+            .lines()
+            .find(|l| l.starts_with("policy"))
+            .and_then(|l| l.split(':').nth(1))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).unwrap();
+        // Fields after the command name (which ends with ')'): niceness is field 19.
+        let nice = stat
+            .rsplit(')')
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .nth(16)
+            .unwrap();
+        (policy, nice.parse().unwrap())
+    }
+
+    #[tokio::test]
+    async fn the_database_threads_idle_and_a_slow_write_raises_them() {
+        let before = database_threads();
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::Sqlite::open(dir.path()).await.unwrap();
+        let scheduling = &store.scheduling;
+        assert!(
+            !scheduling.threads.is_empty(),
+            "the store's threads are found"
+        );
+        for tid in &scheduling.threads {
+            assert_eq!(policy_and_nice(*tid).0, 5, "idle-scheduled at start");
+        }
+        scheduling.after_write(SLOW_WRITE / 2);
+        assert!(!scheduling.raised());
+        scheduling.after_write(SLOW_WRITE * 2);
+        assert!(scheduling.raised());
+        for tid in &scheduling.threads {
+            assert_eq!(policy_and_nice(*tid), (0, RAISED_NICENESS), "raised");
+        }
+        // Quick writes within the raised time keep them raised; after it, they idle again.
+        scheduling.after_write(Duration::ZERO);
+        assert!(scheduling.raised());
+        scheduling
+            .raised_until_ms
+            .store(now_ms() - 1, Ordering::Relaxed);
+        scheduling.after_write(Duration::ZERO);
+        assert!(!scheduling.raised());
+        for tid in &scheduling.threads {
+            assert_eq!(policy_and_nice(*tid).0, 5, "idle again");
+        }
+        assert!(before.iter().all(|t| !scheduling.threads.contains(t)));
+    }
+}
