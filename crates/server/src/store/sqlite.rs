@@ -6,8 +6,7 @@
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use haurach_bond::{Fix, Profile, TierSet};
 use haurach_proto::{Feeling, MessageKind};
