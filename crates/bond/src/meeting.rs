@@ -21,6 +21,10 @@ pub const SPEED_WINDOW_MS: i64 = 5 * 60_000;
 /// The shortest stretch of time a speed is measured over, milliseconds.
 pub const MIN_SPEED_SPAN_MS: i64 = 10_000;
 
+/// The shortest time between two fixes the recent speed keeps (the newest fix may be
+/// closer; it is replaced by the next until it is not).
+pub const SPEED_STEP_MS: i64 = 1_000;
+
 /// Within this distance of the meeting point a person has arrived, metres (with the
 /// fix's accuracy and the hysteresis of [`crate::place`]).
 pub const ARRIVAL_RADIUS_M: f64 = 50.0;
@@ -96,7 +100,9 @@ pub fn suggest_along(
 /// [`SPEED_WINDOW_MS`], divided by the time it took.
 ///
 /// The path's length is kept as fixes come and go (one geodesic inverse per fix, never
-/// one per step of the window), so reading the speed costs nothing.
+/// one per step of the window), so reading the speed costs nothing. Fixes closer than
+/// [`SPEED_STEP_MS`] to the one kept before them replace each other, so the window holds
+/// at most about 300 fixes however fast a client sends.
 #[derive(Debug, Clone, Default)]
 pub struct RecentSpeed {
     /// Each fix with the length of the step that reached it from the one before.
@@ -113,8 +119,23 @@ impl RecentSpeed {
 
     /// Takes a fix; an older one than the newest held is ignored.
     pub fn observe(&mut self, fix: Fix) {
+        if self
+            .fixes
+            .back()
+            .is_some_and(|(last, _)| last.at_ms > fix.at_ms)
+        {
+            return;
+        }
+        // The newest fix held is only provisional while it is closer than a step to the
+        // one before it: the new fix takes its place.
+        let len = self.fixes.len();
+        if len >= 2
+            && self.fixes[len - 1].0.at_ms - self.fixes[len - 2].0.at_ms < SPEED_STEP_MS
+            && let Some((_, step)) = self.fixes.pop_back()
+        {
+            self.path_m -= step;
+        }
         let step = match self.fixes.back() {
-            Some((last, _)) if last.at_ms > fix.at_ms => return,
             Some((last, _)) => geo::inverse(last.lat, last.lon, fix.lat, fix.lon).distance_m,
             None => 0.0,
         };
@@ -258,5 +279,19 @@ mod tests {
         let mut one = RecentSpeed::new();
         one.observe(fix(0.0, 0.0, 0));
         assert_eq!(one.speed_mps(0), None);
+    }
+
+    #[test]
+    fn fixes_many_times_a_second_keep_the_window_small_and_the_speed_right() {
+        let mut r = RecentSpeed::new();
+        // 3 m/s due north, 50 fixes a second, for ten minutes.
+        for i in 0..30_000 {
+            let at_ms = i64::from(i) * 20;
+            let (lat, lon) = geo::destination(0.0, 0.0, 0.0, 3.0 * at_ms as f64 / 1000.0);
+            r.observe(fix(lat, lon, at_ms));
+        }
+        assert!(r.fixes.len() <= 302, "{} fixes held", r.fixes.len());
+        let v = r.speed_mps(599_980).unwrap();
+        assert!((v - 3.0).abs() < 1e-6, "{v}");
     }
 }
