@@ -23,6 +23,11 @@
 //! the core for a moment, and a 10 s hold kept the threads raised long after, with p99
 //! back at 2.5 ms.
 //!
+//! Leaving `SCHED_IDLE` again needs `CAP_SYS_NICE` or an `RLIMIT_NICE` of 10 or more;
+//! an ordinary user has neither by default. A process that cannot (tried once, on a
+//! thread of its own, [`can_leave_idle`]) keeps its database threads at niceness 10
+//! instead, with no raise needed.
+//!
 //! Linux only; elsewhere the threads keep the process's scheduling.
 
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -44,6 +49,8 @@ const RAISED_NICENESS: i32 = 10;
 pub(super) struct Scheduling {
     /// Their thread ids.
     threads: Vec<i32>,
+    /// Whether they idle (`SCHED_IDLE`) at all: only when they can be raised again.
+    idle: bool,
     /// Until when they stay raised, Unix ms; 0 while idle-scheduled.
     raised_until_ms: AtomicI64,
 }
@@ -56,17 +63,26 @@ impl Scheduling {
             .into_iter()
             .filter(|t| !before.contains(t))
             .collect();
+        Scheduling::of(threads, can_leave_idle())
+    }
+
+    /// `threads`, idling when `idle` (else at niceness 10 for good), set now.
+    fn of(threads: Vec<i32>, idle: bool) -> Scheduling {
         let scheduling = Scheduling {
             threads,
+            idle,
             raised_until_ms: AtomicI64::new(0),
         };
-        scheduling.set(false);
+        scheduling.set(!idle);
         scheduling
     }
 
     /// A write took `took`: raise the threads when it was slow, or lower them again once
     /// [`RAISED_FOR`] has passed since the last slow one.
     pub(super) fn after_write(&self, took: Duration) {
+        if !self.idle {
+            return;
+        }
         let now = now_ms();
         let until = self.raised_until_ms.load(Ordering::Relaxed);
         if took > SLOW_WRITE {
@@ -119,6 +135,26 @@ impl Scheduling {
     fn set(&self, _raised: bool) {}
 }
 
+/// Whether this process may take a thread out of `SCHED_IDLE` again, tried on a
+/// short-lived thread of its own (which may stay idle: it ends at once).
+#[cfg(target_os = "linux")]
+fn can_leave_idle() -> bool {
+    let param = uapi::c::sched_param { sched_priority: 0 };
+    std::thread::spawn(move || {
+        let tid = uapi::gettid();
+        uapi::sched_setscheduler(tid, uapi::c::SCHED_IDLE, &param).is_ok()
+            && uapi::setpriority(uapi::c::PRIO_PROCESS as _, tid as _, RAISED_NICENESS).is_ok()
+            && uapi::sched_setscheduler(tid, uapi::c::SCHED_OTHER, &param).is_ok()
+    })
+    .join()
+    .unwrap_or(false)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn can_leave_idle() -> bool {
+    false
+}
+
 /// The ids of the process's SQLite connection threads.
 pub(super) fn database_threads() -> Vec<i32> {
     let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
@@ -163,7 +199,8 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_database_threads_idle_and_a_slow_write_raises_them() {
+    async fn the_database_threads_idle_a_slow_write_raises_them_and_without_the_right_they_stay_at_ten()
+     {
         let before = database_threads();
         let dir = tempfile::tempdir().unwrap();
         let store = crate::store::Sqlite::open(dir.path()).await.unwrap();
@@ -194,5 +231,13 @@ mod tests {
             assert_eq!(policy_and_nice(*tid).0, 5, "idle again");
         }
         assert!(before.iter().all(|t| !scheduling.threads.contains(t)));
+
+        // A process that could not raise them again keeps them at niceness 10 for good.
+        let fixed = Scheduling::of(scheduling.threads.clone(), false);
+        for tid in &fixed.threads {
+            assert_eq!(policy_and_nice(*tid), (0, RAISED_NICENESS), "never idle");
+        }
+        fixed.after_write(SLOW_WRITE * 2);
+        assert!(!fixed.raised(), "nothing to raise");
     }
 }
