@@ -295,13 +295,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
         let record = match cached {
             Some(None) => return Ok(None),
             Some(Some((bond_id, idx))) => {
-                let cached_rt = self
-                    .bonds
-                    .lock()
-                    .expect("hub lock")
-                    .get(&bond_id)
-                    .map(|e| e.runtime.clone());
-                if let Some(runtime) = cached_rt {
+                if let Some(runtime) = self.runtime_loaded(bond_id) {
                     return Ok(Some(Held { runtime, idx }));
                 }
                 self.store.bond_of(account).await?
@@ -322,13 +316,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
         let idx = record
             .index_of(account)
             .expect("bond_of returns the account's bond");
-        let existing = self
-            .bonds
-            .lock()
-            .expect("hub lock")
-            .get(&record.id)
-            .map(|e| e.runtime.clone());
-        let runtime = match existing {
+        let runtime = match self.runtime_loaded(record.id) {
             Some(rt) => rt,
             None => {
                 let entry = BondEntry::new(self.load_runtime(record.clone()).await?);
@@ -349,6 +337,12 @@ impl<S: Store, B: Bus> Hub<S, B> {
             }
         }
         Ok(Some(Held { runtime, idx }))
+    }
+
+    /// The runtime of `bond` if this node has loaded it.
+    fn runtime_loaded(&self, bond: BondId) -> Option<Arc<AsyncMutex<BondRuntime>>> {
+        let bonds = self.bonds.lock().expect("hub lock");
+        bonds.get(&bond).map(|e| e.runtime.clone())
     }
 
     async fn load_runtime(&self, record: BondRecord) -> Result<BondRuntime, StoreError> {
@@ -600,13 +594,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
             | BondEvent::Ended { bond, .. }
             | BondEvent::PinChanged { bond, .. } => BondId(*bond),
         };
-        let Some(runtime) = self
-            .bonds
-            .lock()
-            .expect("hub lock")
-            .get(&bond)
-            .map(|e| e.runtime.clone())
-        else {
+        let Some(runtime) = self.runtime_loaded(bond) else {
             return;
         };
         let mut rt = runtime.lock().await;

@@ -30,6 +30,8 @@
 //!
 //! Linux only; elsewhere the threads keep the process's scheduling.
 
+#[cfg(target_os = "linux")]
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
@@ -108,46 +110,48 @@ impl Scheduling {
         self.raised_until_ms.load(Ordering::Relaxed) != 0
     }
 
-    #[cfg(target_os = "linux")]
     fn set(&self, raised: bool) {
-        let policy = if raised {
-            uapi::c::SCHED_OTHER
-        } else {
-            uapi::c::SCHED_IDLE
-        };
-        let param = uapi::c::sched_param { sched_priority: 0 };
         for tid in &self.threads {
-            // On Linux, a thread id given as the "process" sets that one thread.
-            let set = uapi::sched_setscheduler(*tid, policy, &param).and_then(|_| {
-                if raised {
-                    uapi::setpriority(uapi::c::PRIO_PROCESS as _, *tid as _, RAISED_NICENESS)
-                } else {
-                    Ok(())
-                }
-            });
-            if let Err(e) = set {
+            if let Err(e) = schedule(*tid, raised) {
                 tracing::debug!(error = %e, tid, "cannot set a database thread's scheduling");
             }
         }
     }
-
-    #[cfg(not(target_os = "linux"))]
-    fn set(&self, _raised: bool) {}
 }
 
-/// Whether this process may take a thread out of `SCHED_IDLE` again, tried on a
+/// Schedules thread `tid` raised (the normal policy at [`RAISED_NICENESS`]) or idle
+/// (`SCHED_IDLE`). On Linux, a thread id given as the "process" sets that one thread.
+/// Raising sets the niceness first: leaving `SCHED_IDLE` is allowed up to the niceness
+/// `RLIMIT_NICE` permits, judged at the thread's niceness at that moment.
+#[cfg(target_os = "linux")]
+fn schedule(tid: i32, raised: bool) -> uapi::Result<()> {
+    let param = uapi::c::sched_param { sched_priority: 0 };
+    if raised {
+        uapi::setpriority(uapi::c::PRIO_PROCESS as _, tid as _, RAISED_NICENESS)?;
+        uapi::sched_setscheduler(tid, uapi::c::SCHED_OTHER, &param).map(drop)
+    } else {
+        uapi::sched_setscheduler(tid, uapi::c::SCHED_IDLE, &param).map(drop)
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn schedule(_tid: i32, _raised: bool) -> std::io::Result<()> {
+    Ok(())
+}
+
+/// Whether this process may take a thread out of `SCHED_IDLE` again: tried once, on a
 /// short-lived thread of its own (which may stay idle: it ends at once).
 #[cfg(target_os = "linux")]
 fn can_leave_idle() -> bool {
-    let param = uapi::c::sched_param { sched_priority: 0 };
-    std::thread::spawn(move || {
-        let tid = uapi::gettid();
-        uapi::sched_setscheduler(tid, uapi::c::SCHED_IDLE, &param).is_ok()
-            && uapi::setpriority(uapi::c::PRIO_PROCESS as _, tid as _, RAISED_NICENESS).is_ok()
-            && uapi::sched_setscheduler(tid, uapi::c::SCHED_OTHER, &param).is_ok()
+    static CAN: OnceLock<bool> = OnceLock::new();
+    *CAN.get_or_init(|| {
+        std::thread::spawn(|| {
+            let tid = uapi::gettid();
+            schedule(tid, false).is_ok() && schedule(tid, true).is_ok()
+        })
+        .join()
+        .unwrap_or(false)
     })
-    .join()
-    .unwrap_or(false)
 }
 
 #[cfg(not(target_os = "linux"))]
