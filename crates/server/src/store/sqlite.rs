@@ -19,6 +19,7 @@ use sqlx::{AssertSqlSafe, Row, Sqlite as Db, Transaction};
 use uuid::Uuid;
 
 mod city;
+mod messages;
 mod scheduling;
 
 use scheduling::Scheduling;
@@ -79,6 +80,13 @@ impl Sqlite {
             .connect_with(options.clone())
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
+        let keyed = messages::key_older_messages(&writer).await?;
+        if keyed > 0 {
+            tracing::info!(
+                messages = keyed,
+                "keyed the messages stored before keys existed"
+            );
+        }
         let reader = SqlitePoolOptions::new()
             .min_connections(READERS)
             .max_connections(READERS)
@@ -232,8 +240,15 @@ pub(super) async fn upsert_positions(
     Ok(())
 }
 
-const MESSAGE_COLUMNS: &str =
-    "seq, bond_id, sender_id, client_id, kind, body, feeling, sent_at, acknowledged_at";
+/// The columns [`message_from_row`] reads (a macro, so statements built at compile time
+/// can name them too).
+macro_rules! message_columns {
+    () => {
+        "seq, bond_id, sender_id, client_id, kind, body, feeling, sent_at, acknowledged_at"
+    };
+}
+use message_columns;
+const MESSAGE_COLUMNS: &str = message_columns!();
 
 pub(super) fn uuid(row: &SqliteRow, column: &str) -> StoreResult<Uuid> {
     let text: String = row.try_get(column)?;
@@ -287,53 +302,6 @@ fn message_from_row(row: &SqliteRow) -> StoreResult<MessageRecord> {
 
 fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
-}
-
-/// Inserts a run of messages in one statement, skipping any whose (sender, client id) is
-/// stored already; returns each message's new sequence number, `None` for one skipped.
-/// Rows are inserted in the run's order, so sequence numbers follow it. The second of
-/// two messages with one (sender, client id) in a run gets `None` too.
-async fn insert_new(
-    tx: &mut Transaction<'static, Db>,
-    run: &[NewMessage],
-) -> StoreResult<Vec<Option<i64>>> {
-    static INSERT: MultiRow = MultiRow::new(
-        "INSERT INTO messages (bond_id, sender_id, client_id, kind, body, feeling, sent_at)",
-        7,
-        "ON CONFLICT (sender_id, client_id) DO NOTHING RETURNING seq, sender_id, client_id",
-    );
-    let query = INSERT.query(run, |args, m| {
-        args.add(m.bond.0.to_string())?;
-        args.add(m.sender.0.to_string())?;
-        args.add(m.client_id.as_str())?;
-        args.add(m.kind.key())?;
-        args.add(m.body.as_deref())?;
-        args.add(m.feeling.map(Feeling::key))?;
-        args.add(m.sent_at)
-    })?;
-    let rows = query.fetch_all(&mut **tx).await?;
-    // RETURNING's order is not promised: match the rows by their key.
-    let mut inserted = std::collections::HashMap::with_capacity(rows.len());
-    for row in rows {
-        let key: (String, String) = (row.try_get("sender_id")?, row.try_get("client_id")?);
-        inserted.insert(key, row.try_get::<i64, _>("seq")?);
-    }
-    Ok(run
-        .iter()
-        .map(|m| inserted.remove(&(m.sender.0.to_string(), m.client_id.clone())))
-        .collect())
-}
-
-/// The message stored earlier under `m`'s (sender, client id), compared with `m`.
-async fn stored_before(tx: &mut Transaction<'static, Db>, m: &NewMessage) -> StoreResult<Appended> {
-    let row = sqlx::query(AssertSqlSafe(format!(
-        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE sender_id = ? AND client_id = ?"
-    )))
-    .bind(m.sender.0.to_string())
-    .bind(&m.client_id)
-    .fetch_one(&mut **tx)
-    .await?;
-    Ok(m.against(message_from_row(&row)?))
 }
 
 impl Store for Sqlite {
@@ -585,17 +553,10 @@ impl Store for Sqlite {
     async fn append_messages(&self, batch: Vec<NewMessage>) -> StoreResult<Vec<Appended>> {
         let started = Instant::now();
         let mut tx = self.begin().await?;
-        let mut results = Vec::with_capacity(batch.len());
-        for run in runs(&batch) {
-            let seqs = insert_new(&mut tx, run).await?;
-            for (m, seq) in run.iter().zip(seqs) {
-                results.push(match seq {
-                    Some(seq) => Appended::New(m.stored(seq)),
-                    // Stored before (a retry, or an id reused): read it back and compare.
-                    None => stored_before(&mut tx, m).await?,
-                });
-            }
-        }
+        let stored = messages::stored_under(&mut tx, &batch).await?;
+        let next = messages::next_seq(&mut tx).await?;
+        let (results, new) = messages::number(batch, stored, next);
+        messages::insert(&mut tx, &new).await?;
         tx.commit().await?;
         self.after_write(started);
         Ok(results)
@@ -607,8 +568,10 @@ impl Store for Sqlite {
         client_id: &str,
     ) -> StoreResult<Option<MessageRecord>> {
         sqlx::query(AssertSqlSafe(format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE sender_id = ? AND client_id = ?"
+            "SELECT {MESSAGE_COLUMNS} FROM messages \
+             WHERE client_key = ? AND sender_id = ? AND client_id = ?"
         )))
+        .bind(messages::client_key(sender, client_id))
         .bind(sender.0.to_string())
         .bind(client_id)
         .fetch_optional(&self.reader)
