@@ -156,6 +156,14 @@ impl From<StoreError> for ApiError {
                      in a moment",
                 )
             }
+            StoreError::Unavailable(detail) => {
+                tracing::warn!(error = %err, "storage unavailable");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "storage_unavailable",
+                    detail.clone(),
+                )
+            }
             _ => ApiError::internal(err),
         }
     }

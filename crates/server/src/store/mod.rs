@@ -208,6 +208,9 @@ pub enum StoreError {
     /// Stored data could not be read back.
     #[error("corrupt data: {0}")]
     Corrupt(String),
+    /// The store cannot answer just now; nothing was written.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
 }
 
 /// Shorthand for store results.

@@ -19,9 +19,13 @@ use sqlx::{AssertSqlSafe, Row, Sqlite as Db, Transaction};
 use uuid::Uuid;
 
 mod city;
+mod journal;
+mod message_log;
 mod messages;
 mod scheduling;
 
+use journal::Journal;
+use message_log::MessageLog;
 use scheduling::Scheduling;
 
 use super::{
@@ -36,6 +40,8 @@ pub struct Sqlite {
     pub(super) reader: SqlitePool,
     /// How the connections' threads are scheduled ([`scheduling`]).
     scheduling: Arc<Scheduling>,
+    /// Where messages go: the journal, then SQLite behind it ([`message_log`]).
+    messages: Arc<MessageLog>,
 }
 
 impl Sqlite {
@@ -58,6 +64,12 @@ impl Sqlite {
                 dir.display()
             ))
         })?;
+        // The journal first: its lock keeps a second server off this directory.
+        let sync = !matches!(synchronous, SqliteSynchronous::Off);
+        let data = dir.to_owned();
+        let recovery = tokio::task::spawn_blocking(move || Journal::open(&data, sync))
+            .await
+            .map_err(|e| StoreError::Corrupt(format!("opening the journal failed: {e}")))??;
         let options = SqliteConnectOptions::new()
             .filename(dir.join("haurach.db"))
             .create_if_missing(true)
@@ -87,6 +99,20 @@ impl Sqlite {
                 "keyed the messages stored before keys existed"
             );
         }
+        // Messages acknowledged before a crash or stop but not yet in SQLite.
+        if !recovery.records.is_empty() {
+            let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
+            messages::insert(&mut tx, &recovery.records).await?;
+            tx.commit().await?;
+            tracing::info!(
+                messages = recovery.records.len(),
+                "stored the messages the journal held"
+            );
+        }
+        let next = messages::next_seq(&mut *writer.acquire().await?).await?;
+        let journal = tokio::task::spawn_blocking(move || recovery.begin(next))
+            .await
+            .map_err(|e| StoreError::Corrupt(format!("starting the journal failed: {e}")))??;
         let reader = SqlitePoolOptions::new()
             .min_connections(READERS)
             .max_connections(READERS)
@@ -95,10 +121,17 @@ impl Sqlite {
             .connect_with(options.read_only(true))
             .await?;
         let scheduling = Arc::new(Scheduling::of_threads_since(&before));
+        let messages = Arc::new(MessageLog::start(
+            journal,
+            next,
+            writer.clone(),
+            scheduling.clone(),
+        ));
         Ok(Sqlite {
             writer,
             reader,
             scheduling,
+            messages,
         })
     }
 
@@ -551,15 +584,7 @@ impl Store for Sqlite {
     }
 
     async fn append_messages(&self, batch: Vec<NewMessage>) -> StoreResult<Vec<Appended>> {
-        let started = Instant::now();
-        let mut tx = self.begin().await?;
-        let stored = messages::stored_under(&mut tx, &batch).await?;
-        let next = messages::next_seq(&mut tx).await?;
-        let (results, new) = messages::number(batch, stored, next);
-        messages::insert(&mut tx, &new).await?;
-        tx.commit().await?;
-        self.after_write(started);
-        Ok(results)
+        self.messages.append(&self.reader, batch).await
     }
 
     async fn message_by_client_id(
@@ -567,6 +592,7 @@ impl Store for Sqlite {
         sender: AccountId,
         client_id: &str,
     ) -> StoreResult<Option<MessageRecord>> {
+        self.messages.caught_up().await?;
         sqlx::query(AssertSqlSafe(format!(
             "SELECT {MESSAGE_COLUMNS} FROM messages \
              WHERE client_key = ? AND sender_id = ? AND client_id = ?"
@@ -586,6 +612,7 @@ impl Store for Sqlite {
         after: i64,
         limit: u32,
     ) -> StoreResult<Vec<MessageRecord>> {
+        self.messages.caught_up().await?;
         let rows = sqlx::query(AssertSqlSafe(format!(
             "SELECT {MESSAGE_COLUMNS} FROM messages WHERE bond_id = ? AND seq > ? \
              ORDER BY seq LIMIT ?"
@@ -599,6 +626,7 @@ impl Store for Sqlite {
     }
 
     async fn raised_alarms(&self, bond: BondId) -> StoreResult<Vec<MessageRecord>> {
+        self.messages.caught_up().await?;
         let rows = sqlx::query(AssertSqlSafe(format!(
             "SELECT {MESSAGE_COLUMNS} FROM messages WHERE bond_id = ? AND kind = 'alarm' \
              AND acknowledged_at IS NULL ORDER BY seq"
@@ -610,6 +638,7 @@ impl Store for Sqlite {
     }
 
     async fn last_seq(&self, bond: BondId) -> StoreResult<i64> {
+        self.messages.caught_up().await?;
         let seq: Option<i64> =
             sqlx::query_scalar("SELECT MAX(seq) FROM messages WHERE bond_id = ?")
                 .bind(bond.0.to_string())
@@ -625,6 +654,7 @@ impl Store for Sqlite {
         by: AccountId,
         now_ms: i64,
     ) -> StoreResult<MessageRecord> {
+        self.messages.caught_up().await?;
         let mut tx = self.begin().await?;
         let row = sqlx::query(AssertSqlSafe(format!(
             "SELECT {MESSAGE_COLUMNS} FROM messages WHERE bond_id = ? AND seq = ? AND kind = 'alarm'"

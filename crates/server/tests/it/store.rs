@@ -148,6 +148,90 @@ async fn sqlite_reopens_with_everything_in_place() {
     assert_eq!(messages[0].body.as_deref(), Some("hello"));
 }
 
+#[tokio::test]
+async fn sqlite_keeps_acknowledged_messages_its_database_had_not_stored_yet_across_a_crash() {
+    // Messages are acknowledged once in the journal; SQLite gets them a moment later. A
+    // crash in that moment leaves the database without them: this builds that state on
+    // disk (the database as it was before the messages, the journal as it is after) and
+    // starts from it.
+    let dir = tempfile::tempdir().unwrap();
+    let crashed = tempfile::tempdir().unwrap();
+    let store = Sqlite::open(dir.path()).await.unwrap();
+    let a = store.create_account("spike", "h", 1).await.unwrap();
+    let b = store.create_account("amethyst", "h", 1).await.unwrap();
+    store
+        .create_invite("ABCDEFGH", a.id, 1, 1_000)
+        .await
+        .unwrap();
+    let bond = store
+        .accept_invite("ABCDEFGH", b.id, Profile::City, TierSet::always(), 2)
+        .await
+        .unwrap();
+    for file in ["haurach.db", "haurach.db-wal"] {
+        std::fs::copy(dir.path().join(file), crashed.path().join(file)).unwrap();
+    }
+    let message = |id: &str, body: &str| NewMessage {
+        bond: bond.id,
+        sender: a.id,
+        client_id: id.into(),
+        kind: MessageKind::Voice,
+        body: Some(body.into()),
+        feeling: None,
+        sent_at: 10,
+    };
+    let acknowledged = store
+        .append_messages(vec![
+            message("m1", "one"),
+            message("m2", "two"),
+            message("m3", "three"),
+        ])
+        .await
+        .unwrap();
+    std::fs::create_dir(crashed.path().join("journal")).unwrap();
+    for entry in std::fs::read_dir(dir.path().join("journal")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "log") {
+            std::fs::copy(
+                &path,
+                crashed
+                    .path()
+                    .join("journal")
+                    .join(path.file_name().unwrap()),
+            )
+            .unwrap();
+        }
+    }
+    drop(store);
+
+    let store = Sqlite::open(crashed.path()).await.unwrap();
+    let stored = store.messages_after(bond.id, 0, 10).await.unwrap();
+    let bodies: Vec<&str> = stored.iter().filter_map(|m| m.body.as_deref()).collect();
+    assert_eq!(
+        bodies,
+        ["one", "two", "three"],
+        "every acknowledged message is back"
+    );
+    let seqs: Vec<i64> = acknowledged.iter().map(c_seq).collect();
+    assert_eq!(
+        stored.iter().map(|m| m.seq).collect::<Vec<_>>(),
+        seqs,
+        "under its number"
+    );
+    // A retry still finds its message, and numbering goes on after them.
+    match append(&store, bond.id, a.id, "m2", "two").await {
+        Appended::Existing(m) => assert_eq!(m.seq, seqs[1]),
+        other => panic!("{other:?}"),
+    }
+    match append(&store, bond.id, a.id, "m4", "four").await {
+        Appended::New(m) => assert_eq!(m.seq, seqs[2] + 1),
+        other => panic!("{other:?}"),
+    }
+    // Started again, nothing is doubled.
+    drop(store);
+    let store = Sqlite::open(crashed.path()).await.unwrap();
+    assert_eq!(store.messages_after(bond.id, 0, 10).await.unwrap().len(), 4);
+}
+
 fn position(lat: f64, lon: f64, at_ms: i64) -> PositionRecord {
     PositionRecord {
         fix: Fix {

@@ -38,7 +38,7 @@ fn pair(m: &NewMessage) -> PairKey {
 /// The stored messages under any of `batch`'s (sender, client id).
 pub(super) async fn stored_under(
     conn: &mut SqliteConnection,
-    batch: &[NewMessage],
+    batch: &[&NewMessage],
 ) -> StoreResult<HashMap<PairKey, MessageRecord>> {
     static BY_KEY: MultiRow = MultiRow::new(
         concat!(
