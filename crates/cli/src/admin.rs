@@ -41,8 +41,9 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
         "a password is 8 to 1,024 characters"
     );
     let phc = haurach_server::auth::hash_password(&password).map_err(anyhow::Error::msg)?;
-    // The server may be running: SQLite lets this write wait for its turn.
-    let store = Sqlite::open(&args.data)
+    // The server may be running: SQLite lets this write wait for its turn (and the
+    // messages, which this does not touch, stay the server's).
+    let store = Sqlite::open_beside_server(&args.data)
         .await
         .with_context(|| format!("cannot open the data directory {}", args.data.display()))?;
     let now = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;

@@ -40,24 +40,39 @@ pub struct Sqlite {
     pub(super) reader: SqlitePool,
     /// How the connections' threads are scheduled ([`scheduling`]).
     scheduling: Arc<Scheduling>,
-    /// Where messages go: the journal, then SQLite behind it ([`message_log`]).
-    messages: Arc<MessageLog>,
+    /// Where messages go: the journal, then SQLite behind it ([`message_log`]); `None`
+    /// when opened beside a server or for bulk loading.
+    messages: Option<Arc<MessageLog>>,
 }
 
 impl Sqlite {
-    /// Opens (creating if needed) `DIR/haurach.db` and applies the migrations.
+    /// Opens (creating if needed) `DIR/haurach.db` and applies the migrations, to serve:
+    /// messages go through the journal (`DIR/journal`), which one store at a time may
+    /// hold (a second waits up to 10 s, then fails).
     pub async fn open(dir: &Path) -> StoreResult<Sqlite> {
-        Sqlite::open_with(dir, SqliteSynchronous::Full).await
+        Sqlite::open_with(dir, SqliteSynchronous::Full, true).await
     }
 
     /// Opens the database for loading many records fast, without waiting for the disk
     /// (`synchronous = OFF`): a crash may lose what was written. Only for filling a
     /// database before a server uses it, as `haurach bench` does; never for serving.
+    /// It cannot store or read messages.
     pub async fn open_for_bulk_load(dir: &Path) -> StoreResult<Sqlite> {
-        Sqlite::open_with(dir, SqliteSynchronous::Off).await
+        Sqlite::open_with(dir, SqliteSynchronous::Off, false).await
     }
 
-    async fn open_with(dir: &Path, synchronous: SqliteSynchronous) -> StoreResult<Sqlite> {
+    /// Opens the database beside a server that may be running on it, as `haurach admin`
+    /// does: everything but messages, which belong to the server's journal (their
+    /// methods fail with `Unavailable`).
+    pub async fn open_beside_server(dir: &Path) -> StoreResult<Sqlite> {
+        Sqlite::open_with(dir, SqliteSynchronous::Full, false).await
+    }
+
+    async fn open_with(
+        dir: &Path,
+        synchronous: SqliteSynchronous,
+        messages: bool,
+    ) -> StoreResult<Sqlite> {
         std::fs::create_dir_all(dir).map_err(|e| {
             StoreError::Corrupt(format!(
                 "cannot create data directory {}: {e}",
@@ -65,11 +80,18 @@ impl Sqlite {
             ))
         })?;
         // The journal first: its lock keeps a second server off this directory.
-        let sync = !matches!(synchronous, SqliteSynchronous::Off);
-        let data = dir.to_owned();
-        let recovery = tokio::task::spawn_blocking(move || Journal::open(&data, sync))
-            .await
-            .map_err(|e| StoreError::Corrupt(format!("opening the journal failed: {e}")))??;
+        let recovery = if messages {
+            let data = dir.to_owned();
+            Some(
+                tokio::task::spawn_blocking(move || Journal::open(&data))
+                    .await
+                    .map_err(|e| {
+                        StoreError::Corrupt(format!("opening the journal failed: {e}"))
+                    })??,
+            )
+        } else {
+            None
+        };
         let options = SqliteConnectOptions::new()
             .filename(dir.join("haurach.db"))
             .create_if_missing(true)
@@ -99,7 +121,35 @@ impl Sqlite {
                 "keyed the messages stored before keys existed"
             );
         }
-        // Messages acknowledged before a crash or stop but not yet in SQLite.
+        let reader = SqlitePoolOptions::new()
+            .min_connections(READERS)
+            .max_connections(READERS)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with(options.read_only(true))
+            .await?;
+        let scheduling = Arc::new(Scheduling::of_threads_since(&before));
+        let messages = match recovery {
+            Some(recovery) => Some(Arc::new(
+                Sqlite::start_messages(&writer, recovery, scheduling.clone()).await?,
+            )),
+            None => None,
+        };
+        Ok(Sqlite {
+            writer,
+            reader,
+            scheduling,
+            messages,
+        })
+    }
+
+    /// Stores what the journal still held (messages acknowledged before a crash or a
+    /// stop, not yet in SQLite), then starts appending to it.
+    async fn start_messages(
+        writer: &SqlitePool,
+        recovery: journal::Recovery,
+        scheduling: Arc<Scheduling>,
+    ) -> StoreResult<MessageLog> {
         if !recovery.records.is_empty() {
             let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
             messages::insert(&mut tx, &recovery.records).await?;
@@ -113,25 +163,15 @@ impl Sqlite {
         let journal = tokio::task::spawn_blocking(move || recovery.begin(next))
             .await
             .map_err(|e| StoreError::Corrupt(format!("starting the journal failed: {e}")))??;
-        let reader = SqlitePoolOptions::new()
-            .min_connections(READERS)
-            .max_connections(READERS)
-            .idle_timeout(None)
-            .max_lifetime(None)
-            .connect_with(options.read_only(true))
-            .await?;
-        let scheduling = Arc::new(Scheduling::of_threads_since(&before));
-        let messages = Arc::new(MessageLog::start(
-            journal,
-            next,
-            writer.clone(),
-            scheduling.clone(),
-        ));
-        Ok(Sqlite {
-            writer,
-            reader,
-            scheduling,
-            messages,
+        Ok(MessageLog::start(journal, next, writer.clone(), scheduling))
+    }
+
+    /// The message path, or `Unavailable` for a store opened without it.
+    fn messages(&self) -> StoreResult<&MessageLog> {
+        self.messages.as_deref().ok_or_else(|| {
+            StoreError::Unavailable(
+                "messages are kept by the server serving this data directory".into(),
+            )
         })
     }
 
@@ -584,7 +624,7 @@ impl Store for Sqlite {
     }
 
     async fn append_messages(&self, batch: Vec<NewMessage>) -> StoreResult<Vec<Appended>> {
-        self.messages.append(&self.reader, batch).await
+        self.messages()?.append(&self.reader, batch).await
     }
 
     async fn message_by_client_id(
@@ -592,7 +632,7 @@ impl Store for Sqlite {
         sender: AccountId,
         client_id: &str,
     ) -> StoreResult<Option<MessageRecord>> {
-        self.messages.caught_up().await?;
+        self.messages()?.caught_up().await?;
         sqlx::query(AssertSqlSafe(format!(
             "SELECT {MESSAGE_COLUMNS} FROM messages \
              WHERE client_key = ? AND sender_id = ? AND client_id = ?"
@@ -612,7 +652,7 @@ impl Store for Sqlite {
         after: i64,
         limit: u32,
     ) -> StoreResult<Vec<MessageRecord>> {
-        self.messages.caught_up().await?;
+        self.messages()?.caught_up().await?;
         let rows = sqlx::query(AssertSqlSafe(format!(
             "SELECT {MESSAGE_COLUMNS} FROM messages WHERE bond_id = ? AND seq > ? \
              ORDER BY seq LIMIT ?"
@@ -626,7 +666,7 @@ impl Store for Sqlite {
     }
 
     async fn raised_alarms(&self, bond: BondId) -> StoreResult<Vec<MessageRecord>> {
-        self.messages.caught_up().await?;
+        self.messages()?.caught_up().await?;
         let rows = sqlx::query(AssertSqlSafe(format!(
             "SELECT {MESSAGE_COLUMNS} FROM messages WHERE bond_id = ? AND kind = 'alarm' \
              AND acknowledged_at IS NULL ORDER BY seq"
@@ -638,7 +678,7 @@ impl Store for Sqlite {
     }
 
     async fn last_seq(&self, bond: BondId) -> StoreResult<i64> {
-        self.messages.caught_up().await?;
+        self.messages()?.caught_up().await?;
         let seq: Option<i64> =
             sqlx::query_scalar("SELECT MAX(seq) FROM messages WHERE bond_id = ?")
                 .bind(bond.0.to_string())
@@ -654,7 +694,7 @@ impl Store for Sqlite {
         by: AccountId,
         now_ms: i64,
     ) -> StoreResult<MessageRecord> {
-        self.messages.caught_up().await?;
+        self.messages()?.caught_up().await?;
         let mut tx = self.begin().await?;
         let row = sqlx::query(AssertSqlSafe(format!(
             "SELECT {MESSAGE_COLUMNS} FROM messages WHERE bond_id = ? AND seq = ? AND kind = 'alarm'"

@@ -43,8 +43,6 @@ const MAX_PAYLOAD: u32 = 16 << 20;
 #[derive(Debug)]
 pub(super) struct Journal {
     dir: PathBuf,
-    /// `fdatasync` after each append (off only for bulk loading).
-    sync: bool,
     /// A segment is closed once it holds this many bytes ([`SEGMENT_BYTES`]).
     segment_bytes: u64,
     segments: Mutex<Segments>,
@@ -67,7 +65,6 @@ struct Segments {
 /// A journal read back at open, not yet appended to.
 pub(super) struct Recovery {
     dir: PathBuf,
-    sync: bool,
     lock: File,
     segment_bytes: u64,
     /// Every record the journal held, oldest first: each must be committed to SQLite
@@ -82,10 +79,9 @@ impl Recovery {
         for (_, path) in segment_paths(&self.dir)? {
             fs::remove_file(&path).map_err(|e| io_error(&path, "delete", e))?;
         }
-        let current = create_segment(&self.dir, next, self.sync)?;
+        let current = create_segment(&self.dir, next)?;
         Ok(Journal {
             dir: self.dir,
-            sync: self.sync,
             segment_bytes: self.segment_bytes,
             segments: Mutex::new(Segments {
                 current,
@@ -100,7 +96,7 @@ impl Recovery {
 
 impl Journal {
     /// Locks `DIR/journal` (creating it) and reads back every record in it.
-    pub(super) fn open(data: &Path, sync: bool) -> StoreResult<Recovery> {
+    pub(super) fn open(data: &Path) -> StoreResult<Recovery> {
         let dir = data.join("journal");
         fs::create_dir_all(&dir).map_err(|e| io_error(&dir, "create", e))?;
         let lock = lock(&dir.join("lock"))?;
@@ -111,7 +107,6 @@ impl Journal {
         }
         Ok(Recovery {
             dir,
-            sync,
             lock,
             segment_bytes: SEGMENT_BYTES,
             records,
@@ -134,13 +129,10 @@ impl Journal {
                 "the message journal could not be written; restart the server".into(),
             ));
         }
-        let written = segments.current.write_all(&bytes).and_then(|()| {
-            if self.sync {
-                segments.current.sync_data()
-            } else {
-                Ok(())
-            }
-        });
+        let written = segments
+            .current
+            .write_all(&bytes)
+            .and_then(|()| segments.current.sync_data());
         if let Err(e) = written {
             // Cut the batch off again, so a record that was never acknowledged cannot
             // come back at the next start. If even that fails, stop appending.
@@ -159,7 +151,7 @@ impl Journal {
             // The records are on disk: failing to begin a new segment only means this one
             // grows until a later append manages it.
             let next = last.seq + 1;
-            match create_segment(&self.dir, next, self.sync) {
+            match create_segment(&self.dir, next) {
                 Ok(file) => {
                     segments.current = file;
                     segments.current_len = 0;
@@ -186,18 +178,16 @@ impl Journal {
 }
 
 /// Creates the segment beginning at `first` and makes its name durable.
-fn create_segment(dir: &Path, first: i64, sync: bool) -> StoreResult<File> {
+fn create_segment(dir: &Path, first: i64) -> StoreResult<File> {
     let path = segment_path(dir, first);
     let file = OpenOptions::new()
         .create(true)
         .append(true)
         .open(&path)
         .map_err(|e| io_error(&path, "create", e))?;
-    if sync {
-        File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(|e| io_error(dir, "sync", e))?;
-    }
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| io_error(dir, "sync", e))?;
     Ok(file)
 }
 
@@ -422,7 +412,7 @@ mod tests {
     #[test]
     fn records_come_back_whole_and_in_order_across_segments() {
         let data = tempfile::tempdir().unwrap();
-        let recovery = Journal::open(data.path(), true).unwrap();
+        let recovery = Journal::open(data.path()).unwrap();
         assert!(recovery.records.is_empty());
         let mut recovery = recovery;
         recovery.segment_bytes = 300;
@@ -443,14 +433,14 @@ mod tests {
         );
         drop(journal);
 
-        let recovery = Journal::open(data.path(), true).unwrap();
+        let recovery = Journal::open(data.path()).unwrap();
         assert_eq!(recovery.records, written);
     }
 
     #[test]
     fn stored_segments_are_deleted_and_the_rest_kept() {
         let data = tempfile::tempdir().unwrap();
-        let mut recovery = Journal::open(data.path(), true).unwrap();
+        let mut recovery = Journal::open(data.path()).unwrap();
         recovery.segment_bytes = 1;
         let journal = recovery.begin(10).unwrap();
         for seq in 10..15 {
@@ -461,7 +451,7 @@ mod tests {
         journal.stored_through(12).unwrap();
         assert_eq!(segments(data.path()).len(), 3);
         drop(journal);
-        let seqs: Vec<i64> = Journal::open(data.path(), true)
+        let seqs: Vec<i64> = Journal::open(data.path())
             .unwrap()
             .records
             .iter()
@@ -473,7 +463,7 @@ mod tests {
     #[test]
     fn a_record_cut_off_at_the_end_is_dropped_and_damage_before_it_is_refused() {
         let data = tempfile::tempdir().unwrap();
-        let mut recovery = Journal::open(data.path(), true).unwrap();
+        let mut recovery = Journal::open(data.path()).unwrap();
         recovery.segment_bytes = 1;
         let journal = recovery.begin(1).unwrap();
         journal.append(&[record(1, Some("kept"), None)]).unwrap();
@@ -489,7 +479,7 @@ mod tests {
         let mut file = OpenOptions::new().append(true).open(last).unwrap();
         file.write_all(&torn[..torn.len() / 2]).unwrap();
         drop(file);
-        let seqs: Vec<i64> = Journal::open(data.path(), true)
+        let seqs: Vec<i64> = Journal::open(data.path())
             .unwrap()
             .records
             .iter()
@@ -502,18 +492,16 @@ mod tests {
         let end = bytes.len() - 1;
         bytes[end] ^= 0x20;
         fs::write(&paths[0], bytes).unwrap();
-        let err = Journal::open(data.path(), true)
-            .err()
-            .expect("damage is refused");
+        let err = Journal::open(data.path()).err().expect("damage is refused");
         assert!(err.to_string().contains("damaged"), "{err}");
     }
 
     #[test]
     fn a_second_store_on_the_directory_is_refused_while_the_first_holds_it() {
         let data = tempfile::tempdir().unwrap();
-        let _first = Journal::open(data.path(), true).unwrap();
+        let _first = Journal::open(data.path()).unwrap();
         let start = Instant::now();
-        let err = Journal::open(data.path(), true).err().expect("locked");
+        let err = Journal::open(data.path()).err().expect("locked");
         assert!(err.to_string().contains("another haurach server"), "{err}");
         assert!(start.elapsed() >= LOCK_WAIT);
     }
