@@ -1,8 +1,9 @@
 //! The message writer: messages reach the store through one task that group-commits
-//! them. Every sender waits until the transaction holding its message has committed
-//! (a message is acknowledged only once durable), but all the messages that arrive while
-//! one transaction is being written share the next one, so the cost of a commit (an
-//! `fsync`) is paid once per batch, not once per message.
+//! them. Every sender waits until the store has made its message durable (a message is
+//! acknowledged only once durable: on SQLite, appended to the message journal; on
+//! PostgreSQL, committed), but all the messages that arrive while one batch is being
+//! written share the next one, so the cost of an `fsync` is paid once per batch, not
+//! once per message.
 //!
 //! Ownership: [`MessageWriter`] handles are the senders of the channel; the task owns the
 //! receiver and ends when every handle is dropped.

@@ -312,8 +312,9 @@ pub trait Store: PlaceStore + CityStore + ImageStore + Clone + Send + Sync + 'st
         account: AccountId,
     ) -> impl Future<Output = StoreResult<Option<PositionRecord>>> + Send;
 
-    /// Stores messages in one transaction, each once per (sender, client id), in order (a
-    /// retry later in the batch finds the earlier one). One result per message.
+    /// Stores messages durably and all at once (one transaction, or one journal append),
+    /// each once per (sender, client id), in order (a retry later in the batch finds the
+    /// earlier one). One result per message; once it returns, every later read sees them.
     fn append_messages(
         &self,
         batch: Vec<NewMessage>,

@@ -99,6 +99,10 @@ impl Journal {
     pub(super) fn open(data: &Path) -> StoreResult<Recovery> {
         let dir = data.join("journal");
         fs::create_dir_all(&dir).map_err(|e| io_error(&dir, "create", e))?;
+        // The directory's own name must be durable before anything in it is.
+        File::open(data)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| io_error(data, "sync", e))?;
         let lock = lock(&dir.join("lock"))?;
         let mut records = Vec::new();
         let paths = segment_paths(&dir)?;
