@@ -624,7 +624,12 @@ impl Store for Sqlite {
     }
 
     async fn append_messages(&self, batch: Vec<NewMessage>) -> StoreResult<Vec<Appended>> {
-        self.messages()?.append(&self.reader, batch).await
+        // Timed as a write: an append waits for a reader thread (the lookups), and a
+        // starved one must raise the database threads as a slow write does.
+        let started = Instant::now();
+        let appended = self.messages()?.append(&self.reader, batch).await;
+        self.after_write(started);
+        appended
     }
 
     async fn message_by_client_id(
