@@ -121,16 +121,7 @@ async fn sqlite_reopens_with_everything_in_place() {
     let dir = tempfile::tempdir().unwrap();
     let (a, bond_id) = {
         let store = Sqlite::open(dir.path()).await.unwrap();
-        let a = store.create_account("spike", "h", 1).await.unwrap();
-        let b = store.create_account("amethyst", "h", 1).await.unwrap();
-        store
-            .create_invite("ABCDEFGH", a.id, 1, 1_000)
-            .await
-            .unwrap();
-        let bond = store
-            .accept_invite("ABCDEFGH", b.id, Profile::City, TierSet::always(), 2)
-            .await
-            .unwrap();
+        let (a, bond) = spike_bonds_amethyst(&store).await;
         store
             .save_positions(&[(a.id, position(30.0, 31.0, 5))])
             .await
@@ -157,16 +148,7 @@ async fn sqlite_keeps_acknowledged_messages_its_database_had_not_stored_yet_acro
     let dir = tempfile::tempdir().unwrap();
     let crashed = tempfile::tempdir().unwrap();
     let store = Sqlite::open(dir.path()).await.unwrap();
-    let a = store.create_account("spike", "h", 1).await.unwrap();
-    let b = store.create_account("amethyst", "h", 1).await.unwrap();
-    store
-        .create_invite("ABCDEFGH", a.id, 1, 1_000)
-        .await
-        .unwrap();
-    let bond = store
-        .accept_invite("ABCDEFGH", b.id, Profile::City, TierSet::always(), 2)
-        .await
-        .unwrap();
+    let (a, bond) = spike_bonds_amethyst(&store).await;
     for file in ["haurach.db", "haurach.db-wal"] {
         std::fs::copy(dir.path().join(file), crashed.path().join(file)).unwrap();
     }
@@ -230,6 +212,26 @@ async fn sqlite_keeps_acknowledged_messages_its_database_had_not_stored_yet_acro
     drop(store);
     let store = Sqlite::open(crashed.path()).await.unwrap();
     assert_eq!(store.messages_after(bond.id, 0, 10).await.unwrap().len(), 4);
+}
+
+/// Spike invites Amethyst and she accepts (the city profile); Spike and the bond.
+async fn spike_bonds_amethyst<S: Store>(
+    store: &S,
+) -> (
+    haurach_server::store::AccountRecord,
+    haurach_server::store::BondRecord,
+) {
+    let a = store.create_account("spike", "h", 1).await.unwrap();
+    let b = store.create_account("amethyst", "h", 1).await.unwrap();
+    store
+        .create_invite("ABCDEFGH", a.id, 1, 1_000)
+        .await
+        .unwrap();
+    let bond = store
+        .accept_invite("ABCDEFGH", b.id, Profile::City, TierSet::always(), 2)
+        .await
+        .unwrap();
+    (a, bond)
 }
 
 fn position(lat: f64, lon: f64, at_ms: i64) -> PositionRecord {

@@ -405,6 +405,12 @@ mod tests {
         }
     }
 
+    /// The sequence numbers a fresh open reads back.
+    fn read_back(data: &Path) -> Vec<i64> {
+        let recovery = Journal::open(data).unwrap();
+        recovery.records.iter().map(|r| r.seq).collect()
+    }
+
     fn segments(data: &Path) -> Vec<PathBuf> {
         segment_paths(&data.join("journal"))
             .unwrap()
@@ -455,13 +461,7 @@ mod tests {
         journal.stored_through(12).unwrap();
         assert_eq!(segments(data.path()).len(), 3);
         drop(journal);
-        let seqs: Vec<i64> = Journal::open(data.path())
-            .unwrap()
-            .records
-            .iter()
-            .map(|r| r.seq)
-            .collect();
-        assert_eq!(seqs, [13, 14]);
+        assert_eq!(read_back(data.path()), [13, 14]);
     }
 
     #[test]
@@ -483,13 +483,7 @@ mod tests {
         let mut file = OpenOptions::new().append(true).open(last).unwrap();
         file.write_all(&torn[..torn.len() / 2]).unwrap();
         drop(file);
-        let seqs: Vec<i64> = Journal::open(data.path())
-            .unwrap()
-            .records
-            .iter()
-            .map(|r| r.seq)
-            .collect();
-        assert_eq!(seqs, [1, 2]);
+        assert_eq!(read_back(data.path()), [1, 2]);
 
         // A flipped byte in an earlier segment is damage to acknowledged messages.
         let mut bytes = fs::read(&paths[0]).unwrap();
