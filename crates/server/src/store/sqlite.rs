@@ -151,9 +151,7 @@ impl Sqlite {
         scheduling: Arc<Scheduling>,
     ) -> StoreResult<MessageLog> {
         if !recovery.records.is_empty() {
-            let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
-            messages::insert(&mut tx, &recovery.records).await?;
-            tx.commit().await?;
+            message_log::store(writer, &recovery.records).await?;
             tracing::info!(
                 messages = recovery.records.len(),
                 "stored the messages the journal held"
@@ -209,8 +207,8 @@ const READERS: u32 = 4;
 /// How many rows one multi-row statement carries, largest first. A batch is cut greedily
 /// into runs of these sizes: a handful of distinct statements (each prepared once, then
 /// cached by sqlx) serve every batch, and a run costs one round trip to the connection's
-/// thread instead of one per row. 512 rows of 7 columns stay far below SQLite's 32,766
-/// parameters.
+/// thread instead of one per row. 512 rows of 9 columns (a message's, the widest) stay
+/// far below SQLite's 32,766 parameters.
 const ROWS_PER_STATEMENT: [usize; 4] = [512, 64, 8, 1];
 
 /// `items` cut into runs of [`ROWS_PER_STATEMENT`] sizes, in order.

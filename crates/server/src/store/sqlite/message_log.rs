@@ -225,8 +225,10 @@ async fn index(
     }
 }
 
-/// Commits `records` to SQLite in one transaction.
-async fn store(writer: &SqlitePool, records: &[MessageRecord]) -> StoreResult<()> {
+/// Commits `records` to SQLite in one transaction (storing one already there is
+/// harmless: rows are keyed by sequence number). The indexer's write, and the start's
+/// for what the journal still held.
+pub(super) async fn store(writer: &SqlitePool, records: &[MessageRecord]) -> StoreResult<()> {
     let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
     messages::insert(&mut tx, records).await?;
     tx.commit().await?;
