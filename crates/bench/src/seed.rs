@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use haurach_server::auth;
-use haurach_server::store::{Postgres, Sqlite, Store};
+use haurach_store::{Postgres, Sqlite, Store};
 
 /// One bonded pair: both members' tokens.
 pub struct Pair {

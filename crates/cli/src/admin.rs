@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::Args;
-use haurach_server::store::{CityStore as _, Sqlite, StoreError};
+use haurach_store::{CityStore as _, Sqlite, StoreError};
 
 /// Settings of `haurach admin`.
 #[derive(Debug, Args)]

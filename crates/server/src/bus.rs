@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
-use crate::store::AccountId;
+use haurach_store::AccountId;
 
 pub mod nats;
 

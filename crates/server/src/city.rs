@@ -10,8 +10,8 @@ use haurach_proto::ServerFrame;
 use crate::bus::Bus;
 use crate::error::ApiError;
 use crate::http::AppState;
-use crate::store::{AccountId, Store, StoreError};
 use crate::{gate, letters, summons};
+use haurach_store::{AccountId, Store, StoreError};
 
 /// The city's routes, merged into the server's router.
 pub fn routes<S: Store, B: Bus>(_app: &AppState<S, B>) -> Router<AppState<S, B>> {

@@ -10,7 +10,7 @@ use haurach_bond::Tier;
 use haurach_proto::Problem;
 use haurach_proto::problem::{PROBLEM_BASE, PROBLEM_JSON};
 
-use crate::store::StoreError;
+use haurach_store::StoreError;
 
 /// A failed request.
 #[derive(Debug)]

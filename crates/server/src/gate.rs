@@ -19,8 +19,8 @@ use crate::city::store_problem;
 use crate::error::ApiError;
 use crate::http::{AppState, Caller, account_view, check_name, name_taken};
 use crate::hub::{now_ms, timestamp};
-use crate::store::city::{ArrivalRecord, NewArrival};
-use crate::store::{AccountId, Store, StoreError};
+use haurach_store::city::{ArrivalRecord, NewArrival};
+use haurach_store::{AccountId, Store, StoreError};
 
 /// Anyone with a live session, whatever their standing: an applicant may use only the
 /// routes that take a `Visitor` (their own page of the book, logging out).

@@ -26,7 +26,7 @@ use crate::bus::Bus;
 use crate::error::ApiError;
 use crate::hub::{Hub, now_ms, timestamp};
 use crate::places_api;
-use crate::store::{AccountId, AccountRecord, Store};
+use haurach_store::{AccountId, AccountRecord, Store};
 
 /// The state every handler shares.
 pub type AppState<S, B> = Arc<App<S, B>>;

@@ -29,7 +29,7 @@ use crate::error::ApiError;
 use crate::messages::MessageWriter;
 use crate::metrics::Metrics;
 use crate::positions::PositionWriter;
-use crate::store::{
+use haurach_store::{
     AccountId, Appended, BondId, BondRecord, MessageRecord, NewMessage, PositionRecord, Store,
     StoreError,
 };
@@ -584,7 +584,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
             // The relay's, not the hub's (see `launch`).
             BondEvent::GlimpseAsked { .. } => return,
             BondEvent::SummonsChanged { id, party } => {
-                let (id, party) = (crate::store::city::SummonsId(*id), AccountId(*party));
+                let (id, party) = (haurach_store::city::SummonsId(*id), AccountId(*party));
                 crate::summons::refresh(self, id, party).await;
                 return;
             }

@@ -45,7 +45,7 @@ use crate::bus::Bus;
 use crate::error::ApiError;
 use crate::http::{AppState, Caller};
 use crate::hub::{Standing, now_ms, timestamp};
-use crate::store::{AccountId, ImageId, ImageRecord, Store, StoreError};
+use haurach_store::{AccountId, ImageId, ImageRecord, Store, StoreError};
 
 /// Where pictures are kept and how many may be decoded at once.
 #[derive(Debug)]

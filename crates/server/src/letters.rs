@@ -21,10 +21,10 @@ use crate::city::{publish, store_problem};
 use crate::error::ApiError;
 use crate::http::{AppState, Caller};
 use crate::hub::{now_ms, timestamp};
-use crate::store::city::{
+use haurach_store::city::{
     LetterBox, LetterId, LetterLimits, LetterMove, LetterRecord, NewLetter, ParcelRecord, Sent,
 };
-use crate::store::{AccountId, Store};
+use haurach_store::{AccountId, Store};
 
 /// The longest letter, characters.
 pub const MAX_LETTER_CHARS: usize = 20_000;
@@ -118,7 +118,7 @@ pub async fn upload<S: Store, B: Bus>(
         )
         .await
         .map_err(|e| match e {
-            crate::store::StoreError::Conflict("parcel_quota_exceeded") => {
+            haurach_store::StoreError::Conflict("parcel_quota_exceeded") => {
                 quota_exceeded(used, app.hub.config.parcel_quota_bytes)
             }
             e => store_problem(e),
@@ -320,7 +320,7 @@ pub async fn one<S: Store, B: Bus>(
         .store
         .letter(id, caller.account)
         .await?
-        .ok_or_else(|| store_problem(crate::store::StoreError::NotFound("letter")))?;
+        .ok_or_else(|| store_problem(haurach_store::StoreError::NotFound("letter")))?;
     if letter.recipient == caller.account && letter.delivered_at.is_none() {
         let marked = app
             .hub
@@ -391,7 +391,7 @@ pub async fn thread<S: Store, B: Bus>(
     let id = letter_id(id)?;
     let letters = app.hub.store.thread(id, caller.account).await?;
     if letters.is_empty() {
-        return Err(store_problem(crate::store::StoreError::NotFound("letter")));
+        return Err(store_problem(haurach_store::StoreError::NotFound("letter")));
     }
     Ok(Json(LetterList {
         letters: letters
@@ -419,7 +419,7 @@ pub async fn parcel<S: Store, B: Bus>(
         .store
         .letter(LetterId(id), caller.account)
         .await?
-        .ok_or_else(|| store_problem(crate::store::StoreError::NotFound("letter")))?;
+        .ok_or_else(|| store_problem(haurach_store::StoreError::NotFound("letter")))?;
     if letter.sender != caller.account && letter.state != LetterState::Read {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,

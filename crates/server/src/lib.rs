@@ -3,7 +3,7 @@
 //! [`run`] is the whole server: the binary calls it with a bound listener and a shutdown
 //! future, and so do the tests (with a port-0 listener). Backends are chosen once, here:
 //! SQLite for storage and the in-process bus; everything below is generic over
-//! [`store::Store`] and [`bus::Bus`].
+//! [`haurach_store::Store`] and [`bus::Bus`].
 #![deny(missing_docs)]
 
 pub mod auth;
@@ -30,7 +30,6 @@ pub mod places;
 pub mod places_api;
 pub mod positions;
 pub mod sight;
-pub mod store;
 pub mod summons;
 pub mod trace;
 pub mod web;
@@ -45,15 +44,15 @@ pub use config::Config;
 
 use blobs::{Blobs, FsBlobs, PgBlobs};
 use bus::{Bus, LocalBus};
+use haurach_store::{Postgres, Sqlite, Store};
 use hub::Hub;
-use store::{Postgres, Sqlite, Store};
 
 /// Why the server could not start or stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
     /// The store could not be opened.
     #[error("storage: {0}")]
-    Store(#[from] store::StoreError),
+    Store(#[from] haurach_store::StoreError),
     /// The configuration is unusable.
     #[error("configuration: {0}")]
     Config(#[from] config::ConfigError),
@@ -156,8 +155,8 @@ pub async fn launch<S: Store, B: Bus>(
                         expires_ms,
                         tier,
                     } => app.sight.expect_glimpse(
-                        store::AccountId(asked),
-                        store::AccountId(asker),
+                        haurach_store::AccountId(asked),
+                        haurach_store::AccountId(asker),
                         side,
                         expires_ms,
                         tier,

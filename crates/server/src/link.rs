@@ -21,7 +21,7 @@ use crate::bus::Bus;
 use crate::error::ApiError;
 use crate::http::{AppState, Caller, fix_of};
 use crate::hub::{message_view, now_ms};
-use crate::store::{AccountId, Store};
+use haurach_store::{AccountId, Store};
 
 /// `?after=SEQ` (and `?token=`, read by [`Caller`]).
 #[derive(Debug, Deserialize)]

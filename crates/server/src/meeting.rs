@@ -19,7 +19,7 @@ use haurach_proto::{LatLon, MeetingKind, MeetingLeg, MeetingView, PinMeeting, Se
 use crate::bus::{BondEvent, Bus};
 use crate::error::ApiError;
 use crate::hub::{BondRuntime, Hub, not_bonded, now_ms};
-use crate::store::{PinRecord, Store};
+use haurach_store::{PinRecord, Store};
 
 /// The meeting point's state in a bond's runtime.
 #[derive(Debug, Default)]
@@ -279,7 +279,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
     /// The meeting point as the caller sees it.
     pub async fn meeting_view(
         &self,
-        account: crate::store::AccountId,
+        account: haurach_store::AccountId,
     ) -> Result<MeetingView, ApiError> {
         let held = self.held(account).await?.ok_or_else(not_bonded)?;
         let mut rt = held.lock().await?;
@@ -299,7 +299,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
     /// Pins the meeting point to one of the caller's places or to a point; both are told.
     pub async fn pin_meeting(
         &self,
-        account: crate::store::AccountId,
+        account: haurach_store::AccountId,
         pin: PinMeeting,
     ) -> Result<(), ApiError> {
         let (name, lat, lon) = match (&pin.place, pin.lat, pin.lon) {
@@ -358,7 +358,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
     }
 
     /// Unpins the meeting point: back to Haurach's suggestion; both are told.
-    pub async fn unpin_meeting(&self, account: crate::store::AccountId) -> Result<(), ApiError> {
+    pub async fn unpin_meeting(&self, account: haurach_store::AccountId) -> Result<(), ApiError> {
         let held = self.held(account).await?.ok_or_else(not_bonded)?;
         let mut rt = held.lock().await?;
         self.store.set_pin(rt.record.id, None).await?;

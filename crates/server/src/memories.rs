@@ -42,7 +42,7 @@ use crate::bus::Bus;
 use crate::error::ApiError;
 use crate::http::{AppState, Caller};
 use crate::hub::{Standing, now_ms, timestamp};
-use crate::store::{AccountId, MemoryRecord, Store, StoreError};
+use haurach_store::{AccountId, MemoryRecord, Store, StoreError};
 
 /// The memory routes, merged into the router by `http::router`.
 pub fn routes<S: Store, B: Bus>(max_image_bytes: usize) -> Router<AppState<S, B>> {

@@ -10,7 +10,7 @@
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::store::{Appended, NewMessage, Store, StoreError};
+use haurach_store::{Appended, NewMessage, Store, StoreError};
 
 /// Messages in one transaction at most.
 const MAX_BATCH: usize = 1024;

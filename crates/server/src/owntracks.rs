@@ -41,7 +41,7 @@ use crate::bus::Bus;
 use crate::error::ApiError;
 use crate::http::{AppState, fix_of};
 use crate::hub::{Hub, now_ms};
-use crate::store::{AccountId, Store};
+use haurach_store::{AccountId, Store};
 
 /// How long a verified name and password are trusted without hashing them again. The app
 /// posts every fix with the same credentials; argon2id on each would cost more than the

@@ -19,7 +19,7 @@ use tokio::sync::Mutex as AsyncMutex;
 use crate::bus::{BondEvent, Bus};
 use crate::error::ApiError;
 use crate::hub::{Hub, now_ms, timestamp};
-use crate::store::{AccountId, PlaceRecord, Store};
+use haurach_store::{AccountId, PlaceRecord, Store};
 
 /// The most places one person may keep.
 pub const MAX_PLACES: usize = 100;

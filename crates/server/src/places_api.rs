@@ -14,7 +14,7 @@ use crate::bus::Bus;
 use crate::error::ApiError;
 use crate::http::{AppState, Caller};
 use crate::hub::now_ms;
-use crate::store::Store;
+use haurach_store::Store;
 
 fn place_name(name: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
     let Path(name) = name.map_err(|_| {

@@ -27,7 +27,7 @@ use tokio::sync::{Notify, oneshot};
 
 use haurach_bond::TierSet;
 
-use crate::store::{AccountId, BondId, PositionRecord, Store, StoreError};
+use haurach_store::{AccountId, BondId, PositionRecord, Store, StoreError};
 
 /// How long a position that nobody waits for may stay unwritten.
 pub const LINGER: Duration = Duration::from_millis(250);
@@ -180,7 +180,7 @@ mod tests {
     use haurach_bond::Fix;
 
     use super::*;
-    use crate::store::{PlaceStore, Sqlite};
+    use haurach_store::{PlaceStore, Sqlite};
 
     fn at(lat: f64, at_ms: i64) -> PositionRecord {
         PositionRecord {

@@ -43,7 +43,7 @@ use crate::bus::Bus;
 use crate::error::ApiError;
 use crate::http::AppState;
 use crate::hub::now_ms;
-use crate::store::{AccountId, Store};
+use haurach_store::{AccountId, Store};
 
 /// First byte of a glimpse frame.
 pub const GLIMPSE: u8 = 0x01;

@@ -24,8 +24,8 @@ use crate::city::{publish, store_problem};
 use crate::error::ApiError;
 use crate::http::{AppState, Caller, check_name};
 use crate::hub::{Hub, now_ms, timestamp};
-use crate::store::city::{SummonsId, SummonsRecord};
-use crate::store::{AccountId, Store, StoreError};
+use haurach_store::city::{SummonsId, SummonsRecord};
+use haurach_store::{AccountId, Store, StoreError};
 
 /// The summoned has arrived when this close to the summoner, metres (the memories range:
 /// the same room).

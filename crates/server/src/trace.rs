@@ -32,7 +32,7 @@ use crate::bus::Bus;
 use crate::error::ApiError;
 use crate::http::AppState;
 use crate::hub::not_bonded;
-use crate::store::{AccountId, ImageId, Store};
+use haurach_store::{AccountId, ImageId, Store};
 
 /// The most points one `trace` frame may carry.
 pub const TRACE_POINTS: usize = 256;

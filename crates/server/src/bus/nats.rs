@@ -23,7 +23,7 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use super::{BondEvent, Bus, Frame, LocalBus, Subscription};
-use crate::store::AccountId;
+use haurach_store::AccountId;
 
 /// Frames waiting to be handed to the NATS client. When NATS is unreachable for long
 /// enough to fill this, further live frames are dropped (and counted): they are live

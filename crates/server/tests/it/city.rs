@@ -1152,9 +1152,9 @@ async fn of_newcomers_arriving_at_once_at_an_empty_city_exactly_one_is_the_tower
 /// The store's own guarantee, without HTTP in between: for each letter a read and a
 /// return are started together on the store; exactly one succeeds and the other sees
 /// `letter_moved`. On PostgreSQL the two run on two pools, as on two nodes.
-async fn each_letter_moves_exactly_once<S: haurach_server::store::Store>(node1: S, node2: S) {
-    use haurach_server::store::StoreError;
-    use haurach_server::store::city::{LetterLimits, LetterMove, NewLetter, Sent};
+async fn each_letter_moves_exactly_once<S: haurach_store::Store>(node1: S, node2: S) {
+    use haurach_store::StoreError;
+    use haurach_store::city::{LetterLimits, LetterMove, NewLetter, Sent};
     let spike = node1.create_account("spike", "h", 1).await.unwrap();
     let twilight = node1.create_account("twilight", "h", 1).await.unwrap();
     let limits = LetterLimits {
@@ -1203,9 +1203,7 @@ async fn each_letter_moves_exactly_once<S: haurach_server::store::Store>(node1: 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_moves_each_letter_exactly_once_under_concurrency() {
     let dir = tempfile::tempdir().unwrap();
-    let store = haurach_server::store::Sqlite::open(dir.path())
-        .await
-        .unwrap();
+    let store = haurach_store::Sqlite::open(dir.path()).await.unwrap();
     each_letter_moves_exactly_once(store.clone(), store).await;
 }
 
@@ -1214,12 +1212,8 @@ async fn postgres_moves_each_letter_exactly_once_across_two_nodes() {
     let Some(pg) = or_skip(PgCluster::start()) else {
         return;
     };
-    let node1 = haurach_server::store::Postgres::connect(&pg.url())
-        .await
-        .unwrap();
-    let node2 = haurach_server::store::Postgres::connect(&pg.url())
-        .await
-        .unwrap();
+    let node1 = haurach_store::Postgres::connect(&pg.url()).await.unwrap();
+    let node2 = haurach_store::Postgres::connect(&pg.url()).await.unwrap();
     each_letter_moves_exactly_once(node1, node2).await;
 }
 

@@ -1,11 +1,10 @@
-//! Integration tests of the server, in one binary: the store's conformance suite, the
-//! HTTP contract through the router, and the live link over a real socket.
+//! Integration tests of the server, in one binary: the HTTP contract through the router,
+//! and the live link over a real socket.
 
 mod api;
 mod city;
 mod common;
 mod images;
-mod images_store;
 mod link;
 mod memories;
 mod outage;
@@ -13,5 +12,3 @@ mod owntracks;
 mod places;
 mod restart;
 mod sight;
-mod store;
-mod store_places;

@@ -62,7 +62,7 @@ async fn tiers_follow_the_stored_positions_when_their_own_write_was_lost() {
     s.put_position(&amethyst, 30.0, 31.05).await;
     let dir = s.stop().await;
     {
-        use haurach_server::store::{Sqlite, Store};
+        use haurach_store::{Sqlite, Store};
         let store = Sqlite::open(dir.path()).await.unwrap();
         let a = store.account_by_name("spike").await.unwrap().unwrap();
         let bond = store.bond_of(a.id).await.unwrap().unwrap();

@@ -33,7 +33,7 @@ use tokio::sync::{Notify, mpsc, watch};
 use super::journal::Journal;
 use super::messages::{self, PairKey};
 use super::scheduling::Scheduling;
-use crate::store::{Appended, MessageRecord, NewMessage, StoreError, StoreResult};
+use crate::{Appended, MessageRecord, NewMessage, StoreError, StoreResult};
 
 /// How long the indexer lets journalled messages gather before storing them, unless a
 /// reader is waiting for them.
@@ -104,7 +104,7 @@ impl MessageLog {
     }
 
     /// Makes `batch` durable, each message once per (sender, client id); one result per
-    /// message ([`crate::store::Store::append_messages`]).
+    /// message ([`crate::Store::append_messages`]).
     pub(super) async fn append(
         &self,
         reader: &SqlitePool,

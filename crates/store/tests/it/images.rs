@@ -2,9 +2,7 @@
 //! story on SQLite and on PostgreSQL.
 
 use haurach_bond::{Profile, TierSet};
-use haurach_server::store::{
-    ImageId, ImageRecord, MemoryRecord, Postgres, Sqlite, Store, StoreError,
-};
+use haurach_store::{ImageId, ImageRecord, MemoryRecord, Postgres, Sqlite, Store, StoreError};
 use haurach_testkit::{PgCluster, or_skip};
 use uuid::Uuid;
 

@@ -1,6 +1,6 @@
 //! Storage of the city: standings and the gatekeeper's book, gate invites, parcels and
 //! letters, summon permissions and summonses. [`CityStore`] is a supertrait of
-//! [`Store`](super::Store), so every backend keeps the whole city; each method is one
+//! [`Store`](crate::Store), so every backend keeps the whole city; each method is one
 //! transaction, like the rest of the store.
 
 use std::future::Future;

@@ -2,7 +2,7 @@
 //! journey, as every backend must keep them.
 
 use haurach_bond::{Fix, Profile, TierSet};
-use haurach_server::store::{PinRecord, PlaceRecord, PositionRecord, Postgres, Sqlite, Store};
+use haurach_store::{PinRecord, PlaceRecord, PositionRecord, Postgres, Sqlite, Store};
 use haurach_testkit::{PgCluster, or_skip};
 
 #[tokio::test]

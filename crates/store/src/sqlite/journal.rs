@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use haurach_proto::{Feeling, MessageKind};
 use uuid::Uuid;
 
-use crate::store::{AccountId, BondId, MessageRecord, StoreError, StoreResult};
+use crate::{AccountId, BondId, MessageRecord, StoreError, StoreResult};
 
 /// A segment is closed and a new one begun once it holds this many bytes.
 const SEGMENT_BYTES: u64 = 16 << 20;

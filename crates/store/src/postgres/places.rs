@@ -1,13 +1,12 @@
-//! [`PlaceStore`] on PostgreSQL: the same places, pins and journeys as
-//! [`store::places`](super::places) keeps in SQLite, passing the same conformance suite.
+//! [`PlaceStore`] on PostgreSQL: the same places, pins and journeys as the SQLite
+//! backend keeps, passing the same conformance suite.
 
 use haurach_bond::Fix;
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 
-use super::{
-    AccountId, BondId, PinRecord, PlaceRecord, PlaceStore, PositionRecord, Postgres, StoreResult,
-};
+use super::Postgres;
+use crate::{AccountId, BondId, PinRecord, PlaceRecord, PlaceStore, PositionRecord, StoreResult};
 
 fn place_from_row(r: &PgRow) -> StoreResult<PlaceRecord> {
     Ok(PlaceRecord {
@@ -147,7 +146,7 @@ impl PlaceStore for Postgres {
             .map(|(a, p, _)| (*a, p.fix))
             .collect();
         let mut tx = self.pool().begin().await?;
-        super::postgres::save_positions_in(&mut tx, &positions, &journey).await?;
+        super::save_positions_in(&mut tx, &positions, &journey).await?;
         tx.commit().await?;
         Ok(())
     }

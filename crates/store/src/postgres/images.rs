@@ -5,8 +5,9 @@ use sqlx::Row;
 use sqlx::postgres::PgRow;
 use uuid::Uuid;
 
-use super::images::{ImageId, ImageRecord, ImageStore, MemoryRecord};
-use super::{AccountId, BondId, Postgres, StoreError, StoreResult};
+use super::Postgres;
+use crate::images::{ImageId, ImageRecord, ImageStore, MemoryRecord};
+use crate::{AccountId, BondId, StoreError, StoreResult};
 
 fn image_from_row(row: &PgRow) -> StoreResult<ImageRecord> {
     let dimension = |column: &str| -> StoreResult<u32> {

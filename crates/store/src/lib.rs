@@ -1,8 +1,13 @@
-//! Storage: the [`Store`] trait every backend implements, and the records it keeps.
+//! Haurach's durable storage: the [`Store`] trait every backend implements, its
+//! supertraits ([`PlaceStore`], [`CityStore`], [`ImageStore`]), the records they keep, and
+//! the two backends, [`Sqlite`] and [`Postgres`].
 //!
-//! The store knows nothing of HTTP or of the live link. Every method is one transaction:
+//! The store knows only the bond's rules (`haurach-bond`) and the wire types
+//! (`haurach-proto`): nothing of HTTP, the live link or the bus. Every method is one transaction:
 //! when it returns `Ok`, what it wrote is committed. The conformance suite in
 //! `tests/it/store.rs` is the contract a backend must pass.
+
+#![deny(missing_docs)]
 
 use std::future::Future;
 
@@ -12,9 +17,7 @@ use uuid::Uuid;
 
 pub mod city;
 pub mod images;
-mod images_postgres;
 pub mod places;
-mod places_postgres;
 pub mod postgres;
 pub mod sqlite;
 

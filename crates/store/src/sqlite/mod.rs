@@ -19,16 +19,18 @@ use sqlx::{AssertSqlSafe, Row, Sqlite as Db, Transaction};
 use uuid::Uuid;
 
 mod city;
+mod images;
 mod journal;
 mod message_log;
 mod messages;
+mod places;
 mod scheduling;
 
 use journal::Journal;
 use message_log::MessageLog;
 use scheduling::Scheduling;
 
-use super::{
+use crate::{
     AccountId, AccountRecord, Appended, BondId, BondRecord, MessageRecord, NewMessage,
     PositionRecord, Store, StoreError, StoreResult,
 };

@@ -3,7 +3,7 @@
 
 use haurach_bond::{Fix, Profile, Tier, TierSet};
 use haurach_proto::{Feeling, MessageKind};
-use haurach_server::store::{
+use haurach_store::{
     AccountId, Appended, NewMessage, PositionRecord, Postgres, Sqlite, Store, StoreError,
 };
 use haurach_testkit::{PgCluster, or_skip};
@@ -217,10 +217,7 @@ async fn sqlite_keeps_acknowledged_messages_its_database_had_not_stored_yet_acro
 /// Spike invites Amethyst and she accepts (the city profile); Spike and the bond.
 async fn spike_bonds_amethyst<S: Store>(
     store: &S,
-) -> (
-    haurach_server::store::AccountRecord,
-    haurach_server::store::BondRecord,
-) {
+) -> (haurach_store::AccountRecord, haurach_store::BondRecord) {
     let a = store.create_account("spike", "h", 1).await.unwrap();
     let b = store.create_account("amethyst", "h", 1).await.unwrap();
     store
@@ -248,7 +245,7 @@ fn position(lat: f64, lon: f64, at_ms: i64) -> PositionRecord {
 
 async fn append<S: Store>(
     store: &S,
-    bond: haurach_server::store::BondId,
+    bond: haurach_store::BondId,
     sender: AccountId,
     id: &str,
     body: &str,

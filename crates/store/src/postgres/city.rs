@@ -1,16 +1,20 @@
-//! [`CityStore`] for SQLite: the gate, letters and summonses.
+//! [`CityStore`] for PostgreSQL: the gate, letters and summonses. Where SQLite's single
+//! writer serialises everything, here several nodes write at once, so each check-then-act
+//! holds a lock for its transaction: arrivals take an advisory lock (one first account),
+//! per-citizen limits lock the citizen's row, and a letter's or summons' move is one
+//! conditional `UPDATE` (or a `SELECT ... FOR UPDATE` first).
 
 use haurach_proto::{Decision, GateBook, GateMode, LetterState, Standing, SummonState};
-use sqlx::sqlite::SqliteRow;
-use sqlx::{AssertSqlSafe, Row, Sqlite as Db, Transaction};
+use sqlx::postgres::PgRow;
+use sqlx::{AssertSqlSafe, Postgres as Db, Row, Transaction};
 use uuid::Uuid;
 
-use super::{Sqlite, account_from_row, is_unique_violation, uuid};
-use crate::store::city::{
+use super::{Postgres, account_from_row, unique_violation};
+use crate::city::{
     ArrivalRecord, CityStore, LetterBox, LetterId, LetterLimits, LetterMove, LetterRecord,
     NewArrival, NewLetter, ParcelRecord, Sent, SummonsId, SummonsRecord,
 };
-use crate::store::{AccountId, StoreError, StoreResult};
+use crate::{AccountId, StoreError, StoreResult};
 
 const ARRIVAL_SELECT: &str = "SELECT a.*, r.way, r.given_name, r.family_name, r.from_place, \
      r.age, r.calling, r.note, r.arrived_at, r.decision, r.answer, r.decided_at, \
@@ -27,14 +31,27 @@ const SUMMONS_SELECT: &str = "SELECT m.*, a.name AS summoner_name, b.name AS sum
 
 const DAY_MS: i64 = 24 * 3600 * 1000;
 
-fn standing_of(row: &SqliteRow) -> StoreResult<Standing> {
+/// The advisory lock arrivals take turns on ("gate" in ASCII).
+const ARRIVALS_LOCK: i64 = 0x6761_7465;
+
+/// Locks an account's row for the rest of the transaction, so one citizen's limits are
+/// checked and used by one transaction at a time.
+async fn lock_account(tx: &mut Transaction<'static, Db>, account: AccountId) -> StoreResult<()> {
+    sqlx::query("SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE")
+        .bind(account.0)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+fn standing_of(row: &PgRow) -> StoreResult<Standing> {
     let key: String = row.try_get("standing")?;
     Standing::from_key(&key).ok_or_else(|| StoreError::Corrupt(format!("standing {key:?}")))
 }
 
-fn arrival_from_row(row: &SqliteRow) -> StoreResult<ArrivalRecord> {
+fn arrival_from_row(row: &PgRow) -> StoreResult<ArrivalRecord> {
     let decision: Option<String> = row.try_get("decision")?;
-    let age: Option<i64> = row.try_get("age")?;
+    let age: Option<i32> = row.try_get("age")?;
     Ok(ArrivalRecord {
         account: account_from_row(row)?,
         standing: standing_of(row)?,
@@ -60,13 +77,13 @@ fn arrival_from_row(row: &SqliteRow) -> StoreResult<ArrivalRecord> {
     })
 }
 
-fn summons_from_row(row: &SqliteRow) -> StoreResult<SummonsRecord> {
+fn summons_from_row(row: &PgRow) -> StoreResult<SummonsRecord> {
     let state: String = row.try_get("state")?;
     Ok(SummonsRecord {
-        id: SummonsId(uuid(row, "id")?),
-        summoner: AccountId(uuid(row, "summoner_id")?),
+        id: SummonsId(row.try_get::<Uuid, _>("id")?),
+        summoner: AccountId(row.try_get::<Uuid, _>("summoner_id")?),
         summoner_name: row.try_get("summoner_name")?,
-        summoned: AccountId(uuid(row, "summoned_id")?),
+        summoned: AccountId(row.try_get::<Uuid, _>("summoned_id")?),
         summoned_name: row.try_get("summoned_name")?,
         state: SummonState::from_key(&state)
             .ok_or_else(|| StoreError::Corrupt(format!("summons state {state:?}")))?,
@@ -77,28 +94,19 @@ fn summons_from_row(row: &SqliteRow) -> StoreResult<SummonsRecord> {
     })
 }
 
-fn opt_uuid(row: &SqliteRow, column: &str) -> StoreResult<Option<Uuid>> {
-    let text: Option<String> = row.try_get(column)?;
-    text.map(|t| {
-        t.parse()
-            .map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
-    })
-    .transpose()
-}
-
 /// A letter's row, without its parcels.
-fn letter_from_row(row: &SqliteRow) -> StoreResult<LetterRecord> {
+fn letter_from_row(row: &PgRow) -> StoreResult<LetterRecord> {
     let state: String = row.try_get("state")?;
     Ok(LetterRecord {
-        id: LetterId(uuid(row, "id")?),
-        sender: AccountId(uuid(row, "sender_id")?),
+        id: LetterId(row.try_get::<Uuid, _>("id")?),
+        sender: AccountId(row.try_get::<Uuid, _>("sender_id")?),
         sender_name: row.try_get("sender_name")?,
-        recipient: AccountId(uuid(row, "recipient_id")?),
+        recipient: AccountId(row.try_get::<Uuid, _>("recipient_id")?),
         recipient_name: row.try_get("recipient_name")?,
-        holder: AccountId(uuid(row, "holder_id")?),
+        holder: AccountId(row.try_get::<Uuid, _>("holder_id")?),
         client_id: row.try_get("client_id")?,
-        thread: LetterId(uuid(row, "thread_id")?),
-        in_reply_to: opt_uuid(row, "in_reply_to")?.map(LetterId),
+        thread: LetterId(row.try_get::<Uuid, _>("thread_id")?),
+        in_reply_to: row.try_get::<Option<Uuid>, _>("in_reply_to")?.map(LetterId),
         body: row.try_get("body")?,
         state: LetterState::from_key(&state)
             .ok_or_else(|| StoreError::Corrupt(format!("letter state {state:?}")))?,
@@ -111,7 +119,7 @@ fn letter_from_row(row: &SqliteRow) -> StoreResult<LetterRecord> {
 }
 
 /// Letters from their rows, each with its parcels read on `exec`.
-async fn load_letters<'e, E>(exec: E, rows: Vec<SqliteRow>) -> StoreResult<Vec<LetterRecord>>
+async fn load_letters<'e, E>(exec: E, rows: Vec<PgRow>) -> StoreResult<Vec<LetterRecord>>
 where
     E: sqlx::Executor<'e, Database = Db> + Copy,
 {
@@ -121,9 +129,9 @@ where
         .collect::<StoreResult<Vec<_>>>()?;
     for letter in &mut letters {
         let parcels = sqlx::query(
-            "SELECT name, hash, size FROM letter_parcels WHERE letter_id = ? ORDER BY idx",
+            "SELECT name, hash, size FROM letter_parcels WHERE letter_id = $1 ORDER BY idx",
         )
-        .bind(letter.id.0.to_string())
+        .bind(letter.id.0)
         .fetch_all(exec)
         .await?;
         letter.parcels = parcels
@@ -145,17 +153,18 @@ async fn letter_in(
     tx: &mut Transaction<'static, Db>,
     id: LetterId,
 ) -> StoreResult<Option<LetterRecord>> {
-    let row = sqlx::query(AssertSqlSafe(format!("{LETTER_SELECT} WHERE l.id = ?")))
-        .bind(id.0.to_string())
+    let row = sqlx::query(AssertSqlSafe(format!("{LETTER_SELECT} WHERE l.id = $1")))
+        .bind(id.0)
         .fetch_optional(&mut **tx)
         .await?;
     let Some(row) = row else { return Ok(None) };
     let mut letter = letter_from_row(&row)?;
-    let parcels =
-        sqlx::query("SELECT name, hash, size FROM letter_parcels WHERE letter_id = ? ORDER BY idx")
-            .bind(id.0.to_string())
-            .fetch_all(&mut **tx)
-            .await?;
+    let parcels = sqlx::query(
+        "SELECT name, hash, size FROM letter_parcels WHERE letter_id = $1 ORDER BY idx",
+    )
+    .bind(id.0)
+    .fetch_all(&mut **tx)
+    .await?;
     for p in parcels {
         let size: i64 = p.try_get("size")?;
         letter.parcels.push(ParcelRecord {
@@ -172,9 +181,9 @@ async fn arrival_in(
     account: AccountId,
 ) -> StoreResult<ArrivalRecord> {
     let row = sqlx::query(AssertSqlSafe(format!(
-        "{ARRIVAL_SELECT} WHERE r.account_id = ?"
+        "{ARRIVAL_SELECT} WHERE r.account_id = $1"
     )))
-    .bind(account.0.to_string())
+    .bind(account.0)
     .fetch_one(&mut **tx)
     .await?;
     arrival_from_row(&row)
@@ -184,8 +193,8 @@ async fn summons_in(
     tx: &mut Transaction<'static, Db>,
     id: SummonsId,
 ) -> StoreResult<Option<SummonsRecord>> {
-    sqlx::query(AssertSqlSafe(format!("{SUMMONS_SELECT} WHERE m.id = ?")))
-        .bind(id.0.to_string())
+    sqlx::query(AssertSqlSafe(format!("{SUMMONS_SELECT} WHERE m.id = $1")))
+        .bind(id.0)
         .fetch_optional(&mut **tx)
         .await?
         .map(|r| summons_from_row(&r))
@@ -196,11 +205,11 @@ async fn account_id_by_name(
     tx: &mut Transaction<'static, Db>,
     name: &str,
 ) -> StoreResult<Option<(AccountId, Standing)>> {
-    let row = sqlx::query("SELECT id, standing FROM accounts WHERE name_key = ?")
+    let row = sqlx::query("SELECT id, standing FROM accounts WHERE name_key = $1")
         .bind(name.to_lowercase())
         .fetch_optional(&mut **tx)
         .await?;
-    row.map(|r| Ok((AccountId(uuid(&r, "id")?), standing_of(&r)?)))
+    row.map(|r| Ok((AccountId(r.try_get::<Uuid, _>("id")?), standing_of(&r)?)))
         .transpose()
 }
 
@@ -219,9 +228,9 @@ async fn insert_arrival(
     let id = AccountId::new();
     let res = sqlx::query(
         "INSERT INTO accounts (id, name, name_key, password_hash, created_at, standing) \
-         VALUES (?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6)",
     )
-    .bind(id.0.to_string())
+    .bind(id.0)
     .bind(name)
     .bind(name.to_lowercase())
     .bind(password_hash)
@@ -231,54 +240,64 @@ async fn insert_arrival(
     .await;
     match res {
         Ok(_) => {}
-        Err(e) if is_unique_violation(&e) => return Err(StoreError::Conflict("name_taken")),
+        Err(e) if unique_violation(&e).is_some() => return Err(StoreError::Conflict("name_taken")),
         Err(e) => return Err(e.into()),
     }
     sqlx::query(
         "INSERT INTO arrivals (account_id, way, given_name, family_name, from_place, age, \
-         calling, note, invited_by, arrived_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         calling, note, invited_by, arrived_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
-    .bind(id.0.to_string())
+    .bind(id.0)
     .bind(way)
     .bind(&book.name)
     .bind(&book.family_name)
     .bind(&book.from)
-    .bind(book.age.map(i64::from))
+    .bind(book.age.map(|a| a as i32))
     .bind(&book.calling)
     .bind(&book.note)
-    .bind(invited_by.map(|a| a.0.to_string()))
+    .bind(invited_by.map(|a| a.0))
     .bind(now_ms)
     .execute(&mut **tx)
     .await?;
     Ok(id)
 }
 
-impl CityStore for Sqlite {
+impl CityStore for Postgres {
     async fn session_standing(
         &self,
         token_hash: &[u8],
     ) -> StoreResult<Option<(AccountId, Standing)>> {
         let row = sqlx::query(
             "SELECT s.account_id, a.standing FROM sessions s JOIN accounts a ON a.id = s.account_id \
-             WHERE s.token_hash = ? AND s.revoked_at IS NULL",
+             WHERE s.token_hash = $1 AND s.revoked_at IS NULL",
         )
         .bind(token_hash)
-        .fetch_optional(&self.reader)
+        .fetch_optional(&self.pool)
         .await?;
-        row.map(|r| Ok((AccountId(uuid(&r, "account_id")?), standing_of(&r)?)))
-            .transpose()
+        row.map(|r| {
+            Ok((
+                AccountId(r.try_get::<Uuid, _>("account_id")?),
+                standing_of(&r)?,
+            ))
+        })
+        .transpose()
     }
 
     async fn is_empty_city(&self) -> StoreResult<bool> {
-        let any: Option<i64> = sqlx::query_scalar("SELECT 1 FROM accounts LIMIT 1")
-            .fetch_optional(&self.reader)
+        let any: Option<i64> = sqlx::query_scalar("SELECT 1::BIGINT FROM accounts LIMIT 1")
+            .fetch_optional(&self.pool)
             .await?;
         Ok(any.is_none())
     }
 
     async fn arrive(&self, a: NewArrival) -> StoreResult<ArrivalRecord> {
-        let mut tx = self.begin().await?;
-        let first: Option<i64> = sqlx::query_scalar("SELECT 1 FROM accounts LIMIT 1")
+        let mut tx = self.pool.begin().await?;
+        // Arrivals are rare: they take turns, so exactly one is the first (the tower).
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(ARRIVALS_LOCK)
+            .execute(&mut *tx)
+            .await?;
+        let first: Option<i64> = sqlx::query_scalar("SELECT 1::BIGINT FROM accounts LIMIT 1")
             .fetch_optional(&mut *tx)
             .await?;
         let mut invited_by = None;
@@ -294,7 +313,7 @@ impl CityStore for Sqlite {
                         .as_deref()
                         .ok_or(StoreError::Conflict("invite_required"))?;
                     let row = sqlx::query(
-                        "SELECT made_by, expires_at FROM gate_invites WHERE code = ? AND used_by IS NULL",
+                        "SELECT made_by, expires_at FROM gate_invites WHERE code = $1 AND used_by IS NULL",
                     )
                     .bind(code)
                     .fetch_optional(&mut *tx)
@@ -304,7 +323,7 @@ impl CityStore for Sqlite {
                     if expires_at <= a.now_ms {
                         return Err(StoreError::NotFound("gate_invite_expired"));
                     }
-                    invited_by = Some(AccountId(uuid(&row, "made_by")?));
+                    invited_by = Some(AccountId(row.try_get::<Uuid, _>("made_by")?));
                     (Standing::Citizen, "invite")
                 }
             }
@@ -321,8 +340,8 @@ impl CityStore for Sqlite {
         )
         .await?;
         if invited_by.is_some() {
-            sqlx::query("UPDATE gate_invites SET used_by = ?, used_at = ? WHERE code = ?")
-                .bind(id.0.to_string())
+            sqlx::query("UPDATE gate_invites SET used_by = $1, used_at = $2 WHERE code = $3")
+                .bind(id.0)
                 .bind(a.now_ms)
                 .bind(a.invite.as_deref())
                 .execute(&mut *tx)
@@ -339,7 +358,7 @@ impl CityStore for Sqlite {
         password_hash: &str,
         now_ms: i64,
     ) -> StoreResult<ArrivalRecord> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.pool.begin().await?;
         let id = insert_arrival(
             &mut tx,
             name,
@@ -358,17 +377,19 @@ impl CityStore for Sqlite {
 
     async fn towers(&self) -> StoreResult<Vec<AccountId>> {
         let rows = sqlx::query("SELECT id FROM accounts WHERE standing = 'tower'")
-            .fetch_all(&self.reader)
+            .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(|r| Ok(AccountId(uuid(r, "id")?))).collect()
+        rows.iter()
+            .map(|r| Ok(AccountId(r.try_get::<Uuid, _>("id")?)))
+            .collect()
     }
 
     async fn arrival(&self, account: AccountId) -> StoreResult<Option<ArrivalRecord>> {
         sqlx::query(AssertSqlSafe(format!(
-            "{ARRIVAL_SELECT} WHERE r.account_id = ?"
+            "{ARRIVAL_SELECT} WHERE r.account_id = $1"
         )))
-        .bind(account.0.to_string())
-        .fetch_optional(&self.reader)
+        .bind(account.0)
+        .fetch_optional(&self.pool)
         .await?
         .map(|r| arrival_from_row(&r))
         .transpose()
@@ -383,7 +404,7 @@ impl CityStore for Sqlite {
         let rows = sqlx::query(AssertSqlSafe(format!(
             "{ARRIVAL_SELECT}{filter} ORDER BY r.arrived_at, a.id"
         )))
-        .fetch_all(&self.reader)
+        .fetch_all(&self.pool)
         .await?;
         rows.iter().map(arrival_from_row).collect()
     }
@@ -396,38 +417,38 @@ impl CityStore for Sqlite {
         by: AccountId,
         now_ms: i64,
     ) -> StoreResult<ArrivalRecord> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.pool.begin().await?;
         let row = sqlx::query(
             "SELECT a.id, r.decision FROM accounts a JOIN arrivals r ON r.account_id = a.id \
-             WHERE a.name_key = ? AND r.way = 'application'",
+             WHERE a.name_key = $1 AND r.way = 'application' FOR UPDATE OF r",
         )
         .bind(name.to_lowercase())
         .fetch_optional(&mut *tx)
         .await?
         .ok_or(StoreError::NotFound("applicant"))?;
-        let id = AccountId(uuid(&row, "id")?);
+        let id = AccountId(row.try_get::<Uuid, _>("id")?);
         let decided: Option<String> = row.try_get("decision")?;
         if decided.is_some() {
             return Err(StoreError::Conflict("already_decided"));
         }
         sqlx::query(
-            "UPDATE arrivals SET decision = ?, answer = ?, decided_by = ?, decided_at = ? \
-             WHERE account_id = ?",
+            "UPDATE arrivals SET decision = $1, answer = $2, decided_by = $3, decided_at = $4 \
+             WHERE account_id = $5",
         )
         .bind(decision.key())
         .bind(answer)
-        .bind(by.0.to_string())
+        .bind(by.0)
         .bind(now_ms)
-        .bind(id.0.to_string())
+        .bind(id.0)
         .execute(&mut *tx)
         .await?;
         let standing = match decision {
             Decision::Approved => Standing::Citizen,
             Decision::Declined => Standing::Declined,
         };
-        sqlx::query("UPDATE accounts SET standing = ? WHERE id = ?")
+        sqlx::query("UPDATE accounts SET standing = $1 WHERE id = $2")
             .bind(standing.key())
-            .bind(id.0.to_string())
+            .bind(id.0)
             .execute(&mut *tx)
             .await?;
         let arrival = arrival_in(&mut tx, id).await?;
@@ -443,17 +464,19 @@ impl CityStore for Sqlite {
         expires_ms: i64,
     ) -> StoreResult<()> {
         let res = sqlx::query(
-            "INSERT INTO gate_invites (code, made_by, created_at, expires_at) VALUES (?, ?, ?, ?)",
+            "INSERT INTO gate_invites (code, made_by, created_at, expires_at) VALUES ($1, $2, $3, $4)",
         )
         .bind(code)
-        .bind(by.0.to_string())
+        .bind(by.0)
         .bind(now_ms)
         .bind(expires_ms)
-        .execute(&self.writer)
+        .execute(&self.pool)
         .await;
         match res {
             Ok(_) => Ok(()),
-            Err(e) if is_unique_violation(&e) => Err(StoreError::Conflict("invite_code_taken")),
+            Err(e) if unique_violation(&e).is_some() => {
+                Err(StoreError::Conflict("invite_code_taken"))
+            }
             Err(e) => Err(e.into()),
         }
     }
@@ -466,17 +489,19 @@ impl CityStore for Sqlite {
         quota: u64,
         now_ms: i64,
     ) -> StoreResult<u64> {
-        let mut tx = self.begin().await?;
-        let had: Option<i64> =
-            sqlx::query_scalar("SELECT 1 FROM parcel_uploads WHERE account_id = ? AND hash = ?")
-                .bind(account.0.to_string())
-                .bind(hash)
-                .fetch_optional(&mut *tx)
-                .await?;
-        let used: i64 = sqlx::query_scalar(
-            "SELECT COALESCE(SUM(size), 0) FROM parcel_uploads WHERE account_id = ?",
+        let mut tx = self.pool.begin().await?;
+        lock_account(&mut tx, account).await?;
+        let had: Option<i64> = sqlx::query_scalar(
+            "SELECT 1::BIGINT FROM parcel_uploads WHERE account_id = $1 AND hash = $2",
         )
-        .bind(account.0.to_string())
+        .bind(account.0)
+        .bind(hash)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let used: i64 = sqlx::query_scalar(
+            "SELECT COALESCE(SUM(size), 0)::BIGINT FROM parcel_uploads WHERE account_id = $1",
+        )
+        .bind(account.0)
         .fetch_one(&mut *tx)
         .await?;
         if had.is_some() {
@@ -487,9 +512,9 @@ impl CityStore for Sqlite {
             return Err(StoreError::Conflict("parcel_quota_exceeded"));
         }
         sqlx::query(
-            "INSERT INTO parcel_uploads (account_id, hash, size, uploaded_at) VALUES (?, ?, ?, ?)",
+            "INSERT INTO parcel_uploads (account_id, hash, size, uploaded_at) VALUES ($1, $2, $3, $4)",
         )
-        .bind(account.0.to_string())
+        .bind(account.0)
         .bind(hash)
         .bind(size as i64)
         .bind(now_ms)
@@ -503,31 +528,32 @@ impl CityStore for Sqlite {
         let rows = sqlx::query(AssertSqlSafe(format!(
             "{SUMMONS_SELECT} WHERE m.state = 'accepted' ORDER BY m.created_at"
         )))
-        .fetch_all(&self.reader)
+        .fetch_all(&self.pool)
         .await?;
         rows.iter().map(summons_from_row).collect()
     }
 
     async fn uploaded_bytes(&self, account: AccountId) -> StoreResult<u64> {
         let used: i64 = sqlx::query_scalar(
-            "SELECT COALESCE(SUM(size), 0) FROM parcel_uploads WHERE account_id = ?",
+            "SELECT COALESCE(SUM(size), 0)::BIGINT FROM parcel_uploads WHERE account_id = $1",
         )
-        .bind(account.0.to_string())
-        .fetch_one(&self.reader)
+        .bind(account.0)
+        .fetch_one(&self.pool)
         .await?;
         Ok(used as u64)
     }
 
     async fn send_letter(&self, l: NewLetter, limits: LetterLimits) -> StoreResult<Sent> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.pool.begin().await?;
+        lock_account(&mut tx, l.sender).await?;
         if let Some(client_id) = &l.client_id {
-            let row = sqlx::query("SELECT id FROM letters WHERE sender_id = ? AND client_id = ?")
-                .bind(l.sender.0.to_string())
+            let row = sqlx::query("SELECT id FROM letters WHERE sender_id = $1 AND client_id = $2")
+                .bind(l.sender.0)
                 .bind(client_id)
                 .fetch_optional(&mut *tx)
                 .await?;
             if let Some(row) = row {
-                let id = LetterId(uuid(&row, "id")?);
+                let id = LetterId(row.try_get::<Uuid, _>("id")?);
                 let stored = letter_in(&mut tx, id)
                     .await?
                     .ok_or_else(|| StoreError::Corrupt("letter vanished".into()))?;
@@ -576,12 +602,13 @@ impl CityStore for Sqlite {
         if recipient == l.sender {
             return Err(StoreError::Conflict("own_letter"));
         }
-        let sent_today: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM letters WHERE sender_id = ? AND sent_at > ?")
-                .bind(l.sender.0.to_string())
-                .bind(l.now_ms - DAY_MS)
-                .fetch_one(&mut *tx)
-                .await?;
+        let sent_today: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM letters WHERE sender_id = $1 AND sent_at > $2",
+        )
+        .bind(l.sender.0)
+        .bind(l.now_ms - DAY_MS)
+        .fetch_one(&mut *tx)
+        .await?;
         if sent_today >= i64::from(limits.letters_per_day) {
             return Err(StoreError::Conflict("letter_quota_exceeded"));
         }
@@ -590,9 +617,9 @@ impl CityStore for Sqlite {
         let mut total: u64 = 0;
         for p in &mut parcels {
             let size: Option<i64> = sqlx::query_scalar(
-                "SELECT size FROM parcel_uploads WHERE account_id = ? AND hash = ?",
+                "SELECT size FROM parcel_uploads WHERE account_id = $1 AND hash = $2",
             )
-            .bind(l.sender.0.to_string())
+            .bind(l.sender.0)
             .bind(&p.hash)
             .fetch_optional(&mut *tx)
             .await?;
@@ -606,24 +633,24 @@ impl CityStore for Sqlite {
         let thread = thread.unwrap_or(id);
         sqlx::query(
             "INSERT INTO letters (id, sender_id, recipient_id, holder_id, client_id, thread_id, \
-             in_reply_to, body, state, sent_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'unread', ?)",
+             in_reply_to, body, state, sent_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'unread', $9)",
         )
-        .bind(id.0.to_string())
-        .bind(l.sender.0.to_string())
-        .bind(recipient.0.to_string())
-        .bind(recipient.0.to_string())
+        .bind(id.0)
+        .bind(l.sender.0)
+        .bind(recipient.0)
+        .bind(recipient.0)
         .bind(&l.client_id)
-        .bind(thread.0.to_string())
-        .bind(l.in_reply_to.map(|p| p.0.to_string()))
+        .bind(thread.0)
+        .bind(l.in_reply_to.map(|p| p.0))
         .bind(&l.body)
         .bind(l.now_ms)
         .execute(&mut *tx)
         .await?;
         for (idx, p) in parcels.iter().enumerate() {
             sqlx::query(
-                "INSERT INTO letter_parcels (letter_id, idx, name, hash, size) VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO letter_parcels (letter_id, idx, name, hash, size) VALUES ($1, $2, $3, $4, $5)",
             )
-            .bind(id.0.to_string())
+            .bind(id.0)
             .bind(idx as i64)
             .bind(&p.name)
             .bind(&p.hash)
@@ -640,14 +667,14 @@ impl CityStore for Sqlite {
 
     async fn letter(&self, id: LetterId, account: AccountId) -> StoreResult<Option<LetterRecord>> {
         let rows = sqlx::query(AssertSqlSafe(format!(
-            "{LETTER_SELECT} WHERE l.id = ? AND (l.sender_id = ? OR l.recipient_id = ?)"
+            "{LETTER_SELECT} WHERE l.id = $1 AND (l.sender_id = $2 OR l.recipient_id = $3)"
         )))
-        .bind(id.0.to_string())
-        .bind(account.0.to_string())
-        .bind(account.0.to_string())
-        .fetch_all(&self.reader)
+        .bind(id.0)
+        .bind(account.0)
+        .bind(account.0)
+        .fetch_all(&self.pool)
         .await?;
-        Ok(load_letters(&self.reader, rows).await?.pop())
+        Ok(load_letters(&self.pool, rows).await?.pop())
     }
 
     async fn letters(
@@ -661,26 +688,26 @@ impl CityStore for Sqlite {
             LetterBox::Sent => "sender_id",
         };
         let rows = sqlx::query(AssertSqlSafe(format!(
-            "{LETTER_SELECT} WHERE l.{column} = ? ORDER BY l.sent_at DESC, l.id DESC LIMIT ?"
+            "{LETTER_SELECT} WHERE l.{column} = $1 ORDER BY l.sent_at DESC, l.id DESC LIMIT $2"
         )))
-        .bind(account.0.to_string())
+        .bind(account.0)
         .bind(i64::from(limit))
-        .fetch_all(&self.reader)
+        .fetch_all(&self.pool)
         .await?;
-        load_letters(&self.reader, rows).await
+        load_letters(&self.pool, rows).await
     }
 
     async fn thread(&self, thread: LetterId, account: AccountId) -> StoreResult<Vec<LetterRecord>> {
         let rows = sqlx::query(AssertSqlSafe(format!(
-            "{LETTER_SELECT} WHERE l.thread_id = ? AND (l.sender_id = ? OR l.recipient_id = ?) \
+            "{LETTER_SELECT} WHERE l.thread_id = $1 AND (l.sender_id = $2 OR l.recipient_id = $3) \
              ORDER BY l.sent_at, l.id"
         )))
-        .bind(thread.0.to_string())
-        .bind(account.0.to_string())
-        .bind(account.0.to_string())
-        .fetch_all(&self.reader)
+        .bind(thread.0)
+        .bind(account.0)
+        .bind(account.0)
+        .fetch_all(&self.pool)
         .await?;
-        load_letters(&self.reader, rows).await
+        load_letters(&self.pool, rows).await
     }
 
     async fn mark_delivered(
@@ -692,16 +719,16 @@ impl CityStore for Sqlite {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let mut tx = self.begin().await?;
+        let mut tx = self.pool.begin().await?;
         let mut marked = Vec::new();
         for id in ids {
             let res = sqlx::query(
-                "UPDATE letters SET delivered_at = ? WHERE id = ? AND recipient_id = ? \
+                "UPDATE letters SET delivered_at = $1 WHERE id = $2 AND recipient_id = $3 \
                  AND holder_id = recipient_id AND delivered_at IS NULL",
             )
             .bind(now_ms)
-            .bind(id.0.to_string())
-            .bind(account.0.to_string())
+            .bind(id.0)
+            .bind(account.0)
             .execute(&mut *tx)
             .await?;
             if res.rows_affected() == 1
@@ -721,25 +748,25 @@ impl CityStore for Sqlite {
         how: LetterMove,
         now_ms: i64,
     ) -> StoreResult<LetterRecord> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.pool.begin().await?;
         // The move is one conditional UPDATE: only a letter still unread in the caller's
-        // hands moves. Two racing moves are serialised by SQLite's single writer; the
-        // second finds the state changed and updates nothing.
+        // hands moves. Of two racing moves the second waits for the first's row lock,
+        // then re-reads the row, finds the state changed and updates nothing.
         let sql = match how {
             LetterMove::Read => {
-                "UPDATE letters SET state = 'read', read_at = ?1, \
-                 delivered_at = COALESCE(delivered_at, ?1) \
-                 WHERE id = ?2 AND holder_id = ?3 AND recipient_id = ?3 AND state = 'unread'"
+                "UPDATE letters SET state = 'read', read_at = $1, \
+                 delivered_at = COALESCE(delivered_at, $1) \
+                 WHERE id = $2 AND holder_id = $3 AND recipient_id = $3 AND state = 'unread'"
             }
             LetterMove::Return => {
-                "UPDATE letters SET state = 'returned', returned_at = ?1, holder_id = sender_id \
-                 WHERE id = ?2 AND holder_id = ?3 AND recipient_id = ?3 AND state = 'unread'"
+                "UPDATE letters SET state = 'returned', returned_at = $1, holder_id = sender_id \
+                 WHERE id = $2 AND holder_id = $3 AND recipient_id = $3 AND state = 'unread'"
             }
         };
         let res = sqlx::query(sql)
             .bind(now_ms)
-            .bind(id.0.to_string())
-            .bind(account.0.to_string())
+            .bind(id.0)
+            .bind(account.0)
             .execute(&mut *tx)
             .await?;
         let letter = letter_in(&mut tx, id)
@@ -760,24 +787,24 @@ impl CityStore for Sqlite {
         allowed: bool,
         now_ms: i64,
     ) -> StoreResult<()> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.pool.begin().await?;
         let (grantee, _) = account_id_by_name(&mut tx, grantee)
             .await?
             .ok_or(StoreError::NotFound("citizen"))?;
         if allowed {
             sqlx::query(
                 "INSERT INTO summon_permissions (grantor_id, grantee_id, created_at) \
-                 VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                 VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
             )
-            .bind(grantor.0.to_string())
-            .bind(grantee.0.to_string())
+            .bind(grantor.0)
+            .bind(grantee.0)
             .bind(now_ms)
             .execute(&mut *tx)
             .await?;
         } else {
-            sqlx::query("DELETE FROM summon_permissions WHERE grantor_id = ? AND grantee_id = ?")
-                .bind(grantor.0.to_string())
-                .bind(grantee.0.to_string())
+            sqlx::query("DELETE FROM summon_permissions WHERE grantor_id = $1 AND grantee_id = $2")
+                .bind(grantor.0)
+                .bind(grantee.0)
                 .execute(&mut *tx)
                 .await?;
         }
@@ -788,10 +815,10 @@ impl CityStore for Sqlite {
     async fn summon_permissions(&self, grantor: AccountId) -> StoreResult<Vec<String>> {
         Ok(sqlx::query_scalar(
             "SELECT a.name FROM summon_permissions p JOIN accounts a ON a.id = p.grantee_id \
-             WHERE p.grantor_id = ? ORDER BY a.name_key",
+             WHERE p.grantor_id = $1 ORDER BY a.name_key",
         )
-        .bind(grantor.0.to_string())
-        .fetch_all(&self.reader)
+        .bind(grantor.0)
+        .fetch_all(&self.pool)
         .await?)
     }
 
@@ -804,7 +831,8 @@ impl CityStore for Sqlite {
         accuracy_m: f64,
         now_ms: i64,
     ) -> StoreResult<SummonsRecord> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.pool.begin().await?;
+        lock_account(&mut tx, summoner).await?;
         let (summoned, standing) = account_id_by_name(&mut tx, to)
             .await?
             .ok_or(StoreError::NotFound("summoned"))?;
@@ -815,21 +843,21 @@ impl CityStore for Sqlite {
             return Err(StoreError::Conflict("own_summons"));
         }
         let allowed: Option<i64> = sqlx::query_scalar(
-            "SELECT 1 FROM summon_permissions WHERE grantor_id = ? AND grantee_id = ?",
+            "SELECT 1::BIGINT FROM summon_permissions WHERE grantor_id = $1 AND grantee_id = $2",
         )
-        .bind(summoned.0.to_string())
-        .bind(summoner.0.to_string())
+        .bind(summoned.0)
+        .bind(summoner.0)
         .fetch_optional(&mut *tx)
         .await?;
         if allowed.is_none() {
             return Err(StoreError::Conflict("not_allowed"));
         }
         let open: Option<i64> = sqlx::query_scalar(
-            "SELECT 1 FROM summons WHERE summoned_id = ? AND summoner_id = ? \
+            "SELECT 1::BIGINT FROM summons WHERE summoned_id = $1 AND summoner_id = $2 \
              AND state IN ('calling', 'accepted')",
         )
-        .bind(summoned.0.to_string())
-        .bind(summoner.0.to_string())
+        .bind(summoned.0)
+        .bind(summoner.0)
         .fetch_optional(&mut *tx)
         .await?;
         if open.is_some() {
@@ -838,11 +866,11 @@ impl CityStore for Sqlite {
         let id = SummonsId(Uuid::now_v7());
         sqlx::query(
             "INSERT INTO summons (id, summoner_id, summoned_id, state, lat, lon, accuracy_m, \
-             created_at) VALUES (?, ?, ?, 'calling', ?, ?, ?, ?)",
+             created_at) VALUES ($1, $2, $3, 'calling', $4, $5, $6, $7)",
         )
-        .bind(id.0.to_string())
-        .bind(summoner.0.to_string())
-        .bind(summoned.0.to_string())
+        .bind(id.0)
+        .bind(summoner.0)
+        .bind(summoned.0)
         .bind(lat)
         .bind(lon)
         .bind(accuracy_m)
@@ -862,12 +890,12 @@ impl CityStore for Sqlite {
         account: AccountId,
     ) -> StoreResult<Option<SummonsRecord>> {
         sqlx::query(AssertSqlSafe(format!(
-            "{SUMMONS_SELECT} WHERE m.id = ? AND (m.summoner_id = ? OR m.summoned_id = ?)"
+            "{SUMMONS_SELECT} WHERE m.id = $1 AND (m.summoner_id = $2 OR m.summoned_id = $3)"
         )))
-        .bind(id.0.to_string())
-        .bind(account.0.to_string())
-        .bind(account.0.to_string())
-        .fetch_optional(&self.reader)
+        .bind(id.0)
+        .bind(account.0)
+        .bind(account.0)
+        .fetch_optional(&self.pool)
         .await?
         .map(|r| summons_from_row(&r))
         .transpose()
@@ -875,12 +903,12 @@ impl CityStore for Sqlite {
 
     async fn open_summonses(&self, account: AccountId) -> StoreResult<Vec<SummonsRecord>> {
         let rows = sqlx::query(AssertSqlSafe(format!(
-            "{SUMMONS_SELECT} WHERE (m.summoner_id = ? OR m.summoned_id = ?) \
+            "{SUMMONS_SELECT} WHERE (m.summoner_id = $1 OR m.summoned_id = $2) \
              AND m.state IN ('calling', 'accepted') ORDER BY m.created_at"
         )))
-        .bind(account.0.to_string())
-        .bind(account.0.to_string())
-        .fetch_all(&self.reader)
+        .bind(account.0)
+        .bind(account.0)
+        .fetch_all(&self.pool)
         .await?;
         rows.iter().map(summons_from_row).collect()
     }
@@ -892,7 +920,11 @@ impl CityStore for Sqlite {
         to: SummonState,
         now_ms: i64,
     ) -> StoreResult<SummonsRecord> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT 1 FROM summons WHERE id = $1 FOR UPDATE")
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await?;
         let current = summons_in(&mut tx, id)
             .await?
             .filter(|s| s.summoner == account || s.summoned == account)
@@ -911,10 +943,10 @@ impl CityStore for Sqlite {
         }
         let answered = matches!(to, SummonState::Accepted | SummonState::Declined);
         sqlx::query(
-            "UPDATE summons SET state = ?, \
-             answered_at = CASE WHEN ? THEN ? ELSE answered_at END, \
-             ended_at = CASE WHEN ? THEN ? ELSE ended_at END, \
-             ended_by = CASE WHEN ? THEN ? ELSE ended_by END WHERE id = ?",
+            "UPDATE summons SET state = $1, \
+             answered_at = CASE WHEN $2 THEN $3 ELSE answered_at END, \
+             ended_at = CASE WHEN $4 THEN $5 ELSE ended_at END, \
+             ended_by = CASE WHEN $6 THEN $7 ELSE ended_by END WHERE id = $8",
         )
         .bind(to.key())
         .bind(answered)
@@ -922,8 +954,8 @@ impl CityStore for Sqlite {
         .bind(!answered || to == SummonState::Declined)
         .bind(now_ms)
         .bind(to == SummonState::Ended)
-        .bind(account.0.to_string())
-        .bind(id.0.to_string())
+        .bind(account.0)
+        .bind(id.0)
         .execute(&mut *tx)
         .await?;
         let record = summons_in(&mut tx, id)

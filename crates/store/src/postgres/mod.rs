@@ -1,5 +1,5 @@
 //! The PostgreSQL backend, for a city served by several nodes: every node connects to the
-//! same database. It keeps the same promises as [`Sqlite`](super::Sqlite) (every method is
+//! same database. It keeps the same promises as [`Sqlite`](crate::Sqlite) (every method is
 //! one committed transaction) and passes the same conformance suite.
 //!
 //! Where SQLite has one writer and so never races, PostgreSQL has many; the races are
@@ -18,8 +18,10 @@ use sqlx::{AssertSqlSafe, Postgres as Db, Row, Transaction};
 use uuid::Uuid;
 
 mod city;
+mod images;
+mod places;
 
-use super::{
+use crate::{
     AccountId, AccountRecord, Appended, BondId, BondRecord, MessageRecord, NewMessage,
     PositionRecord, Store, StoreError, StoreResult,
 };

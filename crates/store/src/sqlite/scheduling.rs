@@ -33,9 +33,16 @@
 #[cfg(target_os = "linux")]
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::hub::now_ms;
+/// Unix milliseconds by the system clock: when the last slow write was, shared between
+/// the connections' threads in one atomic.
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
 
 /// A write slower than this raises the database threads.
 pub(super) const SLOW_WRITE: Duration = Duration::from_secs(1);
@@ -207,7 +214,7 @@ mod tests {
      {
         let before = database_threads();
         let dir = tempfile::tempdir().unwrap();
-        let store = crate::store::Sqlite::open(dir.path()).await.unwrap();
+        let store = crate::Sqlite::open(dir.path()).await.unwrap();
         let scheduling = &store.scheduling;
         assert!(
             !scheduling.threads.is_empty(),

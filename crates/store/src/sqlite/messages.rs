@@ -12,7 +12,7 @@ use sqlx::sqlite::SqliteConnection;
 use sqlx::{Arguments as _, AssertSqlSafe, Row as _};
 
 use super::{MultiRow, message_columns, message_from_row, runs};
-use crate::store::{AccountId, Appended, MessageRecord, NewMessage, StoreResult};
+use crate::{AccountId, Appended, MessageRecord, NewMessage, StoreResult};
 
 /// A stable 64-bit key of (sender, client id): FNV-1a over the sender's 16 bytes, then
 /// the client id's bytes. It is stored, so it must never change. Two pairs may share a
@@ -177,7 +177,7 @@ mod tests {
     use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 
     use super::*;
-    use crate::store::{BondId, Sqlite, Store as _};
+    use crate::{BondId, Sqlite, Store as _};
 
     #[tokio::test]
     async fn messages_stored_before_keys_existed_are_keyed_found_and_never_renumbered() {

@@ -1,0 +1,7 @@
+//! The store's conformance stories, in one binary: each scripted story runs against
+//! SQLite and against a throwaway PostgreSQL cluster, so both backends keep the same
+//! promises.
+
+mod images;
+mod places;
+mod store;
