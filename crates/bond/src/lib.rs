@@ -9,8 +9,9 @@
 //! - [`tier`]: the tiers, the three profiles and their ranges, strength, and the
 //!   hysteresis that keeps a tier from flapping.
 //! - [`images`]: how sharp a picture the partner sees at a given strength.
-//! - [`pull`]: what one partner learns of the other: exact within sight range,
-//!   coarsened beyond it.
+//! - [`disclosure`]: what a partner may learn of a position (exact within sight range,
+//!   only a coarsened pull beyond it), decided in one place for everything shown.
+//! - [`pull`]: the pull toward the partner, the bearing and distance each always feels.
 //! - [`contact`]: lost and restored contact, and the stretch of an implausible jump.
 //! - [`thoughts`]: live typing as edits with sequence numbers (XEP-0301's model).
 //! - [`place`]: named places, and arriving and leaving with accuracy and hysteresis.
@@ -18,6 +19,7 @@
 #![deny(missing_docs)]
 
 pub mod contact;
+pub mod disclosure;
 pub mod geo;
 pub mod images;
 pub mod meeting;
@@ -27,6 +29,7 @@ pub mod thoughts;
 pub mod tier;
 
 pub use contact::{Contact, ContactEvent, Stretch, StretchDetector};
+pub use disclosure::{Disclosure, Whereabouts};
 pub use geo::{Fix, Geodesic};
 pub use pull::Pull;
 pub use tier::{Profile, Tier, TierChange, TierSet, TierState};

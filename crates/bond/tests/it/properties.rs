@@ -8,11 +8,12 @@ use haurach_bond::tier::{Profile, Tier, TierState};
 use proptest::prelude::*;
 
 /// A latitude, with the poles themselves drawn often enough to matter.
-fn lat() -> impl Strategy<Value = f64> {
+pub(crate) fn lat() -> impl Strategy<Value = f64> {
     prop_oneof![1 => Just(90.0), 1 => Just(-90.0), 8 => -90.0..=90.0]
 }
 
-fn lon() -> impl Strategy<Value = f64> {
+/// A longitude, with the antimeridian itself drawn often enough to matter.
+pub(crate) fn lon() -> impl Strategy<Value = f64> {
     prop_oneof![1 => Just(180.0), 1 => Just(-180.0), 8 => -180.0..=180.0]
 }
 
@@ -34,11 +35,11 @@ fn ranged_tier() -> impl Strategy<Value = (Profile, Tier, f64)> {
 }
 
 /// Distances from 0 to beyond the antipode, denser at the short end where the ranges are.
-fn distance() -> impl Strategy<Value = f64> {
+pub(crate) fn distance() -> impl Strategy<Value = f64> {
     prop_oneof![0.0..100.0, 0.0..3_000.0, 0.0..30_000.0, 0.0..25_000_000.0]
 }
 
-fn angle_diff(a: f64, b: f64) -> f64 {
+pub(crate) fn angle_diff(a: f64, b: f64) -> f64 {
     let d = (a - b).rem_euclid(360.0);
     d.min(360.0 - d)
 }
