@@ -16,8 +16,20 @@
 //! which re-exports them), not as a second way of deciding what is shown.
 
 use crate::geo::{self, Fix, Geodesic};
-use crate::pull::Pull;
 use crate::tier::{Tier, TierState};
+
+/// The pull toward the partner, as one partner may learn it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Pull {
+    /// Initial bearing toward the partner, degrees in [0, 360); a multiple of 5 unless exact.
+    pub bearing_deg: f64,
+    /// Geodesic distance to the partner in metres; two significant figures unless exact.
+    pub distance_m: f64,
+    /// Whether this is the exact pull (within sight range).
+    pub exact: bool,
+    /// The partner's (lat, lon), only when exact.
+    pub position: Option<(f64, f64)>,
+}
 
 /// The step a coarse bearing is rounded to, degrees.
 pub const BEARING_STEP_DEG: f64 = 5.0;

@@ -5,21 +5,8 @@
 //! given as whether sight is open.
 
 use crate::disclosure::Disclosure;
-pub use crate::disclosure::{coarsen_bearing, coarsen_distance};
+pub use crate::disclosure::{Pull, coarsen_bearing, coarsen_distance};
 use crate::geo::{self, Fix};
-
-/// The pull toward the partner, as one partner may learn it.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Pull {
-    /// Initial bearing toward the partner, degrees in [0, 360); a multiple of 5 unless exact.
-    pub bearing_deg: f64,
-    /// Geodesic distance to the partner in metres; two significant figures unless exact.
-    pub distance_m: f64,
-    /// Whether this is the exact pull (within sight range).
-    pub exact: bool,
-    /// The partner's (lat, lon), only when exact.
-    pub position: Option<(f64, f64)>,
-}
 
 /// The pull from `me` toward `partner`: exact when `sight_open`, coarsened otherwise.
 ///

@@ -10,6 +10,7 @@
 
 pub mod api;
 pub mod city;
+pub mod context;
 pub mod link;
 pub mod pictures;
 pub mod places;
@@ -32,10 +33,8 @@ use reqwest::Method;
 use crate::replay::ReplayArgs;
 use crate::walk::WalkArgs;
 use api::Api;
-use sessions::{Saved, Sessions};
-
-/// The server the client talks to when none is given.
-pub const DEFAULT_SERVER: &str = "http://127.0.0.1:7420";
+pub use context::{Context, DEFAULT_SERVER};
+use sessions::Sessions;
 
 /// Client commands.
 #[derive(Debug, Subcommand)]
@@ -397,80 +396,6 @@ fn parse_feeling(s: &str) -> Result<Feeling, String> {
             Feeling::ALL.map(Feeling::key).join(", ")
         )
     })
-}
-
-/// What every client command needs: the server, who is acting, where sessions are kept.
-pub struct Context {
-    server: String,
-    server_flag: bool,
-    as_name: Option<String>,
-    home: PathBuf,
-}
-
-impl Context {
-    /// A context from the global flags; `server_flag` says whether `--server` was typed
-    /// (rather than taken from the environment or the default).
-    pub fn new(
-        server: String,
-        server_flag: bool,
-        as_name: Option<String>,
-        home: Option<PathBuf>,
-    ) -> anyhow::Result<Context> {
-        let server = sessions::server_key(&server);
-        if !(server.starts_with("http://") || server.starts_with("https://")) {
-            anyhow::bail!("--server must be an http:// or https:// URL, not {server:?}");
-        }
-        let home = match home {
-            Some(home) => home,
-            None => sessions::default_home()?,
-        };
-        Ok(Context {
-            server,
-            server_flag,
-            as_name,
-            home,
-        })
-    }
-
-    fn anonymous(&self) -> anyhow::Result<Api> {
-        Api::new(&self.server, None)
-    }
-
-    /// The session of `--as NAME` (or `fallback`), else of whoever logged in last.
-    fn session(&self, fallback: Option<&str>) -> anyhow::Result<(Saved, Api)> {
-        let sessions = Sessions::load(&self.home)?;
-        let name = self.as_name.as_deref().or(fallback);
-        let saved = sessions
-            .pick(&self.server, name)
-            .cloned()
-            .ok_or_else(|| match name {
-                Some(name) => anyhow::anyhow!(
-                    "{name} is not logged in on {}: haurach --as {name} login {name}",
-                    self.server
-                ),
-                None => anyhow::anyhow!(
-                    "nobody is logged in on {}: haurach login NAME (or haurach register NAME)",
-                    self.server
-                ),
-            })?;
-        let api = Api::new(&self.server, Some(saved.token.clone()))?;
-        Ok((saved, api))
-    }
-
-    fn remember(&self, session: &Session) -> anyhow::Result<()> {
-        let mut sessions = Sessions::load(&self.home)?;
-        sessions.insert(&self.server, &session.account.name, &session.token);
-        sessions.save(&self.home)
-    }
-
-    /// `haurach` as the partner should type it against this server.
-    fn command_prefix(&self) -> String {
-        if self.server == DEFAULT_SERVER {
-            "haurach".to_owned()
-        } else {
-            format!("haurach --server {}", self.server)
-        }
-    }
 }
 
 impl ClientCommand {

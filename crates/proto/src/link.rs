@@ -299,6 +299,71 @@ impl std::fmt::Display for Over {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::LatLon;
+    use crate::city::{Letter, LetterState, Parcel, SummonState, Summons};
+    use time::OffsetDateTime;
+    use uuid::Uuid;
+
+    fn at(s: &str) -> OffsetDateTime {
+        OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).unwrap()
+    }
+
+    fn id(n: u128) -> Uuid {
+        Uuid::from_u128(n)
+    }
+
+    // The city's frames (snapshots under `src/snapshots/`); their bodies are in
+    // `city.rs`.
+    #[test]
+    fn a_sealed_letter_frame() {
+        let letter = Letter {
+            id: id(1),
+            from: "spike".into(),
+            to: "twilight".into(),
+            holder: "twilight".into(),
+            state: LetterState::Unread,
+            body: None,
+            parcels: vec![Parcel {
+                index: 0,
+                name: "box.png".into(),
+                hash: "ab".repeat(32),
+                size: 1234,
+            }],
+            thread: id(1),
+            in_reply_to: None,
+            sent_at: at("2026-11-23T10:00:00Z"),
+            delivered_at: None,
+            read_at: None,
+            returned_at: None,
+        };
+        insta::assert_json_snapshot!(ServerFrame::Letter {
+            letter: Box::new(letter)
+        });
+    }
+
+    #[test]
+    fn a_summons_frame_on_the_way() {
+        let summons = Summons {
+            id: id(2),
+            from: "twilight".into(),
+            to: "spike".into(),
+            state: SummonState::Accepted,
+            summoner: LatLon {
+                lat: 46.05,
+                lon: 7.0,
+            },
+            summoned: Some(LatLon {
+                lat: 46.03,
+                lon: 7.0,
+            }),
+            bearing_deg: Some(0.0),
+            distance_m: Some(2223.9),
+            created_at: at("2026-11-23T10:00:00Z"),
+        };
+        insta::assert_json_snapshot!(ServerFrame::Summons {
+            summons: Box::new(summons)
+        });
+    }
 
     fn trace(json: serde_json::Value) -> Trace {
         match serde_json::from_value(json).expect("a trace frame") {

@@ -1,21 +1,21 @@
 //! [`ApiError`]: every way a request can fail, turned into an RFC 9457 problem detail.
 //! What the client is told (status, code, detail) is kept apart from what is logged
 //! (the cause of an internal error, which the client never sees).
+//!
+//! A leaf: the run-time layer returns these without knowing HTTP's framework; the HTTP
+//! layer turns them into responses (`http/problem.rs`).
 
-use axum::Json;
-use axum::extract::rejection::JsonRejection;
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
 use haurach_bond::Tier;
+use haurach_picture::PictureError;
 use haurach_proto::Problem;
-use haurach_proto::problem::{PROBLEM_BASE, PROBLEM_JSON};
-
+use haurach_proto::problem::PROBLEM_BASE;
 use haurach_store::StoreError;
+pub use http::StatusCode;
 
 /// A failed request.
 #[derive(Debug)]
 pub struct ApiError {
-    status: StatusCode,
+    pub(crate) status: StatusCode,
     code: &'static str,
     detail: String,
     tier: Option<(Tier, Option<f64>, Option<f64>)>,
@@ -128,15 +128,6 @@ impl std::fmt::Display for ApiError {
 
 impl std::error::Error for ApiError {}
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let mut res = (self.status, Json(self.problem())).into_response();
-        res.headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
-        res
-    }
-}
-
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> ApiError {
         match &err {
@@ -169,23 +160,108 @@ impl From<StoreError> for ApiError {
     }
 }
 
-impl From<JsonRejection> for ApiError {
-    fn from(rejection: JsonRejection) -> ApiError {
-        let detail = rejection.body_text().to_lowercase();
-        match rejection {
-            JsonRejection::JsonDataError(_) => ApiError::invalid("invalid_body", detail),
-            JsonRejection::JsonSyntaxError(_) => ApiError::bad_request("malformed_json", detail),
-            JsonRejection::MissingJsonContentType(_) => ApiError::new(
+impl From<PictureError> for ApiError {
+    fn from(err: PictureError) -> ApiError {
+        let detail = err.to_string();
+        match err {
+            PictureError::Unsupported(_) => ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "json_expected",
-                "send the body as JSON with content-type: application/json",
+                "unsupported_image_type",
+                detail,
             ),
-            other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body_too_large",
-                "the request body is larger than this server accepts",
-            ),
-            other => ApiError::new(other.status(), "unreadable_body", detail),
+            PictureError::TooLarge { .. } => ApiError::invalid("too_many_pixels", detail),
+            PictureError::Corrupt(_) => ApiError::invalid("corrupt_image", detail),
+            PictureError::Encode(_) => ApiError::internal(detail),
         }
+    }
+}
+
+/// A city store error as the client reads it.
+pub fn store_problem(err: StoreError) -> ApiError {
+    match err {
+        StoreError::NotFound("gate_invite") => ApiError::not_found(
+            "no_such_invite",
+            "no such invite code, or it was used already: ask for a new one",
+        ),
+        StoreError::NotFound("gate_invite_expired") => {
+            ApiError::not_found("invite_expired", "this invite code has expired")
+        }
+        StoreError::NotFound("applicant") => ApiError::not_found(
+            "no_such_application",
+            "nobody by that name has applied at the gate",
+        ),
+        StoreError::Conflict("already_decided") => ApiError::conflict(
+            "already_decided",
+            "the tower has answered this application already",
+        ),
+        StoreError::NotFound("recipient") => ApiError::not_found(
+            "no_such_citizen",
+            "there is no citizen by that name to write to",
+        ),
+        StoreError::NotFound("letter") => {
+            ApiError::not_found("no_such_letter", "there is no such letter among yours")
+        }
+        StoreError::NotFound("parcel") => ApiError::invalid(
+            "unknown_parcel",
+            "a parcel must be uploaded first (POST /api/v1/parcels) by the sender",
+        ),
+        StoreError::Conflict("parcel_too_large") => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "parcel_too_large",
+            "the parcels of one letter are larger than this city carries",
+        ),
+        StoreError::Conflict("parcel_quota_exceeded") => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "parcel_quota_exceeded",
+            "you have used up your parcel quota: this upload would pass it",
+        ),
+        StoreError::Conflict("letter_quota_exceeded") => ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "letter_quota_exceeded",
+            "you have sent as many letters as one citizen may in 24 hours: try again later",
+        ),
+        StoreError::Conflict("id_reused") => ApiError::conflict(
+            "id_reused",
+            "you sent a different letter under this id already: use a new id",
+        ),
+        StoreError::Conflict("recipient_required") => {
+            ApiError::invalid("recipient_required", "say whom the letter is to (to)")
+        }
+        StoreError::Conflict("own_letter") => ApiError::invalid(
+            "own_letter",
+            "a letter goes to someone else, not to yourself",
+        ),
+        StoreError::Conflict("letter_moved") => ApiError::conflict(
+            "letter_moved",
+            "this letter is no longer unread in your hands: it was read or returned already",
+        ),
+        StoreError::NotFound("citizen") | StoreError::NotFound("summoned") => {
+            ApiError::not_found("no_such_citizen", "there is no citizen by that name")
+        }
+        StoreError::Conflict("own_summons") => {
+            ApiError::invalid("own_summons", "you cannot summon yourself")
+        }
+        StoreError::Conflict("not_allowed") => ApiError::new(
+            StatusCode::FORBIDDEN,
+            "summons_not_allowed",
+            "they have not allowed you to summon them",
+        ),
+        StoreError::Conflict("summons_open") => ApiError::conflict(
+            "summons_open",
+            "you are summoning them already: end that summons first",
+        ),
+        StoreError::NotFound("summons") => {
+            ApiError::not_found("no_such_summons", "there is no such summons among yours")
+        }
+        StoreError::Conflict("summons_moved") => ApiError::conflict(
+            "summons_moved",
+            "this summons has been answered or ended already",
+        ),
+        StoreError::Conflict("not_yours") => ApiError::new(
+            StatusCode::FORBIDDEN,
+            "not_summoned",
+            "only the one summoned can accept or decline",
+        ),
+        other => other.into(),
     }
 }

@@ -7,32 +7,13 @@
 #![deny(missing_docs)]
 
 pub mod auth;
-pub mod blobs;
 pub mod bus;
-pub mod city;
+pub mod clock;
 pub mod config;
 pub mod error;
-pub mod files;
-pub mod gate;
-pub mod gpx;
 pub mod http;
-pub mod hub;
-pub mod images;
-pub mod letters;
-pub mod link;
-pub mod meeting;
-pub mod memories;
-pub mod messages;
 pub mod metrics;
-pub mod openapi;
-pub mod owntracks;
-pub mod places;
-pub mod places_api;
-pub mod positions;
-pub mod sight;
-pub mod summons;
-pub mod trace;
-pub mod web;
+pub mod runtime;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -42,10 +23,11 @@ use axum::serve::ListenerExt;
 
 pub use config::Config;
 
-use blobs::{Blobs, FsBlobs, PgBlobs};
 use bus::{Bus, LocalBus};
+use haurach_store::blobs::{Blobs, FsBlobs, PgBlobs};
+use haurach_store::files::Files;
 use haurach_store::{Postgres, Sqlite, Store};
-use hub::Hub;
+use runtime::Hub;
 
 /// Why the server could not start or stopped.
 #[derive(Debug, thiserror::Error)]
@@ -84,7 +66,16 @@ pub async fn run(
         (None, None) => {
             let store = Sqlite::open(&config.data).await?;
             let blobs = Blobs::Files(FsBlobs::new(config.data.join("parcels")));
-            launch(store, LocalBus::new(), blobs, config, listener, shutdown).await
+            let files = Files::Disk(config.data.clone());
+            launch(
+                store,
+                LocalBus::new(),
+                (blobs, files),
+                config,
+                listener,
+                shutdown,
+            )
+            .await
         }
         (None, Some(_)) => Err(config::ConfigError::Invalid(
             "nats_url needs database_url (checked by validate)".into(),
@@ -92,22 +83,39 @@ pub async fn run(
         .into()),
         (Some(url), None) => {
             let store = Postgres::connect(&url).await?;
-            let blobs = Blobs::Postgres(PgBlobs::new(store.pool().clone()));
-            launch(store, LocalBus::new(), blobs, config, listener, shutdown).await
+            let (blobs, files) = in_postgres(&store);
+            launch(
+                store,
+                LocalBus::new(),
+                (blobs, files),
+                config,
+                listener,
+                shutdown,
+            )
+            .await
         }
         (Some(url), Some(nats)) => {
             let store = Postgres::connect(&url).await?;
-            let blobs = Blobs::Postgres(PgBlobs::new(store.pool().clone()));
-            launch(store, nats, blobs, config, listener, shutdown).await
+            let (blobs, files) = in_postgres(&store);
+            launch(store, nats, (blobs, files), config, listener, shutdown).await
         }
     }
 }
 
-/// Runs the server over any store, bus and blob store.
+/// Parcels' bytes and pictures' files in PostgreSQL, which every node of a city reaches.
+fn in_postgres(store: &Postgres) -> (Blobs, Files) {
+    (
+        Blobs::Postgres(PgBlobs::new(store.pool().clone())),
+        Files::Postgres(store.pool().clone()),
+    )
+}
+
+/// Runs the server over any store and bus, with parcels' bytes in `blobs` and pictures'
+/// files in `files`.
 pub async fn launch<S: Store, B: Bus>(
     store: S,
     bus: B,
-    blobs: Blobs,
+    (blobs, files): (Blobs, Files),
     config: Config,
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -115,8 +123,7 @@ pub async fn launch<S: Store, B: Bus>(
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let sweep_every = Duration::from_secs_f64((config.contact_timeout_s / 4.0).clamp(0.05, 1.0));
     let app = Arc::new(http::App::new(
-        Hub::new(store, bus, config),
-        blobs,
+        Hub::new(store, bus, blobs, files, config),
         stop_rx.clone(),
     ));
 
@@ -154,7 +161,7 @@ pub async fn launch<S: Store, B: Bus>(
                         side,
                         expires_ms,
                         tier,
-                    } => app.sight.expect_glimpse(
+                    } => app.hub.relay.expect_glimpse(
                         haurach_store::AccountId(asked),
                         haurach_store::AccountId(asker),
                         side,
@@ -171,7 +178,7 @@ pub async fn launch<S: Store, B: Bus>(
         let app = app.clone();
         tokio::spawn(async move {
             while let Some((to, frame)) = frames.recv().await {
-                app.sight.deliver(to, frame);
+                app.hub.relay.deliver(to, frame);
             }
         })
     });

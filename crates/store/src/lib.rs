@@ -15,7 +15,9 @@ use haurach_bond::{Fix, Profile, TierSet};
 use haurach_proto::{Feeling, MessageKind};
 use uuid::Uuid;
 
+pub mod blobs;
 pub mod city;
+pub mod files;
 pub mod images;
 pub mod places;
 pub mod postgres;

@@ -12,8 +12,8 @@ use haurach_proto::{
 };
 use reqwest::Method;
 
-use super::Context;
 use super::api::Api;
+use super::context::Context;
 use super::show;
 
 /// What a newcomer writes in the gatekeeper's book (`register` at an application gate).

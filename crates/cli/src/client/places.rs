@@ -12,7 +12,7 @@ use reqwest::Method;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::Context;
+use super::context::Context;
 
 /// `haurach place ...`.
 #[derive(Debug, Args)]

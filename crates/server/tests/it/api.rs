@@ -46,7 +46,7 @@ async fn health_metrics_and_openapi_answer() {
 async fn every_documented_route_exists() {
     let s = TestServer::start().await;
     let token = s.citizen("spike").await;
-    for route in haurach_server::openapi::ROUTES {
+    for route in haurach_server::http::openapi::ROUTES {
         let (method, path) = (route.method, route.path);
         let path = path.replace("{seq}", "1").replace("{name}", "home");
         let (status, body) = http(s.addr, &method.to_uppercase(), &path, Some(&token), None).await;

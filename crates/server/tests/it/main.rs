@@ -5,6 +5,7 @@ mod api;
 mod city;
 mod common;
 mod images;
+mod layers;
 mod link;
 mod memories;
 mod outage;

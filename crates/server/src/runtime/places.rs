@@ -6,61 +6,22 @@
 //! Whether someone is inside is the memory of the hysteresis: it is committed before the
 //! news goes out, so a restart neither repeats an arrival nor forgets one.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-
 use haurach_bond::place::{Transition, valid_radius};
-use haurach_bond::{Fix, Tier};
+use haurach_bond::{Disclosure, Fix};
 use haurach_proto::{
     LatLon, PlaceEvent, PlaceInput, PlaceNews, PlaceView, PlacesView, ServerFrame,
 };
-use tokio::sync::Mutex as AsyncMutex;
 
-use crate::bus::{BondEvent, Bus};
-use crate::error::ApiError;
-use crate::hub::{Hub, now_ms, timestamp};
 use haurach_store::{AccountId, PlaceRecord, Store};
+
+use super::hub::Hub;
+use super::place_cache::Judged;
+use crate::bus::{BondEvent, Bus};
+use crate::clock::{now_ms, timestamp};
+use crate::error::ApiError;
 
 /// The most places one person may keep.
 pub const MAX_PLACES: usize = 100;
-
-/// One person's places as last loaded, and the time of the fix they were judged by.
-#[derive(Debug, Default)]
-pub(crate) struct Judged {
-    places: Option<Vec<PlaceRecord>>,
-    last_at_ms: i64,
-    /// The newest fix judged: fresher than the store's, whose write may still be queued.
-    last_fix: Option<Fix>,
-}
-
-/// Every person's places, loaded on first use. The map's lock is held only to look up or
-/// insert; each person's entry has its own async lock, held across the store's commit so
-/// their fixes are judged one at a time.
-#[derive(Debug, Default)]
-pub struct PlaceCache {
-    by_account: Mutex<HashMap<AccountId, Arc<AsyncMutex<Judged>>>>,
-    /// The partner's place news held for citizens who use the OwnTracks app.
-    pub(crate) owntracks_news: crate::owntracks::NewsBox,
-}
-
-impl PlaceCache {
-    /// Drops what is held of `account`'s places: another node changed them.
-    pub(crate) fn forget(&self, account: AccountId) {
-        self.by_account
-            .lock()
-            .expect("places lock")
-            .remove(&account);
-    }
-
-    fn entry(&self, account: AccountId) -> Arc<AsyncMutex<Judged>> {
-        self.by_account
-            .lock()
-            .expect("places lock")
-            .entry(account)
-            .or_default()
-            .clone()
-    }
-}
 
 /// Checks a place's name: what a person can type, and short.
 pub fn check_place_name(name: &str) -> Result<(), ApiError> {
@@ -101,11 +62,11 @@ pub fn check_place(input: &PlaceInput) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn view(p: &PlaceRecord, with_position: bool) -> PlaceView {
+fn view(p: &PlaceRecord, shown: Disclosure) -> PlaceView {
     PlaceView {
         name: p.name.clone(),
         radius_m: p.radius_m,
-        position: with_position.then_some(LatLon {
+        position: shown.position(LatLon {
             lat: p.lat,
             lon: p.lon,
         }),
@@ -207,10 +168,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
         let partner = match self.held(account).await? {
             Some(held) => {
                 let rt = held.lock().await?;
-                Some((
-                    rt.record.members[1 - held.idx],
-                    rt.tiers.is_open(Tier::Sight),
-                ))
+                Some((rt.record.members[1 - held.idx], Disclosure::of(rt.tiers)))
             }
             None => None,
         };
@@ -220,17 +178,17 @@ impl<S: Store, B: Bus> Hub<S, B> {
             self.loaded(account, &mut judged)
                 .await?
                 .iter()
-                .map(|p| view(p, true))
+                .map(|p| view(p, Disclosure::Exact))
                 .collect()
         };
         let partner = match partner {
-            Some((other, sight)) => {
+            Some((other, shown)) => {
                 let entry = self.places.entry(other);
                 let mut judged = entry.lock().await;
                 self.loaded(other, &mut judged)
                     .await?
                     .iter()
-                    .map(|p| view(p, sight))
+                    .map(|p| view(p, shown))
                     .collect()
             }
             None => Vec::new(),
@@ -297,7 +255,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
         Ok(records
             .iter()
             .zip(created)
-            .map(|(r, c)| (view(r, true), c))
+            .map(|(r, c)| (view(r, Disclosure::Exact), c))
             .collect())
     }
 

@@ -186,6 +186,11 @@ pub trait Bus: Clone + Send + Sync + 'static {
     /// it is dropped; what must not be lost is in the store).
     fn publish(&self, account: AccountId, frame: Frame);
 
+    /// Serialises `frame` once and sends it to every link of `account` on every node.
+    fn tell(&self, account: AccountId, frame: &haurach_proto::ServerFrame) {
+        self.publish(account, Frame::of(frame));
+    }
+
     /// Sends a frame to the links of `account` connected to this node only: for what every
     /// node works out for itself from the shared [`BondEvent`]s.
     fn publish_local(&self, account: AccountId, frame: Frame) {
@@ -215,7 +220,7 @@ pub trait Bus: Clone + Send + Sync + 'static {
     }
 
     /// Sends a camera frame (glimpse or sight, binary) to the links of `to` on the other
-    /// nodes; this node's links get it from the [`Relay`](crate::sight::Relay) directly.
+    /// nodes; this node's links get it from the [`Relay`](crate::runtime::relay::Relay) directly.
     /// Live and lossy, like the relay: a frame that finds no room is dropped.
     fn publish_camera(&self, to: AccountId, frame: bytes::Bytes) {
         let _ = (to, frame);

@@ -7,7 +7,7 @@
 //! than there are permits, whatever their size). Then, in this order:
 //!
 //! 1. the original and the stripped picture are written to `DATA/images/ID/` and synced
-//!    (with several nodes, to PostgreSQL: see `crate::files`),
+//!    (with several nodes, to PostgreSQL: see `haurach_store::files`),
 //! 2. the image's row is committed,
 //! 3. its `image` message (body: the image's id) is committed and published, which is
 //!    when the sender is answered and the partner told.
@@ -23,159 +23,45 @@
 //! may fetch their original back. Renditions are cut on first request and cached beside
 //! the picture.
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
-
+use axum::Json;
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection, QueryRejection};
-use axum::extract::{DefaultBodyLimit, Path as UrlPath, Query, State};
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
+use axum::extract::{Path as UrlPath, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
 use haurach_bond::Tier;
 use haurach_bond::images::{LADDER, THUMBNAIL_SIDE, rendition_side};
-use haurach_picture::{Kind, Limits, PictureError};
-use haurach_proto::{CameraConsent, ImageList, ImageView, MessageKind, SendMessage};
+use haurach_proto::{ImageList, ImageView, MessageKind, SendMessage};
 use serde::Deserialize;
-use tokio::sync::Semaphore;
 use uuid::Uuid;
 
+use super::extract::Caller;
+use super::state::AppState;
 use crate::bus::Bus;
+use crate::clock::{now_ms, timestamp};
 use crate::error::ApiError;
-use crate::http::{AppState, Caller};
-use crate::hub::{Standing, now_ms, timestamp};
+use crate::runtime::hub::{TierStanding, not_bonded};
+use crate::runtime::pictures::{Pictures, no_such_image};
 use haurach_store::{AccountId, ImageId, ImageRecord, Store, StoreError};
-
-/// Where pictures are kept and how many may be decoded at once.
-#[derive(Debug)]
-pub struct Pictures {
-    /// The data directory.
-    data: PathBuf,
-    /// `DATA/images`.
-    dir: PathBuf,
-    /// Where the pictures themselves are kept (the data directory, or PostgreSQL for
-    /// several nodes).
-    pub(crate) files: crate::files::Files,
-    /// Permits to decode, resize or encode a picture. Each job holds up to a few hundred
-    /// megabytes for a large photo, so they are capped at the number of cores.
-    work: Arc<Semaphore>,
-    /// What an upload may be.
-    limits: Limits,
-}
-
-impl Pictures {
-    /// Pictures under `data/images`, with the configured limits.
-    pub fn new(data: &Path, max_megapixels: u32, files: crate::files::Files) -> Pictures {
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        Pictures {
-            data: data.to_owned(),
-            dir: data.join("images"),
-            files,
-            work: Arc::new(Semaphore::new(cores)),
-            limits: Limits {
-                max_pixels: u64::from(max_megapixels) * 1_000_000,
-            },
-        }
-    }
-
-    /// The permits to decode, resize or encode a picture.
-    pub fn work(&self) -> &Arc<Semaphore> {
-        &self.work
-    }
-
-    /// The data directory the files are named under.
-    pub(crate) fn data(&self) -> &Path {
-        &self.data
-    }
-
-    fn image_dir(&self, id: ImageId) -> PathBuf {
-        self.dir.join(id.0.to_string())
-    }
-
-    /// The stripped, full-size picture.
-    fn full_path(&self, image: &ImageRecord) -> PathBuf {
-        self.image_dir(image.id)
-            .join(format!("full.{}", extension(&image.stripped_type)))
-    }
-
-    fn original_path(&self, image: &ImageRecord) -> PathBuf {
-        self.image_dir(image.id)
-            .join(format!("original.{}", extension(&image.original_type)))
-    }
-
-    fn rendition_path(&self, image: &ImageRecord, side: u32) -> PathBuf {
-        self.image_dir(image.id)
-            .join(format!("r{side}.{}", extension(&image.stripped_type)))
-    }
-}
-
-fn extension(mime: &str) -> &'static str {
-    Kind::from_mime(mime).map_or("bin", Kind::extension)
-}
-
-/// The image routes, merged into the router by `http::router`.
-pub fn routes<S: Store, B: Bus>(max_image_bytes: usize) -> Router<AppState<S, B>> {
-    Router::new()
-        .route(
-            "/api/v1/bond/images",
-            get(list::<S, B>)
-                .post(upload::<S, B>)
-                .layer(DefaultBodyLimit::max(max_image_bytes)),
-        )
-        .route("/api/v1/bond/images/{id}/picture", get(picture::<S, B>))
-        .route("/api/v1/bond/images/{id}/original", get(original::<S, B>))
-        .route(
-            "/api/v1/me/camera",
-            get(get_camera::<S, B>).put(put_camera::<S, B>),
-        )
-}
-
-fn not_bonded() -> ApiError {
-    ApiError::not_found(
-        "not_bonded",
-        "you have no partner yet: make an invite or accept your partner's",
-    )
-}
-
-pub(crate) fn no_such_image() -> ApiError {
-    ApiError::not_found("no_such_image", "there is no such image in your bond")
-}
-
-impl From<PictureError> for ApiError {
-    fn from(err: PictureError) -> ApiError {
-        let detail = err.to_string();
-        match err {
-            PictureError::Unsupported(_) => ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_image_type",
-                detail,
-            ),
-            PictureError::TooLarge { .. } => ApiError::invalid("too_many_pixels", detail),
-            PictureError::Corrupt(_) => ApiError::invalid("corrupt_image", detail),
-            PictureError::Encode(_) => ApiError::internal(detail),
-        }
-    }
-}
 
 /// `?id=CLIENT_ID` of an upload.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct UploadQuery {
+pub(crate) struct UploadQuery {
     id: String,
 }
 
 /// `?side=N` of a picture.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct PictureQuery {
+pub(crate) struct PictureQuery {
     side: Option<u32>,
 }
 
 async fn standing<S: Store, B: Bus>(
     app: &AppState<S, B>,
     account: AccountId,
-) -> Result<Standing, ApiError> {
+) -> Result<TierStanding, ApiError> {
     app.hub
         .standing(account, Tier::Images)
         .await?
@@ -186,7 +72,7 @@ async fn standing<S: Store, B: Bus>(
 /// seen at when the viewer is its receiver.
 async fn allowed_side<S: Store>(
     store: &S,
-    standing: &Standing,
+    standing: &TierStanding,
     viewer: AccountId,
     image: &ImageRecord,
 ) -> Result<(u32, f64), ApiError> {
@@ -203,7 +89,7 @@ async fn allowed_side<S: Store>(
     ))
 }
 
-fn view(standing: &Standing, image: &ImageRecord, side: u32, seen: f64) -> ImageView {
+fn view(standing: &TierStanding, image: &ImageRecord, side: u32, seen: f64) -> ImageView {
     let from = standing
         .bond
         .index_of(image.sender)
@@ -222,7 +108,7 @@ fn view(standing: &Standing, image: &ImageRecord, side: u32, seen: f64) -> Image
     }
 }
 
-async fn upload<S: Store, B: Bus>(
+pub(crate) async fn upload<S: Store, B: Bus>(
     State(app): State<AppState<S, B>>,
     caller: Caller,
     query: Result<Query<UploadQuery>, QueryRejection>,
@@ -291,7 +177,7 @@ async fn upload<S: Store, B: Bus>(
         ));
     }
 
-    let pictures = &app.pictures;
+    let pictures = &app.hub.pictures;
     let accepted = {
         let _permit = pictures.work.acquire().await.map_err(ApiError::internal)?;
         let (bytes, limits) = (bytes.clone(), pictures.limits);
@@ -329,7 +215,7 @@ async fn upload<S: Store, B: Bus>(
             let answer = finish(&app, &standing, caller.account, record, true).await?;
             // "I saw you when I sent that image to you": a short look back, if the
             // receiver allows their camera.
-            crate::sight::return_glimpse(&app, caller.account).await?;
+            app.hub.return_glimpse(caller.account).await?;
             Ok(answer)
         }
         Err(StoreError::Conflict(_)) => {
@@ -353,7 +239,7 @@ async fn upload<S: Store, B: Bus>(
 /// Sends (or, on a retry, finds) the image's message and answers the sender.
 async fn finish<S: Store, B: Bus>(
     app: &AppState<S, B>,
-    standing: &Standing,
+    standing: &TierStanding,
     sender: AccountId,
     image: ImageRecord,
     is_new: bool,
@@ -382,7 +268,7 @@ async fn finish<S: Store, B: Bus>(
     ))
 }
 
-async fn list<S: Store, B: Bus>(
+pub(crate) async fn list<S: Store, B: Bus>(
     State(app): State<AppState<S, B>>,
     caller: Caller,
 ) -> Result<Json<ImageList>, ApiError> {
@@ -398,7 +284,7 @@ async fn list<S: Store, B: Bus>(
 
 async fn image_of<S: Store, B: Bus>(
     app: &AppState<S, B>,
-    standing: &Standing,
+    standing: &TierStanding,
     id: Result<UrlPath<Uuid>, PathRejection>,
 ) -> Result<ImageRecord, ApiError> {
     let UrlPath(id) = id.map_err(|_| no_such_image())?;
@@ -421,7 +307,7 @@ fn snap(side: u32) -> u32 {
         .unwrap_or(THUMBNAIL_SIDE)
 }
 
-async fn picture<S: Store, B: Bus>(
+pub(crate) async fn picture<S: Store, B: Bus>(
     State(app): State<AppState<S, B>>,
     caller: Caller,
     id: Result<UrlPath<Uuid>, PathRejection>,
@@ -441,7 +327,7 @@ async fn picture<S: Store, B: Bus>(
     } else {
         snap(wanted).min(longest)
     };
-    let bytes = rendition(&app.pictures, &image, side).await?;
+    let bytes = rendition(&app.hub.pictures, &image, side).await?;
     let mut res = bytes.into_response();
     let headers = res.headers_mut();
     headers.insert(
@@ -500,7 +386,7 @@ async fn rendition(
     .map_err(ApiError::internal)?
 }
 
-async fn original<S: Store, B: Bus>(
+pub(crate) async fn original<S: Store, B: Bus>(
     State(app): State<AppState<S, B>>,
     caller: Caller,
     id: Result<UrlPath<Uuid>, PathRejection>,
@@ -515,9 +401,13 @@ async fn original<S: Store, B: Bus>(
         ));
     }
     let bytes = app
+        .hub
         .pictures
         .files
-        .get(&app.pictures.data, &app.pictures.original_path(&image))
+        .get(
+            &app.hub.pictures.data,
+            &app.hub.pictures.original_path(&image),
+        )
         .await
         .map_err(ApiError::internal)?
         .ok_or_else(|| ApiError::internal("a stored picture's original is missing"))?;
@@ -529,26 +419,6 @@ async fn original<S: Store, B: Bus>(
     res.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("private"));
     Ok(res)
-}
-
-async fn get_camera<S: Store, B: Bus>(
-    State(app): State<AppState<S, B>>,
-    caller: Caller,
-) -> Result<Json<CameraConsent>, ApiError> {
-    let allow = app.sight.consent(&app.hub.store, caller.account).await?;
-    Ok(Json(CameraConsent { allow }))
-}
-
-async fn put_camera<S: Store, B: Bus>(
-    State(app): State<AppState<S, B>>,
-    caller: Caller,
-    body: Result<Json<CameraConsent>, JsonRejection>,
-) -> Result<Json<CameraConsent>, ApiError> {
-    let Json(consent) = body?;
-    app.sight
-        .set_consent(&app.hub.store, caller.account, consent.allow)
-        .await?;
-    Ok(Json(consent))
 }
 
 #[cfg(test)]

@@ -17,10 +17,13 @@ use haurach_proto::{ClientFrame, ServerFrame};
 use serde::Deserialize;
 use tokio::sync::OwnedSemaphorePermit;
 
+use super::account::fix_of;
+use super::extract::Caller;
+use super::state::AppState;
 use crate::bus::Bus;
+use crate::clock::now_ms;
 use crate::error::ApiError;
-use crate::http::{AppState, Caller, fix_of};
-use crate::hub::{message_view, now_ms};
+use crate::runtime::messages::message_view;
 use haurach_store::{AccountId, Store};
 
 /// `?after=SEQ` (and `?token=`, read by [`Caller`]).
@@ -120,7 +123,7 @@ async fn run<S: Store, B: Bus>(
     let hub = &app.hub;
     let mut shutdown = app.shutdown.clone();
     let mut sub = hub.bus.subscribe(account);
-    let mut view = app.sight.attach(account);
+    let mut view = app.hub.relay.attach(account);
     let mut last_sent = Box::pin(greet(app, account, after, &mut socket)).await?;
     forward(
         app,
@@ -229,7 +232,7 @@ async fn forward<S: Store, B: Bus>(
     account: AccountId,
     socket: &mut WebSocket,
     sub: &mut crate::bus::Subscription,
-    view: &mut crate::sight::View,
+    view: &mut crate::runtime::relay::View,
     shutdown: &mut tokio::sync::watch::Receiver<bool>,
     last_sent: &mut i64,
 ) -> Result<(), LinkError> {
@@ -249,8 +252,8 @@ async fn forward<S: Store, B: Bus>(
                         Box::pin(pass_waiting(app, account, socket, sub, last_sent, None)).await?;
                     }
                     WsMessage::Binary(bytes) => {
-                        // Camera frames: glimpse and sight (crate::sight).
-                        match Box::pin(crate::sight::incoming(app, account, bytes)).await {
+                        // Camera frames: glimpse and sight (crate::runtime::sight).
+                        match Box::pin(app.hub.camera_frame(account, bytes)).await {
                             Ok(Some(frame)) => send(socket, &frame).await?,
                             Ok(None) => {}
                             Err(e) => {
@@ -396,8 +399,8 @@ async fn handle<S: Store, B: Bus>(
         }
         ClientFrame::Guard { on } => hub.guard(account, on).await,
         ClientFrame::Heartbeat => Ok(()),
-        ClientFrame::GlimpseAsk => crate::sight::ask(app, account).await,
-        ClientFrame::Trace(trace) => crate::trace::trace(app, account, trace).await,
+        ClientFrame::GlimpseAsk => app.hub.ask_glimpse(account).await,
+        ClientFrame::Trace(trace) => app.hub.trace(account, trace).await,
     };
     match result {
         Ok(()) => Ok(()),

@@ -15,12 +15,13 @@ use haurach_proto::{
 use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::blobs::{BlobError, BlobStore, is_hash};
+use super::extract::Caller;
+use super::state::AppState;
 use crate::bus::Bus;
-use crate::city::{publish, store_problem};
+use crate::clock::{now_ms, timestamp};
 use crate::error::ApiError;
-use crate::http::{AppState, Caller};
-use crate::hub::{now_ms, timestamp};
+use crate::error::store_problem;
+use haurach_store::blobs::{BlobError, BlobStore, is_hash};
 use haurach_store::city::{
     LetterBox, LetterId, LetterLimits, LetterMove, LetterRecord, NewLetter, ParcelRecord, Sent,
 };
@@ -99,6 +100,7 @@ pub async fn upload<S: Store, B: Bus>(
         return Err(quota_exceeded(used, app.hub.config.parcel_quota_bytes));
     }
     let blob = app
+        .hub
         .blobs
         .put(req.into_body().into_data_stream(), limit)
         .await
@@ -225,8 +227,7 @@ pub async fn send<S: Store, B: Bus>(
     let (status, letter) = match sent {
         Sent::New(letter) => {
             // Committed: now it may appear in the recipient's hands.
-            publish(
-                &app.hub.bus,
+            app.hub.bus.tell(
                 letter.recipient,
                 &ServerFrame::Letter {
                     letter: Box::new(letter_view(&letter, letter.recipient)),
@@ -242,8 +243,7 @@ pub async fn send<S: Store, B: Bus>(
 /// Tells senders their letters were delivered.
 fn publish_receipts<B: Bus>(bus: &B, letters: &[LetterRecord]) {
     for l in letters {
-        publish(
-            bus,
+        bus.tell(
             l.sender,
             &ServerFrame::LetterReceipt {
                 letter: Box::new(letter_view(l, l.sender)),
@@ -357,7 +357,7 @@ async fn move_letter<S: Store, B: Bus>(
             letter: Box::new(letter_view(&letter, letter.sender)),
         },
     };
-    publish(&app.hub.bus, letter.sender, &frame);
+    app.hub.bus.tell(letter.sender, &frame);
     Ok(Json(letter_view(&letter, caller.account)))
 }
 
@@ -431,6 +431,7 @@ pub async fn parcel<S: Store, B: Bus>(
         ApiError::not_found("no_such_parcel", "this letter has no parcel at that index")
     })?;
     let (size, stream) = app
+        .hub
         .blobs
         .get(&p.hash)
         .await

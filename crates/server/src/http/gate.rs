@@ -4,8 +4,7 @@
 
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, PathRejection};
-use axum::extract::{FromRequestParts, Path, State};
-use axum::http::request::Parts;
+use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use haurach_proto::{
@@ -13,106 +12,16 @@ use haurach_proto::{
     Standing,
 };
 
+use super::account::{account_view, check_name, name_taken};
+use super::extract::{Caller, Tower, Visitor};
+use super::state::AppState;
 use crate::auth;
 use crate::bus::Bus;
-use crate::city::store_problem;
+use crate::clock::{now_ms, timestamp};
 use crate::error::ApiError;
-use crate::http::{AppState, Caller, account_view, check_name, name_taken};
-use crate::hub::{now_ms, timestamp};
+use crate::error::store_problem;
 use haurach_store::city::{ArrivalRecord, NewArrival};
-use haurach_store::{AccountId, Store, StoreError};
-
-/// Anyone with a live session, whatever their standing: an applicant may use only the
-/// routes that take a `Visitor` (their own page of the book, logging out).
-pub struct Visitor {
-    /// Their account.
-    pub account: AccountId,
-    /// The hash of the token they used.
-    pub token_hash: Vec<u8>,
-    /// Where they stand.
-    pub standing: Standing,
-}
-
-impl<S: Store, B: Bus> FromRequestParts<AppState<S, B>> for Visitor {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        app: &AppState<S, B>,
-    ) -> Result<Visitor, ApiError> {
-        let from_header = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::to_owned);
-        let from_query = || {
-            parts.uri.query().and_then(|q| {
-                q.split('&')
-                    .find_map(|kv| kv.strip_prefix("token="))
-                    .map(str::to_owned)
-            })
-        };
-        let token = from_header.or_else(from_query).ok_or_else(|| {
-            ApiError::unauthorized("log in first: send Authorization: Bearer TOKEN")
-        })?;
-        let token_hash = auth::token_hash(token.trim());
-        let (account, standing) = app
-            .hub
-            .store
-            .session_standing(&token_hash)
-            .await?
-            .ok_or_else(|| {
-                ApiError::unauthorized("this session is unknown or was logged out: log in again")
-            })?;
-        Ok(Visitor {
-            account,
-            token_hash,
-            standing,
-        })
-    }
-}
-
-/// 403 unless the standing is inside the city.
-pub fn inside(standing: Standing) -> Result<(), ApiError> {
-    match standing {
-        Standing::Tower | Standing::Citizen => Ok(()),
-        Standing::Applicant => Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "awaiting_tower",
-            "your application is with the tower: until it is approved you can only read it \
-             (GET /api/v1/gate/me)",
-        )),
-        Standing::Declined => Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "application_declined",
-            "the tower declined your application: its answer is in your book \
-             (GET /api/v1/gate/me)",
-        )),
-    }
-}
-
-/// A caller from the tower (an admin).
-pub struct Tower(pub Caller);
-
-impl<S: Store, B: Bus> FromRequestParts<AppState<S, B>> for Tower {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        app: &AppState<S, B>,
-    ) -> Result<Tower, ApiError> {
-        let caller = Caller::from_request_parts(parts, app).await?;
-        if caller.standing != Standing::Tower {
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "tower_only",
-                "only the tower (an admin) may do this",
-            ));
-        }
-        Ok(Tower(caller))
-    }
-}
+use haurach_store::{Store, StoreError};
 
 /// A page of the book as the API shows it.
 pub fn arrival_view(a: &ArrivalRecord) -> Arrival {
@@ -227,7 +136,7 @@ pub async fn register<S: Store, B: Bus>(
             arrival: Box::new(view.clone()),
         };
         for tower in app.hub.store.towers().await? {
-            crate::city::publish(&app.hub.bus, tower, &frame);
+            app.hub.bus.tell(tower, &frame);
         }
         (StatusCode::ACCEPTED, Json(view)).into_response()
     } else {

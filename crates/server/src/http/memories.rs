@@ -25,36 +25,25 @@
 
 use std::path::PathBuf;
 
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection, QueryRejection};
-use axum::extract::{DefaultBodyLimit, Path as UrlPath, Query, State};
+use axum::extract::{Path as UrlPath, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use haurach_bond::Tier;
 use haurach_picture::Kind;
 use haurach_proto::{MemoryList, MemoryView, NewMemory};
 use serde::Deserialize;
 use uuid::Uuid;
 
+use super::extract::Caller;
+use super::state::AppState;
 use crate::bus::Bus;
+use crate::clock::{now_ms, timestamp};
 use crate::error::ApiError;
-use crate::http::{AppState, Caller};
-use crate::hub::{Standing, now_ms, timestamp};
+use crate::runtime::hub::TierStanding;
 use haurach_store::{AccountId, MemoryRecord, Store, StoreError};
-
-/// The memory routes, merged into the router by `http::router`.
-pub fn routes<S: Store, B: Bus>(max_image_bytes: usize) -> Router<AppState<S, B>> {
-    Router::new()
-        .route("/api/v1/me/memories", get(mine::<S, B>).post(write::<S, B>))
-        .route(
-            "/api/v1/me/memories/photos",
-            post(write_photo::<S, B>).layer(DefaultBodyLimit::max(max_image_bytes)),
-        )
-        .route("/api/v1/bond/memories", get(partners::<S, B>))
-        .route("/api/v1/memories/{id}/photo", get(photo::<S, B>))
-}
 
 fn dir(app_data: &std::path::Path, id: Uuid) -> PathBuf {
     app_data.join("memories").join(id.to_string())
@@ -70,7 +59,7 @@ fn photo_path(app_data: &std::path::Path, m: &MemoryRecord) -> Option<PathBuf> {
 async fn together<S: Store, B: Bus>(
     app: &AppState<S, B>,
     account: AccountId,
-) -> Result<Option<Standing>, ApiError> {
+) -> Result<Option<TierStanding>, ApiError> {
     let Some(standing) = app.hub.standing(account, Tier::Memories).await? else {
         return Ok(None);
     };
@@ -144,9 +133,10 @@ async fn store<S: Store, B: Bus>(
         ));
     }
     if let (Some(bytes), Some(path)) = (files, photo_path(&app.hub.config.data, &record)) {
-        app.pictures
+        app.hub
+            .pictures
             .files
-            .put(app.pictures.data(), vec![(path, bytes)])
+            .put(app.hub.pictures.data(), vec![(path, bytes)])
             .await
             .map_err(ApiError::internal)?;
     }
@@ -168,7 +158,7 @@ async fn store<S: Store, B: Bus>(
     ))
 }
 
-async fn write<S: Store, B: Bus>(
+pub(crate) async fn write<S: Store, B: Bus>(
     State(app): State<AppState<S, B>>,
     caller: Caller,
     body: Result<Json<NewMemory>, JsonRejection>,
@@ -197,12 +187,12 @@ async fn write<S: Store, B: Bus>(
 /// `?id=CLIENT_ID&caption=...` of a photo.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct PhotoQuery {
+pub(crate) struct PhotoQuery {
     id: String,
     caption: Option<String>,
 }
 
-async fn write_photo<S: Store, B: Bus>(
+pub(crate) async fn write_photo<S: Store, B: Bus>(
     State(app): State<AppState<S, B>>,
     caller: Caller,
     query: Result<Query<PhotoQuery>, QueryRejection>,
@@ -234,6 +224,7 @@ async fn write_photo<S: Store, B: Bus>(
     }
     let accepted = {
         let _permit = app
+            .hub
             .pictures
             .work()
             .acquire()
@@ -258,7 +249,7 @@ async fn write_photo<S: Store, B: Bus>(
     store(&app, caller.account, record, Some(accepted.stripped)).await
 }
 
-async fn mine<S: Store, B: Bus>(
+pub(crate) async fn mine<S: Store, B: Bus>(
     State(app): State<AppState<S, B>>,
     caller: Caller,
 ) -> Result<Json<MemoryList>, ApiError> {
@@ -271,7 +262,7 @@ async fn mine<S: Store, B: Bus>(
     }))
 }
 
-async fn partners<S: Store, B: Bus>(
+pub(crate) async fn partners<S: Store, B: Bus>(
     State(app): State<AppState<S, B>>,
     caller: Caller,
 ) -> Result<Json<MemoryList>, ApiError> {
@@ -294,7 +285,7 @@ async fn partners<S: Store, B: Bus>(
     }))
 }
 
-async fn photo<S: Store, B: Bus>(
+pub(crate) async fn photo<S: Store, B: Bus>(
     State(app): State<AppState<S, B>>,
     caller: Caller,
     id: Result<UrlPath<Uuid>, PathRejection>,
@@ -313,9 +304,10 @@ async fn photo<S: Store, B: Bus>(
     }
     let path = photo_path(&app.hub.config.data, &memory).ok_or_else(missing)?;
     let bytes = app
+        .hub
         .pictures
         .files
-        .get(app.pictures.data(), &path)
+        .get(app.hub.pictures.data(), &path)
         .await
         .map_err(ApiError::internal)?
         .ok_or_else(missing)?;

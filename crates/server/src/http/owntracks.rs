@@ -20,83 +20,27 @@
 //!   the caller's own position along the coarsened bearing and distance (never the real
 //!   one), with an `acc` as wide as the rounding. The meeting point, when both see it,
 //!   is a second friend, "the Needle". The partner arriving at or leaving a place since
-//!   the last post comes as their `transition`s ([`NewsBox`]).
+//!   the last post comes as their `transition`s ([`NewsBox`](crate::runtime::place_cache::NewsBox)).
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use haurach_bond::pull::{coarsen_bearing, coarsen_distance};
-use haurach_bond::{Fix, Tier, geo};
+use haurach_bond::Fix;
 use haurach_proto::{PlaceInput, PositionUpdate};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use super::account::fix_of;
+use super::state::{AppState, TRUSTED_FOR};
 use crate::auth;
 use crate::bus::Bus;
+use crate::clock::now_ms;
 use crate::error::ApiError;
-use crate::http::{AppState, fix_of};
-use crate::hub::{Hub, now_ms};
+use crate::runtime::owntracks::FriendView;
 use haurach_store::{AccountId, Store};
-
-/// How long a verified name and password are trusted without hashing them again. The app
-/// posts every fix with the same credentials; argon2id on each would cost more than the
-/// fix.
-const TRUSTED_FOR: Duration = Duration::from_secs(300);
-
-/// Verified Basic credentials, by the SHA-256 of `name:password`.
-#[derive(Debug, Default)]
-pub struct BasicCache {
-    verified: Mutex<HashMap<[u8; 32], (AccountId, Instant)>>,
-}
-
-/// News of a partner's places, held for citizens who use the app: it cannot be pushed to
-/// a phone in HTTP mode, so it rides on the answer to the phone's next post, as OwnTracks
-/// `transition` messages (which the app shows as notifications). Held in memory, at most
-/// [`NEWS_KEPT`] per citizen: a restart drops what was not fetched yet (the places'
-/// state itself is stored, and shows in the app's next answer).
-#[derive(Debug, Default)]
-pub struct NewsBox {
-    boxes: Mutex<HashMap<AccountId, std::collections::VecDeque<haurach_proto::PlaceNews>>>,
-}
-
-/// The most place news held for one phone.
-pub const NEWS_KEPT: usize = 20;
-
-impl NewsBox {
-    /// From now on, hold news for `account` (it posted from the app).
-    pub fn enrol(&self, account: AccountId) {
-        self.boxes
-            .lock()
-            .expect("news lock")
-            .entry(account)
-            .or_default();
-    }
-
-    /// Holds news for `account` if it uses the app.
-    pub fn offer(&self, account: AccountId, news: &haurach_proto::PlaceNews) {
-        if let Some(queue) = self.boxes.lock().expect("news lock").get_mut(&account) {
-            if queue.len() == NEWS_KEPT {
-                queue.pop_front();
-            }
-            queue.push_back(news.clone());
-        }
-    }
-
-    /// Everything held for `account`, oldest first.
-    fn take(&self, account: AccountId) -> Vec<haurach_proto::PlaceNews> {
-        self.boxes
-            .lock()
-            .expect("news lock")
-            .get_mut(&account)
-            .map(|q| q.drain(..).collect())
-            .unwrap_or_default()
-    }
-}
 
 fn unauthorized(detail: &str) -> Response {
     let mut res = ApiError::unauthorized(detail).into_response();
@@ -347,62 +291,6 @@ pub fn tid_of(name: &str) -> String {
     if tid.is_empty() { "HP".into() } else { tid }
 }
 
-/// What the partner looks like to an OwnTracks app.
-struct FriendView {
-    name: String,
-    /// (lat, lon, acc, tst seconds) of the partner, as the caller may see it.
-    location: Option<(f64, f64, f64, i64)>,
-    /// The meeting point, when it can be shown.
-    needle: Option<(f64, f64, String)>,
-}
-
-impl<S: Store, B: Bus> Hub<S, B> {
-    async fn friend_view(&self, account: AccountId) -> Result<Option<FriendView>, ApiError> {
-        let Some(held) = self.held(account).await? else {
-            return Ok(None);
-        };
-        let (name, me, partner, sight) = {
-            let rt = held.lock().await?;
-            (
-                rt.record.names[1 - held.idx].clone(),
-                rt.fixes[held.idx],
-                rt.fixes[1 - held.idx],
-                rt.tiers.is_open(Tier::Sight),
-            )
-        };
-        let location = match (me, partner) {
-            (_, Some(p)) if sight => Some((p.lat, p.lon, p.accuracy_or_zero(), p.at_ms / 1000)),
-            (Some(m), Some(p)) => {
-                let g = geo::inverse(m.lat, m.lon, p.lat, p.lon);
-                let (bearing, distance) = (
-                    coarsen_bearing(g.bearing_deg),
-                    coarsen_distance(g.distance_m),
-                );
-                let (lat, lon) = geo::destination(m.lat, m.lon, bearing, distance);
-                // The rounding's reach: half the distance step plus 2.5° across.
-                let acc = (distance * 0.05 + distance * 2.5f64.to_radians().tan()).round();
-                Some((lat, lon, acc, p.at_ms / 1000))
-            }
-            _ => None,
-        };
-        let needle = match self.meeting_view(account).await {
-            Ok(view) => view.position.map(|p| {
-                (
-                    p.lat,
-                    p.lon,
-                    view.name.unwrap_or_else(|| "the Needle".to_owned()),
-                )
-            }),
-            Err(_) => None,
-        };
-        Ok(Some(FriendView {
-            name,
-            location,
-            needle,
-        }))
-    }
-}
-
 /// The answer: the partner (and the meeting point) as OwnTracks friends, and the news of
 /// the partner's places since the last post as their `transition`s (placed where the
 /// friend is shown: a place's own coordinates are not the phone's to know beyond sight).
@@ -535,7 +423,7 @@ mod tests {
 
     #[test]
     fn timestamps_are_seconds() {
-        use crate::hub::timestamp;
+        use crate::clock::timestamp;
         assert_eq!(timestamp(1_000).unix_timestamp(), 1);
     }
 }

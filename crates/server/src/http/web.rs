@@ -8,11 +8,9 @@
 //! matching `If-None-Match` is answered with 304 and no body. An unknown asset is a 404
 //! problem, like any unknown route.
 
-use axum::Router;
 use axum::extract::Path;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use rust_embed::RustEmbed;
 
 use crate::error::ApiError;
@@ -28,19 +26,14 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
      style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; \
      base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
-/// Routes for the web client.
-pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
-    Router::new()
-        .route("/", get(index))
-        .route("/assets/{*path}", get(asset))
-}
-
-async fn index(headers: HeaderMap) -> Response {
+/// `GET /`: the web client's page.
+pub(crate) async fn index(headers: HeaderMap) -> Response {
     serve("index.html", &headers)
         .unwrap_or_else(|| ApiError::internal("web/index.html was not embedded").into_response())
 }
 
-async fn asset(Path(path): Path<String>, headers: HeaderMap) -> Response {
+/// `GET /assets/PATH`: one of the web client's files.
+pub(crate) async fn asset(Path(path): Path<String>, headers: HeaderMap) -> Response {
     serve(&format!("assets/{path}"), &headers).unwrap_or_else(|| {
         ApiError::not_found(
             "no_such_asset",

@@ -10,29 +10,18 @@
 //! to it are rounded the same way. A pinned point was shared on purpose: both see it.
 
 use haurach_bond::geo::Geodesic;
-use haurach_bond::meeting::{ARRIVAL_RADIUS_M, RecentSpeed, eta_s, suggest_along};
+use haurach_bond::meeting::{ARRIVAL_RADIUS_M, eta_s, suggest_along};
 use haurach_bond::place::Place;
-use haurach_bond::pull::{coarsen_bearing, coarsen_distance};
-use haurach_bond::{Fix, Tier, geo};
+use haurach_bond::{Disclosure, Fix, geo};
 use haurach_proto::{LatLon, MeetingKind, MeetingLeg, MeetingView, PinMeeting, ServerFrame};
+use haurach_store::{AccountId, PinRecord, Store};
 
+use super::bond::BondRuntime;
+use super::hub::{Hub, not_bonded};
+use super::places::check_place_name;
 use crate::bus::{BondEvent, Bus};
+use crate::clock::now_ms;
 use crate::error::ApiError;
-use crate::hub::{BondRuntime, Hub, not_bonded, now_ms};
-use haurach_store::{PinRecord, Store};
-
-/// The meeting point's state in a bond's runtime.
-#[derive(Debug, Default)]
-pub struct Needle {
-    speeds: [RecentSpeed; 2],
-    /// The pin: `None` until loaded from the store.
-    pin: Option<Option<PinRecord>>,
-    /// Who has reached the suggested point (a pin keeps its own, stored).
-    reached_suggestion: [bool; 2],
-    /// What each member was last sent, so a move that changes nothing they would notice
-    /// sends nothing.
-    last_sent: [Option<MeetingView>; 2],
-}
 
 /// Whether `new` differs from `old` enough to send: anything but the numbers, or a
 /// distance or time that moved by 5 % (and at least 10 m or 10 s).
@@ -41,12 +30,13 @@ fn worth_sending(old: Option<&MeetingView>, new: &MeetingView) -> bool {
         return true;
     };
     let moved = |a: f64, b: f64, floor: f64| (a - b).abs() >= (0.05 * a.abs()).max(floor);
+    // A bearing turning within its 5° step is not worth a frame, exact or not.
+    let step = |deg: f64| Disclosure::Coarse.bearing_deg(deg);
     let leg_moved = |a: &MeetingLeg, b: &MeetingLeg| {
         a.arrived != b.arrived
             || moved(a.distance_m, b.distance_m, 10.0)
             || moved(a.eta_s, b.eta_s, 10.0)
-            || a.bearing_deg.map(haurach_bond::pull::coarsen_bearing)
-                != b.bearing_deg.map(haurach_bond::pull::coarsen_bearing)
+            || a.bearing_deg.map(step) != b.bearing_deg.map(step)
     };
     old.kind != new.kind
         || old.name != new.name
@@ -69,16 +59,6 @@ struct Point {
     by_speed: bool,
     /// The geodesic from each member's fix to the point, for a member with a fix.
     legs: [Option<Geodesic>; 2],
-}
-
-impl Needle {
-    fn pin(&self) -> Option<&PinRecord> {
-        self.pin.as_ref().and_then(Option::as_ref)
-    }
-
-    fn reached(&self) -> [bool; 2] {
-        self.pin().map_or(self.reached_suggestion, |p| p.reached)
-    }
 }
 
 /// Where to meet now, if it is known. `toward`: the geodesic between the partners' fixes
@@ -125,31 +105,27 @@ fn point(rt: &BondRuntime, now: i64, toward: Option<[Geodesic; 2]>) -> Option<Po
 /// The meeting point `p` as member `idx` sees it.
 fn view_for(rt: &BondRuntime, idx: usize, now: i64, p: &Point) -> Option<MeetingView> {
     let pinned = rt.needle.pin();
-    let sight = rt.tiers.is_open(Tier::Sight);
-    let reached = rt.needle.reached();
-    let leg = |i: usize, exact: bool, with_bearing: bool| -> Option<MeetingLeg> {
-        let g = p.legs[i]?;
-        let eta = eta_s(g.distance_m, rt.needle.speeds[i].speed_mps(now));
-        Some(if exact {
-            MeetingLeg {
-                distance_m: g.distance_m,
-                bearing_deg: with_bearing.then_some(g.bearing_deg),
-                eta_s: eta,
-                arrived: reached[i],
-            }
-        } else {
-            MeetingLeg {
-                distance_m: coarsen_distance(g.distance_m),
-                bearing_deg: with_bearing.then(|| coarsen_bearing(g.bearing_deg)),
-                eta_s: coarsen_distance(eta),
-                arrived: reached[i],
-            }
-        })
-    };
+    let shown = Disclosure::of(rt.tiers);
     // My own way to a pin is mine to know exactly; to a suggestion it depends on where
     // the partner is.
-    let you = leg(idx, sight || pinned.is_some(), true)?;
-    let partner = leg(1 - idx, sight, false);
+    let mine = if pinned.is_some() {
+        Disclosure::Exact
+    } else {
+        shown
+    };
+    let reached = rt.needle.reached();
+    let leg = |i: usize, shown: Disclosure, with_bearing: bool| -> Option<MeetingLeg> {
+        let g = p.legs[i]?;
+        let eta = eta_s(g.distance_m, rt.needle.speeds[i].speed_mps(now));
+        Some(MeetingLeg {
+            distance_m: shown.distance_m(g.distance_m),
+            bearing_deg: with_bearing.then(|| shown.bearing_deg(g.bearing_deg)),
+            eta_s: shown.duration_s(eta),
+            arrived: reached[i],
+        })
+    };
+    let you = leg(idx, mine, true)?;
+    let partner = leg(1 - idx, shown, false);
     Some(MeetingView {
         kind: if pinned.is_some() {
             MeetingKind::Pinned
@@ -162,12 +138,12 @@ fn view_for(rt: &BondRuntime, idx: usize, now: i64, p: &Point) -> Option<Meeting
                 .index_of(p.pinned_by)
                 .map(|i| rt.record.names[i].clone())
         }),
-        position: (sight || pinned.is_some()).then_some(LatLon {
+        position: mine.position(LatLon {
             lat: p.lat,
             lon: p.lon,
         }),
         by_speed: p.by_speed,
-        exact: sight,
+        exact: shown.is_exact(),
         you,
         partner,
     })
@@ -277,10 +253,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
     }
 
     /// The meeting point as the caller sees it.
-    pub async fn meeting_view(
-        &self,
-        account: haurach_store::AccountId,
-    ) -> Result<MeetingView, ApiError> {
+    pub async fn meeting_view(&self, account: AccountId) -> Result<MeetingView, ApiError> {
         let held = self.held(account).await?.ok_or_else(not_bonded)?;
         let mut rt = held.lock().await?;
         self.load_pin(&mut rt).await?;
@@ -297,11 +270,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
     }
 
     /// Pins the meeting point to one of the caller's places or to a point; both are told.
-    pub async fn pin_meeting(
-        &self,
-        account: haurach_store::AccountId,
-        pin: PinMeeting,
-    ) -> Result<(), ApiError> {
+    pub async fn pin_meeting(&self, account: AccountId, pin: PinMeeting) -> Result<(), ApiError> {
         let (name, lat, lon) = match (&pin.place, pin.lat, pin.lon) {
             (Some(place), None, None) => {
                 let p = self.own_place(account, place).await?;
@@ -326,7 +295,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
             }
         };
         if let Some(n) = &name {
-            crate::places::check_place_name(n)?;
+            check_place_name(n)?;
         }
         let held = self.held(account).await?.ok_or_else(not_bonded)?;
         let mut rt = held.lock().await?;
@@ -358,7 +327,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
     }
 
     /// Unpins the meeting point: back to Haurach's suggestion; both are told.
-    pub async fn unpin_meeting(&self, account: haurach_store::AccountId) -> Result<(), ApiError> {
+    pub async fn unpin_meeting(&self, account: AccountId) -> Result<(), ApiError> {
         let held = self.held(account).await?.ok_or_else(not_bonded)?;
         let mut rt = held.lock().await?;
         self.store.set_pin(rt.record.id, None).await?;

@@ -1,0 +1,270 @@
+//! A citizen's own routes: logging in, who they are, their position, and their bond
+//! (invites, the bond itself, messages and the alarm). They check input and call the
+//! hub.
+
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use haurach_bond::Fix;
+use haurach_bond::geo::valid_coordinates;
+use haurach_proto::{
+    AcceptInvite, Account, Credentials, Invite, LatLon, Me, MessagePage, PositionUpdate,
+    SendMessage, Session,
+};
+use haurach_store::{AccountRecord, Store};
+use serde::Deserialize;
+
+use super::extract::Caller;
+use super::state::AppState;
+use crate::auth;
+use crate::bus::Bus;
+use crate::clock::{now_ms, timestamp};
+use crate::error::ApiError;
+
+pub(crate) fn account_view(a: &AccountRecord) -> Account {
+    Account {
+        id: a.id.0,
+        name: a.name.clone(),
+        created_at: timestamp(a.created_at),
+    }
+}
+
+pub(crate) async fn create_session<S: Store, B: Bus>(
+    State(app): State<AppState<S, B>>,
+    body: Result<Json<Credentials>, JsonRejection>,
+) -> Result<Json<Session>, ApiError> {
+    let Json(creds) = body?;
+    if let Some(throttled) = app.login_throttled(&creds.name) {
+        return Err(throttled);
+    }
+    let account = app.hub.store.account_by_name(&creds.name).await?;
+    let ok = match &account {
+        Some(a) => {
+            let (password, phc) = (creds.password.clone(), a.password_hash.clone());
+            tokio::task::spawn_blocking(move || auth::verify_password(&password, &phc))
+                .await
+                .map_err(ApiError::internal)?
+        }
+        None => false,
+    };
+    let Some(account) = account.filter(|_| ok) else {
+        app.login_failed(&creds.name);
+        return Err(ApiError::unauthorized("wrong name or password"));
+    };
+    app.login_succeeded(&creds.name);
+    let token = auth::new_token();
+    app.hub
+        .store
+        .create_session(&auth::token_hash(&token), account.id, now_ms())
+        .await?;
+    Ok(Json(Session {
+        token,
+        account: account_view(&account),
+    }))
+}
+
+pub(crate) async fn me<S: Store, B: Bus>(
+    State(app): State<AppState<S, B>>,
+    caller: Caller,
+) -> Result<Json<Me>, ApiError> {
+    let account = app
+        .hub
+        .store
+        .account(caller.account)
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("this account no longer exists"))?;
+    let position = app.hub.store.position(caller.account).await?;
+    let bonded = app.hub.store.bond_of(caller.account).await?.is_some();
+    Ok(Json(Me {
+        account: account_view(&account),
+        position: position.map(|p| LatLon {
+            lat: p.fix.lat,
+            lon: p.fix.lon,
+        }),
+        bonded,
+    }))
+}
+
+/// Checks a position update and turns it into a fix taken at `at` (or now).
+pub fn fix_of(update: &PositionUpdate, now_ms: i64) -> Result<Fix, ApiError> {
+    if !valid_coordinates(update.lat, update.lon) {
+        return Err(ApiError::invalid(
+            "invalid_position",
+            format!(
+                "lat must be in [-90, 90] and lon in [-180, 180]; got lat {} lon {}",
+                update.lat, update.lon
+            ),
+        ));
+    }
+    let accuracy_m = update.accuracy_m.unwrap_or(0.0);
+    if !(accuracy_m.is_finite() && (0.0..=1_000_000.0).contains(&accuracy_m)) {
+        return Err(ApiError::invalid(
+            "invalid_position",
+            format!("accuracy_m must be between 0 and 1,000,000 metres; got {accuracy_m}"),
+        ));
+    }
+    let at_ms = match update.at {
+        None => now_ms,
+        Some(at) => {
+            let ms = (at.unix_timestamp_nanos() / 1_000_000) as i64;
+            if ms > now_ms + 60_000 {
+                return Err(ApiError::invalid(
+                    "invalid_position",
+                    "at is more than a minute in the future: check the device's clock",
+                ));
+            }
+            ms
+        }
+    };
+    Ok(Fix {
+        lat: update.lat,
+        lon: update.lon,
+        accuracy_m,
+        at_ms,
+    })
+}
+
+pub(crate) async fn put_position<S: Store, B: Bus>(
+    State(app): State<AppState<S, B>>,
+    caller: Caller,
+    body: Result<Json<PositionUpdate>, JsonRejection>,
+) -> Result<StatusCode, ApiError> {
+    let Json(update) = body?;
+    let fix = fix_of(&update, now_ms())?;
+    app.hub.position(caller.account, fix, true).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub(crate) async fn create_invite<S: Store, B: Bus>(
+    State(app): State<AppState<S, B>>,
+    caller: Caller,
+) -> Result<(StatusCode, Json<Invite>), ApiError> {
+    let (code, expires) = app.hub.create_invite(caller.account).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(Invite {
+            code,
+            expires_at: timestamp(expires),
+        }),
+    ))
+}
+
+pub(crate) async fn accept_invite<S: Store, B: Bus>(
+    State(app): State<AppState<S, B>>,
+    caller: Caller,
+    body: Result<Json<AcceptInvite>, JsonRejection>,
+) -> Result<(StatusCode, Json<haurach_proto::BondView>), ApiError> {
+    let Json(accept) = body?;
+    let view = app
+        .hub
+        .accept_invite(
+            caller.account,
+            &accept.code,
+            accept.profile.unwrap_or_default(),
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+pub(crate) async fn get_bond<S: Store, B: Bus>(
+    State(app): State<AppState<S, B>>,
+    caller: Caller,
+) -> Result<Json<haurach_proto::BondView>, ApiError> {
+    app.hub
+        .bond_view(caller.account)
+        .await?
+        .map(Json)
+        .ok_or_else(|| {
+            ApiError::not_found(
+                "not_bonded",
+                "you have no partner yet: make an invite or accept your partner's",
+            )
+        })
+}
+
+pub(crate) async fn end_bond<S: Store, B: Bus>(
+    State(app): State<AppState<S, B>>,
+    caller: Caller,
+) -> Result<StatusCode, ApiError> {
+    app.hub.end_bond(caller.account).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub(crate) async fn send_message<S: Store, B: Bus>(
+    State(app): State<AppState<S, B>>,
+    caller: Caller,
+    body: Result<Json<SendMessage>, JsonRejection>,
+) -> Result<(StatusCode, Json<haurach_proto::Message>), ApiError> {
+    let Json(send) = body?;
+    let (message, is_new) = app.hub.send_message(caller.account, send).await?;
+    // A retry gets the stored message back with 200, so a client can tell it was not
+    // stored twice; the first time it is 201.
+    let status = if is_new {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(message)))
+}
+
+/// `?after=SEQ&limit=N` of `GET /api/v1/bond/messages`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct MessagesQuery {
+    #[serde(default)]
+    after: i64,
+    #[serde(default = "default_limit")]
+    limit: u32,
+}
+
+fn default_limit() -> u32 {
+    100
+}
+
+pub(crate) async fn list_messages<S: Store, B: Bus>(
+    State(app): State<AppState<S, B>>,
+    caller: Caller,
+    query: Result<Query<MessagesQuery>, QueryRejection>,
+) -> Result<Json<MessagePage>, ApiError> {
+    let Query(q) =
+        query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text().to_lowercase()))?;
+    if !(1..=500).contains(&q.limit) {
+        return Err(ApiError::invalid("invalid_limit", "limit must be 1 to 500"));
+    }
+    let (messages, more) = app.hub.messages(caller.account, q.after, q.limit).await?;
+    Ok(Json(MessagePage { messages, more }))
+}
+
+pub(crate) async fn acknowledge_alarm<S: Store, B: Bus>(
+    State(app): State<AppState<S, B>>,
+    caller: Caller,
+    seq: Result<Path<i64>, PathRejection>,
+) -> Result<Json<haurach_proto::Message>, ApiError> {
+    let Path(seq) = seq.map_err(|_| {
+        ApiError::bad_request(
+            "invalid_path",
+            "the alarm's sequence number must be an integer",
+        )
+    })?;
+    Ok(Json(app.hub.acknowledge_alarm(caller.account, seq).await?))
+}
+
+pub(crate) fn check_name(name: &str) -> Result<(), ApiError> {
+    let ok = (1..=32).contains(&name.chars().count())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
+            "invalid_name",
+            "a name is 1 to 32 letters, digits, '-', '_' or '.'",
+        ))
+    }
+}
+
+pub(crate) fn name_taken(name: &str) -> ApiError {
+    ApiError::conflict("name_taken", format!("the name {name:?} is taken"))
+}

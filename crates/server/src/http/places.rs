@@ -1,0 +1,66 @@
+//! Places' routes (`/api/v1/places`): they check input and call the hub
+//! ([`runtime::places`](crate::runtime::places)).
+
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, PathRejection};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use haurach_proto::{PlaceInput, PlaceView, PlacesView};
+
+use haurach_store::Store;
+
+use super::extract::Caller;
+use super::state::AppState;
+use crate::bus::Bus;
+use crate::error::ApiError;
+
+fn place_name(name: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
+    let Path(name) = name.map_err(|_| {
+        ApiError::bad_request(
+            "invalid_path",
+            "the place's name could not be read from the path",
+        )
+    })?;
+    Ok(name)
+}
+
+/// `GET /api/v1/places`.
+pub async fn list_places<S: Store, B: Bus>(
+    State(app): State<AppState<S, B>>,
+    caller: Caller,
+) -> Result<Json<PlacesView>, ApiError> {
+    Ok(Json(app.hub.places_view(caller.account).await?))
+}
+
+/// `PUT /api/v1/places/{name}`: 201 when new, 200 when replaced.
+pub async fn put_place<S: Store, B: Bus>(
+    State(app): State<AppState<S, B>>,
+    caller: Caller,
+    name: Result<Path<String>, PathRejection>,
+    body: Result<Json<PlaceInput>, JsonRejection>,
+) -> Result<(StatusCode, Json<PlaceView>), ApiError> {
+    let name = place_name(name)?;
+    let Json(input) = body?;
+    let mut done = app
+        .hub
+        .put_places(caller.account, vec![(name, input)])
+        .await?;
+    let (view, created) = done.pop().expect("one place in, one out");
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(view)))
+}
+
+/// `DELETE /api/v1/places/{name}`.
+pub async fn delete_place<S: Store, B: Bus>(
+    State(app): State<AppState<S, B>>,
+    caller: Caller,
+    name: Result<Path<String>, PathRejection>,
+) -> Result<StatusCode, ApiError> {
+    let name = place_name(name)?;
+    app.hub.delete_place(caller.account, &name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,150 @@
+//! Summoning's routes (`/api/v1/summons...`): who may summon you, calling someone, and
+//! answering. What a summons does is in [`runtime::summons`](crate::runtime::summons).
+
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, PathRejection};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use haurach_proto::{SummonBody, SummonPermissions, SummonState, Summons, SummonsList};
+use haurach_store::Store;
+use haurach_store::city::SummonsId;
+use uuid::Uuid;
+
+use super::account::check_name;
+use super::extract::Caller;
+use super::state::AppState;
+use crate::bus::Bus;
+use crate::clock::now_ms;
+use crate::error::{ApiError, store_problem};
+
+fn summons_id(path: Result<Path<Uuid>, PathRejection>) -> Result<SummonsId, ApiError> {
+    path.map(|Path(id)| SummonsId(id))
+        .map_err(|_| ApiError::bad_request("invalid_path", "a summons' id is a UUID"))
+}
+
+fn name_path(path: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
+    let Path(name) =
+        path.map_err(|_| ApiError::bad_request("invalid_path", "a citizen's name is expected"))?;
+    check_name(&name)?;
+    Ok(name)
+}
+
+/// `GET /api/v1/summons/allowed`: who may summon you.
+pub async fn allowed<S: Store, B: Bus>(
+    State(app): State<AppState<S, B>>,
+    caller: Caller,
+) -> Result<Json<SummonPermissions>, ApiError> {
+    Ok(Json(SummonPermissions {
+        allowed: app.hub.store.summon_permissions(caller.account).await?,
+    }))
+}
+
+/// `PUT /api/v1/summons/allowed/{name}`: allow someone to summon you.
+pub async fn allow<S: Store, B: Bus>(
+    State(app): State<AppState<S, B>>,
+    caller: Caller,
+    name: Result<Path<String>, PathRejection>,
+) -> Result<StatusCode, ApiError> {
+    let name = name_path(name)?;
+    app.hub
+        .store
+        .set_summon_permission(caller.account, &name, true, now_ms())
+        .await
+        .map_err(store_problem)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `DELETE /api/v1/summons/allowed/{name}`: no longer allow someone to summon you.
+pub async fn disallow<S: Store, B: Bus>(
+    State(app): State<AppState<S, B>>,
+    caller: Caller,
+    name: Result<Path<String>, PathRejection>,
+) -> Result<StatusCode, ApiError> {
+    let name = name_path(name)?;
+    app.hub
+        .store
+        .set_summon_permission(caller.account, &name, false, now_ms())
+        .await
+        .map_err(store_problem)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/v1/summons`: call someone who allowed it, from where you are.
+pub async fn summon<S: Store, B: Bus>(
+    State(app): State<AppState<S, B>>,
+    caller: Caller,
+    body: Result<Json<SummonBody>, JsonRejection>,
+) -> Result<(StatusCode, Json<Summons>), ApiError> {
+    let Json(body) = body?;
+    let hub = &app.hub;
+    let summons = hub
+        .summons
+        .summon(&hub.store, &hub.bus, caller.account, &body)
+        .await?;
+    Ok((StatusCode::CREATED, Json(summons)))
+}
+
+/// `GET /api/v1/summons`: the summonses still calling or accepted that you are part of.
+pub async fn list<S: Store, B: Bus>(
+    State(app): State<AppState<S, B>>,
+    caller: Caller,
+) -> Result<Json<SummonsList>, ApiError> {
+    let summonses = app.hub.summons.open(&app.hub.store, caller.account).await?;
+    Ok(Json(SummonsList { summonses }))
+}
+
+/// `GET /api/v1/summons/{id}`.
+pub async fn one<S: Store, B: Bus>(
+    State(app): State<AppState<S, B>>,
+    caller: Caller,
+    id: Result<Path<Uuid>, PathRejection>,
+) -> Result<Json<Summons>, ApiError> {
+    let summons = app
+        .hub
+        .summons
+        .one(&app.hub.store, summons_id(id)?, caller.account)
+        .await?;
+    Ok(Json(summons))
+}
+
+async fn answer<S: Store, B: Bus>(
+    app: &AppState<S, B>,
+    caller: &Caller,
+    id: SummonsId,
+    to: SummonState,
+) -> Result<Json<Summons>, ApiError> {
+    let hub = &app.hub;
+    let summons = hub
+        .summons
+        .answer(&hub.store, &hub.bus, caller.account, id, to)
+        .await?;
+    Ok(Json(summons))
+}
+
+/// `POST /api/v1/summons/{id}/accept`: go (only the summoned). From now on both see each
+/// other's exact position until arrival or either ends it.
+pub async fn accept<S: Store, B: Bus>(
+    State(app): State<AppState<S, B>>,
+    caller: Caller,
+    id: Result<Path<Uuid>, PathRejection>,
+) -> Result<Json<Summons>, ApiError> {
+    answer(&app, &caller, summons_id(id)?, SummonState::Accepted).await
+}
+
+/// `POST /api/v1/summons/{id}/decline`: refuse (only the summoned).
+pub async fn decline<S: Store, B: Bus>(
+    State(app): State<AppState<S, B>>,
+    caller: Caller,
+    id: Result<Path<Uuid>, PathRejection>,
+) -> Result<Json<Summons>, ApiError> {
+    answer(&app, &caller, summons_id(id)?, SummonState::Declined).await
+}
+
+/// `POST /api/v1/summons/{id}/end`: either side ends a summons still calling or accepted.
+pub async fn end<S: Store, B: Bus>(
+    State(app): State<AppState<S, B>>,
+    caller: Caller,
+    id: Result<Path<Uuid>, PathRejection>,
+) -> Result<Json<Summons>, ApiError> {
+    answer(&app, &caller, summons_id(id)?, SummonState::Ended).await
+}

@@ -1,0 +1,233 @@
+//! A fix arrives, and what other nodes share: the hub's methods that move a bond. A
+//! position is stored (committed first when it is acknowledged), judged against its
+//! owner's places and accepted summonses, then fed to the bond's rules under the bond's
+//! lock: contact heard, stretch checked, tiers moved with hysteresis, the pull worked out
+//! for each partner as they may see it, the meeting point moved. Another node's fix (a
+//! [`BondEvent`]) moves this node's copy of the bond the same way.
+
+use haurach_bond::Fix;
+use haurach_proto::{Mover, ServerFrame};
+use haurach_store::{AccountId, BondId, PositionRecord, Store};
+
+use super::bond::{BondRuntime, noticeable};
+use super::hub::Hub;
+use crate::bus::{BondEvent, Bus};
+use crate::clock::now_ms;
+use crate::error::ApiError;
+
+impl<S: Store, B: Bus> Hub<S, B> {
+    /// Takes a new position: stores it, then moves the bond (tiers, pull, stretch, contact)
+    /// and tells both partners. With `durable`, returns only once the position is
+    /// committed (HTTP acknowledges it); otherwise it is committed within
+    /// [`LINGER`](super::position_writer::LINGER) (the link does not acknowledge positions).
+    pub async fn position(
+        &self,
+        account: AccountId,
+        fix: Fix,
+        durable: bool,
+    ) -> Result<(), ApiError> {
+        let now = now_ms();
+        let record = PositionRecord {
+            fix,
+            received_at: now,
+        };
+        if durable {
+            self.positions.write(account, record).await?;
+        } else {
+            self.positions.queue(account, record);
+        }
+        self.metrics.positions.inc();
+        self.last_heard
+            .lock()
+            .expect("hub lock")
+            .insert(account, now);
+        self.judge_places(account, &fix).await?;
+        self.summons
+            .moved(&self.store, &self.bus, account, fix)
+            .await;
+        let Some(held) = self.held(account).await? else {
+            return Ok(());
+        };
+        let mut rt = held.lock().await?;
+        self.bus.share(BondEvent::Fix {
+            bond: rt.record.id.0,
+            idx: held.idx as u8,
+            lat: fix.lat,
+            lon: fix.lon,
+            accuracy_m: fix.accuracy_m,
+            at_ms: fix.at_ms,
+            received_at: now,
+        });
+        self.moved(&mut rt, held.idx, fix, now, true).await
+    }
+
+    /// Member `idx` of the bond sent `fix`, heard at `now`, on this node (`here`) or on
+    /// another. Updates contact, stretch, tiers, the pull and the meeting point, and tells
+    /// this node's links.
+    async fn moved(
+        &self,
+        rt: &mut BondRuntime,
+        idx: usize,
+        fix: Fix,
+        now: i64,
+        here: bool,
+    ) -> Result<(), ApiError> {
+        if let Some(event) = rt.heard(idx, now) {
+            self.publish_contact(rt, idx, event);
+        }
+        if let Some(stretch) = rt.stretch[idx].observe(&fix) {
+            // Both partners everywhere are told, once, by the node that heard the fix.
+            if here {
+                let frame = ServerFrame::Stretch {
+                    who: rt.record.names[idx].clone(),
+                    jump_m: stretch.jump_m,
+                    speed_kmh: stretch.speed_kmh,
+                };
+                for member in rt.record.members {
+                    self.publish(member, &frame);
+                }
+            }
+        }
+        // An older fix than the one held (a delayed retry) is stored nowhere and moves
+        // nothing: the store ignores it the same way.
+        if rt.fixes[idx].is_some_and(|held| held.at_ms > fix.at_ms) {
+            return Ok(());
+        }
+        rt.fixes[idx] = Some(fix);
+        if rt.fixes[1 - idx].is_none() {
+            // The partner's fix may have been stored after this bond was loaded (on
+            // another node, or a moment before the bond was made).
+            let partner = rt.record.members[1 - idx];
+            match self.store.position(partner).await {
+                Ok(stored) => rt.fixes[1 - idx] = stored.map(|p| p.fix),
+                Err(e) => tracing::warn!(error = %e, "cannot read the partner's position"),
+            }
+        }
+        let Some(span) = rt.span() else {
+            return Ok(());
+        };
+        let profile = rt.record.profile;
+        let changes = rt.tiers.update(profile, span.pessimistic_m);
+        // Before the memories tier is announced, and before a fix sent over HTTP is
+        // acknowledged: the partners are together, their journals open to each other.
+        self.open_journals(rt).await;
+        if !changes.is_empty() {
+            self.positions.queue_tiers(rt.record.id, rt.tiers.open());
+            self.publish_tier_changes(rt, &changes);
+        }
+        for i in 0..2 {
+            let Some(now_told) = rt.pull_for(i, &span) else {
+                continue;
+            };
+            // The partner is told of every move (that is the update); the mover only when
+            // their own pull changed by what they would notice: a phone at rest sending
+            // its GPS noise once a second does not redraw its own compass.
+            if i == idx
+                && rt.told[i]
+                    .as_ref()
+                    .is_some_and(|old| !noticeable(old, &now_told))
+            {
+                continue;
+            }
+            let (pull, strength, next_tier) = now_told;
+            rt.told[i] = Some(now_told);
+            let frame = ServerFrame::Pull {
+                moved: if i == idx { Mover::You } else { Mover::Partner },
+                pull,
+                strength,
+                next_tier,
+            };
+            self.publish_local(rt.record.members[i], &frame);
+        }
+        self.meeting_moved(rt, idx, &fix, now, here, span.toward)
+            .await
+    }
+
+    /// Applies a change another node shared. Bonds this node has not loaded are skipped:
+    /// when it loads one, it reads the state from the store.
+    pub async fn apply(&self, event: BondEvent) {
+        let bond = match &event {
+            BondEvent::Formed { members, .. } => {
+                // Whatever this node believed about the two is stale.
+                let mut membership = self.membership.lock().expect("hub lock");
+                for member in members {
+                    membership.remove(&AccountId(*member));
+                }
+                return;
+            }
+            BondEvent::PlacesChanged { account } => {
+                self.places.forget(AccountId(*account));
+                return;
+            }
+            // The relay's, not the hub's (see `launch`).
+            BondEvent::GlimpseAsked { .. } => return,
+            BondEvent::SummonsChanged { id, party } => {
+                let (id, party) = (haurach_store::city::SummonsId(*id), AccountId(*party));
+                self.summons.refresh(&self.store, id, party).await;
+                return;
+            }
+            BondEvent::Fix { bond, .. }
+            | BondEvent::Heard { bond, .. }
+            | BondEvent::Guard { bond, .. }
+            | BondEvent::Ended { bond, .. }
+            | BondEvent::PinChanged { bond, .. } => BondId(*bond),
+        };
+        let Some(runtime) = self.runtime_loaded(bond) else {
+            return;
+        };
+        let mut rt = runtime.lock().await;
+        if rt.ended {
+            return;
+        }
+        match event {
+            BondEvent::Fix {
+                idx,
+                lat,
+                lon,
+                accuracy_m,
+                at_ms,
+                received_at,
+                ..
+            } => {
+                let idx = usize::from(idx.min(1));
+                self.last_heard
+                    .lock()
+                    .expect("hub lock")
+                    .insert(rt.record.members[idx], received_at);
+                let fix = Fix {
+                    lat,
+                    lon,
+                    accuracy_m,
+                    at_ms,
+                };
+                if let Err(e) = self.moved(&mut rt, idx, fix, received_at, false).await {
+                    tracing::warn!(error = ?e, "cannot apply a fix another node shared");
+                }
+            }
+            BondEvent::Heard { idx, at, .. } => {
+                let idx = usize::from(idx.min(1));
+                self.last_heard
+                    .lock()
+                    .expect("hub lock")
+                    .insert(rt.record.members[idx], at);
+                if let Some(event) = rt.heard(idx, at) {
+                    self.publish_contact(&rt, idx, event);
+                }
+            }
+            BondEvent::Guard { idx, on, .. } => rt.guarded[usize::from(idx.min(1))] = on,
+            BondEvent::Ended { .. } => {
+                rt.ended = true;
+                self.forget_bond(&rt.record);
+            }
+            BondEvent::PinChanged { pinned, .. } => {
+                if let Err(e) = self.meeting_changed(&mut rt, pinned).await {
+                    tracing::warn!(error = ?e, "cannot read a pin another node changed");
+                }
+            }
+            BondEvent::Formed { .. }
+            | BondEvent::PlacesChanged { .. }
+            | BondEvent::SummonsChanged { .. }
+            | BondEvent::GlimpseAsked { .. } => {}
+        }
+    }
+}

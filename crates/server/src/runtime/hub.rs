@@ -1,0 +1,414 @@
+//! The hub: the run-time state of one node, and the bonds' core. It keeps, per live
+//! bond, the runtime the rules need (`BondRuntime`: fixes, tiers with their
+//! hysteresis, contact, stretch, guards) behind one async mutex per bond, so the two
+//! partners' updates are applied one at a time and their events go out in order; and
+//! the state of the features beside it (places, summonses, the camera relay, where
+//! pictures and parcels are kept).
+//!
+//! Handlers (HTTP and the link) call the hub; the hub writes to the store first and
+//! publishes on the bus after, so nothing is announced that is not committed.
+//!
+//! This file has what every feature builds on: finding and loading a bond's runtime,
+//! publishing, contact, and the journals' opening. The hub's other methods are grouped
+//! by feature, one file each, above this one: a fix and what other nodes share
+//! (`fixes.rs`), messages and thoughts (`messages.rs`), making and ending a bond
+//! (`bonding.rs`), places (`places.rs`), the meeting point (`meeting.rs`), glimpse and
+//! sight (`sight.rs`), trace strokes (`trace.rs`), the OwnTracks friend (`owntracks.rs`).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use haurach_bond::contact::ContactEvent;
+use haurach_bond::{Contact, StretchDetector, Tier, TierChange, TierState};
+use haurach_proto::{ContactState, ServerFrame};
+use haurach_store::blobs::Blobs;
+use haurach_store::files::Files;
+use haurach_store::{AccountId, BondId, BondRecord, PositionRecord, Store, StoreError};
+use tokio::sync::Mutex as AsyncMutex;
+
+use super::bond::BondRuntime;
+use super::message_writer::MessageWriter;
+use super::needle::Needle;
+use super::pictures::Pictures;
+use super::place_cache::PlaceCache;
+use super::position_writer::PositionWriter;
+use super::relay::Relay;
+use super::summons::Tracker;
+use crate::bus::{BondEvent, Bus, Frame};
+use crate::clock::now_ms;
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+
+/// Where one partner's bond stands for a tier at a moment ([`Hub::standing`]).
+#[derive(Debug, Clone)]
+pub struct TierStanding {
+    /// The bond.
+    pub bond: BondRecord,
+    /// Which member the partner asking is (0 or 1).
+    pub idx: usize,
+    /// Whether the tier is open.
+    pub open: bool,
+    /// The strength of the bond (0 while a position is missing).
+    pub strength: f64,
+    /// The distance as this partner may know it (coarse beyond sight range), if known.
+    pub distance_m: Option<f64>,
+}
+
+/// The hub: the run-time state of one node. Shared by every handler through the HTTP
+/// layer's state.
+pub struct Hub<S, B> {
+    /// Durable storage.
+    pub store: S,
+    /// Live events.
+    pub bus: B,
+    /// The configuration the server was started with.
+    pub config: Config,
+    /// Counters for `/metrics`.
+    pub metrics: Metrics,
+    /// The runtime of every bond touched since start, by id. The map's lock is held only
+    /// to look up or insert (or, in the sweep, to read each bond's contact deadline); each
+    /// runtime has its own async lock.
+    bonds: Mutex<HashMap<BondId, BondEntry>>,
+    /// Which bond each account is in (`None`: known to be unbonded), filled on demand.
+    /// The index says which member of the bond the account is.
+    pub(crate) membership: Mutex<HashMap<AccountId, Option<(BondId, usize)>>>,
+    /// Each account's places and whether they are inside, loaded on first use.
+    pub(crate) places: PlaceCache,
+    /// Group-commits positions.
+    pub(crate) positions: PositionWriter,
+    /// Group-commits messages.
+    pub(crate) messages: MessageWriter,
+    /// When each account was last heard from since start, bonded or not, so a bond made
+    /// a moment after its partner was active starts with contact live.
+    pub(crate) last_heard: Mutex<HashMap<AccountId, i64>>,
+    /// Accepted summonses, which follow their parties' positions.
+    pub summons: Tracker,
+    /// Camera frames (glimpse and sight) between partners' links.
+    pub relay: Relay,
+    /// Where pictures and journal photos are kept, and the permits to decode them.
+    pub pictures: Pictures,
+    /// Where parcels' bytes are kept (`DATA/parcels`, or PostgreSQL).
+    pub blobs: Blobs,
+}
+
+/// A bond's runtime in the hub's map, with the moment it next needs the sweep, which
+/// the sweep reads without taking the runtime's lock.
+#[derive(Clone)]
+struct BondEntry {
+    runtime: Arc<AsyncMutex<BondRuntime>>,
+    /// [`BondRuntime::contact_due`], shared.
+    contact_due: Arc<AtomicI64>,
+}
+
+impl BondEntry {
+    fn new(runtime: BondRuntime) -> BondEntry {
+        BondEntry {
+            contact_due: runtime.contact_due.clone(),
+            runtime: Arc::new(AsyncMutex::new(runtime)),
+        }
+    }
+}
+
+/// A bond runtime and which member the caller is.
+pub(crate) struct Held {
+    pub(crate) runtime: Arc<AsyncMutex<BondRuntime>>,
+    pub(crate) idx: usize,
+}
+
+impl Held {
+    /// Locks the runtime; a bond that ended meanwhile is no bond.
+    pub(crate) async fn lock(&self) -> Result<tokio::sync::MutexGuard<'_, BondRuntime>, ApiError> {
+        let rt = self.runtime.lock().await;
+        if rt.ended {
+            return Err(not_bonded());
+        }
+        Ok(rt)
+    }
+}
+
+impl<S: Store, B: Bus> Hub<S, B> {
+    /// A hub over a store, a bus, and where parcels' and pictures' bytes are kept.
+    pub fn new(store: S, bus: B, blobs: Blobs, files: Files, config: Config) -> Hub<S, B> {
+        Hub {
+            relay: Relay::default(),
+            pictures: Pictures::new(&config.data, config.max_image_megapixels, files),
+            blobs,
+            bus,
+            config,
+            metrics: Metrics::default(),
+            bonds: Mutex::new(HashMap::new()),
+            membership: Mutex::new(HashMap::new()),
+            last_heard: Mutex::new(HashMap::new()),
+            places: PlaceCache::default(),
+            summons: Tracker::default(),
+            positions: PositionWriter::start(store.clone()),
+            messages: MessageWriter::start(store.clone()),
+            store,
+        }
+    }
+
+    fn timeout_ms(&self) -> i64 {
+        (self.config.contact_timeout_s * 1000.0) as i64
+    }
+
+    pub(crate) fn publish(&self, to: AccountId, frame: &ServerFrame) {
+        self.bus.tell(to, frame);
+    }
+
+    /// Tells `to`'s links on this node only (each node tells its own links what follows
+    /// from a bond's shared state).
+    pub(crate) fn publish_local(&self, to: AccountId, frame: &ServerFrame) {
+        self.bus.publish_local(to, Frame::of(frame));
+    }
+
+    /// The runtime of `account`'s bond, loading it from the store on first use.
+    pub(crate) async fn held(&self, account: AccountId) -> Result<Option<Held>, StoreError> {
+        let cached = self
+            .membership
+            .lock()
+            .expect("hub lock")
+            .get(&account)
+            .copied();
+        let record = match cached {
+            Some(None) => return Ok(None),
+            Some(Some((bond_id, idx))) => {
+                if let Some(runtime) = self.runtime_loaded(bond_id) {
+                    return Ok(Some(Held { runtime, idx }));
+                }
+                self.store.bond_of(account).await?
+            }
+            None => self.store.bond_of(account).await?,
+        };
+        let Some(record) = record else {
+            // With several nodes, another node may bond this account at any moment: an
+            // unbonded account is looked up each time (it costs only the unbonded).
+            if !self.bus.several_nodes() {
+                self.membership
+                    .lock()
+                    .expect("hub lock")
+                    .insert(account, None);
+            }
+            return Ok(None);
+        };
+        let idx = record
+            .index_of(account)
+            .expect("bond_of returns the account's bond");
+        let runtime = match self.runtime_loaded(record.id) {
+            Some(rt) => rt,
+            None => {
+                let entry = BondEntry::new(self.load_runtime(record.clone()).await?);
+                // Another task may have loaded it meanwhile: keep the first.
+                self.bonds
+                    .lock()
+                    .expect("hub lock")
+                    .entry(record.id)
+                    .or_insert(entry)
+                    .runtime
+                    .clone()
+            }
+        };
+        {
+            let mut membership = self.membership.lock().expect("hub lock");
+            for (i, member) in record.members.into_iter().enumerate() {
+                membership.insert(member, Some((record.id, i)));
+            }
+        }
+        Ok(Some(Held { runtime, idx }))
+    }
+
+    /// The runtime of `bond` if this node has loaded it.
+    pub(crate) fn runtime_loaded(&self, bond: BondId) -> Option<Arc<AsyncMutex<BondRuntime>>> {
+        let bonds = self.bonds.lock().expect("hub lock");
+        bonds.get(&bond).map(|e| e.runtime.clone())
+    }
+
+    async fn load_runtime(&self, record: BondRecord) -> Result<BondRuntime, StoreError> {
+        let now = now_ms();
+        let mut positions = [None, None];
+        for (i, member) in record.members.iter().enumerate() {
+            positions[i] = self.store.position(*member).await?;
+        }
+        let contact = std::array::from_fn(|i| {
+            let heard = self
+                .last_heard
+                .lock()
+                .expect("hub lock")
+                .get(&record.members[i])
+                .copied();
+            let stored = positions[i].map(|p: PositionRecord| p.received_at);
+            Contact::new(self.timeout_ms(), heard.max(stored), now)
+        });
+        let fixes = positions.map(|p| p.map(|p| p.fix));
+        let stretch = fixes.map(|f| StretchDetector::new(self.config.max_speed_kmh, f));
+        let mut runtime = BondRuntime {
+            tiers: TierState::new(record.open_tiers),
+            record,
+            fixes,
+            contact,
+            stretch,
+            guarded: [false, false],
+            ended: false,
+            needle: Needle::default(),
+            told: [None, None],
+            journals_opened: false,
+            contact_due: Arc::new(AtomicI64::new(0)),
+        };
+        runtime.note_contact_due();
+        // The stored tiers carry the hysteresis; the stored fixes say where the partners
+        // are. Tiers are written a moment after they change, so after a crash the two can
+        // disagree: the fixes win, and the stored tiers only keep open what the band allows.
+        if let Some(span) = runtime.span() {
+            let profile = runtime.record.profile;
+            if !runtime.tiers.update(profile, span.pessimistic_m).is_empty() {
+                self.positions
+                    .queue_tiers(runtime.record.id, runtime.tiers.open());
+            }
+        }
+        // Loaded together (after a restart, or on a node that had not held the bond):
+        // the journals may not have been opened yet. Opening is idempotent.
+        self.open_journals(&mut runtime).await;
+        Ok(runtime)
+    }
+
+    pub(crate) fn forget_bond(&self, record: &BondRecord) {
+        self.bonds.lock().expect("hub lock").remove(&record.id);
+        let mut membership = self.membership.lock().expect("hub lock");
+        for member in record.members {
+            membership.remove(&member);
+        }
+    }
+
+    pub(crate) fn publish_contact(&self, rt: &BondRuntime, idx: usize, event: ContactEvent) {
+        let frame = match event {
+            ContactEvent::Lost { .. } => ServerFrame::Contact {
+                who: rt.record.names[idx].clone(),
+                state: ContactState::Lost,
+                lost_for_ms: None,
+            },
+            ContactEvent::Restored { lost_for_ms } => ServerFrame::Contact {
+                who: rt.record.names[idx].clone(),
+                state: ContactState::Live,
+                lost_for_ms: Some(lost_for_ms),
+            },
+        };
+        for member in rt.record.members {
+            self.publish_local(member, &frame);
+        }
+    }
+
+    /// The caller was heard from (any frame on the link, any write over HTTP).
+    pub async fn heard(&self, account: AccountId) -> Result<(), ApiError> {
+        let now = now_ms();
+        self.last_heard
+            .lock()
+            .expect("hub lock")
+            .insert(account, now);
+        if let Some(held) = self.held(account).await? {
+            let mut rt = held.lock().await?;
+            if let Some(event) = rt.heard(held.idx, now) {
+                self.publish_contact(&rt, held.idx, event);
+            }
+            self.bus.share(BondEvent::Heard {
+                bond: rt.record.id.0,
+                idx: held.idx as u8,
+                at: now,
+            });
+        }
+        Ok(())
+    }
+
+    /// Opens both partners' journals to their bond when the memories tier is open and
+    /// this node has not opened them since it opened: the moment the partners come
+    /// together, whether or not either touches a journal then (see the journals' handlers). Called
+    /// under the bond's lock after its tiers moved, before the change is announced.
+    ///
+    /// Every node holding the bond does this for its own copy; the store only marks
+    /// entries not yet opened, so the second time is a no-op. A failure is logged and
+    /// tried again at the partners' next fix while they are still together (and the
+    /// journals also open whenever either touches them together).
+    pub(crate) async fn open_journals(&self, rt: &mut BondRuntime) {
+        if !rt.tiers.is_open(Tier::Memories) {
+            rt.journals_opened = false;
+            return;
+        }
+        if rt.journals_opened {
+            return;
+        }
+        let now = now_ms();
+        for member in rt.record.members {
+            if let Err(e) = self.store.open_memories(member, rt.record.id, now).await {
+                tracing::warn!(error = %e, "cannot open the journals of partners together");
+                return;
+            }
+        }
+        rt.journals_opened = true;
+    }
+
+    pub(crate) fn publish_tier_changes(&self, rt: &BondRuntime, changes: &[TierChange]) {
+        for change in changes {
+            let frame = ServerFrame::Tier {
+                tier: change.tier,
+                open: change.open,
+                range_m: rt.record.profile.range_m(change.tier),
+            };
+            for member in rt.record.members {
+                self.publish_local(member, &frame);
+            }
+        }
+    }
+
+    /// Where `account`'s bond stands for `tier` right now, or `None` when unbonded.
+    pub async fn standing(
+        &self,
+        account: AccountId,
+        tier: Tier,
+    ) -> Result<Option<TierStanding>, ApiError> {
+        let Some(held) = self.held(account).await? else {
+            return Ok(None);
+        };
+        let rt = held.lock().await?;
+        let pulled = rt.pull_now(held.idx);
+        Ok(Some(TierStanding {
+            bond: rt.record.clone(),
+            idx: held.idx,
+            open: rt.tiers.is_open(tier),
+            strength: pulled.map_or(0.0, |p| p.1),
+            distance_m: pulled.map(|p| p.0.distance_m),
+        }))
+    }
+
+    /// Declares lost every partner silent for longer than the contact timeout. Called
+    /// periodically by the server.
+    pub async fn sweep(&self) {
+        let now = now_ms();
+        // Only bonds whose deadline has passed are locked: with thousands of live bonds,
+        // locking each every sweep held the links' thread for milliseconds.
+        let due: Vec<_> = self
+            .bonds
+            .lock()
+            .expect("hub lock")
+            .values()
+            .filter(|e| e.contact_due.load(Ordering::Relaxed) < now)
+            .map(|e| e.runtime.clone())
+            .collect();
+        for runtime in due {
+            let mut rt = runtime.lock().await;
+            for idx in 0..2 {
+                if let Some(event) = rt.contact[idx].tick(now) {
+                    self.publish_contact(&rt, idx, event);
+                }
+            }
+            rt.note_contact_due();
+        }
+    }
+}
+
+/// The problem for a caller who has no bond.
+pub(crate) fn not_bonded() -> ApiError {
+    ApiError::not_found(
+        "not_bonded",
+        "you have no partner yet: make an invite or accept your partner's",
+    )
+}

@@ -1,0 +1,289 @@
+//! Messages between partners (voice, feelings, the alarm, pictures' notices), thoughts
+//! as they are typed, and guarding them: the hub's methods that check a message against
+//! the open tiers, commit it, and only then tell both partners.
+
+use haurach_bond::Tier;
+use haurach_bond::thoughts::Edit;
+use haurach_proto::{Feeling, Message, MessageKind, SendMessage, ServerFrame};
+use haurach_store::{
+    AccountId, Appended, BondRecord, MessageRecord, NewMessage, Store, StoreError,
+};
+
+use super::hub::{Hub, not_bonded};
+use crate::bus::{BondEvent, Bus};
+use crate::clock::{now_ms, timestamp};
+use crate::error::ApiError;
+
+impl<S: Store, B: Bus> Hub<S, B> {
+    /// Stores a message if its tier is open and tells both partners. Returns the message
+    /// and whether it is new (false: a retry of one already stored).
+    pub async fn send_message(
+        &self,
+        account: AccountId,
+        send: SendMessage,
+    ) -> Result<(Message, bool), ApiError> {
+        validate_message(&send)?;
+        self.deliver_message(account, send).await
+    }
+
+    /// [`Hub::send_message`] without checking the message's shape: for kinds that only
+    /// the server composes (an `image` message, after its picture is stored).
+    pub(crate) async fn deliver_message(
+        &self,
+        account: AccountId,
+        send: SendMessage,
+    ) -> Result<(Message, bool), ApiError> {
+        let Some(held) = self.held(account).await? else {
+            return Err(not_bonded());
+        };
+        // The caller has been heard already: the HTTP extractor and the link both say so.
+        let rt = held.lock().await?;
+        let tier = send.kind.tier();
+        if !rt.tiers.is_open(tier) {
+            // A retry of a message accepted before the partners drifted apart still gets
+            // its answer; a new one is refused without being stored.
+            if let Some(stored) = self.store.message_by_client_id(account, &send.id).await? {
+                return Ok((message_view(&rt.record, &stored), false));
+            }
+            let distance = rt.pull_now(held.idx).map(|p| p.0.distance_m);
+            return Err(ApiError::tier_closed(
+                tier,
+                rt.record.profile.range_m(tier),
+                distance,
+            ));
+        }
+        let record = rt.record.clone();
+        // The bond is free again before the commit: messages of one bond may share a
+        // batch. The writer publishes each new message right after the commit, in
+        // sequence order, so links (which skip what they have seen by sequence number)
+        // never see a later message before an earlier one.
+        drop(rt);
+        let announce = {
+            let (bus, record) = (self.bus.clone(), record.clone());
+            Box::new(move |appended: &Appended| {
+                if let Appended::New(m) = appended {
+                    let frame = ServerFrame::Message {
+                        message: message_view(&record, m),
+                    };
+                    for member in record.members {
+                        bus.tell(member, &frame);
+                    }
+                }
+            })
+        };
+        let appended = self
+            .messages
+            .append(
+                NewMessage {
+                    bond: record.id,
+                    sender: account,
+                    client_id: send.id.clone(),
+                    kind: send.kind,
+                    body: send.body.clone(),
+                    feeling: send.feeling,
+                    sent_at: now_ms(),
+                },
+                announce,
+            )
+            .await?;
+        let (stored, is_new) = match appended {
+            Appended::Existing(m) => (m, false),
+            Appended::Conflict(_) => {
+                return Err(ApiError::conflict(
+                    "message_id_reused",
+                    format!(
+                        "you already sent a different message with id {:?}; use a new id",
+                        send.id
+                    ),
+                ));
+            }
+            Appended::New(m) => (m, true),
+        };
+        if is_new {
+            self.metrics.messages.inc();
+        }
+        let message = message_view(&record, &stored);
+        Ok((message, is_new))
+    }
+
+    /// A page of the bond's messages after `after`.
+    pub async fn messages(
+        &self,
+        account: AccountId,
+        after: i64,
+        limit: u32,
+    ) -> Result<(Vec<Message>, bool), ApiError> {
+        let Some(held) = self.held(account).await? else {
+            return Err(not_bonded());
+        };
+        let record = held.lock().await?.record.clone();
+        let mut page = self
+            .store
+            .messages_after(record.id, after, limit + 1)
+            .await?;
+        let more = page.len() > limit as usize;
+        page.truncate(limit as usize);
+        Ok((
+            page.iter().map(|m| message_view(&record, m)).collect(),
+            more,
+        ))
+    }
+
+    /// The receiver acknowledges an alarm; both partners are told.
+    pub async fn acknowledge_alarm(
+        &self,
+        account: AccountId,
+        seq: i64,
+    ) -> Result<Message, ApiError> {
+        let Some(held) = self.held(account).await? else {
+            return Err(not_bonded());
+        };
+        let rt = held.lock().await?;
+        let alarm = match self
+            .store
+            .acknowledge_alarm(rt.record.id, seq, account, now_ms())
+            .await
+        {
+            Ok(alarm) => alarm,
+            Err(StoreError::NotFound(_)) => {
+                return Err(ApiError::not_found(
+                    "alarm_not_found",
+                    format!("there is no alarm {seq} in your bond"),
+                ));
+            }
+            Err(StoreError::Conflict(_)) => {
+                return Err(ApiError::conflict(
+                    "own_alarm",
+                    "you raised this alarm: only your partner can acknowledge it",
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let frame = ServerFrame::AlarmAcknowledged {
+            seq,
+            by: rt.record.names[held.idx].clone(),
+        };
+        for member in rt.record.members {
+            self.publish(member, &frame);
+        }
+        Ok(message_view(&rt.record, &alarm))
+    }
+
+    /// The caller has seen every message up to `seq`.
+    pub async fn delivered(&self, account: AccountId, seq: i64) -> Result<(), ApiError> {
+        Ok(self.store.set_delivered(account, seq).await?)
+    }
+
+    /// Passes a batch of thought edits to the partner, if thoughts are open and the
+    /// sender is not guarding them. Never stored. Returns whether it passed.
+    pub async fn thought(
+        &self,
+        account: AccountId,
+        seq: u64,
+        reset: bool,
+        edits: Vec<Edit>,
+    ) -> Result<bool, ApiError> {
+        let Some(held) = self.held(account).await? else {
+            return Err(not_bonded());
+        };
+        let rt = held.lock().await?;
+        if rt.guarded[held.idx] || !rt.tiers.is_open(Tier::Thoughts) {
+            return Ok(false);
+        }
+        self.metrics.thoughts.inc();
+        let frame = ServerFrame::Thought { seq, reset, edits };
+        self.publish(rt.record.members[1 - held.idx], &frame);
+        Ok(true)
+    }
+
+    /// Guards or unguards the caller's thoughts; the partner is told.
+    pub async fn guard(&self, account: AccountId, on: bool) -> Result<(), ApiError> {
+        let Some(held) = self.held(account).await? else {
+            return Err(not_bonded());
+        };
+        let mut rt = held.lock().await?;
+        if rt.guarded[held.idx] != on {
+            rt.guarded[held.idx] = on;
+            self.bus.share(BondEvent::Guard {
+                bond: rt.record.id.0,
+                idx: held.idx as u8,
+                on,
+            });
+            let partner = rt.record.members[1 - held.idx];
+            self.publish(partner, &ServerFrame::Guard { on });
+            if on {
+                // Whatever the partner had on screen is withdrawn: an empty reset.
+                let clear = ServerFrame::Thought {
+                    seq: 0,
+                    reset: true,
+                    edits: Vec::new(),
+                };
+                self.publish(partner, &clear);
+            }
+        }
+        Ok(())
+    }
+}
+
+fn validate_message(send: &SendMessage) -> Result<(), ApiError> {
+    if send.id.is_empty() || send.id.chars().count() > 64 {
+        return Err(ApiError::invalid(
+            "invalid_message_id",
+            "a message id must be 1 to 64 characters",
+        ));
+    }
+    let body_len = send.body.as_ref().map_or(0, |b| b.chars().count());
+    if body_len > 4000 {
+        return Err(ApiError::invalid(
+            "body_too_long",
+            format!("a message body is at most 4,000 characters, this one has {body_len}"),
+        ));
+    }
+    match send.kind {
+        MessageKind::Voice if send.body.as_deref().is_none_or(|b| b.trim().is_empty()) => Err(
+            ApiError::invalid("body_required", "a voice message needs a non-empty body"),
+        ),
+        MessageKind::Voice if send.feeling.is_some() => Err(ApiError::invalid(
+            "unexpected_feeling",
+            "a voice message carries no feeling; send a feeling message for that",
+        )),
+        MessageKind::Feeling if send.feeling.is_none() => Err(ApiError::invalid(
+            "feeling_required",
+            format!(
+                "a feeling message needs a feeling, one of: {}",
+                Feeling::ALL.map(Feeling::key).join(", ")
+            ),
+        )),
+        MessageKind::Feeling if send.body.is_some() => Err(ApiError::invalid(
+            "unexpected_body",
+            "a feeling message carries no body; send a voice message for words",
+        )),
+        MessageKind::Alarm if send.feeling.is_some() => Err(ApiError::invalid(
+            "unexpected_feeling",
+            "an alarm carries no feeling",
+        )),
+        MessageKind::Image => Err(ApiError::invalid(
+            "use_images_route",
+            "send a picture with POST /api/v1/bond/images; its message follows by itself",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// A stored message as the API shows it.
+pub fn message_view(bond: &BondRecord, m: &MessageRecord) -> Message {
+    let from = bond
+        .index_of(m.sender)
+        .map(|i| bond.names[i].clone())
+        .unwrap_or_default();
+    Message {
+        seq: m.seq,
+        id: m.client_id.clone(),
+        from,
+        kind: m.kind,
+        body: m.body.clone(),
+        feeling: m.feeling,
+        sent_at: timestamp(m.sent_at),
+        acknowledged_at: m.acknowledged_at.map(timestamp),
+    }
+}
