@@ -11,6 +11,7 @@
 //!   group-commit writers [`position_writer`] and [`message_writer`];
 //! - [`hub`]: the [`Hub`] itself and what every feature builds on;
 //! - the hub's methods by feature: [`messages`], [`bonding`], [`places`], [`meeting`],
+//!   [`images`] (pictures between partners), [`memories`] (the journals),
 //!   [`sight`], [`trace`], [`owntracks`], and [`fixes`] (a fix arrives; what other
 //!   nodes share), which calls on the others.
 
@@ -18,7 +19,9 @@ pub mod bond;
 pub mod bonding;
 pub mod fixes;
 pub mod hub;
+pub mod images;
 pub mod meeting;
+pub mod memories;
 pub mod message_writer;
 pub mod messages;
 pub mod needle;

@@ -10,6 +10,7 @@ use haurach_picture::{Kind, Limits};
 use haurach_store::files::Files;
 use haurach_store::{ImageId, ImageRecord};
 use tokio::sync::Semaphore;
+use uuid::Uuid;
 
 use crate::error::ApiError;
 
@@ -78,6 +79,52 @@ impl Pictures {
 
 pub(crate) fn extension(mime: &str) -> &'static str {
     Kind::from_mime(mime).map_or("bin", Kind::extension)
+}
+
+impl Pictures {
+    /// The picture at `side` (its longest side), cut and cached on first request.
+    pub(crate) async fn rendition(
+        &self,
+        image: &ImageRecord,
+        side: u32,
+    ) -> Result<Vec<u8>, ApiError> {
+        let longest = image.width.max(image.height);
+        let pictures = self;
+        let full = pictures.full_path(image);
+        let read_full = || async {
+            pictures
+                .files
+                .get(&pictures.data, &full)
+                .await
+                .map_err(ApiError::internal)?
+                .ok_or_else(|| ApiError::internal("a stored picture's file is missing"))
+        };
+        if side >= longest {
+            return read_full().await;
+        }
+        // Renditions are a cache on this node's disk, whichever store keeps the pictures.
+        let path = pictures.rendition_path(image, side);
+        match tokio::fs::read(&path).await {
+            Ok(bytes) => return Ok(bytes),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(ApiError::internal(e)),
+        }
+        let stripped = read_full().await?;
+        let _permit = pictures.work.acquire().await.map_err(ApiError::internal)?;
+        tokio::task::spawn_blocking(move || -> Result<Vec<u8>, ApiError> {
+            let bytes = haurach_picture::render(&stripped, side).map_err(ApiError::internal)?;
+            // A cache: it can be cut again, so it is not synced. The rename makes a
+            // half-written file impossible to read.
+            let tmp = path.with_extension(format!("{}.tmp", Uuid::now_v7()));
+            std::fs::create_dir_all(path.parent().expect("a rendition has a directory"))
+                .and_then(|()| std::fs::write(&tmp, &bytes))
+                .and_then(|()| std::fs::rename(&tmp, &path))
+                .map_err(ApiError::internal)?;
+            Ok(bytes)
+        })
+        .await
+        .map_err(ApiError::internal)?
+    }
 }
 
 /// The problem for an image that is not in the caller's bond.

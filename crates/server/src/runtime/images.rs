@@ -1,0 +1,323 @@
+//! Pictures between partners: sending one, and how sharp a picture each partner gets
+//! (the hub's methods; the routes are in `http/images.rs`, where the files are kept in
+//! [`pictures`](super::pictures)).
+//!
+//! An upload (`POST /api/v1/bond/images?id=CLIENT_ID`, the picture's bytes as the body)
+//! is checked and stripped of its metadata by `haurach_picture` on a blocking thread,
+//! under the pictures' permits (so a burst of uploads cannot decode more pictures at once
+//! than there are permits, whatever their size). Then, in this order:
+//!
+//! 1. the original and the stripped picture are written to `DATA/images/ID/` and synced
+//!    (with several nodes, to PostgreSQL: see `haurach_store::files`),
+//! 2. the image's row is committed,
+//! 3. its `image` message (body: the image's id) is committed and published, which is
+//!    when the sender is answered and the partner told.
+//!
+//! A crash between 2 and 3 leaves an image without its message; the sender's retry with
+//! the same `id` finds the image and sends the message. Nothing reaches the partner
+//! before it is committed, and the partner only ever sees the stripped picture.
+//!
+//! The receiver sees a rendition whose longest side follows
+//! `haurach_bond::images::rendition_side` at the highest strength the bond has had since
+//! the image was sent (stored per image, only ever raised): coming closer sharpens it,
+//! moving apart does not take it back. The sender sees their picture at full size and
+//! may fetch their original back. Renditions are cut on first request and cached beside
+//! the picture.
+
+use bytes::Bytes;
+use haurach_bond::Tier;
+use haurach_bond::images::{LADDER, THUMBNAIL_SIDE, rendition_side};
+use haurach_proto::{ImageList, ImageView, MessageKind, SendMessage};
+use haurach_store::{AccountId, ImageId, ImageRecord, Store, StoreError};
+use http::StatusCode;
+use uuid::Uuid;
+
+use super::hub::{Hub, TierStanding, not_bonded};
+use super::pictures::no_such_image;
+use crate::bus::Bus;
+use crate::clock::{now_ms, timestamp};
+use crate::error::ApiError;
+
+/// The largest side `viewer` may see of `image` now, raising the strength it has been
+/// seen at when the viewer is its receiver.
+async fn allowed_side<S: Store>(
+    store: &S,
+    standing: &TierStanding,
+    viewer: AccountId,
+    image: &ImageRecord,
+) -> Result<(u32, f64), ApiError> {
+    let longest = image.width.max(image.height);
+    if image.sender == viewer {
+        return Ok((longest, image.seen_strength));
+    }
+    let seen = store
+        .raise_seen_strength(image.id, standing.strength)
+        .await?;
+    Ok((
+        rendition_side(standing.bond.profile, seen).of(longest),
+        seen,
+    ))
+}
+
+fn view(standing: &TierStanding, image: &ImageRecord, side: u32, seen: f64) -> ImageView {
+    let from = standing
+        .bond
+        .index_of(image.sender)
+        .map(|i| standing.bond.names[i].clone())
+        .unwrap_or_default();
+    ImageView {
+        id: image.id.0,
+        client_id: image.client_id.clone(),
+        from,
+        width: image.width,
+        height: image.height,
+        side,
+        seen_strength: seen,
+        picture: format!("/api/v1/bond/images/{}/picture?side={side}", image.id.0),
+        sent_at: timestamp(image.sent_at),
+    }
+}
+
+/// The rung a requested side snaps down to, so a picture has a bounded number of
+/// cached renditions.
+fn snap(side: u32) -> u32 {
+    LADDER
+        .iter()
+        .rev()
+        .find(|&&rung| rung <= side)
+        .copied()
+        .unwrap_or(THUMBNAIL_SIDE)
+}
+
+impl<S: Store, B: Bus> Hub<S, B> {
+    /// Where `account`'s bond stands for pictures.
+    async fn image_standing(&self, account: AccountId) -> Result<TierStanding, ApiError> {
+        self.standing(account, Tier::Images)
+            .await?
+            .ok_or_else(not_bonded)
+    }
+
+    /// `sender` sends a picture under `client_id` (a retry with the same id answers as
+    /// the first time). `bytes` is the body as read, or the problem reading it. Returns
+    /// whether it was new, and the picture as the sender sees it.
+    pub async fn send_image(
+        &self,
+        sender: AccountId,
+        client_id: String,
+        bytes: Result<Bytes, ApiError>,
+    ) -> Result<(bool, ImageView), ApiError> {
+        if client_id.is_empty() || client_id.chars().count() > 64 {
+            return Err(ApiError::invalid(
+                "invalid_message_id",
+                "an image id must be 1 to 64 characters",
+            ));
+        }
+        let standing = self.image_standing(sender).await?;
+        // A retry of an upload that was stored: finish it (its message may be missing after
+        // a crash) and answer as the first time did.
+        if let Some(existing) = self.store.image_by_client_id(sender, &client_id).await? {
+            return self.finish(&standing, sender, existing, false).await;
+        }
+        if let Some(other) = self.store.message_by_client_id(sender, &client_id).await?
+            && other.kind != MessageKind::Image
+        {
+            return Err(ApiError::conflict(
+                "message_id_reused",
+                format!("you already sent a different message with id {client_id:?}; use a new id"),
+            ));
+        }
+        if !standing.open {
+            return Err(ApiError::tier_closed(
+                Tier::Images,
+                standing.bond.profile.range_m(Tier::Images),
+                standing.distance_m,
+            ));
+        }
+        let bytes = bytes?;
+        if bytes.is_empty() {
+            return Err(ApiError::bad_request(
+                "image_required",
+                "send the picture's bytes (JPEG, PNG or WebP) as the request body",
+            ));
+        }
+
+        let pictures = &self.pictures;
+        let accepted = {
+            let _permit = pictures.work.acquire().await.map_err(ApiError::internal)?;
+            let (bytes, limits) = (bytes.clone(), pictures.limits);
+            tokio::task::spawn_blocking(move || haurach_picture::accept(&bytes, limits))
+                .await
+                .map_err(ApiError::internal)??
+        };
+        let record = ImageRecord {
+            id: ImageId::new(),
+            bond: standing.bond.id,
+            sender,
+            client_id: client_id.clone(),
+            original_type: accepted.kind.mime().to_owned(),
+            stripped_type: accepted.stripped_kind.mime().to_owned(),
+            width: accepted.width,
+            height: accepted.height,
+            original_size: bytes.len() as u64,
+            sent_at: now_ms(),
+            // The receiver is told of it now: what they may see starts at today's strength.
+            seen_strength: standing.strength,
+        };
+        {
+            let (original, full) = (pictures.original_path(&record), pictures.full_path(&record));
+            pictures
+                .files
+                .put(
+                    &pictures.data,
+                    vec![(original, bytes.to_vec()), (full, accepted.stripped)],
+                )
+                .await
+                .map_err(ApiError::internal)?;
+        }
+        match self.store.insert_image(&record).await {
+            Ok(()) => {
+                let answer = self.finish(&standing, sender, record, true).await?;
+                // "I saw you when I sent that image to you": a short look back, if the
+                // receiver allows their camera.
+                self.return_glimpse(sender).await?;
+                Ok(answer)
+            }
+            Err(StoreError::Conflict(_)) => {
+                // A concurrent retry stored it first: ours is a spare copy.
+                let _ = pictures
+                    .files
+                    .remove_dir(&pictures.data, &pictures.image_dir(record.id))
+                    .await;
+                let existing = self
+                    .store
+                    .image_by_client_id(sender, &client_id)
+                    .await?
+                    .ok_or_else(|| ApiError::internal("an image vanished after a conflict"))?;
+                self.finish(&standing, sender, existing, false).await
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Sends (or, on a retry, finds) the image's message and answers the sender.
+    async fn finish(
+        &self,
+        standing: &TierStanding,
+        sender: AccountId,
+        image: ImageRecord,
+        is_new: bool,
+    ) -> Result<(bool, ImageView), ApiError> {
+        let (_message, message_new) = self
+            .deliver_message(
+                sender,
+                SendMessage {
+                    kind: MessageKind::Image,
+                    id: image.client_id.clone(),
+                    body: Some(image.id.0.to_string()),
+                    feeling: None,
+                },
+            )
+            .await?;
+        let side = image.width.max(image.height);
+        Ok((
+            is_new || message_new,
+            view(standing, &image, side, image.seen_strength),
+        ))
+    }
+
+    /// The pictures of `viewer`'s bond, each as sharp as `viewer` may see it now.
+    pub async fn images(&self, viewer: AccountId) -> Result<ImageList, ApiError> {
+        let standing = self.image_standing(viewer).await?;
+        let records = self.store.images_of_bond(standing.bond.id, 1000).await?;
+        let mut images = Vec::with_capacity(records.len());
+        for image in &records {
+            let (side, seen) = allowed_side(&self.store, &standing, viewer, image).await?;
+            images.push(view(&standing, image, side, seen));
+        }
+        Ok(ImageList { images })
+    }
+
+    /// Picture `id` of the bond (`None`: an id that could not be read, which names none).
+    async fn image_of(
+        &self,
+        standing: &TierStanding,
+        id: Option<Uuid>,
+    ) -> Result<ImageRecord, ApiError> {
+        let id = id.ok_or_else(no_such_image)?;
+        self.store
+            .image(ImageId(id))
+            .await?
+            .filter(|image| image.bond == standing.bond.id)
+            .ok_or_else(no_such_image)
+    }
+
+    /// Picture `id` (`None`: unreadable) for `viewer`, at most `side` pixels on its longest side (as sharp as
+    /// they may see it): its bytes, its type and the side it was cut to.
+    pub async fn picture(
+        &self,
+        viewer: AccountId,
+        id: Option<Uuid>,
+        side: Option<u32>,
+    ) -> Result<(Vec<u8>, String, u32), ApiError> {
+        let standing = self.image_standing(viewer).await?;
+        let image = self.image_of(&standing, id).await?;
+        let longest = image.width.max(image.height);
+        let (allowed, _) = allowed_side(&self.store, &standing, viewer, &image).await?;
+        let wanted = side.map_or(allowed, |s| allowed.min(s));
+        // Full size, or a rung of the ladder (never a size between two rungs).
+        let side = if wanted >= longest {
+            longest
+        } else {
+            snap(wanted).min(longest)
+        };
+        let bytes = self.pictures.rendition(&image, side).await?;
+        Ok((bytes, image.stripped_type, side))
+    }
+
+    /// The original of picture `id` (metadata and all), only for its sender: its bytes
+    /// and its type.
+    pub async fn original(
+        &self,
+        sender: AccountId,
+        id: Option<Uuid>,
+    ) -> Result<(Vec<u8>, String), ApiError> {
+        let standing = self.image_standing(sender).await?;
+        let image = self.image_of(&standing, id).await?;
+        if image.sender != sender {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "not_your_original",
+                "only the sender can fetch the original (it may carry where it was taken); ask for the picture instead",
+            ));
+        }
+        let pictures = &self.pictures;
+        let bytes = pictures
+            .files
+            .get(&pictures.data, &pictures.original_path(&image))
+            .await
+            .map_err(ApiError::internal)?
+            .ok_or_else(|| ApiError::internal("a stored picture's original is missing"))?;
+        Ok((bytes, image.original_type))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_requested_side_snaps_down_to_a_rung() {
+        assert_eq!(snap(1), THUMBNAIL_SIDE);
+        assert_eq!(snap(64), 64);
+        assert_eq!(snap(300), 256);
+        assert_eq!(snap(100_000), 3072);
+    }
+
+    #[test]
+    fn full_size_is_allowed_within_sight() {
+        assert_eq!(
+            rendition_side(haurach_bond::Profile::Story, 1.0),
+            haurach_bond::images::Side::Full
+        );
+    }
+}
