@@ -34,6 +34,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::account::fix_of;
+use super::extract::inside;
 use super::state::{AppState, TRUSTED_FOR};
 use crate::auth;
 use crate::bus::Bus;
@@ -348,6 +349,17 @@ async fn handle<S: Store, B: Bus>(
     body: &[u8],
 ) -> Result<Value, Response> {
     let account = authenticate(app, headers).await?;
+    // Like every citizen's route: an applicant or a declined account is not let in
+    // (read each time: the tower may answer while a phone keeps posting).
+    let standing = app
+        .hub
+        .store
+        .arrival(account)
+        .await
+        .map_err(|e| ApiError::from(e).into_response())?
+        .map(|a| a.standing)
+        .ok_or_else(|| unauthorized("this account no longer exists"))?;
+    inside(standing).map_err(IntoResponse::into_response)?;
     app.hub.places.owntracks_news.enrol(account);
     let device = headers
         .get("x-limit-d")

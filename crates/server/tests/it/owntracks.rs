@@ -367,3 +367,59 @@ async fn the_partners_places_reach_the_phone_as_transitions() {
         "{again}"
     );
 }
+
+/// Hardening finding 6: `/owntracks` let applicants and declined accounts in (positions
+/// and places written, 200) while every other route answered them 403.
+#[tokio::test]
+async fn the_app_is_closed_to_applicants_and_declined_accounts_like_every_route() {
+    let s = TestServer::start_with(|c| c.gate = haurach_proto::GateMode::Application).await;
+    let tower = s.citizen("celestia").await;
+    for name in ["twilight", "rarity"] {
+        let book = json!({"name": name, "password": "purple-dragon", "book": {"name": name}});
+        let (status, _) = s.call("POST", "/api/v1/accounts", None, Some(&book)).await;
+        assert_eq!(status, 202, "an application waits for the tower");
+    }
+    let waypoint = json!({"_type": "waypoint", "desc": "Library", "lat": 46.0, "lon": 7.0,
+                          "rad": 50, "tst": now_s()})
+    .to_string();
+    let decide = |name: &str, decision: &str| {
+        let (path, body) = (
+            format!("/api/v1/gate/applications/{name}/decision"),
+            json!({"decision": decision, "answer": "So be it."}),
+        );
+        let (s, tower) = (&s, &tower);
+        async move {
+            let (status, _) = s.call("POST", &path, Some(tower), Some(&body)).await;
+            assert_eq!(status, 200);
+        }
+    };
+
+    for name in ["twilight", "rarity"] {
+        let phone = Some((name, "purple-dragon"));
+        let (status, _, answer) = post(&s, phone, &location(46.0, 7.0, now_s())).await;
+        assert_eq!(
+            (status, answer["code"].as_str()),
+            (403, Some("awaiting_tower"))
+        );
+        let (status, _, _) = post(&s, phone, waypoint.as_bytes()).await;
+        assert_eq!(status, 403);
+    }
+    decide("rarity", "declined").await;
+    let (status, _, answer) =
+        post(&s, Some(("rarity", "purple-dragon")), waypoint.as_bytes()).await;
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (403, Some("application_declined"))
+    );
+
+    // Let in, she finds nothing the app sent while she waited: no place, no position.
+    decide("twilight", "approved").await;
+    let token = login(&s, "twilight").await;
+    let (_, places) = s.call("GET", "/api/v1/places", Some(&token), None).await;
+    assert_eq!(places["mine"], json!([]), "{places}");
+    let (_, me) = s.call("GET", "/api/v1/me", Some(&token), None).await;
+    assert!(me["position"].is_null(), "{me}");
+    // And from now on the app works for her.
+    let (status, _, _) = post(&s, Some(("twilight", "purple-dragon")), waypoint.as_bytes()).await;
+    assert_eq!(status, 200);
+}
