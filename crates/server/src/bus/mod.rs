@@ -50,6 +50,33 @@ impl Frame {
     }
 }
 
+/// How a [`Frame::session_ended`] begins: no server frame has this type.
+const SESSION_ENDED: &str = r#"{"type":"session_ended","session":""#;
+
+impl Frame {
+    /// Not for the socket: tells the links of an account that the session whose token
+    /// hashes to `token_hash` was logged out, so the links it opened close. (The hash
+    /// names the session; it is not a secret.)
+    pub fn session_ended(token_hash: &[u8]) -> Frame {
+        Frame {
+            seq: None,
+            json: format!("{SESSION_ENDED}{}\"}}", hex(token_hash)).into(),
+        }
+    }
+
+    /// For a [`Frame::session_ended`]: the ended session's token hash, in hex.
+    pub fn ended_session(&self) -> Option<&str> {
+        self.json
+            .strip_prefix(SESSION_ENDED)
+            .and_then(|rest| rest.strip_suffix("\"}"))
+    }
+}
+
+/// Bytes in lowercase hex.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 impl From<&str> for Frame {
     fn from(json: &str) -> Frame {
         Frame {

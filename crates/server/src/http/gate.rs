@@ -16,7 +16,7 @@ use super::account::{account_view, check_name, name_taken};
 use super::extract::{Caller, Tower, Visitor};
 use super::state::AppState;
 use crate::auth;
-use crate::bus::Bus;
+use crate::bus::{Bus, Frame};
 use crate::clock::{now_ms, timestamp};
 use crate::error::ApiError;
 use crate::error::store_problem;
@@ -192,6 +192,10 @@ pub async fn logout<S: Store, B: Bus>(
         .store
         .revoke_session(&visitor.token_hash, now_ms())
         .await?;
+    // Links opened with this token close too, on every node (committed first).
+    app.hub
+        .bus
+        .publish(visitor.account, Frame::session_ended(&visitor.token_hash));
     Ok(StatusCode::NO_CONTENT)
 }
 

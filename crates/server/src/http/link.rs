@@ -73,7 +73,7 @@ pub async fn upgrade<S: Store, B: Bus>(
         .max_frame_size(MAX_CLIENT_FRAME)
         .on_upgrade(move |socket| async move {
             app.hub.metrics.links.add(1);
-            if let Err(e) = run(&app, caller.account, query.after, socket, permit).await {
+            if let Err(e) = run(&app, &caller, query.after, socket, permit).await {
                 tracing::debug!(error = %e, "link ended");
             }
             app.hub.metrics.links.add(-1);
@@ -88,6 +88,9 @@ enum LinkError {
     Socket(#[from] axum::Error),
     #[error("{0}")]
     Api(#[from] ApiError),
+    /// The session the link was opened with was logged out.
+    #[error("the session was logged out")]
+    LoggedOut,
 }
 
 async fn send(socket: &mut WebSocket, frame: &ServerFrame) -> Result<(), LinkError> {
@@ -115,19 +118,36 @@ async fn close(socket: &mut WebSocket, code: u16, reason: &str) {
 
 async fn run<S: Store, B: Bus>(
     app: &AppState<S, B>,
-    account: AccountId,
+    caller: &Caller,
     after: Option<i64>,
     mut socket: WebSocket,
     _permit: OwnedSemaphorePermit,
 ) -> Result<(), LinkError> {
     let hub = &app.hub;
+    let account = caller.account;
+    // The session's name in the bus's `session_ended` frames.
+    let session = &crate::bus::hex(&caller.token_hash);
     let mut shutdown = app.shutdown.clone();
     let mut sub = hub.bus.subscribe(account);
     let mut view = app.hub.relay.attach(account);
+    let ended = async |socket: &mut WebSocket| {
+        close(socket, 1008, "this session was logged out: log in again").await;
+        Ok(())
+    };
+    // Logged out between the upgrade and the subscription: nobody told this link.
+    let still_in = hub
+        .store
+        .session_standing(&caller.token_hash)
+        .await
+        .map_err(ApiError::from)?;
+    if still_in.is_none() {
+        return ended(&mut socket).await;
+    }
     let mut last_sent = Box::pin(greet(app, account, after, &mut socket)).await?;
-    forward(
+    match forward(
         app,
         account,
+        session,
         &mut socket,
         &mut sub,
         &mut view,
@@ -135,6 +155,10 @@ async fn run<S: Store, B: Bus>(
         &mut last_sent,
     )
     .await
+    {
+        Err(LinkError::LoggedOut) => ended(&mut socket).await,
+        other => other,
+    }
 }
 
 /// Sends `hello` and replays the stored messages after the resume point; returns the
@@ -227,9 +251,11 @@ async fn catch_up<S: Store, B: Bus>(
 }
 
 /// Forwards live frames and takes the client's, until either side closes.
+#[allow(clippy::too_many_arguments)]
 async fn forward<S: Store, B: Bus>(
     app: &AppState<S, B>,
     account: AccountId,
+    session: &str,
     socket: &mut WebSocket,
     sub: &mut crate::bus::Subscription,
     view: &mut crate::runtime::relay::View,
@@ -249,7 +275,7 @@ async fn forward<S: Store, B: Bus>(
                         // The reply was queued, not flushed: what the frame caused for
                         // this link (a message's own copy after `sent`) goes in the same
                         // write.
-                        Box::pin(pass_waiting(app, account, socket, sub, last_sent, None)).await?;
+                        Box::pin(pass_waiting(app, account, session, socket, sub, last_sent, None)).await?;
                     }
                     WsMessage::Binary(bytes) => {
                         // Camera frames: glimpse and sight (crate::runtime::sight).
@@ -271,7 +297,7 @@ async fn forward<S: Store, B: Bus>(
             }
             frame = sub.recv() => match frame {
                 Ok(Some(frame)) => {
-                    Box::pin(pass_waiting(app, account, socket, sub, last_sent, Some(frame)))
+                    Box::pin(pass_waiting(app, account, session, socket, sub, last_sent, Some(frame)))
                         .await?;
                 }
                 Ok(None) => return Ok(()),
@@ -297,6 +323,7 @@ async fn forward<S: Store, B: Bus>(
 async fn pass_waiting<S: Store, B: Bus>(
     app: &AppState<S, B>,
     account: AccountId,
+    session: &str,
     socket: &mut WebSocket,
     sub: &mut crate::bus::Subscription,
     last_sent: &mut i64,
@@ -307,7 +334,7 @@ async fn pass_waiting<S: Store, B: Bus>(
         let Some(frame) = next.take().or_else(|| sub.try_recv().ok().flatten()) else {
             break;
         };
-        pass(app, account, socket, last_sent, frame).await?;
+        pass(app, account, session, socket, last_sent, frame).await?;
     }
     socket.flush().await?;
     Ok(())
@@ -318,10 +345,19 @@ async fn pass_waiting<S: Store, B: Bus>(
 async fn pass<S: Store, B: Bus>(
     app: &AppState<S, B>,
     account: AccountId,
+    session: &str,
     socket: &mut WebSocket,
     last_sent: &mut i64,
     frame: crate::bus::Frame,
 ) -> Result<(), LinkError> {
+    if let Some(ended) = frame.ended_session() {
+        // Another session of the account ending is not this link's business.
+        return if ended == session {
+            Err(LinkError::LoggedOut)
+        } else {
+            Ok(())
+        };
+    }
     if frame.seq.is_some_and(|seq| seq <= *last_sent) {
         return Ok(());
     }

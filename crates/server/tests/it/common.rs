@@ -305,6 +305,22 @@ impl Link {
         }
     }
 
+    /// Reads until the server closes the link; its close code and reason, or `None` if
+    /// it stays open for `wait`.
+    pub async fn closed(&mut self, wait: std::time::Duration) -> Option<(u16, String)> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let msg = tokio::time::timeout_at(deadline, self.ws.next())
+                .await
+                .ok()??;
+            if let Ok(WsMessage::Close(frame)) = msg {
+                return Some(frame.map_or((1005, String::new()), |f| {
+                    (f.code.into(), f.reason.to_string())
+                }));
+            }
+        }
+    }
+
     pub async fn close(mut self) {
         let _ = self.ws.close(None).await;
     }

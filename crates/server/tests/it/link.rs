@@ -445,3 +445,50 @@ async fn messages_sent_at_once_from_both_sides_arrive_all_in_order() {
         .await;
     assert_eq!(page["messages"].as_array().unwrap().len(), 100);
 }
+
+/// Hardening finding 5: an open link kept working after its token was logged out (sends
+/// accepted, messages delivered, positions taken) while HTTP with the same token got 401.
+#[tokio::test]
+async fn logging_out_closes_the_links_of_that_session_and_no_other() {
+    let s = TestServer::start().await;
+    let (spike, amethyst) = s.pair("spike", "amethyst", "open").await;
+    // Spike on a second device: its own session.
+    let creds = json!({"name": "spike", "password": "purple-dragon"});
+    let (_, session) = s.call("POST", "/api/v1/sessions", None, Some(&creds)).await;
+    let spike_phone = session["token"].as_str().unwrap().to_owned();
+    let mut laptop = s.link(&spike, None).await;
+    laptop.next().await;
+    let mut phone = s.link(&spike_phone, None).await;
+    phone.next().await;
+
+    let (status, _) = s
+        .call("DELETE", "/api/v1/sessions/current", Some(&spike), None)
+        .await;
+    assert_eq!(status, 204);
+    let (code, reason) = laptop
+        .closed(Duration::from_secs(5))
+        .await
+        .expect("the logged-out session's link is closed");
+    assert_eq!(code, 1008, "{reason}");
+    assert!(reason.contains("logged out"), "{reason}");
+
+    // The other device's link carries on: amethyst's voice still reaches it.
+    let send = json!({"kind": "voice", "id": "v1", "body": "still there?"});
+    let (status, _) = s
+        .call(
+            "POST",
+            "/api/v1/bond/messages",
+            Some(&amethyst),
+            Some(&send),
+        )
+        .await;
+    assert_eq!(status, 201);
+    phone
+        .until(|f| matches!(f, ServerFrame::Message { message } if message.body.as_deref() == Some("still there?")))
+        .await;
+    // And a link cannot be opened with the logged-out token.
+    assert_eq!(
+        s.call("GET", "/api/v1/link", Some(&spike), None).await.0,
+        401
+    );
+}
