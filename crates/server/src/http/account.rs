@@ -35,7 +35,7 @@ pub(crate) async fn create_session<S: Store, B: Bus>(
     body: Result<Json<Credentials>, JsonRejection>,
 ) -> Result<Json<Session>, ApiError> {
     let Json(creds) = body?;
-    if let Some(throttled) = app.login_throttled(&creds.name) {
+    if let Some(throttled) = app.logins.throttled(&creds.name) {
         return Err(throttled);
     }
     let account = app.hub.store.account_by_name(&creds.name).await?;
@@ -49,10 +49,10 @@ pub(crate) async fn create_session<S: Store, B: Bus>(
         None => false,
     };
     let Some(account) = account.filter(|_| ok) else {
-        app.login_failed(&creds.name);
+        app.logins.failed(&creds.name);
         return Err(ApiError::unauthorized("wrong name or password"));
     };
-    app.login_succeeded(&creds.name);
+    app.logins.succeeded(&creds.name);
     let token = auth::new_token();
     app.hub
         .store

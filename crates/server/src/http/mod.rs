@@ -31,6 +31,7 @@ pub mod places;
 pub mod problem;
 pub mod state;
 pub mod summons;
+pub mod throttle;
 pub mod web;
 
 pub use state::{App, AppState};

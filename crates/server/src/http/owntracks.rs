@@ -131,7 +131,7 @@ async fn authenticate<S: Store, B: Bus>(
     }
     // After the cache: someone guessing a citizen's password does not lock out their
     // phone, which keeps posting with credentials verified before.
-    if let Some(throttled) = app.login_throttled(&name) {
+    if let Some(throttled) = app.logins.throttled(&name) {
         return Err(throttled.into_response());
     }
     let account = app
@@ -151,7 +151,7 @@ async fn authenticate<S: Store, B: Bus>(
     };
     match account.filter(|_| ok) {
         Some(a) => {
-            app.login_succeeded(&name);
+            app.logins.succeeded(&name);
             app.owntracks
                 .verified
                 .lock()
@@ -160,7 +160,7 @@ async fn authenticate<S: Store, B: Bus>(
             Ok(a.id)
         }
         None => {
-            app.login_failed(&name);
+            app.logins.failed(&name);
             Err(unauthorized("wrong name or password"))
         }
     }
