@@ -26,6 +26,12 @@ pub struct Config {
     pub invite_ttl_h: f64,
     /// The most live links the server holds at once; more are refused with 503.
     pub max_links: usize,
+    /// The most HTTP connections open at once besides live links; one more is closed
+    /// the moment it is accepted.
+    pub max_connections: usize,
+    /// Seconds a connection may take to send a request's headers, or stay silent between
+    /// requests, before it is closed.
+    pub header_read_timeout_s: f64,
     /// The largest picture accepted, bytes (a larger upload is refused with 413).
     pub max_image_bytes: usize,
     /// The most pixels a picture may have, in megapixels; checked from its header before
@@ -59,6 +65,8 @@ impl Default for Config {
             max_body_bytes: 64 * 1024,
             invite_ttl_h: 24.0,
             max_links: 20_000,
+            max_connections: 10_000,
+            header_read_timeout_s: 10.0,
             max_image_bytes: 20 * 1024 * 1024,
             max_image_megapixels: 40,
             database_url: None,
@@ -149,6 +157,12 @@ impl Config {
                     config.invite_ttl_h = value.parse().map_err(|e| bad(format!("{e}")))?
                 }
                 "MAX_LINKS" => config.max_links = value.parse().map_err(|e| bad(format!("{e}")))?,
+                "MAX_CONNECTIONS" => {
+                    config.max_connections = value.parse().map_err(|e| bad(format!("{e}")))?
+                }
+                "HEADER_READ_TIMEOUT_S" => {
+                    config.header_read_timeout_s = value.parse().map_err(|e| bad(format!("{e}")))?
+                }
                 "MAX_IMAGE_BYTES" => {
                     config.max_image_bytes = value.parse().map_err(|e| bad(format!("{e}")))?
                 }
@@ -220,6 +234,18 @@ impl Config {
         if self.max_links == 0 {
             return Err(ConfigError::Invalid("max_links must be at least 1".into()));
         }
+        if self.max_connections == 0 {
+            return Err(ConfigError::Invalid(
+                "max_connections must be at least 1".into(),
+            ));
+        }
+        if !(self.header_read_timeout_s.is_finite()
+            && (0.1..=3600.0).contains(&self.header_read_timeout_s))
+        {
+            return Err(ConfigError::Invalid(
+                "header_read_timeout_s must be between 0.1 and 3600 seconds".into(),
+            ));
+        }
         if let Some(url) = &self.database_url
             && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
         {
@@ -276,6 +302,11 @@ impl Config {
              invite_ttl_h = {:.1}\n\
              # Most live links (WebSockets) held at once.\n\
              max_links = {}\n\
+             # Most other HTTP connections open at once (HAURACH_MAX_CONNECTIONS).\n\
+             max_connections = {}\n\
+             # Seconds a connection may take to send its headers, or stay silent between\n\
+             # requests, before it is closed (HAURACH_HEADER_READ_TIMEOUT_S).\n\
+             header_read_timeout_s = {:.1}\n\
              # Days each fix of a person's journey is kept, then deleted (HAURACH_JOURNEY_DAYS).\n\
              journey_days = {:.1}\n\n\
              # How newcomers get in (HAURACH_GATE, --gate): \"open\" (anyone registers),\n\
@@ -303,6 +334,8 @@ impl Config {
             d.max_body_bytes,
             d.invite_ttl_h,
             d.max_links,
+            d.max_connections,
+            d.header_read_timeout_s,
             d.journey_days,
             d.gate.key(),
             d.max_parcel_bytes,

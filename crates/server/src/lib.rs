@@ -19,8 +19,6 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::serve::ListenerExt;
-
 pub use config::Config;
 
 use bus::{Bus, LocalBus};
@@ -183,22 +181,19 @@ pub async fn launch<S: Store, B: Bus>(
         })
     });
 
+    let limits = http::serve::Limits {
+        header_read: Duration::from_secs_f64(app.hub.config.header_read_timeout_s),
+        max_connections: app.hub.config.max_connections,
+    };
     let router = http::router(app);
     let mut stop_wait = stop_rx.clone();
-    // Frames are small and latency matters: no Nagle delay on any connection.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-        }
-    });
-    let result = axum::serve(listener, router)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            // Links and the sweeper watch this; the HTTP server stops taking connections.
-            let _ = stop_tx.send(true);
-            let _ = stop_wait.changed().await;
-        })
-        .await;
+    let result = http::serve::serve(listener, router, limits, async move {
+        shutdown.await;
+        // Links and the sweeper watch this; the HTTP server stops taking connections.
+        let _ = stop_tx.send(true);
+        let _ = stop_wait.changed().await;
+    })
+    .await;
     sweeper.abort();
     for task in [applier, cameras].into_iter().flatten() {
         task.abort();

@@ -29,6 +29,7 @@ pub mod openapi;
 pub mod owntracks;
 pub mod places;
 pub mod problem;
+pub mod serve;
 pub mod state;
 pub mod summons;
 pub mod throttle;

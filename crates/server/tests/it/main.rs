@@ -6,6 +6,7 @@ mod city;
 mod common;
 mod images;
 mod layers;
+mod limits;
 mod link;
 mod memories;
 mod outage;
