@@ -385,6 +385,10 @@ async fn handle<S: Store, B: Bus>(
     text: &str,
 ) -> Result<(), LinkError> {
     let hub = &app.hub;
+    if super::problem::has_escaped_nul(text.as_bytes()) {
+        let problem = super::problem::nul_refused().problem();
+        return reply(socket, &ServerFrame::Error { id: None, problem }).await;
+    }
     let frame: ClientFrame = match serde_json::from_str(text) {
         Ok(frame) => frame,
         Err(e) => {

@@ -166,6 +166,7 @@ pub fn router<S: Store, B: Bus>(app: AppState<S, B>) -> Router {
         .route("/assets/{*path}", get(web::asset))
         .fallback(problem::not_found)
         .layer(DefaultBodyLimit::max(max_body))
+        .layer(middleware::from_fn_with_state(max_body, problem::no_nul))
         .layer(middleware::from_fn(problem::problems_only))
         .layer(middleware::from_fn_with_state(
             app.clone(),

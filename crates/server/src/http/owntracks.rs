@@ -68,7 +68,10 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
         return None;
     }
     let decoded = decode_base64(encoded.trim())?;
-    let text = String::from_utf8(decoded).ok()?;
+    // A name or password with U+0000 is no one's (and PostgreSQL cannot look it up).
+    let text = String::from_utf8(decoded)
+        .ok()
+        .filter(|t| !t.contains('\0'))?;
     let (name, password) = text.split_once(':')?;
     Some((name.to_owned(), password.to_owned()))
 }
