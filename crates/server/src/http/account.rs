@@ -249,22 +249,3 @@ pub(crate) async fn acknowledge_alarm<S: Store, B: Bus>(
     })?;
     Ok(Json(app.hub.acknowledge_alarm(caller.account, seq).await?))
 }
-
-pub(crate) fn check_name(name: &str) -> Result<(), ApiError> {
-    let ok = (1..=32).contains(&name.chars().count())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    if ok {
-        Ok(())
-    } else {
-        Err(ApiError::invalid(
-            "invalid_name",
-            "a name is 1 to 32 letters, digits, '-', '_' or '.'",
-        ))
-    }
-}
-
-pub(crate) fn name_taken(name: &str) -> ApiError {
-    ApiError::conflict("name_taken", format!("the name {name:?} is taken"))
-}

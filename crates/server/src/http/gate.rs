@@ -12,8 +12,9 @@ use haurach_proto::{
     Standing,
 };
 
-use super::account::{account_view, check_name, name_taken};
+use super::account::account_view;
 use super::extract::{Caller, Tower, Visitor};
+use super::names::{check_name, name_taken};
 use super::state::AppState;
 use crate::auth;
 use crate::bus::{Bus, Frame};

@@ -25,6 +25,7 @@ pub mod letters;
 pub mod link;
 pub mod meeting;
 pub mod memories;
+pub mod names;
 pub mod openapi;
 pub mod owntracks;
 pub mod places;

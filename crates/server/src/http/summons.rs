@@ -10,8 +10,8 @@ use haurach_store::Store;
 use haurach_store::city::SummonsId;
 use uuid::Uuid;
 
-use super::account::check_name;
 use super::extract::Caller;
+use super::names::check_name;
 use super::state::AppState;
 use crate::bus::Bus;
 use crate::clock::now_ms;

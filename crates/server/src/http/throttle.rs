@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
 
-use super::account::check_name;
+use super::names::check_name;
 use crate::error::ApiError;
 
 /// Failed logins allowed per name within [`WINDOW`] before 429.
