@@ -17,6 +17,7 @@ use uuid::Uuid;
 
 pub mod blobs;
 pub mod city;
+mod error;
 pub mod files;
 pub mod images;
 pub mod places;
@@ -24,6 +25,7 @@ pub mod postgres;
 pub mod sqlite;
 
 pub use city::CityStore;
+pub use error::{Conflict, Missing, StoreError, StoreResult};
 pub use images::{ImageId, ImageRecord, ImageStore, MemoryRecord};
 pub use places::{PinRecord, PlaceRecord, PlaceStore};
 pub use postgres::Postgres;
@@ -195,37 +197,11 @@ pub enum Appended {
     Conflict(MessageRecord),
 }
 
-/// Why a store operation failed.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// A uniqueness rule was broken (a name taken, an account already bonded).
-    #[error("conflict: {0}")]
-    Conflict(&'static str),
-    /// The thing does not exist.
-    #[error("not found: {0}")]
-    NotFound(&'static str),
-    /// The database failed.
-    #[error("database: {0}")]
-    Database(#[from] sqlx::Error),
-    /// A migration failed.
-    #[error("migration: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
-    /// Stored data could not be read back.
-    #[error("corrupt data: {0}")]
-    Corrupt(String),
-    /// The store cannot answer just now; nothing was written.
-    #[error("unavailable: {0}")]
-    Unavailable(String),
-}
-
-/// Shorthand for store results.
-pub type StoreResult<T> = Result<T, StoreError>;
-
 /// Durable storage of accounts, sessions, bonds, positions and messages; places, the
 /// meeting point and journeys through its supertrait [`PlaceStore`]; the city's records
 /// through [`CityStore`]; pictures and journals through [`ImageStore`].
 pub trait Store: PlaceStore + CityStore + ImageStore + Clone + Send + Sync + 'static {
-    /// Creates an account; `Conflict("name_taken")` when the name (any case) exists.
+    /// Creates an account; `Conflict::NameTaken` when the name (any case) exists.
     fn create_account(
         &self,
         name: &str,
@@ -266,7 +242,8 @@ pub trait Store: PlaceStore + CityStore + ImageStore + Clone + Send + Sync + 'st
         now_ms: i64,
     ) -> impl Future<Output = StoreResult<bool>> + Send;
 
-    /// Stores an invite code (normalised) for `account`.
+    /// Stores an invite code (normalised) for `account`; `Conflict::InviteCodeTaken` when
+    /// it exists.
     fn create_invite(
         &self,
         code: &str,
@@ -277,8 +254,8 @@ pub trait Store: PlaceStore + CityStore + ImageStore + Clone + Send + Sync + 'st
 
     /// Uses an invite: in one transaction, checks that it exists and has not expired, that
     /// neither its maker nor `acceptor` is bonded and that they are two people, makes the
-    /// bond and deletes the code. Errors: `NotFound("invite")`, `NotFound("invite_expired")`,
-    /// `Conflict("own_invite")`, `Conflict("already_bonded")`, `Conflict("partner_bonded")`.
+    /// bond and deletes the code. Errors: `Missing::Invite`, `Missing::InviteExpired`,
+    /// `Conflict::OwnInvite`, `Conflict::AlreadyBonded`, `Conflict::PartnerBonded`.
     fn accept_invite(
         &self,
         code: &str,
@@ -363,8 +340,8 @@ pub trait Store: PlaceStore + CityStore + ImageStore + Clone + Send + Sync + 'st
     fn last_seq(&self, bond: BondId) -> impl Future<Output = StoreResult<i64>> + Send;
 
     /// Acknowledges an alarm of `bond` sent by someone other than `by`. Returns the
-    /// message; `NotFound("alarm")` when there is no such alarm in the bond,
-    /// `Conflict("own_alarm")` when `by` sent it. Acknowledging twice keeps the first time.
+    /// message; `Missing::Alarm` when there is no such alarm in the bond,
+    /// `Conflict::OwnAlarm` when `by` sent it. Acknowledging twice keeps the first time.
     fn acknowledge_alarm(
         &self,
         bond: BondId,

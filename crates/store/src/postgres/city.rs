@@ -14,7 +14,7 @@ use crate::city::{
     ArrivalRecord, CityStore, LetterBox, LetterId, LetterLimits, LetterMove, LetterRecord,
     NewArrival, NewLetter, ParcelRecord, Sent, SummonsId, SummonsRecord,
 };
-use crate::{AccountId, StoreError, StoreResult};
+use crate::{AccountId, Conflict, Missing, StoreError, StoreResult};
 
 const ARRIVAL_SELECT: &str = "SELECT a.*, r.way, r.given_name, r.family_name, r.from_place, \
      r.age, r.calling, r.note, r.arrived_at, r.decision, r.answer, r.decided_at, \
@@ -240,7 +240,9 @@ async fn insert_arrival(
     .await;
     match res {
         Ok(_) => {}
-        Err(e) if unique_violation(&e).is_some() => return Err(StoreError::Conflict("name_taken")),
+        Err(e) if unique_violation(&e).is_some() => {
+            return Err(StoreError::Conflict(Conflict::NameTaken));
+        }
         Err(e) => return Err(e.into()),
     }
     sqlx::query(
@@ -311,17 +313,17 @@ impl CityStore for Postgres {
                     let code = a
                         .invite
                         .as_deref()
-                        .ok_or(StoreError::Conflict("invite_required"))?;
+                        .ok_or(StoreError::Conflict(Conflict::InviteRequired))?;
                     let row = sqlx::query(
                         "SELECT made_by, expires_at FROM gate_invites WHERE code = $1 AND used_by IS NULL",
                     )
                     .bind(code)
                     .fetch_optional(&mut *tx)
                     .await?
-                    .ok_or(StoreError::NotFound("gate_invite"))?;
+                    .ok_or(StoreError::NotFound(Missing::GateInvite))?;
                     let expires_at: i64 = row.try_get("expires_at")?;
                     if expires_at <= a.now_ms {
-                        return Err(StoreError::NotFound("gate_invite_expired"));
+                        return Err(StoreError::NotFound(Missing::GateInviteExpired));
                     }
                     invited_by = Some(AccountId(row.try_get::<Uuid, _>("made_by")?));
                     (Standing::Citizen, "invite")
@@ -425,11 +427,11 @@ impl CityStore for Postgres {
         .bind(name.to_lowercase())
         .fetch_optional(&mut *tx)
         .await?
-        .ok_or(StoreError::NotFound("applicant"))?;
+        .ok_or(StoreError::NotFound(Missing::Applicant))?;
         let id = AccountId(row.try_get::<Uuid, _>("id")?);
         let decided: Option<String> = row.try_get("decision")?;
         if decided.is_some() {
-            return Err(StoreError::Conflict("already_decided"));
+            return Err(StoreError::Conflict(Conflict::AlreadyDecided));
         }
         sqlx::query(
             "UPDATE arrivals SET decision = $1, answer = $2, decided_by = $3, decided_at = $4 \
@@ -475,7 +477,7 @@ impl CityStore for Postgres {
         match res {
             Ok(_) => Ok(()),
             Err(e) if unique_violation(&e).is_some() => {
-                Err(StoreError::Conflict("invite_code_taken"))
+                Err(StoreError::Conflict(Conflict::InviteCodeTaken))
             }
             Err(e) => Err(e.into()),
         }
@@ -509,7 +511,7 @@ impl CityStore for Postgres {
         }
         let total = used as u64 + size;
         if total > quota {
-            return Err(StoreError::Conflict("parcel_quota_exceeded"));
+            return Err(StoreError::Conflict(Conflict::ParcelQuotaExceeded));
         }
         sqlx::query(
             "INSERT INTO parcel_uploads (account_id, hash, size, uploaded_at) VALUES ($1, $2, $3, $4)",
@@ -567,7 +569,7 @@ impl CityStore for Postgres {
                         .zip(&l.parcels)
                         .all(|(a, b)| a.name == b.name && a.hash == b.hash);
                 if stored.body != l.body || !same_parcels || !same_to {
-                    return Err(StoreError::Conflict("id_reused"));
+                    return Err(StoreError::Conflict(Conflict::IdReused));
                 }
                 return Ok(Sent::Existing(stored));
             }
@@ -579,7 +581,7 @@ impl CityStore for Postgres {
                 let p = letter_in(&mut tx, parent)
                     .await?
                     .filter(|p| p.sender == l.sender || p.recipient == l.sender)
-                    .ok_or(StoreError::NotFound("letter"))?;
+                    .ok_or(StoreError::NotFound(Missing::Letter))?;
                 let other = if p.sender == l.sender {
                     p.recipient_name.clone()
                 } else {
@@ -592,15 +594,15 @@ impl CityStore for Postgres {
         let to =
             l.to.clone()
                 .or(reply_to)
-                .ok_or(StoreError::Conflict("recipient_required"))?;
+                .ok_or(StoreError::Conflict(Conflict::RecipientRequired))?;
         let (recipient, standing) = account_id_by_name(&mut tx, &to)
             .await?
-            .ok_or(StoreError::NotFound("recipient"))?;
+            .ok_or(StoreError::NotFound(Missing::Recipient))?;
         if !standing.is_inside() {
-            return Err(StoreError::NotFound("recipient"));
+            return Err(StoreError::NotFound(Missing::Recipient));
         }
         if recipient == l.sender {
-            return Err(StoreError::Conflict("own_letter"));
+            return Err(StoreError::Conflict(Conflict::OwnLetter));
         }
         let sent_today: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM letters WHERE sender_id = $1 AND sent_at > $2",
@@ -610,7 +612,7 @@ impl CityStore for Postgres {
         .fetch_one(&mut *tx)
         .await?;
         if sent_today >= i64::from(limits.letters_per_day) {
-            return Err(StoreError::Conflict("letter_quota_exceeded"));
+            return Err(StoreError::Conflict(Conflict::LetterQuotaExceeded));
         }
         // Each parcel must be one the sender uploaded; its size is the upload's.
         let mut parcels = l.parcels.clone();
@@ -623,11 +625,11 @@ impl CityStore for Postgres {
             .bind(&p.hash)
             .fetch_optional(&mut *tx)
             .await?;
-            p.size = size.ok_or(StoreError::NotFound("parcel"))? as u64;
+            p.size = size.ok_or(StoreError::NotFound(Missing::Parcel))? as u64;
             total += p.size;
         }
         if total > limits.max_parcel_bytes {
-            return Err(StoreError::Conflict("parcel_too_large"));
+            return Err(StoreError::Conflict(Conflict::ParcelTooLarge));
         }
         let id = LetterId(Uuid::now_v7());
         let thread = thread.unwrap_or(id);
@@ -772,9 +774,9 @@ impl CityStore for Postgres {
         let letter = letter_in(&mut tx, id)
             .await?
             .filter(|l| l.sender == account || l.recipient == account)
-            .ok_or(StoreError::NotFound("letter"))?;
+            .ok_or(StoreError::NotFound(Missing::Letter))?;
         if res.rows_affected() != 1 {
-            return Err(StoreError::Conflict("letter_moved"));
+            return Err(StoreError::Conflict(Conflict::LetterMoved));
         }
         tx.commit().await?;
         Ok(letter)
@@ -790,7 +792,7 @@ impl CityStore for Postgres {
         let mut tx = self.pool.begin().await?;
         let (grantee, _) = account_id_by_name(&mut tx, grantee)
             .await?
-            .ok_or(StoreError::NotFound("citizen"))?;
+            .ok_or(StoreError::NotFound(Missing::Citizen))?;
         if allowed {
             sqlx::query(
                 "INSERT INTO summon_permissions (grantor_id, grantee_id, created_at) \
@@ -835,12 +837,12 @@ impl CityStore for Postgres {
         lock_account(&mut tx, summoner).await?;
         let (summoned, standing) = account_id_by_name(&mut tx, to)
             .await?
-            .ok_or(StoreError::NotFound("summoned"))?;
+            .ok_or(StoreError::NotFound(Missing::Summoned))?;
         if !standing.is_inside() {
-            return Err(StoreError::NotFound("summoned"));
+            return Err(StoreError::NotFound(Missing::Summoned));
         }
         if summoned == summoner {
-            return Err(StoreError::Conflict("own_summons"));
+            return Err(StoreError::Conflict(Conflict::OwnSummons));
         }
         let allowed: Option<i64> = sqlx::query_scalar(
             "SELECT 1::BIGINT FROM summon_permissions WHERE grantor_id = $1 AND grantee_id = $2",
@@ -850,7 +852,7 @@ impl CityStore for Postgres {
         .fetch_optional(&mut *tx)
         .await?;
         if allowed.is_none() {
-            return Err(StoreError::Conflict("not_allowed"));
+            return Err(StoreError::Conflict(Conflict::NotAllowed));
         }
         let open: Option<i64> = sqlx::query_scalar(
             "SELECT 1::BIGINT FROM summons WHERE summoned_id = $1 AND summoner_id = $2 \
@@ -861,7 +863,7 @@ impl CityStore for Postgres {
         .fetch_optional(&mut *tx)
         .await?;
         if open.is_some() {
-            return Err(StoreError::Conflict("summons_open"));
+            return Err(StoreError::Conflict(Conflict::SummonsOpen));
         }
         let id = SummonsId(Uuid::now_v7());
         sqlx::query(
@@ -928,18 +930,18 @@ impl CityStore for Postgres {
         let current = summons_in(&mut tx, id)
             .await?
             .filter(|s| s.summoner == account || s.summoned == account)
-            .ok_or(StoreError::NotFound("summons"))?;
+            .ok_or(StoreError::NotFound(Missing::Summons))?;
         let (from, only_summoned): (&[&str], bool) = match to {
             SummonState::Accepted | SummonState::Declined => (&["calling"], true),
             SummonState::Ended => (&["calling", "accepted"], false),
             SummonState::Arrived => (&["accepted"], false),
-            SummonState::Calling => return Err(StoreError::Conflict("summons_moved")),
+            SummonState::Calling => return Err(StoreError::Conflict(Conflict::SummonsMoved)),
         };
         if only_summoned && current.summoned != account {
-            return Err(StoreError::Conflict("not_yours"));
+            return Err(StoreError::Conflict(Conflict::NotYours));
         }
         if !from.contains(&current.state.key()) {
-            return Err(StoreError::Conflict("summons_moved"));
+            return Err(StoreError::Conflict(Conflict::SummonsMoved));
         }
         let answered = matches!(to, SummonState::Accepted | SummonState::Declined);
         sqlx::query(

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::Postgres;
 use crate::images::{ImageId, ImageRecord, ImageStore, MemoryRecord};
-use crate::{AccountId, BondId, StoreError, StoreResult};
+use crate::{AccountId, BondId, Conflict, Missing, StoreError, StoreResult};
 
 fn image_from_row(row: &PgRow) -> StoreResult<ImageRecord> {
     let dimension = |column: &str| -> StoreResult<u32> {
@@ -45,7 +45,7 @@ fn memory_from_row(row: &PgRow) -> StoreResult<MemoryRecord> {
     })
 }
 
-fn unique_or(err: sqlx::Error, conflict: &'static str) -> StoreError {
+fn unique_or(err: sqlx::Error, conflict: Conflict) -> StoreError {
     match err {
         sqlx::Error::Database(e) if e.is_unique_violation() => StoreError::Conflict(conflict),
         e => e.into(),
@@ -73,7 +73,7 @@ impl ImageStore for Postgres {
         .execute(&self.pool)
         .await
         .map(|_| ())
-        .map_err(|e| unique_or(e, "image_id_reused"))
+        .map_err(|e| unique_or(e, Conflict::ImageIdReused))
     }
 
     async fn image(&self, id: ImageId) -> StoreResult<Option<ImageRecord>> {
@@ -118,7 +118,7 @@ impl ImageStore for Postgres {
         .bind(id.0)
         .fetch_optional(&self.pool)
         .await?
-        .ok_or(StoreError::NotFound("image"))?;
+        .ok_or(StoreError::NotFound(Missing::Image))?;
         Ok(row.try_get("seen_strength")?)
     }
 
@@ -166,7 +166,7 @@ impl ImageStore for Postgres {
         .execute(&self.pool)
         .await
         .map(|_| ())
-        .map_err(|e| unique_or(e, "memory_id_reused"))
+        .map_err(|e| unique_or(e, Conflict::MemoryIdReused))
     }
 
     async fn memory_by_client_id(

@@ -22,8 +22,8 @@ mod images;
 mod places;
 
 use crate::{
-    AccountId, AccountRecord, Appended, BondId, BondRecord, MessageRecord, NewMessage,
-    PositionRecord, Store, StoreError, StoreResult,
+    AccountId, AccountRecord, Appended, BondId, BondRecord, Conflict, MessageRecord, Missing,
+    NewMessage, PositionRecord, Store, StoreError, StoreResult,
 };
 
 /// The PostgreSQL store. Cloning shares the pool.
@@ -263,7 +263,9 @@ impl Store for Postgres {
                 created_at: now_ms,
                 delivered_seq: 0,
             }),
-            Err(e) if unique_violation(&e).is_some() => Err(StoreError::Conflict("name_taken")),
+            Err(e) if unique_violation(&e).is_some() => {
+                Err(StoreError::Conflict(Conflict::NameTaken))
+            }
             Err(e) => Err(e.into()),
         }
     }
@@ -344,7 +346,7 @@ impl Store for Postgres {
         match res {
             Ok(_) => Ok(()),
             Err(e) if unique_violation(&e).is_some() => {
-                Err(StoreError::Conflict("invite_code_taken"))
+                Err(StoreError::Conflict(Conflict::InviteCodeTaken))
             }
             Err(e) => Err(e.into()),
         }
@@ -363,7 +365,7 @@ impl Store for Postgres {
             .bind(code)
             .fetch_optional(&mut *tx)
             .await?
-            .ok_or(StoreError::NotFound("invite"))?;
+            .ok_or(StoreError::NotFound(Missing::Invite))?;
         // Lock both people first, in id order, then the code: two acceptances that involve
         // one person (two codes of one inviter, on two nodes) take turns instead of
         // deadlocking, and the second finds the first's work committed.
@@ -378,16 +380,19 @@ impl Store for Postgres {
                 .bind(code)
                 .fetch_optional(&mut *tx)
                 .await?
-                .ok_or(StoreError::NotFound("invite"))?;
+                .ok_or(StoreError::NotFound(Missing::Invite))?;
         let inviter = AccountId(invite.try_get("account_id")?);
         let expires_at: i64 = invite.try_get("expires_at")?;
         if expires_at <= now_ms {
-            return Err(StoreError::NotFound("invite_expired"));
+            return Err(StoreError::NotFound(Missing::InviteExpired));
         }
         if inviter == acceptor {
-            return Err(StoreError::Conflict("own_invite"));
+            return Err(StoreError::Conflict(Conflict::OwnInvite));
         }
-        for (who, why) in [(acceptor, "already_bonded"), (inviter, "partner_bonded")] {
+        for (who, why) in [
+            (acceptor, Conflict::AlreadyBonded),
+            (inviter, Conflict::PartnerBonded),
+        ] {
             let bonded = sqlx::query("SELECT 1 FROM bond_members WHERE account_id = $1")
                 .bind(who.0)
                 .fetch_optional(&mut *tx)
@@ -411,7 +416,10 @@ impl Store for Postgres {
         .await?;
         // The checks above read without locks; two bonds racing for one person (through two
         // different codes, on two nodes) meet here, at the primary key, and one loses.
-        for (who, why) in [(inviter, "partner_bonded"), (acceptor, "already_bonded")] {
+        for (who, why) in [
+            (inviter, Conflict::PartnerBonded),
+            (acceptor, Conflict::AlreadyBonded),
+        ] {
             let res = sqlx::query("INSERT INTO bond_members (account_id, bond_id) VALUES ($1, $2)")
                 .bind(who.0)
                 .bind(id.0)
@@ -603,10 +611,10 @@ impl Store for Postgres {
         .bind(seq)
         .fetch_optional(&mut *tx)
         .await?
-        .ok_or(StoreError::NotFound("alarm"))?;
+        .ok_or(StoreError::NotFound(Missing::Alarm))?;
         let mut alarm = message_from_row(&row)?;
         if alarm.sender == by {
-            return Err(StoreError::Conflict("own_alarm"));
+            return Err(StoreError::Conflict(Conflict::OwnAlarm));
         }
         if alarm.acknowledged_at.is_none() {
             sqlx::query("UPDATE messages SET acknowledged_at = $1 WHERE seq = $2")

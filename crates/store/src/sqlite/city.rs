@@ -10,7 +10,7 @@ use crate::city::{
     ArrivalRecord, CityStore, LetterBox, LetterId, LetterLimits, LetterMove, LetterRecord,
     NewArrival, NewLetter, ParcelRecord, Sent, SummonsId, SummonsRecord,
 };
-use crate::{AccountId, StoreError, StoreResult};
+use crate::{AccountId, Conflict, Missing, StoreError, StoreResult};
 
 const ARRIVAL_SELECT: &str = "SELECT a.*, r.way, r.given_name, r.family_name, r.from_place, \
      r.age, r.calling, r.note, r.arrived_at, r.decision, r.answer, r.decided_at, \
@@ -231,7 +231,7 @@ async fn insert_arrival(
     .await;
     match res {
         Ok(_) => {}
-        Err(e) if is_unique_violation(&e) => return Err(StoreError::Conflict("name_taken")),
+        Err(e) if is_unique_violation(&e) => return Err(StoreError::Conflict(Conflict::NameTaken)),
         Err(e) => return Err(e.into()),
     }
     sqlx::query(
@@ -292,17 +292,17 @@ impl CityStore for Sqlite {
                     let code = a
                         .invite
                         .as_deref()
-                        .ok_or(StoreError::Conflict("invite_required"))?;
+                        .ok_or(StoreError::Conflict(Conflict::InviteRequired))?;
                     let row = sqlx::query(
                         "SELECT made_by, expires_at FROM gate_invites WHERE code = ? AND used_by IS NULL",
                     )
                     .bind(code)
                     .fetch_optional(&mut *tx)
                     .await?
-                    .ok_or(StoreError::NotFound("gate_invite"))?;
+                    .ok_or(StoreError::NotFound(Missing::GateInvite))?;
                     let expires_at: i64 = row.try_get("expires_at")?;
                     if expires_at <= a.now_ms {
-                        return Err(StoreError::NotFound("gate_invite_expired"));
+                        return Err(StoreError::NotFound(Missing::GateInviteExpired));
                     }
                     invited_by = Some(AccountId(uuid(&row, "made_by")?));
                     (Standing::Citizen, "invite")
@@ -404,11 +404,11 @@ impl CityStore for Sqlite {
         .bind(name.to_lowercase())
         .fetch_optional(&mut *tx)
         .await?
-        .ok_or(StoreError::NotFound("applicant"))?;
+        .ok_or(StoreError::NotFound(Missing::Applicant))?;
         let id = AccountId(uuid(&row, "id")?);
         let decided: Option<String> = row.try_get("decision")?;
         if decided.is_some() {
-            return Err(StoreError::Conflict("already_decided"));
+            return Err(StoreError::Conflict(Conflict::AlreadyDecided));
         }
         sqlx::query(
             "UPDATE arrivals SET decision = ?, answer = ?, decided_by = ?, decided_at = ? \
@@ -453,7 +453,9 @@ impl CityStore for Sqlite {
         .await;
         match res {
             Ok(_) => Ok(()),
-            Err(e) if is_unique_violation(&e) => Err(StoreError::Conflict("invite_code_taken")),
+            Err(e) if is_unique_violation(&e) => {
+                Err(StoreError::Conflict(Conflict::InviteCodeTaken))
+            }
             Err(e) => Err(e.into()),
         }
     }
@@ -484,7 +486,7 @@ impl CityStore for Sqlite {
         }
         let total = used as u64 + size;
         if total > quota {
-            return Err(StoreError::Conflict("parcel_quota_exceeded"));
+            return Err(StoreError::Conflict(Conflict::ParcelQuotaExceeded));
         }
         sqlx::query(
             "INSERT INTO parcel_uploads (account_id, hash, size, uploaded_at) VALUES (?, ?, ?, ?)",
@@ -541,7 +543,7 @@ impl CityStore for Sqlite {
                         .zip(&l.parcels)
                         .all(|(a, b)| a.name == b.name && a.hash == b.hash);
                 if stored.body != l.body || !same_parcels || !same_to {
-                    return Err(StoreError::Conflict("id_reused"));
+                    return Err(StoreError::Conflict(Conflict::IdReused));
                 }
                 return Ok(Sent::Existing(stored));
             }
@@ -553,7 +555,7 @@ impl CityStore for Sqlite {
                 let p = letter_in(&mut tx, parent)
                     .await?
                     .filter(|p| p.sender == l.sender || p.recipient == l.sender)
-                    .ok_or(StoreError::NotFound("letter"))?;
+                    .ok_or(StoreError::NotFound(Missing::Letter))?;
                 let other = if p.sender == l.sender {
                     p.recipient_name.clone()
                 } else {
@@ -566,15 +568,15 @@ impl CityStore for Sqlite {
         let to =
             l.to.clone()
                 .or(reply_to)
-                .ok_or(StoreError::Conflict("recipient_required"))?;
+                .ok_or(StoreError::Conflict(Conflict::RecipientRequired))?;
         let (recipient, standing) = account_id_by_name(&mut tx, &to)
             .await?
-            .ok_or(StoreError::NotFound("recipient"))?;
+            .ok_or(StoreError::NotFound(Missing::Recipient))?;
         if !standing.is_inside() {
-            return Err(StoreError::NotFound("recipient"));
+            return Err(StoreError::NotFound(Missing::Recipient));
         }
         if recipient == l.sender {
-            return Err(StoreError::Conflict("own_letter"));
+            return Err(StoreError::Conflict(Conflict::OwnLetter));
         }
         let sent_today: i64 =
             sqlx::query_scalar("SELECT COUNT(*) FROM letters WHERE sender_id = ? AND sent_at > ?")
@@ -583,7 +585,7 @@ impl CityStore for Sqlite {
                 .fetch_one(&mut *tx)
                 .await?;
         if sent_today >= i64::from(limits.letters_per_day) {
-            return Err(StoreError::Conflict("letter_quota_exceeded"));
+            return Err(StoreError::Conflict(Conflict::LetterQuotaExceeded));
         }
         // Each parcel must be one the sender uploaded; its size is the upload's.
         let mut parcels = l.parcels.clone();
@@ -596,11 +598,11 @@ impl CityStore for Sqlite {
             .bind(&p.hash)
             .fetch_optional(&mut *tx)
             .await?;
-            p.size = size.ok_or(StoreError::NotFound("parcel"))? as u64;
+            p.size = size.ok_or(StoreError::NotFound(Missing::Parcel))? as u64;
             total += p.size;
         }
         if total > limits.max_parcel_bytes {
-            return Err(StoreError::Conflict("parcel_too_large"));
+            return Err(StoreError::Conflict(Conflict::ParcelTooLarge));
         }
         let id = LetterId(Uuid::now_v7());
         let thread = thread.unwrap_or(id);
@@ -745,9 +747,9 @@ impl CityStore for Sqlite {
         let letter = letter_in(&mut tx, id)
             .await?
             .filter(|l| l.sender == account || l.recipient == account)
-            .ok_or(StoreError::NotFound("letter"))?;
+            .ok_or(StoreError::NotFound(Missing::Letter))?;
         if res.rows_affected() != 1 {
-            return Err(StoreError::Conflict("letter_moved"));
+            return Err(StoreError::Conflict(Conflict::LetterMoved));
         }
         tx.commit().await?;
         Ok(letter)
@@ -763,7 +765,7 @@ impl CityStore for Sqlite {
         let mut tx = self.begin().await?;
         let (grantee, _) = account_id_by_name(&mut tx, grantee)
             .await?
-            .ok_or(StoreError::NotFound("citizen"))?;
+            .ok_or(StoreError::NotFound(Missing::Citizen))?;
         if allowed {
             sqlx::query(
                 "INSERT INTO summon_permissions (grantor_id, grantee_id, created_at) \
@@ -807,12 +809,12 @@ impl CityStore for Sqlite {
         let mut tx = self.begin().await?;
         let (summoned, standing) = account_id_by_name(&mut tx, to)
             .await?
-            .ok_or(StoreError::NotFound("summoned"))?;
+            .ok_or(StoreError::NotFound(Missing::Summoned))?;
         if !standing.is_inside() {
-            return Err(StoreError::NotFound("summoned"));
+            return Err(StoreError::NotFound(Missing::Summoned));
         }
         if summoned == summoner {
-            return Err(StoreError::Conflict("own_summons"));
+            return Err(StoreError::Conflict(Conflict::OwnSummons));
         }
         let allowed: Option<i64> = sqlx::query_scalar(
             "SELECT 1 FROM summon_permissions WHERE grantor_id = ? AND grantee_id = ?",
@@ -822,7 +824,7 @@ impl CityStore for Sqlite {
         .fetch_optional(&mut *tx)
         .await?;
         if allowed.is_none() {
-            return Err(StoreError::Conflict("not_allowed"));
+            return Err(StoreError::Conflict(Conflict::NotAllowed));
         }
         let open: Option<i64> = sqlx::query_scalar(
             "SELECT 1 FROM summons WHERE summoned_id = ? AND summoner_id = ? \
@@ -833,7 +835,7 @@ impl CityStore for Sqlite {
         .fetch_optional(&mut *tx)
         .await?;
         if open.is_some() {
-            return Err(StoreError::Conflict("summons_open"));
+            return Err(StoreError::Conflict(Conflict::SummonsOpen));
         }
         let id = SummonsId(Uuid::now_v7());
         sqlx::query(
@@ -896,18 +898,18 @@ impl CityStore for Sqlite {
         let current = summons_in(&mut tx, id)
             .await?
             .filter(|s| s.summoner == account || s.summoned == account)
-            .ok_or(StoreError::NotFound("summons"))?;
+            .ok_or(StoreError::NotFound(Missing::Summons))?;
         let (from, only_summoned): (&[&str], bool) = match to {
             SummonState::Accepted | SummonState::Declined => (&["calling"], true),
             SummonState::Ended => (&["calling", "accepted"], false),
             SummonState::Arrived => (&["accepted"], false),
-            SummonState::Calling => return Err(StoreError::Conflict("summons_moved")),
+            SummonState::Calling => return Err(StoreError::Conflict(Conflict::SummonsMoved)),
         };
         if only_summoned && current.summoned != account {
-            return Err(StoreError::Conflict("not_yours"));
+            return Err(StoreError::Conflict(Conflict::NotYours));
         }
         if !from.contains(&current.state.key()) {
-            return Err(StoreError::Conflict("summons_moved"));
+            return Err(StoreError::Conflict(Conflict::SummonsMoved));
         }
         let answered = matches!(to, SummonState::Accepted | SummonState::Declined);
         sqlx::query(

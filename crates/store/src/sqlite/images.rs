@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::Sqlite;
 use crate::images::{ImageId, ImageRecord, ImageStore, MemoryRecord};
-use crate::{AccountId, BondId, StoreError, StoreResult};
+use crate::{AccountId, BondId, Conflict, Missing, StoreError, StoreResult};
 
 fn memory_from_row(row: &SqliteRow) -> StoreResult<MemoryRecord> {
     let shared_bond: Option<String> = row.try_get("shared_bond")?;
@@ -84,7 +84,7 @@ impl ImageStore for Sqlite {
         match res {
             Ok(_) => Ok(()),
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                Err(StoreError::Conflict("image_id_reused"))
+                Err(StoreError::Conflict(Conflict::ImageIdReused))
             }
             Err(e) => Err(e.into()),
         }
@@ -142,7 +142,7 @@ impl ImageStore for Sqlite {
             .bind(id.0.to_string())
             .fetch_optional(&self.writer)
             .await?
-            .ok_or(StoreError::NotFound("image"))?;
+            .ok_or(StoreError::NotFound(Missing::Image))?;
         Ok(row.try_get("seen_strength")?)
     }
 
@@ -192,7 +192,7 @@ impl ImageStore for Sqlite {
         match res {
             Ok(_) => Ok(()),
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                Err(StoreError::Conflict("memory_id_reused"))
+                Err(StoreError::Conflict(Conflict::MemoryIdReused))
             }
             Err(e) => Err(e.into()),
         }

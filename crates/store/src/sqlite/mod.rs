@@ -31,8 +31,8 @@ use message_log::MessageLog;
 use scheduling::Scheduling;
 
 use crate::{
-    AccountId, AccountRecord, Appended, BondId, BondRecord, MessageRecord, NewMessage,
-    PositionRecord, Store, StoreError, StoreResult,
+    AccountId, AccountRecord, Appended, BondId, BondRecord, Conflict, MessageRecord, Missing,
+    NewMessage, PositionRecord, Store, StoreError, StoreResult,
 };
 
 /// The SQLite store. Cloning shares the pools.
@@ -404,7 +404,7 @@ impl Store for Sqlite {
                 created_at: now_ms,
                 delivered_seq: 0,
             }),
-            Err(e) if is_unique_violation(&e) => Err(StoreError::Conflict("name_taken")),
+            Err(e) if is_unique_violation(&e) => Err(StoreError::Conflict(Conflict::NameTaken)),
             Err(e) => Err(e.into()),
         }
     }
@@ -482,7 +482,9 @@ impl Store for Sqlite {
         .await;
         match res {
             Ok(_) => Ok(()),
-            Err(e) if is_unique_violation(&e) => Err(StoreError::Conflict("invite_code_taken")),
+            Err(e) if is_unique_violation(&e) => {
+                Err(StoreError::Conflict(Conflict::InviteCodeTaken))
+            }
             Err(e) => Err(e.into()),
         }
     }
@@ -500,16 +502,19 @@ impl Store for Sqlite {
             .bind(code)
             .fetch_optional(&mut *tx)
             .await?
-            .ok_or(StoreError::NotFound("invite"))?;
+            .ok_or(StoreError::NotFound(Missing::Invite))?;
         let inviter = AccountId(uuid(&invite, "account_id")?);
         let expires_at: i64 = invite.try_get("expires_at")?;
         if expires_at <= now_ms {
-            return Err(StoreError::NotFound("invite_expired"));
+            return Err(StoreError::NotFound(Missing::InviteExpired));
         }
         if inviter == acceptor {
-            return Err(StoreError::Conflict("own_invite"));
+            return Err(StoreError::Conflict(Conflict::OwnInvite));
         }
-        for (who, why) in [(acceptor, "already_bonded"), (inviter, "partner_bonded")] {
+        for (who, why) in [
+            (acceptor, Conflict::AlreadyBonded),
+            (inviter, Conflict::PartnerBonded),
+        ] {
             let bonded = sqlx::query("SELECT 1 FROM bond_members WHERE account_id = ?")
                 .bind(who.0.to_string())
                 .fetch_optional(&mut *tx)
@@ -708,10 +713,10 @@ impl Store for Sqlite {
         .bind(seq)
         .fetch_optional(&mut *tx)
         .await?
-        .ok_or(StoreError::NotFound("alarm"))?;
+        .ok_or(StoreError::NotFound(Missing::Alarm))?;
         let mut alarm = message_from_row(&row)?;
         if alarm.sender == by {
-            return Err(StoreError::Conflict("own_alarm"));
+            return Err(StoreError::Conflict(Conflict::OwnAlarm));
         }
         if alarm.acknowledged_at.is_none() {
             sqlx::query("UPDATE messages SET acknowledged_at = ? WHERE seq = ?")
