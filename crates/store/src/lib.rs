@@ -19,6 +19,7 @@ pub mod blobs;
 pub mod city;
 mod error;
 pub mod files;
+mod from_row;
 pub mod images;
 pub mod places;
 pub mod postgres;

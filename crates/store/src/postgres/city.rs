@@ -4,30 +4,18 @@
 //! per-citizen limits lock the citizen's row, and a letter's or summons' move is one
 //! conditional `UPDATE` (or a `SELECT ... FOR UPDATE` first).
 
-use haurach_proto::{Decision, GateBook, GateMode, LetterState, Standing, SummonState};
+use haurach_proto::{Decision, GateBook, GateMode, Standing, SummonState};
 use sqlx::postgres::PgRow;
 use sqlx::{AssertSqlSafe, Postgres as Db, Row, Transaction};
 use uuid::Uuid;
 
-use super::{Postgres, account_from_row, unique_violation};
+use super::{Postgres, unique_violation};
 use crate::city::{
     ArrivalRecord, CityStore, LetterBox, LetterId, LetterLimits, LetterMove, LetterRecord,
-    NewArrival, NewLetter, ParcelRecord, Sent, SummonsId, SummonsRecord,
+    NewArrival, NewLetter, Sent, SummonsId, SummonsRecord,
 };
+use crate::from_row::{self, ARRIVAL_SELECT, Columns as _, LETTER_SELECT, SUMMONS_SELECT};
 use crate::{AccountId, Conflict, Missing, StoreError, StoreResult};
-
-const ARRIVAL_SELECT: &str = "SELECT a.*, r.way, r.given_name, r.family_name, r.from_place, \
-     r.age, r.calling, r.note, r.arrived_at, r.decision, r.answer, r.decided_at, \
-     inv.name AS invited_by_name, dec.name AS decided_by_name \
-     FROM arrivals r JOIN accounts a ON a.id = r.account_id \
-     LEFT JOIN accounts inv ON inv.id = r.invited_by \
-     LEFT JOIN accounts dec ON dec.id = r.decided_by";
-
-const LETTER_SELECT: &str = "SELECT l.*, s.name AS sender_name, r.name AS recipient_name \
-     FROM letters l JOIN accounts s ON s.id = l.sender_id JOIN accounts r ON r.id = l.recipient_id";
-
-const SUMMONS_SELECT: &str = "SELECT m.*, a.name AS summoner_name, b.name AS summoned_name \
-     FROM summons m JOIN accounts a ON a.id = m.summoner_id JOIN accounts b ON b.id = m.summoned_id";
 
 const DAY_MS: i64 = 24 * 3600 * 1000;
 
@@ -44,80 +32,6 @@ async fn lock_account(tx: &mut Transaction<'static, Db>, account: AccountId) -> 
     Ok(())
 }
 
-fn standing_of(row: &PgRow) -> StoreResult<Standing> {
-    let key: String = row.try_get("standing")?;
-    Standing::from_key(&key).ok_or_else(|| StoreError::Corrupt(format!("standing {key:?}")))
-}
-
-fn arrival_from_row(row: &PgRow) -> StoreResult<ArrivalRecord> {
-    let decision: Option<String> = row.try_get("decision")?;
-    let age: Option<i32> = row.try_get("age")?;
-    Ok(ArrivalRecord {
-        account: account_from_row(row)?,
-        standing: standing_of(row)?,
-        way: row.try_get("way")?,
-        book: GateBook {
-            name: row.try_get("given_name")?,
-            family_name: row.try_get("family_name")?,
-            from: row.try_get("from_place")?,
-            age: age.map(|a| a as u32),
-            calling: row.try_get("calling")?,
-            note: row.try_get("note")?,
-        },
-        invited_by: row.try_get("invited_by_name")?,
-        arrived_at: row.try_get("arrived_at")?,
-        decision: decision
-            .map(|d| {
-                Decision::from_key(&d).ok_or_else(|| StoreError::Corrupt(format!("decision {d:?}")))
-            })
-            .transpose()?,
-        answer: row.try_get("answer")?,
-        decided_by: row.try_get("decided_by_name")?,
-        decided_at: row.try_get("decided_at")?,
-    })
-}
-
-fn summons_from_row(row: &PgRow) -> StoreResult<SummonsRecord> {
-    let state: String = row.try_get("state")?;
-    Ok(SummonsRecord {
-        id: SummonsId(row.try_get::<Uuid, _>("id")?),
-        summoner: AccountId(row.try_get::<Uuid, _>("summoner_id")?),
-        summoner_name: row.try_get("summoner_name")?,
-        summoned: AccountId(row.try_get::<Uuid, _>("summoned_id")?),
-        summoned_name: row.try_get("summoned_name")?,
-        state: SummonState::from_key(&state)
-            .ok_or_else(|| StoreError::Corrupt(format!("summons state {state:?}")))?,
-        lat: row.try_get("lat")?,
-        lon: row.try_get("lon")?,
-        accuracy_m: row.try_get("accuracy_m")?,
-        created_at: row.try_get("created_at")?,
-    })
-}
-
-/// A letter's row, without its parcels.
-fn letter_from_row(row: &PgRow) -> StoreResult<LetterRecord> {
-    let state: String = row.try_get("state")?;
-    Ok(LetterRecord {
-        id: LetterId(row.try_get::<Uuid, _>("id")?),
-        sender: AccountId(row.try_get::<Uuid, _>("sender_id")?),
-        sender_name: row.try_get("sender_name")?,
-        recipient: AccountId(row.try_get::<Uuid, _>("recipient_id")?),
-        recipient_name: row.try_get("recipient_name")?,
-        holder: AccountId(row.try_get::<Uuid, _>("holder_id")?),
-        client_id: row.try_get("client_id")?,
-        thread: LetterId(row.try_get::<Uuid, _>("thread_id")?),
-        in_reply_to: row.try_get::<Option<Uuid>, _>("in_reply_to")?.map(LetterId),
-        body: row.try_get("body")?,
-        state: LetterState::from_key(&state)
-            .ok_or_else(|| StoreError::Corrupt(format!("letter state {state:?}")))?,
-        parcels: Vec::new(),
-        sent_at: row.try_get("sent_at")?,
-        delivered_at: row.try_get("delivered_at")?,
-        read_at: row.try_get("read_at")?,
-        returned_at: row.try_get("returned_at")?,
-    })
-}
-
 /// Letters from their rows, each with its parcels read on `exec`.
 async fn load_letters<'e, E>(exec: E, rows: Vec<PgRow>) -> StoreResult<Vec<LetterRecord>>
 where
@@ -125,7 +39,7 @@ where
 {
     let mut letters = rows
         .iter()
-        .map(letter_from_row)
+        .map(from_row::letter)
         .collect::<StoreResult<Vec<_>>>()?;
     for letter in &mut letters {
         let parcels = sqlx::query(
@@ -136,14 +50,7 @@ where
         .await?;
         letter.parcels = parcels
             .iter()
-            .map(|p| {
-                let size: i64 = p.try_get("size")?;
-                Ok(ParcelRecord {
-                    name: p.try_get("name")?,
-                    hash: p.try_get("hash")?,
-                    size: size as u64,
-                })
-            })
+            .map(from_row::parcel)
             .collect::<StoreResult<_>>()?;
     }
     Ok(letters)
@@ -158,21 +65,17 @@ async fn letter_in(
         .fetch_optional(&mut **tx)
         .await?;
     let Some(row) = row else { return Ok(None) };
-    let mut letter = letter_from_row(&row)?;
+    let mut letter = from_row::letter(&row)?;
     let parcels = sqlx::query(
         "SELECT name, hash, size FROM letter_parcels WHERE letter_id = $1 ORDER BY idx",
     )
     .bind(id.0)
     .fetch_all(&mut **tx)
     .await?;
-    for p in parcels {
-        let size: i64 = p.try_get("size")?;
-        letter.parcels.push(ParcelRecord {
-            name: p.try_get("name")?,
-            hash: p.try_get("hash")?,
-            size: size as u64,
-        });
-    }
+    letter.parcels = parcels
+        .iter()
+        .map(from_row::parcel)
+        .collect::<StoreResult<_>>()?;
     Ok(Some(letter))
 }
 
@@ -186,7 +89,7 @@ async fn arrival_in(
     .bind(account.0)
     .fetch_one(&mut **tx)
     .await?;
-    arrival_from_row(&row)
+    from_row::arrival(&row)
 }
 
 async fn summons_in(
@@ -197,7 +100,7 @@ async fn summons_in(
         .bind(id.0)
         .fetch_optional(&mut **tx)
         .await?
-        .map(|r| summons_from_row(&r))
+        .map(|r| from_row::summons(&r))
         .transpose()
 }
 
@@ -209,7 +112,7 @@ async fn account_id_by_name(
         .bind(name.to_lowercase())
         .fetch_optional(&mut **tx)
         .await?;
-    row.map(|r| Ok((AccountId(r.try_get::<Uuid, _>("id")?), standing_of(&r)?)))
+    row.map(|r| Ok((AccountId(r.id("id")?), from_row::standing(&r)?)))
         .transpose()
 }
 
@@ -276,13 +179,8 @@ impl CityStore for Postgres {
         .bind(token_hash)
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|r| {
-            Ok((
-                AccountId(r.try_get::<Uuid, _>("account_id")?),
-                standing_of(&r)?,
-            ))
-        })
-        .transpose()
+        row.map(|r| Ok((AccountId(r.id("account_id")?), from_row::standing(&r)?)))
+            .transpose()
     }
 
     async fn is_empty_city(&self) -> StoreResult<bool> {
@@ -325,7 +223,7 @@ impl CityStore for Postgres {
                     if expires_at <= a.now_ms {
                         return Err(StoreError::NotFound(Missing::GateInviteExpired));
                     }
-                    invited_by = Some(AccountId(row.try_get::<Uuid, _>("made_by")?));
+                    invited_by = Some(AccountId(row.id("made_by")?));
                     (Standing::Citizen, "invite")
                 }
             }
@@ -381,9 +279,7 @@ impl CityStore for Postgres {
         let rows = sqlx::query("SELECT id FROM accounts WHERE standing = 'tower'")
             .fetch_all(&self.pool)
             .await?;
-        rows.iter()
-            .map(|r| Ok(AccountId(r.try_get::<Uuid, _>("id")?)))
-            .collect()
+        rows.iter().map(|r| Ok(AccountId(r.id("id")?))).collect()
     }
 
     async fn arrival(&self, account: AccountId) -> StoreResult<Option<ArrivalRecord>> {
@@ -393,7 +289,7 @@ impl CityStore for Postgres {
         .bind(account.0)
         .fetch_optional(&self.pool)
         .await?
-        .map(|r| arrival_from_row(&r))
+        .map(|r| from_row::arrival(&r))
         .transpose()
     }
 
@@ -408,7 +304,7 @@ impl CityStore for Postgres {
         )))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(arrival_from_row).collect()
+        rows.iter().map(from_row::arrival).collect()
     }
 
     async fn decide(
@@ -428,7 +324,7 @@ impl CityStore for Postgres {
         .fetch_optional(&mut *tx)
         .await?
         .ok_or(StoreError::NotFound(Missing::Applicant))?;
-        let id = AccountId(row.try_get::<Uuid, _>("id")?);
+        let id = AccountId(row.id("id")?);
         let decided: Option<String> = row.try_get("decision")?;
         if decided.is_some() {
             return Err(StoreError::Conflict(Conflict::AlreadyDecided));
@@ -532,7 +428,7 @@ impl CityStore for Postgres {
         )))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(summons_from_row).collect()
+        rows.iter().map(from_row::summons).collect()
     }
 
     async fn uploaded_bytes(&self, account: AccountId) -> StoreResult<u64> {
@@ -555,7 +451,7 @@ impl CityStore for Postgres {
                 .fetch_optional(&mut *tx)
                 .await?;
             if let Some(row) = row {
-                let id = LetterId(row.try_get::<Uuid, _>("id")?);
+                let id = LetterId(row.id("id")?);
                 let stored = letter_in(&mut tx, id)
                     .await?
                     .ok_or_else(|| StoreError::Corrupt("letter vanished".into()))?;
@@ -899,7 +795,7 @@ impl CityStore for Postgres {
         .bind(account.0)
         .fetch_optional(&self.pool)
         .await?
-        .map(|r| summons_from_row(&r))
+        .map(|r| from_row::summons(&r))
         .transpose()
     }
 
@@ -912,7 +808,7 @@ impl CityStore for Postgres {
         .bind(account.0)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(summons_from_row).collect()
+        rows.iter().map(from_row::summons).collect()
     }
 
     async fn answer_summons(

@@ -12,8 +12,8 @@
 use std::time::Duration;
 
 use haurach_bond::{Fix, Profile, TierSet};
-use haurach_proto::{Feeling, MessageKind};
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use haurach_proto::Feeling;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{AssertSqlSafe, Postgres as Db, Row, Transaction};
 use uuid::Uuid;
 
@@ -21,6 +21,7 @@ mod city;
 mod images;
 mod places;
 
+use crate::from_row;
 use crate::{
     AccountId, AccountRecord, Appended, BondId, BondRecord, Conflict, MessageRecord, Missing,
     NewMessage, PositionRecord, Store, StoreError, StoreResult,
@@ -71,7 +72,7 @@ impl Postgres {
             .bind(bond)
             .fetch_optional(&mut **tx)
             .await?;
-        row.map(|r| bond_from_row(&r)).transpose()
+        row.map(|r| from_row::bond(&r)).transpose()
     }
 }
 
@@ -82,53 +83,6 @@ const BOND_SELECT: &str = "SELECT b.id, b.a, b.b, b.profile, b.open_tiers, b.cre
 
 const MESSAGE_COLUMNS: &str =
     "seq, bond_id, sender_id, client_id, kind, body, feeling, sent_at, acknowledged_at";
-
-pub(super) fn account_from_row(row: &PgRow) -> StoreResult<AccountRecord> {
-    Ok(AccountRecord {
-        id: AccountId(row.try_get("id")?),
-        name: row.try_get("name")?,
-        password_hash: row.try_get("password_hash")?,
-        created_at: row.try_get("created_at")?,
-        delivered_seq: row.try_get("delivered_seq")?,
-    })
-}
-
-fn bond_from_row(row: &PgRow) -> StoreResult<BondRecord> {
-    let profile: String = row.try_get("profile")?;
-    let bits: i32 = row.try_get("open_tiers")?;
-    Ok(BondRecord {
-        id: BondId(row.try_get("id")?),
-        members: [AccountId(row.try_get("a")?), AccountId(row.try_get("b")?)],
-        names: [row.try_get("a_name")?, row.try_get("b_name")?],
-        profile: Profile::from_key(&profile)
-            .ok_or_else(|| StoreError::Corrupt(format!("profile {profile:?}")))?,
-        open_tiers: TierSet::from_bits(
-            u16::try_from(bits).map_err(|_| StoreError::Corrupt(format!("tiers {bits}")))?,
-        ),
-        created_at: row.try_get("created_at")?,
-    })
-}
-
-fn message_from_row(row: &PgRow) -> StoreResult<MessageRecord> {
-    let kind: String = row.try_get("kind")?;
-    let feeling: Option<String> = row.try_get("feeling")?;
-    Ok(MessageRecord {
-        seq: row.try_get("seq")?,
-        bond: BondId(row.try_get("bond_id")?),
-        sender: AccountId(row.try_get("sender_id")?),
-        client_id: row.try_get("client_id")?,
-        kind: MessageKind::from_key(&kind)
-            .ok_or_else(|| StoreError::Corrupt(format!("message kind {kind:?}")))?,
-        body: row.try_get("body")?,
-        feeling: feeling
-            .map(|f| {
-                Feeling::from_key(&f).ok_or_else(|| StoreError::Corrupt(format!("feeling {f:?}")))
-            })
-            .transpose()?,
-        sent_at: row.try_get("sent_at")?,
-        acknowledged_at: row.try_get("acknowledged_at")?,
-    })
-}
 
 /// The constraint a unique violation broke, if that is what `err` is.
 pub(super) fn unique_violation(err: &sqlx::Error) -> Option<String> {
@@ -167,7 +121,7 @@ async fn append_in(tx: &mut Transaction<'static, Db>, m: &NewMessage) -> StoreRe
     .bind(&m.client_id)
     .fetch_one(&mut **tx)
     .await?;
-    Ok(m.against(message_from_row(&row)?))
+    Ok(m.against(from_row::message(&row)?))
 }
 
 /// Upserts accounts' latest positions (a fix older than the one stored is ignored) and
@@ -275,7 +229,7 @@ impl Store for Postgres {
             .bind(name.to_lowercase())
             .fetch_optional(&self.pool)
             .await?
-            .map(|r| account_from_row(&r))
+            .map(|r| from_row::account(&r))
             .transpose()
     }
 
@@ -284,7 +238,7 @@ impl Store for Postgres {
             .bind(id.0)
             .fetch_optional(&self.pool)
             .await?
-            .map(|r| account_from_row(&r))
+            .map(|r| from_row::account(&r))
             .transpose()
     }
 
@@ -456,7 +410,7 @@ impl Store for Postgres {
         .bind(account.0)
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|r| bond_from_row(&r)).transpose()
+        row.map(|r| from_row::bond(&r)).transpose()
     }
 
     async fn set_open_tiers(&self, open: &[(BondId, TierSet)]) -> StoreResult<()> {
@@ -508,18 +462,7 @@ impl Store for Postgres {
             .bind(account.0)
             .fetch_optional(&self.pool)
             .await?;
-        row.map(|r| {
-            Ok(PositionRecord {
-                fix: Fix {
-                    lat: r.try_get("lat")?,
-                    lon: r.try_get("lon")?,
-                    accuracy_m: r.try_get("accuracy_m")?,
-                    at_ms: r.try_get("at")?,
-                },
-                received_at: r.try_get("received_at")?,
-            })
-        })
-        .transpose()
+        row.map(|r| from_row::position(&r)).transpose()
     }
 
     async fn append_messages(&self, batch: Vec<NewMessage>) -> StoreResult<Vec<Appended>> {
@@ -553,7 +496,7 @@ impl Store for Postgres {
         .bind(client_id)
         .fetch_optional(&self.pool)
         .await?
-        .map(|r| message_from_row(&r))
+        .map(|r| from_row::message(&r))
         .transpose()
     }
 
@@ -572,7 +515,7 @@ impl Store for Postgres {
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(message_from_row).collect()
+        rows.iter().map(from_row::message).collect()
     }
 
     async fn raised_alarms(&self, bond: BondId) -> StoreResult<Vec<MessageRecord>> {
@@ -583,7 +526,7 @@ impl Store for Postgres {
         .bind(bond.0)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(message_from_row).collect()
+        rows.iter().map(from_row::message).collect()
     }
 
     async fn last_seq(&self, bond: BondId) -> StoreResult<i64> {
@@ -612,7 +555,7 @@ impl Store for Postgres {
         .fetch_optional(&mut *tx)
         .await?
         .ok_or(StoreError::NotFound(Missing::Alarm))?;
-        let mut alarm = message_from_row(&row)?;
+        let mut alarm = from_row::message(&row)?;
         if alarm.sender == by {
             return Err(StoreError::Conflict(Conflict::OwnAlarm));
         }

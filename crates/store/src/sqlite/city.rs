@@ -1,114 +1,19 @@
 //! [`CityStore`] for SQLite: the gate, letters and summonses.
 
-use haurach_proto::{Decision, GateBook, GateMode, LetterState, Standing, SummonState};
+use haurach_proto::{Decision, GateBook, GateMode, Standing, SummonState};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{AssertSqlSafe, Row, Sqlite as Db, Transaction};
 use uuid::Uuid;
 
-use super::{Sqlite, account_from_row, is_unique_violation, uuid};
+use super::{Sqlite, is_unique_violation};
 use crate::city::{
     ArrivalRecord, CityStore, LetterBox, LetterId, LetterLimits, LetterMove, LetterRecord,
-    NewArrival, NewLetter, ParcelRecord, Sent, SummonsId, SummonsRecord,
+    NewArrival, NewLetter, Sent, SummonsId, SummonsRecord,
 };
+use crate::from_row::{self, ARRIVAL_SELECT, Columns as _, LETTER_SELECT, SUMMONS_SELECT};
 use crate::{AccountId, Conflict, Missing, StoreError, StoreResult};
 
-const ARRIVAL_SELECT: &str = "SELECT a.*, r.way, r.given_name, r.family_name, r.from_place, \
-     r.age, r.calling, r.note, r.arrived_at, r.decision, r.answer, r.decided_at, \
-     inv.name AS invited_by_name, dec.name AS decided_by_name \
-     FROM arrivals r JOIN accounts a ON a.id = r.account_id \
-     LEFT JOIN accounts inv ON inv.id = r.invited_by \
-     LEFT JOIN accounts dec ON dec.id = r.decided_by";
-
-const LETTER_SELECT: &str = "SELECT l.*, s.name AS sender_name, r.name AS recipient_name \
-     FROM letters l JOIN accounts s ON s.id = l.sender_id JOIN accounts r ON r.id = l.recipient_id";
-
-const SUMMONS_SELECT: &str = "SELECT m.*, a.name AS summoner_name, b.name AS summoned_name \
-     FROM summons m JOIN accounts a ON a.id = m.summoner_id JOIN accounts b ON b.id = m.summoned_id";
-
 const DAY_MS: i64 = 24 * 3600 * 1000;
-
-fn standing_of(row: &SqliteRow) -> StoreResult<Standing> {
-    let key: String = row.try_get("standing")?;
-    Standing::from_key(&key).ok_or_else(|| StoreError::Corrupt(format!("standing {key:?}")))
-}
-
-fn arrival_from_row(row: &SqliteRow) -> StoreResult<ArrivalRecord> {
-    let decision: Option<String> = row.try_get("decision")?;
-    let age: Option<i64> = row.try_get("age")?;
-    Ok(ArrivalRecord {
-        account: account_from_row(row)?,
-        standing: standing_of(row)?,
-        way: row.try_get("way")?,
-        book: GateBook {
-            name: row.try_get("given_name")?,
-            family_name: row.try_get("family_name")?,
-            from: row.try_get("from_place")?,
-            age: age.map(|a| a as u32),
-            calling: row.try_get("calling")?,
-            note: row.try_get("note")?,
-        },
-        invited_by: row.try_get("invited_by_name")?,
-        arrived_at: row.try_get("arrived_at")?,
-        decision: decision
-            .map(|d| {
-                Decision::from_key(&d).ok_or_else(|| StoreError::Corrupt(format!("decision {d:?}")))
-            })
-            .transpose()?,
-        answer: row.try_get("answer")?,
-        decided_by: row.try_get("decided_by_name")?,
-        decided_at: row.try_get("decided_at")?,
-    })
-}
-
-fn summons_from_row(row: &SqliteRow) -> StoreResult<SummonsRecord> {
-    let state: String = row.try_get("state")?;
-    Ok(SummonsRecord {
-        id: SummonsId(uuid(row, "id")?),
-        summoner: AccountId(uuid(row, "summoner_id")?),
-        summoner_name: row.try_get("summoner_name")?,
-        summoned: AccountId(uuid(row, "summoned_id")?),
-        summoned_name: row.try_get("summoned_name")?,
-        state: SummonState::from_key(&state)
-            .ok_or_else(|| StoreError::Corrupt(format!("summons state {state:?}")))?,
-        lat: row.try_get("lat")?,
-        lon: row.try_get("lon")?,
-        accuracy_m: row.try_get("accuracy_m")?,
-        created_at: row.try_get("created_at")?,
-    })
-}
-
-fn opt_uuid(row: &SqliteRow, column: &str) -> StoreResult<Option<Uuid>> {
-    let text: Option<String> = row.try_get(column)?;
-    text.map(|t| {
-        t.parse()
-            .map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
-    })
-    .transpose()
-}
-
-/// A letter's row, without its parcels.
-fn letter_from_row(row: &SqliteRow) -> StoreResult<LetterRecord> {
-    let state: String = row.try_get("state")?;
-    Ok(LetterRecord {
-        id: LetterId(uuid(row, "id")?),
-        sender: AccountId(uuid(row, "sender_id")?),
-        sender_name: row.try_get("sender_name")?,
-        recipient: AccountId(uuid(row, "recipient_id")?),
-        recipient_name: row.try_get("recipient_name")?,
-        holder: AccountId(uuid(row, "holder_id")?),
-        client_id: row.try_get("client_id")?,
-        thread: LetterId(uuid(row, "thread_id")?),
-        in_reply_to: opt_uuid(row, "in_reply_to")?.map(LetterId),
-        body: row.try_get("body")?,
-        state: LetterState::from_key(&state)
-            .ok_or_else(|| StoreError::Corrupt(format!("letter state {state:?}")))?,
-        parcels: Vec::new(),
-        sent_at: row.try_get("sent_at")?,
-        delivered_at: row.try_get("delivered_at")?,
-        read_at: row.try_get("read_at")?,
-        returned_at: row.try_get("returned_at")?,
-    })
-}
 
 /// Letters from their rows, each with its parcels read on `exec`.
 async fn load_letters<'e, E>(exec: E, rows: Vec<SqliteRow>) -> StoreResult<Vec<LetterRecord>>
@@ -117,7 +22,7 @@ where
 {
     let mut letters = rows
         .iter()
-        .map(letter_from_row)
+        .map(from_row::letter)
         .collect::<StoreResult<Vec<_>>>()?;
     for letter in &mut letters {
         let parcels = sqlx::query(
@@ -128,14 +33,7 @@ where
         .await?;
         letter.parcels = parcels
             .iter()
-            .map(|p| {
-                let size: i64 = p.try_get("size")?;
-                Ok(ParcelRecord {
-                    name: p.try_get("name")?,
-                    hash: p.try_get("hash")?,
-                    size: size as u64,
-                })
-            })
+            .map(from_row::parcel)
             .collect::<StoreResult<_>>()?;
     }
     Ok(letters)
@@ -150,20 +48,16 @@ async fn letter_in(
         .fetch_optional(&mut **tx)
         .await?;
     let Some(row) = row else { return Ok(None) };
-    let mut letter = letter_from_row(&row)?;
+    let mut letter = from_row::letter(&row)?;
     let parcels =
         sqlx::query("SELECT name, hash, size FROM letter_parcels WHERE letter_id = ? ORDER BY idx")
             .bind(id.0.to_string())
             .fetch_all(&mut **tx)
             .await?;
-    for p in parcels {
-        let size: i64 = p.try_get("size")?;
-        letter.parcels.push(ParcelRecord {
-            name: p.try_get("name")?,
-            hash: p.try_get("hash")?,
-            size: size as u64,
-        });
-    }
+    letter.parcels = parcels
+        .iter()
+        .map(from_row::parcel)
+        .collect::<StoreResult<_>>()?;
     Ok(Some(letter))
 }
 
@@ -177,7 +71,7 @@ async fn arrival_in(
     .bind(account.0.to_string())
     .fetch_one(&mut **tx)
     .await?;
-    arrival_from_row(&row)
+    from_row::arrival(&row)
 }
 
 async fn summons_in(
@@ -188,7 +82,7 @@ async fn summons_in(
         .bind(id.0.to_string())
         .fetch_optional(&mut **tx)
         .await?
-        .map(|r| summons_from_row(&r))
+        .map(|r| from_row::summons(&r))
         .transpose()
 }
 
@@ -200,7 +94,7 @@ async fn account_id_by_name(
         .bind(name.to_lowercase())
         .fetch_optional(&mut **tx)
         .await?;
-    row.map(|r| Ok((AccountId(uuid(&r, "id")?), standing_of(&r)?)))
+    row.map(|r| Ok((AccountId(r.id("id")?), from_row::standing(&r)?)))
         .transpose()
 }
 
@@ -265,7 +159,7 @@ impl CityStore for Sqlite {
         .bind(token_hash)
         .fetch_optional(&self.reader)
         .await?;
-        row.map(|r| Ok((AccountId(uuid(&r, "account_id")?), standing_of(&r)?)))
+        row.map(|r| Ok((AccountId(r.id("account_id")?), from_row::standing(&r)?)))
             .transpose()
     }
 
@@ -304,7 +198,7 @@ impl CityStore for Sqlite {
                     if expires_at <= a.now_ms {
                         return Err(StoreError::NotFound(Missing::GateInviteExpired));
                     }
-                    invited_by = Some(AccountId(uuid(&row, "made_by")?));
+                    invited_by = Some(AccountId(row.id("made_by")?));
                     (Standing::Citizen, "invite")
                 }
             }
@@ -360,7 +254,7 @@ impl CityStore for Sqlite {
         let rows = sqlx::query("SELECT id FROM accounts WHERE standing = 'tower'")
             .fetch_all(&self.reader)
             .await?;
-        rows.iter().map(|r| Ok(AccountId(uuid(r, "id")?))).collect()
+        rows.iter().map(|r| Ok(AccountId(r.id("id")?))).collect()
     }
 
     async fn arrival(&self, account: AccountId) -> StoreResult<Option<ArrivalRecord>> {
@@ -370,7 +264,7 @@ impl CityStore for Sqlite {
         .bind(account.0.to_string())
         .fetch_optional(&self.reader)
         .await?
-        .map(|r| arrival_from_row(&r))
+        .map(|r| from_row::arrival(&r))
         .transpose()
     }
 
@@ -385,7 +279,7 @@ impl CityStore for Sqlite {
         )))
         .fetch_all(&self.reader)
         .await?;
-        rows.iter().map(arrival_from_row).collect()
+        rows.iter().map(from_row::arrival).collect()
     }
 
     async fn decide(
@@ -405,7 +299,7 @@ impl CityStore for Sqlite {
         .fetch_optional(&mut *tx)
         .await?
         .ok_or(StoreError::NotFound(Missing::Applicant))?;
-        let id = AccountId(uuid(&row, "id")?);
+        let id = AccountId(row.id("id")?);
         let decided: Option<String> = row.try_get("decision")?;
         if decided.is_some() {
             return Err(StoreError::Conflict(Conflict::AlreadyDecided));
@@ -507,7 +401,7 @@ impl CityStore for Sqlite {
         )))
         .fetch_all(&self.reader)
         .await?;
-        rows.iter().map(summons_from_row).collect()
+        rows.iter().map(from_row::summons).collect()
     }
 
     async fn uploaded_bytes(&self, account: AccountId) -> StoreResult<u64> {
@@ -529,7 +423,7 @@ impl CityStore for Sqlite {
                 .fetch_optional(&mut *tx)
                 .await?;
             if let Some(row) = row {
-                let id = LetterId(uuid(&row, "id")?);
+                let id = LetterId(row.id("id")?);
                 let stored = letter_in(&mut tx, id)
                     .await?
                     .ok_or_else(|| StoreError::Corrupt("letter vanished".into()))?;
@@ -871,7 +765,7 @@ impl CityStore for Sqlite {
         .bind(account.0.to_string())
         .fetch_optional(&self.reader)
         .await?
-        .map(|r| summons_from_row(&r))
+        .map(|r| from_row::summons(&r))
         .transpose()
     }
 
@@ -884,7 +778,7 @@ impl CityStore for Sqlite {
         .bind(account.0.to_string())
         .fetch_all(&self.reader)
         .await?;
-        rows.iter().map(summons_from_row).collect()
+        rows.iter().map(from_row::summons).collect()
     }
 
     async fn answer_summons(

@@ -1,65 +1,12 @@
 //! [`ImageStore`] on SQLite.
 
-use std::str::FromStr;
-
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
 use uuid::Uuid;
 
 use super::Sqlite;
+use crate::from_row;
 use crate::images::{ImageId, ImageRecord, ImageStore, MemoryRecord};
 use crate::{AccountId, BondId, Conflict, Missing, StoreError, StoreResult};
-
-fn memory_from_row(row: &SqliteRow) -> StoreResult<MemoryRecord> {
-    let shared_bond: Option<String> = row.try_get("shared_bond")?;
-    let shared_at: Option<i64> = row.try_get("shared_at")?;
-    let shared = match (shared_bond, shared_at) {
-        (Some(bond), Some(at)) => Some((
-            BondId(
-                Uuid::from_str(&bond)
-                    .map_err(|e| StoreError::Corrupt(format!("shared_bond: {e}")))?,
-            ),
-            at,
-        )),
-        _ => None,
-    };
-    Ok(MemoryRecord {
-        id: uuid(row, "id")?,
-        account: AccountId(uuid(row, "account_id")?),
-        client_id: row.try_get("client_id")?,
-        body: row.try_get("body")?,
-        photo_type: row.try_get("photo_type")?,
-        created_at: row.try_get("created_at")?,
-        shared,
-    })
-}
-
-fn uuid(row: &SqliteRow, column: &str) -> StoreResult<Uuid> {
-    let text: String = row.try_get(column)?;
-    Uuid::from_str(&text).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
-}
-
-fn image_from_row(row: &SqliteRow) -> StoreResult<ImageRecord> {
-    let dimension = |column: &str| -> StoreResult<u32> {
-        let v: i64 = row.try_get(column)?;
-        u32::try_from(v).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
-    };
-    let size: i64 = row.try_get("original_size")?;
-    Ok(ImageRecord {
-        id: ImageId(uuid(row, "id")?),
-        bond: BondId(uuid(row, "bond_id")?),
-        sender: AccountId(uuid(row, "sender_id")?),
-        client_id: row.try_get("client_id")?,
-        original_type: row.try_get("original_type")?,
-        stripped_type: row.try_get("stripped_type")?,
-        width: dimension("width")?,
-        height: dimension("height")?,
-        original_size: u64::try_from(size)
-            .map_err(|e| StoreError::Corrupt(format!("original_size: {e}")))?,
-        sent_at: row.try_get("sent_at")?,
-        seen_strength: row.try_get("seen_strength")?,
-    })
-}
 
 impl ImageStore for Sqlite {
     async fn insert_image(&self, image: &ImageRecord) -> StoreResult<()> {
@@ -95,7 +42,7 @@ impl ImageStore for Sqlite {
             .bind(id.0.to_string())
             .fetch_optional(&self.reader)
             .await?;
-        row.map(|r| image_from_row(&r)).transpose()
+        row.map(|r| from_row::image(&r)).transpose()
     }
 
     async fn image_by_client_id(
@@ -109,7 +56,7 @@ impl ImageStore for Sqlite {
             .bind(client_id)
             .fetch_optional(&self.writer)
             .await?;
-        row.map(|r| image_from_row(&r)).transpose()
+        row.map(|r| from_row::image(&r)).transpose()
     }
 
     async fn images_of_bond(&self, bond: BondId, limit: u32) -> StoreResult<Vec<ImageRecord>> {
@@ -119,7 +66,7 @@ impl ImageStore for Sqlite {
                 .bind(i64::from(limit))
                 .fetch_all(&self.reader)
                 .await?;
-        rows.iter().map(image_from_row).collect()
+        rows.iter().map(from_row::image).collect()
     }
 
     async fn raise_seen_strength(&self, id: ImageId, strength: f64) -> StoreResult<f64> {
@@ -152,7 +99,7 @@ impl ImageStore for Sqlite {
             .fetch_optional(&self.writer)
             .await?;
         Ok(match row {
-            Some(r) => r.try_get::<i64, _>("allow")? != 0,
+            Some(r) => r.try_get("allow")?,
             None => false,
         })
     }
@@ -208,7 +155,7 @@ impl ImageStore for Sqlite {
             .bind(client_id)
             .fetch_optional(&self.writer)
             .await?;
-        row.map(|r| memory_from_row(&r)).transpose()
+        row.map(|r| from_row::memory(&r)).transpose()
     }
 
     async fn memory(&self, id: Uuid) -> StoreResult<Option<MemoryRecord>> {
@@ -216,7 +163,7 @@ impl ImageStore for Sqlite {
             .bind(id.to_string())
             .fetch_optional(&self.reader)
             .await?;
-        row.map(|r| memory_from_row(&r)).transpose()
+        row.map(|r| from_row::memory(&r)).transpose()
     }
 
     async fn memories_of(
@@ -243,7 +190,7 @@ impl ImageStore for Sqlite {
                 .await?
             }
         };
-        rows.iter().map(memory_from_row).collect()
+        rows.iter().map(from_row::memory).collect()
     }
 
     async fn open_memories(
