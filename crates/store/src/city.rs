@@ -10,6 +10,8 @@ use uuid::Uuid;
 
 use super::{AccountId, AccountRecord, StoreResult};
 
+pub(crate) mod rules;
+
 /// A letter's id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct LetterId(pub Uuid);

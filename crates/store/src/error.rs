@@ -189,6 +189,15 @@ impl From<Missing> for StoreError {
     }
 }
 
+/// `reason` when `err` is the violation of a unique constraint (what was to be inserted
+/// exists), else `err` itself.
+pub(crate) fn unique_or(err: sqlx::Error, reason: Conflict) -> StoreError {
+    match err {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(reason),
+        err => err.into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,7 +15,9 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{Decode, Postgres, Row as _, Sqlite, Type};
 use uuid::Uuid;
 
-use crate::city::{ArrivalRecord, LetterId, LetterRecord, ParcelRecord, SummonsId, SummonsRecord};
+use crate::city::{
+    ArrivalRecord, LetterBox, LetterId, LetterRecord, ParcelRecord, SummonsId, SummonsRecord,
+};
 use crate::{
     AccountId, AccountRecord, BondId, BondRecord, ImageId, ImageRecord, MemoryRecord,
     MessageRecord, PinRecord, PlaceRecord, PositionRecord, StoreError, StoreResult,
@@ -254,6 +256,10 @@ pub(crate) const ARRIVAL_SELECT: &str = "SELECT a.*, r.way, r.given_name, r.fami
      LEFT JOIN accounts inv ON inv.id = r.invited_by \
      LEFT JOIN accounts dec ON dec.id = r.decided_by";
 
+/// The pages of [`ARRIVAL_SELECT`] still waiting for the tower: applications not yet
+/// answered.
+pub(crate) const WAITING: &str = "r.decision IS NULL AND a.standing = 'applicant'";
+
 /// A row of [`ARRIVAL_SELECT`].
 pub(crate) fn arrival(row: &impl Columns) -> StoreResult<ArrivalRecord> {
     let age: Option<i32> = row.get("age")?;
@@ -271,17 +277,31 @@ pub(crate) fn arrival(row: &impl Columns) -> StoreResult<ArrivalRecord> {
         },
         invited_by: row.get("invited_by_name")?,
         arrived_at: row.get("arrived_at")?,
-        decision: opt_key(row, "decision", "decision", Decision::from_key)?,
+        decision: decision(row)?,
         answer: row.get("answer")?,
         decided_by: row.get("decided_by_name")?,
         decided_at: row.get("decided_at")?,
     })
 }
 
+/// The tower's decision on a page of the book, if it has decided.
+pub(crate) fn decision(row: &impl Columns) -> StoreResult<Option<Decision>> {
+    opt_key(row, "decision", "decision", Decision::from_key)
+}
+
 /// A letter with its parties' names.
 pub(crate) const LETTER_SELECT: &str = "SELECT l.*, s.name AS sender_name, \
      r.name AS recipient_name FROM letters l JOIN accounts s ON s.id = l.sender_id \
      JOIN accounts r ON r.id = l.recipient_id";
+
+/// The column of [`LETTER_SELECT`] that says whose box a letter is in: the inbox holds
+/// what was sent to its owner and what came back to them, the sent box what they wrote.
+pub(crate) fn box_column(which: LetterBox) -> &'static str {
+    match which {
+        LetterBox::Inbox => "l.holder_id",
+        LetterBox::Sent => "l.sender_id",
+    }
+}
 
 /// A row of [`LETTER_SELECT`], without its parcels (they are rows of their own).
 pub(crate) fn letter(row: &impl Columns) -> StoreResult<LetterRecord> {
