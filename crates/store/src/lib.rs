@@ -198,6 +198,41 @@ pub enum Appended {
     Conflict(MessageRecord),
 }
 
+/// Whether `acceptor` may use, at `now_ms`, an invite `inviter` made that expires at
+/// `expires_at`: not once it has expired, and not their own.
+pub(crate) fn usable_invite(
+    inviter: AccountId,
+    expires_at: i64,
+    acceptor: AccountId,
+    now_ms: i64,
+) -> StoreResult<()> {
+    if expires_at <= now_ms {
+        return Err(Missing::InviteExpired.into());
+    }
+    if inviter == acceptor {
+        return Err(Conflict::OwnInvite.into());
+    }
+    Ok(())
+}
+
+/// `by` acknowledges `alarm` at `now_ms`: only the partner of whoever raised it may, and
+/// acknowledging twice keeps the first time. Whether it is acknowledged now (and must be
+/// written).
+pub(crate) fn acknowledge(
+    alarm: &mut MessageRecord,
+    by: AccountId,
+    now_ms: i64,
+) -> StoreResult<bool> {
+    if alarm.sender == by {
+        return Err(Conflict::OwnAlarm.into());
+    }
+    if alarm.acknowledged_at.is_some() {
+        return Ok(false);
+    }
+    alarm.acknowledged_at = Some(now_ms);
+    Ok(true)
+}
+
 /// Durable storage of accounts, sessions, bonds, positions and messages; places, the
 /// meeting point and journeys through its supertrait [`PlaceStore`]; the city's records
 /// through [`CityStore`]; pictures and journals through [`ImageStore`].

@@ -5,16 +5,10 @@ use sqlx::Row;
 use uuid::Uuid;
 
 use super::Postgres;
+use crate::error::unique_or;
 use crate::from_row;
 use crate::images::{ImageId, ImageRecord, ImageStore, MemoryRecord};
 use crate::{AccountId, BondId, Conflict, Missing, StoreError, StoreResult};
-
-fn unique_or(err: sqlx::Error, conflict: Conflict) -> StoreError {
-    match err {
-        sqlx::Error::Database(e) if e.is_unique_violation() => StoreError::Conflict(conflict),
-        e => e.into(),
-    }
-}
 
 impl ImageStore for Postgres {
     async fn insert_image(&self, image: &ImageRecord) -> StoreResult<()> {

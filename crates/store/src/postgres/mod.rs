@@ -21,10 +21,11 @@ mod city;
 mod images;
 mod places;
 
+use crate::error::unique_or;
 use crate::from_row;
 use crate::{
     AccountId, AccountRecord, Appended, BondId, BondRecord, Conflict, MessageRecord, Missing,
-    NewMessage, PositionRecord, Store, StoreError, StoreResult,
+    NewMessage, PositionRecord, Store, StoreError, StoreResult, acknowledge, usable_invite,
 };
 
 /// The PostgreSQL store. Cloning shares the pool.
@@ -83,16 +84,6 @@ const BOND_SELECT: &str = "SELECT b.id, b.a, b.b, b.profile, b.open_tiers, b.cre
 
 const MESSAGE_COLUMNS: &str =
     "seq, bond_id, sender_id, client_id, kind, body, feeling, sent_at, acknowledged_at";
-
-/// The constraint a unique violation broke, if that is what `err` is.
-pub(super) fn unique_violation(err: &sqlx::Error) -> Option<String> {
-    match err {
-        sqlx::Error::Database(db) if db.is_unique_violation() => {
-            Some(db.constraint().unwrap_or_default().to_owned())
-        }
-        _ => None,
-    }
-}
 
 /// Stores one message inside a transaction that holds its bond's row lock, once per
 /// (sender, client id).
@@ -198,7 +189,7 @@ impl Store for Postgres {
         now_ms: i64,
     ) -> StoreResult<AccountRecord> {
         let id = AccountId::new();
-        let res = sqlx::query(
+        sqlx::query(
             "INSERT INTO accounts (id, name, name_key, password_hash, created_at) \
              VALUES ($1, $2, $3, $4, $5)",
         )
@@ -208,20 +199,15 @@ impl Store for Postgres {
         .bind(password_hash)
         .bind(now_ms)
         .execute(&self.pool)
-        .await;
-        match res {
-            Ok(_) => Ok(AccountRecord {
-                id,
-                name: name.to_owned(),
-                password_hash: password_hash.to_owned(),
-                created_at: now_ms,
-                delivered_seq: 0,
-            }),
-            Err(e) if unique_violation(&e).is_some() => {
-                Err(StoreError::Conflict(Conflict::NameTaken))
-            }
-            Err(e) => Err(e.into()),
-        }
+        .await
+        .map_err(|err| unique_or(err, Conflict::NameTaken))?;
+        Ok(AccountRecord {
+            id,
+            name: name.to_owned(),
+            password_hash: password_hash.to_owned(),
+            created_at: now_ms,
+            delivered_seq: 0,
+        })
     }
 
     async fn account_by_name(&self, name: &str) -> StoreResult<Option<AccountRecord>> {
@@ -287,7 +273,7 @@ impl Store for Postgres {
         now_ms: i64,
         expires_ms: i64,
     ) -> StoreResult<()> {
-        let res = sqlx::query(
+        sqlx::query(
             "INSERT INTO invites (code, account_id, created_at, expires_at) \
              VALUES ($1, $2, $3, $4)",
         )
@@ -296,14 +282,9 @@ impl Store for Postgres {
         .bind(now_ms)
         .bind(expires_ms)
         .execute(&self.pool)
-        .await;
-        match res {
-            Ok(_) => Ok(()),
-            Err(e) if unique_violation(&e).is_some() => {
-                Err(StoreError::Conflict(Conflict::InviteCodeTaken))
-            }
-            Err(e) => Err(e.into()),
-        }
+        .await
+        .map_err(|err| unique_or(err, Conflict::InviteCodeTaken))?;
+        Ok(())
     }
 
     async fn accept_invite(
@@ -337,12 +318,7 @@ impl Store for Postgres {
                 .ok_or(StoreError::NotFound(Missing::Invite))?;
         let inviter = AccountId(invite.try_get("account_id")?);
         let expires_at: i64 = invite.try_get("expires_at")?;
-        if expires_at <= now_ms {
-            return Err(StoreError::NotFound(Missing::InviteExpired));
-        }
-        if inviter == acceptor {
-            return Err(StoreError::Conflict(Conflict::OwnInvite));
-        }
+        usable_invite(inviter, expires_at, acceptor, now_ms)?;
         for (who, why) in [
             (acceptor, Conflict::AlreadyBonded),
             (inviter, Conflict::PartnerBonded),
@@ -379,11 +355,7 @@ impl Store for Postgres {
                 .bind(id.0)
                 .execute(&mut *tx)
                 .await;
-            match res {
-                Ok(_) => {}
-                Err(e) if unique_violation(&e).is_some() => return Err(StoreError::Conflict(why)),
-                Err(e) => return Err(e.into()),
-            }
+            res.map_err(|err| unique_or(err, why))?;
         }
         // An account has one way in at a time: using the code retires every other code of
         // both partners.
@@ -556,16 +528,12 @@ impl Store for Postgres {
         .await?
         .ok_or(StoreError::NotFound(Missing::Alarm))?;
         let mut alarm = from_row::message(&row)?;
-        if alarm.sender == by {
-            return Err(StoreError::Conflict(Conflict::OwnAlarm));
-        }
-        if alarm.acknowledged_at.is_none() {
+        if acknowledge(&mut alarm, by, now_ms)? {
             sqlx::query("UPDATE messages SET acknowledged_at = $1 WHERE seq = $2")
                 .bind(now_ms)
                 .bind(seq)
                 .execute(&mut *tx)
                 .await?;
-            alarm.acknowledged_at = Some(now_ms);
         }
         tx.commit().await?;
         Ok(alarm)

@@ -4,13 +4,14 @@ use sqlx::Row;
 use uuid::Uuid;
 
 use super::Sqlite;
+use crate::error::unique_or;
 use crate::from_row;
 use crate::images::{ImageId, ImageRecord, ImageStore, MemoryRecord};
 use crate::{AccountId, BondId, Conflict, Missing, StoreError, StoreResult};
 
 impl ImageStore for Sqlite {
     async fn insert_image(&self, image: &ImageRecord) -> StoreResult<()> {
-        let res = sqlx::query(
+        sqlx::query(
             "INSERT INTO images (id, bond_id, sender_id, client_id, original_type, \
              stripped_type, width, height, original_size, sent_at, seen_strength) \
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -27,14 +28,9 @@ impl ImageStore for Sqlite {
         .bind(image.sent_at)
         .bind(image.seen_strength)
         .execute(&self.writer)
-        .await;
-        match res {
-            Ok(_) => Ok(()),
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                Err(StoreError::Conflict(Conflict::ImageIdReused))
-            }
-            Err(e) => Err(e.into()),
-        }
+        .await
+        .map_err(|err| unique_or(err, Conflict::ImageIdReused))?;
+        Ok(())
     }
 
     async fn image(&self, id: ImageId) -> StoreResult<Option<ImageRecord>> {
@@ -124,7 +120,7 @@ impl ImageStore for Sqlite {
     }
 
     async fn insert_memory(&self, memory: &MemoryRecord) -> StoreResult<()> {
-        let res = sqlx::query(
+        sqlx::query(
             "INSERT INTO memories (id, account_id, client_id, body, photo_type, created_at) \
              VALUES (?, ?, ?, ?, ?, ?)",
         )
@@ -135,14 +131,9 @@ impl ImageStore for Sqlite {
         .bind(&memory.photo_type)
         .bind(memory.created_at)
         .execute(&self.writer)
-        .await;
-        match res {
-            Ok(_) => Ok(()),
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                Err(StoreError::Conflict(Conflict::MemoryIdReused))
-            }
-            Err(e) => Err(e.into()),
-        }
+        .await
+        .map_err(|err| unique_or(err, Conflict::MemoryIdReused))?;
+        Ok(())
     }
 
     async fn memory_by_client_id(

@@ -27,10 +27,11 @@ use journal::Journal;
 use message_log::MessageLog;
 use scheduling::Scheduling;
 
+use crate::error::unique_or;
 use crate::from_row::{self, Columns as _};
 use crate::{
     AccountId, AccountRecord, Appended, BondId, BondRecord, Conflict, MessageRecord, Missing,
-    NewMessage, PositionRecord, Store, StoreError, StoreResult,
+    NewMessage, PositionRecord, Store, StoreError, StoreResult, acknowledge, usable_invite,
 };
 
 /// The SQLite store. Cloning shares the pools.
@@ -321,10 +322,6 @@ macro_rules! message_columns {
 use message_columns;
 const MESSAGE_COLUMNS: &str = message_columns!();
 
-fn is_unique_violation(err: &sqlx::Error) -> bool {
-    matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
-}
-
 impl Store for Sqlite {
     async fn create_account(
         &self,
@@ -333,7 +330,7 @@ impl Store for Sqlite {
         now_ms: i64,
     ) -> StoreResult<AccountRecord> {
         let id = AccountId::new();
-        let res = sqlx::query(
+        sqlx::query(
             "INSERT INTO accounts (id, name, name_key, password_hash, created_at) \
              VALUES (?, ?, ?, ?, ?)",
         )
@@ -343,18 +340,15 @@ impl Store for Sqlite {
         .bind(password_hash)
         .bind(now_ms)
         .execute(&self.writer)
-        .await;
-        match res {
-            Ok(_) => Ok(AccountRecord {
-                id,
-                name: name.to_owned(),
-                password_hash: password_hash.to_owned(),
-                created_at: now_ms,
-                delivered_seq: 0,
-            }),
-            Err(e) if is_unique_violation(&e) => Err(StoreError::Conflict(Conflict::NameTaken)),
-            Err(e) => Err(e.into()),
-        }
+        .await
+        .map_err(|err| unique_or(err, Conflict::NameTaken))?;
+        Ok(AccountRecord {
+            id,
+            name: name.to_owned(),
+            password_hash: password_hash.to_owned(),
+            created_at: now_ms,
+            delivered_seq: 0,
+        })
     }
 
     async fn account_by_name(&self, name: &str) -> StoreResult<Option<AccountRecord>> {
@@ -418,7 +412,7 @@ impl Store for Sqlite {
         now_ms: i64,
         expires_ms: i64,
     ) -> StoreResult<()> {
-        let res = sqlx::query(
+        sqlx::query(
             "INSERT INTO invites (code, account_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
         )
         .bind(code)
@@ -426,14 +420,9 @@ impl Store for Sqlite {
         .bind(now_ms)
         .bind(expires_ms)
         .execute(&self.writer)
-        .await;
-        match res {
-            Ok(_) => Ok(()),
-            Err(e) if is_unique_violation(&e) => {
-                Err(StoreError::Conflict(Conflict::InviteCodeTaken))
-            }
-            Err(e) => Err(e.into()),
-        }
+        .await
+        .map_err(|err| unique_or(err, Conflict::InviteCodeTaken))?;
+        Ok(())
     }
 
     async fn accept_invite(
@@ -452,12 +441,7 @@ impl Store for Sqlite {
             .ok_or(StoreError::NotFound(Missing::Invite))?;
         let inviter = AccountId(invite.id("account_id")?);
         let expires_at: i64 = invite.try_get("expires_at")?;
-        if expires_at <= now_ms {
-            return Err(StoreError::NotFound(Missing::InviteExpired));
-        }
-        if inviter == acceptor {
-            return Err(StoreError::Conflict(Conflict::OwnInvite));
-        }
+        usable_invite(inviter, expires_at, acceptor, now_ms)?;
         for (who, why) in [
             (acceptor, Conflict::AlreadyBonded),
             (inviter, Conflict::PartnerBonded),
@@ -651,16 +635,12 @@ impl Store for Sqlite {
         .await?
         .ok_or(StoreError::NotFound(Missing::Alarm))?;
         let mut alarm = from_row::message(&row)?;
-        if alarm.sender == by {
-            return Err(StoreError::Conflict(Conflict::OwnAlarm));
-        }
-        if alarm.acknowledged_at.is_none() {
+        if acknowledge(&mut alarm, by, now_ms)? {
             sqlx::query("UPDATE messages SET acknowledged_at = ? WHERE seq = ?")
                 .bind(now_ms)
                 .bind(seq)
                 .execute(&mut *tx)
                 .await?;
-            alarm.acknowledged_at = Some(now_ms);
         }
         tx.commit().await?;
         Ok(alarm)
