@@ -1,7 +1,8 @@
 //! Storage of the city: standings and the gatekeeper's book, gate invites, parcels and
 //! letters, summon permissions and summonses. [`CityStore`] is a supertrait of
 //! [`Store`](crate::Store), so every backend keeps the whole city; each method is one
-//! transaction, like the rest of the store.
+//! transaction, like the rest of the store. What its operations decide is written once,
+//! in `city/rules.rs`; each backend gives the statements.
 
 use std::future::Future;
 

@@ -4,8 +4,14 @@
 //!
 //! The store knows only the bond's rules (`haurach-bond`) and the wire types
 //! (`haurach-proto`): nothing of HTTP, the live link or the bus. Every method is one transaction:
-//! when it returns `Ok`, what it wrote is committed. The conformance suite in
-//! `tests/it/store.rs` is the contract a backend must pass.
+//! when it returns `Ok`, what it wrote is committed; when a rule refuses it, the error
+//! names the reason ([`Conflict`], [`Missing`]), which the caller matches exhaustively.
+//!
+//! What the two backends share is written once: records read from rows (`from_row.rs`,
+//! where the backends differ only in how they keep an id), the city's rules over the
+//! statements each backend gives (`city/rules.rs`), and the small rules of invites and
+//! alarms (here). The conformance stories in `tests/it` (store, places, images, city) are
+//! the contract a backend must pass.
 
 #![deny(missing_docs)]
 
