@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::Args;
-use haurach_store::{CityStore as _, Sqlite, StoreError};
+use haurach_store::{CityStore as _, Conflict, Sqlite, StoreError};
 
 /// Settings of `haurach admin`.
 #[derive(Debug, Args)]
@@ -57,7 +57,7 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Err(StoreError::Conflict("name_taken")) => {
+        Err(StoreError::Conflict(Conflict::NameTaken)) => {
             anyhow::bail!("the name {:?} is taken", args.name)
         }
         Err(e) => Err(e.into()),

@@ -9,7 +9,7 @@ use haurach_bond::Tier;
 use haurach_picture::PictureError;
 use haurach_proto::Problem;
 use haurach_proto::problem::PROBLEM_BASE;
-use haurach_store::StoreError;
+use haurach_store::{Conflict, Missing, StoreError};
 pub use http::StatusCode;
 
 /// A failed request.
@@ -130,7 +130,9 @@ impl std::error::Error for ApiError {}
 
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> ApiError {
-        match &err {
+        match err {
+            StoreError::Conflict(reason) => reason.into(),
+            StoreError::NotFound(reason) => reason.into(),
             // The database is down or out of reach (PostgreSQL on another machine): nothing
             // was written, and trying again later is the right thing to do.
             StoreError::Database(
@@ -147,7 +149,7 @@ impl From<StoreError> for ApiError {
                      in a moment",
                 )
             }
-            StoreError::Unavailable(detail) => {
+            StoreError::Unavailable(ref detail) => {
                 tracing::warn!(error = %err, "storage unavailable");
                 ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
@@ -155,7 +157,156 @@ impl From<StoreError> for ApiError {
                     detail.clone(),
                 )
             }
-            _ => ApiError::internal(err),
+            err @ (StoreError::Database(_) | StoreError::Migrate(_) | StoreError::Corrupt(_)) => {
+                ApiError::internal(err)
+            }
+        }
+    }
+}
+
+// What the client is told for each reason a rule of the store gives. The matches have no
+// wildcard: a new reason does not compile until it has its problem here. A caller that
+// knows more than the reason carries (the name that is taken, the alarm's number, the quota
+// used) answers that reason itself before the rest come here.
+
+impl From<Conflict> for ApiError {
+    fn from(reason: Conflict) -> ApiError {
+        match reason {
+            Conflict::NameTaken => ApiError::conflict("name_taken", "that name is taken"),
+            // The server makes the codes; a new one that is taken is its failure, and the
+            // callers try another before they give up.
+            Conflict::InviteCodeTaken => ApiError::internal("a new invite code was taken"),
+            Conflict::OwnInvite => ApiError::invalid(
+                "own_invite",
+                "this is your own invite code: give it to your partner to accept",
+            ),
+            Conflict::AlreadyBonded => ApiError::conflict(
+                "already_bonded",
+                "you are bonded already: end the bond before accepting another",
+            ),
+            Conflict::PartnerBonded => ApiError::conflict(
+                "partner_bonded",
+                "whoever made this invite has bonded with someone else since",
+            ),
+            Conflict::OwnAlarm => ApiError::conflict(
+                "own_alarm",
+                "you raised this alarm: only your partner can acknowledge it",
+            ),
+            Conflict::InviteRequired => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "invite_required",
+                "this city lets people in by invitation only: ask a citizen for a code",
+            ),
+            Conflict::AlreadyDecided => ApiError::conflict(
+                "already_decided",
+                "the tower has answered this application already",
+            ),
+            Conflict::ParcelQuotaExceeded => ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "parcel_quota_exceeded",
+                "you have used up your parcel quota: this upload would pass it",
+            ),
+            Conflict::ParcelTooLarge => ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "parcel_too_large",
+                "the parcels of one letter are larger than this city carries",
+            ),
+            Conflict::LetterQuotaExceeded => ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "letter_quota_exceeded",
+                "you have sent as many letters as one citizen may in 24 hours: try again later",
+            ),
+            Conflict::IdReused => ApiError::conflict(
+                "id_reused",
+                "you sent a different letter under this id already: use a new id",
+            ),
+            Conflict::RecipientRequired => {
+                ApiError::invalid("recipient_required", "say whom the letter is to (to)")
+            }
+            Conflict::OwnLetter => ApiError::invalid(
+                "own_letter",
+                "a letter goes to someone else, not to yourself",
+            ),
+            Conflict::LetterMoved => ApiError::conflict(
+                "letter_moved",
+                "this letter is no longer unread in your hands: it was read or returned already",
+            ),
+            Conflict::NotAllowed => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "summons_not_allowed",
+                "they have not allowed you to summon them",
+            ),
+            Conflict::OwnSummons => ApiError::invalid("own_summons", "you cannot summon yourself"),
+            Conflict::SummonsOpen => ApiError::conflict(
+                "summons_open",
+                "you are summoning them already: end that summons first",
+            ),
+            Conflict::SummonsMoved => ApiError::conflict(
+                "summons_moved",
+                "this summons has been answered or ended already",
+            ),
+            Conflict::NotYours => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "not_summoned",
+                "only the one summoned can accept or decline",
+            ),
+            Conflict::ImageIdReused => ApiError::conflict(
+                "image_id_reused",
+                "a concurrent request stored an image under this id; retry to get it",
+            ),
+            Conflict::MemoryIdReused => ApiError::conflict(
+                "memory_id_reused",
+                "a concurrent request stored a memory under this id; retry to get it",
+            ),
+        }
+    }
+}
+
+impl From<Missing> for ApiError {
+    fn from(reason: Missing) -> ApiError {
+        match reason {
+            Missing::Invite => ApiError::not_found(
+                "invite_not_found",
+                "no invite has this code: check it with your partner",
+            ),
+            Missing::InviteExpired => ApiError::not_found(
+                "invite_expired",
+                "this invite code has expired: ask your partner for a new one",
+            ),
+            Missing::Alarm => {
+                ApiError::not_found("alarm_not_found", "there is no such alarm in your bond")
+            }
+            Missing::GateInvite => ApiError::not_found(
+                "no_such_invite",
+                "no such invite code, or it was used already: ask for a new one",
+            ),
+            Missing::GateInviteExpired => {
+                ApiError::not_found("invite_expired", "this invite code has expired")
+            }
+            Missing::Applicant => ApiError::not_found(
+                "no_such_application",
+                "nobody by that name has applied at the gate",
+            ),
+            Missing::Recipient => ApiError::not_found(
+                "no_such_citizen",
+                "there is no citizen by that name to write to",
+            ),
+            Missing::Letter => {
+                ApiError::not_found("no_such_letter", "there is no such letter among yours")
+            }
+            Missing::Parcel => ApiError::invalid(
+                "unknown_parcel",
+                "a parcel must be uploaded first (POST /api/v1/parcels) by the sender",
+            ),
+            Missing::Citizen | Missing::Summoned => {
+                ApiError::not_found("no_such_citizen", "there is no citizen by that name")
+            }
+            Missing::Summons => {
+                ApiError::not_found("no_such_summons", "there is no such summons among yours")
+            }
+            Missing::Image => {
+                ApiError::not_found("no_such_image", "there is no such image in your bond")
+            }
         }
     }
 }
@@ -173,95 +324,5 @@ impl From<PictureError> for ApiError {
             PictureError::Corrupt(_) => ApiError::invalid("corrupt_image", detail),
             PictureError::Encode(_) => ApiError::internal(detail),
         }
-    }
-}
-
-/// A city store error as the client reads it.
-pub fn store_problem(err: StoreError) -> ApiError {
-    match err {
-        StoreError::NotFound("gate_invite") => ApiError::not_found(
-            "no_such_invite",
-            "no such invite code, or it was used already: ask for a new one",
-        ),
-        StoreError::NotFound("gate_invite_expired") => {
-            ApiError::not_found("invite_expired", "this invite code has expired")
-        }
-        StoreError::NotFound("applicant") => ApiError::not_found(
-            "no_such_application",
-            "nobody by that name has applied at the gate",
-        ),
-        StoreError::Conflict("already_decided") => ApiError::conflict(
-            "already_decided",
-            "the tower has answered this application already",
-        ),
-        StoreError::NotFound("recipient") => ApiError::not_found(
-            "no_such_citizen",
-            "there is no citizen by that name to write to",
-        ),
-        StoreError::NotFound("letter") => {
-            ApiError::not_found("no_such_letter", "there is no such letter among yours")
-        }
-        StoreError::NotFound("parcel") => ApiError::invalid(
-            "unknown_parcel",
-            "a parcel must be uploaded first (POST /api/v1/parcels) by the sender",
-        ),
-        StoreError::Conflict("parcel_too_large") => ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "parcel_too_large",
-            "the parcels of one letter are larger than this city carries",
-        ),
-        StoreError::Conflict("parcel_quota_exceeded") => ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "parcel_quota_exceeded",
-            "you have used up your parcel quota: this upload would pass it",
-        ),
-        StoreError::Conflict("letter_quota_exceeded") => ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "letter_quota_exceeded",
-            "you have sent as many letters as one citizen may in 24 hours: try again later",
-        ),
-        StoreError::Conflict("id_reused") => ApiError::conflict(
-            "id_reused",
-            "you sent a different letter under this id already: use a new id",
-        ),
-        StoreError::Conflict("recipient_required") => {
-            ApiError::invalid("recipient_required", "say whom the letter is to (to)")
-        }
-        StoreError::Conflict("own_letter") => ApiError::invalid(
-            "own_letter",
-            "a letter goes to someone else, not to yourself",
-        ),
-        StoreError::Conflict("letter_moved") => ApiError::conflict(
-            "letter_moved",
-            "this letter is no longer unread in your hands: it was read or returned already",
-        ),
-        StoreError::NotFound("citizen") | StoreError::NotFound("summoned") => {
-            ApiError::not_found("no_such_citizen", "there is no citizen by that name")
-        }
-        StoreError::Conflict("own_summons") => {
-            ApiError::invalid("own_summons", "you cannot summon yourself")
-        }
-        StoreError::Conflict("not_allowed") => ApiError::new(
-            StatusCode::FORBIDDEN,
-            "summons_not_allowed",
-            "they have not allowed you to summon them",
-        ),
-        StoreError::Conflict("summons_open") => ApiError::conflict(
-            "summons_open",
-            "you are summoning them already: end that summons first",
-        ),
-        StoreError::NotFound("summons") => {
-            ApiError::not_found("no_such_summons", "there is no such summons among yours")
-        }
-        StoreError::Conflict("summons_moved") => ApiError::conflict(
-            "summons_moved",
-            "this summons has been answered or ended already",
-        ),
-        StoreError::Conflict("not_yours") => ApiError::new(
-            StatusCode::FORBIDDEN,
-            "not_summoned",
-            "only the one summoned can accept or decline",
-        ),
-        other => other.into(),
     }
 }

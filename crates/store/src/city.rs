@@ -1,7 +1,8 @@
 //! Storage of the city: standings and the gatekeeper's book, gate invites, parcels and
 //! letters, summon permissions and summonses. [`CityStore`] is a supertrait of
 //! [`Store`](crate::Store), so every backend keeps the whole city; each method is one
-//! transaction, like the rest of the store.
+//! transaction, like the rest of the store. What its operations decide is written once,
+//! in `city/rules.rs`; each backend gives the statements.
 
 use std::future::Future;
 
@@ -9,6 +10,8 @@ use haurach_proto::{Decision, GateBook, GateMode, LetterState, Standing, SummonS
 use uuid::Uuid;
 
 use super::{AccountId, AccountRecord, StoreResult};
+
+pub(crate) mod rules;
 
 /// A letter's id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -189,8 +192,9 @@ pub struct SummonsRecord {
     pub created_at: i64,
 }
 
-/// Storage of the city. Errors name what went wrong in `StoreError::NotFound` or
-/// `StoreError::Conflict` with a stable code the HTTP layer maps to a problem.
+/// Storage of the city. Errors name what went wrong with a reason,
+/// `StoreError::NotFound(Missing::..)` or `StoreError::Conflict(Conflict::..)`, which the
+/// HTTP layer maps to a problem.
 pub trait CityStore: Clone + Send + Sync + 'static {
     /// An account and its standing, by the hash of a live session's token (one query:
     /// every authenticated request calls it).
@@ -205,8 +209,8 @@ pub trait CityStore: Clone + Send + Sync + 'static {
     /// Lets someone in, in one transaction: the first account of a city is the tower's;
     /// otherwise an open gate makes a citizen, an application gate an applicant, and an
     /// invite-only gate uses up the code. The arrival is written in the book either way.
-    /// Errors: `Conflict("name_taken")`, `Conflict("invite_required")`,
-    /// `NotFound("gate_invite")`, `NotFound("gate_invite_expired")`.
+    /// Errors: `Conflict::NameTaken`, `Conflict::InviteRequired`,
+    /// `Missing::GateInvite`, `Missing::GateInviteExpired`.
     fn arrive(
         &self,
         arrival: NewArrival,
@@ -235,8 +239,8 @@ pub trait CityStore: Clone + Send + Sync + 'static {
         waiting: bool,
     ) -> impl Future<Output = StoreResult<Vec<ArrivalRecord>>> + Send;
 
-    /// The tower answers an application. Errors: `NotFound("applicant")` when the name
-    /// has no application, `Conflict("already_decided")`.
+    /// The tower answers an application. Errors: `Missing::Applicant` when the name
+    /// has no application, `Conflict::AlreadyDecided`.
     fn decide(
         &self,
         name: &str,
@@ -246,7 +250,7 @@ pub trait CityStore: Clone + Send + Sync + 'static {
         now_ms: i64,
     ) -> impl Future<Output = StoreResult<ArrivalRecord>> + Send;
 
-    /// Stores a gate invite code.
+    /// Stores a gate invite code; `Conflict::InviteCodeTaken` when it exists.
     fn create_gate_invite(
         &self,
         code: &str,
@@ -256,7 +260,7 @@ pub trait CityStore: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = StoreResult<()>> + Send;
 
     /// Records that `account` put a blob in the store. Errors:
-    /// `Conflict("parcel_quota_exceeded")` when the account's uploads would pass `quota`
+    /// `Conflict::ParcelQuotaExceeded` when the account's uploads would pass `quota`
     /// bytes (nothing is recorded then).
     fn record_upload(
         &self,
@@ -275,10 +279,10 @@ pub trait CityStore: Clone + Send + Sync + 'static {
 
     /// Sends a letter, in one transaction: the recipient exists and is inside the city,
     /// the letter replied to is one the sender is party to, every parcel was uploaded by
-    /// the sender, limits hold. Errors: `NotFound("recipient")`, `NotFound("letter")`,
-    /// `NotFound("parcel")`, `Conflict("parcel_too_large")`,
-    /// `Conflict("letter_quota_exceeded")`, `Conflict("id_reused")`,
-    /// `Conflict("recipient_required")`, `Conflict("own_letter")`.
+    /// the sender, limits hold. Errors: `Missing::Recipient`, `Missing::Letter`,
+    /// `Missing::Parcel`, `Conflict::ParcelTooLarge`,
+    /// `Conflict::LetterQuotaExceeded`, `Conflict::IdReused`,
+    /// `Conflict::RecipientRequired`, `Conflict::OwnLetter`.
     fn send_letter(
         &self,
         letter: NewLetter,
@@ -317,8 +321,8 @@ pub trait CityStore: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = StoreResult<Vec<LetterRecord>>> + Send;
 
     /// Reads or returns an unread letter the account holds, as one conditional update:
-    /// of two racing moves exactly one wins. Errors: `NotFound("letter")` when the
-    /// account is not a party, `Conflict("letter_moved")` when it is no longer unread in
+    /// of two racing moves exactly one wins. Errors: `Missing::Letter` when the
+    /// account is not a party, `Conflict::LetterMoved` when it is no longer unread in
     /// the account's hands.
     fn move_letter(
         &self,
@@ -343,8 +347,8 @@ pub trait CityStore: Clone + Send + Sync + 'static {
         grantor: AccountId,
     ) -> impl Future<Output = StoreResult<Vec<String>>> + Send;
 
-    /// Creates a summons. Errors: `NotFound("summoned")`, `Conflict("not_allowed")`,
-    /// `Conflict("own_summons")`, `Conflict("summons_open")` when one between the two is
+    /// Creates a summons. Errors: `Missing::Summoned`, `Conflict::NotAllowed`,
+    /// `Conflict::OwnSummons`, `Conflict::SummonsOpen` when one between the two is
     /// still calling or accepted.
     #[allow(clippy::too_many_arguments)]
     fn summon(
@@ -372,8 +376,8 @@ pub trait CityStore: Clone + Send + Sync + 'static {
 
     /// Moves a summons from one of `from` states to `to`, if `account` may: only the
     /// summoned accepts or declines; either party ends; arrival is the server's.
-    /// Errors: `NotFound("summons")`, `Conflict("summons_moved")`,
-    /// `Conflict("not_yours")`.
+    /// Errors: `Missing::Summons`, `Conflict::SummonsMoved`,
+    /// `Conflict::NotYours`.
     fn answer_summons(
         &self,
         id: SummonsId,

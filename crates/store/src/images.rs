@@ -75,7 +75,7 @@ pub struct MemoryRecord {
 
 /// Durable storage of images, camera consent and memories.
 pub trait ImageStore {
-    /// Stores a new image. `Conflict("image_id_reused")` when its sender already stored
+    /// Stores a new image. `Conflict::ImageIdReused` when its sender already stored
     /// one under the same client id (look it up with [`ImageStore::image_by_client_id`]).
     fn insert_image(&self, image: &ImageRecord) -> impl Future<Output = StoreResult<()>> + Send;
 
@@ -97,7 +97,7 @@ pub trait ImageStore {
     ) -> impl Future<Output = StoreResult<Vec<ImageRecord>>> + Send;
 
     /// Raises the strength an image has been seen at to `strength` if that is higher,
-    /// and returns the highest. `NotFound("image")` when there is no such image.
+    /// and returns the highest. `Missing::Image` when there is no such image.
     fn raise_seen_strength(
         &self,
         id: ImageId,
@@ -116,7 +116,7 @@ pub trait ImageStore {
         now_ms: i64,
     ) -> impl Future<Output = StoreResult<()>> + Send;
 
-    /// Stores a journal entry. `Conflict("memory_id_reused")` when its author already
+    /// Stores a journal entry. `Conflict::MemoryIdReused` when its author already
     /// stored one under the same client id.
     fn insert_memory(&self, memory: &MemoryRecord) -> impl Future<Output = StoreResult<()>> + Send;
 

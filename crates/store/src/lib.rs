@@ -4,8 +4,14 @@
 //!
 //! The store knows only the bond's rules (`haurach-bond`) and the wire types
 //! (`haurach-proto`): nothing of HTTP, the live link or the bus. Every method is one transaction:
-//! when it returns `Ok`, what it wrote is committed. The conformance suite in
-//! `tests/it/store.rs` is the contract a backend must pass.
+//! when it returns `Ok`, what it wrote is committed; when a rule refuses it, the error
+//! names the reason ([`Conflict`], [`Missing`]), which the caller matches exhaustively.
+//!
+//! What the two backends share is written once: records read from rows (`from_row.rs`,
+//! where the backends differ only in how they keep an id), the city's rules over the
+//! statements each backend gives (`city/rules.rs`), and the small rules of invites and
+//! alarms (here). The conformance stories in `tests/it` (store, places, images, city) are
+//! the contract a backend must pass.
 
 #![deny(missing_docs)]
 
@@ -17,13 +23,16 @@ use uuid::Uuid;
 
 pub mod blobs;
 pub mod city;
+mod error;
 pub mod files;
+mod from_row;
 pub mod images;
 pub mod places;
 pub mod postgres;
 pub mod sqlite;
 
 pub use city::CityStore;
+pub use error::{Conflict, Missing, StoreError, StoreResult};
 pub use images::{ImageId, ImageRecord, ImageStore, MemoryRecord};
 pub use places::{PinRecord, PlaceRecord, PlaceStore};
 pub use postgres::Postgres;
@@ -195,37 +204,46 @@ pub enum Appended {
     Conflict(MessageRecord),
 }
 
-/// Why a store operation failed.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// A uniqueness rule was broken (a name taken, an account already bonded).
-    #[error("conflict: {0}")]
-    Conflict(&'static str),
-    /// The thing does not exist.
-    #[error("not found: {0}")]
-    NotFound(&'static str),
-    /// The database failed.
-    #[error("database: {0}")]
-    Database(#[from] sqlx::Error),
-    /// A migration failed.
-    #[error("migration: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
-    /// Stored data could not be read back.
-    #[error("corrupt data: {0}")]
-    Corrupt(String),
-    /// The store cannot answer just now; nothing was written.
-    #[error("unavailable: {0}")]
-    Unavailable(String),
+/// Whether `acceptor` may use, at `now_ms`, an invite `inviter` made that expires at
+/// `expires_at`: not once it has expired, and not their own.
+pub(crate) fn usable_invite(
+    inviter: AccountId,
+    expires_at: i64,
+    acceptor: AccountId,
+    now_ms: i64,
+) -> StoreResult<()> {
+    if expires_at <= now_ms {
+        return Err(Missing::InviteExpired.into());
+    }
+    if inviter == acceptor {
+        return Err(Conflict::OwnInvite.into());
+    }
+    Ok(())
 }
 
-/// Shorthand for store results.
-pub type StoreResult<T> = Result<T, StoreError>;
+/// `by` acknowledges `alarm` at `now_ms`: only the partner of whoever raised it may, and
+/// acknowledging twice keeps the first time. Whether it is acknowledged now (and must be
+/// written).
+pub(crate) fn acknowledge(
+    alarm: &mut MessageRecord,
+    by: AccountId,
+    now_ms: i64,
+) -> StoreResult<bool> {
+    if alarm.sender == by {
+        return Err(Conflict::OwnAlarm.into());
+    }
+    if alarm.acknowledged_at.is_some() {
+        return Ok(false);
+    }
+    alarm.acknowledged_at = Some(now_ms);
+    Ok(true)
+}
 
 /// Durable storage of accounts, sessions, bonds, positions and messages; places, the
 /// meeting point and journeys through its supertrait [`PlaceStore`]; the city's records
 /// through [`CityStore`]; pictures and journals through [`ImageStore`].
 pub trait Store: PlaceStore + CityStore + ImageStore + Clone + Send + Sync + 'static {
-    /// Creates an account; `Conflict("name_taken")` when the name (any case) exists.
+    /// Creates an account; `Conflict::NameTaken` when the name (any case) exists.
     fn create_account(
         &self,
         name: &str,
@@ -266,7 +284,8 @@ pub trait Store: PlaceStore + CityStore + ImageStore + Clone + Send + Sync + 'st
         now_ms: i64,
     ) -> impl Future<Output = StoreResult<bool>> + Send;
 
-    /// Stores an invite code (normalised) for `account`.
+    /// Stores an invite code (normalised) for `account`; `Conflict::InviteCodeTaken` when
+    /// it exists.
     fn create_invite(
         &self,
         code: &str,
@@ -277,8 +296,8 @@ pub trait Store: PlaceStore + CityStore + ImageStore + Clone + Send + Sync + 'st
 
     /// Uses an invite: in one transaction, checks that it exists and has not expired, that
     /// neither its maker nor `acceptor` is bonded and that they are two people, makes the
-    /// bond and deletes the code. Errors: `NotFound("invite")`, `NotFound("invite_expired")`,
-    /// `Conflict("own_invite")`, `Conflict("already_bonded")`, `Conflict("partner_bonded")`.
+    /// bond and deletes the code. Errors: `Missing::Invite`, `Missing::InviteExpired`,
+    /// `Conflict::OwnInvite`, `Conflict::AlreadyBonded`, `Conflict::PartnerBonded`.
     fn accept_invite(
         &self,
         code: &str,
@@ -363,8 +382,8 @@ pub trait Store: PlaceStore + CityStore + ImageStore + Clone + Send + Sync + 'st
     fn last_seq(&self, bond: BondId) -> impl Future<Output = StoreResult<i64>> + Send;
 
     /// Acknowledges an alarm of `bond` sent by someone other than `by`. Returns the
-    /// message; `NotFound("alarm")` when there is no such alarm in the bond,
-    /// `Conflict("own_alarm")` when `by` sent it. Acknowledging twice keeps the first time.
+    /// message; `Missing::Alarm` when there is no such alarm in the bond,
+    /// `Conflict::OwnAlarm` when `by` sent it. Acknowledging twice keeps the first time.
     fn acknowledge_alarm(
         &self,
         bond: BondId,

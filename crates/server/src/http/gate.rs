@@ -20,9 +20,8 @@ use crate::auth;
 use crate::bus::{Bus, Frame};
 use crate::clock::{now_ms, timestamp};
 use crate::error::ApiError;
-use crate::error::store_problem;
 use haurach_store::city::{ArrivalRecord, NewArrival};
-use haurach_store::{Store, StoreError};
+use haurach_store::{Conflict, Store, StoreError};
 
 /// A page of the book as the API shows it.
 pub fn arrival_view(a: &ArrivalRecord) -> Arrival {
@@ -103,7 +102,7 @@ pub async fn register<S: Store, B: Bus>(
         ));
     }
     if !first && mode == GateMode::Invite && invite.is_none() {
-        return Err(invite_required());
+        return Err(Conflict::InviteRequired.into());
     }
     if app.hub.store.account_by_name(&reg.name).await?.is_some() {
         return Err(name_taken(&reg.name));
@@ -126,9 +125,8 @@ pub async fn register<S: Store, B: Bus>(
         })
         .await
         .map_err(|e| match e {
-            StoreError::Conflict("name_taken") => name_taken(&reg.name),
-            StoreError::Conflict("invite_required") => invite_required(),
-            e => store_problem(e),
+            StoreError::Conflict(Conflict::NameTaken) => name_taken(&reg.name),
+            e => e.into(),
         })?;
     Ok(if arrival.standing == Standing::Applicant {
         // The book goes to the tower: every tower account's links are told.
@@ -143,14 +141,6 @@ pub async fn register<S: Store, B: Bus>(
     } else {
         (StatusCode::CREATED, Json(account_view(&arrival.account))).into_response()
     })
-}
-
-fn invite_required() -> ApiError {
-    ApiError::new(
-        StatusCode::FORBIDDEN,
-        "invite_required",
-        "this city lets people in by invitation only: ask a citizen for a code",
-    )
 }
 
 /// `GET /api/v1/gate`: the gate's mode, for a client choosing what form to show.
@@ -233,8 +223,7 @@ pub async fn decide<S: Store, B: Bus>(
         .hub
         .store
         .decide(&name, body.decision, answer, tower.account, now_ms())
-        .await
-        .map_err(store_problem)?;
+        .await?;
     Ok(Json(arrival_view(&arrival)))
 }
 
@@ -349,7 +338,7 @@ pub async fn create_gate_invite<S: Store, B: Bus>(
                     }),
                 ));
             }
-            Err(StoreError::Conflict(_)) => continue,
+            Err(StoreError::Conflict(Conflict::InviteCodeTaken)) => continue,
             Err(e) => return Err(e.into()),
         }
     }

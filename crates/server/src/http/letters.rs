@@ -20,12 +20,11 @@ use super::state::AppState;
 use crate::bus::Bus;
 use crate::clock::{now_ms, timestamp};
 use crate::error::ApiError;
-use crate::error::store_problem;
 use haurach_store::blobs::{BlobError, BlobStore, is_hash};
 use haurach_store::city::{
     LetterBox, LetterId, LetterLimits, LetterMove, LetterRecord, NewLetter, ParcelRecord, Sent,
 };
-use haurach_store::{AccountId, Store};
+use haurach_store::{AccountId, Conflict, Missing, Store, StoreError};
 
 /// The longest letter, characters.
 pub const MAX_LETTER_CHARS: usize = 20_000;
@@ -120,10 +119,10 @@ pub async fn upload<S: Store, B: Bus>(
         )
         .await
         .map_err(|e| match e {
-            haurach_store::StoreError::Conflict("parcel_quota_exceeded") => {
+            StoreError::Conflict(Conflict::ParcelQuotaExceeded) => {
                 quota_exceeded(used, app.hub.config.parcel_quota_bytes)
             }
-            e => store_problem(e),
+            e => e.into(),
         })?;
     Ok((
         StatusCode::CREATED,
@@ -222,8 +221,7 @@ pub async fn send<S: Store, B: Bus>(
             },
             limits,
         )
-        .await
-        .map_err(store_problem)?;
+        .await?;
     let (status, letter) = match sent {
         Sent::New(letter) => {
             // Committed: now it may appear in the recipient's hands.
@@ -320,7 +318,7 @@ pub async fn one<S: Store, B: Bus>(
         .store
         .letter(id, caller.account)
         .await?
-        .ok_or_else(|| store_problem(haurach_store::StoreError::NotFound("letter")))?;
+        .ok_or(Missing::Letter)?;
     if letter.recipient == caller.account && letter.delivered_at.is_none() {
         let marked = app
             .hub
@@ -345,8 +343,7 @@ async fn move_letter<S: Store, B: Bus>(
         .hub
         .store
         .move_letter(id, caller.account, how, now_ms())
-        .await
-        .map_err(store_problem)?;
+        .await?;
     let frame = match how {
         // The sender's receipt.
         LetterMove::Read => ServerFrame::LetterReceipt {
@@ -391,7 +388,7 @@ pub async fn thread<S: Store, B: Bus>(
     let id = letter_id(id)?;
     let letters = app.hub.store.thread(id, caller.account).await?;
     if letters.is_empty() {
-        return Err(store_problem(haurach_store::StoreError::NotFound("letter")));
+        return Err(Missing::Letter.into());
     }
     Ok(Json(LetterList {
         letters: letters
@@ -419,7 +416,7 @@ pub async fn parcel<S: Store, B: Bus>(
         .store
         .letter(LetterId(id), caller.account)
         .await?
-        .ok_or_else(|| store_problem(haurach_store::StoreError::NotFound("letter")))?;
+        .ok_or(Missing::Letter)?;
     if letter.sender != caller.account && letter.state != LetterState::Read {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,

@@ -15,7 +15,7 @@ use super::names::check_name;
 use super::state::AppState;
 use crate::bus::Bus;
 use crate::clock::now_ms;
-use crate::error::{ApiError, store_problem};
+use crate::error::ApiError;
 
 fn summons_id(path: Result<Path<Uuid>, PathRejection>) -> Result<SummonsId, ApiError> {
     path.map(|Path(id)| SummonsId(id))
@@ -49,8 +49,7 @@ pub async fn allow<S: Store, B: Bus>(
     app.hub
         .store
         .set_summon_permission(caller.account, &name, true, now_ms())
-        .await
-        .map_err(store_problem)?;
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -64,8 +63,7 @@ pub async fn disallow<S: Store, B: Bus>(
     app.hub
         .store
         .set_summon_permission(caller.account, &name, false, now_ms())
-        .await
-        .map_err(store_problem)?;
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

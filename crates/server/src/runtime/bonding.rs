@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use haurach_bond::{Profile, Tier, TierState};
 use haurach_proto::{BondView, ContactState, ServerFrame, TierView};
-use haurach_store::{AccountId, Store, StoreError};
+use haurach_store::{AccountId, Conflict, Store, StoreError};
 
 use super::hub::{Hub, not_bonded};
 use super::messages::message_view;
@@ -84,7 +84,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
             let code = crate::auth::invite_code();
             match self.store.create_invite(&code, account, now, expires).await {
                 Ok(()) => return Ok((crate::auth::display_code(&code), expires)),
-                Err(StoreError::Conflict(_)) => continue,
+                Err(StoreError::Conflict(Conflict::InviteCodeTaken)) => continue,
                 Err(e) => return Err(e.into()),
             }
         }
@@ -105,44 +105,12 @@ impl<S: Store, B: Bus> Hub<S, B> {
             )
         })?;
         let initial = TierState::initial(profile).open();
-        let record = match self
+        // Each reason the store refuses it for (unknown, expired, one's own, either of
+        // the two bonded already) is its own problem (`error.rs`).
+        let record = self
             .store
             .accept_invite(&code, account, profile, initial, now_ms())
-            .await
-        {
-            Ok(record) => record,
-            Err(StoreError::NotFound("invite_expired")) => {
-                return Err(ApiError::not_found(
-                    "invite_expired",
-                    "this invite code has expired: ask your partner for a new one",
-                ));
-            }
-            Err(StoreError::NotFound(_)) => {
-                return Err(ApiError::not_found(
-                    "invite_not_found",
-                    "no invite has this code: check it with your partner",
-                ));
-            }
-            Err(StoreError::Conflict("own_invite")) => {
-                return Err(ApiError::invalid(
-                    "own_invite",
-                    "this is your own invite code: give it to your partner to accept",
-                ));
-            }
-            Err(StoreError::Conflict("already_bonded")) => {
-                return Err(ApiError::conflict(
-                    "already_bonded",
-                    "you are bonded already: end the bond before accepting another",
-                ));
-            }
-            Err(StoreError::Conflict(_)) => {
-                return Err(ApiError::conflict(
-                    "partner_bonded",
-                    "whoever made this invite has bonded with someone else since",
-                ));
-            }
-            Err(e) => return Err(e.into()),
-        };
+            .await?;
         self.forget_bond(&record);
         self.bus.share(BondEvent::Formed {
             bond: record.id.0,

@@ -28,7 +28,7 @@ use bytes::Bytes;
 use haurach_bond::Tier;
 use haurach_bond::images::{LADDER, THUMBNAIL_SIDE, rendition_side};
 use haurach_proto::{ImageList, ImageView, MessageKind, SendMessage};
-use haurach_store::{AccountId, ImageId, ImageRecord, Store, StoreError};
+use haurach_store::{AccountId, Conflict, ImageId, ImageRecord, Store, StoreError};
 use http::StatusCode;
 use uuid::Uuid;
 
@@ -182,7 +182,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
                 self.return_glimpse(sender).await?;
                 Ok(answer)
             }
-            Err(StoreError::Conflict(_)) => {
+            Err(StoreError::Conflict(Conflict::ImageIdReused)) => {
                 // A concurrent retry stored it first: ours is a spare copy.
                 let _ = pictures
                     .files

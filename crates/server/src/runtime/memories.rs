@@ -29,7 +29,7 @@ use bytes::Bytes;
 use haurach_bond::Tier;
 use haurach_picture::Kind;
 use haurach_proto::{MemoryList, MemoryView, NewMemory};
-use haurach_store::{AccountId, MemoryRecord, Store, StoreError};
+use haurach_store::{AccountId, MemoryRecord, Store};
 use uuid::Uuid;
 
 use super::hub::{Hub, TierStanding, not_bonded};
@@ -125,16 +125,9 @@ impl<S: Store, B: Bus> Hub<S, B> {
                 .await
                 .map_err(ApiError::internal)?;
         }
-        match self.store.insert_memory(&record).await {
-            Ok(()) => {}
-            Err(StoreError::Conflict(_)) => {
-                return Err(ApiError::conflict(
-                    "memory_id_reused",
-                    "a concurrent request stored a memory under this id; retry to get it",
-                ));
-            }
-            Err(e) => return Err(e.into()),
-        }
+        // A concurrent request that stored it first is `memory_id_reused` (`error.rs`):
+        // the client's retry then finds it.
+        self.store.insert_memory(&record).await?;
         self.together(caller).await?;
         let stored = self.store.memory(record.id).await?.unwrap_or(record);
         Ok((true, view(&self.my_name(caller).await?, &stored)))

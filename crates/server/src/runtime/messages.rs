@@ -6,7 +6,7 @@ use haurach_bond::Tier;
 use haurach_bond::thoughts::Edit;
 use haurach_proto::{Feeling, Message, MessageKind, SendMessage, ServerFrame};
 use haurach_store::{
-    AccountId, Appended, BondRecord, MessageRecord, NewMessage, Store, StoreError,
+    AccountId, Appended, BondRecord, MessageRecord, Missing, NewMessage, Store, StoreError,
 };
 
 use super::hub::{Hub, not_bonded};
@@ -145,16 +145,10 @@ impl<S: Store, B: Bus> Hub<S, B> {
             .await
         {
             Ok(alarm) => alarm,
-            Err(StoreError::NotFound(_)) => {
+            Err(StoreError::NotFound(Missing::Alarm)) => {
                 return Err(ApiError::not_found(
                     "alarm_not_found",
                     format!("there is no alarm {seq} in your bond"),
-                ));
-            }
-            Err(StoreError::Conflict(_)) => {
-                return Err(ApiError::conflict(
-                    "own_alarm",
-                    "you raised this alarm: only your partner can acknowledge it",
                 ));
             }
             Err(e) => return Err(e.into()),

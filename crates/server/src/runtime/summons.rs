@@ -12,11 +12,11 @@ use haurach_bond::Fix;
 use haurach_bond::geo::{inverse, valid_coordinates};
 use haurach_proto::{LatLon, ServerFrame, SummonBody, SummonState, Summons};
 use haurach_store::city::{SummonsId, SummonsRecord};
-use haurach_store::{AccountId, Store, StoreError};
+use haurach_store::{AccountId, Conflict, Missing, Store, StoreError};
 
 use crate::bus::{BondEvent, Bus};
 use crate::clock::{now_ms, timestamp};
-use crate::error::{ApiError, store_problem};
+use crate::error::ApiError;
 
 /// The summoned has arrived when this close to the summoner, metres (the memories range:
 /// the same room).
@@ -255,7 +255,7 @@ impl Tracker {
                         tracker.remove(id);
                         share(bus, &record);
                     }
-                    Err(StoreError::Conflict(_)) => {
+                    Err(StoreError::Conflict(Conflict::SummonsMoved)) => {
                         tracker.remove(id);
                         continue;
                     }
@@ -293,8 +293,7 @@ impl Tracker {
         }
         let record = store
             .summon(caller, &body.to, body.lat, body.lon, accuracy_m, now_ms())
-            .await
-            .map_err(store_problem)?;
+            .await?;
         let summoned_fix = store.position(record.summoned).await?.map(|p| p.fix);
         publish_both(bus, &record, None, summoned_fix);
         Ok(view(&record, None, summoned_fix, caller))
@@ -320,10 +319,7 @@ impl Tracker {
         id: SummonsId,
         viewer: AccountId,
     ) -> Result<Summons, ApiError> {
-        let record = store
-            .summons(id, viewer)
-            .await?
-            .ok_or_else(|| store_problem(StoreError::NotFound("summons")))?;
+        let record = store.summons(id, viewer).await?.ok_or(Missing::Summons)?;
         current_view(store, &record, viewer).await
     }
 
@@ -339,10 +335,7 @@ impl Tracker {
         to: SummonState,
     ) -> Result<Summons, ApiError> {
         self.ensure_loaded(store).await?;
-        let record = store
-            .answer_summons(id, caller, to, now_ms())
-            .await
-            .map_err(store_problem)?;
+        let record = store.answer_summons(id, caller, to, now_ms()).await?;
         let summoner_fix = store.position(record.summoner).await?.map(|p| p.fix);
         let summoned_fix = store.position(record.summoned).await?.map(|p| p.fix);
         if to == SummonState::Accepted {

@@ -1153,8 +1153,8 @@ async fn of_newcomers_arriving_at_once_at_an_empty_city_exactly_one_is_the_tower
 /// return are started together on the store; exactly one succeeds and the other sees
 /// `letter_moved`. On PostgreSQL the two run on two pools, as on two nodes.
 async fn each_letter_moves_exactly_once<S: haurach_store::Store>(node1: S, node2: S) {
-    use haurach_store::StoreError;
     use haurach_store::city::{LetterLimits, LetterMove, NewLetter, Sent};
+    use haurach_store::{Conflict, StoreError};
     let spike = node1.create_account("spike", "h", 1).await.unwrap();
     let twilight = node1.create_account("twilight", "h", 1).await.unwrap();
     let limits = LetterLimits {
@@ -1194,7 +1194,7 @@ async fn each_letter_moves_exactly_once<S: haurach_store::Store>(node1: S, node2
         let wins = pair.iter().filter(|r| r.is_ok()).count();
         let moved = pair
             .iter()
-            .filter(|r| matches!(r, Err(StoreError::Conflict("letter_moved"))))
+            .filter(|r| matches!(r, Err(StoreError::Conflict(Conflict::LetterMoved))))
             .count();
         assert_eq!((wins, moved), (1, 1), "letter {i}: {pair:?}");
     }

@@ -1,516 +1,219 @@
-//! [`CityStore`] for PostgreSQL: the gate, letters and summonses. Where SQLite's single
-//! writer serialises everything, here several nodes write at once, so each check-then-act
-//! holds a lock for its transaction: arrivals take an advisory lock (one first account),
-//! per-citizen limits lock the citizen's row, and a letter's or summons' move is one
-//! conditional `UPDATE` (or a `SELECT ... FOR UPDATE` first).
+//! [`CityStore`] for PostgreSQL: the reads, and the statements the city's rules
+//! (`city/rules.rs`) run on a transaction. Where SQLite's single writer serialises
+//! everything, here several nodes write at once, so the rules' locks are real and held
+//! until commit: arrivals take an advisory lock (one first account), per-citizen limits
+//! lock the citizen's row, an application and a summons are locked before they are
+//! answered, and a letter's move is one conditional `UPDATE`.
 
-use haurach_proto::{Decision, GateBook, GateMode, LetterState, Standing, SummonState};
-use sqlx::postgres::PgRow;
-use sqlx::{AssertSqlSafe, Postgres as Db, Row, Transaction};
-use uuid::Uuid;
+use haurach_proto::{Decision, Standing, SummonState};
+use sqlx::postgres::{PgConnection, PgRow};
+use sqlx::{AssertSqlSafe, Executor, Postgres as Db, Transaction};
 
-use super::{Postgres, account_from_row, unique_violation};
+use super::Postgres;
+use crate::city::rules::{self, Answer, Calling, CityTx, Entry, Posted, SummonsMove};
 use crate::city::{
     ArrivalRecord, CityStore, LetterBox, LetterId, LetterLimits, LetterMove, LetterRecord,
     NewArrival, NewLetter, ParcelRecord, Sent, SummonsId, SummonsRecord,
 };
-use crate::{AccountId, StoreError, StoreResult};
-
-const ARRIVAL_SELECT: &str = "SELECT a.*, r.way, r.given_name, r.family_name, r.from_place, \
-     r.age, r.calling, r.note, r.arrived_at, r.decision, r.answer, r.decided_at, \
-     inv.name AS invited_by_name, dec.name AS decided_by_name \
-     FROM arrivals r JOIN accounts a ON a.id = r.account_id \
-     LEFT JOIN accounts inv ON inv.id = r.invited_by \
-     LEFT JOIN accounts dec ON dec.id = r.decided_by";
-
-const LETTER_SELECT: &str = "SELECT l.*, s.name AS sender_name, r.name AS recipient_name \
-     FROM letters l JOIN accounts s ON s.id = l.sender_id JOIN accounts r ON r.id = l.recipient_id";
-
-const SUMMONS_SELECT: &str = "SELECT m.*, a.name AS summoner_name, b.name AS summoned_name \
-     FROM summons m JOIN accounts a ON a.id = m.summoner_id JOIN accounts b ON b.id = m.summoned_id";
-
-const DAY_MS: i64 = 24 * 3600 * 1000;
+use crate::error::unique_or;
+use crate::from_row::{self, ARRIVAL_SELECT, Columns as _, LETTER_SELECT, SUMMONS_SELECT, WAITING};
+use crate::{AccountId, Conflict, StoreResult};
 
 /// The advisory lock arrivals take turns on ("gate" in ASCII).
 const ARRIVALS_LOCK: i64 = 0x6761_7465;
 
-/// Locks an account's row for the rest of the transaction, so one citizen's limits are
-/// checked and used by one transaction at a time.
-async fn lock_account(tx: &mut Transaction<'static, Db>, account: AccountId) -> StoreResult<()> {
-    sqlx::query("SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE")
-        .bind(account.0)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
+/// A letter's parcels, in order.
+async fn parcels<'e>(
+    exec: impl Executor<'e, Database = Db>,
+    letter: LetterId,
+) -> StoreResult<Vec<ParcelRecord>> {
+    let rows = sqlx::query(
+        "SELECT name, hash, size FROM letter_parcels WHERE letter_id = $1 ORDER BY idx",
+    )
+    .bind(letter.0)
+    .fetch_all(exec)
+    .await?;
+    rows.iter().map(from_row::parcel).collect()
 }
 
-fn standing_of(row: &PgRow) -> StoreResult<Standing> {
-    let key: String = row.try_get("standing")?;
-    Standing::from_key(&key).ok_or_else(|| StoreError::Corrupt(format!("standing {key:?}")))
-}
-
-fn arrival_from_row(row: &PgRow) -> StoreResult<ArrivalRecord> {
-    let decision: Option<String> = row.try_get("decision")?;
-    let age: Option<i32> = row.try_get("age")?;
-    Ok(ArrivalRecord {
-        account: account_from_row(row)?,
-        standing: standing_of(row)?,
-        way: row.try_get("way")?,
-        book: GateBook {
-            name: row.try_get("given_name")?,
-            family_name: row.try_get("family_name")?,
-            from: row.try_get("from_place")?,
-            age: age.map(|a| a as u32),
-            calling: row.try_get("calling")?,
-            note: row.try_get("note")?,
-        },
-        invited_by: row.try_get("invited_by_name")?,
-        arrived_at: row.try_get("arrived_at")?,
-        decision: decision
-            .map(|d| {
-                Decision::from_key(&d).ok_or_else(|| StoreError::Corrupt(format!("decision {d:?}")))
-            })
-            .transpose()?,
-        answer: row.try_get("answer")?,
-        decided_by: row.try_get("decided_by_name")?,
-        decided_at: row.try_get("decided_at")?,
-    })
-}
-
-fn summons_from_row(row: &PgRow) -> StoreResult<SummonsRecord> {
-    let state: String = row.try_get("state")?;
-    Ok(SummonsRecord {
-        id: SummonsId(row.try_get::<Uuid, _>("id")?),
-        summoner: AccountId(row.try_get::<Uuid, _>("summoner_id")?),
-        summoner_name: row.try_get("summoner_name")?,
-        summoned: AccountId(row.try_get::<Uuid, _>("summoned_id")?),
-        summoned_name: row.try_get("summoned_name")?,
-        state: SummonState::from_key(&state)
-            .ok_or_else(|| StoreError::Corrupt(format!("summons state {state:?}")))?,
-        lat: row.try_get("lat")?,
-        lon: row.try_get("lon")?,
-        accuracy_m: row.try_get("accuracy_m")?,
-        created_at: row.try_get("created_at")?,
-    })
-}
-
-/// A letter's row, without its parcels.
-fn letter_from_row(row: &PgRow) -> StoreResult<LetterRecord> {
-    let state: String = row.try_get("state")?;
-    Ok(LetterRecord {
-        id: LetterId(row.try_get::<Uuid, _>("id")?),
-        sender: AccountId(row.try_get::<Uuid, _>("sender_id")?),
-        sender_name: row.try_get("sender_name")?,
-        recipient: AccountId(row.try_get::<Uuid, _>("recipient_id")?),
-        recipient_name: row.try_get("recipient_name")?,
-        holder: AccountId(row.try_get::<Uuid, _>("holder_id")?),
-        client_id: row.try_get("client_id")?,
-        thread: LetterId(row.try_get::<Uuid, _>("thread_id")?),
-        in_reply_to: row.try_get::<Option<Uuid>, _>("in_reply_to")?.map(LetterId),
-        body: row.try_get("body")?,
-        state: LetterState::from_key(&state)
-            .ok_or_else(|| StoreError::Corrupt(format!("letter state {state:?}")))?,
-        parcels: Vec::new(),
-        sent_at: row.try_get("sent_at")?,
-        delivered_at: row.try_get("delivered_at")?,
-        read_at: row.try_get("read_at")?,
-        returned_at: row.try_get("returned_at")?,
-    })
-}
-
-/// Letters from their rows, each with its parcels read on `exec`.
-async fn load_letters<'e, E>(exec: E, rows: Vec<PgRow>) -> StoreResult<Vec<LetterRecord>>
-where
-    E: sqlx::Executor<'e, Database = Db> + Copy,
-{
+/// Letters from their rows (of [`LETTER_SELECT`]), each with its parcels.
+async fn with_parcels(conn: &mut PgConnection, rows: Vec<PgRow>) -> StoreResult<Vec<LetterRecord>> {
     let mut letters = rows
         .iter()
-        .map(letter_from_row)
+        .map(from_row::letter)
         .collect::<StoreResult<Vec<_>>>()?;
     for letter in &mut letters {
-        let parcels = sqlx::query(
-            "SELECT name, hash, size FROM letter_parcels WHERE letter_id = $1 ORDER BY idx",
-        )
-        .bind(letter.id.0)
-        .fetch_all(exec)
-        .await?;
-        letter.parcels = parcels
-            .iter()
-            .map(|p| {
-                let size: i64 = p.try_get("size")?;
-                Ok(ParcelRecord {
-                    name: p.try_get("name")?,
-                    hash: p.try_get("hash")?,
-                    size: size as u64,
-                })
-            })
-            .collect::<StoreResult<_>>()?;
+        letter.parcels = parcels(&mut *conn, letter.id).await?;
     }
     Ok(letters)
 }
 
-async fn letter_in(
-    tx: &mut Transaction<'static, Db>,
-    id: LetterId,
-) -> StoreResult<Option<LetterRecord>> {
-    let row = sqlx::query(AssertSqlSafe(format!("{LETTER_SELECT} WHERE l.id = $1")))
-        .bind(id.0)
-        .fetch_optional(&mut **tx)
-        .await?;
-    let Some(row) = row else { return Ok(None) };
-    let mut letter = letter_from_row(&row)?;
-    let parcels = sqlx::query(
-        "SELECT name, hash, size FROM letter_parcels WHERE letter_id = $1 ORDER BY idx",
-    )
-    .bind(id.0)
-    .fetch_all(&mut **tx)
-    .await?;
-    for p in parcels {
-        let size: i64 = p.try_get("size")?;
-        letter.parcels.push(ParcelRecord {
-            name: p.try_get("name")?,
-            hash: p.try_get("hash")?,
-            size: size as u64,
-        });
-    }
-    Ok(Some(letter))
-}
-
-async fn arrival_in(
-    tx: &mut Transaction<'static, Db>,
-    account: AccountId,
-) -> StoreResult<ArrivalRecord> {
-    let row = sqlx::query(AssertSqlSafe(format!(
-        "{ARRIVAL_SELECT} WHERE r.account_id = $1"
-    )))
-    .bind(account.0)
-    .fetch_one(&mut **tx)
-    .await?;
-    arrival_from_row(&row)
-}
-
-async fn summons_in(
-    tx: &mut Transaction<'static, Db>,
-    id: SummonsId,
-) -> StoreResult<Option<SummonsRecord>> {
-    sqlx::query(AssertSqlSafe(format!("{SUMMONS_SELECT} WHERE m.id = $1")))
-        .bind(id.0)
-        .fetch_optional(&mut **tx)
-        .await?
-        .map(|r| summons_from_row(&r))
-        .transpose()
-}
-
-async fn account_id_by_name(
-    tx: &mut Transaction<'static, Db>,
-    name: &str,
-) -> StoreResult<Option<(AccountId, Standing)>> {
-    let row = sqlx::query("SELECT id, standing FROM accounts WHERE name_key = $1")
-        .bind(name.to_lowercase())
-        .fetch_optional(&mut **tx)
-        .await?;
-    row.map(|r| Ok((AccountId(r.try_get::<Uuid, _>("id")?), standing_of(&r)?)))
-        .transpose()
-}
-
-/// Inserts an account and its page of the book inside `tx`.
-#[allow(clippy::too_many_arguments)]
-async fn insert_arrival(
-    tx: &mut Transaction<'static, Db>,
-    name: &str,
-    password_hash: &str,
-    standing: Standing,
-    way: &str,
-    book: &GateBook,
-    invited_by: Option<AccountId>,
-    now_ms: i64,
-) -> StoreResult<AccountId> {
-    let id = AccountId::new();
-    let res = sqlx::query(
-        "INSERT INTO accounts (id, name, name_key, password_hash, created_at, standing) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(id.0)
-    .bind(name)
-    .bind(name.to_lowercase())
-    .bind(password_hash)
-    .bind(now_ms)
-    .bind(standing.key())
-    .execute(&mut **tx)
-    .await;
-    match res {
-        Ok(_) => {}
-        Err(e) if unique_violation(&e).is_some() => return Err(StoreError::Conflict("name_taken")),
-        Err(e) => return Err(e.into()),
-    }
-    sqlx::query(
-        "INSERT INTO arrivals (account_id, way, given_name, family_name, from_place, age, \
-         calling, note, invited_by, arrived_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-    )
-    .bind(id.0)
-    .bind(way)
-    .bind(&book.name)
-    .bind(&book.family_name)
-    .bind(&book.from)
-    .bind(book.age.map(|a| a as i32))
-    .bind(&book.calling)
-    .bind(&book.note)
-    .bind(invited_by.map(|a| a.0))
-    .bind(now_ms)
-    .execute(&mut **tx)
-    .await?;
-    Ok(id)
-}
-
-impl CityStore for Postgres {
-    async fn session_standing(
-        &self,
-        token_hash: &[u8],
-    ) -> StoreResult<Option<(AccountId, Standing)>> {
-        let row = sqlx::query(
-            "SELECT s.account_id, a.standing FROM sessions s JOIN accounts a ON a.id = s.account_id \
-             WHERE s.token_hash = $1 AND s.revoked_at IS NULL",
-        )
-        .bind(token_hash)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map(|r| {
-            Ok((
-                AccountId(r.try_get::<Uuid, _>("account_id")?),
-                standing_of(&r)?,
-            ))
-        })
-        .transpose()
+impl CityTx for Transaction<'_, Db> {
+    async fn commit(self) -> StoreResult<()> {
+        Ok(Transaction::commit(self).await?)
     }
 
-    async fn is_empty_city(&self) -> StoreResult<bool> {
-        let any: Option<i64> = sqlx::query_scalar("SELECT 1::BIGINT FROM accounts LIMIT 1")
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(any.is_none())
-    }
-
-    async fn arrive(&self, a: NewArrival) -> StoreResult<ArrivalRecord> {
-        let mut tx = self.pool.begin().await?;
-        // Arrivals are rare: they take turns, so exactly one is the first (the tower).
+    async fn lock_arrivals(&mut self) -> StoreResult<()> {
         sqlx::query("SELECT pg_advisory_xact_lock($1)")
             .bind(ARRIVALS_LOCK)
-            .execute(&mut *tx)
+            .execute(&mut **self)
             .await?;
-        let first: Option<i64> = sqlx::query_scalar("SELECT 1::BIGINT FROM accounts LIMIT 1")
-            .fetch_optional(&mut *tx)
+        Ok(())
+    }
+
+    async fn lock_account(&mut self, account: AccountId) -> StoreResult<()> {
+        sqlx::query("SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE")
+            .bind(account.0)
+            .execute(&mut **self)
             .await?;
-        let mut invited_by = None;
-        let (standing, way) = if first.is_none() {
-            (Standing::Tower, "first")
-        } else {
-            match a.mode {
-                GateMode::Open => (Standing::Citizen, "open"),
-                GateMode::Application => (Standing::Applicant, "application"),
-                GateMode::Invite => {
-                    let code = a
-                        .invite
-                        .as_deref()
-                        .ok_or(StoreError::Conflict("invite_required"))?;
-                    let row = sqlx::query(
-                        "SELECT made_by, expires_at FROM gate_invites WHERE code = $1 AND used_by IS NULL",
-                    )
-                    .bind(code)
-                    .fetch_optional(&mut *tx)
-                    .await?
-                    .ok_or(StoreError::NotFound("gate_invite"))?;
-                    let expires_at: i64 = row.try_get("expires_at")?;
-                    if expires_at <= a.now_ms {
-                        return Err(StoreError::NotFound("gate_invite_expired"));
-                    }
-                    invited_by = Some(AccountId(row.try_get::<Uuid, _>("made_by")?));
-                    (Standing::Citizen, "invite")
-                }
-            }
-        };
-        let id = insert_arrival(
-            &mut tx,
-            &a.name,
-            &a.password_hash,
-            standing,
-            way,
-            &a.book,
-            invited_by,
-            a.now_ms,
+        Ok(())
+    }
+
+    async fn lock_summons(&mut self, id: SummonsId) -> StoreResult<()> {
+        sqlx::query("SELECT 1 FROM summons WHERE id = $1 FOR UPDATE")
+            .bind(id.0)
+            .execute(&mut **self)
+            .await?;
+        Ok(())
+    }
+
+    async fn has_accounts(&mut self) -> StoreResult<bool> {
+        let any: Option<i64> = sqlx::query_scalar("SELECT 1::BIGINT FROM accounts LIMIT 1")
+            .fetch_optional(&mut **self)
+            .await?;
+        Ok(any.is_some())
+    }
+
+    async fn account_by_name(&mut self, name: &str) -> StoreResult<Option<(AccountId, Standing)>> {
+        let row = sqlx::query("SELECT id, standing FROM accounts WHERE name_key = $1")
+            .bind(name.to_lowercase())
+            .fetch_optional(&mut **self)
+            .await?;
+        row.map(|r| Ok((AccountId(r.id("id")?), from_row::standing(&r)?)))
+            .transpose()
+    }
+
+    async fn insert_entry(&mut self, e: &Entry<'_>) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO accounts (id, name, name_key, password_hash, created_at, standing) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
         )
-        .await?;
-        if invited_by.is_some() {
-            sqlx::query("UPDATE gate_invites SET used_by = $1, used_at = $2 WHERE code = $3")
-                .bind(id.0)
-                .bind(a.now_ms)
-                .bind(a.invite.as_deref())
-                .execute(&mut *tx)
-                .await?;
-        }
-        let arrival = arrival_in(&mut tx, id).await?;
-        tx.commit().await?;
-        Ok(arrival)
-    }
-
-    async fn create_tower(
-        &self,
-        name: &str,
-        password_hash: &str,
-        now_ms: i64,
-    ) -> StoreResult<ArrivalRecord> {
-        let mut tx = self.pool.begin().await?;
-        let id = insert_arrival(
-            &mut tx,
-            name,
-            password_hash,
-            Standing::Tower,
-            "admin",
-            &GateBook::default(),
-            None,
-            now_ms,
+        .bind(e.id.0)
+        .bind(e.name)
+        .bind(e.name.to_lowercase())
+        .bind(e.password_hash)
+        .bind(e.now_ms)
+        .bind(e.standing.key())
+        .execute(&mut **self)
+        .await
+        .map_err(|err| unique_or(err, Conflict::NameTaken))?;
+        sqlx::query(
+            "INSERT INTO arrivals (account_id, way, given_name, family_name, from_place, age, \
+             calling, note, invited_by, arrived_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
+        .bind(e.id.0)
+        .bind(e.way)
+        .bind(&e.book.name)
+        .bind(&e.book.family_name)
+        .bind(&e.book.from)
+        .bind(e.book.age.map(|a| a as i32))
+        .bind(&e.book.calling)
+        .bind(&e.book.note)
+        .bind(e.invited_by.map(|a| a.0))
+        .bind(e.now_ms)
+        .execute(&mut **self)
         .await?;
-        let arrival = arrival_in(&mut tx, id).await?;
-        tx.commit().await?;
-        Ok(arrival)
+        Ok(())
     }
 
-    async fn towers(&self) -> StoreResult<Vec<AccountId>> {
-        let rows = sqlx::query("SELECT id FROM accounts WHERE standing = 'tower'")
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter()
-            .map(|r| Ok(AccountId(r.try_get::<Uuid, _>("id")?)))
-            .collect()
-    }
-
-    async fn arrival(&self, account: AccountId) -> StoreResult<Option<ArrivalRecord>> {
-        sqlx::query(AssertSqlSafe(format!(
+    async fn arrival(&mut self, account: AccountId) -> StoreResult<ArrivalRecord> {
+        let row = sqlx::query(AssertSqlSafe(format!(
             "{ARRIVAL_SELECT} WHERE r.account_id = $1"
         )))
         .bind(account.0)
-        .fetch_optional(&self.pool)
-        .await?
-        .map(|r| arrival_from_row(&r))
-        .transpose()
-    }
-
-    async fn register(&self, waiting: bool) -> StoreResult<Vec<ArrivalRecord>> {
-        let filter = if waiting {
-            " WHERE r.decision IS NULL AND a.standing = 'applicant'"
-        } else {
-            ""
-        };
-        let rows = sqlx::query(AssertSqlSafe(format!(
-            "{ARRIVAL_SELECT}{filter} ORDER BY r.arrived_at, a.id"
-        )))
-        .fetch_all(&self.pool)
+        .fetch_one(&mut **self)
         .await?;
-        rows.iter().map(arrival_from_row).collect()
+        from_row::arrival(&row)
     }
 
-    async fn decide(
-        &self,
+    async fn unused_gate_invite(&mut self, code: &str) -> StoreResult<Option<(AccountId, i64)>> {
+        let row = sqlx::query(
+            "SELECT made_by, expires_at FROM gate_invites WHERE code = $1 AND used_by IS NULL",
+        )
+        .bind(code)
+        .fetch_optional(&mut **self)
+        .await?;
+        row.map(|r| Ok((AccountId(r.id("made_by")?), r.get("expires_at")?)))
+            .transpose()
+    }
+
+    async fn use_gate_invite(&mut self, code: &str, by: AccountId, now_ms: i64) -> StoreResult<()> {
+        sqlx::query("UPDATE gate_invites SET used_by = $1, used_at = $2 WHERE code = $3")
+            .bind(by.0)
+            .bind(now_ms)
+            .bind(code)
+            .execute(&mut **self)
+            .await?;
+        Ok(())
+    }
+
+    async fn application(
+        &mut self,
         name: &str,
-        decision: Decision,
-        answer: &str,
-        by: AccountId,
-        now_ms: i64,
-    ) -> StoreResult<ArrivalRecord> {
-        let mut tx = self.pool.begin().await?;
+    ) -> StoreResult<Option<(AccountId, Option<Decision>)>> {
         let row = sqlx::query(
             "SELECT a.id, r.decision FROM accounts a JOIN arrivals r ON r.account_id = a.id \
              WHERE a.name_key = $1 AND r.way = 'application' FOR UPDATE OF r",
         )
         .bind(name.to_lowercase())
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or(StoreError::NotFound("applicant"))?;
-        let id = AccountId(row.try_get::<Uuid, _>("id")?);
-        let decided: Option<String> = row.try_get("decision")?;
-        if decided.is_some() {
-            return Err(StoreError::Conflict("already_decided"));
-        }
+        .fetch_optional(&mut **self)
+        .await?;
+        row.map(|r| Ok((AccountId(r.id("id")?), from_row::decision(&r)?)))
+            .transpose()
+    }
+
+    async fn record_decision(&mut self, a: &Answer<'_>) -> StoreResult<()> {
         sqlx::query(
             "UPDATE arrivals SET decision = $1, answer = $2, decided_by = $3, decided_at = $4 \
              WHERE account_id = $5",
         )
-        .bind(decision.key())
-        .bind(answer)
-        .bind(by.0)
-        .bind(now_ms)
-        .bind(id.0)
-        .execute(&mut *tx)
+        .bind(a.decision.key())
+        .bind(a.answer)
+        .bind(a.by.0)
+        .bind(a.now_ms)
+        .bind(a.account.0)
+        .execute(&mut **self)
         .await?;
-        let standing = match decision {
-            Decision::Approved => Standing::Citizen,
-            Decision::Declined => Standing::Declined,
-        };
         sqlx::query("UPDATE accounts SET standing = $1 WHERE id = $2")
-            .bind(standing.key())
-            .bind(id.0)
-            .execute(&mut *tx)
+            .bind(a.standing.key())
+            .bind(a.account.0)
+            .execute(&mut **self)
             .await?;
-        let arrival = arrival_in(&mut tx, id).await?;
-        tx.commit().await?;
-        Ok(arrival)
+        Ok(())
     }
 
-    async fn create_gate_invite(
-        &self,
-        code: &str,
-        by: AccountId,
-        now_ms: i64,
-        expires_ms: i64,
-    ) -> StoreResult<()> {
-        let res = sqlx::query(
-            "INSERT INTO gate_invites (code, made_by, created_at, expires_at) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(code)
-        .bind(by.0)
-        .bind(now_ms)
-        .bind(expires_ms)
-        .execute(&self.pool)
-        .await;
-        match res {
-            Ok(_) => Ok(()),
-            Err(e) if unique_violation(&e).is_some() => {
-                Err(StoreError::Conflict("invite_code_taken"))
-            }
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    async fn record_upload(
-        &self,
-        account: AccountId,
-        hash: &str,
-        size: u64,
-        quota: u64,
-        now_ms: i64,
-    ) -> StoreResult<u64> {
-        let mut tx = self.pool.begin().await?;
-        lock_account(&mut tx, account).await?;
-        let had: Option<i64> = sqlx::query_scalar(
-            "SELECT 1::BIGINT FROM parcel_uploads WHERE account_id = $1 AND hash = $2",
+    async fn upload_size(&mut self, account: AccountId, hash: &str) -> StoreResult<Option<u64>> {
+        let size: Option<i64> = sqlx::query_scalar(
+            "SELECT size FROM parcel_uploads WHERE account_id = $1 AND hash = $2",
         )
         .bind(account.0)
         .bind(hash)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut **self)
         .await?;
-        let used: i64 = sqlx::query_scalar(
-            "SELECT COALESCE(SUM(size), 0)::BIGINT FROM parcel_uploads WHERE account_id = $1",
-        )
-        .bind(account.0)
-        .fetch_one(&mut *tx)
-        .await?;
-        if had.is_some() {
-            return Ok(used as u64);
-        }
-        let total = used as u64 + size;
-        if total > quota {
-            return Err(StoreError::Conflict("parcel_quota_exceeded"));
-        }
+        Ok(size.map(|s| s as u64))
+    }
+
+    async fn uploaded_bytes(&mut self, account: AccountId) -> StoreResult<u64> {
+        uploaded_bytes(&mut **self, account).await
+    }
+
+    async fn insert_upload(
+        &mut self,
+        account: AccountId,
+        hash: &str,
+        size: u64,
+        now_ms: i64,
+    ) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO parcel_uploads (account_id, hash, size, uploaded_at) VALUES ($1, $2, $3, $4)",
         )
@@ -518,240 +221,103 @@ impl CityStore for Postgres {
         .bind(hash)
         .bind(size as i64)
         .bind(now_ms)
-        .execute(&mut *tx)
+        .execute(&mut **self)
         .await?;
-        tx.commit().await?;
-        Ok(total)
+        Ok(())
     }
 
-    async fn accepted_summonses(&self) -> StoreResult<Vec<SummonsRecord>> {
-        let rows = sqlx::query(AssertSqlSafe(format!(
-            "{SUMMONS_SELECT} WHERE m.state = 'accepted' ORDER BY m.created_at"
+    async fn letter(&mut self, id: LetterId) -> StoreResult<Option<LetterRecord>> {
+        let row = sqlx::query(AssertSqlSafe(format!("{LETTER_SELECT} WHERE l.id = $1")))
+            .bind(id.0)
+            .fetch_optional(&mut **self)
+            .await?;
+        Ok(with_parcels(self, row.into_iter().collect()).await?.pop())
+    }
+
+    async fn letter_by_client_id(
+        &mut self,
+        sender: AccountId,
+        client_id: &str,
+    ) -> StoreResult<Option<LetterRecord>> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "{LETTER_SELECT} WHERE l.sender_id = $1 AND l.client_id = $2"
         )))
-        .fetch_all(&self.pool)
+        .bind(sender.0)
+        .bind(client_id)
+        .fetch_optional(&mut **self)
         .await?;
-        rows.iter().map(summons_from_row).collect()
+        Ok(with_parcels(self, row.into_iter().collect()).await?.pop())
     }
 
-    async fn uploaded_bytes(&self, account: AccountId) -> StoreResult<u64> {
-        let used: i64 = sqlx::query_scalar(
-            "SELECT COALESCE(SUM(size), 0)::BIGINT FROM parcel_uploads WHERE account_id = $1",
-        )
-        .bind(account.0)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(used as u64)
-    }
-
-    async fn send_letter(&self, l: NewLetter, limits: LetterLimits) -> StoreResult<Sent> {
-        let mut tx = self.pool.begin().await?;
-        lock_account(&mut tx, l.sender).await?;
-        if let Some(client_id) = &l.client_id {
-            let row = sqlx::query("SELECT id FROM letters WHERE sender_id = $1 AND client_id = $2")
-                .bind(l.sender.0)
-                .bind(client_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-            if let Some(row) = row {
-                let id = LetterId(row.try_get::<Uuid, _>("id")?);
-                let stored = letter_in(&mut tx, id)
-                    .await?
-                    .ok_or_else(|| StoreError::Corrupt("letter vanished".into()))?;
-                let same_to =
-                    l.to.as_deref()
-                        .is_none_or(|to| to.eq_ignore_ascii_case(&stored.recipient_name));
-                let same_parcels = stored.parcels.len() == l.parcels.len()
-                    && stored
-                        .parcels
-                        .iter()
-                        .zip(&l.parcels)
-                        .all(|(a, b)| a.name == b.name && a.hash == b.hash);
-                if stored.body != l.body || !same_parcels || !same_to {
-                    return Err(StoreError::Conflict("id_reused"));
-                }
-                return Ok(Sent::Existing(stored));
-            }
-        }
-        // A reply goes in the thread of the letter it answers, which the sender must be a
-        // party to; with no `to`, it goes to the other party.
-        let (thread, reply_to) = match l.in_reply_to {
-            Some(parent) => {
-                let p = letter_in(&mut tx, parent)
-                    .await?
-                    .filter(|p| p.sender == l.sender || p.recipient == l.sender)
-                    .ok_or(StoreError::NotFound("letter"))?;
-                let other = if p.sender == l.sender {
-                    p.recipient_name.clone()
-                } else {
-                    p.sender_name.clone()
-                };
-                (Some(p.thread), Some(other))
-            }
-            None => (None, None),
-        };
-        let to =
-            l.to.clone()
-                .or(reply_to)
-                .ok_or(StoreError::Conflict("recipient_required"))?;
-        let (recipient, standing) = account_id_by_name(&mut tx, &to)
-            .await?
-            .ok_or(StoreError::NotFound("recipient"))?;
-        if !standing.is_inside() {
-            return Err(StoreError::NotFound("recipient"));
-        }
-        if recipient == l.sender {
-            return Err(StoreError::Conflict("own_letter"));
-        }
-        let sent_today: i64 = sqlx::query_scalar(
+    async fn letters_sent_since(&mut self, sender: AccountId, since_ms: i64) -> StoreResult<u64> {
+        let n: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM letters WHERE sender_id = $1 AND sent_at > $2",
         )
-        .bind(l.sender.0)
-        .bind(l.now_ms - DAY_MS)
-        .fetch_one(&mut *tx)
+        .bind(sender.0)
+        .bind(since_ms)
+        .fetch_one(&mut **self)
         .await?;
-        if sent_today >= i64::from(limits.letters_per_day) {
-            return Err(StoreError::Conflict("letter_quota_exceeded"));
-        }
-        // Each parcel must be one the sender uploaded; its size is the upload's.
-        let mut parcels = l.parcels.clone();
-        let mut total: u64 = 0;
-        for p in &mut parcels {
-            let size: Option<i64> = sqlx::query_scalar(
-                "SELECT size FROM parcel_uploads WHERE account_id = $1 AND hash = $2",
-            )
-            .bind(l.sender.0)
-            .bind(&p.hash)
-            .fetch_optional(&mut *tx)
-            .await?;
-            p.size = size.ok_or(StoreError::NotFound("parcel"))? as u64;
-            total += p.size;
-        }
-        if total > limits.max_parcel_bytes {
-            return Err(StoreError::Conflict("parcel_too_large"));
-        }
-        let id = LetterId(Uuid::now_v7());
-        let thread = thread.unwrap_or(id);
+        Ok(n as u64)
+    }
+
+    async fn insert_letter(&mut self, l: &Posted<'_>) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO letters (id, sender_id, recipient_id, holder_id, client_id, thread_id, \
              in_reply_to, body, state, sent_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'unread', $9)",
         )
-        .bind(id.0)
+        .bind(l.id.0)
         .bind(l.sender.0)
-        .bind(recipient.0)
-        .bind(recipient.0)
-        .bind(&l.client_id)
-        .bind(thread.0)
+        .bind(l.recipient.0)
+        .bind(l.recipient.0)
+        .bind(l.client_id)
+        .bind(l.thread.0)
         .bind(l.in_reply_to.map(|p| p.0))
-        .bind(&l.body)
+        .bind(l.body)
         .bind(l.now_ms)
-        .execute(&mut *tx)
+        .execute(&mut **self)
         .await?;
-        for (idx, p) in parcels.iter().enumerate() {
+        for (idx, p) in l.parcels.iter().enumerate() {
             sqlx::query(
                 "INSERT INTO letter_parcels (letter_id, idx, name, hash, size) VALUES ($1, $2, $3, $4, $5)",
             )
-            .bind(id.0)
+            .bind(l.id.0)
             .bind(idx as i64)
             .bind(&p.name)
             .bind(&p.hash)
             .bind(p.size as i64)
-            .execute(&mut *tx)
+            .execute(&mut **self)
             .await?;
         }
-        let letter = letter_in(&mut tx, id)
-            .await?
-            .ok_or_else(|| StoreError::Corrupt("letter vanished inside its transaction".into()))?;
-        tx.commit().await?;
-        Ok(Sent::New(letter))
-    }
-
-    async fn letter(&self, id: LetterId, account: AccountId) -> StoreResult<Option<LetterRecord>> {
-        let rows = sqlx::query(AssertSqlSafe(format!(
-            "{LETTER_SELECT} WHERE l.id = $1 AND (l.sender_id = $2 OR l.recipient_id = $3)"
-        )))
-        .bind(id.0)
-        .bind(account.0)
-        .bind(account.0)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(load_letters(&self.pool, rows).await?.pop())
-    }
-
-    async fn letters(
-        &self,
-        account: AccountId,
-        which: LetterBox,
-        limit: u32,
-    ) -> StoreResult<Vec<LetterRecord>> {
-        let column = match which {
-            LetterBox::Inbox => "holder_id",
-            LetterBox::Sent => "sender_id",
-        };
-        let rows = sqlx::query(AssertSqlSafe(format!(
-            "{LETTER_SELECT} WHERE l.{column} = $1 ORDER BY l.sent_at DESC, l.id DESC LIMIT $2"
-        )))
-        .bind(account.0)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
-        load_letters(&self.pool, rows).await
-    }
-
-    async fn thread(&self, thread: LetterId, account: AccountId) -> StoreResult<Vec<LetterRecord>> {
-        let rows = sqlx::query(AssertSqlSafe(format!(
-            "{LETTER_SELECT} WHERE l.thread_id = $1 AND (l.sender_id = $2 OR l.recipient_id = $3) \
-             ORDER BY l.sent_at, l.id"
-        )))
-        .bind(thread.0)
-        .bind(account.0)
-        .bind(account.0)
-        .fetch_all(&self.pool)
-        .await?;
-        load_letters(&self.pool, rows).await
+        Ok(())
     }
 
     async fn mark_delivered(
-        &self,
-        account: AccountId,
-        ids: &[LetterId],
+        &mut self,
+        id: LetterId,
+        recipient: AccountId,
         now_ms: i64,
-    ) -> StoreResult<Vec<LetterRecord>> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut tx = self.pool.begin().await?;
-        let mut marked = Vec::new();
-        for id in ids {
-            let res = sqlx::query(
-                "UPDATE letters SET delivered_at = $1 WHERE id = $2 AND recipient_id = $3 \
-                 AND holder_id = recipient_id AND delivered_at IS NULL",
-            )
-            .bind(now_ms)
-            .bind(id.0)
-            .bind(account.0)
-            .execute(&mut *tx)
-            .await?;
-            if res.rows_affected() == 1
-                && let Some(letter) = letter_in(&mut tx, *id).await?
-            {
-                marked.push(letter);
-            }
-        }
-        tx.commit().await?;
-        Ok(marked)
+    ) -> StoreResult<bool> {
+        let res = sqlx::query(
+            "UPDATE letters SET delivered_at = $1 WHERE id = $2 AND recipient_id = $3 \
+             AND holder_id = recipient_id AND delivered_at IS NULL",
+        )
+        .bind(now_ms)
+        .bind(id.0)
+        .bind(recipient.0)
+        .execute(&mut **self)
+        .await?;
+        Ok(res.rows_affected() == 1)
     }
 
     async fn move_letter(
-        &self,
+        &mut self,
         id: LetterId,
-        account: AccountId,
+        recipient: AccountId,
         how: LetterMove,
         now_ms: i64,
-    ) -> StoreResult<LetterRecord> {
-        let mut tx = self.pool.begin().await?;
-        // The move is one conditional UPDATE: only a letter still unread in the caller's
-        // hands moves. Of two racing moves the second waits for the first's row lock,
-        // then re-reads the row, finds the state changed and updates nothing.
+    ) -> StoreResult<bool> {
+        // Of two racing moves the second waits for the first's row lock, then reads the
+        // row again, finds the state changed and updates nothing.
         let sql = match how {
             LetterMove::Read => {
                 "UPDATE letters SET state = 'read', read_at = $1, \
@@ -766,18 +332,313 @@ impl CityStore for Postgres {
         let res = sqlx::query(sql)
             .bind(now_ms)
             .bind(id.0)
-            .bind(account.0)
-            .execute(&mut *tx)
+            .bind(recipient.0)
+            .execute(&mut **self)
             .await?;
-        let letter = letter_in(&mut tx, id)
-            .await?
-            .filter(|l| l.sender == account || l.recipient == account)
-            .ok_or(StoreError::NotFound("letter"))?;
-        if res.rows_affected() != 1 {
-            return Err(StoreError::Conflict("letter_moved"));
+        Ok(res.rows_affected() == 1)
+    }
+
+    async fn set_summon_permission(
+        &mut self,
+        grantor: AccountId,
+        grantee: AccountId,
+        allowed: bool,
+        now_ms: i64,
+    ) -> StoreResult<()> {
+        if allowed {
+            sqlx::query(
+                "INSERT INTO summon_permissions (grantor_id, grantee_id, created_at) \
+                 VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            )
+            .bind(grantor.0)
+            .bind(grantee.0)
+            .bind(now_ms)
+            .execute(&mut **self)
+            .await?;
+        } else {
+            sqlx::query("DELETE FROM summon_permissions WHERE grantor_id = $1 AND grantee_id = $2")
+                .bind(grantor.0)
+                .bind(grantee.0)
+                .execute(&mut **self)
+                .await?;
         }
-        tx.commit().await?;
-        Ok(letter)
+        Ok(())
+    }
+
+    async fn may_summon(&mut self, summoner: AccountId, summoned: AccountId) -> StoreResult<bool> {
+        let allowed: Option<i64> = sqlx::query_scalar(
+            "SELECT 1::BIGINT FROM summon_permissions WHERE grantor_id = $1 AND grantee_id = $2",
+        )
+        .bind(summoned.0)
+        .bind(summoner.0)
+        .fetch_optional(&mut **self)
+        .await?;
+        Ok(allowed.is_some())
+    }
+
+    async fn summons_open(
+        &mut self,
+        summoner: AccountId,
+        summoned: AccountId,
+    ) -> StoreResult<bool> {
+        let open: Option<i64> = sqlx::query_scalar(
+            "SELECT 1::BIGINT FROM summons WHERE summoned_id = $1 AND summoner_id = $2 \
+             AND state IN ('calling', 'accepted')",
+        )
+        .bind(summoned.0)
+        .bind(summoner.0)
+        .fetch_optional(&mut **self)
+        .await?;
+        Ok(open.is_some())
+    }
+
+    async fn insert_summons(&mut self, s: &Calling) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO summons (id, summoner_id, summoned_id, state, lat, lon, accuracy_m, \
+             created_at) VALUES ($1, $2, $3, 'calling', $4, $5, $6, $7)",
+        )
+        .bind(s.id.0)
+        .bind(s.summoner.0)
+        .bind(s.summoned.0)
+        .bind(s.lat)
+        .bind(s.lon)
+        .bind(s.accuracy_m)
+        .bind(s.now_ms)
+        .execute(&mut **self)
+        .await?;
+        Ok(())
+    }
+
+    async fn summons(&mut self, id: SummonsId) -> StoreResult<Option<SummonsRecord>> {
+        sqlx::query(AssertSqlSafe(format!("{SUMMONS_SELECT} WHERE m.id = $1")))
+            .bind(id.0)
+            .fetch_optional(&mut **self)
+            .await?
+            .map(|r| from_row::summons(&r))
+            .transpose()
+    }
+
+    async fn move_summons(&mut self, id: SummonsId, to: &SummonsMove) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE summons SET state = $1, answered_at = COALESCE($2, answered_at), \
+             ended_at = COALESCE($3, ended_at), ended_by = COALESCE($4, ended_by) WHERE id = $5",
+        )
+        .bind(to.state.key())
+        .bind(to.answered_at)
+        .bind(to.ended_at)
+        .bind(to.ended_by.map(|a| a.0))
+        .bind(id.0)
+        .execute(&mut **self)
+        .await?;
+        Ok(())
+    }
+}
+
+async fn uploaded_bytes<'e>(
+    exec: impl Executor<'e, Database = Db>,
+    account: AccountId,
+) -> StoreResult<u64> {
+    let used: i64 = sqlx::query_scalar(
+        "SELECT COALESCE(SUM(size), 0)::BIGINT FROM parcel_uploads WHERE account_id = $1",
+    )
+    .bind(account.0)
+    .fetch_one(exec)
+    .await?;
+    Ok(used as u64)
+}
+
+impl CityStore for Postgres {
+    async fn session_standing(
+        &self,
+        token_hash: &[u8],
+    ) -> StoreResult<Option<(AccountId, Standing)>> {
+        let row = sqlx::query(
+            "SELECT s.account_id, a.standing FROM sessions s JOIN accounts a ON a.id = s.account_id \
+             WHERE s.token_hash = $1 AND s.revoked_at IS NULL",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| Ok((AccountId(r.id("account_id")?), from_row::standing(&r)?)))
+            .transpose()
+    }
+
+    async fn is_empty_city(&self) -> StoreResult<bool> {
+        let any: Option<i64> = sqlx::query_scalar("SELECT 1::BIGINT FROM accounts LIMIT 1")
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(any.is_none())
+    }
+
+    async fn arrive(&self, arrival: NewArrival) -> StoreResult<ArrivalRecord> {
+        rules::arrive(self.pool.begin().await?, arrival).await
+    }
+
+    async fn create_tower(
+        &self,
+        name: &str,
+        password_hash: &str,
+        now_ms: i64,
+    ) -> StoreResult<ArrivalRecord> {
+        rules::create_tower(self.pool.begin().await?, name, password_hash, now_ms).await
+    }
+
+    async fn towers(&self) -> StoreResult<Vec<AccountId>> {
+        let rows = sqlx::query("SELECT id FROM accounts WHERE standing = 'tower'")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| Ok(AccountId(r.id("id")?))).collect()
+    }
+
+    async fn arrival(&self, account: AccountId) -> StoreResult<Option<ArrivalRecord>> {
+        sqlx::query(AssertSqlSafe(format!(
+            "{ARRIVAL_SELECT} WHERE r.account_id = $1"
+        )))
+        .bind(account.0)
+        .fetch_optional(&self.pool)
+        .await?
+        .map(|r| from_row::arrival(&r))
+        .transpose()
+    }
+
+    async fn register(&self, waiting: bool) -> StoreResult<Vec<ArrivalRecord>> {
+        let filter = if waiting {
+            format!(" WHERE {WAITING}")
+        } else {
+            String::new()
+        };
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "{ARRIVAL_SELECT}{filter} ORDER BY r.arrived_at, a.id"
+        )))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(from_row::arrival).collect()
+    }
+
+    async fn decide(
+        &self,
+        name: &str,
+        decision: Decision,
+        answer: &str,
+        by: AccountId,
+        now_ms: i64,
+    ) -> StoreResult<ArrivalRecord> {
+        rules::decide(self.pool.begin().await?, name, decision, answer, by, now_ms).await
+    }
+
+    async fn create_gate_invite(
+        &self,
+        code: &str,
+        by: AccountId,
+        now_ms: i64,
+        expires_ms: i64,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO gate_invites (code, made_by, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(code)
+        .bind(by.0)
+        .bind(now_ms)
+        .bind(expires_ms)
+        .execute(&self.pool)
+        .await
+        .map_err(|err| unique_or(err, Conflict::InviteCodeTaken))?;
+        Ok(())
+    }
+
+    async fn record_upload(
+        &self,
+        account: AccountId,
+        hash: &str,
+        size: u64,
+        quota: u64,
+        now_ms: i64,
+    ) -> StoreResult<u64> {
+        rules::record_upload(self.pool.begin().await?, account, hash, size, quota, now_ms).await
+    }
+
+    async fn accepted_summonses(&self) -> StoreResult<Vec<SummonsRecord>> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "{SUMMONS_SELECT} WHERE m.state = 'accepted' ORDER BY m.created_at"
+        )))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(from_row::summons).collect()
+    }
+
+    async fn uploaded_bytes(&self, account: AccountId) -> StoreResult<u64> {
+        uploaded_bytes(&self.pool, account).await
+    }
+
+    async fn send_letter(&self, letter: NewLetter, limits: LetterLimits) -> StoreResult<Sent> {
+        rules::send_letter(self.pool.begin().await?, letter, limits).await
+    }
+
+    async fn letter(&self, id: LetterId, account: AccountId) -> StoreResult<Option<LetterRecord>> {
+        let mut conn = self.pool.acquire().await?;
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "{LETTER_SELECT} WHERE l.id = $1 AND (l.sender_id = $2 OR l.recipient_id = $3)"
+        )))
+        .bind(id.0)
+        .bind(account.0)
+        .bind(account.0)
+        .fetch_all(&mut *conn)
+        .await?;
+        Ok(with_parcels(&mut conn, rows).await?.pop())
+    }
+
+    async fn letters(
+        &self,
+        account: AccountId,
+        which: LetterBox,
+        limit: u32,
+    ) -> StoreResult<Vec<LetterRecord>> {
+        let column = from_row::box_column(which);
+        let mut conn = self.pool.acquire().await?;
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "{LETTER_SELECT} WHERE {column} = $1 ORDER BY l.sent_at DESC, l.id DESC LIMIT $2"
+        )))
+        .bind(account.0)
+        .bind(i64::from(limit))
+        .fetch_all(&mut *conn)
+        .await?;
+        with_parcels(&mut conn, rows).await
+    }
+
+    async fn thread(&self, thread: LetterId, account: AccountId) -> StoreResult<Vec<LetterRecord>> {
+        let mut conn = self.pool.acquire().await?;
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "{LETTER_SELECT} WHERE l.thread_id = $1 AND (l.sender_id = $2 OR l.recipient_id = $3) \
+             ORDER BY l.sent_at, l.id"
+        )))
+        .bind(thread.0)
+        .bind(account.0)
+        .bind(account.0)
+        .fetch_all(&mut *conn)
+        .await?;
+        with_parcels(&mut conn, rows).await
+    }
+
+    async fn mark_delivered(
+        &self,
+        account: AccountId,
+        ids: &[LetterId],
+        now_ms: i64,
+    ) -> StoreResult<Vec<LetterRecord>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        rules::mark_delivered(self.pool.begin().await?, account, ids, now_ms).await
+    }
+
+    async fn move_letter(
+        &self,
+        id: LetterId,
+        account: AccountId,
+        how: LetterMove,
+        now_ms: i64,
+    ) -> StoreResult<LetterRecord> {
+        rules::move_letter(self.pool.begin().await?, id, account, how, now_ms).await
     }
 
     async fn set_summon_permission(
@@ -787,29 +648,8 @@ impl CityStore for Postgres {
         allowed: bool,
         now_ms: i64,
     ) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
-        let (grantee, _) = account_id_by_name(&mut tx, grantee)
-            .await?
-            .ok_or(StoreError::NotFound("citizen"))?;
-        if allowed {
-            sqlx::query(
-                "INSERT INTO summon_permissions (grantor_id, grantee_id, created_at) \
-                 VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-            )
-            .bind(grantor.0)
-            .bind(grantee.0)
-            .bind(now_ms)
-            .execute(&mut *tx)
-            .await?;
-        } else {
-            sqlx::query("DELETE FROM summon_permissions WHERE grantor_id = $1 AND grantee_id = $2")
-                .bind(grantor.0)
-                .bind(grantee.0)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        rules::set_summon_permission(self.pool.begin().await?, grantor, grantee, allowed, now_ms)
+            .await
     }
 
     async fn summon_permissions(&self, grantor: AccountId) -> StoreResult<Vec<String>> {
@@ -831,57 +671,8 @@ impl CityStore for Postgres {
         accuracy_m: f64,
         now_ms: i64,
     ) -> StoreResult<SummonsRecord> {
-        let mut tx = self.pool.begin().await?;
-        lock_account(&mut tx, summoner).await?;
-        let (summoned, standing) = account_id_by_name(&mut tx, to)
-            .await?
-            .ok_or(StoreError::NotFound("summoned"))?;
-        if !standing.is_inside() {
-            return Err(StoreError::NotFound("summoned"));
-        }
-        if summoned == summoner {
-            return Err(StoreError::Conflict("own_summons"));
-        }
-        let allowed: Option<i64> = sqlx::query_scalar(
-            "SELECT 1::BIGINT FROM summon_permissions WHERE grantor_id = $1 AND grantee_id = $2",
-        )
-        .bind(summoned.0)
-        .bind(summoner.0)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if allowed.is_none() {
-            return Err(StoreError::Conflict("not_allowed"));
-        }
-        let open: Option<i64> = sqlx::query_scalar(
-            "SELECT 1::BIGINT FROM summons WHERE summoned_id = $1 AND summoner_id = $2 \
-             AND state IN ('calling', 'accepted')",
-        )
-        .bind(summoned.0)
-        .bind(summoner.0)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if open.is_some() {
-            return Err(StoreError::Conflict("summons_open"));
-        }
-        let id = SummonsId(Uuid::now_v7());
-        sqlx::query(
-            "INSERT INTO summons (id, summoner_id, summoned_id, state, lat, lon, accuracy_m, \
-             created_at) VALUES ($1, $2, $3, 'calling', $4, $5, $6, $7)",
-        )
-        .bind(id.0)
-        .bind(summoner.0)
-        .bind(summoned.0)
-        .bind(lat)
-        .bind(lon)
-        .bind(accuracy_m)
-        .bind(now_ms)
-        .execute(&mut *tx)
-        .await?;
-        let record = summons_in(&mut tx, id)
-            .await?
-            .ok_or_else(|| StoreError::Corrupt("summons vanished".into()))?;
-        tx.commit().await?;
-        Ok(record)
+        let tx = self.pool.begin().await?;
+        rules::summon(tx, summoner, to, lat, lon, accuracy_m, now_ms).await
     }
 
     async fn summons(
@@ -897,7 +688,7 @@ impl CityStore for Postgres {
         .bind(account.0)
         .fetch_optional(&self.pool)
         .await?
-        .map(|r| summons_from_row(&r))
+        .map(|r| from_row::summons(&r))
         .transpose()
     }
 
@@ -910,7 +701,7 @@ impl CityStore for Postgres {
         .bind(account.0)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(summons_from_row).collect()
+        rows.iter().map(from_row::summons).collect()
     }
 
     async fn answer_summons(
@@ -920,48 +711,6 @@ impl CityStore for Postgres {
         to: SummonState,
         now_ms: i64,
     ) -> StoreResult<SummonsRecord> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("SELECT 1 FROM summons WHERE id = $1 FOR UPDATE")
-            .bind(id.0)
-            .execute(&mut *tx)
-            .await?;
-        let current = summons_in(&mut tx, id)
-            .await?
-            .filter(|s| s.summoner == account || s.summoned == account)
-            .ok_or(StoreError::NotFound("summons"))?;
-        let (from, only_summoned): (&[&str], bool) = match to {
-            SummonState::Accepted | SummonState::Declined => (&["calling"], true),
-            SummonState::Ended => (&["calling", "accepted"], false),
-            SummonState::Arrived => (&["accepted"], false),
-            SummonState::Calling => return Err(StoreError::Conflict("summons_moved")),
-        };
-        if only_summoned && current.summoned != account {
-            return Err(StoreError::Conflict("not_yours"));
-        }
-        if !from.contains(&current.state.key()) {
-            return Err(StoreError::Conflict("summons_moved"));
-        }
-        let answered = matches!(to, SummonState::Accepted | SummonState::Declined);
-        sqlx::query(
-            "UPDATE summons SET state = $1, \
-             answered_at = CASE WHEN $2 THEN $3 ELSE answered_at END, \
-             ended_at = CASE WHEN $4 THEN $5 ELSE ended_at END, \
-             ended_by = CASE WHEN $6 THEN $7 ELSE ended_by END WHERE id = $8",
-        )
-        .bind(to.key())
-        .bind(answered)
-        .bind(now_ms)
-        .bind(!answered || to == SummonState::Declined)
-        .bind(now_ms)
-        .bind(to == SummonState::Ended)
-        .bind(account.0)
-        .bind(id.0)
-        .execute(&mut *tx)
-        .await?;
-        let record = summons_in(&mut tx, id)
-            .await?
-            .ok_or_else(|| StoreError::Corrupt("summons vanished".into()))?;
-        tx.commit().await?;
-        Ok(record)
+        rules::answer_summons(self.pool.begin().await?, id, account, to, now_ms).await
     }
 }

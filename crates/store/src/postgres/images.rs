@@ -2,55 +2,13 @@
 //! `images.rs`, each method one statement (so one transaction).
 
 use sqlx::Row;
-use sqlx::postgres::PgRow;
 use uuid::Uuid;
 
 use super::Postgres;
+use crate::error::unique_or;
+use crate::from_row;
 use crate::images::{ImageId, ImageRecord, ImageStore, MemoryRecord};
-use crate::{AccountId, BondId, StoreError, StoreResult};
-
-fn image_from_row(row: &PgRow) -> StoreResult<ImageRecord> {
-    let dimension = |column: &str| -> StoreResult<u32> {
-        let v: i32 = row.try_get(column)?;
-        u32::try_from(v).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
-    };
-    let size: i64 = row.try_get("original_size")?;
-    Ok(ImageRecord {
-        id: ImageId(row.try_get("id")?),
-        bond: BondId(row.try_get("bond_id")?),
-        sender: AccountId(row.try_get("sender_id")?),
-        client_id: row.try_get("client_id")?,
-        original_type: row.try_get("original_type")?,
-        stripped_type: row.try_get("stripped_type")?,
-        width: dimension("width")?,
-        height: dimension("height")?,
-        original_size: u64::try_from(size)
-            .map_err(|e| StoreError::Corrupt(format!("original_size: {e}")))?,
-        sent_at: row.try_get("sent_at")?,
-        seen_strength: row.try_get("seen_strength")?,
-    })
-}
-
-fn memory_from_row(row: &PgRow) -> StoreResult<MemoryRecord> {
-    let shared_bond: Option<Uuid> = row.try_get("shared_bond")?;
-    let shared_at: Option<i64> = row.try_get("shared_at")?;
-    Ok(MemoryRecord {
-        id: row.try_get("id")?,
-        account: AccountId(row.try_get("account_id")?),
-        client_id: row.try_get("client_id")?,
-        body: row.try_get("body")?,
-        photo_type: row.try_get("photo_type")?,
-        created_at: row.try_get("created_at")?,
-        shared: shared_bond.zip(shared_at).map(|(b, at)| (BondId(b), at)),
-    })
-}
-
-fn unique_or(err: sqlx::Error, conflict: &'static str) -> StoreError {
-    match err {
-        sqlx::Error::Database(e) if e.is_unique_violation() => StoreError::Conflict(conflict),
-        e => e.into(),
-    }
-}
+use crate::{AccountId, BondId, Conflict, Missing, StoreError, StoreResult};
 
 impl ImageStore for Postgres {
     async fn insert_image(&self, image: &ImageRecord) -> StoreResult<()> {
@@ -73,7 +31,7 @@ impl ImageStore for Postgres {
         .execute(&self.pool)
         .await
         .map(|_| ())
-        .map_err(|e| unique_or(e, "image_id_reused"))
+        .map_err(|e| unique_or(e, Conflict::ImageIdReused))
     }
 
     async fn image(&self, id: ImageId) -> StoreResult<Option<ImageRecord>> {
@@ -81,7 +39,7 @@ impl ImageStore for Postgres {
             .bind(id.0)
             .fetch_optional(&self.pool)
             .await?;
-        row.map(|r| image_from_row(&r)).transpose()
+        row.map(|r| from_row::image(&r)).transpose()
     }
 
     async fn image_by_client_id(
@@ -94,7 +52,7 @@ impl ImageStore for Postgres {
             .bind(client_id)
             .fetch_optional(&self.pool)
             .await?;
-        row.map(|r| image_from_row(&r)).transpose()
+        row.map(|r| from_row::image(&r)).transpose()
     }
 
     async fn images_of_bond(&self, bond: BondId, limit: u32) -> StoreResult<Vec<ImageRecord>> {
@@ -104,7 +62,7 @@ impl ImageStore for Postgres {
                 .bind(i64::from(limit))
                 .fetch_all(&self.pool)
                 .await?;
-        rows.iter().map(image_from_row).collect()
+        rows.iter().map(from_row::image).collect()
     }
 
     async fn raise_seen_strength(&self, id: ImageId, strength: f64) -> StoreResult<f64> {
@@ -118,7 +76,7 @@ impl ImageStore for Postgres {
         .bind(id.0)
         .fetch_optional(&self.pool)
         .await?
-        .ok_or(StoreError::NotFound("image"))?;
+        .ok_or(StoreError::NotFound(Missing::Image))?;
         Ok(row.try_get("seen_strength")?)
     }
 
@@ -166,7 +124,7 @@ impl ImageStore for Postgres {
         .execute(&self.pool)
         .await
         .map(|_| ())
-        .map_err(|e| unique_or(e, "memory_id_reused"))
+        .map_err(|e| unique_or(e, Conflict::MemoryIdReused))
     }
 
     async fn memory_by_client_id(
@@ -179,7 +137,7 @@ impl ImageStore for Postgres {
             .bind(client_id)
             .fetch_optional(&self.pool)
             .await?;
-        row.map(|r| memory_from_row(&r)).transpose()
+        row.map(|r| from_row::memory(&r)).transpose()
     }
 
     async fn memory(&self, id: Uuid) -> StoreResult<Option<MemoryRecord>> {
@@ -187,7 +145,7 @@ impl ImageStore for Postgres {
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
-        row.map(|r| memory_from_row(&r)).transpose()
+        row.map(|r| from_row::memory(&r)).transpose()
     }
 
     async fn memories_of(
@@ -203,7 +161,7 @@ impl ImageStore for Postgres {
         .bind(shared_in.map(|b| b.0))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(memory_from_row).collect()
+        rows.iter().map(from_row::memory).collect()
     }
 
     async fn open_memories(

@@ -12,8 +12,8 @@
 use std::time::Duration;
 
 use haurach_bond::{Fix, Profile, TierSet};
-use haurach_proto::{Feeling, MessageKind};
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use haurach_proto::Feeling;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{AssertSqlSafe, Postgres as Db, Row, Transaction};
 use uuid::Uuid;
 
@@ -21,9 +21,11 @@ mod city;
 mod images;
 mod places;
 
+use crate::error::unique_or;
+use crate::from_row;
 use crate::{
-    AccountId, AccountRecord, Appended, BondId, BondRecord, MessageRecord, NewMessage,
-    PositionRecord, Store, StoreError, StoreResult,
+    AccountId, AccountRecord, Appended, BondId, BondRecord, Conflict, MessageRecord, Missing,
+    NewMessage, PositionRecord, Store, StoreError, StoreResult, acknowledge, usable_invite,
 };
 
 /// The PostgreSQL store. Cloning shares the pool.
@@ -71,7 +73,7 @@ impl Postgres {
             .bind(bond)
             .fetch_optional(&mut **tx)
             .await?;
-        row.map(|r| bond_from_row(&r)).transpose()
+        row.map(|r| from_row::bond(&r)).transpose()
     }
 }
 
@@ -82,63 +84,6 @@ const BOND_SELECT: &str = "SELECT b.id, b.a, b.b, b.profile, b.open_tiers, b.cre
 
 const MESSAGE_COLUMNS: &str =
     "seq, bond_id, sender_id, client_id, kind, body, feeling, sent_at, acknowledged_at";
-
-pub(super) fn account_from_row(row: &PgRow) -> StoreResult<AccountRecord> {
-    Ok(AccountRecord {
-        id: AccountId(row.try_get("id")?),
-        name: row.try_get("name")?,
-        password_hash: row.try_get("password_hash")?,
-        created_at: row.try_get("created_at")?,
-        delivered_seq: row.try_get("delivered_seq")?,
-    })
-}
-
-fn bond_from_row(row: &PgRow) -> StoreResult<BondRecord> {
-    let profile: String = row.try_get("profile")?;
-    let bits: i32 = row.try_get("open_tiers")?;
-    Ok(BondRecord {
-        id: BondId(row.try_get("id")?),
-        members: [AccountId(row.try_get("a")?), AccountId(row.try_get("b")?)],
-        names: [row.try_get("a_name")?, row.try_get("b_name")?],
-        profile: Profile::from_key(&profile)
-            .ok_or_else(|| StoreError::Corrupt(format!("profile {profile:?}")))?,
-        open_tiers: TierSet::from_bits(
-            u16::try_from(bits).map_err(|_| StoreError::Corrupt(format!("tiers {bits}")))?,
-        ),
-        created_at: row.try_get("created_at")?,
-    })
-}
-
-fn message_from_row(row: &PgRow) -> StoreResult<MessageRecord> {
-    let kind: String = row.try_get("kind")?;
-    let feeling: Option<String> = row.try_get("feeling")?;
-    Ok(MessageRecord {
-        seq: row.try_get("seq")?,
-        bond: BondId(row.try_get("bond_id")?),
-        sender: AccountId(row.try_get("sender_id")?),
-        client_id: row.try_get("client_id")?,
-        kind: MessageKind::from_key(&kind)
-            .ok_or_else(|| StoreError::Corrupt(format!("message kind {kind:?}")))?,
-        body: row.try_get("body")?,
-        feeling: feeling
-            .map(|f| {
-                Feeling::from_key(&f).ok_or_else(|| StoreError::Corrupt(format!("feeling {f:?}")))
-            })
-            .transpose()?,
-        sent_at: row.try_get("sent_at")?,
-        acknowledged_at: row.try_get("acknowledged_at")?,
-    })
-}
-
-/// The constraint a unique violation broke, if that is what `err` is.
-pub(super) fn unique_violation(err: &sqlx::Error) -> Option<String> {
-    match err {
-        sqlx::Error::Database(db) if db.is_unique_violation() => {
-            Some(db.constraint().unwrap_or_default().to_owned())
-        }
-        _ => None,
-    }
-}
 
 /// Stores one message inside a transaction that holds its bond's row lock, once per
 /// (sender, client id).
@@ -167,7 +112,7 @@ async fn append_in(tx: &mut Transaction<'static, Db>, m: &NewMessage) -> StoreRe
     .bind(&m.client_id)
     .fetch_one(&mut **tx)
     .await?;
-    Ok(m.against(message_from_row(&row)?))
+    Ok(m.against(from_row::message(&row)?))
 }
 
 /// Upserts accounts' latest positions (a fix older than the one stored is ignored) and
@@ -244,7 +189,7 @@ impl Store for Postgres {
         now_ms: i64,
     ) -> StoreResult<AccountRecord> {
         let id = AccountId::new();
-        let res = sqlx::query(
+        sqlx::query(
             "INSERT INTO accounts (id, name, name_key, password_hash, created_at) \
              VALUES ($1, $2, $3, $4, $5)",
         )
@@ -254,18 +199,15 @@ impl Store for Postgres {
         .bind(password_hash)
         .bind(now_ms)
         .execute(&self.pool)
-        .await;
-        match res {
-            Ok(_) => Ok(AccountRecord {
-                id,
-                name: name.to_owned(),
-                password_hash: password_hash.to_owned(),
-                created_at: now_ms,
-                delivered_seq: 0,
-            }),
-            Err(e) if unique_violation(&e).is_some() => Err(StoreError::Conflict("name_taken")),
-            Err(e) => Err(e.into()),
-        }
+        .await
+        .map_err(|err| unique_or(err, Conflict::NameTaken))?;
+        Ok(AccountRecord {
+            id,
+            name: name.to_owned(),
+            password_hash: password_hash.to_owned(),
+            created_at: now_ms,
+            delivered_seq: 0,
+        })
     }
 
     async fn account_by_name(&self, name: &str) -> StoreResult<Option<AccountRecord>> {
@@ -273,7 +215,7 @@ impl Store for Postgres {
             .bind(name.to_lowercase())
             .fetch_optional(&self.pool)
             .await?
-            .map(|r| account_from_row(&r))
+            .map(|r| from_row::account(&r))
             .transpose()
     }
 
@@ -282,7 +224,7 @@ impl Store for Postgres {
             .bind(id.0)
             .fetch_optional(&self.pool)
             .await?
-            .map(|r| account_from_row(&r))
+            .map(|r| from_row::account(&r))
             .transpose()
     }
 
@@ -331,7 +273,7 @@ impl Store for Postgres {
         now_ms: i64,
         expires_ms: i64,
     ) -> StoreResult<()> {
-        let res = sqlx::query(
+        sqlx::query(
             "INSERT INTO invites (code, account_id, created_at, expires_at) \
              VALUES ($1, $2, $3, $4)",
         )
@@ -340,14 +282,9 @@ impl Store for Postgres {
         .bind(now_ms)
         .bind(expires_ms)
         .execute(&self.pool)
-        .await;
-        match res {
-            Ok(_) => Ok(()),
-            Err(e) if unique_violation(&e).is_some() => {
-                Err(StoreError::Conflict("invite_code_taken"))
-            }
-            Err(e) => Err(e.into()),
-        }
+        .await
+        .map_err(|err| unique_or(err, Conflict::InviteCodeTaken))?;
+        Ok(())
     }
 
     async fn accept_invite(
@@ -363,7 +300,7 @@ impl Store for Postgres {
             .bind(code)
             .fetch_optional(&mut *tx)
             .await?
-            .ok_or(StoreError::NotFound("invite"))?;
+            .ok_or(StoreError::NotFound(Missing::Invite))?;
         // Lock both people first, in id order, then the code: two acceptances that involve
         // one person (two codes of one inviter, on two nodes) take turns instead of
         // deadlocking, and the second finds the first's work committed.
@@ -378,16 +315,14 @@ impl Store for Postgres {
                 .bind(code)
                 .fetch_optional(&mut *tx)
                 .await?
-                .ok_or(StoreError::NotFound("invite"))?;
+                .ok_or(StoreError::NotFound(Missing::Invite))?;
         let inviter = AccountId(invite.try_get("account_id")?);
         let expires_at: i64 = invite.try_get("expires_at")?;
-        if expires_at <= now_ms {
-            return Err(StoreError::NotFound("invite_expired"));
-        }
-        if inviter == acceptor {
-            return Err(StoreError::Conflict("own_invite"));
-        }
-        for (who, why) in [(acceptor, "already_bonded"), (inviter, "partner_bonded")] {
+        usable_invite(inviter, expires_at, acceptor, now_ms)?;
+        for (who, why) in [
+            (acceptor, Conflict::AlreadyBonded),
+            (inviter, Conflict::PartnerBonded),
+        ] {
             let bonded = sqlx::query("SELECT 1 FROM bond_members WHERE account_id = $1")
                 .bind(who.0)
                 .fetch_optional(&mut *tx)
@@ -411,17 +346,16 @@ impl Store for Postgres {
         .await?;
         // The checks above read without locks; two bonds racing for one person (through two
         // different codes, on two nodes) meet here, at the primary key, and one loses.
-        for (who, why) in [(inviter, "partner_bonded"), (acceptor, "already_bonded")] {
+        for (who, why) in [
+            (inviter, Conflict::PartnerBonded),
+            (acceptor, Conflict::AlreadyBonded),
+        ] {
             let res = sqlx::query("INSERT INTO bond_members (account_id, bond_id) VALUES ($1, $2)")
                 .bind(who.0)
                 .bind(id.0)
                 .execute(&mut *tx)
                 .await;
-            match res {
-                Ok(_) => {}
-                Err(e) if unique_violation(&e).is_some() => return Err(StoreError::Conflict(why)),
-                Err(e) => return Err(e.into()),
-            }
+            res.map_err(|err| unique_or(err, why))?;
         }
         // An account has one way in at a time: using the code retires every other code of
         // both partners.
@@ -448,7 +382,7 @@ impl Store for Postgres {
         .bind(account.0)
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|r| bond_from_row(&r)).transpose()
+        row.map(|r| from_row::bond(&r)).transpose()
     }
 
     async fn set_open_tiers(&self, open: &[(BondId, TierSet)]) -> StoreResult<()> {
@@ -500,18 +434,7 @@ impl Store for Postgres {
             .bind(account.0)
             .fetch_optional(&self.pool)
             .await?;
-        row.map(|r| {
-            Ok(PositionRecord {
-                fix: Fix {
-                    lat: r.try_get("lat")?,
-                    lon: r.try_get("lon")?,
-                    accuracy_m: r.try_get("accuracy_m")?,
-                    at_ms: r.try_get("at")?,
-                },
-                received_at: r.try_get("received_at")?,
-            })
-        })
-        .transpose()
+        row.map(|r| from_row::position(&r)).transpose()
     }
 
     async fn append_messages(&self, batch: Vec<NewMessage>) -> StoreResult<Vec<Appended>> {
@@ -545,7 +468,7 @@ impl Store for Postgres {
         .bind(client_id)
         .fetch_optional(&self.pool)
         .await?
-        .map(|r| message_from_row(&r))
+        .map(|r| from_row::message(&r))
         .transpose()
     }
 
@@ -564,7 +487,7 @@ impl Store for Postgres {
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(message_from_row).collect()
+        rows.iter().map(from_row::message).collect()
     }
 
     async fn raised_alarms(&self, bond: BondId) -> StoreResult<Vec<MessageRecord>> {
@@ -575,7 +498,7 @@ impl Store for Postgres {
         .bind(bond.0)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(message_from_row).collect()
+        rows.iter().map(from_row::message).collect()
     }
 
     async fn last_seq(&self, bond: BondId) -> StoreResult<i64> {
@@ -603,18 +526,14 @@ impl Store for Postgres {
         .bind(seq)
         .fetch_optional(&mut *tx)
         .await?
-        .ok_or(StoreError::NotFound("alarm"))?;
-        let mut alarm = message_from_row(&row)?;
-        if alarm.sender == by {
-            return Err(StoreError::Conflict("own_alarm"));
-        }
-        if alarm.acknowledged_at.is_none() {
+        .ok_or(StoreError::NotFound(Missing::Alarm))?;
+        let mut alarm = from_row::message(&row)?;
+        if acknowledge(&mut alarm, by, now_ms)? {
             sqlx::query("UPDATE messages SET acknowledged_at = $1 WHERE seq = $2")
                 .bind(now_ms)
                 .bind(seq)
                 .execute(&mut *tx)
                 .await?;
-            alarm.acknowledged_at = Some(now_ms);
         }
         tx.commit().await?;
         Ok(alarm)

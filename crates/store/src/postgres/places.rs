@@ -2,22 +2,10 @@
 //! backend keeps, passing the same conformance suite.
 
 use haurach_bond::Fix;
-use sqlx::Row;
-use sqlx::postgres::PgRow;
 
 use super::Postgres;
+use crate::from_row;
 use crate::{AccountId, BondId, PinRecord, PlaceRecord, PlaceStore, PositionRecord, StoreResult};
-
-fn place_from_row(r: &PgRow) -> StoreResult<PlaceRecord> {
-    Ok(PlaceRecord {
-        name: r.try_get("name")?,
-        lat: r.try_get("lat")?,
-        lon: r.try_get("lon")?,
-        radius_m: r.try_get("radius_m")?,
-        inside: r.try_get("inside")?,
-        updated_at: r.try_get("updated_at")?,
-    })
-}
 
 impl PlaceStore for Postgres {
     async fn put_places(
@@ -58,7 +46,7 @@ impl PlaceStore for Postgres {
             .bind(account.0)
             .fetch_all(self.pool())
             .await?;
-        rows.iter().map(place_from_row).collect()
+        rows.iter().map(from_row::place).collect()
     }
 
     async fn delete_place(&self, account: AccountId, name: &str) -> StoreResult<bool> {
@@ -89,18 +77,7 @@ impl PlaceStore for Postgres {
             .bind(bond.0)
             .fetch_optional(self.pool())
             .await?;
-        row.map(|r| {
-            let reached: i32 = r.try_get("reached")?;
-            Ok(PinRecord {
-                name: r.try_get("name")?,
-                lat: r.try_get("lat")?,
-                lon: r.try_get("lon")?,
-                pinned_by: AccountId(r.try_get("pinned_by")?),
-                pinned_at: r.try_get("pinned_at")?,
-                reached: [reached & 1 != 0, reached & 2 != 0],
-            })
-        })
-        .transpose()
+        row.map(|r| from_row::pin(&r)).transpose()
     }
 
     async fn set_pin(&self, bond: BondId, pin: Option<&PinRecord>) -> StoreResult<()> {
@@ -168,16 +145,7 @@ impl PlaceStore for Postgres {
         .bind(i64::from(limit))
         .fetch_all(self.pool())
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(Fix {
-                    lat: r.try_get("lat")?,
-                    lon: r.try_get("lon")?,
-                    accuracy_m: r.try_get("accuracy_m")?,
-                    at_ms: r.try_get("at")?,
-                })
-            })
-            .collect()
+        rows.iter().map(from_row::fix).collect()
     }
 
     async fn forget_journey_before(&self, cutoff_ms: i64) -> StoreResult<u64> {

@@ -1,69 +1,17 @@
 //! [`ImageStore`] on SQLite.
 
-use std::str::FromStr;
-
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
 use uuid::Uuid;
 
 use super::Sqlite;
+use crate::error::unique_or;
+use crate::from_row;
 use crate::images::{ImageId, ImageRecord, ImageStore, MemoryRecord};
-use crate::{AccountId, BondId, StoreError, StoreResult};
-
-fn memory_from_row(row: &SqliteRow) -> StoreResult<MemoryRecord> {
-    let shared_bond: Option<String> = row.try_get("shared_bond")?;
-    let shared_at: Option<i64> = row.try_get("shared_at")?;
-    let shared = match (shared_bond, shared_at) {
-        (Some(bond), Some(at)) => Some((
-            BondId(
-                Uuid::from_str(&bond)
-                    .map_err(|e| StoreError::Corrupt(format!("shared_bond: {e}")))?,
-            ),
-            at,
-        )),
-        _ => None,
-    };
-    Ok(MemoryRecord {
-        id: uuid(row, "id")?,
-        account: AccountId(uuid(row, "account_id")?),
-        client_id: row.try_get("client_id")?,
-        body: row.try_get("body")?,
-        photo_type: row.try_get("photo_type")?,
-        created_at: row.try_get("created_at")?,
-        shared,
-    })
-}
-
-fn uuid(row: &SqliteRow, column: &str) -> StoreResult<Uuid> {
-    let text: String = row.try_get(column)?;
-    Uuid::from_str(&text).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
-}
-
-fn image_from_row(row: &SqliteRow) -> StoreResult<ImageRecord> {
-    let dimension = |column: &str| -> StoreResult<u32> {
-        let v: i64 = row.try_get(column)?;
-        u32::try_from(v).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
-    };
-    let size: i64 = row.try_get("original_size")?;
-    Ok(ImageRecord {
-        id: ImageId(uuid(row, "id")?),
-        bond: BondId(uuid(row, "bond_id")?),
-        sender: AccountId(uuid(row, "sender_id")?),
-        client_id: row.try_get("client_id")?,
-        original_type: row.try_get("original_type")?,
-        stripped_type: row.try_get("stripped_type")?,
-        width: dimension("width")?,
-        height: dimension("height")?,
-        original_size: u64::try_from(size)
-            .map_err(|e| StoreError::Corrupt(format!("original_size: {e}")))?,
-        sent_at: row.try_get("sent_at")?,
-        seen_strength: row.try_get("seen_strength")?,
-    })
-}
+use crate::{AccountId, BondId, Conflict, Missing, StoreError, StoreResult};
 
 impl ImageStore for Sqlite {
     async fn insert_image(&self, image: &ImageRecord) -> StoreResult<()> {
-        let res = sqlx::query(
+        sqlx::query(
             "INSERT INTO images (id, bond_id, sender_id, client_id, original_type, \
              stripped_type, width, height, original_size, sent_at, seen_strength) \
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -80,14 +28,9 @@ impl ImageStore for Sqlite {
         .bind(image.sent_at)
         .bind(image.seen_strength)
         .execute(&self.writer)
-        .await;
-        match res {
-            Ok(_) => Ok(()),
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                Err(StoreError::Conflict("image_id_reused"))
-            }
-            Err(e) => Err(e.into()),
-        }
+        .await
+        .map_err(|err| unique_or(err, Conflict::ImageIdReused))?;
+        Ok(())
     }
 
     async fn image(&self, id: ImageId) -> StoreResult<Option<ImageRecord>> {
@@ -95,7 +38,7 @@ impl ImageStore for Sqlite {
             .bind(id.0.to_string())
             .fetch_optional(&self.reader)
             .await?;
-        row.map(|r| image_from_row(&r)).transpose()
+        row.map(|r| from_row::image(&r)).transpose()
     }
 
     async fn image_by_client_id(
@@ -109,7 +52,7 @@ impl ImageStore for Sqlite {
             .bind(client_id)
             .fetch_optional(&self.writer)
             .await?;
-        row.map(|r| image_from_row(&r)).transpose()
+        row.map(|r| from_row::image(&r)).transpose()
     }
 
     async fn images_of_bond(&self, bond: BondId, limit: u32) -> StoreResult<Vec<ImageRecord>> {
@@ -119,7 +62,7 @@ impl ImageStore for Sqlite {
                 .bind(i64::from(limit))
                 .fetch_all(&self.reader)
                 .await?;
-        rows.iter().map(image_from_row).collect()
+        rows.iter().map(from_row::image).collect()
     }
 
     async fn raise_seen_strength(&self, id: ImageId, strength: f64) -> StoreResult<f64> {
@@ -142,7 +85,7 @@ impl ImageStore for Sqlite {
             .bind(id.0.to_string())
             .fetch_optional(&self.writer)
             .await?
-            .ok_or(StoreError::NotFound("image"))?;
+            .ok_or(StoreError::NotFound(Missing::Image))?;
         Ok(row.try_get("seen_strength")?)
     }
 
@@ -152,7 +95,7 @@ impl ImageStore for Sqlite {
             .fetch_optional(&self.writer)
             .await?;
         Ok(match row {
-            Some(r) => r.try_get::<i64, _>("allow")? != 0,
+            Some(r) => r.try_get("allow")?,
             None => false,
         })
     }
@@ -177,7 +120,7 @@ impl ImageStore for Sqlite {
     }
 
     async fn insert_memory(&self, memory: &MemoryRecord) -> StoreResult<()> {
-        let res = sqlx::query(
+        sqlx::query(
             "INSERT INTO memories (id, account_id, client_id, body, photo_type, created_at) \
              VALUES (?, ?, ?, ?, ?, ?)",
         )
@@ -188,14 +131,9 @@ impl ImageStore for Sqlite {
         .bind(&memory.photo_type)
         .bind(memory.created_at)
         .execute(&self.writer)
-        .await;
-        match res {
-            Ok(_) => Ok(()),
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                Err(StoreError::Conflict("memory_id_reused"))
-            }
-            Err(e) => Err(e.into()),
-        }
+        .await
+        .map_err(|err| unique_or(err, Conflict::MemoryIdReused))?;
+        Ok(())
     }
 
     async fn memory_by_client_id(
@@ -208,7 +146,7 @@ impl ImageStore for Sqlite {
             .bind(client_id)
             .fetch_optional(&self.writer)
             .await?;
-        row.map(|r| memory_from_row(&r)).transpose()
+        row.map(|r| from_row::memory(&r)).transpose()
     }
 
     async fn memory(&self, id: Uuid) -> StoreResult<Option<MemoryRecord>> {
@@ -216,7 +154,7 @@ impl ImageStore for Sqlite {
             .bind(id.to_string())
             .fetch_optional(&self.reader)
             .await?;
-        row.map(|r| memory_from_row(&r)).transpose()
+        row.map(|r| from_row::memory(&r)).transpose()
     }
 
     async fn memories_of(
@@ -243,7 +181,7 @@ impl ImageStore for Sqlite {
                 .await?
             }
         };
-        rows.iter().map(memory_from_row).collect()
+        rows.iter().map(from_row::memory).collect()
     }
 
     async fn open_memories(

@@ -11,7 +11,8 @@ use haurach_proto::Feeling;
 use sqlx::sqlite::SqliteConnection;
 use sqlx::{Arguments as _, AssertSqlSafe, Row as _};
 
-use super::{MultiRow, message_columns, message_from_row, runs};
+use super::{MultiRow, message_columns, runs};
+use crate::from_row::{self, Columns as _};
 use crate::{AccountId, Appended, MessageRecord, NewMessage, StoreResult};
 
 /// A stable 64-bit key of (sender, client id): FNV-1a over the sender's 16 bytes, then
@@ -56,7 +57,7 @@ pub(super) async fn stored_under(
             .fetch_all(&mut *conn)
             .await?;
         for row in rows {
-            let stored = message_from_row(&row)?;
+            let stored = from_row::message(&row)?;
             found.insert((stored.sender, stored.client_id.clone()), stored);
         }
     }
@@ -154,7 +155,7 @@ pub(super) async fn key_older_messages(pool: &sqlx::SqlitePool) -> StoreResult<u
         }
         for row in &rows {
             let seq: i64 = row.try_get("seq")?;
-            let sender = AccountId(super::uuid(row, "sender_id")?);
+            let sender = AccountId(row.id("sender_id")?);
             let client_id: String = row.try_get("client_id")?;
             sqlx::query(AssertSqlSafe(
                 "UPDATE messages SET client_key = ? WHERE seq = ?",

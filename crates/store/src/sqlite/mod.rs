@@ -4,19 +4,16 @@
 //! anyway, and a single writer never meets `SQLITE_BUSY`); reads use their own pool.
 
 use std::path::Path;
-use std::str::FromStr;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use haurach_bond::{Fix, Profile, TierSet};
-use haurach_proto::{Feeling, MessageKind};
+use haurach_bond::{Profile, TierSet};
 use sqlx::Arguments as _;
 use sqlx::sqlite::{
     SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
-    SqliteRow, SqliteSynchronous,
+    SqliteSynchronous,
 };
 use sqlx::{AssertSqlSafe, Row, Sqlite as Db, Transaction};
-use uuid::Uuid;
 
 mod city;
 mod images;
@@ -30,9 +27,11 @@ use journal::Journal;
 use message_log::MessageLog;
 use scheduling::Scheduling;
 
+use crate::error::unique_or;
+use crate::from_row::{self, Columns as _};
 use crate::{
-    AccountId, AccountRecord, Appended, BondId, BondRecord, MessageRecord, NewMessage,
-    PositionRecord, Store, StoreError, StoreResult,
+    AccountId, AccountRecord, Appended, BondId, BondRecord, Conflict, MessageRecord, Missing,
+    NewMessage, PositionRecord, Store, StoreError, StoreResult, acknowledge, usable_invite,
 };
 
 /// The SQLite store. Cloning shares the pools.
@@ -194,7 +193,7 @@ impl Sqlite {
             .bind(bond)
             .fetch_optional(&mut **tx)
             .await?;
-        row.map(|r| bond_from_row(&r)).transpose()
+        row.map(|r| from_row::bond(&r)).transpose()
     }
 }
 
@@ -313,7 +312,7 @@ pub(super) async fn upsert_positions(
     Ok(())
 }
 
-/// The columns [`message_from_row`] reads (a macro, so statements built at compile time
+/// The columns [`from_row::message`] reads (a macro, so statements built at compile time
 /// can name them too).
 macro_rules! message_columns {
     () => {
@@ -323,60 +322,6 @@ macro_rules! message_columns {
 use message_columns;
 const MESSAGE_COLUMNS: &str = message_columns!();
 
-pub(super) fn uuid(row: &SqliteRow, column: &str) -> StoreResult<Uuid> {
-    let text: String = row.try_get(column)?;
-    Uuid::from_str(&text).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
-}
-
-fn account_from_row(row: &SqliteRow) -> StoreResult<AccountRecord> {
-    Ok(AccountRecord {
-        id: AccountId(uuid(row, "id")?),
-        name: row.try_get("name")?,
-        password_hash: row.try_get("password_hash")?,
-        created_at: row.try_get("created_at")?,
-        delivered_seq: row.try_get("delivered_seq")?,
-    })
-}
-
-fn bond_from_row(row: &SqliteRow) -> StoreResult<BondRecord> {
-    let profile: String = row.try_get("profile")?;
-    let bits: i64 = row.try_get("open_tiers")?;
-    Ok(BondRecord {
-        id: BondId(uuid(row, "id")?),
-        members: [AccountId(uuid(row, "a")?), AccountId(uuid(row, "b")?)],
-        names: [row.try_get("a_name")?, row.try_get("b_name")?],
-        profile: Profile::from_key(&profile)
-            .ok_or_else(|| StoreError::Corrupt(format!("profile {profile:?}")))?,
-        open_tiers: TierSet::from_bits(bits as u16),
-        created_at: row.try_get("created_at")?,
-    })
-}
-
-fn message_from_row(row: &SqliteRow) -> StoreResult<MessageRecord> {
-    let kind: String = row.try_get("kind")?;
-    let feeling: Option<String> = row.try_get("feeling")?;
-    Ok(MessageRecord {
-        seq: row.try_get("seq")?,
-        bond: BondId(uuid(row, "bond_id")?),
-        sender: AccountId(uuid(row, "sender_id")?),
-        client_id: row.try_get("client_id")?,
-        kind: MessageKind::from_key(&kind)
-            .ok_or_else(|| StoreError::Corrupt(format!("message kind {kind:?}")))?,
-        body: row.try_get("body")?,
-        feeling: feeling
-            .map(|f| {
-                Feeling::from_key(&f).ok_or_else(|| StoreError::Corrupt(format!("feeling {f:?}")))
-            })
-            .transpose()?,
-        sent_at: row.try_get("sent_at")?,
-        acknowledged_at: row.try_get("acknowledged_at")?,
-    })
-}
-
-fn is_unique_violation(err: &sqlx::Error) -> bool {
-    matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
-}
-
 impl Store for Sqlite {
     async fn create_account(
         &self,
@@ -385,7 +330,7 @@ impl Store for Sqlite {
         now_ms: i64,
     ) -> StoreResult<AccountRecord> {
         let id = AccountId::new();
-        let res = sqlx::query(
+        sqlx::query(
             "INSERT INTO accounts (id, name, name_key, password_hash, created_at) \
              VALUES (?, ?, ?, ?, ?)",
         )
@@ -395,18 +340,15 @@ impl Store for Sqlite {
         .bind(password_hash)
         .bind(now_ms)
         .execute(&self.writer)
-        .await;
-        match res {
-            Ok(_) => Ok(AccountRecord {
-                id,
-                name: name.to_owned(),
-                password_hash: password_hash.to_owned(),
-                created_at: now_ms,
-                delivered_seq: 0,
-            }),
-            Err(e) if is_unique_violation(&e) => Err(StoreError::Conflict("name_taken")),
-            Err(e) => Err(e.into()),
-        }
+        .await
+        .map_err(|err| unique_or(err, Conflict::NameTaken))?;
+        Ok(AccountRecord {
+            id,
+            name: name.to_owned(),
+            password_hash: password_hash.to_owned(),
+            created_at: now_ms,
+            delivered_seq: 0,
+        })
     }
 
     async fn account_by_name(&self, name: &str) -> StoreResult<Option<AccountRecord>> {
@@ -414,7 +356,7 @@ impl Store for Sqlite {
             .bind(name.to_lowercase())
             .fetch_optional(&self.reader)
             .await?
-            .map(|r| account_from_row(&r))
+            .map(|r| from_row::account(&r))
             .transpose()
     }
 
@@ -423,7 +365,7 @@ impl Store for Sqlite {
             .bind(id.0.to_string())
             .fetch_optional(&self.reader)
             .await?
-            .map(|r| account_from_row(&r))
+            .map(|r| from_row::account(&r))
             .transpose()
     }
 
@@ -449,8 +391,7 @@ impl Store for Sqlite {
         .bind(token_hash)
         .fetch_optional(&self.reader)
         .await?;
-        row.map(|r| uuid(&r, "account_id").map(AccountId))
-            .transpose()
+        row.map(|r| r.id("account_id").map(AccountId)).transpose()
     }
 
     async fn revoke_session(&self, token_hash: &[u8], now_ms: i64) -> StoreResult<bool> {
@@ -471,7 +412,7 @@ impl Store for Sqlite {
         now_ms: i64,
         expires_ms: i64,
     ) -> StoreResult<()> {
-        let res = sqlx::query(
+        sqlx::query(
             "INSERT INTO invites (code, account_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
         )
         .bind(code)
@@ -479,12 +420,9 @@ impl Store for Sqlite {
         .bind(now_ms)
         .bind(expires_ms)
         .execute(&self.writer)
-        .await;
-        match res {
-            Ok(_) => Ok(()),
-            Err(e) if is_unique_violation(&e) => Err(StoreError::Conflict("invite_code_taken")),
-            Err(e) => Err(e.into()),
-        }
+        .await
+        .map_err(|err| unique_or(err, Conflict::InviteCodeTaken))?;
+        Ok(())
     }
 
     async fn accept_invite(
@@ -500,16 +438,14 @@ impl Store for Sqlite {
             .bind(code)
             .fetch_optional(&mut *tx)
             .await?
-            .ok_or(StoreError::NotFound("invite"))?;
-        let inviter = AccountId(uuid(&invite, "account_id")?);
+            .ok_or(StoreError::NotFound(Missing::Invite))?;
+        let inviter = AccountId(invite.id("account_id")?);
         let expires_at: i64 = invite.try_get("expires_at")?;
-        if expires_at <= now_ms {
-            return Err(StoreError::NotFound("invite_expired"));
-        }
-        if inviter == acceptor {
-            return Err(StoreError::Conflict("own_invite"));
-        }
-        for (who, why) in [(acceptor, "already_bonded"), (inviter, "partner_bonded")] {
+        usable_invite(inviter, expires_at, acceptor, now_ms)?;
+        for (who, why) in [
+            (acceptor, Conflict::AlreadyBonded),
+            (inviter, Conflict::PartnerBonded),
+        ] {
             let bonded = sqlx::query("SELECT 1 FROM bond_members WHERE account_id = ?")
                 .bind(who.0.to_string())
                 .fetch_optional(&mut *tx)
@@ -562,7 +498,7 @@ impl Store for Sqlite {
         .bind(account.0.to_string())
         .fetch_optional(&self.reader)
         .await?;
-        row.map(|r| bond_from_row(&r)).transpose()
+        row.map(|r| from_row::bond(&r)).transpose()
     }
 
     async fn set_open_tiers(&self, open: &[(BondId, TierSet)]) -> StoreResult<()> {
@@ -609,18 +545,7 @@ impl Store for Sqlite {
             .bind(account.0.to_string())
             .fetch_optional(&self.reader)
             .await?;
-        row.map(|r| {
-            Ok(PositionRecord {
-                fix: Fix {
-                    lat: r.try_get("lat")?,
-                    lon: r.try_get("lon")?,
-                    accuracy_m: r.try_get("accuracy_m")?,
-                    at_ms: r.try_get("at")?,
-                },
-                received_at: r.try_get("received_at")?,
-            })
-        })
-        .transpose()
+        row.map(|r| from_row::position(&r)).transpose()
     }
 
     async fn append_messages(&self, batch: Vec<NewMessage>) -> StoreResult<Vec<Appended>> {
@@ -647,7 +572,7 @@ impl Store for Sqlite {
         .bind(client_id)
         .fetch_optional(&self.reader)
         .await?
-        .map(|r| message_from_row(&r))
+        .map(|r| from_row::message(&r))
         .transpose()
     }
 
@@ -667,7 +592,7 @@ impl Store for Sqlite {
         .bind(i64::from(limit))
         .fetch_all(&self.reader)
         .await?;
-        rows.iter().map(message_from_row).collect()
+        rows.iter().map(from_row::message).collect()
     }
 
     async fn raised_alarms(&self, bond: BondId) -> StoreResult<Vec<MessageRecord>> {
@@ -679,7 +604,7 @@ impl Store for Sqlite {
         .bind(bond.0.to_string())
         .fetch_all(&self.reader)
         .await?;
-        rows.iter().map(message_from_row).collect()
+        rows.iter().map(from_row::message).collect()
     }
 
     async fn last_seq(&self, bond: BondId) -> StoreResult<i64> {
@@ -708,18 +633,14 @@ impl Store for Sqlite {
         .bind(seq)
         .fetch_optional(&mut *tx)
         .await?
-        .ok_or(StoreError::NotFound("alarm"))?;
-        let mut alarm = message_from_row(&row)?;
-        if alarm.sender == by {
-            return Err(StoreError::Conflict("own_alarm"));
-        }
-        if alarm.acknowledged_at.is_none() {
+        .ok_or(StoreError::NotFound(Missing::Alarm))?;
+        let mut alarm = from_row::message(&row)?;
+        if acknowledge(&mut alarm, by, now_ms)? {
             sqlx::query("UPDATE messages SET acknowledged_at = ? WHERE seq = ?")
                 .bind(now_ms)
                 .bind(seq)
                 .execute(&mut *tx)
                 .await?;
-            alarm.acknowledged_at = Some(now_ms);
         }
         tx.commit().await?;
         Ok(alarm)

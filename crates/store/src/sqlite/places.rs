@@ -2,23 +2,11 @@
 
 use haurach_bond::Fix;
 use sqlx::Arguments as _;
-use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
 
-use super::{MultiRow, Sqlite, runs, upsert_positions, uuid as sqlite_uuid};
+use super::{MultiRow, Sqlite, runs, upsert_positions};
+use crate::from_row;
 use crate::places::{PinRecord, PlaceRecord, PlaceStore};
 use crate::{AccountId, BondId, PositionRecord, StoreResult};
-
-fn place_from_row(r: &SqliteRow) -> StoreResult<PlaceRecord> {
-    Ok(PlaceRecord {
-        name: r.try_get("name")?,
-        lat: r.try_get("lat")?,
-        lon: r.try_get("lon")?,
-        radius_m: r.try_get("radius_m")?,
-        inside: r.try_get::<i64, _>("inside")? != 0,
-        updated_at: r.try_get("updated_at")?,
-    })
-}
 
 impl PlaceStore for Sqlite {
     async fn put_places(
@@ -63,7 +51,7 @@ impl PlaceStore for Sqlite {
             .bind(account.0.to_string())
             .fetch_all(&self.reader)
             .await?;
-        rows.iter().map(place_from_row).collect()
+        rows.iter().map(from_row::place).collect()
     }
 
     async fn delete_place(&self, account: AccountId, name: &str) -> StoreResult<bool> {
@@ -96,18 +84,7 @@ impl PlaceStore for Sqlite {
             .bind(bond.0.to_string())
             .fetch_optional(&self.reader)
             .await?;
-        row.map(|r| {
-            let reached: i64 = r.try_get("reached")?;
-            Ok(PinRecord {
-                name: r.try_get("name")?,
-                lat: r.try_get("lat")?,
-                lon: r.try_get("lon")?,
-                pinned_by: AccountId(sqlite_uuid(&r, "pinned_by")?),
-                pinned_at: r.try_get("pinned_at")?,
-                reached: [reached & 1 != 0, reached & 2 != 0],
-            })
-        })
-        .transpose()
+        row.map(|r| from_row::pin(&r)).transpose()
     }
 
     async fn set_pin(&self, bond: BondId, pin: Option<&PinRecord>) -> StoreResult<()> {
@@ -197,16 +174,7 @@ impl PlaceStore for Sqlite {
         .bind(i64::from(limit))
         .fetch_all(&self.reader)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(Fix {
-                    lat: r.try_get("lat")?,
-                    lon: r.try_get("lon")?,
-                    accuracy_m: r.try_get("accuracy_m")?,
-                    at_ms: r.try_get("at")?,
-                })
-            })
-            .collect()
+        rows.iter().map(from_row::fix).collect()
     }
 
     async fn forget_journey_before(&self, cutoff_ms: i64) -> StoreResult<u64> {

@@ -2,7 +2,9 @@
 //! story on SQLite and on PostgreSQL.
 
 use haurach_bond::{Profile, TierSet};
-use haurach_store::{ImageId, ImageRecord, MemoryRecord, Postgres, Sqlite, Store, StoreError};
+use haurach_store::{
+    Conflict, ImageId, ImageRecord, MemoryRecord, Missing, Postgres, Sqlite, Store, StoreError,
+};
 use haurach_testkit::{PgCluster, or_skip};
 use uuid::Uuid;
 
@@ -52,7 +54,7 @@ async fn conformance<S: Store>(store: S) {
     };
     assert!(matches!(
         store.insert_image(&again).await,
-        Err(StoreError::Conflict("image_id_reused"))
+        Err(StoreError::Conflict(Conflict::ImageIdReused))
     ));
     assert_eq!(store.image(image.id).await.unwrap(), Some(image.clone()));
     assert_eq!(
@@ -69,7 +71,7 @@ async fn conformance<S: Store>(store: S) {
     assert_eq!(store.raise_seen_strength(image.id, 0.2).await.unwrap(), 0.3);
     assert!(matches!(
         store.raise_seen_strength(ImageId::new(), 0.5).await,
-        Err(StoreError::NotFound("image"))
+        Err(StoreError::NotFound(Missing::Image))
     ));
 
     // Camera consent: off until turned on.
@@ -93,7 +95,7 @@ async fn conformance<S: Store>(store: S) {
     store.insert_memory(&first).await.unwrap();
     assert!(matches!(
         store.insert_memory(&memory("first", 21)).await,
-        Err(StoreError::Conflict("memory_id_reused"))
+        Err(StoreError::Conflict(Conflict::MemoryIdReused))
     ));
     assert!(
         store

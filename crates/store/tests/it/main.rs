@@ -2,6 +2,7 @@
 //! SQLite and against a throwaway PostgreSQL cluster, so both backends keep the same
 //! promises.
 
+mod city;
 mod images;
 mod places;
 mod store;

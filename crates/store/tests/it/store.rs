@@ -4,7 +4,8 @@
 use haurach_bond::{Fix, Profile, Tier, TierSet};
 use haurach_proto::{Feeling, MessageKind};
 use haurach_store::{
-    AccountId, Appended, NewMessage, PositionRecord, Postgres, Sqlite, Store, StoreError,
+    AccountId, Appended, Conflict, Missing, NewMessage, PositionRecord, Postgres, Sqlite, Store,
+    StoreError,
 };
 use haurach_testkit::{PgCluster, or_skip};
 
@@ -105,7 +106,8 @@ async fn postgres_makes_one_bond_when_two_nodes_race_for_one_person() {
     assert!(
         matches!(
             loser,
-            Err(StoreError::Conflict("partner_bonded")) | Err(StoreError::NotFound("invite"))
+            Err(StoreError::Conflict(Conflict::PartnerBonded))
+                | Err(StoreError::NotFound(Missing::Invite))
         ),
         "{loser:?}"
     );
@@ -272,7 +274,7 @@ pub async fn conformance<S: Store>(store: S) {
     let twilight = store.create_account("twilight", "hash-t", 3).await.unwrap();
     assert!(matches!(
         store.create_account("SPIKE", "x", 4).await,
-        Err(StoreError::Conflict("name_taken"))
+        Err(StoreError::Conflict(Conflict::NameTaken))
     ));
     let found = store.account_by_name("spike").await.unwrap().unwrap();
     assert_eq!((found.id, found.name.as_str()), (spike.id, "Spike"));
@@ -307,7 +309,7 @@ pub async fn conformance<S: Store>(store: S) {
                 20
             )
             .await,
-        Err(StoreError::NotFound("invite_expired"))
+        Err(StoreError::NotFound(Missing::InviteExpired))
     ));
     store
         .create_invite("SPIKE123", spike.id, 10, 1_000)
@@ -323,7 +325,7 @@ pub async fn conformance<S: Store>(store: S) {
         store
             .accept_invite("SPIKE123", spike.id, Profile::Story, TierSet::always(), 30)
             .await,
-        Err(StoreError::Conflict("own_invite"))
+        Err(StoreError::Conflict(Conflict::OwnInvite))
     ));
     assert!(matches!(
         store
@@ -335,7 +337,7 @@ pub async fn conformance<S: Store>(store: S) {
                 30
             )
             .await,
-        Err(StoreError::NotFound("invite"))
+        Err(StoreError::NotFound(Missing::Invite))
     ));
     store
         .create_invite("SPIKE456", spike.id, 10, 1_000)
@@ -369,7 +371,7 @@ pub async fn conformance<S: Store>(store: S) {
                 41
             )
             .await,
-        Err(StoreError::NotFound("invite"))
+        Err(StoreError::NotFound(Missing::Invite))
     ));
     store
         .create_invite("TWILIGHT", twilight.id, 42, 1_000)
@@ -379,7 +381,7 @@ pub async fn conformance<S: Store>(store: S) {
         store
             .accept_invite("TWILIGHT", spike.id, Profile::Story, TierSet::always(), 43)
             .await,
-        Err(StoreError::Conflict("already_bonded"))
+        Err(StoreError::Conflict(Conflict::AlreadyBonded))
     ));
     assert!(store.bond_of(twilight.id).await.unwrap().is_none());
 
@@ -497,13 +499,13 @@ pub async fn conformance<S: Store>(store: S) {
         store
             .acknowledge_alarm(bond.id, alarm.seq, amethyst.id, 20)
             .await,
-        Err(StoreError::Conflict("own_alarm"))
+        Err(StoreError::Conflict(Conflict::OwnAlarm))
     ));
     assert!(matches!(
         store
             .acknowledge_alarm(bond.id, first.seq, spike.id, 20)
             .await,
-        Err(StoreError::NotFound("alarm"))
+        Err(StoreError::NotFound(Missing::Alarm))
     ));
     let acked = store
         .acknowledge_alarm(bond.id, alarm.seq, spike.id, 21)
