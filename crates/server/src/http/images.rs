@@ -3,7 +3,7 @@
 //!
 //! An upload (`POST /api/v1/bond/images?id=CLIENT_ID`, the picture's bytes as the body)
 //! is checked and stripped of its metadata by `haurach_picture` on a blocking thread,
-//! under [`Pictures::work`] (so a burst of uploads cannot decode more pictures at once
+//! under the pictures' permits (so a burst of uploads cannot decode more pictures at once
 //! than there are permits, whatever their size). Then, in this order:
 //!
 //! 1. the original and the stripped picture are written to `DATA/images/ID/` and synced

@@ -11,7 +11,7 @@ use haurach_proto::Feeling;
 use sqlx::sqlite::SqliteConnection;
 use sqlx::{Arguments as _, AssertSqlSafe, Row as _};
 
-use super::{MultiRow, message_columns, runs};
+use super::statements::{MultiRow, message_columns, runs};
 use crate::from_row::{self, Columns as _};
 use crate::{AccountId, Appended, MessageRecord, NewMessage, StoreResult};
 

@@ -4,14 +4,13 @@
 //! anyway, and a single writer never meets `SQLITE_BUSY`); reads use their own pool.
 
 use std::path::Path;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use haurach_bond::{Profile, TierSet};
 use sqlx::Arguments as _;
 use sqlx::sqlite::{
-    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
-    SqliteSynchronous,
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::{AssertSqlSafe, Row, Sqlite as Db, Transaction};
 
@@ -22,10 +21,12 @@ mod message_log;
 mod messages;
 mod places;
 mod scheduling;
+mod statements;
 
 use journal::Journal;
 use message_log::MessageLog;
 use scheduling::Scheduling;
+use statements::{MESSAGE_COLUMNS, MultiRow, runs};
 
 use crate::error::unique_or;
 use crate::from_row::{self, Columns as _};
@@ -205,86 +206,6 @@ const BOND_SELECT: &str = "SELECT b.id, b.a, b.b, b.profile, b.open_tiers, b.cre
 /// Connections in the read pool.
 const READERS: u32 = 4;
 
-/// How many rows one multi-row statement carries, largest first. A batch is cut greedily
-/// into runs of these sizes: a handful of distinct statements (each prepared once, then
-/// cached by sqlx) serve every batch, and a run costs one round trip to the connection's
-/// thread instead of one per row. 512 rows of 9 columns (a message's, the widest) stay
-/// far below SQLite's 32,766 parameters.
-const ROWS_PER_STATEMENT: [usize; 4] = [512, 64, 8, 1];
-
-/// `items` cut into runs of [`ROWS_PER_STATEMENT`] sizes, in order.
-pub(super) fn runs<T>(mut items: &[T]) -> Vec<&[T]> {
-    let mut out = Vec::new();
-    while !items.is_empty() {
-        let size = ROWS_PER_STATEMENT
-            .into_iter()
-            .find(|size| *size <= items.len())
-            .unwrap_or(1);
-        let (run, rest) = items.split_at(size);
-        out.push(run);
-        items = rest;
-    }
-    out
-}
-
-/// A multi-row `INSERT`: `head`, a `VALUES` list of one row per item, then `tail`. Its text
-/// for each run size is built once, on first use; the arguments of a run are bound into
-/// one buffer sized for them.
-pub(super) struct MultiRow {
-    head: &'static str,
-    tail: &'static str,
-    columns: usize,
-    sql: OnceLock<Vec<String>>,
-}
-
-impl MultiRow {
-    pub(super) const fn new(head: &'static str, columns: usize, tail: &'static str) -> MultiRow {
-        MultiRow {
-            head,
-            tail,
-            columns,
-            sql: OnceLock::new(),
-        }
-    }
-
-    /// The statement for a run of `rows` rows (one of [`ROWS_PER_STATEMENT`]).
-    fn sql(&'static self, rows: usize) -> &'static str {
-        let all = self.sql.get_or_init(|| {
-            let row = format!("({})", vec!["?"; self.columns].join(", "));
-            ROWS_PER_STATEMENT
-                .iter()
-                .map(|n| {
-                    format!(
-                        "{} VALUES {} {}",
-                        self.head,
-                        vec![row.as_str(); *n].join(", "),
-                        self.tail
-                    )
-                })
-                .collect()
-        });
-        let at = ROWS_PER_STATEMENT
-            .iter()
-            .position(|n| *n == rows)
-            .expect("a run has one of the statement sizes");
-        &all[at]
-    }
-
-    /// The query for `run`, each item's columns added by `bind` in order.
-    pub(super) fn query<T>(
-        &'static self,
-        run: &[T],
-        mut bind: impl FnMut(&mut SqliteArguments, &T) -> Result<(), sqlx::error::BoxDynError>,
-    ) -> StoreResult<sqlx::query::Query<'static, Db, SqliteArguments>> {
-        let mut args = SqliteArguments::default();
-        args.reserve(run.len() * self.columns, 0);
-        for item in run {
-            bind(&mut args, item).map_err(sqlx::Error::Encode)?;
-        }
-        Ok(sqlx::query_with(self.sql(run.len()), args))
-    }
-}
-
 static UPSERT_POSITIONS: MultiRow = MultiRow::new(
     "INSERT INTO positions (account_id, lat, lon, accuracy_m, at, received_at)",
     6,
@@ -311,16 +232,6 @@ pub(super) async fn upsert_positions(
     query.execute(&mut **tx).await?;
     Ok(())
 }
-
-/// The columns [`from_row::message`] reads (a macro, so statements built at compile time
-/// can name them too).
-macro_rules! message_columns {
-    () => {
-        "seq, bond_id, sender_id, client_id, kind, body, feeling, sent_at, acknowledged_at"
-    };
-}
-use message_columns;
-const MESSAGE_COLUMNS: &str = message_columns!();
 
 impl Store for Sqlite {
     async fn create_account(

@@ -3,7 +3,8 @@
 use haurach_bond::Fix;
 use sqlx::Arguments as _;
 
-use super::{MultiRow, Sqlite, runs, upsert_positions};
+use super::statements::{MultiRow, runs};
+use super::{Sqlite, upsert_positions};
 use crate::from_row;
 use crate::places::{PinRecord, PlaceRecord, PlaceStore};
 use crate::{AccountId, BondId, PositionRecord, StoreResult};
