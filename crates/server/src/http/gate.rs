@@ -261,17 +261,36 @@ pub async fn register_csv<S: Store, B: Bus>(
         .into_response())
 }
 
+/// The register's columns, the CSV's header line.
+const REGISTER_COLUMNS: [&str; 15] = [
+    "account",
+    "name",
+    "family_name",
+    "from",
+    "age",
+    "calling",
+    "note",
+    "way",
+    "invited_by",
+    "arrived_at",
+    "standing",
+    "decision",
+    "answer",
+    "decided_by",
+    "decided_at",
+];
+
 /// The register as CSV: one header line, one line per arrival, CRLF line ends.
 pub fn register_to_csv(arrivals: &[ArrivalRecord]) -> String {
-    let mut out = String::from(
-        "account,name,family_name,from,age,calling,note,way,invited_by,arrived_at,standing,\
-         decision,answer,decided_by,decided_at\r\n",
-    );
+    // Writing into memory cannot fail, and every record has the header's 15 fields.
+    const IN_MEMORY: &str = "CSV is written into memory, a record of 15 fields at a time";
     let time = |ms: i64| {
         timestamp(ms)
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default()
     };
+    let mut csv = csv_writer();
+    csv.write_record(REGISTER_COLUMNS).expect(IN_MEMORY);
     for a in arrivals {
         let cells = [
             a.account.name.clone(),
@@ -289,28 +308,31 @@ pub fn register_to_csv(arrivals: &[ArrivalRecord]) -> String {
             a.answer.clone().unwrap_or_default(),
             a.decided_by.clone().unwrap_or_default(),
             a.decided_at.map(time).unwrap_or_default(),
-        ];
-        let line: Vec<String> = cells.iter().map(|c| csv_cell(c)).collect();
-        out.push_str(&line.join(","));
-        out.push_str("\r\n");
+        ]
+        .map(defuse_formula);
+        csv.write_record(&cells).expect(IN_MEMORY);
     }
-    out
+    let bytes = csv.into_inner().expect(IN_MEMORY);
+    String::from_utf8(bytes).expect("CSV written from UTF-8 cells is UTF-8")
 }
 
-/// One CSV cell: quoted when it holds a comma, quote or line break; a cell a spreadsheet
-/// would run as a formula (`=`, `+`, `-`, `@` first) is prefixed with `'`, since what
-/// newcomers write in the book is not trusted.
-fn csv_cell(text: &str) -> String {
-    let guarded = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{text}")
-    } else {
-        text.to_owned()
-    };
-    if guarded.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", guarded.replace('"', "\"\""))
-    } else {
-        guarded
+/// The register's CSV writer (RFC 4180): CRLF line ends, and a cell quoted only when it
+/// holds a comma, a quote or a line break.
+fn csv_writer() -> csv::Writer<Vec<u8>> {
+    csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .quote_style(csv::QuoteStyle::Necessary)
+        .from_writer(Vec::new())
+}
+
+/// A cell a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, a tab or a carriage
+/// return first) is prefixed with `'`, since what newcomers write in the book is not
+/// trusted. The CSV writer then quotes it like any other cell.
+fn defuse_formula(mut text: String) -> String {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        text.insert(0, '\'');
     }
+    text
 }
 
 /// `POST /api/v1/gate/invites`: a code that lets one person through an invite-only gate.
@@ -348,6 +370,14 @@ pub async fn create_gate_invite<S: Store, B: Bus>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// One cell as the register writes it.
+    fn csv_cell(text: &str) -> String {
+        let mut csv = csv_writer();
+        csv.write_record([defuse_formula(text.to_owned())]).unwrap();
+        let line = String::from_utf8(csv.into_inner().unwrap()).unwrap();
+        line.strip_suffix("\r\n").unwrap().to_owned()
+    }
 
     #[test]
     fn csv_cells_are_quoted_and_formulas_defused() {
