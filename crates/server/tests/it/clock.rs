@@ -226,36 +226,49 @@ async fn a_silent_partner_is_lost_just_after_the_timeout_and_restored_with_the_s
     assert_eq!(frames(&mut p.sp), [live.clone()]);
     assert_eq!(frames(&mut p.am), [live]);
 
-    // Silent again: the sweep watches her once more, to the millisecond.
+    // Now Spike's link falls silent too: both are lost together, a millisecond past the
+    // timeout, and no live contact is left in the bond for the sweep to watch.
     for t in [230_000, 200_000 + timeout_ms] {
         clock.advance_to(t).await;
-        p.hub.heard(p.spike).await.unwrap();
         p.hub.sweep().await;
         assert_quiet(&mut p.sp, t);
+        assert_quiet(&mut p.am, t);
     }
     clock.advance_to(200_001 + timeout_ms).await;
+    p.hub.sweep().await;
+    let both = [
+        contact("spike", ContactState::Lost, None),
+        contact("amethyst", ContactState::Lost, None),
+    ];
+    assert_eq!(frames(&mut p.sp), both);
+    assert_eq!(frames(&mut p.am), both);
+
+    // Amethyst is back at 300 s, lost for the 100 s since she was last heard, then falls
+    // silent again: the sweep watches the bond once more, to the millisecond.
+    clock.advance_to(300_000).await;
+    p.hub.heard(p.amethyst).await.unwrap();
+    let live = contact("amethyst", ContactState::Live, Some(100_000));
+    assert_eq!(frames(&mut p.sp), [live.clone()]);
+    assert_eq!(frames(&mut p.am), [live]);
+    clock.advance_to(300_000 + timeout_ms).await;
+    p.hub.sweep().await;
+    assert_quiet(&mut p.sp, 300_000 + timeout_ms);
+    clock.advance_to(300_001 + timeout_ms).await;
     p.hub.sweep().await;
     assert_eq!(
         frames(&mut p.sp),
         [contact("amethyst", ContactState::Lost, None)]
     );
 
-    // The bond as each sees it. Reading the view waits on the store, so the clock runs
-    // again first: on a paused clock tokio would jump to the store's timeouts while the
-    // test waits for SQLite's threads, and the read would fail.
+    // The bond as Spike sees it says so too. Reading the view waits on the store, so the
+    // clock runs again first: on a paused clock tokio would jump to the store's timeouts
+    // while the test waits for SQLite's threads, and the read would fail.
     tokio::time::resume();
-    let spikes = p.hub.bond_view(p.spike).await.unwrap().unwrap();
-    assert_eq!(
-        spikes.contact,
-        ContactState::Lost,
-        "Amethyst, as Spike sees her"
-    );
-    let hers = p.hub.bond_view(p.amethyst).await.unwrap().unwrap();
-    assert_eq!(
-        hers.contact,
-        ContactState::Live,
-        "Spike, as Amethyst sees him"
-    );
+    let view = p.hub.bond_view(p.spike).await.unwrap().unwrap();
+    assert_eq!(view.contact, ContactState::Lost);
+    p.hub.heard(p.amethyst).await.unwrap();
+    let view = p.hub.bond_view(p.spike).await.unwrap().unwrap();
+    assert_eq!(view.contact, ContactState::Live);
 }
 
 /// The tier frames among `frames`, as (tier, open).
