@@ -20,11 +20,13 @@
 //!   [`Clock::advance_to`] checks after every step that the server's clock shows
 //!   exactly the time the test has advanced, no more.
 //!
-//! The end-to-end tests in `link.rs` and `places.rs` keep the link and the sweeper task
-//! covered on a running clock; the timing itself is tested here.
+//! The end-to-end tests (`link.rs` for contact and tiers, `places.rs` for the meeting
+//! point) keep HTTP, the link and the sweeper task covered on a running clock; the timing
+//! itself is tested here.
 
 use std::time::Duration;
 
+use haurach_bond::meeting::REST_SPEED_MPS;
 use haurach_bond::{Fix, Profile, Tier, geo};
 use haurach_proto::{ContactState, MeetingView, ServerFrame};
 use haurach_server::Config;
@@ -36,7 +38,7 @@ use haurach_store::files::Files;
 use haurach_store::{AccountId, Sqlite, Store};
 use tempfile::TempDir;
 
-/// Where Spike stands in every test: the Needle's square.
+/// Where Spike stands in every test (in Paris).
 const HOME: (f64, f64) = (48.8566, 2.3522);
 
 /// The point `north_m` metres due north of [`HOME`].
@@ -208,7 +210,7 @@ async fn a_silent_partner_is_lost_just_after_the_timeout_and_restored_with_the_s
     clock.advance_to(timeout_ms + 1).await;
     p.hub.sweep().await;
     let lost = contact("amethyst", ContactState::Lost, None);
-    assert_eq!(frames(&mut p.sp), [lost.clone()]);
+    assert_eq!(frames(&mut p.sp), std::slice::from_ref(&lost));
     assert_eq!(frames(&mut p.am), [lost]);
 
     // Lost once: later sweeps say nothing more, and Spike, still heard, is never lost.
@@ -223,7 +225,7 @@ async fn a_silent_partner_is_lost_just_after_the_timeout_and_restored_with_the_s
     // Heard again at 200 s: contact is live, lost for the 200 s since she was last heard.
     p.hub.heard(p.amethyst).await.unwrap();
     let live = contact("amethyst", ContactState::Live, Some(200_000));
-    assert_eq!(frames(&mut p.sp), [live.clone()]);
+    assert_eq!(frames(&mut p.sp), std::slice::from_ref(&live));
     assert_eq!(frames(&mut p.am), [live]);
 
     // Now Spike's link falls silent too: both are lost together, a millisecond past the
@@ -248,7 +250,7 @@ async fn a_silent_partner_is_lost_just_after_the_timeout_and_restored_with_the_s
     clock.advance_to(300_000).await;
     p.hub.heard(p.amethyst).await.unwrap();
     let live = contact("amethyst", ContactState::Live, Some(100_000));
-    assert_eq!(frames(&mut p.sp), [live.clone()]);
+    assert_eq!(frames(&mut p.sp), std::slice::from_ref(&live));
     assert_eq!(frames(&mut p.am), [live]);
     clock.advance_to(300_000 + timeout_ms).await;
     p.hub.sweep().await;
@@ -407,7 +409,7 @@ async fn the_meeting_point_follows_recent_speeds_and_forgets_them() {
     for m in by_speed {
         let ((mine, my_eta), (his, his_eta), _) = legs(m);
         assert!((my_eta - mine / 5.0).abs() < 1e-6, "{m:?}");
-        assert!((his_eta - his / 1.0).abs() < 1e-6, "{m:?}");
+        assert!((his_eta - his / REST_SPEED_MPS).abs() < 1e-6, "{m:?}");
     }
     // Now, 1,500 m apart: she covers 5/6 of the way (1,250 m in 250 s) and he, at rest
     // but able to walk at 1 m/s, the rest (250 m in 250 s): they arrive together.
