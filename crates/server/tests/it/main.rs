@@ -1,8 +1,10 @@
 //! Integration tests of the server, in one binary: the HTTP contract through the router,
-//! and the live link over a real socket.
+//! the live link over a real socket, and the hub's time-based behaviour on a paused clock
+//! (`clock.rs`).
 
 mod api;
 mod city;
+mod clock;
 mod common;
 mod images;
 mod layers;
