@@ -6,11 +6,12 @@
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use haurach_store::Store;
+use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::bus::Bus;
 use crate::error::ApiError;
@@ -37,6 +38,11 @@ pub mod throttle;
 pub mod web;
 
 pub use state::{App, AppState};
+
+/// What the web page may use: the camera (glimpse and sight) and the position, both only
+/// for itself; nothing else a browser offers.
+const PERMISSIONS_POLICY: &str =
+    "camera=(self), geolocation=(self), microphone=(), payment=(), usb=()";
 
 /// The router of the whole server: every route, in one table.
 pub fn router<S: Store, B: Bus>(app: AppState<S, B>) -> Router {
@@ -168,6 +174,16 @@ pub fn router<S: Store, B: Bus>(app: AppState<S, B>) -> Router {
         .fallback(problem::not_found)
         .layer(DefaultBodyLimit::max(max_body))
         .layer(middleware::from_fn_with_state(max_body, problem::no_nul))
+        // Every answer, problems and API bodies included: not to be read as another type,
+        // and the page may use the camera and the position only for itself.
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            HeaderName::from_static("permissions-policy"),
+            HeaderValue::from_static(PERMISSIONS_POLICY),
+        ))
         .layer(middleware::from_fn(problem::problems_only))
         .layer(middleware::from_fn_with_state(
             app.clone(),

@@ -697,3 +697,22 @@ async fn text_with_u0000_is_refused_at_the_door_and_harms_no_one_else() {
         "{frame:?}"
     );
 }
+
+/// Hardening finding 9, in part: API answers carried no `nosniff`, and the page no
+/// `Permissions-Policy`.
+#[tokio::test]
+async fn every_answer_says_nosniff_and_the_page_may_use_only_camera_and_position() {
+    let s = TestServer::start().await;
+    for path in ["/api/v1/gate", "/api/v1/no-such-route", "/healthz", "/"] {
+        let (_, headers, _) = raw(s.addr, "GET", path, None, None, "application/json").await;
+        assert!(
+            headers.contains("x-content-type-options: nosniff"),
+            "{path}: {headers}"
+        );
+        assert!(
+            headers
+                .contains("permissions-policy: camera=(self), geolocation=(self), microphone=()"),
+            "{path}: {headers}"
+        );
+    }
+}
