@@ -22,6 +22,21 @@ pub fn verify_password(password: &str, phc: &str) -> bool {
     })
 }
 
+/// Whether `password` matches the account's stored PHC string; without an account, the
+/// same work is done against a hash no password matches, so an unknown name is answered
+/// as slowly as a known one and names cannot be told apart by timing.
+pub fn verify_or_pretend(password: &str, phc: Option<&str>) -> bool {
+    static NOBODY: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| hash_password(&new_token()).expect("argon2id hashes a token"));
+    match phc {
+        Some(phc) => verify_password(password, phc),
+        None => {
+            verify_password(password, &NOBODY);
+            false
+        }
+    }
+}
+
 /// A new bearer token: `hau_` and 43 characters of base64url (256 random bits).
 pub fn new_token() -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";

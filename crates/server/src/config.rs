@@ -53,6 +53,14 @@ pub struct Config {
     pub parcel_quota_bytes: u64,
     /// The most letters one citizen sends in 24 hours.
     pub letters_per_day: u32,
+    /// The proxies in front of the server (addresses or networks, `10.0.0.0/8`): a
+    /// request from one of them is taken to come from the address it names in
+    /// `X-Forwarded-For`, so the login and registration limits see the real client.
+    /// Empty: every request comes from the address that connected.
+    pub trusted_proxies: Vec<String>,
+    /// The most accounts registered from one address in an hour (an IPv6 /64 counts as
+    /// one address); more are refused with 429 until the hour has room again.
+    pub registrations_per_hour: u32,
 }
 
 impl Default for Config {
@@ -76,6 +84,8 @@ impl Default for Config {
             max_parcel_bytes: 25 * 1024 * 1024,
             parcel_quota_bytes: 1024 * 1024 * 1024,
             letters_per_day: 1_000,
+            trusted_proxies: Vec::new(),
+            registrations_per_hour: 20,
         }
     }
 }
@@ -187,6 +197,17 @@ impl Config {
                 "LETTERS_PER_DAY" => {
                     config.letters_per_day = value.parse().map_err(|e| bad(format!("{e}")))?
                 }
+                "TRUSTED_PROXIES" => {
+                    config.trusted_proxies = value
+                        .split(',')
+                        .map(|p| p.trim().to_owned())
+                        .filter(|p| !p.is_empty())
+                        .collect()
+                }
+                "REGISTRATIONS_PER_HOUR" => {
+                    config.registrations_per_hour =
+                        value.parse().map_err(|e| bad(format!("{e}")))?
+                }
                 // Variables the client side of the binary (or the log filter) reads.
                 "SERVER" | "HOME" | "AS" | "LOG" | "PASSWORD" => {}
                 _ => return Err(bad("not a Haurach setting".into())),
@@ -246,6 +267,12 @@ impl Config {
                 "header_read_timeout_s must be between 0.1 and 3600 seconds".into(),
             ));
         }
+        if self.registrations_per_hour == 0 {
+            return Err(ConfigError::Invalid(
+                "registrations_per_hour must be at least 1".into(),
+            ));
+        }
+        self.proxies()?;
         if let Some(url) = &self.database_url
             && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
         {
@@ -270,6 +297,23 @@ impl Config {
             ));
         }
         Ok(())
+    }
+
+    /// The trusted proxies as networks (a bare address is a network of one).
+    pub fn proxies(&self) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+        self.trusted_proxies
+            .iter()
+            .map(|p| {
+                p.parse::<ipnet::IpNet>()
+                    .or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| {
+                        ConfigError::Invalid(format!(
+                            "trusted_proxies: {p:?} is not an address or a network \
+                             (127.0.0.1, 10.0.0.0/8, ::1)"
+                        ))
+                    })
+            })
+            .collect()
     }
 
     /// How long a journey's fixes are kept, milliseconds.
@@ -323,6 +367,12 @@ impl Config {
              max_image_bytes = {}\n\
              # Most pixels a picture may have, megapixels (checked before decoding).\n\
              max_image_megapixels = {}\n\n\
+             # Most accounts registered from one address in an hour (HAURACH_REGISTRATIONS_PER_HOUR).\n\
+             registrations_per_hour = {}\n\
+             # Proxies in front of the server, whose X-Forwarded-For names the real client\n\
+             # (HAURACH_TRUSTED_PROXIES, comma-separated): set this behind nginx, or every\n\
+             # client shares the proxy's address and its limits.\n\
+             trusted_proxies = []\n\n\
              # Several nodes serving one city share a PostgreSQL database and a NATS server\n\
              # (see docs/deploy.md). Without these, one node serves it from SQLite.\n\
              # database_url = \"postgres://haurach:secret@127.0.0.1:5432/haurach\"  (HAURACH_DATABASE_URL)\n\
@@ -342,7 +392,8 @@ impl Config {
             d.parcel_quota_bytes,
             d.letters_per_day,
             d.max_image_bytes,
-            d.max_image_megapixels
+            d.max_image_megapixels,
+            d.registrations_per_hour
         )
     }
 }

@@ -19,6 +19,7 @@ pub struct ApiError {
     code: &'static str,
     detail: String,
     tier: Option<(Tier, Option<f64>, Option<f64>)>,
+    retry_after_s: Option<u64>,
 }
 
 impl ApiError {
@@ -29,6 +30,7 @@ impl ApiError {
             code,
             detail: detail.into(),
             tier: None,
+            retry_after_s: None,
         }
     }
 
@@ -78,6 +80,7 @@ impl ApiError {
             code: "tier_closed",
             detail,
             tier: Some((tier, range_m, distance_m)),
+            retry_after_s: None,
         }
     }
 
@@ -94,6 +97,17 @@ impl ApiError {
     /// 503: the server cannot take this now.
     pub fn unavailable(code: &'static str, detail: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::SERVICE_UNAVAILABLE, code, detail)
+    }
+
+    /// Says when to try again (`Retry-After`, seconds): for 429 and 503.
+    pub fn retry_after(mut self, seconds: u64) -> ApiError {
+        self.retry_after_s = Some(seconds);
+        self
+    }
+
+    /// When to try again, seconds, if the answer says.
+    pub fn retry_after_s(&self) -> Option<u64> {
+        self.retry_after_s
     }
 
     /// The status.

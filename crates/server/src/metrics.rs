@@ -54,6 +54,10 @@ pub struct Metrics {
     pub http_5xx: Counter,
     /// Links closed because they fell behind.
     pub links_lagged: Counter,
+    /// Passwords checked (argon2id), for known and unknown names alike.
+    pub password_checks: Counter,
+    /// Logins refused for a wrong name or password.
+    pub logins_failed: Counter,
 }
 
 impl Metrics {
@@ -95,6 +99,18 @@ impl Metrics {
             "counter",
             "Links closed because they fell behind.",
             self.links_lagged.get().to_string(),
+        );
+        one(
+            "haurach_password_checks_total",
+            "counter",
+            "Passwords checked, for known and unknown names alike.",
+            self.password_checks.get().to_string(),
+        );
+        one(
+            "haurach_logins_failed_total",
+            "counter",
+            "Logins refused for a wrong name or password.",
+            self.logins_failed.get().to_string(),
         );
         let _ = writeln!(
             out,

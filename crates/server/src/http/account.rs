@@ -15,12 +15,27 @@ use haurach_proto::{
 use haurach_store::{AccountRecord, Store};
 use serde::Deserialize;
 
+use super::client::ClientAddr;
 use super::extract::Caller;
 use super::state::AppState;
 use crate::auth;
 use crate::bus::Bus;
 use crate::clock::{now_ms, timestamp};
 use crate::error::ApiError;
+
+/// Checks `password` against `account`'s, or against nobody's when there is no such
+/// account, so that both take as long (argon2id, on a blocking thread).
+pub(crate) async fn check_password<S, B>(
+    app: &AppState<S, B>,
+    password: String,
+    account: Option<&AccountRecord>,
+) -> Result<bool, ApiError> {
+    app.hub.metrics.password_checks.inc();
+    let phc = account.map(|a| a.password_hash.clone());
+    tokio::task::spawn_blocking(move || auth::verify_or_pretend(&password, phc.as_deref()))
+        .await
+        .map_err(ApiError::internal)
+}
 
 pub(crate) fn account_view(a: &AccountRecord) -> Account {
     Account {
@@ -32,27 +47,19 @@ pub(crate) fn account_view(a: &AccountRecord) -> Account {
 
 pub(crate) async fn create_session<S: Store, B: Bus>(
     State(app): State<AppState<S, B>>,
+    from: ClientAddr,
     body: Result<Json<Credentials>, JsonRejection>,
 ) -> Result<Json<Session>, ApiError> {
     let Json(creds) = body?;
-    if let Some(throttled) = app.logins.throttled(&creds.name) {
-        return Err(throttled);
-    }
+    app.throttles.login(from.key(), &creds.name)?;
     let account = app.hub.store.account_by_name(&creds.name).await?;
-    let ok = match &account {
-        Some(a) => {
-            let (password, phc) = (creds.password.clone(), a.password_hash.clone());
-            tokio::task::spawn_blocking(move || auth::verify_password(&password, &phc))
-                .await
-                .map_err(ApiError::internal)?
-        }
-        None => false,
-    };
+    let ok = check_password(&app, creds.password.clone(), account.as_ref()).await?;
     let Some(account) = account.filter(|_| ok) else {
-        app.logins.failed(&creds.name);
+        app.throttles.login_failed(from.key(), &creds.name);
+        app.hub.metrics.logins_failed.inc();
         return Err(ApiError::unauthorized("wrong name or password"));
     };
-    app.logins.succeeded(&creds.name);
+    app.throttles.login_succeeded(from.key(), &creds.name);
     let token = auth::new_token();
     app.hub
         .store
@@ -153,9 +160,11 @@ pub(crate) async fn create_invite<S: Store, B: Bus>(
 pub(crate) async fn accept_invite<S: Store, B: Bus>(
     State(app): State<AppState<S, B>>,
     caller: Caller,
+    from: ClientAddr,
     body: Result<Json<AcceptInvite>, JsonRejection>,
 ) -> Result<(StatusCode, Json<haurach_proto::BondView>), ApiError> {
     let Json(accept) = body?;
+    app.throttles.invite_code(from.key(), caller.account)?;
     let view = app
         .hub
         .accept_invite(

@@ -13,6 +13,7 @@ use haurach_proto::{
 };
 
 use super::account::account_view;
+use super::client::ClientAddr;
 use super::extract::{Caller, Tower, Visitor};
 use super::names::{check_name, name_taken};
 use super::state::AppState;
@@ -73,9 +74,13 @@ fn clean_book(book: GateBook) -> Result<GateBook, ApiError> {
 /// tower, for the first account); 202 with the page of the book for an applicant.
 pub async fn register<S: Store, B: Bus>(
     State(app): State<AppState<S, B>>,
+    from: ClientAddr,
     body: Result<Json<Registration>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let Json(reg) = body?;
+    // Every attempt counts, a wrong invite code included: codes cannot be guessed by
+    // registering.
+    app.throttles.register(from.key())?;
     check_name(&reg.name)?;
     let n = reg.password.chars().count();
     if !(8..=1024).contains(&n) {

@@ -18,6 +18,7 @@ use crate::error::ApiError;
 
 pub mod account;
 pub mod camera;
+pub mod client;
 pub mod extract;
 pub mod gate;
 pub mod images;

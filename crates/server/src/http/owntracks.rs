@@ -33,10 +33,10 @@ use haurach_proto::{PlaceInput, PositionUpdate};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::account::fix_of;
+use super::account::{check_password, fix_of};
+use super::client::ClientAddr;
 use super::extract::inside;
 use super::state::{AppState, TRUSTED_FOR};
-use crate::auth;
 use crate::bus::Bus;
 use crate::clock::now_ms;
 use crate::error::ApiError;
@@ -113,6 +113,7 @@ fn looks_base64(s: &str) -> bool {
 
 async fn authenticate<S: Store, B: Bus>(
     app: &AppState<S, B>,
+    from: ClientAddr,
     headers: &HeaderMap,
 ) -> Result<AccountId, Response> {
     let Some((name, password)) = basic_credentials(headers) else {
@@ -134,27 +135,21 @@ async fn authenticate<S: Store, B: Bus>(
     }
     // After the cache: someone guessing a citizen's password does not lock out their
     // phone, which keeps posting with credentials verified before.
-    if let Some(throttled) = app.logins.throttled(&name) {
-        return Err(throttled.into_response());
-    }
+    app.throttles
+        .login(from.key(), &name)
+        .map_err(IntoResponse::into_response)?;
     let account = app
         .hub
         .store
         .account_by_name(&name)
         .await
         .map_err(|e| ApiError::from(e).into_response())?;
-    let ok = match &account {
-        Some(a) => {
-            let phc = a.password_hash.clone();
-            tokio::task::spawn_blocking(move || auth::verify_password(&password, &phc))
-                .await
-                .unwrap_or(false)
-        }
-        None => false,
-    };
+    let ok = check_password(app, password, account.as_ref())
+        .await
+        .map_err(IntoResponse::into_response)?;
     match account.filter(|_| ok) {
         Some(a) => {
-            app.logins.succeeded(&name);
+            app.throttles.login_succeeded(from.key(), &name);
             app.owntracks
                 .verified
                 .lock()
@@ -163,7 +158,8 @@ async fn authenticate<S: Store, B: Bus>(
             Ok(a.id)
         }
         None => {
-            app.logins.failed(&name);
+            app.throttles.login_failed(from.key(), &name);
+            app.hub.metrics.logins_failed.inc();
             Err(unauthorized("wrong name or password"))
         }
     }
@@ -337,10 +333,11 @@ fn friends(view: Option<FriendView>, news: &[haurach_proto::PlaceNews], now_s: i
 /// `POST /owntracks`.
 pub async fn post<S: Store, B: Bus>(
     State(app): State<AppState<S, B>>,
+    from: ClientAddr,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    match handle(&app, &headers, &body).await {
+    match handle(&app, from, &headers, &body).await {
         Ok(value) => axum::Json(value).into_response(),
         Err(res) => res,
     }
@@ -348,10 +345,11 @@ pub async fn post<S: Store, B: Bus>(
 
 async fn handle<S: Store, B: Bus>(
     app: &AppState<S, B>,
+    from: ClientAddr,
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Value, Response> {
-    let account = authenticate(app, headers).await?;
+    let account = authenticate(app, from, headers).await?;
     // Like every citizen's route: an applicant or a declined account is not let in
     // (read each time: the tower may answer while a phone keeps posting).
     let standing = app

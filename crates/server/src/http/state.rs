@@ -1,5 +1,5 @@
 //! The state every handler shares: the hub, and what only the HTTP layer needs (the
-//! login throttle, the permits for live links, the shutdown signal, OwnTracks
+//! throttles, the permits for live links, the shutdown signal, OwnTracks
 //! credentials verified lately).
 
 use std::collections::HashMap;
@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use haurach_store::AccountId;
 
-use super::throttle::LoginFailures;
+use super::throttle::Throttles;
 use crate::runtime::Hub;
 
 /// The state every handler shares.
@@ -18,8 +18,10 @@ pub type AppState<S, B> = Arc<App<S, B>>;
 pub struct App<S, B> {
     /// The run-time state: the bonds, the city's features, the store and the bus.
     pub hub: Hub<S, B>,
-    /// Failed logins per name, to answer 429 to password guessing.
-    pub logins: LoginFailures,
+    /// 429 to password and invite-code guessing and to registration floods.
+    pub throttles: Throttles,
+    /// The proxies whose `X-Forwarded-For` names the client (`trusted_proxies`).
+    pub proxies: Vec<ipnet::IpNet>,
     /// Caps the number of live links.
     pub links: Arc<tokio::sync::Semaphore>,
     /// Tells every link to close when the server shuts down.
@@ -32,9 +34,14 @@ impl<S, B> App<S, B> {
     /// The shared state of a server over `hub`; links close when `shutdown` turns true.
     pub fn new(hub: Hub<S, B>, shutdown: tokio::sync::watch::Receiver<bool>) -> App<S, B> {
         let max_links = hub.config.max_links;
+        let proxies = hub.config.proxies().unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "trusted_proxies ignored");
+            Vec::new()
+        });
         App {
+            throttles: Throttles::new(hub.config.registrations_per_hour),
+            proxies,
             hub,
-            logins: LoginFailures::default(),
             links: Arc::new(tokio::sync::Semaphore::new(max_links)),
             shutdown,
             owntracks: BasicCache::default(),

@@ -16,3 +16,4 @@ mod owntracks;
 mod places;
 mod restart;
 mod sight;
+mod throttles;
