@@ -30,6 +30,17 @@ pub const MAX_SIDE: u32 = 16_384;
 /// JPEG quality of the stripped full-size picture.
 pub const FULL_QUALITY: u8 = 90;
 
+/// Above [`BOMB_FLOOR`] pixels, the most pixels a picture may announce per byte of its
+/// file. Photos hold 1 to 10 pixels a byte, drawings and screenshots up to about a
+/// hundred; a PNG of one colour holds thousands, and decoding and re-encoding its 40
+/// megapixels costs a core about a second (hardening finding 8: 38 KB for one
+/// CPU-second).
+pub const MAX_PIXELS_PER_BYTE: u64 = 200;
+
+/// Pictures of at most this many pixels are decoded however well they compress: they
+/// cost a fraction of a second.
+pub const BOMB_FLOOR: u64 = 4_000_000;
+
 /// JPEG quality of the smaller renditions.
 pub const RENDITION_QUALITY: u8 = 85;
 
@@ -111,6 +122,19 @@ pub enum PictureError {
         height: u32,
         /// The pixel budget, in megapixels.
         max_megapixels: u64,
+    },
+    /// Its header announces far more pixels than its bytes could hold as a photo: a
+    /// decompression bomb, refused before decoding (see [`MAX_PIXELS_PER_BYTE`]).
+    #[error(
+        "the picture says it is {width} × {height} pixels in only {bytes} bytes, which no photo is; send it at a smaller size"
+    )]
+    TooCompressed {
+        /// Width from the header.
+        width: u32,
+        /// Height from the header.
+        height: u32,
+        /// The upload's size.
+        bytes: usize,
     },
     /// The bytes are damaged or truncated.
     #[error("the picture is damaged or incomplete: {0}")]
@@ -212,6 +236,14 @@ pub fn decode(bytes: &[u8], kind: Kind, limits: Limits) -> Result<DynamicImage, 
     let mut decoder = reader.into_decoder().map_err(|e| header_error(e, limits))?;
     let (width, height) = decoder.dimensions();
     check_dimensions(width, height, limits)?;
+    let pixels = u64::from(width) * u64::from(height);
+    if pixels > BOMB_FLOOR && pixels > (bytes.len() as u64).saturating_mul(MAX_PIXELS_PER_BYTE) {
+        return Err(PictureError::TooCompressed {
+            width,
+            height,
+            bytes: bytes.len(),
+        });
+    }
     // A damaged orientation tag is not worth refusing a photo for: it stays as stored.
     let orientation = decoder
         .orientation()

@@ -200,9 +200,43 @@ fn huge_dimensions_are_refused_from_the_header() {
     assert!(err.to_string().contains("megapixels"), "{err}");
 }
 
+/// A PNG of one colour, `side` pixels square, compressed as well as PNG can.
+fn one_colour_png(side: u32) -> Vec<u8> {
+    let pixels = vec![0u8; (side * side) as usize];
+    let mut png = Vec::new();
+    image::codecs::png::PngEncoder::new_with_quality(
+        &mut png,
+        image::codecs::png::CompressionType::Best,
+        image::codecs::png::FilterType::NoFilter,
+    )
+    .write_image(&pixels, side, side, image::ExtendedColorType::L8)
+    .unwrap();
+    png
+}
+
+/// Hardening finding 8: "a 38 KB PNG bomb costs about 1 CPU-second to refuse". Within
+/// the pixel budget, a picture that announces far more pixels than its bytes could hold
+/// is refused from its header, before a second is spent on it; a small one is decoded.
+#[test]
+fn a_bomb_within_the_pixel_budget_is_refused_from_its_header() {
+    let bomb = one_colour_png(6_000);
+    let err = refused(&bomb, Limits::default());
+    assert_eq!(
+        err,
+        PictureError::TooCompressed {
+            width: 6_000,
+            height: 6_000,
+            bytes: bomb.len()
+        }
+    );
+    // A drawing of a plain colour at phone size is still welcome.
+    let small = one_colour_png(1_500);
+    assert_eq!(accept(&small, Limits::default()).unwrap().width, 1_500);
+}
+
 /// A decompression bomb: a 6,000 × 6,000 PNG of one colour is 36 megapixels (144 MB as
 /// RGBA) in a few tens of kilobytes. Under a 10-megapixel budget it is refused from its
-/// header; under the default budget it decodes within the allocation limit.
+/// header as too large.
 #[test]
 fn a_decompression_bomb_is_refused_before_decoding() {
     let side = 6_000u32;

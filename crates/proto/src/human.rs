@@ -50,6 +50,27 @@ pub fn duration_ms(ms: i64) -> String {
     }
 }
 
+/// Bytes as people read them: `25 MiB`, `300 KiB`, `12 bytes`.
+pub fn bytes(n: u64) -> String {
+    const KIB: u64 = 1024;
+    const MIB: u64 = 1024 * KIB;
+    const GIB: u64 = 1024 * MIB;
+    let unit = |size: u64, name: &str| {
+        let v = n as f64 / size as f64;
+        if v >= 10.0 || n.is_multiple_of(size) {
+            format!("{:.0} {name}", v)
+        } else {
+            format!("{v:.1} {name}")
+        }
+    };
+    match n {
+        n if n >= GIB => unit(GIB, "GiB"),
+        n if n >= MIB => unit(MIB, "MiB"),
+        n if n >= KIB => unit(KIB, "KiB"),
+        n => format!("{n} bytes"),
+    }
+}
+
 fn group_thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);

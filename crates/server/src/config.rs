@@ -53,6 +53,9 @@ pub struct Config {
     pub parcel_quota_bytes: u64,
     /// The most letters one citizen sends in 24 hours.
     pub letters_per_day: u32,
+    /// The most bytes of pictures and journal photos one citizen may have uploaded in
+    /// all, as sent; one more is refused with 413.
+    pub picture_quota_bytes: u64,
     /// The proxies in front of the server (addresses or networks, `10.0.0.0/8`): a
     /// request from one of them is taken to come from the address it names in
     /// `X-Forwarded-For`, so the login and registration limits see the real client.
@@ -84,6 +87,7 @@ impl Default for Config {
             max_parcel_bytes: 25 * 1024 * 1024,
             parcel_quota_bytes: 1024 * 1024 * 1024,
             letters_per_day: 1_000,
+            picture_quota_bytes: 1024 * 1024 * 1024,
             trusted_proxies: Vec::new(),
             registrations_per_hour: 20,
         }
@@ -194,6 +198,9 @@ impl Config {
                 "PARCEL_QUOTA_BYTES" => {
                     config.parcel_quota_bytes = value.parse().map_err(|e| bad(format!("{e}")))?
                 }
+                "PICTURE_QUOTA_BYTES" => {
+                    config.picture_quota_bytes = value.parse().map_err(|e| bad(format!("{e}")))?
+                }
                 "LETTERS_PER_DAY" => {
                     config.letters_per_day = value.parse().map_err(|e| bad(format!("{e}")))?
                 }
@@ -240,6 +247,11 @@ impl Config {
             return Err(ConfigError::Invalid(
                 "max_parcel_bytes, parcel_quota_bytes and letters_per_day must be at least 1"
                     .into(),
+            ));
+        }
+        if self.picture_quota_bytes == 0 {
+            return Err(ConfigError::Invalid(
+                "picture_quota_bytes must be at least 1".into(),
             ));
         }
         if self.max_image_bytes < 1024 {
@@ -366,7 +378,10 @@ impl Config {
              # Largest picture accepted, bytes.\n\
              max_image_bytes = {}\n\
              # Most pixels a picture may have, megapixels (checked before decoding).\n\
-             max_image_megapixels = {}\n\n\
+             max_image_megapixels = {}\n\
+             # Most bytes of pictures and journal photos one citizen may upload in all\n\
+             # (HAURACH_PICTURE_QUOTA_BYTES).\n\
+             picture_quota_bytes = {}\n\n\
              # Most accounts registered from one address in an hour (HAURACH_REGISTRATIONS_PER_HOUR).\n\
              registrations_per_hour = {}\n\
              # Proxies in front of the server, whose X-Forwarded-For names the real client\n\
@@ -393,6 +408,7 @@ impl Config {
             d.letters_per_day,
             d.max_image_bytes,
             d.max_image_megapixels,
+            d.picture_quota_bytes,
             d.registrations_per_hour
         )
     }

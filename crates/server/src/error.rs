@@ -335,6 +335,7 @@ impl From<PictureError> for ApiError {
                 detail,
             ),
             PictureError::TooLarge { .. } => ApiError::invalid("too_many_pixels", detail),
+            PictureError::TooCompressed { .. } => ApiError::invalid("too_compressed", detail),
             PictureError::Corrupt(_) => ApiError::invalid("corrupt_image", detail),
             PictureError::Encode(_) => ApiError::internal(detail),
         }

@@ -243,6 +243,7 @@ pub(crate) fn memory(row: &impl Columns) -> StoreResult<MemoryRecord> {
         client_id: row.get("client_id")?,
         body: row.get("body")?,
         photo_type: row.get("photo_type")?,
+        photo_size: unsigned::<i64, _>(row, "photo_size")?,
         created_at: row.get("created_at")?,
         shared: shared_bond.zip(shared_at).map(|(b, at)| (BondId(b), at)),
     })

@@ -67,6 +67,8 @@ pub struct MemoryRecord {
     pub body: Option<String>,
     /// The stripped photo's media type, for a photo.
     pub photo_type: Option<String>,
+    /// The photo's size as uploaded, bytes (0 for words).
+    pub photo_size: u64,
     /// Unix milliseconds.
     pub created_at: i64,
     /// The bond it opened to, and when.
@@ -119,6 +121,9 @@ pub trait ImageStore {
     /// Stores a journal entry. `Conflict::MemoryIdReused` when its author already
     /// stored one under the same client id.
     fn insert_memory(&self, memory: &MemoryRecord) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// The bytes `account` has uploaded as pictures and journal photos, as sent.
+    fn picture_bytes(&self, account: AccountId) -> impl Future<Output = StoreResult<u64>> + Send;
 
     /// The entry an author stored under a client id.
     fn memory_by_client_id(

@@ -82,7 +82,10 @@ pub async fn upload<S: Store, B: Bus>(
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "parcel_too_large",
-            format!("a parcel is at most {} (max_parcel_bytes)", bytes(limit)),
+            format!(
+                "a parcel is at most {} (max_parcel_bytes)",
+                haurach_proto::human::bytes(limit)
+            ),
         )
     };
     let declared = req
@@ -139,8 +142,8 @@ fn quota_exceeded(used: u64, quota: u64) -> ApiError {
         "parcel_quota_exceeded",
         format!(
             "your parcels take {} of your {} quota: this one does not fit",
-            bytes(used),
-            bytes(quota)
+            haurach_proto::human::bytes(used),
+            haurach_proto::human::bytes(quota)
         ),
     )
 }
@@ -456,25 +459,4 @@ pub async fn parcel<S: Store, B: Bus>(
         headers.insert(header::CONTENT_DISPOSITION, v);
     }
     Ok(res)
-}
-
-/// Bytes as people read them: `25 MiB`, `300 KiB`, `12 bytes`.
-pub fn bytes(n: u64) -> String {
-    const KIB: u64 = 1024;
-    const MIB: u64 = 1024 * KIB;
-    const GIB: u64 = 1024 * MIB;
-    let unit = |size: u64, name: &str| {
-        let v = n as f64 / size as f64;
-        if v >= 10.0 || n.is_multiple_of(size) {
-            format!("{:.0} {name}", v)
-        } else {
-            format!("{v:.1} {name}")
-        }
-    };
-    match n {
-        n if n >= GIB => unit(GIB, "GiB"),
-        n if n >= MIB => unit(MIB, "MiB"),
-        n if n >= KIB => unit(KIB, "KiB"),
-        n => format!("{n} bytes"),
-    }
 }

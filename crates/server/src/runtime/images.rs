@@ -97,6 +97,29 @@ impl<S: Store, B: Bus> Hub<S, B> {
             .ok_or_else(not_bonded)
     }
 
+    /// Refuses an upload of `len` bytes that would take `account` past
+    /// `picture_quota_bytes` (pictures and journal photos together, as uploaded).
+    pub(crate) async fn within_picture_quota(
+        &self,
+        account: AccountId,
+        len: usize,
+    ) -> Result<(), ApiError> {
+        let used = self.store.picture_bytes(account).await?;
+        let quota = self.config.picture_quota_bytes;
+        if used.saturating_add(len as u64) <= quota {
+            return Ok(());
+        }
+        Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "picture_quota_exceeded",
+            format!(
+                "your pictures and journal photos take {} of your {}: this one does not fit",
+                haurach_proto::human::bytes(used),
+                haurach_proto::human::bytes(quota)
+            ),
+        ))
+    }
+
     /// `sender` sends a picture under `client_id` (a retry with the same id answers as
     /// the first time). `bytes` is the body as read, or the problem reading it. Returns
     /// whether it was new, and the picture as the sender sees it.
@@ -142,13 +165,9 @@ impl<S: Store, B: Bus> Hub<S, B> {
         }
 
         let pictures = &self.pictures;
-        let accepted = {
-            let _permit = pictures.work.acquire().await.map_err(ApiError::internal)?;
-            let (bytes, limits) = (bytes.clone(), pictures.limits);
-            tokio::task::spawn_blocking(move || haurach_picture::accept(&bytes, limits))
-                .await
-                .map_err(ApiError::internal)??
-        };
+        let _lane = pictures.lane(sender).await;
+        self.within_picture_quota(sender, bytes.len()).await?;
+        let accepted = pictures.accept(sender, bytes.clone()).await?;
         let record = ImageRecord {
             id: ImageId::new(),
             bond: standing.bond.id,

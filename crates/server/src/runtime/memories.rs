@@ -153,6 +153,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
             client_id: new.id,
             body: Some(new.body),
             photo_type: None,
+            photo_size: 0,
             created_at: now_ms(),
             shared: None,
         };
@@ -176,26 +177,21 @@ impl<S: Store, B: Bus> Hub<S, B> {
                 "send the photo's bytes (JPEG, PNG or WebP) as the request body",
             ));
         }
-        let accepted = {
-            let _permit = self
-                .pictures
-                .work()
-                .acquire()
-                .await
-                .map_err(ApiError::internal)?;
-            let limits = haurach_picture::Limits {
-                max_pixels: u64::from(self.config.max_image_megapixels) * 1_000_000,
-            };
-            tokio::task::spawn_blocking(move || haurach_picture::accept(&bytes, limits))
-                .await
-                .map_err(ApiError::internal)??
-        };
+        // A journal is for a bond: a photo waits for a partner to open to.
+        if self.together(account).await?.is_none() {
+            return Err(not_bonded());
+        }
+        let _lane = self.pictures.lane(account).await;
+        self.within_picture_quota(account, bytes.len()).await?;
+        let size = bytes.len() as u64;
+        let accepted = self.pictures.accept(account, bytes).await?;
         let record = MemoryRecord {
             id: Uuid::now_v7(),
             account,
             client_id,
             body: caption.filter(|c| !c.trim().is_empty()),
             photo_type: Some(accepted.stripped_kind.mime().to_owned()),
+            photo_size: size,
             created_at: now_ms(),
             shared: None,
         };

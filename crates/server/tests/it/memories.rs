@@ -238,3 +238,77 @@ async fn journals_open_on_coming_together_with_two_nodes() {
         assert_eq!(partners_journal(s, &amethyst).await, ["a pull to the east"]);
     }
 }
+
+/// Hardening finding 8: "the journal-photo route takes them from any citizen, bonded or
+/// not". A journal is for a bond: without a partner, a photo is refused before a single
+/// pixel is decoded.
+#[tokio::test]
+async fn a_photo_waits_for_a_partner_to_open_to() {
+    let s = TestServer::start().await;
+    let alone = s.citizen("alone").await;
+    let (status, problem) = post_photo(&s, &alone, "p1", GPS_PHOTO).await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (404, Some("not_bonded"))
+    );
+    let (_, list) = s
+        .call("GET", "/api/v1/me/memories", Some(&alone), None)
+        .await;
+    assert!(bodies(&list).is_empty(), "{list}");
+}
+
+/// Hardening finding 8: "pictures and journal photos have no storage quota (40 × 4.7 MB
+/// in 8 s)". What one citizen uploads is counted as sent, and the photo that would pass
+/// `picture_quota_bytes` is refused with 413; nothing of it is kept.
+#[tokio::test]
+async fn pictures_and_journal_photos_share_a_quota() {
+    let quota = GPS_PHOTO.len() as u64 * 2 + 100;
+    let s = TestServer::start_with(|c| c.picture_quota_bytes = quota).await;
+    let (spike, _) = s.pair("spike", "amethyst", "story").await;
+    for id in ["p1", "p2"] {
+        let (status, body) = post_photo(&s, &spike, id, GPS_PHOTO).await;
+        assert_eq!(status, 201, "{body}");
+    }
+    let (status, problem) = post_photo(&s, &spike, "p3", GPS_PHOTO).await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (413, Some("picture_quota_exceeded")),
+        "{problem}"
+    );
+    let (_, list) = s
+        .call("GET", "/api/v1/me/memories", Some(&spike), None)
+        .await;
+    assert_eq!(list["memories"].as_array().unwrap().len(), 2, "{list}");
+}
+
+/// Hardening finding 8: "a 38 KB PNG bomb costs about 1 CPU-second to refuse". One
+/// colour, 36 megapixels (within the 40 allowed), a few tens of kilobytes: refused from
+/// its header as no photo could be.
+#[tokio::test]
+async fn a_picture_bomb_is_refused_from_its_header() {
+    let side = 6_000u32;
+    let mut bomb = Vec::new();
+    {
+        use image::ImageEncoder;
+        image::codecs::png::PngEncoder::new_with_quality(
+            &mut bomb,
+            image::codecs::png::CompressionType::Best,
+            image::codecs::png::FilterType::NoFilter,
+        )
+        .write_image(
+            &vec![0u8; (side * side) as usize],
+            side,
+            side,
+            image::ExtendedColorType::L8,
+        )
+        .unwrap();
+    }
+    let s = TestServer::start().await;
+    let (spike, _) = s.pair("spike", "amethyst", "story").await;
+    let (status, problem) = post_photo(&s, &spike, "bomb", &bomb).await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (422, Some("too_compressed")),
+        "{problem}"
+    );
+}

@@ -112,19 +112,31 @@ impl ImageStore for Postgres {
 
     async fn insert_memory(&self, memory: &MemoryRecord) -> StoreResult<()> {
         sqlx::query(
-            "INSERT INTO memories (id, account_id, client_id, body, photo_type, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO memories (id, account_id, client_id, body, photo_type, photo_size, \
+             created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(memory.id)
         .bind(memory.account.0)
         .bind(&memory.client_id)
         .bind(&memory.body)
         .bind(&memory.photo_type)
+        .bind(i64::try_from(memory.photo_size).unwrap_or(i64::MAX))
         .bind(memory.created_at)
         .execute(&self.pool)
         .await
         .map(|_| ())
         .map_err(|e| unique_or(e, Conflict::MemoryIdReused))
+    }
+
+    async fn picture_bytes(&self, account: AccountId) -> StoreResult<u64> {
+        let bytes: i64 = sqlx::query_scalar(
+            "SELECT ((SELECT COALESCE(SUM(original_size), 0) FROM images WHERE sender_id = $1) \
+             + (SELECT COALESCE(SUM(photo_size), 0) FROM memories WHERE account_id = $1))::BIGINT",
+        )
+        .bind(account.0)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(u64::try_from(bytes).unwrap_or(0))
     }
 
     async fn memory_by_client_id(

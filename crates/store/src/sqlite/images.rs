@@ -121,19 +121,32 @@ impl ImageStore for Sqlite {
 
     async fn insert_memory(&self, memory: &MemoryRecord) -> StoreResult<()> {
         sqlx::query(
-            "INSERT INTO memories (id, account_id, client_id, body, photo_type, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO memories (id, account_id, client_id, body, photo_type, photo_size, \
+             created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(memory.id.to_string())
         .bind(memory.account.0.to_string())
         .bind(&memory.client_id)
         .bind(&memory.body)
         .bind(&memory.photo_type)
+        .bind(i64::try_from(memory.photo_size).unwrap_or(i64::MAX))
         .bind(memory.created_at)
         .execute(&self.writer)
         .await
         .map_err(|err| unique_or(err, Conflict::MemoryIdReused))?;
         Ok(())
+    }
+
+    async fn picture_bytes(&self, account: AccountId) -> StoreResult<u64> {
+        let account = account.0.to_string();
+        let bytes: i64 = sqlx::query_scalar(
+            "SELECT (SELECT COALESCE(SUM(original_size), 0) FROM images WHERE sender_id = ?1) \
+             + (SELECT COALESCE(SUM(photo_size), 0) FROM memories WHERE account_id = ?1)",
+        )
+        .bind(account)
+        .fetch_one(&self.reader)
+        .await?;
+        Ok(u64::try_from(bytes).unwrap_or(0))
     }
 
     async fn memory_by_client_id(

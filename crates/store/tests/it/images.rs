@@ -88,6 +88,7 @@ async fn conformance<S: Store>(store: S) {
         client_id: client_id.into(),
         body: Some(client_id.into()),
         photo_type: None,
+        photo_size: 0,
         created_at: at,
         shared: None,
     };
@@ -126,4 +127,22 @@ async fn conformance<S: Store>(store: S) {
         store.memory(first.id).await.unwrap().unwrap().client_id,
         "first"
     );
+
+    // What each has uploaded, for the picture quota: the image as sent, and a journal
+    // photo's upload; words cost nothing.
+    let photo = MemoryRecord {
+        photo_type: Some("image/jpeg".into()),
+        photo_size: 123_456,
+        ..memory("photo", 50)
+    };
+    store.insert_memory(&photo).await.unwrap();
+    assert_eq!(
+        store.memory(photo.id).await.unwrap().unwrap().photo_size,
+        123_456
+    );
+    assert_eq!(
+        store.picture_bytes(a.id).await.unwrap(),
+        4_167_727 + 123_456
+    );
+    assert_eq!(store.picture_bytes(b.id).await.unwrap(), 0);
 }
