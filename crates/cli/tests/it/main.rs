@@ -5,6 +5,7 @@
 mod account;
 mod bench;
 mod city;
+mod crash;
 mod link;
 mod multinode;
 mod pictures;
