@@ -177,7 +177,11 @@ async fn greet<S: Store, B: Bus>(
         .await
         .map_err(ApiError::from)?
         .ok_or_else(|| ApiError::unauthorized("this account no longer exists"))?;
-    let resume_after = after.unwrap_or(record.delivered_seq);
+    // Never past the newest message: a link resuming after a number that does not exist
+    // yet would skip every live message up to it (hardening finding 9).
+    let resume_after = after
+        .unwrap_or(record.delivered_seq)
+        .min(hub.newest_seq(account).await?);
     let bond = hub.bond_view(account).await?;
     send(
         socket,
@@ -271,7 +275,7 @@ async fn forward<S: Store, B: Bus>(
                     WsMessage::Text(text) => {
                         // Boxed: the futures of handling a frame (store calls among them)
                         // are large, and would otherwise be part of every idle link's task.
-                        Box::pin(handle(app, account, socket, text.as_str())).await?;
+                        Box::pin(handle(app, account, socket, text.as_str(), *last_sent)).await?;
                         // The reply was queued, not flushed: what the frame caused for
                         // this link (a message's own copy after `sent`) goes in the same
                         // write.
@@ -378,11 +382,13 @@ async fn pass<S: Store, B: Bus>(
     Ok(())
 }
 
+/// Takes one client frame; `last_sent` is the newest message this link has sent.
 async fn handle<S: Store, B: Bus>(
     app: &AppState<S, B>,
     account: AccountId,
     socket: &mut WebSocket,
     text: &str,
+    last_sent: i64,
 ) -> Result<(), LinkError> {
     let hub = &app.hub;
     if super::problem::has_escaped_nul(text.as_bytes()) {
@@ -432,6 +438,8 @@ async fn handle<S: Store, B: Bus>(
                 }
             }
         }
+        // What this link sent is known to exist; anything newer is checked.
+        ClientFrame::Ack { seq } if seq <= last_sent => hub.delivered_seen(account, seq).await,
         ClientFrame::Ack { seq } => hub.delivered(account, seq).await,
         ClientFrame::AckAlarm { seq } => hub.acknowledge_alarm(account, seq).await.map(|_| ()),
         ClientFrame::Thought { seq, reset, edits } => {

@@ -165,7 +165,31 @@ impl<S: Store, B: Bus> Hub<S, B> {
 
     /// The caller has seen every message up to `seq`.
     pub async fn delivered(&self, account: AccountId, seq: i64) -> Result<(), ApiError> {
+        let newest = self.newest_seq(account).await?;
+        if seq > newest {
+            // Taken as said, it would make every later link skip the messages up to it
+            // (hardening finding 9: an ack of 2^63-1 made a link deaf for good).
+            return Err(ApiError::invalid(
+                "invalid_seq",
+                format!("there is no message {seq} to acknowledge: the newest is {newest}"),
+            ));
+        }
         Ok(self.store.set_delivered(account, seq).await?)
+    }
+
+    /// Records that `account` has message `seq`, one a link of theirs sent them (so it
+    /// exists).
+    pub async fn delivered_seen(&self, account: AccountId, seq: i64) -> Result<(), ApiError> {
+        Ok(self.store.set_delivered(account, seq).await?)
+    }
+
+    /// The sequence number of the newest message of `account`'s bond (0 without one):
+    /// the furthest a link may resume after or acknowledge.
+    pub async fn newest_seq(&self, account: AccountId) -> Result<i64, ApiError> {
+        Ok(match self.store.bond_of(account).await? {
+            Some(bond) => self.store.last_seq(bond.id).await?,
+            None => 0,
+        })
     }
 
     /// Passes a batch of thought edits to the partner, if thoughts are open and the

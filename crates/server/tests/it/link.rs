@@ -497,3 +497,53 @@ async fn logging_out_closes_the_links_of_that_session_and_no_other() {
         401
     );
 }
+
+/// Hardening finding 9: "acking seq 2^63−1 or resuming after a sequence beyond the
+/// newest makes a link deaf to live messages for good". A resume point past the newest
+/// message is taken as the newest; an acknowledgement of a message that does not exist
+/// is refused; either way the next message arrives.
+#[tokio::test]
+async fn a_sequence_number_from_the_future_does_not_make_a_link_deaf() {
+    let s = TestServer::start().await;
+    let (spike, amethyst) = s.pair("spike", "amethyst", "open").await;
+    let mut sp = s.link(&spike, None).await;
+    sp.next().await;
+    sp.send(&voice("m1", "one")).await;
+    let ServerFrame::Sent { seq: seq1, .. } =
+        sp.until(|f| matches!(f, ServerFrame::Sent { .. })).await
+    else {
+        unreachable!()
+    };
+
+    // Resuming after a number from the future: resumes after the newest instead.
+    let mut a = s.link(&amethyst, Some(i64::MAX)).await;
+    let ServerFrame::Hello { resume_after, .. } = a.next().await else {
+        panic!("hello first")
+    };
+    assert_eq!(resume_after, seq1);
+    // Acknowledging one that does not exist: refused, and remembered as nothing.
+    a.send(&ClientFrame::Ack { seq: i64::MAX }).await;
+    let ServerFrame::Error { problem, .. } =
+        a.until(|f| matches!(f, ServerFrame::Error { .. })).await
+    else {
+        unreachable!()
+    };
+    assert_eq!(problem.code, "invalid_seq");
+    sp.send(&voice("m2", "two")).await;
+    let live = a.until(|f| matches!(f, ServerFrame::Message { .. })).await;
+    assert_eq!(body_of(&live).as_deref(), Some("two"));
+    a.close().await;
+
+    // A later link without ?after still hears what comes next.
+    sp.send(&voice("m3", "three")).await;
+    let mut a = s.link(&amethyst, None).await;
+    a.next().await;
+    let next = a.until(|f| matches!(f, ServerFrame::Message { .. })).await;
+    assert!(
+        matches!(body_of(&next).as_deref(), Some("one" | "two" | "three")),
+        "{next:?}"
+    );
+    sp.send(&voice("m4", "four")).await;
+    let live = a.until(|f| body_of(f).as_deref() == Some("four")).await;
+    assert_eq!(body_of(&live).as_deref(), Some("four"));
+}
