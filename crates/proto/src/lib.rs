@@ -18,6 +18,7 @@ pub mod images;
 pub mod link;
 pub mod places;
 pub mod problem;
+pub mod text;
 
 pub use api::*;
 pub use city::*;

@@ -59,6 +59,22 @@ impl ApiError {
         ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, detail)
     }
 
+    /// 422 `bidi_control` when `text` holds a bidirectional control (see
+    /// [`haurach_proto::text::BIDI_CONTROLS`]); `what` names the field for people.
+    pub fn no_bidi_control(what: &str, text: &str) -> Result<(), ApiError> {
+        match haurach_proto::text::bidi_control(text) {
+            None => Ok(()),
+            Some(c) => Err(ApiError::invalid(
+                "bidi_control",
+                format!(
+                    "{what} holds U+{:04X}, a control that makes text show in another order \
+                     than it is written: leave it out",
+                    u32::from(c)
+                ),
+            )),
+        }
+    }
+
     /// 403 `tier_closed`: the tier a message needs is not open at this distance.
     pub fn tier_closed(tier: Tier, range_m: Option<f64>, distance_m: Option<f64>) -> ApiError {
         let detail = match (range_m, distance_m) {

@@ -44,6 +44,9 @@ pub fn arrival_view(a: &ArrivalRecord) -> Arrival {
 fn clean_book(book: GateBook) -> Result<GateBook, ApiError> {
     fn text(field: &str, v: Option<String>, max: usize) -> Result<Option<String>, ApiError> {
         let v = v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+        if let Some(s) = &v {
+            ApiError::no_bidi_control(&format!("book.{field}"), s)?;
+        }
         if let Some(s) = &v
             && s.chars().count() > max
         {
@@ -218,6 +221,7 @@ pub async fn decide<S: Store, B: Bus>(
         name.map_err(|_| ApiError::bad_request("invalid_path", "a name is expected"))?;
     let Json(body) = body?;
     let answer = body.answer.trim();
+    ApiError::no_bidi_control("the answer", answer)?;
     if !(1..=2000).contains(&answer.chars().count()) {
         return Err(ApiError::invalid(
             "invalid_answer",

@@ -156,6 +156,7 @@ pub async fn send<S: Store, B: Bus>(
     body: Result<Json<SendLetter>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Letter>), ApiError> {
     let Json(send) = body?;
+    ApiError::no_bidi_control("the letter", &send.body)?;
     if send.body.trim().is_empty() {
         return Err(ApiError::invalid(
             "empty_letter",
@@ -186,6 +187,7 @@ pub async fn send<S: Store, B: Bus>(
     let mut parcels = Vec::with_capacity(send.parcels.len());
     for p in &send.parcels {
         let name = p.name.trim();
+        ApiError::no_bidi_control("a parcel's name", name)?;
         if !(1..=200).contains(&name.chars().count()) || name.contains(['/', '\\', '\0']) {
             return Err(ApiError::invalid(
                 "invalid_parcel_name",
@@ -439,10 +441,7 @@ pub async fn parcel<S: Store, B: Bus>(
         .ok_or_else(|| {
             ApiError::internal(format!("parcel {} is missing from the blob store", p.hash))
         })?;
-    let disposition = format!(
-        "attachment; filename=\"{}\"",
-        p.name.replace(['"', '\r', '\n'], "_")
-    );
+    let disposition = content_disposition(&p.name);
     let mut res = Body::from_stream(stream).into_response();
     let headers = res.headers_mut();
     headers.insert(
@@ -459,4 +458,58 @@ pub async fn parcel<S: Store, B: Bus>(
         headers.insert(header::CONTENT_DISPOSITION, v);
     }
     Ok(res)
+}
+
+/// `Content-Disposition` for a download named `name` (RFC 6266): a plain ASCII
+/// `filename` for old clients, and the name itself as `filename*` in UTF-8 (RFC 8187),
+/// so `Grüße.pdf` arrives as `Grüße.pdf` and not as `Gr__e.pdf`.
+pub fn content_disposition(name: &str) -> String {
+    use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+    /// RFC 8187's attr-char: letters, digits and these go as they are.
+    const ATTR: &AsciiSet = &NON_ALPHANUMERIC
+        .remove(b'!')
+        .remove(b'#')
+        .remove(b'$')
+        .remove(b'&')
+        .remove(b'+')
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'^')
+        .remove(b'_')
+        .remove(b'`')
+        .remove(b'|')
+        .remove(b'~');
+    let ascii: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!(
+        "attachment; filename=\"{ascii}\"; filename*=UTF-8''{}",
+        utf8_percent_encode(name, ATTR)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Hardening finding 9: "Content-Disposition lacks filename* for non-ASCII names".
+    #[test]
+    fn a_download_keeps_its_name_in_utf8_and_gives_old_clients_a_plain_one() {
+        assert_eq!(
+            content_disposition("Grüße \"daheim\".pdf"),
+            "attachment; filename=\"Gr__e _daheim_.pdf\"; \
+             filename*=UTF-8''Gr%C3%BC%C3%9Fe%20%22daheim%22.pdf"
+        );
+        assert_eq!(
+            content_disposition("map.gpx"),
+            "attachment; filename=\"map.gpx\"; filename*=UTF-8''map.gpx"
+        );
+    }
 }

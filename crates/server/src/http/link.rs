@@ -116,6 +116,23 @@ async fn close(socket: &mut WebSocket, code: u16, reason: &str) {
         .await;
 }
 
+/// Closes the link with the code that says what was wrong with what the client sent
+/// (RFC 6455 section 7.4.1): 1009 for a frame over [`MAX_CLIENT_FRAME`], 1007 for text
+/// that is not UTF-8, 1002 for a broken frame. Any other socket error ends the link as
+/// it is.
+async fn refuse(socket: &mut WebSocket, err: axum::Error) -> Result<(), LinkError> {
+    use tungstenite::Error as Ws;
+    let inner = err.into_inner();
+    let (code, reason) = match inner.downcast_ref::<Ws>() {
+        Some(Ws::Capacity(_)) => (1009, "a frame is at most 256 KiB"),
+        Some(Ws::Utf8(_)) => (1007, "a text frame must be UTF-8"),
+        Some(Ws::Protocol(_)) => (1002, "the frame breaks the WebSocket protocol"),
+        _ => return Err(LinkError::Socket(axum::Error::new(inner))),
+    };
+    close(socket, code, reason).await;
+    Ok(())
+}
+
 async fn run<S: Store, B: Bus>(
     app: &AppState<S, B>,
     caller: &Caller,
@@ -271,7 +288,11 @@ async fn forward<S: Store, B: Bus>(
         tokio::select! {
             incoming = socket.recv() => {
                 let Some(incoming) = incoming else { return Ok(()) };
-                match incoming? {
+                let incoming = match incoming {
+                    Ok(incoming) => incoming,
+                    Err(e) => return refuse(socket, e).await,
+                };
+                match incoming {
                     WsMessage::Text(text) => {
                         // Boxed: the futures of handling a frame (store calls among them)
                         // are large, and would otherwise be part of every idle link's task.

@@ -25,6 +25,7 @@ pub const MAX_PLACES: usize = 100;
 
 /// Checks a place's name: what a person can type, and short.
 pub fn check_place_name(name: &str) -> Result<(), ApiError> {
+    ApiError::no_bidi_control("a place's name", name)?;
     let n = name.chars().count();
     if (1..=64).contains(&n) && !name.chars().any(char::is_control) && name.trim() == name {
         Ok(())

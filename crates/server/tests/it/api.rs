@@ -718,3 +718,55 @@ async fn every_answer_says_nosniff_and_the_page_may_use_only_camera_and_position
         );
     }
 }
+
+/// Hardening finding 9: "right-to-left override characters pass in names, places and
+/// letters". A place called `home\u{202E}gpj.exe` shows as `homeexe.jpg`; such controls
+/// are refused with 422 `bidi_control` wherever people read each other's words or
+/// names, while right-to-left writing itself passes.
+#[tokio::test]
+async fn bidirectional_controls_are_refused_in_names_places_and_letters() {
+    let s = TestServer::start().await;
+    let (spike, _) = s.pair("spike", "amethyst", "story").await;
+    let place = json!({"lat": 51.5, "lon": -0.12, "radius_m": 100.0});
+    let (status, p) = s
+        .call(
+            "PUT",
+            "/api/v1/places/home%E2%80%AEgpj.exe",
+            Some(&spike),
+            Some(&place),
+        )
+        .await;
+    assert_eq!(
+        (status, p["code"].as_str()),
+        (422, Some("bidi_control")),
+        "{p}"
+    );
+    let (status, p) = s
+        .call(
+            "PUT",
+            "/api/v1/places/%D7%91%D7%99%D7%AA",
+            Some(&spike),
+            Some(&place),
+        )
+        .await;
+    assert!(status < 300, "a Hebrew name is a name: {status} {p}");
+
+    let letter = json!({"to": "amethyst", "body": "see the \u{202E}fdp.exe"});
+    let (status, p) = s
+        .call("POST", "/api/v1/letters", Some(&spike), Some(&letter))
+        .await;
+    assert_eq!(
+        (status, p["code"].as_str()),
+        (422, Some("bidi_control")),
+        "{p}"
+    );
+
+    let reg = json!({"name": "newcomer", "password": "purple-dragon",
+                     "book": {"name": "Eve\u{2067}lyn"}});
+    let (status, p) = s.call("POST", "/api/v1/accounts", None, Some(&reg)).await;
+    assert_eq!(
+        (status, p["code"].as_str()),
+        (422, Some("bidi_control")),
+        "{p}"
+    );
+}

@@ -342,4 +342,9 @@ impl Link {
     pub async fn close(mut self) {
         let _ = self.ws.close(None).await;
     }
+
+    /// Sends a raw WebSocket message (a broken frame, too large a one).
+    pub async fn send_raw(&mut self, msg: WsMessage) {
+        let _ = self.ws.send(msg).await;
+    }
 }

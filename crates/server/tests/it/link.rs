@@ -547,3 +547,26 @@ async fn a_sequence_number_from_the_future_does_not_make_a_link_deaf() {
     let live = a.until(|f| body_of(f).as_deref() == Some("four")).await;
     assert_eq!(body_of(&live).as_deref(), Some("four"));
 }
+
+/// Hardening finding 9: "WebSocket closes carry no 1007/1009 codes". A frame over the
+/// limit is closed with 1009 and text that is not UTF-8 with 1007, so a client can tell
+/// what it did wrong rather than see the connection drop.
+#[tokio::test]
+async fn too_large_a_frame_and_broken_text_are_closed_with_their_codes() {
+    use tokio_tungstenite::tungstenite::Message as WsMessage;
+    use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+    let s = TestServer::start().await;
+    let (spike, amethyst, mut sp, mut am) = linked(&s, "open").await;
+    let _ = (spike, amethyst);
+
+    sp.send_raw(WsMessage::Text("x".repeat(300 * 1024).into()))
+        .await;
+    let (code, reason) = sp.closed(Duration::from_secs(5)).await.expect("closed");
+    assert_eq!(code, 1009, "{reason}");
+
+    let broken = Frame::message(vec![b'{', 0xff, 0xfe, b'}'], OpCode::Data(Data::Text), true);
+    am.send_raw(WsMessage::Frame(broken)).await;
+    let (code, reason) = am.closed(Duration::from_secs(5)).await.expect("closed");
+    assert_eq!(code, 1007, "{reason}");
+}
