@@ -365,6 +365,9 @@ pub struct Letter {
 pub struct LetterList {
     /// Newest first (a thread: oldest first).
     pub letters: Vec<Letter>,
+    /// When the page is full: the next page is `?before=` this id (a box's listing only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<Uuid>,
 }
 
 /// `PUT /api/v1/summons/allowed/{name}`'s list: who may summon me.

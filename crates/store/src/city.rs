@@ -296,12 +296,14 @@ pub trait CityStore: Clone + Send + Sync + 'static {
         account: AccountId,
     ) -> impl Future<Output = StoreResult<Option<LetterRecord>>> + Send;
 
-    /// An account's letters, newest first, at most `limit`.
+    /// An account's letters, newest first, at most `limit`; with `before`, only those
+    /// older than that letter (none if there is no such letter).
     fn letters(
         &self,
         account: AccountId,
         which: LetterBox,
         limit: u32,
+        before: Option<LetterId>,
     ) -> impl Future<Output = StoreResult<Vec<LetterRecord>>> + Send;
 
     /// A thread's letters `account` is party to, oldest first.

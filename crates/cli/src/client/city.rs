@@ -430,13 +430,21 @@ async fn find_letter(api: &Api, id: &str) -> anyhow::Result<Letter> {
     }
     let mut found: Vec<Letter> = Vec::new();
     for which in ["inbox", "sent"] {
-        let list: LetterList = api
-            .get(&format!("/api/v1/letters?box={which}&limit=500"))
-            .await?;
-        for l in list.letters {
-            if l.id.to_string().ends_with(&id.to_lowercase()) && !found.iter().any(|f| f.id == l.id)
-            {
-                found.push(l);
+        let mut before = String::new();
+        loop {
+            let list: LetterList = api
+                .get(&format!("/api/v1/letters?box={which}&limit=500{before}"))
+                .await?;
+            for l in list.letters {
+                if l.id.to_string().ends_with(&id.to_lowercase())
+                    && !found.iter().any(|f| f.id == l.id)
+                {
+                    found.push(l);
+                }
+            }
+            match list.next {
+                Some(next) => before = format!("&before={next}"),
+                None => break,
             }
         }
     }

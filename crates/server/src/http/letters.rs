@@ -263,11 +263,15 @@ pub struct ListQuery {
     which: Option<String>,
     #[serde(default)]
     limit: Option<u32>,
+    /// The next page: letters older than this one.
+    #[serde(default)]
+    before: Option<Uuid>,
 }
 
 /// `GET /api/v1/letters?box=inbox|sent`: the letters in your hands (inbox, the default)
-/// or those you wrote (sent), newest first. Listing the inbox is delivery: senders get
-/// their delivered receipts.
+/// or those you wrote (sent), newest first, a page at a time (`limit`, then
+/// `?before=` the answer's `next`). Listing the inbox is delivery: senders get their
+/// delivered receipts for the letters of each page listed.
 pub async fn list<S: Store, B: Bus>(
     State(app): State<AppState<S, B>>,
     caller: Caller,
@@ -284,7 +288,14 @@ pub async fn list<S: Store, B: Bus>(
     if !(1..=500).contains(&limit) {
         return Err(ApiError::invalid("invalid_limit", "limit must be 1 to 500"));
     }
-    let mut letters = app.hub.store.letters(caller.account, which, limit).await?;
+    let mut letters = app
+        .hub
+        .store
+        .letters(caller.account, which, limit, q.before.map(LetterId))
+        .await?;
+    let next = (letters.len() == limit as usize)
+        .then(|| letters.last().map(|l| l.id.0))
+        .flatten();
     if which == LetterBox::Inbox {
         let fresh: Vec<LetterId> = letters
             .iter()
@@ -308,6 +319,7 @@ pub async fn list<S: Store, B: Bus>(
             .iter()
             .map(|l| letter_view(l, caller.account))
             .collect(),
+        next,
     }))
 }
 
@@ -400,6 +412,7 @@ pub async fn thread<S: Store, B: Bus>(
             .iter()
             .map(|l| letter_view(l, caller.account))
             .collect(),
+        next: None,
     }))
 }
 

@@ -592,14 +592,18 @@ impl CityStore for Postgres {
         account: AccountId,
         which: LetterBox,
         limit: u32,
+        before: Option<LetterId>,
     ) -> StoreResult<Vec<LetterRecord>> {
         let column = from_row::box_column(which);
         let mut conn = self.pool.acquire().await?;
         let rows = sqlx::query(AssertSqlSafe(format!(
-            "{LETTER_SELECT} WHERE {column} = $1 ORDER BY l.sent_at DESC, l.id DESC LIMIT $2"
+            "{LETTER_SELECT} WHERE {column} = $1 AND ($3::uuid IS NULL OR (l.sent_at, l.id) < \
+             (SELECT sent_at, id FROM letters WHERE id = $3)) \
+             ORDER BY l.sent_at DESC, l.id DESC LIMIT $2"
         )))
         .bind(account.0)
         .bind(i64::from(limit))
+        .bind(before.map(|b| b.0))
         .fetch_all(&mut *conn)
         .await?;
         with_parcels(&mut conn, rows).await

@@ -575,14 +575,18 @@ impl CityStore for Sqlite {
         account: AccountId,
         which: LetterBox,
         limit: u32,
+        before: Option<LetterId>,
     ) -> StoreResult<Vec<LetterRecord>> {
         let column = from_row::box_column(which);
         let mut conn = self.reader.acquire().await?;
         let rows = sqlx::query(AssertSqlSafe(format!(
-            "{LETTER_SELECT} WHERE {column} = ? ORDER BY l.sent_at DESC, l.id DESC LIMIT ?"
+            "{LETTER_SELECT} WHERE {column} = ?1 AND (?3 IS NULL OR (l.sent_at, l.id) < \
+             (SELECT sent_at, id FROM letters WHERE id = ?3)) \
+             ORDER BY l.sent_at DESC, l.id DESC LIMIT ?2"
         )))
         .bind(account.0.to_string())
         .bind(i64::from(limit))
+        .bind(before.map(|b| b.0.to_string()))
         .fetch_all(&mut *conn)
         .await?;
         with_parcels(&mut conn, rows).await

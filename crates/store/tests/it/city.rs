@@ -113,12 +113,15 @@ fn ids(letters: &[LetterRecord]) -> Vec<LetterId> {
 
 /// The letters `who` holds, newest first.
 async fn inbox<S: Store>(store: &S, who: AccountId) -> Vec<LetterId> {
-    ids(&store.letters(who, LetterBox::Inbox, 10).await.unwrap())
+    ids(&store
+        .letters(who, LetterBox::Inbox, 10, None)
+        .await
+        .unwrap())
 }
 
 /// The letters `who` wrote, newest first.
 async fn sent_box<S: Store>(store: &S, who: AccountId) -> Vec<LetterId> {
-    ids(&store.letters(who, LetterBox::Sent, 10).await.unwrap())
+    ids(&store.letters(who, LetterBox::Sent, 10, None).await.unwrap())
 }
 
 /// The people of the story, once the gate has let them in (or not).
@@ -611,7 +614,7 @@ async fn letters<S: Store>(store: &S, p: &People) {
     assert_eq!(inbox(store, p.twilight).await, [again.id, sent.id]);
     assert_eq!(
         ids(&store
-            .letters(p.twilight, LetterBox::Inbox, 1)
+            .letters(p.twilight, LetterBox::Inbox, 1, None)
             .await
             .unwrap()),
         [again.id]

@@ -568,3 +568,63 @@ async fn postgres_moves_each_letter_exactly_once_across_two_nodes() {
     let node2 = haurach_store::Postgres::connect(&pg.url()).await.unwrap();
     each_letter_moves_exactly_once(node1, node2).await;
 }
+
+#[tokio::test]
+async fn sqlite_the_inbox_pages_and_every_page_listed_is_delivered() {
+    the_inbox_pages_and_every_page_listed_is_delivered(Db::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_the_inbox_pages_and_every_page_listed_is_delivered() {
+    let Some(pg) = or_skip(PgCluster::start()) else {
+        return;
+    };
+    the_inbox_pages_and_every_page_listed_is_delivered(Db::Postgres(pg)).await;
+}
+
+/// Hardening finding 9: "the inbox listing stops at 500 with no paging, and listing is
+/// what delivers letters, so letters past 500 are never delivered". The inbox comes a
+/// page at a time, each page pointing to the next; paging through delivers every letter
+/// once, and no letter is on two pages.
+async fn the_inbox_pages_and_every_page_listed_is_delivered(db: Db) {
+    let s = city_server(&db, |_| {}).await;
+    let spike = s.citizen("spike").await;
+    let twilight = s.citizen("twilight").await;
+    for i in 0..7 {
+        let letter =
+            json!({"to": "twilight", "body": format!("letter {i}"), "id": format!("l{i}")});
+        let (status, sent) = s
+            .call("POST", "/api/v1/letters", Some(&spike), Some(&letter))
+            .await;
+        assert_eq!(status, 201, "{sent}");
+    }
+    let mut seen = Vec::new();
+    let mut path = "/api/v1/letters?limit=3".to_owned();
+    loop {
+        let (status, page) = s.call("GET", &path, Some(&twilight), None).await;
+        assert_eq!(status, 200, "{page}");
+        for l in page["letters"].as_array().unwrap() {
+            seen.push(l["id"].as_str().unwrap().to_owned());
+            assert!(l["delivered_at"].is_string(), "{l}");
+        }
+        match page["next"].as_str() {
+            Some(next) => path = format!("/api/v1/letters?limit=3&before={next}"),
+            None => break,
+        }
+        assert!(seen.len() <= 9, "paging goes on: {seen:?}");
+    }
+    let mut unique = seen.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!((seen.len(), unique.len()), (7, 7), "{seen:?}");
+    let (_, sent) = s
+        .call("GET", "/api/v1/letters?box=sent", Some(&spike), None)
+        .await;
+    let delivered = sent["letters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["delivered_at"].is_string())
+        .count();
+    assert_eq!(delivered, 7, "every sender's receipt");
+}
