@@ -3,6 +3,7 @@
 //! (`clock.rs`).
 
 mod api;
+mod authz;
 mod city;
 mod clock;
 mod common;
