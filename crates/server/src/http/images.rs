@@ -32,6 +32,7 @@ use axum::response::{IntoResponse, Response};
 use haurach_proto::{ImageList, ImageView};
 use haurach_store::Store;
 use serde::Deserialize;
+use utoipa::IntoParams;
 use uuid::Uuid;
 
 use super::extract::Caller;
@@ -40,20 +41,46 @@ use crate::bus::Bus;
 use crate::error::ApiError;
 
 /// `?id=CLIENT_ID` of an upload.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct UploadQuery {
+    /// The sender's id for the picture (1 to 64 characters): a retry with the same id is
+    /// not stored twice.
+    #[param(min_length = 1, max_length = 64)]
     id: String,
 }
 
 /// `?side=N` of a picture.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct PictureQuery {
+    /// The longest side wanted, pixels (never sharper than the caller may see).
+    #[param(maximum = 4_294_967_295u32)]
     side: Option<u32>,
 }
 
 /// `POST /api/v1/bond/images?id=CLIENT_ID`: send a picture (201; 200 for a retry).
+#[utoipa::path(
+    post,
+    path = "/api/v1/bond/images",
+    tag = "pictures",
+    security(("bearer" = [])),
+    params(UploadQuery),
+    request_body(description = "the picture's bytes: a JPEG, PNG or WebP (max_image_bytes, max_image_megapixels)", content((Vec<u8> = "image/jpeg"), (Vec<u8> = "image/png"), (Vec<u8> = "image/webp"))),
+    responses(
+        (status = 201, description = "stored without its metadata; its message follows to both partners", body = ImageView),
+        (status = 200, description = "a retry with the id of a stored picture: that picture, not stored twice", body = ImageView),
+        (status = 400, description = "`invalid_query`: no ?id=; `image_required`: an empty body; `unreadable_body`"),
+        (status = 403, description = "`tier_closed` (images); `awaiting_tower`, `application_declined`"),
+        (status = 404, description = "`not_bonded`"),
+        (status = 409, description = "`message_id_reused`"),
+        (status = 413, description = "`image_too_large`: over max_image_bytes"),
+        (status = 415, description = "`unsupported_image_type`: not a JPEG, PNG or WebP"),
+        (status = 422, description = "`too_many_pixels`, `corrupt_image`, `invalid_message_id`"),
+    )
+)]
 pub(crate) async fn upload<S: Store, B: Bus>(
     State(app): State<AppState<S, B>>,
     caller: Caller,
@@ -88,6 +115,17 @@ pub(crate) async fn upload<S: Store, B: Bus>(
 }
 
 /// `GET /api/v1/bond/images`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/bond/images",
+    tag = "pictures",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "the bond's pictures, oldest first", body = ImageList),
+        (status = 403, description = "`awaiting_tower`, `application_declined`: not a citizen (yet)"),
+        (status = 404, description = "`not_bonded`"),
+    )
+)]
 pub(crate) async fn list<S: Store, B: Bus>(
     State(app): State<AppState<S, B>>,
     caller: Caller,
@@ -102,6 +140,20 @@ fn image_id(id: Result<UrlPath<Uuid>, PathRejection>) -> Option<Uuid> {
 
 /// `GET /api/v1/bond/images/{id}/picture?side=N`: the picture as sharp as the caller may
 /// see it now.
+#[utoipa::path(
+    get,
+    path = "/api/v1/bond/images/{id}/picture",
+    tag = "pictures",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "the picture's id"), PictureQuery),
+    responses(
+        (status = 200, description = "the picture, as sharp as the caller may see it now", content((Vec<u8> = "image/jpeg"), (Vec<u8> = "image/png"), (Vec<u8> = "image/webp")),
+            headers(("haurach-side" = u32, description = "the longest side of this rendition, pixels"))),
+        (status = 400, description = "`invalid_query`: side is not a whole number"),
+        (status = 403, description = "`awaiting_tower`, `application_declined`: not a citizen (yet)"),
+        (status = 404, description = "`not_bonded`, `no_such_image`"),
+    )
+)]
 pub(crate) async fn picture<S: Store, B: Bus>(
     State(app): State<AppState<S, B>>,
     caller: Caller,
@@ -129,6 +181,18 @@ pub(crate) async fn picture<S: Store, B: Bus>(
 }
 
 /// `GET /api/v1/bond/images/{id}/original`: the sender's own original.
+#[utoipa::path(
+    get,
+    path = "/api/v1/bond/images/{id}/original",
+    tag = "pictures",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "the picture's id")),
+    responses(
+        (status = 200, description = "the original, metadata and all", content((Vec<u8> = "image/jpeg"), (Vec<u8> = "image/png"), (Vec<u8> = "image/webp"))),
+        (status = 403, description = "`not_your_original`: only its sender; `awaiting_tower`, `application_declined`"),
+        (status = 404, description = "`not_bonded`, `no_such_image`"),
+    )
+)]
 pub(crate) async fn original<S: Store, B: Bus>(
     State(app): State<AppState<S, B>>,
     caller: Caller,
