@@ -180,6 +180,21 @@ impl PartialSchema for OwnTracksBody {
 
 impl ToSchema for OwnTracksBody {}
 
+/// A body of raw bytes (a picture, a parcel): `string` of `format: binary`, at least a
+/// byte (an empty picture or parcel is refused).
+pub struct RawBytes;
+
+impl PartialSchema for RawBytes {
+    fn schema() -> RefOr<Schema> {
+        string()
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary)))
+            .min_length(Some(1))
+            .into()
+    }
+}
+
+impl ToSchema for RawBytes {}
+
 fn client_id() -> ObjectBuilder {
     string().min_length(Some(1)).max_length(Some(64))
 }

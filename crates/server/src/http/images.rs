@@ -56,8 +56,9 @@ pub(crate) struct UploadQuery {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct PictureQuery {
-    /// The longest side wanted, pixels (never sharper than the caller may see).
-    #[param(maximum = 4_294_967_295u32)]
+    /// The longest side wanted, pixels (never sharper than the caller may see): a whole
+    /// number of 32 bits, which OpenAPI's `int32` (signed) is not.
+    #[param(value_type = Option<u64>, maximum = 4_294_967_295u64)]
     side: Option<u32>,
 }
 
@@ -68,7 +69,7 @@ pub(crate) struct PictureQuery {
     tag = "pictures",
     security(("bearer" = [])),
     params(UploadQuery),
-    request_body(description = "the picture's bytes: a JPEG, PNG or WebP (max_image_bytes, max_image_megapixels)", content((Vec<u8> = "image/jpeg"), (Vec<u8> = "image/png"), (Vec<u8> = "image/webp"))),
+    request_body(description = "the picture's bytes: a JPEG, PNG or WebP (max_image_bytes, max_image_megapixels)", content((inline(haurach_proto::schemas::RawBytes) = "image/jpeg"), (inline(haurach_proto::schemas::RawBytes) = "image/png"), (inline(haurach_proto::schemas::RawBytes) = "image/webp"))),
     responses(
         (status = 201, description = "stored without its metadata; its message follows to both partners", body = ImageView),
         (status = 200, description = "a retry with the id of a stored picture: that picture, not stored twice", body = ImageView),
@@ -147,7 +148,7 @@ fn image_id(id: Result<UrlPath<Uuid>, PathRejection>) -> Option<Uuid> {
     security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "the picture's id"), PictureQuery),
     responses(
-        (status = 200, description = "the picture, as sharp as the caller may see it now", content((Vec<u8> = "image/jpeg"), (Vec<u8> = "image/png"), (Vec<u8> = "image/webp")),
+        (status = 200, description = "the picture, as sharp as the caller may see it now", content((inline(haurach_proto::schemas::RawBytes) = "image/jpeg"), (inline(haurach_proto::schemas::RawBytes) = "image/png"), (inline(haurach_proto::schemas::RawBytes) = "image/webp")),
             headers(("haurach-side" = u32, description = "the longest side of this rendition, pixels"))),
         (status = 400, description = "`invalid_query`: side is not a whole number"),
         (status = 403, description = "`awaiting_tower`, `application_declined`: not a citizen (yet)"),
@@ -188,7 +189,7 @@ pub(crate) async fn picture<S: Store, B: Bus>(
     security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "the picture's id")),
     responses(
-        (status = 200, description = "the original, metadata and all", content((Vec<u8> = "image/jpeg"), (Vec<u8> = "image/png"), (Vec<u8> = "image/webp"))),
+        (status = 200, description = "the original, metadata and all", content((inline(haurach_proto::schemas::RawBytes) = "image/jpeg"), (inline(haurach_proto::schemas::RawBytes) = "image/png"), (inline(haurach_proto::schemas::RawBytes) = "image/webp"))),
         (status = 403, description = "`not_your_original`: only its sender; `awaiting_tower`, `application_declined`"),
         (status = 404, description = "`not_bonded`, `no_such_image`"),
     )

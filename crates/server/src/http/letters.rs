@@ -78,7 +78,7 @@ fn letter_id(path: Result<Path<Uuid>, PathRejection>) -> Result<LetterId, ApiErr
     path = "/api/v1/parcels",
     tag = "letters",
     security(("bearer" = [])),
-    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "the file's bytes, any type"),
+    request_body(content = inline(haurach_proto::schemas::RawBytes), content_type = "application/octet-stream", description = "the file's bytes, any type"),
     responses(
         (status = 201, description = "stored, synced to disk, ready to attach by its hash", body = ParcelUpload),
         (status = 400, description = "`unreadable_body`: the body broke off"),
@@ -523,10 +523,10 @@ pub async fn thread<S: Store, B: Bus>(
     security(("bearer" = [])),
     params(
         ("id" = Uuid, Path, description = "the letter's id"),
-        ("index" = u32, Path, maximum = 4_294_967_295u32, description = "the parcel's place in the letter: 0, 1, ..."),
+        ("index" = u64, Path, maximum = 4_294_967_295u64, description = "the parcel's place in the letter: 0, 1, ... (a whole number of 32 bits)"),
     ),
     responses(
-        (status = 200, description = "the parcel's bytes, as an attachment", body = Vec<u8>, content_type = "application/octet-stream"),
+        (status = 200, description = "the parcel's bytes, as an attachment", body = inline(haurach_proto::schemas::RawBytes), content_type = "application/octet-stream"),
         (status = 400, description = "`invalid_path`: the id is not a UUID, or the index not a whole number"),
         (status = 403, description = "`letter_sealed`: read the letter first; `awaiting_tower`, `application_declined`"),
         (status = 404, description = "`no_such_letter`, `no_such_parcel`"),

@@ -72,7 +72,7 @@ pub(crate) struct PhotoQuery {
     tag = "journals",
     security(("bearer" = [])),
     params(PhotoQuery),
-    request_body(description = "the photo's bytes: a JPEG, PNG or WebP, stored without its metadata", content((Vec<u8> = "image/jpeg"), (Vec<u8> = "image/png"), (Vec<u8> = "image/webp"))),
+    request_body(description = "the photo's bytes: a JPEG, PNG or WebP, stored without its metadata", content((inline(haurach_proto::schemas::RawBytes) = "image/jpeg"), (inline(haurach_proto::schemas::RawBytes) = "image/png"), (inline(haurach_proto::schemas::RawBytes) = "image/webp"))),
     responses(
         (status = 201, description = "written", body = MemoryView),
         (status = 200, description = "a retry with the id of a stored entry: that entry, not stored twice", body = MemoryView),
@@ -159,7 +159,7 @@ pub(crate) async fn partners<S: Store, B: Bus>(
     security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "the journal entry's id")),
     responses(
-        (status = 200, description = "the photo: mine, or my partner's once it opened to me", content((Vec<u8> = "image/jpeg"), (Vec<u8> = "image/png"), (Vec<u8> = "image/webp"))),
+        (status = 200, description = "the photo: mine, or my partner's once it opened to me", content((inline(haurach_proto::schemas::RawBytes) = "image/jpeg"), (inline(haurach_proto::schemas::RawBytes) = "image/png"), (inline(haurach_proto::schemas::RawBytes) = "image/webp"))),
         (status = 403, description = "`awaiting_tower`, `application_declined`: not a citizen (yet)"),
         (status = 404, description = "`no_such_memory` I may see"),
     )

@@ -82,6 +82,18 @@ pub fn finish(doc: utoipa::openapi::OpenApi) -> Value {
     }
     refuse_nul(&mut doc["paths"]);
     refuse_nul(&mut doc["components"]["schemas"]);
+    doc["components"]["schemas"]["JsonWithoutNul"] = json!({
+        "description": "any JSON value with no U+0000 in a string or a key",
+        "anyOf": [
+            {"type": "null"},
+            {"type": "boolean"},
+            {"type": "number"},
+            {"type": "string", "pattern": NO_NUL},
+            {"type": "array", "items": {"$ref": ANY_JSON}},
+            {"type": "object", "propertyNames": {"pattern": NO_NUL},
+             "additionalProperties": {"$ref": ANY_JSON}},
+        ],
+    });
     doc["components"]["securitySchemes"] = json!({
         "bearer": {"type": "http", "scheme": "bearer",
                    "description": "the token of POST /api/v1/sessions"},
@@ -168,13 +180,26 @@ fn shared_answers(op: &mut Value) {
     }
 }
 
+/// The schema of free-form JSON as the server takes it: without U+0000.
+const ANY_JSON: &str = "#/components/schemas/JsonWithoutNul";
+
 /// Gives every free text in `schema` (a string without a pattern, a format or a list of
-/// values) a pattern that refuses U+0000, as the server does.
+/// values) a pattern that refuses U+0000, as the server does; and so every name of an
+/// object's extra properties, whose values become free-form JSON without it.
 fn refuse_nul(schema: &mut Value) {
     match schema {
         Value::Object(map) => {
             if is_free_text(map) {
                 map.insert("pattern".into(), Value::String(NO_NUL.into()));
+            }
+            match map.get("additionalProperties") {
+                Some(Value::Bool(false)) | None => {}
+                Some(extra) => {
+                    if extra == &Value::Bool(true) {
+                        map.insert("additionalProperties".into(), json!({"$ref": ANY_JSON}));
+                    }
+                    map.insert("propertyNames".into(), json!({"pattern": NO_NUL}));
+                }
             }
             for value in map.values_mut() {
                 refuse_nul(value);
