@@ -146,7 +146,9 @@ pub async fn journey_gpx<S: Store, B: Bus>(
     let Query(q) =
         query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text().to_lowercase()))?;
     let ms = |t: time::OffsetDateTime| (t.unix_timestamp_nanos() / 1_000_000) as i64;
-    let from = q.from.map_or(0, ms);
+    // Without `from`, from the first fix, whenever that was (hardening finding 10: a `to`
+    // before 1970 alone was refused as a range from 1970 back to it).
+    let from = q.from.map_or(i64::MIN, ms);
     let to = q.to.map_or_else(now_ms, ms);
     if from > to {
         return Err(ApiError::invalid(

@@ -81,7 +81,7 @@ fn letter_id(path: Result<Path<Uuid>, PathRejection>) -> Result<LetterId, ApiErr
     request_body(content = inline(haurach_proto::schemas::RawBytes), content_type = "application/octet-stream", description = "the file's bytes, any type"),
     responses(
         (status = 201, description = "stored, synced to disk, ready to attach by its hash", body = ParcelUpload),
-        (status = 400, description = "`unreadable_body`: the body broke off"),
+        (status = 400, description = "`parcel_required`: an empty body; `unreadable_body`: the body broke off"),
         (status = 403, description = "`awaiting_tower`, `application_declined`: not a citizen (yet)"),
         (status = 413, description = "`parcel_too_large` (max_parcel_bytes), `parcel_quota_exceeded` (parcel_quota_bytes)"),
     )
@@ -122,6 +122,14 @@ pub async fn upload<S: Store, B: Bus>(
             BlobError::Body(why) => ApiError::bad_request("unreadable_body", why),
             BlobError::Io(e) => ApiError::internal(e),
         })?;
+    // A parcel with nothing in it is a client that forgot the file (hardening finding 10:
+    // it was stored); like a picture, it is refused.
+    if blob.size == 0 {
+        return Err(ApiError::bad_request(
+            "parcel_required",
+            "send the file's bytes as the request body",
+        ));
+    }
     app.hub
         .store
         .record_upload(

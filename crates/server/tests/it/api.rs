@@ -865,3 +865,43 @@ async fn every_answer_says_nosniff_and_the_page_may_use_only_camera_and_position
         );
     }
 }
+
+/// Hardening finding 10, found by schema fuzzing: an empty parcel was stored (201), an
+/// image retried with its id and no bytes was answered 200, and a journey asked only
+/// `to` a time before 1970 was refused as if `from` were 1970. Now the empty uploads are
+/// refused like an empty picture, and a journey without `from` starts at the first fix.
+#[tokio::test]
+async fn empty_uploads_are_refused_and_a_journey_may_end_before_1970() {
+    use crate::images::{GPS_PHOTO, send_image};
+
+    let s = TestServer::start().await;
+    let (spike, _) = s.pair("spike", "amethyst", "open").await;
+    let (status, problem) = http(s.addr, "POST", "/api/v1/parcels", Some(&spike), None).await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (400, Some("parcel_required")),
+        "{problem}"
+    );
+
+    let first = send_image(&s, &spike, "once", GPS_PHOTO).await;
+    assert_eq!(first.status, 201);
+    let again = send_image(&s, &spike, "once", GPS_PHOTO).await;
+    assert_eq!(again.status, 200);
+    let empty = send_image(&s, &spike, "once", b"").await;
+    assert_eq!(
+        (empty.status, empty.problem_code().as_str()),
+        (400, "image_required")
+    );
+
+    let (status, _, body) = raw(
+        s.addr,
+        "GET",
+        "/api/v1/me/journey.gpx?to=1969-07-20T20:17:40Z",
+        Some(&spike),
+        None,
+        "application/json",
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("<trkseg>"), "{body}");
+}
