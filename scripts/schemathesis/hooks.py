@@ -7,7 +7,7 @@ sent; a part of a request meant to be invalid is left alone:
 - a position's `at` may not be more than a minute in the future (the clock);
 - a journey's `from` may not be after its `to` (or, without one, after now);
 - a letter's parcel must be one its sender uploaded (the store): valid letters name the
-  parcel scripts/fuzz-api uploaded, whose hash is in HAURACH_FUZZ_PARCEL.
+  parcel scripts/fuzz-api uploaded, whose hash is in FUZZ_API_PARCEL.
 
 (Pictures need no help: for `image/jpeg`, `image/png` and `image/webp` schemathesis sends
 real pictures.)
@@ -48,7 +48,7 @@ def before_call(ctx, case, **kwargs):
             past = datetime.now(timezone.utc) - timedelta(hours=1)
             case.body["at"] = past.isoformat().replace("+00:00", "Z")
     elif route == ("POST", "/api/v1/letters") and _is_valid(case, "body") and isinstance(case.body, dict):
-        parcel = os.environ.get("HAURACH_FUZZ_PARCEL")
+        parcel = os.environ.get("FUZZ_API_PARCEL")
         for ref in case.body.get("parcels") or []:
             if parcel and isinstance(ref, dict) and "hash" in ref:
                 ref["hash"] = parcel
