@@ -207,6 +207,7 @@ pub async fn my_arrival<S: Store, B: Bus>(
 /// `DELETE /api/v1/sessions/current` for anyone, applicants included.
 #[utoipa::path(
     delete,
+    summary = "Log out: revoke this token (applicants too).",
     path = "/api/v1/sessions/current",
     tag = "accounts",
     security(("bearer" = [])),

@@ -118,6 +118,7 @@ pub(crate) async fn upload<S: Store, B: Bus>(
 /// `GET /api/v1/bond/images`.
 #[utoipa::path(
     get,
+    summary = "The bond's pictures, oldest first.",
     path = "/api/v1/bond/images",
     tag = "pictures",
     security(("bearer" = [])),

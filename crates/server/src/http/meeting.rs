@@ -16,6 +16,7 @@ use crate::error::ApiError;
 /// `GET /api/v1/bond/meeting`.
 #[utoipa::path(
     get,
+    summary = "Where to meet: suggested (fair to both) or pinned.",
     path = "/api/v1/bond/meeting",
     tag = "places",
     security(("bearer" = [])),
@@ -60,6 +61,7 @@ pub async fn pin_meeting<S: Store, B: Bus>(
 /// `DELETE /api/v1/bond/meeting`: unpin it.
 #[utoipa::path(
     delete,
+    summary = "Unpin the meeting point: back to the suggestion.",
     path = "/api/v1/bond/meeting",
     tag = "places",
     security(("bearer" = [])),

@@ -154,6 +154,7 @@ pub(crate) async fn partners<S: Store, B: Bus>(
 /// `GET /api/v1/memories/{id}/photo`.
 #[utoipa::path(
     get,
+    summary = "A journal photo: mine, or my partner's once it opened to me.",
     path = "/api/v1/memories/{id}/photo",
     tag = "journals",
     security(("bearer" = [])),

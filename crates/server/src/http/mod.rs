@@ -171,6 +171,7 @@ async fn count_responses<S: Store, B: Bus>(
 /// 503 saying which is missing, so a load balancer sends people elsewhere.
 #[utoipa::path(
     get,
+    summary = "Health: whether this node can store and reach the other nodes.",
     path = "/healthz",
     tag = "server",
     responses(

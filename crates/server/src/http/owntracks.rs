@@ -337,6 +337,7 @@ fn friends(view: Option<FriendView>, news: &[haurach_proto::PlaceNews], now_s: i
 /// `POST /owntracks`.
 #[utoipa::path(
     post,
+    summary = "The OwnTracks app's HTTP mode: its messages in, the partner as a friend out.",
     path = "/owntracks",
     tag = "owntracks",
     security(("basic" = [])),

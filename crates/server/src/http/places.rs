@@ -27,6 +27,7 @@ fn place_name(name: Result<Path<String>, PathRejection>) -> Result<String, ApiEr
 /// `GET /api/v1/places`.
 #[utoipa::path(
     get,
+    summary = "My places and my partner's.",
     path = "/api/v1/places",
     tag = "places",
     security(("bearer" = [])),
@@ -82,6 +83,7 @@ pub async fn put_place<S: Store, B: Bus>(
 /// `DELETE /api/v1/places/{name}`.
 #[utoipa::path(
     delete,
+    summary = "Forget one of my places.",
     path = "/api/v1/places/{name}",
     tag = "places",
     security(("bearer" = [])),

@@ -154,6 +154,7 @@ pub async fn list<S: Store, B: Bus>(
 /// `GET /api/v1/summons/{id}`.
 #[utoipa::path(
     get,
+    summary = "One summons.",
     path = "/api/v1/summons/{id}",
     tag = "summons",
     security(("bearer" = [])),
