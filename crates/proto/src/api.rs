@@ -13,8 +13,10 @@ use uuid::Uuid;
 #[serde(deny_unknown_fields)]
 pub struct Credentials {
     /// The citizen's name: 1 to 32 letters, digits, `-`, `_` or `.`; unique, case-insensitive.
+    #[schema(min_length = 1, max_length = 32, pattern = r"^[A-Za-z0-9._-]{1,32}$")]
     pub name: String,
-    /// At least 8 characters.
+    /// 8 to 1,024 characters.
+    #[schema(min_length = 8, max_length = 1024)]
     pub password: String,
 }
 
@@ -55,11 +57,13 @@ pub struct Invite {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AcceptInvite {
-    /// The partner's invite code (case and dashes do not matter).
+    /// The partner's invite code: eight of its letters and digits; case, dashes and
+    /// spaces do not matter.
+    #[schema(pattern = r"^[-\t ]*(?:[2-9A-HJKMNP-TW-Za-hjkmnp-tw-z][-\t ]*){8}$")]
     pub code: String,
     /// The distances of the bond; `story` when absent.
     #[serde(default)]
-    #[schema(value_type = Option<String>, example = "story")]
+    #[schema(schema_with = crate::schemas::optional_profile)]
     pub profile: Option<Profile>,
 }
 
@@ -68,11 +72,14 @@ pub struct AcceptInvite {
 #[serde(deny_unknown_fields)]
 pub struct PositionUpdate {
     /// Latitude, degrees in [-90, 90].
+    #[schema(minimum = -90, maximum = 90)]
     pub lat: f64,
     /// Longitude, degrees in [-180, 180].
+    #[schema(minimum = -180, maximum = 180)]
     pub lon: f64,
-    /// Radius of uncertainty, metres (≥ 0); 0 when absent.
+    /// Radius of uncertainty, metres, 0 to 1,000,000; 0 when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 0, maximum = 1_000_000)]
     pub accuracy_m: Option<f64>,
     /// When the fix was taken; now when absent. At most a minute in the future.
     #[serde(
@@ -120,7 +127,7 @@ pub struct LatLon {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct NextTier {
     /// Which tier.
-    #[schema(value_type = String)]
+    #[schema(schema_with = crate::schemas::tier)]
     pub tier: Tier,
     /// How much closer the partners must come, metres (two significant figures).
     pub opens_in_m: f64,
@@ -144,7 +151,7 @@ pub struct BondView {
     /// The partner's name.
     pub partner: String,
     /// The distances in use.
-    #[schema(value_type = String, example = "story")]
+    #[schema(schema_with = crate::schemas::profile)]
     pub profile: Profile,
     /// The strength of the bond in [0, 1].
     pub strength: f64,
@@ -274,8 +281,9 @@ impl Feeling {
     }
 }
 
-/// `POST /api/v1/bond/messages` (and the link's `send` frame).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+/// `POST /api/v1/bond/messages` (and the link's `send` frame). Its schema is written by
+/// hand (`schemas.rs`): which fields a message needs depends on its kind.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SendMessage {
     /// `voice`, `feeling` or `alarm`.

@@ -92,27 +92,34 @@ pub struct GateInfo {
 }
 
 /// The gatekeeper's book: what a newcomer writes at the gate. Every field is optional
-/// except `name` when applying; texts are at most 200 characters, the note 2,000.
+/// except `name` when applying; texts are at most 200 characters, the note 2,000, not
+/// counting the spaces around them (which are trimmed; a blank text is no answer).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GateBook {
     /// What the newcomer is called (not the account name): "Twilight".
     #[serde(default)]
+    #[schema(schema_with = crate::schemas::book_text)]
     pub name: Option<String>,
     /// Family name: "Sparkle...I guess".
     #[serde(default)]
+    #[schema(schema_with = crate::schemas::book_text)]
     pub family_name: Option<String>,
     /// Where they come from and who kept them.
     #[serde(default)]
+    #[schema(schema_with = crate::schemas::book_text)]
     pub from: Option<String>,
-    /// Age, years.
+    /// Age, years (at most 10,000: dragons live long).
     #[serde(default)]
+    #[schema(maximum = 10_000)]
     pub age: Option<u32>,
     /// Calling: "Letter Bearer, I assume?".
     #[serde(default)]
+    #[schema(schema_with = crate::schemas::book_text)]
     pub calling: Option<String>,
     /// Anything else for the tower.
     #[serde(default)]
+    #[schema(schema_with = crate::schemas::book_note)]
     pub note: Option<String>,
 }
 
@@ -122,14 +129,18 @@ pub struct GateBook {
 #[serde(deny_unknown_fields)]
 pub struct Registration {
     /// The account name: 1 to 32 letters, digits, `-`, `_` or `.`; unique, any case.
+    #[schema(min_length = 1, max_length = 32, pattern = r"^[A-Za-z0-9._-]{1,32}$")]
     pub name: String,
-    /// At least 8 characters.
+    /// 8 to 1,024 characters.
+    #[schema(min_length = 8, max_length = 1024)]
     pub password: String,
     /// The gatekeeper's book (required by an application gate).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub book: Option<GateBook>,
-    /// An invite code (required by an invite-only gate).
+    /// An invite code (required by an invite-only gate): eight of its letters and digits;
+    /// case, dashes and spaces do not matter.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = r"^[-\t ]*(?:[2-9A-HJKMNP-TW-Za-hjkmnp-tw-z][-\t ]*){8}$")]
     pub invite: Option<String>,
 }
 
@@ -166,7 +177,9 @@ impl Decision {
 pub struct DecisionBody {
     /// `approved` or `declined`.
     pub decision: Decision,
-    /// What the tower writes back in the book (1 to 2,000 characters).
+    /// What the tower writes back in the book: 1 to 2,000 characters, not counting the
+    /// spaces around it (which are trimmed).
+    #[schema(schema_with = crate::schemas::answer)]
     pub answer: String,
 }
 
@@ -233,14 +246,18 @@ pub struct ParcelUpload {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ParcelRef {
-    /// The file's name as the recipient sees it (1 to 200 characters, no `/`).
+    /// The file's name as the recipient sees it: 1 to 200 characters, not counting the
+    /// spaces around it (which are trimmed), without `/` or `\\`.
+    #[schema(schema_with = crate::schemas::parcel_name)]
     pub name: String,
-    /// The hash `POST /api/v1/parcels` answered.
+    /// The hash `POST /api/v1/parcels` answered: SHA-256, lowercase hex.
+    #[schema(pattern = r"^[0-9a-f]{64}$")]
     pub hash: String,
 }
 
-/// `POST /api/v1/letters`: write a letter and breathe on it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+/// `POST /api/v1/letters`: write a letter and breathe on it. Its schema is written by
+/// hand (`schemas.rs`): a letter needs `to`, `in_reply_to` or both.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SendLetter {
     /// The recipient's account name. For a reply, may be left out: it goes to the
@@ -382,13 +399,18 @@ pub struct SummonPermissions {
 #[serde(deny_unknown_fields)]
 pub struct SummonBody {
     /// Whom to summon (account name).
+    #[schema(min_length = 1, max_length = 32, pattern = r"^[A-Za-z0-9._-]{1,32}$")]
     pub to: String,
-    /// Where the summoner is (required: the summons carries the exact position).
+    /// Where the summoner is (required: the summons carries the exact position), degrees
+    /// in [-90, 90].
+    #[schema(minimum = -90, maximum = 90)]
     pub lat: f64,
-    /// Longitude.
+    /// Longitude, degrees in [-180, 180].
+    #[schema(minimum = -180, maximum = 180)]
     pub lon: f64,
-    /// Radius of uncertainty, metres.
+    /// Radius of uncertainty, metres, 0 to 1,000,000.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 0, maximum = 1_000_000)]
     pub accuracy_m: Option<f64>,
 }
 

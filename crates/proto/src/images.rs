@@ -60,8 +60,10 @@ pub struct CameraConsent {
 #[serde(deny_unknown_fields)]
 pub struct NewMemory {
     /// My id for it, so a retry is stored once (1 to 64 characters).
+    #[schema(min_length = 1, max_length = 64)]
     pub id: String,
-    /// The words (1 to 10,000 characters).
+    /// The words: 1 to 10,000 characters, not all of them spaces.
+    #[schema(schema_with = crate::schemas::memory_body)]
     pub body: String,
 }
 

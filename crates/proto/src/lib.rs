@@ -6,6 +6,8 @@
 //! - [`link`]: the frames of the live link (`/api/v1/link`, a WebSocket).
 //! - [`places`]: places and the meeting point (the Needle).
 //! - [`problem`]: RFC 9457 problem details, the shape of every HTTP error.
+//! - [`schemas`]: the JSON Schemas a derive cannot say (bodies whose fields depend on each
+//!   other, trimmed texts, names), for the OpenAPI document.
 //!
 //! Timestamps are RFC 3339 strings; distances are metres; bearings are degrees clockwise
 //! from true north. Field names are snake_case.
@@ -18,6 +20,7 @@ pub mod images;
 pub mod link;
 pub mod places;
 pub mod problem;
+pub mod schemas;
 pub mod text;
 
 pub use api::*;

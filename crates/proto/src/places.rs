@@ -12,10 +12,13 @@ use crate::api::LatLon;
 #[serde(deny_unknown_fields)]
 pub struct PlaceInput {
     /// Latitude of the centre, degrees in [-90, 90].
+    #[schema(minimum = -90, maximum = 90)]
     pub lat: f64,
     /// Longitude of the centre, degrees in [-180, 180].
+    #[schema(minimum = -180, maximum = 180)]
     pub lon: f64,
     /// Radius, metres, 10 to 50,000.
+    #[schema(minimum = 10, maximum = 50_000)]
     pub radius_m: f64,
 }
 
@@ -105,8 +108,9 @@ pub struct MeetingView {
 }
 
 /// `PUT /api/v1/bond/meeting`: pin the meeting point to one of your places or to a
-/// point. Exactly one of `place` or `lat` + `lon`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+/// point. Exactly one of `place` or `lat` + `lon`, so its schema is written by hand
+/// (`schemas.rs`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PinMeeting {
     /// The name of one of your places.

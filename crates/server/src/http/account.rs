@@ -14,6 +14,7 @@ use haurach_proto::{
 };
 use haurach_store::{AccountRecord, Store};
 use serde::Deserialize;
+use utoipa::IntoParams;
 
 use super::client::ClientAddr;
 use super::extract::Caller;
@@ -45,6 +46,18 @@ pub(crate) fn account_view(a: &AccountRecord) -> Account {
     }
 }
 
+/// Log in: a bearer token.
+#[utoipa::path(
+    post,
+    path = "/api/v1/sessions",
+    tag = "accounts",
+    request_body = Credentials,
+    responses(
+        (status = 200, description = "logged in", body = Session),
+        (status = 401, description = "`unauthorized`: wrong name or password"),
+        (status = 429, description = "`too_many_attempts`: too many failed logins from this address, or for this name from it (Retry-After says when)"),
+    )
+)]
 pub(crate) async fn create_session<S: Store, B: Bus>(
     State(app): State<AppState<S, B>>,
     from: ClientAddr,
@@ -71,6 +84,17 @@ pub(crate) async fn create_session<S: Store, B: Bus>(
     }))
 }
 
+/// Who this token belongs to.
+#[utoipa::path(
+    get,
+    path = "/api/v1/me",
+    tag = "accounts",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "the caller", body = Me),
+        (status = 403, description = "`awaiting_tower`, `application_declined`: not a citizen (yet)"),
+    )
+)]
 pub(crate) async fn me<S: Store, B: Bus>(
     State(app): State<AppState<S, B>>,
     caller: Caller,
@@ -132,6 +156,19 @@ pub fn fix_of(update: &PositionUpdate, now_ms: i64) -> Result<Fix, ApiError> {
     })
 }
 
+/// Report where I am.
+#[utoipa::path(
+    put,
+    path = "/api/v1/me/position",
+    tag = "accounts",
+    security(("bearer" = [])),
+    request_body = PositionUpdate,
+    responses(
+        (status = 204, description = "stored, and the partner told"),
+        (status = 403, description = "`awaiting_tower`, `application_declined`: not a citizen (yet)"),
+        (status = 422, description = "`invalid_position`: `at` is more than a minute in the future"),
+    )
+)]
 pub(crate) async fn put_position<S: Store, B: Bus>(
     State(app): State<AppState<S, B>>,
     caller: Caller,
@@ -143,6 +180,18 @@ pub(crate) async fn put_position<S: Store, B: Bus>(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Make an invite code for my partner (valid 24 hours).
+#[utoipa::path(
+    post,
+    path = "/api/v1/bond/invites",
+    tag = "bond",
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "the code", body = Invite),
+        (status = 403, description = "`awaiting_tower`, `application_declined`: not a citizen (yet)"),
+        (status = 409, description = "`already_bonded`: end the bond first"),
+    )
+)]
 pub(crate) async fn create_invite<S: Store, B: Bus>(
     State(app): State<AppState<S, B>>,
     caller: Caller,
@@ -157,6 +206,22 @@ pub(crate) async fn create_invite<S: Store, B: Bus>(
     ))
 }
 
+/// Accept my partner's invite: the bond is made.
+#[utoipa::path(
+    post,
+    path = "/api/v1/bond",
+    tag = "bond",
+    security(("bearer" = [])),
+    request_body = AcceptInvite,
+    responses(
+        (status = 201, description = "bonded", body = haurach_proto::BondView),
+        (status = 403, description = "`awaiting_tower`, `application_declined`: not a citizen (yet)"),
+        (status = 404, description = "`invite_not_found`, `invite_expired`"),
+        (status = 409, description = "`already_bonded`, `partner_bonded`"),
+        (status = 422, description = "`own_invite`: give it to your partner to accept"),
+        (status = 429, description = "`too_many_attempts`: too many invite codes tried lately (Retry-After says when)"),
+    )
+)]
 pub(crate) async fn accept_invite<S: Store, B: Bus>(
     State(app): State<AppState<S, B>>,
     caller: Caller,
@@ -176,6 +241,18 @@ pub(crate) async fn accept_invite<S: Store, B: Bus>(
     Ok((StatusCode::CREATED, Json(view)))
 }
 
+/// The bond as I see it: tiers, the pull, contact, raised alarms.
+#[utoipa::path(
+    get,
+    path = "/api/v1/bond",
+    tag = "bond",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "the bond", body = haurach_proto::BondView),
+        (status = 403, description = "`awaiting_tower`, `application_declined`: not a citizen (yet)"),
+        (status = 404, description = "`not_bonded`"),
+    )
+)]
 pub(crate) async fn get_bond<S: Store, B: Bus>(
     State(app): State<AppState<S, B>>,
     caller: Caller,
@@ -192,6 +269,18 @@ pub(crate) async fn get_bond<S: Store, B: Bus>(
         })
 }
 
+/// End the bond; both partners are told.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/bond",
+    tag = "bond",
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "ended"),
+        (status = 403, description = "`awaiting_tower`, `application_declined`: not a citizen (yet)"),
+        (status = 404, description = "`not_bonded`"),
+    )
+)]
 pub(crate) async fn end_bond<S: Store, B: Bus>(
     State(app): State<AppState<S, B>>,
     caller: Caller,
@@ -200,6 +289,21 @@ pub(crate) async fn end_bond<S: Store, B: Bus>(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Send a message (voice, feeling or alarm) through the tier it needs.
+#[utoipa::path(
+    post,
+    path = "/api/v1/bond/messages",
+    tag = "bond",
+    security(("bearer" = [])),
+    request_body = SendMessage,
+    responses(
+        (status = 201, description = "stored, and both partners told", body = haurach_proto::Message),
+        (status = 200, description = "a retry with the id of a stored message: that message, not stored twice", body = haurach_proto::Message),
+        (status = 403, description = "`tier_closed` (with the tier, its range and the distance); `awaiting_tower`, `application_declined`"),
+        (status = 404, description = "`not_bonded`"),
+        (status = 409, description = "`message_id_reused`: a different message was sent with this id"),
+    )
+)]
 pub(crate) async fn send_message<S: Store, B: Bus>(
     State(app): State<AppState<S, B>>,
     caller: Caller,
@@ -218,12 +322,17 @@ pub(crate) async fn send_message<S: Store, B: Bus>(
 }
 
 /// `?after=SEQ&limit=N` of `GET /api/v1/bond/messages`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct MessagesQuery {
+    /// The messages after this sequence number (0, the default: from the first); a whole
+    /// number of 64 bits.
     #[serde(default)]
     after: i64,
+    /// At most this many, 1 to 500 (100 by default).
     #[serde(default = "default_limit")]
+    #[param(minimum = 1, maximum = 500)]
     limit: u32,
 }
 
@@ -231,6 +340,21 @@ fn default_limit() -> u32 {
     100
 }
 
+/// The bond's messages after a sequence number, in order.
+#[utoipa::path(
+    get,
+    path = "/api/v1/bond/messages",
+    tag = "bond",
+    security(("bearer" = [])),
+    params(MessagesQuery),
+    responses(
+        (status = 200, description = "a page of messages", body = MessagePage),
+        (status = 400, description = "`invalid_query`: an unknown parameter, or one that is not a number"),
+        (status = 403, description = "`awaiting_tower`, `application_declined`: not a citizen (yet)"),
+        (status = 404, description = "`not_bonded`"),
+        (status = 422, description = "`invalid_limit`"),
+    )
+)]
 pub(crate) async fn list_messages<S: Store, B: Bus>(
     State(app): State<AppState<S, B>>,
     caller: Caller,
@@ -245,6 +369,21 @@ pub(crate) async fn list_messages<S: Store, B: Bus>(
     Ok(Json(MessagePage { messages, more }))
 }
 
+/// Acknowledge my partner's alarm: it stops ringing for both.
+#[utoipa::path(
+    post,
+    path = "/api/v1/bond/alarms/{seq}/ack",
+    tag = "bond",
+    security(("bearer" = [])),
+    params(("seq" = i64, Path, minimum = 1, description = "the alarm's sequence number")),
+    responses(
+        (status = 200, description = "the alarm, acknowledged", body = haurach_proto::Message),
+        (status = 400, description = "`invalid_path`: the sequence number is not a whole number of 64 bits"),
+        (status = 403, description = "`awaiting_tower`, `application_declined`: not a citizen (yet)"),
+        (status = 404, description = "`not_bonded`, `alarm_not_found`"),
+        (status = 409, description = "`own_alarm`: only the partner acknowledges an alarm"),
+    )
+)]
 pub(crate) async fn acknowledge_alarm<S: Store, B: Bus>(
     State(app): State<AppState<S, B>>,
     caller: Caller,

@@ -13,6 +13,16 @@ use crate::bus::Bus;
 use crate::error::ApiError;
 
 /// `GET /api/v1/me/camera`: whether you allow your partner glimpses and sight.
+#[utoipa::path(
+    get,
+    path = "/api/v1/me/camera",
+    tag = "pictures",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "whether I allow it", body = CameraConsent),
+        (status = 403, description = "`awaiting_tower`, `application_declined`: not a citizen (yet)"),
+    )
+)]
 pub async fn get_camera<S: Store, B: Bus>(
     State(app): State<AppState<S, B>>,
     caller: Caller,
@@ -27,6 +37,17 @@ pub async fn get_camera<S: Store, B: Bus>(
 
 /// `PUT /api/v1/me/camera`: allow or refuse your camera (committed first; refusing
 /// drops a glimpse asked and stops the sight at once).
+#[utoipa::path(
+    put,
+    path = "/api/v1/me/camera",
+    tag = "pictures",
+    security(("bearer" = [])),
+    request_body = CameraConsent,
+    responses(
+        (status = 200, description = "stored", body = CameraConsent),
+        (status = 403, description = "`awaiting_tower`, `application_declined`: not a citizen (yet)"),
+    )
+)]
 pub async fn put_camera<S: Store, B: Bus>(
     State(app): State<AppState<S, B>>,
     caller: Caller,

@@ -8,8 +8,8 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use haurach_proto::{
-    Arrival, ArrivalList, DecisionBody, GateBook, GateInfo, GateInvite, GateMode, Registration,
-    Standing,
+    Account, Arrival, ArrivalList, DecisionBody, GateBook, GateInfo, GateInvite, GateMode,
+    Registration, Standing,
 };
 
 use super::account::account_view;
@@ -75,6 +75,21 @@ fn clean_book(book: GateBook) -> Result<GateBook, ApiError> {
 
 /// `POST /api/v1/accounts`: through the gate. 201 with the account for a citizen (or the
 /// tower, for the first account); 202 with the page of the book for an applicant.
+#[utoipa::path(
+    post,
+    path = "/api/v1/accounts",
+    tag = "gate",
+    request_body = Registration,
+    responses(
+        (status = 201, description = "a citizen (open gate, an invite code, or the first account, which is the tower's)", body = Account),
+        (status = 202, description = "an application, gone to the tower: the newcomer's page of the book", body = Arrival),
+        (status = 403, description = "`invite_required`: this gate lets people in by invitation only"),
+        (status = 404, description = "`no_such_invite`, `invite_expired`"),
+        (status = 409, description = "`name_taken`"),
+        (status = 422, description = "`book_required`: an application gate needs `book.name`; `invalid_name`, `invalid_password`, `invalid_book`, `invalid_code`, `bidi_control`"),
+        (status = 429, description = "`too_many_registrations`: registrations_per_hour from this address (Retry-After says when)"),
+    )
+)]
 pub async fn register<S: Store, B: Bus>(
     State(app): State<AppState<S, B>>,
     from: ClientAddr,
@@ -152,6 +167,12 @@ pub async fn register<S: Store, B: Bus>(
 }
 
 /// `GET /api/v1/gate`: the gate's mode, for a client choosing what form to show.
+#[utoipa::path(
+    get,
+    path = "/api/v1/gate",
+    tag = "gate",
+    responses((status = 200, description = "the gate", body = GateInfo))
+)]
 pub async fn info<S: Store, B: Bus>(
     State(app): State<AppState<S, B>>,
 ) -> Result<Json<GateInfo>, ApiError> {
@@ -163,6 +184,16 @@ pub async fn info<S: Store, B: Bus>(
 
 /// `GET /api/v1/gate/me`: the caller's page of the book, with the tower's answer once
 /// given. Open to applicants.
+#[utoipa::path(
+    get,
+    path = "/api/v1/gate/me",
+    tag = "gate",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "the caller's page of the book", body = Arrival),
+        (status = 404, description = "`no_arrival`: an account older than the book"),
+    )
+)]
 pub async fn my_arrival<S: Store, B: Bus>(
     State(app): State<AppState<S, B>>,
     visitor: Visitor,
@@ -183,6 +214,14 @@ pub async fn my_arrival<S: Store, B: Bus>(
 }
 
 /// `DELETE /api/v1/sessions/current` for anyone, applicants included.
+#[utoipa::path(
+    delete,
+    summary = "Log out: revoke this token (applicants too).",
+    path = "/api/v1/sessions/current",
+    tag = "accounts",
+    security(("bearer" = [])),
+    responses((status = 204, description = "logged out: the token, and the links opened with it, are closed"))
+)]
 pub async fn logout<S: Store, B: Bus>(
     State(app): State<AppState<S, B>>,
     visitor: Visitor,
@@ -199,6 +238,16 @@ pub async fn logout<S: Store, B: Bus>(
 }
 
 /// `GET /api/v1/gate/queue`: applications waiting for the tower.
+#[utoipa::path(
+    get,
+    path = "/api/v1/gate/queue",
+    tag = "gate",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "the applications waiting, oldest first", body = ArrivalList),
+        (status = 403, description = "`tower_only`; `awaiting_tower`, `application_declined`"),
+    )
+)]
 pub async fn queue<S: Store, B: Bus>(
     State(app): State<AppState<S, B>>,
     _tower: Tower,
@@ -211,6 +260,21 @@ pub async fn queue<S: Store, B: Bus>(
 
 /// `POST /api/v1/gate/applications/{name}/decision`: approve or decline, with a written
 /// answer the applicant reads in their book.
+#[utoipa::path(
+    post,
+    path = "/api/v1/gate/applications/{name}/decision",
+    tag = "gate",
+    security(("bearer" = [])),
+    params(("name" = inline(haurach_proto::schemas::AccountName), Path, description = "the applicant's account name")),
+    request_body = DecisionBody,
+    responses(
+        (status = 200, description = "the page of the book, answered", body = Arrival),
+        (status = 403, description = "`tower_only`; `awaiting_tower`, `application_declined`"),
+        (status = 404, description = "`no_such_application`"),
+        (status = 409, description = "`already_decided`"),
+        (status = 422, description = "`invalid_answer`"),
+    )
+)]
 pub async fn decide<S: Store, B: Bus>(
     State(app): State<AppState<S, B>>,
     Tower(tower): Tower,
@@ -237,6 +301,16 @@ pub async fn decide<S: Store, B: Bus>(
 }
 
 /// `GET /api/v1/gate/register`: every arrival, oldest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/gate/register",
+    tag = "gate",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "every arrival, oldest first", body = ArrivalList),
+        (status = 403, description = "`tower_only`; `awaiting_tower`, `application_declined`"),
+    )
+)]
 pub async fn register_json<S: Store, B: Bus>(
     State(app): State<AppState<S, B>>,
     _tower: Tower,
@@ -248,6 +322,16 @@ pub async fn register_json<S: Store, B: Bus>(
 }
 
 /// `GET /api/v1/gate/register.csv`: the register as CSV (RFC 4180), for a spreadsheet.
+#[utoipa::path(
+    get,
+    path = "/api/v1/gate/register.csv",
+    tag = "gate",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "every arrival, oldest first, as RFC 4180 CSV with a header line", body = String, content_type = "text/csv"),
+        (status = 403, description = "`tower_only`; `awaiting_tower`, `application_declined`"),
+    )
+)]
 pub async fn register_csv<S: Store, B: Bus>(
     State(app): State<AppState<S, B>>,
     _tower: Tower,
@@ -345,6 +429,16 @@ fn defuse_formula(mut text: String) -> String {
 }
 
 /// `POST /api/v1/gate/invites`: a code that lets one person through an invite-only gate.
+#[utoipa::path(
+    post,
+    path = "/api/v1/gate/invites",
+    tag = "gate",
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "the code", body = GateInvite),
+        (status = 403, description = "`awaiting_tower`, `application_declined`: not a citizen (yet)"),
+    )
+)]
 pub async fn create_gate_invite<S: Store, B: Bus>(
     State(app): State<AppState<S, B>>,
     caller: Caller,

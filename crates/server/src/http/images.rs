@@ -32,6 +32,7 @@ use axum::response::{IntoResponse, Response};
 use haurach_proto::{ImageList, ImageView};
 use haurach_store::Store;
 use serde::Deserialize;
+use utoipa::IntoParams;
 use uuid::Uuid;
 
 use super::extract::Caller;
@@ -40,20 +41,49 @@ use crate::bus::Bus;
 use crate::error::ApiError;
 
 /// `?id=CLIENT_ID` of an upload.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct UploadQuery {
+    /// The sender's id for the picture (1 to 64 characters): a retry with the same id is
+    /// not stored twice.
+    #[param(min_length = 1, max_length = 64)]
     id: String,
 }
 
 /// `?side=N` of a picture.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct PictureQuery {
+    /// The longest side wanted, pixels (never sharper than the caller may see): a whole
+    /// number of 32 bits, which OpenAPI's `int32` (signed) is not.
+    #[param(value_type = Option<u64>, maximum = 4_294_967_295u64)]
     side: Option<u32>,
 }
 
 /// `POST /api/v1/bond/images?id=CLIENT_ID`: send a picture (201; 200 for a retry).
+#[utoipa::path(
+    post,
+    path = "/api/v1/bond/images",
+    tag = "pictures",
+    security(("bearer" = [])),
+    params(UploadQuery),
+    request_body(description = "the picture's bytes: a JPEG, PNG or WebP (max_image_bytes, max_image_megapixels)", content((inline(haurach_proto::schemas::RawBytes) = "image/jpeg"), (inline(haurach_proto::schemas::RawBytes) = "image/png"), (inline(haurach_proto::schemas::RawBytes) = "image/webp"))),
+    responses(
+        (status = 201, description = "stored without its metadata; its message follows to both partners", body = ImageView),
+        (status = 200, description = "a retry with the id of a stored picture: that picture, not stored twice", body = ImageView),
+        (status = 400, description = "`invalid_query`: no ?id=; `image_required`: an empty body; `unreadable_body`"),
+        (status = 403, description = "`tier_closed` (images); `awaiting_tower`, `application_declined`"),
+        (status = 404, description = "`not_bonded`"),
+        (status = 409, description = "`message_id_reused`"),
+        (status = 413, description = "`image_too_large`: over max_image_bytes; `picture_quota_exceeded`: over picture_quota_bytes"),
+        (status = 415, description = "`unsupported_image_type`: not a JPEG, PNG or WebP"),
+        (status = 422, description = "`too_many_pixels`, `too_compressed`, `corrupt_image`, `invalid_message_id`"),
+        (status = 429, description = "`picture_budget_spent`: your pictures took their decoding time lately (Retry-After says when)"),
+        (status = 503, description = "`pictures_busy`: too many pictures wait to be decoded (Retry-After says when)"),
+    )
+)]
 pub(crate) async fn upload<S: Store, B: Bus>(
     State(app): State<AppState<S, B>>,
     caller: Caller,
@@ -88,6 +118,18 @@ pub(crate) async fn upload<S: Store, B: Bus>(
 }
 
 /// `GET /api/v1/bond/images`.
+#[utoipa::path(
+    get,
+    summary = "The bond's pictures, oldest first.",
+    path = "/api/v1/bond/images",
+    tag = "pictures",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "the bond's pictures, oldest first", body = ImageList),
+        (status = 403, description = "`awaiting_tower`, `application_declined`: not a citizen (yet)"),
+        (status = 404, description = "`not_bonded`"),
+    )
+)]
 pub(crate) async fn list<S: Store, B: Bus>(
     State(app): State<AppState<S, B>>,
     caller: Caller,
@@ -102,6 +144,20 @@ fn image_id(id: Result<UrlPath<Uuid>, PathRejection>) -> Option<Uuid> {
 
 /// `GET /api/v1/bond/images/{id}/picture?side=N`: the picture as sharp as the caller may
 /// see it now.
+#[utoipa::path(
+    get,
+    path = "/api/v1/bond/images/{id}/picture",
+    tag = "pictures",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "the picture's id"), PictureQuery),
+    responses(
+        (status = 200, description = "the picture, as sharp as the caller may see it now", content((inline(haurach_proto::schemas::RawBytes) = "image/jpeg"), (inline(haurach_proto::schemas::RawBytes) = "image/png"), (inline(haurach_proto::schemas::RawBytes) = "image/webp")),
+            headers(("haurach-side" = u32, description = "the longest side of this rendition, pixels"))),
+        (status = 400, description = "`invalid_query`: side is not a whole number"),
+        (status = 403, description = "`awaiting_tower`, `application_declined`: not a citizen (yet)"),
+        (status = 404, description = "`not_bonded`, `no_such_image`"),
+    )
+)]
 pub(crate) async fn picture<S: Store, B: Bus>(
     State(app): State<AppState<S, B>>,
     caller: Caller,
@@ -129,6 +185,18 @@ pub(crate) async fn picture<S: Store, B: Bus>(
 }
 
 /// `GET /api/v1/bond/images/{id}/original`: the sender's own original.
+#[utoipa::path(
+    get,
+    path = "/api/v1/bond/images/{id}/original",
+    tag = "pictures",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "the picture's id")),
+    responses(
+        (status = 200, description = "the original, metadata and all", content((inline(haurach_proto::schemas::RawBytes) = "image/jpeg"), (inline(haurach_proto::schemas::RawBytes) = "image/png"), (inline(haurach_proto::schemas::RawBytes) = "image/webp"))),
+        (status = 403, description = "`not_your_original`: only its sender; `awaiting_tower`, `application_declined`"),
+        (status = 404, description = "`not_bonded`, `no_such_image`"),
+    )
+)]
 pub(crate) async fn original<S: Store, B: Bus>(
     State(app): State<AppState<S, B>>,
     caller: Caller,

@@ -13,6 +13,7 @@ use haurach_proto::{
     Letter, LetterList, LetterState, Parcel, ParcelUpload, SendLetter, ServerFrame,
 };
 use serde::Deserialize;
+use utoipa::IntoParams;
 use uuid::Uuid;
 
 use super::extract::Caller;
@@ -72,6 +73,19 @@ fn letter_id(path: Result<Path<Uuid>, PathRejection>) -> Result<LetterId, ApiErr
 }
 
 /// `POST /api/v1/parcels`: the request body is the file. Durable (fsynced) before 201.
+#[utoipa::path(
+    post,
+    path = "/api/v1/parcels",
+    tag = "letters",
+    security(("bearer" = [])),
+    request_body(content = inline(haurach_proto::schemas::RawBytes), content_type = "application/octet-stream", description = "the file's bytes, any type"),
+    responses(
+        (status = 201, description = "stored, synced to disk, ready to attach by its hash", body = ParcelUpload),
+        (status = 400, description = "`parcel_required`: an empty body; `unreadable_body`: the body broke off"),
+        (status = 403, description = "`awaiting_tower`, `application_declined`: not a citizen (yet)"),
+        (status = 413, description = "`parcel_too_large` (max_parcel_bytes), `parcel_quota_exceeded` (parcel_quota_bytes)"),
+    )
+)]
 pub async fn upload<S: Store, B: Bus>(
     State(app): State<AppState<S, B>>,
     caller: Caller,
@@ -111,6 +125,14 @@ pub async fn upload<S: Store, B: Bus>(
             BlobError::Body(why) => ApiError::bad_request("unreadable_body", why),
             BlobError::Io(e) => ApiError::internal(e),
         })?;
+    // A parcel with nothing in it is a client that forgot the file (hardening finding 10:
+    // it was stored); like a picture, it is refused.
+    if blob.size == 0 {
+        return Err(ApiError::bad_request(
+            "parcel_required",
+            "send the file's bytes as the request body",
+        ));
+    }
     app.hub
         .store
         .record_upload(
@@ -150,6 +172,23 @@ fn quota_exceeded(used: u64, quota: u64) -> ApiError {
 
 /// `POST /api/v1/letters`: breathe on a letter. 201 once committed (200 for a retry
 /// with the same id); the recipient's links are told at once.
+#[utoipa::path(
+    post,
+    path = "/api/v1/letters",
+    tag = "letters",
+    security(("bearer" = [])),
+    request_body = SendLetter,
+    responses(
+        (status = 201, description = "committed, and in the recipient's hands", body = Letter),
+        (status = 200, description = "a retry with the id of a letter sent already: that letter, not sent twice", body = Letter),
+        (status = 403, description = "`awaiting_tower`, `application_declined`: not a citizen (yet)"),
+        (status = 404, description = "`no_such_citizen` (to), `no_such_letter` (in_reply_to)"),
+        (status = 409, description = "`id_reused`: a different letter was sent under this id"),
+        (status = 413, description = "`letter_too_long`, `parcel_too_large`"),
+        (status = 422, description = "`unknown_parcel`: a parcel must be uploaded first by the sender; `own_letter`; `too_many_parcels`, `invalid_parcel_name`, `bidi_control`, `empty_letter`, `invalid_id`, `recipient_required`"),
+        (status = 429, description = "`letter_quota_exceeded`: letters_per_day in 24 hours"),
+    )
+)]
 pub async fn send<S: Store, B: Bus>(
     State(app): State<AppState<S, B>>,
     caller: Caller,
@@ -256,22 +295,53 @@ fn publish_receipts<B: Bus>(bus: &B, letters: &[LetterRecord]) {
 }
 
 /// `?box=inbox|sent&limit=N` of `GET /api/v1/letters`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// `inbox` (the default: the letters in your hands; listing them delivers them) or
+    /// `sent` (those you wrote).
     #[serde(default, rename = "box")]
+    #[param(schema_with = letter_box)]
     which: Option<String>,
+    /// At most this many, 1 to 500 (100 by default), newest first.
     #[serde(default)]
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
     /// The next page: letters older than this one.
     #[serde(default)]
     before: Option<Uuid>,
 }
 
+/// The schema of `?box=`.
+fn letter_box() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(["inbox", "sent"]))
+        .description(Some(
+            "inbox (the default: the letters in your hands; listing them delivers them) or \
+             sent (those you wrote)",
+        ))
+        .build()
+}
+
 /// `GET /api/v1/letters?box=inbox|sent`: the letters in your hands (inbox, the default)
 /// or those you wrote (sent), newest first, a page at a time (`limit`, then
 /// `?before=` the answer's `next`). Listing the inbox is delivery: senders get their
 /// delivered receipts for the letters of each page listed.
+#[utoipa::path(
+    get,
+    path = "/api/v1/letters",
+    tag = "letters",
+    security(("bearer" = [])),
+    params(ListQuery),
+    responses(
+        (status = 200, description = "the letters, newest first", body = LetterList),
+        (status = 400, description = "`invalid_query`: an unknown parameter, or a limit that is not a number"),
+        (status = 403, description = "`awaiting_tower`, `application_declined`: not a citizen (yet)"),
+        (status = 422, description = "`invalid_box`, `invalid_limit`"),
+    )
+)]
 pub async fn list<S: Store, B: Bus>(
     State(app): State<AppState<S, B>>,
     caller: Caller,
@@ -324,6 +394,19 @@ pub async fn list<S: Store, B: Bus>(
 }
 
 /// `GET /api/v1/letters/{id}`: one of your letters (sealed until read, for the recipient).
+#[utoipa::path(
+    get,
+    path = "/api/v1/letters/{id}",
+    tag = "letters",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "the letter's id")),
+    responses(
+        (status = 200, description = "the letter (its words sealed until read, for its recipient)", body = Letter),
+        (status = 400, description = "`invalid_path`: the id is not a UUID"),
+        (status = 403, description = "`awaiting_tower`, `application_declined`: not a citizen (yet)"),
+        (status = 404, description = "`no_such_letter` among yours"),
+    )
+)]
 pub async fn one<S: Store, B: Bus>(
     State(app): State<AppState<S, B>>,
     caller: Caller,
@@ -377,6 +460,20 @@ async fn move_letter<S: Store, B: Bus>(
 
 /// `POST /api/v1/letters/{id}/read`: open a letter in your hands; the sender gets a read
 /// receipt. 409 `letter_moved` when it was read or returned already.
+#[utoipa::path(
+    post,
+    path = "/api/v1/letters/{id}/read",
+    tag = "letters",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "the letter's id")),
+    responses(
+        (status = 200, description = "the letter, read: its sender gets a read receipt", body = Letter),
+        (status = 400, description = "`invalid_path`: the id is not a UUID"),
+        (status = 403, description = "`awaiting_tower`, `application_declined`: not a citizen (yet)"),
+        (status = 404, description = "`no_such_letter` among yours"),
+        (status = 409, description = "`letter_moved`: read or returned already"),
+    )
+)]
 pub async fn read<S: Store, B: Bus>(
     State(app): State<AppState<S, B>>,
     caller: Caller,
@@ -387,6 +484,20 @@ pub async fn read<S: Store, B: Bus>(
 
 /// `POST /api/v1/letters/{id}/return`: send an unopened letter (and its parcels) back to
 /// where it came from. 409 `letter_moved` when it was read or returned already.
+#[utoipa::path(
+    post,
+    path = "/api/v1/letters/{id}/return",
+    tag = "letters",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "the letter's id")),
+    responses(
+        (status = 200, description = "the letter, back in its sender's hands", body = Letter),
+        (status = 400, description = "`invalid_path`: the id is not a UUID"),
+        (status = 403, description = "`awaiting_tower`, `application_declined`: not a citizen (yet)"),
+        (status = 404, description = "`no_such_letter` among yours"),
+        (status = 409, description = "`letter_moved`: read or returned already"),
+    )
+)]
 pub async fn return_to_sender<S: Store, B: Bus>(
     State(app): State<AppState<S, B>>,
     caller: Caller,
@@ -397,6 +508,19 @@ pub async fn return_to_sender<S: Store, B: Bus>(
 
 /// `GET /api/v1/letters/threads/{id}`: the letters of a thread you are party to, oldest
 /// first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/letters/threads/{id}",
+    tag = "letters",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "the letter's id")),
+    responses(
+        (status = 200, description = "the letters of the thread, oldest first", body = LetterList),
+        (status = 400, description = "`invalid_path`: the id is not a UUID"),
+        (status = 403, description = "`awaiting_tower`, `application_declined`: not a citizen (yet)"),
+        (status = 404, description = "`no_such_letter` among yours"),
+    )
+)]
 pub async fn thread<S: Store, B: Bus>(
     State(app): State<AppState<S, B>>,
     caller: Caller,
@@ -418,6 +542,22 @@ pub async fn thread<S: Store, B: Bus>(
 
 /// `GET /api/v1/letters/{id}/parcels/{index}`: a parcel's bytes, for its sender, or for
 /// the recipient once they have read the letter.
+#[utoipa::path(
+    get,
+    path = "/api/v1/letters/{id}/parcels/{index}",
+    tag = "letters",
+    security(("bearer" = [])),
+    params(
+        ("id" = Uuid, Path, description = "the letter's id"),
+        ("index" = u64, Path, maximum = 4_294_967_295u64, description = "the parcel's place in the letter: 0, 1, ... (a whole number of 32 bits)"),
+    ),
+    responses(
+        (status = 200, description = "the parcel's bytes, as an attachment", body = inline(haurach_proto::schemas::RawBytes), content_type = "application/octet-stream"),
+        (status = 400, description = "`invalid_path`: the id is not a UUID, or the index not a whole number"),
+        (status = 403, description = "`letter_sealed`: read the letter first; `awaiting_tower`, `application_declined`"),
+        (status = 404, description = "`no_such_letter`, `no_such_parcel`"),
+    )
+)]
 pub async fn parcel<S: Store, B: Bus>(
     State(app): State<AppState<S, B>>,
     caller: Caller,

@@ -16,6 +16,7 @@ use futures_util::SinkExt as _;
 use haurach_proto::{ClientFrame, ServerFrame};
 use serde::Deserialize;
 use tokio::sync::OwnedSemaphorePermit;
+use utoipa::IntoParams;
 
 use super::account::fix_of;
 use super::extract::Caller;
@@ -27,8 +28,11 @@ use crate::runtime::messages::message_view;
 use haurach_store::{AccountId, Store};
 
 /// `?after=SEQ` (and `?token=`, read by [`Caller`]).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LinkQuery {
+    /// Replay the stored messages after this sequence number (by default, after the last
+    /// one delivered to this account).
     after: Option<i64>,
 }
 
@@ -46,6 +50,22 @@ const REPLAY_PAGE: u32 = 500;
 const WRITE_BATCH: usize = 32;
 
 /// Upgrades to the live link.
+#[utoipa::path(
+    get,
+    path = "/api/v1/link",
+    tag = "bond",
+    security(("bearer" = [])),
+    params(
+        LinkQuery,
+        ("token" = Option<String>, Query, description = "the bearer token, for a client that cannot set headers (a browser's WebSocket)"),
+    ),
+    responses(
+        (status = 101, description = "the live link: a WebSocket of JSON text frames (docs/protocol.md)"),
+        (status = 400, description = "`websocket_expected`: connect with a WebSocket client; `invalid_query`"),
+        (status = 403, description = "`awaiting_tower`, `application_declined`: not a citizen (yet)"),
+        (status = 503, description = "`too_many_links`: max_links are open"),
+    )
+)]
 pub async fn upgrade<S: Store, B: Bus>(
     State(app): State<AppState<S, B>>,
     caller: Caller,

@@ -14,6 +14,18 @@ use crate::bus::Bus;
 use crate::error::ApiError;
 
 /// `GET /api/v1/bond/meeting`.
+#[utoipa::path(
+    get,
+    summary = "Where to meet: suggested (fair to both) or pinned.",
+    path = "/api/v1/bond/meeting",
+    tag = "places",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "where to meet: suggested (fair to both) or pinned, with each one's distance and ETA", body = MeetingView),
+        (status = 403, description = "`awaiting_tower`, `application_declined`: not a citizen (yet)"),
+        (status = 404, description = "`not_bonded`; `meeting_unknown`: both partners need a position, or a pin"),
+    )
+)]
 pub async fn get_meeting<S: Store, B: Bus>(
     State(app): State<AppState<S, B>>,
     caller: Caller,
@@ -23,6 +35,19 @@ pub async fn get_meeting<S: Store, B: Bus>(
 
 /// `PUT /api/v1/bond/meeting`: pin it (committed, then both partners get a `meeting`
 /// frame).
+#[utoipa::path(
+    put,
+    path = "/api/v1/bond/meeting",
+    tag = "places",
+    security(("bearer" = [])),
+    request_body = PinMeeting,
+    responses(
+        (status = 204, description = "pinned; both partners are told"),
+        (status = 403, description = "`awaiting_tower`, `application_declined`: not a citizen (yet)"),
+        (status = 404, description = "`not_bonded`, `place_not_found`"),
+        (status = 422, description = "`invalid_pin`, `invalid_position`, `invalid_place_name`"),
+    )
+)]
 pub async fn pin_meeting<S: Store, B: Bus>(
     State(app): State<AppState<S, B>>,
     caller: Caller,
@@ -34,6 +59,18 @@ pub async fn pin_meeting<S: Store, B: Bus>(
 }
 
 /// `DELETE /api/v1/bond/meeting`: unpin it.
+#[utoipa::path(
+    delete,
+    summary = "Unpin the meeting point: back to the suggestion.",
+    path = "/api/v1/bond/meeting",
+    tag = "places",
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "unpinned: back to the suggestion"),
+        (status = 403, description = "`awaiting_tower`, `application_declined`: not a citizen (yet)"),
+        (status = 404, description = "`not_bonded`"),
+    )
+)]
 pub async fn unpin_meeting<S: Store, B: Bus>(
     State(app): State<AppState<S, B>>,
     caller: Caller,

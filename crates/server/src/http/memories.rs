@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use haurach_proto::{MemoryList, MemoryView, NewMemory};
 use haurach_store::Store;
 use serde::Deserialize;
+use utoipa::IntoParams;
 use uuid::Uuid;
 
 use super::extract::Caller;
@@ -27,6 +28,20 @@ fn created_or_found(new: bool) -> StatusCode {
 }
 
 /// `POST /api/v1/me/memories`: words in your journal.
+#[utoipa::path(
+    post,
+    path = "/api/v1/me/memories",
+    tag = "journals",
+    security(("bearer" = [])),
+    request_body = NewMemory,
+    responses(
+        (status = 201, description = "written", body = MemoryView),
+        (status = 200, description = "a retry with the id of a stored entry: that entry, not stored twice", body = MemoryView),
+        (status = 403, description = "`awaiting_tower`, `application_declined`: not a citizen (yet)"),
+        (status = 409, description = "`memory_id_reused`"),
+        (status = 422, description = "`invalid_memory_id`, `invalid_memory`"),
+    )
+)]
 pub(crate) async fn write<S: Store, B: Bus>(
     State(app): State<AppState<S, B>>,
     caller: Caller,
@@ -38,14 +53,40 @@ pub(crate) async fn write<S: Store, B: Bus>(
 }
 
 /// `?id=CLIENT_ID&caption=...` of a photo.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct PhotoQuery {
+    /// My id for the photo (1 to 64 characters): a retry with the same id is not stored
+    /// twice.
+    #[param(min_length = 1, max_length = 64)]
     id: String,
+    /// Words to go with it.
     caption: Option<String>,
 }
 
 /// `POST /api/v1/me/memories/photos?id=CLIENT_ID`: a photo in your journal.
+#[utoipa::path(
+    post,
+    path = "/api/v1/me/memories/photos",
+    tag = "journals",
+    security(("bearer" = [])),
+    params(PhotoQuery),
+    request_body(description = "the photo's bytes: a JPEG, PNG or WebP, stored without its metadata", content((inline(haurach_proto::schemas::RawBytes) = "image/jpeg"), (inline(haurach_proto::schemas::RawBytes) = "image/png"), (inline(haurach_proto::schemas::RawBytes) = "image/webp"))),
+    responses(
+        (status = 201, description = "written", body = MemoryView),
+        (status = 200, description = "a retry with the id of a stored entry: that entry, not stored twice", body = MemoryView),
+        (status = 400, description = "`invalid_query`: no ?id=; `image_required`: an empty body; `unreadable_body`"),
+        (status = 403, description = "`awaiting_tower`, `application_declined`: not a citizen (yet)"),
+        (status = 404, description = "`not_bonded`: a journal photo waits for a partner"),
+        (status = 409, description = "`memory_id_reused`"),
+        (status = 413, description = "`image_too_large`; `picture_quota_exceeded`: over picture_quota_bytes"),
+        (status = 415, description = "`unsupported_image_type`: not a JPEG, PNG or WebP"),
+        (status = 422, description = "`too_many_pixels`, `too_compressed`, `corrupt_image`, `invalid_memory_id`"),
+        (status = 429, description = "`picture_budget_spent`: your pictures took their decoding time lately (Retry-After says when)"),
+        (status = 503, description = "`pictures_busy`: too many pictures wait to be decoded (Retry-After says when)"),
+    )
+)]
 pub(crate) async fn write_photo<S: Store, B: Bus>(
     State(app): State<AppState<S, B>>,
     caller: Caller,
@@ -77,6 +118,16 @@ pub(crate) async fn write_photo<S: Store, B: Bus>(
 }
 
 /// `GET /api/v1/me/memories`: your journal.
+#[utoipa::path(
+    get,
+    path = "/api/v1/me/memories",
+    tag = "journals",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "my journal, oldest first (opening both journals first when we are together)", body = MemoryList),
+        (status = 403, description = "`awaiting_tower`, `application_declined`: not a citizen (yet)"),
+    )
+)]
 pub(crate) async fn mine<S: Store, B: Bus>(
     State(app): State<AppState<S, B>>,
     caller: Caller,
@@ -85,6 +136,17 @@ pub(crate) async fn mine<S: Store, B: Bus>(
 }
 
 /// `GET /api/v1/bond/memories`: what your partner's journal has opened to you.
+#[utoipa::path(
+    get,
+    path = "/api/v1/bond/memories",
+    tag = "journals",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "my partner's journal as far as it opened to me", body = MemoryList),
+        (status = 403, description = "`awaiting_tower`, `application_declined`: not a citizen (yet)"),
+        (status = 404, description = "`not_bonded`"),
+    )
+)]
 pub(crate) async fn partners<S: Store, B: Bus>(
     State(app): State<AppState<S, B>>,
     caller: Caller,
@@ -93,6 +155,19 @@ pub(crate) async fn partners<S: Store, B: Bus>(
 }
 
 /// `GET /api/v1/memories/{id}/photo`.
+#[utoipa::path(
+    get,
+    summary = "A journal photo: mine, or my partner's once it opened to me.",
+    path = "/api/v1/memories/{id}/photo",
+    tag = "journals",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "the journal entry's id")),
+    responses(
+        (status = 200, description = "the photo: mine, or my partner's once it opened to me", content((inline(haurach_proto::schemas::RawBytes) = "image/jpeg"), (inline(haurach_proto::schemas::RawBytes) = "image/png"), (inline(haurach_proto::schemas::RawBytes) = "image/webp"))),
+        (status = 403, description = "`awaiting_tower`, `application_declined`: not a citizen (yet)"),
+        (status = 404, description = "`no_such_memory` I may see"),
+    )
+)]
 pub(crate) async fn photo<S: Store, B: Bus>(
     State(app): State<AppState<S, B>>,
     caller: Caller,

@@ -1,17 +1,21 @@
-//! The HTTP layer: one route table ([`router`]), the state handlers share ([`App`]), the
-//! extractors ([`extract`]), problems as responses ([`problem`]), and one file of
-//! handlers per feature, which check input and call the [`Hub`](crate::runtime::Hub). The live link
-//! ([`link`]), the OpenAPI document ([`openapi`]) and the web client's files ([`web`])
-//! are here too. Every error leaves as problem+json.
+//! The HTTP layer: one route table ([`api`], which builds the router and the OpenAPI
+//! document alike; [`router`] adds the web client and the layers), the state handlers
+//! share ([`App`]), the extractors ([`extract`]), problems as responses ([`problem`]), and
+//! one file of handlers per feature, which check input and call the
+//! [`Hub`](crate::runtime::Hub). The live link ([`link`]), the OpenAPI document
+//! ([`openapi`]) and the web client's files ([`web`]) are here too. Every error leaves as
+//! problem+json.
 
-use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post, put};
+use axum::routing::get;
+use axum::{Extension, Router};
 use haurach_store::Store;
 use tower_http::set_header::SetResponseHeaderLayer;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
 
 use crate::bus::Bus;
 use crate::error::ApiError;
@@ -45,134 +49,19 @@ pub use state::{App, AppState};
 const PERMISSIONS_POLICY: &str =
     "camera=(self), geolocation=(self), microphone=(), payment=(), usb=()";
 
-/// The router of the whole server: every route, in one table.
+/// The router of the whole server: every route, in one table ([`api`]), plus the web
+/// client's files and the layers every answer passes through.
 pub fn router<S: Store, B: Bus>(app: AppState<S, B>) -> Router {
     let config = &app.hub.config;
     let (max_body, max_image) = (config.max_body_bytes, config.max_image_bytes);
-    Router::new()
-        .route("/healthz", get(healthz::<S, B>))
-        .route("/metrics", get(metrics::<S, B>))
-        .route("/api/v1/openapi.json", get(openapi::document))
-        // A citizen and their bond.
-        .route("/api/v1/accounts", post(gate::register::<S, B>))
-        .route("/api/v1/sessions", post(account::create_session::<S, B>))
-        .route("/api/v1/sessions/current", delete(gate::logout::<S, B>))
-        .route("/api/v1/me", get(account::me::<S, B>))
-        .route("/api/v1/me/position", put(account::put_position::<S, B>))
-        .route("/api/v1/bond/invites", post(account::create_invite::<S, B>))
-        .route(
-            "/api/v1/bond",
-            get(account::get_bond::<S, B>)
-                .post(account::accept_invite::<S, B>)
-                .delete(account::end_bond::<S, B>),
-        )
-        .route(
-            "/api/v1/bond/messages",
-            get(account::list_messages::<S, B>).post(account::send_message::<S, B>),
-        )
-        .route(
-            "/api/v1/bond/alarms/{seq}/ack",
-            post(account::acknowledge_alarm::<S, B>),
-        )
-        .route("/api/v1/link", get(link::upgrade::<S, B>))
-        .route("/owntracks", post(owntracks::post::<S, B>))
-        // Places, the meeting point, the journey.
-        .route("/api/v1/places", get(places::list_places::<S, B>))
-        .route(
-            "/api/v1/places/{name}",
-            put(places::put_place::<S, B>).delete(places::delete_place::<S, B>),
-        )
-        .route(
-            "/api/v1/bond/meeting",
-            get(meeting::get_meeting::<S, B>)
-                .put(meeting::pin_meeting::<S, B>)
-                .delete(meeting::unpin_meeting::<S, B>),
-        )
-        .route("/api/v1/me/journey.gpx", get(journey::journey_gpx::<S, B>))
-        // Pictures, the camera, the journals.
-        .route(
-            "/api/v1/bond/images",
-            get(images::list::<S, B>)
-                .post(images::upload::<S, B>)
-                .layer(DefaultBodyLimit::max(max_image)),
-        )
-        .route(
-            "/api/v1/bond/images/{id}/picture",
-            get(images::picture::<S, B>),
-        )
-        .route(
-            "/api/v1/bond/images/{id}/original",
-            get(images::original::<S, B>),
-        )
-        .route(
-            "/api/v1/me/camera",
-            get(camera::get_camera::<S, B>).put(camera::put_camera::<S, B>),
-        )
-        .route(
-            "/api/v1/me/memories",
-            get(memories::mine::<S, B>).post(memories::write::<S, B>),
-        )
-        .route(
-            "/api/v1/me/memories/photos",
-            post(memories::write_photo::<S, B>).layer(DefaultBodyLimit::max(max_image)),
-        )
-        .route("/api/v1/bond/memories", get(memories::partners::<S, B>))
-        .route("/api/v1/memories/{id}/photo", get(memories::photo::<S, B>))
-        // The city: the gate and the tower, fire-mail, summoning.
-        .route("/api/v1/gate", get(gate::info::<S, B>))
-        .route("/api/v1/gate/me", get(gate::my_arrival::<S, B>))
-        .route("/api/v1/gate/queue", get(gate::queue::<S, B>))
-        .route(
-            "/api/v1/gate/applications/{name}/decision",
-            post(gate::decide::<S, B>),
-        )
-        .route("/api/v1/gate/register", get(gate::register_json::<S, B>))
-        .route("/api/v1/gate/register.csv", get(gate::register_csv::<S, B>))
-        .route(
-            "/api/v1/gate/invites",
-            post(gate::create_gate_invite::<S, B>),
-        )
-        .route(
-            "/api/v1/parcels",
-            // The upload streams to disk and counts its own bytes against
-            // `max_parcel_bytes`; the default body limit is for JSON bodies.
-            post(letters::upload::<S, B>).layer(DefaultBodyLimit::disable()),
-        )
-        .route(
-            "/api/v1/letters",
-            get(letters::list::<S, B>).post(letters::send::<S, B>),
-        )
-        .route("/api/v1/letters/{id}", get(letters::one::<S, B>))
-        .route("/api/v1/letters/{id}/read", post(letters::read::<S, B>))
-        .route(
-            "/api/v1/letters/{id}/return",
-            post(letters::return_to_sender::<S, B>),
-        )
-        .route(
-            "/api/v1/letters/{id}/parcels/{index}",
-            get(letters::parcel::<S, B>),
-        )
-        .route("/api/v1/letters/threads/{id}", get(letters::thread::<S, B>))
-        .route("/api/v1/summons/allowed", get(summons::allowed::<S, B>))
-        .route(
-            "/api/v1/summons/allowed/{name}",
-            put(summons::allow::<S, B>).delete(summons::disallow::<S, B>),
-        )
-        .route(
-            "/api/v1/summons",
-            get(summons::list::<S, B>).post(summons::summon::<S, B>),
-        )
-        .route("/api/v1/summons/{id}", get(summons::one::<S, B>))
-        .route("/api/v1/summons/{id}/accept", post(summons::accept::<S, B>))
-        .route(
-            "/api/v1/summons/{id}/decline",
-            post(summons::decline::<S, B>),
-        )
-        .route("/api/v1/summons/{id}/end", post(summons::end::<S, B>))
-        // The web client.
+    let (api, doc) = api::<S, B>(max_image).split_for_parts();
+    let doc = serde_json::to_vec(&openapi::finish(doc)).expect("the document serialises");
+    api
+        // The web client: files, not part of the API, so not in the document.
         .route("/", get(web::index))
         .route("/assets/{*path}", get(web::asset))
         .fallback(problem::not_found)
+        .layer(Extension(openapi::Document(doc.into())))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(middleware::from_fn_with_state(max_body, problem::no_nul))
         // Every answer, problems and API bodies included: not to be read as another type,
@@ -193,6 +82,76 @@ pub fn router<S: Store, B: Bus>(app: AppState<S, B>) -> Router {
         .with_state(app)
 }
 
+/// Every route of the API, in one table that builds both the router and the OpenAPI
+/// document: `routes!` routes each handler at the path of its `#[utoipa::path]` and adds
+/// that operation to the document ([`openapi`]). The handlers are generic over the
+/// backends; the state's type names them.
+pub fn api<S: Store, B: Bus>(max_image: usize) -> OpenApiRouter<AppState<S, B>> {
+    let pictures = || DefaultBodyLimit::max(max_image);
+    OpenApiRouter::with_openapi(openapi::base())
+        .routes(routes!(healthz))
+        .routes(routes!(metrics))
+        .routes(routes!(openapi::document))
+        // A citizen and their bond.
+        .routes(routes!(gate::register))
+        .routes(routes!(account::create_session))
+        .routes(routes!(gate::logout))
+        .routes(routes!(account::me))
+        .routes(routes!(account::put_position))
+        .routes(routes!(account::create_invite))
+        .routes(routes!(
+            account::get_bond,
+            account::accept_invite,
+            account::end_bond
+        ))
+        .routes(routes!(account::list_messages, account::send_message))
+        .routes(routes!(account::acknowledge_alarm))
+        .routes(routes!(link::upgrade))
+        .routes(routes!(owntracks::post))
+        // Places, the meeting point, the journey.
+        .routes(routes!(places::list_places))
+        .routes(routes!(places::put_place, places::delete_place))
+        .routes(routes!(
+            meeting::get_meeting,
+            meeting::pin_meeting,
+            meeting::unpin_meeting
+        ))
+        .routes(routes!(journey::journey_gpx))
+        // Pictures, the camera, the journals.
+        .routes(routes!(images::list, images::upload).layer(pictures()))
+        .routes(routes!(images::picture))
+        .routes(routes!(images::original))
+        .routes(routes!(camera::get_camera, camera::put_camera))
+        .routes(routes!(memories::mine, memories::write))
+        .routes(routes!(memories::write_photo).layer(pictures()))
+        .routes(routes!(memories::partners))
+        .routes(routes!(memories::photo))
+        // The city: the gate and the tower, fire-mail, summoning.
+        .routes(routes!(gate::info))
+        .routes(routes!(gate::my_arrival))
+        .routes(routes!(gate::queue))
+        .routes(routes!(gate::decide))
+        .routes(routes!(gate::register_json))
+        .routes(routes!(gate::register_csv))
+        .routes(routes!(gate::create_gate_invite))
+        // The upload streams to disk and counts its own bytes against `max_parcel_bytes`;
+        // the default body limit is for JSON bodies.
+        .routes(routes!(letters::upload).layer(DefaultBodyLimit::disable()))
+        .routes(routes!(letters::list, letters::send))
+        .routes(routes!(letters::one))
+        .routes(routes!(letters::read))
+        .routes(routes!(letters::return_to_sender))
+        .routes(routes!(letters::parcel))
+        .routes(routes!(letters::thread))
+        .routes(routes!(summons::allowed))
+        .routes(routes!(summons::allow, summons::disallow))
+        .routes(routes!(summons::list, summons::summon))
+        .routes(routes!(summons::one))
+        .routes(routes!(summons::accept))
+        .routes(routes!(summons::decline))
+        .routes(routes!(summons::end))
+}
+
 async fn count_responses<S: Store, B: Bus>(
     State(app): State<AppState<S, B>>,
     req: Request,
@@ -211,6 +170,16 @@ async fn count_responses<S: Store, B: Bus>(
 
 /// `ok` when this node can store and (with several nodes) reach the others; otherwise
 /// 503 saying which is missing, so a load balancer sends people elsewhere.
+#[utoipa::path(
+    get,
+    summary = "Health: whether this node can store and reach the other nodes.",
+    path = "/healthz",
+    tag = "server",
+    responses(
+        (status = 200, description = "this node can store and reach the other nodes", body = String, content_type = "text/plain", example = "ok\n"),
+        (status = 503, description = "`unhealthy`: the database or the event bus cannot be reached"),
+    )
+)]
 async fn healthz<S: Store, B: Bus>(State(app): State<AppState<S, B>>) -> Response {
     let store = app.hub.store.healthy().await;
     let bus = app.hub.bus.healthy();
@@ -225,6 +194,13 @@ async fn healthz<S: Store, B: Bus>(State(app): State<AppState<S, B>>) -> Respons
     ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unhealthy", missing).into_response()
 }
 
+/// Prometheus metrics.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "server",
+    responses((status = 200, description = "the metrics, in Prometheus' text format", body = String, content_type = "text/plain"))
+)]
 async fn metrics<S: Store, B: Bus>(State(app): State<AppState<S, B>>) -> Response {
     (
         [(

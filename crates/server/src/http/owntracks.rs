@@ -331,6 +331,22 @@ fn friends(view: Option<FriendView>, news: &[haurach_proto::PlaceNews], now_s: i
 }
 
 /// `POST /owntracks`.
+#[utoipa::path(
+    post,
+    summary = "The OwnTracks app's HTTP mode: its messages in, the partner as a friend out.",
+    path = "/owntracks",
+    tag = "owntracks",
+    security(("basic" = [])),
+    request_body(content = inline(haurach_proto::schemas::OwnTracksBody), content_type = "application/json", description = "what the OwnTracks app posts: one message or an array of them; an empty body is ignored"),
+    responses(
+        (status = 200, description = "the partner (and the meeting point) as OwnTracks friends", body = Vec<Object>, content_type = "application/json"),
+        (status = 400, description = "`malformed_json`"),
+        (status = 401, description = "`unauthorized`: no Basic credentials, or wrong ones"),
+        (status = 403, description = "`awaiting_tower`, `application_declined`: not a citizen (yet)"),
+        (status = 422, description = "`owntracks_invalid`: a message lacks what the OwnTracks schema requires; `owntracks_unsupported`: `encrypted`, `cmd`, `request` or an unknown `_type`; `invalid_position`, `invalid_place_name`, `invalid_radius`"),
+        (status = 429, description = "`too_many_attempts`: too many failed logins from this address, or for this name from it (Retry-After says when)"),
+    )
+)]
 pub async fn post<S: Store, B: Bus>(
     State(app): State<AppState<S, B>>,
     from: ClientAddr,

@@ -25,6 +25,17 @@ fn place_name(name: Result<Path<String>, PathRejection>) -> Result<String, ApiEr
 }
 
 /// `GET /api/v1/places`.
+#[utoipa::path(
+    get,
+    summary = "My places and my partner's.",
+    path = "/api/v1/places",
+    tag = "places",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "my places and my partner's (their centres only within sight range)", body = PlacesView),
+        (status = 403, description = "`awaiting_tower`, `application_declined`: not a citizen (yet)"),
+    )
+)]
 pub async fn list_places<S: Store, B: Bus>(
     State(app): State<AppState<S, B>>,
     caller: Caller,
@@ -33,6 +44,21 @@ pub async fn list_places<S: Store, B: Bus>(
 }
 
 /// `PUT /api/v1/places/{name}`: 201 when new, 200 when replaced.
+#[utoipa::path(
+    put,
+    path = "/api/v1/places/{name}",
+    tag = "places",
+    security(("bearer" = [])),
+    params(("name" = inline(haurach_proto::schemas::PlaceName), Path, description = "the place's name (any case)")),
+    request_body = PlaceInput,
+    responses(
+        (status = 201, description = "a new place", body = PlaceView),
+        (status = 200, description = "the place, replaced", body = PlaceView),
+        (status = 403, description = "`awaiting_tower`, `application_declined`: not a citizen (yet)"),
+        (status = 409, description = "`too_many_places`: a person keeps at most 100"),
+        (status = 422, description = "`invalid_place_name`, `bidi_control`, `invalid_position`, `invalid_radius`"),
+    )
+)]
 pub async fn put_place<S: Store, B: Bus>(
     State(app): State<AppState<S, B>>,
     caller: Caller,
@@ -55,6 +81,19 @@ pub async fn put_place<S: Store, B: Bus>(
 }
 
 /// `DELETE /api/v1/places/{name}`.
+#[utoipa::path(
+    delete,
+    summary = "Forget one of my places.",
+    path = "/api/v1/places/{name}",
+    tag = "places",
+    security(("bearer" = [])),
+    params(("name" = inline(haurach_proto::schemas::PlaceName), Path, description = "the place's name (any case)")),
+    responses(
+        (status = 204, description = "forgotten"),
+        (status = 403, description = "`awaiting_tower`, `application_declined`: not a citizen (yet)"),
+        (status = 404, description = "`place_not_found`"),
+    )
+)]
 pub async fn delete_place<S: Store, B: Bus>(
     State(app): State<AppState<S, B>>,
     caller: Caller,

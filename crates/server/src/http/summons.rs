@@ -30,6 +30,16 @@ fn name_path(path: Result<Path<String>, PathRejection>) -> Result<String, ApiErr
 }
 
 /// `GET /api/v1/summons/allowed`: who may summon you.
+#[utoipa::path(
+    get,
+    path = "/api/v1/summons/allowed",
+    tag = "summons",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "who may summon the caller", body = SummonPermissions),
+        (status = 403, description = "`awaiting_tower`, `application_declined`: not a citizen (yet)"),
+    )
+)]
 pub async fn allowed<S: Store, B: Bus>(
     State(app): State<AppState<S, B>>,
     caller: Caller,
@@ -40,6 +50,19 @@ pub async fn allowed<S: Store, B: Bus>(
 }
 
 /// `PUT /api/v1/summons/allowed/{name}`: allow someone to summon you.
+#[utoipa::path(
+    put,
+    path = "/api/v1/summons/allowed/{name}",
+    tag = "summons",
+    security(("bearer" = [])),
+    params(("name" = inline(haurach_proto::schemas::AccountName), Path, description = "the citizen's account name")),
+    responses(
+        (status = 204, description = "they may summon you"),
+        (status = 403, description = "`awaiting_tower`, `application_declined`: not a citizen (yet)"),
+        (status = 404, description = "`no_such_citizen`"),
+        (status = 422, description = "`invalid_name`"),
+    )
+)]
 pub async fn allow<S: Store, B: Bus>(
     State(app): State<AppState<S, B>>,
     caller: Caller,
@@ -54,6 +77,19 @@ pub async fn allow<S: Store, B: Bus>(
 }
 
 /// `DELETE /api/v1/summons/allowed/{name}`: no longer allow someone to summon you.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/summons/allowed/{name}",
+    tag = "summons",
+    security(("bearer" = [])),
+    params(("name" = inline(haurach_proto::schemas::AccountName), Path, description = "the citizen's account name")),
+    responses(
+        (status = 204, description = "they may no longer summon you"),
+        (status = 403, description = "`awaiting_tower`, `application_declined`: not a citizen (yet)"),
+        (status = 404, description = "`no_such_citizen`"),
+        (status = 422, description = "`invalid_name`"),
+    )
+)]
 pub async fn disallow<S: Store, B: Bus>(
     State(app): State<AppState<S, B>>,
     caller: Caller,
@@ -68,6 +104,20 @@ pub async fn disallow<S: Store, B: Bus>(
 }
 
 /// `POST /api/v1/summons`: call someone who allowed it, from where you are.
+#[utoipa::path(
+    post,
+    path = "/api/v1/summons",
+    tag = "summons",
+    security(("bearer" = [])),
+    request_body = SummonBody,
+    responses(
+        (status = 201, description = "calling: the summoned is told", body = Summons),
+        (status = 403, description = "`summons_not_allowed`: they have not allowed you; `awaiting_tower`, `application_declined`"),
+        (status = 404, description = "`no_such_citizen`"),
+        (status = 409, description = "`summons_open`: you are summoning them already"),
+        (status = 422, description = "`own_summons`"),
+    )
+)]
 pub async fn summon<S: Store, B: Bus>(
     State(app): State<AppState<S, B>>,
     caller: Caller,
@@ -83,6 +133,16 @@ pub async fn summon<S: Store, B: Bus>(
 }
 
 /// `GET /api/v1/summons`: the summonses still calling or accepted that you are part of.
+#[utoipa::path(
+    get,
+    path = "/api/v1/summons",
+    tag = "summons",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "the summonses still calling or accepted", body = SummonsList),
+        (status = 403, description = "`awaiting_tower`, `application_declined`: not a citizen (yet)"),
+    )
+)]
 pub async fn list<S: Store, B: Bus>(
     State(app): State<AppState<S, B>>,
     caller: Caller,
@@ -92,6 +152,20 @@ pub async fn list<S: Store, B: Bus>(
 }
 
 /// `GET /api/v1/summons/{id}`.
+#[utoipa::path(
+    get,
+    summary = "One summons.",
+    path = "/api/v1/summons/{id}",
+    tag = "summons",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "the summons' id")),
+    responses(
+        (status = 200, description = "the summons", body = Summons),
+        (status = 400, description = "`invalid_path`: the id is not a UUID"),
+        (status = 403, description = "`awaiting_tower`, `application_declined`: not a citizen (yet)"),
+        (status = 404, description = "`no_such_summons` among yours"),
+    )
+)]
 pub async fn one<S: Store, B: Bus>(
     State(app): State<AppState<S, B>>,
     caller: Caller,
@@ -121,6 +195,20 @@ async fn answer<S: Store, B: Bus>(
 
 /// `POST /api/v1/summons/{id}/accept`: go (only the summoned). From now on both see each
 /// other's exact position until arrival or either ends it.
+#[utoipa::path(
+    post,
+    path = "/api/v1/summons/{id}/accept",
+    tag = "summons",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "the summons' id")),
+    responses(
+        (status = 200, description = "the summons, accepted", body = Summons),
+        (status = 400, description = "`invalid_path`: the id is not a UUID"),
+        (status = 403, description = "`not_summoned`: only the summoned accepts; `awaiting_tower`, `application_declined`"),
+        (status = 404, description = "`no_such_summons` among yours"),
+        (status = 409, description = "`summons_moved`: answered or ended already"),
+    )
+)]
 pub async fn accept<S: Store, B: Bus>(
     State(app): State<AppState<S, B>>,
     caller: Caller,
@@ -130,6 +218,20 @@ pub async fn accept<S: Store, B: Bus>(
 }
 
 /// `POST /api/v1/summons/{id}/decline`: refuse (only the summoned).
+#[utoipa::path(
+    post,
+    path = "/api/v1/summons/{id}/decline",
+    tag = "summons",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "the summons' id")),
+    responses(
+        (status = 200, description = "the summons, declined", body = Summons),
+        (status = 400, description = "`invalid_path`: the id is not a UUID"),
+        (status = 403, description = "`not_summoned`: only the summoned declines; `awaiting_tower`, `application_declined`"),
+        (status = 404, description = "`no_such_summons` among yours"),
+        (status = 409, description = "`summons_moved`: answered or ended already"),
+    )
+)]
 pub async fn decline<S: Store, B: Bus>(
     State(app): State<AppState<S, B>>,
     caller: Caller,
@@ -139,6 +241,20 @@ pub async fn decline<S: Store, B: Bus>(
 }
 
 /// `POST /api/v1/summons/{id}/end`: either side ends a summons still calling or accepted.
+#[utoipa::path(
+    post,
+    path = "/api/v1/summons/{id}/end",
+    tag = "summons",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "the summons' id")),
+    responses(
+        (status = 200, description = "the summons, ended", body = Summons),
+        (status = 400, description = "`invalid_path`: the id is not a UUID"),
+        (status = 403, description = "`awaiting_tower`, `application_declined`: not a citizen (yet)"),
+        (status = 404, description = "`no_such_summons` among yours"),
+        (status = 409, description = "`summons_moved`: answered or ended already"),
+    )
+)]
 pub async fn end<S: Store, B: Bus>(
     State(app): State<AppState<S, B>>,
     caller: Caller,

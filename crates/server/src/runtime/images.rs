@@ -135,6 +135,16 @@ impl<S: Store, B: Bus> Hub<S, B> {
                 "an image id must be 1 to 64 characters",
             ));
         }
+        // An empty body is refused before anything else, a retry's included: no upload is
+        // empty (hardening finding 10: a retry with the id of a stored picture was
+        // answered 200 without its bytes).
+        let bytes = bytes?;
+        if bytes.is_empty() {
+            return Err(ApiError::bad_request(
+                "image_required",
+                "send the picture's bytes (JPEG, PNG or WebP) as the request body",
+            ));
+        }
         let standing = self.image_standing(sender).await?;
         // A retry of an upload that was stored: finish it (its message may be missing after
         // a crash) and answer as the first time did.
@@ -154,13 +164,6 @@ impl<S: Store, B: Bus> Hub<S, B> {
                 Tier::Images,
                 standing.bond.profile.range_m(Tier::Images),
                 standing.distance_m,
-            ));
-        }
-        let bytes = bytes?;
-        if bytes.is_empty() {
-            return Err(ApiError::bad_request(
-                "image_required",
-                "send the picture's bytes (JPEG, PNG or WebP) as the request body",
             ));
         }
 

@@ -10,25 +10,25 @@ use crate::common::TestServer;
 
 /// A real photo (Samsung Galaxy S7 Edge, 800 × 600) with the camera's EXIF, GPS
 /// included; see `crates/picture/tests/picture.rs` for its source.
-const GPS_PHOTO: &[u8] = include_bytes!("../../../picture/tests/gps-photo.jpg");
+pub(crate) const GPS_PHOTO: &[u8] = include_bytes!("../../../picture/tests/gps-photo.jpg");
 
 /// Metres east of (0, 0) on the equator, as a longitude.
 fn east(m: f64) -> f64 {
     m / 111_319.49
 }
 
-struct Reply {
-    status: u16,
-    headers: String,
-    body: Vec<u8>,
+pub(crate) struct Reply {
+    pub(crate) status: u16,
+    pub(crate) headers: String,
+    pub(crate) body: Vec<u8>,
 }
 
 impl Reply {
-    fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_slice(&self.body).unwrap_or(Value::Null)
     }
 
-    fn problem_code(&self) -> String {
+    pub(crate) fn problem_code(&self) -> String {
         assert!(
             self.headers
                 .contains("content-type: application/problem+json"),
@@ -79,7 +79,7 @@ async fn exchange(
     }
 }
 
-async fn send_image(s: &TestServer, token: &str, id: &str, bytes: &[u8]) -> Reply {
+pub(crate) async fn send_image(s: &TestServer, token: &str, id: &str, bytes: &[u8]) -> Reply {
     exchange(
         s.addr,
         "POST",
