@@ -140,7 +140,7 @@ impl Config {
                     path: path.to_owned(),
                     source,
                 })?;
-                toml::from_str(&text).map_err(|source| ConfigError::Toml {
+                Config::from_toml(&text).map_err(|source| ConfigError::Toml {
                     path: path.to_owned(),
                     source: Box::new(source),
                 })?
@@ -221,6 +221,11 @@ impl Config {
             }
         }
         Ok(config)
+    }
+
+    /// The settings a TOML file gives, over the defaults (not yet validated).
+    pub fn from_toml(text: &str) -> Result<Config, toml::de::Error> {
+        toml::from_str(text)
     }
 
     /// Checks that every value is usable.

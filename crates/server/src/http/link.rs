@@ -423,6 +423,21 @@ async fn pass<S: Store, B: Bus>(
     Ok(())
 }
 
+/// Reads a client's text frame: refused when it carries U+0000, is not JSON, or is not
+/// a frame a client sends. Pure, so the fuzz target `link_frame` runs exactly this.
+pub fn parse_client_frame(text: &str) -> Result<ClientFrame, ApiError> {
+    if super::problem::has_escaped_nul(text.as_bytes()) {
+        return Err(super::problem::nul_refused());
+    }
+    serde_json::from_str(text).map_err(|e| {
+        if e.is_data() {
+            ApiError::invalid("invalid_frame", format!("cannot take this frame: {e}"))
+        } else {
+            ApiError::bad_request("malformed_json", format!("frame is not JSON: {e}"))
+        }
+    })
+}
+
 /// Takes one client frame; `last_sent` is the newest message this link has sent.
 async fn handle<S: Store, B: Bus>(
     app: &AppState<S, B>,
@@ -432,19 +447,10 @@ async fn handle<S: Store, B: Bus>(
     last_sent: i64,
 ) -> Result<(), LinkError> {
     let hub = &app.hub;
-    if super::problem::has_escaped_nul(text.as_bytes()) {
-        let problem = super::problem::nul_refused().problem();
-        return reply(socket, &ServerFrame::Error { id: None, problem }).await;
-    }
-    let frame: ClientFrame = match serde_json::from_str(text) {
+    let frame = match parse_client_frame(text) {
         Ok(frame) => frame,
         Err(e) => {
-            let problem = if e.is_data() {
-                ApiError::invalid("invalid_frame", format!("cannot take this frame: {e}"))
-            } else {
-                ApiError::bad_request("malformed_json", format!("frame is not JSON: {e}"))
-            }
-            .problem();
+            let problem = e.problem();
             return reply(socket, &ServerFrame::Error { id: None, problem }).await;
         }
     };

@@ -178,7 +178,7 @@ fn required(msg: &Value, field: &str, kind: &str) -> Result<f64, ApiError> {
 }
 
 /// A `location` or `transition` as a fix.
-fn fix_of_message(msg: &Value, kind: &str) -> Result<Fix, ApiError> {
+fn fix_of_message(msg: &Value, kind: &str, now_ms: i64) -> Result<Fix, ApiError> {
     let lat = required(msg, "lat", kind)?;
     let lon = required(msg, "lon", kind)?;
     let tst = required(msg, "tst", kind)?;
@@ -193,7 +193,7 @@ fn fix_of_message(msg: &Value, kind: &str) -> Result<Fix, ApiError> {
             accuracy_m: acc,
             at: Some(at),
         },
-        now_ms(),
+        now_ms,
     )
 }
 
@@ -211,21 +211,45 @@ fn place_of_waypoint(msg: &Value) -> Result<(String, PlaceInput), ApiError> {
 }
 
 /// What one message asks of the hub.
-enum Action {
+#[derive(Debug)]
+pub enum Action {
+    /// A position fix (`location`, `transition`).
     Fix(Fix),
+    /// Places to make or move (`waypoint`, `waypoints`), not yet checked.
     Places(Vec<(String, PlaceInput)>),
+    /// Nothing (`card`, `lwt`, `steps`, `status`, `beacon`).
     Nothing,
 }
 
+/// Reads a posted body (one message, an array of them, or only whitespace) into what it
+/// asks of the hub, all of it before anything is done: a bad message in an array leaves
+/// nothing half applied. Pure, so the fuzz target `owntracks` runs exactly this.
+pub fn read_payload(body: &[u8], now_ms: i64) -> Result<Vec<Action>, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Vec::new());
+    }
+    let value: Value = serde_json::from_slice(body).map_err(|e| {
+        ApiError::bad_request("malformed_json", format!("the body is not JSON: {e}"))
+    })?;
+    let messages = match value {
+        Value::Array(list) => list,
+        other => vec![other],
+    };
+    messages
+        .iter()
+        .map(|msg| read_message(msg, now_ms))
+        .collect()
+}
+
 /// Reads one OwnTracks message.
-fn read_message(msg: &Value) -> Result<Action, ApiError> {
+fn read_message(msg: &Value, now_ms: i64) -> Result<Action, ApiError> {
     let Some(kind) = msg.get("_type").and_then(Value::as_str) else {
         return Err(invalid(
             "every OwnTracks message is a JSON object with a _type",
         ));
     };
     match kind {
-        "location" => Ok(Action::Fix(fix_of_message(msg, "location")?)),
+        "location" => Ok(Action::Fix(fix_of_message(msg, "location", now_ms)?)),
         "transition" => {
             for field in ["acc", "wtst"] {
                 required(msg, field, "transition")?;
@@ -234,7 +258,7 @@ fn read_message(msg: &Value) -> Result<Action, ApiError> {
                 Some("enter" | "leave") => {}
                 _ => return Err(invalid("transition: event must be \"enter\" or \"leave\"")),
             }
-            Ok(Action::Fix(fix_of_message(msg, "transition")?))
+            Ok(Action::Fix(fix_of_message(msg, "transition", now_ms)?))
         }
         "waypoint" => Ok(Action::Places(vec![place_of_waypoint(msg)?])),
         "waypoints" => {
@@ -384,41 +408,21 @@ async fn handle<S: Store, B: Bus>(
         .unwrap_or("");
     tracing::debug!(device, bytes = body.len(), "owntracks post");
     let fail = |e: ApiError| e.into_response();
-    if !body.iter().all(u8::is_ascii_whitespace) {
-        let value: Value = serde_json::from_slice(body).map_err(|e| {
-            fail(ApiError::bad_request(
-                "malformed_json",
-                format!("the body is not JSON: {e}"),
-            ))
-        })?;
-        let messages = match value {
-            Value::Array(list) => list,
-            other => vec![other],
-        };
-        // Everything is read before anything is done: a bad message in an array leaves
-        // nothing half applied.
-        let actions: Vec<Action> = messages
-            .iter()
-            .map(read_message)
-            .collect::<Result<_, _>>()
-            .map_err(fail)?;
-        let mut heard = false;
-        for action in actions {
-            match action {
-                Action::Fix(fix) => {
-                    app.hub.position(account, fix, true).await.map_err(fail)?;
-                    heard = true;
-                }
-                Action::Places(places) => {
-                    app.hub.put_places(account, places).await.map_err(fail)?;
-                }
-                Action::Nothing => {}
+    let actions = read_payload(body, now_ms()).map_err(fail)?;
+    let mut heard = false;
+    for action in actions {
+        match action {
+            Action::Fix(fix) => {
+                app.hub.position(account, fix, true).await.map_err(fail)?;
+                heard = true;
             }
+            Action::Places(places) => {
+                app.hub.put_places(account, places).await.map_err(fail)?;
+            }
+            Action::Nothing => {}
         }
-        if !heard {
-            app.hub.heard(account).await.map_err(fail)?;
-        }
-    } else {
+    }
+    if !heard {
         app.hub.heard(account).await.map_err(fail)?;
     }
     let view = app.hub.friend_view(account).await.map_err(fail)?;

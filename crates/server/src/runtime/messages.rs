@@ -243,7 +243,9 @@ impl<S: Store, B: Bus> Hub<S, B> {
     }
 }
 
-fn validate_message(send: &SendMessage) -> Result<(), ApiError> {
+/// Checks a message's shape (its id, and the body and feeling its kind carries) before
+/// anything else is done with it.
+pub fn validate_message(send: &SendMessage) -> Result<(), ApiError> {
     if send.id.is_empty() || send.id.chars().count() > 64 {
         return Err(ApiError::invalid(
             "invalid_message_id",
