@@ -438,6 +438,14 @@ mod tests {
     }
 
     #[test]
+    fn the_bidi_class_is_the_servers_list() {
+        let spelled: Vec<u32> = (0x202A..=0x202E).chain(0x2066..=0x2069).collect();
+        let listed: Vec<u32> = crate::text::BIDI_CONTROLS.map(u32::from).to_vec();
+        assert_eq!(spelled, listed);
+        assert_eq!(BIDI, r"\u202A-\u202E\u2066-\u2069");
+    }
+
+    #[test]
     fn the_trimmed_pattern_reads_as_intended() {
         assert_eq!(
             trimmed(5, "/", false),

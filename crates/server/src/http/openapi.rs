@@ -177,6 +177,12 @@ fn shared_answers(op: &mut Value) {
                 PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}
             });
         }
+        if status == "429" {
+            res["headers"] = json!({"Retry-After": {
+                "description": "seconds to wait before trying again",
+                "schema": {"type": "integer", "minimum": 1},
+            }});
+        }
     }
 }
 

@@ -134,7 +134,11 @@ async fn the_document_names_every_parameter_and_answer_of_every_route() {
     let messages = &doc["paths"]["/api/v1/bond/messages"]["post"]["responses"];
     assert!(messages["200"]["content"]["application/json"].is_object());
     assert!(messages["415"].is_object());
-    assert!(doc["paths"]["/api/v1/sessions"]["post"]["responses"]["429"].is_object());
+    let throttled = &doc["paths"]["/api/v1/sessions"]["post"]["responses"]["429"];
+    assert!(
+        throttled["headers"]["Retry-After"].is_object(),
+        "{throttled}"
+    );
     // The raw uploads say what they take, and that ?id= is required.
     let upload = &doc["paths"]["/api/v1/bond/images"]["post"];
     assert!(upload["requestBody"]["content"]["image/jpeg"].is_object());
