@@ -274,7 +274,7 @@ function onHello(f) {
   for (const item of state.outbox) link.send(sendFrame(item));
   link.send({ type: "guard", on: state.guarded });
   if (state.position) sendPosition(true);
-  thoughts.reset($("thought-text").value);
+  resendThought();
 }
 
 function enterBond(bond, { resumeAfter } = {}) {
@@ -358,7 +358,7 @@ function onTier(f) {
   const was = state.bond.tiers[f.tier]?.open;
   state.bond.tiers[f.tier] = { open: f.open, range_m: f.range_m };
   if (f.tier === "thoughts") {
-    if (f.open) thoughts.reset($("thought-text").value);
+    if (f.open) resendThought();
     else state.partnerThought.clear();
   }
   if (was !== f.open) {
@@ -791,6 +791,26 @@ function renderTiers() {
   $("next-tier").textContent = line;
 }
 
+/** Whether what is typed may pass now: the thoughts tier is open and the person does not
+ *  guard. When it may not, the box is locked, so nothing typed then can ever be sent,
+ *  neither now nor when the tier opens or the guard comes off: the box then holds only what
+ *  the partner has already seen. */
+function thoughtsPass() {
+  return Boolean(state.bond?.tiers.thoughts?.open) && !state.guarded;
+}
+
+/** Locks the box while nothing typed may pass, and says so in its place. */
+function lockThoughts() {
+  const box = $("thought-text");
+  box.disabled = !thoughtsPass();
+  box.placeholder = box.disabled ? "Locked: nothing typed now could pass" : "";
+}
+
+/** Sends the whole box again (XEP-0301's reset), if it may pass. */
+function resendThought() {
+  if (thoughtsPass()) thoughts.reset($("thought-text").value);
+}
+
 function closedNote(tier, what) {
   const t = state.bond.tiers[tier];
   if (!t || t.open) return "";
@@ -817,7 +837,8 @@ function renderGates() {
 
   const thoughtsNote = closedNote("thoughts", "Thoughts pass");
   $("thoughts-closed").hidden = !thoughtsNote;
-  $("thoughts-closed").textContent = thoughtsNote ? `${thoughtsNote} Nothing you type reaches ${b.partner} now.` : "";
+  $("thoughts-closed").textContent = thoughtsNote ? `${thoughtsNote} Until then the box is locked.` : "";
+  lockThoughts();
 }
 
 function messageLine(m) {
@@ -964,8 +985,9 @@ function renderGuard() {
   g.setAttribute("aria-checked", String(state.guarded));
   const partner = state.bond?.partner ?? "your partner";
   $("guard-state").textContent = state.guarded
-    ? `Guarded: nothing you type reaches ${partner}.`
+    ? `Guarded: the box is locked and nothing reaches ${partner}.`
     : `Not guarded: ${partner} sees what you type.`;
+  lockThoughts();
 }
 
 // --------------------------------------------------------------------------- banners
@@ -1216,12 +1238,12 @@ function wire() {
     if (thoughtTimer !== null) return;
     thoughtTimer = setTimeout(() => {
       thoughtTimer = null;
-      thoughts.update($("thought-text").value);
+      if (thoughtsPass()) thoughts.update($("thought-text").value);
     }, 50);
   });
   setInterval(() => {
     const text = $("thought-text").value;
-    if (state.bond && link.live && (text !== "" || thoughts.sent !== "")) thoughts.reset(text);
+    if (thoughtsPass() && link.live && (text !== "" || thoughts.sent !== "")) thoughts.reset(text);
   }, THOUGHT_RESET_MS);
   // Memories.
   $("memory-form").addEventListener("submit", async (ev) => {
@@ -1264,8 +1286,8 @@ function wire() {
     state.guarded = !state.guarded;
     localStorage.setItem("haurach.guard", state.guarded ? "on" : "off");
     link.send({ type: "guard", on: state.guarded });
-    if (!state.guarded) thoughts.reset($("thought-text").value);
     renderGuard();
+    resendThought();
   });
 
   // The alarm.

@@ -359,6 +359,29 @@ impl Browser {
             .clone()
     }
 
+    /// From now on, keeps a copy of every frame the page sends on any WebSocket, for
+    /// [`Browser::sent_frames`]: what left the device, whatever the screen shows.
+    pub async fn record_sent_frames(&self) {
+        self.js(
+            "if (!window.__sentFrames) {
+               window.__sentFrames = [];
+               const send = WebSocket.prototype.send;
+               WebSocket.prototype.send = function (data) {
+                 window.__sentFrames.push(String(data));
+                 return send.call(this, data);
+               };
+             }",
+            vec![],
+        )
+        .await;
+    }
+
+    /// The frames the page sent since [`Browser::record_sent_frames`].
+    pub async fn sent_frames(&self) -> Vec<String> {
+        let frames = self.js("return window.__sentFrames ?? [];", vec![]).await;
+        serde_json::from_value(frames).expect("a list of frames")
+    }
+
     /// How many messages in the history read exactly `body`.
     pub async fn count_messages(&self, body: &str) -> usize {
         let n = self
