@@ -1097,7 +1097,7 @@ function setMode(mode) {
   $("tab-register").setAttribute("aria-selected", String(!login));
   $("tab-login").tabIndex = login ? 0 : -1;
   $("tab-register").tabIndex = login ? -1 : 0;
-  $("auth-form").setAttribute("aria-labelledby", login ? "tab-login" : "tab-register");
+  $("auth-panel").setAttribute("aria-labelledby", login ? "tab-login" : "tab-register");
   $("auth-submit").textContent = login ? "Log in" : "Register";
   $("auth-password").autocomplete = login ? "current-password" : "new-password";
   $("auth-error").hidden = true;
