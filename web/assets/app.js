@@ -1281,6 +1281,18 @@ function wire() {
     }
   });
   $("glimpse-ask").addEventListener("click", () => camera.askGlimpse());
+  $("glimpse-yes").addEventListener("click", () => camera.answer(true));
+  $("glimpse-no").addEventListener("click", () => camera.answer(false));
+  $("camera-stop").addEventListener("click", async () => {
+    try {
+      await camera.setAllow(false);
+    } catch (e) {
+      // The server did not hear it, but the camera stops on this device now.
+      camera.allow = false;
+      camera.follow();
+      notice(`The camera stopped here, but the server did not hear it: ${e.message}.`);
+    }
+  });
 
   $("guard").addEventListener("click", () => {
     state.guarded = !state.guarded;

@@ -416,7 +416,8 @@ impl Browser {
                window.__sentFrames = [];
                const send = WebSocket.prototype.send;
                WebSocket.prototype.send = function (data) {
-                 window.__sentFrames.push(String(data));
+                 window.__sentFrames.push(typeof data === 'string'
+                   ? data : `binary, ${data.byteLength ?? data.size} bytes`);
                  return send.call(this, data);
                };
              }",
@@ -425,7 +426,8 @@ impl Browser {
         .await;
     }
 
-    /// The frames the page sent since [`Browser::record_sent_frames`].
+    /// The frames the page sent since [`Browser::record_sent_frames`]: text frames as
+    /// they are, binary ones (camera frames) as `binary, N bytes`.
     pub async fn sent_frames(&self) -> Vec<String> {
         let frames = self.js("return window.__sentFrames ?? [];", vec![]).await;
         serde_json::from_value(frames).expect("a list of frames")
