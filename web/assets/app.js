@@ -111,6 +111,9 @@ async function boot() {
     },
     position: () => state.position,
     me: () => state.me,
+    firstVisit: () => {
+      if (!session.token && state.mode !== "register") setMode("register");
+    },
     enter: () => {
       loadOutbox();
       show("loading");
@@ -180,6 +183,10 @@ function logout(message) {
     $(id).hidden = true;
   }
   $("conn").hidden = true;
+  // The next person at this device starts from an empty form, not the last one's name
+  // and book.
+  for (const input of $("auth-form").querySelectorAll("input, textarea")) input.value = "";
+  setMode("login");
   show("welcome");
   if (message) showAuthError(message);
 }
@@ -1101,6 +1108,7 @@ function setMode(mode) {
   $("auth-submit").textContent = login ? "Log in" : "Register";
   $("auth-password").autocomplete = login ? "current-password" : "new-password";
   $("auth-error").hidden = true;
+  city.gateModeChanged(mode);
 }
 
 function wire() {
@@ -1140,6 +1148,14 @@ function wire() {
     if (!name) return showAuthError("Enter your name.");
     if (state.mode === "register" && password.length < 8) {
       return showAuthError("Choose a password of at least 8 characters.");
+    }
+    if (state.mode === "register" && !$("book-fields").hidden && !$("book-name").value.trim()) {
+      $("book-name").focus();
+      return showAuthError("Write at least your name in the gatekeeper's book: the tower reads it before it lets you in.");
+    }
+    if (state.mode === "register" && !$("invite-field").hidden && !$("gate-invite").value.trim()) {
+      $("gate-invite").focus();
+      return showAuthError("Type the invite code a citizen of this city gave you.");
     }
     $("auth-submit").disabled = true;
     $("auth-error").hidden = true;
