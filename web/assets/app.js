@@ -214,6 +214,7 @@ function onFrame(f) {
       journey?.onTier(f);
       return onTier(f);
     case "place":
+    case "places_changed":
     case "meeting":
     case "meeting_reached":
       return places.onFrame(f);

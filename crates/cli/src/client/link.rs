@@ -291,6 +291,13 @@ impl LinkView {
                 self.partner = None;
                 line
             }
+            ServerFrame::PlacesChanged { who } => {
+                if who.eq_ignore_ascii_case(&self.me) {
+                    "your places changed (haurach place list)".to_owned()
+                } else {
+                    format!("{who}'s places changed (haurach place list)")
+                }
+            }
             ServerFrame::Place(news) => {
                 let who = if news.who.eq_ignore_ascii_case(&self.me) {
                     "you"
