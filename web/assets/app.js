@@ -16,7 +16,7 @@ import { Journey } from "./journey.js";
 import { Link } from "./link.js";
 import { Pictures } from "./pictures.js";
 import { Places } from "./places.js";
-import { destination, Radar } from "./radar.js";
+import { destination, Radar, sphereDistance } from "./radar.js";
 import { ThoughtSender, ThoughtText } from "./thoughts.js";
 
 const $ = (id) => document.getElementById(id);
@@ -590,6 +590,23 @@ function readHandPosition() {
   }
 }
 
+/** Asks before moving the person by hand: one tap on the radar could move them
+ *  hundreds of kilometres and open or close tiers for both partners. */
+function askHandPosition(lat, lon) {
+  const here = state.position;
+  const where = fmt.coordinates(lat, lon);
+  let detail = `To ${where}.`;
+  if (here) {
+    const moved = sphereDistance(here, { lat, lon });
+    detail = `To ${where}, ${fmt.distance(moved)} from where ${here.source === "hand" ? "you set yourself" : "your device puts you"}.`;
+  }
+  $("hand-detail").textContent = detail;
+  const dialog = $("hand-dialog");
+  dialog.dataset.lat = String(lat);
+  dialog.dataset.lon = String(lon);
+  dialog.showModal();
+}
+
 function setHandPosition(lat, lon) {
   stopPosition();
   localStorage.setItem("haurach.hand_position", JSON.stringify({ lat, lon }));
@@ -1126,9 +1143,7 @@ function wire() {
       return;
     }
     const p = destination(state.position.lat, state.position.lon, bearing, dist);
-    $("pos-lat").value = p.lat.toFixed(5);
-    $("pos-lon").value = p.lon.toFixed(5);
-    setHandPosition(p.lat, p.lon);
+    askHandPosition(p.lat, p.lon);
   });
 
   // The gate.
@@ -1359,8 +1374,18 @@ function wire() {
     if (!lonText || !Number.isFinite(lon) || lon < -180 || lon > 180) {
       return showError("position-error", "Longitude is a number from -180 to 180.");
     }
+    askHandPosition(lat, lon);
+  });
+  $("hand-yes").addEventListener("click", () => {
+    const dialog = $("hand-dialog");
+    const lat = Number(dialog.dataset.lat);
+    const lon = Number(dialog.dataset.lon);
+    dialog.close();
+    $("pos-lat").value = lat.toFixed(5);
+    $("pos-lon").value = lon.toFixed(5);
     setHandPosition(lat, lon);
   });
+  $("hand-no").addEventListener("click", () => $("hand-dialog").close());
   $("gps-resume").addEventListener("click", () => {
     localStorage.removeItem("haurach.hand_position");
     state.position = null;

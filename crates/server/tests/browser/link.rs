@@ -112,6 +112,15 @@ async fn the_pull_shows_bearing_and_distance_and_tiers_follow_the_distance() {
     spike.fill("#pos-lat", "0").await;
     spike.fill("#pos-lon", "10.05").await;
     spike.click("#position-form button[type=submit]").await;
+    // Nothing moves before he says so: the page asks, naming how far.
+    spike
+        .wait_text(
+            "#hand-detail",
+            "To 0.00000° N, 10.05000° E, 5.6 km from where your device puts you.",
+        )
+        .await;
+    spike.shot("link-hand-confirm").await;
+    spike.click("#hand-yes").await;
     spike.wait_text("#position-status", "set by hand").await;
     spike
         .wait_text("#pull-text", "Amethyst is west, 4.5 km")
@@ -132,6 +141,21 @@ async fn the_pull_shows_bearing_and_distance_and_tiers_follow_the_distance() {
         .perform()
         .await
         .unwrap();
+    // A tap that moved him without asking: now it asks, and Cancel leaves him where he was.
+    spike.wait_shown("#hand-dialog").await;
+    spike.click("#hand-no").await;
+    spike.wait_hidden("#hand-dialog").await;
+    let status = spike.text("#position-status").await;
+    assert!(status.contains("10.05000° E"), "{status}");
+    spike
+        .driver
+        .action_chain()
+        .move_to_element_with_offset(&radar, 0, (rect.height / 4.0) as i64)
+        .click()
+        .perform()
+        .await
+        .unwrap();
+    spike.click("#hand-yes").await;
     let status = spike.wait_text("#position-status", "° S, 10.0").await;
     assert!(status.ends_with("set by hand."), "{status}");
     spike
