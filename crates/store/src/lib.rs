@@ -29,6 +29,7 @@ mod from_row;
 pub mod images;
 pub mod places;
 pub mod postgres;
+pub mod private;
 pub mod sqlite;
 
 pub use city::CityStore;

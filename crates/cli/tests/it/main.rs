@@ -13,5 +13,7 @@ mod places;
 mod replay;
 mod restart;
 mod retry;
+mod secrets;
+mod startup;
 mod support;
 mod walk;

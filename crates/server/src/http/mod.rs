@@ -20,6 +20,7 @@ use utoipa_axum::routes;
 use crate::bus::Bus;
 use crate::error::ApiError;
 
+pub mod access;
 pub mod account;
 pub mod camera;
 pub mod client;
@@ -79,6 +80,7 @@ pub fn router<S: Store, B: Bus>(app: AppState<S, B>) -> Router {
             app.clone(),
             count_responses::<S, B>,
         ))
+        .layer(middleware::from_fn(access::log))
         .with_state(app)
 }
 

@@ -75,12 +75,18 @@ impl Sqlite {
         synchronous: SqliteSynchronous,
         messages: bool,
     ) -> StoreResult<Sqlite> {
-        std::fs::create_dir_all(dir).map_err(|e| {
-            StoreError::Corrupt(format!(
-                "cannot create data directory {}: {e}",
-                dir.display()
-            ))
-        })?;
+        crate::private::create_dir_all(dir).map_err(|e| crate::private::unusable(dir, e))?;
+        // The database file is made here, not by SQLite, so that it is 0600; SQLite gives
+        // its WAL and shared-memory files the database's mode. Opening it for writing
+        // also finds a directory or a file this process may not write, and says so.
+        let db = dir.join("haurach.db");
+        crate::private::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&db)
+            .map_err(|e| crate::private::unusable(&db, e))?;
         // The journal first: its lock keeps a second server off this directory.
         let recovery = if messages {
             let data = dir.to_owned();
@@ -95,7 +101,7 @@ impl Sqlite {
             None
         };
         let options = SqliteConnectOptions::new()
-            .filename(dir.join("haurach.db"))
+            .filename(&db)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(synchronous)
