@@ -15,5 +15,6 @@ mod restart;
 mod retry;
 mod secrets;
 mod startup;
+mod tower;
 mod support;
 mod walk;
