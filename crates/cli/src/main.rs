@@ -20,6 +20,7 @@ macro_rules! outln {
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod admin;
+mod backup;
 mod chart;
 mod client;
 mod gpx;
@@ -83,6 +84,17 @@ enum Command {
     ///   HAURACH_PASSWORD=... haurach admin luna
     #[command(verbatim_doc_comment)]
     Admin(admin::AdminArgs),
+    /// Copy a SQLite city consistently while its server serves it
+    ///
+    /// The database (SQLite's VACUUM INTO), the message journal, pictures, journals'
+    /// photos and parcels. Restore by starting a server on the copy. A city on PostgreSQL
+    /// is backed up with pg_dump.
+    ///
+    /// Examples:
+    ///   haurach backup /var/backups/haurach/2026-12-05 --data /var/lib/haurach
+    ///   haurach backup ./copy --config /etc/haurach/haurach.toml
+    #[command(verbatim_doc_comment)]
+    Backup(backup::BackupArgs),
     /// Measure the live workload (optionally side by side with Mosquitto); see docs/benchmarks.md.
     Bench(haurach_bench::BenchArgs),
     #[command(flatten)]
@@ -103,6 +115,7 @@ async fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args).await,
         Command::Bench(args) => haurach_bench::run(args).await,
         Command::Admin(args) => admin::run(args).await,
+        Command::Backup(args) => backup::run(args).await,
         Command::Client(command) => {
             match client::Context::new(cli.server, server_flag, cli.as_name, cli.home) {
                 Ok(ctx) => command.run(ctx).await,

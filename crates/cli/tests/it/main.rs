@@ -3,6 +3,7 @@
 //! the real CLI as a subprocess, with its own sessions home.
 
 mod account;
+mod backup;
 mod bench;
 mod city;
 mod crash;
@@ -15,6 +16,6 @@ mod restart;
 mod retry;
 mod secrets;
 mod startup;
-mod tower;
 mod support;
+mod tower;
 mod walk;

@@ -14,6 +14,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{AssertSqlSafe, Row, Sqlite as Db, Transaction};
 
+pub mod backup;
 mod city;
 mod images;
 mod journal;
