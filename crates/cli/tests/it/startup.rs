@@ -97,6 +97,30 @@ fn a_data_directory_the_server_may_not_write_is_said_plainly_once() {
 }
 
 #[test]
+fn a_postgres_that_cannot_be_reached_is_said_plainly_once() {
+    let port = free_port();
+    let out = haurach()
+        .args(["serve", "--listen", "127.0.0.1:0", "--database-url"])
+        .arg(format!(
+            "postgres://haurach:secret@127.0.0.1:{port}/haurach"
+        ))
+        .env("HAURACH_LOG", "info")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("listening"));
+    let said = format!("cannot use PostgreSQL at 127.0.0.1:{port}");
+    assert_eq!(stderr.matches(&said).count(), 1, "said once: {stderr}");
+    assert!(stderr.contains("--database-url"), "what to do: {stderr}");
+    assert!(
+        !stderr.contains("secret"),
+        "the password stays out: {stderr}"
+    );
+}
+
+#[test]
 fn serve_help_shows_only_the_servers_settings() {
     let out = haurach().args(["serve", "--help"]).output().unwrap();
     let help = String::from_utf8(out.stdout).unwrap();

@@ -52,11 +52,19 @@ impl Postgres {
     }
 
     async fn connect_with(options: PgConnectOptions) -> StoreResult<Postgres> {
+        // Where, for the operator: never the URL, which may hold a password.
+        let at = format!("{}:{}", options.get_host(), options.get_port());
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(5))
             .connect_with(options)
-            .await?;
+            .await
+            .map_err(|e| {
+                StoreError::Unusable(format!(
+                    "cannot use PostgreSQL at {at}: {e}: check that it runs and that \
+                     database_url (--database-url) names it, with the right user and password"
+                ))
+            })?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
         Ok(Postgres { pool })
     }
