@@ -27,7 +27,7 @@ pub struct AdminArgs {
     #[arg(long, value_name = "URL")]
     database_url: Option<String>,
     #[command(flatten)]
-    password: crate::client::PasswordArg,
+    password: crate::client::password::PasswordArg,
 }
 
 /// Creates the account.
@@ -48,7 +48,7 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
     if let Some(url) = args.database_url {
         config.database_url = Some(url);
     }
-    let password = crate::client::password_for(&args.name, args.password.password, true)?;
+    let password = crate::client::password::password_for(&args.name, args.password.password, true)?;
     anyhow::ensure!(
         (8..=1024).contains(&password.chars().count()),
         "a password is 8 to 1,024 characters"

@@ -122,7 +122,7 @@ pub enum GateCommand {
         /// The new tower account's name.
         name: String,
         #[command(flatten)]
-        password: crate::client::PasswordArg,
+        password: super::password::PasswordArg,
     },
     /// The tower: set someone's password (they forgot theirs); their sessions end
     ///
@@ -136,7 +136,7 @@ pub enum GateCommand {
         /// Their account name.
         name: String,
         #[command(flatten)]
-        password: crate::client::PasswordArg,
+        password: super::password::PasswordArg,
     },
     /// The tower: someone's live sessions, or with --end, end them all
     ///
@@ -415,7 +415,7 @@ pub async fn gate(ctx: Context, command: GateCommand) -> anyhow::Result<()> {
             );
         }
         GateCommand::Tower { name, password } => {
-            let password = crate::client::password_for(&name, password.password, true)?;
+            let password = super::password::password_for(&name, password.password, true)?;
             let body = haurach_proto::Credentials {
                 name: name.clone(),
                 password,
@@ -429,7 +429,7 @@ pub async fn gate(ctx: Context, command: GateCommand) -> anyhow::Result<()> {
             );
         }
         GateCommand::Password { name, password } => {
-            let password = crate::client::password_for(&name, password.password, true)?;
+            let password = super::password::password_for(&name, password.password, true)?;
             let ended: SessionsEnded = api
                 .json(
                     Method::PUT,
