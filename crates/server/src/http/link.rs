@@ -30,7 +30,7 @@ use crate::error::ApiError;
 use crate::runtime::messages::message_view;
 use haurach_store::{AccountId, Store};
 
-/// `?after=SEQ` (and `?token=`, read by [`Caller`]).
+/// `?after=SEQ` (and, from old clients, `?token=`, read by [`Caller`]).
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct LinkQuery {
@@ -38,6 +38,10 @@ pub struct LinkQuery {
     /// one delivered to this account).
     after: Option<i64>,
 }
+
+/// The WebSocket subprotocol of the link, chosen when a client offers it (a browser
+/// offers it beside `bearer.TOKEN`, [`BEARER_PROTOCOL`](super::extract::BEARER_PROTOCOL)).
+pub const LINK_PROTOCOL: &str = "haurach";
 
 /// WebSocket buffer sizes: small, so ten thousand idle links stay cheap (tungstenite's
 /// default read buffer is 128 KiB per connection). Client frames are small (a position is
@@ -60,7 +64,8 @@ const WRITE_BATCH: usize = 32;
     security(("bearer" = [])),
     params(
         LinkQuery,
-        ("token" = Option<String>, Query, description = "the bearer token, for a client that cannot set headers (a browser's WebSocket)"),
+        ("Sec-WebSocket-Protocol" = Option<String>, Header, description = "a browser's token: offer the subprotocols `haurach` and `bearer.TOKEN`; the server answers `haurach`"),
+        ("token" = Option<String>, Query, deprecated, description = "the bearer token in the URL, kept for old clients (URLs end up in proxies' logs): send `Authorization: Bearer` or the `bearer.TOKEN` subprotocol instead"),
     ),
     responses(
         (status = 101, description = "the live link: a WebSocket of JSON text frames (docs/protocol.md)"),
@@ -90,6 +95,9 @@ pub async fn upgrade<S: Store, B: Bus>(
         )
     })?;
     Ok(ws
+        // A browser that sent its token as a subprotocol hears `haurach` back (it must
+        // hear one of those it offered); the token itself is never echoed.
+        .protocols([LINK_PROTOCOL])
         .read_buffer_size(READ_BUFFER)
         .write_buffer_size(WRITE_BUFFER)
         .max_message_size(MAX_CLIENT_FRAME)

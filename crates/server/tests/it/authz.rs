@@ -116,6 +116,11 @@ fn rows() -> Vec<(&'static str, &'static str, [Must; 7])> {
         ("POST", "/api/v1/summons/{id}/accept", CITIZEN),
         ("POST", "/api/v1/summons/{id}/decline", CITIZEN),
         ("POST", "/api/v1/summons/{id}/end", CITIZEN),
+        // The tower's tools on Amethyst, who is none of the callers: her sessions end.
+        ("POST", "/api/v1/tower/towers", TOWER),
+        ("GET", "/api/v1/tower/people/{name}/sessions", TOWER),
+        ("PUT", "/api/v1/tower/people/{name}/password", TOWER),
+        ("DELETE", "/api/v1/tower/people/{name}/sessions", TOWER),
         // Near the end: the partner ends the bond.
         ("DELETE", "/api/v1/bond", CITIZEN),
         // Last: it logs the caller's token out.
