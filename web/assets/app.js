@@ -626,7 +626,9 @@ function sendPosition(now = false) {
   positionTimer = setTimeout(() => {
     const p = state.position;
     if (!p) return;
-    if (link.send({ type: "position", lat: p.lat, lon: p.lon, accuracy_m: p.accuracy_m })) {
+    const frame = { type: "position", lat: p.lat, lon: p.lon, accuracy_m: p.accuracy_m };
+    if (p.source === "hand") frame.by_hand = true;
+    if (link.send(frame)) {
       positionSentAt = Date.now();
     }
   }, wait);
@@ -743,6 +745,7 @@ function renderPull() {
   const compass = state.heading !== null;
   let text = sentence;
   if (b.pull && (b.contact === "lost" || !link.live)) text += " (last known)";
+  if (b.pull?.by_hand) text += `, a position ${b.partner} set by hand`;
   if (b.pull && compass) text += ` — ${fmt.relativeDirection(b.pull.bearing_deg, state.heading)}`;
   if ($("pull-text").textContent !== text) $("pull-text").textContent = text;
   $("heading-mode").textContent = compass

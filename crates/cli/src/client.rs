@@ -581,6 +581,8 @@ impl ClientCommand {
                     lon,
                     accuracy_m: accuracy,
                     at: None,
+                    // Typed, not measured: the partner is told so.
+                    by_hand: true,
                 };
                 crate::walk::put_position(&api, &update).await?;
                 outln!("you are at {lat:.5}, {lon:.5}");

@@ -513,6 +513,7 @@ async fn put(w: &Walker) -> anyhow::Result<()> {
             lon: w.pos.1,
             accuracy_m: None,
             at: None,
+            by_hand: false,
         },
     )
     .await

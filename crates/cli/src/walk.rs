@@ -170,6 +170,7 @@ async fn walk(
                 lon: sample.lon,
                 accuracy_m,
                 at: None,
+                by_hand: false,
             },
         )
         .await?;

@@ -89,6 +89,10 @@ pub struct PositionUpdate {
     )]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub at: Option<OffsetDateTime>,
+    /// Set by hand (typed, or picked on a map) rather than measured by the device: the
+    /// partner is told so beside the pull.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub by_hand: bool,
 }
 
 /// One tier of the bond as `GET /api/v1/bond` shows it.
@@ -112,6 +116,10 @@ pub struct PullView {
     /// The partner's position, only when exact.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub position: Option<LatLon>,
+    /// The partner set their latest position by hand rather than their device measuring
+    /// it (absent when false).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub by_hand: bool,
 }
 
 /// A point.

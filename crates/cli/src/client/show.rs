@@ -40,6 +40,9 @@ pub fn pull_sentence(
     if let Some(p) = pull.position {
         out.push_str(&format!(" at {:.5}, {:.5}", p.lat, p.lon));
     }
+    if pull.by_hand {
+        out.push_str(", set by hand");
+    }
     if let Some(next) = next {
         out.push_str(&format!(
             "; {} opens in {}",
@@ -179,6 +182,7 @@ mod tests {
             distance_m: 17_000.0,
             exact: false,
             position: None,
+            by_hand: false,
         };
         let next = NextTier {
             tier: Tier::Voice,
@@ -196,10 +200,11 @@ mod tests {
                 lat: 23.1,
                 lon: 53.8,
             }),
+            by_hand: true,
         };
         assert_eq!(
             pull_sentence("spike", Some(&near), 0.5, None),
-            "spike is south, 850 m away (strength 0.50) at 23.10000, 53.80000"
+            "spike is south, 850 m away (strength 0.50) at 23.10000, 53.80000, set by hand"
         );
         assert!(pull_sentence("spike", None, 0.0, None).contains("not known yet"));
     }

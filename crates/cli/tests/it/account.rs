@@ -59,7 +59,7 @@ fn register_bond_and_talk_as_people_read_it() {
     let mut lines = out.lines();
     assert_eq!(
         lines.next().unwrap(),
-        "spike is west, 16 km away (strength 0.03); thoughts opens in 310 m"
+        "spike is west, 16 km away (strength 0.03), set by hand; thoughts opens in 310 m"
     );
     let tiers: Vec<&str> = lines.by_ref().take(9).map(str::trim).collect();
     assert_eq!(tiers[0], "✓ pull      open    at any range");

@@ -119,6 +119,9 @@ pub enum BondEvent {
         accuracy_m: f64,
         /// When the fix was taken, Unix milliseconds.
         at_ms: i64,
+        /// Set by hand rather than measured (older nodes leave it out: false).
+        #[serde(default)]
+        by_hand: bool,
         /// When the server heard it, Unix milliseconds.
         received_at: i64,
     },

@@ -176,7 +176,9 @@ pub(crate) async fn put_position<S: Store, B: Bus>(
 ) -> Result<StatusCode, ApiError> {
     let Json(update) = body?;
     let fix = fix_of(&update, now_ms())?;
-    app.hub.position(caller.account, fix, true).await?;
+    app.hub
+        .position(caller.account, fix, update.by_hand, true)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -536,7 +536,7 @@ async fn handle<S: Store, B: Bus>(
     }
     let result = match frame {
         ClientFrame::Position(update) => match fix_of(&update, now_ms()) {
-            Ok(fix) => hub.position(account, fix, false).await,
+            Ok(fix) => hub.position(account, fix, update.by_hand, false).await,
             Err(e) => {
                 hub.heard(account).await?;
                 Err(e)

@@ -192,6 +192,7 @@ fn fix_of_message(msg: &Value, kind: &str, now_ms: i64) -> Result<Fix, ApiError>
             lon,
             accuracy_m: acc,
             at: Some(at),
+            by_hand: false,
         },
         now_ms,
     )
@@ -413,7 +414,10 @@ async fn handle<S: Store, B: Bus>(
     for action in actions {
         match action {
             Action::Fix(fix) => {
-                app.hub.position(account, fix, true).await.map_err(fail)?;
+                app.hub
+                    .position(account, fix, false, true)
+                    .await
+                    .map_err(fail)?;
                 heard = true;
             }
             Action::Places(places) => {

@@ -20,6 +20,9 @@ pub(crate) struct BondRuntime {
     pub(crate) record: BondRecord,
     pub(crate) tiers: TierState,
     pub(crate) fixes: [Option<Fix>; 2],
+    /// Whether each member's fix was set by hand (not stored: false after a load, until
+    /// their next fix says).
+    pub(crate) by_hand: [bool; 2],
     pub(crate) contact: [Contact; 2],
     pub(crate) stretch: [StretchDetector; 2],
     pub(crate) guarded: [bool; 2],
@@ -64,6 +67,7 @@ pub(crate) fn noticeable(old: &PullFor, new: &PullFor) -> bool {
     let turned = (op.bearing_deg - np.bearing_deg).rem_euclid(360.0);
     op.exact != np.exact
         || op.position != np.position
+        || op.by_hand != np.by_hand
         || turned.min(360.0 - turned) >= 1.0
         || moved(op.distance_m, np.distance_m)
         || (os - ns).abs() >= 0.005
@@ -130,6 +134,7 @@ impl BondRuntime {
             distance_m: p.distance_m,
             exact: p.exact,
             position: p.position.map(|(lat, lon)| LatLon { lat, lon }),
+            by_hand: self.by_hand[1 - idx],
         };
         Some((view, profile.strength(d), next_tier))
     }
@@ -150,6 +155,7 @@ mod tests {
             distance_m,
             exact: true,
             position: Some(LatLon { lat: 1.0, lon: 2.0 }),
+            by_hand: false,
         };
         let next = NextTier {
             tier: Tier::Memories,

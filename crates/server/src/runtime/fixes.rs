@@ -20,10 +20,13 @@ impl<S: Store, B: Bus> Hub<S, B> {
     /// and tells both partners. With `durable`, returns only once the position is
     /// committed (HTTP acknowledges it); otherwise it is committed within
     /// [`LINGER`](super::position_writer::LINGER) (the link does not acknowledge positions).
+    /// `by_hand`: the person set it rather than their device measuring it (the partner is
+    /// told so; it is not stored, and a client sets it again with its next fix).
     pub async fn position(
         &self,
         account: AccountId,
         fix: Fix,
+        by_hand: bool,
         durable: bool,
     ) -> Result<(), ApiError> {
         let now = now_ms();
@@ -56,19 +59,22 @@ impl<S: Store, B: Bus> Hub<S, B> {
             lon: fix.lon,
             accuracy_m: fix.accuracy_m,
             at_ms: fix.at_ms,
+            by_hand,
             received_at: now,
         });
-        self.moved(&mut rt, held.idx, fix, now, true).await
+        self.moved(&mut rt, held.idx, fix, by_hand, now, true).await
     }
 
     /// Member `idx` of the bond sent `fix`, heard at `now`, on this node (`here`) or on
     /// another. Updates contact, stretch, tiers, the pull and the meeting point, and tells
     /// this node's links.
+    #[allow(clippy::too_many_arguments)]
     async fn moved(
         &self,
         rt: &mut BondRuntime,
         idx: usize,
         fix: Fix,
+        by_hand: bool,
         now: i64,
         here: bool,
     ) -> Result<(), ApiError> {
@@ -94,6 +100,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
             return Ok(());
         }
         rt.fixes[idx] = Some(fix);
+        rt.by_hand[idx] = by_hand;
         if rt.fixes[1 - idx].is_none() {
             // The partner's fix may have been stored after this bond was loaded (on
             // another node, or a moment before the bond was made).
@@ -186,6 +193,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
                 lon,
                 accuracy_m,
                 at_ms,
+                by_hand,
                 received_at,
                 ..
             } => {
@@ -200,7 +208,10 @@ impl<S: Store, B: Bus> Hub<S, B> {
                     accuracy_m,
                     at_ms,
                 };
-                if let Err(e) = self.moved(&mut rt, idx, fix, received_at, false).await {
+                if let Err(e) = self
+                    .moved(&mut rt, idx, fix, by_hand, received_at, false)
+                    .await
+                {
                     tracing::warn!(error = ?e, "cannot apply a fix another node shared");
                 }
             }

@@ -252,6 +252,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
             ended: false,
             needle: Needle::default(),
             told: [None, None],
+            by_hand: [false, false],
             journals_opened: false,
             contact_due: Arc::new(AtomicI64::new(0)),
         };

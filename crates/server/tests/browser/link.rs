@@ -125,8 +125,12 @@ async fn the_pull_shows_bearing_and_distance_and_tiers_follow_the_distance() {
     spike
         .wait_text("#pull-text", "Amethyst is west, 4.5 km")
         .await;
+    // Amethyst is told it was set by hand, not measured.
     amethyst
-        .wait_text("#pull-text", "Spike is east, 4.5 km")
+        .wait_text(
+            "#pull-text",
+            "Spike is east, 4.5 km, a position Spike set by hand",
+        )
         .await;
     spike.wait_shown("#gps-resume").await;
 

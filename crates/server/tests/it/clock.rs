@@ -137,11 +137,11 @@ impl Pair {
         };
         let then = now_ms() - 600_000;
         pair.hub
-            .position(pair.spike, fix(HOME, then), true)
+            .position(pair.spike, fix(HOME, then), false, true)
             .await
             .unwrap();
         pair.hub
-            .position(pair.amethyst, fix(north(apart_m), then), true)
+            .position(pair.amethyst, fix(north(apart_m), then), false, true)
             .await
             .unwrap();
         frames(&mut pair.sp);
@@ -153,13 +153,19 @@ impl Pair {
     /// waiting for the commit).
     async fn spike_at_home(&self) {
         let fix = fix(HOME, now_ms());
-        self.hub.position(self.spike, fix, false).await.unwrap();
+        self.hub
+            .position(self.spike, fix, false, false)
+            .await
+            .unwrap();
     }
 
     /// Amethyst sends a fix `north_m` north of [`HOME`], taken now.
     async fn amethyst_at(&self, north_m: f64) {
         let fix = fix(north(north_m), now_ms());
-        self.hub.position(self.amethyst, fix, false).await.unwrap();
+        self.hub
+            .position(self.amethyst, fix, false, false)
+            .await
+            .unwrap();
     }
 }
 

@@ -27,6 +27,7 @@ fn at(lat: f64, lon: f64) -> ClientFrame {
         lon,
         accuracy_m: None,
         at: None,
+        by_hand: false,
     })
 }
 
@@ -569,4 +570,41 @@ async fn too_large_a_frame_and_broken_text_are_closed_with_their_codes() {
     am.send_raw(WsMessage::Frame(broken)).await;
     let (code, reason) = am.closed(Duration::from_secs(5)).await.expect("closed");
     assert_eq!(code, 1007, "{reason}");
+}
+
+/// A position set by hand moved a person 110 km and her partner could not tell: now the
+/// partner's pull says so, and the next measured fix takes it back.
+#[tokio::test]
+async fn a_position_set_by_hand_is_said_to_the_partner_until_a_measured_one() {
+    let s = TestServer::start().await;
+    let (spike, amethyst, mut spike_link, _amethyst_link) = linked(&s, "story").await;
+    s.put_position(&spike, 0.0, 10.0).await;
+    let by_hand = json!({"lat": 0.0, "lon": 10.1, "by_hand": true});
+    let (status, _) = s
+        .call(
+            "PUT",
+            "/api/v1/me/position",
+            Some(&amethyst),
+            Some(&by_hand),
+        )
+        .await;
+    assert_eq!(status, 204);
+    let told = |f: &ServerFrame| match f {
+        ServerFrame::Pull {
+            moved: Mover::Partner,
+            pull,
+            ..
+        } => Some(pull.by_hand),
+        _ => None,
+    };
+    let frame = spike_link.until(|f| told(f).is_some()).await;
+    assert_eq!(told(&frame), Some(true));
+    let (_, bond) = s.call("GET", "/api/v1/bond", Some(&spike), None).await;
+    assert_eq!(bond["pull"]["by_hand"], true, "{bond}");
+
+    s.put_position(&amethyst, 0.0, 10.09).await;
+    let frame = spike_link.until(|f| told(f).is_some()).await;
+    assert_eq!(told(&frame), Some(false));
+    let (_, bond) = s.call("GET", "/api/v1/bond", Some(&spike), None).await;
+    assert!(bond["pull"].get("by_hand").is_none(), "{bond}");
 }
