@@ -6,7 +6,7 @@
 
 use haurach_proto::GateMode;
 
-use crate::harness::{Browser, Chromedriver, PASSWORD, Server, axe_source, eventually, serial};
+use crate::harness::{Browser, Chromedriver, Server, axe_source, eventually, serial};
 
 /// Runs axe at both widths on what `who` shows now; adds what it finds to `found`.
 async fn check(who: &Browser, screen: &str, axe: &str, found: &mut Vec<String>) {
@@ -56,13 +56,7 @@ async fn every_screen_passes_axe_at_phone_and_desktop_width() {
     twilight.click("#tab-register").await;
     twilight.wait_shown("#book-fields").await;
     check(&twilight, "register-with-book", &axe, &mut found).await;
-    twilight.fill("#auth-name", "Twilight").await;
-    twilight.fill("#auth-password", PASSWORD).await;
-    twilight.fill("#book-name", "Twilight").await;
-    twilight.fill("#book-family", "Sparkle").await;
-    twilight.fill("#book-from", "the desert").await;
-    twilight.fill("#book-age", "19").await;
-    twilight.fill("#book-calling", "Letter Bearer").await;
+    twilight.fill_book("Sparkle").await;
     twilight.click("#auth-submit").await;
     twilight.wait_shown("#screen-applicant").await;
     check(&twilight, "applicant", &axe, &mut found).await;

@@ -4,7 +4,7 @@
 use haurach_proto::GateMode;
 use serde_json::json;
 
-use crate::harness::{Browser, Chromedriver, PASSWORD, Server, serial};
+use crate::harness::{Browser, Chromedriver, Server, serial};
 
 /// Opens the letters view.
 async fn letters(b: &Browser) {
@@ -170,13 +170,7 @@ async fn an_application_at_the_gate_is_approved_by_the_tower() {
     .await;
     twilight.click("#tab-register").await;
     twilight.wait_shown("#book-fields").await;
-    twilight.fill("#auth-name", "Twilight").await;
-    twilight.fill("#auth-password", PASSWORD).await;
-    twilight.fill("#book-name", "Twilight").await;
-    twilight.fill("#book-family", "Sparkle...I guess").await;
-    twilight.fill("#book-from", "the desert").await;
-    twilight.fill("#book-age", "19").await;
-    twilight.fill("#book-calling", "Letter Bearer").await;
+    twilight.fill_book("Sparkle...I guess").await;
     twilight.shot("gate-book").await;
     twilight.click("#auth-submit").await;
     twilight.wait_shown("#screen-applicant").await;

@@ -580,6 +580,18 @@ impl Browser {
         self.wait_shown("#screen-bond").await;
     }
 
+    /// Fills the gatekeeper's book of a gated city's Register tab (the tab chosen, the
+    /// book shown), the name and password included; the form is not sent.
+    pub async fn fill_book(&self, family: &str) {
+        self.fill("#auth-name", &self.name).await;
+        self.fill("#auth-password", PASSWORD).await;
+        self.fill("#book-name", &self.name).await;
+        self.fill("#book-family", family).await;
+        self.fill("#book-from", "the desert").await;
+        self.fill("#book-age", "19").await;
+        self.fill("#book-calling", "Letter Bearer").await;
+    }
+
     /// Tries to register again under the same name (the form is on screen).
     pub async fn register_again(&self) {
         self.click("#tab-register").await;

@@ -137,28 +137,24 @@ async fn the_pull_shows_bearing_and_distance_and_tiers_follow_the_distance() {
     // Or clicks on the radar: a point straight below the centre moves him south.
     let radar = spike.find("#radar").await;
     let rect = radar.rect().await.unwrap();
-    spike
-        .driver
-        .action_chain()
-        .move_to_element_with_offset(&radar, 0, (rect.height / 4.0) as i64)
-        .click()
-        .perform()
-        .await
-        .unwrap();
+    let tap_below_centre = async || {
+        spike
+            .driver
+            .action_chain()
+            .move_to_element_with_offset(&radar, 0, (rect.height / 4.0) as i64)
+            .click()
+            .perform()
+            .await
+            .unwrap();
+    };
+    tap_below_centre().await;
     // A tap that moved him without asking: now it asks, and Cancel leaves him where he was.
     spike.wait_shown("#hand-dialog").await;
     spike.click("#hand-no").await;
     spike.wait_hidden("#hand-dialog").await;
     let status = spike.text("#position-status").await;
     assert!(status.contains("10.05000° E"), "{status}");
-    spike
-        .driver
-        .action_chain()
-        .move_to_element_with_offset(&radar, 0, (rect.height / 4.0) as i64)
-        .click()
-        .perform()
-        .await
-        .unwrap();
+    tap_below_centre().await;
     spike.click("#hand-yes").await;
     let status = spike.wait_text("#position-status", "° S, 10.0").await;
     assert!(status.ends_with("set by hand."), "{status}");
