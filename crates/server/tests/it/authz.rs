@@ -116,6 +116,9 @@ fn rows() -> Vec<(&'static str, &'static str, [Must; 7])> {
         ("POST", "/api/v1/summons/{id}/accept", CITIZEN),
         ("POST", "/api/v1/summons/{id}/decline", CITIZEN),
         ("POST", "/api/v1/summons/{id}/end", CITIZEN),
+        ("GET", "/api/v1/push/key", CITIZEN),
+        ("POST", "/api/v1/push/subscriptions", CITIZEN),
+        ("DELETE", "/api/v1/push/subscriptions", CITIZEN),
         // Near the end: the partner ends the bond.
         ("DELETE", "/api/v1/bond", CITIZEN),
         // Last: it logs the caller's token out.
