@@ -8,6 +8,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::LazyLock;
 
+use hyper_util::client::legacy::connect::dns::Name;
 use ipnet::{Ipv4Net, Ipv6Net};
 
 /// Why an endpoint is refused (the text is the problem's detail).
@@ -97,11 +98,11 @@ fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
 /// An endpoint's URL if its form is acceptable (`https`, or `http` to a loopback address
 /// when `allow_loopback`; no credentials; at most 2,048 bytes). Its addresses are
 /// checked separately ([`check`], [`CheckedResolver`]).
-pub fn parse(endpoint: &str, allow_loopback: bool) -> Result<reqwest::Url, Refused> {
+pub fn parse(endpoint: &str, allow_loopback: bool) -> Result<url::Url, Refused> {
     if endpoint.len() > 2048 {
         return Err(Refused("the endpoint is longer than 2,048 bytes".into()));
     }
-    let url = reqwest::Url::parse(endpoint)
+    let url = url::Url::parse(endpoint)
         .map_err(|e| Refused(format!("the endpoint is not a URL: {e}")))?;
     if !url.username().is_empty() || url.password().is_some() {
         return Err(Refused("the endpoint may not carry credentials".into()));
@@ -124,7 +125,7 @@ pub fn parse(endpoint: &str, allow_loopback: bool) -> Result<reqwest::Url, Refus
 }
 
 /// The endpoint's host when it is an address rather than a name.
-fn literal_ip(url: &reqwest::Url) -> Option<IpAddr> {
+fn literal_ip(url: &url::Url) -> Option<IpAddr> {
     match url.host()? {
         url::Host::Ipv4(ip) => Some(IpAddr::V4(ip)),
         url::Host::Ipv6(ip) => Some(IpAddr::V6(ip)),
@@ -140,7 +141,7 @@ fn internal() -> Refused {
 
 /// [`parse`], then resolves a name and refuses it unless every address is allowed: what
 /// subscribing checks.
-pub async fn check(endpoint: &str, allow_loopback: bool) -> Result<reqwest::Url, Refused> {
+pub async fn check(endpoint: &str, allow_loopback: bool) -> Result<url::Url, Refused> {
     let url = parse(endpoint, allow_loopback)?;
     if let Some(url::Host::Domain(name)) = url.host() {
         resolve(name, allow_loopback).await?;
@@ -163,19 +164,31 @@ async fn resolve(name: &str, allow_loopback: bool) -> Result<Vec<SocketAddr>, Re
     Ok(addrs)
 }
 
-/// The push client's resolver: the checked addresses of a name, or an error.
+/// The push client's resolver: the checked addresses of a name, or an error, for
+/// hyper-util's connector.
+#[derive(Clone, Copy)]
 pub struct CheckedResolver {
     /// [`crate::Config::push_allow_loopback`].
     pub allow_loopback: bool,
 }
 
-impl reqwest::dns::Resolve for CheckedResolver {
-    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+impl tower::Service<Name> for CheckedResolver {
+    type Response = std::vec::IntoIter<SocketAddr>;
+    type Error = Refused;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<Self::Response, Refused>> + Send>,
+    >;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Refused>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, name: Name) -> Self::Future {
         let allow_loopback = self.allow_loopback;
-        Box::pin(async move {
-            let addrs = resolve(name.as_str(), allow_loopback).await?;
-            Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
-        })
+        Box::pin(async move { Ok(resolve(name.as_str(), allow_loopback).await?.into_iter()) })
     }
 }
 

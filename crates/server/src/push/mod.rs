@@ -1,6 +1,7 @@
 //! Web Push out of the node (RFC 8030 delivery, RFC 8291 `aes128gcm`, RFC 8292 VAPID):
 //! the [`Pusher`] encrypts a payload for one device with `web-push-native`, signs it with
-//! the server's VAPID key, and posts it to the device's push service with reqwest,
+//! the server's VAPID key, and posts it to the device's push service with hyper-util's
+//! client over rustls,
 //! retrying 429 and 5xx with backoff. Which endpoints it will call is
 //! [`endpoint`]'s to say. Like the bus, a way out of the node: it knows no store and no
 //! bond, only a subscription and bytes.
@@ -12,6 +13,10 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Full, Limited};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
 use web_push_native::jwt_simple::algorithms::{ECDSAP256KeyPairLike as _, ES256KeyPair};
 use web_push_native::jwt_simple::claims::Claims;
 use web_push_native::{Auth, WebPushBuilder, p256};
@@ -31,7 +36,7 @@ const MAX_WAIT: Duration = Duration::from_secs(60);
 /// A device to push to, decoded.
 #[derive(Clone, Debug)]
 pub struct Device {
-    endpoint: reqwest::Url,
+    endpoint: url::Url,
     key: p256::PublicKey,
     auth: Auth,
 }
@@ -99,8 +104,21 @@ pub struct Pusher {
     public_key: String,
     subject: String,
     allow_loopback: bool,
-    client: reqwest::Client,
+    client: Client,
 }
+
+/// The HTTP client: hyper-util's, HTTP/1.1, over rustls (on ring) with the system's
+/// roots, resolving names through [`endpoint::CheckedResolver`]. It follows no redirect
+/// and uses no proxy: either would reach a URL or an address nobody checked.
+type Client = hyper_util::client::legacy::Client<
+    hyper_rustls::HttpsConnector<HttpConnector<endpoint::CheckedResolver>>,
+    Full<Bytes>,
+>;
+
+/// How long one attempt may take, connecting included.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
+/// The most of an answer's body read (push services answer with a few bytes).
+const MAX_ANSWER: usize = 64 * 1024;
 
 impl Pusher {
     /// A new VAPID private key, base64url, for the store to keep if it has none.
@@ -115,22 +133,20 @@ impl Pusher {
             .ok_or("the kept VAPID key cannot be read")?;
         let public_key =
             URL_SAFE_NO_PAD.encode(key.key_pair().public_key().to_bytes_uncompressed());
-        // reqwest is built without a default crypto provider (aws-lc-rs is slow to
-        // build); ring is the one async-nats brings. Installing it twice is harmless.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let client = reqwest::Client::builder()
-            .dns_resolver(Arc::new(endpoint::CheckedResolver {
-                allow_loopback: config.push_allow_loopback,
-            }))
-            // A proxy would connect to addresses nobody checked; a redirect would go to
-            // a URL nobody checked.
-            .no_proxy()
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(30))
+        let mut http = HttpConnector::new_with_resolver(endpoint::CheckedResolver {
+            allow_loopback: config.push_allow_loopback,
+        });
+        http.enforce_http(false);
+        http.set_connect_timeout(Some(Duration::from_secs(10)));
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_provider_and_native_roots(Arc::new(rustls::crypto::ring::default_provider()))
+            .map_err(|e| format!("cannot read the system's TLS roots: {e}"))?
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
+        let client = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(90))
-            .build()
-            .map_err(|e| format!("cannot build the push client: {e}"))?;
+            .build(https);
         Ok(Pusher {
             key,
             public_key,
@@ -153,7 +169,7 @@ impl Pusher {
     /// The VAPID `Authorization` for a push to `endpoint` (RFC 8292): a JWT signed with
     /// ES256 whose audience is the endpoint's origin, port included (web-push-native's
     /// own leaves a port out), and the public key.
-    fn vapid(&self, endpoint: &reqwest::Url) -> Result<http::HeaderValue, String> {
+    fn vapid(&self, endpoint: &url::Url) -> Result<http::HeaderValue, String> {
         let claims = Claims::create(TOKEN_VALID.into())
             .with_audience(endpoint.origin().ascii_serialization())
             .with_subject(&self.subject);
@@ -194,37 +210,39 @@ impl Pusher {
                 }
                 Err(e) => return Outcome::Failed(format!("encrypting: {e}")),
             };
-            let request = match reqwest::Request::try_from(request) {
-                Ok(request) => request,
-                Err(e) => return Outcome::Failed(format!("request: {e}")),
-            };
-            let retry_after = match self.client.execute(request).await {
-                Ok(answer) => {
+            let request = request.map(|body| Full::new(Bytes::from(body)));
+            let answer = tokio::time::timeout(ATTEMPT_TIMEOUT, self.client.request(request)).await;
+            let retry_after = match answer {
+                Err(_) => {
+                    last = "the push service did not answer in time".into();
+                    None
+                }
+                Ok(Err(e)) => {
+                    last = format!("cannot reach the push service: {e}");
+                    None
+                }
+                Ok(Ok(answer)) => {
                     let status = answer.status();
+                    let retry_after = answer
+                        .headers()
+                        .get(http::header::RETRY_AFTER)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.trim().parse::<u64>().ok())
+                        .map(Duration::from_secs);
+                    // Read the (short) answer so the connection can be used again.
+                    let _ = Limited::new(answer.into_body(), MAX_ANSWER).collect().await;
                     if status.is_success() {
                         return Outcome::Accepted;
                     }
-                    if status == reqwest::StatusCode::NOT_FOUND
-                        || status == reqwest::StatusCode::GONE
-                    {
+                    if status == http::StatusCode::NOT_FOUND || status == http::StatusCode::GONE {
                         return Outcome::Gone;
                     }
                     last = format!("the push service answered {status}");
-                    if !(status == reqwest::StatusCode::TOO_MANY_REQUESTS
-                        || status.is_server_error())
+                    if !(status == http::StatusCode::TOO_MANY_REQUESTS || status.is_server_error())
                     {
                         return Outcome::Failed(last);
                     }
-                    answer
-                        .headers()
-                        .get(reqwest::header::RETRY_AFTER)
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| v.trim().parse::<u64>().ok())
-                        .map(Duration::from_secs)
-                }
-                Err(e) => {
-                    last = format!("cannot reach the push service: {e}");
-                    None
+                    retry_after
                 }
             };
             if attempt < ATTEMPTS {
