@@ -477,3 +477,104 @@ async fn endpoints_that_would_reach_the_servers_own_network_are_refused() {
         "a push went to a loopback endpoint"
     );
 }
+
+/// The CPU time this process has used, user and system.
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .collect();
+    // utime and stime, fields 14 and 15 of the whole line (11 and 12 after the name).
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    Duration::from_millis(ticks * 10)
+}
+
+/// Sends `n` letters one after another, waiting for each one's push when `pushed`;
+/// returns each letter's latency from the request, and from its answer (201, after the
+/// commit), to its push at the endpoint, and the CPU time spent.
+async fn letters(
+    s: &TestServer,
+    from: &str,
+    service: &PushService,
+    n: usize,
+    pushed: bool,
+) -> (Vec<(Duration, Duration)>, Duration) {
+    let mut latencies = Vec::with_capacity(n);
+    let cpu = cpu_time();
+    for i in 0..n {
+        let seen = service.received().len();
+        let letter = json!({"to": "spike", "body": "x", "id": format!("{pushed}-{n}-{i}")});
+        let start = Instant::now();
+        let (status, body) = s
+            .call("POST", "/api/v1/letters", Some(from), Some(&letter))
+            .await;
+        assert_eq!(status, 201, "{body}");
+        let answered = Instant::now();
+        if pushed {
+            let push = service.wait_for("/dev/phone", "letter", seen).await;
+            latencies.push((push.at - start, push.at.saturating_duration_since(answered)));
+        }
+    }
+    (latencies, cpu_time() - cpu)
+}
+
+/// The figures in docs/benchmarks.md, "Web Push": the latency from an event (a letter
+/// sent) to its push request at a local endpoint, and the CPU time a push costs (letters
+/// with a subscribed device against letters without). Run by hand:
+/// `cargo nextest run -p haurach-server --run-ignored only push_latency --no-capture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, run by hand"]
+async fn push_latency_and_cost() {
+    let n: usize = std::env::var("PUSH_EVENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
+    let (service, push_addr) = PushService::start().await;
+    let s = TestServer::start_with(|c| {
+        c.push_allow_loopback = true;
+        c.letters_per_day = 1_000_000;
+    })
+    .await;
+    let (amethyst, spike) = s.pair("amethyst", "spike", "story").await;
+    let keys = BrowserKeys::new();
+    // Warm up: the key, the connection, the first letters.
+    let sub = keys.subscription(&format!("http://{push_addr}/dev/phone"));
+    assert_eq!(subscribe(&s, &spike, &sub).await.0, 201);
+    letters(&s, &amethyst, &service, 20, true).await;
+
+    let (latencies, with_push) = letters(&s, &amethyst, &service, n, true).await;
+    let (status, _) = s
+        .call(
+            "DELETE",
+            "/api/v1/push/subscriptions",
+            Some(&spike),
+            Some(&json!({"endpoint": format!("http://{push_addr}/dev/phone")})),
+        )
+        .await;
+    assert_eq!(status, 204);
+    let (_, without) = letters(&s, &amethyst, &service, n, false).await;
+    let quantiles = |mut all: Vec<Duration>| {
+        all.sort();
+        let at = |q: f64| all[((all.len() as f64 * q) as usize).min(all.len() - 1)];
+        format!(
+            "p50 {:?}, p99 {:?}, max {:?}",
+            at(0.5),
+            at(0.99),
+            all[all.len() - 1]
+        )
+    };
+    println!(
+        "{n} letters, each pushed to one device on 127.0.0.1: from the request to the push \
+         at the endpoint {}; from the answer (committed) to the push {}; CPU time of the \
+         whole process (server, client and endpoint) {:?} with the push, {:?} without: \
+         {:?} per push",
+        quantiles(latencies.iter().map(|l| l.0).collect()),
+        quantiles(latencies.iter().map(|l| l.1).collect()),
+        with_push,
+        without,
+        with_push.saturating_sub(without) / n as u32,
+    );
+}
