@@ -59,6 +59,9 @@ pub trait PushStore {
         account: AccountId,
     ) -> impl Future<Output = StoreResult<Vec<PushSubscriptionRecord>>> + Send;
 
+    /// Whether the push of the event named `key` has been claimed (and not forgotten).
+    fn push_claimed(&self, key: &str) -> impl Future<Output = StoreResult<bool>> + Send;
+
     /// Claims the push of one event, named by `key`: true for the first claim only.
     /// Claims older than `forget_before` are deleted on the way.
     fn claim_push(

@@ -303,22 +303,26 @@ impl<S: Store, B: Bus> Hub<S, B> {
         // The partner of whoever went silent or came back is told on their devices too;
         // every node holding the bond sees this, and the claim lets one of them push.
         let who = rt.record.names[idx].clone();
-        let (note, event) = match event {
-            ContactEvent::Lost { since_ms } => (
+        let (bond, to) = (rt.record.id.0, rt.record.members[1 - idx]);
+        match event {
+            ContactEvent::Lost { since_ms } => self.push.notify(
+                &self.store,
+                to,
                 PushNote::ContactLost { who },
-                format!("contact:{}:{idx}:lost:{since_ms}", rt.record.id.0),
+                format!("contact:{bond}:{idx}:lost:{since_ms}"),
             ),
-            ContactEvent::Restored { lost_for_ms } => (
-                PushNote::ContactRestored { who },
-                format!(
-                    "contact:{}:{idx}:restored:{}",
-                    rt.record.id.0,
-                    rt.contact[idx].last_heard_ms().unwrap_or(0) - lost_for_ms
-                ),
-            ),
-        };
-        self.push
-            .notify(&self.store, rt.record.members[1 - idx], note, event);
+            ContactEvent::Restored { lost_for_ms } => {
+                // The loss this ends: the last time heard before it.
+                let since_ms = rt.contact[idx].last_heard_ms().unwrap_or(0) - lost_for_ms;
+                self.push.notify_after(
+                    &self.store,
+                    to,
+                    PushNote::ContactRestored { who },
+                    format!("contact:{bond}:{idx}:restored:{since_ms}"),
+                    format!("contact:{bond}:{idx}:lost:{since_ms}"),
+                )
+            }
+        }
     }
 
     /// The caller was heard from (any frame on the link, any write over HTTP).

@@ -101,6 +101,33 @@ impl Notifier {
         });
     }
 
+    /// [`Notifier::notify`], only if the event named `after` was pushed: contact restored
+    /// is news only to whoever heard it was lost (a node whose copy of a bond starts
+    /// without news of a partner counts them lost, then restored).
+    pub fn notify_after<S: Store>(
+        &self,
+        store: &S,
+        to: AccountId,
+        note: PushNote,
+        event: String,
+        after: String,
+    ) {
+        let (this, store) = (self.clone(), store.clone());
+        tokio::spawn(async move {
+            match store.push_claimed(&after).await {
+                Ok(true) => {}
+                Ok(false) => return,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read a push claim");
+                    return;
+                }
+            }
+            if this.claim(&store, &event).await {
+                this.push_to_devices(&store, to, &note).await;
+            }
+        });
+    }
+
     /// Pushes the alarm `seq` of `bond` to `to`, then again every `push_alarm_repeat_s`
     /// until it is acknowledged (at most [`ALARM_PUSHES`] times).
     pub fn notify_alarm<S: Store>(

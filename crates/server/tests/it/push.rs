@@ -578,3 +578,84 @@ async fn push_latency_and_cost() {
         with_push.saturating_sub(without) / n as u32,
     );
 }
+
+#[tokio::test]
+async fn with_two_nodes_each_event_is_pushed_once_signed_with_one_key() {
+    use haurach_testkit::{NatsServer, PgCluster, or_skip};
+    let Some(pg) = or_skip(PgCluster::start()) else {
+        return;
+    };
+    let Some(nats) = or_skip(NatsServer::start()) else {
+        return;
+    };
+    let node = || {
+        let (db, bus) = (pg.url(), nats.url());
+        TestServer::start_with(move |c| {
+            c.database_url = Some(db);
+            c.nats_url = Some(bus);
+            c.push_allow_loopback = true;
+            c.contact_timeout_s = 2.0;
+        })
+    };
+    let one = node().await;
+    let two = node().await;
+    let (service, push_addr) = PushService::start().await;
+    let (amethyst, spike) = one.pair("amethyst", "spike", "story").await;
+    let (_, key_one) = one
+        .call("GET", "/api/v1/push/key", Some(&spike), None)
+        .await;
+    let (_, key_two) = two
+        .call("GET", "/api/v1/push/key", Some(&spike), None)
+        .await;
+    assert_eq!(key_one, key_two, "every node signs with the same key");
+    let keys = BrowserKeys::new();
+    let sub = keys.subscription(&format!("http://{push_addr}/dev/phone"));
+    assert_eq!(subscribe(&two, &spike, &sub).await.0, 201);
+
+    // Both nodes hold the bond: each hears one partner.
+    one.put_position(&amethyst, 46.0, 7.0).await;
+    two.put_position(&spike, 46.0, 7.001).await;
+    let alarm = json!({"kind": "alarm", "id": "a1"});
+    let (status, _) = two
+        .call(
+            "POST",
+            "/api/v1/bond/messages",
+            Some(&amethyst),
+            Some(&alarm),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let letter = json!({"to": "spike", "body": "hello", "id": "l1"});
+    let (status, _) = one
+        .call("POST", "/api/v1/letters", Some(&amethyst), Some(&letter))
+        .await;
+    assert_eq!(status, 201);
+    service.wait_for("/dev/phone", "alarm", 0).await;
+    service.wait_for("/dev/phone", "letter", 0).await;
+    // Amethyst falls silent; both nodes' sweeps see it, one pushes it.
+    service.wait_for("/dev/phone", "contact", 0).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let received = service.received();
+    let topics: Vec<&str> = received
+        .iter()
+        .map(|r| r.headers["topic"].as_str())
+        .collect();
+    let count = |topic: &str| topics.iter().filter(|t| **t == topic).count();
+    assert_eq!(
+        (count("alarm"), count("letter"), count("contact")),
+        (1, 1, 1),
+        "{topics:?}"
+    );
+    let decrypted = decrypt_elsewhere(
+        &keys,
+        key_one["public_key"].as_str().unwrap(),
+        &format!("http://{push_addr}"),
+        &received,
+    );
+    assert!(
+        decrypted
+            .iter()
+            .any(|(p, _)| *p == json!({"kind": "contact_lost", "who": "amethyst"})),
+        "{decrypted:?}"
+    );
+}

@@ -101,6 +101,14 @@ impl PushStore for Postgres {
             .map_err(StoreError::from)
     }
 
+    async fn push_claimed(&self, key: &str) -> StoreResult<bool> {
+        let row = sqlx::query("SELECT 1 AS one FROM push_claims WHERE key = $1")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.is_some())
+    }
+
     async fn claim_push(&self, key: &str, now_ms: i64, forget_before: i64) -> StoreResult<bool> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("DELETE FROM push_claims WHERE claimed_at < $1")

@@ -101,6 +101,15 @@ impl PushStore for Sqlite {
             .map_err(StoreError::from)
     }
 
+    async fn push_claimed(&self, key: &str) -> StoreResult<bool> {
+        // From the writer on SQLite: the claim was made a moment ago, maybe by this node.
+        let row = sqlx::query("SELECT 1 AS one FROM push_claims WHERE key = ?")
+            .bind(key)
+            .fetch_optional(&self.writer)
+            .await?;
+        Ok(row.is_some())
+    }
+
     async fn claim_push(&self, key: &str, now_ms: i64, forget_before: i64) -> StoreResult<bool> {
         let mut tx = self.writer.begin().await?;
         sqlx::query("DELETE FROM push_claims WHERE claimed_at < ?")

@@ -104,7 +104,9 @@ async fn conformance<S: Store>(store: S) {
     assert_eq!(store.push_subscriptions(a.id).await.unwrap().len(), 2);
 
     // One claim per event; old claims are forgotten.
+    assert!(!store.push_claimed("alarm:1").await.unwrap());
     assert!(store.claim_push("alarm:1", 100, 0).await.unwrap());
+    assert!(store.push_claimed("alarm:1").await.unwrap());
     assert!(!store.claim_push("alarm:1", 101, 0).await.unwrap());
     assert!(store.claim_push("alarm:2", 102, 0).await.unwrap());
     assert!(store.claim_push("alarm:1", 200, 150).await.unwrap());
