@@ -129,7 +129,7 @@ impl Notifier {
     }
 
     /// Pushes the alarm `seq` of `bond` to `to`, then again every `push_alarm_repeat_s`
-    /// until it is acknowledged (at most [`ALARM_PUSHES`] times).
+    /// until it is acknowledged (at most 30 times).
     pub fn notify_alarm<S: Store>(
         &self,
         store: &S,
