@@ -100,6 +100,7 @@ pub async fn subscribe<S: Store, B: Bus>(
     responses(
         (status = 204, description = "unsubscribed (or it was not subscribed)"),
         (status = 403, description = "`awaiting_tower`, `application_declined`: not a citizen (yet)"),
+        (status = 422, description = "`push_endpoint_refused`: an empty endpoint or one over 2,048 bytes"),
     )
 )]
 pub async fn unsubscribe<S: Store, B: Bus>(
@@ -108,6 +109,12 @@ pub async fn unsubscribe<S: Store, B: Bus>(
     body: Result<Json<PushUnsubscribe>, JsonRejection>,
 ) -> Result<StatusCode, ApiError> {
     let Json(gone) = body?;
+    if gone.endpoint.is_empty() || gone.endpoint.len() > 2048 {
+        return Err(ApiError::invalid(
+            "push_endpoint_refused",
+            "the endpoint must be 1 to 2,048 bytes",
+        ));
+    }
     app.hub
         .store
         .delete_push_subscription(caller.account, &gone.endpoint)
