@@ -83,6 +83,11 @@ function describe(note) {
         `A letter from ${note.from}`,
         { body: "Open to read it.", tag: "letter", data: { open: "letters" } },
       ];
+    case "place":
+      return [
+        `${note.who} ${note.event === "arrived" ? "arrived at" : "left"} ${note.place}`,
+        { body: "", tag: `place-${note.place}`, data: { open: "link" } },
+      ];
     case "contact_lost":
       return [
         `Contact with ${note.who} lost`,

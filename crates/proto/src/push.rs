@@ -79,6 +79,16 @@ pub enum PushNote {
         /// The letter.
         id: Uuid,
     },
+    /// The partner arrived at or left one of their places (its name is theirs to share at
+    /// any range, like the link's place news).
+    Place {
+        /// The partner's name.
+        who: String,
+        /// The place's name.
+        place: String,
+        /// Arrived or left.
+        event: crate::PlaceEvent,
+    },
     /// Contact with the partner was lost.
     ContactLost {
         /// The partner's name.
@@ -98,6 +108,7 @@ impl PushNote {
             PushNote::Alarm { .. } => "alarm",
             PushNote::Summons { .. } => "summons",
             PushNote::Letter { .. } => "letter",
+            PushNote::Place { .. } => "place",
             PushNote::ContactLost { .. } => "contact_lost",
             PushNote::ContactRestored { .. } => "contact_restored",
         }

@@ -45,6 +45,11 @@ pub fn delivery(note: &PushNote) -> Delivery {
             topic: "letter",
             ttl_s: 7 * 24 * 3600,
         },
+        PushNote::Place { .. } => Delivery {
+            urgency: "low",
+            topic: "place",
+            ttl_s: 3600,
+        },
         PushNote::ContactLost { .. } | PushNote::ContactRestored { .. } => Delivery {
             urgency: "normal",
             topic: "contact",

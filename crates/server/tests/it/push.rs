@@ -196,7 +196,7 @@ async fn subscribe(s: &TestServer, token: &str, sub: &Value) -> (u16, Value) {
 }
 
 #[tokio::test]
-async fn the_alarm_a_summons_a_letter_and_lost_contact_reach_a_closed_page() {
+async fn the_alarm_a_summons_a_letter_lost_contact_and_places_reach_a_closed_page() {
     let (service, push_addr) = PushService::start().await;
     let base = format!("http://{push_addr}");
     let s = TestServer::start_with(|c| {
@@ -286,6 +286,19 @@ async fn the_alarm_a_summons_a_letter_and_lost_contact_reach_a_closed_page() {
         .await;
     assert!(restored.at > lost.at);
 
+    // Amethyst leaves the place where she stands, and comes back.
+    let home = json!({"lat": 46.0, "lon": 7.0, "radius_m": 100.0});
+    let (status, _) = s
+        .call("PUT", "/api/v1/places/home", Some(&amethyst), Some(&home))
+        .await;
+    assert_eq!(status, 201);
+    let n = service.received().len();
+    s.put_position(&amethyst, 46.1, 7.0).await;
+    service.wait_for("/dev/phone", "place", n).await;
+    let n = service.received().len();
+    s.put_position(&amethyst, 46.0, 7.0).await;
+    service.wait_for("/dev/phone", "place", n).await;
+
     let received = service.received();
     let to = |path: &str| -> Vec<Received> {
         received
@@ -345,6 +358,14 @@ async fn the_alarm_a_summons_a_letter_and_lost_contact_reach_a_closed_page() {
     assert_eq!(
         one("contact_lost"),
         json!({"kind": "contact_lost", "who": "amethyst"})
+    );
+    let places: Vec<&&Value> = payloads.iter().filter(|p| p["kind"] == "place").collect();
+    assert_eq!(
+        places,
+        [
+            &&json!({"kind": "place", "who": "amethyst", "place": "home", "event": "left"}),
+            &&json!({"kind": "place", "who": "amethyst", "place": "home", "event": "arrived"}),
+        ]
     );
     assert_eq!(
         one("contact_restored"),
