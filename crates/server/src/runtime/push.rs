@@ -100,10 +100,21 @@ impl Notifier {
     pub fn notify<S: Store>(&self, store: &S, to: AccountId, note: PushNote, event: String) {
         let (this, store) = (self.clone(), store.clone());
         tokio::spawn(async move {
-            if this.claim(&store, &event).await {
+            // Someone without devices costs a read, not a claim's write.
+            if this.has_devices(&store, to).await && this.claim(&store, &event).await {
                 this.push_to_devices(&store, to, &note).await;
             }
         });
+    }
+
+    async fn has_devices<S: Store>(&self, store: &S, to: AccountId) -> bool {
+        match store.push_subscriptions(to).await {
+            Ok(devices) => !devices.is_empty(),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read push subscriptions");
+                false
+            }
+        }
     }
 
     /// [`Notifier::notify`], only if the event named `after` was pushed: contact restored
@@ -127,7 +138,7 @@ impl Notifier {
                     return;
                 }
             }
-            if this.claim(&store, &event).await {
+            if this.has_devices(&store, to).await && this.claim(&store, &event).await {
                 this.push_to_devices(&store, to, &note).await;
             }
         });
@@ -146,7 +157,9 @@ impl Notifier {
         let (this, store) = (self.clone(), store.clone());
         let every = Duration::from_secs_f64(self.inner.config.push_alarm_repeat_s);
         tokio::spawn(async move {
-            if !this.claim(&store, &format!("alarm:{}:{seq}", bond.0)).await {
+            if !this.has_devices(&store, to).await
+                || !this.claim(&store, &format!("alarm:{}:{seq}", bond.0)).await
+            {
                 return;
             }
             for _ in 0..ALARM_PUSHES {
