@@ -17,7 +17,7 @@ import { Link } from "./link.js";
 import { Pictures } from "./pictures.js";
 import * as push from "./push.js";
 import { Places } from "./places.js";
-import { destination, Radar } from "./radar.js";
+import { destination, Radar, sphereDistance } from "./radar.js";
 import { ThoughtSender, ThoughtText } from "./thoughts.js";
 
 const $ = (id) => document.getElementById(id);
@@ -125,6 +125,9 @@ async function boot() {
     },
     position: () => state.position,
     me: () => state.me,
+    firstVisit: () => {
+      if (!session.token && state.mode !== "register") setMode("register");
+    },
     enter: () => {
       loadOutbox();
       show("loading");
@@ -195,6 +198,10 @@ function logout(message) {
     $(id).hidden = true;
   }
   $("conn").hidden = true;
+  // The next person at this device starts from an empty form, not the last one's name
+  // and book.
+  for (const input of $("auth-form").querySelectorAll("input, textarea")) input.value = "";
+  setMode("login");
   show("welcome");
   if (message) showAuthError(message);
 }
@@ -222,6 +229,7 @@ function onFrame(f) {
       journey?.onTier(f);
       return onTier(f);
     case "place":
+    case "places_changed":
     case "meeting":
     case "meeting_reached":
       return places.onFrame(f);
@@ -289,7 +297,7 @@ function onHello(f) {
   for (const item of state.outbox) link.send(sendFrame(item));
   link.send({ type: "guard", on: state.guarded });
   if (state.position) sendPosition(true);
-  thoughts.reset($("thought-text").value);
+  resendThought();
 }
 
 function enterBond(bond, { resumeAfter } = {}) {
@@ -373,7 +381,7 @@ function onTier(f) {
   const was = state.bond.tiers[f.tier]?.open;
   state.bond.tiers[f.tier] = { open: f.open, range_m: f.range_m };
   if (f.tier === "thoughts") {
-    if (f.open) thoughts.reset($("thought-text").value);
+    if (f.open) resendThought();
     else state.partnerThought.clear();
   }
   if (was !== f.open) {
@@ -597,6 +605,23 @@ function readHandPosition() {
   }
 }
 
+/** Asks before moving the person by hand: one tap on the radar could move them
+ *  hundreds of kilometres and open or close tiers for both partners. */
+function askHandPosition(lat, lon) {
+  const here = state.position;
+  const where = fmt.coordinates(lat, lon);
+  let detail = `To ${where}.`;
+  if (here) {
+    const moved = sphereDistance(here, { lat, lon });
+    detail = `To ${where}, ${fmt.distance(moved)} from where ${here.source === "hand" ? "you set yourself" : "your device puts you"}.`;
+  }
+  $("hand-detail").textContent = detail;
+  const dialog = $("hand-dialog");
+  dialog.dataset.lat = String(lat);
+  dialog.dataset.lon = String(lon);
+  dialog.showModal();
+}
+
 function setHandPosition(lat, lon) {
   stopPosition();
   localStorage.setItem("haurach.hand_position", JSON.stringify({ lat, lon }));
@@ -811,6 +836,26 @@ function renderTiers() {
   $("next-tier").textContent = line;
 }
 
+/** Whether what is typed may pass now: the thoughts tier is open and the person does not
+ *  guard. When it may not, the box is locked, so nothing typed then can ever be sent,
+ *  neither now nor when the tier opens or the guard comes off: the box then holds only what
+ *  the partner has already seen. */
+function thoughtsPass() {
+  return Boolean(state.bond?.tiers.thoughts?.open) && !state.guarded;
+}
+
+/** Locks the box while nothing typed may pass, and says so in its place. */
+function lockThoughts() {
+  const box = $("thought-text");
+  box.disabled = !thoughtsPass();
+  box.placeholder = box.disabled ? "Locked: nothing typed now could pass" : "";
+}
+
+/** Sends the whole box again (XEP-0301's reset), if it may pass. */
+function resendThought() {
+  if (thoughtsPass()) thoughts.reset($("thought-text").value);
+}
+
 function closedNote(tier, what) {
   const t = state.bond.tiers[tier];
   if (!t || t.open) return "";
@@ -837,7 +882,8 @@ function renderGates() {
 
   const thoughtsNote = closedNote("thoughts", "Thoughts pass");
   $("thoughts-closed").hidden = !thoughtsNote;
-  $("thoughts-closed").textContent = thoughtsNote ? `${thoughtsNote} Nothing you type reaches ${b.partner} now.` : "";
+  $("thoughts-closed").textContent = thoughtsNote ? `${thoughtsNote} Until then the box is locked.` : "";
+  lockThoughts();
 }
 
 function messageLine(m) {
@@ -984,8 +1030,9 @@ function renderGuard() {
   g.setAttribute("aria-checked", String(state.guarded));
   const partner = state.bond?.partner ?? "your partner";
   $("guard-state").textContent = state.guarded
-    ? `Guarded: nothing you type reaches ${partner}.`
+    ? `Guarded: the box is locked and nothing reaches ${partner}.`
     : `Not guarded: ${partner} sees what you type.`;
+  lockThoughts();
 }
 
 // --------------------------------------------------------------------------- banners
@@ -1095,10 +1142,11 @@ function setMode(mode) {
   $("tab-register").setAttribute("aria-selected", String(!login));
   $("tab-login").tabIndex = login ? 0 : -1;
   $("tab-register").tabIndex = login ? -1 : 0;
-  $("auth-form").setAttribute("aria-labelledby", login ? "tab-login" : "tab-register");
+  $("auth-panel").setAttribute("aria-labelledby", login ? "tab-login" : "tab-register");
   $("auth-submit").textContent = login ? "Log in" : "Register";
   $("auth-password").autocomplete = login ? "current-password" : "new-password";
   $("auth-error").hidden = true;
+  city.gateModeChanged(mode);
 }
 
 function wire() {
@@ -1115,9 +1163,7 @@ function wire() {
       return;
     }
     const p = destination(state.position.lat, state.position.lon, bearing, dist);
-    $("pos-lat").value = p.lat.toFixed(5);
-    $("pos-lon").value = p.lon.toFixed(5);
-    setHandPosition(p.lat, p.lon);
+    askHandPosition(p.lat, p.lon);
   });
 
   // The gate.
@@ -1138,6 +1184,14 @@ function wire() {
     if (!name) return showAuthError("Enter your name.");
     if (state.mode === "register" && password.length < 8) {
       return showAuthError("Choose a password of at least 8 characters.");
+    }
+    if (state.mode === "register" && !$("book-fields").hidden && !$("book-name").value.trim()) {
+      $("book-name").focus();
+      return showAuthError("Write at least your name in the gatekeeper's book: the tower reads it before it lets you in.");
+    }
+    if (state.mode === "register" && !$("invite-field").hidden && !$("gate-invite").value.trim()) {
+      $("gate-invite").focus();
+      return showAuthError("Type the invite code a citizen of this city gave you.");
     }
     $("auth-submit").disabled = true;
     $("auth-error").hidden = true;
@@ -1237,12 +1291,12 @@ function wire() {
     if (thoughtTimer !== null) return;
     thoughtTimer = setTimeout(() => {
       thoughtTimer = null;
-      thoughts.update($("thought-text").value);
+      if (thoughtsPass()) thoughts.update($("thought-text").value);
     }, 50);
   });
   setInterval(() => {
     const text = $("thought-text").value;
-    if (state.bond && link.live && (text !== "" || thoughts.sent !== "")) thoughts.reset(text);
+    if (thoughtsPass() && link.live && (text !== "" || thoughts.sent !== "")) thoughts.reset(text);
   }, THOUGHT_RESET_MS);
   // Memories.
   $("memory-form").addEventListener("submit", async (ev) => {
@@ -1280,13 +1334,25 @@ function wire() {
     }
   });
   $("glimpse-ask").addEventListener("click", () => camera.askGlimpse());
+  $("glimpse-yes").addEventListener("click", () => camera.answer(true));
+  $("glimpse-no").addEventListener("click", () => camera.answer(false));
+  $("camera-stop").addEventListener("click", async () => {
+    try {
+      await camera.setAllow(false);
+    } catch (e) {
+      // The server did not hear it, but the camera stops on this device now.
+      camera.allow = false;
+      camera.follow();
+      notice(`The camera stopped here, but the server did not hear it: ${e.message}.`);
+    }
+  });
 
   $("guard").addEventListener("click", () => {
     state.guarded = !state.guarded;
     localStorage.setItem("haurach.guard", state.guarded ? "on" : "off");
     link.send({ type: "guard", on: state.guarded });
-    if (!state.guarded) thoughts.reset($("thought-text").value);
     renderGuard();
+    resendThought();
   });
 
   // The alarm.
@@ -1329,8 +1395,18 @@ function wire() {
     if (!lonText || !Number.isFinite(lon) || lon < -180 || lon > 180) {
       return showError("position-error", "Longitude is a number from -180 to 180.");
     }
+    askHandPosition(lat, lon);
+  });
+  $("hand-yes").addEventListener("click", () => {
+    const dialog = $("hand-dialog");
+    const lat = Number(dialog.dataset.lat);
+    const lon = Number(dialog.dataset.lon);
+    dialog.close();
+    $("pos-lat").value = lat.toFixed(5);
+    $("pos-lon").value = lon.toFixed(5);
     setHandPosition(lat, lon);
   });
+  $("hand-no").addEventListener("click", () => $("hand-dialog").close());
   $("gps-resume").addEventListener("click", () => {
     localStorage.removeItem("haurach.hand_position");
     state.position = null;

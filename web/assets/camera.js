@@ -3,12 +3,15 @@
 // - My camera is mine: nothing is captured unless I turn on "Let my partner see through
 //   my camera" (stored on the server, off until turned on).
 // - A glimpse: within glimpse range I may ask; the server asks the partner's page, which
-//   (if they allowed it) captures one frame at the size the server names and sends it
-//   as a binary frame 0x01 + JPEG; it arrives here as the same.
+//   (if they allowed it) asks them, each time unless they chose "always for this bond",
+//   and only on their yes captures one frame at the size the server names and sends it
+//   as a binary frame 0x01 + JPEG; it arrives here as the same. Unanswered, the ask
+//   lapses on the server after 30 s.
 // - Sight: within sight range, a page that allows its camera sends frames (0x02 + JPEG)
 //   by itself, starting slow and small and following what the server says the bond
 //   allows (`sight_rate`). Leaving the range stops the camera. While it sends, the page
-//   shows its own camera view: what the partner sees.
+//   shows its own camera view, and a banner at the top says the partner sees through the
+//   camera, with a button that stops it at once (it turns the consent off).
 // - Trace (while the images tier is open): strokes drawn over a glimpse or the sight go
 //   to the partner and land on the same picture on their side (trace.js). A glimpse is
 //   named by the id the server gave it: it comes in the binary frame to the one who
@@ -23,6 +26,8 @@ const GLIMPSE = 0x01;
 const SIGHT = 0x02;
 /** Bytes of the glimpse's id after the first byte of a glimpse from the server. */
 const GLIMPSE_ID = 16;
+/** How long an ask for a glimpse waits for the person's yes (the server's own limit). */
+const ASK_MS = 30_000;
 /** Where a sight starts before the server's first report: the edge of the sight tier. */
 const START = { fps: 2, side: 240 };
 
@@ -64,6 +69,8 @@ export class Camera {
     this.video = null;
     this.params = { ...START };
     this.timer = null;
+    /** The sight being sent, if any (see startSight). */
+    this.run = null;
     this.urls = { glimpse: null, sight: null, sent: null };
     this.sending = false;
     /** The id of the glimpse shown from the partner, and of the last one I sent. */
@@ -71,6 +78,11 @@ export class Camera {
     this.glimpseOut = null;
     /** The JPEG of my glimpse on its way, until the server says it passed. */
     this.pending = null;
+    /** The partner's ask for a glimpse waiting for my answer, and when it lapses. */
+    this.ask = null;
+    this.askTimer = null;
+    /** When I asked for a glimpse, until one comes or the ask lapses. */
+    this.askedTimer = null;
     const trace = (canvas, over) =>
       new TraceCanvas({
         canvas: el(canvas),
@@ -105,7 +117,19 @@ export class Camera {
     this.follow();
   }
 
+  /** Whether the person said "always for this bond" to glimpses. */
+  always() {
+    const id = this.bond()?.id;
+    return Boolean(id) && localStorage.getItem(`haurach.glimpse_always.${id}`) === "yes";
+  }
+
   render() {
+    const streaming = Boolean(this.run);
+    this.el("banner-camera").hidden = !streaming;
+    if (streaming) {
+      const partner = this.bond()?.partner ?? "Your partner";
+      this.el("banner-camera-text").textContent = `${partner} sees through your camera now.`;
+    }
     const sw = this.el("camera-allow");
     sw.setAttribute("aria-checked", String(this.allow));
     const partner = this.bond()?.partner ?? "your partner";
@@ -131,8 +155,13 @@ export class Camera {
   }
 
   askGlimpse() {
-    this.el("glimpse-status").textContent = "Asking…";
+    const partner = this.bond()?.partner ?? "your partner";
+    this.el("glimpse-status").textContent = `Asking ${partner}…`;
     this.link.send({ type: "glimpse_ask" });
+    clearTimeout(this.askedTimer);
+    this.askedTimer = setTimeout(() => {
+      this.el("glimpse-status").textContent = `No glimpse came: ${partner} did not say yes.`;
+    }, ASK_MS + 2000);
   }
 
   async ensureCamera() {
@@ -168,8 +197,40 @@ export class Camera {
     return encode(canvas);
   }
 
-  /** The partner asked for a glimpse (the server only asks when I allowed it). */
-  async onAsked(f) {
+  /** The partner asked for a glimpse (the server only asks when I allowed it): ask the
+   *  person, unless they said "always for this bond". */
+  onAsked(f) {
+    if (!this.allow) return;
+    if (this.always()) {
+      this.glimpse(f);
+      return;
+    }
+    this.ask = f;
+    this.el("glimpse-ask-title").textContent = f.on_sending
+      ? `${f.by}'s picture reached you: may they glimpse you as you look at it?`
+      : `${f.by} asks to glimpse through your camera.`;
+    this.el("glimpse-always").checked = false;
+    this.el("banner-glimpse-ask").hidden = false;
+    clearTimeout(this.askTimer);
+    this.askTimer = setTimeout(() => this.answer(false), ASK_MS);
+  }
+
+  /** The person's answer to the waiting ask. */
+  answer(yes) {
+    const f = this.ask;
+    this.ask = null;
+    clearTimeout(this.askTimer);
+    this.el("banner-glimpse-ask").hidden = true;
+    if (!f) return;
+    if (yes && this.el("glimpse-always").checked && this.bond()?.id) {
+      localStorage.setItem(`haurach.glimpse_always.${this.bond().id}`, "yes");
+    }
+    if (yes) this.glimpse(f);
+    else this.el("camera-state").textContent = `${f.by} did not glimpse you.`;
+  }
+
+  /** Captures one frame for the ask `f` and sends it. */
+  async glimpse(f) {
     if (!this.allow) return;
     const keep = Boolean(this.stream);
     if (!(await this.ensureCamera())) return;
@@ -179,7 +240,7 @@ export class Camera {
     this.el("camera-state").textContent = f.on_sending
       ? `${f.by} saw you as their picture reached you.`
       : `${f.by} glimpsed through your camera.`;
-    if (!keep && !this.timer) this.releaseCamera();
+    if (!keep && !this.run) this.releaseCamera();
   }
 
   /** The glimpse I sent passed, under this id: show it, ready for my partner's strokes. */
@@ -202,17 +263,26 @@ export class Camera {
       if (f.glimpse === this.glimpseIn) on = "glimpse";
       else if (f.glimpse === this.glimpseOut) on = "sent";
     } else if (f.sight) {
-      on = f.sight === this.me() ? (this.timer ? "self" : null) : "sight";
+      on = f.sight === this.me() ? (this.run ? "self" : null) : "sight";
     }
     if (on) this.traces[on].add(f);
   }
 
   async startSight() {
-    if (this.timer || this.sending) return;
+    if (this.run || this.sending) return;
     this.sending = true;
     const ok = await this.ensureCamera();
     this.sending = false;
-    if (!ok || this.timer) return;
+    if (this.run) return;
+    // The tier may have closed, or the consent gone, while the camera opened.
+    if (!ok || !this.allow || !this.bond()?.tiers?.sight?.open) {
+      this.releaseCamera();
+      return;
+    }
+    // This sight, until stopSight ends it: a tick of an earlier one (still taking its
+    // frame when it was stopped) neither sends nor schedules another.
+    const run = {};
+    this.run = run;
     const self = this.el("sight-self-video");
     self.srcObject = this.stream;
     self.play().catch(() => {
@@ -220,20 +290,27 @@ export class Camera {
     });
     this.el("sight-self").hidden = false;
     const tick = async () => {
-      if (!this.timer) return;
+      if (this.run !== run) return;
+      let jpeg = null;
       try {
-        this.link.sendBinary(framed(SIGHT, await this.grab(this.params.side)));
+        jpeg = await this.grab(this.params.side);
       } catch {
         // A frame lost; the next one follows.
       }
+      // Stopped while the frame was taken: it stays on this device.
+      if (this.run !== run) return;
+      if (jpeg) this.link.sendBinary(framed(SIGHT, jpeg));
       this.timer = setTimeout(tick, 1000 / this.params.fps);
     };
     this.timer = setTimeout(tick, 0);
+    this.render();
   }
 
   stopSight() {
     clearTimeout(this.timer);
     this.timer = null;
+    this.run = null;
+    this.el("banner-camera").hidden = true;
     this.params = { ...START };
     this.releaseCamera();
     this.el("sight-out").textContent = "";
@@ -256,6 +333,7 @@ export class Camera {
     const kind = bytes[0];
     const which = kind === GLIMPSE ? "glimpse" : kind === SIGHT ? "sight" : null;
     if (!which) return;
+    if (which === "glimpse") clearTimeout(this.askedTimer);
     let jpeg = bytes.subarray(1);
     if (which === "glimpse") {
       // A new picture: the strokes over the last one do not belong on it.
@@ -284,6 +362,7 @@ export class Camera {
   /** The bond ended or the page logs out. */
   reset() {
     this.stopSight();
+    this.answer(false);
     for (const which of ["glimpse", "sight", "sent"]) {
       if (this.urls[which]) URL.revokeObjectURL(this.urls[which]);
       this.urls[which] = null;

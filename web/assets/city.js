@@ -106,6 +106,8 @@ export function init(hooks) {
     .gate()
     .then((g) => {
       city.gate = g;
+      // Nobody lives here yet: whoever comes first makes the tower's account.
+      if (g.first) hooks.firstVisit();
       renderGateForm();
     })
     .catch(() => {});
@@ -128,6 +130,21 @@ export function registration() {
   }
   if (!$("invite-field").hidden && text("gate-invite")) extra.invite = text("gate-invite");
   return extra;
+}
+
+/** The gate form switched between logging in and registering (by a click, a key or the
+ *  page itself): shows the book or the invite field, and asks the server again how the
+ *  gate stands, since it may have changed since the page opened (the tower's account was
+ *  made). */
+export function gateModeChanged(mode) {
+  renderGateForm(mode);
+  api
+    .gate()
+    .then((g) => {
+      city.gate = g;
+      renderGateForm(mode);
+    })
+    .catch(() => {});
 }
 
 /** Shows the book or the invite field when the register tab is chosen. */
@@ -198,6 +215,12 @@ let applicantPoll = null;
 
 function showApplicant(arrival) {
   city.hooks.show("applicant");
+  $("applicant-title").textContent =
+    arrival.decision === "approved"
+      ? "The tower let you in"
+      : arrival.decision === "declined"
+        ? "The tower declined your application"
+        : "Your application is with the tower";
   clearInterval(applicantPoll);
   if (!arrival.decision) {
     applicantPoll = setInterval(async () => {
@@ -594,20 +617,6 @@ function setBox(box) {
 function wire() {
   for (const b of document.querySelectorAll("#city-nav [data-go]")) {
     b.addEventListener("click", () => go(b.dataset.go));
-  }
-  for (const tab of ["tab-login", "tab-register"]) {
-    $(tab).addEventListener("click", () => {
-      const mode = tab === "tab-register" ? "register" : "login";
-      renderGateForm(mode);
-      // The gate may have changed since the page opened (the tower's account was made).
-      api
-        .gate()
-        .then((g) => {
-          city.gate = g;
-          renderGateForm(mode);
-        })
-        .catch(() => {});
-    });
   }
   $("applicant-refresh").addEventListener("click", async () => {
     try {

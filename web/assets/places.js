@@ -66,7 +66,7 @@ export class Places {
     this.render();
   }
 
-  /** The link's `place`, `meeting` and `meeting_reached` frames. */
+  /** The link's `place`, `places_changed`, `meeting` and `meeting_reached` frames. */
   onFrame(f) {
     switch (f.type) {
       case "place": {
@@ -77,6 +77,9 @@ export class Places {
         this.scheduleRefresh();
         return;
       }
+      case "places_changed":
+        this.scheduleRefresh();
+        return;
       case "meeting":
         this.meeting = f.meeting;
         this.renderMeeting();
@@ -99,13 +102,11 @@ export class Places {
   async refresh() {
     try {
       this.view = await call("GET", "/api/v1/places");
+      // The meeting point comes with the places: asking for it alone would answer 404
+      // (logged by the browser) whenever there is none yet.
+      this.meeting = this.view.meeting ?? null;
     } catch {
       // Unbonded or offline: the list stays as it was; the next hello reads it again.
-    }
-    try {
-      this.meeting = await call("GET", "/api/v1/bond/meeting");
-    } catch {
-      this.meeting = null;
     }
     this.render();
   }

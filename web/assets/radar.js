@@ -125,3 +125,14 @@ export function destination(lat, lon, bearingDeg, distanceM) {
   if (lonOut === -180) lonOut = 180;
   return { lat: p2 / rad, lon: lonOut };
 }
+
+/** The distance in metres between two points on a sphere (haversine); good enough to tell
+ *  a person how far a position set by hand moves them. */
+export function sphereDistance(a, b) {
+  const rad = Math.PI / 180;
+  const dLat = (b.lat - a.lat) * rad;
+  const dLon = (b.lon - a.lon) * rad;
+  const h =
+    Math.sin(dLat / 2) ** 2 + Math.cos(a.lat * rad) * Math.cos(b.lat * rad) * Math.sin(dLon / 2) ** 2;
+  return 2 * 6371008.8 * Math.asin(Math.min(1, Math.sqrt(h)));
+}

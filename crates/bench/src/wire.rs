@@ -14,9 +14,9 @@ pub async fn ws_connect(addr: std::net::SocketAddr, token: &str) -> anyhow::Resu
     let mut stream = TcpStream::connect(addr).await.context("connect")?;
     stream.set_nodelay(true)?;
     let req = format!(
-        "GET /api/v1/link?token={token} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\n\
-         Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
-         Sec-WebSocket-Version: 13\r\n\r\n"
+        "GET /api/v1/link HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
+         Upgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
     );
     stream.write_all(req.as_bytes()).await?;
     // Read the response head byte by byte: it is short, and the first frame may follow it.

@@ -32,4 +32,4 @@ pub use contact::{Contact, ContactEvent, Stretch, StretchDetector};
 pub use disclosure::{Disclosure, Whereabouts};
 pub use geo::{Fix, Geodesic};
 pub use pull::Pull;
-pub use tier::{Profile, Tier, TierChange, TierSet, TierState};
+pub use tier::{Profile, Separation, Tier, TierChange, TierSet, TierState};

@@ -221,8 +221,68 @@ pub struct TierChange {
     pub open: bool,
 }
 
-/// Which tiers of a bond are open, with hysteresis: a tier opens when the pessimistic
-/// distance is within its range and closes only past 1.1 times its range.
+/// How far apart the partners are, as the tiers judge it: two measures of one distance.
+///
+/// - **Pessimistic** (`distance + accuracy_a + accuracy_b`) for every tier but memories:
+///   a blurry fix never opens more than a sharp one would. Right where the ranges dwarf a
+///   phone's accuracy (hundreds of metres and up).
+/// - **Together** for memories, whose 25 m is the size of a phone's own uncertainty: the
+///   distance less each fix's accuracy, each counted up to [`Separation::ALLOWANCE_M`]
+///   (15 m), and never below 0. Two people side by side, whose phones put them 10-30 m
+///   apart with 10-30 m accuracies, are together; two sharp fixes 50 m apart are not; and
+///   however blurry the fixes, memories never open beyond 25 + 2 × 15 = 55 m of measured
+///   distance (60.5 m to close, with the hysteresis). A pessimistic rule would need
+///   accuracies of a few metres, which phones rarely give.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Separation {
+    /// Distance plus both accuracies, metres.
+    pub pessimistic_m: f64,
+    /// Distance less both accuracies, each at most [`Separation::ALLOWANCE_M`], at least 0.
+    pub together_m: f64,
+}
+
+impl Separation {
+    /// The most of one fix's accuracy that counts towards being together, metres.
+    pub const ALLOWANCE_M: f64 = 15.0;
+
+    /// The separation of two fixes `distance_m` apart with these accuracies (a negative
+    /// or NaN accuracy counts as 0; a NaN distance is an unknown separation).
+    pub fn of(distance_m: f64, accuracy_a: f64, accuracy_b: f64) -> Separation {
+        let acc = |a: f64| if a.is_nan() { 0.0 } else { a.max(0.0) };
+        let (a, b) = (acc(accuracy_a), acc(accuracy_b));
+        let allowance = a.min(Self::ALLOWANCE_M) + b.min(Self::ALLOWANCE_M);
+        Separation {
+            pessimistic_m: distance_m + a + b,
+            together_m: if distance_m.is_nan() {
+                f64::NAN
+            } else {
+                (distance_m - allowance).max(0.0)
+            },
+        }
+    }
+
+    /// The measure `tier` is judged by.
+    pub fn for_tier(self, tier: Tier) -> f64 {
+        match tier {
+            Tier::Memories => self.together_m,
+            _ => self.pessimistic_m,
+        }
+    }
+}
+
+/// One distance for every tier: an exact one, or an unknown one (NaN).
+impl From<f64> for Separation {
+    fn from(distance_m: f64) -> Separation {
+        Separation {
+            pessimistic_m: distance_m,
+            together_m: distance_m,
+        }
+    }
+}
+
+/// Which tiers of a bond are open, with hysteresis: a tier opens when its measure of the
+/// [`Separation`] (pessimistic, or together for memories) is within its range and closes
+/// only past 1.1 times its range.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TierState {
     open: TierSet,
@@ -253,16 +313,18 @@ impl TierState {
         TierState { open }
     }
 
-    /// Moves the state to a new pessimistic distance and returns what opened and closed,
-    /// in [`Tier::ALL`] order.
+    /// Moves the state to a new separation and returns what opened and closed, in
+    /// [`Tier::ALL`] order.
     ///
-    /// A closed tier opens when `distance_m <= range`; an open one closes only when
-    /// `distance_m > 1.1 × range` ([`TierState::HYSTERESIS`]). Tiers the profile opens
-    /// at any range are opened if they were not. A NaN distance means the distance is
-    /// unknown: every tier that needs one closes.
-    pub fn update(&mut self, profile: Profile, distance_m: f64) -> Vec<TierChange> {
+    /// A closed tier opens when its measure ([`Separation::for_tier`]) is within its
+    /// range; an open one closes only past 1.1 × its range ([`TierState::HYSTERESIS`]).
+    /// Tiers the profile opens at any range are opened if they were not. A NaN distance
+    /// means the distance is unknown: every tier that needs one closes.
+    pub fn update(&mut self, profile: Profile, apart: impl Into<Separation>) -> Vec<TierChange> {
+        let apart = apart.into();
         let mut changes = Vec::new();
         for tier in Tier::ALL {
+            let distance_m = apart.for_tier(tier);
             let was_open = self.open.contains(tier);
             let open = match profile.range_m(tier) {
                 None => true,
@@ -291,9 +353,9 @@ impl TierState {
     /// tier that is already open stays open up to 1.1 × its range, so that switching
     /// profiles (or resyncing) at the edge of a range does not make it flap either. The
     /// tiers the profile opens at any range are opened in both cases.
-    pub fn reset(&mut self, profile: Profile, distance_m: Option<f64>) -> Vec<TierChange> {
+    pub fn reset(&mut self, profile: Profile, apart: Option<Separation>) -> Vec<TierChange> {
         // `update` with an unknown (NaN) distance is exactly the `None` case.
-        self.update(profile, distance_m.unwrap_or(f64::NAN))
+        self.update(profile, apart.unwrap_or(Separation::from(f64::NAN)))
     }
 
     /// The open tiers.
@@ -310,6 +372,39 @@ impl TierState {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn together_counts_up_to_fifteen_metres_of_each_accuracy() {
+        // Side by side as phones report it.
+        let side_by_side = Separation::of(20.0, 10.0, 10.0);
+        assert_eq!(side_by_side.pessimistic_m, 40.0);
+        assert_eq!(side_by_side.together_m, 0.0);
+        // Sharp fixes: the distance less a little.
+        assert_eq!(Separation::of(50.0, 5.0, 5.0).together_m, 40.0);
+        // Blurry fixes count 15 m each, no more.
+        assert_eq!(Separation::of(60.0, 200.0, 200.0).together_m, 30.0);
+        // Unknown accuracies count nothing; an unknown distance stays unknown.
+        assert_eq!(Separation::of(30.0, f64::NAN, -4.0).together_m, 30.0);
+        assert!(Separation::of(f64::NAN, 1.0, 1.0).together_m.is_nan());
+        // Only memories go by it.
+        assert_eq!(side_by_side.for_tier(Tier::Memories), 0.0);
+        assert_eq!(side_by_side.for_tier(Tier::Sight), 40.0);
+    }
+
+    #[test]
+    fn memories_open_side_by_side_and_never_past_fifty_five_metres() {
+        let mut state = TierState::initial(Profile::Story);
+        state.update(Profile::Story, Separation::of(20.0, 10.0, 10.0));
+        assert!(state.is_open(Tier::Memories));
+        let mut state = TierState::initial(Profile::Story);
+        state.update(Profile::Story, Separation::of(55.5, 1_000.0, 1_000.0));
+        assert!(!state.is_open(Tier::Memories));
+        // A blurry fix opens nothing else early: sight still goes by the pessimistic
+        // distance.
+        let mut state = TierState::initial(Profile::Story);
+        state.update(Profile::Story, Separation::of(1_990.0, 30.0, 30.0));
+        assert!(!state.is_open(Tier::Sight));
+    }
 
     /// The tiers open in `state`, by key, for readable assertions.
     fn open_keys(state: TierState) -> Vec<&'static str> {
@@ -559,7 +654,7 @@ mod tests {
         let mut state = TierState::initial(Profile::Story);
         state.update(Profile::Story, 900.0);
         assert_eq!(state.open().iter().count(), 8);
-        let changes = state.reset(Profile::City, Some(900.0));
+        let changes = state.reset(Profile::City, Some(900.0.into()));
         let closed: Vec<_> = changes.iter().map(|c| (c.tier.key(), c.open)).collect();
         assert_eq!(
             closed,
@@ -573,13 +668,13 @@ mod tests {
         assert_eq!(open_keys(state), ["pull", "alarm", "feelings", "voice"]);
 
         // Back to story at 900 m: everything up to glimpse reopens, sight too (2 km).
-        let changes = state.reset(Profile::Story, Some(900.0));
+        let changes = state.reset(Profile::Story, Some(900.0.into()));
         assert_eq!(changes.len(), 4);
         assert!(changes.iter().all(|c| c.open));
 
         // To open far away: everything but memories opens.
         let mut state = TierState::initial(Profile::Story);
-        let changes = state.reset(Profile::Open, Some(5_000_000.0));
+        let changes = state.reset(Profile::Open, Some(5_000_000.0.into()));
         assert_eq!(changes.len(), 6);
         assert_eq!(state, TierState::initial(Profile::Open));
     }

@@ -20,6 +20,7 @@ macro_rules! outln {
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod admin;
+mod backup;
 mod chart;
 mod client;
 mod gpx;
@@ -83,6 +84,17 @@ enum Command {
     ///   HAURACH_PASSWORD=... haurach admin luna
     #[command(verbatim_doc_comment)]
     Admin(admin::AdminArgs),
+    /// Copy a SQLite city consistently while its server serves it
+    ///
+    /// The database (SQLite's VACUUM INTO), the message journal, pictures, journals'
+    /// photos and parcels. Restore by starting a server on the copy. A city on PostgreSQL
+    /// is backed up with pg_dump.
+    ///
+    /// Examples:
+    ///   haurach backup /var/backups/haurach/2026-12-05 --data /var/lib/haurach
+    ///   haurach backup ./copy --config /etc/haurach/haurach.toml
+    #[command(verbatim_doc_comment)]
+    Backup(backup::BackupArgs),
     /// Measure the live workload (optionally side by side with Mosquitto); see docs/benchmarks.md.
     Bench(haurach_bench::BenchArgs),
     #[command(flatten)]
@@ -91,7 +103,7 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let matches = Cli::command().get_matches();
+    let matches = command().get_matches();
     // `replay` starts its own server unless `--server` is typed: a HAURACH_SERVER in the
     // environment should not make it register scenario accounts on a real server.
     let server_flag = matches.value_source("server") == Some(ValueSource::CommandLine);
@@ -103,6 +115,7 @@ async fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args).await,
         Command::Bench(args) => haurach_bench::run(args).await,
         Command::Admin(args) => admin::run(args).await,
+        Command::Backup(args) => backup::run(args).await,
         Command::Client(command) => {
             match client::Context::new(cli.server, server_flag, cli.as_name, cli.home) {
                 Ok(ctx) => command.run(ctx).await,
@@ -113,11 +126,39 @@ async fn main() -> ExitCode {
     match res {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            // `{:#}` gives the cause chain on one line: "cannot read x.toml: not found".
-            eprintln!("haurach: {e:#}");
+            eprintln!("haurach: {}", one_line(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The cause chain on one line ("cannot read x.toml: not found"), each cause said once:
+/// an error whose text already ends with its cause's (thiserror's `{0}` beside
+/// `#[from]`) does not repeat it.
+fn one_line(e: &anyhow::Error) -> String {
+    let mut text = e.to_string();
+    for cause in e.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.ends_with(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
+}
+
+/// The command line. The client's flags (`--server`, `--as`, `--home`) are global, so
+/// they may follow any client command; `serve` has them hidden instead, so its `--help`
+/// shows the server's settings only (clap copies a global flag into every subcommand
+/// that does not define one of the same id already).
+fn command() -> clap::Command {
+    Cli::command().mut_subcommand("serve", |serve| {
+        [("server", "server"), ("as_name", "as"), ("home", "home")]
+            .into_iter()
+            .fold(serve, |serve, (id, long)| {
+                serve.arg(clap::Arg::new(id).long(long).num_args(1).hide(true))
+            })
+    })
 }
 
 /// Writes one line on stdout (see [`outln!`]).

@@ -1,5 +1,5 @@
-//! `haurach serve`: load the configuration, bind, and run the server until Ctrl-C or
-//! SIGTERM.
+//! `haurach serve`: load the configuration, open the storage, bind, and run the server
+//! until Ctrl-C or SIGTERM.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -76,7 +76,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         config.gate = haurach_proto::GateMode::from_key(&gate).context("unknown gate mode")?;
     }
     config.validate()?;
-    let listener = tokio::net::TcpListener::bind(config.listen)
+    // Storage first: a data directory another server holds, or that cannot be written,
+    // is said before the port is bound, so no connection waits on a server that cannot
+    // answer it.
+    let listen = config.listen;
+    let server = haurach_server::open(config.clone()).await?;
+    let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
@@ -103,7 +108,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     );
     // Tests that start the binary read this line to learn the port when given port 0.
     println!("listening on http://{addr}");
-    haurach_server::run(config, listener, shutdown_signal()).await?;
+    server.serve(listener, shutdown_signal()).await?;
     tracing::info!("haurach stopped");
     Ok(())
 }

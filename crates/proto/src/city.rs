@@ -486,6 +486,43 @@ pub struct Summons {
     pub created_at: OffsetDateTime,
 }
 
+/// `PUT /api/v1/tower/people/{name}/password`: the tower sets a person's password.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewPassword {
+    /// 8 to 1,024 characters.
+    #[schema(min_length = 8, max_length = 1024)]
+    pub password: String,
+}
+
+/// A person's live session, as the tower sees it: never its token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SessionView {
+    /// The first 8 bytes of its token's SHA-256, in hex: enough to tell sessions apart,
+    /// no use for logging in.
+    #[schema(pattern = "^[0-9a-f]{16}$")]
+    pub id: String,
+    /// When it began (logging in).
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: OffsetDateTime,
+}
+
+/// `GET /api/v1/tower/people/{name}/sessions`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SessionList {
+    /// Oldest first.
+    pub sessions: Vec<SessionView>,
+}
+
+/// What the tower ended: `DELETE /api/v1/tower/people/{name}/sessions` and a new
+/// password.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SessionsEnded {
+    /// How many live sessions ended (their links were closed at once).
+    pub ended: u32,
+}
+
 /// `GET /api/v1/gate/queue` and `GET /api/v1/gate/register`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ArrivalList {

@@ -105,6 +105,12 @@ pub enum ServerFrame {
     /// Someone arrived at or left one of their places (sent to both partners, at any
     /// range; the place's coordinates are not in it).
     Place(crate::places::PlaceNews),
+    /// A partner (or you, on another device) made, changed or deleted a place: read
+    /// `GET /api/v1/places` again. Nothing of the place is in it.
+    PlacesChanged {
+        /// Whose places changed.
+        who: String,
+    },
     /// Where to meet, after either partner moved or the meeting point was pinned.
     Meeting {
         /// The meeting point as you see it.

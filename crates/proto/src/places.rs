@@ -43,6 +43,10 @@ pub struct PlacesView {
     pub mine: Vec<PlaceView>,
     /// Your partner's places, by name (empty when unbonded).
     pub partner: Vec<PlaceView>,
+    /// Where to meet, as `GET /api/v1/bond/meeting` gives it; absent when unbonded or
+    /// while neither a pin nor both positions are known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meeting: Option<MeetingView>,
 }
 
 /// Arriving at or leaving a place.

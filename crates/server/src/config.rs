@@ -32,6 +32,11 @@ pub struct Config {
     /// Seconds a connection may take to send a request's headers, or stay silent between
     /// requests, before it is closed.
     pub header_read_timeout_s: f64,
+    /// Seconds a live link may stay silent before it is closed: after a third of it
+    /// without a frame from the client the server sends a WebSocket ping, which every
+    /// client answers on its own; a link that answers nothing is closed with 1001 and its
+    /// slot freed.
+    pub link_idle_timeout_s: f64,
     /// The largest picture accepted, bytes (a larger upload is refused with 413).
     pub max_image_bytes: usize,
     /// The most pixels a picture may have, in megapixels; checked from its header before
@@ -87,6 +92,7 @@ impl Default for Config {
             max_links: 20_000,
             max_connections: 10_000,
             header_read_timeout_s: 10.0,
+            link_idle_timeout_s: 90.0,
             max_image_bytes: 20 * 1024 * 1024,
             max_image_megapixels: 40,
             database_url: None,
@@ -188,6 +194,9 @@ impl Config {
                 }
                 "HEADER_READ_TIMEOUT_S" => {
                     config.header_read_timeout_s = value.parse().map_err(|e| bad(format!("{e}")))?
+                }
+                "LINK_IDLE_TIMEOUT_S" => {
+                    config.link_idle_timeout_s = value.parse().map_err(|e| bad(format!("{e}")))?
                 }
                 "MAX_IMAGE_BYTES" => {
                     config.max_image_bytes = value.parse().map_err(|e| bad(format!("{e}")))?
@@ -312,6 +321,13 @@ impl Config {
                 "header_read_timeout_s must be between 0.1 and 3600 seconds".into(),
             ));
         }
+        if !(self.link_idle_timeout_s.is_finite()
+            && (0.3..=86_400.0).contains(&self.link_idle_timeout_s))
+        {
+            return Err(ConfigError::Invalid(
+                "link_idle_timeout_s must be between 0.3 and 86400 seconds".into(),
+            ));
+        }
         if self.registrations_per_hour == 0 {
             return Err(ConfigError::Invalid(
                 "registrations_per_hour must be at least 1".into(),
@@ -366,6 +382,11 @@ impl Config {
         (self.journey_days * 86_400_000.0) as i64
     }
 
+    /// How long a live link may stay silent, as a duration.
+    pub fn link_idle_timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.link_idle_timeout_s)
+    }
+
     /// The contact timeout as a duration.
     pub fn contact_timeout(&self) -> Duration {
         Duration::from_secs_f64(self.contact_timeout_s)
@@ -396,6 +417,9 @@ impl Config {
              # Seconds a connection may take to send its headers, or stay silent between\n\
              # requests, before it is closed (HAURACH_HEADER_READ_TIMEOUT_S).\n\
              header_read_timeout_s = {:.1}\n\
+             # Seconds a live link may stay silent; after a third of it the server pings, and\n\
+             # a link that answers nothing is closed (HAURACH_LINK_IDLE_TIMEOUT_S).\n\
+             link_idle_timeout_s = {:.1}\n\
              # Days each fix of a person's journey is kept, then deleted (HAURACH_JOURNEY_DAYS).\n\
              journey_days = {:.1}\n\n\
              # How newcomers get in (HAURACH_GATE, --gate): \"open\" (anyone registers),\n\
@@ -440,6 +464,7 @@ impl Config {
             d.max_links,
             d.max_connections,
             d.header_read_timeout_s,
+            d.link_idle_timeout_s,
             d.journey_days,
             d.gate.key(),
             d.max_parcel_bytes,

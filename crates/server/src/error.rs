@@ -187,9 +187,10 @@ impl From<StoreError> for ApiError {
                     detail.clone(),
                 )
             }
-            err @ (StoreError::Database(_) | StoreError::Migrate(_) | StoreError::Corrupt(_)) => {
-                ApiError::internal(err)
-            }
+            err @ (StoreError::Database(_)
+            | StoreError::Migrate(_)
+            | StoreError::Corrupt(_)
+            | StoreError::Unusable(_)) => ApiError::internal(err),
         }
     }
 }

@@ -31,8 +31,9 @@ use runtime::Hub;
 /// Why the server could not start or stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
-    /// The store could not be opened.
-    #[error("storage: {0}")]
+    /// The store could not be opened (its text says what is wrong, and what to do when
+    /// the data directory cannot be used).
+    #[error(transparent)]
     Store(#[from] haurach_store::StoreError),
     /// The configuration is unusable.
     #[error("configuration: {0}")]
@@ -56,47 +57,73 @@ pub async fn run(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
+    open(config).await?.serve(listener, shutdown).await
+}
+
+/// The backends of a server, opened and ready to serve.
+enum Backends {
+    /// SQLite under the data directory, the in-process bus.
+    Sqlite(Sqlite),
+    /// PostgreSQL, the in-process bus: one node.
+    Postgres(Postgres),
+    /// PostgreSQL and NATS: one node of several.
+    PostgresNats(Postgres, bus::nats::NatsBus),
+}
+
+/// A server whose storage (and NATS) is open, not yet serving: `haurach serve` opens it
+/// before it binds its port, so a server that cannot use its data says so and exits
+/// without ever taking a connection it could not answer.
+pub struct Opened {
+    config: Config,
+    backends: Backends,
+}
+
+/// Checks `config` and opens what it names: the store (taking the data directory's lock,
+/// for SQLite) and NATS.
+pub async fn open(config: Config) -> Result<Opened, ServerError> {
     config.validate()?;
     let nats = match &config.nats_url {
         Some(url) => Some(bus::nats::NatsBus::connect(url).await?),
         None => None,
     };
-    match (config.database_url.clone(), nats) {
-        (None, None) => {
-            let store = Sqlite::open(&config.data).await?;
-            let blobs = Blobs::Files(FsBlobs::new(config.data.join("parcels")));
-            let files = Files::Disk(config.data.clone());
-            launch(
-                store,
-                LocalBus::new(),
-                (blobs, files),
-                config,
-                listener,
-                shutdown,
+    let backends = match (&config.database_url, nats) {
+        (None, None) => Backends::Sqlite(Sqlite::open(&config.data).await?),
+        (None, Some(_)) => {
+            return Err(config::ConfigError::Invalid(
+                "nats_url needs database_url (checked by validate)".into(),
             )
-            .await
+            .into());
         }
-        (None, Some(_)) => Err(config::ConfigError::Invalid(
-            "nats_url needs database_url (checked by validate)".into(),
-        )
-        .into()),
-        (Some(url), None) => {
-            let store = Postgres::connect(&url).await?;
-            let (blobs, files) = in_postgres(&store);
-            launch(
-                store,
-                LocalBus::new(),
-                (blobs, files),
-                config,
-                listener,
-                shutdown,
-            )
-            .await
-        }
-        (Some(url), Some(nats)) => {
-            let store = Postgres::connect(&url).await?;
-            let (blobs, files) = in_postgres(&store);
-            launch(store, nats, (blobs, files), config, listener, shutdown).await
+        (Some(url), None) => Backends::Postgres(Postgres::connect(url).await?),
+        (Some(url), Some(nats)) => Backends::PostgresNats(Postgres::connect(url).await?, nats),
+    };
+    Ok(Opened { config, backends })
+}
+
+impl Opened {
+    /// Serves on `listener` until `shutdown` completes.
+    pub async fn serve(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServerError> {
+        let Opened { config, backends } = self;
+        match backends {
+            Backends::Sqlite(store) => {
+                let blobs = Blobs::Files(FsBlobs::new(config.data.join("parcels")));
+                let files = Files::Disk(config.data.clone());
+                let bus = LocalBus::new();
+                launch(store, bus, (blobs, files), config, listener, shutdown).await
+            }
+            Backends::Postgres(store) => {
+                let (blobs, files) = in_postgres(&store);
+                let bus = LocalBus::new();
+                launch(store, bus, (blobs, files), config, listener, shutdown).await
+            }
+            Backends::PostgresNats(store, nats) => {
+                let (blobs, files) = in_postgres(&store);
+                launch(store, nats, (blobs, files), config, listener, shutdown).await
+            }
         }
     }
 }

@@ -54,6 +54,9 @@ pub struct Metrics {
     pub http_5xx: Counter,
     /// Links closed because they fell behind.
     pub links_lagged: Counter,
+    /// Links closed because they stayed silent, pings unanswered, past
+    /// `link_idle_timeout_s`.
+    pub links_idle_closed: Counter,
     /// Passwords checked (argon2id), for known and unknown names alike.
     pub password_checks: Counter,
     /// Logins refused for a wrong name or password.
@@ -99,6 +102,12 @@ impl Metrics {
             "counter",
             "Links closed because they fell behind.",
             self.links_lagged.get().to_string(),
+        );
+        one(
+            "haurach_links_idle_closed_total",
+            "counter",
+            "Links closed because they answered nothing, pings included, for link_idle_timeout_s.",
+            self.links_idle_closed.get().to_string(),
         );
         one(
             "haurach_password_checks_total",

@@ -97,7 +97,7 @@ async fn create_dir_durably(dir: &Path) -> io::Result<()> {
     if let Some(parent) = dir.parent() {
         Box::pin(create_dir_durably(parent)).await?;
     }
-    match tokio::fs::create_dir(dir).await {
+    match crate::private::create_dir_async(dir).await {
         Ok(()) => {}
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(()),
         Err(e) => return Err(e),
@@ -127,7 +127,7 @@ impl BlobStore for FsBlobs {
             }
         }
         let mut cleanup = Cleanup(Some(tmp.clone()));
-        let mut file = tokio::fs::File::create(&tmp).await?;
+        let mut file = crate::private::create_async(&tmp).await?;
         let mut hasher = Sha256::new();
         let mut size: u64 = 0;
         while let Some(chunk) = body.next().await {

@@ -24,6 +24,10 @@ pub enum StoreError {
     /// Stored data could not be read back.
     #[error("corrupt data: {0}")]
     Corrupt(String),
+    /// The data directory cannot be used: another server holds it, or it cannot be
+    /// written. The text says what is wrong and what to do, for the operator.
+    #[error("{0}")]
+    Unusable(String),
     /// The store cannot answer just now; nothing was written.
     #[error("unavailable: {0}")]
     Unavailable(String),

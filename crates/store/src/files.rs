@@ -40,9 +40,9 @@ impl Files {
                 let mut dirs: Vec<PathBuf> = Vec::new();
                 for (path, bytes) in &files {
                     let dir = path.parent().expect("a file has a directory");
-                    std::fs::create_dir_all(dir)?;
+                    crate::private::create_dir_all(dir)?;
                     let tmp = path.with_extension("tmp");
-                    let mut file = std::fs::File::create(&tmp)?;
+                    let mut file = crate::private::create(&tmp)?;
                     file.write_all(bytes)?;
                     file.sync_all()?;
                     std::fs::rename(&tmp, path)?;

@@ -29,6 +29,7 @@ mod from_row;
 pub mod images;
 pub mod places;
 pub mod postgres;
+pub mod private;
 pub mod push;
 pub mod sqlite;
 
@@ -241,6 +242,16 @@ pub(crate) fn acknowledge(
     Ok(true)
 }
 
+/// A live session, as the tower sees it: when it began and the hash of its token, never
+/// the token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    /// SHA-256 of the bearer token.
+    pub token_hash: Vec<u8>,
+    /// When it began, Unix milliseconds.
+    pub created_ms: i64,
+}
+
 /// Durable storage of accounts, sessions, bonds, positions and messages; places, the
 /// meeting point and journeys through its supertrait [`PlaceStore`]; the city's records
 /// through [`CityStore`]; pictures and journals through [`ImageStore`]; Web Push through
@@ -288,6 +299,30 @@ pub trait Store:
         token_hash: &[u8],
         now_ms: i64,
     ) -> impl Future<Output = StoreResult<bool>> + Send;
+
+    /// The live sessions of `account`, oldest first (for the tower: never a token).
+    fn sessions_of(
+        &self,
+        account: AccountId,
+    ) -> impl Future<Output = StoreResult<Vec<SessionRecord>>> + Send;
+
+    /// Revokes every live session of `account`; the hashes of the tokens it revoked, so
+    /// their links can be closed.
+    fn revoke_sessions_of(
+        &self,
+        account: AccountId,
+        now_ms: i64,
+    ) -> impl Future<Output = StoreResult<Vec<Vec<u8>>>> + Send;
+
+    /// Sets `account`'s password and, in the same transaction, revokes every live session
+    /// it has (whoever knew the old password is logged out); the hashes of the tokens it
+    /// revoked. `Missing::Citizen` when there is no such account.
+    fn set_password(
+        &self,
+        account: AccountId,
+        password_hash: &str,
+        now_ms: i64,
+    ) -> impl Future<Output = StoreResult<Vec<Vec<u8>>>> + Send;
 
     /// Stores an invite code (normalised) for `account`; `Conflict::InviteCodeTaken` when
     /// it exists.

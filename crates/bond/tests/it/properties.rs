@@ -4,7 +4,7 @@ use haurach_bond::contact::{Contact, ContactEvent, StretchDetector};
 use haurach_bond::geo::{self, Fix};
 use haurach_bond::pull::{self, coarsen_bearing, coarsen_distance};
 use haurach_bond::thoughts::{Edit, ThoughtText, diff};
-use haurach_bond::tier::{Profile, Tier, TierState};
+use haurach_bond::tier::{Profile, Separation, Tier, TierState};
 use proptest::prelude::*;
 
 /// A latitude, with the poles themselves drawn often enough to matter.
@@ -223,7 +223,7 @@ proptest! {
         let mut state = TierState::initial(from);
         state.update(from, d0);
         let before = state;
-        state.reset(to, Some(d));
+        state.reset(to, Some(d.into()));
         for tier in Tier::ALL {
             match to.range_m(tier) {
                 None => prop_assert!(state.is_open(tier)),
@@ -234,6 +234,31 @@ proptest! {
         }
         state.reset(to, None);
         prop_assert_eq!(state, TierState::initial(to));
+    }
+}
+
+// Together (memories) and the pessimistic distance (every other tier).
+proptest! {
+    #[test]
+    fn only_memories_gain_from_blurry_fixes_and_never_past_the_allowance(
+        profile in profile(),
+        d in 0.0..200.0f64,
+        acc_a in 0.0..500.0f64,
+        acc_b in 0.0..500.0f64,
+    ) {
+        let mut blurry = TierState::initial(profile);
+        blurry.update(profile, Separation::of(d, acc_a, acc_b));
+        let mut sharp = TierState::initial(profile);
+        sharp.update(profile, Separation::of(d, 0.0, 0.0));
+        for tier in Tier::ALL {
+            if tier == Tier::Memories {
+                if let Some(range) = profile.range_m(tier) && blurry.is_open(tier) {
+                    prop_assert!(d <= range + 2.0 * Separation::ALLOWANCE_M);
+                }
+            } else if blurry.is_open(tier) {
+                prop_assert!(sharp.is_open(tier), "{:?} opened only for blurry fixes", tier);
+            }
+        }
     }
 }
 

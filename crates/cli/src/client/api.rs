@@ -42,7 +42,7 @@ impl std::fmt::Display for ApiError {
                 f,
                 "cannot reach the server at {base}: {cause} (is `haurach serve` running there?)"
             ),
-            ApiError::Problem(p) => write!(f, "{}", p.detail),
+            ApiError::Problem(p) => write!(f, "{}", for_people(p)),
             ApiError::Unexpected { status, what } => {
                 write!(f, "the server answered {status} unexpectedly: {what}")
             }
@@ -51,6 +51,42 @@ impl std::fmt::Display for ApiError {
 }
 
 impl std::error::Error for ApiError {}
+
+/// The fields of the gatekeeper's book, as the API names them and as `register` takes them.
+const BOOK_FLAGS: &[(&str, &str)] = &[
+    ("book.family_name", "--family-name"),
+    ("book.name", "--called"),
+    ("book.from", "--from"),
+    ("book.age", "--age"),
+    ("book.calling", "--calling"),
+    ("book.note", "--note"),
+];
+
+/// What a person at the command line is told of a problem: the server's detail, except
+/// where it names an API field or route, which here reads as the flag or command to use.
+fn for_people(p: &Problem) -> String {
+    match p.code.as_str() {
+        "book_required" => "this city's gate takes applications: write at least what you are \
+             called in the gatekeeper's book (haurach register NAME --called \"YOUR NAME\"; \
+             --family-name, --from, --age, --calling and --note say more)"
+            .to_owned(),
+        "invite_required" => "this city lets people in by invitation only: ask a citizen for \
+             a code (haurach gate invite), then haurach register NAME --invite CODE"
+            .to_owned(),
+        "awaiting_tower" => "your application is with the tower: until it is approved you can \
+             only read it (haurach gate status)"
+            .to_owned(),
+        "application_declined" => "the tower declined your application: its answer is in \
+             your book (haurach gate status)"
+            .to_owned(),
+        "letter_sealed" => "read the letter first (haurach letter read ID)".to_owned(),
+        _ => BOOK_FLAGS
+            .iter()
+            .fold(p.detail.clone(), |detail, (field, flag)| {
+                detail.replace(field, flag)
+            }),
+    }
+}
 
 impl ApiError {
     /// The problem's stable code, if the server sent one.

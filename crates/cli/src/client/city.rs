@@ -7,8 +7,8 @@ use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use haurach_proto::{
     Arrival, ArrivalList, Decision, DecisionBody, GateBook, GateInvite, Letter, LetterList,
-    LetterState, ParcelRef, ParcelUpload, SendLetter, SummonBody, SummonPermissions, Summons,
-    SummonsList,
+    LetterState, ParcelRef, ParcelUpload, SendLetter, SessionList, SessionsEnded, SummonBody,
+    SummonPermissions, Summons, SummonsList,
 };
 use reqwest::Method;
 
@@ -111,6 +111,48 @@ pub enum GateCommand {
     ///   # the newcomer: haurach register rarity --invite K7QF-3MZP
     #[command(verbatim_doc_comment)]
     Invite,
+    /// The tower: make another tower (admin) account, on SQLite or PostgreSQL alike
+    ///
+    /// The password comes as for register.
+    ///
+    /// Example:
+    ///   haurach gate tower luna
+    #[command(verbatim_doc_comment)]
+    Tower {
+        /// The new tower account's name.
+        name: String,
+        #[command(flatten)]
+        password: super::password::PasswordArg,
+    },
+    /// The tower: set someone's password (they forgot theirs); their sessions end
+    ///
+    /// Every device they were logged in on is logged out, and their live links close.
+    /// The new password comes as for register.
+    ///
+    /// Example:
+    ///   haurach gate password spike
+    #[command(verbatim_doc_comment)]
+    Password {
+        /// Their account name.
+        name: String,
+        #[command(flatten)]
+        password: super::password::PasswordArg,
+    },
+    /// The tower: someone's live sessions, or with --end, end them all
+    ///
+    /// Ending them logs every device of theirs out and closes their live links at once.
+    ///
+    /// Examples:
+    ///   haurach gate sessions spike
+    ///   haurach gate sessions spike --end
+    #[command(verbatim_doc_comment)]
+    Sessions {
+        /// Their account name.
+        name: String,
+        /// End every one of them.
+        #[arg(long)]
+        end: bool,
+    },
 }
 
 /// `haurach letter ...`.
@@ -370,6 +412,58 @@ pub async fn gate(ctx: Context, command: GateCommand) -> anyhow::Result<()> {
                 "  {} register NAME --invite {}",
                 ctx.command_prefix(),
                 invite.code
+            );
+        }
+        GateCommand::Tower { name, password } => {
+            let password = super::password::password_for(&name, password.password, true)?;
+            let body = haurach_proto::Credentials {
+                name: name.clone(),
+                password,
+            };
+            let account: haurach_proto::Account = api.post("/api/v1/tower/towers", &body).await?;
+            outln!(
+                "{} is in the tower (log in with {} login {})",
+                account.name,
+                ctx.command_prefix(),
+                account.name
+            );
+        }
+        GateCommand::Password { name, password } => {
+            let password = super::password::password_for(&name, password.password, true)?;
+            let ended: SessionsEnded = api
+                .json(
+                    Method::PUT,
+                    &format!("/api/v1/tower/people/{name}/password"),
+                    Some(&haurach_proto::NewPassword { password }),
+                )
+                .await?;
+            outln!(
+                "{name}'s password is set; {} of their sessions ended",
+                ended.ended
+            );
+        }
+        GateCommand::Sessions { name, end: false } => {
+            let list: SessionList = api
+                .get(&format!("/api/v1/tower/people/{name}/sessions"))
+                .await?;
+            if list.sessions.is_empty() {
+                outln!("{name} is logged in nowhere");
+            }
+            for s in &list.sessions {
+                outln!("{}  since {}", s.id, show::date(s.created_at));
+            }
+        }
+        GateCommand::Sessions { name, end: true } => {
+            let ended: SessionsEnded = api
+                .json(
+                    Method::DELETE,
+                    &format!("/api/v1/tower/people/{name}/sessions"),
+                    None,
+                )
+                .await?;
+            outln!(
+                "{} of {name}'s sessions ended; their live links are closed",
+                ended.ended
             );
         }
     }

@@ -32,8 +32,9 @@ const MAX_FAILURES: u32 = 40;
 /// a receiver that missed one resynchronises.
 const RESET_EVERY: u64 = 10;
 
-/// The WebSocket URL of the link: `http` becomes `ws`, `https` becomes `wss`.
-pub fn link_url(base: &str, token: &str, after: Option<i64>) -> String {
+/// The WebSocket URL of the link: `http` becomes `ws`, `https` becomes `wss`. The token
+/// is not in it (URLs end up in proxies' logs): it goes in the `Authorization` header.
+pub fn link_url(base: &str, after: Option<i64>) -> String {
     let base = base.trim_end_matches('/');
     let ws = if let Some(rest) = base.strip_prefix("https://") {
         format!("wss://{rest}")
@@ -42,9 +43,9 @@ pub fn link_url(base: &str, token: &str, after: Option<i64>) -> String {
     } else {
         base.to_owned()
     };
-    let mut url = format!("{ws}/api/v1/link?token={token}");
+    let mut url = format!("{ws}/api/v1/link");
     if let Some(after) = after {
-        url.push_str(&format!("&after={after}"));
+        url.push_str(&format!("?after={after}"));
     }
     url
 }
@@ -59,7 +60,18 @@ enum ConnectError {
 
 async fn connect(base: &str, token: &str, after: Option<i64>) -> Result<Socket, ConnectError> {
     use tokio_tungstenite::tungstenite::Error;
-    match tokio_tungstenite::connect_async(link_url(base, token, after)).await {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+    use tokio_tungstenite::tungstenite::http::{HeaderValue, header};
+    let mut request = link_url(base, after).into_client_request().map_err(|e| {
+        ConnectError::Fatal(anyhow::anyhow!("cannot connect the link to {base}: {e}"))
+    })?;
+    let bearer = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
+        ConnectError::Fatal(anyhow::anyhow!(
+            "the saved session is damaged: log in again"
+        ))
+    })?;
+    request.headers_mut().insert(header::AUTHORIZATION, bearer);
+    match tokio_tungstenite::connect_async(request).await {
         Ok((socket, _)) => Ok(socket),
         Err(Error::Http(res)) => {
             let status = res.status();
@@ -290,6 +302,13 @@ impl LinkView {
                 let line = format!("the bond with {} was ended", self.partner());
                 self.partner = None;
                 line
+            }
+            ServerFrame::PlacesChanged { who } => {
+                if who.eq_ignore_ascii_case(&self.me) {
+                    "your places changed (haurach place list)".to_owned()
+                } else {
+                    format!("{who}'s places changed (haurach place list)")
+                }
             }
             ServerFrame::Place(news) => {
                 let who = if news.who.eq_ignore_ascii_case(&self.me) {
@@ -581,12 +600,12 @@ mod tests {
     #[test]
     fn link_urls() {
         assert_eq!(
-            link_url("http://127.0.0.1:7420/", "hau_x", None),
-            "ws://127.0.0.1:7420/api/v1/link?token=hau_x"
+            link_url("http://127.0.0.1:7420/", None),
+            "ws://127.0.0.1:7420/api/v1/link"
         );
         assert_eq!(
-            link_url("https://city.example", "t", Some(12)),
-            "wss://city.example/api/v1/link?token=t&after=12"
+            link_url("https://city.example", Some(12)),
+            "wss://city.example/api/v1/link?after=12"
         );
     }
 

@@ -3,6 +3,7 @@
 //! the real CLI as a subprocess, with its own sessions home.
 
 mod account;
+mod backup;
 mod bench;
 mod city;
 mod crash;
@@ -13,5 +14,8 @@ mod places;
 mod replay;
 mod restart;
 mod retry;
+mod secrets;
+mod startup;
 mod support;
+mod tower;
 mod walk;

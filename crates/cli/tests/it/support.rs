@@ -31,6 +31,8 @@ pub struct Server {
     pub addr: String,
     /// The data directory.
     pub data: PathBuf,
+    /// Everything the server has logged (stderr) so far.
+    pub log: std::sync::Arc<std::sync::Mutex<String>>,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -95,15 +97,29 @@ impl Server {
         // Keep draining what the server prints, so it never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines.by_ref() {});
         let stderr = child.stderr.take().unwrap();
-        std::thread::spawn(move || for _ in BufReader::new(stderr).lines() {});
+        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let kept = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let mut log = kept.lock().unwrap();
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
         let addr = url.trim_start_matches("http://").to_owned();
         Server {
             child,
             url,
             addr,
             data: data.to_owned(),
+            log,
             _dir: None,
         }
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Kills the server with SIGKILL, as a crash would, and waits until it is gone.

@@ -13,7 +13,12 @@ use crate::auth;
 use crate::bus::Bus;
 use crate::error::ApiError;
 
-/// The caller, from `Authorization: Bearer TOKEN` or `?token=TOKEN`: a citizen (or the
+/// The prefix of the WebSocket subprotocol that carries a browser's token on the link:
+/// it offers `["haurach", "bearer.TOKEN"]` and the server answers `haurach`.
+pub const BEARER_PROTOCOL: &str = "bearer.";
+
+/// The caller, from `Authorization: Bearer TOKEN`, a `bearer.TOKEN` WebSocket subprotocol
+/// (the link from a browser) or, for old clients, `?token=TOKEN`: a citizen (or the
 /// tower). An applicant the tower has not let in yet is refused here with 403, so every
 /// route that takes a `Caller` is closed to them; the few they may use take a
 /// [`Visitor`].
@@ -69,6 +74,19 @@ impl<S: Store, B: Bus> FromRequestParts<AppState<S, B>> for Visitor {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::to_owned);
+        // A browser's WebSocket can set no header but the subprotocols it offers.
+        let from_protocol = || {
+            parts
+                .headers
+                .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .find_map(|p| p.trim().strip_prefix(BEARER_PROTOCOL))
+                .map(str::to_owned)
+        };
+        // Kept for old clients only: a URL ends up in proxies' logs (ours redacts it,
+        // `http/access.rs`).
         let from_query = || {
             parts.uri.query().and_then(|q| {
                 q.split('&')
@@ -76,9 +94,12 @@ impl<S: Store, B: Bus> FromRequestParts<AppState<S, B>> for Visitor {
                     .map(str::to_owned)
             })
         };
-        let token = from_header.or_else(from_query).ok_or_else(|| {
-            ApiError::unauthorized("log in first: send Authorization: Bearer TOKEN")
-        })?;
+        let token = from_header
+            .or_else(from_protocol)
+            .or_else(from_query)
+            .ok_or_else(|| {
+                ApiError::unauthorized("log in first: send Authorization: Bearer TOKEN")
+            })?;
         let token_hash = auth::token_hash(token.trim());
         let (account, standing) = app
             .hub

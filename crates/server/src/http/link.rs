@@ -9,6 +9,8 @@
 //! dropping them (on close, error, lag or shutdown) deregisters the link. The semaphore
 //! permit it holds is released at the same moment.
 
+use std::time::Duration;
+
 use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
@@ -16,6 +18,7 @@ use futures_util::SinkExt as _;
 use haurach_proto::{ClientFrame, ServerFrame};
 use serde::Deserialize;
 use tokio::sync::OwnedSemaphorePermit;
+use tokio::time::Instant;
 use utoipa::IntoParams;
 
 use super::account::fix_of;
@@ -27,7 +30,7 @@ use crate::error::ApiError;
 use crate::runtime::messages::message_view;
 use haurach_store::{AccountId, Store};
 
-/// `?after=SEQ` (and `?token=`, read by [`Caller`]).
+/// `?after=SEQ` (and, from old clients, `?token=`, read by [`Caller`]).
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct LinkQuery {
@@ -35,6 +38,10 @@ pub struct LinkQuery {
     /// one delivered to this account).
     after: Option<i64>,
 }
+
+/// The WebSocket subprotocol of the link, chosen when a client offers it (a browser
+/// offers it beside `bearer.TOKEN`, [`BEARER_PROTOCOL`](super::extract::BEARER_PROTOCOL)).
+pub const LINK_PROTOCOL: &str = "haurach";
 
 /// WebSocket buffer sizes: small, so ten thousand idle links stay cheap (tungstenite's
 /// default read buffer is 128 KiB per connection). Client frames are small (a position is
@@ -57,7 +64,8 @@ const WRITE_BATCH: usize = 32;
     security(("bearer" = [])),
     params(
         LinkQuery,
-        ("token" = Option<String>, Query, description = "the bearer token, for a client that cannot set headers (a browser's WebSocket)"),
+        ("Sec-WebSocket-Protocol" = Option<String>, Header, description = "a browser's token: offer the subprotocols `haurach` and `bearer.TOKEN`; the server answers `haurach`"),
+        ("token" = Option<String>, Query, deprecated, description = "the bearer token in the URL, kept for old clients (URLs end up in proxies' logs): send `Authorization: Bearer` or the `bearer.TOKEN` subprotocol instead"),
     ),
     responses(
         (status = 101, description = "the live link: a WebSocket of JSON text frames (docs/protocol.md)"),
@@ -87,6 +95,9 @@ pub async fn upgrade<S: Store, B: Bus>(
         )
     })?;
     Ok(ws
+        // A browser that sent its token as a subprotocol hears `haurach` back (it must
+        // hear one of those it offered); the token itself is never echoed.
+        .protocols([LINK_PROTOCOL])
         .read_buffer_size(READ_BUFFER)
         .write_buffer_size(WRITE_BUFFER)
         .max_message_size(MAX_CLIENT_FRAME)
@@ -304,6 +315,7 @@ async fn forward<S: Store, B: Bus>(
     last_sent: &mut i64,
 ) -> Result<(), LinkError> {
     let hub = &app.hub;
+    let mut idle = Idle::new(hub.config.link_idle_timeout());
     loop {
         tokio::select! {
             incoming = socket.recv() => {
@@ -312,6 +324,7 @@ async fn forward<S: Store, B: Bus>(
                     Ok(incoming) => incoming,
                     Err(e) => return refuse(socket, e).await,
                 };
+                idle.heard();
                 match incoming {
                     WsMessage::Text(text) => {
                         // Boxed: the futures of handling a frame (store calls among them)
@@ -333,7 +346,10 @@ async fn forward<S: Store, B: Bus>(
                             }
                         }
                     }
-                    WsMessage::Ping(_) | WsMessage::Pong(_) => Box::pin(hub.heard(account)).await?,
+                    WsMessage::Ping(_) => Box::pin(hub.heard(account)).await?,
+                    // The answer to the server's own ping (`Idle`): the connection is
+                    // alive, which is not the client saying it is there.
+                    WsMessage::Pong(_) => {}
                     WsMessage::Close(_) => return Ok(()),
                 }
             }
@@ -354,10 +370,70 @@ async fn forward<S: Store, B: Bus>(
                     return Ok(());
                 }
             },
+            _ = idle.tick() => match idle.due() {
+                Due::Nothing => {}
+                Due::Ping => socket.send(WsMessage::Ping(Default::default())).await?,
+                Due::Close => {
+                    hub.metrics.links_idle_closed.inc();
+                    close(socket, 1001, "silent for too long: reconnect").await;
+                    return Ok(());
+                }
+            },
             _ = shutdown.changed() => {
                 close(socket, 1001, "server shutting down").await;
                 return Ok(());
             }
+        }
+    }
+}
+
+/// What a silent link is owed (the setting `link_idle_timeout_s`): a ping after a third of
+/// the timeout without a frame from the client, and the close when the whole timeout has
+/// passed. A peer that has vanished (a phone gone out of range, a NAT that forgot the
+/// connection) sends no TCP reset, so without this its link, and its slot of `max_links`,
+/// would be held until the kernel gave up on the socket, hours later.
+struct Idle {
+    timeout: Duration,
+    last_heard: Instant,
+    ticks: tokio::time::Interval,
+}
+
+/// What [`Idle::due`] asks of the link at a tick.
+enum Due {
+    Nothing,
+    Ping,
+    Close,
+}
+
+impl Idle {
+    fn new(timeout: Duration) -> Idle {
+        let period = timeout / 3;
+        let mut ticks = tokio::time::interval_at(Instant::now() + period, period);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        Idle {
+            timeout,
+            last_heard: Instant::now(),
+            ticks,
+        }
+    }
+
+    /// A frame (any frame, a pong included) came from the client.
+    fn heard(&mut self) {
+        self.last_heard = Instant::now();
+    }
+
+    async fn tick(&mut self) {
+        self.ticks.tick().await;
+    }
+
+    fn due(&self) -> Due {
+        let silent = self.last_heard.elapsed();
+        if silent >= self.timeout {
+            Due::Close
+        } else if silent >= self.ticks.period() {
+            Due::Ping
+        } else {
+            Due::Nothing
         }
     }
 }

@@ -20,6 +20,7 @@ use utoipa_axum::routes;
 use crate::bus::Bus;
 use crate::error::ApiError;
 
+pub mod access;
 pub mod account;
 pub mod camera;
 pub mod client;
@@ -41,6 +42,7 @@ pub mod serve;
 pub mod state;
 pub mod summons;
 pub mod throttle;
+pub mod tower;
 pub mod web;
 
 pub use state::{App, AppState};
@@ -80,6 +82,7 @@ pub fn router<S: Store, B: Bus>(app: AppState<S, B>) -> Router {
             app.clone(),
             count_responses::<S, B>,
         ))
+        .layer(middleware::from_fn(access::log))
         .with_state(app)
 }
 
@@ -135,6 +138,10 @@ pub fn api<S: Store, B: Bus>(max_image: usize) -> OpenApiRouter<AppState<S, B>> 
         .routes(routes!(gate::register_json))
         .routes(routes!(gate::register_csv))
         .routes(routes!(gate::create_gate_invite))
+        // The tower's tools (http/tower.rs).
+        .routes(routes!(tower::make_tower))
+        .routes(routes!(tower::set_password))
+        .routes(routes!(tower::sessions, tower::end_sessions))
         // The upload streams to disk and counts its own bytes against `max_parcel_bytes`;
         // the default body limit is for JSON bodies.
         .routes(routes!(letters::upload).layer(DefaultBodyLimit::disable()))

@@ -185,19 +185,17 @@ impl<K: Hash + Eq + Clone> Keyed<K> {
 
     /// Spends one attempt of `key`: `Err(wait)` when its quota is used up.
     pub fn check(&self, key: &K) -> Result<(), Duration> {
-        let outcome = {
+        let (outcome, full) = {
             let limiter = self.limiter.read().expect("limiter lock");
-            let outcome = limiter.check_key(key);
-            if limiter.len() <= MAX_KEYS {
-                return outcome.map_err(|n| n.wait_time_from(DefaultClock::default().now()));
-            }
-            outcome
+            (limiter.check_key(key), limiter.len() > MAX_KEYS)
         };
-        let mut limiter = self.limiter.write().expect("limiter lock");
-        limiter.retain_recent();
-        if limiter.len() > MAX_KEYS {
-            tracing::warn!("a rate limiter was full of fresh keys: it starts afresh");
-            *limiter = RateLimiter::keyed(self.quota);
+        if full {
+            let mut limiter = self.limiter.write().expect("limiter lock");
+            limiter.retain_recent();
+            if limiter.len() > MAX_KEYS {
+                tracing::warn!("a rate limiter was full of fresh keys: it starts afresh");
+                *limiter = RateLimiter::keyed(self.quota);
+            }
         }
         outcome.map_err(|n| n.wait_time_from(DefaultClock::default().now()))
     }

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use haurach_bond::contact::ContactEvent;
 use haurach_bond::geo::{Geodesic, inverse_both};
-use haurach_bond::{Contact, Disclosure, Fix, StretchDetector, Tier, TierState};
+use haurach_bond::{Contact, Disclosure, Fix, Separation, StretchDetector, Tier, TierState};
 use haurach_proto::{LatLon, NextTier, PullView};
 use haurach_store::BondRecord;
 
@@ -46,8 +46,9 @@ pub(crate) struct BondRuntime {
 pub(crate) struct Span {
     /// The geodesic from each member toward the other.
     pub(crate) toward: [Geodesic; 2],
-    /// Distance plus both accuracies: what tiers and strength are judged by.
-    pub(crate) pessimistic_m: f64,
+    /// How far apart, as the tiers judge it (pessimistic, and together for memories); the
+    /// strength goes by the pessimistic measure.
+    pub(crate) apart: Separation,
 }
 
 /// What one member is told of the pull.
@@ -102,14 +103,14 @@ impl BondRuntime {
         let (ab, ba) = inverse_both(a.lat, a.lon, b.lat, b.lon);
         Some(Span {
             toward: [ab, ba],
-            pessimistic_m: ab.distance_m + a.accuracy_or_zero() + b.accuracy_or_zero(),
+            apart: Separation::of(ab.distance_m, a.accuracy_m, b.accuracy_m),
         })
     }
 
     /// The pull, strength and next tier as member `idx` sees them.
     pub(crate) fn pull_for(&self, idx: usize, span: &Span) -> Option<PullFor> {
         let partner = self.fixes[1 - idx]?;
-        let d = span.pessimistic_m;
+        let d = span.apart.pessimistic_m;
         let shown = Disclosure::of(self.tiers);
         let p = shown.pull(span.toward[idx], &partner);
         let profile = self.record.profile;
@@ -118,7 +119,7 @@ impl BondRuntime {
             if self.tiers.is_open(tier) {
                 return None;
             }
-            let gap = (d - range).max(0.0);
+            let gap = (span.apart.for_tier(tier) - range).max(0.0);
             Some(NextTier {
                 tier,
                 opens_in_m: shown.distance_m(gap),

@@ -120,7 +120,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
         if let Some(held) = self.held(account).await? {
             let mut rt = held.lock().await?;
             if let Some(span) = rt.span() {
-                let changes = rt.tiers.update(profile, span.pessimistic_m);
+                let changes = rt.tiers.update(profile, span.apart);
                 // Bonded while together: their journals open at once.
                 self.open_journals(&mut rt).await;
                 if !changes.is_empty() {

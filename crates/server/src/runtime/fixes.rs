@@ -107,7 +107,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
             return Ok(());
         };
         let profile = rt.record.profile;
-        let changes = rt.tiers.update(profile, span.pessimistic_m);
+        let changes = rt.tiers.update(profile, span.apart);
         // Before the memories tier is announced, and before a fix sent over HTTP is
         // acknowledged: the partners are together, their journals open to each other.
         self.open_journals(rt).await;

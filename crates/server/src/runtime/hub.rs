@@ -265,7 +265,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
         // disagree: the fixes win, and the stored tiers only keep open what the band allows.
         if let Some(span) = runtime.span() {
             let profile = runtime.record.profile;
-            if !runtime.tiers.update(profile, span.pessimistic_m).is_empty() {
+            if !runtime.tiers.update(profile, span.apart).is_empty() {
                 self.positions
                     .queue_tiers(runtime.record.id, runtime.tiers.open());
             }

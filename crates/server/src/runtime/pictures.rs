@@ -239,8 +239,10 @@ impl Pictures {
             // A cache: it can be cut again, so it is not synced. The rename makes a
             // half-written file impossible to read.
             let tmp = path.with_extension(format!("{}.tmp", Uuid::now_v7()));
-            std::fs::create_dir_all(path.parent().expect("a rendition has a directory"))
-                .and_then(|()| std::fs::write(&tmp, &bytes))
+            use std::io::Write as _;
+            let dir = path.parent().expect("a rendition has a directory");
+            haurach_store::private::create_dir_all(dir)
+                .and_then(|()| haurach_store::private::create(&tmp)?.write_all(&bytes))
                 .and_then(|()| std::fs::rename(&tmp, &path))
                 .map_err(ApiError::internal)?;
             Ok(bytes)

@@ -18,7 +18,7 @@ use super::hub::Hub;
 use super::place_cache::Judged;
 use crate::bus::{BondEvent, Bus};
 use crate::clock::{now_ms, timestamp};
-use crate::error::ApiError;
+use crate::error::{ApiError, StatusCode};
 
 /// The most places one person may keep.
 pub const MAX_PLACES: usize = 100;
@@ -133,12 +133,10 @@ impl<S: Store, B: Bus> Hub<S, B> {
         self.announce_places(account, news).await
     }
 
-    async fn announce_places(
-        &self,
-        account: AccountId,
-        news: Vec<PlaceNews>,
-    ) -> Result<(), ApiError> {
-        let (who, to) = match self.held(account).await? {
+    /// The account's name, and who hears of its places: both partners, or the account
+    /// alone when unbonded.
+    async fn audience(&self, account: AccountId) -> Result<(String, Vec<AccountId>), ApiError> {
+        Ok(match self.held(account).await? {
             Some(held) => {
                 let rt = held.lock().await?;
                 (
@@ -150,7 +148,15 @@ impl<S: Store, B: Bus> Hub<S, B> {
                 let name = self.store.account(account).await?.map(|a| a.name);
                 (name.unwrap_or_default(), vec![account])
             }
-        };
+        })
+    }
+
+    async fn announce_places(
+        &self,
+        account: AccountId,
+        news: Vec<PlaceNews>,
+    ) -> Result<(), ApiError> {
+        let (who, to) = self.audience(account).await?;
         for mut n in news {
             n.who = who.clone();
             for member in to.iter().filter(|m| **m != account) {
@@ -211,7 +217,28 @@ impl<S: Store, B: Bus> Hub<S, B> {
             }
             None => Vec::new(),
         };
-        Ok(PlacesView { mine, partner })
+        let meeting = match self.meeting_view(account).await {
+            Ok(meeting) => Some(meeting),
+            // Unbonded, or no pin and not both positions: nothing to show yet.
+            Err(e) if e.status() == StatusCode::NOT_FOUND => None,
+            Err(e) => return Err(e),
+        };
+        Ok(PlacesView {
+            mine,
+            partner,
+            meeting,
+        })
+    }
+
+    /// Tells the account's partner (and the account's other devices) that its places
+    /// changed, so their pages read them again.
+    async fn announce_places_changed(&self, account: AccountId) -> Result<(), ApiError> {
+        let (who, to) = self.audience(account).await?;
+        let frame = ServerFrame::PlacesChanged { who };
+        for member in to {
+            self.publish(member, &frame);
+        }
+        Ok(())
     }
 
     /// Creates or replaces the caller's places by name; whether each is new. Whether the
@@ -270,6 +297,8 @@ impl<S: Store, B: Bus> Hub<S, B> {
             .share(BondEvent::PlacesChanged { account: account.0 });
         // Reload: the store resolved names that differ only in case.
         judged.places = Some(self.store.places(account).await?);
+        drop(judged);
+        self.announce_places_changed(account).await?;
         Ok(records
             .iter()
             .zip(created)
@@ -290,7 +319,8 @@ impl<S: Store, B: Bus> Hub<S, B> {
         self.bus
             .share(BondEvent::PlacesChanged { account: account.0 });
         judged.places = Some(self.store.places(account).await?);
-        Ok(())
+        drop(judged);
+        self.announce_places_changed(account).await
     }
 
     /// One of the caller's places, by name (any case).

@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use crate::harness::{Browser, Chromedriver, Pair, Server, eventually, serial};
+use crate::harness::{Browser, Chromedriver, Pair, Server, axe_source, eventually, serial};
 
 /// The service worker's registration id (Chromium numbers them from 0 in a profile).
 async fn registration_id(b: &Browser) -> String {
@@ -56,26 +56,6 @@ async fn push_until_shown(
             .and_then(|ns| ns.iter().find(|n| n["title"] == title).cloned());
         (found, shown.to_string())
     })
-    .await
-}
-
-/// axe-core's violations on the page now: rule, impact and the elements, each.
-async fn axe(b: &Browser) -> Value {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let fetched = std::process::Command::new(root.join("scripts/axe"))
-        .status()
-        .expect("run scripts/axe");
-    assert!(fetched.success(), "scripts/axe failed");
-    let source = std::fs::read_to_string(root.join("target/axe/package/axe.min.js"))
-        .expect("target/axe/package/axe.min.js");
-    b.js(
-        &format!(
-            "{source}\n;return axe.run(document, {{resultTypes: ['violations']}}).then(r => \
-             r.violations.map(v => ({{id: v.id, impact: v.impact, \
-               nodes: v.nodes.map(n => n.target.join(' '))}})))"
-        ),
-        vec![],
-    )
     .await
 }
 
@@ -146,8 +126,11 @@ async fn the_app_installs_works_offline_and_shows_pushes_as_notifications() {
         )
     })
     .await;
-    let violations = axe(spike).await;
-    assert_eq!(violations, json!([]), "axe-core on the link screen");
+    let violations = spike.axe_violations(&axe_source()).await;
+    assert!(
+        violations.is_empty(),
+        "axe-core on the link screen: {violations:?}"
+    );
     spike.set_viewport(390, 844, true).await;
     spike.shot("app-notifications-390").await;
     spike.set_viewport(1280, 900, false).await;

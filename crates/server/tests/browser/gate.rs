@@ -174,3 +174,86 @@ async fn the_client_modules_agree_with_the_server_and_assets_are_served_right() 
     );
     page.quit().await;
 }
+
+/// What a newcomer and a keyboard user meet at a gated city: the first visit to a fresh
+/// server opens on Register (the first account is the tower's); switching tabs with the
+/// arrow keys shows the gatekeeper's book; a missing name in the book is said in words,
+/// not as an API field; and logging out leaves nothing of the last person in the form.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gate_opens_on_register_works_by_keyboard_and_forgets_the_last_person() {
+    let _serial = serial().await;
+    let server = Server::start_gate(haurach_proto::GateMode::Application).await;
+    let cd = Chromedriver::start("gate-keyboard").await;
+    let profiles = tempfile::tempdir().unwrap();
+    let celestia = Browser::open(
+        &cd,
+        &server,
+        "Celestia",
+        &profiles.path().join("c"),
+        390,
+        (0.0, 0.0),
+    )
+    .await;
+    celestia
+        .wait_attr("#tab-register", "aria-selected", "true")
+        .await;
+    celestia.wait_shown("#gate-first").await;
+    celestia.fill("#auth-name", "Celestia").await;
+    celestia.fill("#auth-password", PASSWORD).await;
+    celestia.click("#auth-submit").await;
+    celestia.wait_shown("#nav-tower").await;
+
+    let twilight = Browser::open(
+        &cd,
+        &server,
+        "Twilight",
+        &profiles.path().join("t"),
+        390,
+        (0.0, 0.0),
+    )
+    .await;
+    // Not the first visit any more: the page opens on Log in.
+    twilight
+        .wait_attr("#tab-login", "aria-selected", "true")
+        .await;
+    let tab = twilight.find("#tab-login").await;
+    tab.focus().await.unwrap();
+    tab.send_keys(thirtyfour::Key::Right).await.unwrap();
+    twilight
+        .wait_attr("#tab-register", "aria-selected", "true")
+        .await;
+    twilight.wait_shown("#book-fields").await;
+    twilight.fill("#auth-name", "Twilight").await;
+    twilight.fill("#auth-password", PASSWORD).await;
+    twilight.click("#auth-submit").await;
+    let said = twilight
+        .wait_text("#auth-error", "your name in the gatekeeper's book")
+        .await;
+    assert!(!said.contains("book.name"), "{said}");
+    let focused = twilight
+        .js("return document.activeElement.id", vec![])
+        .await;
+    assert_eq!(focused, json!("book-name"));
+    twilight.fill("#book-name", "Twilight").await;
+    twilight.click("#auth-submit").await;
+    twilight.wait_shown("#screen-applicant").await;
+    twilight.click("#screen-applicant .logout").await;
+    twilight.wait_shown("#screen-welcome").await;
+    twilight
+        .wait_attr("#tab-login", "aria-selected", "true")
+        .await;
+    let left = twilight
+        .js(
+            "return [...document.querySelectorAll('#auth-form input, #auth-form textarea')]
+               .map((e) => e.value).filter(Boolean)",
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        left,
+        json!([]),
+        "the last person's entries are still in the form"
+    );
+    celestia.quit().await;
+    twilight.quit().await;
+}

@@ -59,6 +59,35 @@ pub fn artifacts() -> PathBuf {
     dir
 }
 
+/// axe-core's script (npm; the version is pinned by `tests/browser/axe/package-lock.json`),
+/// installed under `target/axe/` with `npm ci` the first time it is needed.
+pub fn axe_source() -> String {
+    let here = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/axe");
+    let dir = artifacts().join("../../axe");
+    let script = dir.join("node_modules/axe-core/axe.min.js");
+    let lock = std::fs::read(here.join("package-lock.json")).expect("the axe lock file");
+    let installed = std::fs::read(dir.join("package-lock.json")).ok();
+    if !script.exists() || installed.as_deref() != Some(&lock[..]) {
+        std::fs::create_dir_all(&dir).expect("create target/axe");
+        for file in ["package.json", "package-lock.json"] {
+            std::fs::copy(here.join(file), dir.join(file)).expect("copy the axe manifest");
+        }
+        let status = Command::new("npm")
+            .args([
+                "ci",
+                "--ignore-scripts",
+                "--no-audit",
+                "--no-fund",
+                "--quiet",
+            ])
+            .current_dir(&dir)
+            .status()
+            .expect("npm (Node.js) installs axe-core for the accessibility test");
+        assert!(status.success(), "npm ci of axe-core failed: {status}");
+    }
+    std::fs::read_to_string(&script).expect("axe.min.js")
+}
+
 /// Polls `probe` every 100 ms until it gives a value, for up to [`WAIT`]. The probe also
 /// says what it saw, so a timeout tells what was on screen instead of only "timed out".
 pub async fn eventually<T>(
@@ -357,6 +386,51 @@ impl Browser {
             .unwrap_or_else(|e| panic!("{}: script failed: {e}", self.name))
             .json()
             .clone()
+    }
+
+    /// What axe-core finds wrong with the page as it is now, a line per rule broken (its
+    /// id, impact, what it asks and the elements that break it); empty when nothing.
+    pub async fn axe_violations(&self, axe: &str) -> Vec<String> {
+        self.js(axe, vec![]).await;
+        let found = self
+            .driver
+            .execute_async(
+                "const done = arguments[arguments.length - 1];
+                 axe.run(document, { resultTypes: ['violations'] })
+                   .then((r) => done(r.violations.map((v) =>
+                     `${v.id} (${v.impact}): ${v.help}: ` +
+                     v.nodes.map((n) => n.target.join(' ')).join(', '))))
+                   .catch((e) => done([`axe failed: ${e}`]));",
+                vec![],
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{}: axe failed: {e}", self.name));
+        serde_json::from_value(found.json().clone()).expect("a list of violations")
+    }
+
+    /// From now on, keeps a copy of every frame the page sends on any WebSocket, for
+    /// [`Browser::sent_frames`]: what left the device, whatever the screen shows.
+    pub async fn record_sent_frames(&self) {
+        self.js(
+            "if (!window.__sentFrames) {
+               window.__sentFrames = [];
+               const send = WebSocket.prototype.send;
+               WebSocket.prototype.send = function (data) {
+                 window.__sentFrames.push(typeof data === 'string'
+                   ? data : `binary, ${data.byteLength ?? data.size} bytes`);
+                 return send.call(this, data);
+               };
+             }",
+            vec![],
+        )
+        .await;
+    }
+
+    /// The frames the page sent since [`Browser::record_sent_frames`]: text frames as
+    /// they are, binary ones (camera frames) as `binary, N bytes`.
+    pub async fn sent_frames(&self) -> Vec<String> {
+        let frames = self.js("return window.__sentFrames ?? [];", vec![]).await;
+        serde_json::from_value(frames).expect("a list of frames")
     }
 
     /// How many messages in the history read exactly `body`.

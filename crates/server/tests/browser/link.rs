@@ -112,6 +112,15 @@ async fn the_pull_shows_bearing_and_distance_and_tiers_follow_the_distance() {
     spike.fill("#pos-lat", "0").await;
     spike.fill("#pos-lon", "10.05").await;
     spike.click("#position-form button[type=submit]").await;
+    // Nothing moves before he says so: the page asks, naming how far.
+    spike
+        .wait_text(
+            "#hand-detail",
+            "To 0.00000° N, 10.05000° E, 5.6 km from where your device puts you.",
+        )
+        .await;
+    spike.shot("link-hand-confirm").await;
+    spike.click("#hand-yes").await;
     spike.wait_text("#position-status", "set by hand").await;
     spike
         .wait_text("#pull-text", "Amethyst is west, 4.5 km")
@@ -132,6 +141,21 @@ async fn the_pull_shows_bearing_and_distance_and_tiers_follow_the_distance() {
         .perform()
         .await
         .unwrap();
+    // A tap that moved him without asking: now it asks, and Cancel leaves him where he was.
+    spike.wait_shown("#hand-dialog").await;
+    spike.click("#hand-no").await;
+    spike.wait_hidden("#hand-dialog").await;
+    let status = spike.text("#position-status").await;
+    assert!(status.contains("10.05000° E"), "{status}");
+    spike
+        .driver
+        .action_chain()
+        .move_to_element_with_offset(&radar, 0, (rect.height / 4.0) as i64)
+        .click()
+        .perform()
+        .await
+        .unwrap();
+    spike.click("#hand-yes").await;
     let status = spike.wait_text("#position-status", "° S, 10.0").await;
     assert!(status.ends_with("set by hand."), "{status}");
     spike
@@ -225,6 +249,7 @@ async fn voice_thoughts_and_feelings_reach_the_other_window() {
     spike.shot("voice-and-feelings").await;
 
     // Guarded, nothing passes, and what was on Amethyst's screen is withdrawn.
+    spike.record_sent_frames().await;
     spike.click("#guard").await;
     spike.wait_attr("#guard", "aria-checked", "true").await;
     amethyst
@@ -233,18 +258,27 @@ async fn voice_thoughts_and_feelings_reach_the_other_window() {
     amethyst
         .wait_text_without("#partner-thought", "I wonder")
         .await;
-    thought.send_keys(" secret").await.unwrap();
-    // Amethyst's page never shows it: the server drops a guarded thought, and Spike's
-    // next batch (a reset every 3 s) would be the one to leak it.
+    // The box is locked while guarded: nothing typed then exists to leak, neither at the
+    // next reset (every 3 s) nor when the guard comes off.
+    let _ = thought.send_keys(" secret").await;
     tokio::time::sleep(Duration::from_millis(3500)).await;
     assert_eq!(amethyst.text("#partner-thought").await, "");
     spike.click("#guard").await;
     amethyst
-        .wait_text("#partner-thought", "I wonder if she's kind 🐉 secret")
+        .wait_text("#partner-thought", "I wonder if she's kind 🐉")
         .await;
     amethyst
         .wait_text_without("#partner-guard", "guarding")
         .await;
+    thought.send_keys(" and brave").await.unwrap();
+    amethyst
+        .wait_text("#partner-thought", "I wonder if she's kind 🐉 and brave")
+        .await;
+    let sent = spike.sent_frames().await;
+    assert!(
+        !sent.iter().any(|f| f.contains("secret")),
+        "typed while guarded, and sent: {sent:?}"
+    );
     pair.quit().await;
 }
 
@@ -465,4 +499,40 @@ async fn after_the_server_restarts_nothing_is_lost_or_doubled() {
     spike.shot("reconnected").await;
     pair.quit().await;
     drop(server);
+}
+
+/// Hardening the web client's promise: "Nothing you type reaches Amethyst now" while the
+/// thoughts tier is closed. Before, the box took what was typed and sent it all the moment
+/// the tier opened (and every 3 s before that, to a server that dropped it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_typed_while_thoughts_are_closed_ever_leaves_the_page() {
+    let _serial = serial().await;
+    let server = Server::start().await;
+    let cd = Chromedriver::start("thoughts-closed").await;
+    // 0.2° of longitude: 22 km apart, past the thoughts' 17 km.
+    let pair = Pair::bond(&cd, &server, "story", SPIKE, (0.0, 10.2), false).await;
+    let (spike, amethyst) = (&pair.spike, &pair.amethyst);
+    spike.wait_tier("thoughts", "closed").await;
+    spike.record_sent_frames().await;
+    spike
+        .wait_text("#thoughts-closed", "Until then the box is locked.")
+        .await;
+    let thought = spike.find("#thought-text").await;
+    let _ = thought.send_keys("my secret plan").await;
+    assert_eq!(thought.value().await.unwrap().unwrap_or_default(), "");
+    spike.shot("thoughts-locked").await;
+
+    // Amethyst comes within 6 km: the box opens, empty, and what is typed now passes.
+    move_amethyst(&pair, 10.05, "Amethyst is east, 5.6 km").await;
+    spike.wait_tier("thoughts", "open").await;
+    thought.send_keys("hello").await.unwrap();
+    amethyst.wait_text("#partner-thought", "hello").await;
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    assert_eq!(amethyst.text("#partner-thought").await, "hello");
+    let sent = spike.sent_frames().await;
+    assert!(
+        !sent.iter().any(|f| f.contains("secret")),
+        "typed while closed, and sent: {sent:?}"
+    );
+    pair.quit().await;
 }

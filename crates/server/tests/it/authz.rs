@@ -119,6 +119,11 @@ fn rows() -> Vec<(&'static str, &'static str, [Must; 7])> {
         ("GET", "/api/v1/push/key", CITIZEN),
         ("POST", "/api/v1/push/subscriptions", CITIZEN),
         ("DELETE", "/api/v1/push/subscriptions", CITIZEN),
+        // The tower's tools on Amethyst, who is none of the callers: her sessions end.
+        ("POST", "/api/v1/tower/towers", TOWER),
+        ("GET", "/api/v1/tower/people/{name}/sessions", TOWER),
+        ("PUT", "/api/v1/tower/people/{name}/password", TOWER),
+        ("DELETE", "/api/v1/tower/people/{name}/sessions", TOWER),
         // Near the end: the partner ends the bond.
         ("DELETE", "/api/v1/bond", CITIZEN),
         // Last: it logs the caller's token out.

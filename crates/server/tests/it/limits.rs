@@ -66,3 +66,96 @@ async fn a_flood_of_silent_connections_leaves_room_once_they_are_cut_off() {
     let (status, _) = s.call("GET", "/healthz", None, None).await;
     assert_eq!(status, 200);
 }
+
+/// Opens a live link by hand and never says anything again, not even the pong every
+/// WebSocket client sends on its own: a phone that went out of range. Returns the socket
+/// just past the upgrade.
+async fn vanishing_link(s: &TestServer, token: &str) -> TcpStream {
+    let mut stream = TcpStream::connect(s.addr).await.unwrap();
+    let request = format!(
+        "GET /api/v1/link HTTP/1.1\r\nhost: test\r\nauthorization: Bearer {token}\r\n\
+         upgrade: websocket\r\nconnection: upgrade\r\nsec-websocket-version: 13\r\n\
+         sec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut byte = [0u8; 1];
+        stream.read_exact(&mut byte).await.unwrap();
+        head.push(byte[0]);
+    }
+    assert!(
+        head.starts_with(b"HTTP/1.1 101"),
+        "{}",
+        String::from_utf8_lossy(&head)
+    );
+    stream
+}
+
+/// The server's frames on a raw link until it closes the connection: (opcode, payload).
+async fn frames_until_closed(stream: &mut TcpStream, wait: Duration) -> Vec<(u8, Vec<u8>)> {
+    let mut frames = Vec::new();
+    let read = async {
+        loop {
+            let mut head = [0u8; 2];
+            if stream.read_exact(&mut head).await.is_err() {
+                return;
+            }
+            let len = match head[1] & 0x7f {
+                126 => u64::from(stream.read_u16().await.unwrap()),
+                127 => stream.read_u64().await.unwrap(),
+                n => u64::from(n),
+            };
+            let mut payload = vec![0u8; len as usize];
+            stream.read_exact(&mut payload).await.unwrap();
+            frames.push((head[0] & 0x0f, payload));
+        }
+    };
+    let _ = tokio::time::timeout(wait, read).await;
+    frames
+}
+
+/// Hardening, the WebSocket half of finding 2: a link whose peer vanished without a TCP
+/// reset held its slot of `max_links` until the kernel gave up on the socket, hours later.
+/// Now it is pinged, and closed with 1001 when it answers nothing for the timeout.
+#[tokio::test]
+async fn finding_2_a_vanished_link_is_pinged_then_closed_and_its_slot_freed() {
+    let s = TestServer::start_with(|c| {
+        c.link_idle_timeout_s = 0.9;
+        c.max_links = 1;
+    })
+    .await;
+    let token = s.citizen("spike").await;
+    let mut gone = vanishing_link(&s, &token).await;
+    let frames = frames_until_closed(&mut gone, Duration::from_secs(5)).await;
+    let opcodes: Vec<u8> = frames.iter().map(|(op, _)| *op).collect();
+    assert!(
+        opcodes.contains(&0x9),
+        "pinged before being closed: {opcodes:?}"
+    );
+    let (op, close) = frames.last().expect("the server closed the link");
+    assert_eq!(*op, 0x8, "closed with a close frame: {opcodes:?}");
+    assert_eq!(u16::from_be_bytes([close[0], close[1]]), 1001);
+
+    // The one slot is free again: a new link is let in.
+    let mut link = s.link(&token, None).await;
+    assert!(matches!(
+        link.next().await,
+        haurach_proto::ServerFrame::Hello { .. }
+    ));
+    let (_, _, metrics) = crate::common::raw(s.addr, "GET", "/metrics", None, None, "").await;
+    assert!(
+        metrics.contains("haurach_links_idle_closed_total 1"),
+        "{metrics}"
+    );
+}
+
+/// A client that answers pings (as every browser and WebSocket library does on its own)
+/// keeps its link through silences many times the timeout.
+#[tokio::test]
+async fn finding_2_a_quiet_link_that_answers_pings_stays_open() {
+    let s = TestServer::start_with(|c| c.link_idle_timeout_s = 0.9).await;
+    let token = s.citizen("spike").await;
+    let mut link = s.link(&token, None).await;
+    assert_eq!(link.closed(Duration::from_secs(4)).await, None);
+}

@@ -312,3 +312,44 @@ async fn a_picture_bomb_is_refused_from_its_header() {
         "{problem}"
     );
 }
+
+/// Two phones side by side rarely agree on where they are: 20 m apart with the ordinary
+/// 10 m accuracy each, the pessimistic distance is 40 m against memories' 25 m, so two
+/// people standing together never shared memories ("Memories open in 15 m"). The together
+/// rule (`haurach_bond::Separation`) counts up to 15 m of each fix's accuracy towards being
+/// together, and no more: two sharp fixes 50 m apart, or two blurry ones 60 m apart, are
+/// not together.
+#[tokio::test]
+async fn phones_side_by_side_are_together_and_blurry_fixes_cannot_stretch_it() {
+    let s = TestServer::start().await;
+    let (amethyst, spike) = s.pair("amethyst", "spike", "story").await;
+    let at = |token: &str, m: f64, accuracy: f64| {
+        let body = json!({"lat": 0.0, "lon": east(m), "accuracy_m": accuracy});
+        let token = token.to_owned();
+        let s = &s;
+        async move {
+            let (status, _) = s
+                .call("PUT", "/api/v1/me/position", Some(&token), Some(&body))
+                .await;
+            assert_eq!(status, 204);
+        }
+    };
+    let memories = async |token: &str| {
+        let (_, bond) = s.call("GET", "/api/v1/bond", Some(token), None).await;
+        bond["tiers"]["memories"]["open"] == json!(true)
+    };
+
+    // Sharp fixes 50 m apart: not together.
+    at(&amethyst, 0.0, 5.0).await;
+    at(&spike, 50.0, 5.0).await;
+    assert!(!memories(&amethyst).await);
+    // Hopelessly blurry fixes 60 m apart: the allowance stops at 15 m each.
+    at(&amethyst, 0.0, 200.0).await;
+    at(&spike, 60.0, 200.0).await;
+    assert!(!memories(&amethyst).await);
+    // Side by side, as phones report it: 20 m apart, 10 m accuracy each.
+    at(&amethyst, 0.0, 10.0).await;
+    at(&spike, 20.0, 10.0).await;
+    assert!(memories(&amethyst).await);
+    assert!(memories(&spike).await);
+}

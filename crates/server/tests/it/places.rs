@@ -275,6 +275,45 @@ async fn being_inside_survives_a_restart_so_an_arrival_is_not_announced_twice() 
     assert_eq!(places["mine"][0]["inside"], true);
 }
 
+/// A place the partner makes or deletes reached the other's page only after a reload: now
+/// both links hear `places_changed` (nothing of the place in it), and the places read
+/// carry the meeting point, so a page need not ask for it alone and log a 404.
+#[tokio::test]
+async fn a_partners_new_place_is_announced_and_places_carry_the_meeting_point() {
+    let s = TestServer::start().await;
+    let (spike, amethyst) = s.pair("spike", "amethyst", "story").await;
+    let (_, places) = s.call("GET", "/api/v1/places", Some(&spike), None).await;
+    assert!(places.get("meeting").is_none(), "{places}");
+    let mut link = s.link(&spike, None).await;
+    link.until(|f| matches!(f, ServerFrame::Hello { .. })).await;
+
+    put_place(&s, &amethyst, "library", 23.13, 53.77, 300.0).await;
+    let frame = link
+        .until(|f| matches!(f, ServerFrame::PlacesChanged { .. }))
+        .await;
+    assert_eq!(
+        serde_json::to_value(&frame).unwrap(),
+        json!({"type": "places_changed", "who": "amethyst"})
+    );
+    let (_, places) = s.call("GET", "/api/v1/places", Some(&spike), None).await;
+    assert_eq!(places["partner"][0]["name"], "library");
+    let (status, _) = s
+        .call("DELETE", "/api/v1/places/library", Some(&amethyst), None)
+        .await;
+    assert_eq!(status, 204);
+    link.until(|f| matches!(f, ServerFrame::PlacesChanged { .. }))
+        .await;
+
+    s.put_position(&spike, 23.12, 53.66).await;
+    s.put_position(&amethyst, 23.13, 53.77).await;
+    let (_, places) = s.call("GET", "/api/v1/places", Some(&spike), None).await;
+    let (_, meeting) = s
+        .call("GET", "/api/v1/bond/meeting", Some(&spike), None)
+        .await;
+    assert_eq!(places["meeting"]["kind"], "suggested", "{places}");
+    assert_eq!(places["meeting"]["you"], meeting["you"]);
+}
+
 #[tokio::test]
 async fn the_meeting_point_is_halfway_without_speeds_and_hides_itself_beyond_sight() {
     let s = TestServer::start().await;

@@ -26,7 +26,8 @@ use crate::error::unique_or;
 use crate::from_row;
 use crate::{
     AccountId, AccountRecord, Appended, BondId, BondRecord, Conflict, MessageRecord, Missing,
-    NewMessage, PositionRecord, Store, StoreError, StoreResult, acknowledge, usable_invite,
+    NewMessage, PositionRecord, SessionRecord, Store, StoreError, StoreResult, acknowledge,
+    usable_invite,
 };
 
 /// The PostgreSQL store. Cloning shares the pool.
@@ -52,11 +53,19 @@ impl Postgres {
     }
 
     async fn connect_with(options: PgConnectOptions) -> StoreResult<Postgres> {
+        // Where, for the operator: never the URL, which may hold a password.
+        let at = format!("{}:{}", options.get_host(), options.get_port());
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(5))
             .connect_with(options)
-            .await?;
+            .await
+            .map_err(|e| {
+                StoreError::Unusable(format!(
+                    "cannot use PostgreSQL at {at}: {e}: check that it runs and that \
+                     database_url (--database-url) names it, with the right user and password"
+                ))
+            })?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
         Ok(Postgres { pool })
     }
@@ -265,6 +274,74 @@ impl Store for Postgres {
         .execute(&self.pool)
         .await?;
         Ok(res.rows_affected() == 1)
+    }
+
+    async fn sessions_of(&self, account: AccountId) -> StoreResult<Vec<SessionRecord>> {
+        let rows = sqlx::query(
+            "SELECT token_hash, created_at FROM sessions \
+             WHERE account_id = $1 AND revoked_at IS NULL ORDER BY created_at, token_hash",
+        )
+        .bind(account.0)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(SessionRecord {
+                    token_hash: r.try_get("token_hash")?,
+                    created_ms: r.try_get("created_at")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn revoke_sessions_of(
+        &self,
+        account: AccountId,
+        now_ms: i64,
+    ) -> StoreResult<Vec<Vec<u8>>> {
+        let rows = sqlx::query(
+            "UPDATE sessions SET revoked_at = $1 \
+             WHERE account_id = $2 AND revoked_at IS NULL RETURNING token_hash",
+        )
+        .bind(now_ms)
+        .bind(account.0)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| r.try_get("token_hash"))
+            .collect::<Result<_, _>>()?)
+    }
+
+    async fn set_password(
+        &self,
+        account: AccountId,
+        password_hash: &str,
+        now_ms: i64,
+    ) -> StoreResult<Vec<Vec<u8>>> {
+        let mut tx = self.pool.begin().await?;
+        let res = sqlx::query("UPDATE accounts SET password_hash = $1 WHERE id = $2")
+            .bind(password_hash)
+            .bind(account.0)
+            .execute(&mut *tx)
+            .await?;
+        if res.rows_affected() == 0 {
+            return Err(StoreError::NotFound(Missing::Citizen));
+        }
+        let rows = sqlx::query(
+            "UPDATE sessions SET revoked_at = $1 \
+             WHERE account_id = $2 AND revoked_at IS NULL RETURNING token_hash",
+        )
+        .bind(now_ms)
+        .bind(account.0)
+        .fetch_all(&mut *tx)
+        .await?;
+        let revoked = rows
+            .iter()
+            .map(|r| r.try_get("token_hash"))
+            .collect::<Result<_, _>>()?;
+        tx.commit().await?;
+        Ok(revoked)
     }
 
     async fn create_invite(

@@ -18,7 +18,7 @@
 //! open segment; its methods block and are called from blocking threads.
 
 use std::collections::VecDeque;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -98,7 +98,7 @@ impl Journal {
     /// Locks `DIR/journal` (creating it) and reads back every record in it.
     pub(super) fn open(data: &Path) -> StoreResult<Recovery> {
         let dir = data.join("journal");
-        fs::create_dir_all(&dir).map_err(|e| io_error(&dir, "create", e))?;
+        crate::private::create_dir_all(&dir).map_err(|e| io_error(&dir, "create", e))?;
         // The directory's own name must be durable before anything in it is.
         File::open(data)
             .and_then(|d| d.sync_all())
@@ -184,7 +184,7 @@ impl Journal {
 /// Creates the segment beginning at `first` and makes its name durable.
 fn create_segment(dir: &Path, first: i64) -> StoreResult<File> {
     let path = segment_path(dir, first);
-    let file = OpenOptions::new()
+    let file = crate::private::options()
         .create(true)
         .append(true)
         .open(&path)
@@ -199,30 +199,45 @@ fn io_error(path: &Path, what: &str, e: io::Error) -> StoreError {
     StoreError::Corrupt(format!("cannot {what} {}: {e}", path.display()))
 }
 
-/// Takes the directory's lock, waiting a while for a store that is closing.
+/// Takes the directory's lock, waiting a while for a store that is closing, and writes
+/// this process's id in the lock file, so a second server can say which one holds it.
 fn lock(path: &Path) -> StoreResult<File> {
-    let file = OpenOptions::new()
+    let mut file = crate::private::options()
         .create(true)
         .truncate(false)
+        .read(true)
         .write(true)
         .open(path)
-        .map_err(|e| io_error(path, "open", e))?;
+        .map_err(|e| crate::private::unusable(path, e))?;
     let start = Instant::now();
     loop {
         match file.try_lock() {
-            Ok(()) => return Ok(file),
+            Ok(()) => break,
             Err(fs::TryLockError::WouldBlock) if start.elapsed() < LOCK_WAIT => {
                 std::thread::sleep(Duration::from_millis(20));
             }
             Err(fs::TryLockError::WouldBlock) => {
-                return Err(StoreError::Corrupt(format!(
-                    "{} is locked: another haurach server is using this data directory",
-                    path.display()
+                let holder = fs::read_to_string(path)
+                    .ok()
+                    .and_then(|pid| pid.trim().parse::<u32>().ok())
+                    .map_or_else(String::new, |pid| format!(" (pid {pid})"));
+                let data = path
+                    .parent()
+                    .and_then(Path::parent)
+                    .unwrap_or(path)
+                    .display();
+                return Err(StoreError::Unusable(format!(
+                    "another haurach server holds {data}{holder}: stop it first, or give this \
+                     one another data directory (--data)"
                 )));
             }
             Err(fs::TryLockError::Error(e)) => return Err(io_error(path, "lock", e)),
         }
     }
+    file.set_len(0)
+        .and_then(|()| writeln!(file, "{}", std::process::id()))
+        .map_err(|e| io_error(path, "write", e))?;
+    Ok(file)
 }
 
 fn segment_path(dir: &Path, first: i64) -> PathBuf {
@@ -480,7 +495,7 @@ mod tests {
         let mut torn = Vec::new();
         encode(&record(3, Some("never acknowledged"), None), &mut torn);
         let last = paths.last().unwrap();
-        let mut file = OpenOptions::new().append(true).open(last).unwrap();
+        let mut file = fs::OpenOptions::new().append(true).open(last).unwrap();
         file.write_all(&torn[..torn.len() / 2]).unwrap();
         drop(file);
         assert_eq!(read_back(data.path()), [1, 2]);

@@ -14,6 +14,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{AssertSqlSafe, Row, Sqlite as Db, Transaction};
 
+pub mod backup;
 mod city;
 mod images;
 mod journal;
@@ -33,7 +34,8 @@ use crate::error::unique_or;
 use crate::from_row::{self, Columns as _};
 use crate::{
     AccountId, AccountRecord, Appended, BondId, BondRecord, Conflict, MessageRecord, Missing,
-    NewMessage, PositionRecord, Store, StoreError, StoreResult, acknowledge, usable_invite,
+    NewMessage, PositionRecord, SessionRecord, Store, StoreError, StoreResult, acknowledge,
+    usable_invite,
 };
 
 /// The SQLite store. Cloning shares the pools.
@@ -76,12 +78,18 @@ impl Sqlite {
         synchronous: SqliteSynchronous,
         messages: bool,
     ) -> StoreResult<Sqlite> {
-        std::fs::create_dir_all(dir).map_err(|e| {
-            StoreError::Corrupt(format!(
-                "cannot create data directory {}: {e}",
-                dir.display()
-            ))
-        })?;
+        crate::private::create_dir_all(dir).map_err(|e| crate::private::unusable(dir, e))?;
+        // The database file is made here, not by SQLite, so that it is 0600; SQLite gives
+        // its WAL and shared-memory files the database's mode. Opening it for writing
+        // also finds a directory or a file this process may not write, and says so.
+        let db = dir.join("haurach.db");
+        crate::private::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&db)
+            .map_err(|e| crate::private::unusable(&db, e))?;
         // The journal first: its lock keeps a second server off this directory.
         let recovery = if messages {
             let data = dir.to_owned();
@@ -96,7 +104,7 @@ impl Sqlite {
             None
         };
         let options = SqliteConnectOptions::new()
-            .filename(dir.join("haurach.db"))
+            .filename(&db)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(synchronous)
@@ -315,6 +323,74 @@ impl Store for Sqlite {
         .execute(&self.writer)
         .await?;
         Ok(res.rows_affected() == 1)
+    }
+
+    async fn sessions_of(&self, account: AccountId) -> StoreResult<Vec<SessionRecord>> {
+        let rows = sqlx::query(
+            "SELECT token_hash, created_at FROM sessions \
+             WHERE account_id = ? AND revoked_at IS NULL ORDER BY created_at, token_hash",
+        )
+        .bind(account.0.to_string())
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(SessionRecord {
+                    token_hash: r.try_get("token_hash")?,
+                    created_ms: r.try_get("created_at")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn revoke_sessions_of(
+        &self,
+        account: AccountId,
+        now_ms: i64,
+    ) -> StoreResult<Vec<Vec<u8>>> {
+        let rows = sqlx::query(
+            "UPDATE sessions SET revoked_at = ? \
+             WHERE account_id = ? AND revoked_at IS NULL RETURNING token_hash",
+        )
+        .bind(now_ms)
+        .bind(account.0.to_string())
+        .fetch_all(&self.writer)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| r.try_get("token_hash"))
+            .collect::<Result<_, _>>()?)
+    }
+
+    async fn set_password(
+        &self,
+        account: AccountId,
+        password_hash: &str,
+        now_ms: i64,
+    ) -> StoreResult<Vec<Vec<u8>>> {
+        let mut tx = self.begin().await?;
+        let res = sqlx::query("UPDATE accounts SET password_hash = ? WHERE id = ?")
+            .bind(password_hash)
+            .bind(account.0.to_string())
+            .execute(&mut *tx)
+            .await?;
+        if res.rows_affected() == 0 {
+            return Err(StoreError::NotFound(Missing::Citizen));
+        }
+        let rows = sqlx::query(
+            "UPDATE sessions SET revoked_at = ? \
+             WHERE account_id = ? AND revoked_at IS NULL RETURNING token_hash",
+        )
+        .bind(now_ms)
+        .bind(account.0.to_string())
+        .fetch_all(&mut *tx)
+        .await?;
+        let revoked = rows
+            .iter()
+            .map(|r| r.try_get("token_hash"))
+            .collect::<Result<_, _>>()?;
+        tx.commit().await?;
+        Ok(revoked)
     }
 
     async fn create_invite(

@@ -294,6 +294,55 @@ pub async fn conformance<S: Store>(store: S) {
     assert!(!store.revoke_session(b"hash-1", 7).await.unwrap());
     assert_eq!(store.session_account(b"hash-1").await.unwrap(), None);
 
+    // The tower's view of someone's sessions: the live ones, oldest first; revoking them
+    // all ends exactly those, and nobody else's.
+    store.create_session(b"hash-3", spike.id, 9).await.unwrap();
+    store.create_session(b"hash-2", spike.id, 8).await.unwrap();
+    store
+        .create_session(b"theirs", amethyst.id, 8)
+        .await
+        .unwrap();
+    let live = store.sessions_of(spike.id).await.unwrap();
+    let hashes: Vec<&[u8]> = live.iter().map(|s| s.token_hash.as_slice()).collect();
+    assert_eq!(hashes, [b"hash-2".as_slice(), b"hash-3"]);
+    assert_eq!(live[0].created_ms, 8);
+    let mut revoked = store.revoke_sessions_of(spike.id, 10).await.unwrap();
+    revoked.sort();
+    assert_eq!(revoked, [b"hash-2".to_vec(), b"hash-3".to_vec()]);
+    assert!(store.sessions_of(spike.id).await.unwrap().is_empty());
+    assert!(
+        store
+            .revoke_sessions_of(spike.id, 11)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store.session_account(b"theirs").await.unwrap(),
+        Some(amethyst.id)
+    );
+
+    // A new password ends every session of its account, in the same transaction.
+    store.create_session(b"hash-4", spike.id, 12).await.unwrap();
+    let revoked = store.set_password(spike.id, "new-hash", 13).await.unwrap();
+    assert_eq!(revoked, [b"hash-4".to_vec()]);
+    assert_eq!(
+        store
+            .account(spike.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .password_hash,
+        "new-hash"
+    );
+    assert_eq!(store.session_account(b"hash-4").await.unwrap(), None);
+    assert!(matches!(
+        store
+            .set_password(AccountId(uuid::Uuid::now_v7()), "h", 14)
+            .await,
+        Err(StoreError::NotFound(Missing::Citizen))
+    ));
+
     // Invites: expired, own, unknown, then a bond; one partner each.
     store
         .create_invite("EXPIRED1", spike.id, 10, 20)

@@ -1,0 +1,188 @@
+//! The tower's tools for running a city, alike on SQLite and PostgreSQL: making another
+//! tower account, setting a person's password, and listing and ending their sessions.
+//! Ending a session closes its live links at once, on every node, as logging out does
+//! (code 1008).
+
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, PathRejection};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use haurach_proto::{Account, Credentials, NewPassword, SessionList, SessionView, SessionsEnded};
+use haurach_store::{AccountId, Conflict, Missing, Store, StoreError};
+
+use super::account::account_view;
+use super::extract::Tower;
+use super::names::{check_name, name_taken};
+use super::state::AppState;
+use crate::auth;
+use crate::bus::{Bus, Frame, hex};
+use crate::clock::{now_ms, timestamp};
+use crate::error::ApiError;
+
+/// 422 unless the password is one an account may have.
+fn check_password(password: &str) -> Result<(), ApiError> {
+    if (8..=1024).contains(&password.chars().count()) {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
+            "invalid_password",
+            "a password is 8 to 1,024 characters",
+        ))
+    }
+}
+
+/// The argon2id hash of `password`, on a blocking thread.
+async fn hash(password: String) -> Result<String, ApiError> {
+    tokio::task::spawn_blocking(move || auth::hash_password(&password))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)
+}
+
+/// The account named in the path.
+async fn person<S: Store>(
+    store: &S,
+    name: Result<Path<String>, PathRejection>,
+) -> Result<AccountId, ApiError> {
+    let Path(name) =
+        name.map_err(|_| ApiError::bad_request("invalid_path", "a name is expected"))?;
+    Ok(store
+        .account_by_name(&name)
+        .await?
+        .ok_or(StoreError::NotFound(Missing::Citizen))?
+        .id)
+}
+
+/// Closes the links of every session in `revoked`, on every node (they are revoked in the
+/// store already, so no new request or link gets through with them).
+fn close_links<S: Store, B: Bus>(app: &AppState<S, B>, account: AccountId, revoked: &[Vec<u8>]) {
+    for hash in revoked {
+        app.hub.bus.publish(account, Frame::session_ended(hash));
+    }
+}
+
+/// `POST /api/v1/tower/towers`: another tower (admin) account.
+#[utoipa::path(
+    post,
+    path = "/api/v1/tower/towers",
+    tag = "gate",
+    security(("bearer" = [])),
+    request_body = Credentials,
+    responses(
+        (status = 201, description = "the new tower account; it logs in as any citizen", body = Account),
+        (status = 403, description = "`tower_only`; `awaiting_tower`, `application_declined`"),
+        (status = 409, description = "`name_taken`"),
+        (status = 422, description = "`invalid_name`, `invalid_password`"),
+    )
+)]
+pub async fn make_tower<S: Store, B: Bus>(
+    State(app): State<AppState<S, B>>,
+    _tower: Tower,
+    body: Result<Json<Credentials>, JsonRejection>,
+) -> Result<(StatusCode, Json<Account>), ApiError> {
+    let Json(creds) = body?;
+    check_name(&creds.name)?;
+    check_password(&creds.password)?;
+    let phc = hash(creds.password).await?;
+    let arrival = app
+        .hub
+        .store
+        .create_tower(&creds.name, &phc, now_ms())
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict(Conflict::NameTaken) => name_taken(&creds.name),
+            e => e.into(),
+        })?;
+    Ok((StatusCode::CREATED, Json(account_view(&arrival.account))))
+}
+
+/// `PUT /api/v1/tower/people/{name}/password`: sets a person's password (one who forgot
+/// theirs); every session they had ends, and their links close.
+#[utoipa::path(
+    put,
+    path = "/api/v1/tower/people/{name}/password",
+    tag = "gate",
+    security(("bearer" = [])),
+    params(("name" = inline(haurach_proto::schemas::AccountName), Path, description = "the person's account name")),
+    request_body = NewPassword,
+    responses(
+        (status = 200, description = "the password is set; how many sessions ended", body = SessionsEnded),
+        (status = 403, description = "`tower_only`; `awaiting_tower`, `application_declined`"),
+        (status = 404, description = "`no_such_citizen`"),
+        (status = 422, description = "`invalid_password`"),
+    )
+)]
+pub async fn set_password<S: Store, B: Bus>(
+    State(app): State<AppState<S, B>>,
+    _tower: Tower,
+    name: Result<Path<String>, PathRejection>,
+    body: Result<Json<NewPassword>, JsonRejection>,
+) -> Result<Json<SessionsEnded>, ApiError> {
+    let account = person(&app.hub.store, name).await?;
+    let Json(body) = body?;
+    check_password(&body.password)?;
+    let phc = hash(body.password).await?;
+    let revoked = app.hub.store.set_password(account, &phc, now_ms()).await?;
+    close_links(&app, account, &revoked);
+    Ok(Json(SessionsEnded {
+        ended: u32::try_from(revoked.len()).unwrap_or(u32::MAX),
+    }))
+}
+
+/// `GET /api/v1/tower/people/{name}/sessions`: a person's live sessions.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tower/people/{name}/sessions",
+    tag = "gate",
+    security(("bearer" = [])),
+    params(("name" = inline(haurach_proto::schemas::AccountName), Path, description = "the person's account name")),
+    responses(
+        (status = 200, description = "their live sessions, oldest first", body = SessionList),
+        (status = 403, description = "`tower_only`; `awaiting_tower`, `application_declined`"),
+        (status = 404, description = "`no_such_citizen`"),
+    )
+)]
+pub async fn sessions<S: Store, B: Bus>(
+    State(app): State<AppState<S, B>>,
+    _tower: Tower,
+    name: Result<Path<String>, PathRejection>,
+) -> Result<Json<SessionList>, ApiError> {
+    let account = person(&app.hub.store, name).await?;
+    let sessions = app.hub.store.sessions_of(account).await?;
+    Ok(Json(SessionList {
+        sessions: sessions
+            .iter()
+            .map(|s| SessionView {
+                id: hex(&s.token_hash[..s.token_hash.len().min(8)]),
+                created_at: timestamp(s.created_ms),
+            })
+            .collect(),
+    }))
+}
+
+/// `DELETE /api/v1/tower/people/{name}/sessions`: ends every live session of a person;
+/// their open links close at once.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/tower/people/{name}/sessions",
+    tag = "gate",
+    security(("bearer" = [])),
+    params(("name" = inline(haurach_proto::schemas::AccountName), Path, description = "the person's account name")),
+    responses(
+        (status = 200, description = "how many sessions ended", body = SessionsEnded),
+        (status = 403, description = "`tower_only`; `awaiting_tower`, `application_declined`"),
+        (status = 404, description = "`no_such_citizen`"),
+    )
+)]
+pub async fn end_sessions<S: Store, B: Bus>(
+    State(app): State<AppState<S, B>>,
+    _tower: Tower,
+    name: Result<Path<String>, PathRejection>,
+) -> Result<Json<SessionsEnded>, ApiError> {
+    let account = person(&app.hub.store, name).await?;
+    let revoked = app.hub.store.revoke_sessions_of(account, now_ms()).await?;
+    close_links(&app, account, &revoked);
+    Ok(Json(SessionsEnded {
+        ended: u32::try_from(revoked.len()).unwrap_or(u32::MAX),
+    }))
+}
