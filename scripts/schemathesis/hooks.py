@@ -7,7 +7,10 @@ sent; a part of a request meant to be invalid is left alone:
 - a position's `at` may not be more than a minute in the future (the clock);
 - a journey's `from` may not be after its `to` (or, without one, after now);
 - a letter's parcel must be one its sender uploaded (the store): valid letters name the
-  parcel scripts/fuzz-api uploaded, whose hash is in FUZZ_API_PARCEL.
+  parcel scripts/fuzz-api uploaded, whose hash is in FUZZ_API_PARCEL;
+- a push subscription's endpoint must reach a public address and its keys must be a
+  P-256 point and 16 bytes: valid subscriptions name a loopback endpoint (the server
+  under test allows them, `push_allow_loopback`) that nothing answers, and real keys.
 
 (Pictures need no help: for `image/jpeg`, `image/png` and `image/webp` schemathesis sends
 real pictures.)
@@ -17,6 +20,12 @@ import os
 from datetime import datetime, timedelta, timezone
 
 import schemathesis
+
+# A browser's push keys: an uncompressed P-256 point and a 16-byte secret, base64url.
+PUSH_KEYS = {
+    "p256dh": "BEDtzEmRpaIeePqnBA3ExmogSI38hEjA8G9Xxo5zS0LVidGGahc701MxSMLUPanr6Wgb6bOGJBJbbuBOP_gDZnk",
+    "auth": "I-4KGoIudFEBZYKnKT4K9A",
+}
 
 
 def _is_valid(case, location: str) -> bool:
@@ -52,6 +61,10 @@ def before_call(ctx, case, **kwargs):
         for ref in case.body.get("parcels") or []:
             if parcel and isinstance(ref, dict) and "hash" in ref:
                 ref["hash"] = parcel
+    elif route == ("POST", "/api/v1/push/subscriptions") and _is_valid(case, "body") and isinstance(case.body, dict):
+        # Port 9 (discard): nothing listens, so pushes to it fail and are dropped.
+        case.body["endpoint"] = f"http://127.0.0.1:9/fuzz/{abs(hash(str(case.body.get('endpoint')))) % 1000}"
+        case.body["keys"] = dict(PUSH_KEYS)
     elif route == ("GET", "/api/v1/me/journey.gpx") and _is_valid(case, "query") and case.query:
         now = datetime.now(timezone.utc)
         start, end = _time(case.query.get("from")), _time(case.query.get("to"))

@@ -15,6 +15,7 @@ import { holdToConfirm } from "./hold.js";
 import { Journey } from "./journey.js";
 import { Link } from "./link.js";
 import { Pictures } from "./pictures.js";
+import * as push from "./push.js";
 import { Places } from "./places.js";
 import { destination, Radar, sphereDistance } from "./radar.js";
 import { ThoughtSender, ThoughtText } from "./thoughts.js";
@@ -99,8 +100,21 @@ function show(screen, { focus = true } = {}) {
   if (screen === "link") startPosition();
 }
 
+/** The screen a tapped notification asked for (`/?open=letters`), shown once the link
+ *  is live. */
+let pendingOpen = new URLSearchParams(location.search).get("open");
+if (pendingOpen) history.replaceState(null, "", "/");
+
+/** Shows the screen a notification names: the bond, letters or summonses. */
+function openScreen(screen) {
+  const go = { link: "home", letters: "letters", summons: "summons" }[screen];
+  const button = go && document.querySelector(`[data-go="${go}"]`);
+  if (button && !button.hidden) button.click();
+}
+
 async function boot() {
   wire();
+  push.init(openScreen);
   city.init({
     show,
     home: showHome,
@@ -168,6 +182,7 @@ function logout(message) {
   if (token && !message) api.logout().catch(() => {});
   if (state.me) localStorage.removeItem(outboxKey());
   session.clear();
+  push.keepSession();
   stopPosition();
   Object.assign(state, {
     me: null,
@@ -712,6 +727,11 @@ function renderConnection(s, detail) {
   } else if (s === "live" || s === "stopped") {
     offline.hidden = true;
   }
+  if (s === "live" && pendingOpen) {
+    const screen = pendingOpen;
+    pendingOpen = null;
+    setTimeout(() => openScreen(screen));
+  }
 }
 
 function showBondScreen() {
@@ -1182,6 +1202,7 @@ function wire() {
       if (state.mode === "register") await api.register(name, password, city.registration());
       const s = await api.login(name, password);
       session.save(s.token, s.account.name);
+      push.keepSession();
       state.me = s.account.name;
       $("auth-password").value = "";
       loadOutbox();

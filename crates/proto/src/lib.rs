@@ -6,6 +6,7 @@
 //! - [`link`]: the frames of the live link (`/api/v1/link`, a WebSocket).
 //! - [`places`]: places and the meeting point (the Needle).
 //! - [`problem`]: RFC 9457 problem details, the shape of every HTTP error.
+//! - [`push`]: Web Push: the server's key, a device's subscription, what is pushed.
 //! - [`schemas`]: the JSON Schemas a derive cannot say (bodies whose fields depend on each
 //!   other, trimmed texts, names), for the OpenAPI document.
 //!
@@ -20,6 +21,7 @@ pub mod images;
 pub mod link;
 pub mod places;
 pub mod problem;
+pub mod push;
 pub mod schemas;
 pub mod text;
 
@@ -29,3 +31,4 @@ pub use images::{CameraConsent, ImageList, ImageView, MemoryList, MemoryView, Ne
 pub use link::{ClientFrame, Mover, ServerFrame};
 pub use places::*;
 pub use problem::Problem;
+pub use push::{PushKey, PushNote, PushSubscription, PushSubscriptionKeys, PushUnsubscribe};

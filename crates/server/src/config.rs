@@ -69,6 +69,15 @@ pub struct Config {
     /// The most accounts registered from one address in an hour (an IPv6 /64 counts as
     /// one address); more are refused with 429 until the hour has room again.
     pub registrations_per_hour: u32,
+    /// Lets a push subscription's endpoint be `http` on a loopback address
+    /// (`http://127.0.0.1:PORT/...`), for tests that stand in for a browser vendor's push
+    /// service. Off: every endpoint must be `https` on a public address.
+    pub push_allow_loopback: bool,
+    /// Who runs this server, told to push services in every push (VAPID's `sub`): a
+    /// `mailto:` address or an `https` URL they can reach the operator at.
+    pub push_subject: String,
+    /// Seconds between pushes of an alarm nobody has acknowledged yet.
+    pub push_alarm_repeat_s: f64,
 }
 
 impl Default for Config {
@@ -96,6 +105,9 @@ impl Default for Config {
             picture_quota_bytes: 1024 * 1024 * 1024,
             trusted_proxies: Vec::new(),
             registrations_per_hour: 20,
+            push_allow_loopback: false,
+            push_subject: "mailto:operator@haurach.invalid".into(),
+            push_alarm_repeat_s: 60.0,
         }
     }
 }
@@ -224,6 +236,15 @@ impl Config {
                     config.registrations_per_hour =
                         value.parse().map_err(|e| bad(format!("{e}")))?
                 }
+                "PUSH_ALLOW_LOOPBACK" => {
+                    config.push_allow_loopback = value
+                        .parse()
+                        .map_err(|_| bad("must be true or false".into()))?
+                }
+                "PUSH_SUBJECT" => config.push_subject = value,
+                "PUSH_ALARM_REPEAT_S" => {
+                    config.push_alarm_repeat_s = value.parse().map_err(|e| bad(format!("{e}")))?
+                }
                 // Variables the client side of the binary (or the log filter) reads.
                 "SERVER" | "HOME" | "AS" | "LOG" | "PASSWORD" => {}
                 _ => return Err(bad("not a Haurach setting".into())),
@@ -252,6 +273,13 @@ impl Config {
         positive("max_speed_kmh", self.max_speed_kmh)?;
         positive("invite_ttl_h", self.invite_ttl_h)?;
         positive("journey_days", self.journey_days)?;
+        positive("push_alarm_repeat_s", self.push_alarm_repeat_s)?;
+        if !(self.push_subject.starts_with("mailto:") || self.push_subject.starts_with("https://"))
+        {
+            return Err(ConfigError::Invalid(
+                "push_subject must be a mailto: address or an https:// URL".into(),
+            ));
+        }
         if self.max_body_bytes < 1024 {
             return Err(ConfigError::Invalid(
                 "max_body_bytes must be at least 1024".into(),
@@ -417,6 +445,12 @@ impl Config {
              # (HAURACH_TRUSTED_PROXIES, comma-separated): set this behind nginx, or every\n\
              # client shares the proxy's address and its limits.\n\
              trusted_proxies = []\n\n\
+             # Web Push: who runs this server, for the push services (HAURACH_PUSH_SUBJECT);\n\
+             # seconds between pushes of an unacknowledged alarm (HAURACH_PUSH_ALARM_REPEAT_S);\n\
+             # and, for tests only, endpoints on http://127.0.0.1 (HAURACH_PUSH_ALLOW_LOOPBACK).\n\
+             push_subject = \"{}\"\n\
+             push_alarm_repeat_s = {:.1}\n\
+             push_allow_loopback = {}\n\n\
              # Several nodes serving one city share a PostgreSQL database and a NATS server\n\
              # (see docs/deploy.md). Without these, one node serves it from SQLite.\n\
              # database_url = \"postgres://haurach:secret@127.0.0.1:5432/haurach\"  (HAURACH_DATABASE_URL)\n\
@@ -439,7 +473,10 @@ impl Config {
             d.max_image_bytes,
             d.max_image_megapixels,
             d.picture_quota_bytes,
-            d.registrations_per_hour
+            d.registrations_per_hour,
+            d.push_subject,
+            d.push_alarm_repeat_s,
+            d.push_allow_loopback
         )
     }
 }

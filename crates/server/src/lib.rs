@@ -13,6 +13,7 @@ pub mod config;
 pub mod error;
 pub mod http;
 pub mod metrics;
+pub mod push;
 pub mod runtime;
 
 use std::future::Future;

@@ -30,6 +30,7 @@ pub mod images;
 pub mod places;
 pub mod postgres;
 pub mod private;
+pub mod push;
 pub mod sqlite;
 
 pub use city::CityStore;
@@ -37,6 +38,7 @@ pub use error::{Conflict, Missing, StoreError, StoreResult};
 pub use images::{ImageId, ImageRecord, ImageStore, MemoryRecord};
 pub use places::{PinRecord, PlaceRecord, PlaceStore};
 pub use postgres::Postgres;
+pub use push::{PushStore, PushSubscriptionRecord};
 pub use sqlite::Sqlite;
 
 /// An account's id.
@@ -252,8 +254,11 @@ pub struct SessionRecord {
 
 /// Durable storage of accounts, sessions, bonds, positions and messages; places, the
 /// meeting point and journeys through its supertrait [`PlaceStore`]; the city's records
-/// through [`CityStore`]; pictures and journals through [`ImageStore`].
-pub trait Store: PlaceStore + CityStore + ImageStore + Clone + Send + Sync + 'static {
+/// through [`CityStore`]; pictures and journals through [`ImageStore`]; Web Push through
+/// [`PushStore`].
+pub trait Store:
+    PlaceStore + CityStore + ImageStore + PushStore + Clone + Send + Sync + 'static
+{
     /// Creates an account; `Conflict::NameTaken` when the name (any case) exists.
     fn create_account(
         &self,

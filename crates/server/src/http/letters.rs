@@ -10,7 +10,7 @@ use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use haurach_proto::{
-    Letter, LetterList, LetterState, Parcel, ParcelUpload, SendLetter, ServerFrame,
+    Letter, LetterList, LetterState, Parcel, ParcelUpload, PushNote, SendLetter, ServerFrame,
 };
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -274,6 +274,16 @@ pub async fn send<S: Store, B: Bus>(
                 &ServerFrame::Letter {
                     letter: Box::new(letter_view(&letter, letter.recipient)),
                 },
+            );
+            // The recipient's devices hear who wrote, never what.
+            app.hub.push.notify(
+                &app.hub.store,
+                letter.recipient,
+                PushNote::Letter {
+                    from: letter.sender_name.clone(),
+                    id: letter.id.0,
+                },
+                format!("letter:{}", letter.id.0),
             );
             (StatusCode::CREATED, letter)
         }

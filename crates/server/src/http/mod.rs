@@ -37,6 +37,7 @@ pub mod openapi;
 pub mod owntracks;
 pub mod places;
 pub mod problem;
+pub mod push;
 pub mod serve;
 pub mod state;
 pub mod summons;
@@ -157,6 +158,9 @@ pub fn api<S: Store, B: Bus>(max_image: usize) -> OpenApiRouter<AppState<S, B>> 
         .routes(routes!(summons::accept))
         .routes(routes!(summons::decline))
         .routes(routes!(summons::end))
+        // Web Push to devices whose page is closed.
+        .routes(routes!(push::key))
+        .routes(routes!(push::subscribe, push::unsubscribe))
 }
 
 async fn count_responses<S: Store, B: Bus>(

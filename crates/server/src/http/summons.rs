@@ -127,7 +127,7 @@ pub async fn summon<S: Store, B: Bus>(
     let hub = &app.hub;
     let summons = hub
         .summons
-        .summon(&hub.store, &hub.bus, caller.account, &body)
+        .summon(&hub.store, &hub.bus, &hub.push, caller.account, &body)
         .await?;
     Ok((StatusCode::CREATED, Json(summons)))
 }

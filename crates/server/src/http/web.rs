@@ -7,6 +7,13 @@
 //! the asset names carry no version, so a browser must revalidate each time, and a
 //! matching `If-None-Match` is answered with 304 and no body. An unknown asset is a 404
 //! problem, like any unknown route.
+//!
+//! The service worker (`assets/sw.js`) is the one file served changed: the server writes
+//! into it the version of the client (a hash of all its files) and the list of files it
+//! keeps for offline use, so any change to any file is a new service worker, which
+//! replaces the kept files. It may control the whole site (`Service-Worker-Allowed: /`).
+
+use std::sync::LazyLock;
 
 use axum::extract::Path;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -43,10 +50,44 @@ pub(crate) async fn asset(Path(path): Path<String>, headers: HeaderMap) -> Respo
     })
 }
 
+/// The service worker as served: its version and shell filled in, and its ETag.
+static SERVICE_WORKER: LazyLock<Option<(Vec<u8>, String)>> = LazyLock::new(|| {
+    let file = Client::get(SW_PATH)?;
+    let mut paths: Vec<String> = Client::iter()
+        .filter(|p| p.starts_with("assets/") && p.as_ref() != SW_PATH && !p.ends_with(".md"))
+        .map(|p| format!("/{p}"))
+        .collect();
+    paths.sort();
+    paths.insert(0, "/".into());
+    let mut all = <sha2::Sha256 as sha2::Digest>::new();
+    for path in Client::iter() {
+        if let Some(f) = Client::get(&path) {
+            sha2::Digest::update(&mut all, path.as_bytes());
+            sha2::Digest::update(&mut all, f.metadata.sha256_hash());
+        }
+    }
+    let version = hex(&sha2::Digest::finalize(all)[..8]);
+    let text = String::from_utf8_lossy(&file.data)
+        .replace("__HAURACH_VERSION__", &version)
+        .replace(
+            "__HAURACH_SHELL__",
+            &serde_json::to_string(&paths).expect("paths serialise"),
+        );
+    Some((text.into_bytes(), format!("\"sw-{version}\"")))
+});
+
+const SW_PATH: &str = "assets/sw.js";
+
 /// The embedded file at `path`, or `None` when there is none.
 fn serve(path: &str, request: &HeaderMap) -> Option<Response> {
-    let file = Client::get(path)?;
-    let etag = format!("\"{}\"", hex(&file.metadata.sha256_hash()[..16]));
+    let (data, etag) = if path == SW_PATH {
+        let (data, etag) = SERVICE_WORKER.as_ref()?;
+        (data.clone(), etag.clone())
+    } else {
+        let file = Client::get(path)?;
+        let etag = format!("\"{}\"", hex(&file.metadata.sha256_hash()[..16]));
+        (file.data.into_owned(), etag)
+    };
     let mut headers = HeaderMap::new();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     headers.insert(
@@ -75,13 +116,19 @@ fn serve(path: &str, request: &HeaderMap) -> Option<Response> {
         header::CONTENT_TYPE,
         HeaderValue::from_static(content_type(path)),
     );
+    if path == SW_PATH {
+        headers.insert(
+            header::HeaderName::from_static("service-worker-allowed"),
+            HeaderValue::from_static("/"),
+        );
+    }
     if path.ends_with(".html") {
         headers.insert(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(CONTENT_SECURITY_POLICY),
         );
     }
-    Some((headers, file.data.into_owned()).into_response())
+    Some((headers, data).into_response())
 }
 
 /// The media type of a client file, by its extension.
@@ -125,6 +172,19 @@ mod tests {
             "text/javascript; charset=utf-8"
         );
         assert!(serve("assets/nothing-here.js", &HeaderMap::new()).is_none());
+    }
+
+    #[test]
+    fn the_service_worker_knows_the_version_and_the_shell() {
+        let sw = serve(SW_PATH, &HeaderMap::new()).expect("sw.js is embedded");
+        assert_eq!(sw.headers()["service-worker-allowed"], "/");
+        let etag = sw.headers()[header::ETAG].to_str().unwrap().to_owned();
+        let (text, _) = SERVICE_WORKER.as_ref().unwrap();
+        let text = String::from_utf8_lossy(text);
+        assert!(!text.contains("__HAURACH_"), "{text}");
+        assert!(text.contains(&format!("const VERSION = \"{}\"", &etag[4..etag.len() - 1])));
+        assert!(text.contains("\"/assets/app.js\""));
+        assert!(!text.contains("\"/assets/sw.js\""));
     }
 
     #[test]

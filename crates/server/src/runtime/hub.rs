@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex};
 
 use haurach_bond::contact::ContactEvent;
 use haurach_bond::{Contact, StretchDetector, Tier, TierChange, TierState};
-use haurach_proto::{ContactState, ServerFrame};
+use haurach_proto::{ContactState, PushNote, ServerFrame};
 use haurach_store::blobs::Blobs;
 use haurach_store::files::Files;
 use haurach_store::{AccountId, BondId, BondRecord, PositionRecord, Store, StoreError};
@@ -33,6 +33,7 @@ use super::needle::Needle;
 use super::pictures::Pictures;
 use super::place_cache::PlaceCache;
 use super::position_writer::PositionWriter;
+use super::push::Notifier;
 use super::relay::Relay;
 use super::summons::Tracker;
 use crate::bus::{BondEvent, Bus, Frame};
@@ -91,6 +92,8 @@ pub struct Hub<S, B> {
     pub pictures: Pictures,
     /// Where parcels' bytes are kept (`DATA/parcels`, or PostgreSQL).
     pub blobs: Blobs,
+    /// Pushes news to devices whose page is closed.
+    pub push: Notifier,
 }
 
 /// A bond's runtime in the hub's map, with the moment it next needs the sweep, which
@@ -133,6 +136,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
     pub fn new(store: S, bus: B, blobs: Blobs, files: Files, config: Config) -> Hub<S, B> {
         Hub {
             relay: Relay::default(),
+            push: Notifier::new(&config),
             pictures: Pictures::new(&config.data, config.max_image_megapixels, files),
             blobs,
             bus,
@@ -296,6 +300,29 @@ impl<S: Store, B: Bus> Hub<S, B> {
         };
         for member in rt.record.members {
             self.publish_local(member, &frame);
+        }
+        // The partner of whoever went silent or came back is told on their devices too;
+        // every node holding the bond sees this, and the claim lets one of them push.
+        let who = rt.record.names[idx].clone();
+        let (bond, to) = (rt.record.id.0, rt.record.members[1 - idx]);
+        match event {
+            ContactEvent::Lost { since_ms } => self.push.notify(
+                &self.store,
+                to,
+                PushNote::ContactLost { who },
+                format!("contact:{bond}:{idx}:lost:{since_ms}"),
+            ),
+            ContactEvent::Restored { lost_for_ms } => {
+                // The loss this ends: the last time heard before it.
+                let since_ms = rt.contact[idx].last_heard_ms().unwrap_or(0) - lost_for_ms;
+                self.push.notify_after(
+                    &self.store,
+                    to,
+                    PushNote::ContactRestored { who },
+                    format!("contact:{bond}:{idx}:restored:{since_ms}"),
+                    format!("contact:{bond}:{idx}:lost:{since_ms}"),
+                )
+            }
         }
     }
 

@@ -4,7 +4,7 @@
 
 use haurach_bond::Tier;
 use haurach_bond::thoughts::Edit;
-use haurach_proto::{Feeling, Message, MessageKind, SendMessage, ServerFrame};
+use haurach_proto::{Feeling, Message, MessageKind, PushNote, SendMessage, ServerFrame};
 use haurach_store::{
     AccountId, Appended, BondRecord, MessageRecord, Missing, NewMessage, Store, StoreError,
 };
@@ -101,6 +101,23 @@ impl<S: Store, B: Bus> Hub<S, B> {
         };
         if is_new {
             self.metrics.messages.inc();
+            if stored.kind == MessageKind::Alarm
+                && let Some(idx) = record.index_of(account)
+            {
+                // The alarm goes through at any range, to the partner's devices too, and
+                // again until they acknowledge it.
+                let note = PushNote::Alarm {
+                    from: record.names[idx].clone(),
+                    seq: stored.seq,
+                };
+                self.push.notify_alarm(
+                    &self.store,
+                    record.members[1 - idx],
+                    record.id,
+                    note,
+                    stored.seq,
+                );
+            }
         }
         let message = message_view(&record, &stored);
         Ok((message, is_new))

@@ -7,7 +7,8 @@
 //! - state the hub holds: [`needle`] (the meeting point's state in a bond), [`bond`] (one
 //!   bond's live state and what each partner may see of the pull), [`place_cache`],
 //!   [`relay`] (camera frames between links), [`pictures`] (where pictures are kept),
-//!   [`summons`] (summoning, and the tracker that follows accepted summonses), and the
+//!   [`push`] (pushing news to a person's devices), [`summons`] (summoning, and the
+//!   tracker that follows accepted summonses), and the
 //!   group-commit writers [`position_writer`] and [`message_writer`];
 //! - [`hub`]: the [`Hub`] itself and what every feature builds on;
 //! - the hub's methods by feature: [`messages`], [`bonding`], [`places`], [`meeting`],
@@ -30,6 +31,7 @@ pub mod pictures;
 pub mod place_cache;
 pub mod places;
 pub mod position_writer;
+pub mod push;
 pub mod relay;
 pub mod sight;
 pub mod summons;

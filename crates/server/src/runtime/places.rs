@@ -9,7 +9,7 @@
 use haurach_bond::place::{Transition, valid_radius};
 use haurach_bond::{Disclosure, Fix};
 use haurach_proto::{
-    LatLon, PlaceEvent, PlaceInput, PlaceNews, PlaceView, PlacesView, ServerFrame,
+    LatLon, PlaceEvent, PlaceInput, PlaceNews, PlaceView, PlacesView, PushNote, ServerFrame,
 };
 
 use haurach_store::{AccountId, PlaceRecord, Store};
@@ -161,6 +161,23 @@ impl<S: Store, B: Bus> Hub<S, B> {
             n.who = who.clone();
             for member in to.iter().filter(|m| **m != account) {
                 self.places.owntracks_news.offer(*member, &n);
+                // The node that heard the fix announces it; the claim keeps it one push.
+                self.push.notify(
+                    &self.store,
+                    *member,
+                    PushNote::Place {
+                        who: who.clone(),
+                        place: n.place.clone(),
+                        event: n.event,
+                    },
+                    format!(
+                        "place:{}:{}:{:?}:{}",
+                        account.0,
+                        n.place,
+                        n.event,
+                        n.at.unix_timestamp_nanos()
+                    ),
+                );
             }
             let frame = ServerFrame::Place(n);
             for member in &to {

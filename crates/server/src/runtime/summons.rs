@@ -10,7 +10,9 @@ use std::sync::Mutex;
 
 use haurach_bond::Fix;
 use haurach_bond::geo::{inverse, valid_coordinates};
-use haurach_proto::{LatLon, ServerFrame, SummonBody, SummonState, Summons};
+use haurach_proto::{LatLon, PushNote, ServerFrame, SummonBody, SummonState, Summons};
+
+use super::push::Notifier;
 use haurach_store::city::{SummonsId, SummonsRecord};
 use haurach_store::{AccountId, Conflict, Missing, Store, StoreError};
 
@@ -275,6 +277,7 @@ impl Tracker {
         &self,
         store: &S,
         bus: &B,
+        push: &Notifier,
         caller: AccountId,
         body: &SummonBody,
     ) -> Result<Summons, ApiError> {
@@ -296,6 +299,15 @@ impl Tracker {
             .await?;
         let summoned_fix = store.position(record.summoned).await?.map(|p| p.fix);
         publish_both(bus, &record, None, summoned_fix);
+        push.notify(
+            store,
+            record.summoned,
+            PushNote::Summons {
+                from: record.summoner_name.clone(),
+                id: record.id.0,
+            },
+            format!("summons:{}", record.id.0),
+        );
         Ok(view(&record, None, summoned_fix, caller))
     }
 

@@ -5,6 +5,7 @@
 //! Needs /usr/bin/chromium and /usr/bin/chromedriver (`scripts/test` installs them).
 
 mod a11y;
+mod app;
 mod city;
 mod gate;
 mod harness;

@@ -116,6 +116,9 @@ fn rows() -> Vec<(&'static str, &'static str, [Must; 7])> {
         ("POST", "/api/v1/summons/{id}/accept", CITIZEN),
         ("POST", "/api/v1/summons/{id}/decline", CITIZEN),
         ("POST", "/api/v1/summons/{id}/end", CITIZEN),
+        ("GET", "/api/v1/push/key", CITIZEN),
+        ("POST", "/api/v1/push/subscriptions", CITIZEN),
+        ("DELETE", "/api/v1/push/subscriptions", CITIZEN),
         // The tower's tools on Amethyst, who is none of the callers: her sessions end.
         ("POST", "/api/v1/tower/towers", TOWER),
         ("GET", "/api/v1/tower/people/{name}/sessions", TOWER),

@@ -15,6 +15,7 @@ mod memories;
 mod outage;
 mod owntracks;
 mod places;
+mod push;
 mod restart;
 mod sight;
 mod throttles;

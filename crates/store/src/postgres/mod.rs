@@ -20,6 +20,7 @@ use uuid::Uuid;
 mod city;
 mod images;
 mod places;
+mod push;
 
 use crate::error::unique_or;
 use crate::from_row;

@@ -21,6 +21,7 @@ mod journal;
 mod message_log;
 mod messages;
 mod places;
+mod push;
 mod scheduling;
 mod statements;
 

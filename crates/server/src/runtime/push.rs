@@ -1,0 +1,251 @@
+//! Pushing news to a person's devices when the page is closed: the [`Notifier`] the hub
+//! holds. Each event is pushed once even when several nodes see it (the node that
+//! claims the event in the store sends it), to every device of its receiver, each push
+//! on a task of its own so no bond waits for a push service. A device whose push
+//! service says it is gone (404, 410) is forgotten. The alarm is pushed again every
+//! `push_alarm_repeat_s` until acknowledged.
+//!
+//! What a push says is [`PushNote`]: who, and what kind of news, never a letter's words
+//! or a position, so it carries nothing the receiver may not know at any distance.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use haurach_proto::PushNote;
+use haurach_store::{AccountId, BondId, PushSubscriptionRecord, Store, StoreError};
+use tokio::sync::OnceCell;
+
+use crate::clock::now_ms;
+use crate::config::Config;
+use crate::push::{Delivery, Device, Outcome, Pusher};
+
+/// How long a claim is remembered: longer than any node takes to see an event.
+const CLAIM_KEPT_MS: i64 = 24 * 3600 * 1000;
+/// The most times an unacknowledged alarm is pushed.
+const ALARM_PUSHES: u32 = 30;
+/// The most devices a person subscribes; a new one replaces their oldest.
+pub const MAX_DEVICES: u32 = 10;
+
+/// How each kind of news travels: the alarm is urgent and kept a day; contact news is
+/// replaced by the next (one topic for lost and restored) and is stale within hours.
+pub fn delivery(note: &PushNote) -> Delivery {
+    match note {
+        PushNote::Alarm { .. } => Delivery {
+            urgency: "high",
+            topic: "alarm",
+            ttl_s: 24 * 3600,
+        },
+        PushNote::Summons { .. } => Delivery {
+            urgency: "high",
+            topic: "summons",
+            ttl_s: 3600,
+        },
+        PushNote::Letter { .. } => Delivery {
+            urgency: "normal",
+            topic: "letter",
+            ttl_s: 7 * 24 * 3600,
+        },
+        PushNote::Place { .. } => Delivery {
+            urgency: "low",
+            topic: "place",
+            ttl_s: 3600,
+        },
+        PushNote::ContactLost { .. } | PushNote::ContactRestored { .. } => Delivery {
+            urgency: "normal",
+            topic: "contact",
+            ttl_s: 6 * 3600,
+        },
+    }
+}
+
+/// The hub's pushes. Cloning shares it.
+#[derive(Clone)]
+pub struct Notifier {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// Made on first use, with the key the store keeps.
+    pusher: OnceCell<Arc<Pusher>>,
+    config: Config,
+}
+
+impl Notifier {
+    /// A notifier; its key is read from the store on first use.
+    pub fn new(config: &Config) -> Notifier {
+        Notifier {
+            inner: Arc::new(Inner {
+                pusher: OnceCell::new(),
+                config: config.clone(),
+            }),
+        }
+    }
+
+    /// The sender, with the key the store keeps (made and kept on first use).
+    pub async fn pusher<S: Store>(&self, store: &S) -> Result<Arc<Pusher>, StoreError> {
+        self.inner
+            .pusher
+            .get_or_try_init(|| async {
+                let key = store.push_key(&Pusher::new_private_key(), now_ms()).await?;
+                Pusher::new(&key, &self.inner.config)
+                    .map(Arc::new)
+                    .map_err(StoreError::Corrupt)
+            })
+            .await
+            .cloned()
+    }
+
+    /// Pushes `note` to every device of `to`, unless another node (or this one) has
+    /// claimed `event` already. Returns at once; the pushes run on their own tasks.
+    pub fn notify<S: Store>(&self, store: &S, to: AccountId, note: PushNote, event: String) {
+        let (this, store) = (self.clone(), store.clone());
+        tokio::spawn(async move {
+            // Someone without devices costs a read, not a claim's write.
+            if this.has_devices(&store, to).await && this.claim(&store, &event).await {
+                this.push_to_devices(&store, to, &note).await;
+            }
+        });
+    }
+
+    async fn has_devices<S: Store>(&self, store: &S, to: AccountId) -> bool {
+        match store.push_subscriptions(to).await {
+            Ok(devices) => !devices.is_empty(),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read push subscriptions");
+                false
+            }
+        }
+    }
+
+    /// [`Notifier::notify`], only if the event named `after` was pushed: contact restored
+    /// is news only to whoever heard it was lost (a node whose copy of a bond starts
+    /// without news of a partner counts them lost, then restored).
+    pub fn notify_after<S: Store>(
+        &self,
+        store: &S,
+        to: AccountId,
+        note: PushNote,
+        event: String,
+        after: String,
+    ) {
+        let (this, store) = (self.clone(), store.clone());
+        tokio::spawn(async move {
+            match store.push_claimed(&after).await {
+                Ok(true) => {}
+                Ok(false) => return,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read a push claim");
+                    return;
+                }
+            }
+            if this.has_devices(&store, to).await && this.claim(&store, &event).await {
+                this.push_to_devices(&store, to, &note).await;
+            }
+        });
+    }
+
+    /// Pushes the alarm `seq` of `bond` to `to`, then again every `push_alarm_repeat_s`
+    /// until it is acknowledged (at most 30 times).
+    pub fn notify_alarm<S: Store>(
+        &self,
+        store: &S,
+        to: AccountId,
+        bond: BondId,
+        note: PushNote,
+        seq: i64,
+    ) {
+        let (this, store) = (self.clone(), store.clone());
+        let every = Duration::from_secs_f64(self.inner.config.push_alarm_repeat_s);
+        tokio::spawn(async move {
+            if !this.has_devices(&store, to).await
+                || !this.claim(&store, &format!("alarm:{}:{seq}", bond.0)).await
+            {
+                return;
+            }
+            for _ in 0..ALARM_PUSHES {
+                this.push_to_devices(&store, to, &note).await;
+                tokio::time::sleep(every).await;
+                match store.messages_after(bond, seq - 1, 1).await {
+                    Ok(found)
+                        if found
+                            .first()
+                            .is_some_and(|m| m.seq == seq && m.acknowledged_at.is_none()) => {}
+                    Ok(_) => return,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot tell whether an alarm was acknowledged");
+                    }
+                }
+            }
+        });
+    }
+
+    async fn claim<S: Store>(&self, store: &S, event: &str) -> bool {
+        let now = now_ms();
+        match store.claim_push(event, now, now - CLAIM_KEPT_MS).await {
+            Ok(first) => first,
+            Err(e) => {
+                tracing::warn!(error = %e, event, "cannot claim a push; not pushing it");
+                false
+            }
+        }
+    }
+
+    /// Pushes to each device of `to` at once; forgets the devices that are gone.
+    pub async fn push_to_devices<S: Store>(&self, store: &S, to: AccountId, note: &PushNote) {
+        let devices = match store.push_subscriptions(to).await {
+            Ok(devices) => devices,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read push subscriptions");
+                return;
+            }
+        };
+        if devices.is_empty() {
+            return;
+        }
+        let pusher = match self.pusher(store).await {
+            Ok(pusher) => pusher,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the push key");
+                return;
+            }
+        };
+        let payload = serde_json::to_vec(note).expect("a note serialises");
+        let delivery = delivery(note);
+        let mut sends = tokio::task::JoinSet::new();
+        for sub in devices {
+            let (pusher, store, payload) = (pusher.clone(), store.clone(), payload.clone());
+            sends.spawn(async move { push_one(&pusher, &store, &sub, &payload, delivery).await });
+        }
+        while sends.join_next().await.is_some() {}
+    }
+}
+
+async fn push_one<S: Store>(
+    pusher: &Pusher,
+    store: &S,
+    sub: &PushSubscriptionRecord,
+    payload: &[u8],
+    delivery: Delivery,
+) {
+    let device = match Device::new(
+        &sub.endpoint,
+        &sub.p256dh,
+        &sub.auth,
+        pusher.allow_loopback(),
+    ) {
+        Ok(device) => device,
+        Err(refused) => {
+            tracing::info!(reason = %refused, "a kept push subscription is no longer usable");
+            return;
+        }
+    };
+    match pusher.send(&device, payload, delivery).await {
+        Outcome::Accepted => {}
+        Outcome::Gone => {
+            if let Err(e) = store.forget_push_endpoint(&sub.endpoint).await {
+                tracing::warn!(error = %e, "cannot forget a gone push subscription");
+            }
+        }
+        Outcome::Failed(why) => tracing::info!(reason = %why, "a push was not delivered"),
+    }
+}

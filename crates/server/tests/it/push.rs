@@ -1,0 +1,682 @@
+//! Web Push as a browser meets it: the test is the browser (its own P-256 key and auth
+//! secret) and its push service (an endpoint on 127.0.0.1, standing in for the browser
+//! vendor's, which the server may call only with `push_allow_loopback`). What arrives is
+//! decrypted and its VAPID token verified by Python's http_ece and cryptography
+//! (`push_check.py`), not by the crate that encrypted it.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, Uri};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use serde_json::{Value, json};
+use web_push_native::p256;
+use web_push_native::p256::elliptic_curve::sec1::ToEncodedPoint as _;
+
+use crate::common::TestServer;
+
+/// A push as the push service received it.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub path: String,
+    pub headers: HashMap<String, String>,
+    pub body: Vec<u8>,
+    pub at: Instant,
+}
+
+/// The stand-in push service: answers 201, or 410 under `/gone/`, or 429 once then 201
+/// under `/busy/`; keeps every request.
+#[derive(Clone, Default)]
+pub struct PushService {
+    received: Arc<Mutex<Vec<Received>>>,
+    busy_seen: Arc<Mutex<u32>>,
+}
+
+impl PushService {
+    pub async fn start() -> (PushService, SocketAddr) {
+        let service = PushService::default();
+        let app = axum::Router::new()
+            .fallback(take)
+            .with_state(service.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        (service, addr)
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.received.lock().unwrap().clone()
+    }
+
+    /// Waits until a push with `topic` has arrived at `path` since `from` pushes.
+    pub async fn wait_for(&self, path: &str, topic: &str, from: usize) -> Received {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(r) = self.received().into_iter().skip(from).find(|r| {
+                r.path == path && r.headers.get("topic").map(String::as_str) == Some(topic)
+            }) {
+                return r;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no {topic} push at {path}: {:?}",
+                self.received()
+                    .iter()
+                    .map(|r| (&r.path, r.headers.get("topic")))
+                    .collect::<Vec<_>>()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+async fn take(
+    State(service): State<PushService>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> (StatusCode, [(&'static str, &'static str); 1]) {
+    let path = uri.path().to_owned();
+    service.received.lock().unwrap().push(Received {
+        path: path.clone(),
+        headers: headers
+            .iter()
+            .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
+            .collect(),
+        body: body.to_vec(),
+        at: Instant::now(),
+    });
+    if path.starts_with("/gone/") {
+        return (StatusCode::GONE, [("retry-after", "0")]);
+    }
+    if path.starts_with("/busy/") {
+        let mut seen = service.busy_seen.lock().unwrap();
+        *seen += 1;
+        if *seen == 1 {
+            return (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "0")]);
+        }
+    }
+    (StatusCode::CREATED, [("retry-after", "0")])
+}
+
+/// A browser's push keys: a P-256 key pair and an auth secret.
+pub struct BrowserKeys {
+    pub private: [u8; 32],
+    pub public: String,
+    pub auth: String,
+}
+
+impl BrowserKeys {
+    pub fn new() -> BrowserKeys {
+        loop {
+            let private: [u8; 32] = rand::random();
+            if let Ok(secret) = p256::SecretKey::from_slice(&private) {
+                let point = secret.public_key().to_encoded_point(false);
+                return BrowserKeys {
+                    private,
+                    public: B64.encode(point.as_bytes()),
+                    auth: B64.encode(rand::random::<[u8; 16]>()),
+                };
+            }
+        }
+    }
+
+    pub fn subscription(&self, endpoint: &str) -> Value {
+        json!({"endpoint": endpoint, "expirationTime": null,
+               "keys": {"p256dh": self.public, "auth": self.auth}})
+    }
+}
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Decrypts and verifies `pushes` (sent to `endpoint_base` + their path) with Python's
+/// http_ece and cryptography; returns each payload and its token's claims.
+pub fn decrypt_elsewhere(
+    keys: &BrowserKeys,
+    server_key: &str,
+    endpoint_base: &str,
+    pushes: &[Received],
+) -> Vec<(Value, Value)> {
+    let root = workspace();
+    let setup = std::process::Command::new(root.join("scripts/push-venv"))
+        .status()
+        .expect("run scripts/push-venv");
+    assert!(setup.success(), "scripts/push-venv failed");
+    let job = json!({
+        "private_key": B64.encode(keys.private),
+        "auth": keys.auth,
+        "server_key": server_key,
+        "pushes": pushes.iter().map(|p| json!({
+            "endpoint": format!("{endpoint_base}{}", p.path),
+            "authorization": p.headers.get("authorization").cloned().unwrap_or_default(),
+            "body": B64.encode(&p.body),
+        })).collect::<Vec<_>>(),
+    });
+    let mut child = std::process::Command::new(root.join("target/push-venv/bin/python"))
+        .arg(root.join("crates/server/tests/it/push_check.py"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start push_check.py");
+    use std::io::Write as _;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(job.to_string().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "push_check.py: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            (v["payload"].clone(), v["claims"].clone())
+        })
+        .collect()
+}
+
+async fn subscribe(s: &TestServer, token: &str, sub: &Value) -> (u16, Value) {
+    s.call("POST", "/api/v1/push/subscriptions", Some(token), Some(sub))
+        .await
+}
+
+#[tokio::test]
+async fn the_alarm_a_summons_a_letter_lost_contact_and_places_reach_a_closed_page() {
+    let (service, push_addr) = PushService::start().await;
+    let base = format!("http://{push_addr}");
+    let s = TestServer::start_with(|c| {
+        c.push_allow_loopback = true;
+        c.push_alarm_repeat_s = 0.4;
+        c.contact_timeout_s = 2.0;
+    })
+    .await;
+    let (amethyst, spike) = s.pair("amethyst", "spike", "story").await;
+    let twilight = s.citizen("twilight").await;
+    let (status, key) = s.call("GET", "/api/v1/push/key", Some(&spike), None).await;
+    assert_eq!(status, 200);
+    let server_key = key["public_key"].as_str().unwrap().to_owned();
+    assert_eq!(B64.decode(&server_key).unwrap().len(), 65);
+
+    // Spike's phone, an old device whose subscription its push service has dropped, and
+    // a tablet whose push service is busy at first.
+    let phone = BrowserKeys::new();
+    let (old, tablet) = (BrowserKeys::new(), BrowserKeys::new());
+    for (keys, path) in [
+        (&phone, "/dev/phone"),
+        (&old, "/gone/old"),
+        (&tablet, "/busy/tablet"),
+    ] {
+        let (status, body) =
+            subscribe(&s, &spike, &keys.subscription(&format!("{base}{path}"))).await;
+        assert_eq!(status, 201, "{body}");
+    }
+
+    // The alarm, at any range: pushed at once, again while nobody acknowledges it.
+    let alarm = json!({"kind": "alarm", "id": "a1", "body": "help"});
+    let (status, raised) = s
+        .call(
+            "POST",
+            "/api/v1/bond/messages",
+            Some(&amethyst),
+            Some(&alarm),
+        )
+        .await;
+    assert_eq!(status, 201, "{raised}");
+    let seq = raised["seq"].as_i64().unwrap();
+    let first = service.wait_for("/dev/phone", "alarm", 0).await;
+    assert_eq!(first.headers["urgency"], "high");
+    assert_eq!(first.headers["content-encoding"], "aes128gcm");
+    assert_eq!(first.headers["ttl"], "86400");
+    let n = service.received().len();
+    service.wait_for("/dev/phone", "alarm", n).await;
+    // The busy tablet had it after a retry; the gone device was asked once and forgotten.
+    service.wait_for("/busy/tablet", "alarm", 0).await;
+    let ack = format!("/api/v1/bond/alarms/{seq}/ack");
+    assert_eq!(s.call("POST", &ack, Some(&spike), None).await.0, 200);
+    let acked = Instant::now();
+
+    // A letter: who wrote, not what.
+    let letter = json!({"to": "spike", "body": "the secret words", "id": "l1"});
+    let (status, sent) = s
+        .call("POST", "/api/v1/letters", Some(&amethyst), Some(&letter))
+        .await;
+    assert_eq!(status, 201, "{sent}");
+    service.wait_for("/dev/phone", "letter", 0).await;
+
+    // A summons from Twilight, whom Spike allows.
+    let allow = "/api/v1/summons/allowed/twilight";
+    assert_eq!(s.call("PUT", allow, Some(&spike), None).await.0, 204);
+    let call = json!({"to": "spike", "lat": 46.05, "lon": 7.0});
+    let (status, summons) = s
+        .call("POST", "/api/v1/summons", Some(&twilight), Some(&call))
+        .await;
+    assert_eq!(status, 201, "{summons}");
+    service.wait_for("/dev/phone", "summons", 0).await;
+
+    // Amethyst falls silent: Spike hears that contact is lost, then restored.
+    let n = service.received().len();
+    let lost = service.wait_for("/dev/phone", "contact", n).await;
+    s.put_position(&amethyst, 46.0, 7.0).await;
+    let restored = service
+        .wait_for(
+            "/dev/phone",
+            "contact",
+            service
+                .received()
+                .iter()
+                .position(|r| r.at >= lost.at)
+                .unwrap()
+                + 1,
+        )
+        .await;
+    assert!(restored.at > lost.at);
+
+    // Amethyst leaves the place where she stands, and comes back.
+    let home = json!({"lat": 46.0, "lon": 7.0, "radius_m": 100.0});
+    let (status, _) = s
+        .call("PUT", "/api/v1/places/home", Some(&amethyst), Some(&home))
+        .await;
+    assert_eq!(status, 201);
+    let n = service.received().len();
+    s.put_position(&amethyst, 46.1, 7.0).await;
+    service.wait_for("/dev/phone", "place", n).await;
+    let n = service.received().len();
+    s.put_position(&amethyst, 46.0, 7.0).await;
+    service.wait_for("/dev/phone", "place", n).await;
+
+    let received = service.received();
+    let to = |path: &str| -> Vec<Received> {
+        received
+            .iter()
+            .filter(|r| r.path == path)
+            .cloned()
+            .collect()
+    };
+    // Decrypted and verified by another implementation.
+    let phone_pushes = to("/dev/phone");
+    let decrypted = decrypt_elsewhere(&phone, &server_key, &base, &phone_pushes);
+    for (_, claims) in &decrypted {
+        assert_eq!(claims["aud"], base.as_str());
+        assert_eq!(claims["sub"], "mailto:operator@haurach.invalid");
+    }
+    let payloads: Vec<&Value> = decrypted.iter().map(|(p, _)| p).collect();
+    let alarms: Vec<_> = phone_pushes
+        .iter()
+        .zip(&payloads)
+        .filter(|(_, p)| p["kind"] == "alarm")
+        .collect();
+    assert!(
+        alarms.len() >= 2,
+        "the alarm was pushed {} times",
+        alarms.len()
+    );
+    for (_, p) in &alarms {
+        assert_eq!(
+            ***p,
+            json!({"kind": "alarm", "from": "amethyst", "seq": seq})
+        );
+    }
+    // Acknowledged: at most one push already on its way after it.
+    let late = alarms
+        .iter()
+        .filter(|(r, _)| r.at > acked + Duration::from_millis(100))
+        .count();
+    assert!(late <= 1, "{late} alarm pushes after the acknowledgement");
+    let one = |kind: &str| -> Value {
+        let found: Vec<_> = payloads.iter().filter(|p| p["kind"] == kind).collect();
+        assert_eq!(found.len(), 1, "{kind}: {payloads:?}");
+        (*found[0]).clone()
+    };
+    assert_eq!(
+        one("letter"),
+        json!({"kind": "letter", "from": "amethyst", "id": sent["id"]})
+    );
+    assert!(
+        !phone_pushes
+            .iter()
+            .any(|p| String::from_utf8_lossy(&p.body).contains("secret"))
+    );
+    assert_eq!(
+        one("summons"),
+        json!({"kind": "summons", "from": "twilight", "id": summons["id"]})
+    );
+    assert_eq!(
+        one("contact_lost"),
+        json!({"kind": "contact_lost", "who": "amethyst"})
+    );
+    let places: Vec<&&Value> = payloads.iter().filter(|p| p["kind"] == "place").collect();
+    assert_eq!(
+        places,
+        [
+            &&json!({"kind": "place", "who": "amethyst", "place": "home", "event": "left"}),
+            &&json!({"kind": "place", "who": "amethyst", "place": "home", "event": "arrived"}),
+        ]
+    );
+    assert_eq!(
+        one("contact_restored"),
+        json!({"kind": "contact_restored", "who": "amethyst"})
+    );
+
+    // 410 Gone: asked once, then never again.
+    assert_eq!(to("/gone/old").len(), 1);
+    // 429: the same push again, after the wait the service asked for.
+    let tablet_pushes = to("/busy/tablet");
+    assert!(tablet_pushes.len() >= 2);
+    let tablet_alarm = decrypt_elsewhere(&tablet, &server_key, &base, &tablet_pushes[..2]);
+    assert_eq!(tablet_alarm[1].0["kind"], "alarm");
+
+    // Unsubscribed: nothing more.
+    let (status, _) = s
+        .call(
+            "DELETE",
+            "/api/v1/push/subscriptions",
+            Some(&spike),
+            Some(&json!({"endpoint": format!("{base}/dev/phone")})),
+        )
+        .await;
+    assert_eq!(status, 204);
+    let letter = json!({"to": "spike", "body": "again", "id": "l2"});
+    assert_eq!(
+        s.call("POST", "/api/v1/letters", Some(&amethyst), Some(&letter))
+            .await
+            .0,
+        201
+    );
+    service.wait_for("/busy/tablet", "letter", 0).await;
+    assert_eq!(
+        service
+            .received()
+            .iter()
+            .filter(|r| r.path == "/dev/phone" && r.headers["topic"] == "letter")
+            .count(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn endpoints_that_would_reach_the_servers_own_network_are_refused() {
+    let (service, push_addr) = PushService::start().await;
+    let base = format!("http://{push_addr}");
+    let keys = BrowserKeys::new();
+    let s = TestServer::start_with(|c| c.push_allow_loopback = true).await;
+    let (amethyst, spike) = s.pair("amethyst", "spike", "story").await;
+    let (_, key) = s.call("GET", "/api/v1/push/key", Some(&spike), None).await;
+    // Allowed while testing: the loopback endpoint.
+    let local = keys.subscription(&format!("{base}/dev/phone"));
+    assert_eq!(subscribe(&s, &spike, &local).await.0, 201);
+    // Even then, nothing else internal, and nothing but https elsewhere.
+    for endpoint in [
+        "http://10.0.0.1/x",
+        "http://push.example.com/x",
+        "https://10.0.0.1/x",
+    ] {
+        let (status, problem) = subscribe(&s, &spike, &keys.subscription(endpoint)).await;
+        assert_eq!(
+            (status, problem["code"].as_str()),
+            (422, Some("push_endpoint_refused")),
+            "{endpoint}"
+        );
+    }
+    let mut bad = keys.subscription(&format!("{base}/dev/tablet"));
+    bad["keys"]["p256dh"] = json!("AAAA");
+    let (status, problem) = subscribe(&s, &spike, &bad).await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (422, Some("invalid_push_keys"))
+    );
+
+    // Without the setting (as served): the kept loopback subscription is not pushed to,
+    // and the key is the one kept.
+    let dir = s.stop().await;
+    let s = TestServer::start_in(dir, |_| {}).await;
+    let amethyst = {
+        let _ = amethyst;
+        let creds = json!({"name": "amethyst", "password": "purple-dragon"});
+        let (_, body) = s.call("POST", "/api/v1/sessions", None, Some(&creds)).await;
+        body["token"].as_str().unwrap().to_owned()
+    };
+    let spike = {
+        let creds = json!({"name": "spike", "password": "purple-dragon"});
+        let (_, body) = s.call("POST", "/api/v1/sessions", None, Some(&creds)).await;
+        body["token"].as_str().unwrap().to_owned()
+    };
+    let (_, again) = s.call("GET", "/api/v1/push/key", Some(&spike), None).await;
+    assert_eq!(again, key, "the VAPID key is kept across restarts");
+    for endpoint in [
+        format!("{base}/dev/phone"),
+        "https://127.0.0.1/x".into(),
+        "https://localhost/x".into(),
+        "https://192.168.1.1/x".into(),
+        "https://172.16.0.1/x".into(),
+        "https://169.254.169.254/latest/meta-data".into(),
+        "https://100.64.0.1/x".into(),
+        "https://0.0.0.0/x".into(),
+        "https://224.0.0.1/x".into(),
+        "https://192.0.2.1/x".into(),
+        "https://[::1]/x".into(),
+        "https://[fd00::1]/x".into(),
+        "https://[fe80::1]/x".into(),
+        "https://[::ffff:127.0.0.1]/x".into(),
+        "ftp://push.example.com/x".into(),
+        "not a url".into(),
+    ] {
+        let (status, problem) = subscribe(&s, &spike, &keys.subscription(&endpoint)).await;
+        assert_eq!(
+            (status, problem["code"].as_str()),
+            (422, Some("push_endpoint_refused")),
+            "{endpoint}: {problem}"
+        );
+    }
+    let alarm = json!({"kind": "alarm", "id": "a1"});
+    let (status, _) = s
+        .call(
+            "POST",
+            "/api/v1/bond/messages",
+            Some(&amethyst),
+            Some(&alarm),
+        )
+        .await;
+    assert_eq!(status, 201);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        service.received().is_empty(),
+        "a push went to a loopback endpoint"
+    );
+}
+
+/// The CPU time this process has used, user and system.
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .collect();
+    // utime and stime, fields 14 and 15 of the whole line (11 and 12 after the name).
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    Duration::from_millis(ticks * 10)
+}
+
+/// Sends `n` letters one after another, waiting for each one's push when `pushed`;
+/// returns each letter's latency from the request, and from its answer (201, after the
+/// commit), to its push at the endpoint, and the CPU time spent.
+async fn letters(
+    s: &TestServer,
+    from: &str,
+    service: &PushService,
+    n: usize,
+    pushed: bool,
+) -> (Vec<(Duration, Duration)>, Duration) {
+    let mut latencies = Vec::with_capacity(n);
+    let cpu = cpu_time();
+    for i in 0..n {
+        let seen = service.received().len();
+        let letter = json!({"to": "spike", "body": "x", "id": format!("{pushed}-{n}-{i}")});
+        let start = Instant::now();
+        let (status, body) = s
+            .call("POST", "/api/v1/letters", Some(from), Some(&letter))
+            .await;
+        assert_eq!(status, 201, "{body}");
+        let answered = Instant::now();
+        if pushed {
+            let push = service.wait_for("/dev/phone", "letter", seen).await;
+            latencies.push((push.at - start, push.at.saturating_duration_since(answered)));
+        }
+    }
+    (latencies, cpu_time() - cpu)
+}
+
+/// The figures in docs/benchmarks.md, "Web Push": the latency from an event (a letter
+/// sent) to its push request at a local endpoint, and the CPU time a push costs (letters
+/// with a subscribed device against letters without). Run by hand:
+/// `cargo nextest run -p haurach-server --run-ignored only push_latency --no-capture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, run by hand"]
+async fn push_latency_and_cost() {
+    let n: usize = std::env::var("PUSH_EVENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
+    let (service, push_addr) = PushService::start().await;
+    let s = TestServer::start_with(|c| {
+        c.push_allow_loopback = true;
+        c.letters_per_day = 1_000_000;
+    })
+    .await;
+    let (amethyst, spike) = s.pair("amethyst", "spike", "story").await;
+    let keys = BrowserKeys::new();
+    // Warm up: the key, the connection, the first letters.
+    let sub = keys.subscription(&format!("http://{push_addr}/dev/phone"));
+    assert_eq!(subscribe(&s, &spike, &sub).await.0, 201);
+    letters(&s, &amethyst, &service, 20, true).await;
+
+    let (latencies, with_push) = letters(&s, &amethyst, &service, n, true).await;
+    let (status, _) = s
+        .call(
+            "DELETE",
+            "/api/v1/push/subscriptions",
+            Some(&spike),
+            Some(&json!({"endpoint": format!("http://{push_addr}/dev/phone")})),
+        )
+        .await;
+    assert_eq!(status, 204);
+    let (_, without) = letters(&s, &amethyst, &service, n, false).await;
+    let quantiles = |mut all: Vec<Duration>| {
+        all.sort();
+        let at = |q: f64| all[((all.len() as f64 * q) as usize).min(all.len() - 1)];
+        format!(
+            "p50 {:?}, p99 {:?}, max {:?}",
+            at(0.5),
+            at(0.99),
+            all[all.len() - 1]
+        )
+    };
+    println!(
+        "{n} letters, each pushed to one device on 127.0.0.1: from the request to the push \
+         at the endpoint {}; from the answer (committed) to the push {}; CPU time of the \
+         whole process (server, client and endpoint) {:?} with the push, {:?} without: \
+         {:?} per push",
+        quantiles(latencies.iter().map(|l| l.0).collect()),
+        quantiles(latencies.iter().map(|l| l.1).collect()),
+        with_push,
+        without,
+        with_push.saturating_sub(without) / n as u32,
+    );
+}
+
+#[tokio::test]
+async fn with_two_nodes_each_event_is_pushed_once_signed_with_one_key() {
+    use haurach_testkit::{NatsServer, PgCluster, or_skip};
+    let Some(pg) = or_skip(PgCluster::start()) else {
+        return;
+    };
+    let Some(nats) = or_skip(NatsServer::start()) else {
+        return;
+    };
+    let node = || {
+        let (db, bus) = (pg.url(), nats.url());
+        TestServer::start_with(move |c| {
+            c.database_url = Some(db);
+            c.nats_url = Some(bus);
+            c.push_allow_loopback = true;
+            c.contact_timeout_s = 2.0;
+        })
+    };
+    let one = node().await;
+    let two = node().await;
+    let (service, push_addr) = PushService::start().await;
+    let (amethyst, spike) = one.pair("amethyst", "spike", "story").await;
+    let (_, key_one) = one
+        .call("GET", "/api/v1/push/key", Some(&spike), None)
+        .await;
+    let (_, key_two) = two
+        .call("GET", "/api/v1/push/key", Some(&spike), None)
+        .await;
+    assert_eq!(key_one, key_two, "every node signs with the same key");
+    let keys = BrowserKeys::new();
+    let sub = keys.subscription(&format!("http://{push_addr}/dev/phone"));
+    assert_eq!(subscribe(&two, &spike, &sub).await.0, 201);
+
+    // Both nodes hold the bond: each hears one partner.
+    one.put_position(&amethyst, 46.0, 7.0).await;
+    two.put_position(&spike, 46.0, 7.001).await;
+    let alarm = json!({"kind": "alarm", "id": "a1"});
+    let (status, _) = two
+        .call(
+            "POST",
+            "/api/v1/bond/messages",
+            Some(&amethyst),
+            Some(&alarm),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let letter = json!({"to": "spike", "body": "hello", "id": "l1"});
+    let (status, _) = one
+        .call("POST", "/api/v1/letters", Some(&amethyst), Some(&letter))
+        .await;
+    assert_eq!(status, 201);
+    service.wait_for("/dev/phone", "alarm", 0).await;
+    service.wait_for("/dev/phone", "letter", 0).await;
+    // Amethyst falls silent; both nodes' sweeps see it, one pushes it.
+    service.wait_for("/dev/phone", "contact", 0).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let received = service.received();
+    let topics: Vec<&str> = received
+        .iter()
+        .map(|r| r.headers["topic"].as_str())
+        .collect();
+    let count = |topic: &str| topics.iter().filter(|t| **t == topic).count();
+    assert_eq!(
+        (count("alarm"), count("letter"), count("contact")),
+        (1, 1, 1),
+        "{topics:?}"
+    );
+    let decrypted = decrypt_elsewhere(
+        &keys,
+        key_one["public_key"].as_str().unwrap(),
+        &format!("http://{push_addr}"),
+        &received,
+    );
+    assert!(
+        decrypted
+            .iter()
+            .any(|(p, _)| *p == json!({"kind": "contact_lost", "who": "amethyst"})),
+        "{decrypted:?}"
+    );
+}

@@ -1,0 +1,129 @@
+//! [`PushStore`] on SQLite.
+
+use sqlx::Row;
+
+use super::Sqlite;
+use crate::push::{PushStore, PushSubscriptionRecord};
+use crate::{AccountId, StoreError, StoreResult};
+
+impl PushStore for Sqlite {
+    async fn push_key(&self, candidate: &str, now_ms: i64) -> StoreResult<String> {
+        sqlx::query(
+            "INSERT INTO push_key (id, private_key, created_at) VALUES (1, ?, ?) \
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(candidate)
+        .bind(now_ms)
+        .execute(&self.writer)
+        .await?;
+        let row = sqlx::query("SELECT private_key FROM push_key WHERE id = 1")
+            .fetch_one(&self.writer)
+            .await?;
+        Ok(row.try_get("private_key")?)
+    }
+
+    async fn save_push_subscription(
+        &self,
+        sub: &PushSubscriptionRecord,
+        keep: u32,
+    ) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await?;
+        sqlx::query(
+            "INSERT INTO push_subscriptions (endpoint, account_id, p256dh, auth, created_at) \
+             VALUES (?, ?, ?, ?, ?) ON CONFLICT (endpoint) DO UPDATE SET \
+             account_id = excluded.account_id, p256dh = excluded.p256dh, \
+             auth = excluded.auth, created_at = excluded.created_at",
+        )
+        .bind(&sub.endpoint)
+        .bind(sub.account.0.to_string())
+        .bind(&sub.p256dh)
+        .bind(&sub.auth)
+        .bind(sub.created_at)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "DELETE FROM push_subscriptions WHERE account_id = ?1 AND endpoint NOT IN \
+             (SELECT endpoint FROM push_subscriptions WHERE account_id = ?1 \
+              ORDER BY created_at DESC, endpoint LIMIT ?2)",
+        )
+        .bind(sub.account.0.to_string())
+        .bind(i64::from(keep))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn delete_push_subscription(
+        &self,
+        account: AccountId,
+        endpoint: &str,
+    ) -> StoreResult<bool> {
+        let done =
+            sqlx::query("DELETE FROM push_subscriptions WHERE account_id = ? AND endpoint = ?")
+                .bind(account.0.to_string())
+                .bind(endpoint)
+                .execute(&self.writer)
+                .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn forget_push_endpoint(&self, endpoint: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM push_subscriptions WHERE endpoint = ?")
+            .bind(endpoint)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn push_subscriptions(
+        &self,
+        account: AccountId,
+    ) -> StoreResult<Vec<PushSubscriptionRecord>> {
+        let rows = sqlx::query(
+            "SELECT endpoint, p256dh, auth, created_at FROM push_subscriptions \
+             WHERE account_id = ? ORDER BY created_at, endpoint",
+        )
+        .bind(account.0.to_string())
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(PushSubscriptionRecord {
+                    account,
+                    endpoint: r.try_get("endpoint")?,
+                    p256dh: r.try_get("p256dh")?,
+                    auth: r.try_get("auth")?,
+                    created_at: r.try_get("created_at")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::from)
+    }
+
+    async fn push_claimed(&self, key: &str) -> StoreResult<bool> {
+        // From the writer on SQLite: the claim was made a moment ago, maybe by this node.
+        let row = sqlx::query("SELECT 1 AS one FROM push_claims WHERE key = ?")
+            .bind(key)
+            .fetch_optional(&self.writer)
+            .await?;
+        Ok(row.is_some())
+    }
+
+    async fn claim_push(&self, key: &str, now_ms: i64, forget_before: i64) -> StoreResult<bool> {
+        let mut tx = self.writer.begin().await?;
+        sqlx::query("DELETE FROM push_claims WHERE claimed_at < ?")
+            .bind(forget_before)
+            .execute(&mut *tx)
+            .await?;
+        let done = sqlx::query(
+            "INSERT INTO push_claims (key, claimed_at) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
+        )
+        .bind(key)
+        .bind(now_ms)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() > 0)
+    }
+}
