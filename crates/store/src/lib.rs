@@ -30,6 +30,7 @@ pub mod images;
 pub mod places;
 pub mod postgres;
 pub mod private;
+pub mod remove;
 pub mod sqlite;
 
 pub use city::CityStore;
@@ -37,6 +38,7 @@ pub use error::{Conflict, Missing, StoreError, StoreResult};
 pub use images::{ImageId, ImageRecord, ImageStore, MemoryRecord};
 pub use places::{PinRecord, PlaceRecord, PlaceStore};
 pub use postgres::Postgres;
+pub use remove::Removed;
 pub use sqlite::Sqlite;
 
 /// An account's id.
@@ -318,6 +320,15 @@ pub trait Store: PlaceStore + CityStore + ImageStore + Clone + Send + Sync + 'st
         password_hash: &str,
         now_ms: i64,
     ) -> impl Future<Output = StoreResult<Vec<Vec<u8>>>> + Send;
+
+    /// Removes `account` with everything it owns, in one transaction (what goes and what
+    /// stays: the [`remove`] module). Its live bond ends with it. `Missing::Citizen`
+    /// when there is no such account, `Conflict::LastTower` when it is the city's only
+    /// tower.
+    fn remove_account(
+        &self,
+        account: AccountId,
+    ) -> impl Future<Output = StoreResult<Removed>> + Send;
 
     /// Stores an invite code (normalised) for `account`; `Conflict::InviteCodeTaken` when
     /// it exists.

@@ -5,4 +5,5 @@
 mod city;
 mod images;
 mod places;
+mod removal;
 mod store;
