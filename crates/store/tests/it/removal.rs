@@ -432,3 +432,43 @@ where
     ));
     assert!(store.account(tower).await.unwrap().is_some());
 }
+
+/// The message journal keeps a segment until all of it is stored, so after a removal it
+/// may still hold the removed bond's messages: reopening must neither bring them back
+/// nor fail on a bond that is gone.
+#[tokio::test]
+async fn sqlite_reopens_without_the_journalled_messages_of_a_removed_bond() {
+    let dir = tempfile::tempdir().unwrap();
+    let spike = {
+        let store = Sqlite::open(dir.path()).await.unwrap();
+        let amethyst = store.create_account("amethyst", "h", 1).await.unwrap().id;
+        let spike = store.create_account("spike", "h", 1).await.unwrap().id;
+        store
+            .create_invite("SPIKESPI", spike, 2, 1_000_000)
+            .await
+            .unwrap();
+        let bond = store
+            .accept_invite("SPIKESPI", amethyst, Profile::Story, TierSet::always(), 3)
+            .await
+            .unwrap();
+        store
+            .append_message(message(bond.id, amethyst, "hello"))
+            .await
+            .unwrap();
+        store
+            .append_message(message(bond.id, spike, "hello back"))
+            .await
+            .unwrap();
+        store.remove_account(amethyst).await.unwrap();
+        spike
+    };
+    let store = Sqlite::open(dir.path()).await.unwrap();
+    assert_eq!(store.bond_of(spike).await.unwrap(), None);
+    assert_eq!(
+        store
+            .message_by_client_id(spike, "hello back")
+            .await
+            .unwrap(),
+        None
+    );
+}
