@@ -289,6 +289,10 @@ impl From<Conflict> for ApiError {
                 "memory_id_reused",
                 "a concurrent request stored a memory under this id; retry to get it",
             ),
+            Conflict::LastTower => ApiError::conflict(
+                "last_tower",
+                "this is the city's last tower: make another tower before removing it",
+            ),
         }
     }
 }

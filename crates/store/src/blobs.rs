@@ -274,6 +274,22 @@ pub enum Blobs {
     Postgres(PgBlobs),
 }
 
+impl Blobs {
+    /// Deletes a parcel's bytes that no letter or upload names any more
+    /// ([`crate::Removed::parcels`]). In PostgreSQL they went with the removal's
+    /// transaction; on disk the file goes now. A parcel that is not there is no error.
+    pub async fn forget(&self, hash: &str) -> io::Result<()> {
+        match self {
+            Blobs::Files(b) if is_hash(hash) => match tokio::fs::remove_file(b.path_of(hash)).await
+            {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+                _ => Ok(()),
+            },
+            Blobs::Files(_) | Blobs::Postgres(_) => Ok(()),
+        }
+    }
+}
+
 impl BlobStore for Blobs {
     async fn put<E: std::fmt::Display + Send>(
         &self,

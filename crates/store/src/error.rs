@@ -83,6 +83,8 @@ pub enum Conflict {
     ImageIdReused,
     /// The author stored another memory under this client id.
     MemoryIdReused,
+    /// The account is the city's last tower: removing it would leave nobody to run it.
+    LastTower,
 }
 
 impl Conflict {
@@ -111,6 +113,7 @@ impl Conflict {
             Conflict::NotYours => "not_yours",
             Conflict::ImageIdReused => "image_id_reused",
             Conflict::MemoryIdReused => "memory_id_reused",
+            Conflict::LastTower => "last_tower",
         }
     }
 }

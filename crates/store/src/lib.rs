@@ -31,6 +31,7 @@ pub mod places;
 pub mod postgres;
 pub mod private;
 pub mod push;
+pub mod remove;
 pub mod sqlite;
 
 pub use city::CityStore;
@@ -39,6 +40,7 @@ pub use images::{ImageId, ImageRecord, ImageStore, MemoryRecord};
 pub use places::{PinRecord, PlaceRecord, PlaceStore};
 pub use postgres::Postgres;
 pub use push::{PushStore, PushSubscriptionRecord};
+pub use remove::Removed;
 pub use sqlite::Sqlite;
 
 /// An account's id.
@@ -323,6 +325,15 @@ pub trait Store:
         password_hash: &str,
         now_ms: i64,
     ) -> impl Future<Output = StoreResult<Vec<Vec<u8>>>> + Send;
+
+    /// Removes `account` with everything it owns, in one transaction (what goes and what
+    /// stays: the [`remove`] module). Its live bond ends with it. `Missing::Citizen`
+    /// when there is no such account, `Conflict::LastTower` when it is the city's only
+    /// tower.
+    fn remove_account(
+        &self,
+        account: AccountId,
+    ) -> impl Future<Output = StoreResult<Removed>> + Send;
 
     /// Stores an invite code (normalised) for `account`; `Conflict::InviteCodeTaken` when
     /// it exists.

@@ -153,6 +153,36 @@ pub enum GateCommand {
         #[arg(long)]
         end: bool,
     },
+    /// The tower: remove someone with everything they own, for good
+    ///
+    /// Their account, sessions (their live links close), position, journey, places,
+    /// journal, pictures, their bond with all its messages (their partner is told it
+    /// ended; the partner's own journal, places and journey stay), the letters they
+    /// sent, received or hold, their parcels, summonses and invites, and their page in
+    /// the gatekeeper's book. It cannot be undone: it asks you to type the name first,
+    /// unless --yes.
+    ///
+    /// Examples:
+    ///   haurach gate remove trixie
+    ///   haurach gate remove trixie --yes
+    #[command(verbatim_doc_comment)]
+    Remove {
+        /// Their account name.
+        name: String,
+        /// Do not ask: remove them at once.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+/// Asks to type `name` again before removing them; false unless they did.
+fn confirmed_removal(name: &str) -> anyhow::Result<bool> {
+    use std::io::{BufRead as _, Write as _};
+    eprint!("This removes {name} and everything they own, for good. Type their name to confirm: ");
+    std::io::stderr().flush()?;
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(line.trim() == name)
 }
 
 /// `haurach letter ...`.
@@ -465,6 +495,18 @@ pub async fn gate(ctx: Context, command: GateCommand) -> anyhow::Result<()> {
                 "{} of {name}'s sessions ended; their live links are closed",
                 ended.ended
             );
+        }
+        GateCommand::Remove { name, yes } => {
+            if !yes && !confirmed_removal(&name)? {
+                anyhow::bail!("{name} is not removed: the name typed did not match (or add --yes)");
+            }
+            api.empty(
+                Method::DELETE,
+                &format!("/api/v1/tower/people/{name}"),
+                None,
+            )
+            .await?;
+            outln!("{name} is removed, with everything they owned");
         }
     }
     Ok(())

@@ -154,3 +154,121 @@ fn haurach_admin_makes_a_tower_in_a_postgres_city_and_no_stray_database() {
         "{register}"
     );
 }
+
+/// The real photo with GPS in its EXIF (see `crates/picture/tests/picture.rs`).
+const GPS_PHOTO: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../picture/tests/gps-photo.jpg"
+);
+
+/// Every file under `dir`, recursively.
+fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                found.extend(files_under(&path));
+            } else {
+                found.push(path);
+            }
+        }
+    }
+    found
+}
+
+/// The tower removes Amethyst with everything she owns: her live link closes, Spike's
+/// link hears the bond ended, her pictures' and journal photos' files are gone from the
+/// data directory, and Spike keeps his own places and can bond again.
+fn the_tower_removes_a_person(server: &Server, kept_on_disk: bool) {
+    let cli = Cli::new(server);
+    cli.register("celestia", "purple-dragon");
+    cli.bonded_pair("city");
+    cli.ok_as("spike", &["move", "0", "0"]);
+    cli.ok_as("amethyst", &["move", "0", "0.0001"]);
+    cli.ok_as("amethyst", &["send-image", GPS_PHOTO]);
+    cli.ok_as(
+        "amethyst",
+        &["remember", "--photo", GPS_PHOTO, "from the bridge"],
+    );
+    cli.ok_as("amethyst", &["place", "add", "home", "0", "0.001"]);
+    cli.ok_as("spike", &["place", "add", "pond", "0", "0.002"]);
+    cli.ok_as(
+        "amethyst",
+        &["letter", "send", "spike", "Come to the Needle"],
+    );
+    let on_disk = |dir: &str| files_under(&server.data.join(dir)).len();
+    if kept_on_disk {
+        assert!(on_disk("images") > 0 && on_disk("memories") > 0);
+    }
+
+    let mut hers = cli.spawn(&["--as", "amethyst", "watch", "--for", "60"]);
+    hers.expect("linked as amethyst", WAIT);
+    let mut his = cli.spawn(&["--as", "spike", "watch", "--for", "60"]);
+    his.expect("linked as spike", WAIT);
+
+    // Without --yes it asks; with stdin closed nothing is typed, and nothing happens.
+    let err = cli.fails(&["--as", "celestia", "gate", "remove", "amethyst"]);
+    assert!(err.contains("amethyst is not removed"), "{err}");
+    cli.ok_as("amethyst", &["where"]);
+    // Only the tower; and not the last tower.
+    let err = cli.fails(&["--as", "spike", "gate", "remove", "amethyst", "--yes"]);
+    assert!(err.contains("only the tower"), "{err}");
+    let err = cli.fails(&["--as", "celestia", "gate", "remove", "celestia", "--yes"]);
+    assert!(err.contains("last tower"), "{err}");
+
+    let asked = Instant::now();
+    let out = cli.ok_as("celestia", &["gate", "remove", "amethyst", "--yes"]);
+    assert!(
+        out.contains("amethyst is removed, with everything they owned"),
+        "{out}"
+    );
+    his.expect("the bond with amethyst was ended", WAIT);
+    let (ok, _, stderr) = hers.finish();
+    assert!(!ok && stderr.contains("log in again"), "{stderr}");
+    assert!(
+        asked.elapsed() < Duration::from_secs(10),
+        "the links heard at once"
+    );
+    if kept_on_disk {
+        assert_eq!(on_disk("images"), 0, "her pictures' files are gone");
+        assert_eq!(on_disk("memories"), 0, "her journal photo's file is gone");
+    }
+
+    let err = cli.fails(&["--as", "celestia", "gate", "sessions", "amethyst"]);
+    assert!(err.contains("no citizen by that name"), "{err}");
+    let err = cli.fails(&["login", "amethyst", "--password", "reaching-west-too"]);
+    assert!(!err.is_empty());
+    let register = cli.ok_as("celestia", &["gate", "register"]);
+    assert!(!register.contains("amethyst"), "{register}");
+    let letters = cli.ok_as("spike", &["letter", "inbox"]);
+    assert!(!letters.contains("Needle"), "{letters}");
+    let places = cli.ok_as("spike", &["place", "list"]);
+    assert!(places.contains("pond"), "{places}");
+    let err = cli.fails(&["--as", "celestia", "gate", "remove", "amethyst", "--yes"]);
+    assert!(err.contains("no citizen by that name"), "{err}");
+    // The name is free again, and Spike can bond again.
+    cli.register("amethyst", "a-fresh-start-1");
+    let code = crate::support::invite_code(&cli.ok_as("spike", &["invite"]));
+    cli.ok_as("amethyst", &["accept", &code]);
+}
+
+#[test]
+fn the_tower_removes_a_person_on_sqlite() {
+    the_tower_removes_a_person(&Server::start(), true);
+}
+
+#[test]
+fn the_tower_removes_a_person_on_postgres() {
+    let Some(pg) = or_skip(PgCluster::start()) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with(
+        &dir.path().join("data"),
+        "127.0.0.1:0",
+        &[("HAURACH_DATABASE_URL", &pg.url())],
+    );
+    // Pictures are in the database: the store's conformance story checks they go.
+    the_tower_removes_a_person(&server, false);
+}

@@ -140,6 +140,7 @@ pub fn api<S: Store, B: Bus>(max_image: usize) -> OpenApiRouter<AppState<S, B>> 
         .routes(routes!(gate::create_gate_invite))
         // The tower's tools (http/tower.rs).
         .routes(routes!(tower::make_tower))
+        .routes(routes!(tower::remove_person))
         .routes(routes!(tower::set_password))
         .routes(routes!(tower::sessions, tower::end_sessions))
         // The upload streams to disk and counts its own bytes against `max_parcel_bytes`;

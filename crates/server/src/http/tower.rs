@@ -1,5 +1,6 @@
 //! The tower's tools for running a city, alike on SQLite and PostgreSQL: making another
-//! tower account, setting a person's password, and listing and ending their sessions.
+//! tower account, setting a person's password, listing and ending their sessions, and
+//! removing a person with everything they own.
 //! Ending a session closes its live links at once, on every node, as logging out does
 //! (code 1008).
 
@@ -185,4 +186,34 @@ pub async fn end_sessions<S: Store, B: Bus>(
     Ok(Json(SessionsEnded {
         ended: u32::try_from(revoked.len()).unwrap_or(u32::MAX),
     }))
+}
+
+/// `DELETE /api/v1/tower/people/{name}`: removes a person with everything they own, in
+/// one transaction: their account and sessions (their links close at once), position,
+/// journey, places, journal, pictures, their bonds with all their messages (a live bond
+/// ends and the partner is told), the letters they sent, received or hold, their parcels,
+/// summonses and invites, and their page in the gatekeeper's book. Their partner's own
+/// data stays theirs.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/tower/people/{name}",
+    tag = "gate",
+    security(("bearer" = [])),
+    params(("name" = inline(haurach_proto::schemas::AccountName), Path, description = "the person's account name")),
+    responses(
+        (status = 204, description = "the person and everything they owned are gone"),
+        (status = 403, description = "`tower_only`; `awaiting_tower`, `application_declined`"),
+        (status = 404, description = "`no_such_citizen`"),
+        (status = 409, description = "`last_tower`: make another tower first"),
+    )
+)]
+pub async fn remove_person<S: Store, B: Bus>(
+    State(app): State<AppState<S, B>>,
+    tower: Tower,
+    name: Result<Path<String>, PathRejection>,
+) -> Result<StatusCode, ApiError> {
+    let account = person(&app.hub.store, name).await?;
+    app.hub.remove_person(account).await?;
+    tracing::info!(by = %tower.0.account.0, removed = %account.0, "the tower removed a person with everything they owned");
+    Ok(StatusCode::NO_CONTENT)
 }

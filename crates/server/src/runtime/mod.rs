@@ -13,7 +13,8 @@
 //! - [`hub`]: the [`Hub`] itself and what every feature builds on;
 //! - the hub's methods by feature: [`messages`], [`bonding`], [`places`], [`meeting`],
 //!   [`images`] (pictures between partners), [`memories`] (the journals),
-//!   [`sight`], [`trace`], [`owntracks`], and [`fixes`] (a fix arrives; what other
+//!   [`sight`], [`trace`], [`owntracks`], [`removal`] (a person removed with all they
+//!   own), and [`fixes`] (a fix arrives; what other
 //!   nodes share), which calls on the others.
 
 pub mod bond;
@@ -33,6 +34,7 @@ pub mod places;
 pub mod position_writer;
 pub mod push;
 pub mod relay;
+pub mod removal;
 pub mod sight;
 pub mod summons;
 pub mod trace;

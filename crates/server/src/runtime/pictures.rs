@@ -82,6 +82,12 @@ impl Pictures {
         }
     }
 
+    /// Drops `account`'s lane and decoding budget (removed from the city).
+    pub(crate) fn forget(&self, account: AccountId) {
+        self.lanes.lock().expect("lanes lock").remove(&account);
+        self.spent.lock().expect("spent lock").remove(&account);
+    }
+
     /// Waits for `account`'s lane: their uploads go one at a time, quota check to store.
     pub async fn lane(&self, account: AccountId) -> Lane {
         let lane = {

@@ -37,6 +37,13 @@ impl PlaceCache {
             .remove(&account);
     }
 
+    /// Drops everything held of `account` (removed from the city): its places and its
+    /// OwnTracks news.
+    pub(crate) fn forget_all(&self, account: AccountId) {
+        self.forget(account);
+        self.owntracks_news.take(account);
+    }
+
     pub(crate) fn entry(&self, account: AccountId) -> Arc<AsyncMutex<Judged>> {
         self.by_account
             .lock()

@@ -119,6 +119,22 @@ impl PositionWriter {
         self.put(account, position, None);
     }
 
+    /// Forgets what is held of `account` (removed): its queued fix and its journey's
+    /// last time.
+    pub(crate) fn forget(&self, account: AccountId) {
+        self.pending
+            .journeyed
+            .lock()
+            .expect("positions lock")
+            .remove(&account);
+        self.pending
+            .queue
+            .lock()
+            .expect("positions lock")
+            .0
+            .remove(&account);
+    }
+
     /// Queues a bond's open tiers to be committed within [`LINGER`], without waiting.
     pub fn queue_tiers(&self, bond: BondId, open: TierSet) {
         self.pending
@@ -153,10 +169,26 @@ async fn run<S: Store>(store: S, pending: Arc<Pending>) {
                 .into_iter()
                 .map(|(account, (position, journey))| (account, position, journey))
                 .collect();
-            let result = store
+            let mut result = store
                 .save_positions_and_journey(&batch)
                 .await
                 .map_err(|e| e.to_string());
+            if result.is_err() {
+                // A fix queued the moment its sender was removed (`Hub::remove_person`)
+                // has no account to be stored under: the others are stored without it.
+                let mut kept = Vec::with_capacity(batch.len());
+                for entry in &batch {
+                    if !matches!(store.account(entry.0).await, Ok(None)) {
+                        kept.push(*entry);
+                    }
+                }
+                if kept.len() < batch.len() {
+                    result = store
+                        .save_positions_and_journey(&kept)
+                        .await
+                        .map_err(|e| e.to_string());
+                }
+            }
             if let Err(e) = &result {
                 tracing::error!(error = %e, n = batch.len(), "writing positions failed");
             }

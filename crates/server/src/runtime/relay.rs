@@ -104,6 +104,15 @@ impl Drop for View {
 }
 
 impl Relay {
+    /// Drops what is held of `account` (removed from the city): how its sight flows and
+    /// the glimpses it asked or was asked for. Its links' views go as the links close.
+    pub(crate) fn forget(&self, account: AccountId) {
+        let mut inner = self.inner.lock().expect("relay lock");
+        inner.flows.remove(&account);
+        inner.glimpses.remove(&account);
+        inner.glimpses.retain(|_, pending| pending.asker != account);
+    }
+
     /// Registers a link of `account` to receive camera frames.
     pub fn attach(&self, account: AccountId) -> View {
         let (tx, rx) = mpsc::channel(VIEW_QUEUE);

@@ -82,6 +82,20 @@ impl Tracker {
         }
     }
 
+    /// Stops following every summons `account` is a party to (removed from the city).
+    pub(crate) fn forget(&self, account: AccountId) {
+        let ids = self
+            .by_account
+            .lock()
+            .expect("tracker lock")
+            .get(&account)
+            .cloned()
+            .unwrap_or_default();
+        for id in ids {
+            self.remove(id);
+        }
+    }
+
     fn remove(&self, id: SummonsId) {
         let Some(active) = self.active.lock().expect("tracker lock").remove(&id) else {
             return;

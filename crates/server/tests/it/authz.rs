@@ -124,6 +124,8 @@ fn rows() -> Vec<(&'static str, &'static str, [Must; 7])> {
         ("GET", "/api/v1/tower/people/{name}/sessions", TOWER),
         ("PUT", "/api/v1/tower/people/{name}/password", TOWER),
         ("DELETE", "/api/v1/tower/people/{name}/sessions", TOWER),
+        // Then the tower removes Amethyst: her bond with Spike ends with her.
+        ("DELETE", "/api/v1/tower/people/{name}", TOWER),
         // Near the end: the partner ends the bond.
         ("DELETE", "/api/v1/bond", CITIZEN),
         // Last: it logs the caller's token out.

@@ -26,8 +26,8 @@ use crate::error::unique_or;
 use crate::from_row;
 use crate::{
     AccountId, AccountRecord, Appended, BondId, BondRecord, Conflict, MessageRecord, Missing,
-    NewMessage, PositionRecord, SessionRecord, Store, StoreError, StoreResult, acknowledge,
-    usable_invite,
+    NewMessage, PositionRecord, Removed, SessionRecord, Store, StoreError, StoreResult,
+    acknowledge, usable_invite,
 };
 
 /// The PostgreSQL store. Cloning shares the pool.
@@ -342,6 +342,82 @@ impl Store for Postgres {
             .collect::<Result<_, _>>()?;
         tx.commit().await?;
         Ok(revoked)
+    }
+
+    async fn remove_account(&self, account: AccountId) -> StoreResult<Removed> {
+        use crate::remove;
+        let mut tx = self.pool.begin().await?;
+        // The towers' rows are locked (in id order) before they are counted, so two
+        // towers removing each other at once cannot leave the city with none.
+        let towers: Vec<Uuid> = sqlx::query_scalar(
+            "SELECT id FROM accounts WHERE standing = 'tower' ORDER BY id FOR UPDATE",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        let standing: Option<String> =
+            sqlx::query_scalar(AssertSqlSafe(format!("{} FOR UPDATE", remove::STANDING)))
+                .bind(account.0)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let standing = standing.ok_or(StoreError::NotFound(Missing::Citizen))?;
+        if standing == "tower" && towers.len() <= 1 {
+            return Err(Conflict::LastTower.into());
+        }
+        let sessions = sqlx::query_scalar(remove::LIVE_SESSIONS)
+            .bind(account.0)
+            .fetch_all(&mut *tx)
+            .await?;
+        let images: Vec<Uuid> = sqlx::query_scalar(AssertSqlSafe(remove::images()))
+            .bind(account.0)
+            .fetch_all(&mut *tx)
+            .await?;
+        let photos: Vec<Uuid> = sqlx::query_scalar(remove::PHOTOS)
+            .bind(account.0)
+            .fetch_all(&mut *tx)
+            .await?;
+        let hashes: Vec<String> = sqlx::query_scalar(AssertSqlSafe(remove::parcels()))
+            .bind(account.0)
+            .fetch_all(&mut *tx)
+            .await?;
+        for template in remove::REMOVE {
+            sqlx::query(AssertSqlSafe(remove::statement(template)))
+                .bind(account.0)
+                .execute(&mut *tx)
+                .await?;
+        }
+        // The files of pictures and journal photos, and parcels no one names any more,
+        // are rows here: they go in the same transaction.
+        for (dir, id) in images
+            .iter()
+            .map(|id| ("images", id))
+            .chain(photos.iter().map(|id| ("memories", id)))
+        {
+            sqlx::query("DELETE FROM files WHERE starts_with(name, $1)")
+                .bind(format!("{dir}/{id}/"))
+                .execute(&mut *tx)
+                .await?;
+        }
+        let mut parcels = Vec::new();
+        for hash in hashes {
+            let kept: bool = sqlx::query_scalar(remove::PARCEL_KEPT)
+                .bind(&hash)
+                .fetch_one(&mut *tx)
+                .await?;
+            if !kept {
+                sqlx::query("DELETE FROM parcel_blobs WHERE hash = $1")
+                    .bind(&hash)
+                    .execute(&mut *tx)
+                    .await?;
+                parcels.push(hash);
+            }
+        }
+        tx.commit().await?;
+        Ok(Removed {
+            sessions,
+            images,
+            photos,
+            parcels,
+        })
     }
 
     async fn create_invite(

@@ -194,6 +194,7 @@ async fn index(
         while let Ok(more) = rx.try_recv() {
             records.extend(more);
         }
+        let last = records.last().expect("at least one record").seq;
         loop {
             let started = Instant::now();
             match store(&writer, &records).await {
@@ -202,13 +203,27 @@ async fn index(
                     break;
                 }
                 Err(e) => {
+                    // A message sent the moment its bond was removed (`remove_account`)
+                    // has no bond to be stored under: it goes, and the rest are stored.
+                    if let Ok(gone) = without_removed_bonds(&writer, &mut records).await
+                        && !gone.is_empty()
+                    {
+                        tracing::info!(
+                            messages = gone.len(),
+                            "dropped journalled messages of removed bonds"
+                        );
+                        let mut pending = shared.pending.lock().expect("pending lock");
+                        for record in gone {
+                            pending.remove(&(record.sender, record.client_id));
+                        }
+                        continue;
+                    }
                     tracing::error!(error = %e, messages = records.len(),
                         "storing journalled messages in the database failed; trying again");
                     tokio::time::sleep(RETRY_AFTER).await;
                 }
             }
         }
-        let last = records.last().expect("at least one record").seq;
         {
             let mut pending = shared.pending.lock().expect("pending lock");
             for record in records.drain(..) {
@@ -223,6 +238,23 @@ async fn index(
             Err(e) => tracing::warn!(error = %e, "deleting journal segments failed"),
         }
     }
+}
+
+/// Takes out of `records` those whose bond is no longer in the database, and returns them.
+async fn without_removed_bonds(
+    writer: &SqlitePool,
+    records: &mut Vec<MessageRecord>,
+) -> StoreResult<Vec<MessageRecord>> {
+    let bonds: std::collections::HashSet<String> = sqlx::query_scalar("SELECT id FROM bonds")
+        .fetch_all(writer)
+        .await?
+        .into_iter()
+        .collect();
+    let (kept, gone) = std::mem::take(records)
+        .into_iter()
+        .partition(|r| bonds.contains(&r.bond.0.to_string()));
+    *records = kept;
+    Ok(gone)
 }
 
 /// Commits `records` to SQLite in one transaction (storing one already there is

@@ -13,6 +13,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::{AssertSqlSafe, Row, Sqlite as Db, Transaction};
+use uuid::Uuid;
 
 pub mod backup;
 mod city;
@@ -34,8 +35,8 @@ use crate::error::unique_or;
 use crate::from_row::{self, Columns as _};
 use crate::{
     AccountId, AccountRecord, Appended, BondId, BondRecord, Conflict, MessageRecord, Missing,
-    NewMessage, PositionRecord, SessionRecord, Store, StoreError, StoreResult, acknowledge,
-    usable_invite,
+    NewMessage, PositionRecord, Removed, SessionRecord, Store, StoreError, StoreResult,
+    acknowledge, usable_invite,
 };
 
 /// The SQLite store. Cloning shares the pools.
@@ -161,6 +162,20 @@ impl Sqlite {
         recovery: journal::Recovery,
         scheduling: Arc<Scheduling>,
     ) -> StoreResult<MessageLog> {
+        let mut recovery = recovery;
+        if !recovery.records.is_empty() {
+            // A segment is deleted only once all of it is stored, so it may still hold
+            // messages of a bond removed since (`Store::remove_account`): they stay gone.
+            let bonds: std::collections::HashSet<String> =
+                sqlx::query_scalar("SELECT id FROM bonds")
+                    .fetch_all(writer)
+                    .await?
+                    .into_iter()
+                    .collect();
+            recovery
+                .records
+                .retain(|r| bonds.contains(&r.bond.0.to_string()));
+        }
         if !recovery.records.is_empty() {
             message_log::store(writer, &recovery.records).await?;
             tracing::info!(
@@ -391,6 +406,72 @@ impl Store for Sqlite {
             .collect::<Result<_, _>>()?;
         tx.commit().await?;
         Ok(revoked)
+    }
+
+    async fn remove_account(&self, account: AccountId) -> StoreResult<Removed> {
+        use crate::remove;
+        // Every message journalled so far is in SQLite first, so none of the bond's is
+        // stored again behind the removal (the journal's recovery skips removed bonds).
+        self.messages()?.caught_up().await?;
+        let id = account.0.to_string();
+        let mut tx = self.begin().await?;
+        let standing: Option<String> = sqlx::query_scalar(remove::STANDING)
+            .bind(&id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let standing = standing.ok_or(StoreError::NotFound(Missing::Citizen))?;
+        if standing == "tower" {
+            let towers: i64 = sqlx::query_scalar(remove::TOWERS)
+                .fetch_one(&mut *tx)
+                .await?;
+            if towers <= 1 {
+                return Err(Conflict::LastTower.into());
+            }
+        }
+        let sessions = sqlx::query_scalar(remove::LIVE_SESSIONS)
+            .bind(&id)
+            .fetch_all(&mut *tx)
+            .await?;
+        let ids = |rows: Vec<String>| -> StoreResult<Vec<Uuid>> {
+            rows.iter()
+                .map(|r| Uuid::parse_str(r).map_err(|e| StoreError::Corrupt(e.to_string())))
+                .collect()
+        };
+        let images = ids(sqlx::query_scalar(AssertSqlSafe(remove::images()))
+            .bind(&id)
+            .fetch_all(&mut *tx)
+            .await?)?;
+        let photos = ids(sqlx::query_scalar(remove::PHOTOS)
+            .bind(&id)
+            .fetch_all(&mut *tx)
+            .await?)?;
+        let hashes: Vec<String> = sqlx::query_scalar(AssertSqlSafe(remove::parcels()))
+            .bind(&id)
+            .fetch_all(&mut *tx)
+            .await?;
+        for template in remove::REMOVE {
+            sqlx::query(AssertSqlSafe(remove::statement(template)))
+                .bind(&id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let mut parcels = Vec::new();
+        for hash in hashes {
+            let kept: bool = sqlx::query_scalar(remove::PARCEL_KEPT)
+                .bind(&hash)
+                .fetch_one(&mut *tx)
+                .await?;
+            if !kept {
+                parcels.push(hash);
+            }
+        }
+        tx.commit().await?;
+        Ok(Removed {
+            sessions,
+            images,
+            photos,
+            parcels,
+        })
     }
 
     async fn create_invite(

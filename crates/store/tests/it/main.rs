@@ -6,4 +6,5 @@ mod city;
 mod images;
 mod places;
 mod push;
+mod removal;
 mod store;
