@@ -13,7 +13,7 @@
 //! position and journey; other people's pages in the book keep their words but no longer
 //! name the removed person as who invited or decided them.
 //!
-//! **Adding a table that holds an account's rows** is one line in [`REMOVE`], before
+//! **Adding a table that holds an account's rows** is one line in `REMOVE`, before
 //! the `accounts` line (the conformance story `removal::nothing_of_the_person_is_left`
 //! fails while any column of any table still holds the removed id).
 

@@ -8,8 +8,7 @@ use haurach_proto::{Decision, GateBook, GateMode, MessageKind};
 use haurach_store::city::{LetterLimits, NewArrival, NewLetter, ParcelRecord, Sent};
 use haurach_store::{
     AccountId, Conflict, ImageId, ImageRecord, MemoryRecord, Missing, NewMessage, PinRecord,
-    PlaceRecord, PositionRecord, Postgres, PushStore, PushSubscriptionRecord, Sqlite, Store,
-    StoreError,
+    PlaceRecord, PositionRecord, Postgres, PushSubscriptionRecord, Sqlite, Store, StoreError,
 };
 use haurach_testkit::{PgCluster, or_skip};
 use uuid::Uuid;
