@@ -19,6 +19,8 @@ export class Places {
     this.ctx = ctx;
     this.view = { mine: [], partner: [] };
     this.meeting = null;
+    /** How many `meeting` frames came, so an older read does not undo a newer frame. */
+    this.meetingFrames = 0;
     this.refreshTimer = null;
   }
 
@@ -81,6 +83,7 @@ export class Places {
         this.scheduleRefresh();
         return;
       case "meeting":
+        this.meetingFrames += 1;
         this.meeting = f.meeting;
         this.renderMeeting();
         return;
@@ -100,11 +103,13 @@ export class Places {
   }
 
   async refresh() {
+    // A `meeting` frame that arrives while this read is on its way is newer than it.
+    const heard = this.meetingFrames;
     try {
       this.view = await call("GET", "/api/v1/places");
       // The meeting point comes with the places: asking for it alone would answer 404
       // (logged by the browser) whenever there is none yet.
-      this.meeting = this.view.meeting ?? null;
+      if (this.meetingFrames === heard) this.meeting = this.view.meeting ?? null;
     } catch {
       // Unbonded or offline: the list stays as it was; the next hello reads it again.
     }
