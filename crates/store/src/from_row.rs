@@ -20,7 +20,8 @@ use crate::city::{
 };
 use crate::{
     AccountId, AccountRecord, BondId, BondRecord, ImageId, ImageRecord, MemoryRecord,
-    MessageRecord, PinRecord, PlaceRecord, PositionRecord, StoreError, StoreResult,
+    MessageRecord, PinRecord, PlaceRecord, PositionRecord, PushSubscriptionRecord, SessionRecord,
+    StoreError, StoreResult,
 };
 
 /// A row of either backend, as the functions of this module read it.
@@ -353,6 +354,28 @@ pub(crate) fn summons(row: &impl Columns) -> StoreResult<SummonsRecord> {
         lat: row.get("lat")?,
         lon: row.get("lon")?,
         accuracy_m: row.get("accuracy_m")?,
+        created_at: row.get("created_at")?,
+    })
+}
+
+/// A live session (`token_hash`, `created_at`).
+pub(crate) fn session(row: &impl Columns) -> StoreResult<SessionRecord> {
+    Ok(SessionRecord {
+        token_hash: row.get("token_hash")?,
+        created_ms: row.get("created_at")?,
+    })
+}
+
+/// One of `account`'s push subscriptions (`endpoint`, `p256dh`, `auth`, `created_at`).
+pub(crate) fn push_subscription(
+    row: &impl Columns,
+    account: AccountId,
+) -> StoreResult<PushSubscriptionRecord> {
+    Ok(PushSubscriptionRecord {
+        account,
+        endpoint: row.get("endpoint")?,
+        p256dh: row.get("p256dh")?,
+        auth: row.get("auth")?,
         created_at: row.get("created_at")?,
     })
 }

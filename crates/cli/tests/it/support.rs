@@ -7,6 +7,8 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use haurach_testkit::PgCluster;
+
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_haurach");
 
@@ -50,6 +52,17 @@ impl Server {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
         let mut server = Server::start_with(&data, "127.0.0.1:0", &[("HAURACH_GATE", gate)]);
+        server._dir = Some(dir);
+        server
+    }
+
+    /// A server whose city is in `pg`'s database, on a fresh data directory and a free
+    /// port.
+    pub fn start_postgres(pg: &PgCluster) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let mut server =
+            Server::start_with(&data, "127.0.0.1:0", &[("HAURACH_DATABASE_URL", &pg.url())]);
         server._dir = Some(dir);
         server
     }

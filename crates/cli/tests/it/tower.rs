@@ -92,12 +92,7 @@ fn the_tower_runs_a_city_on_postgres() {
     let Some(pg) = or_skip(PgCluster::start()) else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start_with(
-        &dir.path().join("data"),
-        "127.0.0.1:0",
-        &[("HAURACH_DATABASE_URL", &pg.url())],
-    );
+    let server = Server::start_postgres(&pg);
     the_tower_runs_the_city(&server);
 }
 
@@ -108,12 +103,7 @@ fn haurach_admin_makes_a_tower_in_a_postgres_city_and_no_stray_database() {
     let Some(pg) = or_skip(PgCluster::start()) else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start_with(
-        &dir.path().join("data"),
-        "127.0.0.1:0",
-        &[("HAURACH_DATABASE_URL", &pg.url())],
-    );
+    let server = Server::start_postgres(&pg);
     let cli = Cli::new(&server);
     cli.register("celestia", "purple-dragon");
     let elsewhere = tempfile::tempdir().unwrap();
@@ -263,12 +253,7 @@ fn the_tower_removes_a_person_on_postgres() {
     let Some(pg) = or_skip(PgCluster::start()) else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start_with(
-        &dir.path().join("data"),
-        "127.0.0.1:0",
-        &[("HAURACH_DATABASE_URL", &pg.url())],
-    );
+    let server = Server::start_postgres(&pg);
     // Pictures are in the database: the store's conformance story checks they go.
     the_tower_removes_a_person(&server, false);
 }

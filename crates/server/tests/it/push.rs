@@ -195,6 +195,16 @@ async fn subscribe(s: &TestServer, token: &str, sub: &Value) -> (u16, Value) {
         .await
 }
 
+/// `token`'s person raises the alarm; the message as the server stored it.
+async fn raise_alarm(s: &TestServer, token: &str) -> Value {
+    let alarm = json!({"kind": "alarm", "id": "a1", "body": "help"});
+    let (status, raised) = s
+        .call("POST", "/api/v1/bond/messages", Some(token), Some(&alarm))
+        .await;
+    assert_eq!(status, 201, "{raised}");
+    raised
+}
+
 #[tokio::test]
 async fn the_alarm_a_summons_a_letter_lost_contact_and_places_reach_a_closed_page() {
     let (service, push_addr) = PushService::start().await;
@@ -227,16 +237,7 @@ async fn the_alarm_a_summons_a_letter_lost_contact_and_places_reach_a_closed_pag
     }
 
     // The alarm, at any range: pushed at once, again while nobody acknowledges it.
-    let alarm = json!({"kind": "alarm", "id": "a1", "body": "help"});
-    let (status, raised) = s
-        .call(
-            "POST",
-            "/api/v1/bond/messages",
-            Some(&amethyst),
-            Some(&alarm),
-        )
-        .await;
-    assert_eq!(status, 201, "{raised}");
+    let raised = raise_alarm(&s, &amethyst).await;
     let seq = raised["seq"].as_i64().unwrap();
     let first = service.wait_for("/dev/phone", "alarm", 0).await;
     assert_eq!(first.headers["urgency"], "high");
@@ -482,16 +483,7 @@ async fn endpoints_that_would_reach_the_servers_own_network_are_refused() {
             "{endpoint}: {problem}"
         );
     }
-    let alarm = json!({"kind": "alarm", "id": "a1"});
-    let (status, _) = s
-        .call(
-            "POST",
-            "/api/v1/bond/messages",
-            Some(&amethyst),
-            Some(&alarm),
-        )
-        .await;
-    assert_eq!(status, 201);
+    raise_alarm(&s, &amethyst).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert!(
         service.received().is_empty(),
@@ -636,16 +628,7 @@ async fn with_two_nodes_each_event_is_pushed_once_signed_with_one_key() {
     // Both nodes hold the bond: each hears one partner.
     one.put_position(&amethyst, 46.0, 7.0).await;
     two.put_position(&spike, 46.0, 7.001).await;
-    let alarm = json!({"kind": "alarm", "id": "a1"});
-    let (status, _) = two
-        .call(
-            "POST",
-            "/api/v1/bond/messages",
-            Some(&amethyst),
-            Some(&alarm),
-        )
-        .await;
-    assert_eq!(status, 201);
+    raise_alarm(&two, &amethyst).await;
     let letter = json!({"to": "spike", "body": "hello", "id": "l1"});
     let (status, _) = one
         .call("POST", "/api/v1/letters", Some(&amethyst), Some(&letter))

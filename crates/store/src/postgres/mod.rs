@@ -284,14 +284,7 @@ impl Store for Postgres {
         .bind(account.0)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(SessionRecord {
-                    token_hash: r.try_get("token_hash")?,
-                    created_ms: r.try_get("created_at")?,
-                })
-            })
-            .collect()
+        rows.iter().map(from_row::session).collect()
     }
 
     async fn revoke_sessions_of(

@@ -3,8 +3,9 @@
 use sqlx::Row;
 
 use super::Postgres;
+use crate::from_row;
 use crate::push::{PushStore, PushSubscriptionRecord};
-use crate::{AccountId, StoreError, StoreResult};
+use crate::{AccountId, StoreResult};
 
 impl PushStore for Postgres {
     async fn push_key(&self, candidate: &str, now_ms: i64) -> StoreResult<String> {
@@ -88,17 +89,8 @@ impl PushStore for Postgres {
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
-            .map(|r| {
-                Ok(PushSubscriptionRecord {
-                    account,
-                    endpoint: r.try_get("endpoint")?,
-                    p256dh: r.try_get("p256dh")?,
-                    auth: r.try_get("auth")?,
-                    created_at: r.try_get("created_at")?,
-                })
-            })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(StoreError::from)
+            .map(|r| from_row::push_subscription(r, account))
+            .collect()
     }
 
     async fn push_claimed(&self, key: &str) -> StoreResult<bool> {

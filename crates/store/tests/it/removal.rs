@@ -38,22 +38,15 @@ async fn sqlite_leaves_nothing_of_a_removed_person() {
     story(store, |id| {
         let db = db.clone();
         let columns = columns.clone();
-        async move {
-            let mut found = Vec::new();
-            for (table, column) in &columns {
-                let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-                    "SELECT COUNT(*) FROM {table} WHERE CAST({column} AS TEXT) = ?"
-                )))
-                .bind(id.0.to_string())
-                .fetch_one(&db)
-                .await
-                .unwrap();
-                if n > 0 {
-                    found.push(format!("{table}.{column}"));
-                }
+        holding(columns, id, move |sql| {
+            let db = db.clone();
+            async move {
+                sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                    .fetch_one(&db)
+                    .await
+                    .unwrap()
             }
-            found
-        }
+        })
     })
     .await;
 }
@@ -75,24 +68,37 @@ async fn postgres_leaves_nothing_of_a_removed_person() {
     story(store, |id| {
         let db = db.clone();
         let columns = columns.clone();
-        async move {
-            let mut found = Vec::new();
-            for (table, column) in &columns {
-                let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-                    "SELECT COUNT(*) FROM {table} WHERE {column}::text = $1"
-                )))
-                .bind(id.0.to_string())
-                .fetch_one(&db)
-                .await
-                .unwrap();
-                if n > 0 {
-                    found.push(format!("{table}.{column}"));
-                }
+        holding(columns, id, move |sql| {
+            let db = db.clone();
+            async move {
+                sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                    .fetch_one(&db)
+                    .await
+                    .unwrap()
             }
-            found
-        }
+        })
     })
     .await;
+}
+
+/// `table.column` for each of `columns` that holds `id` anywhere, `count` running each
+/// `SELECT COUNT(*)` (the text is the same on SQLite and PostgreSQL).
+async fn holding<F, Fut>(columns: Vec<(String, String)>, id: AccountId, count: F) -> Vec<String>
+where
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = i64>,
+{
+    let mut found = Vec::new();
+    for (table, column) in columns {
+        let sql = format!(
+            "SELECT COUNT(*) FROM {table} WHERE CAST({column} AS TEXT) = '{id}'",
+            id = id.0
+        );
+        if count(sql).await > 0 {
+            found.push(format!("{table}.{column}"));
+        }
+    }
+    found
 }
 
 fn arrival(name: &str, mode: GateMode, invite: Option<&str>, now_ms: i64) -> NewArrival {
