@@ -370,6 +370,22 @@ pub enum ClientCommand {
     ///   haurach journey --gpx - | head
     #[command(verbatim_doc_comment)]
     Journey(places::JourneyArgs),
+    /// Export everything the city keeps of you, as one zip
+    ///
+    /// Your account and your page in the gatekeeper's book, your journey (GPX), places,
+    /// journal with its photos, what you sent in your bond with your pictures, and your
+    /// letters with their parcels (README.txt inside says what each file is). What your
+    /// partner sent is theirs, and not in it.
+    ///
+    /// Examples:
+    ///   haurach export                       # haurach-NAME.zip here
+    ///   haurach export --out ~/backup/me.zip
+    #[command(verbatim_doc_comment)]
+    Export {
+        /// The zip to write [default: haurach-NAME.zip].
+        #[arg(long, value_name = "FILE")]
+        out: Option<std::path::PathBuf>,
+    },
 }
 
 fn parse_profile(s: &str) -> Result<Profile, String> {
@@ -459,6 +475,10 @@ impl ClientCommand {
             ClientCommand::Place(args) => places::place(ctx, args).await?,
             ClientCommand::Meet(args) => places::meet(ctx, args).await?,
             ClientCommand::Journey(args) => places::journey(ctx, args).await?,
+            ClientCommand::Export { out } => {
+                let (saved, api) = ctx.session(None)?;
+                city::export(&api, "/api/v1/me/export", &saved.name, out).await?;
+            }
             ClientCommand::Invite => {
                 let (_, api) = ctx.session(None)?;
                 let invite: Invite = api.json(Method::POST, "/api/v1/bond/invites", None).await?;

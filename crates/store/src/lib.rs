@@ -316,6 +316,16 @@ pub trait Store:
         now_ms: i64,
     ) -> impl Future<Output = StoreResult<Vec<Vec<u8>>>> + Send;
 
+    /// Revokes `account`'s live session whose token hash begins with `id` (the 8 bytes a
+    /// tower sees of it); the hashes it revoked (none when no such session is live), so
+    /// their links can be closed.
+    fn revoke_session_of(
+        &self,
+        account: AccountId,
+        id: &[u8],
+        now_ms: i64,
+    ) -> impl Future<Output = StoreResult<Vec<Vec<u8>>>> + Send;
+
     /// Sets `account`'s password and, in the same transaction, revokes every live session
     /// it has (whoever knew the old password is logged out); the hashes of the tokens it
     /// revoked. `Missing::Citizen` when there is no such account.

@@ -138,20 +138,36 @@ pub enum GateCommand {
         #[command(flatten)]
         password: super::password::PasswordArg,
     },
-    /// The tower: someone's live sessions, or with --end, end them all
+    /// The tower: someone's live sessions, or with --end, end them (all, or one)
     ///
-    /// Ending them logs every device of theirs out and closes their live links at once.
+    /// Ending a session logs that device out and closes its live links at once.
     ///
     /// Examples:
     ///   haurach gate sessions spike
-    ///   haurach gate sessions spike --end
+    ///   haurach gate sessions spike --end                    # every one
+    ///   haurach gate sessions spike --end 3f9a01c2d4e5f607   # one, by the id listed
     #[command(verbatim_doc_comment)]
     Sessions {
         /// Their account name.
         name: String,
-        /// End every one of them.
-        #[arg(long)]
-        end: bool,
+        /// End every session, or only the one with this id (as listed).
+        #[arg(long, value_name = "ID", num_args = 0..=1)]
+        end: Option<Option<String>>,
+    },
+    /// The tower: export everything the city keeps of someone, as one zip
+    ///
+    /// What `haurach export` gives a person of themselves (for someone who asked for
+    /// their data, or before removing them).
+    ///
+    /// Example:
+    ///   haurach gate export trixie --out trixie.zip
+    #[command(verbatim_doc_comment)]
+    Export {
+        /// Their account name.
+        name: String,
+        /// The zip to write [default: haurach-NAME.zip].
+        #[arg(long, value_name = "FILE")]
+        out: Option<std::path::PathBuf>,
     },
     /// The tower: remove someone with everything they own, for good
     ///
@@ -472,7 +488,7 @@ pub async fn gate(ctx: Context, command: GateCommand) -> anyhow::Result<()> {
                 ended.ended
             );
         }
-        GateCommand::Sessions { name, end: false } => {
+        GateCommand::Sessions { name, end: None } => {
             let list: SessionList = api
                 .get(&format!("/api/v1/tower/people/{name}/sessions"))
                 .await?;
@@ -483,7 +499,31 @@ pub async fn gate(ctx: Context, command: GateCommand) -> anyhow::Result<()> {
                 outln!("{}  since {}", s.id, show::date(s.created_at));
             }
         }
-        GateCommand::Sessions { name, end: true } => {
+        GateCommand::Sessions {
+            name,
+            end: Some(Some(id)),
+        } => {
+            api.json::<SessionsEnded>(
+                Method::DELETE,
+                &format!("/api/v1/tower/people/{name}/sessions/{id}"),
+                None,
+            )
+            .await?;
+            outln!("{name}'s session {id} ended; its live links are closed");
+        }
+        GateCommand::Export { name, out } => {
+            export(
+                &api,
+                &format!("/api/v1/tower/people/{name}/export"),
+                &name,
+                out,
+            )
+            .await?;
+        }
+        GateCommand::Sessions {
+            name,
+            end: Some(None),
+        } => {
             let ended: SessionsEnded = api
                 .json(
                     Method::DELETE,
@@ -509,6 +549,25 @@ pub async fn gate(ctx: Context, command: GateCommand) -> anyhow::Result<()> {
             outln!("{name} is removed, with everything they owned");
         }
     }
+    Ok(())
+}
+
+/// Downloads the export at `path` (of `name`) into `out`, or `haurach-NAME.zip`.
+pub async fn export(
+    api: &Api,
+    path: &str,
+    name: &str,
+    out: Option<std::path::PathBuf>,
+) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    let zip = api.download(path).await?;
+    let out = out.unwrap_or_else(|| format!("haurach-{name}.zip").into());
+    std::fs::write(&out, &zip).with_context(|| format!("cannot write {}", out.display()))?;
+    outln!(
+        "wrote {name}'s data to {} ({} bytes)",
+        out.display(),
+        zip.len()
+    );
     Ok(())
 }
 

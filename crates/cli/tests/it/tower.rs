@@ -66,9 +66,39 @@ fn the_tower_runs_the_city(server: &Server) {
     assert!(!err.is_empty());
     cli.ok(&["login", "spike", "--password", "a-new-password"]);
 
+    // Logged in on a second device too, he lost the first: the tower ends that one only.
+    let tablet = Cli::new(server);
+    tablet.ok(&["login", "spike", "--password", "a-new-password"]);
+    let sessions = cli.ok_as("celestia", &["gate", "sessions", "spike"]);
+    let ids: Vec<&str> = sessions
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(ids.len(), 2, "{sessions}");
+    let out = cli.ok_as("celestia", &["gate", "sessions", "spike", "--end", ids[0]]);
+    assert!(
+        out.contains(&format!("spike's session {} ended", ids[0])),
+        "{out}"
+    );
+    let err = cli.fails(&["--as", "spike", "where"]);
+    assert!(err.contains("log in again"), "{err}");
+    tablet.ok_as("spike", &["gate", "status"]);
+    let err = cli.fails(&[
+        "--as", "celestia", "gate", "sessions", "spike", "--end", ids[0],
+    ]);
+    assert!(
+        err.contains("no live session of theirs has that id"),
+        "{err}"
+    );
+    let err = cli.fails(&[
+        "--as", "celestia", "gate", "sessions", "spike", "--end", "nonsense",
+    ]);
+    assert!(err.contains("16 hexadecimal digits"), "{err}");
+    cli.ok(&["login", "spike", "--password", "a-new-password"]);
+
     // The tower ends them all.
     let out = cli.ok_as("celestia", &["gate", "sessions", "spike", "--end"]);
-    assert!(out.contains("1 of spike's sessions ended"), "{out}");
+    assert!(out.contains("2 of spike's sessions ended"), "{out}");
     let err = cli.fails(&["--as", "spike", "where"]);
     assert!(err.contains("log in again"), "{err}");
     let out = cli.ok_as("celestia", &["gate", "sessions", "spike"]);
@@ -185,8 +215,30 @@ fn the_tower_removes_a_person(server: &Server, kept_on_disk: bool) {
     cli.ok_as("spike", &["place", "add", "pond", "0", "0.002"]);
     cli.ok_as(
         "amethyst",
-        &["letter", "send", "spike", "Come to the Needle"],
+        &[
+            "letter",
+            "send",
+            "spike",
+            "Come to the Needle",
+            "--parcel",
+            GPS_PHOTO,
+        ],
     );
+    cli.ok_as("amethyst", &["say", "see you at the Needle"]);
+    cli.ok_as("spike", &["say", "words of spike's own"]);
+    cli.ok_as(
+        "spike",
+        &[
+            "letter",
+            "send",
+            "amethyst",
+            "Sealed for now",
+            "--parcel",
+            GPS_PHOTO,
+        ],
+    );
+    cli.ok_as("amethyst", &["letter", "inbox"]);
+    its_export_is_hers_alone(&cli);
     let on_disk = |dir: &str| files_under(&server.data.join(dir)).len();
     if kept_on_disk {
         assert!(on_disk("images") > 0 && on_disk("memories") > 0);
@@ -241,6 +293,101 @@ fn the_tower_removes_a_person(server: &Server, kept_on_disk: bool) {
     cli.register("amethyst", "a-fresh-start-1");
     let code = crate::support::invite_code(&cli.ok_as("spike", &["invite"]));
     cli.ok_as("amethyst", &["accept", &code]);
+}
+
+/// Amethyst exports her data, and the tower exports it for her: the same zip, which
+/// another implementation (Python's `zipfile`) opens, holding her account, journey,
+/// place, journal photo, words, picture and letter with its parcel, and nothing of
+/// Spike's: not his words, and not the letter he sent her that she has not opened.
+fn its_export_is_hers_alone(cli: &Cli) {
+    let dir = tempfile::tempdir().unwrap();
+    let (mine, towers) = (dir.path().join("mine.zip"), dir.path().join("tower.zip"));
+    let out = cli.ok_as("amethyst", &["export", "--out", mine.to_str().unwrap()]);
+    assert!(out.contains("wrote amethyst's data to"), "{out}");
+    let out = cli.ok_as(
+        "celestia",
+        &[
+            "gate",
+            "export",
+            "amethyst",
+            "--out",
+            towers.to_str().unwrap(),
+        ],
+    );
+    assert!(out.contains("wrote amethyst's data to"), "{out}");
+    let err = cli.fails(&["--as", "spike", "gate", "export", "amethyst"]);
+    assert!(err.contains("only the tower"), "{err}");
+
+    let files = unzip(&mine);
+    let names: Vec<&String> = files.keys().collect();
+    assert_eq!(names, unzip(&towers).keys().collect::<Vec<_>>());
+    let file = |prefix: &str| {
+        files
+            .iter()
+            .find(|(name, _)| name.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no {prefix} in {names:?}"))
+            .1
+            .as_str()
+    };
+    assert!(
+        file("account.json").contains("\"name\": \"amethyst\""),
+        "{}",
+        file("account.json")
+    );
+    assert!(
+        file("journey.gpx").contains("<trkpt lat=\"0\" lon=\"0.0001\""),
+        "{}",
+        file("journey.gpx")
+    );
+    assert!(file("places.json").contains("\"home\""));
+    assert!(file("journal.json").contains("from the bridge"));
+    assert_eq!(file("journal/"), "a photo");
+    assert_eq!(file("pictures/"), "the photo");
+    let bond = file("bond.json");
+    assert!(
+        bond.contains("see you at the Needle") && bond.contains("\"partner\": \"spike\""),
+        "{bond}"
+    );
+    assert!(!bond.contains("words of spike's own"), "{bond}");
+    let letters = file("letters.json");
+    assert!(letters.contains("Come to the Needle"), "{letters}");
+    assert!(letters.contains("\"from\": \"spike\""), "{letters}");
+    assert!(
+        !letters.contains("Sealed for now"),
+        "a sealed letter stays sealed: {letters}"
+    );
+    let parcels: Vec<_> = files
+        .iter()
+        .filter(|(n, _)| n.starts_with("parcels/"))
+        .collect();
+    assert_eq!(parcels.len(), 1, "only her own letter's parcel: {names:?}");
+    assert_eq!(parcels[0].1, "the photo");
+    assert!(parcels[0].0.ends_with("/0-gps-photo.jpg"), "{names:?}");
+}
+
+/// The files of the zip at `path`, read by Python's `zipfile` (which also checks each
+/// file's CRC): text as it is, a file with the bytes of [`GPS_PHOTO`] as "the photo",
+/// another image as "a photo".
+fn unzip(path: &std::path::Path) -> std::collections::BTreeMap<String, String> {
+    const READ: &str = r#"
+import json, sys, zipfile
+z = zipfile.ZipFile(sys.argv[1])
+assert z.testzip() is None
+photo = open(sys.argv[2], "rb").read()
+def show(b):
+    if b == photo: return "the photo"
+    try: return b.decode("utf-8")
+    except UnicodeDecodeError: return "a photo"
+print(json.dumps({n: show(z.read(n)) for n in z.namelist()}))
+"#;
+    let out = std::process::Command::new("python3")
+        .args(["-c", READ])
+        .arg(path)
+        .arg(GPS_PHOTO)
+        .output()
+        .expect("python3 runs");
+    assert!(out.status.success(), "{out:?}");
+    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 #[test]

@@ -24,6 +24,7 @@ pub mod access;
 pub mod account;
 pub mod camera;
 pub mod client;
+pub mod export;
 pub mod extract;
 pub mod gate;
 pub mod images;
@@ -121,6 +122,7 @@ pub fn api<S: Store, B: Bus>(max_image: usize) -> OpenApiRouter<AppState<S, B>> 
             meeting::unpin_meeting
         ))
         .routes(routes!(journey::journey_gpx))
+        .routes(routes!(export::my_export))
         // Pictures, the camera, the journals.
         .routes(routes!(images::list, images::upload).layer(pictures()))
         .routes(routes!(images::picture))
@@ -141,8 +143,10 @@ pub fn api<S: Store, B: Bus>(max_image: usize) -> OpenApiRouter<AppState<S, B>> 
         // The tower's tools (http/tower.rs).
         .routes(routes!(tower::make_tower))
         .routes(routes!(tower::remove_person))
+        .routes(routes!(export::person_export))
         .routes(routes!(tower::set_password))
         .routes(routes!(tower::sessions, tower::end_sessions))
+        .routes(routes!(tower::end_session))
         // The upload streams to disk and counts its own bytes against `max_parcel_bytes`;
         // the default body limit is for JSON bodies.
         .routes(routes!(letters::upload).layer(DefaultBodyLimit::disable()))

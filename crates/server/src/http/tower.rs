@@ -1,6 +1,7 @@
 //! The tower's tools for running a city, alike on SQLite and PostgreSQL: making another
-//! tower account, setting a person's password, listing and ending their sessions, and
-//! removing a person with everything they own.
+//! tower account, setting a person's password, listing and ending their sessions (all,
+//! or one), and removing a person with everything they own (`http/export.rs` exports it
+//! first, if asked).
 //! Ending a session closes its live links at once, on every node, as logging out does
 //! (code 1008).
 
@@ -41,7 +42,7 @@ async fn hash(password: String) -> Result<String, ApiError> {
 }
 
 /// The account named in the path.
-async fn person<S: Store>(
+pub(super) async fn person<S: Store>(
     store: &S,
     name: Result<Path<String>, PathRejection>,
 ) -> Result<AccountId, ApiError> {
@@ -186,6 +187,68 @@ pub async fn end_sessions<S: Store, B: Bus>(
     Ok(Json(SessionsEnded {
         ended: u32::try_from(revoked.len()).unwrap_or(u32::MAX),
     }))
+}
+
+/// `DELETE /api/v1/tower/people/{name}/sessions/{id}`: ends one of a person's sessions
+/// (`id` as the list shows it); its open links close at once.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/tower/people/{name}/sessions/{id}",
+    tag = "gate",
+    security(("bearer" = [])),
+    params(
+        ("name" = inline(haurach_proto::schemas::AccountName), Path, description = "the person's account name"),
+        ("id" = String, Path, pattern = "^[0-9a-f]{16}$", description = "the session's id, as `GET .../sessions` lists it"),
+    ),
+    responses(
+        (status = 200, description = "the session ended (`ended`: 1)", body = SessionsEnded),
+        (status = 400, description = "`invalid_path`: the id is not 16 hexadecimal digits"),
+        (status = 403, description = "`tower_only`; `awaiting_tower`, `application_declined`"),
+        (status = 404, description = "`no_such_citizen`; `no_such_session`: no live session of theirs has that id"),
+    )
+)]
+pub async fn end_session<S: Store, B: Bus>(
+    State(app): State<AppState<S, B>>,
+    _tower: Tower,
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> Result<Json<SessionsEnded>, ApiError> {
+    let Path((name, id)) = path.map_err(|_| {
+        ApiError::bad_request("invalid_path", "a name and a session id are expected")
+    })?;
+    let id = session_id(&id).ok_or_else(|| {
+        ApiError::bad_request(
+            "invalid_path",
+            "a session's id is 16 hexadecimal digits, as the list of sessions shows it",
+        )
+    })?;
+    let account = person(&app.hub.store, Ok(Path(name))).await?;
+    let revoked = app
+        .hub
+        .store
+        .revoke_session_of(account, &id, now_ms())
+        .await?;
+    if revoked.is_empty() {
+        return Err(ApiError::not_found(
+            "no_such_session",
+            "no live session of theirs has that id (it may have ended already)",
+        ));
+    }
+    close_links(&app, account, &revoked);
+    Ok(Json(SessionsEnded {
+        ended: u32::try_from(revoked.len()).unwrap_or(u32::MAX),
+    }))
+}
+
+/// A session's id (16 lowercase hexadecimal digits) as its 8 bytes.
+fn session_id(id: &str) -> Option<[u8; 8]> {
+    if id.len() != 16 || !id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        return None;
+    }
+    let mut bytes = [0u8; 8];
+    for (i, byte) in bytes.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&id[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(bytes)
 }
 
 /// `DELETE /api/v1/tower/people/{name}`: removes a person with everything they own, in

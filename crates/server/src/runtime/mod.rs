@@ -19,6 +19,7 @@
 
 pub mod bond;
 pub mod bonding;
+pub mod export;
 pub mod fixes;
 pub mod hub;
 pub mod images;

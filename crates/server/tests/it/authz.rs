@@ -80,6 +80,7 @@ fn rows() -> Vec<(&'static str, &'static str, [Must; 7])> {
         ("PUT", "/api/v1/bond/meeting", CITIZEN),
         ("DELETE", "/api/v1/bond/meeting", CITIZEN),
         ("GET", "/api/v1/me/journey.gpx", CITIZEN),
+        ("GET", "/api/v1/me/export", CITIZEN),
         ("GET", "/api/v1/bond/images", CITIZEN),
         ("POST", "/api/v1/bond/images", CITIZEN),
         ("GET", "/api/v1/bond/images/{id}/picture", BONDS),
@@ -122,6 +123,8 @@ fn rows() -> Vec<(&'static str, &'static str, [Must; 7])> {
         // The tower's tools on Amethyst, who is none of the callers: her sessions end.
         ("POST", "/api/v1/tower/towers", TOWER),
         ("GET", "/api/v1/tower/people/{name}/sessions", TOWER),
+        ("GET", "/api/v1/tower/people/{name}/export", TOWER),
+        ("DELETE", "/api/v1/tower/people/{name}/sessions/{id}", TOWER),
         ("PUT", "/api/v1/tower/people/{name}/password", TOWER),
         ("DELETE", "/api/v1/tower/people/{name}/sessions", TOWER),
         // Then the tower removes Amethyst: her bond with Spike ends with her.
@@ -294,6 +297,10 @@ fn fill(template: &str, c: &City) -> String {
         &c.memory
     } else if template.contains("/letters/") {
         &c.letter
+    } else if template.contains("/sessions/") {
+        // A session's id as the list shows it (none of Amethyst's: the tower is told
+        // there is no such session, past every check).
+        "0123456789abcdef"
     } else {
         "0190a0b0-0000-7000-8000-000000000000"
     };

@@ -306,6 +306,29 @@ impl Store for Postgres {
             .collect::<Result<_, _>>()?)
     }
 
+    async fn revoke_session_of(
+        &self,
+        account: AccountId,
+        id: &[u8],
+        now_ms: i64,
+    ) -> StoreResult<Vec<Vec<u8>>> {
+        let rows = sqlx::query(
+            "UPDATE sessions SET revoked_at = $1 \
+             WHERE account_id = $2 AND revoked_at IS NULL \
+             AND substring(token_hash from 1 for $3) = $4 RETURNING token_hash",
+        )
+        .bind(now_ms)
+        .bind(account.0)
+        .bind(i32::try_from(id.len()).unwrap_or(i32::MAX))
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| r.try_get("token_hash"))
+            .collect::<Result<_, _>>()?)
+    }
+
     async fn set_password(
         &self,
         account: AccountId,

@@ -370,6 +370,29 @@ impl Store for Sqlite {
             .collect::<Result<_, _>>()?)
     }
 
+    async fn revoke_session_of(
+        &self,
+        account: AccountId,
+        id: &[u8],
+        now_ms: i64,
+    ) -> StoreResult<Vec<Vec<u8>>> {
+        let rows = sqlx::query(
+            "UPDATE sessions SET revoked_at = ? \
+             WHERE account_id = ? AND revoked_at IS NULL AND substr(token_hash, 1, ?) = ? \
+             RETURNING token_hash",
+        )
+        .bind(now_ms)
+        .bind(account.0.to_string())
+        .bind(i32::try_from(id.len()).unwrap_or(i32::MAX))
+        .bind(id)
+        .fetch_all(&self.writer)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| r.try_get("token_hash"))
+            .collect::<Result<_, _>>()?)
+    }
+
     async fn set_password(
         &self,
         account: AccountId,
