@@ -438,8 +438,17 @@ impl ClientCommand {
                     outln!("until it answers you can only read your book: haurach gate status");
                 } else {
                     let account: Account = serde_json::from_value(answer)?;
+                    // The city's first account is the tower's: say so, since it is the
+                    // one that lets everyone after it in.
+                    let api = Api::new(&ctx.server, Some(session.token.clone()))?;
+                    let me: haurach_proto::Arrival = api.get("/api/v1/gate/me").await?;
+                    let tower = if me.standing == haurach_proto::Standing::Tower {
+                        ", the tower (the city's first account)"
+                    } else {
+                        ""
+                    };
                     outln!(
-                        "registered {} on {}; you are logged in as {}",
+                        "registered {} on {}; you are logged in as {}{tower}",
                         account.name,
                         ctx.server,
                         account.name

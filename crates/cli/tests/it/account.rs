@@ -17,11 +17,15 @@ fn register_bond_and_talk_as_people_read_it() {
     assert_eq!(
         out.trim(),
         format!(
-            "registered spike on {}; you are logged in as spike",
+            "registered spike on {}; you are logged in as spike, the tower (the city's first account)",
             server.url
         )
     );
-    cli.register("amethyst", "reaching-west-too");
+    let out = cli.register("amethyst", "reaching-west-too");
+    assert!(
+        out.trim().ends_with("you are logged in as amethyst"),
+        "{out}"
+    );
 
     // Logging in again works, with the password from the environment.
     let out = cli

@@ -11,6 +11,7 @@ mod link;
 mod multinode;
 mod pictures;
 mod places;
+mod readme;
 mod replay;
 mod restart;
 mod retry;
