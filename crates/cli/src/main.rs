@@ -101,8 +101,16 @@ enum Command {
     Client(client::ClientCommand),
 }
 
+/// rustls's cryptography for this process: ring, which async-nats and the push sender
+/// already build on. The CLI's HTTPS client (reqwest) takes it from here.
+pub fn install_crypto() {
+    // An error only says one is installed already.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
+    install_crypto();
     let matches = command().get_matches();
     // `replay` starts its own server unless `--server` is typed: a HAURACH_SERVER in the
     // environment should not make it register scenario accounts on a real server.

@@ -43,6 +43,13 @@ impl std::fmt::Display for ApiError {
                 "cannot reach the server at {base}: {cause} (is `haurach serve` running there?)"
             ),
             ApiError::Problem(p) => write!(f, "{}", for_people(p)),
+            // Not Haurach's answer (that is always problem+json): a proxy in front of it
+            // answered, or something else listens there.
+            ApiError::Unexpected { status, .. } if status.as_u16() == 413 => write!(
+                f,
+                "the server, or a proxy in front of it, refused a request this large \
+                 ({status}); behind nginx, raise client_max_body_size (docs/deploy.md)"
+            ),
             ApiError::Unexpected { status, what } => {
                 write!(f, "the server answered {status} unexpectedly: {what}")
             }
@@ -327,6 +334,14 @@ fn snippet(bytes: &[u8]) -> String {
     let text = text.trim();
     if text.is_empty() {
         return "an empty body".to_owned();
+    }
+    // A proxy's error page: its title says it all, the markup nothing.
+    if let Some(title) = text
+        .split_once("<title>")
+        .and_then(|(_, rest)| rest.split_once("</title>"))
+        .map(|(title, _)| title.trim())
+    {
+        return format!("a page that says \"{title}\" (not Haurach's answer: a proxy's?)");
     }
     let mut out: String = text.chars().take(200).collect();
     if out.len() < text.len() {

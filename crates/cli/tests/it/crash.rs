@@ -265,6 +265,8 @@ fn crash_test(name: &str, mut nodes: Vec<Node>) {
         .enable_all()
         .build()
         .unwrap();
+    // The CLI installs rustls's provider at start; this client is made in the test.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let ctx = Ctx {
         http: reqwest::Client::builder()
             .timeout(Duration::from_secs(20))

@@ -7,6 +7,7 @@ mod backup;
 mod bench;
 mod city;
 mod crash;
+mod deploy;
 mod link;
 mod multinode;
 mod pictures;

@@ -76,9 +76,19 @@ impl Server {
 
     /// [`Server::start_on`] with more `HAURACH_*` settings in the environment.
     pub fn start_with(data: &Path, listen: &str, env: &[(&str, &str)]) -> Server {
+        let data_arg = data.to_string_lossy();
+        Server::start_serving(
+            &["serve", "--listen", listen, "--data", &data_arg],
+            data,
+            env,
+        )
+    }
+
+    /// `haurach ARGS` (`serve` and its flags), its data directory `data`, with more
+    /// `HAURACH_*` settings in the environment.
+    pub fn start_serving(args: &[&str], data: &Path, env: &[(&str, &str)]) -> Server {
         let mut child = haurach()
-            .args(["serve", "--listen", listen, "--data"])
-            .arg(data)
+            .args(args)
             .env("HAURACH_LOG", "warn")
             // The gate is open unless `env` says otherwise: tests register freely.
             .env("HAURACH_GATE", "open")
@@ -253,8 +263,12 @@ impl Cli {
 
     /// Starts `haurach ARGS` in the background, its stdout read line by line.
     pub fn spawn(&self, args: &[&str]) -> Running {
-        let mut child = self
-            .cmd(args)
+        Cli::spawn_command(self.cmd(args))
+    }
+
+    /// [`Cli::spawn`] of a command made with [`Cli::cmd`] and changed (more settings).
+    pub fn spawn_command(mut cmd: Command) -> Running {
+        let mut child = cmd
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()

@@ -316,6 +316,9 @@ impl Browser {
         }
         caps.add_arg(&format!("--user-data-dir={}", profile.display()))
             .expect("argument");
+        // thirtyfour's HTTP client is reqwest, which the workspace builds with rustls and
+        // no provider of its own (the CLI installs ring at start): the same here.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let driver = WebDriver::new(cd.url(), caps)
             .await
             .expect("a Chromium session through chromedriver");
