@@ -210,25 +210,34 @@ fn lock(path: &Path) -> StoreResult<File> {
         .open(path)
         .map_err(|e| crate::private::unusable(path, e))?;
     let start = Instant::now();
+    let holder = || {
+        let pid = fs::read_to_string(path)
+            .ok()
+            .and_then(|pid| pid.trim().parse::<u32>().ok())
+            .map_or_else(String::new, |pid| format!(" (pid {pid})"));
+        let data = path.parent().and_then(Path::parent).unwrap_or(path);
+        format!("another haurach server holds {}{pid}", data.display())
+    };
+    let mut said = false;
     loop {
         match file.try_lock() {
             Ok(()) => break,
             Err(fs::TryLockError::WouldBlock) if start.elapsed() < LOCK_WAIT => {
+                // Said at once, so nobody wonders what the wait is for.
+                if !said {
+                    tracing::warn!(
+                        "{}: waiting up to {} s for it to stop",
+                        holder(),
+                        LOCK_WAIT.as_secs()
+                    );
+                    said = true;
+                }
                 std::thread::sleep(Duration::from_millis(20));
             }
             Err(fs::TryLockError::WouldBlock) => {
-                let holder = fs::read_to_string(path)
-                    .ok()
-                    .and_then(|pid| pid.trim().parse::<u32>().ok())
-                    .map_or_else(String::new, |pid| format!(" (pid {pid})"));
-                let data = path
-                    .parent()
-                    .and_then(Path::parent)
-                    .unwrap_or(path)
-                    .display();
                 return Err(StoreError::Unusable(format!(
-                    "another haurach server holds {data}{holder}: stop it first, or give this \
-                     one another data directory (--data)"
+                    "{}: stop it first, or give this one another data directory (--data)",
+                    holder()
                 )));
             }
             Err(fs::TryLockError::Error(e)) => return Err(io_error(path, "lock", e)),
