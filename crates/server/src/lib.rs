@@ -11,6 +11,7 @@ pub mod bus;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod gpx;
 pub mod http;
 pub mod metrics;
 pub mod push;

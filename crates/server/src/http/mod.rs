@@ -13,6 +13,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Router};
 use haurach_store::Store;
+use tower_http::compression::CompressionLayer;
+use tower_http::compression::predicate::{Predicate as _, SizeAbove};
 use tower_http::set_header::SetResponseHeaderLayer;
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
@@ -79,12 +81,40 @@ pub fn router<S: Store, B: Bus>(app: AppState<S, B>) -> Router {
             HeaderValue::from_static(PERMISSIONS_POLICY),
         ))
         .layer(middleware::from_fn(problem::problems_only))
+        .layer(
+            CompressionLayer::new()
+                .gzip(true)
+                .br(true)
+                .compress_when(SizeAbove::new(1024).and(compressible)),
+        )
         .layer(middleware::from_fn_with_state(
             app.clone(),
             count_responses::<S, B>,
         ))
         .layer(middleware::from_fn(access::log))
         .with_state(app)
+}
+
+/// Whether a response is worth compressing: text (the web client's files, JSON, problems,
+/// GPX, CSV); with `SizeAbove`, of more than a packet. Pictures, parcels and exports are compressed already,
+/// or are whatever their sender made: compressing them again costs CPU for nothing.
+fn compressible(
+    _: StatusCode,
+    _: axum::http::Version,
+    headers: &axum::http::HeaderMap,
+    _: &axum::http::Extensions,
+) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| {
+            t.starts_with("text/")
+                || t.starts_with("application/json")
+                || t.starts_with("application/problem+json")
+                || t.starts_with("application/manifest+json")
+                || t.starts_with("application/gpx+xml")
+                || t.starts_with("image/svg+xml")
+        })
 }
 
 /// Every route of the API, in one table that builds both the router and the OpenAPI

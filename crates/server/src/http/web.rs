@@ -3,10 +3,16 @@
 //! compiled (in debug builds too, so what the tests load is what ships); nothing is read
 //! from disk or fetched from elsewhere at run time.
 //!
-//! Every response carries an `ETag` (the file's SHA-256) and `Cache-Control: no-cache`:
-//! the asset names carry no version, so a browser must revalidate each time, and a
-//! matching `If-None-Match` is answered with 304 and no body. An unknown asset is a 404
-//! problem, like any unknown route.
+//! The page names its files under the client's version, `/assets/v-VERSION/app.js`
+//! (VERSION: a hash of every file of the client, so any change makes a new one; module
+//! imports are relative, so they stay under it). A file under the current version never
+//! changes: it is served `immutable` for a year, and a repeat visit asks for nothing but
+//! the page. The page itself, and a file by its plain name (`/assets/app.js`, which the
+//! manifest, the service worker and an older page use) or under another version, carry
+//! `Cache-Control: no-cache` and an `ETag` (the file's SHA-256): a browser revalidates
+//! them, and a matching `If-None-Match` is answered with 304 and no body. An unknown
+//! asset is a 404 problem, like any unknown route. Text is compressed (gzip or brotli,
+//! as the browser asks) by the router's compression layer.
 //!
 //! The service worker (`assets/sw.js`) is the one file served changed: the server writes
 //! into it the version of the client (a hash of all its files) and the list of files it
@@ -35,30 +41,31 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
 
 /// `GET /`: the web client's page.
 pub(crate) async fn index(headers: HeaderMap) -> Response {
-    serve("index.html", &headers)
+    serve("index.html", &headers, false)
         .unwrap_or_else(|| ApiError::internal("web/index.html was not embedded").into_response())
 }
 
-/// `GET /assets/PATH`: one of the web client's files.
+/// `GET /assets/PATH`: one of the web client's files, by its plain name or under a
+/// version (`v-VERSION/PATH`): immutable under the current one.
 pub(crate) async fn asset(Path(path): Path<String>, headers: HeaderMap) -> Response {
-    serve(&format!("assets/{path}"), &headers).unwrap_or_else(|| {
+    let (file, immutable) = match path
+        .strip_prefix("v-")
+        .and_then(|rest| rest.split_once('/'))
+    {
+        Some((version, file)) => (file, version == VERSION.as_str()),
+        None => (path.as_str(), false),
+    };
+    serve(&format!("assets/{file}"), &headers, immutable).unwrap_or_else(|| {
         ApiError::not_found(
             "no_such_asset",
-            format!("the web client has no file assets/{path}"),
+            format!("the web client has no file assets/{file}"),
         )
         .into_response()
     })
 }
 
-/// The service worker as served: its version and shell filled in, and its ETag.
-static SERVICE_WORKER: LazyLock<Option<(Vec<u8>, String)>> = LazyLock::new(|| {
-    let file = Client::get(SW_PATH)?;
-    let mut paths: Vec<String> = Client::iter()
-        .filter(|p| p.starts_with("assets/") && p.as_ref() != SW_PATH && !p.ends_with(".md"))
-        .map(|p| format!("/{p}"))
-        .collect();
-    paths.sort();
-    paths.insert(0, "/".into());
+/// The client's version: a hash of every file's path and content.
+static VERSION: LazyLock<String> = LazyLock::new(|| {
     let mut all = <sha2::Sha256 as sha2::Digest>::new();
     for path in Client::iter() {
         if let Some(f) = Client::get(&path) {
@@ -66,9 +73,35 @@ static SERVICE_WORKER: LazyLock<Option<(Vec<u8>, String)>> = LazyLock::new(|| {
             sha2::Digest::update(&mut all, f.metadata.sha256_hash());
         }
     }
-    let version = hex(&sha2::Digest::finalize(all)[..8]);
+    hex(&sha2::Digest::finalize(all)[..8])
+});
+
+/// Where the page finds the client's files: under the current version.
+fn versioned_assets() -> String {
+    format!("/assets/v-{}/", *VERSION)
+}
+
+/// The page as served: its files named under the version, and its ETag.
+static PAGE: LazyLock<Option<(Vec<u8>, String)>> = LazyLock::new(|| {
+    let file = Client::get("index.html")?;
     let text = String::from_utf8_lossy(&file.data)
-        .replace("__HAURACH_VERSION__", &version)
+        .replace("\"/assets/", &format!("\"{}", versioned_assets()));
+    Some((text.into_bytes(), format!("\"page-{}\"", *VERSION)))
+});
+
+/// The service worker as served: its version and shell filled in, and its ETag.
+static SERVICE_WORKER: LazyLock<Option<(Vec<u8>, String)>> = LazyLock::new(|| {
+    let file = Client::get(SW_PATH)?;
+    // The files as the page names them: these are what it asks for, offline too.
+    let mut paths: Vec<String> = Client::iter()
+        .filter(|p| p.starts_with("assets/") && p.as_ref() != SW_PATH && !p.ends_with(".md"))
+        .map(|p| format!("{}{}", versioned_assets(), &p["assets/".len()..]))
+        .collect();
+    paths.sort();
+    paths.insert(0, "/".into());
+    let version = VERSION.as_str();
+    let text = String::from_utf8_lossy(&file.data)
+        .replace("__HAURACH_VERSION__", version)
         .replace(
             "__HAURACH_SHELL__",
             &serde_json::to_string(&paths).expect("paths serialise"),
@@ -78,10 +111,14 @@ static SERVICE_WORKER: LazyLock<Option<(Vec<u8>, String)>> = LazyLock::new(|| {
 
 const SW_PATH: &str = "assets/sw.js";
 
-/// The embedded file at `path`, or `None` when there is none.
-fn serve(path: &str, request: &HeaderMap) -> Option<Response> {
+/// The embedded file at `path`, or `None` when there is none; `immutable`: named under
+/// the current version, so it never changes.
+fn serve(path: &str, request: &HeaderMap, immutable: bool) -> Option<Response> {
     let (data, etag) = if path == SW_PATH {
         let (data, etag) = SERVICE_WORKER.as_ref()?;
+        (data.clone(), etag.clone())
+    } else if path == "index.html" {
+        let (data, etag) = PAGE.as_ref()?;
         (data.clone(), etag.clone())
     } else {
         let file = Client::get(path)?;
@@ -89,7 +126,14 @@ fn serve(path: &str, request: &HeaderMap) -> Option<Response> {
         (file.data.into_owned(), etag)
     };
     let mut headers = HeaderMap::new();
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(if immutable {
+            "public, max-age=31536000, immutable"
+        } else {
+            "no-cache"
+        }),
+    );
     headers.insert(
         header::ETAG,
         HeaderValue::from_str(&etag).expect("a hex etag is a valid header"),
@@ -159,40 +203,44 @@ mod tests {
 
     #[test]
     fn the_client_is_embedded_with_its_types() {
-        let index = serve("index.html", &HeaderMap::new()).expect("index.html is embedded");
+        let index = serve("index.html", &HeaderMap::new(), false).expect("index.html is embedded");
         assert_eq!(index.status(), StatusCode::OK);
         assert_eq!(
             index.headers()[header::CONTENT_TYPE],
             "text/html; charset=utf-8"
         );
         assert_eq!(index.headers()[header::CACHE_CONTROL], "no-cache");
-        let js = serve("assets/app.js", &HeaderMap::new()).expect("app.js is embedded");
+        let js = serve("assets/app.js", &HeaderMap::new(), false).expect("app.js is embedded");
         assert_eq!(
             js.headers()[header::CONTENT_TYPE],
             "text/javascript; charset=utf-8"
         );
-        assert!(serve("assets/nothing-here.js", &HeaderMap::new()).is_none());
+        assert!(serve("assets/nothing-here.js", &HeaderMap::new(), false).is_none());
     }
 
     #[test]
     fn the_service_worker_knows_the_version_and_the_shell() {
-        let sw = serve(SW_PATH, &HeaderMap::new()).expect("sw.js is embedded");
+        let sw = serve(SW_PATH, &HeaderMap::new(), false).expect("sw.js is embedded");
         assert_eq!(sw.headers()["service-worker-allowed"], "/");
         let etag = sw.headers()[header::ETAG].to_str().unwrap().to_owned();
         let (text, _) = SERVICE_WORKER.as_ref().unwrap();
         let text = String::from_utf8_lossy(text);
         assert!(!text.contains("__HAURACH_"), "{text}");
         assert!(text.contains(&format!("const VERSION = \"{}\"", &etag[4..etag.len() - 1])));
-        assert!(text.contains("\"/assets/app.js\""));
-        assert!(!text.contains("\"/assets/sw.js\""));
+        // The files as the page names them, under the version.
+        assert!(
+            text.contains(&format!("\"/assets/v-{}/app.js\"", *VERSION)),
+            "{text}"
+        );
+        assert!(!text.contains("sw.js\""));
     }
 
     #[test]
     fn a_matching_etag_is_answered_with_304() {
-        let first = serve("assets/app.js", &HeaderMap::new()).unwrap();
+        let first = serve("assets/app.js", &HeaderMap::new(), false).unwrap();
         let mut request = HeaderMap::new();
         request.insert(header::IF_NONE_MATCH, first.headers()[header::ETAG].clone());
-        let again = serve("assets/app.js", &request).unwrap();
+        let again = serve("assets/app.js", &request, false).unwrap();
         assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
     }
 }

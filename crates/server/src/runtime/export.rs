@@ -38,7 +38,7 @@ use super::hub::Hub;
 use crate::bus::Bus;
 use crate::clock::{now_ms, timestamp};
 use crate::error::ApiError;
-use crate::http::journey;
+use crate::gpx;
 
 /// Positions read from the store at a time.
 const JOURNEY_PAGE: u32 = 10_000;
@@ -100,7 +100,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
         ));
         entries.push(Entry {
             path: "journey.gpx".into(),
-            bytes: journey::write(
+            bytes: gpx::write(
                 &format!("{}'s journey", record.name),
                 &self.whole_journey(account).await?,
             )

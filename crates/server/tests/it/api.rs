@@ -963,3 +963,82 @@ async fn empty_uploads_are_refused_and_a_journey_may_end_before_1970() {
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("<trkseg>"), "{body}");
 }
+
+/// Issue 18, item 4: the page names the client's files under its version; those are
+/// immutable for a year, so a repeat visit asks for nothing but the page, which is
+/// revalidated. Text comes compressed as the browser asks; a parcel never does.
+#[tokio::test]
+async fn the_client_s_files_are_versioned_immutable_and_compressed() {
+    use crate::common::raw_with;
+    let s = TestServer::start().await;
+    let (status, head, page) = raw_with(s.addr, "GET", "/", &[], None, "").await;
+    assert_eq!(status, 200);
+    assert!(head.contains("cache-control: no-cache"), "{head}");
+    let app = page
+        .split('"')
+        .find(|p| p.starts_with("/assets/v-") && p.ends_with("/app.js"))
+        .unwrap_or_else(|| panic!("the page names no versioned app.js: {page}"))
+        .to_owned();
+    let (status, head, _) = raw_with(s.addr, "GET", &app, &[], None, "").await;
+    assert_eq!(status, 200);
+    assert!(
+        head.contains("cache-control: public, max-age=31536000, immutable"),
+        "{head}"
+    );
+    // By its plain name, or under another version: revalidated, as before.
+    for path in ["/assets/app.js", "/assets/v-0000000000000000/app.js"] {
+        let (status, head, _) = raw_with(s.addr, "GET", path, &[], None, "").await;
+        assert_eq!(status, 200, "{path}");
+        assert!(head.contains("cache-control: no-cache"), "{path}: {head}");
+    }
+    let (status, _, _) = raw_with(s.addr, "GET", "/assets/v-x/nothing.js", &[], None, "").await;
+    assert_eq!(status, 404);
+
+    // Compressed as asked: brotli, gzip, or not at all.
+    for (accept, encoding) in [
+        ("br", Some("br")),
+        ("gzip", Some("gzip")),
+        ("identity", None),
+    ] {
+        let (_, head, _) = raw_with(
+            s.addr,
+            "GET",
+            &app,
+            &[("accept-encoding", accept)],
+            None,
+            "",
+        )
+        .await;
+        match encoding {
+            Some(e) => assert!(head.contains(&format!("content-encoding: {e}")), "{head}"),
+            None => assert!(!head.contains("content-encoding"), "{head}"),
+        }
+    }
+    let (_, head, _) = raw_with(
+        s.addr,
+        "GET",
+        "/api/v1/openapi.json",
+        &[("accept-encoding", "gzip, br")],
+        None,
+        "",
+    )
+    .await;
+    assert!(head.contains("content-encoding: br"), "{head}");
+    // A parcel is whatever its sender made: never compressed again.
+    let token = s.citizen("spike").await;
+    let bytes = "a".repeat(50_000);
+    let (status, head, _) = raw_with(
+        s.addr,
+        "POST",
+        "/api/v1/parcels",
+        &[
+            ("authorization", &format!("Bearer {token}")),
+            ("accept-encoding", "gzip, br"),
+        ],
+        Some(&bytes),
+        "application/octet-stream",
+    )
+    .await;
+    assert_eq!(status, 201, "{head}");
+    assert!(!head.contains("content-encoding"), "{head}");
+}
