@@ -1,14 +1,21 @@
-//! The access line: one `debug` line per request (method, target, status, time taken),
-//! with every secret the target may carry redacted first. Old clients of the link still
-//! send their token as `?token=` (`http/extract.rs`); no log line may hold it.
+//! What each request leaves behind: its time in `haurach_http_request_duration_seconds`
+//! (by method, route template and status class), and a `debug` access line (method,
+//! route, target, status, time taken), with every secret the target may carry redacted
+//! first. Old clients of the link still send their token as `?token=`
+//! (`http/extract.rs`); no log line may hold it.
 
 use std::borrow::Cow;
 use std::time::Instant;
 
-use axum::extract::Request;
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::Uri;
 use axum::middleware::Next;
 use axum::response::Response;
+
+use super::state::AppState;
+
+/// What stands for the route of a request no route serves.
+const UNMATCHED: &str = "unmatched";
 
 /// Query parameters whose values are secrets.
 const SECRET_PARAMS: &[&str] = &["token"];
@@ -44,21 +51,36 @@ fn percent_decoded(name: &str) -> String {
         .to_ascii_lowercase()
 }
 
-/// Logs each request at `debug` (`HAURACH_LOG=haurach_server::http::access=debug`).
-pub async fn log(req: Request, next: Next) -> Response {
-    if !tracing::enabled!(tracing::Level::DEBUG) {
-        return next.run(req).await;
-    }
-    let (method, target) = (req.method().clone(), redacted(req.uri()).into_owned());
+/// Times and counts each request; logs it at `debug`
+/// (`HAURACH_LOG=haurach_server::http::access=debug`).
+pub async fn observe<S: Send + Sync, B: Send + Sync>(
+    State(app): State<AppState<S, B>>,
+    req: Request,
+    next: Next,
+) -> Response {
     let start = Instant::now();
+    let method = req.method().clone();
+    let route = req.extensions().get::<MatchedPath>().cloned();
+    let route = route.as_ref().map_or(UNMATCHED, |r| r.as_str());
+    let debug = tracing::enabled!(tracing::Level::DEBUG);
+    // The target only when a line may show it: it costs a copy.
+    let target = debug.then(|| redacted(req.uri()).into_owned());
     let res = next.run(req).await;
-    tracing::debug!(
-        %method,
-        target,
-        status = res.status().as_u16(),
-        ms = start.elapsed().as_secs_f64() * 1000.0,
-        "request"
-    );
+    let status = res.status();
+    let elapsed = start.elapsed();
+    app.hub
+        .metrics
+        .request(&method, route, status.as_u16(), elapsed.as_secs_f64());
+    if let Some(target) = target {
+        tracing::debug!(
+            %method,
+            route,
+            target,
+            status = status.as_u16(),
+            ms = elapsed.as_secs_f64() * 1000.0,
+            "request"
+        );
+    }
     res
 }
 
