@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use clap::Args;
 use haurach_server::Config;
+use haurach_server::config::LogFormat;
 
 /// Settings of `haurach serve`. Each overrides the TOML file and `HAURACH_*` variables.
 #[derive(Debug, Args)]
@@ -36,6 +37,10 @@ pub struct ServeArgs {
     /// application]. The first account on a fresh server is the tower's (an admin).
     #[arg(long, value_name = "MODE", value_parser = ["open", "application", "invite"])]
     gate: Option<String>,
+    /// How log lines are written to stderr: text, or json (one object a line, for a log
+    /// collector) [default: text]. HAURACH_LOG chooses which lines (default: info).
+    #[arg(long, value_name = "FORMAT", value_parser = ["text", "json"])]
+    log_format: Option<String>,
     /// Print the example configuration file, with every default, and exit.
     #[arg(long)]
     print_config: bool,
@@ -47,15 +52,6 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         print!("{}", Config::example());
         return Ok(());
     }
-    // Logs go to stderr: stdout carries only the "listening on" line, which programs
-    // that start the server read and may then stop reading.
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("HAURACH_LOG")
-                .unwrap_or_else(|_| "info".into()),
-        )
-        .init();
     let mut config = Config::load(args.config.as_deref(), std::env::vars())?;
     if let Some(listen) = args.listen {
         config.listen = listen;
@@ -75,6 +71,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(gate) = args.gate {
         config.gate = haurach_proto::GateMode::from_key(&gate).context("unknown gate mode")?;
     }
+    if let Some(format) = args.log_format {
+        config.log_format = LogFormat::from_key(&format).context("unknown log format")?;
+    }
+    init_logging(config.log_format);
     config.validate()?;
     // Storage first: a data directory another server holds, or that cannot be written,
     // is said before the port is bound, so no connection waits on a server that cannot
@@ -111,6 +111,26 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     server.serve(listener, shutdown_signal()).await?;
     tracing::info!("haurach stopped");
     Ok(())
+}
+
+/// Logs to stderr: stdout carries only the "listening on" line, which programs that
+/// start the server read and may then stop reading. `HAURACH_LOG` chooses the lines
+/// (tracing's `EnvFilter` syntax; `info` when unset or unreadable). Text is coloured only
+/// when stderr is a terminal and `NO_COLOR` is unset, so no escape codes reach a file or
+/// the journal.
+fn init_logging(format: LogFormat) {
+    use std::io::IsTerminal as _;
+    let filter = tracing_subscriber::EnvFilter::try_from_env("HAURACH_LOG")
+        .unwrap_or_else(|_| "info".into());
+    let builder = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(filter);
+    match format {
+        LogFormat::Text => builder
+            .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
+            .init(),
+        LogFormat::Json => builder.json().init(),
+    }
 }
 
 async fn shutdown_signal() {

@@ -78,6 +78,39 @@ pub struct Config {
     pub push_subject: String,
     /// Seconds between pushes of an alarm nobody has acknowledged yet.
     pub push_alarm_repeat_s: f64,
+    /// How log lines are written to stderr: `text` (for people) or `json` (one object a
+    /// line, for a log collector). Which lines is `HAURACH_LOG`'s business.
+    pub log_format: LogFormat,
+}
+
+/// How log lines are written ([`Config::log_format`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One line of text per event, coloured only on a terminal.
+    #[default]
+    Text,
+    /// One JSON object per line: `timestamp`, `level`, `target` and `fields`.
+    Json,
+}
+
+impl LogFormat {
+    /// The format named `key` (`text` or `json`).
+    pub fn from_key(key: &str) -> Option<LogFormat> {
+        match key {
+            "text" => Some(LogFormat::Text),
+            "json" => Some(LogFormat::Json),
+            _ => None,
+        }
+    }
+
+    /// Its name in the configuration.
+    pub fn key(self) -> &'static str {
+        match self {
+            LogFormat::Text => "text",
+            LogFormat::Json => "json",
+        }
+    }
 }
 
 impl Default for Config {
@@ -108,6 +141,7 @@ impl Default for Config {
             push_allow_loopback: false,
             push_subject: "mailto:operator@haurach.invalid".into(),
             push_alarm_repeat_s: 60.0,
+            log_format: LogFormat::Text,
         }
     }
 }
@@ -244,6 +278,10 @@ impl Config {
                 "PUSH_SUBJECT" => config.push_subject = value,
                 "PUSH_ALARM_REPEAT_S" => {
                     config.push_alarm_repeat_s = value.parse().map_err(|e| bad(format!("{e}")))?
+                }
+                "LOG_FORMAT" => {
+                    config.log_format = LogFormat::from_key(&value)
+                        .ok_or_else(|| bad("must be text or json".into()))?
                 }
                 // Variables the client side of the binary (or the log filter) reads.
                 "SERVER" | "HOME" | "AS" | "LOG" | "PASSWORD" => {}
@@ -451,6 +489,10 @@ impl Config {
              push_subject = \"{}\"\n\
              push_alarm_repeat_s = {:.1}\n\
              push_allow_loopback = {}\n\n\
+             # How log lines are written to stderr (HAURACH_LOG_FORMAT, --log-format): \"text\"\n\
+             # (coloured only on a terminal) or \"json\" (one object a line). Which lines are\n\
+             # written is set by HAURACH_LOG (default \"info\"; see docs/deploy.md).\n\
+             log_format = \"{}\"\n\n\
              # Several nodes serving one city share a PostgreSQL database and a NATS server\n\
              # (see docs/deploy.md). Without these, one node serves it from SQLite.\n\
              # database_url = \"postgres://haurach:secret@127.0.0.1:5432/haurach\"  (HAURACH_DATABASE_URL)\n\
@@ -476,7 +518,8 @@ impl Config {
             d.registrations_per_hour,
             d.push_subject,
             d.push_alarm_repeat_s,
-            d.push_allow_loopback
+            d.push_allow_loopback,
+            d.log_format.key()
         )
     }
 }

@@ -214,9 +214,10 @@ pub async fn launch<S: Store, B: Bus>(
         header_read: Duration::from_secs_f64(app.hub.config.header_read_timeout_s),
         max_connections: app.hub.config.max_connections,
     };
+    let connections = app.hub.metrics.connections.clone();
     let router = http::router(app);
     let mut stop_wait = stop_rx.clone();
-    let result = http::serve::serve(listener, router, limits, async move {
+    let result = http::serve::serve(listener, router, limits, connections, async move {
         shutdown.await;
         // Links and the sweeper watch this; the HTTP server stops taking connections.
         let _ = stop_tx.send(true);

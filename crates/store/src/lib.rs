@@ -456,6 +456,13 @@ pub trait Store:
     /// Whether the database answers now.
     fn healthy(&self) -> impl Future<Output = bool> + Send;
 
+    /// How many acknowledged messages are in the journal but not yet in the database
+    /// (SQLite's indexer stores them a moment later); `None` for a store without a
+    /// journal.
+    fn indexer_lag(&self) -> Option<i64> {
+        None
+    }
+
     /// Moves an account's delivery cursor forward to `seq` (never back).
     fn set_delivered(
         &self,

@@ -102,7 +102,7 @@ fn no_token_appears_in_any_log_line_of_a_whole_session() {
     link_as_browser_and_old_client(&server, &tokens[0]);
 
     // The server logged every request, the old client's among them, its token redacted.
-    let log = server.log.lock().unwrap().clone();
+    let log = log_once_it_holds(&server, "/api/v1/link?token=REDACTED&after=0");
     assert!(
         log.contains("/api/v1/link?token=REDACTED&after=0"),
         "the access log shows the old client's request:\n{log}"
@@ -179,4 +179,261 @@ fn the_data_directory_and_its_files_are_only_their_owners() {
         );
     }
     assert_private(&server.data);
+}
+
+/// Every password a story below types.
+const PASSWORDS: [&str; 6] = [
+    "purple-dragon",
+    "night-dragon",
+    "east-about-20-km",
+    "twilight-reads-1",
+    "a-new-password",
+    "wrong-guess",
+];
+
+/// Logs in `name` with `password` over plain HTTP; the status.
+fn login_status(addr: &str, name: &str, password: &str) -> u16 {
+    use std::io::{Read as _, Write as _};
+    let body = format!(r#"{{"name":"{name}","password":"{password}"}}"#);
+    let mut socket = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        socket,
+        "POST /api/v1/sessions HTTP/1.1\r\nhost: haurach\r\nconnection: close\r\n\
+         content-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    socket.read_to_string(&mut answer).unwrap();
+    answer.split(' ').nth(1).unwrap().parse().unwrap()
+}
+
+/// Runs `haurach ARGS` with the password in `HAURACH_PASSWORD`, which must succeed.
+fn ok_with_password(cli: &Cli, args: &[&str], password: &str) -> String {
+    let out = cli
+        .cmd(args)
+        .env("HAURACH_PASSWORD", password)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "haurach {args:?}: {out:?}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The server's log once it holds `needle` (its lines are read on a thread of their own,
+/// a moment after the server writes them).
+fn log_once_it_holds(server: &Server, needle: &str) -> String {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let log = server.log.lock().unwrap().clone();
+        if log.contains(needle) || std::time::Instant::now() > deadline {
+            return log;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// `name`'s session token saved in the CLI's home.
+fn token_of(cli: &Cli, name: &str) -> String {
+    let saved = std::fs::read_to_string(cli.home.path().join("sessions.toml")).unwrap();
+    let saved: toml::Value = toml::from_str(&saved).unwrap();
+    saved["servers"][&cli.server]["tokens"][name]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// The server's audit lines (`haurach::audit`) that contain every one of `words`.
+fn audited<'a>(log: &'a str, words: &[&str]) -> Vec<&'a str> {
+    log.lines()
+        .filter(|l| l.contains("haurach::audit") && words.iter().all(|w| l.contains(w)))
+        .collect()
+}
+
+/// A whole session with every log line the server can write (`debug` everywhere, `trace`
+/// for Haurach's own): the audit lines say who logged in, who failed to, what was refused
+/// with 429 and what the tower did, and no line holds a token, a password or a password
+/// hash, nor a colour code (stderr is not a terminal).
+#[test]
+fn audit_lines_say_who_did_what_and_no_line_holds_a_token_or_a_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with(
+        &dir.path().join("data"),
+        "127.0.0.1:0",
+        &[
+            ("HAURACH_GATE", "application"),
+            (
+                "HAURACH_LOG",
+                "debug,haurach=trace,haurach_server=trace,haurach_store=trace",
+            ),
+        ],
+    );
+    let cli = Cli::new(&server);
+    let mut tokens = Vec::new();
+    cli.register("celestia", "purple-dragon");
+    tokens.extend(self::tokens(&cli));
+    // Two applications: one approved, one declined.
+    for (name, password) in [
+        ("spike", "east-about-20-km"),
+        ("twilight", "twilight-reads-1"),
+    ] {
+        let out = cli.ok(&["register", name, "--password", password, "--called", name]);
+        assert!(out.contains("your application is with the tower"), "{out}");
+        tokens.extend(self::tokens(&cli));
+    }
+    cli.ok_as(
+        "celestia",
+        &["gate", "approve", "spike", "--answer", "Welcome."],
+    );
+    cli.ok_as(
+        "celestia",
+        &["gate", "decline", "twilight", "--answer", "Not this year."],
+    );
+    ok_with_password(
+        &cli,
+        &["--as", "celestia", "gate", "tower", "luna"],
+        "night-dragon",
+    );
+    cli.ok(&["login", "luna", "--password", "night-dragon"]);
+    tokens.extend(self::tokens(&cli));
+
+    // Spike's live link, as the CLI opens it (a header), as a browser does (a
+    // subprotocol) and as an old client did (`?token=`).
+    let mut watch = cli.spawn(&["--as", "spike", "watch", "--for", "30"]);
+    watch.expect("linked as spike", WAIT);
+    link_as_browser_and_old_client(&server, &token_of(&cli, "spike"));
+
+    // A failed login, then guesses until the server holds the guesser off with 429.
+    let err = cli.fails(&["login", "spike", "--password", "wrong-guess"]);
+    assert!(!err.contains("wrong-guess"), "{err}");
+    let held = (0..12).any(|_| login_status(&server.addr, "spike", "wrong-guess") == 429);
+    assert!(held, "the guesses were never refused with 429");
+
+    // The tower's tools: a password set (Spike's link closes), sessions ended, a removal.
+    ok_with_password(
+        &cli,
+        &["--as", "celestia", "gate", "password", "spike"],
+        "a-new-password",
+    );
+    let _ = watch.finish();
+    cli.ok_as("celestia", &["gate", "sessions", "luna", "--end"]);
+    cli.ok_as("celestia", &["gate", "remove", "twilight", "--yes"]);
+    cli.ok_as("celestia", &["logout"]);
+
+    let log = log_once_it_holds(&server, "haurach::audit: logout");
+    for (what, words) in [
+        (
+            "the tower's registration",
+            &["registered", "name=celestia", "standing=tower"][..],
+        ),
+        (
+            "an application",
+            &["registered", "name=spike", "standing=applicant"],
+        ),
+        ("a login", &["login", "name=luna", "from=127.0.0.1"]),
+        (
+            "a failed login",
+            &["login failed", "name=spike", "from=127.0.0.1"],
+        ),
+        (
+            "a 429",
+            &[
+                "rate limited",
+                "route=\"/api/v1/sessions\"",
+                "from=127.0.0.1",
+            ],
+        ),
+        (
+            "an approval",
+            &["answered an application", "name=spike", "decision=approved"],
+        ),
+        (
+            "a decline",
+            &[
+                "answered an application",
+                "name=twilight",
+                "decision=declined",
+            ],
+        ),
+        ("another tower", &["made another tower", "name=luna"]),
+        (
+            "a password set",
+            &["set a password", "name=spike", "sessions_ended="],
+        ),
+        (
+            "sessions ended",
+            &["ended a person's sessions", "name=luna", "sessions_ended=1"],
+        ),
+        ("a removal", &["removed a person", "name=twilight"]),
+        ("a logout", &["logout", "account="]),
+    ] {
+        assert!(
+            !audited(&log, words).is_empty(),
+            "no audit line for {what} ({words:?}):\n{log}"
+        );
+    }
+    assert!(
+        log.contains("/api/v1/link?token=REDACTED"),
+        "the old client's link is in the access log:\n{log}"
+    );
+    assert!(!log.contains('\x1b'), "a colour code in a log file:\n{log}");
+    tokens.sort();
+    tokens.dedup();
+    assert!(tokens.len() >= 4, "{tokens:?}");
+    for line in log.lines() {
+        for token in &tokens {
+            assert!(!line.contains(token.as_str()), "a token in the log: {line}");
+        }
+        for password in PASSWORDS {
+            assert!(!line.contains(password), "a password in the log: {line}");
+        }
+        assert!(
+            !line.contains("$argon2"),
+            "a password hash in the log: {line}"
+        );
+    }
+}
+
+/// `HAURACH_LOG_FORMAT=json` (`log_format = "json"`, `--log-format json`): every line is
+/// one JSON object with the level, the target and the fields, for a log collector; the
+/// audit lines among them.
+#[test]
+fn json_logs_are_one_object_a_line_with_level_target_and_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with(
+        &dir.path().join("data"),
+        "127.0.0.1:0",
+        &[("HAURACH_LOG_FORMAT", "json"), ("HAURACH_LOG", "debug")],
+    );
+    let cli = Cli::new(&server);
+    cli.register("spike", "east-about-20-km");
+    cli.fails(&["login", "spike", "--password", "wrong-guess"]);
+    let log = log_once_it_holds(&server, r#""status":401"#);
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}")))
+        .collect();
+    for line in &lines {
+        assert!(
+            ["TRACE", "DEBUG", "INFO", "WARN", "ERROR"].contains(&line["level"].as_str().unwrap()),
+            "{line}"
+        );
+        assert!(line["target"].is_string(), "{line}");
+        assert!(line["fields"].is_object(), "{line}");
+        assert!(line["timestamp"].is_string(), "{line}");
+    }
+    let failed = lines
+        .iter()
+        .find(|l| l["target"] == "haurach::audit" && l["fields"]["message"] == "login failed")
+        .unwrap_or_else(|| panic!("no audit line of the failed login:\n{log}"));
+    assert_eq!(failed["level"], "INFO");
+    assert_eq!(failed["fields"]["name"], "spike");
+    assert_eq!(failed["fields"]["from"], "127.0.0.1");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["target"] == "haurach_server::http::access"
+                && l["fields"]["route"] == "/api/v1/sessions"
+                && l["fields"]["status"] == 401),
+        "no access line of the failed login:\n{log}"
+    );
 }

@@ -16,6 +16,7 @@ use haurach_store::{AccountRecord, Store};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
+use super::access::{AUDIT, typed_name};
 use super::client::ClientAddr;
 use super::extract::Caller;
 use super::state::AppState;
@@ -70,9 +71,11 @@ pub(crate) async fn create_session<S: Store, B: Bus>(
     let Some(account) = account.filter(|_| ok) else {
         app.throttles.login_failed(from.key(), &creds.name);
         app.hub.metrics.logins_failed.inc();
+        tracing::info!(target: AUDIT, name = %typed_name(&creds.name), from = %from.0, "login failed");
         return Err(ApiError::unauthorized("wrong name or password"));
     };
     app.throttles.login_succeeded(from.key(), &creds.name);
+    tracing::info!(target: AUDIT, name = %account.name, account = %account.id.0, from = %from.0, "login");
     let token = auth::new_token();
     app.hub
         .store

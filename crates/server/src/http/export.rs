@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use haurach_store::{AccountId, Store};
 use time::macros::format_description;
 
+use super::access::AUDIT;
 use super::extract::{Caller, Tower};
 use super::letters::content_disposition;
 use super::state::AppState;
@@ -58,7 +59,7 @@ pub async fn person_export<S: Store, B: Bus>(
 ) -> Result<Response, ApiError> {
     let account = person(&app.hub.store, name).await?;
     tracing::info!(
-        target: "haurach::audit",
+        target: AUDIT,
         tower = %tower.0.account.0,
         person = %account.0,
         "the tower exported a person's data"

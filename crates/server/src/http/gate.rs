@@ -12,6 +12,7 @@ use haurach_proto::{
     Registration, Standing,
 };
 
+use super::access::AUDIT;
 use super::account::account_view;
 use super::client::ClientAddr;
 use super::extract::{Caller, Tower, Visitor};
@@ -151,6 +152,15 @@ pub async fn register<S: Store, B: Bus>(
             StoreError::Conflict(Conflict::NameTaken) => name_taken(&reg.name),
             e => e.into(),
         })?;
+    tracing::info!(
+        target: AUDIT,
+        name = %arrival.account.name,
+        account = %arrival.account.id.0,
+        standing = %arrival.standing.key(),
+        way = %arrival.way,
+        from = %from.0,
+        "registered"
+    );
     Ok(if arrival.standing == Standing::Applicant {
         // The book goes to the tower: every tower account's links are told.
         let view = arrival_view(&arrival);
@@ -230,6 +240,7 @@ pub async fn logout<S: Store, B: Bus>(
         .store
         .revoke_session(&visitor.token_hash, now_ms())
         .await?;
+    tracing::info!(target: AUDIT, account = %visitor.account.0, "logout");
     // Links opened with this token close too, on every node (committed first).
     app.hub
         .bus
@@ -297,6 +308,14 @@ pub async fn decide<S: Store, B: Bus>(
         .store
         .decide(&name, body.decision, answer, tower.account, now_ms())
         .await?;
+    tracing::info!(
+        target: AUDIT,
+        tower = %tower.account.0,
+        name = %arrival.account.name,
+        account = %arrival.account.id.0,
+        decision = %body.decision.key(),
+        "the tower answered an application"
+    );
     Ok(Json(arrival_view(&arrival)))
 }
 

@@ -103,11 +103,11 @@ pub async fn upgrade<S: Store, B: Bus>(
         .max_message_size(MAX_CLIENT_FRAME)
         .max_frame_size(MAX_CLIENT_FRAME)
         .on_upgrade(move |socket| async move {
-            app.hub.metrics.links.add(1);
+            app.hub.metrics.links.inc();
             if let Err(e) = run(&app, &caller, query.after, socket, permit).await {
                 tracing::debug!(error = %e, "link ended");
             }
-            app.hub.metrics.links.add(-1);
+            app.hub.metrics.links.dec();
         })
         .into_response())
 }

@@ -6,9 +6,11 @@
 //! ([`openapi`]) and the web client's files ([`web`]) are here too. Every error leaves as
 //! problem+json.
 
-use axum::extract::{DefaultBodyLimit, Request, State};
+use std::time::Duration;
+
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
-use axum::middleware::{self, Next};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Router};
@@ -89,9 +91,8 @@ pub fn router<S: Store, B: Bus>(app: AppState<S, B>) -> Router {
         )
         .layer(middleware::from_fn_with_state(
             app.clone(),
-            count_responses::<S, B>,
+            access::observe::<S, B>,
         ))
-        .layer(middleware::from_fn(access::log))
         .with_state(app)
 }
 
@@ -198,22 +199,6 @@ pub fn api<S: Store, B: Bus>(max_image: usize) -> OpenApiRouter<AppState<S, B>> 
         .routes(routes!(push::subscribe, push::unsubscribe))
 }
 
-async fn count_responses<S: Store, B: Bus>(
-    State(app): State<AppState<S, B>>,
-    req: Request,
-    next: Next,
-) -> Response {
-    let res = next.run(req).await;
-    let m = &app.hub.metrics;
-    match res.status().as_u16() {
-        200..=299 => m.http_2xx.inc(),
-        400..=499 => m.http_4xx.inc(),
-        500..=599 => m.http_5xx.inc(),
-        _ => {}
-    }
-    res
-}
-
 /// `ok` when this node can store and (with several nodes) reach the others; otherwise
 /// 503 saying which is missing, so a load balancer sends people elsewhere.
 #[utoipa::path(
@@ -240,7 +225,12 @@ async fn healthz<S: Store, B: Bus>(State(app): State<AppState<S, B>>) -> Respons
     ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unhealthy", missing).into_response()
 }
 
-/// Prometheus metrics.
+/// How long a scrape waits for the database to answer before it says it is down.
+const DATABASE_UP_WAIT: Duration = Duration::from_secs(2);
+
+/// Prometheus metrics. The gauges read rather than counted are refreshed here: whether
+/// the database answers (`SELECT 1`, at most [`DATABASE_UP_WAIT`]), whether NATS is
+/// connected, and how far SQLite's indexer is behind the journal.
 #[utoipa::path(
     get,
     path = "/metrics",
@@ -248,12 +238,19 @@ async fn healthz<S: Store, B: Bus>(State(app): State<AppState<S, B>>) -> Respons
     responses((status = 200, description = "the metrics, in Prometheus' text format", body = String, content_type = "text/plain"))
 )]
 async fn metrics<S: Store, B: Bus>(State(app): State<AppState<S, B>>) -> Response {
+    let (hub, m) = (&app.hub, &app.hub.metrics);
+    let database_up = tokio::time::timeout(DATABASE_UP_WAIT, hub.store.healthy()).await;
+    m.database_up.set(i64::from(database_up == Ok(true)));
+    m.nats_up.set(i64::from(hub.bus.healthy()));
+    if let Some(lag) = hub.store.indexer_lag() {
+        m.indexer_lag.set(lag);
+    }
     (
         [(
             header::CONTENT_TYPE,
-            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+            HeaderValue::from_static(crate::metrics::CONTENT_TYPE),
         )],
-        app.hub.metrics.render(),
+        m.render(),
     )
         .into_response()
 }

@@ -33,6 +33,7 @@ use haurach_proto::{PlaceInput, PositionUpdate};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use super::access::{AUDIT, typed_name};
 use super::account::{check_password, fix_of};
 use super::client::ClientAddr;
 use super::extract::inside;
@@ -160,6 +161,7 @@ async fn authenticate<S: Store, B: Bus>(
         None => {
             app.throttles.login_failed(from.key(), &name);
             app.hub.metrics.logins_failed.inc();
+            tracing::info!(target: AUDIT, name = %typed_name(&name), from = %from.0, "login failed (OwnTracks)");
             Err(unauthorized("wrong name or password"))
         }
     }

@@ -22,6 +22,8 @@ use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tower::ServiceBuilder;
 
+use crate::metrics::Gauge;
+
 /// What a connection may take.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -33,11 +35,13 @@ pub struct Limits {
 }
 
 /// Serves `router` on `listener` until `shutdown` completes; then stops accepting, lets
-/// each connection finish the request it is in, and returns once all have.
+/// each connection finish the request it is in, and returns once all have. `open`
+/// counts the connections served now.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     limits: Limits,
+    open: Gauge,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let permits = Arc::new(Semaphore::new(limits.max_connections));
@@ -79,6 +83,8 @@ pub async fn serve(
                 .service(router.clone()),
         );
         let mut closing = closing_rx.clone();
+        let open = open.clone();
+        open.inc();
         tokio::spawn(async move {
             let mut builder = http1::Builder::new();
             builder
@@ -101,6 +107,7 @@ pub async fn serve(
                 }
             }
             drop(permit);
+            open.dec();
         });
     }
     drop(closing_rx);

@@ -12,6 +12,7 @@ use axum::http::StatusCode;
 use haurach_proto::{Account, Credentials, NewPassword, SessionList, SessionView, SessionsEnded};
 use haurach_store::{AccountId, Conflict, Missing, Store, StoreError};
 
+use super::access::AUDIT;
 use super::account::account_view;
 use super::extract::Tower;
 use super::names::{check_name, name_taken};
@@ -46,13 +47,21 @@ pub(super) async fn person<S: Store>(
     store: &S,
     name: Result<Path<String>, PathRejection>,
 ) -> Result<AccountId, ApiError> {
+    Ok(named(store, name).await?.0)
+}
+
+/// The account named in the path, and its name as stored (for the audit line).
+async fn named<S: Store>(
+    store: &S,
+    name: Result<Path<String>, PathRejection>,
+) -> Result<(AccountId, String), ApiError> {
     let Path(name) =
         name.map_err(|_| ApiError::bad_request("invalid_path", "a name is expected"))?;
-    Ok(store
+    let account = store
         .account_by_name(&name)
         .await?
-        .ok_or(StoreError::NotFound(Missing::Citizen))?
-        .id)
+        .ok_or(StoreError::NotFound(Missing::Citizen))?;
+    Ok((account.id, account.name))
 }
 
 /// Closes the links of every session in `revoked`, on every node (they are revoked in the
@@ -79,7 +88,7 @@ fn close_links<S: Store, B: Bus>(app: &AppState<S, B>, account: AccountId, revok
 )]
 pub async fn make_tower<S: Store, B: Bus>(
     State(app): State<AppState<S, B>>,
-    _tower: Tower,
+    Tower(tower): Tower,
     body: Result<Json<Credentials>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Account>), ApiError> {
     let Json(creds) = body?;
@@ -95,6 +104,13 @@ pub async fn make_tower<S: Store, B: Bus>(
             StoreError::Conflict(Conflict::NameTaken) => name_taken(&creds.name),
             e => e.into(),
         })?;
+    tracing::info!(
+        target: AUDIT,
+        tower = %tower.account.0,
+        name = %arrival.account.name,
+        account = %arrival.account.id.0,
+        "the tower made another tower"
+    );
     Ok((StatusCode::CREATED, Json(account_view(&arrival.account))))
 }
 
@@ -116,16 +132,24 @@ pub async fn make_tower<S: Store, B: Bus>(
 )]
 pub async fn set_password<S: Store, B: Bus>(
     State(app): State<AppState<S, B>>,
-    _tower: Tower,
+    Tower(tower): Tower,
     name: Result<Path<String>, PathRejection>,
     body: Result<Json<NewPassword>, JsonRejection>,
 ) -> Result<Json<SessionsEnded>, ApiError> {
-    let account = person(&app.hub.store, name).await?;
+    let (account, name) = named(&app.hub.store, name).await?;
     let Json(body) = body?;
     check_password(&body.password)?;
     let phc = hash(body.password).await?;
     let revoked = app.hub.store.set_password(account, &phc, now_ms()).await?;
     close_links(&app, account, &revoked);
+    tracing::info!(
+        target: AUDIT,
+        tower = %tower.account.0,
+        %name,
+        account = %account.0,
+        sessions_ended = revoked.len(),
+        "the tower set a password"
+    );
     Ok(Json(SessionsEnded {
         ended: u32::try_from(revoked.len()).unwrap_or(u32::MAX),
     }))
@@ -178,12 +202,20 @@ pub async fn sessions<S: Store, B: Bus>(
 )]
 pub async fn end_sessions<S: Store, B: Bus>(
     State(app): State<AppState<S, B>>,
-    _tower: Tower,
+    Tower(tower): Tower,
     name: Result<Path<String>, PathRejection>,
 ) -> Result<Json<SessionsEnded>, ApiError> {
-    let account = person(&app.hub.store, name).await?;
+    let (account, name) = named(&app.hub.store, name).await?;
     let revoked = app.hub.store.revoke_sessions_of(account, now_ms()).await?;
     close_links(&app, account, &revoked);
+    tracing::info!(
+        target: AUDIT,
+        tower = %tower.account.0,
+        %name,
+        account = %account.0,
+        sessions_ended = revoked.len(),
+        "the tower ended a person's sessions"
+    );
     Ok(Json(SessionsEnded {
         ended: u32::try_from(revoked.len()).unwrap_or(u32::MAX),
     }))
@@ -209,7 +241,7 @@ pub async fn end_sessions<S: Store, B: Bus>(
 )]
 pub async fn end_session<S: Store, B: Bus>(
     State(app): State<AppState<S, B>>,
-    _tower: Tower,
+    Tower(tower): Tower,
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<Json<SessionsEnded>, ApiError> {
     let Path((name, id)) = path.map_err(|_| {
@@ -234,6 +266,12 @@ pub async fn end_session<S: Store, B: Bus>(
         ));
     }
     close_links(&app, account, &revoked);
+    tracing::info!(
+        target: AUDIT,
+        tower = %tower.account.0,
+        account = %account.0,
+        "the tower ended one of a person's sessions"
+    );
     Ok(Json(SessionsEnded {
         ended: u32::try_from(revoked.len()).unwrap_or(u32::MAX),
     }))
@@ -272,11 +310,17 @@ fn session_id(id: &str) -> Option<[u8; 8]> {
 )]
 pub async fn remove_person<S: Store, B: Bus>(
     State(app): State<AppState<S, B>>,
-    tower: Tower,
+    Tower(tower): Tower,
     name: Result<Path<String>, PathRejection>,
 ) -> Result<StatusCode, ApiError> {
-    let account = person(&app.hub.store, name).await?;
+    let (account, name) = named(&app.hub.store, name).await?;
     app.hub.remove_person(account).await?;
-    tracing::info!(by = %tower.0.account.0, removed = %account.0, "the tower removed a person with everything they owned");
+    tracing::info!(
+        target: AUDIT,
+        tower = %tower.account.0,
+        %name,
+        account = %account.0,
+        "the tower removed a person with everything they owned"
+    );
     Ok(StatusCode::NO_CONTENT)
 }

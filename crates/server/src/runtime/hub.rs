@@ -134,14 +134,15 @@ impl Held {
 impl<S: Store, B: Bus> Hub<S, B> {
     /// A hub over a store, a bus, and where parcels' and pictures' bytes are kept.
     pub fn new(store: S, bus: B, blobs: Blobs, files: Files, config: Config) -> Hub<S, B> {
+        let metrics = Metrics::new(&config);
         Hub {
             relay: Relay::default(),
-            push: Notifier::new(&config),
+            push: Notifier::new(&config, metrics.push.clone()),
             pictures: Pictures::new(&config.data, config.max_image_megapixels, files),
             blobs,
             bus,
             config,
-            metrics: Metrics::default(),
+            metrics,
             bonds: Mutex::new(HashMap::new()),
             membership: Mutex::new(HashMap::new()),
             last_heard: Mutex::new(HashMap::new()),

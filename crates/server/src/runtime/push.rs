@@ -17,6 +17,7 @@ use tokio::sync::OnceCell;
 
 use crate::clock::now_ms;
 use crate::config::Config;
+use crate::metrics::PushMetrics;
 use crate::push::{Delivery, Device, Outcome, Pusher};
 
 /// How long a claim is remembered: longer than any node takes to see an event.
@@ -68,15 +69,18 @@ struct Inner {
     /// Made on first use, with the key the store keeps.
     pusher: OnceCell<Arc<Pusher>>,
     config: Config,
+    /// Counts each push and how it ended.
+    metrics: PushMetrics,
 }
 
 impl Notifier {
-    /// A notifier; its key is read from the store on first use.
-    pub fn new(config: &Config) -> Notifier {
+    /// A notifier that counts into `metrics`; its key is read from the store on first use.
+    pub fn new(config: &Config, metrics: PushMetrics) -> Notifier {
         Notifier {
             inner: Arc::new(Inner {
                 pusher: OnceCell::new(),
                 config: config.clone(),
+                metrics,
             }),
         }
     }
@@ -214,19 +218,26 @@ impl Notifier {
         let mut sends = tokio::task::JoinSet::new();
         for sub in devices {
             let (pusher, store, payload) = (pusher.clone(), store.clone(), payload.clone());
-            sends.spawn(async move { push_one(&pusher, &store, &sub, &payload, delivery).await });
+            let metrics = self.inner.metrics.clone();
+            sends.spawn(async move {
+                metrics.in_flight.inc();
+                let outcome = push_one(&pusher, &store, &sub, &payload, delivery).await;
+                metrics.in_flight.dec();
+                metrics.ended(outcome);
+            });
         }
         while sends.join_next().await.is_some() {}
     }
 }
 
+/// Pushes to one device; how it ended, as `haurach_pushes_total` names it.
 async fn push_one<S: Store>(
     pusher: &Pusher,
     store: &S,
     sub: &PushSubscriptionRecord,
     payload: &[u8],
     delivery: Delivery,
-) {
+) -> &'static str {
     let device = match Device::new(
         &sub.endpoint,
         &sub.p256dh,
@@ -236,16 +247,20 @@ async fn push_one<S: Store>(
         Ok(device) => device,
         Err(refused) => {
             tracing::info!(reason = %refused, "a kept push subscription is no longer usable");
-            return;
+            return "refused";
         }
     };
     match pusher.send(&device, payload, delivery).await {
-        Outcome::Accepted => {}
+        Outcome::Accepted => "accepted",
         Outcome::Gone => {
             if let Err(e) = store.forget_push_endpoint(&sub.endpoint).await {
                 tracing::warn!(error = %e, "cannot forget a gone push subscription");
             }
+            "gone"
         }
-        Outcome::Failed(why) => tracing::info!(reason = %why, "a push was not delivered"),
+        Outcome::Failed(why) => {
+            tracing::info!(reason = %why, "a push was not delivered");
+            "failed"
+        }
     }
 }

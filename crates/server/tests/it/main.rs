@@ -12,6 +12,7 @@ mod layers;
 mod limits;
 mod link;
 mod memories;
+mod metrics;
 mod outage;
 mod owntracks;
 mod places;

@@ -7,7 +7,15 @@ use std::time::{Duration, Instant};
 use haurach_testkit::{NatsServer, PgCluster, or_skip};
 use serde_json::json;
 
-use crate::common::TestServer;
+use crate::common::{TestServer, raw};
+
+/// The value `/metrics` shows for `gauge` (a series without labels).
+async fn gauge(server: &TestServer, gauge: &str) -> f64 {
+    let (_, _, text) = raw(server.addr, "GET", "/metrics", None, None, "").await;
+    text.lines()
+        .find_map(|l| l.strip_prefix(gauge)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no {gauge} in /metrics:\n{text}"))
+}
 
 /// Polls `/healthz` until its status is `want` (panics after 30 s); returns the body.
 async fn health_becomes(server: &TestServer, want: u16) -> serde_json::Value {
@@ -51,8 +59,11 @@ async fn a_node_refuses_what_it_cannot_store_and_recovers_when_its_servers_retur
         .await;
     assert_eq!(status, 201);
     health_becomes(&server, 200).await;
+    assert_eq!(gauge(&server, "haurach_database_up").await, 1.0);
+    assert_eq!(gauge(&server, "haurach_nats_up").await, 1.0);
 
-    // PostgreSQL goes down: the node says so, and an alarm is refused, not lost quietly.
+    // PostgreSQL goes down: the node says so (to a load balancer and to Prometheus), and
+    // an alarm is refused, not lost quietly.
     let pg = tokio::task::spawn_blocking(move || {
         pg.pause();
         pg
@@ -64,6 +75,7 @@ async fn a_node_refuses_what_it_cannot_store_and_recovers_when_its_servers_retur
         body["detail"].as_str().unwrap().contains("database"),
         "{body}"
     );
+    assert_eq!(gauge(&server, "haurach_database_up").await, 0.0);
     let (status, problem) = server
         .call(
             "POST",
@@ -84,6 +96,7 @@ async fn a_node_refuses_what_it_cannot_store_and_recovers_when_its_servers_retur
     .await
     .unwrap();
     health_becomes(&server, 200).await;
+    assert_eq!(gauge(&server, "haurach_database_up").await, 1.0);
     let (status, _) = server
         .call(
             "POST",
@@ -109,7 +122,9 @@ async fn a_node_refuses_what_it_cannot_store_and_recovers_when_its_servers_retur
     nats.pause();
     let body = health_becomes(&server, 503).await;
     assert!(body["detail"].as_str().unwrap().contains("NATS"), "{body}");
+    assert_eq!(gauge(&server, "haurach_nats_up").await, 0.0);
     nats.resume();
     health_becomes(&server, 200).await;
+    assert_eq!(gauge(&server, "haurach_nats_up").await, 1.0);
     drop(pg);
 }

@@ -55,6 +55,12 @@ impl Postgres {
     async fn connect_with(options: PgConnectOptions) -> StoreResult<Postgres> {
         // Where, for the operator: never the URL, which may hold a password.
         let at = format!("{}:{}", options.get_host(), options.get_port());
+        // Which node each connection is, in `pg_stat_activity`; the operator's own name
+        // (the URL's `application_name`, or PGAPPNAME) wins.
+        let options = match options.get_application_name() {
+            Some(_) => options,
+            None => options.application_name(&application_name()),
+        };
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(5))
@@ -84,6 +90,18 @@ impl Postgres {
             .fetch_optional(&mut **tx)
             .await?;
         row.map(|r| from_row::bond(&r)).transpose()
+    }
+}
+
+/// The name a node's connections carry unless the operator names them:
+/// `haurach-HOSTNAME` (`haurach` when the host has no name to read).
+pub fn application_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .unwrap_or_default();
+    match host.trim() {
+        "" => "haurach".to_owned(),
+        host => format!("haurach-{host}"),
     }
 }
 

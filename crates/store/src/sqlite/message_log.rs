@@ -152,6 +152,12 @@ impl MessageLog {
         Ok(results)
     }
 
+    /// How many messages are journalled but not yet in SQLite.
+    pub(super) fn lag(&self) -> i64 {
+        let stored = *self.shared.stored.borrow();
+        (self.shared.journalled.load(Ordering::Acquire) - stored).max(0)
+    }
+
     /// Waits until SQLite holds every message journalled so far.
     pub(super) async fn caught_up(&self) -> StoreResult<()> {
         self.wait_stored(self.shared.journalled.load(Ordering::Acquire))

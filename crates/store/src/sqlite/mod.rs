@@ -735,6 +735,10 @@ impl Store for Sqlite {
         sqlx::query("SELECT 1").execute(&self.reader).await.is_ok()
     }
 
+    fn indexer_lag(&self) -> Option<i64> {
+        self.messages.as_deref().map(MessageLog::lag)
+    }
+
     async fn set_delivered(&self, account: AccountId, seq: i64) -> StoreResult<()> {
         sqlx::query("UPDATE accounts SET delivered_seq = MAX(delivered_seq, ?) WHERE id = ?")
             .bind(seq)

@@ -705,3 +705,34 @@ fn c_seq(appended: &Appended) -> i64 {
         Appended::New(m) | Appended::Existing(m) | Appended::Conflict(m) => m.seq,
     }
 }
+
+/// Each node's connections carry its name in `pg_stat_activity` (`haurach-HOSTNAME`), so
+/// an operator can tell the nodes' sessions apart; a name the operator puts in the URL
+/// wins.
+#[tokio::test]
+async fn postgres_connections_name_their_node_unless_the_url_names_them() {
+    let Some(pg) = or_skip(PgCluster::start()) else {
+        return;
+    };
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let ours = format!("haurach-{}", host.trim());
+    let node = Postgres::connect(&pg.url()).await.unwrap();
+    let named = Postgres::connect(&format!("{}?application_name=node-two", pg.url()))
+        .await
+        .unwrap();
+    let names = |store: Postgres| async move {
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT DISTINCT application_name FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid() \
+             UNION SELECT current_setting('application_name') ORDER BY 1",
+        )
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+        rows.into_iter().map(|(name,)| name).collect::<Vec<_>>()
+    };
+    let mut want = vec![ours.clone(), "node-two".to_owned()];
+    want.sort();
+    assert_eq!(names(named.clone()).await, want);
+    assert_eq!(names(node.clone()).await, want);
+}
