@@ -14,6 +14,7 @@ mod link;
 mod memories;
 mod outage;
 mod owntracks;
+mod packaging;
 mod places;
 mod push;
 mod restart;
