@@ -15,6 +15,7 @@ mod memories;
 mod metrics;
 mod outage;
 mod owntracks;
+mod packaging;
 mod places;
 mod push;
 mod restart;
