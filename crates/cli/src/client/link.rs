@@ -129,10 +129,19 @@ impl LinkView {
         Some(match frame {
             ServerFrame::Hello { you, bond, .. } => {
                 self.me = you.clone();
+                let before = self.partner.take();
                 self.partner = bond.as_ref().map(|b| b.partner.clone());
-                match bond {
+                let linked = match bond {
                     Some(b) => format!("linked as {you}; {}", show::bond_sentence(b)),
                     None => format!("linked as {you}; no partner yet (haurach invite)"),
+                };
+                // A bond that ended while the link was down (its `bond_ended` frame went
+                // to no link): said, rather than the partner silently gone.
+                match before {
+                    Some(p) if self.partner.as_deref() != Some(p.as_str()) => {
+                        format!("the bond with {p} was ended\n{linked}")
+                    }
+                    _ => linked,
                 }
             }
             ServerFrame::Pull {
@@ -615,6 +624,36 @@ mod tests {
         assert_eq!(backoff(2), Duration::from_secs(1));
         assert_eq!(backoff(3), Duration::from_secs(2));
         assert_eq!(backoff(40), MAX_BACKOFF);
+    }
+
+    #[test]
+    fn a_bond_that_ended_while_the_link_was_down_is_said_on_relinking() {
+        let mut view = LinkView {
+            me: "spike".into(),
+            partner: Some("amethyst".into()),
+            ..LinkView::default()
+        };
+        let line = view.line(&ServerFrame::Hello {
+            you: "spike".into(),
+            bond: None,
+            resume_after: 0,
+        });
+        assert_eq!(
+            line.as_deref(),
+            Some(
+                "the bond with amethyst was ended\nlinked as spike; no partner yet (haurach invite)"
+            )
+        );
+        // Linking again with no partner before says nothing more.
+        let line = view.line(&ServerFrame::Hello {
+            you: "spike".into(),
+            bond: None,
+            resume_after: 0,
+        });
+        assert_eq!(
+            line.as_deref(),
+            Some("linked as spike; no partner yet (haurach invite)")
+        );
     }
 
     #[test]
