@@ -39,7 +39,7 @@ pub enum Compare {
     /// Debian's mosquitto, persistence off, OwnTracks topics.
     Mosquitto,
     /// The cost of several nodes: one node on SQLite, one node on PostgreSQL, and two
-    /// nodes on PostgreSQL + NATS with each pair's members on different nodes (a
+    /// and four nodes on PostgreSQL + NATS with each pair's members on different nodes (a
     /// throwaway PostgreSQL cluster and NATS server are started, pinned beside the nodes).
     Nodes,
 }
@@ -55,6 +55,8 @@ enum Setup {
     Postgres,
     /// Two Haurach nodes on PostgreSQL and NATS.
     TwoNodes,
+    /// Four Haurach nodes on PostgreSQL and NATS.
+    FourNodes,
 }
 
 impl Setup {
@@ -64,6 +66,7 @@ impl Setup {
             Setup::Mosquitto => "mosquitto",
             Setup::Postgres => "postgres",
             Setup::TwoNodes => "2 nodes+nats",
+            Setup::FourNodes => "4 nodes+nats",
         }
     }
 
@@ -81,7 +84,7 @@ impl Setup {
 #[command(after_long_help = "Examples:\n  \
     haurach bench                                  # all phases, Haurach only\n  \
     haurach bench --compare mosquitto              # side by side, ends with the ratio line\n  \
-    haurach bench --compare nodes --phases steady,voice  # SQLite, PostgreSQL, 2 nodes + NATS\n  \
+    haurach bench --compare nodes --phases steady,voice  # SQLite, PostgreSQL, 2 and 4 nodes + NATS\n  \
     haurach bench --pairs 9900 --phases steady     # the 10k-pairs run this machine allows\n\n\
     The open-file limit is raised to its hard limit; where that is 20,000 (as here) a \
     server holding two sockets per pair tops out just under 10,000 pairs: the bench says \
@@ -125,6 +128,8 @@ struct Results {
     steady: Option<SteadyResult>,
     sustainable: Option<(f64, f64, usize)>,
     voice: Option<(f64, f64, u64)>,
+    /// CPU milliseconds of every process serving the city per acknowledged message.
+    voice_cpu_ms: Option<f64>,
     idle_bytes_per_conn: Option<(f64, usize)>,
 }
 
@@ -138,6 +143,11 @@ struct SteadyResult {
     p999: f64,
     max: f64,
     server_cpu: f64,
+    /// CPU microseconds of every process serving the city (nodes, PostgreSQL, NATS) per
+    /// delivered update.
+    cpu_us_per_update: f64,
+    /// Messages NATS sent each node per delivered update, when there is NATS.
+    nats_per_node_per_update: Option<f64>,
     server_rss: u64,
     generator_cpu: f64,
 }
@@ -231,7 +241,12 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let setups: &[Setup] = match args.compare {
         None => &[Setup::Haurach],
         Some(Compare::Mosquitto) => &[Setup::Haurach, Setup::Mosquitto],
-        Some(Compare::Nodes) => &[Setup::Haurach, Setup::Postgres, Setup::TwoNodes],
+        Some(Compare::Nodes) => &[
+            Setup::Haurach,
+            Setup::Postgres,
+            Setup::TwoNodes,
+            Setup::FourNodes,
+        ],
     };
     // The multi-node comparison needs a PostgreSQL cluster (seeded like the SQLite
     // directory, with the same accounts) and a NATS server.
@@ -260,7 +275,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             // Mosquitto stores nothing; idle memory of several nodes says nothing new.
             let skip = match phase {
                 Phase::Voice => *setup == Setup::Mosquitto,
-                Phase::Idle => matches!(setup, Setup::Postgres | Setup::TwoNodes),
+                Phase::Idle => {
+                    matches!(setup, Setup::Postgres | Setup::TwoNodes | Setup::FourNodes)
+                }
                 _ => false,
             };
             if skip {
@@ -277,23 +294,32 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
                     &tokens,
                 ),
                 Setup::Postgres => {
-                    let url = pg.as_ref().expect("started").url();
-                    let env = [("HAURACH_DATABASE_URL", url)];
-                    (
-                        Deployment::one(target::start_haurach(dir.path(), &env)?),
-                        &pg_tokens,
-                    )
+                    let pg = pg.as_ref().expect("started");
+                    let env = [("HAURACH_DATABASE_URL", pg.url())];
+                    let mut deployment = Deployment::one(target::start_haurach(dir.path(), &env)?);
+                    deployment.beside.extend(pg.pid());
+                    (deployment, &pg_tokens)
                 }
-                Setup::TwoNodes => {
+                Setup::TwoNodes | Setup::FourNodes => {
+                    let (pg, nats) = (
+                        pg.as_ref().expect("started"),
+                        nats.as_ref().expect("started"),
+                    );
                     let env = [
-                        ("HAURACH_DATABASE_URL", pg.as_ref().expect("started").url()),
-                        ("HAURACH_NATS_URL", nats.as_ref().expect("started").url()),
+                        ("HAURACH_DATABASE_URL", pg.url()),
+                        ("HAURACH_NATS_URL", nats.url()),
                     ];
-                    let nodes = vec![
-                        target::start_haurach(dir.path(), &env)?,
-                        target::start_haurach(dir.path(), &env)?,
-                    ];
-                    (Deployment { nodes }, &pg_tokens)
+                    let n = if *setup == Setup::TwoNodes { 2 } else { 4 };
+                    let nodes = (0..n)
+                        .map(|_| target::start_haurach(dir.path(), &env))
+                        .collect::<anyhow::Result<_>>()?;
+                    let monitor = nats.monitor_url();
+                    let deployment = Deployment {
+                        nodes,
+                        beside: pg.pid().into_iter().chain([nats.pid()]).collect(),
+                        nats_monitor: monitor.trim_start_matches("http://").parse().ok(),
+                    };
+                    (deployment, &pg_tokens)
                 }
             };
             let (proto, name) = (setup.proto(), setup.name());
@@ -316,9 +342,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
                     )
                 }
                 Phase::Voice => {
-                    results.voice = Some(
-                        voice(&deployment, &tokens[..args.voice_pairs], args.seconds, name).await?,
-                    )
+                    let (result, cpu_ms) =
+                        voice(&deployment, &tokens[..args.voice_pairs], args.seconds, name).await?;
+                    results.voice = Some(result);
+                    results.voice_cpu_ms = Some(cpu_ms);
                 }
                 Phase::Idle => {
                     results.idle_bytes_per_conn =
@@ -367,7 +394,7 @@ async fn steady(
     name: &str,
 ) -> anyhow::Result<SteadyResult> {
     let connecting = bar(tokens.len() as u64 * 2, &format!("{name}: connecting"));
-    let mut load = Load::connect(proto, server.addrs(), tokens, &connecting)
+    let mut load = Load::connect(proto, &server.addrs(), tokens, &connecting)
         .await
         .context("connecting")?;
     connecting.finish_and_clear();
@@ -377,10 +404,13 @@ async fn steady(
         tokens.len()
     ));
     let (cpu0, gen0) = (server.cpu_seconds(), cpu_seconds(std::process::id()));
+    let (all0, nats0) = (server.all_cpu_seconds(), server.nats_sent_to_nodes());
     let t0 = std::time::Instant::now();
     let step = load.step(1.0, seconds, Duration::from_secs(3)).await?;
     let wall = t0.elapsed().as_secs_f64();
     let (cpu1, gen1) = (server.cpu_seconds(), cpu_seconds(std::process::id()));
+    let (all1, nats1) = (server.all_cpu_seconds(), server.nats_sent_to_nodes());
+    let delivered = step.received.max(1) as f64;
     let rss = server.rss_bytes();
     pb.finish_and_clear();
     load.close().await;
@@ -393,6 +423,10 @@ async fn steady(
         p999: step.ms(0.999),
         max: step.latency.max() as f64 / 1000.0,
         server_cpu: (cpu1 - cpu0) / wall * 100.0,
+        cpu_us_per_update: (all1 - all0) / delivered * 1e6,
+        nats_per_node_per_update: nats0
+            .zip(nats1)
+            .map(|(a, b)| (b - a) as f64 / server.nodes.len() as f64 / delivered),
         server_rss: rss,
         generator_cpu: (gen1 - gen0) / wall * 100.0,
     })
@@ -408,7 +442,7 @@ async fn saturation(
     name: &str,
 ) -> anyhow::Result<(f64, f64, usize)> {
     let connecting = bar(tokens.len() as u64 * 2, &format!("{name}: connecting"));
-    let mut load = Load::connect(proto, server.addrs(), tokens, &connecting).await?;
+    let mut load = Load::connect(proto, &server.addrs(), tokens, &connecting).await?;
     connecting.finish_and_clear();
     load.warm_up().await?;
     let pb = bar(SATURATION_HZ.len() as u64, &format!("{name}: saturation"));
@@ -434,28 +468,34 @@ async fn saturation(
     Ok(held)
 }
 
-/// Returns (messages/s, ack p99 ms, errors).
+/// Returns (messages/s, ack p99 ms, errors), and the CPU milliseconds of every process
+/// serving the city per acknowledged message.
 async fn voice(
     server: &Deployment,
     tokens: &[[String; 2]],
     seconds: f64,
     name: &str,
-) -> anyhow::Result<(f64, f64, u64)> {
+) -> anyhow::Result<((f64, f64, u64), f64)> {
     let connecting = bar(tokens.len() as u64 * 2, &format!("{name}: connecting"));
-    let mut load = Load::connect(Proto::Haurach, server.addrs(), tokens, &connecting).await?;
+    let mut load = Load::connect(Proto::Haurach, &server.addrs(), tokens, &connecting).await?;
     connecting.finish_and_clear();
     load.warm_up().await?;
     let pb = spinner(format!(
         "{name}: durable voice, {} clients for {seconds} s",
         tokens.len() * 2
     ));
+    let all0 = server.all_cpu_seconds();
     let (n, errors, latency, secs) = load.voice(seconds).await?;
+    let all1 = server.all_cpu_seconds();
     pb.finish_and_clear();
     load.close().await;
     Ok((
-        n as f64 / secs,
-        latency.value_at_quantile(0.99) as f64 / 1000.0,
-        errors,
+        (
+            n as f64 / secs,
+            latency.value_at_quantile(0.99) as f64 / 1000.0,
+            errors,
+        ),
+        (all1 - all0) / n.max(1) as f64 * 1e3,
     ))
 }
 
@@ -469,7 +509,7 @@ async fn idle_memory(
     tokio::time::sleep(Duration::from_millis(500)).await;
     let before = server.rss_bytes();
     let connecting = bar(tokens.len() as u64 * 2, &format!("{name}: idle clients"));
-    let load = Load::connect(proto, server.addrs(), tokens, &connecting).await?;
+    let load = Load::connect(proto, &server.addrs(), tokens, &connecting).await?;
     connecting.finish_and_clear();
     tokio::time::sleep(Duration::from_secs(2)).await;
     let after = server.rss_bytes();
@@ -517,6 +557,17 @@ fn table(columns: &[(&str, &Results)], pinned: bool) -> String {
     row("steady: server CPU %", &|r| {
         r.steady.as_ref().map(|s| format!("{:.1}", s.server_cpu))
     });
+    row("steady: CPU µs per update, all", &|r| {
+        r.steady
+            .as_ref()
+            .map(|s| format!("{:.1}", s.cpu_us_per_update))
+    });
+    row("steady: NATS msgs per node per update", &|r| {
+        r.steady
+            .as_ref()
+            .and_then(|s| s.nats_per_node_per_update)
+            .map(|v| format!("{v:.3}"))
+    });
     row("steady: server RSS MiB", &|r| {
         r.steady
             .as_ref()
@@ -538,6 +589,9 @@ fn table(columns: &[(&str, &Results)], pinned: bool) -> String {
         r.voice.map(|s| format!("{:.2}", s.1))
     });
     row("voice: errors", &|r| r.voice.map(|s| s.2.to_string()));
+    row("voice: CPU ms per message, all", &|r| {
+        r.voice_cpu_ms.map(|v| format!("{v:.3}"))
+    });
     row("idle: connections", &|r| {
         r.idle_bytes_per_conn.map(|s| s.1.to_string())
     });

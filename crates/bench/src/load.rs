@@ -164,11 +164,13 @@ fn now_rfc3339() -> String {
 
 impl Load {
     /// Connects `tokens.len()` pairs (Haurach: the members' tokens; MQTT: only the count
-    /// matters), the first member of each pair to `addrs[0]` and the second to `addrs[1]`,
-    /// at most 128 handshakes at a time, and starts every reader.
+    /// matters), at most 128 handshakes at a time, and starts every reader. The servers
+    /// in `addrs` take the connections in turn: pair `p`'s members go to `addrs[2p % n]`
+    /// and `addrs[(2p + 1) % n]`, so with two or four nodes every pair's members are on
+    /// different nodes and every node holds as many connections as the others.
     pub async fn connect(
         proto: Proto,
-        addrs: [SocketAddr; 2],
+        addrs: &[SocketAddr],
         tokens: &[[String; 2]],
         progress: &indicatif::ProgressBar,
     ) -> anyhow::Result<Load> {
@@ -179,8 +181,7 @@ impl Load {
             for (member, token) in pair_tokens.iter().enumerate() {
                 let gate = gate.clone();
                 let token = token.clone();
-                // Each member of a pair on its own node, when there are two.
-                let addr = addrs[member];
+                let addr = addrs[(pair * 2 + member) % addrs.len()];
                 connecting.spawn(async move {
                     let _permit = gate.acquire().await.expect("open");
                     let name = format!("{}{pair}", if member == 0 { "a" } else { "b" });

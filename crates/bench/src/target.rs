@@ -128,10 +128,16 @@ impl Server {
     }
 }
 
-/// What one column of the table runs against: one server, or two Haurach nodes.
+/// What one column of the table runs against: one server, or several Haurach nodes with
+/// what they need beside them.
 pub struct Deployment {
-    /// The server processes measured (one, or two nodes).
+    /// The server processes measured (one, or several nodes).
     pub nodes: Vec<Server>,
+    /// The processes the nodes need (PostgreSQL's postmaster, NATS): their CPU, and their
+    /// children's, counts with the nodes' in [`Deployment::all_cpu_seconds`].
+    pub beside: Vec<u32>,
+    /// NATS's monitoring address, when the nodes talk over NATS.
+    pub nats_monitor: Option<SocketAddr>,
 }
 
 impl Deployment {
@@ -139,12 +145,14 @@ impl Deployment {
     pub fn one(server: Server) -> Deployment {
         Deployment {
             nodes: vec![server],
+            beside: Vec::new(),
+            nats_monitor: None,
         }
     }
 
-    /// Where each member of a pair connects: the first node, and the last.
-    pub fn addrs(&self) -> [SocketAddr; 2] {
-        [self.nodes[0].addr, self.nodes[self.nodes.len() - 1].addr]
+    /// Where the clients connect, in turn (see [`crate::load::Load::connect`]).
+    pub fn addrs(&self) -> Vec<SocketAddr> {
+        self.nodes.iter().map(|n| n.addr).collect()
     }
 
     /// CPU seconds of every node together.
@@ -152,10 +160,87 @@ impl Deployment {
         self.nodes.iter().map(|n| cpu_seconds(n.pid())).sum()
     }
 
+    /// CPU seconds of every process serving the city: the nodes, and PostgreSQL (every
+    /// session process) and NATS beside them. The figure that does not depend on how many
+    /// cores the machine has.
+    pub fn all_cpu_seconds(&self) -> f64 {
+        self.cpu_seconds()
+            + self
+                .beside
+                .iter()
+                .map(|p| tree_cpu_seconds(*p))
+                .sum::<f64>()
+    }
+
     /// Resident memory of every node together, bytes.
     pub fn rss_bytes(&self) -> u64 {
         self.nodes.iter().map(|n| rss_bytes(n.pid())).sum()
     }
+
+    /// Messages the NATS server has sent to the nodes' connections so far (what the nodes
+    /// received), from its monitoring endpoint; `None` without NATS.
+    pub fn nats_sent_to_nodes(&self) -> Option<u64> {
+        let connz = http_get_json(self.nats_monitor?, "/connz?limit=1024").ok()?;
+        Some(
+            connz["connections"]
+                .as_array()?
+                .iter()
+                .filter(|c| c["name"] == "haurach")
+                .filter_map(|c| c["out_msgs"].as_u64())
+                .sum(),
+        )
+    }
+}
+
+/// A GET over plain HTTP/1.0, the body read as JSON (for NATS's monitoring endpoint).
+fn http_get_json(addr: SocketAddr, path: &str) -> anyhow::Result<serde_json::Value> {
+    use std::io::{Read as _, Write as _};
+    let mut stream = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n")?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body)
+        .context("no HTTP body")?;
+    Ok(serde_json::from_str(body)?)
+}
+
+/// CPU seconds of a process and all its descendants, living (read from `/proc`) and
+/// ended (its `cutime` and `cstime`).
+pub fn tree_cpu_seconds(pid: u32) -> f64 {
+    let own = cpu_seconds(pid)
+        + stat_fields(pid).map_or(0.0, |f| field_seconds(&f, 13) + field_seconds(&f, 14));
+    let children: f64 = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|child| {
+            stat_fields(*child)
+                .is_some_and(|f| f.get(1).and_then(|p| p.parse::<u32>().ok()) == Some(pid))
+        })
+        .map(tree_cpu_seconds)
+        .sum();
+    own + children
+}
+
+/// The fields of `/proc/PID/stat` after the command name (which may hold spaces): the
+/// state is field 0, the parent 1, utime 11, stime 12, cutime 13, cstime 14.
+fn stat_fields(pid: u32) -> Option<Vec<String>> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, after) = stat.rsplit_once(')')?;
+    Some(after.split_whitespace().map(str::to_owned).collect())
+}
+
+/// A field of [`stat_fields`] counted in clock ticks, in seconds.
+fn field_seconds(fields: &[String], i: usize) -> f64 {
+    fields
+        .get(i)
+        .and_then(|f| f.parse::<f64>().ok())
+        .unwrap_or(0.0)
+        / 100.0
 }
 
 /// Pins a running process (all its threads) to core 0, beside the servers, when pinning
@@ -172,18 +257,7 @@ pub fn pin_to_server_core(pid: u32) {
 
 /// CPU time (user + system) of a process, seconds.
 pub fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name (which may hold spaces) start after the last ')'.
-    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    // utime and stime are fields 14 and 15 of the whole line: 11 and 12 here.
-    (ticks(11) + ticks(12)) / 100.0
+    stat_fields(pid).map_or(0.0, |f| field_seconds(&f, 11) + field_seconds(&f, 12))
 }
 
 /// Resident memory of a process, bytes.

@@ -201,8 +201,12 @@ pub struct MessageRecord {
 /// What storing a message did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Appended {
-    /// It is new and now stored.
-    New(MessageRecord),
+    /// It is new and now stored. With it, when the store knows it cheaply, the sequence
+    /// number of the bond's message before it (0 for the bond's first): PostgreSQL says,
+    /// so a node that receives the message live from another node can tell it follows on
+    /// from what its link has sent, without reading the store. SQLite, which serves one
+    /// node, says `None`.
+    New(MessageRecord, Option<i64>),
     /// The same sender had stored the same message under this id already.
     Existing(MessageRecord),
     /// The same sender used this id for a different message.

@@ -298,6 +298,7 @@ pub struct NatsServer {
     child: Child,
     program: PathBuf,
     port: u16,
+    monitor_port: u16,
 }
 
 impl NatsServer {
@@ -314,12 +315,13 @@ impl NatsServer {
                         .into(),
                 )
             })?;
-        let port = free_port();
-        let child = spawn_nats(&program, port);
+        let (port, monitor_port) = (free_port(), free_port());
+        let child = spawn_nats(&program, port, monitor_port);
         Ok(NatsServer {
             child,
             program,
             port,
+            monitor_port,
         })
     }
 
@@ -331,7 +333,13 @@ impl NatsServer {
 
     /// Starts the server again on the same port.
     pub fn resume(&mut self) {
-        self.child = spawn_nats(&self.program, self.port);
+        self.child = spawn_nats(&self.program, self.port, self.monitor_port);
+    }
+
+    /// Its HTTP monitoring endpoint (`/connz`, `/varz`, `/subsz`), for what each
+    /// connection subscribes to and how many messages it was sent.
+    pub fn monitor_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.monitor_port)
     }
 
     /// Its URL.
@@ -345,9 +353,10 @@ impl NatsServer {
     }
 }
 
-fn spawn_nats(program: &Path, port: u16) -> Child {
+fn spawn_nats(program: &Path, port: u16, monitor_port: u16) -> Child {
     let mut child = Command::new(program)
         .args(["-a", "127.0.0.1", "-p", &port.to_string()])
+        .args(["-m", &monitor_port.to_string()])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())

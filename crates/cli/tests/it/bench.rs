@@ -95,12 +95,14 @@ fn the_cost_of_several_nodes_is_measured_in_one_run() {
     let columns: Vec<&str> = head.split("  ").filter(|c| !c.trim().is_empty()).collect();
     assert_eq!(
         columns.iter().map(|c| c.trim()).collect::<Vec<_>>(),
-        ["haurach", "postgres", "2 nodes+nats"],
+        ["haurach", "postgres", "2 nodes+nats", "4 nodes+nats"],
         "{stdout}"
     );
     for label in [
         "steady: delivered updates/s",
+        "steady: CPU µs per update, all",
         "voice: acknowledged messages/s",
+        "voice: CPU ms per message, all",
     ] {
         let line = stdout
             .lines()
@@ -110,9 +112,20 @@ fn the_cost_of_several_nodes_is_measured_in_one_run() {
             .split_whitespace()
             .map(|v| v.parse().unwrap())
             .collect();
-        assert_eq!(values.len(), 3, "{line}");
+        assert_eq!(values.len(), 4, "{line}");
         assert!(values.iter().all(|v| *v > 0.0), "{line}");
     }
+    // What NATS sent the nodes is counted only where there is NATS.
+    let nats = stdout
+        .lines()
+        .find(|l| l.starts_with("steady: NATS msgs per node per update"))
+        .unwrap_or_else(|| panic!("no NATS row in\n{stdout}"));
+    let cells: Vec<&str> = nats.split_whitespace().rev().take(4).collect();
+    assert!(cells[2..].iter().all(|c| *c == "-"), "{nats}");
+    assert!(
+        cells[..2].iter().all(|c| c.parse::<f64>().is_ok()),
+        "{nats}"
+    );
     let errors = stdout
         .lines()
         .find(|l| l.starts_with("voice: errors"))

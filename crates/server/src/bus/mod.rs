@@ -31,6 +31,10 @@ pub mod nats;
 pub struct Frame {
     /// For a `message` frame: the message's sequence number.
     pub seq: Option<i64>,
+    /// For a `message` frame, when the store said: the sequence number of the bond's
+    /// message before it (0 for the first). A link that has sent that one can pass this
+    /// frame on without reading the store, even when it came from another node.
+    pub after: Option<i64>,
     /// The JSON text.
     pub json: Arc<str>,
 }
@@ -45,7 +49,16 @@ impl Frame {
         };
         Frame {
             seq,
+            after: None,
             json: json.into(),
+        }
+    }
+
+    /// The frame, saying which message of its bond came before the one it carries.
+    pub fn after(self, previous: Option<i64>) -> Frame {
+        Frame {
+            after: previous,
+            ..self
         }
     }
 }
@@ -60,6 +73,7 @@ impl Frame {
     pub fn session_ended(token_hash: &[u8]) -> Frame {
         Frame {
             seq: None,
+            after: None,
             json: format!("{SESSION_ENDED}{}\"}}", hex(token_hash)).into(),
         }
     }
@@ -81,6 +95,7 @@ impl From<&str> for Frame {
     fn from(json: &str) -> Frame {
         Frame {
             seq: None,
+            after: None,
             json: json.into(),
         }
     }
@@ -90,6 +105,7 @@ impl From<String> for Frame {
     fn from(json: String) -> Frame {
         Frame {
             seq: None,
+            after: None,
             json: json.into(),
         }
     }
@@ -193,19 +209,74 @@ pub enum BondEvent {
     },
 }
 
+/// Who, among the nodes, needs a [`BondEvent`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    /// The nodes holding this bond's runtime: the bond's live state.
+    Bond(Uuid),
+    /// The nodes where this person has a link open.
+    Links(Uuid),
+    /// Every node: rare changes that any node may have cached (who is bonded, places,
+    /// accepted summonses).
+    City,
+}
+
 impl BondEvent {
-    /// The bond (or, for a person's own state, the person) it is about: its subject.
-    pub fn about(&self) -> Uuid {
+    /// Which nodes need it.
+    pub fn audience(&self) -> Audience {
         match self {
             BondEvent::Fix { bond, .. }
             | BondEvent::Heard { bond, .. }
             | BondEvent::Guard { bond, .. }
-            | BondEvent::Formed { bond, .. }
             | BondEvent::Ended { bond, .. }
-            | BondEvent::PinChanged { bond, .. } => *bond,
-            BondEvent::PlacesChanged { account } => *account,
-            BondEvent::SummonsChanged { id, .. } => *id,
-            BondEvent::GlimpseAsked { asked, .. } => *asked,
+            | BondEvent::PinChanged { bond, .. } => Audience::Bond(*bond),
+            BondEvent::GlimpseAsked { asked, .. } => Audience::Links(*asked),
+            BondEvent::Formed { .. }
+            | BondEvent::PlacesChanged { .. }
+            | BondEvent::SummonsChanged { .. } => Audience::City,
+        }
+    }
+}
+
+/// Keeps this node receiving, from the other nodes, what one account's links or one
+/// bond's runtime need, for as long as a clone is held; dropping the last one stops it.
+/// So a node receives only the traffic of the people it serves. On one node it holds
+/// nothing.
+#[derive(Clone, Default)]
+pub struct Interest(Option<Kept>);
+
+/// What an [`Interest`] holds: the bus's handle of the subscription (which ends it when
+/// the last clone drops) and whether the bus server has it yet.
+#[derive(Clone)]
+struct Kept {
+    _handle: Arc<dyn Send + Sync>,
+    ready: tokio::sync::watch::Receiver<bool>,
+}
+
+/// The longest a new link or runtime waits for its subscription to reach the bus server
+/// (one round trip when it is up). Past it, the link goes on, and what it missed comes
+/// from the store at the next gap.
+const READY_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+impl Interest {
+    /// An interest kept alive by `handle`, ready once `ready` says true.
+    pub fn kept(
+        handle: Arc<dyn Send + Sync>,
+        ready: tokio::sync::watch::Receiver<bool>,
+    ) -> Interest {
+        Interest(Some(Kept {
+            _handle: handle,
+            ready,
+        }))
+    }
+
+    /// Waits until the other nodes' events for it reach this node (the bus server has
+    /// the subscription), or [`READY_WAIT`] passes: something published before then may
+    /// not arrive, which is why a link replays from the store *after* this.
+    pub async fn ready(&self) {
+        if let Some(kept) = &self.0 {
+            let mut ready = kept.ready.clone();
+            let _ = tokio::time::timeout(READY_WAIT, ready.wait_for(|r| *r)).await;
         }
     }
 }
@@ -227,8 +298,19 @@ pub trait Bus: Clone + Send + Sync + 'static {
         self.publish(account, frame);
     }
 
-    /// Receives the frames for `account` from now on. Dropping the [`Subscription`] ends it.
+    /// Receives the frames for `account` from now on (from other nodes once
+    /// [`Subscription::ready`]). Dropping the [`Subscription`] ends it.
     fn subscribe(&self, account: AccountId) -> Subscription;
+
+    /// Whether a link of `account` is connected to this node.
+    fn has_link(&self, account: AccountId) -> bool;
+
+    /// Receives what other nodes share about `bond` while the [`Interest`] is held: a
+    /// node holds it with the bond's runtime. Nothing on one node.
+    fn follow_bond(&self, bond: Uuid) -> Interest {
+        let _ = bond;
+        Interest::default()
+    }
 
     /// Whether several nodes serve the city. Then message frames may arrive out of
     /// sequence order or go missing (a link treats one as a notice and reads the messages
@@ -274,6 +356,7 @@ pub struct Subscription {
     rx: mpsc::Receiver<Frame>,
     lagged: Arc<AtomicBool>,
     _guard: SubscriptionGuard,
+    interest: Interest,
 }
 
 /// The receiver fell behind and frames were lost to it.
@@ -281,6 +364,12 @@ pub struct Subscription {
 pub struct Lagged;
 
 impl Subscription {
+    /// Waits until frames other nodes publish for the account reach it (see
+    /// [`Interest::ready`]); at once on one node.
+    pub async fn ready(&self) {
+        self.interest.ready().await;
+    }
+
     /// The next frame, `Ok(None)` when the bus is gone.
     pub async fn recv(&mut self) -> Result<Option<Frame>, Lagged> {
         if self.lagged.load(Ordering::Acquire) {
@@ -379,7 +468,22 @@ impl Bus for LocalBus {
                 account,
                 id,
             },
+            interest: Interest::default(),
         }
+    }
+
+    fn has_link(&self, account: AccountId) -> bool {
+        self.channels
+            .lock()
+            .expect("bus lock poisoned")
+            .contains_key(&account)
+    }
+}
+
+impl Subscription {
+    /// The subscription, keeping `interest` while it lasts.
+    fn with(self, interest: Interest) -> Subscription {
+        Subscription { interest, ..self }
     }
 }
 

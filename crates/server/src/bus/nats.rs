@@ -2,27 +2,38 @@
 //! publish/subscribe; no JetStream, so Debian's nats-server 2.9 is enough).
 //!
 //! Subjects:
-//! - `haurach.acct.<account id>`: a frame for every link of an account. The payload is
-//!   the message's sequence number (8 bytes, big-endian; `i64::MIN` for none) followed by
-//!   the frame's JSON.
-//! - `haurach.bond.<bond id>`: a [`BondEvent`] as JSON.
-//! - `haurach.cam.<account id>`: a camera frame (glimpse or sight) for the account's links,
-//!   as the link sends it (`0x01`/`0x02` + JPEG).
+//! - `haurach.acct.<account id>.f`: a frame for every link of an account. The payload is
+//!   the message's sequence number, then the sequence number of the bond's message
+//!   before it (8 bytes each, big-endian; `i64::MIN` for none), then the frame's JSON.
+//! - `haurach.acct.<account id>.c`: a camera frame (glimpse or sight) for the account's
+//!   links, as the link sends it (`0x01`/`0x02` + JPEG).
+//! - `haurach.acct.<account id>.g`: a glimpse asked of the account ([`BondEvent`] JSON),
+//!   for the node its client answers on.
+//! - `haurach.bond.<bond id>`: a change of a bond's live state ([`BondEvent`] JSON).
+//! - `haurach.city`: the rare changes any node may have cached: a bond made, a person's
+//!   places, a summons ([`BondEvent`] JSON).
 //!
-//! Each node subscribes to both wildcards, and connects with `no_echo`, so it never hears
-//! its own events back: it delivers them to its own links directly. Core NATS delivers at
-//! most once; nothing that must not be lost travels only here: messages are in the store,
-//! and a link that sees a gap reads them from there.
+//! A node subscribes to `haurach.acct.<id>.*` while a link of that account is connected
+//! to it, and to `haurach.bond.<id>` while it holds that bond's runtime ([`Interest`]);
+//! only `haurach.city` always. So each node receives the traffic of the people it
+//! serves, not the whole city's: with N nodes, not N times the work (issue 21; the
+//! wildcards it replaces made every node receive everything).
+//!
+//! Each node connects with `no_echo`, so it never hears its own events back: it delivers
+//! them to its own links directly. Core NATS delivers at most once; nothing that must not
+//! be lost travels only here: messages are in the store, and a link that sees a gap reads
+//! them from there.
 
-use std::sync::{Arc, Mutex};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
 
 use async_nats::connection::State;
 use bytes::{BufMut, Bytes, BytesMut};
 use futures_util::StreamExt;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use uuid::Uuid;
 
-use super::{BondEvent, Bus, Frame, LocalBus, Subscription};
+use super::{Audience, BondEvent, Bus, Frame, Interest, LocalBus, Subscription};
 use haurach_store::AccountId;
 
 /// Frames waiting to be handed to the NATS client. When NATS is unreachable for long
@@ -40,6 +51,9 @@ type CameraFrames = mpsc::Receiver<(AccountId, Bytes)>;
 /// live view, never queued without bound).
 const CAMERA_INBOX: usize = 64;
 
+/// The subject every node always listens on.
+const CITY: &str = "haurach.city";
+
 enum Outgoing {
     Frame(AccountId, Frame),
     Bond(BondEvent),
@@ -52,6 +66,7 @@ pub struct NatsBus {
     local: LocalBus,
     client: async_nats::Client,
     outbox: mpsc::Sender<Outgoing>,
+    interests: Arc<Interests>,
     inbox: Arc<Mutex<Option<mpsc::Receiver<BondEvent>>>>,
     cameras: Arc<Mutex<Option<CameraFrames>>>,
     dropped: Arc<std::sync::atomic::AtomicU64>,
@@ -68,7 +83,7 @@ pub struct NatsError {
 impl NatsBus {
     /// Connects to the NATS server at `url` and starts carrying events. Fails when the
     /// server cannot be reached now; once connected, the client reconnects by itself
-    /// whenever the connection drops.
+    /// whenever the connection drops (and subscribes again to what it had).
     pub async fn connect(url: &str) -> Result<NatsBus, NatsError> {
         let err = |why: String| NatsError {
             url: url.to_owned(),
@@ -86,30 +101,30 @@ impl NatsBus {
             .connect(url)
             .await
             .map_err(|e| err(e.to_string()))?;
-        let frames = client
-            .subscribe("haurach.acct.*")
-            .await
-            .map_err(|e| err(e.to_string()))?;
-        let bonds = client
-            .subscribe("haurach.bond.*")
-            .await
-            .map_err(|e| err(e.to_string()))?;
-        let camera_frames = client
-            .subscribe("haurach.cam.*")
+        let city = client
+            .subscribe(CITY)
             .await
             .map_err(|e| err(e.to_string()))?;
         let local = LocalBus::new();
         let (outbox, out_rx) = mpsc::channel(OUTBOX);
         let (in_tx, inbox) = mpsc::channel(INBOX);
         let (cam_tx, cameras) = mpsc::channel(CAMERA_INBOX);
-        tokio::spawn(deliver(frames, local.clone()));
-        tokio::spawn(receive_bond_events(bonds, in_tx));
-        tokio::spawn(receive_camera_frames(camera_frames, cam_tx));
+        let sink = Sink {
+            local: local.clone(),
+            events: in_tx,
+            cameras: cam_tx,
+        };
+        tokio::spawn(sink.clone().drain(city));
         tokio::spawn(send(client.clone(), out_rx));
         Ok(NatsBus {
             local,
-            client,
             outbox,
+            interests: Arc::new(Interests {
+                client: client.clone(),
+                sink,
+                held: Mutex::default(),
+            }),
+            client,
             inbox: Arc::new(Mutex::new(Some(inbox))),
             cameras: Arc::new(Mutex::new(Some(cameras))),
             dropped: Arc::default(),
@@ -140,7 +155,18 @@ impl Bus for NatsBus {
     }
 
     fn subscribe(&self, account: AccountId) -> Subscription {
-        self.local.subscribe(account)
+        let interest = self
+            .interests
+            .follow(format!("haurach.acct.{}.*", account.0));
+        self.local.subscribe(account).with(interest)
+    }
+
+    fn has_link(&self, account: AccountId) -> bool {
+        self.local.has_link(account)
+    }
+
+    fn follow_bond(&self, bond: Uuid) -> Interest {
+        self.interests.follow(format!("haurach.bond.{bond}"))
     }
 
     fn several_nodes(&self) -> bool {
@@ -168,20 +194,199 @@ impl Bus for NatsBus {
     }
 }
 
+/// The subjects this node listens on for its links and runtimes, each once however many
+/// hold it.
+struct Interests {
+    client: async_nats::Client,
+    sink: Sink,
+    /// By subject. An entry whose last holder is gone is replaced on the next
+    /// [`Interests::follow`], or removed by the holder's drop.
+    held: Mutex<HashMap<String, Weak<Subscribed>>>,
+}
+
+impl Interests {
+    /// Listens on `subject` while the returned [`Interest`] (or a clone) is held.
+    fn follow(self: &Arc<Self>, subject: String) -> Interest {
+        let mut held = self.held.lock().expect("interests lock");
+        if let Some(subscribed) = held.get(&subject).and_then(Weak::upgrade) {
+            let ready = subscribed.ready.clone();
+            return Interest::kept(subscribed, ready);
+        }
+        let (ready_tx, ready) = watch::channel(false);
+        let task = tokio::spawn(listen(
+            self.client.clone(),
+            subject.clone(),
+            ready_tx,
+            self.sink.clone(),
+        ));
+        let subscribed = Arc::new(Subscribed {
+            subject: subject.clone(),
+            ready,
+            task: task.abort_handle(),
+            interests: Arc::downgrade(self),
+        });
+        held.insert(subject, Arc::downgrade(&subscribed));
+        let ready = subscribed.ready.clone();
+        Interest::kept(subscribed, ready)
+    }
+}
+
+/// One subject this node listens on; dropping it (with the last [`Interest`]) ends the
+/// listening task, whose subscription's drop unsubscribes at the NATS server.
+struct Subscribed {
+    subject: String,
+    /// Whether the NATS server has the subscription.
+    ready: watch::Receiver<bool>,
+    task: tokio::task::AbortHandle,
+    interests: Weak<Interests>,
+}
+
+impl Drop for Subscribed {
+    fn drop(&mut self) {
+        self.task.abort();
+        if let Some(interests) = self.interests.upgrade() {
+            let mut held = interests.held.lock().expect("interests lock");
+            // Someone may have followed the subject again meanwhile: keep theirs.
+            if held
+                .get(&self.subject)
+                .is_some_and(|w| w.strong_count() == 0)
+            {
+                held.remove(&self.subject);
+            }
+        }
+    }
+}
+
+/// Subscribes to `subject`, says when the NATS server has it (a flush is a round trip
+/// the server answers after every command sent before it), and hands on what arrives.
+async fn listen(
+    client: async_nats::Client,
+    subject: String,
+    ready: watch::Sender<bool>,
+    sink: Sink,
+) {
+    let subscriber = match client.subscribe(subject.clone()).await {
+        Ok(subscriber) => subscriber,
+        Err(e) => {
+            tracing::warn!(error = %e, subject, "cannot subscribe on NATS");
+            return;
+        }
+    };
+    if let Err(e) = client.flush().await {
+        tracing::warn!(error = %e, subject, "NATS flush failed");
+    }
+    let _ = ready.send(true);
+    sink.drain(subscriber).await;
+}
+
+/// Where what other nodes publish goes on this node.
+#[derive(Clone)]
+struct Sink {
+    /// This node's links.
+    local: LocalBus,
+    /// The hub (and, for a glimpse asked, the relay).
+    events: mpsc::Sender<BondEvent>,
+    /// The relay.
+    cameras: mpsc::Sender<(AccountId, Bytes)>,
+}
+
+impl Sink {
+    /// Hands on every message of `subscriber` until it ends or the hub is gone.
+    async fn drain(self, mut subscriber: async_nats::Subscriber) {
+        while let Some(msg) = subscriber.next().await {
+            if !self.take(msg).await {
+                return;
+            }
+        }
+    }
+
+    /// Hands on one message by its subject; false once the hub no longer listens.
+    async fn take(&self, msg: async_nats::Message) -> bool {
+        let subject = msg.subject.as_str();
+        if let Some(rest) = subject.strip_prefix("haurach.acct.") {
+            let Some((account, kind)) = rest
+                .split_once('.')
+                .and_then(|(id, kind)| Some((AccountId(Uuid::parse_str(id).ok()?), kind)))
+            else {
+                return true;
+            };
+            match kind {
+                "f" => {
+                    if let Some(frame) = frame_from(&msg.payload) {
+                        self.local.publish(account, frame);
+                    }
+                }
+                "c" => {
+                    if let Err(mpsc::error::TrySendError::Closed(_)) =
+                        self.cameras.try_send((account, msg.payload))
+                    {
+                        return false;
+                    }
+                }
+                _ => return self.event(subject, &msg.payload).await,
+            }
+            return true;
+        }
+        self.event(subject, &msg.payload).await
+    }
+
+    async fn event(&self, subject: &str, payload: &[u8]) -> bool {
+        match serde_json::from_slice::<BondEvent>(payload) {
+            Ok(event) => self.events.send(event).await.is_ok(),
+            Err(e) => {
+                tracing::warn!(error = %e, subject, "bad bond event");
+                true
+            }
+        }
+    }
+}
+
+/// The subject a bond event travels on.
+fn subject_of(event: &BondEvent) -> String {
+    match event.audience() {
+        Audience::Bond(bond) => format!("haurach.bond.{bond}"),
+        Audience::Links(account) => format!("haurach.acct.{account}.g"),
+        Audience::City => CITY.to_owned(),
+    }
+}
+
+/// A frame's payload on NATS: sequence number, the one before, JSON.
+fn frame_payload(frame: &Frame) -> Bytes {
+    let mut buf = BytesMut::with_capacity(16 + frame.json.len());
+    buf.put_i64(frame.seq.unwrap_or(i64::MIN));
+    buf.put_i64(frame.after.unwrap_or(i64::MIN));
+    buf.put_slice(frame.json.as_bytes());
+    buf.freeze()
+}
+
+/// The frame in a payload [`frame_payload`] made; `None` when it is not one.
+fn frame_from(payload: &[u8]) -> Option<Frame> {
+    let number = |bytes: &[u8]| {
+        let n = i64::from_be_bytes(bytes.try_into().expect("8 bytes"));
+        (n != i64::MIN).then_some(n)
+    };
+    if payload.len() < 16 {
+        return None;
+    }
+    Some(Frame {
+        seq: number(&payload[..8]),
+        after: number(&payload[8..16]),
+        json: std::str::from_utf8(&payload[16..]).ok()?.into(),
+    })
+}
+
 /// Hands outgoing events to the NATS client, in order.
 async fn send(client: async_nats::Client, mut out: mpsc::Receiver<Outgoing>) {
     while let Some(next) = out.recv().await {
         let (subject, payload) = match next {
-            Outgoing::Frame(account, frame) => {
-                let mut buf = BytesMut::with_capacity(8 + frame.json.len());
-                buf.put_i64(frame.seq.unwrap_or(i64::MIN));
-                buf.put_slice(frame.json.as_bytes());
-                (format!("haurach.acct.{}", account.0), buf.freeze())
-            }
-            Outgoing::Camera(account, frame) => (format!("haurach.cam.{}", account.0), frame),
+            Outgoing::Frame(account, frame) => (
+                format!("haurach.acct.{}.f", account.0),
+                frame_payload(&frame),
+            ),
+            Outgoing::Camera(account, frame) => (format!("haurach.acct.{}.c", account.0), frame),
             Outgoing::Bond(event) => {
                 let json = serde_json::to_vec(&event).expect("bond events serialise");
-                (format!("haurach.bond.{}", event.about()), Bytes::from(json))
+                (subject_of(&event), Bytes::from(json))
             }
         };
         if let Err(e) = client.publish(subject, payload).await {
@@ -190,67 +395,41 @@ async fn send(client: async_nats::Client, mut out: mpsc::Receiver<Outgoing>) {
     }
 }
 
-/// Delivers frames other nodes published to this node's links.
-async fn deliver(mut frames: async_nats::Subscriber, local: LocalBus) {
-    while let Some(msg) = frames.next().await {
-        let Some(account) = msg
-            .subject
-            .as_str()
-            .strip_prefix("haurach.acct.")
-            .and_then(|id| Uuid::parse_str(id).ok())
-        else {
-            continue;
-        };
-        let payload = msg.payload;
-        if payload.len() < 8 {
-            continue;
-        }
-        let seq = i64::from_be_bytes(payload[..8].try_into().expect("8 bytes"));
-        let Ok(json) = std::str::from_utf8(&payload[8..]) else {
-            continue;
-        };
-        local.publish(
-            AccountId(account),
-            Frame {
-                seq: (seq != i64::MIN).then_some(seq),
-                json: json.into(),
-            },
-        );
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// Passes camera frames other nodes publish to this node's relay, dropping what finds
-/// no room.
-async fn receive_camera_frames(
-    mut frames: async_nats::Subscriber,
-    to: mpsc::Sender<(AccountId, Bytes)>,
-) {
-    while let Some(msg) = frames.next().await {
-        let Some(account) = msg
-            .subject
-            .as_str()
-            .strip_prefix("haurach.cam.")
-            .and_then(|id| Uuid::parse_str(id).ok())
-        else {
-            continue;
+    #[test]
+    fn a_frame_crosses_nats_whole() {
+        let frame = Frame {
+            seq: Some(42),
+            after: Some(0),
+            json: r#"{"type":"message"}"#.into(),
         };
-        match to.try_send((AccountId(account), msg.payload)) {
-            Ok(()) | Err(mpsc::error::TrySendError::Full(_)) => {}
-            Err(mpsc::error::TrySendError::Closed(_)) => return,
-        }
+        assert_eq!(frame_from(&frame_payload(&frame)), Some(frame));
+        let plain = Frame::from(r#"{"type":"pull"}"#);
+        assert_eq!(frame_from(&frame_payload(&plain)), Some(plain));
+        assert_eq!(frame_from(b"short"), None);
     }
-}
 
-/// Passes the bond events other nodes share to the hub.
-async fn receive_bond_events(mut events: async_nats::Subscriber, to: mpsc::Sender<BondEvent>) {
-    while let Some(msg) = events.next().await {
-        match serde_json::from_slice::<BondEvent>(&msg.payload) {
-            Ok(event) => {
-                if to.send(event).await.is_err() {
-                    return;
-                }
-            }
-            Err(e) => tracing::warn!(error = %e, subject = %msg.subject, "bad bond event"),
-        }
+    #[test]
+    fn each_event_goes_only_to_the_nodes_that_need_it() {
+        let (bond, person) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        let heard = BondEvent::Heard {
+            bond,
+            idx: 0,
+            at: 1,
+        };
+        assert_eq!(subject_of(&heard), format!("haurach.bond.{bond}"));
+        let glimpse = BondEvent::GlimpseAsked {
+            asked: person,
+            asker: bond,
+            side: 320,
+            expires_ms: 1,
+            tier: haurach_bond::Tier::Glimpse,
+        };
+        assert_eq!(subject_of(&glimpse), format!("haurach.acct.{person}.g"));
+        let places = BondEvent::PlacesChanged { account: person };
+        assert_eq!(subject_of(&places), CITY);
     }
 }

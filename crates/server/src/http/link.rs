@@ -4,6 +4,10 @@
 //! stored messages after the resume point, then forwards live frames, skipping live copies
 //! of messages it has already replayed. Because the subscription starts before the replay,
 //! nothing falls between the two; because it skips by sequence number, nothing is doubled.
+//! With several nodes, a live message names the bond's message before it: when the link
+//! has sent that one, the message follows on and is passed as it is; otherwise (it
+//! overtook an earlier one, or one was lost) the link first sends what the store holds
+//! between them. The store is read on a gap, never per message.
 //!
 //! Ownership: the link task owns its socket and its bus [`Subscription`](crate::bus::Subscription);
 //! dropping them (on close, error, lag or shutdown) deregisters the link. The semaphore
@@ -177,6 +181,9 @@ async fn run<S: Store, B: Bus>(
     let session = &crate::bus::hex(&caller.token_hash);
     let mut shutdown = app.shutdown.clone();
     let mut sub = hub.bus.subscribe(account);
+    // With several nodes: what other nodes publish reaches this link from here on, so
+    // the replay below, read after it, leaves no gap.
+    sub.ready().await;
     let mut view = app.hub.relay.attach(account);
     let ended = async |socket: &mut WebSocket| {
         close(socket, 1008, "this session was logged out: log in again").await;
@@ -483,9 +490,11 @@ async fn pass<S: Store, B: Bus>(
         return Ok(());
     }
     if let Some(seq) = frame.seq {
-        if app.hub.bus.several_nodes() {
-            // Several nodes publish: this frame may have overtaken an earlier message, or
-            // one may be lost. The store has them all, in order.
+        // Several nodes publish: this frame may have overtaken an earlier message, or one
+        // may be lost. When it names the message before it and this link has sent that
+        // one, it follows on; otherwise the store has them all, in order.
+        let follows = frame.after.is_some_and(|before| before <= *last_sent);
+        if app.hub.bus.several_nodes() && !follows {
             catch_up(app, account, socket, last_sent, seq).await?;
             if *last_sent >= seq {
                 return Ok(());

@@ -36,7 +36,7 @@ use super::position_writer::PositionWriter;
 use super::push::Notifier;
 use super::relay::Relay;
 use super::summons::Tracker;
-use crate::bus::{BondEvent, Bus, Frame};
+use crate::bus::{BondEvent, Bus, Frame, Interest};
 use crate::clock::now_ms;
 use crate::config::Config;
 use crate::error::ApiError;
@@ -103,13 +103,21 @@ struct BondEntry {
     runtime: Arc<AsyncMutex<BondRuntime>>,
     /// [`BondRuntime::contact_due`], shared.
     contact_due: Arc<AtomicI64>,
+    /// When this node last used it for one of its own links or requests (not for what
+    /// other nodes share), Unix milliseconds: with several nodes, an entry unused for
+    /// long and with no link here is let go ([`Hub::sweep`]).
+    used: Arc<AtomicI64>,
+    /// Keeps what other nodes share about the bond coming to this node.
+    _interest: Interest,
 }
 
 impl BondEntry {
-    fn new(runtime: BondRuntime) -> BondEntry {
+    fn new(runtime: BondRuntime, interest: Interest) -> BondEntry {
         BondEntry {
             contact_due: runtime.contact_due.clone(),
             runtime: Arc::new(AsyncMutex::new(runtime)),
+            used: Arc::new(AtomicI64::new(now_ms())),
+            _interest: interest,
         }
     }
 }
@@ -179,7 +187,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
         let record = match cached {
             Some(None) => return Ok(None),
             Some(Some((bond_id, idx))) => {
-                if let Some(runtime) = self.runtime_loaded(bond_id) {
+                if let Some(runtime) = self.runtime_used(bond_id) {
                     return Ok(Some(Held { runtime, idx }));
                 }
                 self.store.bond_of(account).await?
@@ -200,10 +208,14 @@ impl<S: Store, B: Bus> Hub<S, B> {
         let idx = record
             .index_of(account)
             .expect("bond_of returns the account's bond");
-        let runtime = match self.runtime_loaded(record.id) {
+        let runtime = match self.runtime_used(record.id) {
             Some(rt) => rt,
             None => {
-                let entry = BondEntry::new(self.load_runtime(record.clone()).await?);
+                // What other nodes share about the bond comes here from before it is
+                // read, so nothing shared after the read is missed.
+                let interest = self.bus.follow_bond(record.id.0);
+                interest.ready().await;
+                let entry = BondEntry::new(self.load_runtime(record.clone()).await?, interest);
                 // Another task may have loaded it meanwhile: keep the first.
                 self.bonds
                     .lock()
@@ -227,6 +239,15 @@ impl<S: Store, B: Bus> Hub<S, B> {
     pub(crate) fn runtime_loaded(&self, bond: BondId) -> Option<Arc<AsyncMutex<BondRuntime>>> {
         let bonds = self.bonds.lock().expect("hub lock");
         bonds.get(&bond).map(|e| e.runtime.clone())
+    }
+
+    /// [`Hub::runtime_loaded`], for this node's own use (which keeps it loaded).
+    fn runtime_used(&self, bond: BondId) -> Option<Arc<AsyncMutex<BondRuntime>>> {
+        let bonds = self.bonds.lock().expect("hub lock");
+        bonds.get(&bond).map(|e| {
+            e.used.store(now_ms(), Ordering::Relaxed);
+            e.runtime.clone()
+        })
     }
 
     async fn load_runtime(&self, record: BondRecord) -> Result<BondRuntime, StoreError> {
@@ -410,8 +431,17 @@ impl<S: Store, B: Bus> Hub<S, B> {
 
     /// Declares lost every partner silent for longer than the contact timeout. Called
     /// periodically by the server.
+    ///
+    /// With several nodes, it also lets go of the runtimes this node no longer needs: no
+    /// link of either partner here, and not used here for twice the contact timeout (so
+    /// whoever was last heard here has been declared lost here first, and pushed). The
+    /// node stops receiving the bond's events with it; it reads the bond from the store
+    /// again if it is needed again.
     pub async fn sweep(&self) {
         let now = now_ms();
+        if self.bus.several_nodes() {
+            self.let_go(now - 2 * self.timeout_ms());
+        }
         // Only bonds whose deadline has passed are locked: with thousands of live bonds,
         // locking each every sweep held the links' thread for milliseconds.
         let due: Vec<_> = self
@@ -430,6 +460,37 @@ impl<S: Store, B: Bus> Hub<S, B> {
                 }
             }
             rt.note_contact_due();
+        }
+    }
+}
+
+impl<S: Store, B: Bus> Hub<S, B> {
+    /// Lets go of the runtimes not used here since `unused_since` whose partners have no
+    /// link here ([`Hub::sweep`]).
+    fn let_go(&self, unused_since: i64) {
+        let idle: Vec<(BondId, [AccountId; 2])> = {
+            let bonds = self.bonds.lock().expect("hub lock");
+            bonds
+                .iter()
+                .filter(|(_, e)| e.used.load(Ordering::Relaxed) < unused_since)
+                .filter_map(|(id, e)| {
+                    // A runtime in use right now is not idle.
+                    let rt = e.runtime.try_lock().ok()?;
+                    Some((*id, rt.record.members))
+                })
+                .collect()
+        };
+        for (bond, members) in idle {
+            if members.iter().any(|m| self.bus.has_link(*m)) {
+                continue;
+            }
+            self.bonds.lock().expect("hub lock").remove(&bond);
+            let mut membership = self.membership.lock().expect("hub lock");
+            for member in members {
+                if matches!(membership.get(&member), Some(Some((b, _))) if *b == bond) {
+                    membership.remove(&member);
+                }
+            }
         }
     }
 }

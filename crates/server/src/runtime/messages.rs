@@ -10,7 +10,7 @@ use haurach_store::{
 };
 
 use super::hub::{Hub, not_bonded};
-use crate::bus::{BondEvent, Bus};
+use crate::bus::{BondEvent, Bus, Frame};
 use crate::clock::{now_ms, timestamp};
 use crate::error::ApiError;
 
@@ -61,12 +61,13 @@ impl<S: Store, B: Bus> Hub<S, B> {
         let announce = {
             let (bus, record) = (self.bus.clone(), record.clone());
             Box::new(move |appended: &Appended| {
-                if let Appended::New(m) = appended {
-                    let frame = ServerFrame::Message {
+                if let Appended::New(m, before) = appended {
+                    let frame = Frame::of(&ServerFrame::Message {
                         message: message_view(&record, m),
-                    };
+                    })
+                    .after(*before);
                     for member in record.members {
-                        bus.tell(member, &frame);
+                        bus.publish(member, frame.clone());
                     }
                 }
             })
@@ -97,7 +98,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
                     ),
                 ));
             }
-            Appended::New(m) => (m, true),
+            Appended::New(m, _) => (m, true),
         };
         if is_new {
             self.metrics.messages.inc();

@@ -13,6 +13,7 @@ mod limits;
 mod link;
 mod memories;
 mod metrics;
+mod nodes;
 mod outage;
 mod owntracks;
 mod packaging;

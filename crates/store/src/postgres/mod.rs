@@ -9,6 +9,7 @@
 //!   numbers are in commit order and a reader resuming "after seq N" misses nothing;
 //! - rows touched by a batch are locked in id order, so two nodes never deadlock.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use haurach_bond::{Fix, Profile, TierSet};
@@ -131,7 +132,7 @@ async fn append_in(tx: &mut Transaction<'static, Db>, m: &NewMessage) -> StoreRe
     .fetch_optional(&mut **tx)
     .await?;
     if let Some(seq) = seq {
-        return Ok(Appended::New(m.stored(seq)));
+        return Ok(Appended::New(m.stored(seq), None));
     }
     let row = sqlx::query(AssertSqlSafe(format!(
         "SELECT {MESSAGE_COLUMNS} FROM messages WHERE sender_id = $1 AND client_id = $2"
@@ -636,9 +637,27 @@ impl Store for Postgres {
             .bind(&bonds)
             .fetch_all(&mut *tx)
             .await?;
+        // Under the locks, each bond's newest message: every new one names the one before
+        // it (one index probe per bond, `messages_by_bond`).
+        let mut newest: HashMap<Uuid, i64> = sqlx::query_as(
+            "SELECT b, COALESCE((SELECT MAX(seq) FROM messages WHERE bond_id = b), 0) \
+             FROM unnest($1::uuid[]) AS b",
+        )
+        .bind(&bonds)
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .collect();
         let mut results = Vec::with_capacity(batch.len());
         for m in batch {
-            results.push(append_in(&mut tx, &m).await?);
+            let appended = match append_in(&mut tx, &m).await? {
+                Appended::New(record, _) => {
+                    let before = newest.insert(record.bond.0, record.seq);
+                    Appended::New(record, before)
+                }
+                other => other,
+            };
+            results.push(appended);
         }
         tx.commit().await?;
         Ok(results)

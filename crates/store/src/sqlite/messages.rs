@@ -91,7 +91,7 @@ pub(super) fn number(
         // A later message in the batch may reuse this one's pair.
         stored.insert(pair(&m), record.clone());
         new.push(record.clone());
-        results.push(Appended::New(record));
+        results.push(Appended::New(record, None));
     }
     (results, new)
 }
@@ -267,7 +267,7 @@ mod tests {
             [
                 Appended::Existing(a),
                 Appended::Conflict(b),
-                Appended::New(c),
+                Appended::New(c, _),
             ] => {
                 assert_eq!((a.seq, b.seq), (1, 2), "retries find the older messages");
                 assert_eq!(c.seq, 42, "numbering goes on after the sequence");

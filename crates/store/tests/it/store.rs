@@ -45,6 +45,7 @@ async fn postgres_keeps_one_bonds_messages_in_order_across_nodes() {
         .await
         .unwrap();
     let send = |store: Postgres, who: AccountId, tag: &'static str| async move {
+        let mut links = Vec::new();
         for i in 0..100 {
             let batch = (0..3)
                 .map(|j| NewMessage {
@@ -57,16 +58,31 @@ async fn postgres_keeps_one_bonds_messages_in_order_across_nodes() {
                     sent_at: 10,
                 })
                 .collect();
-            store.append_messages(batch).await.unwrap();
+            for appended in store.append_messages(batch).await.unwrap() {
+                match appended {
+                    Appended::New(m, before) => links.push((before, m.seq)),
+                    other => panic!("{other:?}"),
+                }
+            }
         }
+        links
     };
-    tokio::join!(
+    let (from_a, from_b) = tokio::join!(
         send(node1.clone(), a.id, "a"),
         send(node2.clone(), b.id, "b")
     );
     let stored = node1.messages_after(bond.id, 0, 1_000).await.unwrap();
     assert_eq!(stored.len(), 600, "every message stored exactly once");
     assert!(stored.windows(2).all(|w| w[0].seq < w[1].seq));
+    // Each new message named the one stored before it in the bond, whichever node stored
+    // that: a node receiving them live can tell an unbroken run from a gap.
+    let mut links: Vec<_> = from_a.into_iter().chain(from_b).collect();
+    links.sort_by_key(|l| l.1);
+    let expected: Vec<_> = std::iter::once(Some(0))
+        .chain(stored.iter().map(|m| Some(m.seq)))
+        .zip(stored.iter().map(|m| m.seq))
+        .collect();
+    assert_eq!(links, expected);
     // Resuming from any point gives exactly the rest.
     let middle = stored[299].seq;
     let rest = node2.messages_after(bond.id, middle, 1_000).await.unwrap();
@@ -207,7 +223,7 @@ async fn sqlite_keeps_acknowledged_messages_its_database_had_not_stored_yet_acro
         other => panic!("{other:?}"),
     }
     match append(&store, bond.id, a.id, "m4", "four").await {
-        Appended::New(m) => assert_eq!(m.seq, seqs[2] + 1),
+        Appended::New(m, _) => assert_eq!(m.seq, seqs[2] + 1),
         other => panic!("{other:?}"),
     }
     // Started again, nothing is doubled.
@@ -470,7 +486,7 @@ pub async fn conformance<S: Store>(store: S) {
     // Messages: in order, once per (sender, id); a different message under a used id is a
     // conflict; another sender may use the same id.
     let first = match append(&store, bond.id, spike.id, "m1", "hello").await {
-        Appended::New(m) => m,
+        Appended::New(m, _) => m,
         other => panic!("{other:?}"),
     };
     assert!(matches!(
@@ -482,7 +498,7 @@ pub async fn conformance<S: Store>(store: S) {
         Appended::Conflict(_)
     ));
     let second = match append(&store, bond.id, amethyst.id, "m1", "hi back").await {
-        Appended::New(m) => m,
+        Appended::New(m, _) => m,
         other => panic!("{other:?}"),
     };
     assert!(second.seq > first.seq);
@@ -499,7 +515,7 @@ pub async fn conformance<S: Store>(store: S) {
         .await
         .unwrap()
     {
-        Appended::New(m) => m,
+        Appended::New(m, _) => m,
         other => panic!("{other:?}"),
     };
     let feeling = match store
@@ -515,7 +531,7 @@ pub async fn conformance<S: Store>(store: S) {
         .await
         .unwrap()
     {
-        Appended::New(m) => m,
+        Appended::New(m, _) => m,
         other => panic!("{other:?}"),
     };
     let all = store.messages_after(bond.id, 0, 100).await.unwrap();
@@ -602,7 +618,7 @@ pub async fn conformance<S: Store>(store: S) {
     assert_ne!(bond2.id, bond.id);
     assert_eq!(bond2.members, [amethyst.id, spike.id]);
     let next = match append(&store, bond2.id, spike.id, "m9", "again").await {
-        Appended::New(m) => m,
+        Appended::New(m, _) => m,
         other => panic!("{other:?}"),
     };
     assert!(next.seq > feeling.seq, "sequence numbers are never reused");
@@ -648,7 +664,11 @@ pub async fn conformance<S: Store>(store: S) {
         .await
         .unwrap();
     match &results[..] {
-        [Appended::New(a), Appended::New(b), Appended::Existing(c)] => {
+        [
+            Appended::New(a, _),
+            Appended::New(b, _),
+            Appended::Existing(c),
+        ] => {
             assert!(a.seq < b.seq);
             assert_eq!(a.seq, c.seq);
         }
@@ -669,7 +689,7 @@ pub async fn conformance<S: Store>(store: S) {
             (200, Appended::Existing(m)) => assert_eq!(m.client_id, "big-7"),
             (250, Appended::Conflict(m)) => assert_eq!(m.body.as_deref(), Some("batched")),
             (200 | 250, other) => panic!("{i}: {other:?}"),
-            (_, Appended::New(m)) => {
+            (_, Appended::New(m, _)) => {
                 assert_eq!(m.client_id, format!("big-{i}"));
                 assert!(i == 0 || m.seq > last, "{i}: seq {} after {last}", m.seq);
                 last = m.seq;
@@ -695,14 +715,14 @@ pub async fn conformance<S: Store>(store: S) {
     );
     let news = [&m1, &m2]
         .iter()
-        .filter(|a| matches!(a, Appended::New(_)))
+        .filter(|a| matches!(a, Appended::New(_, _)))
         .count();
     assert_eq!(news, 1, "{m1:?} {m2:?}");
 }
 
 fn c_seq(appended: &Appended) -> i64 {
     match appended {
-        Appended::New(m) | Appended::Existing(m) | Appended::Conflict(m) => m.seq,
+        Appended::New(m, _) | Appended::Existing(m) | Appended::Conflict(m) => m.seq,
     }
 }
 

@@ -1,0 +1,154 @@
+//! A city on several nodes, as the NATS server sees it: each node receives the traffic of
+//! the people whose links it holds, and lets go of a bond once nobody there needs it.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use haurach_proto::{ClientFrame, MessageKind, Mover, SendMessage, ServerFrame};
+use haurach_testkit::{NatsServer, PgCluster, or_skip};
+
+use crate::common::{TestServer, http};
+
+/// Each node's NATS connection, in the order the nodes connected: messages the server
+/// sent it, and its subscriptions.
+async fn connections(nats: &NatsServer) -> Vec<(u64, Vec<String>)> {
+    let addr: SocketAddr = nats
+        .monitor_url()
+        .trim_start_matches("http://")
+        .parse()
+        .unwrap();
+    let (status, connz) = http(addr, "GET", "/connz?subs=1&sort=cid", None, None).await;
+    assert_eq!(status, 200, "{connz}");
+    connz["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            let subs = c["subscriptions_list"]
+                .as_array()
+                .map(|l| l.iter().map(|s| s.as_str().unwrap().to_owned()).collect())
+                .unwrap_or_default();
+            (c["out_msgs"].as_u64().unwrap(), subs)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn each_node_receives_only_what_its_own_links_need() {
+    let Some(pg) = or_skip(PgCluster::start()) else {
+        return;
+    };
+    let Some(nats) = or_skip(NatsServer::start()) else {
+        return;
+    };
+    let mut nodes = Vec::new();
+    for _ in 0..3 {
+        let (db, bus) = (pg.url(), nats.url());
+        nodes.push(
+            TestServer::start_with(move |c| {
+                c.database_url = Some(db);
+                c.nats_url = Some(bus);
+                c.contact_timeout_s = 1.0;
+            })
+            .await,
+        );
+    }
+    let [one, two, three] = &nodes[..] else {
+        unreachable!()
+    };
+    let (amethyst, spike) = one.pair("amethyst", "spike", "city").await;
+    let (twilight, rarity) = one.pair("twilight", "rarity", "city").await;
+    for (who, lat) in [(&amethyst, 30.0), (&spike, 30.01), (&twilight, 31.0)] {
+        one.put_position(who, lat, 31.0).await;
+    }
+    one.put_position(&rarity, 31.01, 31.0).await;
+
+    // Amethyst and Spike are both on node one; Twilight is on node two, Rarity on three.
+    let mut links = Vec::new();
+    for (node, who) in [
+        (one, &amethyst),
+        (one, &spike),
+        (two, &twilight),
+        (three, &rarity),
+    ] {
+        let mut link = node.link(who, None).await;
+        link.until(|f| matches!(f, ServerFrame::Hello { .. })).await;
+        links.push(link);
+    }
+    let before = connections(&nats).await;
+    assert_eq!(before.len(), 3, "one connection per node: {before:?}");
+
+    // Forty moves between the two on node one: nothing of it needs another node.
+    for i in 0..40 {
+        one.put_position(&amethyst, 30.0 + f64::from(i) * 1e-4, 31.0)
+            .await;
+    }
+    let last = 30.0 + 39.0 * 1e-4;
+    links[1]
+        .until(|f| match f {
+            ServerFrame::Pull {
+                moved: Mover::Partner,
+                pull,
+                ..
+            } => (pull.distance_m - (30.01 - last) * 111_000.0).abs() < 200.0,
+            _ => false,
+        })
+        .await;
+    // And twenty words, which every node once heard twice (one frame per partner).
+    for i in 0..20 {
+        links[0]
+            .send(&ClientFrame::Send(SendMessage {
+                kind: MessageKind::Voice,
+                id: format!("v{i}"),
+                body: Some(format!("word {i}")),
+                feeling: None,
+            }))
+            .await;
+    }
+    links[1]
+        .until(|f| matches!(f, ServerFrame::Message { message } if message.body.as_deref() == Some("word 19")))
+        .await;
+    // Twilight moving on node two still reaches Rarity on node three.
+    two.put_position(&twilight, 31.005, 31.0).await;
+    links[3]
+        .until(|f| {
+            matches!(
+                f,
+                ServerFrame::Pull {
+                    moved: Mover::Partner,
+                    ..
+                }
+            )
+        })
+        .await;
+
+    let after = connections(&nats).await;
+    let received = |node: usize| after[node].0 - before[node].0;
+    // With every node on the wildcards, nodes two and three each received every fix of
+    // the forty moves and every frame of the twenty words (more than 80 messages).
+    assert!(
+        received(1) < 10 && received(2) < 10,
+        "nodes two and three received {} and {} messages while the partners on node one \
+         moved forty times and spoke twenty words",
+        received(1),
+        received(2)
+    );
+
+    // Once their links close, node one lets go of the bond within a few contact timeouts
+    // (it has told each that the other was lost first).
+    for link in links.drain(..2) {
+        link.close().await;
+    }
+    let mut subs = Vec::new();
+    for _ in 0..100 {
+        subs = connections(&nats).await[0].1.clone();
+        if subs == ["haurach.city"] {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(subs, ["haurach.city"], "what node one still listens to");
+    // Nodes two and three keep what their links need.
+    let now = connections(&nats).await;
+    assert_eq!(now[1].1.len(), 3, "node two: {:?}", now[1].1);
+}
