@@ -5,6 +5,7 @@
 //! core 0; the load generator runs pinned to core 1. See docs/benchmarks.md.
 #![deny(missing_docs)]
 
+mod curve;
 mod load;
 mod seed;
 mod target;
@@ -85,7 +86,8 @@ impl Setup {
     haurach bench                                  # all phases, Haurach only\n  \
     haurach bench --compare mosquitto              # side by side, ends with the ratio line\n  \
     haurach bench --compare nodes --phases steady,voice  # SQLite, PostgreSQL, 2 and 4 nodes + NATS\n  \
-    haurach bench --pairs 9900 --phases steady     # the 10k-pairs run this machine allows\n\n\
+    haurach bench --pairs 9900 --phases steady     # the 10k-pairs run this machine allows\n  \
+    haurach bench --curve --svg curve.svg          # steady at 100 to 9,900 pairs, beside Mosquitto\n\n\
     The open-file limit is raised to its hard limit; where that is 20,000 (as here) a \
     server holding two sockets per pair tops out just under 10,000 pairs: the bench says \
     so and uses what fits.")]
@@ -115,6 +117,17 @@ pub struct BenchArgs {
     /// (under 8 % busy over a second); 0 starts at once.
     #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
     pub quiet_wait: f64,
+    /// Instead of the phases: the steady phase at each of `--curve-pairs`, against Haurach
+    /// and Mosquitto, printed as a table and drawn (latency and CPU per update against
+    /// connections) into `--svg`.
+    #[arg(long)]
+    pub curve: bool,
+    /// The numbers of pairs the curve is measured at.
+    #[arg(long, value_delimiter = ',', default_values_t = [100, 300, 1_000, 3_000, 9_900])]
+    pub curve_pairs: Vec<usize>,
+    /// Where `--curve` writes its SVG.
+    #[arg(long, default_value = "bench-curve.svg", value_name = "FILE")]
+    pub svg: std::path::PathBuf,
 }
 
 /// Per-client rates the saturation phase steps through, Hz.
@@ -204,23 +217,38 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         eprintln!("note: one core or no taskset: server and load generator share the CPU");
     }
 
+    let curve_pairs: Vec<usize> = {
+        let mut at: Vec<usize> = args
+            .curve_pairs
+            .iter()
+            .map(|p| (*p).clamp(1, max_conns / 2))
+            .collect();
+        at.sort_unstable();
+        at.dedup();
+        at
+    };
     let need = [
-        if args.phases.contains(&Phase::Steady) {
+        if args.curve {
+            curve_pairs.last().copied().unwrap_or(0)
+        } else {
+            0
+        },
+        if args.phases.contains(&Phase::Steady) && !args.curve {
             pairs
         } else {
             0
         },
-        if args.phases.contains(&Phase::Saturation) {
+        if args.phases.contains(&Phase::Saturation) && !args.curve {
             args.saturation_pairs
         } else {
             0
         },
-        if args.phases.contains(&Phase::Voice) {
+        if args.phases.contains(&Phase::Voice) && !args.curve {
             args.voice_pairs
         } else {
             0
         },
-        if args.phases.contains(&Phase::Idle) {
+        if args.phases.contains(&Phase::Idle) && !args.curve {
             idle / 2
         } else {
             0
@@ -237,6 +265,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         .map(|p| p.tokens)
         .collect();
     seeding.finish_and_clear();
+    if args.curve {
+        return run_curve(&args, dir.path(), &tokens, &curve_pairs).await;
+    }
 
     let setups: &[Setup] = match args.compare {
         None => &[Setup::Haurach],
@@ -383,6 +414,54 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             ),
         );
     }
+    Ok(())
+}
+
+/// `--curve`: the steady phase at each number of pairs, Haurach then Mosquitto.
+async fn run_curve(
+    args: &BenchArgs,
+    dir: &std::path::Path,
+    tokens: &[[String; 2]],
+    at: &[usize],
+) -> anyhow::Result<()> {
+    let setups = [Setup::Haurach, Setup::Mosquitto];
+    let mut curves: [Vec<curve::Point>; 2] = [Vec::new(), Vec::new()];
+    for &pairs in at {
+        for (setup, points) in setups.iter().zip(curves.iter_mut()) {
+            target::wait_quiet(Duration::from_secs_f64(args.quiet_wait.clamp(0.0, 600.0)));
+            let deployment = Deployment::one(match setup {
+                Setup::Mosquitto => target::start_mosquitto(dir)?,
+                _ => target::start_haurach(dir, &[])?,
+            });
+            let s = steady(
+                &deployment,
+                setup.proto(),
+                &tokens[..pairs],
+                args.seconds,
+                setup.name(),
+            )
+            .await?;
+            points.push(curve::Point {
+                connections: pairs * 2,
+                p50_ms: s.p50,
+                p99_ms: s.p99,
+                cpu_us: s.cpu_us_per_update,
+                lost: s.lost,
+            });
+        }
+    }
+    let names = [setups[0].name(), setups[1].name()];
+    print!("{}", curve::table(names, [&curves[0], &curves[1]]));
+    let title = format!(
+        "steady phase, 1 Hz per client, {} s per point: latency and CPU against connections",
+        args.seconds
+    );
+    std::fs::write(
+        &args.svg,
+        curve::svg(&title, names, [&curves[0], &curves[1]]),
+    )
+    .with_context(|| format!("cannot write {}", args.svg.display()))?;
+    println!("drawn into {}", args.svg.display());
     Ok(())
 }
 

@@ -135,3 +135,36 @@ fn the_cost_of_several_nodes_is_measured_in_one_run() {
         "{errors}"
     );
 }
+
+#[test]
+fn the_curve_measures_each_size_beside_mosquitto_and_draws_it() {
+    if !Path::new("/usr/sbin/mosquitto").exists() {
+        assert!(
+            std::env::var_os("HAURACH_REQUIRE_SERVERS").is_none(),
+            "mosquitto is not installed (scripts/test installs it)"
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let svg = dir.path().join("curve.svg");
+    let out = haurach()
+        .args(["bench", "--curve", "--curve-pairs", "3,6", "--seconds", "1"])
+        .args(["--quiet-wait", "0", "--svg"])
+        .arg(&svg)
+        .output()
+        .expect("haurach bench runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    // One row per size, each with both servers' figures.
+    for connections in ["6", "12"] {
+        let row = stdout
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(connections))
+            .unwrap_or_else(|| panic!("no row for {connections} connections in\n{stdout}"));
+        assert_eq!(row.matches(" / ").count(), 2, "{row}");
+    }
+    let drawn = std::fs::read_to_string(&svg).unwrap();
+    assert!(drawn.starts_with("<svg"), "{drawn}");
+    assert_eq!(drawn.matches("<polyline").count(), 6, "{drawn}");
+}
