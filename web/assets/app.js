@@ -8,6 +8,7 @@
 
 import { api, ApiError, call, newId, session } from "./api.js";
 import { Camera } from "./camera.js";
+import * as devices from "./devices.js";
 import * as city from "./city.js";
 import { Memories } from "./memories.js";
 import * as fmt from "./format.js";
@@ -97,7 +98,10 @@ function show(screen, { focus = true } = {}) {
     const heading = document.querySelector(`#screen-${screen} h1`);
     heading?.focus({ preventScroll: false });
   }
-  if (screen === "link") startPosition();
+  if (screen === "link") {
+    startPosition();
+    if (changed) devices.show();
+  }
 }
 
 /** The screen a tapped notification asked for (`/?open=letters`), shown once the link
@@ -115,6 +119,7 @@ function openScreen(screen) {
 async function boot() {
   wire();
   push.init(openScreen);
+  devices.init();
   city.init({
     show,
     home: showHome,
@@ -575,6 +580,10 @@ function startPosition() {
         lon: p.coords.longitude,
         accuracy_m: Math.min(1e6, Math.max(0, p.coords.accuracy || 0)),
         source: "device",
+        // When the device took the fix: sent with it, so a fix this page sends again
+        // (after waking up) cannot move the person back past a newer one from another
+        // device (the OwnTracks app).
+        at: p.timestamp,
       };
       sendPosition();
       renderPosition();
@@ -624,8 +633,9 @@ function askHandPosition(lat, lon) {
 
 function setHandPosition(lat, lon) {
   stopPosition();
-  localStorage.setItem("haurach.hand_position", JSON.stringify({ lat, lon }));
-  state.position = { lat, lon, accuracy_m: 0, source: "hand" };
+  const at = Date.now();
+  localStorage.setItem("haurach.hand_position", JSON.stringify({ lat, lon, at }));
+  state.position = { lat, lon, accuracy_m: 0, source: "hand", at };
   $("position-error").hidden = true;
   sendPosition(true);
   renderPosition();
@@ -643,6 +653,7 @@ function sendPosition(now = false) {
     if (!p) return;
     const frame = { type: "position", lat: p.lat, lon: p.lon, accuracy_m: p.accuracy_m };
     if (p.source === "hand") frame.by_hand = true;
+    if (Number.isFinite(p.at)) frame.at = new Date(Math.min(p.at, Date.now())).toISOString();
     if (link.send(frame)) {
       positionSentAt = Date.now();
     }

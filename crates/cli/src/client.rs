@@ -4,6 +4,7 @@
 //! - [`api`]: the HTTP client (wire types in and out, problem details as errors).
 //! - [`link`]: `watch` and `think` over the live link.
 //! - [`places`]: `place`, `meet` and `journey`.
+//! - [`devices`]: `device` (passwords for the OwnTracks app).
 //! - [`pictures`]: `send-image`, `picture`, `remember` and `memories`.
 //! - [`show`]: the bond and the link's frames as a person reads them.
 //! - [`sessions`]: who is logged in where.
@@ -12,6 +13,7 @@
 pub mod api;
 pub mod city;
 pub mod context;
+pub mod devices;
 pub mod link;
 pub mod password;
 pub mod pictures;
@@ -321,6 +323,9 @@ pub enum ClientCommand {
     /// Summoning: call someone who allowed it to come to you
     #[command(subcommand)]
     Summons(city::SummonsCommand),
+    /// Passwords for your devices (the OwnTracks app), so it never holds your own
+    #[command(subcommand)]
+    Device(devices::DeviceCommand),
     /// Replay a scenario fast-forwarded and print its timeline
     ///
     /// Without --server (the flag; HAURACH_SERVER does not count) a server is started in
@@ -458,6 +463,7 @@ impl ClientCommand {
             ClientCommand::Gate(command) => city::gate(ctx, command).await?,
             ClientCommand::Letter(command) => city::letter(ctx, command).await?,
             ClientCommand::Summons(command) => city::summons(ctx, command).await?,
+            ClientCommand::Device(command) => devices::device(ctx, command).await?,
             ClientCommand::Login { name, password } => {
                 let password = password_for(&name, password.password, false)?;
                 let creds = Credentials { name, password };

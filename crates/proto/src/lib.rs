@@ -2,6 +2,7 @@
 //!
 //! - [`api`]: request and response bodies of the HTTP API (`/api/v1/...`).
 //! - [`city`]: the gate and the tower, fire-mail, summoning.
+//! - [`devices`]: a person's devices with passwords of their own (the OwnTracks app).
 //! - [`images`]: images sent between partners.
 //! - [`link`]: the frames of the live link (`/api/v1/link`, a WebSocket).
 //! - [`places`]: places and the meeting point (the Needle).
@@ -16,6 +17,7 @@
 
 pub mod api;
 pub mod city;
+pub mod devices;
 pub mod human;
 pub mod images;
 pub mod link;
@@ -27,6 +29,7 @@ pub mod text;
 
 pub use api::*;
 pub use city::*;
+pub use devices::{DeviceCreated, DeviceView, NewDevice};
 pub use images::{CameraConsent, ImageList, ImageView, MemoryList, MemoryView, NewMemory};
 pub use link::{ClientFrame, Mover, ServerFrame};
 pub use places::*;

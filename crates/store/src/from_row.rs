@@ -379,3 +379,12 @@ pub(crate) fn push_subscription(
         created_at: row.get("created_at")?,
     })
 }
+
+/// A device with its own password (`account_id`, `name`, `created_at`).
+pub(crate) fn device(row: &impl Columns) -> StoreResult<crate::DeviceRecord> {
+    Ok(crate::DeviceRecord {
+        account: AccountId(row.id("account_id")?),
+        name: row.get("name")?,
+        created_at: row.get("created_at")?,
+    })
+}

@@ -23,6 +23,7 @@ use uuid::Uuid;
 
 pub mod blobs;
 pub mod city;
+pub mod devices;
 mod error;
 pub mod files;
 mod from_row;
@@ -35,6 +36,7 @@ pub mod remove;
 pub mod sqlite;
 
 pub use city::CityStore;
+pub use devices::{DeviceRecord, DeviceStore};
 pub use error::{Conflict, Missing, StoreError, StoreResult};
 pub use images::{ImageId, ImageRecord, ImageStore, MemoryRecord};
 pub use places::{PinRecord, PlaceRecord, PlaceStore};
@@ -261,9 +263,9 @@ pub struct SessionRecord {
 /// Durable storage of accounts, sessions, bonds, positions and messages; places, the
 /// meeting point and journeys through its supertrait [`PlaceStore`]; the city's records
 /// through [`CityStore`]; pictures and journals through [`ImageStore`]; Web Push through
-/// [`PushStore`].
+/// [`PushStore`]; device passwords through [`DeviceStore`].
 pub trait Store:
-    PlaceStore + CityStore + ImageStore + PushStore + Clone + Send + Sync + 'static
+    PlaceStore + CityStore + ImageStore + PushStore + DeviceStore + Clone + Send + Sync + 'static
 {
     /// Creates an account; `Conflict::NameTaken` when the name (any case) exists.
     fn create_account(

@@ -544,7 +544,7 @@ async fn handle<S: Store, B: Bus>(
         hub.heard(account).await?;
     }
     let result = match frame {
-        ClientFrame::Position(update) => match fix_of(&update, now_ms()) {
+        ClientFrame::Position(update) => match fix_of(&at_most_now(update), now_ms()) {
             Ok(fix) => hub.position(account, fix, update.by_hand, false).await,
             Err(e) => {
                 hub.heard(account).await?;
@@ -589,4 +589,14 @@ async fn handle<S: Store, B: Bus>(
             reply(socket, &ServerFrame::Error { id: None, problem }).await
         }
     }
+}
+
+/// A link position's time, no later than the server's now. The web client sends when its
+/// device took the fix, so that a fix it sends again (a page waking up) does not win over
+/// a newer one from another device; a device whose clock runs fast would otherwise have
+/// every fix refused, where before it sent no time at all and was taken as now.
+fn at_most_now(mut update: haurach_proto::PositionUpdate) -> haurach_proto::PositionUpdate {
+    let now = crate::clock::timestamp(now_ms());
+    update.at = update.at.map(|at| at.min(now));
+    update
 }

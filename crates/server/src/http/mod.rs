@@ -28,6 +28,7 @@ pub mod access;
 pub mod account;
 pub mod camera;
 pub mod client;
+pub mod devices;
 pub mod export;
 pub mod extract;
 pub mod gate;
@@ -197,6 +198,9 @@ pub fn api<S: Store, B: Bus>(max_image: usize) -> OpenApiRouter<AppState<S, B>> 
         // Web Push to devices whose page is closed.
         .routes(routes!(push::key))
         .routes(routes!(push::subscribe, push::unsubscribe))
+        // Device passwords, for the OwnTracks app.
+        .routes(routes!(devices::list, devices::add))
+        .routes(routes!(devices::revoke))
 }
 
 /// `ok` when this node can store and (with several nodes) reach the others; otherwise

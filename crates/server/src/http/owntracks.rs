@@ -3,9 +3,11 @@
 //! The app posts the same JSON it would publish over MQTT (one message, or an array of
 //! them) and shows whatever the answer's JSON array holds. Here:
 //!
-//! - HTTP Basic auth is the citizen's Haurach name and password (failures count with the
-//!   login form's: ten a minute per name, then 429); `X-Limit-D` names the device
-//!   (logged; a citizen's devices all move the same person).
+//! - HTTP Basic auth is the citizen's Haurach name and either a device password made for
+//!   the app (`/api/v1/me/devices`: checked in the store at every post, so a revoked one
+//!   is refused at once) or the account's password (failures count with the login
+//!   form's: ten a minute per name, then 429); `X-Limit-D` names the device (logged; a
+//!   citizen's devices all move the same person).
 //! - `location` and `transition` are position fixes (Haurach judges places itself, so a
 //!   transition counts for the fix it carries, not for the app's verdict); `waypoint`
 //!   and `waypoints` become the citizen's places (`desc` is the name, `rad` the radius);
@@ -123,6 +125,11 @@ async fn authenticate<S: Store, B: Bus>(
              Settings, Connection, Identification)",
         ));
     };
+    // A device password is checked in the store at every post (one indexed lookup, no
+    // slow hash: it is 256 random bits), so a revoked one is refused at once.
+    if let Some(account) = device_account(app, &name, &password).await? {
+        return Ok(account);
+    }
     let key: [u8; 32] = Sha256::digest(format!("{}:{password}", name.to_lowercase())).into();
     if let Some((account, at)) = app
         .owntracks
@@ -165,6 +172,32 @@ async fn authenticate<S: Store, B: Bus>(
             Err(unauthorized("wrong name or password"))
         }
     }
+}
+
+/// The account a device password is for, when `password` is one of `name`'s devices'.
+async fn device_account<S: Store, B: Bus>(
+    app: &AppState<S, B>,
+    name: &str,
+    password: &str,
+) -> Result<Option<AccountId>, Response> {
+    if !password.starts_with("hdp_") {
+        return Ok(None);
+    }
+    let fail = |e: haurach_store::StoreError| ApiError::from(e).into_response();
+    let Some(device) = app
+        .hub
+        .store
+        .device_by_secret(&crate::auth::token_hash(password))
+        .await
+        .map_err(fail)?
+    else {
+        return Ok(None);
+    };
+    // The name must be the device owner's: a device password is not a name of its own.
+    let owner = app.hub.store.account(device.account).await.map_err(fail)?;
+    Ok(owner
+        .filter(|a| a.name.eq_ignore_ascii_case(name))
+        .map(|a| a.id))
 }
 
 fn number(msg: &Value, field: &str, kind: &str) -> Result<Option<f64>, ApiError> {

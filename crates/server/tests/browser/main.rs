@@ -7,6 +7,7 @@
 mod a11y;
 mod app;
 mod city;
+mod devices;
 mod gate;
 mod harness;
 mod link;

@@ -120,6 +120,9 @@ fn rows() -> Vec<(&'static str, &'static str, [Must; 7])> {
         ("GET", "/api/v1/push/key", CITIZEN),
         ("POST", "/api/v1/push/subscriptions", CITIZEN),
         ("DELETE", "/api/v1/push/subscriptions", CITIZEN),
+        ("GET", "/api/v1/me/devices", CITIZEN),
+        ("POST", "/api/v1/me/devices", CITIZEN),
+        ("DELETE", "/api/v1/me/devices/{name}", CITIZEN),
         // The tower's tools on Amethyst, who is none of the callers: her sessions end.
         ("POST", "/api/v1/tower/towers", TOWER),
         ("GET", "/api/v1/tower/people/{name}/sessions", TOWER),

@@ -7,6 +7,7 @@ mod authz;
 mod city;
 mod clock;
 mod common;
+mod devices;
 mod images;
 mod layers;
 mod limits;

@@ -19,6 +19,7 @@ use sqlx::{AssertSqlSafe, Postgres as Db, Row, Transaction};
 use uuid::Uuid;
 
 mod city;
+mod devices;
 mod images;
 mod places;
 mod push;

@@ -17,6 +17,7 @@ use uuid::Uuid;
 
 pub mod backup;
 mod city;
+mod devices;
 mod images;
 mod journal;
 mod message_log;

@@ -3,6 +3,7 @@
 //! promises.
 
 mod city;
+mod devices;
 mod images;
 mod places;
 mod push;
