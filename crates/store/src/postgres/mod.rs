@@ -19,6 +19,7 @@ use uuid::Uuid;
 
 mod city;
 mod images;
+mod pause;
 mod places;
 mod push;
 

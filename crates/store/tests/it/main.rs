@@ -4,6 +4,7 @@
 
 mod city;
 mod images;
+mod pause;
 mod places;
 mod push;
 mod removal;
