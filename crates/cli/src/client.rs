@@ -14,6 +14,7 @@ pub mod city;
 pub mod context;
 pub mod link;
 pub mod password;
+pub mod pause;
 pub mod pictures;
 pub mod places;
 pub mod sessions;
@@ -265,6 +266,22 @@ pub enum ClientCommand {
         #[arg(long, value_name = "M")]
         accuracy: Option<f64>,
     },
+    /// Pause sharing your position, for a while or until you resume
+    ///
+    /// While paused, every position you send (this CLI, the web client, the OwnTracks
+    /// app) is accepted and dropped: nothing of where you are is stored or reaches your
+    /// partner. They see that you paused (and until when); the alarm still passes.
+    ///
+    /// Examples:
+    ///   haurach pause 2h     # for two hours (also 90m, 1h30m, 1d)
+    ///   haurach pause        # until haurach resume
+    #[command(verbatim_doc_comment)]
+    Pause {
+        /// How long: 2h, 90m, 1h30m, 45s, 1d (default: until you resume).
+        duration: Option<String>,
+    },
+    /// Share your position again after a pause (your partner is told)
+    Resume,
     /// Follow the live link: the pull, tiers, contact, messages, thoughts
     ///
     /// Each message is acknowledged once printed, so the next watch resumes after it. If
@@ -618,6 +635,14 @@ impl ClientCommand {
                 if let Some(view) = crate::walk::bond_of(&api).await? {
                     outln!("{}", show::bond_sentence(&view));
                 }
+            }
+            ClientCommand::Pause { duration } => {
+                let (_, api) = ctx.session(None)?;
+                outln!("{}", pause::pause(&api, duration.as_deref()).await?);
+            }
+            ClientCommand::Resume => {
+                let (_, api) = ctx.session(None)?;
+                outln!("{}", pause::resume(&api).await?);
             }
             ClientCommand::Watch {
                 json,

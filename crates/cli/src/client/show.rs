@@ -9,6 +9,13 @@ use haurach_proto::{BondView, ContactState, Message, MessageKind, NextTier, Pull
 /// Where the partner is, in one sentence.
 /// The pull sentence for a whole bond view.
 pub fn bond_sentence(view: &BondView) -> String {
+    if view.partner_pause.paused {
+        let until = match view.partner_pause.until {
+            Some(until) => super::pause::until_text(until),
+            None => "until they resume".to_owned(),
+        };
+        return format!("{} paused sharing {until}: no pull meanwhile", view.partner);
+    }
     pull_sentence(
         &view.partner,
         view.pull.as_ref(),

@@ -170,6 +170,11 @@ pub enum BondEvent {
         /// The person.
         account: Uuid,
     },
+    /// A person paused sharing or resumed (read their pause again from the store).
+    PauseChanged {
+        /// The person.
+        account: Uuid,
+    },
     /// A partner asked for a glimpse of `asked` (or sent a picture, whose return glimpse
     /// is this): whichever node `asked`'s client answers on must know what was asked.
     GlimpseAsked {
@@ -203,7 +208,9 @@ impl BondEvent {
             | BondEvent::Formed { bond, .. }
             | BondEvent::Ended { bond, .. }
             | BondEvent::PinChanged { bond, .. } => *bond,
-            BondEvent::PlacesChanged { account } => *account,
+            BondEvent::PlacesChanged { account } | BondEvent::PauseChanged { account } => {
+                *account
+            }
             BondEvent::SummonsChanged { id, .. } => *id,
             BondEvent::GlimpseAsked { asked, .. } => *asked,
         }

@@ -16,6 +16,7 @@ mod metrics;
 mod outage;
 mod owntracks;
 mod packaging;
+mod pause;
 mod places;
 mod push;
 mod restart;

@@ -16,7 +16,7 @@ use crate::common::TestServer;
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/fixtures/owntracks");
 
 /// What the OwnTracks app does: POST with Basic auth and the device's name.
-async fn post(s: &TestServer, auth: Option<(&str, &str)>, body: &[u8]) -> (u16, String, Value) {
+pub async fn post(s: &TestServer, auth: Option<(&str, &str)>, body: &[u8]) -> (u16, String, Value) {
     let mut stream = tokio::net::TcpStream::connect(s.addr).await.unwrap();
     let mut head = format!(
         "POST /owntracks HTTP/1.1\r\nhost: test\r\nconnection: close\r\n\
@@ -216,13 +216,13 @@ async fn an_empty_body_is_ignored_and_credentials_are_required() {
     assert_eq!((status, answer), (200, json!([])));
 }
 
-fn location(lat: f64, lon: f64, tst: i64) -> Vec<u8> {
+pub fn location(lat: f64, lon: f64, tst: i64) -> Vec<u8> {
     json!({"_type": "location", "lat": lat, "lon": lon, "acc": 10, "tid": "sp", "tst": tst})
         .to_string()
         .into_bytes()
 }
 
-fn now_s() -> i64 {
+pub fn now_s() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
