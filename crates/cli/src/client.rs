@@ -631,6 +631,14 @@ impl ClientCommand {
                     by_hand: true,
                 };
                 crate::walk::put_position(&api, &update).await?;
+                let paused: haurach_proto::PauseView = api.get("/api/v1/me/pause").await?;
+                if paused.paused {
+                    // Accepted and dropped by the server: say so rather than a pull.
+                    outln!(
+                        "sharing is paused: this position stays with you (haurach resume to share again)"
+                    );
+                    return Ok(());
+                }
                 outln!("you are at {lat:.5}, {lon:.5}");
                 if let Some(view) = crate::walk::bond_of(&api).await? {
                     outln!("{}", show::bond_sentence(&view));

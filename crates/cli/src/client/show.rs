@@ -70,12 +70,7 @@ pub fn range(range_m: Option<f64>) -> String {
 
 /// The whole bond, as `haurach where` prints it.
 pub fn bond(view: &BondView) -> String {
-    let mut out = pull_sentence(
-        &view.partner,
-        view.pull.as_ref(),
-        view.strength,
-        view.next_tier.as_ref(),
-    );
+    let mut out = bond_sentence(view);
     out.push('\n');
     for tier in Tier::ALL {
         let Some(t) = view.tiers.get(&tier) else {

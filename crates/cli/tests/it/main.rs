@@ -11,6 +11,7 @@ mod deploy;
 mod link;
 mod multinode;
 mod pictures;
+mod pause;
 mod places;
 mod readme;
 mod replay;
