@@ -42,13 +42,15 @@ pub fn parse_duration(text: &str) -> anyhow::Result<Duration> {
     Ok(Duration::from_secs(total))
 }
 
-/// When a pause ends, as people read it: the time (UTC) and how long from now.
+/// When a pause ends, as people read it: the minute (UTC) and how long from now, to the
+/// nearest minute.
 pub fn until_text(until: OffsetDateTime) -> String {
-    let left = until - OffsetDateTime::now_utc();
-    let stamp = until.format(&Rfc3339).unwrap_or_default();
+    let left_ms = (until - OffsetDateTime::now_utc()).whole_milliseconds().max(0) as i64;
+    let minute = until.replace_second(0).unwrap_or(until).replace_nanosecond(0);
+    let stamp = minute.unwrap_or(until).format(&Rfc3339).unwrap_or_default();
     format!(
         "until {stamp} (in {})",
-        human::duration_ms(left.whole_milliseconds().max(0) as i64)
+        human::duration_ms((left_ms + 30_000) / 60_000 * 60_000)
     )
 }
 
