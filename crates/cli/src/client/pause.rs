@@ -12,9 +12,8 @@ use super::api::Api;
 
 /// Reads a duration such as `2h`, `90m`, `1h30m`, `45s` or `1d`.
 pub fn parse_duration(text: &str) -> anyhow::Result<Duration> {
-    let bad = || {
-        anyhow::anyhow!("{text:?} is not a duration: write it like 2h, 90m, 1h30m, 45s or 1d")
-    };
+    let bad =
+        || anyhow::anyhow!("{text:?} is not a duration: write it like 2h, 90m, 1h30m, 45s or 1d");
     let mut total = 0u64;
     let mut number = String::new();
     for c in text.trim().chars() {
@@ -45,8 +44,13 @@ pub fn parse_duration(text: &str) -> anyhow::Result<Duration> {
 /// When a pause ends, as people read it: the minute (UTC) and how long from now, to the
 /// nearest minute.
 pub fn until_text(until: OffsetDateTime) -> String {
-    let left_ms = (until - OffsetDateTime::now_utc()).whole_milliseconds().max(0) as i64;
-    let minute = until.replace_second(0).unwrap_or(until).replace_nanosecond(0);
+    let left_ms = (until - OffsetDateTime::now_utc())
+        .whole_milliseconds()
+        .max(0) as i64;
+    let minute = until
+        .replace_second(0)
+        .unwrap_or(until)
+        .replace_nanosecond(0);
     let stamp = minute.unwrap_or(until).format(&Rfc3339).unwrap_or_default();
     format!(
         "until {stamp} (in {})",

@@ -208,9 +208,7 @@ impl BondEvent {
             | BondEvent::Formed { bond, .. }
             | BondEvent::Ended { bond, .. }
             | BondEvent::PinChanged { bond, .. } => *bond,
-            BondEvent::PlacesChanged { account } | BondEvent::PauseChanged { account } => {
-                *account
-            }
+            BondEvent::PlacesChanged { account } | BondEvent::PauseChanged { account } => *account,
             BondEvent::SummonsChanged { id, .. } => *id,
             BondEvent::GlimpseAsked { asked, .. } => *asked,
         }

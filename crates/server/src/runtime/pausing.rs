@@ -77,7 +77,8 @@ impl<S: Store, B: Bus> Hub<S, B> {
         };
         self.store.set_pause(&pause).await?;
         self.pauses.remember(account, Some(pause), now);
-        self.bus.share(BondEvent::PauseChanged { account: account.0 });
+        self.bus
+            .share(BondEvent::PauseChanged { account: account.0 });
         self.heard(account).await?;
         let held = self.held(account).await?;
         if let Some(held) = &held {
@@ -101,7 +102,8 @@ impl<S: Store, B: Bus> Hub<S, B> {
         self.pauses.remember(account, latest, now);
         self.heard(account).await?;
         if let Some(ended) = ended {
-            self.bus.share(BondEvent::PauseChanged { account: account.0 });
+            self.bus
+                .share(BondEvent::PauseChanged { account: account.0 });
             let held = self.held(account).await?;
             self.announce_resumed(account, ended, held.as_ref(), true)
                 .await?;

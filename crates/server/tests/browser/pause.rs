@@ -19,9 +19,7 @@ async fn pausing_in_the_page_keeps_her_position_and_resuming_is_announced() {
         .await;
 
     // She pauses for an hour: her page says so plainly, his says she paused.
-    amethyst
-        .wait_text("#pause-choices", "Pause sharing")
-        .await;
+    amethyst.wait_text("#pause-choices", "Pause sharing").await;
     amethyst
         .click("#pause-choices button[data-pause-s='3600']")
         .await;
@@ -31,9 +29,7 @@ async fn pausing_in_the_page_keeps_her_position_and_resuming_is_announced() {
         .wait_text("#banner-paused-detail", "Nothing of where you are leaves")
         .await;
     amethyst.wait_hidden("#pause-choices").await;
-    amethyst
-        .wait_text("#pull-text", "You paused sharing")
-        .await;
+    amethyst.wait_text("#pull-text", "You paused sharing").await;
     spike
         .wait_text("#pull-text", "Amethyst paused sharing until")
         .await;
@@ -71,6 +67,8 @@ async fn pausing_in_the_page_keeps_her_position_and_resuming_is_announced() {
     spike
         .wait_text("#banner-notice-text", "Amethyst is sharing again")
         .await;
-    spike.wait_text("#pull-text", "Amethyst is east, 56 km").await;
+    spike
+        .wait_text("#pull-text", "Amethyst is east, 56 km")
+        .await;
     pair.quit().await;
 }

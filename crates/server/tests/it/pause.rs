@@ -73,7 +73,12 @@ async fn positions_sent_while_paused_reach_nobody_and_resuming_is_announced() {
     let phone = BrowserKeys::new();
     let sub = phone.subscription(&format!("http://{push_addr}/dev/phone"));
     let (status, body) = s
-        .call("POST", "/api/v1/push/subscriptions", Some(&spike), Some(&sub))
+        .call(
+            "POST",
+            "/api/v1/push/subscriptions",
+            Some(&spike),
+            Some(&sub),
+        )
         .await;
     assert_eq!(status, 201, "{body}");
     let mut hers = s.link(&amethyst, None).await;
@@ -82,7 +87,10 @@ async fn positions_sent_while_paused_reach_nobody_and_resuming_is_announced() {
     let ServerFrame::Hello { bond, .. } = his.next().await else {
         panic!("hello first");
     };
-    assert!(bond.unwrap().pull.unwrap().exact, "within sight before the pause");
+    assert!(
+        bond.unwrap().pull.unwrap().exact,
+        "within sight before the pause"
+    );
 
     // She pauses until she resumes; he is told.
     let (status, view) = s
@@ -163,7 +171,10 @@ async fn positions_sent_while_paused_reach_nobody_and_resuming_is_announced() {
         .await;
     assert_eq!(status, 204);
     let during = frames_until(&mut his, resumed("amethyst")).await;
-    assert!(pulls(&during).is_empty(), "a pull while she was paused: {during:?}");
+    assert!(
+        pulls(&during).is_empty(),
+        "a pull while she was paused: {during:?}"
+    );
     assert!(
         during.iter().any(|f| matches!(f,
             ServerFrame::Message { message } if message.kind == MessageKind::Alarm && message.from == "amethyst")),
