@@ -16,7 +16,7 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::common::{Link, TestServer, two_nodes};
 use crate::owntracks::{location, now_s, post};
-use crate::push::{BrowserKeys, PushService};
+use crate::push::{BrowserKeys, PushService, decrypt_elsewhere};
 
 /// Where she goes while paused: a latitude nobody else uses, to look for in answers.
 const HIDDEN: (f64, f64) = (51.61234, -0.31234);
@@ -192,6 +192,15 @@ async fn positions_sent_while_paused_reach_nobody_and_resuming_is_announced() {
     );
     let push = service.wait_for("/dev/phone", "pause", 0).await;
     assert_eq!(push.headers["content-encoding"], "aes128gcm");
+    // Who, and that they resumed: nothing of where (decrypted by another implementation).
+    let (_, key) = s.call("GET", "/api/v1/push/key", Some(&spike), None).await;
+    let base = format!("http://{push_addr}");
+    let key = key["public_key"].as_str().unwrap();
+    let decrypted = decrypt_elsewhere(&phone, key, &base, &[push]);
+    assert_eq!(
+        decrypted[0].0,
+        json!({"kind": "resumed", "who": "amethyst"})
+    );
 
     // Her next fix, 44 km from the last one she shared a moment ago, moves the pull
     // again from where she is now, and is no stretch of the bond.
