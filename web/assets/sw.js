@@ -98,6 +98,11 @@ function describe(note) {
         `${note.who} is back`,
         { body: "Contact is restored.", tag: "contact", data: { open: "link" } },
       ];
+    case "resumed":
+      return [
+        `${note.who} is sharing again`,
+        { body: "Their pause is over.", tag: "pause", data: { open: "link" } },
+      ];
     default:
       return ["Haurach", { body: "Something happened.", tag: "news", data: { open: "link" } }];
   }

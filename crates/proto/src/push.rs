@@ -99,6 +99,11 @@ pub enum PushNote {
         /// The partner's name.
         who: String,
     },
+    /// The partner resumed sharing after a pause (or its time ran out).
+    Resumed {
+        /// The partner's name.
+        who: String,
+    },
 }
 
 impl PushNote {
@@ -111,6 +116,7 @@ impl PushNote {
             PushNote::Place { .. } => "place",
             PushNote::ContactLost { .. } => "contact_lost",
             PushNote::ContactRestored { .. } => "contact_restored",
+            PushNote::Resumed { .. } => "resumed",
         }
     }
 }

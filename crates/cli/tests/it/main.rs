@@ -10,6 +10,7 @@ mod crash;
 mod deploy;
 mod link;
 mod multinode;
+mod pause;
 mod pictures;
 mod places;
 mod readme;

@@ -211,6 +211,11 @@ pub enum BondEvent {
         /// The person.
         account: Uuid,
     },
+    /// A person paused sharing or resumed (read their pause again from the store).
+    PauseChanged {
+        /// The person.
+        account: Uuid,
+    },
     /// A partner asked for a glimpse of `asked` (or sent a picture, whose return glimpse
     /// is this): whichever node `asked`'s client answers on must know what was asked.
     GlimpseAsked {
@@ -258,6 +263,7 @@ impl BondEvent {
             BondEvent::GlimpseAsked { asked, .. } => Audience::Links(*asked),
             BondEvent::Formed { .. }
             | BondEvent::PlacesChanged { .. }
+            | BondEvent::PauseChanged { .. }
             | BondEvent::SummonsChanged { .. } => Audience::City,
         }
     }

@@ -12,6 +12,7 @@ mod gate;
 mod harness;
 mod link;
 mod memories;
+mod pause;
 mod pictures;
 mod places;
 mod sight;

@@ -18,6 +18,7 @@ mod nodes;
 mod outage;
 mod owntracks;
 mod packaging;
+mod pause;
 mod places;
 mod push;
 mod restart;

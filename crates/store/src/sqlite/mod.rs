@@ -22,6 +22,7 @@ mod images;
 mod journal;
 mod message_log;
 mod messages;
+mod pause;
 mod places;
 mod push;
 mod scheduling;

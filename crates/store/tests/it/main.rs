@@ -5,6 +5,7 @@
 mod city;
 mod devices;
 mod images;
+mod pause;
 mod places;
 mod push;
 mod removal;
