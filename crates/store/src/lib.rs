@@ -28,6 +28,7 @@ mod error;
 pub mod files;
 mod from_row;
 pub mod images;
+pub mod locate;
 pub mod places;
 pub mod postgres;
 pub mod private;
@@ -39,6 +40,7 @@ pub use city::CityStore;
 pub use devices::{DeviceRecord, DeviceStore};
 pub use error::{Conflict, Missing, StoreError, StoreResult};
 pub use images::{ImageId, ImageRecord, ImageStore, MemoryRecord};
+pub use locate::LocateStore;
 pub use places::{PinRecord, PlaceRecord, PlaceStore};
 pub use postgres::Postgres;
 pub use push::{PushStore, PushSubscriptionRecord};
@@ -263,9 +265,19 @@ pub struct SessionRecord {
 /// Durable storage of accounts, sessions, bonds, positions and messages; places, the
 /// meeting point and journeys through its supertrait [`PlaceStore`]; the city's records
 /// through [`CityStore`]; pictures and journals through [`ImageStore`]; Web Push through
-/// [`PushStore`]; device passwords through [`DeviceStore`].
+/// [`PushStore`]; device passwords through [`DeviceStore`]; partners' asks for a fresh
+/// position through [`LocateStore`].
 pub trait Store:
-    PlaceStore + CityStore + ImageStore + PushStore + DeviceStore + Clone + Send + Sync + 'static
+    PlaceStore
+    + CityStore
+    + ImageStore
+    + PushStore
+    + DeviceStore
+    + LocateStore
+    + Clone
+    + Send
+    + Sync
+    + 'static
 {
     /// Creates an account; `Conflict::NameTaken` when the name (any case) exists.
     fn create_account(
