@@ -99,6 +99,11 @@ pub enum PushNote {
         /// The partner's name.
         who: String,
     },
+    /// The partner asks where the receiver is now: opening the page answers.
+    Locate {
+        /// The partner's name.
+        from: String,
+    },
 }
 
 impl PushNote {
@@ -111,6 +116,7 @@ impl PushNote {
             PushNote::Place { .. } => "place",
             PushNote::ContactLost { .. } => "contact_lost",
             PushNote::ContactRestored { .. } => "contact_restored",
+            PushNote::Locate { .. } => "locate",
         }
     }
 }
