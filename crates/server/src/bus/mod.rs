@@ -281,7 +281,7 @@ impl Interest {
     }
 
     /// Waits until the other nodes' events for it reach this node (the bus server has
-    /// the subscription), or [`READY_WAIT`] passes: something published before then may
+    /// the subscription), or `READY_WAIT` passes: something published before then may
     /// not arrive, which is why a link replays from the store *after* this.
     pub async fn ready(&self) {
         if let Some(kept) = &self.0 {
