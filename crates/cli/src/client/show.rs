@@ -100,9 +100,6 @@ pub fn bond(view: &BondView) -> String {
         view.next_tier.as_ref(),
     );
     out.push('\n');
-    if let Some(vitals) = view.pull.as_ref().and_then(vitals) {
-        out.push_str(&format!("{}: {vitals}\n", view.partner));
-    }
     for tier in Tier::ALL {
         let Some(t) = view.tiers.get(&tier) else {
             continue;
@@ -128,6 +125,9 @@ pub fn bond(view: &BondView) -> String {
         view.profile.key(),
         date(view.since)
     ));
+    if let Some(vitals) = view.pull.as_ref().and_then(vitals) {
+        out.push_str(&format!("\n{}: {vitals}", view.partner));
+    }
     if view.partner_guarded {
         out.push_str(&format!("\n{} is guarding their thoughts", view.partner));
     }
