@@ -175,7 +175,7 @@ pub fn fix_of(update: &PositionUpdate, now_ms: i64) -> Result<Fix, ApiError> {
     responses(
         (status = 204, description = "stored, and the partner told"),
         (status = 403, description = "`awaiting_tower`, `application_declined`: not a citizen (yet)"),
-        (status = 422, description = "`invalid_position`: `at` is more than a minute in the future"),
+        (status = 422, description = "`invalid_position`: `at` is more than a minute in the future, or `battery` over 100"),
     )
 )]
 pub(crate) async fn put_position<S: Store, B: Bus>(
