@@ -18,6 +18,7 @@ import { Link } from "./link.js";
 import * as locate from "./locate.js";
 import { Pictures } from "./pictures.js";
 import * as push from "./push.js";
+import { Pause } from "./pause.js";
 import { Places } from "./places.js";
 import { destination, Radar, sphereDistance } from "./radar.js";
 import { ThoughtSender, ThoughtText } from "./thoughts.js";
@@ -71,6 +72,15 @@ const places = new Places({
   position: () => state.position,
   me: () => state.me,
   partner: () => state.bond?.partner ?? null,
+  notice: (text) => notice(text),
+});
+const pause = new Pause({
+  el: (id) => $(id),
+  me: () => state.me,
+  onChange: (resumed) => {
+    renderBond();
+    if (resumed) sendPosition(true);
+  },
   notice: (text) => notice(text),
 });
 let journey = null;
@@ -135,6 +145,7 @@ async function boot() {
       renderBond();
     },
     sendNow: () => sendPosition(true),
+    paused: () => pause.paused,
   });
   city.init({
     show,
@@ -260,6 +271,9 @@ function onFrame(f) {
       return places.onFrame(f);
     case "contact":
       return onContact(f);
+    case "paused":
+    case "resumed":
+      return pause.onFrame(f, state.bond);
     case "stretch":
       return onStretch(f);
     case "message":
@@ -312,6 +326,7 @@ function onHello(f) {
   state.cursor = Math.max(state.cursor, f.resume_after);
   state.acked = Math.max(state.acked, f.resume_after);
   $("me-name").textContent = f.you;
+  pause.load();
   if (!f.bond) {
     state.bond = null;
     showBondScreen();
@@ -670,7 +685,8 @@ function sendPosition(now = false) {
   const wait = now ? 0 : Math.max(0, 1000 - (Date.now() - positionSentAt));
   positionTimer = setTimeout(() => {
     const p = state.position;
-    if (!p) return;
+    // Paused: where I am stays on this device.
+    if (!p || pause.paused) return;
     const frame = { type: "position", lat: p.lat, lon: p.lon, accuracy_m: p.accuracy_m };
     if (p.source === "hand") frame.by_hand = true;
     if (Number.isFinite(p.at)) frame.at = new Date(Math.min(p.at, Date.now())).toISOString();
@@ -783,6 +799,9 @@ function renderBond() {
 
 function pullSentence() {
   const b = state.bond;
+  if (pause.paused) return "You paused sharing: no pull until you resume.";
+  const paused = pause.partnerSentence(b);
+  if (paused) return paused;
   if (!b.pull) {
     return state.position
       ? `Waiting for ${b.partner}'s position…`
@@ -1188,6 +1207,7 @@ function setMode(mode) {
 
 function wire() {
   places.wire();
+  pause.wire();
   journey = new Journey($("journey"), $("journey-empty"));
   // Scrolling to a field must not leave it under the sticky header and banners.
   new ResizeObserver(() => {

@@ -10,7 +10,8 @@ import * as fmt from "./format.js";
 
 const $ = (id) => document.getElementById(id);
 
-/** What app.js lends: the bond, the position to send, and a way to send it. */
+/** What app.js lends: the bond, the position to send, a way to send it, and whether
+ *  sharing is paused. */
 let ctx = null;
 /** When I asked (ms), until the partner's answer arrives. */
 let askedAt = null;
@@ -55,6 +56,10 @@ async function ask() {
 export function answer(by) {
   const status = $("locate-status");
   const who = by || ctx.bond()?.partner || "Your partner";
+  if (ctx.paused()) {
+    status.textContent = `${who} asked where you are; you paused sharing, so nothing was sent.`;
+    return;
+  }
   const send = () => {
     ctx.sendNow();
     status.textContent = `${who} asked where you are: your position was sent.`;

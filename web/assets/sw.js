@@ -103,6 +103,11 @@ function describe(note) {
         `${note.from} asks where you are`,
         { body: "Open to answer with where you are now.", tag: "locate", data: { open: "locate" } },
       ];
+    case "resumed":
+      return [
+        `${note.who} is sharing again`,
+        { body: "Their pause is over.", tag: "pause", data: { open: "link" } },
+      ];
     default:
       return ["Haurach", { body: "Something happened.", tag: "news", data: { open: "link" } }];
   }

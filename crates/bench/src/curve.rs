@@ -54,7 +54,7 @@ const W: f64 = 880.0;
 const PANEL_H: f64 = 260.0;
 const LEFT: f64 = 70.0;
 const RIGHT: f64 = 150.0;
-const TOP: f64 = 40.0;
+const TOP: f64 = 64.0;
 const GAP: f64 = 70.0;
 
 /// The two panels (latency above, CPU per update below) against connections on a

@@ -17,6 +17,7 @@ pub mod devices;
 pub mod link;
 pub mod locate;
 pub mod password;
+pub mod pause;
 pub mod pictures;
 pub mod places;
 pub mod sessions;
@@ -284,6 +285,22 @@ pub enum ClientCommand {
         #[arg(long, value_name = "M")]
         accuracy: Option<f64>,
     },
+    /// Pause sharing your position, for a while or until you resume
+    ///
+    /// While paused, every position you send (this CLI, the web client, the OwnTracks
+    /// app) is accepted and dropped: nothing of where you are is stored or reaches your
+    /// partner. They see that you paused (and until when); the alarm still passes.
+    ///
+    /// Examples:
+    ///   haurach pause 2h     # for two hours (also 90m, 1h30m, 1d)
+    ///   haurach pause        # until haurach resume
+    #[command(verbatim_doc_comment)]
+    Pause {
+        /// How long: 2h, 90m, 1h30m, 45s, 1d (default: until you resume).
+        duration: Option<String>,
+    },
+    /// Share your position again after a pause (your partner is told)
+    Resume,
     /// Follow the live link: the pull, tiers, contact, messages, thoughts
     ///
     /// Each message is acknowledged once printed, so the next watch resumes after it. If
@@ -645,10 +662,26 @@ impl ClientCommand {
                     battery: None,
                 };
                 crate::walk::put_position(&api, &update).await?;
+                let paused: haurach_proto::PauseView = api.get("/api/v1/me/pause").await?;
+                if paused.paused {
+                    // Accepted and dropped by the server: say so rather than a pull.
+                    outln!(
+                        "sharing is paused: this position stays with you (haurach resume to share again)"
+                    );
+                    return Ok(());
+                }
                 outln!("you are at {lat:.5}, {lon:.5}");
                 if let Some(view) = crate::walk::bond_of(&api).await? {
                     outln!("{}", show::bond_sentence(&view));
                 }
+            }
+            ClientCommand::Pause { duration } => {
+                let (_, api) = ctx.session(None)?;
+                outln!("{}", pause::pause(&api, duration.as_deref()).await?);
+            }
+            ClientCommand::Resume => {
+                let (_, api) = ctx.session(None)?;
+                outln!("{}", pause::resume(&api).await?);
             }
             ClientCommand::Watch {
                 json,

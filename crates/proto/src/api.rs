@@ -193,6 +193,9 @@ pub struct BondView {
     pub contact: ContactState,
     /// Whether the partner is guarding their thoughts.
     pub partner_guarded: bool,
+    /// Whether the partner has paused sharing, and until when.
+    #[serde(default)]
+    pub partner_pause: crate::pause::PauseView,
     /// Alarms raised and not yet acknowledged by their receiver, in order.
     pub alarms: Vec<Message>,
     /// The sequence number of the newest message of the bond (0 when none).

@@ -5,6 +5,7 @@
 //! - [`devices`]: a person's devices with passwords of their own (the OwnTracks app).
 //! - [`images`]: images sent between partners.
 //! - [`link`]: the frames of the live link (`/api/v1/link`, a WebSocket).
+//! - [`pause`]: pausing one's sharing.
 //! - [`places`]: places and the meeting point (the Needle).
 //! - [`problem`]: RFC 9457 problem details, the shape of every HTTP error.
 //! - [`push`]: Web Push: the server's key, a device's subscription, what is pushed.
@@ -21,6 +22,7 @@ pub mod devices;
 pub mod human;
 pub mod images;
 pub mod link;
+pub mod pause;
 pub mod places;
 pub mod problem;
 pub mod push;
@@ -32,6 +34,7 @@ pub use city::*;
 pub use devices::{DeviceCreated, DeviceView, NewDevice};
 pub use images::{CameraConsent, ImageList, ImageView, MemoryList, MemoryView, NewMemory};
 pub use link::{ClientFrame, Mover, ServerFrame};
+pub use pause::{PauseRequest, PauseView};
 pub use places::*;
 pub use problem::Problem;
 pub use push::{PushKey, PushNote, PushSubscription, PushSubscriptionKeys, PushUnsubscribe};

@@ -53,6 +53,24 @@ pub enum ServerFrame {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         lost_for_ms: Option<i64>,
     },
+    /// Someone paused sharing (sent to both partners): no pull moves and the tiers that
+    /// need a distance stay closed until they resume and send a position.
+    Paused {
+        /// Who paused: the partner's name, or yours.
+        who: String,
+        /// When the pause ends by itself (absent: until they resume).
+        #[serde(
+            default,
+            with = "time::serde::rfc3339::option",
+            skip_serializing_if = "Option::is_none"
+        )]
+        until: Option<time::OffsetDateTime>,
+    },
+    /// Someone's pause ended: they resumed, or its `until` came (sent to both partners).
+    Resumed {
+        /// Who resumed: the partner's name, or yours.
+        who: String,
+    },
     /// Someone's position jumped faster than plausible travel.
     Stretch {
         /// Whose position jumped.

@@ -104,6 +104,11 @@ pub enum PushNote {
         /// The partner's name.
         from: String,
     },
+    /// The partner resumed sharing after a pause (or its time ran out).
+    Resumed {
+        /// The partner's name.
+        who: String,
+    },
 }
 
 impl PushNote {
@@ -117,6 +122,7 @@ impl PushNote {
             PushNote::ContactLost { .. } => "contact_lost",
             PushNote::ContactRestored { .. } => "contact_restored",
             PushNote::Locate { .. } => "locate",
+            PushNote::Resumed { .. } => "resumed",
         }
     }
 }

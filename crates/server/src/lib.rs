@@ -154,7 +154,8 @@ pub async fn launch<S: Store, B: Bus>(
         stop_rx.clone(),
     ));
 
-    // The sweeper declares contact lost and deletes old journeys; it owns a clone of the state and ends with the
+    // The sweeper declares contact lost (a paused person's is kept live, and the end of a
+    // pause announced) and deletes old journeys; it owns a clone of the state and ends with the
     // shutdown signal.
     let sweeper = {
         let app = app.clone();
@@ -167,7 +168,10 @@ pub async fn launch<S: Store, B: Bus>(
             journeys.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tokio::select! {
-                    _ = tick.tick() => app.hub.sweep().await,
+                    _ = tick.tick() => {
+                        app.hub.sweep_pauses().await;
+                        app.hub.sweep().await;
+                    }
                     _ = journeys.tick() => app.hub.forget_old_journeys().await,
                     _ = stop.changed() => return,
                 }

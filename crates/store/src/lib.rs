@@ -1,5 +1,5 @@
 //! Haurach's durable storage: the [`Store`] trait every backend implements, its
-//! supertraits ([`PlaceStore`], [`CityStore`], [`ImageStore`]), the records they keep, and
+//! supertraits ([`PlaceStore`], [`CityStore`], [`ImageStore`], [`PushStore`], [`PauseStore`], [`LocateStore`]), the records they keep, and
 //! the two backends, [`Sqlite`] and [`Postgres`].
 //!
 //! The store knows only the bond's rules (`haurach-bond`) and the wire types
@@ -29,6 +29,7 @@ pub mod files;
 mod from_row;
 pub mod images;
 pub mod locate;
+pub mod pause;
 pub mod places;
 pub mod postgres;
 pub mod private;
@@ -41,6 +42,7 @@ pub use devices::{DeviceRecord, DeviceStore};
 pub use error::{Conflict, Missing, StoreError, StoreResult};
 pub use images::{ImageId, ImageRecord, ImageStore, MemoryRecord};
 pub use locate::LocateStore;
+pub use pause::{PauseRecord, PauseStore};
 pub use places::{PinRecord, PlaceRecord, PlaceStore};
 pub use postgres::Postgres;
 pub use push::{PushStore, PushSubscriptionRecord};
@@ -266,7 +268,7 @@ pub struct SessionRecord {
 /// meeting point and journeys through its supertrait [`PlaceStore`]; the city's records
 /// through [`CityStore`]; pictures and journals through [`ImageStore`]; Web Push through
 /// [`PushStore`]; device passwords through [`DeviceStore`]; partners' asks for a fresh
-/// position through [`LocateStore`].
+/// position through [`LocateStore`]; a person's pause of sharing through [`PauseStore`].
 pub trait Store:
     PlaceStore
     + CityStore
@@ -274,6 +276,7 @@ pub trait Store:
     + PushStore
     + DeviceStore
     + LocateStore
+    + PauseStore
     + Clone
     + Send
     + Sync

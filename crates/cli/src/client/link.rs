@@ -210,6 +210,26 @@ impl LinkView {
                     }
                 }
             }
+            ServerFrame::Paused { who, until } => {
+                let (who, they) = if who.eq_ignore_ascii_case(&self.me) {
+                    ("you", "you")
+                } else {
+                    (who.as_str(), "they")
+                };
+                match until {
+                    Some(until) => {
+                        format!("{who} paused sharing {}", super::pause::until_text(*until))
+                    }
+                    None => format!("{who} paused sharing until {they} resume"),
+                }
+            }
+            ServerFrame::Resumed { who } => {
+                if who.eq_ignore_ascii_case(&self.me) {
+                    "you are sharing again".to_owned()
+                } else {
+                    format!("{who} is sharing again")
+                }
+            }
             ServerFrame::Stretch {
                 who,
                 jump_m,

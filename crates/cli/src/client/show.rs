@@ -9,6 +9,13 @@ use haurach_proto::{BondView, ContactState, Message, MessageKind, NextTier, Pull
 /// Where the partner is, in one sentence.
 /// The pull sentence for a whole bond view.
 pub fn bond_sentence(view: &BondView) -> String {
+    if view.partner_pause.paused {
+        let until = match view.partner_pause.until {
+            Some(until) => super::pause::until_text(until),
+            None => "until they resume".to_owned(),
+        };
+        return format!("{} paused sharing {until}: no pull meanwhile", view.partner);
+    }
     pull_sentence(
         &view.partner,
         view.pull.as_ref(),
@@ -93,12 +100,7 @@ pub fn range(range_m: Option<f64>) -> String {
 
 /// The whole bond, as `haurach where` prints it.
 pub fn bond(view: &BondView) -> String {
-    let mut out = pull_sentence(
-        &view.partner,
-        view.pull.as_ref(),
-        view.strength,
-        view.next_tier.as_ref(),
-    );
+    let mut out = bond_sentence(view);
     out.push('\n');
     for tier in Tier::ALL {
         let Some(t) = view.tiers.get(&tier) else {

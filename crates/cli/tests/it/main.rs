@@ -11,6 +11,7 @@ mod deploy;
 mod link;
 mod locate;
 mod multinode;
+mod pause;
 mod pictures;
 mod places;
 mod readme;

@@ -26,40 +26,65 @@ use haurach_store::AccountId;
 pub mod nats;
 
 /// One serialised server frame, with the sequence number of the message it carries (so a
-/// link replaying stored messages can skip live copies it has already sent).
+/// link replaying stored messages can skip live copies it has already sent). As small as
+/// it can be: every link's queue holds slots of it (`LINK_BACKLOG`), allocated in blocks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Frame {
-    /// For a `message` frame: the message's sequence number.
-    pub seq: Option<i64>,
+    /// For a `message` frame: the message's sequence number; [`NONE`] otherwise
+    /// (sequence numbers start at 1).
+    seq: i64,
     /// For a `message` frame, when the store said: the sequence number of the bond's
-    /// message before it (0 for the first). A link that has sent that one can pass this
-    /// frame on without reading the store, even when it came from another node.
-    pub after: Option<i64>,
+    /// message before it (0 for the first); [`NONE`] when unknown.
+    after: i64,
     /// The JSON text.
     pub json: Arc<str>,
 }
+
+/// [`Frame`]'s "no number".
+const NONE: i64 = i64::MIN;
 
 impl Frame {
     /// A server frame serialised once, with the sequence number of the message it carries.
     pub fn of(frame: &haurach_proto::ServerFrame) -> Frame {
         let json = serde_json::to_string(frame).expect("server frames always serialise");
         let seq = match frame {
-            haurach_proto::ServerFrame::Message { message } => Some(message.seq),
-            _ => None,
+            haurach_proto::ServerFrame::Message { message } => message.seq,
+            _ => NONE,
         };
         Frame {
             seq,
-            after: None,
+            after: NONE,
             json: json.into(),
+        }
+    }
+
+    /// A frame as it crossed from another node: its numbers and its JSON.
+    pub fn with_numbers(seq: Option<i64>, after: Option<i64>, json: Arc<str>) -> Frame {
+        Frame {
+            seq: seq.unwrap_or(NONE),
+            after: after.unwrap_or(NONE),
+            json,
         }
     }
 
     /// The frame, saying which message of its bond came before the one it carries.
     pub fn after(self, previous: Option<i64>) -> Frame {
         Frame {
-            after: previous,
+            after: previous.unwrap_or(NONE),
             ..self
         }
+    }
+
+    /// For a `message` frame: the message's sequence number.
+    pub fn seq(&self) -> Option<i64> {
+        (self.seq != NONE).then_some(self.seq)
+    }
+
+    /// For a `message` frame, when the store said: the sequence number of the bond's
+    /// message before it (0 for the first). A link that has sent that one can pass this
+    /// frame on without reading the store, even when it came from another node.
+    pub fn previous(&self) -> Option<i64> {
+        (self.after != NONE).then_some(self.after)
     }
 }
 
@@ -72,8 +97,8 @@ impl Frame {
     /// names the session; it is not a secret.)
     pub fn session_ended(token_hash: &[u8]) -> Frame {
         Frame {
-            seq: None,
-            after: None,
+            seq: NONE,
+            after: NONE,
             json: format!("{SESSION_ENDED}{}\"}}", hex(token_hash)).into(),
         }
     }
@@ -94,8 +119,8 @@ pub fn hex(bytes: &[u8]) -> String {
 impl From<&str> for Frame {
     fn from(json: &str) -> Frame {
         Frame {
-            seq: None,
-            after: None,
+            seq: NONE,
+            after: NONE,
             json: json.into(),
         }
     }
@@ -104,8 +129,8 @@ impl From<&str> for Frame {
 impl From<String> for Frame {
     fn from(json: String) -> Frame {
         Frame {
-            seq: None,
-            after: None,
+            seq: NONE,
+            after: NONE,
             json: json.into(),
         }
     }
@@ -186,6 +211,11 @@ pub enum BondEvent {
         /// The person.
         account: Uuid,
     },
+    /// A person paused sharing or resumed (read their pause again from the store).
+    PauseChanged {
+        /// The person.
+        account: Uuid,
+    },
     /// A partner asked for a glimpse of `asked` (or sent a picture, whose return glimpse
     /// is this): whichever node `asked`'s client answers on must know what was asked.
     GlimpseAsked {
@@ -243,6 +273,7 @@ impl BondEvent {
             BondEvent::GlimpseAsked { asked, .. } => Audience::Links(*asked),
             BondEvent::Formed { .. }
             | BondEvent::PlacesChanged { .. }
+            | BondEvent::PauseChanged { .. }
             | BondEvent::SummonsChanged { .. } => Audience::City,
         }
     }
@@ -524,6 +555,13 @@ mod tests {
             bus.publish(a, format!("{i}").into());
         }
         assert!(matches!(sub.recv().await, Err(Lagged)));
+    }
+
+    #[test]
+    fn a_frame_is_four_words() {
+        // Each idle link's queue allocates its first block of 32 slots up front: a
+        // bigger frame costs every link (issue 21, idle memory).
+        assert_eq!(std::mem::size_of::<Frame>(), 32);
     }
 
     #[test]

@@ -353,8 +353,8 @@ fn subject_of(event: &BondEvent) -> String {
 /// A frame's payload on NATS: sequence number, the one before, JSON.
 fn frame_payload(frame: &Frame) -> Bytes {
     let mut buf = BytesMut::with_capacity(16 + frame.json.len());
-    buf.put_i64(frame.seq.unwrap_or(i64::MIN));
-    buf.put_i64(frame.after.unwrap_or(i64::MIN));
+    buf.put_i64(frame.seq().unwrap_or(i64::MIN));
+    buf.put_i64(frame.previous().unwrap_or(i64::MIN));
     buf.put_slice(frame.json.as_bytes());
     buf.freeze()
 }
@@ -368,11 +368,11 @@ fn frame_from(payload: &[u8]) -> Option<Frame> {
     if payload.len() < 16 {
         return None;
     }
-    Some(Frame {
-        seq: number(&payload[..8]),
-        after: number(&payload[8..16]),
-        json: std::str::from_utf8(&payload[16..]).ok()?.into(),
-    })
+    Some(Frame::with_numbers(
+        number(&payload[..8]),
+        number(&payload[8..16]),
+        std::str::from_utf8(&payload[16..]).ok()?.into(),
+    ))
 }
 
 /// Hands outgoing events to the NATS client, in order.
@@ -401,11 +401,7 @@ mod tests {
 
     #[test]
     fn a_frame_crosses_nats_whole() {
-        let frame = Frame {
-            seq: Some(42),
-            after: Some(0),
-            json: r#"{"type":"message"}"#.into(),
-        };
+        let frame = Frame::with_numbers(Some(42), Some(0), r#"{"type":"message"}"#.into());
         assert_eq!(frame_from(&frame_payload(&frame)), Some(frame));
         let plain = Frame::from(r#"{"type":"pull"}"#);
         assert_eq!(frame_from(&frame_payload(&plain)), Some(plain));

@@ -486,14 +486,14 @@ async fn pass<S: Store, B: Bus>(
             Ok(())
         };
     }
-    if frame.seq.is_some_and(|seq| seq <= *last_sent) {
+    if frame.seq().is_some_and(|seq| seq <= *last_sent) {
         return Ok(());
     }
-    if let Some(seq) = frame.seq {
+    if let Some(seq) = frame.seq() {
         // Several nodes publish: this frame may have overtaken an earlier message, or one
         // may be lost. When it names the message before it and this link has sent that
         // one, it follows on; otherwise the store has them all, in order.
-        let follows = frame.after.is_some_and(|before| before <= *last_sent);
+        let follows = frame.previous().is_some_and(|before| before <= *last_sent);
         if app.hub.bus.several_nodes() && !follows {
             catch_up(app, account, socket, last_sent, seq).await?;
             if *last_sent >= seq {

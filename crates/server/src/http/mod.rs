@@ -42,6 +42,7 @@ pub mod memories;
 pub mod names;
 pub mod openapi;
 pub mod owntracks;
+pub mod pause;
 pub mod places;
 pub mod problem;
 pub mod push;
@@ -162,6 +163,12 @@ pub fn api<S: Store, B: Bus>(max_image: usize) -> OpenApiRouter<AppState<S, B>> 
         .routes(routes!(images::picture))
         .routes(routes!(images::original))
         .routes(routes!(camera::get_camera, camera::put_camera))
+        // Pausing one's sharing.
+        .routes(routes!(
+            pause::get_pause,
+            pause::put_pause,
+            pause::delete_pause
+        ))
         .routes(routes!(memories::mine, memories::write))
         .routes(routes!(memories::write_photo).layer(pictures()))
         .routes(routes!(memories::partners))

@@ -31,6 +31,9 @@ pub(crate) struct BondRuntime {
     pub(crate) contact: [Contact; 2],
     pub(crate) stretch: [StretchDetector; 2],
     pub(crate) guarded: [bool; 2],
+    /// Whether each member is hidden from the bond: they paused sharing, and have sent no
+    /// fix since. While either is, no pull is worked out ([`BondRuntime::span`] is `None`).
+    pub(crate) hidden: [bool; 2],
     /// Set when the bond ends, for tasks that looked the runtime up just before.
     pub(crate) ended: bool,
     /// The meeting point's state: recent speeds, the pin, who has reached it.
@@ -104,8 +107,12 @@ impl BondRuntime {
         self.contact_due.store(due, Ordering::Relaxed);
     }
 
-    /// The geometry between the partners, when both have a fix (one geodesic inverse).
+    /// The geometry between the partners, when both have a fix and neither is hidden
+    /// (one geodesic inverse).
     pub(crate) fn span(&self) -> Option<Span> {
+        if self.hidden.contains(&true) {
+            return None;
+        }
         let [Some(a), Some(b)] = self.fixes else {
             return None;
         };

@@ -54,6 +54,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
                     ContactState::Lost
                 },
                 partner_guarded: rt.guarded[partner],
+                partner_pause: Default::default(),
                 alarms: Vec::new(),
                 last_seq: 0,
                 since: timestamp(rt.record.created_at),
@@ -62,7 +63,9 @@ impl<S: Store, B: Bus> Hub<S, B> {
         };
         let alarms = self.store.raised_alarms(record.id).await?;
         let last_seq = self.store.last_seq(record.id).await?;
+        let partner_pause = self.pause_of(record.members[1 - held.idx]).await?;
         Ok(Some(BondView {
+            partner_pause,
             alarms: alarms.iter().map(|m| message_view(&record, m)).collect(),
             last_seq,
             ..view

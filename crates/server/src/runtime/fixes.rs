@@ -30,6 +30,11 @@ impl<S: Store, B: Bus> Hub<S, B> {
         durable: bool,
     ) -> Result<(), ApiError> {
         let now = now_ms();
+        if self.is_paused(account, now).await? {
+            // Kept private: the sender is heard (their contact stays live), and the
+            // position goes nowhere, not even into their own journey.
+            return self.heard(account).await;
+        }
         let record = PositionRecord {
             fix,
             received_at: now,
@@ -101,6 +106,8 @@ impl<S: Store, B: Bus> Hub<S, B> {
         }
         rt.fixes[idx] = Some(fix);
         rt.by_hand[idx] = by_hand;
+        // A fix from a member who paused ends their hiding: the pause is over.
+        rt.hidden[idx] = false;
         if rt.fixes[1 - idx].is_none() {
             // The partner's fix may have been stored after this bond was loaded (on
             // another node, or a moment before the bond was made).
@@ -164,6 +171,10 @@ impl<S: Store, B: Bus> Hub<S, B> {
             }
             BondEvent::PlacesChanged { account } => {
                 self.places.forget(AccountId(*account));
+                return;
+            }
+            BondEvent::PauseChanged { account } => {
+                self.pause_changed(AccountId(*account)).await;
                 return;
             }
             // The relay's, not the hub's (see `launch`).
@@ -241,6 +252,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
             }
             BondEvent::Formed { .. }
             | BondEvent::PlacesChanged { .. }
+            | BondEvent::PauseChanged { .. }
             | BondEvent::SummonsChanged { .. }
             | BondEvent::GlimpseAsked { .. } => {}
         }

@@ -30,6 +30,7 @@ use tokio::sync::Mutex as AsyncMutex;
 use super::bond::BondRuntime;
 use super::message_writer::MessageWriter;
 use super::needle::Needle;
+use super::pause_book::PauseBook;
 use super::pictures::Pictures;
 use super::place_cache::PlaceCache;
 use super::position_writer::PositionWriter;
@@ -94,6 +95,8 @@ pub struct Hub<S, B> {
     pub blobs: Blobs,
     /// Pushes news to devices whose page is closed.
     pub push: Notifier,
+    /// Who has paused sharing.
+    pub(crate) pauses: PauseBook,
 }
 
 /// A bond's runtime in the hub's map, with the moment it next needs the sweep, which
@@ -156,6 +159,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
             last_heard: Mutex::new(HashMap::new()),
             places: PlaceCache::default(),
             summons: Tracker::default(),
+            pauses: PauseBook::default(),
             positions: PositionWriter::start(store.clone()),
             messages: MessageWriter::start(store.clone()),
             store,
@@ -266,8 +270,20 @@ impl<S: Store, B: Bus> Hub<S, B> {
             let stored = positions[i].map(|p: PositionRecord| p.received_at);
             Contact::new(self.timeout_ms(), heard.max(stored), now)
         });
+        // A member who paused is hidden from the bond until they send a fix: while the
+        // pause is in force, and after it while their stored fix is older than it.
+        let mut hidden = [false, false];
+        for (i, member) in record.members.iter().enumerate() {
+            if let Some(pause) = self.pauses.latest(&self.store, *member, now).await? {
+                hidden[i] = pause.in_force(now)
+                    || positions[i].is_none_or(|p: PositionRecord| p.received_at < pause.since_ms);
+            }
+        }
         let fixes = positions.map(|p| p.map(|p| p.fix));
-        let stretch = fixes.map(|f| StretchDetector::new(self.config.max_speed_kmh, f));
+        let stretch = std::array::from_fn(|i| {
+            let last = if hidden[i] { None } else { fixes[i] };
+            StretchDetector::new(self.config.max_speed_kmh, last)
+        });
         let mut runtime = BondRuntime {
             tiers: TierState::new(record.open_tiers),
             record,
@@ -275,6 +291,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
             contact,
             stretch,
             guarded: [false, false],
+            hidden,
             ended: false,
             needle: Needle::default(),
             told: [None, None],
@@ -287,9 +304,16 @@ impl<S: Store, B: Bus> Hub<S, B> {
         // The stored tiers carry the hysteresis; the stored fixes say where the partners
         // are. Tiers are written a moment after they change, so after a crash the two can
         // disagree: the fixes win, and the stored tiers only keep open what the band allows.
-        if let Some(span) = runtime.span() {
-            let profile = runtime.record.profile;
-            if !runtime.tiers.update(profile, span.apart).is_empty() {
+        // A hidden member's distance is unknown: what needs one is closed.
+        let profile = runtime.record.profile;
+        let span = runtime.span();
+        let hiding = runtime.hidden.contains(&true);
+        if span.is_some() || hiding {
+            let changes = match span {
+                Some(span) => runtime.tiers.update(profile, span.apart),
+                None => runtime.tiers.reset(profile, None),
+            };
+            if !changes.is_empty() {
                 self.positions
                     .queue_tiers(runtime.record.id, runtime.tiers.open());
             }

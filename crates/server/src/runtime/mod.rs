@@ -7,7 +7,8 @@
 //! - state the hub holds: [`needle`] (the meeting point's state in a bond), [`bond`] (one
 //!   bond's live state and what each partner may see of the pull), [`place_cache`],
 //!   [`relay`] (camera frames between links), [`pictures`] (where pictures are kept),
-//!   [`push`] (pushing news to a person's devices), [`summons`] (summoning, and the
+//!   [`push`] (pushing news to a person's devices), [`pause_book`] (who has paused
+//!   sharing), [`summons`] (summoning, and the
 //!   tracker that follows accepted summonses), and the
 //!   group-commit writers [`position_writer`] and [`message_writer`];
 //! - [`hub`]: the [`Hub`] itself and what every feature builds on;
@@ -15,7 +16,7 @@
 //!   [`images`] (pictures between partners), [`memories`] (the journals),
 //!   [`sight`], [`trace`], [`owntracks`], [`locate`] ("where are you now?" and the
 //!   battery), [`removal`] (a person removed with all they
-//!   own), and [`fixes`] (a fix arrives; what other
+//!   own), [`pausing`] (pausing one's sharing), and [`fixes`] (a fix arrives; what other
 //!   nodes share), which calls on the others.
 
 pub mod bond;
@@ -31,6 +32,8 @@ pub mod message_writer;
 pub mod messages;
 pub mod needle;
 pub mod owntracks;
+pub mod pause_book;
+pub mod pausing;
 pub mod pictures;
 pub mod place_cache;
 pub mod places;

@@ -4,6 +4,7 @@
 //! only while the feelings tier is open, and the meeting point when it can be shown. The OwnTracks route itself is in `http/owntracks.rs`.
 
 use haurach_bond::{Disclosure, shows_vitals};
+use haurach_proto::PauseView;
 use haurach_store::{AccountId, Store};
 
 use super::hub::Hub;
@@ -32,17 +33,26 @@ impl<S: Store, B: Bus> Hub<S, B> {
         let Some(held) = self.held(account).await? else {
             return Ok(None);
         };
-        let (name, me, partner, shown, vitals, batt) = {
+        let (name, me, partner, shown, partner_id, vitals, batt) = {
             let rt = held.lock().await?;
             let vitals = shows_vitals(rt.tiers);
+            // A partner hidden by a pause has no location to show.
+            let hidden = rt.hidden[1 - held.idx];
+            let partner = rt.fixes[1 - held.idx].filter(|_| !hidden);
             (
                 rt.record.names[1 - held.idx].clone(),
                 rt.fixes[held.idx],
-                rt.fixes[1 - held.idx],
+                partner,
                 Disclosure::of(rt.tiers),
+                rt.record.members[1 - held.idx],
                 vitals,
-                rt.battery[1 - held.idx].filter(|_| vitals),
+                rt.battery[1 - held.idx].filter(|_| vitals && !hidden),
             )
+        };
+        // The app shows a friend's card name: a paused partner reads as such.
+        let name = match self.pause_of(partner_id).await? {
+            PauseView { paused: true, .. } => format!("{name} (paused)"),
+            PauseView { .. } => name,
         };
         let location = partner.and_then(|p| {
             let seen = shown.whereabouts(me.as_ref(), &p)?;

@@ -61,6 +61,11 @@ pub fn delivery(note: &PushNote) -> Delivery {
             topic: "contact",
             ttl_s: 6 * 3600,
         },
+        PushNote::Resumed { .. } => Delivery {
+            urgency: "normal",
+            topic: "pause",
+            ttl_s: 6 * 3600,
+        },
     }
 }
 

@@ -13,6 +13,7 @@ mod harness;
 mod link;
 mod locate;
 mod memories;
+mod pause;
 mod pictures;
 mod places;
 mod sight;

@@ -19,6 +19,7 @@ mod nodes;
 mod outage;
 mod owntracks;
 mod packaging;
+mod pause;
 mod places;
 mod push;
 mod restart;

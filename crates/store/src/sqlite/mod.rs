@@ -23,6 +23,7 @@ mod journal;
 mod locate;
 mod message_log;
 mod messages;
+mod pause;
 mod places;
 mod push;
 mod scheduling;

@@ -6,6 +6,7 @@ mod city;
 mod devices;
 mod images;
 mod locate;
+mod pause;
 mod places;
 mod push;
 mod removal;

@@ -298,6 +298,12 @@ where
     store.insert_image(&hers).await.unwrap();
     store.insert_image(&his).await.unwrap();
     store.set_camera_allowed(amethyst, true, 24).await.unwrap();
+    let pause = haurach_store::PauseRecord {
+        account: amethyst,
+        since_ms: 24,
+        until_ms: None,
+    };
+    store.set_pause(&pause).await.unwrap();
     for (account, device) in [(amethyst, "amethyst-phone"), (spike, "spike-phone")] {
         let sub = PushSubscriptionRecord {
             account,
