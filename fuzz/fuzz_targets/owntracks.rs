@@ -17,7 +17,8 @@ fuzz_target!(|data: &[u8]| {
     };
     for action in actions {
         match action {
-            Action::Fix(fix) => {
+            Action::Fix(fix, battery) => {
+                assert!(battery.is_none_or(|b| b <= 100));
                 assert!(haurach_bond::geo::valid_coordinates(fix.lat, fix.lon));
                 assert!(fix.accuracy_m.is_finite() && fix.accuracy_m >= 0.0);
                 assert!(fix.at_ms <= NOW_MS + 60_000);

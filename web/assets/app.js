@@ -15,6 +15,7 @@ import * as fmt from "./format.js";
 import { holdToConfirm } from "./hold.js";
 import { Journey } from "./journey.js";
 import { Link } from "./link.js";
+import * as locate from "./locate.js";
 import { Pictures } from "./pictures.js";
 import * as push from "./push.js";
 import { Pause } from "./pause.js";
@@ -121,6 +122,11 @@ if (pendingOpen) history.replaceState(null, "", "/");
 
 /** Shows the screen a notification names: the bond, letters or summonses. */
 function openScreen(screen) {
+  // "NAME asks where you are", tapped: the page answers as it opens.
+  if (screen === "locate") {
+    locate.answer();
+    screen = "link";
+  }
   const go = { link: "home", letters: "letters", summons: "summons" }[screen];
   const button = go && document.querySelector(`[data-go="${go}"]`);
   if (button && !button.hidden) button.click();
@@ -130,6 +136,17 @@ async function boot() {
   wire();
   push.init(openScreen);
   devices.init();
+  locate.init({
+    bond: () => state.bond,
+    position: () => state.position,
+    setPosition: (p) => {
+      state.position = p;
+      renderPosition();
+      renderBond();
+    },
+    sendNow: () => sendPosition(true),
+    paused: () => pause.paused,
+  });
   city.init({
     show,
     home: showHome,
@@ -238,7 +255,11 @@ function onFrame(f) {
       Object.assign(state.bond, { pull: f.pull, strength: f.strength, next_tier: f.next_tier ?? null });
       journey?.addPull(f.pull.distance_m);
       pictures.onStrength(f.strength);
+      locate.onPull(f);
       renderBond();
+      return;
+    case "locate":
+      locate.answer(f.by);
       return;
     case "tier":
       journey?.onTier(f);
@@ -669,6 +690,8 @@ function sendPosition(now = false) {
     const frame = { type: "position", lat: p.lat, lon: p.lon, accuracy_m: p.accuracy_m };
     if (p.source === "hand") frame.by_hand = true;
     if (Number.isFinite(p.at)) frame.at = new Date(Math.min(p.at, Date.now())).toISOString();
+    const battery = locate.batteryLevel();
+    if (battery !== null) frame.battery = battery;
     if (link.send(frame)) {
       positionSentAt = Date.now();
     }
@@ -808,6 +831,7 @@ function renderPull() {
   } else {
     exact.hidden = true;
   }
+  locate.render();
   const next = b.next_tier;
   const ring = next && b.tiers[next.tier]?.range_m
     ? { tier: next.tier, range: b.tiers[next.tier].range_m }

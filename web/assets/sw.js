@@ -98,6 +98,11 @@ function describe(note) {
         `${note.who} is back`,
         { body: "Contact is restored.", tag: "contact", data: { open: "link" } },
       ];
+    case "locate":
+      return [
+        `${note.from} asks where you are`,
+        { body: "Open to answer with where you are now.", tag: "locate", data: { open: "locate" } },
+      ];
     case "resumed":
       return [
         `${note.who} is sharing again`,

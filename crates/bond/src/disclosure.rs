@@ -45,6 +45,15 @@ pub enum Disclosure {
     Coarse,
 }
 
+/// Whether a partner may learn how fresh the other's latest fix is ("last seen") and
+/// their phone's battery level: only while the feelings tier is open. Beyond it the
+/// pull keeps coming, but when a fix was taken and how full the battery is say how
+/// someone's day goes (asleep, out since morning), which is a feeling's worth of
+/// closeness; an OwnTracks friend is then given the time of the answer instead.
+pub fn shows_vitals(tiers: TierState) -> bool {
+    tiers.is_open(Tier::Feelings)
+}
+
 /// Where an OwnTracks phone draws the partner: a point and the radius of its uncertainty.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Whereabouts {

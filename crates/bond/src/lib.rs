@@ -29,7 +29,7 @@ pub mod thoughts;
 pub mod tier;
 
 pub use contact::{Contact, ContactEvent, Stretch, StretchDetector};
-pub use disclosure::{Disclosure, Whereabouts};
+pub use disclosure::{Disclosure, Whereabouts, shows_vitals};
 pub use geo::{Fix, Geodesic};
 pub use pull::Pull;
 pub use tier::{Profile, Separation, Tier, TierChange, TierSet, TierState};

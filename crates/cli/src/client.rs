@@ -15,6 +15,7 @@ pub mod city;
 pub mod context;
 pub mod devices;
 pub mod link;
+pub mod locate;
 pub mod password;
 pub mod pause;
 pub mod pictures;
@@ -141,6 +142,22 @@ pub enum ClientCommand {
         /// Print the bond as the API gives it (JSON).
         #[arg(long)]
         json: bool,
+    },
+    /// Ask your partner where they are now, and wait for the answer
+    ///
+    /// Their open page answers at once with a fresh fix; their OwnTracks app at its next
+    /// post; their devices are notified. Once a minute at most. How fresh the answer is
+    /// and their battery show while the feelings tier is open.
+    ///
+    /// Examples:
+    ///   haurach locate
+    ///   # spike answered: east, 14 km away (strength 0.05); last seen 2 s ago
+    ///   haurach locate --for 5   # wait at most 5 s
+    #[command(verbatim_doc_comment)]
+    Locate {
+        /// Wait at most this many seconds for the answer.
+        #[arg(long = "for", value_name = "SECONDS", default_value_t = 30.0)]
+        for_s: f64,
     },
     /// Say something to your partner (needs the voice tier)
     ///
@@ -548,6 +565,13 @@ impl ClientCommand {
                     outln!("{}", show::bond(&view));
                 }
             }
+            ClientCommand::Locate { for_s } => {
+                if !(for_s.is_finite() && for_s >= 0.0) {
+                    anyhow::bail!("--for must be a number of seconds, not {for_s}");
+                }
+                let (saved, api) = ctx.session(None)?;
+                locate::run(&api, &saved.token, Duration::from_secs_f64(for_s)).await?;
+            }
             ClientCommand::Say { text } => {
                 let (saved, api) = ctx.session(None)?;
                 let m = send(&api, MessageKind::Voice, Some(text.join(" ")), None).await?;
@@ -635,6 +659,7 @@ impl ClientCommand {
                     at: None,
                     // Typed, not measured: the partner is told so.
                     by_hand: true,
+                    battery: None,
                 };
                 crate::walk::put_position(&api, &update).await?;
                 let paused: haurach_proto::PauseView = api.get("/api/v1/me/pause").await?;

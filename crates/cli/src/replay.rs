@@ -514,6 +514,7 @@ async fn put(w: &Walker) -> anyhow::Result<()> {
             accuracy_m: None,
             at: None,
             by_hand: false,
+            battery: None,
         },
     )
     .await

@@ -171,6 +171,7 @@ async fn walk(
                 accuracy_m,
                 at: None,
                 by_hand: false,
+                battery: None,
             },
         )
         .await?;

@@ -93,6 +93,11 @@ pub struct PositionUpdate {
     /// partner is told so beside the pull.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub by_hand: bool,
+    /// The device's battery level, percent (0 to 100), when it knows it: shown to the
+    /// partner only while the feelings tier is open.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 0, maximum = 100)]
+    pub battery: Option<u8>,
 }
 
 /// One tier of the bond as `GET /api/v1/bond` shows it.
@@ -120,6 +125,19 @@ pub struct PullView {
     /// it (absent when false).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub by_hand: bool,
+    /// When the partner's device took their latest fix ("last seen"): only while the
+    /// feelings tier is open, absent otherwise.
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub seen_at: Option<OffsetDateTime>,
+    /// The partner's battery level, percent, as their device last said: only while the
+    /// feelings tier is open (and their device says), absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub battery: Option<u8>,
 }
 
 /// A point.

@@ -176,6 +176,12 @@ pub enum ServerFrame {
         #[serde(flatten)]
         trace: Trace,
     },
+    /// Your partner asks where you are now: answer with a fresh `position` (the web
+    /// client takes a new fix at once). Sent to the asked partner's links only.
+    Locate {
+        /// Your partner's name.
+        by: String,
+    },
     /// Your partner asks for a glimpse through your camera (sent only when you allow
     /// it). Answer with one binary frame: `0x01` followed by a JPEG whose longest side is
     /// at most `side`.

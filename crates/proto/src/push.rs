@@ -99,6 +99,11 @@ pub enum PushNote {
         /// The partner's name.
         who: String,
     },
+    /// The partner asks where the receiver is now: opening the page answers.
+    Locate {
+        /// The partner's name.
+        from: String,
+    },
     /// The partner resumed sharing after a pause (or its time ran out).
     Resumed {
         /// The partner's name.
@@ -116,6 +121,7 @@ impl PushNote {
             PushNote::Place { .. } => "place",
             PushNote::ContactLost { .. } => "contact_lost",
             PushNote::ContactRestored { .. } => "contact_restored",
+            PushNote::Locate { .. } => "locate",
             PushNote::Resumed { .. } => "resumed",
         }
     }

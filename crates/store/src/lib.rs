@@ -1,5 +1,5 @@
 //! Haurach's durable storage: the [`Store`] trait every backend implements, its
-//! supertraits ([`PlaceStore`], [`CityStore`], [`ImageStore`], [`PushStore`], [`PauseStore`]), the records they keep, and
+//! supertraits ([`PlaceStore`], [`CityStore`], [`ImageStore`], [`PushStore`], [`PauseStore`], [`LocateStore`]), the records they keep, and
 //! the two backends, [`Sqlite`] and [`Postgres`].
 //!
 //! The store knows only the bond's rules (`haurach-bond`) and the wire types
@@ -28,6 +28,7 @@ mod error;
 pub mod files;
 mod from_row;
 pub mod images;
+pub mod locate;
 pub mod pause;
 pub mod places;
 pub mod postgres;
@@ -40,6 +41,7 @@ pub use city::CityStore;
 pub use devices::{DeviceRecord, DeviceStore};
 pub use error::{Conflict, Missing, StoreError, StoreResult};
 pub use images::{ImageId, ImageRecord, ImageStore, MemoryRecord};
+pub use locate::LocateStore;
 pub use pause::{PauseRecord, PauseStore};
 pub use places::{PinRecord, PlaceRecord, PlaceStore};
 pub use postgres::Postgres;
@@ -265,14 +267,15 @@ pub struct SessionRecord {
 /// Durable storage of accounts, sessions, bonds, positions and messages; places, the
 /// meeting point and journeys through its supertrait [`PlaceStore`]; the city's records
 /// through [`CityStore`]; pictures and journals through [`ImageStore`]; Web Push through
-/// [`PushStore`]; device passwords through [`DeviceStore`]; a person's pause of sharing
-/// through [`PauseStore`].
+/// [`PushStore`]; device passwords through [`DeviceStore`]; partners' asks for a fresh
+/// position through [`LocateStore`]; a person's pause of sharing through [`PauseStore`].
 pub trait Store:
     PlaceStore
     + CityStore
     + ImageStore
     + PushStore
     + DeviceStore
+    + LocateStore
     + PauseStore
     + Clone
     + Send

@@ -4,7 +4,8 @@
 //! database (live links to close, files to delete).
 //!
 //! What goes, in one transaction: the account, its sessions, invites, position, journey,
-//! places, camera consent, devices' push subscriptions and passwords, pause, journal (with its photos), every bond it was ever in (live or
+//! places, camera consent, devices' push subscriptions and passwords, pause, asks for a fresh
+//! position (made or received), journal (with its photos), every bond it was ever in (live or
 //! ended) with all of that bond's messages, pictures and meeting point, the letters it
 //! sent, received or holds (with their parcels' records, and the parcels it uploaded),
 //! its summonses and summoning permissions, its gate invites and its page in the
@@ -37,6 +38,7 @@ pub(crate) const REMOVE: &[&str] = &[
     "DELETE FROM camera_consent WHERE account_id = $1",
     "DELETE FROM push_subscriptions WHERE account_id = $1",
     "DELETE FROM devices WHERE account_id = $1",
+    "DELETE FROM locate_asks WHERE asker_id = $1 OR asked_id = $1",
     "DELETE FROM pauses WHERE account_id = $1",
     "DELETE FROM memories WHERE account_id = $1",
     "UPDATE memories SET shared_bond = NULL, shared_at = NULL WHERE shared_bond IN {BONDS}",

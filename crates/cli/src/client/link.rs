@@ -19,7 +19,7 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use super::show;
 
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub(super) type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// How often an idle link says it is still there (the server's contact timeout is 60 s
 /// by default).
@@ -51,14 +51,18 @@ pub fn link_url(base: &str, after: Option<i64>) -> String {
 }
 
 /// Why a connection attempt failed: worth retrying or not.
-enum ConnectError {
+pub(super) enum ConnectError {
     /// The server refused us for good (401, 404...): say its detail and stop.
     Fatal(anyhow::Error),
     /// The network or a restarting server: try again.
     Transient(String),
 }
 
-async fn connect(base: &str, token: &str, after: Option<i64>) -> Result<Socket, ConnectError> {
+pub(super) async fn connect(
+    base: &str,
+    token: &str,
+    after: Option<i64>,
+) -> Result<Socket, ConnectError> {
     use tokio_tungstenite::tungstenite::Error;
     use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
     use tokio_tungstenite::tungstenite::http::{HeaderValue, header};
@@ -103,7 +107,7 @@ async fn send(socket: &mut Socket, frame: &ClientFrame) -> anyhow::Result<()> {
 
 /// Closes the link politely and waits (briefly) for the server's answer, so every frame
 /// sent before, acknowledgements included, has been handled when this returns.
-async fn close(socket: &mut Socket) {
+pub(super) async fn close(socket: &mut Socket) {
     let _ = socket.close(None).await;
     let _ = tokio::time::timeout(Duration::from_secs(2), async {
         while let Some(Ok(_)) = socket.next().await {}
@@ -149,7 +153,17 @@ impl LinkView {
                 strength,
                 next_tier,
                 ..
-            } => show::pull_sentence(self.partner(), Some(pull), *strength, next_tier.as_ref()),
+            } => {
+                let line =
+                    show::pull_sentence(self.partner(), Some(pull), *strength, next_tier.as_ref());
+                match show::vitals(pull) {
+                    Some(vitals) => format!("{line}; {vitals}"),
+                    None => line,
+                }
+            }
+            ServerFrame::Locate { by } => {
+                format!("{by} asks where you are now (a position you send answers)")
+            }
             ServerFrame::Tier {
                 tier,
                 open: true,

@@ -60,6 +60,36 @@ pub fn pull_sentence(
     out
 }
 
+/// How fresh the partner's latest fix is and their battery ("last seen 3 s ago, battery
+/// 80 %"), when the server says (only while the feelings tier is open).
+pub fn vitals(pull: &PullView) -> Option<String> {
+    let seen = pull.seen_at.map(|at| {
+        let ms = (time::OffsetDateTime::now_utc() - at).whole_milliseconds();
+        format!("last seen {} ago", human::duration_ms((ms as i64).max(0)))
+    });
+    let battery = pull.battery.map(|b| format!("battery {b} %"));
+    let parts: Vec<String> = [seen, battery].into_iter().flatten().collect();
+    (!parts.is_empty()).then(|| parts.join(", "))
+}
+
+/// The partner's answer to "where are you now?": the pull, and how fresh it is while
+/// the feelings tier is open ("spike answered: east, 14 km away (strength 0.05); last
+/// seen 2 s ago, battery 80 %").
+pub fn answer_sentence(
+    partner: &str,
+    pull: &PullView,
+    strength: f64,
+    next: Option<&NextTier>,
+) -> String {
+    let line = pull_sentence(partner, Some(pull), strength, next);
+    let line = line.strip_prefix(partner).unwrap_or(&line).trim_start();
+    let line = line.strip_prefix("is ").unwrap_or(line);
+    match vitals(pull) {
+        Some(vitals) => format!("{partner} answered: {line}; {vitals}"),
+        None => format!("{partner} answered: {line}"),
+    }
+}
+
 /// A tier's range as a person says it.
 pub fn range(range_m: Option<f64>) -> String {
     match range_m {
@@ -97,6 +127,9 @@ pub fn bond(view: &BondView) -> String {
         view.profile.key(),
         date(view.since)
     ));
+    if let Some(vitals) = view.pull.as_ref().and_then(vitals) {
+        out.push_str(&format!("\n{}: {vitals}", view.partner));
+    }
     if view.partner_guarded {
         out.push_str(&format!("\n{} is guarding their thoughts", view.partner));
     }
@@ -185,6 +218,8 @@ mod tests {
             exact: false,
             position: None,
             by_hand: false,
+            seen_at: None,
+            battery: None,
         };
         let next = NextTier {
             tier: Tier::Voice,
@@ -203,6 +238,8 @@ mod tests {
                 lon: 53.8,
             }),
             by_hand: true,
+            seen_at: None,
+            battery: None,
         };
         assert_eq!(
             pull_sentence("spike", Some(&near), 0.5, None),

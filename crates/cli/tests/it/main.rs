@@ -9,6 +9,7 @@ mod city;
 mod crash;
 mod deploy;
 mod link;
+mod locate;
 mod multinode;
 mod pause;
 mod pictures;

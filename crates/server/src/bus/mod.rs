@@ -230,6 +230,15 @@ pub enum BondEvent {
         /// The tier that must still be open when the answer comes.
         tier: haurach_bond::Tier,
     },
+    /// A member's device said its battery level (with the fix that follows it).
+    Battery {
+        /// The bond.
+        bond: Uuid,
+        /// Which member.
+        idx: u8,
+        /// Percent, 0 to 100.
+        percent: u8,
+    },
     /// A summons was accepted, declined, ended or reached (read it again from the store).
     SummonsChanged {
         /// The summons.
@@ -259,7 +268,8 @@ impl BondEvent {
             | BondEvent::Heard { bond, .. }
             | BondEvent::Guard { bond, .. }
             | BondEvent::Ended { bond, .. }
-            | BondEvent::PinChanged { bond, .. } => Audience::Bond(*bond),
+            | BondEvent::PinChanged { bond, .. }
+            | BondEvent::Battery { bond, .. } => Audience::Bond(*bond),
             BondEvent::GlimpseAsked { asked, .. } => Audience::Links(*asked),
             BondEvent::Formed { .. }
             | BondEvent::PlacesChanged { .. }

@@ -138,6 +138,12 @@ pub fn fix_of(update: &PositionUpdate, now_ms: i64) -> Result<Fix, ApiError> {
             format!("accuracy_m must be between 0 and 1,000,000 metres; got {accuracy_m}"),
         ));
     }
+    if update.battery.is_some_and(|b| b > 100) {
+        return Err(ApiError::invalid(
+            "invalid_position",
+            "battery is a percentage, 0 to 100",
+        ));
+    }
     let at_ms = match update.at {
         None => now_ms,
         Some(at) => {
@@ -169,7 +175,7 @@ pub fn fix_of(update: &PositionUpdate, now_ms: i64) -> Result<Fix, ApiError> {
     responses(
         (status = 204, description = "stored, and the partner told"),
         (status = 403, description = "`awaiting_tower`, `application_declined`: not a citizen (yet)"),
-        (status = 422, description = "`invalid_position`: `at` is more than a minute in the future"),
+        (status = 422, description = "`invalid_position`: `at` is more than a minute in the future, or `battery` over 100"),
     )
 )]
 pub(crate) async fn put_position<S: Store, B: Bus>(
@@ -179,6 +185,9 @@ pub(crate) async fn put_position<S: Store, B: Bus>(
 ) -> Result<StatusCode, ApiError> {
     let Json(update) = body?;
     let fix = fix_of(&update, now_ms())?;
+    if let Some(percent) = update.battery {
+        app.hub.note_battery(caller.account, percent).await?;
+    }
     app.hub
         .position(caller.account, fix, update.by_hand, true)
         .await?;

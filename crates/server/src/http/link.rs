@@ -545,7 +545,12 @@ async fn handle<S: Store, B: Bus>(
     }
     let result = match frame {
         ClientFrame::Position(update) => match fix_of(&at_most_now(update), now_ms()) {
-            Ok(fix) => hub.position(account, fix, update.by_hand, false).await,
+            Ok(fix) => {
+                if let Some(percent) = update.battery {
+                    hub.note_battery(account, percent).await?;
+                }
+                hub.position(account, fix, update.by_hand, false).await
+            }
             Err(e) => {
                 hub.heard(account).await?;
                 Err(e)

@@ -36,6 +36,7 @@ pub mod images;
 pub mod journey;
 pub mod letters;
 pub mod link;
+pub mod locate;
 pub mod meeting;
 pub mod memories;
 pub mod names;
@@ -144,6 +145,7 @@ pub fn api<S: Store, B: Bus>(max_image: usize) -> OpenApiRouter<AppState<S, B>> 
         ))
         .routes(routes!(account::list_messages, account::send_message))
         .routes(routes!(account::acknowledge_alarm))
+        .routes(routes!(locate::locate))
         .routes(routes!(link::upgrade))
         .routes(routes!(owntracks::post))
         // Places, the meeting point, the journey.

@@ -23,6 +23,10 @@
 //!   one), with an `acc` as wide as the rounding. The meeting point, when both see it,
 //!   is a second friend, "the Needle". The partner arriving at or leaving a place since
 //!   the last post comes as their `transition`s ([`NewsBox`](crate::runtime::place_cache::NewsBox)).
+//!   The friend's `tst` is when the partner's fix was taken, and `batt` their battery,
+//!   only while the feelings tier is open; otherwise `tst` is the answer's own time.
+//! - When the partner asked "where are you now?" since the last post, the answer ends
+//!   with `{"_type":"cmd","action":"reportLocation"}`, once per ask.
 
 use std::time::Instant;
 
@@ -228,9 +232,19 @@ fn fix_of_message(msg: &Value, kind: &str, now_ms: i64) -> Result<Fix, ApiError>
             accuracy_m: acc,
             at: Some(at),
             by_hand: false,
+            battery: None,
         },
         now_ms,
     )
+}
+
+/// A `location`'s `batt`: the device's battery level, percent (0 to 100).
+fn battery(msg: &Value) -> Result<Option<u8>, ApiError> {
+    match number(msg, "batt", "location")? {
+        None => Ok(None),
+        Some(b) if (0.0..=100.0).contains(&b) => Ok(Some(b.round() as u8)),
+        Some(b) => Err(invalid(format!("location: batt {b} is not a percentage"))),
+    }
 }
 
 /// A `waypoint` as a place: its `desc` is the name, `rad` the radius.
@@ -249,8 +263,9 @@ fn place_of_waypoint(msg: &Value) -> Result<(String, PlaceInput), ApiError> {
 /// What one message asks of the hub.
 #[derive(Debug)]
 pub enum Action {
-    /// A position fix (`location`, `transition`).
-    Fix(Fix),
+    /// A position fix (`location`, `transition`), with the device's battery level
+    /// (`batt`, percent) when it says.
+    Fix(Fix, Option<u8>),
     /// Places to make or move (`waypoint`, `waypoints`), not yet checked.
     Places(Vec<(String, PlaceInput)>),
     /// Nothing (`card`, `lwt`, `steps`, `status`, `beacon`).
@@ -285,7 +300,10 @@ fn read_message(msg: &Value, now_ms: i64) -> Result<Action, ApiError> {
         ));
     };
     match kind {
-        "location" => Ok(Action::Fix(fix_of_message(msg, "location", now_ms)?)),
+        "location" => Ok(Action::Fix(
+            fix_of_message(msg, "location", now_ms)?,
+            battery(msg)?,
+        )),
         "transition" => {
             for field in ["acc", "wtst"] {
                 required(msg, field, "transition")?;
@@ -294,7 +312,10 @@ fn read_message(msg: &Value, now_ms: i64) -> Result<Action, ApiError> {
                 Some("enter" | "leave") => {}
                 _ => return Err(invalid("transition: event must be \"enter\" or \"leave\"")),
             }
-            Ok(Action::Fix(fix_of_message(msg, "transition", now_ms)?))
+            Ok(Action::Fix(
+                fix_of_message(msg, "transition", now_ms)?,
+                None,
+            ))
         }
         "waypoint" => Ok(Action::Places(vec![place_of_waypoint(msg)?])),
         "waypoints" => {
@@ -363,10 +384,14 @@ fn friends(view: Option<FriendView>, news: &[haurach_proto::PlaceNews], now_s: i
     if let Some((lat, lon, acc, tst)) = view.location {
         // The booklet types `acc` as an integer of metres.
         let acc = acc.round() as i64;
-        out.push(json!({
+        let mut location = json!({
             "_type": "location", "tid": tid, "lat": lat, "lon": lon, "acc": acc, "tst": tst,
             "topic": format!("owntracks/haurach/{tid}"),
-        }));
+        });
+        if let Some(batt) = view.batt {
+            location["batt"] = json!(batt);
+        }
+        out.push(location);
         for n in news.iter().filter(|n| n.who == view.name) {
             let at = n.at.unix_timestamp();
             out.push(json!({
@@ -388,6 +413,15 @@ fn friends(view: Option<FriendView>, news: &[haurach_proto::PlaceNews], now_s: i
         }));
     }
     Value::Array(out)
+}
+
+/// Asks the app for a fresh fix at once, for a partner who asked where its person is
+/// now: OwnTracks' remote command, which the app obeys from an HTTP answer when its
+/// remote commands are on (Settings, Advanced, Remote commands).
+fn push_report_location(answer: &mut Value) {
+    if let Value::Array(list) = answer {
+        list.push(json!({"_type": "cmd", "action": "reportLocation"}));
+    }
 }
 
 /// `POST /owntracks`.
@@ -448,7 +482,10 @@ async fn handle<S: Store, B: Bus>(
     let mut heard = false;
     for action in actions {
         match action {
-            Action::Fix(fix) => {
+            Action::Fix(fix, battery) => {
+                if let Some(percent) = battery {
+                    app.hub.note_battery(account, percent).await.map_err(fail)?;
+                }
                 app.hub
                     .position(account, fix, false, true)
                     .await
@@ -466,7 +503,11 @@ async fn handle<S: Store, B: Bus>(
     }
     let view = app.hub.friend_view(account).await.map_err(fail)?;
     let news = app.hub.places.owntracks_news.take(account);
-    Ok(friends(view, &news, now_ms() / 1000))
+    let mut answer = friends(view, &news, now_ms() / 1000);
+    if app.hub.locate_asked(account).await.map_err(fail)? {
+        push_report_location(&mut answer);
+    }
+    Ok(answer)
 }
 
 #[cfg(test)]

@@ -9,7 +9,9 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use haurach_bond::contact::ContactEvent;
 use haurach_bond::geo::{Geodesic, inverse_both};
-use haurach_bond::{Contact, Disclosure, Fix, Separation, StretchDetector, Tier, TierState};
+use haurach_bond::{
+    Contact, Disclosure, Fix, Separation, StretchDetector, Tier, TierState, shows_vitals,
+};
 use haurach_proto::{LatLon, NextTier, PullView};
 use haurach_store::BondRecord;
 
@@ -23,6 +25,9 @@ pub(crate) struct BondRuntime {
     /// Whether each member's fix was set by hand (not stored: false after a load, until
     /// their next fix says).
     pub(crate) by_hand: [bool; 2],
+    /// Each member's battery level, percent, as their device last said (not stored: a
+    /// node that loads the bond knows it from the next fix that carries it).
+    pub(crate) battery: [Option<u8>; 2],
     pub(crate) contact: [Contact; 2],
     pub(crate) stretch: [StretchDetector; 2],
     pub(crate) guarded: [bool; 2],
@@ -136,12 +141,16 @@ impl BondRuntime {
                 opens_in_m: shown.distance_m(gap),
             })
         });
+        // When the partner's fix was taken and their battery: only while feelings are open.
+        let vitals = shows_vitals(self.tiers);
         let view = PullView {
             bearing_deg: p.bearing_deg,
             distance_m: p.distance_m,
             exact: p.exact,
             position: p.position.map(|(lat, lon)| LatLon { lat, lon }),
             by_hand: self.by_hand[1 - idx],
+            seen_at: vitals.then(|| crate::clock::timestamp(partner.at_ms)),
+            battery: self.battery[1 - idx].filter(|_| vitals),
         };
         Some((view, profile.strength(d), next_tier))
     }
@@ -163,6 +172,8 @@ mod tests {
             exact: true,
             position: Some(LatLon { lat: 1.0, lon: 2.0 }),
             by_hand: false,
+            seen_at: None,
+            battery: None,
         };
         let next = NextTier {
             tier: Tier::Memories,

@@ -188,7 +188,8 @@ impl<S: Store, B: Bus> Hub<S, B> {
             | BondEvent::Heard { bond, .. }
             | BondEvent::Guard { bond, .. }
             | BondEvent::Ended { bond, .. }
-            | BondEvent::PinChanged { bond, .. } => BondId(*bond),
+            | BondEvent::PinChanged { bond, .. }
+            | BondEvent::Battery { bond, .. } => BondId(*bond),
         };
         let Some(runtime) = self.runtime_loaded(bond) else {
             return;
@@ -245,6 +246,9 @@ impl<S: Store, B: Bus> Hub<S, B> {
                 if let Err(e) = self.meeting_changed(&mut rt, pinned).await {
                     tracing::warn!(error = ?e, "cannot read a pin another node changed");
                 }
+            }
+            BondEvent::Battery { idx, percent, .. } => {
+                rt.battery[usize::from(idx.min(1))] = Some(percent.min(100));
             }
             BondEvent::Formed { .. }
             | BondEvent::PlacesChanged { .. }

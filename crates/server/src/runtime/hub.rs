@@ -296,6 +296,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
             needle: Needle::default(),
             told: [None, None],
             by_hand: [false, false],
+            battery: [None, None],
             journals_opened: false,
             contact_due: Arc::new(AtomicI64::new(0)),
         };

@@ -14,7 +14,8 @@
 //! - [`hub`]: the [`Hub`] itself and what every feature builds on;
 //! - the hub's methods by feature: [`messages`], [`bonding`], [`places`], [`meeting`],
 //!   [`images`] (pictures between partners), [`memories`] (the journals),
-//!   [`sight`], [`trace`], [`owntracks`], [`removal`] (a person removed with all they
+//!   [`sight`], [`trace`], [`owntracks`], [`locate`] ("where are you now?" and the
+//!   battery), [`removal`] (a person removed with all they
 //!   own), [`pausing`] (pausing one's sharing), and [`fixes`] (a fix arrives; what other
 //!   nodes share), which calls on the others.
 
@@ -24,6 +25,7 @@ pub mod export;
 pub mod fixes;
 pub mod hub;
 pub mod images;
+pub mod locate;
 pub mod meeting;
 pub mod memories;
 pub mod message_writer;

@@ -51,6 +51,11 @@ pub fn delivery(note: &PushNote) -> Delivery {
             topic: "place",
             ttl_s: 3600,
         },
+        PushNote::Locate { .. } => Delivery {
+            urgency: "high",
+            topic: "locate",
+            ttl_s: 600,
+        },
         PushNote::ContactLost { .. } | PushNote::ContactRestored { .. } => Delivery {
             urgency: "normal",
             topic: "contact",

@@ -229,10 +229,15 @@ impl Tracker {
                 let Some(a) = active.get_mut(&id) else {
                     continue;
                 };
-                if a.record.summoner == account {
-                    a.summoner_fix = Some(fix);
+                let held = if a.record.summoner == account {
+                    &mut a.summoner_fix
                 } else {
-                    a.summoned_fix = Some(fix);
+                    &mut a.summoned_fix
+                };
+                // A fix older than the one held (the OwnTracks app's queue, a page
+                // sending again) neither moves the summons nor says it arrived.
+                if !keep_freshest(held, fix) {
+                    continue;
                 }
                 a.clone()
             };
@@ -391,6 +396,16 @@ impl Tracker {
     }
 }
 
+/// Keeps `fix` in `held` unless `held` is newer (by when each was taken), as the store
+/// and the bond keep a person's latest fix; whether `fix` was kept.
+fn keep_freshest(held: &mut Option<Fix>, fix: Fix) -> bool {
+    if held.is_some_and(|h| h.at_ms > fix.at_ms) {
+        return false;
+    }
+    *held = Some(fix);
+    true
+}
+
 /// A summons as `viewer` sees it now: the summoner's latest position once the call was
 /// answered, the summoned's latest.
 async fn current_view<S: Store>(
@@ -405,4 +420,31 @@ async fn current_view<S: Store>(
     };
     let summoned = store.position(record.summoned).await?.map(|p| p.fix);
     Ok(view(record, summoner, summoned, viewer))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fix(lat: f64, at_ms: i64) -> Fix {
+        Fix {
+            lat,
+            lon: 7.0,
+            accuracy_m: 5.0,
+            at_ms,
+        }
+    }
+
+    // Regression: the tracker took whichever fix came last, so a delayed older fix from
+    // one device moved the summons back to where the person had been.
+    #[test]
+    fn the_freshest_fix_is_kept_whichever_arrives_last() {
+        let mut held = None;
+        assert!(keep_freshest(&mut held, fix(46.0, 2_000)));
+        assert!(!keep_freshest(&mut held, fix(45.0, 1_000)), "older");
+        assert_eq!(held.map(|f| f.lat), Some(46.0));
+        assert!(keep_freshest(&mut held, fix(46.1, 2_000)), "same time");
+        assert!(keep_freshest(&mut held, fix(46.2, 3_000)));
+        assert_eq!(held.map(|f| f.lat), Some(46.2));
+    }
 }

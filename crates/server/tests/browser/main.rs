@@ -11,6 +11,7 @@ mod devices;
 mod gate;
 mod harness;
 mod link;
+mod locate;
 mod memories;
 mod pause;
 mod pictures;

@@ -73,6 +73,7 @@ fn rows() -> Vec<(&'static str, &'static str, [Must; 7])> {
         ("GET", "/api/v1/bond/messages", CITIZEN),
         ("POST", "/api/v1/bond/messages", CITIZEN),
         ("POST", "/api/v1/bond/alarms/{seq}/ack", CITIZEN),
+        ("POST", "/api/v1/bond/locate", CITIZEN),
         ("GET", "/api/v1/places", CITIZEN),
         ("PUT", "/api/v1/places/{name}", CITIZEN),
         ("DELETE", "/api/v1/places/{name}", CITIZEN),

@@ -109,6 +109,7 @@ async fn the_freshest_fix_wins_between_the_web_client_and_the_app() {
         accuracy_m: Some(10.0),
         at: Some(taken),
         by_hand: false,
+        battery: None,
     }))
     .await;
     hers.until(|f| matches!(f, ServerFrame::Pull { .. })).await;
@@ -144,6 +145,7 @@ async fn the_freshest_fix_wins_between_the_web_client_and_the_app() {
         accuracy_m: Some(10.0),
         at: Some(taken),
         by_hand: false,
+        battery: None,
     }))
     .await;
     // A bad position after it is answered with an error: the link has handled the one

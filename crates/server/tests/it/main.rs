@@ -12,6 +12,7 @@ mod images;
 mod layers;
 mod limits;
 mod link;
+mod locate;
 mod memories;
 mod metrics;
 mod nodes;

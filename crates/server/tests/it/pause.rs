@@ -28,6 +28,7 @@ fn at(lat: f64, lon: f64) -> ClientFrame {
         accuracy_m: None,
         at: None,
         by_hand: false,
+        battery: None,
     })
 }
 

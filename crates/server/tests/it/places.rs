@@ -106,6 +106,7 @@ async fn a_run_arrives_and_leaves_its_places_once_each_and_the_partner_hears_by_
                 accuracy_m: Some(5.0),
                 at: Some(*at),
                 by_hand: false,
+                battery: None,
             }))
             .await;
     }

@@ -21,6 +21,7 @@ use uuid::Uuid;
 mod city;
 mod devices;
 mod images;
+mod locate;
 mod pause;
 mod places;
 mod push;

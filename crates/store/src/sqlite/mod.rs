@@ -20,6 +20,7 @@ mod city;
 mod devices;
 mod images;
 mod journal;
+mod locate;
 mod message_log;
 mod messages;
 mod pause;

@@ -5,6 +5,7 @@
 mod city;
 mod devices;
 mod images;
+mod locate;
 mod pause;
 mod places;
 mod push;
