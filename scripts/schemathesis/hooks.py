@@ -10,7 +10,8 @@ sent; a part of a request meant to be invalid is left alone:
   parcel scripts/fuzz-api uploaded, whose hash is in FUZZ_API_PARCEL;
 - a push subscription's endpoint must reach a public address and its keys must be a
   P-256 point and 16 bytes: valid subscriptions name a loopback endpoint (the server
-  under test allows them, `push_allow_loopback`) that nothing answers, and real keys.
+  under test allows them, `push_allow_loopback`) that nothing answers, and real keys;
+- a pause's `until` must be in the future and within a year (the clock).
 
 (Pictures need no help: for `image/jpeg`, `image/png` and `image/webp` schemathesis sends
 real pictures.)
@@ -65,6 +66,11 @@ def before_call(ctx, case, **kwargs):
         # Port 9 (discard): nothing listens, so pushes to it fail and are dropped.
         case.body["endpoint"] = f"http://127.0.0.1:9/fuzz/{abs(hash(str(case.body.get('endpoint')))) % 1000}"
         case.body["keys"] = dict(PUSH_KEYS)
+    elif route == ("PUT", "/api/v1/me/pause") and _is_valid(case, "body") and isinstance(case.body, dict):
+        until = _time(case.body.get("until"))
+        now = datetime.now(timezone.utc)
+        if until is not None and (until.tzinfo is None or not now < until < now + timedelta(days=365)):
+            case.body["until"] = (now + timedelta(hours=1)).isoformat().replace("+00:00", "Z")
     elif route == ("GET", "/api/v1/me/journey.gpx") and _is_valid(case, "query") and case.query:
         now = datetime.now(timezone.utc)
         start, end = _time(case.query.get("from")), _time(case.query.get("to"))

@@ -95,9 +95,28 @@ pub struct PositionUpdate {
     pub by_hand: bool,
     /// The device's battery level, percent (0 to 100), when it knows it: shown to the
     /// partner only while the feelings tier is open.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(minimum = 0, maximum = 100)]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "whole_percent"
+    )]
+    #[schema(value_type = Option<u8>, minimum = 0, maximum = 100)]
     pub battery: Option<u8>,
+}
+
+/// A battery level as JSON says a whole number: `46` or `46.0` (JSON Schema's `integer`
+/// takes both, and so do some clients' encoders); anything else is refused by name.
+fn whole_percent<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u8>, D::Error> {
+    let Some(level) = Option::<f64>::deserialize(d)? else {
+        return Ok(None);
+    };
+    if level.fract() == 0.0 && (0.0..=f64::from(u8::MAX)).contains(&level) {
+        Ok(Some(level as u8))
+    } else {
+        Err(serde::de::Error::custom(format!(
+            "battery must be a whole percent from 0 to 100, not {level}"
+        )))
+    }
 }
 
 /// One tier of the bond as `GET /api/v1/bond` shows it.
@@ -377,4 +396,28 @@ pub struct Me {
     pub position: Option<LatLon>,
     /// Whether the account is bonded.
     pub bonded: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_battery_level_is_any_whole_number_json_can_write() {
+        let battery = |json: &str| {
+            serde_json::from_str::<PositionUpdate>(&format!(r#"{{"lat":1,"lon":2{json}}}"#))
+                .map(|p| p.battery)
+                .map_err(|e| e.to_string())
+        };
+        assert_eq!(battery(""), Ok(None));
+        assert_eq!(battery(r#","battery":null"#), Ok(None));
+        assert_eq!(battery(r#","battery":46"#), Ok(Some(46)));
+        assert_eq!(battery(r#","battery":46.0"#), Ok(Some(46)));
+        assert!(
+            battery(r#","battery":46.5"#)
+                .unwrap_err()
+                .contains("whole percent")
+        );
+        assert!(battery(r#","battery":-1"#).is_err());
+    }
 }
