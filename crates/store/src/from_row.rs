@@ -18,6 +18,7 @@ use uuid::Uuid;
 use crate::city::{
     ArrivalRecord, LetterBox, LetterId, LetterRecord, ParcelRecord, SummonsId, SummonsRecord,
 };
+use crate::pause::PauseRecord;
 use crate::{
     AccountId, AccountRecord, BondId, BondRecord, ImageId, ImageRecord, MemoryRecord,
     MessageRecord, PinRecord, PlaceRecord, PositionRecord, PushSubscriptionRecord, SessionRecord,
@@ -179,6 +180,15 @@ pub(crate) fn position(row: &impl Columns) -> StoreResult<PositionRecord> {
     Ok(PositionRecord {
         fix: fix(row)?,
         received_at: row.get("received_at")?,
+    })
+}
+
+/// `account`'s pause of sharing, from a row of `pauses`.
+pub(crate) fn pause(account: AccountId, row: &impl Columns) -> StoreResult<PauseRecord> {
+    Ok(PauseRecord {
+        account,
+        since_ms: row.get("since_ms")?,
+        until_ms: row.get("until_ms")?,
     })
 }
 

@@ -4,7 +4,7 @@ use sqlx::Row;
 
 use super::Postgres;
 use crate::pause::{PauseRecord, PauseStore};
-use crate::{AccountId, StoreResult};
+use crate::{AccountId, StoreResult, from_row};
 
 impl PauseStore for Postgres {
     async fn pause(&self, account: AccountId) -> StoreResult<Option<PauseRecord>> {
@@ -12,7 +12,7 @@ impl PauseStore for Postgres {
             .bind(account.0)
             .fetch_optional(&self.pool)
             .await?;
-        row.map(|r| pause_of(account, &r)).transpose()
+        row.map(|r| from_row::pause(account, &r)).transpose()
     }
 
     async fn set_pause(&self, pause: &PauseRecord) -> StoreResult<()> {
@@ -50,12 +50,4 @@ impl PauseStore for Postgres {
             until_ms: None,
         }))
     }
-}
-
-fn pause_of(account: AccountId, row: &sqlx::postgres::PgRow) -> StoreResult<PauseRecord> {
-    Ok(PauseRecord {
-        account,
-        since_ms: row.try_get("since_ms")?,
-        until_ms: row.try_get("until_ms")?,
-    })
 }

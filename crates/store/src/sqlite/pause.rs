@@ -4,7 +4,7 @@ use sqlx::Row;
 
 use super::Sqlite;
 use crate::pause::{PauseRecord, PauseStore};
-use crate::{AccountId, StoreResult};
+use crate::{AccountId, StoreResult, from_row};
 
 impl PauseStore for Sqlite {
     async fn pause(&self, account: AccountId) -> StoreResult<Option<PauseRecord>> {
@@ -12,7 +12,7 @@ impl PauseStore for Sqlite {
             .bind(account.0.to_string())
             .fetch_optional(&self.writer)
             .await?;
-        row.map(|r| pause_of(account, &r)).transpose()
+        row.map(|r| from_row::pause(account, &r)).transpose()
     }
 
     async fn set_pause(&self, pause: &PauseRecord) -> StoreResult<()> {
@@ -50,12 +50,4 @@ impl PauseStore for Sqlite {
             until_ms: None,
         }))
     }
-}
-
-fn pause_of(account: AccountId, row: &sqlx::sqlite::SqliteRow) -> StoreResult<PauseRecord> {
-    Ok(PauseRecord {
-        account,
-        since_ms: row.try_get("since_ms")?,
-        until_ms: row.try_get("until_ms")?,
-    })
 }
