@@ -108,6 +108,16 @@ function describe(note) {
         `${note.who} is sharing again`,
         { body: "Their pause is over.", tag: "pause", data: { open: "link" } },
       ];
+    case "voice":
+      return [
+        `${note.from} spoke to you`,
+        { body: "Open to read it.", tag: "voice", data: { open: "link" } },
+      ];
+    case "feeling":
+      return [
+        `${note.from} sent you a feeling`,
+        { body: "Open to feel it.", tag: "feeling", data: { open: "link" } },
+      ];
     default:
       return ["Haurach", { body: "Something happened.", tag: "news", data: { open: "link" } }];
   }

@@ -251,6 +251,12 @@ impl MessageKind {
         }
     }
 
+    /// Whether a message of this kind is pushed to a receiver who has not seen it (words
+    /// and feelings; the alarm is pushed at once, a picture not at all).
+    pub fn pushed_unseen(self) -> bool {
+        matches!(self, MessageKind::Voice | MessageKind::Feeling)
+    }
+
     /// The API's key.
     pub fn key(self) -> &'static str {
         match self {

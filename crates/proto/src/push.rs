@@ -109,6 +109,21 @@ pub enum PushNote {
         /// The partner's name.
         who: String,
     },
+    /// The partner spoke, and no page or link of the receiver's took the words in time.
+    /// Never the words: only that there are some, and which message to open.
+    Voice {
+        /// The partner's name.
+        from: String,
+        /// The message's sequence number.
+        seq: i64,
+    },
+    /// The partner sent a feeling nobody has seen yet. Never which feeling.
+    Feeling {
+        /// The partner's name.
+        from: String,
+        /// The message's sequence number.
+        seq: i64,
+    },
 }
 
 impl PushNote {
@@ -123,6 +138,8 @@ impl PushNote {
             PushNote::ContactRestored { .. } => "contact_restored",
             PushNote::Locate { .. } => "locate",
             PushNote::Resumed { .. } => "resumed",
+            PushNote::Voice { .. } => "voice",
+            PushNote::Feeling { .. } => "feeling",
         }
     }
 }

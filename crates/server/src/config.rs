@@ -78,6 +78,9 @@ pub struct Config {
     pub push_subject: String,
     /// Seconds between pushes of an alarm nobody has acknowledged yet.
     pub push_alarm_repeat_s: f64,
+    /// Seconds a word or a feeling may go unseen (no page or link of the receiver's
+    /// acknowledged it) before it is pushed to the receiver's devices.
+    pub push_message_after_s: f64,
     /// How log lines are written to stderr: `text` (for people) or `json` (one object a
     /// line, for a log collector). Which lines is `HAURACH_LOG`'s business.
     pub log_format: LogFormat,
@@ -141,6 +144,7 @@ impl Default for Config {
             push_allow_loopback: false,
             push_subject: "mailto:operator@haurach.invalid".into(),
             push_alarm_repeat_s: 60.0,
+            push_message_after_s: 10.0,
             log_format: LogFormat::Text,
         }
     }
@@ -279,6 +283,9 @@ impl Config {
                 "PUSH_ALARM_REPEAT_S" => {
                     config.push_alarm_repeat_s = value.parse().map_err(|e| bad(format!("{e}")))?
                 }
+                "PUSH_MESSAGE_AFTER_S" => {
+                    config.push_message_after_s = value.parse().map_err(|e| bad(format!("{e}")))?
+                }
                 "LOG_FORMAT" => {
                     config.log_format = LogFormat::from_key(&value)
                         .ok_or_else(|| bad("must be text or json".into()))?
@@ -312,6 +319,7 @@ impl Config {
         positive("invite_ttl_h", self.invite_ttl_h)?;
         positive("journey_days", self.journey_days)?;
         positive("push_alarm_repeat_s", self.push_alarm_repeat_s)?;
+        positive("push_message_after_s", self.push_message_after_s)?;
         if !(self.push_subject.starts_with("mailto:") || self.push_subject.starts_with("https://"))
         {
             return Err(ConfigError::Invalid(
@@ -485,9 +493,11 @@ impl Config {
              trusted_proxies = []\n\n\
              # Web Push: who runs this server, for the push services (HAURACH_PUSH_SUBJECT);\n\
              # seconds between pushes of an unacknowledged alarm (HAURACH_PUSH_ALARM_REPEAT_S);\n\
-             # and, for tests only, endpoints on http://127.0.0.1 (HAURACH_PUSH_ALLOW_LOOPBACK).\n\
+             # seconds a word or a feeling may go unseen before it is pushed\n\
+             # (HAURACH_PUSH_MESSAGE_AFTER_S); and, for tests only, endpoints on http://127.0.0.1 (HAURACH_PUSH_ALLOW_LOOPBACK).\n\
              push_subject = \"{}\"\n\
              push_alarm_repeat_s = {:.1}\n\
+             push_message_after_s = {:.1}\n\
              push_allow_loopback = {}\n\n\
              # How log lines are written to stderr (HAURACH_LOG_FORMAT, --log-format): \"text\"\n\
              # (coloured only on a terminal) or \"json\" (one object a line). Which lines are\n\
@@ -518,6 +528,7 @@ impl Config {
             d.registrations_per_hour,
             d.push_subject,
             d.push_alarm_repeat_s,
+            d.push_message_after_s,
             d.push_allow_loopback,
             d.log_format.key()
         )

@@ -102,22 +102,34 @@ impl<S: Store, B: Bus> Hub<S, B> {
         };
         if is_new {
             self.metrics.messages.inc();
-            if stored.kind == MessageKind::Alarm
-                && let Some(idx) = record.index_of(account)
-            {
-                // The alarm goes through at any range, to the partner's devices too, and
-                // again until they acknowledge it.
-                let note = PushNote::Alarm {
-                    from: record.names[idx].clone(),
-                    seq: stored.seq,
-                };
-                self.push.notify_alarm(
-                    &self.store,
-                    record.members[1 - idx],
-                    record.id,
-                    note,
-                    stored.seq,
-                );
+            if let Some(idx) = record.index_of(account) {
+                let (from, to) = (record.names[idx].clone(), record.members[1 - idx]);
+                let seq = stored.seq;
+                match stored.kind {
+                    // The alarm goes through at any range, to the partner's devices too,
+                    // and again until they acknowledge it.
+                    MessageKind::Alarm => {
+                        let note = PushNote::Alarm { from, seq };
+                        self.push
+                            .notify_alarm(&self.store, to, record.id, note, seq);
+                    }
+                    // Words and feelings reach a closed page as news that there are some.
+                    MessageKind::Voice => self.push.notify_unseen(
+                        &self.store,
+                        (to, account),
+                        record.id,
+                        PushNote::Voice { from, seq },
+                        seq,
+                    ),
+                    MessageKind::Feeling => self.push.notify_unseen(
+                        &self.store,
+                        (to, account),
+                        record.id,
+                        PushNote::Feeling { from, seq },
+                        seq,
+                    ),
+                    MessageKind::Image => {}
+                }
             }
         }
         let message = message_view(&record, &stored);

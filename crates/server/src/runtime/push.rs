@@ -24,6 +24,9 @@ use crate::push::{Delivery, Device, Outcome, Pusher};
 const CLAIM_KEPT_MS: i64 = 24 * 3600 * 1000;
 /// The most times an unacknowledged alarm is pushed.
 const ALARM_PUSHES: u32 = 30;
+/// How many later messages are looked at for a newer word or feeling from the same
+/// sender (the partner's replies may come between).
+const NEWER_LOOKED_AT: u32 = 16;
 /// The most devices a person subscribes; a new one replaces their oldest.
 pub const MAX_DEVICES: u32 = 10;
 
@@ -65,6 +68,17 @@ pub fn delivery(note: &PushNote) -> Delivery {
             urgency: "normal",
             topic: "pause",
             ttl_s: 6 * 3600,
+        },
+        PushNote::Voice { .. } => Delivery {
+            urgency: "normal",
+            topic: "voice",
+            ttl_s: 12 * 3600,
+        },
+        // A feeling is of the moment: stale within the hour.
+        PushNote::Feeling { .. } => Delivery {
+            urgency: "normal",
+            topic: "feeling",
+            ttl_s: 3600,
         },
     }
 }
@@ -189,6 +203,50 @@ impl Notifier {
                         tracing::warn!(error = %e, "cannot tell whether an alarm was acknowledged");
                     }
                 }
+            }
+        });
+    }
+
+    /// Pushes `note`, news of message `seq` of `bond` from `from` to `to`, unless within
+    /// `push_message_after_s` a page or link of `to`'s took it (acknowledged it up to
+    /// `seq`), or `from` sent a newer word or feeling (whose own push tells the same
+    /// news: a burst of words is one push, not one each).
+    pub fn notify_unseen<S: Store>(
+        &self,
+        store: &S,
+        (to, from): (AccountId, AccountId),
+        bond: BondId,
+        note: PushNote,
+        seq: i64,
+    ) {
+        let (this, store) = (self.clone(), store.clone());
+        let wait = Duration::from_secs_f64(self.inner.config.push_message_after_s);
+        tokio::spawn(async move {
+            tokio::time::sleep(wait).await;
+            let seen = match store.account(to).await {
+                Ok(account) => account.is_none_or(|a| a.delivered_seq >= seq),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot tell whether a message was seen");
+                    return;
+                }
+            };
+            let newer = match store.messages_after(bond, seq, NEWER_LOOKED_AT).await {
+                Ok(later) => later
+                    .iter()
+                    .any(|m| m.sender == from && m.kind.pushed_unseen()),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read the messages after one");
+                    return;
+                }
+            };
+            if seen || newer || !this.has_devices(&store, to).await {
+                return;
+            }
+            if this
+                .claim(&store, &format!("message:{}:{seq}", bond.0))
+                .await
+            {
+                this.push_to_devices(&store, to, &note).await;
             }
         });
     }

@@ -19,6 +19,8 @@ use serde_json::{Value, json};
 use web_push_native::p256;
 use web_push_native::p256::elliptic_curve::sec1::ToEncodedPoint as _;
 
+use haurach_proto::{ClientFrame, ServerFrame};
+
 use crate::common::TestServer;
 
 /// A push as the push service received it.
@@ -407,6 +409,83 @@ async fn the_alarm_a_summons_a_letter_lost_contact_and_places_reach_a_closed_pag
             .count(),
         1
     );
+}
+
+/// Words and a feeling reach a closed page as news that there are some: never the words,
+/// never which feeling, and a burst of words as one push. A page that takes them in time
+/// is left alone.
+#[tokio::test]
+async fn words_and_a_feeling_reach_a_closed_page_and_an_open_one_gets_no_push() {
+    let (service, push_addr) = PushService::start().await;
+    let base = format!("http://{push_addr}");
+    let s = TestServer::start_with(|c| {
+        c.push_allow_loopback = true;
+        c.push_message_after_s = 1.0;
+    })
+    .await;
+    let (amethyst, spike) = s.pair("amethyst", "spike", "story").await;
+    // Side by side: voice and feelings are open.
+    s.put_position(&amethyst, 46.0, 7.0).await;
+    s.put_position(&spike, 46.0, 7.0001).await;
+    let (_, key) = s.call("GET", "/api/v1/push/key", Some(&spike), None).await;
+    let server_key = key["public_key"].as_str().unwrap().to_owned();
+    let phone = BrowserKeys::new();
+    let (status, body) = subscribe(&s, &spike, &phone.subscription(&format!("{base}/phone"))).await;
+    assert_eq!(status, 201, "{body}");
+    let send = |message: Value| {
+        let (s, amethyst) = (&s, &amethyst);
+        async move {
+            let (status, sent) = s
+                .call(
+                    "POST",
+                    "/api/v1/bond/messages",
+                    Some(amethyst),
+                    Some(&message),
+                )
+                .await;
+            assert_eq!(status, 201, "{sent}");
+            sent["seq"].as_i64().unwrap()
+        }
+    };
+
+    // Spike's page is closed: three words in a row are one push, naming the last.
+    let mut last = 0;
+    for (id, body) in [
+        ("w1", "the secret words"),
+        ("w2", "secret two"),
+        ("w3", "secret three"),
+    ] {
+        last = send(json!({"kind": "voice", "id": id, "body": body})).await;
+    }
+    service.wait_for("/phone", "voice", 0).await;
+    let feeling = send(json!({"kind": "feeling", "id": "f1", "feeling": "longing"})).await;
+    service.wait_for("/phone", "feeling", 0).await;
+
+    // Spike opens the page, which shows and acknowledges what comes: no push.
+    let mut link = s.link(&spike, None).await;
+    let seen = send(json!({"kind": "voice", "id": "w4", "body": "seen at once"})).await;
+    link.until(|f| matches!(f, ServerFrame::Message { message } if message.seq == seen))
+        .await;
+    link.send(&ClientFrame::Ack { seq: seen }).await;
+    let felt = send(json!({"kind": "feeling", "id": "f2", "feeling": "joy"})).await;
+    link.until(|f| matches!(f, ServerFrame::Message { message } if message.seq == felt))
+        .await;
+    link.send(&ClientFrame::Ack { seq: felt }).await;
+    // Three times the wait: a push would have come by now.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    let pushes = service.received();
+    let decrypted = decrypt_elsewhere(&phone, &server_key, &base, &pushes);
+    let payloads: Vec<&Value> = decrypted.iter().map(|(p, _)| p).collect();
+    assert_eq!(
+        payloads,
+        [
+            &json!({"kind": "voice", "from": "amethyst", "seq": last}),
+            &json!({"kind": "feeling", "from": "amethyst", "seq": feeling}),
+        ]
+    );
+    assert_eq!(pushes[0].headers["ttl"], "43200");
+    assert_eq!(pushes[1].headers["ttl"], "3600");
 }
 
 #[tokio::test]
