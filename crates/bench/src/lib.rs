@@ -7,6 +7,7 @@
 
 mod curve;
 mod load;
+mod push;
 mod seed;
 mod target;
 mod wire;
@@ -32,6 +33,9 @@ pub enum Phase {
     Voice,
     /// Memory per connected, idle client.
     Idle,
+    /// Web Push: from an event (a letter) to its push request at a local push service,
+    /// and the server's CPU per push. Not run unless named.
+    Push,
 }
 
 /// What to compare with.
@@ -113,6 +117,9 @@ pub struct BenchArgs {
     /// Idle connections in the idle phase.
     #[arg(long, default_value_t = 19_800)]
     pub idle_connections: usize,
+    /// Events (letters, each pushed to one device) in the push phase.
+    #[arg(long, default_value_t = 1000)]
+    pub push_events: usize,
     /// Before each phase, wait at most this many seconds for the machine to be quiet
     /// (under 8 % busy over a second); 0 starts at once.
     #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
@@ -144,6 +151,7 @@ struct Results {
     /// CPU milliseconds of every process serving the city per acknowledged message.
     voice_cpu_ms: Option<f64>,
     idle_bytes_per_conn: Option<(f64, usize)>,
+    push: Option<push::PushResult>,
 }
 
 #[derive(Debug, Clone)]
@@ -253,6 +261,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         } else {
             0
         },
+        usize::from(args.phases.contains(&Phase::Push) && !args.curve),
     ]
     .into_iter()
     .max()
@@ -305,7 +314,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         for (setup, results) in setups.iter().zip(results.iter_mut()) {
             // Mosquitto stores nothing; idle memory of several nodes says nothing new.
             let skip = match phase {
-                Phase::Voice => *setup == Setup::Mosquitto,
+                Phase::Voice | Phase::Push => *setup == Setup::Mosquitto,
                 Phase::Idle => {
                     matches!(setup, Setup::Postgres | Setup::TwoNodes | Setup::FourNodes)
                 }
@@ -315,9 +324,17 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
                 continue;
             }
             target::wait_quiet(Duration::from_secs_f64(args.quiet_wait.clamp(0.0, 600.0)));
+            let phase_env: &[(&str, String)] = if *phase == Phase::Push {
+                &push::server_env()
+            } else {
+                &[]
+            };
+            let with = |env: &[(&'static str, String)]| -> Vec<(&str, String)> {
+                env.iter().chain(phase_env).cloned().collect()
+            };
             let (deployment, tokens) = match setup {
                 Setup::Haurach => (
-                    Deployment::one(target::start_haurach(dir.path(), &[])?),
+                    Deployment::one(target::start_haurach(dir.path(), phase_env)?),
                     &tokens,
                 ),
                 Setup::Mosquitto => (
@@ -326,7 +343,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
                 ),
                 Setup::Postgres => {
                     let pg = pg.as_ref().expect("started");
-                    let env = [("HAURACH_DATABASE_URL", pg.url())];
+                    let env = with(&[("HAURACH_DATABASE_URL", pg.url())]);
                     let mut deployment = Deployment::one(target::start_haurach(dir.path(), &env)?);
                     deployment.beside.extend(pg.pid());
                     (deployment, &pg_tokens)
@@ -336,10 +353,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
                         pg.as_ref().expect("started"),
                         nats.as_ref().expect("started"),
                     );
-                    let env = [
+                    let env = with(&[
                         ("HAURACH_DATABASE_URL", pg.url()),
                         ("HAURACH_NATS_URL", nats.url()),
-                    ];
+                    ]);
                     let n = if *setup == Setup::TwoNodes { 2 } else { 4 };
                     let nodes = (0..n)
                         .map(|_| target::start_haurach(dir.path(), &env))
@@ -381,6 +398,14 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
                 Phase::Idle => {
                     results.idle_bytes_per_conn =
                         Some(idle_memory(&deployment, proto, &tokens[..idle / 2], name).await?)
+                }
+                Phase::Push => {
+                    let pb = spinner(format!("{name}: {} letters, each pushed", args.push_events));
+                    // The seeded pair 0 is a0 and b0 (seed.rs).
+                    let [a0, b0] = &tokens[0];
+                    results.push =
+                        Some(push::run(&deployment, a0, (b0, "b0"), args.push_events).await?);
+                    pb.finish_and_clear();
                 }
             }
         }
@@ -671,6 +696,22 @@ fn table(columns: &[(&str, &Results)], pinned: bool) -> String {
     row("voice: CPU ms per message, all", &|r| {
         r.voice_cpu_ms.map(|v| format!("{v:.3}"))
     });
+    row("push: event to push p50 ms", &|r| {
+        r.push.map(|p| format!("{:.2}", p.from_request_ms.0))
+    });
+    row("push: event to push p99 ms", &|r| {
+        r.push.map(|p| format!("{:.2}", p.from_request_ms.1))
+    });
+    row("push: committed to push p50 ms", &|r| {
+        r.push.map(|p| format!("{:.2}", p.from_answer_ms.0))
+    });
+    row("push: committed to push p99 ms", &|r| {
+        r.push.map(|p| format!("{:.2}", p.from_answer_ms.1))
+    });
+    row("push: server CPU µs per push", &|r| {
+        r.push.map(|p| format!("{:.0}", p.cpu_us_per_push))
+    });
+    row("push: events", &|r| r.push.map(|p| p.events.to_string()));
     row("idle: connections", &|r| {
         r.idle_bytes_per_conn.map(|s| s.1.to_string())
     });

@@ -17,9 +17,11 @@ fn a_small_bench_prints_the_table_and_the_ratio_line() {
         "--seconds",
         "1",
         "--phases",
-        "steady,voice,idle",
+        "steady,voice,idle,push",
         "--voice-pairs",
         "5",
+        "--push-events",
+        "20",
         "--idle-connections",
         "40",
         "--quiet-wait",
@@ -49,6 +51,9 @@ fn a_small_bench_prints_the_table_and_the_ratio_line() {
     assert!(value("voice: acknowledged messages/s") > 0.0, "{stdout}");
     assert_eq!(value("voice: errors"), 0.0, "{stdout}");
     assert!(value("idle: server bytes per connection") > 0.0, "{stdout}");
+    // Each of the 20 letters became a push at the local push service.
+    assert_eq!(value("push: events"), 20.0, "{stdout}");
+    assert!(value("push: event to push p99 ms") > 0.0, "{stdout}");
     if mosquitto {
         let last = stdout.lines().last().unwrap_or_default();
         let parts: Vec<&str> = last.split(' ').collect();
