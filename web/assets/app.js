@@ -226,7 +226,7 @@ function logout(message) {
     historyFor: null,
     alarmsIn: [],
   });
-  for (const id of ["banner-alarm", "banner-alarm-out", "banner-contact", "banner-stretch", "banner-offline"]) {
+  for (const id of ["banner-alarm", "banner-alarm-out", "banner-heard", "banner-contact", "banner-stretch", "banner-offline"]) {
     $(id).hidden = true;
   }
   $("conn").hidden = true;
@@ -405,7 +405,7 @@ function onBondEnded() {
   state.outbox = [];
   saveOutbox();
   stopPosition();
-  for (const id of ["banner-alarm", "banner-alarm-out", "banner-contact", "banner-stretch"]) {
+  for (const id of ["banner-alarm", "banner-alarm-out", "banner-heard", "banner-contact", "banner-stretch"]) {
     $(id).hidden = true;
   }
   places.leave();
@@ -451,17 +451,20 @@ function announceTiers() {
 function onContact(f) {
   if (!state.bond || f.who !== state.bond.partner) return;
   state.bond.contact = f.state;
-  if (f.state === "lost") showContactLost();
+  if (f.state === "lost") showContactLost(f.last_heard_ms);
   else if (state.contactShownLost) showContactRestored(f.lost_for_ms);
   renderPull();
 }
 
+/** A sudden stretch is news, not danger (a phone's fix often jumps): said calmly, without
+ *  the speed (a jump of a fix makes absurd ones), and kept until dismissed. */
 function onStretch(f) {
-  const whose = state.bond && f.who === state.bond.partner ? `${f.who}'s position` : "Your position";
+  const partner = state.bond && f.who === state.bond.partner;
+  $("banner-stretch-title").textContent = partner ? `${f.who} moved suddenly` : "You moved suddenly";
   $("banner-stretch-detail").textContent =
-    `${whose} jumped ${fmt.distance(f.jump_m)} (${Math.round(f.speed_kmh).toLocaleString("en-US")} km/h): ` +
-    "the link strains until it settles.";
-  showBanner("banner-stretch", 20000);
+    `${partner ? `${f.who}'s position` : "Your position"} jumped ${fmt.distance(f.jump_m)} at once; ` +
+    "the bond settles by itself.";
+  showBanner("banner-stretch");
 }
 
 function onMessage(m) {
@@ -484,13 +487,48 @@ function onMessage(m) {
   scheduleAck();
 }
 
+/** Where each kind of news is read in full. */
+const LATEST_CARD = { voice: "voice-title", feeling: "feelings-title", image: "pictures-title", alarm: "alarm-title" };
+
+/** The newest thing the partner sent, on the first screen: words, a feeling, a picture or
+ *  an alarm. A tap goes to its card. */
+function renderLatest() {
+  const el = $("latest");
+  const b = state.bond;
+  let newest = null;
+  if (b) {
+    for (const m of state.messages.values()) {
+      if (m.from === b.partner && LATEST_CARD[m.kind] && (!newest || m.seq > newest.seq)) newest = m;
+    }
+  }
+  if (!newest) {
+    el.hidden = true;
+    el.dataset.kind = "none";
+    return;
+  }
+  const what = {
+    voice: () => `${newest.from}: “${newest.body ?? ""}”`,
+    feeling: () => `${newest.from} feels ${newest.feeling}`,
+    image: () => `${newest.from} sent a picture`,
+    alarm: () => `${newest.from} raised the alarm${newest.acknowledged_at ? " (answered)" : ""}`,
+  }[newest.kind]();
+  $("latest-what").textContent = what;
+  $("latest-when").textContent = fmt.clock(new Date(newest.sent_at));
+  el.dataset.kind = newest.kind === "alarm" && !newest.acknowledged_at ? "alarm" : newest.kind;
+  el.dataset.card = LATEST_CARD[newest.kind];
+  el.setAttribute("aria-label", `Newest: ${what}, at ${fmt.clock(new Date(newest.sent_at))}. Show it.`);
+  el.hidden = false;
+}
+
 function onAlarmAcknowledged(f) {
   const m = state.messages.get(f.seq);
   if (m) m.acknowledged_at = new Date().toISOString();
   state.alarmsIn = state.alarmsIn.filter((s) => s !== f.seq);
   if (f.by !== state.me) {
     $("alarm-status").textContent = `${f.by} heard your alarm.`;
-    notice(`${f.by} heard your alarm.`);
+    // Kept until seen: the answer to an alarm must not slip by in a few seconds.
+    $("banner-heard-text").textContent = `${f.by} heard your alarm (${fmt.clock(new Date())}).`;
+    showBanner("banner-heard");
   }
   renderHistory();
   renderAlarms();
@@ -966,6 +1004,7 @@ function messageLine(m) {
  * message keeps from the outbox to the store) and only new ones are inserted.
  */
 function renderHistory() {
+  renderLatest();
   const ol = $("history");
   if (!ol) return;
   const wanted = [];
@@ -1107,15 +1146,19 @@ function notice(text) {
   showBanner("banner-notice", 6000);
 }
 
-function showContactLost() {
+/** Contact lost, with when the partner was last heard (when the server says), kept until
+ *  contact is back or the person dismisses it. */
+function showContactLost(lastHeardMs) {
   const b = state.bond;
   if (!b) return;
   state.contactShownLost = true;
   const el = $("banner-contact");
   el.className = "banner banner-lost";
   $("banner-contact-title").textContent = `Contact with ${b.partner} lost`;
-  $("banner-contact-detail").textContent =
-    `Their link is silent. What you send waits for them.`;
+  const heard = lastHeardMs
+    ? `Last heard at ${fmt.clock(new Date(lastHeardMs))} (${fmt.duration(Math.max(0, Date.now() - lastHeardMs))} ago). `
+    : "Their link is silent. ";
+  $("banner-contact-detail").textContent = `${heard}What you send waits for them.`;
   showBanner("banner-contact");
 }
 
@@ -1127,7 +1170,8 @@ function showContactRestored(ms) {
   el.className = "banner banner-restored";
   $("banner-contact-title").textContent = `Contact with ${b.partner} restored`;
   $("banner-contact-detail").textContent = ms ? `after ${fmt.duration(ms)}.` : "";
-  showBanner("banner-contact", 10000);
+  // Kept until seen, like the loss it ends.
+  showBanner("banner-contact");
 }
 
 function showError(id, text) {
@@ -1499,6 +1543,11 @@ function wire() {
   for (const b of document.querySelectorAll(".logout")) b.addEventListener("click", () => logout());
 
   $("conn-retry").addEventListener("click", () => link.reconnectNow());
+  $("latest").addEventListener("click", () => {
+    const title = $($("latest").dataset.card);
+    title?.scrollIntoView({ behavior: "smooth", block: "start" });
+    title?.focus({ preventScroll: true });
+  });
   for (const b of document.querySelectorAll("[data-close]")) {
     b.addEventListener("click", () => ($(b.dataset.close).hidden = true));
   }

@@ -622,12 +622,19 @@ async fn idle_memory(
     Ok((after.saturating_sub(before) as f64 / n as f64, n))
 }
 
+/// The width of the table's first column, its rows' labels.
+const LABEL: usize = 38;
+
 fn table(columns: &[(&str, &Results)], pinned: bool) -> String {
     let mut out = String::new();
     let col =
         |r: &Results, f: &dyn Fn(&Results) -> Option<String>| f(r).unwrap_or_else(|| "-".into());
+    // A row no column measured (its phase did not run) is left out.
     let mut row = |label: &str, f: &dyn Fn(&Results) -> Option<String>| {
-        let _ = write!(out, "{label:<34}");
+        if columns.iter().all(|(_, r)| f(r).is_none()) {
+            return;
+        }
+        let _ = write!(out, "{label:<LABEL$}");
         for (_, r) in columns {
             let _ = write!(out, " {:>14}", col(r, f));
         }
@@ -718,7 +725,7 @@ fn table(columns: &[(&str, &Results)], pinned: bool) -> String {
     row("idle: server bytes per connection", &|r| {
         r.idle_bytes_per_conn.map(|s| format!("{:.0}", s.0))
     });
-    let mut head = format!("{:<34}", "");
+    let mut head = format!("{:<LABEL$}", "");
     for (name, _) in columns {
         let _ = write!(head, " {name:>14}");
     }

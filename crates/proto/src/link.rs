@@ -52,6 +52,10 @@ pub enum ServerFrame {
         /// For `live` after a loss: how long contact was lost, milliseconds.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         lost_for_ms: Option<i64>,
+        /// For `lost`: when they were last heard (Unix milliseconds). Of the link, not of
+        /// a position: it says when, never where.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        last_heard_ms: Option<i64>,
     },
     /// Someone paused sharing (sent to both partners): no pull moves and the tiers that
     /// need a distance stay closed until they resume and send a position.

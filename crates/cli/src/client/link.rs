@@ -185,10 +185,17 @@ impl LinkView {
                 who,
                 state,
                 lost_for_ms,
+                last_heard_ms,
             } => {
                 let mine = who.eq_ignore_ascii_case(&self.me);
                 match (state, mine) {
-                    (ContactState::Lost, false) => format!("contact with {who} lost"),
+                    (ContactState::Lost, false) => match last_heard_ms {
+                        Some(at) => format!(
+                            "contact with {who} lost (last heard {} ago)",
+                            human::duration_ms((now_unix_ms() - at).max(0))
+                        ),
+                        None => format!("contact with {who} lost"),
+                    },
                     (ContactState::Lost, true) => {
                         format!(
                             "your link went silent: {} lost contact with you",
@@ -634,6 +641,11 @@ pub async fn think(base: &str, token: &str) -> anyhow::Result<()> {
     }
     close(&mut socket).await;
     Ok(())
+}
+
+/// Now, in Unix milliseconds (the clock the server's times are in).
+fn now_unix_ms() -> i64 {
+    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
 }
 
 #[cfg(test)]

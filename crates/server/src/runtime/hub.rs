@@ -334,15 +334,17 @@ impl<S: Store, B: Bus> Hub<S, B> {
 
     pub(crate) fn publish_contact(&self, rt: &BondRuntime, idx: usize, event: ContactEvent) {
         let frame = match event {
-            ContactEvent::Lost { .. } => ServerFrame::Contact {
+            ContactEvent::Lost { since_ms } => ServerFrame::Contact {
                 who: rt.record.names[idx].clone(),
                 state: ContactState::Lost,
                 lost_for_ms: None,
+                last_heard_ms: Some(since_ms),
             },
             ContactEvent::Restored { lost_for_ms } => ServerFrame::Contact {
                 who: rt.record.names[idx].clone(),
                 state: ContactState::Live,
                 lost_for_ms: Some(lost_for_ms),
+                last_heard_ms: None,
             },
         };
         for member in rt.record.members {

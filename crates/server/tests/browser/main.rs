@@ -16,4 +16,5 @@ mod memories;
 mod pause;
 mod pictures;
 mod places;
+mod screen;
 mod sight;

@@ -190,6 +190,17 @@ fn contact(who: &str, state: ContactState, lost_for_ms: Option<i64>) -> ServerFr
         who: who.into(),
         state,
         lost_for_ms,
+        last_heard_ms: None,
+    }
+}
+
+/// Contact with `who` lost, last heard `heard` ms after the clock's pause.
+fn lost(clock: &Clock, who: &str, heard: i64) -> ServerFrame {
+    ServerFrame::Contact {
+        who: who.into(),
+        state: ContactState::Lost,
+        lost_for_ms: None,
+        last_heard_ms: Some(clock.t0 + heard),
     }
 }
 
@@ -215,9 +226,9 @@ async fn a_silent_partner_is_lost_just_after_the_timeout_and_restored_with_the_s
     // (were any left) that she was unreachable.
     clock.advance_to(timeout_ms + 1).await;
     p.hub.sweep().await;
-    let lost = contact("amethyst", ContactState::Lost, None);
-    assert_eq!(frames(&mut p.sp), std::slice::from_ref(&lost));
-    assert_eq!(frames(&mut p.am), [lost]);
+    let gone = lost(&clock, "amethyst", 0);
+    assert_eq!(frames(&mut p.sp), std::slice::from_ref(&gone));
+    assert_eq!(frames(&mut p.am), [gone]);
 
     // Lost once: later sweeps say nothing more, and Spike, still heard, is never lost.
     for t in [90_000, 150_000, 200_000] {
@@ -245,8 +256,8 @@ async fn a_silent_partner_is_lost_just_after_the_timeout_and_restored_with_the_s
     clock.advance_to(200_001 + timeout_ms).await;
     p.hub.sweep().await;
     let both = [
-        contact("spike", ContactState::Lost, None),
-        contact("amethyst", ContactState::Lost, None),
+        lost(&clock, "spike", 200_000),
+        lost(&clock, "amethyst", 200_000),
     ];
     assert_eq!(frames(&mut p.sp), both);
     assert_eq!(frames(&mut p.am), both);
@@ -263,10 +274,7 @@ async fn a_silent_partner_is_lost_just_after_the_timeout_and_restored_with_the_s
     assert_quiet(&mut p.sp, 300_000 + timeout_ms);
     clock.advance_to(300_001 + timeout_ms).await;
     p.hub.sweep().await;
-    assert_eq!(
-        frames(&mut p.sp),
-        [contact("amethyst", ContactState::Lost, None)]
-    );
+    assert_eq!(frames(&mut p.sp), [lost(&clock, "amethyst", 300_000)]);
 
     // The bond as Spike sees it says so too. Reading the view waits on the store, so the
     // clock runs again first: on a paused clock tokio would jump to the store's timeouts
