@@ -58,9 +58,10 @@ pub const LOOKAHEAD_MS: i64 = 120_000;
 pub const TOKEN_LEN: usize = 8;
 
 /// The most charts a point uses for one tier (see [`crate::geometry::charts_near`]). The
-/// densest places are the poles, where the polar chart and seven or more around it
-/// overlap; a test scans the Earth for the most.
-pub const MAX_CHARTS: usize = 12;
+/// most found anywhere is four (where four centres are about equally near, as at the
+/// corners between bands); a point that found more would use its six nearest, and a test
+/// scans the densest places (the poles, the bands' corners) for the most.
+pub const MAX_CHARTS: usize = 6;
 
 /// How many tokens each list of a tier holds: one per grid per chart, padded.
 pub const PER_LIST: usize = MAX_CHARTS * SHIFTS.len();
@@ -110,12 +111,6 @@ pub fn cell_sides(range_m: f64) -> (f64, f64) {
     (open, open * haurach_bond::TierState::HYSTERESIS)
 }
 
-/// The distance within which two points certainly share a cell of grids of side
-/// `side_m`, less what a chart's scale can add: `2s/3 / 1.0001`.
-fn sure_within(side_m: f64) -> f64 {
-    2.0 * side_m / 3.0 / 1.0001
-}
-
 /// The token key of one tier in one epoch: `HKDF-Expand(bond key, "haurach tokens v1" ‖
 /// tier ‖ range in millimetres ‖ epoch)`. The range is in it so a profile change, which
 /// changes the cells, never makes old tokens meet new ones.
@@ -128,27 +123,48 @@ fn tier_key(key: &BondKey, tier: Tier, range_m: f64, epoch: i64) -> [u8; 32] {
     key.expand(b"haurach tokens v1", &context)
 }
 
-/// The real tokens of one grid size: one per shift per chart.
-fn cell_tokens(mac: &Hmac<Sha256>, kind: u8, lat: f64, lon: f64, side_m: f64) -> Vec<Token> {
-    let charts = geometry::charts_near(lat, lon, sure_within(side_m) * 1.0001);
-    let mut tokens = Vec::with_capacity(charts.len() * SHIFTS.len());
-    for near in charts.iter().take(MAX_CHARTS) {
-        let (x, y) = geometry::project(&near.chart, lat, lon);
-        for shift in SHIFTS {
-            let (cx, cy) = geometry::cell(x, y, side_m, shift);
-            let mut mac = mac.clone();
-            mac.update(&[kind]);
-            mac.update(&near.chart.id.to_be_bytes());
-            mac.update(&[shift.i, shift.j]);
-            mac.update(&cx.to_be_bytes());
-            mac.update(&cy.to_be_bytes());
-            let full = mac.finalize().into_bytes();
-            let mut token = [0; TOKEN_LEN];
-            token.copy_from_slice(&full[..TOKEN_LEN]);
-            tokens.push(Token(token));
-        }
+/// Where a fix lies on every chart it may use, worked out once per fix and shared by
+/// every tier and grid size.
+struct Placed {
+    /// The charts within reach of the largest grid, nearest first, with the fix's
+    /// distance from each centre and its place on it.
+    charts: Vec<(geometry::NearChart, (f64, f64))>,
+}
+
+impl Placed {
+    fn new(lat: f64, lon: f64, largest_side_m: f64) -> Placed {
+        let charts = geometry::charts_near(lat, lon, 2.0 * largest_side_m / 3.0)
+            .into_iter()
+            .map(|near| (near, geometry::project(&near.chart, lat, lon)))
+            .collect();
+        Placed { charts }
     }
-    tokens
+
+    /// The real tokens of one grid size: one per shift on every chart within `d₀ + 2g`
+    /// ([`geometry::charts_near`]'s rule), `g` the distance within which the grid surely
+    /// matches.
+    fn tokens(&self, mac: &Hmac<Sha256>, kind: u8, side_m: f64) -> Vec<Token> {
+        let nearest_m = self.charts.first().map_or(0.0, |(n, _)| n.distance_m);
+        let reach_m = nearest_m + 2.0 * (2.0 * side_m / 3.0);
+        let mut tokens = Vec::with_capacity(SHIFTS.len() * 2);
+        let charts = self.charts.iter().filter(|(n, _)| n.distance_m <= reach_m);
+        for (near, (x, y)) in charts.take(MAX_CHARTS) {
+            for shift in SHIFTS {
+                let (cx, cy) = geometry::cell(*x, *y, side_m, shift);
+                let mut mac = mac.clone();
+                mac.update(&[kind]);
+                mac.update(&near.chart.id.to_be_bytes());
+                mac.update(&[shift.i, shift.j]);
+                mac.update(&cx.to_be_bytes());
+                mac.update(&cy.to_be_bytes());
+                let full = mac.finalize().into_bytes();
+                let mut token = [0; TOKEN_LEN];
+                token.copy_from_slice(&full[..TOKEN_LEN]);
+                tokens.push(Token(token));
+            }
+        }
+        tokens
+    }
 }
 
 /// `tokens` padded with random ones to [`PER_LIST`], sorted.
@@ -181,6 +197,12 @@ pub fn report_with(
     if fix.at_ms >= (epoch + 1) * EPOCH_MS - LOOKAHEAD_MS {
         epochs.push(epoch + 1);
     }
+    let largest_side_m = Tier::ALL
+        .into_iter()
+        .filter_map(|tier| profile.range_m(tier))
+        .map(|range_m| cell_sides(range_m).1)
+        .fold(0.0, f64::max);
+    let placed = Placed::new(fix.lat, fix.lon, largest_side_m);
     let epochs = epochs
         .into_iter()
         .map(|epoch| EpochTokens {
@@ -195,8 +217,8 @@ pub fn report_with(
                         .expect("HMAC takes any key length");
                     let (open, keep) = if usable {
                         (
-                            cell_tokens(&mac, 0, fix.lat, fix.lon, open_side),
-                            cell_tokens(&mac, 1, fix.lat, fix.lon, keep_side),
+                            placed.tokens(&mac, 0, open_side),
+                            placed.tokens(&mac, 1, keep_side),
                         )
                     } else {
                         (Vec::new(), Vec::new())
