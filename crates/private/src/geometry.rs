@@ -143,7 +143,7 @@ pub fn charts_near(lat: f64, lon: f64, g_m: f64) -> Vec<NearChart> {
         let poleward = (lat.abs().max((f64::from(b) - 89.5).abs()) + 1.6).min(90.0);
         let parallel_deg_m = 111_000.0 * poleward.to_radians().cos();
         let window = 2.0 * reach_m / parallel_deg_m;
-        let idxs: Vec<i32> = if n == 1 || !(window < 90.0) {
+        let idxs: Vec<i32> = if n == 1 || window.is_nan() || window >= 90.0 {
             (0..n).collect()
         } else {
             let spacing = 360.0 / f64::from(n);

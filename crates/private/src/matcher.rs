@@ -11,6 +11,9 @@
 //!   cells are 1.1 times larger, as the plain bond keeps a tier open to 1.1 times its
 //!   range. It closes when none meets.
 //!
+//! - A tier open opens every tier of a longer range, so the tiers nest as in the plain
+//!   bond (thoughts never without voice).
+//!
 //! Tiers open at any range (the pull, the alarm, everything in the "open" profile but
 //! memories) are always open, as in [`haurach_bond::TierState`]. Contact (lost after a
 //! silence, restored) is about when a partner was heard, not where, so the server runs
@@ -87,6 +90,21 @@ impl Matcher {
             };
             if is_open {
                 open.insert(tier);
+            }
+        }
+        // Each tier's grids fall differently, so a tier could meet where one of a longer
+        // range does not. The plain bond never has thoughts without voice; neither does
+        // this: a tier open opens every tier of a range at least as long. That keeps the
+        // rule, since a tier of range `R` is only ever open within 1.322·R, which is
+        // within 1.5 times every longer range.
+        for tier in open.iter().collect::<Vec<_>>() {
+            let Some(range) = self.profile.range_m(tier) else {
+                continue;
+            };
+            for wider in Tier::ALL {
+                if self.profile.range_m(wider).is_some_and(|r| r >= range) {
+                    open.insert(wider);
+                }
             }
         }
         let before = self.state;
@@ -249,6 +267,25 @@ mod tests {
         );
         apart(&mut m, 10.0, AT);
         assert!(m.state().is_open(Tier::Memories));
+    }
+
+    #[test]
+    fn a_tier_open_opens_every_tier_of_a_longer_range() {
+        // In the desert scenario thoughts' grids (16 km) meet at 10.66 km where voice's
+        // (17 km) do not; voice opens with thoughts, as in the plain bond. So the open
+        // ranged tiers are always the first few of the order, never with a gap.
+        let mut m = Matcher::new(Profile::Story);
+        for d in (0..400).map(|k| 16_000.0 - f64::from(k) * 40.0) {
+            apart(&mut m, d, AT);
+            let open = m.state().open();
+            let ranged_open = open
+                .iter()
+                .filter(|t| Profile::Story.range_m(*t).is_some())
+                .count();
+            let expected: Vec<Tier> = Tier::ALL[2..2 + ranged_open].to_vec();
+            let got: Vec<Tier> = open.iter().skip(2).collect();
+            assert_eq!(got, expected, "at {d} m");
+        }
     }
 
     #[test]
