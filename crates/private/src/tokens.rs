@@ -6,7 +6,7 @@
 //! HMAC-SHA256 (cut to [`TOKEN_LEN`] bytes) under a key only the two partners hold, which
 //! is expanded from the bond key for that tier, its range and the time epoch. The server
 //! sees opaque tokens; two partners' tokens are equal exactly when they stand in the same
-//! cell (a false equality of 64-bit tokens has a chance of about 2⁻⁴⁴ per report).
+//! cell (a false equality of 64-bit tokens has a chance of about 2⁻⁴⁸ per report).
 //!
 //! # The cell sizes, and what they guarantee
 //!
@@ -169,10 +169,11 @@ impl Placed {
 
 /// `tokens` padded with random ones to [`PER_LIST`], sorted.
 fn padded(mut tokens: Vec<Token>, rng: &mut (impl RngCore + CryptoRng)) -> Vec<Token> {
-    while tokens.len() < PER_LIST {
-        let mut token = [0; TOKEN_LEN];
-        rng.fill_bytes(&mut token);
-        tokens.push(Token(token));
+    // One draw for the whole padding: from the operating system, a draw is a system call.
+    let mut random = vec![0; PER_LIST.saturating_sub(tokens.len()) * TOKEN_LEN];
+    rng.fill_bytes(&mut random);
+    for chunk in random.chunks_exact(TOKEN_LEN) {
+        tokens.push(Token(chunk.try_into().expect("chunks of a token's length")));
     }
     tokens.sort_unstable();
     tokens
