@@ -1,0 +1,6 @@
+//! The private bond's integration tests: the geometry's promises as property tests over
+//! the whole Earth (poles and antimeridian included), and the tiers as the server's
+//! matcher decides them from two clients' tokens.
+
+mod charts;
+mod tiers;
