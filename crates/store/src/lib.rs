@@ -1,5 +1,5 @@
 //! Haurach's durable storage: the [`Store`] trait every backend implements, its
-//! supertraits ([`PlaceStore`], [`CityStore`], [`ImageStore`], [`PushStore`], [`PauseStore`], [`LocateStore`]), the records they keep, and
+//! supertraits ([`PlaceStore`], [`CityStore`], [`ImageStore`], [`PushStore`], [`PauseStore`], [`LocateStore`], [`PrivateBondStore`]), the records they keep, and
 //! the two backends, [`Sqlite`] and [`Postgres`].
 //!
 //! The store knows only the bond's rules (`haurach-bond`) and the wire types
@@ -33,6 +33,7 @@ pub mod pause;
 pub mod places;
 pub mod postgres;
 pub mod private;
+pub mod private_bond;
 pub mod push;
 pub mod remove;
 pub mod sqlite;
@@ -45,6 +46,7 @@ pub use locate::LocateStore;
 pub use pause::{PauseRecord, PauseStore};
 pub use places::{PinRecord, PlaceRecord, PlaceStore};
 pub use postgres::Postgres;
+pub use private_bond::{PrivateBondStore, PrivateKeys};
 pub use push::{PushStore, PushSubscriptionRecord};
 pub use remove::Removed;
 pub use sqlite::Sqlite;
@@ -268,7 +270,8 @@ pub struct SessionRecord {
 /// meeting point and journeys through its supertrait [`PlaceStore`]; the city's records
 /// through [`CityStore`]; pictures and journals through [`ImageStore`]; Web Push through
 /// [`PushStore`]; device passwords through [`DeviceStore`]; partners' asks for a fresh
-/// position through [`LocateStore`]; a person's pause of sharing through [`PauseStore`].
+/// position through [`LocateStore`]; a person's pause of sharing through [`PauseStore`];
+/// private bonds' invites and keys through [`PrivateBondStore`].
 pub trait Store:
     PlaceStore
     + CityStore
@@ -277,6 +280,7 @@ pub trait Store:
     + DeviceStore
     + LocateStore
     + PauseStore
+    + PrivateBondStore
     + Clone
     + Send
     + Sync

@@ -24,6 +24,7 @@ mod images;
 mod locate;
 mod pause;
 mod places;
+mod private_bond;
 mod push;
 
 use crate::error::unique_or;
@@ -85,7 +86,72 @@ impl Postgres {
         &self.pool
     }
 
-    async fn bond_by_id(
+    /// Makes the bond of `inviter` and `acceptor` inside `tx`, once an invite (plain or
+    /// private) was found usable and both people's rows are locked: neither may be
+    /// bonded already. Retires every invite of both, plain and private: an account has
+    /// one way in at a time.
+    pub(super) async fn form_bond(
+        tx: &mut Transaction<'static, Db>,
+        inviter: AccountId,
+        acceptor: AccountId,
+        profile: Profile,
+        open_tiers: TierSet,
+        now_ms: i64,
+    ) -> StoreResult<BondId> {
+        for (who, why) in [
+            (acceptor, Conflict::AlreadyBonded),
+            (inviter, Conflict::PartnerBonded),
+        ] {
+            let bonded = sqlx::query("SELECT 1 FROM bond_members WHERE account_id = $1")
+                .bind(who.0)
+                .fetch_optional(&mut **tx)
+                .await?;
+            if bonded.is_some() {
+                return Err(StoreError::Conflict(why));
+            }
+        }
+        let id = BondId::new();
+        sqlx::query(
+            "INSERT INTO bonds (id, a, b, profile, open_tiers, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(id.0)
+        .bind(inviter.0)
+        .bind(acceptor.0)
+        .bind(profile.key())
+        .bind(i32::from(open_tiers.bits()))
+        .bind(now_ms)
+        .execute(&mut **tx)
+        .await?;
+        // The checks above read without locks; two bonds racing for one person (through two
+        // different codes, on two nodes) meet here, at the primary key, and one loses.
+        for (who, why) in [
+            (inviter, Conflict::PartnerBonded),
+            (acceptor, Conflict::AlreadyBonded),
+        ] {
+            let res = sqlx::query("INSERT INTO bond_members (account_id, bond_id) VALUES ($1, $2)")
+                .bind(who.0)
+                .bind(id.0)
+                .execute(&mut **tx)
+                .await;
+            res.map_err(|err| unique_or(err, why))?;
+        }
+        // An account has one way in at a time: using the code retires every other code of
+        // both partners.
+        sqlx::query("DELETE FROM invites WHERE account_id IN ($1, $2)")
+            .bind(inviter.0)
+            .bind(acceptor.0)
+            .execute(&mut **tx)
+            .await?;
+        sqlx::query("DELETE FROM private_invites WHERE account_id IN ($1, $2)")
+            .bind(inviter.0)
+            .bind(acceptor.0)
+            .execute(&mut **tx)
+            .await?;
+        Ok(id)
+    }
+
+    pub(super) async fn bond_by_id(
         tx: &mut Transaction<'static, Db>,
         bond: Uuid,
     ) -> StoreResult<Option<BondRecord>> {
@@ -511,51 +577,7 @@ impl Store for Postgres {
         let inviter = AccountId(invite.try_get("account_id")?);
         let expires_at: i64 = invite.try_get("expires_at")?;
         usable_invite(inviter, expires_at, acceptor, now_ms)?;
-        for (who, why) in [
-            (acceptor, Conflict::AlreadyBonded),
-            (inviter, Conflict::PartnerBonded),
-        ] {
-            let bonded = sqlx::query("SELECT 1 FROM bond_members WHERE account_id = $1")
-                .bind(who.0)
-                .fetch_optional(&mut *tx)
-                .await?;
-            if bonded.is_some() {
-                return Err(StoreError::Conflict(why));
-            }
-        }
-        let id = BondId::new();
-        sqlx::query(
-            "INSERT INTO bonds (id, a, b, profile, open_tiers, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(id.0)
-        .bind(inviter.0)
-        .bind(acceptor.0)
-        .bind(profile.key())
-        .bind(i32::from(open_tiers.bits()))
-        .bind(now_ms)
-        .execute(&mut *tx)
-        .await?;
-        // The checks above read without locks; two bonds racing for one person (through two
-        // different codes, on two nodes) meet here, at the primary key, and one loses.
-        for (who, why) in [
-            (inviter, Conflict::PartnerBonded),
-            (acceptor, Conflict::AlreadyBonded),
-        ] {
-            let res = sqlx::query("INSERT INTO bond_members (account_id, bond_id) VALUES ($1, $2)")
-                .bind(who.0)
-                .bind(id.0)
-                .execute(&mut *tx)
-                .await;
-            res.map_err(|err| unique_or(err, why))?;
-        }
-        // An account has one way in at a time: using the code retires every other code of
-        // both partners.
-        sqlx::query("DELETE FROM invites WHERE account_id IN ($1, $2)")
-            .bind(inviter.0)
-            .bind(acceptor.0)
-            .execute(&mut *tx)
-            .await?;
+        let id = Self::form_bond(&mut tx, inviter, acceptor, profile, open_tiers, now_ms).await?;
         let bond = Self::bond_by_id(&mut tx, id.0)
             .await?
             .ok_or_else(|| StoreError::Corrupt("bond vanished inside its transaction".into()))?;

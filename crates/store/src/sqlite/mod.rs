@@ -25,6 +25,7 @@ mod message_log;
 mod messages;
 mod pause;
 mod places;
+mod private_bond;
 mod push;
 mod scheduling;
 mod statements;
@@ -213,7 +214,64 @@ impl Sqlite {
         Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
     }
 
-    async fn bond_by_id(
+    /// Makes the bond of `inviter` and `acceptor` inside `tx`, once an invite (plain or
+    /// private) was found usable: neither may be bonded already. Retires every invite of
+    /// both, plain and private: an account has one way in at a time.
+    pub(super) async fn form_bond(
+        tx: &mut Transaction<'static, Db>,
+        inviter: AccountId,
+        acceptor: AccountId,
+        profile: Profile,
+        open_tiers: TierSet,
+        now_ms: i64,
+    ) -> StoreResult<BondId> {
+        for (who, why) in [
+            (acceptor, Conflict::AlreadyBonded),
+            (inviter, Conflict::PartnerBonded),
+        ] {
+            let bonded = sqlx::query("SELECT 1 FROM bond_members WHERE account_id = ?")
+                .bind(who.0.to_string())
+                .fetch_optional(&mut **tx)
+                .await?;
+            if bonded.is_some() {
+                return Err(StoreError::Conflict(why));
+            }
+        }
+        let id = BondId::new();
+        sqlx::query(
+            "INSERT INTO bonds (id, a, b, profile, open_tiers, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(id.0.to_string())
+        .bind(inviter.0.to_string())
+        .bind(acceptor.0.to_string())
+        .bind(profile.key())
+        .bind(i64::from(open_tiers.bits()))
+        .bind(now_ms)
+        .execute(&mut **tx)
+        .await?;
+        for who in [inviter, acceptor] {
+            sqlx::query("INSERT INTO bond_members (account_id, bond_id) VALUES (?, ?)")
+                .bind(who.0.to_string())
+                .bind(id.0.to_string())
+                .execute(&mut **tx)
+                .await?;
+        }
+        // An account has one way in at a time: using the code retires every other code of
+        // the inviter too, so a second person cannot bond with them later.
+        sqlx::query("DELETE FROM invites WHERE account_id IN (?, ?)")
+            .bind(inviter.0.to_string())
+            .bind(acceptor.0.to_string())
+            .execute(&mut **tx)
+            .await?;
+        sqlx::query("DELETE FROM private_invites WHERE account_id IN (?, ?)")
+            .bind(inviter.0.to_string())
+            .bind(acceptor.0.to_string())
+            .execute(&mut **tx)
+            .await?;
+        Ok(id)
+    }
+
+    pub(super) async fn bond_by_id(
         tx: &mut Transaction<'static, Db>,
         bond: &str,
     ) -> StoreResult<Option<BondRecord>> {
@@ -530,44 +588,7 @@ impl Store for Sqlite {
         let inviter = AccountId(invite.id("account_id")?);
         let expires_at: i64 = invite.try_get("expires_at")?;
         usable_invite(inviter, expires_at, acceptor, now_ms)?;
-        for (who, why) in [
-            (acceptor, Conflict::AlreadyBonded),
-            (inviter, Conflict::PartnerBonded),
-        ] {
-            let bonded = sqlx::query("SELECT 1 FROM bond_members WHERE account_id = ?")
-                .bind(who.0.to_string())
-                .fetch_optional(&mut *tx)
-                .await?;
-            if bonded.is_some() {
-                return Err(StoreError::Conflict(why));
-            }
-        }
-        let id = BondId::new();
-        sqlx::query(
-            "INSERT INTO bonds (id, a, b, profile, open_tiers, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-        )
-        .bind(id.0.to_string())
-        .bind(inviter.0.to_string())
-        .bind(acceptor.0.to_string())
-        .bind(profile.key())
-        .bind(i64::from(open_tiers.bits()))
-        .bind(now_ms)
-        .execute(&mut *tx)
-        .await?;
-        for who in [inviter, acceptor] {
-            sqlx::query("INSERT INTO bond_members (account_id, bond_id) VALUES (?, ?)")
-                .bind(who.0.to_string())
-                .bind(id.0.to_string())
-                .execute(&mut *tx)
-                .await?;
-        }
-        // An account has one way in at a time: using the code retires every other code of
-        // the inviter too, so a second person cannot bond with them later.
-        sqlx::query("DELETE FROM invites WHERE account_id IN (?, ?)")
-            .bind(inviter.0.to_string())
-            .bind(acceptor.0.to_string())
-            .execute(&mut *tx)
-            .await?;
+        let id = Self::form_bond(&mut tx, inviter, acceptor, profile, open_tiers, now_ms).await?;
         let bond = Self::bond_by_id(&mut tx, &id.0.to_string())
             .await?
             .ok_or_else(|| StoreError::Corrupt("bond vanished inside its transaction".into()))?;

@@ -8,6 +8,7 @@ mod images;
 mod locate;
 mod pause;
 mod places;
+mod private_bond;
 mod push;
 mod removal;
 mod store;

@@ -1,0 +1,78 @@
+//! Storage of private bonds (issue 20, `docs/privacy.md`): the [`PrivateBondStore`]
+//! trait (a supertrait of [`Store`](crate::Store)) and its records. What is kept is only
+//! what the server needs to make the bond and let the two devices check each other's
+//! keys: an invite by the lookup hash of its secret (never the secret), each device's
+//! public key, and the confirmation tags the devices relay to each other. Nothing
+//! positional: accepting a private invite deletes both people's stored latest position,
+//! and the server stores none for them while the bond lasts. The backends are in
+//! `sqlite/private_bond.rs` and `postgres/private_bond.rs`.
+
+use std::future::Future;
+
+use haurach_bond::{Profile, TierSet};
+
+use crate::{AccountId, BondId, BondRecord, StoreResult};
+
+/// The length of a lookup hash, a public key and a confirmation tag, in bytes.
+pub const KEY_LEN: usize = 32;
+
+/// A private bond's keys as the server relays them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrivateKeys {
+    /// The devices' X25519 public keys: the inviter's, then the accepter's.
+    pub public_keys: [[u8; KEY_LEN]; 2],
+    /// The confirmation tags each device sent, in the same order (none until it sends).
+    pub tags: [Option<[u8; KEY_LEN]>; 2],
+}
+
+/// Durable storage of private invites and bonds.
+pub trait PrivateBondStore {
+    /// Stores a private invite of `account` under `lookup` (the hash of its secret), with
+    /// the inviter's device public key; `Conflict::InviteCodeTaken` when the hash is
+    /// taken (two secrets of 160 random bits do not collide; a client that sends the same
+    /// hash twice does).
+    fn create_private_invite(
+        &self,
+        lookup: &[u8; KEY_LEN],
+        account: AccountId,
+        public_key: &[u8; KEY_LEN],
+        now_ms: i64,
+        expires_ms: i64,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// Uses a private invite, as [`Store::accept_invite`](crate::Store::accept_invite)
+    /// uses a plain one (the same errors), and in the same transaction marks the bond
+    /// private with both public keys and deletes both people's stored latest position.
+    #[allow(clippy::too_many_arguments)]
+    fn accept_private_invite(
+        &self,
+        lookup: &[u8; KEY_LEN],
+        acceptor: AccountId,
+        public_key: &[u8; KEY_LEN],
+        profile: Profile,
+        open_tiers: TierSet,
+        now_ms: i64,
+    ) -> impl Future<Output = StoreResult<BondRecord>> + Send;
+
+    /// The bond's keys and tags; `None` for a plain bond.
+    fn private_keys(
+        &self,
+        bond: BondId,
+    ) -> impl Future<Output = StoreResult<Option<PrivateKeys>>> + Send;
+
+    /// Keeps member `idx`'s (0: the inviter) confirmation tag, replacing one sent before;
+    /// false when the bond is not private.
+    fn set_confirmation(
+        &self,
+        bond: BondId,
+        idx: usize,
+        tag: &[u8; KEY_LEN],
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+}
+
+/// 32 bytes from a column, or the column is corrupt.
+pub(crate) fn key_of(bytes: Vec<u8>) -> StoreResult<[u8; KEY_LEN]> {
+    bytes
+        .try_into()
+        .map_err(|_| crate::StoreError::Corrupt("a private bond's key is not 32 bytes".into()))
+}

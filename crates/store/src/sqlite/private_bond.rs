@@ -1,0 +1,124 @@
+//! [`PrivateBondStore`] on SQLite.
+
+use haurach_bond::{Profile, TierSet};
+use sqlx::Row;
+
+use super::Sqlite;
+use crate::error::unique_or;
+use crate::from_row::Columns as _;
+use crate::private_bond::{KEY_LEN, PrivateBondStore, PrivateKeys, key_of};
+use crate::{
+    AccountId, BondId, BondRecord, Conflict, Missing, StoreError, StoreResult, usable_invite,
+};
+
+impl PrivateBondStore for Sqlite {
+    async fn create_private_invite(
+        &self,
+        lookup: &[u8; KEY_LEN],
+        account: AccountId,
+        public_key: &[u8; KEY_LEN],
+        now_ms: i64,
+        expires_ms: i64,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO private_invites (lookup, account_id, public_key, created_at, expires_at) \
+             VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(&lookup[..])
+        .bind(account.0.to_string())
+        .bind(&public_key[..])
+        .bind(now_ms)
+        .bind(expires_ms)
+        .execute(&self.writer)
+        .await
+        .map_err(|err| unique_or(err, Conflict::InviteCodeTaken))?;
+        Ok(())
+    }
+
+    async fn accept_private_invite(
+        &self,
+        lookup: &[u8; KEY_LEN],
+        acceptor: AccountId,
+        public_key: &[u8; KEY_LEN],
+        profile: Profile,
+        open_tiers: TierSet,
+        now_ms: i64,
+    ) -> StoreResult<BondRecord> {
+        let mut tx = self.begin().await?;
+        let invite = sqlx::query(
+            "SELECT account_id, public_key, expires_at FROM private_invites WHERE lookup = ?",
+        )
+        .bind(&lookup[..])
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(StoreError::NotFound(Missing::Invite))?;
+        let inviter = AccountId(invite.id("account_id")?);
+        let inviter_key = key_of(invite.try_get("public_key")?)?;
+        usable_invite(inviter, invite.try_get("expires_at")?, acceptor, now_ms)?;
+        let id = Self::form_bond(&mut tx, inviter, acceptor, profile, open_tiers, now_ms).await?;
+        sqlx::query(
+            "INSERT INTO private_bonds (bond_id, inviter_key, accepter_key) VALUES (?, ?, ?)",
+        )
+        .bind(id.0.to_string())
+        .bind(&inviter_key[..])
+        .bind(&public_key[..])
+        .execute(&mut *tx)
+        .await?;
+        // Nothing positional is kept for a private bond, not even where either was last
+        // before it began.
+        sqlx::query("DELETE FROM positions WHERE account_id IN (?, ?)")
+            .bind(inviter.0.to_string())
+            .bind(acceptor.0.to_string())
+            .execute(&mut *tx)
+            .await?;
+        let bond = Self::bond_by_id(&mut tx, &id.0.to_string())
+            .await?
+            .ok_or_else(|| StoreError::Corrupt("bond vanished inside its transaction".into()))?;
+        tx.commit().await?;
+        Ok(bond)
+    }
+
+    async fn private_keys(&self, bond: BondId) -> StoreResult<Option<PrivateKeys>> {
+        let row = sqlx::query(
+            "SELECT inviter_key, accepter_key, inviter_tag, accepter_tag \
+             FROM private_bonds WHERE bond_id = ?",
+        )
+        .bind(bond.0.to_string())
+        .fetch_optional(&self.writer)
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let tag = |column: &str| -> StoreResult<Option<[u8; KEY_LEN]>> {
+            row.try_get::<Option<Vec<u8>>, _>(column)?
+                .map(key_of)
+                .transpose()
+        };
+        Ok(Some(PrivateKeys {
+            public_keys: [
+                key_of(row.try_get("inviter_key")?)?,
+                key_of(row.try_get("accepter_key")?)?,
+            ],
+            tags: [tag("inviter_tag")?, tag("accepter_tag")?],
+        }))
+    }
+
+    async fn set_confirmation(
+        &self,
+        bond: BondId,
+        idx: usize,
+        tag: &[u8; KEY_LEN],
+    ) -> StoreResult<bool> {
+        let sql = if idx == 0 {
+            "UPDATE private_bonds SET inviter_tag = ? WHERE bond_id = ?"
+        } else {
+            "UPDATE private_bonds SET accepter_tag = ? WHERE bond_id = ?"
+        };
+        let done = sqlx::query(sql)
+            .bind(&tag[..])
+            .bind(bond.0.to_string())
+            .execute(&self.writer)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}

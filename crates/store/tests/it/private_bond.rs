@@ -1,0 +1,145 @@
+//! The conformance suite of `PrivateBondStore` (issue 20): the same story on SQLite and
+//! on PostgreSQL. A private invite is found by its lookup hash and used once, the bond
+//! keeps both public keys and relays the confirmation tags, nothing positional of either
+//! person survives the bond's making, and a plain bond has no keys.
+
+use haurach_bond::{Fix, Profile, TierSet};
+use haurach_store::{Conflict, Missing, PositionRecord, Postgres, Sqlite, Store, StoreError};
+use haurach_testkit::{PgCluster, or_skip};
+
+#[tokio::test]
+async fn sqlite_makes_a_private_bond_and_relays_its_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    conformance(Sqlite::open(dir.path()).await.unwrap()).await;
+}
+
+#[tokio::test]
+async fn postgres_makes_a_private_bond_and_relays_its_keys() {
+    let Some(pg) = or_skip(PgCluster::start()) else {
+        return;
+    };
+    conformance(Postgres::connect(&pg.url()).await.unwrap()).await;
+}
+
+async fn conformance<S: Store>(store: S) {
+    let a = store.create_account("amethyst", "h", 1).await.unwrap();
+    let b = store.create_account("spike", "h", 1).await.unwrap();
+    let c = store.create_account("rarity", "h", 1).await.unwrap();
+    let (lookup, key_a, key_b) = ([1; 32], [2; 32], [3; 32]);
+    let where_before = PositionRecord {
+        fix: Fix {
+            lat: 46.1,
+            lon: 7.2,
+            accuracy_m: 5.0,
+            at_ms: 5,
+        },
+        received_at: 5,
+    };
+    store
+        .save_positions(&[(a.id, where_before), (b.id, where_before)])
+        .await
+        .unwrap();
+
+    store
+        .create_private_invite(&lookup, a.id, &key_a, 10, 1_000)
+        .await
+        .unwrap();
+    let again = store
+        .create_private_invite(&lookup, c.id, &key_a, 10, 1_000)
+        .await;
+    assert!(matches!(
+        again,
+        Err(StoreError::Conflict(Conflict::InviteCodeTaken))
+    ));
+
+    // The rules of a plain invite hold: unknown, own, expired.
+    let unknown = store
+        .accept_private_invite(
+            &[9; 32],
+            b.id,
+            &key_b,
+            Profile::Story,
+            TierSet::always(),
+            20,
+        )
+        .await;
+    assert!(matches!(
+        unknown,
+        Err(StoreError::NotFound(Missing::Invite))
+    ));
+    let own = store
+        .accept_private_invite(&lookup, a.id, &key_b, Profile::Story, TierSet::always(), 20)
+        .await;
+    assert!(matches!(
+        own,
+        Err(StoreError::Conflict(Conflict::OwnInvite))
+    ));
+    let late = store
+        .accept_private_invite(
+            &lookup,
+            b.id,
+            &key_b,
+            Profile::Story,
+            TierSet::always(),
+            1_000,
+        )
+        .await;
+    assert!(matches!(
+        late,
+        Err(StoreError::NotFound(Missing::InviteExpired))
+    ));
+
+    let bond = store
+        .accept_private_invite(&lookup, b.id, &key_b, Profile::Story, TierSet::always(), 20)
+        .await
+        .unwrap();
+    assert_eq!(bond.members, [a.id, b.id]);
+    assert_eq!(store.bond_of(b.id).await.unwrap(), Some(bond.clone()));
+    let keys = store.private_keys(bond.id).await.unwrap().unwrap();
+    assert_eq!(keys.public_keys, [key_a, key_b]);
+    assert_eq!(keys.tags, [None, None]);
+    // Where they were before is gone with the bond's making.
+    assert_eq!(store.position(a.id).await.unwrap(), None);
+    assert_eq!(store.position(b.id).await.unwrap(), None);
+    // Used once.
+    let twice = store
+        .accept_private_invite(
+            &lookup,
+            c.id,
+            &[4; 32],
+            Profile::Story,
+            TierSet::always(),
+            30,
+        )
+        .await;
+    assert!(matches!(twice, Err(StoreError::NotFound(Missing::Invite))));
+
+    assert!(store.set_confirmation(bond.id, 1, &[5; 32]).await.unwrap());
+    assert!(store.set_confirmation(bond.id, 0, &[6; 32]).await.unwrap());
+    assert!(store.set_confirmation(bond.id, 0, &[7; 32]).await.unwrap());
+    let keys = store.private_keys(bond.id).await.unwrap().unwrap();
+    assert_eq!(keys.tags, [Some([7; 32]), Some([5; 32])]);
+
+    // A plain bond has no keys, and takes no tag.
+    let d = store.create_account("fluttershy", "h", 1).await.unwrap();
+    store
+        .create_invite("ABCDEFGH", c.id, 1, 1_000)
+        .await
+        .unwrap();
+    let plain = store
+        .accept_invite("ABCDEFGH", d.id, Profile::City, TierSet::always(), 2)
+        .await
+        .unwrap();
+    assert_eq!(store.private_keys(plain.id).await.unwrap(), None);
+    assert!(!store.set_confirmation(plain.id, 0, &[1; 32]).await.unwrap());
+
+    // A person removed takes their private invites and bonds' keys along.
+    let e = store.create_account("pinkie", "h", 1).await.unwrap();
+    store
+        .create_private_invite(&[8; 32], e.id, &key_a, 10, 1_000)
+        .await
+        .unwrap();
+    store.remove_account(e.id).await.unwrap();
+    store.remove_account(a.id).await.unwrap();
+    assert_eq!(store.private_keys(bond.id).await.unwrap(), None);
+}
