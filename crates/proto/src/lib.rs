@@ -7,6 +7,7 @@
 //! - [`link`]: the frames of the live link (`/api/v1/link`, a WebSocket).
 //! - [`pause`]: pausing one's sharing.
 //! - [`places`]: places and the meeting point (the Needle).
+//! - [`private`]: a private bond: its invite, the keys relayed, the token report.
 //! - [`problem`]: RFC 9457 problem details, the shape of every HTTP error.
 //! - [`push`]: Web Push: the server's key, a device's subscription, what is pushed.
 //! - [`schemas`]: the JSON Schemas a derive cannot say (bodies whose fields depend on each
@@ -24,6 +25,7 @@ pub mod images;
 pub mod link;
 pub mod pause;
 pub mod places;
+pub mod private;
 pub mod problem;
 pub mod push;
 pub mod schemas;
@@ -36,5 +38,9 @@ pub use images::{CameraConsent, ImageList, ImageView, MemoryList, MemoryView, Ne
 pub use link::{ClientFrame, Mover, ServerFrame};
 pub use pause::{PauseRequest, PauseView};
 pub use places::*;
+pub use private::{
+    AcceptPrivateInvite, Confirmation, NewPrivateInvite, PrivateBondView, PrivateInvite,
+    TokenReport,
+};
 pub use problem::Problem;
 pub use push::{PushKey, PushNote, PushSubscription, PushSubscriptionKeys, PushUnsubscribe};

@@ -276,6 +276,10 @@ pub enum ClientFrame {
     /// Part of a stroke drawn over a picture of the bond, a glimpse or the live sight
     /// (needs the images tier). Passed to the partner as a `trace` frame; not stored.
     Trace(Trace),
+    /// In a private bond, instead of a position: the token report of the client's latest
+    /// fix (same fields and rules as `PUT /api/v1/me/tokens`). Never passed to the
+    /// partner; the server keeps only the latest in memory.
+    Report(crate::private::TokenReport),
     /// Ask for a glimpse through the partner's camera (needs the glimpse tier and the
     /// partner's consent, `PUT /api/v1/me/camera`). The glimpse arrives as a binary
     /// frame `0x01` + JPEG.

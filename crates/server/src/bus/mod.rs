@@ -239,6 +239,18 @@ pub enum BondEvent {
         /// Percent, 0 to 100.
         percent: u8,
     },
+    /// A partner of a private bond sent a token report (`runtime/private.rs`): kept in
+    /// memory by every node holding the bond, never stored.
+    Report {
+        /// The bond.
+        bond: Uuid,
+        /// Which member.
+        idx: u8,
+        /// The report, as the client sent it (checked by the node that heard it).
+        report: haurach_proto::TokenReport,
+        /// When the server heard it, Unix milliseconds.
+        received_at: i64,
+    },
     /// A summons was accepted, declined, ended or reached (read it again from the store).
     SummonsChanged {
         /// The summons.
@@ -269,7 +281,8 @@ impl BondEvent {
             | BondEvent::Guard { bond, .. }
             | BondEvent::Ended { bond, .. }
             | BondEvent::PinChanged { bond, .. }
-            | BondEvent::Battery { bond, .. } => Audience::Bond(*bond),
+            | BondEvent::Battery { bond, .. }
+            | BondEvent::Report { bond, .. } => Audience::Bond(*bond),
             BondEvent::GlimpseAsked { asked, .. } => Audience::Links(*asked),
             BondEvent::Formed { .. }
             | BondEvent::PlacesChanged { .. }

@@ -585,6 +585,7 @@ async fn handle<S: Store, B: Bus>(
         ClientFrame::Guard { on } => hub.guard(account, on).await,
         ClientFrame::Heartbeat => Ok(()),
         ClientFrame::GlimpseAsk => app.hub.ask_glimpse(account).await,
+        ClientFrame::Report(report) => hub.token_report(account, &report).await,
         ClientFrame::Trace(trace) => app.hub.trace(account, trace).await,
     };
     match result {

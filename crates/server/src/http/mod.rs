@@ -44,6 +44,7 @@ pub mod openapi;
 pub mod owntracks;
 pub mod pause;
 pub mod places;
+pub mod private;
 pub mod problem;
 pub mod push;
 pub mod serve;
@@ -148,6 +149,14 @@ pub fn api<S: Store, B: Bus>(max_image: usize) -> OpenApiRouter<AppState<S, B>> 
         .routes(routes!(locate::locate))
         .routes(routes!(link::upgrade))
         .routes(routes!(owntracks::post))
+        // A private bond (http/private.rs).
+        .routes(routes!(private::create_private_invite))
+        .routes(routes!(
+            private::private_bond,
+            private::accept_private_invite
+        ))
+        .routes(routes!(private::confirm))
+        .routes(routes!(private::put_tokens))
         // Places, the meeting point, the journey.
         .routes(routes!(places::list_places))
         .routes(routes!(places::put_place, places::delete_place))

@@ -50,6 +50,9 @@ pub(crate) struct BondRuntime {
     /// true moment later, and the sweep sets it right when it finds it early; a contact
     /// restored sets it at once ([`BondRuntime::heard`]).
     pub(crate) contact_due: Arc<AtomicI64>,
+    /// For a private bond, the tiers decided from the partners' token reports (which
+    /// it holds, in memory only); `tiers` follows its state. `None` for a plain bond.
+    pub(crate) matcher: Option<haurach_private::Matcher>,
 }
 
 /// The geometry between the partners' latest fixes, computed once per move.

@@ -30,6 +30,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
         durable: bool,
     ) -> Result<(), ApiError> {
         let now = now_ms();
+        self.refuse_private_position(account).await?;
         if self.is_paused(account, now).await? {
             // Kept private: the sender is heard (their contact stays live), and the
             // position goes nowhere, not even into their own journey.
@@ -189,7 +190,8 @@ impl<S: Store, B: Bus> Hub<S, B> {
             | BondEvent::Guard { bond, .. }
             | BondEvent::Ended { bond, .. }
             | BondEvent::PinChanged { bond, .. }
-            | BondEvent::Battery { bond, .. } => BondId(*bond),
+            | BondEvent::Battery { bond, .. }
+            | BondEvent::Report { bond, .. } => BondId(*bond),
         };
         let Some(runtime) = self.runtime_loaded(bond) else {
             return;
@@ -249,6 +251,24 @@ impl<S: Store, B: Bus> Hub<S, B> {
             }
             BondEvent::Battery { idx, percent, .. } => {
                 rt.battery[usize::from(idx.min(1))] = Some(percent.min(100));
+            }
+            BondEvent::Report {
+                idx,
+                report,
+                received_at,
+                ..
+            } => {
+                let idx = usize::from(idx.min(1));
+                self.last_heard
+                    .lock()
+                    .expect("hub lock")
+                    .insert(rt.record.members[idx], received_at);
+                // The node that heard it checked it; a report that does not read is
+                // another version's, and moves nothing here.
+                if let Some(report) = report.report() {
+                    self.reported(&mut rt, idx, report, received_at, false)
+                        .await;
+                }
             }
             BondEvent::Formed { .. }
             | BondEvent::PlacesChanged { .. }

@@ -256,6 +256,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
 
     async fn load_runtime(&self, record: BondRecord) -> Result<BondRuntime, StoreError> {
         let now = now_ms();
+        let private = self.store.private_keys(record.id).await?.is_some();
         let mut positions = [None, None];
         for (i, member) in record.members.iter().enumerate() {
             positions[i] = self.store.position(*member).await?;
@@ -299,8 +300,21 @@ impl<S: Store, B: Bus> Hub<S, B> {
             battery: [None, None],
             journals_opened: false,
             contact_due: Arc::new(AtomicI64::new(0)),
+            matcher: None,
         };
         runtime.note_contact_due();
+        if private {
+            // No report survives a restart or reaches a node that had not held the bond:
+            // the ranged tiers are closed until both partners report here.
+            let matcher = haurach_private::Matcher::new(runtime.record.profile);
+            runtime.tiers = matcher.state();
+            runtime.matcher = Some(matcher);
+            if runtime.tiers.open() != runtime.record.open_tiers {
+                self.positions
+                    .queue_tiers(runtime.record.id, runtime.tiers.open());
+            }
+            return Ok(runtime);
+        }
         // The stored tiers carry the hysteresis; the stored fixes say where the partners
         // are. Tiers are written a moment after they change, so after a crash the two can
         // disagree: the fixes win, and the stored tiers only keep open what the band allows.

@@ -16,8 +16,9 @@
 //!   [`images`] (pictures between partners), [`memories`] (the journals),
 //!   [`sight`], [`trace`], [`owntracks`], [`locate`] ("where are you now?" and the
 //!   battery), [`removal`] (a person removed with all they
-//!   own), [`pausing`] (pausing one's sharing), and [`fixes`] (a fix arrives; what other
-//!   nodes share), which calls on the others.
+//!   own), [`pausing`] (pausing one's sharing), [`private`] (a private bond: its invite
+//!   and keys, and its tiers from token reports), and [`fixes`] (a fix arrives; what
+//!   other nodes share), which calls on the others.
 
 pub mod bond;
 pub mod bonding;
@@ -38,6 +39,7 @@ pub mod pictures;
 pub mod place_cache;
 pub mod places;
 pub mod position_writer;
+pub mod private;
 pub mod push;
 pub mod relay;
 pub mod removal;

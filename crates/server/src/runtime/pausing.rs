@@ -169,7 +169,15 @@ impl<S: Store, B: Bus> Hub<S, B> {
         rt.stretch[idx] = StretchDetector::new(self.config.max_speed_kmh, None);
         rt.told = [None, None];
         let profile = rt.record.profile;
-        let changes = rt.tiers.reset(profile, None);
+        let changes = match rt.matcher.as_mut() {
+            // A private bond forgets the paused partner's report: their distance is unknown.
+            Some(matcher) => {
+                let changes = matcher.forget(super::private::role_of(idx));
+                rt.tiers = matcher.state();
+                changes
+            }
+            None => rt.tiers.reset(profile, None),
+        };
         self.open_journals(&mut rt).await;
         if !changes.is_empty() {
             if here {

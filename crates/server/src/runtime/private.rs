@@ -1,0 +1,273 @@
+//! A private bond (issue 20, `docs/privacy.md`) in the hub: its invite by the lookup hash
+//! of a secret the server never sees, the devices' public keys and confirmation tags
+//! relayed, and the tiers decided from token reports by [`Matcher`] in place of the plain
+//! bond's [`TierState`](haurach_bond::TierState).
+//!
+//! What the server holds of a private bond's partners is which tiers are open, and each
+//! partner's latest report in memory (in [`BondRuntime::matcher`]): never stored, never
+//! logged, never sent to the partner. Another node gets a report as a
+//! [`BondEvent::Report`] so its copy of the bond decides the same tiers. A position from a
+//! partner of a private bond, from any source (HTTP, the link, OwnTracks), is refused
+//! before anything is stored ([`Hub::refuse_private_position`]); so no pull is ever
+//! worked out for a private bond, and the pull frame is never sent for one (the partner's
+//! client will get a position sealed end to end, issue 20 item 3).
+//!
+//! Contact and the alarm are the plain bond's: a report is hearing from its sender, and
+//! the alarm passes at any range. The stretch needs two positions, which the server no
+//! longer has.
+
+use haurach_bond::Profile;
+use haurach_private::tokens::{EPOCH_MS, epoch_of};
+use haurach_private::{Matcher, Role};
+use haurach_proto::private::{key_from_hex, to_hex};
+use haurach_proto::{BondView, PrivateBondView, ServerFrame, TokenReport};
+use haurach_store::{AccountId, Conflict, Store, StoreError};
+
+use super::bond::BondRuntime;
+use super::hub::{Hub, not_bonded};
+use crate::bus::{BondEvent, Bus};
+use crate::clock::now_ms;
+use crate::error::ApiError;
+
+/// The role of member `idx` (0 invited, 1 accepted).
+pub(crate) fn role_of(idx: usize) -> Role {
+    if idx == 0 {
+        Role::Inviter
+    } else {
+        Role::Accepter
+    }
+}
+
+/// 32 bytes from a hex field of a body, or the problem that names the field.
+fn key_field(text: &str, field: &str) -> Result<[u8; 32], ApiError> {
+    key_from_hex(text).ok_or_else(|| {
+        ApiError::invalid(
+            "invalid_key",
+            format!("{field} must be 32 bytes as 64 hex digits"),
+        )
+    })
+}
+
+/// The problem for a private bond's operation on a plain bond.
+fn plain_bond() -> ApiError {
+    ApiError::conflict(
+        "plain_bond",
+        "your bond is not private: it has no keys to relay and takes positions, not token reports",
+    )
+}
+
+impl<S: Store, B: Bus> Hub<S, B> {
+    /// Makes a private invite for `account`, who must not be bonded: kept under the
+    /// lookup hash of its secret, with the inviter's device public key. Returns when it
+    /// stops working.
+    pub async fn create_private_invite(
+        &self,
+        account: AccountId,
+        lookup: &str,
+        public_key: &str,
+    ) -> Result<i64, ApiError> {
+        let lookup = key_field(lookup, "lookup")?;
+        let public_key = key_field(public_key, "public_key")?;
+        if self.held(account).await?.is_some() {
+            return Err(ApiError::conflict(
+                "already_bonded",
+                "you are bonded already: end the bond before inviting someone else",
+            ));
+        }
+        let now = now_ms();
+        let expires = now + (self.config.invite_ttl_h * 3_600_000.0) as i64;
+        match self
+            .store
+            .create_private_invite(&lookup, account, &public_key, now, expires)
+            .await
+        {
+            Ok(()) => Ok(expires),
+            // Two random 160-bit secrets do not collide: the same hash sent twice.
+            Err(StoreError::Conflict(Conflict::InviteCodeTaken)) => Err(ApiError::conflict(
+                "invite_taken",
+                "an invite with this secret exists already: make a new secret",
+            )),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Accepts a private invite and makes the bond; both partners are told. Neither
+    /// partner's position is known to it: its tiers are those open at any range until
+    /// both report.
+    pub async fn accept_private_invite(
+        &self,
+        account: AccountId,
+        lookup: &str,
+        public_key: &str,
+        profile: Profile,
+    ) -> Result<BondView, ApiError> {
+        let lookup = key_field(lookup, "lookup")?;
+        let public_key = key_field(public_key, "public_key")?;
+        let initial = Matcher::new(profile).state().open();
+        let record = self
+            .store
+            .accept_private_invite(&lookup, account, &public_key, profile, initial, now_ms())
+            .await?;
+        self.forget_bond(&record);
+        self.bus.share(BondEvent::Formed {
+            bond: record.id.0,
+            members: record.members.map(|m| m.0),
+        });
+        for member in record.members {
+            if let Some(view) = self.bond_view(member).await? {
+                let frame = ServerFrame::Bonded {
+                    bond: Box::new(view),
+                };
+                self.publish(member, &frame);
+            }
+        }
+        self.bond_view(account)
+            .await?
+            .ok_or_else(|| ApiError::internal("a bond just made cannot be found"))
+    }
+
+    /// The keys and tags the server relays between the devices of `account`'s private
+    /// bond.
+    pub async fn private_view(&self, account: AccountId) -> Result<PrivateBondView, ApiError> {
+        let Some(held) = self.held(account).await? else {
+            return Err(not_bonded());
+        };
+        let bond = held.lock().await?.record.id;
+        let keys = self
+            .store
+            .private_keys(bond)
+            .await?
+            .ok_or_else(plain_bond)?;
+        Ok(PrivateBondView {
+            role: if held.idx == 0 { "inviter" } else { "accepter" }.into(),
+            inviter_key: to_hex(&keys.public_keys[0]),
+            accepter_key: to_hex(&keys.public_keys[1]),
+            inviter_tag: keys.tags[0].map(|t| to_hex(&t)),
+            accepter_tag: keys.tags[1].map(|t| to_hex(&t)),
+        })
+    }
+
+    /// Keeps `account`'s confirmation tag for the partner's device to check. The server
+    /// cannot check it: it does not hold the bond key.
+    pub async fn confirm_private(&self, account: AccountId, tag: &str) -> Result<(), ApiError> {
+        let tag = key_field(tag, "tag")?;
+        let Some(held) = self.held(account).await? else {
+            return Err(not_bonded());
+        };
+        let bond = held.lock().await?.record.id;
+        if !self.store.set_confirmation(bond, held.idx, &tag).await? {
+            return Err(plain_bond());
+        }
+        Ok(())
+    }
+
+    /// Refuses a position from `account` when their bond is private: nothing positional
+    /// of a private bond is taken, stored or judged. Called before a position is stored.
+    pub(crate) async fn refuse_private_position(&self, account: AccountId) -> Result<(), ApiError> {
+        let Some(held) = self.held(account).await? else {
+            return Ok(());
+        };
+        let private = held.lock().await.is_ok_and(|rt| rt.matcher.is_some());
+        if private {
+            return Err(ApiError::conflict(
+                "private_bond",
+                "your bond is private: the server takes no position from you, only token \
+                 reports made on your device (haurach move makes them; the OwnTracks app \
+                 cannot take part in a private bond)",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Takes a token report from `account`, a partner of a private bond: checked against
+    /// the bond's profile and the server's clock, then given to the matcher in place of
+    /// the older one. Never stored; shared with the other nodes holding the bond.
+    pub async fn token_report(
+        &self,
+        account: AccountId,
+        report: &TokenReport,
+    ) -> Result<(), ApiError> {
+        let now = now_ms();
+        let Some(held) = self.held(account).await? else {
+            return Err(not_bonded());
+        };
+        let profile = {
+            let rt = held.lock().await?;
+            if rt.matcher.is_none() {
+                return Err(plain_bond());
+            }
+            rt.record.profile
+        };
+        let invalid = |detail: &str| ApiError::invalid("invalid_report", detail.to_owned());
+        let decoded = report
+            .report()
+            .ok_or_else(|| invalid("a token list is not base64 of whole 8-byte tokens"))?;
+        decoded.check(profile).map_err(|_| {
+            invalid(
+                "the report is not of this bond's shape: one or two consecutive epochs, each \
+                 with the profile's ranged tiers in order, every list 54 sorted tokens",
+            )
+        })?;
+        // A report holds the epoch of its fix, and the next one near its end; one made a
+        // moment before an epoch ended may arrive in the next.
+        let current = epoch_of(now);
+        if decoded
+            .epochs
+            .iter()
+            .any(|e| e.epoch < current - 1 || e.epoch > current + 1)
+        {
+            return Err(invalid(&format!(
+                "the report's epoch is not now's: check the device's clock (an epoch is {} \
+                 minutes)",
+                EPOCH_MS / 60_000
+            )));
+        }
+        if self.is_paused(account, now).await? {
+            // As a position while paused: heard, and dropped.
+            return self.heard(account).await;
+        }
+        self.last_heard
+            .lock()
+            .expect("hub lock")
+            .insert(account, now);
+        let mut rt = held.lock().await?;
+        self.bus.share(BondEvent::Report {
+            bond: rt.record.id.0,
+            idx: held.idx as u8,
+            report: report.clone(),
+            received_at: now,
+        });
+        self.reported(&mut rt, held.idx, decoded, now, true).await;
+        Ok(())
+    }
+
+    /// Member `idx` of a private bond reported, heard at `now`, on this node (`here`) or
+    /// another: contact heard, the matcher decides, the tiers that moved are announced to
+    /// this node's links (and written by the node that heard it).
+    pub(crate) async fn reported(
+        &self,
+        rt: &mut BondRuntime,
+        idx: usize,
+        report: haurach_private::Report,
+        now: i64,
+        here: bool,
+    ) {
+        if let Some(event) = rt.heard(idx, now) {
+            self.publish_contact(rt, idx, event);
+        }
+        // A report ends a pause's hiding, as a fix does.
+        rt.hidden[idx] = false;
+        let Some(matcher) = rt.matcher.as_mut() else {
+            return;
+        };
+        let changes = matcher.report(role_of(idx), report);
+        rt.tiers = matcher.state();
+        self.open_journals(rt).await;
+        if !changes.is_empty() {
+            if here {
+                self.positions.queue_tiers(rt.record.id, rt.tiers.open());
+            }
+            self.publish_tier_changes(rt, &changes);
+        }
+    }
+}
