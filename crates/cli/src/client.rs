@@ -20,6 +20,7 @@ pub mod password;
 pub mod pause;
 pub mod pictures;
 pub mod places;
+pub mod private;
 pub mod sessions;
 pub mod show;
 
@@ -100,16 +101,33 @@ pub enum ClientCommand {
     ///
     /// Prints the code and the exact command your partner types to accept it.
     ///
-    /// Example:
+    /// With --private the bond is private (docs/privacy.md): the code is a longer secret
+    /// the server never sees, this device keeps its keys (in HOME/private.toml, mode
+    /// 0600), and the server opens the tiers from tokens without learning where either of
+    /// you is. --qr writes the code as a QR code (SVG) too.
+    ///
+    /// Examples:
     ///   haurach invite
     ///   # your partner: haurach accept K7QF-3MZP
+    ///   haurach invite --private --qr invite.svg
+    ///   # your partner: haurach accept HP1-MFRG-GZDF-MZTW-Q2LK-NNWG-23TP-OBYX-E43U
     #[command(verbatim_doc_comment)]
-    Invite,
+    Invite {
+        /// Make a private bond's invite.
+        #[arg(long)]
+        private: bool,
+        /// Write the private invite's QR code, as SVG, to this file.
+        #[arg(long, value_name = "FILE", requires = "private")]
+        qr: Option<PathBuf>,
+    },
     /// Accept your partner's invite code and bond with them
     ///
     /// The profile sets the distances at which things pass: "story" (feelings at 20 km,
     /// sight at 2 km), "city" (feelings at 1 km, sight at 100 m) or "open" (everything at
     /// any range, memories still within 25 m).
+    ///
+    /// A private invite's code (HP1-...) makes a private bond: this device keeps its keys,
+    /// and confirms them with your partner's device the next time either uses haurach.
     ///
     /// Examples:
     ///   haurach accept K7QF-3MZP
@@ -528,7 +546,8 @@ impl ClientCommand {
                 let (saved, api) = ctx.session(None)?;
                 city::export(&api, "/api/v1/me/export", &saved.name, out).await?;
             }
-            ClientCommand::Invite => {
+            ClientCommand::Invite { private: true, qr } => private::invite(&ctx, qr).await?,
+            ClientCommand::Invite { private: false, .. } => {
                 let (_, api) = ctx.session(None)?;
                 let invite: Invite = api.json(Method::POST, "/api/v1/bond/invites", None).await?;
                 outln!(
@@ -538,6 +557,9 @@ impl ClientCommand {
                 );
                 outln!("your partner accepts it with:");
                 outln!("  {} accept {}", ctx.command_prefix(), invite.code);
+            }
+            ClientCommand::Accept { code, profile } if private::is_private_code(&code) => {
+                private::accept(&ctx, &code, profile).await?
             }
             ClientCommand::Accept { code, profile } => {
                 let (_, api) = ctx.session(None)?;
@@ -551,18 +573,22 @@ impl ClientCommand {
                 outln!("{}", show::bond(&view));
             }
             ClientCommand::Unbond => {
-                let (_, api) = ctx.session(None)?;
+                let (saved, api) = ctx.session(None)?;
                 let view: BondView = api.get("/api/v1/bond").await?;
                 api.empty(Method::DELETE, "/api/v1/bond", None).await?;
+                private::forget(&ctx, &saved.name)?;
                 outln!("the bond with {} is ended", view.partner);
             }
             ClientCommand::Where { json } => {
-                let (_, api) = ctx.session(None)?;
+                let (saved, api) = ctx.session(None)?;
+                let standing = private::standing(&ctx, &saved.name, &api).await?;
                 let view: BondView = api.get("/api/v1/bond").await?;
                 if json {
                     outln!("{}", serde_json::to_string_pretty(&view)?);
-                } else {
+                } else if matches!(standing, private::Standing::Plain) {
                     outln!("{}", show::bond(&view));
+                } else {
+                    outln!("{}", private::bond_text(&view));
                 }
             }
             ClientCommand::Locate { for_s } => {
@@ -651,7 +677,22 @@ impl ClientCommand {
                 outln!("acknowledged alarm #{} from {}", m.seq, m.from);
             }
             ClientCommand::Move { lat, lon, accuracy } => {
-                let (_, api) = ctx.session(None)?;
+                let (saved, api) = ctx.session(None)?;
+                match private::standing(&ctx, &saved.name, &api).await? {
+                    private::Standing::Plain => {}
+                    private::Standing::Waiting => anyhow::bail!(
+                        "your partner's device has not confirmed the bond's keys yet: nothing \
+                         was sent (it confirms the next time they use haurach)"
+                    ),
+                    private::Standing::Confirmed(key) => {
+                        let view = private::report(&api, &key, lat, lon, accuracy).await?;
+                        outln!(
+                            "you are at {lat:.5}, {lon:.5} (only tokens of it left this device)"
+                        );
+                        outln!("{}", private::bond_text(&view));
+                        return Ok(());
+                    }
+                }
                 let update = PositionUpdate {
                     lat,
                     lon,

@@ -71,23 +71,8 @@ impl Sessions {
 
     /// Writes the file under `home` (creating the directory), readable only by its owner.
     pub fn save(&self, home: &Path) -> anyhow::Result<()> {
-        create_private_dir(home)?;
         let text = toml::to_string(self).context("cannot encode the sessions")?;
-        let mut tmp = tempfile::NamedTempFile::new_in(home)
-            .with_context(|| format!("cannot write in {}", home.display()))?;
-        // NamedTempFile is created with mode 0600 on Unix already; set it anyway so the
-        // guarantee does not rest on a library's default.
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt as _;
-            std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o600))?;
-        }
-        tmp.write_all(text.as_bytes())?;
-        tmp.as_file().sync_all()?;
-        let path = home.join(FILE_NAME);
-        tmp.persist(&path)
-            .with_context(|| format!("cannot write {}", path.display()))?;
-        Ok(())
+        write_private(home, FILE_NAME, &text)
     }
 
     /// The session to act as on `server`: `as_name` if given, else whoever logged in last.
@@ -132,6 +117,28 @@ impl Sessions {
             self.servers.remove(&key);
         }
     }
+}
+
+/// Writes `text` to `HOME/NAME` whole (creating the directory), readable only by its
+/// owner: to a temporary file renamed over the old one, so a crash leaves one or the
+/// other.
+pub fn write_private(home: &Path, name: &str, text: &str) -> anyhow::Result<()> {
+    create_private_dir(home)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(home)
+        .with_context(|| format!("cannot write in {}", home.display()))?;
+    // NamedTempFile is created with mode 0600 on Unix already; set it anyway so the
+    // guarantee does not rest on a library's default.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o600))?;
+    }
+    tmp.write_all(text.as_bytes())?;
+    tmp.as_file().sync_all()?;
+    let path = home.join(name);
+    tmp.persist(&path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
 }
 
 /// The default home: `$XDG_CONFIG_HOME/haurach` or `~/.config/haurach`.

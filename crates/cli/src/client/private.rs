@@ -1,0 +1,322 @@
+//! A private bond from the command line (issue 20, `docs/privacy.md`): `invite
+//! --private` and `accept` with a private code, the device's keys kept here until the
+//! bond key is derived and confirmed, and `move` sending token reports instead of a
+//! position.
+//!
+//! What this device keeps, per server and person, in `HOME/private.toml` (mode 0600): its
+//! X25519 secret, the invite's secret until the bond key is derived from it, the bond
+//! key, and whether the partner's device confirmed the same key. The server is sent the
+//! invite secret's lookup hash, the public key, this device's confirmation tag and token
+//! reports; never the secret, the bond key or a coordinate.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use haurach_bond::{Fix, Profile};
+use haurach_private::{BondKey, DeviceSecret, InviteSecret, Role, invite};
+use haurach_proto::private::{key_from_hex, to_hex};
+use haurach_proto::{
+    AcceptPrivateInvite, BondView, Confirmation, NewPrivateInvite, PrivateBondView,
+    PrivateInvite, TokenReport,
+};
+use reqwest::Method;
+use serde::{Deserialize, Serialize};
+
+use super::api::Api;
+use super::context::Context;
+use super::sessions::{server_key, write_private};
+use super::show;
+
+/// The file's name inside the home directory.
+pub const FILE_NAME: &str = "private.toml";
+
+/// Every private bond this machine's people hold: by server (as [`server_key`] spells
+/// it), then by name in lowercase.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Keys {
+    #[serde(default)]
+    servers: BTreeMap<String, BTreeMap<String, Entry>>,
+}
+
+/// One person's private bond (or invite) on one server. Secrets in hex.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Entry {
+    /// `inviter` or `accepter`.
+    role: String,
+    /// This device's X25519 secret.
+    device_secret: String,
+    /// The invite's secret as its code, until the bond key is derived (the inviter's
+    /// side).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    invite_secret: Option<String>,
+    /// The bond key, once derived.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    bond_key: Option<String>,
+    /// Whether the partner's confirmation tag matched this bond key.
+    #[serde(default)]
+    confirmed: bool,
+}
+
+impl Entry {
+    fn role(&self) -> Role {
+        if self.role == "inviter" {
+            Role::Inviter
+        } else {
+            Role::Accepter
+        }
+    }
+
+    fn device(&self) -> anyhow::Result<DeviceSecret> {
+        Ok(DeviceSecret::from_bytes(hex32(&self.device_secret)?))
+    }
+}
+
+fn hex32(text: &str) -> anyhow::Result<[u8; 32]> {
+    key_from_hex(text).context("private.toml holds a key that is not 32 bytes of hex")
+}
+
+impl Keys {
+    fn load(home: &Path) -> anyhow::Result<Keys> {
+        let path = home.join(FILE_NAME);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => toml::from_str(&text)
+                .with_context(|| format!("{} is not a private keys file", path.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Keys::default()),
+            Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+        }
+    }
+
+    fn save(&self, home: &Path) -> anyhow::Result<()> {
+        let text = toml::to_string(self).context("cannot encode the private keys")?;
+        write_private(home, FILE_NAME, &text)
+    }
+
+    fn get(&self, server: &str, name: &str) -> Option<&Entry> {
+        self.servers
+            .get(&server_key(server))?
+            .get(&name.to_lowercase())
+    }
+
+    fn put(&mut self, server: &str, name: &str, entry: Entry) {
+        self.servers
+            .entry(server_key(server))
+            .or_default()
+            .insert(name.to_lowercase(), entry);
+    }
+}
+
+/// Whether `code` is a private invite's code (`HP1-…`, or its 32 characters bare) rather
+/// than a plain invite's eight.
+pub fn is_private_code(code: &str) -> bool {
+    invite::parse_code(code).is_ok()
+}
+
+/// `haurach invite --private`: makes the invite's secret and this device's keys, sends
+/// the server only the secret's lookup hash and the public key, keeps the rest here, and
+/// prints the code (and writes its QR code as SVG to `qr`).
+pub async fn invite(ctx: &Context, qr: Option<PathBuf>) -> anyhow::Result<()> {
+    let (saved, api) = ctx.session(None)?;
+    let secret = InviteSecret::generate();
+    let device = DeviceSecret::generate();
+    let body = NewPrivateInvite {
+        lookup: to_hex(&secret.lookup()),
+        public_key: to_hex(&device.public()),
+    };
+    let made: PrivateInvite = api.post("/api/v1/bond/private-invites", &body).await?;
+    let mut keys = Keys::load(&ctx.home)?;
+    keys.put(
+        &ctx.server,
+        &saved.name,
+        Entry {
+            role: "inviter".into(),
+            device_secret: to_hex(&device.to_bytes()),
+            invite_secret: Some(invite::code(&secret)),
+            bond_key: None,
+            confirmed: false,
+        },
+    );
+    keys.save(&ctx.home)?;
+    let code = invite::code(&secret);
+    outln!(
+        "private invite code: {code} (works until {})",
+        show::date(made.expires_at)
+    );
+    outln!("the server never sees it: give it to your partner yourself, who accepts it with:");
+    outln!("  {} accept {code}", ctx.command_prefix());
+    if let Some(path) = qr {
+        std::fs::write(&path, invite::qr_svg(&secret))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        outln!("its QR code is in {}", path.display());
+    }
+    Ok(())
+}
+
+/// `haurach accept HP1-…`: accepts a private invite, derives the bond key, and sends this
+/// device's confirmation tag.
+pub async fn accept(ctx: &Context, code: &str, profile: Option<Profile>) -> anyhow::Result<()> {
+    let (saved, api) = ctx.session(None)?;
+    let secret = invite::parse_code(code)?;
+    let device = DeviceSecret::generate();
+    let body = AcceptPrivateInvite {
+        lookup: to_hex(&secret.lookup()),
+        public_key: to_hex(&device.public()),
+        profile,
+    };
+    let view: BondView = api.post("/api/v1/bond/private", &body).await?;
+    let keys_view: PrivateBondView = api.get("/api/v1/bond/private").await?;
+    let inviter_key = hex32(&keys_view.inviter_key)?;
+    let key = BondKey::derive(Role::Accepter, &device, &inviter_key, &secret)?;
+    confirm(&api, &key, Role::Accepter).await?;
+    let mut keys = Keys::load(&ctx.home)?;
+    keys.put(
+        &ctx.server,
+        &saved.name,
+        Entry {
+            role: "accepter".into(),
+            device_secret: to_hex(&device.to_bytes()),
+            invite_secret: None,
+            bond_key: Some(to_hex(&key.to_bytes())),
+            confirmed: false,
+        },
+    );
+    keys.save(&ctx.home)?;
+    outln!(
+        "bonded privately with {} ({} profile)",
+        view.partner,
+        view.profile.key()
+    );
+    outln!(
+        "{}'s device confirms the keys the next time they use haurach; until then nothing is sent",
+        view.partner
+    );
+    outln!("{}", bond_text(&view));
+    Ok(())
+}
+
+async fn confirm(api: &Api, key: &BondKey, role: Role) -> anyhow::Result<()> {
+    let tag = Confirmation {
+        tag: to_hex(&key.confirmation(role)),
+    };
+    api.empty(
+        Method::PUT,
+        "/api/v1/bond/private/confirmation",
+        Some(&tag),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Where this device's private bond stands.
+pub enum Standing {
+    /// This person has no private bond or invite here: the bond is plain.
+    Plain,
+    /// The bond key is derived, and the partner's device has not confirmed it yet.
+    Waiting,
+    /// Both devices hold the same bond key.
+    Confirmed(BondKey),
+}
+
+/// Brings this device's private bond as far as it can go: derives the bond key once the
+/// invite is accepted (and sends this device's tag), and checks the partner's tag once
+/// it is there. A tag that does not match fails loudly: the keys were swapped on the way.
+pub async fn standing(ctx: &Context, name: &str, api: &Api) -> anyhow::Result<Standing> {
+    let mut keys = Keys::load(&ctx.home)?;
+    let Some(mut entry) = keys.get(&ctx.server, name).cloned() else {
+        return Ok(Standing::Plain);
+    };
+    if entry.confirmed {
+        let key = BondKey::from_bytes(hex32(entry.bond_key.as_deref().unwrap_or_default())?);
+        return Ok(Standing::Confirmed(key));
+    }
+    let view: PrivateBondView = match api.get("/api/v1/bond/private").await {
+        Ok(view) => view,
+        Err(e) if e.code() == Some("not_bonded") => {
+            anyhow::bail!("your private invite has not been accepted yet")
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let role = entry.role();
+    let partner_key = hex32(match role {
+        Role::Inviter => &view.accepter_key,
+        Role::Accepter => &view.inviter_key,
+    })?;
+    let key = match (&entry.bond_key, &entry.invite_secret) {
+        (Some(key), _) => BondKey::from_bytes(hex32(key)?),
+        (None, Some(secret)) => {
+            let secret = invite::parse_code(secret)?;
+            let key = BondKey::derive(role, &entry.device()?, &partner_key, &secret)?;
+            confirm(api, &key, role).await?;
+            entry.bond_key = Some(to_hex(&key.to_bytes()));
+            // The secret has done its work: the bond key is all this device needs now.
+            entry.invite_secret = None;
+            key
+        }
+        (None, None) => anyhow::bail!("private.toml holds neither the bond key nor the invite"),
+    };
+    let partner_tag = match role {
+        Role::Inviter => &view.accepter_tag,
+        Role::Accepter => &view.inviter_tag,
+    };
+    let standing = match partner_tag {
+        None => Standing::Waiting,
+        Some(tag) => {
+            let tag = hex32(tag)?;
+            if key.check_confirmation(role.other(), &tag).is_err() {
+                anyhow::bail!(
+                    "the bond's keys do not match your partner's: they were tampered with on the \
+                     way (the server swapped a public key?). Nothing was sent; end the bond \
+                     (haurach unbond) and make a new private invite"
+                );
+            }
+            entry.confirmed = true;
+            Standing::Confirmed(key)
+        }
+    };
+    keys.put(&ctx.server, name, entry);
+    keys.save(&ctx.home)?;
+    Ok(standing)
+}
+
+/// `haurach move` on a private bond: the token report of the fix, made here; the server
+/// is sent only that.
+pub async fn report(
+    api: &Api,
+    key: &BondKey,
+    lat: f64,
+    lon: f64,
+    accuracy_m: Option<f64>,
+) -> anyhow::Result<BondView> {
+    let view: BondView = api.get("/api/v1/bond").await?;
+    let fix = Fix {
+        lat,
+        lon,
+        accuracy_m: accuracy_m.unwrap_or(0.0),
+        at_ms: (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64,
+    };
+    let report = TokenReport::of(&haurach_private::tokens::report(key, view.profile, &fix));
+    api.empty(Method::PUT, "/api/v1/me/tokens", Some(&report))
+        .await?;
+    Ok(api.get("/api/v1/bond").await?)
+}
+
+/// Forgets this person's private bond here (after `unbond`).
+pub fn forget(ctx: &Context, name: &str) -> anyhow::Result<()> {
+    let mut keys = Keys::load(&ctx.home)?;
+    if let Some(on) = keys.servers.get_mut(&server_key(&ctx.server))
+        && on.remove(&name.to_lowercase()).is_some()
+    {
+        keys.save(&ctx.home)?;
+    }
+    Ok(())
+}
+
+/// The bond as `show::bond` says it, its first line saying what a private bond knows.
+pub fn bond_text(view: &BondView) -> String {
+    let full = show::bond(view);
+    let rest = full.split_once('\n').map_or("", |(_, rest)| rest);
+    format!(
+        "{}: a private bond (the server knows which tiers are open, not where either of you is)\n{rest}",
+        view.partner
+    )
+}
