@@ -17,8 +17,8 @@ use haurach_bond::{Fix, Profile};
 use haurach_private::{BondKey, DeviceSecret, InviteSecret, Role, invite};
 use haurach_proto::private::{key_from_hex, to_hex};
 use haurach_proto::{
-    AcceptPrivateInvite, BondView, Confirmation, NewPrivateInvite, PrivateBondView,
-    PrivateInvite, TokenReport,
+    AcceptPrivateInvite, BondView, Confirmation, NewPrivateInvite, PrivateBondView, PrivateInvite,
+    TokenReport,
 };
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
@@ -198,12 +198,8 @@ async fn confirm(api: &Api, key: &BondKey, role: Role) -> anyhow::Result<()> {
     let tag = Confirmation {
         tag: to_hex(&key.confirmation(role)),
     };
-    api.empty(
-        Method::PUT,
-        "/api/v1/bond/private/confirmation",
-        Some(&tag),
-    )
-    .await?;
+    api.empty(Method::PUT, "/api/v1/bond/private/confirmation", Some(&tag))
+        .await?;
     Ok(())
 }
 

@@ -14,6 +14,7 @@ mod multinode;
 mod pause;
 mod pictures;
 mod places;
+mod private;
 mod readme;
 mod replay;
 mod restart;

@@ -1,0 +1,220 @@
+//! A private bond through the real CLI and the real server (issue 20): two partners bond
+//! with `invite --private` and `accept`, `move` sends token reports, and the tiers open
+//! and close as the matcher says; afterwards the server's whole data directory and its
+//! log hold none of the coordinates used and not the invite's secret. A server that
+//! swaps the public keys makes both devices refuse the bond.
+
+use std::path::Path;
+
+use crate::support::{Cli, Server};
+
+/// Where amethyst stands, and where spike stands near her and far from her (story
+/// profile: feelings within 20 km, sight within 2 km). Digits nobody else uses, to look
+/// for afterwards.
+const HER: (f64, f64) = (46.123457, 7.654321);
+const NEAR: (f64, f64) = (46.168463, 7.654321); // 5.0 km north of her
+const FAR: (f64, f64) = (46.483419, 7.654321); // 40.0 km north of her
+
+/// The code in `haurach invite --private`'s output.
+fn private_code(out: &str) -> String {
+    let code = out.split_whitespace().nth(3).unwrap_or_default().to_owned();
+    assert!(code.starts_with("HP1-"), "{out}");
+    code
+}
+
+/// Every file under `dir`, as bytes, with its path.
+fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            found.extend(files(&path));
+        } else {
+            found.push((path.display().to_string(), std::fs::read(&path).unwrap()));
+        }
+    }
+    found
+}
+
+/// What a coordinate may look like where it was written down: as text at several
+/// precisions, and as the bytes of an `f64` either way round.
+fn traces_of(value: f64) -> Vec<Vec<u8>> {
+    let mut traces: Vec<Vec<u8>> = [
+        format!("{value}"),
+        format!("{value:.6}"),
+        format!("{value:.5}"),
+        format!("{value:.4}"),
+        format!("{value:.3}"),
+    ]
+    .into_iter()
+    .map(String::into_bytes)
+    .collect();
+    traces.push(value.to_le_bytes().to_vec());
+    traces.push(value.to_be_bytes().to_vec());
+    traces
+}
+
+fn holds(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+fn mv(cli: &Cli, who: &str, at: (f64, f64)) -> String {
+    cli.ok_as(who, &["move", &at.0.to_string(), &at.1.to_string()])
+}
+
+fn tier_line<'a>(out: &'a str, tier: &str) -> &'a str {
+    out.lines()
+        .find(|l| l.split_whitespace().nth(1) == Some(tier))
+        .unwrap_or_else(|| panic!("no {tier} in {out}"))
+}
+
+#[test]
+fn a_private_bond_opens_its_tiers_and_the_server_keeps_no_coordinate_and_no_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    // The server logs everything it would ever log.
+    let mut server = Server::start_with(&data, "127.0.0.1:0", &[("HAURACH_LOG", "debug")]);
+    let cli = Cli::new(&server);
+    cli.register("spike", "east-about-20-km");
+    cli.register("amethyst", "reaching-west-too");
+
+    let qr = dir.path().join("invite.svg");
+    let out = cli.ok_as(
+        "amethyst",
+        &["invite", "--private", "--qr", &qr.to_string_lossy()],
+    );
+    let code = private_code(&out);
+    assert!(out.contains(&format!("accept {code}")), "{out}");
+    let drawn = std::fs::read_to_string(&qr).unwrap();
+    assert!(
+        drawn.starts_with("<?xml") && drawn.contains("<svg"),
+        "{drawn}"
+    );
+
+    let out = cli.ok_as("spike", &["accept", &code, "--profile", "story"]);
+    assert!(
+        out.contains("bonded privately with amethyst (story profile)"),
+        "{out}"
+    );
+    // Nothing leaves spike's device until amethyst's has confirmed the same key.
+    let err = cli.fails(&[
+        "--as",
+        "spike",
+        "move",
+        &NEAR.0.to_string(),
+        &NEAR.1.to_string(),
+    ]);
+    assert!(err.contains("not confirmed the bond's keys yet"), "{err}");
+
+    // Her first move derives and confirms the key and reports; his confirms hers.
+    mv(&cli, "amethyst", HER);
+    let out = mv(&cli, "spike", NEAR);
+    assert!(out.contains("a private bond"), "{out}");
+    for open in ["feelings", "voice", "thoughts", "images", "glimpse"] {
+        assert!(tier_line(&out, open).contains("open"), "{open}: {out}");
+    }
+    for closed in ["sight", "memories"] {
+        assert!(
+            tier_line(&out, closed).contains("closed"),
+            "{closed}: {out}"
+        );
+    }
+    let out = mv(&cli, "spike", FAR);
+    for closed in ["feelings", "glimpse", "sight"] {
+        assert!(
+            tier_line(&out, closed).contains("closed"),
+            "{closed}: {out}"
+        );
+    }
+    // The alarm passes at any range.
+    let out = cli.ok_as("amethyst", &["alarm"]);
+    assert!(out.starts_with("alarm #1 raised"), "{out}");
+    let out = cli.ok_as("spike", &["where"]);
+    assert!(out.contains("raised alarm #1 from amethyst"), "{out}");
+
+    // Killed, not stopped: whatever the WAL holds stays for the search.
+    server.kill();
+    let log = server.log.lock().unwrap().clone();
+    assert!(
+        log.contains("/api/v1/me/tokens"),
+        "the access log is on: {log}"
+    );
+    let secret = haurach_private::invite::parse_code(&code).unwrap();
+    let mut secrets: Vec<Vec<u8>> = vec![
+        secret.as_bytes().to_vec(),
+        code.clone().into_bytes(),
+        code.replace('-', "").into_bytes(),
+        code.trim_start_matches("HP1-")
+            .replace('-', "")
+            .into_bytes(),
+    ];
+    for value in [HER.0, HER.1, NEAR.0, FAR.0] {
+        secrets.extend(traces_of(value));
+    }
+    let mut all = files(&data);
+    assert!(
+        all.iter().any(|(path, _)| path.ends_with("haurach.db")),
+        "{:?}",
+        all.iter().map(|f| &f.0).collect::<Vec<_>>()
+    );
+    all.push(("the server's log".into(), log.into_bytes()));
+    for (path, bytes) in &all {
+        for needle in &secrets {
+            assert!(
+                !holds(bytes, needle),
+                "{path} holds {:?}",
+                String::from_utf8_lossy(needle)
+            );
+        }
+    }
+}
+
+#[test]
+fn a_server_that_swaps_the_public_keys_makes_both_devices_refuse_the_bond() {
+    let mut server = Server::start();
+    let cli = Cli::new(&server);
+    cli.register("spike", "east-about-20-km");
+    cli.register("amethyst", "reaching-west-too");
+    let code = private_code(&cli.ok_as("amethyst", &["invite", "--private"]));
+    // The server hands spike its own key in place of amethyst's, and amethyst its own
+    // in place of spike's: it shares a key exchange with each, but not the invite's
+    // secret.
+    let db = server.data.join("haurach.db");
+    let mallory = [
+        haurach_private::DeviceSecret::generate().public(),
+        haurach_private::DeviceSecret::generate().public(),
+    ];
+    swap(&db, "private_invites", "public_key", &mallory[0]);
+    cli.ok_as("spike", &["accept", &code]);
+    swap(&db, "private_bonds", "accepter_key", &mallory[1]);
+
+    let err = cli.fails(&["--as", "amethyst", "move", "46.1", "7.6"]);
+    assert!(err.contains("tampered with"), "{err}");
+    let err = cli.fails(&["--as", "spike", "move", "46.1", "7.6"]);
+    assert!(err.contains("tampered with"), "{err}");
+    // Neither sent a report: the bond never opened anything.
+    let out = cli.fails(&["--as", "spike", "where"]);
+    assert!(out.contains("tampered with"), "{out}");
+    server.kill();
+}
+
+/// Writes `key` over `column` of every row of `table` in the live SQLite database, as a
+/// server (or whoever holds its database) that swaps keys would.
+fn swap(db: &Path, table: &str, column: &str, key: &[u8; 32]) {
+    let url = format!("sqlite://{}", db.display());
+    let statement = format!("UPDATE {table} SET {column} = ?");
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            let mut db = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url)
+                .await
+                .unwrap();
+            sqlx::query(sqlx::AssertSqlSafe(statement))
+                .bind(&key[..])
+                .execute(&mut db)
+                .await
+                .unwrap();
+        });
+}
