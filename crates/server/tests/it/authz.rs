@@ -74,6 +74,12 @@ fn rows() -> Vec<(&'static str, &'static str, [Must; 7])> {
         ("POST", "/api/v1/bond/messages", CITIZEN),
         ("POST", "/api/v1/bond/alarms/{seq}/ack", CITIZEN),
         ("POST", "/api/v1/bond/locate", CITIZEN),
+        // A private bond.
+        ("POST", "/api/v1/bond/private-invites", CITIZEN),
+        ("GET", "/api/v1/bond/private", CITIZEN),
+        ("POST", "/api/v1/bond/private", CITIZEN),
+        ("PUT", "/api/v1/bond/private/confirmation", CITIZEN),
+        ("PUT", "/api/v1/me/tokens", CITIZEN),
         ("GET", "/api/v1/places", CITIZEN),
         ("PUT", "/api/v1/places/{name}", CITIZEN),
         ("DELETE", "/api/v1/places/{name}", CITIZEN),

@@ -21,6 +21,7 @@ mod owntracks;
 mod packaging;
 mod pause;
 mod places;
+mod private;
 mod push;
 mod restart;
 mod sight;
