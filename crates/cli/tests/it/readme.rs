@@ -53,6 +53,7 @@ const NOT_RUN: &[&str] = &[
 
 /// The README's example values that stand for what the server makes.
 const EXAMPLES: &[&str] = &[
+    "HP1-MFRG-GZDF-MZTW-Q2LK-NNWG-23TP-OBYX-E43U",
     "K7QF-3MZP",
     "3f9a01c2",
     "5d2e7b10",
