@@ -4,11 +4,11 @@
 //! bond's [`TierState`](haurach_bond::TierState).
 //!
 //! What the server holds of a private bond's partners is which tiers are open, and each
-//! partner's latest report in memory (in [`BondRuntime::matcher`]): never stored, never
+//! partner's latest report in memory (in `BondRuntime::matcher`): never stored, never
 //! logged, never sent to the partner. Another node gets a report as a
 //! [`BondEvent::Report`] so its copy of the bond decides the same tiers. A position from a
 //! partner of a private bond, from any source (HTTP, the link, OwnTracks), is refused
-//! before anything is stored ([`Hub::refuse_private_position`]); so no pull is ever
+//! before anything is stored (`Hub::refuse_private_position`); so no pull is ever
 //! worked out for a private bond, and the pull frame is never sent for one (the partner's
 //! client will get a position sealed end to end, issue 20 item 3).
 //!
