@@ -348,3 +348,42 @@ async fn a_plain_bond_takes_no_tokens_and_has_no_keys() {
         "{body}"
     );
 }
+
+/// With two nodes, each partner on their own: a report heard by one node reaches the
+/// other's copy of the bond (as `BondEvent::Report`, over NATS), so both decide the same
+/// tiers and both partners are told.
+#[tokio::test]
+async fn two_nodes_decide_a_private_bonds_tiers_alike() {
+    let Some(nodes) = crate::common::two_nodes().await else {
+        return;
+    };
+    let (one, two) = (&nodes.one, &nodes.two);
+    let (her, him, key) = bond_privately(one).await;
+    // Each node holds the bond (a link loads it) before either reports.
+    let mut her_link = one.link(&her, None).await;
+    let mut his_link = two.link(&him, None).await;
+    assert!(matches!(her_link.next().await, ServerFrame::Hello { .. }));
+    assert!(matches!(his_link.next().await, ServerFrame::Hello { .. }));
+    let now = now_ms();
+    let (hers, near) = (tokens(&key, HER, now), tokens(&key, NEAR, now));
+    assert_eq!(put_tokens(one, &her, &hers).await.0, 204);
+    assert_eq!(put_tokens(two, &him, &near).await.0, 204);
+    frames_until(
+        &mut her_link,
+        &[&hers, &near],
+        tier_frame(Tier::Glimpse, true),
+    )
+    .await;
+    frames_until(
+        &mut his_link,
+        &[&hers, &near],
+        tier_frame(Tier::Glimpse, true),
+    )
+    .await;
+    // Node two lets him speak: its copy has voice open too.
+    let voice = json!({"id": "v1", "kind": "voice", "body": "five kilometres"});
+    let (status, body) = two
+        .call("POST", "/api/v1/bond/messages", Some(&him), Some(&voice))
+        .await;
+    assert_eq!(status, 201, "{body}");
+}
