@@ -45,6 +45,7 @@ pub async fn get_meeting<S: Store, B: Bus>(
         (status = 204, description = "pinned; both partners are told"),
         (status = 403, description = "`awaiting_tower`, `application_declined`: not a citizen (yet)"),
         (status = 404, description = "`not_bonded`, `place_not_found`"),
+        (status = 409, description = "`private_bond`: a private bond keeps no meeting point"),
         (status = 422, description = "`invalid_pin`, `invalid_position`, `invalid_place_name`"),
     )
 )]

@@ -271,6 +271,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
 
     /// Pins the meeting point to one of the caller's places or to a point; both are told.
     pub async fn pin_meeting(&self, account: AccountId, pin: PinMeeting) -> Result<(), ApiError> {
+        self.refuse_private_place(account).await?;
         let (name, lat, lon) = match (&pin.place, pin.lat, pin.lon) {
             (Some(place), None, None) => {
                 let p = self.own_place(account, place).await?;

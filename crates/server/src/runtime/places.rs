@@ -249,6 +249,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
         account: AccountId,
         places: Vec<(String, PlaceInput)>,
     ) -> Result<Vec<(PlaceView, bool)>, ApiError> {
+        self.refuse_private_place(account).await?;
         for (name, input) in &places {
             check_place_name(name)?;
             check_place(input)?;

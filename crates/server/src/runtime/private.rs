@@ -164,17 +164,38 @@ impl<S: Store, B: Bus> Hub<S, B> {
     /// Refuses a position from `account` when their bond is private: nothing positional
     /// of a private bond is taken, stored or judged. Called before a position is stored.
     pub(crate) async fn refuse_private_position(&self, account: AccountId) -> Result<(), ApiError> {
+        self.refuse_in_private_bond(
+            account,
+            "your bond is private: the server takes no position from you, only token \
+             reports made on your device (haurach move makes them; the OwnTracks app \
+             cannot take part in a private bond)",
+        )
+        .await
+    }
+
+    /// Refuses a place or a pinned meeting point from `account` when their bond is
+    /// private: both are coordinates, which the server keeps none of for a private bond.
+    pub(crate) async fn refuse_private_place(&self, account: AccountId) -> Result<(), ApiError> {
+        self.refuse_in_private_bond(
+            account,
+            "your bond is private: the server keeps no place and no meeting point for it \
+             (they will travel sealed between your devices)",
+        )
+        .await
+    }
+
+    /// `409 private_bond` saying `detail` when `account`'s bond is private.
+    async fn refuse_in_private_bond(
+        &self,
+        account: AccountId,
+        detail: &'static str,
+    ) -> Result<(), ApiError> {
         let Some(held) = self.held(account).await? else {
             return Ok(());
         };
         let private = held.lock().await.is_ok_and(|rt| rt.matcher.is_some());
         if private {
-            return Err(ApiError::conflict(
-                "private_bond",
-                "your bond is private: the server takes no position from you, only token \
-                 reports made on your device (haurach move makes them; the OwnTracks app \
-                 cannot take part in a private bond)",
-            ));
+            return Err(ApiError::conflict("private_bond", detail));
         }
         Ok(())
     }

@@ -206,6 +206,25 @@ async fn story(s: &TestServer) {
         (409, Some("private_bond")),
         "{body}"
     );
+    // Places and a pinned point are coordinates too.
+    let place = json!({"lat": NEAR.0, "lon": NEAR.1, "radius_m": 50});
+    let (status, body) = s
+        .call("PUT", "/api/v1/places/home", Some(&him), Some(&place))
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (409, Some("private_bond")),
+        "{body}"
+    );
+    let pin = json!({"lat": NEAR.0, "lon": NEAR.1});
+    let (status, body) = s
+        .call("PUT", "/api/v1/bond/meeting", Some(&him), Some(&pin))
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (409, Some("private_bond")),
+        "{body}"
+    );
 
     // 5 km apart: every tier to glimpse (10 km) opens, sight (2 km) does not.
     let now = now_ms();
