@@ -40,7 +40,7 @@ fn walk() -> (Vec<Fix>, Vec<Fix>, Vec<f64>) {
 #[test]
 fn beyond_sight_the_chart_holds_the_coarse_distance_and_within_it_the_exact_one() {
     let (her, him, distances) = walk();
-    let c = chart(Profile::Story, &her, &him, 10 * MINUTE);
+    let c = chart(Profile::Story, &her, &him, 10 * MINUTE, i64::MIN);
     let shown: Vec<f64> = c.told.iter().map(|t| t.distance_m).collect();
     // Her chart: one point per fix of his (hers came first, alone).
     assert_eq!(shown.len(), distances.len());
@@ -75,8 +75,8 @@ fn beyond_sight_the_chart_holds_the_coarse_distance_and_within_it_the_exact_one(
 #[test]
 fn his_chart_is_hers_seen_from_the_other_side() {
     let (her, him, _) = walk();
-    let hers = chart(Profile::Story, &her, &him, 10 * MINUTE);
-    let his = chart(Profile::Story, &him, &her, 10 * MINUTE);
+    let hers = chart(Profile::Story, &her, &him, 10 * MINUTE, i64::MIN);
+    let his = chart(Profile::Story, &him, &her, 10 * MINUTE, i64::MIN);
     assert_eq!(hers, his);
 }
 
@@ -90,9 +90,29 @@ fn a_fix_too_old_beside_the_other_is_not_measured() {
         fix(near.0, near.1, MINUTE),
         fix(near.0, near.1 + 0.001, 60 * MINUTE),
     ];
-    let c = chart(Profile::Story, &her, &him, 10 * MINUTE);
+    let c = chart(Profile::Story, &her, &him, 10 * MINUTE, i64::MIN);
     assert_eq!(c.told.len(), 1, "{c:?}");
     assert!(c.told[0].exact);
+}
+
+#[test]
+fn fixes_from_before_the_bond_only_say_where_it_began() {
+    // He shared at 11 km before the bond was made and has not moved since; she walked
+    // about before it too. The chart begins when the bond did, from where each was then.
+    let (lat, lon) = (0.0, 10.0);
+    let him = vec![fix(lat, lon, 0)];
+    let her = vec![
+        fix(lat, 10.3, MINUTE),
+        fix(lat, 10.1, 2 * MINUTE),
+        fix(lat, 10.05, 4 * MINUTE),
+    ];
+    let bonded = 3 * MINUTE;
+    let c = chart(Profile::Story, &him, &her, 10 * MINUTE, bonded);
+    let points: Vec<(i64, f64)> = c.told.iter().map(|t| (t.at_ms, t.distance_m)).collect();
+    assert_eq!(points, [(bonded, 11_000.0), (4 * MINUTE, 5_600.0)]);
+    // Feelings and the rest were open from the start, marked where the chart begins.
+    assert_eq!(c.opened[0].at_ms, bonded);
+    assert_eq!(c.opened[0].tier, Tier::Feelings);
 }
 
 proptest! {
@@ -110,7 +130,7 @@ proptest! {
                 Fix { lat: la, lon: lo, accuracy_m: acc, at_ms: n as i64 * 1000 }
             })
             .collect();
-        let c = chart(Profile::Story, &her, &him, 10 * MINUTE);
+        let c = chart(Profile::Story, &her, &him, 10 * MINUTE, i64::MIN);
         prop_assert_eq!(c.told.len(), him.len());
         for (told, f) in c.told.iter().zip(&him) {
             let truth = geo::inverse(10.0, 20.0, f.lat, f.lon).distance_m;

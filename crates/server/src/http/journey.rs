@@ -145,11 +145,17 @@ pub async fn journey<S: Store, B: Bus>(
     // Up to the newest fix without `to`: a device's clock may run up to a minute ahead.
     let (from, to) = q.range(now_ms().saturating_sub(JOURNEY_DEFAULT_MS), i64::MAX)?;
     let store = &app.hub.store;
+    let bond = store.bond_of(caller.account).await?;
+    // Only while bonded to this partner; the fixes just before say where each was when
+    // the chart begins (as the first pull of a new bond is worked out from them).
+    let since = from.max(bond.as_ref().map_or(i64::MIN, |b| b.created_at));
+    let read_from = since.saturating_sub(CHART_STALE_MS).min(from);
     let mine = store
-        .journey(caller.account, from, to, JOURNEY_READ)
+        .journey(caller.account, read_from, to, JOURNEY_READ)
         .await?;
+    let track: Vec<_> = mine.iter().filter(|f| f.at_ms >= from).copied().collect();
     let mut view = JourneyView {
-        fixes: thin(&mine, TRACK_SHOWN)
+        fixes: thin(&track, TRACK_SHOWN)
             .map(|f| JourneyFix {
                 at: timestamp(f.at_ms),
                 lat: f.lat,
@@ -160,19 +166,18 @@ pub async fn journey<S: Store, B: Bus>(
         distances: Vec::new(),
         openings: Vec::new(),
     };
-    let Some(bond) = store.bond_of(caller.account).await? else {
+    let Some((bond, me)) = bond.and_then(|b| b.index_of(caller.account).map(|me| (b, me))) else {
         return Ok(Json(view));
     };
-    let Some(me) = bond.index_of(caller.account) else {
-        return Ok(Json(view));
-    };
-    // Only while bonded to this partner: nothing of a fix from before the bond.
-    let since = from.max(bond.created_at);
-    let mine: Vec<_> = mine.into_iter().filter(|f| f.at_ms >= since).collect();
     let theirs = store
-        .journey(bond.members[1 - me], since, to, JOURNEY_READ)
+        .journey(
+            bond.members[1 - me],
+            since.saturating_sub(CHART_STALE_MS),
+            to,
+            JOURNEY_READ,
+        )
         .await?;
-    let c = chart(bond.profile, &mine, &theirs, CHART_STALE_MS);
+    let c = chart(bond.profile, &mine, &theirs, CHART_STALE_MS, since);
     view.distances = thin(&c.told, CHART_SHOWN)
         .map(|t| JourneyDistance {
             at: timestamp(t.at_ms),
