@@ -98,7 +98,15 @@ export class BondMap {
     });
   }
 
-  position(p) { this.update({ position: p ? { lat: p.lat, lon: p.lon, accuracy_m: p.accuracy_m } : null }); }
+  /** Where I am now; it extends my track at once (the server's is read again later). */
+  position(p) {
+    const track = this.data.track;
+    const last = track.at(-1);
+    if (p && (!last || last.lat !== p.lat || last.lon !== p.lon)) {
+      track.push({ at: new Date().toISOString(), lat: p.lat, lon: p.lon });
+    }
+    this.update({ position: p ? { lat: p.lat, lon: p.lon, accuracy_m: p.accuracy_m } : null });
+  }
   pull(pull) { this.update({ pull: pull ?? null }); }
   places(view) { this.update({ places: view ?? { mine: [], partner: [] } }); }
   meeting(m) { this.update({ meeting: m ?? null }); }
@@ -153,8 +161,11 @@ export class BondMap {
       referrerPolicy: "strict-origin",
     }).addTo(this.map);
     this.layer = L.layerGroup().addTo(this.map);
-    this.map.on("dragstart", () => (this.moved = true));
-    el.addEventListener("wheel", () => (this.moved = true), { passive: true });
+    // Once the person touches, scrolls or uses the keys on the map, it stays where they
+    // put it ("Show everything" follows again).
+    for (const ev of ["pointerdown", "wheel", "keydown"]) {
+      el.addEventListener(ev, () => (this.moved = true), { passive: true });
+    }
     this.map.setView([20, 0], 2);
     return this.map;
   }

@@ -259,6 +259,14 @@ async fn the_map_shows_what_the_pull_allows_over_tiles_from_the_set_source_only(
     // Within sight (1.67 km): her marker, where she is.
     amethyst.set_position(0.0, 10.015).await;
     spike.wait_text("#pull-text", "1.7 km").await;
+    // Her own way here is drawn on her map.
+    amethyst
+        .js(
+            "document.querySelector('#map-card').scrollIntoView({block: 'center'})",
+            vec![],
+        )
+        .await;
+    wait_drawn(amethyst, "#map path.map-journey").await;
     wait_drawn(spike, "#map path.map-partner").await;
     assert_eq!(count(spike, "#map path.map-wedge").await, 0);
     spike.wait_text("#map", "Amethyst").await;
