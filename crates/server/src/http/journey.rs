@@ -204,6 +204,6 @@ fn thin<T>(items: &[T], n: usize) -> impl Iterator<Item = &T> {
     items
         .iter()
         .enumerate()
-        .filter(move |(i, _)| (last - i) % step == 0)
+        .filter(move |(i, _)| (last - i).is_multiple_of(step))
         .map(|(_, item)| item)
 }

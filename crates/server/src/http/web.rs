@@ -16,7 +16,7 @@
 //!
 //! The page carries the map's tile source (`map_tiles`, `map_attribution`) in two `<meta>`
 //! tags, and its Content-Security-Policy lets it load images from that source's origin
-//! and no other ([`Site`], made once from the configuration).
+//! and no other (`Site`, made once from the configuration).
 //!
 //! The service worker (`assets/sw.js`) is the one file served changed: the server writes
 //! into it the version of the client (a hash of all its files) and the list of files it

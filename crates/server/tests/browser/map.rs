@@ -330,11 +330,26 @@ async fn the_journeys_chart_is_the_same_on_another_device() {
     // Amethyst walks toward him: tiers open on the way, each drawn on the chart. Each
     // step waits out the 5 s in which a live link's fixes go to the journey once.
     for lon in [10.05, 10.03, 10.015] {
-        tokio::time::sleep(std::time::Duration::from_millis(5_200)).await;
+        tokio::time::sleep(std::time::Duration::from_millis(6_000)).await;
         amethyst.set_position(0.0, lon).await;
     }
     spike.wait_text("#pull-text", "1.7 km").await;
     spike.wait_tier("sight", "open").await;
+    // A live link's fixes are committed a moment after the pull they move: the server's
+    // chart has her last step once it is stored.
+    eventually("the server's chart to hold sight opening", async || {
+        let tiers = spike
+            .js(
+                "const r = await fetch('/api/v1/me/journey', {headers: {Authorization: \
+                 'Bearer ' + localStorage.getItem('haurach.token')}}); \
+                 return (await r.json()).openings.map((o) => o.tier)",
+                vec![],
+            )
+            .await;
+        let seen = tiers.to_string();
+        (seen.contains("\"sight\"").then_some(()), seen)
+    })
+    .await;
     // After a reload, his page draws only what the server says.
     spike.driver.refresh().await.unwrap();
     spike.wait_shown("#journey").await;
