@@ -1,7 +1,7 @@
 //! The map, over tiles from a tile server the test runs: tiles come only from the origin
 //! the setting names (and the page's policy allows no other); beyond sight the partner is
 //! a wedge and never a point; within sight a marker; places, the meeting point and "Open
-//! in Maps"; axe-core finds nothing wrong with the map shown. And the journey's chart,
+//! in Maps"; a summons; axe-core finds nothing wrong with the map shown. And the journey's chart,
 //! from the server, the same on another device of the same person.
 
 use std::sync::{Arc, Mutex};
@@ -301,6 +301,29 @@ async fn the_map_shows_what_the_pull_allows_over_tiles_from_the_set_source_only(
         osm.as_str().unwrap().contains("&mlon=10.007500#map=17/"),
         "{osm}"
     );
+
+    // twilight, a friend, summons him from 2.2 km north (through the API, as any client
+    // would): where she calls from shows on his map.
+    let summoned = spike
+        .js(
+            "const auth = (t) => ({'content-type': 'application/json', Authorization: 'Bearer ' + t});
+             const me = localStorage.getItem('haurach.token');
+             const creds = JSON.stringify({name: 'twilight', password: arguments[0]});
+             await fetch('/api/v1/accounts', {method: 'POST', headers: {'content-type': 'application/json'}, body: creds});
+             await fetch('/api/v1/summons/allowed/twilight', {method: 'PUT', headers: auth(me)});
+             const s = await (await fetch('/api/v1/sessions', {method: 'POST', headers: {'content-type': 'application/json'}, body: creds})).json();
+             const r = await fetch('/api/v1/summons', {method: 'POST', headers: auth(s.token),
+               body: JSON.stringify({to: 'spike', lat: 0.02, lon: 10.0})});
+             return [r.status, await r.text()]",
+            vec![json!(PASSWORD)],
+        )
+        .await;
+    assert_eq!(summoned[0], 201, "{summoned}");
+    spike
+        .wait_text("#banner-summons-title", "twilight summons you")
+        .await;
+    wait_drawn(spike, "#map path.map-summons").await;
+    spike.wait_text("#map", "Summons: twilight").await;
 
     // axe-core finds nothing wrong with the map shown, on a phone and on a desktop.
     let axe = tokio::task::spawn_blocking(axe_source).await.unwrap();
