@@ -219,7 +219,7 @@ export class BondMap {
       shown.push(...ring);
       const [near, far] = coarseInterval(pull.distance_m);
       status.push(`${partner} is somewhere in the shaded wedge, ${fmt.compassPoint(pull.bearing_deg)}: ` +
-        `${fmt.distance(near)} to ${fmt.distance(far)} away, within 2.5° either side. ` +
+        `${span(near)} to ${span(far)} away, within 2.5° either side. ` +
         "Their exact position shows within sight.");
       wedgeShown = `${near} ${far} ${pull.bearing_deg}`;
     } else if (!me) {
@@ -249,6 +249,13 @@ export class BondMap {
       map.fitBounds(L.latLngBounds(shown), { padding: [28, 28], maxZoom: 17, animate: false });
     }
   }
+}
+
+/** An end of the wedge, as exactly as the rounding put it ("10.5 km", "3.25 km", "950 m"):
+ *  the everyday rounding of `fmt.distance` would say "11 km to 12 km" for 10.5 to 11.5. */
+function span(m) {
+  if (m < 1000) return `${Math.round(m)} m`;
+  return `${(m / 1000).toLocaleString("en-US", { maximumFractionDigits: 2 })} km`;
 }
 
 function escapeHtml(text) {

@@ -142,6 +142,25 @@ async fn shot_of_map(who: &Browser, name: &str) {
     })
     .await;
     tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    // The map scrolls under the sticky header and banners, never over them.
+    let on_top = who
+        .js(
+            "const s = document.getElementById('sticky');
+             // The zoom buttons scrolled up to just above the banners' lower edge: what a
+             // finger there touches must be the banners, not the map (tiles let touches
+             // through, so the buttons are what can tell).
+             const zoom = document.querySelector('#map .leaflet-control-zoom-in');
+             const z = zoom.getBoundingClientRect();
+             window.scrollBy({top: z.top + z.height / 2 - (s.getBoundingClientRect().bottom - 10), behavior: 'instant'});
+             const at = zoom.getBoundingClientRect();
+             const hit = document.elementFromPoint(at.left + at.width / 2, at.top + at.height / 2);
+             const top = s.contains(hit);
+             document.querySelector('#map-card').scrollIntoView({block: 'center', behavior: 'instant'});
+             return top",
+            vec![],
+        )
+        .await;
+    assert_eq!(on_top, json!(true), "the map covers the banners");
     let shot = who
         .cdp("Page.captureScreenshot", json!({"format": "png"}))
         .await;
@@ -193,7 +212,9 @@ async fn the_map_shows_what_the_pull_allows_over_tiles_from_the_set_source_only(
         .wait_text("#pull-text", "Amethyst is east, 11 km")
         .await;
     spike.wait_shown("#map-card").await;
-    spike.wait_text("#map-status", "shaded wedge").await;
+    spike
+        .wait_text("#map-status", "shaded wedge, east: 10.5 km to 11.5 km away")
+        .await;
     wait_drawn(spike, "#map path.map-me").await;
     wait_drawn(spike, "#map path.map-wedge").await;
     // Beyond sight: a wedge, never a point where she is, and her position nowhere in the
