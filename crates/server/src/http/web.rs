@@ -161,9 +161,16 @@ static PAGE: LazyLock<Option<(Vec<u8>, String)>> = LazyLock::new(|| {
 /// The service worker as served: its version and shell filled in, and its ETag.
 static SERVICE_WORKER: LazyLock<Option<(Vec<u8>, String)>> = LazyLock::new(|| {
     let file = Client::get(SW_PATH)?;
-    // The files as the page names them: these are what it asks for, offline too.
+    // The files as the page names them: these are what it asks for, offline too. The
+    // map's library is not kept: it is fetched when the map first shows, and a map needs
+    // the network for its tiles anyway, so a first visit does not pay for it up front.
     let mut paths: Vec<String> = Client::iter()
-        .filter(|p| p.starts_with("assets/") && p.as_ref() != SW_PATH && !p.ends_with(".md"))
+        .filter(|p| {
+            p.starts_with("assets/")
+                && p.as_ref() != SW_PATH
+                && !p.ends_with(".md")
+                && !p.starts_with("assets/vendor/")
+        })
         .map(|p| format!("{}{}", versioned_assets(), &p["assets/".len()..]))
         .collect();
     paths.sort();
@@ -314,6 +321,8 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains("sw.js\""));
+        assert!(text.contains("/map.js\""), "{text}");
+        assert!(!text.contains("vendor/leaflet"), "{text}");
     }
 
     #[test]

@@ -265,6 +265,27 @@ async fn the_map_shows_what_the_pull_allows_over_tiles_from_the_set_source_only(
         );
     }
     shot_of_map(spike, "map-beyond-sight-390").await;
+    spike.set_viewport(1280, 900, false).await;
+    shot_of_map(spike, "map-beyond-sight-desktop").await;
+    spike.set_viewport(360, 844, true).await;
+    // What the map's files cost on the wire, as a browser asks for them (brotli), printed
+    // with --nocapture.
+    for file in [
+        "map.js",
+        "vendor/leaflet/leaflet.js",
+        "vendor/leaflet/leaflet.css",
+    ] {
+        let mut stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+        let ask = format!(
+            "GET /assets/{file} HTTP/1.1\r\nhost: test\r\naccept-encoding: br, gzip\r\n\
+             connection: close\r\n\r\n"
+        );
+        stream.write_all(ask.as_bytes()).await.unwrap();
+        let mut res = Vec::new();
+        stream.read_to_end(&mut res).await.unwrap();
+        let body = res.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+        eprintln!("{file}: {} bytes on the wire", res.len() - body);
+    }
 
     // Closer (3.3 km): the wedge narrows with the pull's rounding.
     amethyst.set_position(0.0, 10.03).await;
