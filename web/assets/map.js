@@ -167,6 +167,9 @@ export class BondMap {
       el.addEventListener(ev, () => (this.moved = true), { passive: true });
     }
     this.map.setView([20, 0], 2);
+    // A phone turned, a window widened: the map fills its new size and, unless the person
+    // moved it, shows everything again.
+    new ResizeObserver(() => this.update({})).observe(el);
     return this.map;
   }
 
