@@ -15,6 +15,7 @@ import * as fmt from "./format.js";
 import { holdToConfirm } from "./hold.js";
 import { Journey } from "./journey.js";
 import { Link } from "./link.js";
+import { BondMap } from "./map.js";
 import * as locate from "./locate.js";
 import { Pictures } from "./pictures.js";
 import * as push from "./push.js";
@@ -68,11 +69,16 @@ const link = new Link({
 
 const thoughts = new ThoughtSender((frame) => link.send(frame));
 
+const map = new BondMap({ me: () => state.me, partner: () => state.bond?.partner ?? null });
 const places = new Places({
   position: () => state.position,
   me: () => state.me,
   partner: () => state.bond?.partner ?? null,
   notice: (text) => notice(text),
+  onView: (view, meeting) => {
+    map.places(view);
+    map.meeting(meeting);
+  },
 });
 const pause = new Pause({
   el: (id) => $(id),
@@ -157,6 +163,7 @@ async function boot() {
     },
     position: () => state.position,
     me: () => state.me,
+    summons: (s) => map.summons(s),
     firstVisit: () => {
       if (!session.token && state.mode !== "register") setMode("register");
     },
@@ -254,6 +261,7 @@ function onFrame(f) {
       if (!state.bond) return;
       Object.assign(state.bond, { pull: f.pull, strength: f.strength, next_tier: f.next_tier ?? null });
       journey?.addPull(f.pull.distance_m);
+      map.pull(f.pull);
       pictures.onStrength(f.strength);
       locate.onPull(f);
       renderBond();
@@ -383,6 +391,7 @@ function enterBond(bond, { resumeAfter } = {}) {
   show("link");
   places.enter(bond);
   journey?.enter(bond);
+  map.pull(bond.pull);
   pictures.refresh();
   camera.load();
   memories.refresh();
@@ -410,6 +419,7 @@ function onBondEnded() {
   }
   places.leave();
   journey?.leave();
+  map.leave();
   showBondScreen();
   if (partner) notice(`The bond with ${partner} has ended.`);
 }
@@ -742,6 +752,7 @@ function positionStatus(text) {
 
 function renderPosition() {
   const p = state.position;
+  map.position(p);
   const hand = p?.source === "hand";
   $("gps-resume").hidden = !hand || !("geolocation" in navigator);
   if (!p) {
@@ -1252,7 +1263,8 @@ function setMode(mode) {
 function wire() {
   places.wire();
   pause.wire();
-  journey = new Journey($("journey"), $("journey-empty"));
+  map.wire();
+  journey = new Journey($("journey"), $("journey-empty"), (fixes) => map.track(fixes));
   // Scrolling to a field must not leave it under the sticky header and banners.
   new ResizeObserver(() => {
     document.documentElement.style.setProperty("--sticky-h", `${$("sticky").offsetHeight}px`);

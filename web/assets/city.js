@@ -418,6 +418,7 @@ function renderSummonsBanner(s) {
   const banner = $("banner-summons");
   const open = s.state === "calling" || s.state === "accepted";
   city.summons = open ? s : null;
+  city.hooks.summons(city.summons);
   if (!open) {
     const why = { declined: "was declined", ended: "ended", arrived: "is over: you are together" }[s.state];
     banner.hidden = true;
@@ -589,6 +590,7 @@ export function reset() {
   Object.assign(city, { standing: null, replyTo: null, summons: null, box: "inbox" });
   $("city-nav").hidden = true;
   $("banner-summons").hidden = true;
+  city.hooks.summons?.(null);
   $("letters-list").replaceChildren();
   setBadge(0);
 }

@@ -1,58 +1,77 @@
-// The journey drawn: the distance to the partner over time, as this page has seen it in
-// `pull` frames, with each tier's range as a band behind it and a mark where each tier
-// opened. The same picture as `haurach replay --svg` (crates/cli/src/chart.rs). Beyond
-// sight range the distances are the coarse ones the server sends: the picture shows what
-// the person was told, nothing more. Kept per bond in localStorage.
+// The journey drawn: the distance to the partner over time as the pull showed it, with
+// each tier's range as a band behind it and a mark where each tier opened. The same
+// picture as `haurach replay --svg` (crates/cli/src/chart.rs). It comes from the server
+// (`GET /api/v1/me/journey`, worked out from both partners' stored fixes), so every
+// device of the person draws the same chart; beyond sight range its distances are the
+// coarse ones: the picture shows what the person was told, nothing more. Live `pull`
+// frames add points between two reads. The same answer carries the person's own track,
+// which the map draws.
 
+import { call } from "./api.js";
 import * as fmt from "./format.js";
 
 const NS = "http://www.w3.org/2000/svg";
 const W = 880, H = 400, LEFT = 64, RIGHT = 130, TOP = 20, BOTTOM = 44;
-/** Samples kept per bond; older ones are thinned out, not dropped. */
-const MAX_SAMPLES = 2000;
-/** A new sample only when the distance changed or this much time passed. */
-const MIN_GAP_MS = 5000;
+/** How often the chart is read again while the page is open. */
+const REFRESH_MS = 60_000;
 const ORDER = ["pull", "alarm", "feelings", "voice", "thoughts", "images", "glimpse", "sight", "memories"];
 
-const key = (bondId) => `haurach.journey.${bondId}`;
-
 export class Journey {
-  constructor(svg, empty) {
+  /** @param {SVGElement} svg @param {HTMLElement} empty @param {(fixes: object[]) => void} onTrack */
+  constructor(svg, empty, onTrack = () => {}) {
     this.svg = svg;
     this.empty = empty;
+    this.onTrack = onTrack;
     this.bond = null;
     this.data = { samples: [], openings: [] };
+    this.timer = null;
   }
 
-  /** The bond on screen: its ranges, and what was recorded of it before. */
+  /** The bond on screen: its ranges, and its journey as the server has it. */
   enter(bond) {
+    const again = this.bond?.id === bond.id;
     this.bond = bond;
-    try {
-      this.data = JSON.parse(localStorage.getItem(key(bond.id))) ?? { samples: [], openings: [] };
-    } catch {
-      this.data = { samples: [], openings: [] };
-    }
-    if (bond.pull) this.addPull(bond.pull.distance_m);
+    // The chart used to be kept in this browser: the server has it now.
+    localStorage.removeItem(`haurach.journey.${bond.id}`);
+    if (!again) this.data = { samples: [], openings: [] };
     this.render();
+    this.refresh();
+    clearInterval(this.timer);
+    this.timer = setInterval(() => this.refresh(), REFRESH_MS);
   }
 
   leave() {
     this.bond = null;
+    clearInterval(this.timer);
+    this.data = { samples: [], openings: [] };
+    this.onTrack([]);
     this.render();
   }
 
+  /** Reads the journey from the server; what it says replaces what this page added. */
+  async refresh() {
+    const bond = this.bond;
+    if (!bond) return;
+    try {
+      const j = await call("GET", "/api/v1/me/journey");
+      if (this.bond !== bond) return;
+      this.data = {
+        samples: j.distances.map((d) => [Date.parse(d.at), d.distance_m]),
+        openings: j.openings.map((o) => [Date.parse(o.at), o.distance_m, o.tier]),
+      };
+      this.onTrack(j.fixes);
+      this.render();
+    } catch {
+      // Offline: the chart stays as it was; the next read brings it up to date.
+    }
+  }
+
+  /** A live pull: drawn at once, until the next read from the server. */
   addPull(distanceM, now = Date.now()) {
     if (!this.bond || !Number.isFinite(distanceM)) return;
-    const s = this.data.samples;
-    const last = s.at(-1);
-    if (last && last[1] === distanceM && now - last[0] < MIN_GAP_MS) return;
-    s.push([now, distanceM]);
-    if (s.length > MAX_SAMPLES) {
-      // Every other sample of the older half goes: the shape stays, the size is bounded.
-      const half = Math.floor(s.length / 2);
-      this.data.samples = s.slice(0, half).filter((_, i) => i % 2 === 0).concat(s.slice(half));
-    }
-    this.save();
+    const last = this.data.samples.at(-1);
+    if (last && last[1] === distanceM) return;
+    this.data.samples.push([now, distanceM]);
     this.render();
   }
 
@@ -61,18 +80,7 @@ export class Journey {
     const last = this.data.samples.at(-1);
     if (!last) return;
     this.data.openings.push([now, last[1], f.tier]);
-    this.data.openings = this.data.openings.slice(-50);
-    this.save();
     this.render();
-  }
-
-  save() {
-    if (!this.bond) return;
-    try {
-      localStorage.setItem(key(this.bond.id), JSON.stringify(this.data));
-    } catch {
-      // A full localStorage only costs the picture its history.
-    }
   }
 
   render() {

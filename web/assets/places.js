@@ -13,7 +13,8 @@ const path = (name) => `/api/v1/places/${encodeURIComponent(name)}`;
 export class Places {
   /**
    * @param {{ position: () => ({lat: number, lon: number} | null), me: () => string,
-   *           partner: () => (string | null), notice: (text: string) => void }} ctx
+   *           partner: () => (string | null), notice: (text: string) => void,
+   *           onView: (view: object, meeting: (object | null)) => void }} ctx
    */
   constructor(ctx) {
     this.ctx = ctx;
@@ -232,6 +233,7 @@ export class Places {
 
   renderMeeting() {
     const m = this.meeting;
+    this.ctx.onView(this.view, m);
     $("meeting-unpin").hidden = !m || m.kind !== "pinned";
     if (!m) {
       $("meeting-text").textContent = "Where to meet shows once you both have a position.";

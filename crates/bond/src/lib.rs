@@ -16,12 +16,15 @@
 //! - [`thoughts`]: live typing as edits with sequence numbers (XEP-0301's model).
 //! - [`place`]: named places, and arriving and leaving with accuracy and hysteresis.
 //! - [`meeting`]: the fair meeting point (the Needle) and each one's recent speed.
+//! - [`journey`]: the distance over time as a person was shown it, from both partners'
+//!   stored fixes, for the journey's chart.
 #![deny(missing_docs)]
 
 pub mod contact;
 pub mod disclosure;
 pub mod geo;
 pub mod images;
+pub mod journey;
 pub mod meeting;
 pub mod place;
 pub mod pull;

@@ -1,9 +1,12 @@
 //! Places and the meeting point (the Needle): request and response bodies of
-//! `/api/v1/places` and `/api/v1/bond/meeting`, and what their link frames carry.
+//! `/api/v1/places` and `/api/v1/bond/meeting`, and what their link frames carry; and the
+//! caller's own journey with its chart (`/api/v1/me/journey`).
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
+
+use haurach_bond::Tier;
 
 use crate::api::LatLon;
 
@@ -144,4 +147,61 @@ pub struct PlaceNews {
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub at: OffsetDateTime,
+}
+
+/// `GET /api/v1/me/journey`: the caller's own track and the chart of the distance to the
+/// partner over it, as the caller was shown it. Every device of the caller gets the same.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct JourneyView {
+    /// The caller's own fixes, oldest first (thinned evenly to at most 5,000).
+    pub fixes: Vec<JourneyFix>,
+    /// The distance to the partner at each moment it changed while the two were bonded,
+    /// as the pull showed it: exact within sight, two significant figures beyond (thinned
+    /// evenly to at most 2,000). Empty when unbonded.
+    pub distances: Vec<JourneyDistance>,
+    /// The tiers that opened on the way, at the distance then shown.
+    pub openings: Vec<JourneyOpening>,
+}
+
+/// One fix of the caller's own journey.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct JourneyFix {
+    /// When it was taken.
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub at: OffsetDateTime,
+    /// Latitude, degrees.
+    pub lat: f64,
+    /// Longitude, degrees.
+    pub lon: f64,
+    /// The device's accuracy, metres, when it gave one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accuracy_m: Option<f64>,
+}
+
+/// The distance to the partner at a moment, as shown then.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct JourneyDistance {
+    /// When.
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub at: OffsetDateTime,
+    /// Metres: exact within sight, two significant figures beyond.
+    pub distance_m: f64,
+    /// Whether it was exact.
+    pub exact: bool,
+}
+
+/// A tier that opened on the way.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct JourneyOpening {
+    /// When.
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub at: OffsetDateTime,
+    /// The distance shown at that moment, metres.
+    pub distance_m: f64,
+    /// Which tier.
+    #[schema(schema_with = crate::schemas::tier)]
+    pub tier: Tier,
 }

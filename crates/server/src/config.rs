@@ -84,6 +84,12 @@ pub struct Config {
     /// How log lines are written to stderr: `text` (for people) or `json` (one object a
     /// line, for a log collector). Which lines is `HAURACH_LOG`'s business.
     pub log_format: LogFormat,
+    /// Where the web client's map takes its tiles: a URL template with `{z}`, `{x}` and
+    /// `{y}` (`https://tile.openstreetmap.org/{z}/{x}/{y}.png`); empty: no map. The page
+    /// may load images from this template's origin and no other (`crate::tiles`).
+    pub map_tiles: String,
+    /// The credit the tile source asks for, shown on the map as text.
+    pub map_attribution: String,
 }
 
 /// How log lines are written ([`Config::log_format`]).
@@ -146,6 +152,8 @@ impl Default for Config {
             push_alarm_repeat_s: 60.0,
             push_message_after_s: 10.0,
             log_format: LogFormat::Text,
+            map_tiles: crate::tiles::OPENSTREETMAP.into(),
+            map_attribution: crate::tiles::OPENSTREETMAP_ATTRIBUTION.into(),
         }
     }
 }
@@ -290,6 +298,8 @@ impl Config {
                     config.log_format = LogFormat::from_key(&value)
                         .ok_or_else(|| bad("must be text or json".into()))?
                 }
+                "MAP_TILES" => config.map_tiles = value,
+                "MAP_ATTRIBUTION" => config.map_attribution = value,
                 // Variables the client side of the binary (or the log filter) reads.
                 "SERVER" | "HOME" | "AS" | "LOG" | "PASSWORD" => {}
                 _ => return Err(bad("not a Haurach setting".into())),
@@ -380,6 +390,7 @@ impl Config {
             ));
         }
         self.proxies()?;
+        crate::tiles::origin(&self.map_tiles).map_err(ConfigError::Invalid)?;
         if let Some(url) = &self.database_url
             && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
         {
@@ -503,6 +514,11 @@ impl Config {
              # (coloured only on a terminal) or \"json\" (one object a line). Which lines are\n\
              # written is set by HAURACH_LOG (default \"info\"; see docs/deploy.md).\n\
              log_format = \"{}\"\n\n\
+             # The web client's map: where its tiles come from, a URL template with {{z}}, {{x}} and\n\
+             # {{y}} (HAURACH_MAP_TILES; empty: no map), and the credit the source asks for\n\
+             # (HAURACH_MAP_ATTRIBUTION). The page may load images from that origin only.\n\
+             map_tiles = \"{}\"\n\
+             map_attribution = \"{}\"\n\n\
              # Several nodes serving one city share a PostgreSQL database and a NATS server\n\
              # (see docs/deploy.md). Without these, one node serves it from SQLite.\n\
              # database_url = \"postgres://haurach:secret@127.0.0.1:5432/haurach\"  (HAURACH_DATABASE_URL)\n\
@@ -530,7 +546,9 @@ impl Config {
             d.push_alarm_repeat_s,
             d.push_message_after_s,
             d.push_allow_loopback,
-            d.log_format.key()
+            d.log_format.key(),
+            d.map_tiles,
+            d.map_attribution
         )
     }
 }

@@ -16,6 +16,7 @@ pub mod http;
 pub mod metrics;
 pub mod push;
 pub mod runtime;
+pub mod tiles;
 
 use std::future::Future;
 use std::sync::Arc;

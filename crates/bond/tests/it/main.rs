@@ -4,5 +4,6 @@
 mod disclosure;
 mod geodtest;
 mod images;
+mod journey;
 mod places;
 mod properties;

@@ -27,7 +27,7 @@ pub mod nats;
 
 /// One serialised server frame, with the sequence number of the message it carries (so a
 /// link replaying stored messages can skip live copies it has already sent). As small as
-/// it can be: every link's queue holds slots of it (`LINK_BACKLOG`), allocated in blocks.
+/// it can be: every link's queue holds slots of it (up to `LINK_BACKLOG`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Frame {
     /// For a `message` frame: the message's sequence number; [`NONE`] otherwise
@@ -407,7 +407,11 @@ pub trait Bus: Clone + Send + Sync + 'static {
 /// A stream of frames for one account. A receiver that falls more than [`LINK_BACKLOG`]
 /// frames behind gets `Err(Lagged)` and should close its link.
 pub struct Subscription {
-    rx: mpsc::Receiver<Frame>,
+    /// For `try_recv`.
+    rx: flume::Receiver<Frame>,
+    /// For `recv`: a stream keeps its place in the queue's waiters between polls, so a
+    /// link's `select!` that drops `recv` for another branch registers nothing anew.
+    stream: flume::r#async::RecvStream<'static, Frame>,
     lagged: Arc<AtomicBool>,
     _guard: SubscriptionGuard,
     interest: Interest,
@@ -429,7 +433,7 @@ impl Subscription {
         if self.lagged.load(Ordering::Acquire) {
             return Err(Lagged);
         }
-        Ok(self.rx.recv().await)
+        Ok(futures_util::StreamExt::next(&mut self.stream).await)
     }
 
     /// The next frame if one is waiting, without waiting: `Ok(None)` when none is (or the
@@ -445,7 +449,7 @@ impl Subscription {
 /// One subscriber's end of the channel, as the bus holds it.
 struct Subscriber {
     id: u64,
-    tx: mpsc::Sender<Frame>,
+    tx: flume::Sender<Frame>,
     lagged: Arc<AtomicBool>,
 }
 
@@ -470,9 +474,11 @@ impl Drop for SubscriptionGuard {
     }
 }
 
-/// The in-process bus: a bounded channel per connected link, found by account. (A
-/// bounded mpsc channel allocates its slots as they fill, so an idle link costs little;
-/// a broadcast channel would allocate all of them up front.)
+/// The in-process bus: a bounded channel per connected link, found by account. The
+/// channels are flume's, whose queue allocates as it fills and whose waiting costs one
+/// small hook: an idle link's costs about 300 bytes, where tokio's mpsc allocates a
+/// block of 32 slots and a cache-padded channel (about 1.6 KiB) up front, and a broadcast
+/// channel all of its slots (issue 21, idle memory).
 #[derive(Clone, Default)]
 pub struct LocalBus {
     channels: Channels,
@@ -491,7 +497,7 @@ impl Bus for LocalBus {
         let channels = self.channels.lock().expect("bus lock poisoned");
         if let Some(subs) = channels.get(&account) {
             for sub in subs {
-                if let Err(mpsc::error::TrySendError::Full(_)) = sub.tx.try_send(frame.clone()) {
+                if let Err(flume::TrySendError::Full(_)) = sub.tx.try_send(frame.clone()) {
                     // The link is told on its next receive and closes; it resumes from the
                     // store. Frames are never skipped without a word.
                     sub.lagged.store(true, Ordering::Release);
@@ -501,7 +507,7 @@ impl Bus for LocalBus {
     }
 
     fn subscribe(&self, account: AccountId) -> Subscription {
-        let (tx, rx) = mpsc::channel(LINK_BACKLOG);
+        let (tx, rx) = flume::bounded(LINK_BACKLOG);
         let lagged = Arc::new(AtomicBool::new(false));
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         self.channels
@@ -515,6 +521,7 @@ impl Bus for LocalBus {
                 lagged: lagged.clone(),
             });
         Subscription {
+            stream: rx.clone().into_stream(),
             rx,
             lagged,
             _guard: SubscriptionGuard {
@@ -572,8 +579,8 @@ mod tests {
 
     #[test]
     fn a_frame_is_four_words() {
-        // Each idle link's queue allocates its first block of 32 slots up front: a
-        // bigger frame costs every link (issue 21, idle memory).
+        // Every waiting frame of every link's queue is one of these: a bigger frame costs
+        // every busy link (issue 21, idle memory).
         assert_eq!(std::mem::size_of::<Frame>(), 32);
     }
 

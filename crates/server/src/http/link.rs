@@ -48,9 +48,10 @@ pub struct LinkQuery {
 pub const LINK_PROTOCOL: &str = "haurach";
 
 /// WebSocket buffer sizes: small, so ten thousand idle links stay cheap (tungstenite's
-/// default read buffer is 128 KiB per connection). Client frames are small (a position is
-/// about 150 bytes); the buffer grows for a larger one.
-const READ_BUFFER: usize = 2 * 1024;
+/// default read buffer is 128 KiB per connection, and an idle link keeps what it reserved
+/// for its next read). Client frames are small (a position is about 150 bytes); the buffer
+/// grows, doubling, for a larger one (a camera frame).
+const READ_BUFFER: usize = 512;
 const WRITE_BUFFER: usize = 4 * 1024;
 /// The largest frame a client may send: a camera frame of the live sight (720 pixels at
 /// most, usually 20-80 KiB as JPEG) fits with room to spare.
@@ -360,7 +361,7 @@ async fn forward<S: Store, B: Bus>(
                     WsMessage::Close(_) => return Ok(()),
                 }
             }
-            Some(camera) = view.rx.recv() => {
+            Some(camera) = view.recv() => {
                 socket.send(WsMessage::Binary(camera)).await?;
             }
             frame = sub.recv() => match frame {

@@ -74,6 +74,10 @@ pub fn router<S: Store, B: Bus>(app: AppState<S, B>) -> Router {
         .route("/assets/{*path}", get(web::asset))
         .fallback(problem::not_found)
         .layer(Extension(openapi::Document(doc.into())))
+        .layer(Extension(web::Site::new(
+            &config.map_tiles,
+            &config.map_attribution,
+        )))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(middleware::from_fn_with_state(max_body, problem::no_nul))
         // Every answer, problems and API bodies included: not to be read as another type,
@@ -166,6 +170,7 @@ pub fn api<S: Store, B: Bus>(max_image: usize) -> OpenApiRouter<AppState<S, B>> 
             meeting::unpin_meeting
         ))
         .routes(routes!(journey::journey_gpx))
+        .routes(routes!(journey::journey))
         .routes(routes!(export::my_export))
         // Pictures, the camera, the journals.
         .routes(routes!(images::list, images::upload).layer(pictures()))

@@ -14,13 +14,18 @@
 //! asset is a 404 problem, like any unknown route. Text is compressed (gzip or brotli,
 //! as the browser asks) by the router's compression layer.
 //!
+//! The page carries the map's tile source (`map_tiles`, `map_attribution`) in two `<meta>`
+//! tags, and its Content-Security-Policy lets it load images from that source's origin
+//! and no other (`Site`, made once from the configuration).
+//!
 //! The service worker (`assets/sw.js`) is the one file served changed: the server writes
 //! into it the version of the client (a hash of all its files) and the list of files it
 //! keeps for offline use, so any change to any file is a new service worker, which
 //! replaces the kept files. It may control the whole site (`Service-Worker-Allowed: /`).
 
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
+use axum::Extension;
 use axum::extract::Path;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -34,15 +39,79 @@ use crate::error::ApiError;
 struct Client;
 
 /// What the page may load: only this server, nothing inline, no frames. `blob:` images
-/// are the pictures the page fetched itself (with its bearer token) and shows.
-const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
-     style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; \
-     base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+/// are the pictures the page fetched itself (with its bearer token) and shows; the map's
+/// tiles come from the one origin of the tile source, written in for `{tiles}`.
+fn content_security_policy(tiles: Option<&str>) -> String {
+    let tiles = tiles.map(|origin| format!(" {origin}")).unwrap_or_default();
+    format!(
+        "default-src 'self'; script-src 'self'; style-src 'self'; \
+         img-src 'self' data: blob:{tiles}; connect-src 'self'; object-src 'none'; \
+         base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    )
+}
+
+/// The page as this server serves it: the map's tile source written into it, its ETag,
+/// and its Content-Security-Policy. Made once, when the router is built.
+#[derive(Debug)]
+pub(crate) struct Site {
+    page: Option<(Vec<u8>, String)>,
+    policy: HeaderValue,
+}
+
+impl Site {
+    /// The page for a server whose tile template is `tiles` (empty: no map), credited
+    /// with `attribution`. The configuration was validated, so the template's origin is
+    /// known good.
+    pub(crate) fn new(tiles: &str, attribution: &str) -> Arc<Site> {
+        let origin = crate::tiles::origin(tiles).ok().flatten();
+        let tiles = if origin.is_some() { tiles } else { "" };
+        let page = PAGE.as_ref().map(|(text, etag)| {
+            let text = String::from_utf8_lossy(text)
+                .replace(
+                    "<meta name=\"haurach-tiles\" content=\"\">",
+                    &format!("<meta name=\"haurach-tiles\" content=\"{}\">", attr(tiles)),
+                )
+                .replace(
+                    "<meta name=\"haurach-tiles-attribution\" content=\"\">",
+                    &format!(
+                        "<meta name=\"haurach-tiles-attribution\" content=\"{}\">",
+                        attr(attribution)
+                    ),
+                );
+            // The page changes with the tile setting as well as with the client's files.
+            let mut setting = <sha2::Sha256 as sha2::Digest>::new();
+            sha2::Digest::update(&mut setting, tiles.as_bytes());
+            sha2::Digest::update(&mut setting, [0]);
+            sha2::Digest::update(&mut setting, attribution.as_bytes());
+            let setting = hex(&sha2::Digest::finalize(setting)[..4]);
+            let etag = format!("{}-{setting}\"", &etag[..etag.len() - 1]);
+            (text.into_bytes(), etag)
+        });
+        let policy = HeaderValue::from_str(&content_security_policy(origin.as_deref()))
+            .expect("a validated origin is a valid header");
+        Arc::new(Site { page, policy })
+    }
+}
+
+/// Text made safe inside a double-quoted HTML attribute.
+fn attr(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('"', "&quot;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
 
 /// `GET /`: the web client's page.
-pub(crate) async fn index(headers: HeaderMap) -> Response {
-    serve("index.html", &headers, false)
-        .unwrap_or_else(|| ApiError::internal("web/index.html was not embedded").into_response())
+pub(crate) async fn index(Extension(site): Extension<Arc<Site>>, headers: HeaderMap) -> Response {
+    let Some((data, etag)) = &site.page else {
+        return ApiError::internal("web/index.html was not embedded").into_response();
+    };
+    let mut res = respond("index.html", data.clone(), etag, &headers, false);
+    if res.status() == StatusCode::OK {
+        res.headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, site.policy.clone());
+    }
+    res
 }
 
 /// `GET /assets/PATH`: one of the web client's files, by its plain name or under a
@@ -92,9 +161,16 @@ static PAGE: LazyLock<Option<(Vec<u8>, String)>> = LazyLock::new(|| {
 /// The service worker as served: its version and shell filled in, and its ETag.
 static SERVICE_WORKER: LazyLock<Option<(Vec<u8>, String)>> = LazyLock::new(|| {
     let file = Client::get(SW_PATH)?;
-    // The files as the page names them: these are what it asks for, offline too.
+    // The files as the page names them: these are what it asks for, offline too. The
+    // map's library is not kept: it is fetched when the map first shows, and a map needs
+    // the network for its tiles anyway, so a first visit does not pay for it up front.
     let mut paths: Vec<String> = Client::iter()
-        .filter(|p| p.starts_with("assets/") && p.as_ref() != SW_PATH && !p.ends_with(".md"))
+        .filter(|p| {
+            p.starts_with("assets/")
+                && p.as_ref() != SW_PATH
+                && !p.ends_with(".md")
+                && !p.starts_with("assets/vendor/")
+        })
         .map(|p| format!("{}{}", versioned_assets(), &p["assets/".len()..]))
         .collect();
     paths.sort();
@@ -125,6 +201,18 @@ fn serve(path: &str, request: &HeaderMap, immutable: bool) -> Option<Response> {
         let etag = format!("\"{}\"", hex(&file.metadata.sha256_hash()[..16]));
         (file.data.into_owned(), etag)
     };
+    Some(respond(path, data, &etag, request, immutable))
+}
+
+/// The answer for the file at `path` whose bytes are `data`: 304 when the request
+/// already holds `etag`.
+fn respond(
+    path: &str,
+    data: Vec<u8>,
+    etag: &str,
+    request: &HeaderMap,
+    immutable: bool,
+) -> Response {
     let mut headers = HeaderMap::new();
     headers.insert(
         header::CACHE_CONTROL,
@@ -136,7 +224,7 @@ fn serve(path: &str, request: &HeaderMap, immutable: bool) -> Option<Response> {
     );
     headers.insert(
         header::ETAG,
-        HeaderValue::from_str(&etag).expect("a hex etag is a valid header"),
+        HeaderValue::from_str(etag).expect("a hex etag is a valid header"),
     );
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
@@ -154,7 +242,7 @@ fn serve(path: &str, request: &HeaderMap, immutable: bool) -> Option<Response> {
                 .any(|tag| tag.trim() == etag || tag.trim() == "*")
         });
     if fresh {
-        return Some((StatusCode::NOT_MODIFIED, headers).into_response());
+        return (StatusCode::NOT_MODIFIED, headers).into_response();
     }
     headers.insert(
         header::CONTENT_TYPE,
@@ -169,10 +257,10 @@ fn serve(path: &str, request: &HeaderMap, immutable: bool) -> Option<Response> {
     if path.ends_with(".html") {
         headers.insert(
             header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+            HeaderValue::from_str(&content_security_policy(None)).expect("a valid header"),
         );
     }
-    Some((headers, data).into_response())
+    (headers, data).into_response()
 }
 
 /// The media type of a client file, by its extension.
@@ -233,6 +321,36 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains("sw.js\""));
+        assert!(text.contains("/map.js\""), "{text}");
+        assert!(!text.contains("vendor/leaflet"), "{text}");
+    }
+
+    #[test]
+    fn the_page_names_the_tile_source_and_the_policy_allows_its_origin_only() {
+        let site = Site::new(
+            crate::tiles::OPENSTREETMAP,
+            "© OpenStreetMap <contributors>",
+        );
+        let (page, _) = site.page.as_ref().unwrap();
+        let page = String::from_utf8_lossy(page);
+        assert!(page.contains(
+            "<meta name=\"haurach-tiles\" content=\"https://tile.openstreetmap.org/{z}/{x}/{y}.png\">"
+        ));
+        assert!(page.contains("content=\"© OpenStreetMap &lt;contributors&gt;\""));
+        let policy = site.policy.to_str().unwrap();
+        assert!(
+            policy.contains("img-src 'self' data: blob: https://tile.openstreetmap.org;"),
+            "{policy}"
+        );
+        let off = Site::new("", "");
+        assert!(
+            off.policy
+                .to_str()
+                .unwrap()
+                .contains("img-src 'self' data: blob:;")
+        );
+        // Another setting is another page: a browser must not keep the old one.
+        assert_ne!(site.page.as_ref().unwrap().1, off.page.as_ref().unwrap().1);
     }
 
     #[test]

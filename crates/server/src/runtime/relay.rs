@@ -17,7 +17,6 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use haurach_bond::Tier;
-use tokio::sync::mpsc;
 
 use haurach_store::{AccountId, Store};
 
@@ -45,7 +44,7 @@ pub(crate) const SIDE_SLACK: f64 = 1.05;
 #[derive(Default)]
 pub(crate) struct Inner {
     /// Account → (view id, the link's queue).
-    viewers: HashMap<AccountId, Vec<(u64, mpsc::Sender<Bytes>)>>,
+    viewers: HashMap<AccountId, Vec<(u64, flume::Sender<Bytes>)>>,
     /// Sender of a sight → how it flows.
     pub(crate) flows: HashMap<AccountId, Flow>,
     /// Asked account → the glimpse waiting for its answer.
@@ -84,11 +83,20 @@ impl std::fmt::Debug for Relay {
 /// One link's end of the relay: the frames for its socket. Dropping it deregisters the
 /// link.
 pub struct View {
-    /// Binary frames to send to the socket.
-    pub rx: mpsc::Receiver<Bytes>,
+    /// Binary frames to send to the socket. flume's queue, like the bus's: nothing
+    /// allocated until a frame comes, where tokio's would hold a block of slots for every
+    /// link, camera or not.
+    rx: flume::r#async::RecvStream<'static, Bytes>,
     id: u64,
     account: AccountId,
     inner: Arc<Mutex<Inner>>,
+}
+
+impl View {
+    /// The next frame for the socket (`None` once the relay is gone).
+    pub async fn recv(&mut self) -> Option<Bytes> {
+        futures_util::StreamExt::next(&mut self.rx).await
+    }
 }
 
 impl Drop for View {
@@ -115,7 +123,7 @@ impl Relay {
 
     /// Registers a link of `account` to receive camera frames.
     pub fn attach(&self, account: AccountId) -> View {
-        let (tx, rx) = mpsc::channel(VIEW_QUEUE);
+        let (tx, rx) = flume::bounded(VIEW_QUEUE);
         let id = self.next_view.fetch_add(1, Ordering::Relaxed);
         self.inner
             .lock()
@@ -125,7 +133,7 @@ impl Relay {
             .or_default()
             .push((id, tx));
         View {
-            rx,
+            rx: rx.into_stream(),
             id,
             account,
             inner: self.inner.clone(),

@@ -221,13 +221,32 @@ impl Server {
         Server::start_with(dir, "127.0.0.1:0".parse().unwrap(), gate).await
     }
 
-    async fn start_with(dir: TempDir, addr: SocketAddr, gate: haurach_proto::GateMode) -> Server {
-        let config = Config {
+    /// A fresh server (gate open) whose configuration `change` sets.
+    pub async fn start_configured(change: impl FnOnce(&mut Config)) -> Server {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut config = Server::config(&dir, haurach_proto::GateMode::Open);
+        change(&mut config);
+        Server::launch(dir, "127.0.0.1:0".parse().unwrap(), config).await
+    }
+
+    /// The tests' configuration: a 2-second contact timeout, and no map, so no test asks
+    /// a tile server on the internet (the map's own test runs a tile server of its own).
+    fn config(dir: &TempDir, gate: haurach_proto::GateMode) -> Config {
+        Config {
             data: dir.path().to_owned(),
             contact_timeout_s: 2.0,
             gate,
+            map_tiles: String::new(),
             ..Config::default()
-        };
+        }
+    }
+
+    async fn start_with(dir: TempDir, addr: SocketAddr, gate: haurach_proto::GateMode) -> Server {
+        let config = Server::config(&dir, gate);
+        Server::launch(dir, addr, config).await
+    }
+
+    async fn launch(dir: TempDir, addr: SocketAddr, config: Config) -> Server {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .expect("bind the server");

@@ -12,6 +12,7 @@ mod gate;
 mod harness;
 mod link;
 mod locate;
+mod map;
 mod memories;
 mod pause;
 mod pictures;

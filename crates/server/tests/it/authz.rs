@@ -87,6 +87,7 @@ fn rows() -> Vec<(&'static str, &'static str, [Must; 7])> {
         ("PUT", "/api/v1/bond/meeting", CITIZEN),
         ("DELETE", "/api/v1/bond/meeting", CITIZEN),
         ("GET", "/api/v1/me/journey.gpx", CITIZEN),
+        ("GET", "/api/v1/me/journey", CITIZEN),
         ("GET", "/api/v1/me/export", CITIZEN),
         ("GET", "/api/v1/bond/images", CITIZEN),
         ("POST", "/api/v1/bond/images", CITIZEN),

@@ -567,3 +567,79 @@ async fn journeys_are_deleted_after_the_configured_days() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test]
+async fn the_journeys_chart_is_the_pull_as_shown_and_the_track_only_ones_own() {
+    let s = TestServer::start().await;
+    let (spike, amethyst) = s.pair("spike", "amethyst", "story").await;
+    let t0 = now_ms();
+    let (lat, lon) = (51.4321, -0.1234);
+    position_at(&s, &amethyst, lat, lon, 5.0, t0).await;
+    // Spike walks toward her: 12,345 m (coarse: 12,000), 3,456 m (3,500), then 789 m,
+    // within sight (exact).
+    let legs = [12_345.0, 3_456.0, 789.0];
+    for (i, d) in legs.into_iter().enumerate() {
+        let (la, lo) = geo::destination(lat, lon, 30.0, d);
+        position_at(&s, &spike, la, lo, 5.0, t0 + 1_000 * (i as i64 + 1)).await;
+    }
+    let (status, journey) = s
+        .call("GET", "/api/v1/me/journey", Some(&spike), None)
+        .await;
+    assert_eq!(status, 200, "{journey}");
+    let shown: Vec<(f64, bool)> = journey["distances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["distance_m"].as_f64().unwrap(),
+                d["exact"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(shown.len(), 3, "{journey}");
+    assert_eq!(shown[0], (12_000.0, false));
+    assert_eq!(shown[1], (3_500.0, false));
+    assert!(shown[2].1 && (shown[2].0 - 789.0).abs() < 0.01, "{journey}");
+    let opened: Vec<&str> = journey["openings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["tier"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        opened,
+        [
+            "feelings", "voice", "thoughts", "images", "glimpse", "sight"
+        ]
+    );
+    // His own three fixes; nothing of hers but the distances.
+    assert_eq!(journey["fixes"].as_array().unwrap().len(), 3, "{journey}");
+    assert!(!journey.to_string().contains("51.4321"), "{journey}");
+    // Her chart is the same chart: one pull, two sides.
+    let (_, hers) = s
+        .call("GET", "/api/v1/me/journey", Some(&amethyst), None)
+        .await;
+    assert_eq!(hers["distances"], journey["distances"]);
+    assert_eq!(hers["fixes"].as_array().unwrap().len(), 1);
+    // Without a bond: the track alone.
+    let alone = s.citizen("rarity").await;
+    position_at(&s, &alone, 1.0, 2.0, 0.0, now_ms()).await;
+    let (_, mine) = s
+        .call("GET", "/api/v1/me/journey", Some(&alone), None)
+        .await;
+    assert_eq!(mine["fixes"].as_array().unwrap().len(), 1);
+    assert_eq!(mine["distances"], json!([]));
+    let (status, problem) = s
+        .call(
+            "GET",
+            "/api/v1/me/journey?from=2030-01-01T00:00:00Z&to=2020-01-01T00:00:00Z",
+            Some(&spike),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (422, Some("invalid_range"))
+    );
+}
