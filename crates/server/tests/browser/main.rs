@@ -19,3 +19,4 @@ mod pictures;
 mod places;
 mod screen;
 mod sight;
+mod weight;
