@@ -524,7 +524,8 @@ function renderLatest() {
   }[newest.kind]();
   $("latest-what").textContent = what;
   $("latest-when").textContent = fmt.clock(new Date(newest.sent_at));
-  el.dataset.kind = newest.kind === "alarm" && !newest.acknowledged_at ? "alarm" : newest.kind;
+  // An answered alarm is news told, no longer a call: it loses the alarm's red.
+  el.dataset.kind = newest.kind === "alarm" && newest.acknowledged_at ? "alarm-answered" : newest.kind;
   el.dataset.card = LATEST_CARD[newest.kind];
   el.setAttribute("aria-label", `Newest: ${what}, at ${fmt.clock(new Date(newest.sent_at))}. Show it.`);
   el.hidden = false;

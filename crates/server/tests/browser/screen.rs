@@ -122,6 +122,9 @@ async fn the_first_screen_tells_the_pull_the_strength_and_the_newest_news() {
     amethyst.wait_attr("#latest", "data-kind", "alarm").await;
     amethyst.click("#alarm-ack").await;
     amethyst.wait_text("#latest", "(answered)").await;
+    amethyst
+        .wait_attr("#latest", "data-kind", "alarm-answered")
+        .await;
     spike
         .wait_text("#banner-heard", "Amethyst heard your alarm")
         .await;
