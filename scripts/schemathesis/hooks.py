@@ -5,7 +5,8 @@ what a JSON Schema cannot know, so a valid request is made to follow them before
 sent; a part of a request meant to be invalid is left alone:
 
 - a position's `at` may not be more than a minute in the future (the clock);
-- a journey's `from` may not be after its `to` (or, without one, after now);
+- a journey's `from` may not be after its `to` (or, without one, after now), in its GPX and
+  its JSON;
 - a letter's parcel must be one its sender uploaded (the store): valid letters name the
   parcel scripts/fuzz-api uploaded, whose hash is in FUZZ_API_PARCEL;
 - a push subscription's endpoint must reach a public address and its keys must be a
@@ -71,7 +72,7 @@ def before_call(ctx, case, **kwargs):
         now = datetime.now(timezone.utc)
         if until is not None and (until.tzinfo is None or not now < until < now + timedelta(days=365)):
             case.body["until"] = (now + timedelta(hours=1)).isoformat().replace("+00:00", "Z")
-    elif route == ("GET", "/api/v1/me/journey.gpx") and _is_valid(case, "query") and case.query:
+    elif route in (("GET", "/api/v1/me/journey.gpx"), ("GET", "/api/v1/me/journey")) and _is_valid(case, "query") and case.query:
         now = datetime.now(timezone.utc)
         start, end = _time(case.query.get("from")), _time(case.query.get("to"))
         if "to" not in case.query:
