@@ -91,9 +91,29 @@ pub struct TokenReport {
 #[serde(deny_unknown_fields)]
 pub struct TokenEpoch {
     /// Unix milliseconds divided by 600,000.
+    #[serde(deserialize_with = "whole_epoch")]
     pub epoch: i64,
     /// One entry per tier the bond's profile gives a range, in the tiers' order.
     pub tiers: Vec<TokenTier>,
+}
+
+/// An epoch as JSON says a whole number: `5` or `5.0` (JSON Schema's `integer` takes
+/// both, and so do some clients' encoders); a fraction is refused by name.
+fn whole_epoch<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Whole {
+        Int(i64),
+        Float(f64),
+    }
+    match Whole::deserialize(d)? {
+        Whole::Int(n) => Ok(n),
+        // Below 2^53 a float holds every whole number exactly.
+        Whole::Float(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Ok(f as i64),
+        Whole::Float(f) => Err(serde::de::Error::custom(format!(
+            "epoch must be a whole number, not {f}"
+        ))),
+    }
 }
 
 /// One tier's tokens in one epoch.
@@ -202,6 +222,16 @@ mod tests {
     use super::*;
     use haurach_bond::Fix;
     use haurach_private::BondKey;
+
+    #[test]
+    fn an_epoch_is_a_whole_number_written_either_way() {
+        let read =
+            |text: &str| serde_json::from_str::<TokenReport>(text).map(|r| r.epochs[0].epoch);
+        assert_eq!(read(r#"{"epochs":[{"epoch":5,"tiers":[]}]}"#).unwrap(), 5);
+        assert_eq!(read(r#"{"epochs":[{"epoch":5.0,"tiers":[]}]}"#).unwrap(), 5);
+        let half = read(r#"{"epochs":[{"epoch":5.5,"tiers":[]}]}"#).unwrap_err();
+        assert!(half.to_string().contains("whole number"), "{half}");
+    }
 
     #[test]
     fn a_report_crosses_the_wire_unchanged() {
