@@ -19,6 +19,7 @@ use crate::city::{
     ArrivalRecord, LetterBox, LetterId, LetterRecord, ParcelRecord, SummonsId, SummonsRecord,
 };
 use crate::pause::PauseRecord;
+use crate::private_bond::{KEY_LEN, PrivateKeys, key_of};
 use crate::{
     AccountId, AccountRecord, BondId, BondRecord, ImageId, ImageRecord, MemoryRecord,
     MessageRecord, PinRecord, PlaceRecord, PositionRecord, PushSubscriptionRecord, SessionRecord,
@@ -189,6 +190,20 @@ pub(crate) fn pause(account: AccountId, row: &impl Columns) -> StoreResult<Pause
         account,
         since_ms: row.get("since_ms")?,
         until_ms: row.get("until_ms")?,
+    })
+}
+
+/// The keys and tags of a `private_bonds` row.
+pub(crate) fn private_keys(row: &impl Columns) -> StoreResult<PrivateKeys> {
+    let tag = |column: &str| -> StoreResult<Option<[u8; KEY_LEN]>> {
+        row.get::<Option<Vec<u8>>>(column)?.map(key_of).transpose()
+    };
+    Ok(PrivateKeys {
+        public_keys: [
+            key_of(row.get("inviter_key")?)?,
+            key_of(row.get("accepter_key")?)?,
+        ],
+        tags: [tag("inviter_tag")?, tag("accepter_tag")?],
     })
 }
 

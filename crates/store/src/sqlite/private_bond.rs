@@ -5,6 +5,7 @@ use sqlx::Row;
 
 use super::Sqlite;
 use crate::error::unique_or;
+use crate::from_row;
 use crate::from_row::Columns as _;
 use crate::private_bond::{KEY_LEN, PrivateBondStore, PrivateKeys, key_of};
 use crate::{
@@ -86,21 +87,7 @@ impl PrivateBondStore for Sqlite {
         .bind(bond.0.to_string())
         .fetch_optional(&self.writer)
         .await?;
-        let Some(row) = row else {
-            return Ok(None);
-        };
-        let tag = |column: &str| -> StoreResult<Option<[u8; KEY_LEN]>> {
-            row.try_get::<Option<Vec<u8>>, _>(column)?
-                .map(key_of)
-                .transpose()
-        };
-        Ok(Some(PrivateKeys {
-            public_keys: [
-                key_of(row.try_get("inviter_key")?)?,
-                key_of(row.try_get("accepter_key")?)?,
-            ],
-            tags: [tag("inviter_tag")?, tag("accepter_tag")?],
-        }))
+        row.as_ref().map(from_row::private_keys).transpose()
     }
 
     async fn set_confirmation(
