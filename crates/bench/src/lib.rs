@@ -640,8 +640,6 @@ fn table(columns: &[(&str, &Results)], pinned: bool) -> String {
         }
         out.push('\n');
     };
-    let header: &dyn Fn(&Results) -> Option<String> = &|_| None;
-    let _ = header;
     row("steady: pairs (connections)", &|r| {
         r.steady
             .as_ref()

@@ -407,10 +407,8 @@ pub trait Bus: Clone + Send + Sync + 'static {
 /// A stream of frames for one account. A receiver that falls more than [`LINK_BACKLOG`]
 /// frames behind gets `Err(Lagged)` and should close its link.
 pub struct Subscription {
-    /// For `try_recv`.
-    rx: flume::Receiver<Frame>,
-    /// For `recv`: a stream keeps its place in the queue's waiters between polls, so a
-    /// link's `select!` that drops `recv` for another branch registers nothing anew.
+    /// A stream keeps its place in the queue's waiters between polls, so a link's
+    /// `select!` that drops `recv` for another branch registers nothing anew.
     stream: flume::r#async::RecvStream<'static, Frame>,
     lagged: Arc<AtomicBool>,
     _guard: SubscriptionGuard,
@@ -442,7 +440,12 @@ impl Subscription {
         if self.lagged.load(Ordering::Acquire) {
             return Err(Lagged);
         }
-        Ok(self.rx.try_recv().ok())
+        // One poll: flume's stream takes a waiting frame before it registers to wait, and
+        // the next `recv` polls again with the link's own waker.
+        Ok(
+            futures_util::FutureExt::now_or_never(futures_util::StreamExt::next(&mut self.stream))
+                .flatten(),
+        )
     }
 }
 
@@ -521,8 +524,7 @@ impl Bus for LocalBus {
                 lagged: lagged.clone(),
             });
         Subscription {
-            stream: rx.clone().into_stream(),
-            rx,
+            stream: rx.into_stream(),
             lagged,
             _guard: SubscriptionGuard {
                 channels: self.channels.clone(),
