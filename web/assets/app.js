@@ -527,7 +527,6 @@ function renderLatest() {
   // An answered alarm is news told, no longer a call: it loses the alarm's red.
   el.dataset.kind = newest.kind === "alarm" && newest.acknowledged_at ? "alarm-answered" : newest.kind;
   el.dataset.card = LATEST_CARD[newest.kind];
-  el.setAttribute("aria-label", `Newest: ${what}, at ${fmt.clock(new Date(newest.sent_at))}. Show it.`);
   el.hidden = false;
 }
 

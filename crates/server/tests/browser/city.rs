@@ -4,7 +4,7 @@
 use haurach_proto::GateMode;
 use serde_json::json;
 
-use crate::harness::{Browser, Chromedriver, Server, serial};
+use crate::harness::{Browser, Chromedriver, Server, axe_source, serial};
 
 /// Opens the letters view.
 async fn letters(b: &Browser) {
@@ -263,6 +263,12 @@ async fn a_summons_is_felt_like_an_alarm_and_accepted() {
         .wait_text("#banner-summons-detail", "north, 5.6 km away")
         .await;
     spike.shot("summons-call").await;
+    // The summons banner, amber with its two buttons, as axe-core reads it.
+    let violations = spike.axe_violations(&axe_source()).await;
+    assert!(
+        violations.is_empty(),
+        "axe-core on a summons: {violations:?}"
+    );
     spike.click("#summons-accept").await;
     spike
         .wait_text("#banner-summons-title", "On your way to Twilight")

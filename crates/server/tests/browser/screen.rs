@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::harness::{Browser, Chromedriver, Pair, Server, serial};
+use crate::harness::{Browser, Chromedriver, Pair, Server, axe_source, serial};
 
 /// Spike at 0° N 10° E, Amethyst 5.6 km east: everything up to glimpse is open.
 const SPIKE: (f64, f64) = (0.0, 10.0);
@@ -120,6 +120,11 @@ async fn the_first_screen_tells_the_pull_the_strength_and_the_newest_news() {
         .wait_text("#latest", "Spike raised the alarm")
         .await;
     amethyst.wait_attr("#latest", "data-kind", "alarm").await;
+    let violations = amethyst.axe_violations(&axe_source()).await;
+    assert!(
+        violations.is_empty(),
+        "axe-core on a raised alarm: {violations:?}"
+    );
     amethyst.click("#alarm-ack").await;
     amethyst.wait_text("#latest", "(answered)").await;
     amethyst
@@ -128,6 +133,11 @@ async fn the_first_screen_tells_the_pull_the_strength_and_the_newest_news() {
     spike
         .wait_text("#banner-heard", "Amethyst heard your alarm")
         .await;
+    let violations = spike.axe_violations(&axe_source()).await;
+    assert!(
+        violations.is_empty(),
+        "axe-core on an answered alarm: {violations:?}"
+    );
     // Longer than any toast lasted (6 s): still there.
     tokio::time::sleep(Duration::from_secs(8)).await;
     assert!(
@@ -152,6 +162,11 @@ async fn the_first_screen_tells_the_pull_the_strength_and_the_newest_news() {
         .wait_text("#banner-contact", "Contact with Amethyst lost")
         .await;
     spike.wait_text("#banner-contact", "Last heard at").await;
+    let violations = spike.axe_violations(&axe_source()).await;
+    assert!(
+        violations.is_empty(),
+        "axe-core on lost contact: {violations:?}"
+    );
     spike.shot("contact-lost-last-heard").await;
     spike.quit().await;
 }
