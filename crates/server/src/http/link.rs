@@ -107,13 +107,7 @@ pub async fn upgrade<S: Store, B: Bus>(
         .write_buffer_size(WRITE_BUFFER)
         .max_message_size(MAX_CLIENT_FRAME)
         .max_frame_size(MAX_CLIENT_FRAME)
-        .on_upgrade(move |socket| async move {
-            app.hub.metrics.links.inc();
-            if let Err(e) = run(&app, &caller, query.after, socket, permit).await {
-                tracing::debug!(error = %e, "link ended");
-            }
-            app.hub.metrics.links.dec();
-        })
+        .on_upgrade(move |socket| link(app, caller, query.after, socket, permit))
         .into_response())
 }
 
@@ -169,42 +163,47 @@ async fn refuse(socket: &mut WebSocket, err: axum::Error) -> Result<(), LinkErro
     Ok(())
 }
 
+/// A link from its upgrade to its end: the task an idle link is, so what it holds is
+/// what an idle link costs (issue 21, idle memory). The socket and the permit live here
+/// only (passed on by reference: an argument moved into an inner future is stored in
+/// both), the setup (subscribing, the session check, `hello` and the replay) runs boxed
+/// and is freed when done, and so does everything [`forward`] does but wait.
+async fn link<S: Store, B: Bus>(
+    app: AppState<S, B>,
+    caller: Caller,
+    after: Option<i64>,
+    mut socket: WebSocket,
+    _permit: OwnedSemaphorePermit,
+) {
+    app.hub.metrics.links.inc();
+    if let Err(e) = run(&app, &caller, after, &mut socket).await {
+        tracing::debug!(error = %e, "link ended");
+    }
+    app.hub.metrics.links.dec();
+}
+
 async fn run<S: Store, B: Bus>(
     app: &AppState<S, B>,
     caller: &Caller,
     after: Option<i64>,
-    mut socket: WebSocket,
-    _permit: OwnedSemaphorePermit,
+    socket: &mut WebSocket,
 ) -> Result<(), LinkError> {
-    let hub = &app.hub;
-    let account = caller.account;
     // The session's name in the bus's `session_ended` frames.
     let session = &crate::bus::hex(&caller.token_hash);
     let mut shutdown = app.shutdown.clone();
-    let mut sub = hub.bus.subscribe(account);
-    // With several nodes: what other nodes publish reaches this link from here on, so
-    // the replay below, read after it, leaves no gap.
-    sub.ready().await;
-    let mut view = app.hub.relay.attach(account);
-    let ended = async |socket: &mut WebSocket| {
-        close(socket, 1008, "this session was logged out: log in again").await;
-        Ok(())
+    let Some(Opened {
+        mut sub,
+        mut view,
+        mut last_sent,
+    }) = Box::pin(open(app, caller, after, socket)).await?
+    else {
+        return Box::pin(logged_out(socket)).await;
     };
-    // Logged out between the upgrade and the subscription: nobody told this link.
-    let still_in = hub
-        .store
-        .session_standing(&caller.token_hash)
-        .await
-        .map_err(ApiError::from)?;
-    if still_in.is_none() {
-        return ended(&mut socket).await;
-    }
-    let mut last_sent = Box::pin(greet(app, account, after, &mut socket)).await?;
     match forward(
         app,
-        account,
+        caller.account,
         session,
-        &mut socket,
+        socket,
         &mut sub,
         &mut view,
         &mut shutdown,
@@ -212,9 +211,55 @@ async fn run<S: Store, B: Bus>(
     )
     .await
     {
-        Err(LinkError::LoggedOut) => ended(&mut socket).await,
+        Err(LinkError::LoggedOut) => Box::pin(logged_out(socket)).await,
         other => other,
     }
+}
+
+/// What a link holds once [`open`].
+struct Opened {
+    sub: crate::bus::Subscription,
+    view: crate::runtime::relay::View,
+    /// The sequence number of the last message sent.
+    last_sent: i64,
+}
+
+/// Subscribes the link, checks its session still stands, and greets it; `None` when the
+/// session was logged out meanwhile.
+async fn open<S: Store, B: Bus>(
+    app: &AppState<S, B>,
+    caller: &Caller,
+    after: Option<i64>,
+    socket: &mut WebSocket,
+) -> Result<Option<Opened>, LinkError> {
+    let hub = &app.hub;
+    let account = caller.account;
+    let sub = hub.bus.subscribe(account);
+    // With several nodes: what other nodes publish reaches this link from here on, so
+    // the replay below, read after it, leaves no gap.
+    sub.ready().await;
+    let view = app.hub.relay.attach(account);
+    // Logged out between the upgrade and the subscription: nobody told this link.
+    let still_in = hub
+        .store
+        .session_standing(&caller.token_hash)
+        .await
+        .map_err(ApiError::from)?;
+    if still_in.is_none() {
+        return Ok(None);
+    }
+    let last_sent = greet(app, account, after, socket).await?;
+    Ok(Some(Opened {
+        sub,
+        view,
+        last_sent,
+    }))
+}
+
+/// Closes a link whose session was logged out.
+async fn logged_out(socket: &mut WebSocket) -> Result<(), LinkError> {
+    close(socket, 1008, "this session was logged out: log in again").await;
+    Ok(())
 }
 
 /// Sends `hello` and replays the stored messages after the resume point; returns the
@@ -330,7 +375,7 @@ async fn forward<S: Store, B: Bus>(
                 let Some(incoming) = incoming else { return Ok(()) };
                 let incoming = match incoming {
                     Ok(incoming) => incoming,
-                    Err(e) => return refuse(socket, e).await,
+                    Err(e) => return Box::pin(refuse(socket, e)).await,
                 };
                 idle.heard();
                 match incoming {
@@ -344,15 +389,7 @@ async fn forward<S: Store, B: Bus>(
                         Box::pin(pass_waiting(app, account, session, socket, sub, last_sent, None)).await?;
                     }
                     WsMessage::Binary(bytes) => {
-                        // Camera frames: glimpse and sight (crate::runtime::sight).
-                        match Box::pin(app.hub.camera_frame(account, bytes)).await {
-                            Ok(Some(frame)) => send(socket, &frame).await?,
-                            Ok(None) => {}
-                            Err(e) => {
-                                let problem = e.problem();
-                                send(socket, &ServerFrame::Error { id: None, problem }).await?;
-                            }
-                        }
+                        Box::pin(camera_frame(app, account, socket, bytes)).await?;
                     }
                     WsMessage::Ping(_) => Box::pin(hub.heard(account)).await?,
                     // The answer to the server's own ping (`Idle`): the connection is
@@ -362,7 +399,7 @@ async fn forward<S: Store, B: Bus>(
                 }
             }
             Some(camera) = view.recv() => {
-                socket.send(WsMessage::Binary(camera)).await?;
+                Box::pin(socket.send(WsMessage::Binary(camera))).await?;
             }
             frame = sub.recv() => match frame {
                 Ok(Some(frame)) => {
@@ -374,23 +411,42 @@ async fn forward<S: Store, B: Bus>(
                     hub.metrics.links_lagged.inc();
                     // 1013: try again later. The client resumes with ?after=SEQ and the
                     // store gives it whatever it missed.
-                    close(socket, 1013, "fell behind: reconnect with ?after=SEQ").await;
+                    Box::pin(close(socket, 1013, "fell behind: reconnect with ?after=SEQ")).await;
                     return Ok(());
                 }
             },
             _ = idle.tick() => match idle.due() {
                 Due::Nothing => {}
-                Due::Ping => socket.send(WsMessage::Ping(Default::default())).await?,
+                Due::Ping => Box::pin(socket.send(WsMessage::Ping(Default::default()))).await?,
                 Due::Close => {
                     hub.metrics.links_idle_closed.inc();
-                    close(socket, 1001, "silent for too long: reconnect").await;
+                    Box::pin(close(socket, 1001, "silent for too long: reconnect")).await;
                     return Ok(());
                 }
             },
             _ = shutdown.changed() => {
-                close(socket, 1001, "server shutting down").await;
+                Box::pin(close(socket, 1001, "server shutting down")).await;
                 return Ok(());
             }
+        }
+    }
+}
+
+/// A camera frame from the client (glimpse and sight, [`crate::runtime::sight`]), and
+/// what the client is told of it. Its own function, boxed by the caller: a frame being
+/// written is held across the write, and an idle link's task would hold room for it.
+async fn camera_frame<S: Store, B: Bus>(
+    app: &AppState<S, B>,
+    account: AccountId,
+    socket: &mut WebSocket,
+    bytes: axum::body::Bytes,
+) -> Result<(), LinkError> {
+    match app.hub.camera_frame(account, bytes).await {
+        Ok(Some(frame)) => send(socket, &frame).await,
+        Ok(None) => Ok(()),
+        Err(e) => {
+            let problem = e.problem();
+            send(socket, &ServerFrame::Error { id: None, problem }).await
         }
     }
 }
