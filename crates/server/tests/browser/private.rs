@@ -19,9 +19,11 @@ use serde_json::{Value, json};
 
 use crate::harness::{Browser, Chromedriver, PASSWORD, Server, axe_source, eventually, serial};
 
-const HER: (f64, f64) = (46.123457, 7.654321);
-const NEAR: (f64, f64) = (46.168463, 7.654321); // 5.0 km north of her
-const FAR: (f64, f64) = (46.483419, 7.654321); // 40.0 km north of her
+// North of 59°: a latitude's text cannot be the seconds or minutes of a time in a log
+// line, where the search would find it though no coordinate was written.
+const HER: (f64, f64) = (61.123457, 7.654321);
+const NEAR: (f64, f64) = (61.168328, 7.654321); // 5.0 km north of her
+const FAR: (f64, f64) = (61.482413, 7.654321); // 40.0 km north of her
 
 /// The vectors the Rust library wrote for the page, as text: the page reads them with
 /// `JSON.parse`, which gives back every float exactly.
@@ -113,7 +115,19 @@ async fn the_page_makes_what_the_library_makes() {
                 const frame = p.reportFrame(got);
                 eq(`${r.what}: a frame's list`, atob(frame.epochs[0].tiers[0].open).length, p.PER_LIST * p.TOKEN_LEN);
               }
-              done({ bad, worst, lists });
+              // A page standing still reports again 5 s into each epoch's look-ahead, so
+              // both partners' latest reports hold the coming epoch before it begins.
+              const bond = await import("/assets/privatebond.js");
+              const start = 2_840_000 * p.EPOCH_MS;
+              eq("the next report from an epoch's start", bond.untilNextReport(start), p.EPOCH_MS - p.LOOKAHEAD_MS + 5000);
+              eq("the next report from inside the look-ahead", bond.untilNextReport(start + p.EPOCH_MS - p.LOOKAHEAD_MS + 6000), p.EPOCH_MS - 1000);
+              // What a report costs the page (printed, not judged: the machine is shared).
+              const t0 = performance.now();
+              for (let i = 0; i < 20; i++) {
+                await p.report(key, "story", { lat: 61.1 + i / 100, lon: 7.6, accuracy_m: 5, at_ms: Date.now() });
+              }
+              const reportMs = (performance.now() - t0) / 20;
+              done({ bad, worst, lists, reportMs });
             })().catch((e) => done({ bad: [`threw: ${e} ${e.stack}`] }));"#,
             vec![json!(v)],
         )
@@ -141,7 +155,11 @@ async fn the_page_makes_what_the_library_makes() {
         worst < 1e-6,
         "distances and projections differ by {worst} m"
     );
-    println!("the page's geodesics differ from the library's by at most {worst:e} m");
+    println!(
+        "the page's geodesics differ from the library's by at most {worst:e} m; a story \
+         report took the page {:.1} ms on average",
+        found["reportMs"].as_f64().unwrap_or(f64::NAN)
+    );
     page.quit().await;
 }
 
@@ -257,25 +275,87 @@ async fn everything_sent(page: &Browser) -> Vec<String> {
     sent
 }
 
-/// What must never leave a device of a private bond: each coordinate used, as text at
-/// several precisions and as the bytes of an `f64` both ways.
-fn coordinate_needles(points: &[(f64, f64)]) -> Vec<(String, Vec<u8>)> {
+/// Something that must never leave a device of a private bond.
+enum Needle {
+    /// Text, which counts only where a number could start (not right after a digit: a
+    /// log's "12:00:07.654" does not hold the longitude 7.654).
+    Text(String),
+    /// Bytes anywhere.
+    Bytes(String, Vec<u8>),
+}
+
+impl Needle {
+    fn found_in(&self, hay: &[u8]) -> bool {
+        match self {
+            Needle::Text(text) => {
+                let needle = text.as_bytes();
+                hay.windows(needle.len())
+                    .enumerate()
+                    .any(|(at, w)| w == needle && (at == 0 || !hay[at - 1].is_ascii_digit()))
+            }
+            Needle::Bytes(_, needle) => hay.windows(needle.len()).any(|w| w == needle),
+        }
+    }
+
+    fn what(&self) -> &str {
+        match self {
+            Needle::Text(text) | Needle::Bytes(text, _) => text,
+        }
+    }
+}
+
+/// Each coordinate used, as text at several precisions and as the bytes of an `f64`
+/// both ways.
+fn coordinate_needles(points: &[(f64, f64)]) -> Vec<Needle> {
     let mut needles = Vec::new();
     for (lat, lon) in points {
         for value in [lat, lon] {
             for digits in [2, 3, 4, 5, 6] {
-                let text = format!("{value:.digits$}");
-                needles.push((text.clone(), text.into_bytes()));
+                needles.push(Needle::Text(format!("{value:.digits$}")));
             }
-            needles.push((format!("{value} as f64 (le)"), value.to_le_bytes().to_vec()));
-            needles.push((format!("{value} as f64 (be)"), value.to_be_bytes().to_vec()));
+            needles.push(Needle::Bytes(
+                format!("{value} as f64 (le)"),
+                value.to_le_bytes().to_vec(),
+            ));
+            needles.push(Needle::Bytes(
+                format!("{value} as f64 (be)"),
+                value.to_be_bytes().to_vec(),
+            ));
         }
     }
     needles
 }
 
-fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    hay.windows(needle.len()).any(|w| w == needle)
+/// The server's log, every level, kept in memory for the test to search. The server
+/// runs in this process, so this is its whole log (a process of its own under nextest;
+/// under `cargo test` the first test to ask gets it, and this is the only one that asks).
+fn capture_log() -> std::sync::Arc<std::sync::Mutex<Vec<u8>>> {
+    #[derive(Clone)]
+    struct Log(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+    impl Write for Log {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let log = Log(Default::default());
+    let kept = log.0.clone();
+    // Everything but what the test's own WebDriver client logs of its commands (which
+    // hold the positions the test gives the browsers), and sqlx's debug lines: a
+    // statement with its placeholders (never a value) and how long it took, whose digits
+    // ("elapsed=61.174µs") the search would take for a coordinate.
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(
+            "trace,thirtyfour=off,reqwest=off,hyper_util=off,sqlx=info",
+        ))
+        .with_ansi(false)
+        .with_writer(move || log.clone())
+        .try_init()
+        .expect("no other log subscriber in this test process");
+    kept
 }
 
 /// Every file under `dir`, with its bytes.
@@ -296,6 +376,7 @@ fn files_under(dir: &Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
 async fn two_pages_bond_privately_and_the_tiers_follow_them_without_a_coordinate_sent() {
     let axe = tokio::task::spawn_blocking(axe_source).await.unwrap();
     let _serial = serial().await;
+    let log = capture_log();
     let server = Server::start().await;
     let cd = Chromedriver::start("private-pages").await;
     let dir = tempfile::tempdir().unwrap();
@@ -382,17 +463,14 @@ async fn two_pages_bond_privately_and_the_tiers_follow_them_without_a_coordinate
     let secret = invite::parse_code(&code).unwrap();
     let mut needles = coordinate_needles(&[HER, NEAR, FAR]);
     let body = code.trim_start_matches(invite::PREFIX).replace('-', "");
-    needles.push(("the code".into(), code.clone().into_bytes()));
-    needles.push(("the code's body".into(), body.clone().into_bytes()));
-    needles.push((
-        "the code's body, lowercase".into(),
-        body.to_lowercase().into_bytes(),
+    needles.push(Needle::Text(code.clone()));
+    needles.push(Needle::Text(body.clone()));
+    needles.push(Needle::Text(body.to_lowercase()));
+    needles.push(Needle::Bytes(
+        "the secret".into(),
+        secret.as_bytes().to_vec(),
     ));
-    needles.push(("the secret".into(), secret.as_bytes().to_vec()));
-    needles.push((
-        "the secret in hex".into(),
-        to_hex(secret.as_bytes()).into_bytes(),
-    ));
+    needles.push(Needle::Text(to_hex(secret.as_bytes())));
     for page in [&spike, &amethyst] {
         let sent = everything_sent(page).await;
         assert!(
@@ -406,11 +484,12 @@ async fn two_pages_bond_privately_and_the_tiers_follow_them_without_a_coordinate
             page.name
         );
         for frame in &sent {
-            for (what, needle) in &needles {
+            for needle in &needles {
                 assert!(
-                    !contains(frame.as_bytes(), needle),
-                    "{} sent {what}: {frame}",
-                    page.name
+                    !needle.found_in(frame.as_bytes()),
+                    "{} sent {}: {frame}",
+                    page.name,
+                    needle.what()
                 );
             }
         }
@@ -418,12 +497,42 @@ async fn two_pages_bond_privately_and_the_tiers_follow_them_without_a_coordinate
     spike.quit().await;
     amethyst.quit().await;
 
-    // Nor is any of it anywhere in what the server kept.
+    // Nor is any of it anywhere in what the server kept, or in its log.
     let data = server.stop().await;
-    for (path, bytes) in files_under(data.path()) {
-        for (what, needle) in &needles {
-            assert!(!contains(&bytes, needle), "{} holds {what}", path.display());
+    let files = files_under(data.path());
+    let paths: Vec<_> = files.iter().map(|(path, _)| path).collect();
+    assert!(
+        paths.len() > 3,
+        "the data directory holds little: {paths:?}"
+    );
+    for (path, bytes) in &files {
+        for needle in &needles {
+            assert!(
+                !needle.found_in(bytes),
+                "{} holds {}",
+                path.display(),
+                needle.what()
+            );
         }
+    }
+    let log = log.lock().unwrap().clone();
+    assert!(
+        String::from_utf8_lossy(&log).contains("haurach_server"),
+        "the log holds nothing of the server: {}",
+        String::from_utf8_lossy(&log)
+    );
+    for needle in &needles {
+        assert!(
+            !needle.found_in(&log),
+            "the server's log holds {}: {}",
+            needle.what(),
+            String::from_utf8_lossy(&log)
+                .lines()
+                .filter(|l| needle.found_in(l.as_bytes()))
+                .take(3)
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
     }
 }
 
