@@ -615,6 +615,37 @@ async fn a_page_bonds_with_the_rust_library_and_catches_a_tampered_key() {
     assert_eq!(status, 204, "{body}");
     spike.wait_tier("feelings", "closed").await;
 
+    // His page, reloaded, still holds its keys (IndexedDB) and carries on.
+    spike.driver.refresh().await.expect("reload the page");
+    spike.wait_text("#private-status", "Keys confirmed").await;
+    spike.wait_tier("feelings", "closed").await;
+    // Another browser of his holds no keys: it says so, and sends nothing of where he is.
+    let laptop_dir = dir.path().join("spike-laptop");
+    let laptop = Browser::open(&cd, &server, "Spike", &laptop_dir, 1280, NEAR).await;
+    laptop.set_viewport(1280, 900, false).await;
+    record_requests(&laptop).await;
+    laptop.click("#tab-login").await;
+    laptop.fill("#auth-name", "Spike").await;
+    laptop.fill("#auth-password", PASSWORD).await;
+    laptop.click("#auth-submit").await;
+    laptop
+        .wait_text("#private-status", "not in this browser")
+        .await;
+    let found = laptop.axe_violations(&axe).await;
+    assert!(found.is_empty(), "a browser without the keys: {found:#?}");
+    laptop.shot("private-elsewhere-desktop").await;
+    laptop
+        .js("return new Promise((r) => setTimeout(r, 1500))", vec![])
+        .await;
+    let sent = everything_sent(&laptop).await;
+    assert!(
+        !sent
+            .iter()
+            .any(|f| f.contains("\"type\":\"report\"") || f.contains("\"type\":\"position\"")),
+        "a browser without the keys sent where he is: {sent:?}"
+    );
+    laptop.quit().await;
+
     // The bond ends; a new private invite, and this time the public keys were swapped on
     // the way: her device derived its key over a public key that is not his. His page
     // says so plainly and sends no report.
