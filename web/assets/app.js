@@ -21,6 +21,7 @@ import { Pictures } from "./pictures.js";
 import * as push from "./push.js";
 import { Pause } from "./pause.js";
 import { Places } from "./places.js";
+import * as privateBond from "./privatebond.js";
 import { destination, Radar, sphereDistance } from "./radar.js";
 import { ThoughtSender, ThoughtText } from "./thoughts.js";
 
@@ -56,6 +57,11 @@ const state = {
   contactShownLost: false,
   alarmsIn: [],
   mode: "login",
+  /** The bond's privacy as this device knows it: `{bondId, status, key?, role?}`, status
+   *  as `privateBond.standing` says, or `checking`. null while no bond is shown. Nothing
+   *  about where the person is leaves the page until it says `plain` (a position) or
+   *  `confirmed` (a token report) for the bond on screen. */
+  private: null,
 };
 
 const link = new Link({
@@ -223,6 +229,7 @@ function logout(message) {
   session.clear();
   push.keepSession();
   stopPosition();
+  leavePrivate();
   Object.assign(state, {
     me: null,
     bond: null,
@@ -351,6 +358,7 @@ function onHello(f) {
 function enterBond(bond, { resumeAfter } = {}) {
   const newBond = !state.bond || state.bond.id !== bond.id;
   state.bond = bond;
+  if (newBond || state.private?.bondId !== bond.id) checkPrivate(bond);
   if (newBond) {
     pictures.reset();
     state.messages = new Map();
@@ -405,6 +413,8 @@ function enterBond(bond, { resumeAfter } = {}) {
 function onBondEnded() {
   const partner = state.bond?.partner;
   state.bond = null;
+  leavePrivate();
+  if (state.me && privateBond.available) privateBond.forget(state.me);
   pictures.reset();
   camera.reset();
   memories.reset();
@@ -735,6 +745,14 @@ function sendPosition(now = false) {
     const p = state.position;
     // Paused: where I am stays on this device.
     if (!p || pause.paused) return;
+    // Until the page knows the bond is plain, no position leaves it: in a private bond
+    // only a token report does (`checkPrivate` sends again once it knows).
+    if (state.bond) {
+      const privacy = state.private;
+      if (privacy?.bondId !== state.bond.id) return;
+      if (privacy.status === "confirmed") return sendReport(p);
+      if (privacy.status !== "plain") return;
+    }
     const frame = { type: "position", lat: p.lat, lon: p.lon, accuracy_m: p.accuracy_m };
     if (p.source === "hand") frame.by_hand = true;
     if (Number.isFinite(p.at)) frame.at = new Date(Math.min(p.at, Date.now())).toISOString();
@@ -744,6 +762,89 @@ function sendPosition(now = false) {
       positionSentAt = Date.now();
     }
   }, wait);
+}
+
+// ----------------------------------------------------------------------- private bond
+
+const privateTimers = { recheck: null, epoch: null };
+const reporting = { busy: false, again: false };
+
+/** Finds out whether `bond` is private and, if so, brings its keys as far as this device
+ *  can (derived, sent, the partner's checked); then lets positions or reports go. */
+async function checkPrivate(bond) {
+  leavePrivate();
+  state.private = { bondId: bond.id, status: "checking" };
+  let found;
+  try {
+    found = await privateBond.standing(state.me);
+  } catch (e) {
+    found = { status: "error", detail: e.message };
+  }
+  if (state.bond?.id !== bond.id) return;
+  state.private = { bondId: bond.id, ...found };
+  renderBond();
+  // The partner's tag comes through the server with no frame to say so: look again.
+  if (found.status === "waiting" || found.status === "error") {
+    privateTimers.recheck = setTimeout(() => {
+      if (state.bond?.id === bond.id) checkPrivate(state.bond);
+    }, 3000);
+  }
+  if (found.status === "plain" || found.status === "confirmed") sendPosition(true);
+}
+
+function leavePrivate() {
+  clearTimeout(privateTimers.recheck);
+  clearTimeout(privateTimers.epoch);
+  state.private = null;
+}
+
+/** Sends the token report of fix `p` in place of a position, made here; and again a
+ *  little before each epoch ends if nothing moves, so the tiers do not close on a person
+ *  standing still. */
+async function sendReport(p) {
+  if (reporting.busy) {
+    reporting.again = true;
+    return;
+  }
+  const privacy = state.private;
+  reporting.busy = true;
+  try {
+    const frame = await privateBond.reportFrame(privacy.key, state.bond.profile, p);
+    if (state.private === privacy && link.send(frame)) positionSentAt = Date.now();
+  } catch (e) {
+    positionStatus(`Could not make the report of where you are: ${e.message}.`);
+  } finally {
+    reporting.busy = false;
+  }
+  clearTimeout(privateTimers.epoch);
+  privateTimers.epoch = setTimeout(() => sendPosition(true), privateBond.untilNextReport());
+  if (reporting.again) {
+    reporting.again = false;
+    sendPosition();
+  }
+}
+
+/** What the page says of a private bond, and what it hides: the partner's direction and
+ *  the content cards, which this page cannot seal yet. */
+function renderPrivate() {
+  const privacy = state.private;
+  const shown = isPrivate();
+  $("screen-link").classList.toggle("private", shown);
+  $("private-card").hidden = !shown;
+  if (!shown) return;
+  const partner = state.bond?.partner ?? "your partner";
+  const status = $("private-status");
+  status.classList.toggle("error", privacy.status === "mismatch");
+  status.setAttribute("role", privacy.status === "mismatch" ? "alert" : "status");
+  status.textContent = {
+    waiting: `Waiting for ${partner}'s device to confirm the bond's keys. Until it does, nothing about where you are leaves this device.`,
+    confirmed: "Keys confirmed: this device sends the server tokens of where you are, never the place itself.",
+    mismatch:
+      "The bond's keys do not match: they were tampered with on the way. Nothing about where you are was sent. End the bond and make a new private invite.",
+    elsewhere:
+      "This bond's keys are on the device that made or accepted it, not in this browser: nothing about where you are is sent from here. Use that device.",
+    unavailable: "A private bond needs a secure (HTTPS) page: nothing about where you are is sent from here.",
+  }[privacy.status] ?? "";
 }
 
 function positionStatus(text) {
@@ -836,10 +937,16 @@ function showBondScreen() {
   show("bond");
   const saved = readInvite();
   if (saved) showInvite(saved);
+  if (privateBond.available && state.me) {
+    privateBond.pendingInvite(state.me).then((pending) => {
+      if (pending && state.screen === "bond") showInvite(pending, { private: true });
+    });
+  }
 }
 
 function renderBond() {
   if (!state.bond || state.screen !== "link") return;
+  renderPrivate();
   renderPull();
   renderStrength();
   renderTiers();
@@ -851,12 +958,23 @@ function pullSentence() {
   if (pause.paused) return "You paused sharing: no pull until you resume.";
   const paused = pause.partnerSentence(b);
   if (paused) return paused;
+  if (isPrivate()) {
+    return `Where ${b.partner} is stays between your two devices; this page cannot show it yet.`;
+  }
   if (!b.pull) {
     return state.position
       ? `Waiting for ${b.partner}'s position…`
       : "Waiting for your position: allow location, or set it below.";
   }
   return `${b.partner} is ${fmt.compassPoint(b.pull.bearing_deg)}, ${fmt.distance(b.pull.distance_m)}`;
+}
+
+/** Whether the bond on screen is private (as far as this device has found out). */
+function isPrivate() {
+  const privacy = state.private;
+  // Not yet known (checking, or the check failed and is tried again): neither a position
+  // nor a report goes, and the page stays as it is.
+  return Boolean(privacy && state.bond && privacy.bondId === state.bond.id && !["plain", "checking", "error"].includes(privacy.status));
 }
 
 function renderPull() {
@@ -946,7 +1064,8 @@ function renderTiers() {
  *  neither now nor when the tier opens or the guard comes off: the box then holds only what
  *  the partner has already seen. */
 function thoughtsPass() {
-  return Boolean(state.bond?.tiers.thoughts?.open) && !state.guarded;
+  // In a private bond thoughts would pass unsealed: none go until they can be sealed.
+  return Boolean(state.bond?.tiers.thoughts?.open) && !state.guarded && !isPrivate();
 }
 
 /** Locks the box while nothing typed may pass, and says so in its place. */
@@ -1214,16 +1333,27 @@ function readInvite() {
   }
 }
 
-function showInvite(invite) {
+function showInvite(invite, { private: secret = false } = {}) {
   $("invite-code").textContent = invite.code;
+  $("invite-code").classList.toggle("code-long", secret);
+  const qr = $("invite-qr");
+  qr.hidden = true;
+  qr.replaceChildren();
+  if (secret) {
+    privateBond.qrCode(invite.code).then((svg) => {
+      if ($("invite-code").textContent !== invite.code) return;
+      qr.replaceChildren(svg);
+      qr.hidden = false;
+    }).catch(() => {});
+  }
   $("invite-box").hidden = false;
   $("invite-empty").hidden = true;
   $("invite-make").textContent = "Make a new code";
   const expires = new Date(invite.expires_at);
-  $("invite-hint").textContent =
-    "Give this code to your partner. It works until " +
-    `${expires.toLocaleDateString([], { weekday: "long" })} ${fmt.clock(expires)}; ` +
-    "this page moves on by itself once they enter it.";
+  const until = `${expires.toLocaleDateString([], { weekday: "long" })} ${fmt.clock(expires)}`;
+  $("invite-hint").textContent = secret
+    ? `A private invite: give this code to your partner yourself, face to face or by a message the server does not carry. The server never sees it. It works until ${until}; this page moves on by itself once they enter it.`
+    : `Give this code to your partner. It works until ${until}; this page moves on by itself once they enter it.`;
 }
 
 async function copyText(text) {
@@ -1332,8 +1462,24 @@ function wire() {
     try {
       const invite = await api.invite();
       localStorage.setItem(inviteKey(), JSON.stringify(invite));
+      // A new code replaces the one shown, a private one too: its keys are forgotten.
+      if (privateBond.available) await privateBond.forget(state.me);
       showInvite(invite);
       $("invite-code").focus?.();
+    } catch (e) {
+      showError("invite-error", `${fmt.capitalise(e.message)}.`);
+    }
+  });
+  $("invite-private").addEventListener("click", async () => {
+    $("invite-error").hidden = true;
+    if (!privateBond.available) {
+      return showError("invite-error", "A private bond needs a secure (HTTPS) page: this browser cannot make its keys here.");
+    }
+    try {
+      const invite = await privateBond.invite(state.me);
+      // The plain code, if there was one, is no longer the one shown.
+      localStorage.removeItem(inviteKey());
+      showInvite(invite, { private: true });
     } catch (e) {
       showError("invite-error", `${fmt.capitalise(e.message)}.`);
     }
@@ -1348,7 +1494,15 @@ function wire() {
     if (!code) return showError("accept-error", "Enter the code your partner gave you.");
     const profile = new FormData($("accept-form")).get("profile") || "story";
     try {
-      const bond = await api.accept(code, profile);
+      let bond;
+      if (privateBond.isPrivateCode(code)) {
+        if (!privateBond.available) {
+          return showError("accept-error", "A private bond needs a secure (HTTPS) page: this browser cannot make its keys here.");
+        }
+        bond = await privateBond.accept(state.me, code, profile);
+      } else {
+        bond = await api.accept(code, profile);
+      }
       $("accept-code").value = "";
       enterBond(bond);
     } catch (e) {

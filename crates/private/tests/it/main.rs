@@ -1,6 +1,8 @@
 //! The private bond's integration tests: the geometry's promises as property tests over
 //! the whole Earth (poles and antimeridian included), and the tiers as the server's
-//! matcher decides them from two clients' tokens.
+//! matcher decides them from two clients' tokens; and the vectors the web client's
+//! `private.js` is held to.
 
 mod charts;
 mod tiers;
+mod vectors;

@@ -162,8 +162,10 @@ static PAGE: LazyLock<Option<(Vec<u8>, String)>> = LazyLock::new(|| {
 static SERVICE_WORKER: LazyLock<Option<(Vec<u8>, String)>> = LazyLock::new(|| {
     let file = Client::get(SW_PATH)?;
     // The files as the page names them: these are what it asks for, offline too. The
-    // map's library is not kept: it is fetched when the map first shows, and a map needs
-    // the network for its tiles anyway, so a first visit does not pay for it up front.
+    // vendored libraries are not kept: each is fetched when first needed (the map's when
+    // the map first shows, the geodesics when a private bond first reports, the QR
+    // encoder when a private invite is shown), and what needs them needs the network
+    // anyway (tiles, reports, an invite), so a first visit does not pay for them up front.
     let mut paths: Vec<String> = Client::iter()
         .filter(|p| {
             p.starts_with("assets/")
@@ -323,6 +325,8 @@ mod tests {
         assert!(!text.contains("sw.js\""));
         assert!(text.contains("/map.js\""), "{text}");
         assert!(!text.contains("vendor/leaflet"), "{text}");
+        assert!(text.contains("/private.js\""), "{text}");
+        assert!(!text.contains("vendor/geographiclib"), "{text}");
     }
 
     #[test]

@@ -17,6 +17,7 @@ mod memories;
 mod pause;
 mod pictures;
 mod places;
+mod private;
 mod screen;
 mod sight;
 mod weight;

@@ -1,0 +1,287 @@
+//! The vectors the web client's `private.js` is held to (`tests/vectors/web.json`): fixed
+//! device and invite secrets with what the library makes of them (public keys, the code,
+//! the lookup hash, the bond key and both confirmation tags), how many chart centres each
+//! band has, the charts and projections of a few points, and the token reports of fixes
+//! near a pole, across the antimeridian, between charts and near an epoch's end. The
+//! browser test `private::the_page_makes_what_the_library_makes` loads them in Chromium and
+//! checks the page makes exactly the same.
+//!
+//! A report's padding is random; here it is drawn from a source of zeros, so a list is the
+//! zero tokens first and then the real ones, sorted, and the file needs to hold only the
+//! real ones. The page, given the same source of zeros, must make the same lists.
+//!
+//! `HAURACH_WRITE_VECTORS=1 cargo test -p haurach-private --test it vectors` writes the
+//! file again after a deliberate change; otherwise the test fails when it is not current.
+
+use haurach_bond::{Fix, Profile};
+use haurach_private::geometry::{self, SHIFTS};
+use haurach_private::tokens::{self, Token};
+use haurach_private::{BondKey, DeviceSecret, InviteSecret, Role, invite};
+use rand_core::{CryptoRng, RngCore};
+use serde_json::{Value, json};
+
+/// A "random" source of zeros, so reports are the same every time.
+struct Zeros;
+
+impl RngCore for Zeros {
+    fn next_u32(&mut self) -> u32 {
+        0
+    }
+    fn next_u64(&mut self) -> u64 {
+        0
+    }
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        dest.fill(0);
+    }
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
+        dest.fill(0);
+        Ok(())
+    }
+}
+
+impl CryptoRng for Zeros {}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A list's real tokens: what is left after the zero padding.
+fn real(list: &[Token]) -> Vec<String> {
+    list.iter()
+        .filter(|t| t.0 != [0; tokens::TOKEN_LEN])
+        .map(|t| hex(&t.0))
+        .collect()
+}
+
+/// The fixes whose reports the page must make: each a (what, profile, lat, lon,
+/// accuracy, at_ms).
+fn fixes() -> Vec<(&'static str, Profile, f64, f64, f64, i64)> {
+    // 2024-01-01T00:01:40Z, early in its epoch; and 1 s into the last two minutes of one.
+    let early = 1_704_067_300_000;
+    let late = 2_840_000 * tokens::EPOCH_MS + tokens::EPOCH_MS - tokens::LOOKAHEAD_MS + 1_000;
+    vec![
+        (
+            "a city street",
+            Profile::City,
+            46.123457,
+            7.654321,
+            5.0,
+            early,
+        ),
+        ("the story's desert", Profile::Story, 23.1, 53.7, 8.0, early),
+        (
+            "near the north pole",
+            Profile::Story,
+            89.97,
+            31.25,
+            5.0,
+            early,
+        ),
+        (
+            "the south pole itself",
+            Profile::City,
+            -90.0,
+            0.0,
+            3.0,
+            early,
+        ),
+        (
+            "west of the antimeridian",
+            Profile::Story,
+            -16.5,
+            179.9993,
+            5.0,
+            early,
+        ),
+        (
+            "east of the antimeridian",
+            Profile::Story,
+            -16.5,
+            -179.9991,
+            5.0,
+            early,
+        ),
+        (
+            "a corner between bands and charts",
+            Profile::City,
+            60.0001,
+            0.4999,
+            4.0,
+            early,
+        ),
+        (
+            "the equator at the prime meridian",
+            Profile::Open,
+            0.0,
+            0.0,
+            0.0,
+            early,
+        ),
+        ("a blurry fix", Profile::City, 51.5007, -0.1246, 60.0, early),
+        (
+            "near an epoch's end",
+            Profile::City,
+            -33.8568,
+            151.2153,
+            5.0,
+            late,
+        ),
+    ]
+}
+
+/// The vectors, as the file holds them.
+fn vectors() -> Value {
+    let inviter = DeviceSecret::from_bytes(std::array::from_fn(|i| i as u8 + 1));
+    let accepter = DeviceSecret::from_bytes(std::array::from_fn(|i| 0xa0 + i as u8));
+    let secret = InviteSecret::from_bytes(*b"abcdefghijklmnopqrst");
+    let key = BondKey::derive(Role::Inviter, &inviter, &accepter.public(), &secret).unwrap();
+    let theirs = BondKey::derive(Role::Accepter, &accepter, &inviter.public(), &secret).unwrap();
+    assert_eq!(key, theirs, "both devices derive one key");
+    let code = invite::code(&secret);
+    let typed = [
+        code.clone(),
+        code.to_lowercase().replace('-', " "),
+        code.trim_start_matches(invite::PREFIX).replace('-', ""),
+        code.replace('O', "0").replace('I', "1"),
+        format!("  {}  ", code.replace("HP1-", "hpi")),
+        code[..code.len() - 5].to_owned(),
+        format!("{code}-AAAA"),
+        "HP1-!!!!".to_owned(),
+        "ABCD-EFGH".to_owned(),
+        String::new(),
+    ];
+    let codes: Vec<Value> = typed
+        .iter()
+        .map(|t| {
+            let parsed = invite::parse_code(t).ok().map(|s| hex(s.as_bytes()));
+            json!({"typed": t, "secret": parsed})
+        })
+        .collect();
+    let mut bands = [0_usize; 180];
+    for chart in geometry::all_charts() {
+        bands[chart.id as usize / 512] += 1;
+    }
+    let charts: Vec<Value> = [
+        (89.97, 31.25, 12_000.0),
+        (-90.0, 0.0, 60.0),
+        (-16.5, 179.9993, 12_000.0),
+        (60.0001, 0.4999, 600.0),
+        (0.0, 0.0, 0.0),
+    ]
+    .into_iter()
+    .map(|(lat, lon, g_m)| {
+        let near: Vec<Value> = geometry::charts_near(lat, lon, g_m)
+            .into_iter()
+            .map(|n| {
+                let (x, y) = geometry::project(&n.chart, lat, lon);
+                let cells: Vec<[i64; 2]> = SHIFTS
+                    .iter()
+                    .map(|s| {
+                        let (cx, cy) = geometry::cell(x, y, 850.0, *s);
+                        [cx, cy]
+                    })
+                    .collect();
+                json!({"id": n.chart.id, "lat": n.chart.lat, "lon": n.chart.lon,
+                       "distance_m": n.distance_m, "x": x, "y": y, "cells_850": cells})
+            })
+            .collect();
+        json!({"lat": lat, "lon": lon, "g_m": g_m, "near": near})
+    })
+    .collect();
+    let reports: Vec<Value> = fixes()
+        .into_iter()
+        .map(|(what, profile, lat, lon, accuracy_m, at_ms)| {
+            let fix = Fix {
+                lat,
+                lon,
+                accuracy_m,
+                at_ms,
+            };
+            let report = tokens::report_with(&mut Zeros, &key, profile, &fix);
+            let epochs: Vec<Value> = report
+                .epochs
+                .iter()
+                .map(|e| {
+                    let tiers: Vec<Value> = e
+                        .tiers
+                        .iter()
+                        .map(|t| json!({"tier": t.tier.key(), "open": real(&t.open), "keep": real(&t.keep)}))
+                        .collect();
+                    json!({"epoch": e.epoch, "tiers": tiers})
+                })
+                .collect();
+            json!({"what": what, "profile": profile.key(), "lat": lat, "lon": lon,
+                   "accuracy_m": accuracy_m, "at_ms": at_ms, "epochs": epochs})
+        })
+        .collect();
+    json!({
+        "written_by": "crates/private/tests/it/vectors.rs (HAURACH_WRITE_VECTORS=1 writes it again)",
+        "inviter": {"secret": hex(&inviter.to_bytes()), "public": hex(&inviter.public())},
+        "accepter": {"secret": hex(&accepter.to_bytes()), "public": hex(&accepter.public())},
+        "invite": {"secret": hex(secret.as_bytes()), "code": code, "lookup": hex(&secret.lookup())},
+        "codes": codes,
+        "bond": {
+            "key": hex(&key.to_bytes()),
+            "inviter_tag": hex(&key.confirmation(Role::Inviter)),
+            "accepter_tag": hex(&key.confirmation(Role::Accepter)),
+        },
+        "bands": bands.to_vec(),
+        "charts": charts,
+        "reports": reports,
+    })
+}
+
+#[test]
+fn the_web_clients_vectors_are_current() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors/web.json");
+    let made = vectors();
+    let text = serde_json::to_string_pretty(&made).unwrap() + "\n";
+    if std::env::var_os("HAURACH_WRITE_VECTORS").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &text).unwrap();
+    }
+    // Compared as text: the file is what the library writes, character for character
+    // (serde_json reads some floats back a unit in the last place off).
+    let kept = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (HAURACH_WRITE_VECTORS=1 writes it)",
+            path.display()
+        )
+    });
+    assert!(
+        kept == text,
+        "{} is not what the library makes now: if the change is meant, write it again with \
+         HAURACH_WRITE_VECTORS=1 and check the web client's private.js against it (the \
+         browser test private::the_page_makes_what_the_library_makes)",
+        path.display()
+    );
+    // The vectors cover what they say: real tokens and padding, one list all padding (the
+    // blurry fix's sight), two epochs, and more than one chart somewhere.
+    let reports = made["reports"].as_array().unwrap();
+    let lists = |r: &Value| -> Vec<usize> {
+        r["epochs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|e| e["tiers"].as_array().unwrap().clone())
+            .flat_map(|t| {
+                [
+                    t["open"].as_array().unwrap().len(),
+                    t["keep"].as_array().unwrap().len(),
+                ]
+            })
+            .collect()
+    };
+    assert!(
+        reports
+            .iter()
+            .all(|r| lists(r).iter().all(|n| *n <= tokens::PER_LIST))
+    );
+    assert!(reports.iter().any(|r| lists(r).contains(&0)));
+    assert!(
+        reports
+            .iter()
+            .any(|r| r["epochs"].as_array().unwrap().len() == 2)
+    );
+    assert!(reports.iter().any(|r| lists(r).iter().any(|n| *n > 9)));
+}

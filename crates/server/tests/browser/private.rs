@@ -1,0 +1,738 @@
+//! A private bond in the web client (issue 20, `docs/privacy.md`): the page's own
+//! cryptography and geometry (`web/assets/private.js`) held to the Rust library's vectors
+//! (`crates/private/tests/vectors/web.json`); two pages bonding privately and the tiers
+//! opening and closing as they move, with nothing of where they are or of the invite's
+//! secret in what they send or in what the server stores; and a page bonded with a device
+//! played by the Rust library (as the CLI is), whose tokens must meet the page's for a
+//! tier to open, and which catches a tampered key.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+
+use haurach_bond::{Fix, Profile};
+use haurach_private::tokens::report;
+use haurach_private::{BondKey, DeviceSecret, InviteSecret, Role, invite};
+use haurach_proto::TokenReport;
+use haurach_proto::private::{key_from_hex, to_hex};
+use serde_json::{Value, json};
+
+use crate::harness::{Browser, Chromedriver, PASSWORD, Server, axe_source, eventually, serial};
+
+// North of 59°: a latitude's text cannot be the seconds or minutes of a time in a log
+// line, where the search would find it though no coordinate was written.
+const HER: (f64, f64) = (61.123457, 7.654321);
+const NEAR: (f64, f64) = (61.168328, 7.654321); // 5.0 km north of her
+const FAR: (f64, f64) = (61.482413, 7.654321); // 40.0 km north of her
+
+/// The vectors the Rust library wrote for the page, as text: the page reads them with
+/// `JSON.parse`, which gives back every float exactly.
+fn vectors() -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../private/tests/vectors/web.json");
+    std::fs::read_to_string(&path).expect("the web vectors")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_makes_what_the_library_makes() {
+    let _serial = serial().await;
+    let server = Server::start().await;
+    let cd = Chromedriver::start("private-vectors").await;
+    let profiles = tempfile::tempdir().unwrap();
+    let page = Browser::open(&cd, &server, "Spike", profiles.path(), 390, HER).await;
+    let v = vectors();
+    let found = page
+        .driver
+        .execute_async(
+            r#"const [v, done] = [JSON.parse(arguments[0]), arguments[arguments.length - 1]];
+            (async () => {
+              const p = await import("/assets/private.js");
+              const bad = [];
+              const eq = (what, got, want) => {
+                if (JSON.stringify(got) !== JSON.stringify(want)) {
+                  bad.push(`${what}: got ${JSON.stringify(got)}, want ${JSON.stringify(want)}`);
+                }
+              };
+              const hex = p.toHex;
+              const inviter = await p.deviceFromBytes(p.fromHex(v.inviter.secret));
+              const accepter = await p.deviceFromBytes(p.fromHex(v.accepter.secret));
+              eq("the inviter's public key", hex(inviter.public), v.inviter.public);
+              eq("the accepter's public key", hex(accepter.public), v.accepter.public);
+              const secret = p.fromHex(v.invite.secret);
+              eq("the code", p.inviteCode(secret), v.invite.code);
+              eq("the lookup hash", hex(await p.lookup(secret)), v.invite.lookup);
+              for (const c of v.codes) {
+                const read = p.parseInviteCode(c.typed);
+                eq(`the code typed ${JSON.stringify(c.typed)}`, read && hex(read), c.secret);
+              }
+              const mine = await p.deriveBondBytes("inviter", inviter, accepter.public, secret);
+              const theirs = await p.deriveBondBytes("accepter", accepter, inviter.public, secret);
+              eq("the bond key (inviter)", hex(mine), v.bond.key);
+              eq("the bond key (accepter)", hex(theirs), v.bond.key);
+              const key = await p.BondKey.fromBytes(mine);
+              eq("the inviter's tag", hex(await key.confirmation("inviter")), v.bond.inviter_tag);
+              eq("the accepter's tag", hex(await key.confirmation("accepter")), v.bond.accepter_tag);
+              eq("the right tag checks", await key.checkConfirmation("accepter", p.fromHex(v.bond.accepter_tag)), true);
+              eq("a tag of the other role fails", await key.checkConfirmation("accepter", p.fromHex(v.bond.inviter_tag)), false);
+              let weak = "accepted";
+              try { await p.deriveBondBytes("inviter", inviter, new Uint8Array(32), secret); }
+              catch (e) { weak = "refused"; }
+              eq("a low-order public key", weak, "refused");
+              eq("centres per band", Array.from({ length: 180 }, (_, b) => p.centresIn(b)), v.bands);
+              const wgs84 = await p.loadGeodesic();
+              let worst = 0;
+              for (const c of v.charts) {
+                const near = p.chartsNear(wgs84, c.lat, c.lon, c.g_m);
+                eq(`the charts of ${c.lat} ${c.lon}`, near.map((n) => n.chart.id), c.near.map((n) => n.id));
+                near.forEach((n, i) => {
+                  const want = c.near[i];
+                  if (!want) return;
+                  const [x, y] = p.project(wgs84, n.chart, c.lat, c.lon);
+                  worst = Math.max(worst, Math.abs(n.distance_m - want.distance_m), Math.abs(x - want.x), Math.abs(y - want.y));
+                  eq(`the chart ${want.id}'s centre`, [n.chart.lat, n.chart.lon], [want.lat, want.lon]);
+                  eq(`the cells of ${c.lat} ${c.lon} on chart ${want.id}`, p.SHIFTS.map((s) => p.cell(x, y, 850, s)), want.cells_850);
+                });
+              }
+              const zeros = (a) => a.fill(0);
+              let lists = 0;
+              for (const r of v.reports) {
+                const got = await p.report(key, r.profile, { lat: r.lat, lon: r.lon, accuracy_m: r.accuracy_m, at_ms: r.at_ms }, zeros);
+                eq(`${r.what}: epochs`, got.epochs.map((e) => e.epoch), r.epochs.map((e) => e.epoch));
+                got.epochs.forEach((e, i) => {
+                  const want = r.epochs[i];
+                  if (!want) return;
+                  eq(`${r.what}: tiers`, e.tiers.map((t) => t.tier), want.tiers.map((t) => t.tier));
+                  e.tiers.forEach((t, j) => {
+                    for (const list of ["open", "keep"]) {
+                      const tokens = t[list].map(hex);
+                      const wanted = want.tiers[j]?.[list] ?? [];
+                      eq(`${r.what}: ${t.tier} ${list} length`, tokens.length, p.PER_LIST);
+                      const padding = Array(p.PER_LIST - wanted.length).fill("0000000000000000");
+                      eq(`${r.what}: ${t.tier} ${list}`, tokens, [...padding, ...wanted]);
+                      lists += 1;
+                    }
+                  });
+                });
+                const frame = p.reportFrame(got);
+                eq(`${r.what}: a frame's list`, atob(frame.epochs[0].tiers[0].open).length, p.PER_LIST * p.TOKEN_LEN);
+              }
+              // A page standing still reports again 5 s into each epoch's look-ahead, so
+              // both partners' latest reports hold the coming epoch before it begins.
+              const bond = await import("/assets/privatebond.js");
+              const start = 2_840_000 * p.EPOCH_MS;
+              eq("the next report from an epoch's start", bond.untilNextReport(start), p.EPOCH_MS - p.LOOKAHEAD_MS + 5000);
+              eq("the next report from inside the look-ahead", bond.untilNextReport(start + p.EPOCH_MS - p.LOOKAHEAD_MS + 6000), p.EPOCH_MS - 1000);
+              // What a report costs the page (printed, not judged: the machine is shared).
+              const t0 = performance.now();
+              for (let i = 0; i < 20; i++) {
+                await p.report(key, "story", { lat: 61.1 + i / 100, lon: 7.6, accuracy_m: 5, at_ms: Date.now() });
+              }
+              const reportMs = (performance.now() - t0) / 20;
+              done({ bad, worst, lists, reportMs });
+            })().catch((e) => done({ bad: [`threw: ${e} ${e.stack}`] }));"#,
+            vec![json!(v)],
+        )
+        .await
+        .expect("the vectors' script");
+    let found = found.json().clone();
+    let bad: Vec<String> = serde_json::from_value(found["bad"].clone()).unwrap();
+    assert!(
+        bad.is_empty(),
+        "the page differs from the library:\n{}",
+        bad.join("\n")
+    );
+    // Every list of every report was compared, and the geodesics agree to a micrometre.
+    let v: Value = serde_json::from_str(&v).unwrap();
+    let lists: usize = v["reports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r["epochs"].as_array().unwrap())
+        .map(|e| 2 * e["tiers"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(found["lists"].as_u64(), Some(lists as u64));
+    let worst = found["worst"].as_f64().unwrap();
+    assert!(
+        worst < 1e-6,
+        "distances and projections differ by {worst} m"
+    );
+    println!(
+        "the page's geodesics differ from the library's by at most {worst:e} m; a story \
+         report took the page {:.1} ms on average",
+        found["reportMs"].as_f64().unwrap_or(f64::NAN)
+    );
+    page.quit().await;
+}
+
+// ------------------------------------------------------------------ a bare HTTP client
+
+/// One request to the server (HTTP/1.1, closed after): its status and JSON body.
+async fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let (method, path, token) = (method.to_owned(), path.to_owned(), token.map(str::to_owned));
+    tokio::task::spawn_blocking(move || {
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        let mut stream = TcpStream::connect(addr).expect("connect to the server");
+        let auth = token
+            .map(|t| format!("Authorization: Bearer {t}\r\n"))
+            .unwrap_or_default();
+        write!(
+            stream,
+            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{auth}\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .expect("send the request");
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response).expect("read the answer");
+        let text = String::from_utf8_lossy(&response).into_owned();
+        let status: u16 = text[9..12].parse().expect("a status");
+        let (head, rest) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        let body = if head
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked")
+        {
+            unchunk(rest)
+        } else {
+            rest.to_owned()
+        };
+        (status, serde_json::from_str(&body).unwrap_or(Value::Null))
+    })
+    .await
+    .unwrap()
+}
+
+fn unchunk(mut rest: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, after)) = rest.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        out.push_str(&after[..n]);
+        rest = &after[n + 2..];
+    }
+    out
+}
+
+/// A citizen registered and logged in through the API: their session token.
+async fn citizen(addr: SocketAddr, name: &str) -> String {
+    let creds = json!({"name": name, "password": PASSWORD});
+    let (status, body) = http(addr, "POST", "/api/v1/accounts", None, Some(creds.clone())).await;
+    assert!(status == 201 || status == 200, "{status} {body}");
+    let (status, body) = http(addr, "POST", "/api/v1/sessions", None, Some(creds)).await;
+    assert!(status == 201 || status == 200, "{status} {body}");
+    body["token"].as_str().expect("a session token").to_owned()
+}
+
+/// Opens a page, registers through it, and starts recording what it sends.
+async fn open_citizen(
+    cd: &Chromedriver,
+    server: &Server,
+    name: &str,
+    dir: &Path,
+    width: u32,
+    at: (f64, f64),
+) -> Browser {
+    let page = Browser::open(cd, server, name, &dir.join(name.to_lowercase()), width, at).await;
+    if width > 800 {
+        page.set_viewport(width, 900, false).await;
+    }
+    page.register().await;
+    record_requests(&page).await;
+    page
+}
+
+/// Keeps a copy of every frame and every request body the page sends from now on (what
+/// it sent before is forgotten).
+async fn record_requests(page: &Browser) {
+    page.record_sent_frames().await;
+    page.js(
+        "window.__sentFrames.length = 0;
+         if (window.__sentBodies) window.__sentBodies.length = 0;
+         if (!window.__sentBodies) {
+           window.__sentBodies = [];
+           const f = window.fetch;
+           window.fetch = function (url, init) {
+             window.__sentBodies.push(`${init?.method ?? 'GET'} ${url} ${init?.body ?? ''}`);
+             return f.apply(this, arguments);
+           };
+         }",
+        vec![],
+    )
+    .await;
+}
+
+/// Everything the page sent since [`record_requests`]: frames and request bodies.
+async fn everything_sent(page: &Browser) -> Vec<String> {
+    let mut sent = page.sent_frames().await;
+    let bodies = page.js("return window.__sentBodies ?? [];", vec![]).await;
+    sent.extend(serde_json::from_value::<Vec<String>>(bodies).unwrap());
+    sent
+}
+
+/// Something that must never leave a device of a private bond.
+enum Needle {
+    /// Text, which counts only where a number could start (not right after a digit: a
+    /// log's "12:00:07.654" does not hold the longitude 7.654).
+    Text(String),
+    /// Bytes anywhere.
+    Bytes(String, Vec<u8>),
+}
+
+impl Needle {
+    fn found_in(&self, hay: &[u8]) -> bool {
+        match self {
+            Needle::Text(text) => {
+                let needle = text.as_bytes();
+                hay.windows(needle.len())
+                    .enumerate()
+                    .any(|(at, w)| w == needle && (at == 0 || !hay[at - 1].is_ascii_digit()))
+            }
+            Needle::Bytes(_, needle) => hay.windows(needle.len()).any(|w| w == needle),
+        }
+    }
+
+    fn what(&self) -> &str {
+        match self {
+            Needle::Text(text) | Needle::Bytes(text, _) => text,
+        }
+    }
+}
+
+/// Each coordinate used, as text at several precisions and as the bytes of an `f64`
+/// both ways.
+fn coordinate_needles(points: &[(f64, f64)]) -> Vec<Needle> {
+    let mut needles = Vec::new();
+    for (lat, lon) in points {
+        for value in [lat, lon] {
+            for digits in [2, 3, 4, 5, 6] {
+                needles.push(Needle::Text(format!("{value:.digits$}")));
+            }
+            needles.push(Needle::Bytes(
+                format!("{value} as f64 (le)"),
+                value.to_le_bytes().to_vec(),
+            ));
+            needles.push(Needle::Bytes(
+                format!("{value} as f64 (be)"),
+                value.to_be_bytes().to_vec(),
+            ));
+        }
+    }
+    needles
+}
+
+/// The server's log, every level, kept in memory for the test to search. The server
+/// runs in this process, so this is its whole log (a process of its own under nextest;
+/// under `cargo test` the first test to ask gets it, and this is the only one that asks).
+fn capture_log() -> std::sync::Arc<std::sync::Mutex<Vec<u8>>> {
+    #[derive(Clone)]
+    struct Log(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+    impl Write for Log {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let log = Log(Default::default());
+    let kept = log.0.clone();
+    // Everything but what the test's own WebDriver client logs of its commands (which
+    // hold the positions the test gives the browsers), and sqlx's debug lines: a
+    // statement with its placeholders (never a value) and how long it took, whose digits
+    // ("elapsed=61.174µs") the search would take for a coordinate.
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(
+            "trace,thirtyfour=off,reqwest=off,hyper_util=off,sqlx=info",
+        ))
+        .with_ansi(false)
+        .with_writer(move || log.clone())
+        .try_init()
+        .expect("no other log subscriber in this test process");
+    kept
+}
+
+/// Every file under `dir`, with its bytes.
+fn files_under(dir: &Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else if let Ok(bytes) = std::fs::read(&path) {
+            out.push((path, bytes));
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_pages_bond_privately_and_the_tiers_follow_them_without_a_coordinate_sent() {
+    let axe = tokio::task::spawn_blocking(axe_source).await.unwrap();
+    let _serial = serial().await;
+    let log = capture_log();
+    let server = Server::start().await;
+    let cd = Chromedriver::start("private-pages").await;
+    let dir = tempfile::tempdir().unwrap();
+    // Spike on a phone, Amethyst at a desktop 40 km north of him.
+    let spike = open_citizen(&cd, &server, "Spike", dir.path(), 390, HER).await;
+    let amethyst = open_citizen(&cd, &server, "Amethyst", dir.path(), 1280, FAR).await;
+
+    spike
+        .wait_text(
+            "#invite-private-hint",
+            "without learning where either of you is",
+        )
+        .await;
+    spike.click("#invite-private").await;
+    let code = eventually("Spike's private code", async || {
+        let code = spike.text("#invite-code").await;
+        (code.starts_with("HP1-").then(|| code.clone()), code)
+    })
+    .await;
+    assert_eq!(code.len(), 43, "{code}");
+    spike
+        .wait_text("#invite-hint", "The server never sees it")
+        .await;
+    let found = spike.axe_violations(&axe).await;
+    assert!(
+        found.is_empty(),
+        "the private invite at a phone's width: {found:#?}"
+    );
+    spike.shot("private-invite-phone").await;
+
+    amethyst.fill("#accept-code", &code).await;
+    amethyst.click("input[name=profile][value=story]").await;
+    amethyst.click("#accept-form button[type=submit]").await;
+    for page in [&spike, &amethyst] {
+        page.wait_shown("#screen-link").await;
+        page.wait_text("#private-status", "Keys confirmed").await;
+        page.wait_text("#pull-text", "stays between your two devices")
+            .await;
+    }
+    // 40 km apart: every tier that needs a distance is closed; what the page cannot
+    // seal is not shown.
+    for page in [&spike, &amethyst] {
+        page.wait_tier("feelings", "closed").await;
+        assert!(
+            !page.shown("#voice-form").await,
+            "{}: the voice box shows",
+            page.name
+        );
+        assert!(
+            !page.shown("#radar").await,
+            "{}: the radar shows",
+            page.name
+        );
+        assert!(
+            page.shown("#alarm-title").await,
+            "{}: the alarm is hidden",
+            page.name
+        );
+    }
+
+    // She comes to 5 km: feelings to glimpse open on both pages, sight stays closed.
+    amethyst.set_position(NEAR.0, NEAR.1).await;
+    for page in [&spike, &amethyst] {
+        page.wait_tier("feelings", "open").await;
+        page.wait_tier("glimpse", "open").await;
+        page.wait_tier("sight", "closed").await;
+    }
+    for (page, name) in [
+        (&spike, "private-link-phone"),
+        (&amethyst, "private-link-desktop"),
+    ] {
+        let found = page.axe_violations(&axe).await;
+        assert!(found.is_empty(), "{name}: {found:#?}");
+        page.shot(name).await;
+    }
+    // She goes back: they close again on both.
+    amethyst.set_position(FAR.0, FAR.1).await;
+    for page in [&spike, &amethyst] {
+        page.wait_tier("feelings", "closed").await;
+        page.wait_tier("glimpse", "closed").await;
+    }
+
+    // What left the pages: reports, never a position, a coordinate or the code.
+    let secret = invite::parse_code(&code).unwrap();
+    let mut needles = coordinate_needles(&[HER, NEAR, FAR]);
+    let body = code.trim_start_matches(invite::PREFIX).replace('-', "");
+    needles.push(Needle::Text(code.clone()));
+    needles.push(Needle::Text(body.clone()));
+    needles.push(Needle::Text(body.to_lowercase()));
+    needles.push(Needle::Bytes(
+        "the secret".into(),
+        secret.as_bytes().to_vec(),
+    ));
+    needles.push(Needle::Text(to_hex(secret.as_bytes())));
+    for page in [&spike, &amethyst] {
+        let sent = everything_sent(page).await;
+        assert!(
+            sent.iter().any(|f| f.contains("\"type\":\"report\"")),
+            "{}: no report sent",
+            page.name
+        );
+        assert!(
+            !sent.iter().any(|f| f.contains("\"type\":\"position\"")),
+            "{}: a position was sent",
+            page.name
+        );
+        for frame in &sent {
+            for needle in &needles {
+                assert!(
+                    !needle.found_in(frame.as_bytes()),
+                    "{} sent {}: {frame}",
+                    page.name,
+                    needle.what()
+                );
+            }
+        }
+    }
+    spike.quit().await;
+    amethyst.quit().await;
+
+    // Nor is any of it anywhere in what the server kept, or in its log.
+    let data = server.stop().await;
+    let files = files_under(data.path());
+    let paths: Vec<_> = files.iter().map(|(path, _)| path).collect();
+    assert!(
+        paths.len() > 3,
+        "the data directory holds little: {paths:?}"
+    );
+    for (path, bytes) in &files {
+        for needle in &needles {
+            assert!(
+                !needle.found_in(bytes),
+                "{} holds {}",
+                path.display(),
+                needle.what()
+            );
+        }
+    }
+    let log = log.lock().unwrap().clone();
+    assert!(
+        String::from_utf8_lossy(&log).contains("haurach_server"),
+        "the log holds nothing of the server: {}",
+        String::from_utf8_lossy(&log)
+    );
+    for needle in &needles {
+        assert!(
+            !needle.found_in(&log),
+            "the server's log holds {}: {}",
+            needle.what(),
+            String::from_utf8_lossy(&log)
+                .lines()
+                .filter(|l| needle.found_in(l.as_bytes()))
+                .take(3)
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_bonds_with_the_rust_library_and_catches_a_tampered_key() {
+    let axe = tokio::task::spawn_blocking(axe_source).await.unwrap();
+    let _serial = serial().await;
+    let server = Server::start().await;
+    let cd = Chromedriver::start("private-library").await;
+    let dir = tempfile::tempdir().unwrap();
+
+    // Spike's page invites; Amethyst's device is the library, as the CLI uses it, 5 km
+    // north. The tiers open only if the page's tokens are the library's, byte for byte.
+    let spike = open_citizen(&cd, &server, "Spike", dir.path(), 390, HER).await;
+    let her = citizen(server.addr, "amethyst").await;
+    spike.click("#invite-private").await;
+    let code = eventually("Spike's private code", async || {
+        let code = spike.text("#invite-code").await;
+        (code.starts_with("HP1-").then(|| code.clone()), code)
+    })
+    .await;
+    let secret = invite::parse_code(&code).unwrap();
+    let device = DeviceSecret::generate();
+    let key = accept_as_library(server.addr, &her, &secret, &device).await;
+    let tag = json!({"tag": to_hex(&key.confirmation(Role::Accepter))});
+    let (status, body) = http(
+        server.addr,
+        "PUT",
+        "/api/v1/bond/private/confirmation",
+        Some(&her),
+        Some(tag),
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    spike.wait_text("#private-status", "Keys confirmed").await;
+    // Her device learns his tag is the same key's.
+    let (_, seen) = http(server.addr, "GET", "/api/v1/bond/private", Some(&her), None).await;
+    key.check_confirmation(
+        Role::Inviter,
+        &key_from_hex(seen["inviter_tag"].as_str().expect("his tag")).unwrap(),
+    )
+    .expect("the page's tag checks in the library");
+
+    let now_ms = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
+    let fix = Fix {
+        lat: NEAR.0,
+        lon: NEAR.1,
+        accuracy_m: 5.0,
+        at_ms: now_ms,
+    };
+    let tokens =
+        serde_json::to_value(TokenReport::of(&report(&key, Profile::Story, &fix))).unwrap();
+    let (status, body) = http(
+        server.addr,
+        "PUT",
+        "/api/v1/me/tokens",
+        Some(&her),
+        Some(tokens),
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    spike.wait_tier("glimpse", "open").await;
+    spike.wait_tier("sight", "closed").await;
+    // 40 km: closed again.
+    let fix = Fix {
+        lat: FAR.0,
+        lon: FAR.1,
+        ..fix
+    };
+    let tokens =
+        serde_json::to_value(TokenReport::of(&report(&key, Profile::Story, &fix))).unwrap();
+    let (status, body) = http(
+        server.addr,
+        "PUT",
+        "/api/v1/me/tokens",
+        Some(&her),
+        Some(tokens),
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    spike.wait_tier("feelings", "closed").await;
+
+    // His page, reloaded, still holds its keys (IndexedDB) and carries on.
+    spike.driver.refresh().await.expect("reload the page");
+    spike.wait_text("#private-status", "Keys confirmed").await;
+    spike.wait_tier("feelings", "closed").await;
+    // Another browser of his holds no keys: it says so, and sends nothing of where he is.
+    let laptop_dir = dir.path().join("spike-laptop");
+    let laptop = Browser::open(&cd, &server, "Spike", &laptop_dir, 1280, NEAR).await;
+    laptop.set_viewport(1280, 900, false).await;
+    record_requests(&laptop).await;
+    laptop.click("#tab-login").await;
+    laptop.fill("#auth-name", "Spike").await;
+    laptop.fill("#auth-password", PASSWORD).await;
+    laptop.click("#auth-submit").await;
+    laptop
+        .wait_text("#private-status", "not in this browser")
+        .await;
+    let found = laptop.axe_violations(&axe).await;
+    assert!(found.is_empty(), "a browser without the keys: {found:#?}");
+    laptop.shot("private-elsewhere-desktop").await;
+    laptop
+        .js("return new Promise((r) => setTimeout(r, 1500))", vec![])
+        .await;
+    let sent = everything_sent(&laptop).await;
+    assert!(
+        !sent
+            .iter()
+            .any(|f| f.contains("\"type\":\"report\"") || f.contains("\"type\":\"position\"")),
+        "a browser without the keys sent where he is: {sent:?}"
+    );
+    laptop.quit().await;
+
+    // The bond ends; a new private invite, and this time the public keys were swapped on
+    // the way: her device derived its key over a public key that is not his. His page
+    // says so plainly and sends no report.
+    let (status, body) = http(server.addr, "DELETE", "/api/v1/bond", Some(&her), None).await;
+    assert_eq!(status, 204, "{body}");
+    spike.wait_shown("#screen-bond").await;
+    record_requests(&spike).await;
+    spike.click("#invite-private").await;
+    let second = eventually("Spike's second private code", async || {
+        let shown = spike.text("#invite-code").await;
+        (
+            (shown.starts_with("HP1-") && shown != code).then(|| shown.clone()),
+            shown,
+        )
+    })
+    .await;
+    let secret = invite::parse_code(&second).unwrap();
+    let device = DeviceSecret::generate();
+    accept_as_library(server.addr, &her, &secret, &device).await;
+    let swapped = DeviceSecret::generate().public();
+    let wrong = BondKey::derive(Role::Accepter, &device, &swapped, &secret).unwrap();
+    let tag = json!({"tag": to_hex(&wrong.confirmation(Role::Accepter))});
+    let (status, body) = http(
+        server.addr,
+        "PUT",
+        "/api/v1/bond/private/confirmation",
+        Some(&her),
+        Some(tag),
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    spike
+        .wait_text(
+            "#private-status",
+            "The bond's keys do not match: they were tampered with",
+        )
+        .await;
+    let found = spike.axe_violations(&axe).await;
+    assert!(
+        found.is_empty(),
+        "the tampered keys at a phone's width: {found:#?}"
+    );
+    spike.shot("private-tampered-phone").await;
+    spike.set_position(NEAR.0, NEAR.1 + 0.001).await;
+    // Give the page a moment in which a report would have gone: it must not.
+    let status_text = spike.text("#private-status").await;
+    assert!(
+        status_text.contains("Nothing about where you are was sent"),
+        "{status_text}"
+    );
+    spike
+        .js("return new Promise((r) => setTimeout(r, 1500))", vec![])
+        .await;
+    let sent = everything_sent(&spike).await;
+    assert!(
+        !sent
+            .iter()
+            .any(|f| f.contains("\"type\":\"report\"") || f.contains("\"type\":\"position\"")),
+        "the page sent where he is under tampered keys: {sent:?}"
+    );
+    spike.quit().await;
+}
+
+/// Her device (the library) accepts the invite whose secret is `secret` and derives the
+/// bond key as the CLI does.
+async fn accept_as_library(
+    addr: SocketAddr,
+    her: &str,
+    secret: &InviteSecret,
+    device: &DeviceSecret,
+) -> BondKey {
+    let accept = json!({
+        "lookup": to_hex(&secret.lookup()),
+        "public_key": to_hex(&device.public()),
+        "profile": "story",
+    });
+    let (status, body) = http(
+        addr,
+        "POST",
+        "/api/v1/bond/private",
+        Some(her),
+        Some(accept),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let (status, view) = http(addr, "GET", "/api/v1/bond/private", Some(her), None).await;
+    assert_eq!(status, 200, "{view}");
+    let inviter = key_from_hex(view["inviter_key"].as_str().unwrap()).unwrap();
+    BondKey::derive(Role::Accepter, device, &inviter, secret).unwrap()
+}

@@ -1,0 +1,227 @@
+// A private bond in the page (issue 20, docs/privacy.md): making and accepting a private
+// invite, the device's keys kept in this browser, the key confirmation, and the token
+// reports the link carries instead of positions. private.js does the cryptography and
+// the geometry; this file decides what is sent, and sends only what the server may see:
+// the invite's lookup hash, the device's public key, its confirmation tag and tokens.
+//
+// What this browser keeps, per person, in IndexedDB (database `haurach-private`): the
+// device's X25519 secret as a non-extractable CryptoKey (the page can use it, no script
+// can read its bytes), the invite's secret until the bond key is derived, the bond key as
+// a non-extractable HMAC key, and whether the partner's device confirmed the same key.
+// IndexedDB rather than localStorage because it keeps CryptoKeys as they are; localStorage
+// keeps only text, which would put the secrets' bytes within reach of any script.
+
+import { call, ApiError } from "./api.js";
+import * as priv from "./private.js";
+
+const DB = "haurach-private";
+const STORE = "bonds";
+
+/** Whether this browser can take part in a private bond: WebCrypto exists only on a
+ *  secure (HTTPS or localhost) page. */
+export const available = Boolean(globalThis.crypto?.subtle && globalThis.indexedDB);
+
+function open() {
+  return new Promise((resolve, reject) => {
+    const req = indexedDB.open(DB, 1);
+    req.onupgradeneeded = () => req.result.createObjectStore(STORE, { keyPath: "who" });
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => reject(req.error);
+  });
+}
+
+async function withStore(mode, act) {
+  const db = await open();
+  try {
+    return await new Promise((resolve, reject) => {
+      const tx = db.transaction(STORE, mode);
+      const req = act(tx.objectStore(STORE));
+      tx.oncomplete = () => resolve(req?.result);
+      tx.onerror = () => reject(tx.error);
+      tx.onabort = () => reject(tx.error);
+    });
+  } finally {
+    db.close();
+  }
+}
+
+const who = (name) => String(name).toLowerCase();
+const load = (name) => withStore("readonly", (s) => s.get(who(name)));
+const save = (entry) => withStore("readwrite", (s) => s.put(entry));
+
+/** Forgets this person's private bond or invite here (the bond ended, or it is plain). */
+export function forget(name) {
+  return withStore("readwrite", (s) => s.delete(who(name))).catch(() => {});
+}
+
+/** The private invite this person made here and nobody has accepted yet, if it still
+ *  works: `{code, expires_at}`. */
+export async function pendingInvite(name) {
+  if (!available) return null;
+  const entry = await load(name).catch(() => null);
+  if (entry?.role !== "inviter" || !entry.invite || entry.bondKey || new Date(entry.expires_at) <= new Date()) {
+    return null;
+  }
+  return { code: priv.inviteCode(entry.invite), expires_at: entry.expires_at };
+}
+
+/** Makes a private invite: the secret and this device's keys here, only the secret's
+ *  lookup hash and the public key to the server. Returns `{code, expires_at}`. */
+export async function invite(name) {
+  const secret = priv.newInviteSecret();
+  const device = await priv.newDevice();
+  const made = await call("POST", "/api/v1/bond/private-invites", {
+    lookup: priv.toHex(await priv.lookup(secret)),
+    public_key: priv.toHex(device.public),
+  });
+  await save({
+    who: who(name),
+    role: "inviter",
+    device: device.secret,
+    public: device.public,
+    invite: secret,
+    bondKey: null,
+    confirmed: false,
+    expires_at: made.expires_at,
+  });
+  return { code: priv.inviteCode(secret), expires_at: made.expires_at };
+}
+
+/** Accepts a private invite by its code: this device's keys made and kept here with the
+ *  invite's secret, then the bond made. Returns the bond's view; `standing` derives the
+ *  bond key and sends this device's tag, as for the inviter. The keys are kept before the
+ *  bond is made, since the link's `bonded` frame may come before the answer does. */
+export async function accept(name, code, profile) {
+  const secret = priv.parseInviteCode(code);
+  if (!secret) throw new Error("that is not a private invite code");
+  const device = await priv.newDevice();
+  await save({
+    who: who(name),
+    role: "accepter",
+    device: device.secret,
+    public: device.public,
+    invite: secret,
+    bondKey: null,
+    confirmed: false,
+  });
+  try {
+    return await call("POST", "/api/v1/bond/private", {
+      lookup: priv.toHex(await priv.lookup(secret)),
+      public_key: priv.toHex(device.public),
+      profile,
+    });
+  } catch (e) {
+    await forget(name);
+    throw e;
+  }
+}
+
+async function sendTag(key, role) {
+  await call("PUT", "/api/v1/bond/private/confirmation", { tag: priv.toHex(await key.confirmation(role)) });
+}
+
+/**
+ * Where this person's bond stands, as far as this device can take it:
+ * - `plain`: not a private bond (positions go as usual);
+ * - `unavailable`: private, and this page cannot use WebCrypto (not HTTPS);
+ * - `elsewhere`: private, and its keys are not in this browser;
+ * - `waiting`: the bond key is derived and sent, the partner's tag not yet there;
+ * - `confirmed`: both devices hold the same key (`key` is set);
+ * - `mismatch`: the partner's tag is not this key's: the keys were tampered with.
+ * @returns {Promise<{status: string, key?: priv.BondKey, role?: string}>}
+ */
+export async function standing(name) {
+  let view;
+  try {
+    view = await call("GET", "/api/v1/bond/private");
+  } catch (e) {
+    if (e instanceof ApiError && (e.code === "plain_bond" || e.code === "not_bonded")) {
+      // A private invite this device made was not the one taken: nothing to keep.
+      if (available && e.code === "plain_bond") await forget(name);
+      return { status: "plain" };
+    }
+    throw e;
+  }
+  if (!available) return { status: "unavailable" };
+  const entry = await load(name).catch(() => null);
+  if (!entry || entry.role !== view.role) return { status: "elsewhere" };
+  const role = entry.role;
+  const other = role === "inviter" ? "accepter" : "inviter";
+  let key;
+  if (entry.bondKey) {
+    key = new priv.BondKey(entry.bondKey);
+  } else if (entry.invite) {
+    const partner = priv.fromHex(view[`${other}_key`]);
+    const bytes = await priv.deriveBondBytes(role, { secret: entry.device, public: entry.public }, partner, entry.invite);
+    key = await priv.BondKey.fromBytes(bytes);
+    bytes.fill(0);
+    await sendTag(key, role);
+    // The secret has done its work: the bond key is all this device needs now.
+    entry.invite = null;
+    entry.bondKey = key.key;
+    await save(entry);
+  } else {
+    return { status: "elsewhere" };
+  }
+  if (entry.confirmed) return { status: "confirmed", key, role };
+  const tag = view[`${other}_tag`];
+  if (!tag) return { status: "waiting", key, role };
+  const bytes = priv.fromHex(tag);
+  if (!bytes || bytes.length !== 32 || !(await key.checkConfirmation(other, bytes))) {
+    return { status: "mismatch", role };
+  }
+  entry.confirmed = true;
+  await save(entry);
+  return { status: "confirmed", key, role };
+}
+
+/** The `report` frame for a fix, made here: tokens of the cells the fix stands in, for
+ *  the bond's profile, at now's epoch. */
+export async function reportFrame(key, profile, fix) {
+  const r = await priv.report(key, profile, {
+    lat: fix.lat,
+    lon: fix.lon,
+    accuracy_m: fix.accuracy_m ?? 0,
+    at_ms: Date.now(),
+  });
+  return priv.reportFrame(r);
+}
+
+/** How long until a report should go again though nothing moved: a few seconds into the
+ *  next epoch's look-ahead, so both partners' latest reports share the coming epoch
+ *  before it begins. */
+export function untilNextReport(now = Date.now()) {
+  const epoch = priv.epochOf(now);
+  let at = (epoch + 1) * priv.EPOCH_MS - priv.LOOKAHEAD_MS + 5_000;
+  if (at <= now) at += priv.EPOCH_MS;
+  return at - now;
+}
+
+/** The code drawn as a QR code (an SVG element), here in the page: the code is the
+ *  invite's secret, so the server never draws it. The encoder (vendor/qr/) is loaded the
+ *  first time. */
+export async function qrCode(code) {
+  const { encodeQR } = await import("./vendor/qr/qr.js");
+  const rows = encodeQR(code, "raw", { ecc: "medium", border: 4 });
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("viewBox", `0 0 ${rows.length} ${rows.length}`);
+  svg.setAttribute("role", "img");
+  svg.setAttribute("aria-label", "The private invite code as a QR code");
+  svg.setAttribute("shape-rendering", "crispEdges");
+  const paper = document.createElementNS(ns, "rect");
+  paper.setAttribute("width", String(rows.length));
+  paper.setAttribute("height", String(rows.length));
+  paper.setAttribute("fill", "#fff");
+  let d = "";
+  rows.forEach((row, y) => row.forEach((dark, x) => {
+    if (dark) d += `M${x} ${y}h1v1h-1z`;
+  }));
+  const modules = document.createElementNS(ns, "path");
+  modules.setAttribute("d", d);
+  modules.setAttribute("fill", "#000");
+  svg.append(paper, modules);
+  return svg;
+}
+
+export { isPrivateCode } from "./private.js";
