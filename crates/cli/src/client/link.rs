@@ -17,6 +17,7 @@ use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+use super::sealed::Sealing;
 use super::show;
 
 pub(super) type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -115,12 +116,14 @@ pub(super) async fn close(socket: &mut Socket) {
     .await;
 }
 
-/// What a person sees of the link: it remembers who is who and the partner's thought.
-#[derive(Debug, Default)]
+/// What a person sees of the link: it remembers who is who and the partner's thought,
+/// and in a private bond opens what was sealed.
+#[derive(Default)]
 pub struct LinkView {
     me: String,
     partner: Option<String>,
     thought: ThoughtText,
+    sealing: Option<Sealing>,
 }
 
 impl LinkView {
@@ -253,7 +256,10 @@ impl LinkView {
                     speed_kmh
                 )
             }
-            ServerFrame::Message { message } => show::message(&self.me, message),
+            ServerFrame::Message { message } => match &self.sealing {
+                Some(sealing) => show::message(&self.me, &sealing.open_message(&self.me, message)),
+                None => show::message(&self.me, message),
+            },
             ServerFrame::Letter { letter } => match letter.state {
                 haurach_proto::LetterState::Returned => format!(
                     "your letter to {} came back unopened (haurach letter inbox)",
@@ -404,9 +410,17 @@ pub struct WatchOptions {
 }
 
 /// `haurach watch`.
-pub async fn watch(base: &str, token: &str, opts: WatchOptions) -> anyhow::Result<()> {
+pub async fn watch(
+    base: &str,
+    token: &str,
+    opts: WatchOptions,
+    sealing: Option<Sealing>,
+) -> anyhow::Result<()> {
     let deadline = opts.duration.map(|d| Instant::now() + d);
-    let mut view = LinkView::default();
+    let mut view = LinkView {
+        sealing,
+        ..LinkView::default()
+    };
     let mut resume = opts.after;
     let mut n_messages = 0u64;
     let mut failures = 0u32;

@@ -251,6 +251,7 @@ async fn greet<S: Store, B: Bus>(
 
     // Replay what was stored after the resume point.
     let mut last_sent = resume_after;
+    let sealed = hub.is_private(account).await?;
     if let Some(bond) = hub.store.bond_of(account).await.map_err(ApiError::from)? {
         loop {
             let page = hub
@@ -262,7 +263,7 @@ async fn greet<S: Store, B: Bus>(
                 send(
                     socket,
                     &ServerFrame::Message {
-                        message: message_view(&bond, m),
+                        message: message_view(&bond, m, sealed),
                     },
                 )
                 .await?;
@@ -288,6 +289,7 @@ async fn catch_up<S: Store, B: Bus>(
     let Some(bond) = store.bond_of(account).await.map_err(ApiError::from)? else {
         return Ok(());
     };
+    let sealed = app.hub.is_private(account).await?;
     while *last_sent < upto {
         let page = store
             .messages_after(bond.id, *last_sent, REPLAY_PAGE)
@@ -297,7 +299,7 @@ async fn catch_up<S: Store, B: Bus>(
             send(
                 socket,
                 &ServerFrame::Message {
-                    message: message_view(&bond, m),
+                    message: message_view(&bond, m, sealed),
                 },
             )
             .await?;
