@@ -766,7 +766,8 @@ impl ClientCommand {
             }
             ClientCommand::Think => {
                 let (saved, api) = ctx.session(None)?;
-                link::think(api.base(), &saved.token).await?;
+                let sealing = sealed::Sealing::of(&ctx, &saved.name, &api).await?;
+                link::think(api.base(), &saved.token, sealing).await?;
             }
             ClientCommand::Walk(args) => {
                 let who = args.scenario_partner()?;

@@ -1,6 +1,6 @@
 //! Content sealed end to end in a private bond, on this device (issue 20,
-//! `docs/privacy.md`): words, feelings and an alarm's words are sealed before they leave
-//! it, and what the partner sealed is opened here before it is shown. The server carries
+//! `docs/privacy.md`): words, feelings, an alarm's words and thoughts are sealed before
+//! they leave it, and what the partner sealed is opened here before it is shown. The server carries
 //! only the sealed strings (`haurach_proto::sealed`).
 
 use std::path::PathBuf;
@@ -62,13 +62,11 @@ impl Sealing {
             .seal(&self.sealer, counter, content)?)
     }
 
-    /// Opens what was sealed in this bond, by this device (`mine`) or the partner's;
-    /// `None` when it does not open (changed on the way, or not of this bond).
-    pub fn open(&self, mine: bool, kind: &str, text: &str) -> Option<Vec<u8>> {
-        self.envelope(mine, kind)
-            .open(&self.sealer, text)
-            .ok()
-            .map(|(_, content)| content)
+    /// Opens what was sealed in this bond, by this device (`mine`) or the partner's: the
+    /// sender's counter and the content; `None` when it does not open (changed on the
+    /// way, or not of this bond).
+    pub fn open(&self, mine: bool, kind: &str, text: &str) -> Option<(u64, Vec<u8>)> {
+        self.envelope(mine, kind).open(&self.sealer, text).ok()
     }
 
     /// A message with its sealed content opened into `body` or `feeling`, as a plain
@@ -81,7 +79,7 @@ impl Sealing {
         let mut opened = message.clone();
         opened.sealed = None;
         match self.open(mine, message.kind.key(), text) {
-            Some(content) => {
+            Some((_, content)) => {
                 let content = String::from_utf8_lossy(&content).into_owned();
                 match message.kind {
                     MessageKind::Feeling => opened.feeling = Feeling::from_key(&content),

@@ -5,7 +5,10 @@
 //! hold none of the coordinates used, none of the words and not the invite's secret. A
 //! server that swaps the public keys makes both devices refuse the bond.
 
+use std::io::Write as _;
 use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
 
 use crate::support::{Cli, Server};
 
@@ -21,6 +24,29 @@ const WORDS: &str = "the quartz lantern hums";
 const ALARM: &str = "the vermilion dune slides";
 /// A feeling, to look for as its key.
 const FEELING: &str = "longing";
+/// A thought, and one typed while thoughts are closed.
+const THOUGHT: &str = "I wonder about the saffron gate";
+const HELD_BACK: &str = "the cobalt well is far";
+
+/// `haurach think` as `who`, typing `lines`; what it said on stderr.
+fn think(cli: &Cli, who: &str, lines: &[&str]) -> String {
+    let mut child = cli
+        .cmd(&["--as", who, "think"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    for line in lines {
+        writeln!(stdin, "{line}").unwrap();
+    }
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stderr}");
+    stderr
+}
 
 /// The code in `haurach invite --private`'s output.
 fn private_code(out: &str) -> String {
@@ -163,6 +189,13 @@ fn a_private_bond_opens_its_tiers_and_the_server_keeps_no_coordinate_and_no_secr
     assert!(out.contains(&format!("you feel {FEELING}")), "{out}");
     let out = cli.ok_as("spike", &["watch", "--count", "2", "--for", "20"]);
     assert!(out.contains(&format!("amethyst feels {FEELING}")), "{out}");
+    // A thought, sealed whole, reaches her link as it is typed.
+    let wait = Duration::from_secs(20);
+    let mut watch = cli.spawn(&["--as", "amethyst", "watch", "--for", "30"]);
+    watch.expect("linked as amethyst", wait);
+    think(&cli, "spike", &[THOUGHT]);
+    watch.expect(&format!("spike is thinking: {THOUGHT}"), wait);
+    drop(watch);
 
     let out = mv(&cli, "spike", FAR);
     for closed in ["feelings", "glimpse", "sight"] {
@@ -171,9 +204,16 @@ fn a_private_bond_opens_its_tiers_and_the_server_keeps_no_coordinate_and_no_secr
             "{closed}: {out}"
         );
     }
-    // Sealed words still need the voice tier.
+    // Sealed words still need the voice tier; a thought typed while thoughts are closed
+    // never leaves the device.
     let err = cli.fails(&["--as", "spike", "say", "are you there"]);
     assert!(err.contains("voice is closed"), "{err}");
+    let said = think(&cli, "spike", &[HELD_BACK]);
+    assert!(
+        said.contains("nothing you type leaves this device")
+            && said.contains("this one stays on this device"),
+        "{said}"
+    );
     // The alarm passes at any range, its words sealed.
     let out = cli.ok_as("amethyst", &["alarm", ALARM]);
     assert!(out.starts_with("alarm #3 raised"), "{out}");
@@ -204,7 +244,17 @@ fn a_private_bond_opens_its_tiers_and_the_server_keeps_no_coordinate_and_no_secr
     for value in [HER.0, HER.1, NEAR.0, FAR.0] {
         secrets.extend(traces_of(value));
     }
-    for said in [WORDS, ALARM, FEELING, "quartz", "vermilion"] {
+    for said in [
+        WORDS,
+        ALARM,
+        FEELING,
+        THOUGHT,
+        HELD_BACK,
+        "quartz",
+        "vermilion",
+        "saffron",
+        "cobalt",
+    ] {
         secrets.push(Trace::Bytes(said.as_bytes().to_vec()));
     }
     let mut all = files(&data);

@@ -585,6 +585,9 @@ async fn handle<S: Store, B: Bus>(
         ClientFrame::Thought { seq, reset, edits } => {
             hub.thought(account, seq, reset, edits).await.map(|_| ())
         }
+        ClientFrame::SealedThought { sealed } => {
+            hub.sealed_thought(account, sealed).await.map(|_| ())
+        }
         ClientFrame::Guard { on } => hub.guard(account, on).await,
         ClientFrame::Heartbeat => Ok(()),
         ClientFrame::GlimpseAsk => app.hub.ask_glimpse(account).await,

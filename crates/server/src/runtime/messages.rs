@@ -248,11 +248,47 @@ impl<S: Store, B: Bus> Hub<S, B> {
             return Err(not_bonded());
         };
         let rt = held.lock().await?;
+        if rt.matcher.is_some() {
+            return Err(ApiError::conflict(
+                "private_bond",
+                "your bond is private: the server takes no thought in the clear; seal the \
+                 whole text on your device and send it as a sealed_thought frame",
+            ));
+        }
         if rt.guarded[held.idx] || !rt.tiers.is_open(Tier::Thoughts) {
             return Ok(false);
         }
         self.metrics.thoughts.inc();
         let frame = ServerFrame::Thought { seq, reset, edits };
+        self.publish(rt.record.members[1 - held.idx], &frame);
+        Ok(true)
+    }
+
+    /// Passes a private bond's sealed thought (the whole text, sealed on the sender's
+    /// device) to the partner, under the same rule as [`Hub::thought`]: only while
+    /// thoughts are open and the sender is not guarding them. Never stored. Returns
+    /// whether it passed.
+    pub async fn sealed_thought(
+        &self,
+        account: AccountId,
+        sealed: String,
+    ) -> Result<bool, ApiError> {
+        Sealed::decode(&sealed).map_err(|e| ApiError::invalid("invalid_sealed", e.to_string()))?;
+        let Some(held) = self.held(account).await? else {
+            return Err(not_bonded());
+        };
+        let rt = held.lock().await?;
+        if rt.matcher.is_none() {
+            return Err(ApiError::invalid(
+                "unexpected_sealed",
+                "your bond is not private: send thoughts as thought frames, not sealed",
+            ));
+        }
+        if rt.guarded[held.idx] || !rt.tiers.is_open(Tier::Thoughts) {
+            return Ok(false);
+        }
+        self.metrics.thoughts.inc();
+        let frame = ServerFrame::SealedThought { sealed };
         self.publish(rt.record.members[1 - held.idx], &frame);
         Ok(true)
     }

@@ -630,3 +630,102 @@ async fn a_private_bond_carries_words_and_feelings_sealed_and_never_in_the_clear
     let url = pg.url();
     sealed_messages(&TestServer::start_with(move |c| c.database_url = Some(url)).await).await;
 }
+
+/// The next sealed thought a link receives (amethyst's), opened.
+async fn next_thought(link: &mut Link, sealer: &Sealer, bond: Uuid) -> String {
+    loop {
+        if let ServerFrame::SealedThought { sealed } = link.next().await {
+            let (_, text) = envelope(bond, Role::Inviter, "thought")
+                .open(sealer, &sealed)
+                .expect("the partner opens it");
+            return String::from_utf8(text).unwrap();
+        }
+    }
+}
+
+/// Thoughts in a private bond: the whole text sealed, passed only while thoughts are
+/// open and the thinker does not guard, never in the clear.
+#[tokio::test]
+async fn a_private_bond_passes_sealed_thoughts_only_while_thoughts_are_open() {
+    let s = TestServer::start().await;
+    let Private {
+        her,
+        him,
+        key,
+        bond,
+    } = bond_privately(&s).await;
+    let sealer = Sealer::new(&key);
+    let mut her_link = s.link(&her, None).await;
+    let mut his_link = s.link(&him, None).await;
+    assert!(matches!(her_link.next().await, ServerFrame::Hello { .. }));
+    assert!(matches!(his_link.next().await, ServerFrame::Hello { .. }));
+    let now = now_ms();
+    let (hers, near) = (tokens(&key, HER, now), tokens(&key, NEAR, now));
+    report_ok(&s, &her, &hers).await;
+    report_ok(&s, &him, &near).await;
+    let links = &mut [&mut her_link, &mut his_link];
+    await_tier(links, &[&hers, &near], Tier::Thoughts, true).await;
+    let thought = |counter: u64, text: &str| ClientFrame::SealedThought {
+        sealed: envelope(bond, Role::Inviter, "thought")
+            .seal(&sealer, counter, text.as_bytes())
+            .unwrap(),
+    };
+
+    // Edits in the clear are refused: the server would read them.
+    her_link
+        .send(&ClientFrame::Thought {
+            seq: 0,
+            reset: true,
+            edits: vec![haurach_bond::thoughts::Edit::Insert {
+                pos: 0,
+                text: "I wonder".into(),
+            }],
+        })
+        .await;
+    assert_eq!(next_error(&mut her_link).await.code, "private_bond");
+
+    her_link.send(&thought(1, "I wonder")).await;
+    assert_eq!(next_thought(&mut his_link, &sealer, bond).await, "I wonder");
+    // Guarded, nothing passes; unguarded, the next one does.
+    her_link.send(&ClientFrame::Guard { on: true }).await;
+    her_link.send(&thought(2, "if he is attractive")).await;
+    her_link.send(&ClientFrame::Guard { on: false }).await;
+    her_link.send(&thought(3, "I wonder what he sees")).await;
+    assert_eq!(
+        next_thought(&mut his_link, &sealer, bond).await,
+        "I wonder what he sees"
+    );
+    // 40 km apart thoughts are closed: nothing passes until they open again.
+    let far = tokens(&key, FAR, now_ms());
+    report_ok(&s, &him, &far).await;
+    let known = [&hers, &near, &far];
+    await_tier(&mut [&mut her_link], &known, Tier::Thoughts, false).await;
+    her_link.send(&thought(4, "are you there")).await;
+    // A frame that is answered: the thought before it has been handled.
+    her_link.send(&ClientFrame::AckAlarm { seq: 1 }).await;
+    next_error(&mut her_link).await;
+    let near_again = tokens(&key, NEAR, now_ms());
+    report_ok(&s, &him, &near_again).await;
+    await_tier(&mut [&mut her_link], &[&near_again], Tier::Thoughts, true).await;
+    her_link.send(&thought(5, "there you are")).await;
+    assert_eq!(
+        next_thought(&mut his_link, &sealer, bond).await,
+        "there you are"
+    );
+
+    // A sealed thought in a plain bond is refused.
+    let (plain, _) = s.pair("rarity", "pinkie", "story").await;
+    let mut plain_link = s.link(&plain, None).await;
+    assert!(matches!(plain_link.next().await, ServerFrame::Hello { .. }));
+    plain_link.send(&thought(1, "hello")).await;
+    assert_eq!(next_error(&mut plain_link).await.code, "unexpected_sealed");
+}
+
+/// The next `error` frame a link receives, past any other.
+async fn next_error(link: &mut Link) -> haurach_proto::Problem {
+    loop {
+        if let ServerFrame::Error { problem, .. } = link.next().await {
+            return problem;
+        }
+    }
+}
