@@ -6,6 +6,8 @@
 //! - [`places`]: `place`, `meet` and `journey`.
 //! - [`devices`]: `device` (passwords for the OwnTracks app).
 //! - [`pictures`]: `send-image`, `picture`, `remember` and `memories`.
+//! - [`private`] and [`sealed`]: a private bond's keys, token reports, and the content
+//!   sealed and opened on this device.
 //! - [`show`]: the bond and the link's frames as a person reads them.
 //! - [`sessions`]: who is logged in where.
 //! - [`password`]: `--password`, or asked without echo.
@@ -21,6 +23,7 @@ pub mod pause;
 pub mod pictures;
 pub mod places;
 pub mod private;
+pub mod sealed;
 pub mod sessions;
 pub mod show;
 
@@ -582,7 +585,14 @@ impl ClientCommand {
             ClientCommand::Where { json } => {
                 let (saved, api) = ctx.session(None)?;
                 let standing = private::standing(&ctx, &saved.name, &api).await?;
-                let view: BondView = api.get("/api/v1/bond").await?;
+                let mut view: BondView = api.get("/api/v1/bond").await?;
+                if matches!(standing, private::Standing::Confirmed(_))
+                    && let Some(sealing) = sealed::Sealing::of(&ctx, &saved.name, &api).await?
+                {
+                    for alarm in &mut view.alarms {
+                        *alarm = sealing.open_message(&saved.name, alarm);
+                    }
+                }
                 if json {
                     outln!("{}", serde_json::to_string_pretty(&view)?);
                 } else if matches!(standing, private::Standing::Plain) {
@@ -600,7 +610,8 @@ impl ClientCommand {
             }
             ClientCommand::Say { text } => {
                 let (saved, api) = ctx.session(None)?;
-                let m = send(&api, MessageKind::Voice, Some(text.join(" ")), None).await?;
+                let words = Some(text.join(" "));
+                let m = send(&ctx, &saved.name, &api, MessageKind::Voice, words, None).await?;
                 outln!("{}", show::message(&saved.name, &m));
             }
             ClientCommand::SendImage { file } => {
@@ -652,13 +663,21 @@ impl ClientCommand {
             }
             ClientCommand::Feel { feeling } => {
                 let (saved, api) = ctx.session(None)?;
-                let m = send(&api, MessageKind::Feeling, None, Some(feeling)).await?;
+                let m = send(
+                    &ctx,
+                    &saved.name,
+                    &api,
+                    MessageKind::Feeling,
+                    None,
+                    Some(feeling),
+                )
+                .await?;
                 outln!("{}", show::message(&saved.name, &m));
             }
             ClientCommand::Alarm { text } => {
-                let (_, api) = ctx.session(None)?;
+                let (saved, api) = ctx.session(None)?;
                 let body = (!text.is_empty()).then(|| text.join(" "));
-                let m = send(&api, MessageKind::Alarm, body, None).await?;
+                let m = send(&ctx, &saved.name, &api, MessageKind::Alarm, body, None).await?;
                 outln!(
                     "alarm #{} raised: your partner feels it at any range until they acknowledge it (haurach ack {})",
                     m.seq,
@@ -742,11 +761,13 @@ impl ClientCommand {
                     duration,
                     after,
                 };
-                link::watch(api.base(), &saved.token, opts).await?;
+                let sealing = sealed::Sealing::of(&ctx, &saved.name, &api).await?;
+                link::watch(api.base(), &saved.token, opts, sealing).await?;
             }
             ClientCommand::Think => {
                 let (saved, api) = ctx.session(None)?;
-                link::think(api.base(), &saved.token).await?;
+                let sealing = sealed::Sealing::of(&ctx, &saved.name, &api).await?;
+                link::think(api.base(), &saved.token, sealing).await?;
             }
             ClientCommand::Walk(args) => {
                 let who = args.scenario_partner()?;
@@ -762,18 +783,38 @@ impl ClientCommand {
     }
 }
 
-/// Stores a message with a fresh UUIDv7 id (the same id on every retry).
+/// Stores a message with a fresh UUIDv7 id (the same id, and in a private bond the same
+/// sealed content, on every retry). In a private bond the words or the feeling are sealed
+/// here and the answer is opened here.
 async fn send(
+    ctx: &Context,
+    name: &str,
     api: &Api,
     kind: MessageKind,
     body: Option<String>,
     feeling: Option<Feeling>,
 ) -> anyhow::Result<Message> {
+    let id = uuid::Uuid::now_v7().to_string();
+    let Some(sealing) = sealed::Sealing::of(ctx, name, api).await? else {
+        let message = SendMessage {
+            kind,
+            id,
+            body,
+            feeling,
+            sealed: None,
+        };
+        return Ok(api.send_message(&message).await?);
+    };
+    let content = body.or_else(|| feeling.map(|f| f.key().to_owned()));
     let message = SendMessage {
         kind,
-        id: uuid::Uuid::now_v7().to_string(),
-        body,
-        feeling,
+        id,
+        body: None,
+        feeling: None,
+        sealed: content
+            .map(|c| sealing.seal(kind.key(), c.as_bytes()))
+            .transpose()?,
     };
-    Ok(api.send_message(&message).await?)
+    let stored = api.send_message(&message).await?;
+    Ok(sealing.open_message(name, &stored))
 }

@@ -340,7 +340,8 @@ impl Feeling {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SendMessage {
-    /// `voice`, `feeling` or `alarm`.
+    /// `voice`, `feeling` or `alarm`; in the clear in a private bond too, since the
+    /// server gates each kind by its tier.
     pub kind: MessageKind,
     /// The client's id for this message (1 to 64 characters, e.g. a UUID): a retry with
     /// the same id is answered with the stored message instead of storing it twice.
@@ -351,6 +352,11 @@ pub struct SendMessage {
     /// The feeling (feeling: required).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub feeling: Option<Feeling>,
+    /// In a private bond, instead of `body` and `feeling`: the words or the feeling sealed
+    /// on the sender's device ([`crate::sealed`]; voice and feeling: required; alarm:
+    /// optional). Refused in a plain bond.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed: Option<String>,
 }
 
 /// A stored message of the bond.
@@ -370,6 +376,10 @@ pub struct Message {
     /// The feeling, for `feeling`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub feeling: Option<Feeling>,
+    /// In a private bond, the words or the feeling as the sender sealed them (never
+    /// `body` or `feeling` there): the receiver's device opens it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed: Option<String>,
     /// When it was stored.
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]

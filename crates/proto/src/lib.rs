@@ -10,6 +10,8 @@
 //! - [`private`]: a private bond: its invite, the keys relayed, the token report.
 //! - [`problem`]: RFC 9457 problem details, the shape of every HTTP error.
 //! - [`push`]: Web Push: the server's key, a device's subscription, what is pushed.
+//! - [`sealed`]: content sealed end to end in a private bond: its wire form, sealing and
+//!   opening.
 //! - [`schemas`]: the JSON Schemas a derive cannot say (bodies whose fields depend on each
 //!   other, trimmed texts, names), for the OpenAPI document.
 //!
@@ -29,6 +31,7 @@ pub mod private;
 pub mod problem;
 pub mod push;
 pub mod schemas;
+pub mod sealed;
 pub mod text;
 
 pub use api::*;

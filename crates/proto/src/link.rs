@@ -112,6 +112,13 @@ pub enum ServerFrame {
         /// The edits.
         edits: Vec<Edit>,
     },
+    /// In a private bond, the partner's thought as typed: their whole current text,
+    /// sealed (kind `thought`; the highest counter is the newest). Only while thoughts
+    /// are open and they do not guard.
+    SealedThought {
+        /// The sealed text ([`crate::sealed`]).
+        sealed: String,
+    },
     /// The partner guarded or unguarded their thoughts.
     Guard {
         /// Whether they are guarded now.
@@ -265,6 +272,14 @@ pub enum ClientFrame {
         reset: bool,
         /// The edits.
         edits: Vec<Edit>,
+    },
+    /// In a private bond, instead of `thought`: my whole current text, sealed on my
+    /// device (kind `thought`). The server cannot apply edits to what it cannot read, so
+    /// each one carries the whole text; it passes only while thoughts are open and I do
+    /// not guard, and is never stored.
+    SealedThought {
+        /// The sealed text ([`crate::sealed`]).
+        sealed: String,
     },
     /// Guard (or unguard) my thoughts: while guarded, nothing I type passes.
     Guard {

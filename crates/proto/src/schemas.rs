@@ -214,6 +214,7 @@ fn message_variant(
     required: &[&str],
     body: ObjectBuilder,
     feeling: RefOr<Schema>,
+    sealed: ObjectBuilder,
 ) -> Schema {
     let mut variant = ObjectBuilder::new()
         .schema_type(Type::Object)
@@ -227,6 +228,7 @@ fn message_variant(
         )
         .property("body", body)
         .property("feeling", feeling)
+        .property("sealed", sealed)
         .required("kind")
         .required("id")
         .additional_properties(Some(AdditionalProperties::FreeForm(false)));
@@ -236,24 +238,60 @@ fn message_variant(
     variant.build().into()
 }
 
+/// Sealed content as a private bond's clients send it (`crate::sealed`).
+fn sealed_content() -> ObjectBuilder {
+    string()
+        .min_length(Some(crate::sealed::MIN_CHARS))
+        .max_length(Some(crate::sealed::MAX_CHARS))
+        .pattern(Some(crate::sealed::PATTERN))
+        .description(Some(
+            "in a private bond: the content sealed on the sender's device, base64url without \
+             padding of the sender's counter (8 bytes) and nonce, ciphertext and tag",
+        ))
+}
+
 impl PartialSchema for SendMessage {
     /// One of three kinds (`image` is sent only through `POST /api/v1/bond/images`):
-    /// `voice` with words, `feeling` with a feeling, `alarm` with words or none.
+    /// `voice` with words, `feeling` with a feeling, `alarm` with words or none; each
+    /// either in the clear (a plain bond) or sealed (a private bond).
     fn schema() -> RefOr<Schema> {
         let feeling = || RefOr::Ref(utoipa::openapi::Ref::from_schema_name("Feeling"));
         let words = || string().max_length(Some(4000));
         let one_of = OneOfBuilder::new()
             .description(Some(
                 "a message: voice (words, 1 to 4,000 characters, not all spaces), feeling (one \
-                 of the feelings, no words) or alarm (words optional, up to 4,000 characters)",
+                 of the feelings, no words) or alarm (words optional, up to 4,000 characters); \
+                 in a private bond the words or the feeling are sealed instead (sealed: \
+                 required for voice and feeling, optional for an alarm)",
             ))
             .item(message_variant(
                 "voice",
                 &["body"],
                 words().pattern(Some(not_blank())),
                 null().into(),
+                null(),
             ))
-            .item(message_variant("feeling", &["feeling"], null(), feeling()))
+            .item(message_variant(
+                "voice",
+                &["sealed"],
+                null(),
+                null().into(),
+                sealed_content(),
+            ))
+            .item(message_variant(
+                "feeling",
+                &["feeling"],
+                null(),
+                feeling(),
+                null(),
+            ))
+            .item(message_variant(
+                "feeling",
+                &["sealed"],
+                null(),
+                null().into(),
+                sealed_content(),
+            ))
             .item(message_variant(
                 "alarm",
                 &[],
@@ -261,6 +299,14 @@ impl PartialSchema for SendMessage {
                     .schema_type(SchemaType::Array(vec![Type::String, Type::Null]))
                     .max_length(Some(4000)),
                 null().into(),
+                null(),
+            ))
+            .item(message_variant(
+                "alarm",
+                &["sealed"],
+                null(),
+                null().into(),
+                sealed_content(),
             ))
             .build();
         RefOr::T(Schema::OneOf(one_of))

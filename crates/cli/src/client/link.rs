@@ -17,6 +17,7 @@ use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+use super::sealed::Sealing;
 use super::show;
 
 pub(super) type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -115,12 +116,17 @@ pub(super) async fn close(socket: &mut Socket) {
     .await;
 }
 
-/// What a person sees of the link: it remembers who is who and the partner's thought.
-#[derive(Debug, Default)]
+/// What a person sees of the link: it remembers who is who and the partner's thought,
+/// and in a private bond opens what was sealed.
+#[derive(Default)]
 pub struct LinkView {
     me: String,
     partner: Option<String>,
     thought: ThoughtText,
+    sealing: Option<Sealing>,
+    /// The counter of the newest sealed thought shown: an older one that arrives after
+    /// it is not shown over it.
+    thought_counter: u64,
 }
 
 impl LinkView {
@@ -253,7 +259,10 @@ impl LinkView {
                     speed_kmh
                 )
             }
-            ServerFrame::Message { message } => show::message(&self.me, message),
+            ServerFrame::Message { message } => match &self.sealing {
+                Some(sealing) => show::message(&self.me, &sealing.open_message(&self.me, message)),
+                None => show::message(&self.me, message),
+            },
             ServerFrame::Letter { letter } => match letter.state {
                 haurach_proto::LetterState::Returned => format!(
                     "your letter to {} came back unopened (haurach letter inbox)",
@@ -326,15 +335,28 @@ impl LinkView {
                         self.partner()
                     ));
                 }
-                let text = self.thought.text();
-                if text == before {
+                return self.thought_line(&before);
+            }
+            ServerFrame::SealedThought { sealed } => {
+                let opened = self
+                    .sealing
+                    .as_ref()
+                    .and_then(|s| s.open(false, haurach_proto::sealed::THOUGHT, sealed));
+                let Some((counter, text)) = opened else {
+                    return Some(format!(
+                        "({}'s thought is sealed and does not open on this device)",
+                        self.partner()
+                    ));
+                };
+                if counter < self.thought_counter {
                     return None;
                 }
-                if text.is_empty() {
-                    format!("{} stopped thinking aloud", self.partner())
-                } else {
-                    format!("{} is thinking: {text}", self.partner())
-                }
+                self.thought_counter = counter;
+                let before = self.thought.text().to_owned();
+                let text = String::from_utf8_lossy(&text).into_owned();
+                self.thought
+                    .apply(counter, true, &[Edit::Insert { pos: 0, text }]);
+                return self.thought_line(&before);
             }
             ServerFrame::Guard { on: true } => format!("{} guarded their thoughts", self.partner()),
             ServerFrame::Guard { on: false } => {
@@ -390,6 +412,22 @@ impl LinkView {
     }
 }
 
+impl LinkView {
+    /// The line for the partner's thought after it changed from `before`; `None` when it
+    /// reads the same.
+    fn thought_line(&self, before: &str) -> Option<String> {
+        let text = self.thought.text();
+        if text == before {
+            return None;
+        }
+        Some(if text.is_empty() {
+            format!("{} stopped thinking aloud", self.partner())
+        } else {
+            format!("{} is thinking: {text}", self.partner())
+        })
+    }
+}
+
 /// Options of `watch`.
 #[derive(Debug, Clone, Copy)]
 pub struct WatchOptions {
@@ -404,9 +442,17 @@ pub struct WatchOptions {
 }
 
 /// `haurach watch`.
-pub async fn watch(base: &str, token: &str, opts: WatchOptions) -> anyhow::Result<()> {
+pub async fn watch(
+    base: &str,
+    token: &str,
+    opts: WatchOptions,
+    sealing: Option<Sealing>,
+) -> anyhow::Result<()> {
     let deadline = opts.duration.map(|d| Instant::now() + d);
-    let mut view = LinkView::default();
+    let mut view = LinkView {
+        sealing,
+        ..LinkView::default()
+    };
     let mut resume = opts.after;
     let mut n_messages = 0u64;
     let mut failures = 0u32;
@@ -569,8 +615,10 @@ async fn session(
     }
 }
 
-/// `haurach think`: each line typed becomes the thought the partner sees.
-pub async fn think(base: &str, token: &str) -> anyhow::Result<()> {
+/// `haurach think`: each line typed becomes the thought the partner sees. In a private
+/// bond (`sealing`) each line is sealed whole, and a line typed while thoughts are closed
+/// is never sent.
+pub async fn think(base: &str, token: &str, sealing: Option<Sealing>) -> anyhow::Result<()> {
     let mut socket = match connect(base, token, None).await {
         Ok(s) => s,
         Err(ConnectError::Fatal(e)) => return Err(e),
@@ -596,11 +644,23 @@ pub async fn think(base: &str, token: &str) -> anyhow::Result<()> {
         anyhow::bail!("you have no partner yet: make an invite or accept your partner's");
     };
     let partner = bond.partner.clone();
+    let mut open = true;
     match bond.tiers.get(&Tier::Thoughts) {
-        Some(t) if !t.open => eprintln!(
-            "thoughts are closed ({}): {partner} will not hear them until you come closer",
-            show::range(t.range_m)
-        ),
+        Some(t) if !t.open => {
+            open = false;
+            if sealing.is_some() {
+                eprintln!(
+                    "thoughts are closed ({}): nothing you type leaves this device until you \
+                     come closer",
+                    show::range(t.range_m)
+                );
+            } else {
+                eprintln!(
+                    "thoughts are closed ({}): {partner} will not hear them until you come closer",
+                    show::range(t.range_m)
+                );
+            }
+        }
         _ => eprintln!("thinking to {partner}: each line you type replaces your thought"),
     }
 
@@ -612,6 +672,17 @@ pub async fn think(base: &str, token: &str) -> anyhow::Result<()> {
         tokio::select! {
             line = lines.next_line() => {
                 let Some(line) = line.context("cannot read stdin")? else { break };
+                if let Some(sealing) = &sealing {
+                    // A private bond: held back while thoughts are closed, and sealed whole
+                    // (the server cannot apply edits to what it cannot read).
+                    if open {
+                        let sealed = sealing.seal(haurach_proto::sealed::THOUGHT, line.as_bytes())?;
+                        send(&mut socket, &ClientFrame::SealedThought { sealed }).await?;
+                    } else {
+                        eprintln!("thoughts are closed: this one stays on this device");
+                    }
+                    continue;
+                }
                 let reset = seq == 0 || seq.is_multiple_of(RESET_EVERY);
                 let edits = if reset {
                     vec![Edit::Insert { pos: 0, text: line.clone() }]
@@ -626,8 +697,9 @@ pub async fn think(base: &str, token: &str) -> anyhow::Result<()> {
                 Some(Ok(WsMessage::Text(t))) => {
                     if let Ok(ServerFrame::Error { problem, .. }) = serde_json::from_str(t.as_str()) {
                         eprintln!("error: {}", problem.detail);
-                    } else if let Ok(ServerFrame::Tier { tier: Tier::Thoughts, open, .. }) = serde_json::from_str(t.as_str()) {
-                        let state = if open { "opened" } else { "closed" };
+                    } else if let Ok(ServerFrame::Tier { tier: Tier::Thoughts, open: now, .. }) = serde_json::from_str(t.as_str()) {
+                        open = now;
+                        let state = if now { "opened" } else { "closed" };
                         eprintln!("thoughts {state}");
                     }
                 }

@@ -56,6 +56,10 @@ struct Entry {
     /// Whether the partner's confirmation tag matched this bond key.
     #[serde(default)]
     confirmed: bool,
+    /// How many things this device has sealed in the bond: the counter of the last one,
+    /// bound into its associated data.
+    #[serde(default)]
+    sealed: u64,
 }
 
 impl Entry {
@@ -134,6 +138,7 @@ pub async fn invite(ctx: &Context, qr: Option<PathBuf>) -> anyhow::Result<()> {
             invite_secret: Some(invite::code(&secret)),
             bond_key: None,
             confirmed: false,
+            sealed: 0,
         },
     );
     keys.save(&ctx.home)?;
@@ -178,6 +183,7 @@ pub async fn accept(ctx: &Context, code: &str, profile: Option<Profile>) -> anyh
             invite_secret: None,
             bond_key: Some(to_hex(&key.to_bytes())),
             confirmed: false,
+            sealed: 0,
         },
     );
     keys.save(&ctx.home)?;
@@ -294,6 +300,28 @@ pub async fn report(
     api.empty(Method::PUT, "/api/v1/me/tokens", Some(&report))
         .await?;
     Ok(api.get("/api/v1/bond").await?)
+}
+
+/// The counter for the next thing this device seals in `name`'s private bond: one more
+/// than the last, written down before it is used so no two share one.
+pub fn next_counter(home: &Path, server: &str, name: &str) -> anyhow::Result<u64> {
+    let mut keys = Keys::load(home)?;
+    let Some(mut entry) = keys.get(server, name).cloned() else {
+        anyhow::bail!("this device holds no private bond for {name}");
+    };
+    entry.sealed += 1;
+    let counter = entry.sealed;
+    keys.put(server, name, entry);
+    keys.save(home)?;
+    Ok(counter)
+}
+
+/// Which of the two this device is in `name`'s private bond.
+pub fn role(ctx: &Context, name: &str) -> anyhow::Result<Role> {
+    let keys = Keys::load(&ctx.home)?;
+    keys.get(&ctx.server, name)
+        .map(Entry::role)
+        .context("this device holds no private bond")
 }
 
 /// Forgets this person's private bond here (after `unbond`).

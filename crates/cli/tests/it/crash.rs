@@ -619,6 +619,7 @@ async fn send(ws: &mut Ws, id: &str, body: &str) -> bool {
         id: id.into(),
         body: Some(body.into()),
         feeling: None,
+        sealed: None,
     });
     let text = serde_json::to_string(&frame).unwrap();
     ws.send(WsMessage::Text(text.into())).await.is_ok()

@@ -1,10 +1,14 @@
 //! A private bond through the real CLI and the real server (issue 20): two partners bond
-//! with `invite --private` and `accept`, `move` sends token reports, and the tiers open
-//! and close as the matcher says; afterwards the server's whole data directory and its
-//! log hold none of the coordinates used and not the invite's secret. A server that
-//! swaps the public keys makes both devices refuse the bond.
+//! with `invite --private` and `accept`, `move` sends token reports, the tiers open and
+//! close as the matcher says, and words, a feeling and an alarm's words pass sealed and
+//! are read by the partner; afterwards the server's whole data directory and its log
+//! hold none of the coordinates used, none of the words and not the invite's secret. A
+//! server that swaps the public keys makes both devices refuse the bond.
 
+use std::io::Write as _;
 use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
 
 use crate::support::{Cli, Server};
 
@@ -14,6 +18,35 @@ use crate::support::{Cli, Server};
 const HER: (f64, f64) = (46.123457, 7.654321);
 const NEAR: (f64, f64) = (46.168463, 7.654321); // 5.0 km north of her
 const FAR: (f64, f64) = (46.483419, 7.654321); // 40.0 km north of her
+
+/// What they say, and the alarm's words: words nobody else uses, to look for afterwards.
+const WORDS: &str = "the quartz lantern hums";
+const ALARM: &str = "the vermilion dune slides";
+/// A feeling, to look for as its key.
+const FEELING: &str = "longing";
+/// A thought, and one typed while thoughts are closed.
+const THOUGHT: &str = "I wonder about the saffron gate";
+const HELD_BACK: &str = "the cobalt well is far";
+
+/// `haurach think` as `who`, typing `lines`; what it said on stderr.
+fn think(cli: &Cli, who: &str, lines: &[&str]) -> String {
+    let mut child = cli
+        .cmd(&["--as", who, "think"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    for line in lines {
+        writeln!(stdin, "{line}").unwrap();
+    }
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stderr}");
+    stderr
+}
 
 /// The code in `haurach invite --private`'s output.
 fn private_code(out: &str) -> String {
@@ -145,6 +178,25 @@ fn a_private_bond_opens_its_tiers_and_the_server_keeps_no_coordinate_and_no_secr
             "{closed}: {out}"
         );
     }
+    // Words and a feeling pass sealed: each device seals what it sends and opens what
+    // its partner sent.
+    let out = cli.ok_as("spike", &["say", WORDS]);
+    assert!(out.contains(&format!("you: {WORDS}")), "{out}");
+    let out = cli.ok_as("amethyst", &["feel", FEELING]);
+    assert!(out.contains(&format!("you feel {FEELING}")), "{out}");
+    let out = cli.ok_as("amethyst", &["watch", "--count", "2", "--for", "20"]);
+    assert!(out.contains(&format!("spike: {WORDS}")), "{out}");
+    assert!(out.contains(&format!("you feel {FEELING}")), "{out}");
+    let out = cli.ok_as("spike", &["watch", "--count", "2", "--for", "20"]);
+    assert!(out.contains(&format!("amethyst feels {FEELING}")), "{out}");
+    // A thought, sealed whole, reaches her link as it is typed.
+    let wait = Duration::from_secs(20);
+    let mut watch = cli.spawn(&["--as", "amethyst", "watch", "--for", "30"]);
+    watch.expect("linked as amethyst", wait);
+    think(&cli, "spike", &[THOUGHT]);
+    watch.expect(&format!("spike is thinking: {THOUGHT}"), wait);
+    drop(watch);
+
     let out = mv(&cli, "spike", FAR);
     for closed in ["feelings", "glimpse", "sight"] {
         assert!(
@@ -152,11 +204,24 @@ fn a_private_bond_opens_its_tiers_and_the_server_keeps_no_coordinate_and_no_secr
             "{closed}: {out}"
         );
     }
-    // The alarm passes at any range.
-    let out = cli.ok_as("amethyst", &["alarm"]);
-    assert!(out.starts_with("alarm #1 raised"), "{out}");
+    // Sealed words still need the voice tier; a thought typed while thoughts are closed
+    // never leaves the device.
+    let err = cli.fails(&["--as", "spike", "say", "are you there"]);
+    assert!(err.contains("voice is closed"), "{err}");
+    let said = think(&cli, "spike", &[HELD_BACK]);
+    assert!(
+        said.contains("nothing you type leaves this device")
+            && said.contains("this one stays on this device"),
+        "{said}"
+    );
+    // The alarm passes at any range, its words sealed.
+    let out = cli.ok_as("amethyst", &["alarm", ALARM]);
+    assert!(out.starts_with("alarm #3 raised"), "{out}");
     let out = cli.ok_as("spike", &["where"]);
-    assert!(out.contains("raised alarm #1 from amethyst"), "{out}");
+    assert!(
+        out.contains(&format!("raised alarm #3 from amethyst: {ALARM:?}")),
+        "{out}"
+    );
 
     // Killed, not stopped: whatever the WAL holds stays for the search.
     server.kill();
@@ -178,6 +243,19 @@ fn a_private_bond_opens_its_tiers_and_the_server_keeps_no_coordinate_and_no_secr
     ];
     for value in [HER.0, HER.1, NEAR.0, FAR.0] {
         secrets.extend(traces_of(value));
+    }
+    for said in [
+        WORDS,
+        ALARM,
+        FEELING,
+        THOUGHT,
+        HELD_BACK,
+        "quartz",
+        "vermilion",
+        "saffron",
+        "cobalt",
+    ] {
+        secrets.push(Trace::Bytes(said.as_bytes().to_vec()));
     }
     let mut all = files(&data);
     assert!(

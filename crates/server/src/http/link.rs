@@ -296,6 +296,7 @@ async fn greet<S: Store, B: Bus>(
 
     // Replay what was stored after the resume point.
     let mut last_sent = resume_after;
+    let sealed = hub.is_private(account).await?;
     if let Some(bond) = hub.store.bond_of(account).await.map_err(ApiError::from)? {
         loop {
             let page = hub
@@ -307,7 +308,7 @@ async fn greet<S: Store, B: Bus>(
                 send(
                     socket,
                     &ServerFrame::Message {
-                        message: message_view(&bond, m),
+                        message: message_view(&bond, m, sealed),
                     },
                 )
                 .await?;
@@ -333,6 +334,7 @@ async fn catch_up<S: Store, B: Bus>(
     let Some(bond) = store.bond_of(account).await.map_err(ApiError::from)? else {
         return Ok(());
     };
+    let sealed = app.hub.is_private(account).await?;
     while *last_sent < upto {
         let page = store
             .messages_after(bond.id, *last_sent, REPLAY_PAGE)
@@ -342,7 +344,7 @@ async fn catch_up<S: Store, B: Bus>(
             send(
                 socket,
                 &ServerFrame::Message {
-                    message: message_view(&bond, m),
+                    message: message_view(&bond, m, sealed),
                 },
             )
             .await?;
@@ -638,6 +640,9 @@ async fn handle<S: Store, B: Bus>(
         ClientFrame::AckAlarm { seq } => hub.acknowledge_alarm(account, seq).await.map(|_| ()),
         ClientFrame::Thought { seq, reset, edits } => {
             hub.thought(account, seq, reset, edits).await.map(|_| ())
+        }
+        ClientFrame::SealedThought { sealed } => {
+            hub.sealed_thought(account, sealed).await.map(|_| ())
         }
         ClientFrame::Guard { on } => hub.guard(account, on).await,
         ClientFrame::Heartbeat => Ok(()),

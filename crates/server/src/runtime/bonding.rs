@@ -20,7 +20,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
         let Some(held) = self.held(account).await? else {
             return Ok(None);
         };
-        let (record, view) = {
+        let (record, view, sealed) = {
             let Ok(rt) = held.lock().await else {
                 return Ok(None);
             };
@@ -59,14 +59,17 @@ impl<S: Store, B: Bus> Hub<S, B> {
                 last_seq: 0,
                 since: timestamp(rt.record.created_at),
             };
-            (rt.record.clone(), view)
+            (rt.record.clone(), view, rt.matcher.is_some())
         };
         let alarms = self.store.raised_alarms(record.id).await?;
         let last_seq = self.store.last_seq(record.id).await?;
         let partner_pause = self.pause_of(record.members[1 - held.idx]).await?;
         Ok(Some(BondView {
             partner_pause,
-            alarms: alarms.iter().map(|m| message_view(&record, m)).collect(),
+            alarms: alarms
+                .iter()
+                .map(|m| message_view(&record, m, sealed))
+                .collect(),
             last_seq,
             ..view
         }))

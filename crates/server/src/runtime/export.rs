@@ -190,6 +190,9 @@ impl<S: Store, B: Bus> Hub<S, B> {
         };
         let idx = usize::from(bond.members[1] == account);
         let partner = &bond.names[1 - idx];
+        // A private bond's words and feelings are kept as they were sealed: the export
+        // says so rather than call the sealed text words.
+        let sealed = self.is_private(account).await?;
         let mut sent = Vec::new();
         let mut after = 0;
         loop {
@@ -202,9 +205,13 @@ impl<S: Store, B: Bus> Hub<S, B> {
                 after = last.seq;
             }
             sent.extend(page.into_iter().filter(|m| m.sender == account).map(|m| {
-                json!({"seq": m.seq, "kind": m.kind, "body": m.body, "feeling": m.feeling,
-                       "sent_at": when(m.sent_at),
-                       "acknowledged_at": m.acknowledged_at.map(when)})
+                let mut entry = json!({"seq": m.seq, "kind": m.kind, "body": m.body,
+                       "feeling": m.feeling, "sent_at": when(m.sent_at),
+                       "acknowledged_at": m.acknowledged_at.map(when)});
+                if sealed {
+                    entry["sealed"] = entry["body"].take();
+                }
+                entry
             }));
             if !full {
                 break;

@@ -237,6 +237,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
                     id: image.client_id.clone(),
                     body: Some(image.id.0.to_string()),
                     feeling: None,
+                    sealed: None,
                 },
             )
             .await?;

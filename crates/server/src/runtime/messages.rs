@@ -4,6 +4,7 @@
 
 use haurach_bond::Tier;
 use haurach_bond::thoughts::Edit;
+use haurach_proto::sealed::Sealed;
 use haurach_proto::{Feeling, Message, MessageKind, PushNote, SendMessage, ServerFrame};
 use haurach_store::{
     AccountId, Appended, BondRecord, MessageRecord, Missing, NewMessage, Store, StoreError,
@@ -38,12 +39,17 @@ impl<S: Store, B: Bus> Hub<S, B> {
         };
         // The caller has been heard already: the HTTP extractor and the link both say so.
         let rt = held.lock().await?;
+        let sealed = rt.matcher.is_some();
+        // A picture's notice is composed by the server, never sealed.
+        if send.kind != MessageKind::Image {
+            check_sealing(&send, sealed)?;
+        }
         let tier = send.kind.tier();
         if !rt.tiers.is_open(tier) {
             // A retry of a message accepted before the partners drifted apart still gets
             // its answer; a new one is refused without being stored.
             if let Some(stored) = self.store.message_by_client_id(account, &send.id).await? {
-                return Ok((message_view(&rt.record, &stored), false));
+                return Ok((message_view(&rt.record, &stored, sealed), false));
             }
             let distance = rt.pull_now(held.idx).map(|p| p.0.distance_m);
             return Err(ApiError::tier_closed(
@@ -63,7 +69,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
             Box::new(move |appended: &Appended| {
                 if let Appended::New(m, before) = appended {
                     let frame = Frame::of(&ServerFrame::Message {
-                        message: message_view(&record, m),
+                        message: message_view(&record, m, sealed),
                     })
                     .after(*before);
                     for member in record.members {
@@ -80,7 +86,9 @@ impl<S: Store, B: Bus> Hub<S, B> {
                     sender: account,
                     client_id: send.id.clone(),
                     kind: send.kind,
-                    body: send.body.clone(),
+                    // A private bond's sealed content is kept where a plain bond keeps its
+                    // words, as the text it came as: the bond says which it is.
+                    body: send.sealed.clone().or_else(|| send.body.clone()),
                     feeling: send.feeling,
                     sent_at: now_ms(),
                 },
@@ -132,7 +140,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
                 }
             }
         }
-        let message = message_view(&record, &stored);
+        let message = message_view(&record, &stored, sealed);
         Ok((message, is_new))
     }
 
@@ -146,7 +154,10 @@ impl<S: Store, B: Bus> Hub<S, B> {
         let Some(held) = self.held(account).await? else {
             return Err(not_bonded());
         };
-        let record = held.lock().await?.record.clone();
+        let (record, sealed) = {
+            let rt = held.lock().await?;
+            (rt.record.clone(), rt.matcher.is_some())
+        };
         let mut page = self
             .store
             .messages_after(record.id, after, limit + 1)
@@ -154,7 +165,9 @@ impl<S: Store, B: Bus> Hub<S, B> {
         let more = page.len() > limit as usize;
         page.truncate(limit as usize);
         Ok((
-            page.iter().map(|m| message_view(&record, m)).collect(),
+            page.iter()
+                .map(|m| message_view(&record, m, sealed))
+                .collect(),
             more,
         ))
     }
@@ -190,7 +203,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
         for member in rt.record.members {
             self.publish(member, &frame);
         }
-        Ok(message_view(&rt.record, &alarm))
+        Ok(message_view(&rt.record, &alarm, rt.matcher.is_some()))
     }
 
     /// The caller has seen every message up to `seq`.
@@ -235,11 +248,47 @@ impl<S: Store, B: Bus> Hub<S, B> {
             return Err(not_bonded());
         };
         let rt = held.lock().await?;
+        if rt.matcher.is_some() {
+            return Err(ApiError::conflict(
+                "private_bond",
+                "your bond is private: the server takes no thought in the clear; seal the \
+                 whole text on your device and send it as a sealed_thought frame",
+            ));
+        }
         if rt.guarded[held.idx] || !rt.tiers.is_open(Tier::Thoughts) {
             return Ok(false);
         }
         self.metrics.thoughts.inc();
         let frame = ServerFrame::Thought { seq, reset, edits };
+        self.publish(rt.record.members[1 - held.idx], &frame);
+        Ok(true)
+    }
+
+    /// Passes a private bond's sealed thought (the whole text, sealed on the sender's
+    /// device) to the partner, under the same rule as [`Hub::thought`]: only while
+    /// thoughts are open and the sender is not guarding them. Never stored. Returns
+    /// whether it passed.
+    pub async fn sealed_thought(
+        &self,
+        account: AccountId,
+        sealed: String,
+    ) -> Result<bool, ApiError> {
+        Sealed::decode(&sealed).map_err(|e| ApiError::invalid("invalid_sealed", e.to_string()))?;
+        let Some(held) = self.held(account).await? else {
+            return Err(not_bonded());
+        };
+        let rt = held.lock().await?;
+        if rt.matcher.is_none() {
+            return Err(ApiError::invalid(
+                "unexpected_sealed",
+                "your bond is not private: send thoughts as thought frames, not sealed",
+            ));
+        }
+        if rt.guarded[held.idx] || !rt.tiers.is_open(Tier::Thoughts) {
+            return Ok(false);
+        }
+        self.metrics.thoughts.inc();
+        let frame = ServerFrame::SealedThought { sealed };
         self.publish(rt.record.members[1 - held.idx], &frame);
         Ok(true)
     }
@@ -289,10 +338,17 @@ pub fn validate_message(send: &SendMessage) -> Result<(), ApiError> {
             format!("a message body is at most 4,000 characters, this one has {body_len}"),
         ));
     }
+    if send.sealed.is_some() && send.kind != MessageKind::Image {
+        // What a sealed message may carry depends on its bond (`check_sealing`).
+        return Ok(());
+    }
     match send.kind {
-        MessageKind::Voice if send.body.as_deref().is_none_or(|b| b.trim().is_empty()) => Err(
-            ApiError::invalid("body_required", "a voice message needs a non-empty body"),
-        ),
+        MessageKind::Voice if send.body.as_deref().is_none_or(|b| b.trim().is_empty()) => {
+            Err(ApiError::invalid(
+                "body_required",
+                "a voice message needs a non-empty body (in a private bond: sealed)",
+            ))
+        }
         MessageKind::Voice if send.feeling.is_some() => Err(ApiError::invalid(
             "unexpected_feeling",
             "a voice message carries no feeling; send a feeling message for that",
@@ -300,7 +356,7 @@ pub fn validate_message(send: &SendMessage) -> Result<(), ApiError> {
         MessageKind::Feeling if send.feeling.is_none() => Err(ApiError::invalid(
             "feeling_required",
             format!(
-                "a feeling message needs a feeling, one of: {}",
+                "a feeling message needs a feeling (in a private bond: sealed), one of: {}",
                 Feeling::ALL.map(Feeling::key).join(", ")
             ),
         )),
@@ -320,18 +376,61 @@ pub fn validate_message(send: &SendMessage) -> Result<(), ApiError> {
     }
 }
 
-/// A stored message as the API shows it.
-pub fn message_view(bond: &BondRecord, m: &MessageRecord) -> Message {
+/// Checks a message against its bond: in a private bond (`sealed`) the words and the
+/// feeling travel sealed and never in the clear; in a plain bond nothing is sealed.
+fn check_sealing(send: &SendMessage, sealed: bool) -> Result<(), ApiError> {
+    if !sealed {
+        if send.sealed.is_some() {
+            return Err(ApiError::invalid(
+                "unexpected_sealed",
+                "your bond is not private: send the words in body and the feeling in feeling, \
+                 not sealed",
+            ));
+        }
+        return Ok(());
+    }
+    if send.body.is_some() || send.feeling.is_some() {
+        return Err(ApiError::conflict(
+            "private_bond",
+            "your bond is private: the server takes no words and no feeling in the clear; \
+             seal them on your device and send them as sealed",
+        ));
+    }
+    match (&send.sealed, send.kind) {
+        (Some(text), _) => Sealed::decode(text)
+            .map(|_| ())
+            .map_err(|e| ApiError::invalid("invalid_sealed", e.to_string())),
+        (None, MessageKind::Voice | MessageKind::Feeling) => Err(ApiError::invalid(
+            "sealed_required",
+            format!(
+                "a {} message in a private bond needs its content sealed (sealed)",
+                send.kind.key()
+            ),
+        )),
+        // An alarm may carry no words.
+        (None, _) => Ok(()),
+    }
+}
+
+/// A stored message as the API shows it; in a private bond (`sealed`) what is stored in
+/// the body's place is the sealed content.
+pub fn message_view(bond: &BondRecord, m: &MessageRecord, sealed: bool) -> Message {
     let from = bond
         .index_of(m.sender)
         .map(|i| bond.names[i].clone())
         .unwrap_or_default();
+    let (body, sealed) = if sealed {
+        (None, m.body.clone())
+    } else {
+        (m.body.clone(), None)
+    };
     Message {
         seq: m.seq,
         id: m.client_id.clone(),
         from,
         kind: m.kind,
-        body: m.body.clone(),
+        body,
+        sealed,
         feeling: m.feeling,
         sent_at: timestamp(m.sent_at),
         acknowledged_at: m.acknowledged_at.map(timestamp),

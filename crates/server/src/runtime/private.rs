@@ -161,6 +161,15 @@ impl<S: Store, B: Bus> Hub<S, B> {
         Ok(())
     }
 
+    /// Whether `account`'s bond is private (false without a bond): its messages are
+    /// sealed.
+    pub async fn is_private(&self, account: AccountId) -> Result<bool, ApiError> {
+        let Some(held) = self.held(account).await? else {
+            return Ok(false);
+        };
+        Ok(held.lock().await?.matcher.is_some())
+    }
+
     /// Refuses a position from `account` when their bond is private: nothing positional
     /// of a private bond is taken, stored or judged. Called before a position is stored.
     pub(crate) async fn refuse_private_position(&self, account: AccountId) -> Result<(), ApiError> {

@@ -147,14 +147,28 @@ async fn the_document_names_every_parameter_and_answer_of_every_route() {
     assert!(doc["paths"]["/api/v1/parcels"]["post"]["requestBody"]["content"]
         ["application/octet-stream"]
         .is_object());
-    // A message is sent as voice, feeling or alarm, never as an image.
-    let kinds: Vec<&Value> = doc["components"]["schemas"]["SendMessage"]["oneOf"]
+    // A message is sent as voice, feeling or alarm, never as an image: each in the clear
+    // (a plain bond) or sealed (a private bond).
+    let kinds: Vec<(&Value, bool)> = doc["components"]["schemas"]["SendMessage"]["oneOf"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|v| &v["properties"]["kind"]["enum"][0])
+        .map(|v| {
+            let sealed = v["required"].as_array().unwrap().contains(&json!("sealed"));
+            (&v["properties"]["kind"]["enum"][0], sealed)
+        })
         .collect();
-    assert_eq!(kinds, [&json!("voice"), &json!("feeling"), &json!("alarm")]);
+    assert_eq!(
+        kinds,
+        [
+            (&json!("voice"), false),
+            (&json!("voice"), true),
+            (&json!("feeling"), false),
+            (&json!("feeling"), true),
+            (&json!("alarm"), false),
+            (&json!("alarm"), true)
+        ]
+    );
     // Empty names, codes and ids are refused, and the document says so.
     let schemas = &doc["components"]["schemas"];
     assert_eq!(

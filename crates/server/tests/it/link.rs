@@ -18,6 +18,7 @@ fn voice(id: &str, body: &str) -> ClientFrame {
         id: id.into(),
         body: Some(body.into()),
         feeling: None,
+        sealed: None,
     })
 }
 
@@ -154,6 +155,7 @@ async fn bad_frames_get_an_error_and_the_link_stays_open() {
         id: "a1".into(),
         body: None,
         feeling: None,
+        sealed: None,
     }))
     .await;
     assert!(matches!(

@@ -102,6 +102,7 @@ async fn each_node_receives_only_what_its_own_links_need() {
                 id: format!("v{i}"),
                 body: Some(format!("word {i}")),
                 feeling: None,
+                sealed: None,
             }))
             .await;
     }

@@ -120,6 +120,7 @@ async fn positions_sent_while_paused_reach_nobody_and_resuming_is_announced() {
         id: "paused-alarm".into(),
         body: Some("here".into()),
         feeling: None,
+        sealed: None,
     }))
     .await;
     hers.until(|f| matches!(f, ServerFrame::Sent { .. })).await;

@@ -3,14 +3,20 @@
 //! reports as the matcher says at the story profile's distances, the alarm passes at any
 //! range, a position from any source (HTTP, the link, OwnTracks) is refused and never
 //! stored, malformed or stale reports are refused, and neither partner's link ever
-//! receives a token.
+//! receives a token. Words, feelings and the alarm's words travel sealed: the server
+//! refuses them in the clear, gates them by their tier, and keeps each message's
+//! sequence, retry and resume as in a plain bond.
 
 use haurach_bond::{Fix, Profile, Tier};
 use haurach_private::tokens::{EPOCH_MS, report};
-use haurach_private::{BondKey, DeviceSecret, InviteSecret, Role};
+use haurach_private::{BondKey, DeviceSecret, InviteSecret, Role, Sealer};
 use haurach_proto::private::{key_from_hex, to_hex};
-use haurach_proto::{ClientFrame, PositionUpdate, ServerFrame, TokenReport};
+use haurach_proto::sealed::Envelope;
+use haurach_proto::{
+    ClientFrame, MessageKind, PositionUpdate, SendMessage, ServerFrame, TokenReport,
+};
 use serde_json::{Value, json};
+use uuid::Uuid;
 
 use crate::common::{Link, TestServer};
 use crate::owntracks::{location, now_s, post};
@@ -33,9 +39,18 @@ fn tokens(key: &BondKey, at: (f64, f64), at_ms: i64) -> TokenReport {
     TokenReport::of(&report(key, Profile::Story, &fix))
 }
 
+/// A private bond made through the API: both partners' tokens, the bond key both
+/// devices hold, and the bond's id.
+struct Private {
+    her: String,
+    him: String,
+    key: BondKey,
+    bond: Uuid,
+}
+
 /// Amethyst invites privately, spike accepts; both devices derive and confirm the key
-/// through the server. Returns their tokens and the bond key.
-async fn bond_privately(s: &TestServer) -> (String, String, BondKey) {
+/// through the server.
+async fn bond_privately(s: &TestServer) -> Private {
     let (her, him) = (s.citizen("amethyst").await, s.citizen("spike").await);
     let (a, b, secret) = (
         DeviceSecret::generate(),
@@ -107,13 +122,42 @@ async fn bond_privately(s: &TestServer) -> (String, String, BondKey) {
         .await;
     ka.check_confirmation(Role::Accepter, &keys(&seen, "accepter_tag"))
         .unwrap();
-    (her, him, ka)
+    let bond = view["id"].as_str().unwrap().parse().unwrap();
+    Private {
+        her,
+        him,
+        key: ka,
+        bond,
+    }
+}
+
+/// `status` and `body` are the problem `code` with `expected` status.
+fn assert_problem(status: u16, body: &Value, expected: u16, code: &str) {
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (expected, Some(code)),
+        "{body}"
+    );
 }
 
 async fn put_tokens(s: &TestServer, token: &str, report: &TokenReport) -> (u16, Value) {
     let body = serde_json::to_value(report).unwrap();
     s.call("PUT", "/api/v1/me/tokens", Some(token), Some(&body))
         .await
+}
+
+/// Reports over HTTP, which must be taken.
+async fn report_ok(s: &TestServer, token: &str, report: &TokenReport) {
+    let (status, body) = put_tokens(s, token, report).await;
+    assert_eq!(status, 204, "{body}");
+}
+
+/// Waits on each link until `tier` is `open`, checking every frame on the way for the
+/// `known` reports' tokens and for a pull.
+async fn await_tier(links: &mut [&mut Link], known: &[&TokenReport], tier: Tier, open: bool) {
+    for link in links {
+        frames_until(link, known, tier_frame(tier, open)).await;
+    }
 }
 
 async fn open_tiers(s: &TestServer, token: &str) -> Vec<Tier> {
@@ -160,7 +204,12 @@ fn tier_frame(tier: Tier, open: bool) -> impl Fn(&ServerFrame) -> bool {
 }
 
 async fn story(s: &TestServer) {
-    let (her, him, key) = bond_privately(s).await;
+    let Private {
+        her,
+        him,
+        key,
+        bond,
+    } = bond_privately(s).await;
     let mut her_link = s.link(&her, None).await;
     let mut his_link = s.link(&him, None).await;
     assert!(matches!(her_link.next().await, ServerFrame::Hello { .. }));
@@ -176,11 +225,7 @@ async fn story(s: &TestServer) {
             Some(&json!({"lat": NEAR.0, "lon": NEAR.1})),
         )
         .await;
-    assert_eq!(
-        (status, body["code"].as_str()),
-        (409, Some("private_bond")),
-        "{body}"
-    );
+    assert_problem(status, &body, 409, "private_bond");
     his_link
         .send(&ClientFrame::Position(PositionUpdate {
             lat: NEAR.0,
@@ -201,49 +246,26 @@ async fn story(s: &TestServer) {
         &location(NEAR.0, NEAR.1, now_s()),
     )
     .await;
-    assert_eq!(
-        (status, body["code"].as_str()),
-        (409, Some("private_bond")),
-        "{body}"
-    );
+    assert_problem(status, &body, 409, "private_bond");
     // Places and a pinned point are coordinates too.
     let place = json!({"lat": NEAR.0, "lon": NEAR.1, "radius_m": 50});
     let (status, body) = s
         .call("PUT", "/api/v1/places/home", Some(&him), Some(&place))
         .await;
-    assert_eq!(
-        (status, body["code"].as_str()),
-        (409, Some("private_bond")),
-        "{body}"
-    );
+    assert_problem(status, &body, 409, "private_bond");
     let pin = json!({"lat": NEAR.0, "lon": NEAR.1});
     let (status, body) = s
         .call("PUT", "/api/v1/bond/meeting", Some(&him), Some(&pin))
         .await;
-    assert_eq!(
-        (status, body["code"].as_str()),
-        (409, Some("private_bond")),
-        "{body}"
-    );
+    assert_problem(status, &body, 409, "private_bond");
 
     // 5 km apart: every tier to glimpse (10 km) opens, sight (2 km) does not.
     let now = now_ms();
     let (hers, near) = (tokens(&key, HER, now), tokens(&key, NEAR, now));
-    assert_eq!(put_tokens(s, &her, &hers).await.0, 204);
-    let (status, body) = put_tokens(s, &him, &near).await;
-    assert_eq!(status, 204, "{body}");
-    frames_until(
-        &mut her_link,
-        &[&hers, &near],
-        tier_frame(Tier::Glimpse, true),
-    )
-    .await;
-    frames_until(
-        &mut his_link,
-        &[&hers, &near],
-        tier_frame(Tier::Glimpse, true),
-    )
-    .await;
+    report_ok(s, &her, &hers).await;
+    report_ok(s, &him, &near).await;
+    let links = &mut [&mut her_link, &mut his_link];
+    await_tier(links, &[&hers, &near], Tier::Glimpse, true).await;
     assert_eq!(
         open_tiers(s, &him).await,
         [
@@ -258,23 +280,20 @@ async fn story(s: &TestServer) {
     );
     // 40 km apart: beyond 1.5 times feelings' 20 km, everything ranged closes.
     let far = tokens(&key, FAR, now_ms());
-    assert_eq!(put_tokens(s, &him, &far).await.0, 204);
-    frames_until(
-        &mut her_link,
-        &[&hers, &near, &far],
-        tier_frame(Tier::Feelings, false),
-    )
-    .await;
+    report_ok(s, &him, &far).await;
+    let known = [&hers, &near, &far];
+    await_tier(&mut [&mut her_link], &known, Tier::Feelings, false).await;
     assert_eq!(open_tiers(s, &her).await, [Tier::Pull, Tier::Alarm]);
 
-    // The alarm passes at any range.
-    let alarm = json!({"id": "a1", "kind": "alarm", "body": "the sand is moving"});
-    let (status, body) = s
-        .call("POST", "/api/v1/bond/messages", Some(&her), Some(&alarm))
-        .await;
+    // The alarm passes at any range, its words sealed.
+    let words = envelope(bond, Role::Inviter, "alarm")
+        .seal(&Sealer::new(&key), 1, b"the sand is moving")
+        .unwrap();
+    let alarm = json!({"id": "a1", "kind": "alarm", "sealed": words});
+    let (status, body) = post_message(s, &her, &alarm).await;
     assert_eq!(status, 201, "{body}");
-    frames_until(&mut his_link, &[&hers, &near, &far], |f| {
-        matches!(f, ServerFrame::Message { message } if message.body.as_deref() == Some("the sand is moving"))
+    frames_until(&mut his_link, &known, |f| {
+        matches!(f, ServerFrame::Message { message } if message.sealed.as_deref() == Some(words.as_str()))
     })
     .await;
 
@@ -287,23 +306,15 @@ async fn story(s: &TestServer) {
     garbled.epochs[0].tiers[0].open = "not base64!".into();
     for bad in [short, stale, garbled] {
         let (status, body) = put_tokens(s, &him, &bad).await;
-        assert_eq!(
-            (status, body["code"].as_str()),
-            (422, Some("invalid_report")),
-            "{body}"
-        );
+        assert_problem(status, &body, 422, "invalid_report");
     }
     // On the link too; a report by link frame moves the tiers as over HTTP.
     let near_again = tokens(&key, NEAR, now_ms());
     his_link
         .send(&ClientFrame::Report(near_again.clone()))
         .await;
-    frames_until(
-        &mut his_link,
-        &[&hers, &near, &far, &near_again],
-        tier_frame(Tier::Feelings, true),
-    )
-    .await;
+    let known = [&hers, &near, &far, &near_again];
+    await_tier(&mut [&mut his_link], &known, Tier::Feelings, true).await;
     assert!(
         EPOCH_MS > 0 && open_tiers(s, &her).await.contains(&Tier::Glimpse),
         "opened again from the link's report"
@@ -330,28 +341,26 @@ async fn a_plain_bond_takes_no_tokens_and_has_no_keys() {
     let (her, _) = s.pair("amethyst", "spike", "story").await;
     let key = BondKey::from_bytes([1; 32]);
     let (status, body) = put_tokens(&s, &her, &tokens(&key, HER, now_ms())).await;
-    assert_eq!(
-        (status, body["code"].as_str()),
-        (409, Some("plain_bond")),
-        "{body}"
-    );
+    assert_problem(status, &body, 409, "plain_bond");
     let (status, body) = s
         .call("GET", "/api/v1/bond/private", Some(&her), None)
         .await;
-    assert_eq!(
-        (status, body["code"].as_str()),
-        (409, Some("plain_bond")),
-        "{body}"
-    );
+    assert_problem(status, &body, 409, "plain_bond");
+    // Nothing is sealed in a plain bond: the server could show it to nobody.
+    let sealer = Sealer::new(&key);
+    let sealed = envelope(Uuid::nil(), Role::Inviter, "voice")
+        .seal(&sealer, 1, b"words")
+        .unwrap();
+    let voice = json!({"id": "s1", "kind": "voice", "sealed": sealed});
+    let (status, body) = s
+        .call("POST", "/api/v1/bond/messages", Some(&her), Some(&voice))
+        .await;
+    assert_problem(status, &body, 422, "unexpected_sealed");
     let lonely = s.citizen("rarity").await;
     let (status, body) = s
         .call("GET", "/api/v1/bond/private", Some(&lonely), None)
         .await;
-    assert_eq!(
-        (status, body["code"].as_str()),
-        (404, Some("not_bonded")),
-        "{body}"
-    );
+    assert_problem(status, &body, 404, "not_bonded");
     let bad = json!({"lookup": "00", "public_key": "11"});
     let (status, body) = s
         .call(
@@ -361,11 +370,7 @@ async fn a_plain_bond_takes_no_tokens_and_has_no_keys() {
             Some(&bad),
         )
         .await;
-    assert_eq!(
-        (status, body["code"].as_str()),
-        (422, Some("invalid_key")),
-        "{body}"
-    );
+    assert_problem(status, &body, 422, "invalid_key");
 }
 
 /// With two nodes, each partner on their own: a report heard by one node reaches the
@@ -377,7 +382,12 @@ async fn two_nodes_decide_a_private_bonds_tiers_alike() {
         return;
     };
     let (one, two) = (&nodes.one, &nodes.two);
-    let (her, him, key) = bond_privately(one).await;
+    let Private {
+        her,
+        him,
+        key,
+        bond,
+    } = bond_privately(one).await;
     // Each node holds the bond (a link loads it) before either reports.
     let mut her_link = one.link(&her, None).await;
     let mut his_link = two.link(&him, None).await;
@@ -385,24 +395,337 @@ async fn two_nodes_decide_a_private_bonds_tiers_alike() {
     assert!(matches!(his_link.next().await, ServerFrame::Hello { .. }));
     let now = now_ms();
     let (hers, near) = (tokens(&key, HER, now), tokens(&key, NEAR, now));
-    assert_eq!(put_tokens(one, &her, &hers).await.0, 204);
-    assert_eq!(put_tokens(two, &him, &near).await.0, 204);
-    frames_until(
-        &mut her_link,
-        &[&hers, &near],
-        tier_frame(Tier::Glimpse, true),
-    )
-    .await;
-    frames_until(
-        &mut his_link,
-        &[&hers, &near],
-        tier_frame(Tier::Glimpse, true),
-    )
-    .await;
+    report_ok(one, &her, &hers).await;
+    report_ok(two, &him, &near).await;
+    let links = &mut [&mut her_link, &mut his_link];
+    await_tier(links, &[&hers, &near], Tier::Glimpse, true).await;
     // Node two lets him speak: its copy has voice open too.
-    let voice = json!({"id": "v1", "kind": "voice", "body": "five kilometres"});
+    let sealed = envelope(bond, Role::Accepter, "voice")
+        .seal(&Sealer::new(&key), 1, b"five kilometres")
+        .unwrap();
+    let voice = json!({"id": "v1", "kind": "voice", "sealed": sealed});
     let (status, body) = two
         .call("POST", "/api/v1/bond/messages", Some(&him), Some(&voice))
         .await;
     assert_eq!(status, 201, "{body}");
+}
+
+fn envelope(bond: Uuid, from: Role, kind: &str) -> Envelope<'_> {
+    Envelope { bond, from, kind }
+}
+
+/// Posts a message body; its status and answer.
+async fn post_message(s: &TestServer, token: &str, message: &Value) -> (u16, Value) {
+    s.call("POST", "/api/v1/bond/messages", Some(token), Some(message))
+        .await
+}
+
+/// The sealed messages a link receives up to the one numbered `upto`, opened: each one's
+/// sequence number, kind and content. Every one carries its content sealed only.
+async fn opened_until(
+    link: &mut Link,
+    sealer: &Sealer,
+    bond: Uuid,
+    upto: i64,
+) -> Vec<(i64, MessageKind, Option<String>)> {
+    let mut seen = Vec::new();
+    loop {
+        let ServerFrame::Message { message } = link.next().await else {
+            continue;
+        };
+        assert!(
+            message.body.is_none() && message.feeling.is_none(),
+            "a private bond's message in the clear: {message:?}"
+        );
+        let from = if message.from == "amethyst" {
+            Role::Inviter
+        } else {
+            Role::Accepter
+        };
+        let content = message.sealed.as_ref().map(|text| {
+            let (_, content) = envelope(bond, from, message.kind.key())
+                .open(sealer, text)
+                .expect("the partner opens it");
+            String::from_utf8(content).unwrap()
+        });
+        seen.push((message.seq, message.kind, content));
+        if message.seq >= upto {
+            return seen;
+        }
+    }
+}
+
+/// Words, a feeling and alarms on a private bond: sealed by the sender, gated by their
+/// tier, refused in the clear, stored once per client id, and replayed in order, still
+/// sealed, to a link that resumes.
+async fn sealed_messages(s: &TestServer) {
+    let Private {
+        her,
+        him,
+        key,
+        bond,
+    } = bond_privately(s).await;
+    let sealer = Sealer::new(&key);
+    let mut his_link = s.link(&him, None).await;
+    assert!(matches!(his_link.next().await, ServerFrame::Hello { .. }));
+    let now = now_ms();
+    let (hers, near) = (tokens(&key, HER, now), tokens(&key, NEAR, now));
+    report_ok(s, &her, &hers).await;
+    report_ok(s, &him, &near).await;
+    await_tier(&mut [&mut his_link], &[&hers, &near], Tier::Voice, true).await;
+
+    // Words in the clear, a feeling in the clear, or words with nothing sealed: refused.
+    for (message, status, code) in [
+        (
+            json!({"id": "p1", "kind": "voice", "body": "wandering"}),
+            409,
+            "private_bond",
+        ),
+        (
+            json!({"id": "p2", "kind": "feeling", "feeling": "calm"}),
+            409,
+            "private_bond",
+        ),
+        (
+            json!({"id": "p3", "kind": "alarm", "body": "help"}),
+            409,
+            "private_bond",
+        ),
+        (
+            json!({"id": "p4", "kind": "voice", "sealed": "not base64!"}),
+            422,
+            "invalid_sealed",
+        ),
+        (
+            json!({"id": "p5", "kind": "voice", "sealed": "AAAA"}),
+            422,
+            "invalid_sealed",
+        ),
+    ] {
+        let (got, body) = post_message(s, &her, &message).await;
+        assert_problem(got, &body, status, code);
+    }
+    let (status, body) = post_message(s, &him, &json!({"id": "p6", "kind": "feeling"})).await;
+    assert_eq!(
+        (status, body["code"].as_str().is_some()),
+        (422, true),
+        "{body}"
+    );
+
+    // Sealed words: stored once, whatever the retries.
+    let words = envelope(bond, Role::Inviter, "voice")
+        .seal(&sealer, 1, "I HEARD that".as_bytes())
+        .unwrap();
+    let voice = json!({"id": "w1", "kind": "voice", "sealed": words});
+    let (status, first) = post_message(s, &her, &voice).await;
+    assert_eq!(status, 201, "{first}");
+    assert_eq!(first["sealed"], words.as_str());
+    assert!(first.get("body").is_none(), "{first}");
+    let (status, again) = post_message(s, &her, &voice).await;
+    assert_eq!((status, &again["seq"]), (200, &first["seq"]), "{again}");
+    let other = envelope(bond, Role::Inviter, "voice")
+        .seal(&sealer, 2, b"something else")
+        .unwrap();
+    let reused = json!({"id": "w1", "kind": "voice", "sealed": other});
+    let (status, body) = post_message(s, &her, &reused).await;
+    assert_problem(status, &body, 409, "message_id_reused");
+    // A feeling, sealed, and words over the link.
+    let calm = envelope(bond, Role::Accepter, "feeling")
+        .seal(&sealer, 1, b"calm")
+        .unwrap();
+    let feeling = json!({"id": "f1", "kind": "feeling", "sealed": calm});
+    assert_eq!(post_message(s, &him, &feeling).await.0, 201);
+    let said = envelope(bond, Role::Accepter, "voice")
+        .seal(&sealer, 2, "the sand is warm".as_bytes())
+        .unwrap();
+    his_link
+        .send(&ClientFrame::Send(SendMessage {
+            kind: MessageKind::Voice,
+            id: "w2".into(),
+            body: None,
+            feeling: None,
+            sealed: Some(said),
+        }))
+        .await;
+    // The three reached him live, sealed (the refused ones took no number).
+    let mut live = opened_until(&mut his_link, &sealer, bond, 3).await;
+
+    // 40 km apart: voice is closed to sealed words too; the alarm passes, with sealed
+    // words or none.
+    let far = tokens(&key, FAR, now_ms());
+    report_ok(s, &him, &far).await;
+    await_tier(
+        &mut [&mut his_link],
+        &[&hers, &near, &far],
+        Tier::Voice,
+        false,
+    )
+    .await;
+    let words = envelope(bond, Role::Inviter, "voice")
+        .seal(&sealer, 3, b"are you there")
+        .unwrap();
+    let voice = json!({"id": "w3", "kind": "voice", "sealed": words});
+    let (status, body) = post_message(s, &her, &voice).await;
+    assert_problem(status, &body, 403, "tier_closed");
+    let moving = envelope(bond, Role::Inviter, "alarm")
+        .seal(&sealer, 4, b"the sand is moving")
+        .unwrap();
+    let alarm = json!({"id": "a1", "kind": "alarm", "sealed": moving});
+    assert_eq!(post_message(s, &her, &alarm).await.0, 201);
+    let (status, last) = post_message(s, &her, &json!({"id": "a2", "kind": "alarm"})).await;
+    assert_eq!(status, 201, "{last}");
+    let last = last["seq"].as_i64().unwrap();
+
+    // Every one reached him live, sealed, and opens to what was said, in order; a link
+    // that resumes from the start gets the same again.
+    let expected = vec![
+        (MessageKind::Voice, Some("I HEARD that".to_owned())),
+        (MessageKind::Feeling, Some("calm".to_owned())),
+        (MessageKind::Voice, Some("the sand is warm".to_owned())),
+        (MessageKind::Alarm, Some("the sand is moving".to_owned())),
+        (MessageKind::Alarm, None),
+    ];
+    let content = |seen: Vec<(i64, MessageKind, Option<String>)>| {
+        assert!(seen.windows(2).all(|w| w[0].0 < w[1].0), "{seen:?}");
+        seen.into_iter().map(|(_, k, c)| (k, c)).collect::<Vec<_>>()
+    };
+    live.extend(opened_until(&mut his_link, &sealer, bond, last).await);
+    assert_eq!(content(live), expected);
+    his_link.close().await;
+    let mut again = s.link(&him, Some(0)).await;
+    let ServerFrame::Hello { bond: view, .. } = again.next().await else {
+        panic!("hello first")
+    };
+    // The raised alarms in the bond's view are sealed as well.
+    let view = view.expect("bonded");
+    assert!(
+        view.alarms
+            .iter()
+            .all(|a| a.body.is_none() && a.from == "amethyst"),
+        "{:?}",
+        view.alarms
+    );
+    let replayed = opened_until(&mut again, &sealer, bond, last).await;
+    assert_eq!(content(replayed), expected);
+    // And so is the page of messages over HTTP.
+    let (status, page) = s
+        .call("GET", "/api/v1/bond/messages?after=0", Some(&him), None)
+        .await;
+    assert_eq!(status, 200, "{page}");
+    let messages = page["messages"].as_array().unwrap();
+    assert_eq!(messages.len(), expected.len(), "{page}");
+    assert!(messages.iter().all(|m| m.get("body").is_none()), "{page}");
+}
+
+#[tokio::test]
+async fn a_private_bond_carries_words_and_feelings_sealed_and_never_in_the_clear() {
+    sealed_messages(&TestServer::start().await).await;
+}
+
+#[tokio::test]
+async fn a_private_bond_carries_words_and_feelings_sealed_and_never_in_the_clear_on_postgres() {
+    let Some(pg) = haurach_testkit::or_skip(haurach_testkit::PgCluster::start()) else {
+        return;
+    };
+    let url = pg.url();
+    sealed_messages(&TestServer::start_with(move |c| c.database_url = Some(url)).await).await;
+}
+
+/// The next sealed thought a link receives (amethyst's), opened.
+async fn next_thought(link: &mut Link, sealer: &Sealer, bond: Uuid) -> String {
+    loop {
+        if let ServerFrame::SealedThought { sealed } = link.next().await {
+            let (_, text) = envelope(bond, Role::Inviter, "thought")
+                .open(sealer, &sealed)
+                .expect("the partner opens it");
+            return String::from_utf8(text).unwrap();
+        }
+    }
+}
+
+/// Thoughts in a private bond: the whole text sealed, passed only while thoughts are
+/// open and the thinker does not guard, never in the clear.
+#[tokio::test]
+async fn a_private_bond_passes_sealed_thoughts_only_while_thoughts_are_open() {
+    let s = TestServer::start().await;
+    let Private {
+        her,
+        him,
+        key,
+        bond,
+    } = bond_privately(&s).await;
+    let sealer = Sealer::new(&key);
+    let mut her_link = s.link(&her, None).await;
+    let mut his_link = s.link(&him, None).await;
+    assert!(matches!(her_link.next().await, ServerFrame::Hello { .. }));
+    assert!(matches!(his_link.next().await, ServerFrame::Hello { .. }));
+    let now = now_ms();
+    let (hers, near) = (tokens(&key, HER, now), tokens(&key, NEAR, now));
+    report_ok(&s, &her, &hers).await;
+    report_ok(&s, &him, &near).await;
+    let links = &mut [&mut her_link, &mut his_link];
+    await_tier(links, &[&hers, &near], Tier::Thoughts, true).await;
+    let thought = |counter: u64, text: &str| ClientFrame::SealedThought {
+        sealed: envelope(bond, Role::Inviter, "thought")
+            .seal(&sealer, counter, text.as_bytes())
+            .unwrap(),
+    };
+
+    // Edits in the clear are refused: the server would read them.
+    her_link
+        .send(&ClientFrame::Thought {
+            seq: 0,
+            reset: true,
+            edits: vec![haurach_bond::thoughts::Edit::Insert {
+                pos: 0,
+                text: "I wonder".into(),
+            }],
+        })
+        .await;
+    assert_eq!(next_error(&mut her_link).await.code, "private_bond");
+
+    her_link.send(&thought(1, "I wonder")).await;
+    assert_eq!(next_thought(&mut his_link, &sealer, bond).await, "I wonder");
+    // Guarded, nothing passes; unguarded, the next one does.
+    her_link.send(&ClientFrame::Guard { on: true }).await;
+    her_link.send(&thought(2, "if he is attractive")).await;
+    her_link.send(&ClientFrame::Guard { on: false }).await;
+    her_link.send(&thought(3, "I wonder what he sees")).await;
+    assert_eq!(
+        next_thought(&mut his_link, &sealer, bond).await,
+        "I wonder what he sees"
+    );
+    // 40 km apart thoughts are closed: nothing passes until they open again.
+    let far = tokens(&key, FAR, now_ms());
+    report_ok(&s, &him, &far).await;
+    let known = [&hers, &near, &far];
+    await_tier(&mut [&mut her_link], &known, Tier::Thoughts, false).await;
+    her_link.send(&thought(4, "are you there")).await;
+    // A frame that is answered: the thought before it has been handled.
+    her_link.send(&ClientFrame::AckAlarm { seq: 1 }).await;
+    next_error(&mut her_link).await;
+    let near_again = tokens(&key, NEAR, now_ms());
+    report_ok(&s, &him, &near_again).await;
+    await_tier(&mut [&mut her_link], &[&near_again], Tier::Thoughts, true).await;
+    her_link.send(&thought(5, "there you are")).await;
+    assert_eq!(
+        next_thought(&mut his_link, &sealer, bond).await,
+        "there you are"
+    );
+
+    // A sealed thought in a plain bond is refused.
+    let (plain, _) = s.pair("rarity", "pinkie", "story").await;
+    let mut plain_link = s.link(&plain, None).await;
+    assert!(matches!(plain_link.next().await, ServerFrame::Hello { .. }));
+    plain_link.send(&thought(1, "hello")).await;
+    assert_eq!(next_error(&mut plain_link).await.code, "unexpected_sealed");
+}
+
+/// The next `error` frame a link receives, past any other.
+async fn next_error(link: &mut Link) -> haurach_proto::Problem {
+    loop {
+        if let ServerFrame::Error { problem, .. } = link.next().await {
+            return problem;
+        }
+    }
 }

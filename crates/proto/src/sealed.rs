@@ -1,0 +1,243 @@
+//! Content sealed end to end in a private bond (issue 20, `docs/privacy.md`): how a
+//! sealed message, thought or position travels, and the helpers both clients use to seal
+//! and open it with [`haurach_private::Sealer`].
+//!
+//! On the wire a sealed content is one string, `sealed`: base64url without padding
+//! (RFC 4648 §5) of the sender's counter (8 bytes, big-endian) followed by what
+//! [`Sealer::seal`] gives (`nonce ‖ ciphertext ‖ tag`). The counter travels in the clear
+//! because the receiver needs it to open the content (it is in the associated data); the
+//! server learns from it how many things the sender sealed, which it can count anyway.
+//! The kind (`voice`, `feeling`, `alarm`, `thought`, `position`) is not in the string:
+//! it is the field beside it that the server reads to gate the content by its tier, and
+//! it is bound into the associated data, so a server that changes it makes the content
+//! unopenable.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use haurach_private::seal::OVERHEAD;
+use haurach_private::{Context, Role, Sealer};
+use uuid::Uuid;
+
+/// The most bytes of content one sealed string may carry: 4,000 characters of words
+/// (a message's limit) of up to 4 bytes each in UTF-8.
+pub const MAX_CONTENT: usize = 16_000;
+
+/// The counter's length in front of the sealed bytes.
+const COUNTER_LEN: usize = 8;
+
+/// The fewest bytes a sealed string decodes to: the counter and an empty content sealed.
+pub const MIN_BYTES: usize = COUNTER_LEN + OVERHEAD;
+
+/// The most bytes a sealed string decodes to.
+pub const MAX_BYTES: usize = COUNTER_LEN + OVERHEAD + MAX_CONTENT;
+
+/// The shortest a sealed string may be, characters (base64url of [`MIN_BYTES`]).
+pub const MIN_CHARS: usize = (MIN_BYTES * 4).div_ceil(3);
+
+/// The longest a sealed string may be, characters (base64url of [`MAX_BYTES`]).
+pub const MAX_CHARS: usize = (MAX_BYTES * 4).div_ceil(3);
+
+/// The pattern of a sealed string (the OpenAPI document's).
+pub const PATTERN: &str = "^[A-Za-z0-9_-]+$";
+
+/// The kind bound into a sealed thought.
+pub const THOUGHT: &str = "thought";
+
+/// The kind bound into a sealed position.
+pub const POSITION: &str = "position";
+
+/// A sealed string that is not one: why, for the problem the server answers with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Malformed {
+    /// Not base64url without padding.
+    NotBase64Url,
+    /// Too short to hold a counter, a nonce and a tag.
+    TooShort,
+    /// Longer than [`MAX_CHARS`].
+    TooLong,
+}
+
+impl std::fmt::Display for Malformed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Malformed::NotBase64Url => {
+                f.write_str("sealed content must be base64url without padding")
+            }
+            Malformed::TooShort => {
+                f.write_str("sealed content is too short to hold a counter, a nonce and a tag")
+            }
+            Malformed::TooLong => write!(
+                f,
+                "sealed content is at most {MAX_CHARS} characters (16,000 bytes sealed)"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for Malformed {}
+
+/// A sealed content read from its string: the sender's counter and the sealed bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sealed {
+    /// The sender's own counter, bound into the associated data.
+    pub counter: u64,
+    /// `nonce ‖ ciphertext ‖ tag`.
+    pub bytes: Vec<u8>,
+}
+
+impl Sealed {
+    /// The string that carries it.
+    pub fn encode(&self) -> String {
+        let mut raw = Vec::with_capacity(COUNTER_LEN + self.bytes.len());
+        raw.extend_from_slice(&self.counter.to_be_bytes());
+        raw.extend_from_slice(&self.bytes);
+        URL_SAFE_NO_PAD.encode(raw)
+    }
+
+    /// Reads a sealed string, checking only its shape (the server's check: it cannot
+    /// open it).
+    pub fn decode(text: &str) -> Result<Sealed, Malformed> {
+        if text.len() > MAX_CHARS {
+            return Err(Malformed::TooLong);
+        }
+        let raw = URL_SAFE_NO_PAD
+            .decode(text)
+            .map_err(|_| Malformed::NotBase64Url)?;
+        if raw.len() < MIN_BYTES {
+            return Err(Malformed::TooShort);
+        }
+        let (counter, bytes) = raw.split_at(COUNTER_LEN);
+        Ok(Sealed {
+            counter: u64::from_be_bytes(counter.try_into().expect("split at 8")),
+            bytes: bytes.to_vec(),
+        })
+    }
+}
+
+/// Who sealed, in which bond, and what: everything but the counter that a sealed
+/// content's associated data binds.
+#[derive(Debug, Clone, Copy)]
+pub struct Envelope<'a> {
+    /// The bond's id.
+    pub bond: Uuid,
+    /// Who seals (or sealed, to open).
+    pub from: Role,
+    /// What it is: a message's kind key, [`THOUGHT`] or [`POSITION`].
+    pub kind: &'a str,
+}
+
+impl Envelope<'_> {
+    fn context(&self, counter: u64) -> Context<'_> {
+        Context {
+            bond_id: *self.bond.as_bytes(),
+            from: self.from,
+            kind: self.kind,
+            counter,
+        }
+    }
+
+    /// Seals `content` as the sender's `counter`-th sealed thing; the string to send.
+    pub fn seal(
+        &self,
+        sealer: &Sealer,
+        counter: u64,
+        content: &[u8],
+    ) -> Result<String, haurach_private::Error> {
+        if content.len() > MAX_CONTENT {
+            return Err(haurach_private::Error::TooLong);
+        }
+        let bytes = sealer.seal(&self.context(counter), content)?;
+        Ok(Sealed { counter, bytes }.encode())
+    }
+
+    /// Opens a sealed string the partner sent: its counter and content. Fails, saying
+    /// nothing more, when it is malformed or does not open under this envelope.
+    pub fn open(
+        &self,
+        sealer: &Sealer,
+        text: &str,
+    ) -> Result<(u64, Vec<u8>), haurach_private::Error> {
+        let sealed = Sealed::decode(text).map_err(|_| haurach_private::Error::Unopenable)?;
+        let content = sealer.open(&self.context(sealed.counter), &sealed.bytes)?;
+        Ok((sealed.counter, content))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use haurach_private::{BondKey, DeviceSecret, InviteSecret};
+
+    fn sealers() -> (Sealer, Sealer) {
+        let (a, b) = (DeviceSecret::generate(), DeviceSecret::generate());
+        let invite = InviteSecret::generate();
+        (
+            Sealer::new(&BondKey::derive(Role::Inviter, &a, &b.public(), &invite).unwrap()),
+            Sealer::new(&BondKey::derive(Role::Accepter, &b, &a.public(), &invite).unwrap()),
+        )
+    }
+
+    #[test]
+    fn the_partner_opens_a_sealed_string_and_the_server_reads_only_its_shape() {
+        let (hers, his) = sealers();
+        let envelope = Envelope {
+            bond: Uuid::from_u128(7),
+            from: Role::Inviter,
+            kind: "voice",
+        };
+        let text = envelope.seal(&hers, 41, "I HEARD that".as_bytes()).unwrap();
+        assert!(!text.contains("HEARD"));
+        assert!(
+            text.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        );
+        assert_eq!(Sealed::decode(&text).unwrap().counter, 41);
+        assert_eq!(
+            envelope.open(&his, &text).unwrap(),
+            (41, b"I HEARD that".to_vec())
+        );
+        // Another kind, sender or bond does not open.
+        for other in [
+            Envelope {
+                kind: "feeling",
+                ..envelope
+            },
+            Envelope {
+                from: Role::Accepter,
+                ..envelope
+            },
+            Envelope {
+                bond: Uuid::from_u128(8),
+                ..envelope
+            },
+        ] {
+            assert!(other.open(&his, &text).is_err());
+        }
+    }
+
+    #[test]
+    fn a_sealed_string_has_bounds() {
+        let (hers, _) = sealers();
+        let envelope = Envelope {
+            bond: Uuid::nil(),
+            from: Role::Accepter,
+            kind: THOUGHT,
+        };
+        let empty = envelope.seal(&hers, 0, b"").unwrap();
+        assert_eq!(empty.len(), MIN_CHARS);
+        let longest = envelope.seal(&hers, 1, &[b'x'; MAX_CONTENT]).unwrap();
+        assert_eq!(longest.len(), MAX_CHARS);
+        assert!(Sealed::decode(&longest).is_ok());
+        assert!(envelope.seal(&hers, 2, &[b'x'; MAX_CONTENT + 1]).is_err());
+        assert_eq!(
+            Sealed::decode(&format!("{longest}AA")),
+            Err(Malformed::TooLong)
+        );
+        assert_eq!(
+            Sealed::decode(&empty[..empty.len() - 4]),
+            Err(Malformed::TooShort)
+        );
+        assert_eq!(Sealed::decode("not base64!"), Err(Malformed::NotBase64Url));
+        assert_eq!(Sealed::decode("AAAA+/=="), Err(Malformed::NotBase64Url));
+    }
+}
