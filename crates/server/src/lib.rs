@@ -232,7 +232,10 @@ pub async fn launch<S: Store, B: Bus>(
     // Each task holds the state, and through it the store: awaited, not only aborted, so
     // the store (and the data directory's lock) is let go before this returns and a
     // server started next on the same directory finds it free.
-    let tasks: Vec<_> = [Some(sweeper), applier, cameras].into_iter().flatten().collect();
+    let tasks: Vec<_> = [Some(sweeper), applier, cameras]
+        .into_iter()
+        .flatten()
+        .collect();
     for task in &tasks {
         task.abort();
     }

@@ -76,7 +76,7 @@ pub(crate) struct PictureQuery {
         (status = 400, description = "`invalid_query`: no ?id=; `image_required`: an empty body; `unreadable_body`"),
         (status = 403, description = "`tier_closed` (images); `awaiting_tower`, `application_declined`"),
         (status = 404, description = "`not_bonded`"),
-        (status = 409, description = "`message_id_reused`"),
+        (status = 409, description = "`message_id_reused`; `private_bond`: a private bond takes no picture until pictures travel sealed"),
         (status = 413, description = "`image_too_large`: over max_image_bytes; `picture_quota_exceeded`: over picture_quota_bytes"),
         (status = 415, description = "`unsupported_image_type`: not a JPEG, PNG or WebP"),
         (status = 422, description = "`too_many_pixels`, `too_compressed`, `corrupt_image`, `invalid_message_id`"),

@@ -38,7 +38,7 @@ fn created_or_found(new: bool) -> StatusCode {
         (status = 201, description = "written", body = MemoryView),
         (status = 200, description = "a retry with the id of a stored entry: that entry, not stored twice", body = MemoryView),
         (status = 403, description = "`awaiting_tower`, `application_declined`: not a citizen (yet)"),
-        (status = 409, description = "`memory_id_reused`"),
+        (status = 409, description = "`memory_id_reused`; `private_bond`: a private bond keeps no journal until entries travel sealed"),
         (status = 422, description = "`invalid_memory_id`, `invalid_memory`"),
     )
 )]
@@ -79,7 +79,7 @@ pub(crate) struct PhotoQuery {
         (status = 400, description = "`invalid_query`: no ?id=; `image_required`: an empty body; `unreadable_body`"),
         (status = 403, description = "`awaiting_tower`, `application_declined`: not a citizen (yet)"),
         (status = 404, description = "`not_bonded`: a journal photo waits for a partner"),
-        (status = 409, description = "`memory_id_reused`"),
+        (status = 409, description = "`memory_id_reused`; `private_bond`: a private bond keeps no journal until entries travel sealed"),
         (status = 413, description = "`image_too_large`; `picture_quota_exceeded`: over picture_quota_bytes"),
         (status = 415, description = "`unsupported_image_type`: not a JPEG, PNG or WebP"),
         (status = 422, description = "`too_many_pixels`, `too_compressed`, `corrupt_image`, `invalid_memory_id`"),

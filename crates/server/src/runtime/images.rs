@@ -34,6 +34,7 @@ use uuid::Uuid;
 
 use super::hub::{Hub, TierStanding, not_bonded};
 use super::pictures::no_such_image;
+use super::private::PrivateContent;
 use crate::bus::Bus;
 use crate::clock::{now_ms, timestamp};
 use crate::error::ApiError;
@@ -129,6 +130,8 @@ impl<S: Store, B: Bus> Hub<S, B> {
         client_id: String,
         bytes: Result<Bytes, ApiError>,
     ) -> Result<(bool, ImageView), ApiError> {
+        self.refuse_private_content(sender, PrivateContent::Picture)
+            .await?;
         if client_id.is_empty() || client_id.chars().count() > 64 {
             return Err(ApiError::invalid(
                 "invalid_message_id",

@@ -33,6 +33,7 @@ use haurach_store::{AccountId, MemoryRecord, Store};
 use uuid::Uuid;
 
 use super::hub::{Hub, TierStanding, not_bonded};
+use super::private::PrivateContent;
 use crate::bus::Bus;
 use crate::clock::{now_ms, timestamp};
 use crate::error::ApiError;
@@ -139,6 +140,8 @@ impl<S: Store, B: Bus> Hub<S, B> {
         account: AccountId,
         new: NewMemory,
     ) -> Result<(bool, MemoryView), ApiError> {
+        self.refuse_private_content(account, PrivateContent::Journal)
+            .await?;
         check_id(&new.id)?;
         let n = new.body.chars().count();
         if new.body.trim().is_empty() || n > 10_000 {
@@ -169,6 +172,8 @@ impl<S: Store, B: Bus> Hub<S, B> {
         caption: Option<String>,
         bytes: Result<Bytes, ApiError>,
     ) -> Result<(bool, MemoryView), ApiError> {
+        self.refuse_private_content(account, PrivateContent::Journal)
+            .await?;
         check_id(&client_id)?;
         let bytes = bytes?;
         if bytes.is_empty() {

@@ -56,6 +56,17 @@ fn plain_bond() -> ApiError {
     )
 }
 
+/// What [`Hub::refuse_private_content`] refuses.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum PrivateContent {
+    /// A picture, and the traces drawn over one.
+    Picture,
+    /// A glimpse asked for, and camera frames (glimpse and sight).
+    Camera,
+    /// A journal entry, words or a photo.
+    Journal,
+}
+
 impl<S: Store, B: Bus> Hub<S, B> {
     /// Makes a private invite for `account`, who must not be bonded: kept under the
     /// lookup hash of its secret, with the inviter's device public key. Returns when it
@@ -191,6 +202,33 @@ impl<S: Store, B: Bus> Hub<S, B> {
              (they will travel sealed between your devices)",
         )
         .await
+    }
+
+    /// Refuses content the server would see in the clear when `account`'s bond is
+    /// private: a picture, a camera frame or a glimpse asked for, a trace over them, or a
+    /// journal entry. They are to travel sealed between the devices (issue 20); until
+    /// they do, they are refused before anything is read or stored, so the server never
+    /// holds them. `what` says which, in the problem's words.
+    pub(crate) async fn refuse_private_content(
+        &self,
+        account: AccountId,
+        what: PrivateContent,
+    ) -> Result<(), ApiError> {
+        let detail = match what {
+            PrivateContent::Picture => {
+                "your bond is private: pictures do not pass through the server until they \
+                 travel sealed between your devices"
+            }
+            PrivateContent::Camera => {
+                "your bond is private: the camera's glimpses and sight do not pass through \
+                 the server until they travel sealed between your devices"
+            }
+            PrivateContent::Journal => {
+                "your bond is private: the server keeps no journal for it until entries \
+                 travel sealed between your devices"
+            }
+        };
+        self.refuse_in_private_bond(account, detail).await
     }
 
     /// `409 private_bond` saying `detail` when `account`'s bond is private.

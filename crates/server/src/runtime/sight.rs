@@ -35,6 +35,7 @@ use http::StatusCode;
 use uuid::Uuid;
 
 use super::hub::Hub;
+use super::private::PrivateContent;
 use super::relay::{
     Flow, GLIMPSE, GLIMPSE_ID_LEN, GLIMPSE_TTL_MS, RATE_SLACK, RATE_WINDOW, SIDE_SLACK, SIGHT,
 };
@@ -54,6 +55,8 @@ impl<S: Store, B: Bus> Hub<S, B> {
     /// A `glimpse_ask` from `asker`: checks the tier and the partner's consent, then asks the
     /// partner's client for a frame.
     pub async fn ask_glimpse(&self, asker: AccountId) -> Result<(), ApiError> {
+        self.refuse_private_content(asker, PrivateContent::Camera)
+            .await?;
         self.request_glimpse(asker, Tier::Glimpse, false).await
     }
 
@@ -131,6 +134,8 @@ impl<S: Store, B: Bus> Hub<S, B> {
         account: AccountId,
         frame: Bytes,
     ) -> Result<Option<ServerFrame>, ApiError> {
+        self.refuse_private_content(account, PrivateContent::Camera)
+            .await?;
         match frame.first() {
             Some(&GLIMPSE) => self.glimpse(account, frame.slice(1..)).await.map(Some),
             Some(&SIGHT) => self.sight(account, frame).await,

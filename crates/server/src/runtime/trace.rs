@@ -32,6 +32,7 @@ use haurach_store::{AccountId, ImageId, Store};
 
 use super::hub::{Hub, not_bonded};
 use super::pictures::no_such_image;
+use super::private::PrivateContent;
 use crate::bus::Bus;
 use crate::error::ApiError;
 
@@ -46,6 +47,8 @@ impl<S: Store, B: Bus> Hub<S, B> {
     /// A `trace` frame from `account`'s link: checked, then passed to the partner as a
     /// `trace` frame with `from`.
     pub async fn trace(&self, account: AccountId, trace: Trace) -> Result<(), ApiError> {
+        self.refuse_private_content(account, PrivateContent::Picture)
+            .await?;
         if trace.points.is_empty() && !trace.end {
             return Ok(());
         }

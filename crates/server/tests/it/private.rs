@@ -729,3 +729,59 @@ async fn next_error(link: &mut Link) -> haurach_proto::Problem {
         }
     }
 }
+
+/// Pictures, the camera, traces and journals are not sealed yet: on a private bond the
+/// server takes none of them, even with their tiers open, so it never holds one in the
+/// clear (docs/privacy.md, "What remains to build").
+#[tokio::test]
+async fn a_private_bond_takes_no_picture_camera_frame_trace_or_journal_entry() {
+    let s = TestServer::start().await;
+    let Private { her, him, key, .. } = bond_privately(&s).await;
+    let mut her_link = s.link(&her, None).await;
+    let mut his_link = s.link(&him, None).await;
+    assert!(matches!(her_link.next().await, ServerFrame::Hello { .. }));
+    assert!(matches!(his_link.next().await, ServerFrame::Hello { .. }));
+    let now = now_ms();
+    let (hers, near) = (tokens(&key, HER, now), tokens(&key, NEAR, now));
+    report_ok(&s, &her, &hers).await;
+    report_ok(&s, &him, &near).await;
+    // 5 km apart: images and glimpse are open.
+    let links = &mut [&mut her_link, &mut his_link];
+    await_tier(links, &[&hers, &near], Tier::Glimpse, true).await;
+
+    let sent = crate::images::send_image(&s, &him, "sky", crate::images::GPS_PHOTO).await;
+    let body: Value = serde_json::from_slice(&sent.body).unwrap();
+    assert_problem(sent.status, &body, 409, "private_bond");
+    let (status, body) = s
+        .call(
+            "POST",
+            "/api/v1/me/memories",
+            Some(&him),
+            Some(&json!({"id": "m1", "body": "the quartz lantern hums"})),
+        )
+        .await;
+    assert_problem(status, &body, 409, "private_bond");
+
+    his_link.send(&ClientFrame::GlimpseAsk).await;
+    assert_eq!(next_error(&mut his_link).await.code, "private_bond");
+    let mut glimpse = vec![0x01];
+    glimpse.extend_from_slice(crate::images::GPS_PHOTO);
+    his_link
+        .send_raw(tokio_tungstenite::tungstenite::Message::Binary(
+            glimpse.into(),
+        ))
+        .await;
+    assert_eq!(next_error(&mut his_link).await.code, "private_bond");
+    let stroke = json!({
+        "type": "trace", "image": Uuid::nil(), "stroke": 1,
+        "points": [[0.1, 0.2], [0.5, 0.25]], "end": true
+    });
+    his_link.send_text(&stroke.to_string()).await;
+    assert_eq!(next_error(&mut his_link).await.code, "private_bond");
+
+    // Nothing of them was kept: no picture listed, no journal entry.
+    let (_, images) = s.call("GET", "/api/v1/bond/images", Some(&her), None).await;
+    assert_eq!(images["images"], json!([]));
+    let (_, memories) = s.call("GET", "/api/v1/me/memories", Some(&him), None).await;
+    assert_eq!(memories["memories"], json!([]));
+}
