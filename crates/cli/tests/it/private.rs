@@ -14,10 +14,11 @@ use crate::support::{Cli, Server};
 
 /// Where amethyst stands, and where spike stands near her and far from her (story
 /// profile: feelings within 20 km, sight within 2 km). Digits nobody else uses, to look
-/// for afterwards.
-const HER: (f64, f64) = (46.123457, 7.654321);
-const NEAR: (f64, f64) = (46.168463, 7.654321); // 5.0 km north of her
-const FAR: (f64, f64) = (46.483419, 7.654321); // 40.0 km north of her
+/// for afterwards; south and west, so each one's text starts with a minus, which no time
+/// or duration in the server's debug log does.
+const HER: (f64, f64) = (-46.123457, -7.654321);
+const NEAR: (f64, f64) = (-46.168463, -7.654321); // 5.0 km south of her
+const FAR: (f64, f64) = (-46.483419, -7.654321); // 40.0 km south of her
 
 /// What they say, and the alarm's words: words nobody else uses, to look for afterwards.
 const WORDS: &str = "the quartz lantern hums";

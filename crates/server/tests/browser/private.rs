@@ -19,11 +19,12 @@ use serde_json::{Value, json};
 
 use crate::harness::{Browser, Chromedriver, PASSWORD, Server, axe_source, eventually, serial};
 
-// North of 59°: a latitude's text cannot be the seconds or minutes of a time in a log
-// line, where the search would find it though no coordinate was written.
-const HER: (f64, f64) = (61.123457, 7.654321);
-const NEAR: (f64, f64) = (61.168328, 7.654321); // 5.0 km north of her
-const FAR: (f64, f64) = (61.482413, 7.654321); // 40.0 km north of her
+// South and west, so every coordinate's text starts with a minus: no time or duration
+// in a log line ("12:00:07.654", "latency=7.65 ms") can spell one, and the search finds
+// only what is a coordinate.
+const HER: (f64, f64) = (-61.123457, -7.654321);
+const NEAR: (f64, f64) = (-61.168328, -7.654321); // 5.0 km south of her
+const FAR: (f64, f64) = (-61.482413, -7.654321); // 40.0 km south of her
 
 /// The vectors the Rust library wrote for the page, as text: the page reads them with
 /// `JSON.parse`, which gives back every float exactly.
