@@ -97,6 +97,11 @@ pub struct Hub<S, B> {
     pub push: Notifier,
     /// Who has paused sharing.
     pub(crate) pauses: PauseBook,
+    /// When each partner's newest token report expires, by private bond, Unix ms
+    /// (`i64::MAX`: none held): the end of the report's last epoch. Written under the
+    /// bond's lock with each report, read by the sweep, which forgets what expired
+    /// (`Hub::expire_reports`).
+    pub(crate) reports_expire: Mutex<HashMap<BondId, [i64; 2]>>,
 }
 
 /// A bond's runtime in the hub's map, with the moment it next needs the sweep, which
@@ -160,6 +165,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
             places: PlaceCache::default(),
             summons: Tracker::default(),
             pauses: PauseBook::default(),
+            reports_expire: Mutex::new(HashMap::new()),
             positions: PositionWriter::start(store.clone()),
             messages: MessageWriter::start(store.clone()),
             store,
@@ -470,8 +476,9 @@ impl<S: Store, B: Bus> Hub<S, B> {
         }))
     }
 
-    /// Declares lost every partner silent for longer than the contact timeout. Called
-    /// periodically by the server.
+    /// Declares lost every partner silent for longer than the contact timeout, and
+    /// closes a private bond's ranged tiers when a partner's newest token report has
+    /// expired. Called periodically by the server.
     ///
     /// With several nodes, it also lets go of the runtimes this node no longer needs: no
     /// link of either partner here, and not used here for twice the contact timeout (so
@@ -501,6 +508,27 @@ impl<S: Store, B: Bus> Hub<S, B> {
                 }
             }
             rt.note_contact_due();
+        }
+        // Every node holding a private bond does the same, from the same reports' epochs.
+        let expired: Vec<_> = self
+            .reports_expire
+            .lock()
+            .expect("hub lock")
+            .iter()
+            .filter(|(_, at)| at.iter().any(|at| *at <= now))
+            .map(|(bond, _)| *bond)
+            .collect();
+        for bond in expired {
+            if let Some(runtime) = self.runtime_loaded(bond) {
+                self.expire_reports(&mut *runtime.lock().await, now).await;
+                continue;
+            }
+            // Let go or ended: a runtime loaded again holds no report. Checked under the
+            // map's lock, since a report comes only to a runtime in it.
+            let bonds = self.bonds.lock().expect("hub lock");
+            if !bonds.contains_key(&bond) {
+                self.reports_expire.lock().expect("hub lock").remove(&bond);
+            }
         }
     }
 }

@@ -12,6 +12,9 @@
 //! worked out for a private bond, and the pull frame is never sent for one (the partner's
 //! client will get a position sealed end to end, issue 20 item 3).
 //!
+//! A report's tokens are void once its last epoch is past: the sweep forgets it then
+//! (`Hub::expire_reports`), and the ranged tiers close as for a pause.
+//!
 //! Contact and the alarm are the plain bond's: a report is hearing from its sender, and
 //! the alarm passes at any range. The stretch needs two positions, which the server no
 //! longer has.
@@ -328,6 +331,18 @@ impl<S: Store, B: Bus> Hub<S, B> {
         let Some(matcher) = rt.matcher.as_mut() else {
             return;
         };
+        // Its tokens are void once its last epoch is past (`Hub::expire_reports`).
+        let expires = report
+            .epochs
+            .iter()
+            .map(|e| (e.epoch + 1) * EPOCH_MS)
+            .max()
+            .unwrap_or(i64::MIN);
+        self.reports_expire
+            .lock()
+            .expect("hub lock")
+            .entry(rt.record.id)
+            .or_insert([i64::MAX; 2])[idx] = expires;
         let changes = matcher.report(role_of(idx), report);
         rt.tiers = matcher.state();
         self.open_journals(rt).await;
@@ -335,6 +350,46 @@ impl<S: Store, B: Bus> Hub<S, B> {
             if here {
                 self.positions.queue_tiers(rt.record.id, rt.tiers.open());
             }
+            self.publish_tier_changes(rt, &changes);
+        }
+    }
+
+    /// At the sweep: forgets each partner's newest report of a private bond once every
+    /// epoch it holds is past by the server's clock. Their tokens are void, so their
+    /// distance is unknown and the ranged tiers close, as for a pause, announced to this
+    /// node's links. Contact and the alarm are untouched. Every node holding the bond
+    /// does this from the same reports, and each writes the same tiers.
+    pub(crate) async fn expire_reports(&self, rt: &mut BondRuntime, now: i64) {
+        let expired = {
+            let mut book = self.reports_expire.lock().expect("hub lock");
+            let Some(at) = book.get_mut(&rt.record.id) else {
+                return;
+            };
+            let expired = at.map(|at| at <= now);
+            for (at, gone) in at.iter_mut().zip(expired) {
+                if gone {
+                    *at = i64::MAX;
+                }
+            }
+            if *at == [i64::MAX; 2] {
+                book.remove(&rt.record.id);
+            }
+            expired
+        };
+        if rt.ended {
+            return;
+        }
+        let Some(matcher) = rt.matcher.as_mut() else {
+            return;
+        };
+        let mut changes = Vec::new();
+        for idx in (0..2).filter(|i| expired[*i]) {
+            changes.extend(matcher.forget(role_of(idx)));
+        }
+        rt.tiers = matcher.state();
+        self.open_journals(rt).await;
+        if !changes.is_empty() {
+            self.positions.queue_tiers(rt.record.id, rt.tiers.open());
             self.publish_tier_changes(rt, &changes);
         }
     }

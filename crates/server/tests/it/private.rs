@@ -2,8 +2,8 @@
 //! both partners' devices with `haurach-private`. The tiers open and close from token
 //! reports as the matcher says at the story profile's distances, the alarm passes at any
 //! range, a position from any source (HTTP, the link, OwnTracks) is refused and never
-//! stored, malformed or stale reports are refused, and neither partner's link ever
-//! receives a token. Words, feelings and the alarm's words travel sealed: the server
+//! stored, malformed or stale reports are refused, a silent partner's report expires with
+//! its epoch, and neither partner's link ever receives a token. Words, feelings and the alarm's words travel sealed: the server
 //! refuses them in the clear, gates them by their tier, and keeps each message's
 //! sequence, retry and resume as in a plain bond.
 
@@ -15,6 +15,12 @@ use haurach_proto::sealed::Envelope;
 use haurach_proto::{
     ClientFrame, MessageKind, PositionUpdate, SendMessage, ServerFrame, TokenReport,
 };
+use haurach_server::Config;
+use haurach_server::bus::{Bus, LocalBus, Subscription};
+use haurach_server::runtime::Hub;
+use haurach_store::blobs::{Blobs, FsBlobs};
+use haurach_store::files::Files;
+use haurach_store::{Sqlite, Store};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -408,6 +414,123 @@ async fn two_nodes_decide_a_private_bonds_tiers_alike() {
         .call("POST", "/api/v1/bond/messages", Some(&him), Some(&voice))
         .await;
     assert_eq!(status, 201, "{body}");
+}
+
+/// The frames waiting for a subscriber, without waiting for more (the hub publishes
+/// before its calls return): the tier frames, in order.
+fn tier_frames(sub: &mut Subscription) -> Vec<(Tier, bool)> {
+    let mut out = Vec::new();
+    while let Some(frame) = sub.try_recv().expect("the test keeps up with its frames") {
+        if let ServerFrame::Tier { tier, open, .. } = serde_json::from_str(&frame.json).unwrap() {
+            out.push((tier, open));
+        }
+    }
+    out
+}
+
+/// Both partners report 5 km apart and fall silent: once the newest report's epochs are
+/// past by the server's clock, its tokens are void, the distance is unknown, and the
+/// sweep closes the ranged tiers on both links, once; the alarm stays. The test drives
+/// the hub on a paused clock, as `clock.rs` does (the epochs are ten minutes long): what
+/// waits on the store is done while the clock runs.
+#[tokio::test]
+async fn a_silent_private_bonds_tokens_expire_with_their_epoch() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Sqlite::open(dir.path()).await.unwrap();
+    let bus = LocalBus::new();
+    let config = Config {
+        data: dir.path().to_owned(),
+        ..Config::default()
+    };
+    let hub = Hub::new(
+        store.clone(),
+        bus.clone(),
+        Blobs::Files(FsBlobs::new(dir.path().join("parcels"))),
+        Files::Disk(dir.path().to_owned()),
+        config,
+    );
+    let clock = haurach_server::clock::now_ms;
+    let her = store
+        .create_account("amethyst", "-", clock())
+        .await
+        .unwrap();
+    let him = store.create_account("spike", "-", clock()).await.unwrap();
+    let secret = InviteSecret::generate();
+    let (a, b) = (DeviceSecret::generate(), DeviceSecret::generate());
+    hub.create_private_invite(her.id, &to_hex(&secret.lookup()), &to_hex(&a.public()))
+        .await
+        .unwrap();
+    hub.accept_private_invite(
+        him.id,
+        &to_hex(&secret.lookup()),
+        &to_hex(&b.public()),
+        Profile::Story,
+    )
+    .await
+    .unwrap();
+    let key = BondKey::derive(Role::Inviter, &a, &b.public(), &secret).unwrap();
+    let mut subs = [bus.subscribe(her.id), bus.subscribe(him.id)];
+
+    let now = clock();
+    let (hers, near) = (tokens(&key, HER, now), tokens(&key, NEAR, now));
+    hub.token_report(her.id, &hers).await.unwrap();
+    hub.token_report(him.id, &near).await.unwrap();
+    let ranged = [
+        Tier::Feelings,
+        Tier::Voice,
+        Tier::Thoughts,
+        Tier::Images,
+        Tier::Glimpse,
+    ];
+    for sub in &mut subs {
+        assert_eq!(tier_frames(sub), ranged.map(|t| (t, true)));
+    }
+    // The first of the two reports to expire: the end of its last epoch.
+    let expires =
+        [&hers, &near].map(|r| (r.epochs.iter().map(|e| e.epoch).max().unwrap() + 1) * EPOCH_MS);
+    let (first, last) = (expires[0].min(expires[1]), expires[0].max(expires[1]));
+
+    tokio::time::pause();
+    let t0 = clock();
+    let advance_to = |at: i64| async move {
+        tokio::time::advance(std::time::Duration::from_millis((at - clock()) as u64)).await;
+        assert_eq!(
+            clock(),
+            at,
+            "the server's clock moved only as the test moved it"
+        );
+    };
+    // A moment before, the tokens still hold: nothing closes.
+    advance_to(first - 1).await;
+    hub.sweep().await;
+    for sub in &mut subs {
+        assert_eq!(
+            tier_frames(sub),
+            [],
+            "{} ms after the pause",
+            first - 1 - t0
+        );
+    }
+    advance_to(first).await;
+    hub.sweep().await;
+    for sub in &mut subs {
+        assert_eq!(tier_frames(sub), ranged.map(|t| (t, false)));
+    }
+    // Past both reports' epochs, nothing more is sent, and the alarm is still open.
+    advance_to(last.max(first + 1)).await;
+    hub.sweep().await;
+    hub.sweep().await;
+    for (sub, who) in subs.iter_mut().zip([her.id, him.id]) {
+        assert_eq!(tier_frames(sub), []);
+        for (tier, open) in [
+            (Tier::Alarm, true),
+            (Tier::Pull, true),
+            (Tier::Feelings, false),
+        ] {
+            let standing = hub.standing(who, tier).await.unwrap().unwrap();
+            assert_eq!(standing.open, open, "{tier:?}");
+        }
+    }
 }
 
 fn envelope(bond: Uuid, from: Role, kind: &str) -> Envelope<'_> {
