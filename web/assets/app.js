@@ -526,9 +526,16 @@ function renderLatest() {
     el.dataset.kind = "none";
     return;
   }
+  // A private bond's words and feelings come sealed, and this page cannot open them yet
+  // (docs/privacy.md): it says so rather than show empty words.
+  const sealed = newest.sealed !== undefined && newest.body === undefined;
   const what = {
-    voice: () => `${newest.from}: “${newest.body ?? ""}”`,
-    feeling: () => `${newest.from} feels ${newest.feeling}`,
+    voice: () => sealed
+      ? `${newest.from} said something sealed, which this page cannot open yet`
+      : `${newest.from}: “${newest.body ?? ""}”`,
+    feeling: () => sealed
+      ? `${newest.from} sent a sealed feeling, which this page cannot open yet`
+      : `${newest.from} feels ${newest.feeling}`,
     image: () => `${newest.from} sent a picture`,
     alarm: () => `${newest.from} raised the alarm${newest.acknowledged_at ? " (answered)" : ""}`,
   }[newest.kind]();

@@ -597,6 +597,33 @@ async fn a_page_bonds_with_the_rust_library_and_catches_a_tampered_key() {
     assert_eq!(status, 204, "{body}");
     spike.wait_tier("glimpse", "open").await;
     spike.wait_tier("sight", "closed").await;
+    // Her device sends sealed words and a sealed feeling: his page cannot open them yet,
+    // and says so in place of empty words.
+    let (_, bond_view) = http(server.addr, "GET", "/api/v1/bond", Some(&her), None).await;
+    let bond: uuid::Uuid = bond_view["id"].as_str().unwrap().parse().unwrap();
+    let sealer = haurach_private::Sealer::new(&key);
+    for (n, kind, content, shown) in [
+        (1, "voice", "are you near", "amethyst said something sealed"),
+        (2, "feeling", "calm", "amethyst sent a sealed feeling"),
+    ] {
+        let from = Role::Accepter;
+        let sealed = haurach_proto::sealed::Envelope { bond, from, kind }
+            .seal(&sealer, n, content.as_bytes())
+            .unwrap();
+        let message = json!({"id": format!("s{n}"), "kind": kind, "sealed": sealed});
+        let (status, body) = http(
+            server.addr,
+            "POST",
+            "/api/v1/bond/messages",
+            Some(&her),
+            Some(message),
+        )
+        .await;
+        assert_eq!(status, 201, "{body}");
+        spike.wait_text("#latest", shown).await;
+        let latest = spike.text("#latest").await;
+        assert!(!latest.contains("undefined"), "{latest}");
+    }
     // 40 km: closed again.
     let fix = Fix {
         lat: FAR.0,
