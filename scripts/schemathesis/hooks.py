@@ -1,6 +1,6 @@
 """What the OpenAPI document cannot say, for schemathesis (scripts/fuzz-api).
 
-A request the document calls valid must be accepted. Three rules of the server depend on
+A request the document calls valid must be accepted. These rules of the server depend on
 what a JSON Schema cannot know, so a valid request is made to follow them before it is
 sent; a part of a request meant to be invalid is left alone:
 
@@ -12,7 +12,9 @@ sent; a part of a request meant to be invalid is left alone:
 - a push subscription's endpoint must reach a public address and its keys must be a
   P-256 point and 16 bytes: valid subscriptions name a loopback endpoint (the server
   under test allows them, `push_allow_loopback`) that nothing answers, and real keys;
-- a pause's `until` must be in the future and within a year (the clock).
+- a pause's `until` must be in the future and within a year (the clock);
+- a message's `sealed` is for a private bond only (the bond's state): the fuzzed city's
+  bonds are plain, so a valid message sealed is sent as the same kind in the clear.
 
 (Pictures need no help: for `image/jpeg`, `image/png` and `image/webp` schemathesis sends
 real pictures.)
@@ -72,6 +74,14 @@ def before_call(ctx, case, **kwargs):
         now = datetime.now(timezone.utc)
         if until is not None and (until.tzinfo is None or not now < until < now + timedelta(days=365)):
             case.body["until"] = (now + timedelta(hours=1)).isoformat().replace("+00:00", "Z")
+    elif route == ("POST", "/api/v1/bond/messages") and _is_valid(case, "body") and isinstance(case.body, dict):
+        if case.body.pop("sealed", None) is not None:
+            if case.body.get("kind") == "feeling":
+                case.body["feeling"] = "calm"
+                case.body.pop("body", None)
+            else:
+                case.body["body"] = "words"
+                case.body.pop("feeling", None)
     elif route in (("GET", "/api/v1/me/journey.gpx"), ("GET", "/api/v1/me/journey")) and _is_valid(case, "query") and case.query:
         now = datetime.now(timezone.utc)
         start, end = _time(case.query.get("from")), _time(case.query.get("to"))
