@@ -584,17 +584,7 @@ async fn a_page_bonds_with_the_rust_library_and_catches_a_tampered_key() {
         accuracy_m: 5.0,
         at_ms: now_ms,
     };
-    let tokens =
-        serde_json::to_value(TokenReport::of(&report(&key, Profile::Story, &fix))).unwrap();
-    let (status, body) = http(
-        server.addr,
-        "PUT",
-        "/api/v1/me/tokens",
-        Some(&her),
-        Some(tokens),
-    )
-    .await;
-    assert_eq!(status, 204, "{body}");
+    report_as_library(server.addr, &her, &key, &fix).await;
     spike.wait_tier("glimpse", "open").await;
     spike.wait_tier("sight", "closed").await;
     // Her device sends sealed words and a sealed feeling: his page cannot open them yet,
@@ -630,17 +620,7 @@ async fn a_page_bonds_with_the_rust_library_and_catches_a_tampered_key() {
         lon: FAR.1,
         ..fix
     };
-    let tokens =
-        serde_json::to_value(TokenReport::of(&report(&key, Profile::Story, &fix))).unwrap();
-    let (status, body) = http(
-        server.addr,
-        "PUT",
-        "/api/v1/me/tokens",
-        Some(&her),
-        Some(tokens),
-    )
-    .await;
-    assert_eq!(status, 204, "{body}");
+    report_as_library(server.addr, &her, &key, &fix).await;
     spike.wait_tier("feelings", "closed").await;
 
     // His page, reloaded, still holds its keys (IndexedDB) and carries on.
@@ -735,6 +715,13 @@ async fn a_page_bonds_with_the_rust_library_and_catches_a_tampered_key() {
         "the page sent where he is under tampered keys: {sent:?}"
     );
     spike.quit().await;
+}
+
+/// Her device (the library) reports `fix` as the CLI's `move` does.
+async fn report_as_library(addr: SocketAddr, token: &str, key: &BondKey, fix: &Fix) {
+    let tokens = serde_json::to_value(TokenReport::of(&report(key, Profile::Story, fix))).unwrap();
+    let (status, body) = http(addr, "PUT", "/api/v1/me/tokens", Some(token), Some(tokens)).await;
+    assert_eq!(status, 204, "{body}");
 }
 
 /// Her device (the library) accepts the invite whose secret is `secret` and derives the
