@@ -135,6 +135,12 @@ pub struct BenchArgs {
     /// Where `--curve` writes its SVG.
     #[arg(long, default_value = "bench-curve.svg", value_name = "FILE")]
     pub svg: std::path::PathBuf,
+    /// Write the steady phase's updates slower than 4 ms into this directory, one CSV
+    /// per server (`stalls-NAME.csv`: when each arrived, in milliseconds from the
+    /// window's start, and its latency in milliseconds), to read stalls against the
+    /// server's timers.
+    #[arg(long, value_name = "DIR")]
+    pub stalls: Option<std::path::PathBuf>,
 }
 
 /// Per-client rates the saturation phase steps through, Hz.
@@ -171,6 +177,29 @@ struct SteadyResult {
     nats_per_node_per_update: Option<f64>,
     server_rss: u64,
     generator_cpu: f64,
+    /// The updates slower than 4 ms: when each arrived (ms from the window's start) and
+    /// its latency (µs).
+    slow: Vec<(f64, u64)>,
+    /// When the window started (`Step::started`).
+    started: String,
+}
+
+impl SteadyResult {
+    /// Writes the slow updates into `dir` as `stalls-NAME.csv`, when `dir` is given.
+    fn written(self, dir: Option<&std::path::Path>, name: &str) -> anyhow::Result<SteadyResult> {
+        if let Some(dir) = dir {
+            std::fs::create_dir_all(dir)?;
+            let mut csv = format!(
+                "# window started {}\nreceived_ms,latency_ms\n",
+                self.started
+            );
+            for (at, micros) in &self.slow {
+                csv.push_str(&format!("{at:.1},{:.3}\n", *micros as f64 / 1e3));
+            }
+            std::fs::write(dir.join(format!("stalls-{name}.csv")), csv)?;
+        }
+        Ok(self)
+    }
 }
 
 fn bar(len: u64, what: &str) -> ProgressBar {
@@ -374,7 +403,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             match phase {
                 Phase::Steady => {
                     results.steady = Some(
-                        steady(&deployment, proto, &tokens[..pairs], args.seconds, name).await?,
+                        steady(&deployment, proto, &tokens[..pairs], args.seconds, name)
+                            .await?
+                            .written(args.stalls.as_deref(), name)?,
                     )
                 }
                 Phase::Saturation => {
@@ -465,7 +496,8 @@ async fn run_curve(
                 args.seconds,
                 setup.name(),
             )
-            .await?;
+            .await?
+            .written(args.stalls.as_deref(), &format!("{}-{pairs}", setup.name()))?;
             points.push(curve::Point {
                 connections: pairs * 2,
                 p50_ms: s.p50,
@@ -519,6 +551,8 @@ async fn steady(
     pb.finish_and_clear();
     load.close().await;
     Ok(SteadyResult {
+        slow: step.slow.clone(),
+        started: step.started.clone(),
         pairs: tokens.len(),
         rate: step.rate(),
         lost: step.lost(),

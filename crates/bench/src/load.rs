@@ -39,7 +39,13 @@ pub struct Recorder {
     received: AtomicU64,
     /// Only updates sent at or after this are recorded (warm-up frames are not).
     recording: AtomicBool,
+    /// The updates slower than [`SLOW`]: when each arrived, and its latency.
+    slow: Mutex<Vec<(Instant, u64)>>,
 }
+
+/// An update slower than this is listed (`--stalls`), so that when stalls happen can be
+/// read against the server's timers.
+const SLOW: Duration = Duration::from_millis(4);
 
 impl Recorder {
     fn new() -> Recorder {
@@ -49,11 +55,15 @@ impl Recorder {
                 .collect(),
             received: AtomicU64::new(0),
             recording: AtomicBool::new(false),
+            slow: Mutex::new(Vec::new()),
         }
     }
 
-    fn record(&self, shard: usize, micros: u64) {
+    fn record(&self, shard: usize, at: Instant, micros: u64) {
         self.received.fetch_add(1, Ordering::Relaxed);
+        if micros >= SLOW.as_micros() as u64 {
+            self.slow.lock().expect("slow lock").push((at, micros));
+        }
         let mut h = self.shards[shard % SHARDS].lock().expect("histogram lock");
         let _ = h.record(micros.max(1));
     }
@@ -99,6 +109,13 @@ pub struct Step {
     pub seconds: f64,
     /// Latency, microseconds.
     pub latency: Histogram<u64>,
+    /// The updates slower than 4 ms: when each arrived (milliseconds from the window's
+    /// start) and its latency (microseconds).
+    pub slow: Vec<(f64, u64)>,
+    /// When the window started, as `Instant`'s debug form shows it (on Linux the
+    /// monotonic clock's seconds and nanoseconds, which `perf record -k CLOCK_MONOTONIC`
+    /// stamps its samples with).
+    pub started: String,
 }
 
 impl Step {
@@ -241,7 +258,11 @@ impl Load {
                             .pop_front();
                         match sent {
                             Some(sent) if recorder.recording.load(Ordering::Relaxed) => {
-                                recorder.record(idx, now.duration_since(sent).as_micros() as u64);
+                                recorder.record(
+                                    idx,
+                                    now,
+                                    now.duration_since(sent).as_micros() as u64,
+                                );
                             }
                             Some(_) => {}
                             None => {
@@ -308,17 +329,30 @@ impl Load {
     /// then the readers get `drain` to catch up.
     pub async fn step(&mut self, hz: f64, seconds: f64, drain: Duration) -> anyhow::Result<Step> {
         self.recorder.take();
+        self.recorder.slow.lock().expect("slow lock").clear();
         self.recorder.recording.store(true, Ordering::Relaxed);
         let period = Duration::from_secs_f64(1.0 / hz);
         let window = Duration::from_secs_f64(seconds);
-        let start = Instant::now() + Duration::from_millis(50);
         let n_clients = self.writers.len();
+        // The window starts once every sender is spawned. Spawning 19,800 of them takes
+        // the generator's core for tens of milliseconds; with a start fixed before that,
+        // the sends due meanwhile went out together when it ended, and both servers met
+        // a burst no steady load has (at 9,900 pairs it was most of the slow updates, and
+        // more than 1 % of Haurach's: its p99).
+        let (starting, start_rx) = tokio::sync::watch::channel(None::<Instant>);
         let mut tasks = JoinSet::new();
         for (idx, mut w) in std::mem::take(&mut self.writers).into_iter().enumerate() {
             let (proto, pair, member) = (self.proto, idx / 2, idx % 2);
             let state = self.pairs[pair].clone();
             let offset = period.mul_f64(idx as f64 / n_clients as f64);
+            let mut start_rx = start_rx.clone();
             tasks.spawn(async move {
+                let start = *start_rx
+                    .wait_for(Option::is_some)
+                    .await
+                    .expect("the step sends the start")
+                    .as_ref()
+                    .expect("waited for it");
                 let first = start + offset;
                 let end = start + window;
                 let (mut n, mut out, mut at, mut at_made) =
@@ -359,6 +393,9 @@ impl Load {
                 (idx, w, n)
             });
         }
+        // Far enough ahead for every sender to wake, read it and go to sleep first.
+        let start = Instant::now() + Duration::from_millis(200);
+        starting.send_replace(Some(start));
         let mut writers: Vec<Option<OwnedWriteHalf>> = (0..n_clients).map(|_| None).collect();
         let mut sent = 0;
         while let Some(res) = tasks.join_next().await {
@@ -383,11 +420,22 @@ impl Load {
             .map(|w| w.expect("writer returned"))
             .collect();
         let (latency, received) = self.recorder.take();
+        let slow = std::mem::take(&mut *self.recorder.slow.lock().expect("slow lock"))
+            .into_iter()
+            .map(|(at, micros)| {
+                (
+                    at.saturating_duration_since(start).as_secs_f64() * 1e3,
+                    micros,
+                )
+            })
+            .collect();
         Ok(Step {
             sent,
             received,
             seconds: elapsed,
             latency,
+            slow,
+            started: format!("{start:?}"),
         })
     }
 
