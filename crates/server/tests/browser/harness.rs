@@ -28,24 +28,49 @@ const POLL: Duration = Duration::from_millis(100);
 /// The password every test citizen uses.
 pub const PASSWORD: &str = "purple-dragon";
 
-/// Held by a test for its whole run: the browser tests run one at a time, since each
-/// starts two Chromiums and the machines they run on may have two cores. A file lock, so
-/// it holds both between threads (`cargo test`) and between processes (`cargo nextest`).
+/// Held by a test for its whole run: at most [`AT_ONCE`] browser tests run at a time,
+/// since each starts two Chromiums and the machines they run on may have two cores. File
+/// locks, so they hold both between threads (`cargo test`) and between processes (`cargo
+/// nextest`).
 pub struct Serial {
     _lock: std::fs::File,
 }
 
+/// How many browser tests run at once. One at a time, the browser tests were the
+/// suite's longest chain (about six minutes of the test phase, with the rest of the
+/// suite done well before): each mostly waits, on the server, the page and the timers
+/// it tests, so two share the machine with room to spare.
+const AT_ONCE: usize = 2;
+
 pub async fn serial() -> Serial {
-    let path = artifacts().join("serial.lock");
+    let dir = artifacts();
     tokio::task::spawn_blocking(move || {
-        let file = std::fs::File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .expect("open the browser tests' lock file");
-        file.lock().expect("lock the browser tests' lock file");
-        Serial { _lock: file }
+        let mut slots: Vec<std::fs::File> = (0..AT_ONCE)
+            .map(|slot| {
+                std::fs::File::options()
+                    .create(true)
+                    .truncate(false)
+                    .write(true)
+                    .open(dir.join(format!("serial-{slot}.lock")))
+                    .expect("open a browser tests' lock file")
+            })
+            .collect();
+        loop {
+            for slot in 0..slots.len() {
+                match slots[slot].try_lock() {
+                    Ok(()) => {
+                        return Serial {
+                            _lock: slots.swap_remove(slot),
+                        };
+                    }
+                    Err(std::fs::TryLockError::WouldBlock) => {}
+                    Err(std::fs::TryLockError::Error(e)) => {
+                        panic!("lock a browser tests' lock file: {e}")
+                    }
+                }
+            }
+            std::thread::sleep(POLL);
+        }
     })
     .await
     .expect("the lock task")
