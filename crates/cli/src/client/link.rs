@@ -358,6 +358,7 @@ impl LinkView {
                     .apply(counter, true, &[Edit::Insert { pos: 0, text }]);
                 return self.thought_line(&before);
             }
+            ServerFrame::PartnerSealedFix { .. } => return None,
             ServerFrame::Guard { on: true } => format!("{} guarded their thoughts", self.partner()),
             ServerFrame::Guard { on: false } => {
                 format!("{} unguarded their thoughts", self.partner())
