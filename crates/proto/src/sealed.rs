@@ -303,7 +303,7 @@ mod tests {
         let content = FixContent {
             lat: -89.123_456_789_012_34,
             lon: -179.123_456_789_012_34,
-            reach_m: 12_345_678.123_456_789,
+            reach_m: 12_345_678.123_456_79,
             exact: false,
         };
         let bytes = content.to_bytes();
