@@ -30,6 +30,7 @@ pub mod show;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use anyhow::Context as _;
 use clap::Subcommand;
 use haurach_bond::Profile;
 use haurach_proto::{
@@ -152,7 +153,9 @@ pub enum ClientCommand {
     /// Where your partner is, and what passes between you at this distance
     ///
     /// Beyond sight range the pull is coarsened (bearing to 5°, distance to two
-    /// significant figures); within it, the exact position is shown.
+    /// significant figures); within it, the exact position is shown. On a private bond
+    /// the server knows no position: the pull is worked out on this device, from your
+    /// latest move and your partner's sealed position.
     ///
     /// Examples:
     ///   haurach where
@@ -292,6 +295,10 @@ pub enum ClientCommand {
         seq: i64,
     },
     /// Say where you are (one position)
+    ///
+    /// On a private bond the server is sent token reports of it, and your partner a
+    /// position rounded on this device to what the open tiers allow (exact within sight,
+    /// beyond it an area at least a tenth of your distance across) and sealed.
     ///
     /// Examples:
     ///   haurach move 23.12036 53.66059
@@ -586,12 +593,16 @@ impl ClientCommand {
                 let (saved, api) = ctx.session(None)?;
                 let standing = private::standing(&ctx, &saved.name, &api).await?;
                 let mut view: BondView = api.get("/api/v1/bond").await?;
+                let mut rough = None;
                 if matches!(standing, private::Standing::Confirmed(_))
                     && let Some(sealing) = sealed::Sealing::of(&ctx, &saved.name, &api).await?
                 {
                     for alarm in &mut view.alarms {
                         *alarm = sealing.open_message(&saved.name, alarm);
                     }
+                    // The server knows no position: the pull is worked out here.
+                    view = sealing.with_pull(view)?;
+                    rough = sealing.rough_note(&view)?;
                 }
                 if json {
                     outln!("{}", serde_json::to_string_pretty(&view)?);
@@ -599,6 +610,9 @@ impl ClientCommand {
                     outln!("{}", show::bond(&view));
                 } else {
                     outln!("{}", private::bond_text(&view));
+                    if let Some(note) = rough {
+                        outln!("{note}");
+                    }
                 }
             }
             ClientCommand::Locate { for_s } => {
@@ -703,12 +717,31 @@ impl ClientCommand {
                         "your partner's device has not confirmed the bond's keys yet: nothing \
                          was sent (it confirms the next time they use haurach)"
                     ),
-                    private::Standing::Confirmed(key) => {
-                        let view = private::report(&api, &key, lat, lon, accuracy).await?;
+                    private::Standing::Confirmed(_) => {
+                        let sealing = sealed::Sealing::of(&ctx, &saved.name, &api)
+                            .await?
+                            .context("the bond is private, yet this device cannot seal")?;
+                        let fix = haurach_bond::Fix {
+                            lat,
+                            lon,
+                            accuracy_m: accuracy.unwrap_or(0.0),
+                            at_ms: now_ms(),
+                        };
+                        let view = sealing.send_fix(&api, &fix).await?;
+                        if paused(&api).await? {
+                            outln!(
+                                "sharing is paused: this position stays with you (haurach resume to share again)"
+                            );
+                            return Ok(());
+                        }
                         outln!(
-                            "you are at {lat:.5}, {lon:.5} (only tokens of it left this device)"
+                            "you are at {lat:.5}, {lon:.5} (only tokens of it, and a position rounded and \
+                             sealed for your partner's device, left this device)"
                         );
                         outln!("{}", private::bond_text(&view));
+                        if let Some(note) = sealing.rough_note(&view)? {
+                            outln!("{note}");
+                        }
                         return Ok(());
                     }
                 }
@@ -722,8 +755,7 @@ impl ClientCommand {
                     battery: None,
                 };
                 crate::walk::put_position(&api, &update).await?;
-                let paused: haurach_proto::PauseView = api.get("/api/v1/me/pause").await?;
-                if paused.paused {
+                if paused(&api).await? {
                     // Accepted and dropped by the server: say so rather than a pull.
                     outln!(
                         "sharing is paused: this position stays with you (haurach resume to share again)"
@@ -771,8 +803,10 @@ impl ClientCommand {
             }
             ClientCommand::Walk(args) => {
                 let who = args.scenario_partner()?;
-                let (_, api) = ctx.session(who.as_deref())?;
-                crate::walk::run(&api, &args).await?;
+                let (saved, api) = ctx.session(who.as_deref())?;
+                // On a private bond each step is a token report and a sealed position.
+                let sealing = sealed::Sealing::of(&ctx, &saved.name, &api).await?;
+                crate::walk::run(&api, &args, sealing.as_ref()).await?;
             }
             ClientCommand::Replay(args) => {
                 let server = ctx.server_flag.then_some(ctx.server.as_str());
@@ -781,6 +815,17 @@ impl ClientCommand {
         }
         Ok(())
     }
+}
+
+/// Whether the caller's sharing is paused (the server accepted and dropped what they sent).
+async fn paused(api: &Api) -> anyhow::Result<bool> {
+    let pause: haurach_proto::PauseView = api.get("/api/v1/me/pause").await?;
+    Ok(pause.paused)
+}
+
+/// Now, Unix milliseconds.
+fn now_ms() -> i64 {
+    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
 }
 
 /// Stores a message with a fresh UUIDv7 id (the same id, and in a private bond the same

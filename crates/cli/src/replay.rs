@@ -7,6 +7,8 @@
 //! `--step-m` closer), and at most a fortieth of the distance between them, so steps
 //! shrink as they meet; a step never passes a waypoint, and a rest of both is one step.
 //! After each step the bond is read back from the server, which decides what is open.
+//! With `--private` the two are bonded privately, and each step is a token report and a
+//! sealed position from each one's device (played here), so the tiers are the tokens'.
 //! Distances are the exact geodesic between the simulated positions, which the
 //! replay knows (the server only tells a partner a coarsened pull beyond sight range).
 
@@ -17,11 +19,17 @@ use anyhow::Context as _;
 use clap::Args;
 use haurach_bond::geo::inverse;
 use haurach_bond::{Profile, Tier};
-use haurach_proto::{AcceptInvite, BondView, Credentials, Invite, PositionUpdate, Session};
+use haurach_private::{BondKey, DeviceSecret, InviteSecret, Role};
+use haurach_proto::private::to_hex;
+use haurach_proto::{
+    AcceptInvite, AcceptPrivateInvite, BondView, Confirmation, Credentials, Invite,
+    NewPrivateInvite, PositionUpdate, PrivateInvite, Session,
+};
 use reqwest::Method;
 use serde::Serialize;
 
 use crate::client::api::Api;
+use crate::client::sealed::Sealing;
 use crate::scenario::{Scenario, format_time};
 use crate::track::Track;
 use crate::walk::{bond_of, put_position};
@@ -46,6 +54,11 @@ pub struct ReplayArgs {
     /// it, and where each tier opened.
     #[arg(long, value_name = "FILE")]
     svg: Option<PathBuf>,
+    /// Bond the two privately: each one's device (played here, its keys in memory) sends
+    /// token reports and sealed positions, never a position, and the server opens the
+    /// tiers from the tokens.
+    #[arg(long)]
+    private: bool,
 }
 
 /// The whole timeline, as `--json` prints it.
@@ -250,6 +263,8 @@ struct Walker {
     api: Api,
     track: Track,
     pos: (f64, f64),
+    /// On a private bond, what their device seals with.
+    sealing: Option<Sealing>,
 }
 
 async fn replay(
@@ -270,6 +285,7 @@ async fn replay(
             api,
             track,
             pos,
+            sealing: None,
         });
     }
     let names = [walkers[0].name.clone(), walkers[1].name.clone()];
@@ -283,9 +299,20 @@ async fn replay(
         .fold(f64::NEG_INFINITY, f64::max);
     for w in &mut walkers {
         w.pos = w.track.position_at(t_start);
-        put(w).await?;
     }
-    bond(&walkers, scenario.profile).await?;
+    if args.private {
+        // A private bond takes no position: bonded first, its devices then report.
+        let [a, b] = bond_privately(&walkers, scenario.profile).await?;
+        (walkers[0].sealing, walkers[1].sealing) = (Some(a), Some(b));
+        for w in &walkers {
+            put(w).await?;
+        }
+    } else {
+        for w in &walkers {
+            put(w).await?;
+        }
+        bond(&walkers, scenario.profile).await?;
+    }
 
     let mut events = Vec::new();
     let mut emit = |event: Event| {
@@ -475,6 +502,64 @@ async fn enter(anonymous: &Api, name: &str, password: &str) -> anyhow::Result<Ap
 /// Bonds the two with the scenario's profile, ending an earlier bond between the same
 /// two first (from an earlier replay on the same server).
 async fn bond(walkers: &[Walker], profile: Profile) -> anyhow::Result<()> {
+    free(walkers).await?;
+    let (a, b) = (&walkers[0], &walkers[1]);
+    let invite: Invite = a
+        .api
+        .json(Method::POST, "/api/v1/bond/invites", None)
+        .await?;
+    let accept = AcceptInvite {
+        code: invite.code,
+        profile: Some(profile),
+    };
+    let _: BondView = b.api.post("/api/v1/bond", &accept).await?;
+    Ok(())
+}
+
+/// Bonds the two privately with the scenario's profile, as two devices would (each one's
+/// keys made here and kept in memory, the bond key derived and confirmed), after ending
+/// an earlier bond between them; what each one's device seals with.
+async fn bond_privately(walkers: &[Walker], profile: Profile) -> anyhow::Result<[Sealing; 2]> {
+    free(walkers).await?;
+    let (a, b) = (&walkers[0], &walkers[1]);
+    let secret = InviteSecret::generate();
+    let (mine, theirs) = (DeviceSecret::generate(), DeviceSecret::generate());
+    let invite = NewPrivateInvite {
+        lookup: to_hex(&secret.lookup()),
+        public_key: to_hex(&mine.public()),
+    };
+    let _: PrivateInvite = a.api.post("/api/v1/bond/private-invites", &invite).await?;
+    let accept = AcceptPrivateInvite {
+        lookup: to_hex(&secret.lookup()),
+        public_key: to_hex(&theirs.public()),
+        profile: Some(profile),
+    };
+    let view: BondView = b.api.post("/api/v1/bond/private", &accept).await?;
+    let keys = [
+        BondKey::derive(Role::Inviter, &mine, &theirs.public(), &secret)?,
+        BondKey::derive(Role::Accepter, &theirs, &mine.public(), &secret)?,
+    ];
+    for (w, (key, role)) in [a, b]
+        .into_iter()
+        .zip(keys.iter().zip([Role::Inviter, Role::Accepter]))
+    {
+        let tag = Confirmation {
+            tag: to_hex(&key.confirmation(role)),
+        };
+        w.api
+            .empty(Method::PUT, "/api/v1/bond/private/confirmation", Some(&tag))
+            .await?;
+    }
+    let [ka, kb] = keys;
+    Ok([
+        Sealing::in_memory(ka, view.id, Role::Inviter),
+        Sealing::in_memory(kb, view.id, Role::Accepter),
+    ])
+}
+
+/// Ends an earlier bond between the two (from an earlier replay on the same server);
+/// fails when either is bonded with someone else.
+async fn free(walkers: &[Walker]) -> anyhow::Result<()> {
     let (a, b) = (&walkers[0], &walkers[1]);
     for (w, other) in [(a, b), (b, a)] {
         if let Some(view) = bond_of(&w.api).await? {
@@ -493,19 +578,23 @@ async fn bond(walkers: &[Walker], profile: Profile) -> anyhow::Result<()> {
             }
         }
     }
-    let invite: Invite = a
-        .api
-        .json(Method::POST, "/api/v1/bond/invites", None)
-        .await?;
-    let accept = AcceptInvite {
-        code: invite.code,
-        profile: Some(profile),
-    };
-    let _: BondView = b.api.post("/api/v1/bond", &accept).await?;
     Ok(())
 }
 
 async fn put(w: &Walker) -> anyhow::Result<()> {
+    if let Some(sealing) = &w.sealing {
+        let fix = haurach_bond::Fix {
+            lat: w.pos.0,
+            lon: w.pos.1,
+            accuracy_m: 0.0,
+            at_ms: (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64,
+        };
+        sealing
+            .send_fix(&w.api, &fix)
+            .await
+            .with_context(|| format!("cannot move {}", w.name))?;
+        return Ok(());
+    }
     put_position(
         &w.api,
         &PositionUpdate {

@@ -1,6 +1,7 @@
 //! `haurach walk`: moves a simulated position along a track (a straight walk, a GPX file,
 //! or one partner's side of a scenario), sending each step to the server in (scaled)
-//! real time, and says when tiers of the bond open or close on the way.
+//! real time, and says when tiers of the bond open or close on the way. On a private
+//! bond each step is a token report and a sealed position instead of a position.
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal as _;
@@ -17,6 +18,7 @@ use reqwest::Method;
 use tokio::time::Instant;
 
 use crate::client::api::{Api, ApiError};
+use crate::client::sealed::Sealing;
 use crate::client::show;
 use crate::scenario::Scenario;
 use crate::track::Track;
@@ -103,8 +105,8 @@ impl WalkArgs {
     }
 }
 
-/// Walks as the citizen of `api`.
-pub async fn run(api: &Api, args: &WalkArgs) -> anyhow::Result<()> {
+/// Walks as the citizen of `api`; with `sealing`, on their private bond.
+pub async fn run(api: &Api, args: &WalkArgs, sealing: Option<&Sealing>) -> anyhow::Result<()> {
     if !(args.speedup.is_finite() && args.speedup > 0.0) {
         anyhow::bail!("--speedup must be a positive number, not {}", args.speedup);
     }
@@ -131,7 +133,16 @@ pub async fn run(api: &Api, args: &WalkArgs) -> anyhow::Result<()> {
     } else {
         anyhow::bail!("say where to walk: --from and --to, --gpx, or --scenario with --who");
     };
-    walk(api, &track, step_m, args.speedup, args.accuracy, &what).await
+    walk(
+        api,
+        &track,
+        step_m,
+        args.speedup,
+        args.accuracy,
+        &what,
+        sealing,
+    )
+    .await
 }
 
 async fn walk(
@@ -141,6 +152,7 @@ async fn walk(
     speedup: f64,
     accuracy_m: Option<f64>,
     what: &str,
+    sealing: Option<&Sealing>,
 ) -> anyhow::Result<()> {
     let samples = track.samples(step_m, KEEPALIVE_S * speedup)?;
     let total_m = track.length_m();
@@ -163,18 +175,33 @@ async fn walk(
     for sample in &samples {
         let due = started + Duration::from_secs_f64(((sample.t_s - t0) / speedup).max(0.0));
         tokio::time::sleep_until(due).await;
-        put_position(
-            api,
-            &PositionUpdate {
-                lat: sample.lat,
-                lon: sample.lon,
-                accuracy_m,
-                at: None,
-                by_hand: false,
-                battery: None,
-            },
-        )
-        .await?;
+        let sent = match sealing {
+            Some(sealing) => {
+                let fix = haurach_bond::Fix {
+                    lat: sample.lat,
+                    lon: sample.lon,
+                    accuracy_m: accuracy_m.unwrap_or(0.0),
+                    at_ms: (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000)
+                        as i64,
+                };
+                Some(sealing.send_fix(api, &fix).await?)
+            }
+            None => {
+                put_position(
+                    api,
+                    &PositionUpdate {
+                        lat: sample.lat,
+                        lon: sample.lon,
+                        accuracy_m,
+                        at: None,
+                        by_hand: false,
+                        battery: None,
+                    },
+                )
+                .await?;
+                None
+            }
+        };
         bar.set_position(sample.walked_m.round() as u64);
         bar.set_prefix(format!(
             "{} of {}",
@@ -182,7 +209,12 @@ async fn walk(
             human::distance(total_m)
         ));
         if let Some(before) = &bond {
-            let now = bond_of(api).await?;
+            // A private bond's view came back with the sealed position, its pull worked
+            // out on this device.
+            let now = match sent {
+                Some(view) => Some(view),
+                None => bond_of(api).await?,
+            };
             match &now {
                 Some(view) => {
                     for line in tier_changes(before, view) {

@@ -12,6 +12,8 @@
 //!   epoch, padded to one size.
 //! - [`matcher`]: the server's decision of each tier from the two partners' tokens, with
 //!   the plain bond's hysteresis.
+//! - [`rounding`]: how much of its fix a sender seals for the partner: exact within
+//!   sight, a cell of a fixed grid sized to the distance beyond it.
 //!
 //! `docs/privacy.md` states the threat model these are held to.
 #![deny(missing_docs)]
@@ -20,6 +22,7 @@ pub mod geometry;
 pub mod invite;
 pub mod keys;
 pub mod matcher;
+pub mod rounding;
 pub mod seal;
 pub mod tokens;
 

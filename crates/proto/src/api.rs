@@ -119,6 +119,34 @@ fn whole_percent<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u8>, D
     }
 }
 
+/// `PUT /api/v1/me/sealed-fix` (and the link's `sealed_fix` frame): in a private bond, my
+/// position as my device rounded and sealed it for my partner (`crate::sealed`, kind
+/// `position`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SealedFixUpdate {
+    /// The sealed position: base64url without padding, at most 390 characters.
+    #[schema(min_length = 48, max_length = 390, pattern = "^[A-Za-z0-9_-]+$")]
+    pub sealed: String,
+}
+
+/// In a private bond, the partner's latest position as their device sealed it: the
+/// server cannot open it, and relays and keeps it as it came.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct PartnerSealedFix {
+    /// The sealed position (`crate::sealed`, kind `position`).
+    pub sealed: String,
+    /// When the server received it: only while the feelings tier is open (like the
+    /// pull's `seen_at`), absent otherwise.
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub at: Option<OffsetDateTime>,
+}
+
 /// One tier of the bond as `GET /api/v1/bond` shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct TierView {
@@ -203,8 +231,14 @@ pub struct BondView {
     /// Every tier by key, open or not.
     #[schema(value_type = BTreeMap<String, TierView>)]
     pub tiers: BTreeMap<Tier, TierView>,
-    /// The pull; `null` until both partners have a position.
+    /// The pull; `null` until both partners have a position. Always `null` in a private
+    /// bond, whose server knows no position: the partner's device works it out from
+    /// `partner_sealed_fix`.
     pub pull: Option<PullView>,
+    /// In a private bond, the partner's latest sealed position, while neither partner
+    /// is hidden by a pause (absent otherwise, and always in a plain bond).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partner_sealed_fix: Option<PartnerSealedFix>,
     /// The next tier to open, if any and if the pull is known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_tier: Option<NextTier>,

@@ -119,6 +119,20 @@ pub enum ServerFrame {
         /// The sealed text ([`crate::sealed`]).
         sealed: String,
     },
+    /// In a private bond, the partner's position as their device rounded and sealed it
+    /// (kind `position`): sent on each of their moves while neither partner is hidden by
+    /// a pause, as a plain bond sends a `pull`.
+    PartnerSealedFix {
+        /// The sealed position ([`crate::sealed`]).
+        sealed: String,
+        /// When the server received it: only while the feelings tier is open.
+        #[serde(
+            default,
+            with = "time::serde::rfc3339::option",
+            skip_serializing_if = "Option::is_none"
+        )]
+        at: Option<time::OffsetDateTime>,
+    },
     /// The partner guarded or unguarded their thoughts.
     Guard {
         /// Whether they are guarded now.
@@ -295,6 +309,13 @@ pub enum ClientFrame {
     /// fix (same fields and rules as `PUT /api/v1/me/tokens`). Never passed to the
     /// partner; the server keeps only the latest in memory.
     Report(crate::private::TokenReport),
+    /// In a private bond, after a `report`: my position as my device rounded and sealed
+    /// it for my partner (same field and rules as `PUT /api/v1/me/sealed-fix`). The
+    /// server relays it and keeps the latest.
+    SealedFix {
+        /// The sealed position ([`crate::sealed`], kind `position`).
+        sealed: String,
+    },
     /// Ask for a glimpse through the partner's camera (needs the glimpse tier and the
     /// partner's consent, `PUT /api/v1/me/camera`). The glimpse arrives as a binary
     /// frame `0x01` + JPEG.

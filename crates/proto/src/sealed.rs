@@ -14,8 +14,10 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use haurach_private::rounding::{PartnerFix, Shared};
 use haurach_private::seal::OVERHEAD;
 use haurach_private::{Context, Role, Sealer};
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// The most bytes of content one sealed string may carry: 4,000 characters of words
@@ -46,6 +48,74 @@ pub const THOUGHT: &str = "thought";
 /// The kind bound into a sealed position.
 pub const POSITION: &str = "position";
 
+/// The most bytes of content a sealed position may carry: its JSON ([`FixContent`]) is
+/// under 120 bytes.
+pub const MAX_FIX_CONTENT: usize = 256;
+
+/// The longest a sealed position's string may be, characters.
+pub const MAX_FIX_CHARS: usize = ((COUNTER_LEN + OVERHEAD + MAX_FIX_CONTENT) * 4).div_ceil(3);
+
+/// What a sealed position holds once opened (kind [`POSITION`]): the point the sender
+/// lets the partner have and how far from it the sender may be
+/// (`haurach_private::rounding`). Exact within sight range (the fix, and its accuracy as
+/// the reach); beyond it, the centre of the sender's cell and the cell's reach.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct FixContent {
+    /// Latitude, degrees.
+    pub lat: f64,
+    /// Longitude, degrees.
+    pub lon: f64,
+    /// How far from the point the sender may be, metres.
+    pub reach_m: f64,
+    /// Whether it is the sender's exact fix (sight was open when it was sealed).
+    pub exact: bool,
+}
+
+impl FixContent {
+    /// What a sender seals of a rounded fix.
+    pub fn of(shared: &Shared) -> FixContent {
+        let (lat, lon) = shared.point();
+        FixContent {
+            lat,
+            lon,
+            reach_m: shared.reach_m(),
+            exact: shared.is_exact(),
+        }
+    }
+
+    /// The bytes sealed: its JSON.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("a sealed position is plain JSON")
+    }
+
+    /// A sealed position's content read back; `None` when it is not one, or not a place
+    /// on Earth with a reach.
+    pub fn from_bytes(bytes: &[u8]) -> Option<FixContent> {
+        let content: FixContent = serde_json::from_slice(bytes).ok()?;
+        let usable = haurach_bond::geo::valid_coordinates(content.lat, content.lon)
+            && content.reach_m.is_finite()
+            && content.reach_m >= 0.0;
+        usable.then_some(content)
+    }
+
+    /// The partner's position as the rounding rule takes it.
+    pub fn partner(&self) -> PartnerFix {
+        PartnerFix {
+            lat: self.lat,
+            lon: self.lon,
+            reach_m: self.reach_m,
+        }
+    }
+}
+
+/// Checks a sealed position's string: its shape, and no longer than [`MAX_FIX_CHARS`].
+pub fn check_fix(text: &str) -> Result<Sealed, Malformed> {
+    if text.len() > MAX_FIX_CHARS {
+        return Err(Malformed::TooLongForAFix);
+    }
+    Sealed::decode(text)
+}
+
 /// A sealed string that is not one: why, for the problem the server answers with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Malformed {
@@ -55,6 +125,8 @@ pub enum Malformed {
     TooShort,
     /// Longer than [`MAX_CHARS`].
     TooLong,
+    /// A sealed position longer than [`MAX_FIX_CHARS`].
+    TooLongForAFix,
 }
 
 impl std::fmt::Display for Malformed {
@@ -69,6 +141,10 @@ impl std::fmt::Display for Malformed {
             Malformed::TooLong => write!(
                 f,
                 "sealed content is at most {MAX_CHARS} characters (16,000 bytes sealed)"
+            ),
+            Malformed::TooLongForAFix => write!(
+                f,
+                "a sealed position is at most {MAX_FIX_CHARS} characters ({MAX_FIX_CONTENT} bytes sealed)"
             ),
         }
     }
@@ -212,6 +288,43 @@ mod tests {
             },
         ] {
             assert!(other.open(&his, &text).is_err());
+        }
+    }
+
+    #[test]
+    fn a_sealed_position_fits_its_bound_and_reads_back() {
+        let (hers, his) = sealers();
+        let envelope = Envelope {
+            bond: Uuid::from_u128(9),
+            from: Role::Inviter,
+            kind: POSITION,
+        };
+        // The longest a position's JSON gets: every number at full precision.
+        let content = FixContent {
+            lat: -89.123_456_789_012_34,
+            lon: -179.123_456_789_012_34,
+            reach_m: 12_345_678.123_456_79,
+            exact: false,
+        };
+        let bytes = content.to_bytes();
+        assert!(bytes.len() < 120, "{}", bytes.len());
+        let text = envelope.seal(&hers, u64::MAX, &bytes).unwrap();
+        assert!(text.len() <= MAX_FIX_CHARS);
+        assert!(check_fix(&text).is_ok());
+        let (_, opened) = envelope.open(&his, &text).unwrap();
+        assert_eq!(FixContent::from_bytes(&opened), Some(content));
+        let too_long = envelope
+            .seal(&hers, 1, &[b' '; MAX_FIX_CONTENT + 1])
+            .unwrap();
+        assert_eq!(check_fix(&too_long), Err(Malformed::TooLongForAFix));
+        // What is not a place with a reach is not a position.
+        for bad in [
+            r#"{"lat":91.0,"lon":0.0,"reach_m":1.0,"exact":false}"#,
+            r#"{"lat":0.0,"lon":0.0,"reach_m":-1.0,"exact":false}"#,
+            r#"{"lat":0.0,"lon":0.0,"exact":true}"#,
+            "calm",
+        ] {
+            assert_eq!(FixContent::from_bytes(bad.as_bytes()), None, "{bad}");
         }
     }
 

@@ -46,7 +46,7 @@ pub use locate::LocateStore;
 pub use pause::{PauseRecord, PauseStore};
 pub use places::{PinRecord, PlaceRecord, PlaceStore};
 pub use postgres::Postgres;
-pub use private_bond::{PrivateBondStore, PrivateKeys};
+pub use private_bond::{PrivateBondStore, PrivateKeys, SealedFixRecord};
 pub use push::{PushStore, PushSubscriptionRecord};
 pub use remove::Removed;
 pub use sqlite::Sqlite;

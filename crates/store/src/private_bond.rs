@@ -2,9 +2,10 @@
 //! trait (a supertrait of [`Store`](crate::Store)) and its records. What is kept is only
 //! what the server needs to make the bond and let the two devices check each other's
 //! keys: an invite by the lookup hash of its secret (never the secret), each device's
-//! public key, and the confirmation tags the devices relay to each other. Nothing
-//! positional: accepting a private invite deletes both people's stored latest position,
-//! and the server stores none for them while the bond lasts. The backends are in
+//! public key, and the confirmation tags the devices relay to each other; and each
+//! partner's latest position as their device sealed it, which the server cannot open.
+//! Nothing positional in the clear: accepting a private invite deletes both people's
+//! stored latest position, and the server stores none for them while the bond lasts. The backends are in
 //! `sqlite/private_bond.rs` and `postgres/private_bond.rs`.
 
 use std::future::Future;
@@ -23,6 +24,15 @@ pub struct PrivateKeys {
     pub public_keys: [[u8; KEY_LEN]; 2],
     /// The confirmation tags each device sent, in the same order (none until it sends).
     pub tags: [Option<[u8; KEY_LEN]>; 2],
+}
+
+/// A partner's latest sealed position, as kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedFixRecord {
+    /// The sealed string, as the device sent it.
+    pub sealed: String,
+    /// When the server received it, Unix milliseconds.
+    pub received_at: i64,
 }
 
 /// Durable storage of private invites and bonds.
@@ -68,6 +78,23 @@ pub trait PrivateBondStore {
         idx: usize,
         tag: &[u8; KEY_LEN],
     ) -> impl Future<Output = StoreResult<bool>> + Send;
+
+    /// Keeps `account`'s latest sealed position in `bond`, replacing the one before.
+    /// Ending the bond deletes both partners'.
+    fn save_sealed_fix(
+        &self,
+        bond: BondId,
+        account: AccountId,
+        sealed: &str,
+        received_ms: i64,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// `account`'s latest sealed position in `bond`, if they sent one.
+    fn sealed_fix(
+        &self,
+        bond: BondId,
+        account: AccountId,
+    ) -> impl Future<Output = StoreResult<Option<SealedFixRecord>>> + Send;
 }
 
 /// 32 bytes from a column, or the column is corrupt.

@@ -4,7 +4,7 @@
 //! database (live links to close, files to delete).
 //!
 //! What goes, in one transaction: the account, its sessions, invites (plain and private,
-//! with a private bond's keys), position, journey,
+//! with a private bond's keys and sealed positions), position, journey,
 //! places, camera consent, devices' push subscriptions and passwords, pause, asks for a fresh
 //! position (made or received), journal (with its photos), every bond it was ever in (live or
 //! ended) with all of that bond's messages, pictures and meeting point, the letters it
@@ -47,6 +47,7 @@ pub(crate) const REMOVE: &[&str] = &[
     "DELETE FROM meeting_pins WHERE bond_id IN {BONDS} OR pinned_by = $1",
     "DELETE FROM messages WHERE bond_id IN {BONDS} OR sender_id = $1",
     "DELETE FROM images WHERE bond_id IN {BONDS} OR sender_id = $1",
+    "DELETE FROM sealed_fixes WHERE bond_id IN {BONDS} OR account_id = $1",
     "DELETE FROM private_bonds WHERE bond_id IN {BONDS}",
     "DELETE FROM bond_members WHERE bond_id IN {BONDS} OR account_id = $1",
     "DELETE FROM bonds WHERE a = $1 OR b = $1",

@@ -15,7 +15,8 @@ pub enum DeviceCommand {
     /// Make a password for a device, printed this once
     ///
     /// The device (the OwnTracks app) sends it with your name in HTTP Basic; it only
-    /// posts positions, and stops working when you revoke it.
+    /// posts positions, and stops working when you revoke it. The OwnTracks app cannot
+    /// take part in a private bond: the server refuses its positions there.
     ///
     /// Example:
     ///   haurach device add phone
@@ -53,6 +54,9 @@ pub async fn device(ctx: Context, command: DeviceCommand) -> anyhow::Result<()> 
                  Identification, give your name and this password",
                 made.name
             );
+            if private_bond(&api).await? {
+                eprintln!("but {}", super::private::NO_OWNTRACKS);
+            }
         }
         DeviceCommand::List => {
             let devices: Vec<DeviceView> = api.get("/api/v1/me/devices").await?;
@@ -70,4 +74,16 @@ pub async fn device(ctx: Context, command: DeviceCommand) -> anyhow::Result<()> 
         }
     }
     Ok(())
+}
+
+/// Whether the caller's bond is private (false without a bond).
+async fn private_bond(api: &super::api::Api) -> anyhow::Result<bool> {
+    match api
+        .get::<haurach_proto::PrivateBondView>("/api/v1/bond/private")
+        .await
+    {
+        Ok(_) => Ok(true),
+        Err(e) if matches!(e.code(), Some("plain_bond" | "not_bonded")) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
 }

@@ -127,6 +127,11 @@ pub struct LinkView {
     /// The counter of the newest sealed thought shown: an older one that arrives after
     /// it is not shown over it.
     thought_counter: u64,
+    /// Whether sight is open, as the hello and the tier frames since said: a private
+    /// bond's pull, worked out here, is exact only while it is.
+    sight: bool,
+    /// The bond's profile, for the strength of a pull worked out here.
+    profile: haurach_bond::Profile,
 }
 
 impl LinkView {
@@ -141,7 +146,16 @@ impl LinkView {
                 self.me = you.clone();
                 let before = self.partner.take();
                 self.partner = bond.as_ref().map(|b| b.partner.clone());
-                let linked = match bond {
+                if let Some(b) = bond {
+                    self.sight = super::sealed::tiers_of(b).is_open(Tier::Sight);
+                    self.profile = b.profile;
+                }
+                // In a private bond the pull is worked out here.
+                let view = match (&self.sealing, bond) {
+                    (Some(sealing), Some(b)) => sealing.with_pull((**b).clone()).ok(),
+                    (_, b) => b.as_deref().cloned(),
+                };
+                let linked = match &view {
                     Some(b) => format!("linked as {you}; {}", show::bond_sentence(b)),
                     None => format!("linked as {you}; no partner yet (haurach invite)"),
                 };
@@ -174,12 +188,21 @@ impl LinkView {
                 tier,
                 open: true,
                 range_m,
-            } => format!("{} opened ({})", tier.key(), show::range(*range_m)),
+            } => {
+                if *tier == Tier::Sight {
+                    self.sight = true;
+                }
+                format!("{} opened ({})", tier.key(), show::range(*range_m))
+            }
             ServerFrame::Tier {
                 tier,
                 open: false,
                 range_m,
             } => match range_m {
+                _ if *tier == Tier::Sight && self.sight => {
+                    self.sight = false;
+                    return self.line(frame);
+                }
                 Some(r) => format!(
                     "{} closed (you drifted past {})",
                     tier.key(),
@@ -357,6 +380,29 @@ impl LinkView {
                 self.thought
                     .apply(counter, true, &[Edit::Insert { pos: 0, text }]);
                 return self.thought_line(&before);
+            }
+            ServerFrame::PartnerSealedFix { sealed, at } => {
+                let sealing = self.sealing.as_ref()?;
+                let Some(partner) = sealing.opened_fix(sealed) else {
+                    return Some(format!(
+                        "({}'s position is sealed and does not open on this device)",
+                        self.partner()
+                    ));
+                };
+                let Ok(Some(me)) = sealing.last_fix() else {
+                    return Some(format!(
+                        "{} moved (where you are is not known on this device yet: haurach move LAT LON)",
+                        self.partner()
+                    ));
+                };
+                let (mut pull, strength) =
+                    super::sealed::pull_toward(&me, &partner, self.sight, self.profile);
+                pull.seen_at = *at;
+                let line = show::pull_sentence(self.partner(), Some(&pull), strength, None);
+                match show::vitals(&pull) {
+                    Some(vitals) => format!("{line}; {vitals}"),
+                    None => line,
+                }
             }
             ServerFrame::Guard { on: true } => format!("{} guarded their thoughts", self.partner()),
             ServerFrame::Guard { on: false } => {

@@ -1,13 +1,14 @@
 //! A private bond from the command line (issue 20, `docs/privacy.md`): `invite
 //! --private` and `accept` with a private code, the device's keys kept here until the
-//! bond key is derived and confirmed, and `move` sending token reports instead of a
-//! position.
+//! bond key is derived and confirmed, and this device's latest fix, from which the pull
+//! toward the partner's sealed position is worked out here (`super::sealed`).
 //!
 //! What this device keeps, per server and person, in `HOME/private.toml` (mode 0600): its
 //! X25519 secret, the invite's secret until the bond key is derived from it, the bond
-//! key, and whether the partner's device confirmed the same key. The server is sent the
-//! invite secret's lookup hash, the public key, this device's confirmation tag and token
-//! reports; never the secret, the bond key or a coordinate.
+//! key, whether the partner's device confirmed the same key, the counter of what it
+//! sealed, and its own latest fix. The server is sent the invite secret's lookup hash,
+//! the public key, this device's confirmation tag, token reports and sealed content;
+//! never the secret, the bond key or a coordinate.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -18,7 +19,6 @@ use haurach_private::{BondKey, DeviceSecret, InviteSecret, Role, invite};
 use haurach_proto::private::{key_from_hex, to_hex};
 use haurach_proto::{
     AcceptPrivateInvite, BondView, Confirmation, NewPrivateInvite, PrivateBondView, PrivateInvite,
-    TokenReport,
 };
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
@@ -60,6 +60,18 @@ struct Entry {
     /// bound into its associated data.
     #[serde(default)]
     sealed: u64,
+    /// This device's latest fix, from which the pull toward the partner's sealed position
+    /// is worked out here (the server never has it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    last_fix: Option<OwnFix>,
+}
+
+/// Where this device last was, as `move`, `walk` or `replay` sent it.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+struct OwnFix {
+    lat: f64,
+    lon: f64,
+    accuracy_m: f64,
 }
 
 impl Entry {
@@ -139,6 +151,7 @@ pub async fn invite(ctx: &Context, qr: Option<PathBuf>) -> anyhow::Result<()> {
             bond_key: None,
             confirmed: false,
             sealed: 0,
+            last_fix: None,
         },
     );
     keys.save(&ctx.home)?;
@@ -154,6 +167,7 @@ pub async fn invite(ctx: &Context, qr: Option<PathBuf>) -> anyhow::Result<()> {
             .with_context(|| format!("cannot write {}", path.display()))?;
         outln!("its QR code is in {}", path.display());
     }
+    outln!("{NO_OWNTRACKS}");
     Ok(())
 }
 
@@ -184,6 +198,7 @@ pub async fn accept(ctx: &Context, code: &str, profile: Option<Profile>) -> anyh
             bond_key: Some(to_hex(&key.to_bytes())),
             confirmed: false,
             sealed: 0,
+            last_fix: None,
         },
     );
     keys.save(&ctx.home)?;
@@ -196,6 +211,7 @@ pub async fn accept(ctx: &Context, code: &str, profile: Option<Profile>) -> anyh
         "{}'s device confirms the keys the next time they use haurach; until then nothing is sent",
         view.partner
     );
+    outln!("{NO_OWNTRACKS}");
     outln!("{}", bond_text(&view));
     Ok(())
 }
@@ -280,28 +296,6 @@ pub async fn standing(ctx: &Context, name: &str, api: &Api) -> anyhow::Result<St
     Ok(standing)
 }
 
-/// `haurach move` on a private bond: the token report of the fix, made here; the server
-/// is sent only that.
-pub async fn report(
-    api: &Api,
-    key: &BondKey,
-    lat: f64,
-    lon: f64,
-    accuracy_m: Option<f64>,
-) -> anyhow::Result<BondView> {
-    let view: BondView = api.get("/api/v1/bond").await?;
-    let fix = Fix {
-        lat,
-        lon,
-        accuracy_m: accuracy_m.unwrap_or(0.0),
-        at_ms: (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64,
-    };
-    let report = TokenReport::of(&haurach_private::tokens::report(key, view.profile, &fix));
-    api.empty(Method::PUT, "/api/v1/me/tokens", Some(&report))
-        .await?;
-    Ok(api.get("/api/v1/bond").await?)
-}
-
 /// The counter for the next thing this device seals in `name`'s private bond: one more
 /// than the last, written down before it is used so no two share one.
 pub fn next_counter(home: &Path, server: &str, name: &str) -> anyhow::Result<u64> {
@@ -314,6 +308,35 @@ pub fn next_counter(home: &Path, server: &str, name: &str) -> anyhow::Result<u64
     keys.put(server, name, entry);
     keys.save(home)?;
     Ok(counter)
+}
+
+/// Remembers `fix` as this device's latest in `name`'s private bond.
+pub fn remember_fix(home: &Path, server: &str, name: &str, fix: &Fix) -> anyhow::Result<()> {
+    let mut keys = Keys::load(home)?;
+    let Some(mut entry) = keys.get(server, name).cloned() else {
+        anyhow::bail!("this device holds no private bond for {name}");
+    };
+    entry.last_fix = Some(OwnFix {
+        lat: fix.lat,
+        lon: fix.lon,
+        accuracy_m: fix.accuracy_m,
+    });
+    keys.put(server, name, entry);
+    keys.save(home)
+}
+
+/// This device's latest fix in `name`'s private bond, if it sent one.
+pub fn last_fix(home: &Path, server: &str, name: &str) -> anyhow::Result<Option<Fix>> {
+    let keys = Keys::load(home)?;
+    Ok(keys
+        .get(server, name)
+        .and_then(|e| e.last_fix)
+        .map(|f| Fix {
+            lat: f.lat,
+            lon: f.lon,
+            accuracy_m: f.accuracy_m,
+            at_ms: 0,
+        }))
 }
 
 /// Which of the two this device is in `name`'s private bond.
@@ -335,12 +358,17 @@ pub fn forget(ctx: &Context, name: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The bond as `show::bond` says it, its first line saying what a private bond knows.
+/// The bond as `show::bond` says it, after a line saying what a private bond knows. Its
+/// pull is the one worked out on this device ([`super::sealed::Sealing::with_pull`]).
 pub fn bond_text(view: &BondView) -> String {
-    let full = show::bond(view);
-    let rest = full.split_once('\n').map_or("", |(_, rest)| rest);
     format!(
-        "{}: a private bond (the server knows which tiers are open, not where either of you is)\n{rest}",
-        view.partner
+        "{}: a private bond (the server knows which tiers are open, not where either of you is)\n{}",
+        view.partner,
+        show::bond(view)
     )
 }
+
+/// What a person setting up the OwnTracks app for a private bond is told.
+pub const NO_OWNTRACKS: &str = "the OwnTracks app cannot take part in a private bond: it would send \
+     your position to the server in the clear, and the server refuses it (its own encryption \
+     is a secret the server would have to hold)";

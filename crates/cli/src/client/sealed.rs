@@ -1,13 +1,22 @@
 //! Content sealed end to end in a private bond, on this device (issue 20,
-//! `docs/privacy.md`): words, feelings, an alarm's words and thoughts are sealed before
-//! they leave it, and what the partner sealed is opened here before it is shown. The server carries
-//! only the sealed strings (`haurach_proto::sealed`).
+//! `docs/privacy.md`): words, feelings, an alarm's words, thoughts and positions are
+//! sealed before they leave it, and what the partner sealed is opened here before it is
+//! shown. The server carries only the sealed strings (`haurach_proto::sealed`); the pull
+//! toward the partner is worked out here, from this device's own fix and the partner's
+//! sealed position.
 
 use std::path::PathBuf;
+use std::sync::Mutex;
 
-use haurach_private::{Role, Sealer};
-use haurach_proto::sealed::Envelope;
-use haurach_proto::{BondView, Feeling, Message, MessageKind};
+use haurach_bond::geo::{self, Fix};
+use haurach_bond::{Disclosure, Tier, TierSet, TierState};
+use haurach_private::rounding::{self, Known};
+use haurach_private::{BondKey, Role, Sealer};
+use haurach_proto::sealed::{Envelope, FixContent, POSITION};
+use haurach_proto::{
+    BondView, Feeling, LatLon, Message, MessageKind, PullView, SealedFixUpdate, TokenReport,
+};
+use reqwest::Method;
 use uuid::Uuid;
 
 use super::api::Api;
@@ -16,11 +25,20 @@ use super::private::{self, Standing};
 
 /// What this device needs to seal and open in its private bond.
 pub struct Sealing {
+    key: BondKey,
     sealer: Sealer,
     bond: Uuid,
     me: Role,
-    /// Where the counter is kept: the home directory, the server and the person.
-    keys: (PathBuf, String, String),
+    keeping: Keeping,
+}
+
+/// Where the counter of what this device sealed, and its latest fix, are kept.
+enum Keeping {
+    /// In `HOME/private.toml`: the home directory, the server and the person.
+    Home(PathBuf, String, String),
+    /// In memory, for a device that lives as long as one command (`replay --private`):
+    /// the counter and the latest fix.
+    Memory(Mutex<(u64, Option<Fix>)>),
 }
 
 impl Sealing {
@@ -39,10 +57,22 @@ impl Sealing {
         let view: BondView = api.get("/api/v1/bond").await?;
         Ok(Some(Sealing {
             sealer: Sealer::new(&key),
+            key,
             bond: view.id,
             me: private::role(ctx, name)?,
-            keys: (ctx.home.clone(), ctx.server.clone(), name.to_owned()),
+            keeping: Keeping::Home(ctx.home.clone(), ctx.server.clone(), name.to_owned()),
         }))
+    }
+
+    /// The sealing of a device that keeps nothing on disk: `me` in `bond`, with `key`.
+    pub fn in_memory(key: BondKey, bond: Uuid, me: Role) -> Sealing {
+        Sealing {
+            sealer: Sealer::new(&key),
+            key,
+            bond,
+            me,
+            keeping: Keeping::Memory(Mutex::new((0, None))),
+        }
     }
 
     fn envelope<'a>(&self, mine: bool, kind: &'a str) -> Envelope<'a> {
@@ -55,11 +85,111 @@ impl Sealing {
 
     /// Seals `content` as this device's next sealed thing of `kind`.
     pub fn seal(&self, kind: &str, content: &[u8]) -> anyhow::Result<String> {
-        let (home, server, name) = &self.keys;
-        let counter = private::next_counter(home, server, name)?;
+        let counter = match &self.keeping {
+            Keeping::Home(home, server, name) => private::next_counter(home, server, name)?,
+            Keeping::Memory(kept) => {
+                let mut kept = kept.lock().expect("sealing lock");
+                kept.0 += 1;
+                kept.0
+            }
+        };
         Ok(self
             .envelope(true, kind)
             .seal(&self.sealer, counter, content)?)
+    }
+
+    /// This device's latest fix in the bond, if it sent one.
+    pub fn last_fix(&self) -> anyhow::Result<Option<Fix>> {
+        match &self.keeping {
+            Keeping::Home(home, server, name) => private::last_fix(home, server, name),
+            Keeping::Memory(kept) => Ok(kept.lock().expect("sealing lock").1),
+        }
+    }
+
+    fn remember_fix(&self, fix: &Fix) -> anyhow::Result<()> {
+        match &self.keeping {
+            Keeping::Home(home, server, name) => private::remember_fix(home, server, name, fix),
+            Keeping::Memory(kept) => {
+                kept.lock().expect("sealing lock").1 = Some(*fix);
+                Ok(())
+            }
+        }
+    }
+
+    /// Sends `fix` in the private bond, in place of a position: its token report, then
+    /// the same fix rounded at the tiers that report left open, knowing the partner's
+    /// latest sealed position (`haurach_private::rounding`), and sealed. Remembers the
+    /// fix on this device. Returns the bond as it stands, with the pull worked out here.
+    pub async fn send_fix(&self, api: &Api, fix: &Fix) -> anyhow::Result<BondView> {
+        let before: BondView = api.get("/api/v1/bond").await?;
+        let report = TokenReport::of(&haurach_private::tokens::report(
+            &self.key,
+            before.profile,
+            fix,
+        ));
+        api.empty(Method::PUT, "/api/v1/me/tokens", Some(&report))
+            .await?;
+        let view: BondView = api.get("/api/v1/bond").await?;
+        let known = Known {
+            profile: view.profile,
+            tiers: tiers_of(&view),
+            partner: self.partner_fix(&view).map(|p| p.partner()),
+        };
+        let shared = rounding::round(fix, &known);
+        let sealed = self.seal(POSITION, &FixContent::of(&shared).to_bytes())?;
+        api.empty(
+            Method::PUT,
+            "/api/v1/me/sealed-fix",
+            Some(&SealedFixUpdate { sealed }),
+        )
+        .await?;
+        self.remember_fix(fix)?;
+        self.with_pull(view)
+    }
+
+    /// The partner's latest sealed position in `view`, opened; `None` when there is none
+    /// or it does not open.
+    pub fn partner_fix(&self, view: &BondView) -> Option<FixContent> {
+        let kept = view.partner_sealed_fix.as_ref()?;
+        self.opened_fix(&kept.sealed)
+    }
+
+    /// A line to print when the partner's latest sealed position is still rough: it may
+    /// be farther from them than half the distance to it (their device sealed it knowing
+    /// little of where this one is, and narrows it as both move).
+    pub fn rough_note(&self, view: &BondView) -> anyhow::Result<Option<String>> {
+        let (Some(me), Some(partner)) = (self.last_fix()?, self.partner_fix(view)) else {
+            return Ok(None);
+        };
+        let toward = geo::inverse(me.lat, me.lon, partner.lat, partner.lon).distance_m;
+        Ok((!partner.exact && partner.reach_m > 0.5 * toward).then(|| {
+            format!(
+                "{}'s device has shared only a rough area so far (within {} of that point); \
+                 it narrows as you both move",
+                view.partner,
+                haurach_proto::human::distance(partner.reach_m)
+            )
+        }))
+    }
+
+    /// A sealed position from the partner, opened; `None` when it does not open.
+    pub fn opened_fix(&self, sealed: &str) -> Option<FixContent> {
+        let (_, content) = self.open(false, POSITION, sealed)?;
+        FixContent::from_bytes(&content)
+    }
+
+    /// `view` with the pull toward the partner and the strength worked out here, from
+    /// this device's latest fix and the partner's latest sealed position (as the server
+    /// gives them for a plain bond); left without when either is not known.
+    pub fn with_pull(&self, mut view: BondView) -> anyhow::Result<BondView> {
+        if let (Some(me), Some(partner)) = (self.last_fix()?, self.partner_fix(&view)) {
+            let sight = tiers_of(&view).is_open(Tier::Sight);
+            let (mut pull, strength) = pull_toward(&me, &partner, sight, view.profile);
+            pull.seen_at = view.partner_sealed_fix.as_ref().and_then(|p| p.at);
+            view.pull = Some(pull);
+            view.strength = strength;
+        }
+        Ok(view)
     }
 
     /// Opens what was sealed in this bond, by this device (`mine`) or the partner's: the
@@ -90,6 +220,47 @@ impl Sealing {
         }
         opened
     }
+}
+
+/// The open tiers of a bond's view.
+pub fn tiers_of(view: &BondView) -> TierState {
+    let mut open = TierSet::EMPTY;
+    for (tier, t) in &view.tiers {
+        if t.open {
+            open.insert(*tier);
+        }
+    }
+    TierState::new(open)
+}
+
+/// The pull from `me` toward the partner's sealed position, and the strength, as the
+/// plain bond's server would show them: exact only when the position is exact and sight
+/// is open (`sight`), otherwise the bearing to 5° and the distance to two figures, and
+/// the strength of that coarse distance.
+pub fn pull_toward(
+    me: &Fix,
+    partner: &FixContent,
+    sight: bool,
+    profile: haurach_bond::Profile,
+) -> (PullView, f64) {
+    let toward = geo::inverse(me.lat, me.lon, partner.lat, partner.lon);
+    let at = Fix {
+        lat: partner.lat,
+        lon: partner.lon,
+        accuracy_m: partner.reach_m,
+        at_ms: 0,
+    };
+    let shown = Disclosure::from_sight(sight && partner.exact).pull(toward, &at);
+    let pull = PullView {
+        bearing_deg: shown.bearing_deg,
+        distance_m: shown.distance_m,
+        exact: shown.exact,
+        position: shown.position.map(|(lat, lon)| LatLon { lat, lon }),
+        by_hand: false,
+        seen_at: None,
+        battery: None,
+    };
+    (pull, profile.strength(shown.distance_m))
 }
 
 /// What is shown in place of sealed content that does not open.

@@ -1,14 +1,20 @@
 //! A private bond through the real CLI and the real server (issue 20): two partners bond
-//! with `invite --private` and `accept`, `move` sends token reports, the tiers open and
-//! close as the matcher says, and words, a feeling and an alarm's words pass sealed and
-//! are read by the partner; afterwards the server's whole data directory and its log
-//! hold none of the coordinates used, none of the words and not the invite's secret. A
-//! server that swaps the public keys makes both devices refuse the bond.
+//! with `invite --private` and `accept`, `move` and `walk` send token reports and sealed
+//! positions, the tiers open and close as the matcher says, each partner's `where` and
+//! `watch` show the pull worked out on their device (coarse beyond sight, exact within
+//! it), and words, a feeling and an alarm's words pass sealed and are read by the
+//! partner; afterwards the server's whole data directory and its log hold none of the
+//! coordinates used, none of the words and not the invite's secret. A server that swaps
+//! the public keys makes both devices refuse the bond.
 
 use std::io::Write as _;
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
+
+use haurach_private::{BondKey, Role, Sealer};
+use haurach_proto::private::key_from_hex;
+use haurach_proto::sealed::{Envelope, FixContent, POSITION};
 
 use crate::support::{Cli, Server};
 
@@ -19,6 +25,10 @@ use crate::support::{Cli, Server};
 const HER: (f64, f64) = (-46.123457, -7.654321);
 const NEAR: (f64, f64) = (-46.168463, -7.654321); // 5.0 km south of her
 const FAR: (f64, f64) = (-46.483419, -7.654321); // 40.0 km south of her
+/// Within sight of her: 800 m south-east (tokens open sight for certain within 1 km).
+const SIGHT: (f64, f64) = (-46.128546, -7.647001);
+/// Where spike's walk ends: 600 m north-west of her.
+const WALKED: (f64, f64) = (-46.119640, -7.659810);
 
 /// What they say, and the alarm's words: words nobody else uses, to look for afterwards.
 const WORDS: &str = "the quartz lantern hums";
@@ -122,6 +132,52 @@ fn mv(cli: &Cli, who: &str, at: (f64, f64)) -> String {
     cli.ok_as(who, &["move", &at.0.to_string(), &at.1.to_string()])
 }
 
+/// The pull's sentence for `partner` in `out`: its compass point, its distance in metres,
+/// and whether it gives a position.
+fn pull_in(out: &str, partner: &str) -> (String, f64, bool) {
+    let line = out
+        .lines()
+        .find(|l| l.starts_with(&format!("{partner} is ")))
+        .unwrap_or_else(|| panic!("no pull toward {partner} in {out}"));
+    let rest = line.strip_prefix(&format!("{partner} is ")).unwrap();
+    let (compass, rest) = rest.split_once(", ").unwrap();
+    let (distance, _) = rest.split_once(" away").unwrap();
+    let distance_m = match distance.strip_suffix(" km") {
+        Some(km) => km.parse::<f64>().unwrap() * 1000.0,
+        None => distance.strip_suffix(" m").unwrap().parse::<f64>().unwrap(),
+    };
+    (compass.to_owned(), distance_m, line.contains(" at "))
+}
+
+/// What `who`'s partner last sealed for them, opened with the bond key `who`'s device
+/// keeps: what a partner's device learns, whatever it shows.
+fn partner_sealed(cli: &Cli, who: &str) -> FixContent {
+    let view: serde_json::Value =
+        serde_json::from_str(&cli.ok_as(who, &["where", "--json"])).unwrap();
+    let keys: toml::Value =
+        toml::from_str(&std::fs::read_to_string(cli.home.path().join("private.toml")).unwrap())
+            .unwrap();
+    let entry = keys["servers"]
+        .as_table()
+        .unwrap()
+        .values()
+        .find_map(|people| people.get(who))
+        .unwrap();
+    let key = BondKey::from_bytes(key_from_hex(entry["bond_key"].as_str().unwrap()).unwrap());
+    let from = match entry["role"].as_str() {
+        Some("inviter") => Role::Accepter,
+        _ => Role::Inviter,
+    };
+    let envelope = Envelope {
+        bond: view["id"].as_str().unwrap().parse().unwrap(),
+        from,
+        kind: POSITION,
+    };
+    let sealed = view["partner_sealed_fix"]["sealed"].as_str().unwrap();
+    let (_, content) = envelope.open(&Sealer::new(&key), sealed).unwrap();
+    FixContent::from_bytes(&content).unwrap()
+}
+
 fn tier_line<'a>(out: &'a str, tier: &str) -> &'a str {
     out.lines()
         .find(|l| l.split_whitespace().nth(1) == Some(tier))
@@ -145,6 +201,10 @@ fn a_private_bond_opens_its_tiers_and_the_server_keeps_no_coordinate_and_no_secr
     );
     let code = private_code(&out);
     assert!(out.contains(&format!("accept {code}")), "{out}");
+    assert!(
+        out.contains("the OwnTracks app cannot take part in a private bond"),
+        "{out}"
+    );
     let drawn = std::fs::read_to_string(&qr).unwrap();
     assert!(
         drawn.starts_with("<?xml") && drawn.contains("<svg"),
@@ -179,6 +239,52 @@ fn a_private_bond_opens_its_tiers_and_the_server_keeps_no_coordinate_and_no_secr
             "{closed}: {out}"
         );
     }
+    // Each sealed its position for the other, rounded on the device. Once each has seen
+    // the other's, 5 km apart with glimpse open (so within 15 km) and sight closed, the
+    // pull each works out is coarse, and off the true 5.0 km by no more than the rule
+    // allows: a cell's reach is at most 0.3 of the 15 km, and the distance is then
+    // rounded to two figures.
+    mv(&cli, "amethyst", HER);
+    mv(&cli, "spike", NEAR);
+    for (who, partner) in [("spike", "amethyst"), ("amethyst", "spike")] {
+        let out = cli.ok_as(who, &["where"]);
+        let (compass, distance_m, at) = pull_in(&out, partner);
+        assert!(!at, "no position beyond sight: {out}");
+        assert!(
+            (distance_m - 5_003.0).abs() <= 0.3 * 15_000.0 + 0.05 * 5_003.0,
+            "{out}"
+        );
+        assert!(
+            compass.contains("north") || compass.contains("south"),
+            "{out}"
+        );
+        let json: serde_json::Value =
+            serde_json::from_str(&cli.ok_as(who, &["where", "--json"])).unwrap();
+        let pull = &json["pull"];
+        assert_eq!(pull["exact"], false, "{json}");
+        assert!(pull.get("position").is_none(), "{json}");
+        assert_eq!(pull["bearing_deg"].as_f64().unwrap() % 5.0, 0.0, "{json}");
+        assert_eq!(pull["distance_m"].as_f64().unwrap(), distance_m, "{json}");
+        assert!(json["partner_sealed_fix"]["sealed"].is_string(), "{json}");
+        // What the partner's device holds is no finer than what it shows: a point in a
+        // cell at least a tenth of the distance across (its reach at least half that
+        // cell's diagonal), never the fix.
+        let (theirs, true_at) = if who == "spike" {
+            (partner_sealed(&cli, who), HER)
+        } else {
+            (partner_sealed(&cli, who), NEAR)
+        };
+        assert!(!theirs.exact, "{theirs:?}");
+        let off = haurach_bond::geo::inverse(theirs.lat, theirs.lon, true_at.0, true_at.1);
+        assert!(
+            off.distance_m > 0.0 && off.distance_m <= theirs.reach_m,
+            "{theirs:?}"
+        );
+        assert!(
+            theirs.reach_m >= 0.1 * 5_003.0 / std::f64::consts::SQRT_2,
+            "{theirs:?}"
+        );
+    }
     // Words and a feeling pass sealed: each device seals what it sends and opens what
     // its partner sent.
     let out = cli.ok_as("spike", &["say", WORDS]);
@@ -197,6 +303,48 @@ fn a_private_bond_opens_its_tiers_and_the_server_keeps_no_coordinate_and_no_secr
     think(&cli, "spike", &[THOUGHT]);
     watch.expect(&format!("spike is thinking: {THOUGHT}"), wait);
     drop(watch);
+
+    // Within sight his position reaches her exactly, on her link as he moves and in her
+    // `where`.
+    let mut watch = cli.spawn(&["--as", "amethyst", "watch", "--for", "30"]);
+    watch.expect("linked as amethyst", wait);
+    let out = mv(&cli, "spike", SIGHT);
+    assert!(tier_line(&out, "sight").contains("open"), "{out}");
+    let exactly = format!("at {:.5}, {:.5}", SIGHT.0, SIGHT.1);
+    let line = watch.expect("spike is ", wait);
+    assert!(line.contains(&exactly), "{line}");
+    drop(watch);
+    let out = cli.ok_as("amethyst", &["where"]);
+    let (_, distance_m, at) = pull_in(&out, "spike");
+    assert!(at && out.contains(&exactly), "{out}");
+    assert!((distance_m - 800.0).abs() <= 1.0, "{out}");
+    let his = partner_sealed(&cli, "amethyst");
+    assert!(his.exact && (his.lat, his.lon) == SIGHT, "{his:?}");
+    // A walk on a private bond reports and seals each step too.
+    let (from, to) = (
+        format!("{},{}", SIGHT.0, SIGHT.1),
+        format!("{},{}", WALKED.0, WALKED.1),
+    );
+    let out = cli.ok_as(
+        "spike",
+        &[
+            "walk",
+            "--from",
+            &from,
+            "--to",
+            &to,
+            "--step-m",
+            "300",
+            "--speedup",
+            "3600",
+        ],
+    );
+    assert!(out.contains("walked"), "{out}");
+    let out = cli.ok_as("amethyst", &["where"]);
+    assert!(
+        out.contains(&format!("at {:.5}, {:.5}", WALKED.0, WALKED.1)),
+        "{out}"
+    );
 
     let out = mv(&cli, "spike", FAR);
     for closed in ["feelings", "glimpse", "sight"] {
@@ -242,7 +390,9 @@ fn a_private_bond_opens_its_tiers_and_the_server_keeps_no_coordinate_and_no_secr
                 .into_bytes(),
         ),
     ];
-    for value in [HER.0, HER.1, NEAR.0, FAR.0] {
+    for value in [
+        HER.0, HER.1, NEAR.0, FAR.0, SIGHT.0, SIGHT.1, WALKED.0, WALKED.1,
+    ] {
         secrets.extend(traces_of(value));
     }
     for said in [

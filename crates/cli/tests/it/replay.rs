@@ -174,3 +174,40 @@ fn replay_on_a_running_server_leaves_the_partners_there() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("cannot read /nonexistent.toml"));
 }
+
+/// `replay --private`: the two are bonded privately, each step is a token report and a
+/// sealed position from each one's device, and the tiers open in the story's order from
+/// the tokens, each within 1.5 times its range (the token rule), and never close on the
+/// way; the two end together.
+#[test]
+fn the_desert_crossing_on_a_private_bond_opens_every_tier_from_tokens() {
+    let out = haurach()
+        .arg("replay")
+        .arg(desert())
+        .args(["--private", "--json", "--step-m", "400"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let timeline: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let events = timeline["events"].as_array().unwrap();
+    assert_eq!(events[0]["open"], serde_json::json!(["pull", "alarm"]));
+    let tiers: Vec<&Value> = events.iter().filter(|e| e["kind"] == "tier").collect();
+    let names: Vec<&str> = tiers.iter().map(|e| e["tier"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        [
+            "feelings", "voice", "thoughts", "images", "glimpse", "sight", "memories"
+        ]
+    );
+    for e in &tiers {
+        assert_eq!(e["open"], true, "nothing closes on the way: {e}");
+        let range = e["range_m"].as_f64().unwrap();
+        assert!(e["distance_m"].as_f64().unwrap() <= 1.5 * range, "{e}");
+    }
+    let end = events.last().unwrap();
+    assert_eq!(end["together"], true, "{end}");
+}

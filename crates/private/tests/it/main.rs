@@ -4,5 +4,6 @@
 //! `private.js` is held to.
 
 mod charts;
+mod rounding;
 mod tiers;
 mod vectors;

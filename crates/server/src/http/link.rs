@@ -648,6 +648,7 @@ async fn handle<S: Store, B: Bus>(
         ClientFrame::Heartbeat => Ok(()),
         ClientFrame::GlimpseAsk => app.hub.ask_glimpse(account).await,
         ClientFrame::Report(report) => hub.token_report(account, &report).await,
+        ClientFrame::SealedFix { sealed } => hub.sealed_fix(account, sealed).await,
         ClientFrame::Trace(trace) => app.hub.trace(account, trace).await,
     };
     match result {

@@ -161,6 +161,7 @@ pub fn api<S: Store, B: Bus>(max_image: usize) -> OpenApiRouter<AppState<S, B>> 
         ))
         .routes(routes!(private::confirm))
         .routes(routes!(private::put_tokens))
+        .routes(routes!(private::put_sealed_fix))
         // Places, the meeting point, the journey.
         .routes(routes!(places::list_places))
         .routes(routes!(places::put_place, places::delete_place))

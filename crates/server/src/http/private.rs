@@ -10,7 +10,7 @@ use axum::extract::rejection::JsonRejection;
 use axum::http::StatusCode;
 use haurach_proto::{
     AcceptPrivateInvite, BondView, Confirmation, NewPrivateInvite, PrivateBondView, PrivateInvite,
-    TokenReport,
+    SealedFixUpdate, TokenReport,
 };
 use haurach_store::Store;
 
@@ -165,5 +165,30 @@ pub(crate) async fn put_tokens<S: Store, B: Bus>(
 ) -> Result<StatusCode, ApiError> {
     let Json(report) = body?;
     app.hub.token_report(caller.account, &report).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `PUT /api/v1/me/sealed-fix`: my position as my device rounded and sealed it.
+#[utoipa::path(
+    put,
+    summary = "Send my position sealed for my partner (in a private bond, after my token report).",
+    path = "/api/v1/me/sealed-fix",
+    tag = "accounts",
+    security(("bearer" = [])),
+    request_body = SealedFixUpdate,
+    responses(
+        (status = 204, description = "kept as my latest, and passed to my partner unless either of us is hidden by a pause (dropped while I pause)"),
+        (status = 403, description = "`awaiting_tower`, `application_declined`: not a citizen (yet)"),
+        (status = 404, description = "`not_bonded`"),
+        (status = 422, description = "`invalid_sealed`: not base64url, too short or too long; `unexpected_sealed`: the bond is not private (send a position)"),
+    )
+)]
+pub(crate) async fn put_sealed_fix<S: Store, B: Bus>(
+    State(app): State<AppState<S, B>>,
+    caller: Caller,
+    body: Result<Json<SealedFixUpdate>, JsonRejection>,
+) -> Result<StatusCode, ApiError> {
+    let Json(update) = body?;
+    app.hub.sealed_fix(caller.account, update.sealed).await?;
     Ok(StatusCode::NO_CONTENT)
 }

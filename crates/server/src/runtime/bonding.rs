@@ -20,7 +20,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
         let Some(held) = self.held(account).await? else {
             return Ok(None);
         };
-        let (record, view, sealed) = {
+        let (record, view, sealed, hidden, vitals) = {
             let Ok(rt) = held.lock().await else {
                 return Ok(None);
             };
@@ -55,17 +55,32 @@ impl<S: Store, B: Bus> Hub<S, B> {
                 },
                 partner_guarded: rt.guarded[partner],
                 partner_pause: Default::default(),
+                partner_sealed_fix: None,
                 alarms: Vec::new(),
                 last_seq: 0,
                 since: timestamp(rt.record.created_at),
             };
-            (rt.record.clone(), view, rt.matcher.is_some())
+            (
+                rt.record.clone(),
+                view,
+                rt.matcher.is_some(),
+                rt.hidden.contains(&true),
+                haurach_bond::shows_vitals(rt.tiers),
+            )
         };
         let alarms = self.store.raised_alarms(record.id).await?;
         let last_seq = self.store.last_seq(record.id).await?;
         let partner_pause = self.pause_of(record.members[1 - held.idx]).await?;
+        let partner_sealed_fix = match sealed {
+            true => {
+                self.partner_sealed_fix(&record, held.idx, hidden, vitals)
+                    .await?
+            }
+            false => None,
+        };
         Ok(Some(BondView {
             partner_pause,
+            partner_sealed_fix,
             alarms: alarms
                 .iter()
                 .map(|m| message_view(&record, m, sealed))

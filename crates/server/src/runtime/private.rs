@@ -18,18 +18,25 @@
 //! Contact and the alarm are the plain bond's: a report is hearing from its sender, and
 //! the alarm passes at any range. The stretch needs two positions, which the server no
 //! longer has.
+//!
+//! Where each partner is reaches the other sealed: after its report, a device sends its
+//! position rounded to what the open tiers allow and sealed under the bond's key
+//! (`haurach_private::rounding`), which the server keeps (the latest of each, in the
+//! store, so a partner who connects later is given it in the bond's view) and relays as
+//! a `partner_sealed_fix` frame, under the plain bond's rule for the pull: nothing while
+//! either partner is hidden by a pause.
 
-use haurach_bond::Profile;
+use haurach_bond::{Profile, shows_vitals};
 use haurach_private::tokens::{EPOCH_MS, epoch_of};
 use haurach_private::{Matcher, Role};
 use haurach_proto::private::{key_from_hex, to_hex};
-use haurach_proto::{BondView, PrivateBondView, ServerFrame, TokenReport};
-use haurach_store::{AccountId, Conflict, Store, StoreError};
+use haurach_proto::{BondView, PartnerSealedFix, PrivateBondView, ServerFrame, TokenReport};
+use haurach_store::{AccountId, BondRecord, Conflict, Store, StoreError};
 
 use super::bond::BondRuntime;
 use super::hub::{Hub, not_bonded};
 use crate::bus::{BondEvent, Bus};
-use crate::clock::now_ms;
+use crate::clock::{now_ms, timestamp};
 use crate::error::ApiError;
 
 /// The role of member `idx` (0 invited, 1 accepted).
@@ -310,6 +317,66 @@ impl<S: Store, B: Bus> Hub<S, B> {
         });
         self.reported(&mut rt, held.idx, decoded, now, true).await;
         Ok(())
+    }
+
+    /// Takes `account`'s position as their device rounded and sealed it for the partner
+    /// (kind `position`), in a private bond: keeps it as their latest, and passes it to
+    /// the partner's links on every node unless either partner is hidden by a pause (the
+    /// plain bond works out no pull then). Dropped, as a position is, while the sender
+    /// pauses. The caller has been heard already (the HTTP extractor and the link say so).
+    pub async fn sealed_fix(&self, account: AccountId, sealed: String) -> Result<(), ApiError> {
+        haurach_proto::sealed::check_fix(&sealed)
+            .map_err(|e| ApiError::invalid("invalid_sealed", e.to_string()))?;
+        let now = now_ms();
+        let Some(held) = self.held(account).await? else {
+            return Err(not_bonded());
+        };
+        if held.lock().await?.matcher.is_none() {
+            return Err(ApiError::invalid(
+                "unexpected_sealed",
+                "your bond is not private: send your position, not a sealed one",
+            ));
+        }
+        if self.is_paused(account, now).await? {
+            return Ok(());
+        }
+        // Under the bond's lock, so two positions of one sender are kept and relayed in
+        // the order they came.
+        let rt = held.lock().await?;
+        self.store
+            .save_sealed_fix(rt.record.id, account, &sealed, now)
+            .await?;
+        if !rt.hidden.contains(&true) {
+            let frame = ServerFrame::PartnerSealedFix {
+                sealed,
+                at: shows_vitals(rt.tiers).then(|| timestamp(now)),
+            };
+            self.publish(rt.record.members[1 - held.idx], &frame);
+        }
+        Ok(())
+    }
+
+    /// The partner's latest sealed position for member `idx`'s view of a private bond,
+    /// unless either partner is hidden (`hidden`); when it came, only while feelings are
+    /// open (`vitals`).
+    pub(crate) async fn partner_sealed_fix(
+        &self,
+        record: &BondRecord,
+        idx: usize,
+        hidden: bool,
+        vitals: bool,
+    ) -> Result<Option<PartnerSealedFix>, ApiError> {
+        if hidden {
+            return Ok(None);
+        }
+        let kept = self
+            .store
+            .sealed_fix(record.id, record.members[1 - idx])
+            .await?;
+        Ok(kept.map(|k| PartnerSealedFix {
+            sealed: k.sealed,
+            at: vitals.then(|| timestamp(k.received_at)),
+        }))
     }
 
     /// Member `idx` of a private bond reported, heard at `now`, on this node (`here`) or

@@ -80,6 +80,7 @@ fn rows() -> Vec<(&'static str, &'static str, [Must; 7])> {
         ("POST", "/api/v1/bond/private", CITIZEN),
         ("PUT", "/api/v1/bond/private/confirmation", CITIZEN),
         ("PUT", "/api/v1/me/tokens", CITIZEN),
+        ("PUT", "/api/v1/me/sealed-fix", CITIZEN),
         ("GET", "/api/v1/places", CITIZEN),
         ("PUT", "/api/v1/places/{name}", CITIZEN),
         ("DELETE", "/api/v1/places/{name}", CITIZEN),

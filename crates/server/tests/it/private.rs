@@ -5,7 +5,9 @@
 //! stored, malformed or stale reports are refused, a silent partner's report expires with
 //! its epoch, and neither partner's link ever receives a token. Words, feelings and the alarm's words travel sealed: the server
 //! refuses them in the clear, gates them by their tier, and keeps each message's
-//! sequence, retry and resume as in a plain bond.
+//! sequence, retry and resume as in a plain bond. Positions travel sealed too: relayed
+//! to the partner (across nodes), the latest kept for a later link, dropped while
+//! pausing, refused on a plain bond.
 
 use haurach_bond::{Fix, Profile, Tier};
 use haurach_private::tokens::{EPOCH_MS, report};
@@ -414,6 +416,13 @@ async fn two_nodes_decide_a_private_bonds_tiers_alike() {
         .call("POST", "/api/v1/bond/messages", Some(&him), Some(&voice))
         .await;
     assert_eq!(status, 201, "{body}");
+    // His sealed position, taken by node two, reaches her link on node one, and node one
+    // shows it in her view of the bond.
+    let his = sealed_fix(&key, bond, Role::Accepter, 2, NEAR);
+    assert_eq!(put_sealed_fix(two, &him, &his).await.0, 204);
+    assert_eq!(next_sealed_fix(&mut her_link, &[&hers, &near]).await.0, his);
+    let (_, view) = one.call("GET", "/api/v1/bond", Some(&her), None).await;
+    assert_eq!(view["partner_sealed_fix"]["sealed"], his.as_str(), "{view}");
 }
 
 /// The frames waiting for a subscriber, without waiting for more (the hub publishes
@@ -920,4 +929,203 @@ async fn a_private_bond_takes_no_picture_camera_frame_trace_or_journal_entry() {
     assert_eq!(images["images"], json!([]));
     let (_, memories) = s.call("GET", "/api/v1/me/memories", Some(&him), None).await;
     assert_eq!(memories["memories"], json!([]));
+}
+
+/// `who`'s position at `at`, rounded as their device would with nothing known of the
+/// partner and sealed as their `counter`-th thing.
+fn sealed_fix(key: &BondKey, bond: Uuid, from: Role, counter: u64, at: (f64, f64)) -> String {
+    let shared = haurach_private::rounding::round(
+        &Fix {
+            lat: at.0,
+            lon: at.1,
+            accuracy_m: 5.0,
+            at_ms: now_ms(),
+        },
+        &haurach_private::rounding::Known {
+            profile: Profile::Story,
+            tiers: haurach_bond::TierState::initial(Profile::Story),
+            partner: None,
+        },
+    );
+    envelope(bond, from, haurach_proto::sealed::POSITION)
+        .seal(
+            &Sealer::new(key),
+            counter,
+            &haurach_proto::sealed::FixContent::of(&shared).to_bytes(),
+        )
+        .unwrap()
+}
+
+/// The next sealed position a link receives: the sealed string and when it came, if
+/// the frame says.
+async fn next_sealed_fix(link: &mut Link, known: &[&TokenReport]) -> (String, Option<String>) {
+    let frames = frames_until(link, known, |f| {
+        matches!(f, ServerFrame::PartnerSealedFix { .. })
+    })
+    .await;
+    let Some(ServerFrame::PartnerSealedFix { sealed, at }) = frames.last() else {
+        unreachable!()
+    };
+    (sealed.clone(), at.map(|at| at.to_string()))
+}
+
+async fn put_sealed_fix(s: &TestServer, token: &str, sealed: &str) -> (u16, Value) {
+    let body = json!({"sealed": sealed});
+    s.call("PUT", "/api/v1/me/sealed-fix", Some(token), Some(&body))
+        .await
+}
+
+/// Positions in a private bond travel sealed: each partner's device sends its own,
+/// rounded and sealed; the server relays it to the partner as it came (when it came only
+/// while feelings are open), keeps the latest for a partner who links later, drops one
+/// sent while pausing and shows none while a partner is hidden; a plain position is
+/// still refused, and sealed positions of another shape too.
+async fn sealed_positions(s: &TestServer) {
+    let Private {
+        her,
+        him,
+        key,
+        bond,
+    } = bond_privately(s).await;
+    let sealer = Sealer::new(&key);
+    let mut her_link = s.link(&her, None).await;
+    let mut his_link = s.link(&him, None).await;
+    let ServerFrame::Hello { bond: view, .. } = her_link.next().await else {
+        panic!("hello first")
+    };
+    assert_eq!(view.expect("bonded").partner_sealed_fix, None);
+    assert!(matches!(his_link.next().await, ServerFrame::Hello { .. }));
+    // 40 km apart: nothing ranged is open.
+    let now = now_ms();
+    let (hers, far) = (tokens(&key, HER, now), tokens(&key, FAR, now));
+    report_ok(s, &her, &hers).await;
+    report_ok(s, &him, &far).await;
+    let known = [&hers, &far];
+
+    // His, over HTTP, reaches her link as it came; she opens it.
+    let his = sealed_fix(&key, bond, Role::Accepter, 1, FAR);
+    let (status, body) = put_sealed_fix(s, &him, &his).await;
+    assert_eq!(status, 204, "{body}");
+    let (got, at) = next_sealed_fix(&mut her_link, &known).await;
+    assert_eq!(got, his);
+    assert_eq!(
+        at, None,
+        "when it came is a feeling's worth: feelings are closed"
+    );
+    let (_, content) = envelope(bond, Role::Accepter, haurach_proto::sealed::POSITION)
+        .open(&sealer, &got)
+        .unwrap();
+    let content = haurach_proto::sealed::FixContent::from_bytes(&content).unwrap();
+    assert!(!content.exact);
+    let off = haurach_bond::geo::inverse(content.lat, content.lon, FAR.0, FAR.1).distance_m;
+    assert!(off > 0.0 && off <= content.reach_m, "{content:?}");
+    // Hers, over the link, reaches him.
+    let mine = sealed_fix(&key, bond, Role::Inviter, 1, HER);
+    her_link
+        .send(&ClientFrame::SealedFix {
+            sealed: mine.clone(),
+        })
+        .await;
+    assert_eq!(next_sealed_fix(&mut his_link, &known).await.0, mine);
+
+    // Kept: a link she opens later, and the bond's view, give his latest.
+    let his_second = sealed_fix(&key, bond, Role::Accepter, 2, FAR);
+    assert_eq!(put_sealed_fix(s, &him, &his_second).await.0, 204);
+    assert_eq!(next_sealed_fix(&mut her_link, &known).await.0, his_second);
+    her_link.close().await;
+    let mut later = s.link(&her, None).await;
+    let ServerFrame::Hello { bond: view, .. } = later.next().await else {
+        panic!("hello first")
+    };
+    let kept = view.expect("bonded").partner_sealed_fix.expect("his kept");
+    assert_eq!((kept.sealed.as_str(), kept.at), (his_second.as_str(), None));
+    let (_, view) = s.call("GET", "/api/v1/bond", Some(&him), None).await;
+    assert_eq!(
+        view["partner_sealed_fix"]["sealed"],
+        mine.as_str(),
+        "{view}"
+    );
+    assert_eq!(view["pull"], Value::Null, "{view}");
+
+    // 5 km apart, feelings open: when it came is told too.
+    let near = tokens(&key, NEAR, now_ms());
+    report_ok(s, &him, &near).await;
+    let known = [&hers, &far, &near];
+    let his_near = sealed_fix(&key, bond, Role::Accepter, 3, NEAR);
+    assert_eq!(put_sealed_fix(s, &him, &his_near).await.0, 204);
+    let (got, at) = next_sealed_fix(&mut later, &known).await;
+    assert_eq!(got, his_near);
+    assert!(at.is_some(), "feelings are open");
+
+    // While he pauses, his positions are dropped and his kept one is shown to nobody.
+    let (status, body) = s
+        .call("PUT", "/api/v1/me/pause", Some(&him), Some(&json!({})))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let dropped = sealed_fix(&key, bond, Role::Accepter, 4, HER);
+    assert_eq!(put_sealed_fix(s, &him, &dropped).await.0, 204);
+    let (_, view) = s.call("GET", "/api/v1/bond", Some(&her), None).await;
+    assert!(view.get("partner_sealed_fix").is_none(), "{view}");
+    let (_, view) = s.call("GET", "/api/v1/bond", Some(&him), None).await;
+    assert!(view.get("partner_sealed_fix").is_none(), "{view}");
+    s.call("DELETE", "/api/v1/me/pause", Some(&him), None).await;
+    let near_again = tokens(&key, NEAR, now_ms());
+    report_ok(s, &him, &near_again).await;
+    let (_, view) = s.call("GET", "/api/v1/bond", Some(&her), None).await;
+    assert_eq!(
+        view["partner_sealed_fix"]["sealed"],
+        his_near.as_str(),
+        "the one sent while paused was dropped: {view}"
+    );
+
+    // A plain position is still refused; a sealed one of another shape too.
+    let (status, body) = s
+        .call(
+            "PUT",
+            "/api/v1/me/position",
+            Some(&him),
+            Some(&json!({"lat": NEAR.0, "lon": NEAR.1})),
+        )
+        .await;
+    assert_problem(status, &body, 409, "private_bond");
+    let long = format!("{his_near}{}", "A".repeat(400));
+    for bad in ["not base64!", "AAAA", long.as_str()] {
+        let (status, body) = put_sealed_fix(s, &him, bad).await;
+        assert_problem(status, &body, 422, "invalid_sealed");
+    }
+    later
+        .send(&ClientFrame::SealedFix {
+            sealed: "AAAA".into(),
+        })
+        .await;
+    assert_eq!(next_error(&mut later).await.code, "invalid_sealed");
+}
+
+#[tokio::test]
+async fn a_private_bond_relays_and_keeps_sealed_positions() {
+    sealed_positions(&TestServer::start().await).await;
+}
+
+#[tokio::test]
+async fn a_private_bond_relays_and_keeps_sealed_positions_on_postgres() {
+    let Some(pg) = haurach_testkit::or_skip(haurach_testkit::PgCluster::start()) else {
+        return;
+    };
+    let url = pg.url();
+    sealed_positions(&TestServer::start_with(move |c| c.database_url = Some(url)).await).await;
+}
+
+/// A plain bond takes positions, not sealed ones.
+#[tokio::test]
+async fn a_plain_bond_refuses_a_sealed_position() {
+    let s = TestServer::start().await;
+    let (her, _) = s.pair("amethyst", "spike", "story").await;
+    let key = BondKey::from_bytes([1; 32]);
+    let sealed = sealed_fix(&key, Uuid::nil(), Role::Inviter, 1, HER);
+    let (status, body) = put_sealed_fix(&s, &her, &sealed).await;
+    assert_problem(status, &body, 422, "unexpected_sealed");
+    let mut link = s.link(&her, None).await;
+    assert!(matches!(link.next().await, ServerFrame::Hello { .. }));
+    link.send(&ClientFrame::SealedFix { sealed }).await;
+    assert_eq!(next_error(&mut link).await.code, "unexpected_sealed");
 }

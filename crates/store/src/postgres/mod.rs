@@ -632,6 +632,11 @@ impl Store for Postgres {
             .bind(bond.0)
             .execute(&mut *tx)
             .await?;
+        // A private bond's sealed positions are of no use once it ends.
+        sqlx::query("DELETE FROM sealed_fixes WHERE bond_id = $1")
+            .bind(bond.0)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(res.rows_affected() == 1)
     }

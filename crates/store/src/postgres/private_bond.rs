@@ -7,7 +7,7 @@ use uuid::Uuid;
 use super::Postgres;
 use crate::error::unique_or;
 use crate::from_row;
-use crate::private_bond::{KEY_LEN, PrivateBondStore, PrivateKeys, key_of};
+use crate::private_bond::{KEY_LEN, PrivateBondStore, PrivateKeys, SealedFixRecord, key_of};
 use crate::{
     AccountId, BondId, BondRecord, Conflict, Missing, StoreError, StoreResult, usable_invite,
 };
@@ -122,5 +122,48 @@ impl PrivateBondStore for Postgres {
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    async fn save_sealed_fix(
+        &self,
+        bond: BondId,
+        account: AccountId,
+        sealed: &str,
+        received_ms: i64,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO sealed_fixes (bond_id, account_id, sealed, received_at) \
+             VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (bond_id, account_id) \
+             DO UPDATE SET sealed = excluded.sealed, received_at = excluded.received_at",
+        )
+        .bind(bond.0)
+        .bind(account.0)
+        .bind(sealed)
+        .bind(received_ms)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn sealed_fix(
+        &self,
+        bond: BondId,
+        account: AccountId,
+    ) -> StoreResult<Option<SealedFixRecord>> {
+        let row = sqlx::query(
+            "SELECT sealed, received_at FROM sealed_fixes WHERE bond_id = $1 AND account_id = $2",
+        )
+        .bind(bond.0)
+        .bind(account.0)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok(SealedFixRecord {
+                sealed: r.try_get("sealed")?,
+                received_at: r.try_get("received_at")?,
+            })
+        })
+        .transpose()
     }
 }

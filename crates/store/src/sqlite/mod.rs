@@ -634,6 +634,11 @@ impl Store for Sqlite {
             .bind(bond.0.to_string())
             .execute(&mut *tx)
             .await?;
+        // A private bond's sealed positions are of no use once it ends.
+        sqlx::query("DELETE FROM sealed_fixes WHERE bond_id = ?")
+            .bind(bond.0.to_string())
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(res.rows_affected() == 1)
     }

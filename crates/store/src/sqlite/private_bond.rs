@@ -7,7 +7,7 @@ use super::Sqlite;
 use crate::error::unique_or;
 use crate::from_row;
 use crate::from_row::Columns as _;
-use crate::private_bond::{KEY_LEN, PrivateBondStore, PrivateKeys, key_of};
+use crate::private_bond::{KEY_LEN, PrivateBondStore, PrivateKeys, SealedFixRecord, key_of};
 use crate::{
     AccountId, BondId, BondRecord, Conflict, Missing, StoreError, StoreResult, usable_invite,
 };
@@ -107,5 +107,48 @@ impl PrivateBondStore for Sqlite {
             .execute(&self.writer)
             .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    async fn save_sealed_fix(
+        &self,
+        bond: BondId,
+        account: AccountId,
+        sealed: &str,
+        received_ms: i64,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO sealed_fixes (bond_id, account_id, sealed, received_at) \
+             VALUES (?, ?, ?, ?) \
+             ON CONFLICT (bond_id, account_id) \
+             DO UPDATE SET sealed = excluded.sealed, received_at = excluded.received_at",
+        )
+        .bind(bond.0.to_string())
+        .bind(account.0.to_string())
+        .bind(sealed)
+        .bind(received_ms)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn sealed_fix(
+        &self,
+        bond: BondId,
+        account: AccountId,
+    ) -> StoreResult<Option<SealedFixRecord>> {
+        let row = sqlx::query(
+            "SELECT sealed, received_at FROM sealed_fixes WHERE bond_id = ? AND account_id = ?",
+        )
+        .bind(bond.0.to_string())
+        .bind(account.0.to_string())
+        .fetch_optional(&self.reader)
+        .await?;
+        row.map(|r| {
+            Ok(SealedFixRecord {
+                sealed: r.try_get("sealed")?,
+                received_at: r.try_get("received_at")?,
+            })
+        })
+        .transpose()
     }
 }

@@ -1,7 +1,8 @@
 //! The conformance suite of `PrivateBondStore` (issue 20): the same story on SQLite and
 //! on PostgreSQL. A private invite is found by its lookup hash and used once, the bond
 //! keeps both public keys and relays the confirmation tags, nothing positional of either
-//! person survives the bond's making, and a plain bond has no keys.
+//! person survives the bond's making, each partner's latest sealed position is kept
+//! until the bond ends, and a plain bond has no keys.
 
 use haurach_bond::{Fix, Profile, TierSet};
 use haurach_store::{Conflict, Missing, PositionRecord, Postgres, Sqlite, Store, StoreError};
@@ -120,6 +121,28 @@ async fn conformance<S: Store>(store: S) {
     let keys = store.private_keys(bond.id).await.unwrap().unwrap();
     assert_eq!(keys.tags, [Some([7; 32]), Some([5; 32])]);
 
+    // Each partner's latest sealed position, the newer in place of the older.
+    assert_eq!(store.sealed_fix(bond.id, a.id).await.unwrap(), None);
+    store
+        .save_sealed_fix(bond.id, a.id, "AAAA-first", 40)
+        .await
+        .unwrap();
+    store
+        .save_sealed_fix(bond.id, b.id, "BBBB", 41)
+        .await
+        .unwrap();
+    store
+        .save_sealed_fix(bond.id, a.id, "AAAA-second", 42)
+        .await
+        .unwrap();
+    let kept = store.sealed_fix(bond.id, a.id).await.unwrap().unwrap();
+    assert_eq!(
+        (kept.sealed.as_str(), kept.received_at),
+        ("AAAA-second", 42)
+    );
+    let kept = store.sealed_fix(bond.id, b.id).await.unwrap().unwrap();
+    assert_eq!((kept.sealed.as_str(), kept.received_at), ("BBBB", 41));
+
     // A plain bond has no keys, and takes no tag.
     let d = store.create_account("fluttershy", "h", 1).await.unwrap();
     store
@@ -142,4 +165,52 @@ async fn conformance<S: Store>(store: S) {
     store.remove_account(e.id).await.unwrap();
     store.remove_account(a.id).await.unwrap();
     assert_eq!(store.private_keys(bond.id).await.unwrap(), None);
+    assert_eq!(store.sealed_fix(bond.id, b.id).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn sqlite_forgets_sealed_positions_when_the_bond_ends() {
+    let dir = tempfile::tempdir().unwrap();
+    ending(Sqlite::open(dir.path()).await.unwrap()).await;
+}
+
+#[tokio::test]
+async fn postgres_forgets_sealed_positions_when_the_bond_ends() {
+    let Some(pg) = or_skip(PgCluster::start()) else {
+        return;
+    };
+    ending(Postgres::connect(&pg.url()).await.unwrap()).await;
+}
+
+/// Ending a private bond deletes both partners' sealed positions: they were sealed under
+/// its key, for it.
+async fn ending<S: Store>(store: S) {
+    let a = store.create_account("amethyst", "h", 1).await.unwrap();
+    let b = store.create_account("spike", "h", 1).await.unwrap();
+    store
+        .create_private_invite(&[1; 32], a.id, &[2; 32], 10, 1_000)
+        .await
+        .unwrap();
+    let bond = store
+        .accept_private_invite(
+            &[1; 32],
+            b.id,
+            &[3; 32],
+            Profile::Story,
+            TierSet::always(),
+            20,
+        )
+        .await
+        .unwrap();
+    store
+        .save_sealed_fix(bond.id, a.id, "AAAA", 30)
+        .await
+        .unwrap();
+    store
+        .save_sealed_fix(bond.id, b.id, "BBBB", 31)
+        .await
+        .unwrap();
+    assert!(store.end_bond(bond.id, 40).await.unwrap());
+    assert_eq!(store.sealed_fix(bond.id, a.id).await.unwrap(), None);
+    assert_eq!(store.sealed_fix(bond.id, b.id).await.unwrap(), None);
 }
