@@ -1,6 +1,7 @@
 //! A private bond in the web client (issue 20, `docs/privacy.md`): the page's own
 //! cryptography and geometry (`web/assets/private.js`) held to the Rust library's vectors
-//! (`crates/private/tests/vectors/web.json`); two pages bonding privately and the tiers
+//! (`crates/private/tests/vectors/web.json`), sealing included; two pages bonding
+//! privately and the tiers
 //! opening and closing as they move, with nothing of where they are or of the invite's
 //! secret in what they send or in what the server stores; and a page bonded with a device
 //! played by the Rust library (as the CLI is), whose tokens must meet the page's for a
@@ -116,6 +117,32 @@ async fn the_page_makes_what_the_library_makes() {
                 const frame = p.reportFrame(got);
                 eq(`${r.what}: a frame's list`, atob(frame.epochs[0].tiers[0].open).length, p.PER_LIST * p.TOKEN_LEN);
               }
+              // Sealing: the same strings as the library's under the same nonces, each
+              // opened back to its words and counter, and every refused string refused.
+              const content = await p.contentKey(key);
+              const s = v.sealing;
+              let sealedCases = 0;
+              for (const c of s.sealed) {
+                const envelope = { bond: s.bond, from: c.from, kind: c.kind };
+                const words = new TextEncoder().encode(c.content);
+                eq(`${c.what}: sealed`, await p.seal(content, envelope, c.counter, words, p.fromHex(c.nonce)), c.sealed);
+                const opened = await p.open(content, envelope, c.sealed);
+                eq(`${c.what}: opened`, opened && new TextDecoder().decode(opened.content), c.content);
+                eq(`${c.what}: its counter`, opened && String(opened.counter), String(c.counter));
+                // Sealed again with a nonce of its own, it differs and still opens.
+                const fresh = await p.seal(content, envelope, c.counter, words);
+                eq(`${c.what}: a fresh nonce`, fresh !== c.sealed, true);
+                eq(`${c.what}: sealed afresh, opened`, new TextDecoder().decode((await p.open(content, envelope, fresh))?.content ?? new Uint8Array([63])), c.content);
+                sealedCases += 1;
+              }
+              for (const c of s.refused) {
+                eq(`${c.what}: refused`, await p.open(content, { bond: c.bond, from: c.from, kind: c.kind }, c.sealed), null);
+                sealedCases += 1;
+              }
+              let long = "sealed";
+              try { await p.seal(content, { bond: s.bond, from: "inviter", kind: "voice" }, 1, new Uint8Array(p.MAX_CONTENT + 1)); }
+              catch { long = "refused"; }
+              eq("content over 16,000 bytes", long, "refused");
               // A page standing still reports again 5 s into each epoch's look-ahead, so
               // both partners' latest reports hold the coming epoch before it begins.
               const bond = await import("/assets/privatebond.js");
@@ -128,7 +155,7 @@ async fn the_page_makes_what_the_library_makes() {
                 await p.report(key, "story", { lat: 61.1 + i / 100, lon: 7.6, accuracy_m: 5, at_ms: Date.now() });
               }
               const reportMs = (performance.now() - t0) / 20;
-              done({ bad, worst, lists, reportMs });
+              done({ bad, worst, lists, sealedCases, reportMs });
             })().catch((e) => done({ bad: [`threw: ${e} ${e.stack}`] }));"#,
             vec![json!(v)],
         )
@@ -151,6 +178,9 @@ async fn the_page_makes_what_the_library_makes() {
         .map(|e| 2 * e["tiers"].as_array().unwrap().len())
         .sum();
     assert_eq!(found["lists"].as_u64(), Some(lists as u64));
+    let cases = v["sealing"]["sealed"].as_array().unwrap().len()
+        + v["sealing"]["refused"].as_array().unwrap().len();
+    assert_eq!(found["sealedCases"].as_u64(), Some(cases as u64));
     let worst = found["worst"].as_f64().unwrap();
     assert!(
         worst < 1e-6,
