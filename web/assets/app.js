@@ -885,10 +885,9 @@ async function checkPrivate(bond) {
   for (const waiter of [...privacyWaiters]) waiter();
   if (outboxHeld) flushOutbox();
   renderBond();
-  if (found.status === "confirmed") {
-    openMessages();
-    resendThought();
-  }
+  if (found.status === "confirmed") openMessages();
+  // Thoughts could not pass while it was not known: the box may go now.
+  resendThought();
   // The partner's tag comes through the server with no frame to say so: look again.
   if (found.status === "waiting" || found.status === "error") {
     privateTimers.recheck = setTimeout(() => {
@@ -997,6 +996,9 @@ async function openMessages() {
  *  one shown (sealed thoughts carry the sender's counter, the highest the newest). */
 async function onSealedThought(f) {
   const s = sealing();
+  // Not yet known whether this device holds the keys (the page has just opened): the
+  // partner sends the whole thought again within a few seconds.
+  if (!state.bond || (!s && privacyNow() === "checking")) return;
   const clears = thoughtClears;
   const opened = s ? await s.open(false, "thought", f.sealed) : null;
   // Thoughts closed, or the partner guarded, while it was opened: it is gone.
