@@ -1,11 +1,12 @@
 //! A private bond in the web client (issue 20, `docs/privacy.md`): the page's own
 //! cryptography and geometry (`web/assets/private.js`) held to the Rust library's vectors
 //! (`crates/private/tests/vectors/web.json`), sealing included; two pages bonding
-//! privately and the tiers
-//! opening and closing as they move, with nothing of where they are or of the invite's
-//! secret in what they send or in what the server stores; and a page bonded with a device
-//! played by the Rust library (as the CLI is), whose tokens must meet the page's for a
-//! tier to open, and which catches a tampered key.
+//! privately, the tiers opening and closing as they move and words, a feeling and a
+//! thought passing sealed, with nothing of where they are, of what they say or of the
+//! invite's secret in what they send or in what the server keeps; a page bonded with a
+//! device played by the Rust library (as the CLI is), whose tokens must meet the page's
+//! for a tier to open, and which catches a tampered key; and the page and that device
+//! passing words, feelings, alarms and thoughts sealed both ways.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
