@@ -735,7 +735,9 @@ async function sendMessage(kind, fields) {
   }
   state.outbox.push(item);
   saveOutbox();
-  if (!outboxHeld) link.send(sendFrame(item));
+  // Behind words held back it waits its turn, unless it carries none in the clear (an
+  // alarm must not wait for the check).
+  if (!outboxHeld || !inClear(item)) link.send(sendFrame(item));
   renderHistory();
   return item;
 }
@@ -885,6 +887,10 @@ async function checkPrivate(bond) {
   for (const waiter of [...privacyWaiters]) waiter();
   if (outboxHeld) flushOutbox();
   renderBond();
+  // Sealed messages shown as "opening" while this was not known: opened now, or said
+  // not to open here.
+  renderHistory();
+  renderAlarms();
   if (found.status === "confirmed") openMessages();
   // Thoughts could not pass while it was not known: the box may go now.
   resendThought();
@@ -962,7 +968,7 @@ function shown(m) {
   // An outbox item keeps its own words beside what it sends sealed.
   if (m.sealed === undefined || m.sealed === null || m.body !== undefined || m.feeling !== undefined) return m;
   const found = state.opened.get(openedKey(m));
-  if (!found) return { ...m, unopened: sealing() ? "opening" : "keys" };
+  if (!found) return { ...m, unopened: sealing() || privacyNow() === "checking" ? "opening" : "keys" };
   if (found.failed) return { ...m, unopened: "changed" };
   return m.kind === "feeling" ? { ...m, feeling: found.text } : { ...m, body: found.text };
 }
