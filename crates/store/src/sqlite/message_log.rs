@@ -25,7 +25,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use sqlx::SqlitePool;
 use tokio::sync::{Notify, mpsc, watch};
@@ -202,10 +202,10 @@ async fn index(
         }
         let last = records.last().expect("at least one record").seq;
         loop {
-            let started = Instant::now();
+            let started = scheduling.write_started();
             match store(&writer, &records).await {
                 Ok(()) => {
-                    scheduling.after_write(started.elapsed());
+                    scheduling.after_write(started);
                     break;
                 }
                 Err(e) => {

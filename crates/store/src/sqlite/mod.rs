@@ -5,7 +5,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use haurach_bond::{Profile, TierSet};
 use sqlx::Arguments as _;
@@ -203,9 +203,14 @@ impl Sqlite {
         })
     }
 
+    /// A write begins ([`Scheduling::write_started`]).
+    pub(super) fn write_started(&self) -> scheduling::WriteStart {
+        self.scheduling.write_started()
+    }
+
     /// A write that began at `started` has committed ([`Scheduling::after_write`]).
-    pub(super) fn after_write(&self, started: Instant) {
-        self.scheduling.after_write(started.elapsed());
+    pub(super) fn after_write(&self, started: scheduling::WriteStart) {
+        self.scheduling.after_write(started);
     }
 
     pub(super) async fn begin(&self) -> StoreResult<Transaction<'static, Db>> {
@@ -644,7 +649,7 @@ impl Store for Sqlite {
     }
 
     async fn save_positions(&self, batch: &[(AccountId, PositionRecord)]) -> StoreResult<()> {
-        let started = Instant::now();
+        let started = self.write_started();
         let mut tx = self.begin().await?;
         for run in runs(batch) {
             upsert_positions(&mut tx, run).await?;
@@ -665,7 +670,7 @@ impl Store for Sqlite {
     async fn append_messages(&self, batch: Vec<NewMessage>) -> StoreResult<Vec<Appended>> {
         // Timed as a write: an append waits for a reader thread (the lookups), and a
         // starved one must raise the database threads as a slow write does.
-        let started = Instant::now();
+        let started = self.write_started();
         let appended = self.messages()?.append(&self.reader, batch).await;
         self.after_write(started);
         appended

@@ -125,7 +125,7 @@ impl PlaceStore for Sqlite {
         &self,
         batch: &[(AccountId, PositionRecord, bool)],
     ) -> StoreResult<()> {
-        let started = std::time::Instant::now();
+        let started = self.write_started();
         let mut tx = self.begin().await?;
         let positions: Vec<(AccountId, PositionRecord)> =
             batch.iter().map(|(a, p, _)| (*a, *p)).collect();

@@ -17,9 +17,14 @@
 //!
 //! A core saturated by the links would leave an idle-scheduled thread almost nothing, so
 //! acknowledged writes (a message, a fix over HTTP) could wait for seconds. To prevent
-//! that, a write that takes longer than [`SLOW_WRITE`] raises the threads to the normal
-//! policy at niceness 10 (a tenth of the core) until [`RAISED_FOR`] passes without a
-//! slow write. That hold is short on purpose: 19,800 links connecting at once saturate
+//! that, a write that takes longer than [`SLOW_WRITE`] while the threads spent most of it
+//! waiting for the CPU raises them to the normal policy at niceness 10 (a tenth of the
+//! core) until [`RAISED_FOR`] passes without such a write. A write slow for another
+//! reason (the disk's flush, a long transaction before it) does not: raising would not
+//! make the disk faster, and every link would pay for it. Raised threads take whole time
+//! slices, and at 9,900 pairs a raise in the measured window took the p99 from about 2.5
+//! to 7-13 ms (docs/benchmarks.md); the kernel's count of each thread's time spent
+//! waiting to run (`/proc/self/task/TID/schedstat`) tells the two kinds of slow apart. That hold is short on purpose: 19,800 links connecting at once saturate
 //! the core for a moment, and a 10 s hold kept the threads raised long after, with p99
 //! back at 2.5 ms.
 //!
@@ -33,7 +38,7 @@
 #[cfg(target_os = "linux")]
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Unix milliseconds by the system clock: when the last slow write was, shared between
 /// the connections' threads in one atomic.
@@ -52,6 +57,14 @@ const RAISED_FOR: Duration = Duration::from_secs(2);
 
 /// The niceness of the database threads while raised.
 const RAISED_NICENESS: i32 = 10;
+
+/// When a write began ([`Scheduling::write_started`]): the time, and how long the
+/// database threads had waited to run until then.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct WriteStart {
+    at: Instant,
+    waited: Duration,
+}
 
 /// The connection threads of one store and how they are scheduled.
 #[derive(Debug)]
@@ -86,18 +99,38 @@ impl Scheduling {
         scheduling
     }
 
-    /// A write took `took`: raise the threads when it was slow, or lower them again once
-    /// [`RAISED_FOR`] has passed since the last slow one.
-    pub(super) fn after_write(&self, took: Duration) {
+    /// A write begins: what [`Scheduling::after_write`] measures it from.
+    pub(super) fn write_started(&self) -> WriteStart {
+        WriteStart {
+            at: Instant::now(),
+            waited: self.waited(),
+        }
+    }
+
+    /// A write that began at `start` has committed: judged by how long it took and how
+    /// much of that the threads waited to run ([`Scheduling::judge`]).
+    pub(super) fn after_write(&self, start: WriteStart) {
+        if !self.idle {
+            return;
+        }
+        let starved = self.waited().saturating_sub(start.waited);
+        self.judge(start.at.elapsed(), starved);
+    }
+
+    /// A write took `took`, of which the threads waited `starved` to run: raise them when
+    /// it was slow and starved for at least half of it, or lower them again once
+    /// [`RAISED_FOR`] has passed since the last such write.
+    fn judge(&self, took: Duration, starved: Duration) {
         if !self.idle {
             return;
         }
         let now = now_ms();
         let until = self.raised_until_ms.load(Ordering::Relaxed);
-        if took > SLOW_WRITE {
+        if took > SLOW_WRITE && starved * 2 >= took {
             if until == 0 {
                 tracing::warn!(
                     took_ms = took.as_millis() as u64,
+                    starved_ms = starved.as_millis() as u64,
                     "a database write was slow: the CPU is saturated; database threads \
                      now take a tenth of it from the live links"
                 );
@@ -105,10 +138,37 @@ impl Scheduling {
             }
             self.raised_until_ms
                 .store(now + RAISED_FOR.as_millis() as i64, Ordering::Relaxed);
-        } else if until != 0 && now > until {
+            return;
+        }
+        if took > SLOW_WRITE {
+            tracing::debug!(
+                took_ms = took.as_millis() as u64,
+                starved_ms = starved.as_millis() as u64,
+                "a database write was slow, not for want of the CPU"
+            );
+        }
+        if until != 0 && now > until {
             self.raised_until_ms.store(0, Ordering::Relaxed);
             self.set(false);
         }
+    }
+
+    /// How long the threads have waited to run, together, since they started (the
+    /// second figure of each one's `schedstat`). Zero where the kernel does not say.
+    fn waited(&self) -> Duration {
+        let nanos = self
+            .threads
+            .iter()
+            .filter_map(|tid| {
+                std::fs::read_to_string(format!("/proc/self/task/{tid}/schedstat"))
+                    .ok()?
+                    .split_whitespace()
+                    .nth(1)?
+                    .parse::<u64>()
+                    .ok()
+            })
+            .sum();
+        Duration::from_nanos(nanos)
     }
 
     /// Whether the threads are raised now.
@@ -223,20 +283,23 @@ mod tests {
         for tid in &scheduling.threads {
             assert_eq!(policy_and_nice(*tid).0, 5, "idle-scheduled at start");
         }
-        scheduling.after_write(SLOW_WRITE / 2);
+        scheduling.judge(SLOW_WRITE / 2, SLOW_WRITE / 2);
         assert!(!scheduling.raised());
-        scheduling.after_write(SLOW_WRITE * 2);
+        // Slow, but the threads were not kept from the CPU (the disk, another write).
+        scheduling.judge(SLOW_WRITE * 2, SLOW_WRITE / 2);
+        assert!(!scheduling.raised(), "a slow disk raises nothing");
+        scheduling.judge(SLOW_WRITE * 2, SLOW_WRITE);
         assert!(scheduling.raised());
         for tid in &scheduling.threads {
             assert_eq!(policy_and_nice(*tid), (0, RAISED_NICENESS), "raised");
         }
         // Quick writes within the raised time keep them raised; after it, they idle again.
-        scheduling.after_write(Duration::ZERO);
+        scheduling.judge(Duration::ZERO, Duration::ZERO);
         assert!(scheduling.raised());
         scheduling
             .raised_until_ms
             .store(now_ms() - 1, Ordering::Relaxed);
-        scheduling.after_write(Duration::ZERO);
+        scheduling.judge(Duration::ZERO, Duration::ZERO);
         assert!(!scheduling.raised());
         for tid in &scheduling.threads {
             assert_eq!(policy_and_nice(*tid).0, 5, "idle again");
@@ -248,7 +311,7 @@ mod tests {
         for tid in &fixed.threads {
             assert_eq!(policy_and_nice(*tid), (0, RAISED_NICENESS), "never idle");
         }
-        fixed.after_write(SLOW_WRITE * 2);
+        fixed.judge(SLOW_WRITE * 2, SLOW_WRITE * 2);
         assert!(!fixed.raised(), "nothing to raise");
     }
 }
