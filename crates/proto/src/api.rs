@@ -126,7 +126,11 @@ fn whole_percent<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u8>, D
 #[serde(deny_unknown_fields)]
 pub struct SealedFixUpdate {
     /// The sealed position: base64url without padding, at most 390 characters.
-    #[schema(min_length = 48, max_length = 390, pattern = "^[A-Za-z0-9_-]+$")]
+    #[schema(
+        min_length = 48,
+        max_length = 390,
+        pattern = "^(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-][AQgw]|[A-Za-z0-9_-]{2}[AEIMQUYcgkosw048])?$"
+    )]
     pub sealed: String,
 }
 

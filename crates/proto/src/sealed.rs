@@ -39,8 +39,13 @@ pub const MIN_CHARS: usize = (MIN_BYTES * 4).div_ceil(3);
 /// The longest a sealed string may be, characters (base64url of [`MAX_BYTES`]).
 pub const MAX_CHARS: usize = (MAX_BYTES * 4).div_ceil(3);
 
-/// The pattern of a sealed string (the OpenAPI document's).
-pub const PATTERN: &str = "^[A-Za-z0-9_-]+$";
+/// The pattern of a sealed string (the OpenAPI document's): canonical base64url without
+/// padding, as [`Sealed::decode`] reads it. A last group of two or three characters must
+/// leave its unused low bits zero, so its last character is one of those listed (a
+/// client that writes `AB` where `AA` is meant would otherwise be told the schema allows
+/// it and then be refused).
+pub const PATTERN: &str =
+    "^(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-][AQgw]|[A-Za-z0-9_-]{2}[AEIMQUYcgkosw048])?$";
 
 /// The kind bound into a sealed thought.
 pub const THOUGHT: &str = "thought";
@@ -352,5 +357,30 @@ mod tests {
         );
         assert_eq!(Sealed::decode("not base64!"), Err(Malformed::NotBase64Url));
         assert_eq!(Sealed::decode("AAAA+/=="), Err(Malformed::NotBase64Url));
+    }
+
+    /// The OpenAPI pattern allows exactly the strings [`Sealed::decode`] reads as
+    /// base64url: every length and every last character, for each group length. A
+    /// pattern that allowed a last character with its unused bits set let a schema
+    /// fuzzer send a string the server refused (422 for a schema-valid request).
+    #[test]
+    fn the_pattern_allows_what_decoding_reads() {
+        let pattern = regex::Regex::new(PATTERN).unwrap();
+        let alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        let whole = "A".repeat(MIN_CHARS + 3);
+        for len in MIN_CHARS..=MIN_CHARS + 3 {
+            for last in alphabet.chars().chain("+/=".chars()) {
+                let text = format!("{}{last}", &whole[..len - 1]);
+                let decodes = URL_SAFE_NO_PAD.decode(&text).is_ok();
+                assert_eq!(pattern.is_match(&text), decodes, "{text}");
+                assert_eq!(Sealed::decode(&text).is_ok(), decodes, "{text}");
+            }
+        }
+        let api =
+            serde_json::to_value(<crate::api::SealedFixUpdate as utoipa::PartialSchema>::schema())
+                .unwrap();
+        assert_eq!(api["properties"]["sealed"]["pattern"], PATTERN);
+        assert_eq!(api["properties"]["sealed"]["minLength"], MIN_CHARS);
+        assert_eq!(api["properties"]["sealed"]["maxLength"], MAX_FIX_CHARS);
     }
 }

@@ -180,7 +180,8 @@ pub(crate) async fn put_tokens<S: Store, B: Bus>(
         (status = 204, description = "kept as my latest, and passed to my partner unless either of us is hidden by a pause (dropped while I pause)"),
         (status = 403, description = "`awaiting_tower`, `application_declined`: not a citizen (yet)"),
         (status = 404, description = "`not_bonded`"),
-        (status = 422, description = "`invalid_sealed`: not base64url, too short or too long; `unexpected_sealed`: the bond is not private (send a position)"),
+        (status = 409, description = "`unexpected_sealed`: the bond is not private (send a position)"),
+        (status = 422, description = "`invalid_sealed`: not base64url, too short or too long"),
     )
 )]
 pub(crate) async fn put_sealed_fix<S: Store, B: Bus>(

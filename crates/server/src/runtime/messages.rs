@@ -279,7 +279,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
         };
         let rt = held.lock().await?;
         if rt.matcher.is_none() {
-            return Err(ApiError::invalid(
+            return Err(ApiError::conflict(
                 "unexpected_sealed",
                 "your bond is not private: send thoughts as thought frames, not sealed",
             ));
@@ -381,7 +381,7 @@ pub fn validate_message(send: &SendMessage) -> Result<(), ApiError> {
 fn check_sealing(send: &SendMessage, sealed: bool) -> Result<(), ApiError> {
     if !sealed {
         if send.sealed.is_some() {
-            return Err(ApiError::invalid(
+            return Err(ApiError::conflict(
                 "unexpected_sealed",
                 "your bond is not private: send the words in body and the feeling in feeling, \
                  not sealed",

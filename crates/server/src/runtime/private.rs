@@ -332,7 +332,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
             return Err(not_bonded());
         };
         if held.lock().await?.matcher.is_none() {
-            return Err(ApiError::invalid(
+            return Err(ApiError::conflict(
                 "unexpected_sealed",
                 "your bond is not private: send your position, not a sealed one",
             ));

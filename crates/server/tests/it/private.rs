@@ -363,7 +363,7 @@ async fn a_plain_bond_takes_no_tokens_and_has_no_keys() {
     let (status, body) = s
         .call("POST", "/api/v1/bond/messages", Some(&her), Some(&voice))
         .await;
-    assert_problem(status, &body, 422, "unexpected_sealed");
+    assert_problem(status, &body, 409, "unexpected_sealed");
     let lonely = s.citizen("rarity").await;
     let (status, body) = s
         .call("GET", "/api/v1/bond/private", Some(&lonely), None)
@@ -1123,7 +1123,7 @@ async fn a_plain_bond_refuses_a_sealed_position() {
     let key = BondKey::from_bytes([1; 32]);
     let sealed = sealed_fix(&key, Uuid::nil(), Role::Inviter, 1, HER);
     let (status, body) = put_sealed_fix(&s, &her, &sealed).await;
-    assert_problem(status, &body, 422, "unexpected_sealed");
+    assert_problem(status, &body, 409, "unexpected_sealed");
     let mut link = s.link(&her, None).await;
     assert!(matches!(link.next().await, ServerFrame::Hello { .. }));
     link.send(&ClientFrame::SealedFix { sealed }).await;
