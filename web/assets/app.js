@@ -5,6 +5,11 @@
 // sends go to a local outbox first (kept in localStorage) and leave it only when the
 // server says they are stored (`sent`), so a message typed while offline goes out after
 // the reconnection, with the same id, and the server stores it once.
+//
+// In a private bond (docs/privacy.md) words, feelings, an alarm's words and thoughts are
+// sealed here before they leave (`privatebond.Sealing`), and what the partner sealed is
+// opened here before it is shown; the server carries only the sealed strings. A message
+// is sealed once, when it is queued, so a retry sends the same string.
 
 import { api, ApiError, call, newId, session } from "./api.js";
 import { Camera } from "./camera.js";
@@ -51,6 +56,16 @@ const state = {
   heading: null,
   guarded: localStorage.getItem("haurach.guard") === "on",
   partnerThought: new ThoughtText(),
+  /** In a private bond: the counter of the newest sealed thought shown (the highest is
+   *  the newest), and what to say when one does not open. */
+  partnerThoughtCounter: -1n,
+  thoughtNote: "",
+  /** Sealed contents opened here: `from, kind, sealed` → `{text}`, or `{failed: true}`
+   *  when it does not open. */
+  opened: new Map(),
+  /** The partner's newest feeling, said under the feelings until it has been said once:
+   *  `{seq, said}`. */
+  feelingIn: null,
   historyFor: null,
   screen: "loading",
   gpsWatch: null,
@@ -303,9 +318,11 @@ function onFrame(f) {
     case "thought":
       if (state.partnerThought.apply(f.seq, f.reset, f.edits)) renderPartnerThought();
       return;
+    case "sealed_thought":
+      return onSealedThought(f);
     case "guard":
       if (state.bond) state.bond.partner_guarded = f.on;
-      if (f.on) state.partnerThought.clear();
+      if (f.on) clearPartnerThought();
       renderPartnerThought();
       return;
     case "trace":
@@ -349,7 +366,7 @@ function onHello(f) {
   }
   enterBond(f.bond, { resumeAfter: f.resume_after });
   // Whatever was waiting goes out now, in order, with its original ids.
-  for (const item of state.outbox) link.send(sendFrame(item));
+  flushOutbox();
   link.send({ type: "guard", on: state.guarded });
   if (state.position) sendPosition(true);
   resendThought();
@@ -362,7 +379,10 @@ function enterBond(bond, { resumeAfter } = {}) {
   if (newBond) {
     pictures.reset();
     state.messages = new Map();
-    state.partnerThought.clear();
+    state.opened = new Map();
+    state.feelingIn = null;
+    state.partnerThoughtCounter = -1n;
+    clearPartnerThought();
     state.alarmsIn = [];
     state.contactShownLost = false;
     $("banner-contact").hidden = true;
@@ -408,6 +428,7 @@ function enterBond(bond, { resumeAfter } = {}) {
   renderAlarms();
   renderPartnerThought();
   renderGuard();
+  openMessages();
 }
 
 function onBondEnded() {
@@ -442,7 +463,7 @@ function onTier(f) {
   state.bond.tiers[f.tier] = { open: f.open, range_m: f.range_m };
   if (f.tier === "thoughts") {
     if (f.open) resendThought();
-    else state.partnerThought.clear();
+    else clearPartnerThought();
   }
   if (was !== f.open) {
     (f.open ? tierNews.opened : tierNews.closed).push(f.tier === "images" ? "Images" : fmt.TIER_NAMES[f.tier] ?? f.tier);
@@ -498,13 +519,28 @@ function onMessage(m) {
       navigator.vibrate?.([400, 150, 400, 150, 400]);
     }
     if (m.kind === "feeling") {
-      $("feeling-last").textContent =
-        `${m.from} feels ${m.feeling} (${fmt.clock(new Date(m.sent_at))}).`;
+      state.feelingIn = { seq: m.seq, said: false };
+      renderFeelingIn();
     }
   }
   renderHistory();
   renderAlarms();
   scheduleAck();
+  openMessages();
+}
+
+/** Says the partner's newest feeling under the feelings, once: a sealed one when it has
+ *  been opened (or found not to open). */
+function renderFeelingIn() {
+  const m = state.feelingIn && state.messages.get(state.feelingIn.seq);
+  if (!m || state.feelingIn.said) return;
+  const v = shown(m);
+  if (v.unopened === "opening") return;
+  state.feelingIn.said = true;
+  const when = fmt.clock(new Date(m.sent_at));
+  $("feeling-last").textContent = v.unopened
+    ? `${m.from} sent a sealed feeling that ${UNOPENED_LONG[v.unopened]} (${when}).`
+    : `${m.from} feels ${v.feeling} (${when}).`;
 }
 
 /** Where each kind of news is read in full. */
@@ -526,18 +562,18 @@ function renderLatest() {
     el.dataset.kind = "none";
     return;
   }
-  // A private bond's words and feelings come sealed, and this page cannot open them yet
-  // (docs/privacy.md): it says so rather than show empty words.
-  const sealed = newest.sealed !== undefined && newest.body === undefined;
+  // Sealed words or a feeling that are not open (yet) are said to be so, never shown as
+  // empty words.
+  const v = shown(newest);
   const what = {
-    voice: () => sealed
-      ? `${newest.from} said something sealed, which this page cannot open yet`
-      : `${newest.from}: “${newest.body ?? ""}”`,
-    feeling: () => sealed
-      ? `${newest.from} sent a sealed feeling, which this page cannot open yet`
-      : `${newest.from} feels ${newest.feeling}`,
-    image: () => `${newest.from} sent a picture`,
-    alarm: () => `${newest.from} raised the alarm${newest.acknowledged_at ? " (answered)" : ""}`,
+    voice: () => v.unopened
+      ? `${v.from} sent a sealed message that ${UNOPENED_LONG[v.unopened]}`
+      : `${v.from}: “${v.body ?? ""}”`,
+    feeling: () => v.unopened
+      ? `${v.from} sent a sealed feeling that ${UNOPENED_LONG[v.unopened]}`
+      : `${v.from} feels ${v.feeling}`,
+    image: () => `${v.from} sent a picture`,
+    alarm: () => `${v.from} raised the alarm${v.acknowledged_at ? " (answered)" : ""}`,
   }[newest.kind]();
   $("latest-what").textContent = what;
   $("latest-when").textContent = fmt.clock(new Date(newest.sent_at));
@@ -637,19 +673,71 @@ function takeFromOutbox(id) {
   if (state.outbox.length !== before) saveOutbox();
 }
 
+/** The `send` frame of an outbox item: in a private bond its sealed string, never the
+ *  words it keeps here to show while it waits. */
 function sendFrame(item) {
   const frame = { type: "send", kind: item.kind, id: item.id };
+  if (item.sealed !== undefined) {
+    frame.sealed = item.sealed;
+    return frame;
+  }
   if (item.body !== undefined) frame.body = item.body;
   if (item.feeling !== undefined) frame.feeling = item.feeling;
   return frame;
 }
 
-/** Queues a message and sends it if the link is up. */
-function sendMessage(kind, fields) {
+/** Whether an item's words are in the clear: then it may go only once the page knows the
+ *  bond is plain. */
+function inClear(item) {
+  return item.sealed === undefined && (item.body !== undefined || item.feeling !== undefined);
+}
+
+/** Whether the outbox held words back because the page did not know yet whether the bond
+ *  is private: `checkPrivate` sends them once it knows. */
+let outboxHeld = false;
+
+/** Sends what the outbox holds, in order, as far as it may go now. Words in the clear
+ *  wait until the page knows the bond is plain; in a private bond they are never sent
+ *  (they were queued before it was one) and are said not to have been. */
+function flushOutbox() {
+  const privacy = privacyNow();
+  outboxHeld = false;
+  for (const item of [...state.outbox]) {
+    if (inClear(item) && privacy !== "plain") {
+      if (privacy === "checking") {
+        outboxHeld = true;
+        break;
+      }
+      takeFromOutbox(item.id);
+      notice("A message written before this bond was private was not sent: nothing goes to a private bond in the clear.");
+      continue;
+    }
+    link.send(sendFrame(item));
+  }
+  renderHistory();
+}
+
+/** Queues a message and sends it if the link is up. In a private bond its words or
+ *  feeling are sealed first, and without the bond's keys they are not sent at all. */
+async function sendMessage(kind, fields) {
   const item = { id: newId(), kind, at: new Date().toISOString(), ...fields };
+  const words = kind === "feeling" ? fields.feeling : fields.body;
+  if (words !== undefined) {
+    const privacy = await privacyKnown();
+    if (privacy === "private") {
+      const s = sealing();
+      if (!s) throw new Error("this browser does not hold the bond's keys, so it cannot seal them");
+      item.sealed = await s.seal(kind, words);
+      state.opened.set(openedKey({ from: state.me, kind, sealed: item.sealed }), { text: words });
+    } else if (privacy !== "plain") {
+      throw new Error("this page could not find out whether the bond is private; try again");
+    }
+  }
   state.outbox.push(item);
   saveOutbox();
-  link.send(sendFrame(item));
+  // Behind words held back it waits its turn, unless it carries none in the clear (an
+  // alarm must not wait for the check).
+  if (!outboxHeld || !inClear(item)) link.send(sendFrame(item));
   renderHistory();
   return item;
 }
@@ -787,9 +875,25 @@ async function checkPrivate(bond) {
   } catch (e) {
     found = { status: "error", detail: e.message };
   }
+  if (found.status === "confirmed") {
+    try {
+      found.sealing = await privateBond.Sealing.of(state.me, bond.id, found);
+    } catch (e) {
+      found = { status: "error", detail: e.message };
+    }
+  }
   if (state.bond?.id !== bond.id) return;
   state.private = { bondId: bond.id, ...found };
+  for (const waiter of [...privacyWaiters]) waiter();
+  if (outboxHeld) flushOutbox();
   renderBond();
+  // Sealed messages shown as "opening" while this was not known: opened now, or said
+  // not to open here.
+  renderHistory();
+  renderAlarms();
+  if (found.status === "confirmed") openMessages();
+  // Thoughts could not pass while it was not known: the box may go now.
+  resendThought();
   // The partner's tag comes through the server with no frame to say so: look again.
   if (found.status === "waiting" || found.status === "error") {
     privateTimers.recheck = setTimeout(() => {
@@ -797,6 +901,153 @@ async function checkPrivate(bond) {
     }, 3000);
   }
   if (found.status === "plain" || found.status === "confirmed") sendPosition(true);
+}
+
+/** What the page knows of the bond on screen: `plain`, `private`, or `checking` (not yet
+ *  known, or the check failed and is being tried again). */
+function privacyNow() {
+  const privacy = state.private;
+  if (!state.bond || privacy?.bondId !== state.bond.id || ["checking", "error"].includes(privacy.status)) {
+    return "checking";
+  }
+  return privacy.status === "plain" ? "plain" : "private";
+}
+
+const privacyWaiters = new Set();
+
+/** Waits, a few seconds at most, until the page knows whether the bond is private;
+ *  resolves with `privacyNow()`. */
+function privacyKnown(ms = 5000) {
+  if (privacyNow() !== "checking") return Promise.resolve(privacyNow());
+  return new Promise((resolve) => {
+    const done = () => {
+      privacyWaiters.delete(done);
+      clearTimeout(timer);
+      resolve(privacyNow());
+    };
+    const timer = setTimeout(done, ms);
+    privacyWaiters.add(done);
+  });
+}
+
+/** What this device seals and opens with in the bond on screen: set once its keys are
+ *  confirmed, null otherwise. */
+function sealing() {
+  const privacy = state.private;
+  if (!state.bond || privacy?.bondId !== state.bond.id || privacy.status !== "confirmed") return null;
+  return privacy.sealing ?? null;
+}
+
+// --------------------------------------------------------------------- sealed content
+
+const openedKey = (m) => `${m.from}\n${m.kind}\n${m.sealed}`;
+
+/** Why a sealed content is not shown, as the end of a sentence ("NAME sent a sealed
+ *  message that …"). */
+const UNOPENED_LONG = {
+  opening: "is still being opened",
+  keys: "this browser cannot open without the bond's keys",
+  changed: "does not open: it was changed on the way",
+};
+/** The same, of an alarm's words ("Its words …"). */
+const UNOPENED_WORDS = {
+  opening: "are still being opened",
+  keys: "are sealed, and this browser cannot open them without the bond's keys",
+  changed: "are sealed and do not open: they were changed on the way",
+};
+/** The same, as a history line says it in brackets. */
+const UNOPENED_SHORT = {
+  opening: "sealed, opening…",
+  keys: "sealed: this browser does not hold the bond's keys",
+  changed: "sealed, and it does not open: it was changed on the way",
+};
+
+/** A message as it is shown: a sealed one with its words or feeling opened into `body`
+ *  or `feeling`, or with `unopened` saying why not (`opening`, `keys` or `changed`). */
+function shown(m) {
+  // An outbox item keeps its own words beside what it sends sealed.
+  if (m.sealed === undefined || m.sealed === null || m.body !== undefined || m.feeling !== undefined) return m;
+  const found = state.opened.get(openedKey(m));
+  if (!found) return { ...m, unopened: sealing() || privacyNow() === "checking" ? "opening" : "keys" };
+  if (found.failed) return { ...m, unopened: "changed" };
+  return m.kind === "feeling" ? { ...m, feeling: found.text } : { ...m, body: found.text };
+}
+
+const opening = new Set();
+
+/** Opens every sealed message not opened yet, then shows them. */
+async function openMessages() {
+  const s = sealing();
+  if (!s) return;
+  const jobs = [];
+  for (const m of state.messages.values()) {
+    const key = openedKey(m);
+    if (m.sealed === undefined || m.sealed === null || state.opened.has(key) || opening.has(key)) continue;
+    opening.add(key);
+    jobs.push(
+      s.open(m.from === state.me, m.kind, m.sealed)
+        .then((opened) => state.opened.set(key, opened ? { text: opened.text } : { failed: true }))
+        .finally(() => opening.delete(key)),
+    );
+  }
+  if (jobs.length === 0) return;
+  await Promise.all(jobs);
+  if (sealing() !== s) return;
+  renderHistory();
+  renderAlarms();
+  renderFeelingIn();
+}
+
+/** The partner's whole current thought, sealed: shown if it opens and is newer than the
+ *  one shown (sealed thoughts carry the sender's counter, the highest the newest). */
+async function onSealedThought(f) {
+  const s = sealing();
+  // Not yet known whether this device holds the keys (the page has just opened): the
+  // partner sends the whole thought again within a few seconds.
+  if (!state.bond || (!s && privacyNow() === "checking")) return;
+  const clears = thoughtClears;
+  const opened = s ? await s.open(false, "thought", f.sealed) : null;
+  // Thoughts closed, or the partner guarded, while it was opened: it is gone.
+  if (sealing() !== s || thoughtClears !== clears) return;
+  if (!opened) {
+    state.thoughtNote = s
+      ? `${state.bond.partner}'s thought does not open: it was changed on the way.`
+      : `${state.bond.partner}'s thought is sealed, and this browser does not hold the bond's keys.`;
+  } else if (opened.counter > state.partnerThoughtCounter) {
+    state.partnerThoughtCounter = opened.counter;
+    state.thoughtNote = "";
+    state.partnerThought.apply(0, true, opened.text ? [{ op: "insert", pos: 0, text: opened.text }] : []);
+  }
+  renderPartnerThought();
+}
+
+let thoughtClears = 0;
+
+/** Forgets the partner's thought (thoughts closed, or they guard). */
+function clearPartnerThought() {
+  thoughtClears += 1;
+  state.partnerThought.clear();
+  state.thoughtNote = "";
+}
+
+/** The text of the box as last sent sealed, so the periodic resend knows whether the
+ *  partner has anything to see again. */
+let sealedThoughtSent = "";
+
+/** Sends the whole box sealed, as a `sealed_thought`, if it may pass when sealed. */
+async function sendSealedThought(text) {
+  const s = sealing();
+  if (!s) return;
+  let sealed;
+  try {
+    sealed = await s.seal("thought", text);
+  } catch (e) {
+    notice(`Your thought was not sent: ${e.message}.`);
+    return;
+  }
+  // Thoughts closed, or the guard went on, while it was sealed: it stays here.
+  if (sealing() !== s || !thoughtsPass()) return;
+  if (link.send({ type: "sealed_thought", sealed })) sealedThoughtSent = text;
 }
 
 function leavePrivate() {
@@ -832,20 +1083,23 @@ async function sendReport(p) {
 }
 
 /** What the page says of a private bond, and what it hides: the partner's direction and
- *  the content cards, which this page cannot seal yet. */
+ *  the content this page cannot seal yet (pictures, the camera, places, journals); words,
+ *  feelings and thoughts too while this browser cannot seal them (no confirmed keys). */
 function renderPrivate() {
   const privacy = state.private;
-  const shown = isPrivate();
-  $("screen-link").classList.toggle("private", shown);
-  $("private-card").hidden = !shown;
-  if (!shown) return;
+  const shownPrivate = isPrivate();
+  $("screen-link").classList.toggle("private", shownPrivate);
+  // Words, feelings and thoughts come back once this device can seal and open them.
+  $("screen-link").classList.toggle("sealing", shownPrivate && sealing() !== null);
+  $("private-card").hidden = !shownPrivate;
+  if (!shownPrivate) return;
   const partner = state.bond?.partner ?? "your partner";
   const status = $("private-status");
   status.classList.toggle("error", privacy.status === "mismatch");
   status.setAttribute("role", privacy.status === "mismatch" ? "alert" : "status");
   status.textContent = {
     waiting: `Waiting for ${partner}'s device to confirm the bond's keys. Until it does, nothing about where you are leaves this device.`,
-    confirmed: "Keys confirmed: this device sends the server tokens of where you are, never the place itself.",
+    confirmed: "Keys confirmed: this device sends the server tokens of where you are, never the place itself, and seals what you say before it leaves.",
     mismatch:
       "The bond's keys do not match: they were tampered with on the way. Nothing about where you are was sent. End the bond and make a new private invite.",
     elsewhere:
@@ -1071,8 +1325,9 @@ function renderTiers() {
  *  neither now nor when the tier opens or the guard comes off: the box then holds only what
  *  the partner has already seen. */
 function thoughtsPass() {
-  // In a private bond thoughts would pass unsealed: none go until they can be sealed.
-  return Boolean(state.bond?.tiers.thoughts?.open) && !state.guarded && !isPrivate();
+  // In a private bond thoughts pass only sealed, so not until this device can seal.
+  if (!state.bond?.tiers.thoughts?.open || state.guarded) return false;
+  return privacyNow() === "plain" || sealing() !== null;
 }
 
 /** Locks the box while nothing typed may pass, and says so in its place. */
@@ -1082,9 +1337,12 @@ function lockThoughts() {
   box.placeholder = box.disabled ? "Locked: nothing typed now could pass" : "";
 }
 
-/** Sends the whole box again (XEP-0301's reset), if it may pass. */
+/** Sends the whole box again (XEP-0301's reset, or the whole text sealed), if it may
+ *  pass. */
 function resendThought() {
-  if (thoughtsPass()) thoughts.reset($("thought-text").value);
+  if (!thoughtsPass()) return;
+  if (sealing()) sendSealedThought($("thought-text").value);
+  else thoughts.reset($("thought-text").value);
 }
 
 function closedNote(tier, what) {
@@ -1117,16 +1375,21 @@ function renderGates() {
   lockThoughts();
 }
 
-function messageLine(m) {
+function messageLine(message) {
+  const m = shown(message);
   const who = m.from === state.me ? "You" : m.from;
+  const sealed = m.unopened && UNOPENED_SHORT[m.unopened];
   switch (m.kind) {
     case "voice":
-      return { who, text: m.body ?? "" };
+      return { who, text: sealed ? `(${sealed})` : m.body ?? "" };
     case "feeling":
-      return { who, text: `${m.from === state.me ? "felt" : "feels"} ${m.feeling}`, feeling: true };
+      return sealed
+        ? { who, text: `sent a feeling (${sealed})`, feeling: true }
+        : { who, text: `${m.from === state.me ? "felt" : "feels"} ${m.feeling}`, feeling: true };
     case "alarm": {
       const answered = m.acknowledged_at ? "answered" : "not answered yet";
-      return { who, text: `raised the alarm${m.body ? `: ${m.body}` : ""} (${answered})`, alarm: true };
+      const words = sealed ? ` with words (${sealed})` : m.body ? `: ${m.body}` : "";
+      return { who, text: `raised the alarm${words} (${answered})`, alarm: true };
     }
     case "image":
       return { who, text: m.from === state.me ? "sent a picture" : "sent a picture (see Pictures)" };
@@ -1219,9 +1482,12 @@ function renderAlarms() {
   const seq = state.alarmsIn[0];
   const m = seq !== undefined ? state.messages.get(seq) : null;
   if (m && !m.acknowledged_at) {
+    const v = shown(m);
+    const at = `At ${fmt.clock(new Date(m.sent_at))}`;
     $("banner-alarm-title").textContent = `${m.from} raised the alarm!`;
-    $("banner-alarm-detail").textContent =
-      `At ${fmt.clock(new Date(m.sent_at))}${m.body ? `: “${m.body}”` : ""}. Let them know you felt it.`;
+    $("banner-alarm-detail").textContent = v.unopened
+      ? `${at}. Its words ${UNOPENED_WORDS[v.unopened]}. Let them know you felt it.`
+      : `${at}${v.body ? `: “${v.body}”` : ""}. Let them know you felt it.`;
     $("alarm-ack").hidden = false;
     $("alarm-ack").dataset.seq = String(seq);
     banner.hidden = false;
@@ -1254,7 +1520,7 @@ function renderPartnerThought() {
   const text = b.tiers.thoughts?.open && !b.partner_guarded ? state.partnerThought.text : "";
   p.textContent = text;
   p.dataset.empty = String(text === "");
-  $("partner-guard").textContent = b.partner_guarded ? `${b.partner} is guarding their thoughts.` : "";
+  $("partner-guard").textContent = b.partner_guarded ? `${b.partner} is guarding their thoughts.` : state.thoughtNote;
 }
 
 function renderGuard() {
@@ -1524,9 +1790,13 @@ function wire() {
     b.type = "button";
     b.className = `feeling feeling-${f}`;
     b.textContent = fmt.capitalise(f);
-    b.addEventListener("click", () => {
-      sendMessage("feeling", { feeling: f });
-      $("feeling-last").textContent = `You sent ${f}.`;
+    b.addEventListener("click", async () => {
+      try {
+        await sendMessage("feeling", { feeling: f });
+        $("feeling-last").textContent = `You sent ${f}.`;
+      } catch (e) {
+        $("feeling-last").textContent = `Not sent: ${e.message}.`;
+      }
     });
     feelings.append(b);
   }
@@ -1536,9 +1806,12 @@ function wire() {
     ev.preventDefault();
     const body = $("voice-text").value.trim();
     if (!body) return;
-    sendMessage("voice", { body });
     $("voice-text").value = "";
     $("voice-error").hidden = true;
+    sendMessage("voice", { body }).catch((e) => {
+      $("voice-text").value = body;
+      showError("voice-error", `Not sent: ${e.message}.`);
+    });
   });
 
   // Pictures.
@@ -1565,12 +1838,20 @@ function wire() {
     if (thoughtTimer !== null) return;
     thoughtTimer = setTimeout(() => {
       thoughtTimer = null;
-      if (thoughtsPass()) thoughts.update($("thought-text").value);
+      if (!thoughtsPass()) return;
+      // Sealed, each change is the whole text: the server cannot apply edits to it.
+      if (sealing()) sendSealedThought($("thought-text").value);
+      else thoughts.update($("thought-text").value);
     }, 50);
   });
   setInterval(() => {
     const text = $("thought-text").value;
-    if (thoughtsPass() && link.live && (text !== "" || thoughts.sent !== "")) thoughts.reset(text);
+    if (!thoughtsPass() || !link.live) return;
+    if (sealing()) {
+      if (text !== "" || sealedThoughtSent !== "") sendSealedThought(text);
+    } else if (text !== "" || thoughts.sent !== "") {
+      thoughts.reset(text);
+    }
   }, THOUGHT_RESET_MS);
   // Memories.
   $("memory-form").addEventListener("submit", async (ev) => {

@@ -474,3 +474,117 @@ export function reportFrame(r) {
     })),
   };
 }
+
+// ---------------------------------------------------------------------------- sealing
+
+/** The sender's counter's length in front of a sealed string's bytes. */
+const COUNTER_LEN = 8;
+/** The nonce's length: GCM's 96 bits. */
+const NONCE_LEN = 12;
+/** What sealing adds to the content: the nonce and the 16-byte tag. */
+export const OVERHEAD = NONCE_LEN + 16;
+/** The most bytes of content one sealed string carries (`haurach_proto::sealed::MAX_CONTENT`:
+ *  4,000 characters of words of up to 4 bytes each). */
+export const MAX_CONTENT = 16_000;
+/** The fewest bytes a sealed string decodes to: a counter and an empty content sealed. */
+const MIN_BYTES = COUNTER_LEN + OVERHEAD;
+/** The longest a sealed string may be, characters. */
+const MAX_CHARS = Math.ceil(((MIN_BYTES + MAX_CONTENT) * 4) / 3);
+
+/** The bond's content key, `HKDF-Expand(bond key, "haurach content v1")`, as a
+ *  non-extractable AES-256-GCM key (as `haurach_private::Sealer::new`). */
+export async function contentKey(bondKey) {
+  const bytes = await bondKey.expand("haurach content v1");
+  try {
+    return await subtle.importKey("raw", bytes, "AES-GCM", false, ["encrypt", "decrypt"]);
+  } finally {
+    bytes.fill(0);
+  }
+}
+
+/** A UUID's 16 bytes, from its text (the server's bond id). */
+function uuidBytes(id) {
+  const bytes = fromHex(String(id).replaceAll("-", ""));
+  if (!bytes || bytes.length !== 16) throw new Error("not a bond id");
+  return bytes;
+}
+
+/** The associated data of a sealed content: `"haurach seal v1\0" ‖ bond id ‖ the sender's
+ *  role ‖ the kind's length and bytes ‖ the counter` (as `haurach_private::seal`). */
+function associatedData({ bond, from, kind }, counterBytes) {
+  const kindBytes = utf8.encode(kind);
+  if (kindBytes.length > 255) throw new Error("the kind is too long");
+  return concat(
+    utf8.encode("haurach seal v1\0"),
+    uuidBytes(bond),
+    Uint8Array.of(ROLE_BYTE[from]),
+    Uint8Array.of(kindBytes.length),
+    kindBytes,
+    counterBytes,
+  );
+}
+
+/** Base64url without padding (RFC 4648 §5), as the `sealed` field carries bytes. */
+export function toBase64Url(bytes) {
+  return toBase64(bytes).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+}
+
+/** The bytes of base64url text without padding, or null when it is not exactly that: a
+ *  stray character, padding, or unused bits set in the last character are refused, as
+ *  the Rust decoder refuses them, so the page opens exactly what the CLI opens. */
+export function fromBase64Url(text) {
+  if (typeof text !== "string" || !/^[A-Za-z0-9_-]*$/.test(text) || text.length % 4 === 1) return null;
+  let binary;
+  try {
+    binary = atob(text.replaceAll("-", "+").replaceAll("_", "/"));
+  } catch {
+    return null;
+  }
+  const bytes = Uint8Array.from(binary, (c) => c.charCodeAt(0));
+  return toBase64Url(bytes) === text ? bytes : null;
+}
+
+/**
+ * Seals `content` (bytes) as the sender's `counter`-th sealed thing in the bond: the
+ * `sealed` string to send, base64url of `counter (8 bytes, big-endian) ‖ nonce ‖
+ * ciphertext ‖ tag` (`haurach_proto::sealed::Envelope::seal`).
+ * @param {CryptoKey} key the content key
+ * @param {{bond: string, from: string, kind: string}} envelope the bond's id, the
+ *   sender's role ("inviter" or "accepter") and the kind ("voice", "feeling", "alarm",
+ *   "thought")
+ * @param {number} counter a whole number, never used twice by this sender in this bond
+ * @param {Uint8Array} content at most MAX_CONTENT bytes
+ * @param {Uint8Array} [nonce] 12 bytes; random unless given (the tests give one, to
+ *   compare with the Rust library)
+ */
+export async function seal(key, envelope, counter, content, nonce = crypto.getRandomValues(new Uint8Array(NONCE_LEN))) {
+  if (content.length > MAX_CONTENT) throw new Error("too long to seal");
+  if (!Number.isSafeInteger(counter) || counter < 0) throw new Error("not a counter");
+  if (nonce.length !== NONCE_LEN) throw new Error("a nonce is 12 bytes");
+  const counterBytes = new Uint8Array(COUNTER_LEN);
+  new DataView(counterBytes.buffer).setBigUint64(0, BigInt(counter));
+  const additionalData = associatedData(envelope, counterBytes);
+  const sealed = await subtle.encrypt({ name: "AES-GCM", iv: nonce, additionalData, tagLength: 128 }, key, content);
+  return toBase64Url(concat(counterBytes, nonce, new Uint8Array(sealed)));
+}
+
+/**
+ * Opens a `sealed` string sealed under `envelope`: `{counter, content}`, the counter a
+ * BigInt (it is a u64), or null when it does not open: not of the sealed shape, a byte
+ * changed on the way, another key, or another bond, sender or kind. Nothing more is
+ * said, as the library says nothing more.
+ */
+export async function open(key, envelope, text) {
+  if (typeof text !== "string" || text.length > MAX_CHARS) return null;
+  const raw = fromBase64Url(text);
+  if (!raw || raw.length < MIN_BYTES) return null;
+  const counterBytes = raw.slice(0, COUNTER_LEN);
+  const iv = raw.slice(COUNTER_LEN, COUNTER_LEN + NONCE_LEN);
+  try {
+    const additionalData = associatedData(envelope, counterBytes);
+    const content = await subtle.decrypt({ name: "AES-GCM", iv, additionalData, tagLength: 128 }, key, raw.slice(COUNTER_LEN + NONCE_LEN));
+    return { counter: new DataView(counterBytes.buffer).getBigUint64(0), content: new Uint8Array(content) };
+  } catch {
+    return null;
+  }
+}

@@ -7,9 +7,19 @@
 // What this browser keeps, per person, in IndexedDB (database `haurach-private`): the
 // device's X25519 secret as a non-extractable CryptoKey (the page can use it, no script
 // can read its bytes), the invite's secret until the bond key is derived, the bond key as
-// a non-extractable HMAC key, and whether the partner's device confirmed the same key.
-// IndexedDB rather than localStorage because it keeps CryptoKeys as they are; localStorage
-// keeps only text, which would put the secrets' bytes within reach of any script.
+// a non-extractable HMAC key, whether the partner's device confirmed the same key, and
+// the counter of what this device has sealed in the bond (`sealed`). IndexedDB rather
+// than localStorage because it keeps CryptoKeys as they are; localStorage keeps only
+// text, which would put the secrets' bytes within reach of any script.
+//
+// The counter must never be given twice in one bond, across reloads and across two tabs
+// of the same person: the partner orders sealed thoughts by it and could not tell a
+// replay from a new message if two shared one. Each counter is taken in one IndexedDB
+// read-write transaction (read, add one, write), and the browser runs read-write
+// transactions on one store one after another, whichever tab opened them; it is used
+// only once the transaction has committed, with strict durability (written to disk), so
+// a reload or a crash can lose a counter, never give one again. Every other write of the
+// entry changes only its own fields in the same way, so none writes back an old counter.
 
 import { call, ApiError } from "./api.js";
 import * as priv from "./private.js";
@@ -48,6 +58,35 @@ async function withStore(mode, act) {
 const who = (name) => String(name).toLowerCase();
 const load = (name) => withStore("readonly", (s) => s.get(who(name)));
 const save = (entry) => withStore("readwrite", (s) => s.put(entry));
+
+/** Changes this person's entry in one read-write transaction: `change(entry)` edits
+ *  the entry as it is now and returns what to resolve with. Resolves once the change is
+ *  on disk; fails when there is no entry. */
+async function update(name, change) {
+  const db = await open();
+  try {
+    return await new Promise((resolve, reject) => {
+      const tx = db.transaction(STORE, "readwrite", { durability: "strict" });
+      const store = tx.objectStore(STORE);
+      let result;
+      const req = store.get(who(name));
+      req.onsuccess = () => {
+        const entry = req.result;
+        if (!entry) {
+          tx.abort();
+          return;
+        }
+        result = change(entry);
+        store.put(entry);
+      };
+      tx.oncomplete = () => resolve(result);
+      tx.onerror = () => reject(tx.error);
+      tx.onabort = () => reject(tx.error ?? new Error("this browser holds no keys for the bond"));
+    });
+  } finally {
+    db.close();
+  }
+}
 
 /** Forgets this person's private bond or invite here (the bond ended, or it is plain). */
 export function forget(name) {
@@ -157,9 +196,10 @@ export async function standing(name) {
     bytes.fill(0);
     await sendTag(key, role);
     // The secret has done its work: the bond key is all this device needs now.
-    entry.invite = null;
-    entry.bondKey = key.key;
-    await save(entry);
+    await update(name, (kept) => {
+      kept.invite = null;
+      kept.bondKey = key.key;
+    });
   } else {
     return { status: "elsewhere" };
   }
@@ -170,9 +210,67 @@ export async function standing(name) {
   if (!bytes || bytes.length !== 32 || !(await key.checkConfirmation(other, bytes))) {
     return { status: "mismatch", role };
   }
-  entry.confirmed = true;
-  await save(entry);
+  await update(name, (kept) => {
+    kept.confirmed = true;
+  });
   return { status: "confirmed", key, role };
+}
+
+/** Takes the counter for the next thing this device seals in this person's bond: one
+ *  more than the last, on disk before it is returned (see the top of this file). */
+export function nextCounter(name) {
+  return update(name, (entry) => {
+    entry.sealed = (entry.sealed ?? 0) + 1;
+    return entry.sealed;
+  });
+}
+
+const utf8 = new TextEncoder();
+const fromUtf8 = new TextDecoder();
+
+/** What this device needs to seal and open in its private bond: the content key, the
+ *  bond's id and its own role. Made once the keys are confirmed. */
+export class Sealing {
+  /** @param {string} name the person, whose entry keeps the counter
+   *  @param {string} bond the bond's id
+   *  @param {{key: priv.BondKey, role: string}} standing as `standing` gave it, confirmed */
+  static async of(name, bond, standing) {
+    return new Sealing(name, bond, standing.role, await priv.contentKey(standing.key));
+  }
+
+  constructor(name, bond, role, key) {
+    this.name = name;
+    this.bond = bond;
+    this.role = role;
+    this.key = key;
+    // One thing sealed at a time, in the order asked: counters are taken in that order,
+    // so what is sent in that order has rising counters (a partner keeps the highest
+    // thought).
+    this.queue = Promise.resolve();
+  }
+
+  envelope(mine, kind) {
+    const other = this.role === "inviter" ? "accepter" : "inviter";
+    return { bond: this.bond, from: mine ? this.role : other, kind };
+  }
+
+  /** Seals `text` (UTF-8) as this device's next sealed thing of `kind`: the `sealed`
+   *  string to send. */
+  seal(kind, text) {
+    const run = this.queue.then(async () => {
+      const counter = await nextCounter(this.name);
+      return priv.seal(this.key, this.envelope(true, kind), counter, utf8.encode(text));
+    });
+    this.queue = run.catch(() => {});
+    return run;
+  }
+
+  /** Opens a sealed string of this bond, sealed by this device (`mine`) or the partner's:
+   *  `{counter, text}`, or null when it does not open. */
+  async open(mine, kind, sealed) {
+    const opened = await priv.open(this.key, this.envelope(mine, kind), sealed);
+    return opened && { counter: opened.counter, text: fromUtf8.decode(opened.content) };
+  }
 }
 
 /** The `report` frame for a fix, made here: tokens of the cells the fix stands in, for

@@ -2,8 +2,9 @@
 //! device and invite secrets with what the library makes of them (public keys, the code,
 //! the lookup hash, the bond key and both confirmation tags), how many chart centres each
 //! band has, the charts and projections of a few points, and the token reports of fixes
-//! near a pole, across the antimeridian, between charts and near an epoch's end. The
-//! browser test `private::the_page_makes_what_the_library_makes` loads them in Chromium and
+//! near a pole, across the antimeridian, between charts and near an epoch's end, and
+//! content sealed under the bond's content key (with fixed nonces, so the page can seal
+//! the same bytes) beside sealed strings that must not open. The browser test `private::the_page_makes_what_the_library_makes` loads them in Chromium and
 //! checks the page makes exactly the same.
 //!
 //! A report's padding is random; here it is drawn from a source of zeros, so a list is the
@@ -16,7 +17,7 @@
 use haurach_bond::{Fix, Profile};
 use haurach_private::geometry::{self, SHIFTS};
 use haurach_private::tokens::{self, Token};
-use haurach_private::{BondKey, DeviceSecret, InviteSecret, Role, invite};
+use haurach_private::{BondKey, Context, DeviceSecret, InviteSecret, Role, Sealer, invite};
 use rand_core::{CryptoRng, RngCore};
 use serde_json::{Value, json};
 
@@ -40,6 +41,28 @@ impl RngCore for Zeros {
 }
 
 impl CryptoRng for Zeros {}
+
+/// A "random" source that gives one fixed nonce, so a sealed content is the same every
+/// time and the page, given the same nonce, must seal the same bytes.
+struct Fixed([u8; 12]);
+
+impl RngCore for Fixed {
+    fn next_u32(&mut self) -> u32 {
+        unreachable!("sealing asks only for the nonce's bytes")
+    }
+    fn next_u64(&mut self) -> u64 {
+        unreachable!("sealing asks only for the nonce's bytes")
+    }
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        dest.copy_from_slice(&self.0[..dest.len()]);
+    }
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
+        self.fill_bytes(dest);
+        Ok(())
+    }
+}
+
+impl CryptoRng for Fixed {}
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -127,6 +150,266 @@ fn fixes() -> Vec<(&'static str, Profile, f64, f64, f64, i64)> {
             late,
         ),
     ]
+}
+
+/// The bond id the sealing vectors are bound to (a UUID, as the server gives it).
+const BOND_ID: &str = "0193a1f2-7c4e-7b2d-9a10-5e6f7a8b9c0d";
+
+/// The sealed string of `bytes` sealed as the `counter`-th: base64url without padding of
+/// the counter and the sealed bytes (`haurach_proto::sealed`, which this crate cannot use:
+/// proto depends on it).
+fn sealed_string(counter: u64, bytes: &[u8]) -> String {
+    let mut raw = counter.to_be_bytes().to_vec();
+    raw.extend_from_slice(bytes);
+    data_encoding::BASE64URL_NOPAD.encode(&raw)
+}
+
+/// Whether `text` opens under `context` but for its counter, as the clients open it:
+/// decoded strictly (no padding, no stray bits), then opened by the library.
+fn opens(sealer: &Sealer, context: Context<'_>, text: &str) -> bool {
+    let Ok(raw) = data_encoding::BASE64URL_NOPAD.decode(text.as_bytes()) else {
+        return false;
+    };
+    if raw.len() < 8 {
+        return false;
+    }
+    let (counter, bytes) = raw.split_at(8);
+    let counter = u64::from_be_bytes(counter.try_into().unwrap());
+    sealer.open(&Context { counter, ..context }, bytes).is_ok()
+}
+
+/// Content sealed under `key`'s content key with fixed nonces, each as the page must seal
+/// it (and open it), and sealed strings that must not open, each with why.
+fn sealing(key: &BondKey) -> Value {
+    let bond_id: [u8; 16] = std::array::from_fn(|i| {
+        let hex = BOND_ID.replace('-', "");
+        u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap()
+    });
+    let sealer = Sealer::new(key);
+    let cases = [
+        (
+            "words",
+            Role::Inviter,
+            "voice",
+            1_u64,
+            "the quartz lantern hums",
+        ),
+        (
+            "words beyond ASCII",
+            Role::Accepter,
+            "voice",
+            7,
+            "été ✓ 🌙 ĉu vi aŭdas",
+        ),
+        ("a feeling", Role::Accepter, "feeling", 2, "calm"),
+        ("an alarm's words", Role::Inviter, "alarm", 300, "come now"),
+        (
+            "a thought",
+            Role::Inviter,
+            "thought",
+            65_537,
+            "I wonder if she's kind",
+        ),
+        ("an empty thought", Role::Accepter, "thought", 0, ""),
+        (
+            "a counter in the high bytes",
+            Role::Accepter,
+            "voice",
+            (1 << 53) - 1,
+            "far along",
+        ),
+    ];
+    let mut sealed = Vec::new();
+    for (idx, &(what, from, kind, counter, content)) in cases.iter().enumerate() {
+        let nonce: [u8; 12] = std::array::from_fn(|i| (17 * idx + 3 * i + 1) as u8);
+        let context = Context {
+            bond_id,
+            from,
+            kind,
+            counter,
+        };
+        let bytes = sealer
+            .seal_with(&mut Fixed(nonce), &context, content.as_bytes())
+            .unwrap();
+        let text = sealed_string(counter, &bytes);
+        assert!(opens(&sealer, context, &text), "{what}");
+        sealed.push(json!({"what": what, "from": role_key(from), "kind": kind,
+                           "counter": counter, "nonce": hex(&nonce), "content": content,
+                           "sealed": text}));
+    }
+    // Strings that must not open, each against the first case's envelope unless it says
+    // otherwise.
+    let first = Context {
+        bond_id,
+        from: Role::Inviter,
+        kind: "voice",
+        counter: 1,
+    };
+    let good = sealed[0]["sealed"].as_str().unwrap().to_owned();
+    let raw = data_encoding::BASE64URL_NOPAD
+        .decode(good.as_bytes())
+        .unwrap();
+    let changed = |at: usize| {
+        let mut bad = raw.clone();
+        bad[at] ^= 0x01;
+        data_encoding::BASE64URL_NOPAD.encode(&bad)
+    };
+    let other_key = Sealer::new(&BondKey::from_bytes([7; 32]));
+    let under_other_key = sealed_string(
+        1,
+        &other_key
+            .seal_with(&mut Fixed([5; 12]), &first, b"the quartz lantern hums")
+            .unwrap(),
+    );
+    // The last character of a string whose length is not a multiple of 4 has bits that
+    // decode to nothing; setting one spells the same bytes in a lax decoder.
+    assert_ne!(good.len() % 4, 0, "the first case's string has unused bits");
+    let last = good.chars().last().unwrap();
+    const ALPHABET: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let stray = ALPHABET
+        .chars()
+        .nth(ALPHABET.find(last).unwrap() ^ 1)
+        .unwrap();
+    // A string with a `-` or `_` spelled in the standard alphabet (`+`, `/`): the same
+    // bytes to a decoder that takes either.
+    let other_alphabet = cases
+        .iter()
+        .zip(&sealed)
+        .find_map(|((_, from, kind, _, _), case)| {
+            let text = case["sealed"].as_str().unwrap();
+            text.contains(['-', '_'])
+                .then(|| (*from, *kind, text.replace('-', "+").replace('_', "/")))
+        })
+        .expect("a sealed string with - or _");
+    let refused: Vec<(&str, Role, &str, [u8; 16], String)> = vec![
+        (
+            "a byte of the words changed",
+            Role::Inviter,
+            "voice",
+            bond_id,
+            changed(8 + 12 + 3),
+        ),
+        (
+            "a byte of the tag changed",
+            Role::Inviter,
+            "voice",
+            bond_id,
+            changed(raw.len() - 1),
+        ),
+        (
+            "a byte of the nonce changed",
+            Role::Inviter,
+            "voice",
+            bond_id,
+            changed(8),
+        ),
+        (
+            "the counter changed",
+            Role::Inviter,
+            "voice",
+            bond_id,
+            changed(7),
+        ),
+        (
+            "opened as a feeling",
+            Role::Inviter,
+            "feeling",
+            bond_id,
+            good.clone(),
+        ),
+        (
+            "opened as the other's",
+            Role::Accepter,
+            "voice",
+            bond_id,
+            good.clone(),
+        ),
+        (
+            "opened in another bond",
+            Role::Inviter,
+            "voice",
+            [0; 16],
+            good.clone(),
+        ),
+        (
+            "sealed under another bond's key",
+            Role::Inviter,
+            "voice",
+            bond_id,
+            under_other_key,
+        ),
+        (
+            "cut short",
+            Role::Inviter,
+            "voice",
+            bond_id,
+            good[..good.len() - 4].to_owned(),
+        ),
+        (
+            "too short to hold a tag",
+            Role::Inviter,
+            "voice",
+            bond_id,
+            good[..40].to_owned(),
+        ),
+        (
+            "padded",
+            Role::Inviter,
+            "voice",
+            bond_id,
+            format!("{good}=="),
+        ),
+        (
+            "in the other alphabet",
+            other_alphabet.0,
+            other_alphabet.1,
+            bond_id,
+            other_alphabet.2,
+        ),
+        (
+            "with stray bits",
+            Role::Inviter,
+            "voice",
+            bond_id,
+            format!("{}{stray}", &good[..good.len() - 1]),
+        ),
+        ("empty", Role::Inviter, "voice", bond_id, String::new()),
+    ];
+    let refused: Vec<Value> = refused
+        .into_iter()
+        .map(|(what, from, kind, bond, text)| {
+            let context = Context {
+                bond_id: bond,
+                from,
+                kind,
+                counter: 0,
+            };
+            assert!(!opens(&sealer, context, &text), "{what} opens");
+            json!({"what": what, "from": role_key(from), "kind": kind,
+                   "bond": uuid_text(&bond), "sealed": text})
+        })
+        .collect();
+    json!({"bond": BOND_ID, "sealed": sealed, "refused": refused})
+}
+
+fn role_key(role: Role) -> &'static str {
+    match role {
+        Role::Inviter => "inviter",
+        Role::Accepter => "accepter",
+    }
+}
+
+/// A UUID's bytes as its text.
+fn uuid_text(bytes: &[u8; 16]) -> String {
+    let h = hex(bytes);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
 }
 
 /// The vectors, as the file holds them.
@@ -228,6 +511,7 @@ fn vectors() -> Value {
         "bands": bands.to_vec(),
         "charts": charts,
         "reports": reports,
+        "sealing": sealing(&key),
     })
 }
 
@@ -300,4 +584,17 @@ fn the_web_clients_vectors_are_current() {
             .any(|r| r["epochs"].as_array().unwrap().len() == 2)
     );
     assert!(reports.iter().any(|r| lists(r).iter().any(|n| *n > 9)));
+    // Sealing covers every kind the clients seal, and strings refused for each reason.
+    let sealing = &made["sealing"];
+    let kinds: std::collections::BTreeSet<_> = sealing["sealed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds.into_iter().collect::<Vec<_>>(),
+        ["alarm", "feeling", "thought", "voice"]
+    );
+    assert!(sealing["refused"].as_array().unwrap().len() >= 10);
 }

@@ -1,15 +1,19 @@
 //! A private bond in the web client (issue 20, `docs/privacy.md`): the page's own
 //! cryptography and geometry (`web/assets/private.js`) held to the Rust library's vectors
-//! (`crates/private/tests/vectors/web.json`); two pages bonding privately and the tiers
-//! opening and closing as they move, with nothing of where they are or of the invite's
-//! secret in what they send or in what the server stores; and a page bonded with a device
-//! played by the Rust library (as the CLI is), whose tokens must meet the page's for a
-//! tier to open, and which catches a tampered key.
+//! (`crates/private/tests/vectors/web.json`), sealing included; two pages bonding
+//! privately, the tiers opening and closing as they move and words, a feeling and a
+//! thought passing sealed, with nothing of where they are, of what they say or of the
+//! invite's secret in what they send or in what the server keeps; a page bonded with a
+//! device played by the Rust library (as the CLI is), whose tokens must meet the page's
+//! for a tier to open, and which catches a tampered key; and the page and that device
+//! passing words, feelings, alarms and thoughts sealed both ways.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use haurach_bond::{Fix, Profile};
 use haurach_private::tokens::report;
 use haurach_private::{BondKey, DeviceSecret, InviteSecret, Role, invite};
@@ -25,6 +29,12 @@ use crate::harness::{Browser, Chromedriver, PASSWORD, Server, axe_source, eventu
 const HER: (f64, f64) = (-61.123457, -7.654321);
 const NEAR: (f64, f64) = (-61.168328, -7.654321); // 5.0 km south of her
 const FAR: (f64, f64) = (-61.482413, -7.654321); // 40.0 km south of her
+
+/// What the partners say, feel and think: words nobody else uses, to look for afterwards
+/// in what the pages sent and what the server kept.
+const WORDS: &str = "the quartz lantern hums";
+const FEELING: &str = "longing";
+const THOUGHT: &str = "I wonder about the saffron gate";
 
 /// The vectors the Rust library wrote for the page, as text: the page reads them with
 /// `JSON.parse`, which gives back every float exactly.
@@ -116,6 +126,32 @@ async fn the_page_makes_what_the_library_makes() {
                 const frame = p.reportFrame(got);
                 eq(`${r.what}: a frame's list`, atob(frame.epochs[0].tiers[0].open).length, p.PER_LIST * p.TOKEN_LEN);
               }
+              // Sealing: the same strings as the library's under the same nonces, each
+              // opened back to its words and counter, and every refused string refused.
+              const content = await p.contentKey(key);
+              const s = v.sealing;
+              let sealedCases = 0;
+              for (const c of s.sealed) {
+                const envelope = { bond: s.bond, from: c.from, kind: c.kind };
+                const words = new TextEncoder().encode(c.content);
+                eq(`${c.what}: sealed`, await p.seal(content, envelope, c.counter, words, p.fromHex(c.nonce)), c.sealed);
+                const opened = await p.open(content, envelope, c.sealed);
+                eq(`${c.what}: opened`, opened && new TextDecoder().decode(opened.content), c.content);
+                eq(`${c.what}: its counter`, opened && String(opened.counter), String(c.counter));
+                // Sealed again with a nonce of its own, it differs and still opens.
+                const fresh = await p.seal(content, envelope, c.counter, words);
+                eq(`${c.what}: a fresh nonce`, fresh !== c.sealed, true);
+                eq(`${c.what}: sealed afresh, opened`, new TextDecoder().decode((await p.open(content, envelope, fresh))?.content ?? new Uint8Array([63])), c.content);
+                sealedCases += 1;
+              }
+              for (const c of s.refused) {
+                eq(`${c.what}: refused`, await p.open(content, { bond: c.bond, from: c.from, kind: c.kind }, c.sealed), null);
+                sealedCases += 1;
+              }
+              let long = "sealed";
+              try { await p.seal(content, { bond: s.bond, from: "inviter", kind: "voice" }, 1, new Uint8Array(p.MAX_CONTENT + 1)); }
+              catch { long = "refused"; }
+              eq("content over 16,000 bytes", long, "refused");
               // A page standing still reports again 5 s into each epoch's look-ahead, so
               // both partners' latest reports hold the coming epoch before it begins.
               const bond = await import("/assets/privatebond.js");
@@ -128,7 +164,7 @@ async fn the_page_makes_what_the_library_makes() {
                 await p.report(key, "story", { lat: 61.1 + i / 100, lon: 7.6, accuracy_m: 5, at_ms: Date.now() });
               }
               const reportMs = (performance.now() - t0) / 20;
-              done({ bad, worst, lists, reportMs });
+              done({ bad, worst, lists, sealedCases, reportMs });
             })().catch((e) => done({ bad: [`threw: ${e} ${e.stack}`] }));"#,
             vec![json!(v)],
         )
@@ -151,6 +187,9 @@ async fn the_page_makes_what_the_library_makes() {
         .map(|e| 2 * e["tiers"].as_array().unwrap().len())
         .sum();
     assert_eq!(found["lists"].as_u64(), Some(lists as u64));
+    let cases = v["sealing"]["sealed"].as_array().unwrap().len()
+        + v["sealing"]["refused"].as_array().unwrap().len();
+    assert_eq!(found["sealedCases"].as_u64(), Some(cases as u64));
     let worst = found["worst"].as_f64().unwrap();
     assert!(
         worst < 1e-6,
@@ -418,17 +457,35 @@ async fn two_pages_bond_privately_and_the_tiers_follow_them_without_a_coordinate
             .await;
     }
     // 40 km apart: every tier that needs a distance is closed; what the page cannot
-    // seal is not shown.
+    // seal is not shown. Words, feelings and thoughts are, closed: the box of thoughts is
+    // locked, so nothing typed now can ever be sent.
     for page in [&spike, &amethyst] {
         page.wait_tier("feelings", "closed").await;
+        page.wait_text("#voice-closed", "Voice passes within").await;
+        let send = page.find("#voice-send").await;
         assert!(
-            !page.shown("#voice-form").await,
-            "{}: the voice box shows",
+            !send.is_enabled().await.unwrap(),
+            "{}: voice is closed",
             page.name
         );
+        let box_ = page.find("#thought-text").await;
         assert!(
-            !page.shown("#radar").await,
-            "{}: the radar shows",
+            !box_.is_enabled().await.unwrap(),
+            "{}: thoughts are closed",
+            page.name
+        );
+        for hidden in [
+            "#radar",
+            "#pictures-title",
+            "#eyes-title",
+            "#places-title",
+            "#memories-title",
+        ] {
+            assert!(!page.shown(hidden).await, "{}: {hidden} shows", page.name);
+        }
+        assert!(
+            page.shown("#feelings-title").await,
+            "{}: the feelings are hidden",
             page.name
         );
         assert!(
@@ -445,6 +502,35 @@ async fn two_pages_bond_privately_and_the_tiers_follow_them_without_a_coordinate
         page.wait_tier("glimpse", "open").await;
         page.wait_tier("sight", "closed").await;
     }
+    // Words, a feeling and a thought pass sealed, and each page opens the other's.
+    spike.fill("#voice-text", WORDS).await;
+    spike.click("#voice-send").await;
+    amethyst
+        .wait_text("#latest", &format!("Spike: “{WORDS}”"))
+        .await;
+    assert_eq!(amethyst.count_messages(WORDS).await, 1);
+    spike.wait_text_without("#history", "sending…").await;
+    assert_eq!(spike.count_messages(WORDS).await, 1);
+    amethyst
+        .click(&format!("#feelings .feeling-{FEELING}"))
+        .await;
+    spike
+        .wait_text("#feeling-last", &format!("Amethyst feels {FEELING}"))
+        .await;
+    spike
+        .wait_text("#history", &format!("feels {FEELING}"))
+        .await;
+    amethyst
+        .find("#thought-text")
+        .await
+        .send_keys(THOUGHT)
+        .await
+        .unwrap();
+    eventually("Spike to read her whole thought", async || {
+        let seen = spike.text("#partner-thought").await;
+        ((seen == THOUGHT).then_some(()), format!("{seen:?}"))
+    })
+    .await;
     for (page, name) in [
         (&spike, "private-link-phone"),
         (&amethyst, "private-link-desktop"),
@@ -472,6 +558,9 @@ async fn two_pages_bond_privately_and_the_tiers_follow_them_without_a_coordinate
         secret.as_bytes().to_vec(),
     ));
     needles.push(Needle::Text(to_hex(secret.as_bytes())));
+    for said in [WORDS, FEELING, THOUGHT, "quartz", "saffron"] {
+        needles.push(Needle::Text(said.to_owned()));
+    }
     for page in [&spike, &amethyst] {
         let sent = everything_sent(page).await;
         assert!(
@@ -479,6 +568,27 @@ async fn two_pages_bond_privately_and_the_tiers_follow_them_without_a_coordinate
             "{}: no report sent",
             page.name
         );
+        // What each said went sealed, and nothing in the clear beside it.
+        let sealed = if page.name == "Spike" {
+            "\"kind\":\"voice\""
+        } else {
+            "\"type\":\"sealed_thought\""
+        };
+        assert!(
+            sent.iter()
+                .any(|f| f.contains(sealed) && f.contains("\"sealed\":")),
+            "{} sent nothing sealed: {sent:?}",
+            page.name
+        );
+        for frame in &sent {
+            for clear in ["\"body\":", "\"feeling\":", "\"edits\":"] {
+                assert!(
+                    !frame.contains(clear),
+                    "{} sent {clear} in the clear: {frame}",
+                    page.name
+                );
+            }
+        }
         assert!(
             !sent.iter().any(|f| f.contains("\"type\":\"position\"")),
             "{}: a position was sent",
@@ -587,14 +697,13 @@ async fn a_page_bonds_with_the_rust_library_and_catches_a_tampered_key() {
     report_as_library(server.addr, &her, &key, &fix).await;
     spike.wait_tier("glimpse", "open").await;
     spike.wait_tier("sight", "closed").await;
-    // Her device sends sealed words and a sealed feeling: his page cannot open them yet,
-    // and says so in place of empty words.
+    // Her device sends sealed words and a sealed feeling: his page opens them.
     let (_, bond_view) = http(server.addr, "GET", "/api/v1/bond", Some(&her), None).await;
     let bond: uuid::Uuid = bond_view["id"].as_str().unwrap().parse().unwrap();
     let sealer = haurach_private::Sealer::new(&key);
     for (n, kind, content, shown) in [
-        (1, "voice", "are you near", "amethyst said something sealed"),
-        (2, "feeling", "calm", "amethyst sent a sealed feeling"),
+        (1, "voice", "are you near", "amethyst: “are you near”"),
+        (2, "feeling", "calm", "amethyst feels calm"),
     ] {
         let from = Role::Accepter;
         let sealed = haurach_proto::sealed::Envelope { bond, from, kind }
@@ -638,6 +747,13 @@ async fn a_page_bonds_with_the_rust_library_and_catches_a_tampered_key() {
     laptop.click("#auth-submit").await;
     laptop
         .wait_text("#private-status", "not in this browser")
+        .await;
+    // What she sealed it cannot open, and says so.
+    laptop
+        .wait_text(
+            "#latest",
+            "amethyst sent a sealed feeling that this browser cannot open without the bond's keys",
+        )
         .await;
     let found = laptop.axe_violations(&axe).await;
     assert!(found.is_empty(), "a browser without the keys: {found:#?}");
@@ -750,4 +866,456 @@ async fn accept_as_library(
     assert_eq!(status, 200, "{view}");
     let inviter = key_from_hex(view["inviter_key"].as_str().unwrap()).unwrap();
     BondKey::derive(Role::Accepter, device, &inviter, secret).unwrap()
+}
+
+/// Her device on the link, as `haurach watch` and `haurach think` hold it: every frame it
+/// gets is kept, and a heartbeat goes every half second so her contact stays live.
+struct LibraryLink {
+    got: std::sync::Arc<std::sync::Mutex<Vec<Value>>>,
+    out: tokio::sync::mpsc::UnboundedSender<String>,
+}
+
+impl LibraryLink {
+    async fn open(addr: SocketAddr, token: &str) -> LibraryLink {
+        use futures_util::{SinkExt, StreamExt};
+        use tokio_tungstenite::tungstenite::Message;
+        let url = format!("ws://{addr}/api/v1/link?token={token}");
+        let (ws, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("her device's link");
+        let (mut sink, mut stream) = ws.split();
+        let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (out, mut outgoing) = tokio::sync::mpsc::unbounded_channel::<String>();
+        let kept = got.clone();
+        // Ends when the server closes the link (it stops with the test).
+        tokio::spawn(async move {
+            let mut beat = tokio::time::interval(std::time::Duration::from_millis(500));
+            loop {
+                tokio::select! {
+                    frame = stream.next() => match frame {
+                        Some(Ok(Message::Text(text))) => {
+                            kept.lock().unwrap().push(serde_json::from_str(&text).unwrap());
+                        }
+                        Some(Ok(_)) => {}
+                        _ => break,
+                    },
+                    Some(text) = outgoing.recv() => {
+                        if sink.send(Message::text(text)).await.is_err() {
+                            break;
+                        }
+                    }
+                    _ = beat.tick() => {
+                        if sink.send(Message::text(r#"{"type":"heartbeat"}"#)).await.is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+        });
+        LibraryLink { got, out }
+    }
+
+    fn send(&self, frame: Value) {
+        self.out.send(frame.to_string()).expect("her link is open");
+    }
+
+    /// Waits for a frame `pick` takes, and returns what it makes of it.
+    async fn wait<T>(&self, what: &str, pick: impl Fn(&Value) -> Option<T>) -> T {
+        eventually(what, async || {
+            let got = self.got.lock().unwrap().clone();
+            let last = got.last().map(Value::to_string).unwrap_or_default();
+            (
+                got.iter().find_map(&pick),
+                format!("{} frames, the last {last}", got.len()),
+            )
+        })
+        .await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_and_the_library_pass_words_feelings_alarms_and_thoughts_sealed_both_ways() {
+    use haurach_proto::sealed::Envelope;
+
+    let axe = tokio::task::spawn_blocking(axe_source).await.unwrap();
+    let _serial = serial().await;
+    let server = Server::start().await;
+    let cd = Chromedriver::start("private-sealed").await;
+    let dir = tempfile::tempdir().unwrap();
+
+    // Spike's page invites; Amethyst's device is the library, as the CLI uses it, 5 km
+    // north, on the link.
+    let spike = open_citizen(&cd, &server, "Spike", dir.path(), 390, HER).await;
+    let her = citizen(server.addr, "amethyst").await;
+    spike.click("#invite-private").await;
+    let code = eventually("Spike's private code", async || {
+        let code = spike.text("#invite-code").await;
+        (code.starts_with("HP1-").then(|| code.clone()), code)
+    })
+    .await;
+    let secret = invite::parse_code(&code).unwrap();
+    let device = DeviceSecret::generate();
+    let key = accept_as_library(server.addr, &her, &secret, &device).await;
+    let tag = json!({"tag": to_hex(&key.confirmation(Role::Accepter))});
+    let (status, body) = http(
+        server.addr,
+        "PUT",
+        "/api/v1/bond/private/confirmation",
+        Some(&her),
+        Some(tag),
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    spike.wait_text("#private-status", "Keys confirmed").await;
+    let link = LibraryLink::open(server.addr, &her).await;
+    let now_ms = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
+    let fix = Fix {
+        lat: NEAR.0,
+        lon: NEAR.1,
+        accuracy_m: 5.0,
+        at_ms: now_ms,
+    };
+    report_as_library(server.addr, &her, &key, &fix).await;
+    spike.wait_tier("thoughts", "open").await;
+    spike.wait_shown("#voice-form").await;
+    let (_, bond_view) = http(server.addr, "GET", "/api/v1/bond", Some(&her), None).await;
+    let bond: uuid::Uuid = bond_view["id"].as_str().unwrap().parse().unwrap();
+    let sealer = haurach_private::Sealer::new(&key);
+    fn envelope(bond: uuid::Uuid, from: Role, kind: &str) -> Envelope<'_> {
+        Envelope { bond, from, kind }
+    }
+    let from_him = |kind| envelope(bond, Role::Inviter, kind);
+    let from_her = |kind| envelope(bond, Role::Accepter, kind);
+    // What his page sealed, as her device opens it: (kind, counter, content).
+    let opened_message = |frame: &Value| -> Option<(String, u64, String)> {
+        let m = &frame["message"];
+        if frame["type"] != "message" || m["from"] != "Spike" {
+            return None;
+        }
+        assert!(m.get("body").is_none() && m.get("feeling").is_none(), "{m}");
+        let kind = m["kind"].as_str().unwrap().to_owned();
+        let Some(sealed) = m["sealed"].as_str() else {
+            return Some((kind, 0, String::new()));
+        };
+        let (counter, content) = envelope(bond, Role::Inviter, &kind)
+            .open(&sealer, sealed)
+            .expect("her device opens what his page sealed");
+        Some((kind, counter, String::from_utf8(content).unwrap()))
+    };
+
+    // His words, his feeling and his thought reach her device sealed, and open there.
+    let words = "été au phare ✓ the cobalt lamp 🌙";
+    spike.fill("#voice-text", words).await;
+    spike.click("#voice-send").await;
+    let said = link
+        .wait("his words", |f| {
+            opened_message(f).filter(|(kind, _, _)| kind == "voice")
+        })
+        .await;
+    assert_eq!(said.2, words);
+    spike.wait_text_without("#history", "sending…").await;
+    assert_eq!(spike.count_messages(words).await, 1);
+    spike.click("#feelings .feeling-longing").await;
+    let felt = link
+        .wait("his feeling", |f| {
+            opened_message(f).filter(|(kind, _, _)| kind == "feeling")
+        })
+        .await;
+    assert_eq!(felt.2, "longing");
+    assert!(felt.1 > said.1, "the counter rises: {said:?} then {felt:?}");
+    let thought = "I wonder about the vermilion dune";
+    spike
+        .find("#thought-text")
+        .await
+        .send_keys(thought)
+        .await
+        .unwrap();
+    let (counter, _) = link
+        .wait("his whole thought", |f| {
+            if f["type"] != "sealed_thought" {
+                return None;
+            }
+            let (counter, text) = from_him(haurach_proto::sealed::THOUGHT)
+                .open(&sealer, f["sealed"].as_str().unwrap())
+                .expect("her device opens his thought");
+            (text == thought.as_bytes()).then_some((counter, text))
+        })
+        .await;
+    assert!(counter > felt.1, "{counter} after {}", felt.1);
+
+    // His alarm (the page's carries no words), which her device answers.
+    let hold = spike.find("#alarm-hold").await;
+    spike
+        .driver
+        .action_chain()
+        .click_and_hold_element(&hold)
+        .perform()
+        .await
+        .unwrap();
+    // His finger stays down for 1.3 s: this is the action, not a wait.
+    tokio::time::sleep(std::time::Duration::from_millis(1300)).await;
+    spike
+        .driver
+        .action_chain()
+        .release()
+        .perform()
+        .await
+        .unwrap();
+    let alarm = link
+        .wait("his alarm", |f| {
+            (f["type"] == "message" && f["message"]["kind"] == "alarm")
+                .then(|| f["message"].clone())
+        })
+        .await;
+    assert!(alarm.get("body").is_none(), "{alarm}");
+    link.send(json!({"type": "ack_alarm", "seq": alarm["seq"]}));
+    spike
+        .wait_text("#alarm-status", "amethyst heard your alarm")
+        .await;
+
+    // Her words, her feeling, her alarm's words and her thought, sealed by the library,
+    // open on his page.
+    let post = async |n: u64, kind: &str, content: &str| {
+        let sealed = envelope(bond, Role::Accepter, kind)
+            .seal(&sealer, n, content.as_bytes())
+            .unwrap();
+        let message = json!({"id": format!("her-{n}"), "kind": kind, "sealed": sealed});
+        let (status, body) = http(
+            server.addr,
+            "POST",
+            "/api/v1/bond/messages",
+            Some(&her),
+            Some(message),
+        )
+        .await;
+        assert_eq!(status, 201, "{body}");
+    };
+    post(1, "voice", "I see the turquoise kite ✓").await;
+    spike
+        .wait_text("#latest", "amethyst: “I see the turquoise kite ✓”")
+        .await;
+    assert_eq!(spike.count_messages("I see the turquoise kite ✓").await, 1);
+    post(2, "feeling", "victory").await;
+    spike
+        .wait_text("#feeling-last", "amethyst feels victory")
+        .await;
+    spike.wait_text("#latest", "amethyst feels victory").await;
+    post(3, "alarm", "come to the amber bridge now").await;
+    spike
+        .wait_text("#banner-alarm", "amethyst raised the alarm!")
+        .await;
+    spike
+        .wait_text("#banner-alarm", "“come to the amber bridge now”")
+        .await;
+    spike
+        .wait_text("#history", "raised the alarm: come to the amber bridge now")
+        .await;
+    spike.click("#alarm-ack").await;
+    link.wait("his answer", |f| {
+        (f["type"] == "alarm_acknowledged").then_some(())
+    })
+    .await;
+    let sealed = from_her(haurach_proto::sealed::THOUGHT)
+        .seal(&sealer, 4, "are you thinking of the dunes".as_bytes())
+        .unwrap();
+    link.send(json!({"type": "sealed_thought", "sealed": sealed}));
+    spike
+        .wait_text("#partner-thought", "are you thinking of the dunes")
+        .await;
+
+    // Changed on the way (by the server, or anyone between): said plainly, never shown
+    // as empty words.
+    let tampered = |sealed: String| {
+        let mut raw = URL_SAFE_NO_PAD.decode(sealed).unwrap();
+        let last = raw.len() - 1;
+        raw[last] ^= 0x01;
+        URL_SAFE_NO_PAD.encode(raw)
+    };
+    let bad = tampered(
+        from_her("voice")
+            .seal(&sealer, 5, b"this never shows")
+            .unwrap(),
+    );
+    let message = json!({"id": "her-5", "kind": "voice", "sealed": bad});
+    let (status, body) = http(
+        server.addr,
+        "POST",
+        "/api/v1/bond/messages",
+        Some(&her),
+        Some(message),
+    )
+    .await;
+    assert_eq!(status, 201, "the server cannot tell: {body}");
+    spike
+        .wait_text(
+            "#latest",
+            "amethyst sent a sealed message that does not open: it was changed on the way",
+        )
+        .await;
+    spike
+        .wait_text(
+            "#history",
+            "(sealed, and it does not open: it was changed on the way)",
+        )
+        .await;
+    let bad = tampered(
+        from_her(haurach_proto::sealed::THOUGHT)
+            .seal(&sealer, 6, b"nor does this")
+            .unwrap(),
+    );
+    link.send(json!({"type": "sealed_thought", "sealed": bad}));
+    spike
+        .wait_text(
+            "#partner-guard",
+            "amethyst's thought does not open: it was changed on the way",
+        )
+        .await;
+    let history = spike.text("#history").await;
+    assert!(!history.contains("never shows"), "{history}");
+
+    // How it looks, at a phone's width and a desktop's.
+    let found = spike.axe_violations(&axe).await;
+    assert!(
+        found.is_empty(),
+        "sealed words at a phone's width: {found:#?}"
+    );
+    spike.shot("private-sealed-phone").await;
+    spike.set_viewport(1280, 900, false).await;
+    let found = spike.axe_violations(&axe).await;
+    assert!(
+        found.is_empty(),
+        "sealed words at a desktop's width: {found:#?}"
+    );
+    spike.shot("private-sealed-desktop").await;
+    spike.set_viewport(390, 844, true).await;
+
+    // Two tabs of his take counters at once, for the same 3 s: never the same one twice.
+    // The second tab is opened first, so both start within a moment of each other.
+    let first = spike.driver.window().await.unwrap();
+    let second = spike.driver.new_tab().await.unwrap();
+    spike.driver.switch_to_window(second.clone()).await.unwrap();
+    spike.driver.goto(server.url()).await.unwrap();
+    let until = spike.js("return Date.now() + 3000;", vec![]).await;
+    let take = "const until = arguments[0];
+        window.__taken = [];
+        window.__takenDone = false;
+        import('/assets/privatebond.js').then(async (b) => {
+          const t0 = performance.now();
+          while (Date.now() < until) window.__taken.push(await b.nextCounter('Spike'));
+          window.__takenMs = (performance.now() - t0) / window.__taken.length;
+          window.__takenDone = true;
+        });";
+    spike.js(take, vec![until.clone()]).await;
+    spike.driver.switch_to_window(first.clone()).await.unwrap();
+    spike.js(take, vec![until]).await;
+    let mut tabs: Vec<Vec<u64>> = Vec::new();
+    for window in [first.clone(), second] {
+        spike.driver.switch_to_window(window).await.unwrap();
+        let mine: Vec<u64> = eventually("a tab's counters", async || {
+            let got = spike
+                .js("return window.__takenDone ? window.__taken : null;", vec![])
+                .await;
+            (serde_json::from_value(got.clone()).ok(), got.to_string())
+        })
+        .await;
+        assert!(mine.windows(2).all(|w| w[0] < w[1]), "{mine:?}");
+        // What a counter costs (printed, not judged: the machine is shared).
+        let ms = spike.js("return window.__takenMs;", vec![]).await;
+        println!(
+            "a tab took {} counters, {:.1} ms each on average, the other tab taking them too",
+            mine.len(),
+            ms.as_f64().unwrap_or(f64::NAN)
+        );
+        tabs.push(mine);
+    }
+    // The second tab is the one in front: closed, the first is his page again.
+    spike.driver.close_window().await.unwrap();
+    spike.driver.switch_to_window(first).await.unwrap();
+    // They did take them at the same time: each took some between two of the other's.
+    let (a, b) = (&tabs[0], &tabs[1]);
+    assert!(
+        a.iter().any(|n| b[0] < *n && n < b.last().unwrap())
+            && b.iter().any(|n| a[0] < *n && n < a.last().unwrap()),
+        "the tabs did not take counters at the same time: {a:?} {b:?}"
+    );
+    let mut taken = tabs.concat();
+    let n = taken.len();
+    taken.sort_unstable();
+    taken.dedup();
+    assert_eq!(
+        taken.len(),
+        n,
+        "two tabs took the same counter: {a:?} {b:?}"
+    );
+
+    // Reloaded, his page shows what passed, opened, and goes on counting from where it
+    // was.
+    spike.driver.refresh().await.expect("reload the page");
+    spike.wait_text("#private-status", "Keys confirmed").await;
+    spike
+        .wait_text(
+            "#latest",
+            "amethyst sent a sealed message that does not open",
+        )
+        .await;
+    for shown in [words, "I see the turquoise kite ✓"] {
+        spike.wait_text("#history", shown).await;
+    }
+    spike.wait_text("#history", "felt longing").await;
+    let highest = taken.last().copied().unwrap();
+    spike.fill("#voice-text", "still here").await;
+    spike.click("#voice-send").await;
+    let again = link
+        .wait("his words after the reload", |f| {
+            opened_message(f).filter(|(_, _, content)| content == "still here")
+        })
+        .await;
+    assert!(again.1 > highest, "{} after {highest}", again.1);
+
+    // Nothing he said left his page in the clear.
+    let sent = everything_sent(&spike).await;
+    for frame in &sent {
+        for clear in [
+            words,
+            "cobalt",
+            "longing",
+            thought,
+            "vermilion",
+            "still here",
+            "\"body\":",
+            "\"feeling\":",
+            "\"edits\":",
+        ] {
+            assert!(!frame.contains(clear), "his page sent {clear:?}: {frame}");
+        }
+    }
+    spike.quit().await;
+
+    // Nor did the server keep any of it.
+    let data = server.stop().await;
+    let files = files_under(data.path());
+    assert!(
+        files.iter().any(|(path, _)| path.ends_with("haurach.db")),
+        "{:?}",
+        files.iter().map(|f| &f.0).collect::<Vec<_>>()
+    );
+    for (path, bytes) in &files {
+        for said in [
+            "cobalt",
+            "longing",
+            "vermilion",
+            "still here",
+            "turquoise",
+            "amber bridge",
+            "victory",
+            "dunes",
+            "never shows",
+        ] {
+            assert!(
+                !Needle::Text(said.to_owned()).found_in(bytes),
+                "{} holds {said:?}",
+                path.display()
+            );
+        }
+    }
 }
