@@ -630,6 +630,10 @@ async function loadHistory(bondId, upTo) {
     state.historyFor = null;
   }
   renderHistory();
+  // In a private bond the keys may have been confirmed before the history came (a busy
+  // device reads its IndexedDB slower than the server answers, or faster): what it holds
+  // sealed is opened now either way.
+  openMessages();
 }
 
 function addMessage(m) {
@@ -986,13 +990,17 @@ async function openMessages() {
     opening.add(key);
     jobs.push(
       s.open(m.from === state.me, m.kind, m.sealed)
+        .catch(() => null)
         .then((opened) => state.opened.set(key, opened ? { text: opened.text } : { failed: true }))
         .finally(() => opening.delete(key)),
     );
   }
   if (jobs.length === 0) return;
+  const bondId = state.bond?.id;
   await Promise.all(jobs);
-  if (sealing() !== s) return;
+  // What was opened is shown even if the keys were checked again meanwhile (a new
+  // `sealing()` skips what this call was still opening, so it would never be shown).
+  if (state.bond?.id !== bondId) return;
   renderHistory();
   renderAlarms();
   renderFeelingIn();
