@@ -336,11 +336,10 @@ async fn a_private_bond_opens_its_tiers_from_tokens_and_takes_no_position() {
 
 #[tokio::test]
 async fn a_private_bond_opens_its_tiers_from_tokens_and_takes_no_position_on_postgres() {
-    let Some(pg) = haurach_testkit::or_skip(haurach_testkit::PgCluster::start()) else {
+    let Some((_pg, s)) = TestServer::on_postgres().await else {
         return;
     };
-    let url = pg.url();
-    story(&TestServer::start_with(move |c| c.database_url = Some(url)).await).await;
+    story(&s).await;
 }
 
 #[tokio::test]
@@ -769,11 +768,10 @@ async fn a_private_bond_carries_words_and_feelings_sealed_and_never_in_the_clear
 
 #[tokio::test]
 async fn a_private_bond_carries_words_and_feelings_sealed_and_never_in_the_clear_on_postgres() {
-    let Some(pg) = haurach_testkit::or_skip(haurach_testkit::PgCluster::start()) else {
+    let Some((_pg, s)) = TestServer::on_postgres().await else {
         return;
     };
-    let url = pg.url();
-    sealed_messages(&TestServer::start_with(move |c| c.database_url = Some(url)).await).await;
+    sealed_messages(&s).await;
 }
 
 /// The next sealed thought a link receives (amethyst's), opened.
@@ -1108,11 +1106,10 @@ async fn a_private_bond_relays_and_keeps_sealed_positions() {
 
 #[tokio::test]
 async fn a_private_bond_relays_and_keeps_sealed_positions_on_postgres() {
-    let Some(pg) = haurach_testkit::or_skip(haurach_testkit::PgCluster::start()) else {
+    let Some((_pg, s)) = TestServer::on_postgres().await else {
         return;
     };
-    let url = pg.url();
-    sealed_positions(&TestServer::start_with(move |c| c.database_url = Some(url)).await).await;
+    sealed_positions(&s).await;
 }
 
 /// A plain bond takes positions, not sealed ones.
