@@ -220,6 +220,7 @@ pub async fn launch<S: Store, B: Bus>(
         max_connections: app.hub.config.max_connections,
     };
     let connections = app.hub.metrics.connections.clone();
+    let push = app.hub.push.clone();
     let router = http::router(app);
     let mut stop_wait = stop_rx.clone();
     let result = http::serve::serve(listener, router, limits, connections, async move {
@@ -231,7 +232,9 @@ pub async fn launch<S: Store, B: Bus>(
     .await;
     // Each task holds the state, and through it the store: awaited, not only aborted, so
     // the store (and the data directory's lock) is let go before this returns and a
-    // server started next on the same directory finds it free.
+    // server started next on the same directory finds it free. So do the pushes that
+    // wait (an unseen message's 10 s, an alarm's repeats).
+    push.close().await;
     let tasks: Vec<_> = [Some(sweeper), applier, cameras]
         .into_iter()
         .flatten()

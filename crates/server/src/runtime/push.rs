@@ -5,6 +5,11 @@
 //! service says it is gone (404, 410) is forgotten. The alarm is pushed again every
 //! `push_alarm_repeat_s` until acknowledged.
 //!
+//! The tasks that wait before pushing (an unseen message waits `push_message_after_s`,
+//! an alarm repeats for up to half an hour) each hold the store; the server ends them
+//! when it stops ([`Notifier::close`]), so the store, and the data directory's lock, are
+//! let go when the server returns, not up to half an hour later.
+//!
 //! What a push says is [`PushNote`]: who, and what kind of news, never a letter's words
 //! or a position, so it carries nothing the receiver may not know at any distance.
 
@@ -14,6 +19,8 @@ use std::time::Duration;
 use haurach_proto::PushNote;
 use haurach_store::{AccountId, BondId, PushSubscriptionRecord, Store, StoreError};
 use tokio::sync::OnceCell;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::clock::now_ms;
 use crate::config::Config;
@@ -95,6 +102,9 @@ struct Inner {
     config: Config,
     /// Counts each push and how it ended.
     metrics: PushMetrics,
+    /// The pushes' tasks, and what ends them when the server stops.
+    tasks: TaskTracker,
+    stop: CancellationToken,
 }
 
 impl Notifier {
@@ -105,8 +115,30 @@ impl Notifier {
                 pusher: OnceCell::new(),
                 config: config.clone(),
                 metrics,
+                tasks: TaskTracker::new(),
+                stop: CancellationToken::new(),
             }),
         }
+    }
+
+    /// Runs `work` on a task of its own, which ends early when the server stops.
+    fn spawn(&self, work: impl Future<Output = ()> + Send + 'static) {
+        let stop = self.inner.stop.clone();
+        self.inner.tasks.spawn(async move {
+            tokio::select! {
+                () = work => {}
+                () = stop.cancelled() => {}
+            }
+        });
+    }
+
+    /// Ends every push still waiting or under way, and returns once their tasks (and
+    /// the store they hold) are gone. What was not pushed yet is not pushed: the server
+    /// is stopping.
+    pub async fn close(&self) {
+        self.inner.stop.cancel();
+        self.inner.tasks.close();
+        self.inner.tasks.wait().await;
     }
 
     /// The sender, with the key the store keeps (made and kept on first use).
@@ -127,7 +159,7 @@ impl Notifier {
     /// claimed `event` already. Returns at once; the pushes run on their own tasks.
     pub fn notify<S: Store>(&self, store: &S, to: AccountId, note: PushNote, event: String) {
         let (this, store) = (self.clone(), store.clone());
-        tokio::spawn(async move {
+        self.spawn(async move {
             // Someone without devices costs a read, not a claim's write.
             if this.has_devices(&store, to).await && this.claim(&store, &event).await {
                 this.push_to_devices(&store, to, &note).await;
@@ -157,7 +189,7 @@ impl Notifier {
         after: String,
     ) {
         let (this, store) = (self.clone(), store.clone());
-        tokio::spawn(async move {
+        self.spawn(async move {
             match store.push_claimed(&after).await {
                 Ok(true) => {}
                 Ok(false) => return,
@@ -184,7 +216,7 @@ impl Notifier {
     ) {
         let (this, store) = (self.clone(), store.clone());
         let every = Duration::from_secs_f64(self.inner.config.push_alarm_repeat_s);
-        tokio::spawn(async move {
+        self.spawn(async move {
             if !this.has_devices(&store, to).await
                 || !this.claim(&store, &format!("alarm:{}:{seq}", bond.0)).await
             {
@@ -221,7 +253,7 @@ impl Notifier {
     ) {
         let (this, store) = (self.clone(), store.clone());
         let wait = Duration::from_secs_f64(self.inner.config.push_message_after_s);
-        tokio::spawn(async move {
+        self.spawn(async move {
             tokio::time::sleep(wait).await;
             let seen = match store.account(to).await {
                 Ok(account) => account.is_none_or(|a| a.delivered_seq >= seq),

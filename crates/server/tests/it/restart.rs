@@ -76,3 +76,34 @@ async fn tiers_follow_the_stored_positions_when_their_own_write_was_lost() {
     assert_eq!(view["tiers"]["glimpse"]["open"], true, "{view}");
     assert_eq!(view["tiers"]["sight"]["open"], false, "{view}");
 }
+
+/// A stopped server lets go of its data directory (the journal's lock) without waiting
+/// for what it would have done later: a message nobody has seen yet waits 10 s for its
+/// push, and that wait held the store, so a server started again at once on the same
+/// directory waited 10 s for the lock, and failed on a busy machine.
+#[tokio::test]
+async fn a_stopped_server_lets_go_of_its_data_directory_with_a_push_waiting() {
+    let s = TestServer::start().await;
+    let (spike, _) = s.pair("spike", "amethyst", "open").await;
+    let send = json!({"kind": "voice", "id": "m", "body": "unseen"});
+    let (status, _) = s
+        .call("POST", "/api/v1/bond/messages", Some(&spike), Some(&send))
+        .await;
+    assert_eq!(status, 201);
+    let dir = s.stop().await;
+    let lock = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(dir.path().join("journal/lock"))
+        .unwrap();
+    // The store closes behind the server (its last writes); far less than the push's
+    // 10 s wait.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while lock.try_lock().is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the data directory is still locked 5 s after the server stopped"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}

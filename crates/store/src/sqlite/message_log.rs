@@ -201,6 +201,11 @@ async fn index(
             records.extend(more);
         }
         let last = records.last().expect("at least one record").seq;
+        // Every clone of the store is gone: these are the last writes before the
+        // journal's lock is released, and nothing live is left to yield to.
+        if rx.is_closed() {
+            scheduling.closing();
+        }
         loop {
             let started = scheduling.write_started();
             match store(&writer, &records).await {

@@ -171,6 +171,18 @@ impl Scheduling {
         Duration::from_nanos(nanos)
     }
 
+    /// The store is closing: the threads are raised for good, so its last writes are not
+    /// starved. The data directory stays locked until they are done, and a server
+    /// started again on it (or a test restarting one in the same process) waits for
+    /// them, at most 10 s; on a saturated machine `SCHED_IDLE` threads may not run at
+    /// all.
+    pub(super) fn closing(&self) {
+        if self.idle {
+            self.raised_until_ms.store(i64::MAX, Ordering::Relaxed);
+            self.set(true);
+        }
+    }
+
     /// Whether the threads are raised now.
     #[cfg(test)]
     pub(super) fn raised(&self) -> bool {
@@ -305,6 +317,19 @@ mod tests {
             assert_eq!(policy_and_nice(*tid).0, 5, "idle again");
         }
         assert!(before.iter().all(|t| !scheduling.threads.contains(t)));
+
+        // Closing raises them for good: the last writes before the lock is released.
+        scheduling.closing();
+        scheduling.judge(Duration::ZERO, Duration::ZERO);
+        assert!(scheduling.raised(), "still raised after a quick write");
+        for tid in &scheduling.threads {
+            assert_eq!(
+                policy_and_nice(*tid),
+                (0, RAISED_NICENESS),
+                "raised to close"
+            );
+        }
+        scheduling.set(false);
 
         // A process that could not raise them again keeps them at niceness 10 for good.
         let fixed = Scheduling::of(scheduling.threads.clone(), false);
