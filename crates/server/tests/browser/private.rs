@@ -1683,6 +1683,26 @@ async fn a_page_and_the_library_share_positions_sealed_coarse_beyond_sight_and_e
             );
         }
     }
+    // Paused, his page seals nothing: not when he moves, nor when the tiers close (the
+    // pause closes them), though the rounding then changes.
+    record_requests(&spike).await;
+    spike
+        .click("#pause-choices button[data-pause-s='3600']")
+        .await;
+    spike.wait_shown("#banner-paused").await;
+    spike.set_position(NEAR.0, NEAR.1).await;
+    spike.wait_tier("sight", "closed").await;
+    spike.wait_text("#pull-text", "You paused sharing").await;
+    spike
+        .js("return new Promise((r) => setTimeout(r, 1500))", vec![])
+        .await;
+    let paused = everything_sent(&spike).await;
+    assert!(
+        !paused.iter().any(|f| f.contains("\"type\":\"sealed_fix\"")
+            || f.contains("\"type\":\"report\"")
+            || f.contains("\"type\":\"position\"")),
+        "his page sent where he is while paused: {paused:?}"
+    );
     // Her device got only sealed positions from the server: no pull, no coordinate.
     for frame in link.got.lock().unwrap().iter() {
         assert_ne!(frame["type"], "pull", "{frame}");
