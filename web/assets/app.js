@@ -1142,12 +1142,12 @@ function sendSealedFix({ always = false } = {}) {
   const run = sealingFix.then(async () => {
     const s = sealing();
     const p = state.position;
-    if (!s || !p || pause.paused || !state.bond) return;
+    if (!s || !p || pause.paused || pause.pausing || !state.bond) return;
     const wgs84 = await loadGeodesic();
     const content = rounding.fixContent(rounding.round(wgs84, p, knownNow()));
     if (!always && content === sealedFixSent) return;
     const sealed = await s.seal("position", content);
-    if (sealing() !== s || pause.paused) return;
+    if (sealing() !== s || pause.paused || pause.pausing) return;
     if (link.send({ type: "sealed_fix", sealed })) sealedFixSent = content;
   }).catch((e) => positionStatus(`Could not seal where you are: ${e.message}.`));
   sealingFix = run;

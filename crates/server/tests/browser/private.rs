@@ -459,7 +459,7 @@ async fn two_pages_bond_privately_and_the_tiers_follow_them_without_a_coordinate
     let server = Server::start().await;
     let cd = Chromedriver::start("private-pages").await;
     let dir = tempfile::tempdir().unwrap();
-    // Spike on a phone, Amethyst at a desktop 40 km north of him.
+    // Spike on a phone, Amethyst at a desktop 40 km south of him.
     let spike = open_citizen(&cd, &server, "Spike", dir.path(), 390, HER).await;
     let amethyst = open_citizen(&cd, &server, "Amethyst", dir.path(), 1280, FAR).await;
 
