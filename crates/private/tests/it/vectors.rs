@@ -520,7 +520,8 @@ fn vectors() -> Value {
 
 /// What a sealed position holds, as `haurach_proto::sealed::FixContent` writes it: the
 /// same fields in the same order through the same serde_json (this crate cannot depend on
-/// `haurach-proto`, which depends on it; `haurach_proto`'s own test checks the two agree).
+/// `haurach-proto`, which depends on it; `haurach_proto::sealed`'s test
+/// `the_web_vectors_hold_what_a_sealed_position_is_written_as` checks the two agree).
 #[derive(serde::Serialize)]
 struct Content {
     lat: f64,
