@@ -653,9 +653,11 @@ impl ClientCommand {
                 outln!("saved {} ({side} px on its longest side)", path.display());
             }
             ClientCommand::Remember { text, photo } => {
-                let (_, api) = ctx.session(None)?;
+                let (saved, api) = ctx.session(None)?;
                 let text = (!text.is_empty()).then(|| text.join(" "));
-                let m = pictures::remember(&api, text, photo.as_deref()).await?;
+                // On a private bond the words are sealed here (and no photo goes).
+                let sealing = sealed::Sealing::of(&ctx, &saved.name, &api).await?;
+                let m = pictures::remember(&api, text, photo.as_deref(), sealing.as_ref()).await?;
                 let shared = if m.shared_at.is_some() {
                     "; you are together, so it is shared already"
                 } else {
@@ -664,13 +666,24 @@ impl ClientCommand {
                 outln!("kept in your journal{shared}");
             }
             ClientCommand::Memories { partner } => {
-                let (_, api) = ctx.session(None)?;
+                let (saved, api) = ctx.session(None)?;
                 let (path, whose) = if partner {
                     ("/api/v1/bond/memories", "your partner's")
                 } else {
                     ("/api/v1/me/memories", "your")
                 };
-                let list: haurach_proto::MemoryList = api.get(path).await?;
+                let mut list: haurach_proto::MemoryList = api.get(path).await?;
+                // Entries of a private bond are opened here, with its key.
+                if list.memories.iter().any(|m| m.sealed.is_some()) {
+                    match sealed::Sealing::of(&ctx, &saved.name, &api).await {
+                        Ok(Some(sealing)) => {
+                            for entry in &mut list.memories {
+                                sealing.open_entry(!partner, entry);
+                            }
+                        }
+                        _ => sealed::keyless_journal(&mut list),
+                    }
+                }
                 for line in pictures::journal(&list, whose) {
                     outln!("{line}");
                 }

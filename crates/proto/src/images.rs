@@ -55,16 +55,21 @@ pub struct CameraConsent {
     pub allow: bool,
 }
 
-/// `POST /api/v1/me/memories`: words for my journal.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+/// `POST /api/v1/me/memories`: words for my journal, in the clear (a plain bond) or
+/// sealed (a private bond): exactly one of `body` and `sealed`. Its schema is written by
+/// hand (`crate::schemas`) to say so.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewMemory {
     /// My id for it, so a retry is stored once (1 to 64 characters).
-    #[schema(min_length = 1, max_length = 64)]
     pub id: String,
     /// The words: 1 to 10,000 characters, not all of them spaces.
-    #[schema(schema_with = crate::schemas::memory_body)]
-    pub body: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    /// In a private bond: the words sealed on my device (`crate::sealed`, kind
+    /// [`crate::sealed::MEMORY`]), which only my partner's device can open.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed: Option<String>,
 }
 
 /// An entry of a journal.
@@ -77,6 +82,11 @@ pub struct MemoryView {
     /// The words, or the photo's caption.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
+    /// In a private bond: the words as the author's device sealed them (kind
+    /// [`crate::sealed::MEMORY`]), for the devices of the bond to open; `body` is then
+    /// absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed: Option<String>,
     /// Where to fetch its photo, if it is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub photo: Option<String>,

@@ -21,6 +21,7 @@ use haurach_bond::{Profile, Tier};
 
 use crate::api::{Feeling, SendMessage};
 use crate::city::{ParcelRef, SendLetter};
+use crate::images::NewMemory;
 use crate::places::PinMeeting;
 
 /// The characters `str::trim` removes (Unicode `White_Space`), as a regex class body.
@@ -249,6 +250,39 @@ fn sealed_content() -> ObjectBuilder {
              padding of the sender's counter (8 bytes) and nonce, ciphertext and tag",
         ))
 }
+
+impl PartialSchema for NewMemory {
+    /// `id` with `body` (a plain bond) or with `sealed` (a private bond), never both.
+    fn schema() -> RefOr<Schema> {
+        let variant = |field: &str, schema: ObjectBuilder| -> Schema {
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .property(
+                    "id",
+                    client_id().description(Some(
+                        "my id for it (1 to 64 characters), so a retry is stored once",
+                    )),
+                )
+                .property(field, schema)
+                .required("id")
+                .required(field)
+                .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+                .build()
+                .into()
+        };
+        let one_of = OneOfBuilder::new()
+            .description(Some(
+                "words for my journal: body (1 to 10,000 characters, not all spaces) in a plain \
+                 bond, or sealed (the words sealed on my device) in a private bond",
+            ))
+            .item(variant("body", memory_body()))
+            .item(variant("sealed", sealed_content()))
+            .build();
+        RefOr::T(Schema::OneOf(one_of))
+    }
+}
+
+impl ToSchema for NewMemory {}
 
 impl PartialSchema for SendMessage {
     /// One of three kinds (`image` is sent only through `POST /api/v1/bond/images`):

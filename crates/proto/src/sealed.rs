@@ -53,6 +53,9 @@ pub const THOUGHT: &str = "thought";
 /// The kind bound into a sealed position.
 pub const POSITION: &str = "position";
 
+/// The kind bound into a sealed journal entry.
+pub const MEMORY: &str = "memory";
+
 /// The most bytes of content a sealed position may carry: its JSON ([`FixContent`]) is
 /// under 120 bytes.
 pub const MAX_FIX_CONTENT: usize = 256;

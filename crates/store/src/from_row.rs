@@ -272,6 +272,7 @@ pub(crate) fn memory(row: &impl Columns) -> StoreResult<MemoryRecord> {
         photo_size: unsigned::<i64, _>(row, "photo_size")?,
         created_at: row.get("created_at")?,
         shared: shared_bond.zip(shared_at).map(|(b, at)| (BondId(b), at)),
+        sealed_in: row.opt_id("sealed_bond")?.map(BondId),
     })
 }
 

@@ -73,6 +73,10 @@ pub struct MemoryRecord {
     pub created_at: i64,
     /// The bond it opened to, and when.
     pub shared: Option<(BondId, i64)>,
+    /// For an entry of a private bond: the bond whose key sealed it. `body` is then the
+    /// sealed string the author's device sent (`haurach_proto::sealed`), and the entry
+    /// opens to that bond only.
+    pub sealed_in: Option<BondId>,
 }
 
 /// Durable storage of images, camera consent and memories.
@@ -144,7 +148,8 @@ pub trait ImageStore {
     ) -> impl Future<Output = StoreResult<Vec<MemoryRecord>>> + Send;
 
     /// Opens every entry of `account` not yet opened to a bond to `bond`, now; returns
-    /// how many opened.
+    /// how many opened. An entry sealed in another bond stays closed: its partner alone
+    /// holds the key.
     fn open_memories(
         &self,
         account: AccountId,

@@ -5,10 +5,12 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context as _;
+use haurach_proto::sealed::MEMORY;
 use haurach_proto::{ImageList, ImageView};
 use reqwest::Method;
 
 use super::api::Api;
+use super::sealed::Sealing;
 
 /// How many times an upload is tried while the network fails (the same id each time, so
 /// it is stored once).
@@ -105,13 +107,21 @@ pub fn line(me: &str, image: &ImageView) -> String {
     )
 }
 
-/// Writes words (or a photo, with the words as its caption) in the caller's journal.
+/// Writes words (or a photo, with the words as its caption) in the caller's journal;
+/// in a private bond (`sealing`) the words are sealed here first, and a photo is not sent.
 pub async fn remember(
     api: &Api,
     text: Option<String>,
     photo: Option<&Path>,
+    sealing: Option<&Sealing>,
 ) -> anyhow::Result<haurach_proto::MemoryView> {
     let id = uuid::Uuid::now_v7().to_string();
+    if let (Some(_), Some(_)) = (photo, sealing) {
+        anyhow::bail!(
+            "your bond is private: a journal photo cannot travel sealed yet, so it was not \
+             sent (words can: haurach remember WORDS)"
+        );
+    }
     match photo {
         Some(file) => {
             let bytes =
@@ -136,13 +146,25 @@ pub async fn remember(
             serde_json::from_slice(&body).context("the server's answer is not a memory")
         }
         None => {
-            let body = text.context("write something, or give --photo FILE")?;
-            Ok(api
-                .post(
-                    "/api/v1/me/memories",
-                    &haurach_proto::NewMemory { id, body },
-                )
-                .await?)
+            let words = text.context("write something, or give --photo FILE")?;
+            let entry = match sealing {
+                Some(sealing) => haurach_proto::NewMemory {
+                    id,
+                    body: None,
+                    sealed: Some(sealing.seal(MEMORY, words.as_bytes())?),
+                },
+                None => haurach_proto::NewMemory {
+                    id,
+                    body: Some(words),
+                    sealed: None,
+                },
+            };
+            let mut kept: haurach_proto::MemoryView =
+                api.post("/api/v1/me/memories", &entry).await?;
+            if let Some(sealing) = sealing {
+                sealing.open_entry(true, &mut kept);
+            }
+            Ok(kept)
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Content sealed end to end in a private bond, on this device (issue 20,
-//! `docs/privacy.md`): words, feelings, an alarm's words, thoughts and positions are
+//! `docs/privacy.md`): words, feelings, an alarm's words, thoughts, journal entries and
+//! positions are
 //! sealed before they leave it, and what the partner sealed is opened here before it is
 //! shown. The server carries only the sealed strings (`haurach_proto::sealed`); the pull
 //! toward the partner is worked out here, from this device's own fix and the partner's
@@ -12,9 +13,10 @@ use haurach_bond::geo::{self, Fix};
 use haurach_bond::{Disclosure, Tier, TierSet, TierState};
 use haurach_private::rounding::{self, Known};
 use haurach_private::{BondKey, Role, Sealer};
-use haurach_proto::sealed::{Envelope, FixContent, POSITION};
+use haurach_proto::sealed::{Envelope, FixContent, MEMORY, POSITION};
 use haurach_proto::{
-    BondView, Feeling, LatLon, Message, MessageKind, PullView, SealedFixUpdate, TokenReport,
+    BondView, Feeling, LatLon, MemoryList, MemoryView, Message, MessageKind, PullView,
+    SealedFixUpdate, TokenReport,
 };
 use reqwest::Method;
 use uuid::Uuid;
@@ -199,6 +201,18 @@ impl Sealing {
         self.envelope(mine, kind).open(&self.sealer, text).ok()
     }
 
+    /// A journal entry with its sealed words opened into `body` (`mine`: one of this
+    /// device's person's own), as a plain bond's would read; one that does not open says
+    /// so in its words.
+    pub fn open_entry(&self, mine: bool, entry: &mut MemoryView) {
+        if let Some(text) = entry.sealed.take() {
+            entry.body = Some(match self.open(mine, MEMORY, &text) {
+                Some((_, content)) => String::from_utf8_lossy(&content).into_owned(),
+                None => UNOPENABLE_ENTRY.to_owned(),
+            });
+        }
+    }
+
     /// A message with its sealed content opened into `body` or `feeling`, as a plain
     /// bond's would be; one that does not open says so in its body.
     pub fn open_message(&self, me: &str, message: &Message) -> Message {
@@ -265,3 +279,19 @@ pub fn pull_toward(
 
 /// What is shown in place of sealed content that does not open.
 pub const UNOPENABLE: &str = "(sealed, and it does not open: it was changed on the way)";
+
+/// What a journal entry that does not open says instead of its words: it was changed, or
+/// sealed in another private bond, whose key this device does not hold.
+pub const UNOPENABLE_ENTRY: &str =
+    "(sealed, and it does not open here: it was changed on the way, or sealed in another bond)";
+
+/// A journal's sealed entries, on a device that holds no key of a private bond now: each
+/// says so in its words.
+pub fn keyless_journal(list: &mut MemoryList) {
+    for entry in &mut list.memories {
+        if entry.sealed.take().is_some() {
+            entry.body =
+                Some("(sealed in a private bond, and this device holds no key for it)".to_owned());
+        }
+    }
+}

@@ -2,8 +2,8 @@
 //! with `invite --private` and `accept`, `move` and `walk` send token reports and sealed
 //! positions, the tiers open and close as the matcher says, each partner's `where` and
 //! `watch` show the pull worked out on their device (coarse beyond sight, exact within
-//! it), and words, a feeling and an alarm's words pass sealed and are read by the
-//! partner; afterwards the server's whole data directory and its log hold none of the
+//! it), and words, a feeling, an alarm's words, a thought and a journal entry pass
+//! sealed and are read by the partner; afterwards the server's whole data directory and its log hold none of the
 //! coordinates used, none of the words and not the invite's secret. A server that swaps
 //! the public keys makes both devices refuse the bond.
 
@@ -38,6 +38,8 @@ const FEELING: &str = "longing";
 /// A thought, and one typed while thoughts are closed.
 const THOUGHT: &str = "I wonder about the saffron gate";
 const HELD_BACK: &str = "the cobalt well is far";
+/// A journal entry, which opens to the partner when they are together.
+const JOURNAL: &str = "the obsidian ferry waits";
 
 /// `haurach think` as `who`, typing `lines`; what it said on stderr.
 fn think(cli: &Cli, who: &str, lines: &[&str]) -> String {
@@ -304,6 +306,37 @@ fn a_private_bond_opens_its_tiers_and_the_server_keeps_no_coordinate_and_no_secr
     watch.expect(&format!("spike is thinking: {THOUGHT}"), wait);
     drop(watch);
 
+    // A journal entry is sealed on his device and read back there; it opens to her only
+    // once they are together, and her device opens the words.
+    let out = cli.ok_as("spike", &["remember", JOURNAL]);
+    assert!(
+        out.contains("kept in your journal") && !out.contains("shared already"),
+        "{out}"
+    );
+    let out = cli.ok_as("spike", &["memories"]);
+    assert!(out.contains(JOURNAL), "{out}");
+    let out = cli.ok_as("amethyst", &["memories", "--partner"]);
+    assert!(
+        out.contains("nothing in your partner's journal yet"),
+        "{out}"
+    );
+    mv(&cli, "amethyst", HER);
+    let out = mv(&cli, "spike", HER);
+    assert!(tier_line(&out, "memories").contains("open"), "{out}");
+    let out = cli.ok_as("amethyst", &["memories", "--partner"]);
+    assert!(out.contains(&format!("{JOURNAL} (shared)")), "{out}");
+    let dir = tempfile::tempdir().unwrap();
+    let photo = dir.path().join("photo.png");
+    std::fs::write(&photo, [0x89, b'P', b'N', b'G']).unwrap();
+    let err = cli.fails(&[
+        "--as",
+        "spike",
+        "remember",
+        "--photo",
+        &photo.to_string_lossy(),
+    ]);
+    assert!(err.contains("cannot travel sealed yet"), "{err}");
+
     // Within sight his position reaches her exactly, on her link as he moves and in her
     // `where`.
     let mut watch = cli.spawn(&["--as", "amethyst", "watch", "--for", "30"]);
@@ -401,6 +434,8 @@ fn a_private_bond_opens_its_tiers_and_the_server_keeps_no_coordinate_and_no_secr
         FEELING,
         THOUGHT,
         HELD_BACK,
+        JOURNAL,
+        "obsidian",
         "quartz",
         "vermilion",
         "saffron",

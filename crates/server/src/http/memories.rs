@@ -27,7 +27,7 @@ fn created_or_found(new: bool) -> StatusCode {
     }
 }
 
-/// `POST /api/v1/me/memories`: words in your journal.
+/// `POST /api/v1/me/memories`: words in your journal (sealed in a private bond).
 #[utoipa::path(
     post,
     path = "/api/v1/me/memories",
@@ -38,8 +38,8 @@ fn created_or_found(new: bool) -> StatusCode {
         (status = 201, description = "written", body = MemoryView),
         (status = 200, description = "a retry with the id of a stored entry: that entry, not stored twice", body = MemoryView),
         (status = 403, description = "`awaiting_tower`, `application_declined`: not a citizen (yet)"),
-        (status = 409, description = "`memory_id_reused`; `private_bond`: a private bond keeps no journal until entries travel sealed"),
-        (status = 422, description = "`invalid_memory_id`, `invalid_memory`"),
+        (status = 409, description = "`memory_id_reused`; `private_bond`: words in the clear on a private bond (seal them); `unexpected_sealed`: sealed words on a plain bond"),
+        (status = 422, description = "`invalid_memory_id`, `invalid_memory`; `invalid_sealed`: not base64url, too short or too long"),
     )
 )]
 pub(crate) async fn write<S: Store, B: Bus>(
@@ -79,7 +79,7 @@ pub(crate) struct PhotoQuery {
         (status = 400, description = "`invalid_query`: no ?id=; `image_required`: an empty body; `unreadable_body`"),
         (status = 403, description = "`awaiting_tower`, `application_declined`: not a citizen (yet)"),
         (status = 404, description = "`not_bonded`: a journal photo waits for a partner"),
-        (status = 409, description = "`memory_id_reused`; `private_bond`: a private bond keeps no journal until entries travel sealed"),
+        (status = 409, description = "`memory_id_reused`; `private_bond`: a private bond keeps no journal photo until photos travel sealed"),
         (status = 413, description = "`image_too_large`; `picture_quota_exceeded`: over picture_quota_bytes"),
         (status = 415, description = "`unsupported_image_type`: not a JPEG, PNG or WebP"),
         (status = 422, description = "`too_many_pixels`, `too_compressed`, `corrupt_image`, `invalid_memory_id`"),

@@ -166,13 +166,22 @@ impl<S: Store, B: Bus> Hub<S, B> {
                 }
                 None => None,
             };
-            listed.push(json!({
+            // A private bond's entry is listed as it was sealed: the server cannot open it.
+            let (body, sealed) = match m.sealed_in {
+                Some(_) => (None, m.body.as_deref()),
+                None => (m.body.as_deref(), None),
+            };
+            let mut entry = json!({
                 "id": m.id,
-                "body": m.body,
+                "body": body,
                 "photo": photo,
                 "created_at": when(m.created_at),
                 "shared_at": m.shared.map(|(_, at)| when(at)),
-            }));
+            });
+            if let Some(sealed) = sealed {
+                entry["sealed"] = json!(sealed);
+            }
+            listed.push(entry);
         }
         entries.push(json_entry("journal.json", &json!({ "entries": listed })));
         Ok(())

@@ -28,6 +28,7 @@ use std::path::{Path, PathBuf};
 use bytes::Bytes;
 use haurach_bond::Tier;
 use haurach_picture::Kind;
+use haurach_proto::sealed::Sealed;
 use haurach_proto::{MemoryList, MemoryView, NewMemory};
 use haurach_store::{AccountId, MemoryRecord, Store};
 use uuid::Uuid;
@@ -48,10 +49,15 @@ fn photo_path(data: &Path, m: &MemoryRecord) -> Option<PathBuf> {
 }
 
 fn view(author: &str, m: &MemoryRecord) -> MemoryView {
+    let (body, sealed) = match m.sealed_in {
+        Some(_) => (None, m.body.clone()),
+        None => (m.body.clone(), None),
+    };
     MemoryView {
         id: m.id,
         author: author.to_owned(),
-        body: m.body.clone(),
+        body,
+        sealed,
         photo: m
             .photo_type
             .as_ref()
@@ -135,30 +141,69 @@ impl<S: Store, B: Bus> Hub<S, B> {
     }
 
     /// `account` writes words in their journal: whether the entry is new, and the entry.
+    /// In a private bond the words come sealed, and are kept as they came, with the bond
+    /// they were sealed in (the only one they open to); in a plain bond, or without one,
+    /// in the clear.
     pub async fn write_memory(
         &self,
         account: AccountId,
         new: NewMemory,
     ) -> Result<(bool, MemoryView), ApiError> {
-        self.refuse_private_content(account, PrivateContent::Journal)
-            .await?;
-        check_id(&new.id)?;
-        let n = new.body.chars().count();
-        if new.body.trim().is_empty() || n > 10_000 {
-            return Err(ApiError::invalid(
-                "invalid_memory",
-                "a memory is 1 to 10,000 characters",
-            ));
-        }
+        let private_bond = match self.held(account).await? {
+            Some(held) => {
+                let rt = held.lock().await?;
+                rt.matcher.is_some().then_some(rt.record.id)
+            }
+            None => None,
+        };
+        let (body, sealed_in) = match (new.body, new.sealed, private_bond) {
+            (Some(_), None, Some(_)) => {
+                return Err(ApiError::conflict(
+                    "private_bond",
+                    "your bond is private: the server keeps no journal words in the clear; \
+                     seal them on your device and send them as sealed",
+                ));
+            }
+            (None, Some(_), None) => {
+                return Err(ApiError::conflict(
+                    "unexpected_sealed",
+                    "your bond is not private: send the words in body, not sealed",
+                ));
+            }
+            (Some(body), None, None) => {
+                check_id(&new.id)?;
+                let n = body.chars().count();
+                if body.trim().is_empty() || n > 10_000 {
+                    return Err(ApiError::invalid(
+                        "invalid_memory",
+                        "a memory is 1 to 10,000 characters",
+                    ));
+                }
+                (body, None)
+            }
+            (None, Some(sealed), Some(bond)) => {
+                check_id(&new.id)?;
+                Sealed::decode(&sealed)
+                    .map_err(|e| ApiError::invalid("invalid_sealed", e.to_string()))?;
+                (sealed, Some(bond))
+            }
+            _ => {
+                return Err(ApiError::invalid(
+                    "invalid_memory",
+                    "send the words in body, or sealed in a private bond: one of the two",
+                ));
+            }
+        };
         let record = MemoryRecord {
             id: Uuid::now_v7(),
             account,
             client_id: new.id,
-            body: Some(new.body),
+            body: Some(body),
             photo_type: None,
             photo_size: 0,
             created_at: now_ms(),
             shared: None,
+            sealed_in,
         };
         self.store_memory(account, record, None).await
     }
@@ -199,6 +244,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
             photo_size: size,
             created_at: now_ms(),
             shared: None,
+            sealed_in: None,
         };
         self.store_memory(account, record, Some(accepted.stripped))
             .await

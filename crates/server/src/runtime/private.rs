@@ -73,7 +73,7 @@ pub(crate) enum PrivateContent {
     Picture,
     /// A glimpse asked for, and camera frames (glimpse and sight).
     Camera,
-    /// A journal entry, words or a photo.
+    /// A journal photo (words travel sealed).
     Journal,
 }
 
@@ -216,7 +216,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
 
     /// Refuses content the server would see in the clear when `account`'s bond is
     /// private: a picture, a camera frame or a glimpse asked for, a trace over them, or a
-    /// journal entry. They are to travel sealed between the devices (issue 20); until
+    /// journal photo. They are to travel sealed between the devices (issue 20); until
     /// they do, they are refused before anything is read or stored, so the server never
     /// holds them. `what` says which, in the problem's words.
     pub(crate) async fn refuse_private_content(
@@ -234,8 +234,8 @@ impl<S: Store, B: Bus> Hub<S, B> {
                  the server until they travel sealed between your devices"
             }
             PrivateContent::Journal => {
-                "your bond is private: the server keeps no journal for it until entries \
-                 travel sealed between your devices"
+                "your bond is private: the server keeps no journal photo for it until photos \
+                 travel sealed between your devices (words do: send them sealed)"
             }
         };
         self.refuse_in_private_bond(account, detail).await

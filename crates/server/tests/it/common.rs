@@ -58,6 +58,16 @@ impl TestServer {
         TestServer::start_with(|_| {}).await
     }
 
+    /// A server on a throwaway PostgreSQL cluster, which it must not outlive (keep both,
+    /// the cluster first, so the server is dropped first), or `None` where PostgreSQL is
+    /// missing and the test may be skipped (`haurach_testkit::or_skip`).
+    pub async fn on_postgres() -> Option<(haurach_testkit::PgCluster, TestServer)> {
+        let pg = haurach_testkit::or_skip(haurach_testkit::PgCluster::start())?;
+        let url = pg.url();
+        let s = TestServer::start_with(move |c| c.database_url = Some(url)).await;
+        Some((pg, s))
+    }
+
     pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
         TestServer::start_in(dir, tweak).await

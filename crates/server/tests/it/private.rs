@@ -13,7 +13,7 @@ use haurach_bond::{Fix, Profile, Tier};
 use haurach_private::tokens::{EPOCH_MS, report};
 use haurach_private::{BondKey, DeviceSecret, InviteSecret, Role, Sealer};
 use haurach_proto::private::{key_from_hex, to_hex};
-use haurach_proto::sealed::Envelope;
+use haurach_proto::sealed::{Envelope, MEMORY};
 use haurach_proto::{
     ClientFrame, MessageKind, PositionUpdate, SendMessage, ServerFrame, TokenReport,
 };
@@ -336,11 +336,10 @@ async fn a_private_bond_opens_its_tiers_from_tokens_and_takes_no_position() {
 
 #[tokio::test]
 async fn a_private_bond_opens_its_tiers_from_tokens_and_takes_no_position_on_postgres() {
-    let Some(pg) = haurach_testkit::or_skip(haurach_testkit::PgCluster::start()) else {
+    let Some((_pg, s)) = TestServer::on_postgres().await else {
         return;
     };
-    let url = pg.url();
-    story(&TestServer::start_with(move |c| c.database_url = Some(url)).await).await;
+    story(&s).await;
 }
 
 #[tokio::test]
@@ -769,11 +768,10 @@ async fn a_private_bond_carries_words_and_feelings_sealed_and_never_in_the_clear
 
 #[tokio::test]
 async fn a_private_bond_carries_words_and_feelings_sealed_and_never_in_the_clear_on_postgres() {
-    let Some(pg) = haurach_testkit::or_skip(haurach_testkit::PgCluster::start()) else {
+    let Some((_pg, s)) = TestServer::on_postgres().await else {
         return;
     };
-    let url = pg.url();
-    sealed_messages(&TestServer::start_with(move |c| c.database_url = Some(url)).await).await;
+    sealed_messages(&s).await;
 }
 
 /// The next sealed thought a link receives (amethyst's), opened.
@@ -875,9 +873,9 @@ async fn next_error(link: &mut Link) -> haurach_proto::Problem {
     }
 }
 
-/// Pictures, the camera, traces and journals are not sealed yet: on a private bond the
-/// server takes none of them, even with their tiers open, so it never holds one in the
-/// clear (docs/privacy.md, "What remains to build").
+/// Pictures, the camera, traces and journal photos are not sealed yet: on a private bond
+/// the server takes none of them, even with their tiers open, so it never holds one in
+/// the clear (docs/privacy.md, "What remains to build"). Nor journal words in the clear.
 #[tokio::test]
 async fn a_private_bond_takes_no_picture_camera_frame_trace_or_journal_entry() {
     let s = TestServer::start().await;
@@ -1108,11 +1106,10 @@ async fn a_private_bond_relays_and_keeps_sealed_positions() {
 
 #[tokio::test]
 async fn a_private_bond_relays_and_keeps_sealed_positions_on_postgres() {
-    let Some(pg) = haurach_testkit::or_skip(haurach_testkit::PgCluster::start()) else {
+    let Some((_pg, s)) = TestServer::on_postgres().await else {
         return;
     };
-    let url = pg.url();
-    sealed_positions(&TestServer::start_with(move |c| c.database_url = Some(url)).await).await;
+    sealed_positions(&s).await;
 }
 
 /// A plain bond takes positions, not sealed ones.
@@ -1128,4 +1125,113 @@ async fn a_plain_bond_refuses_a_sealed_position() {
     assert!(matches!(link.next().await, ServerFrame::Hello { .. }));
     link.send(&ClientFrame::SealedFix { sealed }).await;
     assert_eq!(next_error(&mut link).await.code, "unexpected_sealed");
+}
+
+/// Every file under `dir` (the server's data directory: the database, its WAL, the
+/// message journal, files), read whole.
+fn data_files(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut found = Vec::new();
+    let mut todo = vec![dir.to_owned()];
+    while let Some(dir) = todo.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                todo.push(path);
+            } else if let Ok(bytes) = std::fs::read(&path) {
+                found.push((path, bytes));
+            }
+        }
+    }
+    found
+}
+
+async fn write_memory(s: &TestServer, token: &str, entry: &Value) -> (u16, Value) {
+    s.call("POST", "/api/v1/me/memories", Some(token), Some(entry))
+        .await
+}
+
+/// Journal words travel sealed in a private bond: the server keeps the sealed string
+/// with the bond it was sealed in, shows it to its author at once and to the partner
+/// only once they have been together, and never holds the words.
+#[tokio::test]
+async fn a_private_bond_keeps_sealed_journal_words_and_opens_them_when_together() {
+    let s = TestServer::start().await;
+    let Private {
+        her,
+        him,
+        key,
+        bond,
+    } = bond_privately(&s).await;
+    let sealer = Sealer::new(&key);
+    let words = "the quartz lantern hums under the ridge";
+    let sealed = envelope(bond, Role::Accepter, MEMORY)
+        .seal(&sealer, 1, words.as_bytes())
+        .unwrap();
+
+    // Refused before anything is kept: words in the clear, both fields, a broken seal.
+    let (status, body) = write_memory(&s, &him, &json!({"id": "m1", "body": words})).await;
+    assert_problem(status, &body, 409, "private_bond");
+    let both = json!({"id": "m1", "body": words, "sealed": sealed});
+    let (status, body) = write_memory(&s, &him, &both).await;
+    assert_problem(status, &body, 422, "invalid_memory");
+    let broken = json!({"id": "m1", "sealed": format!("{}!", &sealed[1..])});
+    let (status, body) = write_memory(&s, &him, &broken).await;
+    assert_problem(status, &body, 422, "invalid_sealed");
+
+    // 40 km apart: kept, shown to him sealed, not to her.
+    let now = now_ms();
+    report_ok(&s, &her, &tokens(&key, HER, now)).await;
+    report_ok(&s, &him, &tokens(&key, FAR, now)).await;
+    let entry = json!({"id": "m1", "sealed": sealed});
+    let (status, written) = write_memory(&s, &him, &entry).await;
+    assert_eq!(status, 201, "{written}");
+    assert_eq!(written["sealed"], sealed.as_str());
+    assert!(
+        written.get("body").is_none() && written.get("shared_at").is_none(),
+        "{written}"
+    );
+    let (status, again) = write_memory(&s, &him, &entry).await;
+    assert_eq!(
+        (status, &again["id"]),
+        (200, &written["id"]),
+        "a retry is kept once"
+    );
+    let (_, hers) = s
+        .call("GET", "/api/v1/bond/memories", Some(&her), None)
+        .await;
+    assert_eq!(hers["memories"], json!([]), "{hers}");
+
+    // Together: it opens to her, as it came, and her device opens the words.
+    let now = now_ms();
+    report_ok(&s, &her, &tokens(&key, HER, now)).await;
+    report_ok(&s, &him, &tokens(&key, HER, now)).await;
+    assert!(open_tiers(&s, &her).await.contains(&Tier::Memories));
+    let (status, hers) = s
+        .call("GET", "/api/v1/bond/memories", Some(&her), None)
+        .await;
+    assert_eq!(status, 200, "{hers}");
+    let shown = &hers["memories"][0];
+    assert_eq!(shown["sealed"], sealed.as_str(), "{hers}");
+    assert!(
+        shown.get("body").is_none() && shown["shared_at"].is_string(),
+        "{hers}"
+    );
+    let (_, opened) = envelope(bond, Role::Accepter, MEMORY)
+        .open(&sealer, shown["sealed"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(opened, words.as_bytes());
+
+    // The server never held the words.
+    for (path, bytes) in data_files(s.dir.path()) {
+        assert!(
+            !bytes.windows(words.len()).any(|w| w == words.as_bytes()),
+            "{} holds the journal's words",
+            path.display()
+        );
+    }
+
+    // A plain bond takes no sealed words.
+    let (plain, _) = s.pair("rarity", "pinkie", "story").await;
+    let (status, body) = write_memory(&s, &plain, &json!({"id": "p1", "sealed": sealed})).await;
+    assert_problem(status, &body, 409, "unexpected_sealed");
 }

@@ -113,7 +113,7 @@ impl ImageStore for Postgres {
     async fn insert_memory(&self, memory: &MemoryRecord) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO memories (id, account_id, client_id, body, photo_type, photo_size, \
-             created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+             created_at, sealed_bond) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(memory.id)
         .bind(memory.account.0)
@@ -122,6 +122,7 @@ impl ImageStore for Postgres {
         .bind(&memory.photo_type)
         .bind(i64::try_from(memory.photo_size).unwrap_or(i64::MAX))
         .bind(memory.created_at)
+        .bind(memory.sealed_in.map(|b| b.0))
         .execute(&self.pool)
         .await
         .map(|_| ())
@@ -184,7 +185,8 @@ impl ImageStore for Postgres {
     ) -> StoreResult<u64> {
         let res = sqlx::query(
             "UPDATE memories SET shared_bond = $1, shared_at = $2 \
-             WHERE account_id = $3 AND shared_bond IS NULL",
+             WHERE account_id = $3 AND shared_bond IS NULL \
+             AND (sealed_bond IS NULL OR sealed_bond = $1)",
         )
         .bind(bond.0)
         .bind(now_ms)

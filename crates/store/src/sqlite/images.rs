@@ -122,7 +122,7 @@ impl ImageStore for Sqlite {
     async fn insert_memory(&self, memory: &MemoryRecord) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO memories (id, account_id, client_id, body, photo_type, photo_size, \
-             created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+             created_at, sealed_bond) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(memory.id.to_string())
         .bind(memory.account.0.to_string())
@@ -131,6 +131,7 @@ impl ImageStore for Sqlite {
         .bind(&memory.photo_type)
         .bind(i64::try_from(memory.photo_size).unwrap_or(i64::MAX))
         .bind(memory.created_at)
+        .bind(memory.sealed_in.map(|b| b.0.to_string()))
         .execute(&self.writer)
         .await
         .map_err(|err| unique_or(err, Conflict::MemoryIdReused))?;
@@ -204,8 +205,9 @@ impl ImageStore for Sqlite {
         now_ms: i64,
     ) -> StoreResult<u64> {
         let res = sqlx::query(
-            "UPDATE memories SET shared_bond = ?, shared_at = ? \
-             WHERE account_id = ? AND shared_bond IS NULL",
+            "UPDATE memories SET shared_bond = ?1, shared_at = ?2 \
+             WHERE account_id = ?3 AND shared_bond IS NULL \
+             AND (sealed_bond IS NULL OR sealed_bond = ?1)",
         )
         .bind(bond.0.to_string())
         .bind(now_ms)

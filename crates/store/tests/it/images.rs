@@ -3,7 +3,8 @@
 
 use haurach_bond::{Profile, TierSet};
 use haurach_store::{
-    Conflict, ImageId, ImageRecord, MemoryRecord, Missing, Postgres, Sqlite, Store, StoreError,
+    BondId, Conflict, ImageId, ImageRecord, MemoryRecord, Missing, Postgres, Sqlite, Store,
+    StoreError,
 };
 use haurach_testkit::{PgCluster, or_skip};
 use uuid::Uuid;
@@ -91,6 +92,7 @@ async fn conformance<S: Store>(store: S) {
         photo_size: 0,
         created_at: at,
         shared: None,
+        sealed_in: None,
     };
     let first = memory("first", 20);
     store.insert_memory(&first).await.unwrap();
@@ -145,4 +147,25 @@ async fn conformance<S: Store>(store: S) {
         4_167_727 + 123_456
     );
     assert_eq!(store.picture_bytes(b.id).await.unwrap(), 0);
+
+    // An entry sealed in a private bond opens to that bond only: another bond's partner
+    // could not open it.
+    let here = MemoryRecord {
+        sealed_in: Some(bond.id),
+        ..memory("sealed here", 60)
+    };
+    let elsewhere = MemoryRecord {
+        sealed_in: Some(BondId(Uuid::now_v7())),
+        ..memory("sealed elsewhere", 61)
+    };
+    store.insert_memory(&here).await.unwrap();
+    store.insert_memory(&elsewhere).await.unwrap();
+    assert_eq!(store.open_memories(a.id, bond.id, 70).await.unwrap(), 3);
+    let kept = store.memory(here.id).await.unwrap().unwrap();
+    assert_eq!(
+        (kept.sealed_in, kept.shared),
+        (Some(bond.id), Some((bond.id, 70)))
+    );
+    let kept = store.memory(elsewhere.id).await.unwrap().unwrap();
+    assert_eq!((kept.sealed_in, kept.shared), (elsewhere.sealed_in, None));
 }

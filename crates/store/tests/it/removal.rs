@@ -323,6 +323,7 @@ where
         photo_size: if photo { 100 } else { 0 },
         created_at: 25,
         shared: None,
+        sealed_in: None,
     };
     let photo = memory(amethyst, true);
     let spikes_entry = memory(spike, false);
