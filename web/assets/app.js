@@ -9,7 +9,10 @@
 // In a private bond (docs/privacy.md) words, feelings, an alarm's words and thoughts are
 // sealed here before they leave (`privatebond.Sealing`), and what the partner sealed is
 // opened here before it is shown; the server carries only the sealed strings. A message
-// is sealed once, when it is queued, so a retry sends the same string.
+// is sealed once, when it is queued, so a retry sends the same string. Where the person
+// is goes the same way: after each token report the fix is rounded to what the open
+// tiers allow (`rounding.js`, as `haurach_private::rounding`) and sealed as a
+// `sealed_fix`; the partner's is opened here and the pull worked out from it.
 
 import { api, ApiError, call, newId, session } from "./api.js";
 import { Camera } from "./camera.js";
@@ -27,6 +30,8 @@ import * as push from "./push.js";
 import { Pause } from "./pause.js";
 import { Places } from "./places.js";
 import * as privateBond from "./privatebond.js";
+import { loadGeodesic } from "./private.js";
+import * as rounding from "./rounding.js";
 import { destination, Radar, sphereDistance } from "./radar.js";
 import { ThoughtSender, ThoughtText } from "./thoughts.js";
 
@@ -60,6 +65,9 @@ const state = {
    *  the newest), and what to say when one does not open. */
   partnerThoughtCounter: -1n,
   thoughtNote: "",
+  /** In a private bond: the partner's latest sealed position, `{sealed, at, counter,
+   *  opened}`, `opened` being `{lat, lon, reach_m, exact}` or null when it does not open. */
+  partnerFix: null,
   /** Sealed contents opened here: `from, kind, sealed` → `{text}`, or `{failed: true}`
    *  when it does not open. */
   opened: new Map(),
@@ -320,6 +328,8 @@ function onFrame(f) {
       return;
     case "sealed_thought":
       return onSealedThought(f);
+    case "partner_sealed_fix":
+      return openPartnerFix({ sealed: f.sealed, at: f.at ?? null });
     case "guard":
       if (state.bond) state.bond.partner_guarded = f.on;
       if (f.on) clearPartnerThought();
@@ -382,6 +392,8 @@ function enterBond(bond, { resumeAfter } = {}) {
     state.opened = new Map();
     state.feelingIn = null;
     state.partnerThoughtCounter = -1n;
+    state.partnerFix = null;
+    sealedFixSent = "";
     clearPartnerThought();
     state.alarmsIn = [];
     state.contactShownLost = false;
@@ -429,6 +441,9 @@ function enterBond(bond, { resumeAfter } = {}) {
   renderPartnerThought();
   renderGuard();
   openMessages();
+  // A private bond's view carries the partner's latest sealed position (none while
+  // either pauses); opened here once the keys are confirmed (`checkPrivate` otherwise).
+  if (sealing()) openPartnerFix(bond.partner_sealed_fix ?? null);
 }
 
 function onBondEnded() {
@@ -472,6 +487,12 @@ function onTier(f) {
   }
   camera.follow();
   if (f.tier === "memories" && was !== f.open) memories.refresh();
+  // The rounding depends on the open tiers: sealed again (sent only if it changed), and
+  // the pull is exact or coarse with sight.
+  if (was !== f.open && sealing()) {
+    sendSealedFix();
+    privatePull();
+  }
   renderBond();
   renderPartnerThought();
 }
@@ -895,7 +916,10 @@ async function checkPrivate(bond) {
   // not to open here.
   renderHistory();
   renderAlarms();
-  if (found.status === "confirmed") openMessages();
+  if (found.status === "confirmed") {
+    openMessages();
+    openPartnerFix(state.bond.partner_sealed_fix ?? null);
+  }
   // Thoughts could not pass while it was not known: the box may go now.
   resendThought();
   // The partner's tag comes through the server with no frame to say so: look again.
@@ -1076,7 +1100,12 @@ async function sendReport(p) {
   reporting.busy = true;
   try {
     const frame = await privateBond.reportFrame(privacy.key, state.bond.profile, p);
-    if (state.private === privacy && link.send(frame)) positionSentAt = Date.now();
+    if (state.private === privacy && link.send(frame)) {
+      positionSentAt = Date.now();
+      // Right after its report, the fix rounded and sealed, as the CLI's `move` sends it.
+      await sendSealedFix({ always: true });
+      privatePull();
+    }
   } catch (e) {
     positionStatus(`Could not make the report of where you are: ${e.message}.`);
   } finally {
@@ -1088,6 +1117,88 @@ async function sendReport(p) {
     reporting.again = false;
     sendPosition();
   }
+}
+
+/** The content of this device's latest sealed position, so one sealed again because
+ *  the tiers moved or the partner's came goes only when it says something new (two
+ *  devices narrowing each other's cells stop as soon as neither changes). */
+let sealedFixSent = "";
+/** One sealed position at a time, in the order asked. */
+let sealingFix = Promise.resolve();
+
+/** What this device knows when it rounds its fix: the profile, the open tiers and the
+ *  partner's latest sealed position as opened here. */
+function knownNow() {
+  const open = new Set(Object.entries(state.bond.tiers).filter(([, t]) => t.open).map(([tier]) => tier));
+  const partner = state.partnerFix?.opened ?? null;
+  return { profile: state.bond.profile, open, partner };
+}
+
+/** Seals where I am, rounded to what the open tiers allow, and sends it as `sealed_fix`:
+ *  after each token report (`always`), and again when the rounding changed (the tiers
+ *  moved, the partner's position came). Nothing before the keys are confirmed, nothing
+ *  while paused (the server would drop it; it must not leave). */
+function sendSealedFix({ always = false } = {}) {
+  const run = sealingFix.then(async () => {
+    const s = sealing();
+    const p = state.position;
+    if (!s || !p || pause.paused || pause.pausing || !state.bond) return;
+    const wgs84 = await loadGeodesic();
+    const content = rounding.fixContent(rounding.round(wgs84, p, knownNow()));
+    if (!always && content === sealedFixSent) return;
+    const sealed = await s.seal("position", content);
+    if (sealing() !== s || pause.paused || pause.pausing) return;
+    if (link.send({ type: "sealed_fix", sealed })) sealedFixSent = content;
+  }).catch((e) => positionStatus(`Could not seal where you are: ${e.message}.`));
+  sealingFix = run;
+  return run;
+}
+
+/** Opens the partner's latest sealed position (`{sealed, at}` from a frame or the bond's
+ *  view, or null when there is none), keeps the newest by its counter, works out the
+ *  pull from it and seals mine again (my rounding depends on it). */
+async function openPartnerFix(kept) {
+  const s = sealing();
+  if (!state.bond || !s) return;
+  const bond = state.bond;
+  if (!kept) {
+    state.partnerFix = null;
+    return privatePull();
+  }
+  if (state.partnerFix?.sealed === kept.sealed) {
+    state.partnerFix.at = kept.at ?? null;
+    return privatePull();
+  }
+  const opened = await s.open(false, "position", kept.sealed).catch(() => null);
+  if (state.bond?.id !== bond.id || sealing() !== s) return;
+  const content = opened && rounding.readFixContent(opened.text);
+  // One that overtook a newer one on the way is older news.
+  if (content && state.partnerFix?.opened && opened.counter < state.partnerFix.counter) return;
+  state.partnerFix = { sealed: kept.sealed, at: kept.at ?? null, opened: content, counter: opened?.counter ?? -1n };
+  await privatePull();
+  if (content) sendSealedFix();
+}
+
+/** The pull toward the partner's opened sealed position, worked out here as the plain
+ *  bond's server would send it (coarse beyond sight, exact within it, as the CLI's
+ *  `where`), and the strength of that distance; `roughWithin` is set while their
+ *  position is still rough (farther from them than half the distance to it). */
+async function privatePull() {
+  const b = state.bond;
+  if (!b || !sealing()) return;
+  const partner = state.partnerFix?.opened;
+  const me = state.position;
+  if (partner && me) {
+    const wgs84 = await loadGeodesic();
+    if (state.bond !== b) return;
+    const { pull, strength, toward_m } = rounding.pullToward(wgs84, me, partner, Boolean(b.tiers.sight?.open), b.profile);
+    Object.assign(pull, { by_hand: false, seen_at: state.partnerFix.at ?? null });
+    Object.assign(b, { pull, strength, roughWithin: !partner.exact && partner.reach_m > 0.5 * toward_m ? partner.reach_m : null });
+  } else {
+    Object.assign(b, { pull: null, strength: 0, roughWithin: null });
+  }
+  map.pull(b.pull);
+  renderBond();
 }
 
 /** What the page says of a private bond, and what it hides: the partner's direction and
@@ -1107,7 +1218,7 @@ function renderPrivate() {
   status.setAttribute("role", privacy.status === "mismatch" ? "alert" : "status");
   status.textContent = {
     waiting: `Waiting for ${partner}'s device to confirm the bond's keys. Until it does, nothing about where you are leaves this device.`,
-    confirmed: "Keys confirmed: this device sends the server tokens of where you are, never the place itself, and seals what you say before it leaves.",
+    confirmed: "Keys confirmed: this device sends the server tokens of where you are, never the place itself, and seals where you are and what you say before they leave.",
     mismatch:
       "The bond's keys do not match: they were tampered with on the way. Nothing about where you are was sent. End the bond and make a new private invite.",
     elsewhere:
@@ -1228,7 +1339,10 @@ function pullSentence() {
   const paused = pause.partnerSentence(b);
   if (paused) return paused;
   if (isPrivate()) {
-    return `Where ${b.partner} is stays between your two devices; this page cannot show it yet.`;
+    if (!sealing()) return `Where ${b.partner} is stays between your two devices; this page cannot show it yet.`;
+    if (state.partnerFix && !state.partnerFix.opened) {
+      return `${b.partner}'s position came sealed and does not open: it was changed on the way.`;
+    }
   }
   if (!b.pull) {
     return state.position
@@ -1259,6 +1373,12 @@ function renderPull() {
   $("heading-mode").textContent = compass
     ? "The arrow turns with your phone (compass)."
     : "North is up (this device gives no compass heading).";
+  const rough = isPrivate() && b.pull && b.roughWithin
+    ? `${b.partner}'s device has shared only a rough area so far (within ${fmt.distance(b.roughWithin)} of that point); it narrows as you both move.`
+    : "";
+  const note = $("pull-rough");
+  note.hidden = !rough;
+  if (note.textContent !== rough) note.textContent = rough;
   const exact = $("pull-exact");
   if (b.pull?.exact && b.pull.position) {
     exact.hidden = false;
@@ -1322,7 +1442,8 @@ function renderTiers() {
     line = next.opens_in_m > 0
       ? `${name} ${verb} in ${fmt.distance(next.opens_in_m)}`
       : `${name} ${verb} any moment now`;
-  } else if (b.pull) {
+  } else if (b.pull && !isPrivate()) {
+    // (A private bond's server knows no distance, so it names no next tier.)
     line = "Everything is open.";
   }
   $("next-tier").textContent = line;

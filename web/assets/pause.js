@@ -26,6 +26,10 @@ export class Pause {
     this.onChange = onChange;
     this.notice = notice;
     this.mine = { paused: false };
+    /** Whether a pause was asked and the server has not answered yet: the server may have
+     *  paused already (its `tier` frames can come before its answer), so nothing of where
+     *  I am is sent meanwhile either. */
+    this.pausing = false;
     this.timer = null;
   }
 
@@ -55,11 +59,14 @@ export class Pause {
   async pause(seconds) {
     const body = seconds > 0 ? { until: new Date(Date.now() + seconds * 1000).toISOString() } : {};
     this.showError("");
+    this.pausing = true;
     try {
       this.set(await call("PUT", "/api/v1/me/pause", body));
       this.el("pause-resume").focus();
     } catch (e) {
       this.showError(e.message);
+    } finally {
+      this.pausing = false;
     }
   }
 

@@ -386,4 +386,38 @@ mod tests {
         assert_eq!(api["properties"]["sealed"]["minLength"], MIN_CHARS);
         assert_eq!(api["properties"]["sealed"]["maxLength"], MAX_FIX_CHARS);
     }
+
+    /// The web client's vectors (`crates/private/tests/vectors/web.json`, written by
+    /// `haurach-private`, which cannot use this crate) hold the JSON of sealed positions
+    /// the page must write byte for byte: it is what `FixContent` writes.
+    #[test]
+    fn the_web_vectors_hold_what_a_sealed_position_is_written_as() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../private/tests/vectors/web.json");
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let rounding = &v["rounding"];
+        let mut n = 0;
+        for c in rounding["contents"].as_array().unwrap() {
+            let content = FixContent {
+                lat: c["lat"].as_f64().unwrap(),
+                lon: c["lon"].as_f64().unwrap(),
+                reach_m: c["reach_m"].as_f64().unwrap(),
+                exact: c["exact"].as_bool().unwrap(),
+            };
+            assert_eq!(
+                String::from_utf8(content.to_bytes()).unwrap(),
+                c["json"].as_str().unwrap()
+            );
+            n += 1;
+        }
+        // Every rounded case's JSON reads as a sealed position. (Not written back and
+        // compared: serde_json reads some long floats a unit in the last place off.)
+        for c in rounding["cases"].as_array().unwrap() {
+            let text = c["content"].as_str().unwrap();
+            assert!(FixContent::from_bytes(text.as_bytes()).is_some(), "{text}");
+            n += 1;
+        }
+        assert!(n > 300, "{n}");
+    }
 }

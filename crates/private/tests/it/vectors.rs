@@ -14,8 +14,10 @@
 //! `HAURACH_WRITE_VECTORS=1 cargo test -p haurach-private --test it vectors` writes the
 //! file again after a deliberate change; otherwise the test fails when it is not current.
 
-use haurach_bond::{Fix, Profile};
+use haurach_bond::geo;
+use haurach_bond::{Fix, Profile, Tier, TierSet, TierState};
 use haurach_private::geometry::{self, SHIFTS};
+use haurach_private::rounding::{self, Known, PartnerFix, Shared};
 use haurach_private::tokens::{self, Token};
 use haurach_private::{BondKey, Context, DeviceSecret, InviteSecret, Role, Sealer, invite};
 use rand_core::{CryptoRng, RngCore};
@@ -512,7 +514,303 @@ fn vectors() -> Value {
         "charts": charts,
         "reports": reports,
         "sealing": sealing(&key),
+        "rounding": rounding(),
     })
+}
+
+/// What a sealed position holds, as `haurach_proto::sealed::FixContent` writes it: the
+/// same fields in the same order through the same serde_json (this crate cannot depend on
+/// `haurach-proto`, which depends on it; `haurach_proto::sealed`'s test
+/// `the_web_vectors_hold_what_a_sealed_position_is_written_as` checks the two agree).
+#[derive(serde::Serialize)]
+struct Content {
+    lat: f64,
+    lon: f64,
+    reach_m: f64,
+    exact: bool,
+}
+
+fn content_json(lat: f64, lon: f64, reach_m: f64, exact: bool) -> String {
+    serde_json::to_string(&Content {
+        lat,
+        lon,
+        reach_m,
+        exact,
+    })
+    .unwrap()
+}
+
+/// A known case of the rounding: (what, profile, open tiers, the partner as (lat, lon,
+/// reach), the fix as (lat, lon, accuracy)).
+type Case = (
+    String,
+    Profile,
+    Vec<Tier>,
+    Option<(f64, f64, f64)>,
+    (f64, f64, f64),
+);
+
+/// The tiers open in a bond of `profile` whose partners are `d` metres apart, as the
+/// plain bond opens them (those always open, and each ranged tier within its range).
+fn open_at(profile: Profile, d: f64) -> Vec<Tier> {
+    Tier::ALL
+        .into_iter()
+        .filter(|t| profile.range_m(*t).is_none_or(|r| d <= r))
+        .collect()
+}
+
+/// Fixes rounded as a sending device rounds them, each with what it knew: the edge cases
+/// by name, then a few hundred drawn from a fixed seed over the whole Earth.
+fn rounding_cases() -> Vec<Case> {
+    let story_glimpse = open_at(Profile::Story, 5_000.0);
+    let mut cases: Vec<Case> = vec![
+        (
+            "within sight: the fix as it is".into(),
+            Profile::Story,
+            open_at(Profile::Story, 500.0),
+            Some((46.1, 7.6, 20.0)),
+            (46.123457, 7.654321, 7.5),
+        ),
+        (
+            "within sight, an accuracy unknown".into(),
+            Profile::City,
+            open_at(Profile::City, 50.0),
+            None,
+            (0.000001, -0.0000015, 0.0),
+        ),
+        (
+            "the open profile shows everything".into(),
+            Profile::Open,
+            open_at(Profile::Open, 1e7),
+            None,
+            (-33.9, 18.4, 12.0),
+        ),
+        (
+            "nothing known of the partner, every tier closed".into(),
+            Profile::Story,
+            open_at(Profile::Story, 1e7),
+            None,
+            (46.123457, 7.654321, 5.0),
+        ),
+        (
+            "nothing known of the partner, glimpse open".into(),
+            Profile::Story,
+            story_glimpse.clone(),
+            None,
+            (46.123457, 7.654321, 5.0),
+        ),
+        (
+            "the partner 3 km away, glimpse open".into(),
+            Profile::Story,
+            story_glimpse.clone(),
+            Some((46.15, 7.654321, 500.0)),
+            (46.123457, 7.654321, 5.0),
+        ),
+        (
+            "a partner who says 100 m while sight is closed".into(),
+            Profile::Story,
+            story_glimpse.clone(),
+            Some((46.1243, 7.654321, 0.0)),
+            (46.123457, 7.654321, 5.0),
+        ),
+        (
+            "every tier closed, the partner 300 km away".into(),
+            Profile::Story,
+            open_at(Profile::Story, 1e7),
+            Some((48.8566, 2.3522, 40_000.0)),
+            (46.123457, 7.654321, 5.0),
+        ),
+        (
+            "every tier closed, the partner said near (not believed below 10 km)".into(),
+            Profile::Story,
+            open_at(Profile::Story, 1e7),
+            Some((46.13, 7.66, 10.0)),
+            (46.123457, 7.654321, 5.0),
+        ),
+        (
+            "a partner position that is not a place".into(),
+            Profile::Story,
+            story_glimpse.clone(),
+            Some((95.0, 7.0, 10.0)),
+            (46.123457, 7.654321, 5.0),
+        ),
+        (
+            "a city street, 300 m apart".into(),
+            Profile::City,
+            open_at(Profile::City, 300.0),
+            Some((46.1262, 7.654321, 25.0)),
+            (46.123457, 7.654321, 5.0),
+        ),
+        (
+            "near the north pole".into(),
+            Profile::Story,
+            story_glimpse.clone(),
+            Some((89.99, -135.0, 300.0)),
+            (89.9999, 45.0, 5.0),
+        ),
+        (
+            "the north pole itself".into(),
+            Profile::Story,
+            story_glimpse.clone(),
+            None,
+            (90.0, 0.0, 5.0),
+        ),
+        (
+            "near the south pole, nothing known".into(),
+            Profile::City,
+            open_at(Profile::City, 1e7),
+            None,
+            (-89.95, 10.0, 5.0),
+        ),
+        (
+            "the south pole itself, the partner near".into(),
+            Profile::City,
+            open_at(Profile::City, 600.0),
+            Some((-89.995, 100.0, 20.0)),
+            (-90.0, 0.0, 3.0),
+        ),
+        (
+            "west of the antimeridian, the partner east of it".into(),
+            Profile::Story,
+            story_glimpse.clone(),
+            Some((-16.5, -179.99, 100.0)),
+            (-16.5, 179.9993, 5.0),
+        ),
+        (
+            "on the antimeridian (180)".into(),
+            Profile::Story,
+            story_glimpse.clone(),
+            Some((10.0, 179.95, 50.0)),
+            (10.0, 180.0, 5.0),
+        ),
+        (
+            "on the antimeridian (-180)".into(),
+            Profile::Story,
+            story_glimpse,
+            Some((10.0, 179.95, 50.0)),
+            (10.0, -180.0, 5.0),
+        ),
+        (
+            "the equator at the prime meridian".into(),
+            Profile::City,
+            open_at(Profile::City, 700.0),
+            Some((0.004, 0.0, 5.0)),
+            (0.0, 0.0, 0.0),
+        ),
+    ];
+    // A fixed seed (splitmix64), so the file is the same every time.
+    let mut seed: u64 = 0x2026_1206;
+    let mut next = move || {
+        seed = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = seed;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
+    };
+    for n in 0..300 {
+        let profile = Profile::ALL[(next() * 3.0) as usize % 3];
+        // Latitudes crowd toward the poles, where the columns thin out.
+        let lat = (next() * 2.0 - 1.0).powi(3) * 90.0;
+        let lon = next() * 360.0 - 180.0;
+        let accuracy = (next() * 60.0 * 1000.0).round() / 1000.0;
+        // How far the partner really is: from metres to the far side of the Earth.
+        let apart = 10f64.powf(next() * 7.3);
+        let (plat, plon) = geo::destination(lat, lon, next() * 360.0, apart);
+        // The tiers as they stand at that distance, or (now and then) not at all.
+        let open = if next() < 0.15 {
+            open_at(profile, f64::INFINITY)
+        } else {
+            open_at(profile, apart)
+        };
+        let partner = (next() < 0.8).then(|| (plat, plon, (next() * apart * 0.3).round()));
+        cases.push((
+            format!("drawn {n}"),
+            profile,
+            open,
+            partner,
+            (lat, lon, accuracy),
+        ));
+    }
+    cases
+}
+
+/// The rounding's cases with what the library makes of each: the bound, the cell, the
+/// point, the reach and the JSON sealed; and a few contents with awkward numbers, for the
+/// page to write as serde_json does.
+fn rounding() -> Value {
+    let cases: Vec<Value> = rounding_cases()
+        .into_iter()
+        .map(|(what, profile, open, partner, (lat, lon, accuracy_m))| {
+            let mut set = TierSet::EMPTY;
+            for tier in &open {
+                set.insert(*tier);
+            }
+            let known = Known {
+                profile,
+                tiers: TierState::new(set),
+                partner: partner.map(|(lat, lon, reach_m)| PartnerFix { lat, lon, reach_m }),
+            };
+            let fix = Fix {
+                lat,
+                lon,
+                accuracy_m,
+                at_ms: 0,
+            };
+            let shared = rounding::round(&fix, &known);
+            let (plat, plon) = shared.point();
+            let (cell, bound_m) = match shared {
+                Shared::Exact(_) => (Value::Null, Value::Null),
+                Shared::Rounded { cell, bound_m } => (
+                    json!({"level": cell.level, "row": cell.row,
+                           "columns_log2": cell.columns_log2, "column": cell.column}),
+                    json!(bound_m),
+                ),
+            };
+            json!({
+                "what": what,
+                "profile": profile.key(),
+                "open": open.iter().map(|t| t.key()).collect::<Vec<_>>(),
+                "partner": partner.map(|(lat, lon, reach_m)| json!({"lat": lat, "lon": lon, "reach_m": reach_m})),
+                "fix": {"lat": lat, "lon": lon, "accuracy_m": accuracy_m},
+                "exact": shared.is_exact(),
+                "bound_m": bound_m,
+                "cell": cell,
+                "point": [plat, plon],
+                "reach_m": shared.reach_m(),
+                "content": content_json(plat, plon, shared.reach_m(), shared.is_exact()),
+            })
+        })
+        .collect();
+    let numbers = [
+        0.0,
+        -0.0,
+        5.0,
+        -180.0,
+        90.0,
+        0.1 + 0.2,
+        1e-7,
+        1.5e-6,
+        0.00001,
+        -0.000123,
+        123_456.789,
+        2e7,
+        1e15,
+        1e16,
+        1.2345e17,
+        -61.123457,
+        20_003_931.5,
+    ];
+    let contents: Vec<Value> = numbers
+        .chunks(3)
+        .enumerate()
+        .map(|(n, c)| {
+            let at = |i: usize| c.get(i).copied().unwrap_or(1.0);
+            let (lat, lon, reach_m, exact) = (at(0), at(1), at(2), n % 2 == 0);
+            json!({"lat": lat, "lon": lon, "reach_m": reach_m, "exact": exact,
+                   "json": content_json(lat, lon, reach_m, exact)})
+        })
+        .collect();
+    json!({"cases": cases, "contents": contents})
 }
 
 /// `value` with every object's keys in order. serde_json keeps an object's keys sorted,
@@ -597,4 +895,27 @@ fn the_web_clients_vectors_are_current() {
         ["alarm", "feeling", "thought", "voice"]
     );
     assert!(sealing["refused"].as_array().unwrap().len() >= 10);
+    // The rounding covers both ways a fix goes, a row all round a pole, every level from
+    // the whole Earth's quarters to metres, and both sides of the antimeridian.
+    let cases = made["rounding"]["cases"].as_array().unwrap();
+    assert!(cases.iter().any(|c| c["exact"] == true));
+    assert!(cases.iter().any(|c| c["cell"]["columns_log2"] == 0));
+    let levels: Vec<u64> = cases
+        .iter()
+        .filter_map(|c| c["cell"]["level"].as_u64())
+        .collect();
+    assert!(
+        levels.contains(&3) && levels.iter().any(|l| *l >= 17),
+        "{levels:?}"
+    );
+    assert!(
+        cases
+            .iter()
+            .any(|c| c["point"][1].as_f64().unwrap() > 179.0)
+    );
+    assert!(
+        cases
+            .iter()
+            .any(|c| c["point"][1].as_f64().unwrap() < -179.0)
+    );
 }

@@ -14,11 +14,13 @@ use std::path::Path;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use haurach_bond::{Fix, Profile};
+use haurach_bond::{Fix, Profile, TierSet, TierState, geo};
+use haurach_private::rounding::{self, Cell, Known};
 use haurach_private::tokens::report;
 use haurach_private::{BondKey, DeviceSecret, InviteSecret, Role, invite};
 use haurach_proto::TokenReport;
 use haurach_proto::private::{key_from_hex, to_hex};
+use haurach_proto::sealed::{Envelope, FixContent, POSITION};
 use serde_json::{Value, json};
 
 use crate::harness::{Browser, Chromedriver, PASSWORD, Server, axe_source, eventually, serial};
@@ -158,13 +160,39 @@ async fn the_page_makes_what_the_library_makes() {
               const start = 2_840_000 * p.EPOCH_MS;
               eq("the next report from an epoch's start", bond.untilNextReport(start), p.EPOCH_MS - p.LOOKAHEAD_MS + 5000);
               eq("the next report from inside the look-ahead", bond.untilNextReport(start + p.EPOCH_MS - p.LOOKAHEAD_MS + 6000), p.EPOCH_MS - 1000);
+              // A fix rounded before it is sealed: the same cell, point and exactness as
+              // the library's, the reach and bound to the geodesics' agreement, and the
+              // JSON sealed written as serde_json writes it.
+              const r = await import("/assets/rounding.js");
+              const cellOf = (c) => c && [c.level, c.row, c.columns_log2, c.column];
+              let rounded = 0;
+              for (const c of v.rounding.cases) {
+                const known = { profile: c.profile, open: new Set(c.open), partner: c.partner };
+                const got = r.round(wgs84, c.fix, known);
+                eq(`${c.what}: exact`, got.exact, c.exact);
+                eq(`${c.what}: the cell`, cellOf(got.cell), cellOf(c.cell));
+                eq(`${c.what}: the point`, [got.lat, got.lon], c.point);
+                worst = Math.max(worst, Math.abs(got.reach_m - c.reach_m));
+                if (c.bound_m !== null) worst = Math.max(worst, Math.abs(got.bound_m - c.bound_m));
+                const sent = r.readFixContent(r.fixContent(got));
+                const want = JSON.parse(c.content);
+                eq(`${c.what}: the content`, [sent.lat, sent.lon, sent.exact], [want.lat, want.lon, want.exact]);
+                worst = Math.max(worst, Math.abs(sent.reach_m - want.reach_m));
+                rounded += 1;
+              }
+              for (const c of v.rounding.contents) eq(`the content of ${c.json}`, r.fixContent(c), c.json);
+              // What a rounding costs the page (printed, not judged).
+              const r0 = performance.now();
+              const far = { profile: "story", open: new Set(["pull", "alarm"]), partner: null };
+              for (let i = 0; i < 200; i++) r.round(wgs84, { lat: 46 + i / 1000, lon: 7.6, accuracy_m: 5 }, far);
+              const roundMs = (performance.now() - r0) / 200;
               // What a report costs the page (printed, not judged: the machine is shared).
               const t0 = performance.now();
               for (let i = 0; i < 20; i++) {
                 await p.report(key, "story", { lat: 61.1 + i / 100, lon: 7.6, accuracy_m: 5, at_ms: Date.now() });
               }
               const reportMs = (performance.now() - t0) / 20;
-              done({ bad, worst, lists, sealedCases, reportMs });
+              done({ bad, worst, lists, sealedCases, reportMs, rounded, roundMs });
             })().catch((e) => done({ bad: [`threw: ${e} ${e.stack}`] }));"#,
             vec![json!(v)],
         )
@@ -190,15 +218,20 @@ async fn the_page_makes_what_the_library_makes() {
     let cases = v["sealing"]["sealed"].as_array().unwrap().len()
         + v["sealing"]["refused"].as_array().unwrap().len();
     assert_eq!(found["sealedCases"].as_u64(), Some(cases as u64));
+    assert_eq!(
+        found["rounded"].as_u64(),
+        Some(v["rounding"]["cases"].as_array().unwrap().len() as u64)
+    );
     let worst = found["worst"].as_f64().unwrap();
     assert!(
         worst < 1e-6,
-        "distances and projections differ by {worst} m"
+        "distances, projections and the rounding's reaches differ by {worst} m"
     );
     println!(
         "the page's geodesics differ from the library's by at most {worst:e} m; a story \
-         report took the page {:.1} ms on average",
-        found["reportMs"].as_f64().unwrap_or(f64::NAN)
+         report took the page {:.1} ms on average, rounding a fix {:.3} ms",
+        found["reportMs"].as_f64().unwrap_or(f64::NAN),
+        found["roundMs"].as_f64().unwrap_or(f64::NAN)
     );
     page.quit().await;
 }
@@ -368,8 +401,14 @@ fn coordinate_needles(points: &[(f64, f64)]) -> Vec<Needle> {
 
 /// The server's log, every level, kept in memory for the test to search. The server
 /// runs in this process, so this is its whole log (a process of its own under nextest;
-/// under `cargo test` the first test to ask gets it, and this is the only one that asks).
+/// under `cargo test` every test that asks shares one, started by the first).
 fn capture_log() -> std::sync::Arc<std::sync::Mutex<Vec<u8>>> {
+    static LOG: std::sync::OnceLock<std::sync::Arc<std::sync::Mutex<Vec<u8>>>> =
+        std::sync::OnceLock::new();
+    LOG.get_or_init(start_log).clone()
+}
+
+fn start_log() -> std::sync::Arc<std::sync::Mutex<Vec<u8>>> {
     #[derive(Clone)]
     struct Log(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
     impl Write for Log {
@@ -420,7 +459,7 @@ async fn two_pages_bond_privately_and_the_tiers_follow_them_without_a_coordinate
     let server = Server::start().await;
     let cd = Chromedriver::start("private-pages").await;
     let dir = tempfile::tempdir().unwrap();
-    // Spike on a phone, Amethyst at a desktop 40 km north of him.
+    // Spike on a phone, Amethyst at a desktop 40 km south of him.
     let spike = open_citizen(&cd, &server, "Spike", dir.path(), 390, HER).await;
     let amethyst = open_citizen(&cd, &server, "Amethyst", dir.path(), 1280, FAR).await;
 
@@ -453,9 +492,10 @@ async fn two_pages_bond_privately_and_the_tiers_follow_them_without_a_coordinate
     for page in [&spike, &amethyst] {
         page.wait_shown("#screen-link").await;
         page.wait_text("#private-status", "Keys confirmed").await;
-        page.wait_text("#pull-text", "stays between your two devices")
-            .await;
     }
+    // Each page opens the other's sealed position and shows the way to it.
+    spike.wait_text("#pull-text", "Amethyst is south,").await;
+    amethyst.wait_text("#pull-text", "Spike is north,").await;
     // 40 km apart: every tier that needs a distance is closed; what the page cannot
     // seal is not shown. Words, feelings and thoughts are, closed: the box of thoughts is
     // locked, so nothing typed now can ever be sent.
@@ -474,8 +514,8 @@ async fn two_pages_bond_privately_and_the_tiers_follow_them_without_a_coordinate
             "{}: thoughts are closed",
             page.name
         );
+        assert!(page.shown("#radar").await, "{}: no radar", page.name);
         for hidden in [
-            "#radar",
             "#pictures-title",
             "#eyes-title",
             "#places-title",
@@ -592,6 +632,11 @@ async fn two_pages_bond_privately_and_the_tiers_follow_them_without_a_coordinate
         assert!(
             !sent.iter().any(|f| f.contains("\"type\":\"position\"")),
             "{}: a position was sent",
+            page.name
+        );
+        assert!(
+            sent.iter().any(|f| f.contains("\"type\":\"sealed_fix\"")),
+            "{}: no sealed position sent",
             page.name
         );
         for frame in &sent {
@@ -1317,5 +1362,387 @@ async fn a_page_and_the_library_pass_words_feelings_alarms_and_thoughts_sealed_b
                 path.display()
             );
         }
+    }
+}
+
+/// Her device (the library) seals `fix` rounded as the CLI's `move` rounds it, knowing
+/// the bond as the server shows it to her now and his page's latest sealed position, and
+/// sends it with `counter`: what it sealed, as his page will open it.
+async fn seal_fix_as_library(
+    addr: SocketAddr,
+    her: &str,
+    sealer: &haurach_private::Sealer,
+    counter: u64,
+    fix: &Fix,
+    known: Option<Known>,
+) -> FixContent {
+    let (_, view) = http(addr, "GET", "/api/v1/bond", Some(her), None).await;
+    let view: haurach_proto::BondView = serde_json::from_value(view).unwrap();
+    let known = known.unwrap_or_else(|| {
+        let mut open = TierSet::EMPTY;
+        for (tier, t) in &view.tiers {
+            if t.open {
+                open.insert(*tier);
+            }
+        }
+        Known {
+            profile: view.profile,
+            tiers: TierState::new(open),
+            partner: view
+                .partner_sealed_fix
+                .as_ref()
+                .and_then(|p| open_fix(sealer, view.id, Role::Inviter, &p.sealed))
+                .map(|c| c.partner()),
+        }
+    });
+    let content = FixContent::of(&rounding::round(fix, &known));
+    let sealed = Envelope {
+        bond: view.id,
+        from: Role::Accepter,
+        kind: POSITION,
+    }
+    .seal(sealer, counter, &content.to_bytes())
+    .unwrap();
+    let (status, body) = http(
+        addr,
+        "PUT",
+        "/api/v1/me/sealed-fix",
+        Some(her),
+        Some(json!({ "sealed": sealed })),
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    content
+}
+
+/// A sealed position of `from` in `bond`, opened; `None` when it does not open.
+fn open_fix(
+    sealer: &haurach_private::Sealer,
+    bond: uuid::Uuid,
+    from: Role,
+    sealed: &str,
+) -> Option<FixContent> {
+    let (_, bytes) = Envelope {
+        bond,
+        from,
+        kind: POSITION,
+    }
+    .open(sealer, sealed)
+    .ok()?;
+    FixContent::from_bytes(&bytes)
+}
+
+/// The distance a page shows in its pull sentence ("amethyst is south, 5.0 km"), metres.
+fn shown_distance(sentence: &str) -> f64 {
+    let words: Vec<&str> = sentence
+        .split([',', ' '])
+        .filter(|w| !w.is_empty())
+        .collect();
+    let at = words
+        .iter()
+        .position(|w| *w == "km" || *w == "m")
+        .unwrap_or_else(|| panic!("no distance in {sentence:?}"));
+    let n: f64 = words[at - 1].replace(',', "").parse().unwrap();
+    if words[at] == "km" { n * 1000.0 } else { n }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_and_the_library_share_positions_sealed_coarse_beyond_sight_and_exact_within() {
+    let axe = tokio::task::spawn_blocking(axe_source).await.unwrap();
+    let _serial = serial().await;
+    let log = capture_log();
+    let server = Server::start().await;
+    let cd = Chromedriver::start("private-positions").await;
+    let dir = tempfile::tempdir().unwrap();
+    // 800 m from him, north-east: within sight (2 km in the story profile).
+    let (slat, slon) = geo::destination(HER.0, HER.1, 40.0, 800.0);
+    let sight = (slat, slon);
+
+    // Spike's page invites; Amethyst's device is the library, as the CLI uses it.
+    let spike = open_citizen(&cd, &server, "Spike", dir.path(), 390, HER).await;
+    let her = citizen(server.addr, "amethyst").await;
+    spike.click("#invite-private").await;
+    let code = eventually("Spike's private code", async || {
+        let code = spike.text("#invite-code").await;
+        (code.starts_with("HP1-").then(|| code.clone()), code)
+    })
+    .await;
+    let secret = invite::parse_code(&code).unwrap();
+    let device = DeviceSecret::generate();
+    let key = accept_as_library(server.addr, &her, &secret, &device).await;
+    let tag = json!({"tag": to_hex(&key.confirmation(Role::Accepter))});
+    let (status, body) = http(
+        server.addr,
+        "PUT",
+        "/api/v1/bond/private/confirmation",
+        Some(&her),
+        Some(tag),
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    spike.wait_text("#private-status", "Keys confirmed").await;
+    let link = LibraryLink::open(server.addr, &her).await;
+    let sealer = haurach_private::Sealer::new(&key);
+    let (_, view) = http(server.addr, "GET", "/api/v1/bond", Some(&her), None).await;
+    let bond: uuid::Uuid = view["id"].as_str().unwrap().parse().unwrap();
+    // Every sealed position of his page her device has received, opened.
+    let his_fixes = |got: &[Value]| -> Vec<FixContent> {
+        got.iter()
+            .filter(|f| f["type"] == "partner_sealed_fix")
+            .map(|f| {
+                open_fix(&sealer, bond, Role::Inviter, f["sealed"].as_str().unwrap())
+                    .expect("her device opens his page's sealed position")
+            })
+            .collect()
+    };
+    let now_ms = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
+    let near = Fix {
+        lat: NEAR.0,
+        lon: NEAR.1,
+        accuracy_m: 5.0,
+        at_ms: now_ms,
+    };
+
+    // Her device knows nothing yet (no tier open, nothing of him): it seals a quarter
+    // of a continent. His page shows the way to it and says plainly that it is rough.
+    let nothing = Known {
+        profile: Profile::Story,
+        tiers: TierState::initial(Profile::Story),
+        partner: None,
+    };
+    let rough = seal_fix_as_library(server.addr, &her, &sealer, 1, &near, Some(nothing)).await;
+    assert!(rough.reach_m > 1_000_000.0, "{rough:?}");
+    spike
+        .wait_text(
+            "#pull-rough",
+            "amethyst's device has shared only a rough area so far",
+        )
+        .await;
+    let found = spike.axe_violations(&axe).await;
+    assert!(
+        found.is_empty(),
+        "a rough position at a phone's width: {found:#?}"
+    );
+    spike.shot("private-pull-rough-phone").await;
+
+    // She reports from 5 km: feelings to glimpse open, sight stays closed. His page
+    // seals again with what it now knows: a cell of at least a tenth of 1 km (sight is
+    // closed, so she is beyond 1 km), no more than a few km across, never his fix.
+    report_as_library(server.addr, &her, &key, &near).await;
+    spike.wait_tier("glimpse", "open").await;
+    spike.wait_tier("sight", "closed").await;
+    let his = link
+        .wait("his page's position sealed at glimpse", |f| {
+            let fixes = his_fixes(std::slice::from_ref(f));
+            fixes.into_iter().find(|c| c.reach_m < 5_000.0)
+        })
+        .await;
+    assert!(
+        !his.exact,
+        "beyond sight his page sealed his exact fix: {his:?}"
+    );
+    assert_ne!((his.lat, his.lon), HER);
+    let level = (0..=rounding::MAX_LEVEL)
+        .find(|l| Cell::of(HER.0, HER.1, *l).centre() == (his.lat, his.lon))
+        .unwrap_or_else(|| panic!("{his:?} is not the centre of a cell of his fix"));
+    let cell = Cell::of(HER.0, HER.1, level);
+    assert!(
+        (cell.reach_m() - his.reach_m).abs() < 1e-6,
+        "{his:?}: the reach is not its cell's ({})",
+        cell.reach_m()
+    );
+    assert!(
+        cell.side_m() >= rounding::SHARE * 1_000.0,
+        "a cell of {} m while sight is closed",
+        cell.side_m()
+    );
+    let off = geo::inverse(HER.0, HER.1, his.lat, his.lon).distance_m;
+    assert!(
+        off <= his.reach_m,
+        "he is {off} m from the point, beyond its reach"
+    );
+
+    // Her device seals again, knowing his: his page shows south, about 5 km, within what
+    // her cell and the coarse pull allow, and no longer says it is rough.
+    let hers = seal_fix_as_library(server.addr, &her, &sealer, 2, &near, None).await;
+    assert!(!hers.exact && hers.reach_m < 2_500.0, "{hers:?}");
+    spike.wait_hidden("#pull-rough").await;
+    let sentence = spike.wait_text("#pull-text", "amethyst is south,").await;
+    let shown = shown_distance(&sentence);
+    let truth = geo::inverse(HER.0, HER.1, NEAR.0, NEAR.1).distance_m;
+    assert!(
+        (shown - truth).abs() <= hers.reach_m + 0.05 * truth + 50.0,
+        "{sentence:?}: {shown} m shown, {truth} m true, her cell reaches {} m",
+        hers.reach_m
+    );
+    assert!(
+        !spike.shown("#pull-exact").await,
+        "an exact position beyond sight"
+    );
+    assert!(spike.shown("#radar").await, "no radar");
+    let label = spike.text_content("#radar-label").await;
+    assert!(label.contains("amethyst is south,"), "{label}");
+    let found = spike.axe_violations(&axe).await;
+    assert!(
+        found.is_empty(),
+        "the sealed pull at a phone's width: {found:#?}"
+    );
+    spike.shot("private-pull-phone").await;
+    spike.set_viewport(1280, 900, false).await;
+    let found = spike.axe_violations(&axe).await;
+    assert!(
+        found.is_empty(),
+        "the sealed pull at a desktop's width: {found:#?}"
+    );
+    spike.shot("private-pull-desktop").await;
+    spike.set_viewport(390, 844, true).await;
+
+    // Within sight: her device seals her exact fix, his page shows it exactly, and seals
+    // his own exactly once sight opens.
+    let close = Fix {
+        lat: sight.0,
+        lon: sight.1,
+        ..near
+    };
+    report_as_library(server.addr, &her, &key, &close).await;
+    spike.wait_tier("sight", "open").await;
+    let exact = seal_fix_as_library(server.addr, &her, &sealer, 3, &close, None).await;
+    assert!(exact.exact, "{exact:?}");
+    spike
+        .wait_text("#pull-exact", "Within sight: amethyst is exactly at")
+        .await;
+    let sentence = spike.wait_text("#pull-text", "800 m").await;
+    assert!(sentence.contains("amethyst is north-east,"), "{sentence}");
+    let his = link
+        .wait("his page's exact position", |f| {
+            his_fixes(std::slice::from_ref(f))
+                .into_iter()
+                .find(|c| c.exact)
+        })
+        .await;
+    assert_eq!((his.lat, his.lon, his.reach_m), (HER.0, HER.1, 5.0));
+    let found = spike.axe_violations(&axe).await;
+    assert!(
+        found.is_empty(),
+        "the exact pull at a phone's width: {found:#?}"
+    );
+    spike.shot("private-pull-exact-phone").await;
+
+    // Changed on the way: said plainly, and no pull is drawn from it.
+    let mut raw = URL_SAFE_NO_PAD
+        .decode(
+            Envelope {
+                bond,
+                from: Role::Accepter,
+                kind: POSITION,
+            }
+            .seal(&sealer, 4, &exact.to_bytes())
+            .unwrap(),
+        )
+        .unwrap();
+    let last = raw.len() - 1;
+    raw[last] ^= 0x01;
+    let (status, body) = http(
+        server.addr,
+        "PUT",
+        "/api/v1/me/sealed-fix",
+        Some(&her),
+        Some(json!({ "sealed": URL_SAFE_NO_PAD.encode(raw) })),
+    )
+    .await;
+    assert_eq!(status, 204, "the server cannot tell: {body}");
+    spike
+        .wait_text(
+            "#pull-text",
+            "amethyst's position came sealed and does not open: it was changed on the way",
+        )
+        .await;
+    assert!(
+        !spike.shown("#pull-exact").await,
+        "a position from what did not open"
+    );
+
+    // Nothing of where either is left his page but sealed, nor is it in what the server
+    // kept or logged.
+    let needles = coordinate_needles(&[HER, NEAR, sight]);
+    let sent = everything_sent(&spike).await;
+    assert!(
+        sent.iter().any(|f| f.contains("\"type\":\"sealed_fix\"")),
+        "no sealed position sent: {sent:?}"
+    );
+    assert!(
+        !sent.iter().any(|f| f.contains("\"type\":\"position\"")),
+        "a position was sent"
+    );
+    for frame in &sent {
+        for needle in &needles {
+            assert!(
+                !needle.found_in(frame.as_bytes()),
+                "his page sent {}: {frame}",
+                needle.what()
+            );
+        }
+    }
+    // Paused, his page seals nothing: not when he moves, nor when the tiers close (the
+    // pause closes them), though the rounding then changes.
+    record_requests(&spike).await;
+    spike
+        .click("#pause-choices button[data-pause-s='3600']")
+        .await;
+    spike.wait_shown("#banner-paused").await;
+    spike.set_position(NEAR.0, NEAR.1).await;
+    spike.wait_tier("sight", "closed").await;
+    spike.wait_text("#pull-text", "You paused sharing").await;
+    spike
+        .js("return new Promise((r) => setTimeout(r, 1500))", vec![])
+        .await;
+    let paused = everything_sent(&spike).await;
+    assert!(
+        !paused.iter().any(|f| f.contains("\"type\":\"sealed_fix\"")
+            || f.contains("\"type\":\"report\"")
+            || f.contains("\"type\":\"position\"")),
+        "his page sent where he is while paused: {paused:?}"
+    );
+    // Her device got only sealed positions from the server: no pull, no coordinate.
+    for frame in link.got.lock().unwrap().iter() {
+        assert_ne!(frame["type"], "pull", "{frame}");
+        let text = frame.to_string();
+        for needle in &needles {
+            assert!(
+                !needle.found_in(text.as_bytes()),
+                "she was sent {}: {text}",
+                needle.what()
+            );
+        }
+    }
+    spike.quit().await;
+    let data = server.stop().await;
+    let files = files_under(data.path());
+    assert!(
+        files.iter().any(|(path, _)| path.ends_with("haurach.db")),
+        "{:?}",
+        files.iter().map(|f| &f.0).collect::<Vec<_>>()
+    );
+    for (path, bytes) in &files {
+        for needle in &needles {
+            assert!(
+                !needle.found_in(bytes),
+                "{} holds {}",
+                path.display(),
+                needle.what()
+            );
+        }
+    }
+    let log = log.lock().unwrap().clone();
+    assert!(
+        String::from_utf8_lossy(&log).contains("haurach_server"),
+        "the log holds nothing of the server"
+    );
+    for needle in &needles {
+        assert!(
+            !needle.found_in(&log),
+            "the server's log holds {}",
+            needle.what()
+        );
     }
 }
