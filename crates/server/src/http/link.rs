@@ -417,15 +417,22 @@ async fn forward<S: Store, B: Bus>(
                     return Ok(());
                 }
             },
-            _ = idle.tick() => match idle.due() {
-                Due::Nothing => {}
-                Due::Ping => Box::pin(socket.send(WsMessage::Ping(Default::default()))).await?,
-                Due::Close => {
-                    hub.metrics.links_idle_closed.inc();
-                    Box::pin(close(socket, 1001, "silent for too long: reconnect")).await;
-                    return Ok(());
+            _ = idle.tick() => {
+                // Every third of the timeout, never per frame: the queues give back their
+                // slots if nothing waits, so a quiet link holds only what it waits in
+                // (issue 21, idle memory).
+                sub.shed();
+                view.shed();
+                match idle.due() {
+                    Due::Nothing => {}
+                    Due::Ping => Box::pin(socket.send(WsMessage::Ping(Default::default()))).await?,
+                    Due::Close => {
+                        hub.metrics.links_idle_closed.inc();
+                        Box::pin(close(socket, 1001, "silent for too long: reconnect")).await;
+                        return Ok(());
+                    }
                 }
-            },
+            }
             _ = shutdown.changed() => {
                 Box::pin(close(socket, 1001, "server shutting down")).await;
                 return Ok(());
