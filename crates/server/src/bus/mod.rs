@@ -116,6 +116,16 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Whether `text` is `bytes` in lowercase hex ([`hex`]), without writing it out.
+pub fn is_hex_of(text: &str, bytes: &[u8]) -> bool {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    text.len() == bytes.len() * 2
+        && bytes
+            .iter()
+            .zip(text.as_bytes().chunks_exact(2))
+            .all(|(b, pair)| pair == [DIGITS[usize::from(b >> 4)], DIGITS[usize::from(b & 15)]])
+}
+
 impl From<&str> for Frame {
     fn from(json: &str) -> Frame {
         Frame {
@@ -567,6 +577,17 @@ mod tests {
             bus.publish(a, format!("{i}").into());
         }
         assert!(matches!(sub.recv().await, Err(Lagged)));
+    }
+
+    #[test]
+    fn hex_is_recognised_without_being_written() {
+        let bytes = [0x00, 0x9f, 0xa0, 0xff];
+        assert!(is_hex_of(&hex(&bytes), &bytes));
+        assert!(!is_hex_of("009fa0fe", &bytes));
+        assert!(!is_hex_of("009FA0FF", &bytes));
+        assert!(!is_hex_of("009fa0f", &bytes));
+        assert!(!is_hex_of("", &bytes));
+        assert!(is_hex_of("", &[]));
     }
 
     #[test]
