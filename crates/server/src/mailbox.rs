@@ -210,6 +210,18 @@ mod tests {
     }
 
     #[test]
+    fn a_first_item_takes_one_slot_and_more_grow_the_queue() {
+        let (tx, mut rx) = bounded(8);
+        tx.try_send(1).unwrap();
+        assert_eq!(rx.0.lock().queue.capacity(), 1, "not the four a first push makes");
+        for i in 2..=5 {
+            tx.try_send(i).unwrap();
+        }
+        assert!(rx.0.lock().queue.capacity() >= 5);
+        assert_eq!(rx.try_recv(), Some(1));
+    }
+
+    #[test]
     fn shedding_gives_the_slots_back_only_when_empty() {
         let (tx, mut rx) = bounded(8);
         tx.try_send(1).unwrap();
