@@ -486,7 +486,7 @@ impl Drop for SubscriptionGuard {
     }
 }
 
-/// The in-process bus: a bounded queue per connected link ([`crate::mailbox`]), found by
+/// The in-process bus: a bounded queue per connected link (`mailbox.rs`), found by
 /// account. An idle link's queue costs one allocation of 80 bytes and its entry here 16
 /// (issue 21, idle memory).
 #[derive(Clone, Default)]
