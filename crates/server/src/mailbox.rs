@@ -213,7 +213,11 @@ mod tests {
     fn a_first_item_takes_one_slot_and_more_grow_the_queue() {
         let (tx, mut rx) = bounded(8);
         tx.try_send(1).unwrap();
-        assert_eq!(rx.0.lock().queue.capacity(), 1, "not the four a first push makes");
+        assert_eq!(
+            rx.0.lock().queue.capacity(),
+            1,
+            "not the four a first push makes"
+        );
         for i in 2..=5 {
             tx.try_send(i).unwrap();
         }
