@@ -13,6 +13,7 @@ pub mod config;
 pub mod error;
 pub mod gpx;
 pub mod http;
+pub(crate) mod mailbox;
 pub mod metrics;
 pub mod push;
 pub mod runtime;

@@ -15,7 +15,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
@@ -116,6 +116,16 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Whether `text` is `bytes` in lowercase hex ([`hex`]), without writing it out.
+pub fn is_hex_of(text: &str, bytes: &[u8]) -> bool {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    text.len() == bytes.len() * 2
+        && bytes
+            .iter()
+            .zip(text.as_bytes().chunks_exact(2))
+            .all(|(b, pair)| pair == [DIGITS[usize::from(b >> 4)], DIGITS[usize::from(b & 15)]])
+}
+
 impl From<&str> for Frame {
     fn from(json: &str) -> Frame {
         Frame {
@@ -137,8 +147,8 @@ impl From<String> for Frame {
 }
 
 /// How many frames a link may fall behind before it is closed (and resumes from the store
-/// when it reconnects), rather than silently skipping frames. The channel's slots are
-/// allocated as they fill (in blocks of 32), so an idle link does not pay for them.
+/// when it reconnects), rather than silently skipping frames. The queue's slots are
+/// allocated as they fill, so an idle link does not pay for them.
 pub const LINK_BACKLOG: usize = 256;
 
 /// A change to a bond's live state, shared between nodes so each node's copy of the bond
@@ -407,10 +417,9 @@ pub trait Bus: Clone + Send + Sync + 'static {
 /// A stream of frames for one account. A receiver that falls more than [`LINK_BACKLOG`]
 /// frames behind gets `Err(Lagged)` and should close its link.
 pub struct Subscription {
-    /// A stream keeps its place in the queue's waiters between polls, so a link's
-    /// `select!` that drops `recv` for another branch registers nothing anew.
-    stream: flume::r#async::RecvStream<'static, Frame>,
-    lagged: Arc<AtomicBool>,
+    /// The link's queue ([`crate::mailbox`]): a frame that finds it full marks it, and the
+    /// link is told it lagged.
+    rx: crate::mailbox::Receiver<Frame>,
     _guard: SubscriptionGuard,
     interest: Interest,
 }
@@ -428,32 +437,32 @@ impl Subscription {
 
     /// The next frame, `Ok(None)` when the bus is gone.
     pub async fn recv(&mut self) -> Result<Option<Frame>, Lagged> {
-        if self.lagged.load(Ordering::Acquire) {
+        if self.rx.overflowed() {
             return Err(Lagged);
         }
-        Ok(futures_util::StreamExt::next(&mut self.stream).await)
+        Ok(self.rx.recv().await)
     }
 
     /// The next frame if one is waiting, without waiting: `Ok(None)` when none is (or the
     /// bus is gone; [`Subscription::recv`] tells which).
     pub fn try_recv(&mut self) -> Result<Option<Frame>, Lagged> {
-        if self.lagged.load(Ordering::Acquire) {
+        if self.rx.overflowed() {
             return Err(Lagged);
         }
-        // One poll: flume's stream takes a waiting frame before it registers to wait, and
-        // the next `recv` polls again with the link's own waker.
-        Ok(
-            futures_util::FutureExt::now_or_never(futures_util::StreamExt::next(&mut self.stream))
-                .flatten(),
-        )
+        Ok(self.rx.try_recv())
+    }
+
+    /// Gives back the memory of the queue's slots if no frame waits: for a link that has
+    /// been quiet (the link calls it at its idle timer's ticks), never per frame.
+    pub fn shed(&mut self) {
+        self.rx.shed();
     }
 }
 
 /// One subscriber's end of the channel, as the bus holds it.
 struct Subscriber {
     id: u64,
-    tx: flume::Sender<Frame>,
-    lagged: Arc<AtomicBool>,
+    tx: crate::mailbox::Sender<Frame>,
 }
 
 type Channels = Arc<Mutex<HashMap<AccountId, Vec<Subscriber>>>>;
@@ -477,11 +486,9 @@ impl Drop for SubscriptionGuard {
     }
 }
 
-/// The in-process bus: a bounded channel per connected link, found by account. The
-/// channels are flume's, whose queue allocates as it fills and whose waiting costs one
-/// small hook: an idle link's costs about 300 bytes, where tokio's mpsc allocates a
-/// block of 32 slots and a cache-padded channel (about 1.6 KiB) up front, and a broadcast
-/// channel all of its slots (issue 21, idle memory).
+/// The in-process bus: a bounded queue per connected link (`mailbox.rs`), found by
+/// account. An idle link's queue costs one allocation of 80 bytes and its entry here 16
+/// (issue 21, idle memory).
 #[derive(Clone, Default)]
 pub struct LocalBus {
     channels: Channels,
@@ -500,32 +507,25 @@ impl Bus for LocalBus {
         let channels = self.channels.lock().expect("bus lock poisoned");
         if let Some(subs) = channels.get(&account) {
             for sub in subs {
-                if let Err(flume::TrySendError::Full(_)) = sub.tx.try_send(frame.clone()) {
-                    // The link is told on its next receive and closes; it resumes from the
-                    // store. Frames are never skipped without a word.
-                    sub.lagged.store(true, Ordering::Release);
-                }
+                // A full queue marks itself: the link is told on its next receive and
+                // closes; it resumes from the store. Frames are never skipped without a
+                // word.
+                let _ = sub.tx.try_send(frame.clone());
             }
         }
     }
 
     fn subscribe(&self, account: AccountId) -> Subscription {
-        let (tx, rx) = flume::bounded(LINK_BACKLOG);
-        let lagged = Arc::new(AtomicBool::new(false));
+        let (tx, rx) = crate::mailbox::bounded(LINK_BACKLOG as u32);
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        self.channels
-            .lock()
-            .expect("bus lock poisoned")
-            .entry(account)
-            .or_default()
-            .push(Subscriber {
-                id,
-                tx,
-                lagged: lagged.clone(),
-            });
+        let mut channels = self.channels.lock().expect("bus lock poisoned");
+        let subs = channels.entry(account).or_default();
+        // Most accounts have one link: room for one, not the four a first push makes.
+        subs.reserve_exact(1);
+        subs.push(Subscriber { id, tx });
+        drop(channels);
         Subscription {
-            stream: rx.into_stream(),
-            lagged,
+            rx,
             _guard: SubscriptionGuard {
                 channels: self.channels.clone(),
                 account,
@@ -577,6 +577,17 @@ mod tests {
             bus.publish(a, format!("{i}").into());
         }
         assert!(matches!(sub.recv().await, Err(Lagged)));
+    }
+
+    #[test]
+    fn hex_is_recognised_without_being_written() {
+        let bytes = [0x00, 0x9f, 0xa0, 0xff];
+        assert!(is_hex_of(&hex(&bytes), &bytes));
+        assert!(!is_hex_of("009fa0fe", &bytes));
+        assert!(!is_hex_of("009FA0FF", &bytes));
+        assert!(!is_hex_of("009fa0f", &bytes));
+        assert!(!is_hex_of("", &bytes));
+        assert!(is_hex_of("", &[]));
     }
 
     #[test]

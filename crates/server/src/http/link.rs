@@ -49,9 +49,10 @@ pub const LINK_PROTOCOL: &str = "haurach";
 
 /// WebSocket buffer sizes: small, so ten thousand idle links stay cheap (tungstenite's
 /// default read buffer is 128 KiB per connection, and an idle link keeps what it reserved
-/// for its next read). Client frames are small (a position is about 150 bytes); the buffer
-/// grows, doubling, for a larger one (a camera frame).
-const READ_BUFFER: usize = 512;
+/// for its next read). Client frames are small (a position is about 150 bytes: it comes in
+/// one read); the buffer grows for a larger one (a message, a camera frame) and keeps
+/// that size, so no frame after it allocates.
+const READ_BUFFER: usize = 256;
 const WRITE_BUFFER: usize = 4 * 1024;
 /// The largest frame a client may send: a camera frame of the live sight (720 pixels at
 /// most, usually 20-80 KiB as JPEG) fits with room to spare.
@@ -188,8 +189,9 @@ async fn run<S: Store, B: Bus>(
     after: Option<i64>,
     socket: &mut WebSocket,
 ) -> Result<(), LinkError> {
-    // The session's name in the bus's `session_ended` frames.
-    let session = &crate::bus::hex(&caller.token_hash);
+    // The session's token hash, which names it in the bus's `session_ended` frames (in
+    // hex there: compared as it is, not kept as a string for every link).
+    let session = caller.token_hash.as_slice();
     let mut shutdown = app.shutdown.clone();
     let Some(Opened {
         mut sub,
@@ -362,7 +364,7 @@ async fn catch_up<S: Store, B: Bus>(
 async fn forward<S: Store, B: Bus>(
     app: &AppState<S, B>,
     account: AccountId,
-    session: &str,
+    session: &[u8],
     socket: &mut WebSocket,
     sub: &mut crate::bus::Subscription,
     view: &mut crate::runtime::relay::View,
@@ -417,15 +419,22 @@ async fn forward<S: Store, B: Bus>(
                     return Ok(());
                 }
             },
-            _ = idle.tick() => match idle.due() {
-                Due::Nothing => {}
-                Due::Ping => Box::pin(socket.send(WsMessage::Ping(Default::default()))).await?,
-                Due::Close => {
-                    hub.metrics.links_idle_closed.inc();
-                    Box::pin(close(socket, 1001, "silent for too long: reconnect")).await;
-                    return Ok(());
+            _ = idle.tick() => {
+                // Every third of the timeout, never per frame: the queues give back their
+                // slots if nothing waits, so a quiet link holds only what it waits in
+                // (issue 21, idle memory).
+                sub.shed();
+                view.shed();
+                match idle.due() {
+                    Due::Nothing => {}
+                    Due::Ping => Box::pin(socket.send(WsMessage::Ping(Default::default()))).await?,
+                    Due::Close => {
+                        hub.metrics.links_idle_closed.inc();
+                        Box::pin(close(socket, 1001, "silent for too long: reconnect")).await;
+                        return Ok(());
+                    }
                 }
-            },
+            }
             _ = shutdown.changed() => {
                 Box::pin(close(socket, 1001, "server shutting down")).await;
                 return Ok(());
@@ -510,7 +519,7 @@ impl Idle {
 async fn pass_waiting<S: Store, B: Bus>(
     app: &AppState<S, B>,
     account: AccountId,
-    session: &str,
+    session: &[u8],
     socket: &mut WebSocket,
     sub: &mut crate::bus::Subscription,
     last_sent: &mut i64,
@@ -532,14 +541,14 @@ async fn pass_waiting<S: Store, B: Bus>(
 async fn pass<S: Store, B: Bus>(
     app: &AppState<S, B>,
     account: AccountId,
-    session: &str,
+    session: &[u8],
     socket: &mut WebSocket,
     last_sent: &mut i64,
     frame: crate::bus::Frame,
 ) -> Result<(), LinkError> {
     if let Some(ended) = frame.ended_session() {
         // Another session of the account ending is not this link's business.
-        return if ended == session {
+        return if crate::bus::is_hex_of(ended, session) {
             Err(LinkError::LoggedOut)
         } else {
             Ok(())

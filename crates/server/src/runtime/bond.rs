@@ -39,8 +39,10 @@ pub(crate) struct BondRuntime {
     /// The meeting point's state: recent speeds, the pin, who has reached it.
     pub(crate) needle: Needle,
     /// The pull each member was last told, so a mover is told their own pull again only
-    /// when it changed by something they would notice ([`noticeable`]).
-    pub(crate) told: [Option<PullFor>; 2],
+    /// when it changed by something they would notice ([`noticeable`]). Boxed, like the
+    /// meeting point's last views: a bond nobody moves in since the node started holds
+    /// only a pointer (issue 21, idle memory); the box is kept and refilled ([`keep`]).
+    pub(crate) told: [Option<Box<PullFor>>; 2],
     /// Whether this node has opened both journals to the bond since the memories tier
     /// last opened ([`Hub::open_journals`](super::hub::Hub::open_journals)); false while it is closed.
     pub(crate) journals_opened: bool,
@@ -67,6 +69,16 @@ pub(crate) struct Span {
 
 /// What one member is told of the pull.
 pub(crate) type PullFor = (PullView, f64, Option<NextTier>);
+
+/// Puts `value` in `slot`, reusing the box already there: what a bond remembers per move
+/// is boxed so an idle bond does not hold room for it, and a moving bond allocates it once,
+/// not per move.
+pub(crate) fn keep<T>(slot: &mut Option<Box<T>>, value: T) {
+    match slot {
+        Some(held) => **held = value,
+        None => *slot = Some(Box::new(value)),
+    }
+}
 
 /// Whether a member told `old` would notice `new`: exactness, the partner's position or
 /// the next tier changed, the bearing turned by a degree, a distance moved by a metre (or
@@ -203,5 +215,15 @@ mod tests {
         far.0.exact = false;
         far.0.position = None;
         assert!(noticeable(&old, &far), "sight closed");
+    }
+
+    #[test]
+    fn an_idle_bonds_runtime_fits_in_640_bytes() {
+        // Every bond with a link on this node holds one of these behind its lock (in an
+        // `Arc`, 56 bytes more): what a bond remembers of moves is boxed, so a bond nobody
+        // moves in stays in the allocator's 640-byte class, where it took 1,280 (issue 21,
+        // idle memory).
+        let held = std::mem::size_of::<tokio::sync::Mutex<BondRuntime>>() + 16;
+        assert!(held <= 640, "{held} bytes");
     }
 }

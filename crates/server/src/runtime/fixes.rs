@@ -145,7 +145,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
                 continue;
             }
             let (pull, strength, next_tier) = now_told;
-            rt.told[i] = Some(now_told);
+            super::bond::keep(&mut rt.told[i], now_told);
             let frame = ServerFrame::Pull {
                 moved: if i == idx { Mover::You } else { Mover::Partner },
                 pull,

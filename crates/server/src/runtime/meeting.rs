@@ -152,7 +152,7 @@ fn view_for(rt: &BondRuntime, idx: usize, now: i64, p: &Point) -> Option<Meeting
 impl<S: Store, B: Bus> Hub<S, B> {
     async fn load_pin(&self, rt: &mut BondRuntime) -> Result<(), ApiError> {
         if rt.needle.pin.is_none() {
-            rt.needle.pin = Some(self.store.pin(rt.record.id).await?);
+            rt.needle.pin = Some(self.store.pin(rt.record.id).await?.map(Box::new));
         }
         Ok(())
     }
@@ -170,10 +170,10 @@ impl<S: Store, B: Bus> Hub<S, B> {
             let Some(view) = view_for(rt, i, now, p) else {
                 continue;
             };
-            if !always && !worth_sending(rt.needle.last_sent[i].as_ref(), &view) {
+            if !always && !worth_sending(rt.needle.last_sent[i].as_deref(), &view) {
                 continue;
             }
-            rt.needle.last_sent[i] = Some(view.clone());
+            super::bond::keep(&mut rt.needle.last_sent[i], view.clone());
             let frame = ServerFrame::Meeting {
                 meeting: Box::new(view),
             };
@@ -231,7 +231,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
             match rt.needle.pin.as_mut().and_then(Option::as_mut) {
                 Some(pin) => {
                     if here {
-                        let mut stored = pin.clone();
+                        let mut stored = PinRecord::clone(pin);
                         stored.reached[idx] = is;
                         self.store.set_pin(bond, Some(&stored)).await?;
                     }
@@ -322,7 +322,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
             bond: rt.record.id.0,
             pinned: true,
         });
-        rt.needle.pin = Some(Some(record));
+        rt.needle.pin = Some(Some(Box::new(record)));
         self.publish_meeting(&mut rt, now, true);
         Ok(())
     }

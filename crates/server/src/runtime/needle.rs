@@ -10,19 +10,19 @@ use haurach_store::PinRecord;
 #[derive(Debug, Default)]
 pub(crate) struct Needle {
     pub(crate) speeds: [RecentSpeed; 2],
-    /// The pin: `None` until loaded from the store.
-    pub(crate) pin: Option<Option<PinRecord>>,
+    /// The pin: `None` until loaded from the store. Boxed: most bonds have none.
+    pub(crate) pin: Option<Option<Box<PinRecord>>>,
     /// Who has reached the suggested point (a pin keeps its own, stored).
     pub(crate) reached_suggestion: [bool; 2],
     /// What each member was last sent, so a move that changes nothing they would notice
-    /// sends nothing.
-    pub(crate) last_sent: [Option<MeetingView>; 2],
+    /// sends nothing. Boxed: a bond nobody moves in holds only a pointer.
+    pub(crate) last_sent: [Option<Box<MeetingView>>; 2],
 }
 
 impl Needle {
     /// The pin, once loaded, if a partner set one.
     pub(crate) fn pin(&self) -> Option<&PinRecord> {
-        self.pin.as_ref().and_then(Option::as_ref)
+        self.pin.as_ref().and_then(Option::as_deref)
     }
 
     /// Who has reached the meeting point now shown.

@@ -30,7 +30,7 @@ pub const GLIMPSE_ID_LEN: usize = 16;
 /// First byte of a sight frame.
 pub const SIGHT: u8 = 0x02;
 /// Frames waiting for one link's socket; more are dropped.
-pub const VIEW_QUEUE: usize = 2;
+pub const VIEW_QUEUE: u32 = 2;
 /// How long an asked glimpse waits for its answer.
 pub(crate) const GLIMPSE_TTL_MS: i64 = 30_000;
 /// How often the sender hears how its sight flows.
@@ -44,7 +44,7 @@ pub(crate) const SIDE_SLACK: f64 = 1.05;
 #[derive(Default)]
 pub(crate) struct Inner {
     /// Account → (view id, the link's queue).
-    viewers: HashMap<AccountId, Vec<(u64, flume::Sender<Bytes>)>>,
+    viewers: HashMap<AccountId, Vec<(u64, crate::mailbox::Sender<Bytes>)>>,
     /// Sender of a sight → how it flows.
     pub(crate) flows: HashMap<AccountId, Flow>,
     /// Asked account → the glimpse waiting for its answer.
@@ -83,10 +83,10 @@ impl std::fmt::Debug for Relay {
 /// One link's end of the relay: the frames for its socket. Dropping it deregisters the
 /// link.
 pub struct View {
-    /// Binary frames to send to the socket. flume's queue, like the bus's: nothing
-    /// allocated until a frame comes, where tokio's would hold a block of slots for every
-    /// link, camera or not.
-    rx: flume::r#async::RecvStream<'static, Bytes>,
+    /// Binary frames to send to the socket. A [`crate::mailbox`] queue, like the bus's:
+    /// no slots allocated until a frame comes, where tokio's would hold a block of slots
+    /// for every link, camera or not.
+    rx: crate::mailbox::Receiver<Bytes>,
     id: u64,
     account: AccountId,
     inner: Arc<Mutex<Inner>>,
@@ -95,7 +95,13 @@ pub struct View {
 impl View {
     /// The next frame for the socket (`None` once the relay is gone).
     pub async fn recv(&mut self) -> Option<Bytes> {
-        futures_util::StreamExt::next(&mut self.rx).await
+        self.rx.recv().await
+    }
+
+    /// Gives back the memory of the queue's slots if no frame waits (see
+    /// [`Subscription::shed`](crate::bus::Subscription::shed)).
+    pub fn shed(&mut self) {
+        self.rx.shed();
     }
 }
 
@@ -123,17 +129,16 @@ impl Relay {
 
     /// Registers a link of `account` to receive camera frames.
     pub fn attach(&self, account: AccountId) -> View {
-        let (tx, rx) = flume::bounded(VIEW_QUEUE);
+        let (tx, rx) = crate::mailbox::bounded(VIEW_QUEUE);
         let id = self.next_view.fetch_add(1, Ordering::Relaxed);
-        self.inner
-            .lock()
-            .expect("relay lock")
-            .viewers
-            .entry(account)
-            .or_default()
-            .push((id, tx));
+        let mut inner = self.inner.lock().expect("relay lock");
+        let views = inner.viewers.entry(account).or_default();
+        // Most accounts have one link: room for one, not the four a first push makes.
+        views.reserve_exact(1);
+        views.push((id, tx));
+        drop(inner);
         View {
-            rx: rx.into_stream(),
+            rx,
             id,
             account,
             inner: self.inner.clone(),

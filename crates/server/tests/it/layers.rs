@@ -481,7 +481,7 @@ fn layer(module: &[String]) -> usize {
         Some("http") => 3,
         Some("runtime") => 2,
         Some("bus" | "push") => 1,
-        Some("auth" | "clock" | "config" | "error" | "gpx" | "metrics" | "tiles") => 0,
+        Some("auth" | "clock" | "config" | "error" | "gpx" | "mailbox" | "metrics" | "tiles") => 0,
         Some(other) => panic!(
             "crates/server/src: {other} is in no layer; add it to one here and in \
              ARCHITECTURE.md"
