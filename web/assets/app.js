@@ -121,7 +121,7 @@ const pause = new Pause({
 let journey = null;
 const camera = new Camera({ link, call, el: (id) => $(id), bond: () => state.bond, me: () => state.me });
 
-const memories = new Memories({ el: (id) => $(id), bond: () => state.bond });
+const memories = new Memories({ el: (id) => $(id), bond: () => state.bond, privacy: () => privacyNow(), sealing: () => sealing() });
 
 const pictures = new Pictures({
   gallery: $("gallery"),
@@ -919,6 +919,8 @@ async function checkPrivate(bond) {
   if (found.status === "confirmed") {
     openMessages();
     openPartnerFix(state.bond.partner_sealed_fix ?? null);
+    // The journals' sealed entries open now.
+    memories.refresh();
   }
   // Thoughts could not pass while it was not known: the box may go now.
   resendThought();
@@ -1202,8 +1204,9 @@ async function privatePull() {
 }
 
 /** What the page says of a private bond, and what it hides: the partner's direction and
- *  the content this page cannot seal yet (pictures, the camera, places, journals); words,
- *  feelings and thoughts too while this browser cannot seal them (no confirmed keys). */
+ *  the content this page cannot seal yet (pictures, the camera, places, journal photos);
+ *  words, feelings, thoughts and the journal too while this browser cannot seal them (no
+ *  confirmed keys). */
 function renderPrivate() {
   const privacy = state.private;
   const shownPrivate = isPrivate();

@@ -2,6 +2,10 @@
 // open to each other when we are together (the memories tier); what opened stays shared.
 // The server decides what opens; this page writes, lists, and asks again when the tier
 // opens or closes.
+//
+// In a private bond (docs/privacy.md, "Journal entries") the words are sealed here before
+// they leave (kind `memory`) and opened here when listed; the server keeps only the
+// sealed string. A photo cannot travel sealed yet, so none is sent in a private bond.
 
 import { ApiError, call, newId, session } from "./api.js";
 
@@ -15,10 +19,15 @@ export class Memories {
    * @param {object} o
    * @param {(id: string) => HTMLElement} o.el
    * @param {() => object|null} o.bond
+   * @param {() => string} o.privacy `plain`, `private` or `checking` (not yet known)
+   * @param {() => object|null} o.sealing what seals and opens in a private bond, once
+   *   this browser's keys are confirmed
    */
-  constructor({ el, bond }) {
+  constructor({ el, bond, privacy, sealing }) {
     this.el = el;
     this.bond = bond;
+    this.privacy = privacy;
+    this.sealing = sealing;
     this.urls = [];
   }
 
@@ -39,14 +48,24 @@ export class Memories {
       this.el("memories-open").textContent = theirs.open
         ? `You are together: your journals are open to each other.`
         : `Your journals open to each other when you are together (within 25 m); what opened stays.`;
-      await this.fill("memories-mine", mine.memories, "Nothing written yet.");
-      await this.fill("memories-theirs", theirs.memories, `Nothing of ${partner}'s journal has opened to you yet.`);
+      await this.fill("memories-mine", mine.memories, "Nothing written yet.", true);
+      await this.fill("memories-theirs", theirs.memories, `Nothing of ${partner}'s journal has opened to you yet.`, false);
     } catch {
       // Offline or unbonded: the next change tries again.
     }
   }
 
-  async fill(id, memories, empty) {
+  /** The words of entry `m` (of my own journal when `mine`): a sealed entry opened here,
+   *  or a sentence saying why it is not. */
+  async words(m, mine) {
+    if (!m.sealed) return m.body ?? null;
+    const s = this.sealing();
+    if (!s) return "(Sealed: this browser does not hold the bond's keys.)";
+    const opened = await s.open(mine, "memory", m.sealed).catch(() => null);
+    return opened ? opened.text : "(Sealed, and it does not open here: it was changed on the way, or sealed in another bond.)";
+  }
+
+  async fill(id, memories, empty, mine) {
     const list = this.el(id);
     const items = [];
     for (const m of memories) {
@@ -63,9 +82,10 @@ export class Memories {
           li.append(img);
         }
       }
-      if (m.body) {
+      const words = await this.words(m, mine);
+      if (words) {
         const p = document.createElement("p");
-        p.textContent = m.body;
+        p.textContent = words;
         li.append(p);
       }
       const when = document.createElement("p");
@@ -84,11 +104,26 @@ export class Memories {
   }
 
   async write(body) {
-    await call("POST", "/api/v1/me/memories", { id: newId(), body });
+    const privacy = this.privacy();
+    let entry;
+    if (privacy === "private") {
+      const s = this.sealing();
+      if (!s) throw new Error("this browser does not hold the bond's keys, so it cannot seal them");
+      entry = { id: newId(), sealed: await s.seal("memory", body) };
+    } else if (privacy === "plain") {
+      entry = { id: newId(), body };
+    } else {
+      // Words go in the clear only once the bond is known to be plain.
+      throw new Error("this page could not find out whether the bond is private; try again");
+    }
+    await call("POST", "/api/v1/me/memories", entry);
     await this.refresh();
   }
 
   async writePhoto(file, caption) {
+    if (this.privacy() !== "plain") {
+      throw new Error("in a private bond a journal photo cannot travel sealed yet, so it was not sent");
+    }
     const q = `id=${newId()}${caption ? `&caption=${encodeURIComponent(caption)}` : ""}`;
     const res = await fetch(`/api/v1/me/memories/photos?${q}`, {
       method: "POST",

@@ -519,10 +519,16 @@ async fn two_pages_bond_privately_and_the_tiers_follow_them_without_a_coordinate
             "#pictures-title",
             "#eyes-title",
             "#places-title",
-            "#memories-title",
+            "label[for=memory-photo]",
         ] {
             assert!(!page.shown(hidden).await, "{}: {hidden} shows", page.name);
         }
+        // The journal's words travel sealed; its photos do not yet.
+        assert!(
+            page.shown("#memories-title").await,
+            "{}: the journal is hidden",
+            page.name
+        );
         assert!(
             page.shown("#feelings-title").await,
             "{}: the feelings are hidden",
@@ -1744,5 +1750,148 @@ async fn a_page_and_the_library_share_positions_sealed_coarse_beyond_sight_and_e
             "the server's log holds {}",
             needle.what()
         );
+    }
+}
+
+/// Journal words travel sealed too: his page seals what he writes and opens it in his
+/// journal; her device (the library) opens it once they are together, and his page opens
+/// what her device sealed. A photo is not offered, and no word leaves his page in the
+/// clear or stays on the server.
+#[tokio::test]
+async fn a_page_and_the_library_keep_sealed_journals_that_open_when_together() {
+    use haurach_proto::sealed::{Envelope, MEMORY};
+
+    let axe = tokio::task::spawn_blocking(axe_source).await.unwrap();
+    let _serial = serial().await;
+    let server = Server::start().await;
+    let cd = Chromedriver::start("private-journal").await;
+    let dir = tempfile::tempdir().unwrap();
+
+    let spike = open_citizen(&cd, &server, "Spike", dir.path(), 390, HER).await;
+    let her = citizen(server.addr, "amethyst").await;
+    spike.click("#invite-private").await;
+    let code = eventually("Spike's private code", async || {
+        let code = spike.text("#invite-code").await;
+        (code.starts_with("HP1-").then(|| code.clone()), code)
+    })
+    .await;
+    let secret = invite::parse_code(&code).unwrap();
+    let device = DeviceSecret::generate();
+    let key = accept_as_library(server.addr, &her, &secret, &device).await;
+    let tag = json!({"tag": to_hex(&key.confirmation(Role::Accepter))});
+    let (status, body) = http(
+        server.addr,
+        "PUT",
+        "/api/v1/bond/private/confirmation",
+        Some(&her),
+        Some(tag),
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    spike.wait_text("#private-status", "Keys confirmed").await;
+    spike.wait_shown("#memory-form").await;
+    assert!(
+        !spike.shown("label[for=memory-photo]").await,
+        "a photo cannot travel sealed: it is not offered"
+    );
+    let (_, bond_view) = http(server.addr, "GET", "/api/v1/bond", Some(&her), None).await;
+    let bond: uuid::Uuid = bond_view["id"].as_str().unwrap().parse().unwrap();
+    let sealer = haurach_private::Sealer::new(&key);
+    let from = |role| Envelope {
+        bond,
+        from: role,
+        kind: MEMORY,
+    };
+
+    // Written while she has not reported: kept, his own, opened on his page.
+    let his = "the jade ferry waits at the north quay ✓";
+    spike.fill("#memory-text", his).await;
+    spike.click("#memory-form button[type=submit]").await;
+    spike.wait_text("#memories-mine", his).await;
+    let (_, theirs) = http(
+        server.addr,
+        "GET",
+        "/api/v1/bond/memories",
+        Some(&her),
+        None,
+    )
+    .await;
+    assert_eq!(theirs["memories"], json!([]), "not together yet: {theirs}");
+
+    // Together (she stands where he does): his entry opens to her, sealed, and her device
+    // opens it; hers, sealed on her device, opens on his page.
+    let now_ms = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
+    let fix = Fix {
+        lat: HER.0,
+        lon: HER.1,
+        accuracy_m: 5.0,
+        at_ms: now_ms,
+    };
+    report_as_library(server.addr, &her, &key, &fix).await;
+    spike.wait_tier("memories", "open").await;
+    let (status, theirs) = http(
+        server.addr,
+        "GET",
+        "/api/v1/bond/memories",
+        Some(&her),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{theirs}");
+    let entry = &theirs["memories"][0];
+    assert!(entry.get("body").is_none(), "{entry}");
+    let (_, opened) = from(Role::Inviter)
+        .open(&sealer, entry["sealed"].as_str().expect("sealed"))
+        .expect("her device opens his entry");
+    assert_eq!(opened, his.as_bytes());
+    let hers = "the amber kite over the salt flats";
+    let sealed = from(Role::Accepter)
+        .seal(&sealer, 1, hers.as_bytes())
+        .unwrap();
+    let (status, body) = http(
+        server.addr,
+        "POST",
+        "/api/v1/me/memories",
+        Some(&her),
+        Some(json!({"id": "h1", "sealed": sealed})),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    // His page lists the journals again when it writes, as a person would see it.
+    spike.fill("#memory-text", "a second line").await;
+    spike.click("#memory-form button[type=submit]").await;
+    spike.wait_text("#memories-theirs", hers).await;
+    spike.wait_text("#memories-mine", "a second line").await;
+
+    let found = spike.axe_violations(&axe).await;
+    assert!(
+        found.is_empty(),
+        "a sealed journal at a phone's width: {found:#?}"
+    );
+    spike.shot("private-journal-phone").await;
+    spike.set_viewport(1280, 900, false).await;
+    let found = spike.axe_violations(&axe).await;
+    assert!(
+        found.is_empty(),
+        "a sealed journal at a desktop's width: {found:#?}"
+    );
+    spike.shot("private-journal-desktop").await;
+
+    // Nothing he wrote left his page in the clear, and the server kept none of it.
+    for frame in everything_sent(&spike).await {
+        for clear in ["jade", "second line", "\"body\":"] {
+            assert!(!frame.contains(clear), "his page sent {clear:?}: {frame}");
+        }
+    }
+    spike.quit().await;
+    let data = server.stop().await;
+    for (path, bytes) in &files_under(data.path()) {
+        for said in ["jade", "second line", "amber kite"] {
+            assert!(
+                !Needle::Text(said.to_owned()).found_in(bytes),
+                "{} holds {said:?}",
+                path.display()
+            );
+        }
     }
 }
