@@ -710,26 +710,7 @@ async fn a_page_bonds_with_the_rust_library_and_catches_a_tampered_key() {
     // north. The tiers open only if the page's tokens are the library's, byte for byte.
     let spike = open_citizen(&cd, &server, "Spike", dir.path(), 390, HER).await;
     let her = citizen(server.addr, "amethyst").await;
-    spike.click("#invite-private").await;
-    let code = eventually("Spike's private code", async || {
-        let code = spike.text("#invite-code").await;
-        (code.starts_with("HP1-").then(|| code.clone()), code)
-    })
-    .await;
-    let secret = invite::parse_code(&code).unwrap();
-    let device = DeviceSecret::generate();
-    let key = accept_as_library(server.addr, &her, &secret, &device).await;
-    let tag = json!({"tag": to_hex(&key.confirmation(Role::Accepter))});
-    let (status, body) = http(
-        server.addr,
-        "PUT",
-        "/api/v1/bond/private/confirmation",
-        Some(&her),
-        Some(tag),
-    )
-    .await;
-    assert_eq!(status, 204, "{body}");
-    spike.wait_text("#private-status", "Keys confirmed").await;
+    let (code, key) = bond_with_library(&spike, &server, &her).await;
     // Her device learns his tag is the same key's.
     let (_, seen) = http(server.addr, "GET", "/api/v1/bond/private", Some(&her), None).await;
     key.check_confirmation(
@@ -891,6 +872,33 @@ async fn report_as_library(addr: SocketAddr, token: &str, key: &BondKey, fix: &F
     assert_eq!(status, 204, "{body}");
 }
 
+/// Spike's page invites privately; her device (the library) accepts, derives the key
+/// and confirms it, and his page says the keys are confirmed: the invite's code and the
+/// bond key.
+async fn bond_with_library(spike: &Browser, server: &Server, her: &str) -> (String, BondKey) {
+    spike.click("#invite-private").await;
+    let code = eventually("Spike's private code", async || {
+        let code = spike.text("#invite-code").await;
+        (code.starts_with("HP1-").then(|| code.clone()), code)
+    })
+    .await;
+    let secret = invite::parse_code(&code).unwrap();
+    let device = DeviceSecret::generate();
+    let key = accept_as_library(server.addr, her, &secret, &device).await;
+    let tag = json!({"tag": to_hex(&key.confirmation(Role::Accepter))});
+    let (status, body) = http(
+        server.addr,
+        "PUT",
+        "/api/v1/bond/private/confirmation",
+        Some(her),
+        Some(tag),
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    spike.wait_text("#private-status", "Keys confirmed").await;
+    (code, key)
+}
+
 /// Her device (the library) accepts the invite whose secret is `secret` and derives the
 /// bond key as the CLI does.
 async fn accept_as_library(
@@ -998,26 +1006,7 @@ async fn a_page_and_the_library_pass_words_feelings_alarms_and_thoughts_sealed_b
     // north, on the link.
     let spike = open_citizen(&cd, &server, "Spike", dir.path(), 390, HER).await;
     let her = citizen(server.addr, "amethyst").await;
-    spike.click("#invite-private").await;
-    let code = eventually("Spike's private code", async || {
-        let code = spike.text("#invite-code").await;
-        (code.starts_with("HP1-").then(|| code.clone()), code)
-    })
-    .await;
-    let secret = invite::parse_code(&code).unwrap();
-    let device = DeviceSecret::generate();
-    let key = accept_as_library(server.addr, &her, &secret, &device).await;
-    let tag = json!({"tag": to_hex(&key.confirmation(Role::Accepter))});
-    let (status, body) = http(
-        server.addr,
-        "PUT",
-        "/api/v1/bond/private/confirmation",
-        Some(&her),
-        Some(tag),
-    )
-    .await;
-    assert_eq!(status, 204, "{body}");
-    spike.wait_text("#private-status", "Keys confirmed").await;
+    let (_, key) = bond_with_library(&spike, &server, &her).await;
     let link = LibraryLink::open(server.addr, &her).await;
     let now_ms = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
     let fix = Fix {
@@ -1467,26 +1456,7 @@ async fn a_page_and_the_library_share_positions_sealed_coarse_beyond_sight_and_e
     // Spike's page invites; Amethyst's device is the library, as the CLI uses it.
     let spike = open_citizen(&cd, &server, "Spike", dir.path(), 390, HER).await;
     let her = citizen(server.addr, "amethyst").await;
-    spike.click("#invite-private").await;
-    let code = eventually("Spike's private code", async || {
-        let code = spike.text("#invite-code").await;
-        (code.starts_with("HP1-").then(|| code.clone()), code)
-    })
-    .await;
-    let secret = invite::parse_code(&code).unwrap();
-    let device = DeviceSecret::generate();
-    let key = accept_as_library(server.addr, &her, &secret, &device).await;
-    let tag = json!({"tag": to_hex(&key.confirmation(Role::Accepter))});
-    let (status, body) = http(
-        server.addr,
-        "PUT",
-        "/api/v1/bond/private/confirmation",
-        Some(&her),
-        Some(tag),
-    )
-    .await;
-    assert_eq!(status, 204, "{body}");
-    spike.wait_text("#private-status", "Keys confirmed").await;
+    let (_, key) = bond_with_library(&spike, &server, &her).await;
     let link = LibraryLink::open(server.addr, &her).await;
     let sealer = haurach_private::Sealer::new(&key);
     let (_, view) = http(server.addr, "GET", "/api/v1/bond", Some(&her), None).await;
@@ -1769,26 +1739,7 @@ async fn a_page_and_the_library_keep_sealed_journals_that_open_when_together() {
 
     let spike = open_citizen(&cd, &server, "Spike", dir.path(), 390, HER).await;
     let her = citizen(server.addr, "amethyst").await;
-    spike.click("#invite-private").await;
-    let code = eventually("Spike's private code", async || {
-        let code = spike.text("#invite-code").await;
-        (code.starts_with("HP1-").then(|| code.clone()), code)
-    })
-    .await;
-    let secret = invite::parse_code(&code).unwrap();
-    let device = DeviceSecret::generate();
-    let key = accept_as_library(server.addr, &her, &secret, &device).await;
-    let tag = json!({"tag": to_hex(&key.confirmation(Role::Accepter))});
-    let (status, body) = http(
-        server.addr,
-        "PUT",
-        "/api/v1/bond/private/confirmation",
-        Some(&her),
-        Some(tag),
-    )
-    .await;
-    assert_eq!(status, 204, "{body}");
-    spike.wait_text("#private-status", "Keys confirmed").await;
+    let (_, key) = bond_with_library(&spike, &server, &her).await;
     spike.wait_shown("#memory-form").await;
     assert!(
         !spike.shown("label[for=memory-photo]").await,
