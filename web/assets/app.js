@@ -121,7 +121,7 @@ const pause = new Pause({
 let journey = null;
 const camera = new Camera({ link, call, el: (id) => $(id), bond: () => state.bond, me: () => state.me });
 
-const memories = new Memories({ el: (id) => $(id), bond: () => state.bond, privacy: () => privacyNow(), sealing: () => sealing() });
+const memories = new Memories({ el: (id) => $(id), bond: () => state.bond, privacy: () => privacyKnown(), sealing: () => sealing() });
 
 const pictures = new Pictures({
   gallery: $("gallery"),

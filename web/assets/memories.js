@@ -19,7 +19,8 @@ export class Memories {
    * @param {object} o
    * @param {(id: string) => HTMLElement} o.el
    * @param {() => object|null} o.bond
-   * @param {() => string} o.privacy `plain`, `private` or `checking` (not yet known)
+   * @param {() => Promise<string>} o.privacy `plain`, `private` or `checking` (not
+   *   known after waiting a few seconds)
    * @param {() => object|null} o.sealing what seals and opens in a private bond, once
    *   this browser's keys are confirmed
    */
@@ -104,7 +105,7 @@ export class Memories {
   }
 
   async write(body) {
-    const privacy = this.privacy();
+    const privacy = await this.privacy();
     let entry;
     if (privacy === "private") {
       const s = this.sealing();
@@ -121,7 +122,7 @@ export class Memories {
   }
 
   async writePhoto(file, caption) {
-    if (this.privacy() !== "plain") {
+    if ((await this.privacy()) !== "plain") {
       throw new Error("in a private bond a journal photo cannot travel sealed yet, so it was not sent");
     }
     const q = `id=${newId()}${caption ? `&caption=${encodeURIComponent(caption)}` : ""}`;
