@@ -226,7 +226,8 @@ pub enum ClientCommand {
     /// was taken, above all) before your partner sees it, and keeps your original for
     /// you. Your partner sees it at the size your closeness allows: a thumbnail at the
     /// edge of the images tier, full size within sight range; it sharpens as you come
-    /// closer and never blurs again.
+    /// closer and never blurs again. In a private bond this device strips it, makes
+    /// each size your closeness may allow, and seals them: the server never sees it.
     ///
     /// Examples:
     ///   haurach send-image sunset.jpg
@@ -630,7 +631,9 @@ impl ClientCommand {
             }
             ClientCommand::SendImage { file } => {
                 let (saved, api) = ctx.session(None)?;
-                let image = pictures::send(&api, &file).await?;
+                // On a private bond the picture is made into its renditions and sealed here.
+                let sealing = sealed::Sealing::of(&ctx, &saved.name, &api).await?;
+                let image = pictures::send(&api, &file, sealing.as_ref()).await?;
                 outln!("sent: {}", pictures::line(&saved.name, &image));
             }
             ClientCommand::Picture { id: None, .. } => {
@@ -648,8 +651,14 @@ impl ClientCommand {
                 out,
                 side,
             } => {
-                let (_, api) = ctx.session(None)?;
-                let (path, side) = pictures::fetch(&api, &id, side, out).await?;
+                let (saved, api) = ctx.session(None)?;
+                // A picture of a private bond is opened here, with its key.
+                let sealing = sealed::Sealing::of(&ctx, &saved.name, &api)
+                    .await
+                    .ok()
+                    .flatten();
+                let (path, side) =
+                    pictures::fetch(&api, &saved.name, sealing.as_ref(), &id, side, out).await?;
                 outln!("saved {} ({side} px on its longest side)", path.display());
             }
             ClientCommand::Remember { text, photo } => {

@@ -37,6 +37,11 @@ pub struct ImageView {
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub sent_at: OffsetDateTime,
+    /// A private bond's picture: `picture` serves a rendition sealed on the sender's
+    /// device (`crate::sealed_pictures`), for the bond's devices to open; `width` and
+    /// `height` are then both its longest side (its shape is sealed). Absent when false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sealed: bool,
 }
 
 /// `GET /api/v1/bond/images` → the bond's images, oldest first.

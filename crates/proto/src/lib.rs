@@ -12,6 +12,8 @@
 //! - [`push`]: Web Push: the server's key, a device's subscription, what is pushed.
 //! - [`sealed`]: content sealed end to end in a private bond: its wire form, sealing and
 //!   opening.
+//! - [`sealed_pictures`]: pictures sealed end to end in a private bond: what a sealed
+//!   rendition holds and the upload that carries them.
 //! - [`schemas`]: the JSON Schemas a derive cannot say (bodies whose fields depend on each
 //!   other, trimmed texts, names), for the OpenAPI document.
 //!
@@ -32,6 +34,7 @@ pub mod problem;
 pub mod push;
 pub mod schemas;
 pub mod sealed;
+pub mod sealed_pictures;
 pub mod text;
 
 pub use api::*;

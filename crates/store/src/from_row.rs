@@ -256,6 +256,7 @@ pub(crate) fn image(row: &impl Columns) -> StoreResult<ImageRecord> {
         original_size: unsigned::<i64, _>(row, "original_size")?,
         sent_at: row.get("sent_at")?,
         seen_strength: row.get("seen_strength")?,
+        sealed: row.get("sealed")?,
     })
 }
 

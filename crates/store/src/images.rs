@@ -52,6 +52,10 @@ pub struct ImageRecord {
     pub sent_at: i64,
     /// The highest strength of the bond since it was sent.
     pub seen_strength: f64,
+    /// A private bond's picture: its renditions were made and sealed on the sender's
+    /// device, and are kept as they came; `width` and `height` are then both its longest
+    /// side (its shape is sealed), and it has no original.
+    pub sealed: bool,
 }
 
 /// A journal entry as stored.

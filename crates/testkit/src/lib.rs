@@ -218,6 +218,12 @@ impl PgCluster {
         format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
     }
 
+    /// Its data directory (the tables and the WAL), for a test that searches what the
+    /// database holds on disk.
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
     /// Its port.
     pub fn port(&self) -> u16 {
         self.port

@@ -1,11 +1,12 @@
-//! `send-image` and `picture`: pictures to and from the partner; `remember` and
-//! `memories`: the journals.
+//! `send-image` and `picture`: pictures to and from the partner (made, sealed and
+//! opened here in a private bond); `remember` and `memories`: the journals.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context as _;
 use haurach_proto::sealed::MEMORY;
+use haurach_proto::sealed_pictures::{MEDIA_TYPE, PictureContent, sides_for, write_upload};
 use haurach_proto::{ImageList, ImageView};
 use reqwest::Method;
 
@@ -29,12 +30,67 @@ fn media_type(bytes: &[u8]) -> Option<&'static str> {
     }
 }
 
-/// Uploads a picture; returns the stored image as the sender sees it.
-pub async fn send(api: &Api, file: &Path) -> anyhow::Result<ImageView> {
+/// The most pixels a picture sealed here may have: the server's default for a plain
+/// bond's picture (`max_image_megapixels`).
+const MAX_PIXELS: u64 = 40_000_000;
+
+/// A picture's renditions for a private bond (`haurach_proto::sealed_pictures`), made
+/// here: the picture stripped of its metadata, and re-encoded at every rung of the
+/// ladder below its longest side.
+pub fn renditions(id: &str, bytes: &[u8]) -> anyhow::Result<Vec<PictureContent>> {
+    let accepted = haurach_picture::accept(
+        bytes,
+        haurach_picture::Limits {
+            max_pixels: MAX_PIXELS,
+        },
+    )
+    .context("this picture cannot be sent")?;
+    let longest = accepted.longest_side();
+    sides_for(longest)
+        .into_iter()
+        .map(|side| {
+            let (bytes, width, height) = if side == longest {
+                (accepted.stripped.clone(), accepted.width, accepted.height)
+            } else {
+                let bytes = haurach_picture::render(&accepted.stripped, side)?;
+                let (width, height) = haurach_picture::dimensions(&bytes)
+                    .context("a rendition made here cannot be read back")?;
+                (bytes, width, height)
+            };
+            let media_type = media_type(&bytes).unwrap_or("application/octet-stream");
+            Ok(PictureContent {
+                id: id.to_owned(),
+                side,
+                width,
+                height,
+                media_type: media_type.to_owned(),
+                bytes,
+            })
+        })
+        .collect()
+}
+
+/// Uploads a picture; returns the stored image as the sender sees it. In a private bond
+/// (`sealing`) its renditions are made and sealed here, and only they are sent.
+pub async fn send(api: &Api, file: &Path, sealing: Option<&Sealing>) -> anyhow::Result<ImageView> {
     let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-    // The server decides; a wrong guess here only changes the header it ignores.
-    let content_type = media_type(&bytes).unwrap_or("application/octet-stream");
-    let path = format!("/api/v1/bond/images?id={}", uuid::Uuid::now_v7());
+    let id = uuid::Uuid::now_v7().to_string();
+    let (path, content_type, bytes) = match sealing {
+        Some(sealing) => {
+            let sealed = sealing.seal_picture(&renditions(&id, &bytes)?)?;
+            (
+                format!("/api/v1/bond/images/sealed?id={id}"),
+                MEDIA_TYPE,
+                write_upload(&sealed),
+            )
+        }
+        // The server decides; a wrong guess here only changes the header it ignores.
+        None => (
+            format!("/api/v1/bond/images?id={id}"),
+            media_type(&bytes).unwrap_or("application/octet-stream"),
+            bytes,
+        ),
+    };
     let mut attempt = 0;
     loop {
         attempt += 1;
@@ -62,9 +118,13 @@ pub async fn list(api: &Api) -> anyhow::Result<ImageList> {
 }
 
 /// Saves an image's picture, at the size allowed (or `side` if smaller), to `out` (or
-/// `ID.jpg` / `ID.png` in the current directory). Returns where, and the side.
+/// `ID.jpg` / `ID.png` in the current directory). Returns where, and the side. A private
+/// bond's picture is opened here with `sealing` (`me` is this device's person) before
+/// it is saved; one that does not open is not saved.
 pub async fn fetch(
     api: &Api,
+    me: &str,
+    sealing: Option<&Sealing>,
     id: &str,
     side: Option<u32>,
     out: Option<PathBuf>,
@@ -73,12 +133,35 @@ pub async fn fetch(
     if let Some(side) = side {
         path.push_str(&format!("?side={side}"));
     }
-    let (_, headers, bytes) = api.bytes(Method::GET, &path, None).await?;
+    let (_, headers, mut bytes) = api.bytes(Method::GET, &path, None).await?;
     let got_side = headers
         .get("haurach-side")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
+    let sealed = headers
+        .get(reqwest::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes() == MEDIA_TYPE.as_bytes());
+    if sealed {
+        // A private bond's picture: opened here, or nothing is saved.
+        let image = list(api)
+            .await?
+            .images
+            .into_iter()
+            .find(|i| i.id.to_string() == id)
+            .context("the picture is not in your bond's list")?;
+        let Some(sealing) = sealing else {
+            anyhow::bail!(
+                "this picture was sealed in a private bond, and this device holds no key for \
+                 it: nothing was saved"
+            );
+        };
+        let mine = image.from.eq_ignore_ascii_case(me);
+        match sealing.open_picture(mine, &image.client_id, got_side, &bytes) {
+            Ok(content) => bytes = content.bytes,
+            Err(e) => anyhow::bail!("the picture {e}: nothing was saved"),
+        }
+    }
     let extension = match media_type(&bytes) {
         Some("image/png") => "png",
         _ => "jpg",
@@ -101,6 +184,13 @@ pub fn line(me: &str, image: &ImageView) -> String {
     } else {
         format!("{} px of {full} (sharper as you come closer)", image.side)
     };
+    if image.sealed {
+        // Its shape is sealed: the server knows only its longest side.
+        return format!(
+            "{}  from {who}, sealed, {full} px on its longest side: {sharpness}",
+            image.id
+        );
+    }
     format!(
         "{}  from {who}, {} × {}: {sharpness}",
         image.id, image.width, image.height

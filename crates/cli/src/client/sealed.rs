@@ -1,7 +1,6 @@
 //! Content sealed end to end in a private bond, on this device (issue 20,
-//! `docs/privacy.md`): words, feelings, an alarm's words, thoughts, journal entries and
-//! positions are
-//! sealed before they leave it, and what the partner sealed is opened here before it is
+//! `docs/privacy.md`): words, feelings, an alarm's words, thoughts, journal entries,
+//! pictures and positions are sealed before they leave it, and what the partner sealed is opened here before it is
 //! shown. The server carries only the sealed strings (`haurach_proto::sealed`); the pull
 //! toward the partner is worked out here, from this device's own fix and the partner's
 //! sealed position.
@@ -14,6 +13,7 @@ use haurach_bond::{Disclosure, Tier, TierSet, TierState};
 use haurach_private::rounding::{self, Known};
 use haurach_private::{BondKey, Role, Sealer};
 use haurach_proto::sealed::{Envelope, FixContent, MEMORY, POSITION};
+use haurach_proto::sealed_pictures::{self, PictureContent};
 use haurach_proto::{
     BondView, Feeling, LatLon, MemoryList, MemoryView, Message, MessageKind, PullView,
     SealedFixUpdate, TokenReport,
@@ -85,16 +85,49 @@ impl Sealing {
         }
     }
 
-    /// Seals `content` as this device's next sealed thing of `kind`.
-    pub fn seal(&self, kind: &str, content: &[u8]) -> anyhow::Result<String> {
-        let counter = match &self.keeping {
+    /// Seals the renditions of a picture (`haurach_proto::sealed_pictures`), all under
+    /// this device's next counter: each `(side, sealed rendition)`, in the order given.
+    pub fn seal_picture(
+        &self,
+        renditions: &[PictureContent],
+    ) -> anyhow::Result<Vec<(u32, Vec<u8>)>> {
+        let counter = self.next_counter()?;
+        renditions
+            .iter()
+            .map(|r| {
+                let sealed = sealed_pictures::seal(&self.sealer, self.bond, self.me, counter, r)?;
+                Ok((r.side, sealed))
+            })
+            .collect()
+    }
+
+    /// Opens a sealed rendition of picture `id` (sent by this device's person: `mine`)
+    /// that the server said is `side` pixels on its longest side.
+    pub fn open_picture(
+        &self,
+        mine: bool,
+        id: &str,
+        side: u32,
+        sealed: &[u8],
+    ) -> Result<PictureContent, sealed_pictures::OpenError> {
+        let from = if mine { self.me } else { self.me.other() };
+        sealed_pictures::open(&self.sealer, self.bond, from, id, side, sealed)
+    }
+
+    fn next_counter(&self) -> anyhow::Result<u64> {
+        Ok(match &self.keeping {
             Keeping::Home(home, server, name) => private::next_counter(home, server, name)?,
             Keeping::Memory(kept) => {
                 let mut kept = kept.lock().expect("sealing lock");
                 kept.0 += 1;
                 kept.0
             }
-        };
+        })
+    }
+
+    /// Seals `content` as this device's next sealed thing of `kind`.
+    pub fn seal(&self, kind: &str, content: &[u8]) -> anyhow::Result<String> {
+        let counter = self.next_counter()?;
         Ok(self
             .envelope(true, kind)
             .seal(&self.sealer, counter, content)?)

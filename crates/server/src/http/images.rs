@@ -22,6 +22,11 @@
 //! moving apart does not take it back. The sender sees their picture at full size and
 //! may fetch their original back. Renditions are cut on first request and cached beside
 //! the picture.
+//!
+//! In a private bond the sender's device makes and seals the renditions and sends them in
+//! one request (`POST /api/v1/bond/images/sealed?id=CLIENT_ID`,
+//! `haurach_proto::sealed_pictures`); they are kept the same way, in the same order, and
+//! the receiver is served the largest sealed one the same rule allows.
 
 use axum::Json;
 use axum::body::Bytes;
@@ -76,7 +81,7 @@ pub(crate) struct PictureQuery {
         (status = 400, description = "`invalid_query`: no ?id=; `image_required`: an empty body; `unreadable_body`"),
         (status = 403, description = "`tier_closed` (images); `awaiting_tower`, `application_declined`"),
         (status = 404, description = "`not_bonded`"),
-        (status = 409, description = "`message_id_reused`; `private_bond`: a private bond takes no picture until pictures travel sealed"),
+        (status = 409, description = "`message_id_reused`; `private_bond`: the bond is private (seal the picture on your device and send it to /api/v1/bond/images/sealed)"),
         (status = 413, description = "`image_too_large`: over max_image_bytes; `picture_quota_exceeded`: over picture_quota_bytes"),
         (status = 415, description = "`unsupported_image_type`: not a JPEG, PNG or WebP"),
         (status = 422, description = "`too_many_pixels`, `too_compressed`, `corrupt_image`, `invalid_message_id`"),
@@ -109,6 +114,70 @@ pub(crate) async fn upload<S: Store, B: Bus>(
         }
     });
     let (new, view) = app.hub.send_image(caller.account, client_id, bytes).await?;
+    let status = if new {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(view)))
+}
+
+/// `POST /api/v1/bond/images/sealed?id=CLIENT_ID`: send a picture in a private bond, its
+/// renditions made and sealed on the sender's device (201; 200 for a retry).
+#[utoipa::path(
+    post,
+    path = "/api/v1/bond/images/sealed",
+    tag = "pictures",
+    security(("bearer" = [])),
+    params(UploadQuery),
+    request_body(description = "a private bond's picture, sealed on the sender's device \
+        (haurach_proto::sealed_pictures, docs/protocol.md): its renditions one after the other, \
+        smallest first, each as its longest side (4 bytes, big-endian), its length (4 bytes, \
+        big-endian) and its sealed bytes (the sender's counter, 8 bytes big-endian, then \
+        nonce, ciphertext and tag of AES-256-GCM, kind picture). The sides are every rung \
+        of the ladder (64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048, 3072) below \
+        the picture's longest side, then that side: at most 13. The body is at most twice \
+        max_image_bytes, the largest rendition at most max_image_bytes.",
+        content((inline(haurach_proto::schemas::RawBytes) = "application/vnd.haurach.sealed-picture"))),
+    responses(
+        (status = 201, description = "stored as it came; its message follows to both partners", body = ImageView),
+        (status = 200, description = "a retry with the id of a stored picture: that picture, not stored twice", body = ImageView),
+        (status = 400, description = "`invalid_query`: no ?id=; `image_required`: an empty body; `unreadable_body`"),
+        (status = 403, description = "`tier_closed` (images); `awaiting_tower`, `application_declined`"),
+        (status = 404, description = "`not_bonded`"),
+        (status = 409, description = "`message_id_reused`; `unexpected_sealed`: the bond is not private (send the picture itself)"),
+        (status = 413, description = "`image_too_large`: over twice max_image_bytes; `picture_quota_exceeded`: over picture_quota_bytes"),
+        (status = 422, description = "`invalid_sealed_picture`: not the renditions' shape (truncated, too many, too short, wrong sides, too large); `invalid_message_id`"),
+    )
+)]
+pub(crate) async fn upload_sealed<S: Store, B: Bus>(
+    State(app): State<AppState<S, B>>,
+    caller: Caller,
+    query: Result<Query<UploadQuery>, QueryRejection>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<ImageView>), ApiError> {
+    let Query(UploadQuery { id: client_id }) = query.map_err(|_| {
+        ApiError::bad_request(
+            "invalid_query",
+            "name the upload with ?id=CLIENT_ID (1 to 64 characters), so a retry is not stored twice",
+        )
+    })?;
+    let max_mb = 2 * app.hub.config.max_image_bytes / (1024 * 1024);
+    let bytes = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "image_too_large",
+                format!("a sealed picture's renditions are at most {max_mb} MB together; these are larger"),
+            )
+        } else {
+            ApiError::bad_request("unreadable_body", rejection.body_text().to_lowercase())
+        }
+    });
+    let (new, view) = app
+        .hub
+        .send_sealed_image(caller.account, client_id, bytes)
+        .await?;
     let status = if new {
         StatusCode::CREATED
     } else {
@@ -151,7 +220,7 @@ fn image_id(id: Result<UrlPath<Uuid>, PathRejection>) -> Option<Uuid> {
     security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "the picture's id"), PictureQuery),
     responses(
-        (status = 200, description = "the picture, as sharp as the caller may see it now", content((inline(haurach_proto::schemas::RawBytes) = "image/jpeg"), (inline(haurach_proto::schemas::RawBytes) = "image/png"), (inline(haurach_proto::schemas::RawBytes) = "image/webp")),
+        (status = 200, description = "the picture, as sharp as the caller may see it now; a private bond's picture is the rendition its sender's device sealed (application/vnd.haurach.sealed-picture: the counter, 8 bytes big-endian, then nonce, ciphertext and tag), the largest at most that side", content((inline(haurach_proto::schemas::RawBytes) = "image/jpeg"), (inline(haurach_proto::schemas::RawBytes) = "image/png"), (inline(haurach_proto::schemas::RawBytes) = "image/webp"), (inline(haurach_proto::schemas::RawBytes) = "application/vnd.haurach.sealed-picture")),
             headers(("haurach-side" = u32, description = "the longest side of this rendition, pixels"))),
         (status = 400, description = "`invalid_query`: side is not a whole number"),
         (status = 403, description = "`awaiting_tower`, `application_declined`: not a citizen (yet)"),
@@ -195,6 +264,7 @@ pub(crate) async fn picture<S: Store, B: Bus>(
         (status = 200, description = "the original, metadata and all", content((inline(haurach_proto::schemas::RawBytes) = "image/jpeg"), (inline(haurach_proto::schemas::RawBytes) = "image/png"), (inline(haurach_proto::schemas::RawBytes) = "image/webp"))),
         (status = 403, description = "`not_your_original`: only its sender; `awaiting_tower`, `application_declined`"),
         (status = 404, description = "`not_bonded`, `no_such_image`"),
+        (status = 409, description = "`sealed_picture`: a private bond's picture has no original on the server"),
     )
 )]
 pub(crate) async fn original<S: Store, B: Bus>(

@@ -175,6 +175,8 @@ pub fn api<S: Store, B: Bus>(max_image: usize) -> OpenApiRouter<AppState<S, B>> 
         .routes(routes!(export::my_export))
         // Pictures, the camera, the journals.
         .routes(routes!(images::list, images::upload).layer(pictures()))
+        // A sealed picture carries its renditions too: up to twice a picture's bytes.
+        .routes(routes!(images::upload_sealed).layer(DefaultBodyLimit::max(2 * max_image)))
         .routes(routes!(images::picture))
         .routes(routes!(images::original))
         .routes(routes!(camera::get_camera, camera::put_camera))

@@ -10,7 +10,8 @@
 //! - `places.json`: their places.
 //! - `journal.json`, `journal/ID.EXT`: their journal, with its photos.
 //! - `bond.json`: their live bond (the partner's name, since when) and every message
-//!   they sent in it; `pictures/ID.EXT`: the originals of the pictures they sent.
+//!   they sent in it; `pictures/ID.EXT`: the originals of the pictures they sent (a
+//!   private bond's picture: `pictures/ID.sealed`, its largest rendition as sealed).
 //! - `letters.json`: the letters they sent and hold; `parcels/LETTER/NAME`: the parcels
 //!   of letters they sent, and of letters to them that they have read, each named by its
 //!   place in the letter and its own name (`0-box.png`) (a sealed letter's
@@ -57,7 +58,8 @@ journey.gpx        every position the city keeps (GPX 1.1; accuracy in metres is
 places.json        places, each a centre and a radius in metres
 journal.json       the journal; journal/ holds its photos, named by entry id
 bond.json          the live bond and every message sent in it; pictures/ holds the
-                   originals of the pictures sent, named by picture id
+                   originals of the pictures sent, named by picture id (a private
+                   bond's picture as its largest rendition, sealed: ID.sealed)
 letters.json       letters sent and held; parcels/LETTER/ holds the parcels of letters
                    sent, and of letters received and read (0-NAME, 1-NAME, ...)
 
@@ -217,7 +219,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
                 let mut entry = json!({"seq": m.seq, "kind": m.kind, "body": m.body,
                        "feeling": m.feeling, "sent_at": when(m.sent_at),
                        "acknowledged_at": m.acknowledged_at.map(when)});
-                if sealed {
+                if sealed && m.kind != haurach_proto::MessageKind::Image {
                     entry["sealed"] = entry["body"].take();
                 }
                 entry
@@ -229,6 +231,20 @@ impl<S: Store, B: Bus> Hub<S, B> {
         let mut pictures = Vec::new();
         let images = self.store.images_of_bond(bond.id, u32::MAX).await?;
         for image in images.iter().filter(|i| i.sender == account) {
+            if image.sealed {
+                // A private bond's picture has no original here: its largest rendition,
+                // sealed as the sender's device sent it (its devices open it).
+                let (bytes, _, _) = self.picture(account, Some(image.id.0), None).await?;
+                let path = format!("pictures/{}.sealed", image.id.0);
+                entries.push(Entry {
+                    path: path.clone(),
+                    bytes,
+                });
+                pictures.push(json!({"id": image.id.0, "file": path, "sealed": true,
+                                     "longest_side": image.width,
+                                     "sent_at": when(image.sent_at)}));
+                continue;
+            }
             let (bytes, _) = self.original(account, Some(image.id.0)).await?;
             let path = format!("pictures/{}", picture_name(image));
             entries.push(Entry {

@@ -25,8 +25,9 @@
 //! the picture.
 
 use bytes::Bytes;
-use haurach_bond::Tier;
 use haurach_bond::images::{LADDER, THUMBNAIL_SIDE, rendition_side};
+use haurach_bond::{Profile, Tier, TierSet};
+use haurach_proto::sealed_pictures::{MEDIA_TYPE, read_upload, sides_for};
 use haurach_proto::{ImageList, ImageView, MessageKind, SendMessage};
 use haurach_store::{AccountId, Conflict, ImageId, ImageRecord, Store, StoreError};
 use http::StatusCode;
@@ -76,7 +77,20 @@ fn view(standing: &TierStanding, image: &ImageRecord, side: u32, seen: f64) -> I
         seen_strength: seen,
         picture: format!("/api/v1/bond/images/{}/picture?side={side}", image.id.0),
         sent_at: timestamp(image.sent_at),
+        sealed: image.sealed,
     }
+}
+
+/// The strength a private bond's server may take its partners to have: the one at the
+/// range of the narrowest ranged tier open (they are about that close), 0 when none is.
+/// For the story profile a picture is then 64 px with images open, 128 px with glimpse
+/// open (10 km), full size with sight open (2 km): coarser than a plain bond's ladder,
+/// because the server learns no more than which tiers are open.
+fn strength_of_tiers(profile: Profile, open: TierSet) -> f64 {
+    open.iter()
+        .filter_map(|tier| profile.range_m(tier))
+        .min_by(f64::total_cmp)
+        .map_or(0.0, |range| profile.strength(range))
 }
 
 /// The rung a requested side snaps down to, so a picture has a bounded number of
@@ -91,11 +105,21 @@ fn snap(side: u32) -> u32 {
 }
 
 impl<S: Store, B: Bus> Hub<S, B> {
-    /// Where `account`'s bond stands for pictures.
+    /// Where `account`'s bond stands for pictures. In a private bond the server knows no
+    /// distance, only which tiers are open: the strength is the one at the range of the
+    /// narrowest open tier ([`strength_of_tiers`]).
     async fn image_standing(&self, account: AccountId) -> Result<TierStanding, ApiError> {
-        self.standing(account, Tier::Images)
+        let mut standing = self
+            .standing(account, Tier::Images)
             .await?
-            .ok_or_else(not_bonded)
+            .ok_or_else(not_bonded)?;
+        if let Some(held) = self.held(account).await? {
+            let rt = held.lock().await?;
+            if rt.matcher.is_some() {
+                standing.strength = strength_of_tiers(rt.record.profile, rt.tiers.open());
+            }
+        }
+        Ok(standing)
     }
 
     /// Refuses an upload of `len` bytes that would take `account` past
@@ -187,6 +211,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
             sent_at: now_ms(),
             // The receiver is told of it now: what they may see starts at today's strength.
             seen_strength: standing.strength,
+            sealed: false,
         };
         {
             let (original, full) = (pictures.original_path(&record), pictures.full_path(&record));
@@ -209,6 +234,104 @@ impl<S: Store, B: Bus> Hub<S, B> {
             }
             Err(StoreError::Conflict(Conflict::ImageIdReused)) => {
                 // A concurrent retry stored it first: ours is a spare copy.
+                let _ = pictures
+                    .files
+                    .remove_dir(&pictures.data, &pictures.image_dir(record.id))
+                    .await;
+                let existing = self
+                    .store
+                    .image_by_client_id(sender, &client_id)
+                    .await?
+                    .ok_or_else(|| ApiError::internal("an image vanished after a conflict"))?;
+                self.finish(&standing, sender, existing, false).await
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// `sender`, a partner of a private bond, sends a picture their device made the
+    /// renditions of and sealed (`haurach_proto::sealed_pictures`), under `client_id`.
+    /// `bytes` is the upload's body as read. Kept as the plain bond keeps a picture, in
+    /// the same order (files, row, message); the server checks only the renditions'
+    /// shape and never holds the picture in the clear. Returns whether it was new, and
+    /// the picture as the sender sees it.
+    pub async fn send_sealed_image(
+        &self,
+        sender: AccountId,
+        client_id: String,
+        bytes: Result<Bytes, ApiError>,
+    ) -> Result<(bool, ImageView), ApiError> {
+        if !self.is_private(sender).await? {
+            return Err(ApiError::conflict(
+                "unexpected_sealed",
+                "your bond is not private: send the picture itself, not sealed",
+            ));
+        }
+        if client_id.is_empty() || client_id.chars().count() > 64 {
+            return Err(ApiError::invalid(
+                "invalid_message_id",
+                "an image id must be 1 to 64 characters",
+            ));
+        }
+        let bytes = bytes?;
+        if bytes.is_empty() {
+            return Err(ApiError::bad_request(
+                "image_required",
+                "send the sealed renditions as the request body",
+            ));
+        }
+        let standing = self.image_standing(sender).await?;
+        if let Some(existing) = self.store.image_by_client_id(sender, &client_id).await? {
+            return self.finish(&standing, sender, existing, false).await;
+        }
+        if let Some(other) = self.store.message_by_client_id(sender, &client_id).await?
+            && other.kind != MessageKind::Image
+        {
+            return Err(ApiError::conflict(
+                "message_id_reused",
+                format!("you already sent a different message with id {client_id:?}; use a new id"),
+            ));
+        }
+        if !standing.open {
+            return Err(ApiError::tier_closed(
+                Tier::Images,
+                standing.bond.profile.range_m(Tier::Images),
+                standing.distance_m,
+            ));
+        }
+        let renditions = read_upload(&bytes, self.config.max_image_bytes)
+            .map_err(|e| ApiError::invalid("invalid_sealed_picture", e.to_string()))?;
+        let longest = renditions.last().map_or(0, |(side, _)| *side);
+
+        let pictures = &self.pictures;
+        let _lane = pictures.lane(sender).await;
+        self.within_picture_quota(sender, bytes.len()).await?;
+        let record = ImageRecord {
+            id: ImageId::new(),
+            bond: standing.bond.id,
+            sender,
+            client_id: client_id.clone(),
+            original_type: MEDIA_TYPE.to_owned(),
+            stripped_type: MEDIA_TYPE.to_owned(),
+            width: longest,
+            height: longest,
+            original_size: bytes.len() as u64,
+            sent_at: now_ms(),
+            seen_strength: standing.strength,
+            sealed: true,
+        };
+        let files = renditions
+            .into_iter()
+            .map(|(side, sealed)| (pictures.sealed_path(&record, side), sealed))
+            .collect();
+        pictures
+            .files
+            .put(&pictures.data, files)
+            .await
+            .map_err(ApiError::internal)?;
+        match self.store.insert_image(&record).await {
+            Ok(()) => self.finish(&standing, sender, record, true).await,
+            Err(StoreError::Conflict(Conflict::ImageIdReused)) => {
                 let _ = pictures
                     .files
                     .remove_dir(&pictures.data, &pictures.image_dir(record.id))
@@ -290,6 +413,23 @@ impl<S: Store, B: Bus> Hub<S, B> {
         let longest = image.width.max(image.height);
         let (allowed, _) = allowed_side(&self.store, &standing, viewer, &image).await?;
         let wanted = side.map_or(allowed, |s| allowed.min(s));
+        if image.sealed {
+            // The largest rendition the sender's device sealed that the caller may see:
+            // the same rung a plain bond's picture would be cut to.
+            let side = sides_for(longest)
+                .into_iter()
+                .rev()
+                .find(|&s| s <= wanted)
+                .unwrap_or(longest.min(THUMBNAIL_SIDE));
+            let pictures = &self.pictures;
+            let bytes = pictures
+                .files
+                .get(&pictures.data, &pictures.sealed_path(&image, side))
+                .await
+                .map_err(ApiError::internal)?
+                .ok_or_else(|| ApiError::internal("a sealed picture's rendition is missing"))?;
+            return Ok((bytes, MEDIA_TYPE.to_owned(), side));
+        }
         // Full size, or a rung of the ladder (never a size between two rungs).
         let side = if wanted >= longest {
             longest
@@ -309,6 +449,13 @@ impl<S: Store, B: Bus> Hub<S, B> {
     ) -> Result<(Vec<u8>, String), ApiError> {
         let standing = self.image_standing(sender).await?;
         let image = self.image_of(&standing, id).await?;
+        if image.sealed {
+            return Err(ApiError::conflict(
+                "sealed_picture",
+                "a private bond's picture has no original on the server: it stays on the \
+                 device that sent it; ask for the picture (sealed) instead",
+            ));
+        }
         if image.sender != sender {
             return Err(ApiError::new(
                 StatusCode::FORBIDDEN,
@@ -337,6 +484,23 @@ mod tests {
         assert_eq!(snap(64), 64);
         assert_eq!(snap(300), 256);
         assert_eq!(snap(100_000), 3072);
+    }
+
+    #[test]
+    fn a_private_bonds_pictures_sharpen_with_its_open_tiers() {
+        use haurach_bond::images::Side;
+        let side = |tiers: &[Tier]| {
+            let mut open = TierSet::EMPTY;
+            for t in tiers {
+                open.insert(*t);
+            }
+            rendition_side(Profile::Story, strength_of_tiers(Profile::Story, open))
+        };
+        assert_eq!(side(&[]), Side::AtMost(THUMBNAIL_SIDE));
+        assert_eq!(side(&[Tier::Alarm, Tier::Images]), Side::AtMost(64));
+        assert_eq!(side(&[Tier::Images, Tier::Glimpse]), Side::AtMost(128));
+        assert_eq!(side(&[Tier::Images, Tier::Sight]), Side::Full);
+        assert_eq!(side(&[Tier::Memories]), Side::Full);
     }
 
     #[test]

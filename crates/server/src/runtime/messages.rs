@@ -413,13 +413,14 @@ fn check_sealing(send: &SendMessage, sealed: bool) -> Result<(), ApiError> {
 }
 
 /// A stored message as the API shows it; in a private bond (`sealed`) what is stored in
-/// the body's place is the sealed content.
+/// the body's place is the sealed content, except a picture's notice, whose body is the
+/// image's id (composed by the server, never sealed: the picture itself is).
 pub fn message_view(bond: &BondRecord, m: &MessageRecord, sealed: bool) -> Message {
     let from = bond
         .index_of(m.sender)
         .map(|i| bond.names[i].clone())
         .unwrap_or_default();
-    let (body, sealed) = if sealed {
+    let (body, sealed) = if sealed && m.kind != MessageKind::Image {
         (None, m.body.clone())
     } else {
         (m.body.clone(), None)

@@ -200,6 +200,11 @@ impl Pictures {
             .join(format!("original.{}", extension(&image.original_type)))
     }
 
+    /// A private bond's picture at `side`, as the sender's device sealed it.
+    pub(crate) fn sealed_path(&self, image: &ImageRecord, side: u32) -> PathBuf {
+        self.image_dir(image.id).join(format!("s{side}.sealed"))
+    }
+
     pub(crate) fn rendition_path(&self, image: &ImageRecord, side: u32) -> PathBuf {
         self.image_dir(image.id)
             .join(format!("r{side}.{}", extension(&image.stripped_type)))

@@ -226,8 +226,8 @@ impl<S: Store, B: Bus> Hub<S, B> {
     ) -> Result<(), ApiError> {
         let detail = match what {
             PrivateContent::Picture => {
-                "your bond is private: pictures do not pass through the server until they \
-                 travel sealed between your devices"
+                "your bond is private: the server takes no picture in the clear for it; \
+                 seal it on your device and send it sealed (haurach send-image does)"
             }
             PrivateContent::Camera => {
                 "your bond is private: the camera's glimpses and sight do not pass through \

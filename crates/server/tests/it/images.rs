@@ -41,7 +41,7 @@ impl Reply {
 }
 
 /// One HTTP exchange with a binary body.
-async fn exchange(
+pub(crate) async fn exchange(
     addr: SocketAddr,
     method: &str,
     path: &str,
@@ -91,7 +91,7 @@ pub(crate) async fn send_image(s: &TestServer, token: &str, id: &str, bytes: &[u
     .await
 }
 
-async fn get(s: &TestServer, token: &str, path: &str) -> Reply {
+pub(crate) async fn get(s: &TestServer, token: &str, path: &str) -> Reply {
     exchange(s.addr, "GET", path, token, b"", "").await
 }
 

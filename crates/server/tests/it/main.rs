@@ -24,5 +24,6 @@ mod places;
 mod private;
 mod push;
 mod restart;
+mod sealed_pictures;
 mod sight;
 mod throttles;

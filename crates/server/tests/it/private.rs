@@ -29,15 +29,15 @@ use uuid::Uuid;
 use crate::common::{Link, TestServer};
 use crate::owntracks::{location, now_s, post};
 
-const HER: (f64, f64) = (46.123457, 7.654321);
-const NEAR: (f64, f64) = (46.168463, 7.654321); // 5.0 km north of her
+pub(crate) const HER: (f64, f64) = (46.123457, 7.654321);
+pub(crate) const NEAR: (f64, f64) = (46.168463, 7.654321); // 5.0 km north of her
 const FAR: (f64, f64) = (46.483419, 7.654321); // 40.0 km north of her
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
 }
 
-fn tokens(key: &BondKey, at: (f64, f64), at_ms: i64) -> TokenReport {
+pub(crate) fn tokens(key: &BondKey, at: (f64, f64), at_ms: i64) -> TokenReport {
     let fix = Fix {
         lat: at.0,
         lon: at.1,
@@ -49,16 +49,16 @@ fn tokens(key: &BondKey, at: (f64, f64), at_ms: i64) -> TokenReport {
 
 /// A private bond made through the API: both partners' tokens, the bond key both
 /// devices hold, and the bond's id.
-struct Private {
-    her: String,
-    him: String,
-    key: BondKey,
-    bond: Uuid,
+pub(crate) struct Private {
+    pub(crate) her: String,
+    pub(crate) him: String,
+    pub(crate) key: BondKey,
+    pub(crate) bond: Uuid,
 }
 
 /// Amethyst invites privately, spike accepts; both devices derive and confirm the key
 /// through the server.
-async fn bond_privately(s: &TestServer) -> Private {
+pub(crate) async fn bond_privately(s: &TestServer) -> Private {
     let (her, him) = (s.citizen("amethyst").await, s.citizen("spike").await);
     let (a, b, secret) = (
         DeviceSecret::generate(),
@@ -140,7 +140,7 @@ async fn bond_privately(s: &TestServer) -> Private {
 }
 
 /// `status` and `body` are the problem `code` with `expected` status.
-fn assert_problem(status: u16, body: &Value, expected: u16, code: &str) {
+pub(crate) fn assert_problem(status: u16, body: &Value, expected: u16, code: &str) {
     assert_eq!(
         (status, body["code"].as_str()),
         (expected, Some(code)),
@@ -155,7 +155,7 @@ async fn put_tokens(s: &TestServer, token: &str, report: &TokenReport) -> (u16, 
 }
 
 /// Reports over HTTP, which must be taken.
-async fn report_ok(s: &TestServer, token: &str, report: &TokenReport) {
+pub(crate) async fn report_ok(s: &TestServer, token: &str, report: &TokenReport) {
     let (status, body) = put_tokens(s, token, report).await;
     assert_eq!(status, 204, "{body}");
 }
@@ -168,7 +168,7 @@ async fn await_tier(links: &mut [&mut Link], known: &[&TokenReport], tier: Tier,
     }
 }
 
-async fn open_tiers(s: &TestServer, token: &str) -> Vec<Tier> {
+pub(crate) async fn open_tiers(s: &TestServer, token: &str) -> Vec<Tier> {
     let (status, view) = s.call("GET", "/api/v1/bond", Some(token), None).await;
     assert_eq!(status, 200, "{view}");
     Tier::ALL
@@ -873,7 +873,8 @@ async fn next_error(link: &mut Link) -> haurach_proto::Problem {
     }
 }
 
-/// Pictures, the camera, traces and journal photos are not sealed yet: on a private bond
+/// Pictures in the clear (they travel sealed: `sealed_pictures.rs`), the camera, traces
+/// and journal photos: on a private bond
 /// the server takes none of them, even with their tiers open, so it never holds one in
 /// the clear (docs/privacy.md, "What remains to build"). Nor journal words in the clear.
 #[tokio::test]
@@ -1129,7 +1130,7 @@ async fn a_plain_bond_refuses_a_sealed_position() {
 
 /// Every file under `dir` (the server's data directory: the database, its WAL, the
 /// message journal, files), read whole.
-fn data_files(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+pub(crate) fn data_files(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
     let mut found = Vec::new();
     let mut todo = vec![dir.to_owned()];
     while let Some(dir) = todo.pop() {

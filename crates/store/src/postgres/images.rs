@@ -14,8 +14,8 @@ impl ImageStore for Postgres {
     async fn insert_image(&self, image: &ImageRecord) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO images (id, bond_id, sender_id, client_id, original_type, \
-             stripped_type, width, height, original_size, sent_at, seen_strength) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+             stripped_type, width, height, original_size, sent_at, seen_strength, sealed) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(image.id.0)
         .bind(image.bond.0)
@@ -28,6 +28,7 @@ impl ImageStore for Postgres {
         .bind(i64::try_from(image.original_size).unwrap_or(i64::MAX))
         .bind(image.sent_at)
         .bind(image.seen_strength)
+        .bind(image.sealed)
         .execute(&self.pool)
         .await
         .map(|_| ())

@@ -13,8 +13,8 @@ impl ImageStore for Sqlite {
     async fn insert_image(&self, image: &ImageRecord) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO images (id, bond_id, sender_id, client_id, original_type, \
-             stripped_type, width, height, original_size, sent_at, seen_strength) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             stripped_type, width, height, original_size, sent_at, seen_strength, sealed) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(image.id.0.to_string())
         .bind(image.bond.0.to_string())
@@ -27,6 +27,7 @@ impl ImageStore for Sqlite {
         .bind(i64::try_from(image.original_size).unwrap_or(i64::MAX))
         .bind(image.sent_at)
         .bind(image.seen_strength)
+        .bind(image.sealed)
         .execute(&self.writer)
         .await
         .map_err(|err| unique_or(err, Conflict::ImageIdReused))?;

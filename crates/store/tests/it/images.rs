@@ -47,6 +47,7 @@ async fn conformance<S: Store>(store: S) {
         original_size: 4_167_727,
         sent_at: 10,
         seen_strength: 0.1,
+        sealed: false,
     };
     store.insert_image(&image).await.unwrap();
     let again = ImageRecord {
@@ -67,6 +68,20 @@ async fn conformance<S: Store>(store: S) {
         store.images_of_bond(bond.id, 10).await.unwrap(),
         vec![image.clone()]
     );
+    // A private bond's picture reads back sealed (without it, the server would serve
+    // its sealed files as a picture's bytes, or cut renditions of them).
+    let sealed = ImageRecord {
+        id: ImageId::new(),
+        client_id: "sealed sky".into(),
+        width: 4032,
+        height: 4032,
+        sealed: true,
+        // Not counted in the quota sums checked below.
+        original_size: 0,
+        ..image.clone()
+    };
+    store.insert_image(&sealed).await.unwrap();
+    assert_eq!(store.image(sealed.id).await.unwrap(), Some(sealed.clone()));
     // Only ever raised.
     assert_eq!(store.raise_seen_strength(image.id, 0.3).await.unwrap(), 0.3);
     assert_eq!(store.raise_seen_strength(image.id, 0.2).await.unwrap(), 0.3);

@@ -292,6 +292,7 @@ where
         original_size: 100,
         sent_at: 23,
         seen_strength: 0.1,
+        sealed: false,
     };
     let hers = image(amethyst, "sky");
     let his = image(spike, "sea");
