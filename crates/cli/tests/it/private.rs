@@ -2,8 +2,9 @@
 //! with `invite --private` and `accept`, `move` and `walk` send token reports and sealed
 //! positions, the tiers open and close as the matcher says, each partner's `where` and
 //! `watch` show the pull worked out on their device (coarse beyond sight, exact within
-//! it), and words, a feeling, an alarm's words, a thought and a journal entry pass
-//! sealed and are read by the partner; afterwards the server's whole data directory and its log hold none of the
+//! it), and words, a feeling, an alarm's words, a thought, a journal entry and a
+//! picture (small 5 km apart, sharp together, and said to be changed when the server
+//! changed it) pass sealed and are read by the partner; afterwards the server's whole data directory and its log hold none of the
 //! coordinates used, none of the words and not the invite's secret. A server that swaps
 //! the public keys makes both devices refuse the bond.
 
@@ -40,6 +41,18 @@ const THOUGHT: &str = "I wonder about the saffron gate";
 const HELD_BACK: &str = "the cobalt well is far";
 /// A journal entry, which opens to the partner when they are together.
 const JOURNAL: &str = "the obsidian ferry waits";
+
+/// The real photo with GPS in its EXIF (see `crates/picture/tests/picture.rs`).
+const GPS_PHOTO: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../picture/tests/gps-photo.jpg"
+);
+
+/// The longest side of a JPEG, from its header.
+fn longest_side(jpeg: &[u8]) -> u32 {
+    let (w, h) = haurach_picture::dimensions(jpeg).expect("a picture");
+    w.max(h)
+}
 
 /// `haurach think` as `who`, typing `lines`; what it said on stderr.
 fn think(cli: &Cli, who: &str, lines: &[&str]) -> String {
@@ -320,11 +333,58 @@ fn a_private_bond_opens_its_tiers_and_the_server_keeps_no_coordinate_and_no_secr
         out.contains("nothing in your partner's journal yet"),
         "{out}"
     );
+    // A picture is made into its sizes and sealed on his device; 5 km apart (glimpse
+    // open) it reaches her at 128 px, opened on her device.
+    let out = cli.ok_as("spike", &["send-image", GPS_PHOTO]);
+    assert!(
+        out.contains("from you, sealed, 800 px on its longest side: full size"),
+        "{out}"
+    );
+    let picture = out["sent: ".len()..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    let out = cli.ok_as("amethyst", &["picture"]);
+    assert!(
+        out.contains(&format!(
+            "{picture}  from spike, sealed, 800 px on its longest side: 128 px of 800"
+        )),
+        "{out}"
+    );
+    let small = dir.path().join("small.jpg");
+    let out = cli.ok_as(
+        "amethyst",
+        &["picture", &picture, "--out", &small.to_string_lossy()],
+    );
+    assert!(out.contains("(128 px on its longest side)"), "{out}");
+    let small = std::fs::read(&small).unwrap();
+    assert_eq!(longest_side(&small), 128);
+    // What the server changed does not open: she is told, and nothing is saved.
+    let kept = data.join("images").join(&picture).join("s128.sealed");
+    let sealed = std::fs::read(&kept).unwrap();
+    let mut changed = sealed.clone();
+    *changed.last_mut().unwrap() ^= 1;
+    std::fs::write(&kept, &changed).unwrap();
+    let err = cli.fails(&["--as", "amethyst", "picture", &picture]);
+    assert!(err.contains("changed on the way"), "{err}");
+    std::fs::write(&kept, &sealed).unwrap();
+
     mv(&cli, "amethyst", HER);
     let out = mv(&cli, "spike", HER);
     assert!(tier_line(&out, "memories").contains("open"), "{out}");
     let out = cli.ok_as("amethyst", &["memories", "--partner"]);
     assert!(out.contains(&format!("{JOURNAL} (shared)")), "{out}");
+    // Together, the picture sharpens to full size on her device.
+    let full = dir.path().join("full.jpg");
+    let out = cli.ok_as(
+        "amethyst",
+        &["picture", &picture, "--out", &full.to_string_lossy()],
+    );
+    assert!(out.contains("(800 px on its longest side)"), "{out}");
+    let full = std::fs::read(&full).unwrap();
+    assert_eq!(longest_side(&full), 800);
+    assert!(!full.windows(4).any(|w| w == b"Exif"), "EXIF reached her");
     let dir = tempfile::tempdir().unwrap();
     let photo = dir.path().join("photo.png");
     std::fs::write(&photo, [0x89, b'P', b'N', b'G']).unwrap();
@@ -396,12 +456,13 @@ fn a_private_bond_opens_its_tiers_and_the_server_keeps_no_coordinate_and_no_secr
             && said.contains("this one stays on this device"),
         "{said}"
     );
-    // The alarm passes at any range, its words sealed.
+    // The alarm passes at any range, its words sealed (the fourth message: the words,
+    // the feeling and the picture's came before).
     let out = cli.ok_as("amethyst", &["alarm", ALARM]);
-    assert!(out.starts_with("alarm #3 raised"), "{out}");
+    assert!(out.starts_with("alarm #4 raised"), "{out}");
     let out = cli.ok_as("spike", &["where"]);
     assert!(
-        out.contains(&format!("raised alarm #3 from amethyst: {ALARM:?}")),
+        out.contains(&format!("raised alarm #4 from amethyst: {ALARM:?}")),
         "{out}"
     );
 
@@ -442,6 +503,13 @@ fn a_private_bond_opens_its_tiers_and_the_server_keeps_no_coordinate_and_no_secr
         "cobalt",
     ] {
         secrets.push(Trace::Bytes(said.as_bytes().to_vec()));
+    }
+    // The picture, as sent and as she opened it at each size: a stretch from the middle
+    // of each.
+    let photo = std::fs::read(GPS_PHOTO).unwrap();
+    for picture in [&photo, &small, &full] {
+        let mid = picture.len() / 2;
+        secrets.push(Trace::Bytes(picture[mid..mid + 48].to_vec()));
     }
     let mut all = files(&data);
     assert!(
