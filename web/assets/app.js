@@ -1204,7 +1204,8 @@ async function privatePull() {
 }
 
 /** What the page says of a private bond, and what it hides: the partner's direction and
- *  the content this page cannot seal yet (pictures, the camera, places, journal photos);
+ *  the content this page cannot seal yet (pictures, which the CLI seals, the camera,
+ *  places, journal photos);
  *  words, feelings, thoughts and the journal too while this browser cannot seal them (no
  *  confirmed keys). */
 function renderPrivate() {

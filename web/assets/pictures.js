@@ -97,7 +97,9 @@ export class Pictures {
       const res = await fetch("/api/v1/bond/images", { headers: auth(), cache: "no-store" });
       if (!res.ok) return;
       const { images } = await res.json();
-      for (const image of images) await this.show(image);
+      // A private bond's pictures are sealed, and this page cannot open them yet (the
+      // CLI does): none is shown rather than a broken one.
+      for (const image of images) if (!image.sealed) await this.show(image);
     } catch {
       // Offline: the next strength change or message tries again.
     } finally {

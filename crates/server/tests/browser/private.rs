@@ -729,6 +729,13 @@ async fn a_page_bonds_with_the_rust_library_and_catches_a_tampered_key() {
     report_as_library(server.addr, &her, &key, &fix).await;
     spike.wait_tier("glimpse", "open").await;
     spike.wait_tier("sight", "closed").await;
+    // Pictures travel sealed, but not from this page yet: it says where they do.
+    spike
+        .wait_text(
+            "#private-card",
+            "send and see them from the command line for now (haurach send-image, haurach picture)",
+        )
+        .await;
     // Her device sends sealed words and a sealed feeling: his page opens them.
     let (_, bond_view) = http(server.addr, "GET", "/api/v1/bond", Some(&her), None).await;
     let bond: uuid::Uuid = bond_view["id"].as_str().unwrap().parse().unwrap();

@@ -251,6 +251,27 @@ async fn sealed_pictures(s: &TestServer, database: Option<std::path::PathBuf>) {
     let (side, _) = seen(s, &her, &sealer, bond, &id).await;
     assert_eq!(side, 800);
 
+    // His export lists it sealed, with its largest rendition as it came.
+    let export = get(s, &him, "/api/v1/me/export").await;
+    assert_eq!(export.status, 200);
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(export.body)).unwrap();
+    let bond_json: Value = {
+        let file = zip.by_name("bond.json").unwrap();
+        serde_json::from_reader(file).unwrap()
+    };
+    let listed = &bond_json["bond"]["pictures_sent"][0];
+    let file = format!("pictures/{id}.sealed");
+    assert_eq!(
+        (&listed["sealed"], &listed["file"], &listed["longest_side"]),
+        (&Value::Bool(true), &Value::from(file.as_str()), &800.into()),
+        "{bond_json}"
+    );
+    let mut exported = Vec::new();
+    std::io::Read::read_to_end(&mut zip.by_name(&file).unwrap(), &mut exported).unwrap();
+    let opened =
+        sealed_pictures::open(&sealer, bond, Role::Accepter, "sky", 800, &exported).unwrap();
+    assert_picture(&opened, 800);
+
     // The server never held the picture in the clear: no rendition the device made is in
     // its data directory or its database's, nor the photo itself.
     let mut files = data_files(s.dir.path());
