@@ -92,6 +92,7 @@ fn rows() -> Vec<(&'static str, &'static str, [Must; 7])> {
         ("GET", "/api/v1/me/export", CITIZEN),
         ("GET", "/api/v1/bond/images", CITIZEN),
         ("POST", "/api/v1/bond/images", CITIZEN),
+        ("POST", "/api/v1/bond/images/sealed", CITIZEN),
         ("GET", "/api/v1/bond/images/{id}/picture", BONDS),
         ("GET", "/api/v1/bond/images/{id}/original", BONDS),
         ("GET", "/api/v1/me/camera", CITIZEN),
