@@ -1909,7 +1909,9 @@ function wire() {
         bond = await api.accept(code, profile);
       }
       $("accept-code").value = "";
-      enterBond(bond);
+      // The `bonded` frame may have come first, and a pull after it: the answer, which
+      // has no pull, must not take its place.
+      if (state.bond?.id !== bond.id) enterBond(bond);
     } catch (e) {
       showError("accept-error", `${fmt.capitalise(e.message)}.`);
     }
