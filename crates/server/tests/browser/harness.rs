@@ -274,6 +274,13 @@ impl Server {
     }
 
     async fn launch(dir: TempDir, addr: SocketAddr, config: Config) -> Server {
+        // The server's warnings and errors (a 500's cause) in the test's output, which
+        // the runner shows when the test fails. A test that keeps the log itself set its
+        // subscriber first, and this one is not set.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("warn"))
+            .with_test_writer()
+            .try_init();
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .expect("bind the server");
