@@ -372,9 +372,21 @@ impl Browser {
         // thirtyfour's HTTP client is reqwest, which the workspace builds with rustls and
         // no provider of its own (the CLI installs ring at start): the same here.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let driver = WebDriver::new(cd.url(), caps)
-            .await
-            .expect("a Chromium session through chromedriver");
+        // On a busy machine chromedriver sometimes reads Chromium's DevTools port file
+        // before it is written ("Devtools port number file contents <> were in an
+        // unexpected format") and gives up on that Chromium: start another, twice at most.
+        let mut tries = 0;
+        let driver = loop {
+            tries += 1;
+            match WebDriver::new(cd.url(), caps.clone()).await {
+                Ok(driver) => break driver,
+                Err(e) if tries < 3 && format!("{e:?}").contains("SessionNotCreated") => {
+                    eprintln!("{name}: Chromium did not start ({e}); starting it again");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                Err(e) => panic!("a Chromium session through chromedriver: {e}"),
+            }
+        };
         let browser = Browser {
             driver,
             name: name.to_owned(),
