@@ -697,3 +697,72 @@ async fn a_private_bond_relays_sealed_glimpses_and_sight_under_the_plain_rules_o
     };
     sealed_camera(&s).await;
 }
+
+/// Two nodes (PostgreSQL + NATS), a partner of a private bond on each: a glimpse asked on
+/// one node is answered sealed on the other and arrives as it was sent, with its id, and
+/// so do sealed sight frames.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sealed_glimpses_and_sight_cross_between_two_nodes() {
+    use haurach_bond::Tier;
+    use haurach_private::{Role, Sealer};
+    use haurach_proto::sealed::{Envelope, GLIMPSE, SIGHT};
+
+    use crate::private::{HER, Private, bond_privately, now_ms, report_ok, tokens};
+
+    let Some(nodes) = crate::common::two_nodes().await else {
+        return;
+    };
+    let (one, two) = (&nodes.one, &nodes.two);
+    let Private {
+        her,
+        him,
+        key,
+        bond,
+    } = bond_privately(one).await;
+    let sealer = Sealer::new(&key);
+    let his = |kind| Envelope {
+        bond,
+        from: Role::Accepter,
+        kind,
+    };
+    allow_camera(two, &him).await;
+    let mut a = Raw::open(one, &her).await;
+    let mut b = Raw::open(two, &him).await;
+    let now = now_ms();
+    report_ok(one, &her, &tokens(&key, HER, now)).await;
+    report_ok(two, &him, &tokens(&key, WITHIN_SIGHT, now)).await;
+    tier_now(&mut a, Tier::Sight, true).await;
+    tier_now(&mut b, Tier::Sight, true).await;
+
+    // Asked on node one, answered sealed on node two, opened by her device on node one.
+    a.send_json(json!({"type": "glimpse_ask"})).await;
+    b.until(|f| matches!(f, ServerFrame::GlimpseAsked { .. }))
+        .await;
+    let jpeg = camera_frame(128, 96);
+    let sealed = his(GLIMPSE).seal_frame(&sealer, 1, &jpeg).unwrap();
+    b.send_binary(0x03, &sealed).await;
+    let got = a
+        .binary(Duration::from_secs(5))
+        .await
+        .expect("the sealed glimpse crosses nodes");
+    assert_eq!((got[0], &got[17..]), (0x03, &sealed[..]));
+    assert_eq!(
+        his(GLIMPSE).open_frame(&sealer, &got[17..]).unwrap().1,
+        jpeg
+    );
+    assert_eq!(
+        glimpse_sent(&mut b).await,
+        uuid::Uuid::from_slice(&got[1..17]).unwrap()
+    );
+
+    // Sealed sight sent on node two reaches node one untouched.
+    let frame = his(SIGHT)
+        .seal_frame(&sealer, 2, &camera_frame(240, 180))
+        .unwrap();
+    b.send_binary(0x04, &frame).await;
+    let got = a
+        .binary(Duration::from_secs(5))
+        .await
+        .expect("sealed sight crosses nodes");
+    assert_eq!((got[0], &got[1..]), (0x04, &frame[..]));
+}
