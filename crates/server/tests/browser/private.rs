@@ -2097,6 +2097,13 @@ async fn a_page_and_the_library_exchange_sealed_glimpses_and_sight() {
     })
     .await;
     for frame in &his_sight {
+        // What the sealed frames weigh beside the bound at 240 pixels (the report's
+        // figures; `--nocapture` shows them).
+        eprintln!(
+            "his sealed sight frame: {} bytes (bound {})",
+            frame.len(),
+            1 + haurach_proto::sealed::FRAME_OVERHEAD + haurach_bond::images::jpeg_bytes_bound(240)
+        );
         let (_, jpeg) = from(Role::Inviter, SIGHT)
             .open_frame(&sealer, &frame[1..])
             .expect("her device opens his sight");
