@@ -52,8 +52,12 @@ pub struct TierStanding {
     pub idx: usize,
     /// Whether the tier is open.
     pub open: bool,
-    /// The strength of the bond (0 while a position is missing).
+    /// The strength of the bond (0 while a position is missing). In a private bond, which
+    /// has no distance, the strength at the edge of the narrowest tier open
+    /// (`haurach_private::matcher::strength`).
     pub strength: f64,
+    /// Whether the bond is private: its content travels sealed.
+    pub private: bool,
     /// The distance as this partner may know it (coarse beyond sight range), if known.
     pub distance_m: Option<f64>,
 }
@@ -535,11 +539,18 @@ impl<S: Store, B: Bus> Hub<S, B> {
         };
         let rt = held.lock().await?;
         let pulled = rt.pull_now(held.idx);
+        let private = rt.matcher.is_some();
+        let strength = if private {
+            haurach_private::matcher::strength(rt.record.profile, rt.tiers.open())
+        } else {
+            pulled.map_or(0.0, |p| p.1)
+        };
         Ok(Some(TierStanding {
             bond: rt.record.clone(),
             idx: held.idx,
             open: rt.tiers.is_open(tier),
-            strength: pulled.map_or(0.0, |p| p.1),
+            strength,
+            private,
             distance_m: pulled.map(|p| p.0.distance_m),
         }))
     }
