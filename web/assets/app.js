@@ -119,7 +119,16 @@ const pause = new Pause({
   notice: (text) => notice(text),
 });
 let journey = null;
-const camera = new Camera({ link, call, el: (id) => $(id), bond: () => state.bond, me: () => state.me });
+const camera = new Camera({
+  link,
+  call,
+  el: (id) => $(id),
+  bond: () => state.bond,
+  me: () => state.me,
+  privacy: () => privacyNow(),
+  known: () => privacyKnown(),
+  sealing: () => sealing(),
+});
 
 const memories = new Memories({ el: (id) => $(id), bond: () => state.bond, privacy: () => privacyKnown(), sealing: () => sealing() });
 
@@ -912,6 +921,8 @@ async function checkPrivate(bond) {
   for (const waiter of [...privacyWaiters]) waiter();
   if (outboxHeld) flushOutbox();
   renderBond();
+  // The camera may send now (plain, or sealed with confirmed keys), or must not.
+  camera.follow();
   // Sealed messages shown as "opening" while this was not known: opened now, or said
   // not to open here.
   renderHistory();
@@ -1910,7 +1921,9 @@ function wire() {
         bond = await api.accept(code, profile);
       }
       $("accept-code").value = "";
-      enterBond(bond);
+      // The `bonded` frame may have come first, and a pull after it: the answer, which
+      // has no pull, must not take its place.
+      if (state.bond?.id !== bond.id) enterBond(bond);
     } catch (e) {
       showError("accept-error", `${fmt.capitalise(e.message)}.`);
     }

@@ -19,11 +19,24 @@
 //   whose page keeps the frame it sent and shows the strokes over it. The sight is named
 //   by whose camera it is: a stroke over the partner's sight appears over their own
 //   camera view, and one over my own view over their sight of me.
+// - In a private bond (docs/privacy.md) every frame is sealed here before it leaves, with
+//   the bond's content key and this device's counter (`privatebond.Sealing`): 0x03 + the
+//   sealed glimpse, 0x04 + the sealed sight frame; what the partner sealed is opened here,
+//   and a frame that does not open is said to have been changed on the way. Nothing is
+//   sent while the page does not know whether the bond is private, nor in a private bond
+//   by a browser without its keys. The server cannot read a sealed JPEG, so it bounds
+//   its bytes by the side (`jpegBound`): a frame over it is encoded again at a lower
+//   quality. Strokes do not pass in a private bond (the server refuses them).
 
 import { TraceCanvas } from "./trace.js";
 
 const GLIMPSE = 0x01;
 const SIGHT = 0x02;
+/** A private bond's sealed glimpse and sight frame (`haurach_proto::sealed`). */
+const SEALED_GLIMPSE = 0x03;
+const SEALED_SIGHT = 0x04;
+/** The qualities a frame is encoded at, in turn, until it fits its bound. */
+const QUALITIES = [0.7, 0.5, 0.3, 0.15];
 /** Bytes of the glimpse's id after the first byte of a glimpse from the server. */
 const GLIMPSE_ID = 16;
 /** How long an ask for a glimpse waits for the person's yes (the server's own limit). */
@@ -31,9 +44,16 @@ const ASK_MS = 30_000;
 /** Where a sight starts before the server's first report: the edge of the sight tier. */
 const START = { fps: 2, side: 240 };
 
-async function encode(canvas) {
-  const blob = await new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", 0.7));
+async function encode(canvas, quality) {
+  const blob = await new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", quality));
   return new Uint8Array(await blob.arrayBuffer());
+}
+
+/** The most bytes a JPEG whose longest side is `side` may take, as the server bounds a
+ *  sealed frame (`haurach_bond::images::jpeg_bytes_bound`): 2,048 bytes of headers and 4
+ *  bits for every pixel of a `side` × `side` square. */
+export function jpegBound(side) {
+  return 2048 + Math.floor((side * side * 4) / 8);
 }
 
 /** A UUID's 16 bytes in its usual written form. */
@@ -57,13 +77,25 @@ export class Camera {
    * @param {(id: string) => HTMLElement} o.el
    * @param {() => object|null} o.bond the bond as the page knows it
    * @param {() => string|null} o.me the name of the person using the page
+   * @param {() => string} o.privacy whether the bond is `plain`, `private` or still
+   *   `checking`, now
+   * @param {() => Promise<string>} o.known the same, once known (a few seconds at most)
+   * @param {() => object|null} o.sealing what this device seals and opens with, in a
+   *   private bond whose keys it holds confirmed (`privatebond.Sealing`)
    */
-  constructor({ link, call, el, bond, me }) {
+  constructor({ link, call, el, bond, me, privacy, known, sealing }) {
     this.link = link;
     this.call = call;
     this.el = el;
     this.bond = bond;
     this.me = me;
+    this.privacy = privacy;
+    this.known = known;
+    this.sealing = sealing;
+    /** Sealed frames of each kind as they arrived, and the latest shown: each opens on
+     *  its own, and one that opens after a later one is not shown over it. */
+    this.arrived = { glimpse: 0, sight: 0 };
+    this.shownOrder = { glimpse: 0, sight: 0 };
     this.allow = false;
     this.stream = null;
     this.video = null;
@@ -88,7 +120,8 @@ export class Camera {
         canvas: el(canvas),
         over,
         sendFrame: (frame) => link.send(frame),
-        canTrace: () => Boolean(this.bond()?.tiers?.images?.open),
+        // Strokes would pass the server in the clear: not in a private bond.
+        canTrace: () => Boolean(this.bond()?.tiers?.images?.open) && this.privacy() === "plain",
       });
     this.traces = {
       glimpse: trace("glimpse-trace", () => (this.glimpseIn ? { glimpse: this.glimpseIn } : null)),
@@ -144,7 +177,7 @@ export class Camera {
   /** A tier opened or closed, or consent changed: start or stop the sight. */
   follow() {
     const open = Boolean(this.bond()?.tiers?.sight?.open);
-    if (open && this.allow) this.startSight();
+    if (open && this.allow && this.canSend()) this.startSight();
     else this.stopSight();
     if (!open) {
       this.el("sight-view").hidden = true;
@@ -162,6 +195,23 @@ export class Camera {
     this.askedTimer = setTimeout(() => {
       this.el("glimpse-status").textContent = `No glimpse came: ${partner} did not say yes.`;
     }, ASK_MS + 2000);
+  }
+
+  /** Whether a frame may leave this page: in the clear on a plain bond, sealed on a
+   *  private one whose keys this device holds; never while it is not known which. */
+  canSend() {
+    return this.privacy() === "plain" || this.sealing() !== null;
+  }
+
+  /** The binary frame that carries `jpeg` as a `kind` ("glimpse" or "sight"): as it is on
+   *  a plain bond, sealed on a private one; null when it may not leave this page. */
+  async frame(kind, jpeg) {
+    const privacy = await this.known();
+    if (privacy === "plain") return framed(kind === "glimpse" ? GLIMPSE : SIGHT, jpeg);
+    const s = this.sealing();
+    if (privacy !== "private" || !s) return null;
+    const sealed = await s.sealBytes(kind, jpeg);
+    return framed(kind === "glimpse" ? SEALED_GLIMPSE : SEALED_SIGHT, sealed);
   }
 
   async ensureCamera() {
@@ -186,15 +236,21 @@ export class Camera {
     this.video = null;
   }
 
-  /** One frame of the camera, its longest side at most `side`, as JPEG. */
+  /** One frame of the camera, its longest side at most `side`, as JPEG no larger than
+   *  `jpegBound(side)` (encoded from a canvas, so without metadata); null when even the
+   *  lowest quality does not fit. */
   async grab(side) {
     const v = this.video;
     const scale = Math.min(1, side / Math.max(v.videoWidth, v.videoHeight));
     const canvas = document.createElement("canvas");
-    canvas.width = Math.max(1, Math.round(v.videoWidth * scale));
-    canvas.height = Math.max(1, Math.round(v.videoHeight * scale));
+    canvas.width = Math.max(1, Math.min(side, Math.round(v.videoWidth * scale)));
+    canvas.height = Math.max(1, Math.min(side, Math.round(v.videoHeight * scale)));
     canvas.getContext("2d").drawImage(v, 0, 0, canvas.width, canvas.height);
-    return encode(canvas);
+    for (const quality of QUALITIES) {
+      const jpeg = await encode(canvas, quality);
+      if (jpeg.length <= jpegBound(side)) return jpeg;
+    }
+    return null;
   }
 
   /** The partner asked for a glimpse (the server only asks when I allowed it): ask the
@@ -235,8 +291,14 @@ export class Camera {
     const keep = Boolean(this.stream);
     if (!(await this.ensureCamera())) return;
     const jpeg = await this.grab(f.side);
+    const out = jpeg && (await this.frame("glimpse", jpeg));
+    if (!out) {
+      this.el("camera-state").textContent = `No glimpse went to ${f.by}: this page could not send it.`;
+      if (!keep && !this.run) this.releaseCamera();
+      return;
+    }
     this.pending = jpeg;
-    this.link.sendBinary(framed(GLIMPSE, jpeg));
+    this.link.sendBinary(out);
     this.el("camera-state").textContent = f.on_sending
       ? `${f.by} saw you as their picture reached you.`
       : `${f.by} glimpsed through your camera.`;
@@ -299,7 +361,9 @@ export class Camera {
       }
       // Stopped while the frame was taken: it stays on this device.
       if (this.run !== run) return;
-      if (jpeg) this.link.sendBinary(framed(SIGHT, jpeg));
+      const out = jpeg && (await this.frame("sight", jpeg).catch(() => null));
+      if (this.run !== run) return;
+      if (out) this.link.sendBinary(out);
       this.timer = setTimeout(tick, 1000 / this.params.fps);
     };
     this.timer = setTimeout(tick, 0);
@@ -331,14 +395,50 @@ export class Camera {
   /** A camera frame from the partner. */
   onBinary(bytes) {
     const kind = bytes[0];
+    if (kind === SEALED_GLIMPSE || kind === SEALED_SIGHT) {
+      this.openSealed(kind === SEALED_GLIMPSE ? "glimpse" : "sight", bytes);
+      return;
+    }
     const which = kind === GLIMPSE ? "glimpse" : kind === SIGHT ? "sight" : null;
     if (!which) return;
-    if (which === "glimpse") clearTimeout(this.askedTimer);
-    let jpeg = bytes.subarray(1);
     if (which === "glimpse") {
+      this.show(which, bytes.subarray(1 + GLIMPSE_ID), bytes.subarray(1, 1 + GLIMPSE_ID));
+    } else {
+      this.show(which, bytes.subarray(1), null);
+    }
+  }
+
+  /** A sealed frame from the partner (`0x03` + the glimpse's id + sealed bytes, or
+   *  `0x04` + sealed bytes): opened here, and shown, or said to have been changed on the
+   *  way. */
+  async openSealed(which, bytes) {
+    const s = this.sealing();
+    if (!s) return;
+    const order = ++this.arrived[which];
+    const id = which === "glimpse" ? bytes.subarray(1, 1 + GLIMPSE_ID) : null;
+    const sealed = bytes.subarray(which === "glimpse" ? 1 + GLIMPSE_ID : 1);
+    const jpeg = await s.openBytes(which, sealed);
+    if (order < this.shownOrder[which] || this.sealing() !== s) return;
+    this.shownOrder[which] = order;
+    if (jpeg) {
+      this.show(which, jpeg, id);
+      return;
+    }
+    const partner = this.bond()?.partner ?? "your partner";
+    if (which === "glimpse") {
+      clearTimeout(this.askedTimer);
+      this.el("glimpse-status").textContent = `A glimpse from ${partner} was changed on the way, so it is not shown.`;
+    } else {
+      this.el("sight-status").textContent = `A frame of ${partner}'s sight was changed on the way, so it is not shown.`;
+    }
+  }
+
+  /** Shows a frame from the partner: a glimpse (with its id) or the sight. */
+  show(which, jpeg, id) {
+    if (which === "glimpse") {
+      clearTimeout(this.askedTimer);
       // A new picture: the strokes over the last one do not belong on it.
-      this.glimpseIn = uuid(bytes.subarray(1, 1 + GLIMPSE_ID));
-      jpeg = bytes.subarray(1 + GLIMPSE_ID);
+      this.glimpseIn = uuid(id);
       this.traces.glimpse.clear();
     }
     const url = URL.createObjectURL(new Blob([jpeg], { type: "image/jpeg" }));
@@ -372,5 +472,7 @@ export class Camera {
     this.glimpseIn = null;
     this.glimpseOut = null;
     this.pending = null;
+    this.arrived = { glimpse: 0, sight: 0 };
+    this.shownOrder = { glimpse: 0, sight: 0 };
   }
 }

@@ -559,13 +559,27 @@ export function fromBase64Url(text) {
  */
 export async function seal(key, envelope, counter, content, nonce = crypto.getRandomValues(new Uint8Array(NONCE_LEN))) {
   if (content.length > MAX_CONTENT) throw new Error("too long to seal");
+  return toBase64Url(await sealBytes(key, envelope, counter, content, nonce));
+}
+
+/** What sealing adds to a camera frame's JPEG: the counter, the nonce and the tag
+ *  (`haurach_proto::sealed::FRAME_OVERHEAD`). */
+export const FRAME_OVERHEAD = COUNTER_LEN + OVERHEAD;
+
+/**
+ * Seals `content` as `seal` does, as bytes rather than a string: `counter (8 bytes,
+ * big-endian) ‖ nonce ‖ ciphertext ‖ tag`, what follows a sealed camera frame's first
+ * byte (`haurach_proto::sealed::Envelope::seal_frame`). Not bounded here: the server
+ * bounds a camera frame by the side the bond allows.
+ */
+export async function sealBytes(key, envelope, counter, content, nonce = crypto.getRandomValues(new Uint8Array(NONCE_LEN))) {
   if (!Number.isSafeInteger(counter) || counter < 0) throw new Error("not a counter");
   if (nonce.length !== NONCE_LEN) throw new Error("a nonce is 12 bytes");
   const counterBytes = new Uint8Array(COUNTER_LEN);
   new DataView(counterBytes.buffer).setBigUint64(0, BigInt(counter));
   const additionalData = associatedData(envelope, counterBytes);
   const sealed = await subtle.encrypt({ name: "AES-GCM", iv: nonce, additionalData, tagLength: 128 }, key, content);
-  return toBase64Url(concat(counterBytes, nonce, new Uint8Array(sealed)));
+  return concat(counterBytes, nonce, new Uint8Array(sealed));
 }
 
 /**
@@ -577,7 +591,14 @@ export async function seal(key, envelope, counter, content, nonce = crypto.getRa
 export async function open(key, envelope, text) {
   if (typeof text !== "string" || text.length > MAX_CHARS) return null;
   const raw = fromBase64Url(text);
-  if (!raw || raw.length < MIN_BYTES) return null;
+  if (!raw) return null;
+  return openBytes(key, envelope, raw);
+}
+
+/** Opens sealed bytes (`counter ‖ nonce ‖ ciphertext ‖ tag`, as `sealBytes` makes them):
+ *  `{counter, content}`, or null when they do not open. */
+export async function openBytes(key, envelope, raw) {
+  if (!(raw instanceof Uint8Array) || raw.length < MIN_BYTES) return null;
   const counterBytes = raw.slice(0, COUNTER_LEN);
   const iv = raw.slice(COUNTER_LEN, COUNTER_LEN + NONCE_LEN);
   try {

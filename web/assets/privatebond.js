@@ -265,6 +265,24 @@ export class Sealing {
     return run;
   }
 
+  /** Seals `bytes` (a camera frame's JPEG) as this device's next sealed thing of `kind`:
+   *  the bytes that follow a sealed frame's first byte. */
+  sealBytes(kind, bytes) {
+    const run = this.queue.then(async () => {
+      const counter = await nextCounter(this.name);
+      return priv.sealBytes(this.key, this.envelope(true, kind), counter, bytes);
+    });
+    this.queue = run.catch(() => {});
+    return run;
+  }
+
+  /** Opens the partner's sealed bytes of `kind` (a camera frame): the content, or null
+   *  when it does not open. */
+  async openBytes(kind, bytes) {
+    const opened = await priv.openBytes(this.key, this.envelope(false, kind), bytes);
+    return opened && opened.content;
+  }
+
   /** Opens a sealed string of this bond, sealed by this device (`mine`) or the partner's:
    *  `{counter, text}`, or null when it does not open. */
   async open(mine, kind, sealed) {

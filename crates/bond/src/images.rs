@@ -152,3 +152,41 @@ pub fn sight_params(profile: Profile, strength: f64) -> SightParams {
         side: ((side / 16.0).round() as u32 * 16).clamp(SIGHT_EDGE.side, SIGHT_TOGETHER.side),
     }
 }
+
+/// Bytes a JPEG may take for its headers (markers, quantisation and Huffman tables, a
+/// JFIF or Exif segment): a browser's canvas writes about 600.
+pub const JPEG_HEADER_BYTES: usize = 2_048;
+
+/// Bits a JPEG may spend on each pixel of a square of the longest side. A camera frame
+/// encoded at quality 0.7 takes 1 to 3 bits a pixel of its own area, and a 4:3 frame has
+/// three quarters of the square's pixels, so 4 bits a pixel of the square is more than
+/// five of the frame's: room for a noisy picture, not for another picture's worth.
+pub const JPEG_BITS_PER_PIXEL: usize = 4;
+
+/// The most bytes a JPEG whose longest side is at most `side` pixels may take, for a
+/// server that cannot read its header (a private bond's frames are sealed): the headers
+/// and [`JPEG_BITS_PER_PIXEL`] bits for every pixel of a `side` × `side` square. A client
+/// whose frame comes out larger encodes it again at a lower quality.
+///
+/// | side | bound |
+/// |---|---|
+/// | 96 (a glimpse at 12 km) | 6,656 bytes |
+/// | 240 (the edge of sight) | 30,848 bytes |
+/// | 720 (together) | 261,248 bytes |
+pub fn jpeg_bytes_bound(side: u32) -> usize {
+    let side = side as usize;
+    JPEG_HEADER_BYTES + side * side * JPEG_BITS_PER_PIXEL / 8
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_byte_bound_follows_the_side() {
+        assert_eq!(jpeg_bytes_bound(96), 6_656);
+        assert_eq!(jpeg_bytes_bound(SIGHT_EDGE.side), 30_848);
+        assert_eq!(jpeg_bytes_bound(SIGHT_TOGETHER.side), 261_248);
+        assert!(jpeg_bytes_bound(97) > jpeg_bytes_bound(96));
+    }
+}

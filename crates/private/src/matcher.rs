@@ -162,6 +162,24 @@ fn any_common(a: &[Token], b: &[Token]) -> bool {
     false
 }
 
+/// The strength the server goes by in a private bond, which knows which tiers are open
+/// and no distance: the plain bond's strength at the range of the narrowest tier open
+/// (the edge of that tier), 1 with memories open, 0 with no ranged tier open. What it
+/// sizes (a glimpse's side, the sight's frames and rate) is then what the plain bond
+/// gives at that tier's edge: never more than the tiers prove, since the token rule keeps
+/// a tier open only within 1.5 times its range, and the sizes below the edge are the
+/// edge's. The "open" profile is 1, as its strength is at any distance.
+pub fn strength(profile: Profile, open: TierSet) -> f64 {
+    let narrowest = open
+        .iter()
+        .filter_map(|tier| profile.range_m(tier))
+        .min_by(f64::total_cmp);
+    match narrowest {
+        Some(range) => profile.strength(range),
+        None => profile.strength(f64::NAN),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use haurach_bond::Fix;
@@ -199,6 +217,25 @@ mod tests {
 
     fn keys(state: TierState) -> Vec<&'static str> {
         state.open().iter().map(Tier::key).collect()
+    }
+
+    #[test]
+    fn the_strength_is_the_narrowest_open_tiers_edge() {
+        let open = |tiers: &[Tier]| {
+            let mut set = TierSet::always();
+            for t in tiers {
+                set.insert(*t);
+            }
+            set
+        };
+        let story = Profile::Story;
+        assert_eq!(strength(story, open(&[])), 0.0);
+        let glimpse = open(&[Tier::Feelings, Tier::Voice, Tier::Images, Tier::Glimpse]);
+        assert_eq!(strength(story, glimpse), story.strength(10_000.0));
+        let sight = open(&[Tier::Glimpse, Tier::Sight]);
+        assert_eq!(strength(story, sight), story.strength(2_000.0));
+        assert_eq!(strength(story, open(&[Tier::Sight, Tier::Memories])), 1.0);
+        assert_eq!(strength(Profile::Open, open(&[])), 1.0);
     }
 
     #[test]

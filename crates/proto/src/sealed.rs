@@ -7,10 +7,16 @@
 //! [`Sealer::seal`] gives (`nonce ‖ ciphertext ‖ tag`). The counter travels in the clear
 //! because the receiver needs it to open the content (it is in the associated data); the
 //! server learns from it how many things the sender sealed, which it can count anyway.
-//! The kind (`voice`, `feeling`, `alarm`, `thought`, `position`) is not in the string:
+//! The kind (`voice`, `feeling`, `alarm`, `thought`, `position`, `memory`, `glimpse`,
+//! `sight`) is not in the string:
 //! it is the field beside it that the server reads to gate the content by its tier, and
 //! it is bound into the associated data, so a server that changes it makes the content
 //! unopenable.
+//!
+//! Camera frames are binary, so a sealed one is the same bytes without the base64: a
+//! leading byte that says what it is ([`GLIMPSE_FRAME`], [`SIGHT_FRAME`]), then the
+//! counter and `nonce ‖ ciphertext ‖ tag` ([`Envelope::seal_frame`]); the JPEG is the
+//! content, of kind [`GLIMPSE`] or [`SIGHT`].
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -55,6 +61,24 @@ pub const POSITION: &str = "position";
 
 /// The kind bound into a sealed journal entry.
 pub const MEMORY: &str = "memory";
+
+/// The kind bound into a sealed glimpse.
+pub const GLIMPSE: &str = "glimpse";
+
+/// The kind bound into a sealed frame of the live sight.
+pub const SIGHT: &str = "sight";
+
+/// First byte of a sealed glimpse on the link (a plain bond's glimpse is `0x01`). From a
+/// client: this byte, the counter, `nonce ‖ ciphertext ‖ tag`; to the asker the server
+/// puts the glimpse's id (16 bytes) after this byte.
+pub const GLIMPSE_FRAME: u8 = 0x03;
+
+/// First byte of a sealed frame of the live sight (a plain bond's is `0x02`), then the
+/// counter and `nonce ‖ ciphertext ‖ tag`, passed on untouched.
+pub const SIGHT_FRAME: u8 = 0x04;
+
+/// The bytes sealing adds to a camera frame's JPEG: the counter, the nonce and the tag.
+pub const FRAME_OVERHEAD: usize = COUNTER_LEN + OVERHEAD;
 
 /// The most bytes of content a sealed position may carry: its JSON ([`FixContent`]) is
 /// under 120 bytes.
@@ -245,6 +269,40 @@ impl Envelope<'_> {
         let content = sealer.open(&self.context(sealed.counter), &sealed.bytes)?;
         Ok((sealed.counter, content))
     }
+
+    /// Seals a camera frame's `content` (its JPEG) as the sender's `counter`-th sealed
+    /// thing: `counter (8 bytes, big-endian) ‖ nonce ‖ ciphertext ‖ tag`, the bytes that
+    /// follow the frame's leading byte. Not bounded here: the server bounds a frame by the
+    /// side the bond allows (`haurach_bond::images::jpeg_bytes_bound`).
+    pub fn seal_frame(
+        &self,
+        sealer: &Sealer,
+        counter: u64,
+        content: &[u8],
+    ) -> Result<Vec<u8>, haurach_private::Error> {
+        let sealed = sealer.seal(&self.context(counter), content)?;
+        let mut out = Vec::with_capacity(COUNTER_LEN + sealed.len());
+        out.extend_from_slice(&counter.to_be_bytes());
+        out.extend_from_slice(&sealed);
+        Ok(out)
+    }
+
+    /// Opens a sealed camera frame's bytes (after its leading byte, and after the id in a
+    /// glimpse the server passes on): its counter and content. Fails, saying nothing
+    /// more, when it is too short or does not open under this envelope.
+    pub fn open_frame(
+        &self,
+        sealer: &Sealer,
+        bytes: &[u8],
+    ) -> Result<(u64, Vec<u8>), haurach_private::Error> {
+        if bytes.len() < FRAME_OVERHEAD {
+            return Err(haurach_private::Error::Unopenable);
+        }
+        let (counter, sealed) = bytes.split_at(COUNTER_LEN);
+        let counter = u64::from_be_bytes(counter.try_into().expect("split at 8"));
+        let content = sealer.open(&self.context(counter), sealed)?;
+        Ok((counter, content))
+    }
 }
 
 #[cfg(test)]
@@ -297,6 +355,39 @@ mod tests {
         ] {
             assert!(other.open(&his, &text).is_err());
         }
+    }
+
+    #[test]
+    fn a_sealed_camera_frame_opens_only_as_what_it_was_sealed_as() {
+        let (hers, his) = sealers();
+        let envelope = Envelope {
+            bond: Uuid::from_u128(5),
+            from: Role::Accepter,
+            kind: SIGHT,
+        };
+        let jpeg = [0xFF, 0xD8, 0xFF, 0xE0, 1, 2, 3, 4];
+        let frame = envelope.seal_frame(&hers, 300, &jpeg).unwrap();
+        assert_eq!(frame.len(), jpeg.len() + FRAME_OVERHEAD);
+        assert_eq!(&frame[..8], &300u64.to_be_bytes());
+        assert!(!frame.windows(3).any(|w| w == [0xFF, 0xD8, 0xFF]));
+        assert_eq!(
+            envelope.open_frame(&his, &frame).unwrap(),
+            (300, jpeg.to_vec())
+        );
+        // A glimpse is not a sight frame; a changed byte or counter does not open.
+        let glimpse = Envelope {
+            kind: GLIMPSE,
+            ..envelope
+        };
+        assert!(glimpse.open_frame(&his, &frame).is_err());
+        let mut bad = frame.clone();
+        bad[7] ^= 1;
+        assert!(envelope.open_frame(&his, &bad).is_err());
+        assert!(
+            envelope
+                .open_frame(&his, &frame[..FRAME_OVERHEAD - 1])
+                .is_err()
+        );
     }
 
     #[test]

@@ -307,7 +307,20 @@ impl Nginx {
 }
 
 impl Drop for Nginx {
+    /// SIGTERM, nginx's fast shutdown: the master stops its worker and then itself. A
+    /// SIGKILL would stop the master alone and leave the worker running.
     fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let until = Instant::now() + WAIT;
+        while Instant::now() < until {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

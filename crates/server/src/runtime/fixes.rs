@@ -166,7 +166,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
                 // Whatever this node believed about the two is stale.
                 let mut membership = self.membership.lock().expect("hub lock");
                 for member in members {
-                    membership.remove(&AccountId(*member));
+                    membership.forget(AccountId(*member));
                 }
                 return;
             }

@@ -52,8 +52,12 @@ pub struct TierStanding {
     pub idx: usize,
     /// Whether the tier is open.
     pub open: bool,
-    /// The strength of the bond (0 while a position is missing).
+    /// The strength of the bond (0 while a position is missing). In a private bond, which
+    /// has no distance, the strength at the edge of the narrowest tier open
+    /// (`haurach_private::matcher::strength`).
     pub strength: f64,
+    /// Whether the bond is private: its content travels sealed.
+    pub private: bool,
     /// The distance as this partner may know it (coarse beyond sight range), if known.
     pub distance_m: Option<f64>,
 }
@@ -73,9 +77,8 @@ pub struct Hub<S, B> {
     /// to look up or insert (or, in the sweep, to read each bond's contact deadline); each
     /// runtime has its own async lock.
     bonds: Mutex<HashMap<BondId, BondEntry>>,
-    /// Which bond each account is in (`None`: known to be unbonded), filled on demand.
-    /// The index says which member of the bond the account is.
-    pub(crate) membership: Mutex<HashMap<AccountId, Option<(BondId, usize)>>>,
+    /// Which bond each account is in, filled on demand.
+    pub(crate) membership: Mutex<Membership>,
     /// Each account's places and whether they are inside, loaded on first use.
     pub(crate) places: PlaceCache,
     /// Group-commits positions.
@@ -130,6 +133,49 @@ impl BondEntry {
     }
 }
 
+/// Which bond each account is in (`None`: known to be unbonded), as far as this node
+/// has looked; the index says which member of the bond the account is. It counts what it
+/// forgets: what was read from the store before an entry was forgotten must not be
+/// remembered after, or a bond formed meanwhile would stay hidden (its partners would
+/// look unbonded to this node until it restarts).
+#[derive(Default)]
+pub(crate) struct Membership {
+    bonds: HashMap<AccountId, Option<(BondId, usize)>>,
+    forgotten: u64,
+}
+
+impl Membership {
+    /// What is known of `account`: `None` when it was not looked up.
+    pub(crate) fn get(&self, account: AccountId) -> Option<Option<(BondId, usize)>> {
+        self.bonds.get(&account).copied()
+    }
+
+    /// Forgets what is known of `account`: its bond formed or ended, or it is gone.
+    pub(crate) fn forget(&mut self, account: AccountId) {
+        self.bonds.remove(&account);
+        self.forgotten += 1;
+    }
+
+    /// Forgets that `account` is in `bond`, if that is what is known.
+    fn forget_in(&mut self, account: AccountId, bond: BondId) {
+        if matches!(self.get(account), Some(Some((b, _))) if b == bond) {
+            self.forget(account);
+        }
+    }
+
+    /// Keeps what a lookup begun when [`forgotten`](Membership::forgotten) said `seen`
+    /// found, unless something was forgotten since (then the caller looks again).
+    fn remember(&mut self, seen: u64, found: &[(AccountId, Option<(BondId, usize)>)]) -> bool {
+        if self.forgotten != seen {
+            return false;
+        }
+        for (account, bond) in found {
+            self.bonds.insert(*account, *bond);
+        }
+        true
+    }
+}
+
 /// A bond runtime and which member the caller is.
 pub(crate) struct Held {
     pub(crate) runtime: Arc<AsyncMutex<BondRuntime>>,
@@ -160,7 +206,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
             config,
             metrics,
             bonds: Mutex::new(HashMap::new()),
-            membership: Mutex::new(HashMap::new()),
+            membership: Mutex::new(Membership::default()),
             last_heard: Mutex::new(HashMap::new()),
             places: PlaceCache::default(),
             summons: Tracker::default(),
@@ -188,61 +234,87 @@ impl<S: Store, B: Bus> Hub<S, B> {
 
     /// The runtime of `account`'s bond, loading it from the store on first use.
     pub(crate) async fn held(&self, account: AccountId) -> Result<Option<Held>, StoreError> {
-        let cached = self
-            .membership
-            .lock()
-            .expect("hub lock")
-            .get(&account)
-            .copied();
-        let record = match cached {
-            Some(None) => return Ok(None),
-            Some(Some((bond_id, idx))) => {
-                if let Some(runtime) = self.runtime_used(bond_id) {
-                    return Ok(Some(Held { runtime, idx }));
+        // A bond formed or ended while the store was read makes the read stale: look
+        // again (twice at most; a third stale read is answered, and not remembered).
+        for attempt in 0..3 {
+            let last = attempt == 2;
+            let (cached, seen) = {
+                let membership = self.membership.lock().expect("hub lock");
+                (membership.get(account), membership.forgotten)
+            };
+            let record = match cached {
+                Some(None) => return Ok(None),
+                Some(Some((bond_id, idx))) => {
+                    if let Some(runtime) = self.runtime_used(bond_id) {
+                        return Ok(Some(Held { runtime, idx }));
+                    }
+                    self.store.bond_of(account).await?
                 }
-                self.store.bond_of(account).await?
+                None => self.store.bond_of(account).await?,
+            };
+            let Some(record) = record else {
+                // With several nodes, another node may bond this account at any moment:
+                // an unbonded account is looked up each time (it costs only the unbonded).
+                if self.bus.several_nodes()
+                    || self
+                        .membership
+                        .lock()
+                        .expect("hub lock")
+                        .remember(seen, &[(account, None)])
+                    || last
+                {
+                    return Ok(None);
+                }
+                continue;
+            };
+            let idx = record
+                .index_of(account)
+                .expect("bond_of returns the account's bond");
+            let (runtime, loaded) = match self.runtime_used(record.id) {
+                Some(rt) => (rt, false),
+                None => {
+                    // What other nodes share about the bond comes here from before it is
+                    // read, so nothing shared after the read is missed.
+                    let interest = self.bus.follow_bond(record.id.0);
+                    interest.ready().await;
+                    let entry = BondEntry::new(self.load_runtime(record.clone()).await?, interest);
+                    // Another task may have loaded it meanwhile: keep the first.
+                    let runtime = self
+                        .bonds
+                        .lock()
+                        .expect("hub lock")
+                        .entry(record.id)
+                        .or_insert(entry)
+                        .runtime
+                        .clone();
+                    (runtime, true)
+                }
+            };
+            let found = record
+                .members
+                .map(|member| (member, record.index_of(member).map(|i| (record.id, i))));
+            if self
+                .membership
+                .lock()
+                .expect("hub lock")
+                .remember(seen, &found)
+                || last
+            {
+                return Ok(Some(Held { runtime, idx }));
             }
-            None => self.store.bond_of(account).await?,
-        };
-        let Some(record) = record else {
-            // With several nodes, another node may bond this account at any moment: an
-            // unbonded account is looked up each time (it costs only the unbonded).
-            if !self.bus.several_nodes() {
-                self.membership
-                    .lock()
-                    .expect("hub lock")
-                    .insert(account, None);
-            }
-            return Ok(None);
-        };
-        let idx = record
-            .index_of(account)
-            .expect("bond_of returns the account's bond");
-        let runtime = match self.runtime_used(record.id) {
-            Some(rt) => rt,
-            None => {
-                // What other nodes share about the bond comes here from before it is
-                // read, so nothing shared after the read is missed.
-                let interest = self.bus.follow_bond(record.id.0);
-                interest.ready().await;
-                let entry = BondEntry::new(self.load_runtime(record.clone()).await?, interest);
-                // Another task may have loaded it meanwhile: keep the first.
-                self.bonds
-                    .lock()
-                    .expect("hub lock")
-                    .entry(record.id)
-                    .or_insert(entry)
-                    .runtime
-                    .clone()
-            }
-        };
-        {
-            let mut membership = self.membership.lock().expect("hub lock");
-            for (i, member) in record.members.into_iter().enumerate() {
-                membership.insert(member, Some((record.id, i)));
+            // The bond may have ended since it was read: let go of the runtime loaded for
+            // it, unless another task uses it.
+            if loaded {
+                let mut bonds = self.bonds.lock().expect("hub lock");
+                if bonds
+                    .get(&record.id)
+                    .is_some_and(|e| Arc::ptr_eq(&e.runtime, &runtime))
+                {
+                    bonds.remove(&record.id);
+                }
             }
         }
-        Ok(Some(Held { runtime, idx }))
+        unreachable!("the last attempt returns")
     }
 
     /// The runtime of `bond` if this node has loaded it.
@@ -348,7 +420,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
         self.bonds.lock().expect("hub lock").remove(&record.id);
         let mut membership = self.membership.lock().expect("hub lock");
         for member in record.members {
-            membership.remove(&member);
+            membership.forget(member);
         }
     }
 
@@ -467,11 +539,18 @@ impl<S: Store, B: Bus> Hub<S, B> {
         };
         let rt = held.lock().await?;
         let pulled = rt.pull_now(held.idx);
+        let private = rt.matcher.is_some();
+        let strength = if private {
+            haurach_private::matcher::strength(rt.record.profile, rt.tiers.open())
+        } else {
+            pulled.map_or(0.0, |p| p.1)
+        };
         Ok(Some(TierStanding {
             bond: rt.record.clone(),
             idx: held.idx,
             open: rt.tiers.is_open(tier),
-            strength: pulled.map_or(0.0, |p| p.1),
+            strength,
+            private,
             distance_m: pulled.map(|p| p.0.distance_m),
         }))
     }
@@ -556,9 +635,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
             self.bonds.lock().expect("hub lock").remove(&bond);
             let mut membership = self.membership.lock().expect("hub lock");
             for member in members {
-                if matches!(membership.get(&member), Some(Some((b, _))) if *b == bond) {
-                    membership.remove(&member);
-                }
+                membership.forget_in(member, bond);
             }
         }
     }
@@ -570,4 +647,35 @@ pub(crate) fn not_bonded() -> ApiError {
         "not_bonded",
         "you have no partner yet: make an invite or accept your partner's",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use uuid::Uuid;
+
+    use super::*;
+
+    /// The race CI met once (a private bond's accept answered 500 "a bond just made
+    /// cannot be found"): a request of the accepter's reads "unbonded" from the store, the
+    /// bond is formed and the membership forgotten, and then the stale read is kept.
+    #[test]
+    fn a_lookup_begun_before_a_bond_formed_is_not_remembered_after_it() {
+        let account = AccountId(Uuid::now_v7());
+        let bond = BondId(Uuid::now_v7());
+        let mut membership = Membership::default();
+        let seen = membership.forgotten;
+        // The bond is formed while the store is read.
+        membership.forget(account);
+        assert!(!membership.remember(seen, &[(account, None)]));
+        assert_eq!(membership.get(account), None, "the stale read is not kept");
+        // Read again: kept.
+        let seen = membership.forgotten;
+        assert!(membership.remember(seen, &[(account, Some((bond, 1)))]));
+        assert_eq!(membership.get(account), Some(Some((bond, 1))));
+        // Forgetting another bond's membership leaves it.
+        membership.forget_in(account, BondId(Uuid::now_v7()));
+        assert_eq!(membership.get(account), Some(Some((bond, 1))));
+        membership.forget_in(account, bond);
+        assert_eq!(membership.get(account), None);
+    }
 }

@@ -25,8 +25,8 @@
 //! the picture.
 
 use bytes::Bytes;
+use haurach_bond::Tier;
 use haurach_bond::images::{LADDER, THUMBNAIL_SIDE, rendition_side};
-use haurach_bond::{Profile, Tier, TierSet};
 use haurach_proto::sealed_pictures::{MEDIA_TYPE, read_upload, sides_for};
 use haurach_proto::{ImageList, ImageView, MessageKind, SendMessage};
 use haurach_store::{AccountId, Conflict, ImageId, ImageRecord, Store, StoreError};
@@ -81,18 +81,6 @@ fn view(standing: &TierStanding, image: &ImageRecord, side: u32, seen: f64) -> I
     }
 }
 
-/// The strength a private bond's server may take its partners to have: the one at the
-/// range of the narrowest ranged tier open (they are about that close), 0 when none is.
-/// For the story profile a picture is then 64 px with images open, 128 px with glimpse
-/// open (10 km), full size with sight open (2 km): coarser than a plain bond's ladder,
-/// because the server learns no more than which tiers are open.
-fn strength_of_tiers(profile: Profile, open: TierSet) -> f64 {
-    open.iter()
-        .filter_map(|tier| profile.range_m(tier))
-        .min_by(f64::total_cmp)
-        .map_or(0.0, |range| profile.strength(range))
-}
-
 /// The rung a requested side snaps down to, so a picture has a bounded number of
 /// cached renditions.
 fn snap(side: u32) -> u32 {
@@ -106,8 +94,10 @@ fn snap(side: u32) -> u32 {
 
 impl<S: Store, B: Bus> Hub<S, B> {
     /// Where `account`'s bond stands for pictures. In a private bond the server knows no
-    /// distance, only which tiers are open: the strength is the one at the range of the
-    /// narrowest open tier ([`strength_of_tiers`]).
+    /// distance, only which tiers are open: the strength is the plain bond's at the edge
+    /// of the narrowest tier open (`haurach_private::matcher::strength`). For the story
+    /// profile a picture is then 64 px with images open, 128 px with glimpse open (10
+    /// km), full size with sight open (2 km): coarser than a plain bond's ladder.
     async fn image_standing(&self, account: AccountId) -> Result<TierStanding, ApiError> {
         let mut standing = self
             .standing(account, Tier::Images)
@@ -116,7 +106,8 @@ impl<S: Store, B: Bus> Hub<S, B> {
         if let Some(held) = self.held(account).await? {
             let rt = held.lock().await?;
             if rt.matcher.is_some() {
-                standing.strength = strength_of_tiers(rt.record.profile, rt.tiers.open());
+                standing.strength =
+                    haurach_private::matcher::strength(rt.record.profile, rt.tiers.open());
             }
         }
         Ok(standing)
@@ -477,6 +468,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use haurach_bond::{Profile, TierSet};
 
     #[test]
     fn a_requested_side_snaps_down_to_a_rung() {
@@ -494,7 +486,10 @@ mod tests {
             for t in tiers {
                 open.insert(*t);
             }
-            rendition_side(Profile::Story, strength_of_tiers(Profile::Story, open))
+            rendition_side(
+                Profile::Story,
+                haurach_private::matcher::strength(Profile::Story, open),
+            )
         };
         assert_eq!(side(&[]), Side::AtMost(THUMBNAIL_SIDE));
         assert_eq!(side(&[Tier::Alarm, Tier::Images]), Side::AtMost(64));

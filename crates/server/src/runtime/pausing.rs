@@ -225,8 +225,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
             .membership
             .lock()
             .expect("hub lock")
-            .get(&account)
-            .copied()
+            .get(account)
             .flatten();
         let (bond, idx) = member?;
         let runtime = self.runtime_loaded(bond)?;

@@ -69,10 +69,11 @@ fn plain_bond() -> ApiError {
 /// What [`Hub::refuse_private_content`] refuses.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum PrivateContent {
-    /// A picture, and the traces drawn over one.
+    /// A picture.
     Picture,
-    /// A glimpse asked for, and camera frames (glimpse and sight).
-    Camera,
+    /// A trace drawn over a picture, a glimpse or the sight (glimpses and sight travel
+    /// sealed, `runtime/sight.rs`; strokes do not yet).
+    Trace,
     /// A journal photo (words travel sealed).
     Journal,
 }
@@ -215,8 +216,8 @@ impl<S: Store, B: Bus> Hub<S, B> {
     }
 
     /// Refuses content the server would see in the clear when `account`'s bond is
-    /// private: a picture, a camera frame or a glimpse asked for, a trace over them, or a
-    /// journal photo. They are to travel sealed between the devices (issue 20); until
+    /// private: a picture, a trace (over a picture, a glimpse or the sight), or a journal
+    /// photo. They are to travel sealed between the devices (issue 20); until
     /// they do, they are refused before anything is read or stored, so the server never
     /// holds them. `what` says which, in the problem's words.
     pub(crate) async fn refuse_private_content(
@@ -229,9 +230,9 @@ impl<S: Store, B: Bus> Hub<S, B> {
                 "your bond is private: the server takes no picture in the clear for it; \
                  seal it on your device and send it sealed (haurach send-image does)"
             }
-            PrivateContent::Camera => {
-                "your bond is private: the camera's glimpses and sight do not pass through \
-                 the server until they travel sealed between your devices"
+            PrivateContent::Trace => {
+                "your bond is private: strokes drawn over a picture, a glimpse or the sight do \
+                 not pass through the server until they travel sealed between your devices"
             }
             PrivateContent::Journal => {
                 "your bond is private: the server keeps no journal photo for it until photos \

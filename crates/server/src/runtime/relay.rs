@@ -29,6 +29,10 @@ pub const GLIMPSE: u8 = 0x01;
 pub const GLIMPSE_ID_LEN: usize = 16;
 /// First byte of a sight frame.
 pub const SIGHT: u8 = 0x02;
+/// First byte of a sealed glimpse, in a private bond.
+pub const SEALED_GLIMPSE: u8 = haurach_proto::sealed::GLIMPSE_FRAME;
+/// First byte of a sealed sight frame, in a private bond.
+pub const SEALED_SIGHT: u8 = haurach_proto::sealed::SIGHT_FRAME;
 /// Frames waiting for one link's socket; more are dropped.
 pub const VIEW_QUEUE: u32 = 2;
 /// How long an asked glimpse waits for its answer.

@@ -40,7 +40,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
         for hash in &removed.sessions {
             self.bus.publish(account, Frame::session_ended(hash));
         }
-        self.membership.lock().expect("hub lock").remove(&account);
+        self.membership.lock().expect("hub lock").forget(account);
         self.last_heard.lock().expect("hub lock").remove(&account);
         self.places.forget_all(account);
         self.summons.forget(account);

@@ -21,23 +21,35 @@
 //! many reached its partner, and what the bond allows now. Each frame checks the sight
 //! tier as it arrives, so frames stop the moment the partners leave the range.
 //!
+//! In a private bond (`docs/privacy.md`) the frames travel sealed under the bond's key,
+//! which the server does not hold: `0x03` (a glimpse) and `0x04` (sight), then the
+//! sender's counter and `nonce ‖ ciphertext ‖ tag` ([`haurach_proto::sealed`]). The server
+//! holds them to the same tiers, consent and rate, and gives a glimpse its id (`0x03` +
+//! id + the sealed bytes to the asker), but it cannot read a JPEG header or re-encode: it
+//! bounds each frame's bytes by the side the bond allows ([`jpeg_bytes_bound`]), and the
+//! sender's client makes a glimpse no larger than the side in `glimpse_asked`, encoded
+//! again from a canvas (so without metadata). A plain frame in a private bond, or a
+//! sealed one in a plain bond, is refused. Nothing of a frame is stored or logged,
+//! sealed or not.
+//!
 //! The frames pass through the hub's [`Relay`](super::relay::Relay).
 
 use std::time::Instant;
 
 use bytes::Bytes;
 use haurach_bond::Tier;
-use haurach_bond::images::{rendition_side, sight_params};
+use haurach_bond::images::{jpeg_bytes_bound, rendition_side, sight_params};
 use haurach_picture::Limits;
 use haurach_proto::ServerFrame;
+use haurach_proto::sealed::FRAME_OVERHEAD;
 use haurach_store::{AccountId, Store};
 use http::StatusCode;
 use uuid::Uuid;
 
 use super::hub::Hub;
-use super::private::PrivateContent;
 use super::relay::{
-    Flow, GLIMPSE, GLIMPSE_ID_LEN, GLIMPSE_TTL_MS, RATE_SLACK, RATE_WINDOW, SIDE_SLACK, SIGHT,
+    Flow, GLIMPSE, GLIMPSE_ID_LEN, GLIMPSE_TTL_MS, RATE_SLACK, RATE_WINDOW, SEALED_GLIMPSE,
+    SEALED_SIGHT, SIDE_SLACK, SIGHT,
 };
 use crate::bus::{BondEvent, Bus};
 use crate::clock::now_ms;
@@ -55,8 +67,6 @@ impl<S: Store, B: Bus> Hub<S, B> {
     /// A `glimpse_ask` from `asker`: checks the tier and the partner's consent, then asks the
     /// partner's client for a frame.
     pub async fn ask_glimpse(&self, asker: AccountId) -> Result<(), ApiError> {
-        self.refuse_private_content(asker, PrivateContent::Camera)
-            .await?;
         self.request_glimpse(asker, Tier::Glimpse, false).await
     }
 
@@ -134,21 +144,51 @@ impl<S: Store, B: Bus> Hub<S, B> {
         account: AccountId,
         frame: Bytes,
     ) -> Result<Option<ServerFrame>, ApiError> {
-        self.refuse_private_content(account, PrivateContent::Camera)
-            .await?;
-        match frame.first() {
-            Some(&GLIMPSE) => self.glimpse(account, frame.slice(1..)).await.map(Some),
-            Some(&SIGHT) => self.sight(account, frame).await,
-            _ => Err(ApiError::bad_request(
-                "binary_frame",
-                "a binary frame is 0x01 + JPEG (a glimpse) or 0x02 + JPEG (sight)",
-            )),
+        let (glimpse, sealed) = match frame.first() {
+            Some(&GLIMPSE) => (true, false),
+            Some(&SIGHT) => (false, false),
+            Some(&SEALED_GLIMPSE) => (true, true),
+            Some(&SEALED_SIGHT) => (false, true),
+            _ => {
+                return Err(ApiError::bad_request(
+                    "binary_frame",
+                    "a binary frame is 0x01 + JPEG (a glimpse) or 0x02 + JPEG (sight), or in a \
+                     private bond 0x03 or 0x04 + the sealed JPEG",
+                ));
+            }
+        };
+        if sealed != self.is_private(account).await? {
+            return Err(if sealed {
+                ApiError::conflict(
+                    "unexpected_sealed",
+                    "your bond is not private: send camera frames as 0x01 or 0x02 + JPEG",
+                )
+            } else {
+                ApiError::conflict(
+                    "private_bond",
+                    "your bond is private: the server takes camera frames only sealed between \
+                     your devices (0x03 for a glimpse, 0x04 for sight)",
+                )
+            });
+        }
+        if glimpse {
+            self.glimpse(account, frame.slice(1..), sealed)
+                .await
+                .map(Some)
+        } else {
+            self.sight(account, frame, sealed).await
         }
     }
 
-    /// The answer to a glimpse asked of `account`: re-encoded, given an id and passed to the
-    /// asker. Returns the `glimpse_sent` frame for the sender's link.
-    async fn glimpse(&self, account: AccountId, jpeg: Bytes) -> Result<ServerFrame, ApiError> {
+    /// The answer to a glimpse asked of `account`: re-encoded (or, sealed, bounded in
+    /// bytes), given an id and passed to the asker. Returns the `glimpse_sent` frame for
+    /// the sender's link.
+    async fn glimpse(
+        &self,
+        account: AccountId,
+        body: Bytes,
+        sealed: bool,
+    ) -> Result<ServerFrame, ApiError> {
         let pending = self
             .relay
             .inner
@@ -175,37 +215,55 @@ impl<S: Store, B: Bus> Hub<S, B> {
             ));
         }
         let side = pending.side;
-        let shown = {
+        let (lead, shown) = if sealed {
+            check_sealed_size(&body)?;
+            let most = FRAME_OVERHEAD + jpeg_bytes_bound(side);
+            if body.len() > most {
+                return Err(ApiError::invalid(
+                    "glimpse_too_large",
+                    format!(
+                        "a sealed glimpse at {side} pixels is at most {most} bytes: encode it \
+                         again, smaller or at a lower quality"
+                    ),
+                ));
+            }
+            (SEALED_GLIMPSE, body)
+        } else {
             let _permit = self
                 .pictures
                 .work()
                 .acquire()
                 .await
                 .map_err(ApiError::internal)?;
-            tokio::task::spawn_blocking(move || -> Result<Vec<u8>, ApiError> {
+            let shown = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, ApiError> {
                 // A camera frame: a few megapixels at most.
                 let limits = Limits {
                     max_pixels: 8_000_000,
                 };
-                let accepted = haurach_picture::accept(&jpeg, limits)?;
+                let accepted = haurach_picture::accept(&body, limits)?;
                 Ok(haurach_picture::render(&accepted.stripped, side)?)
             })
             .await
-            .map_err(ApiError::internal)??
+            .map_err(ApiError::internal)??;
+            (GLIMPSE, Bytes::from(shown))
         };
         let id = Uuid::now_v7();
         let mut out = Vec::with_capacity(1 + GLIMPSE_ID_LEN + shown.len());
-        out.push(GLIMPSE);
+        out.push(lead);
         out.extend_from_slice(id.as_bytes());
         out.extend_from_slice(&shown);
         self.pass(pending.asker, Bytes::from(out));
         Ok(ServerFrame::GlimpseSent { glimpse: id })
     }
 
+    /// A frame of the live sight, `0x02` + JPEG or (`sealed`) `0x04` + the sealed JPEG:
+    /// passed on untouched when it fits the size and the rate the bond allows, dropped
+    /// when it does not.
     async fn sight(
         &self,
         account: AccountId,
         frame: Bytes,
+        sealed: bool,
     ) -> Result<Option<ServerFrame>, ApiError> {
         let standing = self
             .standing(account, Tier::Sight)
@@ -232,20 +290,27 @@ impl<S: Store, B: Bus> Hub<S, B> {
             ));
         }
         let params = sight_params(standing.bond.profile, standing.strength);
-        let jpeg = &frame[1..];
-        let Some((width, height)) = jpeg
-            .starts_with(&[0xFF, 0xD8])
-            .then(|| haurach_picture::dimensions(jpeg))
-            .flatten()
-        else {
-            return Err(ApiError::invalid(
-                "sight_not_jpeg",
-                "a sight frame is 0x02 followed by a JPEG",
-            ));
+        let fits = if sealed {
+            // The server cannot read the sealed JPEG's header: its bytes are bounded by
+            // the side instead.
+            check_sealed_size(&frame[1..])?;
+            frame.len() - 1 <= FRAME_OVERHEAD + jpeg_bytes_bound(params.side)
+        } else {
+            let jpeg = &frame[1..];
+            let Some((width, height)) = jpeg
+                .starts_with(&[0xFF, 0xD8])
+                .then(|| haurach_picture::dimensions(jpeg))
+                .flatten()
+            else {
+                return Err(ApiError::invalid(
+                    "sight_not_jpeg",
+                    "a sight frame is 0x02 followed by a JPEG",
+                ));
+            };
+            f64::from(width.max(height)) <= f64::from(params.side) * SIDE_SLACK
         };
         let partner = standing.bond.members[1 - standing.idx];
         let now = Instant::now();
-        let fits = f64::from(width.max(height)) <= f64::from(params.side) * SIDE_SLACK;
         let on_time = {
             let inner = self.relay.inner.lock().expect("relay lock");
             inner
@@ -290,4 +355,16 @@ impl<S: Store, B: Bus> Hub<S, B> {
         };
         Ok(Some(report))
     }
+}
+
+/// Refuses a sealed frame too short to hold a counter, a nonce and a tag.
+fn check_sealed_size(sealed: &[u8]) -> Result<(), ApiError> {
+    if sealed.len() < FRAME_OVERHEAD {
+        return Err(ApiError::invalid(
+            "sealed_frame",
+            "a sealed camera frame is its first byte, then the sender's counter (8 bytes), \
+             the nonce (12), the sealed JPEG and the tag (16)",
+        ));
+    }
+    Ok(())
 }

@@ -47,7 +47,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
     /// A `trace` frame from `account`'s link: checked, then passed to the partner as a
     /// `trace` frame with `from`.
     pub async fn trace(&self, account: AccountId, trace: Trace) -> Result<(), ApiError> {
-        self.refuse_private_content(account, PrivateContent::Picture)
+        self.refuse_private_content(account, PrivateContent::Trace)
             .await?;
         if trace.points.is_empty() && !trace.end {
             return Ok(());

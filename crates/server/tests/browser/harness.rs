@@ -274,6 +274,13 @@ impl Server {
     }
 
     async fn launch(dir: TempDir, addr: SocketAddr, config: Config) -> Server {
+        // The server's warnings and errors (a 500's cause) in the test's output, which
+        // the runner shows when the test fails. A test that keeps the log itself set its
+        // subscriber first, and this one is not set.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("warn"))
+            .with_test_writer()
+            .try_init();
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .expect("bind the server");
@@ -365,9 +372,21 @@ impl Browser {
         // thirtyfour's HTTP client is reqwest, which the workspace builds with rustls and
         // no provider of its own (the CLI installs ring at start): the same here.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let driver = WebDriver::new(cd.url(), caps)
-            .await
-            .expect("a Chromium session through chromedriver");
+        // On a busy machine chromedriver sometimes reads Chromium's DevTools port file
+        // before it is written ("Devtools port number file contents <> were in an
+        // unexpected format") and gives up on that Chromium: start another, twice at most.
+        let mut tries = 0;
+        let driver = loop {
+            tries += 1;
+            match WebDriver::new(cd.url(), caps.clone()).await {
+                Ok(driver) => break driver,
+                Err(e) if tries < 3 && format!("{e:?}").contains("SessionNotCreated") => {
+                    eprintln!("{name}: Chromium did not start ({e}); starting it again");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                Err(e) => panic!("a Chromium session through chromedriver: {e}"),
+            }
+        };
         let browser = Browser {
             driver,
             name: name.to_owned(),

@@ -517,16 +517,21 @@ async fn two_pages_bond_privately_and_the_tiers_follow_them_without_a_coordinate
         assert!(page.shown("#radar").await, "{}: no radar", page.name);
         for hidden in [
             "#pictures-title",
-            "#eyes-title",
             "#places-title",
             "label[for=memory-photo]",
         ] {
             assert!(!page.shown(hidden).await, "{}: {hidden} shows", page.name);
         }
-        // The journal's words travel sealed; its photos do not yet.
+        // The journal's words travel sealed; its photos do not yet. Glimpses and the
+        // sight travel sealed too.
         assert!(
             page.shown("#memories-title").await,
             "{}: the journal is hidden",
+            page.name
+        );
+        assert!(
+            page.shown("#eyes-title").await,
+            "{}: glimpse and sight are hidden",
             page.name
         );
         assert!(
@@ -938,7 +943,9 @@ async fn accept_as_library(
 /// gets is kept, and a heartbeat goes every half second so her contact stays live.
 struct LibraryLink {
     got: std::sync::Arc<std::sync::Mutex<Vec<Value>>>,
-    out: tokio::sync::mpsc::UnboundedSender<String>,
+    /// The binary frames it got (camera frames), as they came.
+    bins: std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>,
+    out: tokio::sync::mpsc::UnboundedSender<tokio_tungstenite::tungstenite::Message>,
 }
 
 impl LibraryLink {
@@ -951,8 +958,10 @@ impl LibraryLink {
             .expect("her device's link");
         let (mut sink, mut stream) = ws.split();
         let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let (out, mut outgoing) = tokio::sync::mpsc::unbounded_channel::<String>();
+        let bins = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (out, mut outgoing) = tokio::sync::mpsc::unbounded_channel::<Message>();
         let kept = got.clone();
+        let kept_bins = bins.clone();
         // Ends when the server closes the link (it stops with the test).
         tokio::spawn(async move {
             let mut beat = tokio::time::interval(std::time::Duration::from_millis(500));
@@ -962,11 +971,14 @@ impl LibraryLink {
                         Some(Ok(Message::Text(text))) => {
                             kept.lock().unwrap().push(serde_json::from_str(&text).unwrap());
                         }
+                        Some(Ok(Message::Binary(bytes))) => {
+                            kept_bins.lock().unwrap().push(bytes.to_vec());
+                        }
                         Some(Ok(_)) => {}
                         _ => break,
                     },
-                    Some(text) = outgoing.recv() => {
-                        if sink.send(Message::text(text)).await.is_err() {
+                    Some(message) = outgoing.recv() => {
+                        if sink.send(message).await.is_err() {
                             break;
                         }
                     }
@@ -978,11 +990,29 @@ impl LibraryLink {
                 }
             }
         });
-        LibraryLink { got, out }
+        LibraryLink { got, bins, out }
     }
 
     fn send(&self, frame: Value) {
-        self.out.send(frame.to_string()).expect("her link is open");
+        self.out
+            .send(tokio_tungstenite::tungstenite::Message::text(
+                frame.to_string(),
+            ))
+            .expect("her link is open");
+    }
+
+    /// Sends a binary frame (a camera frame).
+    fn send_binary(&self, frame: Vec<u8>) {
+        self.out
+            .send(tokio_tungstenite::tungstenite::Message::Binary(
+                frame.into(),
+            ))
+            .expect("her link is open");
+    }
+
+    /// The binary frames it got so far.
+    fn binaries(&self) -> Vec<Vec<u8>> {
+        self.bins.lock().unwrap().clone()
     }
 
     /// Waits for a frame `pick` takes, and returns what it makes of it.
@@ -1850,6 +1880,353 @@ async fn a_page_and_the_library_keep_sealed_journals_that_open_when_together() {
                 "{} holds {said:?}",
                 path.display()
             );
+        }
+    }
+}
+
+/// A JPEG of `width` × `height` pixels of one colour, as her device's camera would give.
+fn solid_jpeg(width: u32, height: u32, rgb: [u8; 3]) -> Vec<u8> {
+    let img =
+        image::DynamicImage::ImageRgb8(image::RgbImage::from_pixel(width, height, image::Rgb(rgb)));
+    haurach_picture::encode(&img, 80).unwrap()
+}
+
+/// The colour at the middle of the image `css` on `page`, once it has loaded.
+async fn middle_colour(page: &Browser, css: &str) -> Option<[u8; 3]> {
+    let v = page
+        .js(
+            "const img = document.querySelector(arguments[0]); \
+             if (!img || !img.complete || !img.naturalWidth) return null; \
+             const c = document.createElement('canvas'); \
+             c.width = img.naturalWidth; c.height = img.naturalHeight; \
+             const ctx = c.getContext('2d'); ctx.drawImage(img, 0, 0); \
+             const d = ctx.getImageData(c.width >> 1, c.height >> 1, 1, 1).data; \
+             return [d[0], d[1], d[2]];",
+            vec![json!(css)],
+        )
+        .await;
+    let a = v.as_array()?;
+    Some([0, 1, 2].map(|i| a[i].as_u64().unwrap_or(0) as u8))
+}
+
+/// Waits until the middle of `css` on `page` is `rgb`, give or take what JPEG changes.
+async fn wait_colour(page: &Browser, css: &str, rgb: [u8; 3]) {
+    eventually(format!("{css} showing {rgb:?}"), async || {
+        let seen = middle_colour(page, css).await;
+        let near = seen.is_some_and(|c| (0..3).all(|i| c[i].abs_diff(rgb[i]) <= 12));
+        (near.then_some(()), format!("{seen:?}"))
+    })
+    .await;
+}
+
+/// Keeps the bytes of every binary frame the page sends from now on.
+async fn record_binaries(page: &Browser) {
+    page.js(
+        "if (!window.__sentBinary) {
+           window.__sentBinary = [];
+           const send = WebSocket.prototype.send;
+           WebSocket.prototype.send = function (data) {
+             if (typeof data !== 'string') {
+               const u = data instanceof Uint8Array ? data : new Uint8Array(data);
+               let text = '';
+               for (let i = 0; i < u.length; i += 4096) {
+                 text += String.fromCharCode.apply(null, u.subarray(i, i + 4096));
+               }
+               window.__sentBinary.push(btoa(text));
+             }
+             return send.call(this, data);
+           };
+         }",
+        vec![],
+    )
+    .await;
+}
+
+/// The binary frames the page sent since [`record_binaries`].
+async fn binaries_sent(page: &Browser) -> Vec<Vec<u8>> {
+    use base64::engine::general_purpose::STANDARD;
+    let v = page.js("return window.__sentBinary ?? [];", vec![]).await;
+    serde_json::from_value::<Vec<String>>(v)
+        .unwrap()
+        .iter()
+        .map(|b| STANDARD.decode(b).unwrap())
+        .collect()
+}
+
+/// Glimpses and the live sight travel sealed (kinds `glimpse` and `sight`): his page
+/// seals its camera's frames and opens her device's (the library); a frame changed on
+/// the way is said to be; his page's sight stops when they leave sight range and hers is
+/// refused; and no JPEG either sent is in a frame the server passed on, in its data
+/// directory or in its log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_and_the_library_exchange_sealed_glimpses_and_sight() {
+    use haurach_proto::sealed::{Envelope, GLIMPSE, SIGHT};
+
+    let axe = tokio::task::spawn_blocking(axe_source).await.unwrap();
+    let _serial = serial().await;
+    let log = capture_log();
+    let server = Server::start().await;
+    let cd = Chromedriver::start("private-camera").await;
+    let dir = tempfile::tempdir().unwrap();
+    // 500 m from him, north: within sight (2 km in the story profile) for certain.
+    let within = geo::destination(HER.0, HER.1, 0.0, 500.0);
+
+    let spike = open_citizen(&cd, &server, "Spike", dir.path(), 390, HER).await;
+    record_binaries(&spike).await;
+    let her = citizen(server.addr, "amethyst").await;
+    let (_, key) = bond_with_library(&spike, &server, &her).await;
+    let link = LibraryLink::open(server.addr, &her).await;
+    let sealer = haurach_private::Sealer::new(&key);
+    let (_, view) = http(server.addr, "GET", "/api/v1/bond", Some(&her), None).await;
+    let bond: uuid::Uuid = view["id"].as_str().unwrap().parse().unwrap();
+    let from = |role, kind| Envelope {
+        bond,
+        from: role,
+        kind,
+    };
+    let (status, body) = http(
+        server.addr,
+        "PUT",
+        "/api/v1/me/camera",
+        Some(&her),
+        Some(json!({"allow": true})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let now_ms = || (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
+    let fix = |at: (f64, f64)| Fix {
+        lat: at.0,
+        lon: at.1,
+        accuracy_m: 5.0,
+        at_ms: now_ms(),
+    };
+
+    // 5 km apart: glimpse open, sight closed. He lets her glimpse through his camera.
+    report_as_library(server.addr, &her, &key, &fix(NEAR)).await;
+    spike.wait_tier("glimpse", "open").await;
+    spike.wait_shown("#eyes-title").await;
+    spike.click("#camera-allow").await;
+    spike
+        .wait_attr("#camera-allow", "aria-checked", "true")
+        .await;
+
+    // She asks; he says yes; her device opens his glimpse: a JPEG no larger than the
+    // side the server named, without metadata.
+    link.send(json!({"type": "glimpse_ask"}));
+    spike.wait_shown("#banner-glimpse-ask").await;
+    spike.click("#glimpse-yes").await;
+    let glimpse = eventually("his sealed glimpse on her link", async || {
+        let got = link.binaries();
+        let last = got.iter().find(|b| b[0] == 0x03).cloned();
+        (last, format!("{} binary frames", got.len()))
+    })
+    .await;
+    let (_, his_glimpse) = from(Role::Inviter, GLIMPSE)
+        .open_frame(&sealer, &glimpse[17..])
+        .expect("her device opens his glimpse");
+    let img = image::load_from_memory(&his_glimpse).expect("a JPEG");
+    // The server knows no distance: the side is the plain bond's at glimpse's edge.
+    let edge =
+        haurach_bond::images::rendition_side(Profile::Story, Profile::Story.strength(10_000.0))
+            .of(u32::MAX);
+    assert!(
+        img.width().max(img.height()) <= edge,
+        "{} × {}, more than {edge}",
+        img.width(),
+        img.height()
+    );
+    assert!(!his_glimpse.windows(4).any(|w| w == b"Exif"));
+    let mut sent_jpegs = vec![his_glimpse.clone()];
+
+    // He asks; her device answers with a magenta frame at the side the server names; his
+    // page opens it and shows magenta.
+    spike.click("#glimpse-ask").await;
+    let side = link
+        .wait("the ask on her link", |f| {
+            (f["type"] == "glimpse_asked").then(|| f["side"].as_u64().unwrap() as u32)
+        })
+        .await;
+    let magenta = [200, 30, 160];
+    let jpeg = solid_jpeg(side, side * 3 / 4, magenta);
+    let mut frame = vec![0x03];
+    frame.extend(
+        from(Role::Accepter, GLIMPSE)
+            .seal_frame(&sealer, 1, &jpeg)
+            .unwrap(),
+    );
+    link.send_binary(frame);
+    sent_jpegs.push(jpeg);
+    spike
+        .wait_text("#glimpse-status", "blurred by the distance")
+        .await;
+    wait_colour(&spike, "#glimpse-img", magenta).await;
+    // A glimpse changed on the way does not open, and his page says so.
+    spike.click("#glimpse-ask").await;
+    eventually("a second ask on her link", async || {
+        let n = link
+            .got
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|f| f["type"] == "glimpse_asked")
+            .count();
+        ((n >= 2).then_some(()), format!("{n} asks"))
+    })
+    .await;
+    let jpeg = solid_jpeg(side, side * 3 / 4, [20, 20, 200]);
+    let mut frame = vec![0x03];
+    frame.extend(
+        from(Role::Accepter, GLIMPSE)
+            .seal_frame(&sealer, 2, &jpeg)
+            .unwrap(),
+    );
+    let last = frame.len() - 1;
+    frame[last] ^= 0x01;
+    link.send_binary(frame);
+    sent_jpegs.push(jpeg);
+    spike
+        .wait_text("#glimpse-status", "changed on the way")
+        .await;
+
+    // 500 m apart: sight opens; his camera streams sealed frames her device opens.
+    report_as_library(server.addr, &her, &key, &fix(within)).await;
+    spike.wait_tier("sight", "open").await;
+    let his_sight = eventually("his sealed sight frames on her link", async || {
+        let frames: Vec<Vec<u8>> = link
+            .binaries()
+            .into_iter()
+            .filter(|b| b[0] == 0x04)
+            .collect();
+        (
+            (frames.len() >= 2).then(|| frames.clone()),
+            format!("{}", frames.len()),
+        )
+    })
+    .await;
+    for frame in &his_sight {
+        // What the sealed frames weigh beside the bound at 240 pixels (the report's
+        // figures; `--nocapture` shows them).
+        eprintln!(
+            "his sealed sight frame: {} bytes (bound {})",
+            frame.len(),
+            1 + haurach_proto::sealed::FRAME_OVERHEAD + haurach_bond::images::jpeg_bytes_bound(240)
+        );
+        let (_, jpeg) = from(Role::Inviter, SIGHT)
+            .open_frame(&sealer, &frame[1..])
+            .expect("her device opens his sight");
+        let img = image::load_from_memory(&jpeg).expect("a JPEG");
+        assert!(img.width().max(img.height()) <= 240, "{}", img.width());
+        sent_jpegs.push(jpeg);
+    }
+    // Her camera's sight, green, reaches his page and shows.
+    let green = [30, 180, 60];
+    let jpeg = solid_jpeg(240, 180, green);
+    let mut counter = 3;
+    let mut sight = |jpeg: &[u8]| {
+        counter += 1;
+        let mut frame = vec![0x04];
+        frame.extend(
+            from(Role::Accepter, SIGHT)
+                .seal_frame(&sealer, counter, jpeg)
+                .unwrap(),
+        );
+        frame
+    };
+    link.send_binary(sight(&jpeg));
+    sent_jpegs.push(jpeg.clone());
+    spike.wait_text("#sight-status", "sees, live").await;
+    wait_colour(&spike, "#sight-img", green).await;
+    spike.wait_text("#sight-out", "amethyst sees you").await;
+
+    let found = spike.axe_violations(&axe).await;
+    assert!(
+        found.is_empty(),
+        "sealed glimpse and sight at a phone's width: {found:#?}"
+    );
+    spike.shot("private-camera-phone").await;
+    spike.set_viewport(1280, 900, false).await;
+    let found = spike.axe_violations(&axe).await;
+    assert!(
+        found.is_empty(),
+        "sealed glimpse and sight at a desktop's width: {found:#?}"
+    );
+    spike.shot("private-camera-desktop").await;
+
+    // A sight frame changed on the way (sent after the rate allows another) is said to be.
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    let mut bad = sight(&jpeg);
+    bad[20] ^= 0x01;
+    link.send_binary(bad);
+    spike.wait_text("#sight-status", "changed on the way").await;
+
+    // 40 km apart: sight closes, his camera stops, and hers is refused.
+    report_as_library(server.addr, &her, &key, &fix(FAR)).await;
+    spike.wait_tier("sight", "closed").await;
+    spike.wait_hidden("#sight-view").await;
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    let count = || link.binaries().iter().filter(|b| b[0] == 0x04).count();
+    let (settled, sent_then) = (count(), binaries_sent(&spike).await.len());
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    assert_eq!(count(), settled, "his sight reached her out of range");
+    assert_eq!(
+        binaries_sent(&spike).await.len(),
+        sent_then,
+        "his page sent sight out of range"
+    );
+    link.send_binary(sight(&jpeg));
+    link.wait("her sight refused", |f| {
+        (f["type"] == "error" && f["problem"]["code"] == "tier_closed").then_some(())
+    })
+    .await;
+
+    // Nothing in the clear: his page sent only sealed camera frames, and no JPEG either
+    // side sent (its header, and a run of its middle) is in a frame the server passed on,
+    // in its data directory or in its log.
+    let sent = binaries_sent(&spike).await;
+    assert!(sent.len() >= 3, "{} binary frames", sent.len());
+    assert!(
+        sent.iter().all(|b| b[0] == 0x03 || b[0] == 0x04),
+        "his page sent a camera frame in the clear: {:?}",
+        sent.iter().map(|b| b[0]).collect::<Vec<_>>()
+    );
+    let needles: Vec<Needle> = sent_jpegs
+        .iter()
+        .enumerate()
+        .flat_map(|(n, jpeg)| {
+            let middle = jpeg.len() / 2;
+            [
+                Needle::Bytes(format!("JPEG {n}'s header"), jpeg[..32].to_vec()),
+                Needle::Bytes(
+                    format!("JPEG {n}'s middle"),
+                    jpeg[middle..middle + 32].to_vec(),
+                ),
+            ]
+        })
+        .collect();
+    let relayed = link.binaries();
+    assert!(relayed.len() >= 4, "{} frames relayed", relayed.len());
+    spike.quit().await;
+    let data = server.stop().await;
+    let log = log.lock().unwrap().clone();
+    let mut hays: Vec<(String, Vec<u8>)> = Vec::new();
+    hays.extend(
+        sent.into_iter()
+            .map(|b| ("a frame his page sent".to_owned(), b)),
+    );
+    hays.extend(
+        relayed
+            .into_iter()
+            .map(|b| ("a frame the server passed her".to_owned(), b)),
+    );
+    hays.extend(
+        files_under(data.path())
+            .into_iter()
+            .map(|(path, bytes)| (path.display().to_string(), bytes)),
+    );
+    hays.push(("the server's log".to_owned(), log));
+    for (what, hay) in &hays {
+        for needle in &needles {
+            assert!(!needle.found_in(hay), "{what} holds {}", needle.what());
         }
     }
 }

@@ -31,7 +31,7 @@ use crate::owntracks::{location, now_s, post};
 
 pub(crate) const HER: (f64, f64) = (46.123457, 7.654321);
 pub(crate) const NEAR: (f64, f64) = (46.168463, 7.654321); // 5.0 km north of her
-const FAR: (f64, f64) = (46.483419, 7.654321); // 40.0 km north of her
+pub(crate) const FAR: (f64, f64) = (46.483419, 7.654321); // 40.0 km north of her
 
 pub(crate) fn now_ms() -> i64 {
     (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
@@ -873,12 +873,13 @@ async fn next_error(link: &mut Link) -> haurach_proto::Problem {
     }
 }
 
-/// Pictures in the clear (they travel sealed: `sealed_pictures.rs`), the camera, traces
-/// and journal photos: on a private bond
-/// the server takes none of them, even with their tiers open, so it never holds one in
-/// the clear (docs/privacy.md, "What remains to build"). Nor journal words in the clear.
+/// Pictures in the clear (they travel sealed: `sealed_pictures.rs`), traces and journal
+/// photos: on a private bond the server takes none of them, even with their tiers open,
+/// so it never holds one in the clear (docs/privacy.md, "What remains to build"). Nor
+/// journal words or a camera frame in the clear (glimpses and sight travel sealed:
+/// `sight::a_private_bond_relays_sealed_*`).
 #[tokio::test]
-async fn a_private_bond_takes_no_picture_camera_frame_trace_or_journal_entry() {
+async fn a_private_bond_takes_no_picture_plain_camera_frame_trace_or_journal_entry() {
     let s = TestServer::start().await;
     let Private { her, him, key, .. } = bond_privately(&s).await;
     let mut her_link = s.link(&her, None).await;
@@ -906,8 +907,10 @@ async fn a_private_bond_takes_no_picture_camera_frame_trace_or_journal_entry() {
         .await;
     assert_problem(status, &body, 409, "private_bond");
 
+    // A glimpse may be asked (sealed, it can be answered): she has not allowed her
+    // camera, which is the only refusal.
     his_link.send(&ClientFrame::GlimpseAsk).await;
-    assert_eq!(next_error(&mut his_link).await.code, "private_bond");
+    assert_eq!(next_error(&mut his_link).await.code, "camera_not_allowed");
     let mut glimpse = vec![0x01];
     glimpse.extend_from_slice(crate::images::GPS_PHOTO);
     his_link

@@ -484,3 +484,285 @@ async fn glimpse_and_sight_cross_between_two_nodes() {
     assert_eq!(got[0], 0x02);
     assert_eq!(&got[1..], &frame[..]);
 }
+
+// ------------------------------------------------------------------ a private bond
+
+/// 500 m north of `private::HER`: sight (2 km) opens from tokens for certain within 1 km.
+const WITHIN_SIGHT: (f64, f64) = (46.127955, 7.654321);
+
+/// The next `tier` frame on `raw` that says `tier` is `open`.
+async fn tier_now(raw: &mut Raw, tier: haurach_bond::Tier, open: bool) {
+    raw.until(
+        |f| matches!(f, ServerFrame::Tier { tier: t, open: o, .. } if *t == tier && *o == open),
+    )
+    .await;
+}
+
+/// The next problem on `raw`, past any other frame.
+async fn next_problem(raw: &mut Raw) -> String {
+    let f = raw.until(|f| problem_code(f).is_some()).await;
+    problem_code(&f).unwrap().to_owned()
+}
+
+/// A private bond's glimpse and sight, sealed on the devices (the test plays both with
+/// `haurach-private`): the tier, the consent, the rate and a byte bound derived from the
+/// side held as in a plain bond; the glimpse given its id and passed on as it came; a
+/// plain frame in a private bond refused, and a sealed one in a plain bond; a trace over
+/// the glimpse refused.
+async fn sealed_camera(s: &TestServer) {
+    use haurach_bond::images::{jpeg_bytes_bound, rendition_side, sight_params};
+    use haurach_bond::{Profile, Tier};
+    use haurach_private::{Role, Sealer};
+    use haurach_proto::sealed::{Envelope, FRAME_OVERHEAD, GLIMPSE, SIGHT};
+
+    use crate::private::{FAR, HER, NEAR, Private, bond_privately, now_ms, report_ok, tokens};
+
+    let Private {
+        her,
+        him,
+        key,
+        bond,
+    } = bond_privately(s).await;
+    let sealer = Sealer::new(&key);
+    let his = |kind| Envelope {
+        bond,
+        from: Role::Accepter,
+        kind,
+    };
+    let mut a = Raw::open(s, &her).await;
+    let mut b = Raw::open(s, &him).await;
+    let now = now_ms();
+    report_ok(s, &her, &tokens(&key, HER, now)).await;
+    report_ok(s, &him, &tokens(&key, NEAR, now)).await;
+    // 5 km apart: glimpse is open, sight is not.
+    tier_now(&mut a, Tier::Glimpse, true).await;
+
+    // The glimpse needs his consent, as in a plain bond.
+    a.send_json(json!({"type": "glimpse_ask"})).await;
+    assert_eq!(next_problem(&mut a).await, "camera_not_allowed");
+    allow_camera(s, &him).await;
+    a.send_json(json!({"type": "glimpse_ask"})).await;
+    let ServerFrame::GlimpseAsked { side, .. } = b
+        .until(|f| matches!(f, ServerFrame::GlimpseAsked { .. }))
+        .await
+    else {
+        unreachable!()
+    };
+    // The server knows no distance: the side is the plain bond's at glimpse's edge (10 km).
+    let edge = rendition_side(Profile::Story, Profile::Story.strength(10_000.0)).of(u32::MAX);
+    assert_eq!(side, edge);
+    assert!(
+        side < 192,
+        "{side}: no sharper than a plain bond's glimpse at 8 km"
+    );
+    // In the clear it is refused, and the ask still waits.
+    b.send_binary(0x01, GPS_PHOTO).await;
+    assert_eq!(next_problem(&mut b).await, "private_bond");
+    // Sealed: passed on as it came, after its id.
+    let jpeg = camera_frame(side, side * 3 / 4);
+    let sealed = his(GLIMPSE).seal_frame(&sealer, 1, &jpeg).unwrap();
+    b.send_binary(0x03, &sealed).await;
+    let got = a.binary(Duration::from_secs(5)).await.expect("the glimpse");
+    assert_eq!(got[0], 0x03);
+    let id = uuid::Uuid::from_slice(&got[1..17]).unwrap();
+    assert_eq!(&got[17..], &sealed[..], "passed on untouched");
+    assert_eq!(
+        his(GLIMPSE).open_frame(&sealer, &got[17..]).unwrap(),
+        (1, jpeg)
+    );
+    assert_eq!(glimpse_sent(&mut b).await, id);
+    // One byte over the bound the side gives is refused; so is one too short to be sealed.
+    a.send_json(json!({"type": "glimpse_ask"})).await;
+    b.until(|f| matches!(f, ServerFrame::GlimpseAsked { .. }))
+        .await;
+    let most = FRAME_OVERHEAD + jpeg_bytes_bound(side);
+    b.send_binary(0x03, &vec![7; most + 1]).await;
+    assert_eq!(next_problem(&mut b).await, "glimpse_too_large");
+    a.send_json(json!({"type": "glimpse_ask"})).await;
+    b.until(|f| matches!(f, ServerFrame::GlimpseAsked { .. }))
+        .await;
+    b.send_binary(0x03, &[7; FRAME_OVERHEAD - 1]).await;
+    assert_eq!(next_problem(&mut b).await, "sealed_frame");
+    // Strokes over a glimpse would pass in the clear: refused.
+    a.send_json(json!({
+        "type": "trace", "glimpse": id, "stroke": 1, "points": [[0.5, 0.5]], "end": true
+    }))
+    .await;
+    assert_eq!(next_problem(&mut a).await, "private_bond");
+
+    // Sight is closed at 5 km.
+    let frame = camera_frame(240, 180);
+    let sight = |counter| his(SIGHT).seal_frame(&sealer, counter, &frame).unwrap();
+    b.send_binary(0x04, &sight(2)).await;
+    assert_eq!(next_problem(&mut b).await, "tier_closed");
+    assert!(a.binary(Duration::from_millis(300)).await.is_none());
+
+    // 500 m apart: sight opens, at the plain bond's edge of sight (240 pixels, 2 a second).
+    report_ok(s, &him, &tokens(&key, WITHIN_SIGHT, now_ms())).await;
+    tier_now(&mut a, Tier::Sight, true).await;
+    let params = sight_params(Profile::Story, Profile::Story.strength(2_000.0));
+    assert_eq!(params.side, 240);
+    b.send_binary(0x02, &frame).await;
+    assert_eq!(next_problem(&mut b).await, "private_bond");
+    let first = sight(3);
+    b.send_binary(0x04, &first).await;
+    let got = a
+        .binary(Duration::from_secs(5))
+        .await
+        .expect("a sight frame");
+    assert_eq!(got[0], 0x04);
+    assert_eq!(&got[1..], &first[..], "passed on untouched");
+    assert_eq!(his(SIGHT).open_frame(&sealer, &got[1..]).unwrap().1, frame);
+    // Her sight needs her consent.
+    let hers = Envelope {
+        bond,
+        from: Role::Inviter,
+        kind: SIGHT,
+    }
+    .seal_frame(&sealer, 1, &frame)
+    .unwrap();
+    a.send_binary(0x04, &hers).await;
+    assert_eq!(next_problem(&mut a).await, "camera_not_allowed");
+
+    // Over the bound of 240 pixels a frame is dropped, and so is one sent too soon.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    b.send_binary(0x04, &vec![9; FRAME_OVERHEAD + jpeg_bytes_bound(240) + 1])
+        .await;
+    let on_time = sight(4);
+    b.send_binary(0x04, &on_time).await;
+    b.send_binary(0x04, &sight(5)).await;
+    let passed = a
+        .binary(Duration::from_millis(500))
+        .await
+        .expect("the frame that fits and is on time");
+    assert_eq!(&passed[1..], &on_time[..]);
+    assert!(
+        a.binary(Duration::from_millis(300)).await.is_none(),
+        "an oversized or early frame passed"
+    );
+
+    // At 10 a second for over a second, about 2 a second pass, and he is told so.
+    let mut report = None;
+    for counter in 10..25 {
+        b.send_binary(0x04, &sight(counter)).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        while let Some(Got::Json(f)) = b.next_within(Duration::from_millis(1)).await {
+            if matches!(f, ServerFrame::SightRate { .. }) {
+                report = Some(f);
+            }
+        }
+    }
+    let Some(ServerFrame::SightRate {
+        sent_fps,
+        delivered_fps,
+        allowed_fps,
+        side,
+    }) = report
+    else {
+        panic!("no sight_rate within 1.5 s of frames");
+    };
+    assert_eq!((side, allowed_fps), (240, 2.0));
+    assert!(
+        delivered_fps >= 1.0 && delivered_fps < sent_fps * 0.7,
+        "delivered {delivered_fps} of {sent_fps}"
+    );
+
+    // 40 km apart: sight closes, and the next frame is refused and reaches nobody.
+    while a.binary(Duration::from_millis(200)).await.is_some() {}
+    report_ok(s, &him, &tokens(&key, FAR, now_ms())).await;
+    tier_now(&mut b, Tier::Sight, false).await;
+    b.send_binary(0x04, &sight(40)).await;
+    assert_eq!(next_problem(&mut b).await, "tier_closed");
+    assert!(a.binary(Duration::from_millis(500)).await.is_none());
+
+    // A sealed frame in a plain bond is refused.
+    let (plain, other) = s.pair("rarity", "pinkie", "story").await;
+    s.put_position(&plain, 0.0, 0.0).await;
+    s.put_position(&other, 0.0, east(1_000.0)).await;
+    allow_camera(s, &plain).await;
+    let mut p = Raw::open(s, &plain).await;
+    p.send_binary(0x04, &sight(50)).await;
+    assert_eq!(next_problem(&mut p).await, "unexpected_sealed");
+}
+
+#[tokio::test]
+async fn a_private_bond_relays_sealed_glimpses_and_sight_under_the_plain_rules() {
+    sealed_camera(&TestServer::start().await).await;
+}
+
+#[tokio::test]
+async fn a_private_bond_relays_sealed_glimpses_and_sight_under_the_plain_rules_on_postgres() {
+    let Some((_pg, s)) = TestServer::on_postgres().await else {
+        return;
+    };
+    sealed_camera(&s).await;
+}
+
+/// Two nodes (PostgreSQL + NATS), a partner of a private bond on each: a glimpse asked on
+/// one node is answered sealed on the other and arrives as it was sent, with its id, and
+/// so do sealed sight frames.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sealed_glimpses_and_sight_cross_between_two_nodes() {
+    use haurach_bond::Tier;
+    use haurach_private::{Role, Sealer};
+    use haurach_proto::sealed::{Envelope, GLIMPSE, SIGHT};
+
+    use crate::private::{HER, Private, bond_privately, now_ms, report_ok, tokens};
+
+    let Some(nodes) = crate::common::two_nodes().await else {
+        return;
+    };
+    let (one, two) = (&nodes.one, &nodes.two);
+    let Private {
+        her,
+        him,
+        key,
+        bond,
+    } = bond_privately(one).await;
+    let sealer = Sealer::new(&key);
+    let his = |kind| Envelope {
+        bond,
+        from: Role::Accepter,
+        kind,
+    };
+    allow_camera(two, &him).await;
+    let mut a = Raw::open(one, &her).await;
+    let mut b = Raw::open(two, &him).await;
+    let now = now_ms();
+    report_ok(one, &her, &tokens(&key, HER, now)).await;
+    report_ok(two, &him, &tokens(&key, WITHIN_SIGHT, now)).await;
+    tier_now(&mut a, Tier::Sight, true).await;
+    tier_now(&mut b, Tier::Sight, true).await;
+
+    // Asked on node one, answered sealed on node two, opened by her device on node one.
+    a.send_json(json!({"type": "glimpse_ask"})).await;
+    b.until(|f| matches!(f, ServerFrame::GlimpseAsked { .. }))
+        .await;
+    let jpeg = camera_frame(128, 96);
+    let sealed = his(GLIMPSE).seal_frame(&sealer, 1, &jpeg).unwrap();
+    b.send_binary(0x03, &sealed).await;
+    let got = a
+        .binary(Duration::from_secs(5))
+        .await
+        .expect("the sealed glimpse crosses nodes");
+    assert_eq!((got[0], &got[17..]), (0x03, &sealed[..]));
+    assert_eq!(
+        his(GLIMPSE).open_frame(&sealer, &got[17..]).unwrap().1,
+        jpeg
+    );
+    assert_eq!(
+        glimpse_sent(&mut b).await,
+        uuid::Uuid::from_slice(&got[1..17]).unwrap()
+    );
+
+    // Sealed sight sent on node two reaches node one untouched.
+    let frame = his(SIGHT)
+        .seal_frame(&sealer, 2, &camera_frame(240, 180))
+        .unwrap();
+    b.send_binary(0x04, &frame).await;
+    let got = a
+        .binary(Duration::from_secs(5))
+        .await
+        .expect("sealed sight crosses nodes");
+    assert_eq!((got[0], &got[1..]), (0x04, &frame[..]));
+}
