@@ -17,13 +17,39 @@ sent; a part of a request meant to be invalid is left alone:
   bonds are plain, so a valid message sealed is sent as the same kind in the clear.
 
 (Pictures need no help: for `image/jpeg`, `image/png` and `image/webp` schemathesis sends
-real pictures.)
+real pictures. A private bond's sealed picture, `application/vnd.haurach.sealed-picture`,
+is a format of its own, which schemathesis cannot make up: the strategy below draws
+well-formed ones, which the fuzzed city's plain bonds refuse with 409 `unexpected_sealed`.)
 """
 
 import os
+import struct
 from datetime import datetime, timedelta, timezone
 
 import schemathesis
+from hypothesis import strategies as st
+
+# The ladder's rungs (haurach_bond::images::LADDER).
+LADDER = [64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048, 3072]
+# A sealed rendition is at least the counter (8 bytes), the nonce (12) and the tag (16).
+SEALED_MIN = 8 + 12 + 16
+
+
+@st.composite
+def _sealed_picture(draw):
+    """Renditions as haurach_proto::sealed_pictures lays them out: every rung below the
+    picture's longest side, then that side; each its side and length (4 bytes each,
+    big-endian) and its sealed bytes."""
+    longest = draw(st.integers(min_value=1, max_value=1100))
+    sides = [rung for rung in LADDER if rung < longest] + [longest]
+    body = b""
+    for side in sides:
+        sealed = draw(st.binary(min_size=SEALED_MIN, max_size=SEALED_MIN + 64))
+        body += struct.pack(">II", side, len(sealed)) + sealed
+    return body
+
+
+schemathesis.openapi.media_type("application/vnd.haurach.sealed-picture", _sealed_picture())
 
 # A browser's push keys: an uncompressed P-256 point and a 16-byte secret, base64url.
 PUSH_KEYS = {
