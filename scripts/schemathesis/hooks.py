@@ -28,6 +28,7 @@ from datetime import datetime, timedelta, timezone
 
 import schemathesis
 from hypothesis import strategies as st
+from hypothesis.internal import lambda_sources
 
 # The ladder's rungs (haurach_bond::images::LADDER).
 LADDER = [64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048, 3072]
@@ -50,6 +51,24 @@ def _sealed_picture(draw):
 
 
 schemathesis.openapi.media_type("application/vnd.haurach.sealed-picture", _sealed_picture())
+
+
+# Debian 12's Python (3.11.2) can raise "SystemError: AST constructor recursion depth
+# mismatch" in ast.parse (CPython gh-106905, an error path that forgets to lower its depth
+# count), seen once here inside hypothesis while it parsed a lambda's source only to
+# describe it, which failed a whole schemathesis run. The description is for reports: such
+# a lambda is described as unknown instead.
+_describe_lambda = lambda_sources._lambda_description
+
+
+def _lambda_description(f, *args, **kwargs):
+    try:
+        return _describe_lambda(f, *args, **kwargs)
+    except SystemError:
+        return "lambda: <unknown>"
+
+
+lambda_sources._lambda_description = _lambda_description
 
 # A browser's push keys: an uncompressed P-256 point and a 16-byte secret, base64url.
 PUSH_KEYS = {
