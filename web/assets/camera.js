@@ -427,6 +427,10 @@ export class Camera {
     const partner = this.bond()?.partner ?? "your partner";
     if (which === "glimpse") {
       clearTimeout(this.askedTimer);
+      // The glimpse before it goes too: under these words it would read as the changed one.
+      this.el("glimpse-view").hidden = true;
+      this.traces.glimpse.clear();
+      this.glimpseIn = null;
       this.el("glimpse-status").textContent = `A glimpse from ${partner} was changed on the way, so it is not shown.`;
     } else {
       this.el("sight-status").textContent = `A frame of ${partner}'s sight was changed on the way, so it is not shown.`;

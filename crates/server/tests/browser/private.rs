@@ -2087,6 +2087,11 @@ async fn a_page_and_the_library_exchange_sealed_glimpses_and_sight() {
     spike
         .wait_text("#glimpse-status", "changed on the way")
         .await;
+    // The glimpse before it is not left under those words, as if it were the changed one.
+    assert!(
+        !spike.shown("#glimpse-view").await,
+        "a glimpse is still shown under \"changed on the way\""
+    );
 
     // 500 m apart: sight opens; his camera streams sealed frames her device opens.
     report_as_library(server.addr, &her, &key, &fix(within)).await;
