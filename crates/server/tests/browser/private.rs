@@ -1251,20 +1251,9 @@ async fn a_page_and_the_library_pass_words_feelings_alarms_and_thoughts_sealed_b
     assert!(!history.contains("never shows"), "{history}");
 
     // How it looks, at a phone's width and a desktop's.
-    let found = spike.axe_violations(&axe).await;
-    assert!(
-        found.is_empty(),
-        "sealed words at a phone's width: {found:#?}"
-    );
-    spike.shot("private-sealed-phone").await;
-    spike.set_viewport(1280, 900, false).await;
-    let found = spike.axe_violations(&axe).await;
-    assert!(
-        found.is_empty(),
-        "sealed words at a desktop's width: {found:#?}"
-    );
-    spike.shot("private-sealed-desktop").await;
-    spike.set_viewport(390, 844, true).await;
+    spike
+        .check_at_both_widths(&axe, "private-sealed", "sealed words")
+        .await;
 
     // Two tabs of his take counters at once, for the same 3 s: never the same one twice.
     // The second tab is opened first, so both start within a moment of each other.
@@ -1595,20 +1584,9 @@ async fn a_page_and_the_library_share_positions_sealed_coarse_beyond_sight_and_e
     assert!(spike.shown("#radar").await, "no radar");
     let label = spike.text_content("#radar-label").await;
     assert!(label.contains("amethyst is south,"), "{label}");
-    let found = spike.axe_violations(&axe).await;
-    assert!(
-        found.is_empty(),
-        "the sealed pull at a phone's width: {found:#?}"
-    );
-    spike.shot("private-pull-phone").await;
-    spike.set_viewport(1280, 900, false).await;
-    let found = spike.axe_violations(&axe).await;
-    assert!(
-        found.is_empty(),
-        "the sealed pull at a desktop's width: {found:#?}"
-    );
-    spike.shot("private-pull-desktop").await;
-    spike.set_viewport(390, 844, true).await;
+    spike
+        .check_at_both_widths(&axe, "private-pull", "the sealed pull")
+        .await;
 
     // Within sight: her device seals her exact fix, his page shows it exactly, and seals
     // his own exactly once sight opens.
@@ -1851,19 +1829,9 @@ async fn a_page_and_the_library_keep_sealed_journals_that_open_when_together() {
     spike.wait_text("#memories-theirs", hers).await;
     spike.wait_text("#memories-mine", "a second line").await;
 
-    let found = spike.axe_violations(&axe).await;
-    assert!(
-        found.is_empty(),
-        "a sealed journal at a phone's width: {found:#?}"
-    );
-    spike.shot("private-journal-phone").await;
-    spike.set_viewport(1280, 900, false).await;
-    let found = spike.axe_violations(&axe).await;
-    assert!(
-        found.is_empty(),
-        "a sealed journal at a desktop's width: {found:#?}"
-    );
-    spike.shot("private-journal-desktop").await;
+    spike
+        .check_at_both_widths(&axe, "private-journal", "a sealed journal")
+        .await;
 
     // Nothing he wrote left his page in the clear, and the server kept none of it.
     for frame in everything_sent(&spike).await {
@@ -2143,19 +2111,9 @@ async fn a_page_and_the_library_exchange_sealed_glimpses_and_sight() {
     wait_colour(&spike, "#sight-img", green).await;
     spike.wait_text("#sight-out", "amethyst sees you").await;
 
-    let found = spike.axe_violations(&axe).await;
-    assert!(
-        found.is_empty(),
-        "sealed glimpse and sight at a phone's width: {found:#?}"
-    );
-    spike.shot("private-camera-phone").await;
-    spike.set_viewport(1280, 900, false).await;
-    let found = spike.axe_violations(&axe).await;
-    assert!(
-        found.is_empty(),
-        "sealed glimpse and sight at a desktop's width: {found:#?}"
-    );
-    spike.shot("private-camera-desktop").await;
+    spike
+        .check_at_both_widths(&axe, "private-camera", "sealed glimpse and sight")
+        .await;
 
     // A sight frame changed on the way (sent after the rate allows another) is said to be.
     tokio::time::sleep(std::time::Duration::from_millis(700)).await;

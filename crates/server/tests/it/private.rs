@@ -56,6 +56,34 @@ pub(crate) struct Private {
     pub(crate) bond: Uuid,
 }
 
+impl Private {
+    /// The sealer both devices hold.
+    pub(crate) fn sealer(&self) -> Sealer {
+        Sealer::new(&self.key)
+    }
+
+    /// What spike's device (the accepter) seals `kind` under in this bond.
+    pub(crate) fn his(&self, kind: &'static str) -> Envelope<'static> {
+        Envelope {
+            bond: self.bond,
+            from: Role::Accepter,
+            kind,
+        }
+    }
+
+    /// Both devices report their tokens now: amethyst standing at `her_at` through
+    /// `to_her`, spike at `him_at` through `to_him` (the same server, or two nodes).
+    pub(crate) async fn stand(
+        &self,
+        (to_her, her_at): (&TestServer, (f64, f64)),
+        (to_him, him_at): (&TestServer, (f64, f64)),
+    ) {
+        let now = now_ms();
+        report_ok(to_her, &self.her, &tokens(&self.key, her_at, now)).await;
+        report_ok(to_him, &self.him, &tokens(&self.key, him_at, now)).await;
+    }
+}
+
 /// Amethyst invites privately, spike accepts; both devices derive and confirm the key
 /// through the server.
 pub(crate) async fn bond_privately(s: &TestServer) -> Private {
