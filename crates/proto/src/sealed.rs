@@ -68,6 +68,10 @@ pub const GLIMPSE: &str = "glimpse";
 /// The kind bound into a sealed frame of the live sight.
 pub const SIGHT: &str = "sight";
 
+/// The kind bound into a sealed stroke drawn over a picture, a glimpse or the sight: a
+/// [`crate::link::Trace`] as JSON.
+pub const TRACE: &str = "trace";
+
 /// First byte of a sealed glimpse on the link (a plain bond's glimpse is `0x01`). From a
 /// client: this byte, the counter, `nonce ‖ ciphertext ‖ tag`; to the asker the server
 /// puts the glimpse's id (16 bytes) after this byte.

@@ -1928,7 +1928,8 @@ async fn binaries_sent(page: &Browser) -> Vec<Vec<u8>> {
 /// directory or in its log.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_page_and_the_library_exchange_sealed_glimpses_and_sight() {
-    use haurach_proto::sealed::{Envelope, GLIMPSE, SIGHT};
+    use haurach_proto::link::{Over, Trace};
+    use haurach_proto::sealed::{Envelope, GLIMPSE, SIGHT, TRACE};
 
     let axe = tokio::task::spawn_blocking(axe_source).await.unwrap();
     let _serial = serial().await;
@@ -2110,6 +2111,56 @@ async fn a_page_and_the_library_exchange_sealed_glimpses_and_sight() {
     spike.wait_text("#sight-status", "sees, live").await;
     wait_colour(&spike, "#sight-img", green).await;
     spike.wait_text("#sight-out", "amethyst sees you").await;
+    // No sealed position from her yet, so no distance on his page: the strength is what
+    // the open tiers prove, the plain bond's at sight's edge (2 km): 34 %, not 0.
+    spike.wait_text("#strength-text", "34%").await;
+
+    // Strokes travel sealed: his stroke over her sight reaches her device as a
+    // `sealed_trace` it opens (the points and what they are drawn over inside the seal),
+    // never as a `trace`; hers over his own camera view lands on his page.
+    spike.record_sent_frames().await;
+    let drawn = crate::sight::draw(&spike, "#sight-trace", 30, 15).await;
+    let sealed = link
+        .wait("his sealed stroke on her link", |f| {
+            (f["type"] == "sealed_trace").then(|| f["sealed"].as_str().unwrap().to_owned())
+        })
+        .await;
+    let (_, opened) = from(Role::Inviter, TRACE)
+        .open(&sealer, &sealed)
+        .expect("her device opens his stroke");
+    let stroke: Trace = serde_json::from_slice(&opened).expect("a stroke");
+    assert!(
+        matches!(&stroke.over, Over::Sight(whose) if whose.eq_ignore_ascii_case("amethyst")),
+        "{stroke:?}"
+    );
+    let [x, y] = stroke.points[0];
+    let (x0, y0) = drawn[0];
+    assert!(
+        (f64::from(x) - x0).abs() < 0.05 && (f64::from(y) - y0).abs() < 0.05,
+        "{stroke:?} starts away from {drawn:?}"
+    );
+    let clear: Vec<String> = spike
+        .sent_frames()
+        .await
+        .into_iter()
+        .filter(|f| f.contains("\"type\":\"trace\""))
+        .collect();
+    assert!(
+        clear.is_empty(),
+        "his page sent a stroke in the clear: {clear:?}"
+    );
+    let his_name = view["partner"].as_str().expect("his name").to_owned();
+    let hers = Trace {
+        over: Over::Sight(his_name),
+        stroke: 1,
+        points: vec![[0.5, 0.5], [0.8, 0.7]],
+        end: true,
+    };
+    let sealed = from(Role::Accepter, TRACE)
+        .seal(&sealer, 1_000, &serde_json::to_vec(&hers).unwrap())
+        .unwrap();
+    link.send(json!({"type": "sealed_trace", "sealed": sealed}));
+    crate::sight::wait_stroke(&spike, "#sight-self-trace", [(0.5, 0.5), (0.8, 0.7)]).await;
 
     spike
         .check_at_both_widths(&axe, "private-camera", "sealed glimpse and sight")

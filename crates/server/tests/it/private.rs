@@ -961,6 +961,97 @@ async fn a_private_bond_takes_no_picture_plain_camera_frame_trace_or_journal_ent
     assert_eq!(memories["memories"], json!([]));
 }
 
+/// Strokes travel sealed (`sealed_trace`, kind `trace`): passed to the partner untouched
+/// while the images tier is open, refused when it is closed, malformed, or on a plain
+/// bond; what the stroke is drawn over is inside the seal, so the server sees no more
+/// than that a stroke passed.
+#[tokio::test]
+async fn a_private_bond_passes_sealed_strokes_only_while_the_images_tier_is_open() {
+    use haurach_proto::link::{Over, Trace};
+    use haurach_proto::sealed::TRACE;
+
+    let s = TestServer::start().await;
+    let private = bond_privately(&s).await;
+    let (her, him, key) = (&private.her, &private.him, &private.key);
+    let mut her_link = s.link(her, None).await;
+    let mut his_link = s.link(him, None).await;
+    assert!(matches!(her_link.next().await, ServerFrame::Hello { .. }));
+    assert!(matches!(his_link.next().await, ServerFrame::Hello { .. }));
+    let now = now_ms();
+    let (hers, near) = (tokens(key, HER, now), tokens(key, NEAR, now));
+    report_ok(&s, her, &hers).await;
+    report_ok(&s, him, &near).await;
+    let links = &mut [&mut her_link, &mut his_link];
+    await_tier(links, &[&hers, &near], Tier::Images, true).await;
+
+    let stroke = Trace {
+        over: Over::Sight("amethyst".into()),
+        stroke: 1,
+        points: vec![[0.1, 0.2], [0.5, 0.25]],
+        end: true,
+    };
+    let sealer = private.sealer();
+    let seal = |counter| {
+        private
+            .his(TRACE)
+            .seal(&sealer, counter, &serde_json::to_vec(&stroke).unwrap())
+            .unwrap()
+    };
+    let sealed = seal(1);
+    his_link
+        .send(&ClientFrame::SealedTrace {
+            sealed: sealed.clone(),
+        })
+        .await;
+    let ServerFrame::SealedTrace { sealed: got } = her_link
+        .until(|f| matches!(f, ServerFrame::SealedTrace { .. }))
+        .await
+    else {
+        unreachable!()
+    };
+    assert_eq!(got, sealed, "passed on untouched");
+    let (_, opened) = private.his(TRACE).open(&sealer, &got).unwrap();
+    assert_eq!(serde_json::from_slice::<Trace>(&opened).unwrap(), stroke);
+
+    // Not a sealed string: refused.
+    his_link
+        .send(&ClientFrame::SealedTrace {
+            sealed: "not sealed".into(),
+        })
+        .await;
+    assert_eq!(next_error(&mut his_link).await.code, "invalid_sealed");
+
+    // 40 km apart the images tier is closed: refused, and nothing reaches her.
+    let far = tokens(key, FAR, now_ms());
+    report_ok(&s, him, &far).await;
+    let links = &mut [&mut her_link, &mut his_link];
+    await_tier(links, &[&hers, &near, &far], Tier::Images, false).await;
+    his_link
+        .send(&ClientFrame::SealedTrace { sealed: seal(2) })
+        .await;
+    assert_eq!(next_error(&mut his_link).await.code, "tier_closed");
+    her_link.send(&ClientFrame::Heartbeat).await;
+    assert!(
+        tokio::time::timeout(std::time::Duration::from_millis(500), async {
+            her_link
+                .until(|f| matches!(f, ServerFrame::SealedTrace { .. }))
+                .await
+        })
+        .await
+        .is_err(),
+        "a stroke reached her with the images tier closed"
+    );
+
+    // On a plain bond a sealed stroke is refused.
+    let (pearl, _garnet) = s.pair("pearl", "garnet", "story").await;
+    let mut plain = s.link(&pearl, None).await;
+    assert!(matches!(plain.next().await, ServerFrame::Hello { .. }));
+    plain
+        .send(&ClientFrame::SealedTrace { sealed: seal(3) })
+        .await;
+    assert_eq!(next_error(&mut plain).await.code, "unexpected_sealed");
+}
+
 /// `who`'s position at `at`, rounded as their device would with nothing known of the
 /// partner and sealed as their `counter`-th thing.
 fn sealed_fix(key: &BondKey, bond: Uuid, from: Role, counter: u64, at: (f64, f64)) -> String {
