@@ -74,7 +74,7 @@ pub(crate) enum PrivateContent {
     /// A trace in the clear, drawn over a picture, a glimpse or the sight (strokes travel
     /// sealed, `sealed_trace`, as glimpses and sight do).
     Trace,
-    /// A journal photo (words travel sealed).
+    /// A journal photo in the clear (sealed ones go to `write_sealed_memory_photo`).
     Journal,
 }
 
@@ -235,8 +235,9 @@ impl<S: Store, B: Bus> Hub<S, B> {
                  it on your device and send it as a sealed_trace frame"
             }
             PrivateContent::Journal => {
-                "your bond is private: the server keeps no journal photo for it until photos \
-                 travel sealed between your devices (words do: send them sealed)"
+                "your bond is private: the server keeps no journal photo in the clear for it; \
+                 seal it on your device and send it to /api/v1/me/memories/photos/sealed \
+                 (haurach remember --photo does)"
             }
         };
         self.refuse_in_private_bond(account, detail).await

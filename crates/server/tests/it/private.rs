@@ -1052,6 +1052,126 @@ async fn a_private_bond_passes_sealed_strokes_only_while_the_images_tier_is_open
     assert_eq!(next_error(&mut plain).await.code, "unexpected_sealed");
 }
 
+/// A journal photo travels sealed with its caption (`POST
+/// /api/v1/me/memories/photos/sealed`): kept as it came, refused on a plain bond, empty or
+/// shorter than the sealing; the partner gets it only once they have been together, and
+/// their device opens it to the entry's id, the caption and the photo without metadata.
+/// Neither the photo nor the caption is anywhere in the server's data directory.
+#[tokio::test]
+async fn a_private_bonds_journal_photo_travels_sealed_and_opens_to_the_partner_together() {
+    use haurach_proto::sealed::{MEMORY_PHOTO, PhotoContent};
+
+    use crate::images::{GPS_PHOTO, exchange, get};
+
+    let s = TestServer::start().await;
+    let private = bond_privately(&s).await;
+    let (her, him, sealer) = (&private.her, &private.him, private.sealer());
+    private.stand((&s, HER), (&s, NEAR)).await;
+    // His device strips the photo and seals it with its caption and the entry's id.
+    let stripped = haurach_picture::accept(GPS_PHOTO, haurach_picture::Limits::default())
+        .unwrap()
+        .stripped;
+    let caption = "the amber kite over the dune";
+    let content = PhotoContent {
+        id: "kite".into(),
+        caption: Some(caption.into()),
+        picture: stripped.clone(),
+    };
+    let sealed = private
+        .his(MEMORY_PHOTO)
+        .seal_frame(&sealer, 1, &content.encode())
+        .unwrap();
+    let post = async |token: &str, body: &[u8]| {
+        exchange(
+            s.addr,
+            "POST",
+            "/api/v1/me/memories/photos/sealed?id=kite",
+            token,
+            body,
+            "application/octet-stream",
+        )
+        .await
+    };
+
+    let empty = post(him, b"").await;
+    assert_problem(empty.status, &empty.json(), 400, "image_required");
+    let short = post(him, &sealed[..20]).await;
+    assert_problem(short.status, &short.json(), 422, "invalid_sealed");
+    let kept = post(him, &sealed).await;
+    assert_eq!(kept.status, 201, "{}", kept.json());
+    let entry = kept.json();
+    assert_eq!(entry["photo_sealed"], true, "{entry}");
+    assert!(
+        entry.get("body").is_none() && entry.get("sealed").is_none(),
+        "{entry}"
+    );
+    let again = post(him, &sealed).await;
+    assert_eq!((again.status, &again.json()["id"]), (200, &entry["id"]));
+    let photo = entry["photo"].as_str().unwrap().to_owned();
+
+    // Apart, it has not opened to her.
+    let theirs = get(&s, her, "/api/v1/bond/memories").await;
+    assert_eq!(theirs.json()["memories"], json!([]));
+    assert_eq!(get(&s, her, &photo).await.status, 404);
+
+    // Together: it opens to her, and her device opens it.
+    private.stand((&s, HER), (&s, HER)).await;
+    assert!(open_tiers(&s, her).await.contains(&Tier::Memories));
+    let theirs = get(&s, her, "/api/v1/bond/memories").await.json();
+    assert_eq!(theirs["memories"][0]["photo_sealed"], true, "{theirs}");
+    let served = get(&s, her, &photo).await;
+    assert_eq!(served.status, 200);
+    assert!(
+        served
+            .headers
+            .to_ascii_lowercase()
+            .contains("content-type: application/vnd.haurach.sealed-photo"),
+        "{}",
+        served.headers
+    );
+    assert_eq!(served.body, sealed, "served as it came");
+    let (_, opened) = private
+        .his(MEMORY_PHOTO)
+        .open_frame(&sealer, &served.body)
+        .expect("her device opens it");
+    assert_eq!(PhotoContent::decode(&opened), Some(content));
+    // Changed on the way, it does not open.
+    let mut changed = served.body.clone();
+    changed[40] ^= 1;
+    assert!(
+        private
+            .his(MEMORY_PHOTO)
+            .open_frame(&sealer, &changed)
+            .is_err()
+    );
+
+    // On a plain bond a sealed photo is refused.
+    let (pearl, _garnet) = s.pair("pearl", "garnet", "story").await;
+    let plain = post(&pearl, &sealed).await;
+    assert_problem(plain.status, &plain.json(), 409, "unexpected_sealed");
+
+    // Neither the photo (any 32-byte run of it) nor the caption is kept in the clear.
+    let dir = s.stop().await;
+    let runs: Vec<&[u8]> = stripped.chunks_exact(32).step_by(8).collect();
+    assert!(runs.len() > 4);
+    for (path, bytes) in data_files(dir.path()) {
+        assert!(
+            !bytes
+                .windows(caption.len())
+                .any(|w| w == caption.as_bytes()),
+            "{} holds the caption",
+            path.display()
+        );
+        for run in &runs {
+            assert!(
+                !bytes.windows(32).any(|w| w == *run),
+                "{} holds the photo",
+                path.display()
+            );
+        }
+    }
+}
+
 /// `who`'s position at `at`, rounded as their device would with nothing known of the
 /// partner and sealed as their `counter`-th thing.
 fn sealed_fix(key: &BondKey, bond: Uuid, from: Role, counter: u64, at: (f64, f64)) -> String {
