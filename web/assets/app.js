@@ -178,7 +178,19 @@ function openScreen(screen) {
   if (button && !button.hidden) button.click();
 }
 
+/** A private invite's code from the link its QR code holds, until the bond screen
+ *  fills it in (kept in memory only). */
+let scannedCode = null;
+
 async function boot() {
+  scannedCode = privateBond.codeFromLink();
+  // The page already open when the link is followed (only what follows `#` changed).
+  window.addEventListener("hashchange", () => {
+    const code = privateBond.codeFromLink();
+    if (!code) return;
+    scannedCode = code;
+    if (state.screen === "bond") fillScannedCode();
+  });
   wire();
   push.init(openScreen);
   devices.init();
@@ -1409,8 +1421,18 @@ function renderConnection(s, detail) {
   }
 }
 
+/** Puts the code from a scanned invite into the accept form, and says where it came
+ *  from; the partner still picks how close and accepts. */
+function fillScannedCode() {
+  if (!scannedCode) return;
+  $("accept-code").value = scannedCode;
+  scannedCode = null;
+  $("accept-scanned").hidden = false;
+}
+
 function showBondScreen() {
   show("bond");
+  fillScannedCode();
   const saved = readInvite();
   if (saved) showInvite(saved);
   if (privateBond.available && state.me) {
@@ -1850,7 +1872,7 @@ function showInvite(invite, { private: secret = false } = {}) {
   const expires = new Date(invite.expires_at);
   const until = `${expires.toLocaleDateString([], { weekday: "long" })} ${fmt.clock(expires)}`;
   $("invite-hint").textContent = secret
-    ? `A private invite: give this code to your partner yourself, face to face or by a message the server does not carry. The server never sees it. It works until ${until}; this page moves on by itself once they enter it.`
+    ? `A private invite: give this code to your partner yourself, face to face or by a message the server does not carry; their phone's camera can scan the QR code, which opens this page with the code filled in. The server never sees it. It works until ${until}; this page moves on by itself once they enter it.`
     : `Give this code to your partner. It works until ${until}; this page moves on by itself once they enter it.`;
 }
 
@@ -2002,6 +2024,7 @@ function wire() {
         bond = await api.accept(code, profile);
       }
       $("accept-code").value = "";
+      $("accept-scanned").hidden = true;
       // The `bonded` frame may have come first, and a pull after it: the answer, which
       // has no pull, must not take its place.
       if (state.bond?.id !== bond.id) enterBond(bond);

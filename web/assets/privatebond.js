@@ -313,17 +313,39 @@ export function untilNextReport(now = Date.now()) {
   return at - now;
 }
 
-/** The code drawn as a QR code (an SVG element), here in the page: the code is the
- *  invite's secret, so the server never draws it. The encoder (vendor/qr/) is loaded the
- *  first time. */
+/** The link a private invite's QR code holds: this page with the code after `#accept=`.
+ *  A phone's camera opens it in the browser, and the page fills the code in; what
+ *  follows `#` is never sent to a server (no request, no Referer carries it). */
+export function inviteLink(code) {
+  return `${location.origin}/#accept=${encodeURIComponent(code)}`;
+}
+
+/** The code taken from a link `inviteLink` made, if the page was opened from one:
+ *  taken out of the address at once, so it stays in neither the history nor a bookmark. */
+export function codeFromLink() {
+  const m = /^#accept=([^&]+)$/.exec(location.hash);
+  if (!m) return null;
+  history.replaceState(null, "", location.pathname + location.search);
+  let code;
+  try {
+    code = decodeURIComponent(m[1]).trim();
+  } catch {
+    return null;
+  }
+  return priv.isPrivateCode(code) ? code : null;
+}
+
+/** The invite's link (`inviteLink`) drawn as a QR code (an SVG element), here in the
+ *  page: the code is the invite's secret, so the server never draws it. The encoder
+ *  (vendor/qr/) is loaded the first time. */
 export async function qrCode(code) {
   const { encodeQR } = await import("./vendor/qr/qr.js");
-  const rows = encodeQR(code, "raw", { ecc: "medium", border: 4 });
+  const rows = encodeQR(inviteLink(code), "raw", { ecc: "medium", border: 4 });
   const ns = "http://www.w3.org/2000/svg";
   const svg = document.createElementNS(ns, "svg");
   svg.setAttribute("viewBox", `0 0 ${rows.length} ${rows.length}`);
   svg.setAttribute("role", "img");
-  svg.setAttribute("aria-label", "The private invite code as a QR code");
+  svg.setAttribute("aria-label", "The private invite as a QR code: your partner's phone camera opens this page with the code filled in");
   svg.setAttribute("shape-rendering", "crispEdges");
   const paper = document.createElementNS(ns, "rect");
   paper.setAttribute("width", String(rows.length));

@@ -132,6 +132,7 @@ pub enum ClientCommand {
     ///
     /// A private invite's code (HP1-...) makes a private bond: this device keeps its keys,
     /// and confirms them with your partner's device the next time either uses haurach.
+    /// The link its QR code holds (.../#accept=HP1-...) may be given instead of the code.
     ///
     /// Examples:
     ///   haurach accept K7QF-3MZP

@@ -54,12 +54,26 @@ pub fn parse_code(typed: &str) -> Result<InviteSecret, Error> {
     Ok(InviteSecret::from_bytes(bytes))
 }
 
-/// The code as a QR code, drawn as an SVG document (dark modules on white, with the
-/// standard quiet zone). Medium error correction: a screen photographed at an angle or a
-/// crease in paper still scans.
-pub fn qr_svg(secret: &InviteSecret) -> String {
-    let qr = QrCode::with_error_correction_level(code(secret), EcLevel::M)
-        .expect("a 40-character code fits a QR code");
+/// The link a QR code of the invite holds: the web page at `page` (the server's address)
+/// with the code after `#accept=`. A phone's camera opens it in the browser and the page
+/// fills the code in; what follows `#` is never sent to a server.
+pub fn link(page: &str, secret: &InviteSecret) -> String {
+    format!("{}/#accept={}", page.trim_end_matches('/'), code(secret))
+}
+
+/// The code taken from what a person pasted: the code itself, or a [`link`] to it.
+pub fn code_in(typed: &str) -> &str {
+    typed
+        .rsplit_once("#accept=")
+        .map_or(typed, |(_, code)| code)
+}
+
+/// The invite's [`link`] to the page at `page` as a QR code, drawn as an SVG document
+/// (dark modules on white, with the standard quiet zone). Medium error correction: a
+/// screen photographed at an angle or a crease in paper still scans.
+pub fn qr_svg(page: &str, secret: &InviteSecret) -> String {
+    let qr = QrCode::with_error_correction_level(link(page, secret), EcLevel::M)
+        .expect("a link with a 43-character code fits a QR code");
     qr.render::<svg::Color<'_>>()
         .min_dimensions(200, 200)
         .quiet_zone(true)
@@ -109,16 +123,35 @@ mod tests {
     }
 
     #[test]
-    fn the_qr_code_is_an_svg_of_the_code() {
+    fn the_qr_code_is_an_svg_of_the_link_to_the_page() {
         let secret = InviteSecret::generate();
-        let drawn = qr_svg(&secret);
+        let page = "https://city.example/";
+        assert_eq!(
+            link(page, &secret),
+            format!("https://city.example/#accept={}", code(&secret))
+        );
+        let drawn = qr_svg(page, &secret);
         assert!(drawn.starts_with("<?xml"), "{}", &drawn[..40]);
         assert!(drawn.contains("<svg") && drawn.trim_end().ends_with("</svg>"));
         // The secret is in the modules, not in the document's text.
         assert!(!drawn.contains(&code(&secret)[4..12]));
-        // The same code always draws the same picture (it is the code, not a link).
-        assert_eq!(drawn, qr_svg(&secret));
-        let other = qr_svg(&InviteSecret::generate());
-        assert_ne!(drawn, other);
+        // It is the link's picture: the same link draws it, the bare code does not.
+        let expected = QrCode::with_error_correction_level(link(page, &secret), EcLevel::M)
+            .unwrap()
+            .render::<svg::Color<'_>>()
+            .min_dimensions(200, 200)
+            .quiet_zone(true)
+            .build();
+        assert_eq!(drawn, expected);
+        assert_ne!(drawn, qr_svg("https://other.example", &secret));
+        assert_ne!(drawn, qr_svg(page, &InviteSecret::generate()));
+    }
+
+    #[test]
+    fn a_pasted_link_gives_its_code() {
+        let secret = InviteSecret::generate();
+        let linked = link("http://127.0.0.1:8080", &secret);
+        assert_eq!(parse_code(code_in(&linked)), Ok(secret.clone()));
+        assert_eq!(code_in(&code(&secret)), code(&secret));
     }
 }

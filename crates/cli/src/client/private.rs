@@ -125,7 +125,7 @@ impl Keys {
 /// Whether `code` is a private invite's code (`HP1-…`, or its 32 characters bare) rather
 /// than a plain invite's eight.
 pub fn is_private_code(code: &str) -> bool {
-    invite::parse_code(code).is_ok()
+    invite::parse_code(invite::code_in(code)).is_ok()
 }
 
 /// `haurach invite --private`: makes the invite's secret and this device's keys, sends
@@ -163,9 +163,13 @@ pub async fn invite(ctx: &Context, qr: Option<PathBuf>) -> anyhow::Result<()> {
     outln!("the server never sees it: give it to your partner yourself, who accepts it with:");
     outln!("  {} accept {code}", ctx.command_prefix());
     if let Some(path) = qr {
-        std::fs::write(&path, invite::qr_svg(&secret))
+        std::fs::write(&path, invite::qr_svg(&ctx.server, &secret))
             .with_context(|| format!("cannot write {}", path.display()))?;
-        outln!("its QR code is in {}", path.display());
+        outln!(
+            "its QR code is in {}: a phone's camera opens the web page from it, with the code \
+             filled in",
+            path.display()
+        );
     }
     outln!("{NO_OWNTRACKS}");
     Ok(())
@@ -175,7 +179,8 @@ pub async fn invite(ctx: &Context, qr: Option<PathBuf>) -> anyhow::Result<()> {
 /// device's confirmation tag.
 pub async fn accept(ctx: &Context, code: &str, profile: Option<Profile>) -> anyhow::Result<()> {
     let (saved, api) = ctx.session(None)?;
-    let secret = invite::parse_code(code)?;
+    // The code, or the link its QR code holds, pasted.
+    let secret = invite::parse_code(invite::code_in(code))?;
     let device = DeviceSecret::generate();
     let body = AcceptPrivateInvite {
         lookup: to_hex(&secret.lookup()),

@@ -224,12 +224,17 @@ fn a_private_bond_opens_its_tiers_and_the_server_keeps_no_coordinate_and_no_secr
         "{out}"
     );
     let drawn = std::fs::read_to_string(&qr).unwrap();
-    assert!(
-        drawn.starts_with("<?xml") && drawn.contains("<svg"),
-        "{drawn}"
+    let secret = haurach_private::invite::parse_code(&code).unwrap();
+    assert_eq!(
+        drawn,
+        haurach_private::invite::qr_svg(&server.url, &secret),
+        "the QR code holds the link to the web page with the code"
     );
 
-    let out = cli.ok_as("spike", &["accept", &code, "--profile", "story"]);
+    // He pastes the link the QR code holds rather than the code.
+    let link = haurach_private::invite::link(&server.url, &secret);
+    assert!(link.ends_with(&format!("/#accept={code}")), "{link}");
+    let out = cli.ok_as("spike", &["accept", &link, "--profile", "story"]);
     assert!(
         out.contains("bonded privately with amethyst (story profile)"),
         "{out}"

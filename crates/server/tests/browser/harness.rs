@@ -495,19 +495,7 @@ impl Browser {
     /// From now on, keeps a copy of every frame the page sends on any WebSocket, for
     /// [`Browser::sent_frames`]: what left the device, whatever the screen shows.
     pub async fn record_sent_frames(&self) {
-        self.js(
-            "if (!window.__sentFrames) {
-               window.__sentFrames = [];
-               const send = WebSocket.prototype.send;
-               WebSocket.prototype.send = function (data) {
-                 window.__sentFrames.push(typeof data === 'string'
-                   ? data : `binary, ${data.byteLength ?? data.size} bytes`);
-                 return send.call(this, data);
-               };
-             }",
-            vec![],
-        )
-        .await;
+        self.js(RECORD_SENT_FRAMES, vec![]).await;
     }
 
     /// The frames the page sent since [`Browser::record_sent_frames`]: text frames as
@@ -707,6 +695,18 @@ impl Browser {
         self.driver.quit().await.expect("close the browser");
     }
 }
+
+/// The script of [`Browser::record_sent_frames`]: also given to
+/// `Page.addScriptToEvaluateOnNewDocument` to record from a page's first moment.
+pub const RECORD_SENT_FRAMES: &str = "if (!window.__sentFrames) {
+       window.__sentFrames = [];
+       const send = WebSocket.prototype.send;
+       WebSocket.prototype.send = function (data) {
+         window.__sentFrames.push(typeof data === 'string'
+           ? data : `binary, ${data.byteLength ?? data.size} bytes`);
+         return send.call(this, data);
+       };
+     }";
 
 /// Two partners, each in a window, registered and bonded through the page itself: the
 /// first makes an invite code, the second types it and picks the profile. Positions are

@@ -23,7 +23,9 @@ use haurach_proto::private::{key_from_hex, to_hex};
 use haurach_proto::sealed::{Envelope, FixContent, POSITION};
 use serde_json::{Value, json};
 
-use crate::harness::{Browser, Chromedriver, PASSWORD, Server, axe_source, eventually, serial};
+use crate::harness::{
+    Browser, Chromedriver, PASSWORD, RECORD_SENT_FRAMES, Server, axe_source, eventually, serial,
+};
 
 // South and west, so every coordinate's text starts with a minus: no time or duration
 // in a log line ("12:00:07.654", "latency=7.65 ms") can spell one, and the search finds
@@ -325,20 +327,25 @@ async fn open_citizen(
 async fn record_requests(page: &Browser) {
     page.record_sent_frames().await;
     page.js(
-        "window.__sentFrames.length = 0;
-         if (window.__sentBodies) window.__sentBodies.length = 0;
-         if (!window.__sentBodies) {
-           window.__sentBodies = [];
-           const f = window.fetch;
-           window.fetch = function (url, init) {
-             window.__sentBodies.push(`${init?.method ?? 'GET'} ${url} ${init?.body ?? ''}`);
-             return f.apply(this, arguments);
-           };
-         }",
+        &format!(
+            "window.__sentFrames.length = 0;
+             if (window.__sentBodies) window.__sentBodies.length = 0;
+             {RECORD_BODIES}"
+        ),
         vec![],
     )
     .await;
 }
+
+/// Keeps a copy of every request the page makes through `fetch`, with its body.
+const RECORD_BODIES: &str = "if (!window.__sentBodies) {
+       window.__sentBodies = [];
+       const f = window.fetch;
+       window.fetch = function (url, init) {
+         window.__sentBodies.push(`${init?.method ?? 'GET'} ${url} ${init?.body ?? ''}`);
+         return f.apply(this, arguments);
+       };
+     }";
 
 /// Everything the page sent since [`record_requests`]: frames and request bodies.
 async fn everything_sent(page: &Browser) -> Vec<String> {
@@ -486,7 +493,45 @@ async fn two_pages_bond_privately_and_the_tiers_follow_them_without_a_coordinate
     );
     spike.shot("private-invite-phone").await;
 
-    amethyst.fill("#accept-code", &code).await;
+    // She scans the QR code with her phone's camera: it holds a link to this page with
+    // the code after `#`, which no request carries. Her page opens from it (a fresh load,
+    // what it sends recorded from its first moment), fills the code in, and takes it out
+    // of the address.
+    let link = spike
+        .js(
+            "return import('/assets/privatebond.js').then((b) => b.inviteLink(arguments[0]));",
+            vec![json!(code)],
+        )
+        .await;
+    let link = link.as_str().expect("a link").to_owned();
+    assert_eq!(
+        link,
+        format!("{}/#accept={code}", server.url().trim_end_matches('/'))
+    );
+    amethyst
+        .cdp(
+            "Page.addScriptToEvaluateOnNewDocument",
+            json!({"source": format!("{RECORD_SENT_FRAMES}\n{RECORD_BODIES}")}),
+        )
+        .await;
+    amethyst.driver.goto("about:blank").await.unwrap();
+    amethyst.driver.goto(&link).await.unwrap();
+    amethyst
+        .wait_text("#accept-scanned", "filled in from the link")
+        .await;
+    let filled = amethyst
+        .js(
+            "return document.getElementById('accept-code').value;",
+            vec![],
+        )
+        .await;
+    assert_eq!(filled, json!(code));
+    let address = amethyst.js("return location.href;", vec![]).await;
+    assert!(!address.to_string().contains("accept="), "{address}");
+    amethyst
+        .check_at_both_widths(&axe, "private-accept-scanned", "a scanned private invite")
+        .await;
+    amethyst.set_viewport(1280, 900, false).await;
     amethyst.click("input[name=profile][value=story]").await;
     amethyst.click("#accept-form button[type=submit]").await;
     for page in [&spike, &amethyst] {
