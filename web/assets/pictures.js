@@ -275,6 +275,8 @@ export class Pictures {
       this.drawable(image.id, svg);
     }
     if (image.side <= entry.side) return;
+    // Not opened here without the keys (the card is hidden then).
+    if (image.sealed && !this.sealing()) return;
     const res = await fetch(image.picture, { headers: auth(), cache: "no-store" });
     if (!res.ok) return;
     const side = Number(res.headers.get("haurach-side")) || image.side;
