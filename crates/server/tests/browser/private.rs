@@ -515,15 +515,16 @@ async fn two_pages_bond_privately_and_the_tiers_follow_them_without_a_coordinate
             page.name
         );
         assert!(page.shown("#radar").await, "{}: no radar", page.name);
-        for hidden in [
-            "#pictures-title",
-            "#places-title",
-            "label[for=memory-photo]",
-        ] {
+        for hidden in ["#places-title", "label[for=memory-photo]"] {
             assert!(!page.shown(hidden).await, "{}: {hidden} shows", page.name);
         }
-        // The journal's words travel sealed; its photos do not yet. Glimpses and the
-        // sight travel sealed too.
+        // The journal's words travel sealed; its photos do not yet. Pictures, glimpses
+        // and the sight travel sealed too.
+        assert!(
+            page.shown("#pictures-title").await,
+            "{}: the pictures are hidden",
+            page.name
+        );
         assert!(
             page.shown("#memories-title").await,
             "{}: the journal is hidden",
@@ -734,11 +735,11 @@ async fn a_page_bonds_with_the_rust_library_and_catches_a_tampered_key() {
     report_as_library(server.addr, &her, &key, &fix).await;
     spike.wait_tier("glimpse", "open").await;
     spike.wait_tier("sight", "closed").await;
-    // Pictures travel sealed, but not from this page yet: it says where they do.
+    // Pictures travel sealed from this page too: it says so.
     spike
         .wait_text(
             "#private-card",
-            "send and see them from the command line for now (haurach send-image, haurach picture)",
+            "your journal's words, pictures, glimpses and the live sight travel sealed",
         )
         .await;
     // Her device sends sealed words and a sealed feeling: his page opens them.
