@@ -803,6 +803,31 @@ async fn a_page_bonds_with_the_rust_library_and_catches_a_tampered_key() {
     let found = laptop.axe_violations(&axe).await;
     assert!(found.is_empty(), "a browser without the keys: {found:#?}");
     laptop.shot("private-elsewhere-desktop").await;
+    // Its pictures card is hidden; a picture chosen all the same is not sent, neither in
+    // the clear nor sealed.
+    assert!(!laptop.shown("#pictures-title").await);
+    laptop
+        .js(
+            "const c = document.createElement('canvas'); c.width = 40; c.height = 30; \
+             c.getContext('2d').fillRect(0, 0, 40, 30); \
+             const blob = await new Promise((r) => c.toBlob(r, 'image/png')); \
+             const t = new DataTransfer(); \
+             t.items.add(new File([blob], 'chosen.png', { type: 'image/png' })); \
+             const input = document.querySelector('#image-file'); \
+             input.files = t.files; \
+             input.dispatchEvent(new Event('change'));",
+            vec![],
+        )
+        .await;
+    eventually("the laptop's picture refused", async || {
+        let said = laptop.text_content("#image-error").await;
+        (
+            said.contains("chosen.png was not sent: this browser cannot seal it without the bond's confirmed keys")
+                .then_some(()),
+            said,
+        )
+    })
+    .await;
     laptop
         .js("return new Promise((r) => setTimeout(r, 1500))", vec![])
         .await;
@@ -812,6 +837,12 @@ async fn a_page_bonds_with_the_rust_library_and_catches_a_tampered_key() {
             .iter()
             .any(|f| f.contains("\"type\":\"report\"") || f.contains("\"type\":\"position\"")),
         "a browser without the keys sent where he is: {sent:?}"
+    );
+    assert!(
+        !sent
+            .iter()
+            .any(|f| f.starts_with("POST /api/v1/bond/images")),
+        "a browser without the keys sent a picture: {sent:?}"
     );
     laptop.quit().await;
 
