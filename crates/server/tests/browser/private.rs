@@ -2584,17 +2584,31 @@ async fn a_page_and_the_library_exchange_sealed_pictures() {
         &noisy_jpeg(800, 600, teal, 2),
     )
     .await;
+    let violet = [120, 40, 200];
+    let (c, c_jpegs) = send_picture_as_library(
+        server.addr,
+        &her,
+        &sealer,
+        bond,
+        3,
+        "her-violet",
+        &noisy_jpeg(800, 600, violet, 3),
+    )
+    .await;
     jpegs.extend(a_jpegs);
     jpegs.extend(b_jpegs);
-    let (a, b) = (
+    jpegs.extend(c_jpegs);
+    let (a, b, c) = (
         a["id"].as_str().unwrap().to_owned(),
         b["id"].as_str().unwrap().to_owned(),
+        c["id"].as_str().unwrap().to_owned(),
     );
     let figure = |id: &str| format!("#gallery figure[data-id='{id}']");
     wait_picture_width(&spike, &a, u64::from(far_side)).await;
     wait_picture_width(&spike, &b, u64::from(far_side)).await;
     wait_colour(&spike, &format!("{} img", figure(&a)), orange).await;
     wait_colour(&spike, &format!("{} img", figure(&b)), teal).await;
+    wait_colour(&spike, &format!("{} img", figure(&c)), violet).await;
     spike
         .wait_text(
             &format!("{} figcaption", figure(&a)),
@@ -2614,6 +2628,10 @@ async fn a_page_and_the_library_exchange_sealed_pictures() {
     let last = bytes.len() - 1;
     bytes[last] ^= 0x01;
     std::fs::write(&full, bytes).unwrap();
+    // The violet one's full size is its 128-pixel rung, passed off as the full size: it
+    // opens, but is not the side the server says.
+    let small = std::fs::read(data.join(format!("images/{c}/s128.sealed"))).unwrap();
+    std::fs::write(data.join(format!("images/{c}/s800.sealed")), small).unwrap();
 
     // 500 m apart: sight opens. His page shows the orange picture whole, and says the teal
     // one was changed on the way, showing nothing of it.
@@ -2642,6 +2660,17 @@ async fn a_page_and_the_library_exchange_sealed_pictures() {
         "the teal picture is still shown under \"changed on the way\""
     );
     assert!(!spike.shown(&format!("{} img", figure(&b))).await);
+    spike
+        .wait_text(
+            &format!("{} figcaption", figure(&c)),
+            "amethyst · changed on the way, so it is not shown",
+        )
+        .await;
+    assert_eq!(
+        picture_width(&spike, &c).await,
+        0,
+        "a small rung passed off as the full size is shown"
+    );
     let found = spike.axe_violations(&axe).await;
     assert!(
         found.is_empty(),
