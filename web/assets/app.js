@@ -128,6 +128,8 @@ const camera = new Camera({
   privacy: () => privacyNow(),
   known: () => privacyKnown(),
   sealing: () => sealing(),
+  sendTrace: (frame) => sendTrace(frame),
+  canTrace: () => canTrace(),
 });
 
 const memories = new Memories({ el: (id) => $(id), bond: () => state.bond, privacy: () => privacyKnown(), sealing: () => sealing() });
@@ -136,9 +138,8 @@ const pictures = new Pictures({
   gallery: $("gallery"),
   me: () => state.me,
   onStatus: (text) => ($("image-status").textContent = text),
-  sendFrame: (frame) => link.send(frame),
-  // Strokes would pass the server in the clear: not in a private bond.
-  canTrace: () => Boolean(state.bond?.tiers?.images?.open) && privacyNow() === "plain",
+  sendFrame: (frame) => sendTrace(frame),
+  canTrace: () => canTrace(),
   known: () => privacyKnown(),
   sealing: () => sealing(),
 });
@@ -348,9 +349,10 @@ function onFrame(f) {
       renderPartnerThought();
       return;
     case "trace":
-      // Over a picture of the gallery, or over a glimpse or the sight.
-      if (f.image) pictures.onTrace(f);
-      else camera.onTrace(f);
+      return onTrace(f);
+    case "sealed_trace":
+      // Opened one after the other, so a stroke's parts are drawn in the order sent.
+      traceOpening = traceOpening.then(() => onSealedTrace(f));
       return;
     case "glimpse_asked":
       camera.onAsked(f);
@@ -1102,6 +1104,73 @@ async function sendSealedThought(text) {
   if (link.send({ type: "sealed_thought", sealed })) sealedThoughtSent = text;
 }
 
+// ------------------------------------------------------------------------ strokes
+
+/** Whether a stroke may be drawn now: the images tier is open, and the bond is plain or
+ *  this device holds a private bond's keys to seal it with. */
+function canTrace() {
+  if (!state.bond?.tiers?.images?.open) return false;
+  const privacy = privacyNow();
+  return privacy === "plain" || (privacy === "private" && Boolean(sealing()));
+}
+
+/** Sends part of a stroke: as it is in a plain bond; in a private bond sealed on this
+ *  device (`sealed_trace`, kind `trace`: the points and what they are drawn over), so the
+ *  server sees neither. Nothing while the page does not know which, or holds no keys. */
+function sendTrace(frame) {
+  const privacy = privacyNow();
+  if (privacy === "plain") return link.send(frame);
+  const s = privacy === "private" ? sealing() : null;
+  if (!s) return false;
+  const { type: _type, ...stroke } = frame;
+  // The sealing queue keeps the order: a stroke's parts go out as drawn.
+  s.seal("trace", JSON.stringify(stroke)).then(
+    (sealed) => sealing() === s && link.send({ type: "sealed_trace", sealed }),
+    () => {},
+  );
+  return true;
+}
+
+let traceOpening = Promise.resolve();
+
+/** Part of a stroke the partner drew: over a picture of the gallery, or over a glimpse or
+ *  the sight. */
+function onTrace(f) {
+  if (f.image) pictures.onTrace(f);
+  else camera.onTrace(f);
+}
+
+/** Whether `t`, opened from a sealed stroke, is one: what it is drawn over (one of
+ *  `image`, `glimpse`, `sight`), a stroke number, at most 256 points in [0, 1]. */
+function isStroke(t) {
+  const over = ["image", "glimpse", "sight"].filter((k) => typeof t?.[k] === "string");
+  const inside = (v) => Number.isFinite(v) && v >= 0 && v <= 1;
+  return (
+    over.length === 1 &&
+    Number.isInteger(t.stroke) &&
+    Array.isArray(t.points) &&
+    t.points.length <= 256 &&
+    t.points.every((p) => Array.isArray(p) && p.length === 2 && inside(p[0]) && inside(p[1]))
+  );
+}
+
+/** Part of a stroke the partner drew in a private bond: opened here and drawn. One that
+ *  does not open, or is not a stroke, is not drawn: strokes are fleeting, and the next
+ *  one tells again. */
+async function onSealedTrace(f) {
+  const s = sealing();
+  if (!s || !state.bond) return;
+  const opened = await s.open(false, "trace", f.sealed);
+  if (!opened || sealing() !== s) return;
+  let stroke;
+  try {
+    stroke = JSON.parse(opened.text);
+  } catch {
+    return;
+  }
+  if (isStroke(stroke)) onTrace({ ...stroke, end: stroke.end === true, from: state.bond.partner });
+}
+
 function leavePrivate() {
   clearTimeout(privateTimers.recheck);
   clearTimeout(privateTimers.epoch);
@@ -1199,6 +1268,16 @@ async function openPartnerFix(kept) {
   if (content) sendSealedFix();
 }
 
+/** The strength a private bond's open tiers prove without a distance: the plain bond's
+ *  at the edge of the narrowest tier open (as the server sizes a private bond's pictures
+ *  and camera frames, `haurach_private::matcher::strength`); 0 with none open. */
+function tiersStrength(b) {
+  const ranges = Object.values(b.tiers ?? {})
+    .filter((t) => t.open && typeof t.range_m === "number")
+    .map((t) => t.range_m);
+  return ranges.length ? rounding.strength(b.profile, Math.min(...ranges)) : 0;
+}
+
 /** The pull toward the partner's opened sealed position, worked out here as the plain
  *  bond's server would send it (coarse beyond sight, exact within it, as the CLI's
  *  `where`), and the strength of that distance; `roughWithin` is set while their
@@ -1215,14 +1294,15 @@ async function privatePull() {
     Object.assign(pull, { by_hand: false, seen_at: state.partnerFix.at ?? null });
     Object.assign(b, { pull, strength, roughWithin: !partner.exact && partner.reach_m > 0.5 * toward_m ? partner.reach_m : null });
   } else {
-    Object.assign(b, { pull: null, strength: 0, roughWithin: null });
+    // No distance here yet: the strength the open tiers prove, as the server takes it.
+    Object.assign(b, { pull: null, strength: tiersStrength(b), roughWithin: null });
   }
   map.pull(b.pull);
   renderBond();
 }
 
 /** What the page says of a private bond, and what it hides: the partner's direction and
- *  the content this page cannot seal yet (places, journal photos, drawing over a picture);
+ *  the content this page cannot seal yet (places, journal photos);
  *  words, feelings, thoughts, pictures, the camera and the journal too while this browser
  *  cannot seal them (no confirmed keys). */
 function renderPrivate() {

@@ -26,7 +26,8 @@
 //   sent while the page does not know whether the bond is private, nor in a private bond
 //   by a browser without its keys. The server cannot read a sealed JPEG, so it bounds
 //   its bytes by the side (`jpegBound`): a frame over it is encoded again at a lower
-//   quality. Strokes do not pass in a private bond (the server refuses them).
+//   quality. Strokes are sealed too (`sealed_trace`, app.js's `sendTrace`): the server
+//   sees neither their points nor which glimpse or sight they are drawn over.
 
 import { TraceCanvas } from "./trace.js";
 
@@ -82,8 +83,11 @@ export class Camera {
    * @param {() => Promise<string>} o.known the same, once known (a few seconds at most)
    * @param {() => object|null} o.sealing what this device seals and opens with, in a
    *   private bond whose keys it holds confirmed (`privatebond.Sealing`)
+   * @param {(frame: object) => boolean} o.sendTrace sends part of a stroke (sealed in a
+   *   private bond)
+   * @param {() => boolean} o.canTrace whether a stroke may be drawn now
    */
-  constructor({ link, call, el, bond, me, privacy, known, sealing }) {
+  constructor({ link, call, el, bond, me, privacy, known, sealing, sendTrace, canTrace }) {
     this.link = link;
     this.call = call;
     this.el = el;
@@ -119,9 +123,8 @@ export class Camera {
       new TraceCanvas({
         canvas: el(canvas),
         over,
-        sendFrame: (frame) => link.send(frame),
-        // Strokes would pass the server in the clear: not in a private bond.
-        canTrace: () => Boolean(this.bond()?.tiers?.images?.open) && this.privacy() === "plain",
+        sendFrame: sendTrace,
+        canTrace,
       });
     this.traces = {
       glimpse: trace("glimpse-trace", () => (this.glimpseIn ? { glimpse: this.glimpseIn } : null)),

@@ -6,8 +6,8 @@
 //
 // Trace: a finger (or mouse) drawn over a picture sends the stroke to the partner, whose
 // page draws it over the same picture in the same place (points are fractions of the
-// picture's width and height), while the images tier is open (on a plain bond only: a
-// stroke would pass the server in the clear).
+// picture's width and height), while the images tier is open (in a private bond `sendFrame`
+// seals it: app.js's sendTrace).
 //
 // In a private bond (docs/privacy.md, "Sealed content") the server never holds a picture
 // in the clear, so this page does what the server does for a plain bond: it draws the

@@ -285,6 +285,9 @@ pub enum ClientCommand {
         /// Your partner's journal instead of yours.
         #[arg(long)]
         partner: bool,
+        /// Save the journal's photos in this directory (opened here in a private bond).
+        #[arg(long, value_name = "DIR")]
+        photos: Option<PathBuf>,
     },
     /// Acknowledge your partner's alarm
     ///
@@ -664,7 +667,7 @@ impl ClientCommand {
             ClientCommand::Remember { text, photo } => {
                 let (saved, api) = ctx.session(None)?;
                 let text = (!text.is_empty()).then(|| text.join(" "));
-                // On a private bond the words are sealed here (and no photo goes).
+                // On a private bond the words, or the photo with its caption, are sealed here.
                 let sealing = sealed::Sealing::of(&ctx, &saved.name, &api).await?;
                 let m = pictures::remember(&api, text, photo.as_deref(), sealing.as_ref()).await?;
                 let shared = if m.shared_at.is_some() {
@@ -674,7 +677,7 @@ impl ClientCommand {
                 };
                 outln!("kept in your journal{shared}");
             }
-            ClientCommand::Memories { partner } => {
+            ClientCommand::Memories { partner, photos } => {
                 let (saved, api) = ctx.session(None)?;
                 let (path, whose) = if partner {
                     ("/api/v1/bond/memories", "your partner's")
@@ -683,18 +686,43 @@ impl ClientCommand {
                 };
                 let mut list: haurach_proto::MemoryList = api.get(path).await?;
                 // Entries of a private bond are opened here, with its key.
-                if list.memories.iter().any(|m| m.sealed.is_some()) {
-                    match sealed::Sealing::of(&ctx, &saved.name, &api).await {
-                        Ok(Some(sealing)) => {
-                            for entry in &mut list.memories {
-                                sealing.open_entry(!partner, entry);
-                            }
+                let sealing = if list
+                    .memories
+                    .iter()
+                    .any(|m| m.sealed.is_some() || m.photo_sealed)
+                {
+                    sealed::Sealing::of(&ctx, &saved.name, &api)
+                        .await
+                        .ok()
+                        .flatten()
+                } else {
+                    None
+                };
+                match &sealing {
+                    Some(sealing) => {
+                        for entry in &mut list.memories {
+                            sealing.open_entry(!partner, entry);
                         }
-                        _ => sealed::keyless_journal(&mut list),
                     }
+                    None => sealed::keyless_journal(&mut list),
                 }
+                if let Some(dir) = &photos {
+                    std::fs::create_dir_all(dir)
+                        .with_context(|| format!("cannot make {}", dir.display()))?;
+                }
+                let written = pictures::journal_photos(
+                    &api,
+                    &mut list,
+                    sealing.as_ref(),
+                    !partner,
+                    photos.as_deref(),
+                )
+                .await?;
                 for line in pictures::journal(&list, whose) {
                     outln!("{line}");
+                }
+                for file in written {
+                    outln!("saved {}", file.display());
                 }
             }
             ClientCommand::Feel { feeling } => {

@@ -84,6 +84,10 @@ pub struct MemoryView {
     pub id: Uuid,
     /// Whose journal it is in.
     pub author: String,
+    /// The id its author's device gave it (`id` of the upload); a sealed photo carries
+    /// the same id inside, so it cannot be passed off as another entry's.
+    #[serde(default)]
+    pub client_id: String,
     /// The words, or the photo's caption.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
@@ -95,6 +99,12 @@ pub struct MemoryView {
     /// Where to fetch its photo, if it is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub photo: Option<String>,
+    /// In a private bond: the photo is sealed on its author's device (kind
+    /// [`crate::sealed::MEMORY_PHOTO`], a [`crate::sealed::PhotoContent`] with its caption
+    /// inside), served as `application/vnd.haurach.sealed-photo` for the devices of the
+    /// bond to open.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub photo_sealed: bool,
     /// When it was written.
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]

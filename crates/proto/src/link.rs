@@ -193,6 +193,13 @@ pub enum ServerFrame {
         /// Who summoned them.
         by: String,
     },
+    /// In a private bond, part of a stroke your partner drew, sealed on their device (kind
+    /// `trace`): the [`Trace`] as JSON, what it is drawn over included. Only while the
+    /// images tier is open.
+    SealedTrace {
+        /// The sealed stroke ([`crate::sealed`]).
+        sealed: String,
+    },
     /// Part of a stroke your partner drew over a picture, a glimpse or the sight.
     Trace {
         /// Who drew it.
@@ -305,6 +312,14 @@ pub enum ClientFrame {
     /// Part of a stroke drawn over a picture of the bond, a glimpse or the live sight
     /// (needs the images tier). Passed to the partner as a `trace` frame; not stored.
     Trace(Trace),
+    /// In a private bond, instead of `trace`: part of a stroke sealed on my device (kind
+    /// `trace`, the [`Trace`] as JSON). The server sees neither the points nor what they
+    /// are drawn over; it passes the stroke while the images tier is open and never
+    /// stores it.
+    SealedTrace {
+        /// The sealed stroke ([`crate::sealed`]).
+        sealed: String,
+    },
     /// In a private bond, instead of a position: the token report of the client's latest
     /// fix (same fields and rules as `PUT /api/v1/me/tokens`). Never passed to the
     /// partner; the server keeps only the latest in memory.

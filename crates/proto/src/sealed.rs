@@ -16,7 +16,8 @@
 //! Camera frames are binary, so a sealed one is the same bytes without the base64: a
 //! leading byte that says what it is ([`GLIMPSE_FRAME`], [`SIGHT_FRAME`]), then the
 //! counter and `nonce ‖ ciphertext ‖ tag` ([`Envelope::seal_frame`]); the JPEG is the
-//! content, of kind [`GLIMPSE`] or [`SIGHT`].
+//! content, of kind [`GLIMPSE`] or [`SIGHT`]. A journal photo is sealed the same way
+//! (kind [`MEMORY_PHOTO`], a [`PhotoContent`]) and uploaded as those bytes.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -67,6 +68,65 @@ pub const GLIMPSE: &str = "glimpse";
 
 /// The kind bound into a sealed frame of the live sight.
 pub const SIGHT: &str = "sight";
+
+/// The kind bound into a sealed stroke drawn over a picture, a glimpse or the sight: a
+/// [`crate::link::Trace`] as JSON.
+pub const TRACE: &str = "trace";
+
+/// The kind bound into a sealed journal photo: a [`PhotoContent`].
+pub const MEMORY_PHOTO: &str = "memory-photo";
+
+/// The type a sealed journal photo is kept and served as (its bytes as
+/// [`Envelope::seal_frame`] makes them, kind [`MEMORY_PHOTO`]).
+pub const PHOTO_MEDIA_TYPE: &str = "application/vnd.haurach.sealed-photo";
+
+/// What a sealed journal photo holds: the entry's id as its author's device named it (so a
+/// server cannot pass one entry's photo off as another's), the caption, and the picture,
+/// stripped of its metadata on the device. Encoded as the header's length (4 bytes,
+/// big-endian), the header as JSON (`{"id": …, "caption": …}`), then the picture's bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PhotoContent {
+    /// The entry's id (`?id=` of the upload).
+    pub id: String,
+    /// The caption, if any.
+    pub caption: Option<String>,
+    /// The picture (a JPEG, PNG or WebP without metadata).
+    pub picture: Vec<u8>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct PhotoHeader {
+    id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    caption: Option<String>,
+}
+
+impl PhotoContent {
+    /// The bytes to seal.
+    pub fn encode(&self) -> Vec<u8> {
+        let header = serde_json::to_vec(&PhotoHeader {
+            id: self.id.clone(),
+            caption: self.caption.clone(),
+        })
+        .expect("a header serialises");
+        let mut out = Vec::with_capacity(4 + header.len() + self.picture.len());
+        out.extend_from_slice(&(header.len() as u32).to_be_bytes());
+        out.extend_from_slice(&header);
+        out.extend_from_slice(&self.picture);
+        out
+    }
+
+    /// Reads opened bytes back; `None` when they are not a photo's content.
+    pub fn decode(bytes: &[u8]) -> Option<PhotoContent> {
+        let len = u32::from_be_bytes(bytes.get(..4)?.try_into().ok()?) as usize;
+        let header: PhotoHeader = serde_json::from_slice(bytes.get(4..4 + len)?).ok()?;
+        Some(PhotoContent {
+            id: header.id,
+            caption: header.caption,
+            picture: bytes[4 + len..].to_vec(),
+        })
+    }
+}
 
 /// First byte of a sealed glimpse on the link (a plain bond's glimpse is `0x01`). From a
 /// client: this byte, the counter, `nonce ‖ ciphertext ‖ tag`; to the asker the server
@@ -510,5 +570,23 @@ mod tests {
             n += 1;
         }
         assert!(n > 300, "{n}");
+    }
+
+    #[test]
+    fn a_photo_content_reads_back_and_refuses_what_is_cut_short() {
+        let photo = PhotoContent {
+            id: "m1".into(),
+            caption: Some("the quartz lantern".into()),
+            picture: vec![0xFF, 0xD8, 1, 2, 3],
+        };
+        let bytes = photo.encode();
+        assert_eq!(PhotoContent::decode(&bytes), Some(photo.clone()));
+        assert_eq!(PhotoContent::decode(&bytes[..10]), None);
+        assert_eq!(PhotoContent::decode(&[0, 0, 0]), None);
+        let bare = PhotoContent {
+            caption: None,
+            ..photo
+        };
+        assert_eq!(PhotoContent::decode(&bare.encode()), Some(bare));
     }
 }

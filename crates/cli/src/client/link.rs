@@ -339,6 +339,21 @@ impl LinkView {
                 over => format!("{from} traced a line over {over}"),
             },
             ServerFrame::Trace { .. } => return None,
+            ServerFrame::SealedTrace { sealed } => {
+                let opened = self
+                    .sealing
+                    .as_ref()
+                    .and_then(|s| s.open(false, haurach_proto::sealed::TRACE, sealed))
+                    .and_then(|(_, json)| serde_json::from_slice(&json).ok());
+                let Some(trace) = opened else {
+                    return Some(format!(
+                        "(a stroke from {} is sealed and does not open on this device)",
+                        self.partner()
+                    ));
+                };
+                let from = self.partner().to_owned();
+                return self.line(&ServerFrame::Trace { from, trace });
+            }
             ServerFrame::GlimpseAsked { by, .. } => {
                 format!("{by} asks for a glimpse through your camera (answer from the web client)")
             }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context as _;
-use haurach_proto::sealed::MEMORY;
+use haurach_proto::sealed::{MEMORY, MEMORY_PHOTO, PhotoContent};
 use haurach_proto::sealed_pictures::{MEDIA_TYPE, PictureContent, sides_for, write_upload};
 use haurach_proto::{ImageList, ImageView};
 use reqwest::Method;
@@ -198,7 +198,8 @@ pub fn line(me: &str, image: &ImageView) -> String {
 }
 
 /// Writes words (or a photo, with the words as its caption) in the caller's journal;
-/// in a private bond (`sealing`) the words are sealed here first, and a photo is not sent.
+/// in a private bond (`sealing`) they are sealed here first: the words, or the photo
+/// stripped of its metadata with its caption (`haurach_proto::sealed::PhotoContent`).
 pub async fn remember(
     api: &Api,
     text: Option<String>,
@@ -206,11 +207,34 @@ pub async fn remember(
     sealing: Option<&Sealing>,
 ) -> anyhow::Result<haurach_proto::MemoryView> {
     let id = uuid::Uuid::now_v7().to_string();
-    if let (Some(_), Some(_)) = (photo, sealing) {
-        anyhow::bail!(
-            "your bond is private: a journal photo cannot travel sealed yet, so it was not \
-             sent (words can: haurach remember WORDS)"
-        );
+    if let (Some(file), Some(sealing)) = (photo, sealing) {
+        // Stripped here and sealed with its caption: the server never sees either.
+        let bytes =
+            std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+        let accepted = haurach_picture::accept(
+            &bytes,
+            haurach_picture::Limits {
+                max_pixels: MAX_PIXELS,
+            },
+        )
+        .context("this photo cannot be kept")?;
+        let content = PhotoContent {
+            id: id.clone(),
+            caption: text,
+            picture: accepted.stripped,
+        };
+        let sealed = sealing.seal_bytes(MEMORY_PHOTO, &content.encode())?;
+        let (_, _, body) = api
+            .bytes(
+                Method::POST,
+                &format!("/api/v1/me/memories/photos/sealed?id={id}"),
+                Some(("application/octet-stream", sealed)),
+            )
+            .await?;
+        let mut kept: haurach_proto::MemoryView =
+            serde_json::from_slice(&body).context("the server's answer is not a memory")?;
+        kept.body = content.caption;
+        return Ok(kept);
     }
     match photo {
         Some(file) => {
@@ -258,6 +282,66 @@ pub async fn remember(
         }
     }
 }
+
+/// Fetches the photos of `list`'s entries: each sealed one is opened here (`sealing`;
+/// `mine`: the caller's own journal), its caption put in `body`; with `save`, every photo
+/// is written there as `ID.EXT`. Returns the files written.
+pub async fn journal_photos(
+    api: &Api,
+    list: &mut haurach_proto::MemoryList,
+    sealing: Option<&Sealing>,
+    mine: bool,
+    save: Option<&Path>,
+) -> anyhow::Result<Vec<PathBuf>> {
+    let mut written = Vec::new();
+    for entry in &mut list.memories {
+        let Some(path) = entry.photo.clone() else {
+            continue;
+        };
+        if !entry.photo_sealed && save.is_none() {
+            continue;
+        }
+        let (_, _, bytes) = api.bytes(Method::GET, &path, None).await?;
+        let picture = if entry.photo_sealed {
+            let opened = sealing
+                .and_then(|s| s.open_bytes(mine, MEMORY_PHOTO, &bytes))
+                .and_then(|content| PhotoContent::decode(&content))
+                // One entry's photo passed off as another's does not open as this one.
+                .filter(|content| content.id == entry.client_id);
+            match opened {
+                Some(content) => {
+                    entry.body = content.caption;
+                    content.picture
+                }
+                None => {
+                    entry.body = Some(if sealing.is_some() {
+                        UNOPENABLE_PHOTO.to_owned()
+                    } else {
+                        "(a sealed photo, and this device holds no key for it)".to_owned()
+                    });
+                    continue;
+                }
+            }
+        } else {
+            bytes
+        };
+        if let Some(dir) = save {
+            let ext = match media_type(&picture) {
+                Some("image/png") => "png",
+                Some("image/webp") => "webp",
+                _ => "jpg",
+            };
+            let file = dir.join(format!("{}.{ext}", entry.id));
+            std::fs::write(&file, &picture)
+                .with_context(|| format!("cannot write {}", file.display()))?;
+            written.push(file);
+        }
+    }
+    Ok(written)
+}
+
+/// What a sealed photo that does not open says in its entry.
+const UNOPENABLE_PHOTO: &str = "(a sealed photo that does not open here: it was changed on the way, or sealed in another bond)";
 
 /// A journal as lines.
 pub fn journal(list: &haurach_proto::MemoryList, whose: &str) -> Vec<String> {

@@ -133,6 +133,24 @@ impl Sealing {
             .seal(&self.sealer, counter, content)?)
     }
 
+    /// Seals `content` (bytes, a journal photo's) as this device's next sealed thing of
+    /// `kind`: `counter ‖ nonce ‖ ciphertext ‖ tag`, uploaded as they are.
+    pub fn seal_bytes(&self, kind: &str, content: &[u8]) -> anyhow::Result<Vec<u8>> {
+        let counter = self.next_counter()?;
+        Ok(self
+            .envelope(true, kind)
+            .seal_frame(&self.sealer, counter, content)?)
+    }
+
+    /// Opens sealed bytes of this bond (`seal_bytes`'), by this device's person (`mine`)
+    /// or the partner: the content, or `None` when they do not open.
+    pub fn open_bytes(&self, mine: bool, kind: &str, bytes: &[u8]) -> Option<Vec<u8>> {
+        self.envelope(mine, kind)
+            .open_frame(&self.sealer, bytes)
+            .ok()
+            .map(|(_, content)| content)
+    }
+
     /// This device's latest fix in the bond, if it sent one.
     pub fn last_fix(&self) -> anyhow::Result<Option<Fix>> {
         match &self.keeping {

@@ -42,6 +42,9 @@ const HELD_BACK: &str = "the cobalt well is far";
 /// A journal entry, which opens to the partner when they are together.
 const JOURNAL: &str = "the obsidian ferry waits";
 
+/// The caption of his journal photo, sealed with it.
+const PHOTO_CAPTION: &str = "the amber kite over the dune";
+
 /// The real photo with GPS in its EXIF (see `crates/picture/tests/picture.rs`).
 const GPS_PHOTO: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -385,17 +388,42 @@ fn a_private_bond_opens_its_tiers_and_the_server_keeps_no_coordinate_and_no_secr
     let full = std::fs::read(&full).unwrap();
     assert_eq!(longest_side(&full), 800);
     assert!(!full.windows(4).any(|w| w == b"Exif"), "EXIF reached her");
-    let dir = tempfile::tempdir().unwrap();
-    let photo = dir.path().join("photo.png");
-    std::fs::write(&photo, [0x89, b'P', b'N', b'G']).unwrap();
+    // A journal photo is stripped and sealed with its caption on his device; together,
+    // it opens to her, and her device opens it: the caption, and the photo without EXIF.
+    let out = cli.ok_as("spike", &["remember", "--photo", GPS_PHOTO, PHOTO_CAPTION]);
+    assert!(out.contains("shared already"), "{out}");
+    let saved = dir.path().join("her-journal-photos");
+    let out = cli.ok_as(
+        "amethyst",
+        &[
+            "memories",
+            "--partner",
+            "--photos",
+            &saved.to_string_lossy(),
+        ],
+    );
+    assert!(out.contains(&format!("[photo] {PHOTO_CAPTION}")), "{out}");
+    let journal_photo = std::fs::read_dir(&saved)
+        .unwrap()
+        .map(|e| std::fs::read(e.unwrap().path()).unwrap())
+        .next()
+        .expect("her device saved his journal photo");
+    assert_eq!(longest_side(&journal_photo), 800);
+    assert!(
+        !journal_photo.windows(4).any(|w| w == b"Exif"),
+        "EXIF reached her"
+    );
+    // What is not a photo is refused on his device, before anything is sealed.
+    let not_a_photo = dir.path().join("photo.png");
+    std::fs::write(&not_a_photo, [0x89, b'P', b'N', b'G']).unwrap();
     let err = cli.fails(&[
         "--as",
         "spike",
         "remember",
         "--photo",
-        &photo.to_string_lossy(),
+        &not_a_photo.to_string_lossy(),
     ]);
-    assert!(err.contains("cannot travel sealed yet"), "{err}");
+    assert!(err.contains("this photo cannot be kept"), "{err}");
 
     // Within sight his position reaches her exactly, on her link as he moves and in her
     // `where`.
@@ -496,6 +524,7 @@ fn a_private_bond_opens_its_tiers_and_the_server_keeps_no_coordinate_and_no_secr
         THOUGHT,
         HELD_BACK,
         JOURNAL,
+        PHOTO_CAPTION,
         "obsidian",
         "quartz",
         "vermilion",
@@ -507,7 +536,7 @@ fn a_private_bond_opens_its_tiers_and_the_server_keeps_no_coordinate_and_no_secr
     // The picture, as sent and as she opened it at each size: a stretch from the middle
     // of each.
     let photo = std::fs::read(GPS_PHOTO).unwrap();
-    for picture in [&photo, &small, &full] {
+    for picture in [&photo, &small, &full, &journal_photo] {
         let mid = picture.len() / 2;
         secrets.push(Trace::Bytes(picture[mid..mid + 48].to_vec()));
     }

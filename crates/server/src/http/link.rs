@@ -659,6 +659,7 @@ async fn handle<S: Store, B: Bus>(
         ClientFrame::Report(report) => hub.token_report(account, &report).await,
         ClientFrame::SealedFix { sealed } => hub.sealed_fix(account, sealed).await,
         ClientFrame::Trace(trace) => app.hub.trace(account, trace).await,
+        ClientFrame::SealedTrace { sealed } => app.hub.sealed_trace(account, sealed).await,
     };
     match result {
         Ok(()) => Ok(()),

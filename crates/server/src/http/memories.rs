@@ -79,7 +79,7 @@ pub(crate) struct PhotoQuery {
         (status = 400, description = "`invalid_query`: no ?id=; `image_required`: an empty body; `unreadable_body`"),
         (status = 403, description = "`awaiting_tower`, `application_declined`: not a citizen (yet)"),
         (status = 404, description = "`not_bonded`: a journal photo waits for a partner"),
-        (status = 409, description = "`memory_id_reused`; `private_bond`: a private bond keeps no journal photo until photos travel sealed"),
+        (status = 409, description = "`memory_id_reused`; `private_bond`: the bond is private (seal the photo on your device and send it to /api/v1/me/memories/photos/sealed)"),
         (status = 413, description = "`image_too_large`; `picture_quota_exceeded`: over picture_quota_bytes"),
         (status = 415, description = "`unsupported_image_type`: not a JPEG, PNG or WebP"),
         (status = 422, description = "`too_many_pixels`, `too_compressed`, `corrupt_image`, `invalid_memory_id`"),
@@ -113,6 +113,72 @@ pub(crate) async fn write_photo<S: Store, B: Bus>(
     let (new, view) = app
         .hub
         .write_memory_photo(caller.account, q.id, q.caption, bytes)
+        .await?;
+    Ok((created_or_found(new), Json(view)))
+}
+
+/// `?id=CLIENT_ID` of a sealed photo (its caption is sealed inside it).
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct SealedPhotoQuery {
+    /// My id for the photo (1 to 64 characters): a retry with the same id is not stored
+    /// twice. The same id is sealed inside the photo.
+    #[param(min_length = 1, max_length = 64)]
+    id: String,
+}
+
+/// `POST /api/v1/me/memories/photos/sealed?id=CLIENT_ID`: a photo in your journal, in a
+/// private bond, stripped and sealed on your device with its caption.
+#[utoipa::path(
+    post,
+    path = "/api/v1/me/memories/photos/sealed",
+    tag = "journals",
+    security(("bearer" = [])),
+    params(SealedPhotoQuery),
+    request_body(description = "a private bond's journal photo, sealed on the author's device \
+        (docs/protocol.md, \"Sealed journal photos\"): the author's counter (8 bytes, \
+        big-endian), then nonce, ciphertext and tag of AES-256-GCM (kind memory-photo) of the \
+        header's length (4 bytes, big-endian), the header as JSON ({\"id\", \"caption\"}) \
+        and the photo without its metadata. At most max_image_bytes and 64 KiB.",
+        content((inline(haurach_proto::schemas::RawBytes) = "application/octet-stream"))),
+    responses(
+        (status = 201, description = "kept as it came", body = MemoryView),
+        (status = 200, description = "a retry with the id of a stored entry: that entry, not stored twice", body = MemoryView),
+        (status = 400, description = "`invalid_query`: no ?id=; `image_required`: an empty body; `unreadable_body`"),
+        (status = 403, description = "`awaiting_tower`, `application_declined`: not a citizen (yet)"),
+        (status = 404, description = "`not_bonded`: a journal photo waits for a partner"),
+        (status = 409, description = "`memory_id_reused`; `unexpected_sealed`: the bond is not private (send the photo itself)"),
+        (status = 413, description = "`image_too_large`; `picture_quota_exceeded`: over picture_quota_bytes"),
+        (status = 422, description = "`invalid_memory_id`; `invalid_sealed`: shorter than a counter, a nonce and a tag"),
+    )
+)]
+pub(crate) async fn write_sealed_photo<S: Store, B: Bus>(
+    State(app): State<AppState<S, B>>,
+    caller: Caller,
+    query: Result<Query<SealedPhotoQuery>, QueryRejection>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<MemoryView>), ApiError> {
+    let Query(q) = query.map_err(|_| {
+        ApiError::bad_request(
+            "invalid_query",
+            "name the photo with ?id=CLIENT_ID (its caption travels sealed inside it)",
+        )
+    })?;
+    let bytes = body.map_err(|r| {
+        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "image_too_large",
+                "this sealed photo is larger than the server accepts",
+            )
+        } else {
+            ApiError::bad_request("unreadable_body", r.body_text().to_lowercase())
+        }
+    });
+    let (new, view) = app
+        .hub
+        .write_sealed_memory_photo(caller.account, q.id, bytes)
         .await?;
     Ok((created_or_found(new), Json(view)))
 }
@@ -163,7 +229,7 @@ pub(crate) async fn partners<S: Store, B: Bus>(
     security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "the journal entry's id")),
     responses(
-        (status = 200, description = "the photo: mine, or my partner's once it opened to me", content((inline(haurach_proto::schemas::RawBytes) = "image/jpeg"), (inline(haurach_proto::schemas::RawBytes) = "image/png"), (inline(haurach_proto::schemas::RawBytes) = "image/webp"))),
+        (status = 200, description = "the photo: mine, or my partner's once it opened to me; in a private bond sealed, as its author's device uploaded it", content((inline(haurach_proto::schemas::RawBytes) = "image/jpeg"), (inline(haurach_proto::schemas::RawBytes) = "image/png"), (inline(haurach_proto::schemas::RawBytes) = "image/webp"), (inline(haurach_proto::schemas::RawBytes) = "application/vnd.haurach.sealed-photo"))),
         (status = 403, description = "`awaiting_tower`, `application_declined`: not a citizen (yet)"),
         (status = 404, description = "`no_such_memory` I may see"),
     )

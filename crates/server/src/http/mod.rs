@@ -188,6 +188,11 @@ pub fn api<S: Store, B: Bus>(max_image: usize) -> OpenApiRouter<AppState<S, B>> 
         ))
         .routes(routes!(memories::mine, memories::write))
         .routes(routes!(memories::write_photo).layer(pictures()))
+        // A sealed photo carries its caption and the sealing's few bytes besides.
+        .routes(
+            routes!(memories::write_sealed_photo)
+                .layer(DefaultBodyLimit::max(max_image + 64 * 1024)),
+        )
         .routes(routes!(memories::partners))
         .routes(routes!(memories::photo))
         // The city: the gate and the tower, fire-mail, summoning.

@@ -364,7 +364,12 @@ fn json_entry(path: &str, value: &Value) -> Entry {
 
 /// A journal photo's file name, if the entry has one.
 fn photo_name(m: &MemoryRecord) -> Option<String> {
-    let kind = Kind::from_mime(m.photo_type.as_deref()?)?;
+    let photo_type = m.photo_type.as_deref()?;
+    if photo_type == haurach_proto::sealed::PHOTO_MEDIA_TYPE {
+        // Sealed on the author's device: exported as it is kept, for that device to open.
+        return Some(format!("{}.sealed", m.id));
+    }
+    let kind = Kind::from_mime(photo_type)?;
     Some(format!("{}.{}", m.id, kind.extension()))
 }
 

@@ -24,6 +24,8 @@
 //! may fetch their original back. Renditions are cut on first request and cached beside
 //! the picture.
 
+use std::path::PathBuf;
+
 use bytes::Bytes;
 use haurach_bond::Tier;
 use haurach_bond::images::{LADDER, THUMBNAIL_SIDE, rendition_side};
@@ -92,25 +94,25 @@ fn snap(side: u32) -> u32 {
         .unwrap_or(THUMBNAIL_SIDE)
 }
 
+/// Where an upload stands after the checks both kinds begin with.
+enum Upload {
+    /// A retry of an upload that was stored: its answer, as the first time.
+    Retried((bool, ImageView)),
+    /// A new upload's body, and where the sender's bond stands for pictures.
+    New(Bytes, TierStanding),
+}
+
 impl<S: Store, B: Bus> Hub<S, B> {
     /// Where `account`'s bond stands for pictures. In a private bond the server knows no
     /// distance, only which tiers are open: the strength is the plain bond's at the edge
-    /// of the narrowest tier open (`haurach_private::matcher::strength`). For the story
-    /// profile a picture is then 64 px with images open, 128 px with glimpse open (10
-    /// km), full size with sight open (2 km): coarser than a plain bond's ladder.
+    /// of the narrowest tier open (`haurach_private::matcher::strength`, as
+    /// [`Hub::standing`] gives it). For the story profile a picture is then 64 px with
+    /// images open, 128 px with glimpse open (10 km), full size with sight open (2 km):
+    /// coarser than a plain bond's ladder.
     async fn image_standing(&self, account: AccountId) -> Result<TierStanding, ApiError> {
-        let mut standing = self
-            .standing(account, Tier::Images)
+        self.standing(account, Tier::Images)
             .await?
-            .ok_or_else(not_bonded)?;
-        if let Some(held) = self.held(account).await? {
-            let rt = held.lock().await?;
-            if rt.matcher.is_some() {
-                standing.strength =
-                    haurach_private::matcher::strength(rt.record.profile, rt.tiers.open());
-            }
-        }
-        Ok(standing)
+            .ok_or_else(not_bonded)
     }
 
     /// Refuses an upload of `len` bytes that would take `account` past
@@ -147,43 +149,18 @@ impl<S: Store, B: Bus> Hub<S, B> {
     ) -> Result<(bool, ImageView), ApiError> {
         self.refuse_private_content(sender, PrivateContent::Picture)
             .await?;
-        if client_id.is_empty() || client_id.chars().count() > 64 {
-            return Err(ApiError::invalid(
-                "invalid_message_id",
-                "an image id must be 1 to 64 characters",
-            ));
-        }
-        // An empty body is refused before anything else, a retry's included: no upload is
-        // empty (hardening finding 10: a retry with the id of a stored picture was
-        // answered 200 without its bytes).
-        let bytes = bytes?;
-        if bytes.is_empty() {
-            return Err(ApiError::bad_request(
-                "image_required",
+        let (bytes, standing) = match self
+            .begin_upload(
+                sender,
+                &client_id,
+                bytes,
                 "send the picture's bytes (JPEG, PNG or WebP) as the request body",
-            ));
-        }
-        let standing = self.image_standing(sender).await?;
-        // A retry of an upload that was stored: finish it (its message may be missing after
-        // a crash) and answer as the first time did.
-        if let Some(existing) = self.store.image_by_client_id(sender, &client_id).await? {
-            return self.finish(&standing, sender, existing, false).await;
-        }
-        if let Some(other) = self.store.message_by_client_id(sender, &client_id).await?
-            && other.kind != MessageKind::Image
+            )
+            .await?
         {
-            return Err(ApiError::conflict(
-                "message_id_reused",
-                format!("you already sent a different message with id {client_id:?}; use a new id"),
-            ));
-        }
-        if !standing.open {
-            return Err(ApiError::tier_closed(
-                Tier::Images,
-                standing.bond.profile.range_m(Tier::Images),
-                standing.distance_m,
-            ));
-        }
+            Upload::Retried(answer) => return Ok(answer),
+            Upload::New(bytes, standing) => (bytes, standing),
+        };
 
         let pictures = &self.pictures;
         let _lane = pictures.lane(sender).await;
@@ -193,7 +170,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
             id: ImageId::new(),
             bond: standing.bond.id,
             sender,
-            client_id: client_id.clone(),
+            client_id,
             original_type: accepted.kind.mime().to_owned(),
             stripped_type: accepted.stripped_kind.mime().to_owned(),
             width: accepted.width,
@@ -204,40 +181,17 @@ impl<S: Store, B: Bus> Hub<S, B> {
             seen_strength: standing.strength,
             sealed: false,
         };
-        {
-            let (original, full) = (pictures.original_path(&record), pictures.full_path(&record));
-            pictures
-                .files
-                .put(
-                    &pictures.data,
-                    vec![(original, bytes.to_vec()), (full, accepted.stripped)],
-                )
-                .await
-                .map_err(ApiError::internal)?;
+        let files = vec![
+            (pictures.original_path(&record), bytes.to_vec()),
+            (pictures.full_path(&record), accepted.stripped),
+        ];
+        let (answer, stored) = self.keep_upload(&standing, record, files).await?;
+        if stored {
+            // "I saw you when I sent that image to you": a short look back, if the
+            // receiver allows their camera.
+            self.return_glimpse(sender).await?;
         }
-        match self.store.insert_image(&record).await {
-            Ok(()) => {
-                let answer = self.finish(&standing, sender, record, true).await?;
-                // "I saw you when I sent that image to you": a short look back, if the
-                // receiver allows their camera.
-                self.return_glimpse(sender).await?;
-                Ok(answer)
-            }
-            Err(StoreError::Conflict(Conflict::ImageIdReused)) => {
-                // A concurrent retry stored it first: ours is a spare copy.
-                let _ = pictures
-                    .files
-                    .remove_dir(&pictures.data, &pictures.image_dir(record.id))
-                    .await;
-                let existing = self
-                    .store
-                    .image_by_client_id(sender, &client_id)
-                    .await?
-                    .ok_or_else(|| ApiError::internal("an image vanished after a conflict"))?;
-                self.finish(&standing, sender, existing, false).await
-            }
-            Err(e) => Err(e.into()),
-        }
+        Ok(answer)
     }
 
     /// `sender`, a partner of a private bond, sends a picture their device made the
@@ -258,6 +212,60 @@ impl<S: Store, B: Bus> Hub<S, B> {
                 "your bond is not private: send the picture itself, not sealed",
             ));
         }
+        let (bytes, standing) = match self
+            .begin_upload(
+                sender,
+                &client_id,
+                bytes,
+                "send the sealed renditions as the request body",
+            )
+            .await?
+        {
+            Upload::Retried(answer) => return Ok(answer),
+            Upload::New(bytes, standing) => (bytes, standing),
+        };
+        let renditions = read_upload(&bytes, self.config.max_image_bytes)
+            .map_err(|e| ApiError::invalid("invalid_sealed_picture", e.to_string()))?;
+        let longest = renditions.last().map_or(0, |(side, _)| *side);
+
+        let pictures = &self.pictures;
+        let _lane = pictures.lane(sender).await;
+        self.within_picture_quota(sender, bytes.len()).await?;
+        let record = ImageRecord {
+            id: ImageId::new(),
+            bond: standing.bond.id,
+            sender,
+            client_id,
+            original_type: MEDIA_TYPE.to_owned(),
+            stripped_type: MEDIA_TYPE.to_owned(),
+            width: longest,
+            height: longest,
+            original_size: bytes.len() as u64,
+            sent_at: now_ms(),
+            seen_strength: standing.strength,
+            sealed: true,
+        };
+        let files = renditions
+            .into_iter()
+            .map(|(side, sealed)| (pictures.sealed_path(&record, side), sealed))
+            .collect();
+        let (answer, _stored) = self.keep_upload(&standing, record, files).await?;
+        Ok(answer)
+    }
+
+    /// The checks an upload of either kind begins with, in this order: the id, an empty
+    /// body (refused before anything else, a retry's included: no upload is empty;
+    /// hardening finding 10 was a retry with the id of a stored picture answered 200
+    /// without its bytes, `empty` says what to send), a retry of an upload that was
+    /// stored (finished, since its message may be missing after a crash, and answered as
+    /// the first time), an id used by another message, and the images tier.
+    async fn begin_upload(
+        &self,
+        sender: AccountId,
+        client_id: &str,
+        bytes: Result<Bytes, ApiError>,
+        empty: &'static str,
+    ) -> Result<Upload, ApiError> {
         if client_id.is_empty() || client_id.chars().count() > 64 {
             return Err(ApiError::invalid(
                 "invalid_message_id",
@@ -266,16 +274,14 @@ impl<S: Store, B: Bus> Hub<S, B> {
         }
         let bytes = bytes?;
         if bytes.is_empty() {
-            return Err(ApiError::bad_request(
-                "image_required",
-                "send the sealed renditions as the request body",
-            ));
+            return Err(ApiError::bad_request("image_required", empty));
         }
         let standing = self.image_standing(sender).await?;
-        if let Some(existing) = self.store.image_by_client_id(sender, &client_id).await? {
-            return self.finish(&standing, sender, existing, false).await;
+        if let Some(existing) = self.store.image_by_client_id(sender, client_id).await? {
+            let answer = self.finish(&standing, sender, existing, false).await?;
+            return Ok(Upload::Retried(answer));
         }
-        if let Some(other) = self.store.message_by_client_id(sender, &client_id).await?
+        if let Some(other) = self.store.message_by_client_id(sender, client_id).await?
             && other.kind != MessageKind::Image
         {
             return Err(ApiError::conflict(
@@ -290,38 +296,27 @@ impl<S: Store, B: Bus> Hub<S, B> {
                 standing.distance_m,
             ));
         }
-        let renditions = read_upload(&bytes, self.config.max_image_bytes)
-            .map_err(|e| ApiError::invalid("invalid_sealed_picture", e.to_string()))?;
-        let longest = renditions.last().map_or(0, |(side, _)| *side);
+        Ok(Upload::New(bytes, standing))
+    }
 
+    /// Keeps a new upload, under the sender's lane: its `files` written and synced, then
+    /// its row, then its message. Returns the answer, and whether this call stored it (a
+    /// concurrent retry may have stored it first: ours is then a spare copy, removed).
+    async fn keep_upload(
+        &self,
+        standing: &TierStanding,
+        record: ImageRecord,
+        files: Vec<(PathBuf, Vec<u8>)>,
+    ) -> Result<((bool, ImageView), bool), ApiError> {
         let pictures = &self.pictures;
-        let _lane = pictures.lane(sender).await;
-        self.within_picture_quota(sender, bytes.len()).await?;
-        let record = ImageRecord {
-            id: ImageId::new(),
-            bond: standing.bond.id,
-            sender,
-            client_id: client_id.clone(),
-            original_type: MEDIA_TYPE.to_owned(),
-            stripped_type: MEDIA_TYPE.to_owned(),
-            width: longest,
-            height: longest,
-            original_size: bytes.len() as u64,
-            sent_at: now_ms(),
-            seen_strength: standing.strength,
-            sealed: true,
-        };
-        let files = renditions
-            .into_iter()
-            .map(|(side, sealed)| (pictures.sealed_path(&record, side), sealed))
-            .collect();
         pictures
             .files
             .put(&pictures.data, files)
             .await
             .map_err(ApiError::internal)?;
+        let sender = record.sender;
         match self.store.insert_image(&record).await {
-            Ok(()) => self.finish(&standing, sender, record, true).await,
+            Ok(()) => Ok((self.finish(standing, sender, record, true).await?, true)),
             Err(StoreError::Conflict(Conflict::ImageIdReused)) => {
                 let _ = pictures
                     .files
@@ -329,10 +324,10 @@ impl<S: Store, B: Bus> Hub<S, B> {
                     .await;
                 let existing = self
                     .store
-                    .image_by_client_id(sender, &client_id)
+                    .image_by_client_id(sender, &record.client_id)
                     .await?
                     .ok_or_else(|| ApiError::internal("an image vanished after a conflict"))?;
-                self.finish(&standing, sender, existing, false).await
+                Ok((self.finish(standing, sender, existing, false).await?, false))
             }
             Err(e) => Err(e.into()),
         }

@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 use bytes::Bytes;
 use haurach_bond::Tier;
 use haurach_picture::Kind;
-use haurach_proto::sealed::Sealed;
+use haurach_proto::sealed::{FRAME_OVERHEAD, PHOTO_MEDIA_TYPE, Sealed};
 use haurach_proto::{MemoryList, MemoryView, NewMemory};
 use haurach_store::{AccountId, MemoryRecord, Store};
 use uuid::Uuid;
@@ -44,8 +44,13 @@ fn dir(data: &Path, id: Uuid) -> PathBuf {
 }
 
 fn photo_path(data: &Path, m: &MemoryRecord) -> Option<PathBuf> {
-    let kind = Kind::from_mime(m.photo_type.as_deref()?)?;
-    Some(dir(data, m.id).join(format!("photo.{}", kind.extension())))
+    let photo_type = m.photo_type.as_deref()?;
+    let name = if photo_type == PHOTO_MEDIA_TYPE {
+        "photo.sealed".to_owned()
+    } else {
+        format!("photo.{}", Kind::from_mime(photo_type)?.extension())
+    };
+    Some(dir(data, m.id).join(name))
 }
 
 fn view(author: &str, m: &MemoryRecord) -> MemoryView {
@@ -56,12 +61,14 @@ fn view(author: &str, m: &MemoryRecord) -> MemoryView {
     MemoryView {
         id: m.id,
         author: author.to_owned(),
+        client_id: m.client_id.clone(),
         body,
         sealed,
         photo: m
             .photo_type
             .as_ref()
             .map(|_| format!("/api/v1/memories/{}/photo", m.id)),
+        photo_sealed: m.photo_type.as_deref() == Some(PHOTO_MEDIA_TYPE),
         created_at: timestamp(m.created_at),
         shared_at: m.shared.map(|(_, at)| timestamp(at)),
     }
@@ -247,6 +254,64 @@ impl<S: Store, B: Bus> Hub<S, B> {
             sealed_in: None,
         };
         self.store_memory(account, record, Some(accepted.stripped))
+            .await
+    }
+
+    /// `account`, a partner of a private bond, puts a photo in their journal that their
+    /// device stripped and sealed with its caption (`haurach_proto::sealed::PhotoContent`,
+    /// kind `memory-photo`); `bytes` is the body as read. Kept as it came, with the bond it
+    /// was sealed in, and opened to the partner by the same rule as any entry; the server
+    /// never holds the photo or its caption in the clear.
+    pub async fn write_sealed_memory_photo(
+        &self,
+        account: AccountId,
+        client_id: String,
+        bytes: Result<Bytes, ApiError>,
+    ) -> Result<(bool, MemoryView), ApiError> {
+        let bond = match self.held(account).await? {
+            Some(held) => {
+                let rt = held.lock().await?;
+                rt.matcher.is_some().then_some(rt.record.id)
+            }
+            None => return Err(not_bonded()),
+        };
+        let Some(bond) = bond else {
+            return Err(ApiError::conflict(
+                "unexpected_sealed",
+                "your bond is not private: send the photo itself to /api/v1/me/memories/photos",
+            ));
+        };
+        check_id(&client_id)?;
+        let bytes = bytes?;
+        if bytes.is_empty() {
+            return Err(ApiError::bad_request(
+                "image_required",
+                "send the sealed photo's bytes as the request body",
+            ));
+        }
+        if bytes.len() < FRAME_OVERHEAD {
+            return Err(ApiError::invalid(
+                "invalid_sealed",
+                format!(
+                    "a sealed photo is at least {FRAME_OVERHEAD} bytes: the counter, the nonce \
+                     and the tag"
+                ),
+            ));
+        }
+        let _lane = self.pictures.lane(account).await;
+        self.within_picture_quota(account, bytes.len()).await?;
+        let record = MemoryRecord {
+            id: Uuid::now_v7(),
+            account,
+            client_id,
+            body: None,
+            photo_type: Some(PHOTO_MEDIA_TYPE.to_owned()),
+            photo_size: bytes.len() as u64,
+            created_at: now_ms(),
+            shared: None,
+            sealed_in: Some(bond),
+        };
+        self.store_memory(account, record, Some(bytes.to_vec()))
             .await
     }
 

@@ -71,10 +71,10 @@ fn plain_bond() -> ApiError {
 pub(crate) enum PrivateContent {
     /// A picture.
     Picture,
-    /// A trace drawn over a picture, a glimpse or the sight (glimpses and sight travel
-    /// sealed, `runtime/sight.rs`; strokes do not yet).
+    /// A trace in the clear, drawn over a picture, a glimpse or the sight (strokes travel
+    /// sealed, `sealed_trace`, as glimpses and sight do).
     Trace,
-    /// A journal photo (words travel sealed).
+    /// A journal photo in the clear (sealed ones go to `write_sealed_memory_photo`).
     Journal,
 }
 
@@ -231,12 +231,13 @@ impl<S: Store, B: Bus> Hub<S, B> {
                  seal it on your device and send it sealed (haurach send-image does)"
             }
             PrivateContent::Trace => {
-                "your bond is private: strokes drawn over a picture, a glimpse or the sight do \
-                 not pass through the server until they travel sealed between your devices"
+                "your bond is private: the server passes no stroke in the clear for it; seal \
+                 it on your device and send it as a sealed_trace frame"
             }
             PrivateContent::Journal => {
-                "your bond is private: the server keeps no journal photo for it until photos \
-                 travel sealed between your devices (words do: send them sealed)"
+                "your bond is private: the server keeps no journal photo in the clear for it; \
+                 seal it on your device and send it to /api/v1/me/memories/photos/sealed \
+                 (haurach remember --photo does)"
             }
         };
         self.refuse_in_private_bond(account, detail).await

@@ -157,21 +157,10 @@ impl<S: Store, B: Bus> Hub<S, B> {
                 ));
             }
         };
-        if sealed != self.is_private(account).await? {
-            return Err(if sealed {
-                ApiError::conflict(
-                    "unexpected_sealed",
-                    "your bond is not private: send camera frames as 0x01 or 0x02 + JPEG",
-                )
-            } else {
-                ApiError::conflict(
-                    "private_bond",
-                    "your bond is private: the server takes camera frames only sealed between \
-                     your devices (0x03 for a glimpse, 0x04 for sight)",
-                )
-            });
-        }
         if glimpse {
+            // A glimpse answers one ask: the bond is looked up for it. Sight frames, many a
+            // second, take whether it is private from the standing they need anyway.
+            refuse_mismatch(sealed, self.is_private(account).await?)?;
             self.glimpse(account, frame.slice(1..), sealed)
                 .await
                 .map(Some)
@@ -269,6 +258,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
             .standing(account, Tier::Sight)
             .await?
             .ok_or_else(|| ApiError::not_found("not_bonded", "you have no partner yet"))?;
+        refuse_mismatch(sealed, standing.private)?;
         if !standing.open {
             self.relay
                 .inner
@@ -354,6 +344,23 @@ impl<S: Store, B: Bus> Hub<S, B> {
             last_accepted: flow.last_accepted,
         };
         Ok(Some(report))
+    }
+}
+
+/// Refuses a camera frame sealed (`sealed`) on a plain bond, or in the clear on a
+/// private one.
+fn refuse_mismatch(sealed: bool, private: bool) -> Result<(), ApiError> {
+    match (sealed, private) {
+        (true, false) => Err(ApiError::conflict(
+            "unexpected_sealed",
+            "your bond is not private: send camera frames as 0x01 or 0x02 + JPEG",
+        )),
+        (false, true) => Err(ApiError::conflict(
+            "private_bond",
+            "your bond is private: the server takes camera frames only sealed between \
+             your devices (0x03 for a glimpse, 0x04 for sight)",
+        )),
+        _ => Ok(()),
     }
 }
 

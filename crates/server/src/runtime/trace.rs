@@ -23,14 +23,20 @@
 //!
 //! With several nodes the frame goes to the partner's links on every node
 //! (over NATS).
+//!
+//! In a private bond a stroke is sealed on the drawer's device (`sealed_trace`, kind
+//! `trace`): the server sees neither its points nor what it is drawn over, so it checks
+//! only the sealed string's shape and the images tier, and passes it on. The partner's
+//! device opens it and checks the rest.
 
 use haurach_bond::Tier;
 use haurach_proto::ServerFrame;
 use haurach_proto::link::{Over, Trace};
+use haurach_proto::sealed::Sealed;
 
 use haurach_store::{AccountId, ImageId, Store};
 
-use super::hub::{Hub, not_bonded};
+use super::hub::{Hub, TierStanding, not_bonded};
 use super::pictures::no_such_image;
 use super::private::PrivateContent;
 use crate::bus::Bus;
@@ -67,13 +73,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
             .standing(account, Tier::Images)
             .await?
             .ok_or_else(not_bonded)?;
-        if !standing.open {
-            return Err(ApiError::tier_closed(
-                Tier::Images,
-                standing.bond.profile.range_m(Tier::Images),
-                standing.distance_m,
-            ));
-        }
+        images_open(&standing)?;
         match &trace.over {
             Over::Image(id) => {
                 self.store
@@ -98,4 +98,38 @@ impl<S: Store, B: Bus> Hub<S, B> {
         self.publish(standing.bond.members[1 - standing.idx], &frame);
         Ok(())
     }
+
+    /// A `sealed_trace` frame from `account`'s link, in a private bond: passed to the
+    /// partner while the images tier is open. Never stored.
+    pub async fn sealed_trace(&self, account: AccountId, sealed: String) -> Result<(), ApiError> {
+        Sealed::decode(&sealed).map_err(|e| ApiError::invalid("invalid_sealed", e.to_string()))?;
+        let standing = self
+            .standing(account, Tier::Images)
+            .await?
+            .ok_or_else(not_bonded)?;
+        if !standing.private {
+            return Err(ApiError::conflict(
+                "unexpected_sealed",
+                "your bond is not private: send strokes as trace frames, not sealed",
+            ));
+        }
+        images_open(&standing)?;
+        self.publish(
+            standing.bond.members[1 - standing.idx],
+            &ServerFrame::SealedTrace { sealed },
+        );
+        Ok(())
+    }
+}
+
+/// Refuses a stroke while the images tier is closed.
+fn images_open(standing: &TierStanding) -> Result<(), ApiError> {
+    if standing.open {
+        return Ok(());
+    }
+    Err(ApiError::tier_closed(
+        Tier::Images,
+        standing.bond.profile.range_m(Tier::Images),
+        standing.distance_m,
+    ))
 }

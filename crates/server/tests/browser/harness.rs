@@ -437,6 +437,22 @@ impl Browser {
         .await;
     }
 
+    /// Checks the page as it is with axe-core at a phone's size (390x844, where the
+    /// browser tests keep it) and at a desktop's (1280x900), and takes a screenshot at
+    /// each, `NAME-phone` and `NAME-desktop`; the page is left at the phone's size. `what`
+    /// names what is on screen, for the failure.
+    pub async fn check_at_both_widths(&self, axe: &str, name: &str, what: &str) {
+        for (width, height, mobile, size) in
+            [(390, 844, true, "phone"), (1280, 900, false, "desktop")]
+        {
+            self.set_viewport(width, height, mobile).await;
+            let found = self.axe_violations(axe).await;
+            assert!(found.is_empty(), "{what} at a {size}'s width: {found:#?}");
+            self.shot(&format!("{name}-{size}")).await;
+        }
+        self.set_viewport(390, 844, true).await;
+    }
+
     /// Sets where the device says it is.
     pub async fn set_position(&self, lat: f64, lon: f64) {
         self.cdp(
@@ -710,6 +726,27 @@ impl Pair {
         amethyst_at: (f64, f64),
         screenshots: bool,
     ) -> Pair {
+        Pair::bond_with(
+            cd,
+            server,
+            profile,
+            (spike_at, amethyst_at),
+            screenshots,
+            async |_| {},
+        )
+        .await
+    }
+
+    /// As [`Pair::bond`], with `before_accept` run on Amethyst's page once she has typed
+    /// the code and picked the profile, just before she accepts.
+    pub async fn bond_with(
+        cd: &Chromedriver,
+        server: &Server,
+        profile: &str,
+        (spike_at, amethyst_at): ((f64, f64), (f64, f64)),
+        screenshots: bool,
+        before_accept: impl AsyncFnOnce(&Browser),
+    ) -> Pair {
         let profiles = tempfile::tempdir().expect("tempdir");
         // Spike's phone is a small one, 360 px wide; Amethyst's is 390 px.
         let spike_profile = profiles.path().join("spike");
@@ -738,6 +775,7 @@ impl Pair {
             spike.shot("bond-invite").await;
             amethyst.shot("bond-accept").await;
         }
+        before_accept(&amethyst).await;
         amethyst.click("#accept-form button[type=submit]").await;
         spike.wait_shown("#screen-link").await;
         amethyst.wait_shown("#screen-link").await;

@@ -546,51 +546,33 @@ async fn a_late_answer_to_the_accept_does_not_lose_the_first_pull() {
     let _serial = serial().await;
     let server = Server::start().await;
     let cd = Chromedriver::start("late-accept").await;
-    let profiles = tempfile::tempdir().expect("tempdir");
-    let spike = Browser::open(
-        &cd,
-        &server,
-        "Spike",
-        &profiles.path().join("spike"),
-        360,
-        SPIKE,
-    )
-    .await;
-    let amethyst = Browser::open(
-        &cd,
-        &server,
-        "Amethyst",
-        &profiles.path().join("amethyst"),
-        390,
-        (0.0, 10.3),
-    )
-    .await;
-    spike.register().await;
-    amethyst.register().await;
-    spike.click("#invite-make").await;
-    let code = eventually("Spike's invite code", async || {
-        let code = spike.text("#invite-code").await;
-        ((code.len() == 9).then(|| code.clone()), code)
-    })
-    .await;
     // Her page is handed the answer to the accept 3 s after it came: by then the frames
     // (`bonded`, then the pull once Spike's page sends where he is) are in.
-    amethyst
-        .js(
-            r#"const fetched = window.fetch;
-               window.fetch = async (path, init) => {
-                 const res = await fetched(path, init);
-                 if (path === "/api/v1/bond" && init?.method === "POST") {
-                   await new Promise((done) => setTimeout(done, 3000));
-                 }
-                 return res;
-               };"#,
-            vec![],
-        )
-        .await;
-    amethyst.fill("#accept-code", &code).await;
-    amethyst.click("input[name=profile][value=story]").await;
-    amethyst.click("#accept-form button[type=submit]").await;
+    let Pair {
+        spike, amethyst, ..
+    } = Pair::bond_with(
+        &cd,
+        &server,
+        "story",
+        (SPIKE, (0.0, 10.3)),
+        false,
+        async |amethyst| {
+            amethyst
+                .js(
+                    r#"const fetched = window.fetch;
+                       window.fetch = async (path, init) => {
+                         const res = await fetched(path, init);
+                         if (path === "/api/v1/bond" && init?.method === "POST") {
+                           await new Promise((done) => setTimeout(done, 3000));
+                         }
+                         return res;
+                       };"#,
+                    vec![],
+                )
+                .await;
+        },
+    )
+    .await;
     spike
         .wait_text("#pull-text", "Amethyst is east, 33 km")
         .await;

@@ -168,7 +168,7 @@ async fn a_glimpse_and_a_few_seconds_of_sight_through_the_fake_camera() {
 
 /// Draws a stroke over the canvas `css` in `b`'s window: from its centre, two moves of
 /// (`dx`, `dy`) pixels. Returns where it started and ended, as fractions of the canvas.
-async fn draw(b: &Browser, css: &str, dx: i64, dy: i64) -> [(f64, f64); 2] {
+pub(crate) async fn draw(b: &Browser, css: &str, dx: i64, dy: i64) -> [(f64, f64); 2] {
     let size = b
         .js(
             "const c = document.querySelector(arguments[0]); \
@@ -218,7 +218,7 @@ async fn ink(b: &Browser, css: &str, points: &[(f64, f64)]) -> Option<Vec<u64>> 
 /// Waits until the canvas `css` in `b`'s window is painted along a stroke from `start` to
 /// `end` (both ends and the middle), and nowhere near the corners the stroke stays away
 /// from.
-async fn wait_stroke(b: &Browser, css: &str, [start, end]: [(f64, f64); 2]) {
+pub(crate) async fn wait_stroke(b: &Browser, css: &str, [start, end]: [(f64, f64); 2]) {
     let middle = ((start.0 + end.0) / 2.0, (start.1 + end.1) / 2.0);
     let on = [start, middle, end];
     // Away from the stroke: the two corners on the side it does not go to.

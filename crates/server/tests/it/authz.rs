@@ -103,6 +103,7 @@ fn rows() -> Vec<(&'static str, &'static str, [Must; 7])> {
         ("GET", "/api/v1/me/memories", CITIZEN),
         ("POST", "/api/v1/me/memories", CITIZEN),
         ("POST", "/api/v1/me/memories/photos", CITIZEN),
+        ("POST", "/api/v1/me/memories/photos/sealed", CITIZEN),
         ("GET", "/api/v1/bond/memories", CITIZEN),
         ("GET", "/api/v1/memories/{id}/photo", BONDS),
         ("GET", "/api/v1/gate", PUBLIC),

@@ -56,6 +56,34 @@ pub(crate) struct Private {
     pub(crate) bond: Uuid,
 }
 
+impl Private {
+    /// The sealer both devices hold.
+    pub(crate) fn sealer(&self) -> Sealer {
+        Sealer::new(&self.key)
+    }
+
+    /// What spike's device (the accepter) seals `kind` under in this bond.
+    pub(crate) fn his(&self, kind: &'static str) -> Envelope<'static> {
+        Envelope {
+            bond: self.bond,
+            from: Role::Accepter,
+            kind,
+        }
+    }
+
+    /// Both devices report their tokens now: amethyst standing at `her_at` through
+    /// `to_her`, spike at `him_at` through `to_him` (the same server, or two nodes).
+    pub(crate) async fn stand(
+        &self,
+        (to_her, her_at): (&TestServer, (f64, f64)),
+        (to_him, him_at): (&TestServer, (f64, f64)),
+    ) {
+        let now = now_ms();
+        report_ok(to_her, &self.her, &tokens(&self.key, her_at, now)).await;
+        report_ok(to_him, &self.him, &tokens(&self.key, him_at, now)).await;
+    }
+}
+
 /// Amethyst invites privately, spike accepts; both devices derive and confirm the key
 /// through the server.
 pub(crate) async fn bond_privately(s: &TestServer) -> Private {
@@ -931,6 +959,217 @@ async fn a_private_bond_takes_no_picture_plain_camera_frame_trace_or_journal_ent
     assert_eq!(images["images"], json!([]));
     let (_, memories) = s.call("GET", "/api/v1/me/memories", Some(&him), None).await;
     assert_eq!(memories["memories"], json!([]));
+}
+
+/// Strokes travel sealed (`sealed_trace`, kind `trace`): passed to the partner untouched
+/// while the images tier is open, refused when it is closed, malformed, or on a plain
+/// bond; what the stroke is drawn over is inside the seal, so the server sees no more
+/// than that a stroke passed.
+#[tokio::test]
+async fn a_private_bond_passes_sealed_strokes_only_while_the_images_tier_is_open() {
+    use haurach_proto::link::{Over, Trace};
+    use haurach_proto::sealed::TRACE;
+
+    let s = TestServer::start().await;
+    let private = bond_privately(&s).await;
+    let (her, him, key) = (&private.her, &private.him, &private.key);
+    let mut her_link = s.link(her, None).await;
+    let mut his_link = s.link(him, None).await;
+    assert!(matches!(her_link.next().await, ServerFrame::Hello { .. }));
+    assert!(matches!(his_link.next().await, ServerFrame::Hello { .. }));
+    let now = now_ms();
+    let (hers, near) = (tokens(key, HER, now), tokens(key, NEAR, now));
+    report_ok(&s, her, &hers).await;
+    report_ok(&s, him, &near).await;
+    let links = &mut [&mut her_link, &mut his_link];
+    await_tier(links, &[&hers, &near], Tier::Images, true).await;
+
+    let stroke = Trace {
+        over: Over::Sight("amethyst".into()),
+        stroke: 1,
+        points: vec![[0.1, 0.2], [0.5, 0.25]],
+        end: true,
+    };
+    let sealer = private.sealer();
+    let seal = |counter| {
+        private
+            .his(TRACE)
+            .seal(&sealer, counter, &serde_json::to_vec(&stroke).unwrap())
+            .unwrap()
+    };
+    let sealed = seal(1);
+    his_link
+        .send(&ClientFrame::SealedTrace {
+            sealed: sealed.clone(),
+        })
+        .await;
+    let ServerFrame::SealedTrace { sealed: got } = her_link
+        .until(|f| matches!(f, ServerFrame::SealedTrace { .. }))
+        .await
+    else {
+        unreachable!()
+    };
+    assert_eq!(got, sealed, "passed on untouched");
+    let (_, opened) = private.his(TRACE).open(&sealer, &got).unwrap();
+    assert_eq!(serde_json::from_slice::<Trace>(&opened).unwrap(), stroke);
+
+    // Not a sealed string: refused.
+    his_link
+        .send(&ClientFrame::SealedTrace {
+            sealed: "not sealed".into(),
+        })
+        .await;
+    assert_eq!(next_error(&mut his_link).await.code, "invalid_sealed");
+
+    // 40 km apart the images tier is closed: refused, and nothing reaches her.
+    let far = tokens(key, FAR, now_ms());
+    report_ok(&s, him, &far).await;
+    let links = &mut [&mut her_link, &mut his_link];
+    await_tier(links, &[&hers, &near, &far], Tier::Images, false).await;
+    his_link
+        .send(&ClientFrame::SealedTrace { sealed: seal(2) })
+        .await;
+    assert_eq!(next_error(&mut his_link).await.code, "tier_closed");
+    her_link.send(&ClientFrame::Heartbeat).await;
+    assert!(
+        tokio::time::timeout(std::time::Duration::from_millis(500), async {
+            her_link
+                .until(|f| matches!(f, ServerFrame::SealedTrace { .. }))
+                .await
+        })
+        .await
+        .is_err(),
+        "a stroke reached her with the images tier closed"
+    );
+
+    // On a plain bond a sealed stroke is refused.
+    let (pearl, _garnet) = s.pair("pearl", "garnet", "story").await;
+    let mut plain = s.link(&pearl, None).await;
+    assert!(matches!(plain.next().await, ServerFrame::Hello { .. }));
+    plain
+        .send(&ClientFrame::SealedTrace { sealed: seal(3) })
+        .await;
+    assert_eq!(next_error(&mut plain).await.code, "unexpected_sealed");
+}
+
+/// A journal photo travels sealed with its caption (`POST
+/// /api/v1/me/memories/photos/sealed`): kept as it came, refused on a plain bond, empty or
+/// shorter than the sealing; the partner gets it only once they have been together, and
+/// their device opens it to the entry's id, the caption and the photo without metadata.
+/// Neither the photo nor the caption is anywhere in the server's data directory.
+#[tokio::test]
+async fn a_private_bonds_journal_photo_travels_sealed_and_opens_to_the_partner_together() {
+    use haurach_proto::sealed::{MEMORY_PHOTO, PhotoContent};
+
+    use crate::images::{GPS_PHOTO, exchange, get};
+
+    let s = TestServer::start().await;
+    let private = bond_privately(&s).await;
+    let (her, him, sealer) = (&private.her, &private.him, private.sealer());
+    private.stand((&s, HER), (&s, NEAR)).await;
+    // His device strips the photo and seals it with its caption and the entry's id.
+    let stripped = haurach_picture::accept(GPS_PHOTO, haurach_picture::Limits::default())
+        .unwrap()
+        .stripped;
+    let caption = "the amber kite over the dune";
+    let content = PhotoContent {
+        id: "kite".into(),
+        caption: Some(caption.into()),
+        picture: stripped.clone(),
+    };
+    let sealed = private
+        .his(MEMORY_PHOTO)
+        .seal_frame(&sealer, 1, &content.encode())
+        .unwrap();
+    let post = async |token: &str, body: &[u8]| {
+        exchange(
+            s.addr,
+            "POST",
+            "/api/v1/me/memories/photos/sealed?id=kite",
+            token,
+            body,
+            "application/octet-stream",
+        )
+        .await
+    };
+
+    let empty = post(him, b"").await;
+    assert_problem(empty.status, &empty.json(), 400, "image_required");
+    let short = post(him, &sealed[..20]).await;
+    assert_problem(short.status, &short.json(), 422, "invalid_sealed");
+    let kept = post(him, &sealed).await;
+    assert_eq!(kept.status, 201, "{}", kept.json());
+    let entry = kept.json();
+    assert_eq!(entry["photo_sealed"], true, "{entry}");
+    assert!(
+        entry.get("body").is_none() && entry.get("sealed").is_none(),
+        "{entry}"
+    );
+    let again = post(him, &sealed).await;
+    assert_eq!((again.status, &again.json()["id"]), (200, &entry["id"]));
+    let photo = entry["photo"].as_str().unwrap().to_owned();
+
+    // Apart, it has not opened to her.
+    let theirs = get(&s, her, "/api/v1/bond/memories").await;
+    assert_eq!(theirs.json()["memories"], json!([]));
+    assert_eq!(get(&s, her, &photo).await.status, 404);
+
+    // Together: it opens to her, and her device opens it.
+    private.stand((&s, HER), (&s, HER)).await;
+    assert!(open_tiers(&s, her).await.contains(&Tier::Memories));
+    let theirs = get(&s, her, "/api/v1/bond/memories").await.json();
+    assert_eq!(theirs["memories"][0]["photo_sealed"], true, "{theirs}");
+    let served = get(&s, her, &photo).await;
+    assert_eq!(served.status, 200);
+    assert!(
+        served
+            .headers
+            .to_ascii_lowercase()
+            .contains("content-type: application/vnd.haurach.sealed-photo"),
+        "{}",
+        served.headers
+    );
+    assert_eq!(served.body, sealed, "served as it came");
+    let (_, opened) = private
+        .his(MEMORY_PHOTO)
+        .open_frame(&sealer, &served.body)
+        .expect("her device opens it");
+    assert_eq!(PhotoContent::decode(&opened), Some(content));
+    // Changed on the way, it does not open.
+    let mut changed = served.body.clone();
+    changed[40] ^= 1;
+    assert!(
+        private
+            .his(MEMORY_PHOTO)
+            .open_frame(&sealer, &changed)
+            .is_err()
+    );
+
+    // On a plain bond a sealed photo is refused.
+    let (pearl, _garnet) = s.pair("pearl", "garnet", "story").await;
+    let plain = post(&pearl, &sealed).await;
+    assert_problem(plain.status, &plain.json(), 409, "unexpected_sealed");
+
+    // Neither the photo (any 32-byte run of it) nor the caption is kept in the clear.
+    let dir = s.stop().await;
+    let runs: Vec<&[u8]> = stripped.chunks_exact(32).step_by(8).collect();
+    assert!(runs.len() > 4);
+    for (path, bytes) in data_files(dir.path()) {
+        assert!(
+            !bytes
+                .windows(caption.len())
+                .any(|w| w == caption.as_bytes()),
+            "{} holds the caption",
+            path.display()
+        );
+        for run in &runs {
+            assert!(
+                !bytes.windows(32).any(|w| w == *run),
+                "{} holds the photo",
+                path.display()
+            );
+        }
+    }
 }
 
 /// `who`'s position at `at`, rounded as their device would with nothing known of the

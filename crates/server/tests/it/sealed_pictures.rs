@@ -17,8 +17,7 @@ use uuid::Uuid;
 use crate::common::TestServer;
 use crate::images::{GPS_PHOTO, Reply, exchange, get, send_image};
 use crate::private::{
-    HER, NEAR, Private, assert_problem, bond_privately, data_files, now_ms, open_tiers, report_ok,
-    tokens,
+    HER, NEAR, assert_problem, bond_privately, data_files, now_ms, open_tiers, report_ok, tokens,
 };
 
 /// What the sender's device makes of `photo` for picture `id`: each rendition, smallest
@@ -141,18 +140,17 @@ fn assert_picture(opened: &PictureContent, side: u32) {
 /// The story, on `s`; `database` is where its PostgreSQL keeps its data, if it has one
 /// (pictures are then kept there, not in the server's data directory).
 async fn sealed_pictures(s: &TestServer, database: Option<std::path::PathBuf>) {
-    let Private {
-        her,
-        him,
-        key,
-        bond,
-    } = bond_privately(s).await;
-    let sealer = Sealer::new(&key);
+    let private = bond_privately(s).await;
+    let (her, him, key, bond, sealer) = (
+        &private.her,
+        &private.him,
+        &private.key,
+        private.bond,
+        private.sealer(),
+    );
     // 5 km apart: images and glimpse are open, sight is not.
-    let now = now_ms();
-    report_ok(s, &her, &tokens(&key, HER, now)).await;
-    report_ok(s, &him, &tokens(&key, NEAR, now)).await;
-    let open = open_tiers(s, &her).await;
+    private.stand((s, HER), (s, NEAR)).await;
+    let open = open_tiers(s, her).await;
     assert!(
         open.contains(&Tier::Glimpse) && !open.contains(&Tier::Sight),
         "{open:?}"
@@ -167,15 +165,15 @@ async fn sealed_pictures(s: &TestServer, database: Option<std::path::PathBuf>) {
 
     // Refused before anything is kept: the picture in the clear, an empty body, renditions
     // of the wrong shape.
-    let plain = send_image(s, &him, "sky", GPS_PHOTO).await;
+    let plain = send_image(s, him, "sky", GPS_PHOTO).await;
     assert_problem(plain.status, &plain.json(), 409, "private_bond");
-    let empty = send_sealed(s, &him, "sky", b"").await;
+    let empty = send_sealed(s, him, "sky", b"").await;
     assert_problem(empty.status, &empty.json(), 400, "image_required");
-    let cut = send_sealed(s, &him, "sky", &body[..body.len() - 1]).await;
+    let cut = send_sealed(s, him, "sky", &body[..body.len() - 1]).await;
     assert_problem(cut.status, &cut.json(), 422, "invalid_sealed_picture");
     // The thumbnail left out: the server could not serve the picture small.
     let without_thumbnail = sealed_upload(&sealer, bond, 1, &made[1..]);
-    let refused = send_sealed(s, &him, "sky", &without_thumbnail).await;
+    let refused = send_sealed(s, him, "sky", &without_thumbnail).await;
     assert_problem(
         refused.status,
         &refused.json(),
@@ -183,18 +181,18 @@ async fn sealed_pictures(s: &TestServer, database: Option<std::path::PathBuf>) {
         "invalid_sealed_picture",
     );
     let stub = write_upload(&[(40, vec![0; MIN_SEALED - 1])]);
-    let refused = send_sealed(s, &him, "sky", &stub).await;
+    let refused = send_sealed(s, him, "sky", &stub).await;
     assert_problem(
         refused.status,
         &refused.json(),
         422,
         "invalid_sealed_picture",
     );
-    let list = get(s, &her, "/api/v1/bond/images").await;
+    let list = get(s, her, "/api/v1/bond/images").await;
     assert_eq!(list.json()["images"], Value::Array(vec![]));
 
     // Kept, and shown to the sender at full size.
-    let sent = send_sealed(s, &him, "sky", &body).await;
+    let sent = send_sealed(s, him, "sky", &body).await;
     assert_eq!(sent.status, 201, "{}", String::from_utf8_lossy(&sent.body));
     let view = sent.json();
     assert_eq!(
@@ -208,11 +206,11 @@ async fn sealed_pictures(s: &TestServer, database: Option<std::path::PathBuf>) {
         "{view}"
     );
     let id = view["id"].as_str().unwrap().to_owned();
-    let again = send_sealed(s, &him, "sky", &body).await;
+    let again = send_sealed(s, him, "sky", &body).await;
     assert_eq!(again.status, 200, "a retry is kept once");
     assert_eq!(again.json()["id"], view["id"]);
     let (_, page) = s
-        .call("GET", "/api/v1/bond/messages", Some(&her), None)
+        .call("GET", "/api/v1/bond/messages", Some(her), None)
         .await;
     let images: Vec<_> = page["messages"]
         .as_array()
@@ -224,35 +222,35 @@ async fn sealed_pictures(s: &TestServer, database: Option<std::path::PathBuf>) {
     assert_eq!(images[0]["body"], id.as_str(), "{page}");
 
     // She gets the largest rung glimpse allows (10 km: 128 px), and her device opens it.
-    let (side, opened) = seen(s, &her, &sealer, bond, &id).await;
+    let (side, opened) = seen(s, her, &sealer, bond, &id).await;
     assert_eq!(side, 128);
     assert_picture(&opened.unwrap(), 128);
     // The sender gets the largest.
-    let (side, opened) = seen(s, &him, &sealer, bond, &id).await;
+    let (side, opened) = seen(s, him, &sealer, bond, &id).await;
     assert_eq!(side, 800);
     assert_picture(&opened.unwrap(), 800);
-    let original = get(s, &him, &format!("/api/v1/bond/images/{id}/original")).await;
+    let original = get(s, him, &format!("/api/v1/bond/images/{id}/original")).await;
     assert_problem(original.status, &original.json(), 409, "sealed_picture");
 
     // Together: it sharpens to full size.
     let now = now_ms();
-    report_ok(s, &her, &tokens(&key, HER, now)).await;
-    report_ok(s, &him, &tokens(&key, HER, now)).await;
-    assert!(open_tiers(s, &her).await.contains(&Tier::Sight));
-    let (side, opened) = seen(s, &her, &sealer, bond, &id).await;
+    report_ok(s, her, &tokens(key, HER, now)).await;
+    report_ok(s, him, &tokens(key, HER, now)).await;
+    assert!(open_tiers(s, her).await.contains(&Tier::Sight));
+    let (side, opened) = seen(s, her, &sealer, bond, &id).await;
     assert_eq!(side, 800);
     assert_picture(&opened.unwrap(), 800);
 
     // Apart again: what was seen is not taken back.
     let now = now_ms();
-    report_ok(s, &her, &tokens(&key, HER, now)).await;
-    report_ok(s, &him, &tokens(&key, NEAR, now)).await;
-    assert!(!open_tiers(s, &her).await.contains(&Tier::Sight));
-    let (side, _) = seen(s, &her, &sealer, bond, &id).await;
+    report_ok(s, her, &tokens(key, HER, now)).await;
+    report_ok(s, him, &tokens(key, NEAR, now)).await;
+    assert!(!open_tiers(s, her).await.contains(&Tier::Sight));
+    let (side, _) = seen(s, her, &sealer, bond, &id).await;
     assert_eq!(side, 800);
 
     // His export lists it sealed, with its largest rendition as it came.
-    let export = get(s, &him, "/api/v1/me/export").await;
+    let export = get(s, him, "/api/v1/me/export").await;
     assert_eq!(export.status, 200);
     let mut zip = zip::ZipArchive::new(std::io::Cursor::new(export.body)).unwrap();
     let bond_json: Value = {
@@ -319,29 +317,22 @@ async fn a_private_bonds_picture_travels_sealed_and_sharpens_as_they_come_closer
 #[tokio::test]
 async fn a_sealed_picture_and_what_was_seen_of_it_survive_a_restart() {
     let s = TestServer::start().await;
-    let Private {
-        her,
-        him,
-        key,
-        bond,
-    } = bond_privately(&s).await;
-    let sealer = Sealer::new(&key);
-    let now = now_ms();
-    report_ok(&s, &her, &tokens(&key, HER, now)).await;
-    report_ok(&s, &him, &tokens(&key, NEAR, now)).await;
+    let private = bond_privately(&s).await;
+    let (her, him, bond, sealer) = (&private.her, &private.him, private.bond, private.sealer());
+    private.stand((&s, HER), (&s, NEAR)).await;
     let body = sealed_upload(&sealer, bond, 1, &renditions("once", GPS_PHOTO));
-    let sent = send_sealed(&s, &him, "once", &body).await;
+    let sent = send_sealed(&s, him, "once", &body).await;
     assert_eq!(sent.status, 201);
     let id = sent.json()["id"].as_str().unwrap().to_owned();
-    assert_eq!(seen(&s, &her, &sealer, bond, &id).await.0, 128);
+    assert_eq!(seen(&s, her, &sealer, bond, &id).await.0, 128);
 
     let dir = s.stop().await;
     let s = TestServer::start_in(dir, |_| {}).await;
-    assert!(!open_tiers(&s, &her).await.contains(&Tier::Glimpse));
-    let (side, opened) = seen(&s, &her, &sealer, bond, &id).await;
+    assert!(!open_tiers(&s, her).await.contains(&Tier::Glimpse));
+    let (side, opened) = seen(&s, her, &sealer, bond, &id).await;
     assert_eq!(side, 128);
     assert_picture(&opened.unwrap(), 128);
-    let again = send_sealed(&s, &him, "once", &body).await;
+    let again = send_sealed(&s, him, "once", &body).await;
     assert_eq!(
         (again.status, &again.json()["id"]),
         (200, &sent.json()["id"])

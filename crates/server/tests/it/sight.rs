@@ -512,35 +512,24 @@ async fn next_problem(raw: &mut Raw) -> String {
 async fn sealed_camera(s: &TestServer) {
     use haurach_bond::images::{jpeg_bytes_bound, rendition_side, sight_params};
     use haurach_bond::{Profile, Tier};
-    use haurach_private::{Role, Sealer};
+    use haurach_private::Role;
     use haurach_proto::sealed::{Envelope, FRAME_OVERHEAD, GLIMPSE, SIGHT};
 
-    use crate::private::{FAR, HER, NEAR, Private, bond_privately, now_ms, report_ok, tokens};
+    use crate::private::{FAR, HER, NEAR, bond_privately, now_ms, report_ok, tokens};
 
-    let Private {
-        her,
-        him,
-        key,
-        bond,
-    } = bond_privately(s).await;
-    let sealer = Sealer::new(&key);
-    let his = |kind| Envelope {
-        bond,
-        from: Role::Accepter,
-        kind,
-    };
-    let mut a = Raw::open(s, &her).await;
-    let mut b = Raw::open(s, &him).await;
-    let now = now_ms();
-    report_ok(s, &her, &tokens(&key, HER, now)).await;
-    report_ok(s, &him, &tokens(&key, NEAR, now)).await;
+    let private = bond_privately(s).await;
+    let (her, him, key, sealer) = (&private.her, &private.him, &private.key, private.sealer());
+    let his = |kind| private.his(kind);
+    let mut a = Raw::open(s, her).await;
+    let mut b = Raw::open(s, him).await;
+    private.stand((s, HER), (s, NEAR)).await;
     // 5 km apart: glimpse is open, sight is not.
     tier_now(&mut a, Tier::Glimpse, true).await;
 
     // The glimpse needs his consent, as in a plain bond.
     a.send_json(json!({"type": "glimpse_ask"})).await;
     assert_eq!(next_problem(&mut a).await, "camera_not_allowed");
-    allow_camera(s, &him).await;
+    allow_camera(s, him).await;
     a.send_json(json!({"type": "glimpse_ask"})).await;
     let ServerFrame::GlimpseAsked { side, .. } = b
         .until(|f| matches!(f, ServerFrame::GlimpseAsked { .. }))
@@ -598,7 +587,7 @@ async fn sealed_camera(s: &TestServer) {
     assert!(a.binary(Duration::from_millis(300)).await.is_none());
 
     // 500 m apart: sight opens, at the plain bond's edge of sight (240 pixels, 2 a second).
-    report_ok(s, &him, &tokens(&key, WITHIN_SIGHT, now_ms())).await;
+    report_ok(s, him, &tokens(key, WITHIN_SIGHT, now_ms())).await;
     tier_now(&mut a, Tier::Sight, true).await;
     let params = sight_params(Profile::Story, Profile::Story.strength(2_000.0));
     assert_eq!(params.side, 240);
@@ -615,7 +604,7 @@ async fn sealed_camera(s: &TestServer) {
     assert_eq!(his(SIGHT).open_frame(&sealer, &got[1..]).unwrap().1, frame);
     // Her sight needs her consent.
     let hers = Envelope {
-        bond,
+        bond: private.bond,
         from: Role::Inviter,
         kind: SIGHT,
     }
@@ -669,7 +658,7 @@ async fn sealed_camera(s: &TestServer) {
 
     // 40 km apart: sight closes, and the next frame is refused and reaches nobody.
     while a.binary(Duration::from_millis(200)).await.is_some() {}
-    report_ok(s, &him, &tokens(&key, FAR, now_ms())).await;
+    report_ok(s, him, &tokens(key, FAR, now_ms())).await;
     tier_now(&mut b, Tier::Sight, false).await;
     b.send_binary(0x04, &sight(40)).await;
     assert_eq!(next_problem(&mut b).await, "tier_closed");
@@ -704,33 +693,21 @@ async fn a_private_bond_relays_sealed_glimpses_and_sight_under_the_plain_rules_o
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sealed_glimpses_and_sight_cross_between_two_nodes() {
     use haurach_bond::Tier;
-    use haurach_private::{Role, Sealer};
-    use haurach_proto::sealed::{Envelope, GLIMPSE, SIGHT};
+    use haurach_proto::sealed::{GLIMPSE, SIGHT};
 
-    use crate::private::{HER, Private, bond_privately, now_ms, report_ok, tokens};
+    use crate::private::{HER, bond_privately};
 
     let Some(nodes) = crate::common::two_nodes().await else {
         return;
     };
     let (one, two) = (&nodes.one, &nodes.two);
-    let Private {
-        her,
-        him,
-        key,
-        bond,
-    } = bond_privately(one).await;
-    let sealer = Sealer::new(&key);
-    let his = |kind| Envelope {
-        bond,
-        from: Role::Accepter,
-        kind,
-    };
-    allow_camera(two, &him).await;
-    let mut a = Raw::open(one, &her).await;
-    let mut b = Raw::open(two, &him).await;
-    let now = now_ms();
-    report_ok(one, &her, &tokens(&key, HER, now)).await;
-    report_ok(two, &him, &tokens(&key, WITHIN_SIGHT, now)).await;
+    let private = bond_privately(one).await;
+    let (her, him, sealer) = (&private.her, &private.him, private.sealer());
+    let his = |kind| private.his(kind);
+    allow_camera(two, him).await;
+    let mut a = Raw::open(one, her).await;
+    let mut b = Raw::open(two, him).await;
+    private.stand((one, HER), (two, WITHIN_SIGHT)).await;
     tier_now(&mut a, Tier::Sight, true).await;
     tier_now(&mut b, Tier::Sight, true).await;
 
