@@ -2484,6 +2484,8 @@ fn noisy_jpeg(width: u32, height: u32, rgb: [u8; 3], seed: u32) -> Vec<u8> {
 /// server's data directory or in its log.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_page_and_the_library_exchange_sealed_pictures() {
+    use haurach_proto::link::{Over, Trace};
+    use haurach_proto::sealed::TRACE;
     use haurach_proto::sealed_pictures;
 
     let axe = tokio::task::spawn_blocking(axe_source).await.unwrap();
@@ -2501,7 +2503,7 @@ async fn a_page_and_the_library_exchange_sealed_pictures() {
     record_uploads(&spike).await;
     let her = citizen(server.addr, "amethyst").await;
     let (_, key) = bond_with_library(&spike, &server, &her).await;
-    let _link = LibraryLink::open(server.addr, &her).await;
+    let link = LibraryLink::open(server.addr, &her).await;
     let sealer = haurach_private::Sealer::new(&key);
     let (_, view) = http(server.addr, "GET", "/api/v1/bond", Some(&her), None).await;
     let bond: uuid::Uuid = view["id"].as_str().unwrap().parse().unwrap();
@@ -2680,19 +2682,34 @@ async fn a_page_and_the_library_exchange_sealed_pictures() {
         0,
         "a small rung passed off as the full size is shown"
     );
-    let found = spike.axe_violations(&axe).await;
+    // A stroke over a sealed picture travels sealed too: her device opens it, drawn over
+    // that picture; no stroke leaves his page in the clear.
+    let drawn = crate::sight::draw(&spike, &format!("{} .trace", figure(&a)), 30, 15).await;
+    let sealed = link
+        .wait("his sealed stroke over her picture", |f| {
+            (f["type"] == "sealed_trace").then(|| f["sealed"].as_str().unwrap().to_owned())
+        })
+        .await;
+    let (_, opened) = Envelope {
+        bond,
+        from: Role::Inviter,
+        kind: TRACE,
+    }
+    .open(&sealer, &sealed)
+    .expect("her device opens his stroke");
+    let stroke: Trace = serde_json::from_slice(&opened).expect("a stroke");
     assert!(
-        found.is_empty(),
-        "sealed pictures at a phone's width: {found:#?}"
+        matches!(stroke.over, Over::Image(id) if id.to_string() == a),
+        "{stroke:?} is not over {a}"
     );
-    spike.shot("private-pictures-phone").await;
-    spike.set_viewport(1280, 900, false).await;
-    let found = spike.axe_violations(&axe).await;
+    let [x, y] = stroke.points[0];
     assert!(
-        found.is_empty(),
-        "sealed pictures at a desktop's width: {found:#?}"
+        (f64::from(x) - drawn[0].0).abs() < 0.05 && (f64::from(y) - drawn[0].1).abs() < 0.05,
+        "{stroke:?} starts away from {drawn:?}"
     );
-    spike.shot("private-pictures-desktop").await;
+    spike
+        .check_at_both_widths(&axe, "private-pictures", "sealed pictures")
+        .await;
 
     // Her device now opens his picture whole, and each smaller rendition it asks for.
     let (served, whole) = open_his(None).await;
@@ -2717,6 +2734,10 @@ async fn a_page_and_the_library_exchange_sealed_pictures() {
     );
     assert_eq!(uploads.len(), 1, "one upload");
     let sent = everything_sent(&spike).await;
+    assert!(
+        !sent.iter().any(|f| f.contains("\"type\":\"trace\"")),
+        "his page sent a stroke in the clear"
+    );
     let mut needles: Vec<Needle> = jpegs
         .iter()
         .enumerate()
