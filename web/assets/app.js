@@ -140,6 +140,8 @@ const pictures = new Pictures({
   onStatus: (text) => ($("image-status").textContent = text),
   sendFrame: (frame) => sendTrace(frame),
   canTrace: () => canTrace(),
+  known: () => privacyKnown(),
+  sealing: () => sealing(),
 });
 
 // ---------------------------------------------------------------------------- screens
@@ -511,6 +513,9 @@ function onTier(f) {
   }
   camera.follow();
   if (f.tier === "memories" && was !== f.open) memories.refresh();
+  // A private bond has no pull to say the strength grew: a tier that opened may let the
+  // server serve its pictures larger.
+  if (f.open && was !== f.open && privacyNow() === "private") pictures.soon();
   // The rounding depends on the open tiers: sealed again (sent only if it changed), and
   // the pull is exact or coarse with sight.
   if (was !== f.open && sealing()) {
@@ -945,8 +950,9 @@ async function checkPrivate(bond) {
   if (found.status === "confirmed") {
     openMessages();
     openPartnerFix(state.bond.partner_sealed_fix ?? null);
-    // The journals' sealed entries open now.
+    // The journals' sealed entries and the sealed pictures open now.
     memories.refresh();
+    pictures.refresh();
   }
   // Thoughts could not pass while it was not known: the box may go now.
   resendThought();
@@ -1308,10 +1314,9 @@ async function privatePull() {
 }
 
 /** What the page says of a private bond, and what it hides: the partner's direction and
- *  the content this page cannot seal yet (pictures, which the CLI seals, the camera,
- *  places, journal photos);
- *  words, feelings, thoughts and the journal too while this browser cannot seal them (no
- *  confirmed keys). */
+ *  the content this page cannot seal yet (places, journal photos);
+ *  words, feelings, thoughts, pictures, the camera and the journal too while this browser
+ *  cannot seal them (no confirmed keys). */
 function renderPrivate() {
   const privacy = state.private;
   const shownPrivate = isPrivate();

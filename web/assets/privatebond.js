@@ -276,6 +276,28 @@ export class Sealing {
     return run;
   }
 
+  /** Seals each of `contents` (a picture's renditions) as this device's next sealed
+   *  thing of `kind`, all under one counter, as the library's `seal_picture` does: the
+   *  sealed bytes of each, in the order given. */
+  sealAll(kind, contents) {
+    const run = this.queue.then(async () => {
+      const counter = await nextCounter(this.name);
+      const out = [];
+      for (const content of contents) out.push(await priv.sealBytes(this.key, this.envelope(true, kind), counter, content));
+      return out;
+    });
+    this.queue = run.catch(() => {});
+    return run;
+  }
+
+  /** Opens sealed bytes of `kind` sealed by this device (`mine`) or the partner's: the
+   *  content, or null when it does not open. A picture's renditions share one counter, so
+   *  a larger one fetched later carries the counter of one opened before. */
+  async openAny(mine, kind, bytes) {
+    const opened = await priv.openBytes(this.key, this.envelope(mine, kind), bytes);
+    return opened && opened.content;
+  }
+
   /** Opens the partner's sealed bytes of `kind` (a camera frame): the content, or null
    *  when it does not open. */
   async openBytes(kind, bytes) {

@@ -560,15 +560,16 @@ async fn two_pages_bond_privately_and_the_tiers_follow_them_without_a_coordinate
             page.name
         );
         assert!(page.shown("#radar").await, "{}: no radar", page.name);
-        for hidden in [
-            "#pictures-title",
-            "#places-title",
-            "label[for=memory-photo]",
-        ] {
+        for hidden in ["#places-title", "label[for=memory-photo]"] {
             assert!(!page.shown(hidden).await, "{}: {hidden} shows", page.name);
         }
-        // The journal's words travel sealed; its photos do not yet. Glimpses and the
-        // sight travel sealed too.
+        // The journal's words travel sealed; its photos do not yet. Pictures, glimpses
+        // and the sight travel sealed too.
+        assert!(
+            page.shown("#pictures-title").await,
+            "{}: the pictures are hidden",
+            page.name
+        );
         assert!(
             page.shown("#memories-title").await,
             "{}: the journal is hidden",
@@ -779,11 +780,11 @@ async fn a_page_bonds_with_the_rust_library_and_catches_a_tampered_key() {
     report_as_library(server.addr, &her, &key, &fix).await;
     spike.wait_tier("glimpse", "open").await;
     spike.wait_tier("sight", "closed").await;
-    // Pictures travel sealed, but not from this page yet: it says where they do.
+    // Pictures travel sealed from this page too: it says so.
     spike
         .wait_text(
             "#private-card",
-            "send and see them from the command line for now (haurach send-image, haurach picture)",
+            "your journal's words, pictures, glimpses and the live sight, and what you draw over them, travel sealed",
         )
         .await;
     // Her device sends sealed words and a sealed feeling: his page opens them.
@@ -847,6 +848,31 @@ async fn a_page_bonds_with_the_rust_library_and_catches_a_tampered_key() {
     let found = laptop.axe_violations(&axe).await;
     assert!(found.is_empty(), "a browser without the keys: {found:#?}");
     laptop.shot("private-elsewhere-desktop").await;
+    // Its pictures card is hidden; a picture chosen all the same is not sent, neither in
+    // the clear nor sealed.
+    assert!(!laptop.shown("#pictures-title").await);
+    laptop
+        .js(
+            "const c = document.createElement('canvas'); c.width = 40; c.height = 30; \
+             c.getContext('2d').fillRect(0, 0, 40, 30); \
+             const blob = await new Promise((r) => c.toBlob(r, 'image/png')); \
+             const t = new DataTransfer(); \
+             t.items.add(new File([blob], 'chosen.png', { type: 'image/png' })); \
+             const input = document.querySelector('#image-file'); \
+             input.files = t.files; \
+             input.dispatchEvent(new Event('change'));",
+            vec![],
+        )
+        .await;
+    eventually("the laptop's picture refused", async || {
+        let said = laptop.text_content("#image-error").await;
+        (
+            said.contains("chosen.png was not sent: this browser cannot seal it without the bond's confirmed keys")
+                .then_some(()),
+            said,
+        )
+    })
+    .await;
     laptop
         .js("return new Promise((r) => setTimeout(r, 1500))", vec![])
         .await;
@@ -856,6 +882,12 @@ async fn a_page_bonds_with_the_rust_library_and_catches_a_tampered_key() {
             .iter()
             .any(|f| f.contains("\"type\":\"report\"") || f.contains("\"type\":\"position\"")),
         "a browser without the keys sent where he is: {sent:?}"
+    );
+    assert!(
+        !sent
+            .iter()
+            .any(|f| f.starts_with("POST /api/v1/bond/images")),
+        "a browser without the keys sent a picture: {sent:?}"
     );
     laptop.quit().await;
 
@@ -2279,6 +2311,522 @@ async fn a_page_and_the_library_exchange_sealed_glimpses_and_sight() {
     );
     hays.extend(
         files_under(data.path())
+            .into_iter()
+            .map(|(path, bytes)| (path.display().to_string(), bytes)),
+    );
+    hays.push(("the server's log".to_owned(), log));
+    for (what, hay) in &hays {
+        for needle in &needles {
+            assert!(!needle.found_in(hay), "{what} holds {}", needle.what());
+        }
+    }
+}
+
+/// The real photo with GPS in its EXIF (see `crates/picture/tests/picture.rs`): 800 × 600.
+const GPS_PHOTO: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../picture/tests/gps-photo.jpg"
+);
+
+/// One request to the server with a body of bytes: its status, its `haurach-side` header
+/// (0 when there is none) and its body's bytes.
+async fn http_bytes(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    token: &str,
+    body: Option<(&str, Vec<u8>)>,
+) -> (u16, u32, Vec<u8>) {
+    let (method, path, token) = (method.to_owned(), path.to_owned(), token.to_owned());
+    let body = body.map(|(t, b)| (t.to_owned(), b));
+    tokio::task::spawn_blocking(move || {
+        let mut stream = TcpStream::connect(addr).expect("connect to the server");
+        let (kind, bytes) = body.unwrap_or_default();
+        write!(
+            stream,
+            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
+             Authorization: Bearer {token}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\n\r\n",
+            bytes.len()
+        )
+        .expect("send the request");
+        stream.write_all(&bytes).expect("send the body");
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response).expect("read the answer");
+        let split = response
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .expect("a head");
+        let head = String::from_utf8_lossy(&response[..split]).to_ascii_lowercase();
+        let status: u16 = head[9..12].parse().expect("a status");
+        let side = head
+            .lines()
+            .find_map(|l| l.strip_prefix("haurach-side: "))
+            .map_or(0, |v| v.trim().parse().unwrap());
+        let mut rest = response[split + 4..].to_vec();
+        if head.contains("transfer-encoding: chunked") {
+            let mut out = Vec::new();
+            let mut at = 0;
+            loop {
+                let eol = at + rest[at..].windows(2).position(|w| w == b"\r\n").unwrap();
+                let n =
+                    usize::from_str_radix(std::str::from_utf8(&rest[at..eol]).unwrap().trim(), 16)
+                        .unwrap();
+                if n == 0 {
+                    break;
+                }
+                out.extend_from_slice(&rest[eol + 2..eol + 2 + n]);
+                at = eol + 2 + n + 2;
+            }
+            rest = out;
+        }
+        (status, side, rest)
+    })
+    .await
+    .unwrap()
+}
+
+/// Keeps the bytes of every request body of bytes the page sends from now on (a sealed
+/// picture's upload), and says which requests sent a file as it was chosen.
+async fn record_uploads(page: &Browser) {
+    page.js(
+        "if (!window.__uploads) {
+           window.__uploads = [];
+           const f = window.fetch;
+           window.fetch = function (url, init) {
+             const body = init?.body;
+             if (body instanceof Blob) {
+               window.__uploads.push({ url: String(url), file: true, bytes: '' });
+             } else if (body instanceof Uint8Array || body instanceof ArrayBuffer) {
+               const u = body instanceof Uint8Array ? body : new Uint8Array(body);
+               let text = '';
+               for (let i = 0; i < u.length; i += 4096) {
+                 text += String.fromCharCode.apply(null, u.subarray(i, i + 4096));
+               }
+               window.__uploads.push({ url: String(url), file: false, bytes: btoa(text) });
+             }
+             return f.apply(this, arguments);
+           };
+         }",
+        vec![],
+    )
+    .await;
+}
+
+/// The request bodies of bytes the page sent since [`record_uploads`]: `(url, sent as
+/// the file chosen, bytes)`.
+async fn uploads_sent(page: &Browser) -> Vec<(String, bool, Vec<u8>)> {
+    use base64::engine::general_purpose::STANDARD;
+    let v = page.js("return window.__uploads ?? [];", vec![]).await;
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|u| {
+            (
+                u["url"].as_str().unwrap().to_owned(),
+                u["file"].as_bool().unwrap(),
+                STANDARD.decode(u["bytes"].as_str().unwrap()).unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// A picture her device (the library) sends sealed, as the CLI's `send-image` does: its
+/// renditions at every rung below its longest side and itself, sealed under `counter`.
+/// The server's answer, and the JPEG of each rendition.
+async fn send_picture_as_library(
+    addr: SocketAddr,
+    her: &str,
+    sealer: &haurach_private::Sealer,
+    bond: uuid::Uuid,
+    counter: u64,
+    id: &str,
+    jpeg: &[u8],
+) -> (Value, Vec<Vec<u8>>) {
+    use haurach_proto::sealed_pictures::{self, MEDIA_TYPE, PictureContent};
+    let (width, height) = haurach_picture::dimensions(jpeg).unwrap();
+    let longest = width.max(height);
+    let mut sealed = Vec::new();
+    let mut jpegs = Vec::new();
+    for side in sealed_pictures::sides_for(longest) {
+        let bytes = if side == longest {
+            jpeg.to_vec()
+        } else {
+            haurach_picture::render(jpeg, side).unwrap()
+        };
+        let (width, height) = haurach_picture::dimensions(&bytes).unwrap();
+        let content = PictureContent {
+            id: id.to_owned(),
+            side,
+            width,
+            height,
+            media_type: "image/jpeg".into(),
+            bytes: bytes.clone(),
+        };
+        sealed.push((
+            side,
+            sealed_pictures::seal(sealer, bond, Role::Accepter, counter, &content).unwrap(),
+        ));
+        jpegs.push(bytes);
+    }
+    let (status, _, body) = http_bytes(
+        addr,
+        "POST",
+        &format!("/api/v1/bond/images/sealed?id={id}"),
+        her,
+        Some((MEDIA_TYPE, sealed_pictures::write_upload(&sealed))),
+    )
+    .await;
+    let view: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(status, 201, "{view}");
+    (view, jpegs)
+}
+
+/// The natural width of picture `id` as `page` shows it (0 while none is shown).
+async fn picture_width(page: &Browser, id: &str) -> u64 {
+    page.js(
+        "const img = document.querySelector(`#gallery figure[data-id='${arguments[0]}'] img`); \
+         return img && img.getAttribute('src') && img.complete ? img.naturalWidth : 0;",
+        vec![json!(id)],
+    )
+    .await
+    .as_u64()
+    .unwrap_or(0)
+}
+
+async fn wait_picture_width(page: &Browser, id: &str, want: u64) {
+    eventually(format!("picture {id} {want} px wide"), async || {
+        let w = picture_width(page, id).await;
+        ((w == want).then_some(()), format!("{w} px"))
+    })
+    .await;
+}
+
+/// A JPEG of `width` × `height` pixels, `rgb` in its middle half and noise (from `seed`)
+/// around it: a picture whose every run of bytes is its own, unlike one of a single
+/// colour, whose repeating bytes another file could hold too.
+fn noisy_jpeg(width: u32, height: u32, rgb: [u8; 3], seed: u32) -> Vec<u8> {
+    let mut state = seed;
+    let img = image::RgbImage::from_fn(width, height, |x, y| {
+        state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+        let inside =
+            (width / 4..3 * width / 4).contains(&x) && (height / 4..3 * height / 4).contains(&y);
+        if inside {
+            image::Rgb(rgb)
+        } else {
+            let [a, b, c, _] = state.to_be_bytes();
+            image::Rgb([a, b, c])
+        }
+    });
+    haurach_picture::encode(&image::DynamicImage::ImageRgb8(img), 80).unwrap()
+}
+
+/// Pictures travel sealed (kind `picture`) between a page and the library, as the CLI
+/// seals them: his page strips and cuts the photo it is given and sends only sealed
+/// renditions, which her device opens at the side the server serves (no EXIF); the page
+/// opens the pictures her device sends, and shows the larger copy once they come
+/// together; a copy changed on the server's disk is said to be and not shown; and no run
+/// of a JPEG either sent, nor of the photo file, is in what the page sent, in the
+/// server's data directory or in its log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_and_the_library_exchange_sealed_pictures() {
+    use haurach_proto::link::{Over, Trace};
+    use haurach_proto::sealed::TRACE;
+    use haurach_proto::sealed_pictures;
+
+    let axe = tokio::task::spawn_blocking(axe_source).await.unwrap();
+    let _serial = serial().await;
+    let log = capture_log();
+    let data_dir = tempfile::tempdir().unwrap();
+    let data = data_dir.path().to_owned();
+    let server = Server::start_on(data_dir, "127.0.0.1:0".parse().unwrap()).await;
+    let cd = Chromedriver::start("private-pictures").await;
+    let dir = tempfile::tempdir().unwrap();
+    // 500 m from him, north: within sight (2 km in the story profile) for certain.
+    let within = geo::destination(HER.0, HER.1, 0.0, 500.0);
+
+    let spike = open_citizen(&cd, &server, "Spike", dir.path(), 390, HER).await;
+    record_uploads(&spike).await;
+    let her = citizen(server.addr, "amethyst").await;
+    let (_, key) = bond_with_library(&spike, &server, &her).await;
+    let link = LibraryLink::open(server.addr, &her).await;
+    let sealer = haurach_private::Sealer::new(&key);
+    let (_, view) = http(server.addr, "GET", "/api/v1/bond", Some(&her), None).await;
+    let bond: uuid::Uuid = view["id"].as_str().unwrap().parse().unwrap();
+    let now_ms = || (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
+    let fix = |at: (f64, f64)| Fix {
+        lat: at.0,
+        lon: at.1,
+        accuracy_m: 5.0,
+        at_ms: now_ms(),
+    };
+    // The server knows no distance: a picture's side is the plain bond's at the edge of
+    // the narrowest tier open.
+    let side_at = |range_m: f64| {
+        haurach_bond::images::rendition_side(Profile::Story, Profile::Story.strength(range_m))
+            .of(800)
+    };
+    let far_side = side_at(10_000.0);
+    assert!(far_side < 800, "{far_side}");
+
+    // 5 km apart: glimpse open, sight closed. His page sends the photo.
+    report_as_library(server.addr, &her, &key, &fix(NEAR)).await;
+    spike.wait_tier("glimpse", "open").await;
+    spike.wait_shown("#pictures-title").await;
+    let photo_path = std::fs::canonicalize(GPS_PHOTO).expect("the photo");
+    let photo = std::fs::read(&photo_path).unwrap();
+    assert!(photo.windows(4).any(|w| w == b"Exif"));
+    spike
+        .find("#image-file")
+        .await
+        .send_keys(photo_path.to_str().unwrap())
+        .await
+        .expect("choose the file");
+    spike
+        .wait_text("#image-status", "sealed on this device")
+        .await;
+    // His own picture shows whole on his page, opened from what the server keeps.
+    let (_, list) = http(server.addr, "GET", "/api/v1/bond/images", Some(&her), None).await;
+    let his = list["images"][0].clone();
+    assert_eq!(his["sealed"], true, "{list}");
+    let his_id = his["id"].as_str().unwrap().to_owned();
+    let his_client_id = his["client_id"].as_str().unwrap().to_owned();
+    wait_picture_width(&spike, &his_id, 800).await;
+
+    // Her device opens it at the side the server serves, without metadata.
+    let open_his = async |side: Option<u32>| {
+        let path = match side {
+            Some(side) => format!("/api/v1/bond/images/{his_id}/picture?side={side}"),
+            None => format!("/api/v1/bond/images/{his_id}/picture"),
+        };
+        let (status, served, bytes) = http_bytes(server.addr, "GET", &path, &her, None).await;
+        assert_eq!(status, 200);
+        let content =
+            sealed_pictures::open(&sealer, bond, Role::Inviter, &his_client_id, served, &bytes)
+                .expect("her device opens his picture");
+        let img = image::load_from_memory(&content.bytes).expect("a JPEG");
+        assert_eq!(content.media_type, "image/jpeg");
+        assert_eq!((img.width(), img.height()), (content.width, content.height));
+        assert_eq!(img.width().max(img.height()), served);
+        assert!(
+            !content.bytes.windows(4).any(|w| w == b"Exif"),
+            "his picture at {served} px holds EXIF"
+        );
+        (served, content.bytes)
+    };
+    let (served, small) = open_his(None).await;
+    assert_eq!(served, far_side, "5 km apart");
+    let mut jpegs = vec![small];
+
+    // Her device sends two pictures, sealed; his page opens them at the small side.
+    let orange = [230, 120, 20];
+    let teal = [20, 150, 150];
+    let (a, a_jpegs) = send_picture_as_library(
+        server.addr,
+        &her,
+        &sealer,
+        bond,
+        1,
+        "her-orange",
+        &noisy_jpeg(800, 600, orange, 1),
+    )
+    .await;
+    let (b, b_jpegs) = send_picture_as_library(
+        server.addr,
+        &her,
+        &sealer,
+        bond,
+        2,
+        "her-teal",
+        &noisy_jpeg(800, 600, teal, 2),
+    )
+    .await;
+    let violet = [120, 40, 200];
+    let (c, c_jpegs) = send_picture_as_library(
+        server.addr,
+        &her,
+        &sealer,
+        bond,
+        3,
+        "her-violet",
+        &noisy_jpeg(800, 600, violet, 3),
+    )
+    .await;
+    jpegs.extend(a_jpegs);
+    jpegs.extend(b_jpegs);
+    jpegs.extend(c_jpegs);
+    let (a, b, c) = (
+        a["id"].as_str().unwrap().to_owned(),
+        b["id"].as_str().unwrap().to_owned(),
+        c["id"].as_str().unwrap().to_owned(),
+    );
+    let figure = |id: &str| format!("#gallery figure[data-id='{id}']");
+    wait_picture_width(&spike, &a, u64::from(far_side)).await;
+    wait_picture_width(&spike, &b, u64::from(far_side)).await;
+    wait_colour(&spike, &format!("{} img", figure(&a)), orange).await;
+    wait_colour(&spike, &format!("{} img", figure(&b)), teal).await;
+    wait_colour(&spike, &format!("{} img", figure(&c)), violet).await;
+    spike
+        .wait_text(
+            &format!("{} figcaption", figure(&a)),
+            &format!("{far_side} of 800 pixels"),
+        )
+        .await;
+    let found = spike.axe_violations(&axe).await;
+    assert!(
+        found.is_empty(),
+        "sealed pictures, far, at a phone's width: {found:#?}"
+    );
+    spike.shot("private-pictures-far-phone").await;
+
+    // The teal picture's full size is changed on the server's disk.
+    let full = data.join(format!("images/{b}/s800.sealed"));
+    let mut bytes = std::fs::read(&full).expect("the teal picture's full size on disk");
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x01;
+    std::fs::write(&full, bytes).unwrap();
+    // The violet one's full size is its 128-pixel rung, passed off as the full size: it
+    // opens, but is not the side the server says.
+    let small = std::fs::read(data.join(format!("images/{c}/s128.sealed"))).unwrap();
+    std::fs::write(data.join(format!("images/{c}/s800.sealed")), small).unwrap();
+
+    // 500 m apart: sight opens. His page shows the orange picture whole, and says the teal
+    // one was changed on the way, showing nothing of it.
+    report_as_library(server.addr, &her, &key, &fix(within)).await;
+    spike.wait_tier("sight", "open").await;
+    wait_picture_width(&spike, &a, 800).await;
+    wait_colour(&spike, &format!("{} img", figure(&a)), orange).await;
+    spike
+        .wait_text(&format!("{} figcaption", figure(&a)), "full size")
+        .await;
+    spike
+        .wait_text(
+            "#image-status",
+            "A picture from amethyst was changed on the way, so it is not shown.",
+        )
+        .await;
+    spike
+        .wait_text(
+            &format!("{} figcaption", figure(&b)),
+            "amethyst · changed on the way, so it is not shown",
+        )
+        .await;
+    assert_eq!(
+        picture_width(&spike, &b).await,
+        0,
+        "the teal picture is still shown under \"changed on the way\""
+    );
+    assert!(!spike.shown(&format!("{} img", figure(&b))).await);
+    spike
+        .wait_text(
+            &format!("{} figcaption", figure(&c)),
+            "amethyst · changed on the way, so it is not shown",
+        )
+        .await;
+    assert_eq!(
+        picture_width(&spike, &c).await,
+        0,
+        "a small rung passed off as the full size is shown"
+    );
+    // A stroke over a sealed picture travels sealed too: her device opens it, drawn over
+    // that picture; no stroke leaves his page in the clear.
+    let drawn = crate::sight::draw(&spike, &format!("{} .trace", figure(&a)), 30, 15).await;
+    let sealed = link
+        .wait("his sealed stroke over her picture", |f| {
+            (f["type"] == "sealed_trace").then(|| f["sealed"].as_str().unwrap().to_owned())
+        })
+        .await;
+    let (_, opened) = Envelope {
+        bond,
+        from: Role::Inviter,
+        kind: TRACE,
+    }
+    .open(&sealer, &sealed)
+    .expect("her device opens his stroke");
+    let stroke: Trace = serde_json::from_slice(&opened).expect("a stroke");
+    assert!(
+        matches!(stroke.over, Over::Image(id) if id.to_string() == a),
+        "{stroke:?} is not over {a}"
+    );
+    let [x, y] = stroke.points[0];
+    assert!(
+        (f64::from(x) - drawn[0].0).abs() < 0.05 && (f64::from(y) - drawn[0].1).abs() < 0.05,
+        "{stroke:?} starts away from {drawn:?}"
+    );
+    spike
+        .check_at_both_widths(&axe, "private-pictures", "sealed pictures")
+        .await;
+
+    // Her device now opens his picture whole, and each smaller rendition it asks for.
+    let (served, whole) = open_his(None).await;
+    assert_eq!(served, 800, "together");
+    jpegs.push(whole);
+    for side in sealed_pictures::sides_for(800) {
+        let (served, jpeg) = open_his(Some(side)).await;
+        assert_eq!(served, side);
+        jpegs.push(jpeg);
+    }
+
+    // Nothing in the clear: his page sent the picture once, sealed, never the file; and no
+    // run of any JPEG either side made, nor of the photo file, is in what his page sent,
+    // in the server's data directory or in its log.
+    let uploads = uploads_sent(&spike).await;
+    assert!(
+        uploads
+            .iter()
+            .all(|(url, file, _)| !file && url.contains("/images/sealed?")),
+        "his page sent a picture in the clear: {:?}",
+        uploads.iter().map(|(u, f, _)| (u, f)).collect::<Vec<_>>()
+    );
+    assert_eq!(uploads.len(), 1, "one upload");
+    let sent = everything_sent(&spike).await;
+    assert!(
+        !sent.iter().any(|f| f.contains("\"type\":\"trace\"")),
+        "his page sent a stroke in the clear"
+    );
+    let mut needles: Vec<Needle> = jpegs
+        .iter()
+        .enumerate()
+        .flat_map(|(n, jpeg)| {
+            let middle = jpeg.len() / 2;
+            [
+                Needle::Bytes(format!("JPEG {n}'s header"), jpeg[..32].to_vec()),
+                Needle::Bytes(
+                    format!("JPEG {n}'s middle"),
+                    jpeg[middle..middle + 32].to_vec(),
+                ),
+                Needle::Bytes(format!("JPEG {n}'s end"), jpeg[jpeg.len() - 32..].to_vec()),
+            ]
+        })
+        .collect();
+    let exif = photo.windows(4).position(|w| w == b"Exif").unwrap();
+    for (what, at) in [
+        ("header", 0),
+        ("EXIF", exif),
+        ("middle", photo.len() / 2),
+        ("end", photo.len() - 32),
+    ] {
+        needles.push(Needle::Bytes(
+            format!("the photo file's {what}"),
+            photo[at..at + 32].to_vec(),
+        ));
+    }
+    spike.quit().await;
+    let data_dir = server.stop().await;
+    let log = log.lock().unwrap().clone();
+    let mut hays: Vec<(String, Vec<u8>)> = Vec::new();
+    hays.extend(
+        uploads
+            .into_iter()
+            .map(|(url, _, bytes)| (format!("his page's upload {url}"), bytes)),
+    );
+    hays.extend(sent.into_iter().map(|s| {
+        (
+            "a frame or request his page sent".to_owned(),
+            s.into_bytes(),
+        )
+    }));
+    hays.extend(
+        files_under(data_dir.path())
             .into_iter()
             .map(|(path, bytes)| (path.display().to_string(), bytes)),
     );
