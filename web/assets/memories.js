@@ -5,9 +5,42 @@
 //
 // In a private bond (docs/privacy.md, "Journal entries") the words are sealed here before
 // they leave (kind `memory`) and opened here when listed; the server keeps only the
-// sealed string. A photo cannot travel sealed yet, so none is sent in a private bond.
+// sealed string. A photo is drawn to a canvas here (which leaves its metadata behind) and
+// sealed with its caption and the entry's id (kind `memory-photo`,
+// `haurach_proto::sealed::PhotoContent`); the partner's page opens it, and checks the id.
 
 import { ApiError, call, newId, session } from "./api.js";
+import { strippedOf } from "./pictures.js";
+
+const utf8 = new TextEncoder();
+const fromUtf8 = new TextDecoder();
+
+/** What a sealed journal photo holds (`PhotoContent::encode`): the header's length (4
+ *  bytes, big-endian), `{"id", "caption"}` as JSON, then the photo. */
+export function photoContent(id, caption, photo) {
+  const header = utf8.encode(JSON.stringify(caption ? { id, caption } : { id }));
+  const out = new Uint8Array(4 + header.length + photo.length);
+  new DataView(out.buffer).setUint32(0, header.length);
+  out.set(header, 4);
+  out.set(photo, 4 + header.length);
+  return out;
+}
+
+/** `photoContent` read back: `{id, caption, photo}`, or null when it is not one. */
+export function readPhotoContent(bytes) {
+  if (bytes.length < 4) return null;
+  const len = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(0);
+  if (4 + len > bytes.length) return null;
+  let header;
+  try {
+    header = JSON.parse(fromUtf8.decode(bytes.subarray(4, 4 + len)));
+  } catch {
+    return null;
+  }
+  if (typeof header?.id !== "string") return null;
+  const caption = typeof header.caption === "string" ? header.caption : null;
+  return { id: header.id, caption, photo: bytes.slice(4 + len) };
+}
 
 function auth() {
   const token = session.token;
@@ -66,24 +99,47 @@ export class Memories {
     return opened ? opened.text : "(Sealed, and it does not open here: it was changed on the way, or sealed in another bond.)";
   }
 
+  /** The photo of entry `m` (of my own journal when `mine`) and its caption, opened here
+   *  when it is sealed: `{blob, caption}`, `{note}` saying why it is not shown, or null
+   *  when it cannot be fetched now. */
+  async photo(m, mine) {
+    const res = await fetch(m.photo, { headers: auth(), cache: "no-store" });
+    if (!res.ok) return null;
+    if (!m.photo_sealed) return { blob: await res.blob(), caption: m.body ?? null };
+    const s = this.sealing();
+    if (!s) return { note: "(A sealed photo: this browser does not hold the bond's keys.)" };
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    const opened = await s.openAny(mine, "memory-photo", bytes).catch(() => null);
+    const content = opened && readPhotoContent(opened);
+    // One entry's photo passed off as another's does not open as this one.
+    if (!content || content.id !== m.client_id) {
+      return { note: "(A sealed photo that does not open here: it was changed on the way, or sealed in another bond.)" };
+    }
+    return { blob: new Blob([content.photo], { type: "image/jpeg" }), caption: content.caption };
+  }
+
   async fill(id, memories, empty, mine) {
     const list = this.el(id);
     const items = [];
     for (const m of memories) {
       const li = document.createElement("li");
       li.className = "memory";
+      let caption = null;
       if (m.photo) {
-        const res = await fetch(m.photo, { headers: auth(), cache: "no-store" });
-        if (res.ok) {
-          const url = URL.createObjectURL(await res.blob());
+        const shown = await this.photo(m, mine);
+        if (shown?.blob) {
+          const url = URL.createObjectURL(shown.blob);
           this.urls.push(url);
           const img = document.createElement("img");
           img.src = url;
-          img.alt = m.body ?? "A photo from the journal";
+          img.alt = shown.caption ?? "A photo from the journal";
           li.append(img);
+          caption = shown.caption;
+        } else if (shown?.note) {
+          caption = shown.note;
         }
       }
-      const words = await this.words(m, mine);
+      const words = m.photo ? caption : await this.words(m, mine);
       if (words) {
         const p = document.createElement("p");
         p.textContent = words;
@@ -122,15 +178,29 @@ export class Memories {
   }
 
   async writePhoto(file, caption) {
-    if ((await this.privacy()) !== "plain") {
-      throw new Error("in a private bond a journal photo cannot travel sealed yet, so it was not sent");
+    const privacy = await this.privacy();
+    let res;
+    if (privacy === "private") {
+      // Drawn here (no metadata) and sealed with its caption: the server sees neither.
+      const s = this.sealing();
+      if (!s) throw new Error("this browser does not hold the bond's keys, so it cannot seal the photo");
+      const id = newId();
+      const sealed = await s.sealBytes("memory-photo", photoContent(id, caption, await strippedOf(file)));
+      res = await fetch(`/api/v1/me/memories/photos/sealed?id=${encodeURIComponent(id)}`, {
+        method: "POST",
+        headers: { ...auth(), "Content-Type": "application/octet-stream" },
+        body: sealed,
+      });
+    } else if (privacy === "plain") {
+      const q = `id=${newId()}${caption ? `&caption=${encodeURIComponent(caption)}` : ""}`;
+      res = await fetch(`/api/v1/me/memories/photos?${q}`, {
+        method: "POST",
+        headers: { ...auth(), "Content-Type": file.type || "application/octet-stream" },
+        body: file,
+      });
+    } else {
+      throw new Error("this page could not find out whether the bond is private; try again");
     }
-    const q = `id=${newId()}${caption ? `&caption=${encodeURIComponent(caption)}` : ""}`;
-    const res = await fetch(`/api/v1/me/memories/photos?${q}`, {
-      method: "POST",
-      headers: { ...auth(), "Content-Type": file.type || "application/octet-stream" },
-      body: file,
-    });
     if (!res.ok) {
       let problem = null;
       try {

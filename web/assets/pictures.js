@@ -59,6 +59,18 @@ async function jpeg(canvas, quality) {
  *  MAX_PIXELS): `[{side, width, height, bytes}]`, each a JPEG drawn from a canvas, so
  *  without the file's metadata. */
 export async function renditionsOf(file) {
+  return drawn(file, sidesFor);
+}
+
+/** The picture in `file`, upright, at its own size (at most MAX_PIXELS), as a JPEG drawn
+ *  from a canvas, so without the file's metadata: a journal photo sealed here. */
+export async function strippedOf(file) {
+  const [only] = await drawn(file, (longest) => [longest]);
+  return only.bytes;
+}
+
+/** The picture in `file` drawn at each side `sides(longest)` gives. */
+async function drawn(file, sides) {
   let bitmap;
   try {
     bitmap = await createImageBitmap(file, { imageOrientation: "from-image" });
@@ -71,7 +83,7 @@ export async function renditionsOf(file) {
     const height = Math.max(1, Math.floor(bitmap.height * scale));
     const longest = Math.max(width, height);
     const out = [];
-    for (const side of sidesFor(longest)) {
+    for (const side of sides(longest)) {
       const w = side === longest ? width : Math.max(1, Math.round((width * side) / longest));
       const h = side === longest ? height : Math.max(1, Math.round((height * side) / longest));
       const canvas = document.createElement("canvas");

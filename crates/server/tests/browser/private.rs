@@ -1821,7 +1821,7 @@ async fn a_page_and_the_library_share_positions_sealed_coarse_beyond_sight_and_e
 /// clear or stays on the server.
 #[tokio::test]
 async fn a_page_and_the_library_keep_sealed_journals_that_open_when_together() {
-    use haurach_proto::sealed::{Envelope, MEMORY};
+    use haurach_proto::sealed::{Envelope, MEMORY, MEMORY_PHOTO, PhotoContent};
 
     let axe = tokio::task::spawn_blocking(axe_source).await.unwrap();
     let _serial = serial().await;
@@ -1833,10 +1833,7 @@ async fn a_page_and_the_library_keep_sealed_journals_that_open_when_together() {
     let her = citizen(server.addr, "amethyst").await;
     let (_, key) = bond_with_library(&spike, &server, &her).await;
     spike.wait_shown("#memory-form").await;
-    assert!(
-        !spike.shown("label[for=memory-photo]").await,
-        "a photo cannot travel sealed: it is not offered"
-    );
+    spike.wait_shown("label[for=memory-photo]").await;
     let (_, bond_view) = http(server.addr, "GET", "/api/v1/bond", Some(&her), None).await;
     let bond: uuid::Uuid = bond_view["id"].as_str().unwrap().parse().unwrap();
     let sealer = haurach_private::Sealer::new(&key);
@@ -1860,6 +1857,30 @@ async fn a_page_and_the_library_keep_sealed_journals_that_open_when_together() {
     )
     .await;
     assert_eq!(theirs["memories"], json!([]), "not together yet: {theirs}");
+    // A photo with a caption: drawn on his page (no EXIF) and sealed with the caption.
+    let photo_path = std::fs::canonicalize(GPS_PHOTO).expect("the photo");
+    let photo_file = std::fs::read(&photo_path).unwrap();
+    assert!(photo_file.windows(4).any(|w| w == b"Exif"));
+    let caption = "the cobalt lighthouse at low tide";
+    spike.fill("#memory-text", caption).await;
+    spike
+        .find("#memory-photo")
+        .await
+        .send_keys(photo_path.to_str().unwrap())
+        .await
+        .expect("choose the photo");
+    spike.wait_text("#memories-mine", caption).await;
+    eventually("his own journal photo shown", async || {
+        let n = spike
+            .js(
+                "return [...document.querySelectorAll('#memories-mine img')]\
+                 .filter((i) => i.complete && i.naturalWidth > 0).length;",
+                vec![],
+            )
+            .await;
+        ((n == json!(1)).then_some(()), format!("{n} photos shown"))
+    })
+    .await;
 
     // Together (she stands where he does): his entry opens to her, sealed, and her device
     // opens it; hers, sealed on her device, opens on his page.
@@ -1887,6 +1908,58 @@ async fn a_page_and_the_library_keep_sealed_journals_that_open_when_together() {
         .open(&sealer, entry["sealed"].as_str().expect("sealed"))
         .expect("her device opens his entry");
     assert_eq!(opened, his.as_bytes());
+    // His photo opens on her device: the caption, the entry's id, a JPEG without EXIF.
+    let photo_entry = &theirs["memories"][1];
+    assert_eq!(photo_entry["photo_sealed"], true, "{theirs}");
+    let (status, _, sealed_photo) = http_bytes(
+        server.addr,
+        "GET",
+        photo_entry["photo"].as_str().unwrap(),
+        &her,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let photo_envelope = |role| Envelope {
+        bond,
+        from: role,
+        kind: MEMORY_PHOTO,
+    };
+    let (_, content) = photo_envelope(Role::Inviter)
+        .open_frame(&sealer, &sealed_photo)
+        .expect("her device opens his photo");
+    let content = PhotoContent::decode(&content).expect("a photo's content");
+    assert_eq!(
+        (content.id.as_str(), content.caption.as_deref()),
+        (photo_entry["client_id"].as_str().unwrap(), Some(caption))
+    );
+    assert!(content.picture.starts_with(&[0xFF, 0xD8]), "not a JPEG");
+    assert!(
+        !content.picture.windows(4).any(|w| w == b"Exif"),
+        "EXIF left his page"
+    );
+    let shown = image::load_from_memory(&content.picture).expect("a photo");
+    assert_eq!(shown.width().max(shown.height()), 800);
+    // Hers, a violet photo sealed on her device with its caption, shows on his page.
+    let violet = [140, 60, 200];
+    let her_caption = "the saffron kite above the pass";
+    let her_photo = PhotoContent {
+        id: "h-photo".into(),
+        caption: Some(her_caption.into()),
+        picture: solid_jpeg(320, 240, violet),
+    };
+    let sealed = photo_envelope(Role::Accepter)
+        .seal_frame(&sealer, 2, &her_photo.encode())
+        .unwrap();
+    let (status, _, _) = http_bytes(
+        server.addr,
+        "POST",
+        "/api/v1/me/memories/photos/sealed?id=h-photo",
+        &her,
+        Some(("application/octet-stream", sealed)),
+    )
+    .await;
+    assert_eq!(status, 201);
     let hers = "the amber kite over the salt flats";
     let sealed = from(Role::Accepter)
         .seal(&sealer, 1, hers.as_bytes())
@@ -1905,6 +1978,8 @@ async fn a_page_and_the_library_keep_sealed_journals_that_open_when_together() {
     spike.click("#memory-form button[type=submit]").await;
     spike.wait_text("#memories-theirs", hers).await;
     spike.wait_text("#memories-mine", "a second line").await;
+    spike.wait_text("#memories-theirs", her_caption).await;
+    wait_colour(&spike, "#memories-theirs img", violet).await;
 
     spike
         .check_at_both_widths(&axe, "private-journal", "a sealed journal")
@@ -1912,18 +1987,35 @@ async fn a_page_and_the_library_keep_sealed_journals_that_open_when_together() {
 
     // Nothing he wrote left his page in the clear, and the server kept none of it.
     for frame in everything_sent(&spike).await {
-        for clear in ["jade", "second line", "\"body\":"] {
+        for clear in ["jade", "second line", "cobalt", "\"body\":", "caption="] {
             assert!(!frame.contains(clear), "his page sent {clear:?}: {frame}");
         }
     }
     spike.quit().await;
     let data = server.stop().await;
+    // Runs of both photos as shown (his as it left his page, hers) and of his file.
+    let mut needles: Vec<Needle> = ["jade", "second line", "amber kite", "cobalt", "saffron"]
+        .into_iter()
+        .map(|said| Needle::Text(said.to_owned()))
+        .collect();
+    for (name, bytes) in [
+        ("his photo as sealed", &content.picture),
+        ("her photo", &her_photo.picture),
+        ("his photo's file", &photo_file),
+    ] {
+        let middle = bytes.len() / 2;
+        needles.push(Needle::Bytes(
+            format!("{name}'s middle"),
+            bytes[middle..middle + 32].to_vec(),
+        ));
+    }
     for (path, bytes) in &files_under(data.path()) {
-        for said in ["jade", "second line", "amber kite"] {
+        for needle in &needles {
             assert!(
-                !Needle::Text(said.to_owned()).found_in(bytes),
-                "{} holds {said:?}",
-                path.display()
+                !needle.found_in(bytes),
+                "{} holds {}",
+                path.display(),
+                needle.what()
             );
         }
     }
