@@ -2982,17 +2982,9 @@ async fn a_page_refuses_what_the_server_sends_again_and_shows_a_resumed_message_
     );
 
     // How it looks, at a phone's width and a desktop's.
-    let found = spike.axe_violations(&axe).await;
-    assert!(found.is_empty(), "a replay at a phone's width: {found:#?}");
-    spike.shot("private-replay-phone").await;
-    spike.set_viewport(1280, 900, false).await;
-    let found = spike.axe_violations(&axe).await;
-    assert!(
-        found.is_empty(),
-        "a replay at a desktop's width: {found:#?}"
-    );
-    spike.shot("private-replay-desktop").await;
-    spike.set_viewport(390, 844, true).await;
+    spike
+        .check_at_both_widths(&axe, "private-replay", "what the server sent again")
+        .await;
 
     // Reloaded: the history is fetched again and the link resumes. The words show once,
     // at their own number; the copy is still said to be sent again.
