@@ -604,7 +604,9 @@ function renderLatest() {
   let newest = null;
   if (b) {
     for (const m of state.messages.values()) {
-      if (m.from === b.partner && LATEST_CARD[m.kind] && (!newest || m.seq > newest.seq)) newest = m;
+      // What the server sent again is not news: the history says so where it came.
+      if (m.from !== b.partner || !LATEST_CARD[m.kind] || shown(m).unopened === "replayed") continue;
+      if (!newest || m.seq > newest.seq) newest = m;
     }
   }
   if (!newest) {
@@ -1002,7 +1004,9 @@ function sealing() {
 
 // --------------------------------------------------------------------- sealed content
 
-const openedKey = (m) => `${m.from}\n${m.kind}\n${m.sealed}`;
+// The partner's are opened (and judged against replays) at their sequence number: the
+// same sealed string at another number is the server sending it again.
+const openedKey = (m) => `${m.from}\n${m.kind}\n${m.from === state.me ? "" : m.seq}\n${m.sealed}`;
 
 /** Why a sealed content is not shown, as the end of a sentence ("NAME sent a sealed
  *  message that …"). */
@@ -1010,28 +1014,33 @@ const UNOPENED_LONG = {
   opening: "is still being opened",
   keys: "this browser cannot open without the bond's keys",
   changed: "does not open: it was changed on the way",
+  replayed: "was sent before, and the server sent it again, so it is not shown",
 };
 /** The same, of an alarm's words ("Its words …"). */
 const UNOPENED_WORDS = {
   opening: "are still being opened",
   keys: "are sealed, and this browser cannot open them without the bond's keys",
   changed: "are sealed and do not open: they were changed on the way",
+  replayed: "were sent before, and the server sent them again, so they are not shown",
 };
 /** The same, as a history line says it in brackets. */
 const UNOPENED_SHORT = {
   opening: "sealed, opening…",
   keys: "sealed: this browser does not hold the bond's keys",
   changed: "sealed, and it does not open: it was changed on the way",
+  replayed: "sealed, and sent before: the server sent it again, so it is not shown",
 };
 
 /** A message as it is shown: a sealed one with its words or feeling opened into `body`
- *  or `feeling`, or with `unopened` saying why not (`opening`, `keys` or `changed`). */
+ *  or `feeling`, or with `unopened` saying why not (`opening`, `keys`, `changed`, or
+ *  `replayed`: the partner's, opened here before at another sequence number). */
 function shown(m) {
   // An outbox item keeps its own words beside what it sends sealed.
   if (m.sealed === undefined || m.sealed === null || m.body !== undefined || m.feeling !== undefined) return m;
   const found = state.opened.get(openedKey(m));
   if (!found) return { ...m, unopened: sealing() || privacyNow() === "checking" ? "opening" : "keys" };
   if (found.failed) return { ...m, unopened: "changed" };
+  if (found.replayed) return { ...m, unopened: "replayed" };
   return m.kind === "feeling" ? { ...m, feeling: found.text } : { ...m, body: found.text };
 }
 
@@ -1042,14 +1051,16 @@ async function openMessages() {
   const s = sealing();
   if (!s) return;
   const jobs = [];
-  for (const m of state.messages.values()) {
+  // In sequence order: of a sealed message the server sent twice, the first is the one
+  // shown (`Sealing` judges in the order asked).
+  for (const m of [...state.messages.values()].sort((a, b) => a.seq - b.seq)) {
     const key = openedKey(m);
     if (m.sealed === undefined || m.sealed === null || state.opened.has(key) || opening.has(key)) continue;
     opening.add(key);
     jobs.push(
-      s.open(m.from === state.me, m.kind, m.sealed)
+      s.open(m.from === state.me, m.kind, m.sealed, { seq: m.seq })
         .catch(() => null)
-        .then((opened) => state.opened.set(key, opened ? { text: opened.text } : { failed: true }))
+        .then((opened) => state.opened.set(key, !opened ? { failed: true } : privateBond.shows(opened.verdict) ? { text: opened.text } : { replayed: true }))
         .finally(() => opening.delete(key)),
     );
   }
@@ -1072,13 +1083,16 @@ async function onSealedThought(f) {
   // partner sends the whole thought again within a few seconds.
   if (!state.bond || (!s && privacyNow() === "checking")) return;
   const clears = thoughtClears;
-  const opened = s ? await s.open(false, "thought", f.sealed) : null;
+  const opened = s ? await s.open(false, "thought", f.sealed, { kind: "thought" }).catch(() => null) : null;
   // Thoughts closed, or the partner guarded, while it was opened: it is gone.
   if (sealing() !== s || thoughtClears !== clears) return;
+  if (opened?.verdict === "older") return;
   if (!opened) {
     state.thoughtNote = s
       ? `${state.bond.partner}'s thought does not open: it was changed on the way.`
       : `${state.bond.partner}'s thought is sealed, and this browser does not hold the bond's keys.`;
+  } else if (opened.verdict === "replayed") {
+    state.thoughtNote = `The server sent an earlier thought of ${state.bond.partner}'s again, so it is not shown.`;
   } else if (opened.counter > state.partnerThoughtCounter) {
     state.partnerThoughtCounter = opened.counter;
     state.thoughtNote = "";
@@ -1270,8 +1284,13 @@ async function openPartnerFix(kept) {
     state.partnerFix.at = kept.at ?? null;
     return privatePull();
   }
-  const opened = await s.open(false, "position", kept.sealed).catch(() => null);
+  const opened = await s.open(false, "position", kept.sealed, { kind: "position" }).catch(() => null);
   if (state.bond?.id !== bond.id || sealing() !== s) return;
+  // An older one than this browser opened: older news, or the server sending it again.
+  if (opened && !privateBond.shows(opened.verdict)) {
+    if (opened.verdict === "replayed") notice(`The server sent an earlier position of ${bond.partner}'s again, so it is not shown.`);
+    return;
+  }
   const content = opened && rounding.readFixContent(opened.text);
   // One that overtook a newer one on the way is older news.
   if (content && state.partnerFix?.opened && opened.counter < state.partnerFix.counter) return;

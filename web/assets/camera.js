@@ -413,30 +413,33 @@ export class Camera {
 
   /** A sealed frame from the partner (`0x03` + the glimpse's id + sealed bytes, or
    *  `0x04` + sealed bytes): opened here, and shown, or said to have been changed on the
-   *  way. */
+   *  way, or sent again by the server (its counter opened here before: docs/privacy.md,
+   *  "Replays"); one older than a frame shown is dropped. */
   async openSealed(which, bytes) {
     const s = this.sealing();
     if (!s) return;
     const order = ++this.arrived[which];
     const id = which === "glimpse" ? bytes.subarray(1, 1 + GLIMPSE_ID) : null;
     const sealed = bytes.subarray(which === "glimpse" ? 1 + GLIMPSE_ID : 1);
-    const jpeg = await s.openBytes(which, sealed);
+    const opened = await s.openBytes(which, sealed).catch(() => null);
     if (order < this.shownOrder[which] || this.sealing() !== s) return;
+    if (opened?.verdict === "older") return;
     this.shownOrder[which] = order;
-    if (jpeg) {
-      this.show(which, jpeg, id);
+    if (opened?.verdict === "fresh" || opened?.verdict === "again") {
+      this.show(which, opened.content, id);
       return;
     }
     const partner = this.bond()?.partner ?? "your partner";
+    const why = opened ? "was sent before, and the server sent it again" : "was changed on the way";
     if (which === "glimpse") {
       clearTimeout(this.askedTimer);
       // The glimpse before it goes too: under these words it would read as the changed one.
       this.el("glimpse-view").hidden = true;
       this.traces.glimpse.clear();
       this.glimpseIn = null;
-      this.el("glimpse-status").textContent = `A glimpse from ${partner} was changed on the way, so it is not shown.`;
+      this.el("glimpse-status").textContent = `A glimpse from ${partner} ${why}, so it is not shown.`;
     } else {
-      this.el("sight-status").textContent = `A frame of ${partner}'s sight was changed on the way, so it is not shown.`;
+      this.el("sight-status").textContent = `A frame of ${partner}'s sight ${why}, so it is not shown.`;
     }
   }
 

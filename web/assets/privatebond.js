@@ -7,8 +7,9 @@
 // What this browser keeps, per person, in IndexedDB (database `haurach-private`): the
 // device's X25519 secret as a non-extractable CryptoKey (the page can use it, no script
 // can read its bytes), the invite's secret until the bond key is derived, the bond key as
-// a non-extractable HMAC key, whether the partner's device confirmed the same key, and
-// the counter of what this device has sealed in the bond (`sealed`). IndexedDB rather
+// a non-extractable HMAC key, whether the partner's device confirmed the same key, the
+// counter of what this device has sealed in the bond (`sealed`), and where it opened each
+// of the partner's counters (`seen`, see `judgeSeen`). IndexedDB rather
 // than localStorage because it keeps CryptoKeys as they are; localStorage keeps only
 // text, which would put the secrets' bytes within reach of any script.
 //
@@ -61,12 +62,13 @@ const save = (entry) => withStore("readwrite", (s) => s.put(entry));
 
 /** Changes this person's entry in one read-write transaction: `change(entry)` edits
  *  the entry as it is now and returns what to resolve with. Resolves once the change is
- *  on disk; fails when there is no entry. */
-async function update(name, change) {
+ *  on disk (with `durability` "strict", the default; "relaxed" once the browser has it);
+ *  fails when there is no entry. */
+async function update(name, change, durability = "strict") {
   const db = await open();
   try {
     return await new Promise((resolve, reject) => {
-      const tx = db.transaction(STORE, "readwrite", { durability: "strict" });
+      const tx = db.transaction(STORE, "readwrite", { durability });
       const store = tx.objectStore(STORE);
       let result;
       const req = store.get(who(name));
@@ -225,6 +227,72 @@ export function nextCounter(name) {
   });
 }
 
+/** How many of the partner's messages are remembered one by one (as
+ *  `haurach_private::seen::MESSAGE_WINDOW`). */
+export const MESSAGE_WINDOW = 1024;
+/** How many counters of each latest kind are remembered (`LATEST_WINDOW`). */
+export const LATEST_WINDOW = 64;
+
+/**
+ * Judges a sealed thing of the partner's that opened with `counter` at `place` (`{seq}`
+ * for a message at its sequence number, `{kind}` for a latest kind: a position, a
+ * thought, a glimpse, a frame of the sight), against `seen`, what this device opened
+ * before, and remembers it there when it is new: exactly `haurach_private::seen`
+ * (docs/privacy.md, "Replays"), in the same shape (`messages` as `[counter, seq]` pairs
+ * by counter, `floor` as `{counter, seq}`, `latest` as counters by kind, rising).
+ * Returns "fresh" or "again" (show it), "replayed" (the server sent it again: do not
+ * show it, say so) or "older" (a latest kind that overtook a newer one: do not show it).
+ */
+export function judgeSeen(seen, counter, place) {
+  if (place.seq !== undefined) {
+    const messages = (seen.messages ??= []);
+    const at = messages.find(([c]) => c === counter);
+    if (at) return at[1] === place.seq ? "again" : "replayed";
+    // Another counter already opened at this sequence number.
+    if (messages.some(([, seq]) => seq === place.seq)) return "replayed";
+    const floor = seen.floor;
+    if (floor && counter <= floor.counter) return place.seq > floor.seq ? "replayed" : "again";
+    messages.push([counter, place.seq]);
+    messages.sort((a, b) => a[0] - b[0]);
+    while (messages.length > MESSAGE_WINDOW) {
+      const [c, seq] = messages.shift();
+      seen.floor = seen.floor
+        ? { counter: Math.max(seen.floor.counter, c), seq: Math.max(seen.floor.seq, seq) }
+        : { counter: c, seq };
+    }
+    return "fresh";
+  }
+  const latest = (seen.latest ??= {});
+  const counters = (latest[place.kind] ??= []);
+  const newest = counters.at(-1);
+  if (newest === undefined || counter > newest) {
+    counters.push(counter);
+    if (counters.length > LATEST_WINDOW) counters.shift();
+    return "fresh";
+  }
+  if (counter === newest) return "again";
+  return counters.includes(counter) ? "replayed" : "older";
+}
+
+/** Whether a verdict of `judgeSeen` lets what opened be shown. */
+export const shows = (verdict) => verdict === "fresh" || verdict === "again";
+
+/** Judges the partner's sealed thing of `counter` at `place` against what this browser
+ *  opened in this person's bond (`judgeSeen`), in one read-write transaction, so two tabs
+ *  judge one after the other; resolves once it is remembered. Relaxed durability: a crash
+ *  can forget the last few things opened (each would then show once more if sent again),
+ *  where strict would cost a disk flush per frame of the sight. */
+export function judge(name, counter, place) {
+  return update(
+    name,
+    (entry) => {
+      entry.seen ??= {};
+      return judgeSeen(entry.seen, counter, place);
+    },
+    "relaxed",
+  );
+}
+
 const utf8 = new TextEncoder();
 const fromUtf8 = new TextDecoder();
 
@@ -247,6 +315,22 @@ export class Sealing {
     // so what is sent in that order has rising counters (a partner keeps the highest
     // thought).
     this.queue = Promise.resolve();
+    // What is opened is judged against replays in the order it was asked, whatever order
+    // the decryptions end in: of the same sealed thing at two places, the first asked
+    // for (a history is opened in sequence order) is the one shown.
+    this.judging = Promise.resolve();
+  }
+
+  /** Judges the partner's sealed thing at `place` after everything asked before it
+   *  (`judge`), once `counter` resolves; nothing when it resolves to null (it did not
+   *  open). */
+  judgeInTurn(counter, place) {
+    const run = this.judging.then(async () => {
+      const n = await counter;
+      return n === null ? null : judge(this.name, Number(n), place);
+    });
+    this.judging = run.catch(() => {});
+    return run;
   }
 
   envelope(mine, kind) {
@@ -298,18 +382,28 @@ export class Sealing {
     return opened && opened.content;
   }
 
-  /** Opens the partner's sealed bytes of `kind` (a camera frame): the content, or null
-   *  when it does not open. */
+  /** Opens the partner's sealed bytes of `kind` (a camera frame, a latest kind):
+   *  `{content, verdict}` (`judgeSeen`'s), or null when it does not open. */
   async openBytes(kind, bytes) {
-    const opened = await priv.openBytes(this.key, this.envelope(false, kind), bytes);
-    return opened && opened.content;
+    const opening = priv.openBytes(this.key, this.envelope(false, kind), bytes);
+    const verdict = this.judgeInTurn(opening.then((o) => o?.counter ?? null), { kind });
+    const opened = await opening;
+    if (!opened) return null;
+    return { content: opened.content, verdict: await verdict };
   }
 
   /** Opens a sealed string of this bond, sealed by this device (`mine`) or the partner's:
-   *  `{counter, text}`, or null when it does not open. */
-  async open(mine, kind, sealed) {
-    const opened = await priv.open(this.key, this.envelope(mine, kind), sealed);
-    return opened && { counter: opened.counter, text: fromUtf8.decode(opened.content) };
+   *  `{counter, text, verdict}`, or null when it does not open. The partner's is judged
+   *  at `place` (`judgeSeen`: `{seq}` for a message, `{kind}` for a latest kind), and
+   *  remembered here; this device's own, and one opened without a place (a journal
+   *  entry), is not (`verdict` "fresh"). */
+  async open(mine, kind, sealed, place = null) {
+    const opening = priv.open(this.key, this.envelope(mine, kind), sealed);
+    const judged = mine || !place ? null : this.judgeInTurn(opening.then((o) => o?.counter ?? null), place);
+    const opened = await opening;
+    if (!opened) return null;
+    const verdict = judged ? await judged : "fresh";
+    return { counter: opened.counter, text: fromUtf8.decode(opened.content), verdict };
   }
 }
 

@@ -6,6 +6,8 @@
 //!   and the bond key both devices derive (HKDF-SHA256) and confirm.
 //! - [`invite`]: the invite's secret as a code to type and a QR code to scan.
 //! - [`seal`]: content sealed with AES-256-GCM under a key from the bond key.
+//! - [`seen`]: which of the partner's counters a device opened, and where, to refuse
+//!   what the server sends again.
 //! - [`geometry`]: charts that cover the Earth, the projection onto them and the nine
 //!   shifted grids, with the proofs of what a shared cell says about a distance.
 //! - [`tokens`]: what a client sends instead of a position: keyed cells per tier and
@@ -24,11 +26,13 @@ pub mod keys;
 pub mod matcher;
 pub mod rounding;
 pub mod seal;
+pub mod seen;
 pub mod tokens;
 
 pub use keys::{BondKey, DeviceSecret, InviteSecret, Role};
 pub use matcher::Matcher;
 pub use seal::{Context, Sealer};
+pub use seen::{Place, Seen, Verdict};
 pub use tokens::{Report, Token};
 
 /// What can go wrong in a private bond. The messages say what happened without saying

@@ -17,7 +17,7 @@ use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use super::sealed::Sealing;
+use super::sealed::{Opened, Sealing};
 use super::show;
 
 pub(super) type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -379,30 +379,49 @@ impl LinkView {
                 let opened = self
                     .sealing
                     .as_ref()
-                    .and_then(|s| s.open(false, haurach_proto::sealed::THOUGHT, sealed));
-                let Some((counter, text)) = opened else {
-                    return Some(format!(
-                        "({}'s thought is sealed and does not open on this device)",
-                        self.partner()
-                    ));
+                    .map_or(Opened::Unopenable, |s| s.open_thought(sealed));
+                let (counter, text) = match opened {
+                    Opened::Shown(thought) => thought,
+                    Opened::Unopenable => {
+                        return Some(format!(
+                            "({}'s thought is sealed and does not open on this device)",
+                            self.partner()
+                        ));
+                    }
+                    Opened::Replayed => {
+                        return Some(format!(
+                            "({}'s earlier thought was sent again by the server, so it is not shown)",
+                            self.partner()
+                        ));
+                    }
+                    Opened::Older => return None,
                 };
                 if counter < self.thought_counter {
                     return None;
                 }
                 self.thought_counter = counter;
                 let before = self.thought.text().to_owned();
-                let text = String::from_utf8_lossy(&text).into_owned();
                 self.thought
                     .apply(counter, true, &[Edit::Insert { pos: 0, text }]);
                 return self.thought_line(&before);
             }
             ServerFrame::PartnerSealedFix { sealed, at } => {
                 let sealing = self.sealing.as_ref()?;
-                let Some(partner) = sealing.opened_fix(sealed) else {
-                    return Some(format!(
-                        "({}'s position is sealed and does not open on this device)",
-                        self.partner()
-                    ));
+                let partner = match sealing.opened_fix(sealed) {
+                    Opened::Shown(partner) => partner,
+                    Opened::Unopenable => {
+                        return Some(format!(
+                            "({}'s position is sealed and does not open on this device)",
+                            self.partner()
+                        ));
+                    }
+                    Opened::Replayed => {
+                        return Some(format!(
+                            "({}'s earlier position was sent again by the server, so it is not shown)",
+                            self.partner()
+                        ));
+                    }
+                    Opened::Older => return None,
                 };
                 let Ok(Some(me)) = sealing.last_fix() else {
                     return Some(format!(

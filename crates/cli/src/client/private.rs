@@ -6,16 +6,17 @@
 //! What this device keeps, per server and person, in `HOME/private.toml` (mode 0600): its
 //! X25519 secret, the invite's secret until the bond key is derived from it, the bond
 //! key, whether the partner's device confirmed the same key, the counter of what it
-//! sealed, and its own latest fix. The server is sent the invite secret's lookup hash,
-//! the public key, this device's confirmation tag, token reports and sealed content;
-//! never the secret, the bond key or a coordinate.
+//! sealed, its own latest fix, and which of the partner's counters it opened where
+//! (`haurach_private::seen`, to refuse what the server sends again). The server is sent
+//! the invite secret's lookup hash, the public key, this device's confirmation tag,
+//! token reports and sealed content; never the secret, the bond key or a coordinate.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use haurach_bond::{Fix, Profile};
-use haurach_private::{BondKey, DeviceSecret, InviteSecret, Role, invite};
+use haurach_private::{BondKey, DeviceSecret, InviteSecret, Place, Role, Seen, Verdict, invite};
 use haurach_proto::private::{key_from_hex, to_hex};
 use haurach_proto::{
     AcceptPrivateInvite, BondView, Confirmation, NewPrivateInvite, PrivateBondView, PrivateInvite,
@@ -64,6 +65,10 @@ struct Entry {
     /// is worked out here (the server never has it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     last_fix: Option<OwnFix>,
+    /// Which of the partner's sealed counters this device opened, and where: a bounded
+    /// memory (`haurach_private::seen`) that tells a replay from a resume.
+    #[serde(default)]
+    seen: Seen,
 }
 
 /// Where this device last was, as `move`, `walk` or `replay` sent it.
@@ -152,6 +157,7 @@ pub async fn invite(ctx: &Context, qr: Option<PathBuf>) -> anyhow::Result<()> {
             confirmed: false,
             sealed: 0,
             last_fix: None,
+            seen: Seen::default(),
         },
     );
     keys.save(&ctx.home)?;
@@ -204,6 +210,7 @@ pub async fn accept(ctx: &Context, code: &str, profile: Option<Profile>) -> anyh
             confirmed: false,
             sealed: 0,
             last_fix: None,
+            seen: Seen::default(),
         },
     );
     keys.save(&ctx.home)?;
@@ -313,6 +320,28 @@ pub fn next_counter(home: &Path, server: &str, name: &str) -> anyhow::Result<u64
     keys.put(server, name, entry);
     keys.save(home)?;
     Ok(counter)
+}
+
+/// Whether the partner's sealed thing of `counter`, which opened at `place` in `name`'s
+/// private bond, may be shown (`haurach_private::seen`); remembers it here when it is
+/// new, written before it is shown.
+pub fn judge(
+    home: &Path,
+    server: &str,
+    name: &str,
+    counter: u64,
+    place: Place<'_>,
+) -> anyhow::Result<Verdict> {
+    let mut keys = Keys::load(home)?;
+    let Some(mut entry) = keys.get(server, name).cloned() else {
+        anyhow::bail!("this device holds no private bond for {name}");
+    };
+    let (verdict, changed) = entry.seen.open(counter, place);
+    if changed {
+        keys.put(server, name, entry);
+        keys.save(home)?;
+    }
+    Ok(verdict)
 }
 
 /// Remembers `fix` as this device's latest in `name`'s private bond.

@@ -3,7 +3,9 @@
 //! pictures and positions are sealed before they leave it, and what the partner sealed is opened here before it is
 //! shown. The server carries only the sealed strings (`haurach_proto::sealed`); the pull
 //! toward the partner is worked out here, from this device's own fix and the partner's
-//! sealed position.
+//! sealed position. What the partner sealed and the server sends again (an earlier
+//! message under a new number, an older position or thought) is refused here
+//! (`haurach_private::seen`): not shown, and said to be sent again.
 
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -11,8 +13,8 @@ use std::sync::Mutex;
 use haurach_bond::geo::{self, Fix};
 use haurach_bond::{Disclosure, Tier, TierSet, TierState};
 use haurach_private::rounding::{self, Known};
-use haurach_private::{BondKey, Role, Sealer};
-use haurach_proto::sealed::{Envelope, FixContent, MEMORY, POSITION};
+use haurach_private::{BondKey, Place, Role, Sealer, Seen, Verdict};
+use haurach_proto::sealed::{Envelope, FixContent, MEMORY, POSITION, THOUGHT};
 use haurach_proto::sealed_pictures::{self, PictureContent};
 use haurach_proto::{
     BondView, Feeling, LatLon, MemoryList, MemoryView, Message, MessageKind, PullView,
@@ -38,9 +40,42 @@ pub struct Sealing {
 enum Keeping {
     /// In `HOME/private.toml`: the home directory, the server and the person.
     Home(PathBuf, String, String),
-    /// In memory, for a device that lives as long as one command (`replay --private`):
-    /// the counter and the latest fix.
-    Memory(Mutex<(u64, Option<Fix>)>),
+    /// In memory, for a device that lives as long as one command (`replay --private`).
+    Memory(Mutex<Kept>),
+}
+
+/// What a device that keeps nothing on disk keeps in memory.
+#[derive(Default)]
+struct Kept {
+    /// The counter of the last thing it sealed.
+    sealed: u64,
+    /// Its latest fix.
+    fix: Option<Fix>,
+    /// Which of the partner's counters it opened where.
+    seen: Seen,
+}
+
+/// What became of a sealed thing of the partner's that arrived.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Opened<T> {
+    /// It opened and may be shown.
+    Shown(T),
+    /// It does not open: changed on the way, or not of this bond.
+    Unopenable,
+    /// It opened, and this device opened it before elsewhere: the server sent it again.
+    Replayed,
+    /// An older position or thought than the newest shown, which overtook it on the way.
+    Older,
+}
+
+impl<T> Opened<T> {
+    /// The content, when it may be shown.
+    pub fn shown(self) -> Option<T> {
+        match self {
+            Opened::Shown(content) => Some(content),
+            _ => None,
+        }
+    }
 }
 
 impl Sealing {
@@ -73,7 +108,7 @@ impl Sealing {
             key,
             bond,
             me,
-            keeping: Keeping::Memory(Mutex::new((0, None))),
+            keeping: Keeping::Memory(Mutex::new(Kept::default())),
         }
     }
 
@@ -119,10 +154,45 @@ impl Sealing {
             Keeping::Home(home, server, name) => private::next_counter(home, server, name)?,
             Keeping::Memory(kept) => {
                 let mut kept = kept.lock().expect("sealing lock");
-                kept.0 += 1;
-                kept.0
+                kept.sealed += 1;
+                kept.sealed
             }
         })
+    }
+
+    /// Whether the partner's sealed thing of `counter`, which opened at `place`, may be
+    /// shown; remembered on this device when it is new. A device that cannot write down
+    /// what it opened shows nothing it cannot vouch for: it says so, as a replay would be.
+    pub fn judge(&self, counter: u64, place: Place<'_>) -> Verdict {
+        match &self.keeping {
+            Keeping::Home(home, server, name) => private::judge(home, server, name, counter, place)
+                .unwrap_or_else(|e| {
+                    eprintln!("cannot keep track of what was opened here: {e:#}");
+                    Verdict::Replayed
+                }),
+            Keeping::Memory(kept) => {
+                kept.lock()
+                    .expect("sealing lock")
+                    .seen
+                    .open(counter, place)
+                    .0
+            }
+        }
+    }
+
+    /// Opens the partner's sealed thought and judges it (a latest kind): its counter and
+    /// text.
+    pub fn open_thought(&self, sealed: &str) -> Opened<(u64, String)> {
+        let Some((counter, content)) = self.open(false, THOUGHT, sealed) else {
+            return Opened::Unopenable;
+        };
+        match self.judge(counter, Place::Latest(THOUGHT)) {
+            Verdict::Fresh | Verdict::Again => {
+                Opened::Shown((counter, String::from_utf8_lossy(&content).into_owned()))
+            }
+            Verdict::Replayed => Opened::Replayed,
+            Verdict::Older => Opened::Older,
+        }
     }
 
     /// Seals `content` as this device's next sealed thing of `kind`.
@@ -155,7 +225,7 @@ impl Sealing {
     pub fn last_fix(&self) -> anyhow::Result<Option<Fix>> {
         match &self.keeping {
             Keeping::Home(home, server, name) => private::last_fix(home, server, name),
-            Keeping::Memory(kept) => Ok(kept.lock().expect("sealing lock").1),
+            Keeping::Memory(kept) => Ok(kept.lock().expect("sealing lock").fix),
         }
     }
 
@@ -163,7 +233,7 @@ impl Sealing {
         match &self.keeping {
             Keeping::Home(home, server, name) => private::remember_fix(home, server, name, fix),
             Keeping::Memory(kept) => {
-                kept.lock().expect("sealing lock").1 = Some(*fix);
+                kept.lock().expect("sealing lock").fix = Some(*fix);
                 Ok(())
             }
         }
@@ -200,17 +270,33 @@ impl Sealing {
         self.with_pull(view)
     }
 
-    /// The partner's latest sealed position in `view`, opened; `None` when there is none
-    /// or it does not open.
+    /// The partner's latest sealed position in `view`, opened; `None` when there is none,
+    /// it does not open, or it may not be shown (an older one than this device opened).
     pub fn partner_fix(&self, view: &BondView) -> Option<FixContent> {
         let kept = view.partner_sealed_fix.as_ref()?;
-        self.opened_fix(&kept.sealed)
+        self.opened_fix(&kept.sealed).shown()
+    }
+
+    /// A line to print when the partner's latest sealed position in `view` is one the
+    /// server sent again (older than one this device opened): it is not used.
+    fn replayed_fix_note(&self, view: &BondView) -> Option<String> {
+        let kept = view.partner_sealed_fix.as_ref()?;
+        matches!(self.opened_fix(&kept.sealed), Opened::Replayed).then(|| {
+            format!(
+                "the server sent an earlier position of {}'s again, so it is not shown",
+                view.partner
+            )
+        })
     }
 
     /// A line to print when the partner's latest sealed position is still rough: it may
     /// be farther from them than half the distance to it (their device sealed it knowing
-    /// little of where this one is, and narrows it as both move).
+    /// little of where this one is, and narrows it as both move), or when it is not
+    /// shown because the server sent an earlier one again.
     pub fn rough_note(&self, view: &BondView) -> anyhow::Result<Option<String>> {
+        if let Some(note) = self.replayed_fix_note(view) {
+            return Ok(Some(note));
+        }
         let (Some(me), Some(partner)) = (self.last_fix()?, self.partner_fix(view)) else {
             return Ok(None);
         };
@@ -225,10 +311,19 @@ impl Sealing {
         }))
     }
 
-    /// A sealed position from the partner, opened; `None` when it does not open.
-    pub fn opened_fix(&self, sealed: &str) -> Option<FixContent> {
-        let (_, content) = self.open(false, POSITION, sealed)?;
-        FixContent::from_bytes(&content)
+    /// A sealed position from the partner, opened and judged (a latest kind).
+    pub fn opened_fix(&self, sealed: &str) -> Opened<FixContent> {
+        let Some((counter, content)) = self.open(false, POSITION, sealed) else {
+            return Opened::Unopenable;
+        };
+        let Some(fix) = FixContent::from_bytes(&content) else {
+            return Opened::Unopenable;
+        };
+        match self.judge(counter, Place::Latest(POSITION)) {
+            Verdict::Fresh | Verdict::Again => Opened::Shown(fix),
+            Verdict::Replayed => Opened::Replayed,
+            Verdict::Older => Opened::Older,
+        }
     }
 
     /// `view` with the pull toward the partner and the strength worked out here, from
@@ -265,7 +360,9 @@ impl Sealing {
     }
 
     /// A message with its sealed content opened into `body` or `feeling`, as a plain
-    /// bond's would be; one that does not open says so in its body.
+    /// bond's would be; one that does not open says so in its body, and so does one of
+    /// the partner's that this device opened before at another sequence number (the
+    /// server sent it again: [`REPLAYED`]).
     pub fn open_message(&self, me: &str, message: &Message) -> Message {
         let Some(text) = &message.sealed else {
             return message.clone();
@@ -274,6 +371,11 @@ impl Sealing {
         let mut opened = message.clone();
         opened.sealed = None;
         match self.open(mine, message.kind.key(), text) {
+            Some((counter, _))
+                if !mine && !self.judge(counter, Place::Message(message.seq)).shows() =>
+            {
+                opened.body = Some(REPLAYED.to_owned());
+            }
             Some((_, content)) => {
                 let content = String::from_utf8_lossy(&content).into_owned();
                 match message.kind {
@@ -330,6 +432,11 @@ pub fn pull_toward(
 
 /// What is shown in place of sealed content that does not open.
 pub const UNOPENABLE: &str = "(sealed, and it does not open: it was changed on the way)";
+
+/// What is shown in place of sealed content of the partner's that this device opened
+/// before at another place: the server sent it again.
+pub const REPLAYED: &str = "(the server sent this again: it was opened before, as an earlier \
+     message, so it is not shown)";
 
 /// What a journal entry that does not open says instead of its words: it was changed, or
 /// sealed in another private bond, whose key this device does not hold.

@@ -152,6 +152,19 @@ pub fn bond(view: &BondView) -> String {
 pub fn message(me: &str, m: &Message) -> String {
     let mine = m.from.eq_ignore_ascii_case(me);
     let who = if mine { "you" } else { m.from.as_str() };
+    if m.body.as_deref() == Some(super::sealed::REPLAYED) {
+        let what = match m.kind {
+            MessageKind::Voice => "words",
+            MessageKind::Feeling => "feeling",
+            MessageKind::Image => "picture",
+            MessageKind::Alarm => "alarm",
+        };
+        return format!(
+            "#{} {} the server sent {who}'s earlier sealed {what} again, so this is not shown",
+            m.seq,
+            clock(m.sent_at)
+        );
+    }
     let text = match m.kind {
         MessageKind::Voice => format!("{who}: {}", m.body.as_deref().unwrap_or("")),
         MessageKind::Feeling => {

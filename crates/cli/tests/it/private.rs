@@ -608,3 +608,114 @@ fn swap(db: &Path, table: &str, column: &str, key: &[u8; 32]) {
                 .unwrap();
         });
 }
+
+/// Regression for issue 20's open question ("neither client refuses a counter it has
+/// seen"): the server, playing its own part, stores a copy of amethyst's sealed words
+/// again as a new message and hands spike an older sealed position of hers in place of
+/// the latest. Spike's device opens both, knows it opened them before elsewhere, and
+/// shows neither, saying the server sent them again; the words at their own number,
+/// resumed from the start, still show once.
+#[test]
+fn a_device_refuses_what_the_server_sends_again_and_still_shows_a_resumed_message_once() {
+    let mut server = Server::start();
+    let cli = Cli::new(&server);
+    cli.register("spike", "east-about-20-km");
+    cli.register("amethyst", "reaching-west-too");
+    let code = private_code(&cli.ok_as("amethyst", &["invite", "--private"]));
+    cli.ok_as("spike", &["accept", &code, "--profile", "story"]);
+    mv(&cli, "amethyst", HER);
+    mv(&cli, "spike", NEAR);
+    mv(&cli, "amethyst", HER);
+    mv(&cli, "spike", NEAR);
+    // Spike's device opens her position once.
+    let out = cli.ok_as("spike", &["where"]);
+    pull_in(&out, "amethyst");
+    let db = server.data.join("haurach.db");
+    let older_fix = sql_text(
+        &db,
+        "SELECT sealed FROM sealed_fixes WHERE account_id = \
+         (SELECT id FROM accounts WHERE name = 'amethyst')",
+    );
+
+    let out = cli.ok_as("amethyst", &["say", WORDS]);
+    assert!(out.contains(&format!("you: {WORDS}")), "{out}");
+    let out = cli.ok_as("spike", &["watch", "--count", "1", "--for", "20"]);
+    assert!(out.contains(&format!("amethyst: {WORDS}")), "{out}");
+    let seq: i64 = sql_text(&db, "SELECT MAX(seq) FROM messages")
+        .parse()
+        .unwrap();
+
+    // The server stores her sealed words again, as the next message in the bond.
+    sql_text(
+        &db,
+        "INSERT INTO messages (seq, bond_id, sender_id, client_id, kind, body, sent_at) \
+         SELECT seq + 1, bond_id, sender_id, client_id || '-again', kind, body, sent_at \
+         FROM messages WHERE seq = (SELECT MAX(seq) FROM messages) RETURNING seq",
+    );
+    let after = (seq - 1).to_string();
+    let out = cli.ok_as(
+        "spike",
+        &["watch", "--after", &after, "--count", "2", "--for", "20"],
+    );
+    assert_eq!(out.matches(WORDS).count(), 1, "{out}");
+    assert!(out.contains(&format!("#{seq} ")), "{out}");
+    assert!(
+        out.contains(&format!("#{} ", seq + 1))
+            && out.contains(
+                "the server sent amethyst's earlier sealed words again, so this is not shown"
+            ),
+        "{out}"
+    );
+    // Resumed again from the start: the same, the words once at their own number.
+    let out = cli.ok_as(
+        "spike",
+        &["watch", "--after", "0", "--count", "2", "--for", "20"],
+    );
+    assert_eq!(out.matches(WORDS).count(), 1, "{out}");
+    assert!(out.contains("earlier sealed words again"), "{out}");
+
+    // She moves on; the server hands spike her older sealed position in place of it.
+    mv(&cli, "amethyst", FAR);
+    let out = cli.ok_as("spike", &["where"]);
+    assert!(!out.contains("sent again"), "{out}");
+    pull_in(&out, "amethyst");
+    sql_text(
+        &db,
+        &format!(
+            "UPDATE sealed_fixes SET sealed = '{older_fix}' WHERE account_id = \
+             (SELECT id FROM accounts WHERE name = 'amethyst') RETURNING sealed"
+        ),
+    );
+    let out = cli.ok_as("spike", &["where"]);
+    assert!(
+        out.contains("the server sent an earlier position of amethyst's again, so it is not shown"),
+        "{out}"
+    );
+    assert!(!out.contains("amethyst is "), "no pull from it: {out}");
+    server.kill();
+}
+
+/// Runs `statement` on the live SQLite database, as a server (or whoever holds its
+/// database) would; the first column of its first row, as text.
+fn sql_text(db: &Path, statement: &str) -> String {
+    let url = format!("sqlite://{}", db.display());
+    let statement = statement.to_owned();
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            let mut db = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url)
+                .await
+                .unwrap();
+            let row = sqlx::query(sqlx::AssertSqlSafe(statement))
+                .fetch_one(&mut db)
+                .await
+                .unwrap();
+            let value: sqlx::sqlite::SqliteValueRef = sqlx::Row::try_get_raw(&row, 0).unwrap();
+            let value = sqlx::ValueRef::to_owned(&value);
+            sqlx::Value::try_decode::<String>(&value)
+                .or_else(|_| sqlx::Value::try_decode::<i64>(&value).map(|n| n.to_string()))
+                .unwrap()
+        })
+}

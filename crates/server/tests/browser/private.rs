@@ -2929,3 +2929,235 @@ async fn a_page_and_the_library_exchange_sealed_pictures() {
         }
     }
 }
+
+/// Regression for issue 20's open question ("neither client refuses a counter it has
+/// seen"): the partner's device (the library) seals words, positions and thoughts once,
+/// and each reaches the page a second time elsewhere, as a server that replays them
+/// would send them: the words stored again as a new message, an older sealed position
+/// kept as the latest, an older thought relayed again. The page shows none of them
+/// again and says the server sent them again; reloaded (the history fetched again, the
+/// link resumed), it still shows the words once, at their own number. And the page's
+/// rule (`privatebond.judgeSeen`) gives the library's verdicts (`haurach_private::Seen`)
+/// on a long scripted run, beyond its window.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_refuses_what_the_server_sends_again_and_shows_a_resumed_message_once() {
+    use haurach_private::{Place, Seen, Verdict};
+    use haurach_proto::sealed::THOUGHT;
+
+    let axe = tokio::task::spawn_blocking(axe_source).await.unwrap();
+    let _serial = serial().await;
+    let server = Server::start().await;
+    let cd = Chromedriver::start("private-replays").await;
+    let dir = tempfile::tempdir().unwrap();
+    let spike = open_citizen(&cd, &server, "Spike", dir.path(), 390, HER).await;
+    let her = citizen(server.addr, "amethyst").await;
+    let (_, key) = bond_with_library(&spike, &server, &her).await;
+    let link = LibraryLink::open(server.addr, &her).await;
+    let now_ms = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
+    let fix = Fix {
+        lat: NEAR.0,
+        lon: NEAR.1,
+        accuracy_m: 5.0,
+        at_ms: now_ms,
+    };
+    report_as_library(server.addr, &her, &key, &fix).await;
+    spike.wait_tier("thoughts", "open").await;
+    let (_, bond_view) = http(server.addr, "GET", "/api/v1/bond", Some(&her), None).await;
+    let bond: uuid::Uuid = bond_view["id"].as_str().unwrap().parse().unwrap();
+    let sealer = haurach_private::Sealer::new(&key);
+    let from_her = |kind| Envelope {
+        bond,
+        from: Role::Accepter,
+        kind,
+    };
+    let post = async |id: &str, kind: &str, sealed: &str| {
+        let message = json!({"id": id, "kind": kind, "sealed": sealed});
+        let (status, body) = http(
+            server.addr,
+            "POST",
+            "/api/v1/bond/messages",
+            Some(&her),
+            Some(message),
+        )
+        .await;
+        assert_eq!(status, 201, "{body}");
+        body["seq"].as_i64().unwrap()
+    };
+
+    // Her words, once, then the same sealed string again as a new message.
+    let words = "the amber heron is here";
+    let sealed = from_her("voice")
+        .seal(&sealer, 1, words.as_bytes())
+        .unwrap();
+    let first = post("her-1", "voice", &sealed).await;
+    spike
+        .wait_text("#latest", &format!("amethyst: “{words}”"))
+        .await;
+    let again = post("her-1-again", "voice", &sealed).await;
+    assert!(again > first, "a new number: {first} then {again}");
+    let replayed = "(sealed, and sent before: the server sent it again, so it is not shown)";
+    spike.wait_text("#history", replayed).await;
+    // Not news: the newest line still gives her words.
+    let latest = spike.text("#latest").await;
+    assert!(latest.contains(words), "{latest}");
+    assert_eq!(spike.count_messages(words).await, 1);
+    assert_eq!(spike.count_messages(replayed).await, 1);
+
+    // Her position, twice; then the server keeps the older one as her latest.
+    let put_fix = async |counter: u64, lat: f64| {
+        let content = FixContent {
+            lat,
+            lon: NEAR.1,
+            reach_m: 2_000.0,
+            exact: false,
+        };
+        let sealed = from_her(POSITION)
+            .seal(&sealer, counter, &content.to_bytes())
+            .unwrap();
+        let (status, body) = http(
+            server.addr,
+            "PUT",
+            "/api/v1/me/sealed-fix",
+            Some(&her),
+            Some(json!({ "sealed": sealed })),
+        )
+        .await;
+        assert_eq!(status, 204, "{body}");
+        sealed
+    };
+    let older = put_fix(2, NEAR.0).await;
+    spike.wait_text("#pull-text", "5.0 km").await;
+    put_fix(3, FAR.0).await;
+    spike.wait_text("#pull-text", "40 km").await;
+    let (status, body) = http(
+        server.addr,
+        "PUT",
+        "/api/v1/me/sealed-fix",
+        Some(&her),
+        Some(json!({ "sealed": older })),
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    spike
+        .wait_text(
+            "#banner-notice-text",
+            "The server sent an earlier position of amethyst's again, so it is not shown.",
+        )
+        .await;
+    let pull = spike.text("#pull-text").await;
+    assert!(pull.contains("40 km"), "the newer one stays: {pull}");
+
+    // Her thoughts: the newest again shows as it is; an older one again does not.
+    let thought = |counter: u64, text: &str| {
+        let sealed = from_her(THOUGHT)
+            .seal(&sealer, counter, text.as_bytes())
+            .unwrap();
+        link.send(json!({"type": "sealed_thought", "sealed": sealed.clone()}));
+        sealed
+    };
+    let old_thought = thought(4, "the heron lands");
+    spike.wait_text("#partner-thought", "the heron lands").await;
+    thought(5, "the heron flies off");
+    spike
+        .wait_text("#partner-thought", "the heron flies off")
+        .await;
+    link.send(json!({"type": "sealed_thought", "sealed": old_thought}));
+    spike
+        .wait_text(
+            "#partner-guard",
+            "The server sent an earlier thought of amethyst's again, so it is not shown.",
+        )
+        .await;
+    assert_eq!(
+        spike.text("#partner-thought").await.trim(),
+        "the heron flies off"
+    );
+
+    // How it looks, at a phone's width and a desktop's.
+    spike
+        .check_at_both_widths(&axe, "private-replay", "what the server sent again")
+        .await;
+
+    // Reloaded: the history is fetched again and the link resumes. The words show once,
+    // at their own number; the copy is still said to be sent again.
+    spike.driver.refresh().await.expect("reload the page");
+    spike.wait_text("#private-status", "Keys confirmed").await;
+    spike.wait_text("#history", words).await;
+    spike.wait_text("#history", replayed).await;
+    assert_eq!(spike.count_messages(words).await, 1);
+    assert_eq!(spike.count_messages(replayed).await, 1);
+    let history = spike.text("#history").await;
+    assert!(
+        history.find(words).unwrap() < history.find(replayed).unwrap(),
+        "the words at their own number, before the copy: {history}"
+    );
+    // The server still keeps the older position as her latest: opened again after the
+    // reload, it is still refused, and no pull is made from it.
+    spike
+        .wait_text(
+            "#banner-notice-text",
+            "The server sent an earlier position of amethyst's again, so it is not shown.",
+        )
+        .await;
+    let pull = spike.text("#pull-text").await;
+    assert!(pull.contains("Waiting for amethyst's position"), "{pull}");
+
+    // The page's rule is the library's, step by step: messages honest and replayed,
+    // resumed, beyond the window, and positions old and new.
+    let mut seen = Seen::default();
+    let mut script = Vec::new();
+    let mut expected = Vec::new();
+    let n = haurach_private::seen::MESSAGE_WINDOW as u64 + 40;
+    let mut step = |counter: u64, place: Place<'_>| {
+        let verdict = seen.open(counter, place).0;
+        script.push(match place {
+            Place::Message(seq) => json!([counter, { "seq": seq }]),
+            Place::Latest(kind) => json!([counter, { "kind": kind }]),
+        });
+        expected.push(match verdict {
+            Verdict::Fresh => "fresh",
+            Verdict::Again => "again",
+            Verdict::Replayed => "replayed",
+            Verdict::Older => "older",
+        });
+    };
+    for i in 0..n {
+        step(3 * i + 1, Place::Message(2 * i as i64 + 10));
+        if i % 7 == 0 {
+            step(3 * i + 2, Place::Latest("position"));
+        }
+        if i % 50 == 0 && i > 0 {
+            step(3 * (i / 2) + 1, Place::Message(2 * (i / 2) as i64 + 10));
+            step(
+                3 * (i / 2) + 1,
+                Place::Message(2 * n as i64 + 10 + i as i64),
+            );
+            step(
+                3 * (i / 2) + 2 - 3 * ((i / 2) % 7),
+                Place::Latest("position"),
+            );
+            step(3 * i + 4, Place::Message(2 * i as i64 + 10));
+        }
+    }
+    step(1, Place::Message(10));
+    step(1, Place::Message(2 * n as i64 + 10_000));
+    assert!(expected.contains(&"replayed") && expected.contains(&"older"));
+    let got = spike
+        .driver
+        .execute_async(
+            r#"const [script, done] = [arguments[0], arguments[arguments.length - 1]];
+            import("/assets/privatebond.js").then((b) => {
+              const seen = {};
+              done(script.map(([counter, place]) => b.judgeSeen(seen, counter, place)));
+            });"#,
+            vec![json!(script)],
+        )
+        .await
+        .unwrap();
+    let got: Vec<String> = serde_json::from_value(got.json().clone()).unwrap();
+    assert_eq!(got.len(), expected.len());
+    for (idx, (got, want)) in got.iter().zip(&expected).enumerate() {
+        assert_eq!(got, want, "step {idx}: {}", script[idx]);
+    }
+    spike.quit().await;
+}
