@@ -362,7 +362,7 @@ impl Sealing {
     /// A message with its sealed content opened into `body` or `feeling`, as a plain
     /// bond's would be; one that does not open says so in its body, and so does one of
     /// the partner's that this device opened before at another sequence number (the
-    /// server sent it again: [`REPLAYED`]).
+    /// server sent it again: [`REPLAYED`](super::show::REPLAYED)).
     pub fn open_message(&self, me: &str, message: &Message) -> Message {
         let Some(text) = &message.sealed else {
             return message.clone();
@@ -374,7 +374,7 @@ impl Sealing {
             Some((counter, _))
                 if !mine && !self.judge(counter, Place::Message(message.seq)).shows() =>
             {
-                opened.body = Some(REPLAYED.to_owned());
+                opened.body = Some(super::show::REPLAYED.to_owned());
             }
             Some((_, content)) => {
                 let content = String::from_utf8_lossy(&content).into_owned();
@@ -432,11 +432,6 @@ pub fn pull_toward(
 
 /// What is shown in place of sealed content that does not open.
 pub const UNOPENABLE: &str = "(sealed, and it does not open: it was changed on the way)";
-
-/// What is shown in place of sealed content of the partner's that this device opened
-/// before at another place: the server sent it again.
-pub const REPLAYED: &str = "(the server sent this again: it was opened before, as an earlier \
-     message, so it is not shown)";
 
 /// What a journal entry that does not open says instead of its words: it was changed, or
 /// sealed in another private bond, whose key this device does not hold.

@@ -148,11 +148,16 @@ pub fn bond(view: &BondView) -> String {
     out
 }
 
+/// What is shown in place of sealed content of the partner's that this device opened
+/// before at another place: the server sent it again (`sealed::Sealing::open_message`).
+pub const REPLAYED: &str = "(the server sent this again: it was opened before, as an earlier \
+     message, so it is not shown)";
+
 /// A stored message as one line; `me` is the reader's name.
 pub fn message(me: &str, m: &Message) -> String {
     let mine = m.from.eq_ignore_ascii_case(me);
     let who = if mine { "you" } else { m.from.as_str() };
-    if m.body.as_deref() == Some(super::sealed::REPLAYED) {
+    if m.body.as_deref() == Some(REPLAYED) {
         let what = match m.kind {
             MessageKind::Voice => "words",
             MessageKind::Feeling => "feeling",

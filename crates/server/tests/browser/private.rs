@@ -560,11 +560,18 @@ async fn two_pages_bond_privately_and_the_tiers_follow_them_without_a_coordinate
             page.name
         );
         assert!(page.shown("#radar").await, "{}: no radar", page.name);
-        for hidden in ["#places-title", "label[for=memory-photo]"] {
-            assert!(!page.shown(hidden).await, "{}: {hidden} shows", page.name);
-        }
-        // The journal's words travel sealed; its photos do not yet. Pictures, glimpses
-        // and the sight travel sealed too.
+        assert!(
+            !page.shown("#places-title").await,
+            "{}: places show",
+            page.name
+        );
+        // The journal's words and photos travel sealed, and so do pictures, glimpses
+        // and the sight.
+        assert!(
+            page.shown("label[for=memory-photo]").await,
+            "{}: no journal photo is offered",
+            page.name
+        );
         assert!(
             page.shown("#pictures-title").await,
             "{}: the pictures are hidden",
@@ -784,7 +791,7 @@ async fn a_page_bonds_with_the_rust_library_and_catches_a_tampered_key() {
     spike
         .wait_text(
             "#private-card",
-            "your journal's words, pictures, glimpses and the live sight, and what you draw over them, travel sealed",
+            "your journal's words and photos, pictures, glimpses and the live sight, and what you draw over them, travel sealed",
         )
         .await;
     // Her device sends sealed words and a sealed feeling: his page opens them.
