@@ -887,4 +887,65 @@ mod tests {
         });
         assert!(gap.unwrap().contains("out of step"));
     }
+
+    #[test]
+    fn a_sealed_stroke_is_told_when_it_ends_and_one_that_does_not_open_says_so() {
+        use haurach_private::{BondKey, Role, Sealer};
+        use haurach_proto::link::{Over, Trace};
+        use haurach_proto::sealed::{Envelope, TRACE};
+
+        let key = BondKey::from_bytes([7; 32]);
+        let bond = uuid::Uuid::nil();
+        let mut view = LinkView {
+            me: "spike".into(),
+            partner: Some("amethyst".into()),
+            sealing: Some(Sealing::in_memory(key.clone(), bond, Role::Accepter)),
+            ..LinkView::default()
+        };
+        let hers = |trace: &Trace, counter| {
+            Envelope {
+                bond,
+                from: Role::Inviter,
+                kind: TRACE,
+            }
+            .seal(
+                &Sealer::new(&key),
+                counter,
+                &serde_json::to_vec(trace).unwrap(),
+            )
+            .unwrap()
+        };
+        let mut stroke = Trace {
+            over: Over::Sight("spike".into()),
+            stroke: 1,
+            points: vec![[0.1, 0.2]],
+            end: false,
+        };
+        let part = hers(&stroke, 1);
+        assert_eq!(view.line(&ServerFrame::SealedTrace { sealed: part }), None);
+        stroke.end = true;
+        let end = hers(&stroke, 2);
+        assert_eq!(
+            view.line(&ServerFrame::SealedTrace { sealed: end })
+                .as_deref(),
+            Some("amethyst traced a line over what you see")
+        );
+        // Sealed by another key: it does not open, and says so.
+        let other = Envelope {
+            bond,
+            from: Role::Inviter,
+            kind: TRACE,
+        }
+        .seal(
+            &Sealer::new(&BondKey::from_bytes([8; 32])),
+            3,
+            &serde_json::to_vec(&stroke).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            view.line(&ServerFrame::SealedTrace { sealed: other })
+                .as_deref(),
+            Some("(a stroke from amethyst is sealed and does not open on this device)")
+        );
+    }
 }
