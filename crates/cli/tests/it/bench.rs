@@ -118,7 +118,18 @@ fn the_cost_of_several_nodes_is_measured_in_one_run() {
             .map(|v| v.parse().unwrap())
             .collect();
         assert_eq!(values.len(), 4, "{line}");
-        assert!(values.iter().all(|v| *v > 0.0), "{line}");
+        // CPU time comes from /proc in clock ticks (10 ms): a node that served a dozen
+        // updates for a second may have used less than one (CI saw 0.0 for one node on
+        // SQLite); it is a number, never negative, and some set-up used a tick.
+        if label.contains("CPU") {
+            assert!(
+                values.iter().all(|v| v.is_finite() && *v >= 0.0)
+                    && values.iter().any(|v| *v > 0.0),
+                "{line}"
+            );
+        } else {
+            assert!(values.iter().all(|v| *v > 0.0), "{line}");
+        }
     }
     // What NATS sent the nodes is counted only where there is NATS.
     let nats = stdout
