@@ -175,6 +175,21 @@ function auth() {
   return token ? { Authorization: `Bearer ${token}` } : {};
 }
 
+/** Posts an upload's `body` as `type` to `path`: the stored image, or the problem. */
+async function upload(path, type, body) {
+  let res;
+  try {
+    res = await fetch(path, { method: "POST", headers: { ...auth(), "Content-Type": type }, body });
+  } catch {
+    throw new ApiError(0, {
+      code: "offline",
+      detail: "cannot reach the server: check your connection and try again",
+    });
+  }
+  if (!res.ok) throw await problemOf(res);
+  return res.json();
+}
+
 export class Pictures {
   /**
    * @param {object} o
@@ -420,21 +435,7 @@ export class Pictures {
     const id = crypto.getRandomValues(new Uint32Array(4)).join("-");
     const privacy = await this.known();
     if (privacy !== "plain") return this.sendSealed(file, id, privacy);
-    let res;
-    try {
-      res = await fetch(`/api/v1/bond/images?id=${id}`, {
-        method: "POST",
-        headers: { ...auth(), "Content-Type": file.type || "application/octet-stream" },
-        body: file,
-      });
-    } catch {
-      throw new ApiError(0, {
-        code: "offline",
-        detail: "cannot reach the server: check your connection and try again",
-      });
-    }
-    if (!res.ok) throw await problemOf(res);
-    const image = await res.json();
+    const image = await upload(`/api/v1/bond/images?id=${id}`, file.type || "application/octet-stream", file);
     this.onStatus(`Sent ${file.name}; the server kept none of its metadata (no location).`);
     await this.show(image);
     return image;
@@ -462,21 +463,7 @@ export class Pictures {
       renditions.map((r) => r.side),
       sealed,
     );
-    let res;
-    try {
-      res = await fetch(`/api/v1/bond/images/sealed?id=${id}`, {
-        method: "POST",
-        headers: { ...auth(), "Content-Type": SEALED_TYPE },
-        body,
-      });
-    } catch {
-      throw new ApiError(0, {
-        code: "offline",
-        detail: "cannot reach the server: check your connection and try again",
-      });
-    }
-    if (!res.ok) throw await problemOf(res);
-    const image = await res.json();
+    const image = await upload(`/api/v1/bond/images/sealed?id=${id}`, SEALED_TYPE, body);
     this.onStatus(`Sent ${file.name}, sealed on this device without its metadata (no location): the server cannot see it.`);
     await this.show(image);
     return image;

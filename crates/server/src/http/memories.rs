@@ -52,6 +52,20 @@ pub(crate) async fn write<S: Store, B: Bus>(
     Ok((created_or_found(new), Json(view)))
 }
 
+/// The problem for a photo's body that could not be read: `what` is larger than the
+/// server accepts (413), or unreadable.
+fn photo_body(rejection: &BytesRejection, what: &str) -> ApiError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "image_too_large",
+            format!("{what} is larger than the server accepts"),
+        )
+    } else {
+        ApiError::bad_request("unreadable_body", rejection.body_text().to_lowercase())
+    }
+}
+
 /// `?id=CLIENT_ID&caption=...` of a photo.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -99,17 +113,7 @@ pub(crate) async fn write_photo<S: Store, B: Bus>(
             "name the photo with ?id=CLIENT_ID (and a ?caption= if you like)",
         )
     })?;
-    let bytes = body.map_err(|r| {
-        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "image_too_large",
-                "this photo is larger than the server accepts",
-            )
-        } else {
-            ApiError::bad_request("unreadable_body", r.body_text().to_lowercase())
-        }
-    });
+    let bytes = body.map_err(|r| photo_body(&r, "this photo"));
     let (new, view) = app
         .hub
         .write_memory_photo(caller.account, q.id, q.caption, bytes)
@@ -165,17 +169,7 @@ pub(crate) async fn write_sealed_photo<S: Store, B: Bus>(
             "name the photo with ?id=CLIENT_ID (its caption travels sealed inside it)",
         )
     })?;
-    let bytes = body.map_err(|r| {
-        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "image_too_large",
-                "this sealed photo is larger than the server accepts",
-            )
-        } else {
-            ApiError::bad_request("unreadable_body", r.body_text().to_lowercase())
-        }
-    });
+    let bytes = body.map_err(|r| photo_body(&r, "this sealed photo"));
     let (new, view) = app
         .hub
         .write_sealed_memory_photo(caller.account, q.id, bytes)
