@@ -48,6 +48,11 @@ pub struct Config {
     /// NATS for live events between several nodes (`nats://host:4222`). Without it, live
     /// events stay inside this process.
     pub nats_url: Option<String>,
+    /// With `nats_url`: how long, in milliseconds, a node gathers what it shares before
+    /// handing it to NATS in one write (0: each at once). A few milliseconds on every
+    /// update between nodes buy fewer writes and wake-ups on the nodes and in NATS at low
+    /// rates (docs/benchmarks.md, "The cost of several nodes").
+    pub nats_batch_ms: f64,
     /// How many days each fix of a person's journey is kept (for their GPX export).
     pub journey_days: f64,
     /// How newcomers get in: `open`, `application` (the tower answers) or `invite`.
@@ -139,6 +144,7 @@ impl Default for Config {
             max_image_megapixels: 40,
             database_url: None,
             nats_url: None,
+            nats_batch_ms: 0.0,
             journey_days: 30.0,
             gate: haurach_proto::GateMode::Application,
             max_parcel_bytes: 25 * 1024 * 1024,
@@ -252,6 +258,9 @@ impl Config {
                 }
                 "DATABASE_URL" => config.database_url = Some(value).filter(|v| !v.is_empty()),
                 "NATS_URL" => config.nats_url = Some(value).filter(|v| !v.is_empty()),
+                "NATS_BATCH_MS" => {
+                    config.nats_batch_ms = value.parse().map_err(|e| bad(format!("{e}")))?
+                }
                 "JOURNEY_DAYS" => {
                     config.journey_days = value.parse().map_err(|e| bad(format!("{e}")))?
                 }
@@ -407,6 +416,11 @@ impl Config {
                     .into(),
             ));
         }
+        if !(self.nats_batch_ms.is_finite() && (0.0..=50.0).contains(&self.nats_batch_ms)) {
+            return Err(ConfigError::Invalid(
+                "nats_batch_ms must be between 0 (each event at once) and 50 milliseconds".into(),
+            ));
+        }
         if let Some(url) = &self.nats_url
             && !(url.starts_with("nats://") || url.starts_with("tls://"))
         {
@@ -522,7 +536,10 @@ impl Config {
              # Several nodes serving one city share a PostgreSQL database and a NATS server\n\
              # (see docs/deploy.md). Without these, one node serves it from SQLite.\n\
              # database_url = \"postgres://haurach:secret@127.0.0.1:5432/haurach\"  (HAURACH_DATABASE_URL)\n\
-             # nats_url = \"nats://127.0.0.1:4222\"  (HAURACH_NATS_URL)\n",
+             # nats_url = \"nats://127.0.0.1:4222\"  (HAURACH_NATS_URL)\n\
+             # Milliseconds a node gathers what it shares before one write to NATS; 0 sends\n\
+             # each at once (HAURACH_NATS_BATCH_MS).\n\
+             # nats_batch_ms = 0\n",
             d.listen,
             d.data.display(),
             d.contact_timeout_s,

@@ -86,7 +86,13 @@ pub struct Opened {
 pub async fn open(config: Config) -> Result<Opened, ServerError> {
     config.validate()?;
     let nats = match &config.nats_url {
-        Some(url) => Some(bus::nats::NatsBus::connect(url).await?),
+        Some(url) => Some(
+            bus::nats::NatsBus::connect(
+                url,
+                Duration::from_secs_f64(config.nats_batch_ms / 1000.0),
+            )
+            .await?,
+        ),
         None => None,
     };
     let backends = match (&config.database_url, nats) {
@@ -181,31 +187,34 @@ pub async fn launch<S: Store, B: Bus>(
         })
     };
 
-    // Changes other nodes share, applied in the order they arrive; a glimpse asked there
-    // is the relay's to remember.
-    let applier = app.hub.bus.take_bond_events().map(|mut events| {
-        let app = app.clone();
-        tokio::spawn(async move {
-            while let Some(event) = events.recv().await {
-                match event {
-                    bus::BondEvent::GlimpseAsked {
-                        asked,
-                        asker,
-                        side,
-                        expires_ms,
-                        tier,
-                    } => app.hub.relay.expect_glimpse(
-                        haurach_store::AccountId(asked),
-                        haurach_store::AccountId(asker),
-                        side,
-                        expires_ms,
-                        tier,
-                    ),
-                    other => app.hub.apply(other).await,
-                }
+    // Changes other nodes share, each bond's in the order they arrive; a glimpse asked
+    // there is the relay's to remember. Weak: the bus's tasks must not keep the state
+    // (and the store) alive past the shutdown.
+    let weak = Arc::downgrade(&app);
+    app.hub.bus.apply_with(Arc::new(move |event| {
+        let weak = weak.clone();
+        Box::pin(async move {
+            let Some(app) = weak.upgrade() else {
+                return;
+            };
+            match event {
+                bus::BondEvent::GlimpseAsked {
+                    asked,
+                    asker,
+                    side,
+                    expires_ms,
+                    tier,
+                } => app.hub.relay.expect_glimpse(
+                    haurach_store::AccountId(asked),
+                    haurach_store::AccountId(asker),
+                    side,
+                    expires_ms,
+                    tier,
+                ),
+                other => app.hub.apply(other).await,
             }
         })
-    });
+    }));
     // Camera frames other nodes pass to links here.
     let cameras = app.hub.bus.take_camera_frames().map(|mut frames| {
         let app = app.clone();
@@ -236,10 +245,7 @@ pub async fn launch<S: Store, B: Bus>(
     // server started next on the same directory finds it free. So do the pushes that
     // wait (an unseen message's 10 s, an alarm's repeats).
     push.close().await;
-    let tasks: Vec<_> = [Some(sweeper), applier, cameras]
-        .into_iter()
-        .flatten()
-        .collect();
+    let tasks: Vec<_> = [Some(sweeper), cameras].into_iter().flatten().collect();
     for task in &tasks {
         task.abort();
     }

@@ -270,6 +270,10 @@ pub enum BondEvent {
     },
 }
 
+/// What a node does with a [`BondEvent`] another node shared ([`Bus::apply_with`]).
+pub type Applier =
+    Arc<dyn Fn(BondEvent) -> futures_util::future::BoxFuture<'static, ()> + Send + Sync>;
+
 /// Who, among the nodes, needs a [`BondEvent`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Audience {
@@ -389,10 +393,13 @@ pub trait Bus: Clone + Send + Sync + 'static {
         let _ = event;
     }
 
-    /// The changes other nodes share, for the hub to apply; `None` on one node, and after
-    /// the first call.
-    fn take_bond_events(&self) -> Option<mpsc::Receiver<BondEvent>> {
-        None
+    /// Says what to do with each change another node shares (the hub applies it). The
+    /// bus calls `applier` in the task that received the change, so a bond's changes,
+    /// which arrive on one subject, are applied one after the other in the order they
+    /// were shared, and different bonds' side by side. Changes that arrive before it is
+    /// set wait for it. Unused on one node.
+    fn apply_with(&self, applier: Applier) {
+        let _ = applier;
     }
 
     /// Sends a camera frame (glimpse or sight, binary) to the links of `to` on the other

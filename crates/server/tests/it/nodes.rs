@@ -176,3 +176,75 @@ async fn each_node_receives_only_what_its_own_links_need() {
         now[others[0]].1
     );
 }
+
+#[tokio::test]
+async fn nodes_that_batch_what_they_share_still_pass_every_move_and_word_in_order() {
+    let Some(pg) = or_skip(PgCluster::start()) else {
+        return;
+    };
+    let Some(nats) = or_skip(NatsServer::start()) else {
+        return;
+    };
+    let mut nodes = Vec::new();
+    for _ in 0..2 {
+        let (db, bus) = (pg.url(), nats.url());
+        nodes.push(
+            TestServer::start_with(move |c| {
+                c.database_url = Some(db);
+                c.nats_url = Some(bus);
+                c.nats_batch_ms = 20.0;
+            })
+            .await,
+        );
+    }
+    let [one, two] = &nodes[..] else {
+        unreachable!()
+    };
+    let (amethyst, spike) = one.pair("amethyst", "spike", "city").await;
+    // Within voice's range from the start (the city profile's 850 m).
+    one.put_position(&spike, 30.0, 31.0).await;
+    let mut hers = one.link(&amethyst, None).await;
+    hers.until(|f| matches!(f, ServerFrame::Hello { .. })).await;
+    let mut his = two.link(&spike, None).await;
+    his.until(|f| matches!(f, ServerFrame::Hello { .. })).await;
+
+    // Thirty moves toward him, each closer, and twenty words between them: many fall in
+    // one batch of 20 ms.
+    for i in 0..30 {
+        one.put_position(&amethyst, 30.006 - f64::from(i) * 1e-4, 31.0)
+            .await;
+        if i % 3 == 0 {
+            hers.send(&ClientFrame::Send(SendMessage {
+                kind: MessageKind::Voice,
+                id: format!("v{}", i / 3),
+                body: Some(format!("word {}", i / 3)),
+                feeling: None,
+                sealed: None,
+            }))
+            .await;
+        }
+    }
+    // His node told him of her moves only ever closer (none out of order), up to the
+    // last, and of every word in order.
+    let last_m = (0.006 - 29.0 * 1e-4) * 110_860.0;
+    let (mut distances, mut words) = (Vec::new(), Vec::new());
+    his.until(|f| {
+        match f {
+            ServerFrame::Pull {
+                moved: Mover::Partner,
+                pull,
+                ..
+            } => distances.push(pull.distance_m),
+            ServerFrame::Message { message } => words.extend(message.body.clone()),
+            _ => {}
+        }
+        words.len() == 10 && distances.last().is_some_and(|d| (d - last_m).abs() < 10.0)
+    })
+    .await;
+    assert!(
+        distances.windows(2).all(|w| w[1] <= w[0]),
+        "her moves as his node told them: {distances:?}"
+    );
+    let expected: Vec<String> = (0..10).map(|i| format!("word {i}")).collect();
+    assert_eq!(words, expected);
+}
