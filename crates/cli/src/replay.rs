@@ -23,7 +23,7 @@ use haurach_private::{BondKey, DeviceSecret, InviteSecret, Role};
 use haurach_proto::private::to_hex;
 use haurach_proto::{
     AcceptInvite, AcceptPrivateInvite, BondView, Confirmation, Credentials, Invite,
-    NewPrivateInvite, PositionUpdate, PrivateInvite, Session,
+    NewPrivateInvite, PositionUpdate, PrivateBondView, PrivateInvite, Session,
 };
 use reqwest::Method;
 use serde::Serialize;
@@ -550,10 +550,12 @@ async fn bond_privately(walkers: &[Walker], profile: Profile) -> anyhow::Result<
             .empty(Method::PUT, "/api/v1/bond/private/confirmation", Some(&tag))
             .await?;
     }
+    // The city's top speed, by which each device judges its own stretch.
+    let city: PrivateBondView = a.api.get("/api/v1/bond/private").await?;
     let [ka, kb] = keys;
     Ok([
-        Sealing::in_memory(ka, view.id, Role::Inviter),
-        Sealing::in_memory(kb, view.id, Role::Accepter),
+        Sealing::in_memory(ka, view.id, Role::Inviter, city.max_speed_kmh),
+        Sealing::in_memory(kb, view.id, Role::Accepter, city.max_speed_kmh),
     ])
 }
 

@@ -6,10 +6,11 @@
 //! What this device keeps, per server and person, in `HOME/private.toml` (mode 0600): its
 //! X25519 secret, the invite's secret until the bond key is derived from it, the bond
 //! key, whether the partner's device confirmed the same key, the counter of what it
-//! sealed, its own latest fix, and which of the partner's counters it opened where
-//! (`haurach_private::seen`, to refuse what the server sends again). The server is sent
-//! the invite secret's lookup hash, the public key, this device's confirmation tag,
-//! token reports and sealed content; never the secret, the bond key or a coordinate.
+//! sealed, its own latest fix (and when, to judge the next one's stretch), and which of
+//! the partner's counters it opened where (`haurach_private::seen`, to refuse what the
+//! server sends again). The server is sent the invite secret's lookup hash, the public
+//! key, this device's confirmation tag, token reports and sealed content; never the
+//! secret, the bond key or a coordinate.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -77,6 +78,11 @@ struct OwnFix {
     lat: f64,
     lon: f64,
     accuracy_m: f64,
+    /// When it was taken, Unix milliseconds: the next fix's stretch is judged from it.
+    /// Absent once a pause started the stretch afresh (as the plain bond's server does),
+    /// and in a file written before the stretch was judged here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    at_ms: Option<i64>,
 }
 
 impl Entry {
@@ -354,12 +360,31 @@ pub fn remember_fix(home: &Path, server: &str, name: &str, fix: &Fix) -> anyhow:
         lat: fix.lat,
         lon: fix.lon,
         accuracy_m: fix.accuracy_m,
+        at_ms: Some(fix.at_ms),
     });
     keys.put(server, name, entry);
     keys.save(home)
 }
 
-/// This device's latest fix in `name`'s private bond, if it sent one.
+/// Starts the stretch afresh in `name`'s private bond, if this device holds one: the
+/// next fix is judged from nothing, as the plain bond's server does when a pause starts.
+/// The fix itself is kept, for the pull.
+pub fn restart_stretch(home: &Path, server: &str, name: &str) -> anyhow::Result<()> {
+    let mut keys = Keys::load(home)?;
+    let Some(mut entry) = keys.get(server, name).cloned() else {
+        return Ok(());
+    };
+    if let Some(fix) = &mut entry.last_fix
+        && fix.at_ms.take().is_some()
+    {
+        keys.put(server, name, entry);
+        keys.save(home)?;
+    }
+    Ok(())
+}
+
+/// This device's latest fix in `name`'s private bond, if it sent one; its `at_ms` is 0
+/// when it is not to be judged from (see [`stretch_from`]).
 pub fn last_fix(home: &Path, server: &str, name: &str) -> anyhow::Result<Option<Fix>> {
     let keys = Keys::load(home)?;
     Ok(keys
@@ -369,7 +394,24 @@ pub fn last_fix(home: &Path, server: &str, name: &str) -> anyhow::Result<Option<
             lat: f.lat,
             lon: f.lon,
             accuracy_m: f.accuracy_m,
-            at_ms: 0,
+            at_ms: f.at_ms.unwrap_or(0),
+        }))
+}
+
+/// The fix the next one's stretch is judged from: the latest, when its time is known and
+/// no pause started since.
+pub fn stretch_from(home: &Path, server: &str, name: &str) -> anyhow::Result<Option<Fix>> {
+    let keys = Keys::load(home)?;
+    Ok(keys
+        .get(server, name)
+        .and_then(|e| e.last_fix)
+        .and_then(|f| {
+            Some(Fix {
+                lat: f.lat,
+                lon: f.lon,
+                accuracy_m: f.accuracy_m,
+                at_ms: f.at_ms?,
+            })
         }))
 }
 
