@@ -27,11 +27,14 @@ use serde::{Deserialize, Serialize};
 
 use super::api::Api;
 use super::context::Context;
-use super::sessions::{server_key, write_private};
+use super::sessions::{create_private_dir, server_key, write_private};
 use super::show;
 
 /// The file's name inside the home directory.
 pub const FILE_NAME: &str = "private.toml";
+
+/// The lock every change of [`FILE_NAME`] holds ([`Keys::lock`]).
+const LOCK_NAME: &str = "private.lock";
 
 /// Every private bond this machine's people hold: by server (as [`server_key`] spells
 /// it), then by name in lowercase.
@@ -104,6 +107,26 @@ fn hex32(text: &str) -> anyhow::Result<[u8; 32]> {
 }
 
 impl Keys {
+    /// Takes the lock on this machine's private keys for as long as the file is held:
+    /// every read, change and write of `private.toml` holds it, so two commands at once
+    /// (a `watch` judging what it opened while a `move` remembers its fix or a `say`
+    /// takes a counter) cannot write back what the other changed. Without it a `watch`
+    /// put back an older latest fix (a stretch judged from the wrong fix, seen in the
+    /// stretch's test), and could put back an older counter.
+    fn lock(home: &Path) -> anyhow::Result<std::fs::File> {
+        create_private_dir(home)?;
+        let path = home.join(LOCK_NAME);
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        file.lock()
+            .with_context(|| format!("cannot lock {}", path.display()))?;
+        Ok(file)
+    }
+
     fn load(home: &Path) -> anyhow::Result<Keys> {
         let path = home.join(FILE_NAME);
         match std::fs::read_to_string(&path) {
@@ -151,6 +174,7 @@ pub async fn invite(ctx: &Context, qr: Option<PathBuf>) -> anyhow::Result<()> {
         public_key: to_hex(&device.public()),
     };
     let made: PrivateInvite = api.post("/api/v1/bond/private-invites", &body).await?;
+    let _lock = Keys::lock(&ctx.home)?;
     let mut keys = Keys::load(&ctx.home)?;
     keys.put(
         &ctx.server,
@@ -204,6 +228,7 @@ pub async fn accept(ctx: &Context, code: &str, profile: Option<Profile>) -> anyh
     let inviter_key = hex32(&keys_view.inviter_key)?;
     let key = BondKey::derive(Role::Accepter, &device, &inviter_key, &secret)?;
     confirm(&api, &key, Role::Accepter).await?;
+    let _lock = Keys::lock(&ctx.home)?;
     let mut keys = Keys::load(&ctx.home)?;
     keys.put(
         &ctx.server,
@@ -257,6 +282,7 @@ pub enum Standing {
 /// invite is accepted (and sends this device's tag), and checks the partner's tag once
 /// it is there. A tag that does not match fails loudly: the keys were swapped on the way.
 pub async fn standing(ctx: &Context, name: &str, api: &Api) -> anyhow::Result<Standing> {
+    let _lock = Keys::lock(&ctx.home)?;
     let mut keys = Keys::load(&ctx.home)?;
     let Some(mut entry) = keys.get(&ctx.server, name).cloned() else {
         return Ok(Standing::Plain);
@@ -317,6 +343,7 @@ pub async fn standing(ctx: &Context, name: &str, api: &Api) -> anyhow::Result<St
 /// The counter for the next thing this device seals in `name`'s private bond: one more
 /// than the last, written down before it is used so no two share one.
 pub fn next_counter(home: &Path, server: &str, name: &str) -> anyhow::Result<u64> {
+    let _lock = Keys::lock(home)?;
     let mut keys = Keys::load(home)?;
     let Some(mut entry) = keys.get(server, name).cloned() else {
         anyhow::bail!("this device holds no private bond for {name}");
@@ -338,6 +365,7 @@ pub fn judge(
     counter: u64,
     place: Place<'_>,
 ) -> anyhow::Result<Verdict> {
+    let _lock = Keys::lock(home)?;
     let mut keys = Keys::load(home)?;
     let Some(mut entry) = keys.get(server, name).cloned() else {
         anyhow::bail!("this device holds no private bond for {name}");
@@ -352,6 +380,7 @@ pub fn judge(
 
 /// Remembers `fix` as this device's latest in `name`'s private bond.
 pub fn remember_fix(home: &Path, server: &str, name: &str, fix: &Fix) -> anyhow::Result<()> {
+    let _lock = Keys::lock(home)?;
     let mut keys = Keys::load(home)?;
     let Some(mut entry) = keys.get(server, name).cloned() else {
         anyhow::bail!("this device holds no private bond for {name}");
@@ -370,6 +399,7 @@ pub fn remember_fix(home: &Path, server: &str, name: &str, fix: &Fix) -> anyhow:
 /// next fix is judged from nothing, as the plain bond's server does when a pause starts.
 /// The fix itself is kept, for the pull.
 pub fn restart_stretch(home: &Path, server: &str, name: &str) -> anyhow::Result<()> {
+    let _lock = Keys::lock(home)?;
     let mut keys = Keys::load(home)?;
     let Some(mut entry) = keys.get(server, name).cloned() else {
         return Ok(());
@@ -425,6 +455,7 @@ pub fn role(ctx: &Context, name: &str) -> anyhow::Result<Role> {
 
 /// Forgets this person's private bond here (after `unbond`).
 pub fn forget(ctx: &Context, name: &str) -> anyhow::Result<()> {
+    let _lock = Keys::lock(&ctx.home)?;
     let mut keys = Keys::load(&ctx.home)?;
     if let Some(on) = keys.servers.get_mut(&server_key(&ctx.server))
         && on.remove(&name.to_lowercase()).is_some()
