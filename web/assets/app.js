@@ -335,6 +335,9 @@ function onFrame(f) {
     case "contact":
       return onContact(f);
     case "paused":
+      // A pause starts my stretch afresh, as the plain bond's server does.
+      if (f.who === state.me) stretchFrom = null;
+      return pause.onFrame(f, state.bond);
     case "resumed":
       return pause.onFrame(f, state.bond);
     case "stretch":
@@ -1201,6 +1204,7 @@ function leavePrivate() {
   clearTimeout(privateTimers.recheck);
   clearTimeout(privateTimers.epoch);
   state.private = null;
+  stretchFrom = null;
 }
 
 /** Sends the token report of fix `p` in place of a position, made here; and again a
@@ -1234,10 +1238,16 @@ async function sendReport(p) {
   }
 }
 
-/** The content of this device's latest sealed position, so one sealed again because
- *  the tiers moved or the partner's came goes only when it says something new (two
- *  devices narrowing each other's cells stop as soon as neither changes). */
+/** The content of this device's latest sealed position (without a stretch), so one
+ *  sealed again because the tiers moved or the partner's came goes only when it says
+ *  something new (two devices narrowing each other's cells stop as soon as neither
+ *  changes). */
 let sealedFixSent = "";
+/** The fix my next one's stretch is judged from (`{lat, lon, accuracy_m, at}`): the last
+ *  I reported, none after a pause. The server of a private bond sees no position, so
+ *  this device judges its own jumps, as `haurach_bond::StretchDetector`, and seals the
+ *  stretch inside the position for the partner. */
+let stretchFrom = null;
 /** One sealed position at a time, in the order asked. */
 let sealingFix = Promise.resolve();
 
@@ -1250,20 +1260,33 @@ function knownNow() {
 }
 
 /** Seals where I am, rounded to what the open tiers allow, and sends it as `sealed_fix`:
- *  after each token report (`always`), and again when the rounding changed (the tiers
- *  moved, the partner's position came). Nothing before the keys are confirmed, nothing
- *  while paused (the server would drop it; it must not leave). */
+ *  after each token report (`always`: a new fix, whose stretch is judged here and sealed
+ *  with it), and again when the rounding changed (the tiers moved, the partner's position
+ *  came). Nothing before the keys are confirmed, nothing while paused (the server would
+ *  drop it; it must not leave). Every sealed position is padded to one length. */
 function sendSealedFix({ always = false } = {}) {
   const run = sealingFix.then(async () => {
     const s = sealing();
     const p = state.position;
     if (!s || !p || pause.paused || pause.pausing || !state.bond) return;
     const wgs84 = await loadGeodesic();
-    const content = rounding.fixContent(rounding.round(wgs84, p, knownNow()));
+    const shared = rounding.round(wgs84, p, knownNow());
+    const content = rounding.fixContent(shared);
     if (!always && content === sealedFixSent) return;
-    const sealed = await s.seal("position", content);
+    let stretch = null;
+    if (always) {
+      const fix = { lat: p.lat, lon: p.lon, accuracy_m: p.accuracy_m, at: Number.isFinite(p.at) ? Math.min(p.at, Date.now()) : Date.now() };
+      const maxSpeedKmh = state.private?.maxSpeedKmh;
+      if (Number.isFinite(maxSpeedKmh)) stretch = rounding.stretchOf(wgs84, stretchFrom, fix, maxSpeedKmh);
+      if (!stretchFrom || fix.at >= stretchFrom.at) stretchFrom = fix;
+    }
+    const sealed = await s.seal("position", rounding.padFix(rounding.fixContent(shared, stretch)));
     if (sealing() !== s || pause.paused || pause.pausing) return;
-    if (link.send({ type: "sealed_fix", sealed })) sealedFixSent = content;
+    if (link.send({ type: "sealed_fix", sealed })) {
+      sealedFixSent = content;
+      // Judged here, told here too, as the plain bond's server tells the mover.
+      if (stretch) onStretch({ who: state.me, jump_m: stretch.jump_m });
+    }
   }).catch((e) => positionStatus(`Could not seal where you are: ${e.message}.`));
   sealingFix = run;
   return run;
@@ -1295,6 +1318,9 @@ async function openPartnerFix(kept) {
   // One that overtook a newer one on the way is older news.
   if (content && state.partnerFix?.opened && opened.counter < state.partnerFix.counter) return;
   state.partnerFix = { sealed: kept.sealed, at: kept.at ?? null, opened: content, counter: opened?.counter ?? -1n };
+  // The stretch their device sealed with it, told once: the first time this browser
+  // opens the position, not when the server sends it again as the newest.
+  if (content?.stretch && opened.verdict === "fresh") onStretch({ who: bond.partner, jump_m: content.stretch.jump_m });
   await privatePull();
   if (content) sendSealedFix();
 }

@@ -169,7 +169,9 @@ async function sendTag(key, role) {
  * - `waiting`: the bond key is derived and sent, the partner's tag not yet there;
  * - `confirmed`: both devices hold the same key (`key` is set);
  * - `mismatch`: the partner's tag is not this key's: the keys were tampered with.
- * @returns {Promise<{status: string, key?: priv.BondKey, role?: string}>}
+ * With `maxSpeedKmh`, the city's plausible top speed (`max_speed_kmh`), by which this
+ * device judges its own stretch (the server sees no position).
+ * @returns {Promise<{status: string, key?: priv.BondKey, role?: string, maxSpeedKmh?: number}>}
  */
 export async function standing(name) {
   let view;
@@ -205,7 +207,8 @@ export async function standing(name) {
   } else {
     return { status: "elsewhere" };
   }
-  if (entry.confirmed) return { status: "confirmed", key, role };
+  const maxSpeedKmh = view.max_speed_kmh;
+  if (entry.confirmed) return { status: "confirmed", key, role, maxSpeedKmh };
   const tag = view[`${other}_tag`];
   if (!tag) return { status: "waiting", key, role };
   const bytes = priv.fromHex(tag);
@@ -215,7 +218,7 @@ export async function standing(name) {
   await update(name, (kept) => {
     kept.confirmed = true;
   });
-  return { status: "confirmed", key, role };
+  return { status: "confirmed", key, role, maxSpeedKmh };
 }
 
 /** Takes the counter for the next thing this device seals in this person's bond: one

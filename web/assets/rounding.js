@@ -172,13 +172,25 @@ export function rustFloat(x) {
 }
 
 /** The bytes sealed of a rounded fix: `haurach_proto::sealed::FixContent`'s JSON, as
- *  serde_json writes it. */
-export function fixContent(shared) {
-  return `{"lat":${rustFloat(shared.lat)},"lon":${rustFloat(shared.lon)},"reach_m":${rustFloat(shared.reach_m)},"exact":${shared.exact ? "true" : "false"}}`;
+ *  serde_json writes it, with the stretch (`{jump_m, over_ms}`) when there is one. */
+export function fixContent(shared, stretch = null) {
+  const tail = stretch ? `,"stretch":{"jump_m":${rustFloat(stretch.jump_m)},"over_ms":${stretch.over_ms}}` : "";
+  return `{"lat":${rustFloat(shared.lat)},"lon":${rustFloat(shared.lon)},"reach_m":${rustFloat(shared.reach_m)},"exact":${shared.exact ? "true" : "false"}${tail}}`;
+}
+
+/** How long every sealed position's content is, bytes (`sealed::MAX_FIX_CONTENT`). */
+export const FIX_CONTENT_BYTES = 256;
+
+/** A position's JSON padded with spaces to `FIX_CONTENT_BYTES` (`sealed::pad_fix`), so
+ *  its length tells the server nothing (not whether it carries a stretch). ASCII only,
+ *  so characters are bytes. */
+export function padFix(json) {
+  return json.length < FIX_CONTENT_BYTES ? json.padEnd(FIX_CONTENT_BYTES, " ") : json;
 }
 
 /** A sealed position's content read back (`FixContent::from_bytes`): `{lat, lon,
- *  reach_m, exact}`, or null when it is not one or not a place on Earth with a reach. */
+ *  reach_m, exact, stretch}` (`stretch` is `{jump_m, over_ms}` or null), or null when it
+ *  is not one or not a place on Earth with a reach. */
 export function readFixContent(text) {
   let c;
   try {
@@ -190,7 +202,42 @@ export function readFixContent(text) {
   const { lat, lon, reach_m, exact } = c;
   if (![lat, lon, reach_m].every((v) => typeof v === "number") || typeof exact !== "boolean") return null;
   if (!validCoordinates(lat, lon) || !Number.isFinite(reach_m) || reach_m < 0) return null;
-  return { lat, lon, reach_m, exact };
+  let stretch = null;
+  if (c.stretch !== undefined && c.stretch !== null) {
+    const { jump_m, over_ms } = c.stretch;
+    if (!(Number.isFinite(jump_m) && jump_m >= 0 && Number.isInteger(over_ms) && over_ms > 0)) return null;
+    stretch = { jump_m, over_ms };
+  }
+  return { lat, lon, reach_m, exact, stretch };
+}
+
+// ------------------------------------------------------------------------- the stretch
+
+/** Jumps shorter than this beyond accuracy are GPS noise (`StretchDetector::MIN_JUMP_M`). */
+export const MIN_JUMP_M = 100;
+
+/** `x` to two significant figures (`sealed::two_figures`). */
+function twoFigures(x) {
+  if (!(Number.isFinite(x) && x > 0)) return 0;
+  const step = 10 ** (Math.floor(Math.log10(x)) - 1);
+  return roundAway(x / step) * step;
+}
+
+/**
+ * The stretch from this device's previous fix `last` to `fix` (each `{lat, lon,
+ * accuracy_m, at}`, `at` in Unix ms), as `haurach_bond::StretchDetector::observe` judges
+ * it at `maxSpeedKmh`, sealed as `StretchContent::of` seals it: `{jump_m, over_ms}` (the
+ * jump to two significant figures), or null. A fix older than `last` is no stretch.
+ */
+export function stretchOf(wgs84, last, fix, maxSpeedKmh) {
+  if (!last || !(fix.at >= last.at)) return null;
+  const distance = inverse(wgs84, last.lat, last.lon, fix.lat, fix.lon).distance_m;
+  const accuracy = (f) => (f.accuracy_m > 0 ? f.accuracy_m : 0);
+  const jump = Math.max(0, distance - accuracy(last) - accuracy(fix));
+  const overMs = Math.max(1, fix.at - last.at);
+  const speedKmh = (jump / overMs) * 3_600;
+  if (!(jump >= MIN_JUMP_M && speedKmh > maxSpeedKmh)) return null;
+  return { jump_m: twoFigures(jump), over_ms: overMs };
 }
 
 // ----------------------------------------------------------------------------- the pull

@@ -778,8 +778,11 @@ impl ClientCommand {
                             accuracy_m: accuracy.unwrap_or(0.0),
                             at_ms: now_ms(),
                         };
-                        let view = sealing.send_fix(&api, &fix).await?;
+                        let sealed::SentFix { view, stretch } =
+                            sealing.send_fix(&api, &fix).await?;
                         if paused(&api).await? {
+                            // Dropped by the server; and a pause starts the stretch afresh.
+                            sealing.restart_stretch()?;
                             outln!(
                                 "sharing is paused: this position stays with you (haurach resume to share again)"
                             );
@@ -789,6 +792,10 @@ impl ClientCommand {
                             "you are at {lat:.5}, {lon:.5} (only tokens of it, and a position rounded and \
                              sealed for your partner's device, left this device)"
                         );
+                        if let Some(s) = stretch {
+                            // Judged here; the partner's device is told it sealed.
+                            outln!("{}", show::stretch("you", s.jump_m, s.speed_kmh()));
+                        }
                         outln!("{}", private::bond_text(&view));
                         if let Some(note) = sealing.rough_note(&view)? {
                             outln!("{note}");
@@ -819,8 +826,11 @@ impl ClientCommand {
                 }
             }
             ClientCommand::Pause { duration } => {
-                let (_, api) = ctx.session(None)?;
+                let (saved, api) = ctx.session(None)?;
                 outln!("{}", pause::pause(&api, duration.as_deref()).await?);
+                // In a private bond this device judges its own stretch: a pause starts it
+                // afresh, as the plain bond's server does.
+                private::restart_stretch(&ctx.home, &ctx.server, &saved.name)?;
             }
             ClientCommand::Resume => {
                 let (_, api) = ctx.session(None)?;

@@ -9,6 +9,8 @@
 //! After each step the bond is read back from the server, which decides what is open.
 //! With `--private` the two are bonded privately, and each step is a token report and a
 //! sealed position from each one's device (played here), so the tiers are the tokens'.
+//! What a waypoint says (`says`) is sent as words when voice is open, sealed on a private
+//! bond.
 //! Distances are the exact geodesic between the simulated positions, which the
 //! replay knows (the server only tells a partner a coarsened pull beyond sight range).
 
@@ -22,8 +24,8 @@ use haurach_bond::{Profile, Tier};
 use haurach_private::{BondKey, DeviceSecret, InviteSecret, Role};
 use haurach_proto::private::to_hex;
 use haurach_proto::{
-    AcceptInvite, AcceptPrivateInvite, BondView, Confirmation, Credentials, Invite,
-    NewPrivateInvite, PositionUpdate, PrivateInvite, Session,
+    AcceptInvite, AcceptPrivateInvite, BondView, Confirmation, Credentials, Invite, MessageKind,
+    NewPrivateInvite, PositionUpdate, PrivateBondView, PrivateInvite, SendMessage, Session,
 };
 use reqwest::Method;
 use serde::Serialize;
@@ -79,6 +81,9 @@ pub struct Timeline {
     /// The distance after every step: (seconds since the start of day 1, metres).
     #[serde(skip)]
     pub samples: Vec<(f64, f64)>,
+    /// Where the two stood at the start and after every step, `[lat, lon]` in the order
+    /// of `partners`: every position the replay sent is among them.
+    pub walked: Vec<[[f64; 2]; 2]>,
 }
 
 /// One line of the timeline.
@@ -124,6 +129,15 @@ pub enum What {
         /// What happens there.
         note: String,
     },
+    /// What a waypoint says: sent as words if voice was open.
+    Said {
+        /// Who says it.
+        who: String,
+        /// The words.
+        words: String,
+        /// Whether they were sent (voice was open).
+        sent: bool,
+    },
     /// The end of the scenario.
     End {
         /// Whether they are together (within the memories range).
@@ -157,6 +171,16 @@ impl Event {
                 tier, open: false, ..
             } => format!("{} closed", tier.key()),
             What::Note { who, note } => format!("{who} {note}"),
+            What::Said {
+                who,
+                words,
+                sent: true,
+            } => format!("{who} says {words:?}"),
+            What::Said {
+                who,
+                words,
+                sent: false,
+            } => format!("{who} would say {words:?}, but voice is closed"),
             What::End {
                 together: true,
                 place,
@@ -265,6 +289,8 @@ struct Walker {
     pos: (f64, f64),
     /// On a private bond, what their device seals with.
     sealing: Option<Sealing>,
+    /// What they say, and when (seconds since the start of day 1).
+    says: Vec<(f64, String)>,
 }
 
 async fn replay(
@@ -280,12 +306,19 @@ async fn replay(
         let track = partner.track()?;
         let start = track.start_s();
         let pos = track.position_at(start);
+        let mut says = Vec::new();
+        for w in &partner.waypoints {
+            if let Some(words) = &w.says {
+                says.push((crate::scenario::parse_time(&w.at)?, words.clone()));
+            }
+        }
         walkers.push(Walker {
             name: partner.name.clone(),
             api,
             track,
             pos,
             sealing: None,
+            says,
         });
     }
     let names = [walkers[0].name.clone(), walkers[1].name.clone()];
@@ -344,6 +377,11 @@ async fn replay(
     let mut open = open_tiers(&view);
     let mut d = gap(&walkers);
     let mut samples = vec![(t_start, d)];
+    let stood = |walkers: &[Walker]| {
+        let at = |w: &Walker| [w.pos.0, w.pos.1];
+        [at(&walkers[0]), at(&walkers[1])]
+    };
+    let mut walked = vec![stood(&walkers)];
     let event = |step, t_s: f64, distance_m, what| Event {
         step,
         t_s,
@@ -412,6 +450,7 @@ async fn replay(
         let prev_d = d;
         d = gap(&walkers);
         samples.push((t, d));
+        walked.push(stood(&walkers));
         for w in &walkers {
             for p in w
                 .track
@@ -430,6 +469,26 @@ async fn replay(
                         },
                     ));
                 }
+            }
+        }
+        // What they say on the way, as words while voice is open (as it stood before
+        // the step).
+        for w in &walkers {
+            for (_, words) in w.says.iter().filter(|(at, _)| *at > prev_t && *at <= t) {
+                let sent = open.contains(&Tier::Voice);
+                if sent {
+                    say(w, words).await?;
+                }
+                emit(event(
+                    step,
+                    t,
+                    d,
+                    What::Said {
+                        who: w.name.clone(),
+                        words: words.clone(),
+                        sent,
+                    },
+                ));
             }
         }
         let view = read_bond(&walkers[0]).await?;
@@ -470,6 +529,7 @@ async fn replay(
         steps: step,
         events,
         samples,
+        walked,
     })
 }
 
@@ -550,10 +610,12 @@ async fn bond_privately(walkers: &[Walker], profile: Profile) -> anyhow::Result<
             .empty(Method::PUT, "/api/v1/bond/private/confirmation", Some(&tag))
             .await?;
     }
+    // The city's top speed, by which each device judges its own stretch.
+    let city: PrivateBondView = a.api.get("/api/v1/bond/private").await?;
     let [ka, kb] = keys;
     Ok([
-        Sealing::in_memory(ka, view.id, Role::Inviter),
-        Sealing::in_memory(kb, view.id, Role::Accepter),
+        Sealing::in_memory(ka, view.id, Role::Inviter, city.max_speed_kmh),
+        Sealing::in_memory(kb, view.id, Role::Accepter, city.max_speed_kmh),
     ])
 }
 
@@ -608,6 +670,32 @@ async fn put(w: &Walker) -> anyhow::Result<()> {
     )
     .await
     .with_context(|| format!("cannot move {}", w.name))
+}
+
+/// Sends `words` as `w`'s voice message: sealed on their device in a private bond.
+async fn say(w: &Walker, words: &str) -> anyhow::Result<()> {
+    let id = uuid::Uuid::now_v7().to_string();
+    let message = match &w.sealing {
+        Some(sealing) => SendMessage {
+            kind: MessageKind::Voice,
+            id,
+            body: None,
+            feeling: None,
+            sealed: Some(sealing.seal(MessageKind::Voice.key(), words.as_bytes())?),
+        },
+        None => SendMessage {
+            kind: MessageKind::Voice,
+            id,
+            body: Some(words.to_owned()),
+            feeling: None,
+            sealed: None,
+        },
+    };
+    w.api
+        .send_message(&message)
+        .await
+        .with_context(|| format!("{} cannot say {words:?}", w.name))?;
+    Ok(())
 }
 
 async fn read_bond(w: &Walker) -> anyhow::Result<BondView> {

@@ -11,7 +11,8 @@
 //! password = "a password of 8+ characters"
 //! waypoints = [
 //!   { at = "day 1 15:00", lat = 23.1100, lon = 53.6450, note = "sets out east" },
-//!   { at = "day 1 19:00", lat = 23.1150, lon = 53.7000, note = "camps for the night" },
+//!   { at = "day 1 19:00", lat = 23.1150, lon = 53.7000, note = "camps for the night",
+//!     says = "goodnight" },                # words said here (`replay`, voice open)
 //!   { at = "day 2 05:30", lat = 23.1150, lon = 53.7000 },   # the same place: resting
 //! ]
 //!
@@ -84,6 +85,10 @@ pub struct WaypointSpec {
     /// What happens here.
     #[serde(default)]
     pub note: Option<String>,
+    /// What they say here: `replay` sends it as words (a voice message, sealed on a
+    /// private bond) when the voice tier is open.
+    #[serde(default)]
+    pub says: Option<String>,
 }
 
 impl Scenario {

@@ -184,7 +184,12 @@ async fn walk(
                     at_ms: (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000)
                         as i64,
                 };
-                Some(sealing.send_fix(api, &fix).await?)
+                let sent = sealing.send_fix(api, &fix).await?;
+                if let Some(s) = sent.stretch {
+                    // Judged here; the partner's device is told it sealed.
+                    bar.suspend(|| outln!("{}", show::stretch("you", s.jump_m, s.speed_kmh())));
+                }
+                Some(sent.view)
             }
             None => {
                 put_position(

@@ -51,7 +51,7 @@ pub struct AcceptPrivateInvite {
 }
 
 /// `GET /api/v1/bond/private`: the keys the server relays between the two devices.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct PrivateBondView {
     /// Which of the two you are: `inviter` or `accepter` (the key derivation needs it).
     #[schema(pattern = "^(inviter|accepter)$")]
@@ -66,6 +66,11 @@ pub struct PrivateBondView {
     /// The accepter's confirmation tag, in hex, once their device sent it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub accepter_tag: Option<String>,
+    /// The city's plausible top speed, km/h (the server's `max_speed_kmh`): a position
+    /// that jumps faster stretches the bond. The server of a private bond sees no
+    /// position, so each device judges its own fixes by it and seals the stretch for the
+    /// partner (`docs/privacy.md`, "The stretch").
+    pub max_speed_kmh: f64,
 }
 
 /// `PUT /api/v1/bond/private/confirmation`: my device's confirmation tag.

@@ -150,7 +150,9 @@ pub const MAX_FIX_CHARS: usize = ((COUNTER_LEN + OVERHEAD + MAX_FIX_CONTENT) * 4
 /// What a sealed position holds once opened (kind [`POSITION`]): the point the sender
 /// lets the partner have and how far from it the sender may be
 /// (`haurach_private::rounding`). Exact within sight range (the fix, and its accuracy as
-/// the reach); beyond it, the centre of the sender's cell and the cell's reach.
+/// the reach); beyond it, the centre of the sender's cell and the cell's reach. With the
+/// fix that made it, the sender's device may have seen its own position jump
+/// implausibly fast: the bond's stretch, which the server of a private bond cannot see.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct FixContent {
     /// Latitude, degrees.
@@ -161,6 +163,48 @@ pub struct FixContent {
     pub reach_m: f64,
     /// Whether it is the sender's exact fix (sight was open when it was sealed).
     pub exact: bool,
+    /// The stretch the sender's device saw from its previous fix to this one, if any.
+    /// Absent otherwise; a reader that knows no stretch ignores it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stretch: Option<StretchContent>,
+}
+
+/// A stretch as the mover's device seals it inside its position
+/// (`haurach_bond::StretchDetector` over its own fixes, at the city's `max_speed_kmh`):
+/// how far it jumped, to two significant figures, and over how long.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct StretchContent {
+    /// How far the position jumped beyond both fixes' accuracies, metres, to two
+    /// significant figures.
+    pub jump_m: f64,
+    /// Over how long, milliseconds.
+    pub over_ms: i64,
+}
+
+impl StretchContent {
+    /// What a device seals of a stretch it saw: the jump to two significant figures (the
+    /// precision of the coarse pull's distance; the partner is told no finer a distance
+    /// than a sentence shows).
+    pub fn of(stretch: &haurach_bond::Stretch) -> StretchContent {
+        StretchContent {
+            jump_m: two_figures(stretch.jump_m),
+            over_ms: stretch.over_ms.max(1),
+        }
+    }
+
+    /// The implied speed, km/h.
+    pub fn speed_kmh(&self) -> f64 {
+        self.jump_m / self.over_ms.max(1) as f64 * 3_600.0
+    }
+}
+
+/// `x` to two significant figures.
+fn two_figures(x: f64) -> f64 {
+    if !(x.is_finite() && x > 0.0) {
+        return 0.0;
+    }
+    let step = 10f64.powi(x.log10().floor() as i32 - 1);
+    (x / step).round() * step
 }
 
 impl FixContent {
@@ -172,12 +216,21 @@ impl FixContent {
             lon,
             reach_m: shared.reach_m(),
             exact: shared.is_exact(),
+            stretch: None,
         }
     }
 
-    /// The bytes sealed: its JSON.
+    /// Its JSON, as serde_json writes it.
     pub fn to_bytes(&self) -> Vec<u8> {
         serde_json::to_vec(self).expect("a sealed position is plain JSON")
+    }
+
+    /// The bytes sealed: its JSON padded with spaces to [`MAX_FIX_CONTENT`], so every
+    /// sealed position is as long as every other and its length tells the server nothing
+    /// (not whether it carries a stretch, nor whether it is exact). JSON readers skip the
+    /// trailing spaces.
+    pub fn sealed_bytes(&self) -> Vec<u8> {
+        pad_fix(self.to_bytes())
     }
 
     /// A sealed position's content read back; `None` when it is not one, or not a place
@@ -186,7 +239,10 @@ impl FixContent {
         let content: FixContent = serde_json::from_slice(bytes).ok()?;
         let usable = haurach_bond::geo::valid_coordinates(content.lat, content.lon)
             && content.reach_m.is_finite()
-            && content.reach_m >= 0.0;
+            && content.reach_m >= 0.0
+            && content
+                .stretch
+                .is_none_or(|s| s.jump_m.is_finite() && s.jump_m >= 0.0 && s.over_ms > 0);
         usable.then_some(content)
     }
 
@@ -198,6 +254,15 @@ impl FixContent {
             reach_m: self.reach_m,
         }
     }
+}
+
+/// A position's JSON padded with spaces to [`MAX_FIX_CONTENT`] bytes (left as it is if it
+/// is longer, which no [`FixContent`] is).
+pub fn pad_fix(mut json: Vec<u8>) -> Vec<u8> {
+    if json.len() < MAX_FIX_CONTENT {
+        json.resize(MAX_FIX_CONTENT, b' ');
+    }
+    json
 }
 
 /// Checks a sealed position's string: its shape, and no longer than [`MAX_FIX_CHARS`].
@@ -458,20 +523,54 @@ mod tests {
             from: Role::Inviter,
             kind: POSITION,
         };
-        // The longest a position's JSON gets: every number at full precision.
+        // The longest a position's JSON gets: every number at full precision, and a
+        // stretch whose numbers are as long as they can be.
         let content = FixContent {
             lat: -89.123_456_789_012_34,
             lon: -179.123_456_789_012_34,
             reach_m: 12_345_678.123_456_79,
             exact: false,
+            stretch: Some(StretchContent {
+                jump_m: 1.234_567_890_123_456_7e-300,
+                over_ms: i64::MAX,
+            }),
         };
         let bytes = content.to_bytes();
-        assert!(bytes.len() < 120, "{}", bytes.len());
-        let text = envelope.seal(&hers, u64::MAX, &bytes).unwrap();
+        assert!(bytes.len() < 200, "{}", bytes.len());
+        // Padded, every sealed position is as long as every other, stretch or not.
+        let plain = FixContent {
+            stretch: None,
+            ..content
+        };
+        assert_eq!(content.sealed_bytes().len(), MAX_FIX_CONTENT);
+        assert_eq!(plain.sealed_bytes().len(), MAX_FIX_CONTENT);
+        let text = envelope
+            .seal(&hers, u64::MAX, &content.sealed_bytes())
+            .unwrap();
+        let plain_text = envelope.seal(&hers, 1, &plain.sealed_bytes()).unwrap();
+        assert_eq!(text.len(), plain_text.len());
         assert!(text.len() <= MAX_FIX_CHARS);
         assert!(check_fix(&text).is_ok());
         let (_, opened) = envelope.open(&his, &text).unwrap();
         assert_eq!(FixContent::from_bytes(&opened), Some(content));
+        // A reader that knows no stretch (an older one) reads the position all the same,
+        // and a position without one reads as before.
+        #[derive(Deserialize)]
+        struct Older {
+            lat: f64,
+        }
+        let older: Older = serde_json::from_slice(&opened).unwrap();
+        assert_eq!(older.lat, content.lat);
+        assert_eq!(
+            FixContent::from_bytes(br#"{"lat":1.0,"lon":2.0,"reach_m":3.0,"exact":true}"#),
+            Some(FixContent {
+                lat: 1.0,
+                lon: 2.0,
+                reach_m: 3.0,
+                exact: true,
+                stretch: None
+            })
+        );
         let too_long = envelope
             .seal(&hers, 1, &[b' '; MAX_FIX_CONTENT + 1])
             .unwrap();
@@ -481,6 +580,8 @@ mod tests {
             r#"{"lat":91.0,"lon":0.0,"reach_m":1.0,"exact":false}"#,
             r#"{"lat":0.0,"lon":0.0,"reach_m":-1.0,"exact":false}"#,
             r#"{"lat":0.0,"lon":0.0,"exact":true}"#,
+            r#"{"lat":0.0,"lon":0.0,"reach_m":1.0,"exact":false,"stretch":{"jump_m":-1.0,"over_ms":5}}"#,
+            r#"{"lat":0.0,"lon":0.0,"reach_m":1.0,"exact":false,"stretch":{"jump_m":1.0,"over_ms":0}}"#,
             "calm",
         ] {
             assert_eq!(FixContent::from_bytes(bad.as_bytes()), None, "{bad}");
@@ -555,6 +656,7 @@ mod tests {
                 lon: c["lon"].as_f64().unwrap(),
                 reach_m: c["reach_m"].as_f64().unwrap(),
                 exact: c["exact"].as_bool().unwrap(),
+                stretch: None,
             };
             assert_eq!(
                 String::from_utf8(content.to_bytes()).unwrap(),
@@ -570,6 +672,24 @@ mod tests {
             n += 1;
         }
         assert!(n > 300, "{n}");
+    }
+
+    /// A stretch is sealed to two significant figures, never finer than the sentence
+    /// the partner is shown, and its speed reads as the plain bond's.
+    #[test]
+    fn a_sealed_stretch_says_its_jump_to_two_figures() {
+        let stretch = haurach_bond::Stretch {
+            jump_m: 50_321.7,
+            over_ms: 60_000,
+            speed_kmh: 3_019.3,
+        };
+        let sealed = StretchContent::of(&stretch);
+        assert_eq!(sealed.jump_m, 50_000.0);
+        assert_eq!(sealed.over_ms, 60_000);
+        assert!((sealed.speed_kmh() - 3_000.0).abs() < 1e-9);
+        assert_eq!(two_figures(149.9), 150.0);
+        assert_eq!(two_figures(1_234_567.0), 1_200_000.0);
+        assert_eq!(two_figures(f64::NAN), 0.0);
     }
 
     #[test]

@@ -276,11 +276,7 @@ impl LinkView {
                 } else {
                     who.as_str()
                 };
-                format!(
-                    "the bond stretched: {who} jumped {} (as fast as {:.0} km/h)",
-                    human::distance(*jump_m),
-                    speed_kmh
-                )
+                show::stretch(who, *jump_m, *speed_kmh)
             }
             ServerFrame::Message { message } => match &self.sealing {
                 Some(sealing) => show::message(&self.me, &sealing.open_message(&self.me, message)),
@@ -423,20 +419,31 @@ impl LinkView {
                     }
                     Opened::Older => return None,
                 };
+                // The stretch their device sealed with this position, told once (it is
+                // kept only the first time the position opens), as the plain bond's
+                // server tells it.
+                let stretched = |line: String| match partner.stretch {
+                    Some(s) => format!(
+                        "{}\n{line}",
+                        show::stretch(self.partner(), s.jump_m, s.speed_kmh())
+                    ),
+                    None => line,
+                };
                 let Ok(Some(me)) = sealing.last_fix() else {
-                    return Some(format!(
+                    return Some(stretched(format!(
                         "{} moved (where you are is not known on this device yet: haurach move LAT LON)",
                         self.partner()
-                    ));
+                    )));
                 };
                 let (mut pull, strength) =
                     super::sealed::pull_toward(&me, &partner, self.sight, self.profile);
                 pull.seen_at = *at;
                 let line = show::pull_sentence(self.partner(), Some(&pull), strength, None);
-                match show::vitals(&pull) {
+                let line = match show::vitals(&pull) {
                     Some(vitals) => format!("{line}; {vitals}"),
                     None => line,
-                }
+                };
+                stretched(line)
             }
             ServerFrame::Guard { on: true } => format!("{} guarded their thoughts", self.partner()),
             ServerFrame::Guard { on: false } => {
@@ -899,7 +906,7 @@ mod tests {
         let mut view = LinkView {
             me: "spike".into(),
             partner: Some("amethyst".into()),
-            sealing: Some(Sealing::in_memory(key.clone(), bond, Role::Accepter)),
+            sealing: Some(Sealing::in_memory(key.clone(), bond, Role::Accepter, 300.0)),
             ..LinkView::default()
         };
         let hers = |trace: &Trace, counter| {
@@ -947,5 +954,58 @@ mod tests {
                 .as_deref(),
             Some("(a stroke from amethyst is sealed and does not open on this device)")
         );
+    }
+
+    /// A private bond's stretch, sealed in the partner's position by their device, reads
+    /// as the plain bond's `stretch` frame, and is told once: not again when the server
+    /// sends the same position as the newest.
+    #[test]
+    fn a_sealed_stretch_is_told_once_with_the_plain_bonds_words() {
+        use haurach_private::{BondKey, Role, Sealer};
+        use haurach_proto::sealed::{Envelope, FixContent, POSITION, StretchContent};
+
+        let key = BondKey::from_bytes([7; 32]);
+        let bond = uuid::Uuid::nil();
+        let mut view = LinkView {
+            me: "spike".into(),
+            partner: Some("amethyst".into()),
+            sealing: Some(Sealing::in_memory(key.clone(), bond, Role::Accepter, 300.0)),
+            ..LinkView::default()
+        };
+        let plain = view
+            .line(&ServerFrame::Stretch {
+                who: "amethyst".into(),
+                jump_m: 50_000.0,
+                speed_kmh: 3_000.0,
+            })
+            .unwrap();
+        assert_eq!(
+            plain,
+            "the bond stretched: amethyst jumped 50 km (as fast as 3000 km/h)"
+        );
+        let content = FixContent {
+            lat: 23.1,
+            lon: 53.7,
+            reach_m: 4_000.0,
+            exact: false,
+            stretch: Some(StretchContent {
+                jump_m: 50_000.0,
+                over_ms: 60_000,
+            }),
+        };
+        let sealed = Envelope {
+            bond,
+            from: Role::Inviter,
+            kind: POSITION,
+        }
+        .seal(&Sealer::new(&key), 1, &content.sealed_bytes())
+        .unwrap();
+        let frame = ServerFrame::PartnerSealedFix { sealed, at: None };
+        let first = view.line(&frame).unwrap();
+        assert_eq!(first.lines().next(), Some(plain.as_str()), "{first}");
+        assert!(first.contains("amethyst moved"), "{first}");
+        let again = view.line(&frame).unwrap();
+        assert!(!again.contains("stretched"), "{again}");
+        assert!(again.contains("amethyst moved"), "{again}");
     }
 }

@@ -6,10 +6,11 @@
 //! What this device keeps, per server and person, in `HOME/private.toml` (mode 0600): its
 //! X25519 secret, the invite's secret until the bond key is derived from it, the bond
 //! key, whether the partner's device confirmed the same key, the counter of what it
-//! sealed, its own latest fix, and which of the partner's counters it opened where
-//! (`haurach_private::seen`, to refuse what the server sends again). The server is sent
-//! the invite secret's lookup hash, the public key, this device's confirmation tag,
-//! token reports and sealed content; never the secret, the bond key or a coordinate.
+//! sealed, its own latest fix (and when, to judge the next one's stretch), and which of
+//! the partner's counters it opened where (`haurach_private::seen`, to refuse what the
+//! server sends again). The server is sent the invite secret's lookup hash, the public
+//! key, this device's confirmation tag, token reports and sealed content; never the
+//! secret, the bond key or a coordinate.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -26,11 +27,14 @@ use serde::{Deserialize, Serialize};
 
 use super::api::Api;
 use super::context::Context;
-use super::sessions::{server_key, write_private};
+use super::sessions::{create_private_dir, server_key, write_private};
 use super::show;
 
 /// The file's name inside the home directory.
 pub const FILE_NAME: &str = "private.toml";
+
+/// The lock every change of [`FILE_NAME`] holds ([`Keys::lock`]).
+const LOCK_NAME: &str = "private.lock";
 
 /// Every private bond this machine's people hold: by server (as [`server_key`] spells
 /// it), then by name in lowercase.
@@ -77,6 +81,11 @@ struct OwnFix {
     lat: f64,
     lon: f64,
     accuracy_m: f64,
+    /// When it was taken, Unix milliseconds: the next fix's stretch is judged from it.
+    /// Absent once a pause started the stretch afresh (as the plain bond's server does),
+    /// and in a file written before the stretch was judged here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    at_ms: Option<i64>,
 }
 
 impl Entry {
@@ -98,6 +107,26 @@ fn hex32(text: &str) -> anyhow::Result<[u8; 32]> {
 }
 
 impl Keys {
+    /// Takes the lock on this machine's private keys for as long as the file is held:
+    /// every read, change and write of `private.toml` holds it, so two commands at once
+    /// (a `watch` judging what it opened while a `move` remembers its fix or a `say`
+    /// takes a counter) cannot write back what the other changed. Without it a `watch`
+    /// put back an older latest fix (a stretch judged from the wrong fix, seen in the
+    /// stretch's test), and could put back an older counter.
+    fn lock(home: &Path) -> anyhow::Result<std::fs::File> {
+        create_private_dir(home)?;
+        let path = home.join(LOCK_NAME);
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        file.lock()
+            .with_context(|| format!("cannot lock {}", path.display()))?;
+        Ok(file)
+    }
+
     fn load(home: &Path) -> anyhow::Result<Keys> {
         let path = home.join(FILE_NAME);
         match std::fs::read_to_string(&path) {
@@ -145,6 +174,7 @@ pub async fn invite(ctx: &Context, qr: Option<PathBuf>) -> anyhow::Result<()> {
         public_key: to_hex(&device.public()),
     };
     let made: PrivateInvite = api.post("/api/v1/bond/private-invites", &body).await?;
+    let _lock = Keys::lock(&ctx.home)?;
     let mut keys = Keys::load(&ctx.home)?;
     keys.put(
         &ctx.server,
@@ -198,6 +228,7 @@ pub async fn accept(ctx: &Context, code: &str, profile: Option<Profile>) -> anyh
     let inviter_key = hex32(&keys_view.inviter_key)?;
     let key = BondKey::derive(Role::Accepter, &device, &inviter_key, &secret)?;
     confirm(&api, &key, Role::Accepter).await?;
+    let _lock = Keys::lock(&ctx.home)?;
     let mut keys = Keys::load(&ctx.home)?;
     keys.put(
         &ctx.server,
@@ -251,6 +282,7 @@ pub enum Standing {
 /// invite is accepted (and sends this device's tag), and checks the partner's tag once
 /// it is there. A tag that does not match fails loudly: the keys were swapped on the way.
 pub async fn standing(ctx: &Context, name: &str, api: &Api) -> anyhow::Result<Standing> {
+    let _lock = Keys::lock(&ctx.home)?;
     let mut keys = Keys::load(&ctx.home)?;
     let Some(mut entry) = keys.get(&ctx.server, name).cloned() else {
         return Ok(Standing::Plain);
@@ -311,6 +343,7 @@ pub async fn standing(ctx: &Context, name: &str, api: &Api) -> anyhow::Result<St
 /// The counter for the next thing this device seals in `name`'s private bond: one more
 /// than the last, written down before it is used so no two share one.
 pub fn next_counter(home: &Path, server: &str, name: &str) -> anyhow::Result<u64> {
+    let _lock = Keys::lock(home)?;
     let mut keys = Keys::load(home)?;
     let Some(mut entry) = keys.get(server, name).cloned() else {
         anyhow::bail!("this device holds no private bond for {name}");
@@ -332,6 +365,7 @@ pub fn judge(
     counter: u64,
     place: Place<'_>,
 ) -> anyhow::Result<Verdict> {
+    let _lock = Keys::lock(home)?;
     let mut keys = Keys::load(home)?;
     let Some(mut entry) = keys.get(server, name).cloned() else {
         anyhow::bail!("this device holds no private bond for {name}");
@@ -346,6 +380,7 @@ pub fn judge(
 
 /// Remembers `fix` as this device's latest in `name`'s private bond.
 pub fn remember_fix(home: &Path, server: &str, name: &str, fix: &Fix) -> anyhow::Result<()> {
+    let _lock = Keys::lock(home)?;
     let mut keys = Keys::load(home)?;
     let Some(mut entry) = keys.get(server, name).cloned() else {
         anyhow::bail!("this device holds no private bond for {name}");
@@ -354,12 +389,32 @@ pub fn remember_fix(home: &Path, server: &str, name: &str, fix: &Fix) -> anyhow:
         lat: fix.lat,
         lon: fix.lon,
         accuracy_m: fix.accuracy_m,
+        at_ms: Some(fix.at_ms),
     });
     keys.put(server, name, entry);
     keys.save(home)
 }
 
-/// This device's latest fix in `name`'s private bond, if it sent one.
+/// Starts the stretch afresh in `name`'s private bond, if this device holds one: the
+/// next fix is judged from nothing, as the plain bond's server does when a pause starts.
+/// The fix itself is kept, for the pull.
+pub fn restart_stretch(home: &Path, server: &str, name: &str) -> anyhow::Result<()> {
+    let _lock = Keys::lock(home)?;
+    let mut keys = Keys::load(home)?;
+    let Some(mut entry) = keys.get(server, name).cloned() else {
+        return Ok(());
+    };
+    if let Some(fix) = &mut entry.last_fix
+        && fix.at_ms.take().is_some()
+    {
+        keys.put(server, name, entry);
+        keys.save(home)?;
+    }
+    Ok(())
+}
+
+/// This device's latest fix in `name`'s private bond, if it sent one; its `at_ms` is 0
+/// when it is not to be judged from (see [`stretch_from`]).
 pub fn last_fix(home: &Path, server: &str, name: &str) -> anyhow::Result<Option<Fix>> {
     let keys = Keys::load(home)?;
     Ok(keys
@@ -369,7 +424,24 @@ pub fn last_fix(home: &Path, server: &str, name: &str) -> anyhow::Result<Option<
             lat: f.lat,
             lon: f.lon,
             accuracy_m: f.accuracy_m,
-            at_ms: 0,
+            at_ms: f.at_ms.unwrap_or(0),
+        }))
+}
+
+/// The fix the next one's stretch is judged from: the latest, when its time is known and
+/// no pause started since.
+pub fn stretch_from(home: &Path, server: &str, name: &str) -> anyhow::Result<Option<Fix>> {
+    let keys = Keys::load(home)?;
+    Ok(keys
+        .get(server, name)
+        .and_then(|e| e.last_fix)
+        .and_then(|f| {
+            Some(Fix {
+                lat: f.lat,
+                lon: f.lon,
+                accuracy_m: f.accuracy_m,
+                at_ms: f.at_ms?,
+            })
         }))
 }
 
@@ -383,6 +455,7 @@ pub fn role(ctx: &Context, name: &str) -> anyhow::Result<Role> {
 
 /// Forgets this person's private bond here (after `unbond`).
 pub fn forget(ctx: &Context, name: &str) -> anyhow::Result<()> {
+    let _lock = Keys::lock(&ctx.home)?;
     let mut keys = Keys::load(&ctx.home)?;
     if let Some(on) = keys.servers.get_mut(&server_key(&ctx.server))
         && on.remove(&name.to_lowercase()).is_some()

@@ -5,20 +5,22 @@
 //! toward the partner is worked out here, from this device's own fix and the partner's
 //! sealed position. What the partner sealed and the server sends again (an earlier
 //! message under a new number, an older position or thought) is refused here
-//! (`haurach_private::seen`): not shown, and said to be sent again.
+//! (`haurach_private::seen`): not shown, and said to be sent again. The stretch of an
+//! implausible jump, which the server cannot see, is judged here from this device's own
+//! fixes and sealed inside the position (`FixContent::stretch`).
 
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 use haurach_bond::geo::{self, Fix};
-use haurach_bond::{Disclosure, Tier, TierSet, TierState};
+use haurach_bond::{Disclosure, StretchDetector, Tier, TierSet, TierState};
 use haurach_private::rounding::{self, Known};
 use haurach_private::{BondKey, Place, Role, Sealer, Seen, Verdict};
-use haurach_proto::sealed::{Envelope, FixContent, MEMORY, POSITION, THOUGHT};
+use haurach_proto::sealed::{Envelope, FixContent, MEMORY, POSITION, StretchContent, THOUGHT};
 use haurach_proto::sealed_pictures::{self, PictureContent};
 use haurach_proto::{
-    BondView, Feeling, LatLon, MemoryList, MemoryView, Message, MessageKind, PullView,
-    SealedFixUpdate, TokenReport,
+    BondView, Feeling, LatLon, MemoryList, MemoryView, Message, MessageKind, PrivateBondView,
+    PullView, SealedFixUpdate, TokenReport,
 };
 use reqwest::Method;
 use uuid::Uuid;
@@ -34,6 +36,9 @@ pub struct Sealing {
     bond: Uuid,
     me: Role,
     keeping: Keeping,
+    /// The city's plausible top speed, km/h, which this device judges its own jumps by:
+    /// asked of the server the first time a fix is sent.
+    max_speed_kmh: OnceLock<f64>,
 }
 
 /// Where the counter of what this device sealed, and its latest fix, are kept.
@@ -51,6 +56,8 @@ struct Kept {
     sealed: u64,
     /// Its latest fix.
     fix: Option<Fix>,
+    /// The fix the next one's stretch is judged from (none after a pause).
+    stretch_from: Option<Fix>,
     /// Which of the partner's counters it opened where.
     seen: Seen,
 }
@@ -98,17 +105,20 @@ impl Sealing {
             bond: view.id,
             me: private::role(ctx, name)?,
             keeping: Keeping::Home(ctx.home.clone(), ctx.server.clone(), name.to_owned()),
+            max_speed_kmh: OnceLock::new(),
         }))
     }
 
-    /// The sealing of a device that keeps nothing on disk: `me` in `bond`, with `key`.
-    pub fn in_memory(key: BondKey, bond: Uuid, me: Role) -> Sealing {
+    /// The sealing of a device that keeps nothing on disk: `me` in `bond`, with `key`,
+    /// judging its jumps at `max_speed_kmh`.
+    pub fn in_memory(key: BondKey, bond: Uuid, me: Role, max_speed_kmh: f64) -> Sealing {
         Sealing {
             sealer: Sealer::new(&key),
             key,
             bond,
             me,
             keeping: Keeping::Memory(Mutex::new(Kept::default())),
+            max_speed_kmh: OnceLock::from(max_speed_kmh),
         }
     }
 
@@ -233,17 +243,54 @@ impl Sealing {
         match &self.keeping {
             Keeping::Home(home, server, name) => private::remember_fix(home, server, name, fix),
             Keeping::Memory(kept) => {
-                kept.lock().expect("sealing lock").fix = Some(*fix);
+                let mut kept = kept.lock().expect("sealing lock");
+                kept.fix = Some(*fix);
+                kept.stretch_from = Some(*fix);
                 Ok(())
             }
         }
     }
 
+    /// Starts the stretch afresh: the next fix is judged from nothing, as the plain
+    /// bond's server does when a pause starts (a pause is never a stretch).
+    pub fn restart_stretch(&self) -> anyhow::Result<()> {
+        match &self.keeping {
+            Keeping::Home(home, server, name) => private::restart_stretch(home, server, name),
+            Keeping::Memory(kept) => {
+                kept.lock().expect("sealing lock").stretch_from = None;
+                Ok(())
+            }
+        }
+    }
+
+    /// The stretch from this device's previous fix to `fix`, judged here as the plain
+    /// bond's server judges it (`haurach_bond::StretchDetector` at the city's
+    /// `max_speed_kmh`), sealed to what the partner is told.
+    async fn stretch_to(&self, api: &Api, fix: &Fix) -> anyhow::Result<Option<StretchContent>> {
+        let max_speed_kmh = match self.max_speed_kmh.get() {
+            Some(kmh) => *kmh,
+            None => {
+                let view: PrivateBondView = api.get("/api/v1/bond/private").await?;
+                *self.max_speed_kmh.get_or_init(|| view.max_speed_kmh)
+            }
+        };
+        let from = match &self.keeping {
+            Keeping::Home(home, server, name) => private::stretch_from(home, server, name)?,
+            Keeping::Memory(kept) => kept.lock().expect("sealing lock").stretch_from,
+        };
+        Ok(StretchDetector::new(max_speed_kmh, from)
+            .observe(fix)
+            .map(|stretch| StretchContent::of(&stretch)))
+    }
+
     /// Sends `fix` in the private bond, in place of a position: its token report, then
     /// the same fix rounded at the tiers that report left open, knowing the partner's
-    /// latest sealed position (`haurach_private::rounding`), and sealed. Remembers the
-    /// fix on this device. Returns the bond as it stands, with the pull worked out here.
-    pub async fn send_fix(&self, api: &Api, fix: &Fix) -> anyhow::Result<BondView> {
+    /// latest sealed position (`haurach_private::rounding`), and sealed, with the stretch
+    /// from this device's previous fix if it jumped implausibly fast. Remembers the fix on
+    /// this device. Returns the bond as it stands, with the pull worked out here, and the
+    /// stretch sealed.
+    pub async fn send_fix(&self, api: &Api, fix: &Fix) -> anyhow::Result<SentFix> {
+        let stretch = self.stretch_to(api, fix).await?;
         let before: BondView = api.get("/api/v1/bond").await?;
         let report = TokenReport::of(&haurach_private::tokens::report(
             &self.key,
@@ -259,7 +306,11 @@ impl Sealing {
             partner: self.partner_fix(&view).map(|p| p.partner()),
         };
         let shared = rounding::round(fix, &known);
-        let sealed = self.seal(POSITION, &FixContent::of(&shared).to_bytes())?;
+        let content = FixContent {
+            stretch,
+            ..FixContent::of(&shared)
+        };
+        let sealed = self.seal(POSITION, &content.sealed_bytes())?;
         api.empty(
             Method::PUT,
             "/api/v1/me/sealed-fix",
@@ -267,7 +318,10 @@ impl Sealing {
         )
         .await?;
         self.remember_fix(fix)?;
-        self.with_pull(view)
+        Ok(SentFix {
+            view: self.with_pull(view)?,
+            stretch,
+        })
     }
 
     /// The partner's latest sealed position in `view`, opened; `None` when there is none,
@@ -311,7 +365,10 @@ impl Sealing {
         }))
     }
 
-    /// A sealed position from the partner, opened and judged (a latest kind).
+    /// A sealed position from the partner, opened and judged (a latest kind). Its stretch
+    /// is kept only the first time this device opens it, so a stretch is told once
+    /// however often the server sends the position again (as the newest, for a `where`
+    /// or a link opened later).
     pub fn opened_fix(&self, sealed: &str) -> Opened<FixContent> {
         let Some((counter, content)) = self.open(false, POSITION, sealed) else {
             return Opened::Unopenable;
@@ -320,7 +377,11 @@ impl Sealing {
             return Opened::Unopenable;
         };
         match self.judge(counter, Place::Latest(POSITION)) {
-            Verdict::Fresh | Verdict::Again => Opened::Shown(fix),
+            Verdict::Fresh => Opened::Shown(fix),
+            Verdict::Again => Opened::Shown(FixContent {
+                stretch: None,
+                ..fix
+            }),
             Verdict::Replayed => Opened::Replayed,
             Verdict::Older => Opened::Older,
         }
@@ -387,6 +448,16 @@ impl Sealing {
         }
         opened
     }
+}
+
+/// What sending a fix in a private bond gave: the bond as it stands, with the pull worked
+/// out here, and the stretch sealed with the fix, if it jumped implausibly fast.
+#[derive(Debug)]
+pub struct SentFix {
+    /// The bond's view.
+    pub view: BondView,
+    /// The stretch the partner is told of.
+    pub stretch: Option<StretchContent>,
 }
 
 /// The open tiers of a bond's view.

@@ -152,7 +152,8 @@ pub fn default_home() -> anyhow::Result<PathBuf> {
     Ok(PathBuf::from(home).join(".config").join("haurach"))
 }
 
-fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
+/// Makes `dir` (mode 0700 on Unix) if it is not there.
+pub fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
     if dir.is_dir() {
         return Ok(());
     }

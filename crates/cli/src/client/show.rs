@@ -6,6 +6,16 @@ use haurach_bond::geo::compass_point;
 use haurach_proto::human;
 use haurach_proto::{BondView, ContactState, Message, MessageKind, NextTier, PullView};
 
+/// A stretch, as `watch` tells it of either partner (`who` is "you" or the partner's
+/// name): the plain bond's `stretch` frame and a private bond's stretch sealed in a
+/// position read alike.
+pub fn stretch(who: &str, jump_m: f64, speed_kmh: f64) -> String {
+    format!(
+        "the bond stretched: {who} jumped {} (as fast as {speed_kmh:.0} km/h)",
+        human::distance(jump_m)
+    )
+}
+
 /// Where the partner is, in one sentence.
 /// The pull sentence for a whole bond view.
 pub fn bond_sentence(view: &BondView) -> String {

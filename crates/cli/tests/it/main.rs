@@ -19,6 +19,7 @@ mod readme;
 mod replay;
 mod restart;
 mod retry;
+mod search;
 mod secrets;
 mod startup;
 mod support;

@@ -17,6 +17,7 @@ use haurach_private::{BondKey, Role, Sealer};
 use haurach_proto::private::key_from_hex;
 use haurach_proto::sealed::{Envelope, FixContent, POSITION};
 
+use crate::search::{Trace, f32_traces_of, files, first_found, traces_of};
 use crate::support::{Cli, Server};
 
 /// Where amethyst stands, and where spike stands near her and far from her (story
@@ -82,68 +83,6 @@ fn private_code(out: &str) -> String {
     let code = out.split_whitespace().nth(3).unwrap_or_default().to_owned();
     assert!(code.starts_with("HP1-"), "{out}");
     code
-}
-
-/// Every file under `dir`, as bytes, with its path.
-fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            found.extend(files(&path));
-        } else {
-            found.push((path.display().to_string(), std::fs::read(&path).unwrap()));
-        }
-    }
-    found
-}
-
-/// A trace to look for: text, which counts only where it starts a number (`7.654` in
-/// `lon=7.654` is a coordinate, in the timestamp `19:10:07.654` it is not), or bytes,
-/// which count anywhere.
-enum Trace {
-    Text(String),
-    Bytes(Vec<u8>),
-}
-
-impl Trace {
-    fn found_in(&self, haystack: &[u8]) -> bool {
-        match self {
-            Trace::Text(text) => {
-                let needle = text.as_bytes();
-                haystack
-                    .windows(needle.len())
-                    .enumerate()
-                    .any(|(at, w)| w == needle && (at == 0 || !haystack[at - 1].is_ascii_digit()))
-            }
-            Trace::Bytes(needle) => haystack.windows(needle.len()).any(|w| w == needle),
-        }
-    }
-
-    fn shown(&self) -> String {
-        match self {
-            Trace::Text(text) => text.clone(),
-            Trace::Bytes(bytes) => format!("{bytes:?}"),
-        }
-    }
-}
-
-/// What a coordinate may look like where it was written down: as text at several
-/// precisions, and as the bytes of an `f64` either way round.
-fn traces_of(value: f64) -> Vec<Trace> {
-    let mut traces: Vec<Trace> = [
-        format!("{value}"),
-        format!("{value:.6}"),
-        format!("{value:.5}"),
-        format!("{value:.4}"),
-        format!("{value:.3}"),
-    ]
-    .into_iter()
-    .map(Trace::Text)
-    .collect();
-    traces.push(Trace::Bytes(value.to_le_bytes().to_vec()));
-    traces.push(Trace::Bytes(value.to_be_bytes().to_vec()));
-    traces
 }
 
 fn mv(cli: &Cli, who: &str, at: (f64, f64)) -> String {
@@ -521,6 +460,7 @@ fn a_private_bond_opens_its_tiers_and_the_server_keeps_no_coordinate_and_no_secr
         HER.0, HER.1, NEAR.0, FAR.0, SIGHT.0, SIGHT.1, WALKED.0, WALKED.1,
     ] {
         secrets.extend(traces_of(value));
+        secrets.extend(f32_traces_of(value));
     }
     for said in [
         WORDS,
@@ -553,8 +493,95 @@ fn a_private_bond_opens_its_tiers_and_the_server_keeps_no_coordinate_and_no_secr
     );
     all.push(("the server's log".into(), log.into_bytes()));
     for (path, bytes) in &all {
-        for needle in &secrets {
-            assert!(!needle.found_in(bytes), "{path} holds {:?}", needle.shown());
+        if let Some((found, around)) = first_found(&secrets, bytes) {
+            panic!("{path} holds {:?}: {around:?}", found.shown());
+        }
+    }
+}
+
+/// Where amethyst goes in the stretch's test: 5 km north of `HER`, then nearly to the
+/// other side of the Earth (about 20,000 km from there). Digits nobody else uses.
+const NORTH: (f64, f64) = (-46.078491, -7.654321);
+const AWAY: (f64, f64) = (45.987654, 171.234567);
+
+/// The stretch on a private bond (issue 20): the server sees no position, so amethyst's
+/// own device judges her jumps (`haurach_bond::StretchDetector` at the city's
+/// `max_speed_kmh`, which it reads from the private bond's view) and seals the stretch
+/// inside her position; spike's `watch` tells it with the plain bond's words, once.
+/// Nothing of where she went reaches the server in the clear. The city allows 700,000
+/// km/h, so 5 km in the fraction of a second between two moves is no stretch unless they
+/// come within 26 ms (at the default 300 km/h it would be), and 20,000 km is unless they
+/// are more than 100 s apart.
+#[test]
+fn a_jump_on_a_private_bond_is_judged_on_the_device_and_told_to_the_partner_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut server = Server::start_with(
+        &data,
+        "127.0.0.1:0",
+        &[
+            ("HAURACH_LOG", "debug"),
+            ("HAURACH_MAX_SPEED_KMH", "700000"),
+        ],
+    );
+    let cli = Cli::new(&server);
+    cli.register("spike", "east-about-20-km");
+    cli.register("amethyst", "reaching-west-too");
+    let code = private_code(&cli.ok_as("amethyst", &["invite", "--private"]));
+    cli.ok_as("spike", &["accept", &code, "--profile", "story"]);
+    let out = mv(&cli, "amethyst", HER);
+    assert!(!out.contains("stretched"), "{out}");
+    mv(&cli, "spike", NEAR);
+
+    let wait = Duration::from_secs(20);
+    let mut watch = cli.spawn(&["--as", "spike", "watch", "--for", "60"]);
+    watch.expect("linked as spike", wait);
+    // Fast, but within the city's top speed: no stretch.
+    let out = mv(&cli, "amethyst", NORTH);
+    assert!(!out.contains("stretched"), "{out}");
+    watch.expect("amethyst is ", wait);
+    // Beyond it: her device says so to her, and seals it for him.
+    let out = mv(&cli, "amethyst", AWAY);
+    assert!(
+        out.contains("the bond stretched: you jumped 20,000 km (as fast as "),
+        "{out}"
+    );
+    let line = watch.expect("the bond stretched: ", wait);
+    assert!(
+        line.starts_with("the bond stretched: amethyst jumped 20,000 km (as fast as "),
+        "{line}"
+    );
+    watch.expect("amethyst is ", wait);
+    drop(watch);
+    // What was told is not told again: not by `where`, nor by a link opened later, whose
+    // bond view holds that position again.
+    let out = cli.ok_as("spike", &["where"]);
+    assert!(!out.contains("stretched"), "{out}");
+    let mut watch = cli.spawn(&["--as", "spike", "watch", "--for", "60"]);
+    watch.expect("linked as spike", wait);
+    // Staying there is no stretch.
+    let out = mv(&cli, "amethyst", AWAY);
+    assert!(!out.contains("stretched"), "{out}");
+    watch.expect("amethyst is ", wait);
+    assert!(
+        !watch.seen.iter().any(|l| l.contains("stretched")),
+        "{:#?}",
+        watch.seen
+    );
+    drop(watch);
+
+    server.kill();
+    let log = server.log.lock().unwrap().clone();
+    let mut secrets = Vec::new();
+    for value in [HER.0, HER.1, NEAR.0, NORTH.0, NORTH.1, AWAY.0, AWAY.1] {
+        secrets.extend(traces_of(value));
+        secrets.extend(f32_traces_of(value));
+    }
+    let mut all = files(&data);
+    all.push(("the server's log".into(), log.into_bytes()));
+    for (path, bytes) in &all {
+        if let Some((found, around)) = first_found(&secrets, bytes) {
+            panic!("{path} holds {:?}: {around:?}", found.shown());
         }
     }
 }

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
+use crate::search::{Trace, f32_traces_of, files, first_found, traces_of};
 use crate::support::{Cli, Server, haurach};
 
 fn desert() -> PathBuf {
@@ -210,4 +211,126 @@ fn the_desert_crossing_on_a_private_bond_opens_every_tier_from_tokens() {
     }
     let end = events.last().unwrap();
     assert_eq!(end["together"], true, "{end}");
+}
+
+/// Issue 20's search, on the whole story: the desert crossing walked on a private bond
+/// against a real server, each walker's device sending only token reports, sealed
+/// positions and sealed words; then the server's whole data directory (the SQLite
+/// database, its WAL and every other file) and its debug log are searched for every
+/// coordinate either walker sent (as text at several precisions and as the bytes of an
+/// `f64` both ways; the scenario's waypoints as an `f32` too) and every word they said,
+/// and none is there.
+#[test]
+fn the_story_walked_privately_leaves_no_coordinate_and_no_word_on_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut server = Server::start_with(&data, "127.0.0.1:0", &[("HAURACH_LOG", "debug")]);
+    let out = haurach()
+        .arg("replay")
+        .arg(desert())
+        .args(["--server", &server.url, "--private", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let timeline: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let events = timeline["events"].as_array().unwrap();
+    // Every tier opened from the tokens, and the story's words were said, sealed.
+    let opened = events
+        .iter()
+        .filter(|e| e["kind"] == "tier" && e["open"] == true)
+        .count();
+    assert_eq!(opened, 7, "{events:#?}");
+    let said: Vec<&str> = events
+        .iter()
+        .filter(|e| e["kind"] == "said" && e["sent"] == true)
+        .map(|e| e["words"].as_str().unwrap())
+        .collect();
+    assert_eq!(said.len(), 3, "{events:#?}");
+    // Every position sent: where the two stood at the start and after each step.
+    let mut coordinates: Vec<f64> = Vec::new();
+    for step in timeline["walked"].as_array().unwrap() {
+        for at in step.as_array().unwrap() {
+            for value in at.as_array().unwrap() {
+                coordinates.push(value.as_f64().unwrap());
+            }
+        }
+    }
+    coordinates.sort_by(f64::total_cmp);
+    coordinates.dedup();
+    assert!(coordinates.len() > 300, "{}", coordinates.len());
+
+    // Killed, not stopped: whatever the WAL holds stays for the search.
+    server.kill();
+    let log = server.log.lock().unwrap().clone();
+    assert!(
+        log.contains("/api/v1/me/sealed-fix"),
+        "the access log is on: {log}"
+    );
+    let mut secrets: Vec<Trace> = Vec::new();
+    for value in &coordinates {
+        secrets.extend(traces_of(*value));
+    }
+    let scenario: toml::Value =
+        toml::from_str(&std::fs::read_to_string(desert()).unwrap()).unwrap();
+    for partner in scenario["partners"].as_array().unwrap() {
+        for w in partner["waypoints"].as_array().unwrap() {
+            for value in [&w["lat"], &w["lon"]] {
+                let value = value.as_float().unwrap();
+                assert!(coordinates.contains(&value), "{value} was sent");
+                secrets.extend(f32_traces_of(value));
+            }
+        }
+    }
+    for words in &said {
+        secrets.push(Trace::Bytes(words.as_bytes().to_vec()));
+    }
+    for word in ["western", "HEARD", "eastern gate", "Needle, I wait"] {
+        secrets.push(Trace::Bytes(word.as_bytes().to_vec()));
+    }
+    let mut all = files(&data);
+    assert!(
+        all.iter().any(|(path, _)| path.ends_with("haurach.db-wal")),
+        "{:?}",
+        all.iter().map(|f| &f.0).collect::<Vec<_>>()
+    );
+    all.push(("the server's log".into(), without_clock_readings(&log)));
+    for (path, bytes) in &all {
+        if let Some((found, around)) = first_found(&secrets, bytes) {
+            panic!("{path} holds {:?}: {around:?}", found.shown());
+        }
+    }
+}
+
+/// The server's log without its own clock readings: each line's timestamp, each
+/// request's duration (`ms=…`) and each query's (`elapsed=…`, `elapsed_secs=…`). The
+/// story's coordinates are positive numbers of two digits and its walkers stood all over
+/// 23.12-23.15 and 53.66-53.87, so `23.125` or `53.685` would be found in a timestamp's
+/// seconds (`12:01:23.125871Z`) or a query that took 53.685 µs, which are not
+/// coordinates.
+fn without_clock_readings(log: &str) -> Vec<u8> {
+    let mut out = String::new();
+    for line in log.lines() {
+        let mut words = line.split(' ').peekable();
+        if words
+            .peek()
+            .is_some_and(|w| w.len() > 20 && w.as_bytes()[0].is_ascii_digit() && w.contains('T'))
+        {
+            words.next();
+        }
+        let clock = |w: &&str| {
+            ["ms=", "elapsed=", "elapsed_secs="]
+                .iter()
+                .any(|k| w.starts_with(k))
+        };
+        for word in words.filter(|w| !clock(w)) {
+            out.push_str(word);
+            out.push(' ');
+        }
+        out.push('\n');
+    }
+    out.into_bytes()
 }

@@ -96,12 +96,12 @@ pub(crate) async fn accept_private_invite<S: Store, B: Bus>(
 /// `GET /api/v1/bond/private`: the keys and tags of my private bond.
 #[utoipa::path(
     get,
-    summary = "The public keys and confirmation tags of my private bond, as the server relays them.",
+    summary = "The public keys and confirmation tags of my private bond, as the server relays them, and the city's top speed my device judges its stretch by.",
     path = "/api/v1/bond/private",
     tag = "bond",
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "both devices' public keys, and the tags sent so far", body = PrivateBondView),
+        (status = 200, description = "both devices' public keys, the tags sent so far, and `max_speed_kmh`", body = PrivateBondView),
         (status = 403, description = "`awaiting_tower`, `application_declined`: not a citizen (yet)"),
         (status = 404, description = "`not_bonded`"),
         (status = 409, description = "`plain_bond`: the bond is not private"),

@@ -17,7 +17,8 @@
 //!
 //! Contact and the alarm are the plain bond's: a report is hearing from its sender, and
 //! the alarm passes at any range. The stretch needs two positions, which the server no
-//! longer has.
+//! longer has: each device judges its own fixes at the city's `max_speed_kmh` (given in
+//! the private bond's view) and seals the stretch inside its position.
 //!
 //! Where each partner is reaches the other sealed: after its report, a device sends its
 //! position rounded to what the open tiers allow and sealed under the bond's key
@@ -166,6 +167,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
             accepter_key: to_hex(&keys.public_keys[1]),
             inviter_tag: keys.tags[0].map(|t| to_hex(&t)),
             accepter_tag: keys.tags[1].map(|t| to_hex(&t)),
+            max_speed_kmh: self.config.max_speed_kmh,
         })
     }
 

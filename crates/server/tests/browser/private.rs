@@ -20,7 +20,7 @@ use haurach_private::tokens::report;
 use haurach_private::{BondKey, DeviceSecret, InviteSecret, Role, invite};
 use haurach_proto::TokenReport;
 use haurach_proto::private::{key_from_hex, to_hex};
-use haurach_proto::sealed::{Envelope, FixContent, POSITION};
+use haurach_proto::sealed::{Envelope, FixContent, POSITION, StretchContent};
 use serde_json::{Value, json};
 
 use crate::harness::{
@@ -1703,6 +1703,70 @@ async fn a_page_and_the_library_share_positions_sealed_coarse_beyond_sight_and_e
     );
     spike.shot("private-pull-exact-phone").await;
 
+    // A stretch her device saw in its own fixes (the server sees none), sealed in her
+    // next position: his page shows it as it shows a plain bond's stretch.
+    let stretched = FixContent {
+        stretch: Some(StretchContent {
+            jump_m: 20_000.0,
+            over_ms: 1_000,
+        }),
+        ..exact
+    };
+    let sealed = Envelope {
+        bond,
+        from: Role::Accepter,
+        kind: POSITION,
+    }
+    .seal(&sealer, 4, &stretched.sealed_bytes())
+    .unwrap();
+    let (status, body) = http(
+        server.addr,
+        "PUT",
+        "/api/v1/me/sealed-fix",
+        Some(&her),
+        Some(json!({ "sealed": sealed })),
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    spike
+        .wait_text("#banner-stretch-title", "amethyst moved suddenly")
+        .await;
+    spike
+        .wait_text(
+            "#banner-stretch",
+            "amethyst's position jumped 20 km at once",
+        )
+        .await;
+    spike
+        .check_at_both_widths(&axe, "private-stretch", "a sealed stretch")
+        .await;
+    // Told once: dismissed, and the page reloaded (the bond's view holds that position
+    // again, opened before), it does not come back.
+    spike.click("#banner-stretch .banner-close").await;
+    spike.wait_hidden("#banner-stretch").await;
+    spike.driver.refresh().await.expect("reload the page");
+    spike
+        .wait_text("#pull-exact", "Within sight: amethyst is exactly at")
+        .await;
+    // What his page sends from here on is searched below. He steps 10 m (no stretch);
+    // her device gets his position, sealed, and his page has had time to open hers again.
+    record_requests(&spike).await;
+    let before = link.got.lock().unwrap().len();
+    let step = geo::destination(HER.0, HER.1, 90.0, 10.0);
+    spike.set_position(step.0, step.1).await;
+    eventually("his page's position after the reload", async || {
+        let got = link.got.lock().unwrap().clone();
+        let sealed = got[before..]
+            .iter()
+            .any(|f| f["type"] == "partner_sealed_fix");
+        (sealed.then_some(()), format!("{} frames", got.len()))
+    })
+    .await;
+    assert!(
+        !spike.shown("#banner-stretch").await,
+        "the stretch was told again after a reload"
+    );
+
     // Changed on the way: said plainly, and no pull is drawn from it.
     let mut raw = URL_SAFE_NO_PAD
         .decode(
@@ -1711,7 +1775,7 @@ async fn a_page_and_the_library_share_positions_sealed_coarse_beyond_sight_and_e
                 from: Role::Accepter,
                 kind: POSITION,
             }
-            .seal(&sealer, 4, &exact.to_bytes())
+            .seal(&sealer, 5, &exact.to_bytes())
             .unwrap(),
         )
         .unwrap();
@@ -1737,9 +1801,40 @@ async fn a_page_and_the_library_share_positions_sealed_coarse_beyond_sight_and_e
         "a position from what did not open"
     );
 
+    // His page is the mover: 1,000 km in a moment stretches the bond. His page judges it
+    // (the server sees no position), tells him, and seals it for her device.
+    let away = geo::destination(HER.0, HER.1, 0.0, 1_000_000.0);
+    spike.set_position(away.0, away.1).await;
+    spike
+        .wait_text("#banner-stretch-title", "You moved suddenly")
+        .await;
+    spike
+        .wait_text("#banner-stretch", "Your position jumped 1,000 km at once")
+        .await;
+    let told = link
+        .wait("his page's stretch, sealed", |f| {
+            his_fixes(std::slice::from_ref(f))
+                .into_iter()
+                .find_map(|c| c.stretch)
+        })
+        .await;
+    assert_eq!(told.jump_m, 1_000_000.0, "{told:?}");
+    assert!(told.over_ms > 0, "{told:?}");
+    // Every sealed position of his is as long as every other: the server cannot tell
+    // the one that carries the stretch.
+    let lengths: std::collections::BTreeSet<usize> = link
+        .got
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|f| f["type"] == "partner_sealed_fix")
+        .map(|f| f["sealed"].as_str().unwrap().len())
+        .collect();
+    assert_eq!(lengths.len(), 1, "{lengths:?}");
+
     // Nothing of where either is left his page but sealed, nor is it in what the server
     // kept or logged.
-    let needles = coordinate_needles(&[HER, NEAR, sight]);
+    let needles = coordinate_needles(&[HER, NEAR, sight, step, away]);
     let sent = everything_sent(&spike).await;
     assert!(
         sent.iter().any(|f| f.contains("\"type\":\"sealed_fix\"")),
@@ -3017,6 +3112,7 @@ async fn a_page_refuses_what_the_server_sends_again_and_shows_a_resumed_message_
             lon: NEAR.1,
             reach_m: 2_000.0,
             exact: false,
+            stretch: None,
         };
         let sealed = from_her(POSITION)
             .seal(&sealer, counter, &content.to_bytes())
