@@ -184,7 +184,11 @@ async fn walk(
                     at_ms: (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000)
                         as i64,
                 };
-                Some(sealing.send_fix(api, &fix).await?)
+                let (view, news) = sealing.send_fix(api, &fix).await?;
+                for line in news {
+                    bar.suspend(|| outln!("{line}"));
+                }
+                Some(view)
             }
             None => {
                 put_position(

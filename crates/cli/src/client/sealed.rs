@@ -1,6 +1,6 @@
 //! Content sealed end to end in a private bond, on this device (issue 20,
 //! `docs/privacy.md`): words, feelings, an alarm's words, thoughts, journal entries,
-//! pictures and positions are sealed before they leave it, and what the partner sealed is opened here before it is
+//! pictures, positions, places' news and the meeting point are sealed before they leave it, and what the partner sealed is opened here before it is
 //! shown. The server carries only the sealed strings (`haurach_proto::sealed`); the pull
 //! toward the partner is worked out here, from this device's own fix and the partner's
 //! sealed position. What the partner sealed and the server sends again (an earlier
@@ -26,6 +26,7 @@ use uuid::Uuid;
 use super::api::Api;
 use super::context::Context;
 use super::private::{self, Standing};
+use super::sealed_places::PlaceBook;
 
 /// What this device needs to seal and open in its private bond.
 pub struct Sealing {
@@ -53,6 +54,8 @@ struct Kept {
     fix: Option<Fix>,
     /// Which of the partner's counters it opened where.
     seen: Seen,
+    /// Its places and what it knows of the meeting point.
+    book: PlaceBook,
 }
 
 /// What became of a sealed thing of the partner's that arrived.
@@ -221,6 +224,26 @@ impl Sealing {
             .map(|(_, content)| content)
     }
 
+    /// This person's places and what this device knows of the meeting point and the
+    /// partner's places (`super::sealed_places`).
+    pub fn place_book(&self) -> anyhow::Result<PlaceBook> {
+        match &self.keeping {
+            Keeping::Home(home, server, name) => private::place_book(home, server, name),
+            Keeping::Memory(kept) => Ok(kept.lock().expect("sealing lock").book.clone()),
+        }
+    }
+
+    /// Writes down `book`.
+    pub fn keep_place_book(&self, book: PlaceBook) -> anyhow::Result<()> {
+        match &self.keeping {
+            Keeping::Home(home, server, name) => private::keep_place_book(home, server, name, book),
+            Keeping::Memory(kept) => {
+                kept.lock().expect("sealing lock").book = book;
+                Ok(())
+            }
+        }
+    }
+
     /// This device's latest fix in the bond, if it sent one.
     pub fn last_fix(&self) -> anyhow::Result<Option<Fix>> {
         match &self.keeping {
@@ -242,8 +265,11 @@ impl Sealing {
     /// Sends `fix` in the private bond, in place of a position: its token report, then
     /// the same fix rounded at the tiers that report left open, knowing the partner's
     /// latest sealed position (`haurach_private::rounding`), and sealed. Remembers the
-    /// fix on this device. Returns the bond as it stands, with the pull worked out here.
-    pub async fn send_fix(&self, api: &Api, fix: &Fix) -> anyhow::Result<BondView> {
+    /// fix on this device, and judges this person's places and the pinned meeting point
+    /// by it (`super::sealed_places`: each arrival and departure sealed for the partner).
+    /// Returns the bond as it stands, with the pull worked out here, and the lines that
+    /// say what the fix arrived at or left.
+    pub async fn send_fix(&self, api: &Api, fix: &Fix) -> anyhow::Result<(BondView, Vec<String>)> {
         let before: BondView = api.get("/api/v1/bond").await?;
         let report = TokenReport::of(&haurach_private::tokens::report(
             &self.key,
@@ -266,8 +292,15 @@ impl Sealing {
             Some(&SealedFixUpdate { sealed }),
         )
         .await?;
+        // Judged before the fix is kept: a point pinned meanwhile is taken as reached
+        // without news only from where this device was before (`catch_up`). A device that
+        // keeps nothing (`replay --private`) has no places.
+        let news = match &self.keeping {
+            Keeping::Home(_, _, name) => self.judge_fix(api, name, fix, &view).await?,
+            Keeping::Memory(_) => Vec::new(),
+        };
         self.remember_fix(fix)?;
-        self.with_pull(view)
+        Ok((self.with_pull(view)?, news))
     }
 
     /// The partner's latest sealed position in `view`, opened; `None` when there is none,

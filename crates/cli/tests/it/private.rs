@@ -23,11 +23,11 @@ use crate::support::{Cli, Server};
 /// profile: feelings within 20 km, sight within 2 km). Digits nobody else uses, to look
 /// for afterwards; south and west, so each one's text starts with a minus, which no time
 /// or duration in the server's debug log does.
-const HER: (f64, f64) = (-46.123457, -7.654321);
+pub(crate) const HER: (f64, f64) = (-46.123457, -7.654321);
 const NEAR: (f64, f64) = (-46.168463, -7.654321); // 5.0 km south of her
-const FAR: (f64, f64) = (-46.483419, -7.654321); // 40.0 km south of her
+pub(crate) const FAR: (f64, f64) = (-46.483419, -7.654321); // 40.0 km south of her
 /// Within sight of her: 800 m south-east (tokens open sight for certain within 1 km).
-const SIGHT: (f64, f64) = (-46.128546, -7.647001);
+pub(crate) const SIGHT: (f64, f64) = (-46.128546, -7.647001);
 /// Where spike's walk ends: 600 m north-west of her.
 const WALKED: (f64, f64) = (-46.119640, -7.659810);
 
@@ -78,14 +78,14 @@ fn think(cli: &Cli, who: &str, lines: &[&str]) -> String {
 }
 
 /// The code in `haurach invite --private`'s output.
-fn private_code(out: &str) -> String {
+pub(crate) fn private_code(out: &str) -> String {
     let code = out.split_whitespace().nth(3).unwrap_or_default().to_owned();
     assert!(code.starts_with("HP1-"), "{out}");
     code
 }
 
 /// Every file under `dir`, as bytes, with its path.
-fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
+pub(crate) fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
@@ -101,13 +101,13 @@ fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
 /// A trace to look for: text, which counts only where it starts a number (`7.654` in
 /// `lon=7.654` is a coordinate, in the timestamp `19:10:07.654` it is not), or bytes,
 /// which count anywhere.
-enum Trace {
+pub(crate) enum Trace {
     Text(String),
     Bytes(Vec<u8>),
 }
 
 impl Trace {
-    fn found_in(&self, haystack: &[u8]) -> bool {
+    pub(crate) fn found_in(&self, haystack: &[u8]) -> bool {
         match self {
             Trace::Text(text) => {
                 let needle = text.as_bytes();
@@ -120,7 +120,7 @@ impl Trace {
         }
     }
 
-    fn shown(&self) -> String {
+    pub(crate) fn shown(&self) -> String {
         match self {
             Trace::Text(text) => text.clone(),
             Trace::Bytes(bytes) => format!("{bytes:?}"),
@@ -130,7 +130,7 @@ impl Trace {
 
 /// What a coordinate may look like where it was written down: as text at several
 /// precisions, and as the bytes of an `f64` either way round.
-fn traces_of(value: f64) -> Vec<Trace> {
+pub(crate) fn traces_of(value: f64) -> Vec<Trace> {
     let mut traces: Vec<Trace> = [
         format!("{value}"),
         format!("{value:.6}"),
@@ -146,7 +146,7 @@ fn traces_of(value: f64) -> Vec<Trace> {
     traces
 }
 
-fn mv(cli: &Cli, who: &str, at: (f64, f64)) -> String {
+pub(crate) fn mv(cli: &Cli, who: &str, at: (f64, f64)) -> String {
     cli.ok_as(who, &["move", &at.0.to_string(), &at.1.to_string()])
 }
 
