@@ -21,6 +21,7 @@ pub mod locate;
 pub mod password;
 pub mod pause;
 pub mod pictures;
+pub mod place_book;
 pub mod places;
 pub mod private;
 pub mod sealed;

@@ -226,10 +226,23 @@ pub struct PlaceContent {
     pub position: Option<crate::LatLon>,
 }
 
+/// The size a place's news and a meeting point are padded to before sealing (with spaces
+/// after the JSON, which reading skips), so their sealed length tells the server nothing:
+/// not the place's name, not whether a centre is in it, not a pin from an unpin. Every
+/// one fits: a name of 64 characters of 4 bytes and everything else are under 400 bytes.
+pub const PLACE_PADDED: usize = 512;
+
+/// `json` followed by spaces up to a multiple of [`PLACE_PADDED`].
+fn padded(mut json: Vec<u8>) -> Vec<u8> {
+    let len = json.len().div_ceil(PLACE_PADDED).max(1) * PLACE_PADDED;
+    json.resize(len, b' ');
+    json
+}
+
 impl PlaceContent {
-    /// The bytes sealed: its JSON.
+    /// The bytes sealed: its JSON, padded to [`PLACE_PADDED`].
     pub fn to_bytes(&self) -> Vec<u8> {
-        serde_json::to_vec(self).expect("a place's news is plain JSON")
+        padded(serde_json::to_vec(self).expect("a place's news is plain JSON"))
     }
 
     /// Opened bytes read back; `None` when they are not a place's news (a name of 1 to
@@ -268,9 +281,9 @@ pub enum MeetingContent {
 }
 
 impl MeetingContent {
-    /// The bytes sealed: its JSON.
+    /// The bytes sealed: its JSON, padded to [`PLACE_PADDED`].
     pub fn to_bytes(&self) -> Vec<u8> {
-        serde_json::to_vec(self).expect("a meeting point is plain JSON")
+        padded(serde_json::to_vec(self).expect("a meeting point is plain JSON"))
     }
 
     /// Opened bytes read back; `None` when they are not a meeting point's news.
@@ -663,6 +676,7 @@ mod tests {
         };
         let bytes = news.to_bytes();
         assert!(!String::from_utf8_lossy(&bytes).contains("lat"));
+        assert_eq!(bytes.len(), PLACE_PADDED);
         assert_eq!(PlaceContent::from_bytes(&bytes), Some(news.clone()));
         let within_sight = PlaceContent {
             position: Some(crate::LatLon {
@@ -671,10 +685,22 @@ mod tests {
             }),
             ..news
         };
+        assert_eq!(within_sight.to_bytes().len(), PLACE_PADDED);
         assert_eq!(
             PlaceContent::from_bytes(&within_sight.to_bytes()),
             Some(within_sight)
         );
+        // The longest name there is, in the widest characters, still fits one size.
+        let longest = PlaceContent {
+            place: "𝄞".repeat(64),
+            event: crate::PlaceEvent::Arrived,
+            at: time::OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap(),
+            position: Some(crate::LatLon {
+                lat: -89.123_456_789_012_34,
+                lon: -179.123_456_789_012_34,
+            }),
+        };
+        assert_eq!(longest.to_bytes().len(), PLACE_PADDED);
         for bad in [
             r#"{"place":"","event":"left","at":"2027-01-15T08:00:00Z"}"#,
             r#"{"place":"x","event":"stayed","at":"2027-01-15T08:00:00Z"}"#,
@@ -691,6 +717,8 @@ mod tests {
             MeetingContent::Unpinned,
             MeetingContent::Reached,
         ] {
+            // A pin, an unpin and reaching it are one size sealed.
+            assert_eq!(m.to_bytes().len(), PLACE_PADDED);
             assert_eq!(MeetingContent::from_bytes(&m.to_bytes()), Some(m));
         }
         assert_eq!(

@@ -16,8 +16,8 @@ use time::format_description::well_known::Rfc3339;
 
 use super::api::Api;
 use super::context::Context;
+use super::place_book::{HeardPlace, OwnPlace};
 use super::sealed::Sealing;
-use super::sealed_places::{HeardPlace, OwnPlace};
 use super::show;
 
 /// `haurach place ...`.

@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 
 use super::api::Api;
 use super::context::Context;
-use super::sealed_places::PlaceBook;
+use super::place_book::PlaceBook;
 use super::sessions::{server_key, write_private};
 use super::show;
 

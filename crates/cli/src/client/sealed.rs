@@ -25,8 +25,8 @@ use uuid::Uuid;
 
 use super::api::Api;
 use super::context::Context;
+use super::place_book::PlaceBook;
 use super::private::{self, Standing};
-use super::sealed_places::PlaceBook;
 
 /// What this device needs to seal and open in its private bond.
 pub struct Sealing {
