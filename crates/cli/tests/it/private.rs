@@ -697,7 +697,7 @@ fn a_device_refuses_what_the_server_sends_again_and_still_shows_a_resumed_messag
 
 /// Runs `statement` on the live SQLite database, as a server (or whoever holds its
 /// database) would; the first column of its first row, as text.
-fn sql_text(db: &Path, statement: &str) -> String {
+pub(crate) fn sql_text(db: &Path, statement: &str) -> String {
     let url = format!("sqlite://{}", db.display());
     let statement = statement.to_owned();
     tokio::runtime::Builder::new_current_thread()

@@ -10,7 +10,7 @@
 use haurach_bond::geo;
 use haurach_proto::human;
 
-use crate::private::{FAR, HER, SIGHT, Trace, files, mv, private_code, traces_of};
+use crate::private::{FAR, HER, SIGHT, Trace, files, mv, private_code, sql_text, traces_of};
 use crate::support::{Cli, Server};
 
 /// Her place, about 300 m north-east of her: digits nobody else uses.
@@ -172,6 +172,36 @@ fn a_private_bond_tells_of_places_and_the_meeting_point_sealed_and_the_server_ke
     cli.ok_as("amethyst", &["meet", "--unpin"]);
     let out = cli.ok_as("spike", &["where"]);
     assert!(!out.contains("meet at"), "{out}");
+
+    // The server stores her old pin (#4) again as the newest message: his device opened
+    // it before at its own number, so it is a replay, and the point stays unpinned.
+    let db = data.join("haurach.db");
+    let again: i64 = sql_text(
+        &db,
+        "INSERT INTO messages (seq, bond_id, sender_id, client_id, kind, body, sent_at) \
+         SELECT (SELECT MAX(seq) FROM messages) + 1, bond_id, sender_id, \
+         client_id || '-again', kind, body, sent_at FROM messages WHERE seq = 4 RETURNING seq",
+    )
+    .parse()
+    .unwrap();
+    assert_eq!(again, 7);
+    let out = cli.ok_as("spike", &["where"]);
+    assert!(
+        !out.contains("meet at"),
+        "the old pin is not taken again: {out}"
+    );
+    let out = cli.ok_as(
+        "spike",
+        &["watch", "--after", "6", "--count", "1", "--for", "20"],
+    );
+    assert!(
+        out.contains("#7 ")
+            && out.contains(
+                "the server sent amethyst's earlier sealed meeting point again, so this is not \
+                 shown"
+            ),
+        "{out}"
+    );
 
     server.kill();
     let log = server.log.lock().unwrap().clone();
