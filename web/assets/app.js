@@ -1672,6 +1672,28 @@ function renderGates() {
   lockThoughts();
 }
 
+/** A private bond's sealed place news or meeting point, opened (its JSON, padded with
+ *  spaces), as the plain bond's notices say them; one that is not what it claims to be
+ *  says so. */
+function whereaboutsText(m) {
+  let c = null;
+  try {
+    c = JSON.parse(m.body ?? "");
+  } catch {
+    c = null;
+  }
+  const at = (p) => (p && Number.isFinite(p.lat) && Number.isFinite(p.lon) ? ` (${p.lat.toFixed(5)}, ${p.lon.toFixed(5)})` : "");
+  if (m.kind === "place" && c && typeof c.place === "string") {
+    return `${c.event === "arrived" ? "arrived at" : "left"} ${c.place}${at(c.position)}`;
+  }
+  if (m.kind === "meeting" && c?.what === "pinned") {
+    return `pinned the meeting point: ${c.name ? `${c.name} ` : ""}${at(c).trim()}`;
+  }
+  if (m.kind === "meeting" && c?.what === "unpinned") return "unpinned the meeting point";
+  if (m.kind === "meeting" && c?.what === "reached") return "reached the meeting point";
+  return `sent something sealed that is not ${m.kind === "place" ? "place news" : "a meeting point"}`;
+}
+
 function messageLine(message) {
   const m = shown(message);
   const who = m.from === state.me ? "You" : m.from;
@@ -1690,6 +1712,9 @@ function messageLine(message) {
     }
     case "image":
       return { who, text: m.from === state.me ? "sent a picture" : "sent a picture (see Pictures)" };
+    case "place":
+    case "meeting":
+      return { who, text: sealed ? `sent ${m.kind === "place" ? "place news" : "a meeting point"} (${sealed})` : whereaboutsText(m) };
     default:
       return { who, text: m.body ?? m.kind };
   }

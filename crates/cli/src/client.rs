@@ -21,9 +21,11 @@ pub mod locate;
 pub mod password;
 pub mod pause;
 pub mod pictures;
+pub mod place_book;
 pub mod places;
 pub mod private;
 pub mod sealed;
+pub mod sealed_places;
 pub mod sessions;
 pub mod show;
 
@@ -599,15 +601,19 @@ impl ClientCommand {
                 let standing = private::standing(&ctx, &saved.name, &api).await?;
                 let mut view: BondView = api.get("/api/v1/bond").await?;
                 let mut rough = None;
+                let mut meeting = None;
                 if matches!(standing, private::Standing::Confirmed(_))
                     && let Some(sealing) = sealed::Sealing::of(&ctx, &saved.name, &api).await?
                 {
                     for alarm in &mut view.alarms {
                         *alarm = sealing.open_message(&saved.name, alarm);
                     }
-                    // The server knows no position: the pull is worked out here.
+                    // The server knows no position: the pull is worked out here, and the
+                    // way to a pinned meeting point too.
                     view = sealing.with_pull(view)?;
                     rough = sealing.rough_note(&view)?;
+                    let book = sealing.catch_up(&api, &saved.name, view.last_seq).await?;
+                    meeting = sealing.meeting(&book, &view)?;
                 }
                 if json {
                     outln!("{}", serde_json::to_string_pretty(&view)?);
@@ -617,6 +623,9 @@ impl ClientCommand {
                     outln!("{}", private::bond_text(&view));
                     if let Some(note) = rough {
                         outln!("{note}");
+                    }
+                    if let Some(meeting) = meeting {
+                        outln!("{}", places::meeting_sentence(&meeting));
                     }
                 }
             }
@@ -778,8 +787,11 @@ impl ClientCommand {
                             accuracy_m: accuracy.unwrap_or(0.0),
                             at_ms: now_ms(),
                         };
-                        let sealed::SentFix { view, stretch } =
-                            sealing.send_fix(&api, &fix).await?;
+                        let sealed::SentFix {
+                            view,
+                            stretch,
+                            news,
+                        } = sealing.send_fix(&api, &fix).await?;
                         if paused(&api).await? {
                             // Dropped by the server; and a pause starts the stretch afresh.
                             sealing.restart_stretch()?;
@@ -799,6 +811,9 @@ impl ClientCommand {
                         outln!("{}", private::bond_text(&view));
                         if let Some(note) = sealing.rough_note(&view)? {
                             outln!("{note}");
+                        }
+                        for line in news {
+                            outln!("{line}");
                         }
                         return Ok(());
                     }

@@ -654,6 +654,7 @@ async fn put(w: &Walker) -> anyhow::Result<()> {
         sealing
             .send_fix(&w.api, &fix)
             .await
+            .map(|_| ())
             .with_context(|| format!("cannot move {}", w.name))?;
         return Ok(());
     }

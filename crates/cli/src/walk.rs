@@ -189,6 +189,9 @@ async fn walk(
                     // Judged here; the partner's device is told it sealed.
                     bar.suspend(|| outln!("{}", show::stretch("you", s.jump_m, s.speed_kmh())));
                 }
+                for line in sent.news {
+                    bar.suspend(|| outln!("{line}"));
+                }
                 Some(sent.view)
             }
             None => {

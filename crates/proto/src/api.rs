@@ -276,6 +276,14 @@ pub enum MessageKind {
     /// A picture; needs the images tier. Its `body` is the image's id. Sent only through
     /// `POST /api/v1/bond/images`.
     Image,
+    /// A private bond's news of arriving at or leaving a place, judged on the owner's
+    /// device and sealed there (`crate::sealed::PlaceContent`); passes at any range, like
+    /// the pull. Only sealed, only in a private bond (a plain bond's server tells it).
+    Place,
+    /// A private bond's meeting point pinned, unpinned or reached, sealed on the device of
+    /// the partner who did it (`crate::sealed::MeetingContent`); passes at any range. Only
+    /// sealed, only in a private bond (a plain bond pins through `/api/v1/bond/meeting`).
+    Meeting,
 }
 
 impl MessageKind {
@@ -286,11 +294,19 @@ impl MessageKind {
             MessageKind::Feeling => Tier::Feelings,
             MessageKind::Alarm => Tier::Alarm,
             MessageKind::Image => Tier::Images,
+            MessageKind::Place | MessageKind::Meeting => Tier::Pull,
         }
     }
 
+    /// Whether only a private bond's devices send it, always sealed: a place's news and
+    /// the meeting point, which a plain bond's server works out itself.
+    pub fn sealed_only(self) -> bool {
+        matches!(self, MessageKind::Place | MessageKind::Meeting)
+    }
+
     /// Whether a message of this kind is pushed to a receiver who has not seen it (words
-    /// and feelings; the alarm is pushed at once, a picture not at all).
+    /// and feelings; the alarm is pushed at once, a picture, a place's news and the
+    /// meeting point not at all).
     pub fn pushed_unseen(self) -> bool {
         matches!(self, MessageKind::Voice | MessageKind::Feeling)
     }
@@ -302,6 +318,8 @@ impl MessageKind {
             MessageKind::Feeling => "feeling",
             MessageKind::Alarm => "alarm",
             MessageKind::Image => "image",
+            MessageKind::Place => "place",
+            MessageKind::Meeting => "meeting",
         }
     }
 
@@ -312,6 +330,8 @@ impl MessageKind {
             MessageKind::Feeling,
             MessageKind::Alarm,
             MessageKind::Image,
+            MessageKind::Place,
+            MessageKind::Meeting,
         ]
         .into_iter()
         .find(|k| k.key() == key)

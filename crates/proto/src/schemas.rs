@@ -285,9 +285,10 @@ impl PartialSchema for NewMemory {
 impl ToSchema for NewMemory {}
 
 impl PartialSchema for SendMessage {
-    /// One of three kinds (`image` is sent only through `POST /api/v1/bond/images`):
+    /// One of five kinds (`image` is sent only through `POST /api/v1/bond/images`):
     /// `voice` with words, `feeling` with a feeling, `alarm` with words or none; each
-    /// either in the clear (a plain bond) or sealed (a private bond).
+    /// either in the clear (a plain bond) or sealed (a private bond); and, only sealed in
+    /// a private bond, `place` and `meeting` (`docs/privacy.md`, "Sealed places").
     fn schema() -> RefOr<Schema> {
         let feeling = || RefOr::Ref(utoipa::openapi::Ref::from_schema_name("Feeling"));
         let words = || string().max_length(Some(4000));
@@ -296,7 +297,9 @@ impl PartialSchema for SendMessage {
                 "a message: voice (words, 1 to 4,000 characters, not all spaces), feeling (one \
                  of the feelings, no words) or alarm (words optional, up to 4,000 characters); \
                  in a private bond the words or the feeling are sealed instead (sealed: \
-                 required for voice and feeling, optional for an alarm)",
+                 required for voice and feeling, optional for an alarm), and a private \
+                 bond's devices also send place (a place's news) and meeting (the meeting \
+                 point), always sealed",
             ))
             .item(message_variant(
                 "voice",
@@ -337,6 +340,20 @@ impl PartialSchema for SendMessage {
             ))
             .item(message_variant(
                 "alarm",
+                &["sealed"],
+                null(),
+                null().into(),
+                sealed_content(),
+            ))
+            .item(message_variant(
+                "place",
+                &["sealed"],
+                null(),
+                null().into(),
+                sealed_content(),
+            ))
+            .item(message_variant(
+                "meeting",
                 &["sealed"],
                 null(),
                 null().into(),

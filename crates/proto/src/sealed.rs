@@ -7,8 +7,8 @@
 //! [`Sealer::seal`] gives (`nonce ‖ ciphertext ‖ tag`). The counter travels in the clear
 //! because the receiver needs it to open the content (it is in the associated data); the
 //! server learns from it how many things the sender sealed, which it can count anyway.
-//! The kind (`voice`, `feeling`, `alarm`, `thought`, `position`, `memory`, `glimpse`,
-//! `sight`) is not in the string:
+//! The kind (`voice`, `feeling`, `alarm`, `place`, `meeting`, `thought`, `position`,
+//! `memory`, `glimpse`, `sight`) is not in the string:
 //! it is the field beside it that the server reads to gate the content by its tier, and
 //! it is bound into the associated data, so a server that changes it makes the content
 //! unopenable.
@@ -271,6 +271,100 @@ pub fn check_fix(text: &str) -> Result<Sealed, Malformed> {
         return Err(Malformed::TooLongForAFix);
     }
     Sealed::decode(text)
+}
+
+/// What a sealed `place` message holds once opened: a place's news, judged on its
+/// owner's device by `haurach_bond::place` on each of its own fixes. The place's centre
+/// is in it only when sight was open as it was sealed (the plain bond shows a partner's
+/// place only within sight range); beyond it, nothing of where.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlaceContent {
+    /// The place's name, as its owner named it.
+    pub place: String,
+    /// Arrived or left.
+    pub event: crate::PlaceEvent,
+    /// When the fix that decided it was taken.
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: time::OffsetDateTime,
+    /// The place's centre, only when sight was open.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub position: Option<crate::LatLon>,
+}
+
+/// The size a place's news and a meeting point are padded to before sealing (with spaces
+/// after the JSON, which reading skips), so their sealed length tells the server nothing:
+/// not the place's name, not whether a centre is in it, not a pin from an unpin. Every
+/// one fits: a name of 64 characters of 4 bytes and everything else are under 400 bytes.
+pub const PLACE_PADDED: usize = 512;
+
+/// `json` followed by spaces up to a multiple of [`PLACE_PADDED`].
+fn padded(mut json: Vec<u8>) -> Vec<u8> {
+    let len = json.len().div_ceil(PLACE_PADDED).max(1) * PLACE_PADDED;
+    json.resize(len, b' ');
+    json
+}
+
+impl PlaceContent {
+    /// The bytes sealed: its JSON, padded to [`PLACE_PADDED`].
+    pub fn to_bytes(&self) -> Vec<u8> {
+        padded(serde_json::to_vec(self).expect("a place's news is plain JSON"))
+    }
+
+    /// Opened bytes read back; `None` when they are not a place's news (a name of 1 to
+    /// 64 characters, a centre on Earth if any).
+    pub fn from_bytes(bytes: &[u8]) -> Option<PlaceContent> {
+        let content: PlaceContent = serde_json::from_slice(bytes).ok()?;
+        let named = (1..=64).contains(&content.place.chars().count());
+        let placed = content
+            .position
+            .is_none_or(|p| haurach_bond::geo::valid_coordinates(p.lat, p.lon));
+        (named && placed).then_some(content)
+    }
+}
+
+/// What a sealed `meeting` message holds once opened: the meeting point pinned (a point,
+/// with the name of the place or a label), unpinned, or reached by the partner who sealed
+/// it. Each device works out its own way to a pinned point from its own fix.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "what", rename_all = "lowercase")]
+pub enum MeetingContent {
+    /// Pinned to this point.
+    Pinned {
+        /// Latitude, degrees.
+        lat: f64,
+        /// Longitude, degrees.
+        lon: f64,
+        /// The pinned place's name or the pin's label.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+    },
+    /// Unpinned: no meeting point (a private bond has no fair suggestion: working one out
+    /// needs both positions, which only a sealed exchange within sight would give).
+    Unpinned,
+    /// The sender reached the pinned point.
+    Reached,
+}
+
+impl MeetingContent {
+    /// The bytes sealed: its JSON, padded to [`PLACE_PADDED`].
+    pub fn to_bytes(&self) -> Vec<u8> {
+        padded(serde_json::to_vec(self).expect("a meeting point is plain JSON"))
+    }
+
+    /// Opened bytes read back; `None` when they are not a meeting point's news.
+    pub fn from_bytes(bytes: &[u8]) -> Option<MeetingContent> {
+        let content: MeetingContent = serde_json::from_slice(bytes).ok()?;
+        match &content {
+            MeetingContent::Pinned { lat, lon, name } => {
+                let usable = haurach_bond::geo::valid_coordinates(*lat, *lon)
+                    && name
+                        .as_ref()
+                        .is_none_or(|n| (1..=64).contains(&n.chars().count()));
+                usable.then_some(content)
+            }
+            _ => Some(content),
+        }
+    }
 }
 
 /// A sealed string that is not one: why, for the problem the server answers with.
@@ -690,6 +784,68 @@ mod tests {
         assert_eq!(two_figures(149.9), 150.0);
         assert_eq!(two_figures(1_234_567.0), 1_200_000.0);
         assert_eq!(two_figures(f64::NAN), 0.0);
+    }
+
+    #[test]
+    fn a_place_and_a_meeting_point_read_back_and_refuse_what_is_not_one() {
+        let news = PlaceContent {
+            place: "the saffron gate".into(),
+            event: crate::PlaceEvent::Arrived,
+            at: time::OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap(),
+            position: None,
+        };
+        let bytes = news.to_bytes();
+        assert!(!String::from_utf8_lossy(&bytes).contains("lat"));
+        assert_eq!(bytes.len(), PLACE_PADDED);
+        assert_eq!(PlaceContent::from_bytes(&bytes), Some(news.clone()));
+        let within_sight = PlaceContent {
+            position: Some(crate::LatLon {
+                lat: -46.1,
+                lon: -7.6,
+            }),
+            ..news
+        };
+        assert_eq!(within_sight.to_bytes().len(), PLACE_PADDED);
+        assert_eq!(
+            PlaceContent::from_bytes(&within_sight.to_bytes()),
+            Some(within_sight)
+        );
+        // The longest name there is, in the widest characters, still fits one size.
+        let longest = PlaceContent {
+            place: "𝄞".repeat(64),
+            event: crate::PlaceEvent::Arrived,
+            at: time::OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap(),
+            position: Some(crate::LatLon {
+                lat: -89.123_456_789_012_34,
+                lon: -179.123_456_789_012_34,
+            }),
+        };
+        assert_eq!(longest.to_bytes().len(), PLACE_PADDED);
+        for bad in [
+            r#"{"place":"","event":"left","at":"2027-01-15T08:00:00Z"}"#,
+            r#"{"place":"x","event":"stayed","at":"2027-01-15T08:00:00Z"}"#,
+            r#"{"place":"x","event":"left","at":"2027-01-15T08:00:00Z","position":{"lat":91.0,"lon":0.0}}"#,
+        ] {
+            assert_eq!(PlaceContent::from_bytes(bad.as_bytes()), None, "{bad}");
+        }
+        for m in [
+            MeetingContent::Pinned {
+                lat: 1.5,
+                lon: -2.5,
+                name: Some("the Needle".into()),
+            },
+            MeetingContent::Unpinned,
+            MeetingContent::Reached,
+        ] {
+            // A pin, an unpin and reaching it are one size sealed.
+            assert_eq!(m.to_bytes().len(), PLACE_PADDED);
+            assert_eq!(MeetingContent::from_bytes(&m.to_bytes()), Some(m));
+        }
+        assert_eq!(
+            MeetingContent::from_bytes(br#"{"what":"pinned","lat":95.0,"lon":0.0}"#),
+            None
+        );
+        assert_eq!(MeetingContent::from_bytes(b"calm"), None);
     }
 
     #[test]

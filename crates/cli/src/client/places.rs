@@ -1,18 +1,24 @@
 //! `haurach place`, `haurach meet` and `haurach journey`: places, the meeting point and
-//! the export of one's own journey as GPX.
+//! the export of one's own journey as GPX. In a private bond places and the meeting point
+//! stay on this device and travel sealed (`super::sealed_places`).
 
 use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use haurach_proto::{
-    MeetingKind, MeetingLeg, MeetingView, PinMeeting, PlaceInput, PlaceView, PlacesView, human,
+    BondView, MeetingKind, MeetingLeg, MeetingView, PinMeeting, PlaceInput, PlaceView, PlacesView,
+    human,
 };
 use reqwest::Method;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use super::api::Api;
 use super::context::Context;
+use super::place_book::{HeardPlace, OwnPlace};
+use super::sealed::Sealing;
+use super::show;
 
 /// `haurach place ...`.
 #[derive(Debug, Args)]
@@ -195,9 +201,111 @@ pub fn meeting_sentence(view: &MeetingView) -> String {
     line
 }
 
+/// A place of the partner's as their device last told of it, in a private bond.
+fn heard_line(p: &HeardPlace) -> String {
+    let where_ = match p.position {
+        Some(c) => format!("at {:.5}, {:.5}", c.lat, c.lon),
+        None => "(where: within sight range)".to_owned(),
+    };
+    let state = if p.inside {
+        "they are there"
+    } else {
+        "they are not there"
+    };
+    format!(
+        "  {} — {where_}; {state} (as their device said at {})",
+        p.name,
+        show::date(p.at)
+    )
+}
+
+/// `haurach place` in a private bond: the places live on this device, and the partner's
+/// are what their device told of them (`super::sealed_places`).
+async fn place_sealed(
+    api: &Api,
+    name: &str,
+    sealing: &Sealing,
+    command: PlaceCommand,
+) -> anyhow::Result<()> {
+    let view: BondView = api.get("/api/v1/bond").await?;
+    let mut book = sealing.catch_up(api, name, view.last_seq).await?;
+    match command {
+        PlaceCommand::Add {
+            name,
+            lat,
+            lon,
+            radius,
+        } => {
+            let place = OwnPlace {
+                name,
+                lat,
+                lon,
+                radius_m: radius,
+                inside: false,
+            };
+            let name = place.name.clone();
+            book.put(place, sealing.last_fix()?.as_ref())?;
+            sealing.keep_place_book(book.clone())?;
+            let kept = book.own(&name).context("a place just kept")?;
+            outln!("{}", place_line(&kept.view(), "you are"));
+            outln!(
+                "(kept on this device only: your partner hears of it, sealed, when you arrive \
+                 or leave)"
+            );
+        }
+        PlaceCommand::List { json } => {
+            if json {
+                let partner: Vec<PlaceView> = book
+                    .partner
+                    .iter()
+                    .map(|p| PlaceView {
+                        name: p.name.clone(),
+                        // Their device does not say the radius.
+                        radius_m: 0.0,
+                        position: p.position,
+                        inside: p.inside,
+                    })
+                    .collect();
+                let list = PlacesView {
+                    mine: book.mine.iter().map(OwnPlace::view).collect(),
+                    partner,
+                    meeting: sealing.meeting(&book, &view)?,
+                };
+                outln!("{}", serde_json::to_string_pretty(&list)?);
+                return Ok(());
+            }
+            if book.mine.is_empty() {
+                outln!("{name} has no places yet (haurach place add NAME LAT LON)");
+            } else {
+                outln!("{name}'s places (kept on this device):");
+                for p in &book.mine {
+                    outln!("{}", place_line(&p.view(), "you are"));
+                }
+            }
+            if !book.partner.is_empty() {
+                outln!("your partner's places, as their device told of them:");
+                for p in &book.partner {
+                    outln!("{}", heard_line(p));
+                }
+            }
+        }
+        PlaceCommand::Rm { name } => {
+            if !book.remove(&name) {
+                anyhow::bail!("you have no place named {name:?}");
+            }
+            sealing.keep_place_book(book)?;
+            outln!("forgot {name}");
+        }
+    }
+    Ok(())
+}
+
 /// Runs `haurach place`.
 pub async fn place(ctx: Context, args: PlaceArgs) -> anyhow::Result<()> {
     let (saved, api) = ctx.session(None)?;
+    if let Some(sealing) = Sealing::of(&ctx, &saved.name, &api).await? {
+        return place_sealed(&api, &saved.name, &sealing, args.command).await;
+    }
     match args.command {
         PlaceCommand::Add {
             name,
@@ -256,9 +364,59 @@ pub async fn place(ctx: Context, args: PlaceArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `haurach meet` in a private bond: the pin goes to the partner sealed, and each device
+/// works out its own way to it (`super::sealed_places`).
+async fn meet_sealed(
+    api: &Api,
+    name: &str,
+    sealing: &Sealing,
+    args: MeetArgs,
+) -> anyhow::Result<()> {
+    let view: BondView = api.get("/api/v1/bond").await?;
+    let mut book = sealing.catch_up(api, name, view.last_seq).await?;
+    if args.unpin {
+        book = sealing.pin(api, name, None).await?;
+    } else if let Some(place) = &args.pin {
+        let p = book
+            .own(place)
+            .with_context(|| format!("you have no place named {place:?}"))?;
+        let pin = (
+            p.lat,
+            p.lon,
+            Some(args.name.clone().unwrap_or(p.name.clone())),
+        );
+        book = sealing.pin(api, name, Some(pin)).await?;
+    } else if let Some((lat, lon)) = args.at {
+        book = sealing
+            .pin(api, name, Some((lat, lon, args.name.clone())))
+            .await?;
+    }
+    let Some(meeting) = sealing.meeting(&book, &view)? else {
+        if args.unpin {
+            outln!("the meeting point is unpinned (a private bond's server cannot suggest one)");
+            return Ok(());
+        }
+        anyhow::bail!(if book.pin.is_some() {
+            "where to meet is pinned, and your own position is not known yet: haurach move LAT LON"
+        } else {
+            "no meeting point is pinned: pin one (haurach meet --at LAT,LON); a private bond's \
+             server knows no position, so it cannot suggest one"
+        });
+    };
+    if args.json {
+        outln!("{}", serde_json::to_string_pretty(&meeting)?);
+    } else {
+        outln!("{}", meeting_sentence(&meeting));
+    }
+    Ok(())
+}
+
 /// Runs `haurach meet`.
 pub async fn meet(ctx: Context, args: MeetArgs) -> anyhow::Result<()> {
-    let (_, api) = ctx.session(None)?;
+    let (saved, api) = ctx.session(None)?;
+    if let Some(sealing) = Sealing::of(&ctx, &saved.name, &api).await? {
+        return meet_sealed(&api, &saved.name, &sealing, args).await;
+    }
     if args.unpin {
         api.empty(Method::DELETE, "/api/v1/bond/meeting", None)
             .await?;

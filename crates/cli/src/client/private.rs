@@ -6,11 +6,12 @@
 //! What this device keeps, per server and person, in `HOME/private.toml` (mode 0600): its
 //! X25519 secret, the invite's secret until the bond key is derived from it, the bond
 //! key, whether the partner's device confirmed the same key, the counter of what it
-//! sealed, its own latest fix (and when, to judge the next one's stretch), and which of
-//! the partner's counters it opened where (`haurach_private::seen`, to refuse what the
-//! server sends again). The server is sent the invite secret's lookup hash, the public
-//! key, this device's confirmation tag, token reports and sealed content; never the
-//! secret, the bond key or a coordinate.
+//! sealed, its own latest fix (and when, to judge the next one's stretch), which of the
+//! partner's counters it opened where (`haurach_private::seen`, to refuse what the server
+//! sends again), and this person's places with what it learnt of the meeting point and
+//! the partner's places (`super::sealed_places`). The server is sent the invite secret's
+//! lookup hash, the public key, this device's confirmation tag, token reports and sealed
+//! content; never the secret, the bond key or a coordinate.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -27,6 +28,7 @@ use serde::{Deserialize, Serialize};
 
 use super::api::Api;
 use super::context::Context;
+use super::place_book::PlaceBook;
 use super::sessions::{create_private_dir, server_key, write_private};
 use super::show;
 
@@ -73,6 +75,11 @@ struct Entry {
     /// memory (`haurach_private::seen`) that tells a replay from a resume.
     #[serde(default)]
     seen: Seen,
+    /// This person's places, kept on this device only, and what it knows of the
+    /// meeting point and the partner's places from the bond's sealed messages
+    /// (`super::sealed_places`).
+    #[serde(default)]
+    places: PlaceBook,
 }
 
 /// Where this device last was, as `move`, `walk` or `replay` sent it.
@@ -188,6 +195,7 @@ pub async fn invite(ctx: &Context, qr: Option<PathBuf>) -> anyhow::Result<()> {
             sealed: 0,
             last_fix: None,
             seen: Seen::default(),
+            places: PlaceBook::default(),
         },
     );
     keys.save(&ctx.home)?;
@@ -242,6 +250,7 @@ pub async fn accept(ctx: &Context, code: &str, profile: Option<Profile>) -> anyh
             sealed: 0,
             last_fix: None,
             seen: Seen::default(),
+            places: PlaceBook::default(),
         },
     );
     keys.save(&ctx.home)?;
@@ -411,6 +420,32 @@ pub fn restart_stretch(home: &Path, server: &str, name: &str) -> anyhow::Result<
         keys.save(home)?;
     }
     Ok(())
+}
+
+/// This person's places and what this device knows of the meeting point and the
+/// partner's places, in `name`'s private bond.
+pub fn place_book(home: &Path, server: &str, name: &str) -> anyhow::Result<PlaceBook> {
+    let keys = Keys::load(home)?;
+    keys.get(server, name)
+        .map(|e| e.places.clone())
+        .with_context(|| format!("this device holds no private bond for {name}"))
+}
+
+/// Writes down `book` in `name`'s private bond.
+pub fn keep_place_book(
+    home: &Path,
+    server: &str,
+    name: &str,
+    book: PlaceBook,
+) -> anyhow::Result<()> {
+    let _lock = Keys::lock(home)?;
+    let mut keys = Keys::load(home)?;
+    let Some(mut entry) = keys.get(server, name).cloned() else {
+        anyhow::bail!("this device holds no private bond for {name}");
+    };
+    entry.places = book;
+    keys.put(server, name, entry);
+    keys.save(home)
 }
 
 /// This device's latest fix in `name`'s private bond, if it sent one; its `at_ms` is 0

@@ -1,6 +1,6 @@
 //! Content sealed end to end in a private bond, on this device (issue 20,
 //! `docs/privacy.md`): words, feelings, an alarm's words, thoughts, journal entries,
-//! pictures and positions are sealed before they leave it, and what the partner sealed is opened here before it is
+//! pictures, positions, places' news and the meeting point are sealed before they leave it, and what the partner sealed is opened here before it is
 //! shown. The server carries only the sealed strings (`haurach_proto::sealed`); the pull
 //! toward the partner is worked out here, from this device's own fix and the partner's
 //! sealed position. What the partner sealed and the server sends again (an earlier
@@ -27,6 +27,7 @@ use uuid::Uuid;
 
 use super::api::Api;
 use super::context::Context;
+use super::place_book::PlaceBook;
 use super::private::{self, Standing};
 
 /// What this device needs to seal and open in its private bond.
@@ -46,7 +47,7 @@ enum Keeping {
     /// In `HOME/private.toml`: the home directory, the server and the person.
     Home(PathBuf, String, String),
     /// In memory, for a device that lives as long as one command (`replay --private`).
-    Memory(Mutex<Kept>),
+    Memory(Box<Mutex<Kept>>),
 }
 
 /// What a device that keeps nothing on disk keeps in memory.
@@ -60,6 +61,8 @@ struct Kept {
     stretch_from: Option<Fix>,
     /// Which of the partner's counters it opened where.
     seen: Seen,
+    /// Its places and what it knows of the meeting point.
+    book: PlaceBook,
 }
 
 /// What became of a sealed thing of the partner's that arrived.
@@ -117,7 +120,7 @@ impl Sealing {
             key,
             bond,
             me,
-            keeping: Keeping::Memory(Mutex::new(Kept::default())),
+            keeping: Keeping::Memory(Box::default()),
             max_speed_kmh: OnceLock::from(max_speed_kmh),
         }
     }
@@ -231,6 +234,26 @@ impl Sealing {
             .map(|(_, content)| content)
     }
 
+    /// This person's places and what this device knows of the meeting point and the
+    /// partner's places (`super::sealed_places`).
+    pub fn place_book(&self) -> anyhow::Result<PlaceBook> {
+        match &self.keeping {
+            Keeping::Home(home, server, name) => private::place_book(home, server, name),
+            Keeping::Memory(kept) => Ok(kept.lock().expect("sealing lock").book.clone()),
+        }
+    }
+
+    /// Writes down `book`.
+    pub fn keep_place_book(&self, book: PlaceBook) -> anyhow::Result<()> {
+        match &self.keeping {
+            Keeping::Home(home, server, name) => private::keep_place_book(home, server, name, book),
+            Keeping::Memory(kept) => {
+                kept.lock().expect("sealing lock").book = book;
+                Ok(())
+            }
+        }
+    }
+
     /// This device's latest fix in the bond, if it sent one.
     pub fn last_fix(&self) -> anyhow::Result<Option<Fix>> {
         match &self.keeping {
@@ -287,8 +310,10 @@ impl Sealing {
     /// the same fix rounded at the tiers that report left open, knowing the partner's
     /// latest sealed position (`haurach_private::rounding`), and sealed, with the stretch
     /// from this device's previous fix if it jumped implausibly fast. Remembers the fix on
-    /// this device. Returns the bond as it stands, with the pull worked out here, and the
-    /// stretch sealed.
+    /// this device, and judges this person's places and the pinned meeting point by it
+    /// (`super::sealed_places`: each arrival and departure sealed for the partner).
+    /// Returns the bond as it stands, with the pull worked out here, the stretch sealed,
+    /// and the lines that say what the fix arrived at or left.
     pub async fn send_fix(&self, api: &Api, fix: &Fix) -> anyhow::Result<SentFix> {
         let stretch = self.stretch_to(api, fix).await?;
         let before: BondView = api.get("/api/v1/bond").await?;
@@ -317,10 +342,18 @@ impl Sealing {
             Some(&SealedFixUpdate { sealed }),
         )
         .await?;
+        // Judged before the fix is kept: a point pinned meanwhile is taken as reached
+        // without news only from where this device was before (`catch_up`). A device that
+        // keeps nothing (`replay --private`) has no places.
+        let news = match &self.keeping {
+            Keeping::Home(_, _, name) => self.judge_fix(api, name, fix, &view).await?,
+            Keeping::Memory(_) => Vec::new(),
+        };
         self.remember_fix(fix)?;
         Ok(SentFix {
             view: self.with_pull(view)?,
             stretch,
+            news,
         })
     }
 
@@ -458,6 +491,9 @@ pub struct SentFix {
     pub view: BondView,
     /// The stretch the partner is told of.
     pub stretch: Option<StretchContent>,
+    /// What the fix arrived at or left (this person's places, the meeting point), as
+    /// lines to show.
+    pub news: Vec<String>,
 }
 
 /// The open tiers of a bond's view.

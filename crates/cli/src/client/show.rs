@@ -4,7 +4,8 @@
 use haurach_bond::Tier;
 use haurach_bond::geo::compass_point;
 use haurach_proto::human;
-use haurach_proto::{BondView, ContactState, Message, MessageKind, NextTier, PullView};
+use haurach_proto::sealed::{MeetingContent, PlaceContent};
+use haurach_proto::{BondView, ContactState, Message, MessageKind, NextTier, PlaceEvent, PullView};
 
 /// A stretch, as `watch` tells it of either partner (`who` is "you" or the partner's
 /// name): the plain bond's `stretch` frame and a private bond's stretch sealed in a
@@ -173,6 +174,8 @@ pub fn message(me: &str, m: &Message) -> String {
             MessageKind::Feeling => "feeling",
             MessageKind::Image => "picture",
             MessageKind::Alarm => "alarm",
+            MessageKind::Place => "place news",
+            MessageKind::Meeting => "meeting point",
         };
         return format!(
             "#{} {} the server sent {who}'s earlier sealed {what} again, so this is not shown",
@@ -181,6 +184,8 @@ pub fn message(me: &str, m: &Message) -> String {
         );
     }
     let text = match m.kind {
+        MessageKind::Place => place_news(who, m.body.as_deref().unwrap_or("")),
+        MessageKind::Meeting => meeting_news(mine, who, m.body.as_deref().unwrap_or("")),
         MessageKind::Voice => format!("{who}: {}", m.body.as_deref().unwrap_or("")),
         MessageKind::Feeling => {
             let feeling = m.feeling.map_or("something", |f| f.key());
@@ -212,6 +217,36 @@ pub fn message(me: &str, m: &Message) -> String {
         }
     };
     format!("#{} {} {text}", m.seq, clock(m.sent_at))
+}
+
+/// A private bond's sealed place news, opened into `body` (its JSON), as the plain bond's
+/// `place` frame reads: "amethyst arrived at home"; what does not open says so.
+fn place_news(who: &str, body: &str) -> String {
+    let Some(news) = PlaceContent::from_bytes(body.as_bytes()) else {
+        return format!("{who}'s place news: {body}");
+    };
+    let at = news
+        .position
+        .map(|p| format!(" ({:.5}, {:.5})", p.lat, p.lon))
+        .unwrap_or_default();
+    match news.event {
+        PlaceEvent::Arrived => format!("{who} arrived at {}{at}", news.place),
+        PlaceEvent::Left => format!("{who} left {}{at}", news.place),
+    }
+}
+
+/// A private bond's sealed meeting point, opened into `body` (its JSON).
+fn meeting_news(mine: bool, who: &str, body: &str) -> String {
+    match MeetingContent::from_bytes(body.as_bytes()) {
+        Some(MeetingContent::Pinned { lat, lon, name }) => {
+            let name = name.map(|n| format!("{n} ")).unwrap_or_default();
+            format!("{who} pinned the meeting point: {name}({lat:.5}, {lon:.5})")
+        }
+        Some(MeetingContent::Unpinned) => format!("{who} unpinned the meeting point"),
+        Some(MeetingContent::Reached) if mine => "you reached the meeting point".to_owned(),
+        Some(MeetingContent::Reached) => format!("{who} reached the meeting point"),
+        None => format!("{who}'s meeting point: {body}"),
+    }
 }
 
 /// `HH:MM` in UTC.

@@ -15,6 +15,7 @@ mod pause;
 mod pictures;
 mod places;
 mod private;
+mod private_places;
 mod readme;
 mod replay;
 mod restart;

@@ -24,11 +24,11 @@ use crate::support::{Cli, Server};
 /// profile: feelings within 20 km, sight within 2 km). Digits nobody else uses, to look
 /// for afterwards; south and west, so each one's text starts with a minus, which no time
 /// or duration in the server's debug log does.
-const HER: (f64, f64) = (-46.123457, -7.654321);
+pub(crate) const HER: (f64, f64) = (-46.123457, -7.654321);
 const NEAR: (f64, f64) = (-46.168463, -7.654321); // 5.0 km south of her
-const FAR: (f64, f64) = (-46.483419, -7.654321); // 40.0 km south of her
+pub(crate) const FAR: (f64, f64) = (-46.483419, -7.654321); // 40.0 km south of her
 /// Within sight of her: 800 m south-east (tokens open sight for certain within 1 km).
-const SIGHT: (f64, f64) = (-46.128546, -7.647001);
+pub(crate) const SIGHT: (f64, f64) = (-46.128546, -7.647001);
 /// Where spike's walk ends: 600 m north-west of her.
 const WALKED: (f64, f64) = (-46.119640, -7.659810);
 
@@ -79,13 +79,13 @@ fn think(cli: &Cli, who: &str, lines: &[&str]) -> String {
 }
 
 /// The code in `haurach invite --private`'s output.
-fn private_code(out: &str) -> String {
+pub(crate) fn private_code(out: &str) -> String {
     let code = out.split_whitespace().nth(3).unwrap_or_default().to_owned();
     assert!(code.starts_with("HP1-"), "{out}");
     code
 }
 
-fn mv(cli: &Cli, who: &str, at: (f64, f64)) -> String {
+pub(crate) fn mv(cli: &Cli, who: &str, at: (f64, f64)) -> String {
     cli.ok_as(who, &["move", &at.0.to_string(), &at.1.to_string()])
 }
 
@@ -724,7 +724,7 @@ fn a_device_refuses_what_the_server_sends_again_and_still_shows_a_resumed_messag
 
 /// Runs `statement` on the live SQLite database, as a server (or whoever holds its
 /// database) would; the first column of its first row, as text.
-fn sql_text(db: &Path, statement: &str) -> String {
+pub(crate) fn sql_text(db: &Path, statement: &str) -> String {
     let url = format!("sqlite://{}", db.display());
     let statement = statement.to_owned();
     tokio::runtime::Builder::new_current_thread()

@@ -315,8 +315,8 @@ pub(crate) async fn end_bond<S: Store, B: Bus>(
         (status = 200, description = "a retry with the id of a stored message: that message, not stored twice", body = haurach_proto::Message),
         (status = 403, description = "`tier_closed` (with the tier, its range and the distance); `awaiting_tower`, `application_declined`"),
         (status = 404, description = "`not_bonded`"),
-        (status = 409, description = "`message_id_reused`: a different message was sent with this id; `private_bond`: words or a feeling in the clear on a private bond; `unexpected_sealed`: sealed content on a plain bond"),
-        (status = 422, description = "`invalid_sealed`: `sealed` is not base64url, too short or too long"),
+        (status = 409, description = "`message_id_reused`: a different message was sent with this id; `private_bond`: words or a feeling in the clear on a private bond; `unexpected_sealed`: sealed content (a `place` or `meeting` message among it) on a plain bond"),
+        (status = 422, description = "`invalid_sealed`: `sealed` is not base64url, too short or too long; `sealed_required`: a `place` or `meeting` message without `sealed`"),
     )
 )]
 pub(crate) async fn send_message<S: Store, B: Bus>(

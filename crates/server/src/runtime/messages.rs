@@ -136,7 +136,10 @@ impl<S: Store, B: Bus> Hub<S, B> {
                         PushNote::Feeling { from, seq },
                         seq,
                     ),
-                    MessageKind::Image => {}
+                    // A picture's notice is pushed by nobody; a private bond's place news
+                    // and meeting point would need a push the service can read, and the
+                    // server cannot say which place (`docs/privacy.md`, "Sealed places").
+                    MessageKind::Image | MessageKind::Place | MessageKind::Meeting => {}
                 }
             }
         }
@@ -336,6 +339,16 @@ pub fn validate_message(send: &SendMessage) -> Result<(), ApiError> {
         return Err(ApiError::invalid(
             "body_too_long",
             format!("a message body is at most 4,000 characters, this one has {body_len}"),
+        ));
+    }
+    if send.kind.sealed_only() && send.sealed.is_none() {
+        return Err(ApiError::invalid(
+            "sealed_required",
+            format!(
+                "a {} message is sent only by a private bond's devices, sealed; in a plain \
+                 bond the server tells of places and the meeting point itself",
+                send.kind.key()
+            ),
         ));
     }
     if send.sealed.is_some() && send.kind != MessageKind::Image {

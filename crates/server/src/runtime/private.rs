@@ -211,8 +211,9 @@ impl<S: Store, B: Bus> Hub<S, B> {
     pub(crate) async fn refuse_private_place(&self, account: AccountId) -> Result<(), ApiError> {
         self.refuse_in_private_bond(
             account,
-            "your bond is private: the server keeps no place and no meeting point for it \
-             (they will travel sealed between your devices)",
+            "your bond is private: the server keeps no place and no meeting point for it; \
+             keep your places on your device and send their news and the meeting point \
+             sealed, as place and meeting messages",
         )
         .await
     }

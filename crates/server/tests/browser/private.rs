@@ -3264,3 +3264,106 @@ async fn a_page_refuses_what_the_server_sends_again_and_shows_a_resumed_message_
     }
     spike.quit().await;
 }
+
+/// A private bond's place news and meeting point (`docs/privacy.md`, "Sealed places and
+/// the meeting point"), sealed by the partner's device (the library, as the CLI seals
+/// them) at 40 km, open in the page's history as a plain bond's notices say them, never
+/// as their JSON; one changed on the way is said to be so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_opens_a_private_bonds_sealed_place_news_and_meeting_point() {
+    use haurach_proto::sealed::{MeetingContent, PlaceContent};
+
+    let axe = tokio::task::spawn_blocking(axe_source).await.unwrap();
+    let _serial = serial().await;
+    let server = Server::start().await;
+    let cd = Chromedriver::start("private-places").await;
+    let dir = tempfile::tempdir().unwrap();
+    let spike = open_citizen(&cd, &server, "Spike", dir.path(), 390, HER).await;
+    let her = citizen(server.addr, "amethyst").await;
+    let (_, key) = bond_with_library(&spike, &server, &her).await;
+    let now_ms = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
+    let fix = Fix {
+        lat: FAR.0,
+        lon: FAR.1,
+        accuracy_m: 5.0,
+        at_ms: now_ms,
+    };
+    report_as_library(server.addr, &her, &key, &fix).await;
+    let (_, bond_view) = http(server.addr, "GET", "/api/v1/bond", Some(&her), None).await;
+    let bond: uuid::Uuid = bond_view["id"].as_str().unwrap().parse().unwrap();
+    let sealer = haurach_private::Sealer::new(&key);
+    let seal = |kind: &str, counter: u64, content: &[u8]| {
+        Envelope {
+            bond,
+            from: Role::Accepter,
+            kind,
+        }
+        .seal(&sealer, counter, content)
+        .unwrap()
+    };
+    let post = async |id: &str, kind: &str, sealed: &str| {
+        let message = json!({"id": id, "kind": kind, "sealed": sealed});
+        let (status, body) = http(
+            server.addr,
+            "POST",
+            "/api/v1/bond/messages",
+            Some(&her),
+            Some(message),
+        )
+        .await;
+        assert_eq!(status, 201, "{body}");
+    };
+
+    let news = PlaceContent {
+        place: "the jade orchard".into(),
+        event: haurach_proto::PlaceEvent::Arrived,
+        at: time::OffsetDateTime::now_utc(),
+        position: None,
+    };
+    post("p1", "place", &seal("place", 1, &news.to_bytes())).await;
+    spike
+        .wait_text("#history", "arrived at the jade orchard")
+        .await;
+    let pin = MeetingContent::Pinned {
+        lat: -61.213468,
+        lon: -7.662817,
+        name: Some("the umber bridge".into()),
+    };
+    post("m1", "meeting", &seal("meeting", 2, &pin.to_bytes())).await;
+    spike
+        .wait_text(
+            "#history",
+            "pinned the meeting point: the umber bridge (-61.21347, -7.66282)",
+        )
+        .await;
+    post(
+        "m2",
+        "meeting",
+        &seal("meeting", 3, &MeetingContent::Reached.to_bytes()),
+    )
+    .await;
+    spike
+        .wait_text("#history", "reached the meeting point")
+        .await;
+    // Changed on the way: a character in the middle of the sealed bytes.
+    let mut tampered = seal("place", 4, &news.to_bytes()).into_bytes();
+    tampered[60] = if tampered[60] == b'A' { b'B' } else { b'A' };
+    post("p2", "place", &String::from_utf8(tampered).unwrap()).await;
+    spike
+        .wait_text(
+            "#history",
+            "sent place news (sealed, and it does not open: it was changed on the way)",
+        )
+        .await;
+    let history = spike.text("#history").await;
+    assert!(
+        history.contains("amethyst") && !history.contains('{') && !history.contains("\"place\""),
+        "{history}"
+    );
+    assert_eq!(spike.count_messages("arrived at the jade orchard").await, 1);
+
+    spike
+        .check_at_both_widths(&axe, "private-places", "place news and the meeting point")
+        .await;
+    spike.quit().await;
+}

@@ -148,7 +148,8 @@ async fn the_document_names_every_parameter_and_answer_of_every_route() {
         ["application/octet-stream"]
         .is_object());
     // A message is sent as voice, feeling or alarm, never as an image: each in the clear
-    // (a plain bond) or sealed (a private bond).
+    // (a plain bond) or sealed (a private bond); a private bond's place news and meeting
+    // point only sealed.
     let kinds: Vec<(&Value, bool)> = doc["components"]["schemas"]["SendMessage"]["oneOf"]
         .as_array()
         .unwrap()
@@ -166,7 +167,9 @@ async fn the_document_names_every_parameter_and_answer_of_every_route() {
             (&json!("feeling"), false),
             (&json!("feeling"), true),
             (&json!("alarm"), false),
-            (&json!("alarm"), true)
+            (&json!("alarm"), true),
+            (&json!("place"), true),
+            (&json!("meeting"), true)
         ]
     );
     // Empty names, codes and ids are refused, and the document says so.

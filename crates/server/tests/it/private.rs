@@ -1478,3 +1478,148 @@ async fn a_private_bond_keeps_sealed_journal_words_and_opens_them_when_together(
     let (status, body) = write_memory(&s, &plain, &json!({"id": "p1", "sealed": sealed})).await;
     assert_problem(status, &body, 409, "unexpected_sealed");
 }
+
+/// A private bond's place news and meeting point (`docs/privacy.md`, "Sealed places and
+/// the meeting point"): sealed by the device, passed at any range (the pull's tier) while
+/// words are closed, stored and replayed sealed like every message; refused in the clear
+/// or with nothing sealed, and refused on a plain bond, whose server tells of places and
+/// the meeting point itself.
+async fn sealed_places(s: &TestServer) {
+    let Private {
+        her,
+        him,
+        key,
+        bond,
+    } = bond_privately(s).await;
+    let sealer = Sealer::new(&key);
+    let mut his_link = s.link(&him, None).await;
+    assert!(matches!(his_link.next().await, ServerFrame::Hello { .. }));
+    let now = now_ms();
+    let (hers, far) = (tokens(&key, HER, now), tokens(&key, FAR, now));
+    report_ok(s, &her, &hers).await;
+    report_ok(s, &him, &far).await;
+    // 40 km apart: words are closed, so only a kind that passes at any range gets through.
+    let words = envelope(bond, Role::Inviter, "voice")
+        .seal(&sealer, 1, b"are you there")
+        .unwrap();
+    let (status, body) = post_message(
+        s,
+        &her,
+        &json!({"id": "v1", "kind": "voice", "sealed": words}),
+    )
+    .await;
+    assert_problem(status, &body, 403, "tier_closed");
+
+    for (message, status, code) in [
+        (json!({"id": "q1", "kind": "place"}), 422, "sealed_required"),
+        (
+            json!({"id": "q2", "kind": "meeting"}),
+            422,
+            "sealed_required",
+        ),
+        (
+            json!({"id": "q3", "kind": "place", "body": "home", "sealed": words}),
+            409,
+            "private_bond",
+        ),
+        (
+            json!({"id": "q4", "kind": "meeting", "sealed": "AAAA"}),
+            422,
+            "invalid_sealed",
+        ),
+    ] {
+        let (got, body) = post_message(s, &her, &message).await;
+        assert_problem(got, &body, status, code);
+    }
+
+    let news = r#"{"place":"home","event":"arrived","at":"2027-01-15T08:00:00Z"}"#;
+    let pin = r#"{"what":"pinned","lat":46.2,"lon":7.6,"name":"the well"}"#;
+    let place = envelope(bond, Role::Inviter, "place")
+        .seal(&sealer, 2, news.as_bytes())
+        .unwrap();
+    let meeting = envelope(bond, Role::Inviter, "meeting")
+        .seal(&sealer, 3, pin.as_bytes())
+        .unwrap();
+    let (status, first) = post_message(
+        s,
+        &her,
+        &json!({"id": "n1", "kind": "place", "sealed": place}),
+    )
+    .await;
+    assert_eq!(status, 201, "{first}");
+    let (status, again) = post_message(
+        s,
+        &her,
+        &json!({"id": "n1", "kind": "place", "sealed": place}),
+    )
+    .await;
+    assert_eq!((status, &again["seq"]), (200, &first["seq"]), "stored once");
+    let (status, last) = post_message(
+        s,
+        &her,
+        &json!({"id": "n2", "kind": "meeting", "sealed": meeting}),
+    )
+    .await;
+    assert_eq!(status, 201, "{last}");
+    let last = last["seq"].as_i64().unwrap();
+    let expected = vec![
+        (MessageKind::Place, Some(news.to_owned())),
+        (MessageKind::Meeting, Some(pin.to_owned())),
+    ];
+    let strip = |seen: Vec<(i64, MessageKind, Option<String>)>| {
+        seen.into_iter().map(|(_, k, c)| (k, c)).collect::<Vec<_>>()
+    };
+    let live = opened_until(&mut his_link, &sealer, bond, Upto::Seq(last)).await;
+    assert_eq!(strip(live), expected);
+    his_link.close().await;
+    let mut resumed = s.link(&him, Some(0)).await;
+    assert!(matches!(resumed.next().await, ServerFrame::Hello { .. }));
+    let replayed = opened_until(&mut resumed, &sealer, bond, Upto::Seq(last)).await;
+    assert_eq!(strip(replayed), expected);
+    // The plain routes stay refused on a private bond.
+    let (status, body) = s
+        .call(
+            "PUT",
+            "/api/v1/bond/meeting",
+            Some(&her),
+            Some(&json!({"lat": 46.2, "lon": 7.6})),
+        )
+        .await;
+    assert_problem(status, &body, 409, "private_bond");
+}
+
+#[tokio::test]
+async fn a_private_bond_carries_place_news_and_the_meeting_point_sealed_at_any_range() {
+    sealed_places(&TestServer::start().await).await;
+}
+
+#[tokio::test]
+async fn a_private_bond_carries_place_news_and_the_meeting_point_sealed_at_any_range_on_postgres() {
+    let Some((_pg, s)) = TestServer::on_postgres().await else {
+        return;
+    };
+    sealed_places(&s).await;
+}
+
+/// A plain bond's server tells of places and the meeting point itself: a device's own
+/// place or meeting message is refused, sealed or not.
+#[tokio::test]
+async fn a_plain_bond_refuses_place_and_meeting_messages() {
+    let s = TestServer::start().await;
+    let (her, _) = s.pair("amethyst", "spike", "story").await;
+    let key = BondKey::from_bytes([1; 32]);
+    let sealed = envelope(Uuid::nil(), Role::Inviter, "place")
+        .seal(&Sealer::new(&key), 1, b"{}")
+        .unwrap();
+    for kind in ["place", "meeting"] {
+        let (status, body) = post_message(
+            &s,
+            &her,
+            &json!({"id": "x", "kind": kind, "sealed": sealed}),
+        )
+        .await;
+        assert_problem(status, &body, 409, "unexpected_sealed");
+        let (status, body) = post_message(&s, &her, &json!({"id": "y", "kind": kind})).await;
+        assert_problem(status, &body, 422, "sealed_required");
+    }
+}
