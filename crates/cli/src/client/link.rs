@@ -895,6 +895,21 @@ mod tests {
         assert!(gap.unwrap().contains("out of step"));
     }
 
+    /// Spike's view of his private bond with amethyst under `key`, opening what is sealed.
+    fn spikes_sealed_view(key: &haurach_private::BondKey, bond: uuid::Uuid) -> LinkView {
+        LinkView {
+            me: "spike".into(),
+            partner: Some("amethyst".into()),
+            sealing: Some(Sealing::in_memory(
+                key.clone(),
+                bond,
+                haurach_private::Role::Accepter,
+                300.0,
+            )),
+            ..LinkView::default()
+        }
+    }
+
     #[test]
     fn a_sealed_stroke_is_told_when_it_ends_and_one_that_does_not_open_says_so() {
         use haurach_private::{BondKey, Role, Sealer};
@@ -903,12 +918,7 @@ mod tests {
 
         let key = BondKey::from_bytes([7; 32]);
         let bond = uuid::Uuid::nil();
-        let mut view = LinkView {
-            me: "spike".into(),
-            partner: Some("amethyst".into()),
-            sealing: Some(Sealing::in_memory(key.clone(), bond, Role::Accepter, 300.0)),
-            ..LinkView::default()
-        };
+        let mut view = spikes_sealed_view(&key, bond);
         let hers = |trace: &Trace, counter| {
             Envelope {
                 bond,
@@ -966,12 +976,7 @@ mod tests {
 
         let key = BondKey::from_bytes([7; 32]);
         let bond = uuid::Uuid::nil();
-        let mut view = LinkView {
-            me: "spike".into(),
-            partner: Some("amethyst".into()),
-            sealing: Some(Sealing::in_memory(key.clone(), bond, Role::Accepter, 300.0)),
-            ..LinkView::default()
-        };
+        let mut view = spikes_sealed_view(&key, bond);
         let plain = view
             .line(&ServerFrame::Stretch {
                 who: "amethyst".into(),

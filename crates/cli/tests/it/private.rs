@@ -79,6 +79,15 @@ fn think(cli: &Cli, who: &str, lines: &[&str]) -> String {
 }
 
 /// The code in `haurach invite --private`'s output.
+/// Spike and amethyst registered, and bonded privately on the story profile: she invites,
+/// he accepts.
+pub(crate) fn bond_privately(cli: &Cli) {
+    cli.register("spike", "east-about-20-km");
+    cli.register("amethyst", "reaching-west-too");
+    let code = private_code(&cli.ok_as("amethyst", &["invite", "--private"]));
+    cli.ok_as("spike", &["accept", &code, "--profile", "story"]);
+}
+
 pub(crate) fn private_code(out: &str) -> String {
     let code = out.split_whitespace().nth(3).unwrap_or_default().to_owned();
     assert!(code.starts_with("HP1-"), "{out}");
@@ -525,10 +534,7 @@ fn a_jump_on_a_private_bond_is_judged_on_the_device_and_told_to_the_partner_once
         ],
     );
     let cli = Cli::new(&server);
-    cli.register("spike", "east-about-20-km");
-    cli.register("amethyst", "reaching-west-too");
-    let code = private_code(&cli.ok_as("amethyst", &["invite", "--private"]));
-    cli.ok_as("spike", &["accept", &code, "--profile", "story"]);
+    bond_privately(&cli);
     let out = mv(&cli, "amethyst", HER);
     assert!(!out.contains("stretched"), "{out}");
     mv(&cli, "spike", NEAR);
@@ -646,10 +652,7 @@ fn swap(db: &Path, table: &str, column: &str, key: &[u8; 32]) {
 fn a_device_refuses_what_the_server_sends_again_and_still_shows_a_resumed_message_once() {
     let mut server = Server::start();
     let cli = Cli::new(&server);
-    cli.register("spike", "east-about-20-km");
-    cli.register("amethyst", "reaching-west-too");
-    let code = private_code(&cli.ok_as("amethyst", &["invite", "--private"]));
-    cli.ok_as("spike", &["accept", &code, "--profile", "story"]);
+    bond_privately(&cli);
     mv(&cli, "amethyst", HER);
     mv(&cli, "spike", NEAR);
     mv(&cli, "amethyst", HER);

@@ -10,7 +10,7 @@
 use haurach_bond::geo;
 use haurach_proto::human;
 
-use crate::private::{FAR, HER, SIGHT, mv, private_code, sql_text};
+use crate::private::{FAR, HER, SIGHT, bond_privately, mv, sql_text};
 use crate::search::{Trace, files, first_found, traces_of};
 use crate::support::{Cli, Server};
 
@@ -32,10 +32,7 @@ fn a_private_bond_tells_of_places_and_the_meeting_point_sealed_and_the_server_ke
     let data = dir.path().join("data");
     let mut server = Server::start_with(&data, "127.0.0.1:0", &[("HAURACH_LOG", "debug")]);
     let cli = Cli::new(&server);
-    cli.register("spike", "east-about-20-km");
-    cli.register("amethyst", "reaching-west-too");
-    let code = private_code(&cli.ok_as("amethyst", &["invite", "--private"]));
-    cli.ok_as("spike", &["accept", &code, "--profile", "story"]);
+    bond_privately(&cli);
     mv(&cli, "amethyst", HER);
     mv(&cli, "spike", FAR);
     mv(&cli, "amethyst", HER);

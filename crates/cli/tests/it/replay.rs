@@ -11,15 +11,14 @@ fn desert() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/desert.toml")
 }
 
-/// The default step of `replay`: the partners come at most this much closer per step.
-const STEP_M: f64 = 100.0;
-
-#[test]
-fn the_desert_crossing_opens_every_tier_in_the_story_order() {
+/// `haurach replay` of the desert crossing with `--json` and `args`: its timeline, once
+/// it has succeeded.
+fn replay_json(args: &[&str]) -> Value {
     let out = haurach()
         .arg("replay")
         .arg(desert())
         .arg("--json")
+        .args(args)
         .output()
         .unwrap();
     assert!(
@@ -27,7 +26,15 @@ fn the_desert_crossing_opens_every_tier_in_the_story_order() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let timeline: Value = serde_json::from_slice(&out.stdout).unwrap();
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// The default step of `replay`: the partners come at most this much closer per step.
+const STEP_M: f64 = 100.0;
+
+#[test]
+fn the_desert_crossing_opens_every_tier_in_the_story_order() {
+    let timeline = replay_json(&[]);
     assert_eq!(timeline["profile"], "story");
     assert_eq!(timeline["server"], "in-process");
     let events = timeline["events"].as_array().unwrap();
@@ -182,18 +189,7 @@ fn replay_on_a_running_server_leaves_the_partners_there() {
 /// way; the two end together.
 #[test]
 fn the_desert_crossing_on_a_private_bond_opens_every_tier_from_tokens() {
-    let out = haurach()
-        .arg("replay")
-        .arg(desert())
-        .args(["--private", "--json", "--step-m", "400"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let timeline: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let timeline = replay_json(&["--private", "--step-m", "400"]);
     let events = timeline["events"].as_array().unwrap();
     assert_eq!(events[0]["open"], serde_json::json!(["pull", "alarm"]));
     let tiers: Vec<&Value> = events.iter().filter(|e| e["kind"] == "tier").collect();
@@ -225,18 +221,7 @@ fn the_story_walked_privately_leaves_no_coordinate_and_no_word_on_the_server() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let mut server = Server::start_with(&data, "127.0.0.1:0", &[("HAURACH_LOG", "debug")]);
-    let out = haurach()
-        .arg("replay")
-        .arg(desert())
-        .args(["--server", &server.url, "--private", "--json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let timeline: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let timeline = replay_json(&["--server", &server.url, "--private"]);
     let events = timeline["events"].as_array().unwrap();
     // Every tier opened from the tokens, and the story's words were said, sealed.
     let opened = events

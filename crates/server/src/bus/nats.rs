@@ -391,11 +391,15 @@ impl Sink {
                 return true;
             }
         };
-        let mut applier = self.applier.clone();
-        let apply = match applier.wait_for(Option::is_some).await {
-            Ok(set) => set.clone().expect("waited for it"),
-            // The bus is gone: the node is stopping.
-            Err(_) => return false,
+        let set = self.applier.borrow().clone();
+        let apply = match set {
+            Some(apply) => apply,
+            // Only at start, before the node has set it.
+            None => match self.applier.clone().wait_for(Option::is_some).await {
+                Ok(set) => set.clone().expect("waited for it"),
+                // The bus is gone: the node is stopping.
+                Err(_) => return false,
+            },
         };
         apply(event).await;
         true
