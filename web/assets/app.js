@@ -30,6 +30,7 @@ import * as push from "./push.js";
 import { Pause } from "./pause.js";
 import { Places } from "./places.js";
 import * as privateBond from "./privatebond.js";
+import * as devicePlaces from "./deviceplaces.js";
 import { loadGeodesic } from "./private.js";
 import * as rounding from "./rounding.js";
 import { destination, Radar, sphereDistance } from "./radar.js";
@@ -108,6 +109,12 @@ const places = new Places({
     map.places(view);
     map.meeting(meeting);
   },
+  // On a private bond with confirmed keys the places are this device's (deviceplaces.js).
+  sealing: () => sealing(),
+  paused: () => pause.paused || pause.pausing,
+  sightOpen: () => Boolean(state.bond?.tiers?.sight?.open),
+  partnerFix: () => state.partnerFix?.opened ?? null,
+  send: (kind, text) => sendMessage(kind, { body: text }),
 });
 const pause = new Pause({
   el: (id) => $(id),
@@ -479,7 +486,11 @@ function onBondEnded() {
   const partner = state.bond?.partner;
   state.bond = null;
   leavePrivate();
-  if (state.me && privateBond.available) privateBond.forget(state.me);
+  if (state.me && privateBond.available) {
+    privateBond.forget(state.me);
+    // A private bond's places lived in it, as the CLI keeps them with the bond's keys.
+    devicePlaces.forget(state.me);
+  }
   pictures.reset();
   camera.reset();
   memories.reset();
@@ -580,6 +591,8 @@ function onMessage(m) {
   renderAlarms();
   scheduleAck();
   openMessages();
+  // A private bond's place news and meeting point are read into this device's book.
+  if (isNew && (m.kind === "place" || m.kind === "meeting") && m.sealed) places.onSealedMessage();
 }
 
 /** Says the partner's newest feeling under the feelings, once: a sealed one when it has
@@ -959,6 +972,8 @@ async function checkPrivate(bond) {
     memories.refresh();
     pictures.refresh();
   }
+  // The places are the server's (plain) or this device's (private, confirmed).
+  places.enter(state.bond);
   // Thoughts could not pass while it was not known: the box may go now.
   resendThought();
   // The partner's tag comes through the server with no frame to say so: look again.
@@ -1224,6 +1239,8 @@ async function sendReport(p) {
       // Right after its report, the fix rounded and sealed, as the CLI's `move` sends it.
       await sendSealedFix({ always: true });
       privatePull();
+      // Then its places and the pinned point judged on this device, as the CLI's `move`.
+      places.judge({ lat: p.lat, lon: p.lon, accuracy_m: p.accuracy_m, at: p.at });
     }
   } catch (e) {
     positionStatus(`Could not make the report of where you are: ${e.message}.`);
@@ -1356,10 +1373,12 @@ async function privatePull() {
   }
   map.pull(b.pull);
   renderBond();
+  // The meeting sentence goes from my fix and the partner's sealed position.
+  places.renderOnDevice();
 }
 
 /** What the page says of a private bond, and what it hides: the partner's direction and
- *  the content this page cannot seal yet (places, journal photos);
+ *  the content this page cannot seal yet (the map);
  *  words, feelings, thoughts, pictures, the camera and the journal too while this browser
  *  cannot seal them (no confirmed keys). */
 function renderPrivate() {
