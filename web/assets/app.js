@@ -486,11 +486,9 @@ function onBondEnded() {
   const partner = state.bond?.partner;
   state.bond = null;
   leavePrivate();
-  if (state.me && privateBond.available) {
-    privateBond.forget(state.me);
-    // A private bond's places lived in it, as the CLI keeps them with the bond's keys.
-    devicePlaces.forget(state.me);
-  }
+  // The person's places stay in this browser's book for a next private bond, as the
+  // CLI keeps them: a person's places are theirs, not a bond's.
+  if (state.me && privateBond.available) privateBond.forget(state.me);
   pictures.reset();
   camera.reset();
   memories.reset();
@@ -932,6 +930,31 @@ function sendPosition(now = false) {
 }
 
 // ----------------------------------------------------------------------- private bond
+
+/** Makes or accepts a private invite (`act(names)`) after moving the places the server
+ *  keeps for this person into this device's book (a private bond's server keeps none):
+ *  written here first, then the request names them for the server to forget in the same
+ *  transaction (`docs/privacy.md`, "Places kept before the bond"). When the server
+ *  refused, this device forgets its copy again (the server kept them); when no answer
+ *  came, the server may have made the invite or the bond and forgotten them, so this
+ *  device keeps them. */
+async function withPlacesMoved(act) {
+  const moved = await devicePlaces.moveFromServer(state.me);
+  let made;
+  try {
+    made = await act(moved.names);
+  } catch (e) {
+    if (e instanceof ApiError && e.status !== 0) await moved.undo();
+    throw e;
+  }
+  const n = moved.names.length;
+  if (n > 0) {
+    const text = `Your ${n === 1 ? "place is" : `${n} places are`} kept on this device now; the server keeps none for a private bond.`;
+    notice(text);
+    $("places-news").textContent = text;
+  }
+  return made;
+}
 
 const privateTimers = { recheck: null, epoch: null };
 const reporting = { busy: false, again: false };
@@ -2090,7 +2113,7 @@ function wire() {
       return showError("invite-error", "A private bond needs a secure (HTTPS) page: this browser cannot make its keys here.");
     }
     try {
-      const invite = await privateBond.invite(state.me);
+      const invite = await withPlacesMoved((names) => privateBond.invite(state.me, names));
       // The plain code, if there was one, is no longer the one shown.
       localStorage.removeItem(inviteKey());
       showInvite(invite, { private: true });
@@ -2113,7 +2136,7 @@ function wire() {
         if (!privateBond.available) {
           return showError("accept-error", "A private bond needs a secure (HTTPS) page: this browser cannot make its keys here.");
         }
-        bond = await privateBond.accept(state.me, code, profile);
+        bond = await withPlacesMoved((names) => privateBond.accept(state.me, code, profile, names));
       } else {
         bond = await api.accept(code, profile);
       }

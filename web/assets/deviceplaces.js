@@ -14,6 +14,7 @@
 // read for places and the meeting point), `pin` (lat, lon, name, pinned_by, reached_me,
 // reached_partner) and `partner` (the latest news of each of the partner's places).
 
+import { call } from "./api.js";
 import { inverse, loadGeodesic } from "./private.js";
 import { coarsenDistance } from "./rounding.js";
 
@@ -250,8 +251,26 @@ export function save(book) {
   return withStore("readwrite", (s) => s.put(book));
 }
 
-/** Forgets this person's book here (the bond ended). */
-export function forget(name) {
-  return withStore("readwrite", (s) => s.delete(String(name).toLowerCase())).catch(() => {});
+/**
+ * Before a private invite is made or accepted (a private bond keeps no place on the
+ * server): the places the server keeps for this person (`GET /api/v1/places`, `mine`)
+ * written into this device's book first, beside the ones an earlier private bond left
+ * here. Returns `{names, undo}`: the names to send as `forget_places`, and what puts the
+ * book back as it was when the server refused the request (it kept them then).
+ */
+export async function moveFromServer(name) {
+  const view = await call("GET", "/api/v1/places");
+  const stored = (view.mine ?? []).filter((p) => p.position);
+  if (stored.length === 0) return { names: [], undo: async () => {} };
+  const wgs84 = await loadGeodesic();
+  const before = await load(name);
+  const book = structuredClone(before);
+  for (const p of stored) {
+    put(wgs84, book, { name: p.name, lat: p.position.lat, lon: p.position.lon, radius_m: p.radius_m }, null);
+    // Whether the person is inside is what the server judged last.
+    const kept = book.mine.find((k) => same(k.name, p.name));
+    if (kept) kept.inside = Boolean(p.inside);
+  }
+  await save(book);
+  return { names: stored.map((p) => p.name), undo: () => save(before) };
 }
-

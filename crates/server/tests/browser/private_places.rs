@@ -341,3 +341,124 @@ async fn a_page_keeps_its_places_on_a_private_bond_and_tells_them_sealed() {
         );
     }
 }
+
+/// The page's book of places in this browser (IndexedDB `haurach-places`), as kept.
+async fn book_of(page: &crate::harness::Browser, who: &str) -> Value {
+    page.js(
+        "return new Promise((resolve, reject) => {
+           const req = indexedDB.open('haurach-places', 1);
+           req.onupgradeneeded = () => req.result.createObjectStore('books', { keyPath: 'who' });
+           req.onerror = () => reject(req.error);
+           req.onsuccess = () => {
+             const get = req.result.transaction('books').objectStore('books').get(arguments[0]);
+             get.onsuccess = () => { resolve(get.result ?? null); req.result.close(); };
+             get.onerror = () => reject(get.error);
+           };
+         });",
+        vec![json!(who)],
+    )
+    .await
+}
+
+/// A person who kept two places on the server (no bond yet) accepts a private invite in
+/// the page: the page writes them into its own book first and names them for the server
+/// to forget as it makes the bond, so the server keeps none and the card shows both. An
+/// acceptance the server refuses leaves the book as it was (the server kept them).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn places_kept_on_the_server_move_to_the_page_as_it_accepts_a_private_invite() {
+    use haurach_private::{DeviceSecret, InviteSecret, invite};
+    use haurach_proto::private::{key_from_hex, to_hex};
+
+    let _serial = serial().await;
+    let server = Server::start().await;
+    let cd = Chromedriver::start("private-page-moves-places").await;
+    let dir = tempfile::tempdir().unwrap();
+    let mill = geo::destination(HER.0, HER.1, 0.0, 500.0);
+    let spike = open_citizen(&cd, &server, "Spike", dir.path(), 390, HER).await;
+    // His places, kept on the server by his account before any bond.
+    let creds = json!({"name": "Spike", "password": crate::harness::PASSWORD});
+    let (_, session) = http(server.addr, "POST", "/api/v1/sessions", None, Some(creds)).await;
+    let his = session["token"].as_str().unwrap().to_owned();
+    for (name, (lat, lon)) in [(WELL, HER), (MILL, mill)] {
+        let path = format!("/api/v1/places/{}", name.replace(' ', "%20"));
+        let place = json!({"lat": lat, "lon": lon, "radius_m": 100.0});
+        let (status, body) = http(server.addr, "PUT", &path, Some(&his), Some(place)).await;
+        assert_eq!(status, 201, "{body}");
+    }
+
+    // A code the server does not know: refused, and the book holds nothing of them.
+    spike
+        .fill("#accept-code", &invite::code(&InviteSecret::generate()))
+        .await;
+    spike.click("#accept-form button[type=submit]").await;
+    spike.wait_shown("#accept-error").await;
+    let book = book_of(&spike, "spike").await;
+    assert!(
+        book.is_null() || book["mine"] == json!([]),
+        "a refused acceptance left the places in the book: {book}"
+    );
+    let (_, kept) = http(server.addr, "GET", "/api/v1/places", Some(&his), None).await;
+    assert_eq!(kept["mine"].as_array().map(Vec::len), Some(2), "{kept}");
+
+    // Her device (the library, as the CLI) invites privately; his page accepts.
+    let her = citizen(server.addr, "amethyst").await;
+    let secret = InviteSecret::generate();
+    let device = DeviceSecret::generate();
+    let made = json!({
+        "lookup": to_hex(&secret.lookup()),
+        "public_key": to_hex(&device.public()),
+    });
+    let (status, body) = http(
+        server.addr,
+        "POST",
+        "/api/v1/bond/private-invites",
+        Some(&her),
+        Some(made),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    spike.fill("#accept-code", &invite::code(&secret)).await;
+    spike.click("#accept-form button[type=submit]").await;
+    spike.wait_shown("#screen-link").await;
+    let (_, keys) = http(server.addr, "GET", "/api/v1/bond/private", Some(&her), None).await;
+    let accepter = key_from_hex(keys["accepter_key"].as_str().unwrap()).unwrap();
+    let key = haurach_private::BondKey::derive(Role::Inviter, &device, &accepter, &secret).unwrap();
+    let tag = json!({"tag": to_hex(&key.confirmation(Role::Inviter))});
+    let (status, body) = http(
+        server.addr,
+        "PUT",
+        "/api/v1/bond/private/confirmation",
+        Some(&her),
+        Some(tag),
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    spike.wait_text("#private-status", "Keys confirmed").await;
+
+    // The card shows both, from this browser; the server keeps none.
+    spike.wait_text("#places-mine", WELL).await;
+    spike.wait_text("#places-mine", MILL).await;
+    spike
+        .wait_text(
+            "#places-news",
+            "Your 2 places are kept on this device now; the server keeps none for a private bond.",
+        )
+        .await;
+    let (status, kept) = http(server.addr, "GET", "/api/v1/places", Some(&his), None).await;
+    assert_eq!(status, 200, "{kept}");
+    assert_eq!(kept["mine"], json!([]), "{kept}");
+    spike.quit().await;
+    let data = server.stop().await;
+    let db = sqlx::SqlitePool::connect(&format!(
+        "sqlite://{}",
+        data.path().join("haurach.db").display()
+    ))
+    .await
+    .unwrap();
+    let (rows,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM places")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert_eq!(rows, 0, "the database still holds a place");
+    db.close().await;
+}
