@@ -30,6 +30,33 @@ enum Heard {
     Meeting(MeetingContent),
 }
 
+/// Moves the page to `to` and waits until it has sealed its position after the fix and
+/// read the bond's messages to judge its places by it (`places.judge`; nothing else reads
+/// them while no message comes), and a second more, so whatever it judged of that fix
+/// has been sent.
+async fn moved_and_judged(page: &crate::harness::Browser, to: (f64, f64)) {
+    let count = async |what: &str| {
+        everything_sent(page)
+            .await
+            .iter()
+            .filter(|f| f.contains(what))
+            .count()
+    };
+    let (sealed, read) = ("\"type\":\"sealed_fix\"", "GET /api/v1/bond/messages");
+    let (sealed_before, read_before) = (count(sealed).await, count(read).await);
+    page.set_position(to.0, to.1).await;
+    crate::harness::eventually("his page to seal and judge the new fix", async || {
+        let (now, reads) = (count(sealed).await, count(read).await);
+        (
+            (now > sealed_before && reads > read_before).then_some(()),
+            format!("{now} sealed positions, {reads} reads"),
+        )
+    })
+    .await;
+    page.js("return new Promise((r) => setTimeout(r, 1000))", vec![])
+        .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_page_keeps_its_places_on_a_private_bond_and_tells_them_sealed() {
     let axe = tokio::task::spawn_blocking(axe_source).await.unwrap();
@@ -199,18 +226,12 @@ async fn a_page_keeps_its_places_on_a_private_bond_and_tells_them_sealed() {
     // Standing there, his page reports again (a fix a little off, the same place): no
     // news, and not reached twice.
     let beside = geo::destination(HER.0, HER.1, 90.0, 10.0);
-    spike.set_position(beside.0, beside.1).await;
-    spike
-        .js("return new Promise((r) => setTimeout(r, 2500))", vec![])
-        .await;
+    moved_and_judged(&spike, beside).await;
     assert_eq!(heard_now().len(), 9, "{:?}", heard_now());
     // 110 m out he is beyond the well's 100 m but within its band (1.1 × 100 m, and 25 m
     // more): he has not left it.
     let band = geo::destination(HER.0, HER.1, 90.0, 110.0);
-    spike.set_position(band.0, band.1).await;
-    spike
-        .js("return new Promise((r) => setTimeout(r, 2500))", vec![])
-        .await;
+    moved_and_judged(&spike, band).await;
     assert_eq!(heard_now().len(), 9, "{:?}", heard_now());
     spike.wait_text("#places-mine", "You are here").await;
 
