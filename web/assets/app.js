@@ -812,6 +812,21 @@ async function sendMessage(kind, fields) {
   return item;
 }
 
+/** Raises the alarm, with the words typed beside it if any (sealed in a private bond).
+ *  Words that cannot go (a private bond's keys missing here) do not hold the alarm back:
+ *  it goes without them, and the person is told. */
+async function raiseAlarm() {
+  const words = $("alarm-words").value.trim();
+  try {
+    await sendMessage("alarm", words ? { body: words } : {});
+    $("alarm-words").value = "";
+  } catch (e) {
+    await sendMessage("alarm", {});
+    notice(`Alarm raised without its words: ${e.message}.`);
+  }
+  renderAlarms();
+}
+
 // --------------------------------------------------------------------------- position
 
 function startPosition() {
@@ -2283,8 +2298,7 @@ function wire() {
     onStart: () => ($("alarm-hold-label").textContent = "Keep holding…"),
     onDone: () => {
       $("alarm-hold-label").textContent = "Hold to raise the alarm";
-      sendMessage("alarm", {});
-      renderAlarms();
+      raiseAlarm();
     },
     onCancel: () => {
       $("alarm-hold-label").textContent = "Hold to raise the alarm";

@@ -1209,7 +1209,9 @@ async fn a_page_and_the_library_pass_words_feelings_alarms_and_thoughts_sealed_b
         .await;
     assert!(counter > felt.1, "{counter} after {}", felt.1);
 
-    // His alarm (the page's carries no words), which her device answers.
+    // His alarm, with words typed beside it, which her device opens and answers.
+    let alarm_words = "the saffron gate fell on me";
+    spike.fill("#alarm-words", alarm_words).await;
     let hold = spike.find("#alarm-hold").await;
     spike
         .driver
@@ -1233,7 +1235,18 @@ async fn a_page_and_the_library_pass_words_feelings_alarms_and_thoughts_sealed_b
                 .then(|| f["message"].clone())
         })
         .await;
-    assert!(alarm.get("body").is_none(), "{alarm}");
+    let wrapped = json!({"type": "message", "message": alarm.clone()});
+    let (_, counter, content) = opened_message(&wrapped).expect("his alarm");
+    assert_eq!(content, alarm_words, "{alarm}");
+    assert!(counter > said.1, "{counter} after {}", said.1);
+    let left = spike
+        .find("#alarm-words")
+        .await
+        .value()
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert_eq!(left, "", "the words went with it");
     link.send(json!({"type": "ack_alarm", "seq": alarm["seq"]}));
     spike
         .wait_text("#alarm-status", "amethyst heard your alarm")

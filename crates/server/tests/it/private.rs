@@ -641,7 +641,7 @@ async fn a_silent_private_bonds_tokens_expire_with_their_epoch() {
     }
 }
 
-fn envelope(bond: Uuid, from: Role, kind: &str) -> Envelope<'_> {
+pub(crate) fn envelope(bond: Uuid, from: Role, kind: &str) -> Envelope<'_> {
     Envelope { bond, from, kind }
 }
 
