@@ -160,6 +160,12 @@ function show(screen, { focus = true } = {}) {
     s.hidden = s.id !== `screen-${screen}`;
   }
   $("page-foot").hidden = screen !== "bond";
+  // The camera is never left on behind another screen.
+  if (screen !== "bond" && scanner?.running) {
+    scanner.stop();
+    $("scan-box").hidden = true;
+    $("scan-start").hidden = false;
+  }
   if (changed && focus) {
     const heading = document.querySelector(`#screen-${screen} h1`);
     heading?.focus({ preventScroll: false });
@@ -1537,6 +1543,60 @@ function fillScannedCode() {
   $("accept-scanned").hidden = false;
 }
 
+/** The accept form's own QR code reader (scan.js): the camera, or a picture. A code read
+ *  is filled in, never accepted by itself: the partner still picks how close. */
+let scanner = null;
+function wireScanner() {
+  const status = (text) => ($("scan-status").textContent = text);
+  const read = (code, how) => {
+    $("accept-code").value = code;
+    $("accept-scanned").textContent =
+      `The private code was read from ${how}. Pick how close you must be, then accept.`;
+    $("accept-scanned").hidden = false;
+    status("");
+    $("accept-code").focus();
+  };
+  const stopCamera = () => {
+    scanner?.stop();
+    $("scan-box").hidden = true;
+    $("scan-start").hidden = false;
+  };
+  $("scan-start").addEventListener("click", async () => {
+    const scan = await import("./scan.js");
+    scanner ??= new scan.Scanner({
+      video: $("scan-video"),
+      onCode: (code) => {
+        stopCamera();
+        read(code, "the QR code");
+      },
+      onStatus: status,
+    });
+    $("scan-box").hidden = false;
+    $("scan-start").hidden = true;
+    status("Starting the camera…");
+    try {
+      await scanner.start();
+    } catch (e) {
+      stopCamera();
+      status(`The camera cannot be used: ${e.message}. Read the code from a picture, or type it.`);
+    }
+  });
+  $("scan-stop").addEventListener("click", () => {
+    stopCamera();
+    status("");
+  });
+  $("scan-file").addEventListener("change", async () => {
+    const file = $("scan-file").files[0];
+    $("scan-file").value = "";
+    if (!file) return;
+    status("Reading the picture…");
+    const scan = await import("./scan.js");
+    const found = await scan.codeInFile(file);
+    if (found.code) read(found.code, "the picture");
+    else status(`Nothing filled in: ${found.error}.`);
+  });
+}
+
 function showBondScreen() {
   show("bond");
   fillScannedCode();
@@ -2044,6 +2104,7 @@ function setMode(mode) {
 
 function wire() {
   places.wire();
+  wireScanner();
   pause.wire();
   map.wire();
   journey = new Journey($("journey"), $("journey-empty"), (fixes) => map.track(fixes));

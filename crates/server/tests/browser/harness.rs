@@ -347,6 +347,19 @@ impl Browser {
         width: u32,
         at: (f64, f64),
     ) -> Browser {
+        Browser::open_with(cd, server, name, profile, width, at, &[]).await
+    }
+
+    /// [`Browser::open`], with more of Chromium's arguments (a fake camera's video file).
+    pub async fn open_with(
+        cd: &Chromedriver,
+        server: &Server,
+        name: &str,
+        profile: &Path,
+        width: u32,
+        at: (f64, f64),
+        extra: &[String],
+    ) -> Browser {
         let mut caps = DesiredCapabilities::chrome();
         caps.set_binary(CHROMIUM).expect("binary");
         for arg in [
@@ -365,6 +378,9 @@ impl Browser {
             "--use-fake-device-for-media-stream",
             "--use-fake-ui-for-media-stream",
         ] {
+            caps.add_arg(arg).expect("argument");
+        }
+        for arg in extra {
             caps.add_arg(arg).expect("argument");
         }
         caps.add_arg(&format!("--user-data-dir={}", profile.display()))

@@ -3385,3 +3385,171 @@ async fn a_page_opens_a_private_bonds_sealed_place_news_and_meeting_point() {
         .await;
     spike.quit().await;
 }
+
+/// `text` as a QR code: its modules, dark or light, row by row, and its width (without
+/// the quiet zone).
+fn qr_modules(text: &str) -> (Vec<bool>, usize) {
+    let qr = qrcode::QrCode::with_error_correction_level(text, qrcode::EcLevel::M).unwrap();
+    let dark = qr
+        .to_colors()
+        .iter()
+        .map(|c| *c == qrcode::Color::Dark)
+        .collect();
+    (dark, qr.width())
+}
+
+/// Grey pixels of a QR code (`modules`, `n` wide) drawn `module` pixels a module, with a
+/// quiet zone of four modules, centred on a `w` × `h` light frame: luma, row by row.
+fn qr_pixels((modules, n): &(Vec<bool>, usize), module: usize, w: usize, h: usize) -> Vec<u8> {
+    let side = (n + 8) * module;
+    assert!(side <= w && side <= h, "{side} px does not fit {w} × {h}");
+    let (x0, y0) = ((w - side) / 2 + 4 * module, (h - side) / 2 + 4 * module);
+    let mut luma = vec![235u8; w * h];
+    for (i, dark) in modules.iter().enumerate() {
+        if !dark {
+            continue;
+        }
+        let (mx, my) = (i % n, i / n);
+        for y in 0..module {
+            let row = (y0 + my * module + y) * w;
+            let x = x0 + mx * module;
+            luma[row + x..row + x + module].fill(16);
+        }
+    }
+    luma
+}
+
+/// The accept form reads a partner's private invite from a QR code in the page itself,
+/// through the camera (Chromium's fake camera, playing a video of the QR code a partner's
+/// screen shows) and from a picture, fills the code in and accepts nothing by itself;
+/// another QR code fills nothing in; the code goes to no server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_accept_form_reads_a_private_invite_from_the_camera_and_from_a_picture() {
+    let axe = tokio::task::spawn_blocking(axe_source).await.unwrap();
+    let _serial = serial().await;
+    let server = Server::start().await;
+    let cd = Chromedriver::start("private-scan").await;
+    let dir = tempfile::tempdir().unwrap();
+
+    // Amethyst's device (the library) makes a private invite; her screen shows its QR
+    // code, which holds the link to the page with the code after `#`.
+    let her = citizen(server.addr, "amethyst").await;
+    let secret = InviteSecret::generate();
+    let invite = json!({
+        "lookup": to_hex(&secret.lookup()),
+        "public_key": to_hex(&DeviceSecret::generate().public()),
+    });
+    let (status, body) = http(
+        server.addr,
+        "POST",
+        "/api/v1/bond/private-invites",
+        Some(&her),
+        Some(invite),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let code = invite::code(&secret);
+    let link = format!("{}/#accept={code}", server.url().trim_end_matches('/'));
+    let qr = qr_modules(&link);
+
+    // The camera films it: a 640 × 480 video (YUV 4:2:0), the code 6 px a module.
+    let (w, h) = (640, 480);
+    let mut video = format!("YUV4MPEG2 W{w} H{h} F10:1 Ip A1:1 C420jpeg\nFRAME\n").into_bytes();
+    video.extend(qr_pixels(&qr, 6, w, h));
+    video.extend(vec![128u8; w * h / 2]);
+    let camera = dir.path().join("camera.y4m");
+    std::fs::write(&camera, video).unwrap();
+    let spike = Browser::open_with(
+        &cd,
+        &server,
+        "Spike",
+        &dir.path().join("spike"),
+        390,
+        HER,
+        &[format!(
+            "--use-file-for-fake-video-capture={}",
+            camera.display()
+        )],
+    )
+    .await;
+    spike.register().await;
+    record_requests(&spike).await;
+    spike.wait_shown("#scan-start").await;
+    spike.click("#scan-start").await;
+    spike
+        .wait_text("#accept-scanned", "read from the QR code")
+        .await;
+    let filled = spike.find("#accept-code").await.value().await.unwrap();
+    assert_eq!(filled.as_deref(), Some(code.as_str()));
+    spike.wait_hidden("#scan-box").await;
+    let camera_on = spike
+        .js(
+            "return document.getElementById('scan-video').srcObject !== null;",
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        camera_on,
+        json!(false),
+        "the camera is off once the code is read"
+    );
+    // Nothing was accepted: the form waits for him.
+    spike.wait_shown("#accept-form").await;
+    spike
+        .check_at_both_widths(
+            &axe,
+            "private-scan",
+            "a private invite read from the camera",
+        )
+        .await;
+    spike.set_viewport(390, 844, false).await;
+
+    // A picture of a QR code that is not an invite fills nothing in; one of the invite
+    // does.
+    spike
+        .js("document.getElementById('accept-code').value = '';", vec![])
+        .await;
+    let picture = |name: &str, text: &str| {
+        let pixels = qr_pixels(&qr_modules(text), 8, 480, 480);
+        let path = dir.path().join(name);
+        image::GrayImage::from_raw(480, 480, pixels)
+            .unwrap()
+            .save(&path)
+            .unwrap();
+        path.display().to_string()
+    };
+    let other = picture("other.png", "https://example.org/not-an-invite");
+    spike
+        .find("#scan-file")
+        .await
+        .send_keys(&other)
+        .await
+        .unwrap();
+    spike
+        .wait_text(
+            "#scan-status",
+            "Nothing filled in: this QR code is not a Haurach private invite.",
+        )
+        .await;
+    let empty = spike.find("#accept-code").await.value().await.unwrap();
+    assert_eq!(empty.as_deref(), Some(""));
+    let shown = picture("invite.png", &link);
+    spike
+        .find("#scan-file")
+        .await
+        .send_keys(&shown)
+        .await
+        .unwrap();
+    spike
+        .wait_text("#accept-scanned", "read from the picture")
+        .await;
+    let filled = spike.find("#accept-code").await.value().await.unwrap();
+    assert_eq!(filled.as_deref(), Some(code.as_str()));
+
+    // The code is the invite's secret: it reached no server.
+    let sent = everything_sent(&spike).await;
+    assert!(
+        !sent.iter().any(|s| s.contains(&code)),
+        "the code was sent: {sent:?}"
+    );
+}
