@@ -183,6 +183,22 @@ async fn the_page_makes_what_the_library_makes() {
                 rounded += 1;
               }
               for (const c of v.rounding.contents) eq(`the content of ${c.json}`, r.fixContent(c), c.json);
+              // Fixes rounded one after another, each keeping the cell sent before: the
+              // same cells as the library's at every step.
+              let keptSteps = 0;
+              for (const w of v.keeping) {
+                let kept = null;
+                for (const [i, step] of w.steps.entries()) {
+                  const known = { profile: w.profile, open: new Set(step.open), partner: null };
+                  const got = r.round(wgs84, step.fix, known, kept);
+                  eq(`${w.what}, step ${i}: exact`, got.exact, step.exact);
+                  eq(`${w.what}, step ${i}: the cell`, cellOf(got.cell), cellOf(step.cell));
+                  eq(`${w.what}, step ${i}: the point`, [got.lat, got.lon], step.point);
+                  worst = Math.max(worst, Math.abs(got.reach_m - step.reach_m));
+                  kept = got.cell;
+                  keptSteps += 1;
+                }
+              }
               // What a rounding costs the page (printed, not judged).
               const r0 = performance.now();
               const far = { profile: "story", open: new Set(["pull", "alarm"]), partner: null };
@@ -194,7 +210,7 @@ async fn the_page_makes_what_the_library_makes() {
                 await p.report(key, "story", { lat: 61.1 + i / 100, lon: 7.6, accuracy_m: 5, at_ms: Date.now() });
               }
               const reportMs = (performance.now() - t0) / 20;
-              done({ bad, worst, lists, sealedCases, reportMs, rounded, roundMs });
+              done({ bad, worst, lists, sealedCases, reportMs, rounded, roundMs, keptSteps });
             })().catch((e) => done({ bad: [`threw: ${e} ${e.stack}`] }));"#,
             vec![json!(v)],
         )
@@ -224,6 +240,13 @@ async fn the_page_makes_what_the_library_makes() {
         found["rounded"].as_u64(),
         Some(v["rounding"]["cases"].as_array().unwrap().len() as u64)
     );
+    let steps: usize = v["keeping"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["steps"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(found["keptSteps"].as_u64(), Some(steps as u64));
     let worst = found["worst"].as_f64().unwrap();
     assert!(
         worst < 1e-6,
@@ -1613,14 +1636,16 @@ async fn a_page_and_the_library_share_positions_sealed_coarse_beyond_sight_and_e
 
     // She reports from 5 km: feelings to glimpse open, sight stays closed. His page
     // seals again with what it now knows: a cell of at least a tenth of 1 km (sight is
-    // closed, so she is beyond 1 km), no more than a few km across, never his fix.
+    // closed, so she is beyond 1 km), reaching no more than 0.6 of the 15 km glimpse
+    // allows (the cell grown by half a side, as every rounded position claims), never
+    // his fix.
     report_as_library(server.addr, &her, &key, &near).await;
     spike.wait_tier("glimpse", "open").await;
     spike.wait_tier("sight", "closed").await;
     let his = link
         .wait("his page's position sealed at glimpse", |f| {
             let fixes = his_fixes(std::slice::from_ref(f));
-            fixes.into_iter().find(|c| c.reach_m < 5_000.0)
+            fixes.into_iter().find(|c| c.reach_m < 0.6 * 15_000.0)
         })
         .await;
     assert!(
@@ -1633,9 +1658,9 @@ async fn a_page_and_the_library_share_positions_sealed_coarse_beyond_sight_and_e
         .unwrap_or_else(|| panic!("{his:?} is not the centre of a cell of his fix"));
     let cell = Cell::of(HER.0, HER.1, level);
     assert!(
-        (cell.reach_m() - his.reach_m).abs() < 1e-6,
-        "{his:?}: the reach is not its cell's ({})",
-        cell.reach_m()
+        (cell.kept_reach_m() - his.reach_m).abs() < 1e-6,
+        "{his:?}: the reach is not its grown cell's ({})",
+        cell.kept_reach_m()
     );
     assert!(
         cell.side_m() >= rounding::SHARE * 1_000.0,
@@ -1651,11 +1676,11 @@ async fn a_page_and_the_library_share_positions_sealed_coarse_beyond_sight_and_e
     // Her device seals again, knowing his: his page shows south, about 5 km, within what
     // her cell and the coarse pull allow, and no longer says it is rough.
     let hers = seal_fix_as_library(server.addr, &her, &sealer, 2, &near, None).await;
-    assert!(!hers.exact && hers.reach_m < 2_500.0, "{hers:?}");
+    let truth = geo::inverse(HER.0, HER.1, NEAR.0, NEAR.1).distance_m;
+    assert!(!hers.exact && hers.reach_m < truth, "{hers:?}");
     spike.wait_hidden("#pull-rough").await;
     let sentence = spike.wait_text("#pull-text", "amethyst is south,").await;
     let shown = shown_distance(&sentence);
-    let truth = geo::inverse(HER.0, HER.1, NEAR.0, NEAR.1).distance_m;
     assert!(
         (shown - truth).abs() <= hers.reach_m + 0.05 * truth + 50.0,
         "{sentence:?}: {shown} m shown, {truth} m true, her cell reaches {} m",
