@@ -1543,6 +1543,95 @@ async fn seal_fix_as_library(
     content
 }
 
+/// A still page whose fix wanders a few metres either side of a cell's line is seen by
+/// the partner at one point throughout, not flipping between two cells (which would
+/// tell the partner it stands on that line): the page keeps the cell it last sealed
+/// (`docs/privacy.md`, "Keeping the cell"), and after a reload too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_still_page_jittering_across_a_cell_line_is_seen_in_one_place() {
+    let axe = tokio::task::spawn_blocking(axe_source).await.unwrap();
+    let _serial = serial().await;
+    let server = Server::start().await;
+    let cd = Chromedriver::start("private-cellkeep").await;
+    let dir = tempfile::tempdir().unwrap();
+    // Glimpse open and sight closed, her position known only roughly: his page goes by
+    // 15 km, rows of 180°/2^13, wherever within a few metres he is. The line is the
+    // western edge of the cell of HER.
+    let cell = Cell::of(HER.0, HER.1, 13);
+    let west = cell.lon_span().0;
+    let metre = 1.0 / (111_320.0 * HER.0.to_radians().cos());
+    let at = |m: f64| (HER.0, west + m * metre);
+    let spike = open_citizen(&cd, &server, "Spike", dir.path(), 390, at(2.0)).await;
+    let her = citizen(server.addr, "amethyst").await;
+    let (_, key) = bond_with_library(&spike, &server, &her).await;
+    let link = LibraryLink::open(server.addr, &her).await;
+    let sealer = haurach_private::Sealer::new(&key);
+    let (_, view) = http(server.addr, "GET", "/api/v1/bond", Some(&her), None).await;
+    let bond: uuid::Uuid = view["id"].as_str().unwrap().parse().unwrap();
+    let now_ms = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
+    let near = Fix {
+        lat: NEAR.0,
+        lon: NEAR.1,
+        accuracy_m: 5.0,
+        at_ms: now_ms,
+    };
+    let nothing = Known {
+        profile: Profile::Story,
+        tiers: TierState::initial(Profile::Story),
+        partner: None,
+    };
+    seal_fix_as_library(server.addr, &her, &sealer, 1, &near, Some(nothing)).await;
+    report_as_library(server.addr, &her, &key, &near).await;
+    spike.wait_tier("glimpse", "open").await;
+    spike.wait_tier("sight", "closed").await;
+    // His page's next sealed position after `from` frames: what her device opens.
+    let next = async |from: usize| {
+        eventually("his page's next sealed position", async || {
+            let got = link.got.lock().unwrap().clone();
+            let found = got.iter().skip(from).find_map(|f| {
+                (f["type"] == "partner_sealed_fix")
+                    .then(|| open_fix(&sealer, bond, Role::Inviter, f["sealed"].as_str()?))
+                    .flatten()
+                    .filter(|c| c.reach_m < 0.6 * 15_000.0)
+            });
+            (found, format!("{} frames", got.len()))
+        })
+        .await
+    };
+    let mut seen = vec![next(0).await];
+    for m in [-2.0, 2.0, -4.0, 1.0, -1.0, 3.0, -3.0] {
+        let from = link.got.lock().unwrap().len();
+        spike.set_position(at(m).0, at(m).1).await;
+        seen.push(next(from).await);
+    }
+    // Reloaded while west of the line, the page still sends the cell east of it.
+    let from = link.got.lock().unwrap().len();
+    spike.js("location.reload()", vec![]).await;
+    spike.wait_tier("glimpse", "open").await;
+    seen.push(next(from).await);
+    let points: Vec<(f64, f64)> = seen.iter().map(|c| (c.lat, c.lon)).collect();
+    assert!(
+        points.iter().all(|p| *p == points[0]),
+        "his still page was seen in more than one place: {points:?}"
+    );
+    assert!(!seen[0].exact);
+    // Her device sees a cell of 13 around him, and it reaches wherever his fix went.
+    let kept = (0..=rounding::MAX_LEVEL)
+        .map(|l| Cell::of(at(2.0).0, at(2.0).1, l))
+        .chain((0..=rounding::MAX_LEVEL).map(|l| Cell::of(at(-2.0).0, at(-2.0).1, l)))
+        .find(|c| c.centre() == points[0])
+        .unwrap_or_else(|| panic!("{:?} is no cell's centre by his fix", seen[0]));
+    assert_eq!(kept.level, 13);
+    for m in [-4.0, 3.0] {
+        let off = geo::inverse(points[0].0, points[0].1, at(m).0, at(m).1).distance_m;
+        assert!(off <= seen[0].reach_m, "{off} m beyond {}", seen[0].reach_m);
+    }
+    spike
+        .check_at_both_widths(&axe, "private-cellkeep", "a still page on a private bond")
+        .await;
+    spike.quit().await;
+}
+
 /// A sealed position of `from` in `bond`, opened; `None` when it does not open.
 fn open_fix(
     sealer: &haurach_private::Sealer,
