@@ -30,6 +30,7 @@ import * as push from "./push.js";
 import { Pause } from "./pause.js";
 import { Places } from "./places.js";
 import * as privateBond from "./privatebond.js";
+import * as devicePlaces from "./deviceplaces.js";
 import { loadGeodesic } from "./private.js";
 import * as rounding from "./rounding.js";
 import { destination, Radar, sphereDistance } from "./radar.js";
@@ -108,6 +109,12 @@ const places = new Places({
     map.places(view);
     map.meeting(meeting);
   },
+  // On a private bond with confirmed keys the places are this device's (deviceplaces.js).
+  sealing: () => sealing(),
+  paused: () => pause.paused || pause.pausing,
+  sightOpen: () => Boolean(state.bond?.tiers?.sight?.open),
+  partnerFix: () => state.partnerFix?.opened ?? null,
+  send: (kind, text) => sendMessage(kind, { body: text }),
 });
 const pause = new Pause({
   el: (id) => $(id),
@@ -479,6 +486,8 @@ function onBondEnded() {
   const partner = state.bond?.partner;
   state.bond = null;
   leavePrivate();
+  // The person's places stay in this browser's book for a next private bond, as the
+  // CLI keeps them: a person's places are theirs, not a bond's.
   if (state.me && privateBond.available) privateBond.forget(state.me);
   pictures.reset();
   camera.reset();
@@ -580,6 +589,8 @@ function onMessage(m) {
   renderAlarms();
   scheduleAck();
   openMessages();
+  // A private bond's place news and meeting point are read into this device's book.
+  if (isNew && (m.kind === "place" || m.kind === "meeting") && m.sealed) places.onSealedMessage();
 }
 
 /** Says the partner's newest feeling under the feelings, once: a sealed one when it has
@@ -801,6 +812,21 @@ async function sendMessage(kind, fields) {
   return item;
 }
 
+/** Raises the alarm, with the words typed beside it if any (sealed in a private bond).
+ *  Words that cannot go (a private bond's keys missing here) do not hold the alarm back:
+ *  it goes without them, and the person is told. */
+async function raiseAlarm() {
+  const words = $("alarm-words").value.trim();
+  try {
+    await sendMessage("alarm", words ? { body: words } : {});
+    $("alarm-words").value = "";
+  } catch (e) {
+    await sendMessage("alarm", {});
+    notice(`Alarm raised without its words: ${e.message}.`);
+  }
+  renderAlarms();
+}
+
 // --------------------------------------------------------------------------- position
 
 function startPosition() {
@@ -920,6 +946,31 @@ function sendPosition(now = false) {
 
 // ----------------------------------------------------------------------- private bond
 
+/** Makes or accepts a private invite (`act(names)`) after moving the places the server
+ *  keeps for this person into this device's book (a private bond's server keeps none):
+ *  written here first, then the request names them for the server to forget in the same
+ *  transaction (`docs/privacy.md`, "Places kept before the bond"). When the server
+ *  refused, this device forgets its copy again (the server kept them); when no answer
+ *  came, the server may have made the invite or the bond and forgotten them, so this
+ *  device keeps them. */
+async function withPlacesMoved(act) {
+  const moved = await devicePlaces.moveFromServer(state.me);
+  let made;
+  try {
+    made = await act(moved.names);
+  } catch (e) {
+    if (e instanceof ApiError && e.status !== 0) await moved.undo();
+    throw e;
+  }
+  const n = moved.names.length;
+  if (n > 0) {
+    const text = `Your ${n === 1 ? "place is" : `${n} places are`} kept on this device now; the server keeps none for a private bond.`;
+    notice(text);
+    $("places-news").textContent = text;
+  }
+  return made;
+}
+
 const privateTimers = { recheck: null, epoch: null };
 const reporting = { busy: false, again: false };
 
@@ -959,6 +1010,8 @@ async function checkPrivate(bond) {
     memories.refresh();
     pictures.refresh();
   }
+  // The places are the server's (plain) or this device's (private, confirmed).
+  places.enter(state.bond);
   // Thoughts could not pass while it was not known: the box may go now.
   resendThought();
   // The partner's tag comes through the server with no frame to say so: look again.
@@ -1224,6 +1277,8 @@ async function sendReport(p) {
       // Right after its report, the fix rounded and sealed, as the CLI's `move` sends it.
       await sendSealedFix({ always: true });
       privatePull();
+      // Then its places and the pinned point judged on this device, as the CLI's `move`.
+      places.judge({ lat: p.lat, lon: p.lon, accuracy_m: p.accuracy_m, at: p.at });
     }
   } catch (e) {
     positionStatus(`Could not make the report of where you are: ${e.message}.`);
@@ -1375,10 +1430,12 @@ async function privatePull() {
   }
   map.pull(b.pull);
   renderBond();
+  // The meeting sentence goes from my fix and the partner's sealed position.
+  places.renderOnDevice();
 }
 
 /** What the page says of a private bond, and what it hides: the partner's direction and
- *  the content this page cannot seal yet (places, journal photos);
+ *  the content this page cannot seal yet (the map);
  *  words, feelings, thoughts, pictures, the camera and the journal too while this browser
  *  cannot seal them (no confirmed keys). */
 function renderPrivate() {
@@ -2090,7 +2147,7 @@ function wire() {
       return showError("invite-error", "A private bond needs a secure (HTTPS) page: this browser cannot make its keys here.");
     }
     try {
-      const invite = await privateBond.invite(state.me);
+      const invite = await withPlacesMoved((names) => privateBond.invite(state.me, names));
       // The plain code, if there was one, is no longer the one shown.
       localStorage.removeItem(inviteKey());
       showInvite(invite, { private: true });
@@ -2113,7 +2170,7 @@ function wire() {
         if (!privateBond.available) {
           return showError("accept-error", "A private bond needs a secure (HTTPS) page: this browser cannot make its keys here.");
         }
-        bond = await privateBond.accept(state.me, code, profile);
+        bond = await withPlacesMoved((names) => privateBond.accept(state.me, code, profile, names));
       } else {
         bond = await api.accept(code, profile);
       }
@@ -2260,8 +2317,7 @@ function wire() {
     onStart: () => ($("alarm-hold-label").textContent = "Keep holding…"),
     onDone: () => {
       $("alarm-hold-label").textContent = "Hold to raise the alarm";
-      sendMessage("alarm", {});
-      renderAlarms();
+      raiseAlarm();
     },
     onCancel: () => {
       $("alarm-hold-label").textContent = "Hold to raise the alarm";

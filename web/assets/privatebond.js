@@ -106,14 +106,21 @@ export async function pendingInvite(name) {
   return { code: priv.inviteCode(entry.invite), expires_at: entry.expires_at };
 }
 
+/** The `forget_places` of a request that makes a private invite or bond: the places the
+ *  server keeps for this person, which this device has written into its own book first
+ *  (deviceplaces.moveFromServer); none named, none sent. */
+const forgetting = (names) => (names.length ? { forget_places: names } : {});
+
 /** Makes a private invite: the secret and this device's keys here, only the secret's
- *  lookup hash and the public key to the server. Returns `{code, expires_at}`. */
-export async function invite(name) {
+ *  lookup hash and the public key to the server (and the names of the places it may
+ *  forget, `forgetPlaces`). Returns `{code, expires_at}`. */
+export async function invite(name, forgetPlaces = []) {
   const secret = priv.newInviteSecret();
   const device = await priv.newDevice();
   const made = await call("POST", "/api/v1/bond/private-invites", {
     lookup: priv.toHex(await priv.lookup(secret)),
     public_key: priv.toHex(device.public),
+    ...forgetting(forgetPlaces),
   });
   await save({
     who: who(name),
@@ -132,7 +139,7 @@ export async function invite(name) {
  *  invite's secret, then the bond made. Returns the bond's view; `standing` derives the
  *  bond key and sends this device's tag, as for the inviter. The keys are kept before the
  *  bond is made, since the link's `bonded` frame may come before the answer does. */
-export async function accept(name, code, profile) {
+export async function accept(name, code, profile, forgetPlaces = []) {
   const secret = priv.parseInviteCode(code);
   if (!secret) throw new Error("that is not a private invite code");
   const device = await priv.newDevice();
@@ -150,6 +157,7 @@ export async function accept(name, code, profile) {
       lookup: priv.toHex(await priv.lookup(secret)),
       public_key: priv.toHex(device.public),
       profile,
+      ...forgetting(forgetPlaces),
     });
   } catch (e) {
     await forget(name);

@@ -118,6 +118,17 @@ function describe(note) {
         `${note.from} sent you a feeling`,
         { body: "Open to feel it.", tag: "feeling", data: { open: "link" } },
       ];
+    // A private bond's: the server cannot say which place or where; the page opens it.
+    case "sealed_place":
+      return [
+        `${note.from} has news of a place`,
+        { body: "Open to read it.", tag: "sealed-place", data: { open: "link" } },
+      ];
+    case "sealed_meeting":
+      return [
+        `${note.from} sent news of the meeting point`,
+        { body: "Open to read it.", tag: "sealed-meeting", data: { open: "link" } },
+      ];
     default:
       return ["Haurach", { body: "Something happened.", tag: "news", data: { open: "link" } }];
   }

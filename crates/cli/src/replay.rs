@@ -587,12 +587,14 @@ async fn bond_privately(walkers: &[Walker], profile: Profile) -> anyhow::Result<
     let invite = NewPrivateInvite {
         lookup: to_hex(&secret.lookup()),
         public_key: to_hex(&mine.public()),
+        forget_places: Vec::new(),
     };
     let _: PrivateInvite = a.api.post("/api/v1/bond/private-invites", &invite).await?;
     let accept = AcceptPrivateInvite {
         lookup: to_hex(&secret.lookup()),
         public_key: to_hex(&theirs.public()),
         profile: Some(profile),
+        forget_places: Vec::new(),
     };
     let view: BondView = b.api.post("/api/v1/bond/private", &accept).await?;
     let keys = [

@@ -304,11 +304,22 @@ impl MessageKind {
         matches!(self, MessageKind::Place | MessageKind::Meeting)
     }
 
-    /// Whether a message of this kind is pushed to a receiver who has not seen it (words
-    /// and feelings; the alarm is pushed at once, a picture, a place's news and the
-    /// meeting point not at all).
+    /// Whether a message of this kind is pushed to a receiver who has not seen it (words,
+    /// feelings, and a private bond's sealed place news and meeting point, as news that
+    /// there is some; the alarm is pushed at once, a picture not at all).
     pub fn pushed_unseen(self) -> bool {
-        matches!(self, MessageKind::Voice | MessageKind::Feeling)
+        matches!(
+            self,
+            MessageKind::Voice | MessageKind::Feeling | MessageKind::Place | MessageKind::Meeting
+        )
+    }
+
+    /// Whether a newer unseen message of this kind makes the push of an older one of
+    /// `older`'s kind needless, as one push tells of both: words and feelings cover
+    /// each other, place news and the meeting point only their own kind.
+    pub fn covers_push_of(self, older: MessageKind) -> bool {
+        let talk = |k| matches!(k, MessageKind::Voice | MessageKind::Feeling);
+        self.pushed_unseen() && (self == older || (talk(self) && talk(older)))
     }
 
     /// The API's key.

@@ -23,6 +23,11 @@ pub struct NewPrivateInvite {
     /// The inviter's device X25519 public key, in hex.
     #[schema(pattern = "^[0-9a-f]{64}$")]
     pub public_key: String,
+    /// The names of my places the server keeps that my device keeps now: a private
+    /// bond keeps no place on the server, so it forgets them in the same transaction.
+    /// Refused (409 `places_stored`) while it keeps one not named here.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub forget_places: Vec<String>,
 }
 
 /// `POST /api/v1/bond/private-invites` → 201.
@@ -48,6 +53,11 @@ pub struct AcceptPrivateInvite {
     #[serde(default)]
     #[schema(schema_with = crate::schemas::optional_profile)]
     pub profile: Option<Profile>,
+    /// The names of my places the server keeps that my device keeps now: a private
+    /// bond keeps no place on the server, so it forgets them in the same transaction.
+    /// Refused (409 `places_stored`) while it keeps one not named here.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub forget_places: Vec<String>,
 }
 
 /// `GET /api/v1/bond/private`: the keys the server relays between the two devices.

@@ -124,6 +124,23 @@ pub enum PushNote {
         /// The message's sequence number.
         seq: i64,
     },
+    /// In a private bond, the partner's device told of arriving at or leaving one of
+    /// their places, sealed, and no page or link of the receiver's took it in time. The
+    /// server cannot say which place, nor arrived or left: only that there is news.
+    SealedPlace {
+        /// The partner's name.
+        from: String,
+        /// The message's sequence number.
+        seq: i64,
+    },
+    /// In a private bond, the partner's device pinned, unpinned or reached the meeting
+    /// point, sealed, and no page or link of the receiver's took it in time. Never where.
+    SealedMeeting {
+        /// The partner's name.
+        from: String,
+        /// The message's sequence number.
+        seq: i64,
+    },
 }
 
 impl PushNote {
@@ -139,6 +156,8 @@ impl PushNote {
             PushNote::Locate { .. } => "locate",
             PushNote::Resumed { .. } => "resumed",
             PushNote::Voice { .. } => "voice",
+            PushNote::SealedPlace { .. } => "sealed_place",
+            PushNote::SealedMeeting { .. } => "sealed_meeting",
             PushNote::Feeling { .. } => "feeling",
         }
     }

@@ -48,10 +48,11 @@ pub struct Config {
     /// NATS for live events between several nodes (`nats://host:4222`). Without it, live
     /// events stay inside this process.
     pub nats_url: Option<String>,
-    /// With `nats_url`: how long, in milliseconds, a node gathers what it shares before
-    /// handing it to NATS in one write (0: each at once). A few milliseconds on every
-    /// update between nodes buy fewer writes and wake-ups on the nodes and in NATS at low
-    /// rates (docs/benchmarks.md, "The cost of several nodes").
+    /// With `nats_url`: a node writes to NATS at most once per this many milliseconds
+    /// (0: each event at once). What it shares goes at once when nothing went for that
+    /// long, else waits for the next write with whatever else it shares meanwhile: a
+    /// quiet node adds no latency, a busy one fewer writes and wake-ups on the nodes and
+    /// in NATS (docs/benchmarks.md, "The cost of several nodes").
     pub nats_batch_ms: f64,
     /// How many days each fix of a person's journey is kept (for their GPX export).
     pub journey_days: f64,

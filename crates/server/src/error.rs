@@ -293,6 +293,17 @@ impl From<Conflict> for ApiError {
                 "last_tower",
                 "this is the city's last tower: make another tower before removing it",
             ),
+            Conflict::PlacesStored => ApiError::conflict(
+                "places_stored",
+                "the server keeps places of yours in the clear, and a private bond keeps none \
+                 there: keep them on your device and name them in forget_places (haurach and \
+                 the web page do this themselves), or delete them first",
+            ),
+            Conflict::PartnerPlacesStored => ApiError::conflict(
+                "partner_places_stored",
+                "whoever made this invite has made places on the server since, which a \
+                 private bond would keep in the clear: they must make the invite again",
+            ),
         }
     }
 }

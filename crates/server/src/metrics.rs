@@ -108,6 +108,9 @@ pub struct Metrics {
     /// 1 when this node was connected to NATS at the last scrape, else 0 (registered
     /// only with `nats_url`).
     pub nats_up: Gauge,
+    /// Live events this node could not hand to NATS (its queue full), brought up to the
+    /// bus's count at each scrape (registered only with `nats_url`).
+    pub nats_dropped: Counter,
     /// Messages acknowledged (in the journal) that the indexer has not yet stored in
     /// SQLite, at the last scrape (registered only on SQLite).
     pub indexer_lag: Gauge,
@@ -138,6 +141,7 @@ impl Metrics {
             requests: Family::new_with_constructor(request_histogram),
             database_up: Gauge::default(),
             nats_up: Gauge::default(),
+            nats_dropped: Counter::default(),
             indexer_lag: Gauge::default(),
             push: PushMetrics::default(),
         };
@@ -225,6 +229,11 @@ impl Metrics {
                 "nats_up",
                 "1 when this node is connected to NATS, else 0",
                 m.nats_up.clone(),
+            );
+            r.register(
+                "nats_dropped",
+                "Live events this node could not hand to NATS because its queue was full",
+                m.nats_dropped.clone(),
             );
         }
         if config.database_url.is_none() {

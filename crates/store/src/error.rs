@@ -85,6 +85,12 @@ pub enum Conflict {
     MemoryIdReused,
     /// The account is the city's last tower: removing it would leave nobody to run it.
     LastTower,
+    /// The account keeps places on the server that its private invite or acceptance did
+    /// not name as kept on its device: a private bond keeps no place on the server.
+    PlacesStored,
+    /// Whoever made the private invite keeps places on the server (made after the
+    /// invite): the bond would keep them in the clear.
+    PartnerPlacesStored,
 }
 
 impl Conflict {
@@ -114,6 +120,8 @@ impl Conflict {
             Conflict::ImageIdReused => "image_id_reused",
             Conflict::MemoryIdReused => "memory_id_reused",
             Conflict::LastTower => "last_tower",
+            Conflict::PlacesStored => "places_stored",
+            Conflict::PartnerPlacesStored => "partner_places_stored",
         }
     }
 }
@@ -236,6 +244,8 @@ mod tests {
             (Conflict::NotYours, "not_yours"),
             (Conflict::ImageIdReused, "image_id_reused"),
             (Conflict::MemoryIdReused, "memory_id_reused"),
+            (Conflict::PlacesStored, "places_stored"),
+            (Conflict::PartnerPlacesStored, "partner_places_stored"),
         ];
         let missing = [
             (Missing::Invite, "invite"),

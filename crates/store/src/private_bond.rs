@@ -41,11 +41,16 @@ pub trait PrivateBondStore {
     /// the inviter's device public key; `Conflict::InviteCodeTaken` when the hash is
     /// taken (two secrets of 160 random bits do not collide; a client that sends the same
     /// hash twice does).
+    ///
+    /// A private bond keeps no place on the server: the account's places are deleted in
+    /// the same transaction when every one of them is named (any case) in `kept` (its
+    /// device has them now), else `Conflict::PlacesStored` and nothing changes.
     fn create_private_invite(
         &self,
         lookup: &[u8; KEY_LEN],
         account: AccountId,
         public_key: &[u8; KEY_LEN],
+        kept: &[String],
         now_ms: i64,
         expires_ms: i64,
     ) -> impl Future<Output = StoreResult<()>> + Send;
@@ -53,16 +58,27 @@ pub trait PrivateBondStore {
     /// Uses a private invite, as [`Store::accept_invite`](crate::Store::accept_invite)
     /// uses a plain one (the same errors), and in the same transaction marks the bond
     /// private with both public keys and deletes both people's stored latest position.
+    /// The acceptor's places go as [`create_private_invite`](Self::create_private_invite)'s
+    /// do (named in `kept`, else `Conflict::PlacesStored`); places the inviter made after
+    /// the invite refuse it, `Conflict::PartnerPlacesStored`.
     #[allow(clippy::too_many_arguments)]
     fn accept_private_invite(
         &self,
         lookup: &[u8; KEY_LEN],
         acceptor: AccountId,
         public_key: &[u8; KEY_LEN],
+        kept: &[String],
         profile: Profile,
         open_tiers: TierSet,
         now_ms: i64,
     ) -> impl Future<Output = StoreResult<BondRecord>> + Send;
+
+    /// Whether `account` has a private invite that still works at `now_ms`.
+    fn private_invite_waiting(
+        &self,
+        account: AccountId,
+        now_ms: i64,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
 
     /// The bond's keys and tags; `None` for a plain bond.
     fn private_keys(
@@ -102,4 +118,16 @@ pub(crate) fn key_of(bytes: Vec<u8>) -> StoreResult<[u8; KEY_LEN]> {
     bytes
         .try_into()
         .map_err(|_| crate::StoreError::Corrupt("a private bond's key is not 32 bytes".into()))
+}
+
+/// Whether every place the server keeps for someone turning private (`stored`, their
+/// names in lower case) is named in `kept` (any case): their device has them, so the
+/// server may forget them. Else `Conflict::PlacesStored`.
+pub(crate) fn places_kept(stored: &[String], kept: &[String]) -> StoreResult<()> {
+    let kept: std::collections::HashSet<String> = kept.iter().map(|n| n.to_lowercase()).collect();
+    if stored.iter().all(|name| kept.contains(name)) {
+        Ok(())
+    } else {
+        Err(crate::Conflict::PlacesStored.into())
+    }
 }

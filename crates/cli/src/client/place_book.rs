@@ -157,6 +157,13 @@ impl PlaceBook {
         Ok(true)
     }
 
+    /// Keeps `place` as it is (its `inside` included), in place of one of the same name:
+    /// a place brought from the server as the bond turns private.
+    pub fn keep(&mut self, place: OwnPlace) {
+        self.remove(&place.name);
+        self.mine.push(place);
+    }
+
     /// Forgets the place named `name` (any case); whether there was one.
     pub fn remove(&mut self, name: &str) -> bool {
         let before = self.mine.len();

@@ -16,7 +16,7 @@ use time::format_description::well_known::Rfc3339;
 
 use super::api::Api;
 use super::context::Context;
-use super::place_book::{HeardPlace, OwnPlace};
+use super::place_book::{HeardPlace, OwnPlace, PlaceBook};
 use super::sealed::Sealing;
 use super::show;
 
@@ -219,6 +219,41 @@ fn heard_line(p: &HeardPlace) -> String {
     )
 }
 
+/// Places the server still keeps of this person's in a private bond (one made before
+/// the server forgot them as a bond turned private): kept on this device first, then
+/// deleted on the server.
+async fn bring_stored(api: &Api, sealing: &Sealing, book: &mut PlaceBook) -> anyhow::Result<()> {
+    let stored: PlacesView = api.get("/api/v1/places").await?;
+    if stored.mine.is_empty() {
+        return Ok(());
+    }
+    for p in &stored.mine {
+        if let Some(at) = p.position {
+            book.keep(OwnPlace {
+                name: p.name.clone(),
+                lat: at.lat,
+                lon: at.lon,
+                radius_m: p.radius_m,
+                inside: p.inside,
+            });
+        }
+    }
+    sealing.keep_place_book(book.clone())?;
+    for p in &stored.mine {
+        api.empty(
+            Method::DELETE,
+            &format!("/api/v1/places/{}", segment(&p.name)),
+            None,
+        )
+        .await?;
+        outln!(
+            "{} is kept on this device now; the server forgot it",
+            p.name
+        );
+    }
+    Ok(())
+}
+
 /// `haurach place` in a private bond: the places live on this device, and the partner's
 /// are what their device told of them (`super::sealed_places`).
 async fn place_sealed(
@@ -229,6 +264,7 @@ async fn place_sealed(
 ) -> anyhow::Result<()> {
     let view: BondView = api.get("/api/v1/bond").await?;
     let mut book = sealing.catch_up(api, name, view.last_seq).await?;
+    bring_stored(api, sealing, &mut book).await?;
     match command {
         PlaceCommand::Add {
             name,

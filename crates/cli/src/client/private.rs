@@ -23,14 +23,15 @@ use haurach_private::rounding::Cell;
 use haurach_private::{BondKey, DeviceSecret, InviteSecret, Place, Role, Seen, Verdict, invite};
 use haurach_proto::private::{key_from_hex, to_hex};
 use haurach_proto::{
-    AcceptPrivateInvite, BondView, Confirmation, NewPrivateInvite, PrivateBondView, PrivateInvite,
+    AcceptPrivateInvite, BondView, Confirmation, NewPrivateInvite, PlacesView, PrivateBondView,
+    PrivateInvite,
 };
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
 
 use super::api::Api;
 use super::context::Context;
-use super::place_book::PlaceBook;
+use super::place_book::{OwnPlace, PlaceBook};
 use super::sessions::{create_private_dir, server_key, write_private};
 use super::show;
 
@@ -162,11 +163,105 @@ impl Keys {
             .get(&name.to_lowercase())
     }
 
+    fn remove(&mut self, server: &str, name: &str) {
+        if let Some(people) = self.servers.get_mut(&server_key(server)) {
+            people.remove(&name.to_lowercase());
+        }
+    }
+
     fn put(&mut self, server: &str, name: &str, entry: Entry) {
         self.servers
             .entry(server_key(server))
             .or_default()
             .insert(name.to_lowercase(), entry);
+    }
+}
+
+/// This person's places, on their way from the server to this device as a private
+/// invite is made or accepted: a private bond keeps no place on the server. They are
+/// written into `private.toml` (beside the places an earlier private bond left here)
+/// before the server is asked to forget them, in the same transaction as the invite or
+/// the bond; if it refuses, the file is put back as it was.
+struct Moving {
+    /// The names the server forgets.
+    names: Vec<String>,
+    /// The entry this one replaced, put back by [`Moving::undo`].
+    before: Option<Entry>,
+}
+
+impl Moving {
+    /// Reads this person's places from the server and writes `entry`, holding them, in
+    /// place of any earlier one (whose own places it keeps too).
+    async fn keep(
+        ctx: &Context,
+        name: &str,
+        api: &Api,
+        mut entry: Entry,
+    ) -> anyhow::Result<Moving> {
+        let stored: PlacesView = api.get("/api/v1/places").await?;
+        let _lock = Keys::lock(&ctx.home)?;
+        let mut keys = Keys::load(&ctx.home)?;
+        let before = keys.get(&ctx.server, name).cloned();
+        if let Some(old) = &before {
+            // A person's places are theirs, not a bond's: an earlier invite or bond's
+            // stay with them.
+            entry.places.mine = old.places.mine.clone();
+        }
+        let mut names = Vec::new();
+        for p in stored.mine {
+            let Some(at) = p.position else { continue };
+            entry.places.keep(OwnPlace {
+                name: p.name.clone(),
+                lat: at.lat,
+                lon: at.lon,
+                radius_m: p.radius_m,
+                inside: p.inside,
+            });
+            names.push(p.name);
+        }
+        keys.put(&ctx.server, name, entry);
+        keys.save(&ctx.home)?;
+        Ok(Moving { names, before })
+    }
+
+    fn names(&self) -> Vec<String> {
+        self.names.clone()
+    }
+
+    /// The request failed: when the server answered (it refused, and kept the places),
+    /// the file goes back as it was. Without an answer the server may have made the
+    /// invite or bond and forgotten the places, so this device keeps them.
+    fn undo(self, ctx: &Context, name: &str, failed: &super::api::ApiError) -> anyhow::Result<()> {
+        if failed.code().is_none() {
+            return Ok(());
+        }
+        let _lock = Keys::lock(&ctx.home)?;
+        let mut keys = Keys::load(&ctx.home)?;
+        match self.before {
+            Some(entry) => keys.put(&ctx.server, name, entry),
+            None => keys.remove(&ctx.server, name),
+        }
+        keys.save(&ctx.home)
+    }
+
+    fn tell(&self) {
+        if !self.names.is_empty() {
+            outln!(
+                "your {} kept on this device now: a private bond keeps no place on the \
+                 server, so it forgot {} ({})",
+                plural(self.names.len(), "place is", "places are"),
+                if self.names.len() == 1 { "it" } else { "them" },
+                self.names.join(", ")
+            );
+        }
+    }
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
     }
 }
 
@@ -183,30 +278,31 @@ pub async fn invite(ctx: &Context, qr: Option<PathBuf>) -> anyhow::Result<()> {
     let (saved, api) = ctx.session(None)?;
     let secret = InviteSecret::generate();
     let device = DeviceSecret::generate();
+    let entry = Entry {
+        role: "inviter".into(),
+        device_secret: to_hex(&device.to_bytes()),
+        invite_secret: Some(invite::code(&secret)),
+        bond_key: None,
+        confirmed: false,
+        sealed: 0,
+        last_fix: None,
+        kept_cell: None,
+        seen: Seen::default(),
+        places: PlaceBook::default(),
+    };
+    let moving = Moving::keep(ctx, &saved.name, &api, entry).await?;
     let body = NewPrivateInvite {
         lookup: to_hex(&secret.lookup()),
         public_key: to_hex(&device.public()),
+        forget_places: moving.names(),
     };
-    let made: PrivateInvite = api.post("/api/v1/bond/private-invites", &body).await?;
-    let _lock = Keys::lock(&ctx.home)?;
-    let mut keys = Keys::load(&ctx.home)?;
-    keys.put(
-        &ctx.server,
-        &saved.name,
-        Entry {
-            role: "inviter".into(),
-            device_secret: to_hex(&device.to_bytes()),
-            invite_secret: Some(invite::code(&secret)),
-            bond_key: None,
-            confirmed: false,
-            sealed: 0,
-            last_fix: None,
-            kept_cell: None,
-            seen: Seen::default(),
-            places: PlaceBook::default(),
-        },
-    );
-    keys.save(&ctx.home)?;
+    let made: PrivateInvite = match api.post("/api/v1/bond/private-invites", &body).await {
+        Ok(made) => made,
+        Err(e) => {
+            moving.undo(ctx, &saved.name, &e)?;
+            return Err(e.into());
+        }
+    };
     let code = invite::code(&secret);
     outln!(
         "private invite code: {code} (works until {})",
@@ -223,6 +319,7 @@ pub async fn invite(ctx: &Context, qr: Option<PathBuf>) -> anyhow::Result<()> {
             path.display()
         );
     }
+    moving.tell();
     outln!("{NO_OWNTRACKS}");
     Ok(())
 }
@@ -234,35 +331,51 @@ pub async fn accept(ctx: &Context, code: &str, profile: Option<Profile>) -> anyh
     // The code, or the link its QR code holds, pasted.
     let secret = invite::parse_code(invite::code_in(code))?;
     let device = DeviceSecret::generate();
+    // Kept first with the invite's secret: a command cut short after the server made the
+    // bond finds the invite here and derives the key as the inviter's device does.
+    let entry = Entry {
+        role: "accepter".into(),
+        device_secret: to_hex(&device.to_bytes()),
+        invite_secret: Some(invite::code(&secret)),
+        bond_key: None,
+        confirmed: false,
+        sealed: 0,
+        last_fix: None,
+        kept_cell: None,
+        seen: Seen::default(),
+        places: PlaceBook::default(),
+    };
+    let moving = Moving::keep(ctx, &saved.name, &api, entry).await?;
     let body = AcceptPrivateInvite {
         lookup: to_hex(&secret.lookup()),
         public_key: to_hex(&device.public()),
         profile,
+        forget_places: moving.names(),
     };
-    let view: BondView = api.post("/api/v1/bond/private", &body).await?;
+    let view: BondView = match api.post("/api/v1/bond/private", &body).await {
+        Ok(view) => view,
+        Err(e) => {
+            moving.undo(ctx, &saved.name, &e)?;
+            return Err(e.into());
+        }
+    };
     let keys_view: PrivateBondView = api.get("/api/v1/bond/private").await?;
     let inviter_key = hex32(&keys_view.inviter_key)?;
     let key = BondKey::derive(Role::Accepter, &device, &inviter_key, &secret)?;
     confirm(&api, &key, Role::Accepter).await?;
-    let _lock = Keys::lock(&ctx.home)?;
-    let mut keys = Keys::load(&ctx.home)?;
-    keys.put(
-        &ctx.server,
-        &saved.name,
-        Entry {
-            role: "accepter".into(),
-            device_secret: to_hex(&device.to_bytes()),
-            invite_secret: None,
-            bond_key: Some(to_hex(&key.to_bytes())),
-            confirmed: false,
-            sealed: 0,
-            last_fix: None,
-            kept_cell: None,
-            seen: Seen::default(),
-            places: PlaceBook::default(),
-        },
-    );
-    keys.save(&ctx.home)?;
+    {
+        let _lock = Keys::lock(&ctx.home)?;
+        let mut keys = Keys::load(&ctx.home)?;
+        let mut entry = keys
+            .get(&ctx.server, &saved.name)
+            .cloned()
+            .context("private.toml lost this bond while it was being made")?;
+        entry.bond_key = Some(to_hex(&key.to_bytes()));
+        // The secret has done its work: the bond key is all this device needs now.
+        entry.invite_secret = None;
+        keys.put(&ctx.server, &saved.name, entry);
+        keys.save(&ctx.home)?;
+    }
     outln!(
         "bonded privately with {} ({} profile)",
         view.partner,
@@ -272,6 +385,7 @@ pub async fn accept(ctx: &Context, code: &str, profile: Option<Profile>) -> anyh
         "{}'s device confirms the keys the next time they use haurach; until then nothing is sent",
         view.partner
     );
+    moving.tell();
     outln!("{NO_OWNTRACKS}");
     outln!("{}", bond_text(&view));
     Ok(())

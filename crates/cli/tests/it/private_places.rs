@@ -10,7 +10,7 @@
 use haurach_bond::geo;
 use haurach_proto::human;
 
-use crate::private::{FAR, HER, SIGHT, bond_privately, mv, sql_text};
+use crate::private::{FAR, HER, SIGHT, bond_privately, mv, private_code, sql_text};
 use crate::search::{Trace, files, first_found, traces_of};
 use crate::support::{Cli, Server};
 
@@ -222,4 +222,95 @@ fn a_private_bond_tells_of_places_and_the_meeting_point_sealed_and_the_server_ke
             panic!("{path} holds {:?}: …{around}…", found.shown());
         }
     }
+}
+
+/// Places each of them kept on the server before the bond came to their device as the
+/// bond turns private, and the server keeps none: hers as she invites, his as he
+/// accepts (after a refused acceptance that leaves his where they were). Her device
+/// then judges her old place as her own and tells him sealed.
+#[test]
+fn places_kept_before_a_bond_turns_private_move_to_the_devices_and_leave_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut server = Server::start_on(&data, "127.0.0.1:0");
+    let cli = Cli::new(&server);
+    cli.register("spike", "east-about-20-km");
+    cli.register("amethyst", "reaching-west-too");
+    let add = |who: &str, name: &str, at: (f64, f64)| {
+        let (lat, lon) = (at.0.to_string(), at.1.to_string());
+        cli.ok_as(who, &["place", "add", name, &lat, &lon, "--radius", "80"]);
+    };
+    add("amethyst", PLACE_NAME, PLACE);
+    add("spike", MEET_NAME, MEET);
+    let db = data.join("haurach.db");
+    let stored = || sql_text(&db, "SELECT group_concat(name, '|') FROM places");
+    assert_eq!(sql_text(&db, "SELECT COUNT(*) FROM places"), "2");
+
+    let out = cli.ok_as("amethyst", &["invite", "--private"]);
+    assert!(
+        out.contains(&format!(
+            "your 1 place is kept on this device now: a private bond keeps no place on the \
+             server, so it forgot it ({PLACE_NAME})"
+        )),
+        "{out}"
+    );
+    let code = private_code(&out);
+    assert_eq!(stored(), MEET_NAME);
+
+    // A refused acceptance (no such invite) changes nothing: his place stays on the
+    // server and his plain commands work as before.
+    let wrong = cli.fails(&["--as", "spike", "accept", &other_code(&code)]);
+    assert!(
+        wrong.contains("invite_not_found") || wrong.contains("no invite"),
+        "{wrong}"
+    );
+    assert_eq!(stored(), MEET_NAME);
+    let plain = cli.ok_as("spike", &["place", "list"]);
+    assert!(plain.contains(MEET_NAME), "{plain}");
+
+    let out = cli.ok_as("spike", &["accept", &code, "--profile", "story"]);
+    assert!(
+        out.contains(&format!("so it forgot it ({MEET_NAME})")),
+        "{out}"
+    );
+    assert_eq!(sql_text(&db, "SELECT COUNT(*) FROM places"), "0");
+
+    let hers = cli.ok_as("amethyst", &["place", "list"]);
+    assert!(
+        hers.contains("amethyst's places (kept on this device):"),
+        "{hers}"
+    );
+    assert!(
+        hers.contains(&format!(
+            "{PLACE_NAME} — at -46.12155, -7.65157, radius 80 m"
+        )),
+        "{hers}"
+    );
+    let his = cli.ok_as("spike", &["place", "list"]);
+    assert!(
+        his.contains(&format!("{MEET_NAME} — at -46.21347, -7.66282")),
+        "{his}"
+    );
+
+    // Her old place is hers on her device now: arriving there is told to him, sealed.
+    mv(&cli, "amethyst", HER);
+    mv(&cli, "spike", FAR);
+    mv(&cli, "amethyst", PLACE);
+    let heard = cli.ok_as("spike", &["place", "list"]);
+    assert!(
+        heard.contains(&format!(
+            "{PLACE_NAME} — (where: within sight range); they are there"
+        )),
+        "{heard}"
+    );
+    assert_eq!(sql_text(&db, "SELECT COUNT(*) FROM places"), "0");
+    server.kill();
+}
+
+/// Another well-formed private invite code than `code`.
+fn other_code(code: &str) -> String {
+    let secret = haurach_private::InviteSecret::generate();
+    let other = haurach_private::invite::code(&secret);
+    assert_ne!(other, code);
+    other
 }

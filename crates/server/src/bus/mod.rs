@@ -419,6 +419,12 @@ pub trait Bus: Clone + Send + Sync + 'static {
     fn healthy(&self) -> bool {
         true
     }
+
+    /// How many live events this node could not hand to the other nodes since it
+    /// started (their queue was full); always 0 on one node.
+    fn dropped(&self) -> u64 {
+        0
+    }
 }
 
 /// A stream of frames for one account. A receiver that falls more than [`LINK_BACKLOG`]

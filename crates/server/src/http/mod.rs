@@ -277,6 +277,8 @@ async fn metrics<S: Store, B: Bus>(State(app): State<AppState<S, B>>) -> Respons
     let database_up = tokio::time::timeout(DATABASE_UP_WAIT, hub.store.healthy()).await;
     m.database_up.set(i64::from(database_up == Ok(true)));
     m.nats_up.set(i64::from(hub.bus.healthy()));
+    m.nats_dropped
+        .inc_by(hub.bus.dropped().saturating_sub(m.nats_dropped.get()));
     if let Some(lag) = hub.store.indexer_lag() {
         m.indexer_lag.set(lag);
     }

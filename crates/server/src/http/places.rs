@@ -55,7 +55,7 @@ pub async fn list_places<S: Store, B: Bus>(
         (status = 201, description = "a new place", body = PlaceView),
         (status = 200, description = "the place, replaced", body = PlaceView),
         (status = 403, description = "`awaiting_tower`, `application_declined`: not a citizen (yet)"),
-        (status = 409, description = "`too_many_places`: a person keeps at most 100; `private_bond`: a private bond keeps no place"),
+        (status = 409, description = "`too_many_places`: a person keeps at most 100; `private_bond`: a private bond keeps no place; `private_invite`: nor while a private invite waits"),
         (status = 422, description = "`invalid_place_name`, `bidi_control`, `invalid_position`, `invalid_radius`"),
     )
 )]

@@ -32,7 +32,7 @@ use crate::error::ApiError;
     responses(
         (status = 201, description = "the invite is kept until it expires", body = PrivateInvite),
         (status = 403, description = "`awaiting_tower`, `application_declined`: not a citizen (yet)"),
-        (status = 409, description = "`already_bonded`: end the bond first; `invite_taken`: an invite with this lookup hash exists"),
+        (status = 409, description = "`already_bonded`: end the bond first; `invite_taken`: an invite with this lookup hash exists; `places_stored`: the server keeps places of mine not named in `forget_places`"),
         (status = 422, description = "`invalid_key`: `lookup` or `public_key` is not 64 hex digits"),
     )
 )]
@@ -44,7 +44,12 @@ pub(crate) async fn create_private_invite<S: Store, B: Bus>(
     let Json(invite) = body?;
     let expires = app
         .hub
-        .create_private_invite(caller.account, &invite.lookup, &invite.public_key)
+        .create_private_invite(
+            caller.account,
+            &invite.lookup,
+            &invite.public_key,
+            &invite.forget_places,
+        )
         .await?;
     Ok((
         StatusCode::CREATED,
@@ -66,7 +71,7 @@ pub(crate) async fn create_private_invite<S: Store, B: Bus>(
         (status = 201, description = "bonded privately", body = BondView),
         (status = 403, description = "`awaiting_tower`, `application_declined`: not a citizen (yet)"),
         (status = 404, description = "`invite_not_found`, `invite_expired`"),
-        (status = 409, description = "`already_bonded`, `partner_bonded`"),
+        (status = 409, description = "`already_bonded`, `partner_bonded`; `places_stored`: the server keeps places of mine not named in `forget_places`; `partner_places_stored`: whoever made the invite made places on the server since"),
         (status = 422, description = "`own_invite`: give it to your partner to accept; `invalid_key`: `lookup` or `public_key` is not 64 hex digits"),
         (status = 429, description = "`too_many_attempts`: too many invites tried lately (Retry-After says when)"),
     )
@@ -87,6 +92,7 @@ pub(crate) async fn accept_private_invite<S: Store, B: Bus>(
             caller.account,
             &accept.lookup,
             &accept.public_key,
+            &accept.forget_places,
             accept.profile.unwrap_or_default(),
         )
         .await?;

@@ -121,25 +121,29 @@ impl<S: Store, B: Bus> Hub<S, B> {
                         self.push
                             .notify_alarm(&self.store, to, record.id, note, seq);
                     }
-                    // Words and feelings reach a closed page as news that there are some.
-                    MessageKind::Voice => self.push.notify_unseen(
-                        &self.store,
-                        (to, account),
-                        record.id,
-                        PushNote::Voice { from, seq },
-                        seq,
-                    ),
-                    MessageKind::Feeling => self.push.notify_unseen(
-                        &self.store,
-                        (to, account),
-                        record.id,
-                        PushNote::Feeling { from, seq },
-                        seq,
-                    ),
-                    // A picture's notice is pushed by nobody; a private bond's place news
-                    // and meeting point would need a push the service can read, and the
-                    // server cannot say which place (`docs/privacy.md`, "Sealed places").
-                    MessageKind::Image | MessageKind::Place | MessageKind::Meeting => {}
+                    // Words and feelings reach a closed page as news that there are some;
+                    // so does a private bond's sealed place news and meeting point (the
+                    // server cannot say which place or where: `docs/privacy.md`).
+                    kind @ (MessageKind::Voice
+                    | MessageKind::Feeling
+                    | MessageKind::Place
+                    | MessageKind::Meeting) => {
+                        let note = match kind {
+                            MessageKind::Voice => PushNote::Voice { from, seq },
+                            MessageKind::Feeling => PushNote::Feeling { from, seq },
+                            MessageKind::Place => PushNote::SealedPlace { from, seq },
+                            _ => PushNote::SealedMeeting { from, seq },
+                        };
+                        self.push.notify_unseen(
+                            &self.store,
+                            (to, account),
+                            record.id,
+                            (note, kind),
+                            seq,
+                        );
+                    }
+                    // A picture's notice is pushed by nobody.
+                    MessageKind::Image => {}
                 }
             }
         }

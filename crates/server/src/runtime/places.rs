@@ -230,6 +230,16 @@ impl<S: Store, B: Bus> Hub<S, B> {
         })
     }
 
+    /// After the store forgot `account`'s places as it turned private (their device
+    /// keeps them now): this node and the others forget what they had loaded, and the
+    /// account's other devices read them again.
+    pub(crate) async fn places_forgotten(&self, account: AccountId) -> Result<(), ApiError> {
+        self.places.forget(account);
+        self.bus
+            .share(BondEvent::PlacesChanged { account: account.0 });
+        self.announce_places_changed(account).await
+    }
+
     /// Tells the account's partner (and the account's other devices) that its places
     /// changed, so their pages read them again.
     async fn announce_places_changed(&self, account: AccountId) -> Result<(), ApiError> {

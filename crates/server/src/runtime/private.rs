@@ -59,6 +59,21 @@ fn key_field(text: &str, field: &str) -> Result<[u8; 32], ApiError> {
     })
 }
 
+/// `forget_places` names at most as many places as a person may keep, each no longer
+/// than a place's name may be.
+fn kept_field(kept: &[String]) -> Result<(), ApiError> {
+    if kept.len() > super::places::MAX_PLACES || kept.iter().any(|name| name.chars().count() > 64) {
+        return Err(ApiError::invalid(
+            "invalid_forget_places",
+            format!(
+                "forget_places names at most {} places of at most 64 characters",
+                super::places::MAX_PLACES
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// The problem for a private bond's operation on a plain bond.
 fn plain_bond() -> ApiError {
     ApiError::conflict(
@@ -88,9 +103,11 @@ impl<S: Store, B: Bus> Hub<S, B> {
         account: AccountId,
         lookup: &str,
         public_key: &str,
+        kept: &[String],
     ) -> Result<i64, ApiError> {
         let lookup = key_field(lookup, "lookup")?;
         let public_key = key_field(public_key, "public_key")?;
+        kept_field(kept)?;
         if self.held(account).await?.is_some() {
             return Err(ApiError::conflict(
                 "already_bonded",
@@ -101,10 +118,13 @@ impl<S: Store, B: Bus> Hub<S, B> {
         let expires = now + (self.config.invite_ttl_h * 3_600_000.0) as i64;
         match self
             .store
-            .create_private_invite(&lookup, account, &public_key, now, expires)
+            .create_private_invite(&lookup, account, &public_key, kept, now, expires)
             .await
         {
-            Ok(()) => Ok(expires),
+            Ok(()) => {
+                self.places_forgotten(account).await?;
+                Ok(expires)
+            }
             // Two random 160-bit secrets do not collide: the same hash sent twice.
             Err(StoreError::Conflict(Conflict::InviteCodeTaken)) => Err(ApiError::conflict(
                 "invite_taken",
@@ -122,16 +142,27 @@ impl<S: Store, B: Bus> Hub<S, B> {
         account: AccountId,
         lookup: &str,
         public_key: &str,
+        kept: &[String],
         profile: Profile,
     ) -> Result<BondView, ApiError> {
         let lookup = key_field(lookup, "lookup")?;
         let public_key = key_field(public_key, "public_key")?;
+        kept_field(kept)?;
         let initial = Matcher::new(profile).state().open();
         let record = self
             .store
-            .accept_private_invite(&lookup, account, &public_key, profile, initial, now_ms())
+            .accept_private_invite(
+                &lookup,
+                account,
+                &public_key,
+                kept,
+                profile,
+                initial,
+                now_ms(),
+            )
             .await?;
         self.forget_bond(&record);
+        self.places_forgotten(account).await?;
         self.bus.share(BondEvent::Formed {
             bond: record.id.0,
             members: record.members.map(|m| m.0),
@@ -208,7 +239,16 @@ impl<S: Store, B: Bus> Hub<S, B> {
 
     /// Refuses a place or a pinned meeting point from `account` when their bond is
     /// private: both are coordinates, which the server keeps none of for a private bond.
+    /// While `account`'s private invite waits, a new place is refused too: the bond it
+    /// makes would keep it in the clear.
     pub(crate) async fn refuse_private_place(&self, account: AccountId) -> Result<(), ApiError> {
+        if self.store.private_invite_waiting(account, now_ms()).await? {
+            return Err(ApiError::conflict(
+                "private_invite",
+                "your private invite is waiting: the private bond it makes keeps no place \
+                 and no meeting point on the server; keep your places on your device",
+            ));
+        }
         self.refuse_in_private_bond(
             account,
             "your bond is private: the server keeps no place and no meeting point for it; \

@@ -16,7 +16,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use haurach_proto::PushNote;
+use haurach_proto::{MessageKind, PushNote};
 use haurach_store::{AccountId, BondId, PushSubscriptionRecord, Store, StoreError};
 use tokio::sync::OnceCell;
 use tokio_util::sync::CancellationToken;
@@ -80,6 +80,17 @@ pub fn delivery(note: &PushNote) -> Delivery {
             urgency: "normal",
             topic: "voice",
             ttl_s: 12 * 3600,
+        },
+        // As a plain bond's place news; the topic says no more than the kind.
+        PushNote::SealedPlace { .. } => Delivery {
+            urgency: "low",
+            topic: "place",
+            ttl_s: 3600,
+        },
+        PushNote::SealedMeeting { .. } => Delivery {
+            urgency: "normal",
+            topic: "meeting",
+            ttl_s: 6 * 3600,
         },
         // A feeling is of the moment: stale within the hour.
         PushNote::Feeling { .. } => Delivery {
@@ -248,7 +259,7 @@ impl Notifier {
         store: &S,
         (to, from): (AccountId, AccountId),
         bond: BondId,
-        note: PushNote,
+        (note, kind): (PushNote, MessageKind),
         seq: i64,
     ) {
         let (this, store) = (self.clone(), store.clone());
@@ -265,7 +276,7 @@ impl Notifier {
             let newer = match store.messages_after(bond, seq, NEWER_LOOKED_AT).await {
                 Ok(later) => later
                     .iter()
-                    .any(|m| m.sender == from && m.kind.pushed_unseen()),
+                    .any(|m| m.sender == from && m.kind.covers_push_of(kind)),
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot read the messages after one");
                     return;

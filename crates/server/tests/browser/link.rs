@@ -307,7 +307,8 @@ async fn the_alarm_passes_at_100_km_and_is_acknowledged() {
     spike.click("#alarm-hold").await;
     spike.wait_text("#alarm-status", "Keep holding").await;
 
-    // Held for over a second with the pointer, it goes.
+    // Held for over a second with the pointer, it goes, with the words typed beside it.
+    spike.fill("#alarm-words", "my ankle, by the ford").await;
     let hold = spike.find("#alarm-hold").await;
     spike
         .driver
@@ -338,6 +339,9 @@ async fn the_alarm_passes_at_100_km_and_is_acknowledged() {
     amethyst
         .wait_text("#banner-alarm", "Spike raised the alarm!")
         .await;
+    amethyst
+        .wait_text("#banner-alarm", "“my ankle, by the ford”")
+        .await;
     amethyst.shot("alarm-incoming").await;
     spike.shot("alarm-raised").await;
 
@@ -354,7 +358,10 @@ async fn the_alarm_passes_at_100_km_and_is_acknowledged() {
         .await;
     spike.wait_hidden("#banner-alarm-out").await;
     spike
-        .wait_text("#history", "raised the alarm (answered)")
+        .wait_text(
+            "#history",
+            "raised the alarm: my ankle, by the ford (answered)",
+        )
         .await;
 
     // The keyboard works too: Amethyst holds Space on the button, Spike answers with Enter.

@@ -18,6 +18,7 @@ mod pause;
 mod pictures;
 mod places;
 mod private;
+mod private_places;
 mod screen;
 mod sight;
 mod weight;

@@ -145,6 +145,7 @@ async fn both_nodes_of_a_city_say_their_database_and_nats_are_up() {
         assert_eq!(must(&text, &build), 1.0);
         assert_eq!(must(&text, "haurach_database_up"), 1.0);
         assert_eq!(must(&text, "haurach_nats_up"), 1.0);
+        assert_eq!(must(&text, "haurach_nats_dropped_total"), 0.0);
         // PostgreSQL has no journal of its own to lag behind.
         assert!(!text.contains("haurach_indexer_lag"), "{text}");
     }
@@ -187,7 +188,7 @@ async fn the_dashboard_and_the_deploy_doc_name_only_series_the_server_shows() {
                 || l.starts_with(&format!("# TYPE {word} "))
         });
         assert!(
-            shown || word == "haurach_nats_up",
+            shown || word == "haurach_nats_up" || word == "haurach_nats_dropped_total",
             "{word} is named in the docs but not in /metrics:\n{text}"
         );
     }

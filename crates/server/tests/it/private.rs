@@ -408,6 +408,77 @@ async fn a_plain_bond_takes_no_tokens_and_has_no_keys() {
     assert_problem(status, &body, 422, "invalid_key");
 }
 
+/// A private bond keeps no place on the server: places kept there before refuse the
+/// invite and the acceptance until the device names them as kept (and they are gone with
+/// it), and no place is taken while the invite waits.
+#[tokio::test]
+async fn places_on_the_server_go_when_the_device_keeps_them_as_the_bond_turns_private() {
+    let s = TestServer::start().await;
+    let (her, him) = (s.citizen("amethyst").await, s.citizen("spike").await);
+    let place = json!({"lat": 46.2, "lon": 7.3, "radius_m": 100.0});
+    for (token, name) in [(&her, "home"), (&him, "den")] {
+        let path = format!("/api/v1/places/{name}");
+        let (status, body) = s.call("PUT", &path, Some(token), Some(&place)).await;
+        assert_eq!(status, 201, "{body}");
+    }
+    let mine = async |token: &str| {
+        let (status, body) = s.call("GET", "/api/v1/places", Some(token), None).await;
+        assert_eq!(status, 200, "{body}");
+        body["mine"].as_array().unwrap().len()
+    };
+    let secret = InviteSecret::generate();
+    let lookup = to_hex(&secret.lookup());
+    let key = to_hex(&DeviceSecret::generate().public());
+
+    let bare = json!({"lookup": lookup, "public_key": key});
+    let (status, body) = s
+        .call(
+            "POST",
+            "/api/v1/bond/private-invites",
+            Some(&her),
+            Some(&bare),
+        )
+        .await;
+    assert_problem(status, &body, 409, "places_stored");
+    assert_eq!(mine(&her).await, 1);
+    let named = json!({"lookup": lookup, "public_key": key, "forget_places": ["HOME"]});
+    let (status, body) = s
+        .call(
+            "POST",
+            "/api/v1/bond/private-invites",
+            Some(&her),
+            Some(&named),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(mine(&her).await, 0);
+    let (status, body) = s
+        .call("PUT", "/api/v1/places/later", Some(&her), Some(&place))
+        .await;
+    assert_problem(status, &body, 409, "private_invite");
+
+    let many: Vec<String> = (0..101).map(|i| format!("p{i}")).collect();
+    for forget in [json!(many), json!(["x".repeat(65)])] {
+        let accept = json!({"lookup": lookup, "public_key": key, "forget_places": forget});
+        let (status, body) = s
+            .call("POST", "/api/v1/bond/private", Some(&him), Some(&accept))
+            .await;
+        assert_problem(status, &body, 422, "invalid_forget_places");
+    }
+    let accept = json!({"lookup": lookup, "public_key": key});
+    let (status, body) = s
+        .call("POST", "/api/v1/bond/private", Some(&him), Some(&accept))
+        .await;
+    assert_problem(status, &body, 409, "places_stored");
+    assert_eq!(mine(&him).await, 1);
+    let accept = json!({"lookup": lookup, "public_key": key, "forget_places": ["den"]});
+    let (status, body) = s
+        .call("POST", "/api/v1/bond/private", Some(&him), Some(&accept))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!((mine(&her).await, mine(&him).await), (0, 0));
+}
+
 /// With two nodes, each partner on their own: a report heard by one node reaches the
 /// other's copy of the bond (as `BondEvent::Report`, over NATS), so both decide the same
 /// tiers and both partners are told.
@@ -493,13 +564,14 @@ async fn a_silent_private_bonds_tokens_expire_with_their_epoch() {
     let him = store.create_account("spike", "-", clock()).await.unwrap();
     let secret = InviteSecret::generate();
     let (a, b) = (DeviceSecret::generate(), DeviceSecret::generate());
-    hub.create_private_invite(her.id, &to_hex(&secret.lookup()), &to_hex(&a.public()))
+    hub.create_private_invite(her.id, &to_hex(&secret.lookup()), &to_hex(&a.public()), &[])
         .await
         .unwrap();
     hub.accept_private_invite(
         him.id,
         &to_hex(&secret.lookup()),
         &to_hex(&b.public()),
+        &[],
         Profile::Story,
     )
     .await
@@ -569,7 +641,7 @@ async fn a_silent_private_bonds_tokens_expire_with_their_epoch() {
     }
 }
 
-fn envelope(bond: Uuid, from: Role, kind: &str) -> Envelope<'_> {
+pub(crate) fn envelope(bond: Uuid, from: Role, kind: &str) -> Envelope<'_> {
     Envelope { bond, from, kind }
 }
 

@@ -641,3 +641,78 @@ async fn with_two_nodes_each_event_is_pushed_once_signed_with_one_key() {
         "{decrypted:?}"
     );
 }
+
+/// A private bond's sealed place news and meeting point reach a closed page as news that
+/// there is some: who and which kind, never which place or where (the server cannot
+/// open them), and a newer one of a kind covers the older's push.
+#[tokio::test]
+async fn a_private_bonds_place_news_and_meeting_point_reach_a_closed_page_as_news_only() {
+    let (service, push_addr) = PushService::start().await;
+    let base = format!("http://{push_addr}");
+    let s = TestServer::start_with(|c| {
+        c.push_allow_loopback = true;
+        c.push_message_after_s = 1.0;
+    })
+    .await;
+    let bond = crate::private::bond_privately(&s).await;
+    let (_, key) = s
+        .call("GET", "/api/v1/push/key", Some(&bond.her), None)
+        .await;
+    let server_key = key["public_key"].as_str().unwrap().to_owned();
+    let phone = BrowserKeys::new();
+    let (status, body) =
+        subscribe(&s, &bond.her, &phone.subscription(&format!("{base}/phone"))).await;
+    assert_eq!(status, 201, "{body}");
+    let sealer = bond.sealer();
+    let mut seqs = Vec::new();
+    for (counter, (id, kind, content)) in [
+        (
+            "p1",
+            "place",
+            r#"{"name":"the jade orchard","event":"arrived"}"#,
+        ),
+        (
+            "p2",
+            "place",
+            r#"{"name":"the jade orchard","event":"left"}"#,
+        ),
+        ("m1", "meeting", r#"{"pinned":"the umber bridge"}"#),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let sealed = bond
+            .his(kind)
+            .seal(&sealer, counter as u64 + 1, content.as_bytes())
+            .unwrap();
+        let (status, sent) = s
+            .call(
+                "POST",
+                "/api/v1/bond/messages",
+                Some(&bond.him),
+                Some(&json!({"id": id, "kind": kind, "sealed": sealed})),
+            )
+            .await;
+        assert_eq!(status, 201, "{sent}");
+        seqs.push(sent["seq"].as_i64().unwrap());
+    }
+    service.wait_for("/phone", "place", 0).await;
+    service.wait_for("/phone", "meeting", 0).await;
+    // Three times the wait: the first place news' push would have come by now.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    let pushes = service.received();
+    let decrypted = decrypt_elsewhere(&phone, &server_key, &base, &pushes);
+    let mut payloads: Vec<String> = decrypted.iter().map(|(p, _)| p.to_string()).collect();
+    payloads.sort();
+    assert_eq!(
+        payloads,
+        [
+            json!({"kind": "sealed_meeting", "from": "spike", "seq": seqs[2]}).to_string(),
+            json!({"kind": "sealed_place", "from": "spike", "seq": seqs[1]}).to_string(),
+        ]
+    );
+    for p in &payloads {
+        assert!(!p.contains("jade") && !p.contains("umber"), "{p}");
+    }
+}

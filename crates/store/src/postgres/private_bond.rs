@@ -7,7 +7,9 @@ use uuid::Uuid;
 use super::Postgres;
 use crate::error::unique_or;
 use crate::from_row;
-use crate::private_bond::{KEY_LEN, PrivateBondStore, PrivateKeys, SealedFixRecord, key_of};
+use crate::private_bond::{
+    KEY_LEN, PrivateBondStore, PrivateKeys, SealedFixRecord, key_of, places_kept,
+};
 use crate::{
     AccountId, BondId, BondRecord, Conflict, Missing, StoreError, StoreResult, usable_invite,
 };
@@ -18,9 +20,14 @@ impl PrivateBondStore for Postgres {
         lookup: &[u8; KEY_LEN],
         account: AccountId,
         public_key: &[u8; KEY_LEN],
+        kept: &[String],
         now_ms: i64,
         expires_ms: i64,
     ) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        // A place made at the same moment may still land beside the invite; the
+        // acceptance finds it (`PartnerPlacesStored`) rather than keep it.
+        Self::forget_places(&mut tx, account, kept).await?;
         sqlx::query(
             "INSERT INTO private_invites (lookup, account_id, public_key, created_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5)",
@@ -30,9 +37,10 @@ impl PrivateBondStore for Postgres {
         .bind(&public_key[..])
         .bind(now_ms)
         .bind(expires_ms)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(|err| unique_or(err, Conflict::InviteCodeTaken))?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -41,6 +49,7 @@ impl PrivateBondStore for Postgres {
         lookup: &[u8; KEY_LEN],
         acceptor: AccountId,
         public_key: &[u8; KEY_LEN],
+        kept: &[String],
         profile: Profile,
         open_tiers: TierSet,
         now_ms: i64,
@@ -71,6 +80,10 @@ impl PrivateBondStore for Postgres {
         let inviter = AccountId(invite.try_get("account_id")?);
         let inviter_key = key_of(invite.try_get("public_key")?)?;
         usable_invite(inviter, invite.try_get("expires_at")?, acceptor, now_ms)?;
+        if !Self::place_keys(&mut tx, inviter).await?.is_empty() {
+            return Err(Conflict::PartnerPlacesStored.into());
+        }
+        Self::forget_places(&mut tx, acceptor, kept).await?;
         let id = Self::form_bond(&mut tx, inviter, acceptor, profile, open_tiers, now_ms).await?;
         sqlx::query(
             "INSERT INTO private_bonds (bond_id, inviter_key, accepter_key) VALUES ($1, $2, $3)",
@@ -92,6 +105,17 @@ impl PrivateBondStore for Postgres {
             .ok_or_else(|| StoreError::Corrupt("bond vanished inside its transaction".into()))?;
         tx.commit().await?;
         Ok(bond)
+    }
+
+    async fn private_invite_waiting(&self, account: AccountId, now_ms: i64) -> StoreResult<bool> {
+        Ok(sqlx::query(
+            "SELECT 1 FROM private_invites WHERE account_id = $1 AND expires_at > $2 LIMIT 1",
+        )
+        .bind(account.0)
+        .bind(now_ms)
+        .fetch_optional(&self.pool)
+        .await?
+        .is_some())
     }
 
     async fn private_keys(&self, bond: BondId) -> StoreResult<Option<PrivateKeys>> {
@@ -165,5 +189,35 @@ impl PrivateBondStore for Postgres {
             })
         })
         .transpose()
+    }
+}
+
+impl Postgres {
+    /// The names (lower case) of the places the server keeps for `account`.
+    async fn place_keys(
+        tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+        account: AccountId,
+    ) -> StoreResult<Vec<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT name_key FROM places WHERE account_id = $1")
+                .bind(account.0)
+                .fetch_all(&mut **tx)
+                .await?,
+        )
+    }
+
+    /// Deletes `account`'s places when its device keeps every one (`kept`), else
+    /// `Conflict::PlacesStored`.
+    async fn forget_places(
+        tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+        account: AccountId,
+        kept: &[String],
+    ) -> StoreResult<()> {
+        places_kept(&Self::place_keys(tx, account).await?, kept)?;
+        sqlx::query("DELETE FROM places WHERE account_id = $1")
+            .bind(account.0)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
     }
 }

@@ -3,14 +3,17 @@
 use haurach_bond::{Profile, TierSet};
 use sqlx::Row;
 
-use super::Sqlite;
+use super::{Db, Sqlite};
 use crate::error::unique_or;
 use crate::from_row;
 use crate::from_row::Columns as _;
-use crate::private_bond::{KEY_LEN, PrivateBondStore, PrivateKeys, SealedFixRecord, key_of};
+use crate::private_bond::{
+    KEY_LEN, PrivateBondStore, PrivateKeys, SealedFixRecord, key_of, places_kept,
+};
 use crate::{
     AccountId, BondId, BondRecord, Conflict, Missing, StoreError, StoreResult, usable_invite,
 };
+use sqlx::Transaction;
 
 impl PrivateBondStore for Sqlite {
     async fn create_private_invite(
@@ -18,9 +21,12 @@ impl PrivateBondStore for Sqlite {
         lookup: &[u8; KEY_LEN],
         account: AccountId,
         public_key: &[u8; KEY_LEN],
+        kept: &[String],
         now_ms: i64,
         expires_ms: i64,
     ) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        Self::forget_places(&mut tx, account, kept).await?;
         sqlx::query(
             "INSERT INTO private_invites (lookup, account_id, public_key, created_at, expires_at) \
              VALUES (?, ?, ?, ?, ?)",
@@ -30,9 +36,10 @@ impl PrivateBondStore for Sqlite {
         .bind(&public_key[..])
         .bind(now_ms)
         .bind(expires_ms)
-        .execute(&self.writer)
+        .execute(&mut *tx)
         .await
         .map_err(|err| unique_or(err, Conflict::InviteCodeTaken))?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -41,6 +48,7 @@ impl PrivateBondStore for Sqlite {
         lookup: &[u8; KEY_LEN],
         acceptor: AccountId,
         public_key: &[u8; KEY_LEN],
+        kept: &[String],
         profile: Profile,
         open_tiers: TierSet,
         now_ms: i64,
@@ -56,6 +64,10 @@ impl PrivateBondStore for Sqlite {
         let inviter = AccountId(invite.id("account_id")?);
         let inviter_key = key_of(invite.try_get("public_key")?)?;
         usable_invite(inviter, invite.try_get("expires_at")?, acceptor, now_ms)?;
+        if !Self::place_keys(&mut tx, inviter).await?.is_empty() {
+            return Err(Conflict::PartnerPlacesStored.into());
+        }
+        Self::forget_places(&mut tx, acceptor, kept).await?;
         let id = Self::form_bond(&mut tx, inviter, acceptor, profile, open_tiers, now_ms).await?;
         sqlx::query(
             "INSERT INTO private_bonds (bond_id, inviter_key, accepter_key) VALUES (?, ?, ?)",
@@ -77,6 +89,17 @@ impl PrivateBondStore for Sqlite {
             .ok_or_else(|| StoreError::Corrupt("bond vanished inside its transaction".into()))?;
         tx.commit().await?;
         Ok(bond)
+    }
+
+    async fn private_invite_waiting(&self, account: AccountId, now_ms: i64) -> StoreResult<bool> {
+        Ok(sqlx::query(
+            "SELECT 1 FROM private_invites WHERE account_id = ? AND expires_at > ? LIMIT 1",
+        )
+        .bind(account.0.to_string())
+        .bind(now_ms)
+        .fetch_optional(&self.reader)
+        .await?
+        .is_some())
     }
 
     async fn private_keys(&self, bond: BondId) -> StoreResult<Option<PrivateKeys>> {
@@ -150,5 +173,35 @@ impl PrivateBondStore for Sqlite {
             })
         })
         .transpose()
+    }
+}
+
+impl Sqlite {
+    /// The names (lower case) of the places the server keeps for `account`.
+    async fn place_keys(
+        tx: &mut Transaction<'static, Db>,
+        account: AccountId,
+    ) -> StoreResult<Vec<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT name_key FROM places WHERE account_id = ?")
+                .bind(account.0.to_string())
+                .fetch_all(&mut **tx)
+                .await?,
+        )
+    }
+
+    /// Deletes `account`'s places when its device keeps every one (`kept`), else
+    /// `Conflict::PlacesStored`.
+    async fn forget_places(
+        tx: &mut Transaction<'static, Db>,
+        account: AccountId,
+        kept: &[String],
+    ) -> StoreResult<()> {
+        places_kept(&Self::place_keys(tx, account).await?, kept)?;
+        sqlx::query("DELETE FROM places WHERE account_id = ?")
+            .bind(account.0.to_string())
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
     }
 }

@@ -5,7 +5,9 @@
 //! until the bond ends, and a plain bond has no keys.
 
 use haurach_bond::{Fix, Profile, TierSet};
-use haurach_store::{Conflict, Missing, PositionRecord, Postgres, Sqlite, Store, StoreError};
+use haurach_store::{
+    Conflict, Missing, PlaceRecord, PositionRecord, Postgres, Sqlite, Store, StoreError,
+};
 use haurach_testkit::{PgCluster, or_skip};
 
 #[tokio::test]
@@ -20,6 +22,143 @@ async fn postgres_makes_a_private_bond_and_relays_its_keys() {
         return;
     };
     conformance(Postgres::connect(&pg.url()).await.unwrap()).await;
+}
+
+#[tokio::test]
+async fn sqlite_keeps_no_place_for_a_private_bond() {
+    let dir = tempfile::tempdir().unwrap();
+    places_go(Sqlite::open(dir.path()).await.unwrap()).await;
+}
+
+#[tokio::test]
+async fn postgres_keeps_no_place_for_a_private_bond() {
+    let Some(pg) = or_skip(PgCluster::start()) else {
+        return;
+    };
+    places_go(Postgres::connect(&pg.url()).await.unwrap()).await;
+}
+
+fn place(name: &str) -> PlaceRecord {
+    PlaceRecord {
+        name: name.into(),
+        lat: 46.2,
+        lon: 7.3,
+        radius_m: 100.0,
+        inside: false,
+        updated_at: 1,
+    }
+}
+
+fn names(list: &[&str]) -> Vec<String> {
+    list.iter().map(|n| (*n).to_owned()).collect()
+}
+
+/// A private bond keeps no place on the server: the places of whoever turns private go
+/// in the same transaction as the invite or the bond, and only once their device says it
+/// keeps every one; a refusal changes nothing.
+async fn places_go<S: Store>(store: S) {
+    let a = store.create_account("amethyst", "h", 1).await.unwrap();
+    let b = store.create_account("spike", "h", 1).await.unwrap();
+    let none: &[&str] = &[];
+    let left = async |who| {
+        store
+            .places(who)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|p| p.name)
+            .collect::<Vec<_>>()
+    };
+    store
+        .put_places(a.id, &[place("Home"), place("work")])
+        .await
+        .unwrap();
+
+    // One of the two not named: refused, and both places and no invite remain.
+    let short = store
+        .create_private_invite(&[1; 32], a.id, &[2; 32], &names(&["home"]), 10, 1_000)
+        .await;
+    assert!(matches!(
+        short,
+        Err(StoreError::Conflict(Conflict::PlacesStored))
+    ));
+    assert_eq!(left(a.id).await, ["Home", "work"]);
+    assert!(!store.private_invite_waiting(a.id, 20).await.unwrap());
+
+    // Both named, in any case: the invite is made and the places are gone with it.
+    store
+        .create_private_invite(
+            &[1; 32],
+            a.id,
+            &[2; 32],
+            &names(&["HOME", "Work"]),
+            10,
+            1_000,
+        )
+        .await
+        .unwrap();
+    assert_eq!(left(a.id).await, none);
+    assert!(store.private_invite_waiting(a.id, 20).await.unwrap());
+    assert!(!store.private_invite_waiting(a.id, 1_000).await.unwrap());
+
+    // The accepter's own places go the same way.
+    store.put_places(b.id, &[place("Den")]).await.unwrap();
+    let short = store
+        .accept_private_invite(
+            &[1; 32],
+            b.id,
+            &[3; 32],
+            &[],
+            Profile::Story,
+            TierSet::always(),
+            20,
+        )
+        .await;
+    assert!(matches!(
+        short,
+        Err(StoreError::Conflict(Conflict::PlacesStored))
+    ));
+    assert_eq!(left(b.id).await, ["Den"]);
+    assert_eq!(store.bond_of(b.id).await.unwrap(), None);
+
+    // A place the inviter made after the invite refuses the bond: it would be kept in
+    // the clear, and only the inviter can move it.
+    store.put_places(a.id, &[place("Later")]).await.unwrap();
+    let theirs = store
+        .accept_private_invite(
+            &[1; 32],
+            b.id,
+            &[3; 32],
+            &names(&["den"]),
+            Profile::Story,
+            TierSet::always(),
+            20,
+        )
+        .await;
+    assert!(matches!(
+        theirs,
+        Err(StoreError::Conflict(Conflict::PartnerPlacesStored))
+    ));
+    assert_eq!(left(b.id).await, ["Den"]);
+    assert_eq!(left(a.id).await, ["Later"]);
+
+    store.delete_place(a.id, "later").await.unwrap();
+    let bond = store
+        .accept_private_invite(
+            &[1; 32],
+            b.id,
+            &[3; 32],
+            &names(&["den"]),
+            Profile::Story,
+            TierSet::always(),
+            20,
+        )
+        .await
+        .unwrap();
+    assert_eq!(bond.members, [a.id, b.id]);
+    assert_eq!(left(a.id).await, none);
+    assert_eq!(left(b.id).await, none);
+    assert!(!store.private_invite_waiting(a.id, 20).await.unwrap());
 }
 
 async fn conformance<S: Store>(store: S) {
@@ -42,11 +181,11 @@ async fn conformance<S: Store>(store: S) {
         .unwrap();
 
     store
-        .create_private_invite(&lookup, a.id, &key_a, 10, 1_000)
+        .create_private_invite(&lookup, a.id, &key_a, &[], 10, 1_000)
         .await
         .unwrap();
     let again = store
-        .create_private_invite(&lookup, c.id, &key_a, 10, 1_000)
+        .create_private_invite(&lookup, c.id, &key_a, &[], 10, 1_000)
         .await;
     assert!(matches!(
         again,
@@ -59,6 +198,7 @@ async fn conformance<S: Store>(store: S) {
             &[9; 32],
             b.id,
             &key_b,
+            &[],
             Profile::Story,
             TierSet::always(),
             20,
@@ -69,7 +209,15 @@ async fn conformance<S: Store>(store: S) {
         Err(StoreError::NotFound(Missing::Invite))
     ));
     let own = store
-        .accept_private_invite(&lookup, a.id, &key_b, Profile::Story, TierSet::always(), 20)
+        .accept_private_invite(
+            &lookup,
+            a.id,
+            &key_b,
+            &[],
+            Profile::Story,
+            TierSet::always(),
+            20,
+        )
         .await;
     assert!(matches!(
         own,
@@ -80,6 +228,7 @@ async fn conformance<S: Store>(store: S) {
             &lookup,
             b.id,
             &key_b,
+            &[],
             Profile::Story,
             TierSet::always(),
             1_000,
@@ -91,7 +240,15 @@ async fn conformance<S: Store>(store: S) {
     ));
 
     let bond = store
-        .accept_private_invite(&lookup, b.id, &key_b, Profile::Story, TierSet::always(), 20)
+        .accept_private_invite(
+            &lookup,
+            b.id,
+            &key_b,
+            &[],
+            Profile::Story,
+            TierSet::always(),
+            20,
+        )
         .await
         .unwrap();
     assert_eq!(bond.members, [a.id, b.id]);
@@ -108,6 +265,7 @@ async fn conformance<S: Store>(store: S) {
             &lookup,
             c.id,
             &[4; 32],
+            &[],
             Profile::Story,
             TierSet::always(),
             30,
@@ -159,7 +317,7 @@ async fn conformance<S: Store>(store: S) {
     // A person removed takes their private invites and bonds' keys along.
     let e = store.create_account("pinkie", "h", 1).await.unwrap();
     store
-        .create_private_invite(&[8; 32], e.id, &key_a, 10, 1_000)
+        .create_private_invite(&[8; 32], e.id, &key_a, &[], 10, 1_000)
         .await
         .unwrap();
     store.remove_account(e.id).await.unwrap();
@@ -188,7 +346,7 @@ async fn ending<S: Store>(store: S) {
     let a = store.create_account("amethyst", "h", 1).await.unwrap();
     let b = store.create_account("spike", "h", 1).await.unwrap();
     store
-        .create_private_invite(&[1; 32], a.id, &[2; 32], 10, 1_000)
+        .create_private_invite(&[1; 32], a.id, &[2; 32], &[], 10, 1_000)
         .await
         .unwrap();
     let bond = store
@@ -196,6 +354,7 @@ async fn ending<S: Store>(store: S) {
             &[1; 32],
             b.id,
             &[3; 32],
+            &[],
             Profile::Story,
             TierSet::always(),
             20,
