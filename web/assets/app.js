@@ -1312,6 +1312,22 @@ let stretchFrom = null;
 /** One sealed position at a time, in the order asked. */
 let sealingFix = Promise.resolve();
 
+/** The cell this device last sealed its position to in bond `id`, sent again while the
+ *  fix stays near it (`rounding.round`'s `kept`), kept across reloads like the CLI's
+ *  `private.toml`; null when none or after an exact position. */
+function keptCell(id) {
+  try {
+    return JSON.parse(localStorage.getItem(`haurach.kept_cell.${id}`) || "null");
+  } catch {
+    return null;
+  }
+}
+
+function keepCell(id, cell) {
+  if (cell) localStorage.setItem(`haurach.kept_cell.${id}`, JSON.stringify(cell));
+  else localStorage.removeItem(`haurach.kept_cell.${id}`);
+}
+
 /** What this device knows when it rounds its fix: the profile, the open tiers and the
  *  partner's latest sealed position as opened here. */
 function knownNow() {
@@ -1331,7 +1347,8 @@ function sendSealedFix({ always = false } = {}) {
     const p = state.position;
     if (!s || !p || pause.paused || pause.pausing || !state.bond) return;
     const wgs84 = await loadGeodesic();
-    const shared = rounding.round(wgs84, p, knownNow());
+    const bondId = state.bond.id;
+    const shared = rounding.round(wgs84, p, knownNow(), keptCell(bondId));
     const content = rounding.fixContent(shared);
     if (!always && content === sealedFixSent) return;
     let stretch = null;
@@ -1345,6 +1362,7 @@ function sendSealedFix({ always = false } = {}) {
     if (sealing() !== s || pause.paused || pause.pausing) return;
     if (link.send({ type: "sealed_fix", sealed })) {
       sealedFixSent = content;
+      keepCell(bondId, shared.cell);
       // Judged here, told here too, as the plain bond's server tells the mover.
       if (stretch) onStretch({ who: state.me, jump_m: stretch.jump_m });
     }
@@ -1399,7 +1417,8 @@ function tiersStrength(b) {
 /** The pull toward the partner's opened sealed position, worked out here as the plain
  *  bond's server would send it (coarse beyond sight, exact within it, as the CLI's
  *  `where`), and the strength of that distance; `roughWithin` is set while their
- *  position is still rough (farther from them than half the distance to it). */
+ *  position is still rough (it may be farther from them than the whole distance to it:
+ *  a kept cell claims twice its own reach, docs/privacy.md "Keeping the cell"). */
 async function privatePull() {
   const b = state.bond;
   if (!b || !sealing()) return;
@@ -1410,7 +1429,7 @@ async function privatePull() {
     if (state.bond !== b) return;
     const { pull, strength, toward_m } = rounding.pullToward(wgs84, me, partner, Boolean(b.tiers.sight?.open), b.profile);
     Object.assign(pull, { by_hand: false, seen_at: state.partnerFix.at ?? null });
-    Object.assign(b, { pull, strength, roughWithin: !partner.exact && partner.reach_m > 0.5 * toward_m ? partner.reach_m : null });
+    Object.assign(b, { pull, strength, roughWithin: !partner.exact && partner.reach_m > toward_m ? partner.reach_m : null });
   } else {
     // No distance here yet: the strength the open tiers prove, as the server takes it.
     Object.assign(b, { pull: null, strength: tiersStrength(b), roughWithin: null });

@@ -11,8 +11,11 @@
 // distance the partner is surely not beyond (`bound`): the least of the distance to the
 // partner's own latest sealed position plus its reach, and 1.5 times the narrowest open
 // tier's range (or half the meridian when neither is known), raised to half the widest
-// closed tier's range. Pure functions; the geodesics are geographiclib's (`wgs84`, from
-// `private.loadGeodesic`).
+// closed tier's range. The device keeps the cell it last sealed and sends it again while
+// the fix stays within that cell grown by half its height and width (`KEEP_MARGIN`,
+// docs/privacy.md "Keeping the cell"), so a still fix jittering across a line does not
+// flip between two cells. Pure functions; the geodesics are geographiclib's (`wgs84`,
+// from `private.loadGeodesic`).
 
 import { inverse, rangeM, TIERS } from "./private.js";
 
@@ -24,6 +27,9 @@ export const FARTHEST_M = 20_003_931.5;
 export const OPEN_WITHIN = 1.5;
 /** How near within its range the token rule opens a tier for certain, as a fraction. */
 export const CLOSED_BEYOND = 0.5;
+/** How far beyond its edges a kept cell is still sent, as a fraction of its height and
+ *  width (`rounding::KEEP_MARGIN`). */
+export const KEEP_MARGIN = 0.5;
 /** The finest level of the grid: rows of 180°/2^32. */
 export const MAX_LEVEL = 32;
 const METRES_PER_DEGREE = 110_574.0;
@@ -115,35 +121,86 @@ export function centre(c) {
   return [(south + north) / 2, (west + east) / 2];
 }
 
-/** How far from its centre a point of the cell may be, metres (`Cell::reach_m`). */
-export function reachM(wgs84, c) {
-  const [south, north] = latSpan(c);
+/** How far from the cell's centre a point of the box `[south, north]` by `lonSpan`
+ *  (`[west, east]`, or null for all round) may be, metres (`Cell::reach_over`). */
+function reachOver(wgs84, c, [south, north], lonSpan) {
   const [lat, lon] = centre(c);
   const distance = (toLat, toLon) => inverse(wgs84, lat, lon, toLat, toLon).distance_m;
-  if (c.columns_log2 === 0) {
+  if (lonSpan === null) {
     const far = lon + 180;
     let reach = Math.max(distance(south, far), distance(north, far));
     if (south <= -lat && -lat <= north) reach = Math.max(reach, distance(-lat, far));
     return reach;
   }
-  const [west, east] = lonSpan(c);
+  const [west, east] = lonSpan;
   return [[south, west], [south, east], [north, west], [north, east]]
     .map(([a, b]) => distance(a, b))
     .reduce((x, y) => Math.max(x, y), 0);
 }
 
-/** What the sender seals of `fix = {lat, lon, accuracy_m}` (`rounding::round` then
- *  `FixContent::of`): `{lat, lon, reach_m, exact, cell, bound_m}`; `cell` and `bound_m`
- *  are null when exact. */
-export function round(wgs84, fix, known) {
+/** How far from its centre a point of the cell may be, metres (`Cell::reach_m`). */
+export function reachM(wgs84, c) {
+  return reachOver(wgs84, c, latSpan(c), c.columns_log2 === 0 ? null : lonSpan(c));
+}
+
+/** The cell grown by `KEEP_MARGIN` of its height on each side, within the poles
+ *  (`Cell::kept_lat_span`). */
+function keptLatSpan(c) {
+  const [south, north] = latSpan(c);
+  const margin = KEEP_MARGIN * (north - south);
+  return [Math.max(south - margin, -90), Math.min(north + margin, 90)];
+}
+
+/** The cell grown by `KEEP_MARGIN` of its width on each side (the edges may pass ±180),
+ *  or null when it goes all round (`Cell::kept_lon_span`). */
+function keptLonSpan(c) {
+  if (c.columns_log2 === 0) return null;
+  const [west, east] = lonSpan(c);
+  const margin = KEEP_MARGIN * (east - west);
+  return east - west + 2 * margin < 360 ? [west - margin, east + margin] : null;
+}
+
+/** Whether a device that sealed cell `c` may send it again for a fix at (lat, lon): within
+ *  the cell grown by `KEEP_MARGIN` on every side (`Cell::keeps`). */
+export function keeps(c, lat, lon) {
+  const [south, north] = keptLatSpan(c);
+  if (!(south <= lat && lat <= north)) return false;
+  const span = keptLonSpan(c);
+  if (span === null) return true;
+  const [west, east] = span;
+  return [lon, lon - 360, lon + 360].some((l) => west <= l && l <= east);
+}
+
+/** The reach every rounded position claims: the grown cell's (`Cell::kept_reach_m`). */
+export function keptReachM(wgs84, c) {
+  return reachOver(wgs84, c, keptLatSpan(c), keptLonSpan(c));
+}
+
+/** The cell of `level` (at most `c`'s) that holds `c` (`Cell::ancestor`). */
+export function ancestor(wgs84, c, level) {
+  const [lat, lon] = centre(c);
+  return cellOf(wgs84, lat, lon, Math.min(level, c.level));
+}
+
+/** What the sender seals of `fix = {lat, lon, accuracy_m}` (`rounding::round_keeping`
+ *  then `FixContent::of`), keeping `kept`, the cell it last sealed (or null): `{lat, lon,
+ *  reach_m, exact, cell, bound_m}`; `cell` and `bound_m` are null when exact. The caller
+ *  keeps `cell` of what it sent for the next fix. */
+export function round(wgs84, fix, known, kept = null) {
   if (known.open.has("sight")) {
     const accuracy = fix.accuracy_m > 0 ? fix.accuracy_m : 0;
     return { lat: fix.lat, lon: fix.lon, reach_m: accuracy, exact: true, cell: null, bound_m: null };
   }
   const bound = boundM(wgs84, known, fix.lat, fix.lon);
-  const cell = cellOf(wgs84, fix.lat, fix.lon, levelFor(SHARE * bound));
+  const level = levelFor(SHARE * bound);
+  let cell = null;
+  if (kept && kept.level >= level) {
+    const held = ancestor(wgs84, kept, level);
+    if (keeps(held, fix.lat, fix.lon)) cell = held;
+  }
+  if (!cell) cell = cellOf(wgs84, fix.lat, fix.lon, level);
   const [lat, lon] = centre(cell);
-  return { lat, lon, reach_m: reachM(wgs84, cell), exact: false, cell, bound_m: bound };
+  return { lat, lon, reach_m: keptReachM(wgs84, cell), exact: false, cell, bound_m: bound };
 }
 
 /** A float as serde_json writes it (the shortest digits that read back the same, laid

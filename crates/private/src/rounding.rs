@@ -45,8 +45,22 @@
 //!
 //! What a partner can still learn: the moment the sealed position moves to another cell
 //! is the moment the sender crossed the line between the two, as the plain bond's coarse
-//! pull changes when its partner crosses a 5° ray or a distance step; a fix jittering on
-//! a line shows that the sender stands near it. Pure functions, no I/O.
+//! pull changes when its partner crosses a 5° ray or a distance step.
+//!
+//! # Keeping the cell
+//!
+//! A still sender whose fix jitters across a line between two cells would show the
+//! partner, by the cell flipping back and forth, that it stands within the jitter of that
+//! line. So the device keeps the cell it last sealed and sends it again while the fix
+//! stays within that cell grown by [`KEEP_MARGIN`] of its height and width on every side
+//! ([`round_keeping`], [`Cell::keeps`]); once the fix is beyond, the fix's own cell is
+//! taken. At a coarser level (the tiers or the partner's position allow less) the kept
+//! cell's ancestor is kept the same way, so a partner who saw both learns nothing finer;
+//! at a finer level a new cell is taken, and with a margin of half a side the grown
+//! cell's edges of latitude are lines of every finer level, so comparing the two gains
+//! nothing there either. Every rounded position claims the grown cell's reach
+//! ([`Cell::kept_reach_m`]), kept or not, so the reach never says which it is. Pure
+//! functions, no I/O.
 
 use haurach_bond::geo::{self, Fix};
 use haurach_bond::{Profile, Tier, TierState};
@@ -67,6 +81,12 @@ pub const OPEN_WITHIN: f64 = 1.5;
 /// How near within a tier's range the token rule opens it for certain, as a fraction of
 /// the range (`tokens`: within 0.567 times it; the rule states a half).
 pub const CLOSED_BEYOND: f64 = 0.5;
+
+/// How far beyond its edges the cell a device last sealed is still sent, as a fraction of
+/// its height (and of its width): a still sender's fix jittering across a line by less
+/// than half a cell's side changes the cell at most once (`docs/privacy.md`, "Keeping the
+/// cell"). Half, so that a grown cell's edges of latitude are lines of every finer level.
+pub const KEEP_MARGIN: f64 = 0.5;
 
 /// The finest level of the grid: rows of `180°/2^32`, 2.6 mm.
 pub const MAX_LEVEL: u8 = 32;
@@ -150,11 +170,20 @@ impl Shared {
     }
 
     /// How far from [`Shared::point`] the sender may be, metres: the fix's accuracy, or
-    /// the cell's reach.
+    /// the reach of the cell grown by [`KEEP_MARGIN`] (a kept cell is sent while the fix
+    /// is anywhere in it, and a fresh one claims the same, so the reach does not tell).
     pub fn reach_m(&self) -> f64 {
         match self {
             Shared::Exact(fix) => fix.accuracy_or_zero(),
-            Shared::Rounded { cell, .. } => cell.reach_m(),
+            Shared::Rounded { cell, .. } => cell.kept_reach_m(),
+        }
+    }
+
+    /// The cell sent, to keep for the next fix ([`round_keeping`]); `None` when exact.
+    pub fn cell(&self) -> Option<Cell> {
+        match self {
+            Shared::Exact(_) => None,
+            Shared::Rounded { cell, .. } => Some(*cell),
         }
     }
 
@@ -168,14 +197,27 @@ impl Shared {
 /// while sight is open, otherwise its cell at the level for the distance the sender may
 /// go by ([`Known::bound_m`], [`level_for`]).
 pub fn round(fix: &Fix, known: &Known) -> Shared {
+    round_keeping(fix, known, None)
+}
+
+/// Rounds `fix` as [`round`] does, keeping `kept`, the cell this device last sealed:
+/// beyond sight, when the level for the bound is the kept cell's or coarser, the kept
+/// cell (or its ancestor at that level) is sent again while it [keeps](Cell::keeps) the
+/// fix. Otherwise (the fix beyond the margin, a finer level, nothing kept, or within
+/// sight) it is what [`round`] would be without it. The caller keeps [`Shared::cell`] of
+/// what it sent for the next fix.
+pub fn round_keeping(fix: &Fix, known: &Known, kept: Option<&Cell>) -> Shared {
     if known.tiers.is_open(Tier::Sight) {
         return Shared::Exact(*fix);
     }
     let bound_m = known.bound_m(fix.lat, fix.lon);
-    Shared::Rounded {
-        cell: Cell::of(fix.lat, fix.lon, level_for(SHARE * bound_m)),
-        bound_m,
-    }
+    let level = level_for(SHARE * bound_m);
+    let cell = kept
+        .filter(|k| k.level >= level)
+        .map(|k| k.ancestor(level))
+        .filter(|c| c.keeps(fix.lat, fix.lon))
+        .unwrap_or_else(|| Cell::of(fix.lat, fix.lon, level));
+    Shared::Rounded { cell, bound_m }
 }
 
 /// The finest level whose rows are at least `side_m` on the ground ([`Cell::side_m`]);
@@ -192,7 +234,8 @@ pub fn level_for(side_m: f64) -> u8 {
 }
 
 /// One cell of the grid: a row of latitude at a level, cut into columns of longitude.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// Serialised as its four numbers, for a device that keeps the cell it last sealed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Cell {
     /// The level: rows of `180°/2^level`.
     pub level: u8,
@@ -278,22 +321,75 @@ impl Cell {
     /// its edge, and along an edge of latitude or longitude the distance grows toward its
     /// ends); for a row all round, the farthest point across the pole or the antipode.
     pub fn reach_m(&self) -> f64 {
-        let (south, north) = self.lat_span();
+        let lon_span = (!self.is_ring()).then(|| self.lon_span());
+        self.reach_over(self.lat_span(), lon_span)
+    }
+
+    /// How far from the centre a point of the box `lat_span` by `lon_span` (all round
+    /// when `None`) may be, metres ([`Cell::reach_m`] says why the corners suffice).
+    fn reach_over(&self, (south, north): (f64, f64), lon_span: Option<(f64, f64)>) -> f64 {
         let (lat, lon) = self.centre();
         let distance = |to_lat: f64, to_lon: f64| geo::inverse(lat, lon, to_lat, to_lon).distance_m;
-        if self.is_ring() {
+        let Some((west, east)) = lon_span else {
             let far = lon + 180.0;
             let mut reach = distance(south, far).max(distance(north, far));
             if (south..=north).contains(&-lat) {
                 reach = reach.max(distance(-lat, far));
             }
             return reach;
-        }
-        let (west, east) = self.lon_span();
+        };
         [(south, west), (south, east), (north, west), (north, east)]
             .into_iter()
             .map(|(a, b)| distance(a, b))
             .fold(0.0, f64::max)
+    }
+
+    /// The southern and northern edges of the cell grown by [`KEEP_MARGIN`] of its height
+    /// on each side, degrees, within the poles.
+    pub fn kept_lat_span(&self) -> (f64, f64) {
+        let (south, north) = self.lat_span();
+        let margin = KEEP_MARGIN * (north - south);
+        ((south - margin).max(-90.0), (north + margin).min(90.0))
+    }
+
+    /// The western and eastern edges of the cell grown by [`KEEP_MARGIN`] of its width on
+    /// each side, degrees (they may pass ±180); `None` when the grown cell goes all round.
+    pub fn kept_lon_span(&self) -> Option<(f64, f64)> {
+        if self.is_ring() {
+            return None;
+        }
+        let (west, east) = self.lon_span();
+        let margin = KEEP_MARGIN * (east - west);
+        (east - west + 2.0 * margin < 360.0).then_some((west - margin, east + margin))
+    }
+
+    /// Whether a device that sealed this cell may send it again for a fix at (lat, lon):
+    /// the fix is within the cell grown by [`KEEP_MARGIN`] of its height and width on every
+    /// side (edges included).
+    pub fn keeps(&self, lat: f64, lon: f64) -> bool {
+        let (south, north) = self.kept_lat_span();
+        if !(south <= lat && lat <= north) {
+            return false;
+        }
+        match self.kept_lon_span() {
+            None => true,
+            Some((west, east)) => [lon, lon - 360.0, lon + 360.0]
+                .into_iter()
+                .any(|l| west <= l && l <= east),
+        }
+    }
+
+    /// How far from the centre a point the cell [keeps](Cell::keeps) may be, metres: the
+    /// reach every rounded position claims ([`Shared::reach_m`]).
+    pub fn kept_reach_m(&self) -> f64 {
+        self.reach_over(self.kept_lat_span(), self.kept_lon_span())
+    }
+
+    /// The cell of `level` (at most this one's) that holds this one; itself at its own
+    /// level. The cells nest, so it is the cell of that level holding the centre.
+    pub fn ancestor(&self, level: u8) -> Cell {
+        let (lat, lon) = self.centre();
+        Cell::of(lat, lon, level.min(self.level))
     }
 
     /// Whether (lat, lon) is in the cell ([`Cell::of`] at this level gives this cell).
@@ -447,6 +543,157 @@ mod tests {
         let (w, e) = a.lon_span();
         let (pw, pe) = parent.lon_span();
         assert!(pw <= w && e <= pe);
+    }
+
+    /// Tiers open from feelings to glimpse in the story profile: a bound of 15 km, rows
+    /// of 180°/2^13 (2.43 km).
+    fn at_glimpse() -> Known {
+        Known {
+            profile: Profile::Story,
+            tiers: open(&[
+                Tier::Feelings,
+                Tier::Voice,
+                Tier::Thoughts,
+                Tier::Images,
+                Tier::Glimpse,
+            ]),
+            partner: None,
+        }
+    }
+
+    /// Rounds each fix in turn, keeping what was sent, as a device does.
+    fn walk(fixes: &[(f64, f64)], known: &Known, mut kept: Option<Cell>) -> Vec<Shared> {
+        fixes
+            .iter()
+            .map(|(lat, lon)| {
+                let shared = round_keeping(&fix(*lat, *lon), known, kept.as_ref());
+                kept = shared.cell();
+                shared
+            })
+            .collect()
+    }
+
+    /// A latitude `m` metres north of a row's line at 46°N (negative: south of it).
+    fn off_the_line(m: f64) -> f64 {
+        let line = Cell::of(46.0, 7.0, 13).lat_span().1;
+        line + m / 111_000.0
+    }
+
+    #[test]
+    fn a_still_fix_jittering_across_a_line_keeps_one_cell() {
+        let known = at_glimpse();
+        let jitter = [-3.0, 4.0, -2.0, 5.0, -1.0, 3.0, -4.0, 2.0];
+        let fixes: Vec<_> = jitter.iter().map(|m| (off_the_line(*m), 7.0)).collect();
+        let sent = walk(&fixes, &known, None);
+        assert!(sent.iter().all(|s| *s == sent[0]), "{sent:?}");
+        // Without the kept cell it flips with every step across the line.
+        let flips = fixes
+            .windows(2)
+            .filter(|w| round(&fix(w[0].0, w[0].1), &known) != round(&fix(w[1].0, w[1].1), &known))
+            .count();
+        assert_eq!(flips, jitter.len() - 1);
+        // Started on the other side, it keeps that side's cell.
+        let sent = walk(&fixes[1..], &known, None);
+        assert!(sent.iter().all(|s| *s == sent[0]), "{sent:?}");
+        assert_ne!(sent[0], walk(&fixes[..1], &known, None)[0]);
+    }
+
+    #[test]
+    fn walking_on_past_the_margin_changes_the_cell() {
+        let known = at_glimpse();
+        let south = Cell::of(off_the_line(-3.0), 7.0, 13);
+        let side = 111_000.0 * (south.lat_span().1 - south.lat_span().0);
+        // Up to half a row north of the line it is kept; beyond, the fix's own cell.
+        let near = walk(
+            &[(off_the_line(-3.0), 7.0), (off_the_line(0.49 * side), 7.0)],
+            &known,
+            None,
+        );
+        assert_eq!(near[1].cell(), Some(south));
+        let on = walk(
+            &[(off_the_line(-3.0), 7.0), (off_the_line(0.51 * side), 7.0)],
+            &known,
+            None,
+        );
+        let north = Cell::of(off_the_line(0.51 * side), 7.0, 13);
+        assert_ne!(north, south);
+        assert_eq!(on[1].cell(), Some(north));
+        // The same eastward, across a column's line.
+        let (_, east) = south.lon_span();
+        let width = south.lon_span().1 - south.lon_span().0;
+        let lat = off_the_line(-3.0);
+        let kept = walk(
+            &[(lat, 7.0), (lat, east + 0.49 * width)],
+            &known,
+            Some(south),
+        );
+        assert_eq!(kept[1].cell(), Some(south));
+        let gone = walk(
+            &[(lat, 7.0), (lat, east + 0.51 * width)],
+            &known,
+            Some(south),
+        );
+        assert_eq!(gone[1].cell(), Some(Cell::of(lat, east + 0.51 * width, 13)));
+        // Every rounded position claims the grown cell's reach, kept or not, and it holds
+        // the fix.
+        for shared in near.iter().chain(&on) {
+            let cell = shared.cell().unwrap();
+            assert_eq!(shared.reach_m(), cell.kept_reach_m());
+            assert!(cell.kept_reach_m() > 1.9 * cell.reach_m());
+        }
+        let (clat, clon) = south.centre();
+        let far = geo::inverse(clat, clon, off_the_line(0.49 * side), 7.0).distance_m;
+        assert!(far <= near[1].reach_m());
+    }
+
+    #[test]
+    fn a_tier_change_changes_the_size_at_once() {
+        let glimpse = at_glimpse();
+        let first = walk(&[(off_the_line(-3.0), 7.0)], &glimpse, None)[0];
+        let kept = first.cell().unwrap();
+        assert_eq!(kept.level, 13);
+        // Glimpse and images close (the bound is 1.5 times thoughts' 16 km, rows of
+        // 180°/2^12): the kept cell's parent, though the fix is north of its line.
+        let thoughts = Known {
+            tiers: open(&[Tier::Feelings, Tier::Voice]),
+            ..glimpse
+        };
+        let coarser = round_keeping(&fix(off_the_line(3.0), 7.0), &thoughts, Some(&kept));
+        let parent = coarser.cell().unwrap();
+        assert_eq!(parent.level, 12);
+        assert_eq!(parent, kept.ancestor(12));
+        assert!(parent.contains(kept.centre().0, kept.centre().1));
+        // Glimpse opens again: a cell of 13 at once, the fix's own.
+        let finer = round_keeping(&fix(off_the_line(3.0), 7.0), &glimpse, Some(&parent));
+        assert_eq!(finer.cell(), Some(Cell::of(off_the_line(3.0), 7.0, 13)));
+        // Sight opens: the exact fix, nothing kept.
+        let sight = Known {
+            tiers: open(&[Tier::Feelings, Tier::Glimpse, Tier::Sight]),
+            ..glimpse
+        };
+        let exact = round_keeping(&fix(off_the_line(3.0), 7.0), &sight, Some(&kept));
+        assert!(exact.is_exact());
+        assert_eq!(exact.cell(), None);
+    }
+
+    #[test]
+    fn the_grown_cell_wraps_the_antimeridian_and_stops_at_the_poles() {
+        let west_edge = Cell::of(10.0, -179.999, 13);
+        assert_eq!(west_edge.lon_span().0, -180.0);
+        assert!(west_edge.keeps(10.0, 179.999));
+        assert!(!west_edge.keeps(10.0, 170.0));
+        let pole = Cell::of(89.99, 0.0, 13);
+        assert_eq!(pole.kept_lat_span().1, 90.0);
+        assert!(pole.keeps(90.0, 0.0));
+        // Two columns grown by half of each go all round.
+        let half = Cell {
+            level: 1,
+            row: 1,
+            columns_log2: 1,
+            column: 0,
+        };
+        assert_eq!(half.kept_lon_span(), None);
+        assert!(half.keeps(10.0, 179.0));
     }
 
     #[test]

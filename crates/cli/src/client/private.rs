@@ -6,7 +6,8 @@
 //! What this device keeps, per server and person, in `HOME/private.toml` (mode 0600): its
 //! X25519 secret, the invite's secret until the bond key is derived from it, the bond
 //! key, whether the partner's device confirmed the same key, the counter of what it
-//! sealed, its own latest fix (and when, to judge the next one's stretch), which of the
+//! sealed, its own latest fix (and when, to judge the next one's stretch), the cell it
+//! last sealed (kept while the fix stays near it: `haurach_private::rounding`), which of the
 //! partner's counters it opened where (`haurach_private::seen`, to refuse what the server
 //! sends again), and this person's places with what it learnt of the meeting point and
 //! the partner's places (`super::sealed_places`). The server is sent the invite secret's
@@ -18,6 +19,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use haurach_bond::{Fix, Profile};
+use haurach_private::rounding::Cell;
 use haurach_private::{BondKey, DeviceSecret, InviteSecret, Place, Role, Seen, Verdict, invite};
 use haurach_proto::private::{key_from_hex, to_hex};
 use haurach_proto::{
@@ -72,6 +74,11 @@ struct Entry {
     /// is worked out here (the server never has it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     last_fix: Option<OwnFix>,
+    /// The cell this device last sealed its position to, sent again while the fix stays
+    /// within it grown by half its side (`rounding::round_keeping`); none after an exact
+    /// position.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    kept_cell: Option<Cell>,
     /// Which of the partner's sealed counters this device opened, and where: a bounded
     /// memory (`haurach_private::seen`) that tells a replay from a resume.
     #[serde(default)]
@@ -279,6 +286,7 @@ pub async fn invite(ctx: &Context, qr: Option<PathBuf>) -> anyhow::Result<()> {
         confirmed: false,
         sealed: 0,
         last_fix: None,
+        kept_cell: None,
         seen: Seen::default(),
         places: PlaceBook::default(),
     };
@@ -333,6 +341,7 @@ pub async fn accept(ctx: &Context, code: &str, profile: Option<Profile>) -> anyh
         confirmed: false,
         sealed: 0,
         last_fix: None,
+        kept_cell: None,
         seen: Seen::default(),
         places: PlaceBook::default(),
     };
@@ -501,8 +510,15 @@ pub fn judge(
     Ok(verdict)
 }
 
-/// Remembers `fix` as this device's latest in `name`'s private bond.
-pub fn remember_fix(home: &Path, server: &str, name: &str, fix: &Fix) -> anyhow::Result<()> {
+/// Remembers `fix` as this device's latest in `name`'s private bond, and `cell` as the
+/// cell it was sealed to (none when it went exact).
+pub fn remember_fix(
+    home: &Path,
+    server: &str,
+    name: &str,
+    fix: &Fix,
+    cell: Option<Cell>,
+) -> anyhow::Result<()> {
     let _lock = Keys::lock(home)?;
     let mut keys = Keys::load(home)?;
     let Some(mut entry) = keys.get(server, name).cloned() else {
@@ -514,6 +530,7 @@ pub fn remember_fix(home: &Path, server: &str, name: &str, fix: &Fix) -> anyhow:
         accuracy_m: fix.accuracy_m,
         at_ms: Some(fix.at_ms),
     });
+    entry.kept_cell = cell;
     keys.put(server, name, entry);
     keys.save(home)
 }
@@ -575,6 +592,12 @@ pub fn last_fix(home: &Path, server: &str, name: &str) -> anyhow::Result<Option<
             accuracy_m: f.accuracy_m,
             at_ms: f.at_ms.unwrap_or(0),
         }))
+}
+
+/// The cell this device last sealed its position to in `name`'s private bond, if any.
+pub fn kept_cell(home: &Path, server: &str, name: &str) -> anyhow::Result<Option<Cell>> {
+    let keys = Keys::load(home)?;
+    Ok(keys.get(server, name).and_then(|e| e.kept_cell))
 }
 
 /// The fix the next one's stretch is judged from: the latest, when its time is known and

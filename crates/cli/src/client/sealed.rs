@@ -14,7 +14,7 @@ use std::sync::{Mutex, OnceLock};
 
 use haurach_bond::geo::{self, Fix};
 use haurach_bond::{Disclosure, StretchDetector, Tier, TierSet, TierState};
-use haurach_private::rounding::{self, Known};
+use haurach_private::rounding::{self, Cell, Known};
 use haurach_private::{BondKey, Place, Role, Sealer, Seen, Verdict};
 use haurach_proto::sealed::{Envelope, FixContent, MEMORY, POSITION, StretchContent, THOUGHT};
 use haurach_proto::sealed_pictures::{self, PictureContent};
@@ -57,6 +57,8 @@ struct Kept {
     sealed: u64,
     /// Its latest fix.
     fix: Option<Fix>,
+    /// The cell it last sealed its position to.
+    cell: Option<Cell>,
     /// The fix the next one's stretch is judged from (none after a pause).
     stretch_from: Option<Fix>,
     /// Which of the partner's counters it opened where.
@@ -262,15 +264,26 @@ impl Sealing {
         }
     }
 
-    fn remember_fix(&self, fix: &Fix) -> anyhow::Result<()> {
+    fn remember_fix(&self, fix: &Fix, cell: Option<Cell>) -> anyhow::Result<()> {
         match &self.keeping {
-            Keeping::Home(home, server, name) => private::remember_fix(home, server, name, fix),
+            Keeping::Home(home, server, name) => {
+                private::remember_fix(home, server, name, fix, cell)
+            }
             Keeping::Memory(kept) => {
                 let mut kept = kept.lock().expect("sealing lock");
                 kept.fix = Some(*fix);
                 kept.stretch_from = Some(*fix);
+                kept.cell = cell;
                 Ok(())
             }
+        }
+    }
+
+    /// The cell this device last sealed its position to, kept for the next fix.
+    fn kept_cell(&self) -> anyhow::Result<Option<Cell>> {
+        match &self.keeping {
+            Keeping::Home(home, server, name) => private::kept_cell(home, server, name),
+            Keeping::Memory(kept) => Ok(kept.lock().expect("sealing lock").cell),
         }
     }
 
@@ -308,7 +321,8 @@ impl Sealing {
 
     /// Sends `fix` in the private bond, in place of a position: its token report, then
     /// the same fix rounded at the tiers that report left open, knowing the partner's
-    /// latest sealed position (`haurach_private::rounding`), and sealed, with the stretch
+    /// latest sealed position and keeping the cell it last sealed while the fix stays
+    /// near it (`haurach_private::rounding::round_keeping`), and sealed, with the stretch
     /// from this device's previous fix if it jumped implausibly fast. Remembers the fix on
     /// this device, and judges this person's places and the pinned meeting point by it
     /// (`super::sealed_places`: each arrival and departure sealed for the partner).
@@ -330,7 +344,7 @@ impl Sealing {
             tiers: tiers_of(&view),
             partner: self.partner_fix(&view).map(|p| p.partner()),
         };
-        let shared = rounding::round(fix, &known);
+        let shared = rounding::round_keeping(fix, &known, self.kept_cell()?.as_ref());
         let content = FixContent {
             stretch,
             ..FixContent::of(&shared)
@@ -349,7 +363,7 @@ impl Sealing {
             Keeping::Home(_, _, name) => self.judge_fix(api, name, fix, &view).await?,
             Keeping::Memory(_) => Vec::new(),
         };
-        self.remember_fix(fix)?;
+        self.remember_fix(fix, shared.cell())?;
         Ok(SentFix {
             view: self.with_pull(view)?,
             stretch,
@@ -377,8 +391,10 @@ impl Sealing {
     }
 
     /// A line to print when the partner's latest sealed position is still rough: it may
-    /// be farther from them than half the distance to it (their device sealed it knowing
-    /// little of where this one is, and narrows it as both move), or when it is not
+    /// be farther from them than the whole distance to it (their device sealed it knowing
+    /// little of where this one is, and narrows it as both move; narrowed, a cell claims
+    /// up to about 0.8 of the distance, as it claims the reach of the cell grown by half a
+    /// side, `docs/privacy.md` "Keeping the cell"), or when it is not
     /// shown because the server sent an earlier one again.
     pub fn rough_note(&self, view: &BondView) -> anyhow::Result<Option<String>> {
         if let Some(note) = self.replayed_fix_note(view) {
@@ -388,7 +404,7 @@ impl Sealing {
             return Ok(None);
         };
         let toward = geo::inverse(me.lat, me.lon, partner.lat, partner.lon).distance_m;
-        Ok((!partner.exact && partner.reach_m > 0.5 * toward).then(|| {
+        Ok((!partner.exact && partner.reach_m > toward).then(|| {
             format!(
                 "{}'s device has shared only a rough area so far (within {} of that point); \
                  it narrows as you both move",

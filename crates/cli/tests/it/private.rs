@@ -592,6 +592,75 @@ fn a_jump_on_a_private_bond_is_judged_on_the_device_and_told_to_the_partner_once
     }
 }
 
+/// A still person whose phone's fix jitters a few metres back and forth across the line
+/// between two cells is seen by the partner in one place throughout, not flipping
+/// between two (which would tell the partner that they stand on that line); a real move
+/// on, past half a cell beyond the line, is seen (`docs/privacy.md`, "Keeping the cell").
+/// Each `move` is a command of its own, so the cell is kept in `private.toml`.
+#[test]
+fn a_still_partner_jittering_across_a_cell_line_is_seen_in_one_place() {
+    use haurach_private::rounding::{Cell, MAX_LEVEL};
+    let server = Server::start();
+    let cli = Cli::new(&server);
+    bond_privately(&cli);
+    // 5 km apart (glimpse open, sight closed), each having seen the other's position, so
+    // the cells are as narrow as they get.
+    for _ in 0..2 {
+        mv(&cli, "amethyst", HER);
+        mv(&cli, "spike", NEAR);
+    }
+    let seen = partner_sealed(&cli, "amethyst");
+    assert!(!seen.exact, "{seen:?}");
+    let level = (0..=MAX_LEVEL)
+        .find(|l| Cell::of(NEAR.0, NEAR.1, *l).centre() == (seen.lat, seen.lon))
+        .unwrap_or_else(|| panic!("{seen:?} is not the centre of a cell of his fix"));
+    // The line is the cell's eastern edge: walking along it east and west barely changes
+    // the distance to her (she is due north), so the cells stay the same size.
+    let cell = Cell::of(NEAR.0, NEAR.1, level);
+    let (west, east) = cell.lon_span();
+    let metre = 1.0 / (111_320.0 * NEAR.0.to_radians().cos());
+    let column_m = (east - west) / metre;
+    assert!(column_m >= 100.0, "a column of {column_m} m");
+    // He stands 2 m west of the line, and his fix wanders up to 4 m either side of where
+    // he stands.
+    let at = |m: f64| (NEAR.0, east + m * metre);
+    let mut views = Vec::new();
+    for m in [-2.0, 2.0, -4.0, 1.0, -1.0, 2.0] {
+        mv(&cli, "spike", at(m));
+        let view: serde_json::Value =
+            serde_json::from_str(&cli.ok_as("amethyst", &["where", "--json"])).unwrap();
+        let pull = &view["pull"];
+        assert_eq!(pull["exact"], false, "{view}");
+        let sealed = partner_sealed(&cli, "amethyst");
+        views.push((
+            (sealed.lat, sealed.lon, sealed.reach_m),
+            (pull["bearing_deg"].clone(), pull["distance_m"].clone()),
+        ));
+    }
+    assert!(
+        views.iter().all(|v| *v == views[0]),
+        "his still position was seen in more than one place: {views:#?}"
+    );
+    // What she sees covers him wherever his fix went.
+    let (lat, lon, reach) = views[0].0;
+    for m in [-4.0, 2.0] {
+        let (flat, flon) = at(m);
+        let off = haurach_bond::geo::inverse(lat, lon, flat, flon).distance_m;
+        assert!(off <= reach, "{off} m beyond the reach {reach} m");
+    }
+    // He walks on east, past half a column beyond the line: she sees him move, to the
+    // centre of his own cell, as large as before.
+    let walked = at(0.75 * column_m);
+    mv(&cli, "spike", walked);
+    let moved = partner_sealed(&cli, "amethyst");
+    assert_eq!(
+        (moved.lat, moved.lon),
+        Cell::of(walked.0, walked.1, level).centre(),
+        "a move past the margin was not seen as his own cell: {moved:?}"
+    );
+    assert!(moved.lon > lon, "{moved:?}");
+}
+
 #[test]
 fn a_server_that_swaps_the_public_keys_makes_both_devices_refuse_the_bond() {
     let mut server = Server::start();

@@ -2,11 +2,15 @@
 //! sight the cell a sender seals is never finer than the plain bond's coarse pull at the
 //! true distance, whatever an honest partner and the token rule let the sender know;
 //! within sight the fix goes as it is; the same place always gives the same cell; a
-//! cell's reach holds every point of it; and the cells nest.
+//! cell's reach holds every point of it; and the cells nest. Keeping the cell sent before
+//! (`round_keeping`) never sends a finer cell than the fix's own, nor one whose claimed
+//! reach does not hold the fix, and the grown cell's reach holds every point it keeps.
 
 use haurach_bond::geo::{destination, inverse};
 use haurach_bond::{Fix, Profile, Tier, TierSet, TierState};
-use haurach_private::rounding::{Cell, Known, MAX_LEVEL, PartnerFix, SHARE, Shared, round};
+use haurach_private::rounding::{
+    Cell, Known, MAX_LEVEL, PartnerFix, SHARE, Shared, round, round_keeping,
+};
 use proptest::prelude::*;
 
 /// Latitudes anywhere, often near or at a pole.
@@ -145,6 +149,78 @@ proptest! {
         prop_assert!(least >= coarse_pull_grain(d) * (1.0 - 1e-9), "{cell:?} at {d} m");
     }
 
+    /// Keeping a cell sealed before, from a fix anywhere near and at any level as fine
+    /// as the one now or finer: beyond sight the cell sent is as large as the fix's own
+    /// (never finer than the coarse pull), it keeps the fix and its claimed reach holds
+    /// the fix; it is the fix's own cell or the kept one (or its ancestor), and the kept
+    /// one only when it keeps the fix.
+    #[test]
+    fn a_kept_cell_is_as_large_as_the_fixs_own_and_reaches_the_fix(
+        lat in latitude(),
+        lon in longitude(),
+        bearing in 0.0..360.0f64,
+        d in distance(),
+        profile in prop_oneof![Just(Profile::Story), Just(Profile::City)],
+        coins in any::<u16>(),
+        before in (0.0..360.0f64, 0.0..3.0f64, 0..3u8),
+    ) {
+        let me = (lat, lon);
+        let partner = destination(lat, lon, bearing, d);
+        let d = inverse(me.0, me.1, partner.0, partner.1).distance_m;
+        let tiers = tiers_at(profile, d, coins);
+        prop_assume!(!tiers.is_open(Tier::Sight));
+        let known = Known { profile, tiers, partner: None };
+        let own = round(&fix(me), &known);
+        let own_cell = own.cell().unwrap();
+        // Where the fix was when the kept cell was sealed: up to three of its sides away.
+        let (then_bearing, sides, finer) = before;
+        let then = destination(lat, lon, then_bearing, sides * own_cell.side_m());
+        let kept = Cell::of(then.0, then.1, (own_cell.level + finer).min(MAX_LEVEL));
+        let shared = round_keeping(&fix(me), &known, Some(&kept));
+        let Shared::Rounded { cell, bound_m } = shared else {
+            panic!("exact beyond sight: {shared:?}");
+        };
+        prop_assert_eq!(cell.level, own_cell.level);
+        prop_assert!(bound_m >= d * (1.0 - 1e-9));
+        let least = least_extent(&cell, me.1);
+        prop_assert!(least >= SHARE * d * (1.0 - 1e-9), "{cell:?} is {least} m at {d} m");
+        prop_assert!(cell.keeps(me.0, me.1), "{cell:?} does not keep {me:?}");
+        let (clat, clon) = cell.centre();
+        let off = inverse(clat, clon, me.0, me.1).distance_m;
+        let reach = shared.reach_m();
+        prop_assert!(off <= reach + 1e-6 * reach.max(1.0), "{off} m beyond {reach} m");
+        let ancestor = kept.ancestor(cell.level);
+        prop_assert!(cell == own_cell || cell == ancestor, "{cell:?}");
+        prop_assert_eq!(cell == ancestor, ancestor.keeps(me.0, me.1));
+    }
+
+    /// The reach of a grown cell holds every point it keeps.
+    #[test]
+    fn the_grown_reach_holds_what_the_cell_keeps(
+        lat in latitude(),
+        lon in longitude(),
+        level in 0..MAX_LEVEL,
+        at in proptest::collection::vec((-0.5..=1.5f64, -0.5..=1.5f64), 16),
+    ) {
+        let cell = Cell::of(lat, lon, level);
+        let (south, north) = cell.lat_span();
+        let (west, east) = cell.lon_span();
+        let (clat, clon) = cell.centre();
+        let reach = cell.kept_reach_m();
+        for (a, b) in at {
+            let plat = (south + a * (north - south)).clamp(-90.0, 90.0);
+            let mut plon = west + b * (east - west);
+            if plon > 180.0 {
+                plon -= 360.0;
+            } else if plon < -180.0 {
+                plon += 360.0;
+            }
+            prop_assert!(cell.keeps(plat, plon), "{cell:?} does not keep ({plat}, {plon})");
+            let far = inverse(clat, clon, plat, plon).distance_m;
+            prop_assert!(far <= reach + 1e-6 * reach.max(1.0), "{far} beyond {reach} in {cell:?}");
+        }
+    }
+
     /// Within sight range the fix goes exactly, whatever else is known.
     #[test]
     fn within_sight_the_fix_is_exact(
@@ -210,8 +286,8 @@ proptest! {
 /// a bound a change must not loosen unnoticed.
 #[test]
 fn what_rounding_costs_the_partner() {
-    let mut worst: f64 = 0.0;
-    let mut worst_mid: f64 = 0.0;
+    let (mut worst, mut worst_mid, mut kept, mut kept_mid): (f64, f64, f64, f64) =
+        (0.0, 0.0, 0.0, 0.0);
     let mut seed = 0x2545_f491_4f6c_dd1du64;
     let mut next = || {
         seed ^= seed << 13;
@@ -224,14 +300,20 @@ fn what_rounding_costs_the_partner() {
         let lon = next() * 360.0 - 180.0;
         let bound = 10f64.powf(1.0 + next() * 6.0);
         let level = haurach_private::rounding::level_for(SHARE * bound);
-        let ratio = Cell::of(lat, lon, level).reach_m() / bound;
+        let cell = Cell::of(lat, lon, level);
+        let ratio = cell.reach_m() / bound;
+        let grown = cell.kept_reach_m() / bound;
         worst = worst.max(ratio);
+        kept = kept.max(grown);
         if lat.abs() <= 60.0 && bound <= 200_000.0 {
             worst_mid = worst_mid.max(ratio);
+            kept_mid = kept_mid.max(grown);
         }
     }
     println!(
-        "reach / bound: at most {worst:.3} anywhere, {worst_mid:.3} within 60° of the equator up to 200 km"
+        "reach / bound: at most {worst:.3} anywhere, {worst_mid:.3} within 60° of the equator up to 200 km; \
+         grown by half a side (what is claimed): {kept:.3} and {kept_mid:.3}"
     );
     assert!(worst_mid <= 0.25 && worst <= 0.35, "{worst_mid} {worst}");
+    assert!(kept_mid <= 0.46 && kept <= 0.6, "{kept_mid} {kept}");
 }

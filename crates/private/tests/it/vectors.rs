@@ -515,7 +515,104 @@ fn vectors() -> Value {
         "reports": reports,
         "sealing": sealing(&key),
         "rounding": rounding(),
+        "keeping": keeping(),
     })
+}
+
+/// Walks of fixes rounded one after another, each keeping the cell sent before
+/// (`rounding::round_keeping`), with what the library sends at each step: a still fix
+/// jittering a few metres across a row's line and then walking on past the margin, the
+/// same across a column's line at the antimeridian, and the tiers changing under a still
+/// fix (coarser, finer, sight).
+fn keeping() -> Value {
+    let glimpse = open_at(Profile::Story, 5_000.0);
+    let voice = open_at(Profile::Story, 16_500.0);
+    let sight = open_at(Profile::Story, 1_500.0);
+    let row = rounding::Cell::of(46.0, 7.0, 13).lat_span().1;
+    let north = |m: f64| row + m / 111_000.0;
+    let column = rounding::Cell::of(-17.0, 179.99, 13).lon_span().1;
+    assert_eq!(column, 180.0);
+    let east = |m: f64| {
+        let lon = column + m / 106_000.0;
+        if lon >= 180.0 { lon - 360.0 } else { lon }
+    };
+    // Each walk: what it is, and its steps as the tiers open and the fix.
+    type Walk = (&'static str, Vec<(Vec<Tier>, (f64, f64))>);
+    let walks: Vec<Walk> = vec![
+        (
+            "a still fix jittering across a row's line, then walking north past the margin",
+            [
+                -3.0, 4.0, -2.0, 5.0, -1.0, 3.0, -4.0, 2.0, 600.0, 1_300.0, 1_250.0, 1_300.0,
+            ]
+            .into_iter()
+            .map(|m| (glimpse.clone(), (north(m), 7.0)))
+            .collect(),
+        ),
+        (
+            "a still fix jittering across the antimeridian, then walking east past the margin",
+            [-3.0, 4.0, -2.0, 5.0, -1.0, 3.0, 900.0, 2_600.0, 5_000.0]
+                .into_iter()
+                .map(|m| (glimpse.clone(), (-17.0, east(m))))
+                .collect(),
+        ),
+        (
+            "the tiers change under a still fix near a line",
+            [
+                (&glimpse, -3.0),
+                (&glimpse, 3.0),
+                (&voice, 3.0),
+                (&voice, -3.0),
+                (&glimpse, 3.0),
+                (&sight, 3.0),
+                (&glimpse, -3.0),
+            ]
+            .into_iter()
+            .map(|(open, m)| (open.clone(), (north(m), 7.0)))
+            .collect(),
+        ),
+    ];
+    let walks: Vec<Value> = walks
+        .into_iter()
+        .map(|(what, steps)| {
+            let mut kept: Option<rounding::Cell> = None;
+            let steps: Vec<Value> = steps
+                .into_iter()
+                .map(|(open, (lat, lon))| {
+                    let mut set = TierSet::EMPTY;
+                    for tier in &open {
+                        set.insert(*tier);
+                    }
+                    let known = Known {
+                        profile: Profile::Story,
+                        tiers: TierState::new(set),
+                        partner: None,
+                    };
+                    let fix = Fix {
+                        lat,
+                        lon,
+                        accuracy_m: 5.0,
+                        at_ms: 0,
+                    };
+                    let shared = rounding::round_keeping(&fix, &known, kept.as_ref());
+                    kept = shared.cell();
+                    let cell = shared.cell().map(|c| {
+                        json!({"level": c.level, "row": c.row,
+                               "columns_log2": c.columns_log2, "column": c.column})
+                    });
+                    json!({
+                        "open": open.iter().map(|t| t.key()).collect::<Vec<_>>(),
+                        "fix": {"lat": lat, "lon": lon, "accuracy_m": 5.0},
+                        "exact": shared.is_exact(),
+                        "cell": cell,
+                        "point": [shared.point().0, shared.point().1],
+                        "reach_m": shared.reach_m(),
+                    })
+                })
+                .collect();
+            json!({"what": what, "profile": "story", "steps": steps})
+        })
+        .collect();
+    json!(walks)
 }
 
 /// What a sealed position holds, as `haurach_proto::sealed::FixContent` writes it: the
@@ -918,4 +1015,16 @@ fn the_web_clients_vectors_are_current() {
             .iter()
             .any(|c| c["point"][1].as_f64().unwrap() < -179.0)
     );
+    // The walks keep one cell while a fix jitters, and change it past the margin.
+    let walks = made["keeping"].as_array().unwrap();
+    for walk in walks.iter().take(2) {
+        let cells: Vec<&Value> = walk["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| &s["cell"])
+            .collect();
+        assert!(cells[..6].iter().all(|c| *c == cells[0]), "{walk}");
+        assert_ne!(cells.last(), cells.first(), "{walk}");
+    }
 }
