@@ -601,6 +601,7 @@ impl ClientCommand {
                 let standing = private::standing(&ctx, &saved.name, &api).await?;
                 let mut view: BondView = api.get("/api/v1/bond").await?;
                 let mut rough = None;
+                let mut stretch = None;
                 let mut meeting = None;
                 if matches!(standing, private::Standing::Confirmed(_))
                     && let Some(sealing) = sealed::Sealing::of(&ctx, &saved.name, &api).await?
@@ -612,6 +613,7 @@ impl ClientCommand {
                     // way to a pinned meeting point too.
                     view = sealing.with_pull(view)?;
                     rough = sealing.rough_note(&view)?;
+                    stretch = sealing.stretch_note(&view.partner);
                     let book = sealing.catch_up(&api, &saved.name, view.last_seq).await?;
                     meeting = sealing.meeting(&book, &view)?;
                 }
@@ -623,6 +625,9 @@ impl ClientCommand {
                     outln!("{}", private::bond_text(&view));
                     if let Some(note) = rough {
                         outln!("{note}");
+                    }
+                    if let Some(stretch) = stretch {
+                        outln!("{stretch}");
                     }
                     if let Some(meeting) = meeting {
                         outln!("{}", places::meeting_sentence(&meeting));
@@ -810,6 +815,9 @@ impl ClientCommand {
                         }
                         outln!("{}", private::bond_text(&view));
                         if let Some(note) = sealing.rough_note(&view)? {
+                            outln!("{note}");
+                        }
+                        if let Some(note) = sealing.stretch_note(&view.partner) {
                             outln!("{note}");
                         }
                         for line in news {

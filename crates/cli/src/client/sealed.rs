@@ -40,6 +40,9 @@ pub struct Sealing {
     /// The city's plausible top speed, km/h, which this device judges its own jumps by:
     /// asked of the server the first time a fix is sent.
     max_speed_kmh: OnceLock<f64>,
+    /// The stretch of the partner's latest position, when this command was the first on
+    /// this device to open it (the only one that can tell it: [`Sealing::stretch_note`]).
+    heard_stretch: Mutex<Option<StretchContent>>,
 }
 
 /// Where the counter of what this device sealed, and its latest fix, are kept.
@@ -111,6 +114,7 @@ impl Sealing {
             me: private::role(ctx, name)?,
             keeping: Keeping::Home(ctx.home.clone(), ctx.server.clone(), name.to_owned()),
             max_speed_kmh: OnceLock::new(),
+            heard_stretch: Mutex::default(),
         }))
     }
 
@@ -124,6 +128,7 @@ impl Sealing {
             me,
             keeping: Keeping::Memory(Box::default()),
             max_speed_kmh: OnceLock::from(max_speed_kmh),
+            heard_stretch: Mutex::default(),
         }
     }
 
@@ -375,7 +380,19 @@ impl Sealing {
     /// it does not open, or it may not be shown (an older one than this device opened).
     pub fn partner_fix(&self, view: &BondView) -> Option<FixContent> {
         let kept = view.partner_sealed_fix.as_ref()?;
-        self.opened_fix(&kept.sealed).shown()
+        let fix = self.opened_fix(&kept.sealed).shown()?;
+        if fix.stretch.is_some() {
+            *self.heard_stretch.lock().expect("sealing lock") = fix.stretch;
+        }
+        Some(fix)
+    }
+
+    /// The line telling of the partner's stretch, when this command opened their latest
+    /// position first on this device: a stretch is told once, by whichever command opens
+    /// it (`watch`, `where`, `move`), as it is kept only the first time.
+    pub fn stretch_note(&self, partner: &str) -> Option<String> {
+        let s = self.heard_stretch.lock().expect("sealing lock").take()?;
+        Some(super::show::stretch(partner, s.jump_m, s.speed_kmh()))
     }
 
     /// A line to print when the partner's latest sealed position in `view` is one the

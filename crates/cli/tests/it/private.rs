@@ -575,6 +575,17 @@ fn a_jump_on_a_private_bond_is_judged_on_the_device_and_told_to_the_partner_once
         watch.seen
     );
     drop(watch);
+    // With no `watch` running, whichever command of his opens her next jump first tells
+    // it, once: here `where`.
+    let out = mv(&cli, "amethyst", HER);
+    assert!(out.contains("the bond stretched: you jumped"), "{out}");
+    let out = cli.ok_as("spike", &["where"]);
+    assert!(
+        out.contains("the bond stretched: amethyst jumped 20,000 km (as fast as "),
+        "{out}"
+    );
+    let out = cli.ok_as("spike", &["where"]);
+    assert!(!out.contains("stretched"), "{out}");
 
     server.kill();
     let log = server.log.lock().unwrap().clone();
