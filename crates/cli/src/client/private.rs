@@ -104,6 +104,23 @@ struct OwnFix {
 }
 
 impl Entry {
+    /// A new invite's, made (`inviter`) or being accepted (`accepter`) on this device:
+    /// the invite's secret kept until the bond key is derived from it.
+    fn new(role: &str, device: &DeviceSecret, secret: &InviteSecret) -> Entry {
+        Entry {
+            role: role.into(),
+            device_secret: to_hex(&device.to_bytes()),
+            invite_secret: Some(invite::code(secret)),
+            bond_key: None,
+            confirmed: false,
+            sealed: 0,
+            last_fix: None,
+            kept_cell: None,
+            seen: Seen::default(),
+            places: PlaceBook::default(),
+        }
+    }
+
     fn role(&self) -> Role {
         if self.role == "inviter" {
             Role::Inviter
@@ -278,18 +295,7 @@ pub async fn invite(ctx: &Context, qr: Option<PathBuf>) -> anyhow::Result<()> {
     let (saved, api) = ctx.session(None)?;
     let secret = InviteSecret::generate();
     let device = DeviceSecret::generate();
-    let entry = Entry {
-        role: "inviter".into(),
-        device_secret: to_hex(&device.to_bytes()),
-        invite_secret: Some(invite::code(&secret)),
-        bond_key: None,
-        confirmed: false,
-        sealed: 0,
-        last_fix: None,
-        kept_cell: None,
-        seen: Seen::default(),
-        places: PlaceBook::default(),
-    };
+    let entry = Entry::new("inviter", &device, &secret);
     let moving = Moving::keep(ctx, &saved.name, &api, entry).await?;
     let body = NewPrivateInvite {
         lookup: to_hex(&secret.lookup()),
@@ -333,18 +339,7 @@ pub async fn accept(ctx: &Context, code: &str, profile: Option<Profile>) -> anyh
     let device = DeviceSecret::generate();
     // Kept first with the invite's secret: a command cut short after the server made the
     // bond finds the invite here and derives the key as the inviter's device does.
-    let entry = Entry {
-        role: "accepter".into(),
-        device_secret: to_hex(&device.to_bytes()),
-        invite_secret: Some(invite::code(&secret)),
-        bond_key: None,
-        confirmed: false,
-        sealed: 0,
-        last_fix: None,
-        kept_cell: None,
-        seen: Seen::default(),
-        places: PlaceBook::default(),
-    };
+    let entry = Entry::new("accepter", &device, &secret);
     let moving = Moving::keep(ctx, &saved.name, &api, entry).await?;
     let body = AcceptPrivateInvite {
         lookup: to_hex(&secret.lookup()),
