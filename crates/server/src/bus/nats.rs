@@ -80,7 +80,7 @@ impl NatsBus {
     ///
     /// With a `batch` longer than zero, this node writes to NATS at most once per
     /// `batch`: what it shares goes at once when nothing went for that long, else waits
-    /// for the next write, gathered with whatever else it shares meanwhile ([`Gate`]).
+    /// for the next write, gathered with whatever else it shares meanwhile (`Gate`).
     pub async fn connect(url: &str, batch: Duration) -> Result<NatsBus, NatsError> {
         let err = |why: String| NatsError {
             url: url.to_owned(),
