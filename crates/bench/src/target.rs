@@ -23,15 +23,21 @@ impl Drop for Server {
     }
 }
 
-/// Whether `taskset` can pin processes here (two cores or more).
+/// Whether `taskset` can pin processes here (two cores or more). Decided once, at the
+/// first call: the benchmark then pins itself to core 1, after which the cores it may
+/// use (what `available_parallelism` counts) are one, and every later answer would be
+/// "no" (every server ran unpinned beside the load generator until 2026-12-06).
 pub fn can_pin() -> bool {
-    std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2)
-        && Command::new("taskset")
-            .arg("--version")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
+    static CAN: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *CAN.get_or_init(|| {
+        std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2)
+            && Command::new("taskset")
+                .arg("--version")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+    })
 }
 
 /// A shell command line that raises the open-file limit to the hard limit and runs
@@ -80,7 +86,9 @@ pub fn start_haurach(data: &Path, env: &[(&str, String)]) -> anyhow::Result<Serv
         .strip_prefix("listening on http://")
         .with_context(|| format!("haurach serve said {line:?}"))?
         .parse()?;
-    Ok(Server { addr, child })
+    let server = Server { addr, child };
+    server.check_pinned()?;
+    Ok(server)
 }
 
 /// Starts Mosquitto with persistence off on a free loopback port.
@@ -118,10 +126,33 @@ pub fn start_mosquitto(dir: &Path) -> anyhow::Result<Server> {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    Ok(Server { addr, child })
+    let server = Server { addr, child };
+    server.check_pinned()?;
+    Ok(server)
 }
 
 impl Server {
+    /// When pinning is possible, that the server really runs on core 0 alone: a server
+    /// left beside the load generator measures their contention, not the server.
+    fn check_pinned(&self) -> anyhow::Result<()> {
+        if !can_pin() {
+            return Ok(());
+        }
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))?;
+        let allowed = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+            .map(str::trim)
+            .unwrap_or_default();
+        if allowed != "0" {
+            bail!(
+                "the server (pid {}) may run on cores {allowed:?}, not core 0 alone",
+                self.pid()
+            );
+        }
+        Ok(())
+    }
+
     /// The process to measure: the shell `exec`s, so the child's pid is the server's.
     pub fn pid(&self) -> u32 {
         self.child.id()
