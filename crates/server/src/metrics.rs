@@ -92,6 +92,9 @@ pub struct Metrics {
     pub thoughts: Counter,
     /// Links closed because they fell behind.
     pub links_lagged: Counter,
+    /// Times a link (several nodes) read the store for messages a live one had overtaken
+    /// and that did not come live in time.
+    pub links_store_reads: Counter,
     /// Links closed because they stayed silent, pings unanswered, past
     /// `link_idle_timeout_s`.
     pub links_idle_closed: Counter,
@@ -134,6 +137,7 @@ impl Metrics {
             messages: Counter::default(),
             thoughts: Counter::default(),
             links_lagged: Counter::default(),
+            links_store_reads: Counter::default(),
             links_idle_closed: Counter::default(),
             password_checks: Counter::default(),
             logins_failed: Counter::default(),
@@ -193,6 +197,11 @@ impl Metrics {
             "links_lagged",
             "Links closed because they fell behind",
             m.links_lagged.clone(),
+        );
+        r.register(
+            "links_store_reads",
+            "Times a link read the store for messages a live one overtook (several nodes)",
+            m.links_store_reads.clone(),
         );
         r.register(
             "links_idle_closed",

@@ -5,9 +5,11 @@
 //! of messages it has already replayed. Because the subscription starts before the replay,
 //! nothing falls between the two; because it skips by sequence number, nothing is doubled.
 //! With several nodes, a live message names the bond's message before it: when the link
-//! has sent that one, the message follows on and is passed as it is; otherwise (it
-//! overtook an earlier one, or one was lost) the link first sends what the store holds
-//! between them. The store is read on a gap, never per message.
+//! has sent that one, the message follows on and is passed as it is. Otherwise it overtook
+//! an earlier one (the partner's, crossing from another node, is overtaken by the
+//! account's own, published here) or one was lost: the link holds it for up to
+//! [`AHEAD_WAIT`] for the missing ones to arrive live, and reads the store for them only
+//! if they do not. The store is read on a lost message, never per message.
 //!
 //! Ownership: the link task owns its socket and its bus [`Subscription`](crate::bus::Subscription);
 //! dropping them (on close, error, lag or shutdown) deregisters the link. The semaphore
@@ -57,6 +59,13 @@ const WRITE_BUFFER: usize = 4 * 1024;
 /// The largest frame a client may send: a camera frame of the live sight (720 pixels at
 /// most, usually 20-80 KiB as JPEG) fits with room to spare.
 const MAX_CLIENT_FRAME: usize = 256 * 1024;
+/// How long a link holds messages that came ahead of one it has not seen, waiting for it
+/// to arrive live, before it reads the store (several nodes). A message crossing NATS
+/// arrives within a millisecond or two; one that takes longer was lost or delayed, and
+/// the store has it.
+const AHEAD_WAIT: Duration = Duration::from_millis(50);
+/// Messages a link holds ahead of a missing one at most; one more, and it reads the store.
+const AHEAD_MAX: usize = 64;
 /// Stored messages replayed per store query.
 const REPLAY_PAGE: u32 = 500;
 /// The most live frames written with one flush.
@@ -333,6 +342,7 @@ async fn catch_up<S: Store, B: Bus>(
     upto: i64,
 ) -> Result<(), LinkError> {
     let store = &app.hub.store;
+    app.hub.metrics.links_store_reads.inc();
     let Some(bond) = store.bond_of(account).await.map_err(ApiError::from)? else {
         return Ok(());
     };
@@ -373,6 +383,7 @@ async fn forward<S: Store, B: Bus>(
 ) -> Result<(), LinkError> {
     let hub = &app.hub;
     let mut idle = Idle::new(hub.config.link_idle_timeout());
+    let mut ahead: Ahead = None;
     loop {
         tokio::select! {
             incoming = socket.recv() => {
@@ -390,7 +401,7 @@ async fn forward<S: Store, B: Bus>(
                         // The reply was queued, not flushed: what the frame caused for
                         // this link (a message's own copy after `sent`) goes in the same
                         // write.
-                        Box::pin(pass_waiting(app, account, session, socket, sub, last_sent, None)).await?;
+                        Box::pin(pass_waiting(app, account, session, socket, sub, last_sent, &mut ahead, None)).await?;
                     }
                     WsMessage::Binary(bytes) => {
                         Box::pin(camera_frame(app, account, socket, bytes)).await?;
@@ -407,7 +418,7 @@ async fn forward<S: Store, B: Bus>(
             }
             frame = sub.recv() => match frame {
                 Ok(Some(frame)) => {
-                    Box::pin(pass_waiting(app, account, session, socket, sub, last_sent, Some(frame)))
+                    Box::pin(pass_waiting(app, account, session, socket, sub, last_sent, &mut ahead, Some(frame)))
                         .await?;
                 }
                 Ok(None) => return Ok(()),
@@ -419,6 +430,11 @@ async fn forward<S: Store, B: Bus>(
                     return Ok(());
                 }
             },
+            () = overdue(&mut ahead), if ahead.is_some() => {
+                // The messages held did not all come live in time: the store has them.
+                Box::pin(read_ahead(app, account, socket, last_sent, &mut ahead)).await?;
+                socket.flush().await?;
+            }
             _ = idle.tick() => {
                 // Every third of the timeout, never per frame: the queues give back their
                 // slots if nothing waits, so a quiet link holds only what it waits in
@@ -516,6 +532,7 @@ impl Idle {
 /// Writes `first` and every live frame already waiting (up to [`WRITE_BATCH`]) with one
 /// flush: under load one system call carries several frames. A lag is left for the next
 /// [`Subscription::recv`](crate::bus::Subscription::recv) to report.
+#[allow(clippy::too_many_arguments)]
 async fn pass_waiting<S: Store, B: Bus>(
     app: &AppState<S, B>,
     account: AccountId,
@@ -523,6 +540,7 @@ async fn pass_waiting<S: Store, B: Bus>(
     socket: &mut WebSocket,
     sub: &mut crate::bus::Subscription,
     last_sent: &mut i64,
+    ahead: &mut Ahead,
     first: Option<crate::bus::Frame>,
 ) -> Result<(), LinkError> {
     let mut next = first;
@@ -530,7 +548,7 @@ async fn pass_waiting<S: Store, B: Bus>(
         let Some(frame) = next.take().or_else(|| sub.try_recv().ok().flatten()) else {
             break;
         };
-        pass(app, account, session, socket, last_sent, frame).await?;
+        pass(app, account, session, socket, last_sent, ahead, frame).await?;
     }
     socket.flush().await?;
     Ok(())
@@ -544,6 +562,7 @@ async fn pass<S: Store, B: Bus>(
     session: &[u8],
     socket: &mut WebSocket,
     last_sent: &mut i64,
+    ahead: &mut Ahead,
     frame: crate::bus::Frame,
 ) -> Result<(), LinkError> {
     if let Some(ended) = frame.ended_session() {
@@ -558,21 +577,133 @@ async fn pass<S: Store, B: Bus>(
         return Ok(());
     }
     if let Some(seq) = frame.seq() {
-        // Several nodes publish: this frame may have overtaken an earlier message, or one
-        // may be lost. When it names the message before it and this link has sent that
-        // one, it follows on; otherwise the store has them all, in order.
-        let follows = frame.previous().is_some_and(|before| before <= *last_sent);
-        if app.hub.bus.several_nodes() && !follows {
-            catch_up(app, account, socket, last_sent, seq).await?;
-            if *last_sent >= seq {
-                return Ok(());
-            }
+        if app.hub.bus.several_nodes() {
+            return pass_message(app, account, socket, last_sent, ahead, seq, frame).await;
         }
         *last_sent = seq;
     }
     socket
         .feed(WsMessage::Text(frame.json.as_ref().into()))
         .await?;
+    Ok(())
+}
+
+/// Messages that came ahead of one the link has not seen (several nodes), by sequence
+/// number, and when the link stops waiting for the missing ones. Boxed, and `None` while
+/// nothing is held: an idle link's task holds only the pointer.
+type Ahead = Option<Box<Held>>;
+
+struct Held {
+    frames: std::collections::BTreeMap<i64, crate::bus::Frame>,
+    until: std::pin::Pin<Box<tokio::time::Sleep>>,
+}
+
+/// Resolves when the messages held have waited [`AHEAD_WAIT`]; never while none is.
+async fn overdue(ahead: &mut Ahead) {
+    match ahead {
+        Some(held) => held.until.as_mut().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Queues a live message (several nodes publish). When it names the message before it
+/// and this link has sent that one, it follows on; when it names one not sent yet, it
+/// overtook it (or that one was lost) and waits in `ahead`; when it names none, the store
+/// has them all, in order. Then whatever waited and now follows goes too.
+async fn pass_message<S: Store, B: Bus>(
+    app: &AppState<S, B>,
+    account: AccountId,
+    socket: &mut WebSocket,
+    last_sent: &mut i64,
+    ahead: &mut Ahead,
+    seq: i64,
+    frame: crate::bus::Frame,
+) -> Result<(), LinkError> {
+    match frame.previous() {
+        Some(before) if before <= *last_sent => {
+            *last_sent = seq;
+            socket
+                .feed(WsMessage::Text(frame.json.as_ref().into()))
+                .await?;
+        }
+        Some(_) => {
+            let held = ahead.get_or_insert_with(|| {
+                Box::new(Held {
+                    frames: std::collections::BTreeMap::new(),
+                    until: Box::pin(tokio::time::sleep(AHEAD_WAIT)),
+                })
+            });
+            held.frames.insert(seq, frame);
+            if held.frames.len() > AHEAD_MAX {
+                return Box::pin(read_ahead(app, account, socket, last_sent, ahead)).await;
+            }
+            return Ok(());
+        }
+        None => {
+            Box::pin(catch_up(app, account, socket, last_sent, seq)).await?;
+            if *last_sent < seq {
+                *last_sent = seq;
+                socket
+                    .feed(WsMessage::Text(frame.json.as_ref().into()))
+                    .await?;
+            }
+        }
+    }
+    release(socket, last_sent, ahead).await
+}
+
+/// Queues the messages held that now follow on, in order, and forgets those already sent.
+async fn release(
+    socket: &mut WebSocket,
+    last_sent: &mut i64,
+    ahead: &mut Ahead,
+) -> Result<(), LinkError> {
+    let Some(held) = ahead else { return Ok(()) };
+    while let Some(first) = held.frames.first_entry() {
+        let seq = *first.key();
+        if seq <= *last_sent {
+            first.remove();
+        } else if first.get().previous().is_some_and(|b| b <= *last_sent) {
+            let frame = first.remove();
+            *last_sent = seq;
+            socket
+                .feed(WsMessage::Text(frame.json.as_ref().into()))
+                .await?;
+        } else {
+            break;
+        }
+    }
+    if held.frames.is_empty() {
+        *ahead = None;
+    }
+    Ok(())
+}
+
+/// The messages held waited too long (or too many wait): sends what the store holds up to
+/// the newest of them, then any the store did not give (none, as every message is stored
+/// before it is published).
+async fn read_ahead<S: Store, B: Bus>(
+    app: &AppState<S, B>,
+    account: AccountId,
+    socket: &mut WebSocket,
+    last_sent: &mut i64,
+    ahead: &mut Ahead,
+) -> Result<(), LinkError> {
+    let Some(held) = ahead.take() else {
+        return Ok(());
+    };
+    let Some(&newest) = held.frames.keys().next_back() else {
+        return Ok(());
+    };
+    catch_up(app, account, socket, last_sent, newest).await?;
+    for (seq, frame) in held.frames {
+        if seq > *last_sent {
+            *last_sent = seq;
+            socket
+                .feed(WsMessage::Text(frame.json.as_ref().into()))
+                .await?;
+        }
+    }
     Ok(())
 }
 

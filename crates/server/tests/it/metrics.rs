@@ -8,7 +8,7 @@ use serde_json::json;
 use crate::common::{TestServer, raw, two_nodes};
 
 /// The scraped text of `/metrics`.
-async fn scrape(s: &TestServer) -> String {
+pub(crate) async fn scrape(s: &TestServer) -> String {
     let (status, head, body) = raw(s.addr, "GET", "/metrics", None, None, "").await;
     assert_eq!(status, 200, "{head}");
     assert!(
@@ -26,7 +26,7 @@ fn sample(text: &str, series: &str) -> Option<f64> {
 }
 
 /// [`sample`], which must be there.
-fn must(text: &str, series: &str) -> f64 {
+pub(crate) fn must(text: &str, series: &str) -> f64 {
     sample(text, series).unwrap_or_else(|| panic!("no {series} in /metrics:\n{text}"))
 }
 
