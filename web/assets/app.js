@@ -114,6 +114,7 @@ const places = new Places({
   paused: () => pause.paused || pause.pausing,
   sightOpen: () => Boolean(state.bond?.tiers?.sight?.open),
   partnerFix: () => state.partnerFix?.opened ?? null,
+  lastSeq: () => Math.max(state.bond?.last_seq ?? 0, state.cursor ?? 0),
   send: (kind, text) => sendMessage(kind, { body: text }),
 });
 const pause = new Pause({

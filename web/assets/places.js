@@ -22,9 +22,13 @@ export class Places {
    *           onView: (view: object, meeting: (object | null)) => void,
    *           sealing: () => (object | null), paused: () => boolean,
    *           sightOpen: () => boolean, partnerFix: () => (object | null),
+   *           lastSeq: () => number,
    *           send: (kind: string, text: string) => Promise<object> }} ctx
    *   `sealing` is set on a private bond whose keys are confirmed: then the places and
    *   the meeting point are this device's (`send` seals and queues a message).
+   *   `lastSeq` is the newest message of the bond this page knows of (the bond's view
+   *   and every message the link brought), so the book reads the bond's messages only
+   *   when one is new, as the CLI's `catch_up` does.
    */
   constructor(ctx) {
     this.ctx = ctx;
@@ -124,7 +128,9 @@ export class Places {
     // open) says nothing of this one; the person's own places stay.
     if (b.bond !== s.bond) Object.assign(b, { bond: s.bond, read_seq: 0, pin: null, partner: [] });
     const before = b.read_seq;
-    for (;;) {
+    // Nothing is asked while no message is newer than what the book has read (after
+    // every report, mostly): a new one comes on the link and reads it then.
+    while (b.read_seq < this.ctx.lastSeq()) {
       const page = await call("GET", `/api/v1/bond/messages?after=${b.read_seq}&limit=500`);
       for (const m of page.messages) {
         b.read_seq = Math.max(b.read_seq, m.seq);
