@@ -91,9 +91,10 @@ export class Places {
   }
 
   /** A bond is on screen (after every hello), or its privacy became known: read places
-   *  and the meeting point, from the server or from this device. */
+   *  and the meeting point, from the server or from this device (bringing any place the
+   *  server still keeps there first). */
   enter() {
-    if (this.onDevice()) this.catchUp();
+    if (this.onDevice()) this.catchUp({ bring: true });
     else this.refresh();
   }
 
@@ -108,16 +109,38 @@ export class Places {
 
   /** Reads the bond's messages this device has not read for places and the meeting
    *  point (opened and judged against replays as every sealed message), keeps what they
-   *  say, and shows the book. */
-  catchUp() {
+   *  say, and shows the book. With `bring`, first keeps here the places the server still
+   *  keeps for this person (`bringStored`). */
+  catchUp({ bring = false } = {}) {
     return this.inTurn(async () => {
       const s = this.ctx.sealing();
       if (!s) return;
       const kept = await this.readNew(s, await book.load(this.ctx.me()));
       if (this.ctx.sealing() !== s) return;
+      if (bring) await this.bringStored(kept);
       this.book = kept;
       this.render();
     });
+  }
+
+  /** Places an older server kept for this person as the bond turned private (a server
+   *  of today forgets them in that step, "Places kept before the bond" in
+   *  docs/privacy.md): written into the book here first, then forgotten on the server,
+   *  as the CLI's `place` does; the person is told. When the server cannot be asked, they
+   *  stay where they are until the next time the card is shown. */
+  async bringStored(b) {
+    let names;
+    try {
+      names = await book.bringStored(b);
+    } catch (e) {
+      this.error("place-error", `Could not bring the places the server still keeps: ${e.message}.`);
+      return;
+    }
+    if (names.length === 0) return;
+    const which = names.length === 1 ? `place ${names[0]} is` : `${names.length} places (${names.join(", ")}) are`;
+    const text = `Your ${which} kept on this device now; the server keeps none for a private bond.`;
+    this.ctx.notice(text);
+    $("places-news").textContent = text;
   }
 
   async readNew(s, b) {

@@ -502,3 +502,93 @@ async fn places_kept_on_the_server_move_to_the_page_as_it_accepts_a_private_invi
     db.close().await;
 }
 
+/// A place the server still keeps for a person on a private bond (an older server kept
+/// them as the bond turned private; today's forgets them in that step) is brought to the
+/// page's book when the places card shows, written there first and then deleted on the
+/// server, and the person is told, as the CLI's `place` does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_place_the_server_still_keeps_on_a_private_bond_moves_to_the_page() {
+    let _serial = serial().await;
+    let server = Server::start().await;
+    let cd = Chromedriver::start("private-page-brings-places").await;
+    let dir = tempfile::tempdir().unwrap();
+    let spike = open_citizen(&cd, &server, "Spike", dir.path(), 390, HER).await;
+    let her = citizen(server.addr, "amethyst").await;
+    bond_with_library(&spike, &server, &her).await;
+    spike
+        .wait_text("#places-title + p", "Kept on this device only")
+        .await;
+
+    // His place in the server's table as an older server left it, the bond private:
+    // written while the server is stopped (a running one keeps the places it loaded),
+    // then it starts again on the same address.
+    let addr = server.addr;
+    let data = server.stop().await;
+    let db = sqlx::SqlitePool::connect(&format!(
+        "sqlite://{}",
+        data.path().join("haurach.db").display()
+    ))
+    .await
+    .unwrap();
+    let put = sqlx::query(
+        "INSERT INTO places (account_id, name, name_key, lat, lon, radius_m, inside, updated_at)
+         SELECT id, ?1, lower(?1), ?2, ?3, 150.0, 1, 0 FROM accounts WHERE name_key = 'spike'",
+    )
+    .bind(WELL)
+    .bind(HER.0)
+    .bind(HER.1)
+    .execute(&db)
+    .await
+    .unwrap();
+    assert_eq!(put.rows_affected(), 1);
+    db.close().await;
+    let server = Server::start_on(data, addr).await;
+    let creds = json!({"name": "Spike", "password": crate::harness::PASSWORD});
+    let (_, session) = http(server.addr, "POST", "/api/v1/sessions", None, Some(creds)).await;
+    let his = session["token"].as_str().unwrap().to_owned();
+
+    // His page connects again by itself and shows the card again: the place is in his
+    // book, as the server had it, and he is told.
+    spike.wait_text("#conn-text", "live").await;
+    // The card shows again (the next load of the page): the place is in his book, as the
+    // server had it, and he is told.
+    spike.wait_text("#places-mine", WELL).await;
+    spike.wait_text("#places-mine", "You are here").await;
+    spike
+        .wait_text(
+            "#places-news",
+            "Your place the cobalt well is kept on this device now; the server keeps none \
+             for a private bond.",
+        )
+        .await;
+    let book = book_of(&spike, "spike").await;
+    let mine = book["mine"].as_array().cloned().unwrap_or_default();
+    assert_eq!(mine.len(), 1, "{book}");
+    assert_eq!(mine[0]["name"], json!(WELL), "{book}");
+    assert_eq!(mine[0]["radius_m"].as_f64(), Some(150.0), "{book}");
+    assert_eq!(mine[0]["inside"], json!(true), "{book}");
+    assert!(
+        (mine[0]["lat"].as_f64().unwrap() - HER.0).abs() < 1e-9
+            && (mine[0]["lon"].as_f64().unwrap() - HER.1).abs() < 1e-9,
+        "{book}"
+    );
+
+    // The server keeps none now.
+    let (status, kept) = http(server.addr, "GET", "/api/v1/places", Some(&his), None).await;
+    assert_eq!(status, 200, "{kept}");
+    assert_eq!(kept["mine"], json!([]), "{kept}");
+    spike.quit().await;
+    let data = server.stop().await;
+    let db = sqlx::SqlitePool::connect(&format!(
+        "sqlite://{}",
+        data.path().join("haurach.db").display()
+    ))
+    .await
+    .unwrap();
+    let (rows,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM places")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert_eq!(rows, 0, "the database still holds his place");
+    db.close().await;
+}
