@@ -8,13 +8,14 @@
 // it and says when it is there (50 m, `haurach_bond::meeting::ARRIVAL_RADIUS_M`).
 //
 // What is kept, per person, in IndexedDB (database `haurach-places`, like the keys in
-// privatebond.js; its own database, so moving the server's places here before a private
+// privatebond.js, through keyed.js; its own database, so moving the server's places here before a private
 // invite exists needs no keys' entry): the book, in the CLI's `PlaceBook` shape:
 // `mine` (name, lat, lon, radius_m, inside), `read_seq` (the last message of the bond
 // read for places and the meeting point), `pin` (lat, lon, name, pinned_by, reached_me,
 // reached_partner) and `partner` (the latest news of each of the partner's places).
 
 import { call } from "./api.js";
+import { keyedStore } from "./keyed.js";
 import { inverse } from "./private.js";
 import { coarsenDistance } from "./rounding.js";
 
@@ -231,40 +232,18 @@ export function meetingView(wgs84, book, me, partner, sightOpen) {
 
 // ---------------------------------------------------------------------------- storage
 
-function open() {
-  return new Promise((resolve, reject) => {
-    const req = indexedDB.open(DB, 1);
-    req.onupgradeneeded = () => req.result.createObjectStore(STORE, { keyPath: "who" });
-    req.onsuccess = () => resolve(req.result);
-    req.onerror = () => reject(req.error);
-  });
-}
-
-async function withStore(mode, act) {
-  const db = await open();
-  try {
-    return await new Promise((resolve, reject) => {
-      // Strict: a book is written down before what it judged is sent.
-      const tx = db.transaction(STORE, mode, { durability: "strict" });
-      const req = act(tx.objectStore(STORE));
-      tx.oncomplete = () => resolve(req?.result);
-      tx.onerror = () => reject(tx.error);
-      tx.onabort = () => reject(tx.error);
-    });
-  } finally {
-    db.close();
-  }
-}
+// Strict: a book is written down before what it judged is sent.
+const books = keyedStore(DB, STORE, { durability: "strict" });
 
 /** This person's book as kept here (an empty one when there is none). */
 export async function load(name) {
-  const kept = await withStore("readonly", (s) => s.get(String(name).toLowerCase()));
+  const kept = await books.get(String(name).toLowerCase());
   return kept ?? emptyBook(name);
 }
 
 /** Writes `book` down; resolves once it is on disk. */
 export function save(book) {
-  return withStore("readwrite", (s) => s.put(book));
+  return books.put(book);
 }
 
 /**
