@@ -2221,6 +2221,12 @@ function wire() {
     const ok = await copyText($("invite-code").textContent);
     $("invite-copied").textContent = ok ? "Copied." : "Select the code and copy it by hand.";
   });
+  // The code's box is a text area (a private code wraps): Enter still sends the form.
+  $("accept-code").addEventListener("keydown", (ev) => {
+    if (ev.key !== "Enter" || ev.shiftKey || ev.isComposing) return;
+    ev.preventDefault();
+    $("accept-form").requestSubmit();
+  });
   $("accept-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const code = $("accept-code").value.trim();

@@ -286,6 +286,24 @@ async fn a_page_keeps_its_places_on_a_private_bond_and_tells_them_sealed() {
     post("m1", "meeting", 3, &MeetingContent::Reached.to_bytes()).await;
     spike.wait_text("#meeting-legs", "amethyst: there").await;
 
+    // The list of places to pin beside "Meet there" is drawn as the text fields are (the
+    // same ground, border and corners, as tall as the buttons), not as the browser's own.
+    let looks = spike
+        .js(
+            "const [s, i] = ['meeting-place', 'place-name'].map((id) => document.getElementById(id));
+             const [cs, ci] = [s, i].map((e) => getComputedStyle(e));
+             return {
+               appearance: cs.appearance,
+               differ: ['backgroundColor', 'borderTopColor', 'borderTopLeftRadius', 'color']
+                 .filter((k) => cs[k] !== ci[k]),
+               height: s.getBoundingClientRect().height,
+             };",
+            vec![],
+        )
+        .await;
+    assert_eq!(looks["appearance"], "none", "{looks}");
+    assert_eq!(looks["differ"], json!([]), "differs from the text fields: {looks}");
+    assert!(looks["height"].as_f64().unwrap() >= 44.0, "{looks}");
     spike
         .check_at_both_widths(&axe, "private-page-places", "a private bond's places card")
         .await;
