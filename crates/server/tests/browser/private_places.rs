@@ -47,7 +47,10 @@ async fn moved_and_sealed(page: &crate::harness::Browser, to: (f64, f64)) {
     page.set_position(to.0, to.1).await;
     crate::harness::eventually("his page to seal the new fix", async || {
         let now = sent_count(page, SEALED).await;
-        ((now > before).then_some(()), format!("{now} sealed positions"))
+        (
+            (now > before).then_some(()),
+            format!("{now} sealed positions"),
+        )
     })
     .await;
 }
@@ -224,7 +227,10 @@ async fn a_page_keeps_its_places_on_a_private_bond_and_tells_them_sealed() {
     let last_seq = view["last_seq"].as_i64().unwrap();
     crate::harness::eventually("his book to have read the bond's messages", async || {
         let read = book_of(&spike, "spike").await["read_seq"].as_i64();
-        ((read == Some(last_seq)).then_some(()), format!("read {read:?} of {last_seq}"))
+        (
+            (read == Some(last_seq)).then_some(()),
+            format!("read {read:?} of {last_seq}"),
+        )
     })
     .await;
     const READ: &str = "GET /api/v1/bond/messages";
@@ -302,7 +308,11 @@ async fn a_page_keeps_its_places_on_a_private_bond_and_tells_them_sealed() {
         )
         .await;
     assert_eq!(looks["appearance"], "none", "{looks}");
-    assert_eq!(looks["differ"], json!([]), "differs from the text fields: {looks}");
+    assert_eq!(
+        looks["differ"],
+        json!([]),
+        "differs from the text fields: {looks}"
+    );
     assert!(looks["height"].as_f64().unwrap() >= 44.0, "{looks}");
     spike
         .check_at_both_widths(&axe, "private-page-places", "a private bond's places card")
