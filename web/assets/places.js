@@ -186,9 +186,13 @@ export class Places {
       const b = await this.readNew(s, await book.load(this.ctx.me()));
       this.book = b;
       if (b.mine.length === 0 && !b.pin) return this.render();
+      const wasThere = b.pin?.reached_me;
       const changes = book.judge(this.wgs84, b, fix);
       const reached = book.judgePin(this.wgs84, b, fix);
-      if (changes.length === 0 && !reached) return this.render();
+      // Leaving the pinned point is no news, but it is written down too (the CLI writes
+      // its book after every fix): else the next read of the book says "there" again,
+      // and coming back is not told.
+      if (changes.length === 0 && b.pin?.reached_me === wasThere) return this.render();
       // Written down before anything is sent: a reload between repeats no news.
       await book.save(b);
       this.render();

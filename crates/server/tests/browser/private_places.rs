@@ -291,6 +291,9 @@ async fn a_page_keeps_its_places_on_a_private_bond_and_tells_them_sealed() {
     spike.wait_text("#places-partner", "amethyst is here").await;
     post("m1", "meeting", 3, &MeetingContent::Reached.to_bytes()).await;
     spike.wait_text("#meeting-legs", "amethyst: there").await;
+    // Read again from his book, he is still 110 m from it: leaving it was written down.
+    let legs = spike.text("#meeting-legs").await;
+    assert!(legs.contains("You: 110 m west"), "{legs}");
 
     // The list of places to pin beside "Meet there" is drawn as the text fields are (the
     // same ground, border and corners, as tall as the buttons), not as the browser's own.
