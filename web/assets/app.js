@@ -114,6 +114,7 @@ const places = new Places({
   paused: () => pause.paused || pause.pausing,
   sightOpen: () => Boolean(state.bond?.tiers?.sight?.open),
   partnerFix: () => state.partnerFix?.opened ?? null,
+  lastSeq: () => Math.max(state.bond?.last_seq ?? 0, state.cursor ?? 0),
   send: (kind, text) => sendMessage(kind, { body: text }),
 });
 const pause = new Pause({
@@ -2219,6 +2220,12 @@ function wire() {
   $("invite-copy").addEventListener("click", async () => {
     const ok = await copyText($("invite-code").textContent);
     $("invite-copied").textContent = ok ? "Copied." : "Select the code and copy it by hand.";
+  });
+  // The code's box is a text area (a private code wraps): Enter still sends the form.
+  $("accept-code").addEventListener("keydown", (ev) => {
+    if (ev.key !== "Enter" || ev.shiftKey || ev.isComposing) return;
+    ev.preventDefault();
+    $("accept-form").requestSubmit();
   });
   $("accept-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();

@@ -8,14 +8,15 @@
 // it and says when it is there (50 m, `haurach_bond::meeting::ARRIVAL_RADIUS_M`).
 //
 // What is kept, per person, in IndexedDB (database `haurach-places`, like the keys in
-// privatebond.js; its own database, so moving the server's places here before a private
+// privatebond.js, through keyed.js; its own database, so moving the server's places here before a private
 // invite exists needs no keys' entry): the book, in the CLI's `PlaceBook` shape:
 // `mine` (name, lat, lon, radius_m, inside), `read_seq` (the last message of the bond
 // read for places and the meeting point), `pin` (lat, lon, name, pinned_by, reached_me,
 // reached_partner) and `partner` (the latest news of each of the partner's places).
 
 import { call } from "./api.js";
-import { inverse, loadGeodesic } from "./private.js";
+import { keyedStore } from "./keyed.js";
+import { inverse } from "./private.js";
 import { coarsenDistance } from "./rounding.js";
 
 const DB = "haurach-places";
@@ -98,6 +99,22 @@ export function put(wgs84, book, place, latest) {
   if (book.mine.length >= MAX_PLACES) throw new Error(`a person keeps at most ${MAX_PLACES} places: forget one first`);
   book.mine.push(kept);
   return true;
+}
+
+/** Keeps `place` as it is (its `inside` included), in place of one of the same name (any
+ *  case): a place brought from the server, which judged it last (`PlaceBook::keep`). */
+export function keep(book, place) {
+  book.mine = book.mine.filter((p) => !same(p.name, place.name));
+  book.mine.push(place);
+}
+
+/** The places the server keeps for this person (`GET /api/v1/places`, `mine`), as this
+ *  book keeps them. */
+async function stored() {
+  const view = await call("GET", "/api/v1/places");
+  return (view.mine ?? [])
+    .filter((p) => p.position)
+    .map((p) => ({ name: p.name, lat: p.position.lat, lon: p.position.lon, radius_m: p.radius_m, inside: Boolean(p.inside) }));
 }
 
 /** Judges every place by a new fix: each `{name, event}` ("arrived" or "left"), in order. */
@@ -215,40 +232,18 @@ export function meetingView(wgs84, book, me, partner, sightOpen) {
 
 // ---------------------------------------------------------------------------- storage
 
-function open() {
-  return new Promise((resolve, reject) => {
-    const req = indexedDB.open(DB, 1);
-    req.onupgradeneeded = () => req.result.createObjectStore(STORE, { keyPath: "who" });
-    req.onsuccess = () => resolve(req.result);
-    req.onerror = () => reject(req.error);
-  });
-}
-
-async function withStore(mode, act) {
-  const db = await open();
-  try {
-    return await new Promise((resolve, reject) => {
-      // Strict: a book is written down before what it judged is sent.
-      const tx = db.transaction(STORE, mode, { durability: "strict" });
-      const req = act(tx.objectStore(STORE));
-      tx.oncomplete = () => resolve(req?.result);
-      tx.onerror = () => reject(tx.error);
-      tx.onabort = () => reject(tx.error);
-    });
-  } finally {
-    db.close();
-  }
-}
+// Strict: a book is written down before what it judged is sent.
+const books = keyedStore(DB, STORE, { durability: "strict" });
 
 /** This person's book as kept here (an empty one when there is none). */
 export async function load(name) {
-  const kept = await withStore("readonly", (s) => s.get(String(name).toLowerCase()));
+  const kept = await books.get(String(name).toLowerCase());
   return kept ?? emptyBook(name);
 }
 
 /** Writes `book` down; resolves once it is on disk. */
 export function save(book) {
-  return withStore("readwrite", (s) => s.put(book));
+  return books.put(book);
 }
 
 /**
@@ -259,18 +254,27 @@ export function save(book) {
  * book back as it was when the server refused the request (it kept them then).
  */
 export async function moveFromServer(name) {
-  const view = await call("GET", "/api/v1/places");
-  const stored = (view.mine ?? []).filter((p) => p.position);
-  if (stored.length === 0) return { names: [], undo: async () => {} };
-  const wgs84 = await loadGeodesic();
+  const found = await stored();
+  if (found.length === 0) return { names: [], undo: async () => {} };
   const before = await load(name);
   const book = structuredClone(before);
-  for (const p of stored) {
-    put(wgs84, book, { name: p.name, lat: p.position.lat, lon: p.position.lon, radius_m: p.radius_m }, null);
-    // Whether the person is inside is what the server judged last.
-    const kept = book.mine.find((k) => same(k.name, p.name));
-    if (kept) kept.inside = Boolean(p.inside);
-  }
+  for (const p of found) keep(book, p);
   await save(book);
-  return { names: stored.map((p) => p.name), undo: () => save(before) };
+  return { names: found.map((p) => p.name), undo: () => save(before) };
+}
+
+/**
+ * On a private bond: the places the server still keeps for this person (an older server
+ * kept them as the bond turned private) kept in `book` and written down first, then
+ * deleted on the server one by one, as the CLI's `place` does (`bring_stored`). A place
+ * the server still has when this stops is kept in both, and brought again next time.
+ * Returns the names of those brought.
+ */
+export async function bringStored(book) {
+  const found = await stored();
+  if (found.length === 0) return [];
+  for (const p of found) keep(book, p);
+  await save(book);
+  for (const p of found) await call("DELETE", `/api/v1/places/${encodeURIComponent(p.name)}`);
+  return found.map((p) => p.name);
 }

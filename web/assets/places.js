@@ -22,9 +22,13 @@ export class Places {
    *           onView: (view: object, meeting: (object | null)) => void,
    *           sealing: () => (object | null), paused: () => boolean,
    *           sightOpen: () => boolean, partnerFix: () => (object | null),
+   *           lastSeq: () => number,
    *           send: (kind: string, text: string) => Promise<object> }} ctx
    *   `sealing` is set on a private bond whose keys are confirmed: then the places and
    *   the meeting point are this device's (`send` seals and queues a message).
+   *   `lastSeq` is the newest message of the bond this page knows of (the bond's view
+   *   and every message the link brought), so the book reads the bond's messages only
+   *   when one is new, as the CLI's `catch_up` does.
    */
   constructor(ctx) {
     this.ctx = ctx;
@@ -87,9 +91,10 @@ export class Places {
   }
 
   /** A bond is on screen (after every hello), or its privacy became known: read places
-   *  and the meeting point, from the server or from this device. */
+   *  and the meeting point, from the server or from this device (bringing any place the
+   *  server still keeps there first). */
   enter() {
-    if (this.onDevice()) this.catchUp();
+    if (this.onDevice()) this.catchUp({ bring: true });
     else this.refresh();
   }
 
@@ -104,16 +109,38 @@ export class Places {
 
   /** Reads the bond's messages this device has not read for places and the meeting
    *  point (opened and judged against replays as every sealed message), keeps what they
-   *  say, and shows the book. */
-  catchUp() {
+   *  say, and shows the book. With `bring`, first keeps here the places the server still
+   *  keeps for this person (`bringStored`). */
+  catchUp({ bring = false } = {}) {
     return this.inTurn(async () => {
       const s = this.ctx.sealing();
       if (!s) return;
       const kept = await this.readNew(s, await book.load(this.ctx.me()));
       if (this.ctx.sealing() !== s) return;
+      if (bring) await this.bringStored(kept);
       this.book = kept;
       this.render();
     });
+  }
+
+  /** Places an older server kept for this person as the bond turned private (a server
+   *  of today forgets them in that step, "Places kept before the bond" in
+   *  docs/privacy.md): written into the book here first, then forgotten on the server,
+   *  as the CLI's `place` does; the person is told. When the server cannot be asked, they
+   *  stay where they are until the next time the card is shown. */
+  async bringStored(b) {
+    let names;
+    try {
+      names = await book.bringStored(b);
+    } catch (e) {
+      this.error("place-error", `Could not bring the places the server still keeps: ${e.message}.`);
+      return;
+    }
+    if (names.length === 0) return;
+    const which = names.length === 1 ? `place ${names[0]} is` : `${names.length} places (${names.join(", ")}) are`;
+    const text = `Your ${which} kept on this device now; the server keeps none for a private bond.`;
+    this.ctx.notice(text);
+    $("places-news").textContent = text;
   }
 
   async readNew(s, b) {
@@ -124,7 +151,9 @@ export class Places {
     // open) says nothing of this one; the person's own places stay.
     if (b.bond !== s.bond) Object.assign(b, { bond: s.bond, read_seq: 0, pin: null, partner: [] });
     const before = b.read_seq;
-    for (;;) {
+    // Nothing is asked while no message is newer than what the book has read (after
+    // every report, mostly): a new one comes on the link and reads it then.
+    while (b.read_seq < this.ctx.lastSeq()) {
       const page = await call("GET", `/api/v1/bond/messages?after=${b.read_seq}&limit=500`);
       for (const m of page.messages) {
         b.read_seq = Math.max(b.read_seq, m.seq);
@@ -157,9 +186,13 @@ export class Places {
       const b = await this.readNew(s, await book.load(this.ctx.me()));
       this.book = b;
       if (b.mine.length === 0 && !b.pin) return this.render();
+      const wasThere = b.pin?.reached_me;
       const changes = book.judge(this.wgs84, b, fix);
       const reached = book.judgePin(this.wgs84, b, fix);
-      if (changes.length === 0 && !reached) return this.render();
+      // Leaving the pinned point is no news, but it is written down too (the CLI writes
+      // its book after every fix): else the next read of the book says "there" again,
+      // and coming back is not told.
+      if (changes.length === 0 && b.pin?.reached_me === wasThere) return this.render();
       // Written down before anything is sent: a reload between repeats no news.
       await book.save(b);
       this.render();

@@ -23,6 +23,7 @@
 // entry changes only its own fields in the same way, so none writes back an old counter.
 
 import { call, ApiError } from "./api.js";
+import { keyedStore } from "./keyed.js";
 import * as priv from "./private.js";
 
 const DB = "haurach-private";
@@ -32,67 +33,23 @@ const STORE = "bonds";
  *  secure (HTTPS or localhost) page. */
 export const available = Boolean(globalThis.crypto?.subtle && globalThis.indexedDB);
 
-function open() {
-  return new Promise((resolve, reject) => {
-    const req = indexedDB.open(DB, 1);
-    req.onupgradeneeded = () => req.result.createObjectStore(STORE, { keyPath: "who" });
-    req.onsuccess = () => resolve(req.result);
-    req.onerror = () => reject(req.error);
-  });
-}
-
-async function withStore(mode, act) {
-  const db = await open();
-  try {
-    return await new Promise((resolve, reject) => {
-      const tx = db.transaction(STORE, mode);
-      const req = act(tx.objectStore(STORE));
-      tx.oncomplete = () => resolve(req?.result);
-      tx.onerror = () => reject(tx.error);
-      tx.onabort = () => reject(tx.error);
-    });
-  } finally {
-    db.close();
-  }
-}
+const bonds = keyedStore(DB, STORE);
 
 const who = (name) => String(name).toLowerCase();
-const load = (name) => withStore("readonly", (s) => s.get(who(name)));
-const save = (entry) => withStore("readwrite", (s) => s.put(entry));
+const load = (name) => bonds.get(who(name));
+const save = (entry) => bonds.put(entry);
 
 /** Changes this person's entry in one read-write transaction: `change(entry)` edits
  *  the entry as it is now and returns what to resolve with. Resolves once the change is
  *  on disk (with `durability` "strict", the default; "relaxed" once the browser has it);
  *  fails when there is no entry. */
-async function update(name, change, durability = "strict") {
-  const db = await open();
-  try {
-    return await new Promise((resolve, reject) => {
-      const tx = db.transaction(STORE, "readwrite", { durability });
-      const store = tx.objectStore(STORE);
-      let result;
-      const req = store.get(who(name));
-      req.onsuccess = () => {
-        const entry = req.result;
-        if (!entry) {
-          tx.abort();
-          return;
-        }
-        result = change(entry);
-        store.put(entry);
-      };
-      tx.oncomplete = () => resolve(result);
-      tx.onerror = () => reject(tx.error);
-      tx.onabort = () => reject(tx.error ?? new Error("this browser holds no keys for the bond"));
-    });
-  } finally {
-    db.close();
-  }
+function update(name, change, durability = "strict") {
+  return bonds.update(who(name), change, { durability, missing: new Error("this browser holds no keys for the bond") });
 }
 
 /** Forgets this person's private bond or invite here (the bond ended, or it is plain). */
 export function forget(name) {
-  return withStore("readwrite", (s) => s.delete(who(name))).catch(() => {});
+  return bonds.delete(who(name)).catch(() => {});
 }
 
 /** The private invite this person made here and nobody has accepted yet, if it still

@@ -554,6 +554,20 @@ async fn two_pages_bond_privately_and_the_tiers_follow_them_without_a_coordinate
     amethyst
         .check_at_both_widths(&axe, "private-accept-scanned", "a scanned private invite")
         .await;
+    // At a phone's width the 43 characters wrap inside the box, at a dash: none is out of
+    // sight, scrolled away.
+    let size = amethyst
+        .js(
+            "const e = document.getElementById('accept-code');
+             return [e.scrollWidth, e.clientWidth, e.scrollHeight, e.clientHeight];",
+            vec![],
+        )
+        .await;
+    let [sw, cw, sh, ch] = serde_json::from_value::<[i64; 4]>(size.clone()).unwrap();
+    assert!(
+        sw <= cw && sh <= ch,
+        "the private code scrolls in its box at 390 px (scroll, client: {size})"
+    );
     amethyst.set_viewport(1280, 900, false).await;
     amethyst.click("input[name=profile][value=story]").await;
     amethyst.click("#accept-form button[type=submit]").await;

@@ -30,31 +30,29 @@ enum Heard {
     Meeting(MeetingContent),
 }
 
-/// Moves the page to `to` and waits until it has sealed its position after the fix and
-/// read the bond's messages to judge its places by it (`places.judge`; nothing else reads
-/// them while no message comes), and a second more, so whatever it judged of that fix
-/// has been sent.
-async fn moved_and_judged(page: &crate::harness::Browser, to: (f64, f64)) {
-    let count = async |what: &str| {
-        everything_sent(page)
-            .await
-            .iter()
-            .filter(|f| f.contains(what))
-            .count()
-    };
-    let (sealed, read) = ("\"type\":\"sealed_fix\"", "GET /api/v1/bond/messages");
-    let (sealed_before, read_before) = (count(sealed).await, count(read).await);
+/// How many of the requests and frames `page` sent hold `what`.
+async fn sent_count(page: &crate::harness::Browser, what: &str) -> usize {
+    everything_sent(page)
+        .await
+        .iter()
+        .filter(|f| f.contains(what))
+        .count()
+}
+
+/// Moves the page to `to` and waits until it has sealed its position after the fix
+/// (right after which it judges its places by it, in turn after every earlier fix).
+async fn moved_and_sealed(page: &crate::harness::Browser, to: (f64, f64)) {
+    const SEALED: &str = "\"type\":\"sealed_fix\"";
+    let before = sent_count(page, SEALED).await;
     page.set_position(to.0, to.1).await;
-    crate::harness::eventually("his page to seal and judge the new fix", async || {
-        let (now, reads) = (count(sealed).await, count(read).await);
+    crate::harness::eventually("his page to seal the new fix", async || {
+        let now = sent_count(page, SEALED).await;
         (
-            (now > sealed_before && reads > read_before).then_some(()),
-            format!("{now} sealed positions, {reads} reads"),
+            (now > before).then_some(()),
+            format!("{now} sealed positions"),
         )
     })
     .await;
-    page.js("return new Promise((r) => setTimeout(r, 1000))", vec![])
-        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -223,17 +221,43 @@ async fn a_page_keeps_its_places_on_a_private_bond_and_tells_them_sealed() {
     assert_eq!(news(&got[7]), (MILL.into(), PlaceEvent::Left, None));
     assert_eq!(got[8], Heard::Meeting(MeetingContent::Reached));
     spike.wait_text("#meeting-legs", "You: there").await;
+    // His page has read every message of the bond into its book (its own news came
+    // back to it on the link).
+    let (_, view) = http(server.addr, "GET", "/api/v1/bond", Some(&her), None).await;
+    let last_seq = view["last_seq"].as_i64().unwrap();
+    crate::harness::eventually("his book to have read the bond's messages", async || {
+        let read = book_of(&spike, "spike").await["read_seq"].as_i64();
+        (
+            (read == Some(last_seq)).then_some(()),
+            format!("read {read:?} of {last_seq}"),
+        )
+    })
+    .await;
+    const READ: &str = "GET /api/v1/bond/messages";
+    let reads_before = sent_count(&spike, READ).await;
     // Standing there, his page reports again (a fix a little off, the same place): no
     // news, and not reached twice.
     let beside = geo::destination(HER.0, HER.1, 90.0, 10.0);
-    moved_and_judged(&spike, beside).await;
-    assert_eq!(heard_now().len(), 9, "{:?}", heard_now());
+    moved_and_sealed(&spike, beside).await;
     // 110 m out he is beyond the well's 100 m but within its band (1.1 × 100 m, and 25 m
-    // more): he has not left it.
+    // more): he has not left it; he is beyond the point's 75 m, so it is 110 m away again
+    // (judged after the fix beside it, in turn).
     let band = geo::destination(HER.0, HER.1, 90.0, 110.0);
-    moved_and_judged(&spike, band).await;
-    assert_eq!(heard_now().len(), 9, "{:?}", heard_now());
+    moved_and_sealed(&spike, band).await;
+    spike.wait_text("#meeting-legs", "You: 110 m west").await;
     spike.wait_text("#places-mine", "You are here").await;
+    // Whatever news it would have sent goes right after it judged: a second to arrive.
+    spike
+        .js("return new Promise((r) => setTimeout(r, 1000))", vec![])
+        .await;
+    assert_eq!(heard_now().len(), 9, "{:?}", heard_now());
+    // Neither report read the bond's messages: no message was new (the CLI's `move`
+    // asks only when the bond's `last_seq` moved too).
+    assert_eq!(
+        sent_count(&spike, READ).await,
+        reads_before,
+        "his page read the bond's messages with none new"
+    );
 
     // Her place's news and her reaching the point, sealed by her device as the CLI
     // does, show in his places card and meeting sentence.
@@ -267,7 +291,32 @@ async fn a_page_keeps_its_places_on_a_private_bond_and_tells_them_sealed() {
     spike.wait_text("#places-partner", "amethyst is here").await;
     post("m1", "meeting", 3, &MeetingContent::Reached.to_bytes()).await;
     spike.wait_text("#meeting-legs", "amethyst: there").await;
+    // Read again from his book, he is still 110 m from it: leaving it was written down.
+    let legs = spike.text("#meeting-legs").await;
+    assert!(legs.contains("You: 110 m west"), "{legs}");
 
+    // The list of places to pin beside "Meet there" is drawn as the text fields are (the
+    // same ground, border and corners, as tall as the buttons), not as the browser's own.
+    let looks = spike
+        .js(
+            "const [s, i] = ['meeting-place', 'place-name'].map((id) => document.getElementById(id));
+             const [cs, ci] = [s, i].map((e) => getComputedStyle(e));
+             return {
+               appearance: cs.appearance,
+               differ: ['backgroundColor', 'borderTopColor', 'borderTopLeftRadius', 'color']
+                 .filter((k) => cs[k] !== ci[k]),
+               height: s.getBoundingClientRect().height,
+             };",
+            vec![],
+        )
+        .await;
+    assert_eq!(looks["appearance"], "none", "{looks}");
+    assert_eq!(
+        looks["differ"],
+        json!([]),
+        "differs from the text fields: {looks}"
+    );
+    assert!(looks["height"].as_f64().unwrap() >= 44.0, "{looks}");
     spike
         .check_at_both_widths(&axe, "private-page-places", "a private bond's places card")
         .await;
@@ -481,5 +530,96 @@ async fn places_kept_on_the_server_move_to_the_page_as_it_accepts_a_private_invi
         .await
         .unwrap();
     assert_eq!(rows, 0, "the database still holds a place");
+    db.close().await;
+}
+
+/// A place the server still keeps for a person on a private bond (an older server kept
+/// them as the bond turned private; today's forgets them in that step) is brought to the
+/// page's book when the places card shows, written there first and then deleted on the
+/// server, and the person is told, as the CLI's `place` does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_place_the_server_still_keeps_on_a_private_bond_moves_to_the_page() {
+    let _serial = serial().await;
+    let server = Server::start().await;
+    let cd = Chromedriver::start("private-page-brings-places").await;
+    let dir = tempfile::tempdir().unwrap();
+    let spike = open_citizen(&cd, &server, "Spike", dir.path(), 390, HER).await;
+    let her = citizen(server.addr, "amethyst").await;
+    bond_with_library(&spike, &server, &her).await;
+    spike
+        .wait_text("#places-title + p", "Kept on this device only")
+        .await;
+
+    // His place in the server's table as an older server left it, the bond private:
+    // written while the server is stopped (a running one keeps the places it loaded),
+    // then it starts again on the same address.
+    let addr = server.addr;
+    let data = server.stop().await;
+    let db = sqlx::SqlitePool::connect(&format!(
+        "sqlite://{}",
+        data.path().join("haurach.db").display()
+    ))
+    .await
+    .unwrap();
+    let put = sqlx::query(
+        "INSERT INTO places (account_id, name, name_key, lat, lon, radius_m, inside, updated_at)
+         SELECT id, ?1, lower(?1), ?2, ?3, 150.0, 1, 0 FROM accounts WHERE name_key = 'spike'",
+    )
+    .bind(WELL)
+    .bind(HER.0)
+    .bind(HER.1)
+    .execute(&db)
+    .await
+    .unwrap();
+    assert_eq!(put.rows_affected(), 1);
+    db.close().await;
+    let server = Server::start_on(data, addr).await;
+    let creds = json!({"name": "Spike", "password": crate::harness::PASSWORD});
+    let (_, session) = http(server.addr, "POST", "/api/v1/sessions", None, Some(creds)).await;
+    let his = session["token"].as_str().unwrap().to_owned();
+
+    // His page connects again by itself and shows the card again: the place is in his
+    // book, as the server had it, and he is told.
+    spike.wait_text("#conn-text", "live").await;
+    // The card shows again (the next load of the page): the place is in his book, as the
+    // server had it, and he is told.
+    spike.wait_text("#places-mine", WELL).await;
+    spike.wait_text("#places-mine", "You are here").await;
+    spike
+        .wait_text(
+            "#places-news",
+            "Your place the cobalt well is kept on this device now; the server keeps none \
+             for a private bond.",
+        )
+        .await;
+    let book = book_of(&spike, "spike").await;
+    let mine = book["mine"].as_array().cloned().unwrap_or_default();
+    assert_eq!(mine.len(), 1, "{book}");
+    assert_eq!(mine[0]["name"], json!(WELL), "{book}");
+    assert_eq!(mine[0]["radius_m"].as_f64(), Some(150.0), "{book}");
+    assert_eq!(mine[0]["inside"], json!(true), "{book}");
+    assert!(
+        (mine[0]["lat"].as_f64().unwrap() - HER.0).abs() < 1e-9
+            && (mine[0]["lon"].as_f64().unwrap() - HER.1).abs() < 1e-9,
+        "{book}"
+    );
+
+    // The server keeps none now.
+    let (status, kept) = http(server.addr, "GET", "/api/v1/places", Some(&his), None).await;
+    assert_eq!(status, 200, "{kept}");
+    assert_eq!(kept["mine"], json!([]), "{kept}");
+    spike.quit().await;
+    let data = server.stop().await;
+    let db = sqlx::SqlitePool::connect(&format!(
+        "sqlite://{}",
+        data.path().join("haurach.db").display()
+    ))
+    .await
+    .unwrap();
+    let (rows,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM places")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert_eq!(rows, 0, "the database still holds his place");
     db.close().await;
 }
