@@ -29,7 +29,8 @@ const ORDER = ["pull", "alarm", "feelings", "voice", "thoughts", "images", "glim
  *  chart shows (`GET /api/v1/me/journey` without `from`)... */
 export const KEEP_MS = 24 * 3600 * 1000;
 /** ...and at most as many distances and track points as the server's answer holds
- *  (`CHART_SHOWN`, `TRACK_SHOWN`), the oldest dropped first: under half a megabyte. */
+ *  (`CHART_SHOWN`, `TRACK_SHOWN`), the oldest dropped first: about half a megabyte
+ *  when full. */
 export const MAX_SAMPLES = 2000;
 export const MAX_TRACK = 5000;
 export const MAX_OPENINGS = 500;
