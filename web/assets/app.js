@@ -1431,23 +1431,31 @@ async function privatePull() {
     const { pull, strength, toward_m } = rounding.pullToward(wgs84, me, partner, Boolean(b.tiers.sight?.open), b.profile);
     Object.assign(pull, { by_hand: false, seen_at: state.partnerFix.at ?? null });
     Object.assign(b, { pull, strength, roughWithin: !partner.exact && partner.reach_m > toward_m ? partner.reach_m : null });
+    // This device's journey of a private bond: the distance as it was shown here, once
+    // it says something (a rough area's distance may be off by more than itself).
+    if (!b.roughWithin) journey?.addPull(pull.distance_m);
   } else {
     // No distance here yet: the strength the open tiers prove, as the server takes it.
     Object.assign(b, { pull: null, strength: tiersStrength(b), roughWithin: null });
   }
   map.pull(b.pull);
+  map.sealed(partner ?? null, Boolean(b.tiers.sight?.open));
   renderBond();
   // The meeting sentence goes from my fix and the partner's sealed position.
   places.renderOnDevice();
 }
 
-/** What the page says of a private bond, and what it hides: the partner's direction and
- *  the content this page cannot seal yet (the map);
- *  words, feelings, thoughts, pictures, the camera and the journal too while this browser
- *  cannot seal them (no confirmed keys). */
+/** What the page says of a private bond, and what it hides: the partner's direction;
+ *  words, feelings, thoughts, pictures, the camera, the journal, the map and the
+ *  journey too while this browser cannot seal them (no confirmed keys). */
 function renderPrivate() {
   const privacy = state.private;
   const shownPrivate = isPrivate();
+  // The map draws without tiles unless chosen, and the journey is kept on this device,
+  // once the keys are confirmed; on a plain bond both are the server's as before.
+  const onDevice = shownPrivate && sealing() !== null;
+  map.privately(onDevice ? state.bond.id : null, onDevice || privacyNow() === "plain");
+  journey?.from(privacyNow() === "plain" ? "server" : onDevice ? "device" : "none", state.me);
   $("screen-link").classList.toggle("private", shownPrivate);
   // Words, feelings and thoughts come back once this device can seal and open them.
   $("screen-link").classList.toggle("sealing", shownPrivate && sealing() !== null);
@@ -1475,6 +1483,8 @@ function positionStatus(text) {
 function renderPosition() {
   const p = state.position;
   map.position(p);
+  // Kept on this device on a private bond (journey.js keeps nothing otherwise).
+  journey?.ownFix(p);
   const hand = p?.source === "hand";
   $("gps-resume").hidden = !hand || !("geolocation" in navigator);
   if (!p) {

@@ -8,6 +8,14 @@
 // between the least and the most distance that rounds to the pull's. It narrows as you
 // come closer and never says more than the pull. Within sight the pull carries the
 // partner's position and the map shows it.
+//
+// On a private bond (with confirmed keys) the map is drawn without tiles unless the
+// person chose them for this bond on this device: tiles asked for the area viewed would
+// tell the tile server (often the same operator's) where the person is. Without them it
+// is a plain background with a scale bar, and Leaflet draws only vectors, so the page
+// makes no request that carries a coordinate or a tile's address. The partner is drawn
+// from their opened sealed position as what it is: beyond sight an area as wide as its
+// reach around the point their device chose (never a point), within sight the point.
 
 import * as fmt from "./format.js";
 import { destination } from "./radar.js";
@@ -81,21 +89,73 @@ export class BondMap {
     this.ctx = ctx;
     this.tiles = meta("haurach-tiles");
     this.attribution = meta("haurach-tiles-attribution");
-    this.data = { position: null, pull: null, places: { mine: [], partner: [] }, meeting: null, summons: null, track: [] };
+    this.data = { position: null, pull: null, sealed: null, places: { mine: [], partner: [] }, meeting: null, summons: null, track: [] };
     this.map = null;
     this.layer = null;
+    this.tileLayer = null;
+    /** The private bond on screen (its id), or null on a plain bond: tiles then only by
+     *  the person's choice, and the partner from `data.sealed`. */
+    this.privateBond = null;
+    /** Whether the page knows the bond's privacy (plain, or private with confirmed
+     *  keys): nothing is drawn, and no tile asked, until it does. */
+    this.known = false;
     /** Whether the person moved the map themselves: then it no longer follows. */
     this.moved = false;
     this.pending = null;
   }
 
-  /** Hooks up the card; called once. Without a tile source the card stays hidden. */
+  /** Hooks up the card; called once. Without a tile source the card stays hidden on a
+   *  plain bond (a private one draws without tiles). */
   wire() {
     $("map-card").hidden = !this.tiles;
     $("map-fit").addEventListener("click", () => {
       this.moved = false;
       this.render();
     });
+    if (this.tiles) {
+      for (const el of document.querySelectorAll("#map-tiles-host, .map-tiles-host-again")) el.textContent = tileHost(this.tiles);
+    }
+    $("map-tiles-on").addEventListener("change", (e) => {
+      if (!this.privateBond) return;
+      const key = `haurach.map_tiles.${this.privateBond}`;
+      if (e.target.checked) localStorage.setItem(key, "on");
+      else localStorage.removeItem(key);
+      this.syncTiles();
+    });
+  }
+
+  /** The bond on screen is private with confirmed keys (its id), or not (null); `known`
+   *  is false while the page does not know yet, or cannot seal on a private bond. */
+  privately(bondId, known) {
+    bondId ??= null;
+    known = Boolean(known);
+    if (bondId === this.privateBond && known === this.known) return;
+    this.privateBond = bondId;
+    this.known = known;
+    $("map-card").hidden = !this.tiles && !bondId;
+    const choice = $("map-tiles-choice");
+    choice.hidden = !bondId || !this.tiles;
+    $("map-tiles-on").checked = this.tilesChosen();
+    if (!bondId) this.data.sealed = null;
+    this.syncTiles();
+    this.update({});
+  }
+
+  /** Whether tiles are drawn: always on a plain bond, on a private one only when the
+   *  person chose them for it here. */
+  tilesChosen() {
+    if (!this.tiles) return false;
+    if (!this.privateBond) return true;
+    return localStorage.getItem(`haurach.map_tiles.${this.privateBond}`) === "on";
+  }
+
+  /** Adds or takes away the tile layer as `tilesChosen` says. */
+  syncTiles() {
+    if (!this.map) return;
+    const want = this.known && this.tilesChosen();
+    if (want && !this.map.hasLayer(this.tileLayer)) this.tileLayer.addTo(this.map);
+    if (!want && this.map.hasLayer(this.tileLayer)) this.tileLayer.remove();
+    $("map").classList.toggle("map-tileless", !want);
   }
 
   /** Where I am now; it extends my track at once (the server's is read again later). */
@@ -108,14 +168,21 @@ export class BondMap {
     this.update({ position: p ? { lat: p.lat, lon: p.lon, accuracy_m: p.accuracy_m } : null });
   }
   pull(pull) { this.update({ pull: pull ?? null }); }
+  /** A private bond: the partner's opened sealed position (`{lat, lon, reach_m, exact}`)
+   *  or null, and whether sight is open. */
+  sealed(opened, sightOpen) { this.update({ sealed: opened ? { ...opened, sightOpen: Boolean(sightOpen) } : null }); }
   places(view) { this.update({ places: view ?? { mine: [], partner: [] } }); }
   meeting(m) { this.update({ meeting: m ?? null }); }
   summons(s) { this.update({ summons: s ?? null }); }
-  track(fixes) { this.update({ track: fixes ?? [] }); }
+  // A copy: `position` extends it, and the array given stays its owner's.
+  track(fixes) { this.update({ track: [...(fixes ?? [])] }); }
 
   leave() {
-    this.data = { position: null, pull: null, places: { mine: [], partner: [] }, meeting: null, summons: null, track: [] };
+    this.data = { position: null, pull: null, sealed: null, places: { mine: [], partner: [] }, meeting: null, summons: null, track: [] };
     this.moved = false;
+    // The next bond's privacy is found out afresh before anything is drawn.
+    this.known = false;
+    this.syncTiles();
     this.render();
   }
 
@@ -145,21 +212,26 @@ export class BondMap {
   }
 
   async ensureMap() {
-    if (this.map || !this.tiles) return this.map;
+    if (this.map || (!this.tiles && !this.privateBond)) return this.map;
     const L = await loadLeaflet();
     if (this.map) return this.map;
     const el = $("map");
-    this.map = L.map(el, { zoomControl: true, attributionControl: true, worldCopyJump: true });
+    this.map = L.map(el, { zoomControl: true, attributionControl: true, worldCopyJump: true, maxZoom: 19 });
     el.setAttribute("role", "region");
     el.setAttribute("aria-label", "Map");
     this.map.attributionControl.setPrefix(false);
-    L.tileLayer(this.tiles, {
-      maxZoom: 19,
-      attribution: escapeHtml(this.attribution),
-      // Most tile servers (OpenStreetMap's among them) want to know which site asks;
-      // the origin says it, the page's path does not.
-      referrerPolicy: "strict-origin",
-    }).addTo(this.map);
+    // Made here, added only while `tilesChosen` says so (`syncTiles`): on a private bond
+    // no tile is asked unless the person chose it.
+    this.tileLayer = this.tiles
+      ? L.tileLayer(this.tiles, {
+        maxZoom: 19,
+        attribution: escapeHtml(this.attribution),
+        // Most tile servers (OpenStreetMap's among them) want to know which site asks;
+        // the origin says it, the page's path does not.
+        referrerPolicy: "strict-origin",
+      })
+      : null;
+    L.control.scale({ imperial: false }).addTo(this.map);
     this.layer = L.layerGroup().addTo(this.map);
     // Once the person touches, scrolls or uses the keys on the map, it stays where they
     // put it ("Show everything" follows again).
@@ -167,6 +239,7 @@ export class BondMap {
       el.addEventListener(ev, () => (this.moved = true), { passive: true });
     }
     this.map.setView([20, 0], 2);
+    this.syncTiles();
     // A phone turned, a window widened: the map fills its new size and, unless the person
     // moved it, shows everything again.
     new ResizeObserver(() => this.update({})).observe(el);
@@ -175,7 +248,7 @@ export class BondMap {
 
   async render() {
     const card = $("map-card");
-    if (!this.tiles || card.hidden) return;
+    if ((!this.tiles && !this.privateBond) || card.hidden || !this.known) return;
     const map = await this.ensureMap();
     if (!map) return;
     const L = window.L;
@@ -187,6 +260,9 @@ export class BondMap {
     const status = [];
     /** The wedge drawn, as "near far bearing" (metres, degrees), for the tests to read. */
     let wedgeShown = "";
+    /** What of the partner is drawn: "point", "area REACH_M" or "wedge" ("" for
+     *  nothing), for the tests to read. */
+    let partnerShown = "";
 
     // My own journey, under everything else.
     if (d.track.length >= 2) {
@@ -212,7 +288,25 @@ export class BondMap {
     }
     const pull = d.pull;
     const partner = this.ctx.partner() ?? "Your partner";
-    if (pull?.exact && pull.position) {
+    const sealed = this.privateBond ? d.sealed : null;
+    if (sealed && !sealed.exact) {
+      // A rounded position: the partner may be anywhere within its reach of the point
+      // their device chose, so the area is drawn and the point is not.
+      L.circle([sealed.lat, sealed.lon], { radius: sealed.reach_m, className: "map-area", interactive: false }).addTo(this.layer);
+      const area = L.latLng(sealed.lat, sealed.lon).toBounds(2 * sealed.reach_m);
+      shown.push(area.getSouthWest(), area.getNorthEast());
+      status.push(`${partner} is somewhere in the shaded area, up to ${fmt.distance(sealed.reach_m)} from its middle: ` +
+        "their device shares no finer position beyond sight.");
+      partnerShown = `area ${sealed.reach_m}`;
+    } else if (this.privateBond && sealed?.exact && sealed.sightOpen) {
+      label(L.circleMarker([sealed.lat, sealed.lon], { radius: 8, className: "map-partner", interactive: false }), partner, "map-label-partner").addTo(this.layer);
+      shown.push([sealed.lat, sealed.lon]);
+      status.push(`${partner} is shown where they are: you are within sight.`);
+      partnerShown = "point";
+    } else if (this.privateBond && !sealed) {
+      // Nothing opened of the partner yet: nothing to draw of them.
+    } else if (pull?.exact && pull.position) {
+      partnerShown = "point";
       label(L.circleMarker([pull.position.lat, pull.position.lon], { radius: 8, className: "map-partner", interactive: false }), partner, "map-label-partner").addTo(this.layer);
       shown.push([pull.position.lat, pull.position.lon]);
       status.push(`${partner} is shown where they are: you are within sight.`);
@@ -225,6 +319,7 @@ export class BondMap {
         `${span(near)} to ${span(far)} away, within 2.5° either side. ` +
         "Their exact position shows within sight.");
       wedgeShown = `${near} ${far} ${pull.bearing_deg}`;
+      partnerShown = "wedge";
     } else if (!me) {
       status.push("Your position shows here once you share it.");
     }
@@ -246,6 +341,8 @@ export class BondMap {
     }
     $("map-status").textContent = status.join(" ");
     $("map").dataset.wedge = wedgeShown;
+    $("map").dataset.partner = partnerShown;
+    $("map").dataset.track = String(d.track.length >= 2 ? d.track.length : 0);
     map.invalidateSize();
     // Follow what is drawn until the person moves the map; "Show everything" follows again.
     if (shown.length && !this.moved) {
@@ -259,6 +356,15 @@ export class BondMap {
 function span(m) {
   if (m < 1000) return `${Math.round(m)} m`;
   return `${(m / 1000).toLocaleString("en-US", { maximumFractionDigits: 2 })} km`;
+}
+
+/** The host the tile template names ("tile.openstreetmap.org"). */
+function tileHost(template) {
+  try {
+    return new URL(template.replace(/\{[^}]*\}/g, "0")).host;
+  } catch {
+    return template;
+  }
 }
 
 function escapeHtml(text) {

@@ -18,6 +18,7 @@ mod pause;
 mod pictures;
 mod places;
 mod private;
+mod private_map;
 mod private_places;
 mod screen;
 mod sight;

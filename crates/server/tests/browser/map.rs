@@ -15,13 +15,13 @@ use crate::harness::{
 
 /// A tile server on a loopback port: every GET is answered with one 256-pixel PNG the
 /// test makes, and its path is kept.
-struct Tiles {
-    origin: String,
+pub(crate) struct Tiles {
+    pub(crate) origin: String,
     asked: Arc<Mutex<Vec<String>>>,
 }
 
 impl Tiles {
-    async fn start() -> Tiles {
+    pub(crate) async fn start() -> Tiles {
         let tile = {
             let img = image::RgbImage::from_fn(256, 256, |x, y| {
                 // A light grid, so a screenshot shows where the tiles are.
@@ -64,7 +64,7 @@ impl Tiles {
         Tiles { origin, asked }
     }
 
-    fn asked(&self) -> Vec<String> {
+    pub(crate) fn asked(&self) -> Vec<String> {
         self.asked.lock().unwrap().clone()
     }
 }

@@ -31,7 +31,7 @@ use crate::harness::{
 // in a log line ("12:00:07.654", "latency=7.65 ms") can spell one, and the search finds
 // only what is a coordinate.
 pub(crate) const HER: (f64, f64) = (-61.123457, -7.654321);
-const NEAR: (f64, f64) = (-61.168328, -7.654321); // 5.0 km south of her
+pub(crate) const NEAR: (f64, f64) = (-61.168328, -7.654321); // 5.0 km south of her
 pub(crate) const FAR: (f64, f64) = (-61.482413, -7.654321); // 40.0 km south of her
 
 /// What the partners say, feel and think: words nobody else uses, to look for afterwards
@@ -347,7 +347,7 @@ pub(crate) async fn open_citizen(
 
 /// Keeps a copy of every frame and every request body the page sends from now on (what
 /// it sent before is forgotten).
-async fn record_requests(page: &Browser) {
+pub(crate) async fn record_requests(page: &Browser) {
     page.record_sent_frames().await;
     page.js(
         &format!(
