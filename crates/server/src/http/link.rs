@@ -8,7 +8,7 @@
 //! has sent that one, the message follows on and is passed as it is. Otherwise it overtook
 //! an earlier one (the partner's, crossing from another node, is overtaken by the
 //! account's own, published here) or one was lost: the link holds it for up to
-//! [`AHEAD_WAIT`] for the missing ones to arrive live, and reads the store for them only
+//! 50 ms (`AHEAD_WAIT`) for the missing ones to arrive live, and reads the store for them only
 //! if they do not. The store is read on a lost message, never per message.
 //!
 //! Ownership: the link task owns its socket and its bus [`Subscription`](crate::bus::Subscription);
