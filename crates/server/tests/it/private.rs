@@ -975,7 +975,7 @@ async fn next_error(link: &mut Link) -> haurach_proto::Problem {
 
 /// Pictures in the clear (they travel sealed: `sealed_pictures.rs`), traces and journal
 /// photos: on a private bond the server takes none of them, even with their tiers open,
-/// so it never holds one in the clear (docs/privacy.md, "What remains to build"). Nor
+/// so it never holds one in the clear (docs/privacy.md, "Limits, as built"). Nor
 /// journal words or a camera frame in the clear (glimpses and sight travel sealed:
 /// `sight::a_private_bond_relays_sealed_*`).
 #[tokio::test]
