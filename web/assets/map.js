@@ -152,9 +152,12 @@ export class BondMap {
   /** Adds or takes away the tile layer as `tilesChosen` says. */
   syncTiles() {
     if (!this.map) return;
-    const want = this.known && this.tilesChosen();
-    if (want && !this.map.hasLayer(this.tileLayer)) this.tileLayer.addTo(this.map);
-    if (!want && this.map.hasLayer(this.tileLayer)) this.tileLayer.remove();
+    // No tile source set (a private bond's map without one): no layer to add or take away.
+    const want = Boolean(this.tileLayer) && this.known && this.tilesChosen();
+    if (this.tileLayer) {
+      if (want && !this.map.hasLayer(this.tileLayer)) this.tileLayer.addTo(this.map);
+      if (!want && this.map.hasLayer(this.tileLayer)) this.tileLayer.remove();
+    }
     $("map").classList.toggle("map-tileless", !want);
   }
 
