@@ -621,10 +621,7 @@ async fn pass_message<S: Store, B: Bus>(
 ) -> Result<(), LinkError> {
     match frame.previous() {
         Some(before) if before <= *last_sent => {
-            *last_sent = seq;
-            socket
-                .feed(WsMessage::Text(frame.json.as_ref().into()))
-                .await?;
+            send_next(socket, last_sent, seq, &frame).await?;
         }
         Some(_) => {
             let held = ahead.get_or_insert_with(|| {
@@ -642,14 +639,25 @@ async fn pass_message<S: Store, B: Bus>(
         None => {
             Box::pin(catch_up(app, account, socket, last_sent, seq)).await?;
             if *last_sent < seq {
-                *last_sent = seq;
-                socket
-                    .feed(WsMessage::Text(frame.json.as_ref().into()))
-                    .await?;
+                send_next(socket, last_sent, seq, &frame).await?;
             }
         }
     }
     release(socket, last_sent, ahead).await
+}
+
+/// Queues a live message frame for the socket: the link has now sent up to `seq`.
+async fn send_next(
+    socket: &mut WebSocket,
+    last_sent: &mut i64,
+    seq: i64,
+    frame: &crate::bus::Frame,
+) -> Result<(), LinkError> {
+    *last_sent = seq;
+    socket
+        .feed(WsMessage::Text(frame.json.as_ref().into()))
+        .await?;
+    Ok(())
 }
 
 /// Queues the messages held that now follow on, in order, and forgets those already sent.
@@ -665,10 +673,7 @@ async fn release(
             first.remove();
         } else if first.get().previous().is_some_and(|b| b <= *last_sent) {
             let frame = first.remove();
-            *last_sent = seq;
-            socket
-                .feed(WsMessage::Text(frame.json.as_ref().into()))
-                .await?;
+            send_next(socket, last_sent, seq, &frame).await?;
         } else {
             break;
         }
@@ -698,10 +703,7 @@ async fn read_ahead<S: Store, B: Bus>(
     catch_up(app, account, socket, last_sent, newest).await?;
     for (seq, frame) in held.frames {
         if seq > *last_sent {
-            *last_sent = seq;
-            socket
-                .feed(WsMessage::Text(frame.json.as_ref().into()))
-                .await?;
+            send_next(socket, last_sent, seq, &frame).await?;
         }
     }
     Ok(())

@@ -83,7 +83,7 @@ async fn page_headers(server: &Server) -> String {
 }
 
 /// How many elements `css` matches in the page.
-async fn count(who: &Browser, css: &str) -> u64 {
+pub(crate) async fn count(who: &Browser, css: &str) -> u64 {
     who.js(
         "return document.querySelectorAll(arguments[0]).length",
         vec![json!(css)],

@@ -12,7 +12,7 @@ use haurach_private::rounding::Known;
 use serde_json::{Value, json};
 
 use crate::harness::{Browser, Chromedriver, Server, axe_source, eventually, serial};
-use crate::map::Tiles;
+use crate::map::{Tiles, count};
 use crate::private::{
     HER, LibraryLink, NEAR, bond_with_library, citizen, coordinate_needles, everything_sent,
     open_citizen, report_as_library, seal_fix_as_library,
@@ -52,16 +52,6 @@ async fn wait_area(page: &Browser, reach: f64) {
         (r.filter(|r| (r - reach).abs() < 1e-6).map(|_| ()), drawn)
     })
     .await;
-}
-
-async fn count(page: &Browser, css: &str) -> u64 {
-    page.js(
-        "return document.querySelectorAll(arguments[0]).length",
-        vec![json!(css)],
-    )
-    .await
-    .as_u64()
-    .unwrap()
 }
 
 /// How many points of my own track the map draws (`#map[data-track]`; 0 when none is

@@ -518,19 +518,8 @@ async fn places_kept_on_the_server_move_to_the_page_as_it_accepts_a_private_invi
     assert_eq!(status, 200, "{kept}");
     assert_eq!(kept["mine"], json!([]), "{kept}");
     spike.quit().await;
-    let data = server.stop().await;
-    let db = sqlx::SqlitePool::connect(&format!(
-        "sqlite://{}",
-        data.path().join("haurach.db").display()
-    ))
-    .await
-    .unwrap();
-    let (rows,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM places")
-        .fetch_one(&db)
-        .await
-        .unwrap();
+    let rows = place_rows(server).await;
     assert_eq!(rows, 0, "the database still holds a place");
-    db.close().await;
 }
 
 /// A place the server still keeps for a person on a private bond (an older server kept
@@ -609,6 +598,12 @@ async fn a_place_the_server_still_keeps_on_a_private_bond_moves_to_the_page() {
     assert_eq!(status, 200, "{kept}");
     assert_eq!(kept["mine"], json!([]), "{kept}");
     spike.quit().await;
+    let rows = place_rows(server).await;
+    assert_eq!(rows, 0, "the database still holds his place");
+}
+
+/// Stops the server and counts the place rows its SQLite database holds.
+async fn place_rows(server: Server) -> i64 {
     let data = server.stop().await;
     let db = sqlx::SqlitePool::connect(&format!(
         "sqlite://{}",
@@ -620,6 +615,6 @@ async fn a_place_the_server_still_keeps_on_a_private_bond_moves_to_the_page() {
         .fetch_one(&db)
         .await
         .unwrap();
-    assert_eq!(rows, 0, "the database still holds his place");
     db.close().await;
+    rows
 }

@@ -177,29 +177,30 @@ async fn each_node_receives_only_what_its_own_links_need() {
     );
 }
 
+/// Two nodes of one city that gather what they share for `batch_ms` (`nats_batch_ms`),
+/// with the PostgreSQL cluster and NATS server they need (dropped after the nodes);
+/// `None` (the test skips, unless servers are required) where those cannot start.
+async fn batching_nodes(batch_ms: f64) -> Option<((PgCluster, NatsServer), [TestServer; 2])> {
+    let pg = or_skip(PgCluster::start())?;
+    let nats = or_skip(NatsServer::start())?;
+    let node = || {
+        let (db, bus) = (pg.url(), nats.url());
+        TestServer::start_with(move |c| {
+            c.database_url = Some(db);
+            c.nats_url = Some(bus);
+            c.nats_batch_ms = batch_ms;
+        })
+    };
+    let nodes = [node().await, node().await];
+    Some(((pg, nats), nodes))
+}
+
 #[tokio::test]
 async fn nodes_that_batch_what_they_share_still_pass_every_move_and_word_in_order() {
-    let Some(pg) = or_skip(PgCluster::start()) else {
+    let Some((_servers, [one, two])) = batching_nodes(20.0).await else {
         return;
     };
-    let Some(nats) = or_skip(NatsServer::start()) else {
-        return;
-    };
-    let mut nodes = Vec::new();
-    for _ in 0..2 {
-        let (db, bus) = (pg.url(), nats.url());
-        nodes.push(
-            TestServer::start_with(move |c| {
-                c.database_url = Some(db);
-                c.nats_url = Some(bus);
-                c.nats_batch_ms = 20.0;
-            })
-            .await,
-        );
-    }
-    let [one, two] = &nodes[..] else {
-        unreachable!()
-    };
+    let (one, two) = (&one, &two);
     let (amethyst, spike) = one.pair("amethyst", "spike", "city").await;
     // Within voice's range from the start (the city profile's 850 m).
     one.put_position(&spike, 30.0, 31.0).await;
@@ -256,29 +257,12 @@ async fn nodes_that_batch_what_they_share_still_pass_every_move_and_word_in_orde
 #[tokio::test]
 async fn partners_talking_at_once_on_two_nodes_hear_every_word_in_order_without_reading_the_store()
 {
-    let Some(pg) = or_skip(PgCluster::start()) else {
+    // What crosses waits up to 10 ms for a batch, so the partner's message is overtaken
+    // by one's own nearly every time.
+    let Some((_servers, [one, two])) = batching_nodes(10.0).await else {
         return;
     };
-    let Some(nats) = or_skip(NatsServer::start()) else {
-        return;
-    };
-    let mut nodes = Vec::new();
-    for _ in 0..2 {
-        let (db, bus) = (pg.url(), nats.url());
-        nodes.push(
-            TestServer::start_with(move |c| {
-                c.database_url = Some(db);
-                c.nats_url = Some(bus);
-                // What crosses waits up to 10 ms for a batch, so the partner's message
-                // is overtaken by one's own nearly every time.
-                c.nats_batch_ms = 10.0;
-            })
-            .await,
-        );
-    }
-    let [one, two] = &nodes[..] else {
-        unreachable!()
-    };
+    let (one, two) = (&one, &two);
     let (amethyst, spike) = one.pair("amethyst", "spike", "open").await;
     let mut hers = one.link(&amethyst, None).await;
     hers.until(|f| matches!(f, ServerFrame::Hello { .. })).await;
