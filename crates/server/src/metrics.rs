@@ -66,6 +66,9 @@ pub struct PushMetrics {
     /// Pushes being sent now. There is no queue: each push runs on a task of its own, so
     /// this is what would be its depth.
     pub in_flight: Gauge,
+    /// Unseen messages waiting `push_message_after_s` before their push, one per bond,
+    /// sender and kind of news (a burst is one).
+    pub waiting: Gauge,
 }
 
 impl PushMetrics {
@@ -261,6 +264,11 @@ impl Metrics {
             "pushes_in_flight",
             "Web Pushes being sent now",
             m.push.in_flight.clone(),
+        );
+        r.register(
+            "pushes_waiting",
+            "Unseen messages waiting before their push, one per bond, sender and kind of news",
+            m.push.waiting.clone(),
         );
         m.registry = registry;
         m

@@ -13,12 +13,15 @@
 //! What a push says is [`PushNote`]: who, and what kind of news, never a letter's words
 //! or a position, so it carries nothing the receiver may not know at any distance.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use haurach_proto::{MessageKind, PushNote};
 use haurach_store::{AccountId, BondId, PushSubscriptionRecord, Store, StoreError};
 use tokio::sync::OnceCell;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -116,6 +119,27 @@ struct Inner {
     /// The pushes' tasks, and what ends them when the server stops.
     tasks: TaskTracker,
     stop: CancellationToken,
+    /// Unseen messages waiting to be pushed, by bond, sender and [`burst_of`] their kind.
+    unseen: Mutex<HashMap<(BondId, AccountId, MessageKind), Unseen>>,
+}
+
+/// The newest message of a burst, waiting to be pushed unless seen.
+struct Unseen {
+    to: AccountId,
+    note: PushNote,
+    kind: MessageKind,
+    seq: i64,
+    /// When it has waited `push_message_after_s`.
+    due: Instant,
+}
+
+/// The kind a message's push is filed under: a newer message of the same makes an older
+/// one's push needless ([`MessageKind::covers_push_of`]): words and feelings are one.
+fn burst_of(kind: MessageKind) -> MessageKind {
+    match kind {
+        MessageKind::Feeling => MessageKind::Voice,
+        other => other,
+    }
 }
 
 impl Notifier {
@@ -128,6 +152,7 @@ impl Notifier {
                 metrics,
                 tasks: TaskTracker::new(),
                 stop: CancellationToken::new(),
+                unseen: Mutex::default(),
             }),
         }
     }
@@ -254,6 +279,11 @@ impl Notifier {
     /// `push_message_after_s` a page or link of `to`'s took it (acknowledged it up to
     /// `seq`), or `from` sent a newer word or feeling (whose own push tells the same
     /// news: a burst of words is one push, not one each).
+    ///
+    /// One wait per bond, sender and kind of news: a newer message of a burst takes the
+    /// place of the one waiting (whose push it would have made needless) and starts the
+    /// wait again, so a burst costs one task and one look at the store, not one per word.
+    /// A newer one sent through another node is still found in the store.
     pub fn notify_unseen<S: Store>(
         &self,
         store: &S,
@@ -262,36 +292,90 @@ impl Notifier {
         (note, kind): (PushNote, MessageKind),
         seq: i64,
     ) {
-        let (this, store) = (self.clone(), store.clone());
+        let key = (bond, from, burst_of(kind));
         let wait = Duration::from_secs_f64(self.inner.config.push_message_after_s);
-        self.spawn(async move {
-            tokio::time::sleep(wait).await;
-            let seen = match store.account(to).await {
-                Ok(account) => account.is_none_or(|a| a.delivered_seq >= seq),
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot tell whether a message was seen");
-                    return;
-                }
-            };
-            let newer = match store.messages_after(bond, seq, NEWER_LOOKED_AT).await {
-                Ok(later) => later
-                    .iter()
-                    .any(|m| m.sender == from && m.kind.covers_push_of(kind)),
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot read the messages after one");
-                    return;
-                }
-            };
-            if seen || newer || !this.has_devices(&store, to).await {
+        let news = Unseen {
+            to,
+            note,
+            kind,
+            seq,
+            due: Instant::now() + wait,
+        };
+        match self.inner.unseen.lock().expect("push lock").entry(key) {
+            Entry::Occupied(mut waiting) => {
+                waiting.insert(news);
                 return;
             }
-            if this
-                .claim(&store, &format!("message:{}:{seq}", bond.0))
-                .await
-            {
-                this.push_to_devices(&store, to, &note).await;
+            Entry::Vacant(free) => {
+                free.insert(news);
+                self.inner.metrics.waiting.inc();
             }
+        }
+        let (this, store) = (self.clone(), store.clone());
+        self.spawn(async move {
+            // Until the newest of the burst has waited its full time.
+            let news = loop {
+                let Some(due) = this.waiting_unseen(&key, |u| u.due) else {
+                    return;
+                };
+                tokio::time::sleep_until(due).await;
+                let mut unseen = this.inner.unseen.lock().expect("push lock");
+                if unseen.get(&key).is_some_and(|u| u.due <= Instant::now()) {
+                    this.inner.metrics.waiting.dec();
+                    break unseen.remove(&key).expect("present");
+                }
+            };
+            this.push_unseen(&store, from, bond, news).await;
         });
+    }
+
+    fn waiting_unseen<T>(
+        &self,
+        key: &(BondId, AccountId, MessageKind),
+        read: impl FnOnce(&Unseen) -> T,
+    ) -> Option<T> {
+        self.inner
+            .unseen
+            .lock()
+            .expect("push lock")
+            .get(key)
+            .map(read)
+    }
+
+    /// The look at the store [`Notifier::notify_unseen`] waits for, then the push.
+    async fn push_unseen<S: Store>(&self, store: &S, from: AccountId, bond: BondId, news: Unseen) {
+        let Unseen {
+            to,
+            note,
+            kind,
+            seq,
+            ..
+        } = news;
+        let seen = match store.account(to).await {
+            Ok(account) => account.is_none_or(|a| a.delivered_seq >= seq),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot tell whether a message was seen");
+                return;
+            }
+        };
+        let newer = match store.messages_after(bond, seq, NEWER_LOOKED_AT).await {
+            Ok(later) => later
+                .iter()
+                .any(|m| m.sender == from && m.kind.covers_push_of(kind)),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the messages after one");
+                return;
+            }
+        };
+        if seen || newer || !self.has_devices(store, to).await {
+            return;
+        }
+        if self
+            .claim(store, &format!("message:{}:{seq}", bond.0))
+            .await
+        {
+            self.push_to_devices(store, to, &note).await;
+        }
     }
 
     async fn claim<S: Store>(&self, store: &S, event: &str) -> bool {

@@ -488,6 +488,64 @@ async fn words_and_a_feeling_reach_a_closed_page_and_an_open_one_gets_no_push() 
     assert_eq!(pushes[1].headers["ttl"], "3600");
 }
 
+/// A long burst of words waits as one push, not one per word: the server holds one
+/// waiting push for the whole burst (an operator sees it in `haurach_pushes_waiting`), and
+/// the closed page gets one push naming the last word.
+#[tokio::test]
+async fn a_long_burst_of_words_waits_as_one_push() {
+    let (service, push_addr) = PushService::start().await;
+    let base = format!("http://{push_addr}");
+    let s = TestServer::start_with(|c| {
+        c.push_allow_loopback = true;
+        c.push_message_after_s = 2.0;
+    })
+    .await;
+    let (amethyst, spike) = s.pair("amethyst", "spike", "story").await;
+    s.put_position(&amethyst, 46.0, 7.0).await;
+    s.put_position(&spike, 46.0, 7.0001).await;
+    let phone = BrowserKeys::new();
+    let (status, body) = subscribe(&s, &spike, &phone.subscription(&format!("{base}/phone"))).await;
+    assert_eq!(status, 201, "{body}");
+    let mut last = 0;
+    for n in 0..60 {
+        let kind = if n % 10 == 9 { "feeling" } else { "voice" };
+        let message = if kind == "voice" {
+            json!({"kind": "voice", "id": format!("w{n}"), "body": format!("word {n}")})
+        } else {
+            json!({"kind": "feeling", "id": format!("w{n}"), "feeling": "longing"})
+        };
+        let (status, sent) = s
+            .call(
+                "POST",
+                "/api/v1/bond/messages",
+                Some(&amethyst),
+                Some(&message),
+            )
+            .await;
+        assert_eq!(status, 201, "{sent}");
+        last = sent["seq"].as_i64().unwrap();
+    }
+    let waiting = crate::metrics::must(&crate::metrics::scrape(&s).await, "haurach_pushes_waiting");
+    assert_eq!(
+        waiting, 1.0,
+        "sixty words and feelings in a row wait as one push"
+    );
+    service.wait_for("/phone", "feeling", 0).await;
+    // Twice the wait more: a second push would have come by now.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let (_, key) = s.call("GET", "/api/v1/push/key", Some(&spike), None).await;
+    let server_key = key["public_key"].as_str().unwrap().to_owned();
+    let pushes = service.received();
+    let decrypted = decrypt_elsewhere(&phone, &server_key, &base, &pushes);
+    let payloads: Vec<&Value> = decrypted.iter().map(|(p, _)| p).collect();
+    assert_eq!(
+        payloads,
+        [&json!({"kind": "feeling", "from": "amethyst", "seq": last})]
+    );
+    let waiting = crate::metrics::must(&crate::metrics::scrape(&s).await, "haurach_pushes_waiting");
+    assert_eq!(waiting, 0.0);
+}
+
 #[tokio::test]
 async fn endpoints_that_would_reach_the_servers_own_network_are_refused() {
     let (service, push_addr) = PushService::start().await;
