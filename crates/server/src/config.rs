@@ -464,6 +464,13 @@ impl Config {
         Duration::from_secs_f64(self.contact_timeout_s)
     }
 
+    /// How often the server looks for contact lost: a quarter of the contact timeout, at
+    /// most a second. With several nodes, a node shares that it heard someone at most
+    /// this often (what it heard meanwhile goes at the next look).
+    pub fn sweep_every(&self) -> Duration {
+        Duration::from_secs_f64((self.contact_timeout_s / 4.0).clamp(0.05, 1.0))
+    }
+
     /// The example configuration file, every setting at its default, with comments.
     pub fn example() -> String {
         let d = Config::default();

@@ -156,7 +156,7 @@ pub async fn launch<S: Store, B: Bus>(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let sweep_every = Duration::from_secs_f64((config.contact_timeout_s / 4.0).clamp(0.05, 1.0));
+    let sweep_every = config.sweep_every();
     let app = Arc::new(http::App::new(
         Hub::new(store, bus, blobs, files, config),
         stop_rx.clone(),

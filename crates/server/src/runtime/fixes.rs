@@ -231,10 +231,13 @@ impl<S: Store, B: Bus> Hub<S, B> {
             }
             BondEvent::Heard { idx, at, .. } => {
                 let idx = usize::from(idx.min(1));
+                // Word held back a moment ([`Hub::heard`]) may come after a newer fix.
                 self.last_heard
                     .lock()
                     .expect("hub lock")
-                    .insert(rt.record.members[idx], at);
+                    .entry(rt.record.members[idx])
+                    .and_modify(|last| *last = (*last).max(at))
+                    .or_insert(at);
                 if let Some(event) = rt.heard(idx, at) {
                     self.publish_contact(&rt, idx, event);
                 }

@@ -88,6 +88,9 @@ pub struct Hub<S, B> {
     /// When each account was last heard from since start, bonded or not, so a bond made
     /// a moment after its partner was active starts with contact live.
     pub(crate) last_heard: Mutex<HashMap<AccountId, i64>>,
+    /// With several nodes: when this node last shared that it heard each account, and
+    /// what it heard since ([`Hub::heard`]).
+    heard_shared: Mutex<HashMap<AccountId, SharedHeard>>,
     /// Accepted summonses, which follow their parties' positions.
     pub summons: Tracker,
     /// Camera frames (glimpse and sight) between partners' links.
@@ -105,6 +108,12 @@ pub struct Hub<S, B> {
     /// bond's lock with each report, read by the sweep, which forgets what expired
     /// (`Hub::expire_reports`).
     pub(crate) reports_expire: Mutex<HashMap<BondId, [i64; 2]>>,
+}
+
+/// When a node last shared that it heard an account, and the word of it held back since.
+struct SharedHeard {
+    at: i64,
+    pending: Option<BondEvent>,
 }
 
 /// A bond's runtime in the hub's map, with the moment it next needs the sweep, which
@@ -208,6 +217,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
             bonds: Mutex::new(HashMap::new()),
             membership: Mutex::new(Membership::default()),
             last_heard: Mutex::new(HashMap::new()),
+            heard_shared: Mutex::new(HashMap::new()),
             places: PlaceCache::default(),
             summons: Tracker::default(),
             pauses: PauseBook::default(),
@@ -476,16 +486,68 @@ impl<S: Store, B: Bus> Hub<S, B> {
             .insert(account, now);
         if let Some(held) = self.held(account).await? {
             let mut rt = held.lock().await?;
-            if let Some(event) = rt.heard(held.idx, now) {
-                self.publish_contact(&rt, held.idx, event);
-            }
-            self.bus.share(BondEvent::Heard {
+            let restored = rt.heard(held.idx, now);
+            let heard = BondEvent::Heard {
                 bond: rt.record.id.0,
                 idx: held.idx as u8,
                 at: now,
-            });
+            };
+            if let Some(event) = restored {
+                self.publish_contact(&rt, held.idx, event);
+                self.bus.share(heard);
+            } else {
+                self.share_heard(account, heard, now);
+            }
         }
         Ok(())
+    }
+
+    /// Shares that `account` was heard, at most once per [`Config::sweep_every`]: a
+    /// person talking sends a frame per word, and the other nodes need only know they
+    /// are there. What is held back goes at the next sweep ([`Hub::flush_heard`]), so
+    /// another node's last word of someone is never older than one sweep, well inside
+    /// the contact timeout (a quarter of it at most): no node counts them lost early.
+    fn share_heard(&self, account: AccountId, heard: BondEvent, now: i64) {
+        if !self.bus.several_nodes() {
+            return;
+        }
+        let every = self.config.sweep_every().as_millis() as i64;
+        {
+            let mut shared = self.heard_shared.lock().expect("hub lock");
+            let last = shared.entry(account).or_insert(SharedHeard {
+                at: i64::MIN,
+                pending: None,
+            });
+            if now.saturating_sub(last.at) < every {
+                last.pending = Some(heard);
+                return;
+            }
+            *last = SharedHeard {
+                at: now,
+                pending: None,
+            };
+        }
+        self.bus.share(heard);
+    }
+
+    /// Shares what [`Hub::share_heard`] held back, and forgets who has been quiet since.
+    fn flush_heard(&self, now: i64) {
+        let every = self.config.sweep_every().as_millis() as i64;
+        let mut held_back = Vec::new();
+        self.heard_shared
+            .lock()
+            .expect("hub lock")
+            .retain(|_, last| match last.pending.take() {
+                Some(heard) => {
+                    held_back.push(heard);
+                    last.at = now;
+                    true
+                }
+                None => now.saturating_sub(last.at) < every,
+            });
+        for heard in held_back {
+            self.bus.share(heard);
+        }
     }
 
     /// Opens both partners' journals to their bond when the memories tier is open and
@@ -567,6 +629,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
     pub async fn sweep(&self) {
         let now = now_ms();
         if self.bus.several_nodes() {
+            self.flush_heard(now);
             self.let_go(now - 2 * self.timeout_ms());
         }
         // Only bonds whose deadline has passed are locked: with thousands of live bonds,

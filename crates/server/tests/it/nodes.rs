@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use haurach_proto::{ClientFrame, MessageKind, Mover, SendMessage, ServerFrame};
+use haurach_proto::{ClientFrame, ContactState, MessageKind, Mover, SendMessage, ServerFrame};
 use haurach_testkit::{NatsServer, PgCluster, or_skip};
 
 use crate::common::{TestServer, http};
@@ -31,6 +31,11 @@ async fn connections(nats: &NatsServer) -> Vec<(u64, Vec<String>)> {
             (c["out_msgs"].as_u64().unwrap(), subs)
         })
         .collect()
+}
+
+/// Messages NATS has sent all the nodes together.
+async fn sent_to_nodes(nats: &NatsServer) -> u64 {
+    connections(nats).await.iter().map(|(sent, _)| sent).sum()
 }
 
 #[tokio::test]
@@ -174,6 +179,95 @@ async fn each_node_receives_only_what_its_own_links_need() {
         3,
         "node two: {:?}",
         now[others[0]].1
+    );
+}
+
+/// Someone talking on one node is someone heard: the other node is told so at most once a
+/// sweep, not once a word, and still knows the moment they fell silent: it counts them
+/// lost no sooner than the contact timeout after their last word.
+#[tokio::test]
+async fn a_person_talking_is_heard_on_the_other_node_once_a_sweep_and_lost_on_time() {
+    let Some(pg) = or_skip(PgCluster::start()) else {
+        return;
+    };
+    let Some(nats) = or_skip(NatsServer::start()) else {
+        return;
+    };
+    const TIMEOUT_S: f64 = 3.0;
+    let node = || {
+        let (db, bus) = (pg.url(), nats.url());
+        TestServer::start_with(move |c| {
+            c.database_url = Some(db);
+            c.nats_url = Some(bus);
+            c.contact_timeout_s = TIMEOUT_S;
+        })
+    };
+    let (one, two) = (node().await, node().await);
+    let (amethyst, spike) = one.pair("amethyst", "spike", "open").await;
+    one.put_position(&amethyst, 30.0, 31.0).await;
+    one.put_position(&spike, 30.0, 31.001).await;
+    let mut hers = one.link(&amethyst, None).await;
+    hers.until(|f| matches!(f, ServerFrame::Hello { .. })).await;
+    let mut his = two.link(&spike, None).await;
+    his.until(|f| matches!(f, ServerFrame::Hello { .. })).await;
+    let before = sent_to_nodes(&nats).await;
+
+    // Forty words over two seconds: most of what says she is there is held back.
+    const WORDS: u64 = 40;
+    let mut last_word = std::time::Instant::now();
+    for i in 0..WORDS {
+        hers.send(&ClientFrame::Send(SendMessage {
+            kind: MessageKind::Voice,
+            id: format!("w{i}"),
+            body: Some(format!("word {i}")),
+            feeling: None,
+            sealed: None,
+        }))
+        .await;
+        last_word = std::time::Instant::now();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (mut heard_words, mut last_sent_ms) = (0, 0);
+    his.until(|f| {
+        if let ServerFrame::Message { message } = f {
+            heard_words += 1;
+            last_sent_ms = (message.sent_at.unix_timestamp_nanos() / 1_000_000) as i64;
+        }
+        heard_words == WORDS
+    })
+    .await;
+    // Each word crossed once (to his node); that she was heard, a few times (once a
+    // sweep of 0.75 s while she talked, and once after).
+    let crossed = sent_to_nodes(&nats).await - before;
+    assert!(
+        (WORDS..WORDS + 10).contains(&crossed),
+        "NATS sent the nodes {crossed} messages for {WORDS} words"
+    );
+    // She falls silent: his node counts her lost, having heard her last word (a moment
+    // before it was stored), and not before the timeout is up.
+    let mut since = None;
+    his.until(|f| match f {
+        ServerFrame::Contact {
+            who,
+            state: ContactState::Lost,
+            last_heard_ms,
+            ..
+        } if who == "amethyst" => {
+            since = *last_heard_ms;
+            true
+        }
+        _ => false,
+    })
+    .await;
+    let silent = last_word.elapsed().as_secs_f64();
+    let since = since.expect("when she was last heard");
+    assert!(
+        (last_sent_ms - 100..=last_sent_ms).contains(&since),
+        "his node last heard her at {since}, her last word was stored at {last_sent_ms}"
+    );
+    assert!(
+        silent >= TIMEOUT_S,
+        "his node counted her lost {silent:.2} s after her last word"
     );
 }
 
