@@ -131,6 +131,13 @@ impl<S: Store, B: Bus> Hub<S, B> {
             self.publish_tier_changes(rt, &changes);
         }
         for i in 0..2 {
+            // Worked out only for someone with a link here: with several nodes, each
+            // node tells its own links, and a partner's node has no link of the mover's.
+            // Nobody told, nothing to compare the next pull with.
+            if !self.bus.has_link(rt.record.members[i]) {
+                rt.told[i] = None;
+                continue;
+            }
             let Some(now_told) = rt.pull_for(i, &span) else {
                 continue;
             };

@@ -167,6 +167,11 @@ impl<S: Store, B: Bus> Hub<S, B> {
     /// [`Hub::publish_meeting`] for the point `p`, worked out already.
     fn publish_meeting_at(&self, rt: &mut BondRuntime, now: i64, always: bool, p: &Point) {
         for i in 0..2 {
+            // As the pull: only for someone with a link here.
+            if !self.bus.has_link(rt.record.members[i]) {
+                rt.needle.last_sent[i] = None;
+                continue;
+            }
             let Some(view) = view_for(rt, i, now, p) else {
                 continue;
             };
