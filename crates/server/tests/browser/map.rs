@@ -321,6 +321,9 @@ async fn the_map_shows_what_the_pull_allows_over_tiles_from_the_set_source_only(
     spike.wait_text("#map", "home").await;
     wait_drawn(spike, "#map path.map-meeting").await;
     spike.wait_shown("#map-meeting-open").await;
+    // On a plain bond the server knows the point already: no warning about the links.
+    let open = spike.text("#map-meeting-open").await;
+    assert!(!open.contains("knows where it is"), "{open}");
     let geo = spike
         .js(
             "return document.querySelector('#map-meeting-geo').getAttribute('href')",

@@ -197,6 +197,14 @@ async fn a_page_keeps_its_places_on_a_private_bond_and_tells_them_sealed() {
         .wait_text("#meeting-text", "Meet at the cobalt well (pinned by Spike)")
         .await;
     spike.wait_text("#meeting-legs", "You: 500 m south").await;
+    // The map's links would take the point, which the server never sees, to another app
+    // or site: the page says so beside them.
+    spike
+        .wait_text(
+            "#map-meeting-open",
+            "Either takes the point out of this device: the app or openstreetmap.org then knows where it is.",
+        )
+        .await;
     let legs = spike.wait_text("#meeting-legs", "amethyst: ").await;
     let theirs: f64 = legs
         .split("amethyst: ")
