@@ -14,6 +14,7 @@ use base64::Engine;
 use haurach_server::Config;
 use serde_json::{Value, json};
 use tempfile::TempDir;
+use thirtyfour::error::WebDriverErrorInner;
 use thirtyfour::prelude::*;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -631,12 +632,20 @@ impl Browser {
         .await
     }
 
+    /// Clicks the element `css` names. One the page drew again between finding and
+    /// clicking (a list redrawn as news comes) is found again: a person clicks what is
+    /// on the screen now.
     pub async fn click(&self, css: &str) {
-        self.find(css)
-            .await
-            .click()
-            .await
-            .unwrap_or_else(|e| panic!("click {css}: {e}"));
+        for _ in 0..10 {
+            match self.find(css).await.click().await {
+                Ok(()) => return,
+                Err(e) if matches!(e.as_inner(), WebDriverErrorInner::StaleElementReference(_)) => {
+                    tokio::time::sleep(POLL).await;
+                }
+                Err(e) => panic!("click {css}: {e}"),
+            }
+        }
+        panic!("click {css}: the page kept drawing it again");
     }
 
     /// Replaces the content of an input, as typed.
