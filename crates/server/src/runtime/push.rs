@@ -315,7 +315,14 @@ impl Notifier {
         self.spawn(async move {
             // Until the newest of the burst has waited its full time.
             let news = loop {
-                let Some(due) = this.waiting_unseen(&key, |u| u.due) else {
+                let due = this
+                    .inner
+                    .unseen
+                    .lock()
+                    .expect("push lock")
+                    .get(&key)
+                    .map(|u| u.due);
+                let Some(due) = due else {
                     return;
                 };
                 tokio::time::sleep_until(due).await;
@@ -327,19 +334,6 @@ impl Notifier {
             };
             this.push_unseen(&store, from, bond, news).await;
         });
-    }
-
-    fn waiting_unseen<T>(
-        &self,
-        key: &(BondId, AccountId, MessageKind),
-        read: impl FnOnce(&Unseen) -> T,
-    ) -> Option<T> {
-        self.inner
-            .unseen
-            .lock()
-            .expect("push lock")
-            .get(key)
-            .map(read)
     }
 
     /// The look at the store [`Notifier::notify_unseen`] waits for, then the push.

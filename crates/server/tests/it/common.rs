@@ -19,20 +19,26 @@ pub struct TwoNodes {
     pub one: TestServer,
     pub two: TestServer,
     _pg: haurach_testkit::PgCluster,
-    _nats: haurach_testkit::NatsServer,
+    pub nats: haurach_testkit::NatsServer,
 }
 
 /// Starts [`TwoNodes`]; `None` (the test skips, unless servers are required) where
 /// PostgreSQL or NATS cannot start.
 pub async fn two_nodes() -> Option<TwoNodes> {
+    two_nodes_with(|_| {}).await
+}
+
+/// [`two_nodes`], with `tweak` applied to each node's configuration too.
+pub async fn two_nodes_with(tweak: impl Fn(&mut Config)) -> Option<TwoNodes> {
     use haurach_testkit::{NatsServer, PgCluster, or_skip};
     let pg = or_skip(PgCluster::start())?;
     let nats = or_skip(NatsServer::start())?;
     let node = || {
         let (db, bus) = (pg.url(), nats.url());
-        TestServer::start_with(move |c| {
+        TestServer::start_with(|c| {
             c.database_url = Some(db);
             c.nats_url = Some(bus);
+            tweak(c);
         })
     };
     let one = node().await;
@@ -41,7 +47,7 @@ pub async fn two_nodes() -> Option<TwoNodes> {
         one,
         two,
         _pg: pg,
-        _nats: nats,
+        nats,
     })
 }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 use haurach_proto::{ClientFrame, ContactState, MessageKind, Mover, SendMessage, ServerFrame};
 use haurach_testkit::{NatsServer, PgCluster, or_skip};
 
-use crate::common::{TestServer, http};
+use crate::common::{TestServer, http, two_nodes_with};
 
 /// Each node's NATS connection, in the order the nodes connected: messages the server
 /// sent it, and its subscriptions.
@@ -187,22 +187,11 @@ async fn each_node_receives_only_what_its_own_links_need() {
 /// lost no sooner than the contact timeout after their last word.
 #[tokio::test]
 async fn a_person_talking_is_heard_on_the_other_node_once_a_sweep_and_lost_on_time() {
-    let Some(pg) = or_skip(PgCluster::start()) else {
-        return;
-    };
-    let Some(nats) = or_skip(NatsServer::start()) else {
-        return;
-    };
     const TIMEOUT_S: f64 = 3.0;
-    let node = || {
-        let (db, bus) = (pg.url(), nats.url());
-        TestServer::start_with(move |c| {
-            c.database_url = Some(db);
-            c.nats_url = Some(bus);
-            c.contact_timeout_s = TIMEOUT_S;
-        })
+    let Some(nodes) = two_nodes_with(|c| c.contact_timeout_s = TIMEOUT_S).await else {
+        return;
     };
-    let (one, two) = (node().await, node().await);
+    let (one, two, nats) = (&nodes.one, &nodes.two, &nodes.nats);
     let (amethyst, spike) = one.pair("amethyst", "spike", "open").await;
     one.put_position(&amethyst, 30.0, 31.0).await;
     one.put_position(&spike, 30.0, 31.001).await;
@@ -210,7 +199,7 @@ async fn a_person_talking_is_heard_on_the_other_node_once_a_sweep_and_lost_on_ti
     hers.until(|f| matches!(f, ServerFrame::Hello { .. })).await;
     let mut his = two.link(&spike, None).await;
     his.until(|f| matches!(f, ServerFrame::Hello { .. })).await;
-    let before = sent_to_nodes(&nats).await;
+    let before = sent_to_nodes(nats).await;
 
     // Forty words over two seconds: most of what says she is there is held back.
     const WORDS: u64 = 40;
@@ -238,7 +227,7 @@ async fn a_person_talking_is_heard_on_the_other_node_once_a_sweep_and_lost_on_ti
     .await;
     // Each word crossed once (to his node); that she was heard, a few times (once a
     // sweep of 0.75 s while she talked, and once after).
-    let crossed = sent_to_nodes(&nats).await - before;
+    let crossed = sent_to_nodes(nats).await - before;
     assert!(
         (WORDS..WORDS + 10).contains(&crossed),
         "NATS sent the nodes {crossed} messages for {WORDS} words"
@@ -271,30 +260,12 @@ async fn a_person_talking_is_heard_on_the_other_node_once_a_sweep_and_lost_on_ti
     );
 }
 
-/// Two nodes of one city that gather what they share for `batch_ms` (`nats_batch_ms`),
-/// with the PostgreSQL cluster and NATS server they need (dropped after the nodes);
-/// `None` (the test skips, unless servers are required) where those cannot start.
-async fn batching_nodes(batch_ms: f64) -> Option<((PgCluster, NatsServer), [TestServer; 2])> {
-    let pg = or_skip(PgCluster::start())?;
-    let nats = or_skip(NatsServer::start())?;
-    let node = || {
-        let (db, bus) = (pg.url(), nats.url());
-        TestServer::start_with(move |c| {
-            c.database_url = Some(db);
-            c.nats_url = Some(bus);
-            c.nats_batch_ms = batch_ms;
-        })
-    };
-    let nodes = [node().await, node().await];
-    Some(((pg, nats), nodes))
-}
-
 #[tokio::test]
 async fn nodes_that_batch_what_they_share_still_pass_every_move_and_word_in_order() {
-    let Some((_servers, [one, two])) = batching_nodes(20.0).await else {
+    let Some(nodes) = two_nodes_with(|c| c.nats_batch_ms = 20.0).await else {
         return;
     };
-    let (one, two) = (&one, &two);
+    let (one, two) = (&nodes.one, &nodes.two);
     let (amethyst, spike) = one.pair("amethyst", "spike", "city").await;
     // Within voice's range from the start (the city profile's 850 m).
     one.put_position(&spike, 30.0, 31.0).await;
@@ -353,10 +324,10 @@ async fn partners_talking_at_once_on_two_nodes_hear_every_word_in_order_without_
 {
     // What crosses waits up to 10 ms for a batch, so the partner's message is overtaken
     // by one's own nearly every time.
-    let Some((_servers, [one, two])) = batching_nodes(10.0).await else {
+    let Some(nodes) = two_nodes_with(|c| c.nats_batch_ms = 10.0).await else {
         return;
     };
-    let (one, two) = (&one, &two);
+    let (one, two) = (&nodes.one, &nodes.two);
     let (amethyst, spike) = one.pair("amethyst", "spike", "open").await;
     let mut hers = one.link(&amethyst, None).await;
     hers.until(|f| matches!(f, ServerFrame::Hello { .. })).await;
