@@ -49,10 +49,11 @@ pub struct Config {
     /// events stay inside this process.
     pub nats_url: Option<String>,
     /// With `nats_url`: a node writes to NATS at most once per this many milliseconds
-    /// (0: each event at once). What it shares goes at once when nothing went for that
-    /// long, else waits for the next write with whatever else it shares meanwhile: a
-    /// quiet node adds no latency, a busy one fewer writes and wake-ups on the nodes and
-    /// in NATS (docs/benchmarks.md, "The cost of several nodes").
+    /// (default 10; 0: each event at once). What it shares goes at once when nothing
+    /// went for that long, else waits for the next write with whatever else it shares
+    /// meanwhile: a quiet node adds no latency, a busy one up to this much to what crosses
+    /// to another node, for fewer writes and wake-ups on the nodes and in NATS
+    /// (docs/benchmarks.md, "The cost of several nodes").
     pub nats_batch_ms: f64,
     /// How many days each fix of a person's journey is kept (for their GPX export).
     pub journey_days: f64,
@@ -145,7 +146,7 @@ impl Default for Config {
             max_image_megapixels: 40,
             database_url: None,
             nats_url: None,
-            nats_batch_ms: 0.0,
+            nats_batch_ms: 10.0,
             journey_days: 30.0,
             gate: haurach_proto::GateMode::Application,
             max_parcel_bytes: 25 * 1024 * 1024,
@@ -545,9 +546,9 @@ impl Config {
              # (see docs/deploy.md). Without these, one node serves it from SQLite.\n\
              # database_url = \"postgres://haurach:secret@127.0.0.1:5432/haurach\"  (HAURACH_DATABASE_URL)\n\
              # nats_url = \"nats://127.0.0.1:4222\"  (HAURACH_NATS_URL)\n\
-             # Milliseconds a node gathers what it shares before one write to NATS; 0 sends\n\
-             # each at once (HAURACH_NATS_BATCH_MS).\n\
-             # nats_batch_ms = 0\n",
+             # Milliseconds a busy node gathers what it shares before one write to NATS; 0\n\
+             # sends each at once (HAURACH_NATS_BATCH_MS).\n\
+             # nats_batch_ms = 10\n",
             d.listen,
             d.data.display(),
             d.contact_timeout_s,
