@@ -54,6 +54,9 @@ async fn each_node_receives_only_what_its_own_links_need() {
                 c.database_url = Some(db);
                 c.nats_url = Some(bus);
                 c.contact_timeout_s = 1.0;
+                // Each event at once: the path of a node that does not batch (the other
+                // two-node tests run at the default, 10 ms).
+                c.nats_batch_ms = 0.0;
             })
             .await,
         );
