@@ -393,6 +393,14 @@ pub trait Bus: Clone + Send + Sync + 'static {
         let _ = event;
     }
 
+    /// Shares `event` like [`Bus::share`], but sends it now, with whatever this node has
+    /// gathered for its next write ahead of it (`nats_batch_ms`): for a change its sender
+    /// was told is done (a position acknowledged over HTTP), which they may act on at
+    /// once through another node.
+    fn share_at_once(&self, event: BondEvent) {
+        self.share(event);
+    }
+
     /// Says what to do with each change another node shares (the hub applies it). The
     /// bus calls `applier` in the task that received the change, so a bond's changes,
     /// which arrive on one subject, are applied one after the other in the order they

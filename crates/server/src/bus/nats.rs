@@ -174,6 +174,20 @@ impl NatsBus {
     fn publish_now(&self, subject: String, payload: Bytes) {
         publish_now(&self.client, &self.dropped, subject, payload);
     }
+
+    /// Hands a message to the NATS client now, behind whatever the batch being gathered
+    /// holds (so nothing this node shares is overtaken), and counts that as a write.
+    fn enqueue_at_once(&self, subject: String, payload: Bytes) {
+        if let Some(batch) = &self.batch {
+            let mut gate = batch.gate.lock().expect("batch lock");
+            for (subject, payload) in gate.take(Instant::now()) {
+                self.publish_now(subject, payload);
+            }
+            self.publish_now(subject, payload);
+            return;
+        }
+        self.publish_now(subject, payload);
+    }
 }
 
 /// Hands one message to the NATS client's queue without waiting; a full queue drops it,
@@ -230,6 +244,10 @@ impl Bus for NatsBus {
 
     fn share(&self, event: BondEvent) {
         self.enqueue(subject_of(&event), event_payload(&event));
+    }
+
+    fn share_at_once(&self, event: BondEvent) {
+        self.enqueue_at_once(subject_of(&event), event_payload(&event));
     }
 
     fn apply_with(&self, applier: Applier) {

@@ -58,7 +58,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
             return Ok(());
         };
         let mut rt = held.lock().await?;
-        self.bus.share(BondEvent::Fix {
+        let fix_event = BondEvent::Fix {
             bond: rt.record.id.0,
             idx: held.idx as u8,
             lat: fix.lat,
@@ -67,7 +67,16 @@ impl<S: Store, B: Bus> Hub<S, B> {
             at_ms: fix.at_ms,
             by_hand,
             received_at: now,
-        });
+        };
+        // An acknowledged fix goes to the other nodes now: the sender, or their partner,
+        // may act on it at once through another node (a picture, a message, within the
+        // range it opened). A live link's fixes, at a second or less apart, may wait for
+        // the node's next batch.
+        if durable {
+            self.bus.share_at_once(fix_event);
+        } else {
+            self.bus.share(fix_event);
+        }
         self.moved(&mut rt, held.idx, fix, by_hand, now, true).await
     }
 

@@ -395,10 +395,14 @@ async fn a_trace_over_a_picture_reaches_the_partner_in_place_while_images_are_op
 
 /// Two nodes of one city (PostgreSQL + NATS): a picture sent through one node is seen,
 /// sharpened to the strength, through the other, and its original through either; nothing
-/// of it is on the sending node's disk.
+/// of it is on the sending node's disk. It is sent right after the partner's fix was
+/// acknowledged through the other node: an acknowledged fix crosses at once, even from a
+/// node that gathers what it shares for 50 ms (it would otherwise wait behind the node
+/// having just shared that the partner was heard, and the picture be refused as sent
+/// before anyone knew where both are).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_picture_sent_through_one_node_is_seen_through_the_other() {
-    let Some(nodes) = crate::common::two_nodes().await else {
+    let Some(nodes) = crate::common::two_nodes_with(|c| c.nats_batch_ms = 50.0).await else {
         return;
     };
     let (one, two) = (&nodes.one, &nodes.two);
