@@ -178,13 +178,16 @@ impl NatsBus {
     /// Hands a message to the NATS client now, behind whatever the batch being gathered
     /// holds (so nothing this node shares is overtaken), and counts that as a write.
     fn enqueue_at_once(&self, subject: String, payload: Bytes) {
-        if let Some(batch) = &self.batch {
-            let mut gate = batch.gate.lock().expect("batch lock");
+        // The gate stays locked until this message is handed over, so nothing gathered
+        // meanwhile can go ahead of it.
+        let mut gate = self
+            .batch
+            .as_ref()
+            .map(|batch| batch.gate.lock().expect("batch lock"));
+        if let Some(gate) = gate.as_mut() {
             for (subject, payload) in gate.take(Instant::now()) {
                 self.publish_now(subject, payload);
             }
-            self.publish_now(subject, payload);
-            return;
         }
         self.publish_now(subject, payload);
     }
