@@ -114,6 +114,12 @@ impl Sqlite {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(synchronous)
             .foreign_keys(true)
+            // Statement journals in memory: a multi-row write inside a transaction (the
+            // position writer's runs) keeps a copy of every page it touches until the
+            // statement ends, and with temporary files on disk those copies were a
+            // `pwrite` each, two-fifths of the database thread's work at 19,800 links
+            // (docs/benchmarks.md).
+            .pragma("temp_store", "memory")
             .busy_timeout(Duration::from_secs(10));
         // Every connection is opened now and kept (no idle or age limit): each runs on a
         // thread of its own, and below, those threads are made to yield to the threads
