@@ -137,15 +137,7 @@ impl StretchDetector {
     /// or not it stretched the bond, so a single bad fix raises one event, not one per
     /// later fix.
     pub fn observe(&mut self, fix: &Fix) -> Option<Stretch> {
-        let Some(last) = self.last else {
-            self.last = Some(*fix);
-            return None;
-        };
-        if fix.at_ms < last.at_ms {
-            return None;
-        }
-        self.last = Some(*fix);
-
+        let last = self.remember(fix)?;
         let distance_m = geo::inverse(last.lat, last.lon, fix.lat, fix.lon).distance_m;
         let jump_m = (distance_m - last.accuracy_or_zero() - fix.accuracy_or_zero()).max(0.0);
         let over_ms = fix.at_ms.saturating_sub(last.at_ms).max(1);
@@ -155,6 +147,21 @@ impl StretchDetector {
             over_ms,
             speed_kmh,
         })
+    }
+
+    /// Takes the next fix as the previous one for the next [`StretchDetector::observe`],
+    /// without judging the jump to it (no geodesic inverse): for a copy of the detector
+    /// whose fixes another one judges. Returns the fix it replaced, if `fix` is not older.
+    pub fn remember(&mut self, fix: &Fix) -> Option<Fix> {
+        let Some(last) = self.last else {
+            self.last = Some(*fix);
+            return None;
+        };
+        if fix.at_ms < last.at_ms {
+            return None;
+        }
+        self.last = Some(*fix);
+        Some(last)
     }
 }
 
@@ -267,6 +274,23 @@ mod tests {
         let mut detector = StretchDetector::new(300.0, Some(fix(0.0, 0.0, 1_000.0, 0)));
         let (lat, lon) = geo::destination(0.0, 0.0, 0.0, 2_000.0);
         assert_eq!(detector.observe(&fix(lat, lon, 1_000.0, 1_000)), None);
+    }
+
+    #[test]
+    fn a_remembered_fix_is_where_the_next_jump_is_judged_from() {
+        let mut detector = StretchDetector::new(300.0, Some(fix(0.0, 0.0, 0.0, 0)));
+        // Another node judged this jump; this copy only keeps where it ended.
+        let (lat, lon) = geo::destination(0.0, 0.0, 30.0, 50_000.0);
+        assert_eq!(
+            detector.remember(&fix(lat, lon, 0.0, MINUTE)),
+            Some(fix(0.0, 0.0, 0.0, 0))
+        );
+        // Staying there is no stretch; jumping back is one.
+        assert_eq!(detector.observe(&fix(lat, lon, 0.0, 2 * MINUTE)), None);
+        assert!(detector.observe(&fix(0.0, 0.0, 0.0, 3 * MINUTE)).is_some());
+        // An older fix is not remembered.
+        assert_eq!(detector.remember(&fix(lat, lon, 0.0, MINUTE)), None);
+        assert_eq!(detector.observe(&fix(0.0, 0.0, 0.0, 4 * MINUTE)), None);
     }
 
     #[test]

@@ -96,17 +96,19 @@ impl<S: Store, B: Bus> Hub<S, B> {
         if let Some(event) = rt.heard(idx, now) {
             self.publish_contact(rt, idx, event);
         }
-        if let Some(stretch) = rt.stretch[idx].observe(&fix) {
-            // Both partners everywhere are told, once, by the node that heard the fix.
-            if here {
-                let frame = ServerFrame::Stretch {
-                    who: rt.record.names[idx].clone(),
-                    jump_m: stretch.jump_m,
-                    speed_kmh: stretch.speed_kmh,
-                };
-                for member in rt.record.members {
-                    self.publish(member, &frame);
-                }
+        // Both partners everywhere are told of a stretch, once, by the node that heard
+        // the fix; another node's copy only keeps the fix, to judge the next one from it
+        // if the mover's link comes here.
+        if !here {
+            rt.stretch[idx].remember(&fix);
+        } else if let Some(stretch) = rt.stretch[idx].observe(&fix) {
+            let frame = ServerFrame::Stretch {
+                who: rt.record.names[idx].clone(),
+                jump_m: stretch.jump_m,
+                speed_kmh: stretch.speed_kmh,
+            };
+            for member in rt.record.members {
+                self.publish(member, &frame);
             }
         }
         // An older fix than the one held (a delayed retry) is stored nowhere and moves

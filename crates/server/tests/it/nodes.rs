@@ -374,3 +374,52 @@ async fn partners_talking_at_once_on_two_nodes_hear_every_word_in_order_without_
     }
     assert!(reads < 4.0, "the links read the store {reads} times");
 }
+
+/// A stretch is judged by the node that heard the fix, from the mover's last fix wherever
+/// it was heard, and told once. Her link is on node one; his first fixes reach node two,
+/// whose copy of the bond judges them, and node one's copy only keeps them; his jump then
+/// comes through node one, which judges it from the fix it kept.
+#[tokio::test]
+async fn a_jump_is_judged_from_the_last_fix_heard_on_another_node_and_told_once() {
+    let Some(nodes) = two_nodes_with(|_| {}).await else {
+        return;
+    };
+    let (one, two) = (&nodes.one, &nodes.two);
+    let (amethyst, spike) = one.pair("amethyst", "spike", "open").await;
+    one.put_position(&amethyst, 30.0, 31.0).await;
+    let mut hers = one.link(&amethyst, None).await;
+    hers.until(|f| matches!(f, ServerFrame::Hello { .. })).await;
+    two.put_position(&spike, 30.0, 31.01).await;
+    two.put_position(&spike, 30.0, 31.011).await; // a walker's step, on node two
+    // 1,061 m apart, as her node tells it.
+    hers.until(|f| {
+        matches!(f, ServerFrame::Pull { moved: Mover::Partner, pull, .. }
+            if (pull.distance_m - 1_061.0).abs() < 1.0)
+    })
+    .await;
+
+    one.put_position(&spike, 30.5, 31.011).await; // 55 km in an instant, on node one
+    let ServerFrame::Stretch { who, jump_m, .. } = hers
+        .until(|f| matches!(f, ServerFrame::Stretch { .. }))
+        .await
+    else {
+        unreachable!()
+    };
+    assert_eq!(who, "spike");
+    assert!(jump_m > 50_000.0, "judged from his last fix: {jump_m} m");
+
+    // His next step is no stretch, and nobody tells of the jump again: up to the pull
+    // of that step (the second from 55 km away), no other stretch comes.
+    one.put_position(&spike, 30.5, 31.012).await;
+    let (mut stretches, mut far) = (0, 0);
+    hers.until(|f| {
+        stretches += usize::from(matches!(f, ServerFrame::Stretch { .. }));
+        far += usize::from(
+            matches!(f, ServerFrame::Pull { moved: Mover::Partner, pull, .. }
+            if pull.distance_m > 50_000.0),
+        );
+        far == 2
+    })
+    .await;
+    assert_eq!(stretches, 0, "the jump was told more than once");
+}
