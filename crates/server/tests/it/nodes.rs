@@ -7,7 +7,7 @@ use std::time::Duration;
 use haurach_proto::{ClientFrame, ContactState, MessageKind, Mover, SendMessage, ServerFrame};
 use haurach_testkit::{NatsServer, PgCluster, or_skip};
 
-use crate::common::{TestServer, http, two_nodes_with};
+use crate::common::{TestServer, http, two_nodes, two_nodes_with};
 
 /// Each node's NATS connection, in the order the nodes connected: messages the server
 /// sent it, and its subscriptions.
@@ -381,7 +381,7 @@ async fn partners_talking_at_once_on_two_nodes_hear_every_word_in_order_without_
 /// comes through node one, which judges it from the fix it kept.
 #[tokio::test]
 async fn a_jump_is_judged_from_the_last_fix_heard_on_another_node_and_told_once() {
-    let Some(nodes) = two_nodes_with(|_| {}).await else {
+    let Some(nodes) = two_nodes().await else {
         return;
     };
     let (one, two) = (&nodes.one, &nodes.two);
