@@ -144,8 +144,11 @@ pub struct BenchArgs {
 }
 
 /// Per-client rates the saturation phase steps through, Hz.
-const SATURATION_HZ: [f64; 12] = [
-    25.0, 50.0, 100.0, 150.0, 200.0, 250.0, 300.0, 350.0, 400.0, 500.0, 600.0, 800.0,
+/// Steps of 50 Hz from 100 on (10,000 updates/s at 100 pairs): a coarser step near the
+/// top left both servers at the same figure with nothing to tell them apart.
+const SATURATION_HZ: [f64; 15] = [
+    25.0, 50.0, 100.0, 150.0, 200.0, 250.0, 300.0, 350.0, 400.0, 450.0, 500.0, 550.0, 600.0, 700.0,
+    800.0,
 ];
 
 /// One server's results.
@@ -153,11 +156,32 @@ const SATURATION_HZ: [f64; 12] = [
 struct Results {
     steady: Option<SteadyResult>,
     sustainable: Option<(f64, f64, usize)>,
+    /// The first saturation step that failed, if one did.
+    failed: Option<Failed>,
     voice: Option<(f64, f64, u64)>,
     /// CPU milliseconds of every process serving the city per acknowledged message.
     voice_cpu_ms: Option<f64>,
     idle_bytes_per_conn: Option<(f64, usize)>,
     push: Option<push::PushResult>,
+}
+
+/// The saturation step that did not hold, and who was busy in it: if the load
+/// generator's core was full and the server's was not, the generator was the limit and
+/// the step says nothing of the server.
+#[derive(Debug, Clone, Copy)]
+struct Failed {
+    offered: f64,
+    p99: f64,
+    /// The servers' CPU (every node, or the one process) in percent of one core.
+    server_cpu: f64,
+    generator_cpu: f64,
+}
+
+impl Failed {
+    /// The generator, with its core near full, could not send or read faster.
+    fn generator_bound(&self) -> bool {
+        self.generator_cpu >= 90.0 && self.server_cpu < 90.0
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -170,6 +194,10 @@ struct SteadyResult {
     p999: f64,
     max: f64,
     server_cpu: f64,
+    /// The servers' own CPU microseconds per delivered update: (in user space, in the
+    /// kernel). The kernel's share is mostly the sockets, which cost any server the same;
+    /// the user share is the server's own work.
+    server_us_per_update: (f64, f64),
     /// CPU microseconds of every process serving the city (nodes, PostgreSQL, NATS) per
     /// delivered update.
     cpu_us_per_update: f64,
@@ -409,16 +437,16 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
                     )
                 }
                 Phase::Saturation => {
-                    results.sustainable = Some(
-                        saturation(
-                            &deployment,
-                            proto,
-                            &tokens[..args.saturation_pairs],
-                            args.seconds / 2.0,
-                            name,
-                        )
-                        .await?,
+                    let (held, failed) = saturation(
+                        &deployment,
+                        proto,
+                        &tokens[..args.saturation_pairs],
+                        args.seconds / 2.0,
+                        name,
                     )
+                    .await?;
+                    results.sustainable = Some(held);
+                    results.failed = failed;
                 }
                 Phase::Voice => {
                     let (result, cpu_ms) =
@@ -449,6 +477,16 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     print!("{}", table(&columns, pinned));
     let mosquitto = args.compare == Some(Compare::Mosquitto);
     let (haurach, other) = (&results[0], results.get(1).cloned().unwrap_or_default());
+    for (name, r) in &columns {
+        if let Some(f) = r.failed.filter(Failed::generator_bound) {
+            eprintln!(
+                "note: at {name}'s first failing step ({:.0} offered/s) the load generator's \
+                 core was full ({:.0} %) and the server's was not ({:.0} %): the generator, \
+                 not the server, set its throughput figure",
+                f.offered, f.generator_cpu, f.server_cpu
+            );
+        }
+    }
     if mosquitto {
         let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
             (Some(a), Some(b)) if b > 0.0 => format!("{:.2}", a / b),
@@ -541,10 +579,12 @@ async fn steady(
     ));
     let (cpu0, gen0) = (server.cpu_seconds(), cpu_seconds(std::process::id()));
     let (all0, nats0) = (server.all_cpu_seconds(), server.nats_sent_to_nodes());
+    let kernel0 = server.kernel_seconds();
     let t0 = std::time::Instant::now();
     let step = load.step(1.0, seconds, Duration::from_secs(3)).await?;
     let wall = t0.elapsed().as_secs_f64();
     let (cpu1, gen1) = (server.cpu_seconds(), cpu_seconds(std::process::id()));
+    let kernel1 = server.kernel_seconds();
     let (all1, nats1) = (server.all_cpu_seconds(), server.nats_sent_to_nodes());
     let delivered = step.received.max(1) as f64;
     let rss = server.rss_bytes();
@@ -561,6 +601,10 @@ async fn steady(
         p999: step.ms(0.999),
         max: step.latency.max() as f64 / 1000.0,
         server_cpu: (cpu1 - cpu0) / wall * 100.0,
+        server_us_per_update: (
+            (cpu1 - cpu0 - (kernel1 - kernel0)) / delivered * 1e6,
+            (kernel1 - kernel0) / delivered * 1e6,
+        ),
         cpu_us_per_update: (all1 - all0) / delivered * 1e6,
         nats_per_node_per_update: nats0
             .zip(nats1)
@@ -571,39 +615,54 @@ async fn steady(
 }
 
 /// Steps the per-client rate up until p99 passes 50 ms or an update is lost; returns the
-/// last rate that held: (delivered updates/s, its p99 ms, steps run).
+/// last rate that held: (delivered updates/s, its p99 ms, steps run), and the step that
+/// failed with how busy the server and the load generator were in it.
 async fn saturation(
     server: &Deployment,
     proto: Proto,
     tokens: &[[String; 2]],
     seconds: f64,
     name: &str,
-) -> anyhow::Result<(f64, f64, usize)> {
+) -> anyhow::Result<((f64, f64, usize), Option<Failed>)> {
     let connecting = bar(tokens.len() as u64 * 2, &format!("{name}: connecting"));
     let mut load = Load::connect(proto, &server.addrs(), tokens, &connecting).await?;
     connecting.finish_and_clear();
     load.warm_up().await?;
     let pb = bar(SATURATION_HZ.len() as u64, &format!("{name}: saturation"));
     let mut held = (0.0, 0.0, 0);
+    let mut failed = None;
     for (i, hz) in SATURATION_HZ.into_iter().enumerate() {
+        let (cpu0, gen0) = (server.cpu_seconds(), cpu_seconds(std::process::id()));
+        let t0 = std::time::Instant::now();
         let step: Step = load.step(hz, seconds, Duration::from_secs(2)).await?;
+        let wall = t0.elapsed().as_secs_f64();
+        let (cpu1, gen1) = (server.cpu_seconds(), cpu_seconds(std::process::id()));
+        let offered = hz * tokens.len() as f64 * 2.0;
+        let (server_cpu, generator_cpu) =
+            ((cpu1 - cpu0) / wall * 100.0, (gen1 - gen0) / wall * 100.0);
         pb.inc(1);
         let line = format!(
-            "  {name}: {:>7.0} offered/s → {:>7.0} delivered/s, p99 {:.1} ms, lost {}",
-            hz * tokens.len() as f64 * 2.0,
+            "  {name}: {offered:>7.0} offered/s → {:>7.0} delivered/s, p99 {:.1} ms, lost {}; \
+             CPU % of a core: server {server_cpu:.0}, load generator {generator_cpu:.0}",
             step.rate(),
             step.ms(0.99),
             step.lost()
         );
         pb.suspend(|| eprintln!("{line}"));
         if step.ms(0.99) > 50.0 || step.lost() > 0 {
+            failed = Some(Failed {
+                offered,
+                p99: step.ms(0.99),
+                server_cpu,
+                generator_cpu,
+            });
             break;
         }
         held = (step.rate(), step.ms(0.99), i + 1);
     }
     pb.finish_and_clear();
     load.close().await;
-    Ok(held)
+    Ok((held, failed))
 }
 
 /// Returns (messages/s, ack p99 ms, errors), and the CPU milliseconds of every process
@@ -705,6 +764,16 @@ fn table(columns: &[(&str, &Results)], pinned: bool) -> String {
             .as_ref()
             .map(|s| format!("{:.1}", s.cpu_us_per_update))
     });
+    row("steady: server µs per update, user", &|r| {
+        r.steady
+            .as_ref()
+            .map(|s| format!("{:.1}", s.server_us_per_update.0))
+    });
+    row("steady: server µs per update, kernel", &|r| {
+        r.steady
+            .as_ref()
+            .map(|s| format!("{:.1}", s.server_us_per_update.1))
+    });
     row("steady: NATS msgs per node per update", &|r| {
         r.steady
             .as_ref()
@@ -724,6 +793,18 @@ fn table(columns: &[(&str, &Results)], pinned: bool) -> String {
     });
     row("saturation: p99 ms at that rate", &|r| {
         r.sustainable.map(|s| format!("{:.2}", s.1))
+    });
+    row("saturation: next step, offered/s", &|r| {
+        r.failed.map(|f| format!("{:.0}", f.offered))
+    });
+    row("saturation: next step, p99 ms", &|r| {
+        r.failed.map(|f| format!("{:.1}", f.p99))
+    });
+    row("saturation: next step, CPU % server", &|r| {
+        r.failed.map(|f| format!("{:.0}", f.server_cpu))
+    });
+    row("saturation: next step, CPU % generator", &|r| {
+        r.failed.map(|f| format!("{:.0}", f.generator_cpu))
     });
     row("voice: acknowledged messages/s", &|r| {
         r.voice.map(|s| format!("{:.0}", s.0))

@@ -191,6 +191,15 @@ impl Deployment {
         self.nodes.iter().map(|n| cpu_seconds(n.pid())).sum()
     }
 
+    /// Of [`Deployment::cpu_seconds`], the seconds spent in the kernel (system calls, and
+    /// on loopback the delivery of what a node sends into the receiver's socket).
+    pub fn kernel_seconds(&self) -> f64 {
+        self.nodes
+            .iter()
+            .map(|n| stat_fields(n.pid()).map_or(0.0, |f| field_seconds(&f, 12)))
+            .sum()
+    }
+
     /// CPU seconds of every process serving the city: the nodes, and PostgreSQL (every
     /// session process) and NATS beside them. The figure that does not depend on how many
     /// cores the machine has.

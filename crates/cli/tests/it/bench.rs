@@ -48,6 +48,14 @@ fn a_small_bench_prints_the_table_and_the_ratio_line() {
             .unwrap_or_else(|| panic!("no number in {line:?}"))
     };
     assert!(value("steady: delivered updates/s") > 0.0, "{stdout}");
+    // Where the server's time went, its own work and the kernel's on its sockets: on one
+    // node beside nothing else, the two are all of it.
+    let (user, kernel) = (
+        value("steady: server µs per update, user"),
+        value("steady: server µs per update, kernel"),
+    );
+    let all = value("steady: CPU µs per update, all");
+    assert!((user + kernel - all).abs() < 0.2, "{stdout}");
     assert!(value("voice: acknowledged messages/s") > 0.0, "{stdout}");
     assert_eq!(value("voice: errors"), 0.0, "{stdout}");
     assert!(value("idle: server bytes per connection") > 0.0, "{stdout}");
