@@ -44,7 +44,7 @@ pub use error::{Conflict, Missing, StoreError, StoreResult};
 pub use images::{ImageId, ImageRecord, ImageStore, MemoryRecord};
 pub use locate::LocateStore;
 pub use pause::{PauseRecord, PauseStore};
-pub use places::{PinRecord, PlaceRecord, PlaceStore};
+pub use places::{PinRecord, PlaceRecord, PlaceStore, Waiting};
 pub use postgres::Postgres;
 pub use private_bond::{PrivateBondStore, PrivateKeys, SealedFixRecord};
 pub use push::{PushStore, PushSubscriptionRecord};

@@ -54,6 +54,23 @@ pub struct PinRecord {
     pub reached: [bool; 2],
 }
 
+/// Whether anyone waits for a write to commit. On a CPU saturated by the live links, a
+/// store that yields to them (SQLite's database threads, `sqlite::scheduling`) takes the
+/// CPU back after a second for a write someone waits for, and only after
+/// [`NOBODY_WAITS_FOR`] for one nobody does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Waiting {
+    /// Someone is answered once it commits (a fix sent over HTTP).
+    Someone,
+    /// Nobody is (a live link's fixes, committed in the background).
+    Nobody,
+}
+
+/// How long a write nobody waits for may be kept from the CPU by the live links before
+/// the database threads take some of it back: on a saturated core, the positions a crash
+/// could lose are at most about this much of a moving person's track.
+pub const NOBODY_WAITS_FOR: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Places, the pinned meeting point and the journey.
 pub trait PlaceStore {
     /// Creates or replaces places of `account` by name (any case), with whether the owner
@@ -96,10 +113,12 @@ pub trait PlaceStore {
 
     /// Stores accounts' latest positions as [`Store::save_positions`](crate::Store::save_positions)
     /// does, and in the same transaction appends to its account's journey each fix marked
-    /// `true` (a retry of a fix already there is not doubled).
+    /// `true` (a retry of a fix already there is not doubled). `waiting` says whether
+    /// anyone waits for the commit.
     fn save_positions_and_journey(
         &self,
         batch: &[(AccountId, PositionRecord, bool)],
+        waiting: Waiting,
     ) -> impl Future<Output = StoreResult<()>> + Send;
 
     /// An account's journey between two times (Unix milliseconds, inclusive), in order,

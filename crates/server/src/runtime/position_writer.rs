@@ -27,7 +27,7 @@ use tokio::sync::{Notify, oneshot};
 
 use haurach_bond::TierSet;
 
-use haurach_store::{AccountId, BondId, PositionRecord, Store, StoreError};
+use haurach_store::{AccountId, BondId, PositionRecord, Store, StoreError, Waiting};
 
 /// How long a position that nobody waits for may stay unwritten.
 pub const LINGER: Duration = Duration::from_millis(250);
@@ -169,8 +169,15 @@ async fn run<S: Store>(store: S, pending: Arc<Pending>) {
                 .into_iter()
                 .map(|(account, (position, journey))| (account, position, journey))
                 .collect();
+            // A live link's fixes alone may wait for the links on a busy CPU; a fix sent
+            // over HTTP is answered once committed.
+            let waiting = if waiters.is_empty() {
+                Waiting::Nobody
+            } else {
+                Waiting::Someone
+            };
             let mut result = store
-                .save_positions_and_journey(&batch)
+                .save_positions_and_journey(&batch, waiting)
                 .await
                 .map_err(|e| e.to_string());
             if result.is_err() {
@@ -184,7 +191,7 @@ async fn run<S: Store>(store: S, pending: Arc<Pending>) {
                 }
                 if kept.len() < batch.len() {
                     result = store
-                        .save_positions_and_journey(&kept)
+                        .save_positions_and_journey(&kept, waiting)
                         .await
                         .map_err(|e| e.to_string());
                 }

@@ -5,7 +5,9 @@ use haurach_bond::Fix;
 
 use super::Postgres;
 use crate::from_row;
-use crate::{AccountId, BondId, PinRecord, PlaceRecord, PlaceStore, PositionRecord, StoreResult};
+use crate::{
+    AccountId, BondId, PinRecord, PlaceRecord, PlaceStore, PositionRecord, StoreResult, Waiting,
+};
 
 impl PlaceStore for Postgres {
     async fn put_places(
@@ -114,6 +116,7 @@ impl PlaceStore for Postgres {
     async fn save_positions_and_journey(
         &self,
         batch: &[(AccountId, PositionRecord, bool)],
+        _waiting: Waiting,
     ) -> StoreResult<()> {
         let positions: Vec<(AccountId, PositionRecord)> =
             batch.iter().map(|(a, p, _)| (*a, *p)).collect();

@@ -33,6 +33,7 @@ use tokio::sync::{Notify, mpsc, watch};
 use super::journal::Journal;
 use super::messages::{self, PairKey};
 use super::scheduling::Scheduling;
+use crate::places::Waiting;
 use crate::{Appended, MessageRecord, NewMessage, StoreError, StoreResult};
 
 /// How long the indexer lets journalled messages gather before storing them, unless a
@@ -210,7 +211,7 @@ async fn index(
             let started = scheduling.write_started();
             match store(&writer, &records).await {
                 Ok(()) => {
-                    scheduling.after_write(started);
+                    scheduling.after_write(started, Waiting::Someone);
                     break;
                 }
                 Err(e) => {

@@ -33,6 +33,8 @@ mod statements;
 use journal::Journal;
 use message_log::MessageLog;
 use scheduling::Scheduling;
+
+use crate::places::Waiting;
 use statements::{MESSAGE_COLUMNS, MultiRow, runs};
 
 use crate::error::unique_or;
@@ -215,8 +217,8 @@ impl Sqlite {
     }
 
     /// A write that began at `started` has committed ([`Scheduling::after_write`]).
-    pub(super) fn after_write(&self, started: scheduling::WriteStart) {
-        self.scheduling.after_write(started);
+    pub(super) fn after_write(&self, started: scheduling::WriteStart, waiting: Waiting) {
+        self.scheduling.after_write(started, waiting);
     }
 
     pub(super) async fn begin(&self) -> StoreResult<Transaction<'static, Db>> {
@@ -661,7 +663,7 @@ impl Store for Sqlite {
             upsert_positions(&mut tx, run).await?;
         }
         tx.commit().await?;
-        self.after_write(started);
+        self.after_write(started, Waiting::Someone);
         Ok(())
     }
 
@@ -678,7 +680,7 @@ impl Store for Sqlite {
         // starved one must raise the database threads as a slow write does.
         let started = self.write_started();
         let appended = self.messages()?.append(&self.reader, batch).await;
-        self.after_write(started);
+        self.after_write(started, Waiting::Someone);
         appended
     }
 

@@ -6,7 +6,7 @@ use sqlx::Arguments as _;
 use super::statements::{MultiRow, runs};
 use super::{Sqlite, upsert_positions};
 use crate::from_row;
-use crate::places::{PinRecord, PlaceRecord, PlaceStore};
+use crate::places::{PinRecord, PlaceRecord, PlaceStore, Waiting};
 use crate::{AccountId, BondId, PositionRecord, StoreResult};
 
 impl PlaceStore for Sqlite {
@@ -124,6 +124,7 @@ impl PlaceStore for Sqlite {
     async fn save_positions_and_journey(
         &self,
         batch: &[(AccountId, PositionRecord, bool)],
+        waiting: Waiting,
     ) -> StoreResult<()> {
         let started = self.write_started();
         let mut tx = self.begin().await?;
@@ -154,7 +155,7 @@ impl PlaceStore for Sqlite {
             query.execute(&mut *tx).await?;
         }
         tx.commit().await?;
-        self.after_write(started);
+        self.after_write(started, waiting);
         Ok(())
     }
 

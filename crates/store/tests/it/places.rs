@@ -2,7 +2,7 @@
 //! journey, as every backend must keep them.
 
 use haurach_bond::{Fix, Profile, TierSet};
-use haurach_store::{PinRecord, PlaceRecord, PositionRecord, Postgres, Sqlite, Store};
+use haurach_store::{PinRecord, PlaceRecord, PositionRecord, Postgres, Sqlite, Store, Waiting};
 use haurach_testkit::{PgCluster, or_skip};
 
 #[tokio::test]
@@ -111,24 +111,27 @@ pub async fn places_conformance<S: Store>(store: S) {
     // The journey: the fixes marked for it, saved with the positions, in order, a retry
     // kept once; the latest position still ignores an older fix, the journey keeps it.
     store
-        .save_positions_and_journey(&[(a, fix(1.0, 1_000), true)])
+        .save_positions_and_journey(&[(a, fix(1.0, 1_000), true)], Waiting::Nobody)
         .await
         .unwrap();
     store
-        .save_positions_and_journey(&[(a, fix(2.0, 2_000), true), (b, fix(7.0, 2_000), true)])
+        .save_positions_and_journey(
+            &[(a, fix(2.0, 2_000), true), (b, fix(7.0, 2_000), true)],
+            Waiting::Nobody,
+        )
         .await
         .unwrap();
     store
-        .save_positions_and_journey(&[(a, fix(2.0, 2_000), true)])
+        .save_positions_and_journey(&[(a, fix(2.0, 2_000), true)], Waiting::Nobody)
         .await
         .unwrap();
     store
-        .save_positions_and_journey(&[(a, fix(1.5, 1_500), true)])
+        .save_positions_and_journey(&[(a, fix(1.5, 1_500), true)], Waiting::Nobody)
         .await
         .unwrap();
     // Not marked: the position moves, the journey does not.
     store
-        .save_positions_and_journey(&[(b, fix(8.0, 3_000), false)])
+        .save_positions_and_journey(&[(b, fix(8.0, 3_000), false)], Waiting::Nobody)
         .await
         .unwrap();
     assert_eq!(store.position(b).await.unwrap().unwrap().fix.lat, 8.0);

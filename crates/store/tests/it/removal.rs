@@ -9,6 +9,7 @@ use haurach_store::city::{LetterLimits, NewArrival, NewLetter, ParcelRecord, Sen
 use haurach_store::{
     AccountId, Conflict, ImageId, ImageRecord, MemoryRecord, Missing, NewMessage, PinRecord,
     PlaceRecord, PositionRecord, Postgres, PushSubscriptionRecord, Sqlite, Store, StoreError,
+    Waiting,
 };
 use haurach_testkit::{PgCluster, or_skip};
 use uuid::Uuid;
@@ -252,7 +253,10 @@ where
         .unwrap();
 
     store
-        .save_positions_and_journey(&[(amethyst, at(52.0, 20), true), (spike, at(52.1, 20), true)])
+        .save_positions_and_journey(
+            &[(amethyst, at(52.0, 20), true), (spike, at(52.1, 20), true)],
+            Waiting::Nobody,
+        )
         .await
         .unwrap();
     let place = |name: &str| PlaceRecord {
