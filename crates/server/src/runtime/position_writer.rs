@@ -6,7 +6,9 @@
 //! A position sent over HTTP is acknowledged (204) only after its transaction commits: the
 //! caller waits, and wakes the writer at once. A position sent over the link is not
 //! acknowledged at all, so it neither waits nor wakes anyone: it is committed with the
-//! next batch, at most [`LINGER`] later. A crash within that window loses at most that much
+//! next batch, at most [`LINGER`] later (on SQLite with the core saturated by the live
+//! links, the batch waits for them up to [`NOBODY_WAITS_FOR`], taking in newer fixes
+//! meanwhile: [`Waiting::Nobody`]). A crash within that window loses at most that much
 //! of a moving person's track, never a message. Tiers are queued the same way: after a
 //! crash they are recomputed from the next fix, and only a tier held open inside its
 //! hysteresis band could close a moment early.
@@ -18,6 +20,8 @@
 //!
 //! Ownership: the writer task holds a clone of the shared pending state and ends when
 //! it is the last holder (every [`PositionWriter`] dropped), after a last flush.
+//!
+//! [`NOBODY_WAITS_FOR`]: haurach_store::places::NOBODY_WAITS_FOR
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
