@@ -1,6 +1,7 @@
 //! A WebSocket text frame from a client, read as the live link reads it
 //! (`haurach_server::http::link::parse_client_frame`: U+0000 refused, then the JSON into a
-//! `ClientFrame`), then what is checked of it before the hub acts: a position's
+//! `ClientFrame`; a `position` with its type first read directly, `position_first`, which
+//! must give what the general reading gives), then what is checked of it before the hub acts: a position's
 //! coordinates, accuracy and time (`fix_of`), a message's shape (`validate_message`).
 //! A thought's edits pass the server unchanged to the partner, whose client applies them
 //! (`ThoughtText::apply`, as the CLI's `watch` does): that runs too.
@@ -9,7 +10,7 @@
 use haurach_bond::thoughts::ThoughtText;
 use haurach_proto::ClientFrame;
 use haurach_server::http::account::fix_of;
-use haurach_server::http::link::parse_client_frame;
+use haurach_server::http::link::{parse_client_frame, position_first};
 use haurach_server::runtime::messages::validate_message;
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
@@ -32,6 +33,10 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
+    if let Some(update) = position_first(text) {
+        let general = serde_json::from_str::<ClientFrame>(text).ok();
+        assert_eq!(general, Some(ClientFrame::Position(update)), "read directly: {text}");
+    }
     let Ok(frame) = parse_client_frame(text) else {
         return;
     };

@@ -43,10 +43,18 @@ pub struct Frame {
 /// [`Frame`]'s "no number".
 const NONE: i64 = i64::MIN;
 
+/// What [`Frame::of`] sets aside for a frame's JSON: a pull, the frame sent most, is
+/// 150 to 250 bytes.
+const FRAME_ROOM: usize = 256;
+
 impl Frame {
     /// A server frame serialised once, with the sequence number of the message it carries.
     pub fn of(frame: &haurach_proto::ServerFrame) -> Frame {
-        let json = serde_json::to_string(frame).expect("server frames always serialise");
+        // Room for a pull or a tier at once: a frame written into an empty string grew
+        // it five times over.
+        let mut json = Vec::with_capacity(FRAME_ROOM);
+        serde_json::to_writer(&mut json, frame).expect("server frames always serialise");
+        let json = String::from_utf8(json).expect("serde_json writes UTF-8");
         let seq = match frame {
             haurach_proto::ServerFrame::Message { message } => message.seq,
             _ => NONE,

@@ -127,6 +127,9 @@ struct BondEntry {
     /// other nodes share), Unix milliseconds: with several nodes, an entry unused for
     /// long and with no link here is let go ([`Hub::sweep`]).
     used: Arc<AtomicI64>,
+    /// Whether the bond is private ([`BondRuntime::matcher`] is set when it is loaded and
+    /// never after), known without taking the runtime's lock.
+    private: bool,
     /// Keeps what other nodes share about the bond coming to this node.
     _interest: Interest,
 }
@@ -135,6 +138,7 @@ impl BondEntry {
     fn new(runtime: BondRuntime, interest: Interest) -> BondEntry {
         BondEntry {
             contact_due: runtime.contact_due.clone(),
+            private: runtime.matcher.is_some(),
             runtime: Arc::new(AsyncMutex::new(runtime)),
             used: Arc::new(AtomicI64::new(now_ms())),
             _interest: interest,
@@ -189,6 +193,8 @@ impl Membership {
 pub(crate) struct Held {
     pub(crate) runtime: Arc<AsyncMutex<BondRuntime>>,
     pub(crate) idx: usize,
+    /// Whether the bond is private, without taking the lock.
+    pub(crate) private: bool,
 }
 
 impl Held {
@@ -255,8 +261,12 @@ impl<S: Store, B: Bus> Hub<S, B> {
             let record = match cached {
                 Some(None) => return Ok(None),
                 Some(Some((bond_id, idx))) => {
-                    if let Some(runtime) = self.runtime_used(bond_id) {
-                        return Ok(Some(Held { runtime, idx }));
+                    if let Some((runtime, private)) = self.runtime_used(bond_id) {
+                        return Ok(Some(Held {
+                            runtime,
+                            idx,
+                            private,
+                        }));
                     }
                     self.store.bond_of(account).await?
                 }
@@ -280,8 +290,8 @@ impl<S: Store, B: Bus> Hub<S, B> {
             let idx = record
                 .index_of(account)
                 .expect("bond_of returns the account's bond");
-            let (runtime, loaded) = match self.runtime_used(record.id) {
-                Some(rt) => (rt, false),
+            let ((runtime, private), loaded) = match self.runtime_used(record.id) {
+                Some(used) => (used, false),
                 None => {
                     // What other nodes share about the bond comes here from before it is
                     // read, so nothing shared after the read is missed.
@@ -289,15 +299,9 @@ impl<S: Store, B: Bus> Hub<S, B> {
                     interest.ready().await;
                     let entry = BondEntry::new(self.load_runtime(record.clone()).await?, interest);
                     // Another task may have loaded it meanwhile: keep the first.
-                    let runtime = self
-                        .bonds
-                        .lock()
-                        .expect("hub lock")
-                        .entry(record.id)
-                        .or_insert(entry)
-                        .runtime
-                        .clone();
-                    (runtime, true)
+                    let mut bonds = self.bonds.lock().expect("hub lock");
+                    let kept = bonds.entry(record.id).or_insert(entry);
+                    ((kept.runtime.clone(), kept.private), true)
                 }
             };
             let found = record
@@ -310,7 +314,11 @@ impl<S: Store, B: Bus> Hub<S, B> {
                 .remember(seen, &found)
                 || last
             {
-                return Ok(Some(Held { runtime, idx }));
+                return Ok(Some(Held {
+                    runtime,
+                    idx,
+                    private,
+                }));
             }
             // The bond may have ended since it was read: let go of the runtime loaded for
             // it, unless another task uses it.
@@ -333,12 +341,23 @@ impl<S: Store, B: Bus> Hub<S, B> {
         bonds.get(&bond).map(|e| e.runtime.clone())
     }
 
-    /// [`Hub::runtime_loaded`], for this node's own use (which keeps it loaded).
-    fn runtime_used(&self, bond: BondId) -> Option<Arc<AsyncMutex<BondRuntime>>> {
+    /// [`Hub::runtime_loaded`], for this node's own use (which keeps it loaded), and
+    /// whether the bond is private.
+    fn runtime_used(&self, bond: BondId) -> Option<(Arc<AsyncMutex<BondRuntime>>, bool)> {
         let bonds = self.bonds.lock().expect("hub lock");
         bonds.get(&bond).map(|e| {
             e.used.store(now_ms(), Ordering::Relaxed);
-            e.runtime.clone()
+            (e.runtime.clone(), e.private)
+        })
+    }
+
+    /// Member `idx`'s hold of `bond`, if this node has loaded it.
+    pub(crate) fn held_loaded(&self, bond: BondId, idx: usize) -> Option<Held> {
+        let bonds = self.bonds.lock().expect("hub lock");
+        bonds.get(&bond).map(|e| Held {
+            runtime: e.runtime.clone(),
+            idx,
+            private: e.private,
         })
     }
 

@@ -228,8 +228,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
             .get(account)
             .flatten();
         let (bond, idx) = member?;
-        let runtime = self.runtime_loaded(bond)?;
-        Some(Held { runtime, idx })
+        self.held_loaded(bond, idx)
     }
 
     /// The name of `account`, from their bond when it is at hand.

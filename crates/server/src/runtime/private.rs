@@ -295,8 +295,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
         let Some(held) = self.held(account).await? else {
             return Ok(());
         };
-        let private = held.lock().await.is_ok_and(|rt| rt.matcher.is_some());
-        if private {
+        if held.private {
             return Err(ApiError::conflict("private_bond", detail));
         }
         Ok(())
