@@ -577,14 +577,12 @@ async fn steady(
         "{name}: steady, {} pairs at 1 Hz for {seconds} s",
         tokens.len()
     ));
-    let (cpu0, gen0) = (server.cpu_seconds(), cpu_seconds(std::process::id()));
+    let window = CpuWindow::start(server);
     let (all0, nats0) = (server.all_cpu_seconds(), server.nats_sent_to_nodes());
     let kernel0 = server.kernel_seconds();
-    let t0 = std::time::Instant::now();
     let step = load.step(1.0, seconds, Duration::from_secs(3)).await?;
-    let wall = t0.elapsed().as_secs_f64();
-    let (cpu1, gen1) = (server.cpu_seconds(), cpu_seconds(std::process::id()));
-    let kernel1 = server.kernel_seconds();
+    let used = window.end(server);
+    let kernel = server.kernel_seconds() - kernel0;
     let (all1, nats1) = (server.all_cpu_seconds(), server.nats_sent_to_nodes());
     let delivered = step.received.max(1) as f64;
     let rss = server.rss_bytes();
@@ -600,18 +598,63 @@ async fn steady(
         p99: step.ms(0.99),
         p999: step.ms(0.999),
         max: step.latency.max() as f64 / 1000.0,
-        server_cpu: (cpu1 - cpu0) / wall * 100.0,
+        server_cpu: used.server_percent(),
         server_us_per_update: (
-            (cpu1 - cpu0 - (kernel1 - kernel0)) / delivered * 1e6,
-            (kernel1 - kernel0) / delivered * 1e6,
+            (used.server - kernel) / delivered * 1e6,
+            kernel / delivered * 1e6,
         ),
         cpu_us_per_update: (all1 - all0) / delivered * 1e6,
         nats_per_node_per_update: nats0
             .zip(nats1)
             .map(|(a, b)| (b - a) as f64 / server.nodes.len() as f64 / delivered),
         server_rss: rss,
-        generator_cpu: (gen1 - gen0) / wall * 100.0,
+        generator_cpu: used.generator_percent(),
     })
+}
+
+/// The CPU the servers and this load generator use over a window of the run, read from
+/// `/proc` at its start and at its end.
+struct CpuWindow {
+    server: f64,
+    generator: f64,
+    started: std::time::Instant,
+}
+
+/// What a [`CpuWindow`] measured: seconds of CPU and of the wall clock.
+struct Used {
+    wall: f64,
+    server: f64,
+    generator: f64,
+}
+
+impl CpuWindow {
+    fn start(server: &Deployment) -> CpuWindow {
+        CpuWindow {
+            server: server.cpu_seconds(),
+            generator: cpu_seconds(std::process::id()),
+            started: std::time::Instant::now(),
+        }
+    }
+
+    fn end(&self, server: &Deployment) -> Used {
+        Used {
+            wall: self.started.elapsed().as_secs_f64(),
+            server: server.cpu_seconds() - self.server,
+            generator: cpu_seconds(std::process::id()) - self.generator,
+        }
+    }
+}
+
+impl Used {
+    /// How busy the servers were, per cent of a core.
+    fn server_percent(&self) -> f64 {
+        self.server / self.wall * 100.0
+    }
+
+    /// How busy the load generator was, per cent of a core.
+    fn generator_percent(&self) -> f64 {
+        self.generator / self.wall * 100.0
+    }
 }
 
 /// Steps the per-client rate up until p99 passes 50 ms or an update is lost; returns the
@@ -632,14 +675,11 @@ async fn saturation(
     let mut held = (0.0, 0.0, 0);
     let mut failed = None;
     for (i, hz) in SATURATION_HZ.into_iter().enumerate() {
-        let (cpu0, gen0) = (server.cpu_seconds(), cpu_seconds(std::process::id()));
-        let t0 = std::time::Instant::now();
+        let window = CpuWindow::start(server);
         let step: Step = load.step(hz, seconds, Duration::from_secs(2)).await?;
-        let wall = t0.elapsed().as_secs_f64();
-        let (cpu1, gen1) = (server.cpu_seconds(), cpu_seconds(std::process::id()));
+        let used = window.end(server);
         let offered = hz * tokens.len() as f64 * 2.0;
-        let (server_cpu, generator_cpu) =
-            ((cpu1 - cpu0) / wall * 100.0, (gen1 - gen0) / wall * 100.0);
+        let (server_cpu, generator_cpu) = (used.server_percent(), used.generator_percent());
         pb.inc(1);
         let line = format!(
             "  {name}: {offered:>7.0} offered/s → {:>7.0} delivered/s, p99 {:.1} ms, lost {}; \
