@@ -55,9 +55,10 @@ pub struct PinRecord {
 }
 
 /// Whether anyone waits for a write to commit. On a CPU saturated by the live links, a
-/// store that yields to them (SQLite's database threads, `sqlite::scheduling`) takes the
-/// CPU back after a second for a write someone waits for, and only after
-/// [`NOBODY_WAITS_FOR`] for one nobody does.
+/// store that yields to them (SQLite's database threads) takes the CPU back after a
+/// second for a write someone waits for, and only after
+/// [`NOBODY_WAITS_FOR`](crate::sqlite::NOBODY_WAITS_FOR) for one nobody does.
+/// PostgreSQL runs in processes of its own and has no such rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Waiting {
     /// Someone is answered once it commits (a fix sent over HTTP).
@@ -65,11 +66,6 @@ pub enum Waiting {
     /// Nobody is (a live link's fixes, committed in the background).
     Nobody,
 }
-
-/// How long a write nobody waits for may be kept from the CPU by the live links before
-/// the database threads take some of it back: on a saturated core, the positions a crash
-/// could lose are at most about this much of a moving person's track.
-pub const NOBODY_WAITS_FOR: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Places, the pinned meeting point and the journey.
 pub trait PlaceStore {

@@ -144,6 +144,15 @@ impl BondEntry {
             _interest: interest,
         }
     }
+
+    /// Member `idx`'s hold of the bond.
+    fn held(&self, idx: usize) -> Held {
+        Held {
+            runtime: self.runtime.clone(),
+            idx,
+            private: self.private,
+        }
+    }
 }
 
 /// Which bond each account is in (`None`: known to be unbonded), as far as this node
@@ -261,12 +270,8 @@ impl<S: Store, B: Bus> Hub<S, B> {
             let record = match cached {
                 Some(None) => return Ok(None),
                 Some(Some((bond_id, idx))) => {
-                    if let Some((runtime, private)) = self.runtime_used(bond_id) {
-                        return Ok(Some(Held {
-                            runtime,
-                            idx,
-                            private,
-                        }));
+                    if let Some(held) = self.held_used(bond_id, idx) {
+                        return Ok(Some(held));
                     }
                     self.store.bond_of(account).await?
                 }
@@ -290,8 +295,8 @@ impl<S: Store, B: Bus> Hub<S, B> {
             let idx = record
                 .index_of(account)
                 .expect("bond_of returns the account's bond");
-            let ((runtime, private), loaded) = match self.runtime_used(record.id) {
-                Some(used) => (used, false),
+            let (held, loaded) = match self.held_used(record.id, idx) {
+                Some(held) => (held, false),
                 None => {
                     // What other nodes share about the bond comes here from before it is
                     // read, so nothing shared after the read is missed.
@@ -300,8 +305,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
                     let entry = BondEntry::new(self.load_runtime(record.clone()).await?, interest);
                     // Another task may have loaded it meanwhile: keep the first.
                     let mut bonds = self.bonds.lock().expect("hub lock");
-                    let kept = bonds.entry(record.id).or_insert(entry);
-                    ((kept.runtime.clone(), kept.private), true)
+                    (bonds.entry(record.id).or_insert(entry).held(idx), true)
                 }
             };
             let found = record
@@ -314,11 +318,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
                 .remember(seen, &found)
                 || last
             {
-                return Ok(Some(Held {
-                    runtime,
-                    idx,
-                    private,
-                }));
+                return Ok(Some(held));
             }
             // The bond may have ended since it was read: let go of the runtime loaded for
             // it, unless another task uses it.
@@ -326,7 +326,7 @@ impl<S: Store, B: Bus> Hub<S, B> {
                 let mut bonds = self.bonds.lock().expect("hub lock");
                 if bonds
                     .get(&record.id)
-                    .is_some_and(|e| Arc::ptr_eq(&e.runtime, &runtime))
+                    .is_some_and(|e| Arc::ptr_eq(&e.runtime, &held.runtime))
                 {
                     bonds.remove(&record.id);
                 }
@@ -341,24 +341,19 @@ impl<S: Store, B: Bus> Hub<S, B> {
         bonds.get(&bond).map(|e| e.runtime.clone())
     }
 
-    /// [`Hub::runtime_loaded`], for this node's own use (which keeps it loaded), and
-    /// whether the bond is private.
-    fn runtime_used(&self, bond: BondId) -> Option<(Arc<AsyncMutex<BondRuntime>>, bool)> {
+    /// [`Hub::held_loaded`], for this node's own use (which keeps it loaded).
+    fn held_used(&self, bond: BondId, idx: usize) -> Option<Held> {
         let bonds = self.bonds.lock().expect("hub lock");
         bonds.get(&bond).map(|e| {
             e.used.store(now_ms(), Ordering::Relaxed);
-            (e.runtime.clone(), e.private)
+            e.held(idx)
         })
     }
 
     /// Member `idx`'s hold of `bond`, if this node has loaded it.
     pub(crate) fn held_loaded(&self, bond: BondId, idx: usize) -> Option<Held> {
         let bonds = self.bonds.lock().expect("hub lock");
-        bonds.get(&bond).map(|e| Held {
-            runtime: e.runtime.clone(),
-            idx,
-            private: e.private,
-        })
+        bonds.get(&bond).map(|e| e.held(idx))
     }
 
     async fn load_runtime(&self, record: BondRecord) -> Result<BondRuntime, StoreError> {

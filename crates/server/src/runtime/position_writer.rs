@@ -21,7 +21,7 @@
 //! Ownership: the writer task holds a clone of the shared pending state and ends when
 //! it is the last holder (every [`PositionWriter`] dropped), after a last flush.
 //!
-//! [`NOBODY_WAITS_FOR`]: haurach_store::places::NOBODY_WAITS_FOR
+//! [`NOBODY_WAITS_FOR`]: haurach_store::sqlite::NOBODY_WAITS_FOR
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

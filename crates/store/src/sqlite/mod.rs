@@ -32,6 +32,7 @@ mod statements;
 
 use journal::Journal;
 use message_log::MessageLog;
+pub use scheduling::NOBODY_WAITS_FOR;
 use scheduling::Scheduling;
 
 use crate::places::Waiting;

@@ -48,7 +48,7 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::places::{NOBODY_WAITS_FOR, Waiting};
+use crate::places::Waiting;
 
 /// Unix milliseconds by the system clock: when the last slow write was, shared between
 /// the connections' threads in one atomic.
@@ -62,6 +62,12 @@ fn now_ms() -> i64 {
 /// A write someone waits for, slower than this, raises the database threads (one nobody
 /// waits for only after [`NOBODY_WAITS_FOR`]).
 pub(super) const SLOW_WRITE: Duration = Duration::from_secs(1);
+
+/// How long a write nobody waits for ([`Waiting::Nobody`]) may be kept from the CPU by
+/// the live links before the database threads take some of it back: on a saturated core,
+/// the positions a crash could lose are at most about this much of a moving person's
+/// track.
+pub const NOBODY_WAITS_FOR: Duration = Duration::from_secs(10);
 
 /// How long the threads stay raised after the last slow write.
 const RAISED_FOR: Duration = Duration::from_secs(2);
